@@ -1,0 +1,48 @@
+# Thin driver over CMake/CTest. See README.md.
+#   make          build build/sluice (RelWithDebInfo)
+#   make check    unit + integration tests; ends with "N passed, N failed"
+#   make check SAN=1   the same under AddressSanitizer + UBSan (build-san/)
+#   make demo     live cameras demo
+#   make bench    benchmarks, appended to bench/RESULTS.md
+#   make fuzz     libFuzzer targets, long runs (FUZZ_RUNS=1000000)
+JOBS ?= 2
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build-san
+CMAKE_FLAGS = -DSL_SAN=ON -DCMAKE_BUILD_TYPE=Debug
+else
+BUILD ?= build
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+
+.PHONY: all deps build check demo bench fuzz fuzz-build chaos clean
+all: build
+
+deps:
+	@scripts/deps.sh all
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+check: build
+	@SAN=$(SAN) scripts/run-tests.sh $(BUILD)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+chaos: build
+	@CHAOS_KILLS=20 CHAOS_EVENTS=2000000 bash tests/integration/cameras/test_crash.sh $(BUILD)
+
+fuzz-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+
+fuzz: fuzz-build
+	@FUZZ_RUNS=$${FUZZ_RUNS:-1000000} scripts/fuzz.sh build-fuzz
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sluice needs to build and test, when missing.
+# Usage: scripts/deps.sh [build|test|all]
+set -euo pipefail
+what=${1:-all}
+build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev libxxhash-dev
+  libsimdjson-dev libcmocka-dev"
+test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps"
+case "$what" in
+  build) pkgs="$build_pkgs" ;;
+  test|all) pkgs="$build_pkgs $test_pkgs" ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+missing=()
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "sluice: installing missing Debian packages: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,180 @@
+/* batch.c - column batches; see batch.h. */
+#include "core/batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void *xcalloc(size_t n, size_t sz) {
+    void *p = calloc(n ? n : 1, sz);
+    if (!p) {
+        fprintf(stderr, "sluice: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+const char *sl_type_name(sl_type t) {
+    switch (t) {
+    case SL_T_NULL: return "null";
+    case SL_T_BOOL: return "bool";
+    case SL_T_INT: return "int";
+    case SL_T_DOUBLE: return "double";
+    case SL_T_STRING: return "string";
+    case SL_T_TS: return "timestamp";
+    }
+    return "?";
+}
+
+int sl_type_parse(const char *name) {
+    static const struct { const char *n; sl_type t; } names[] = {
+        {"bool", SL_T_BOOL},     {"boolean", SL_T_BOOL},  {"int", SL_T_INT},
+        {"integer", SL_T_INT},   {"bigint", SL_T_INT},    {"long", SL_T_INT},
+        {"double", SL_T_DOUBLE}, {"float", SL_T_DOUBLE},  {"real", SL_T_DOUBLE},
+        {"string", SL_T_STRING}, {"text", SL_T_STRING},   {"varchar", SL_T_STRING},
+        {"timestamp", SL_T_TS},  {"ts", SL_T_TS},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i].n) == 0) return (int)names[i].t;
+    return -1;
+}
+
+void sl_schema_init(sl_schema *s) { s->n = 0; }
+
+int sl_schema_find(const sl_schema *s, const char *name) {
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->f[i].name, name) == 0) return i;
+    return -1;
+}
+
+int sl_schema_add(sl_schema *s, const char *name, sl_type type) {
+    if (s->n >= SL_MAX_COLUMNS || sl_schema_find(s, name) >= 0) return -1;
+    if (strlen(name) >= SL_NAME_MAX) return -1;
+    strcpy(s->f[s->n].name, name);
+    s->f[s->n].type = type;
+    return s->n++;
+}
+
+static size_t value_size(sl_type t) {
+    switch (t) {
+    case SL_T_BOOL: return 1;
+    case SL_T_STRING: return sizeof(sl_str);
+    case SL_T_DOUBLE: return sizeof(double);
+    default: return sizeof(int64_t);
+    }
+}
+
+static void column_alloc(sl_column *c, sl_type t, uint32_t cap) {
+    c->type = t;
+    c->null = xcalloc(cap, 1);
+    memset(c->null, 1, cap);
+    c->v.p = xcalloc(cap, value_size(t));
+}
+
+static void column_free(sl_column *c) {
+    free(c->null);
+    free(c->v.p);
+    c->null = NULL;
+    c->v.p = NULL;
+}
+
+sl_batch *sl_batch_new(const sl_schema *schema, uint32_t cap) {
+    sl_batch *b = xcalloc(1, sizeof *b);
+    b->cap = cap;
+    b->part = xcalloc(cap, sizeof *b->part);
+    b->pos = xcalloc(cap, sizeof *b->pos);
+    b->ingest = xcalloc(cap, sizeof *b->ingest);
+    b->raw = xcalloc(cap, sizeof *b->raw);
+    b->arena = sl_arena_new(256 * 1024);
+    sl_schema_init(&b->schema);
+    if (schema) sl_batch_reset_schema(b, schema);
+    return b;
+}
+
+void sl_batch_free(sl_batch *b) {
+    if (!b) return;
+    for (int i = 0; i < b->schema.n; i++) column_free(&b->col[i]);
+    free(b->part);
+    free(b->pos);
+    free(b->ingest);
+    free(b->raw);
+    sl_arena_free(b->arena);
+    free(b);
+}
+
+void sl_batch_clear(sl_batch *b) {
+    for (int i = 0; i < b->schema.n; i++) memset(b->col[i].null, 1, b->n);
+    b->n = 0;
+    sl_arena_reset(b->arena);
+}
+
+int sl_batch_add_column(sl_batch *b, const char *name, sl_type type) {
+    int idx = sl_schema_add(&b->schema, name, type);
+    if (idx < 0) return -1;
+    column_alloc(&b->col[idx], type, b->cap);
+    return idx;
+}
+
+void sl_batch_reset_schema(sl_batch *b, const sl_schema *schema) {
+    for (int i = 0; i < b->schema.n; i++) column_free(&b->col[i]);
+    b->schema = *schema;
+    for (int i = 0; i < schema->n; i++) column_alloc(&b->col[i], schema->f[i].type, b->cap);
+    b->n = 0;
+    sl_arena_reset(b->arena);
+}
+
+uint32_t sl_batch_append_null_row(sl_batch *b) {
+    uint32_t i = b->n++;
+    for (int c = 0; c < b->schema.n; c++) b->col[c].null[i] = 1;
+    b->part[i] = 0;
+    b->pos[i] = 0;
+    b->ingest[i] = 0;
+    b->raw[i].ptr = NULL;
+    b->raw[i].len = 0;
+    return i;
+}
+
+#define KEEP_ARRAY(arr, T)                                   \
+    do {                                                     \
+        T *a_ = (T *)(arr);                                  \
+        uint32_t o_ = 0;                                     \
+        for (uint32_t i_ = 0; i_ < b->n; i_++)               \
+            if (keep[i_]) a_[o_++] = a_[i_];                 \
+    } while (0)
+
+uint32_t sl_batch_keep(sl_batch *b, const uint8_t *keep) {
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < b->n; i++) out += keep[i] != 0;
+    if (out == b->n) return out;
+    for (int c = 0; c < b->schema.n; c++) {
+        sl_column *col = &b->col[c];
+        KEEP_ARRAY(col->null, uint8_t);
+        switch (col->type) {
+        case SL_T_BOOL: KEEP_ARRAY(col->v.b, uint8_t); break;
+        case SL_T_DOUBLE: KEEP_ARRAY(col->v.d, double); break;
+        case SL_T_STRING: KEEP_ARRAY(col->v.s, sl_str); break;
+        default: KEEP_ARRAY(col->v.i, int64_t); break;
+        }
+        memset(col->null + out, 1, b->n - out);
+    }
+    KEEP_ARRAY(b->part, int32_t);
+    KEEP_ARRAY(b->pos, int64_t);
+    KEEP_ARRAY(b->ingest, int64_t);
+    KEEP_ARRAY(b->raw, sl_str);
+    b->n = out;
+    return out;
+}
+
+void sl_batch_copy(sl_batch *dst, const sl_batch *src) {
+    uint32_t n = src->n;
+    for (int c = 0; c < src->schema.n; c++) {
+        memcpy(dst->col[c].null, src->col[c].null, n);
+        memcpy(dst->col[c].v.p, src->col[c].v.p, n * value_size(src->col[c].type));
+    }
+    memcpy(dst->part, src->part, n * sizeof *src->part);
+    memcpy(dst->pos, src->pos, n * sizeof *src->pos);
+    memcpy(dst->ingest, src->ingest, n * sizeof *src->ingest);
+    memcpy(dst->raw, src->raw, n * sizeof *src->raw);
+    dst->n = n;
+}

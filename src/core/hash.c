@@ -1,0 +1,125 @@
+/* hash.c - XXH3 hashing and a linear-probing map with backward-shift delete
+ * (no tombstones, so a long-running dedupe never degrades). */
+#include "core/hash.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+uint64_t sl_hash_bytes(const void *p, size_t n, uint64_t seed) { return XXH3_64bits_withSeed(p, n, seed); }
+uint64_t sl_hash_int(int64_t v, uint64_t seed) { return XXH3_64bits_withSeed(&v, sizeof v, seed); }
+
+typedef struct { uint64_t k; int64_t v; } slot_t;
+
+struct sl_hmap {
+    slot_t *s;
+    size_t cap, n; /* cap is a power of two */
+};
+
+static inline uint64_t fix(uint64_t k) { return k ? k : 0x9e3779b97f4a7c15ULL; }
+
+sl_hmap *sl_hmap_new(size_t initial) {
+    sl_hmap *m = calloc(1, sizeof *m);
+    size_t cap = 16;
+    while (cap < initial * 2) cap <<= 1;
+    m->s = calloc(cap, sizeof(slot_t));
+    if (!m || !m->s) abort();
+    m->cap = cap;
+    return m;
+}
+
+void sl_hmap_free(sl_hmap *m) {
+    if (!m) return;
+    free(m->s);
+    free(m);
+}
+
+size_t sl_hmap_count(const sl_hmap *m) { return m->n; }
+size_t sl_hmap_bytes(const sl_hmap *m) { return m->cap * sizeof(slot_t) + sizeof *m; }
+
+static void grow(sl_hmap *m) {
+    slot_t *old = m->s;
+    size_t oc = m->cap;
+    m->cap = oc * 2;
+    m->s = calloc(m->cap, sizeof(slot_t));
+    if (!m->s) abort();
+    size_t mask = m->cap - 1;
+    for (size_t i = 0; i < oc; i++) {
+        if (!old[i].k) continue;
+        size_t j = old[i].k & mask;
+        while (m->s[j].k) j = (j + 1) & mask;
+        m->s[j] = old[i];
+    }
+    free(old);
+}
+
+int64_t *sl_hmap_get(sl_hmap *m, uint64_t key) {
+    key = fix(key);
+    size_t mask = m->cap - 1, j = key & mask;
+    while (m->s[j].k) {
+        if (m->s[j].k == key) return &m->s[j].v;
+        j = (j + 1) & mask;
+    }
+    return NULL;
+}
+
+int sl_hmap_put(sl_hmap *m, uint64_t key, int64_t val, int64_t **slot) {
+    key = fix(key);
+    if ((m->n + 1) * 10 > m->cap * 7) grow(m);
+    size_t mask = m->cap - 1, j = key & mask;
+    while (m->s[j].k) {
+        if (m->s[j].k == key) {
+            if (slot) *slot = &m->s[j].v;
+            return 0;
+        }
+        j = (j + 1) & mask;
+    }
+    m->s[j].k = key;
+    m->s[j].v = val;
+    m->n++;
+    if (slot) *slot = &m->s[j].v;
+    return 1;
+}
+
+int sl_hmap_del(sl_hmap *m, uint64_t key) {
+    key = fix(key);
+    size_t mask = m->cap - 1, j = key & mask;
+    while (m->s[j].k && m->s[j].k != key) j = (j + 1) & mask;
+    if (!m->s[j].k) return 0;
+    /* backward-shift deletion */
+    size_t i = j;
+    for (;;) {
+        m->s[i].k = 0;
+        size_t k = i;
+        for (;;) {
+            k = (k + 1) & mask;
+            if (!m->s[k].k) goto done;
+            size_t home = m->s[k].k & mask;
+            /* can the entry at k move to i? only if home is not cyclically in (i, k] */
+            if (i <= k ? (home <= i || home > k) : (home <= i && home > k)) break;
+        }
+        m->s[i] = m->s[k];
+        i = k;
+    }
+done:
+    m->n--;
+    return 1;
+}
+
+int sl_hmap_next(const sl_hmap *m, size_t *it, uint64_t *key, int64_t *val) {
+    while (*it < m->cap) {
+        size_t i = (*it)++;
+        if (m->s[i].k) {
+            if (key) *key = m->s[i].k;
+            if (val) *val = m->s[i].v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void sl_hmap_clear(sl_hmap *m) {
+    memset(m->s, 0, m->cap * sizeof(slot_t));
+    m->n = 0;
+}
