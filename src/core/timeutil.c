@@ -3,6 +3,7 @@
 #include "core/timeutil.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -161,6 +162,8 @@ int sl_duration_parse(const char *s, int64_t *us) {
         else if (*p == 'd') unit = 86400 * SL_US_PER_SEC, p++;
         else if (*p == 0 && p != s) unit = SL_US_PER_SEC;
         else return SL_EPARSE;
+        /* v <= 1e12 and unit <= 8.64e10 can still overflow int64: check */
+        if (v > INT64_MAX / unit || total > INT64_MAX - v * unit) return SL_EPARSE;
         total += v * unit;
     }
     *us = total;

@@ -1,0 +1,44 @@
+/*
+ * pipeline.h - a compiled pipeline: sources, tables (the graph), views; and
+ * running it with exactly-once commits.
+ *
+ * Loading compiles everything a run needs (expressions, operators, schemas,
+ * the table graph), so `sluice validate` and `sluice run` refuse the same
+ * mistakes with the same file:line:col messages, before any data is read.
+ */
+#ifndef SL_ENGINE_PIPELINE_H
+#define SL_ENGINE_PIPELINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "spec/spec.h"
+
+typedef struct sl_pipeline sl_pipeline;
+
+typedef struct sl_run_opts {
+    const char *data_dir;     /* NULL: ./data/<pipeline name> */
+    bool once;                /* process what is there, finalise, exit */
+    double status_every_s;    /* 0: no status lines */
+    volatile sig_atomic_t *stop;
+} sl_run_opts;
+
+/* Exit codes (documented in README): */
+enum { SL_EXIT_OK = 0, SL_EXIT_RUNTIME = 1, SL_EXIT_USAGE = 2, SL_EXIT_DATA = 3, SL_EXIT_CORRUPT = 4 };
+int sl_exit_code(int err_code);
+
+sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err);
+void sl_pipeline_free(sl_pipeline *p);
+const char *sl_pipeline_name(const sl_pipeline *p);
+/* Resolves the data directory (creating it when create is true). */
+int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, size_t cap, bool create, sl_error *err);
+int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err);
+void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out);
+
+enum { SL_FMT_TABLE, SL_FMT_CSV, SL_FMT_JSON };
+/* Read-only SQL over every table (lake tables through views). */
+int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * query.c - `sluice query`: read-only SQL over every table of a pipeline.
+ *
+ * SQLite tables are queried directly. Lake tables are exposed through the
+ * sluice_lake virtual table (zstd NDJSON segments) wrapped in a temp view
+ * that extracts the columns with json_extract; the view is bounded by the
+ * committed lake position, so a query never sees rows of an open commit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/internal.h"
+#include "sinks/lake_vtab.h"
+
+static void print_csv_field(FILE *out, const char *s) {
+    if (!s) return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void print_json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", out);
+        else if (*p == '\r') fputs("\\r", out);
+        else if (*p == '\t') fputs("\\t", out);
+        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        else fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err) {
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;
+    snprintf(path, sizeof path, "%s/sluice.db", dir);
+    if (access(path, R_OK) != 0)
+        return sl_error_set(err, SL_ENOTFOUND, "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
+    sl_store *s = sl_store_open(path, true, err);
+    if (!s) return err->code;
+    sqlite3 *db = sl_store_db(s);
+    int rc = 0;
+    sl_lake_vtab_register(db);
+    char *abs = realpath(dir, NULL);
+    for (int i = 0; i < p->nt; i++) {
+        const table *t = &p->t[i];
+        if (t->store != STORE_LAKE) continue;
+        char segment[256] = "";
+        long long length = -1;
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT value FROM _sluice_kv WHERE key = 'lake:' || ?", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                const char *v = (const char *)sqlite3_column_text(st, 0);
+                length = atoll(v);
+                const char *tab = strchr(v, '\t');
+                if (tab) snprintf(segment, sizeof segment, "%s", tab + 1);
+            }
+            sqlite3_finalize(st);
+        }
+        char root[PATH_MAX + 128];
+        snprintf(root, sizeof root, "%s/%s/%s", abs ? abs : dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
+        char *q;
+        if (length >= 0 && segment[0])
+            q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, %Q, %lld)", t->name, root, segment, length);
+        else if (length >= 0)
+            q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, '', 0)", t->name, root);
+        else
+            q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, '', 0)", t->name, root);
+        char *msg = NULL;
+        if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = sl_error_set(err, SL_EIO, "lake table %s: %s", t->name, msg ? msg : "error");
+            sqlite3_free(msg);
+            sqlite3_free(q);
+            goto out;
+        }
+        sqlite3_free(q);
+        size_t cap = 65536;
+        char *v = malloc(cap);
+        int n = snprintf(v, cap, "CREATE TEMP VIEW \"%s\" AS SELECT ", t->name);
+        for (int c = 0; c < t->out.n; c++) {
+            const char *cn = t->out.f[c].name;
+            n += snprintf(v + n, cap - (size_t)n, "json_extract(line, '$.\"%s\"') AS \"%s\", ", cn, cn);
+        }
+        snprintf(v + n, cap - (size_t)n, "json_extract(line, '$._ingest_ts') AS _ingest_ts, json_extract(line, '$._source') AS _source, "
+                                         "json_extract(line, '$._offset') AS _offset FROM temp.\"_lake_%s\"", t->name);
+        if (sqlite3_exec(db, v, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = sl_error_set(err, SL_EIO, "lake view %s: %s", t->name, msg ? msg : "error");
+            sqlite3_free(msg);
+            free(v);
+            goto out;
+        }
+        free(v);
+    }
+    sqlite3_stmt *st;
+    const char *tail = sql;
+    while (tail && *tail) {
+        if (sqlite3_prepare_v2(db, tail, -1, &st, &tail) != SQLITE_OK) {
+            rc = sl_error_set(err, SL_EINVAL, "query: %s", sqlite3_errmsg(db));
+            goto out;
+        }
+        if (!st) break;
+        if (!sqlite3_stmt_readonly(st)) {
+            sqlite3_finalize(st);
+            rc = sl_error_set(err, SL_EINVAL, "query: only read-only statements are allowed");
+            goto out;
+        }
+        int nc = sqlite3_column_count(st);
+        /* table format: buffer rows to size the columns */
+        char **cells = NULL;
+        size_t ncell = 0, capc = 0;
+        int *w = calloc((size_t)nc + 1, sizeof *w);
+        if (format == SL_FMT_CSV) {
+            for (int c = 0; c < nc; c++) {
+                if (c) fputc(',', out);
+                print_csv_field(out, sqlite3_column_name(st, c));
+            }
+            fputc('\n', out);
+        }
+        for (int c = 0; c < nc; c++) w[c] = (int)strlen(sqlite3_column_name(st, c));
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (format == SL_FMT_CSV) {
+                for (int c = 0; c < nc; c++) {
+                    if (c) fputc(',', out);
+                    print_csv_field(out, (const char *)sqlite3_column_text(st, c));
+                }
+                fputc('\n', out);
+            } else if (format == SL_FMT_JSON) {
+                fputc('{', out);
+                for (int c = 0; c < nc; c++) {
+                    if (c) fputc(',', out);
+                    print_json_string(out, sqlite3_column_name(st, c));
+                    fputc(':', out);
+                    switch (sqlite3_column_type(st, c)) {
+                    case SQLITE_NULL: fputs("null", out); break;
+                    case SQLITE_INTEGER: fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c)); break;
+                    case SQLITE_FLOAT: fprintf(out, "%.17g", sqlite3_column_double(st, c)); break;
+                    default: print_json_string(out, (const char *)sqlite3_column_text(st, c));
+                    }
+                }
+                fputs("}\n", out);
+            } else {
+                if (ncell + (size_t)nc > capc) {
+                    capc = capc ? capc * 2 : 1024;
+                    while (capc < ncell + (size_t)nc) capc *= 2;
+                    cells = realloc(cells, capc * sizeof *cells);
+                }
+                for (int c = 0; c < nc; c++) {
+                    const char *tx = (const char *)sqlite3_column_text(st, c);
+                    cells[ncell++] = tx ? strdup(tx) : NULL;
+                    int l = tx ? (int)strlen(tx) : 4;
+                    if (l > w[c]) w[c] = l > 60 ? 60 : l;
+                }
+            }
+        }
+        if (step != SQLITE_DONE) rc = sl_error_set(err, SL_EIO, "query: %s", sqlite3_errmsg(db));
+        if (format == SL_FMT_TABLE && nc) {
+            for (int c = 0; c < nc; c++) fprintf(out, "%s%-*s", c ? " | " : "", w[c], sqlite3_column_name(st, c));
+            fputc('\n', out);
+            for (int c = 0; c < nc; c++) {
+                fprintf(out, "%s", c ? "-+-" : "");
+                for (int k = 0; k < w[c]; k++) fputc('-', out);
+            }
+            fputc('\n', out);
+            for (size_t i = 0; i < ncell; i += (size_t)nc) {
+                for (int c = 0; c < nc; c++) fprintf(out, "%s%-*.*s", c ? " | " : "", w[c], w[c], cells[i + (size_t)c] ? cells[i + (size_t)c] : "NULL");
+                fputc('\n', out);
+            }
+            fprintf(out, "(%zu row%s)\n", ncell / (size_t)nc, ncell / (size_t)nc == 1 ? "" : "s");
+        }
+        for (size_t i = 0; i < ncell; i++) free(cells[i]);
+        free(cells);
+        free(w);
+        sqlite3_finalize(st);
+        if (rc) goto out;
+        while (tail && (*tail == ' ' || *tail == '\n' || *tail == ';' || *tail == '\t')) tail++;
+    }
+out:
+    free(abs);
+    sl_store_close(s);
+    return rc;
+}

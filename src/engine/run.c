@@ -1,0 +1,540 @@
+/*
+ * run.c - running a pipeline: recovery, the event loop, commits.
+ *
+ * One thread. Each turn reads one batch from a source, pushes it through
+ * the table graph (steps in place, sinks written inside the open SQLite
+ * transaction, lake rows streamed into zstd frames), and every
+ * commit_interval commits: lake frames fsynced, window rows upserted,
+ * source positions, operator snapshots and an event-log row written, then
+ * COMMIT. Recovery is the mirror image: positions and snapshots are read
+ * back, lake segments are truncated to their committed length, and reading
+ * resumes at the committed positions. Nothing is suppressed or replayed,
+ * because nothing uncommitted ever became visible.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/internal.h"
+#include "formats/json_write.h"
+#include "sinks/lake.h"
+
+typedef struct run {
+    sl_pipeline *p;
+    const sl_run_opts *opts;
+    char dir[PATH_MAX];
+    sl_store *store;
+    sl_op_ctx ctx;
+    const char *cur_table;
+    const char *const *part_names;
+    sl_error *err;
+    int64_t commit_id;
+    int64_t last_commit_us, started_us;
+    /* per-commit counters */
+    int64_t c_in, c_quar, c_late, c_dup, c_filt, c_drop, c_parse;
+    int64_t c_ingest_sum, c_ingest_n;
+    /* totals */
+    int64_t t_in, t_quar, t_late, t_dup, t_filt, t_drop, t_parse;
+    int64_t last_status_us, last_status_in;
+    sl_batch *win_out;
+    int failed;
+} run;
+
+static void quarantine_cb(void *engine, const sl_batch *b, uint32_t r, const char *reason) {
+    run *R = engine;
+    const char *src = R->part_names ? R->part_names[b->part[r]] : "";
+    if (sl_store_quarantine(R->store, R->cur_table, reason, b->raw[r].ptr, b->raw[r].len, src, b->pos[r], b->ingest[r]))
+        R->failed = SL_EIO;
+}
+
+typedef struct { run *R; source *s; } bad_ud;
+
+static void bad_record_cb(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+    bad_ud *u = ud;
+    run *R = u->R;
+    const char *tname = u->s->first_table >= 0 ? R->p->t[u->s->first_table].name : u->s->name;
+    const char *src = R->part_names ? R->part_names[part] : "";
+    if (sl_store_quarantine(R->store, tname, reason, line, len, src, pos, R->ctx.now_us)) R->failed = SL_EIO;
+    R->c_parse++;
+    R->c_quar++;
+}
+
+static int write_lake(run *R, table *t, const sl_batch *b) {
+    char extra[PATH_MAX + 128], its[40];
+    for (uint32_t r = 0; r < b->n; r++) {
+        sl_store_format_ts(b->ingest[r], its, sizeof its);
+        char esc[PATH_MAX];
+        const char *src = R->part_names ? R->part_names[b->part[r]] : "";
+        sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
+        snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":%lld", its, esc, (long long)b->pos[r]);
+        for (;;) {
+            size_t need = sl_json_write_row(b, r, extra, t->line, t->line_cap);
+            if (need < t->line_cap) {
+                if (sl_lake_append(t->lake, t->line, need, b->ingest[r], R->err)) return R->err->code;
+                break;
+            }
+            t->line_cap = need + 1024;
+            t->line = realloc(t->line, t->line_cap);
+        }
+    }
+    return 0;
+}
+
+/* Copies the first in->schema.n columns and the provenance of in into t->work. */
+static void load_work(table *t, const sl_batch *in) {
+    sl_batch *w = t->work;
+    sl_batch_clear(w);
+    uint32_t n = in->n;
+    for (int c = 0; c < in->schema.n; c++) {
+        memcpy(w->col[c].null, in->col[c].null, n);
+        size_t sz = in->col[c].type == SL_T_BOOL ? 1 : in->col[c].type == SL_T_STRING ? sizeof(sl_str) : 8;
+        memcpy(w->col[c].v.p, in->col[c].v.p, n * sz);
+    }
+    memcpy(w->part, in->part, n * sizeof *in->part);
+    memcpy(w->pos, in->pos, n * sizeof *in->pos);
+    memcpy(w->ingest, in->ingest, n * sizeof *in->ingest);
+    memcpy(w->raw, in->raw, n * sizeof *in->raw);
+    w->n = n;
+}
+
+static int run_table(run *R, int ti, const sl_batch *in) {
+    table *t = &R->p->t[ti];
+    t->rows_in += in->n;
+    if (t->win) return sl_window_process(t->win, in, &R->ctx);
+    load_work(t, in);
+    sl_batch *b = t->work;
+    R->cur_table = t->name;
+    for (int s = 0; s < t->nsteps && b->n; s++) {
+        int rc = t->steps[s].def->process(t->steps[s].self, b, &R->ctx, R->err);
+        if (rc) return rc;
+        R->cur_table = t->name;
+    }
+    if (R->failed) return sl_error_set(R->err, R->failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R->store)));
+    t->rows_out += b->n;
+    if (b->n) {
+        if (t->store == STORE_LAKE) {
+            int rc = write_lake(R, t, b);
+            if (rc) return rc;
+        } else if (t->store == STORE_SQLITE) {
+            int rc = sl_table_write(t->writer, b, R->part_names, R->err);
+            if (rc) return rc;
+        }
+    }
+    for (int c = 0; c < t->nchildren; c++) {
+        int rc = run_table(R, t->children[c], b);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void pos_cb(void *ud, const char *name, int64_t pos) {
+    run *R = ((void **)ud)[0];
+    source *s = ((void **)ud)[1];
+    if (sl_store_put_position(R->store, s->name, name, pos)) R->failed = SL_EIO;
+}
+
+static int state_put(run *R, const char *id, bool full, sl_buf *buf) {
+    return sl_store_put_state(R->store, id, full, buf->p, buf->n, R->err);
+}
+
+static int emit_windows(run *R, bool all_final) {
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        if (!t->win) continue;
+        if (!R->win_out || R->win_out->schema.n != sl_window_schema(t->win)->n) {
+            sl_batch_free(R->win_out);
+            R->win_out = sl_batch_new(sl_window_schema(t->win), 4096);
+        } else {
+            sl_batch_reset_schema(R->win_out, sl_window_schema(t->win));
+        }
+        uint32_t n;
+        while ((n = sl_window_emit(t->win, R->win_out, R->ctx.watermark, all_final)) > 0) {
+            t->rows_out += n;
+            if (t->store == STORE_SQLITE && sl_table_write(t->writer, R->win_out, NULL, R->err)) return R->err->code;
+        }
+    }
+    return 0;
+}
+
+static int64_t rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    int64_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atoll(line + 6);
+    fclose(f);
+    return kb;
+}
+
+static int commit(run *R, bool all_final) {
+    int64_t t0 = sl_monotonic_us();
+    sl_error *err = R->err;
+    int rc = emit_windows(R, all_final);
+    if (rc) return rc;
+    char kv[512], key[128];
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        if (!t->lake) continue;
+        if ((rc = sl_lake_flush(t->lake, err))) return rc;
+        sl_lake_pos lp;
+        sl_lake_position(t->lake, &lp);
+        snprintf(key, sizeof key, "lake:%s", t->name);
+        snprintf(kv, sizeof kv, "%lld\t%s", (long long)lp.length, lp.segment);
+        if (sl_store_put_kv(R->store, key, kv)) return sl_error_set(err, SL_EIO, "saving lake position failed");
+        if (t->retention_us > 0) sl_lake_retention(t->lake, t->retention_us, sl_now_us());
+    }
+    for (int s = 0; s < R->p->nsrc; s++) {
+        source *src = &R->p->src[s];
+        void *ud[2] = {R, src};
+        sl_dir_each_dirty(src->dir, pos_cb, ud);
+        if (R->failed) return sl_error_set(err, SL_EIO, "saving positions failed: %s", sqlite3_errmsg(sl_store_db(R->store)));
+        sl_dir_clear_dirty(src->dir);
+    }
+    sl_buf buf = {0};
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        for (int s = 0; s < t->nsteps; s++) {
+            step *st = &t->steps[s];
+            if (!st->def->snapshot) continue;
+            bool full = ++st->since_full >= st->full_every;
+            buf.n = 0;
+            st->def->snapshot(st->self, &buf, full);
+            if (full) st->since_full = 0;
+            if ((rc = state_put(R, st->id, full, &buf))) goto out;
+        }
+        if (t->win) {
+            buf.n = 0;
+            sl_window_snapshot(t->win, &buf);
+            snprintf(key, sizeof key, "%s/window", t->name);
+            if ((rc = state_put(R, key, true, &buf))) goto out;
+        }
+    }
+    /* event log */
+    {
+        int64_t now = sl_now_us();
+        char ts[40], wm[40] = "";
+        sl_store_format_ts(now, ts, sizeof ts);
+        if (R->ctx.watermark != INT64_MIN) sl_store_format_ts(R->ctx.watermark, wm, sizeof wm);
+        double lag_avg = R->ctx.lag_n ? (double)R->ctx.lag_sum_us / (double)R->ctx.lag_n / 1000.0 : NAN;
+        double lag_max = R->ctx.lag_n ? (double)R->ctx.lag_max_us / 1000.0 : NAN;
+        double proc = R->c_ingest_n ? ((double)now - (double)R->c_ingest_sum / (double)R->c_ingest_n) / 1000.0 : NAN;
+        char details[8192];
+        int dn = snprintf(details, sizeof details, "{\"tables\":{");
+        for (int i = 0; i < R->p->nt; i++) {
+            table *t = &R->p->t[i];
+            t->rows_total_in += t->rows_in;
+            t->rows_total_out += t->rows_out;
+            dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s\"%s\":{\"in\":%lld,\"out\":%lld}", i ? "," : "", t->name,
+                           (long long)t->rows_in, (long long)t->rows_out);
+            t->rows_in = t->rows_out = 0;
+        }
+        dn += snprintf(details + dn, sizeof details - (size_t)dn, "},\"ops\":[");
+        int first = 1;
+        for (int i = 0; i < R->p->nt; i++)
+            for (int s = 0; s < R->p->t[i].nsteps; s++) {
+                step *st = &R->p->t[i].steps[s];
+                if (!st->def->stats || dn > (int)sizeof details - 600) continue;
+                dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s{\"op\":\"%s\",\"stats\":", first ? "" : ",", st->id);
+                dn += st->def->stats(st->self, details + dn, sizeof details - (size_t)dn);
+                dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
+                first = 0;
+            }
+        snprintf(details + dn, sizeof details - (size_t)dn, "],\"rss_kb\":%lld}", (long long)rss_kb());
+        sqlite3 *db = sl_store_db(R->store);
+        sqlite3_stmt *st;
+        const char *sql = "INSERT INTO _sluice_events(commit_id, ts, kind, records_in, parse_errors, quarantined, late, duplicates, filtered, dropped,"
+                          " watermark, event_lag_avg_ms, event_lag_max_ms, processing_latency_ms, commit_ms, details) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+            rc = sl_error_set(err, SL_EIO, "event log: %s", sqlite3_errmsg(db));
+            goto out;
+        }
+        R->commit_id++;
+        sqlite3_bind_int64(st, 1, R->commit_id);
+        sqlite3_bind_text(st, 2, ts, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, all_final ? "final" : "commit", -1, SQLITE_STATIC);
+        int64_t vals[] = {R->c_in, R->c_parse, R->c_quar, R->c_late, R->c_dup, R->c_filt, R->c_drop};
+        for (int k = 0; k < 7; k++) sqlite3_bind_int64(st, 4 + k, vals[k]);
+        if (wm[0]) sqlite3_bind_text(st, 11, wm, -1, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(st, 11);
+        if (!isnan(lag_avg)) sqlite3_bind_double(st, 12, lag_avg);
+        else sqlite3_bind_null(st, 12);
+        if (!isnan(lag_max)) sqlite3_bind_double(st, 13, lag_max);
+        else sqlite3_bind_null(st, 13);
+        if (!isnan(proc)) sqlite3_bind_double(st, 14, proc);
+        else sqlite3_bind_null(st, 14);
+        sqlite3_bind_double(st, 15, (double)(sl_monotonic_us() - t0) / 1000.0);
+        sqlite3_bind_text(st, 16, details, -1, SQLITE_TRANSIENT);
+        int src = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (src != SQLITE_DONE) {
+            rc = sl_error_set(err, src == SQLITE_FULL ? SL_EFULL : SL_EIO, "event log: %s", sqlite3_errmsg(db));
+            goto out;
+        }
+    }
+    if ((rc = sl_store_commit(R->store, err))) goto out;
+    R->t_in += R->c_in, R->t_quar += R->c_quar, R->t_late += R->c_late, R->t_dup += R->c_dup;
+    R->t_filt += R->c_filt, R->t_drop += R->c_drop, R->t_parse += R->c_parse;
+    R->c_in = R->c_quar = R->c_late = R->c_dup = R->c_filt = R->c_drop = R->c_parse = 0;
+    R->c_ingest_sum = R->c_ingest_n = 0;
+    R->ctx.lag_sum_us = R->ctx.lag_max_us = R->ctx.lag_n = 0;
+    R->last_commit_us = sl_monotonic_us();
+    sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id, (double)(R->last_commit_us - t0) / 1000.0);
+    rc = sl_store_begin(R->store, err);
+out:
+    sl_buf_free(&buf);
+    return rc;
+}
+
+typedef struct { run *R; step *st; table *t; } restore_ud;
+
+static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
+    restore_ud *u = ud;
+    return u->st->def->restore(u->st->self, data, n, full, err);
+}
+
+static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
+    (void)full;
+    restore_ud *u = ud;
+    return sl_window_restore(u->t->win, data, n, err);
+}
+
+static void restore_pos_cb(void *ud, const char *part, int64_t pos) { sl_dir_restore(ud, part, pos); }
+
+static int setup(run *R) {
+    sl_pipeline *p = R->p;
+    sl_error *err = R->err;
+    char path[PATH_MAX + 64];
+    if (sl_pipeline_data_dir(p, R->opts->data_dir, R->dir, sizeof R->dir, true, err)) return err->code;
+    snprintf(path, sizeof path, "%s/sluice.db", R->dir);
+    R->store = sl_store_open(path, false, err);
+    if (!R->store) return err->code;
+    int rc = sl_store_exec(R->store,
+                           "CREATE TABLE IF NOT EXISTS _sluice_events(commit_id INTEGER PRIMARY KEY, ts TEXT, kind TEXT, records_in INTEGER,"
+                           " parse_errors INTEGER, quarantined INTEGER, late INTEGER, duplicates INTEGER, filtered INTEGER, dropped INTEGER,"
+                           " watermark TEXT, event_lag_avg_ms REAL, event_lag_max_ms REAL, processing_latency_ms REAL, commit_ms REAL, details TEXT);"
+                           "CREATE VIEW IF NOT EXISTS pipeline_stats AS SELECT count(*) AS commits, sum(records_in) AS records_in,"
+                           " sum(quarantined) AS quarantined, sum(late) AS late, sum(duplicates) AS duplicates,"
+                           " round(100.0*sum(duplicates)/max(sum(records_in),1),3) AS duplicate_rate_pct,"
+                           " round(avg(event_lag_avg_ms),1) AS event_lag_avg_ms, max(event_lag_max_ms) AS event_lag_max_ms,"
+                           " round(avg(processing_latency_ms),1) AS processing_latency_avg_ms, max(processing_latency_ms) AS processing_latency_max_ms,"
+                           " max(watermark) AS watermark, max(ts) AS last_commit FROM _sluice_events;",
+                           err);
+    if (rc) return rc;
+    if ((rc = sl_store_begin(R->store, err))) return rc;
+    /* counters and commit id from the event log */
+    {
+        sqlite3_stmt *st;
+        sqlite3 *db = sl_store_db(R->store);
+        if (sqlite3_prepare_v2(db, "SELECT coalesce(max(commit_id),0), coalesce(sum(records_in),0), coalesce(sum(quarantined),0), coalesce(sum(late),0),"
+                                   " coalesce(sum(duplicates),0), coalesce(sum(filtered),0), coalesce(sum(dropped),0), coalesce(sum(parse_errors),0) FROM _sluice_events",
+                               -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            R->commit_id = sqlite3_column_int64(st, 0);
+            R->t_in = sqlite3_column_int64(st, 1);
+            R->t_quar = sqlite3_column_int64(st, 2);
+            R->t_late = sqlite3_column_int64(st, 3);
+            R->t_dup = sqlite3_column_int64(st, 4);
+            R->t_filt = sqlite3_column_int64(st, 5);
+            R->t_drop = sqlite3_column_int64(st, 6);
+            R->t_parse = sqlite3_column_int64(st, 7);
+            sqlite3_finalize(st);
+        }
+    }
+    for (int i = 0; i < p->nt; i++) {
+        table *t = &p->t[i];
+        t->work = sl_batch_new(&t->out, p->batch_size);
+        if (t->store == STORE_SQLITE) {
+            t->writer = sl_store_table(R->store, t->name, &t->out, t->win ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !t->win, err);
+            if (!t->writer) return err->code;
+        } else if (t->store == STORE_LAKE) {
+            snprintf(path, sizeof path, "%s/%s/%s", R->dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
+            t->lake = sl_lake_open(path, 64 << 20, 1, err);
+            if (!t->lake) return err->code;
+            char key[128], kv[512];
+            sl_lake_pos lp = {"", 0};
+            snprintf(key, sizeof key, "lake:%s", t->name);
+            if (sl_store_get_kv(R->store, key, kv, sizeof kv) == 0) {
+                char *tab = strchr(kv, '\t');
+                lp.length = atoll(kv);
+                if (tab) snprintf(lp.segment, sizeof lp.segment, "%s", tab + 1);
+            }
+            if ((rc = sl_lake_recover(t->lake, &lp, err))) return rc;
+        }
+        restore_ud u = {R, NULL, t};
+        for (int s = 0; s < t->nsteps; s++) {
+            u.st = &t->steps[s];
+            if (u.st->def->restore && (rc = sl_store_load_state(R->store, u.st->id, restore_step_cb, &u, err))) return rc;
+        }
+        if (t->win) {
+            char key[128];
+            snprintf(key, sizeof key, "%s/window", t->name);
+            if ((rc = sl_store_load_state(R->store, key, restore_window_cb, &u, err))) return rc;
+        }
+    }
+    for (int v = 0; v < p->nviews; v++) {
+        char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"; CREATE VIEW \"%w\" AS %s", p->views[v].name, p->views[v].name, p->views[v].sql);
+        rc = sl_store_exec(R->store, sql, err);
+        sqlite3_free(sql);
+        if (rc) return sl_error_set(err, SL_EINVAL, "view '%s': %s", p->views[v].name, err->msg);
+    }
+    for (int s = 0; s < p->nsrc; s++) {
+        source *src = &p->src[s];
+        src->dir = sl_dir_open(src->path, src->pattern, err);
+        if (!src->dir) return err->code;
+        if ((rc = sl_store_positions(R->store, src->name, restore_pos_cb, src->dir, err))) return rc;
+        src->jp = sl_json_parser_new(&src->schema, (const char *const *)src->paths, err);
+        if (!src->jp) return err->code;
+        src->batch = sl_batch_new(&src->schema, p->batch_size);
+    }
+    /* let watermark steps publish their restored watermark */
+    R->ctx.now_us = sl_now_us();
+    for (int i = 0; i < p->nt; i++) {
+        table *t = &p->t[i];
+        sl_batch_clear(t->work);
+        for (int s = 0; s < t->nsteps; s++)
+            if (!strcmp(t->steps[s].def->name, "watermark")) t->steps[s].def->process(t->steps[s].self, t->work, &R->ctx, err);
+    }
+    R->ctx.lag_sum_us = R->ctx.lag_max_us = R->ctx.lag_n = 0;
+    return 0;
+}
+
+static void status_line(run *R, bool final) {
+    int64_t now = sl_monotonic_us();
+    double dt = (double)(now - R->last_status_us) / 1e6;
+    int64_t in = R->t_in + R->c_in;
+    double rate = dt > 0 ? (double)(in - R->last_status_in) / dt : 0;
+    int64_t silver = 0, gold = 0;
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        if (t->layer == LAYER_SILVER) silver += t->rows_total_out + t->rows_out;
+        if (t->layer == LAYER_GOLD) gold += t->rows_total_out + t->rows_out;
+    }
+    int64_t pending = 0;
+    for (int s = 0; s < R->p->nsrc; s++) pending += sl_dir_pending_files(R->p->src[s].dir);
+    double wm_lag = R->ctx.watermark != INT64_MIN ? (double)(sl_now_us() - R->ctx.watermark) / 1e6 : 0;
+    fprintf(stderr,
+            "sluice %s: %s in=%lld silver=%lld gold_rows=%lld duplicates=%lld quarantined=%lld late=%lld files_waiting=%lld "
+            "watermark_lag=%.1fs rate=%.0f/s\n",
+            R->p->name, final ? "done" : "status", (long long)in, (long long)silver, (long long)gold, (long long)(R->t_dup + R->c_dup),
+            (long long)(R->t_quar + R->c_quar), (long long)(R->t_late + R->c_late), (long long)pending, wm_lag, rate);
+    R->last_status_us = now;
+    R->last_status_in = in;
+}
+
+/* Reads one batch from source s; returns rows read (0: nothing ready), <0 on error. */
+static int read_source(run *R, source *s, bool final) {
+    const char *buf;
+    size_t len;
+    int32_t part;
+    int64_t base;
+    sl_batch *b = s->batch;
+    sl_batch_clear(b);
+    R->part_names = sl_dir_names(s->dir);
+    bad_ud u = {R, s};
+    int64_t errs_before = R->c_parse;
+    int got = sl_dir_next(s->dir, final, &buf, &len, &part, &base, R->err);
+    if (got <= 0) return got;
+    size_t used = sl_json_parse_lines(s->jp, buf, len, part, base, R->ctx.now_us, b, bad_record_cb, &u);
+    sl_dir_consume(s->dir, used);
+    int64_t n = (int64_t)b->n + (R->c_parse - errs_before);
+    R->c_in += n;
+    s->records_in += n;
+    R->c_ingest_sum += (int64_t)b->n * R->ctx.now_us;
+    R->c_ingest_n += b->n;
+    return used ? 1 : 0;
+}
+
+int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
+    run R = {0};
+    R.p = p;
+    R.opts = opts;
+    R.err = err;
+    R.ctx.engine = &R;
+    R.ctx.quarantine = quarantine_cb;
+    R.ctx.max_event_time = INT64_MIN;
+    R.ctx.watermark = INT64_MIN;
+    int rc = setup(&R);
+    if (rc) goto out;
+    sl_log_info("pipeline started", "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld", p->name, R.dir,
+                (long long)R.commit_id, (long long)R.t_in);
+    R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
+    R.last_status_in = R.t_in;
+    for (int s = 0; s < p->nsrc; s++)
+        if ((rc = sl_dir_scan(p->src[s].dir, err))) goto out;
+    int64_t last_scan = sl_monotonic_us();
+    int idle_turns = 0;
+    while (!(opts->stop && *opts->stop)) {
+        R.ctx.now_us = sl_now_us();
+        int any = 0;
+        for (int s = 0; s < p->nsrc; s++) {
+            source *src = &p->src[s];
+            int got = read_source(&R, src, opts->once);
+            if (got < 0) {
+                rc = got;
+                goto out;
+            }
+            if (R.failed) {
+                rc = sl_error_set(err, R.failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R.store)));
+                goto out;
+            }
+            if (got == 0) continue;
+            any = 1;
+            R.part_names = sl_dir_names(src->dir);
+            for (int i = 0; i < p->nt; i++) {
+                if (p->t[i].from_source != s) continue;
+                if ((rc = run_table(&R, i, src->batch))) goto out;
+            }
+            R.c_quar += R.ctx.quarantined, R.c_late += R.ctx.late, R.c_dup += R.ctx.duplicates;
+            R.c_filt += R.ctx.filtered, R.c_drop += R.ctx.dropped;
+            R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped = 0;
+        }
+        int64_t now = sl_monotonic_us();
+        if (now - R.last_commit_us >= p->commit_interval_us && (rc = commit(&R, false))) goto out;
+        if (opts->status_every_s > 0 && now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6)) status_line(&R, false);
+        if (any) {
+            idle_turns = 0;
+            continue;
+        }
+        if (opts->once) break;
+        /* idle: look for new files, then sleep a little */
+        if (now - last_scan >= 50000 || idle_turns > 0) {
+            for (int s = 0; s < p->nsrc; s++)
+                if ((rc = sl_dir_scan(p->src[s].dir, err))) goto out;
+            last_scan = now;
+        }
+        idle_turns++;
+        usleep(idle_turns > 20 ? 50000 : 5000);
+    }
+    rc = commit(&R, opts->once);
+    if (!rc && opts->status_every_s > 0) status_line(&R, true);
+    if (!rc) sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld", p->name, (long long)R.t_in, (long long)R.commit_id);
+out:
+    if (rc && err->msg[0] == 0) sl_error_set(err, rc, "%s", sl_strerror(rc));
+    sl_batch_free(R.win_out);
+    if (R.store) sl_store_close(R.store);
+    return rc;
+}
+
+int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, size_t cap, bool create, sl_error *err) {
+    if (data_dir && *data_dir) snprintf(out, cap, "%s", data_dir);
+    else snprintf(out, cap, "data/%s", p->name);
+    if (!create) return 0;
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", out);
+    for (char *q = tmp + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        mkdir(tmp, 0755);
+        *q = '/';
+    }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return sl_error_set(err, SL_EIO, "cannot create data directory %s: %s", out, strerror(errno));
+    return 0;
+}

@@ -1,0 +1,324 @@
+/*
+ * json.c - NDJSON lines into column batches; see json.h for the type rules.
+ *
+ * The idea: compile the schema's paths into a tree once (json_simd.h), then
+ * per line let the simdjson shim walk that tree and hand back one small
+ * tagged value (sl_jval) per leaf; this file turns those into column values.
+ * The shim knows JSON, this file knows Sluice types, and neither allocates
+ * per line: the vals[] array, the reason buffer and the simdjson parser are
+ * reused, strings are views into the read buffer, and only strings with
+ * escapes are copied (into the batch's arena).
+ *
+ * Invariant: a row is appended only after the line parsed; if a value then
+ * fails its type rule the row is taken back (b->n--, its columns re-nulled)
+ * and the line goes to bad() instead. So every row in b came from a line
+ * that passed every rule, and each line is either a row or a bad record.
+ */
+#include "formats/json.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "formats/json_simd.h"
+
+struct sl_json_parser {
+    sl_schema schema;
+    sl_jnode *nodes;
+    int nnodes;
+    char *names;       /* storage for node names */
+    int leaf_of_col[SL_MAX_COLUMNS];
+    int nleaves;
+    sl_jval *vals;     /* one per leaf, refilled per line */
+    sl_jsimd *simd;
+    bool lenient;
+    char reason[SL_ERROR_MAX];
+};
+
+static int parse_index(const char *s, size_t n) {
+    if (n == 0 || n > 9) return -1;
+    if (n > 1 && s[0] == '0') return -1;
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Finds or adds the child of `parent` named name[0..n). */
+static int node_child(sl_json_parser *p, int parent, const char *name, size_t n) {
+    int last = -1;
+    for (int c = p->nodes[parent].child; c >= 0; c = p->nodes[c].next) {
+        if (p->nodes[c].len == n && memcmp(p->nodes[c].name, name, n) == 0) return c;
+        last = c;
+    }
+    int id = p->nnodes++;
+    sl_jnode *nd = &p->nodes[id];
+    nd->name = name;
+    nd->len = (uint32_t)n;
+    nd->index = parse_index(name, n);
+    nd->child = -1;
+    nd->next = -1;
+    nd->leaf = -1;
+    nd->want_raw = 0;
+    if (last < 0)
+        p->nodes[parent].child = id;
+    else
+        p->nodes[last].next = id;
+    return id;
+}
+
+static void update_want_raw(sl_json_parser *p) {
+    for (int i = 0; i < p->nnodes; i++) p->nodes[i].want_raw = 0;
+    if (!p->lenient) return;
+    for (int c = 0; c < p->schema.n; c++) {
+        if (p->schema.f[c].type != SL_T_STRING) continue;
+        for (int i = 0; i < p->nnodes; i++)
+            if (p->nodes[i].leaf == p->leaf_of_col[c]) p->nodes[i].want_raw = 1;
+    }
+}
+
+sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *paths,
+                                   sl_error *err) {
+    size_t names_len = 0, max_nodes = 1;
+    for (int c = 0; c < schema->n; c++) {
+        const char *path = paths && paths[c] ? paths[c] : schema->f[c].name;
+        names_len += strlen(path) + 1;
+        max_nodes += paths && paths[c] ? strlen(path) / 2 + 1 : 1;
+    }
+    sl_json_parser *p = calloc(1, sizeof *p);
+    if (!p) {
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    p->schema = *schema;
+    p->nodes = calloc(max_nodes, sizeof *p->nodes);
+    p->names = malloc(names_len + 1);
+    p->vals = calloc(schema->n ? (size_t)schema->n : 1, sizeof *p->vals);
+    p->simd = sl_jsimd_new();
+    if (!p->nodes || !p->names || !p->vals || !p->simd) {
+        sl_json_parser_free(p);
+        sl_error_set(err, SL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    p->nnodes = 1; /* the root */
+    p->nodes[0].child = p->nodes[0].next = p->nodes[0].leaf = p->nodes[0].index = -1;
+    p->nodes[0].name = "";
+    char *nm = p->names;
+    for (int c = 0; c < schema->n; c++) {
+        bool dotted = paths && paths[c];
+        const char *path = dotted ? paths[c] : schema->f[c].name;
+        size_t plen = strlen(path);
+        memcpy(nm, path, plen + 1);
+        const char *s = nm;
+        nm += plen + 1;
+        int node = 0;
+        size_t i = 0;
+        do {
+            size_t j = i;
+            if (dotted)
+                while (j < plen && s[j] != '.') j++;
+            else
+                j = plen;
+            if (j == i && dotted) {
+                sl_error_set(err, SL_EINVAL, "field '%s': path '%s' has an empty step",
+                             schema->f[c].name, path);
+                sl_json_parser_free(p);
+                return NULL;
+            }
+            if (p->nodes[node].leaf >= 0) goto conflict;
+            node = node_child(p, node, s + i, j - i);
+            i = j + 1;
+        } while (i <= plen);
+        if (p->nodes[node].child >= 0) goto conflict;
+        if (p->nodes[node].leaf < 0) p->nodes[node].leaf = p->nleaves++;
+        p->leaf_of_col[c] = p->nodes[node].leaf;
+        continue;
+    conflict:
+        sl_error_set(err, SL_EINVAL,
+                     "field '%s': path '%s' is both a value and the prefix of another path",
+                     schema->f[c].name, path);
+        sl_json_parser_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void sl_json_parser_free(sl_json_parser *p) {
+    if (!p) return;
+    sl_jsimd_free(p->simd);
+    free(p->nodes);
+    free(p->names);
+    free(p->vals);
+    free(p);
+}
+
+void sl_json_parser_set_lenient_strings(sl_json_parser *p, bool on) {
+    p->lenient = on;
+    update_want_raw(p);
+}
+
+static const char *kind_name(int kind) {
+    switch (kind) {
+    case SL_JV_BOOL: return "bool";
+    case SL_JV_INT:
+    case SL_JV_UINT:
+    case SL_JV_BIGINT: return "int";
+    case SL_JV_DOUBLE: return "double";
+    case SL_JV_STRING: return "string";
+    case SL_JV_OBJECT: return "object";
+    case SL_JV_ARRAY: return "array";
+    default: return "null";
+    }
+}
+
+static int type_error(sl_json_parser *p, int c, const sl_jval *v) {
+    snprintf(p->reason, sizeof p->reason, "field '%s': expected %s, got %s", p->schema.f[c].name,
+             sl_type_name(p->schema.f[c].type), kind_name(v->kind));
+    return -1;
+}
+
+/* Stores v into column c of row r; returns 0 or -1 with p->reason set. */
+static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint32_t r) {
+    sl_column *col = &b->col[c];
+    if (v->kind == SL_JV_ABSENT || v->kind == SL_JV_NULL) return 0; /* already NULL */
+    switch (p->schema.f[c].type) {
+    case SL_T_INT:
+        if (v->kind == SL_JV_INT) {
+            sl_col_set_int(col, r, v->v.i);
+            return 0;
+        }
+        if (v->kind == SL_JV_UINT || v->kind == SL_JV_BIGINT) {
+            snprintf(p->reason, sizeof p->reason, "field '%s': integer %.*s out of range",
+                     p->schema.f[c].name, (int)(v->rawlen > 40 ? 40 : v->rawlen), v->raw);
+            return -1;
+        }
+        return type_error(p, c, v);
+    case SL_T_DOUBLE:
+        switch (v->kind) {
+        case SL_JV_DOUBLE: sl_col_set_double(col, r, v->v.d); return 0;
+        case SL_JV_INT: sl_col_set_double(col, r, (double)v->v.i); return 0;
+        case SL_JV_UINT: sl_col_set_double(col, r, (double)v->v.u); return 0;
+        case SL_JV_BIGINT: {
+            char tmp[512];
+            size_t n = v->rawlen < sizeof tmp - 1 ? v->rawlen : sizeof tmp - 1;
+            memcpy(tmp, v->raw, n);
+            tmp[n] = 0;
+            sl_col_set_double(col, r, strtod(tmp, NULL));
+            return 0;
+        }
+        default: return type_error(p, c, v);
+        }
+    case SL_T_BOOL:
+        if (v->kind != SL_JV_BOOL) return type_error(p, c, v);
+        sl_col_set_bool(col, r, v->v.b != 0);
+        return 0;
+    case SL_T_STRING:
+        if (v->kind == SL_JV_STRING) {
+            const char *s = v->escaped ? sl_arena_strdup(b->arena, v->s, v->slen) : v->s;
+            sl_col_set_str(col, r, s, v->slen);
+            return 0;
+        }
+        if (!p->lenient) return type_error(p, c, v);
+        sl_col_set_str(col, r, v->raw, v->rawlen); /* raw JSON text, a view into the line */
+        return 0;
+    case SL_T_TS:
+        if (v->kind == SL_JV_STRING) {
+            int64_t us;
+            if (sl_time_parse_iso(v->s, v->slen, &us) != 0) {
+                snprintf(p->reason, sizeof p->reason, "field '%s': invalid timestamp '%.*s'",
+                         p->schema.f[c].name, (int)(v->slen > 40 ? 40 : v->slen), v->s);
+                return -1;
+            }
+            sl_col_set_int(col, r, us);
+            return 0;
+        }
+        if (v->kind == SL_JV_INT) {
+            if (v->v.i > INT64_MAX / SL_US_PER_MS || v->v.i < INT64_MIN / SL_US_PER_MS) {
+                snprintf(p->reason, sizeof p->reason,
+                         "field '%s': timestamp %lld ms out of range", p->schema.f[c].name,
+                         (long long)v->v.i);
+                return -1;
+            }
+            sl_col_set_int(col, r, v->v.i * SL_US_PER_MS);
+            return 0;
+        }
+        if (v->kind == SL_JV_UINT || v->kind == SL_JV_BIGINT) {
+            snprintf(p->reason, sizeof p->reason, "field '%s': timestamp %.*s ms out of range",
+                     p->schema.f[c].name, (int)(v->rawlen > 40 ? 40 : v->rawlen), v->raw);
+            return -1;
+        }
+        return type_error(p, c, v);
+    default:
+        return type_error(p, c, v);
+    }
+}
+
+static bool is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
+    return true;
+}
+
+size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32_t part,
+                           int64_t base_pos, int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad,
+                           void *ud) {
+    const int ncol = p->schema.n;
+    size_t off = 0;
+#ifndef NDEBUG
+    {
+        int bad_schema = b->schema.n < ncol;
+        for (int c = 0; !bad_schema && c < ncol; c++)
+            bad_schema = b->col[c].type != p->schema.f[c].type;
+        if (bad_schema) {
+            fprintf(stderr, "sl_json_parse_lines: batch schema does not match the parser's\n");
+            abort();
+        }
+    }
+#endif
+    while (off < len && b->n < b->cap) {
+        const char *line = buf + off;
+        const char *nl = memchr(line, '\n', len - off);
+        if (!nl) break;
+        size_t next = (size_t)(nl - buf) + 1;
+        size_t ll = (size_t)(nl - line);
+        if (ll && line[ll - 1] == '\r') ll--;
+        const int64_t pos = base_pos + (int64_t)off;
+        if (pos == 0 && ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            line += 3; /* BOM at the start of the partition */
+            ll -= 3;
+        }
+        off = next;
+        if (ll == 0 || (line[0] != '{' && is_blank(line, ll))) continue;
+        if (ll > UINT32_MAX) {
+            if (bad) bad(ud, line, ll, part, pos, "line longer than 4 GiB");
+            continue;
+        }
+        for (int i = 0; i < p->nleaves; i++) p->vals[i].kind = SL_JV_ABSENT;
+        size_t avail = (size_t)(buf + len - line) + SL_JSON_PADDING;
+        if (sl_jsimd_parse(p->simd, line, ll, avail, p->nodes, p->vals, p->reason,
+                           sizeof p->reason) != 0) {
+            if (bad) bad(ud, line, ll, part, pos, p->reason);
+            continue;
+        }
+        uint32_t r = sl_batch_append_null_row(b);
+        int c = 0;
+        for (; c < ncol; c++)
+            if (convert(p, c, &p->vals[p->leaf_of_col[c]], b, r) != 0) break;
+        if (c < ncol) {
+            for (int k = 0; k < ncol; k++) b->col[k].null[r] = 1;
+            b->n--;
+            if (bad) bad(ud, line, ll, part, pos, p->reason);
+            continue;
+        }
+        b->part[r] = part;
+        b->pos[r] = pos;
+        b->ingest[r] = ingest_us;
+        b->raw[r].ptr = line;
+        b->raw[r].len = (uint32_t)ll;
+    }
+    return off;
+}

@@ -1,0 +1,318 @@
+/*
+ * json_simd.cc - the one C++ file: simdjson On-Demand behind a C interface.
+ *
+ * One ondemand::parser lives as long as the sl_json_parser that owns it and
+ * is reused for every line, so after the longest line has been seen parsing
+ * allocates nothing. The line is iterated in place: the caller promises
+ * SIMDJSON_PADDING readable bytes after it (the next lines of the read
+ * buffer, or the buffer's padding), so no line is ever copied.
+ *
+ * On-Demand reads only what it is asked for. We walk the path tree of
+ * json_simd.h: every field of every object on a wanted path is visited (so the
+ * structure along those paths -- commas, colons, brackets -- is checked),
+ * wanted values are read and checked in full, and values nobody wants are
+ * skipped by bracket counting, which checks that their strings are closed and
+ * their UTF-8 valid but not, say, that a skipped `tru` is `true`. That is the
+ * price of On-Demand's speed and is documented in json.h.
+ */
+#include <simdjson.h>
+
+#include <cstdio>
+#include <cstring>
+
+extern "C" {
+#include "core/error.h"
+#include "formats/json_simd.h"
+}
+
+using namespace simdjson;
+
+static_assert(SIMDJSON_PADDING <= 64, "SL_JSON_PADDING (json.h) must cover SIMDJSON_PADDING");
+
+struct sl_jsimd {
+    ondemand::parser parser;
+};
+
+extern "C" sl_jsimd *sl_jsimd_new(void) {
+    return new (std::nothrow) sl_jsimd();
+}
+
+extern "C" void sl_jsimd_free(sl_jsimd *s) {
+    delete s;
+}
+
+/* simdjson has messages but no names for its codes; names are what a user
+ * greps for in a quarantine table. */
+static const char *err_name(error_code e) {
+    switch (e) {
+    case CAPACITY: return "CAPACITY";
+    case MEMALLOC: return "MEMALLOC";
+    case TAPE_ERROR: return "TAPE_ERROR";
+    case DEPTH_ERROR: return "DEPTH_ERROR";
+    case STRING_ERROR: return "STRING_ERROR";
+    case T_ATOM_ERROR: return "T_ATOM_ERROR";
+    case F_ATOM_ERROR: return "F_ATOM_ERROR";
+    case N_ATOM_ERROR: return "N_ATOM_ERROR";
+    case NUMBER_ERROR: return "NUMBER_ERROR";
+    case UTF8_ERROR: return "UTF8_ERROR";
+    case EMPTY: return "EMPTY";
+    case UNESCAPED_CHARS: return "UNESCAPED_CHARS";
+    case UNCLOSED_STRING: return "UNCLOSED_STRING";
+    case INCORRECT_TYPE: return "INCORRECT_TYPE";
+    case NUMBER_OUT_OF_RANGE: return "NUMBER_OUT_OF_RANGE";
+    case INCOMPLETE_ARRAY_OR_OBJECT: return "INCOMPLETE_ARRAY_OR_OBJECT";
+    case TRAILING_CONTENT: return "TRAILING_CONTENT";
+    default: return "ERROR";
+    }
+}
+
+namespace {
+
+struct walker {
+    const sl_jnode *nodes;
+    sl_jval *vals;
+    const char *line;
+    const char *end; /* line + len */
+};
+
+} // namespace
+
+static std::string_view trim_right(std::string_view t) {
+    size_t n = t.size();
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n'))
+        n--;
+    return t.substr(0, n);
+}
+
+/* An integer literal beyond [INT64_MIN, UINT64_MAX]: simdjson 3.0 refuses it
+ * with NUMBER_ERROR; we keep it as SL_JV_BIGINT so a double column can take it. */
+static bool is_big_integer(std::string_view t) {
+    size_t i = (!t.empty() && t[0] == '-') ? 1 : 0;
+    if (t.size() - i < 19) return false;
+    if (t[i] == '0') return false;
+    for (; i < t.size(); i++)
+        if (t[i] < '0' || t[i] > '9') return false;
+    return true;
+}
+
+static error_code read_leaf(walker &w, ondemand::value v, const sl_jnode *n) {
+    sl_jval *out = &w.vals[n->leaf];
+    ondemand::json_type t;
+    error_code e = v.type().get(t);
+    if (e) return e;
+    std::string_view tok = trim_right(v.raw_json_token());
+    out->escaped = 0;
+    out->raw = tok.data();
+    out->rawlen = (uint32_t)tok.size();
+    switch (t) {
+    case ondemand::json_type::null: {
+        bool isnull = false;
+        e = v.is_null().get(isnull);
+        if (e) return e;
+        if (!isnull) return N_ATOM_ERROR;
+        out->kind = SL_JV_NULL;
+        return SUCCESS;
+    }
+    case ondemand::json_type::boolean: {
+        bool b = false;
+        e = v.get_bool().get(b);
+        if (e == INCORRECT_TYPE) return tok.size() && tok[0] == 't' ? T_ATOM_ERROR : F_ATOM_ERROR;
+        if (e) return e;
+        out->kind = SL_JV_BOOL;
+        out->v.b = b;
+        return SUCCESS;
+    }
+    case ondemand::json_type::number: {
+        ondemand::number num;
+        e = v.get_number().get(num);
+        if (e) {
+            if (is_big_integer(tok)) {
+                out->kind = SL_JV_BIGINT;
+                return SUCCESS;
+            }
+            return e;
+        }
+        switch (num.get_number_type()) {
+        case ondemand::number_type::signed_integer:
+            out->kind = SL_JV_INT;
+            out->v.i = num.get_int64();
+            break;
+        case ondemand::number_type::unsigned_integer:
+            out->kind = SL_JV_UINT;
+            out->v.u = num.get_uint64();
+            break;
+        default:
+            out->kind = SL_JV_DOUBLE;
+            out->v.d = num.get_double();
+            break;
+        }
+        return SUCCESS;
+    }
+    case ondemand::json_type::string: {
+        if (tok.size() < 2 || tok.back() != '"') return STRING_ERROR;
+        const char *body = tok.data() + 1;
+        size_t blen = tok.size() - 2;
+        if (memchr(body, '\\', blen) == nullptr) {
+            out->s = body;
+            out->slen = (uint32_t)blen;
+        } else {
+            std::string_view sv;
+            e = v.get_string().get(sv);
+            if (e) return e;
+            out->s = sv.data();
+            out->slen = (uint32_t)sv.size();
+            out->escaped = 1;
+        }
+        out->kind = SL_JV_STRING;
+        return SUCCESS;
+    }
+    case ondemand::json_type::object: {
+        out->kind = SL_JV_OBJECT;
+        if (!n->want_raw) return SUCCESS; /* the parent skips it */
+        ondemand::object o;
+        std::string_view raw;
+        e = v.get_object().get(o);
+        if (!e) e = o.raw_json().get(raw);
+        if (e) return e;
+        raw = trim_right(raw);
+        out->raw = raw.data();
+        out->rawlen = (uint32_t)raw.size();
+        return SUCCESS;
+    }
+    case ondemand::json_type::array: {
+        out->kind = SL_JV_ARRAY;
+        if (!n->want_raw) return SUCCESS;
+        ondemand::array a;
+        std::string_view raw;
+        e = v.get_array().get(a);
+        if (!e) e = a.raw_json().get(raw);
+        if (e) return e;
+        raw = trim_right(raw);
+        out->raw = raw.data();
+        out->rawlen = (uint32_t)raw.size();
+        return SUCCESS;
+    }
+    }
+    return INCORRECT_TYPE;
+}
+
+static error_code walk_object(walker &w, ondemand::object obj, const sl_jnode *parent);
+static error_code walk_array(walker &w, ondemand::array arr, const sl_jnode *parent);
+
+static error_code visit(walker &w, ondemand::value v, const sl_jnode *n) {
+    if (n->leaf >= 0) return read_leaf(w, v, n);
+    ondemand::json_type t;
+    error_code e = v.type().get(t);
+    if (e) return e;
+    if (t == ondemand::json_type::object) {
+        ondemand::object o;
+        e = v.get_object().get(o);
+        return e ? e : walk_object(w, o, n);
+    }
+    if (t == ondemand::json_type::array) {
+        ondemand::array a;
+        e = v.get_array().get(a);
+        return e ? e : walk_array(w, a, n);
+    }
+    return SUCCESS; /* a scalar where a path goes deeper: the leaves stay absent */
+}
+
+static const sl_jnode *match_key(const walker &w, const sl_jnode *parent, const char *k, size_t klen) {
+    for (int32_t c = parent->child; c >= 0; c = w.nodes[c].next) {
+        const sl_jnode *n = &w.nodes[c];
+        if (n->len == klen && (klen == 0 || (n->name[0] == k[0] && memcmp(n->name, k, klen) == 0)))
+            return n;
+    }
+    return nullptr;
+}
+
+static error_code walk_object(walker &w, ondemand::object obj, const sl_jnode *parent) {
+    for (auto fres : obj) {
+        ondemand::field f;
+        error_code e = std::move(fres).get(f);
+        if (e) return e;
+        if (parent->child < 0) continue; /* iterate anyway: checks the structure */
+        /* Keys are compared raw; only a key with a backslash is unescaped. */
+        const char *kp = f.key().raw();
+        const char *q = (const char *)memchr(kp, '"', (size_t)(w.end - kp));
+        if (q == nullptr) return TAPE_ERROR;
+        const sl_jnode *n;
+        if (memchr(kp, '\\', (size_t)(q - kp)) == nullptr) {
+            n = match_key(w, parent, kp, (size_t)(q - kp));
+        } else {
+            std::string_view key;
+            e = f.unescaped_key().get(key);
+            if (e) return e;
+            n = match_key(w, parent, key.data(), key.size());
+        }
+        if (n != nullptr) {
+            e = visit(w, f.value(), n);
+            if (e) return e;
+        }
+    }
+    return SUCCESS;
+}
+
+static error_code walk_array(walker &w, ondemand::array arr, const sl_jnode *parent) {
+    int64_t idx = 0;
+    for (auto vres : arr) {
+        ondemand::value v;
+        error_code e = std::move(vres).get(v);
+        if (e) return e;
+        for (int32_t c = parent->child; c >= 0; c = w.nodes[c].next) {
+            if (w.nodes[c].index == idx) {
+                e = visit(w, v, &w.nodes[c]);
+                if (e) return e;
+                break;
+            }
+        }
+        idx++;
+    }
+    return SUCCESS;
+}
+
+static int fail(error_code e, ondemand::document &doc, const char *line, size_t len, char *msg,
+                size_t msgcap) {
+    long at = -1;
+    const char *loc = nullptr;
+    if (doc.current_location().get(loc) == SUCCESS && loc >= line && loc <= line + len)
+        at = (long)(loc - line);
+    if (at >= 0)
+        snprintf(msg, msgcap, "malformed JSON: %s at byte %ld: %s", err_name(e), at,
+                 error_message(e));
+    else
+        snprintf(msg, msgcap, "malformed JSON: %s: %s", err_name(e), error_message(e));
+    return SL_EPARSE;
+}
+
+extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
+                              const sl_jnode *nodes, sl_jval *vals, char *msg, size_t msgcap) {
+    ondemand::document doc;
+    error_code e = s->parser.iterate(line, len, avail).get(doc);
+    if (e) {
+        snprintf(msg, msgcap, "malformed JSON: %s: %s", err_name(e), error_message(e));
+        return SL_EPARSE;
+    }
+    ondemand::json_type t;
+    e = doc.type().get(t);
+    if (e) return fail(e, doc, line, len, msg, msgcap);
+    if (t != ondemand::json_type::object) {
+        snprintf(msg, msgcap, "expected a JSON object");
+        return SL_EPARSE;
+    }
+    ondemand::object obj;
+    e = doc.get_object().get(obj);
+    if (e) return fail(e, doc, line, len, msg, msgcap);
+    walker w{nodes, vals, line, line + len};
+    e = walk_object(w, obj, &nodes[0]);
+    if (e) return fail(e, doc, line, len, msg, msgcap);
+    /* The whole object has been iterated: anything left is trailing garbage. */
+    const char *loc = nullptr;
+    e = doc.current_location().get(loc);
+    if (e == SUCCESS) {
+        snprintf(msg, msgcap, "malformed JSON: TRAILING_CONTENT at byte %ld: unexpected content after the object",
+                 (long)(loc - line));
+        return SL_EPARSE;
+    }
+    return 0;
+}

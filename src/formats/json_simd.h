@@ -1,0 +1,88 @@
+/*
+ * json_simd.h - internal: the C face of the simdjson shim (json_simd.cc).
+ *
+ * Not a public header: only json.c includes it. The split of work is
+ *
+ *   json_simd.cc  JSON syntax. Iterates one line with simdjson On-Demand,
+ *                 walks the *path tree* below, and reads each value it
+ *                 reaches into a small tagged union (sl_jval).
+ *   json.c        Schema semantics. Splits lines, builds the path tree from
+ *                 the schema, and turns each sl_jval into a typed column
+ *                 value (or a "field 'x': expected int, got string" reason).
+ *
+ * so the C++ is one small file that knows nothing about batches or types.
+ *
+ * The path tree: node 0 is the document root (an object). Every other node
+ * is one step of a dotted path ("a.b.0.c" gives a -> b -> 0 -> c) and names a
+ * key of the enclosing object, or, when its name is a decimal number, also
+ * an index of the enclosing array. A node that ends a path is a *leaf*: it
+ * has a slot in the vals[] array. A node is never both a leaf and an inner
+ * node (json.c refuses such a schema). Each value is read at most once, so a
+ * leaf read by two columns is converted twice from the same sl_jval.
+ */
+#ifndef SL_FORMATS_JSON_SIMD_H
+#define SL_FORMATS_JSON_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_jnode {
+    const char *name; /* path step (not NUL-terminated use: len) */
+    uint32_t len;
+    int32_t index;    /* name as an array index, or -1 */
+    int32_t child;    /* first child, or -1 */
+    int32_t next;     /* next sibling, or -1 */
+    int32_t leaf;     /* slot in vals[], or -1 for an inner node */
+    uint8_t want_raw; /* keep the raw text of an object/array found here */
+} sl_jnode;
+
+typedef enum sl_jkind {
+    SL_JV_ABSENT = 0, /* the path was not found */
+    SL_JV_NULL,
+    SL_JV_BOOL,
+    SL_JV_INT,    /* fits int64: v.i */
+    SL_JV_UINT,   /* >= 2^63, fits uint64: v.u */
+    SL_JV_BIGINT, /* integer beyond uint64: only raw text */
+    SL_JV_DOUBLE, /* has a fraction or exponent: v.d */
+    SL_JV_STRING, /* s/slen: unescaped text */
+    SL_JV_OBJECT, /* raw/rawlen set only when the node wants raw text */
+    SL_JV_ARRAY
+} sl_jkind;
+
+typedef struct sl_jval {
+    int kind;
+    uint8_t escaped; /* string had escapes: s points into the shim's scratch */
+    union {
+        int64_t i;
+        uint64_t u;
+        double d;
+        int b;
+    } v;
+    const char *s; /* strings: view into the line (no escapes) or shim scratch */
+    uint32_t slen;
+    const char *raw; /* the value's JSON text, a view into the line */
+    uint32_t rawlen;
+} sl_jval;
+
+typedef struct sl_jsimd sl_jsimd;
+
+sl_jsimd *sl_jsimd_new(void);
+void sl_jsimd_free(sl_jsimd *s);
+
+/* Parses the JSON object in line[0..len); bytes up to line + avail must be
+ * readable (avail >= len + 64, the simdjson padding). Fills vals[leaf] of
+ * every leaf found; the caller sets the other slots to SL_JV_ABSENT first.
+ * Escaped strings stay valid until the next call. Returns 0, or SL_EPARSE with
+ * a reason ("malformed JSON: ...", "expected a JSON object") in msg. */
+int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
+                   const sl_jnode *nodes, sl_jval *vals, char *msg, size_t msgcap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * json_write.c - row -> JSON object; see json_write.h.
+ *
+ * The idea: write straight into the caller's buffer through a tiny cursor
+ * that counts every byte it would write but copies only those that fit, so
+ * one pass gives both the output and (when it did not fit) the size to retry
+ * with, like snprintf. Strings are copied in runs: the scan stops only at
+ * bytes that need escaping or at the start of a multi-byte UTF-8 sequence,
+ * which is validated so the output is always valid JSON.
+ */
+#include "formats/json_write.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+
+typedef struct wcur {
+    char *out;
+    size_t cap, n;
+} wcur;
+
+static inline void put(wcur *w, const char *s, size_t k) {
+    if (w->n < w->cap) {
+        size_t room = w->cap - w->n;
+        memcpy(w->out + w->n, s, k < room ? k : room);
+    }
+    w->n += k;
+}
+
+static inline void putc1(wcur *w, char c) {
+    if (w->n < w->cap) w->out[w->n] = c;
+    w->n++;
+}
+
+/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xED && s[1] > 0x9F) return 0; /* UTF-16 surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF4 && s[1] > 0x8F) return 0; /* > U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+static void put_string(wcur *w, const char *str, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    putc1(w, '"');
+    size_t run = 0, i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_len(s + i, len - i);
+            if (k) {
+                i += k;
+                continue;
+            }
+        }
+        put(w, str + run, i - run);
+        switch (c) {
+        case '"': put(w, "\\\"", 2); break;
+        case '\\': put(w, "\\\\", 2); break;
+        case '\n': put(w, "\\n", 2); break;
+        case '\r': put(w, "\\r", 2); break;
+        case '\t': put(w, "\\t", 2); break;
+        case '\b': put(w, "\\b", 2); break;
+        case '\f': put(w, "\\f", 2); break;
+        default:
+            if (c < 0x20) {
+                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                put(w, u, 6);
+            } else {
+                put(w, "\\ufffd", 6); /* not UTF-8 */
+            }
+        }
+        i++;
+        run = i;
+    }
+    put(w, str + run, len - run);
+    putc1(w, '"');
+}
+
+static void put_int(wcur *w, int64_t v) {
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *p = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    put(w, p, (size_t)(e - p));
+}
+
+size_t sl_json_write_string(const char *s, size_t len, char *out, size_t cap) {
+    wcur w = {out, cap, 0};
+    put_string(&w, s, len);
+    return w.n;
+}
+
+size_t sl_json_write_row(const sl_batch *b, uint32_t r, const char *extra, char *out, size_t cap) {
+    wcur w = {out, cap, 0};
+    char tmp[64];
+    putc1(&w, '{');
+    for (int c = 0; c < b->schema.n; c++) {
+        const sl_column *col = &b->col[c];
+        if (c) putc1(&w, ',');
+        put_string(&w, b->schema.f[c].name, strlen(b->schema.f[c].name));
+        putc1(&w, ':');
+        if (col->null[r]) {
+            put(&w, "null", 4);
+            continue;
+        }
+        switch (col->type) {
+        case SL_T_BOOL:
+            if (col->v.b[r])
+                put(&w, "true", 4);
+            else
+                put(&w, "false", 5);
+            break;
+        case SL_T_INT: put_int(&w, col->v.i[r]); break;
+        case SL_T_DOUBLE: {
+            double d = col->v.d[r];
+            if (!isfinite(d)) {
+                put(&w, "null", 4);
+                break;
+            }
+            int k = snprintf(tmp, sizeof tmp, "%.17g", d);
+            put(&w, tmp, (size_t)k);
+            break;
+        }
+        case SL_T_STRING: put_string(&w, col->v.s[r].ptr, col->v.s[r].len); break;
+        case SL_T_TS: {
+            int k = sl_time_format_iso_us(col->v.i[r], tmp, sizeof tmp);
+            putc1(&w, '"');
+            put(&w, tmp, (size_t)k);
+            putc1(&w, '"');
+            break;
+        }
+        default: put(&w, "null", 4); break;
+        }
+    }
+    if (extra) put(&w, extra, strlen(extra));
+    putc1(&w, '}');
+    if (cap > 0) out[w.n < cap ? w.n : cap - 1] = 0;
+    return w.n;
+}

@@ -1,0 +1,22 @@
+/*
+ * gen.h - data generators, one per flavor, run as `sluice gen FLAVOR ARGS...`.
+ *
+ * A generator writes what a flavor's pipeline reads, with the defects the
+ * seed document describes (redelivered duplicates, late and malformed
+ * records) at rates given on the command line, so tests, benchmarks and the
+ * demo all exercise the same input. In the count-bounded mode the output is
+ * a pure function of the arguments (same seed, same bytes), which is what
+ * lets an independent reference recompute the exact expected results.
+ */
+#ifndef SL_GEN_GEN_H
+#define SL_GEN_GEN_H
+
+/*
+ * `sluice gen cameras ...` (argv[0] = "cameras"): camera detections as NDJSON
+ * files in a landing folder plus a locations.csv lookup. `--help` prints the
+ * options. Returns the process exit status: 0 done, 1 runtime failure (I/O,
+ * the message is on stderr), 2 bad arguments (usage on stderr).
+ */
+int sl_gen_cameras_main(int argc, char **argv);
+
+#endif

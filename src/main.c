@@ -1,0 +1,330 @@
+/*
+ * main.c - the `sluice` command line.
+ *
+ *   sluice run PIPELINE [--data DIR] [--set k=v]... [--once] [--status SECONDS]
+ *   sluice query PIPELINE [--data DIR] [--set k=v]... [--format table|csv|json] "SQL"
+ *   sluice validate PIPELINE [--set k=v]...
+ *   sluice lineage PIPELINE [--set k=v]...
+ *   sluice gen FLAVOR [options]
+ *   sluice parse FORMAT [FILE] [--schema name:type,...]
+ *   sluice help [OPERATOR]
+ *
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file,
+ * 3 a `fail` expectation stopped the pipeline, 4 corrupt state detected.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/pipeline.h"
+#include "formats/json.h"
+#include "formats/json_write.h"
+#include "gen/gen.h"
+#include "ops/op.h"
+#include "ops/window.h"
+#include "spec/spec.h"
+
+#define SLUICE_VERSION "0.1.0"
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "sluice %s - real-time streaming pipelines in one binary\n\n"
+            "usage:\n"
+            "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS]\n"
+            "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] \"SQL\"\n"
+            "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
+            "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
+            "  sluice gen cameras [options]        (sluice gen cameras --help)\n"
+            "  sluice parse json [FILE] --schema NAME:TYPE,...\n"
+            "  sluice help [OPERATOR]\n\n"
+            "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
+            "SLUICE_LOG=debug|info|warn|error sets the level.\n"
+            "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file, 3 a `fail`\n"
+            "expectation stopped the pipeline, 4 corrupt state.\n",
+            SLUICE_VERSION);
+}
+
+typedef struct {
+    const char *pipeline, *data, *format, *schema;
+    const char *positional[4];
+    int npos;
+    bool once;
+    double status;
+    sl_vars *vars;
+} cli;
+
+static const char *cmd_help_text(const char *cmd) {
+    if (!strcmp(cmd, "run"))
+        return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS]\n"
+               "  Runs the pipeline, following its sources until interrupted (Ctrl-C commits and exits).\n"
+               "  --data DIR      where tables, lake segments and checkpoints live (default data/<pipeline>)\n"
+               "  --set N=V       set a ${N} variable of the pipeline file (overrides the environment)\n"
+               "  --once          process what is available, treat end of input as end of time\n"
+               "                  (all windows final), commit and exit\n"
+               "  --status S      print a status line every S seconds (default 5; 0 = off)\n";
+    if (!strcmp(cmd, "query"))
+        return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] \"SQL\"\n"
+               "  Read-only SQL over every table of the pipeline, lake tables included.\n";
+    if (!strcmp(cmd, "validate"))
+        return "usage: sluice validate PIPELINE [--set N=V]...\n"
+               "  Checks the pipeline file; errors are printed as file:line:col: message (exit 2).\n";
+    if (!strcmp(cmd, "lineage"))
+        return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, tables and views.\n";
+    if (!strcmp(cmd, "parse"))
+        return "usage: sluice parse json [FILE] --schema NAME:TYPE,...\n"
+               "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object per line),\n"
+               "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n";
+    return NULL;
+}
+
+static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'},   {"set", required_argument, 0, 's'},
+        {"once", no_argument, 0, 'o'},         {"format", required_argument, 0, 'f'},
+        {"status", required_argument, 0, 'S'}, {"schema", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    c->status = 5;
+    c->vars = sl_vars_new();
+    optind = 1;
+    int o;
+    while ((o = getopt_long(argc, argv, "d:s:of:S:c:h", longopts, NULL)) != -1) {
+        switch (o) {
+        case 'd': c->data = optarg; break;
+        case 's':
+            if (sl_vars_set(c->vars, optarg)) {
+                fprintf(stderr, "sluice %s: --set takes NAME=VALUE, got '%s'\n", cmd, optarg);
+                return 2;
+            }
+            break;
+        case 'o': c->once = true; break;
+        case 'f': c->format = optarg; break;
+        case 'S': c->status = atof(optarg); break;
+        case 'c': c->schema = optarg; break;
+        case 'h': fputs(cmd_help_text(cmd), stdout); return 1;
+        default: fputs(cmd_help_text(cmd), stderr); return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (c->npos == 4) {
+            fputs(cmd_help_text(cmd), stderr);
+            return 2;
+        }
+        c->positional[c->npos++] = argv[i];
+    }
+    return 0;
+}
+
+static sl_pipeline *load_or_report(const char *path, sl_vars *vars) {
+    sl_error err = {0};
+    sl_pipeline *p = sl_pipeline_load(path, vars, &err);
+    if (!p) fprintf(stderr, "%s\n", err.msg);
+    return p;
+}
+
+static int cmd_pipeline(int argc, char **argv, const char *cmd) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, cmd);
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    int need = !strcmp(cmd, "query") ? 2 : 1;
+    if (c.npos != need) {
+        fprintf(stderr, "sluice %s: expected %s\n%s", cmd, need == 2 ? "PIPELINE and SQL" : "PIPELINE", cmd_help_text(cmd));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    int fmt = SL_FMT_TABLE;
+    if (c.format) {
+        if (!strcmp(c.format, "csv")) fmt = SL_FMT_CSV;
+        else if (!strcmp(c.format, "json")) fmt = SL_FMT_JSON;
+        else if (strcmp(c.format, "table")) {
+            fprintf(stderr, "sluice %s: --format must be table, csv or json\n", cmd);
+            sl_vars_free(c.vars);
+            return 2;
+        }
+    }
+    sl_pipeline *p = load_or_report(c.positional[0], c.vars);
+    if (!p) {
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    sl_error err = {0};
+    int code = 0;
+    if (!strcmp(cmd, "validate")) {
+        printf("%s: ok (pipeline %s)\n", c.positional[0], sl_pipeline_name(p));
+    } else if (!strcmp(cmd, "lineage")) {
+        sl_pipeline_print_lineage(p, stdout);
+    } else if (!strcmp(cmd, "query")) {
+        if (sl_pipeline_query(p, c.data, c.positional[1], fmt, stdout, &err)) {
+            fprintf(stderr, "sluice query: %s\n", err.msg);
+            code = err.code == SL_EINVAL ? 2 : 1;
+        }
+    } else {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop};
+        int rc2 = sl_pipeline_run(p, &o, &err);
+        if (rc2) {
+            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", sl_pipeline_name(p), err.msg);
+            fprintf(stderr, "sluice run: %s\n", err.msg);
+            code = sl_exit_code(rc2);
+            if (code == 0) code = 1;
+        }
+    }
+    sl_pipeline_free(p);
+    sl_vars_free(c.vars);
+    return code;
+}
+
+static void bad_print(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+    (void)ud;
+    (void)part;
+    printf("# quarantine at offset %lld: %s: %.*s\n", (long long)pos, reason, (int)len, line);
+}
+
+static int cmd_parse(int argc, char **argv) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, "parse");
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    if (c.npos < 1 || c.npos > 2 || strcmp(c.positional[0], "json") != 0 || !c.schema) {
+        fprintf(stderr, "sluice parse: %s\n%s",
+                c.npos >= 1 && strcmp(c.positional[0], "json") ? "unknown format (this build parses: json)" : "expected FORMAT [FILE] and --schema",
+                cmd_help_text("parse"));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    sl_schema s;
+    sl_schema_init(&s);
+    char *spec = strdup(c.schema), *save = NULL;
+    for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        int t = colon ? sl_type_parse(colon + 1) : -1;
+        if (colon) *colon = 0;
+        if (t < 0 || sl_schema_add(&s, tok, (sl_type)t) < 0) {
+            fprintf(stderr, "sluice parse: bad --schema entry '%s' (want name:type with type int|double|string|bool|timestamp)\n", tok);
+            free(spec);
+            sl_vars_free(c.vars);
+            return 2;
+        }
+    }
+    free(spec);
+    FILE *in = stdin;
+    if (c.npos == 2 && !(in = fopen(c.positional[1], "rb"))) {
+        fprintf(stderr, "sluice parse: cannot open %s\n", c.positional[1]);
+        sl_vars_free(c.vars);
+        return 1;
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + SL_JSON_PADDING + 1);
+    size_t r;
+    while ((r = fread(buf + len, 1, cap - len, in)) > 0) {
+        len += r;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + SL_JSON_PADDING + 1);
+        }
+    }
+    if (in != stdin) fclose(in);
+    if (len && buf[len - 1] != '\n') buf[len++] = '\n';
+    memset(buf + len, 0, SL_JSON_PADDING);
+    sl_error err = {0};
+    sl_json_parser *jp = sl_json_parser_new(&s, NULL, &err);
+    sl_batch *b = sl_batch_new(&s, 1024);
+    size_t off = 0;
+    char *line = malloc(1 << 20);
+    while (off < len) {
+        sl_batch_clear(b);
+        size_t used = sl_json_parse_lines(jp, buf + off, len - off, 0, (int64_t)off, sl_now_us(), b, bad_print, NULL);
+        for (uint32_t i = 0; i < b->n; i++) {
+            size_t n = sl_json_write_row(b, i, NULL, line, 1 << 20);
+            if (n < (1 << 20)) printf("%.*s\n", (int)n, line);
+        }
+        if (!used) break;
+        off += used;
+    }
+    free(line);
+    sl_batch_free(b);
+    sl_json_parser_free(jp);
+    free(buf);
+    sl_vars_free(c.vars);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        printf("\nOperators (steps of a table):\n");
+        for (const sl_op_def *const *d = sl_op_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
+        printf("  %-10s %s\n", "window", "event-time window aggregation (a table's `window:` key)");
+        return 0;
+    }
+    if (!strcmp(argv[1], "window")) {
+        printf("window: event-time window aggregation\n");
+        sl_opt_print_help(stdout, sl_window_opts);
+        return 0;
+    }
+    const sl_op_def *d = sl_op_find(argv[1]);
+    if (!d) {
+        const char *t = cmd_help_text(argv[1]);
+        if (t) {
+            fputs(t, stdout);
+            return 0;
+        }
+        fprintf(stderr, "sluice help: unknown operator or command '%s'\n", argv[1]);
+        return 2;
+    }
+    printf("%s: %s\n", d->name, d->help);
+    if (d->opts) sl_opt_print_help(stdout, d->opts);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    sl_log_init();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("sluice %s\n", SLUICE_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help")) return cmd_help(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") || !strcmp(cmd, "lineage"))
+        return cmd_pipeline(argc - 1, argv + 1, cmd);
+    if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gen")) {
+        if (argc < 3 || !strcmp(argv[2], "--help")) {
+            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras\nRun `sluice gen cameras --help` for options.\n");
+            return argc < 3 ? 2 : 0;
+        }
+        if (!strcmp(argv[2], "cameras")) return sl_gen_cameras_main(argc - 2, argv + 2);
+        fprintf(stderr, "sluice gen: unknown flavor '%s' (available: cameras)\n", argv[2]);
+        return 2;
+    }
+    fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

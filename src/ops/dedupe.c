@@ -1,0 +1,253 @@
+/*
+ * dedupe.c - drop or flag duplicate records by key within an event-time horizon.
+ *
+ *   - dedupe: {key: [detection_oid], horizon: 2m, mode: flag, column: is_duplicate}
+ *
+ * Rule: per key we remember t_kept, the event time of the last occurrence that
+ * was kept. A record is a duplicate iff its key has a t_kept with
+ * |t - t_kept| <= horizon; otherwise it is kept and t_kept = t.
+ *
+ * Memory is bounded by the horizon: a key is evicted once
+ * t_kept < watermark - horizon. This never changes a decision, because every
+ * record that reaches dedupe is not late (t >= watermark), so it is more than
+ * `horizon` away from an evicted key. Eviction is incremental: keys enter a
+ * FIFO in arrival order and each batch pops expired ones from its head
+ * (events arrive nearly in time order; a key stuck behind a later one lives a
+ * little longer, which is harmless). Keys are stored as 64-bit hashes.
+ *
+ * Snapshots are deltas: the keys kept since the previous snapshot. Restore
+ * replays the last full snapshot and its deltas.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "ops/op.h"
+
+typedef struct { uint64_t h; int64_t t; } fifo_ent;
+
+typedef struct {
+    int nkeys;
+    int key[16];
+    int time_col;
+    int flag_col; /* -1 in drop mode */
+    int64_t horizon;
+    sl_hmap *seen; /* key hash -> t_kept */
+    fifo_ent *fifo;
+    size_t head, tail, cap; /* ring buffer; count = tail - head */
+    size_t snap_mark;       /* fifo position (monotonic) at the last snapshot */
+    int64_t duplicates, kept, evicted;
+    uint8_t *keep;
+    uint32_t keep_cap;
+} dedupe_op;
+
+static const sl_opt dedupe_opts[] = {
+    {"key", SL_OPT_LIST, true, NULL, NULL, "column(s) that identify a record"},
+    {"horizon", SL_OPT_DURATION, true, NULL, NULL, "records with the same key within this event time are duplicates"},
+    {"time", SL_OPT_STRING, false, NULL, "event_ts", "event-time column (from a watermark step)"},
+    {"mode", SL_OPT_ENUM, false, "drop|flag", "drop", "drop duplicates, or keep them with a flag column"},
+    {"column", SL_OPT_STRING, false, NULL, "is_duplicate", "flag column added in flag mode"},
+    {0},
+};
+
+static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
+                         sl_error *err) {
+    (void)env;
+    if (sl_spec_check(arg, dedupe_opts, "dedupe", err)) return SL_EINVAL;
+    dedupe_op *o = calloc(1, sizeof *o);
+    const sl_node *kn = sl_node_get(arg, "key");
+    int nk = kn->kind == SL_NODE_SEQ ? kn->n : 1;
+    if (nk > 16) {
+        sl_node_error(err, kn, "at most 16 key columns");
+        goto fail;
+    }
+    for (int i = 0; i < nk; i++) {
+        const sl_node *k = kn->kind == SL_NODE_SEQ ? kn->seq[i] : kn;
+        int idx = sl_schema_find(schema, k->str);
+        if (idx < 0) {
+            sl_node_error(err, k, "unknown column '%s'", k->str);
+            goto fail;
+        }
+        o->key[o->nkeys++] = idx;
+    }
+    if (sl_node_duration(sl_node_get(arg, "horizon"), "horizon", &o->horizon, err)) goto fail;
+    const sl_node *tn = sl_node_get(arg, "time");
+    const char *tname = tn ? tn->str : "event_ts";
+    o->time_col = sl_schema_find(schema, tname);
+    if (o->time_col < 0 || schema->f[o->time_col].type != SL_T_TS) {
+        sl_node_error(err, tn ? tn : arg,
+                      "dedupe needs a timestamp column '%s' (add a watermark step before it)", tname);
+        goto fail;
+    }
+    const sl_node *mn = sl_node_get(arg, "mode");
+    o->flag_col = -1;
+    if (mn && !strcmp(mn->str, "flag")) {
+        const sl_node *cn = sl_node_get(arg, "column");
+        const char *cname = cn ? cn->str : "is_duplicate";
+        o->flag_col = sl_schema_add(schema, cname, SL_T_BOOL);
+        if (o->flag_col < 0) {
+            sl_node_error(err, cn ? cn : mn, "column '%s' already exists", cname);
+            goto fail;
+        }
+    }
+    o->seen = sl_hmap_new(1024);
+    o->cap = 1024;
+    o->fifo = malloc(o->cap * sizeof *o->fifo);
+    *self = o;
+    return 0;
+fail:
+    free(o);
+    return SL_EINVAL;
+}
+
+static void fifo_push(dedupe_op *o, uint64_t h, int64_t t) {
+    size_t count = o->tail - o->head;
+    if (count == o->cap) {
+        fifo_ent *n = malloc(o->cap * 2 * sizeof *n);
+        if (!n) abort();
+        for (size_t i = 0; i < count; i++) n[i] = o->fifo[(o->head + i) % o->cap];
+        free(o->fifo);
+        o->fifo = n;
+        o->cap *= 2;
+        o->snap_mark = o->snap_mark > o->head ? o->snap_mark - o->head : 0;
+        o->head = 0;
+        o->tail = count;
+    }
+    o->fifo[o->tail % o->cap] = (fifo_ent){h, t};
+    o->tail++;
+}
+
+/* Monotonic FIFO indexes: head/tail grow forever; slot = index % cap, and
+ * after a resize head is re-based. snap_mark is kept relative to head. */
+static void evict(dedupe_op *o, int64_t threshold) {
+    while (o->head < o->tail) {
+        fifo_ent *e = &o->fifo[o->head % o->cap];
+        if (e->t >= threshold) break;
+        int64_t *tk = sl_hmap_get(o->seen, e->h);
+        if (tk && *tk == e->t) {
+            sl_hmap_del(o->seen, e->h);
+            o->evicted++;
+        }
+        o->head++;
+        if (o->snap_mark < o->head) o->snap_mark = o->head;
+    }
+}
+
+static inline uint64_t row_key(const dedupe_op *o, const sl_batch *b, uint32_t i) {
+    uint64_t h = 0x51c3;
+    for (int k = 0; k < o->nkeys; k++) {
+        const sl_column *c = &b->col[o->key[k]];
+        if (c->null[i]) {
+            h = sl_hash_int(0x7fffffffffffffe1LL, h);
+            continue;
+        }
+        switch (c->type) {
+        case SL_T_STRING: h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h); break;
+        case SL_T_BOOL: h = sl_hash_int(c->v.b[i], h); break;
+        case SL_T_DOUBLE: h = sl_hash_bytes(&c->v.d[i], sizeof(double), h); break;
+        default: h = sl_hash_int(c->v.i[i], h); break;
+        }
+    }
+    return h;
+}
+
+static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
+    (void)err;
+    dedupe_op *o = self;
+    if (ctx->watermark != INT64_MIN) evict(o, ctx->watermark - o->horizon);
+    if (!b->n) return 0;
+    if (o->keep_cap < b->cap) {
+        free(o->keep);
+        o->keep = malloc(b->cap);
+        o->keep_cap = b->cap;
+    }
+    const sl_column *tc = &b->col[o->time_col];
+    uint32_t dups = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        uint64_t h = row_key(o, b, i);
+        int64_t t = tc->v.i[i]; /* never NULL: the watermark step removed those */
+        int64_t *tk;
+        int dup = 0;
+        if (!sl_hmap_put(o->seen, h, t, &tk)) {
+            int64_t d = t - *tk;
+            if (d < 0) d = -d;
+            if (d <= o->horizon) dup = 1;
+            else *tk = t;
+        }
+        if (!dup) fifo_push(o, h, t);
+        o->keep[i] = !dup;
+        dups += dup;
+        if (o->flag_col >= 0) sl_col_set_bool(&b->col[o->flag_col], i, dup);
+    }
+    o->duplicates += dups;
+    o->kept += b->n - dups;
+    ctx->duplicates += dups;
+    if (o->flag_col < 0 && dups) sl_batch_keep(b, o->keep);
+    return 0;
+}
+
+static int dedupe_snapshot(void *self, sl_buf *out, bool full) {
+    dedupe_op *o = self;
+    sl_buf_put_i64(out, o->duplicates);
+    sl_buf_put_i64(out, o->kept);
+    size_t from = full ? o->head : (o->snap_mark > o->head ? o->snap_mark : o->head);
+    sl_buf_put_i64(out, (int64_t)(o->tail - from));
+    for (size_t i = from; i < o->tail; i++) {
+        fifo_ent *e = &o->fifo[i % o->cap];
+        sl_buf_put(out, e, sizeof *e);
+    }
+    o->snap_mark = o->tail;
+    return 0;
+}
+
+static int dedupe_restore(void *self, const void *data, size_t n, bool full, sl_error *err) {
+    dedupe_op *o = self;
+    sl_rd r = {data, n, 0};
+    int64_t cnt;
+    if (full) {
+        sl_hmap_clear(o->seen);
+        o->head = o->tail = o->snap_mark = 0;
+    }
+    if (sl_rd_i64(&r, &o->duplicates) || sl_rd_i64(&r, &o->kept) || sl_rd_i64(&r, &cnt) || cnt < 0)
+        return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+    for (int64_t i = 0; i < cnt; i++) {
+        fifo_ent e;
+        if (sl_rd_bytes(&r, &e, sizeof e)) return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+        int64_t *tk;
+        if (!sl_hmap_put(o->seen, e.h, e.t, &tk)) *tk = e.t;
+        fifo_push(o, e.h, e.t);
+    }
+    o->snap_mark = o->tail;
+    return 0;
+}
+
+static int dedupe_stats(void *self, char *out, size_t cap) {
+    dedupe_op *o = self;
+    size_t keys = sl_hmap_count(o->seen);
+    size_t bytes = sl_hmap_bytes(o->seen) + o->cap * sizeof(fifo_ent);
+    return snprintf(out, cap,
+                    "{\"duplicates\":%lld,\"kept\":%lld,\"keys\":%zu,\"state_bytes\":%zu,\"bytes_per_key\":%.1f}",
+                    (long long)o->duplicates, (long long)o->kept, keys, bytes,
+                    keys ? (double)bytes / (double)keys : 0.0);
+}
+
+static void dedupe_destroy(void *self) {
+    dedupe_op *o = self;
+    sl_hmap_free(o->seen);
+    free(o->fifo);
+    free(o->keep);
+    free(o);
+}
+
+const sl_op_def sl_op_dedupe = {
+    .name = "dedupe",
+    .opts = dedupe_opts,
+    .help = "drop or flag records whose key was seen within `horizon` of event time",
+    .create = dedupe_create,
+    .process = dedupe_process,
+    .snapshot = dedupe_snapshot,
+    .restore = dedupe_restore,
+    .stats = dedupe_stats,
+    .destroy = dedupe_destroy,
+};

@@ -1,0 +1,140 @@
+/*
+ * expect.c - data-quality expectations (Delta Live Tables semantics).
+ *
+ *   - expect: {name: valid_id, expr: "id IS NOT NULL", action: quarantine}
+ *
+ * A row passes when the expression is TRUE; FALSE and NULL fail (as DLT).
+ * Actions: warn (keep the row, count), drop (remove, count), quarantine
+ * (remove, send to the quarantine table with the reason), fail (stop the
+ * pipeline). Pass/fail counts are kept per expectation, survive restarts
+ * (they are part of the snapshot) and appear in the event log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr/expr.h"
+#include "ops/op.h"
+
+enum { ACT_WARN, ACT_DROP, ACT_QUARANTINE, ACT_FAIL };
+
+typedef struct {
+    char name[SL_NAME_MAX];
+    char reason[SL_ERROR_MAX];
+    sl_expr *e;
+    int action;
+    int64_t passed, failed;
+    uint8_t *keep;
+    uint32_t keep_cap;
+} expect_op;
+
+static const sl_opt expect_opts[] = {
+    {"name", SL_OPT_STRING, true, NULL, NULL, "name of the expectation (reported in counts and reasons)"},
+    {"expr", SL_OPT_EXPR, true, NULL, NULL, "boolean SQL expression every row should satisfy"},
+    {"action", SL_OPT_ENUM, false, "warn|drop|quarantine|fail", "warn", "what to do with a failing row"},
+    {0},
+};
+
+static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
+                         sl_error *err) {
+    (void)env;
+    if (sl_spec_check(arg, expect_opts, "expect", err)) return SL_EINVAL;
+    expect_op *o = calloc(1, sizeof *o);
+    snprintf(o->name, sizeof o->name, "%s", sl_node_get(arg, "name")->str);
+    const sl_node *en = sl_node_get(arg, "expr");
+    o->e = sl_op_compile_expr(en, schema, err);
+    if (!o->e) goto fail;
+    if (sl_expr_type(o->e) != SL_T_BOOL) {
+        sl_node_error(err, en, "expectation '%s' must be a boolean expression, got %s", o->name,
+                      sl_type_name(sl_expr_type(o->e)));
+        goto fail;
+    }
+    const sl_node *an = sl_node_get(arg, "action");
+    const char *a = an ? an->str : "warn";
+    o->action = !strcmp(a, "drop") ? ACT_DROP
+                : !strcmp(a, "quarantine") ? ACT_QUARANTINE
+                : !strcmp(a, "fail") ? ACT_FAIL
+                                     : ACT_WARN;
+    snprintf(o->reason, sizeof o->reason, "expectation '%s' failed: %s", o->name, en->str);
+    *self = o;
+    return 0;
+fail:
+    if (o->e) sl_expr_free(o->e);
+    free(o);
+    return SL_EINVAL;
+}
+
+static int expect_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
+    expect_op *o = self;
+    if (b->n == 0) return 0;
+    if (o->keep_cap < b->cap) {
+        free(o->keep);
+        o->keep = malloc(b->cap);
+        o->keep_cap = b->cap;
+    }
+    sl_expr_eval_bool(o->e, b, o->keep);
+    uint32_t failed = 0;
+    for (uint32_t i = 0; i < b->n; i++) failed += !o->keep[i];
+    o->passed += b->n - failed;
+    o->failed += failed;
+    if (!failed) return 0;
+    switch (o->action) {
+    case ACT_WARN: return 0;
+    case ACT_FAIL: {
+        uint32_t i = 0;
+        while (o->keep[i]) i++;
+        return sl_error_set(err, SL_EFAIL, "expectation '%s' failed (action fail) on record at %s offset %lld",
+                            o->name, "partition", (long long)b->pos[i]);
+    }
+    case ACT_QUARANTINE:
+        for (uint32_t i = 0; i < b->n; i++)
+            if (!o->keep[i]) ctx->quarantine(ctx->engine, b, i, o->reason);
+        ctx->quarantined += failed;
+        break;
+    case ACT_DROP: ctx->dropped += failed; break;
+    }
+    sl_batch_keep(b, o->keep);
+    return 0;
+}
+
+static int expect_snapshot(void *self, sl_buf *out, bool full) {
+    (void)full;
+    expect_op *o = self;
+    sl_buf_put_i64(out, o->passed);
+    sl_buf_put_i64(out, o->failed);
+    return 0;
+}
+
+static int expect_restore(void *self, const void *data, size_t n, bool full, sl_error *err) {
+    (void)full;
+    expect_op *o = self;
+    sl_rd r = {data, n, 0};
+    if (sl_rd_i64(&r, &o->passed) || sl_rd_i64(&r, &o->failed))
+        return sl_error_set(err, SL_ECORRUPT, "expectation '%s': corrupt snapshot", o->name);
+    return 0;
+}
+
+static int expect_stats(void *self, char *out, size_t cap) {
+    expect_op *o = self;
+    return snprintf(out, cap, "{\"expectation\":\"%s\",\"passed\":%lld,\"failed\":%lld}", o->name,
+                    (long long)o->passed, (long long)o->failed);
+}
+
+static void expect_destroy(void *self) {
+    expect_op *o = self;
+    sl_expr_free(o->e);
+    free(o->keep);
+    free(o);
+}
+
+const sl_op_def sl_op_expect = {
+    .name = "expect",
+    .opts = expect_opts,
+    .help = "data-quality expectation: warn, drop, quarantine or fail rows where expr is not true",
+    .create = expect_create,
+    .process = expect_process,
+    .snapshot = expect_snapshot,
+    .restore = expect_restore,
+    .stats = expect_stats,
+    .destroy = expect_destroy,
+};

@@ -1,0 +1,94 @@
+/*
+ * op.h - the operator interface.
+ *
+ * Every step of a table (expect, derive, filter, watermark, dedupe, lookup)
+ * is one `sl_op_def`: a name, an option table (the single truth for
+ * validation, `file:line:col` errors and `sluice help`), and callbacks. The
+ * registry (registry.c) lists them, the way Fluent Bit lists its plugins.
+ *
+ * Schemas only grow along a table's steps: `create` receives the schema so
+ * far and may append columns; at run time the batch already has the table's
+ * final columns (the engine allocates them), so `process` fills them in place.
+ *
+ * State: `snapshot` serialises the operator's state into a buffer; with
+ * full=false it may write only what changed since the previous snapshot
+ * (a delta). `restore` is called with the last full snapshot and then every
+ * later delta, in order. The engine stores them in the commit transaction,
+ * so state, outputs and source positions are always consistent.
+ */
+#ifndef SL_OPS_OP_H
+#define SL_OPS_OP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/batch.h"
+#include "core/error.h"
+#include "spec/spec.h"
+
+/* A growable byte buffer for snapshots. */
+typedef struct sl_buf {
+    unsigned char *p;
+    size_t n, cap;
+} sl_buf;
+void sl_buf_put(sl_buf *b, const void *data, size_t n);
+void sl_buf_put_i64(sl_buf *b, int64_t v);
+void sl_buf_put_str(sl_buf *b, const char *s, uint32_t len);
+void sl_buf_free(sl_buf *b);
+/* Reader over a snapshot; get functions return 0 or SL_ECORRUPT when out of data. */
+typedef struct sl_rd {
+    const unsigned char *p;
+    size_t n, off;
+} sl_rd;
+int sl_rd_i64(sl_rd *r, int64_t *v);
+int sl_rd_bytes(sl_rd *r, void *out, size_t n);
+int sl_rd_str(sl_rd *r, const char **s, uint32_t *len); /* view into the snapshot */
+
+/* Run-time services the engine gives operators. */
+typedef struct sl_op_ctx {
+    void *engine;
+    /* Sends row `r` of `b` to quarantine with `reason` (copied). */
+    void (*quarantine)(void *engine, const sl_batch *b, uint32_t r, const char *reason);
+    int64_t max_event_time; /* max event time seen (µs), INT64_MIN if none */
+    int64_t watermark;      /* max_event_time - delay; INT64_MIN if none */
+    int64_t now_us;         /* processing time at the start of this batch */
+    bool end_of_input;      /* --once reached the end: all windows final */
+    /* Counters the engine reports (per table, per commit). */
+    int64_t quarantined, dropped, duplicates, late, filtered;
+    /* event lag accounting (ingest - event time) for records passing the watermark */
+    int64_t lag_sum_us, lag_max_us, lag_n;
+} sl_op_ctx;
+
+/* Compile-time environment. */
+typedef struct sl_op_env {
+    const char *table;    /* the table being compiled */
+    const char *base_dir; /* directory of the pipeline file, for relative paths */
+} sl_op_env;
+
+typedef struct sl_op_def {
+    const char *name;
+    const sl_opt *opts; /* NULL when the step takes a scalar (filter: EXPR) */
+    const char *help;
+    int (*create)(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
+                  sl_error *err);
+    /* Processes b in place (may drop rows with sl_batch_keep, fill columns). Nonzero = stop
+     * the pipeline with the message in err (only `fail` expectations do this). */
+    int (*process)(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err);
+    /* Optional. */
+    int (*snapshot)(void *self, sl_buf *out, bool full);
+    int (*restore)(void *self, const void *data, size_t n, bool full, sl_error *err);
+    /* Optional: one JSON object of counters for the event log and /metrics. */
+    int (*stats)(void *self, char *out, size_t cap);
+    void (*destroy)(void *self);
+} sl_op_def;
+
+const sl_op_def *sl_op_find(const char *name);
+const sl_op_def *const *sl_op_all(void); /* NULL-terminated */
+
+/* Compiles an expression from a spec scalar, reporting errors at the right
+ * file:line:col (the scalar's position plus the offset inside it). */
+struct sl_expr;
+struct sl_expr *sl_op_compile_expr(const sl_node *n, const sl_schema *schema, sl_error *err);
+
+#endif

@@ -1,0 +1,65 @@
+/* op_common.c - snapshot buffers and expression compilation with spec positions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr/expr.h"
+#include "ops/op.h"
+
+void sl_buf_put(sl_buf *b, const void *data, size_t n) {
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n) cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p) abort();
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+void sl_buf_put_i64(sl_buf *b, int64_t v) { sl_buf_put(b, &v, sizeof v); }
+
+void sl_buf_put_str(sl_buf *b, const char *s, uint32_t len) {
+    sl_buf_put(b, &len, sizeof len);
+    sl_buf_put(b, s, len);
+}
+
+void sl_buf_free(sl_buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+int sl_rd_bytes(sl_rd *r, void *out, size_t n) {
+    if (r->n - r->off < n) return SL_ECORRUPT;
+    memcpy(out, r->p + r->off, n);
+    r->off += n;
+    return 0;
+}
+
+int sl_rd_i64(sl_rd *r, int64_t *v) { return sl_rd_bytes(r, v, sizeof *v); }
+
+int sl_rd_str(sl_rd *r, const char **s, uint32_t *len) {
+    if (sl_rd_bytes(r, len, sizeof *len)) return SL_ECORRUPT;
+    if (r->n - r->off < *len) return SL_ECORRUPT;
+    *s = (const char *)r->p + r->off;
+    r->off += *len;
+    return 0;
+}
+
+struct sl_expr *sl_op_compile_expr(const sl_node *n, const sl_schema *schema, sl_error *err) {
+    if (!n || n->kind != SL_NODE_SCALAR) {
+        if (n) sl_node_error(err, n, "expected an expression");
+        else sl_error_set(err, SL_EINVAL, "missing expression");
+        return NULL;
+    }
+    int off = 0;
+    sl_error e = {0};
+    sl_expr *x = sl_expr_compile(n->str, schema, &e, &off);
+    if (!x) {
+        /* A plain scalar starts at its column; a quoted one one character later. */
+        int col = n->col + off + (n->quoted ? 1 : 0);
+        sl_error_at(err, SL_EINVAL, n->file, n->line, col, "%s", e.msg);
+    }
+    return x;
+}

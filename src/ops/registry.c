@@ -1,0 +1,19 @@
+/* registry.c - the list of step operators, in one place (see op.h). */
+#include <string.h>
+
+#include "ops/op.h"
+
+extern const sl_op_def sl_op_expect, sl_op_derive, sl_op_filter, sl_op_watermark, sl_op_dedupe,
+    sl_op_lookup;
+
+static const sl_op_def *const registry[] = {
+    &sl_op_expect, &sl_op_derive, &sl_op_filter, &sl_op_watermark, &sl_op_dedupe, &sl_op_lookup, NULL,
+};
+
+const sl_op_def *sl_op_find(const char *name) {
+    for (int i = 0; registry[i]; i++)
+        if (!strcmp(registry[i]->name, name)) return registry[i];
+    return NULL;
+}
+
+const sl_op_def *const *sl_op_all(void) { return registry; }

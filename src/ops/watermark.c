@@ -1,0 +1,169 @@
+/*
+ * watermark.c - event time, watermark and late data.
+ *
+ *   - watermark: {time: "from_unixtime_ms(timestamp_detected)", delay: 2m, late: quarantine}
+ *
+ * Adds the event-time column (default `event_ts`). The watermark is the
+ * maximum event time seen so far minus `delay` (Spark's rule). It is
+ * advanced record by record, in input order, so whether a record is late
+ * depends only on the records before it, never on where batch or commit
+ * boundaries fell: a restart after a crash makes exactly the same decisions.
+ * A record is late when its event time is below the watermark computed from
+ * the records before it; late records are dropped or quarantined.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "expr/expr.h"
+#include "ops/op.h"
+
+typedef struct {
+    sl_expr *e;
+    int col;
+    int64_t delay;
+    bool quarantine;
+    int64_t max_t; /* INT64_MIN: none yet */
+    int64_t late;
+    uint8_t *keep;
+    uint32_t cap;
+} wm_op;
+
+static const sl_opt wm_opts[] = {
+    {"time", SL_OPT_EXPR, true, NULL, NULL, "event time: a timestamp expression"},
+    {"delay", SL_OPT_DURATION, true, NULL, NULL, "allowed lateness: watermark = max event time - delay"},
+    {"late", SL_OPT_ENUM, false, "drop|quarantine", "quarantine", "what to do with late records"},
+    {"column", SL_OPT_STRING, false, NULL, "event_ts", "name of the event-time column added"},
+    {0},
+};
+
+static int wm_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
+                     sl_error *err) {
+    (void)env;
+    if (sl_spec_check(arg, wm_opts, "watermark", err)) return SL_EINVAL;
+    wm_op *o = calloc(1, sizeof *o);
+    o->max_t = INT64_MIN;
+    const sl_node *tn = sl_node_get(arg, "time");
+    o->e = sl_op_compile_expr(tn, schema, err);
+    if (!o->e) goto fail;
+    if (sl_expr_type(o->e) != SL_T_TS) {
+        sl_node_error(err, tn, "watermark time must be a timestamp, got %s (use from_unixtime_ms(...) or to_timestamp(...))",
+                      sl_type_name(sl_expr_type(o->e)));
+        goto fail;
+    }
+    if (sl_node_duration(sl_node_get(arg, "delay"), "delay", &o->delay, err)) goto fail;
+    const sl_node *ln = sl_node_get(arg, "late");
+    o->quarantine = !ln || strcmp(ln->str, "drop") != 0;
+    const sl_node *cn = sl_node_get(arg, "column");
+    const char *cname = cn ? cn->str : "event_ts";
+    if (sl_schema_find(schema, cname) >= 0) {
+        sl_node_error(err, cn ? cn : arg, "column '%s' already exists", cname);
+        goto fail;
+    }
+    o->col = sl_schema_add(schema, cname, SL_T_TS);
+    *self = o;
+    return 0;
+fail:
+    if (o->e) sl_expr_free(o->e);
+    free(o);
+    return SL_EINVAL;
+}
+
+static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
+    (void)err;
+    wm_op *o = self;
+    if (o->cap < b->cap) {
+        free(o->keep);
+        o->keep = malloc(b->cap);
+        o->cap = b->cap;
+    }
+    sl_column *c = &b->col[o->col];
+    sl_expr_eval(o->e, b, c);
+    uint32_t dropped = 0;
+    char reason[160];
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (c->null[i]) {
+            o->keep[i] = 0;
+            dropped++;
+            if (o->quarantine) ctx->quarantine(ctx->engine, b, i, "late: no event time");
+            continue;
+        }
+        int64_t t = c->v.i[i];
+        if (o->max_t != INT64_MIN && t < o->max_t - o->delay) {
+            o->keep[i] = 0;
+            dropped++;
+            if (o->quarantine) {
+                char ts[40], wm[40];
+                sl_time_format_iso_ms(t, ts, sizeof ts);
+                sl_time_format_iso_ms(o->max_t - o->delay, wm, sizeof wm);
+                snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s", ts, wm);
+                ctx->quarantine(ctx->engine, b, i, reason);
+            }
+            continue;
+        }
+        o->keep[i] = 1;
+        if (t > o->max_t) o->max_t = t;
+        int64_t lag = b->ingest[i] - t;
+        ctx->lag_sum_us += lag;
+        ctx->lag_n++;
+        if (lag > ctx->lag_max_us) ctx->lag_max_us = lag;
+    }
+    if (dropped) {
+        o->late += dropped;
+        ctx->late += dropped;
+        if (o->quarantine) ctx->quarantined += dropped;
+        else ctx->dropped += dropped;
+        sl_batch_keep(b, o->keep);
+    }
+    if (o->max_t != INT64_MIN) {
+        if (o->max_t > ctx->max_event_time) ctx->max_event_time = o->max_t;
+        int64_t wm = o->max_t - o->delay;
+        if (wm > ctx->watermark) ctx->watermark = wm;
+    }
+    return 0;
+}
+
+static int wm_snapshot(void *self, sl_buf *out, bool full) {
+    (void)full;
+    wm_op *o = self;
+    sl_buf_put_i64(out, o->max_t);
+    sl_buf_put_i64(out, o->late);
+    return 0;
+}
+
+static int wm_restore(void *self, const void *data, size_t n, bool full, sl_error *err) {
+    (void)full;
+    wm_op *o = self;
+    sl_rd r = {data, n, 0};
+    if (sl_rd_i64(&r, &o->max_t) || sl_rd_i64(&r, &o->late))
+        return sl_error_set(err, SL_ECORRUPT, "watermark: corrupt snapshot");
+    return 0;
+}
+
+int64_t sl_op_watermark_restored(void *self) { return ((wm_op *)self)->max_t; }
+int64_t sl_op_watermark_delay(void *self) { return ((wm_op *)self)->delay; }
+
+static int wm_stats(void *self, char *out, size_t cap) {
+    wm_op *o = self;
+    return snprintf(out, cap, "{\"late\":%lld}", (long long)o->late);
+}
+
+static void wm_destroy(void *self) {
+    wm_op *o = self;
+    sl_expr_free(o->e);
+    free(o->keep);
+    free(o);
+}
+
+const sl_op_def sl_op_watermark = {
+    .name = "watermark",
+    .opts = wm_opts,
+    .help = "event time and watermark (max event time - delay); late records dropped or quarantined",
+    .create = wm_create,
+    .process = wm_process,
+    .snapshot = wm_snapshot,
+    .restore = wm_restore,
+    .stats = wm_stats,
+    .destroy = wm_destroy,
+};

@@ -1,0 +1,485 @@
+/* window.c - event-time window aggregation; see window.h for the model. */
+#include "ops/window.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/timeutil.h"
+#include "expr/expr.h"
+
+enum { AGG_COUNT, AGG_COUNT_DISTINCT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX };
+static const char *agg_names[] = {"count", "count_distinct", "sum", "avg", "min", "max"};
+
+#define MAX_KEYS 8
+#define MAX_AGGS 32
+
+typedef struct {
+    int kind;
+    sl_expr *arg; /* NULL for count(*) */
+    sl_type arg_type;
+    sl_type out_type;
+    sl_column tmp; /* evaluated argument, batch-sized */
+    uint32_t tmp_cap;
+} agg_def;
+
+typedef struct {
+    int64_t n;  /* non-null inputs (count(*): rows) */
+    double sum; /* double sums and avg */
+    int64_t isum;
+    double dmin, dmax;
+    int64_t imin, imax;
+    sl_hmap *distinct;
+} agg_state;
+
+typedef struct {
+    uint64_t gkey;
+    int64_t wstart;
+    uint8_t knull[MAX_KEYS];
+    int64_t ki[MAX_KEYS];
+    double kd[MAX_KEYS];
+    char *ks[MAX_KEYS];
+    uint32_t kslen[MAX_KEYS];
+    bool dirty, alive;
+    agg_state *aggs;
+} group;
+
+struct sl_window {
+    int time_col;
+    int64_t size, slide;
+    int nkeys;
+    int key_col[MAX_KEYS];
+    sl_type key_type[MAX_KEYS];
+    int naggs;
+    agg_def aggs[MAX_AGGS];
+    sl_schema out;
+    group *g;
+    size_t ng, gcap;
+    size_t *free_list;
+    size_t nfree;
+    sl_hmap *index; /* gkey -> group index */
+    size_t alive;
+};
+
+const sl_opt sl_window_opts[] = {
+    {"time", SL_OPT_STRING, false, NULL, "event_ts", "event-time column"},
+    {"size", SL_OPT_DURATION, true, NULL, NULL, "window length"},
+    {"slide", SL_OPT_DURATION, false, NULL, "size", "hop between window starts (hopping windows)"},
+    {"keys", SL_OPT_LIST, false, NULL, NULL, "group-by columns"},
+    {"aggregates", SL_OPT_MAP, true, NULL, NULL, "name: func(expr) with func count|count_distinct|sum|avg|min|max"},
+    {0},
+};
+
+static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, const sl_schema *in,
+                     sl_error *err) {
+    agg_def *a = &w->aggs[w->naggs];
+    const char *s = val->str;
+    const char *lp = strchr(s, '(');
+    const char *rp = strrchr(s, ')');
+    if (!lp || !rp || rp < lp) return sl_node_error(err, val, "aggregate must look like func(expr), got '%s'", s);
+    size_t fl = (size_t)(lp - s);
+    while (fl && s[fl - 1] == ' ') fl--;
+    a->kind = -1;
+    for (int k = 0; k < 6; k++)
+        if (strlen(agg_names[k]) == fl && !strncasecmp(s, agg_names[k], fl)) a->kind = k;
+    if (a->kind < 0)
+        return sl_node_error(err, val, "unknown aggregate '%.*s' (count, count_distinct, sum, avg, min, max)", (int)fl, s);
+    char inner[1024];
+    size_t il = (size_t)(rp - lp - 1);
+    if (il >= sizeof inner) return sl_node_error(err, val, "aggregate argument too long");
+    memcpy(inner, lp + 1, il);
+    inner[il] = 0;
+    char *p = inner;
+    while (*p == ' ') p++;
+    if (!strcmp(p, "*") || (!*p && a->kind == AGG_COUNT)) {
+        if (a->kind != AGG_COUNT) return sl_node_error(err, val, "only count takes *");
+        a->arg = NULL;
+        a->out_type = SL_T_INT;
+    } else {
+        int off = 0;
+        sl_error e = {0};
+        a->arg = sl_expr_compile(inner, in, &e, &off);
+        if (!a->arg)
+            return sl_error_at(err, SL_EINVAL, val->file, val->line, val->col + (val->quoted ? 1 : 0) + (int)(lp - s) + 1 + off, "%s", e.msg);
+        a->arg_type = sl_expr_type(a->arg);
+        switch (a->kind) {
+        case AGG_COUNT:
+        case AGG_COUNT_DISTINCT: a->out_type = SL_T_INT; break;
+        case AGG_AVG:
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE)
+                return sl_node_error(err, val, "avg needs a number, got %s", sl_type_name(a->arg_type));
+            a->out_type = SL_T_DOUBLE;
+            break;
+        case AGG_SUM:
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE)
+                return sl_node_error(err, val, "sum needs a number, got %s", sl_type_name(a->arg_type));
+            a->out_type = a->arg_type;
+            break;
+        default:
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE && a->arg_type != SL_T_TS)
+                return sl_node_error(err, val, "%s needs a number or timestamp, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+            a->out_type = a->arg_type;
+        }
+    }
+    if (sl_schema_add(&w->out, me->key, a->out_type) < 0)
+        return sl_error_at(err, SL_EINVAL, val->file, me->line, me->col, "duplicate output column '%s'", me->key);
+    w->naggs++;
+    return 0;
+}
+
+sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *err) {
+    if (sl_spec_check(spec, sl_window_opts, "window", err)) return NULL;
+    sl_window *w = calloc(1, sizeof *w);
+    const sl_node *tn = sl_node_get(spec, "time");
+    const char *tname = tn ? tn->str : "event_ts";
+    w->time_col = sl_schema_find(in, tname);
+    if (w->time_col < 0 || in->f[w->time_col].type != SL_T_TS) {
+        sl_node_error(err, tn ? tn : spec, "window needs a timestamp column '%s'", tname);
+        goto fail;
+    }
+    if (sl_node_duration(sl_node_get(spec, "size"), "size", &w->size, err)) goto fail;
+    w->slide = w->size;
+    const sl_node *sn = sl_node_get(spec, "slide");
+    if (sn && sl_node_duration(sn, "slide", &w->slide, err)) goto fail;
+    if (w->size <= 0 || w->slide <= 0 || w->size % w->slide != 0) {
+        sl_node_error(err, sn ? sn : spec, "window size must be a positive multiple of slide");
+        goto fail;
+    }
+    sl_schema_init(&w->out);
+    sl_schema_add(&w->out, "window_start", SL_T_TS);
+    const sl_node *kn = sl_node_get(spec, "keys");
+    if (kn) {
+        int n = kn->kind == SL_NODE_SEQ ? kn->n : 1;
+        if (n > MAX_KEYS) {
+            sl_node_error(err, kn, "at most %d keys", MAX_KEYS);
+            goto fail;
+        }
+        for (int i = 0; i < n; i++) {
+            const sl_node *k = kn->kind == SL_NODE_SEQ ? kn->seq[i] : kn;
+            int c = k->kind == SL_NODE_SCALAR ? sl_schema_find(in, k->str) : -1;
+            if (c < 0) {
+                sl_node_error(err, k, "unknown column '%s'", k->str ? k->str : "");
+                goto fail;
+            }
+            w->key_col[w->nkeys] = c;
+            w->key_type[w->nkeys++] = in->f[c].type;
+            sl_schema_add(&w->out, k->str, in->f[c].type);
+        }
+    }
+    const sl_node *an = sl_node_get(spec, "aggregates");
+    if (an->n == 0 || an->n > MAX_AGGS) {
+        sl_node_error(err, an, "aggregates: 1 to %d entries", MAX_AGGS);
+        goto fail;
+    }
+    for (int i = 0; i < an->n; i++) {
+        const sl_node *v = an->map[i].val;
+        if (v->kind != SL_NODE_SCALAR) {
+            sl_node_error(err, v, "aggregate must be a string like count(*)");
+            goto fail;
+        }
+        if (parse_agg(w, &an->map[i], v, in, err)) goto fail;
+    }
+    if (sl_schema_add(&w->out, "is_final", SL_T_BOOL) < 0 || sl_schema_add(&w->out, "_group", SL_T_INT) < 0) {
+        sl_node_error(err, spec, "output columns is_final/_group clash with a key or aggregate name");
+        goto fail;
+    }
+    w->index = sl_hmap_new(256);
+    return w;
+fail:
+    sl_window_free(w);
+    return NULL;
+}
+
+const sl_schema *sl_window_schema(const sl_window *w) { return &w->out; }
+size_t sl_window_groups(const sl_window *w) { return w->alive; }
+
+static void group_init(sl_window *w, group *g) {
+    memset(g, 0, sizeof *g);
+    g->aggs = calloc((size_t)w->naggs, sizeof(agg_state));
+    for (int a = 0; a < w->naggs; a++) {
+        g->aggs[a].dmin = INFINITY;
+        g->aggs[a].dmax = -INFINITY;
+        g->aggs[a].imin = INT64_MAX;
+        g->aggs[a].imax = INT64_MIN;
+        if (w->aggs[a].kind == AGG_COUNT_DISTINCT) g->aggs[a].distinct = sl_hmap_new(16);
+    }
+    g->alive = true;
+}
+
+static void group_release(sl_window *w, size_t gi) {
+    group *g = &w->g[gi];
+    for (int k = 0; k < w->nkeys; k++) free(g->ks[k]);
+    for (int a = 0; a < w->naggs; a++)
+        if (g->aggs[a].distinct) sl_hmap_free(g->aggs[a].distinct);
+    free(g->aggs);
+    sl_hmap_del(w->index, g->gkey);
+    memset(g, 0, sizeof *g);
+    w->free_list[w->nfree++] = gi;
+    w->alive--;
+}
+
+static size_t group_alloc(sl_window *w) {
+    if (w->nfree) return w->free_list[--w->nfree];
+    if (w->ng == w->gcap) {
+        w->gcap = w->gcap ? w->gcap * 2 : 64;
+        w->g = realloc(w->g, w->gcap * sizeof *w->g);
+        w->free_list = realloc(w->free_list, w->gcap * sizeof *w->free_list);
+    }
+    return w->ng++;
+}
+
+static uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+    uint64_t h = sl_hash_int(ws, 0x3a11);
+    for (int k = 0; k < w->nkeys; k++) {
+        const sl_column *c = &b->col[w->key_col[k]];
+        if (c->null[i]) h = sl_hash_int(0x5eed5eed, h ^ 0x9e3779b97f4a7c15ULL);
+        else if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h + 1);
+        else if (c->type == SL_T_DOUBLE) h = sl_hash_bytes(&c->v.d[i], 8, h + 2);
+        else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], h + 3);
+        else h = sl_hash_int(c->v.i[i], h + 4);
+    }
+    return h;
+}
+
+static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+    uint64_t gk = key_of(w, b, i, ws);
+    int64_t *slot = sl_hmap_get(w->index, gk);
+    if (slot) return (size_t)*slot;
+    size_t gi = group_alloc(w);
+    group *g = &w->g[gi];
+    group_init(w, g);
+    g->gkey = gk;
+    g->wstart = ws;
+    for (int k = 0; k < w->nkeys; k++) {
+        const sl_column *c = &b->col[w->key_col[k]];
+        g->knull[k] = c->null[i];
+        if (c->null[i]) continue;
+        if (c->type == SL_T_STRING) {
+            g->ks[k] = malloc(c->v.s[i].len + 1);
+            memcpy(g->ks[k], c->v.s[i].ptr, c->v.s[i].len);
+            g->ks[k][c->v.s[i].len] = 0;
+            g->kslen[k] = c->v.s[i].len;
+        } else if (c->type == SL_T_DOUBLE) g->kd[k] = c->v.d[i];
+        else if (c->type == SL_T_BOOL) g->ki[k] = c->v.b[i];
+        else g->ki[k] = c->v.i[i];
+    }
+    sl_hmap_put(w->index, gk, (int64_t)gi, NULL);
+    w->alive++;
+    return gi;
+}
+
+static void agg_add(const agg_def *a, agg_state *s, uint32_t i) {
+    if (!a->arg) {
+        s->n++;
+        return;
+    }
+    const sl_column *c = &a->tmp;
+    if (c->null[i]) return;
+    s->n++;
+    switch (a->kind) {
+    case AGG_COUNT: break;
+    case AGG_COUNT_DISTINCT: {
+        uint64_t h;
+        if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
+        else if (c->type == SL_T_DOUBLE) h = sl_hash_bytes(&c->v.d[i], 8, 7);
+        else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], 7);
+        else h = sl_hash_int(c->v.i[i], 7);
+        sl_hmap_put(s->distinct, h, 0, NULL);
+        break;
+    }
+    default:
+        if (c->type == SL_T_DOUBLE) {
+            double v = c->v.d[i];
+            s->sum += v;
+            if (v < s->dmin) s->dmin = v;
+            if (v > s->dmax) s->dmax = v;
+        } else {
+            int64_t v = c->v.i[i];
+            s->isum += v;
+            s->sum += (double)v;
+            if (v < s->imin) s->imin = v;
+            if (v > s->imax) s->imax = v;
+        }
+    }
+}
+
+int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
+    (void)ctx;
+    if (!b->n) return 0;
+    for (int a = 0; a < w->naggs; a++) {
+        agg_def *ad = &w->aggs[a];
+        if (!ad->arg) continue;
+        if (ad->tmp_cap < b->cap) {
+            free(ad->tmp.null);
+            free(ad->tmp.v.p);
+            ad->tmp.type = ad->arg_type;
+            ad->tmp.null = malloc(b->cap);
+            ad->tmp.v.p = malloc((size_t)b->cap * 16);
+            ad->tmp_cap = b->cap;
+        }
+        sl_expr_eval(ad->arg, (sl_batch *)b, &ad->tmp);
+    }
+    const sl_column *tc = &b->col[w->time_col];
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (tc->null[i]) continue;
+        int64_t t = tc->v.i[i];
+        /* every window [s, s+size) with s = k*slide and s <= t < s+size */
+        int64_t last = sl_floor_div(t, w->slide) * w->slide;
+        for (int64_t ws = last; ws > t - w->size; ws -= w->slide) {
+            size_t gi = find_or_add(w, b, i, ws);
+            group *g = &w->g[gi];
+            g->dirty = true;
+            for (int a = 0; a < w->naggs; a++) agg_add(&w->aggs[a], &g->aggs[a], i);
+        }
+    }
+    return 0;
+}
+
+static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool final) {
+    uint32_t r = sl_batch_append_null_row(out);
+    int c = 0;
+    sl_col_set_int(&out->col[c++], r, g->wstart);
+    for (int k = 0; k < w->nkeys; k++, c++) {
+        sl_column *col = &out->col[c];
+        if (g->knull[k]) continue;
+        /* copy: a final group is released before the engine writes the batch */
+        if (w->key_type[k] == SL_T_STRING) sl_col_set_str(col, r, sl_arena_strdup(out->arena, g->ks[k], g->kslen[k]), g->kslen[k]);
+        else if (w->key_type[k] == SL_T_DOUBLE) sl_col_set_double(col, r, g->kd[k]);
+        else if (w->key_type[k] == SL_T_BOOL) sl_col_set_bool(col, r, g->ki[k] != 0);
+        else sl_col_set_int(col, r, g->ki[k]);
+    }
+    for (int a = 0; a < w->naggs; a++, c++) {
+        const agg_def *ad = &w->aggs[a];
+        const agg_state *s = &g->aggs[a];
+        sl_column *col = &out->col[c];
+        switch (ad->kind) {
+        case AGG_COUNT: sl_col_set_int(col, r, s->n); break;
+        case AGG_COUNT_DISTINCT: sl_col_set_int(col, r, (int64_t)sl_hmap_count(s->distinct)); break;
+        case AGG_AVG:
+            if (s->n) sl_col_set_double(col, r, s->sum / (double)s->n);
+            break;
+        case AGG_SUM:
+            if (!s->n) break;
+            if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, s->sum);
+            else sl_col_set_int(col, r, s->isum);
+            break;
+        case AGG_MIN:
+        case AGG_MAX:
+            if (!s->n) break;
+            if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, ad->kind == AGG_MIN ? s->dmin : s->dmax);
+            else sl_col_set_int(col, r, ad->kind == AGG_MIN ? s->imin : s->imax);
+            break;
+        }
+    }
+    sl_col_set_bool(&out->col[c++], r, final);
+    sl_col_set_int(&out->col[c], r, (int64_t)g->gkey);
+}
+
+uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final) {
+    sl_batch_clear(out);
+    for (size_t gi = 0; gi < w->ng && out->n < out->cap; gi++) {
+        group *g = &w->g[gi];
+        if (!g->alive) continue;
+        bool final = all_final || (watermark != INT64_MIN && g->wstart + w->size <= watermark);
+        if (!g->dirty && !final) continue;
+        emit_group(w, g, out, final);
+        g->dirty = false;
+        if (final) group_release(w, gi);
+    }
+    return out->n;
+}
+
+/* Snapshot: every live group with its aggregate states (open windows only, so small). */
+int sl_window_snapshot(sl_window *w, sl_buf *out) {
+    sl_buf_put_i64(out, (int64_t)w->alive);
+    for (size_t gi = 0; gi < w->ng; gi++) {
+        group *g = &w->g[gi];
+        if (!g->alive) continue;
+        sl_buf_put_i64(out, (int64_t)g->gkey);
+        sl_buf_put_i64(out, g->wstart);
+        sl_buf_put_i64(out, g->dirty);
+        for (int k = 0; k < w->nkeys; k++) {
+            sl_buf_put(out, &g->knull[k], 1);
+            sl_buf_put_i64(out, g->ki[k]);
+            sl_buf_put(out, &g->kd[k], 8);
+            sl_buf_put_str(out, g->ks[k] ? g->ks[k] : "", g->ks[k] ? g->kslen[k] : 0);
+        }
+        for (int a = 0; a < w->naggs; a++) {
+            agg_state *s = &g->aggs[a];
+            sl_buf_put(out, s, offsetof(agg_state, distinct));
+            if (s->distinct) {
+                sl_buf_put_i64(out, (int64_t)sl_hmap_count(s->distinct));
+                size_t it = 0;
+                uint64_t k;
+                while (sl_hmap_next(s->distinct, &it, &k, NULL)) sl_buf_put_i64(out, (int64_t)k);
+            }
+        }
+    }
+    return 0;
+}
+
+int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
+    for (size_t gi = 0; gi < w->ng; gi++)
+        if (w->g[gi].alive) group_release(w, gi);
+    sl_rd r = {data, n, 0};
+    int64_t count;
+    if (sl_rd_i64(&r, &count) || count < 0) goto corrupt;
+    for (int64_t i = 0; i < count; i++) {
+        size_t gi = group_alloc(w);
+        group *g = &w->g[gi];
+        group_init(w, g);
+        int64_t gk, dirty;
+        if (sl_rd_i64(&r, &gk) || sl_rd_i64(&r, &g->wstart) || sl_rd_i64(&r, &dirty)) goto corrupt;
+        g->gkey = (uint64_t)gk;
+        g->dirty = dirty != 0;
+        for (int k = 0; k < w->nkeys; k++) {
+            const char *s;
+            uint32_t len;
+            if (sl_rd_bytes(&r, &g->knull[k], 1) || sl_rd_i64(&r, &g->ki[k]) || sl_rd_bytes(&r, &g->kd[k], 8) ||
+                sl_rd_str(&r, &s, &len))
+                goto corrupt;
+            if (w->key_type[k] == SL_T_STRING && !g->knull[k]) {
+                g->ks[k] = malloc(len + 1);
+                memcpy(g->ks[k], s, len);
+                g->ks[k][len] = 0;
+                g->kslen[k] = len;
+            }
+        }
+        for (int a = 0; a < w->naggs; a++) {
+            agg_state *s = &g->aggs[a];
+            sl_hmap *d = s->distinct;
+            if (sl_rd_bytes(&r, s, offsetof(agg_state, distinct))) goto corrupt;
+            s->distinct = d;
+            if (d) {
+                int64_t nd, k;
+                if (sl_rd_i64(&r, &nd) || nd < 0) goto corrupt;
+                for (int64_t j = 0; j < nd; j++) {
+                    if (sl_rd_i64(&r, &k)) goto corrupt;
+                    sl_hmap_put(d, (uint64_t)k, 0, NULL);
+                }
+            }
+        }
+        sl_hmap_put(w->index, g->gkey, (int64_t)gi, NULL);
+        w->alive++;
+    }
+    return 0;
+corrupt:
+    return sl_error_set(err, SL_ECORRUPT, "window: corrupt snapshot");
+}
+
+void sl_window_free(sl_window *w) {
+    if (!w) return;
+    for (size_t gi = 0; gi < w->ng; gi++)
+        if (w->g[gi].alive) group_release(w, gi);
+    for (int a = 0; a < w->naggs; a++) {
+        if (w->aggs[a].arg) sl_expr_free(w->aggs[a].arg);
+        free(w->aggs[a].tmp.null);
+        free(w->aggs[a].tmp.v.p);
+    }
+    if (w->index) sl_hmap_free(w->index);
+    free(w->g);
+    free(w->free_list);
+    free(w);
+}

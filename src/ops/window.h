@@ -1,0 +1,39 @@
+/*
+ * window.h - event-time window aggregation (tumbling and hopping).
+ *
+ *   window: {time: event_ts, size: 1m, slide: 1m, keys: [a, b],
+ *            aggregates: {n: "count(*)", cams: "count_distinct(camera)", v: "avg(x)"}}
+ *
+ * Rows are grouped by (window_start, keys). A group is "dirty" when rows were
+ * added since it was last emitted; sl_window_emit hands dirty groups to the
+ * engine, which upserts them into the gold table every commit, so a
+ * dashboard sees open windows live. When the watermark passes a window's end
+ * the group is emitted one last time with is_final = true and forgotten.
+ * Records that reach a window are never late (the watermark step removed
+ * those), so a final row is never reopened.
+ *
+ * Output schema: window_start (timestamp), the key columns, the aggregates,
+ * is_final (bool), and _group (int: a hash of window and keys, the upsert key,
+ * since SQL UNIQUE constraints treat NULL keys as distinct).
+ */
+#ifndef SL_OPS_WINDOW_H
+#define SL_OPS_WINDOW_H
+
+#include "ops/op.h"
+
+typedef struct sl_window sl_window;
+
+extern const sl_opt sl_window_opts[];
+sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *err);
+const sl_schema *sl_window_schema(const sl_window *w);
+int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx);
+/* Emits dirty groups into out (schema = sl_window_schema; out is cleared first), at most out->cap
+ * rows; groups whose window ended at or before `watermark` (all of them when all_final) are
+ * emitted as final and dropped. Returns rows emitted; call until it returns 0. */
+uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final);
+size_t sl_window_groups(const sl_window *w);
+int sl_window_snapshot(sl_window *w, sl_buf *out);
+int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err);
+void sl_window_free(sl_window *w);
+
+#endif

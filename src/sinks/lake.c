@@ -1,0 +1,853 @@
+/*
+ * lake.c - append-only zstd NDJSON segments with exactly-once recovery.
+ *
+ * The idea. Rows are copied into a 128 KiB input buffer and streamed through
+ * one ZSTD_CCtx (ZSTD_e_continue) straight into the open segment file, so the
+ * lake's memory does not grow with the rows per commit. sl_lake_flush ends
+ * the zstd frame (ZSTD_e_end, with a content checksum), fdatasyncs, and only
+ * then publishes the new position {segment, length}. Because every published
+ * length is the end of a complete frame, truncating the file to it leaves a
+ * valid zstd stream: that is all sl_lake_recover has to do, plus deleting
+ * segments newer than the committed one.
+ *
+ * Invariants:
+ *  - the lake never writes to a segment after it has created a newer one, so
+ *    every segment with a lower sequence number than the committed one is
+ *    complete and committed in full;
+ *  - l->pos only changes after the bytes it covers are durable (file fsynced,
+ *    and the directory entries of a newly created file fsynced);
+ *  - after any I/O error the handle is "failed": it refuses further work,
+ *    because the file now holds a partial frame. Restart and recover.
+ *
+ * Durability of an hour rollover is deferred to the next flush: the old
+ * segment's fd is kept in pending_fd and fsynced there, so the append path
+ * blocks on at most one fsync per two rollovers between flushes (never, in
+ * practice: ingest hours advance once an hour).
+ */
+#include "sinks/lake.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+
+#define US_PER_HOUR (3600LL * SL_US_PER_SEC)
+#define REL_MAX 256
+
+struct sl_lake {
+    char root[PATH_MAX];
+    int lock_fd;
+    int64_t max_bytes;
+    ZSTD_CCtx *cctx;
+    char *inbuf;
+    size_t in_cap, in_len;
+    char *outbuf;
+    size_t out_cap;
+    int recovered;
+    int failed; /* sticky SL_E* code after an I/O error, 0 if healthy */
+    char fail_msg[SL_ERROR_MAX];
+
+    /* Current segment: open (fd >= 0) or, after recovery / a size roll,
+     * closed but known (cur_rel set, fd < 0). */
+    int fd;
+    char cur_rel[REL_MAX];
+    int64_t cur_seq;
+    int64_t cur_hour;   /* floor(ingest_us / 1h) of the segment's folder */
+    int64_t cur_size;   /* bytes in the file, including unsynced */
+    int64_t cur_synced; /* bytes known durable */
+    int frame_open;     /* bytes given to the encoder since the last frame end */
+    int64_t next_seq;
+
+    /* Deferred durability (see header comment). */
+    int pending_fd;
+    char pending_rel[REL_MAX];
+    int dirsync_pending;
+    char dirsync_rel[REL_MAX];
+
+    sl_lake_pos pos; /* last published position */
+    int64_t bytes_written;
+};
+
+/* ------------------------------------------------------------------ paths */
+
+/* out = a "/" b; -1 (out = "") if it does not fit. */
+static int path_join(char *out, size_t cap, const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    if (na + 1 + nb + 1 > cap) {
+        if (cap) out[0] = '\0';
+        return -1;
+    }
+    memcpy(out, a, na);
+    out[na] = '/';
+    memcpy(out + na + 1, b, nb + 1);
+    return 0;
+}
+
+static int fsync_path(const char *path);
+
+/* mkdir -p. With sync_created, fsyncs the parent of every folder it creates
+ * so the new path itself survives a crash (used once, for ROOT). */
+static int mkdirs(const char *path, int sync_created) {
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) == 0) {
+                if (sync_created) {
+                    char *slash = strrchr(tmp, '/');
+                    if (slash == tmp) {
+                        if (fsync_path("/") != 0) return -1;
+                    } else if (slash) {
+                        *slash = '\0';
+                        int rc = fsync_path(tmp);
+                        *slash = '/';
+                        if (rc != 0) return -1;
+                    } else if (fsync_path(".") != 0) {
+                        return -1;
+                    }
+                }
+            } else if (errno != EEXIST) {
+                return -1;
+            }
+            tmp[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static int fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static void hour_dir_name(int64_t hour, char *out, size_t cap) {
+    int64_t days = sl_floor_div(hour, 24);
+    int hh = (int)(hour - days * 24);
+    int64_t y;
+    unsigned m, d;
+    sl_civil_from_days(days, &y, &m, &d);
+    snprintf(out, cap, "dt=%04lld-%02u-%02u/hr=%02d", (long long)y, m, d, hh);
+}
+
+static int digits(const char *s, int n, int *v) {
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+/* "dt=YYYY-MM-DD" -> days since epoch. */
+static int parse_dt(const char *s, int64_t *days) {
+    int y, m, d;
+    if (strlen(s) != 13 || memcmp(s, "dt=", 3) != 0 || s[7] != '-' || s[10] != '-') return -1;
+    if (digits(s + 3, 4, &y) || digits(s + 8, 2, &m) || digits(s + 11, 2, &d)) return -1;
+    if (m < 1 || m > 12 || d < 1 || d > 31) return -1;
+    *days = sl_days_from_civil(y, (unsigned)m, (unsigned)d);
+    return 0;
+}
+
+/* "hr=HH" -> 0..23. */
+static int parse_hr(const char *s, int *h) {
+    if (strlen(s) != 5 || memcmp(s, "hr=", 3) != 0) return -1;
+    if (digits(s + 3, 2, h) || *h > 23) return -1;
+    return 0;
+}
+
+/* "part-NNNNNNNN.ndjson.zst" -> sequence number. */
+static int parse_part(const char *s, int64_t *seq) {
+    static const char pre[] = "part-", suf[] = ".ndjson.zst";
+    size_t n = strlen(s), np = sizeof pre - 1, ns = sizeof suf - 1;
+    if (n <= np + ns || memcmp(s, pre, np) != 0 || strcmp(s + n - ns, suf) != 0) return -1;
+    size_t nd = n - np - ns;
+    if (nd > 18) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < nd; i++) {
+        char c = s[np + i];
+        if (c < '0' || c > '9') return -1;
+        v = v * 10 + (c - '0');
+    }
+    *seq = v;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+int sl_lake_segment_parse(const char *rel, int64_t *seq, int64_t *hour_us) {
+    char dt[14], hr[6];
+    if (!rel || strlen(rel) < 20 || rel[13] != '/' || rel[19] != '/') return SL_EINVAL;
+    memcpy(dt, rel, 13);
+    dt[13] = '\0';
+    memcpy(hr, rel + 14, 5);
+    hr[5] = '\0';
+    int64_t days, s;
+    int h;
+    if (parse_dt(dt, &days) || parse_hr(hr, &h) || parse_part(rel + 20, &s)) return SL_EINVAL;
+    if (seq) *seq = s;
+    if (hour_us) *hour_us = (days * 24 + h) * US_PER_HOUR;
+    return 0;
+}
+
+/* ------------------------------------------------------------ directory walk */
+
+/* Called for each ROOT/dt=.../hr=.. folder; rel_dir is "dt=.../hr=..". */
+typedef int (*hour_fn)(void *ctx, const char *hr_abs, const char *rel_dir, int64_t hour_us);
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the names of a folder that pass `keep`, sorted. */
+static int read_names(const char *dir, int (*keep)(const char *), char ***out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!keep(e->d_name)) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(*out, cap * sizeof *nn);
+            if (!nn) goto oom;
+            *out = nn;
+        }
+        if (!((*out)[*n] = strdup(e->d_name))) goto oom;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n) qsort(*out, *n, sizeof **out, cmp_str);
+    return 0;
+oom:
+    closedir(d);
+    for (size_t i = 0; i < *n; i++)
+        free((*out)[i]);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    errno = ENOMEM;
+    return -1;
+}
+
+static void free_names(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int keep_dt(const char *s) {
+    int64_t d;
+    return parse_dt(s, &d) == 0;
+}
+static int keep_hr(const char *s) {
+    int h;
+    return parse_hr(s, &h) == 0;
+}
+static int keep_file(const char *s) { return strcmp(s, ".") != 0 && strcmp(s, "..") != 0; }
+
+static int io_code(int e) { return (e == ENOSPC || e == EDQUOT) ? SL_EFULL : SL_EIO; }
+
+/* Visits every hour folder in (dt, hr) order. With prune, tries to rmdir each
+ * dt= folder afterwards (succeeds only when empty) and fsyncs root if any
+ * went away. A missing root is not an error. */
+static int walk_hours(const char *root, int prune, hour_fn fn, void *ctx, sl_error *err) {
+    char **dts;
+    size_t ndt;
+    if (read_names(root, keep_dt, &dts, &ndt) != 0) {
+        if (errno == ENOENT) return 0;
+        return sl_error_set(err, io_code(errno), "lake: cannot read %s: %s", root, strerror(errno));
+    }
+    int rc = 0, removed = 0;
+    for (size_t i = 0; i < ndt && rc == 0; i++) {
+        char dt_abs[PATH_MAX];
+        if (path_join(dt_abs, sizeof dt_abs, root, dts[i])) continue;
+        int64_t days;
+        parse_dt(dts[i], &days);
+        char **hrs;
+        size_t nhr;
+        if (read_names(dt_abs, keep_hr, &hrs, &nhr) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) continue;
+            rc = sl_error_set(err, io_code(errno), "lake: cannot read %s: %s", dt_abs,
+                              strerror(errno));
+            break;
+        }
+        for (size_t j = 0; j < nhr && rc == 0; j++) {
+            char hr_abs[PATH_MAX], rel[64];
+            int h;
+            parse_hr(hrs[j], &h);
+            snprintf(rel, sizeof rel, "%s/%s", dts[i], hrs[j]);
+            if (path_join(hr_abs, sizeof hr_abs, root, rel)) continue;
+            rc = fn(ctx, hr_abs, rel, (days * 24 + h) * US_PER_HOUR);
+        }
+        free_names(hrs, nhr);
+        if (prune && rmdir(dt_abs) == 0) removed = 1;
+    }
+    free_names(dts, ndt);
+    if (rc == 0 && removed && fsync_path(root) != 0)
+        rc = sl_error_set(err, SL_EIO, "lake: fsync %s: %s", root, strerror(errno));
+    return rc;
+}
+
+/* After files were removed from hr_abs: drop the folder if now empty and make
+ * the change durable (fsync the folder, or its parent if it went away). */
+static int settle_hour_dir(const char *hr_abs, sl_error *err) {
+    if (rmdir(hr_abs) == 0) {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", hr_abs);
+        char *slash = strrchr(parent, '/');
+        if (slash) *slash = '\0';
+        if (fsync_path(parent) != 0 && errno != ENOENT)
+            return sl_error_set(err, SL_EIO, "lake: fsync %s: %s", parent, strerror(errno));
+        return 0;
+    }
+    if (fsync_path(hr_abs) != 0 && errno != ENOENT)
+        return sl_error_set(err, SL_EIO, "lake: fsync %s: %s", hr_abs, strerror(errno));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- listing */
+
+typedef struct {
+    sl_lake_segment *v;
+    size_t n, cap;
+    sl_error *err;
+} list_ctx;
+
+static int cmp_seg(const void *a, const void *b) {
+    const sl_lake_segment *x = a, *y = b;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static int list_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
+    list_ctx *c = vctx;
+    char **names;
+    size_t n;
+    if (read_names(hr_abs, keep_file, &names, &n) != 0) {
+        if (errno == ENOENT) return 0; /* removed by retention meanwhile */
+        return sl_error_set(c->err, io_code(errno), "lake: cannot read %s: %s", hr_abs,
+                            strerror(errno));
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t seq;
+        if (parse_part(names[i], &seq) != 0) continue;
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            sl_lake_segment *nv = realloc(c->v, cap * sizeof *nv);
+            if (!nv) {
+                rc = sl_error_set(c->err, SL_ENOMEM, "lake: out of memory listing segments");
+                break;
+            }
+            c->v = nv;
+            c->cap = cap;
+        }
+        sl_lake_segment *s = &c->v[c->n];
+        int k = snprintf(s->path, sizeof s->path, "%s/%s", rel_dir, names[i]);
+        if (k < 0 || (size_t)k >= sizeof s->path) continue;
+        s->seq = seq;
+        s->hour_us = hour_us;
+        c->n++;
+    }
+    free_names(names, n);
+    return rc;
+}
+
+int sl_lake_segments_list(const char *root, sl_lake_segment **out, size_t *n, sl_error *err) {
+    list_ctx c = {NULL, 0, 0, err};
+    *out = NULL;
+    *n = 0;
+    int rc = walk_hours(root, 0, list_hour, &c, err);
+    if (rc != 0) {
+        free(c.v);
+        return rc;
+    }
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_seg);
+    *out = c.v;
+    *n = c.n;
+    return 0;
+}
+
+/* ----------------------------------------------------------- open / close */
+
+sl_lake *sl_lake_open(const char *root, int64_t max_segment_bytes, int zstd_level, sl_error *err) {
+    if (!root || !*root || strlen(root) >= PATH_MAX - REL_MAX - 16) {
+        sl_error_set(err, SL_EINVAL, "lake: bad root path");
+        return NULL;
+    }
+    sl_lake *l = calloc(1, sizeof *l);
+    if (!l) {
+        sl_error_set(err, SL_ENOMEM, "lake: out of memory");
+        return NULL;
+    }
+    snprintf(l->root, sizeof l->root, "%s", root);
+    size_t rl = strlen(l->root);
+    while (rl > 1 && l->root[rl - 1] == '/')
+        l->root[--rl] = '\0';
+    l->fd = l->pending_fd = l->lock_fd = -1;
+    l->max_bytes = max_segment_bytes > 0 ? max_segment_bytes : SL_LAKE_DEFAULT_SEGMENT_BYTES;
+    l->next_seq = 1;
+
+    if (mkdirs(l->root, 1) != 0) {
+        sl_error_set(err, io_code(errno), "lake: cannot create %s: %s", l->root, strerror(errno));
+        goto fail;
+    }
+    char lock[PATH_MAX];
+    path_join(lock, sizeof lock, l->root, ".lock");
+    l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (l->lock_fd < 0) {
+        sl_error_set(err, io_code(errno), "lake: cannot open %s: %s", lock, strerror(errno));
+        goto fail;
+    }
+    if (flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        sl_error_set(err, SL_EIO, "lake: %s is in use by another writer (%s)", l->root,
+                     strerror(errno));
+        goto fail;
+    }
+    l->cctx = ZSTD_createCCtx();
+    l->in_cap = ZSTD_CStreamInSize();
+    l->out_cap = ZSTD_CStreamOutSize();
+    l->inbuf = malloc(l->in_cap);
+    l->outbuf = malloc(l->out_cap);
+    if (!l->cctx || !l->inbuf || !l->outbuf) {
+        sl_error_set(err, SL_ENOMEM, "lake: out of memory");
+        goto fail;
+    }
+    int level = zstd_level == 0 ? 1 : zstd_level;
+    if (level < ZSTD_minCLevel()) level = ZSTD_minCLevel();
+    if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(l->cctx, ZSTD_c_compressionLevel, level)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(l->cctx, ZSTD_c_checksumFlag, 1))) {
+        sl_error_set(err, SL_EINVAL, "lake: bad zstd parameters (level %d)", level);
+        goto fail;
+    }
+    return l;
+fail:
+    sl_lake_close(l);
+    return NULL;
+}
+
+void sl_lake_close(sl_lake *l) {
+    if (!l) return;
+    if (l->fd >= 0) close(l->fd);
+    if (l->pending_fd >= 0) close(l->pending_fd);
+    if (l->lock_fd >= 0) close(l->lock_fd); /* releases the flock */
+    ZSTD_freeCCtx(l->cctx);
+    free(l->inbuf);
+    free(l->outbuf);
+    free(l);
+}
+
+/* ---------------------------------------------------------------- failure */
+
+static int lake_fail(sl_lake *l, sl_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int lake_fail(sl_lake *l, sl_error *err, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->fail_msg, sizeof l->fail_msg, fmt, ap);
+    va_end(ap);
+    l->failed = code;
+    sl_log_error("lake failed", "\"root\":\"%.200s\",\"code\":%d", l->root, code);
+    return sl_error_set(err, code, "%s", l->fail_msg);
+}
+
+static int lake_io_fail(sl_lake *l, sl_error *err, const char *what, const char *rel, int e) {
+    return lake_fail(l, err, io_code(e), "lake: %s %s/%s: %s", what, l->root, rel, strerror(e));
+}
+
+static int check_usable(sl_lake *l, sl_error *err) {
+    if (l->failed)
+        return sl_error_set(err, l->failed, "%s (lake unusable until restart and recovery)",
+                            l->fail_msg);
+    if (!l->recovered)
+        return sl_error_set(err, SL_EINVAL, "lake %s: sl_lake_recover must be called first",
+                            l->root);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static int write_all(sl_lake *l, const char *p, size_t n, sl_error *err) {
+    while (n > 0) {
+        ssize_t w = write(l->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return lake_io_fail(l, err, "write", l->cur_rel, errno);
+        }
+        p += w;
+        n -= (size_t)w;
+        l->cur_size += w;
+        l->bytes_written += w;
+    }
+    return 0;
+}
+
+/* Feeds src to the encoder and writes whatever it emits. With ZSTD_e_end
+ * loops until the frame is fully written. */
+static int compress(sl_lake *l, const void *src, size_t n, ZSTD_EndDirective mode, sl_error *err) {
+    ZSTD_inBuffer in = {src, n, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {l->outbuf, l->out_cap, 0};
+        size_t r = ZSTD_compressStream2(l->cctx, &out, &in, mode);
+        if (ZSTD_isError(r))
+            return lake_fail(l, err, SL_EIO, "lake: zstd error on %s/%s: %s", l->root, l->cur_rel,
+                             ZSTD_getErrorName(r));
+        if (out.pos && write_all(l, l->outbuf, out.pos, err)) return l->failed;
+        if (mode == ZSTD_e_end ? r == 0 : in.pos == in.size) return 0;
+    }
+}
+
+static int end_frame(sl_lake *l, sl_error *err) {
+    assert(l->fd >= 0);
+    int rc = compress(l, l->inbuf, l->in_len, ZSTD_e_end, err);
+    l->in_len = 0;
+    l->frame_open = 0;
+    return rc;
+}
+
+static int sync_pending(sl_lake *l, sl_error *err) {
+    if (l->pending_fd < 0) return 0;
+    int rc = fdatasync(l->pending_fd);
+    int e = errno;
+    close(l->pending_fd);
+    l->pending_fd = -1;
+    if (rc != 0) return lake_io_fail(l, err, "fsync", l->pending_rel, e);
+    return 0;
+}
+
+/* fsyncs ROOT/dt=../hr=.., ROOT/dt=.. and ROOT so a new file's entry is durable. */
+static int sync_dirs(sl_lake *l, sl_error *err) {
+    if (!l->dirsync_pending) return 0;
+    char rel[REL_MAX], abs[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s", l->dirsync_rel);
+    for (int k = 0; k < 3; k++) {
+        char *slash = strrchr(rel, '/');
+        if (slash) *slash = '\0';
+        if (slash)
+            path_join(abs, sizeof abs, l->root, rel);
+        else
+            snprintf(abs, sizeof abs, "%s", l->root);
+        if (fsync_path(abs) != 0 && errno != ENOENT)
+            return lake_io_fail(l, err, "fsync directory of", l->dirsync_rel, errno);
+        if (!slash) break;
+    }
+    l->dirsync_pending = 0;
+    return 0;
+}
+
+/* Makes `hour` the open segment: ends the current one (deferring its fsync),
+ * then reopens the recovered segment if it fits, else creates the next one. */
+static int switch_segment(sl_lake *l, int64_t hour, sl_error *err) {
+    int rc;
+    if (l->fd >= 0) {
+        if (l->frame_open && (rc = end_frame(l, err))) return rc;
+        if ((rc = sync_pending(l, err))) return rc;
+        if (l->cur_size != l->cur_synced) {
+            l->pending_fd = l->fd;
+            snprintf(l->pending_rel, sizeof l->pending_rel, "%s", l->cur_rel);
+        } else {
+            close(l->fd);
+        }
+        l->fd = -1;
+        l->cur_rel[0] = '\0'; /* never written again */
+    }
+    char abs[PATH_MAX];
+    if (l->cur_rel[0] && l->cur_hour == hour && l->cur_size < l->max_bytes) {
+        /* The committed segment left by recovery: keep appending frames. */
+        path_join(abs, sizeof abs, l->root, l->cur_rel);
+        l->fd = open(abs, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (l->fd < 0) return lake_io_fail(l, err, "reopen", l->cur_rel, errno);
+        struct stat st;
+        if (fstat(l->fd, &st) != 0) return lake_io_fail(l, err, "stat", l->cur_rel, errno);
+        if (st.st_size != l->cur_size)
+            return lake_fail(l, err, SL_ECORRUPT,
+                             "lake: %s/%s changed size since recovery (%lld, expected %lld)",
+                             l->root, l->cur_rel, (long long)st.st_size, (long long)l->cur_size);
+        return 0;
+    }
+    char dir[64], rel[REL_MAX];
+    hour_dir_name(hour, dir, sizeof dir);
+    snprintf(rel, sizeof rel, "%s/part-%08lld.ndjson.zst", dir, (long long)l->next_seq);
+    path_join(abs, sizeof abs, l->root, dir);
+    if (mkdirs(abs, 0) != 0) return lake_io_fail(l, err, "mkdir", dir, errno);
+    path_join(abs, sizeof abs, l->root, rel);
+    /* A previous new file whose directory entries are not durable yet. */
+    if ((rc = sync_dirs(l, err))) return rc;
+    l->fd = open(abs, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (l->fd < 0) return lake_io_fail(l, err, "create", rel, errno);
+    l->dirsync_pending = 1;
+    snprintf(l->dirsync_rel, sizeof l->dirsync_rel, "%s", rel);
+    snprintf(l->cur_rel, sizeof l->cur_rel, "%s", rel);
+    l->cur_seq = l->next_seq++;
+    l->cur_hour = hour;
+    l->cur_size = l->cur_synced = 0;
+    return 0;
+}
+
+int sl_lake_append(sl_lake *l, const char *line, size_t len, int64_t ingest_us, sl_error *err) {
+    int rc;
+    if ((rc = check_usable(l, err))) return rc;
+    if (len && memchr(line, '\n', len))
+        return sl_error_set(err, SL_EINVAL, "lake %s: line contains a newline", l->root);
+    int64_t hour = sl_floor_div(ingest_us, US_PER_HOUR);
+    if (l->fd < 0 || hour != l->cur_hour) {
+        if ((rc = switch_segment(l, hour, err))) return rc;
+    }
+    l->frame_open = 1;
+    if (len + 1 <= l->in_cap - l->in_len) {
+        if (len) memcpy(l->inbuf + l->in_len, line, len);
+        l->inbuf[l->in_len + len] = '\n';
+        l->in_len += len + 1;
+        return 0;
+    }
+    if (l->in_len) {
+        if ((rc = compress(l, l->inbuf, l->in_len, ZSTD_e_continue, err))) return rc;
+        l->in_len = 0;
+    }
+    if (len + 1 <= l->in_cap) {
+        if (len) memcpy(l->inbuf, line, len);
+        l->inbuf[len] = '\n';
+        l->in_len = len + 1;
+        return 0;
+    }
+    /* A line longer than the buffer goes straight to the encoder. */
+    if ((rc = compress(l, line, len, ZSTD_e_continue, err))) return rc;
+    l->inbuf[0] = '\n';
+    l->in_len = 1;
+    return 0;
+}
+
+int sl_lake_flush(sl_lake *l, sl_error *err) {
+    int rc;
+    if ((rc = check_usable(l, err))) return rc;
+    if (l->frame_open && (rc = end_frame(l, err))) return rc;
+    if ((rc = sync_pending(l, err))) return rc;
+    if (l->fd >= 0 && l->cur_size != l->cur_synced) {
+        if (fdatasync(l->fd) != 0) return lake_io_fail(l, err, "fsync", l->cur_rel, errno);
+        l->cur_synced = l->cur_size;
+    }
+    if ((rc = sync_dirs(l, err))) return rc;
+    if (l->fd >= 0) {
+        snprintf(l->pos.segment, sizeof l->pos.segment, "%s", l->cur_rel);
+        l->pos.length = l->cur_size;
+        if (l->cur_size >= l->max_bytes) { /* roll: the next row opens a new segment */
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+    return 0;
+}
+
+void sl_lake_position(const sl_lake *l, sl_lake_pos *pos) { *pos = l->pos; }
+
+int64_t sl_lake_bytes_written(const sl_lake *l) { return l->bytes_written; }
+
+/* --------------------------------------------------------------- recovery */
+
+typedef struct {
+    int pos_set;
+    int64_t pseq;
+    const char *pos_rel;
+    int found;
+    int64_t max_seq;
+    int deleted;
+    sl_error *err;
+} recover_ctx;
+
+static int recover_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
+    (void)hour_us;
+    recover_ctx *c = vctx;
+    char **names;
+    size_t n;
+    if (read_names(hr_abs, keep_file, &names, &n) != 0)
+        return sl_error_set(c->err, io_code(errno), "lake: cannot read %s: %s", hr_abs,
+                            strerror(errno));
+    int rc = 0, del = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char rel[REL_MAX], abs[PATH_MAX];
+        snprintf(rel, sizeof rel, "%s/%s", rel_dir, names[i]);
+        path_join(abs, sizeof abs, hr_abs, names[i]);
+        int64_t seq;
+        int drop;
+        if (ends_with(names[i], ".tmp")) {
+            drop = 1;
+        } else if (parse_part(names[i], &seq) == 0) {
+            if (c->pos_set && strcmp(rel, c->pos_rel) == 0) {
+                c->found = 1;
+                drop = 0;
+            } else {
+                /* seq == pseq elsewhere can only be a stray: not committed. */
+                drop = !c->pos_set || seq >= c->pseq;
+            }
+            if (!drop && seq > c->max_seq) c->max_seq = seq;
+        } else {
+            drop = 0;
+        }
+        if (!drop) continue;
+        if (unlink(abs) != 0 && errno != ENOENT) {
+            rc = sl_error_set(c->err, SL_EIO, "lake: cannot delete %s: %s", abs, strerror(errno));
+            break;
+        }
+        sl_log_info("lake recovery deleted uncommitted file", "\"file\":\"%.400s\"", abs);
+        del++;
+    }
+    free_names(names, n);
+    c->deleted += del;
+    if (rc == 0 && del) rc = settle_hour_dir(hr_abs, c->err);
+    return rc;
+}
+
+int sl_lake_recover(sl_lake *l, const sl_lake_pos *pos, sl_error *err) {
+    if (l->failed) return check_usable(l, err);
+    if (l->recovered) return sl_error_set(err, SL_EINVAL, "lake %s: recover called twice", l->root);
+    recover_ctx c = {0};
+    c.err = err;
+    int64_t phour = 0;
+    if (pos && pos->segment[0]) {
+        if (memchr(pos->segment, '\0', sizeof pos->segment) == NULL ||
+            sl_lake_segment_parse(pos->segment, &c.pseq, &phour) != 0 || pos->length < 0)
+            return sl_error_set(err, SL_EINVAL, "lake %s: bad committed position '%.255s' @%lld",
+                                l->root, pos->segment, (long long)pos->length);
+        c.pos_set = 1;
+        c.pos_rel = pos->segment;
+    }
+    /* Check the committed segment before deleting anything: a wrong position
+     * must not destroy the lake. */
+    char abs[PATH_MAX] = "";
+    if (c.pos_set) {
+        path_join(abs, sizeof abs, l->root, pos->segment);
+        struct stat st;
+        int fd = open(abs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            return sl_error_set(err, SL_ECORRUPT,
+                                "lake: committed segment %s is missing (committed length %lld)",
+                                abs, (long long)pos->length);
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            int e = errno;
+            if (fd >= 0) close(fd);
+            return sl_error_set(err, SL_EIO, "lake: cannot open %s: %s", abs, strerror(e));
+        }
+        if (st.st_size < pos->length) {
+            close(fd);
+            return sl_error_set(err, SL_ECORRUPT,
+                                "lake: committed segment %s has %lld bytes, less than the "
+                                "committed %lld: committed data was lost",
+                                abs, (long long)st.st_size, (long long)pos->length);
+        }
+        if (st.st_size > pos->length) {
+            sl_log_info("lake recovery truncates segment",
+                        "\"file\":\"%.400s\",\"from\":%lld,\"to\":%lld", abs, (long long)st.st_size,
+                        (long long)pos->length);
+            if (ftruncate(fd, pos->length) != 0 || fdatasync(fd) != 0) {
+                int e = errno;
+                close(fd);
+                return sl_error_set(err, SL_EIO, "lake: cannot truncate %s: %s", abs, strerror(e));
+            }
+        }
+        close(fd);
+    }
+    int rc = walk_hours(l->root, 1, recover_hour, &c, err);
+    if (rc) return rc;
+    if (c.pos_set) {
+        if (!c.found) /* vanished between the check and the walk */
+            return sl_error_set(err, SL_ECORRUPT, "lake: committed segment %s is missing", abs);
+        l->pos = *pos;
+        snprintf(l->cur_rel, sizeof l->cur_rel, "%s", pos->segment);
+        l->cur_seq = c.pseq;
+        l->cur_hour = sl_floor_div(phour, US_PER_HOUR);
+        l->cur_size = l->cur_synced = pos->length;
+        if (c.pseq > c.max_seq) c.max_seq = c.pseq;
+    } else {
+        memset(&l->pos, 0, sizeof l->pos);
+        if (c.deleted)
+            sl_log_warn("lake recovery: nothing committed, deleted all segments",
+                        "\"root\":\"%.400s\",\"files\":%d", l->root, c.deleted);
+    }
+    if (c.deleted && fsync_path(l->root) != 0)
+        return sl_error_set(err, SL_EIO, "lake: fsync %s: %s", l->root, strerror(errno));
+    l->next_seq = c.max_seq + 1;
+    l->recovered = 1;
+    return 0;
+}
+
+/* -------------------------------------------------------------- retention */
+
+typedef struct {
+    const sl_lake *l;
+    int64_t max_age_us, now_us;
+    int files;
+    sl_error err;
+} retention_ctx;
+
+static int is_dir_of(const char *rel_dir, const char *seg) {
+    size_t n = strlen(rel_dir);
+    return seg[0] && strncmp(seg, rel_dir, n) == 0 && seg[n] == '/';
+}
+
+static int retention_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
+    retention_ctx *c = vctx;
+    int64_t hour_end = hour_us + US_PER_HOUR;
+    if (c->now_us - hour_end <= c->max_age_us) return 0;
+    if (is_dir_of(rel_dir, c->l->cur_rel) || is_dir_of(rel_dir, c->l->pos.segment)) return 0;
+    char **names;
+    size_t n;
+    if (read_names(hr_abs, keep_file, &names, &n) != 0) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char abs[PATH_MAX];
+        if (path_join(abs, sizeof abs, hr_abs, names[i])) continue;
+        if (unlink(abs) == 0)
+            c->files++;
+        else
+            sl_log_warn("lake retention cannot delete", "\"file\":\"%.400s\",\"errno\":%d", abs,
+                        errno);
+    }
+    free_names(names, n);
+    if (settle_hour_dir(hr_abs, &c->err) != 0)
+        sl_log_warn("lake retention", "\"error\":\"%.400s\"", c->err.msg);
+    return 0;
+}
+
+int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us) {
+    retention_ctx c = {l, max_age_us, now_us, 0, {0, {0}}};
+    int rc = walk_hours(l->root, 1, retention_hour, &c, &c.err);
+    if (rc) return rc;
+    if (c.files)
+        sl_log_info("lake retention", "\"root\":\"%.400s\",\"files_deleted\":%d", l->root, c.files);
+    return c.files;
+}

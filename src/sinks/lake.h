@@ -1,0 +1,88 @@
+/*
+ * lake.h - bronze lake segments: append-only NDJSON, zstd-compressed, with
+ * exactly-once recovery.
+ *
+ * Layout: ROOT/dt=YYYY-MM-DD/hr=HH/part-NNNNNNNN.ndjson.zst, dt/hr from the
+ * row's ingest time in UTC, NNNNNNNN a per-table sequence number that only
+ * grows (across all folders). Any tool reads the files: `zstd -dc` gives the
+ * NDJSON lines.
+ *
+ * The exactly-once trick: every sl_lake_flush ends a zstd frame, so a file cut
+ * at a flush boundary is itself a valid zstd stream. The engine records the
+ * position after a flush (segment + length) in its commit transaction; on
+ * restart sl_lake_recover truncates that segment back to the recorded length
+ * and deletes every newer segment, so rows written after the last commit
+ * vanish. Segments older than the committed one are always complete: the lake
+ * never writes to a segment once it has opened a newer one.
+ *
+ * One process writes a lake: sl_lake_open takes an exclusive flock on
+ * ROOT/.lock (readers such as the SQLite virtual table take no lock).
+ * Not thread-safe: one sl_lake is used by one thread.
+ */
+#ifndef SL_SINKS_LAKE_H
+#define SL_SINKS_LAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct sl_lake sl_lake;
+
+typedef struct sl_lake_pos {
+    char segment[256]; /* relative to ROOT, "" if none */
+    int64_t length;    /* committed bytes of that segment */
+} sl_lake_pos;
+
+#define SL_LAKE_DEFAULT_SEGMENT_BYTES (128LL << 20)
+
+/* Opens (creates) ROOT. max_segment_bytes: compressed size after which a
+ * flush closes the segment so the next row opens a new one (<= 0: 128 MiB).
+ * zstd_level: 0 means the default, 1; negative levels are zstd's fast levels. */
+sl_lake *sl_lake_open(const char *root, int64_t max_segment_bytes, int zstd_level, sl_error *err);
+/* Does NOT flush: uncommitted data is abandoned (recovery removes it). */
+void sl_lake_close(sl_lake *l);
+/* Brings ROOT back to the committed state `pos` (from the checkpoint;
+ * pos == NULL or pos->segment "" means nothing was ever committed): truncates
+ * pos->segment to pos->length, deletes every segment with a higher sequence
+ * number and any *.tmp file, removes hr=/dt= folders left empty. Must be
+ * called once after open, before appending. SL_ECORRUPT if the committed
+ * segment is missing or shorter than pos->length (committed data was lost). */
+int sl_lake_recover(sl_lake *l, const sl_lake_pos *pos, sl_error *err);
+/* Appends one line (no '\n' in line; the lake adds it) for a row ingested at
+ * ingest_us. Data is streamed through ZSTD_compressStream2 and written as it
+ * goes (memory is bounded, independent of rows per commit). A row whose ingest
+ * hour differs from the open segment's closes it (ending its frame) and opens
+ * a new segment in the right dt=/hr= folder. After any I/O error the lake
+ * refuses further appends/flushes: restart and recover. */
+int sl_lake_append(sl_lake *l, const char *line, size_t len, int64_t ingest_us, sl_error *err);
+/* Ends the current frame, writes and fsyncs the file (and the directories
+ * when a file was created), closes the segment if it is over max size. After
+ * it returns 0, sl_lake_position gives the position to record in the commit.
+ * Disk full -> SL_EFULL, other I/O errors -> SL_EIO, message names the file. */
+int sl_lake_flush(sl_lake *l, sl_error *err);
+/* The position as of the last successful flush (or recovery). */
+void sl_lake_position(const sl_lake *l, sl_lake_pos *pos);
+/* Deletes whole hr= folders (and dt= folders left empty) whose hour ended
+ * more than max_age_us before now_us; never the folder of the current
+ * (open or last committed) segment. Returns number of files deleted, or a
+ * negative SL_E* code if ROOT cannot be read. */
+int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us);
+/* Compressed bytes written by this handle, for metrics. */
+int64_t sl_lake_bytes_written(const sl_lake *l);
+
+/* ---- Segment listing, shared with readers (lake_vtab.c, tools). ---- */
+
+typedef struct sl_lake_segment {
+    char path[256];  /* relative to ROOT */
+    int64_t seq;     /* sequence number from part-NNNNNNNN */
+    int64_t hour_us; /* start of the dt=/hr= hour, µs UTC */
+} sl_lake_segment;
+
+/* Parses "dt=YYYY-MM-DD/hr=HH/part-N.ndjson.zst". 0 or SL_EINVAL. */
+int sl_lake_segment_parse(const char *rel, int64_t *seq, int64_t *hour_us);
+/* Lists every segment under root, sorted by sequence number. *out is
+ * malloc'd (free() it); a missing root gives 0 segments. */
+int sl_lake_segments_list(const char *root, sl_lake_segment **out, size_t *n, sl_error *err);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * spec.h - pipeline files: YAML -> a tree of positioned nodes, ${VAR}
+ * substitution, typed readers and a table-driven option checker.
+ *
+ * The idea: the loader knows nothing about pipelines. It turns a YAML file
+ * into plain maps, sequences and scalars, each remembering file:line:col, so
+ * that whoever walks the tree (the engine) can refuse a bad value with the
+ * exact place to fix. What an operator accepts is declared once, as data (an
+ * sl_opt table, like Fluent Bit's config_map); sl_spec_check validates a map
+ * against it, and sl_opt_print_help prints the same table as help text.
+ *
+ * Positions are 1-based, as editors show them; a column counts characters.
+ * A map entry keeps the key's position (for "unknown key"), its value keeps
+ * the value's position (for "must be an integer").
+ *
+ * Variables: every scalar value may contain ${name} or ${name:default}
+ * (several per scalar, anywhere in it; the default may itself hold a
+ * ${...}). The value comes from --set (sl_vars) first, then the environment
+ * variable of exactly that name (an empty value counts as set), then the
+ * default. "$${" is a literal "${". Substituted text is not scanned again.
+ * Names are [A-Za-z_][A-Za-z0-9_]*. Map keys are taken literally.
+ *
+ * Refused with file:line:col: YAML syntax errors (libyaml's words),
+ * anchors and aliases, tags other than YAML's standard ones (!!str ...),
+ * more than one document, duplicate keys, non-scalar keys, NUL characters
+ * in scalars, nesting deeper than SL_SPEC_MAX_DEPTH.
+ * An empty file (or one holding only comments) loads as an empty map, so
+ * the checker reports what is missing from it.
+ */
+#ifndef SL_SPEC_SPEC_H
+#define SL_SPEC_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+#define SL_SPEC_MAX_DEPTH 64
+
+typedef enum { SL_NODE_SCALAR, SL_NODE_MAP, SL_NODE_SEQ } sl_node_kind;
+typedef struct sl_node sl_node;
+struct sl_node {
+    sl_node_kind kind;
+    const char *file;
+    int line, col;            /* 1-based, where the node starts */
+    const char *str;          /* scalar value after ${...} substitution; NULL otherwise */
+    bool quoted;              /* scalar was single- or double-quoted in the file (or !!str) */
+    int n;                    /* entries (map) or items (seq) */
+    struct sl_map_entry *map; /* map entries in file order */
+    sl_node **seq;
+};
+typedef struct sl_map_entry {
+    const char *key;
+    int line, col;
+    sl_node *val;
+} sl_map_entry;
+
+/* ---- variables (--set overrides) ---- */
+typedef struct sl_vars sl_vars;
+sl_vars *sl_vars_new(void);
+/* "name=value" (value may be empty; a later set of a name replaces it).
+ * SL_EINVAL if there is no '=' or the name is not [A-Za-z_][A-Za-z0-9_]*. */
+int sl_vars_set(sl_vars *v, const char *name_eq_value);
+/* The --set value of name, or NULL (the environment is not consulted). */
+const char *sl_vars_get(const sl_vars *v, const char *name);
+void sl_vars_free(sl_vars *v);
+
+/* ---- loading ---- */
+typedef struct sl_spec sl_spec; /* owns every node and string */
+/* Loads `path` (see the top of this file for what is substituted and what
+ * is refused). Returns NULL with err filled on failure: SL_EIO if the file
+ * cannot be read, SL_EINVAL for everything wrong inside it. */
+sl_spec *sl_spec_load(const char *path, const sl_vars *vars, sl_error *err);
+/* Same from memory; `name` is the file name used in positions. */
+sl_spec *sl_spec_load_mem(const char *name, const char *buf, size_t len, const sl_vars *vars,
+                          sl_error *err);
+const sl_node *sl_spec_root(const sl_spec *s);
+const char *sl_spec_name(const sl_spec *s);
+void sl_spec_free(sl_spec *s);
+
+/* ---- reading nodes ---- */
+const sl_node *sl_node_get(const sl_node *map, const char *key); /* NULL if absent / not a map */
+/* The entry for key (for its key position), or NULL. */
+const sl_map_entry *sl_node_entry(const sl_node *map, const char *key);
+/* A plain (unquoted) scalar that YAML reads as null: empty, "~", "null". */
+bool sl_node_is_null(const sl_node *n);
+/* "a map", "a sequence", "a scalar" (for messages). */
+const char *sl_node_kind_name(sl_node_kind k);
+/* SL_OPT_LIST values: a scalar is a list of one item, a sequence is itself.
+ * Length 0 for NULL or a map. */
+int sl_node_list_len(const sl_node *n);
+const sl_node *sl_node_list_at(const sl_node *n, int i);
+
+/* Typed scalar readers: 0 on success; on a wrong type, SL_EINVAL with
+ * "file:line:col: <what> must be <type>, got '<text>'" in err (for a map or
+ * sequence: "..., got a map"). */
+int sl_node_string(const sl_node *n, const char *what, const char **out, sl_error *err);
+int sl_node_int(const sl_node *n, const char *what, int64_t *out, sl_error *err);   /* decimal */
+int sl_node_double(const sl_node *n, const char *what, double *out, sl_error *err); /* finite */
+int sl_node_bool(const sl_node *n, const char *what, bool *out,
+                 sl_error *err); /* true/false/yes/no/on/off */
+int sl_node_duration(const sl_node *n, const char *what, int64_t *us,
+                     sl_error *err); /* sl_duration_parse */
+/* Formats "file:line:col: ..." at n's position into err; returns SL_EINVAL.
+ * With n NULL the message has no position. */
+int sl_node_error(sl_error *err, const sl_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- option tables ---- */
+typedef enum {
+    SL_OPT_STRING,
+    SL_OPT_INT,
+    SL_OPT_DOUBLE,
+    SL_OPT_BOOL,
+    SL_OPT_DURATION,
+    SL_OPT_ENUM,
+    SL_OPT_EXPR /* a scalar; the engine compiles it */,
+    SL_OPT_LIST /* a scalar or a sequence of scalars */,
+    SL_OPT_MAP,
+    SL_OPT_SEQ,
+    SL_OPT_ANY
+} sl_opt_type;
+typedef struct sl_opt {
+    const char *name;
+    sl_opt_type type;
+    bool required;
+    const char *values; /* SL_OPT_ENUM: "drop|quarantine|fail" */
+    const char *def;    /* default as text, for help; may be NULL */
+    const char *help;   /* one line */
+} sl_opt;               /* tables end with {0} */
+
+/* Checks that `map` is a map, that every key is in `opts` (else, at the key:
+ * "<what>: unknown key 'wndow' (did you mean 'window'?)", suggested by edit
+ * distance, or the list of valid keys), that each value has its declared type
+ * (at the value: "<what>: window must be a duration, got 'abc'", "<what>:
+ * action must be one of warn|drop|quarantine|fail, got 'dorp'"), and that
+ * every required key is present (at the map: "<what>: missing key 'path'").
+ * Entries are checked in file order, then missing keys; the first problem is
+ * reported. `what` names the map, e.g. "source 'detections'" (may be NULL).
+ * Returns 0 or SL_EINVAL. */
+int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_error *err);
+const sl_opt *sl_opt_find(const sl_opt *opts, const char *name);
+/* "string", "int", "duration", ... */
+const char *sl_opt_type_name(sl_opt_type t);
+/* Prints an option table as help text (name, type, default, help), for `sluice help <op>`. */
+void sl_opt_print_help(FILE *out, const sl_opt *opts);
+
+#endif

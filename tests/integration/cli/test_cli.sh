@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The command line: usage errors, bad pipeline files with file:line:col, --help everywhere.
+source "$(dirname "$0")/../lib.sh"
+expect_exit() { # CODE CMD...
+  local want=$1; shift
+  set +e; "$@" >"$TMP/out.txt" 2>"$TMP/err.txt"; local got=$?; set -e
+  [ "$got" -eq "$want" ] || fail "$* exited $got, want $want: $(cat "$TMP/err.txt")"
+}
+expect_exit 2 "$SLUICE"
+expect_exit 2 "$SLUICE" frobnicate
+grep -q usage "$TMP/err.txt" || fail "unknown command prints no usage"
+for c in run query validate lineage parse; do
+  expect_exit 0 "$SLUICE" $c --help
+  grep -q "usage: sluice $c" "$TMP/out.txt" || fail "$c --help"
+done
+expect_exit 0 "$SLUICE" --help
+expect_exit 0 "$SLUICE" gen cameras --help
+expect_exit 2 "$SLUICE" gen cameras --bogus
+expect_exit 2 "$SLUICE" run
+expect_exit 2 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --set novalue
+expect_exit 0 "$SLUICE" validate "$REPO/pipelines/cameras.yaml"
+expect_exit 0 "$SLUICE" lineage "$REPO/pipelines/cameras.yaml"
+grep -q "detections_by_location_1h" "$TMP/out.txt" || fail "lineage misses a table"
+expect_exit 0 "$SLUICE" help dedupe
+# bad pipeline files: each must give file:line:col and exit 2
+bad() { # NAME EXPECTED-POSITION EXPECTED-TEXT  (pipeline text on stdin)
+  cat > "$TMP/$1.yaml"
+  expect_exit 2 "$SLUICE" validate "$TMP/$1.yaml"
+  grep -q "^$TMP/$1.yaml:$2.*$3" "$TMP/err.txt" || fail "$1: want '$2: ...$3', got: $(cat "$TMP/err.txt")"
+}
+base_src='sources:
+  s:
+    type: dir
+    path: /tmp
+    schema: {id: int, name: string}'
+bad unknown_key 2:1 "unknown key 'pipline'" <<EOF
+pipeline: x
+pipline: y
+$base_src
+tables: {}
+EOF
+bad bad_type 3:18 "commit_interval" <<EOF
+pipeline: x
+description: y
+commit_interval: soon
+$base_src
+tables: {}
+EOF
+bad unknown_column 17:18 "unknown column 'nme'" <<EOF
+pipeline: x
+$base_src
+tables:
+  t:
+    from: s
+    steps:
+      - derive: {a: "id + 1"}
+  u:
+    from: s
+    steps:
+      - filter: "nme = 'x'"
+EOF
+bad cycle "" "cycle" <<EOF
+pipeline: x
+$base_src
+tables:
+  a:
+    from: b
+  b:
+    from: c
+  c:
+    from: a
+EOF
+bad type_error 12:21 "" <<EOF
+pipeline: x
+$base_src
+tables:
+  t:
+    from: s
+    steps:
+      - derive: {b: "name + 1"}
+EOF
+bad unknown_from 10:11 "neither a source nor a table" <<EOF
+pipeline: x
+$base_src
+tables:
+  t:
+    from: nowhere
+EOF
+bad yaml_syntax "" "" <<EOF
+pipeline: x
+sources: {a: 1
+tables: [
+EOF
+ok "cli: usage, --help, exit codes and file:line:col errors"
