@@ -25,6 +25,8 @@ int sl_time_format_iso_us(int64_t us, char *out, size_t cap);
 int sl_time_parse_iso(const char *s, size_t len, int64_t *us);
 /* Durations: "250ms", "2s", "2m", "1h", "1d", "1h30m", bare number = seconds. */
 int sl_duration_parse(const char *s, int64_t *us);
+/* Writes v in decimal (no snprintf); out needs 21 bytes. Returns length. */
+int sl_fmt_i64(char *out, int64_t v);
 /* Days since epoch for a civil date, and back (proleptic Gregorian). */
 int64_t sl_days_from_civil(int64_t y, unsigned m, unsigned d);
 void sl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);

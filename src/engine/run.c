@@ -67,13 +67,22 @@ static void bad_record_cb(void *ud, const char *line, size_t len, int32_t part, 
 }
 
 static int write_lake(run *R, table *t, const sl_batch *b) {
-    char extra[PATH_MAX + 128], its[40];
+    /* The audit prefix changes only with the partition or ingest time, which
+     * are constant over long runs of rows: build it once per run. */
+    char extra[PATH_MAX + 160], its[40], esc[PATH_MAX];
+    int prefix = 0;
+    int64_t last_ingest = INT64_MIN;
+    int32_t last_part = -1;
     for (uint32_t r = 0; r < b->n; r++) {
-        sl_store_format_ts(b->ingest[r], its, sizeof its);
-        char esc[PATH_MAX];
-        const char *src = R->part_names ? R->part_names[b->part[r]] : "";
-        sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
-        snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":%lld", its, esc, (long long)b->pos[r]);
+        if (b->ingest[r] != last_ingest || b->part[r] != last_part) {
+            last_ingest = b->ingest[r];
+            last_part = b->part[r];
+            sl_store_format_ts(last_ingest, its, sizeof its);
+            const char *src = R->part_names ? R->part_names[last_part] : "";
+            sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
+            prefix = snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":", its, esc);
+        }
+        sl_fmt_i64(extra + prefix, b->pos[r]);
         for (;;) {
             size_t need = sl_json_write_row(b, r, extra, t->line, t->line_cap);
             if (need < t->line_cap) {

@@ -14,6 +14,10 @@
  * data: a runtime problem (division by zero, failed CAST, overflow, bad date)
  * gives NULL for that row, like SQLite.
  *
+ * A compiled expression owns scratch columns reused by every evaluation, so
+ * one sl_expr must not be evaluated by two threads at once (compile one per
+ * thread; compiling is cheap).
+ *
  * String results may be views into the input columns, into b->arena (strings
  * the expression builds), or into the compiled expression's own memory
  * (constants): they stay valid while both the batch's data and `e` live.

@@ -24,6 +24,11 @@
 #include "core/timeutil.h"
 #include "formats/json_simd.h"
 
+/* After a stream breaks (bad line, stage 1 error in its window), this many
+ * lines are parsed alone before a new stream is started, so garbage-heavy
+ * input does not pay for a window that keeps failing. */
+#define STREAM_COOLDOWN 16
+
 struct sl_json_parser {
     sl_schema schema;
     sl_jnode *nodes;
@@ -34,6 +39,7 @@ struct sl_json_parser {
     sl_jval *vals;     /* one per leaf, refilled per line */
     sl_jsimd *simd;
     bool lenient;
+    bool stream;       /* use stream mode (json_simd.h); on by default */
     char reason[SL_ERROR_MAX];
 };
 
@@ -104,6 +110,7 @@ sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *p
         sl_error_set(err, SL_ENOMEM, "out of memory");
         return NULL;
     }
+    p->stream = true;
     p->nnodes = 1; /* the root */
     p->nodes[0].child = p->nodes[0].next = p->nodes[0].leaf = p->nodes[0].index = -1;
     p->nodes[0].name = "";
@@ -160,6 +167,8 @@ void sl_json_parser_set_lenient_strings(sl_json_parser *p, bool on) {
     p->lenient = on;
     update_want_raw(p);
 }
+
+void sl_json_parser_set_stream(sl_json_parser *p, bool on) { p->stream = on; }
 
 static const char *kind_name(int kind) {
     switch (kind) {
@@ -268,6 +277,9 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
                            void *ud) {
     const int ncol = p->schema.n;
     size_t off = 0;
+    bool streaming = false;        /* a stream is open from some line on */
+    int cooldown = 0;              /* lines to parse alone before trying a stream again */
+    const char *complete_end = NULL; /* just after the last '\n' in buf */
 #ifndef NDEBUG
     {
         int bad_schema = b->schema.n < ncol;
@@ -299,8 +311,28 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         }
         for (int i = 0; i < p->nleaves; i++) p->vals[i].kind = SL_JV_ABSENT;
         size_t avail = (size_t)(buf + len - line) + SL_JSON_PADDING;
-        if (sl_jsimd_parse(p->simd, line, ll, avail, p->nodes, p->vals, p->reason,
-                           sizeof p->reason) != 0) {
+        int from_stream = 1;
+        if (p->stream) {
+            if (!streaming && cooldown == 0) {
+                if (!complete_end) complete_end = (const char *)memrchr(buf, '\n', len) + 1;
+                streaming = sl_jsimd_stream_start(p->simd, line, (size_t)(complete_end - line),
+                                                  avail) == 0;
+                if (!streaming) cooldown = STREAM_COOLDOWN;
+            }
+            if (streaming) {
+                from_stream = sl_jsimd_stream_line(p->simd, line, ll, nl, p->nodes, p->vals);
+                if (from_stream == 2) {
+                    streaming = false;
+                    cooldown = STREAM_COOLDOWN;
+                }
+                if (from_stream != 0)
+                    for (int i = 0; i < p->nleaves; i++) p->vals[i].kind = SL_JV_ABSENT;
+            } else {
+                cooldown--;
+            }
+        }
+        if (from_stream != 0 && sl_jsimd_parse(p->simd, line, ll, avail, p->nodes, p->vals,
+                                               p->reason, sizeof p->reason) != 0) {
             if (bad) bad(ud, line, ll, part, pos, p->reason);
             continue;
         }

@@ -29,12 +29,24 @@ using namespace simdjson;
 
 static_assert(SIMDJSON_PADDING <= 64, "SL_JSON_PADDING (json.h) must cover SIMDJSON_PADDING");
 
+/* Stage 1 window of stream mode: large enough to amortise simdjson's
+ * per-call cost over hundreds of lines, small enough that the work wasted
+ * past a full batch stays small. Longer lines fail in the stream (CAPACITY)
+ * and are parsed on their own. */
+static const size_t STREAM_WINDOW = 64 * 1024;
+
 struct sl_jsimd {
-    ondemand::parser parser;
+    ondemand::parser parser;  /* line by line */
+    ondemand::parser sparser; /* stream mode: a stream owns its parser */
+    ondemand::document_stream stream;
+    ondemand::document_stream::iterator it;
+    const char *sbase, *send;
 };
 
 extern "C" sl_jsimd *sl_jsimd_new(void) {
-    return new (std::nothrow) sl_jsimd();
+    sl_jsimd *s = new (std::nothrow) sl_jsimd();
+    if (s) s->sparser.threaded = false; /* one thread on the data path */
+    return s;
 }
 
 extern "C" void sl_jsimd_free(sl_jsimd *s) {
@@ -314,5 +326,49 @@ extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t 
                  (long)(loc - line));
         return SL_EPARSE;
     }
+    return 0;
+}
+
+extern "C" int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail) {
+    if (avail < len + SIMDJSON_PADDING) return -1;
+    if (s->sparser.iterate_many(buf, len, STREAM_WINDOW).get(s->stream)) return -1;
+    s->it = s->stream.begin();
+    s->sbase = buf;
+    s->send = buf + len;
+    return 0;
+}
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+extern "C" int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, const char *nl,
+                                    const sl_jnode *nodes, sl_jval *vals) {
+    const char *first = line, *end = line + len;
+    while (first < end && is_ws(*first)) first++;
+    /* Documents that began before this line were (or could not be) used. */
+    const char *ds;
+    for (;;) {
+        if (!(s->it != s->stream.end())) return 2;
+        ds = s->sbase + s->it.current_index();
+        if (ds >= first) break;
+        ++s->it;
+    }
+    if (ds != first) return 1; /* no document starts here */
+    ondemand::document_reference doc;
+    if ((*s->it).get(doc)) return 2;
+    ondemand::json_type t;
+    if (doc.type().get(t)) return 2;
+    if (t != ondemand::json_type::object) return 1;
+    ondemand::object obj;
+    if (doc.get_object().get(obj)) return 2;
+    walker w{nodes, vals, line, end};
+    if (walk_object(w, obj, &nodes[0])) return 2;
+    /* The next structural is where the next document starts: it must be on a
+     * later line, and between this line's end and it only whitespace, or the
+     * document went on past the line. */
+    const char *next = nullptr;
+    if (doc.current_location().get(next)) next = s->send;
+    if (next <= nl) return 1; /* something after the object on this line */
+    for (const char *q = nl; q < next; q++)
+        if (!is_ws(*q)) return 1;
     return 0;
 }

@@ -81,6 +81,27 @@ void sl_jsimd_free(sl_jsimd *s);
 int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
                    const sl_jnode *nodes, sl_jval *vals, char *msg, size_t msgcap);
 
+/* ---- stream mode ------------------------------------------------------
+ * Per-line iterate() pays simdjson's fixed per-document cost (stage 1 setup)
+ * on every ~140-byte line. Stream mode runs stage 1 once per 64 KiB window
+ * over many lines (ondemand iterate_many, no worker thread) and walks each
+ * document in turn. It is an accelerator only: a line is accepted from the
+ * stream only if its document starts at the line's first non-blank byte,
+ * walks without any error, and ends before the line's '\n' with nothing
+ * else on the line. Anything else (errors, scalars, trailing garbage,
+ * documents spanning lines, stage 1 failures anywhere in the window) makes
+ * the caller re-parse that line with sl_jsimd_parse, whose verdict and
+ * message are authoritative. */
+
+/* Starts a stream over buf[0..len) (whole lines; bytes up to buf + avail
+ * readable). Returns 0, or -1 (the caller parses line by line). */
+int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail);
+/* Parses the line [line, line+len) whose '\n' is at nl from the stream.
+ * Returns 0 (vals filled), 1 (use sl_jsimd_parse for this line; the stream
+ * goes on) or 2 (same, and the stream is finished or broken). */
+int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, const char *nl,
+                         const sl_jnode *nodes, sl_jval *vals);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,7 +49,8 @@ static int prep(sl_store *s, const char *sql, sqlite3_stmt **st, sl_error *err) 
 
 sl_store *sl_store_open(const char *path, bool readonly, sl_error *err) {
     sl_store *s = calloc(1, sizeof *s);
-    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    /* one connection per thread: no SQLite mutexes needed */
+    int flags = (readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         sl_error_set(err, SL_EIO, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_close(s->db);

@@ -46,7 +46,7 @@ commit_interval: soon
 $base_src
 tables: {}
 EOF
-bad unknown_column 17:18 "unknown column 'nme'" <<EOF
+bad unknown_column 15:18 "unknown column 'nme'" <<EOF
 pipeline: x
 $base_src
 tables:
@@ -59,7 +59,7 @@ tables:
     steps:
       - filter: "nme = 'x'"
 EOF
-bad cycle "" "cycle" <<EOF
+bad cycle 9:11 "cycle in the table graph" <<EOF
 pipeline: x
 $base_src
 tables:
@@ -70,7 +70,7 @@ tables:
   c:
     from: a
 EOF
-bad type_error 12:21 "" <<EOF
+bad type_error 11:22 "needs numbers" <<EOF
 pipeline: x
 $base_src
 tables:
@@ -79,14 +79,14 @@ tables:
     steps:
       - derive: {b: "name + 1"}
 EOF
-bad unknown_from 10:11 "neither a source nor a table" <<EOF
+bad unknown_from 9:11 "neither a source nor a table" <<EOF
 pipeline: x
 $base_src
 tables:
   t:
     from: nowhere
 EOF
-bad yaml_syntax "" "" <<EOF
+bad yaml_syntax 3:7 "expected" <<EOF
 pipeline: x
 sources: {a: 1
 tables: [

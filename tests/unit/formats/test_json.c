@@ -64,6 +64,29 @@ static sl_schema schema_of(const char *spec) {
     return s;
 }
 
+static void assert_batches_equal(const sl_batch *a, const sl_batch *z) {
+    assert_int_equal(a->n, z->n);
+    for (uint32_t r = 0; r < a->n; r++) {
+        assert_int_equal(a->pos[r], z->pos[r]);
+        assert_int_equal(a->raw[r].len, z->raw[r].len);
+        assert_ptr_equal(a->raw[r].ptr, z->raw[r].ptr);
+        for (int c = 0; c < a->schema.n; c++) {
+            const sl_column *x = &a->col[c], *y = &z->col[c];
+            assert_int_equal(x->null[r], y->null[r]);
+            if (x->null[r]) continue;
+            switch (x->type) {
+            case SL_T_DOUBLE: assert_memory_equal(&x->v.d[r], &y->v.d[r], sizeof(double)); break;
+            case SL_T_STRING:
+                assert_int_equal(x->v.s[r].len, y->v.s[r].len);
+                assert_memory_equal(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len);
+                break;
+            case SL_T_BOOL: assert_int_equal(x->v.b[r], y->v.b[r]); break;
+            default: assert_int_equal(x->v.i[r], y->v.i[r]); break;
+            }
+        }
+    }
+}
+
 typedef struct run {
     sl_json_parser *p;
     sl_batch *b;
@@ -83,6 +106,21 @@ static void run_parse(run *r, const char *spec, const char *const *paths, const 
     r->b = sl_batch_new(&s, 64);
     r->buf = padded(input, &r->len);
     r->used = sl_json_parse_lines(r->p, r->buf, r->len, 3, 1000, 42, r->b, on_bad, &r->bad);
+    /* stream mode is an accelerator only: line by line must agree exactly */
+    sl_json_parser_set_stream(r->p, false);
+    sl_batch *b2 = sl_batch_new(&s, 64);
+    bad_log *bad2 = calloc(1, sizeof *bad2);
+    assert_int_equal(sl_json_parse_lines(r->p, r->buf, r->len, 3, 1000, 42, b2, on_bad, bad2), r->used);
+    sl_json_parser_set_stream(r->p, true);
+    assert_batches_equal(r->b, b2);
+    assert_int_equal(bad2->n, r->bad.n);
+    for (int k = 0; k < r->bad.n; k++) {
+        assert_int_equal(bad2->pos[k], r->bad.pos[k]);
+        assert_string_equal(bad2->reason[k], r->bad.reason[k]);
+        assert_string_equal(bad2->line[k], r->bad.line[k]);
+    }
+    sl_batch_free(b2);
+    free(bad2);
 }
 
 static void run_free(run *r) {
@@ -373,6 +411,37 @@ static void test_malformed_lines(void **state) {
     run_free(&r);
 }
 
+static void test_stream_edge_cases(void **state) {
+    (void)state;
+    /* Documents that span lines, several per line, scalars between objects,
+     * broken windows: each line is judged on its own in both modes (run_parse
+     * compares stream mode with line-by-line mode). */
+    run r;
+    run_parse(&r, "a:int,s:string", NULL,
+              "{\"a\":1}\n"
+              "{\"a\":\n"
+              "2}\n"
+              "{\"a\":3}{\"a\":4}\n"
+              "{\"a\":5} 6\n"
+              "7\n"
+              "{\"a\":8}\n"
+              "  {\"a\":9}  \n"
+              "{\"s\":\"unclosed}\n"
+              "{\"a\":10}\n"
+              "{\"s\":\"\xc3\"}\n"
+              "{\"a\":11}\n"
+              "{\"a\":[1,\n"
+              "{\"a\":12}\n"
+              "]}\n"
+              "{\"a\":13}\n",
+              false);
+    int64_t want[] = {1, 8, 9, 10, 11, 12, 13};
+    assert_int_equal(r.b->n, 7);
+    for (int k = 0; k < 7; k++) assert_int_equal(r.b->col[0].v.i[k], want[k]);
+    assert_int_equal(r.bad.n, 9);
+    run_free(&r);
+}
+
 static void test_blank_crlf_bom(void **state) {
     (void)state;
     run r;
@@ -642,6 +711,7 @@ int main(void) {
         cmocka_unit_test(test_escapes_and_unicode),
         cmocka_unit_test(test_bad_strings),
         cmocka_unit_test(test_malformed_lines),
+        cmocka_unit_test(test_stream_edge_cases),
         cmocka_unit_test(test_blank_crlf_bom),
         cmocka_unit_test(test_partial_line_and_resume),
         cmocka_unit_test(test_batch_full_and_resume),
