@@ -45,7 +45,9 @@ struct sl_jsimd {
 
 extern "C" sl_jsimd *sl_jsimd_new(void) {
     sl_jsimd *s = new (std::nothrow) sl_jsimd();
+#ifdef SIMDJSON_THREADS_ENABLED
     if (s) s->sparser.threaded = false; /* one thread on the data path */
+#endif
     return s;
 }
 
@@ -107,7 +109,7 @@ static bool is_big_integer(std::string_view t) {
     return true;
 }
 
-static error_code read_leaf(walker &w, ondemand::value v, const sl_jnode *n) {
+static error_code read_leaf(walker &w, ondemand::value &v, const sl_jnode *n) {
     sl_jval *out = &w.vals[n->leaf];
     ondemand::json_type t;
     error_code e = v.type().get(t);
@@ -208,10 +210,10 @@ static error_code read_leaf(walker &w, ondemand::value v, const sl_jnode *n) {
     return INCORRECT_TYPE;
 }
 
-static error_code walk_object(walker &w, ondemand::object obj, const sl_jnode *parent);
-static error_code walk_array(walker &w, ondemand::array arr, const sl_jnode *parent);
+static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *parent);
+static error_code walk_array(walker &w, ondemand::array &arr, const sl_jnode *parent);
 
-static error_code visit(walker &w, ondemand::value v, const sl_jnode *n) {
+static error_code visit(walker &w, ondemand::value &v, const sl_jnode *n) {
     if (n->leaf >= 0) return read_leaf(w, v, n);
     ondemand::json_type t;
     error_code e = v.type().get(t);
@@ -238,18 +240,20 @@ static const sl_jnode *match_key(const walker &w, const sl_jnode *parent, const 
     return nullptr;
 }
 
-static error_code walk_object(walker &w, ondemand::object obj, const sl_jnode *parent) {
+static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *parent) {
     for (auto fres : obj) {
         ondemand::field f;
         error_code e = std::move(fres).get(f);
         if (e) return e;
         if (parent->child < 0) continue; /* iterate anyway: checks the structure */
-        /* Keys are compared raw; only a key with a backslash is unescaped. */
-        const char *kp = f.key().raw();
-        const char *q = (const char *)memchr(kp, '"', (size_t)(w.end - kp));
-        if (q == nullptr) return TAPE_ERROR;
+        /* Keys are compared raw; only a key with a backslash is unescaped.
+         * (Short keys: a plain loop beats two memchr calls.) */
+        const char *kp = f.key().raw(), *q = kp;
+        bool esc = false;
+        while (q < w.end && *q != '"') esc |= *q++ == '\\';
+        if (q == w.end) return TAPE_ERROR;
         const sl_jnode *n;
-        if (memchr(kp, '\\', (size_t)(q - kp)) == nullptr) {
+        if (!esc) {
             n = match_key(w, parent, kp, (size_t)(q - kp));
         } else {
             std::string_view key;
@@ -265,7 +269,7 @@ static error_code walk_object(walker &w, ondemand::object obj, const sl_jnode *p
     return SUCCESS;
 }
 
-static error_code walk_array(walker &w, ondemand::array arr, const sl_jnode *parent) {
+static error_code walk_array(walker &w, ondemand::array &arr, const sl_jnode *parent) {
     int64_t idx = 0;
     for (auto vres : arr) {
         ondemand::value v;
