@@ -155,8 +155,10 @@ static inline uint64_t row_key(const dedupe_op *o, const sl_batch *b, uint32_t i
 static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
     (void)err;
     dedupe_op *o = self;
-    if (ctx->watermark != INT64_MIN) evict(o, ctx->watermark - o->horizon);
-    if (!b->n) return 0;
+    if (!b->n) {
+        if (ctx->watermark != INT64_MIN) evict(o, ctx->watermark - o->horizon);
+        return 0;
+    }
     if (o->keep_cap < b->cap) {
         free(o->keep);
         o->keep = malloc(b->cap);
@@ -184,6 +186,8 @@ static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     o->kept += b->n - dups;
     ctx->duplicates += dups;
     if (o->flag_col < 0 && dups) sl_batch_keep(b, o->keep);
+    /* after the batch: every later record has t >= this watermark */
+    if (ctx->watermark != INT64_MIN) evict(o, ctx->watermark - o->horizon);
     return 0;
 }
 

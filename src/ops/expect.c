@@ -29,9 +29,11 @@ typedef struct {
 } expect_op;
 
 static const sl_opt expect_opts[] = {
-    {"name", SL_OPT_STRING, true, NULL, NULL, "name of the expectation (reported in counts and reasons)"},
+    {"name", SL_OPT_STRING, true, NULL, NULL,
+     "name of the expectation (reported in counts and reasons)"},
     {"expr", SL_OPT_EXPR, true, NULL, NULL, "boolean SQL expression every row should satisfy"},
-    {"action", SL_OPT_ENUM, false, "warn|drop|quarantine|fail", "warn", "what to do with a failing row"},
+    {"action", SL_OPT_ENUM, false, "warn|drop|quarantine|fail", "warn",
+     "what to do with a failing row"},
     {0},
 };
 
@@ -51,10 +53,10 @@ static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     }
     const sl_node *an = sl_node_get(arg, "action");
     const char *a = an ? an->str : "warn";
-    o->action = !strcmp(a, "drop") ? ACT_DROP
+    o->action = !strcmp(a, "drop")         ? ACT_DROP
                 : !strcmp(a, "quarantine") ? ACT_QUARANTINE
-                : !strcmp(a, "fail") ? ACT_FAIL
-                                     : ACT_WARN;
+                : !strcmp(a, "fail")       ? ACT_FAIL
+                                           : ACT_WARN;
     snprintf(o->reason, sizeof o->reason, "expectation '%s' failed: %s", o->name, en->str);
     *self = o;
     return 0;
@@ -74,24 +76,32 @@ static int expect_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     }
     sl_expr_eval_bool(o->e, b, o->keep);
     uint32_t failed = 0;
-    for (uint32_t i = 0; i < b->n; i++) failed += !o->keep[i];
+    for (uint32_t i = 0; i < b->n; i++)
+        failed += !o->keep[i];
     o->passed += b->n - failed;
     o->failed += failed;
     if (!failed) return 0;
     switch (o->action) {
-    case ACT_WARN: return 0;
+    case ACT_WARN:
+        return 0;
     case ACT_FAIL: {
         uint32_t i = 0;
-        while (o->keep[i]) i++;
-        return sl_error_set(err, SL_EFAIL, "expectation '%s' failed (action fail) on record at %s offset %lld",
-                            o->name, "partition", (long long)b->pos[i]);
+        while (o->keep[i])
+            i++;
+        return sl_error_set(
+            err, SL_EFAIL,
+            "expectation '%s' failed (action fail) on the record at offset %lld: %.*s", o->name,
+            (long long)b->pos[i], b->raw[i].len > 200 ? 200 : (int)b->raw[i].len,
+            b->raw[i].ptr ? b->raw[i].ptr : "");
     }
     case ACT_QUARANTINE:
         for (uint32_t i = 0; i < b->n; i++)
             if (!o->keep[i]) ctx->quarantine(ctx->engine, b, i, o->reason);
         ctx->quarantined += failed;
         break;
-    case ACT_DROP: ctx->dropped += failed; break;
+    case ACT_DROP:
+        ctx->dropped += failed;
+        break;
     }
     sl_batch_keep(b, o->keep);
     return 0;

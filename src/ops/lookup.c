@@ -170,7 +170,11 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
             bad++;
             continue;
         }
-        lk_val kv;
+        lk_val kv = {0};
+        if (f[keyi].len == 0) { /* an empty key is NULL: it can match nothing */
+            bad++;
+            continue;
+        }
         if (parse_cell(&f[keyi], o->on_type == SL_T_STRING ? SL_T_INT : o->on_type, &kv, &t->text, &tused) && o->on_type != SL_T_STRING) {
             bad++;
             continue;

@@ -68,7 +68,8 @@ const sl_opt sl_window_opts[] = {
     {"size", SL_OPT_DURATION, true, NULL, NULL, "window length"},
     {"slide", SL_OPT_DURATION, false, NULL, "size", "hop between window starts (hopping windows)"},
     {"keys", SL_OPT_LIST, false, NULL, NULL, "group-by columns"},
-    {"aggregates", SL_OPT_MAP, true, NULL, NULL, "name: func(expr) with func count|count_distinct|sum|avg|min|max"},
+    {"aggregates", SL_OPT_MAP, true, NULL, NULL,
+     "name: func(expr) with func count|count_distinct|sum|avg|min|max"},
     {0},
 };
 
@@ -78,21 +79,29 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
     const char *s = val->str;
     const char *lp = strchr(s, '(');
     const char *rp = strrchr(s, ')');
-    if (!lp || !rp || rp < lp) return sl_node_error(err, val, "aggregate must look like func(expr), got '%s'", s);
+    if (!lp || !rp || rp < lp)
+        return sl_node_error(err, val, "aggregate must look like func(expr), got '%s'", s);
+    for (const char *q = rp + 1; *q; q++)
+        if (*q != ' ')
+            return sl_node_error(err, val, "aggregate must look like func(expr), got '%s'", s);
     size_t fl = (size_t)(lp - s);
-    while (fl && s[fl - 1] == ' ') fl--;
+    while (fl && s[fl - 1] == ' ')
+        fl--;
     a->kind = -1;
     for (int k = 0; k < 6; k++)
         if (strlen(agg_names[k]) == fl && !strncasecmp(s, agg_names[k], fl)) a->kind = k;
     if (a->kind < 0)
-        return sl_node_error(err, val, "unknown aggregate '%.*s' (count, count_distinct, sum, avg, min, max)", (int)fl, s);
+        return sl_node_error(err, val,
+                             "unknown aggregate '%.*s' (count, count_distinct, sum, avg, min, max)",
+                             (int)fl, s);
     char inner[1024];
     size_t il = (size_t)(rp - lp - 1);
     if (il >= sizeof inner) return sl_node_error(err, val, "aggregate argument too long");
     memcpy(inner, lp + 1, il);
     inner[il] = 0;
     char *p = inner;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (!strcmp(p, "*") || (!*p && a->kind == AGG_COUNT)) {
         if (a->kind != AGG_COUNT) return sl_node_error(err, val, "only count takes *");
         a->arg = NULL;
@@ -102,29 +111,53 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         sl_error e = {0};
         a->arg = sl_expr_compile(inner, in, &e, &off);
         if (!a->arg)
-            return sl_error_at(err, SL_EINVAL, val->file, val->line, val->col + (val->quoted ? 1 : 0) + (int)(lp - s) + 1 + off, "%s", e.msg);
+            return sl_error_at(err, SL_EINVAL, val->file, val->line,
+                               val->col + (val->quoted ? 1 : 0) + (int)(lp - s) + 1 + off, "%s",
+                               e.msg);
         a->arg_type = sl_expr_type(a->arg);
+        int bad = 0;
         switch (a->kind) {
         case AGG_COUNT:
-        case AGG_COUNT_DISTINCT: a->out_type = SL_T_INT; break;
+        case AGG_COUNT_DISTINCT:
+            a->out_type = SL_T_INT;
+            break;
         case AGG_AVG:
-            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE)
-                return sl_node_error(err, val, "avg needs a number, got %s", sl_type_name(a->arg_type));
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE) {
+                bad = 1;
+                sl_node_error(err, val, "avg needs a number, got %s", sl_type_name(a->arg_type));
+                break;
+            }
             a->out_type = SL_T_DOUBLE;
             break;
         case AGG_SUM:
-            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE)
-                return sl_node_error(err, val, "sum needs a number, got %s", sl_type_name(a->arg_type));
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE) {
+                bad = 1;
+                sl_node_error(err, val, "sum needs a number, got %s", sl_type_name(a->arg_type));
+                break;
+            }
             a->out_type = a->arg_type;
             break;
         default:
-            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE && a->arg_type != SL_T_TS)
-                return sl_node_error(err, val, "%s needs a number or timestamp, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE && a->arg_type != SL_T_TS) {
+                bad = 1;
+                sl_node_error(err, val, "%s needs a number or timestamp, got %s",
+                              agg_names[a->kind], sl_type_name(a->arg_type));
+                break;
+            }
             a->out_type = a->arg_type;
         }
+        if (bad) {
+            sl_expr_free(a->arg);
+            a->arg = NULL;
+            return SL_EINVAL;
+        }
     }
-    if (sl_schema_add(&w->out, me->key, a->out_type) < 0)
-        return sl_error_at(err, SL_EINVAL, val->file, me->line, me->col, "duplicate output column '%s'", me->key);
+    if (sl_schema_add(&w->out, me->key, a->out_type) < 0) {
+        if (a->arg) sl_expr_free(a->arg);
+        a->arg = NULL;
+        return sl_error_at(err, SL_EINVAL, val->file, me->line, me->col,
+                           "duplicate output column '%s'", me->key);
+    }
     w->naggs++;
     return 0;
 }
@@ -181,8 +214,10 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
         }
         if (parse_agg(w, &an->map[i], v, in, err)) goto fail;
     }
-    if (sl_schema_add(&w->out, "is_final", SL_T_BOOL) < 0 || sl_schema_add(&w->out, "_group", SL_T_INT) < 0) {
-        sl_node_error(err, spec, "output columns is_final/_group clash with a key or aggregate name");
+    if (sl_schema_add(&w->out, "is_final", SL_T_BOOL) < 0 ||
+        sl_schema_add(&w->out, "_group", SL_T_INT) < 0) {
+        sl_node_error(err, spec,
+                      "output columns is_final/_group clash with a key or aggregate name");
         goto fail;
     }
     w->index = sl_hmap_new(256);
@@ -210,7 +245,8 @@ static void group_init(sl_window *w, group *g) {
 
 static void group_release(sl_window *w, size_t gi) {
     group *g = &w->g[gi];
-    for (int k = 0; k < w->nkeys; k++) free(g->ks[k]);
+    for (int k = 0; k < w->nkeys; k++)
+        free(g->ks[k]);
     for (int a = 0; a < w->naggs; a++)
         if (g->aggs[a].distinct) sl_hmap_free(g->aggs[a].distinct);
     free(g->aggs);
@@ -234,11 +270,16 @@ static uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_
     uint64_t h = sl_hash_int(ws, 0x3a11);
     for (int k = 0; k < w->nkeys; k++) {
         const sl_column *c = &b->col[w->key_col[k]];
-        if (c->null[i]) h = sl_hash_int(0x5eed5eed, h ^ 0x9e3779b97f4a7c15ULL);
-        else if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h + 1);
-        else if (c->type == SL_T_DOUBLE) h = sl_hash_bytes(&c->v.d[i], 8, h + 2);
-        else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], h + 3);
-        else h = sl_hash_int(c->v.i[i], h + 4);
+        if (c->null[i])
+            h = sl_hash_int(0x5eed5eed, h ^ 0x9e3779b97f4a7c15ULL);
+        else if (c->type == SL_T_STRING)
+            h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h + 1);
+        else if (c->type == SL_T_DOUBLE)
+            h = sl_hash_bytes(&c->v.d[i], 8, h + 2);
+        else if (c->type == SL_T_BOOL)
+            h = sl_hash_int(c->v.b[i], h + 3);
+        else
+            h = sl_hash_int(c->v.i[i], h + 4);
     }
     return h;
 }
@@ -261,9 +302,12 @@ static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
             memcpy(g->ks[k], c->v.s[i].ptr, c->v.s[i].len);
             g->ks[k][c->v.s[i].len] = 0;
             g->kslen[k] = c->v.s[i].len;
-        } else if (c->type == SL_T_DOUBLE) g->kd[k] = c->v.d[i];
-        else if (c->type == SL_T_BOOL) g->ki[k] = c->v.b[i];
-        else g->ki[k] = c->v.i[i];
+        } else if (c->type == SL_T_DOUBLE)
+            g->kd[k] = c->v.d[i];
+        else if (c->type == SL_T_BOOL)
+            g->ki[k] = c->v.b[i];
+        else
+            g->ki[k] = c->v.i[i];
     }
     sl_hmap_put(w->index, gk, (int64_t)gi, NULL);
     w->alive++;
@@ -279,13 +323,18 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i) {
     if (c->null[i]) return;
     s->n++;
     switch (a->kind) {
-    case AGG_COUNT: break;
+    case AGG_COUNT:
+        break;
     case AGG_COUNT_DISTINCT: {
         uint64_t h;
-        if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
-        else if (c->type == SL_T_DOUBLE) h = sl_hash_bytes(&c->v.d[i], 8, 7);
-        else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], 7);
-        else h = sl_hash_int(c->v.i[i], 7);
+        if (c->type == SL_T_STRING)
+            h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
+        else if (c->type == SL_T_DOUBLE)
+            h = sl_hash_bytes(&c->v.d[i], 8, 7);
+        else if (c->type == SL_T_BOOL)
+            h = sl_hash_int(c->v.b[i], 7);
+        else
+            h = sl_hash_int(c->v.i[i], 7);
         sl_hmap_put(s->distinct, h, 0, NULL);
         break;
     }
@@ -331,7 +380,8 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
             size_t gi = find_or_add(w, b, i, ws);
             group *g = &w->g[gi];
             g->dirty = true;
-            for (int a = 0; a < w->naggs; a++) agg_add(&w->aggs[a], &g->aggs[a], i);
+            for (int a = 0; a < w->naggs; a++)
+                agg_add(&w->aggs[a], &g->aggs[a], i);
         }
     }
     return 0;
@@ -345,31 +395,43 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
         sl_column *col = &out->col[c];
         if (g->knull[k]) continue;
         /* copy: a final group is released before the engine writes the batch */
-        if (w->key_type[k] == SL_T_STRING) sl_col_set_str(col, r, sl_arena_strdup(out->arena, g->ks[k], g->kslen[k]), g->kslen[k]);
-        else if (w->key_type[k] == SL_T_DOUBLE) sl_col_set_double(col, r, g->kd[k]);
-        else if (w->key_type[k] == SL_T_BOOL) sl_col_set_bool(col, r, g->ki[k] != 0);
-        else sl_col_set_int(col, r, g->ki[k]);
+        if (w->key_type[k] == SL_T_STRING)
+            sl_col_set_str(col, r, sl_arena_strdup(out->arena, g->ks[k], g->kslen[k]), g->kslen[k]);
+        else if (w->key_type[k] == SL_T_DOUBLE)
+            sl_col_set_double(col, r, g->kd[k]);
+        else if (w->key_type[k] == SL_T_BOOL)
+            sl_col_set_bool(col, r, g->ki[k] != 0);
+        else
+            sl_col_set_int(col, r, g->ki[k]);
     }
     for (int a = 0; a < w->naggs; a++, c++) {
         const agg_def *ad = &w->aggs[a];
         const agg_state *s = &g->aggs[a];
         sl_column *col = &out->col[c];
         switch (ad->kind) {
-        case AGG_COUNT: sl_col_set_int(col, r, s->n); break;
-        case AGG_COUNT_DISTINCT: sl_col_set_int(col, r, (int64_t)sl_hmap_count(s->distinct)); break;
+        case AGG_COUNT:
+            sl_col_set_int(col, r, s->n);
+            break;
+        case AGG_COUNT_DISTINCT:
+            sl_col_set_int(col, r, (int64_t)sl_hmap_count(s->distinct));
+            break;
         case AGG_AVG:
             if (s->n) sl_col_set_double(col, r, s->sum / (double)s->n);
             break;
         case AGG_SUM:
             if (!s->n) break;
-            if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, s->sum);
-            else sl_col_set_int(col, r, s->isum);
+            if (ad->out_type == SL_T_DOUBLE)
+                sl_col_set_double(col, r, s->sum);
+            else
+                sl_col_set_int(col, r, s->isum);
             break;
         case AGG_MIN:
         case AGG_MAX:
             if (!s->n) break;
-            if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, ad->kind == AGG_MIN ? s->dmin : s->dmax);
-            else sl_col_set_int(col, r, ad->kind == AGG_MIN ? s->imin : s->imax);
+            if (ad->out_type == SL_T_DOUBLE)
+                sl_col_set_double(col, r, ad->kind == AGG_MIN ? s->dmin : s->dmax);
+            else
+                sl_col_set_int(col, r, ad->kind == AGG_MIN ? s->imin : s->imax);
             break;
         }
     }
@@ -413,7 +475,8 @@ int sl_window_snapshot(sl_window *w, sl_buf *out) {
                 sl_buf_put_i64(out, (int64_t)sl_hmap_count(s->distinct));
                 size_t it = 0;
                 uint64_t k;
-                while (sl_hmap_next(s->distinct, &it, &k, NULL)) sl_buf_put_i64(out, (int64_t)k);
+                while (sl_hmap_next(s->distinct, &it, &k, NULL))
+                    sl_buf_put_i64(out, (int64_t)k);
             }
         }
     }
@@ -437,8 +500,8 @@ int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
         for (int k = 0; k < w->nkeys; k++) {
             const char *s;
             uint32_t len;
-            if (sl_rd_bytes(&r, &g->knull[k], 1) || sl_rd_i64(&r, &g->ki[k]) || sl_rd_bytes(&r, &g->kd[k], 8) ||
-                sl_rd_str(&r, &s, &len))
+            if (sl_rd_bytes(&r, &g->knull[k], 1) || sl_rd_i64(&r, &g->ki[k]) ||
+                sl_rd_bytes(&r, &g->kd[k], 8) || sl_rd_str(&r, &s, &len))
                 goto corrupt;
             if (w->key_type[k] == SL_T_STRING && !g->knull[k]) {
                 g->ks[k] = malloc(len + 1);

@@ -94,6 +94,7 @@ int sl_dir_scan(sl_dir_source *d, sl_error *err) {
     while ((de = readdir(dir))) {
         if (de->d_name[0] == '.') continue;
         if (fnmatch(d->pattern, de->d_name, 0) != 0) continue;
+        if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) continue; /* folders, fifos, sockets */
         uint64_t h = sl_hash_bytes(de->d_name, strlen(de->d_name), 0);
         int64_t *idx = sl_hmap_get(d->by_name, h);
         if (idx) {
@@ -116,7 +117,7 @@ int sl_dir_scan(sl_dir_source *d, sl_error *err) {
         fresh[nfresh++] = strdup(de->d_name);
     }
     closedir(dir);
-    qsort(fresh, (size_t)nfresh, sizeof *fresh, cmp_str);
+    if (nfresh > 1) qsort(fresh, (size_t)nfresh, sizeof *fresh, cmp_str);
     for (int i = 0; i < nfresh; i++) {
         if (d->n == d->cap) {
             d->cap = d->cap ? d->cap * 2 : 256;
@@ -191,6 +192,7 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
             if (d->blen == BUF_SIZE) {
                 /* a line longer than the buffer: hand it over cut, the parser reports it */
                 d->buf[BUF_SIZE - 1] = '\n';
+                continue;
             }
             ssize_t r = 0;
             if (d->blen < BUF_SIZE) {
