@@ -30,16 +30,27 @@ static void setup(void) {
     batch = sl_batch_new(&schema, ROWS);
     static const int64_t ints[ROWS] = {0, 1, -1, INT64_MAX, INT64_MIN, 42, -7, 1000000, 0};
     static const double dbls[ROWS] = {0.0, 1.5, -2.25, 1e308, -1e-308, 3.0, 0.1, -0.0, 7};
-    static const char *strs[ROWS] = {"", "x", "xray", "h\xc3\xa9llo", "\xff\xfe", "100%", "a_b", "  pad ", "X"};
-    static const int64_t tss[ROWS] = {0, 1767225900000000LL, -1, INT64_MAX, INT64_MIN, 86400000000LL,
-                                      -62135596800000000LL, 253402300800000000LL, 1};
+    static const char *strs[ROWS] = {"",    "x",      "xray", "h\xc3\xa9llo", "\xff\xfe", "100%",
+                                     "a_b", "  pad ", "X"};
+    static const int64_t tss[ROWS] = {0,
+                                      1767225900000000LL,
+                                      -1,
+                                      INT64_MAX,
+                                      INT64_MIN,
+                                      86400000000LL,
+                                      -62135596800000000LL,
+                                      253402300800000000LL,
+                                      1};
     for (uint32_t i = 0; i < ROWS; i++) {
         uint32_t r = sl_batch_append_null_row(batch);
         if (i == ROWS - 1) continue; /* the last row is all NULL */
         sl_col_set_int(&batch->col[0], r, ints[i]);
         sl_col_set_int(&batch->col[1], r, ints[(i + 3) % ROWS]);
         if (i % 4 != 3) sl_col_set_double(&batch->col[2], r, dbls[i]);
-        if (i % 3 != 2) sl_col_set_str(&batch->col[3], r, strs[i], (uint32_t)strlen(strs[i]));
+        if (i == 0)
+            sl_col_set_str(&batch->col[3], r, NULL, 0); /* parsers may leave empty views unset */
+        else if (i % 3 != 2)
+            sl_col_set_str(&batch->col[3], r, strs[i], (uint32_t)strlen(strs[i]));
         if (i % 5 != 4) sl_col_set_bool(&batch->col[4], r, i & 1);
         sl_col_set_int(&batch->col[5], r, tss[i]);
     }

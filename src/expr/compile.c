@@ -129,14 +129,19 @@ static void free_scratch(node *n) {
 
 /* Runs n's kernel on one row (its children are literals) and turns n into a literal. */
 static void fold(comp *c, node *n) {
-    for (int i = 0; i < n->nk; i++) scratch_ensure(n->k[i], 1);
+    for (int i = 0; i < n->nk; i++)
+        scratch_ensure(n->k[i], 1);
     scratch_ensure(n, 1);
     n->eval(n, c->fold_batch, 1);
     n->lit_null = n->res.null[0] != 0;
     if (!n->lit_null) {
         switch (n->type) {
-        case SL_T_BOOL: n->lit.b = n->res.v.b[0] != 0; break;
-        case SL_T_DOUBLE: n->lit.d = n->res.v.d[0]; break;
+        case SL_T_BOOL:
+            n->lit.b = n->res.v.b[0] != 0;
+            break;
+        case SL_T_DOUBLE:
+            n->lit.d = n->res.v.d[0];
+            break;
         case SL_T_STRING: {
             /* copy: the kernel may have pointed into the fold batch's arena,
              * which is the expression's arena anyway, or into a child */
@@ -145,8 +150,12 @@ static void fold(comp *c, node *n) {
             n->lit.s.len = s.len;
             break;
         }
-        case SL_T_NULL: n->lit_null = true; break;
-        default: n->lit.i = n->res.v.i[0]; break;
+        case SL_T_NULL:
+            n->lit_null = true;
+            break;
+        default:
+            n->lit.i = n->res.v.i[0];
+            break;
         }
     }
     free_scratch(n);
@@ -172,8 +181,10 @@ node *make_cast(comp *c, node *x, sl_type to, int off) {
     if (!x || c->failed) return NULL;
     if (x->type == to) return x;
     sl_type from = x->type;
-    if ((from == SL_T_BOOL && to == SL_T_TS) || (from == SL_T_TS && to == SL_T_BOOL) || to == SL_T_NULL) {
-        comp_error(c, x->off, SL_ETYPE, "cannot cast %s to %s", sl_type_name(from), sl_type_name(to));
+    if ((from == SL_T_BOOL && to == SL_T_TS) || (from == SL_T_TS && to == SL_T_BOOL) ||
+        to == SL_T_NULL) {
+        comp_error(c, x->off, SL_ETYPE, "cannot cast %s to %s", sl_type_name(from),
+                   sl_type_name(to));
         return NULL;
     }
     node *n = node_op(c, kernel_cast(from, to), to, off, 1, &x);
@@ -215,12 +226,15 @@ int unify_values(comp *c, node **kids, int nk, const char *what, sl_type *out) {
     sl_type t = SL_T_NULL;
     for (int i = 0; i < nk; i++) {
         sl_type kt = kids[i]->type;
-        if (kt == SL_T_NULL || kt == t || (has_ts && kt == SL_T_STRING && is_lit(kids[i]))) continue;
-        if (t == SL_T_NULL) t = kt;
-        else if (is_numeric(t) && is_numeric(kt)) t = SL_T_DOUBLE;
+        if (kt == SL_T_NULL || kt == t || (has_ts && kt == SL_T_STRING && is_lit(kids[i])))
+            continue;
+        if (t == SL_T_NULL)
+            t = kt;
+        else if (is_numeric(t) && is_numeric(kt))
+            t = SL_T_DOUBLE;
         else
-            return comp_error(c, kids[i]->off, SL_ETYPE, "%s mixes %s and %s", what, sl_type_name(t),
-                              sl_type_name(kt));
+            return comp_error(c, kids[i]->off, SL_ETYPE, "%s mixes %s and %s", what,
+                              sl_type_name(t), sl_type_name(kt));
     }
     for (int i = 0; i < nk; i++) {
         kids[i] = coerce(c, kids[i], t);
@@ -234,18 +248,30 @@ int unify_values(comp *c, node **kids, int nk, const char *what, sl_type *out) {
 
 static const char *op_name(int op) {
     switch (op) {
-    case TK_PLUS: return "+";
-    case TK_MINUS: return "-";
-    case TK_STAR: return "*";
-    case TK_SLASH: return "/";
-    case TK_PERCENT: return "%";
-    case TK_EQ: return "=";
-    case TK_NE: return "<>";
-    case TK_LT: return "<";
-    case TK_LE: return "<=";
-    case TK_GT: return ">";
-    case TK_GE: return ">=";
-    default: return "?";
+    case TK_PLUS:
+        return "+";
+    case TK_MINUS:
+        return "-";
+    case TK_STAR:
+        return "*";
+    case TK_SLASH:
+        return "/";
+    case TK_PERCENT:
+        return "%";
+    case TK_EQ:
+        return "=";
+    case TK_NE:
+        return "<>";
+    case TK_LT:
+        return "<";
+    case TK_LE:
+        return "<=";
+    case TK_GT:
+        return ">";
+    case TK_GE:
+        return ">=";
+    default:
+        return "?";
     }
 }
 
@@ -255,15 +281,20 @@ static node *mk_arith(comp *c, int op, node *l, node *r) {
     if ((lt == SL_T_TS || rt == SL_T_TS) && (op == TK_PLUS || op == TK_MINUS)) {
         /* timestamp +/- int microseconds -> timestamp; timestamp - timestamp -> int;
          * in ts - 'literal' the literal is a timestamp */
-        if (op == TK_MINUS && lt == SL_T_TS && rt == SL_T_STRING && is_lit(r)) r = coerce(c, r, SL_T_TS);
-        if (op == TK_MINUS && rt == SL_T_TS && lt == SL_T_STRING && is_lit(l)) l = coerce(c, l, SL_T_TS);
+        if (op == TK_MINUS && lt == SL_T_TS && rt == SL_T_STRING && is_lit(r))
+            r = coerce(c, r, SL_T_TS);
+        if (op == TK_MINUS && rt == SL_T_TS && lt == SL_T_STRING && is_lit(l))
+            l = coerce(c, l, SL_T_TS);
         if (!l || !r) return NULL;
         lt = l->type;
         rt = r->type;
         bool lint = lt == SL_T_INT || lt == SL_T_NULL, rint = rt == SL_T_INT || rt == SL_T_NULL;
-        if (lt == SL_T_TS && rint) res = SL_T_TS;
-        else if (op == TK_PLUS && lint && rt == SL_T_TS) res = SL_T_TS;
-        else if (op == TK_MINUS && lt == SL_T_TS && rt == SL_T_TS) res = SL_T_INT;
+        if (lt == SL_T_TS && rint)
+            res = SL_T_TS;
+        else if (op == TK_PLUS && lint && rt == SL_T_TS)
+            res = SL_T_TS;
+        else if (op == TK_MINUS && lt == SL_T_TS && rt == SL_T_TS)
+            res = SL_T_INT;
         else {
             node *bad = (lt == SL_T_TS && !rint) ? r : l;
             comp_error(c, bad->off, SL_ETYPE,
@@ -277,11 +308,13 @@ static node *mk_arith(comp *c, int op, node *l, node *r) {
         return node_finish(c, node_op(c, kernel_arith(op, SL_T_INT), res, l->off, 2, kids), true);
     }
     if (!is_numeric(lt) && lt != SL_T_NULL) {
-        comp_error(c, l->off, SL_ETYPE, "operator %s needs numbers, got %s", op_name(op), sl_type_name(lt));
+        comp_error(c, l->off, SL_ETYPE, "operator %s needs numbers, got %s", op_name(op),
+                   sl_type_name(lt));
         return NULL;
     }
     if (!is_numeric(rt) && rt != SL_T_NULL) {
-        comp_error(c, r->off, SL_ETYPE, "operator %s needs numbers, got %s", op_name(op), sl_type_name(rt));
+        comp_error(c, r->off, SL_ETYPE, "operator %s needs numbers, got %s", op_name(op),
+                   sl_type_name(rt));
         return NULL;
     }
     res = (lt == SL_T_DOUBLE || rt == SL_T_DOUBLE) ? SL_T_DOUBLE : SL_T_INT;
@@ -303,17 +336,23 @@ static node *mk_neg(comp *c, node *x, int off) {
 /* The type both sides of a comparison are converted to. */
 static int cmp_common(comp *c, node *a, node *b, sl_type *t) {
     sl_type ta = a->type, tb = b->type;
-    if (ta == SL_T_NULL) *t = tb;
-    else if (tb == SL_T_NULL || ta == tb) *t = ta;
-    else if (is_numeric(ta) && is_numeric(tb)) *t = SL_T_DOUBLE;
-    else if ((ta == SL_T_TS && tb == SL_T_STRING && is_lit(b)) || (tb == SL_T_TS && ta == SL_T_STRING && is_lit(a)))
+    if (ta == SL_T_NULL)
+        *t = tb;
+    else if (tb == SL_T_NULL || ta == tb)
+        *t = ta;
+    else if (is_numeric(ta) && is_numeric(tb))
+        *t = SL_T_DOUBLE;
+    else if ((ta == SL_T_TS && tb == SL_T_STRING && is_lit(b)) ||
+             (tb == SL_T_TS && ta == SL_T_STRING && is_lit(a)))
         *t = SL_T_TS;
     else if (ta == SL_T_TS || tb == SL_T_TS)
-        return comp_error(c, b->off, SL_ETYPE,
-                          "cannot compare %s with %s (only a string literal converts to a timestamp; use CAST)",
-                          sl_type_name(ta), sl_type_name(tb));
+        return comp_error(
+            c, b->off, SL_ETYPE,
+            "cannot compare %s with %s (only a string literal converts to a timestamp; use CAST)",
+            sl_type_name(ta), sl_type_name(tb));
     else
-        return comp_error(c, b->off, SL_ETYPE, "cannot compare %s with %s", sl_type_name(ta), sl_type_name(tb));
+        return comp_error(c, b->off, SL_ETYPE, "cannot compare %s with %s", sl_type_name(ta),
+                          sl_type_name(tb));
     return 0;
 }
 
@@ -359,7 +398,8 @@ static node *mk_logic(comp *c, bool is_and, node *l, node *r) {
 
 static node *mk_isnull(comp *c, node *x, bool neg) {
     if (!x || c->failed) return NULL;
-    return node_finish(c, node_op(c, neg ? ev_isnotnull : ev_isnull, SL_T_BOOL, x->off, 1, &x), false);
+    return node_finish(c, node_op(c, neg ? ev_isnotnull : ev_isnull, SL_T_BOOL, x->off, 1, &x),
+                       false);
 }
 
 static node *mk_in(comp *c, node *x, node **list, int nl, bool neg, int off) {
@@ -369,17 +409,21 @@ static node *mk_in(comp *c, node *x, node **list, int nl, bool neg, int off) {
         sl_type te;
         if (cmp_common(c, x, list[i], &te)) return NULL;
         if (te == SL_T_NULL || te == t) continue;
-        if (t == SL_T_NULL || (t == SL_T_STRING && te == SL_T_TS)) t = te;
-        else if (is_numeric(t) && is_numeric(te)) t = SL_T_DOUBLE;
+        if (t == SL_T_NULL || (t == SL_T_STRING && te == SL_T_TS))
+            t = te;
+        else if (is_numeric(t) && is_numeric(te))
+            t = SL_T_DOUBLE;
         else {
-            comp_error(c, list[i]->off, SL_ETYPE, "IN list mixes %s and %s", sl_type_name(t), sl_type_name(te));
+            comp_error(c, list[i]->off, SL_ETYPE, "IN list mixes %s and %s", sl_type_name(t),
+                       sl_type_name(te));
             return NULL;
         }
     }
     if (t == SL_T_NULL || is_null_lit(x)) return node_lit_null(c, SL_T_BOOL, x->off);
     node *kids[MAX_LIST + 1];
     kids[0] = coerce(c, x, t);
-    for (int i = 0; i < nl; i++) kids[i + 1] = coerce(c, list[i], t);
+    for (int i = 0; i < nl; i++)
+        kids[i + 1] = coerce(c, list[i], t);
     node *n = node_finish(c, node_op(c, ev_in, SL_T_BOOL, x->off, nl + 1, kids), false);
     return neg ? mk_not(c, n, off) : n;
 }
@@ -391,7 +435,8 @@ static node *mk_like(comp *c, node *x, node *pat, node *esc, bool neg, int off) 
         return NULL;
     }
     if (pat->type != SL_T_STRING && pat->type != SL_T_NULL) {
-        comp_error(c, pat->off, SL_ETYPE, "LIKE pattern must be a string, got %s", sl_type_name(pat->type));
+        comp_error(c, pat->off, SL_ETYPE, "LIKE pattern must be a string, got %s",
+                   sl_type_name(pat->type));
         return NULL;
     }
     int esc_ch = -1;
@@ -440,7 +485,8 @@ node *mk_case(comp *c, node **conds, node **vals, int nb, node *els, int off) {
     if (els) v[nv++] = els;
     sl_type t;
     if (unify_values(c, v, nv, "CASE", &t)) return NULL;
-    for (int i = 0; i < nb; i++) vals[i] = v[i];
+    for (int i = 0; i < nb; i++)
+        vals[i] = v[i];
     if (els) els = v[nb];
     /* drop branches whose condition is constant false/NULL; a constant TRUE ends the list */
     node *kids[2 * MAX_LIST + 1];
@@ -456,8 +502,10 @@ node *mk_case(comp *c, node **conds, node **vals, int nb, node *els, int off) {
         kids[nk++] = vals[i];
     }
     if (nk == 0) return els ? els : node_lit_null(c, t, off);
-    if (els && !is_null_lit(els)) kids[nk++] = els;
-    else els = NULL;
+    if (els && !is_null_lit(els))
+        kids[nk++] = els;
+    else
+        els = NULL;
     node *n = node_op(c, ev_case, t, off, nk, kids);
     if (!n) return NULL;
     n->iarg = els != NULL;
@@ -478,7 +526,8 @@ static bool accept_kw(comp *c, int kw) {
 
 static void syntax_error(comp *c, const char *expected) {
     if (c->tok.kind == TK_EOF)
-        comp_error(c, c->tok.off, SL_EINVAL, "expected %s but found the end of the expression", expected);
+        comp_error(c, c->tok.off, SL_EINVAL, "expected %s but found the end of the expression",
+                   expected);
     else
         comp_error(c, c->tok.off, SL_EINVAL, "expected %s but found '%.*s'", expected,
                    c->tok.len > 32 ? 32 : c->tok.len, c->src + c->tok.off);
@@ -506,7 +555,8 @@ static node *column_ref(comp *c, const char *name, bool quoted, int off) {
         for (int i = 0; i < c->schema->n; i++) {
             if (strcasecmp(c->schema->f[i].name, name) == 0) {
                 if (idx >= 0) {
-                    comp_error(c, off, SL_EINVAL, "column name '%s' is ambiguous; use \"quotes\"", name);
+                    comp_error(c, off, SL_EINVAL, "column name '%s' is ambiguous; use \"quotes\"",
+                               name);
                     return NULL;
                 }
                 idx = i;
@@ -605,32 +655,51 @@ static node *parse_cast(comp *c, int off) {
 static node *parse_primary(comp *c) {
     token t = c->tok;
     switch (t.kind) {
-    case TK_INT: lex_next(c); return lit_int(c, SL_T_INT, t.i, t.off);
-    case TK_DOUBLE: lex_next(c); return lit_double(c, t.d, t.off);
-    case TK_STRING: lex_next(c); return lit_str(c, t.s, t.off);
+    case TK_INT:
+        lex_next(c);
+        return lit_int(c, SL_T_INT, t.i, t.off);
+    case TK_DOUBLE:
+        lex_next(c);
+        return lit_double(c, t.d, t.off);
+    case TK_STRING:
+        lex_next(c);
+        return lit_str(c, t.s, t.off);
     case TK_LP: {
         lex_next(c);
         node *x = parse_expr(c);
         if (!x || !expect(c, TK_RP, "')'")) return NULL;
         return x;
     }
-    case TK_QIDENT: lex_next(c); return column_ref(c, t.s.ptr, true, t.off);
+    case TK_QIDENT:
+        lex_next(c);
+        return column_ref(c, t.s.ptr, true, t.off);
     case TK_IDENT:
         switch (t.kw) {
-        case KW_NULL: lex_next(c); return node_lit_null(c, SL_T_NULL, t.off);
-        case KW_TRUE: lex_next(c); return lit_bool(c, true, t.off);
-        case KW_FALSE: lex_next(c); return lit_bool(c, false, t.off);
-        case KW_CASE: return parse_case(c, t.off);
-        case KW_CAST: return parse_cast(c, t.off);
+        case KW_NULL:
+            lex_next(c);
+            return node_lit_null(c, SL_T_NULL, t.off);
+        case KW_TRUE:
+            lex_next(c);
+            return lit_bool(c, true, t.off);
+        case KW_FALSE:
+            lex_next(c);
+            return lit_bool(c, false, t.off);
+        case KW_CASE:
+            return parse_case(c, t.off);
+        case KW_CAST:
+            return parse_cast(c, t.off);
         case KW_NONE:
             lex_next(c);
             if (c->tok.kind == TK_LP) return parse_call(c, t.s.ptr, t.off);
             return column_ref(c, t.s.ptr, false, t.off);
-        default: break; /* a keyword where a value should be */
+        default:
+            break; /* a keyword where a value should be */
         }
         syntax_error(c, "an expression");
         return NULL;
-    default: syntax_error(c, "an expression"); return NULL;
+    default:
+        syntax_error(c, "an expression");
+        return NULL;
     }
 }
 
@@ -651,9 +720,11 @@ static node *parse_unary(comp *c) {
         lex_next(c);
     } else {
         x = parse_unary(c);
-        if (kind == TK_MINUS) x = mk_neg(c, x, off);
+        if (kind == TK_MINUS)
+            x = mk_neg(c, x, off);
         else if (x && !is_numeric(x->type) && x->type != SL_T_NULL) {
-            comp_error(c, x->off, SL_ETYPE, "unary + needs a number, got %s", sl_type_name(x->type));
+            comp_error(c, x->off, SL_ETYPE, "unary + needs a number, got %s",
+                       sl_type_name(x->type));
             x = NULL;
         }
     }
@@ -721,7 +792,8 @@ static node *parse_cmp(comp *c) {
             int n = 0;
             for (;;) {
                 if (n == MAX_LIST) {
-                    comp_error(c, c->tok.off, SL_EINVAL, "IN list is too long (at most %d values)", MAX_LIST);
+                    comp_error(c, c->tok.off, SL_EINVAL, "IN list is too long (at most %d values)",
+                               MAX_LIST);
                     return NULL;
                 }
                 list[n] = parse_expr(c);
@@ -799,7 +871,8 @@ static node *parse_expr(comp *c) {
 static void linearize(sl_expr *e, node *n, int mark) {
     if (n->mark == mark) return;
     n->mark = mark;
-    for (int i = 0; i < n->nk; i++) linearize(e, n->k[i], mark);
+    for (int i = 0; i < n->nk; i++)
+        linearize(e, n->k[i], mark);
     e->prog[e->n_prog++] = n;
     if (n->kind == K_COL) {
         for (int i = 0; i < e->n_cols; i++)
@@ -839,8 +912,10 @@ sl_expr *sl_expr_compile(const char *src, const sl_schema *schema, sl_error *err
 
     lex_next(&c);
     node *root = NULL;
-    if (c.tok.kind == TK_EOF && !c.failed) comp_error(&c, 0, SL_EINVAL, "empty expression");
-    else root = parse_expr(&c);
+    if (c.tok.kind == TK_EOF && !c.failed)
+        comp_error(&c, 0, SL_EINVAL, "empty expression");
+    else
+        root = parse_expr(&c);
     if (root && c.tok.kind != TK_EOF) syntax_error(&c, "an operator or the end of the expression");
     free(c.fold_batch);
     if (c.failed || !root) {

@@ -28,7 +28,8 @@ static int run(sl_expr *e, sl_batch *b) {
     for (int i = 0; i < e->n_prog; i++) {
         node *n = e->prog[i];
         if (n->kind == K_COL) {
-            if (n->col >= b->schema.n || b->col[n->col].type != n->type || !b->col[n->col].null) return SL_EINVAL;
+            if (n->col >= b->schema.n || b->col[n->col].type != n->type || !b->col[n->col].null)
+                return SL_EINVAL;
             n->res = b->col[n->col];
             continue;
         }
@@ -49,8 +50,8 @@ int sl_expr_eval(sl_expr *e, sl_batch *b, sl_column *out) {
         memset(out->null, 1, b->n);
         return 0;
     }
-    memcpy(out->null, r->null, b->n);
-    memcpy(out->v.p, r->v.p, (size_t)b->n * type_size(e->root->type));
+    memmove(out->null, r->null, b->n); /* out may be the very column read */
+    memmove(out->v.p, r->v.p, (size_t)b->n * type_size(e->root->type));
     return 0;
 }
 
@@ -67,7 +68,8 @@ int sl_expr_eval_bool(sl_expr *e, sl_batch *b, uint8_t *keep) {
     if (rc) return rc;
     const uint8_t *restrict rn = e->root->res.null, *restrict rv = e->root->res.v.b;
     uint8_t *restrict k = keep;
-    for (uint32_t i = 0; i < b->n; i++) k[i] = (rn[i] == 0) & (rv[i] != 0);
+    for (uint32_t i = 0; i < b->n; i++)
+        k[i] = (rn[i] == 0) & (rv[i] != 0);
     return 0;
 }
 
@@ -76,7 +78,8 @@ sl_type sl_expr_type(const sl_expr *e) { return e ? e->root->type : SL_T_NULL; }
 int sl_expr_columns(const sl_expr *e, const char **names, int max) {
     if (!e) return 0;
     int n = e->n_cols < max ? e->n_cols : max;
-    for (int i = 0; i < n; i++) names[i] = e->cols[i];
+    for (int i = 0; i < n; i++)
+        names[i] = e->cols[i];
     return n < 0 ? 0 : n;
 }
 

@@ -41,8 +41,8 @@ sl_expr *sl_expr_compile(const char *src, const sl_schema *schema, sl_error *err
 /* Result type (SL_T_NULL only for an expression that is the literal NULL). */
 sl_type sl_expr_type(const sl_expr *e);
 
-/* Evaluates for rows [0, b->n) into out: out->type == sl_expr_type(e) and out->null/out->v have room
- * for b->cap rows (the caller allocates, e.g. with a column of the batch). Strings that the
+/* Evaluates for rows [0, b->n) into out: out->type == sl_expr_type(e) and out->null/out->v have
+ * room for b->cap rows (the caller allocates, e.g. with a column of the batch). Strings that the
  * expression builds are allocated in b->arena. Never fails on data: runtime problems give NULL
  * (division by zero, failed CAST, bad date) like SQLite. Returns 0 or a negative SL_E* code only
  * for internal problems (b's columns do not match the compile schema, out has the wrong type). */

@@ -154,7 +154,8 @@ typedef struct comp {
 void lex_next(comp *c);
 
 /* compile.c: helpers shared with funcs.c */
-int comp_error(comp *c, int off, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int comp_error(comp *c, int off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 node *node_new(comp *c, int kind, sl_type type, int off);
 node *node_op(comp *c, node_eval ev, sl_type type, int off, int nk, node **kids);
 node *node_lit_null(comp *c, sl_type type, int off);
@@ -176,7 +177,8 @@ size_t type_size(sl_type t);
 void scratch_ensure(node *n, uint32_t rows);
 void lit_fill(node *n);
 void copy_val(sl_column *o, uint32_t i, const sl_column *s, uint32_t j, sl_type t);
-node_eval kernel_arith(int op, sl_type t); /* op: TK_PLUS.. TK_PERCENT; t: SL_T_INT or SL_T_DOUBLE */
+node_eval kernel_arith(int op,
+                       sl_type t); /* op: TK_PLUS.. TK_PERCENT; t: SL_T_INT or SL_T_DOUBLE */
 node_eval kernel_neg(sl_type t);
 node_eval kernel_cmp(int op, sl_type t); /* op: TK_EQ..TK_GE; t: operand type */
 node_eval kernel_cast(sl_type from, sl_type to);

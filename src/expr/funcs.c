@@ -57,7 +57,8 @@ static inline bool any_null(const node *n, uint32_t i) {
 
 uint32_t utf8_len(const char *s, uint32_t n) {
     uint32_t c = 0;
-    for (uint32_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    for (uint32_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
     return c;
 }
 
@@ -66,7 +67,8 @@ static uint32_t utf8_offset(const char *s, uint32_t n, int64_t ch) {
     uint32_t i = 0;
     while (i < n && ch > 0) {
         i++;
-        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80) i++;
+        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
         ch--;
     }
     return i;
@@ -86,7 +88,7 @@ static void ev_casemap(node *n, sl_batch *b, uint32_t rows) {
     uint64_t total = 0;
     for (uint32_t i = 0; i < rows; i++)
         if (!x->null[i]) total += x->v.s[i].len;
-    char *p = total ? sl_arena_alloc(b->arena, total) : NULL;
+    char *p = sl_arena_alloc(b->arena, total ? total : 1); /* never NULL */
     bool upper = n->iarg == 1;
     for (uint32_t i = 0; i < rows; i++) {
         if (x->null[i]) {
@@ -96,8 +98,10 @@ static void ev_casemap(node *n, sl_batch *b, uint32_t rows) {
         sl_str s = x->v.s[i];
         for (uint32_t j = 0; j < s.len; j++) {
             unsigned char ch = (unsigned char)s.ptr[j];
-            if (upper) p[j] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-            else p[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+            if (upper)
+                p[j] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+            else
+                p[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
         n->res.null[i] = 0;
         n->res.v.s[i] = (sl_str){s.len ? p : empty_str, s.len};
@@ -181,9 +185,11 @@ static void ev_trim(node *n, sl_batch *b, uint32_t rows) {
         uint32_t lo = 0, hi = s.len;
         if (nset) {
             if (n->iarg & 1)
-                while (lo < hi && memchr(set, s.ptr[lo], nset)) lo++;
+                while (lo < hi && memchr(set, s.ptr[lo], nset))
+                    lo++;
             if (n->iarg & 2)
-                while (hi > lo && memchr(set, s.ptr[hi - 1], nset)) hi--;
+                while (hi > lo && memchr(set, s.ptr[hi - 1], nset))
+                    hi--;
         }
         n->res.null[i] = 0;
         n->res.v.s[i] = (sl_str){hi > lo ? s.ptr + lo : empty_str, hi - lo};
@@ -202,8 +208,8 @@ static void ev_replace(node *n, sl_batch *b, uint32_t rows) {
         n->res.v.s[i] = s;
         if (from.len == 0 || s.len < from.len) continue;
         uint64_t count = 0;
-        for (const char *p = s.ptr, *end = s.ptr + s.len; (p = memmem(p, (size_t)(end - p), from.ptr, from.len));
-             p += from.len)
+        for (const char *p = s.ptr, *end = s.ptr + s.len;
+             (p = memmem(p, (size_t)(end - p), from.ptr, from.len)); p += from.len)
             count++;
         if (!count) continue;
         uint64_t len = s.len - count * from.len + count * to.len;
@@ -233,7 +239,7 @@ static void ev_concat_fn(node *n, sl_batch *b, uint32_t rows) {
         for (uint32_t i = 0; i < rows; i++)
             if (!x->null[i]) total += x->v.s[i].len;
     }
-    char *p = total ? sl_arena_alloc(b->arena, total) : NULL;
+    char *p = sl_arena_alloc(b->arena, total ? total : 1); /* never NULL */
     for (uint32_t i = 0; i < rows; i++) {
         uint64_t len = 0;
         char *start = p;
@@ -265,11 +271,15 @@ static void ev_strpos(node *n, sl_batch *b, uint32_t rows) {
         }
         sl_str s = x->v.s[i], t = y->v.s[i];
         bool r = false;
-        if (t.len == 0) r = true;
+        if (t.len == 0)
+            r = true;
         else if (s.len >= t.len) {
-            if (n->iarg == 0) r = memcmp(s.ptr, t.ptr, t.len) == 0;
-            else if (n->iarg == 1) r = memcmp(s.ptr + s.len - t.len, t.ptr, t.len) == 0;
-            else r = memmem(s.ptr, s.len, t.ptr, t.len) != NULL;
+            if (n->iarg == 0)
+                r = memcmp(s.ptr, t.ptr, t.len) == 0;
+            else if (n->iarg == 1)
+                r = memcmp(s.ptr + s.len - t.len, t.ptr, t.len) == 0;
+            else
+                r = memmem(s.ptr, s.len, t.ptr, t.len) != NULL;
         }
         n->res.null[i] = 0;
         n->res.v.b[i] = r;
@@ -308,7 +318,8 @@ static void ev_round(node *n, sl_batch *b, uint32_t rows) {
         n->res.null[i] = 0;
         if (n->type == SL_T_DOUBLE) {
             double v = x->v.d[i], r;
-            if (d == 0) r = round(v);
+            if (d == 0)
+                r = round(v);
             else if (d > 0) {
                 double p = pow(10.0, (double)(d > 30 ? 30 : d)), t = v * p;
                 r = (d > 15 || !isfinite(t)) ? v : round(t) / p;
@@ -328,10 +339,13 @@ static void ev_round(node *n, sl_batch *b, uint32_t rows) {
                 continue;
             }
             int64_t p = 1;
-            for (int64_t k = 0; k < -d; k++) p *= 10;
+            for (int64_t k = 0; k < -d; k++)
+                p *= 10;
             int64_t q = v / p, rem = v % p, r;
-            if (rem >= p - rem && rem > 0) q++;
-            else if (rem < 0 && -rem >= p + rem) q--;
+            if (rem >= p - rem && rem > 0)
+                q++;
+            else if (rem < 0 && -rem >= p + rem)
+                q--;
             n->res.null[i] = __builtin_mul_overflow(q, p, &r);
             n->res.v.i[i] = n->res.null[i] ? 0 : r;
         }
@@ -356,10 +370,21 @@ static void ev_math1(node *n, sl_batch *b, uint32_t rows) {
         bool ok = !x->null[i];
         if (ok) {
             switch (n->iarg) {
-            case 0: ok = v >= 0; r = ok ? sqrt(v) : 0; break;
-            case 1: ok = v > 0; r = ok ? log(v) : 0; break;
-            case 2: ok = v > 0; r = ok ? log10(v) : 0; break;
-            default: r = exp(v); break;
+            case 0:
+                ok = v >= 0;
+                r = ok ? sqrt(v) : 0;
+                break;
+            case 1:
+                ok = v > 0;
+                r = ok ? log(v) : 0;
+                break;
+            case 2:
+                ok = v > 0;
+                r = ok ? log10(v) : 0;
+                break;
+            default:
+                r = exp(v);
+                break;
             }
             ok = ok && isfinite(r);
         }
@@ -385,8 +410,10 @@ static void ev_sign(node *n, sl_batch *b, uint32_t rows) {
     bool dbl = n->k[0]->type == SL_T_DOUBLE;
     for (uint32_t i = 0; i < rows; i++) {
         n->res.null[i] = x->null[i] != 0;
-        if (dbl) n->res.v.i[i] = (x->v.d[i] > 0) - (x->v.d[i] < 0);
-        else n->res.v.i[i] = (x->v.i[i] > 0) - (x->v.i[i] < 0);
+        if (dbl)
+            n->res.v.i[i] = (x->v.d[i] > 0) - (x->v.d[i] < 0);
+        else
+            n->res.v.i[i] = (x->v.i[i] > 0) - (x->v.i[i] < 0);
     }
 }
 
@@ -406,10 +433,18 @@ static void ev_minmax(node *n, sl_batch *b, uint32_t rows) {
             const sl_column *y = &n->k[best]->res;
             int c;
             switch (n->type) {
-            case SL_T_DOUBLE: c = (x->v.d[i] > y->v.d[i]) - (x->v.d[i] < y->v.d[i]); break;
-            case SL_T_STRING: c = str_cmp(x->v.s[i], y->v.s[i]); break;
-            case SL_T_BOOL: c = (x->v.b[i] != 0) - (y->v.b[i] != 0); break;
-            default: c = (x->v.i[i] > y->v.i[i]) - (x->v.i[i] < y->v.i[i]); break;
+            case SL_T_DOUBLE:
+                c = (x->v.d[i] > y->v.d[i]) - (x->v.d[i] < y->v.d[i]);
+                break;
+            case SL_T_STRING:
+                c = str_cmp(x->v.s[i], y->v.s[i]);
+                break;
+            case SL_T_BOOL:
+                c = (x->v.b[i] != 0) - (y->v.b[i] != 0);
+                break;
+            default:
+                c = (x->v.i[i] > y->v.i[i]) - (x->v.i[i] < y->v.i[i]);
+                break;
             }
             if (c * dir > 0) best = j;
         }
@@ -478,9 +513,10 @@ static const struct {
 #define US_PER_DAY (86400 * SL_US_PER_SEC)
 
 static bool trunc_ts(int64_t us, int unit, int64_t *out) {
-    static const int64_t step[] = {SL_US_PER_MS, SL_US_PER_SEC, 60 * SL_US_PER_SEC, 3600 * SL_US_PER_SEC,
-                                   US_PER_DAY};
-    if (unit <= TU_DAY) return !__builtin_mul_overflow(sl_floor_div(us, step[unit]), step[unit], out);
+    static const int64_t step[] = {SL_US_PER_MS, SL_US_PER_SEC, 60 * SL_US_PER_SEC,
+                                   3600 * SL_US_PER_SEC, US_PER_DAY};
+    if (unit <= TU_DAY)
+        return !__builtin_mul_overflow(sl_floor_div(us, step[unit]), step[unit], out);
     int64_t days = sl_floor_div(us, US_PER_DAY);
     if (unit == TU_WEEK) { /* ISO weeks start on Monday; 1970-01-01 was a Thursday */
         days -= (days + 3) - sl_floor_div(days + 3, 7) * 7;
@@ -558,10 +594,11 @@ static int check_date_trunc(comp *c, node **a, int nk, int64_t *iarg) {
             *iarg = time_units[i].unit;
             return 0;
         }
-    return comp_error(c, a[0]->off, SL_EINVAL,
-                      "date_trunc() unit must be one of millisecond, second, minute, hour, day, week, month, "
-                      "year; got '%.*s'",
-                      (int)(a[0]->lit.s.len > 32 ? 32 : a[0]->lit.s.len), a[0]->lit.s.ptr);
+    return comp_error(
+        c, a[0]->off, SL_EINVAL,
+        "date_trunc() unit must be one of millisecond, second, minute, hour, day, week, month, "
+        "year; got '%.*s'",
+        (int)(a[0]->lit.s.len > 32 ? 32 : a[0]->lit.s.len), a[0]->lit.s.ptr);
 }
 
 static node *build_floorceil(comp *c, node **a, int nk, int off) {
@@ -640,12 +677,17 @@ static const fdef funcs[] = {
 
 static const char *kind_name(char k) {
     switch (k) {
-    case 's': return "a string";
-    case 'i': return "an int";
+    case 's':
+        return "a string";
+    case 'i':
+        return "an int";
     case 'n':
-    case 'd': return "a number";
-    case 't': return "a timestamp";
-    default: return "a value";
+    case 'd':
+        return "a number";
+    case 't':
+        return "a timestamp";
+    default:
+        return "a value";
     }
 }
 
@@ -653,26 +695,43 @@ static node *check_arg(comp *c, const fdef *f, node *a, int i, char kind) {
     sl_type t = a->type;
     bool ok;
     switch (kind) {
-    case 's': ok = t == SL_T_STRING || t == SL_T_NULL; break;
-    case 'i': ok = t == SL_T_INT || t == SL_T_NULL; break;
+    case 's':
+        ok = t == SL_T_STRING || t == SL_T_NULL;
+        break;
+    case 'i':
+        ok = t == SL_T_INT || t == SL_T_NULL;
+        break;
     case 'n':
-    case 'd': ok = is_numeric(t) || t == SL_T_NULL; break;
-    case 't': ok = t == SL_T_TS || t == SL_T_NULL || (t == SL_T_STRING && is_lit(a)); break;
-    default: ok = true; break;
+    case 'd':
+        ok = is_numeric(t) || t == SL_T_NULL;
+        break;
+    case 't':
+        ok = t == SL_T_TS || t == SL_T_NULL || (t == SL_T_STRING && is_lit(a));
+        break;
+    default:
+        ok = true;
+        break;
     }
     if (!ok) {
-        comp_error(c, a->off, SL_ETYPE, "%s() argument %d must be %s, got %s", f->name, i + 1, kind_name(kind),
-                   sl_type_name(t));
+        comp_error(c, a->off, SL_ETYPE, "%s() argument %d must be %s, got %s", f->name, i + 1,
+                   kind_name(kind), sl_type_name(t));
         return NULL;
     }
     switch (kind) {
-    case 's': return coerce(c, a, SL_T_STRING);
-    case 'i': return coerce(c, a, SL_T_INT);
-    case 'n': return t == SL_T_NULL ? coerce(c, a, SL_T_INT) : a;
-    case 'd': return coerce(c, a, SL_T_DOUBLE);
-    case 't': return coerce(c, a, SL_T_TS);
-    case 'a': return make_concat_any(c, a);
-    default: return a;
+    case 's':
+        return coerce(c, a, SL_T_STRING);
+    case 'i':
+        return coerce(c, a, SL_T_INT);
+    case 'n':
+        return t == SL_T_NULL ? coerce(c, a, SL_T_INT) : a;
+    case 'd':
+        return coerce(c, a, SL_T_DOUBLE);
+    case 't':
+        return coerce(c, a, SL_T_TS);
+    case 'a':
+        return make_concat_any(c, a);
+    default:
+        return a;
     }
 }
 
@@ -690,13 +749,14 @@ node *func_call(comp *c, const char *name, int off, node **args, int nk) {
     }
     if (nk < f->min || (f->max >= 0 && nk > f->max)) {
         if (f->min == f->max)
-            comp_error(c, off, SL_EINVAL, "%s() takes %d argument%s, got %d", f->name, f->min, f->min == 1 ? "" : "s",
-                       nk);
-        else if (f->max < 0)
-            comp_error(c, off, SL_EINVAL, "%s() takes at least %d argument%s, got %d", f->name, f->min,
+            comp_error(c, off, SL_EINVAL, "%s() takes %d argument%s, got %d", f->name, f->min,
                        f->min == 1 ? "" : "s", nk);
+        else if (f->max < 0)
+            comp_error(c, off, SL_EINVAL, "%s() takes at least %d argument%s, got %d", f->name,
+                       f->min, f->min == 1 ? "" : "s", nk);
         else
-            comp_error(c, off, SL_EINVAL, "%s() takes %d to %d arguments, got %d", f->name, f->min, f->max, nk);
+            comp_error(c, off, SL_EINVAL, "%s() takes %d to %d arguments, got %d", f->name, f->min,
+                       f->max, nk);
         return NULL;
     }
     size_t na = strlen(f->args);
@@ -721,13 +781,27 @@ node *func_call(comp *c, const char *name, int off, node **args, int nk) {
     }
     sl_type rt;
     switch (f->ret) {
-    case 's': rt = SL_T_STRING; break;
-    case 'i': rt = SL_T_INT; break;
-    case 'd': rt = SL_T_DOUBLE; break;
-    case 'b': rt = SL_T_BOOL; break;
-    case 't': rt = SL_T_TS; break;
-    case 'N': rt = args[0]->type; break;
-    default: rt = vt; break;
+    case 's':
+        rt = SL_T_STRING;
+        break;
+    case 'i':
+        rt = SL_T_INT;
+        break;
+    case 'd':
+        rt = SL_T_DOUBLE;
+        break;
+    case 'b':
+        rt = SL_T_BOOL;
+        break;
+    case 't':
+        rt = SL_T_TS;
+        break;
+    case 'N':
+        rt = args[0]->type;
+        break;
+    default:
+        rt = vt;
+        break;
     }
     node *n = node_op(c, f->ev, rt, off, nk, args);
     if (!n) return NULL;

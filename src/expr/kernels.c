@@ -37,10 +37,14 @@ static const char empty_str[1] = "";
 
 size_t type_size(sl_type t) {
     switch (t) {
-    case SL_T_BOOL: return 1;
-    case SL_T_STRING: return sizeof(sl_str);
-    case SL_T_DOUBLE: return sizeof(double);
-    default: return sizeof(int64_t);
+    case SL_T_BOOL:
+        return 1;
+    case SL_T_STRING:
+        return sizeof(sl_str);
+    case SL_T_DOUBLE:
+        return sizeof(double);
+    default:
+        return sizeof(int64_t);
     }
 }
 
@@ -57,17 +61,22 @@ void lit_fill(node *n) {
     uint32_t cap = n->s_cap;
     memset(n->s_null, n->lit_null ? 1 : 0, cap);
     switch (n->type) {
-    case SL_T_BOOL: memset(n->s_val, n->lit_null ? 0 : n->lit.b, cap); break;
+    case SL_T_BOOL:
+        memset(n->s_val, n->lit_null ? 0 : n->lit.b, cap);
+        break;
     case SL_T_DOUBLE:
-        for (uint32_t i = 0; i < cap; i++) ((double *)n->s_val)[i] = n->lit_null ? 0 : n->lit.d;
+        for (uint32_t i = 0; i < cap; i++)
+            ((double *)n->s_val)[i] = n->lit_null ? 0 : n->lit.d;
         break;
     case SL_T_STRING: {
         sl_str s = n->lit_null ? (sl_str){empty_str, 0} : n->lit.s;
-        for (uint32_t i = 0; i < cap; i++) ((sl_str *)n->s_val)[i] = s;
+        for (uint32_t i = 0; i < cap; i++)
+            ((sl_str *)n->s_val)[i] = s;
         break;
     }
     default:
-        for (uint32_t i = 0; i < cap; i++) ((int64_t *)n->s_val)[i] = n->lit_null ? 0 : n->lit.i;
+        for (uint32_t i = 0; i < cap; i++)
+            ((int64_t *)n->s_val)[i] = n->lit_null ? 0 : n->lit.i;
         break;
     }
 }
@@ -90,10 +99,18 @@ void scratch_ensure(node *n, uint32_t rows) {
 void copy_val(sl_column *o, uint32_t i, const sl_column *s, uint32_t j, sl_type t) {
     o->null[i] = s->null[j] != 0;
     switch (t) {
-    case SL_T_BOOL: o->v.b[i] = s->v.b[j]; break;
-    case SL_T_DOUBLE: o->v.d[i] = s->v.d[j]; break;
-    case SL_T_STRING: o->v.s[i] = s->v.s[j]; break;
-    default: o->v.i[i] = s->v.i[j]; break;
+    case SL_T_BOOL:
+        o->v.b[i] = s->v.b[j];
+        break;
+    case SL_T_DOUBLE:
+        o->v.d[i] = s->v.d[j];
+        break;
+    case SL_T_STRING:
+        o->v.s[i] = s->v.s[j];
+        break;
+    default:
+        o->v.i[i] = s->v.i[j];
+        break;
     }
 }
 
@@ -101,7 +118,8 @@ void ev_null(node *n, sl_batch *b, uint32_t rows) {
     (void)b;
     memset(n->res.null, 1, rows);
     if (n->type == SL_T_STRING)
-        for (uint32_t i = 0; i < rows; i++) n->res.v.s[i] = (sl_str){empty_str, 0};
+        for (uint32_t i = 0; i < rows; i++)
+            n->res.v.s[i] = (sl_str){empty_str, 0};
     else
         memset(n->res.v.p, 0, rows * type_size(n->type));
 }
@@ -109,35 +127,35 @@ void ev_null(node *n, sl_batch *b, uint32_t rows) {
 /* ---- binary kernels ---- */
 
 /* OP(a, b, &bad) computes one value; bad = 1 makes the row NULL. */
-#define BIN_KERNEL(NAME, TA, FA, TO, FO, OP)                                                  \
-    static void NAME(node *n, sl_batch *b, uint32_t rows) {                                   \
-        (void)b;                                                                              \
-        const node *x = n->k[0], *y = n->k[1];                                                \
-        const uint8_t *restrict xn = x->res.null, *restrict yn = y->res.null;                 \
-        const TA *restrict xv = x->res.v.FA, *restrict yv = y->res.v.FA;                      \
-        uint8_t *restrict on = n->res.null;                                                   \
-        TO *restrict ov = n->res.v.FO;                                                        \
-        if (y->kind == K_LIT) {                                                               \
-            const TA yc = yv[0];                                                              \
-            for (uint32_t i = 0; i < rows; i++) {                                             \
-                uint8_t bad = 0;                                                              \
-                ov[i] = OP(xv[i], yc, &bad);                                                  \
-                on[i] = (xn[i] != 0) | bad;                                                   \
-            }                                                                                 \
-        } else if (x->kind == K_LIT) {                                                        \
-            const TA xc = xv[0];                                                              \
-            for (uint32_t i = 0; i < rows; i++) {                                             \
-                uint8_t bad = 0;                                                              \
-                ov[i] = OP(xc, yv[i], &bad);                                                  \
-                on[i] = (yn[i] != 0) | bad;                                                   \
-            }                                                                                 \
-        } else {                                                                              \
-            for (uint32_t i = 0; i < rows; i++) {                                             \
-                uint8_t bad = 0;                                                              \
-                ov[i] = OP(xv[i], yv[i], &bad);                                               \
-                on[i] = (xn[i] != 0) | (yn[i] != 0) | bad;                                    \
-            }                                                                                 \
-        }                                                                                     \
+#define BIN_KERNEL(NAME, TA, FA, TO, FO, OP)                                                       \
+    static void NAME(node *n, sl_batch *b, uint32_t rows) {                                        \
+        (void)b;                                                                                   \
+        const node *x = n->k[0], *y = n->k[1];                                                     \
+        const uint8_t *restrict xn = x->res.null, *restrict yn = y->res.null;                      \
+        const TA *restrict xv = x->res.v.FA, *restrict yv = y->res.v.FA;                           \
+        uint8_t *restrict on = n->res.null;                                                        \
+        TO *restrict ov = n->res.v.FO;                                                             \
+        if (y->kind == K_LIT) {                                                                    \
+            const TA yc = yv[0];                                                                   \
+            for (uint32_t i = 0; i < rows; i++) {                                                  \
+                uint8_t bad = 0;                                                                   \
+                ov[i] = OP(xv[i], yc, &bad);                                                       \
+                on[i] = (xn[i] != 0) | bad;                                                        \
+            }                                                                                      \
+        } else if (x->kind == K_LIT) {                                                             \
+            const TA xc = xv[0];                                                                   \
+            for (uint32_t i = 0; i < rows; i++) {                                                  \
+                uint8_t bad = 0;                                                                   \
+                ov[i] = OP(xc, yv[i], &bad);                                                       \
+                on[i] = (yn[i] != 0) | bad;                                                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (uint32_t i = 0; i < rows; i++) {                                                  \
+                uint8_t bad = 0;                                                                   \
+                ov[i] = OP(xv[i], yv[i], &bad);                                                    \
+                on[i] = (xn[i] != 0) | (yn[i] != 0) | bad;                                         \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 /* add and subtract detect overflow with sign arithmetic so the loops vectorise */
@@ -170,9 +188,18 @@ static inline int64_t mod_i(int64_t a, int64_t b, uint8_t *bad) {
     }
     return a % b;
 }
-static inline double add_d(double a, double b, uint8_t *bad) { (void)bad; return a + b; }
-static inline double sub_d(double a, double b, uint8_t *bad) { (void)bad; return a - b; }
-static inline double mul_d(double a, double b, uint8_t *bad) { (void)bad; return a * b; }
+static inline double add_d(double a, double b, uint8_t *bad) {
+    (void)bad;
+    return a + b;
+}
+static inline double sub_d(double a, double b, uint8_t *bad) {
+    (void)bad;
+    return a - b;
+}
+static inline double mul_d(double a, double b, uint8_t *bad) {
+    (void)bad;
+    return a * b;
+}
 static inline double div_d(double a, double b, uint8_t *bad) {
     if (b == 0.0) {
         *bad = 1;
@@ -202,11 +229,16 @@ BIN_KERNEL(ev_mod_d, double, d, double, d, mod_d)
 node_eval kernel_arith(int op, sl_type t) {
     bool d = t == SL_T_DOUBLE;
     switch (op) {
-    case TK_PLUS: return d ? ev_add_d : ev_add_i;
-    case TK_MINUS: return d ? ev_sub_d : ev_sub_i;
-    case TK_STAR: return d ? ev_mul_d : ev_mul_i;
-    case TK_SLASH: return d ? ev_div_d : ev_div_i;
-    default: return d ? ev_mod_d : ev_mod_i;
+    case TK_PLUS:
+        return d ? ev_add_d : ev_add_i;
+    case TK_MINUS:
+        return d ? ev_sub_d : ev_sub_i;
+    case TK_STAR:
+        return d ? ev_mul_d : ev_mul_i;
+    case TK_SLASH:
+        return d ? ev_div_d : ev_div_i;
+    default:
+        return d ? ev_mod_d : ev_mod_i;
     }
 }
 
@@ -239,10 +271,15 @@ static inline int str_cmp(sl_str a, sl_str b) {
     if (c) return c;
     return a.len < b.len ? -1 : a.len > b.len;
 }
-static inline bool str_eq(sl_str a, sl_str b) { return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0); }
+static inline bool str_eq(sl_str a, sl_str b) {
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
 
-#define CMP_NUM(NAME, T, EXPR)                                                 \
-    static inline uint8_t NAME(T a, T b, uint8_t *bad) { (void)bad; return (uint8_t)(EXPR); }
+#define CMP_NUM(NAME, T, EXPR)                                                                     \
+    static inline uint8_t NAME(T a, T b, uint8_t *bad) {                                           \
+        (void)bad;                                                                                 \
+        return (uint8_t)(EXPR);                                                                    \
+    }
 CMP_NUM(eq_i, int64_t, a == b)
 CMP_NUM(ne_i, int64_t, a != b)
 CMP_NUM(lt_i, int64_t, a < b)
@@ -282,20 +319,20 @@ BIN_KERNEL(ev_gt_b, uint8_t, b, uint8_t, b, gt_b)
 BIN_KERNEL(ev_ge_b, uint8_t, b, uint8_t, b, ge_b)
 
 /* Strings: a NULL row's view may dangle, so it is never compared. */
-#define STR_CMP_KERNEL(NAME, EXPR)                                                   \
-    static void NAME(node *n, sl_batch *b, uint32_t rows) {                          \
-        (void)b;                                                                     \
-        const sl_column *x = &n->k[0]->res, *y = &n->k[1]->res;                      \
-        for (uint32_t i = 0; i < rows; i++) {                                        \
-            uint8_t nul = (x->null[i] != 0) | (y->null[i] != 0);                     \
-            n->res.null[i] = nul;                                                    \
-            if (nul) {                                                               \
-                n->res.v.b[i] = 0;                                                   \
-                continue;                                                            \
-            }                                                                        \
-            sl_str a = x->v.s[i], c = y->v.s[i];                                     \
-            n->res.v.b[i] = (uint8_t)(EXPR);                                         \
-        }                                                                            \
+#define STR_CMP_KERNEL(NAME, EXPR)                                                                 \
+    static void NAME(node *n, sl_batch *b, uint32_t rows) {                                        \
+        (void)b;                                                                                   \
+        const sl_column *x = &n->k[0]->res, *y = &n->k[1]->res;                                    \
+        for (uint32_t i = 0; i < rows; i++) {                                                      \
+            uint8_t nul = (x->null[i] != 0) | (y->null[i] != 0);                                   \
+            n->res.null[i] = nul;                                                                  \
+            if (nul) {                                                                             \
+                n->res.v.b[i] = 0;                                                                 \
+                continue;                                                                          \
+            }                                                                                      \
+            sl_str a = x->v.s[i], c = y->v.s[i];                                                   \
+            n->res.v.b[i] = (uint8_t)(EXPR);                                                       \
+        }                                                                                          \
     }
 STR_CMP_KERNEL(ev_eq_s, str_eq(a, c))
 STR_CMP_KERNEL(ev_ne_s, !str_eq(a, c))
@@ -373,37 +410,41 @@ void ev_isnotnull(node *n, sl_batch *b, uint32_t rows) {
 
 /* ---- IN: x = any element; NULL when no match and x or an element is NULL ---- */
 
-#define IN_LOOP(EQ)                                                               \
-    for (uint32_t i = 0; i < rows; i++) {                                         \
-        if (x->null[i]) {                                                         \
-            n->res.null[i] = 1;                                                   \
-            n->res.v.b[i] = 0;                                                    \
-            continue;                                                             \
-        }                                                                         \
-        uint8_t found = 0, anynull = 0;                                           \
-        for (int j = 1; j < n->nk; j++) {                                         \
-            const sl_column *y = &n->k[j]->res;                                   \
-            if (y->null[i]) {                                                     \
-                anynull = 1;                                                      \
-                continue;                                                         \
-            }                                                                     \
-            if (EQ) {                                                             \
-                found = 1;                                                        \
-                break;                                                            \
-            }                                                                     \
-        }                                                                         \
-        n->res.v.b[i] = found;                                                    \
-        n->res.null[i] = (found ^ 1) & anynull;                                        \
+#define IN_LOOP(EQ)                                                                                \
+    for (uint32_t i = 0; i < rows; i++) {                                                          \
+        if (x->null[i]) {                                                                          \
+            n->res.null[i] = 1;                                                                    \
+            n->res.v.b[i] = 0;                                                                     \
+            continue;                                                                              \
+        }                                                                                          \
+        uint8_t found = 0, anynull = 0;                                                            \
+        for (int j = 1; j < n->nk; j++) {                                                          \
+            const sl_column *y = &n->k[j]->res;                                                    \
+            if (y->null[i]) {                                                                      \
+                anynull = 1;                                                                       \
+                continue;                                                                          \
+            }                                                                                      \
+            if (EQ) {                                                                              \
+                found = 1;                                                                         \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        n->res.v.b[i] = found;                                                                     \
+        n->res.null[i] = (found ^ 1) & anynull;                                                    \
     }
 
 void ev_in(node *n, sl_batch *b, uint32_t rows) {
     (void)b;
     const sl_column *x = &n->k[0]->res;
     switch (n->k[0]->type) {
-    case SL_T_DOUBLE: IN_LOOP(x->v.d[i] == y->v.d[i]) break;
-    case SL_T_STRING: IN_LOOP(str_eq(x->v.s[i], y->v.s[i])) break;
-    case SL_T_BOOL: IN_LOOP((x->v.b[i] != 0) == (y->v.b[i] != 0)) break;
-    default: IN_LOOP(x->v.i[i] == y->v.i[i]) break;
+    case SL_T_DOUBLE:
+        IN_LOOP(x->v.d[i] == y->v.d[i]) break;
+    case SL_T_STRING:
+        IN_LOOP(str_eq(x->v.s[i], y->v.s[i])) break;
+    case SL_T_BOOL:
+        IN_LOOP((x->v.b[i] != 0) == (y->v.b[i] != 0)) break;
+    default:
+        IN_LOOP(x->v.i[i] == y->v.i[i]) break;
     }
 }
 
@@ -414,7 +455,7 @@ void ev_concat(node *n, sl_batch *b, uint32_t rows) {
     uint64_t total = 0;
     for (uint32_t i = 0; i < rows; i++)
         if (!x->null[i] && !y->null[i]) total += (uint64_t)x->v.s[i].len + y->v.s[i].len;
-    char *p = total ? sl_arena_alloc(b->arena, total) : NULL;
+    char *p = sl_arena_alloc(b->arena, total ? total : 1); /* never NULL: p += 0 stays defined */
     for (uint32_t i = 0; i < rows; i++) {
         uint64_t len = 0;
         if (!x->null[i] && !y->null[i]) len = (uint64_t)x->v.s[i].len + y->v.s[i].len;
@@ -462,7 +503,8 @@ void ev_coalesce(node *n, sl_batch *b, uint32_t rows) {
     (void)b;
     for (uint32_t i = 0; i < rows; i++) {
         int j = 0;
-        while (j < n->nk - 1 && n->k[j]->res.null[i]) j++;
+        while (j < n->nk - 1 && n->k[j]->res.null[i])
+            j++;
         copy_val(&n->res, i, &n->k[j]->res, i, n->type);
     }
 }
@@ -472,8 +514,10 @@ void ev_coalesce(node *n, sl_batch *b, uint32_t rows) {
 static bool trim_span(const char **s, uint32_t *n) {
     const char *p = *s;
     uint32_t len = *n;
-    while (len && isspace((unsigned char)*p)) p++, len--;
-    while (len && isspace((unsigned char)p[len - 1])) len--;
+    while (len && isspace((unsigned char)*p))
+        p++, len--;
+    while (len && isspace((unsigned char)p[len - 1]))
+        len--;
     *s = p;
     *n = len;
     return len > 0;
@@ -501,7 +545,9 @@ static bool parse_f64(const char *s, uint32_t n, double *out) {
     char buf[64];
     for (uint32_t i = 0; i < n; i++) {
         char ch = s[i];
-        if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == '+' || ch == '-' || ch == 'e' || ch == 'E')) return false;
+        if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == '+' || ch == '-' || ch == 'e' ||
+              ch == 'E'))
+            return false;
         buf[i] = ch;
     }
     buf[n] = 0;
@@ -528,9 +574,7 @@ static int fmt_double(double d, char *buf, size_t cap) {
     return n;
 }
 
-bool ts_formattable(int64_t us) {
-    return us >= SL_TS_MIN_FORMAT && us <= SL_TS_MAX_FORMAT;
-}
+bool ts_formattable(int64_t us) { return us >= SL_TS_MIN_FORMAT && us <= SL_TS_MAX_FORMAT; }
 
 static int fmt_ts(int64_t us, char *buf, size_t cap) {
     if (!ts_formattable(us)) return -1;
@@ -545,8 +589,8 @@ static bool parse_bool(const char *s, uint32_t n, uint8_t *out) {
     static const struct {
         const char *w;
         uint8_t v;
-    } words[] = {{"true", 1}, {"t", 1}, {"yes", 1}, {"y", 1}, {"1", 1}, {"on", 1},
-                 {"false", 0}, {"f", 0}, {"no", 0}, {"n", 0}, {"0", 0}, {"off", 0}};
+    } words[] = {{"true", 1},  {"t", 1}, {"yes", 1}, {"y", 1}, {"1", 1}, {"on", 1},
+                 {"false", 0}, {"f", 0}, {"no", 0},  {"n", 0}, {"0", 0}, {"off", 0}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i].w) == n && strncasecmp(words[i].w, s, n) == 0) {
             *out = words[i].v;
@@ -570,10 +614,14 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
         uint8_t nul = x->null[i] != 0;
         if (nul) {
             o->null[i] = 1;
-            if (to == SL_T_STRING) o->v.s[i] = (sl_str){empty_str, 0};
-            else if (to == SL_T_BOOL) o->v.b[i] = 0;
-            else if (to == SL_T_DOUBLE) o->v.d[i] = 0;
-            else o->v.i[i] = 0;
+            if (to == SL_T_STRING)
+                o->v.s[i] = (sl_str){empty_str, 0};
+            else if (to == SL_T_BOOL)
+                o->v.b[i] = 0;
+            else if (to == SL_T_DOUBLE)
+                o->v.d[i] = 0;
+            else
+                o->v.i[i] = 0;
             continue;
         }
         o->null[i] = 0;
@@ -584,9 +632,15 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
             bool ok = true;
             switch (from) {
             case SL_T_INT:
-            case SL_T_TS: v = x->v.i[i]; break;
-            case SL_T_DOUBLE: ok = d_to_i(x->v.d[i], &v); break;
-            case SL_T_BOOL: v = x->v.b[i] != 0; break;
+            case SL_T_TS:
+                v = x->v.i[i];
+                break;
+            case SL_T_DOUBLE:
+                ok = d_to_i(x->v.d[i], &v);
+                break;
+            case SL_T_BOOL:
+                v = x->v.b[i] != 0;
+                break;
             case SL_T_STRING: {
                 sl_str s = x->v.s[i];
                 if (to == SL_T_TS) {
@@ -597,7 +651,9 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
                 }
                 break;
             }
-            default: ok = false; break;
+            default:
+                ok = false;
+                break;
             }
             o->v.i[i] = ok ? v : 0;
             o->null[i] = !ok;
@@ -608,10 +664,18 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
             bool ok = true;
             switch (from) {
             case SL_T_INT:
-            case SL_T_TS: d = (double)x->v.i[i]; break;
-            case SL_T_BOOL: d = x->v.b[i] != 0; break;
-            case SL_T_STRING: ok = parse_f64(x->v.s[i].ptr, x->v.s[i].len, &d); break;
-            default: ok = false; break;
+            case SL_T_TS:
+                d = (double)x->v.i[i];
+                break;
+            case SL_T_BOOL:
+                d = x->v.b[i] != 0;
+                break;
+            case SL_T_STRING:
+                ok = parse_f64(x->v.s[i].ptr, x->v.s[i].len, &d);
+                break;
+            default:
+                ok = false;
+                break;
             }
             o->v.d[i] = ok ? d : 0;
             o->null[i] = !ok;
@@ -621,10 +685,18 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
             uint8_t v = 0;
             bool ok = true;
             switch (from) {
-            case SL_T_INT: v = x->v.i[i] != 0; break;
-            case SL_T_DOUBLE: v = x->v.d[i] != 0; break;
-            case SL_T_STRING: ok = parse_bool(x->v.s[i].ptr, x->v.s[i].len, &v); break;
-            default: ok = false; break;
+            case SL_T_INT:
+                v = x->v.i[i] != 0;
+                break;
+            case SL_T_DOUBLE:
+                v = x->v.d[i] != 0;
+                break;
+            case SL_T_STRING:
+                ok = parse_bool(x->v.s[i].ptr, x->v.s[i].len, &v);
+                break;
+            default:
+                ok = false;
+                break;
             }
             o->v.b[i] = v;
             o->null[i] = !ok;
@@ -633,11 +705,20 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
         case SL_T_STRING: {
             int len = 0;
             switch (from) {
-            case SL_T_INT: len = snprintf(buf, sizeof buf, "%lld", (long long)x->v.i[i]); break;
-            case SL_T_DOUBLE: len = fmt_double(x->v.d[i], buf, sizeof buf); break;
-            case SL_T_BOOL: len = snprintf(buf, sizeof buf, "%s", x->v.b[i] ? "true" : "false"); break;
-            case SL_T_TS: len = fmt_ts(x->v.i[i], buf, sizeof buf); break;
-            default: break;
+            case SL_T_INT:
+                len = sl_fmt_i64(buf, x->v.i[i]);
+                break;
+            case SL_T_DOUBLE:
+                len = fmt_double(x->v.d[i], buf, sizeof buf);
+                break;
+            case SL_T_BOOL:
+                len = snprintf(buf, sizeof buf, "%s", x->v.b[i] ? "true" : "false");
+                break;
+            case SL_T_TS:
+                len = fmt_ts(x->v.i[i], buf, sizeof buf);
+                break;
+            default:
+                break;
             }
             if (len < 0 || len >= (int)sizeof buf) {
                 o->null[i] = 1;
@@ -647,7 +728,9 @@ static void ev_cast(node *n, sl_batch *b, uint32_t rows) {
             set_str(o, i, b->arena, buf, len);
             break;
         }
-        default: o->null[i] = 1; break;
+        default:
+            o->null[i] = 1;
+            break;
         }
     }
 }

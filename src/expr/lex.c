@@ -20,11 +20,11 @@ static const struct {
     const char *name;
     int kw;
 } keywords[] = {
-    {"and", KW_AND},     {"or", KW_OR},         {"not", KW_NOT},   {"is", KW_IS},
-    {"null", KW_NULL},   {"true", KW_TRUE},     {"false", KW_FALSE}, {"in", KW_IN},
+    {"and", KW_AND},         {"or", KW_OR},     {"not", KW_NOT},       {"is", KW_IS},
+    {"null", KW_NULL},       {"true", KW_TRUE}, {"false", KW_FALSE},   {"in", KW_IN},
     {"between", KW_BETWEEN}, {"like", KW_LIKE}, {"escape", KW_ESCAPE}, {"case", KW_CASE},
-    {"when", KW_WHEN},   {"then", KW_THEN},     {"else", KW_ELSE}, {"end", KW_END},
-    {"cast", KW_CAST},   {"as", KW_AS},
+    {"when", KW_WHEN},       {"then", KW_THEN}, {"else", KW_ELSE},     {"end", KW_END},
+    {"cast", KW_CAST},       {"as", KW_AS},
 };
 
 static int keyword_of(const char *s, size_t n) {
@@ -44,11 +44,13 @@ static void lex_number(comp *c, size_t start) {
     const char *s = c->src;
     size_t i = start;
     bool is_double = false;
-    while (i < c->len && isdigit((unsigned char)s[i])) i++;
+    while (i < c->len && isdigit((unsigned char)s[i]))
+        i++;
     if (i < c->len && s[i] == '.') {
         is_double = true;
         i++;
-        while (i < c->len && isdigit((unsigned char)s[i])) i++;
+        while (i < c->len && isdigit((unsigned char)s[i]))
+            i++;
     }
     if (i < c->len && (s[i] == 'e' || s[i] == 'E')) {
         size_t j = i + 1;
@@ -56,7 +58,8 @@ static void lex_number(comp *c, size_t start) {
         if (j < c->len && isdigit((unsigned char)s[j])) {
             is_double = true;
             i = j;
-            while (i < c->len && isdigit((unsigned char)s[i])) i++;
+            while (i < c->len && isdigit((unsigned char)s[i]))
+                i++;
         }
     }
     if (i < c->len && (isalpha((unsigned char)s[i]) || s[i] == '_')) {
@@ -168,10 +171,12 @@ void lex_next(comp *c) {
     }
     size_t i = c->pos;
     for (;;) {
-        while (i < c->len && isspace((unsigned char)s[i])) i++;
+        while (i < c->len && isspace((unsigned char)s[i]))
+            i++;
         /* SQL line comment */
         if (i + 1 < c->len && s[i] == '-' && s[i + 1] == '-') {
-            while (i < c->len && s[i] != '\n') i++;
+            while (i < c->len && s[i] != '\n')
+                i++;
             continue;
         }
         break;
@@ -199,7 +204,8 @@ void lex_next(comp *c) {
     }
     if (isalpha(ch) || ch == '_') {
         size_t j = i;
-        while (j < c->len && (isalnum((unsigned char)s[j]) || s[j] == '_')) j++;
+        while (j < c->len && (isalnum((unsigned char)s[j]) || s[j] == '_'))
+            j++;
         c->tok.kind = TK_IDENT;
         c->tok.len = (int)(j - i);
         c->tok.kw = keyword_of(s + i, j - i);
@@ -211,14 +217,30 @@ void lex_next(comp *c) {
     int kind = -1, len = 1;
     char n1 = i + 1 < c->len ? s[i + 1] : 0;
     switch (ch) {
-    case '(': kind = TK_LP; break;
-    case ')': kind = TK_RP; break;
-    case ',': kind = TK_COMMA; break;
-    case '+': kind = TK_PLUS; break;
-    case '-': kind = TK_MINUS; break;
-    case '*': kind = TK_STAR; break;
-    case '/': kind = TK_SLASH; break;
-    case '%': kind = TK_PERCENT; break;
+    case '(':
+        kind = TK_LP;
+        break;
+    case ')':
+        kind = TK_RP;
+        break;
+    case ',':
+        kind = TK_COMMA;
+        break;
+    case '+':
+        kind = TK_PLUS;
+        break;
+    case '-':
+        kind = TK_MINUS;
+        break;
+    case '*':
+        kind = TK_STAR;
+        break;
+    case '/':
+        kind = TK_SLASH;
+        break;
+    case '%':
+        kind = TK_PERCENT;
+        break;
     case '=':
         kind = TK_EQ;
         if (n1 == '=') len = 2;
@@ -230,15 +252,21 @@ void lex_next(comp *c) {
         if (n1 == '=') kind = TK_NE, len = 2;
         break;
     case '<':
-        if (n1 == '=') kind = TK_LE, len = 2;
-        else if (n1 == '>') kind = TK_NE, len = 2;
-        else kind = TK_LT;
+        if (n1 == '=')
+            kind = TK_LE, len = 2;
+        else if (n1 == '>')
+            kind = TK_NE, len = 2;
+        else
+            kind = TK_LT;
         break;
     case '>':
-        if (n1 == '=') kind = TK_GE, len = 2;
-        else kind = TK_GT;
+        if (n1 == '=')
+            kind = TK_GE, len = 2;
+        else
+            kind = TK_GT;
         break;
-    default: break;
+    default:
+        break;
     }
     if (kind < 0) {
         comp_error(c, (int)i, SL_EINVAL, "unexpected character '%c'", isprint(ch) ? ch : '?');

@@ -29,11 +29,13 @@ typedef struct like_pat {
 static inline uint32_t utf8_step(const char *s, uint32_t i, uint32_t n) {
     uint32_t j = i + 1;
     if ((unsigned char)s[i] >= 0xC0)
-        while (j < n && j < i + 4 && ((unsigned char)s[j] & 0xC0) == 0x80) j++;
+        while (j < n && j < i + 4 && ((unsigned char)s[j] & 0xC0) == 0x80)
+            j++;
     return j - i;
 }
 
-bool like_match_str(const char *p, uint32_t plen, int esc, const char *s, uint32_t slen, bool *bad) {
+bool like_match_str(const char *p, uint32_t plen, int esc, const char *s, uint32_t slen,
+                    bool *bad) {
     uint32_t pi = 0, si = 0, star_p = UINT32_MAX, star_s = 0;
     while (si < slen) {
         if (pi < plen) {
@@ -67,7 +69,8 @@ bool like_match_str(const char *p, uint32_t plen, int esc, const char *s, uint32
         star_s += utf8_step(s, star_s, slen);
         si = star_s;
     }
-    while (pi < plen && p[pi] == '%' && (int)'%' != esc) pi++;
+    while (pi < plen && p[pi] == '%' && (int)'%' != esc)
+        pi++;
     if (pi < plen && (int)(unsigned char)p[pi] == esc && pi + 1 >= plen) *bad = true;
     return pi == plen;
 }
@@ -88,8 +91,10 @@ void *like_compile(sl_arena *a, const char *p, uint32_t len, int esc, bool *bad_
             lit[nlit++] = p[++i];
             seen_lit = true;
         } else if (ch == '%') {
-            if (seen_lit) trail++;
-            else lead++;
+            if (seen_lit)
+                trail++;
+            else
+                lead++;
         } else if (ch == '_') {
             has_under = true;
         } else {
@@ -103,25 +108,31 @@ void *like_compile(sl_arena *a, const char *p, uint32_t len, int esc, bool *bad_
     lp->lit_len = nlit;
     lp->pat = p;
     lp->pat_len = len;
-    if (has_under || inner_pct) lp->kind = LIKE_GENERAL;
-    else if (!lead && !trail) lp->kind = LIKE_EXACT;
-    else if (!lead) lp->kind = LIKE_PREFIX;
-    else if (!trail && seen_lit) lp->kind = LIKE_SUFFIX;
-    else if (!seen_lit) lp->kind = LIKE_PREFIX; /* only %s: any string, even '' */
-    else lp->kind = LIKE_CONTAINS;
+    if (has_under || inner_pct)
+        lp->kind = LIKE_GENERAL;
+    else if (!lead && !trail)
+        lp->kind = LIKE_EXACT;
+    else if (!lead)
+        lp->kind = LIKE_PREFIX;
+    else if (!trail && seen_lit)
+        lp->kind = LIKE_SUFFIX;
+    else if (!seen_lit)
+        lp->kind = LIKE_PREFIX; /* only %s: any string, even '' */
+    else
+        lp->kind = LIKE_CONTAINS;
     return lp;
 }
 
-#define LIKE_LOOP(EXPR)                                   \
-    for (uint32_t i = 0; i < rows; i++) {                 \
-        if (x->null[i]) {                                 \
-            o->null[i] = 1;                               \
-            o->v.b[i] = 0;                                \
-            continue;                                     \
-        }                                                 \
-        sl_str s = x->v.s[i];                             \
-        o->null[i] = 0;                                   \
-        o->v.b[i] = (uint8_t)(EXPR);                      \
+#define LIKE_LOOP(EXPR)                                                                            \
+    for (uint32_t i = 0; i < rows; i++) {                                                          \
+        if (x->null[i]) {                                                                          \
+            o->null[i] = 1;                                                                        \
+            o->v.b[i] = 0;                                                                         \
+            continue;                                                                              \
+        }                                                                                          \
+        sl_str s = x->v.s[i];                                                                      \
+        o->null[i] = 0;                                                                            \
+        o->v.b[i] = (uint8_t)(EXPR);                                                               \
     }
 
 void ev_like(node *n, sl_batch *b, uint32_t rows) {
@@ -135,15 +146,23 @@ void ev_like(node *n, sl_batch *b, uint32_t rows) {
         uint32_t L = lp->lit_len;
         bool bad = false;
         switch (lp->kind) {
-        case LIKE_EXACT: LIKE_LOOP(s.len == L && (L == 0 || (s.ptr[0] == l[0] && memcmp(s.ptr, l, L) == 0))) break;
+        case LIKE_EXACT:
+            LIKE_LOOP(s.len == L && (L == 0 || (s.ptr[0] == l[0] && memcmp(s.ptr, l, L) == 0)))
+            break;
         case LIKE_PREFIX:
             /* the first byte settles most rows without a call */
-            if (L == 0) LIKE_LOOP(((void)s, 1))
-            else LIKE_LOOP(s.len >= L && s.ptr[0] == l[0] && (L == 1 || memcmp(s.ptr + 1, l + 1, L - 1) == 0))
+            if (L == 0)
+                LIKE_LOOP(((void)s, 1))
+            else
+                LIKE_LOOP(s.len >= L && s.ptr[0] == l[0] &&
+                          (L == 1 || memcmp(s.ptr + 1, l + 1, L - 1) == 0))
             break;
-        case LIKE_SUFFIX: LIKE_LOOP(s.len >= L && memcmp(s.ptr + s.len - L, l, L) == 0) break;
-        case LIKE_CONTAINS: LIKE_LOOP(s.len >= L && memmem(s.ptr, s.len, l, L) != NULL) break;
-        default: LIKE_LOOP(like_match_str(lp->pat, lp->pat_len, esc, s.ptr, s.len, &bad)) break;
+        case LIKE_SUFFIX:
+            LIKE_LOOP(s.len >= L && memcmp(s.ptr + s.len - L, l, L) == 0) break;
+        case LIKE_CONTAINS:
+            LIKE_LOOP(s.len >= L && memmem(s.ptr, s.len, l, L) != NULL) break;
+        default:
+            LIKE_LOOP(like_match_str(lp->pat, lp->pat_len, esc, s.ptr, s.len, &bad)) break;
         }
         return;
     }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka.h needs the headers above */
 #include <cmocka.h>
 
 #include "core/batch.h"
@@ -49,7 +51,8 @@ static void setup_fixture(void) {
     const char *names[] = {"xray", "alpha", NULL, "x"};
     const char *s2[] = {"Hello World", "  pad  ", NULL, "h\xc3\xa9llo"};
     const int flags[] = {1, 0, -1, 1};
-    const char *tss[] = {"2026-01-01T00:05:00Z", "2026-03-15T13:45:30.250Z", NULL, "1969-12-31T23:59:59Z"};
+    const char *tss[] = {"2026-01-01T00:05:00Z", "2026-03-15T13:45:30.250Z", NULL,
+                         "1969-12-31T23:59:59Z"};
     for (int r = 0; r < 4; r++) {
         uint32_t i = sl_batch_append_null_row(batch);
         sl_col_set_int(&batch->col[1], i, bs[r]);
@@ -90,12 +93,23 @@ static void fmt_value(const sl_column *c, uint32_t i, sl_type t, char *out, size
         return;
     }
     switch (t) {
-    case SL_T_INT: snprintf(out, cap, "%lld", (long long)c->v.i[i]); break;
-    case SL_T_DOUBLE: snprintf(out, cap, "%.10g", c->v.d[i]); break;
-    case SL_T_BOOL: snprintf(out, cap, "%s", c->v.b[i] ? "true" : "false"); break;
-    case SL_T_STRING: snprintf(out, cap, "'%.*s'", (int)c->v.s[i].len, c->v.s[i].ptr); break;
-    case SL_T_TS: sl_time_format_iso_ms(c->v.i[i], out, cap); break;
-    default: snprintf(out, cap, "?");
+    case SL_T_INT:
+        snprintf(out, cap, "%lld", (long long)c->v.i[i]);
+        break;
+    case SL_T_DOUBLE:
+        snprintf(out, cap, "%.10g", c->v.d[i]);
+        break;
+    case SL_T_BOOL:
+        snprintf(out, cap, "%s", c->v.b[i] ? "true" : "false");
+        break;
+    case SL_T_STRING:
+        snprintf(out, cap, "'%.*s'", (int)c->v.s[i].len, c->v.s[i].ptr);
+        break;
+    case SL_T_TS:
+        sl_time_format_iso_ms(c->v.i[i], out, cap);
+        break;
+    default:
+        snprintf(out, cap, "?");
     }
 }
 
@@ -127,20 +141,20 @@ static const char *eval_rows(const char *src, sl_type *type_out, bool *constant)
 }
 
 #define CHECK(src, expect) assert_string_equal(eval_rows(src, NULL, NULL), expect)
-#define CHECK_T(src, type, expect)                          \
-    do {                                                    \
-        sl_type t_;                                         \
-        assert_string_equal(eval_rows(src, &t_, NULL), expect); \
-        assert_int_equal(t_, type);                         \
+#define CHECK_T(src, type, expect)                                                                 \
+    do {                                                                                           \
+        sl_type t_;                                                                                \
+        assert_string_equal(eval_rows(src, &t_, NULL), expect);                                    \
+        assert_int_equal(t_, type);                                                                \
     } while (0)
 /* A constant expression: folded at compile time, same value on every row. */
-#define CONST(src, type, v)                                             \
-    do {                                                                \
-        sl_type t_;                                                     \
-        bool c_;                                                        \
-        assert_string_equal(eval_rows(src, &t_, &c_), v "|" v "|" v "|" v); \
-        assert_int_equal(t_, type);                                     \
-        assert_true(c_);                                                \
+#define CONST(src, type, v)                                                                        \
+    do {                                                                                           \
+        sl_type t_;                                                                                \
+        bool c_;                                                                                   \
+        assert_string_equal(eval_rows(src, &t_, &c_), v "|" v "|" v "|" v);                        \
+        assert_int_equal(t_, type);                                                                \
+        assert_true(c_);                                                                           \
     } while (0)
 
 static void check_error(const char *src, const char *msg, int offset) {
@@ -149,7 +163,8 @@ static void check_error(const char *src, const char *msg, int offset) {
     sl_expr *e = sl_expr_compile(src, &schema, &err, &off);
     if (e) fail_msg("\"%s\" compiled but should fail with: %s", src, msg);
     if (!strstr(err.msg, msg)) fail_msg("\"%s\": got error \"%s\", want \"%s\"", src, err.msg, msg);
-    if (off != offset) fail_msg("\"%s\": error \"%s\" at offset %d, want %d", src, err.msg, off, offset);
+    if (off != offset)
+        fail_msg("\"%s\": error \"%s\" at offset %d, want %d", src, err.msg, off, offset);
     assert_true(err.code < 0);
 }
 
@@ -179,7 +194,8 @@ static void test_columns(void **state) {
     CHECK_T("A", SL_T_INT, "1|10|NULL|-7"); /* bare identifiers are case-insensitive */
     CHECK_T("\"name\"", SL_T_STRING, "'xray'|'alpha'|NULL|'x'");
     CHECK_T("\"Weird Col\"", SL_T_INT, "100|101|NULL|103");
-    CHECK_T("ts", SL_T_TS, "2026-01-01T00:05:00.000Z|2026-03-15T13:45:30.250Z|NULL|1969-12-31T23:59:59.000Z");
+    CHECK_T("ts", SL_T_TS,
+            "2026-01-01T00:05:00.000Z|2026-03-15T13:45:30.250Z|NULL|1969-12-31T23:59:59.000Z");
     check_error("\"NAME\"", "unknown column 'NAME'", 0);
     check_error("a + foo", "unknown column 'foo'", 4);
 }
@@ -226,11 +242,15 @@ static void test_arithmetic(void **state) {
 
 static void test_timestamp_arith(void **state) {
     (void)state;
-    CHECK_T("ts + 1000000", SL_T_TS, "2026-01-01T00:05:01.000Z|2026-03-15T13:45:31.250Z|NULL|1970-01-01T00:00:00.000Z");
-    CHECK_T("60000000 + ts", SL_T_TS, "2026-01-01T00:06:00.000Z|2026-03-15T13:46:30.250Z|NULL|1970-01-01T00:00:59.000Z");
-    CHECK_T("ts - 250000", SL_T_TS, "2026-01-01T00:04:59.750Z|2026-03-15T13:45:30.000Z|NULL|1969-12-31T23:59:58.750Z");
+    CHECK_T("ts + 1000000", SL_T_TS,
+            "2026-01-01T00:05:01.000Z|2026-03-15T13:45:31.250Z|NULL|1970-01-01T00:00:00.000Z");
+    CHECK_T("60000000 + ts", SL_T_TS,
+            "2026-01-01T00:06:00.000Z|2026-03-15T13:46:30.250Z|NULL|1970-01-01T00:00:59.000Z");
+    CHECK_T("ts - 250000", SL_T_TS,
+            "2026-01-01T00:04:59.750Z|2026-03-15T13:45:30.000Z|NULL|1969-12-31T23:59:58.750Z");
     CHECK_T("ts - ts", SL_T_INT, "0|0|NULL|0");
-    CHECK_T("ts - '2026-01-01T00:00:00Z'", SL_T_INT, "300000000|6356730250000|NULL|-1767225601000000");
+    CHECK_T("ts - '2026-01-01T00:00:00Z'", SL_T_INT,
+            "300000000|6356730250000|NULL|-1767225601000000");
 }
 
 static void test_timestamp_arith_errors(void **state) {
@@ -245,7 +265,8 @@ static void test_timestamp_arith_errors(void **state) {
 
 static void test_concat(void **state) {
     (void)state;
-    CHECK_T("name || '-' || s2", SL_T_STRING, "'xray-Hello World'|'alpha-  pad  '|NULL|'x-h\xc3\xa9llo'");
+    CHECK_T("name || '-' || s2", SL_T_STRING,
+            "'xray-Hello World'|'alpha-  pad  '|NULL|'x-h\xc3\xa9llo'");
     CHECK_T("name || a", SL_T_STRING, "'xray1'|'alpha10'|NULL|'x-7'");
     CHECK_T("'d=' || d", SL_T_STRING, "'d=1.5'|'d=-2.25'|NULL|'d=0.0'");
     CHECK_T("'f=' || flag", SL_T_STRING, "'f=true'|'f=false'|NULL|'f=true'");
@@ -314,18 +335,12 @@ static void test_three_valued_logic(void **state) {
         const char *src;
         const char *want; /* per row: T F N */
     } cases[] = {
-        {"p AND q", "TFNFFFNFN"},
-        {"p OR q", "TTTTFNTNN"},
-        {"NOT p", "FFFTTTNNN"},
-        {"p IS NULL", "FFFFFFTTT"},
-        {"p IS NOT NULL", "TTTTTTFFF"},
-        {"p AND TRUE", "TTTFFFNNN"},
-        {"p AND FALSE", "FFFFFFFFF"},
-        {"p OR TRUE", "TTTTTTTTT"},
-        {"p OR FALSE", "TTTFFFNNN"},
-        {"p AND NULL", "NNNFFFNNN"},
-        {"p OR NULL", "TTTNNNNNN"},
-        {"(NOT (p AND q)) = (NOT p OR NOT q)", "TTNTTTNTN"},
+        {"p AND q", "TFNFFFNFN"},       {"p OR q", "TTTTFNTNN"},
+        {"NOT p", "FFFTTTNNN"},         {"p IS NULL", "FFFFFFTTT"},
+        {"p IS NOT NULL", "TTTTTTFFF"}, {"p AND TRUE", "TTTFFFNNN"},
+        {"p AND FALSE", "FFFFFFFFF"},   {"p OR TRUE", "TTTTTTTTT"},
+        {"p OR FALSE", "TTTFFFNNN"},    {"p AND NULL", "NNNFFFNNN"},
+        {"p OR NULL", "TTTNNNNNN"},     {"(NOT (p AND q)) = (NOT p OR NOT q)", "TTNTTTNTN"},
         {"NOT p = q", "FTNTFNNNN"}, /* NOT binds looser than = */
         {"p = q", "TFNFTNNNN"},
     };
@@ -341,8 +356,8 @@ static void test_three_valued_logic(void **state) {
         for (int i = 0; i < 9; i++) {
             char got = out.null[i] ? 'N' : out.v.b[i] ? 'T' : 'F';
             if (got != cases[c].want[i])
-                fail_msg("%s row %d (p=%c q=%c): got %c want %c", cases[c].src, i, "TFN"[i / 3], "TFN"[i % 3], got,
-                         cases[c].want[i]);
+                fail_msg("%s row %d (p=%c q=%c): got %c want %c", cases[c].src, i, "TFN"[i / 3],
+                         "TFN"[i % 3], got, cases[c].want[i]);
             assert_int_equal(keep[i], cases[c].want[i] == 'T');
         }
         free(out.null);
@@ -354,7 +369,7 @@ static void test_three_valued_logic(void **state) {
     CONST("NULL OR TRUE", SL_T_BOOL, "true");
     CONST("NULL AND TRUE", SL_T_BOOL, "NULL");
     CONST("NOT NULL", SL_T_BOOL, "NULL");
-    CONST("NOT TRUE OR FALSE", SL_T_BOOL, "false"); /* NOT binds tighter than OR */
+    CONST("NOT TRUE OR FALSE", SL_T_BOOL, "false");      /* NOT binds tighter than OR */
     CONST("TRUE OR FALSE AND FALSE", SL_T_BOOL, "true"); /* AND binds tighter than OR */
 }
 
@@ -604,11 +619,13 @@ static void test_case(void **state) {
             "'one'|'ten'|'other'|'other'");
     CHECK_T("CASE a WHEN 1 THEN 'one' END", SL_T_STRING, "'one'|NULL|NULL|NULL");
     CHECK_T("CASE name WHEN 'x' THEN 1 WHEN 'xray' THEN 2 END", SL_T_INT, "2|NULL|NULL|1");
-    CHECK_T("CASE WHEN flag THEN a ELSE d END", SL_T_DOUBLE, "1|-2.25|NULL|-7"); /* int/double promote */
+    CHECK_T("CASE WHEN flag THEN a ELSE d END", SL_T_DOUBLE,
+            "1|-2.25|NULL|-7"); /* int/double promote */
     CHECK_T("CASE WHEN flag THEN NULL ELSE a END", SL_T_INT, "NULL|10|NULL|NULL");
     CHECK_T("CASE WHEN a IS NULL THEN -1 ELSE a END", SL_T_INT, "1|10|-1|-7");
     CHECK_T("case when A > 1 then 'y' else 'n' end", SL_T_STRING, "'n'|'y'|'n'|'n'");
-    CHECK_T("CASE WHEN flag THEN ts END", SL_T_TS, "2026-01-01T00:05:00.000Z|NULL|NULL|1969-12-31T23:59:59.000Z");
+    CHECK_T("CASE WHEN flag THEN ts END", SL_T_TS,
+            "2026-01-01T00:05:00.000Z|NULL|NULL|1969-12-31T23:59:59.000Z");
     /* constant conditions are pruned at compile time */
     CONST("CASE WHEN 1 > 2 THEN 'a' WHEN 2 > 1 THEN 'b' ELSE 'c' END", SL_T_STRING, "'b'");
     CONST("CASE 3 WHEN 1 THEN 'a' WHEN 3 THEN 'c' END", SL_T_STRING, "'c'");
@@ -715,7 +732,8 @@ static void test_string_functions(void **state) {
     CONST("substr('hello', 10)", SL_T_STRING, "''");
     CONST("substr('hello', 2, 100)", SL_T_STRING, "'ello'");
     CONST("substr('hello', 2, NULL)", SL_T_STRING, "NULL");
-    CONST("substr('hello', -9223372036854775808, 9223372036854775807)", SL_T_STRING, "'hell'"); /* as SQLite */
+    CONST("substr('hello', -9223372036854775808, 9223372036854775807)", SL_T_STRING,
+          "'hell'"); /* as SQLite */
     CONST("substring('hello', 2, 2)", SL_T_STRING, "'el'");
     CHECK_T("trim(s2)", SL_T_STRING, "'Hello World'|'pad'|NULL|'h\xc3\xa9llo'");
     CHECK_T("ltrim(s2)", SL_T_STRING, "'Hello World'|'pad  '|NULL|'h\xc3\xa9llo'");
@@ -731,7 +749,8 @@ static void test_string_functions(void **state) {
     CONST("replace('abc', '', 'x')", SL_T_STRING, "'abc'");
     CONST("replace('abc', 'abcd', 'x')", SL_T_STRING, "'abc'");
     CONST("replace('abc', NULL, 'x')", SL_T_STRING, "NULL");
-    CHECK_T("concat(name, '-', a, '-', flag)", SL_T_STRING, "'xray-1-true'|'alpha-10-false'|'--'|'x--7-true'");
+    CHECK_T("concat(name, '-', a, '-', flag)", SL_T_STRING,
+            "'xray-1-true'|'alpha-10-false'|'--'|'x--7-true'");
     CONST("concat('a')", SL_T_STRING, "'a'");
     CONST("concat(NULL, 'b', NULL)", SL_T_STRING, "'b'");
     CONST("concat(1.5, TRUE)", SL_T_STRING, "'1.5true'");
@@ -783,7 +802,8 @@ static void test_math_functions(void **state) {
     CHECK_T("greatest(a, d)", SL_T_DOUBLE, "1.5|10|NULL|0");
     CHECK_T("least(name, s2)", SL_T_STRING, "'Hello World'|'  pad  '|NULL|'h\xc3\xa9llo'");
     CHECK_T("greatest(ts, '2026-02-01')", SL_T_TS,
-            "2026-02-01T00:00:00.000Z|2026-03-15T13:45:30.250Z|2026-02-01T00:00:00.000Z|2026-02-01T00:00:00.000Z");
+            "2026-02-01T00:00:00.000Z|2026-03-15T13:45:30.250Z|2026-02-01T00:00:00.000Z|2026-02-"
+            "01T00:00:00.000Z");
     CONST("least(NULL, NULL)", SL_T_NULL, "NULL");
     CONST("greatest(3)", SL_T_INT, "3");
 }
@@ -803,14 +823,21 @@ static void test_time_functions(void **state) {
     CONST("epoch_seconds(from_unixtime_ms(-1))", SL_T_INT, "-1"); /* floor, not truncation */
     CHECK_T("date_trunc('minute', ts)", SL_T_TS,
             "2026-01-01T00:05:00.000Z|2026-03-15T13:45:00.000Z|NULL|1969-12-31T23:59:00.000Z");
-    CHECK("date_trunc('second', ts)", "2026-01-01T00:05:00.000Z|2026-03-15T13:45:30.000Z|NULL|1969-12-31T23:59:59.000Z");
-    CHECK("date_trunc('hour', ts)", "2026-01-01T00:00:00.000Z|2026-03-15T13:00:00.000Z|NULL|1969-12-31T23:00:00.000Z");
-    CHECK("date_trunc('DAY', ts)", "2026-01-01T00:00:00.000Z|2026-03-15T00:00:00.000Z|NULL|1969-12-31T00:00:00.000Z");
-    CHECK("date_trunc('week', ts)", "2025-12-29T00:00:00.000Z|2026-03-09T00:00:00.000Z|NULL|1969-12-29T00:00:00.000Z");
-    CHECK("date_trunc('month', ts)", "2026-01-01T00:00:00.000Z|2026-03-01T00:00:00.000Z|NULL|1969-12-01T00:00:00.000Z");
-    CHECK("date_trunc('year', ts)", "2026-01-01T00:00:00.000Z|2026-01-01T00:00:00.000Z|NULL|1969-01-01T00:00:00.000Z");
+    CHECK("date_trunc('second', ts)",
+          "2026-01-01T00:05:00.000Z|2026-03-15T13:45:30.000Z|NULL|1969-12-31T23:59:59.000Z");
+    CHECK("date_trunc('hour', ts)",
+          "2026-01-01T00:00:00.000Z|2026-03-15T13:00:00.000Z|NULL|1969-12-31T23:00:00.000Z");
+    CHECK("date_trunc('DAY', ts)",
+          "2026-01-01T00:00:00.000Z|2026-03-15T00:00:00.000Z|NULL|1969-12-31T00:00:00.000Z");
+    CHECK("date_trunc('week', ts)",
+          "2025-12-29T00:00:00.000Z|2026-03-09T00:00:00.000Z|NULL|1969-12-29T00:00:00.000Z");
+    CHECK("date_trunc('month', ts)",
+          "2026-01-01T00:00:00.000Z|2026-03-01T00:00:00.000Z|NULL|1969-12-01T00:00:00.000Z");
+    CHECK("date_trunc('year', ts)",
+          "2026-01-01T00:00:00.000Z|2026-01-01T00:00:00.000Z|NULL|1969-01-01T00:00:00.000Z");
     CONST("date_trunc(NULL, from_unixtime(0))", SL_T_TS, "NULL");
-    CHECK_T("iso8601(ts)", SL_T_STRING, "'2026-01-01T00:05:00Z'|'2026-03-15T13:45:30Z'|NULL|'1969-12-31T23:59:59Z'");
+    CHECK_T("iso8601(ts)", SL_T_STRING,
+            "'2026-01-01T00:05:00Z'|'2026-03-15T13:45:30Z'|NULL|'1969-12-31T23:59:59Z'");
     CONST("iso8601('2026-01-01T00:05:00Z')", SL_T_STRING, "'2026-01-01T00:05:00Z'");
     CONST("iso8601(CAST(9223372036854775807 AS timestamp))", SL_T_STRING, "NULL");
     CHECK_T("year(ts)", SL_T_INT, "2026|2026|NULL|1969");
@@ -878,7 +905,8 @@ static void test_syntax_errors(void **state) {
     deep[2001] = 0;
     check_error(deep, "too deeply nested", 200);
     char chain[20100] = "a";
-    for (int i = 0; i < 3000; i++) strcat(chain, "+a");
+    for (int i = 0; i < 3000; i++)
+        strcat(chain, "+a");
     sl_error err = {0};
     int off = 0;
     assert_null(sl_expr_compile(chain, &schema, &err, &off));
@@ -896,9 +924,9 @@ static void test_constant_folding(void **state) {
     CONST("upper('ab') || 'c'", SL_T_STRING, "'ABc'");
     CONST("length(replace('aXbXc', 'X', '')) = 3", SL_T_BOOL, "true");
     CONST("CAST('2026-01-01' AS timestamp) + 1000000", SL_T_TS, "2026-01-01T00:00:01.000Z");
-    CONST("a + NULL", SL_T_INT, "NULL");            /* strict operator with a NULL operand */
+    CONST("a + NULL", SL_T_INT, "NULL"); /* strict operator with a NULL operand */
     CONST("lower(NULL) || name", SL_T_STRING, "NULL");
-    CONST("FALSE AND a > 1", SL_T_BOOL, "false");   /* x AND FALSE is FALSE even for NULL x */
+    CONST("FALSE AND a > 1", SL_T_BOOL, "false"); /* x AND FALSE is FALSE even for NULL x */
     CONST("a > 1 OR TRUE", SL_T_BOOL, "true");
     CONST("'x' LIKE 'x%'", SL_T_BOOL, "true");
     struct {
@@ -906,15 +934,20 @@ static void test_constant_folding(void **state) {
         bool constant;
         int ncols;
     } cases[] = {
-        {"a + 1", false, 1},        {"42", true, 0},          {"a > 1 AND TRUE", false, 1},
-        {"FALSE AND a > 1", true, 0}, {"a + b * a", false, 2}, {"coalesce(NULL, 1)", true, 0},
+        {"a + 1", false, 1},
+        {"42", true, 0},
+        {"a > 1 AND TRUE", false, 1},
+        {"FALSE AND a > 1", true, 0},
+        {"a + b * a", false, 2},
+        {"coalesce(NULL, 1)", true, 0},
         {"name LIKE s2 OR ts > '2020-01-01'", false, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sl_expr *e = compile_ok(cases[i].src);
         if (sl_expr_is_constant(e) != cases[i].constant) fail_msg("%s: is_constant", cases[i].src);
         const char *names[8];
-        if (sl_expr_columns(e, names, 8) != cases[i].ncols) fail_msg("%s: column count", cases[i].src);
+        if (sl_expr_columns(e, names, 8) != cases[i].ncols)
+            fail_msg("%s: column count", cases[i].src);
         sl_expr_free(e);
     }
     sl_expr *e = compile_ok("b + a * b - a");
@@ -964,6 +997,10 @@ static void test_api_contract(void **state) {
     assert_int_equal(sl_expr_eval(e, cp, &cp->col[1]), 0);
     assert_int_equal(cp->col[1].v.i[0], 21);
     assert_int_equal(cp->col[1].v.i[1], -29);
+    sl_expr_free(e);
+    e = compile_ok("b"); /* a bare column evaluated into itself */
+    assert_int_equal(sl_expr_eval(e, cp, &cp->col[1]), 0);
+    assert_int_equal(cp->col[1].v.i[0], 21);
     sl_batch_free(cp);
     sl_expr_free(e);
     /* the NULL literal's result type is NULL; eval_bool keeps nothing */
@@ -971,7 +1008,8 @@ static void test_api_contract(void **state) {
     assert_int_equal(sl_expr_type(e), SL_T_NULL);
     memset(keep, 1, sizeof keep);
     assert_int_equal(sl_expr_eval_bool(e, batch, keep), 0);
-    for (uint32_t i = 0; i < batch->n; i++) assert_int_equal(keep[i], 0);
+    for (uint32_t i = 0; i < batch->n; i++)
+        assert_int_equal(keep[i], 0);
     sl_expr_free(e);
     /* no schema: only constants */
     e = sl_expr_compile("1 + 1", NULL, NULL, NULL);
@@ -993,7 +1031,9 @@ static sl_batch *make_big(uint32_t cap, uint32_t n, uint32_t seed) {
         if (h % 11) sl_col_set_int(&b->col[0], r, (int64_t)(h % 1000) - 300);
         if (h % 13) sl_col_set_int(&b->col[1], r, (int64_t)((h >> 8) % 50) - 10);
         sl_col_set_double(&b->col[2], r, (double)(h % 777) / 7.0);
-        if (h % 7) sl_col_set_str(&b->col[3], r, names[(h >> 4) % 6], (uint32_t)strlen(names[(h >> 4) % 6]));
+        if (h % 7)
+            sl_col_set_str(&b->col[3], r, names[(h >> 4) % 6],
+                           (uint32_t)strlen(names[(h >> 4) % 6]));
         sl_col_set_bool(&b->col[4], r, (h >> 3) & 1);
         sl_col_set_int(&b->col[5], r, 1767225600000000LL + (int64_t)(h % 100000) * 1000000);
     }
@@ -1093,8 +1133,9 @@ static void test_bench_filter_1m(void **state) {
         if (dt < best) best = dt;
     }
     double rows = (double)batches * BIG;
-    printf("[ BENCH    ] a * 2 + b > 10 AND name LIKE 'x%%': %.0f rows in %.1f ms, %.2f ns/row (best of 3)\n", rows,
-           (double)best / 1000.0, (double)best * 1000.0 / rows);
+    printf("[ BENCH    ] a * 2 + b > 10 AND name LIKE 'x%%': %.0f rows in %.1f ms, %.2f ns/row "
+           "(best of 3)\n",
+           rows, (double)best / 1000.0, (double)best * 1000.0 / rows);
     (void)kept;
     sl_batch_free(b);
     sl_expr_free(f);
