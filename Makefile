@@ -25,8 +25,13 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
+ifeq ($(SAN),1)
 check: build
-	@SAN=$(SAN) scripts/run-tests.sh $(BUILD)
+	@scripts/run-tests.sh $(BUILD)
+else
+check: build fuzz-build
+	@FUZZ_BUILD=build-fuzz scripts/run-tests.sh $(BUILD)
+endif
 
 demo: build
 	@scripts/demo.sh $(BUILD)

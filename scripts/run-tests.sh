@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Runs every CTest test in BUILD and prints "N passed, N failed" last.
+# Runs every CTest test in BUILD, then (when FUZZ_BUILD names a libFuzzer
+# build) each fuzz target for FUZZ_SECONDS; prints "N passed, N failed" last.
 set -u
 build=${1:-build}
-cd "$build" || exit 2
 out=$(mktemp)
-ctest --output-on-failure -j1 "${@:2}" 2>&1 | tee "$out"
+(cd "$build" && ctest --output-on-failure -j1 "${@:2}") 2>&1 | tee "$out"
 passed=$(grep -cE 'Test +#[0-9]+: .* Passed' "$out")
 failed=$(grep -cE 'Test +#[0-9]+: .* (\*\*\*Failed|Failed|\*\*\*Exception|\*\*\*Timeout|Not Run)' "$out")
+if [ -n "${FUZZ_BUILD:-}" ] && [ -d "$FUZZ_BUILD" ]; then
+  echo "== fuzzing each target for ${FUZZ_SECONDS:-5}s (make fuzz runs 1,000,000 executions each)"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-5} "$(dirname "$0")/fuzz.sh" "$FUZZ_BUILD" | tee "$out"
+  read -r fp _ ff _ <<<"$(tail -1 "$out")"
+  passed=$((passed + fp)); failed=$((failed + ff))
+fi
 rm -f "$out"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

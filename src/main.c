@@ -177,6 +177,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* a file-size limit must fail a write (EFBIG, reported), not kill us */
+        signal(SIGXFSZ, SIG_IGN);
         sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {

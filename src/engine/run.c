@@ -39,7 +39,8 @@ typedef struct run {
     int64_t last_commit_us, started_us;
     /* per-commit counters */
     int64_t c_in, c_quar, c_late, c_dup, c_filt, c_drop, c_parse;
-    int64_t c_ingest_sum, c_ingest_n;
+    int64_t c_ingest_sum, c_ingest_n; /* ingest times relative to ingest_base (µs), to stay in range */
+    int64_t ingest_base;
     /* totals */
     int64_t t_in, t_quar, t_late, t_dup, t_filt, t_drop, t_parse;
     int64_t last_status_us, last_status_in;
@@ -234,7 +235,7 @@ static int commit(run *R, bool all_final) {
         if (R->ctx.watermark != INT64_MIN) sl_store_format_ts(R->ctx.watermark, wm, sizeof wm);
         double lag_avg = R->ctx.lag_n ? (double)R->ctx.lag_sum_us / (double)R->ctx.lag_n / 1000.0 : NAN;
         double lag_max = R->ctx.lag_n ? (double)R->ctx.lag_max_us / 1000.0 : NAN;
-        double proc = R->c_ingest_n ? ((double)now - (double)R->c_ingest_sum / (double)R->c_ingest_n) / 1000.0 : NAN;
+        double proc = R->c_ingest_n ? ((double)(now - R->ingest_base) - (double)R->c_ingest_sum / (double)R->c_ingest_n) / 1000.0 : NAN;
         char details[8192];
         int dn = snprintf(details, sizeof details, "{\"tables\":{");
         for (int i = 0; i < R->p->nt; i++) {
@@ -293,6 +294,7 @@ static int commit(run *R, bool all_final) {
     R->t_filt += R->c_filt, R->t_drop += R->c_drop, R->t_parse += R->c_parse;
     R->c_in = R->c_quar = R->c_late = R->c_dup = R->c_filt = R->c_drop = R->c_parse = 0;
     R->c_ingest_sum = R->c_ingest_n = 0;
+    R->ingest_base = sl_now_us();
     R->ctx.lag_sum_us = R->ctx.lag_max_us = R->ctx.lag_n = 0;
     R->last_commit_us = sl_monotonic_us();
     sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id, (double)(R->last_commit_us - t0) / 1000.0);
@@ -456,7 +458,7 @@ static int read_source(run *R, source *s, bool final) {
     int64_t n = (int64_t)b->n + (R->c_parse - errs_before);
     R->c_in += n;
     s->records_in += n;
-    R->c_ingest_sum += (int64_t)b->n * R->ctx.now_us;
+    R->c_ingest_sum += (int64_t)b->n * (R->ctx.now_us - R->ingest_base);
     R->c_ingest_n += b->n;
     return used ? 1 : 0;
 }
@@ -475,6 +477,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     sl_log_info("pipeline started", "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld", p->name, R.dir,
                 (long long)R.commit_id, (long long)R.t_in);
     R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
+    R.ingest_base = sl_now_us();
     R.last_status_in = R.t_in;
     for (int s = 0; s < p->nsrc; s++)
         if ((rc = sl_dir_scan(p->src[s].dir, err))) goto out;

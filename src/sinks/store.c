@@ -72,7 +72,11 @@ sl_store *sl_store_open(const char *path, bool readonly, sl_error *err) {
     if (sl_store_exec(s, setup, err)) {
         char m[SL_ERROR_MAX];
         snprintf(m, sizeof m, "%s", err ? err->msg : "");
-        sl_error_set(err, SL_EIO, "cannot initialise database %s: %s", path, m);
+        int ec = sqlite3_errcode(s->db);
+        bool corrupt = ec == SQLITE_CORRUPT || ec == SQLITE_NOTADB;
+        sl_error_set(err, corrupt ? SL_ECORRUPT : ec == SQLITE_FULL ? SL_EFULL : SL_EIO,
+                     "cannot initialise database %s: %s%s", path, m,
+                     corrupt ? " (the checkpoint database is damaged: see docs/operations.md, 'Recovery')" : "");
         sl_store_close(s);
         return NULL;
     }
