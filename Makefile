@@ -15,21 +15,24 @@ BUILD ?= build
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all deps build check demo bench fuzz fuzz-build chaos clean
+.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos clean
 all: build
 
 deps:
 	@scripts/deps.sh all
 
-build: deps
+deps-build:
+	@scripts/deps.sh build
+
+build: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 ifeq ($(SAN),1)
-check: build
+check: deps build
 	@scripts/run-tests.sh $(BUILD)
 else
-check: build fuzz-build
+check: deps build fuzz-build
 	@FUZZ_BUILD=build-fuzz scripts/run-tests.sh $(BUILD)
 endif
 

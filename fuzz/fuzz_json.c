@@ -6,12 +6,15 @@
  * past the padding contract. Checked on every input:
  *  - sl_json_parse_lines makes progress, consumes only whole lines, and every
  *    row's raw view and string views lie inside the buffer or the batch arena;
+ *  - stream mode and line-by-line mode give identical rows and bad records
+ *    (stream mode is only an accelerator);
  *  - every row written back with sl_json_write_row parses again into exactly
  *    the same values (the writer and the parser agree), the only exception
  *    being timestamps outside years 0001-9999, which ISO 8601 text cannot
  *    carry.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +22,16 @@
 #include "formats/json.h"
 #include "formats/json_write.h"
 
-static sl_json_parser *parser[2];
+static sl_json_parser *parser[2], *lineparser[2];
 static sl_json_parser *reparser[2];
-static sl_batch *batch, *rebatch;
+static sl_batch *batch, *batch2, *rebatch;
+
+/* bad records of the two modes, as "pos reason" lines */
+typedef struct badlog {
+    char *text;
+    size_t len, cap;
+} badlog;
+static badlog bad_stream, bad_line;
 
 static void init(void) {
     sl_schema s;
@@ -38,16 +48,54 @@ static void init(void) {
     for (int k = 0; k < 2; k++) {
         parser[k] = sl_json_parser_new(&s, paths, NULL);
         sl_json_parser_set_lenient_strings(parser[k], k == 1);
+        sl_json_parser_set_stream(parser[k], true);
+        lineparser[k] = sl_json_parser_new(&s, paths, NULL);
+        sl_json_parser_set_lenient_strings(lineparser[k], k == 1);
+        sl_json_parser_set_stream(lineparser[k], false);
         /* the writer emits column names as top-level keys */
         reparser[k] = sl_json_parser_new(&s, NULL, NULL);
     }
     batch = sl_batch_new(&s, 64);
+    batch2 = sl_batch_new(&s, 64);
     rebatch = sl_batch_new(&s, 4);
 }
 
 static void bad_ok(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
-    (void)ud, (void)line, (void)len, (void)part, (void)pos;
+    (void)line, (void)part;
     if (!reason || !reason[0]) abort();
+    badlog *l = ud;
+    size_t need = strlen(reason) + 48;
+    if (l->cap - l->len < need) {
+        l->cap = (l->cap + need) * 2;
+        l->text = realloc(l->text, l->cap);
+        if (!l->text) abort();
+    }
+    l->len += (size_t)snprintf(l->text + l->len, l->cap - l->len, "%lld %zu %s\n", (long long)pos, len, reason);
+}
+
+static void same_rows(const sl_batch *a, const sl_batch *z) {
+    if (a->n != z->n) abort();
+    for (uint32_t r = 0; r < a->n; r++) {
+        if (a->pos[r] != z->pos[r] || a->raw[r].ptr != z->raw[r].ptr || a->raw[r].len != z->raw[r].len) abort();
+        for (int c = 0; c < a->schema.n; c++) {
+            const sl_column *x = &a->col[c], *y = &z->col[c];
+            if (x->null[r] != y->null[r]) abort();
+            if (x->null[r]) continue;
+            switch (x->type) {
+            case SL_T_DOUBLE:
+                if (memcmp(&x->v.d[r], &y->v.d[r], sizeof(double))) abort();
+                break;
+            case SL_T_STRING:
+                if (x->v.s[r].len != y->v.s[r].len || memcmp(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len)) abort();
+                break;
+            case SL_T_BOOL:
+                if (x->v.b[r] != y->v.b[r]) abort();
+                break;
+            default:
+                if (x->v.i[r] != y->v.i[r]) abort();
+            }
+        }
+    }
 }
 
 static void roundtrip(uint32_t r) {
@@ -91,15 +139,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!buf) return 0;
     memcpy(buf, data, size);
     memset(buf + size, opt, SL_JSON_PADDING); /* padding content must not matter */
-    sl_json_parser *p = parser[opt & 1];
+    sl_json_parser *p = parser[opt & 1], *lp = lineparser[opt & 1];
     uint32_t cap = (uint32_t)(1 + ((opt >> 1) & 7));
+    if (opt & 0x20) cap = 64;
     size_t off = 0;
     int64_t base = (opt & 0x10) ? 0 : 5;
+    bad_stream.len = bad_line.len = 0;
     while (off < size) {
         sl_batch_clear(batch);
-        batch->cap = cap; /* smaller than allocated: exercises batch-full stops */
-        size_t used = sl_json_parse_lines(p, buf + off, size - off, 0, base + (int64_t)off, 0, batch, bad_ok, NULL);
-        batch->cap = 64;
+        sl_batch_clear(batch2);
+        batch->cap = batch2->cap = cap; /* smaller than allocated: exercises batch-full stops */
+        size_t used = sl_json_parse_lines(p, buf + off, size - off, 0, base + (int64_t)off, 0, batch, bad_ok, &bad_stream);
+        size_t used2 = sl_json_parse_lines(lp, buf + off, size - off, 0, base + (int64_t)off, 0, batch2, bad_ok, &bad_line);
+        batch->cap = batch2->cap = 64;
+        if (used != used2) abort();
+        same_rows(batch, batch2);
+        if (bad_stream.len != bad_line.len || memcmp(bad_stream.text, bad_line.text, bad_line.len)) abort();
         if (used > size - off) abort();
         if (used && buf[off + used - 1] != '\n') abort();
         for (uint32_t r = 0; r < batch->n; r++) {

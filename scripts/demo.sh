@@ -11,11 +11,13 @@ root=${DEMO_DIR:-data/demo}
 rm -rf "$root"
 mkdir -p "$root/landing"
 echo "== sluice demo: cameras flavor, $rate events/s for ${secs}s (landing: $root/landing)"
+echo "== dashboard: http://127.0.0.1:${DEMO_PORT:-8080}/   pipeline page: /pipeline   metrics: /metrics"
 "$bin" gen cameras --rate "$rate" --duration "$secs" --out "$root/landing" --seed 7 --dup 0.05 --late 0.01 --malformed 0.001 &
 gen=$!
 sleep 0.5
+port=${DEMO_PORT:-8080}
 SLUICE_LOG=${SLUICE_LOG:-warn} "$bin" run pipelines/cameras.yaml --data "$root/out" \
-  --set input="$root/landing" --set locations="$root/landing/locations.csv" --status 3 &
+  --set input="$root/landing" --set locations="$root/landing/locations.csv" --status 3 --listen "127.0.0.1:$port" &
 run=$!
 trap 'kill $gen $run 2>/dev/null || true' EXIT
 wait $gen || true

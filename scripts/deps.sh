@@ -4,8 +4,8 @@
 set -euo pipefail
 what=${1:-all}
 build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev libxxhash-dev
-  libsimdjson-dev libcmocka-dev"
-test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind"
+  libsimdjson-dev libcmocka-dev libmicrohttpd-dev"
+test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;
@@ -15,6 +15,8 @@ missing=()
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# the dashboard's chart library comes from npm: any Node.js with npm will do
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "sluice: installing missing Debian packages: ${missing[*]}" >&2
 SUDO=""

@@ -41,7 +41,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "sluice %s - real-time streaming pipelines in one binary\n\n"
             "usage:\n"
-            "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS]\n"
+            "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] [--listen ADDR]\n"
             "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] \"SQL\"\n"
             "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
             "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
@@ -56,7 +56,7 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    const char *pipeline, *data, *format, *schema;
+    const char *pipeline, *data, *format, *schema, *listen;
     const char *positional[4];
     int npos;
     bool once;
@@ -66,13 +66,15 @@ typedef struct {
 
 static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "run"))
-        return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS]\n"
+        return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] [--listen ADDR]\n"
                "  Runs the pipeline, following its sources until interrupted (Ctrl-C commits and exits).\n"
                "  --data DIR      where tables, lake segments and checkpoints live (default data/<pipeline>)\n"
                "  --set N=V       set a ${N} variable of the pipeline file (overrides the environment)\n"
                "  --once          process what is available, treat end of input as end of time\n"
                "                  (all windows final), commit and exit\n"
-               "  --status S      print a status line every S seconds (default 5; 0 = off)\n";
+               "  --status S      print a status line every S seconds (default 5; 0 = off)\n"
+               "  --listen ADDR   serve the dashboard, query API and /metrics on ADDR (e.g. 127.0.0.1:8080,\n"
+               "                  port 0 = any free port); overrides the pipeline's server.listen\n";
     if (!strcmp(cmd, "query"))
         return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] \"SQL\"\n"
                "  Read-only SQL over every table of the pipeline, lake tables included.\n";
@@ -93,13 +95,14 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         {"data", required_argument, 0, 'd'},   {"set", required_argument, 0, 's'},
         {"once", no_argument, 0, 'o'},         {"format", required_argument, 0, 'f'},
         {"status", required_argument, 0, 'S'}, {"schema", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},         {"listen", required_argument, 0, 'l'},
+        {0, 0, 0, 0},
     };
     c->status = 5;
     c->vars = sl_vars_new();
     optind = 1;
     int o;
-    while ((o = getopt_long(argc, argv, "d:s:of:S:c:h", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "d:s:of:S:c:hl:", longopts, NULL)) != -1) {
         switch (o) {
         case 'd': c->data = optarg; break;
         case 's':
@@ -112,6 +115,7 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         case 'f': c->format = optarg; break;
         case 'S': c->status = atof(optarg); break;
         case 'c': c->schema = optarg; break;
+        case 'l': c->listen = optarg; break;
         case 'h': fputs(cmd_help_text(cmd), stdout); return 1;
         default: fputs(cmd_help_text(cmd), stderr); return 2;
         }
@@ -179,7 +183,7 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sigaction(SIGTERM, &sa, NULL);
         /* a file-size limit must fail a write (EFBIG, reported), not kill us */
         signal(SIGXFSZ, SIG_IGN);
-        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop};
+        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop, .listen = c.listen};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
             sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", sl_pipeline_name(p), err.msg);

@@ -46,7 +46,9 @@ void sl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
 static void split(int64_t us, int64_t *y, unsigned *mo, unsigned *d, int *h, int *mi, int *s,
                   int64_t *frac) {
     int64_t secs = sl_floor_div(us, SL_US_PER_SEC);
-    *frac = us - secs * SL_US_PER_SEC;
+    /* the remainder, not us - secs*1e6: that product overflows near INT64_MIN */
+    int64_t rem_us = us % SL_US_PER_SEC;
+    *frac = rem_us < 0 ? rem_us + SL_US_PER_SEC : rem_us;
     int64_t days = sl_floor_div(secs, 86400);
     int64_t rem = secs - days * 86400;
     sl_civil_from_days(days, y, mo, d);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
 
@@ -23,7 +24,8 @@ static const sl_opt top_opts[] = {
     {"sources", SL_OPT_MAP, true, NULL, NULL, "name: source"},
     {"tables", SL_OPT_MAP, true, NULL, NULL, "name: table"},
     {"views", SL_OPT_MAP, false, NULL, NULL, "name: SQL SELECT over tables"},
-    {"dashboard", SL_OPT_ANY, false, NULL, NULL, "dashboard panels (served by `sluice run --listen`)"},
+    {"server", SL_OPT_MAP, false, NULL, NULL, "HTTP server: {listen: 127.0.0.1:8080, token: ...}"},
+    {"dashboard", SL_OPT_MAP, false, NULL, NULL, "dashboard: {title, panels: [...]} served at / by the server"},
     {0},
 };
 
@@ -47,6 +49,81 @@ static const sl_opt table_opts[] = {
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
     {0},
 };
+
+static const sl_opt server_opts[] = {
+    {"listen", SL_OPT_STRING, false, NULL, "127.0.0.1:8080", "address:port to listen on (port 0: any free port)"},
+    {"token", SL_OPT_STRING, false, NULL, NULL, "bearer token required by every endpoint but /healthz (empty: none)"},
+    {0},
+};
+
+static const sl_opt dashboard_opts[] = {
+    {"title", SL_OPT_STRING, false, NULL, NULL, "page title"},
+    {"panels", SL_OPT_SEQ, true, NULL, NULL, "list of panels"},
+    {0},
+};
+
+static const sl_opt panel_opts[] = {
+    {"title", SL_OPT_STRING, true, NULL, NULL, "panel title"},
+    {"type", SL_OPT_ENUM, true, "timeseries|bar|table|stat", NULL, "how the query result is drawn"},
+    {"sql", SL_OPT_STRING, true, NULL, NULL, "read-only SQL over the pipeline's tables"},
+    {"refresh_ms", SL_OPT_INT, false, NULL, "5000", "how often the panel re-runs its query (it also refreshes on commits)"},
+    {"x", SL_OPT_STRING, false, NULL, NULL, "x column (timeseries, bar)"},
+    {"y", SL_OPT_LIST, false, NULL, NULL, "value column(s)"},
+    {"series", SL_OPT_STRING, false, NULL, NULL, "one line per value of this column (timeseries)"},
+    {"unit", SL_OPT_STRING, false, NULL, NULL, "unit shown with values"},
+    {0},
+};
+
+/* Spec subtree -> JSON text: maps to objects, sequences to arrays, plain
+ * scalars that are numbers to numbers, everything else to strings. */
+static void node_json(const sl_node *n, char **buf, size_t *len, size_t *cap) {
+#define PUT(str, l)                                                                                \
+    do {                                                                                           \
+        size_t l_ = (l);                                                                           \
+        if (*len + l_ + 16 > *cap) {                                                               \
+            *cap = (*cap + l_) * 2 + 256;                                                          \
+            *buf = realloc(*buf, *cap);                                                            \
+        }                                                                                          \
+        memcpy(*buf + *len, (str), l_);                                                            \
+        *len += l_;                                                                                \
+        (*buf)[*len] = 0;                                                                          \
+    } while (0)
+    char esc[4096];
+    if (n->kind == SL_NODE_MAP) {
+        PUT("{", 1);
+        for (int i = 0; i < n->n; i++) {
+            if (i) PUT(",", 1);
+            int e = sl_json_escape(esc, sizeof esc, n->map[i].key, (int)strlen(n->map[i].key));
+            PUT("\"", 1);
+            PUT(esc, (size_t)e);
+            PUT("\":", 2);
+            node_json(n->map[i].val, buf, len, cap);
+        }
+        PUT("}", 1);
+    } else if (n->kind == SL_NODE_SEQ) {
+        PUT("[", 1);
+        for (int i = 0; i < n->n; i++) {
+            if (i) PUT(",", 1);
+            node_json(n->seq[i], buf, len, cap);
+        }
+        PUT("]", 1);
+    } else {
+        const char *s = n->str ? n->str : "";
+        char *end;
+        if (!n->quoted && *s && (strtod(s, &end), *end == 0) && strspn(s, "0123456789.-+eE") == strlen(s)) {
+            PUT(s, strlen(s));
+        } else {
+            size_t sl = strlen(s);
+            char *big = malloc(sl * 6 + 8);
+            int e = sl_json_escape(big, (int)(sl * 6 + 8), s, (int)sl);
+            PUT("\"", 1);
+            PUT(big, (size_t)e);
+            PUT("\"", 1);
+            free(big);
+        }
+    }
+#undef PUT
+}
 
 static bool valid_ident(const char *s) {
     if (!s || !*s || strlen(s) >= SL_NAME_MAX) return false;
@@ -302,6 +379,63 @@ sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *e
         snprintf(p->views[p->nviews].name, SL_NAME_MAX, "%s", views->map[i].key);
         p->views[p->nviews++].sql = views->map[i].val->str;
     }
+    const sl_node *srv = sl_node_get(root, "server");
+    if (srv) {
+        if (sl_spec_check(srv, server_opts, "server", err)) goto fail;
+        const sl_node *l = sl_node_get(srv, "listen");
+        const sl_node *tk = sl_node_get(srv, "token");
+        p->listen = l ? (l->str && *l->str ? l->str : NULL) : "127.0.0.1:8080"; /* "" = no server */
+        p->token = tk && tk->str && *tk->str ? tk->str : NULL;
+    }
+    const sl_node *dash = sl_node_get(root, "dashboard");
+    if (dash) {
+        if (sl_spec_check(dash, dashboard_opts, "dashboard", err)) goto fail;
+        const sl_node *panels = sl_node_get(dash, "panels");
+        for (int i = 0; i < panels->n; i++)
+            if (sl_spec_check(panels->seq[i], panel_opts, "panel", err)) goto fail;
+        size_t len = 0, cap = 0;
+        node_json(dash, &p->dashboard_json, &len, &cap);
+    }
+    {
+        size_t cap = 4096, len = 0;
+        char *j = malloc(cap);
+        len += (size_t)snprintf(j, cap, "{\"pipeline\":\"%s\",\"nodes\":[", p->name);
+        int first = 1;
+#define JAPP(...)                                                                                  \
+    do {                                                                                           \
+        int w_ = snprintf(j + len, cap - len, __VA_ARGS__);                                        \
+        if ((size_t)w_ >= cap - len) {                                                             \
+            cap = cap * 2 + (size_t)w_;                                                            \
+            j = realloc(j, cap);                                                                   \
+            w_ = snprintf(j + len, cap - len, __VA_ARGS__);                                        \
+        }                                                                                          \
+        len += (size_t)w_;                                                                         \
+    } while (0)
+        for (int s = 0; s < p->nsrc; s++, first = 0)
+            JAPP("%s{\"name\":\"%s\",\"kind\":\"source\",\"layer\":\"source\"}", first ? "" : ",", p->src[s].name);
+        for (int t = 0; t < p->nt; t++, first = 0)
+            JAPP("%s{\"name\":\"%s\",\"kind\":\"table\",\"layer\":\"%s\",\"store\":\"%s\"}", first ? "" : ",", p->t[t].name,
+                 p->t[t].layer == LAYER_BRONZE ? "bronze" : p->t[t].layer == LAYER_GOLD ? "gold" : "silver",
+                 p->t[t].store == STORE_LAKE ? "lake" : p->t[t].store == STORE_NONE ? "none" : "sqlite");
+        for (int v = 0; v < p->nviews; v++, first = 0)
+            JAPP("%s{\"name\":\"%s\",\"kind\":\"view\",\"layer\":\"view\"}", first ? "" : ",", p->views[v].name);
+        JAPP("%s{\"name\":\"quarantine\",\"kind\":\"table\",\"layer\":\"quarantine\"}],\"edges\":[", first ? "" : ",");
+        first = 1;
+        for (int t = 0; t < p->nt; t++, first = 0) {
+            const char *from = p->t[t].from_source >= 0 ? p->src[p->t[t].from_source].name : p->t[p->t[t].from_table].name;
+            JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", from, p->t[t].name);
+        }
+        /* a view depends on the tables its SQL names */
+        for (int v = 0; v < p->nviews; v++)
+            for (int t = 0; t < p->nt; t++)
+                if (strstr(p->views[v].sql, p->t[t].name)) {
+                    JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", p->t[t].name, p->views[v].name);
+                    first = 0;
+                }
+        JAPP("]}");
+#undef JAPP
+        p->lineage_json = j;
+    }
     return p;
 fail:
     sl_pipeline_free(p);
@@ -328,6 +462,8 @@ void sl_pipeline_free(sl_pipeline *p) {
         sl_batch_free(s->batch);
     }
     sl_spec_free(p->spec);
+    free(p->dashboard_json);
+    free(p->lineage_json);
     free(p);
 }
 

@@ -80,6 +80,8 @@ struct sl_pipeline {
     int order[SL_MAX_TABLES]; /* topological */
     struct { char name[SL_NAME_MAX]; const char *sql; } views[SL_MAX_VIEWS];
     int nviews;
+    const char *listen, *token; /* server: section (NULL: no server) */
+    char *dashboard_json, *lineage_json;
 };
 
 #endif

@@ -23,6 +23,9 @@ typedef struct sl_run_opts {
     bool once;                /* process what is there, finalise, exit */
     double status_every_s;    /* 0: no status lines */
     volatile sig_atomic_t *stop;
+    const char *listen;       /* overrides the pipeline's server.listen; starts the server */
+    void (*on_listen)(void *ud, int port); /* told the server's port once it listens */
+    void *ud;
 } sl_run_opts;
 
 /* Exit codes (documented in README): */
@@ -40,5 +43,9 @@ void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out);
 enum { SL_FMT_TABLE, SL_FMT_CSV, SL_FMT_JSON };
 /* Read-only SQL over every table (lake tables through views). */
 int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err);
+
+#include <sqlite3.h>
+/* Makes every table of the pipeline queryable on db (lake tables through views). */
+int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *data_dir_resolved, sqlite3 *db, sl_error *err);
 
 #endif

@@ -41,49 +41,26 @@ static void print_json_string(FILE *out, const char *s) {
     fputc('"', out);
 }
 
-int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err) {
-    char dir[PATH_MAX], path[PATH_MAX + 64];
-    if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;
-    snprintf(path, sizeof path, "%s/sluice.db", dir);
-    if (access(path, R_OK) != 0)
-        return sl_error_set(err, SL_ENOTFOUND, "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
-    sl_store *s = sl_store_open(path, true, err);
-    if (!s) return err->code;
-    sqlite3 *db = sl_store_db(s);
+/* Registers the lake virtual table on db and creates a temp view per lake
+ * table, bounded by the committed position. Used by `sluice query` and by the
+ * HTTP server for each of its read-only connections. */
+int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite3 *db, sl_error *err) {
     int rc = 0;
     sl_lake_vtab_register(db);
     char *abs = realpath(dir, NULL);
     for (int i = 0; i < p->nt; i++) {
         const table *t = &p->t[i];
         if (t->store != STORE_LAKE) continue;
-        char segment[256] = "";
-        long long length = -1;
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT value FROM _sluice_kv WHERE key = 'lake:' || ?", -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                const char *v = (const char *)sqlite3_column_text(st, 0);
-                length = atoll(v);
-                const char *tab = strchr(v, '\t');
-                if (tab) snprintf(segment, sizeof segment, "%s", tab + 1);
-            }
-            sqlite3_finalize(st);
-        }
         char root[PATH_MAX + 128];
         snprintf(root, sizeof root, "%s/%s/%s", abs ? abs : dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
-        char *q;
-        if (length >= 0 && segment[0])
-            q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, %Q, %lld)", t->name, root, segment, length);
-        else if (length >= 0)
-            q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, '', 0)", t->name, root);
-        else
-            q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, '', 0)", t->name, root);
+        /* the committed position is looked up at every scan (see lake_vtab.c) */
+        char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, 'kv:lake:%q')", t->name, root, t->name);
         char *msg = NULL;
         if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
             rc = sl_error_set(err, SL_EIO, "lake table %s: %s", t->name, msg ? msg : "error");
             sqlite3_free(msg);
             sqlite3_free(q);
-            goto out;
+            goto done;
         }
         sqlite3_free(q);
         size_t cap = 65536;
@@ -99,10 +76,26 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
             rc = sl_error_set(err, SL_EIO, "lake view %s: %s", t->name, msg ? msg : "error");
             sqlite3_free(msg);
             free(v);
-            goto out;
+            goto done;
         }
         free(v);
     }
+done:
+    free(abs);
+    return rc;
+}
+
+int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err) {
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;
+    snprintf(path, sizeof path, "%s/sluice.db", dir);
+    if (access(path, R_OK) != 0)
+        return sl_error_set(err, SL_ENOTFOUND, "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
+    sl_store *s = sl_store_open(path, true, err);
+    if (!s) return err->code;
+    sqlite3 *db = sl_store_db(s);
+    int rc = 0;
+    if ((rc = sl_pipeline_prepare_connection(p, dir, db, err))) goto out;
     sqlite3_stmt *st;
     const char *tail = sql;
     while (tail && *tail) {
@@ -188,7 +181,6 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
         while (tail && (*tail == ' ' || *tail == '\n' || *tail == ';' || *tail == '\t')) tail++;
     }
 out:
-    free(abs);
     sl_store_close(s);
     return rc;
 }

@@ -12,6 +12,7 @@
  * because nothing uncommitted ever became visible.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "core/timeutil.h"
 #include "engine/internal.h"
 #include "formats/json_write.h"
+#include "server/server.h"
 #include "sinks/lake.h"
 
 typedef struct run {
@@ -46,7 +48,21 @@ typedef struct run {
     int64_t last_status_us, last_status_in;
     sl_batch *win_out;
     int failed;
+    /* freshness: per batch (ingest time, rows) since the last commit; at commit
+     * each row's latency (commit time - ingest time) goes into the histogram */
+    struct { int64_t ingest, n; } *pending;
+    size_t npending, cap_pending;
+    int64_t lat_bucket[16], lat_count;
+    double lat_sum_s;
+    double last_commit_ms;
+    int64_t last_commit_wall_us;
+    char *metrics;
+    size_t metrics_cap;
+    sl_server *server;
 } run;
+
+static const double lat_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define NLAT (sizeof lat_bounds / sizeof lat_bounds[0])
 
 static void quarantine_cb(void *engine, const sl_batch *b, uint32_t r, const char *reason) {
     run *R = engine;
@@ -184,6 +200,95 @@ static int64_t rss_kb(void) {
     return kb;
 }
 
+static void mput(run *R, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void mput(run *R, size_t *n, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(R->metrics + *n, R->metrics_cap - *n, fmt, ap);
+        va_end(ap);
+        if (w >= 0 && *n + (size_t)w < R->metrics_cap) {
+            *n += (size_t)w;
+            return;
+        }
+        R->metrics_cap = R->metrics_cap * 2 + (size_t)(w > 0 ? w : 0) + 4096;
+        R->metrics = realloc(R->metrics, R->metrics_cap);
+    }
+}
+
+/* Prometheus text exposition of the pipeline's counters, rebuilt at every
+ * commit (so it always describes committed state) and served by /metrics. */
+static void build_metrics(run *R) {
+    size_t n = 0;
+    if (!R->metrics) {
+        R->metrics_cap = 16384;
+        R->metrics = malloc(R->metrics_cap);
+    }
+    const char *pl = R->p->name;
+#define COUNTER(name, help, val)                                                              \
+    mput(R, &n, "# HELP sluice_" name " " help "\n# TYPE sluice_" name " counter\nsluice_" name \
+                "{pipeline=\"%s\"} %lld\n", pl, (long long)(val))
+    COUNTER("records_in_total", "Records read from sources.", R->t_in);
+    COUNTER("parse_errors_total", "Records that could not be parsed (quarantined).", R->t_parse);
+    COUNTER("quarantined_total", "Records sent to the quarantine table.", R->t_quar);
+    COUNTER("late_total", "Records behind the watermark.", R->t_late);
+    COUNTER("duplicates_total", "Duplicate records found by dedupe steps.", R->t_dup);
+    COUNTER("filtered_total", "Rows removed by filters and inner lookups.", R->t_filt);
+    COUNTER("dropped_total", "Rows dropped by expectations or late policy.", R->t_drop);
+    COUNTER("commits_total", "Commits made.", R->commit_id);
+#undef COUNTER
+    mput(R, &n, "# HELP sluice_table_rows_in_total Rows entering a table.\n# TYPE sluice_table_rows_in_total counter\n");
+    for (int i = 0; i < R->p->nt; i++)
+        mput(R, &n, "sluice_table_rows_in_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl, R->p->t[i].name, (long long)R->p->t[i].rows_total_in);
+    mput(R, &n, "# HELP sluice_table_rows_out_total Rows a table wrote (window tables: row upserts).\n# TYPE sluice_table_rows_out_total counter\n");
+    for (int i = 0; i < R->p->nt; i++)
+        mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl, R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
+    mput(R, &n, "# HELP sluice_expectation_rows_total Rows checked by an expectation, by result.\n# TYPE sluice_expectation_rows_total counter\n");
+    char st[512];
+    for (int i = 0; i < R->p->nt; i++)
+        for (int s = 0; s < R->p->t[i].nsteps; s++) {
+            step *sp = &R->p->t[i].steps[s];
+            if (strcmp(sp->def->name, "expect") || !sp->def->stats) continue;
+            sp->def->stats(sp->self, st, sizeof st);
+            char name[SL_NAME_MAX] = "";
+            long long passed = 0, failedn = 0;
+            sscanf(st, "{\"expectation\":\"%63[^\"]\",\"passed\":%lld,\"failed\":%lld", name, &passed, &failedn);
+            mput(R, &n, "sluice_expectation_rows_total{pipeline=\"%s\",table=\"%s\",expectation=\"%s\",result=\"passed\"} %lld\n", pl, R->p->t[i].name, name, passed);
+            mput(R, &n, "sluice_expectation_rows_total{pipeline=\"%s\",table=\"%s\",expectation=\"%s\",result=\"failed\"} %lld\n", pl, R->p->t[i].name, name, failedn);
+        }
+    int64_t now = sl_now_us();
+    mput(R, &n, "# HELP sluice_watermark_lag_seconds Wall clock minus the event-time watermark.\n# TYPE sluice_watermark_lag_seconds gauge\n");
+    mput(R, &n, "sluice_watermark_lag_seconds{pipeline=\"%s\"} %.3f\n", pl, R->ctx.watermark == INT64_MIN ? 0.0 : (double)(now - R->ctx.watermark) / 1e6);
+    mput(R, &n, "# HELP sluice_commit_duration_seconds Duration of the last commit.\n# TYPE sluice_commit_duration_seconds gauge\n");
+    mput(R, &n, "sluice_commit_duration_seconds{pipeline=\"%s\"} %.6f\n", pl, R->last_commit_ms / 1000.0);
+    mput(R, &n, "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit (checkpoint age = now - this).\n# TYPE sluice_last_commit_timestamp_seconds gauge\n");
+    mput(R, &n, "sluice_last_commit_timestamp_seconds{pipeline=\"%s\"} %.3f\n", pl, (double)R->last_commit_wall_us / 1e6);
+    int64_t files = 0, bytes = 0;
+    for (int s = 0; s < R->p->nsrc; s++) {
+        files += sl_dir_pending_files(R->p->src[s].dir);
+        bytes += sl_dir_pending_bytes(R->p->src[s].dir);
+    }
+    mput(R, &n, "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE sluice_source_files_waiting gauge\n");
+    mput(R, &n, "sluice_source_files_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)files);
+    mput(R, &n, "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE sluice_source_bytes_waiting gauge\n");
+    mput(R, &n, "sluice_source_bytes_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)bytes);
+    mput(R, &n, "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in every table).\n# TYPE sluice_freshness_seconds histogram\n");
+    int64_t cum = 0;
+    for (size_t k = 0; k < NLAT; k++) {
+        cum += R->lat_bucket[k];
+        mput(R, &n, "sluice_freshness_seconds_bucket{pipeline=\"%s\",le=\"%g\"} %lld\n", pl, lat_bounds[k], (long long)cum);
+    }
+    mput(R, &n, "sluice_freshness_seconds_bucket{pipeline=\"%s\",le=\"+Inf\"} %lld\n", pl, (long long)R->lat_count);
+    mput(R, &n, "sluice_freshness_seconds_sum{pipeline=\"%s\"} %.6f\nsluice_freshness_seconds_count{pipeline=\"%s\"} %lld\n", pl, R->lat_sum_s, pl, (long long)R->lat_count);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    mput(R, &n, "# HELP sluice_process_cpu_seconds_total CPU time used by the process.\n# TYPE sluice_process_cpu_seconds_total counter\n");
+    mput(R, &n, "sluice_process_cpu_seconds_total{pipeline=\"%s\"} %.3f\n", pl, cpu);
+    mput(R, &n, "# HELP sluice_process_max_resident_memory_bytes Peak resident memory.\n# TYPE sluice_process_max_resident_memory_bytes gauge\n");
+    mput(R, &n, "sluice_process_max_resident_memory_bytes{pipeline=\"%s\"} %lld\n", pl, (long long)ru.ru_maxrss * 1024);
+}
+
 static int commit(run *R, bool all_final) {
     int64_t t0 = sl_monotonic_us();
     sl_error *err = R->err;
@@ -297,6 +402,19 @@ static int commit(run *R, bool all_final) {
     R->ingest_base = sl_now_us();
     R->ctx.lag_sum_us = R->ctx.lag_max_us = R->ctx.lag_n = 0;
     R->last_commit_us = sl_monotonic_us();
+    R->last_commit_wall_us = sl_now_us();
+    R->last_commit_ms = (double)(R->last_commit_us - t0) / 1000.0;
+    for (size_t i = 0; i < R->npending; i++) {
+        double lat = (double)(R->last_commit_wall_us - R->pending[i].ingest) / 1e6;
+        size_t k = 0;
+        while (k < NLAT && lat > lat_bounds[k]) k++;
+        R->lat_bucket[k] += R->pending[i].n;
+        R->lat_count += R->pending[i].n;
+        R->lat_sum_s += lat * (double)R->pending[i].n;
+    }
+    R->npending = 0;
+    build_metrics(R);
+    if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);
     sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id, (double)(R->last_commit_us - t0) / 1000.0);
     rc = sl_store_begin(R->store, err);
 out:
@@ -459,8 +577,58 @@ static int read_source(run *R, source *s, bool final) {
     R->c_in += n;
     s->records_in += n;
     R->c_ingest_sum += (int64_t)b->n * (R->ctx.now_us - R->ingest_base);
+    if (b->n) {
+        if (R->npending && R->pending[R->npending - 1].ingest == R->ctx.now_us) {
+            R->pending[R->npending - 1].n += b->n;
+        } else {
+            if (R->npending == R->cap_pending) {
+                R->cap_pending = R->cap_pending ? R->cap_pending * 2 : 256;
+                R->pending = realloc(R->pending, R->cap_pending * sizeof *R->pending);
+            }
+            R->pending[R->npending].ingest = R->ctx.now_us;
+            R->pending[R->npending++].n = b->n;
+        }
+    }
     R->c_ingest_n += b->n;
     return used ? 1 : 0;
+}
+
+static int server_connection_hook(void *ud, sqlite3 *db) {
+    run *R = ud;
+    sl_error e = {0};
+    return sl_pipeline_prepare_connection(R->p, R->dir, db, &e);
+}
+
+static int start_server(run *R) {
+    const char *listen = R->opts->listen ? R->opts->listen : R->p->listen;
+    if (!listen) return 0;
+    char db[PATH_MAX + 16];
+    snprintf(db, sizeof db, "%s/sluice.db", R->dir);
+    const char *token = R->p->token;
+    const char *envtok = getenv("SLUICE_TOKEN");
+    if (!token && envtok && *envtok) token = envtok;
+    sl_server_config cfg = {
+        .listen = listen,
+        .token = token,
+        .db_path = db,
+        .pipeline_name = R->p->name,
+        .dashboard_json = R->p->dashboard_json,
+        .lineage_json = R->p->lineage_json,
+        .on_connection = server_connection_hook,
+        .ud = R,
+    };
+    R->server = sl_server_start(&cfg, R->err);
+    if (!R->server) return R->err->code;
+    int port = sl_server_port(R->server);
+    char host[256];
+    snprintf(host, sizeof host, "%s", listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
+    sl_log_info("server listening", "\"url\":\"http://%s:%d/\",\"auth\":%s", host, port, token ? "true" : "false");
+    if (R->opts->status_every_s > 0) fprintf(stderr, "sluice %s: dashboard at http://%s:%d/ (pipeline page: /pipeline, metrics: /metrics)\n", R->p->name, host, port);
+    if (R->opts->on_listen) R->opts->on_listen(R->opts->ud, port);
+    return 0;
 }
 
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
@@ -474,6 +642,12 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.ctx.watermark = INT64_MIN;
     int rc = setup(&R);
     if (rc) goto out;
+    if ((rc = start_server(&R))) goto out;
+    build_metrics(&R);
+    if (R.server) {
+        sl_server_publish(R.server, R.commit_id, R.metrics);
+        sl_server_set_ready(R.server, true);
+    }
     sl_log_info("pipeline started", "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld", p->name, R.dir,
                 (long long)R.commit_id, (long long)R.t_in);
     R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
@@ -530,7 +704,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     if (!rc) sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld", p->name, (long long)R.t_in, (long long)R.commit_id);
 out:
     if (rc && err->msg[0] == 0) sl_error_set(err, rc, "%s", sl_strerror(rc));
+    if (R.server) sl_server_stop(R.server);
     sl_batch_free(R.win_out);
+    free(R.pending);
+    free(R.metrics);
     if (R.store) sl_store_close(R.store);
     return rc;
 }

@@ -64,7 +64,7 @@ static void tok_fini(csv_tok *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int tok_push(csv_tok *t, const char *p, size_t len, size_t soff, uint8_t quoted) {
+static inline int tok_push(csv_tok *t, const char *p, size_t len, size_t soff, uint8_t quoted) {
     if (t->nf == t->fcap) {
         int ncap = t->fcap ? t->fcap * 2 : 16;
         sl_str *f = realloc(t->f, (size_t)ncap * sizeof *f);
@@ -396,8 +396,12 @@ static bool parse_i64(const char *s, size_t n, int64_t *out) {
     uint64_t v = 0;
     for (; i < n; i++) {
         unsigned d = (unsigned)(s[i] - '0');
-        if (d > 9 || v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
+        if (d > 9) return false;
+        if (v >= 1000000000000000000ULL) { /* 19+ digits: check for overflow */
+            if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v)) return false;
+        } else {
+            v = v * 10 + d;
+        }
     }
     if (neg) {
         if (v > (uint64_t)INT64_MAX + 1) return false;

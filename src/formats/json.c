@@ -17,6 +17,7 @@
 #include "formats/json.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,13 @@
  * lines are parsed alone before a new stream is started, so garbage-heavy
  * input does not pay for a window that keeps failing. */
 #define STREAM_COOLDOWN 16
+/* Stage 1 window of stream mode: 64 KiB amortises simdjson's per-call cost
+ * over hundreds of lines while the work wasted past a full batch stays
+ * small. A stream that breaks early (dirty input) wasted most of its window,
+ * so the next one gets twice the bytes the broken one covered (>= 4 KiB);
+ * windows grow back as streams survive. */
+#define STREAM_WINDOW_MAX (64 * 1024)
+#define STREAM_WINDOW_MIN (4 * 1024)
 
 struct sl_json_parser {
     sl_schema schema;
@@ -39,7 +47,8 @@ struct sl_json_parser {
     sl_jval *vals;     /* one per leaf, refilled per line */
     sl_jsimd *simd;
     bool lenient;
-    bool stream;       /* use stream mode (json_simd.h); on by default */
+    bool stream;       /* use stream mode (json_simd.h); off by default */
+    size_t window;     /* stage 1 window of the next stream */
     char reason[SL_ERROR_MAX];
 };
 
@@ -102,7 +111,7 @@ sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *p
     }
     p->schema = *schema;
     p->nodes = calloc(max_nodes, sizeof *p->nodes);
-    p->names = malloc(names_len + 1);
+    p->names = calloc(1, names_len + 8); /* 8 spare bytes: json_simd.cc compares 8 at a time */
     p->vals = calloc(schema->n ? (size_t)schema->n : 1, sizeof *p->vals);
     p->simd = sl_jsimd_new();
     if (!p->nodes || !p->names || !p->vals || !p->simd) {
@@ -110,7 +119,8 @@ sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *p
         sl_error_set(err, SL_ENOMEM, "out of memory");
         return NULL;
     }
-    p->stream = true;
+    p->stream = false;
+    p->window = STREAM_WINDOW_MAX;
     p->nnodes = 1; /* the root */
     p->nodes[0].child = p->nodes[0].next = p->nodes[0].leaf = p->nodes[0].index = -1;
     p->nodes[0].name = "";
@@ -280,6 +290,7 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
     bool streaming = false;        /* a stream is open from some line on */
     int cooldown = 0;              /* lines to parse alone before trying a stream again */
     const char *complete_end = NULL; /* just after the last '\n' in buf */
+    const char *stream_from = NULL;  /* first line of the current stream */
 #ifndef NDEBUG
     {
         int bad_schema = b->schema.n < ncol;
@@ -316,14 +327,21 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
             if (!streaming && cooldown == 0) {
                 if (!complete_end) complete_end = (const char *)memrchr(buf, '\n', len) + 1;
                 streaming = sl_jsimd_stream_start(p->simd, line, (size_t)(complete_end - line),
-                                                  avail) == 0;
+                                                  avail, p->window) == 0;
                 if (!streaming) cooldown = STREAM_COOLDOWN;
+                stream_from = line;
             }
             if (streaming) {
                 from_stream = sl_jsimd_stream_line(p->simd, line, ll, nl, p->nodes, p->vals);
                 if (from_stream == 2) {
                     streaming = false;
                     cooldown = STREAM_COOLDOWN;
+                    size_t covered = (size_t)(nl - stream_from) * 2;
+                    p->window = covered < STREAM_WINDOW_MIN   ? STREAM_WINDOW_MIN
+                                : covered > STREAM_WINDOW_MAX ? STREAM_WINDOW_MAX
+                                                              : covered;
+                } else if (p->window < STREAM_WINDOW_MAX && nl - stream_from > (ptrdiff_t)p->window) {
+                    p->window *= 2; /* this stream outlived its window */
                 }
                 if (from_stream != 0)
                     for (int i = 0; i < p->nleaves; i++) p->vals[i].kind = SL_JV_ABSENT;

@@ -7,6 +7,8 @@
  * parsed in place in the caller's read buffer -- the buffer must have
  * SL_JSON_PADDING readable bytes after its end -- and string values without
  * escapes stay views into that buffer, so a row costs no copy and no malloc.
+ * Optionally stage 1 of simdjson runs over windows of many lines at once
+ * (stream mode, see sl_json_parser_set_stream); results never depend on it.
  *
  * Type rules (JSON value -> column type):
  *   any type      JSON null, or a key/path that is absent  -> NULL (not an error)
@@ -60,10 +62,13 @@ void sl_json_parser_free(sl_json_parser *p);
 
 /* Non-string JSON values become their raw JSON text in string columns. */
 void sl_json_parser_set_lenient_strings(sl_json_parser *p, bool on);
-/* Stream mode (default on): simdjson's stage 1 runs over 64 KiB windows of
- * many lines instead of once per line, about twice as fast on short lines.
- * Results are identical either way (lines the stream cannot vouch for are
- * re-parsed alone); off is for tests and benchmarks. */
+/* Stream mode (default off; experimental): simdjson's stage 1 runs over
+ * windows of up to 64 KiB of lines (iterate_many) instead of once per line.
+ * Results are identical either way -- lines the stream cannot vouch for are
+ * re-parsed alone, and tests and fuzz_json compare both modes -- but the gain
+ * measured so far is uncertain (up to ~1.6x on clean short lines, a loss on
+ * input with a few percent malformed lines), so line by line stays the
+ * default until it is measured on a quiet machine. */
 void sl_json_parser_set_stream(sl_json_parser *p, bool on);
 
 /* Lines that cannot become rows go to an sl_bad_record_fn (formats/record.h):

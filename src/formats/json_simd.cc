@@ -14,11 +14,21 @@
  * skipped by bracket counting, which checks that their strings are closed and
  * their UTF-8 valid but not, say, that a skipped `tru` is `true`. That is the
  * price of On-Demand's speed and is documented in json.h.
+ *
+ * Stream mode (sl_jsimd_stream_*) is an accelerator on top: a second parser
+ * runs iterate_many over a window of many lines, so stage 1 is paid once per
+ * window instead of once per line. simdjson splits a stream into documents by
+ * its structure, not by lines, and is lenient at window boundaries, so a line
+ * is taken from the stream only when several independent checks agree that
+ * it holds exactly one complete object (see sl_jsimd_stream_line); every
+ * other line is parsed alone by sl_jsimd_parse, which is the reference. The
+ * unit tests and fuzz_json compare both modes row for row.
  */
 #include <simdjson.h>
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 extern "C" {
 #include "core/error.h"
@@ -29,13 +39,9 @@ using namespace simdjson;
 
 static_assert(SIMDJSON_PADDING <= 64, "SL_JSON_PADDING (json.h) must cover SIMDJSON_PADDING");
 
-/* Stage 1 window of stream mode: large enough to amortise simdjson's
- * per-call cost over hundreds of lines, small enough that the work wasted
- * past a full batch stays small. Longer lines fail in the stream (CAPACITY)
- * and are parsed on their own. */
-static const size_t STREAM_WINDOW = 64 * 1024;
 
 struct sl_jsimd {
+    std::vector<char> scratch; /* unescaped strings of the current line */
     ondemand::parser parser;  /* line by line */
     ondemand::parser sparser; /* stream mode: a stream owns its parser */
     ondemand::document_stream stream;
@@ -87,6 +93,8 @@ struct walker {
     sl_jval *vals;
     const char *line;
     const char *end; /* line + len */
+    bool no_escapes; /* the line has no backslash: raw keys and strings are final */
+    char *scratch;   /* room for the line's unescaped strings (never more than its length) */
 };
 
 } // namespace
@@ -137,6 +145,12 @@ static error_code read_leaf(walker &w, ondemand::value &v, const sl_jnode *n) {
         return SUCCESS;
     }
     case ondemand::json_type::number: {
+        /* The common case first: an int64 (get_int64 consumes the value only
+         * when it succeeds, so the general path below can still run). */
+        if (v.get_int64().get(out->v.i) == SUCCESS) {
+            out->kind = SL_JV_INT;
+            return SUCCESS;
+        }
         ondemand::number num;
         e = v.get_number().get(num);
         if (e) {
@@ -166,15 +180,19 @@ static error_code read_leaf(walker &w, ondemand::value &v, const sl_jnode *n) {
         if (tok.size() < 2 || tok.back() != '"') return STRING_ERROR;
         const char *body = tok.data() + 1;
         size_t blen = tok.size() - 2;
-        if (memchr(body, '\\', blen) == nullptr) {
+        if (w.no_escapes || memchr(body, '\\', blen) == nullptr) {
             out->s = body;
             out->slen = (uint32_t)blen;
         } else {
+            /* Unescaped text lives in the parser's string buffer, which a
+             * stream reuses when it loads its next window: copy it out. */
             std::string_view sv;
             e = v.get_string().get(sv);
             if (e) return e;
-            out->s = sv.data();
+            memcpy(w.scratch, sv.data(), sv.size());
+            out->s = w.scratch;
             out->slen = (uint32_t)sv.size();
+            w.scratch += sv.size();
             out->escaped = 1;
         }
         out->kind = SL_JV_STRING;
@@ -231,35 +249,83 @@ static error_code visit(walker &w, ondemand::value &v, const sl_jnode *n) {
     return SUCCESS; /* a scalar where a path goes deeper: the leaves stay absent */
 }
 
-static const sl_jnode *match_key(const walker &w, const sl_jnode *parent, const char *k, size_t klen) {
+static inline uint64_t load8(const char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Compares 8 bytes at a time: both sides may be read up to 7 bytes past
+ * their end (node names are stored with 8 spare bytes, see json.c; raw keys
+ * lie inside the padded line). */
+static inline bool name_is(const sl_jnode *n, const char *k, size_t klen) {
+    if (n->len != klen) return false;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    size_t i = 0;
+    for (; i + 8 <= klen; i += 8)
+        if (load8(n->name + i) != load8(k + i)) return false;
+    size_t rest = klen - i;
+    if (rest == 0) return true;
+    uint64_t mask = ~0ULL >> (64 - 8 * rest);
+    return ((load8(n->name + i) ^ load8(k + i)) & mask) == 0;
+#else
+    return memcmp(n->name, k, klen) == 0;
+#endif
+}
+
+static inline bool name_is_slow(const sl_jnode *n, const char *k, size_t klen) {
+    return n->len == klen && memcmp(n->name, k, klen) == 0;
+}
+
+/* Keys usually come in the same order line after line, so the child after
+ * the last match is tried first (*hint); then all children. */
+static const sl_jnode *match_key_slow(const walker &w, const sl_jnode *parent, const char *k,
+                                      size_t klen) {
+    for (int32_t c = parent->child; c >= 0; c = w.nodes[c].next)
+        if (name_is_slow(&w.nodes[c], k, klen)) return &w.nodes[c];
+    return nullptr;
+}
+
+static const sl_jnode *match_key(const walker &w, const sl_jnode *parent, int32_t *hint,
+                                 const char *k, size_t klen) {
+    if (*hint >= 0 && name_is(&w.nodes[*hint], k, klen)) {
+        const sl_jnode *n = &w.nodes[*hint];
+        *hint = n->next;
+        return n;
+    }
     for (int32_t c = parent->child; c >= 0; c = w.nodes[c].next) {
         const sl_jnode *n = &w.nodes[c];
-        if (n->len == klen && (klen == 0 || (n->name[0] == k[0] && memcmp(n->name, k, klen) == 0)))
+        if (name_is(n, k, klen)) {
+            *hint = n->next;
             return n;
+        }
     }
     return nullptr;
 }
 
 static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *parent) {
+    int32_t hint = parent->child;
     for (auto fres : obj) {
         ondemand::field f;
         error_code e = std::move(fres).get(f);
         if (e) return e;
         if (parent->child < 0) continue; /* iterate anyway: checks the structure */
         /* Keys are compared raw; only a key with a backslash is unescaped.
-         * (Short keys: a plain loop beats two memchr calls.) */
-        const char *kp = f.key().raw(), *q = kp;
-        bool esc = false;
-        while (q < w.end && *q != '"') esc |= *q++ == '\\';
-        if (q == w.end) return TAPE_ERROR;
+         * The key's closing quote is found backwards from the value (past
+         * the ':' that stage 2 has already checked), not by scanning the key. */
+        const char *kp = f.key().raw();
+        const char *q = f.value().raw_json_token().data();
+        do q--; while (q > kp && *q != ':');
+        do q--; while (q > kp && *q != '"');
+        if (q < kp || *q != '"') return TAPE_ERROR;
         const sl_jnode *n;
-        if (!esc) {
-            n = match_key(w, parent, kp, (size_t)(q - kp));
+        if (w.no_escapes || memchr(kp, '\\', (size_t)(q - kp)) == nullptr) {
+            n = match_key(w, parent, &hint, kp, (size_t)(q - kp));
         } else {
             std::string_view key;
             e = f.unescaped_key().get(key);
             if (e) return e;
-            n = match_key(w, parent, key.data(), key.size());
+            n = match_key_slow(w, parent, key.data(), key.size()); /* unescaped: no over-read */
         }
         if (n != nullptr) {
             e = visit(w, f.value(), n);
@@ -319,7 +385,9 @@ extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t 
     ondemand::object obj;
     e = doc.get_object().get(obj);
     if (e) return fail(e, doc, line, len, msg, msgcap);
-    walker w{nodes, vals, line, line + len};
+    bool no_esc = memchr(line, '\\', len) == nullptr;
+    if (!no_esc && s->scratch.size() < len) s->scratch.resize(len);
+    walker w{nodes, vals, line, line + len, no_esc, s->scratch.data()};
     e = walk_object(w, obj, &nodes[0]);
     if (e) return fail(e, doc, line, len, msg, msgcap);
     /* The whole object has been iterated: anything left is trailing garbage. */
@@ -333,9 +401,10 @@ extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t 
     return 0;
 }
 
-extern "C" int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail) {
+extern "C" int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail,
+                                     size_t window) {
     if (avail < len + SIMDJSON_PADDING) return -1;
-    if (s->sparser.iterate_many(buf, len, STREAM_WINDOW).get(s->stream)) return -1;
+    if (s->sparser.iterate_many(buf, len, window).get(s->stream)) return -1;
     s->it = s->stream.begin();
     s->sbase = buf;
     s->send = buf + len;
@@ -357,6 +426,15 @@ extern "C" int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, c
         ++s->it;
     }
     if (ds != first) return 1; /* no document starts here */
+    /* The line's last non-blank byte must be a '}'. Together with the checks
+     * after the walk (the next structural lies past the line's '\n' with only
+     * blanks between), that '}' is the last token the walk consumed, i.e.
+     * the root object closed exactly there. Without it, a document the
+     * stream cut short at a window boundary can be walked by On-Demand as if
+     * it had ended (found by fuzz_json). */
+    const char *last = end - 1;
+    while (last > first && is_ws(*last)) last--;
+    if (*last != '}') return 1;
     ondemand::document_reference doc;
     if ((*s->it).get(doc)) return 2;
     ondemand::json_type t;
@@ -364,15 +442,34 @@ extern "C" int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, c
     if (t != ondemand::json_type::object) return 1;
     ondemand::object obj;
     if (doc.get_object().get(obj)) return 2;
-    walker w{nodes, vals, line, end};
+    bool no_esc = memchr(line, '\\', len) == nullptr;
+    if (!no_esc && s->scratch.size() < len) s->scratch.resize(len);
+    walker w{nodes, vals, line, end, no_esc, s->scratch.data()};
     if (walk_object(w, obj, &nodes[0])) return 2;
     /* The next structural is where the next document starts: it must be on a
      * later line, and between this line's end and it only whitespace, or the
      * document went on past the line. */
     const char *next = nullptr;
-    if (doc.current_location().get(next)) next = s->send;
+    if (doc.current_location().get(next)) {
+        /* Last document of the window: the stream reports problems in what
+         * follows (stage 1 errors, e.g. bad UTF-8 right after the object)
+         * only when it moves on, so move on and look. */
+        ++s->it;
+        if (s->it != s->stream.end()) {
+            ondemand::document_reference after;
+            if ((*s->it).get(after)) return 2;
+            next = s->sbase + s->it.current_index();
+        } else {
+            /* An incomplete document cut off after ours may be on this line. */
+            if (s->stream.truncated_bytes() != 0) return 1;
+            next = s->send;
+        }
+    }
     if (next <= nl) return 1; /* something after the object on this line */
     for (const char *q = nl; q < next; q++)
         if (!is_ws(*q)) return 1;
+    /* Stage 1 of the window checked UTF-8, but the line-by-line path is the
+     * reference: check this line's bytes directly (cheap, SIMD). */
+    if (!simdjson::validate_utf8(line, len)) return 1;
     return 0;
 }

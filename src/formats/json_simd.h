@@ -83,7 +83,8 @@ int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
 
 /* ---- stream mode ------------------------------------------------------
  * Per-line iterate() pays simdjson's fixed per-document cost (stage 1 setup)
- * on every ~140-byte line. Stream mode runs stage 1 once per 64 KiB window
+ * on every ~140-byte line. Stream mode runs stage 1 once per window (json.c
+ * picks 64 KiB, less on dirty input)
  * over many lines (ondemand iterate_many, no worker thread) and walks each
  * document in turn. It is an accelerator only: a line is accepted from the
  * stream only if its document starts at the line's first non-blank byte,
@@ -94,8 +95,9 @@ int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
  * message are authoritative. */
 
 /* Starts a stream over buf[0..len) (whole lines; bytes up to buf + avail
- * readable). Returns 0, or -1 (the caller parses line by line). */
-int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail);
+ * readable) with stage 1 windows of `window` bytes (longer lines fail in the
+ * stream and are parsed alone). Returns 0, or -1 (parse line by line). */
+int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail, size_t window);
 /* Parses the line [line, line+len) whose '\n' is at nl from the stream.
  * Returns 0 (vals filled), 1 (use sl_jsimd_parse for this line; the stream
  * goes on) or 2 (same, and the stream is finished or broken). */

@@ -45,6 +45,11 @@ typedef struct lake_vtab {
     char pos_seg[256];
     int64_t pos_len;
     int64_t pos_seq;
+    /* sluice_lake('ROOT', 'kv:KEY'): the committed position is read from
+     * _sluice_kv at every scan, so a long-lived connection (the HTTP server's
+     * pool) always sees the latest commit and never an open one. */
+    sqlite3 *db;
+    char kv_key[128];
 } lake_vtab;
 
 typedef struct lake_cursor {
@@ -106,8 +111,8 @@ static void dequote(const char *s, char *out, size_t cap) {
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
                       char **errmsg) {
     (void)aux;
-    if (argc != 4 && argc != 6) {
-        *errmsg = sqlite3_mprintf("sluice_lake: usage: sluice_lake('ROOT' [, 'segment', length])");
+    if (argc != 4 && argc != 5 && argc != 6) {
+        *errmsg = sqlite3_mprintf("sluice_lake: usage: sluice_lake('ROOT' [, 'segment', length | , 'kv:KEY'])");
         return SQLITE_ERROR;
     }
     lake_vtab *t = sqlite3_malloc(sizeof *t);
@@ -118,6 +123,18 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
         sqlite3_free(t);
         *errmsg = sqlite3_mprintf("sluice_lake: empty root path");
         return SQLITE_ERROR;
+    }
+    t->db = db;
+    if (argc == 5) {
+        char key[160];
+        dequote(argv[4], key, sizeof key);
+        if (strncmp(key, "kv:", 3) != 0 || !key[3]) {
+            sqlite3_free(t);
+            *errmsg = sqlite3_mprintf("sluice_lake: the 2nd argument must be 'kv:KEY'");
+            return SQLITE_ERROR;
+        }
+        snprintf(t->kv_key, sizeof t->kv_key, "%s", key + 3);
+        t->has_pos = 1;
     }
     if (argc == 6) {
         char num[64];
@@ -357,6 +374,28 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
     c->rowid = 0;
     c->at_eof = 0;
     sl_error err = {0, {0}};
+    if (t->kv_key[0]) { /* committed position as of now (see lake_vtab) */
+        t->pos_seg[0] = 0;
+        t->pos_len = 0;
+        t->pos_seq = 0;
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(t->db, "SELECT value FROM _sluice_kv WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, t->kv_key, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                const char *v = (const char *)sqlite3_column_text(st, 0);
+                const char *tab = v ? strchr(v, '\t') : NULL;
+                if (tab) {
+                    t->pos_len = strtoll(v, NULL, 10);
+                    snprintf(t->pos_seg, sizeof t->pos_seg, "%s", tab + 1);
+                    if (t->pos_seg[0] && sl_lake_segment_parse(t->pos_seg, &t->pos_seq, NULL) != 0) {
+                        sqlite3_finalize(st);
+                        return vt_error(c, "sluice_lake: bad committed segment '%s'", t->pos_seg);
+                    }
+                }
+            }
+            sqlite3_finalize(st);
+        }
+    }
     sl_lake_segment *all;
     size_t n;
     if (sl_lake_segments_list(t->root, &all, &n, &err) != 0)

@@ -106,12 +106,12 @@ static void run_parse(run *r, const char *spec, const char *const *paths, const 
     r->b = sl_batch_new(&s, 64);
     r->buf = padded(input, &r->len);
     r->used = sl_json_parse_lines(r->p, r->buf, r->len, 3, 1000, 42, r->b, on_bad, &r->bad);
-    /* stream mode is an accelerator only: line by line must agree exactly */
-    sl_json_parser_set_stream(r->p, false);
+    /* stream mode is an accelerator only: it must agree exactly */
+    sl_json_parser_set_stream(r->p, true);
     sl_batch *b2 = sl_batch_new(&s, 64);
     bad_log *bad2 = calloc(1, sizeof *bad2);
     assert_int_equal(sl_json_parse_lines(r->p, r->buf, r->len, 3, 1000, 42, b2, on_bad, bad2), r->used);
-    sl_json_parser_set_stream(r->p, true);
+    sl_json_parser_set_stream(r->p, false);
     assert_batches_equal(r->b, b2);
     assert_int_equal(bad2->n, r->bad.n);
     for (int k = 0; k < r->bad.n; k++) {
@@ -440,6 +440,96 @@ static void test_stream_edge_cases(void **state) {
     for (int k = 0; k < 7; k++) assert_int_equal(r.b->col[0].v.i[k], want[k]);
     assert_int_equal(r.bad.n, 9);
     run_free(&r);
+    /* an incomplete document after the last object of the stream (found by
+     * fuzz_json: the stream drops it as truncated) */
+    run_parse(&r, "a:int", NULL, "{\"a\":1}\n{\"a\":2}[\n{\"a\":3", false);
+    assert_int_equal(r.b->n, 1);
+    assert_int_equal(r.bad.n, 1);
+    assert_int_equal(r.bad.pos[0], 1008);
+    run_free(&r);
+    /* invalid UTF-8 after the object, and inside a value, on a fresh stream */
+    static const char *utf8_cases[] = {
+        "{\"a\":1}\xff\x07\n",
+        "{\"s\":\"\xff\"}\n{\"a\":2}\n",
+        "{\"a\":1}\n{\"s\":\"x\xc3\"}\n{\"a\":3}\n",
+        "{\"a\":1} \"open\n{\"a\":2}\n",
+        "{\"s\":\"caf\\u00e9\"}\n{\"s\":\"\\n\"}\n",
+    };
+    for (size_t k = 0; k < sizeof utf8_cases / sizeof utf8_cases[0]; k++) {
+        run_parse(&r, "a:int,s:string", NULL, utf8_cases[k], false); /* compares both modes */
+        run_free(&r);
+    }
+}
+
+static void test_stream_matches_lines_on_big_mixed_input(void **state) {
+    (void)state;
+    /* ~600 KB: several 64 KiB stream windows, batch boundaries, lines longer
+     * than a window, and a mix of good and bad lines. Both modes must agree
+     * on every row and every bad record. */
+    static const char *bad_lines[] = {
+        "{\"a\":1,}", "[1]", "{\"a\":1} x", "{\"a\":\"s\"}", "{\"s\":\"\xff\"}", "{\"a\":1}}",
+        "{\"a\":", "\"str\"", "{\"a\":1} \"open", "{\"s\":\"\\q\"}", "{\"a\":tru}",
+    };
+    size_t cap = 900000, len = 0;
+    char *buf = malloc(cap + SL_JSON_PADDING);
+    uint64_t x = 12345;
+    int line_no = 0;
+    while (len < cap - 140000) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int kind = (int)(x % 100);
+        if (kind < 3) {
+            len += (size_t)sprintf(buf + len, "%s\n", bad_lines[(x >> 8) % (sizeof bad_lines / sizeof bad_lines[0])]);
+        } else if (kind == 3 && line_no % 7 == 0) {
+            len += (size_t)sprintf(buf + len, "{\"a\":%d,\"s\":\"", line_no); /* a line longer than a window */
+            memset(buf + len, 'z', 70000);
+            len += 70000;
+            len += (size_t)sprintf(buf + len, "\"}\n");
+        } else if (kind == 4) {
+            len += (size_t)sprintf(buf + len, "\n  \r\n");
+        } else if (kind < 10) {
+            len += (size_t)sprintf(buf + len, "{\"s\":\"e\\u00e9\\n%d\",\"a\":%d}\r\n", line_no, line_no);
+        } else {
+            len += (size_t)sprintf(buf + len, "{\"a\":%d,\"junk\":[1,{\"k\":null}],\"s\":\"v%d\"}\n", line_no, line_no);
+        }
+        line_no++;
+    }
+    memset(buf + len, '{', SL_JSON_PADDING);
+    sl_schema s = schema_of("a:int,s:string");
+    sl_json_parser *ps = sl_json_parser_new(&s, NULL, NULL);
+    sl_json_parser *pl = sl_json_parser_new(&s, NULL, NULL);
+    sl_json_parser_set_stream(ps, true);
+    sl_json_parser_set_stream(pl, false);
+    sl_batch *bs = sl_batch_new(&s, 500), *bl = sl_batch_new(&s, 500);
+    bad_log *gs = calloc(1, sizeof *gs), *gl = calloc(1, sizeof *gl);
+    size_t off = 0;
+    int rows = 0, bads = 0;
+    while (off < len) {
+        sl_batch_clear(bs);
+        sl_batch_clear(bl);
+        gs->n = gl->n = 0;
+        size_t us = sl_json_parse_lines(ps, buf + off, len - off, 0, (int64_t)off, 0, bs, on_bad, gs);
+        size_t ul = sl_json_parse_lines(pl, buf + off, len - off, 0, (int64_t)off, 0, bl, on_bad, gl);
+        assert_int_equal(us, ul);
+        assert_batches_equal(bs, bl);
+        assert_int_equal(gs->n, gl->n);
+        for (int k = 0; k < gs->n; k++) {
+            assert_int_equal(gs->pos[k], gl->pos[k]);
+            assert_string_equal(gs->reason[k], gl->reason[k]);
+        }
+        rows += (int)bs->n;
+        bads += gs->n;
+        assert_true(us > 0);
+        off += us;
+    }
+    assert_true(rows > 3000);
+    assert_true(bads > 50);
+    free(gs);
+    free(gl);
+    sl_batch_free(bs);
+    sl_batch_free(bl);
+    sl_json_parser_free(ps);
+    sl_json_parser_free(pl);
+    free(buf);
 }
 
 static void test_blank_crlf_bom(void **state) {
@@ -639,6 +729,35 @@ static void test_write_row(void **state) {
     sl_batch_free(b);
 }
 
+static void test_write_timestamps_match_core(void **state) {
+    (void)state;
+    /* the writer formats timestamps itself; it must equal sl_time_format_iso_us */
+    sl_schema s = schema_of("t:timestamp");
+    sl_batch *b = sl_batch_new(&s, 1);
+    uint32_t r = sl_batch_append_null_row(b);
+    int64_t vals[] = {0, -1, 1, 999999, -1000000, 1767225600123456LL, 951782400000000LL /* 2000-02-29 */,
+                      -62135596800000000LL, -62135596800000001LL, 253402300799999999LL,
+                      253402300800000000LL, INT64_MAX, -86400000000LL * 365 * 1970};
+    /* (INT64_MIN itself is left out: sl_time_format_iso_us overflows on it) */
+    uint64_t x = 88172645463325252ULL;
+    for (int k = 0; k < 20000; k++) {
+        int64_t us;
+        if (k < (int)(sizeof vals / sizeof vals[0])) {
+            us = vals[k];
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            us = (int64_t)(x % 600000000000000000ULL) - 300000000000000000LL;
+        }
+        sl_col_set_int(&b->col[0], r, us);
+        char out[96], want[96], core[64];
+        sl_json_write_row(b, r, NULL, out, sizeof out);
+        sl_time_format_iso_us(us, core, sizeof core);
+        snprintf(want, sizeof want, "{\"t\":\"%s\"}", core);
+        assert_string_equal(out, want);
+    }
+    sl_batch_free(b);
+}
+
 static void test_write_invalid_utf8(void **state) {
     (void)state;
     char out[64];
@@ -712,12 +831,14 @@ int main(void) {
         cmocka_unit_test(test_bad_strings),
         cmocka_unit_test(test_malformed_lines),
         cmocka_unit_test(test_stream_edge_cases),
+        cmocka_unit_test(test_stream_matches_lines_on_big_mixed_input),
         cmocka_unit_test(test_blank_crlf_bom),
         cmocka_unit_test(test_partial_line_and_resume),
         cmocka_unit_test(test_batch_full_and_resume),
         cmocka_unit_test(test_batch_with_extra_columns),
         cmocka_unit_test(test_many_lines_reuse),
         cmocka_unit_test(test_write_row),
+        cmocka_unit_test(test_write_timestamps_match_core),
         cmocka_unit_test(test_write_invalid_utf8),
         cmocka_unit_test(test_round_trip),
     };

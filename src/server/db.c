@@ -1,0 +1,495 @@
+/*
+ * db.c - read-only SQL for the HTTP API: connections, authorizer, deadline,
+ * results as JSON, and the table catalog.
+ *
+ * Safety comes from SQLite itself, not from looking at the SQL text: each
+ * connection is opened SQLITE_OPEN_READONLY, and user SQL runs under an
+ * authorizer that allows only SELECT, reading columns, recursive CTEs and
+ * functions that have no side effects; everything else (INSERT, UPDATE,
+ * DELETE, DROP, CREATE, ATTACH, PRAGMA, transactions, load_extension...) is
+ * refused while the statement is prepared. A progress handler stops a
+ * statement at its deadline, and a row limit bounds the answer.
+ *
+ * Connections are pooled (a few, guarded by a mutex) because the engine's
+ * on_connection hook (lake vtab, temp views) has a cost worth paying once.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "server/internal.h"
+
+/* ---- buffer ---- */
+
+void srv_buf_put(srv_buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+void srv_buf_puts(srv_buf *b, const char *s) { srv_buf_put(b, s, strlen(s)); }
+
+void srv_buf_printf(srv_buf *b, const char *fmt, ...) {
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof tmp) {
+        srv_buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    srv_buf_put(b, big, (size_t)n);
+    free(big);
+}
+
+void srv_buf_json_str(srv_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    srv_buf_put(b, "\"", 1);
+    size_t run = 0; /* bytes copied as they are, flushed in one put */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        srv_buf_put(b, s + i - run, run);
+        run = 0;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        switch (c) {
+        case '"': srv_buf_put(b, "\\\"", 2); break;
+        case '\\': srv_buf_put(b, "\\\\", 2); break;
+        case '\n': srv_buf_put(b, "\\n", 2); break;
+        case '\r': srv_buf_put(b, "\\r", 2); break;
+        case '\t': srv_buf_put(b, "\\t", 2); break;
+        default: srv_buf_put(b, esc, 6);
+        }
+    }
+    srv_buf_put(b, s + n - run, run);
+    srv_buf_put(b, "\"", 1);
+}
+
+void srv_buf_free(srv_buf *b) {
+    free(b->p);
+    *b = (srv_buf){0};
+}
+
+void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col) {
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_INTEGER: srv_buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, col)); break;
+    case SQLITE_FLOAT: {
+        double d = sqlite3_column_double(st, col);
+        if (!isfinite(d)) {
+            srv_buf_puts(b, "null");
+            break;
+        }
+        char tmp[40];
+        snprintf(tmp, sizeof tmp, "%.15g", d);
+        if (strtod(tmp, NULL) != d) snprintf(tmp, sizeof tmp, "%.17g", d);
+        srv_buf_puts(b, tmp);
+        break;
+    }
+    case SQLITE_TEXT:
+        srv_buf_json_str(b, (const char *)sqlite3_column_text(st, col), (size_t)sqlite3_column_bytes(st, col));
+        break;
+    case SQLITE_BLOB: {
+        /* blobs as hex text: rare in a pipeline's tables, lossless, JSON-safe */
+        const unsigned char *p = sqlite3_column_blob(st, col);
+        int n = sqlite3_column_bytes(st, col);
+        srv_buf_puts(b, "\"x'");
+        for (int i = 0; i < n; i++) srv_buf_printf(b, "%02x", p[i]);
+        srv_buf_puts(b, "'\"");
+        break;
+    }
+    default: srv_buf_puts(b, "null");
+    }
+}
+
+/* ---- connections ---- */
+
+static const char *action_name(int a) {
+    switch (a) {
+    case SQLITE_CREATE_INDEX: return "CREATE INDEX";
+    case SQLITE_CREATE_TABLE: return "CREATE TABLE";
+    case SQLITE_CREATE_TEMP_INDEX: return "CREATE TEMP INDEX";
+    case SQLITE_CREATE_TEMP_TABLE: return "CREATE TEMP TABLE";
+    case SQLITE_CREATE_TEMP_TRIGGER: return "CREATE TEMP TRIGGER";
+    case SQLITE_CREATE_TEMP_VIEW: return "CREATE TEMP VIEW";
+    case SQLITE_CREATE_TRIGGER: return "CREATE TRIGGER";
+    case SQLITE_CREATE_VIEW: return "CREATE VIEW";
+    case SQLITE_DELETE: return "DELETE";
+    case SQLITE_DROP_INDEX: return "DROP INDEX";
+    case SQLITE_DROP_TABLE: return "DROP TABLE";
+    case SQLITE_DROP_TEMP_INDEX: return "DROP TEMP INDEX";
+    case SQLITE_DROP_TEMP_TABLE: return "DROP TEMP TABLE";
+    case SQLITE_DROP_TEMP_TRIGGER: return "DROP TEMP TRIGGER";
+    case SQLITE_DROP_TEMP_VIEW: return "DROP TEMP VIEW";
+    case SQLITE_DROP_TRIGGER: return "DROP TRIGGER";
+    case SQLITE_DROP_VIEW: return "DROP VIEW";
+    case SQLITE_INSERT: return "INSERT";
+    case SQLITE_PRAGMA: return "PRAGMA";
+    case SQLITE_TRANSACTION: return "TRANSACTION";
+    case SQLITE_UPDATE: return "UPDATE";
+    case SQLITE_ATTACH: return "ATTACH";
+    case SQLITE_DETACH: return "DETACH";
+    case SQLITE_ALTER_TABLE: return "ALTER TABLE";
+    case SQLITE_REINDEX: return "REINDEX";
+    case SQLITE_ANALYZE: return "ANALYZE";
+    case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
+    case SQLITE_SAVEPOINT: return "SAVEPOINT";
+    case SQLITE_COPY: return "COPY";
+    default: return "this statement";
+    }
+}
+
+/* Functions with effects outside the statement, or that reach the file system. */
+static bool function_denied(const char *f) {
+    static const char *const deny[] = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
+                                       "sqlite_offset", NULL};
+    if (!f) return true;
+    for (int i = 0; deny[i]; i++)
+        if (!sqlite3_stricmp(f, deny[i])) return true;
+    return false;
+}
+
+static int authorizer(void *ud, int action, const char *a1, const char *a2, const char *db, const char *trig) {
+    (void)db, (void)trig;
+    srv_conn *c = ud;
+    if (!c->restricted) return SQLITE_OK;
+    switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE: return SQLITE_OK;
+    case SQLITE_FUNCTION:
+        if (!function_denied(a2)) return SQLITE_OK;
+        if (!c->denied[0]) snprintf(c->denied, sizeof c->denied, "function %s", a2 ? a2 : "?");
+        return SQLITE_DENY;
+    default:
+        /* DROP TABLE first deletes from sqlite_schema: name the statement,
+         * not that internal step, so a later action may replace it */
+        if (!c->denied[0] || c->denied_internal) {
+            c->denied_internal = (action == SQLITE_DELETE || action == SQLITE_INSERT || action == SQLITE_UPDATE) && a1 &&
+                                 !sqlite3_strnicmp(a1, "sqlite_", 7);
+            if (action == SQLITE_PRAGMA && a1)
+                snprintf(c->denied, sizeof c->denied, "PRAGMA %.60s", a1);
+            else if (c->denied_internal) /* SQLite stops at this first refusal */
+                snprintf(c->denied, sizeof c->denied, "%s", action == SQLITE_DELETE ? "DROP"
+                                                            : action == SQLITE_INSERT ? "CREATE" : "ALTER");
+            else
+                snprintf(c->denied, sizeof c->denied, "%s", action_name(action));
+        }
+        return SQLITE_DENY;
+    }
+}
+
+static int progress(void *ud) {
+    srv_conn *c = ud;
+    if (c->deadline_us && sl_monotonic_us() > c->deadline_us) {
+        c->timed_out = true;
+        return 1;
+    }
+    return 0;
+}
+
+void srv_conn_deadline(srv_conn *c, int timeout_ms) {
+    c->timed_out = false;
+    c->deadline_us = timeout_ms > 0 ? sl_monotonic_us() + (int64_t)timeout_ms * 1000 : 0;
+}
+
+srv_conn *srv_conn_open(sl_server *s, char *msg, size_t cap) {
+    srv_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(msg, cap, "out of memory");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(s->db_path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(msg, cap, "cannot open database: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(c->db, 2000);
+    sqlite3_extended_result_codes(c->db, 1);
+    /* bounds for hostile SQL: no attached databases, strings up to 64 MB */
+    sqlite3_limit(c->db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, 64 << 20);
+    if (s->on_connection && (rc = s->on_connection(s->ud, c->db)) != SQLITE_OK) {
+        snprintf(msg, cap, "connection hook failed: %s", sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    sqlite3_set_authorizer(c->db, authorizer, c);
+    sqlite3_progress_handler(c->db, 1000, progress, c);
+    return c;
+fail:
+    sqlite3_close(c->db);
+    free(c);
+    return NULL;
+}
+
+void srv_conn_close(srv_conn *c) {
+    if (!c) return;
+    sqlite3_close(c->db);
+    free(c);
+}
+
+srv_conn *srv_conn_get(sl_server *s, char *msg, size_t cap) {
+    srv_conn *c = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool) c = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
+    if (!c) c = srv_conn_open(s, msg, cap);
+    if (c) {
+        c->restricted = false;
+        c->denied[0] = 0;
+        c->denied_internal = false;
+        c->deadline_us = 0;
+        c->timed_out = false;
+    }
+    return c;
+}
+
+void srv_conn_put(sl_server *s, srv_conn *c) {
+    if (!c) return;
+    c->restricted = false;
+    c->deadline_us = 0;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool < SRV_POOL_MAX) {
+        s->pool[s->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    srv_conn_close(c);
+}
+
+void srv_pool_close(sl_server *s) {
+    pthread_mutex_lock(&s->pool_mu);
+    for (int i = 0; i < s->npool; i++) srv_conn_close(s->pool[i]);
+    s->npool = 0;
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+/* ---- /api/query ---- */
+
+static int json_error(srv_buf *out, int status, const char *msg) {
+    srv_buf_puts(out, "{\"error\":");
+    srv_buf_json_str(out, msg, strlen(msg));
+    srv_buf_puts(out, "}");
+    return status;
+}
+
+static bool only_space_or_semicolons(const char *p) {
+    for (; p && *p; p++)
+        if (*p != ';' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return false;
+    return true;
+}
+
+int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out) {
+    if (!sql || !*sql) return json_error(out, 400, "missing parameter: sql");
+    if (limit <= 0 || limit > s->row_limit) limit = s->row_limit;
+    char msg[256];
+    srv_conn *c = srv_conn_get(s, msg, sizeof msg);
+    if (!c) return json_error(out, 503, msg);
+    int64_t t0 = sl_monotonic_us();
+    srv_conn_deadline(c, s->timeout_ms);
+    c->restricted = true;
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, &tail);
+    int status = 200;
+    if (rc != SQLITE_OK || !st) {
+        if (c->denied[0]) {
+            atomic_fetch_add(&s->query_denied, 1);
+            snprintf(msg, sizeof msg, "not allowed: %s", c->denied);
+            status = json_error(out, 403, msg);
+        } else if (c->timed_out) {
+            atomic_fetch_add(&s->query_timeouts, 1);
+            snprintf(msg, sizeof msg, "query timed out after %d ms", s->timeout_ms);
+            status = json_error(out, 400, msg);
+        } else {
+            atomic_fetch_add(&s->query_errors, 1);
+            status = json_error(out, 400, rc == SQLITE_OK ? "empty statement" : sqlite3_errmsg(c->db));
+        }
+        goto done;
+    }
+    if (!only_space_or_semicolons(tail)) {
+        status = json_error(out, 400, "only one statement is allowed");
+        goto done;
+    }
+    if (!sqlite3_stmt_readonly(st)) { /* belt and braces: the authorizer already refused writes */
+        atomic_fetch_add(&s->query_denied, 1);
+        status = json_error(out, 403, "not allowed: statement writes");
+        goto done;
+    }
+    int ncol = sqlite3_column_count(st);
+    srv_buf_puts(out, "{\"columns\":[");
+    for (int i = 0; i < ncol; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        if (i) srv_buf_puts(out, ",");
+        srv_buf_json_str(out, name ? name : "", name ? strlen(name) : 0);
+    }
+    srv_buf_puts(out, "],\"rows\":[");
+    long nrows = 0;
+    bool truncated = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nrows == limit) {
+            truncated = true;
+            break;
+        }
+        srv_buf_puts(out, nrows ? ",[" : "[");
+        for (int i = 0; i < ncol; i++) {
+            if (i) srv_buf_puts(out, ",");
+            srv_json_value(out, st, i);
+        }
+        srv_buf_puts(out, "]");
+        nrows++;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        out->n = 0;
+        if (c->timed_out) {
+            atomic_fetch_add(&s->query_timeouts, 1);
+            snprintf(msg, sizeof msg, "query timed out after %d ms", s->timeout_ms);
+            status = json_error(out, 400, msg);
+        } else {
+            atomic_fetch_add(&s->query_errors, 1);
+            status = json_error(out, 400, sqlite3_errmsg(c->db));
+        }
+        goto done;
+    }
+    srv_buf_printf(out, "],\"truncated\":%s,\"ms\":%.3f}", truncated ? "true" : "false",
+                   (double)(sl_monotonic_us() - t0) / 1000.0);
+done:
+    sqlite3_finalize(st);
+    srv_conn_put(s, c);
+    if (out->oom) status = 500;
+    return status;
+}
+
+/* ---- /api/tables ---- */
+
+bool srv_table_exists(srv_conn *c, const char *name) {
+    sqlite3_stmt *st;
+    bool found = false;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?1"
+                           " UNION ALL SELECT 1 FROM sqlite_temp_schema WHERE type='table' AND name=?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* "name" with embedded quotes doubled: a safe SQL identifier for any name. */
+static void quote_ident(srv_buf *b, const char *name) {
+    srv_buf_put(b, "\"", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            srv_buf_put(b, "\"\"", 2);
+        else
+            srv_buf_put(b, p, 1);
+    }
+    srv_buf_put(b, "\"", 1);
+}
+
+int srv_tables(sl_server *s, srv_buf *out) {
+    char msg[256];
+    srv_conn *c = srv_conn_get(s, msg, sizeof msg);
+    if (!c) return json_error(out, 503, msg);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        c->db,
+        "SELECT name, type, 0 AS tmp FROM sqlite_schema WHERE type IN ('table','view')"
+        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND (name NOT LIKE '\\_sluice\\_%' ESCAPE '\\' OR name = '_sluice_events')"
+        " UNION ALL SELECT name, type, 1 FROM sqlite_temp_schema WHERE type IN ('table','view')"
+        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sluice\\_%' ESCAPE '\\'"
+        " ORDER BY 1",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        int status = json_error(out, 500, sqlite3_errmsg(c->db));
+        srv_conn_put(s, c);
+        return status;
+    }
+    srv_buf_puts(out, "{\"tables\":[");
+    int n = 0;
+    srv_buf q = {0};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        bool tmp = sqlite3_column_int(st, 2);
+        const char *kind = !strcmp(name, "_sluice_events") ? "event_log"
+                           : !strcmp(name, "quarantine")   ? "quarantine"
+                           : !strcmp(type, "view")         ? (tmp ? "lake" : "view")
+                                                           : "table";
+        if (n++) srv_buf_puts(out, ",");
+        srv_buf_puts(out, "{\"name\":");
+        srv_buf_json_str(out, name, strlen(name));
+        srv_buf_printf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"columns\":[", type, kind);
+        q.n = 0;
+        srv_buf_puts(&q, "SELECT name, type FROM pragma_table_info(?1, ?2)");
+        sqlite3_stmt *ci;
+        if (!q.oom && sqlite3_prepare_v2(c->db, q.p, -1, &ci, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(ci, 1, name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ci, 2, tmp ? "temp" : "main", -1, SQLITE_STATIC);
+            int k = 0;
+            while (sqlite3_step(ci) == SQLITE_ROW) {
+                const char *cn = (const char *)sqlite3_column_text(ci, 0);
+                const char *ct = (const char *)sqlite3_column_text(ci, 1);
+                srv_buf_puts(out, k++ ? ",{\"name\":" : "{\"name\":");
+                srv_buf_json_str(out, cn ? cn : "", cn ? strlen(cn) : 0);
+                srv_buf_puts(out, ",\"type\":");
+                srv_buf_json_str(out, ct ? ct : "", ct ? strlen(ct) : 0);
+                srv_buf_puts(out, "}");
+            }
+            sqlite3_finalize(ci);
+        }
+        srv_buf_puts(out, "],\"rows\":");
+        /* count(*) can scan a large view (lake segments): bounded by the query deadline */
+        q.n = 0;
+        srv_buf_puts(&q, "SELECT count(*) FROM ");
+        srv_buf_puts(&q, tmp ? "temp." : "main.");
+        quote_ident(&q, name);
+        sqlite3_stmt *cnt;
+        bool counted = false;
+        srv_conn_deadline(c, s->timeout_ms);
+        if (!q.oom && sqlite3_prepare_v2(c->db, q.p, -1, &cnt, NULL) == SQLITE_OK) {
+            if (sqlite3_step(cnt) == SQLITE_ROW) {
+                srv_buf_printf(out, "%lld", (long long)sqlite3_column_int64(cnt, 0));
+                counted = true;
+            }
+            sqlite3_finalize(cnt);
+        }
+        srv_conn_deadline(c, 0);
+        if (!counted) srv_buf_puts(out, "null");
+        srv_buf_puts(out, "}");
+    }
+    srv_buf_free(&q);
+    sqlite3_finalize(st);
+    srv_conn_put(s, c);
+    srv_buf_puts(out, "]}");
+    return out->oom ? 500 : 200;
+}

@@ -1,0 +1,101 @@
+/*
+ * internal.h - shared pieces of the server module: the server struct, the
+ * growable text buffer responses are built in, and the read-only SQLite
+ * connections (pool, authorizer, deadline) used by the query API and SSE.
+ */
+#ifndef SL_SERVER_INTERNAL_H
+#define SL_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/server.h"
+
+/* Routes, also the `path` label of sluice_http_requests_total (a fixed set:
+ * labels never come from user input). */
+enum {
+    SRV_R_INDEX, SRV_R_PIPELINE, SRV_R_STATIC, SRV_R_TABLES, SRV_R_QUERY, SRV_R_STREAM,
+    SRV_R_DASHBOARD, SRV_R_LINEAGE, SRV_R_STATUS, SRV_R_METRICS, SRV_R_HEALTHZ, SRV_R_READYZ,
+    SRV_R_OTHER, SRV_R_COUNT
+};
+
+/* Growable buffer; on allocation failure it sets oom and ignores appends. */
+typedef struct srv_buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} srv_buf;
+
+void srv_buf_put(srv_buf *b, const char *s, size_t n);
+void srv_buf_puts(srv_buf *b, const char *s);
+void srv_buf_printf(srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void srv_buf_json_str(srv_buf *b, const char *s, size_t n); /* with quotes */
+void srv_buf_free(srv_buf *b);
+
+/* One read-only connection. `restricted` switches the authorizer on for
+ * user SQL and off for the server's own catalog queries. */
+typedef struct srv_conn {
+    sqlite3 *db;
+    bool restricted;
+    int64_t deadline_us; /* monotonic; 0 = none */
+    bool timed_out;
+    char denied[96];     /* first action the authorizer refused */
+    bool denied_internal; /* ...and it was a write to sqlite_schema */
+} srv_conn;
+
+#define SRV_POOL_MAX 4
+
+struct sl_server {
+    struct MHD_Daemon *mhd;
+    int port;
+    char *token;
+    size_t token_len;
+    char *db_path, *pipeline_name, *dashboard_json, *lineage_json;
+    int timeout_ms, row_limit;
+    int (*on_connection)(void *ud, sqlite3 *db);
+    void *ud;
+    int64_t started_us;
+
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t cv;  /* broadcast on publish and on stop */
+    int64_t commit_id;
+    uint64_t publish_seq;
+    char *metrics;
+    bool ready, stopping;
+
+    pthread_mutex_t pool_mu;
+    srv_conn *pool[SRV_POOL_MAX];
+    int npool;
+
+    atomic_ullong requests[SRV_R_COUNT];
+    atomic_int sse_streams;
+    atomic_ullong query_timeouts, query_denied, query_errors;
+};
+
+/* Connections (db.c). srv_conn_get returns NULL with msg filled on failure. */
+srv_conn *srv_conn_open(sl_server *s, char *msg, size_t cap);
+void srv_conn_close(srv_conn *c);
+srv_conn *srv_conn_get(sl_server *s, char *msg, size_t cap);
+void srv_conn_put(sl_server *s, srv_conn *c);
+void srv_pool_close(sl_server *s);
+void srv_conn_deadline(srv_conn *c, int timeout_ms);
+
+/* Appends one result value as JSON. */
+void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);
+
+/* /api/query: fills out with the JSON body and returns the HTTP status. */
+int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out);
+/* /api/tables */
+int srv_tables(sl_server *s, srv_buf *out);
+/* Whether name is a real table (not a view) in main or temp. */
+bool srv_table_exists(srv_conn *c, const char *name);
+
+/* SSE (sse.c): builds the response for /api/tables/NAME/stream or returns
+ * NULL and sets *status (404 unknown table, 500). */
+struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status, srv_buf *errbody);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * server.h - the in-process HTTP server: dashboard page, read-only SQL API,
+ * live rows over Server-Sent Events, /metrics, /healthz and /readyz.
+ *
+ * The server lives beside the engine, never on its data path. It runs on
+ * libmicrohttpd's own threads (one per connection) and reads the pipeline's
+ * SQLite file through its own read-only connections, so a slow dashboard
+ * query can only slow the dashboard. The engine talks to it with two calls
+ * that never block on HTTP work: sl_server_publish() after each commit (which
+ * wakes the SSE streams) and sl_server_set_ready() once recovery is done.
+ *
+ * Endpoints:
+ *   GET /                         dashboard page (panels from dashboard_json)
+ *   GET /pipeline                 pipeline page (lineage, throughput, quality)
+ *   GET /static/<file>            bundled assets (uPlot, page scripts, css)
+ *   GET /api/tables               tables and views: columns, row counts
+ *   GET /api/query?sql=&limit=    read-only SQL -> {"columns","rows","truncated","ms"}
+ *   GET /api/tables/NAME/stream   SSE: last 100 rows, then new/updated rows per commit
+ *   GET /api/dashboard            dashboard_json;  /api/lineage: lineage_json
+ *   GET /api/status               pipeline name, last commit id, readiness
+ *   GET /metrics                  published engine metrics + server metrics
+ *   GET /healthz                  200 always;  /readyz: 200 once ready, else 503
+ *
+ * Auth: with a token, every endpoint but /healthz needs `Authorization:
+ * Bearer <token>`, or `?token=<token>`, or the `sluice_token` cookie that the
+ * server sets when a page is opened with ?token= (the browser is then
+ * redirected to the same URL without the token). Tokens are compared in
+ * constant time and never logged.
+ */
+#ifndef SL_SERVER_SERVER_H
+#define SL_SERVER_SERVER_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct sl_server sl_server;
+
+typedef struct sl_server_config {
+    const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
+    const char *token;          /* NULL or "" = no auth */
+    const char *db_path;        /* the pipeline's sluice.db; the server opens its own read-only connections */
+    const char *pipeline_name;
+    const char *dashboard_json; /* {"title":..., "panels":[{"title","type":"timeseries|bar|table|stat",
+                                   "sql","refresh_ms","x","y":[...]}]} ; may be NULL */
+    const char *lineage_json;   /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]} ; may be NULL */
+    int query_timeout_ms;       /* 0 = default 2000 */
+    int query_row_limit;        /* 0 = default 10000 */
+    /* Optional hook run on each new read-only connection, before the
+     * authorizer is installed (the engine registers the lake vtab and creates
+     * temp views for lake tables with it). Returns SQLITE_OK or an error. */
+    int (*on_connection)(void *ud, sqlite3 *db);
+    void *ud;
+} sl_server_config;
+
+/* Starts listening and serving. The config strings are copied. Returns NULL
+ * and fills err: SL_EINVAL (bad listen address), SL_EIO (port busy, cannot
+ * bind), SL_ENOMEM. */
+sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err);
+/* The port actually bound (useful with port 0). */
+int sl_server_port(const sl_server *s);
+/* Called by the engine's thread after each commit, with the commit id and the
+ * Prometheus text of the pipeline's metrics (may be NULL to keep the last).
+ * Thread-safe; copies the text, wakes SSE streams, returns at once. */
+void sl_server_publish(sl_server *s, int64_t commit_id, const char *metrics_text);
+void sl_server_set_ready(sl_server *s, bool ready);
+/* Ends SSE streams, stops the threads, closes connections, frees s. NULL is fine. */
+void sl_server_stop(sl_server *s);
+
+#endif

@@ -1,0 +1,681 @@
+/*
+ * test_server.c - the HTTP server against a real SQLite file and real
+ * sockets: auth, the authorizer, time and row limits, SSE after publish,
+ * metrics, static assets, port conflicts.
+ *
+ * The client is a few lines of raw-socket HTTP/1.0 (the server speaks to
+ * any client; this keeps the test's dependencies those of the module).
+ *
+ * `test_server --serve DB [TOKEN]` instead serves a small demo pipeline
+ * database for the browser and promtool scripts: it prints "PORT n", then
+ * runs each line of stdin as SQL on a write connection and publishes a
+ * commit, and publishes every second anyway, until stdin closes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "server/server.h"
+
+/* ---- tiny HTTP client ---- */
+
+typedef struct resp {
+    int status;
+    char *head; /* status line + headers */
+    char *body;
+} resp;
+
+static int connect_port(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void send_req(int fd, const char *path, const char *extra) {
+    char req[8192];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n%s\r\n", path, extra ? extra : "");
+    assert_true(write(fd, req, (size_t)n) == n);
+}
+
+/* Reads until the peer closes, or until `until` appears (then returns early),
+ * or timeout_ms passes. Returns the bytes read (NUL-terminated, malloc'd). */
+static char *read_until(int fd, const char *until, int timeout_ms, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    int64_t end = sl_monotonic_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        int64_t left = (end - sl_monotonic_us()) / 1000;
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) break;
+        if (n + 4096 + 1 > cap) buf = realloc(buf, cap *= 2);
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r <= 0) break;
+        n += (size_t)r;
+        buf[n] = 0;
+        if (until && strstr(buf, until)) break;
+    }
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+static resp get(int port, const char *path, const char *extra) {
+    resp r = {0};
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    send_req(fd, path, extra);
+    char *all = read_until(fd, NULL, 10000, NULL);
+    close(fd);
+    char *sep = strstr(all, "\r\n\r\n");
+    assert_non_null(sep);
+    *sep = 0;
+    r.head = all;
+    r.body = strdup(sep + 4);
+    assert_int_equal(sscanf(all, "HTTP/1.%*d %d", &r.status), 1);
+    return r;
+}
+
+static void resp_free(resp *r) {
+    free(r->head);
+    free(r->body);
+}
+
+static char *url_escape(const char *s) {
+    char *o = malloc(strlen(s) * 3 + 1), *p = o;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c))
+            *p++ = (char)c;
+        else
+            p += sprintf(p, "%%%02X", c);
+    }
+    *p = 0;
+    return o;
+}
+
+static resp query(int port, const char *sql, const char *extra) {
+    char *e = url_escape(sql);
+    char *path = malloc(strlen(e) + 64);
+    sprintf(path, "/api/query?sql=%s", e);
+    resp r = get(port, path, extra);
+    free(e);
+    free(path);
+    return r;
+}
+
+/* ---- fixture ---- */
+
+#define TOKEN "s3cret-t0ken"
+#define AUTH "Authorization: Bearer " TOKEN "\r\n"
+
+static char db_path[256];
+
+static void exec_sql(const char *sql) {
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fprintf(stderr, "sql error: %s\n", msg);
+    assert_int_equal(rc, SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static const char *demo_schema =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS detection_events(detection_oid INTEGER, geographical_location_oid INTEGER,"
+    " geographical_location TEXT, item_name TEXT, event_ts TEXT, _ingest_ts TEXT);"
+    "CREATE TABLE IF NOT EXISTS detections_by_location_1m(window_start TEXT, geographical_location_oid INTEGER,"
+    " geographical_location TEXT, detections INTEGER, distinct_cameras INTEGER, is_final INTEGER, _group INTEGER UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS quarantine(table_name TEXT, reason TEXT, raw TEXT, _source TEXT, _offset INTEGER, _ingest_ts TEXT);"
+    "CREATE TABLE IF NOT EXISTS _sluice_events(commit_id INTEGER PRIMARY KEY, ts TEXT, kind TEXT, records_in INTEGER,"
+    " parse_errors INTEGER, quarantined INTEGER, late INTEGER, duplicates INTEGER, filtered INTEGER, dropped INTEGER,"
+    " watermark TEXT, event_lag_avg_ms REAL, event_lag_max_ms REAL, processing_latency_ms REAL, commit_ms REAL, details TEXT);"
+    "CREATE TABLE IF NOT EXISTS _sluice_state(k TEXT PRIMARY KEY, v BLOB);"
+    "CREATE VIEW IF NOT EXISTS top_locations AS SELECT geographical_location, sum(detections) AS detections"
+    " FROM detections_by_location_1m GROUP BY 1 ORDER BY 2 DESC;";
+
+static void make_db(const char *path) {
+    snprintf(db_path, sizeof db_path, "%s", path);
+    unlink(path);
+    exec_sql(demo_schema);
+    exec_sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 150)"
+             " INSERT INTO detection_events SELECT i, i % 5, 'loc-' || (i % 5), 'item-' || i,"
+             " strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i, 'unixepoch'), '2024-01-01T00:00:00Z' FROM n;"
+             "WITH RECURSIVE w(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM w WHERE i < 9),"
+             " l(j) AS (SELECT 0 UNION ALL SELECT j+1 FROM l WHERE j < 4)"
+             " INSERT INTO detections_by_location_1m SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + 60*i, 'unixepoch'),"
+             " j, 'loc-' || j, 10 + i * j, 1 + j, i < 8, i * 100 + j FROM w, l;"
+             "INSERT INTO quarantine VALUES('raw_detection_events', 'expectation ''has_location'' failed', '{\"x\":1}', 'f.ndjson', 7, '2024-01-01T00:00:00Z');"
+             "INSERT INTO _sluice_events(commit_id, ts, kind, records_in, quarantined, duplicates, commit_ms)"
+             " VALUES(1, '2024-01-01T00:00:00Z', 'commit', 150, 1, 3, 2.5);");
+}
+
+static const char *sample_metrics =
+    "# HELP sluice_table_rows_out_total Rows a table wrote.\n"
+    "# TYPE sluice_table_rows_out_total counter\n"
+    "sluice_table_rows_out_total{pipeline=\"demo\",table=\"detection_events\"} 150\n"
+    "# HELP sluice_expectation_rows_total Rows checked by an expectation.\n"
+    "# TYPE sluice_expectation_rows_total counter\n"
+    "sluice_expectation_rows_total{pipeline=\"demo\",table=\"raw_detection_events\",expectation=\"has_location\",result=\"passed\"} 150\n"
+    "sluice_expectation_rows_total{pipeline=\"demo\",table=\"raw_detection_events\",expectation=\"has_location\",result=\"failed\"} 1\n"
+    "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit.\n"
+    "# TYPE sluice_last_commit_timestamp_seconds gauge\n"
+    "sluice_last_commit_timestamp_seconds{pipeline=\"demo\"} 1700000000.000\n"
+    "# HELP sluice_freshness_seconds Time from a record being read to its commit.\n"
+    "# TYPE sluice_freshness_seconds histogram\n"
+    "sluice_freshness_seconds_bucket{pipeline=\"demo\",le=\"0.1\"} 3\n"
+    "sluice_freshness_seconds_bucket{pipeline=\"demo\",le=\"+Inf\"} 4\n"
+    "sluice_freshness_seconds_sum{pipeline=\"demo\"} 0.9\n"
+    "sluice_freshness_seconds_count{pipeline=\"demo\"} 4\n";
+
+static const char *demo_dashboard =
+    "{\"title\":\"cameras\",\"panels\":["
+    "{\"title\":\"Detections per minute\",\"type\":\"timeseries\",\"sql\":\"SELECT window_start, geographical_location,"
+    " detections FROM detections_by_location_1m ORDER BY window_start\",\"refresh_ms\":2000,\"x\":\"window_start\","
+    "\"y\":[\"detections\"],\"series\":\"geographical_location\"},"
+    "{\"title\":\"Top locations\",\"type\":\"bar\",\"sql\":\"SELECT geographical_location, detections FROM top_locations\","
+    "\"refresh_ms\":2000,\"x\":\"geographical_location\",\"y\":[\"detections\"]},"
+    "{\"title\":\"Duplicate rate\",\"type\":\"stat\",\"sql\":\"SELECT round(100.0 * sum(duplicates) / sum(records_in), 2)"
+    " AS duplicate_pct FROM _sluice_events\",\"refresh_ms\":2000,\"unit\":\"%\"},"
+    "{\"title\":\"Latest detections\",\"type\":\"table\",\"sql\":\"SELECT detection_oid, geographical_location, item_name,"
+    " event_ts FROM detection_events ORDER BY rowid DESC LIMIT 20\",\"refresh_ms\":30000}]}";
+
+static const char *demo_lineage =
+    "{\"nodes\":[{\"name\":\"detections\",\"kind\":\"source\"},{\"name\":\"raw_detection_events\",\"kind\":\"table\","
+    "\"layer\":\"bronze\"},{\"name\":\"detection_events\",\"kind\":\"table\",\"layer\":\"silver\"},"
+    "{\"name\":\"detections_by_location_1m\",\"kind\":\"table\",\"layer\":\"gold\"},{\"name\":\"top_locations\","
+    "\"kind\":\"view\",\"layer\":\"gold\"}],\"edges\":[[\"detections\",\"raw_detection_events\"],"
+    "[\"raw_detection_events\",\"detection_events\"],[\"detection_events\",\"detections_by_location_1m\"],"
+    "[\"detections_by_location_1m\",\"top_locations\"]]}";
+
+static int hook_calls;
+static int hook(void *ud, sqlite3 *db) {
+    (void)ud;
+    __atomic_fetch_add(&hook_calls, 1, __ATOMIC_SEQ_CST);
+    return sqlite3_exec(db, "CREATE TEMP VIEW lake_demo AS SELECT 1 AS a, 'x' AS b", NULL, NULL, NULL);
+}
+
+static sl_server *start(const char *token, int timeout_ms, int row_limit) {
+    sl_server_config cfg = {.listen = "127.0.0.1:0", .token = token, .db_path = db_path, .pipeline_name = "demo",
+                            .dashboard_json = demo_dashboard, .lineage_json = demo_lineage,
+                            .query_timeout_ms = timeout_ms, .query_row_limit = row_limit, .on_connection = hook};
+    sl_error err = {0};
+    sl_server *s = sl_server_start(&cfg, &err);
+    if (!s) fprintf(stderr, "start: %s\n", err.msg);
+    assert_non_null(s);
+    assert_true(sl_server_port(s) > 0);
+    return s;
+}
+
+static int setup(void **state) {
+    char path[200];
+    snprintf(path, sizeof path, "/tmp/sl_test_server_%d.db", (int)getpid());
+    make_db(path);
+    *state = start(TOKEN, 300, 100);
+    return 0;
+}
+
+static int teardown(void **state) {
+    sl_server_stop(*state);
+    char p[300];
+    unlink(db_path);
+    snprintf(p, sizeof p, "%s-wal", db_path), unlink(p);
+    snprintf(p, sizeof p, "%s-shm", db_path), unlink(p);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_health_and_ready(void **state) {
+    sl_server *s = *state;
+    int port = sl_server_port(s);
+    resp r = get(port, "/healthz", NULL); /* no token needed */
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok\n");
+    resp_free(&r);
+    r = get(port, "/readyz", AUTH);
+    assert_int_equal(r.status, 503);
+    resp_free(&r);
+    sl_server_set_ready(s, true);
+    r = get(port, "/readyz", AUTH);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/readyz", NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+}
+
+static void test_auth(void **state) {
+    int port = sl_server_port(*state);
+    const char *paths[] = {"/", "/pipeline", "/api/tables", "/api/query?sql=SELECT%201", "/metrics",
+                           "/api/dashboard", "/api/lineage", "/api/status", "/static/common.js",
+                           "/api/tables/detection_events/stream"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        resp r = get(port, paths[i], NULL);
+        assert_int_equal(r.status, 401);
+        resp_free(&r);
+        r = get(port, paths[i], "Authorization: Bearer wrong\r\n");
+        assert_int_equal(r.status, 401);
+        resp_free(&r);
+        r = get(port, paths[i], "Authorization: Bearer " TOKEN "x\r\n"); /* a longer token is not a match */
+        assert_int_equal(r.status, 401);
+        resp_free(&r);
+    }
+    resp r = get(port, "/api/tables", AUTH);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/api/tables?token=" TOKEN, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* unauthenticated page -> login form */
+    r = get(port, "/", NULL);
+    assert_non_null(strstr(r.body, "name=token"));
+    resp_free(&r);
+    /* page with ?token= -> cookie + redirect; the cookie then works alone */
+    r = get(port, "/?token=" TOKEN, NULL);
+    assert_int_equal(r.status, 303);
+    char *sc = strstr(r.head, "Set-Cookie: ");
+    assert_non_null(sc);
+    assert_null(strstr(r.head, TOKEN)); /* the token itself is never echoed */
+    char cookie[512];
+    assert_int_equal(sscanf(sc, "Set-Cookie: %511[^;]", cookie), 1);
+    resp_free(&r);
+    char hdr[600];
+    snprintf(hdr, sizeof hdr, "Cookie: %s\r\n", cookie);
+    r = get(port, "/api/tables", hdr);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/api/tables", "Cookie: sluice_token=00ff\r\n");
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+}
+
+static void test_tables(void **state) {
+    resp r = get(sl_server_port(*state), "/api/tables", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "application/json"));
+    assert_non_null(strstr(r.body, "{\"name\":\"detection_events\",\"type\":\"table\",\"kind\":\"table\",\"columns\":[{\"name\":\"detection_oid\",\"type\":\"INTEGER\"}"));
+    assert_non_null(strstr(r.body, "\"rows\":150}"));
+    assert_non_null(strstr(r.body, "\"name\":\"detections_by_location_1m\""));
+    assert_non_null(strstr(r.body, "\"rows\":50}"));
+    assert_non_null(strstr(r.body, "\"name\":\"quarantine\",\"type\":\"table\",\"kind\":\"quarantine\""));
+    assert_non_null(strstr(r.body, "\"name\":\"_sluice_events\",\"type\":\"table\",\"kind\":\"event_log\""));
+    assert_non_null(strstr(r.body, "\"name\":\"top_locations\",\"type\":\"view\",\"kind\":\"view\""));
+    assert_non_null(strstr(r.body, "\"name\":\"lake_demo\",\"type\":\"view\",\"kind\":\"lake\""));
+    assert_null(strstr(r.body, "_sluice_state"));
+    assert_null(strstr(r.body, "sqlite_"));
+    assert_true(hook_calls > 0);
+    resp_free(&r);
+}
+
+static void test_query(void **state) {
+    int port = sl_server_port(*state);
+    resp r = query(port, "SELECT detection_oid, item_name, 1.5 AS f, NULL AS n FROM detection_events WHERE detection_oid <= 2 ORDER BY 1", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "{\"columns\":[\"detection_oid\",\"item_name\",\"f\",\"n\"],\"rows\":[[1,\"item-1\",1.5,null],[2,\"item-2\",1.5,null]],\"truncated\":false,\"ms\":"));
+    resp_free(&r);
+    /* the engine's temp views (hook) are queryable */
+    r = query(port, "SELECT a, b FROM lake_demo", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[1,\"x\"]]"));
+    resp_free(&r);
+    /* JSON escaping */
+    r = query(port, "SELECT 'a\"b\\c' || char(10) || char(1)", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[\"a\\\"b\\\\c\\n\\u0001\"]]"));
+    resp_free(&r);
+    /* recursive CTEs, window functions are reads */
+    r = query(port, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 5) SELECT sum(x), count(*) OVER () FROM c", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[15,1]]"));
+    resp_free(&r);
+}
+
+static void test_row_limit(void **state) {
+    int port = sl_server_port(*state);
+    resp r = get(port, "/api/query?sql=SELECT%20detection_oid%20FROM%20detection_events&limit=3", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"rows\":[[1],[2],[3]],\"truncated\":true"));
+    resp_free(&r);
+    /* the server's limit (100 here) caps any asked limit */
+    r = get(port, "/api/query?sql=SELECT%20detection_oid%20FROM%20detection_events&limit=100000", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[100]],\"truncated\":true"));
+    assert_null(strstr(r.body, "[101]"));
+    resp_free(&r);
+    r = query(port, "SELECT detection_oid FROM detection_events LIMIT 100", AUTH);
+    assert_non_null(strstr(r.body, "[100]],\"truncated\":false"));
+    resp_free(&r);
+}
+
+static void test_refused(void **state) {
+    int port = sl_server_port(*state);
+    const struct {
+        const char *sql, *expect;
+    } cases[] = {
+        {"INSERT INTO detection_events(detection_oid) VALUES(1)", "not allowed: INSERT"},
+        {"UPDATE detection_events SET item_name='x'", "not allowed: UPDATE"},
+        {"DELETE FROM detection_events", "not allowed: DELETE"},
+        {"DROP TABLE detection_events", "not allowed: DROP"},
+        {"DROP VIEW top_locations", "not allowed: DROP"},
+        {"CREATE TABLE t(x)", "not allowed: CREATE"},
+        {"CREATE TEMP TABLE t(x)", "not allowed: CREATE"},
+        {"ATTACH DATABASE '/tmp/x.db' AS x", "not allowed: ATTACH"},
+        {"PRAGMA journal_mode=DELETE", "not allowed: PRAGMA journal_mode"},
+        {"PRAGMA table_info(detection_events)", "not allowed: PRAGMA table_info"},
+        {"SELECT load_extension('/tmp/evil.so')", "not allowed: function load_extension"},
+        {"BEGIN", "not allowed: TRANSACTION"},
+        {"VACUUM INTO '/tmp/copy.db'", "not allowed:"},
+        {"WITH x AS (SELECT 1) DELETE FROM quarantine", "not allowed: DELETE"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp r = query(port, cases[i].sql, AUTH);
+        if (r.status != 403 || !strstr(r.body, cases[i].expect))
+            fprintf(stderr, "case %zu: %s -> %d %s\n", i, cases[i].sql, r.status, r.body);
+        assert_int_equal(r.status, 403);
+        assert_non_null(strstr(r.body, cases[i].expect));
+        resp_free(&r);
+    }
+    /* nothing changed */
+    resp r = query(port, "SELECT count(*) FROM detection_events", AUTH);
+    assert_non_null(strstr(r.body, "[[150]]"));
+    resp_free(&r);
+    assert_int_equal(access("/tmp/copy.db", F_OK), -1);
+}
+
+static void test_bad_sql(void **state) {
+    int port = sl_server_port(*state);
+    resp r = query(port, "SELECT * FROM nope", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, "{\"error\":\"no such table: nope\"}");
+    resp_free(&r);
+    r = query(port, "SELEC 1", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "syntax error"));
+    resp_free(&r);
+    r = query(port, "SELECT 1; DELETE FROM detection_events", AUTH);
+    assert_true(r.status == 400 || r.status == 403);
+    resp_free(&r);
+    r = query(port, "SELECT 1; SELECT 2", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "only one statement"));
+    resp_free(&r);
+    r = query(port, "SELECT 1;", AUTH); /* a trailing semicolon is fine */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/api/query", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "missing parameter: sql"));
+    resp_free(&r);
+}
+
+static void test_timeout(void **state) {
+    int port = sl_server_port(*state);
+    int64_t t0 = sl_monotonic_us();
+    resp r = query(port, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c", AUTH);
+    int64_t ms = (sl_monotonic_us() - t0) / 1000;
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, "{\"error\":\"query timed out after 300 ms\"}");
+    assert_true(ms >= 290 && ms < 3000);
+    resp_free(&r);
+    /* the pooled connection is healthy afterwards */
+    r = query(port, "SELECT 42", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[42]]"));
+    resp_free(&r);
+    r = get(port, "/metrics", AUTH);
+    assert_non_null(strstr(r.body, "sluice_http_query_timeouts_total 1\n"));
+    resp_free(&r);
+}
+
+static int open_stream(int port, const char *table, char **initial) {
+    char path[300];
+    snprintf(path, sizeof path, "/api/tables/%s/stream", table);
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    send_req(fd, path, AUTH);
+    *initial = read_until(fd, "\n\n", 5000, NULL);
+    /* headers + "retry" block, then the initial rows event */
+    char *more = read_until(fd, "}\n\n", 5000, NULL);
+    char *all = malloc(strlen(*initial) + strlen(more) + 1);
+    strcpy(all, *initial);
+    strcat(all, more);
+    free(*initial);
+    free(more);
+    *initial = all;
+    return fd;
+}
+
+static void test_sse_append(void **state) {
+    sl_server *s = *state;
+    int port = sl_server_port(s);
+    char *init;
+    int fd = open_stream(port, "detection_events", &init);
+    assert_non_null(strstr(init, " 200 OK\r\n"));
+    assert_non_null(strstr(init, "text/event-stream"));
+    assert_non_null(strstr(init, "event: rows\n"));
+    /* the last 100 rows by rowid: 51..150 */
+    assert_non_null(strstr(init, "\"rows\":[[51,"));
+    assert_non_null(strstr(init, "[150,0,\"loc-0\",\"item-150\""));
+    assert_null(strstr(init, "[50,"));
+    free(init);
+    /* a commit that adds rows to another table only: nothing is sent here */
+    exec_sql("INSERT INTO quarantine(table_name, reason) VALUES('x', 'y')");
+    sl_server_publish(s, 2, NULL);
+    char *none = read_until(fd, "event:", 600, NULL);
+    assert_null(strstr(none, "event:"));
+    free(none);
+    /* new rows, then publish: exactly those rows arrive */
+    exec_sql("INSERT INTO detection_events(detection_oid, item_name) VALUES(1001, 'new-a'), (1002, 'new-b')");
+    sl_server_publish(s, 3, NULL);
+    char *ev = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(ev, "event: rows\nid: 3\ndata: {\"columns\":[\"detection_oid\","));
+    assert_non_null(strstr(ev, "\"rows\":[[1001,null,null,\"new-a\",null,null],[1002,null,null,\"new-b\",null,null]],\"commit\":3"));
+    assert_null(strstr(ev, "[150,"));
+    free(ev);
+    close(fd);
+}
+
+static void test_sse_upsert(void **state) {
+    sl_server *s = *state;
+    int port = sl_server_port(s);
+    char *init;
+    int fd = open_stream(port, "detections_by_location_1m", &init);
+    assert_non_null(strstr(init, "\"columns\":[\"window_start\",\"geographical_location_oid\",\"geographical_location\",\"detections\",\"distinct_cameras\",\"is_final\",\"_group\"]"));
+    free(init);
+    /* update an open window in place (same rowid), close another, add a new window */
+    exec_sql("UPDATE detections_by_location_1m SET detections = 999 WHERE _group = 900;"
+             "UPDATE detections_by_location_1m SET is_final = 1 WHERE _group = 801;"
+             "INSERT INTO detections_by_location_1m VALUES('2023-11-14T22:23:20Z', 0, 'loc-0', 5, 1, 0, 1000);");
+    sl_server_publish(s, 4, NULL);
+    char *ev = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(ev, "\"loc-0\",999,1,0,900]"));   /* updated open window */
+    assert_non_null(strstr(ev, "\"loc-1\",18,2,1,801]"));    /* became final */
+    assert_non_null(strstr(ev, "\"loc-0\",5,1,0,1000]"));    /* new window */
+    assert_null(strstr(ev, ",902]"));                        /* unchanged rows are not re-sent */
+    assert_null(strstr(ev, ",0]"));
+    free(ev);
+    /* a further commit updating one open row sends just that row */
+    exec_sql("UPDATE detections_by_location_1m SET detections = 6 WHERE _group = 1000");
+    sl_server_publish(s, 5, NULL);
+    ev = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(ev, "\"rows\":[[\"2023-11-14T22:23:20Z\",0,\"loc-0\",6,1,0,1000]],\"commit\":5"));
+    free(ev);
+    close(fd);
+}
+
+static void test_sse_unknown(void **state) {
+    int port = sl_server_port(*state);
+    const char *bad[] = {"/api/tables/nope/stream", "/api/tables/top_locations/stream",
+                         "/api/tables/detection_events%22%20--/stream", "/api/tables/sqlite_master%20x/stream"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        resp r = get(port, bad[i], AUTH);
+        assert_int_equal(r.status, 404);
+        resp_free(&r);
+    }
+}
+
+static void test_metrics(void **state) {
+    sl_server *s = *state;
+    sl_server_publish(s, 7, sample_metrics);
+    resp r = get(sl_server_port(s), "/metrics", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "Content-Type: text/plain; version=0.0.4"));
+    assert_true(!strncmp(r.body, sample_metrics, strlen(sample_metrics)));
+    assert_non_null(strstr(r.body, "# TYPE sluice_http_requests_total counter\n"));
+    assert_non_null(strstr(r.body, "sluice_http_requests_total{path=\"/metrics\"} 1\n"));
+    assert_non_null(strstr(r.body, "sluice_http_sse_streams 0\n"));
+    resp_free(&r);
+    r = get(sl_server_port(s), "/api/status", AUTH);
+    assert_non_null(strstr(r.body, "\"pipeline\":\"demo\",\"commit_id\":7"));
+    resp_free(&r);
+}
+
+static void test_static_and_json(void **state) {
+    int port = sl_server_port(*state);
+    resp r = get(port, "/", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "text/html"));
+    assert_non_null(strstr(r.head, "Content-Security-Policy"));
+    assert_non_null(strstr(r.body, "/static/dashboard.js"));
+    resp_free(&r);
+    r = get(port, "/pipeline", AUTH);
+    assert_non_null(strstr(r.body, "/static/pipeline.js"));
+    resp_free(&r);
+    r = get(port, "/static/uplot.iife.min.js", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "text/javascript"));
+    assert_true(strlen(r.body) > 20000);
+    resp_free(&r);
+    r = get(port, "/static/uPlot.min.css", AUTH);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/static/../server.c", AUTH);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    r = get(port, "/nope", AUTH);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    r = get(port, "/api/dashboard", AUTH);
+    assert_string_equal(r.body, demo_dashboard);
+    resp_free(&r);
+    r = get(port, "/api/lineage", AUTH);
+    assert_string_equal(r.body, demo_lineage);
+    resp_free(&r);
+}
+
+static void test_port_busy(void **state) {
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", sl_server_port(*state));
+    sl_server_config cfg = {.listen = listen, .db_path = db_path};
+    sl_error err = {0};
+    assert_null(sl_server_start(&cfg, &err));
+    assert_int_equal(err.code, SL_EIO);
+    assert_non_null(strstr(err.msg, "in use"));
+    cfg.listen = "nonsense";
+    assert_null(sl_server_start(&cfg, &err));
+    assert_int_equal(err.code, SL_EINVAL);
+}
+
+static void test_no_token_and_stop_with_stream(void **state) {
+    (void)state;
+    sl_server *s = start(NULL, 0, 0);
+    int port = sl_server_port(s);
+    resp r = get(port, "/api/tables", NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    int fd = connect_port(port);
+    send_req(fd, "/api/tables/detection_events/stream", NULL);
+    char *init = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(init, "event: rows"));
+    free(init);
+    int64_t t0 = sl_monotonic_us();
+    sl_server_stop(s); /* ends the open stream at once */
+    assert_true(sl_monotonic_us() - t0 < 3 * SL_US_PER_SEC);
+    char *rest = read_until(fd, NULL, 3000, NULL);
+    free(rest);
+    close(fd);
+}
+
+/* ---- serve mode for the integration scripts ---- */
+
+static int serve(const char *path, const char *token) {
+    if (access(path, F_OK) != 0) make_db(path);
+    snprintf(db_path, sizeof db_path, "%s", path);
+    sl_server_config cfg = {.listen = "127.0.0.1:0", .token = token, .db_path = db_path, .pipeline_name = "demo",
+                            .dashboard_json = demo_dashboard, .lineage_json = demo_lineage};
+    sl_error err = {0};
+    sl_server *s = sl_server_start(&cfg, &err);
+    if (!s) {
+        fprintf(stderr, "serve: %s\n", err.msg);
+        return 1;
+    }
+    sl_server_publish(s, 1, sample_metrics);
+    sl_server_set_ready(s, true);
+    printf("PORT %d\n", sl_server_port(s));
+    fflush(stdout);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_busy_timeout(db, 5000);
+    int64_t commit = 1;
+    char line[8192];
+    for (;;) {
+        struct pollfd p = {.fd = 0, .events = POLLIN};
+        int pr = poll(&p, 1, 1000);
+        if (pr > 0) {
+            if (!fgets(line, sizeof line, stdin)) break;
+            char *msg = NULL;
+            if (sqlite3_exec(db, line, NULL, NULL, &msg) != SQLITE_OK) fprintf(stderr, "serve: %s\n", msg);
+            sqlite3_free(msg);
+        }
+        sl_server_publish(s, ++commit, sample_metrics);
+    }
+    sqlite3_close(db);
+    sl_server_stop(s);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    sl_log_set_level(SL_LOG_WARN);
+    if (argc >= 3 && !strcmp(argv[1], "--serve")) return serve(argv[2], argc >= 4 ? argv[3] : NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_health_and_ready, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_sql, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_upsert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_token_and_stop_with_stream, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

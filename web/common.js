@@ -1,0 +1,123 @@
+/* common.js - helpers shared by the dashboard and pipeline pages: API calls,
+ * the status line, value formatting, Prometheus text parsing, and one shared
+ * EventSource per table (several panels reading a table share its stream).
+ * Auth: the server accepts the sluice_token cookie it set when the page was
+ * opened with ?token=, so same-origin fetch and EventSource need no header. */
+"use strict";
+
+const SL = {};
+
+SL.api = async function (path) {
+  const r = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  if (r.status === 401) { location.reload(); throw new Error("unauthorized"); }
+  const ct = r.headers.get("content-type") || "";
+  const body = ct.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new Error((body && body.error) || ("HTTP " + r.status));
+  return body;
+};
+
+SL.query = function (sql, limit) {
+  return SL.api("/api/query?sql=" + encodeURIComponent(sql) + (limit ? "&limit=" + limit : ""));
+};
+
+SL.el = function (tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else if (k === "text") e.textContent = v; else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+};
+
+SL.fmt = function (v) {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "number") {
+    if (Number.isInteger(v)) return Math.abs(v) >= 1e4 ? v.toLocaleString("en-US") : String(v);
+    const a = Math.abs(v);
+    return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
+  }
+  return String(v);
+};
+
+/* Time values to epoch seconds: ISO text, or numbers in s, ms or µs. */
+SL.toSeconds = function (v) {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "number") return v > 1e14 ? v / 1e6 : v > 1e11 ? v / 1e3 : v;
+  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) || !/T|\d:\d/.test(v) ? v : v + "Z");
+  return Number.isNaN(t) ? null : t / 1000;
+};
+
+SL.table = function (cols, rows, maxRows, prevKeys) {
+  const keys = new Set();
+  const t = SL.el("table");
+  t.append(SL.el("thead", null, SL.el("tr", null, ...cols.map(c => SL.el("th", { text: c })))));
+  const tb = SL.el("tbody");
+  for (const r of rows.slice(0, maxRows || 200)) {
+    const key = JSON.stringify(r);
+    keys.add(key);
+    const tr = SL.el("tr", prevKeys && prevKeys.size && !prevKeys.has(key) ? { class: "fresh" } : null);
+    for (const v of r) tr.append(SL.el("td", typeof v === "number" ? { class: "num", text: SL.fmt(v) } : { text: SL.fmt(v), title: v === null ? "" : String(v) }));
+    tb.append(tr);
+  }
+  t.append(tb);
+  return { node: SL.el("div", { class: "tbl" }, t), keys };
+};
+
+SL.status = function () {
+  const dot = document.querySelector("#status .dot"), text = document.getElementById("status-text");
+  const tick = async () => {
+    try {
+      const s = await SL.api("/api/status");
+      document.getElementById("title").textContent = "Sluice · " + (s.pipeline || "pipeline");
+      text.textContent = (s.ready ? "live" : "recovering") + " · commit " + s.commit_id;
+      dot.className = "dot " + (s.ready ? "ok" : "");
+      if (SL.lastStatus && s.commit_id !== SL.lastStatus.commit_id)
+        for (const fns of Object.values(SL.commitFns)) for (const f of fns) f(null);
+      SL.lastStatus = s;
+    } catch (e) {
+      text.textContent = "server unreachable";
+      dot.className = "dot bad";
+    }
+  };
+  tick();
+  setInterval(tick, 1000);
+};
+
+/* Prometheus text format -> [{name, labels:{}, value}] */
+SL.parseMetrics = function (text) {
+  const out = [];
+  for (const line of text.split("\n")) {
+    if (!line || line[0] === "#") continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/);
+    if (!m) continue;
+    const labels = {};
+    if (m[3]) for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, "$1");
+    out.push({ name: m[1], labels, value: parseFloat(m[4]) });
+  }
+  return out;
+};
+
+/* Live updates. A browser keeps at most 6 HTTP/1.1 connections per host and
+ * every EventSource holds one open, so a dashboard with many tables would
+ * starve its own queries: at most SL.maxStreams tables get an SSE stream
+ * (rows pushed at each commit); the others are told of each new commit by
+ * the status poll (once a second). Listeners get {columns, rows} or null. */
+SL.streams = {};
+SL.commitFns = {};
+SL.maxStreams = 2;
+SL.subscribe = function (table, fn) {
+  let s = SL.streams[table];
+  if (!s && Object.keys(SL.streams).length >= SL.maxStreams) {
+    (SL.commitFns[table] = SL.commitFns[table] || []).push(fn);
+    return;
+  }
+  if (!s) {
+    s = SL.streams[table] = { fns: [], es: new EventSource("/api/tables/" + encodeURIComponent(table) + "/stream") };
+    s.es.addEventListener("rows", ev => {
+      let d;
+      try { d = JSON.parse(ev.data); } catch (e) { return; }
+      for (const f of s.fns) f(d);
+    });
+  }
+  s.fns.push(fn);
+};
