@@ -452,6 +452,7 @@ void sl_pipeline_free(sl_pipeline *p) {
         sl_batch_free(t->work);
         sl_table_writer_free(t->writer);
         if (t->lake) sl_lake_close(t->lake);
+        sl_json_keys_fini(&t->keys);
         free(t->line);
     }
     for (int i = 0; i < p->nsrc; i++) {

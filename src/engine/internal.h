@@ -7,6 +7,7 @@
 #include "core/batch.h"
 #include "engine/pipeline.h"
 #include "formats/json.h"
+#include "formats/json_write.h"
 #include "ops/op.h"
 #include "ops/window.h"
 #include "sinks/lake.h"
@@ -47,6 +48,7 @@ typedef struct table {
     sl_lake *lake;
     char *line;
     size_t line_cap;
+    sl_json_keys keys; /* lake tables: escaped column names */
     int64_t rows_in, rows_out, rows_total_in, rows_total_out;
 } table;
 

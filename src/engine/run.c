@@ -99,9 +99,9 @@ static int write_lake(run *R, table *t, const sl_batch *b) {
             sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
             prefix = snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":", its, esc);
         }
-        sl_fmt_i64(extra + prefix, b->pos[r]);
+        size_t extra_len = (size_t)prefix + (size_t)sl_fmt_i64(extra + prefix, b->pos[r]);
         for (;;) {
-            size_t need = sl_json_write_row(b, r, extra, t->line, t->line_cap);
+            size_t need = sl_json_write_row_keys(b, r, &t->keys, extra, extra_len, t->line, t->line_cap);
             if (need < t->line_cap) {
                 if (sl_lake_append(t->lake, t->line, need, b->ingest[r], R->err)) return R->err->code;
                 break;
@@ -487,6 +487,7 @@ static int setup(run *R) {
             snprintf(path, sizeof path, "%s/%s/%s", R->dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
             t->lake = sl_lake_open(path, 64 << 20, 1, err);
             if (!t->lake) return err->code;
+            if (sl_json_keys_init(&t->keys, &t->out)) return sl_error_set(err, SL_ENOMEM, "out of memory");
             char key[128], kv[512];
             sl_lake_pos lp = {"", 0};
             snprintf(key, sizeof key, "lake:%s", t->name);

@@ -12,6 +12,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/timeutil.h"
@@ -60,6 +62,18 @@ static void put_string(wcur *w, const char *str, size_t len) {
     putc1(w, '"');
     size_t run = 0, i = 0;
     while (i < len) {
+        /* fast path: skip 8 plain ASCII bytes at a time (no control byte,
+         * quote, backslash or non-ASCII byte among them) */
+        while (i + 8 <= len) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+            uint64_t special = (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+            if (special) break;
+            i += 8;
+        }
+        if (i >= len) break;
         unsigned c = s[i];
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             i++;
@@ -161,15 +175,21 @@ size_t sl_json_write_string(const char *s, size_t len, char *out, size_t cap) {
     return w.n;
 }
 
-size_t sl_json_write_row(const sl_batch *b, uint32_t r, const char *extra, char *out, size_t cap) {
+/* keys: precomputed `"name":` prefixes (NULL: escape each name per row). */
+static size_t write_row(const sl_batch *b, uint32_t r, const sl_json_keys *keys, const char *extra,
+                        size_t extra_len, char *out, size_t cap) {
     wcur w = {out, cap, 0};
     char tmp[64];
     putc1(&w, '{');
     for (int c = 0; c < b->schema.n; c++) {
         const sl_column *col = &b->col[c];
-        if (c) putc1(&w, ',');
-        put_string(&w, b->schema.f[c].name, strlen(b->schema.f[c].name));
-        putc1(&w, ':');
+        if (keys) {
+            put(&w, keys->buf + keys->off[c] + (c == 0), keys->off[c + 1] - keys->off[c] - (c == 0));
+        } else {
+            if (c) putc1(&w, ',');
+            put_string(&w, b->schema.f[c].name, strlen(b->schema.f[c].name));
+            putc1(&w, ':');
+        }
         if (col->null[r]) {
             put(&w, "null", 4);
             continue;
@@ -197,8 +217,39 @@ size_t sl_json_write_row(const sl_batch *b, uint32_t r, const char *extra, char 
         default: put(&w, "null", 4); break;
         }
     }
-    if (extra) put(&w, extra, strlen(extra));
+    if (extra) put(&w, extra, extra_len);
     putc1(&w, '}');
     if (cap > 0) out[w.n < cap ? w.n : cap - 1] = 0;
     return w.n;
+}
+
+size_t sl_json_write_row(const sl_batch *b, uint32_t r, const char *extra, char *out, size_t cap) {
+    return write_row(b, r, NULL, extra, extra ? strlen(extra) : 0, out, cap);
+}
+
+int sl_json_keys_init(sl_json_keys *k, const sl_schema *s) {
+    size_t cap = 16;
+    for (int c = 0; c < s->n; c++) cap += strlen(s->f[c].name) * 6 + 4;
+    k->buf = malloc(cap);
+    if (!k->buf) return -1;
+    k->n = s->n;
+    size_t n = 0;
+    for (int c = 0; c < s->n; c++) {
+        k->off[c] = (uint32_t)n;
+        k->buf[n++] = ',';
+        n += sl_json_write_string(s->f[c].name, strlen(s->f[c].name), k->buf + n, cap - n);
+        k->buf[n++] = ':';
+    }
+    k->off[s->n] = (uint32_t)n;
+    return 0;
+}
+
+void sl_json_keys_fini(sl_json_keys *k) {
+    free(k->buf);
+    k->buf = NULL;
+}
+
+size_t sl_json_write_row_keys(const sl_batch *b, uint32_t r, const sl_json_keys *keys, const char *extra,
+                              size_t extra_len, char *out, size_t cap) {
+    return write_row(b, r, keys, extra, extra_len, out, cap);
 }

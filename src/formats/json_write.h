@@ -34,4 +34,18 @@ size_t sl_json_write_row(const sl_batch *b, uint32_t r, const char *extra, char 
  * JSON shapes (alerts, HTTP answers). */
 size_t sl_json_write_string(const char *s, size_t len, char *out, size_t cap);
 
+/* Precomputed `,"name":` prefixes of a schema's columns, so writing many rows
+ * of one schema does not escape the column names again for every row. */
+typedef struct sl_json_keys {
+    char *buf;
+    int n;
+    uint32_t off[SL_MAX_COLUMNS + 1];
+} sl_json_keys;
+int sl_json_keys_init(sl_json_keys *k, const sl_schema *s);
+void sl_json_keys_fini(sl_json_keys *k);
+/* As sl_json_write_row, with the keys of b's schema (made by sl_json_keys_init
+ * for that schema) and the length of extra given. */
+size_t sl_json_write_row_keys(const sl_batch *b, uint32_t r, const sl_json_keys *keys, const char *extra,
+                              size_t extra_len, char *out, size_t cap);
+
 #endif
