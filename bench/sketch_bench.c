@@ -60,23 +60,27 @@ int main(int argc, char **argv) {
     for (int r = 0; r < 3; r++) {
         sl_ddsketch *s = sl_ddsketch_new(0.01);
         double t0 = now();
-        for (size_t i = 0; i < n; i++) sl_ddsketch_add(s, v[i]);
+        for (size_t i = 0; i < n; i++)
+            sl_ddsketch_add(s, v[i]);
         double t = now() - t0;
         if (t < best) best = t;
         bytes = sl_ddsketch_bytes(s);
         sink = sl_ddsketch_quantile(s, 0.99);
         sl_ddsketch_free(s);
     }
-    printf("%-44s %10.2f %12zu\n", "ddsketch_add (1%, lognormal sigma=1)", best * 1e9 / (double)n, bytes);
+    printf("%-44s %10.2f %12zu\n", "ddsketch_add (1%, lognormal sigma=1)", best * 1e9 / (double)n,
+           bytes);
 
     /* queries and merges on a 5-minute-sized sketch */
     sl_ddsketch *a = sl_ddsketch_new(0.01), *b = sl_ddsketch_new(0.01);
-    for (size_t i = 0; i < n && i < 1000000; i++) sl_ddsketch_add(i & 1 ? a : b, v[i]);
+    for (size_t i = 0; i < n && i < 1000000; i++)
+        sl_ddsketch_add(i & 1 ? a : b, v[i]);
     int iters = 20000;
     best = 1e30;
     for (int r = 0; r < 3; r++) {
         double t0 = now();
-        for (int i = 0; i < iters; i++) sink = sl_ddsketch_quantile(a, 0.99);
+        for (int i = 0; i < iters; i++)
+            sink = sl_ddsketch_quantile(a, 0.99);
         double t = now() - t0;
         if (t < best) best = t;
     }
@@ -86,7 +90,8 @@ int main(int argc, char **argv) {
         const double qs[] = {0.5, 0.95, 0.99};
         double out[3];
         double t0 = now();
-        for (int i = 0; i < iters; i++) sl_ddsketch_quantiles(a, qs, 3, out);
+        for (int i = 0; i < iters; i++)
+            sl_ddsketch_quantiles(a, qs, 3, out);
         double t = now() - t0;
         sink = out[2];
         if (t < best) best = t;
@@ -96,7 +101,8 @@ int main(int argc, char **argv) {
     for (int r = 0; r < 3; r++) {
         sl_ddsketch *m = sl_ddsketch_new(0.01);
         double t0 = now();
-        for (int i = 0; i < iters / 10; i++) sl_ddsketch_merge(m, i & 1 ? a : b);
+        for (int i = 0; i < iters / 10; i++)
+            sl_ddsketch_merge(m, i & 1 ? a : b);
         double t = now() - t0;
         if (t < best) best = t;
         sl_ddsketch_free(m);
@@ -118,7 +124,8 @@ int main(int argc, char **argv) {
     }
     sl_ddsketch_serialize(a, &buf, &len);
     free(buf);
-    printf("%-44s %10.1f %12zu\n", "ddsketch serialize+deserialize", best * 1e9 / (iters / 10), len);
+    printf("%-44s %10.1f %12zu\n", "ddsketch serialize+deserialize", best * 1e9 / (iters / 10),
+           len);
     sl_ddsketch_free(a);
     sl_ddsketch_free(b);
 
@@ -126,30 +133,35 @@ int main(int argc, char **argv) {
     for (int r = 0; r < 3; r++) {
         sl_hll *x = sl_hll_new(14);
         double t0 = now();
-        for (size_t i = 0; i < n; i++) sl_hll_add_hash(x, h[i]);
+        for (size_t i = 0; i < n; i++)
+            sl_hll_add_hash(x, h[i]);
         double t = now() - t0;
         if (t < best) best = t;
         bytes = sl_hll_bytes(x);
         sink = (double)sl_hll_estimate(x);
         sl_hll_free(x);
     }
-    printf("%-44s %10.2f %12zu\n", "hll_add_hash (p=14, all distinct)", best * 1e9 / (double)n, bytes);
+    printf("%-44s %10.2f %12zu\n", "hll_add_hash (p=14, all distinct)", best * 1e9 / (double)n,
+           bytes);
     best = 1e30;
     for (int r = 0; r < 3; r++) {
         sl_hll *x = sl_hll_new(14);
         double t0 = now();
-        for (size_t i = 0; i < n; i++) sl_hll_add_hash(x, h[i % 1000]);
+        for (size_t i = 0; i < n; i++)
+            sl_hll_add_hash(x, h[i % 1000]);
         double t = now() - t0;
         if (t < best) best = t;
         bytes = sl_hll_bytes(x);
         sl_hll_free(x);
     }
-    printf("%-44s %10.2f %12zu\n", "hll_add_hash (exact mode, 1000 distinct)", best * 1e9 / (double)n, bytes);
+    printf("%-44s %10.2f %12zu\n", "hll_add_hash (exact mode, 1000 distinct)",
+           best * 1e9 / (double)n, bytes);
     best = 1e30;
     for (int r = 0; r < 3; r++) {
         sl_hll *x = sl_hll_new(14);
         double t0 = now();
-        for (size_t i = 0; i < n; i++) sl_hll_add_hash(x, sl_hash_int((int64_t)i, 42));
+        for (size_t i = 0; i < n; i++)
+            sl_hll_add_hash(x, sl_hash_int((int64_t)i, 42));
         double t = now() - t0;
         if (t < best) best = t;
         sl_hll_free(x);
@@ -157,17 +169,20 @@ int main(int argc, char **argv) {
     printf("%-44s %10.2f\n", "sl_hash_int + hll_add_hash", best * 1e9 / (double)n);
     {
         sl_hll *x = sl_hll_new(14);
-        for (size_t i = 0; i < 100000; i++) sl_hll_add_hash(x, h[i]);
+        for (size_t i = 0; i < 100000; i++)
+            sl_hll_add_hash(x, h[i]);
         best = 1e30;
         for (int r = 0; r < 3; r++) {
             double t0 = now();
-            for (int i = 0; i < 2000; i++) sink = (double)sl_hll_estimate(x);
+            for (int i = 0; i < 2000; i++)
+                sink = (double)sl_hll_estimate(x);
             double t = now() - t0;
             if (t < best) best = t;
         }
         sl_hll_serialize(x, &buf, &len);
         free(buf);
-        printf("%-44s %10.1f %12zu\n", "hll_estimate (p=14) / serialised size", best * 1e9 / 2000, len);
+        printf("%-44s %10.1f %12zu\n", "hll_estimate (p=14) / serialised size", best * 1e9 / 2000,
+               len);
         sl_hll_free(x);
     }
 
@@ -175,7 +190,8 @@ int main(int argc, char **argv) {
     for (int r = 0; r < 3; r++) {
         sl_welford w = {0};
         double t0 = now();
-        for (size_t i = 0; i < n; i++) sl_welford_add(&w, v[i]);
+        for (size_t i = 0; i < n; i++)
+            sl_welford_add(&w, v[i]);
         double t = now() - t0;
         if (t < best) best = t;
         sink = sl_welford_variance(&w);
@@ -186,7 +202,8 @@ int main(int argc, char **argv) {
         sl_ewma e;
         sl_ewma_init(&e, 0.05);
         double t0 = now();
-        for (size_t i = 0; i < n; i++) sl_ewma_update(&e, v[i]);
+        for (size_t i = 0; i < n; i++)
+            sl_ewma_update(&e, v[i]);
         double t = now() - t0;
         if (t < best) best = t;
         sink = e.value;

@@ -28,7 +28,8 @@
 static void check_dd_sane(const sl_ddsketch *s) {
     double qs[65], out[65], prev = -INFINITY;
     double mn = sl_ddsketch_min(s), mx = sl_ddsketch_max(s);
-    for (int k = 0; k <= 64; k++) qs[k] = k / 64.0;
+    for (int k = 0; k <= 64; k++)
+        qs[k] = k / 64.0;
     if (sl_ddsketch_quantiles(s, qs, 65, out)) abort();
     for (int k = 0; k <= 64; k++) {
         double x = out[k];
@@ -96,9 +97,11 @@ static void exercise_hll(sl_hll *h) {
     free(b);
     sl_hll *f = sl_hll_new(sl_hll_precision(h));
     if (!f) abort();
-    for (uint64_t i = 0; i < 50; i++) sl_hll_add_hash(f, i * 0x9E3779B97F4A7C15ull);
+    for (uint64_t i = 0; i < 50; i++)
+        sl_hll_add_hash(f, i * 0x9E3779B97F4A7C15ull);
     if (sl_hll_merge(t, f) || sl_hll_merge(f, h) || sl_hll_merge(t, t)) abort();
-    if (sl_hll_is_exact(h) && sl_hll_is_exact(f) && sl_hll_estimate(f) < e) abort(); /* exact union */
+    if (sl_hll_is_exact(h) && sl_hll_is_exact(f) && sl_hll_estimate(f) < e)
+        abort(); /* exact union */
     (void)sl_hll_estimate(t);
     (void)sl_hll_bytes(t);
     sl_hll_free(f);
@@ -132,7 +135,8 @@ static void values(const uint8_t *data, size_t size) {
         qsort(v, k, sizeof *v, cmp_d);
         if (sl_ddsketch_min(tiny) != v[0] || sl_ddsketch_max(tiny) != v[k - 1]) abort();
         double qs[21], out[21];
-        for (int j = 0; j <= 20; j++) qs[j] = j / 20.0;
+        for (int j = 0; j <= 20; j++)
+            qs[j] = j / 20.0;
         if (sl_ddsketch_quantiles(big, qs, 21, out)) abort();
         for (int j = 0; j <= 20; j++) {
             double exact = v[(size_t)floor(qs[j] * (double)(k - 1))];

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "core/timeutil.h"
 #include "formats/logfmt.h"
 
@@ -614,13 +613,37 @@ static bool is_blank(const char *s, size_t n) {
     return true;
 }
 
-/* Appends a JSON string body to p->json at *o (capacity ensured by caller). */
+/* Writes v as a quoted JSON string at out (room for 6 bytes per input byte
+ * + 2 is ensured by the caller); returns the bytes written. Input is UTF-8
+ * (SD-IDs and names are ASCII, values were validated), so only '"', '\\'
+ * and control bytes need escapes. */
 static size_t json_str(char *out, const sl_str *v) {
-    out[0] = '"';
-    size_t n = 1;
-    if (v->len) n += (size_t)sl_json_escape(out + 1, (int)v->len * 6 + 8, v->ptr, (int)v->len);
-    out[n++] = '"';
-    return n;
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    out[o++] = '"';
+    for (uint32_t i = 0; i < v->len; i++) {
+        unsigned char c = (unsigned char)v->ptr[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            out[o++] = (char)c;
+            continue;
+        }
+        out[o++] = '\\';
+        switch (c) {
+        case '"': out[o++] = '"'; break;
+        case '\\': out[o++] = '\\'; break;
+        case '\n': out[o++] = 'n'; break;
+        case '\t': out[o++] = 't'; break;
+        case '\r': out[o++] = 'r'; break;
+        default:
+            out[o++] = 'u';
+            out[o++] = '0';
+            out[o++] = '0';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o++] = '"';
+    return o;
 }
 
 /* The SD section as {"id":{"name":"value",...},...}, copied into arena. */
@@ -671,7 +694,7 @@ static int put_str(sl_batch *b, int c, uint32_t r, sl_str v, const char *keep, s
     if (!v.ptr) return 0; /* stays NULL */
     if (col->type == SL_T_STRING) {
         const char *ptr = v.ptr;
-        if (!(v.ptr >= keep && v.ptr + v.len <= keep + keep_len)) ptr = sl_arena_strdup(b->arena, v.ptr, v.len);
+        if (!keep || !(v.ptr >= keep && v.ptr + v.len <= keep + keep_len)) ptr = sl_arena_strdup(b->arena, v.ptr, v.len);
         sl_col_set_str(col, r, ptr, v.len);
         return 0;
     }

@@ -9,9 +9,25 @@
 #include "core/hash.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
+#include "sketch/ddsketch.h"
+#include "sketch/hll.h"
+#include "sketch/welford.h"
 
-enum { AGG_COUNT, AGG_COUNT_DISTINCT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX };
-static const char *agg_names[] = {"count", "count_distinct", "sum", "avg", "min", "max"};
+#define SL_WINDOW_QUANTILE_ALPHA 0.01
+
+enum {
+    AGG_COUNT, AGG_COUNT_DISTINCT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX,
+    AGG_STDDEV, AGG_VARIANCE, AGG_QUANTILE, AGG_APPROX_DISTINCT, AGG_FIRST, AGG_LAST,
+    AGG_KINDS
+};
+static const char *agg_names[] = {"count", "count_distinct", "sum", "avg", "min", "max",
+                                  "stddev", "variance", "quantile", "approx_count_distinct",
+                                  "first", "last"};
+/* Shorthands for quantile(x, q). */
+static const struct { const char *name; double q; } quantile_alias[] = {
+    {"median", 0.5}, {"p50", 0.5}, {"p75", 0.75}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999},
+};
+#define AGG_HELP "count, count_distinct, sum, avg, min, max, stddev, variance, quantile(x, q), median, p50, p90, p95, p99, approx_count_distinct, first, last"
 
 #define MAX_KEYS 8
 #define MAX_AGGS 32
@@ -23,6 +39,7 @@ typedef struct {
     sl_type out_type;
     sl_column tmp; /* evaluated argument, batch-sized */
     uint32_t tmp_cap;
+    double q;     /* quantile */
 } agg_def;
 
 typedef struct {
@@ -32,6 +49,13 @@ typedef struct {
     double dmin, dmax;
     int64_t imin, imax;
     sl_hmap *distinct;
+    /* sketch aggregates: fields after `distinct` are snapshotted one by one */
+    sl_ddsketch *dd;   /* quantile: relative error SL_WINDOW_QUANTILE_ALPHA, mergeable */
+    sl_hll *hll;       /* approx_count_distinct: HyperLogLog, exact below 1024 values */
+    sl_welford wf;     /* stddev, variance */
+    int64_t t_first, t_last; /* first/last: event time of the value kept */
+    int64_t fi, li;
+    double fd, ld;
 } agg_state;
 
 typedef struct {
@@ -88,12 +112,16 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
     while (fl && s[fl - 1] == ' ')
         fl--;
     a->kind = -1;
-    for (int k = 0; k < 6; k++)
+    a->q = -1;
+    for (int k = 0; k < AGG_KINDS; k++)
         if (strlen(agg_names[k]) == fl && !strncasecmp(s, agg_names[k], fl)) a->kind = k;
+    for (size_t k = 0; k < sizeof quantile_alias / sizeof quantile_alias[0]; k++)
+        if (strlen(quantile_alias[k].name) == fl && !strncasecmp(s, quantile_alias[k].name, fl)) {
+            a->kind = AGG_QUANTILE;
+            a->q = quantile_alias[k].q;
+        }
     if (a->kind < 0)
-        return sl_node_error(err, val,
-                             "unknown aggregate '%.*s' (count, count_distinct, sum, avg, min, max)",
-                             (int)fl, s);
+        return sl_node_error(err, val, "unknown aggregate '%.*s' (" AGG_HELP ")", (int)fl, s);
     char inner[1024];
     size_t il = (size_t)(rp - lp - 1);
     if (il >= sizeof inner) return sl_node_error(err, val, "aggregate argument too long");
@@ -102,6 +130,24 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
     char *p = inner;
     while (*p == ' ')
         p++;
+    if (a->kind == AGG_QUANTILE && a->q < 0) {
+        /* quantile(expr, q): q after the last comma outside parentheses and quotes */
+        int depth = 0, inq = 0;
+        char *comma = NULL;
+        for (char *c = p; *c; c++) {
+            if (*c == '\'') inq = !inq;
+            else if (!inq && *c == '(') depth++;
+            else if (!inq && *c == ')') depth--;
+            else if (!inq && !depth && *c == ',') comma = c;
+        }
+        char *end = NULL;
+        if (comma) a->q = strtod(comma + 1, &end);
+        if (!comma || end == comma + 1 || a->q < 0 || a->q > 1)
+            return sl_node_error(err, val, "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
+        while (end && *end == ' ') end++;
+        if (end && *end) return sl_node_error(err, val, "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
+        *comma = 0;
+    }
     if (!strcmp(p, "*") || (!*p && a->kind == AGG_COUNT)) {
         if (a->kind != AGG_COUNT) return sl_node_error(err, val, "only count takes *");
         a->arg = NULL;
@@ -119,7 +165,27 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         switch (a->kind) {
         case AGG_COUNT:
         case AGG_COUNT_DISTINCT:
+        case AGG_APPROX_DISTINCT:
             a->out_type = SL_T_INT;
+            break;
+        case AGG_STDDEV:
+        case AGG_VARIANCE:
+        case AGG_QUANTILE:
+            if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE) {
+                bad = 1;
+                sl_node_error(err, val, "%s needs a number, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+                break;
+            }
+            a->out_type = SL_T_DOUBLE;
+            break;
+        case AGG_FIRST:
+        case AGG_LAST:
+            if (a->arg_type == SL_T_STRING || a->arg_type == SL_T_NULL) {
+                bad = 1;
+                sl_node_error(err, val, "%s needs a number, timestamp or bool, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+                break;
+            }
+            a->out_type = a->arg_type;
             break;
         case AGG_AVG:
             if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE) {
@@ -239,6 +305,11 @@ static void group_init(sl_window *w, group *g) {
         g->aggs[a].imin = INT64_MAX;
         g->aggs[a].imax = INT64_MIN;
         if (w->aggs[a].kind == AGG_COUNT_DISTINCT) g->aggs[a].distinct = sl_hmap_new(16);
+        if (w->aggs[a].kind == AGG_QUANTILE) g->aggs[a].dd = sl_ddsketch_new(SL_WINDOW_QUANTILE_ALPHA);
+        if (w->aggs[a].kind == AGG_APPROX_DISTINCT) g->aggs[a].hll = sl_hll_new(SL_HLL_DEFAULT_P);
+        sl_welford_init(&g->aggs[a].wf);
+        g->aggs[a].t_first = INT64_MAX;
+        g->aggs[a].t_last = INT64_MIN;
     }
     g->alive = true;
 }
@@ -247,8 +318,11 @@ static void group_release(sl_window *w, size_t gi) {
     group *g = &w->g[gi];
     for (int k = 0; k < w->nkeys; k++)
         free(g->ks[k]);
-    for (int a = 0; a < w->naggs; a++)
+    for (int a = 0; a < w->naggs; a++) {
         if (g->aggs[a].distinct) sl_hmap_free(g->aggs[a].distinct);
+        if (g->aggs[a].dd) sl_ddsketch_free(g->aggs[a].dd);
+        if (g->aggs[a].hll) sl_hll_free(g->aggs[a].hll);
+    }
     free(g->aggs);
     sl_hmap_del(w->index, g->gkey);
     memset(g, 0, sizeof *g);
@@ -314,7 +388,7 @@ static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
     return gi;
 }
 
-static void agg_add(const agg_def *a, agg_state *s, uint32_t i) {
+static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     if (!a->arg) {
         s->n++;
         return;
@@ -325,6 +399,31 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i) {
     switch (a->kind) {
     case AGG_COUNT:
         break;
+    case AGG_STDDEV:
+    case AGG_VARIANCE:
+        sl_welford_add(&s->wf, c->type == SL_T_DOUBLE ? c->v.d[i] : (double)c->v.i[i]);
+        break;
+    case AGG_QUANTILE:
+        sl_ddsketch_add(s->dd, c->type == SL_T_DOUBLE ? c->v.d[i] : (double)c->v.i[i]);
+        break;
+    case AGG_APPROX_DISTINCT: {
+        uint64_t h;
+        if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
+        else if (c->type == SL_T_DOUBLE) h = sl_hash_bytes(&c->v.d[i], 8, 7);
+        else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], 7);
+        else h = sl_hash_int(c->v.i[i], 7);
+        sl_hll_add_hash(s->hll, h);
+        break;
+    }
+    case AGG_FIRST:
+    case AGG_LAST: {
+        /* by event time; ties keep the earlier row for first, the later for last */
+        int64_t iv = c->type == SL_T_BOOL ? c->v.b[i] : c->type == SL_T_DOUBLE ? 0 : c->v.i[i];
+        double dv = c->type == SL_T_DOUBLE ? c->v.d[i] : 0;
+        if (a->kind == AGG_FIRST && t < s->t_first) s->t_first = t, s->fi = iv, s->fd = dv;
+        if (a->kind == AGG_LAST && t >= s->t_last) s->t_last = t, s->li = iv, s->ld = dv;
+        break;
+    }
     case AGG_COUNT_DISTINCT: {
         uint64_t h;
         if (c->type == SL_T_STRING)
@@ -381,7 +480,7 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
             group *g = &w->g[gi];
             g->dirty = true;
             for (int a = 0; a < w->naggs; a++)
-                agg_add(&w->aggs[a], &g->aggs[a], i);
+                agg_add(&w->aggs[a], &g->aggs[a], i, t);
         }
     }
     return 0;
@@ -433,6 +532,29 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
             else
                 sl_col_set_int(col, r, ad->kind == AGG_MIN ? s->imin : s->imax);
             break;
+        case AGG_STDDEV:
+        case AGG_VARIANCE: {
+            double v = ad->kind == AGG_STDDEV ? sl_welford_stddev(&s->wf) : sl_welford_variance(&s->wf);
+            if (!isnan(v)) sl_col_set_double(col, r, v);
+            break;
+        }
+        case AGG_QUANTILE: {
+            double v = sl_ddsketch_quantile(s->dd, ad->q);
+            if (!isnan(v)) sl_col_set_double(col, r, v);
+            break;
+        }
+        case AGG_APPROX_DISTINCT:
+            sl_col_set_int(col, r, (int64_t)sl_hll_estimate(s->hll));
+            break;
+        case AGG_FIRST:
+        case AGG_LAST: {
+            bool first = ad->kind == AGG_FIRST;
+            if (!s->n) break;
+            if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, first ? s->fd : s->ld);
+            else if (ad->out_type == SL_T_BOOL) sl_col_set_bool(col, r, (first ? s->fi : s->li) != 0);
+            else sl_col_set_int(col, r, first ? s->fi : s->li);
+            break;
+        }
         }
     }
     sl_col_set_bool(&out->col[c++], r, final);
@@ -478,6 +600,21 @@ int sl_window_snapshot(sl_window *w, sl_buf *out) {
                 while (sl_hmap_next(s->distinct, &it, &k, NULL))
                     sl_buf_put_i64(out, (int64_t)k);
             }
+            uint8_t wf[40];
+            sl_welford_encode(&s->wf, wf);
+            sl_buf_put(out, wf, sizeof wf);
+            sl_buf_put_i64(out, s->t_first);
+            sl_buf_put_i64(out, s->t_last);
+            sl_buf_put_i64(out, s->fi);
+            sl_buf_put_i64(out, s->li);
+            sl_buf_put(out, &s->fd, 8);
+            sl_buf_put(out, &s->ld, 8);
+            void *blob = NULL;
+            size_t blen = 0;
+            if (s->dd) sl_ddsketch_serialize(s->dd, &blob, &blen);
+            else if (s->hll) sl_hll_serialize(s->hll, &blob, &blen);
+            sl_buf_put_str(out, blob ? blob : "", (uint32_t)blen);
+            free(blob);
         }
     }
     return 0;
@@ -521,6 +658,28 @@ int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
                 for (int64_t j = 0; j < nd; j++) {
                     if (sl_rd_i64(&r, &k)) goto corrupt;
                     sl_hmap_put(d, (uint64_t)k, 0, NULL);
+                }
+            }
+            uint8_t wf[40];
+            const char *blob;
+            uint32_t blen;
+            if (sl_rd_bytes(&r, wf, sizeof wf) || sl_welford_decode(&s->wf, wf, sizeof wf) ||
+                sl_rd_i64(&r, &s->t_first) || sl_rd_i64(&r, &s->t_last) || sl_rd_i64(&r, &s->fi) ||
+                sl_rd_i64(&r, &s->li) || sl_rd_bytes(&r, &s->fd, 8) || sl_rd_bytes(&r, &s->ld, 8) ||
+                sl_rd_str(&r, &blob, &blen))
+                goto corrupt;
+            if (s->dd || s->hll) {
+                sl_error e2 = {0};
+                if (s->dd) {
+                    sl_ddsketch *dd = sl_ddsketch_deserialize(blob, blen, &e2);
+                    if (!dd) goto corrupt;
+                    sl_ddsketch_free(s->dd);
+                    s->dd = dd;
+                } else {
+                    sl_hll *h = sl_hll_deserialize(blob, blen, &e2);
+                    if (!h) goto corrupt;
+                    sl_hll_free(s->hll);
+                    s->hll = h;
                 }
             }
         }

@@ -31,7 +31,8 @@ static inline void sk_w_reserve(sk_wbuf *w, size_t more) {
     if (w->oom) return;
     if (w->n + more <= w->cap) return;
     size_t cap = w->cap ? w->cap : 64;
-    while (cap < w->n + more) cap *= 2;
+    while (cap < w->n + more)
+        cap *= 2;
     uint8_t *np = realloc(w->p, cap);
     if (!np) {
         w->oom = 1;
@@ -68,7 +69,8 @@ static inline void sk_w_f64(sk_wbuf *w, double d) {
     uint64_t b;
     memcpy(&b, &d, 8);
     uint8_t t[8];
-    for (int i = 0; i < 8; i++) t[i] = (uint8_t)(b >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        t[i] = (uint8_t)(b >> (8 * i));
     sk_w_bytes(w, t, 8);
 }
 
@@ -105,7 +107,8 @@ static inline int sk_r_f64(sk_rbuf *r, double *d) {
     uint8_t t[8];
     if (sk_r_bytes(r, t, 8)) return -1;
     uint64_t b = 0;
-    for (int i = 0; i < 8; i++) b |= (uint64_t)t[i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        b |= (uint64_t)t[i] << (8 * i);
     memcpy(d, &b, 8);
     return 0;
 }

@@ -40,8 +40,8 @@
 #define DD_MAX_BUCKETS_LIMIT (1u << 20) /* decoder's bound on max_buckets */
 
 typedef struct {
-    void *c;        /* cap counts, width bytes each */
-    int32_t off;    /* key of c[0] */
+    void *c;     /* cap counts, width bytes each */
+    int32_t off; /* key of c[0] */
     uint32_t cap;
     int32_t lo, hi; /* nonempty key range, valid when total > 0 */
     uint8_t width;  /* 2, 4 or 8 */
@@ -64,17 +64,26 @@ struct sl_ddsketch {
 
 static inline uint64_t st_get(const dd_store *st, uint32_t i) {
     switch (st->width) {
-    case 2: return ((const uint16_t *)st->c)[i];
-    case 4: return ((const uint32_t *)st->c)[i];
-    default: return ((const uint64_t *)st->c)[i];
+    case 2:
+        return ((const uint16_t *)st->c)[i];
+    case 4:
+        return ((const uint32_t *)st->c)[i];
+    default:
+        return ((const uint64_t *)st->c)[i];
     }
 }
 
 static inline void st_set(dd_store *st, uint32_t i, uint64_t v) {
     switch (st->width) {
-    case 2: ((uint16_t *)st->c)[i] = (uint16_t)v; break;
-    case 4: ((uint32_t *)st->c)[i] = (uint32_t)v; break;
-    default: ((uint64_t *)st->c)[i] = v; break;
+    case 2:
+        ((uint16_t *)st->c)[i] = (uint16_t)v;
+        break;
+    case 4:
+        ((uint32_t *)st->c)[i] = (uint32_t)v;
+        break;
+    default:
+        ((uint64_t *)st->c)[i] = v;
+        break;
     }
 }
 
@@ -89,7 +98,8 @@ static int st_widen(dd_store *st, uint8_t w) {
     dd_store tmp = *st;
     tmp.c = nc;
     tmp.width = w;
-    for (uint32_t i = 0; i < st->cap; i++) st_set(&tmp, i, st_get(st, i));
+    for (uint32_t i = 0; i < st->cap; i++)
+        st_set(&tmp, i, st_get(st, i));
     free(st->c);
     st->c = nc;
     st->width = w;
@@ -127,18 +137,23 @@ static int st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
     uint64_t fold = 0;
     if (st->total && st->lo < nlo) {
         int64_t end = nlo < st->hi ? nlo : st->hi;
-        for (int64_t j = st->lo; j <= end; j++) fold = sat_add(fold, st_get(st, (uint32_t)(j - st->off)));
+        for (int64_t j = st->lo; j <= end; j++)
+            fold = sat_add(fold, st_get(st, (uint32_t)(j - st->off)));
     }
     uint8_t w = width_for(fold);
     if (w < st->width) w = st->width;
-    dd_store n = {.c = calloc((size_t)ncap, w), .off = (int32_t)noff, .cap = (uint32_t)ncap,
-                  .width = w, .total = st->total};
+    dd_store n = {.c = calloc((size_t)ncap, w),
+                  .off = (int32_t)noff,
+                  .cap = (uint32_t)ncap,
+                  .width = w,
+                  .total = st->total};
     if (!n.c) return SL_ENOMEM;
     if (st->total) {
         int64_t from = st->lo > nlo ? st->lo : nlo;
         if (w == st->width) {
             if (from <= st->hi)
-                memcpy((char *)n.c + (size_t)(from - noff) * w, (char *)st->c + (size_t)(from - st->off) * w,
+                memcpy((char *)n.c + (size_t)(from - noff) * w,
+                       (char *)st->c + (size_t)(from - st->off) * w,
                        (size_t)(st->hi - from + 1) * w);
         } else {
             for (int64_t j = from; j <= st->hi; j++)
@@ -215,7 +230,9 @@ sl_ddsketch *sl_ddsketch_new_ex(double alpha, uint32_t max_buckets) {
     return s;
 }
 
-sl_ddsketch *sl_ddsketch_new(double alpha) { return sl_ddsketch_new_ex(alpha, SL_DDSKETCH_MAX_BUCKETS); }
+sl_ddsketch *sl_ddsketch_new(double alpha) {
+    return sl_ddsketch_new_ex(alpha, SL_DDSKETCH_MAX_BUCKETS);
+}
 
 void sl_ddsketch_free(sl_ddsketch *s) {
     if (!s) return;
@@ -319,12 +336,19 @@ static uint64_t rank_of(const sl_ddsketch *s, double q) {
         }                                                                                          \
     } while (0)
 
-static uint32_t st_scan(const dd_store *st, uint32_t i, uint32_t end, uint64_t *cum, uint64_t rank) {
+static uint32_t st_scan(const dd_store *st, uint32_t i, uint32_t end, uint64_t *cum,
+                        uint64_t rank) {
     uint64_t acc = *cum;
     switch (st->width) {
-    case 2: DD_SCAN(uint16_t); break;
-    case 4: DD_SCAN(uint32_t); break;
-    default: DD_SCAN(uint64_t); break;
+    case 2:
+        DD_SCAN(uint16_t);
+        break;
+    case 4:
+        DD_SCAN(uint32_t);
+        break;
+    default:
+        DD_SCAN(uint64_t);
+        break;
     }
     if (i < end && acc < *cum) acc = UINT64_MAX;
     *cum = acc;
@@ -340,7 +364,8 @@ static void walk_ranks(const sl_ddsketch *s, const uint64_t *rk, size_t k, doubl
         const dd_store *st = sign < 0 ? &s->neg : &s->pos;
         if (sign > 0) { /* zeros sit between the stores */
             cum = sat_add(cum, s->zero);
-            while (j < k && cum > rk[j]) out[j++] = clampv(s, 0.0);
+            while (j < k && cum > rk[j])
+                out[j++] = clampv(s, 0.0);
         }
         if (!st->total) continue;
         uint32_t i = (uint32_t)(st->lo - st->off), end = (uint32_t)(st->hi - st->off) + 1;
@@ -350,11 +375,13 @@ static void walk_ranks(const sl_ddsketch *s, const uint64_t *rk, size_t k, doubl
             /* bucket i holds rank rk[j] (and maybe the next ones) */
             int32_t key = st->off + (int32_t)i;
             double x = sign < 0 ? -value_of(s, -key) : value_of(s, key);
-            while (j < k && cum > rk[j]) out[j++] = clampv(s, x);
+            while (j < k && cum > rk[j])
+                out[j++] = clampv(s, x);
             i++;
         }
     }
-    while (j < k) out[j++] = s->max; /* only if counts were inconsistent */
+    while (j < k)
+        out[j++] = s->max; /* only if counts were inconsistent */
 }
 
 double sl_ddsketch_quantile(const sl_ddsketch *s, double q) {
@@ -376,8 +403,10 @@ int sl_ddsketch_quantiles(const sl_ddsketch *s, const double *qs, size_t k, doub
             continue;
         }
         uint64_t r = rank_of(s, q);
-        if (r == 0) out[i] = s->min;
-        else if (r == s->count - 1) out[i] = s->max;
+        if (r == 0)
+            out[i] = s->min;
+        else if (r == s->count - 1)
+            out[i] = s->max;
         else {
             rk[m] = r;
             idx[m++] = i;
@@ -385,14 +414,16 @@ int sl_ddsketch_quantiles(const sl_ddsketch *s, const double *qs, size_t k, doub
         if (m == 32) {
             double tmp[32];
             walk_ranks(s, rk, m, tmp);
-            for (size_t t = 0; t < m; t++) out[idx[t]] = tmp[t];
+            for (size_t t = 0; t < m; t++)
+                out[idx[t]] = tmp[t];
             m = 0;
         }
     }
     if (m) {
         double tmp[32];
         walk_ranks(s, rk, m, tmp);
-        for (size_t t = 0; t < m; t++) out[idx[t]] = tmp[t];
+        for (size_t t = 0; t < m; t++)
+            out[idx[t]] = tmp[t];
     }
     return 0;
 }
@@ -423,7 +454,8 @@ static void st_write(sk_wbuf *w, const dd_store *st) {
     }
     sk_w_varint(w, (uint64_t)((int64_t)st->hi - st->lo + 1));
     sk_w_varint(w, sk_zigzag(st->lo));
-    for (int64_t k = st->lo; k <= st->hi; k++) sk_w_varint(w, st_get(st, (uint32_t)(k - st->off)));
+    for (int64_t k = st->lo; k <= st->hi; k++)
+        sk_w_varint(w, st_get(st, (uint32_t)(k - st->off)));
 }
 
 int sl_ddsketch_serialize(const sl_ddsketch *s, void **out, size_t *len) {
@@ -486,7 +518,8 @@ static int st_read(sk_rbuf *r, dd_store *st, const sl_ddsketch *s) {
     st->lo = (int32_t)lo;
     st->hi = (int32_t)(lo + (int64_t)nb - 1);
     st->total = total;
-    for (uint64_t i = 0; i < nb; i++) st_set(st, (uint32_t)i, tmp[i]);
+    for (uint64_t i = 0; i < nb; i++)
+        st_set(st, (uint32_t)i, tmp[i]);
     free(tmp);
     return 0;
 }
@@ -534,8 +567,10 @@ sl_ddsketch *sl_ddsketch_deserialize(const void *p, size_t n, sl_error *err) {
     }
     if (rc) {
         sl_ddsketch_free(s);
-        if (rc == SL_ENOMEM) sl_error_set(err, SL_ENOMEM, "ddsketch: out of memory");
-        else sl_error_set(err, SL_ECORRUPT, "ddsketch: %s", why);
+        if (rc == SL_ENOMEM)
+            sl_error_set(err, SL_ENOMEM, "ddsketch: out of memory");
+        else
+            sl_error_set(err, SL_ECORRUPT, "ddsketch: %s", why);
         return NULL;
     }
     s->count = count;

@@ -52,7 +52,8 @@ void sl_ewma_encode(const sl_ewma *e, uint8_t out[SL_EWMA_ENCODED_SIZE]) {
     v[3] = e->n;
     v[4] = e->dropped;
     for (int i = 0; i < 5; i++)
-        for (int b = 0; b < 8; b++) out[i * 8 + b] = (uint8_t)(v[i] >> (8 * b));
+        for (int b = 0; b < 8; b++)
+            out[i * 8 + b] = (uint8_t)(v[i] >> (8 * b));
 }
 
 int sl_ewma_decode(sl_ewma *e, const void *p, size_t len) {
@@ -60,7 +61,8 @@ int sl_ewma_decode(sl_ewma *e, const void *p, size_t len) {
     const uint8_t *in = p;
     uint64_t v[5] = {0};
     for (int i = 0; i < 5; i++)
-        for (int b = 0; b < 8; b++) v[i] |= (uint64_t)in[i * 8 + b] << (8 * b);
+        for (int b = 0; b < 8; b++)
+            v[i] |= (uint64_t)in[i * 8 + b] << (8 * b);
     sl_ewma t;
     memcpy(&t.alpha, &v[0], 8);
     memcpy(&t.value, &v[1], 8);

@@ -32,8 +32,8 @@ struct sl_hll {
     uint8_t p;
     uint32_t m;
     uint32_t exact_max;
-    uint8_t *regs;   /* m registers, or NULL in exact mode */
-    uint64_t *set;   /* set_cap slots (power of two), 0 = empty */
+    uint8_t *regs;           /* m registers, or NULL in exact mode */
+    uint64_t *set;           /* set_cap slots (power of two), 0 = empty */
     uint32_t set_cap, set_n; /* set_n counts the hash 0 too */
     int has_zero;
 };
@@ -214,7 +214,8 @@ uint64_t sl_hll_estimate(const sl_hll *s) {
     if (!s->regs) return s->set_n;
     int q = 64 - s->p;
     uint32_t hist[64 + 2] = {0};
-    for (uint32_t i = 0; i < s->m; i++) hist[s->regs[i]]++;
+    for (uint32_t i = 0; i < s->m; i++)
+        hist[s->regs[i]]++;
     double m = (double)s->m;
     double z = m * ertl_tau((m - hist[q + 1]) / m);
     for (int k = q; k >= 1; k--) {
@@ -295,7 +296,8 @@ sl_hll *sl_hll_deserialize(const void *p, size_t n, sl_error *err) {
     char magic[4];
     uint8_t ver, prec, mode;
     uint64_t exact_max;
-    if (sk_r_bytes(&r, magic, 4) || memcmp(magic, HLL_MAGIC, 4)) return corrupt(NULL, err, "bad magic");
+    if (sk_r_bytes(&r, magic, 4) || memcmp(magic, HLL_MAGIC, 4))
+        return corrupt(NULL, err, "bad magic");
     if (sk_r_u8(&r, &ver) || ver != HLL_VERSION) return corrupt(NULL, err, "unsupported version");
     if (sk_r_u8(&r, &prec) || sk_r_u8(&r, &mode) || sk_r_varint(&r, &exact_max))
         return corrupt(NULL, err, "truncated header");

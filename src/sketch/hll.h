@@ -36,8 +36,8 @@
 #define SL_HLL_DEFAULT_P 14
 #define SL_HLL_MIN_P 4
 #define SL_HLL_MAX_P 18
-#define SL_HLL_EXACT_MAX 1024     /* distinct hashes kept exactly by default */
-#define SL_HLL_EXACT_LIMIT 65536  /* largest exact_max accepted */
+#define SL_HLL_EXACT_MAX 1024    /* distinct hashes kept exactly by default */
+#define SL_HLL_EXACT_LIMIT 65536 /* largest exact_max accepted */
 
 typedef struct sl_hll sl_hll;
 

@@ -28,8 +28,10 @@ static double select_k(double *a, size_t n, size_t k) {
         double pivot = a[mid];
         ptrdiff_t i = lo, j = hi;
         while (i <= j) { /* Hoare: stops on equal keys, so duplicates split evenly */
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
             if (i <= j) {
                 swapd(&a[i], &a[j]);
                 i++;
@@ -37,9 +39,12 @@ static double select_k(double *a, size_t n, size_t k) {
             }
         }
         /* [lo..j] <= pivot, [i..hi] >= pivot, (j..i) == pivot */
-        if (kk <= j) hi = j;
-        else if (kk >= i) lo = i;
-        else return a[kk];
+        if (kk <= j)
+            hi = j;
+        else if (kk >= i)
+            lo = i;
+        else
+            return a[kk];
     }
     for (ptrdiff_t i = lo + 1; i <= hi; i++) {
         double x = a[i];
@@ -92,7 +97,8 @@ double sl_robust_mad(const double *v, size_t n, double *scratch, double *median)
     }
     double med = median_of(scratch, k);
     if (median) *median = med;
-    for (size_t i = 0; i < k; i++) scratch[i] = fabs(scratch[i] - med);
+    for (size_t i = 0; i < k; i++)
+        scratch[i] = fabs(scratch[i] - med);
     return median_of(scratch, k);
 }
 

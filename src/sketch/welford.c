@@ -50,9 +50,13 @@ void sl_welford_merge(sl_welford *dst, const sl_welford *src) {
 }
 
 double sl_welford_mean(const sl_welford *w) { return w->n ? w->shift + w->dmean : NAN; }
-double sl_welford_variance(const sl_welford *w) { return w->n > 1 ? w->m2 / (double)(w->n - 1) : NAN; }
+double sl_welford_variance(const sl_welford *w) {
+    return w->n > 1 ? w->m2 / (double)(w->n - 1) : NAN;
+}
 double sl_welford_variance_pop(const sl_welford *w) { return w->n ? w->m2 / (double)w->n : NAN; }
-double sl_welford_stddev(const sl_welford *w) { return w->n > 1 ? sqrt(w->m2 / (double)(w->n - 1)) : NAN; }
+double sl_welford_stddev(const sl_welford *w) {
+    return w->n > 1 ? sqrt(w->m2 / (double)(w->n - 1)) : NAN;
+}
 
 void sl_welford_encode(const sl_welford *w, uint8_t out[SL_WELFORD_ENCODED_SIZE]) {
     uint64_t v[5];
@@ -62,7 +66,8 @@ void sl_welford_encode(const sl_welford *w, uint8_t out[SL_WELFORD_ENCODED_SIZE]
     memcpy(&v[3], &w->m2, 8);
     v[4] = w->dropped;
     for (int i = 0; i < 5; i++)
-        for (int b = 0; b < 8; b++) out[i * 8 + b] = (uint8_t)(v[i] >> (8 * b));
+        for (int b = 0; b < 8; b++)
+            out[i * 8 + b] = (uint8_t)(v[i] >> (8 * b));
 }
 
 int sl_welford_decode(sl_welford *w, const void *p, size_t len) {
@@ -70,7 +75,8 @@ int sl_welford_decode(sl_welford *w, const void *p, size_t len) {
     const uint8_t *in = p;
     uint64_t v[5] = {0};
     for (int i = 0; i < 5; i++)
-        for (int b = 0; b < 8; b++) v[i] |= (uint64_t)in[i * 8 + b] << (8 * b);
+        for (int b = 0; b < 8; b++)
+            v[i] |= (uint64_t)in[i * 8 + b] << (8 * b);
     sl_welford t;
     t.n = v[0];
     memcpy(&t.shift, &v[1], 8);

@@ -734,6 +734,20 @@ static void test_batch_casts(void **state) {
     sl_batch_free(b);
 }
 
+/* structured_data JSON escapes quotes, backslashes and control bytes. */
+static void test_batch_sd_json(void **state) {
+    (void)state;
+    sl_schema s;
+    sl_schema_init(&s);
+    sl_schema_add(&s, "structured_data", SL_T_STRING);
+    sl_batch *b = sl_batch_new(&s, 4);
+    const char *in = "<14>1 - h - - - [c\\d v=\"t\tx\x01\\\\ \\\" caf\xC3\xA9\" e=\"\"][z]\n";
+    assert_int_equal(sl_syslog_parse_lines(P, in, strlen(in), 0, 0, 0, b, NULL, NULL), strlen(in));
+    assert_int_equal(b->n, 1);
+    str_eq(b->col[0].v.s[0], "{\"c\\\\d\":{\"v\":\"t\\tx\\u0001\\\\ \\\" caf\xC3\xA9\",\"e\":\"\"},\"z\":{}}");
+    sl_batch_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc5424_example1), cmocka_unit_test(test_rfc5424_example2),
@@ -743,7 +757,7 @@ int main(void) {
         cmocka_unit_test(test_logger_captured),  cmocka_unit_test(test_logger_live),
         cmocka_unit_test(test_rfc3164_examples), cmocka_unit_test(test_rfc3164_variants),
         cmocka_unit_test(test_autodetect),       cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_batch_casts),
+        cmocka_unit_test(test_batch_casts),      cmocka_unit_test(test_batch_sd_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

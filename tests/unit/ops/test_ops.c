@@ -1820,7 +1820,7 @@ static void test_window_bad_specs(void **state) {
     sl_schema in;
     win_in_schema(&in);
     const char *bad[] = {
-        "{time: ts, size: 1m, aggregates: {n: \"median(v)\"}}",
+        "{time: ts, size: 1m, aggregates: {n: \"mode(v)\"}}",
         "{time: ts, size: 1m, aggregates: {n: \"sum(k)\"}}",
         "{time: ts, size: 1m, aggregates: {n: \"sum(*)\"}}",
         "{time: ts, size: 1m, slide: 40s, aggregates: {n: \"count(*)\"}}",

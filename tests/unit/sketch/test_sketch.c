@@ -8,17 +8,18 @@
  * long-double computation. Data is generated with a fixed-seed splitmix64,
  * so the tests are deterministic.
  */
+#include <float.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* clang-format off: cmocka.h needs the headers above first */
+#include <cmocka.h>
+/* clang-format on */
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -52,7 +53,8 @@ static const double QS[] = {0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1};
 #define NQS (sizeof QS / sizeof QS[0])
 
 /* Checks every q of QS (and a finer grid) against the sorted data. */
-static void check_quantiles(const sl_ddsketch *s, double *v, size_t n, double alpha, const char *what) {
+static void check_quantiles(const sl_ddsketch *s, double *v, size_t n, double alpha,
+                            const char *what) {
     double *sorted = malloc(n * sizeof *sorted);
     memcpy(sorted, v, n * sizeof *v);
     qsort(sorted, n, sizeof *sorted, cmp_d);
@@ -84,9 +86,13 @@ static double g_zeros(void) { return unif() < 0.2 ? 0.0 : expo(1) - 0.5; }
 
 static void test_dd_accuracy(void **state) {
     (void)state;
-    struct { const char *name; gen_fn g; } dists[] = {
-        {"lognormal", g_lognormal}, {"pareto", g_pareto},   {"exponential", g_expo},
-        {"1e-3..1e9", g_wide},      {"normal*1e3", g_mixed}, {"negative", g_negative},
+    struct {
+        const char *name;
+        gen_fn g;
+    } dists[] = {
+        {"lognormal", g_lognormal},        {"pareto", g_pareto},
+        {"exponential", g_expo},           {"1e-3..1e9", g_wide},
+        {"normal*1e3", g_mixed},           {"negative", g_negative},
         {"signs 1e-3..1e9", g_signs_wide}, {"zeros", g_zeros},
     };
     const double alphas[] = {0.01, 0.001, 0.05};
@@ -96,8 +102,10 @@ static void test_dd_accuracy(void **state) {
         for (size_t d = 0; d < sizeof dists / sizeof dists[0]; d++) {
             rng_state = 1000 + d;
             /* 2048 buckets span 6e17 at 1% but only 6e1 at 0.1%: raise the limit */
-            sl_ddsketch *s = sl_ddsketch_new_ex(alphas[a], alphas[a] < 0.01 ? 1u << 16 : SL_DDSKETCH_MAX_BUCKETS);
-            for (size_t i = 0; i < n; i++) sl_ddsketch_add(s, v[i] = dists[d].g());
+            sl_ddsketch *s = sl_ddsketch_new_ex(
+                alphas[a], alphas[a] < 0.01 ? 1u << 16 : SL_DDSKETCH_MAX_BUCKETS);
+            for (size_t i = 0; i < n; i++)
+                sl_ddsketch_add(s, v[i] = dists[d].g());
             check_quantiles(s, v, n, alphas[a], dists[d].name);
             sl_ddsketch_free(s);
         }
@@ -106,7 +114,8 @@ static void test_dd_accuracy(void **state) {
     for (size_t m = 1; m < 60; m++) {
         rng_state = m;
         sl_ddsketch *s = sl_ddsketch_new(0.01);
-        for (size_t i = 0; i < m; i++) sl_ddsketch_add(s, v[i] = g_signs_wide());
+        for (size_t i = 0; i < m; i++)
+            sl_ddsketch_add(s, v[i] = g_signs_wide());
         check_quantiles(s, v, m, 0.01, "small n");
         sl_ddsketch_free(s);
     }
@@ -118,15 +127,18 @@ static void test_dd_all_equal_and_extremes(void **state) {
     double vals[] = {42.5, -7.25, 0.0, 1e-300, DBL_MAX, -DBL_MAX, DBL_MIN, 1.0};
     for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
         sl_ddsketch *s = sl_ddsketch_new(0.01);
-        for (int i = 0; i < 1000; i++) sl_ddsketch_add(s, vals[k]);
-        for (size_t i = 0; i < NQS; i++) assert_true(sl_ddsketch_quantile(s, QS[i]) == vals[k]);
+        for (int i = 0; i < 1000; i++)
+            sl_ddsketch_add(s, vals[k]);
+        for (size_t i = 0; i < NQS; i++)
+            assert_true(sl_ddsketch_quantile(s, QS[i]) == vals[k]);
         sl_ddsketch_free(s);
     }
     /* extremes together: every normal double magnitude in one sketch */
     sl_ddsketch *s = sl_ddsketch_new_ex(0.01, 1u << 17); /* 70850 buckets DBL_MIN..DBL_MAX */
     double v[] = {-DBL_MAX, -1e200, -1, -DBL_MIN, 0, DBL_MIN, 1e-100, 1, 1e100, DBL_MAX};
     size_t n = sizeof v / sizeof v[0];
-    for (size_t i = 0; i < n; i++) sl_ddsketch_add(s, v[i]);
+    for (size_t i = 0; i < n; i++)
+        sl_ddsketch_add(s, v[i]);
     check_quantiles(s, v, n, 0.01, "extremes");
     sl_ddsketch_free(s);
 }
@@ -141,7 +153,8 @@ static void test_dd_empty_single(void **state) {
     assert_true(sl_ddsketch_sum(s) == 0);
     assert_int_equal(sl_ddsketch_count(s), 0);
     sl_ddsketch_add(s, 3.5);
-    for (size_t i = 0; i < NQS; i++) assert_true(sl_ddsketch_quantile(s, QS[i]) == 3.5);
+    for (size_t i = 0; i < NQS; i++)
+        assert_true(sl_ddsketch_quantile(s, QS[i]) == 3.5);
     assert_true(isnan(sl_ddsketch_quantile(s, -0.1)));
     assert_true(isnan(sl_ddsketch_quantile(s, 1.1)));
     assert_true(isnan(sl_ddsketch_quantile(s, NAN)));
@@ -162,18 +175,23 @@ static void test_dd_quantiles_batch(void **state) {
     (void)state;
     sl_ddsketch *s = sl_ddsketch_new(0.01);
     double qs[101], out[101];
-    for (int i = 0; i <= 100; i++) qs[i] = i / 100.0;
+    for (int i = 0; i <= 100; i++)
+        qs[i] = i / 100.0;
     assert_int_equal(sl_ddsketch_quantiles(s, qs, 101, out), 0);
-    for (int i = 0; i <= 100; i++) assert_true(isnan(out[i]));
+    for (int i = 0; i <= 100; i++)
+        assert_true(isnan(out[i]));
     rng_state = 31;
-    for (int i = 0; i < 10000; i++) sl_ddsketch_add(s, g_zeros() * 10);
+    for (int i = 0; i < 10000; i++)
+        sl_ddsketch_add(s, g_zeros() * 10);
     assert_int_equal(sl_ddsketch_quantiles(s, qs, 101, out), 0);
-    for (int i = 0; i <= 100; i++) assert_true(out[i] == sl_ddsketch_quantile(s, qs[i]));
+    for (int i = 0; i <= 100; i++)
+        assert_true(out[i] == sl_ddsketch_quantile(s, qs[i]));
     double odd[] = {-1, 0, 0.5, 0.5, 0.99, 1, 2};
     double o2[7];
     assert_int_equal(sl_ddsketch_quantiles(s, odd, 7, o2), 0);
     assert_true(isnan(o2[0]) && isnan(o2[6]));
-    for (int i = 1; i < 6; i++) assert_true(o2[i] == sl_ddsketch_quantile(s, odd[i]));
+    for (int i = 1; i < 6; i++)
+        assert_true(o2[i] == sl_ddsketch_quantile(s, odd[i]));
     double desc[] = {0.9, 0.5};
     assert_int_equal(sl_ddsketch_quantiles(s, desc, 2, o2), SL_EINVAL);
     sl_ddsketch_free(s);
@@ -204,7 +222,8 @@ static void test_dd_add_n(void **state) {
         double v = g_signs_wide();
         uint64_t k = rng_next() % 5;
         sl_ddsketch_add_n(a, v, k);
-        for (uint64_t j = 0; j < k; j++) sl_ddsketch_add(b, v);
+        for (uint64_t j = 0; j < k; j++)
+            sl_ddsketch_add(b, v);
     }
     assert_int_equal(sl_ddsketch_count(a), sl_ddsketch_count(b));
     for (int i = 0; i <= 1000; i++)
@@ -233,9 +252,11 @@ static void test_dd_merge(void **state) {
     size_t n = 300000;
     double *v = malloc(n * sizeof *v);
     rng_state = 42;
-    for (size_t i = 0; i < n; i++) v[i] = i % 3 == 0 ? g_mixed() : i % 3 == 1 ? g_pareto() : g_zeros();
+    for (size_t i = 0; i < n; i++)
+        v[i] = i % 3 == 0 ? g_mixed() : i % 3 == 1 ? g_pareto() : g_zeros();
     sl_ddsketch *all = sl_ddsketch_new(0.01), *p[3];
-    for (int k = 0; k < 3; k++) p[k] = sl_ddsketch_new(0.01);
+    for (int k = 0; k < 3; k++)
+        p[k] = sl_ddsketch_new(0.01);
     for (size_t i = 0; i < n; i++) {
         sl_ddsketch_add(all, v[i]);
         sl_ddsketch_add(p[i * 3 / n], v[i]);
@@ -253,18 +274,21 @@ static void test_dd_merge(void **state) {
     assert_int_equal(sl_ddsketch_merge(r, bc), 0);
     assert_same_quantiles(l, all);
     assert_same_quantiles(r, all);
-    assert_true(fabs(sl_ddsketch_sum(l) - sl_ddsketch_sum(all)) <= 1e-9 * fabs(sl_ddsketch_sum(all)) + 1e-6);
+    assert_true(fabs(sl_ddsketch_sum(l) - sl_ddsketch_sum(all)) <=
+                1e-9 * fabs(sl_ddsketch_sum(all)) + 1e-6);
     check_quantiles(l, v, n, 0.01, "merged");
 
     /* an hour from twelve 5-minute sketches is the hour's quantiles */
     sl_ddsketch *hour = sl_ddsketch_new(0.01), *five[12];
-    for (int k = 0; k < 12; k++) five[k] = sl_ddsketch_new(0.01);
+    for (int k = 0; k < 12; k++)
+        five[k] = sl_ddsketch_new(0.01);
     rng_state = 99;
     for (size_t i = 0; i < n; i++) {
         v[i] = lognormal(log(20.0 + 10 * (double)(i * 12 / n)), 0.8); /* drifting latency */
         sl_ddsketch_add(five[i * 12 / n], v[i]);
     }
-    for (int k = 0; k < 12; k++) assert_int_equal(sl_ddsketch_merge(hour, five[k]), 0);
+    for (int k = 0; k < 12; k++)
+        assert_int_equal(sl_ddsketch_merge(hour, five[k]), 0);
     check_quantiles(hour, v, n, 0.01, "hour from 5-minute sketches");
 
     /* self merge doubles counts */
@@ -282,12 +306,14 @@ static void test_dd_merge(void **state) {
 
     sl_ddsketch_free(other);
     sl_ddsketch_free(twice);
-    for (int k = 0; k < 12; k++) sl_ddsketch_free(five[k]);
+    for (int k = 0; k < 12; k++)
+        sl_ddsketch_free(five[k]);
     sl_ddsketch_free(hour);
     sl_ddsketch_free(bc);
     sl_ddsketch_free(r);
     sl_ddsketch_free(l);
-    for (int k = 0; k < 3; k++) sl_ddsketch_free(p[k]);
+    for (int k = 0; k < 3; k++)
+        sl_ddsketch_free(p[k]);
     sl_ddsketch_free(all);
     free(v);
 }
@@ -316,12 +342,15 @@ static void test_dd_collapse(void **state) {
         double q = i / 1000.0;
         size_t r = (size_t)floor(q * (double)(n - 1));
         double x = sl_ddsketch_quantile(s, q);
-        if (sorted[r] >= floor_v) assert_true(fabs(x - sorted[r]) <= 0.01 * sorted[r] * (1 + 1e-9));
-        else assert_true(x <= floor_v * 1.03); /* collapsed: reported in the lowest kept bucket */
+        if (sorted[r] >= floor_v)
+            assert_true(fabs(x - sorted[r]) <= 0.01 * sorted[r] * (1 + 1e-9));
+        else
+            assert_true(x <= floor_v * 1.03); /* collapsed: reported in the lowest kept bucket */
         /* the negative store folds its most negative values, so near zero it is exact:
          * data -v sorted ascending is -sorted[n-1-i] */
         double nexact = -sorted[n - 1 - r], y = sl_ddsketch_quantile(neg, q);
-        if (-nexact <= sorted[0] * 3.4) assert_true(fabs(y - nexact) <= 0.01 * -nexact * (1 + 1e-9));
+        if (-nexact <= sorted[0] * 3.4)
+            assert_true(fabs(y - nexact) <= 0.01 * -nexact * (1 + 1e-9));
     }
     /* merging collapsed sketches keeps the bound */
     sl_ddsketch *m = sl_ddsketch_new_ex(0.01, 64);
@@ -343,12 +372,14 @@ static void test_dd_memory(void **state) {
     for (int k = 0; k < 3; k++) {
         rng_state = 11;
         sl_ddsketch *s = sl_ddsketch_new(0.01);
-        for (int i = 0; i < 1000000; i++) sl_ddsketch_add(s, lognormal(log(0.05), sigmas[k]));
+        for (int i = 0; i < 1000000; i++)
+            sl_ddsketch_add(s, lognormal(log(0.05), sigmas[k]));
         void *buf;
         size_t len;
         assert_int_equal(sl_ddsketch_serialize(s, &buf, &len), 0);
-        print_message("ddsketch 1%%, 1M lognormal(sigma=%.1f): %zu bytes in memory, %zu serialised\n",
-                      sigmas[k], sl_ddsketch_bytes(s), len);
+        print_message(
+            "ddsketch 1%%, 1M lognormal(sigma=%.1f): %zu bytes in memory, %zu serialised\n",
+            sigmas[k], sl_ddsketch_bytes(s), len);
         if (sigmas[k] == 1.0) assert_true(sl_ddsketch_bytes(s) <= 2048);
         free(buf);
         sl_ddsketch_free(s);
@@ -371,7 +402,8 @@ static void test_dd_serialize(void **state) {
     free(buf);
 
     rng_state = 3;
-    for (int i = 0; i < 100000; i++) sl_ddsketch_add(s, g_zeros() * 100);
+    for (int i = 0; i < 100000; i++)
+        sl_ddsketch_add(s, g_zeros() * 100);
     sl_ddsketch_add_n(s, 1e6, 100000); /* a wide bucket */
     sl_ddsketch_add(s, NAN);
     assert_int_equal(sl_ddsketch_serialize(s, &buf, &len), 0);
@@ -432,7 +464,8 @@ static void test_dd_serialize(void **state) {
 
 static sl_hll *hll_range(int p, uint64_t from, uint64_t to) {
     sl_hll *h = sl_hll_new(p);
-    for (uint64_t i = from; i < to; i++) assert_int_equal(sl_hll_add_hash(h, sl_hash_int((int64_t)i, 7)), 0);
+    for (uint64_t i = from; i < to; i++)
+        assert_int_equal(sl_hll_add_hash(h, sl_hash_int((int64_t)i, 7)), 0);
     return h;
 }
 
@@ -444,7 +477,8 @@ static void test_hll_accuracy(void **state) {
     assert_true(fabs(se - 1.04 / 128) < 1e-12);
     uint64_t added = 0;
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-        for (; added < ns[k]; added++) sl_hll_add_hash(h, sl_hash_int((int64_t)added, 7));
+        for (; added < ns[k]; added++)
+            sl_hll_add_hash(h, sl_hash_int((int64_t)added, 7));
         uint64_t est = sl_hll_estimate(h);
         double rel = ((double)est - (double)ns[k]) / (double)ns[k];
         print_message("hll p=14 n=%-9llu estimate=%-9llu rel.err=%+.4f (%.2f SE)\n",
@@ -457,7 +491,8 @@ static void test_hll_accuracy(void **state) {
     for (int p = 10; p <= 16; p += 3) {
         for (uint64_t n = 3000; n <= 300000; n *= 10) {
             sl_hll *g = sl_hll_new_ex(p, 0);
-            for (uint64_t i = 0; i < n; i++) sl_hll_add_hash(g, sl_hash_int((int64_t)i, (uint64_t)p));
+            for (uint64_t i = 0; i < n; i++)
+                sl_hll_add_hash(g, sl_hash_int((int64_t)i, (uint64_t)p));
             double rel = ((double)sl_hll_estimate(g) - (double)n) / (double)n;
             assert_true(fabs(rel) <= 3 * sl_hll_std_error(g));
             sl_hll_free(g);
@@ -491,15 +526,16 @@ static void test_hll_bias_rms(void **state) {
         for (int t = 0; t < trials; t++) {
             sl_hll *h = sl_hll_new_ex(10, 0);
             se = sl_hll_std_error(h);
-            for (uint64_t i = 0; i < ns[k]; i++) sl_hll_add_hash(h, sl_hash_int((int64_t)i, 1000 + (uint64_t)t));
+            for (uint64_t i = 0; i < ns[k]; i++)
+                sl_hll_add_hash(h, sl_hash_int((int64_t)i, 1000 + (uint64_t)t));
             double rel = ((double)sl_hll_estimate(h) - (double)ns[k]) / (double)ns[k];
             sum += rel;
             sum2 += rel * rel;
             sl_hll_free(h);
         }
         double bias = sum / trials, rms = sqrt(sum2 / trials);
-        print_message("hll p=10 n=%-6llu bias %+.4f rms %.4f (declared SE %.4f)\n", (unsigned long long)ns[k],
-                      bias, rms, se);
+        print_message("hll p=10 n=%-6llu bias %+.4f rms %.4f (declared SE %.4f)\n",
+                      (unsigned long long)ns[k], bias, rms, se);
         assert_true(fabs(bias) < 3 * se / sqrt(trials));
         assert_true(rms < 1.25 * se);
     }
@@ -521,7 +557,8 @@ static void test_hll_exact(void **state) {
     /* a converted sketch equals one that had registers all along */
     sl_hll *r = sl_hll_new_ex(14, 0);
     sl_hll_add_hash(r, 0);
-    for (uint64_t i = 1; i < SL_HLL_EXACT_MAX; i++) sl_hll_add_hash(r, sl_hash_int((int64_t)i, 1));
+    for (uint64_t i = 1; i < SL_HLL_EXACT_MAX; i++)
+        sl_hll_add_hash(r, sl_hash_int((int64_t)i, 1));
     sl_hll_add_hash(r, sl_hash_int(-1, 1));
     sl_hll *h0 = sl_hll_new_ex(14, 0); /* same exact_max as r, so bytes compare */
     assert_int_equal(sl_hll_merge(h0, h), 0);
@@ -566,7 +603,8 @@ static void test_hll_merge(void **state) {
         sl_hll_free(u);
     }
     /* exact into registers and registers into exact */
-    sl_hll *small = hll_range(14, 0, 100), *big = hll_range(14, 50, 100000), *u = hll_range(14, 0, 100000);
+    sl_hll *small = hll_range(14, 0, 100), *big = hll_range(14, 50, 100000),
+           *u = hll_range(14, 0, 100000);
     sl_hll *s2 = hll_range(14, 0, 100);
     assert_int_equal(sl_hll_merge(small, big), 0);
     assert_same_hll(small, u);
@@ -625,16 +663,20 @@ static void test_welford(void **state) {
     size_t n = 1000000;
     double *v = malloc(n * sizeof *v);
     rng_state = 17;
-    for (size_t i = 0; i < n; i++) v[i] = 1e9 + normal();
+    for (size_t i = 0; i < n; i++)
+        v[i] = 1e9 + normal();
     long double mean = 0, m2 = 0;
-    for (size_t i = 0; i < n; i++) mean += v[i];
+    for (size_t i = 0; i < n; i++)
+        mean += v[i];
     mean /= (long double)n;
-    for (size_t i = 0; i < n; i++) m2 += ((long double)v[i] - mean) * ((long double)v[i] - mean);
+    for (size_t i = 0; i < n; i++)
+        m2 += ((long double)v[i] - mean) * ((long double)v[i] - mean);
     double var = (double)(m2 / (long double)(n - 1));
 
     sl_welford w = {0}, part[4], merged;
     sl_welford_init(&merged);
-    for (int k = 0; k < 4; k++) sl_welford_init(&part[k]);
+    for (int k = 0; k < 4; k++)
+        sl_welford_init(&part[k]);
     for (size_t i = 0; i < n; i++) {
         sl_welford_add(&w, v[i]);
         sl_welford_add(&part[i * 4 / n], v[i]);
@@ -644,7 +686,8 @@ static void test_welford(void **state) {
                   fabs(sl_welford_mean(&w) - (double)mean) / (double)mean);
     assert_true(rel < 1e-9);
     assert_true(fabs(sl_welford_mean(&w) - (double)mean) <= 1e-15 * (double)mean);
-    for (int k = 0; k < 4; k++) sl_welford_merge(&merged, &part[k]);
+    for (int k = 0; k < 4; k++)
+        sl_welford_merge(&merged, &part[k]);
     assert_int_equal(merged.n, n);
     assert_true(fabs(sl_welford_mean(&merged) - sl_welford_mean(&w)) <= 1e-15 * 1e9);
     assert_true(fabs(sl_welford_variance(&merged) - var) / var < 1e-9);
@@ -698,7 +741,8 @@ static void test_ewma(void **state) {
     double a = sl_ewma_alpha_halflife(10);
     assert_int_equal(sl_ewma_init(&e, a), 0);
     assert_true(isnan(sl_ewma_zscore(&e, 1)));
-    for (int i = 0; i < 50; i++) sl_ewma_update(&e, 7);
+    for (int i = 0; i < 50; i++)
+        sl_ewma_update(&e, 7);
     assert_true(e.value == 7);
     assert_true(isnan(sl_ewma_zscore(&e, 8))); /* constant: no scale */
 
@@ -716,12 +760,14 @@ static void test_ewma(void **state) {
     assert_int_equal(e.dropped, n);
     long double mu = 0, var = 0, wsum = 0;
     for (size_t i = 0; i < n; i++) {
-        long double w = (i == 0 ? 1.0L : (long double)a) * powl(1 - (long double)a, (long double)(n - 1 - i));
+        long double w =
+            (i == 0 ? 1.0L : (long double)a) * powl(1 - (long double)a, (long double)(n - 1 - i));
         mu += w * x[i];
         wsum += w;
     }
     for (size_t i = 0; i < n; i++) {
-        long double w = (i == 0 ? 1.0L : (long double)a) * powl(1 - (long double)a, (long double)(n - 1 - i));
+        long double w =
+            (i == 0 ? 1.0L : (long double)a) * powl(1 - (long double)a, (long double)(n - 1 - i));
         var += w * (x[i] - mu) * (x[i] - mu);
     }
     assert_true(fabsl(wsum - 1) < 1e-12);
@@ -749,24 +795,28 @@ static void test_robust(void **state) {
         for (int trial = 0; trial < 4; trial++) {
             rng_state = n * 10 + (uint64_t)trial;
             for (size_t i = 0; i < n; i++)
-                v[i] = trial == 0 ? normal() : trial == 1 ? (double)(rng_next() % 4) /* ties */
-                                             : trial == 2 ? (double)i            /* sorted */
-                                                          : pareto(1, 1);
+                v[i] = trial == 0   ? normal()
+                       : trial == 1 ? (double)(rng_next() % 4) /* ties */
+                       : trial == 2 ? (double)i                /* sorted */
+                                    : pareto(1, 1);
             double orig[301];
             memcpy(orig, v, n * sizeof *v);
             memcpy(sorted, v, n * sizeof *v);
             qsort(sorted, n, sizeof *sorted, cmp_d);
-            double med = n & 1 ? sorted[n / 2] : sorted[n / 2 - 1] + (sorted[n / 2] - sorted[n / 2 - 1]) / 2;
+            double med =
+                n & 1 ? sorted[n / 2] : sorted[n / 2 - 1] + (sorted[n / 2] - sorted[n / 2 - 1]) / 2;
             assert_true(sl_robust_median(v, n, s) == med);
             assert_memory_equal(v, orig, n * sizeof *v); /* input untouched */
-            for (size_t i = 0; i < n; i++) dev[i] = fabs(v[i] - med);
+            for (size_t i = 0; i < n; i++)
+                dev[i] = fabs(v[i] - med);
             qsort(dev, n, sizeof *dev, cmp_d);
             double mad = n & 1 ? dev[n / 2] : dev[n / 2 - 1] + (dev[n / 2] - dev[n / 2 - 1]) / 2;
             double m2;
             assert_true(sl_robust_mad(v, n, s, &m2) == mad);
             assert_true(m2 == med);
             for (size_t i = 0; i < NQS; i++)
-                assert_true(sl_robust_quantile(v, n, s, QS[i]) == sorted[(size_t)floor(QS[i] * (double)(n - 1))]);
+                assert_true(sl_robust_quantile(v, n, s, QS[i]) ==
+                            sorted[(size_t)floor(QS[i] * (double)(n - 1))]);
         }
     }
     /* NaN and inf are skipped; scratch may be the input */
@@ -794,14 +844,24 @@ static void test_robust(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dd_accuracy),   cmocka_unit_test(test_dd_all_equal_and_extremes),
-        cmocka_unit_test(test_dd_empty_single), cmocka_unit_test(test_dd_quantiles_batch), cmocka_unit_test(test_dd_nonfinite),
-        cmocka_unit_test(test_dd_add_n),      cmocka_unit_test(test_dd_merge),
-        cmocka_unit_test(test_dd_collapse),   cmocka_unit_test(test_dd_memory),
-        cmocka_unit_test(test_dd_serialize),  cmocka_unit_test(test_hll_accuracy),
-        cmocka_unit_test(test_hll_bias_rms), cmocka_unit_test(test_hll_exact),     cmocka_unit_test(test_hll_merge),
-        cmocka_unit_test(test_hll_serialize), cmocka_unit_test(test_welford),
-        cmocka_unit_test(test_ewma),          cmocka_unit_test(test_robust),
+        cmocka_unit_test(test_dd_accuracy),
+        cmocka_unit_test(test_dd_all_equal_and_extremes),
+        cmocka_unit_test(test_dd_empty_single),
+        cmocka_unit_test(test_dd_quantiles_batch),
+        cmocka_unit_test(test_dd_nonfinite),
+        cmocka_unit_test(test_dd_add_n),
+        cmocka_unit_test(test_dd_merge),
+        cmocka_unit_test(test_dd_collapse),
+        cmocka_unit_test(test_dd_memory),
+        cmocka_unit_test(test_dd_serialize),
+        cmocka_unit_test(test_hll_accuracy),
+        cmocka_unit_test(test_hll_bias_rms),
+        cmocka_unit_test(test_hll_exact),
+        cmocka_unit_test(test_hll_merge),
+        cmocka_unit_test(test_hll_serialize),
+        cmocka_unit_test(test_welford),
+        cmocka_unit_test(test_ewma),
+        cmocka_unit_test(test_robust),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
