@@ -24,6 +24,7 @@
 #include "engine/pipeline.h"
 #include "formats/json.h"
 #include "formats/json_write.h"
+#include "formats/lineformat.h"
 #include "gen/gen.h"
 #include "ops/op.h"
 #include "ops/window.h"
@@ -46,7 +47,7 @@ static void usage(FILE *out) {
             "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
             "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
             "  sluice gen cameras [options]        (sluice gen cameras --help)\n"
-            "  sluice parse json [FILE] --schema NAME:TYPE,...\n"
+            "  sluice parse json|syslog|logfmt [FILE] [--schema NAME:TYPE,...]\n"
             "  sluice help [OPERATOR]\n\n"
             "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
             "SLUICE_LOG=debug|info|warn|error sets the level.\n"
@@ -84,7 +85,7 @@ static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "lineage"))
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, tables and views.\n";
     if (!strcmp(cmd, "parse"))
-        return "usage: sluice parse json [FILE] --schema NAME:TYPE,...\n"
+        return "usage: sluice parse json|syslog|logfmt [FILE] [--schema NAME:TYPE,...]\n"
                "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object per line),\n"
                "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n";
     return NULL;
@@ -210,16 +211,19 @@ static int cmd_parse(int argc, char **argv) {
         sl_vars_free(c.vars);
         return rc == 1 ? 0 : 2;
     }
-    if (c.npos < 1 || c.npos > 2 || strcmp(c.positional[0], "json") != 0 || !c.schema) {
+    const char *format = c.npos >= 1 ? c.positional[0] : "";
+    bool known = !strcmp(format, "json") || !strcmp(format, "syslog") || !strcmp(format, "logfmt");
+    if (c.npos < 1 || c.npos > 2 || !known || (!c.schema && strcmp(format, "syslog") != 0)) {
         fprintf(stderr, "sluice parse: %s\n%s",
-                c.npos >= 1 && strcmp(c.positional[0], "json") ? "unknown format (this build parses: json)" : "expected FORMAT [FILE] and --schema",
+                c.npos >= 1 && !known ? "unknown format (json, syslog, logfmt)" : "expected FORMAT [FILE] (and --schema for json and logfmt)",
                 cmd_help_text("parse"));
         sl_vars_free(c.vars);
         return 2;
     }
     sl_schema s;
     sl_schema_init(&s);
-    char *spec = strdup(c.schema), *save = NULL;
+    if (!c.schema) sl_line_format_syslog_schema(&s);
+    char *spec = strdup(c.schema ? c.schema : ""), *save = NULL;
     for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         int t = colon ? sl_type_parse(colon + 1) : -1;
@@ -252,13 +256,19 @@ static int cmd_parse(int argc, char **argv) {
     if (len && buf[len - 1] != '\n') buf[len++] = '\n';
     memset(buf + len, 0, SL_JSON_PADDING);
     sl_error err = {0};
-    sl_json_parser *jp = sl_json_parser_new(&s, NULL, &err);
+    sl_line_format *lf = sl_line_format_new(format, &s, NULL, &err);
+    if (!lf) {
+        fprintf(stderr, "sluice parse: %s\n", err.msg);
+        free(buf);
+        sl_vars_free(c.vars);
+        return 2;
+    }
     sl_batch *b = sl_batch_new(&s, 1024);
     size_t off = 0;
     char *line = malloc(1 << 20);
     while (off < len) {
         sl_batch_clear(b);
-        size_t used = sl_json_parse_lines(jp, buf + off, len - off, 0, (int64_t)off, sl_now_us(), b, bad_print, NULL);
+        size_t used = sl_line_format_parse(lf, buf + off, len - off, 0, (int64_t)off, sl_now_us(), b, bad_print, NULL);
         for (uint32_t i = 0; i < b->n; i++) {
             size_t n = sl_json_write_row(b, i, NULL, line, 1 << 20);
             if (n < (1 << 20)) printf("%.*s\n", (int)n, line);
@@ -268,7 +278,7 @@ static int cmd_parse(int argc, char **argv) {
     }
     free(line);
     sl_batch_free(b);
-    sl_json_parser_free(jp);
+    sl_line_format_free(lf);
     free(buf);
     sl_vars_free(c.vars);
     return 0;

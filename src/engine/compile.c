@@ -33,8 +33,8 @@ static const sl_opt source_opts[] = {
     {"type", SL_OPT_ENUM, true, "dir|file", NULL, "dir: a landing directory; file: one file"},
     {"path", SL_OPT_STRING, true, NULL, NULL, "directory (dir) or file (file)"},
     {"pattern", SL_OPT_STRING, false, NULL, "*", "file name glob (dir)"},
-    {"format", SL_OPT_ENUM, false, "json", "json", "record format"},
-    {"schema", SL_OPT_MAP, true, NULL, NULL, "field: type (int, double, string, bool, timestamp)"},
+    {"format", SL_OPT_ENUM, false, "json|syslog|logfmt", "json", "record format: NDJSON, syslog (RFC 5424 / 3164) or logfmt"},
+    {"schema", SL_OPT_MAP, false, NULL, NULL, "field: type (int, double, string, bool, timestamp); syslog default: pri, facility, severity, timestamp, hostname, app_name, procid, msgid, structured_data, msg"},
     {"paths", SL_OPT_MAP, false, NULL, NULL, "field: dotted JSON path, when not a top-level key"},
     {0},
 };
@@ -158,9 +158,13 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
         snprintf(s->path, sizeof s->path, "%s", path);
         snprintf(s->pattern, sizeof s->pattern, "%s", pat ? pat->str : "*");
     }
+    const sl_node *fmt = sl_node_get(n, "format");
+    snprintf(s->format, sizeof s->format, "%s", fmt ? fmt->str : "json");
     const sl_node *sc = sl_node_get(n, "schema");
     sl_schema_init(&s->schema);
-    for (int i = 0; i < sc->n; i++) {
+    if (!sc && strcmp(s->format, "syslog") == 0) sl_line_format_syslog_schema(&s->schema);
+    else if (!sc) return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)", s->name, s->format);
+    for (int i = 0; sc && i < sc->n; i++) {
         const sl_map_entry *me = &sc->map[i];
         if (!valid_ident(me->key)) return name_error(err, sc, i, "field");
         int t = me->val->kind == SL_NODE_SCALAR ? sl_type_parse(me->val->str) : -1;
@@ -459,7 +463,7 @@ void sl_pipeline_free(sl_pipeline *p) {
         source *s = &p->src[i];
         for (int c = 0; c < SL_MAX_COLUMNS; c++) free(s->paths[c]);
         sl_dir_free(s->dir);
-        if (s->jp) sl_json_parser_free(s->jp);
+        sl_line_format_free(s->fmt);
         sl_batch_free(s->batch);
     }
     sl_spec_free(p->spec);

@@ -7,6 +7,7 @@
 #include "core/batch.h"
 #include "engine/pipeline.h"
 #include "formats/json.h"
+#include "formats/lineformat.h"
 #include "formats/json_write.h"
 #include "ops/op.h"
 #include "ops/window.h"
@@ -63,7 +64,8 @@ typedef struct source {
     int first_table; /* gets malformed records in its name */
     /* run time */
     sl_dir_source *dir;
-    sl_json_parser *jp;
+    char format[16];
+    sl_line_format *fmt;
     sl_batch *batch;
     int64_t records_in, parse_errors;
 } source;

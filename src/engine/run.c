@@ -520,8 +520,8 @@ static int setup(run *R) {
         src->dir = sl_dir_open(src->path, src->pattern, err);
         if (!src->dir) return err->code;
         if ((rc = sl_store_positions(R->store, src->name, restore_pos_cb, src->dir, err))) return rc;
-        src->jp = sl_json_parser_new(&src->schema, (const char *const *)src->paths, err);
-        if (!src->jp) return err->code;
+        src->fmt = sl_line_format_new(src->format, &src->schema, (const char *const *)src->paths, err);
+        if (!src->fmt) return err->code;
         src->batch = sl_batch_new(&src->schema, p->batch_size);
     }
     /* let watermark steps publish their restored watermark */
@@ -572,7 +572,7 @@ static int read_source(run *R, source *s, bool final) {
     int64_t errs_before = R->c_parse;
     int got = sl_dir_next(s->dir, final, &buf, &len, &part, &base, R->err);
     if (got <= 0) return got;
-    size_t used = sl_json_parse_lines(s->jp, buf, len, part, base, R->ctx.now_us, b, bad_record_cb, &u);
+    size_t used = sl_line_format_parse(s->fmt, buf, len, part, base, R->ctx.now_us, b, bad_record_cb, &u);
     sl_dir_consume(s->dir, used);
     int64_t n = (int64_t)b->n + (R->c_parse - errs_before);
     R->c_in += n;
