@@ -49,12 +49,15 @@ if command -v valgrind >/dev/null; then
   total=$(grep -E '^summary:|^totals:' "$work/callgrind.out" | head -1 | awk '{print $2}')
   [ -n "$total" ] && ir=$(echo "$total / 50000" | bc)
 fi
+echo "measuring freshness (event appended -> visible via /api/query and SSE) ..." >&2
+fresh_live=$(bash "$repo/bench/freshness.sh" "$build" 60 500 | tail -1)
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 machine="$cpu_model, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 table=$(printf '| flavor | events | wall s | events/s | MB/s | CPU s | peak RSS MB | commit latency avg/max ms | instr/record |\n|---|---|---|---|---|---|---|---|---|\n| cameras | %d | %.2f | %.0f | %.0f | %.2f | %.0f | %s | %s |\n' \
   "$events" "$wall" "$eps" "$mbs" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$fresh" "$ir")
 echo "$table"
+echo "$fresh_live"
 {
   echo
   echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $commit"
@@ -62,5 +65,7 @@ echo "$table"
   echo "Machine: $machine. Command: \`make bench\` (best of 3 runs of \`sluice run pipelines/cameras.yaml --once\`)."
   echo
   echo "$table"
+  echo
+  echo "Freshness, live (generator at 500 events/s, 60 probe events, \`bench/freshness.sh\`): $fresh_live"
 } >> "$repo/bench/RESULTS.md"
 echo "appended to bench/RESULTS.md" >&2

@@ -28,6 +28,9 @@
 #include "server/server.h"
 #include "sinks/lake.h"
 
+/* Commits are at least this far apart even when the input is idle. */
+#define SL_MIN_COMMIT_GAP_US 20000
+
 typedef struct run {
     sl_pipeline *p;
     const sl_run_opts *opts;
@@ -691,6 +694,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             continue;
         }
         if (opts->once) break;
+        /* Caught up with the input: commit now rather than at the end of the
+         * interval, so freshness is the time to read and commit, not up to
+         * commit_interval (under load, commits stay one interval apart). */
+        if (R.c_in > 0 && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US && (rc = commit(&R, false))) goto out;
         /* idle: look for new files, then sleep a little */
         if (now - last_scan >= 50000 || idle_turns > 0) {
             for (int s = 0; s < p->nsrc; s++)
