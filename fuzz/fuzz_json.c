@@ -86,7 +86,7 @@ static void same_rows(const sl_batch *a, const sl_batch *z) {
                 if (memcmp(&x->v.d[r], &y->v.d[r], sizeof(double))) abort();
                 break;
             case SL_T_STRING:
-                if (x->v.s[r].len != y->v.s[r].len || memcmp(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len)) abort();
+                if (x->v.s[r].len != y->v.s[r].len || (x->v.s[r].len && memcmp(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len))) abort();
                 break;
             case SL_T_BOOL:
                 if (x->v.b[r] != y->v.b[r]) abort();
@@ -119,7 +119,7 @@ static void roundtrip(uint32_t r) {
             if (!(a->v.d[r] == z->v.d[0])) abort();
             break;
         case SL_T_STRING:
-            if (a->v.s[r].len != z->v.s[0].len || memcmp(a->v.s[r].ptr, z->v.s[0].ptr, a->v.s[r].len)) abort();
+            if (a->v.s[r].len != z->v.s[0].len || (a->v.s[r].len && memcmp(a->v.s[r].ptr, z->v.s[0].ptr, a->v.s[r].len))) abort();
             break;
         case SL_T_BOOL:
             if (a->v.b[r] != z->v.b[0]) abort();
@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         batch->cap = batch2->cap = 64;
         if (used != used2) abort();
         same_rows(batch, batch2);
-        if (bad_stream.len != bad_line.len || memcmp(bad_stream.text, bad_line.text, bad_line.len)) abort();
+        if (bad_stream.len != bad_line.len || (bad_line.len && memcmp(bad_stream.text, bad_line.text, bad_line.len))) abort();
         if (used > size - off) abort();
         if (used && buf[off + used - 1] != '\n') abort();
         for (uint32_t r = 0; r < batch->n; r++) {

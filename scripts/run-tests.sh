@@ -5,8 +5,11 @@ set -u
 build=${1:-build}
 out=$(mktemp)
 (cd "$build" && ctest --output-on-failure -j1 "${@:2}") 2>&1 | tee "$out"
-passed=$(grep -cE 'Test +#[0-9]+: .* Passed' "$out")
-failed=$(grep -cE 'Test +#[0-9]+: .* (\*\*\*Failed|Failed|\*\*\*Exception|\*\*\*Timeout|Not Run)' "$out")
+ctest_rc=${PIPESTATUS[0]}
+passed=$(grep -cE 'Test +#[0-9]+: .*Passed' "$out")
+failed=$(grep -cE 'Test +#[0-9]+: .*(\*\*\*Failed|Failed|\*\*\*Exception|Exception|\*\*\*Timeout|Timeout|Not Run)' "$out")
+# a crash that prints no line still fails the run
+[ "$ctest_rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 if [ -n "${FUZZ_BUILD:-}" ] && [ -d "$FUZZ_BUILD" ]; then
   echo "== fuzzing each target for ${FUZZ_SECONDS:-5}s (make fuzz runs 1,000,000 executions each)"
   FUZZ_SECONDS=${FUZZ_SECONDS:-5} "$(dirname "$0")/fuzz.sh" "$FUZZ_BUILD" | tee "$out"
