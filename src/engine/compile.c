@@ -47,6 +47,7 @@ static const sl_opt table_opts[] = {
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
     {"steps", SL_OPT_SEQ, false, NULL, NULL, "operators applied in order: - op: {...}"},
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
+    {"rollup", SL_OPT_MAP, false, NULL, NULL, "{size: 1h}: a coarser window made by merging the final groups of the window table it reads"},
     {0},
 };
 
@@ -195,6 +196,23 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     t->out = t->in;
     const sl_node *win = sl_node_get(n, "window");
     const sl_node *steps = sl_node_get(n, "steps");
+    const sl_node *roll = sl_node_get(n, "rollup");
+    if (roll) {
+        static const sl_opt rollup_opts[] = {{"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
+        if (win || steps) return sl_node_error(err, roll, "table '%s': a rollup has no window or steps of its own", t->name);
+        if (sl_spec_check(roll, rollup_opts, "rollup", err)) return SL_EINVAL;
+        table *parent = t->from_table >= 0 ? &p->t[t->from_table] : NULL;
+        if (!parent || !parent->win)
+            return sl_node_error(err, roll, "table '%s': a rollup must read from a window table", t->name);
+        int64_t size;
+        if (sl_node_duration(sl_node_get(roll, "size"), "size", &size, err)) return SL_EINVAL;
+        sl_error e = {0};
+        t->win = sl_window_create_rollup(parent->win, size, &e);
+        if (!t->win) return sl_node_error(err, roll, "%s", e.msg);
+        t->is_rollup = true;
+        t->out = *sl_window_schema(t->win);
+        return 0;
+    }
     if (win && steps)
         return sl_node_error(err, win, "table '%s': a window table has no steps (put them in the table it reads)", t->name);
     if (win) {
@@ -272,9 +290,9 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
         table *t = &p->t[i];
         if (t->from_table >= 0) {
             table *parent = &p->t[t->from_table];
-            if (parent->win)
-                return sl_node_error(err, sl_node_get(t->node, "from"),
-                                     "table '%s' reads from window table '%s': not supported yet", t->name, parent->name);
+            if (parent->win && sl_node_get(t->node, "window"))
+                return sl_node_error(err, sl_node_get(t->node, "window"),
+                                     "table '%s' reads window rows from '%s': use rollup: {size: ...} to make a coarser window", t->name, parent->name);
             parent->children[parent->nchildren++] = i;
         } else if (p->src[t->from_source].first_table < 0) {
             p->src[t->from_source].first_table = i;
@@ -358,7 +376,7 @@ sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *e
                       : (t->layer == LAYER_BRONZE ? STORE_LAKE : STORE_SQLITE);
         const sl_node *rt = sl_node_get(t->node, "retention");
         if (rt && sl_node_duration(rt, "retention", &t->retention_us, err)) goto fail;
-        if (sl_node_get(t->node, "window") && t->store == STORE_LAKE) {
+        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup")) && t->store == STORE_LAKE) {
             sl_node_error(err, st ? st : t->node, "a window table is stored in sqlite (upserts), not the lake");
             goto fail;
         }

@@ -40,6 +40,7 @@ typedef struct table {
     step steps[SL_MAX_STEPS];
     int nsteps;
     sl_window *win;
+    bool is_rollup; /* win is fed by merges from the parent window */
     int children[SL_MAX_TABLES];
     int nchildren;
     int64_t retention_us;

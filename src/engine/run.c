@@ -135,6 +135,7 @@ static void load_work(table *t, const sl_batch *in) {
 
 static int run_table(run *R, int ti, const sl_batch *in) {
     table *t = &R->p->t[ti];
+    if (t->is_rollup) return 0; /* fed by merges in emit_windows */
     t->rows_in += in->n;
     if (t->win) return sl_window_process(t->win, in, &R->ctx);
     load_work(t, in);
@@ -173,9 +174,11 @@ static int state_put(run *R, const char *id, bool full, sl_buf *buf) {
     return sl_store_put_state(R->store, id, full, buf->p, buf->n, R->err);
 }
 
+/* Window tables in graph order (a rollup after the window it merges from),
+ * each emission written and handed to the table's row-level children. */
 static int emit_windows(run *R, bool all_final) {
-    for (int i = 0; i < R->p->nt; i++) {
-        table *t = &R->p->t[i];
+    for (int k = 0; k < R->p->nt; k++) {
+        table *t = &R->p->t[R->p->order[k]];
         if (!t->win) continue;
         if (!R->win_out || R->win_out->schema.n != sl_window_schema(t->win)->n) {
             sl_batch_free(R->win_out);
@@ -187,6 +190,11 @@ static int emit_windows(run *R, bool all_final) {
         while ((n = sl_window_emit(t->win, R->win_out, R->ctx.watermark, all_final)) > 0) {
             t->rows_out += n;
             if (t->store == STORE_SQLITE && sl_table_write(t->writer, R->win_out, NULL, R->err)) return R->err->code;
+            for (int c = 0; c < t->nchildren; c++) {
+                if (R->p->t[t->children[c]].is_rollup) continue;
+                int rc = run_table(R, t->children[c], R->win_out);
+                if (rc) return rc;
+            }
         }
     }
     return 0;
@@ -484,7 +492,9 @@ static int setup(run *R) {
         table *t = &p->t[i];
         t->work = sl_batch_new(&t->out, p->batch_size);
         if (t->store == STORE_SQLITE) {
-            t->writer = sl_store_table(R->store, t->name, &t->out, t->win ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !t->win, err);
+            /* window tables, and tables reading window rows, upsert by _group */
+            bool upsert = t->win || sl_schema_find(&t->out, "_group") >= 0;
+            t->writer = sl_store_table(R->store, t->name, &t->out, upsert ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !upsert, err);
             if (!t->writer) return err->code;
         } else if (t->store == STORE_LAKE) {
             snprintf(path, sizeof path, "%s/%s/%s", R->dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);

@@ -85,6 +85,10 @@ struct sl_window {
     size_t nfree;
     sl_hmap *index; /* gkey -> group index */
     size_t alive;
+    /* rollups: coarser windows fed by merging this window's final groups */
+    struct sl_window *rollup[4];
+    int nrollup;
+    bool is_rollup;
 };
 
 const sl_opt sl_window_opts[] = {
@@ -561,6 +565,99 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
     sl_col_set_int(&out->col[c], r, (int64_t)g->gkey);
 }
 
+/* Group-based key: a rollup's groups are only ever made by merges, so this
+ * hash need not equal the row-based one, only be consistent with itself. */
+static uint64_t key_of_group(const sl_window *w, const group *src, int64_t ws) {
+    uint64_t h = sl_hash_int(ws, 0x3a11);
+    for (int k = 0; k < w->nkeys; k++) {
+        if (src->knull[k]) h = sl_hash_int(0x5eed5eed, h ^ 0x9e3779b97f4a7c15ULL);
+        else if (w->key_type[k] == SL_T_STRING) h = sl_hash_bytes(src->ks[k], src->kslen[k], h + 1);
+        else if (w->key_type[k] == SL_T_DOUBLE) h = sl_hash_bytes(&src->kd[k], 8, h + 2);
+        else h = sl_hash_int(src->ki[k], h + 4);
+    }
+    return h;
+}
+
+/* Merges a final group of the finer window into the rollup window dst:
+ * counts and sums add, min/max compare, distinct sets unite, sketches merge
+ * (DDSketch keeps its relative error, HLL its bound), Welford merges exactly. */
+static void merge_into(sl_window *dst, const group *src) {
+    int64_t ws = sl_floor_div(src->wstart, dst->slide) * dst->slide;
+    uint64_t gk = key_of_group(dst, src, ws);
+    int64_t *slot = sl_hmap_get(dst->index, gk);
+    size_t gi;
+    if (slot) {
+        gi = (size_t)*slot;
+    } else {
+        gi = group_alloc(dst);
+        group *g = &dst->g[gi];
+        group_init(dst, g);
+        g->gkey = gk;
+        g->wstart = ws;
+        for (int k = 0; k < dst->nkeys; k++) {
+            g->knull[k] = src->knull[k];
+            g->ki[k] = src->ki[k];
+            g->kd[k] = src->kd[k];
+            if (src->ks[k]) {
+                g->ks[k] = malloc(src->kslen[k] + 1);
+                memcpy(g->ks[k], src->ks[k], src->kslen[k] + 1);
+                g->kslen[k] = src->kslen[k];
+            }
+        }
+        sl_hmap_put(dst->index, gk, (int64_t)gi, NULL);
+        dst->alive++;
+    }
+    group *g = &dst->g[gi];
+    g->dirty = true;
+    for (int a = 0; a < dst->naggs; a++) {
+        agg_state *d = &g->aggs[a];
+        const agg_state *s2 = &src->aggs[a];
+        d->n += s2->n;
+        d->sum += s2->sum;
+        d->isum += s2->isum;
+        if (s2->dmin < d->dmin) d->dmin = s2->dmin;
+        if (s2->dmax > d->dmax) d->dmax = s2->dmax;
+        if (s2->imin < d->imin) d->imin = s2->imin;
+        if (s2->imax > d->imax) d->imax = s2->imax;
+        if (d->distinct && s2->distinct) {
+            size_t it = 0;
+            uint64_t k;
+            while (sl_hmap_next(s2->distinct, &it, &k, NULL)) sl_hmap_put(d->distinct, k, 0, NULL);
+        }
+        if (d->dd && s2->dd) sl_ddsketch_merge(d->dd, s2->dd);
+        if (d->hll && s2->hll) sl_hll_merge(d->hll, s2->hll);
+        sl_welford_merge(&d->wf, &s2->wf);
+        if (s2->t_first < d->t_first) d->t_first = s2->t_first, d->fi = s2->fi, d->fd = s2->fd;
+        if (s2->t_last >= d->t_last && s2->t_last != INT64_MIN) d->t_last = s2->t_last, d->li = s2->li, d->ld = s2->ld;
+    }
+}
+
+sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) {
+    if (size <= src->size || size % src->size != 0 || src->slide != src->size)
+        return sl_error_set(err, SL_EINVAL, "a rollup needs a tumbling source window and a size that is a multiple of %lld s",
+                            (long long)(src->size / 1000000)), NULL;
+    if (src->nrollup == 4) return sl_error_set(err, SL_EINVAL, "at most 4 rollups per window"), NULL;
+    sl_window *w = calloc(1, sizeof *w);
+    w->time_col = -1;
+    w->size = w->slide = size;
+    w->nkeys = src->nkeys;
+    memcpy(w->key_col, src->key_col, sizeof w->key_col);
+    memcpy(w->key_type, src->key_type, sizeof w->key_type);
+    w->naggs = src->naggs;
+    for (int a = 0; a < src->naggs; a++) {
+        w->aggs[a].kind = src->aggs[a].kind;
+        w->aggs[a].q = src->aggs[a].q;
+        w->aggs[a].arg_type = src->aggs[a].arg_type;
+        w->aggs[a].out_type = src->aggs[a].out_type;
+        w->aggs[a].arg = NULL; /* fed by merges only */
+    }
+    w->out = src->out;
+    w->index = sl_hmap_new(256);
+    w->is_rollup = true;
+    src->rollup[src->nrollup++] = w;
+    return w;
+}
+
 uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final) {
     sl_batch_clear(out);
     for (size_t gi = 0; gi < w->ng && out->n < out->cap; gi++) {
@@ -570,7 +667,10 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
         if (!g->dirty && !final) continue;
         emit_group(w, g, out, final);
         g->dirty = false;
-        if (final) group_release(w, gi);
+        if (final) {
+            for (int r = 0; r < w->nrollup; r++) merge_into(w->rollup[r], g);
+            group_release(w, gi);
+        }
     }
     return out->n;
 }

@@ -32,6 +32,11 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx);
  * emitted as final and dropped. Returns rows emitted; call until it returns 0. */
 uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final);
 size_t sl_window_groups(const sl_window *w);
+/* A coarser window (size a multiple of src's) computed from src's final
+ * groups by merging their states: an hourly p99 is the p99 of the hour's
+ * merged sketch, never an average of 5-minute p99s. Same keys, aggregates and
+ * output schema as src. src owns nothing: free both. */
+sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err);
 int sl_window_snapshot(sl_window *w, sl_buf *out);
 int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err);
 void sl_window_free(sl_window *w);
