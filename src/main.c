@@ -28,6 +28,7 @@
 #include "gen/gen.h"
 #include "ops/op.h"
 #include "ops/window.h"
+#include "sources/kafka_mock.h"
 #include "spec/spec.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -48,6 +49,7 @@ static void usage(FILE *out) {
             "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
             "  sluice gen cameras [options]        (sluice gen cameras --help)\n"
             "  sluice parse json|syslog|logfmt [FILE] [--schema NAME:TYPE,...]\n"
+            "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
             "  sluice help [OPERATOR]\n\n"
             "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
             "SLUICE_LOG=debug|info|warn|error sets the level.\n"
@@ -331,6 +333,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") || !strcmp(cmd, "lineage"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
+    if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
             printf("usage: sluice gen FLAVOR [options]\nflavors: cameras\nRun `sluice gen cameras --help` for options.\n");

@@ -1,0 +1,653 @@
+/*
+ * health.c - a 0..100 health score per row from threshold penalties, with a
+ * status and a per-key trend (seed 000's entity health, seed 002's job health).
+ *
+ *   - health:
+ *       key: [entity_id]
+ *       time: window_start
+ *       components:
+ *         - {name: cpu, value: "avg_cpu",
+ *            penalties: [{above: 90, penalty: 40}, {above: 75, penalty: 20}, {above: 60, penalty:
+ * 5}]}
+ *         - {name: errors, value: "critical_events",
+ *            penalties: [{above: 10, penalty: 30}, {above: 0, penalty: 10}]}
+ *         - {name: success, value: "success_rate",
+ *            penalties: [{below: 0.9, penalty: 40}, {below: 0.99, penalty: 10}]}
+ *       trend: {window: 3, tolerance: 2}
+ *       status: {healthy: 80, degraded: 50}
+ *
+ * Seed 002's "performance stability" is a value expression like any other:
+ *         - {name: stability, value: "100 - least(100, 100 * stddev_duration / avg_duration)",
+ *            penalties: [{below: 50, penalty: 30}, {below: 80, penalty: 10}]}
+ * (the coefficient of variation turned into 0..100). Mind that least() and
+ * greatest() skip NULLs as in PostgreSQL, so a zero avg_duration (division
+ * by zero -> NULL) gives least(100) = 100 and a stability of 0; to treat it
+ * as unknown (no penalty) write
+ *   "CASE WHEN avg_duration > 0 THEN 100 - least(100, 100 * stddev_duration / avg_duration) END".
+ * A derive step before health can keep such values as columns of their own.
+ *
+ * Definitions:
+ *   <name>_penalty = the penalty of the FIRST entry of the component's list
+ *                    whose condition holds (above: x > A, below: x < B);
+ *                    0 when none holds; NULL when the value is NULL (and then
+ *                    it counts as 0: a missing input costs nothing).
+ *   health_score   = 100 - sum of penalties, clamped to [0, 100].
+ *   health_status  = "healthy" if score >= status.healthy (80), "degraded" if
+ *                    >= status.degraded (50), else "critical".
+ *   health_trend   = score - mean(previous scores of the key, at most
+ *                    trend.window of them, newest first): > +tolerance
+ *                    "improving", < -tolerance "degrading", else "stable";
+ *                    NULL until the key has one previous score.
+ * Previous scores are kept per key in a ring of trend.window + 1 doubles (one
+ * more, so a row replacing the newest still has `window` before it); all
+ * rings live in one pooled array indexed by key slot (64-bit XXH3 key hash
+ * -> slot through an sl_hmap), so nothing is allocated per row.
+ *
+ * Order: rows of a key should come in time order. A row older than the
+ * key's newest score is scored (trend against the current history) but not
+ * added; a row with the same time replaces the newest score (an open window
+ * re-emitted) and its trend is computed without it. NULL time or no time
+ * column: arrival order.
+ *
+ * only_final (default true): when the input has a bool is_final column, rows
+ * where it is not true pass through with every added column NULL.
+ *
+ * Snapshots: full = every key's ring; delta = the keys changed since the
+ * previous snapshot (whole state per key, restore upserts).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "expr/expr.h"
+#include "ops/op.h"
+
+#define MAX_COMPONENTS 32
+#define MAX_PENALTIES 32
+#define MAX_KEY_COLS 16
+#define MAX_TREND 1000
+#define SNAP_MAGIC INT64_C(0x31544c4845) /* "EHLT1" */
+
+typedef struct {
+    bool above; /* else below */
+    double limit, penalty;
+} penalty_ent;
+
+typedef struct {
+    char name[SL_NAME_MAX];
+    sl_expr *e;
+    sl_column col; /* scratch for the value */
+    int out;       /* <name>_penalty column */
+    int np;
+    penalty_ent p[MAX_PENALTIES];
+} component;
+
+typedef struct {
+    uint64_t h;
+    int64_t last_t; /* time of the newest score added; INT64_MIN: none */
+    uint32_t count, head;
+    uint8_t dirty;
+} key_state;
+
+typedef struct {
+    int ncomp;
+    component comp[MAX_COMPONENTS];
+    int nkeys, key[MAX_KEY_COLS];
+    int time_col, final_col;
+    uint32_t window;
+    double tolerance, healthy, degraded;
+    size_t max_keys;
+    int c_score, c_trend, c_status;
+    uint32_t scratch_cap;
+    /* state */
+    sl_hmap *index;
+    key_state *ks;
+    double *scores; /* ks_cap * window */
+    size_t nks, ks_cap;
+    uint32_t *dirty;
+    size_t ndirty, dirty_cap;
+    int64_t rows, scored, passed, keys_refused;
+} health_op;
+
+static const sl_opt health_opts[] = {
+    {"key", SL_OPT_LIST, false, NULL, NULL, "column(s): trend is kept per key (none: one series)"},
+    {"time", SL_OPT_STRING, false, NULL, "window_start",
+     "ordering column (timestamp) for the trend"},
+    {"components", SL_OPT_SEQ, true, NULL, NULL,
+     "[{name, value: EXPR, penalties: [{above|below, penalty}]}]"},
+    {"trend", SL_OPT_MAP, false, NULL, "{window: 3, tolerance: 2}",
+     "compare with the mean of the previous `window` scores of the key"},
+    {"status", SL_OPT_MAP, false, NULL, "{healthy: 80, degraded: 50}",
+     "score thresholds of health_status"},
+    {"only_final", SL_OPT_BOOL, false, NULL, "true",
+     "score only rows with is_final = true (when that column exists)"},
+    {"max_keys", SL_OPT_INT, false, NULL, "1000000",
+     "bound on the number of keys with a trend history"},
+    {0},
+};
+
+static const sl_opt comp_opts[] = {
+    {"name", SL_OPT_STRING, true, NULL, NULL, "component name; adds column <name>_penalty"},
+    {"value", SL_OPT_EXPR, true, NULL, NULL, "numeric (or boolean) expression"},
+    {"penalties", SL_OPT_SEQ, true, NULL, NULL,
+     "[{above: A | below: B, penalty: P}], first match wins"},
+    {0},
+};
+
+static const sl_opt pen_opts[] = {
+    {"above", SL_OPT_DOUBLE, false, NULL, NULL, "matches when value > above"},
+    {"below", SL_OPT_DOUBLE, false, NULL, NULL, "matches when value < below"},
+    {"penalty", SL_OPT_DOUBLE, true, NULL, NULL, "points taken from 100"},
+    {0},
+};
+
+static const sl_opt trend_opts[] = {
+    {"window", SL_OPT_INT, false, NULL, "3", "previous scores averaged"},
+    {"tolerance", SL_OPT_DOUBLE, false, NULL, "2", "difference counted as stable"},
+    {0},
+};
+
+static const sl_opt status_opts[] = {
+    {"healthy", SL_OPT_DOUBLE, false, NULL, "80", "score >= this: healthy"},
+    {"degraded", SL_OPT_DOUBLE, false, NULL, "50", "score >= this: degraded (below: critical)"},
+    {0},
+};
+
+static void health_destroy(void *self);
+
+static int parse_component(health_op *o, const sl_node *cn, sl_schema *schema, sl_error *err) {
+    if (sl_spec_check(cn, comp_opts, "health component", err)) return SL_EINVAL;
+    component *c = &o->comp[o->ncomp];
+    memset(c, 0, sizeof *c);
+    const sl_node *nn = sl_node_get(cn, "name");
+    const char *name = nn->str;
+    if (!*name || strlen(name) + strlen("_penalty") >= SL_NAME_MAX)
+        return sl_node_error(err, nn, "health component: name must be 1..%d characters",
+                             SL_NAME_MAX - 1 - (int)strlen("_penalty"));
+    snprintf(c->name, sizeof c->name, "%s", name);
+    const sl_node *vn = sl_node_get(cn, "value");
+    c->e = sl_op_compile_expr(vn, schema, err);
+    if (!c->e) return SL_EINVAL;
+    o->ncomp++; /* owns c->e from here */
+    sl_type t = sl_expr_type(c->e);
+    if (t != SL_T_INT && t != SL_T_DOUBLE && t != SL_T_BOOL && t != SL_T_NULL)
+        return sl_node_error(err, vn, "health component '%s': value must be numeric, got %s", name,
+                             sl_type_name(t));
+    c->col.type = t;
+    const sl_node *pn = sl_node_get(cn, "penalties");
+    if (pn->n == 0)
+        return sl_node_error(err, pn, "health component '%s': penalties is empty", name);
+    if (pn->n > MAX_PENALTIES)
+        return sl_node_error(err, pn, "health component '%s': at most %d penalties", name,
+                             MAX_PENALTIES);
+    for (int i = 0; i < pn->n; i++) {
+        const sl_node *e = pn->seq[i];
+        if (sl_spec_check(e, pen_opts, "health penalty", err)) return SL_EINVAL;
+        const sl_node *an = sl_node_get(e, "above"), *bn = sl_node_get(e, "below");
+        if (!!an == !!bn)
+            return sl_node_error(err, e, "health penalty: give exactly one of above or below");
+        penalty_ent *p = &c->p[c->np++];
+        p->above = an != NULL;
+        if (sl_node_double(an ? an : bn, an ? "above" : "below", &p->limit, err) ||
+            sl_node_double(sl_node_get(e, "penalty"), "penalty", &p->penalty, err))
+            return SL_EINVAL;
+    }
+    char col[SL_NAME_MAX];
+    snprintf(col, sizeof col, "%s_penalty", name);
+    c->out = sl_schema_add(schema, col, SL_T_DOUBLE);
+    if (c->out < 0)
+        return sl_node_error(err, nn,
+                             sl_schema_find(schema, col) >= 0
+                                 ? "health: column '%s' already exists"
+                                 : "health: too many columns to add '%s'",
+                             col);
+    return 0;
+}
+
+static int add_col(sl_schema *schema, const sl_node *at, const char *name, sl_type t, int *idx,
+                   sl_error *err) {
+    *idx = sl_schema_add(schema, name, t);
+    if (*idx < 0)
+        return sl_node_error(err, at,
+                             sl_schema_find(schema, name) >= 0
+                                 ? "health: column '%s' already exists"
+                                 : "health: too many columns to add '%s'",
+                             name);
+    return 0;
+}
+
+static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
+                         sl_error *err) {
+    (void)env;
+    if (sl_spec_check(arg, health_opts, "health", err)) return SL_EINVAL;
+    health_op *o = calloc(1, sizeof *o);
+    if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
+
+    const sl_node *kn = sl_node_get(arg, "key");
+    int nk = sl_node_list_len(kn);
+    if (nk > MAX_KEY_COLS) {
+        sl_node_error(err, kn, "health: at most %d key columns", MAX_KEY_COLS);
+        goto fail;
+    }
+    for (int i = 0; i < nk; i++) {
+        const sl_node *k = sl_node_list_at(kn, i);
+        int idx = sl_schema_find(schema, k->str);
+        if (idx < 0) {
+            sl_node_error(err, k, "health: unknown key column '%s'", k->str);
+            goto fail;
+        }
+        o->key[o->nkeys++] = idx;
+    }
+    const sl_node *tn = sl_node_get(arg, "time");
+    o->time_col = sl_schema_find(schema, tn ? tn->str : "window_start");
+    if (tn && o->time_col < 0) {
+        sl_node_error(err, tn, "health: unknown time column '%s'", tn->str);
+        goto fail;
+    }
+    if (o->time_col >= 0 && schema->f[o->time_col].type != SL_T_TS &&
+        schema->f[o->time_col].type != SL_T_INT) {
+        if (tn) {
+            sl_node_error(err, tn, "health: time column '%s' must be a timestamp or int, is %s",
+                          tn->str, sl_type_name(schema->f[o->time_col].type));
+            goto fail;
+        }
+        o->time_col = -1;
+    }
+    bool only_final = true;
+    const sl_node *fn = sl_node_get(arg, "only_final");
+    if (fn && sl_node_bool(fn, "only_final", &only_final, err)) goto fail;
+    o->final_col = -1;
+    if (only_final) {
+        int fc = sl_schema_find(schema, "is_final");
+        if (fc >= 0 && schema->f[fc].type == SL_T_BOOL) o->final_col = fc;
+    }
+    o->max_keys = 1000000;
+    const sl_node *mk = sl_node_get(arg, "max_keys");
+    if (mk) {
+        int64_t v;
+        if (sl_node_int(mk, "max_keys", &v, err)) goto fail;
+        if (v < 1) {
+            sl_node_error(err, mk, "health: max_keys must be >= 1");
+            goto fail;
+        }
+        o->max_keys = (size_t)v;
+    }
+
+    o->window = 3;
+    o->tolerance = 2;
+    const sl_node *trn = sl_node_get(arg, "trend");
+    if (trn) {
+        if (sl_spec_check(trn, trend_opts, "health trend", err)) goto fail;
+        const sl_node *wn = sl_node_get(trn, "window"), *toln = sl_node_get(trn, "tolerance");
+        if (wn) {
+            int64_t v;
+            if (sl_node_int(wn, "window", &v, err)) goto fail;
+            if (v < 1 || v > MAX_TREND) {
+                sl_node_error(err, wn, "health trend: window must be in 1..%d, got %lld", MAX_TREND,
+                              (long long)v);
+                goto fail;
+            }
+            o->window = (uint32_t)v;
+        }
+        if (toln) {
+            if (sl_node_double(toln, "tolerance", &o->tolerance, err)) goto fail;
+            if (o->tolerance < 0) {
+                sl_node_error(err, toln, "health trend: tolerance must be >= 0");
+                goto fail;
+            }
+        }
+    }
+    o->healthy = 80;
+    o->degraded = 50;
+    const sl_node *stn = sl_node_get(arg, "status");
+    if (stn) {
+        if (sl_spec_check(stn, status_opts, "health status", err)) goto fail;
+        const sl_node *hn = sl_node_get(stn, "healthy"), *dn = sl_node_get(stn, "degraded");
+        if ((hn && sl_node_double(hn, "healthy", &o->healthy, err)) ||
+            (dn && sl_node_double(dn, "degraded", &o->degraded, err)))
+            goto fail;
+        if (o->degraded > o->healthy) {
+            sl_node_error(err, stn, "health status: degraded (%g) must not exceed healthy (%g)",
+                          o->degraded, o->healthy);
+            goto fail;
+        }
+    }
+
+    if (add_col(schema, arg, "health_score", SL_T_DOUBLE, &o->c_score, err)) goto fail;
+    const sl_node *cs = sl_node_get(arg, "components");
+    if (cs->n == 0) {
+        sl_node_error(err, cs, "health: components is empty");
+        goto fail;
+    }
+    if (cs->n > MAX_COMPONENTS) {
+        sl_node_error(err, cs, "health: at most %d components", MAX_COMPONENTS);
+        goto fail;
+    }
+    for (int i = 0; i < cs->n; i++)
+        if (parse_component(o, cs->seq[i], schema, err)) goto fail;
+    if (add_col(schema, arg, "health_trend", SL_T_STRING, &o->c_trend, err) ||
+        add_col(schema, arg, "health_status", SL_T_STRING, &o->c_status, err))
+        goto fail;
+    o->index = sl_hmap_new(64);
+    *self = o;
+    return 0;
+fail:
+    health_destroy(o);
+    return SL_EINVAL;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static uint64_t row_key(const health_op *o, const sl_batch *b, uint32_t i) {
+    uint64_t h = 0x4ea1;
+    for (int k = 0; k < o->nkeys; k++) {
+        const sl_column *c = &b->col[o->key[k]];
+        if (c->null[i]) {
+            h = sl_hash_int(0x7fffffffffffffe1LL, h);
+            continue;
+        }
+        switch (c->type) {
+        case SL_T_STRING:
+            h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h);
+            break;
+        case SL_T_BOOL:
+            h = sl_hash_int(c->v.b[i], h);
+            break;
+        case SL_T_DOUBLE:
+            h = sl_hash_bytes(&c->v.d[i], sizeof(double), h);
+            break;
+        default:
+            h = sl_hash_int(c->v.i[i], h);
+            break;
+        }
+    }
+    return h;
+}
+
+static void mark_dirty(health_op *o, size_t s) {
+    if (o->ks[s].dirty) return;
+    o->ks[s].dirty = 1;
+    if (o->ndirty == o->dirty_cap) {
+        o->dirty_cap = o->dirty_cap ? o->dirty_cap * 2 : 64;
+        o->dirty = realloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
+        if (!o->dirty) abort();
+    }
+    o->dirty[o->ndirty++] = (uint32_t)s;
+}
+
+static int64_t slot_of(health_op *o, uint64_t h) {
+    int64_t *p = sl_hmap_get(o->index, h);
+    if (p) return *p;
+    if (o->nks >= o->max_keys) {
+        o->keys_refused++;
+        return -1;
+    }
+    if (o->nks == o->ks_cap) {
+        size_t cap = o->ks_cap ? o->ks_cap * 2 : 64;
+        key_state *ks = realloc(o->ks, cap * sizeof *ks);
+        double *sc = realloc(o->scores, cap * (o->window + 1) * sizeof(double));
+        if (!ks || !sc) abort();
+        o->ks = ks;
+        o->scores = sc;
+        o->ks_cap = cap;
+    }
+    size_t s = o->nks++;
+    memset(&o->ks[s], 0, sizeof o->ks[s]);
+    o->ks[s].h = h;
+    o->ks[s].last_t = INT64_MIN;
+    sl_hmap_put(o->index, h, (int64_t)s, NULL);
+    return (int64_t)s;
+}
+
+static void ring_push(health_op *o, key_state *k, size_t s, double x) {
+    uint32_t cap = o->window + 1;
+    o->scores[s * cap + k->head] = x;
+    k->head = (k->head + 1) % cap;
+    if (k->count < cap) k->count++;
+}
+
+/* ---------------------------------------------------------------- process */
+
+static void null_row(health_op *o, sl_batch *b, uint32_t i) {
+    sl_col_set_null(&b->col[o->c_score], i);
+    sl_col_set_null(&b->col[o->c_trend], i);
+    sl_col_set_null(&b->col[o->c_status], i);
+    for (int c = 0; c < o->ncomp; c++)
+        sl_col_set_null(&b->col[o->comp[c].out], i);
+}
+
+static int health_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
+    (void)ctx;
+    health_op *o = self;
+    if (!b->n) return 0;
+    if (o->scratch_cap < b->cap) {
+        for (int c = 0; c < o->ncomp; c++) {
+            sl_column *col = &o->comp[c].col;
+            free(col->null);
+            free(col->v.p);
+            col->null = malloc(b->cap);
+            col->v.p = malloc((size_t)b->cap * 8);
+            if (!col->null || !col->v.p) abort();
+        }
+        o->scratch_cap = b->cap;
+    }
+    for (int c = 0; c < o->ncomp; c++) {
+        if (o->comp[c].col.type == SL_T_NULL) continue; /* the literal NULL: never a penalty */
+        int rc = sl_expr_eval(o->comp[c].e, b, &o->comp[c].col);
+        if (rc)
+            return sl_error_set(err, rc, "health: evaluating component '%s' failed",
+                                o->comp[c].name);
+    }
+    const sl_column *tc = o->time_col >= 0 ? &b->col[o->time_col] : NULL;
+    const sl_column *fc = o->final_col >= 0 ? &b->col[o->final_col] : NULL;
+    for (uint32_t i = 0; i < b->n; i++) {
+        o->rows++;
+        if (fc && (fc->null[i] || !fc->v.b[i])) {
+            null_row(o, b, i);
+            o->passed++;
+            continue;
+        }
+        double total = 0;
+        for (int c = 0; c < o->ncomp; c++) {
+            component *cp = &o->comp[c];
+            const sl_column *vc = &cp->col;
+            double x;
+            if (vc->type == SL_T_NULL || vc->null[i]) {
+                sl_col_set_null(&b->col[cp->out], i);
+                continue;
+            }
+            x = vc->type == SL_T_INT    ? (double)vc->v.i[i]
+                : vc->type == SL_T_BOOL ? (double)vc->v.b[i]
+                                        : vc->v.d[i];
+            if (isnan(x)) {
+                sl_col_set_null(&b->col[cp->out], i);
+                continue;
+            }
+            double pen = 0;
+            for (int p = 0; p < cp->np; p++)
+                if (cp->p[p].above ? x > cp->p[p].limit : x < cp->p[p].limit) {
+                    pen = cp->p[p].penalty;
+                    break;
+                }
+            sl_col_set_double(&b->col[cp->out], i, pen);
+            total += pen;
+        }
+        double score = 100 - total;
+        if (score < 0) score = 0;
+        if (score > 100) score = 100;
+        sl_col_set_double(&b->col[o->c_score], i, score);
+        const char *st = score >= o->healthy    ? "healthy"
+                         : score >= o->degraded ? "degraded"
+                                                : "critical";
+        sl_col_set_str(&b->col[o->c_status], i, st, (uint32_t)strlen(st));
+
+        int64_t s = slot_of(o, row_key(o, b, i));
+        sl_col_set_null(&b->col[o->c_trend], i);
+        o->scored++;
+        if (s < 0) continue;
+        key_state *k = &o->ks[s];
+        int mode = 1; /* 1 add, 2 replace newest, 0 score only */
+        int64_t t = INT64_MIN;
+        if (tc && !tc->null[i]) {
+            t = tc->v.i[i];
+            if (k->last_t != INT64_MIN) mode = t > k->last_t ? 1 : t == k->last_t ? 2 : 0;
+        }
+        /* previous scores: the newest `window`, or the `window` before the newest when replacing */
+        uint32_t cap = o->window + 1;
+        uint32_t avail = k->count - (mode == 2 && k->count ? 1 : 0);
+        uint32_t n = avail < o->window ? avail : o->window;
+        if (n > 0) {
+            const double *ring = o->scores + (size_t)s * cap;
+            uint32_t end = (k->head + cap - (k->count - avail)) % cap;
+            uint32_t start = (end + cap - n) % cap;
+            double sum = 0;
+            for (uint32_t j = 0; j < n; j++)
+                sum += ring[(start + j) % cap];
+            double d = score - sum / n;
+            const char *tr = d > o->tolerance    ? "improving"
+                             : d < -o->tolerance ? "degrading"
+                                                 : "stable";
+            sl_col_set_str(&b->col[o->c_trend], i, tr, (uint32_t)strlen(tr));
+        }
+        if (mode == 0) continue;
+        if (mode == 2 && k->count)
+            o->scores[(size_t)s * cap + (k->head + cap - 1) % cap] = score;
+        else
+            ring_push(o, k, (size_t)s, score);
+        if (t != INT64_MIN) k->last_t = t;
+        mark_dirty(o, (size_t)s);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- snapshot */
+
+static void put_slot(health_op *o, sl_buf *out, size_t s) {
+    key_state *k = &o->ks[s];
+    sl_buf_put(out, &k->h, sizeof k->h);
+    sl_buf_put_i64(out, k->last_t);
+    sl_buf_put(out, &k->count, sizeof k->count);
+    uint32_t cap = o->window + 1;
+    const double *ring = o->scores + s * cap;
+    uint32_t start = (k->head + cap - k->count) % cap;
+    for (uint32_t j = 0; j < k->count; j++)
+        sl_buf_put(out, &ring[(start + j) % cap], sizeof(double));
+}
+
+static int health_snapshot(void *self, sl_buf *out, bool full) {
+    health_op *o = self;
+    sl_buf_put_i64(out, SNAP_MAGIC);
+    sl_buf_put_i64(out, o->window);
+    sl_buf_put_i64(out, o->rows);
+    sl_buf_put_i64(out, o->scored);
+    sl_buf_put_i64(out, o->passed);
+    sl_buf_put_i64(out, o->keys_refused);
+    if (full) {
+        sl_buf_put_i64(out, (int64_t)o->nks);
+        for (size_t s = 0; s < o->nks; s++)
+            put_slot(o, out, s);
+    } else {
+        sl_buf_put_i64(out, (int64_t)o->ndirty);
+        for (size_t d = 0; d < o->ndirty; d++)
+            put_slot(o, out, o->dirty[d]);
+    }
+    for (size_t d = 0; d < o->ndirty; d++)
+        o->ks[o->dirty[d]].dirty = 0;
+    o->ndirty = 0;
+    return 0;
+}
+
+/* One pass over a snapshot: with apply=false it only validates, so a corrupt
+ * snapshot is refused before any state is touched. */
+static int restore_pass(health_op *o, const void *data, size_t len, bool full, bool apply) {
+    sl_rd r = {data, len, 0};
+    int64_t magic, window, cnt, ctr[4];
+    if (sl_rd_i64(&r, &magic) || magic != SNAP_MAGIC || sl_rd_i64(&r, &window) || window < 1 ||
+        window > MAX_TREND || sl_rd_i64(&r, &ctr[0]) || sl_rd_i64(&r, &ctr[1]) ||
+        sl_rd_i64(&r, &ctr[2]) || sl_rd_i64(&r, &ctr[3]) || sl_rd_i64(&r, &cnt) || cnt < 0)
+        return SL_ECORRUPT;
+    if (apply) {
+        if (full) {
+            sl_hmap_clear(o->index);
+            o->nks = 0;
+            o->ndirty = 0;
+        }
+        o->rows = ctr[0];
+        o->scored = ctr[1];
+        o->passed = ctr[2];
+        o->keys_refused = ctr[3];
+    }
+    for (int64_t c = 0; c < cnt; c++) {
+        uint64_t h;
+        int64_t last_t;
+        uint32_t n;
+        if (sl_rd_bytes(&r, &h, sizeof h) || sl_rd_i64(&r, &last_t) ||
+            sl_rd_bytes(&r, &n, sizeof n) || n > (uint64_t)window + 1 ||
+            (len - r.off) / sizeof(double) < n)
+            return SL_ECORRUPT;
+        const unsigned char *vp = r.p + r.off;
+        r.off += (size_t)n * sizeof(double);
+        if (!apply) continue;
+        int64_t s = slot_of(o, h);
+        if (s < 0) continue;
+        key_state *k = &o->ks[s];
+        k->count = k->head = 0;
+        k->last_t = last_t;
+        uint32_t skip =
+            n > o->window + 1 ? n - o->window - 1 : 0; /* window shrank: keep the newest */
+        for (uint32_t j = skip; j < n; j++) {
+            double x;
+            memcpy(&x, vp + (size_t)j * sizeof(double), sizeof x);
+            ring_push(o, k, (size_t)s, x);
+        }
+    }
+    return r.off == r.n ? 0 : SL_ECORRUPT;
+}
+
+static int health_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
+    health_op *o = self;
+    if (restore_pass(o, data, len, full, false))
+        return sl_error_set(err, SL_ECORRUPT, "health: corrupt snapshot");
+    restore_pass(o, data, len, full, true);
+    return 0;
+}
+
+static int health_stats(void *self, char *out, size_t cap) {
+    health_op *o = self;
+    size_t bytes = sl_hmap_bytes(o->index) +
+                   o->ks_cap * (sizeof(key_state) + (o->window + 1) * sizeof(double));
+    return snprintf(out, cap,
+                    "{\"rows\":%lld,\"scored\":%lld,\"passed_through\":%lld,\"keys\":%zu,"
+                    "\"keys_refused\":%lld,\"state_bytes\":%zu}",
+                    (long long)o->rows, (long long)o->scored, (long long)o->passed, o->nks,
+                    (long long)o->keys_refused, bytes);
+}
+
+static void health_destroy(void *self) {
+    health_op *o = self;
+    if (!o) return;
+    for (int c = 0; c < o->ncomp; c++) {
+        sl_expr_free(o->comp[c].e);
+        free(o->comp[c].col.null);
+        free(o->comp[c].col.v.p);
+    }
+    if (o->index) sl_hmap_free(o->index);
+    free(o->ks);
+    free(o->scores);
+    free(o->dirty);
+    free(o);
+}
+
+const sl_op_def sl_op_health = {
+    .name = "health",
+    .opts = health_opts,
+    .help = "0..100 health score from threshold penalties, with status and per-key trend",
+    .create = health_create,
+    .process = health_process,
+    .snapshot = health_snapshot,
+    .restore = health_restore,
+    .stats = health_stats,
+    .destroy = health_destroy,
+};
