@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 probes=${2:-60}
 rate=${3:-500}
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp" 2>/dev/null; true' EXIT
 mkdir -p "$tmp/in"
 "$bin" gen cameras --rate "$rate" --duration 0 --out "$tmp/in" --seed 9 2>/dev/null &
 SLUICE_LOG=warn "$bin" run "$repo/pipelines/cameras.yaml" --data "$tmp/out" --set input="$tmp/in" \
