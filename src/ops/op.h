@@ -57,7 +57,8 @@ typedef struct sl_op_ctx {
     /* Counters the engine reports (per table, per commit). */
     int64_t quarantined, dropped, duplicates, late, filtered;
     /* event lag accounting (ingest - event time) for records passing the watermark */
-    int64_t lag_sum_us, lag_max_us, lag_n;
+    double lag_sum_us; /* a sum of many lags overflows int64 for old data */
+    int64_t lag_max_us, lag_n;
 } sl_op_ctx;
 
 /* Compile-time environment. */

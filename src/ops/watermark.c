@@ -105,7 +105,7 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
         o->keep[i] = 1;
         if (t > o->max_t) o->max_t = t;
         int64_t lag = b->ingest[i] - t;
-        ctx->lag_sum_us += lag;
+        ctx->lag_sum_us += (double)lag;
         ctx->lag_n++;
         if (lag > ctx->lag_max_us) ctx->lag_max_us = lag;
     }

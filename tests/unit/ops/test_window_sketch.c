@@ -138,6 +138,7 @@ static void test_sketch_aggregates(void **state) {
     feed(w, &in, v, id, t, 0, N);
     check(w, v, id, t);
     sl_window_free(w);
+    sl_spec_free(spec);
 
     /* the same with a snapshot/restore half way: identical guarantees */
     w = make(&in, &spec);
