@@ -316,7 +316,14 @@ struct sl_csv_parser {
     bool has_header;
     size_t max_record;
     char reason[SL_ERROR_MAX];
+    bool widen, stop;
+    sl_schema_change change;
 };
+
+void sl_csv_parser_set_widen(sl_csv_parser *p, bool on) { p->widen = on; }
+const sl_schema_change *sl_csv_parser_change(const sl_csv_parser *p) {
+    return p->change.nwidened ? &p->change : NULL;
+}
 
 sl_csv_parser *sl_csv_parser_new(const sl_schema *schema, char delim, sl_error *err) {
     if (!valid_delim(delim)) {
@@ -476,7 +483,14 @@ static int cast(sl_csv_parser *p, int c, int k, sl_batch *b, uint32_t r) {
     switch (ty) {
     case SL_T_INT: {
         int64_t x;
+        double d;
         if ((ok = parse_i64(v.ptr, v.len, &x))) sl_col_set_int(col, r, x);
+        else if (p->widen && parse_double(v.ptr, v.len, &d)) {
+            p->change.widened[p->change.nwidened] = c;
+            p->change.widened_to[p->change.nwidened++] = SL_T_DOUBLE;
+            p->stop = true;
+            return -1;
+        }
         break;
     }
     case SL_T_DOUBLE: {
@@ -514,6 +528,8 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
                           void *ud) {
     size_t off = base_pos == 0 ? bom_len(buf, len) : 0;
     size_t consumed = 0;
+    p->stop = false;
+    p->change.nwidened = 0;
     while (off < len && b->n < b->cap) {
         scan_out o;
         int rc = scan(&p->t, buf, len, off, false, &o);
@@ -567,6 +583,10 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
         if (k < p->nhdr) {
             for (int c = 0; c < p->schema.n; c++) b->col[c].null[r] = 1;
             b->n--;
+            if (p->stop) { /* widen the column, then resume at this record */
+                consumed = o.start;
+                break;
+            }
             if (bad) bad(ud, rec, rlen, part, pos, p->reason);
             continue;
         }

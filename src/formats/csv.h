@@ -28,6 +28,7 @@
 
 #include "core/batch.h"
 #include "core/error.h"
+#include "formats/infer.h"
 #include "formats/record.h"
 
 /* ---- record reader ---------------------------------------------------- */
@@ -71,6 +72,13 @@ bool sl_csv_parser_has_header(const sl_csv_parser *p);
 /* A record still open (inside quotes) after this many bytes is declared an
  * unterminated quoted field instead of waiting for more input (default 1 MiB). */
 void sl_csv_parser_set_max_record(sl_csv_parser *p, size_t bytes);
+
+/* Widening (schema evolution, formats/infer.h): with on, an int column
+ * meeting a decimal number stops sl_csv_parse_lines just before that record,
+ * with the column in sl_csv_parser_change's widened list (-> double),
+ * instead of rejecting the record. */
+void sl_csv_parser_set_widen(sl_csv_parser *p, bool on);
+const sl_schema_change *sl_csv_parser_change(const sl_csv_parser *p); /* NULL: none */
 
 /* Same contract as sl_json_parse_lines (json.h), for CSV: parses complete
  * records (ending in LF or CRLF outside quotes; a record may span lines

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/timeutil.h"
 #include "formats/json_simd.h"
 
@@ -50,6 +51,10 @@ struct sl_json_parser {
     bool stream;       /* use stream mode (json_simd.h); off by default */
     size_t window;     /* stage 1 window of the next stream */
     char reason[SL_ERROR_MAX];
+    /* schema evolution (json.h) */
+    bool discover, widen, stop;
+    sl_hmap *ignored;        /* hashes of root keys that cannot be columns */
+    sl_schema_change change; /* what stopped the last parse */
 };
 
 static int parse_index(const char *s, size_t n) {
@@ -146,26 +151,18 @@ sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *p
                 sl_json_parser_free(p);
                 return NULL;
             }
-            if (p->nodes[node].leaf >= 0) goto conflict;
             node = node_child(p, node, s + i, j - i);
             i = j + 1;
         } while (i <= plen);
-        if (p->nodes[node].child >= 0) goto conflict;
         if (p->nodes[node].leaf < 0) p->nodes[node].leaf = p->nleaves++;
         p->leaf_of_col[c] = p->nodes[node].leaf;
-        continue;
-    conflict:
-        sl_error_set(err, SL_EINVAL,
-                     "field '%s': path '%s' is both a value and the prefix of another path",
-                     schema->f[c].name, path);
-        sl_json_parser_free(p);
-        return NULL;
     }
     return p;
 }
 
 void sl_json_parser_free(sl_json_parser *p) {
     if (!p) return;
+    sl_hmap_free(p->ignored);
     sl_jsimd_free(p->simd);
     free(p->nodes);
     free(p->names);
@@ -179,6 +176,55 @@ void sl_json_parser_set_lenient_strings(sl_json_parser *p, bool on) {
 }
 
 void sl_json_parser_set_stream(sl_json_parser *p, bool on) { p->stream = on; }
+
+static bool ident(const char *s, size_t n) {
+    if (n == 0 || n >= SL_NAME_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+    }
+    return true;
+}
+
+/* A root key off the path tree (json_simd.cc calls this only on a miss). */
+static void on_unknown(void *ud, const char *k, size_t kl, int kind, const char *s, size_t slen) {
+    sl_json_parser *p = ud;
+    uint64_t h = sl_hash_bytes(k, kl, 3);
+    if (sl_hmap_get(p->ignored, h)) return;
+    char name[SL_NAME_MAX];
+    if (ident(k, kl)) {
+        memcpy(name, k, kl);
+        name[kl] = 0;
+    }
+    if (!ident(k, kl) || sl_schema_find(&p->schema, name) >= 0 || p->schema.n + p->change.nadded >= SL_MAX_COLUMNS) {
+        sl_hmap_put(p->ignored, h, 1, NULL);
+        return;
+    }
+    for (int i = 0; i < p->change.nadded; i++)
+        if (!strcmp(p->change.added[i].name, name)) return;
+    sl_field *f = &p->change.added[p->change.nadded++];
+    memcpy(f->name, name, kl + 1);
+    int64_t us;
+    f->type = kind == SL_JV_BOOL     ? SL_T_BOOL
+              : kind == SL_JV_INT    ? SL_T_INT
+              : kind == SL_JV_DOUBLE ? SL_T_DOUBLE
+              : kind == SL_JV_STRING && slen >= 10 && sl_time_parse_iso(s, slen, &us) == 0 ? SL_T_TS
+                                                                                     : SL_T_STRING;
+    p->stop = true;
+}
+
+void sl_json_parser_set_discover(sl_json_parser *p, bool on) {
+    p->discover = on;
+    if (on && !p->ignored) p->ignored = sl_hmap_new(16);
+    sl_jsimd_set_unknown(p->simd, on ? on_unknown : NULL, p);
+}
+
+void sl_json_parser_set_widen(sl_json_parser *p, bool on) { p->widen = on; }
+
+const sl_schema_change *sl_json_parser_change(const sl_json_parser *p) {
+    return p->change.nadded || p->change.nwidened ? &p->change : NULL;
+}
 
 static const char *kind_name(int kind) {
     switch (kind) {
@@ -209,6 +255,12 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
         if (v->kind == SL_JV_INT) {
             sl_col_set_int(col, r, v->v.i);
             return 0;
+        }
+        if (p->widen && (v->kind == SL_JV_DOUBLE || v->kind == SL_JV_UINT || v->kind == SL_JV_BIGINT)) {
+            p->change.widened[p->change.nwidened] = c;
+            p->change.widened_to[p->change.nwidened++] = SL_T_DOUBLE;
+            p->stop = true;
+            return -1;
         }
         if (v->kind == SL_JV_UINT || v->kind == SL_JV_BIGINT) {
             snprintf(p->reason, sizeof p->reason, "field '%s': integer %.*s out of range",
@@ -291,6 +343,8 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
     int cooldown = 0;              /* lines to parse alone before trying a stream again */
     const char *complete_end = NULL; /* just after the last '\n' in buf */
     const char *stream_from = NULL;  /* first line of the current stream */
+    p->change.nadded = p->change.nwidened = 0;
+    p->stop = false;
 #ifndef NDEBUG
     {
         int bad_schema = b->schema.n < ncol;
@@ -310,6 +364,7 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         size_t ll = (size_t)(nl - line);
         if (ll && line[ll - 1] == '\r') ll--;
         const int64_t pos = base_pos + (int64_t)off;
+        const size_t line_off = off;
         if (pos == 0 && ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
             line += 3; /* BOM at the start of the partition */
             ll -= 3;
@@ -351,8 +406,14 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         }
         if (from_stream != 0 && sl_jsimd_parse(p->simd, line, ll, avail, p->nodes, p->vals,
                                                p->reason, sizeof p->reason) != 0) {
+            p->stop = false; /* keys seen before the syntax error do not count */
+            p->change.nadded = 0;
             if (bad) bad(ud, line, ll, part, pos, p->reason);
             continue;
+        }
+        if (p->stop) { /* a new field: the caller changes the schema and resumes here */
+            off = line_off;
+            break;
         }
         uint32_t r = sl_batch_append_null_row(b);
         int c = 0;
@@ -361,6 +422,10 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         if (c < ncol) {
             for (int k = 0; k < ncol; k++) b->col[k].null[r] = 1;
             b->n--;
+            if (p->stop) { /* a column to widen: resume here after the change */
+                off = line_off;
+                break;
+            }
             if (bad) bad(ud, line, ll, part, pos, p->reason);
             continue;
         }

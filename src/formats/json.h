@@ -46,6 +46,7 @@
 
 #include "core/batch.h"
 #include "core/error.h"
+#include "formats/infer.h"
 #include "formats/record.h"
 
 typedef struct sl_json_parser sl_json_parser;
@@ -70,6 +71,21 @@ void sl_json_parser_set_lenient_strings(sl_json_parser *p, bool on);
  * input with a few percent malformed lines), so line by line stays the
  * default until it is measured on a quiet machine. */
 void sl_json_parser_set_stream(sl_json_parser *p, bool on);
+
+/* Schema discovery (schema evolution, see formats/infer.h). With discover
+ * on, a line whose root object has a key that is not a top-level field of
+ * the schema (and whose value is not null) stops the parse just before that
+ * line: sl_json_parse_lines returns the bytes up to it, and
+ * sl_json_parser_change lists the new keys with a first guess of their
+ * type. Keys that cannot be column names (not identifiers, too long, past
+ * SL_MAX_COLUMNS) are ignored and remembered, so they cost one hash lookup.
+ * With widen on, an int column meeting a fraction (or an integer beyond
+ * int64) stops the parse the same way, with the column in the change's
+ * widened list (-> double), instead of rejecting the line. */
+void sl_json_parser_set_discover(sl_json_parser *p, bool on);
+void sl_json_parser_set_widen(sl_json_parser *p, bool on);
+/* The change that stopped the last sl_json_parse_lines, or NULL. */
+const sl_schema_change *sl_json_parser_change(const sl_json_parser *p);
 
 /* Lines that cannot become rows go to an sl_bad_record_fn (formats/record.h):
  * reason is e.g. "malformed JSON: TAPE_ERROR at byte 17: ..." or

@@ -47,6 +47,8 @@ struct sl_jsimd {
     ondemand::document_stream stream;
     ondemand::document_stream::iterator it;
     const char *sbase, *send;
+    sl_jsimd_key_fn unknown; /* schema discovery (json_simd.h) */
+    void *unknown_ud;
 };
 
 extern "C" sl_jsimd *sl_jsimd_new(void) {
@@ -95,6 +97,8 @@ struct walker {
     const char *end; /* line + len */
     bool no_escapes; /* the line has no backslash: raw keys and strings are final */
     char *scratch;   /* room for the line's unescaped strings (never more than its length) */
+    sl_jsimd_key_fn unknown; /* root keys off the tree, or NULL */
+    void *unknown_ud;
 };
 
 } // namespace
@@ -231,8 +235,11 @@ static error_code read_leaf(walker &w, ondemand::value &v, const sl_jnode *n) {
 static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *parent);
 static error_code walk_array(walker &w, ondemand::array &arr, const sl_jnode *parent);
 
+/* A node may be both a value and the prefix of deeper paths ("check" and
+ * "check.name" when payload shapes differ): an object or array there feeds
+ * the deeper paths, anything else the value. */
 static error_code visit(walker &w, ondemand::value &v, const sl_jnode *n) {
-    if (n->leaf >= 0) return read_leaf(w, v, n);
+    if (n->child < 0) return read_leaf(w, v, n);
     ondemand::json_type t;
     error_code e = v.type().get(t);
     if (e) return e;
@@ -246,6 +253,7 @@ static error_code visit(walker &w, ondemand::value &v, const sl_jnode *n) {
         e = v.get_array().get(a);
         return e ? e : walk_array(w, a, n);
     }
+    if (n->leaf >= 0) return read_leaf(w, v, n);
     return SUCCESS; /* a scalar where a path goes deeper: the leaves stay absent */
 }
 
@@ -303,13 +311,36 @@ static const sl_jnode *match_key(const walker &w, const sl_jnode *parent, int32_
     return nullptr;
 }
 
+/* Kind of a value for discovery and inference, without consuming it (the
+ * value is skipped by its object afterwards); strings give their text. */
+static int value_kind(ondemand::value &v, std::string_view &str) {
+    ondemand::json_type t;
+    if (v.type().get(t)) return SL_JV_ABSENT;
+    std::string_view tok = trim_right(v.raw_json_token());
+    switch (t) {
+    case ondemand::json_type::null: return SL_JV_NULL;
+    case ondemand::json_type::boolean: return SL_JV_BOOL;
+    case ondemand::json_type::number:
+        for (char c : tok)
+            if (c == '.' || c == 'e' || c == 'E') return SL_JV_DOUBLE;
+        return SL_JV_INT;
+    case ondemand::json_type::string:
+        if (tok.size() >= 2) str = tok.substr(1, tok.size() - 2);
+        return SL_JV_STRING;
+    case ondemand::json_type::object: return SL_JV_OBJECT;
+    case ondemand::json_type::array: return SL_JV_ARRAY;
+    }
+    return SL_JV_ABSENT;
+}
+
 static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *parent) {
     int32_t hint = parent->child;
+    const bool discover = w.unknown != nullptr && parent == w.nodes;
     for (auto fres : obj) {
         ondemand::field f;
         error_code e = std::move(fres).get(f);
         if (e) return e;
-        if (parent->child < 0) continue; /* iterate anyway: checks the structure */
+        if (parent->child < 0 && !discover) continue; /* iterate anyway: checks the structure */
         /* Keys are compared raw; only a key with a backslash is unescaped.
          * The key's closing quote is found backwards from the value (past
          * the ':' that stage 2 has already checked), not by scanning the key. */
@@ -319,10 +350,10 @@ static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *
         do q--; while (q > kp && *q != '"');
         if (q < kp || *q != '"') return TAPE_ERROR;
         const sl_jnode *n;
+        std::string_view key(kp, (size_t)(q - kp));
         if (w.no_escapes || memchr(kp, '\\', (size_t)(q - kp)) == nullptr) {
             n = match_key(w, parent, &hint, kp, (size_t)(q - kp));
         } else {
-            std::string_view key;
             e = f.unescaped_key().get(key);
             if (e) return e;
             n = match_key_slow(w, parent, key.data(), key.size()); /* unescaped: no over-read */
@@ -330,6 +361,11 @@ static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *
         if (n != nullptr) {
             e = visit(w, f.value(), n);
             if (e) return e;
+        } else if (discover) {
+            std::string_view str;
+            int kind = value_kind(f.value(), str);
+            if (kind != SL_JV_NULL && kind != SL_JV_ABSENT)
+                w.unknown(w.unknown_ud, key.data(), key.size(), kind, str.data(), str.size());
         }
     }
     return SUCCESS;
@@ -387,7 +423,7 @@ extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t 
     if (e) return fail(e, doc, line, len, msg, msgcap);
     bool no_esc = memchr(line, '\\', len) == nullptr;
     if (!no_esc && s->scratch.size() < len) s->scratch.resize(len);
-    walker w{nodes, vals, line, line + len, no_esc, s->scratch.data()};
+    walker w{nodes, vals, line, line + len, no_esc, s->scratch.data(), s->unknown, s->unknown_ud};
     e = walk_object(w, obj, &nodes[0]);
     if (e) return fail(e, doc, line, len, msg, msgcap);
     /* The whole object has been iterated: anything left is trailing garbage. */
@@ -401,10 +437,65 @@ extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t 
     return 0;
 }
 
+extern "C" void sl_jsimd_set_unknown(sl_jsimd *s, sl_jsimd_key_fn fn, void *ud) {
+    s->unknown = fn;
+    s->unknown_ud = ud;
+}
+
+extern "C" int sl_jsimd_each_root(sl_jsimd *s, const char *line, size_t len, size_t avail,
+                                  sl_jsimd_key_fn fn, void *ud, char *msg, size_t msgcap) {
+    ondemand::document doc;
+    error_code e = s->parser.iterate(line, len, avail).get(doc);
+    ondemand::object obj;
+    if (!e) e = doc.get_object().get(obj);
+    if (e) {
+        snprintf(msg, msgcap, "malformed JSON or not an object: %s", err_name(e));
+        return SL_EPARSE;
+    }
+    for (auto fres : obj) {
+        ondemand::field f;
+        if ((e = std::move(fres).get(f))) break;
+        std::string_view key;
+        if ((e = f.unescaped_key().get(key))) break;
+        /* the key lives in the parser's string buffer until the next
+         * unescape: keep a copy while the value is looked at */
+        std::string k(key);
+        ondemand::value &v = f.value();
+        ondemand::json_type t;
+        if ((e = v.type().get(t))) break;
+        if (t == ondemand::json_type::string) {
+            std::string_view sv;
+            if ((e = v.get_string().get(sv))) break;
+            fn(ud, k.data(), k.size(), SL_JV_STRING, sv.data(), sv.size());
+            continue;
+        }
+        std::string_view str;
+        fn(ud, k.data(), k.size(), value_kind(v, str), nullptr, 0);
+    }
+    if (e) {
+        snprintf(msg, msgcap, "malformed JSON: %s", err_name(e));
+        return SL_EPARSE;
+    }
+    return 0;
+}
+
 extern "C" int sl_jsimd_stream_start(sl_jsimd *s, const char *buf, size_t len, size_t avail,
                                      size_t window) {
     if (avail < len + SIMDJSON_PADDING) return -1;
-    if (s->sparser.iterate_many(buf, len, window).get(s->stream)) return -1;
+    /* simdjson indexes buf[0..n) with n = len minus the window's final '\n',
+     * so that the byte just past what it indexed is that '\n'. When a
+     * document runs past the window (its tail is cut off as truncated
+     * bytes), On-Demand still walks it and reads the byte past the indexed
+     * range as the next token: with the whole window indexed that is the
+     * first byte of the next, unparsed line, and a '}' there "closed" the
+     * root object, so `{"o":{"":1}` followed by `{"{":1:1` and a line
+     * starting with '}' was taken as a row (found by fuzz_json; regression
+     * input fuzz/corpus/json/stream_cut_root_closed_by_next_line). A '\n'
+     * there is a missing comma, as in line mode. s->send still covers the
+     * '\n': the last line's document ends before it. */
+    size_t n = len;
+    if (n > 0 && buf[n - 1] == '\n') n--;
+    if (s->sparser.iterate_many(buf, n, window).get(s->stream)) return -1;
     s->it = s->stream.begin();
     s->sbase = buf;
     s->send = buf + len;
@@ -444,7 +535,7 @@ extern "C" int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, c
     if (doc.get_object().get(obj)) return 2;
     bool no_esc = memchr(line, '\\', len) == nullptr;
     if (!no_esc && s->scratch.size() < len) s->scratch.resize(len);
-    walker w{nodes, vals, line, end, no_esc, s->scratch.data()};
+    walker w{nodes, vals, line, end, no_esc, s->scratch.data(), s->unknown, s->unknown_ud};
     if (walk_object(w, obj, &nodes[0])) return 2;
     /* The next structural is where the next document starts: it must be on a
      * later line, and between this line's end and it only whitespace, or the

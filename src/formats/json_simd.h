@@ -16,8 +16,10 @@
  * is one step of a dotted path ("a.b.0.c" gives a -> b -> 0 -> c) and names a
  * key of the enclosing object, or, when its name is a decimal number, also
  * an index of the enclosing array. A node that ends a path is a *leaf*: it
- * has a slot in the vals[] array. A node is never both a leaf and an inner
- * node (json.c refuses such a schema). Each value is read at most once, so a
+ * has a slot in the vals[] array. A node may be both a leaf and an inner
+ * node (payload shapes differ: "check" is a string in one, an object with
+ * "name" in another): an object or array there is walked for the deeper
+ * paths, a scalar fills the leaf. Each value is read at most once, so a
  * leaf read by two columns is converted twice from the same sl_jval.
  */
 #ifndef SL_FORMATS_JSON_SIMD_H
@@ -80,6 +82,24 @@ void sl_jsimd_free(sl_jsimd *s);
  * a reason ("malformed JSON: ...", "expected a JSON object") in msg. */
 int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
                    const sl_jnode *nodes, sl_jval *vals, char *msg, size_t msgcap);
+
+/* ---- schema discovery ---------------------------------------------------
+ * kinds reported for a root key: SL_JV_BOOL, SL_JV_INT (an integer literal),
+ * SL_JV_DOUBLE (a fraction or exponent), SL_JV_STRING (s/slen: the text,
+ * unescaped when the key/value had escapes, valid during the call only),
+ * SL_JV_OBJECT, SL_JV_ARRAY, SL_JV_NULL. */
+typedef void (*sl_jsimd_key_fn)(void *ud, const char *key, size_t klen, int kind, const char *s,
+                                size_t slen);
+
+/* While set, sl_jsimd_parse and sl_jsimd_stream_line call fn for every key
+ * of the root object that has no node in the path tree (a miss costs one
+ * call; keys on the tree cost nothing more). fn NULL: off. */
+void sl_jsimd_set_unknown(sl_jsimd *s, sl_jsimd_key_fn fn, void *ud);
+
+/* Calls fn for every key of the root object of line (inference). Returns 0
+ * or SL_EPARSE (msg set) when the line is not a JSON object. */
+int sl_jsimd_each_root(sl_jsimd *s, const char *line, size_t len, size_t avail, sl_jsimd_key_fn fn,
+                       void *ud, char *msg, size_t msgcap);
 
 /* ---- stream mode ------------------------------------------------------
  * Per-line iterate() pays simdjson's fixed per-document cost (stage 1 setup)
