@@ -73,12 +73,18 @@ struct sl_kafka_source {
     size_t *fkey_lens;
     int nfkeys;
     bool key_filter;
+    bool fmissing_pass;
 
     char *buf;
     size_t blen, bcap;
     sl_kafka_msg *msgs;
     int n, mcap;
     rd_kafka_message_t *held; /* taken but did not fit in the last batch */
+    /* messages fetched from librdkafka in one call (consume_batch_queue: one
+     * queue lock per batch, not per message), not looked at yet */
+    rd_kafka_queue_t *q;
+    rd_kafka_message_t *ahead[512];
+    int nahead, iahead;
 
     int64_t filtered;
     int last_err;
@@ -327,6 +333,19 @@ static void on_revoke(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
                 s->msgs[k++] = s->msgs[j];
         s->n = k;
     }
+    /* fetched ahead for a revoked partition: the next owner (or this one,
+     * re-assigned from its checkpoint) fetches them again */
+    for (int k = s->iahead; k < s->nahead; k++) {
+        rd_kafka_message_t *m = s->ahead[k];
+        if (!m || m->err || !m->rkt) continue;
+        int id = part_id(s, rd_kafka_topic_name(m->rkt), m->partition, true);
+        for (int i = 0; i < l->cnt; i++)
+            if (id >= 0 && id == part_id(s, l->elems[i].topic, l->elems[i].partition, false)) {
+                rd_kafka_message_destroy(m);
+                s->ahead[k] = NULL;
+                break;
+            }
+    }
     if (s->held) {
         int id = part_id(s, rd_kafka_topic_name(s->held->rkt), s->held->partition, true);
         for (int i = 0; i < l->cnt; i++)
@@ -430,6 +449,7 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
         else
             rc = copy_list(c->filter_values, c->nfilter, &s->fvals, &s->fval_lens);
         s->nfvals = c->nfilter;
+        s->fmissing_pass = c->filter_missing_pass;
     }
     if (!rc && c->filter_keys) {
         s->key_filter = true;
@@ -488,6 +508,7 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
         return NULL;
     }
     rd_kafka_poll_set_consumer(s->rk);
+    s->q = rd_kafka_queue_get_consumer(s->rk);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(c->ntopics);
     for (int i = 0; i < c->ntopics; i++)
         rd_kafka_topic_partition_list_add(sub, c->topics[i], RD_KAFKA_PARTITION_UA);
@@ -512,9 +533,14 @@ void sl_kafka_close(sl_kafka_source *s) {
     if (s->held)
         rd_kafka_message_destroy(s->held);
     s->held = NULL;
+    for (; s->iahead < s->nahead; s->iahead++)
+        if (s->ahead[s->iahead])
+            rd_kafka_message_destroy(s->ahead[s->iahead]);
     s->n = 0;
     if (s->rk) {
         rd_kafka_consumer_close(s->rk); /* runs the revoke path */
+        if (s->q)
+            rd_kafka_queue_destroy(s->q);
         rd_kafka_destroy(s->rk);
     }
     for (int i = 0; i < s->ntopics; i++) {
@@ -559,7 +585,7 @@ static bool filter_pass(const sl_kafka_source *s, rd_kafka_message_t *m) {
         const void *v;
         size_t vl;
         if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, s->fhdr, &v, &vl))
-            return false;
+            return s->fmissing_pass;
         return in_list(s->fvals, s->fval_lens, s->nfvals, v, vl);
     }
     return true;
@@ -630,7 +656,7 @@ static void on_eof(sl_kafka_source *s, rd_kafka_message_t *m) {
     if (id < 0)
         return;
     kpart *p = &s->parts[id];
-    if (p->assigned && m->offset >= 0 && (p->next < 0 || m->offset > p->next))
+    if (p->assigned && m->offset >= 0 && p->next < 0)
         p->next = m->offset; /* learns the start position when the reset policy chose it */
 }
 
@@ -664,9 +690,16 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
                 int64_t left = deadline - sl_monotonic_us();
                 wait = left > 0 ? (int)((left + 999) / 1000) : 0;
             }
-            m = rd_kafka_consumer_poll(s->rk, wait);
+            while (s->iahead < s->nahead && !(m = s->ahead[s->iahead++]))
+                ; /* NULL: dropped on revocation */
             if (!m) {
-                if (wait > 0)
+                /* serves callbacks (rebalance) too; may return 0 messages on an event */
+                ssize_t got = rd_kafka_consume_batch_queue(s->q, wait, s->ahead, (size_t)(sizeof s->ahead / sizeof *s->ahead));
+                s->iahead = 0;
+                s->nahead = got > 0 ? (int)got : 0;
+                if (s->nahead > 0)
+                    continue;
+                if (wait > 0 && sl_monotonic_us() < deadline)
                     continue; /* woke up for an event (rebalance): keep waiting */
                 break;
             }

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "sources/poll.h"
 
 typedef struct sl_kafka_source sl_kafka_source;
 
@@ -46,6 +47,7 @@ typedef struct sl_kafka_config {
     const char *filter_header;            /* header name, or NULL */
     const char *const *filter_values;     /* allow-list of that header's values */
     int nfilter;
+    bool filter_missing_pass;             /* a message without the header passes (else: filtered) */
     const char *const *filter_keys;       /* allow-list of message keys, or NULL */
     int nfilter_keys;
     bool once; /* stop at the end offsets seen when the partition was first assigned */
@@ -64,13 +66,9 @@ typedef void (*sl_kafka_revoke_fn)(void *ud);
 sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn pos,
                                sl_kafka_revoke_fn revoke, void *ud, sl_error *err);
 
-/* One accepted message: its line is buf[off, off+len) (followed by '\n'),
- * part indexes sl_kafka_partition_names, offset is its Kafka offset. */
-typedef struct sl_kafka_msg {
-    uint32_t off, len;
-    int32_t part;
-    int64_t offset;
-} sl_kafka_msg;
+/* One accepted message (poll.h): part indexes sl_kafka_partition_names,
+ * pos is its Kafka offset. */
+typedef sl_poll_msg sl_kafka_msg;
 
 #define SL_KAFKA_PADDING 64
 

@@ -191,7 +191,7 @@ static int consumer_poll(consumer *c, int max, int timeout_ms) {
         char want[64];
         snprintf(want, sizeof want, "%s/%d", c->topic, i % c->P);
         assert_string_equal(names[m[j].part], want);
-        assert_int_equal(m[j].offset, i / c->P);
+        assert_int_equal(m[j].pos, i / c->P);
         if (i % 10 == 5 && memmem(line, m[j].len, "two", 3))
             assert_int_equal(m[j].len, strlen("{\"i\":,\n\"x\":\"two\r\nlines\"}") + (size_t)snprintf(want, sizeof want, "%d", i));
         c->seen[i]++;
@@ -499,7 +499,7 @@ static void test_sink_roundtrip(void **state) {
             int i;
             assert_int_equal(sscanf(buf + m[j].off, "{\"i\":%d", &i), 1);
             assert_true(i % 10 == 3 || i % 10 == 7);
-            assert_int_equal(m[j].offset, i);
+            assert_int_equal(m[j].pos, i);
         }
         got += n;
         assert_true(sl_monotonic_us() - t0 < 60 * SL_US_PER_SEC);
