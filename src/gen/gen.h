@@ -19,4 +19,14 @@
  */
 int sl_gen_cameras_main(int argc, char **argv);
 
+/*
+ * `sluice gen telco ...`: RFC 5424 syslog lines, SNMP-like metrics (NDJSON),
+ * entity attribute records and entities.csv (seed 000, telco flavor).
+ * `sluice gen retail ...`: POS events, store/register metrics, store and
+ * register attribute records and entities.csv (seed 000, retail flavor).
+ * Same exit statuses as sl_gen_cameras_main.
+ */
+int sl_gen_telco_main(int argc, char **argv);
+int sl_gen_retail_main(int argc, char **argv);
+
 #endif
