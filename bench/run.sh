@@ -1,10 +1,78 @@
 #!/usr/bin/env bash
-# make bench: cameras pipeline throughput, CPU, peak RSS and instructions per record.
+# make bench: cameras pipeline throughput, CPU, peak RSS and instructions per record,
+# and the cost and memory of each window aggregate (bench_aggs).
 # Prints a table and appends it to bench/RESULTS.md with the machine and commit.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 bin="$build/sluice"
 repo=$(cd "$(dirname "$0")/.." && pwd)
+
+# ---- window aggregates (tests/tools/bench_aggs) --------------------------------------------
+# ns/record and bytes per window-key of each aggregate alone on a fixed input, plus
+# instructions/record under callgrind (only sl_window_process is counted). BENCH_ONLY=aggs
+# stops after this part.
+aggs_bench() {
+  local tool="$build/bench_aggs" rows=${BENCH_AGG_ROWS:-1000000} keys=${BENCH_AGG_KEYS:-1000}
+  if [ ! -x "$tool" ]; then echo "bench_aggs not built: no aggregate table" >&2; return 0; fi
+  echo "measuring window aggregates ($rows rows, $keys keys, best of 3) ..." >&2
+  local raw table="" line name ir cgrows=100000
+  raw=$("$tool" --rows "$rows" --keys "$keys" --reps 3)
+  while IFS= read -r line; do
+    case "$line" in
+      "| aggregate |"*) line="$line instr/record |" ;;
+      "|---|"*) line="$line---|" ;;
+      "| "*)
+        name=$(echo "$line" | cut -d'|' -f2 | sed 's/^ *//; s/ *$//')
+        ir="n/a"
+        if command -v valgrind >/dev/null; then
+          rm -f "$work/aggs.cg"
+          valgrind --tool=callgrind --toggle-collect=sl_window_process --callgrind-out-file="$work/aggs.cg" \
+            "$tool" --rows "$cgrows" --keys "$keys" --only "$name" >/dev/null 2>&1 || true
+          local total
+          total=$(grep -E '^summary:|^totals:' "$work/aggs.cg" 2>/dev/null | head -1 | awk '{print $2}')
+          [ -n "$total" ] && ir=$(echo "$total / $cgrows" | bc)
+        fi
+        line="$line $ir |" ;;
+    esac
+    table+="$line"$'\n'
+  done <<<"$raw"
+  echo "$table"
+  local cpu_model machine commit
+  cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+  machine="$cpu_model, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  {
+    echo
+    echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $commit: window aggregates"
+    echo
+    echo "Machine: $machine. Command: \`make bench\` (\`bench_aggs --rows $rows --keys $keys\`: each aggregate alone"
+    echo "in a 1-day window keyed by k, input built before timing, best of 3; instr/record: callgrind over"
+    echo "sl_window_process, $cgrows rows). bytes/window-key = the window's whole state / groups."
+    echo
+    printf '%s' "$table"
+  } >> "$repo/bench/RESULTS.md"
+  echo "appended the aggregate table to bench/RESULTS.md" >&2
+}
+work=${BENCH_DIR:-/tmp/sluice-bench}
+mkdir -p "$work"
+aggs_bench
+[ "${BENCH_ONLY:-}" = aggs ] && exit 0
+
+# ---- telco, retail, umb over Kafka, landing dir and syslog listener ----------------------
+# (bench/flavors.sh; BENCH_ONLY=flavors stops after this part)
+echo "benchmarking telco, retail, umb (Kafka), landing dir, syslog listener ..." >&2
+flavors_table=$(bash "$repo/bench/flavors.sh" "$build")
+echo "$flavors_table"
+{
+  echo
+  echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) flavors, commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores. Command: \`make bench\` (bench/flavors.sh)."
+  echo
+  echo "$flavors_table"
+} >> "$repo/bench/RESULTS.md"
+[ "${BENCH_ONLY:-}" = flavors ] && exit 0
+
 events=${BENCH_EVENTS:-1000000}
 work=${BENCH_DIR:-/tmp/sluice-bench}
 mkdir -p "$work"

@@ -4,8 +4,8 @@
 set -euo pipefail
 what=${1:-all}
 build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev libxxhash-dev
-  libsimdjson-dev libcmocka-dev libmicrohttpd-dev librdkafka-dev"
-test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat"
+  libsimdjson-dev libcmocka-dev libmicrohttpd-dev librdkafka-dev libpcre2-dev"
+test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;

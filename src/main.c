@@ -6,7 +6,7 @@
  *   sluice validate PIPELINE [--set k=v]...
  *   sluice lineage PIPELINE [--set k=v]...
  *   sluice gen FLAVOR [options]
- *   sluice parse FORMAT [FILE] [--schema name:type,...]
+ *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C] [--no-header] [--infer]
  *   sluice help [OPERATOR]
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file,
@@ -22,10 +22,13 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/pipeline.h"
+#include "formats/infer.h"
 #include "formats/json.h"
 #include "formats/json_write.h"
+#include "formats/regex.h"
 #include "formats/lineformat.h"
 #include "gen/gen.h"
+#include "gen/umb.h"
 #include "ops/op.h"
 #include "ops/window.h"
 #include "sources/kafka_mock.h"
@@ -47,8 +50,9 @@ static void usage(FILE *out) {
             "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] \"SQL\"\n"
             "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
             "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
-            "  sluice gen cameras [options]        (sluice gen cameras --help)\n"
-            "  sluice parse json|syslog|logfmt [FILE] [--schema NAME:TYPE,...]\n"
+            "  sluice gen cameras|telco|retail [options]   (sluice gen FLAVOR --help)\n"
+            "  sluice gen umb [options]            (sluice gen umb --help)\n"
+            "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] [--infer] ...\n"
             "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
             "  sluice help [OPERATOR]\n\n"
             "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
@@ -59,7 +63,9 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    const char *pipeline, *data, *format, *schema, *listen;
+    const char *pipeline, *data, *format, *schema, *listen, *pattern, *delimiter, *instance;
+    int header; /* parse csv: -1 default (true), 0, 1 */
+    bool infer;
     const char *positional[4];
     int npos;
     bool once;
@@ -70,6 +76,7 @@ typedef struct {
 static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "run"))
         return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] [--listen ADDR]\n"
+               "           [--instance NAME]\n"
                "  Runs the pipeline, following its sources until interrupted (Ctrl-C commits and exits).\n"
                "  --data DIR      where tables, lake segments and checkpoints live (default data/<pipeline>)\n"
                "  --set N=V       set a ${N} variable of the pipeline file (overrides the environment)\n"
@@ -77,7 +84,10 @@ static const char *cmd_help_text(const char *cmd) {
                "                  (all windows final), commit and exit\n"
                "  --status S      print a status line every S seconds (default 5; 0 = off)\n"
                "  --listen ADDR   serve the dashboard, query API and /metrics on ADDR (e.g. 127.0.0.1:8080,\n"
-               "                  port 0 = any free port); overrides the pipeline's server.listen\n";
+               "                  port 0 = any free port); overrides the pipeline's server.listen\n"
+               "  --instance NAME scale-out: one of several processes sharing the Kafka partitions of the\n"
+               "                  pipeline's consumer group; its checkpoint is DATA/instance-NAME, and\n"
+               "                  `sluice query --data DATA` reads every instance's tables together\n";
     if (!strcmp(cmd, "query"))
         return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] \"SQL\"\n"
                "  Read-only SQL over every table of the pipeline, lake tables included.\n";
@@ -87,9 +97,19 @@ static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "lineage"))
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, tables and views.\n";
     if (!strcmp(cmd, "parse"))
-        return "usage: sluice parse json|syslog|logfmt [FILE] [--schema NAME:TYPE,...]\n"
+        return "usage: sluice parse FORMAT [FILE] [--schema NAME:TYPE,...] [options]\n"
+               "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of syslog: each\n"
+               "          line is read as 5424 when it starts <PRI>VERSION, else as 3164) | logfmt | regex | csv\n"
                "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object per line),\n"
-               "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n";
+               "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n"
+               "  --schema N:T,...  columns and types (json, logfmt, and csv need it, or --infer; syslog and\n"
+               "                    regex have defaults: the syslog fields, the pattern's named groups)\n"
+               "  --infer           json, csv: print the schema inferred from the input (the rules of\n"
+               "                    `schema: infer`) as YAML to paste into a pipeline file, and stop\n"
+               "  --pattern RE      regex: PCRE2 pattern whose named groups are the fields\n"
+               "  --delimiter C     csv: field delimiter (default ,)\n"
+               "  --header, --no-header   csv: the input starts with a header row (default) or not\n"
+               "                    (then the columns are the schema's, in order)\n";
     return NULL;
 }
 
@@ -99,13 +119,18 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         {"once", no_argument, 0, 'o'},         {"format", required_argument, 0, 'f'},
         {"status", required_argument, 0, 'S'}, {"schema", required_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},         {"listen", required_argument, 0, 'l'},
+        {"pattern", required_argument, 0, 'P'}, {"delimiter", required_argument, 0, 'D'},
+        {"header", no_argument, 0, 'H'},        {"no-header", no_argument, 0, 'N'},
+        {"infer", no_argument, 0, 'I'},
+        {"instance", required_argument, 0, 'i'},
         {0, 0, 0, 0},
     };
     c->status = 5;
+    c->header = -1;
     c->vars = sl_vars_new();
     optind = 1;
     int o;
-    while ((o = getopt_long(argc, argv, "d:s:of:S:c:hl:", longopts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "d:s:of:S:c:hl:i:", longopts, NULL)) != -1) {
         switch (o) {
         case 'd': c->data = optarg; break;
         case 's':
@@ -119,6 +144,19 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         case 'S': c->status = atof(optarg); break;
         case 'c': c->schema = optarg; break;
         case 'l': c->listen = optarg; break;
+        case 'P': c->pattern = optarg; break;
+        case 'D': c->delimiter = optarg; break;
+        case 'H': c->header = 1; break;
+        case 'N': c->header = 0; break;
+        case 'I': c->infer = true; break;
+        case 'i':
+            c->instance = optarg;
+            for (const char *q = optarg; *q; q++)
+                if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '-') || !*optarg) {
+                    fprintf(stderr, "sluice %s: --instance takes a name of letters, digits, '-' and '_'\n", cmd);
+                    return 2;
+                }
+            break;
         case 'h': fputs(cmd_help_text(cmd), stdout); return 1;
         default: fputs(cmd_help_text(cmd), stderr); return 2;
         }
@@ -186,7 +224,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sigaction(SIGTERM, &sa, NULL);
         /* a file-size limit must fail a write (EFBIG, reported), not kill us */
         signal(SIGXFSZ, SIG_IGN);
-        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop, .listen = c.listen};
+        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop, .listen = c.listen,
+                         .instance = c.instance};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
             sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", sl_pipeline_name(p), err.msg);
@@ -214,17 +253,36 @@ static int cmd_parse(int argc, char **argv) {
         return rc == 1 ? 0 : 2;
     }
     const char *format = c.npos >= 1 ? c.positional[0] : "";
-    bool known = !strcmp(format, "json") || !strcmp(format, "syslog") || !strcmp(format, "logfmt");
-    if (c.npos < 1 || c.npos > 2 || !known || (!c.schema && strcmp(format, "syslog") != 0)) {
-        fprintf(stderr, "sluice parse: %s\n%s",
-                c.npos >= 1 && !known ? "unknown format (json, syslog, logfmt)" : "expected FORMAT [FILE] (and --schema for json and logfmt)",
-                cmd_help_text("parse"));
+    if (!strcmp(format, "rfc3164")) format = "syslog"; /* see the help text */
+    static const char *const formats[] = {"json", "syslog", "logfmt", "regex", "csv"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) known |= !strcmp(format, formats[i]);
+    bool csv = !strcmp(format, "csv"), json = !strcmp(format, "json"), regex = !strcmp(format, "regex");
+    const char *why = NULL;
+    if (c.npos < 1 || c.npos > 2) why = "expected FORMAT [FILE]";
+    else if (!known) why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv)";
+    else if (c.infer && !json && !csv) why = "--infer is for json and csv";
+    else if (c.infer && c.schema) why = "--infer or --schema, not both";
+    else if (!c.schema && !c.infer && (json || csv || !strcmp(format, "logfmt"))) why = "json, logfmt and csv need --schema (json and csv: or --infer)";
+    else if (regex != !!c.pattern) why = "--pattern goes with format regex (and regex needs it)";
+    else if (!csv && (c.delimiter || c.header >= 0)) why = "--delimiter and --header are for csv";
+    else if (c.delimiter && strlen(c.delimiter) != 1) why = "--delimiter takes one character";
+    if (why) {
+        fprintf(stderr, "sluice parse: %s\n%s", why, cmd_help_text("parse"));
         sl_vars_free(c.vars);
         return 2;
     }
+    char delim = c.delimiter ? c.delimiter[0] : ',';
+    bool header = c.header != 0;
     sl_schema s;
     sl_schema_init(&s);
-    if (!c.schema) sl_line_format_syslog_schema(&s);
+    sl_error err = {0};
+    if (!c.schema && !strcmp(format, "syslog")) sl_line_format_syslog_schema(&s);
+    if (!c.schema && regex && sl_regex_schema(c.pattern, &s, &err)) {
+        fprintf(stderr, "sluice parse: %s\n", err.msg);
+        sl_vars_free(c.vars);
+        return 2;
+    }
     char *spec = strdup(c.schema ? c.schema : ""), *save = NULL;
     for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
@@ -257,8 +315,23 @@ static int cmd_parse(int argc, char **argv) {
     if (in != stdin) fclose(in);
     if (len && buf[len - 1] != '\n') buf[len++] = '\n';
     memset(buf + len, 0, SL_JSON_PADDING);
-    sl_error err = {0};
-    sl_line_format *lf = sl_line_format_new(format, &s, NULL, &err);
+    if (c.infer) {
+        sl_infer *inf = sl_infer_new();
+        if (csv) sl_infer_csv(inf, buf, len, delim, header, NULL, 0, INT64_MAX);
+        else sl_infer_json(inf, buf, len, INT64_MAX);
+        int rc2 = sl_infer_schema(inf, NULL, &s, &err);
+        printf("# inferred from %lld records of %s; paste into a source (or use schema: infer)\nschema:\n",
+               (long long)sl_infer_records(inf), c.npos == 2 ? c.positional[1] : "stdin");
+        for (int i = 0; i < s.n; i++) printf("  %s: %s\n", s.f[i].name, sl_type_name(s.f[i].type));
+        if (!s.n) printf("  {}\n");
+        sl_infer_free(inf);
+        if (rc2) fprintf(stderr, "sluice parse: %s\n", err.msg);
+        free(buf);
+        sl_vars_free(c.vars);
+        return rc2 ? 1 : 0;
+    }
+    sl_line_format_opts fo = {.pattern = c.pattern, .delim = delim, .header = header};
+    sl_line_format *lf = sl_line_format_new_opts(format, &s, NULL, &fo, &err);
     if (!lf) {
         fprintf(stderr, "sluice parse: %s\n", err.msg);
         free(buf);
@@ -336,11 +409,14 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
-            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras\nRun `sluice gen cameras --help` for options.\n");
+            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail\nRun `sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
         if (!strcmp(argv[2], "cameras")) return sl_gen_cameras_main(argc - 2, argv + 2);
-        fprintf(stderr, "sluice gen: unknown flavor '%s' (available: cameras)\n", argv[2]);
+        if (!strcmp(argv[2], "umb")) return sl_gen_umb_main(argc - 2, argv + 2);
+        if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
+        if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
+        fprintf(stderr, "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail)\n", argv[2]);
         return 2;
     }
     fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);

@@ -15,9 +15,11 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
+#include "formats/regex.h"
 
 static const sl_opt top_opts[] = {
     {"pipeline", SL_OPT_STRING, true, NULL, NULL, "pipeline name (names the data directory)"},
+    {"extends", SL_OPT_STRING, false, NULL, NULL, "another pipeline file (relative to this one): its top-level sections apply unless this file sets them"},
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
     {"commit_interval", SL_OPT_DURATION, false, NULL, "1s", "how often outputs and positions are committed"},
     {"batch_size", SL_OPT_INT, false, NULL, "4096", "rows per batch"},
@@ -30,11 +32,30 @@ static const sl_opt top_opts[] = {
 };
 
 static const sl_opt source_opts[] = {
-    {"type", SL_OPT_ENUM, true, "dir|file", NULL, "dir: a landing directory; file: one file"},
-    {"path", SL_OPT_STRING, true, NULL, NULL, "directory (dir) or file (file)"},
+    {"type", SL_OPT_ENUM, true, "dir|file|kafka|syslog", NULL, "dir: a landing directory; file: one file; kafka: topics of a Kafka cluster; syslog: UDP/TCP listeners"},
+    {"path", SL_OPT_STRING, false, NULL, NULL, "directory (dir) or file (file)"},
+    {"brokers", SL_OPT_STRING, false, NULL, NULL, "kafka: bootstrap servers host:port,..."},
+    {"topics", SL_OPT_LIST, false, NULL, NULL, "kafka: topic name(s)"},
+    {"group", SL_OPT_STRING, false, NULL, "sluice", "kafka: consumer group (processes in one group share the partitions)"},
+    {"properties", SL_OPT_MAP, false, NULL, NULL, "kafka: any librdkafka setting, e.g. security.protocol: SSL (secrets are never logged)"},
+    {"filter", SL_OPT_MAP, false, NULL, NULL, "kafka: {header: NAME, values: [...], keys: [...]} allow-lists checked before parsing"},
+    {"listen_udp", SL_OPT_STRING, false, NULL, NULL, "syslog: UDP address:port (RFC 5426)"},
+    {"listen_tcp", SL_OPT_STRING, false, NULL, NULL, "syslog: TCP address:port (RFC 6587: octet counting or newline framing)"},
+    {"max_queue_bytes", SL_OPT_INT, false, NULL, "8388608", "syslog: bound of the receive queue (full: TCP pushes back, UDP drops and counts)"},
+    {"max_files_per_trigger", SL_OPT_INT, false, NULL, "0", "dir: files started per read cycle, each slice committed (0: no limit)"},
+    {"cleanup", SL_OPT_ENUM, false, "none|delete|move", "none", "dir: what happens to a file once it is read and committed"},
+    {"archive", SL_OPT_STRING, false, NULL, NULL, "dir: where cleanup: move puts finished files"},
+    {"pattern_regex", SL_OPT_STRING, false, NULL, NULL, "format regex: PCRE2 pattern whose named groups are the fields"},
+    {"delimiter", SL_OPT_STRING, false, NULL, ",", "format csv: field delimiter (one character)"},
+    {"header", SL_OPT_BOOL, false, NULL, "true", "format csv: every file starts with a header row (kafka/syslog: false)"},
+    {"columns", SL_OPT_LIST, false, NULL, NULL, "format csv without header: the column names in file order"},
     {"pattern", SL_OPT_STRING, false, NULL, "*", "file name glob (dir)"},
-    {"format", SL_OPT_ENUM, false, "json|syslog|logfmt", "json", "record format: NDJSON, syslog (RFC 5424 / 3164) or logfmt"},
-    {"schema", SL_OPT_MAP, false, NULL, NULL, "field: type (int, double, string, bool, timestamp); syslog default: pri, facility, severity, timestamp, hostname, app_name, procid, msgid, structured_data, msg"},
+    {"format", SL_OPT_ENUM, false, "json|syslog|logfmt|regex|csv", "json", "record format: NDJSON, syslog (RFC 5424 / 3164), logfmt, regex (named groups) or CSV (RFC 4180)"},
+    {"schema", SL_OPT_ANY, false, NULL, NULL, "field: type (int, double, string, bool, timestamp), or `infer` (json, csv: types from a sample of the files); syslog default: pri, facility, severity, timestamp, hostname, app_name, procid, msgid, structured_data, msg"},
+    {"schema_hints", SL_OPT_MAP, false, NULL, NULL, "schema: infer: field: type that overrides the inferred type (or declares a field the sample lacks)"},
+    {"infer_sample", SL_OPT_INT, false, NULL, "1000", "schema: infer: records sampled from the files present at the first run"},
+    {"evolve", SL_OPT_ENUM, false, "add_columns|fail|none", "add_columns with schema: infer, else none", "a field the schema lacks (json: root key; csv: header column): becomes a new column, stops the pipeline, or is ignored"},
+    {"on_type_conflict", SL_OPT_ENUM, false, "quarantine|widen", "quarantine", "a value that does not fit its column: quarantined, or (widen) an int column becomes double"},
     {"paths", SL_OPT_MAP, false, NULL, NULL, "field: dotted JSON path, when not a top-level key"},
     {0},
 };
@@ -47,6 +68,8 @@ static const sl_opt table_opts[] = {
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
     {"steps", SL_OPT_SEQ, false, NULL, NULL, "operators applied in order: - op: {...}"},
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
+    {"columns", SL_OPT_LIST, false, NULL, NULL, "keep only these columns (in this order) after the steps"},
+    {"publish", SL_OPT_MAP, false, NULL, NULL, "also send every row to Kafka as JSON: {brokers, topic, key: EXPR, properties: {...}}"},
     {"rollup", SL_OPT_MAP, false, NULL, NULL, "{size: 1h}: a coarser window made by merging the final groups of the window table it reads"},
     {0},
 };
@@ -140,6 +163,193 @@ static int name_error(sl_error *err, const sl_node *map, int i, const char *what
                        "%s name '%s' must be an identifier (letters, digits, _)", what, map->map[i].key);
 }
 
+static const sl_opt kafka_filter_opts[] = {
+    {"header", SL_OPT_STRING, false, NULL, NULL, "header whose value must be in `values`"},
+    {"values", SL_OPT_LIST, false, NULL, NULL, "allowed values of the header (a list, or one string of comma-separated values)"},
+    {"missing", SL_OPT_ENUM, false, "drop|pass", "drop", "a message without the header: filtered out, or passed on (to be filtered on its payload)"},
+    {"keys", SL_OPT_LIST, false, NULL, NULL, "allowed message keys"},
+    {0},
+};
+
+static void free_list(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* A sequence of scalars, or one scalar of comma-separated items (so a
+ * whole list can come from one ${VAR}) -> a string array. */
+static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
+    *count = 0;
+    if (n->kind == SL_NODE_SCALAR) {
+        const char *str = n->str ? n->str : "";
+        *out = calloc(strlen(str) + 2, sizeof **out);
+        for (const char *q = str;;) {
+            size_t l = strcspn(q, ",");
+            const char *a = q, *b = q + l;
+            while (a < b && *a == ' ') a++;
+            while (b > a && b[-1] == ' ') b--;
+            if (b > a) (*out)[(*count)++] = strndup(a, (size_t)(b - a));
+            if (!q[l]) break;
+            q += l + 1;
+        }
+        return 0;
+    }
+    if (n->kind != SL_NODE_SEQ) return sl_node_error(err, n, "expected a list");
+    *out = calloc((size_t)n->n + 1, sizeof **out);
+    for (int i = 0; i < n->n; i++) {
+        const sl_node *e = n->seq[i];
+        if (e->kind != SL_NODE_SCALAR) return sl_node_error(err, e, "expected a string");
+        (*out)[(*count)++] = strdup(e->str ? e->str : "");
+    }
+    return 0;
+}
+
+/* `properties:` (any librdkafka setting) -> "key=value" strings, as the
+ * Kafka source and sink take them. n may be NULL (none). */
+static int kafka_props(const sl_node *n, char ***out, int *count, sl_error *err) {
+    *count = 0;
+    if (!n) return 0;
+    *out = calloc((size_t)n->n + 1, sizeof **out);
+    for (int i = 0; i < n->n; i++) {
+        const sl_node *v = n->map[i].val;
+        if (v->kind != SL_NODE_SCALAR) return sl_node_error(err, v, "kafka property '%s': expected a value", n->map[i].key);
+        size_t l = strlen(n->map[i].key) + strlen(v->str ? v->str : "") + 2;
+        (*out)[i] = malloc(l);
+        snprintf((*out)[i], l, "%s=%s", n->map[i].key, v->str ? v->str : "");
+        (*count)++;
+    }
+    return 0;
+}
+
+static const char *const kafka_only[] = {"brokers", "topics", "group", "properties", "filter"};
+static const char *const syslog_only[] = {"listen_udp", "listen_tcp", "max_queue_bytes"};
+static const char *const dir_only[] = {"path", "pattern", "max_files_per_trigger", "cleanup", "archive"};
+
+/* Refuses keys that belong to another source type. */
+static int refuse_keys(const source *s, const sl_node *n, const char *const *keys, size_t nkeys, const char *owner, sl_error *err) {
+    for (size_t i = 0; i < nkeys; i++)
+        if (sl_node_get(n, keys[i]))
+            return sl_node_error(err, sl_node_get(n, keys[i]), "source '%s': '%s' is for %s sources", s->name, keys[i], owner);
+    return 0;
+}
+#define REFUSE(keys, owner) refuse_keys(s, n, keys, sizeof keys / sizeof *keys, owner, err)
+
+static int compile_kafka(source *s, const sl_node *n, sl_error *err) {
+    const char *need[] = {"brokers", "topics"};
+    for (int i = 0; i < 2; i++)
+        if (!sl_node_get(n, need[i])) return sl_node_error(err, n, "source '%s': kafka needs '%s'", s->name, need[i]);
+    if (REFUSE(syslog_only, "syslog") || REFUSE(dir_only, "dir and file")) return SL_EINVAL;
+    s->type = SRC_KAFKA;
+    s->brokers = strdup(sl_node_get(n, "brokers")->str);
+    const sl_node *g = sl_node_get(n, "group");
+    s->group = strdup(g ? g->str : "sluice");
+    if (node_list(sl_node_get(n, "topics"), &s->topics, &s->ntopics, err)) return err->code;
+    if (kafka_props(sl_node_get(n, "properties"), &s->props, &s->nprops, err)) return SL_EINVAL;
+    const sl_node *f = sl_node_get(n, "filter");
+    if (f) {
+        char what[128];
+        snprintf(what, sizeof what, "source '%s' filter", s->name);
+        if (sl_spec_check(f, kafka_filter_opts, what, err)) return SL_EINVAL;
+        const sl_node *h = sl_node_get(f, "header"), *v = sl_node_get(f, "values"), *k = sl_node_get(f, "keys");
+        if (!!h != !!v) return sl_node_error(err, f, "filter: 'header' and 'values' go together");
+        if (h) {
+            s->filter_header = strdup(h->str);
+            const sl_node *miss = sl_node_get(f, "missing");
+            s->filter_missing_pass = miss && !strcmp(miss->str, "pass");
+            if (node_list(v, &s->filter_values, &s->nfilter_values, err)) return err->code;
+        }
+        if (k && node_list(k, &s->filter_keys, &s->nfilter_keys, err)) return err->code;
+    }
+    return 0;
+}
+
+
+static int compile_syslog(source *s, const sl_node *n, sl_error *err) {
+    if (REFUSE(kafka_only, "kafka") || REFUSE(dir_only, "dir and file")) return SL_EINVAL;
+    const sl_node *u = sl_node_get(n, "listen_udp"), *t = sl_node_get(n, "listen_tcp");
+    if (!u && !t) return sl_node_error(err, n, "source '%s': syslog needs listen_udp and/or listen_tcp", s->name);
+    s->type = SRC_SYSLOG;
+    s->listen_udp = u ? strdup(u->str) : NULL;
+    s->listen_tcp = t ? strdup(t->str) : NULL;
+    const sl_node *q = sl_node_get(n, "max_queue_bytes");
+    if (q && (sl_node_int(q, "max_queue_bytes", &s->max_queue_bytes, err) || s->max_queue_bytes < 65536))
+        return err->code ? err->code : sl_node_error(err, q, "max_queue_bytes must be at least 65536");
+    return 0;
+}
+
+static int compile_dir_opts(source *s, const sl_node *n, sl_error *err) {
+    if (REFUSE(kafka_only, "kafka") || REFUSE(syslog_only, "syslog")) return SL_EINVAL;
+    const sl_node *m = sl_node_get(n, "max_files_per_trigger"), *c = sl_node_get(n, "cleanup"), *a = sl_node_get(n, "archive");
+    int64_t v = 0;
+    if (m && (sl_node_int(m, "max_files_per_trigger", &v, err) || v < 0 || v > 1000000000))
+        return err->code ? err->code : sl_node_error(err, m, "max_files_per_trigger must be 0 or more");
+    s->max_files = (int)v;
+    s->cleanup = c ? sl_dir_cleanup_parse(c->str) : SL_DIR_CLEANUP_NONE;
+    if ((s->cleanup == SL_DIR_CLEANUP_MOVE) != !!a)
+        return sl_node_error(err, a ? a : c, "source '%s': cleanup: move and archive go together", s->name);
+    s->archive = a ? strdup(a->str) : NULL;
+    return 0;
+}
+
+static int compile_format_opts(source *s, const sl_node *n, sl_error *err) {
+    const sl_node *pat = sl_node_get(n, "pattern_regex"), *d = sl_node_get(n, "delimiter"), *h = sl_node_get(n, "header"),
+                  *cols = sl_node_get(n, "columns");
+    bool regex = !strcmp(s->format, "regex"), csv = !strcmp(s->format, "csv");
+    if (regex != !!pat) return sl_node_error(err, pat ? pat : n, "source '%s': format regex and pattern_regex go together", s->name);
+    if (!csv && (d || h || cols))
+        return sl_node_error(err, d ? d : h ? h : cols, "source '%s': delimiter, header and columns are for format csv", s->name);
+    s->regex = pat ? strdup(pat->str) : NULL;
+    s->delim = ',';
+    if (d && strlen(d->str) != 1) return sl_node_error(err, d, "delimiter must be one character");
+    if (d) s->delim = d->str[0];
+    s->header = s->type == SRC_DIR; /* a file starts with its header; a message does not */
+    if (h && sl_node_bool(h, "header", &s->header, err)) return SL_EINVAL;
+    if (csv && s->header && s->type != SRC_DIR)
+        return sl_node_error(err, h ? h : n, "source '%s': header: true needs a dir or file source", s->name);
+    if (cols && node_list(cols, &s->columns, &s->ncolumns, err)) return SL_EINVAL;
+    return 0;
+}
+
+static int parse_schema_map(const sl_node *sc, sl_schema *out, sl_error *err) {
+    for (int i = 0; i < sc->n; i++) {
+        const sl_map_entry *me = &sc->map[i];
+        if (!valid_ident(me->key)) return name_error(err, sc, i, "field");
+        int t = me->val->kind == SL_NODE_SCALAR ? sl_type_parse(me->val->str) : -1;
+        if (t < 0)
+            return sl_node_error(err, me->val, "unknown type '%s' for field '%s' (int, double, string, bool, timestamp)",
+                                 me->val->str ? me->val->str : "", me->key);
+        if (sl_schema_add(out, me->key, (sl_type)t) < 0)
+            return sl_error_at(err, SL_EINVAL, sc->file, me->line, me->col, "too many fields, or '%s' twice", me->key);
+    }
+    return 0;
+}
+
+/* schema: infer, schema_hints, infer_sample, evolve, on_type_conflict. */
+static int compile_evolve_opts(source *s, const sl_node *n, sl_error *err) {
+    const sl_node *sc = sl_node_get(n, "schema"), *h = sl_node_get(n, "schema_hints"), *smp = sl_node_get(n, "infer_sample"),
+                  *ev = sl_node_get(n, "evolve"), *tc = sl_node_get(n, "on_type_conflict");
+    s->infer = sc && sc->kind == SL_NODE_SCALAR && sc->str && !strcmp(sc->str, "infer");
+    bool jc = !strcmp(s->format, "json") || !strcmp(s->format, "csv");
+    if (s->infer && !jc) return sl_node_error(err, sc, "source '%s': schema: infer is for formats json and csv", s->name);
+    if (s->infer && s->type != SRC_DIR)
+        return sl_node_error(err, sc, "source '%s': schema: infer needs a dir or file source (it samples the files present)", s->name);
+    if ((h || smp) && !s->infer) return sl_node_error(err, h ? h : smp, "source '%s': schema_hints and infer_sample go with schema: infer", s->name);
+    sl_schema_init(&s->declared);
+    if (h && parse_schema_map(h, &s->declared, err)) return err->code;
+    s->infer_sample = 1000;
+    if (smp && (sl_node_int(smp, "infer_sample", &s->infer_sample, err) || s->infer_sample < 1))
+        return err->code ? err->code : sl_node_error(err, smp, "infer_sample must be at least 1");
+    s->evolve = s->infer ? EVOLVE_ADD : EVOLVE_NONE;
+    if (ev) s->evolve = !strcmp(ev->str, "add_columns") ? EVOLVE_ADD : !strcmp(ev->str, "fail") ? EVOLVE_FAIL : EVOLVE_NONE;
+    s->widen = tc && !strcmp(tc->str, "widen");
+    const sl_node *at = tc && s->widen ? tc : ev;
+    if ((s->evolve != EVOLVE_NONE || s->widen) && (!jc || s->type != SRC_DIR))
+        return sl_node_error(err, at ? at : sc, "source '%s': evolve and on_type_conflict: widen need format json or csv and a dir or file source", s->name);
+    if (s->evolve != EVOLVE_NONE && !strcmp(s->format, "csv") && !s->header)
+        return sl_node_error(err, at ? at : sc, "source '%s': schema evolution of csv needs header: true (new columns are found in headers)", s->name);
+    return 0;
+}
+
 static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error *err) {
     char what[128];
     snprintf(what, sizeof what, "source '%s'", s->name);
@@ -147,33 +357,49 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
     s->node = n;
     s->type = SRC_DIR;
     const char *type = sl_node_get(n, "type")->str;
-    const char *path = sl_node_get(n, "path")->str;
+    const sl_node *pathn = sl_node_get(n, "path");
     const sl_node *pat = sl_node_get(n, "pattern");
+    if (!strcmp(type, "kafka")) {
+        if (compile_kafka(s, n, err)) return err->code;
+    } else if (!strcmp(type, "syslog")) {
+        if (compile_syslog(s, n, err)) return err->code;
+    } else {
+        if (!pathn) return sl_node_error(err, n, "source '%s': missing key 'path'", s->name);
+        if (compile_dir_opts(s, n, err)) return err->code;
+    }
+    const char *path = pathn ? pathn->str : "";
     if (!strcmp(type, "file")) {
         char a[PATH_MAX], b[PATH_MAX];
         snprintf(a, sizeof a, "%s", path);
         snprintf(b, sizeof b, "%s", path);
         snprintf(s->path, sizeof s->path, "%s", dirname(a));
         snprintf(s->pattern, sizeof s->pattern, "%s", basename(b));
-    } else {
+    } else if (s->type == SRC_DIR) {
         snprintf(s->path, sizeof s->path, "%s", path);
         snprintf(s->pattern, sizeof s->pattern, "%s", pat ? pat->str : "*");
     }
     const sl_node *fmt = sl_node_get(n, "format");
-    snprintf(s->format, sizeof s->format, "%s", fmt ? fmt->str : "json");
+    snprintf(s->format, sizeof s->format, "%s", fmt ? fmt->str : s->type == SRC_SYSLOG ? "syslog" : "json");
+    if (compile_format_opts(s, n, err)) return err->code;
     const sl_node *sc = sl_node_get(n, "schema");
     sl_schema_init(&s->schema);
+    if (compile_evolve_opts(s, n, err)) return err->code;
+    if (sc && !s->infer && sc->kind != SL_NODE_MAP)
+        return sl_node_error(err, sc, "schema: expected a map of field: type, or infer");
     if (!sc && strcmp(s->format, "syslog") == 0) sl_line_format_syslog_schema(&s->schema);
+    else if (!sc && strcmp(s->format, "regex") == 0) {
+        sl_error e = {0};
+        if (sl_regex_schema(s->regex, &s->schema, &e)) return sl_node_error(err, sl_node_get(n, "pattern_regex"), "%s", e.msg);
+    }
     else if (!sc) return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)", s->name, s->format);
-    for (int i = 0; sc && i < sc->n; i++) {
-        const sl_map_entry *me = &sc->map[i];
-        if (!valid_ident(me->key)) return name_error(err, sc, i, "field");
-        int t = me->val->kind == SL_NODE_SCALAR ? sl_type_parse(me->val->str) : -1;
-        if (t < 0)
-            return sl_node_error(err, me->val, "unknown type '%s' for field '%s' (int, double, string, bool, timestamp)",
-                                 me->val->str ? me->val->str : "", me->key);
-        if (sl_schema_add(&s->schema, me->key, (sl_type)t) < 0)
-            return sl_error_at(err, SL_EINVAL, sc->file, me->line, me->col, "too many fields");
+    if (sc && !s->infer && parse_schema_map(sc, &s->schema, err)) return err->code;
+    if (!s->infer) s->declared = s->schema;
+    const sl_schema *res = sl_evolve_resolved(p, s->name);
+    if (res) {
+        s->schema = *res;
+    } else if (s->infer) {
+        sl_error e = {0};
+        if (sl_evolve_infer_files(s, &s->schema, &e)) return sl_node_error(err, sc, "source '%s': schema: infer: %s", s->name, e.msg);
     }
     const sl_node *pn = sl_node_get(n, "paths");
     if (pn) {
@@ -186,7 +412,6 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
             s->paths[c] = strdup(pn->map[i].val->str);
         }
     }
-    (void)p;
     return 0;
 }
 
@@ -199,7 +424,7 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     const sl_node *roll = sl_node_get(n, "rollup");
     if (roll) {
         static const sl_opt rollup_opts[] = {{"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
-        if (win || steps) return sl_node_error(err, roll, "table '%s': a rollup has no window or steps of its own", t->name);
+        if (win || steps || sl_node_get(n, "columns")) return sl_node_error(err, roll, "table '%s': a rollup has no window, steps or columns of its own", t->name);
         if (sl_spec_check(roll, rollup_opts, "rollup", err)) return SL_EINVAL;
         table *parent = t->from_table >= 0 ? &p->t[t->from_table] : NULL;
         if (!parent || !parent->win)
@@ -210,15 +435,17 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         t->win = sl_window_create_rollup(parent->win, size, &e);
         if (!t->win) return sl_node_error(err, roll, "%s", e.msg);
         t->is_rollup = true;
-        t->out = *sl_window_schema(t->win);
+        t->full = t->out = *sl_window_schema(t->win);
         return 0;
     }
     if (win && steps)
         return sl_node_error(err, win, "table '%s': a window table has no steps (put them in the table it reads)", t->name);
+    if (win && sl_node_get(n, "columns"))
+        return sl_node_error(err, sl_node_get(n, "columns"), "table '%s': a window table's columns are its keys and aggregates", t->name);
     if (win) {
         t->win = sl_window_create(win, &t->in, err);
         if (!t->win) return SL_EINVAL;
-        t->out = *sl_window_schema(t->win);
+        t->full = t->out = *sl_window_schema(t->win);
         return 0;
     }
     for (int i = 0; steps && i < steps->n; i++) {
@@ -246,6 +473,21 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         memcpy(st->id, id, sizeof id);
         st->full_every = 60;
         t->nsteps++;
+    }
+    t->full = t->out;
+    const sl_node *cols = sl_node_get(n, "columns");
+    if (cols) {
+        /* the table keeps (and its readers see) only these columns; the
+         * steps still work on every column they made */
+        sl_schema_init(&t->out);
+        for (int i = 0; i < sl_node_list_len(cols); i++) {
+            const sl_node *c = sl_node_list_at(cols, i);
+            int k = c->kind == SL_NODE_SCALAR ? sl_schema_find(&t->full, c->str) : -1;
+            if (k < 0) return sl_node_error(err, c, "table '%s': columns: '%s' is not a column here", t->name, c->str ? c->str : "");
+            if (sl_schema_add(&t->out, t->full.f[k].name, t->full.f[k].type) < 0)
+                return sl_node_error(err, c, "table '%s': columns: '%s' listed twice", t->name, c->str);
+            t->proj[t->nproj++] = k;
+        }
     }
     return 0;
 }
@@ -301,6 +543,71 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
     return 0;
 }
 
+/* `extends: base.yaml`: whole top-level sections are taken from the base
+ * unless this file sets them (sources, tables, dashboard... are replaced,
+ * never merged key by key, so what runs is easy to read off the two files).
+ * One level only; positions in messages still name the file a node is in. */
+static const sl_node *extend_root(sl_pipeline *p, const sl_node *root, const sl_vars *vars, sl_error *err) {
+    const sl_node *ext = sl_node_get(root, "extends");
+    if (ext->kind != SL_NODE_SCALAR || !ext->str || !*ext->str) {
+        sl_node_error(err, ext, "extends must be a file name");
+        return NULL;
+    }
+    char bpath[PATH_MAX * 2];
+    if (ext->str[0] == '/') snprintf(bpath, sizeof bpath, "%s", ext->str);
+    else snprintf(bpath, sizeof bpath, "%s/%s", p->base_dir, ext->str);
+    p->base_spec = sl_spec_load(bpath, vars, err);
+    if (!p->base_spec) return NULL;
+    const sl_node *base = sl_spec_root(p->base_spec);
+    if (base->kind != SL_NODE_MAP) {
+        sl_node_error(err, base, "extends: %s is not a pipeline file", ext->str);
+        return NULL;
+    }
+    if (sl_node_get(base, "extends")) {
+        sl_node_error(err, sl_node_get(base, "extends"), "extends: a base file cannot extend another (one level only)");
+        return NULL;
+    }
+    p->merged = calloc(1, sizeof *p->merged);
+    *p->merged = *root;
+    p->merged->map = calloc((size_t)(root->n + base->n), sizeof *p->merged->map);
+    int n = 0;
+    for (int i = 0; i < root->n; i++)
+        if (strcmp(root->map[i].key, "extends")) p->merged->map[n++] = root->map[i];
+    for (int i = 0; i < base->n; i++)
+        if (!sl_node_get(root, base->map[i].key)) p->merged->map[n++] = base->map[i];
+    p->merged->n = n;
+    return p->merged;
+}
+
+static const sl_opt publish_opts[] = {
+    {"brokers", SL_OPT_STRING, true, NULL, NULL, "bootstrap servers host:port,..."},
+    {"topic", SL_OPT_STRING, true, NULL, NULL, "topic the rows go to"},
+    {"key", SL_OPT_EXPR, false, NULL, NULL, "message key: an expression over the table's columns (none: no key)"},
+    {"properties", SL_OPT_MAP, false, NULL, NULL, "any librdkafka producer setting (TLS, SASL, linger.ms ...)"},
+    {0},
+};
+
+/* publish: the table's rows (window tables: every emitted version of a
+ * row) as JSON values on a topic, through an idempotent producer flushed at
+ * every commit before the commit is made durable. */
+static int compile_publish(table *t, const sl_node *n, sl_error *err) {
+    char what[128];
+    snprintf(what, sizeof what, "table '%s' publish", t->name);
+    if (sl_spec_check(n, publish_opts, what, err)) return SL_EINVAL;
+    t->pub_brokers = strdup(sl_node_get(n, "brokers")->str);
+    t->pub_topic = strdup(sl_node_get(n, "topic")->str);
+    const sl_node *k = sl_node_get(n, "key");
+    if (k) {
+        if (!(t->pub_key = sl_op_compile_expr(k, &t->out, err))) return SL_EINVAL;
+        if (sl_expr_type(t->pub_key) != SL_T_STRING && sl_expr_type(t->pub_key) != SL_T_INT)
+            return sl_node_error(err, k, "publish key must be a string or an integer");
+    }
+    if (kafka_props(sl_node_get(n, "properties"), &t->pub_props, &t->npub_props, err)) return SL_EINVAL;
+    return 0;
+}
+
+static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err);
+
 sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err) {
     sl_pipeline *p = calloc(1, sizeof *p);
     snprintf(p->file, sizeof p->file, "%s", path);
@@ -310,6 +617,46 @@ sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *e
     p->spec = sl_spec_load(path, vars, err);
     if (!p->spec) goto fail;
     const sl_node *root = sl_spec_root(p->spec);
+    if (root->kind == SL_NODE_MAP && sl_node_get(root, "extends")) {
+        if (!(root = extend_root(p, root, vars, err))) goto fail;
+    }
+    if (pipeline_compile(p, root, err)) goto fail;
+    return p;
+fail:
+    sl_pipeline_free(p);
+    return NULL;
+}
+
+static void pipeline_free_contents(sl_pipeline *p);
+
+int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
+    sl_pipeline *q = calloc(1, sizeof *q);
+    if (!q) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    memcpy(q->file, p->file, sizeof q->file);
+    memcpy(q->base_dir, p->base_dir, sizeof q->base_dir);
+    q->spec = p->spec, q->base_spec = p->base_spec, q->merged = p->merged;
+    memcpy(q->resolved, p->resolved, sizeof q->resolved);
+    q->nresolved = p->nresolved;
+    const sl_node *root = q->merged ? q->merged : sl_spec_root(q->spec);
+    if (pipeline_compile(q, root, err)) {
+        q->spec = q->base_spec = NULL, q->merged = NULL;
+        sl_pipeline_free(q);
+        return err->code ? err->code : SL_EINVAL;
+    }
+    p->spec = p->base_spec = NULL, p->merged = NULL;
+    pipeline_free_contents(p);
+    memcpy(p, q, sizeof *p);
+    free(q);
+    return 0;
+}
+
+const sl_schema *sl_evolve_resolved(const sl_pipeline *p, const char *source) {
+    for (int i = 0; i < p->nresolved; i++)
+        if (!strcmp(p->resolved[i].name, source)) return &p->resolved[i].schema;
+    return NULL;
+}
+
+static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) {
     if (sl_spec_check(root, top_opts, "pipeline file", err)) goto fail;
     const sl_node *nm = sl_node_get(root, "pipeline");
     if (!valid_ident(nm->str)) {
@@ -386,6 +733,7 @@ sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *e
         table *t = &p->t[p->order[k]];
         t->in = t->from_source >= 0 ? p->src[t->from_source].schema : p->t[t->from_table].out;
         if (compile_table(p, t, err)) goto fail;
+        if (sl_node_get(t->node, "publish") && compile_publish(t, sl_node_get(t->node, "publish"), err)) goto fail;
     }
     const sl_node *views = sl_node_get(root, "views");
     for (int i = 0; views && i < views->n; i++) {
@@ -458,20 +806,32 @@ sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *e
 #undef JAPP
         p->lineage_json = j;
     }
-    return p;
+    return 0;
 fail:
-    sl_pipeline_free(p);
-    return NULL;
+    return err->code ? err->code : SL_EINVAL;
 }
 
 void sl_pipeline_free(sl_pipeline *p) {
     if (!p) return;
+    pipeline_free_contents(p);
+    free(p);
+}
+
+/* Everything but the struct itself. */
+static void pipeline_free_contents(sl_pipeline *p) {
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         for (int s = 0; s < t->nsteps; s++)
             if (t->steps[s].self) t->steps[s].def->destroy(t->steps[s].self);
         sl_window_free(t->win);
         sl_batch_free(t->work);
+        free(t->view);
+        if (t->sink) sl_kafka_sink_close(t->sink);
+        sl_expr_free(t->pub_key);
+        sl_batch_free(t->pub_keycol);
+        free(t->pub_brokers);
+        free(t->pub_topic);
+        free_list(t->pub_props, t->npub_props);
         sl_table_writer_free(t->writer);
         if (t->lake) sl_lake_close(t->lake);
         sl_json_keys_fini(&t->keys);
@@ -480,14 +840,28 @@ void sl_pipeline_free(sl_pipeline *p) {
     for (int i = 0; i < p->nsrc; i++) {
         source *s = &p->src[i];
         for (int c = 0; c < SL_MAX_COLUMNS; c++) free(s->paths[c]);
-        sl_dir_free(s->dir);
-        sl_line_format_free(s->fmt);
-        sl_batch_free(s->batch);
+        sl_input_close(s);
+        free(s->brokers);
+        free(s->group);
+        free(s->filter_header);
+        free_list(s->topics, s->ntopics);
+        free_list(s->props, s->nprops);
+        free_list(s->filter_values, s->nfilter_values);
+        free_list(s->filter_keys, s->nfilter_keys);
+        free_list(s->columns, s->ncolumns);
+        free(s->listen_udp);
+        free(s->listen_tcp);
+        free(s->archive);
+        free(s->regex);
+        free(s->pending_kv);
+        free(s->pending_event);
     }
     sl_spec_free(p->spec);
+    sl_spec_free(p->base_spec);
+    if (p->merged) free(p->merged->map);
+    free(p->merged);
     free(p->dashboard_json);
     free(p->lineage_json);
-    free(p);
 }
 
 const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }

@@ -11,18 +11,25 @@
 #include "formats/json_write.h"
 #include "ops/op.h"
 #include "ops/window.h"
+#include "expr/expr.h"
+#include "sinks/kafka_sink.h"
 #include "sinks/lake.h"
 #include "sinks/store.h"
 #include "sources/dir.h"
+#include "sources/kafka.h"
+#include "sources/syslog_net.h"
 
 #define SL_MAX_TABLES 64
 #define SL_MAX_SOURCES 16
 #define SL_MAX_STEPS 32
 #define SL_MAX_VIEWS 64
 
+typedef struct sl_siblings sl_siblings;
+
 enum { LAYER_BRONZE, LAYER_SILVER, LAYER_GOLD };
 enum { STORE_LAKE, STORE_SQLITE, STORE_NONE };
-enum { SRC_DIR };
+enum { SRC_DIR, SRC_KAFKA, SRC_SYSLOG };
+enum { EVOLVE_NONE, EVOLVE_ADD, EVOLVE_FAIL };
 
 typedef struct step {
     const sl_op_def *def;
@@ -36,7 +43,9 @@ typedef struct table {
     int layer, store;
     const sl_node *node;
     int from_source, from_table; /* one of them >= 0 */
-    sl_schema in, out;
+    sl_schema in, out; /* out: the columns the table keeps (after `columns:`) */
+    sl_schema full;    /* every column the steps made (out, unless `columns:`) */
+    int proj[SL_MAX_COLUMNS], nproj; /* out's columns in full; nproj 0: out = full */
     step steps[SL_MAX_STEPS];
     int nsteps;
     sl_window *win;
@@ -46,11 +55,19 @@ typedef struct table {
     int64_t retention_us;
     /* run time */
     sl_batch *work;
+    sl_batch *view; /* `columns:`: out's columns of work, shared, not copied */
     sl_table_writer *writer;
     sl_lake *lake;
     char *line;
     size_t line_cap;
-    sl_json_keys keys; /* lake tables: escaped column names */
+    sl_json_keys keys; /* lake tables and publish: escaped column names */
+    /* publish: rows also go to a Kafka topic, as JSON */
+    char *pub_brokers, *pub_topic;
+    char **pub_props;
+    int npub_props;
+    sl_expr *pub_key;      /* NULL: no key */
+    sl_batch *pub_keycol;  /* one string column, the key of each row */
+    sl_kafka_sink *sink;
     int64_t rows_in, rows_out, rows_total_in, rows_total_out;
 } table;
 
@@ -63,16 +80,95 @@ typedef struct source {
     sl_schema schema;
     char *paths[SL_MAX_COLUMNS];
     int first_table; /* gets malformed records in its name */
+    /* kafka */
+    char *brokers, *group, *filter_header;
+    char **topics, **props, **filter_values, **filter_keys;
+    int ntopics, nprops, nfilter_values, nfilter_keys;
+    bool filter_missing_pass;
+    /* syslog listener */
+    char *listen_udp, *listen_tcp;
+    int64_t max_queue_bytes;
+    /* dir */
+    int max_files;
+    int cleanup; /* sl_dir_cleanup */
+    char *archive;
+    /* format options */
+    char *regex;
+    char delim;
+    bool header;
+    char **columns;
+    int ncolumns;
+    /* schema inference and evolution (evolve.c) */
+    bool infer;              /* schema: infer */
+    int evolve;              /* EVOLVE_* */
+    bool widen;              /* on_type_conflict: widen */
+    int64_t infer_sample;    /* records sampled (infer_sample) */
+    int64_t inferred_from;   /* records the load-time inference saw */
+    sl_schema declared;      /* schema: map, or schema_hints */
+    char *pending_kv;        /* schema JSON to store at the next commit */
+    char *pending_event;     /* details of a 'schema' event for the next commit */
+    bool change_pending;     /* the last read stopped at a schema change */
+    sl_schema next_schema;   /* ... and this is the schema to go on with */
+    sl_schema_change change;
+    int64_t change_pos;      /* where: partition position of the record */
+    int32_t change_part;
     /* run time */
     sl_dir_source *dir;
+    sl_kafka_source *kafka;
+    sl_syslog_net *net;
+    int64_t net_idle_since; /* --once: a listener is done after 1 s without messages */
+    sl_store *store;    /* positions are looked up here on assignment */
+    sl_siblings *siblings; /* --instance: the other instances' checkpoints */
+    struct owned_part { char name[256]; int64_t pos; } *owned; /* kafka partitions: position we own from */
+    int nowned;
+    void (*on_revoke)(void *ud); /* engine commit before partitions are given up */
+    void *revoke_ud;
     char format[16];
     sl_line_format *fmt;
     sl_batch *batch;
+    const char *const *part_names;
+    bool exhausted; /* --once: nothing more will come */
+    int wait_ms;    /* kafka: how long the next poll may wait for a first message (idle) */
     int64_t records_in, parse_errors;
 } source;
 
+/* instances.c: other instances' checkpoints (scale-out on consumer groups). */
+sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);
+/* Highest position any other instance committed for the partition, -1 if
+ * none; who (may be NULL) gets that instance's database path. */
+int64_t sl_siblings_max_position(sl_siblings *x, const char *source, const char *partition, char *who, size_t who_cap);
+void sl_siblings_free(sl_siblings *x);
+
+/* input.c: one face over every source type (dir, kafka). */
+int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl_error *err);
+void sl_input_close(source *s);
+/* Looks for new input (dir: new files and growth; kafka: nothing). */
+int sl_input_scan(source *s, sl_error *err);
+/* Reads one batch into s->batch (s->part_names names its partitions).
+ * Returns 1 if input was consumed (rows or rejected records), 0 if nothing
+ * was ready, <0 on error. final: dir sources take a last unterminated line. */
+int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, void *ud, sl_error *err);
+/* Positions changed since the last commit, for the commit transaction. */
+void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, int64_t pos), void *ud);
+/* After the commit is durable. */
+void sl_input_committed(source *s);
+/* --once: the source reached the end of its input. */
+bool sl_input_done(source *s);
+/* The name of a partition, looked up now (name arrays grow while reading). */
+const char *sl_input_part_name(const source *s, int32_t part);
+int64_t sl_input_pending_files(const source *s);
+int64_t sl_input_pending_bytes(const source *s);
+int64_t sl_input_lag(const source *s);     /* kafka consumer lag (messages) */
+int64_t sl_input_filtered(const source *s); /* kafka: rejected by the header/key filter */
+int64_t sl_input_dropped(const source *s);  /* syslog UDP: dropped on a full queue */
+/* --instance: 0, or SL_EFAIL when another instance went past the position
+ * this one owns the partition from (it lost the partition: never commit). */
+int sl_input_fence(source *s, const char *partition, int64_t new_pos, sl_error *err);
+
 struct sl_pipeline {
     sl_spec *spec;
+    sl_spec *base_spec; /* extends: the file this one builds on */
+    sl_node *merged;    /* root with the base's keys this file does not set */
     char file[PATH_MAX];
     char base_dir[PATH_MAX];
     char name[SL_NAME_MAX];
@@ -87,6 +183,31 @@ struct sl_pipeline {
     int nviews;
     const char *listen, *token; /* server: section (NULL: no server) */
     char *dashboard_json, *lineage_json;
+    /* schemas resolved at run time (stored in the database, or evolved):
+     * compiling a source takes its schema from here when present */
+    struct { char name[SL_NAME_MAX]; sl_schema schema; } resolved[SL_MAX_SOURCES];
+    int nresolved;
 };
+
+/* evolve.c: schema inference and evolution. */
+/* Samples the files a dir source has now (name order, up to infer_sample
+ * records) and resolves the schema with the source's hints. */
+int sl_evolve_infer_files(source *s, sl_schema *out, sl_error *err);
+/* Looks up the schema stored for each inferring/evolving source; when one
+ * differs from the compiled one, recompiles the pipeline with the stored
+ * schemas (sl_pipeline_reload). persist: a source with no stored schema gets
+ * its schema stored (and a 'schema' event) at the next commit. */
+int sl_evolve_resolve(sl_pipeline *p, sl_store *store, bool persist, sl_error *err);
+/* After a read stopped at a schema change (s->change set by the format):
+ * fills s->next_schema, inferring the new fields' types from rest[0..len)
+ * (the records from the change on). */
+void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *rest, size_t len, bool part_start);
+/* Prepares the commit of s's change (pending_kv, pending_event) and records
+ * s->next_schema as the resolved schema of s. */
+void sl_evolve_prepare(sl_pipeline *p, source *s, const char *part_name);
+/* Compiles the pipeline again from its spec with p->resolved (all run-time
+ * state must be released first). */
+int sl_pipeline_reload(sl_pipeline *p, sl_error *err);
+const sl_schema *sl_evolve_resolved(const sl_pipeline *p, const char *source);
 
 #endif

@@ -20,6 +20,7 @@ typedef struct sl_pipeline sl_pipeline;
 
 typedef struct sl_run_opts {
     const char *data_dir;     /* NULL: ./data/<pipeline name> */
+    const char *instance;     /* scale-out: this process's name; its checkpoint is DATA/instance-NAME */
     bool once;                /* process what is there, finalise, exit */
     double status_every_s;    /* 0: no status lines */
     volatile sig_atomic_t *stop;

@@ -6,6 +6,7 @@
  * that extracts the columns with json_extract; the view is bounded by the
  * committed lake position, so a query never sees rows of an open commit.
  */
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,17 +86,73 @@ done:
     return rc;
 }
 
+/* Scale-out (run --instance): DATA holds instance-NAME/sluice.db, one per
+ * process. The first is opened as main, the others attached, and every
+ * SQLite table (plus quarantine and the event log) is shadowed by a temp
+ * view over all of them, so queries see the pipeline's whole output. Row
+ * tables union exactly (each record was stored by one instance); window
+ * tables hold one partial row per instance and group, to be summed. The
+ * pipeline's views are re-created as temp views so they read the unions. */
+static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, size_t n, sl_error *err) {
+    for (size_t k = 1; k < n; k++) {
+        char *q = sqlite3_mprintf("ATTACH %Q AS i%d", paths[k], (int)k);
+        int e = sqlite3_exec(db, q, NULL, NULL, NULL);
+        sqlite3_free(q);
+        if (e != SQLITE_OK) return sl_error_set(err, SL_EIO, "attach %s: %s", paths[k], sqlite3_errmsg(db));
+    }
+    const char *extra[] = {"quarantine", "_sluice_events", "_sluice_positions"};
+    for (int i = 0; i < p->nt + 3; i++) {
+        const char *name = i < p->nt ? p->t[i].name : extra[i - p->nt];
+        if (i < p->nt && p->t[i].store != STORE_SQLITE) continue;
+        char *v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT * FROM main.\"%w\"", name, name);
+        for (size_t k = 1; k < n; k++) {
+            char *w = sqlite3_mprintf("%z UNION ALL SELECT * FROM i%d.\"%w\"", v, (int)k, name);
+            v = w;
+        }
+        int e = sqlite3_exec(db, v, NULL, NULL, NULL);
+        sqlite3_free(v);
+        if (e != SQLITE_OK) return sl_error_set(err, SL_EIO, "instances: table %s: %s", name, sqlite3_errmsg(db));
+    }
+    for (int i = 0; i < p->nviews; i++) {
+        char *v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS %s", p->views[i].name, p->views[i].sql);
+        int e = sqlite3_exec(db, v, NULL, NULL, NULL);
+        sqlite3_free(v);
+        if (e != SQLITE_OK) return sl_error_set(err, SL_EIO, "instances: view %s: %s", p->views[i].name, sqlite3_errmsg(db));
+    }
+    return 0;
+}
+
 int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err) {
     char dir[PATH_MAX], path[PATH_MAX + 64];
     if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;
     snprintf(path, sizeof path, "%s/sluice.db", dir);
-    if (access(path, R_OK) != 0)
-        return sl_error_set(err, SL_ENOTFOUND, "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
+    glob_t g = {0};
+    bool instances = false;
+    if (access(path, R_OK) != 0) {
+        snprintf(path, sizeof path, "%s/instance-*/sluice.db", dir);
+        if (glob(path, 0, NULL, &g) || g.gl_pathc == 0) {
+            globfree(&g);
+            return sl_error_set(err, SL_ENOTFOUND, "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
+        }
+        instances = true;
+        snprintf(path, sizeof path, "%s", g.gl_pathv[0]);
+    }
     sl_store *s = sl_store_open(path, true, err);
-    if (!s) return err->code;
+    if (!s) {
+        globfree(&g);
+        return err->code;
+    }
     sqlite3 *db = sl_store_db(s);
     int rc = 0;
-    if ((rc = sl_pipeline_prepare_connection(p, dir, db, err))) goto out;
+    /* lake views need the columns of the stored (possibly evolved) schemas */
+    if ((rc = sl_evolve_resolve((sl_pipeline *)p, s, false, err))) {
+        globfree(&g);
+        goto out;
+    }
+    if (instances) rc = attach_instances(p, db, g.gl_pathv, g.gl_pathc, err);
+    globfree(&g);
+    if (rc) goto out;
+    if (!instances && (rc = sl_pipeline_prepare_connection(p, dir, db, err))) goto out;
     sqlite3_stmt *st;
     const char *tail = sql;
     while (tail && *tail) {

@@ -12,6 +12,7 @@
  * because nothing uncommitted ever became visible.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,6 +63,9 @@ typedef struct run {
     char *metrics;
     size_t metrics_cap;
     sl_server *server;
+    bool closing; /* sources closing after the final commit (or an error): no revoke commits */
+    bool dirty;   /* input consumed since the last commit: an idle pipeline does not commit */
+    char last_change[PATH_MAX + 64]; /* source/partition/position of the last schema change */
 } run;
 
 static const double lat_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -80,7 +84,7 @@ static void bad_record_cb(void *ud, const char *line, size_t len, int32_t part, 
     bad_ud *u = ud;
     run *R = u->R;
     const char *tname = u->s->first_table >= 0 ? R->p->t[u->s->first_table].name : u->s->name;
-    const char *src = R->part_names ? R->part_names[part] : "";
+    const char *src = sl_input_part_name(u->s, part);
     if (sl_store_quarantine(R->store, tname, reason, line, len, src, pos, R->ctx.now_us)) R->failed = SL_EIO;
     R->c_parse++;
     R->c_quar++;
@@ -107,6 +111,34 @@ static int write_lake(run *R, table *t, const sl_batch *b) {
             size_t need = sl_json_write_row_keys(b, r, &t->keys, extra, extra_len, t->line, t->line_cap);
             if (need < t->line_cap) {
                 if (sl_lake_append(t->lake, t->line, need, b->ingest[r], R->err)) return R->err->code;
+                break;
+            }
+            t->line_cap = need + 1024;
+            t->line = realloc(t->line, t->line_cap);
+        }
+    }
+    return 0;
+}
+
+/* publish: each row as a JSON value (key from the key expression). */
+static int publish(run *R, table *t, sl_batch *b) {
+    sl_column *key = NULL;
+    if (t->pub_key) {
+        key = &t->pub_keycol->col[0];
+        if (sl_expr_eval(t->pub_key, b, key)) return sl_error_set(R->err, SL_EINVAL, "publish key of %s failed", t->name);
+    }
+    char kbuf[24];
+    for (uint32_t r = 0; r < b->n; r++) {
+        const char *kp = NULL;
+        size_t kl = 0;
+        if (key && !key->null[r]) {
+            if (key->type == SL_T_STRING) kp = key->v.s[r].ptr, kl = key->v.s[r].len;
+            else kp = kbuf, kl = (size_t)sl_fmt_i64(kbuf, key->v.i[r]);
+        }
+        for (;;) {
+            size_t need = sl_json_write_row_keys(b, r, &t->keys, NULL, 0, t->line, t->line_cap);
+            if (need < t->line_cap) {
+                if (sl_kafka_sink_send(t->sink, kp, kl, t->line, need, R->err)) return R->err->code;
                 break;
             }
             t->line_cap = need + 1024;
@@ -147,6 +179,13 @@ static int run_table(run *R, int ti, const sl_batch *in) {
         R->cur_table = t->name;
     }
     if (R->failed) return sl_error_set(R->err, R->failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R->store)));
+    if (t->nproj) { /* a view of the kept columns: column structs point at work's data */
+        sl_batch *v = t->view;
+        v->n = b->n;
+        for (int c = 0; c < t->nproj; c++) v->col[c] = b->col[t->proj[c]];
+        v->part = b->part, v->pos = b->pos, v->ingest = b->ingest, v->raw = b->raw, v->arena = b->arena;
+        b = v;
+    }
     t->rows_out += b->n;
     if (b->n) {
         if (t->store == STORE_LAKE) {
@@ -154,6 +193,10 @@ static int run_table(run *R, int ti, const sl_batch *in) {
             if (rc) return rc;
         } else if (t->store == STORE_SQLITE) {
             int rc = sl_table_write(t->writer, b, R->part_names, R->err);
+            if (rc) return rc;
+        }
+        if (t->sink) {
+            int rc = publish(R, t, b);
             if (rc) return rc;
         }
     }
@@ -167,7 +210,9 @@ static int run_table(run *R, int ti, const sl_batch *in) {
 static void pos_cb(void *ud, const char *name, int64_t pos) {
     run *R = ((void **)ud)[0];
     source *s = ((void **)ud)[1];
-    if (sl_store_put_position(R->store, s->name, name, pos)) R->failed = SL_EIO;
+    if (R->failed) return;
+    if (sl_input_fence(s, name, pos, R->err)) R->failed = SL_EFAIL;
+    else if (sl_store_put_position(R->store, s->name, name, pos)) R->failed = SL_EIO;
 }
 
 static int state_put(run *R, const char *id, bool full, sl_buf *buf) {
@@ -190,6 +235,7 @@ static int emit_windows(run *R, bool all_final) {
         while ((n = sl_window_emit(t->win, R->win_out, R->ctx.watermark, all_final)) > 0) {
             t->rows_out += n;
             if (t->store == STORE_SQLITE && sl_table_write(t->writer, R->win_out, NULL, R->err)) return R->err->code;
+            if (t->sink && publish(R, t, R->win_out)) return R->err->code;
             for (int c = 0; c < t->nchildren; c++) {
                 if (R->p->t[t->children[c]].is_rollup) continue;
                 int rc = run_table(R, t->children[c], R->win_out);
@@ -276,13 +322,29 @@ static void build_metrics(run *R) {
     mput(R, &n, "sluice_last_commit_timestamp_seconds{pipeline=\"%s\"} %.3f\n", pl, (double)R->last_commit_wall_us / 1e6);
     int64_t files = 0, bytes = 0;
     for (int s = 0; s < R->p->nsrc; s++) {
-        files += sl_dir_pending_files(R->p->src[s].dir);
-        bytes += sl_dir_pending_bytes(R->p->src[s].dir);
+        files += sl_input_pending_files(&R->p->src[s]);
+        bytes += sl_input_pending_bytes(&R->p->src[s]);
     }
     mput(R, &n, "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE sluice_source_files_waiting gauge\n");
     mput(R, &n, "sluice_source_files_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)files);
     mput(R, &n, "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE sluice_source_bytes_waiting gauge\n");
     mput(R, &n, "sluice_source_bytes_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)bytes);
+    bool kafka = false;
+    for (int s = 0; s < R->p->nsrc; s++) kafka |= R->p->src[s].type == SRC_KAFKA;
+    if (kafka) {
+        mput(R, &n, "# HELP sluice_kafka_consumer_lag Messages between the consumer's position and the partitions' high watermarks.\n# TYPE sluice_kafka_consumer_lag gauge\n");
+        for (int s = 0; s < R->p->nsrc; s++)
+            if (R->p->src[s].type == SRC_KAFKA)
+                mput(R, &n, "sluice_kafka_consumer_lag{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sl_input_lag(&R->p->src[s]));
+        mput(R, &n, "# HELP sluice_kafka_filtered_total Messages rejected by the header/key filter before parsing.\n# TYPE sluice_kafka_filtered_total counter\n");
+        for (int s = 0; s < R->p->nsrc; s++)
+            if (R->p->src[s].type == SRC_KAFKA)
+                mput(R, &n, "sluice_kafka_filtered_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sl_input_filtered(&R->p->src[s]));
+    }
+    mput(R, &n, "# HELP sluice_source_dropped_total Messages a syslog UDP listener dropped on a full queue.\n# TYPE sluice_source_dropped_total counter\n");
+    for (int s = 0; s < R->p->nsrc; s++)
+        if (R->p->src[s].type == SRC_SYSLOG)
+            mput(R, &n, "sluice_source_dropped_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sl_input_dropped(&R->p->src[s]));
     mput(R, &n, "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in every table).\n# TYPE sluice_freshness_seconds histogram\n");
     int64_t cum = 0;
     for (size_t k = 0; k < NLAT; k++) {
@@ -317,12 +379,17 @@ static int commit(run *R, bool all_final) {
         if (sl_store_put_kv(R->store, key, kv)) return sl_error_set(err, SL_EIO, "saving lake position failed");
         if (t->retention_us > 0) sl_lake_retention(t->lake, t->retention_us, sl_now_us());
     }
+    /* published rows must be acknowledged before the commit covering them */
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        if (t->sink && (rc = sl_kafka_sink_flush(t->sink, 30000, err))) return rc;
+    }
     for (int s = 0; s < R->p->nsrc; s++) {
         source *src = &R->p->src[s];
         void *ud[2] = {R, src};
-        sl_dir_each_dirty(src->dir, pos_cb, ud);
+        sl_input_each_position(src, pos_cb, ud);
+        if (R->failed == SL_EFAIL) return SL_EFAIL; /* fenced: the message is in err */
         if (R->failed) return sl_error_set(err, SL_EIO, "saving positions failed: %s", sqlite3_errmsg(sl_store_db(R->store)));
-        sl_dir_clear_dirty(src->dir);
     }
     sl_buf buf = {0};
     for (int i = 0; i < R->p->nt; i++) {
@@ -341,6 +408,32 @@ static int commit(run *R, bool all_final) {
             sl_window_snapshot(t->win, &buf);
             snprintf(key, sizeof key, "%s/window", t->name);
             if ((rc = state_put(R, key, true, &buf))) goto out;
+        }
+    }
+    /* schema changes: the stored schema and a 'schema' event, in this commit */
+    for (int i = 0; i < R->p->nsrc; i++) {
+        source *src = &R->p->src[i];
+        if (!src->pending_kv) continue;
+        snprintf(key, sizeof key, "schema:%s", src->name);
+        if (sl_store_put_kv(R->store, key, src->pending_kv)) {
+            rc = sl_error_set(err, SL_EIO, "saving the schema of '%s' failed", src->name);
+            goto out;
+        }
+        if (src->pending_event) {
+            char ts[40];
+            sl_store_format_ts(sl_now_us(), ts, sizeof ts);
+            sqlite3 *db = sl_store_db(R->store);
+            char *q = sqlite3_mprintf("INSERT INTO _sluice_events(commit_id, ts, kind, records_in, parse_errors, quarantined, late, duplicates,"
+                                      " filtered, dropped, details) VALUES(%lld, %Q, 'schema', 0, 0, 0, 0, 0, 0, 0, %Q)",
+                                      (long long)++R->commit_id, ts, src->pending_event);
+            char *msg = NULL;
+            int e = sqlite3_exec(db, q, NULL, NULL, &msg);
+            sqlite3_free(q);
+            if (e != SQLITE_OK) {
+                rc = sl_error_set(err, SL_EIO, "event log: %s", msg ? msg : "error");
+                sqlite3_free(msg);
+                goto out;
+            }
         }
     }
     /* event log */
@@ -406,6 +499,13 @@ static int commit(run *R, bool all_final) {
         }
     }
     if ((rc = sl_store_commit(R->store, err))) goto out;
+    for (int s = 0; s < R->p->nsrc; s++) {
+        source *src = &R->p->src[s];
+        sl_input_committed(src);
+        free(src->pending_kv);
+        free(src->pending_event);
+        src->pending_kv = src->pending_event = NULL;
+    }
     R->t_in += R->c_in, R->t_quar += R->c_quar, R->t_late += R->c_late, R->t_dup += R->c_dup;
     R->t_filt += R->c_filt, R->t_drop += R->c_drop, R->t_parse += R->c_parse;
     R->c_in = R->c_quar = R->c_late = R->c_dup = R->c_filt = R->c_drop = R->c_parse = 0;
@@ -424,10 +524,22 @@ static int commit(run *R, bool all_final) {
         R->lat_sum_s += lat * (double)R->pending[i].n;
     }
     R->npending = 0;
+    R->dirty = false;
     build_metrics(R);
     if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);
     sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id, (double)(R->last_commit_us - t0) / 1000.0);
-    rc = sl_store_begin(R->store, err);
+    /* Another process holding the database's write lock stalls the
+     * pipeline, it does not end it: input waits on disk or in Kafka (the
+     * source is not read meanwhile), /healthz keeps answering, and the
+     * checkpoint age on /metrics shows the stall. At start-up the same lock
+     * is an error instead (setup): most likely a second `sluice run` on
+     * the same data directory. */
+    for (int waited = 0; (rc = sl_store_begin(R->store, err)) == SL_EAGAIN && !(R->opts->stop && *R->opts->stop);) {
+        waited += 5;
+        sl_log_warn("database locked by another process: waiting", "\"pipeline\":\"%s\",\"waited_s\":%d", R->p->name, waited);
+        err->msg[0] = 0;
+        err->code = 0;
+    }
 out:
     sl_buf_free(&buf);
     return rc;
@@ -446,13 +558,29 @@ static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl
     return sl_window_restore(u->t->win, data, n, err);
 }
 
-static void restore_pos_cb(void *ud, const char *part, int64_t pos) { sl_dir_restore(ud, part, pos); }
+/* A Kafka rebalance is taking partitions away: commit what was read from
+ * them first, so the next owner starts exactly where this process stopped. */
+static void revoke_commit(void *ud) {
+    run *R = ud;
+    if (R->closing || R->failed || !R->dirty) return;
+    sl_log_info("partitions revoked: committing", "\"pipeline\":\"%s\"", R->p->name);
+    int rc = commit(R, false);
+    if (rc) R->failed = rc;
+}
 
 static int setup(run *R) {
     sl_pipeline *p = R->p;
     sl_error *err = R->err;
     char path[PATH_MAX + 64];
-    if (sl_pipeline_data_dir(p, R->opts->data_dir, R->dir, sizeof R->dir, true, err)) return err->code;
+    char base[PATH_MAX];
+    if (sl_pipeline_data_dir(p, R->opts->data_dir, base, sizeof base, true, err)) return err->code;
+    if (R->opts->instance) {
+        char inst[PATH_MAX];
+        snprintf(inst, sizeof inst, "%.*s/instance-%s", (int)(sizeof inst - 80), base, R->opts->instance);
+        if (sl_pipeline_data_dir(p, inst, R->dir, sizeof R->dir, true, err)) return err->code;
+    } else {
+        snprintf(R->dir, sizeof R->dir, "%s", base);
+    }
     snprintf(path, sizeof path, "%s/sluice.db", R->dir);
     R->store = sl_store_open(path, false, err);
     if (!R->store) return err->code;
@@ -469,6 +597,11 @@ static int setup(run *R) {
                            err);
     if (rc) return rc;
     if ((rc = sl_store_begin(R->store, err))) return rc;
+    /* schemas of inferring/evolving sources: the stored ones win (this may
+     * recompile the pipeline); new ones are stored with the next commit */
+    if ((rc = sl_evolve_resolve(p, R->store, true, err))) return rc;
+    for (int s = 0; s < p->nsrc; s++)
+        if (p->src[s].pending_kv) R->dirty = true;
     /* counters and commit id from the event log */
     {
         sqlite3_stmt *st;
@@ -490,7 +623,12 @@ static int setup(run *R) {
     }
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
-        t->work = sl_batch_new(&t->out, p->batch_size);
+        t->work = sl_batch_new(&t->full, p->batch_size);
+        if (t->nproj) {
+            t->view = calloc(1, sizeof *t->view);
+            t->view->schema = t->out;
+            t->view->cap = t->work->cap;
+        }
         if (t->store == STORE_SQLITE) {
             /* window tables, and tables reading window rows, upsert by _group */
             bool upsert = t->win || sl_schema_find(&t->out, "_group") >= 0;
@@ -511,6 +649,17 @@ static int setup(run *R) {
             }
             if ((rc = sl_lake_recover(t->lake, &lp, err))) return rc;
         }
+        if (t->pub_topic) {
+            t->sink = sl_kafka_sink_open(t->pub_brokers, t->pub_topic, (const char *const *)t->pub_props, t->npub_props, err);
+            if (!t->sink) return err->code;
+            if (!t->keys.n && sl_json_keys_init(&t->keys, &t->out)) return sl_error_set(err, SL_ENOMEM, "out of memory");
+            if (t->pub_key) {
+                sl_schema ks;
+                sl_schema_init(&ks);
+                sl_schema_add(&ks, "key", sl_expr_type(t->pub_key));
+                t->pub_keycol = sl_batch_new(&ks, t->work->cap > 4096 ? t->work->cap : 4096);
+            }
+        }
         restore_ud u = {R, NULL, t};
         for (int s = 0; s < t->nsteps; s++) {
             u.st = &t->steps[s];
@@ -530,12 +679,13 @@ static int setup(run *R) {
     }
     for (int s = 0; s < p->nsrc; s++) {
         source *src = &p->src[s];
-        src->dir = sl_dir_open(src->path, src->pattern, err);
-        if (!src->dir) return err->code;
-        if ((rc = sl_store_positions(R->store, src->name, restore_pos_cb, src->dir, err))) return rc;
-        src->fmt = sl_line_format_new(src->format, &src->schema, (const char *const *)src->paths, err);
-        if (!src->fmt) return err->code;
-        src->batch = sl_batch_new(&src->schema, p->batch_size);
+        src->on_revoke = revoke_commit;
+        src->revoke_ud = R;
+        if (R->opts->instance && src->type == SRC_KAFKA) {
+            snprintf(path, sizeof path, "%s/sluice.db", R->dir);
+            src->siblings = sl_siblings_new(base, path);
+        }
+        if ((rc = sl_input_open(src, R->store, R->opts->once, p->batch_size, err))) return rc;
     }
     /* let watermark steps publish their restored watermark */
     R->ctx.now_us = sl_now_us();
@@ -560,33 +710,34 @@ static void status_line(run *R, bool final) {
         if (t->layer == LAYER_SILVER) silver += t->rows_total_out + t->rows_out;
         if (t->layer == LAYER_GOLD) gold += t->rows_total_out + t->rows_out;
     }
-    int64_t pending = 0;
-    for (int s = 0; s < R->p->nsrc; s++) pending += sl_dir_pending_files(R->p->src[s].dir);
+    int64_t pending = 0, lag = 0, filtered = 0;
+    bool kafka = false;
+    for (int s = 0; s < R->p->nsrc; s++) {
+        pending += sl_input_pending_files(&R->p->src[s]);
+        lag += sl_input_lag(&R->p->src[s]);
+        filtered += sl_input_filtered(&R->p->src[s]);
+        kafka |= R->p->src[s].type == SRC_KAFKA;
+    }
     double wm_lag = R->ctx.watermark != INT64_MIN ? (double)(sl_now_us() - R->ctx.watermark) / 1e6 : 0;
+    char kinfo[128] = "";
+    if (kafka) snprintf(kinfo, sizeof kinfo, " consumed=%lld filtered=%lld consumer_lag=%lld", (long long)(in + filtered), (long long)filtered, (long long)lag);
     fprintf(stderr,
-            "sluice %s: %s in=%lld silver=%lld gold_rows=%lld duplicates=%lld quarantined=%lld late=%lld files_waiting=%lld "
+            "sluice %s: %s in=%lld silver=%lld gold_rows=%lld duplicates=%lld quarantined=%lld late=%lld files_waiting=%lld%s "
             "watermark_lag=%.1fs rate=%.0f/s\n",
             R->p->name, final ? "done" : "status", (long long)in, (long long)silver, (long long)gold, (long long)(R->t_dup + R->c_dup),
-            (long long)(R->t_quar + R->c_quar), (long long)(R->t_late + R->c_late), (long long)pending, wm_lag, rate);
+            (long long)(R->t_quar + R->c_quar), (long long)(R->t_late + R->c_late), (long long)pending, kinfo, wm_lag, rate);
     R->last_status_us = now;
     R->last_status_in = in;
 }
 
 /* Reads one batch from source s; returns rows read (0: nothing ready), <0 on error. */
 static int read_source(run *R, source *s, bool final) {
-    const char *buf;
-    size_t len;
-    int32_t part;
-    int64_t base;
     sl_batch *b = s->batch;
-    sl_batch_clear(b);
-    R->part_names = sl_dir_names(s->dir);
     bad_ud u = {R, s};
     int64_t errs_before = R->c_parse;
-    int got = sl_dir_next(s->dir, final, &buf, &len, &part, &base, R->err);
+    int got = sl_input_read(s, final, R->ctx.now_us, bad_record_cb, &u, R->err);
+    R->part_names = s->part_names; /* for the steps' quarantine of this batch */
     if (got <= 0) return got;
-    size_t used = sl_line_format_parse(s->fmt, buf, len, part, base, R->ctx.now_us, b, bad_record_cb, &u);
-    sl_dir_consume(s->dir, used);
     int64_t n = (int64_t)b->n + (R->c_parse - errs_before);
     R->c_in += n;
     s->records_in += n;
@@ -604,7 +755,7 @@ static int read_source(run *R, source *s, bool final) {
         }
     }
     R->c_ingest_n += b->n;
-    return used ? 1 : 0;
+    return 1;
 }
 
 static int server_connection_hook(void *ud, sqlite3 *db) {
@@ -645,6 +796,48 @@ static int start_server(run *R) {
     return 0;
 }
 
+/* The last read of src stopped at a schema change: commit what came before
+ * it with the new schema, then rebuild everything exactly as a restart would
+ * (evolve.c explains why this keeps results exact). */
+static int evolve_schema(run *R, source *src) {
+    sl_pipeline *p = R->p;
+    int rc;
+    const char *pn = src->part_names ? src->part_names[src->change_part] : "";
+    if (src->evolve == EVOLVE_FAIL && src->change.nadded) {
+        if (R->dirty && (rc = commit(R, false))) return rc;
+        return sl_error_set(R->err, SL_EFAIL, "source '%s': new field '%s' in %s at byte %lld (evolve: fail)", src->name,
+                            src->change.added[0].name, pn, (long long)src->change_pos);
+    }
+    if (src->evolve == EVOLVE_NONE) src->change.nadded = 0; /* only widening was asked for */
+    char here[sizeof R->last_change];
+    snprintf(here, sizeof here, "%s/%s/%lld/%s", src->name, pn, (long long)src->change_pos,
+             src->change.nadded ? src->change.added[0].name : src->schema.f[src->change.widened[0]].name);
+    if (!strcmp(here, R->last_change)) /* the rebuilt parser stopped at the same record: never loop */
+        return sl_error_set(R->err, SL_EFAIL, "source '%s': the schema change at %s byte %lld did not take effect", src->name, pn,
+                            (long long)src->change_pos);
+    snprintf(R->last_change, sizeof R->last_change, "%s", here);
+    sl_evolve_prepare(p, src, pn);
+    /* tests: SLUICE_TEST_KILL_AT_SCHEMA=before:N|after:N kills the process
+     * (SIGKILL) around the N-th schema change it makes */
+    const char *kill_at = getenv("SLUICE_TEST_KILL_AT_SCHEMA");
+    static int nchanges;
+    bool kill_now = kill_at && atoi(strchr(kill_at, ':') ? strchr(kill_at, ':') + 1 : "1") == ++nchanges;
+    if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
+    if ((rc = commit(R, false))) return rc;
+    if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
+    R->closing = true;
+    for (int s = 0; s < p->nsrc; s++) sl_input_close(&p->src[s]);
+    sl_store_close(R->store);
+    R->store = NULL;
+    if ((rc = sl_pipeline_reload(p, R->err))) return rc;
+    R->closing = false;
+    R->ctx.watermark = R->ctx.max_event_time = INT64_MIN;
+    if ((rc = setup(R))) return rc;
+    for (int s = 0; s < p->nsrc; s++)
+        if ((rc = sl_input_scan(&p->src[s], R->err))) return rc;
+    return 0;
+}
+
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     run R = {0};
     R.p = p;
@@ -668,7 +861,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.ingest_base = sl_now_us();
     R.last_status_in = R.t_in;
     for (int s = 0; s < p->nsrc; s++)
-        if ((rc = sl_dir_scan(p->src[s].dir, err))) goto out;
+        if ((rc = sl_input_scan(&p->src[s], err))) goto out;
     int64_t last_scan = sl_monotonic_us();
     int idle_turns = 0;
     while (!(opts->stop && *opts->stop)) {
@@ -681,47 +874,76 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 rc = got;
                 goto out;
             }
-            if (R.failed) {
-                rc = sl_error_set(err, R.failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R.store)));
+            if (R.failed) { /* a commit inside a rebalance has already said why */
+                rc = err->msg[0] ? R.failed : sl_error_set(err, R.failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R.store)));
                 goto out;
             }
-            if (got == 0) continue;
+            if (got == 0 && !src->change_pending) continue;
             any = 1;
-            R.part_names = sl_dir_names(src->dir);
-            for (int i = 0; i < p->nt; i++) {
-                if (p->t[i].from_source != s) continue;
-                if ((rc = run_table(&R, i, src->batch))) goto out;
+            if (got > 0) {
+                R.dirty = true;
+                for (int i = 0; i < p->nt; i++) {
+                    if (p->t[i].from_source != s) continue;
+                    if ((rc = run_table(&R, i, src->batch))) goto out;
+                }
+                R.c_quar += R.ctx.quarantined, R.c_late += R.ctx.late, R.c_dup += R.ctx.duplicates;
+                R.c_filt += R.ctx.filtered, R.c_drop += R.ctx.dropped;
+                R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped = 0;
             }
-            R.c_quar += R.ctx.quarantined, R.c_late += R.ctx.late, R.c_dup += R.ctx.duplicates;
-            R.c_filt += R.ctx.filtered, R.c_drop += R.ctx.dropped;
-            R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped = 0;
+            if (src->change_pending) {
+                if ((rc = evolve_schema(&R, src))) goto out;
+                break; /* the sources were rebuilt */
+            }
         }
         int64_t now = sl_monotonic_us();
-        if (now - R.last_commit_us >= p->commit_interval_us && (rc = commit(&R, false))) goto out;
+        if (now - R.last_commit_us >= p->commit_interval_us) {
+            if (R.dirty) {
+                if ((rc = commit(&R, false))) goto out;
+            } else { /* nothing to commit: keep /metrics (lag, CPU) current */
+                R.last_commit_us = now;
+                build_metrics(&R);
+                if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
+            }
+        }
         if (opts->status_every_s > 0 && now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6)) status_line(&R, false);
         if (any) {
             idle_turns = 0;
+            for (int s = 0; s < p->nsrc; s++) p->src[s].wait_ms = 0;
             continue;
         }
-        if (opts->once) break;
+        if (opts->once) {
+            bool done = true;
+            for (int s = 0; s < p->nsrc; s++) done &= sl_input_done(&p->src[s]);
+            if (done) break;
+        }
         /* Caught up with the input: commit now rather than at the end of the
          * interval, so freshness is the time to read and commit, not up to
          * commit_interval (under load, commits stay one interval apart). */
-        if (R.c_in > 0 && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US && (rc = commit(&R, false))) goto out;
+        if (R.dirty && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US && (rc = commit(&R, false))) goto out;
         /* idle: look for new files, then sleep a little */
         if (now - last_scan >= 50000 || idle_turns > 0) {
             for (int s = 0; s < p->nsrc; s++)
-                if ((rc = sl_dir_scan(p->src[s].dir, err))) goto out;
+                if ((rc = sl_input_scan(&p->src[s], err))) goto out;
             last_scan = now;
         }
         idle_turns++;
-        usleep(idle_turns > 20 ? 50000 : 5000);
+        /* A Kafka source waits in its poll instead, so a message arriving
+         * is read at once rather than after the sleep. */
+        bool kafka_waits = false;
+        for (int s = 0; s < p->nsrc; s++)
+            if (p->src[s].type == SRC_KAFKA) {
+                p->src[s].wait_ms = idle_turns > 20 ? 50 : 5;
+                kafka_waits = true;
+            }
+        if (!kafka_waits) usleep(idle_turns > 20 ? 50000 : 5000);
     }
     rc = commit(&R, opts->once);
     if (!rc && opts->status_every_s > 0) status_line(&R, true);
     if (!rc) sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld", p->name, (long long)R.t_in, (long long)R.commit_id);
 out:
     if (rc && err->msg[0] == 0) sl_error_set(err, rc, "%s", sl_strerror(rc));
+    R.closing = true;
+    for (int s = 0; s < p->nsrc; s++) sl_input_close(&p->src[s]);
     if (R.server) sl_server_stop(R.server);
     sl_batch_free(R.win_out);
     free(R.pending);

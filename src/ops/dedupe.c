@@ -17,6 +17,16 @@
  *
  * Snapshots are deltas: the keys kept since the previous snapshot. Restore
  * replays the last full snapshot and its deltas.
+ *
+ * State size, reported by stats() into the event log: `keys` held now and
+ * `peak_keys` since start, `state_bytes` (hash table + FIFO ring + the
+ * per-batch keep flags, i.e. what this operator has allocated), and
+ * `bytes_per_key` = state_bytes / keys. The table keeps load <= 0.7 with
+ * 16-byte slots and the ring holds one 16-byte entry per kept key, both
+ * doubled on growth, so bytes_per_key lies between about 39 and 78 at steady
+ * state. Neither shrinks: after a burst the allocation stays at the burst's
+ * peak (peak_keys * bytes_per_key), which is the number to budget memory by
+ * (docs/operations.md, "Memory").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +48,7 @@ typedef struct {
     size_t head, tail, cap; /* ring buffer; count = tail - head */
     size_t snap_mark;       /* fifo position (monotonic) at the last snapshot */
     int64_t duplicates, kept, evicted;
+    size_t peak_keys; /* most keys held at once (the table never shrinks below it) */
     uint8_t *keep;
     uint32_t keep_cap;
 } dedupe_op;
@@ -184,6 +195,8 @@ static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     }
     o->duplicates += dups;
     o->kept += b->n - dups;
+    size_t held = sl_hmap_count(o->seen);
+    if (held > o->peak_keys) o->peak_keys = held;
     ctx->duplicates += dups;
     if (o->flag_col < 0 && dups) sl_batch_keep(b, o->keep);
     /* after the batch: every later record has t >= this watermark */
@@ -223,17 +236,21 @@ static int dedupe_restore(void *self, const void *data, size_t n, bool full, sl_
         fifo_push(o, e.h, e.t);
     }
     o->snap_mark = o->tail;
+    if (sl_hmap_count(o->seen) > o->peak_keys) o->peak_keys = sl_hmap_count(o->seen);
     return 0;
 }
 
+/* At most about 260 characters whatever the counts (the engine leaves room
+ * for 600 per operator in the event-log row). */
 static int dedupe_stats(void *self, char *out, size_t cap) {
     dedupe_op *o = self;
     size_t keys = sl_hmap_count(o->seen);
-    size_t bytes = sl_hmap_bytes(o->seen) + o->cap * sizeof(fifo_ent);
+    size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) + o->cap * sizeof(fifo_ent) + o->keep_cap;
     return snprintf(out, cap,
-                    "{\"duplicates\":%lld,\"kept\":%lld,\"keys\":%zu,\"state_bytes\":%zu,\"bytes_per_key\":%.1f}",
-                    (long long)o->duplicates, (long long)o->kept, keys, bytes,
-                    keys ? (double)bytes / (double)keys : 0.0);
+                    "{\"duplicates\":%lld,\"kept\":%lld,\"evicted\":%lld,\"keys\":%zu,\"peak_keys\":%zu,"
+                    "\"fifo\":%zu,\"state_bytes\":%zu,\"bytes_per_key\":%.1f}",
+                    (long long)o->duplicates, (long long)o->kept, (long long)o->evicted, keys, o->peak_keys,
+                    o->tail - o->head, bytes, keys ? (double)bytes / (double)keys : 0.0);
 }
 
 static void dedupe_destroy(void *self) {

@@ -1,4 +1,26 @@
-/* window.c - event-time window aggregation; see window.h for the model. */
+/*
+ * window.c - event-time window aggregation; see window.h for the model.
+ *
+ * Each group (window start, key values) keeps one agg_state per aggregate:
+ * plain counters for the exact aggregates, a DDSketch for quantiles (relative
+ * error `accuracy`, default 1%), a HyperLogLog for approx_count_distinct and a
+ * Welford state for stddev/variance. Every state is mergeable, which is what
+ * rollups use: a coarser window's group is the merge of the finer window's
+ * final groups.
+ *
+ * min_by(v, o) / max_by(v, o) keep the candidate row that is best under one
+ * total order: the smallest (min_by) or largest (max_by) o; on equal o the
+ * earliest event time; on equal event time too, the smallest v (NULL first,
+ * doubles by their IEEE total order, strings bytewise). Because the winner is
+ * the extremum of a total order it does not depend on arrival order, batch
+ * boundaries, snapshot/restore or rollup merge order: the same rows always
+ * give the same value. Rows with a NULL or NaN o are ignored; a NULL v can
+ * win (the result is then NULL).
+ *
+ * Emission order: groups are emitted in window-start order (ties: slot
+ * order), so a table reading the window rows (anomaly, health) sees each
+ * key's windows in time order even when several become final at once.
+ */
 #include "ops/window.h"
 
 #include <math.h>
@@ -13,21 +35,23 @@
 #include "sketch/hll.h"
 #include "sketch/welford.h"
 
-#define SL_WINDOW_QUANTILE_ALPHA 0.01
+#define SL_WINDOW_QUANTILE_ALPHA 0.01 /* default `accuracy` */
+#define SL_WINDOW_MIN_ACCURACY 0.0005
+#define SL_WINDOW_MAX_ACCURACY 0.1
 
 enum {
     AGG_COUNT, AGG_COUNT_DISTINCT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX,
     AGG_STDDEV, AGG_VARIANCE, AGG_QUANTILE, AGG_APPROX_DISTINCT, AGG_FIRST, AGG_LAST,
-    AGG_KINDS
+    AGG_MIN_BY, AGG_MAX_BY, AGG_KINDS
 };
 static const char *agg_names[] = {"count", "count_distinct", "sum", "avg", "min", "max",
                                   "stddev", "variance", "quantile", "approx_count_distinct",
-                                  "first", "last"};
+                                  "first", "last", "min_by", "max_by"};
 /* Shorthands for quantile(x, q). */
 static const struct { const char *name; double q; } quantile_alias[] = {
     {"median", 0.5}, {"p50", 0.5}, {"p75", 0.75}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999},
 };
-#define AGG_HELP "count, count_distinct, sum, avg, min, max, stddev, variance, quantile(x, q), median, p50, p90, p95, p99, approx_count_distinct, first, last"
+#define AGG_HELP "count, count_distinct, sum, avg, min, max, stddev, variance, quantile(x, q), median, p50, p90, p95, p99, approx_count_distinct, first, last, min_by(x, order), max_by(x, order)"
 
 #define MAX_KEYS 8
 #define MAX_AGGS 32
@@ -40,6 +64,9 @@ typedef struct {
     sl_column tmp; /* evaluated argument, batch-sized */
     uint32_t tmp_cap;
     double q;     /* quantile */
+    sl_expr *ord; /* min_by/max_by: the ordering expression */
+    sl_type ord_type;
+    sl_column tmp2; /* evaluated ordering expression */
 } agg_def;
 
 typedef struct {
@@ -56,6 +83,15 @@ typedef struct {
     int64_t t_first, t_last; /* first/last: event time of the value kept */
     int64_t fi, li;
     double fd, ld;
+    /* min_by/max_by: the best row so far under the tie rule (see the top) */
+    bool has_by, by_vnull;
+    int64_t by_t;          /* its event time */
+    int64_t by_oi;         /* its order value (int, timestamp, bool) */
+    double by_od;          /* its order value (double) */
+    int64_t by_vi;         /* its value (int, timestamp, bool) */
+    double by_vd;          /* its value (double) */
+    char *by_vs;           /* its value (string), malloc'd, grown only when needed */
+    uint32_t by_vslen, by_vscap;
 } agg_state;
 
 typedef struct {
@@ -89,6 +125,10 @@ struct sl_window {
     struct sl_window *rollup[4];
     int nrollup;
     bool is_rollup;
+    double alpha;         /* DDSketch relative error of the quantile aggregates */
+    uint32_t dd_buckets;  /* DDSketch bucket limit per store for that alpha */
+    struct emit_ent { int64_t wstart; size_t gi; } *order; /* emission scratch */
+    size_t order_cap;
 };
 
 const sl_opt sl_window_opts[] = {
@@ -97,7 +137,9 @@ const sl_opt sl_window_opts[] = {
     {"slide", SL_OPT_DURATION, false, NULL, "size", "hop between window starts (hopping windows)"},
     {"keys", SL_OPT_LIST, false, NULL, NULL, "group-by columns"},
     {"aggregates", SL_OPT_MAP, true, NULL, NULL,
-     "name: func(expr) with func count|count_distinct|sum|avg|min|max"},
+     "name: func(expr) with func " AGG_HELP},
+    {"accuracy", SL_OPT_DOUBLE, false, NULL, "0.01",
+     "relative error of the quantile aggregates (DDSketch alpha), 0.0005..0.1"},
     {0},
 };
 
@@ -152,6 +194,22 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         if (end && *end) return sl_node_error(err, val, "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
         *comma = 0;
     }
+    char *ord_src = NULL;
+    if (a->kind == AGG_MIN_BY || a->kind == AGG_MAX_BY) {
+        /* min_by(value, order): split at the last top-level comma */
+        int depth = 0, inq = 0;
+        char *comma = NULL;
+        for (char *c = p; *c; c++) {
+            if (*c == '\'') inq = !inq;
+            else if (!inq && *c == '(') depth++;
+            else if (!inq && *c == ')') depth--;
+            else if (!inq && !depth && *c == ',') comma = c;
+        }
+        if (!comma)
+            return sl_node_error(err, val, "%s needs (value, order), got '%s'", agg_names[a->kind], s);
+        *comma = 0;
+        ord_src = comma + 1;
+    }
     if (!strcmp(p, "*") || (!*p && a->kind == AGG_COUNT)) {
         if (a->kind != AGG_COUNT) return sl_node_error(err, val, "only count takes *");
         a->arg = NULL;
@@ -160,6 +218,19 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         int off = 0;
         sl_error e = {0};
         a->arg = sl_expr_compile(inner, in, &e, &off);
+        if (a->arg && ord_src) {
+            int off2 = 0;
+            a->ord = sl_expr_compile(ord_src, in, &e, &off2);
+            if (!a->ord) {
+                sl_expr_free(a->arg);
+                a->arg = NULL;
+                return sl_error_at(err, SL_EINVAL, val->file, val->line,
+                                   val->col + (val->quoted ? 1 : 0) + (int)(lp - s) + 1 +
+                                       (int)(ord_src - inner) + off2,
+                                   "%s", e.msg);
+            }
+            a->ord_type = sl_expr_type(a->ord);
+        }
         if (!a->arg)
             return sl_error_at(err, SL_EINVAL, val->file, val->line,
                                val->col + (val->quoted ? 1 : 0) + (int)(lp - s) + 1 + off, "%s",
@@ -187,6 +258,22 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
             if (a->arg_type == SL_T_STRING || a->arg_type == SL_T_NULL) {
                 bad = 1;
                 sl_node_error(err, val, "%s needs a number, timestamp or bool, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+                break;
+            }
+            a->out_type = a->arg_type;
+            break;
+        case AGG_MIN_BY:
+        case AGG_MAX_BY:
+            if (a->arg_type == SL_T_NULL) {
+                bad = 1;
+                sl_node_error(err, val, "%s: the value has no type (NULL)", agg_names[a->kind]);
+                break;
+            }
+            if (a->ord_type != SL_T_INT && a->ord_type != SL_T_DOUBLE && a->ord_type != SL_T_TS &&
+                a->ord_type != SL_T_BOOL) {
+                bad = 1;
+                sl_node_error(err, val, "%s: the order must be a number, timestamp or bool, got %s",
+                              agg_names[a->kind], sl_type_name(a->ord_type));
                 break;
             }
             a->out_type = a->arg_type;
@@ -219,12 +306,16 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         if (bad) {
             sl_expr_free(a->arg);
             a->arg = NULL;
+            if (a->ord) sl_expr_free(a->ord);
+            a->ord = NULL;
             return SL_EINVAL;
         }
     }
     if (sl_schema_add(&w->out, me->key, a->out_type) < 0) {
         if (a->arg) sl_expr_free(a->arg);
         a->arg = NULL;
+        if (a->ord) sl_expr_free(a->ord);
+        a->ord = NULL;
         return sl_error_at(err, SL_EINVAL, val->file, me->line, me->col,
                            "duplicate output column '%s'", me->key);
     }
@@ -250,6 +341,20 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
         sl_node_error(err, sn ? sn : spec, "window size must be a positive multiple of slide");
         goto fail;
     }
+    w->alpha = SL_WINDOW_QUANTILE_ALPHA;
+    const sl_node *acc = sl_node_get(spec, "accuracy");
+    if (acc) {
+        if (sl_node_double(acc, "accuracy", &w->alpha, err)) goto fail;
+        if (!(w->alpha >= SL_WINDOW_MIN_ACCURACY && w->alpha <= SL_WINDOW_MAX_ACCURACY)) {
+            sl_node_error(err, acc, "window accuracy must be in %g..%g (relative error of quantiles), got %s",
+                          SL_WINDOW_MIN_ACCURACY, SL_WINDOW_MAX_ACCURACY, acc->str);
+            goto fail;
+        }
+    }
+    /* keep the span of SL_DDSKETCH_MAX_BUCKETS buckets at 1% (a factor of 6e17) at any accuracy */
+    w->dd_buckets = w->alpha >= SL_WINDOW_QUANTILE_ALPHA
+                        ? SL_DDSKETCH_MAX_BUCKETS
+                        : (uint32_t)ceil(SL_DDSKETCH_MAX_BUCKETS * SL_WINDOW_QUANTILE_ALPHA / w->alpha);
     sl_schema_init(&w->out);
     sl_schema_add(&w->out, "window_start", SL_T_TS);
     const sl_node *kn = sl_node_get(spec, "keys");
@@ -309,7 +414,7 @@ static void group_init(sl_window *w, group *g) {
         g->aggs[a].imin = INT64_MAX;
         g->aggs[a].imax = INT64_MIN;
         if (w->aggs[a].kind == AGG_COUNT_DISTINCT) g->aggs[a].distinct = sl_hmap_new(16);
-        if (w->aggs[a].kind == AGG_QUANTILE) g->aggs[a].dd = sl_ddsketch_new(SL_WINDOW_QUANTILE_ALPHA);
+        if (w->aggs[a].kind == AGG_QUANTILE) g->aggs[a].dd = sl_ddsketch_new_ex(w->alpha, w->dd_buckets);
         if (w->aggs[a].kind == AGG_APPROX_DISTINCT) g->aggs[a].hll = sl_hll_new(SL_HLL_DEFAULT_P);
         sl_welford_init(&g->aggs[a].wf);
         g->aggs[a].t_first = INT64_MAX;
@@ -326,6 +431,7 @@ static void group_release(sl_window *w, size_t gi) {
         if (g->aggs[a].distinct) sl_hmap_free(g->aggs[a].distinct);
         if (g->aggs[a].dd) sl_ddsketch_free(g->aggs[a].dd);
         if (g->aggs[a].hll) sl_hll_free(g->aggs[a].hll);
+        free(g->aggs[a].by_vs);
     }
     free(g->aggs);
     sl_hmap_del(w->index, g->gkey);
@@ -392,9 +498,117 @@ static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
     return gi;
 }
 
+/* ---- min_by / max_by ------------------------------------------------------ */
+
+/* A candidate row for min_by/max_by: its order value, event time and value. */
+typedef struct {
+    int64_t t, oi, vi;
+    double od, vd;
+    bool vnull;
+    const char *vs;
+    uint32_t vslen;
+} by_cand;
+
+/* The IEEE 754 total order as an unsigned key: -inf < ... < -0 < +0 < ... < +inf < NaN. */
+static uint64_t dkey(double d) {
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u >> 63 ? ~u : u | (1ULL << 63);
+}
+
+/* 1 when candidate k beats the row kept in s (s->has_by) under the tie rule:
+ * better order value, then earlier event time, then smaller value. */
+static int by_better(const agg_def *a, const by_cand *k, const agg_state *s) {
+    int c;
+    if (a->ord_type == SL_T_DOUBLE) c = k->od < s->by_od ? -1 : k->od > s->by_od;
+    else c = k->oi < s->by_oi ? -1 : k->oi > s->by_oi;
+    if (a->kind == AGG_MAX_BY) c = -c;
+    if (c) return c < 0;
+    if (k->t != s->by_t) return k->t < s->by_t;
+    if (k->vnull || s->by_vnull) return k->vnull && !s->by_vnull;
+    switch (a->out_type) {
+    case SL_T_STRING: {
+        uint32_t m = k->vslen < s->by_vslen ? k->vslen : s->by_vslen;
+        int r = m ? memcmp(k->vs, s->by_vs, m) : 0;
+        return r ? r < 0 : k->vslen < s->by_vslen;
+    }
+    case SL_T_DOUBLE:
+        return dkey(k->vd) < dkey(s->by_vd);
+    default:
+        return k->vi < s->by_vi;
+    }
+}
+
+static void by_take(agg_state *s, const by_cand *k) {
+    s->has_by = true;
+    s->by_t = k->t;
+    s->by_oi = k->oi;
+    s->by_od = k->od;
+    s->by_vi = k->vi;
+    s->by_vd = k->vd;
+    s->by_vnull = k->vnull;
+    s->by_vslen = 0;
+    if (k->vs && !k->vnull) {
+        if (k->vslen + 1 > s->by_vscap) {
+            uint32_t cap = k->vslen + 1 < 32 ? 32 : k->vslen + 1;
+            char *p = realloc(s->by_vs, cap);
+            if (!p) return; /* keeps the old buffer; the value reads as "" */
+            s->by_vs = p;
+            s->by_vscap = cap;
+        }
+        memcpy(s->by_vs, k->vs, k->vslen);
+        s->by_vs[k->vslen] = 0;
+        s->by_vslen = k->vslen;
+    }
+}
+
+static void by_of_state(const agg_state *s, by_cand *k) {
+    k->t = s->by_t;
+    k->oi = s->by_oi;
+    k->od = s->by_od;
+    k->vi = s->by_vi;
+    k->vd = s->by_vd;
+    k->vnull = s->by_vnull;
+    k->vs = s->by_vs;
+    k->vslen = s->by_vslen;
+}
+
+static void by_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
+    const sl_column *oc = &a->tmp2, *c = &a->tmp;
+    if (oc->null[i]) return;
+    by_cand k = {.t = t};
+    if (a->ord_type == SL_T_DOUBLE) {
+        k.od = oc->v.d[i];
+        if (isnan(k.od)) return;
+    } else if (a->ord_type == SL_T_BOOL) {
+        k.oi = oc->v.b[i];
+    } else {
+        k.oi = oc->v.i[i];
+    }
+    k.vnull = c->null[i];
+    if (!k.vnull) {
+        if (c->type == SL_T_STRING) k.vs = c->v.s[i].ptr, k.vslen = c->v.s[i].len;
+        else if (c->type == SL_T_DOUBLE) k.vd = c->v.d[i];
+        else if (c->type == SL_T_BOOL) k.vi = c->v.b[i];
+        else k.vi = c->v.i[i];
+    }
+    s->n++;
+    if (!s->has_by || by_better(a, &k, s)) by_take(s, &k);
+}
+
+/* Distinct counts over doubles: -0.0 and 0.0 are one value (they compare equal). */
+static uint64_t hash_double(double d) {
+    if (d == 0) d = 0.0;
+    return sl_hash_bytes(&d, 8, 7);
+}
+
 static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     if (!a->arg) {
         s->n++;
+        return;
+    }
+    if (a->ord) {
+        by_add(a, s, i, t);
         return;
     }
     const sl_column *c = &a->tmp;
@@ -413,7 +627,7 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     case AGG_APPROX_DISTINCT: {
         uint64_t h;
         if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
-        else if (c->type == SL_T_DOUBLE) h = sl_hash_bytes(&c->v.d[i], 8, 7);
+        else if (c->type == SL_T_DOUBLE) h = hash_double(c->v.d[i]);
         else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], 7);
         else h = sl_hash_int(c->v.i[i], 7);
         sl_hll_add_hash(s->hll, h);
@@ -433,7 +647,7 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
         if (c->type == SL_T_STRING)
             h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
         else if (c->type == SL_T_DOUBLE)
-            h = sl_hash_bytes(&c->v.d[i], 8, 7);
+            h = hash_double(c->v.d[i]);
         else if (c->type == SL_T_BOOL)
             h = sl_hash_int(c->v.b[i], 7);
         else
@@ -469,9 +683,17 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
             ad->tmp.type = ad->arg_type;
             ad->tmp.null = malloc(b->cap);
             ad->tmp.v.p = malloc((size_t)b->cap * 16);
+            if (ad->ord) {
+                free(ad->tmp2.null);
+                free(ad->tmp2.v.p);
+                ad->tmp2.type = ad->ord_type;
+                ad->tmp2.null = malloc(b->cap);
+                ad->tmp2.v.p = malloc((size_t)b->cap * 16);
+            }
             ad->tmp_cap = b->cap;
         }
         sl_expr_eval(ad->arg, (sl_batch *)b, &ad->tmp);
+        if (ad->ord) sl_expr_eval(ad->ord, (sl_batch *)b, &ad->tmp2);
     }
     const sl_column *tc = &b->col[w->time_col];
     for (uint32_t i = 0; i < b->n; i++) {
@@ -559,6 +781,16 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
             else sl_col_set_int(col, r, first ? s->fi : s->li);
             break;
         }
+        case AGG_MIN_BY:
+        case AGG_MAX_BY:
+            if (!s->has_by || s->by_vnull) break;
+            if (ad->out_type == SL_T_STRING)
+                sl_col_set_str(col, r, sl_arena_strdup(out->arena, s->by_vs ? s->by_vs : "", s->by_vslen),
+                               s->by_vslen);
+            else if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, s->by_vd);
+            else if (ad->out_type == SL_T_BOOL) sl_col_set_bool(col, r, s->by_vi != 0);
+            else sl_col_set_int(col, r, s->by_vi);
+            break;
         }
     }
     sl_col_set_bool(&out->col[c++], r, final);
@@ -629,6 +861,11 @@ static void merge_into(sl_window *dst, const group *src) {
         sl_welford_merge(&d->wf, &s2->wf);
         if (s2->t_first < d->t_first) d->t_first = s2->t_first, d->fi = s2->fi, d->fd = s2->fd;
         if (s2->t_last >= d->t_last && s2->t_last != INT64_MIN) d->t_last = s2->t_last, d->li = s2->li, d->ld = s2->ld;
+        if (s2->has_by) {
+            by_cand k;
+            by_of_state(s2, &k);
+            if (!d->has_by || by_better(&dst->aggs[a], &k, d)) by_take(d, &k);
+        }
     }
 }
 
@@ -649,8 +886,12 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
         w->aggs[a].q = src->aggs[a].q;
         w->aggs[a].arg_type = src->aggs[a].arg_type;
         w->aggs[a].out_type = src->aggs[a].out_type;
+        w->aggs[a].ord_type = src->aggs[a].ord_type;
         w->aggs[a].arg = NULL; /* fed by merges only */
+        w->aggs[a].ord = NULL;
     }
+    w->alpha = src->alpha;
+    w->dd_buckets = src->dd_buckets;
     w->out = src->out;
     w->index = sl_hmap_new(256);
     w->is_rollup = true;
@@ -658,13 +899,36 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
     return w;
 }
 
+static int emit_cmp(const void *x, const void *y) {
+    const struct emit_ent *a = x, *b = y;
+    if (a->wstart != b->wstart) return a->wstart < b->wstart ? -1 : 1;
+    return a->gi < b->gi ? -1 : a->gi > b->gi;
+}
+
 uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final) {
     sl_batch_clear(out);
-    for (size_t gi = 0; gi < w->ng && out->n < out->cap; gi++) {
+    /* the groups to emit, in window-start order (see the top of the file) */
+    size_t k = 0;
+    for (size_t gi = 0; gi < w->ng; gi++) {
         group *g = &w->g[gi];
         if (!g->alive) continue;
         bool final = all_final || (watermark != INT64_MIN && g->wstart + w->size <= watermark);
         if (!g->dirty && !final) continue;
+        if (k == w->order_cap) {
+            size_t cap = w->order_cap ? w->order_cap * 2 : 256;
+            struct emit_ent *o = realloc(w->order, cap * sizeof *o);
+            if (!o) break; /* emit what fits; the rest comes on the next call */
+            w->order = o;
+            w->order_cap = cap;
+        }
+        w->order[k].wstart = g->wstart;
+        w->order[k++].gi = gi;
+    }
+    if (k > 1) qsort(w->order, k, sizeof *w->order, emit_cmp);
+    for (size_t j = 0; j < k && out->n < out->cap; j++) {
+        size_t gi = w->order[j].gi;
+        group *g = &w->g[gi];
+        bool final = all_final || (watermark != INT64_MIN && g->wstart + w->size <= watermark);
         emit_group(w, g, out, final);
         g->dirty = false;
         if (final) {
@@ -715,6 +979,15 @@ int sl_window_snapshot(sl_window *w, sl_buf *out) {
             else if (s->hll) sl_hll_serialize(s->hll, &blob, &blen);
             sl_buf_put_str(out, blob ? blob : "", (uint32_t)blen);
             free(blob);
+            if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
+                sl_buf_put_i64(out, (s->has_by ? 1 : 0) | (s->by_vnull ? 2 : 0));
+                sl_buf_put_i64(out, s->by_t);
+                sl_buf_put_i64(out, s->by_oi);
+                sl_buf_put(out, &s->by_od, 8);
+                sl_buf_put_i64(out, s->by_vi);
+                sl_buf_put(out, &s->by_vd, 8);
+                sl_buf_put_str(out, s->by_vs ? s->by_vs : "", s->by_vslen);
+            }
         }
     }
     return 0;
@@ -782,6 +1055,27 @@ int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
                     s->hll = h;
                 }
             }
+            if (s->dd && (sl_ddsketch_alpha(s->dd) != w->alpha)) {
+                return sl_error_set(err, SL_ECORRUPT,
+                                    "window: the snapshot's quantile sketches have accuracy %g, the pipeline says %g "
+                                    "(changing accuracy needs a fresh data directory)",
+                                    sl_ddsketch_alpha(s->dd), w->alpha);
+            }
+            if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
+                int64_t flags;
+                by_cand k = {0};
+                const char *vs;
+                uint32_t vslen;
+                if (sl_rd_i64(&r, &flags) || sl_rd_i64(&r, &k.t) || sl_rd_i64(&r, &k.oi) ||
+                    sl_rd_bytes(&r, &k.od, 8) || sl_rd_i64(&r, &k.vi) || sl_rd_bytes(&r, &k.vd, 8) ||
+                    sl_rd_str(&r, &vs, &vslen) || (flags & ~3))
+                    goto corrupt;
+                k.vnull = (flags & 2) != 0;
+                k.vs = vslen ? vs : NULL;
+                k.vslen = vslen;
+                if (w->aggs[a].out_type == SL_T_STRING && !k.vnull && !k.vs) k.vs = "";
+                if (flags & 1) by_take(s, &k);
+            }
         }
         sl_hmap_put(w->index, g->gkey, (int64_t)gi, NULL);
         w->alive++;
@@ -797,11 +1091,35 @@ void sl_window_free(sl_window *w) {
         if (w->g[gi].alive) group_release(w, gi);
     for (int a = 0; a < w->naggs; a++) {
         if (w->aggs[a].arg) sl_expr_free(w->aggs[a].arg);
+        if (w->aggs[a].ord) sl_expr_free(w->aggs[a].ord);
         free(w->aggs[a].tmp.null);
         free(w->aggs[a].tmp.v.p);
+        free(w->aggs[a].tmp2.null);
+        free(w->aggs[a].tmp2.v.p);
     }
+    free(w->order);
     if (w->index) sl_hmap_free(w->index);
     free(w->g);
     free(w->free_list);
     free(w);
+}
+
+size_t sl_window_state_bytes(const sl_window *w) {
+    size_t n = sizeof *w + w->gcap * (sizeof(group) + sizeof(size_t)) + w->order_cap * sizeof *w->order;
+    if (w->index) n += sl_hmap_bytes(w->index);
+    for (size_t gi = 0; gi < w->ng; gi++) {
+        const group *g = &w->g[gi];
+        if (!g->alive) continue;
+        n += (size_t)w->naggs * sizeof(agg_state);
+        for (int k = 0; k < w->nkeys; k++)
+            if (g->ks[k]) n += g->kslen[k] + 1;
+        for (int a = 0; a < w->naggs; a++) {
+            const agg_state *s = &g->aggs[a];
+            if (s->distinct) n += sl_hmap_bytes(s->distinct);
+            if (s->dd) n += sl_ddsketch_bytes(s->dd);
+            if (s->hll) n += sl_hll_bytes(s->hll);
+            n += s->by_vscap;
+        }
+    }
+    return n;
 }

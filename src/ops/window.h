@@ -1,8 +1,18 @@
 /*
  * window.h - event-time window aggregation (tumbling and hopping).
  *
- *   window: {time: event_ts, size: 1m, slide: 1m, keys: [a, b],
- *            aggregates: {n: "count(*)", cams: "count_distinct(camera)", v: "avg(x)"}}
+ *   window: {time: event_ts, size: 1m, slide: 1m, keys: [a, b], accuracy: 0.01,
+ *            aggregates: {n: "count(*)", cams: "count_distinct(camera)", v: "avg(x)",
+ *                         p99: "p99(x)", top: "max_by(camera, x)"}}
+ *
+ * Aggregates: count, count_distinct, sum, avg, min, max (exact); stddev,
+ * variance (Welford); quantile(x, q) and its shorthands median, p50..p999
+ * (DDSketch, relative error `accuracy`, default 1%); approx_count_distinct
+ * (HyperLogLog p=14, exact up to 1024 values); first, last (by event time);
+ * min_by(v, o), max_by(v, o) (v at the row with the smallest/largest o; ties:
+ * earliest event time, then smallest v; see window.c). All of them merge, so
+ * rollups are exact or keep the same bound. docs/pipeline-spec.md is the
+ * user's reference.
  *
  * Rows are grouped by (window_start, keys). A group is "dirty" when rows were
  * added since it was last emitted; sl_window_emit hands dirty groups to the
@@ -39,6 +49,10 @@ size_t sl_window_groups(const sl_window *w);
 sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err);
 int sl_window_snapshot(sl_window *w, sl_buf *out);
 int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err);
+/* Heap bytes of the window's state: the operator, its group table and index,
+ * and every live group's keys and aggregate states (sketches included). For
+ * the memory-per-window-key figures of bench_aggs. */
+size_t sl_window_state_bytes(const sl_window *w);
 void sl_window_free(sl_window *w);
 
 #endif

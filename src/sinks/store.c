@@ -33,7 +33,8 @@ int sl_store_exec(sl_store *s, const char *sql, sl_error *err) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         int code = sqlite3_errcode(s->db);
-        int rc = code == SQLITE_FULL ? SL_EFULL : SL_EIO;
+        /* busy: another process holds the write lock past the busy timeout */
+        int rc = code == SQLITE_FULL ? SL_EFULL : code == SQLITE_BUSY ? SL_EAGAIN : SL_EIO;
         sl_error_set(err, rc, "sqlite: %s", msg ? msg : "error");
         sqlite3_free(msg);
         return rc;
@@ -141,7 +142,7 @@ sl_table_writer *sl_store_table(sl_store *s, const char *name, const sl_schema *
         n += snprintf(sql + n, cap - (size_t)n, "%s\"%s\" %s%s", i ? "," : "", schema->f[i].name,
                       sql_type(schema->f[i].type),
                       mode == SL_WRITE_UPSERT && !strcmp(schema->f[i].name, "_group") ? " UNIQUE" : "");
-    if (audit) n += snprintf(sql + n, cap - (size_t)n, ",_ingest_ts TEXT,_source TEXT,_offset INTEGER");
+    if (audit) n += snprintf(sql + n, cap - (size_t)n, "%s_ingest_ts TEXT,_source TEXT,_offset INTEGER", schema->n ? "," : "");
     snprintf(sql + n, cap - (size_t)n, ")");
     if (sl_store_exec(s, sql, err)) goto fail;
     /* schema evolution: add columns the table does not have yet */
@@ -159,7 +160,7 @@ sl_table_writer *sl_store_table(sl_store *s, const char *name, const sl_schema *
     }
     n = snprintf(sql, cap, "INSERT INTO \"%s\"(", name);
     for (int i = 0; i < schema->n; i++) n += snprintf(sql + n, cap - (size_t)n, "%s\"%s\"", i ? "," : "", schema->f[i].name);
-    if (audit) n += snprintf(sql + n, cap - (size_t)n, ",_ingest_ts,_source,_offset");
+    if (audit) n += snprintf(sql + n, cap - (size_t)n, "%s_ingest_ts,_source,_offset", schema->n ? "," : "");
     n += snprintf(sql + n, cap - (size_t)n, ") VALUES(");
     int nparams = schema->n + (audit ? 3 : 0);
     for (int i = 0; i < nparams; i++) n += snprintf(sql + n, cap - (size_t)n, "%s?", i ? "," : "");
@@ -275,6 +276,21 @@ int sl_store_positions(sl_store *s, const char *source, sl_position_fn fn, void 
     while (sqlite3_step(st) == SQLITE_ROW) fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
     return 0;
+}
+
+int sl_store_get_position(sl_store *s, const char *source, const char *partition, int64_t *pos) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT position FROM _sluice_positions WHERE source=? AND partition=?", -1, &st, NULL) != SQLITE_OK)
+        return SL_EIO;
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, partition, -1, SQLITE_STATIC);
+    int rc = SL_ENOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *pos = sqlite3_column_int64(st, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n, sl_error *err) {

@@ -24,6 +24,8 @@ sl_store *sl_store_open(const char *path, bool readonly, sl_error *err);
 void sl_store_close(sl_store *s); /* rolls back an open transaction */
 sqlite3 *sl_store_db(sl_store *s);
 int sl_store_exec(sl_store *s, const char *sql, sl_error *err);
+/* SL_EAGAIN when another process held the write lock for the whole busy
+ * timeout (5 s). */
 int sl_store_begin(sl_store *s, sl_error *err);
 int sl_store_commit(sl_store *s, sl_error *err);
 
@@ -46,6 +48,8 @@ int sl_store_quarantine(sl_store *s, const char *table, const char *reason, cons
 int sl_store_put_position(sl_store *s, const char *source, const char *partition, int64_t pos);
 typedef void (*sl_position_fn)(void *ud, const char *partition, int64_t pos);
 int sl_store_positions(sl_store *s, const char *source, sl_position_fn fn, void *ud, sl_error *err);
+/* One partition's position: 0, or SL_ENOTFOUND when the checkpoint has none. */
+int sl_store_get_position(sl_store *s, const char *source, const char *partition, int64_t *pos);
 
 /* Operator state: a full snapshot replaces every earlier row for the op. */
 int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n, sl_error *err);

@@ -9,5 +9,26 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 # Under ASan/UBSan everything is slower: tests scale their sizes down.
-if nm "$SLUICE" 2>/dev/null | grep -q __asan_init; then SANITIZED=1; else SANITIZED=0; fi
+# (no grep -q: it closes the pipe early and pipefail turns nm's SIGPIPE into "not sanitized")
+if nm "$SLUICE" 2>/dev/null | grep __asan_init >/dev/null; then SANITIZED=1; else SANITIZED=0; fi
 export SLUICE_LOG=${SLUICE_LOG:-warn}
+
+# Kafka mock cluster (kafka_mock_main, what `sluice kafka-mock` runs), with
+# stdin on a fifo held open as fd 3: `exec 3>&-` is its EOF and stops it.
+# start_mock NAME --topic T:P...  sets MPID and BOOT (bootstrap servers).
+# The mock keeps about 5 MB per partition (older messages are deleted), so
+# tests keep each partition below that.
+start_mock() {
+  local name=$1; shift
+  mkfifo "$TMP/$name.in"
+  "$BUILD/kafka_mock_main" "$@" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  MPID=$!
+  exec 3>"$TMP/$name.in"
+  BOOT=
+  for _ in $(seq 100); do
+    BOOT=$(sed -n 's/^bootstrap=//p' "$TMP/$name.out")
+    [ -n "$BOOT" ] && break
+    sleep 0.1
+  done
+  [ -n "$BOOT" ] || { cat "$TMP/$name.err" >&2; fail "mock printed no bootstrap line"; }
+}

@@ -23,22 +23,7 @@ TK="$BUILD/test_kafka"
 [ -x "$MOCK" ] || fail "$MOCK not built"
 [ -x "$TK" ] || fail "$TK not built"
 
-# start the mock with stdin on a fifo we hold open: closing fd 3 is its EOF
-start_mock() { # $1: name of the fifo/output prefix; sets MPID and BOOT
-  mkfifo "$TMP/$1.in"
-  "$MOCK" --topic t:2 --topic other:3 <"$TMP/$1.in" >"$TMP/$1.out" 2>"$TMP/$1.err" &
-  MPID=$!
-  exec 3>"$TMP/$1.in"
-  BOOT=
-  for _ in $(seq 100); do
-    BOOT=$(sed -n 's/^bootstrap=//p' "$TMP/$1.out")
-    [ -n "$BOOT" ] && break
-    sleep 0.1
-  done
-  [ -n "$BOOT" ] || { cat "$TMP/$1.err" >&2; fail "mock printed no bootstrap line"; }
-}
-
-start_mock m1
+start_mock m1 --topic t:2 --topic other:3
 ok "mock up at $BOOT"
 kcat -b "$BOOT" -L -t t 2>/dev/null | grep -q "2 partitions" || fail "topic t should have 2 partitions"
 
@@ -74,7 +59,7 @@ kill -0 "$MPID" 2>/dev/null && fail "mock still running after stdin EOF"
 wait "$MPID" || fail "mock exited with an error"
 ok "mock stopped on stdin EOF"
 
-start_mock m2
+start_mock m2 --topic t:2
 kill -TERM "$MPID"
 wait "$MPID" || fail "mock exited with an error on SIGTERM"
 exec 3>&-

@@ -168,7 +168,7 @@ static void write_file(const char *path, const char *text) {
 
 static void test_registry(void **state) {
     (void)state;
-    const char *names[] = {"expect", "derive", "filter", "watermark", "dedupe", "lookup", "anomaly", "health"};
+    const char *names[] = {"expect", "derive", "filter", "watermark", "dedupe", "lookup", "anomaly", "health", "scd2"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const sl_op_def *d = sl_op_find(names[i]);
         assert_non_null(d);
@@ -187,7 +187,7 @@ static void test_registry(void **state) {
         assert_int_equal(all[n]->snapshot != NULL, all[n]->restore != NULL);
         assert_ptr_equal(sl_op_find(all[n]->name), all[n]);
     }
-    assert_int_equal(n, 8);
+    assert_int_equal(n, (int)(sizeof names / sizeof *names));
 }
 
 /* ------------------------------------------------------------------ expect */

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# test_umb_scale.sh - scale-out on a consumer group: two `sluice run
+# --instance` processes share a 4-partition topic, one is SIGKILLed mid-run,
+# the survivor takes over its partitions (after the group's session
+# timeout) and resumes them where the dead instance's checkpoint ends, not
+# where Kafka's lagging committed offsets are. The union of both instances'
+# tables equals the single-process answer: every summary exactly once.
+# Usage: bash tests/integration/umb/test_umb_scale.sh BUILD_DIR
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lib_umb.sh"
+command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
+msgs=30000
+[ "$SANITIZED" = 1 ] && msgs=15000
+start_mock m --topic maas_notifications:4
+"$SLUICE" gen umb --out "$TMP/gen" --messages $msgs --seed 5 2>/dev/null
+umb_produce "$TMP/gen" maas_notifications
+bash "$REPO/tests/integration/umb/umb_ref.sh" "$TMP/gen" "$ALLOW" "$TMP/ref.db"
+# live (no --once): the survivor must stay to take over; small batches and
+# frequent commits keep both busy long enough for the kill to land mid-run
+RUN=("$SLUICE" run "$UMB" --data "$TMP/out" --set brokers="$BOOT" "${UMB_SETS[@]}" --set batch_size=32 --set commit_interval=10ms --status 0)
+SLUICE_LOG=info "${RUN[@]}" --instance a 2>"$TMP/a.err" &
+APID=$!
+SLUICE_LOG=info "${RUN[@]}" --instance b 2>"$TMP/b.err" &
+BPID=$!
+trap 'kill -9 $APID $BPID 2>/dev/null || true; cleanup' EXIT
+pos() { sqlite3 "$TMP/out/instance-$1/sluice.db" "SELECT coalesce(sum(position),0) FROM _sluice_positions" 2>/dev/null || echo 0; }
+# both own partitions and both made progress: kill b
+for _ in $(seq 600); do
+  [ "$(pos a)" -gt 500 ] && [ "$(pos b)" -gt 500 ] && break
+  sleep 0.05
+done
+{ kill -KILL $BPID; wait $BPID; } 2>/dev/null || true
+b_at=$(pos b)
+[ "$b_at" -gt 0 ] && [ "$b_at" -lt $msgs ] || fail "b was not killed mid-run (b at $b_at of $msgs)"
+ok "killed instance b after it committed $b_at messages' positions"
+# the survivor takes b's partitions once b's session expires, and finishes.
+# Done = every partition's furthest checkpoint (either instance) at its end:
+# a partition b had already finished gives a nothing to read, so a never
+# writes a position for it.
+covered() {
+  sqlite3 "$TMP/out/instance-a/sluice.db" "ATTACH '$TMP/out/instance-b/sluice.db' AS b;
+    SELECT coalesce(sum(m), 0) FROM (SELECT partition, max(position) AS m FROM
+      (SELECT partition, position FROM main._sluice_positions UNION ALL SELECT partition, position FROM b._sluice_positions)
+      GROUP BY partition)" 2>/dev/null || echo 0
+}
+took_over() { grep -q '"partition resumes where another instance committed"' "$TMP/a.err"; }
+for _ in $(seq 1200); do
+  took_over && [ "$(covered)" -ge $msgs ] && break
+  sleep 0.1
+done
+[ "$(covered)" -eq $msgs ] || { tail -5 "$TMP/a.err" >&2; fail "the instances' checkpoints cover $(covered) of $msgs messages"; }
+took_over || fail "survivor did not resume from b's checkpoint"
+kill -TERM $APID
+wait $APID || fail "survivor exited with an error"
+umb_compare "$TMP/out" "$TMP/ref.db" || fail "instances' tables differ from the single-process answer"
+stored=$(sqlite3 "$TMP/ref.db" "SELECT n FROM counts WHERE name='stored'")
+got=$("$SLUICE" query "$UMB" --data "$TMP/out" --format csv "SELECT count(*) AS n FROM umb_summaries" | tail -1)
+[ "$got" -eq "$stored" ] || fail "sluice query over the instances sees $got summaries, want $stored"
+ok "scale-out: b killed at $b_at, a took over; $stored summaries exactly once across instances (sluice query agrees)"
+exec 3>&-
+wait "$MPID" || true
+echo "PASS test_umb_scale"
