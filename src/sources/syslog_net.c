@@ -496,8 +496,11 @@ static int bind_addr(const char *spec, int type, int *port, sl_error *err) {
         freeaddrinfo(res);
         return sl_error_set(err, SL_EIO, "syslog socket: %s", strerror(errno));
     }
+    /* SO_REUSEADDR only for TCP (restart over TIME_WAIT). On UDP it would let
+     * bind(port 0) hand out a port another SO_REUSEADDR socket already holds,
+     * and Linux then delivers every datagram to just one of the two. */
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (type == SOCK_DGRAM) {
         int rcv = 8 << 20; /* capped by net.core.rmem_max */
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);

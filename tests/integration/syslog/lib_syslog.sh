@@ -5,12 +5,14 @@ start_listener() {
   "$BUILD/syslog_listen" "$@" >"$TMP/listen.out" 2>"$TMP/listen.err" &
   LPID=$!
   UDP_PORT= TCP_PORT=
+  # tcp_port is printed last: once it is there, udp_port is too. Reading
+  # udp_port first and breaking on tcp_port alone raced with the write.
   for _ in $(seq 100); do
-    UDP_PORT=$(sed -n 's/^udp_port=//p' "$TMP/listen.out")
-    TCP_PORT=$(sed -n 's/^tcp_port=//p' "$TMP/listen.out")
-    [ -n "$TCP_PORT" ] && break
+    grep -q '^tcp_port=' "$TMP/listen.out" && break
     sleep 0.05
   done
+  UDP_PORT=$(sed -n 's/^udp_port=//p' "$TMP/listen.out")
+  TCP_PORT=$(sed -n 's/^tcp_port=//p' "$TMP/listen.out")
   [ -n "$TCP_PORT" ] || { cat "$TMP/listen.err" >&2; fail "listener printed no ports"; }
 }
 # wait_lines PATTERN N [seconds]: waits until N output lines match PATTERN.
