@@ -39,6 +39,7 @@ static const sl_opt source_opts[] = {
     {"group", SL_OPT_STRING, false, NULL, "sluice", "kafka: consumer group (processes in one group share the partitions)"},
     {"properties", SL_OPT_MAP, false, NULL, NULL, "kafka: any librdkafka setting, e.g. security.protocol: SSL (secrets are never logged)"},
     {"filter", SL_OPT_MAP, false, NULL, NULL, "kafka: {header: NAME, values: [...], keys: [...]} allow-lists checked before parsing"},
+    {"partitioned_state", SL_OPT_BOOL, false, NULL, "false", "kafka: keyed state (dedupe, windows) kept per partition, column _part, so it moves with a partition between --instance processes"},
     {"listen_udp", SL_OPT_STRING, false, NULL, NULL, "syslog: UDP address:port (RFC 5426)"},
     {"listen_tcp", SL_OPT_STRING, false, NULL, NULL, "syslog: TCP address:port (RFC 6587: octet counting or newline framing)"},
     {"max_queue_bytes", SL_OPT_INT, false, NULL, "8388608", "syslog: bound of the receive queue (full: TCP pushes back, UDP drops and counts)"},
@@ -221,7 +222,7 @@ static int kafka_props(const sl_node *n, char ***out, int *count, sl_error *err)
     return 0;
 }
 
-static const char *const kafka_only[] = {"brokers", "topics", "group", "properties", "filter"};
+static const char *const kafka_only[] = {"brokers", "topics", "group", "properties", "filter", "partitioned_state"};
 static const char *const syslog_only[] = {"listen_udp", "listen_tcp", "max_queue_bytes"};
 static const char *const dir_only[] = {"path", "pattern", "max_files_per_trigger", "cleanup", "archive"};
 
@@ -245,6 +246,8 @@ static int compile_kafka(source *s, const sl_node *n, sl_error *err) {
     s->group = strdup(g ? g->str : "sluice");
     if (node_list(sl_node_get(n, "topics"), &s->topics, &s->ntopics, err)) return err->code;
     if (kafka_props(sl_node_get(n, "properties"), &s->props, &s->nprops, err)) return SL_EINVAL;
+    const sl_node *ps = sl_node_get(n, "partitioned_state");
+    if (ps && sl_node_bool(ps, "partitioned_state", &s->part_state, err)) return SL_EINVAL;
     const sl_node *f = sl_node_get(n, "filter");
     if (f) {
         char what[128];
@@ -393,6 +396,13 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
     }
     else if (!sc) return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)", s->name, s->format);
     if (sc && !s->infer && parse_schema_map(sc, &s->schema, err)) return err->code;
+    s->part_col = -1;
+    if (s->part_state) {
+        if (sl_schema_find(&s->schema, SL_PART_COLUMN) >= 0)
+            return sl_node_error(err, sl_node_get(n, "partitioned_state"), "source '%s': partitioned_state adds the column %s, which the schema has already", s->name, SL_PART_COLUMN);
+        s->part_col = sl_schema_add(&s->schema, SL_PART_COLUMN, SL_T_STRING);
+        p->part_column = SL_PART_COLUMN;
+    }
     if (!s->infer) s->declared = s->schema;
     const sl_schema *res = sl_evolve_resolved(p, s->name);
     if (res) {
@@ -417,7 +427,7 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
 
 static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     const sl_node *n = t->node;
-    sl_op_env env = {.table = t->name, .base_dir = p->base_dir};
+    sl_op_env env = {.table = t->name, .base_dir = p->base_dir, .part_column = p->part_column};
     t->out = t->in;
     const sl_node *win = sl_node_get(n, "window");
     const sl_node *steps = sl_node_get(n, "steps");
@@ -443,7 +453,7 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     if (win && sl_node_get(n, "columns"))
         return sl_node_error(err, sl_node_get(n, "columns"), "table '%s': a window table's columns are its keys and aggregates", t->name);
     if (win) {
-        t->win = sl_window_create(win, &t->in, err);
+        t->win = sl_window_create_part(win, &t->in, p->part_column, err);
         if (!t->win) return SL_EINVAL;
         t->full = t->out = *sl_window_schema(t->win);
         return 0;

@@ -43,13 +43,16 @@ static int64_t kafka_position(void *ud, const char *topic, int32_t partition) {
     snprintf(name, sizeof name, "%s/%d", topic, (int)partition);
     int64_t pos = -1;
     if (sl_store_get_position(s->store, s->name, name, &pos)) pos = -1;
-    int64_t sib = sl_siblings_max_position(s->siblings, s->name, name, NULL, 0);
-    if (sib > pos) {
+    char who[PATH_MAX + 32] = "";
+    int64_t sib = sl_siblings_max_position(s->siblings, s->name, name, who, sizeof who);
+    bool from_sibling = sib > pos;
+    if (from_sibling) {
         sl_log_info("partition resumes where another instance committed", "\"partition\":\"%s\",\"own\":%lld,\"from\":%lld", name,
                     (long long)pos, (long long)sib);
         pos = sib;
     }
     if (s->siblings) owned(s, name)->pos = pos;
+    if (s->on_assign) s->on_assign(s->revoke_ud, s, name, from_sibling ? who : NULL);
     return pos;
 }
 
@@ -65,9 +68,9 @@ int sl_input_fence(source *s, const char *partition, int64_t new_pos, sl_error *
     return 0;
 }
 
-static void kafka_revoke(void *ud) {
+static void kafka_revoke(void *ud, const char *const *partitions, int n) {
     source *s = ud;
-    if (s->on_revoke) s->on_revoke(s->revoke_ud);
+    if (s->on_revoke) s->on_revoke(s->revoke_ud, s, partitions, n);
 }
 
 
@@ -105,6 +108,13 @@ static void parse_msgs(source *s, const char *buf, const sl_poll_msg *msgs, int 
         int i = kmap_find(&m, b->pos[r]);
         b->part[r] = msgs[i].part;
         b->pos[r] = msgs[i].pos;
+    }
+    if (s->part_col >= 0) { /* partitioned state: each row's partition name */
+        sl_column *c = &b->col[s->part_col];
+        for (uint32_t r = 0; r < b->n; r++) {
+            const char *pn = s->part_names[b->part[r]];
+            sl_col_set_str(c, r, pn, (uint32_t)strlen(pn));
+        }
     }
 }
 

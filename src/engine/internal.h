@@ -71,7 +71,8 @@ typedef struct table {
     int64_t rows_in, rows_out, rows_total_in, rows_total_out;
 } table;
 
-typedef struct source {
+typedef struct source source;
+struct source {
     char name[SL_NAME_MAX];
     int type;
     const sl_node *node;
@@ -85,6 +86,8 @@ typedef struct source {
     char **topics, **props, **filter_values, **filter_keys;
     int ntopics, nprops, nfilter_values, nfilter_keys;
     bool filter_missing_pass;
+    bool part_state; /* partitioned_state: rows carry SL_PART_COLUMN */
+    int part_col;    /* its index in schema, else -1 */
     /* syslog listener */
     char *listen_udp, *listen_tcp;
     int64_t max_queue_bytes;
@@ -121,7 +124,10 @@ typedef struct source {
     sl_siblings *siblings; /* --instance: the other instances' checkpoints */
     struct owned_part { char name[256]; int64_t pos; } *owned; /* kafka partitions: position we own from */
     int nowned;
-    void (*on_revoke)(void *ud); /* engine commit before partitions are given up */
+    /* engine commit (and state handoff) before partitions are given up */
+    void (*on_revoke)(void *ud, struct source *s, const char *const *partitions, int n);
+    /* a partition was assigned; from_db: the sibling checkpoint it resumes from, NULL: this one */
+    void (*on_assign)(void *ud, struct source *s, const char *partition, const char *from_db);
     void *revoke_ud;
     char format[16];
     sl_line_format *fmt;
@@ -130,7 +136,7 @@ typedef struct source {
     bool exhausted; /* --once: nothing more will come */
     int wait_ms;    /* kafka: how long the next poll may wait for a first message (idle) */
     int64_t records_in, parse_errors;
-} source;
+};
 
 /* instances.c: other instances' checkpoints (scale-out on consumer groups). */
 sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);
@@ -187,7 +193,12 @@ struct sl_pipeline {
      * compiling a source takes its schema from here when present */
     struct { char name[SL_NAME_MAX]; sl_schema schema; } resolved[SL_MAX_SOURCES];
     int nresolved;
+    /* partitioned state (a kafka source's partitioned_state: true): the
+     * partition column keyed operators split their state by, else NULL */
+    const char *part_column;
 };
+
+#define SL_PART_COLUMN "_part"
 
 /* evolve.c: schema inference and evolution. */
 /* Samples the files a dir source has now (name order, up to infer_sample

@@ -104,10 +104,32 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
     for (int i = 0; i < p->nt + 3; i++) {
         const char *name = i < p->nt ? p->t[i].name : extra[i - p->nt];
         if (i < p->nt && p->t[i].store != STORE_SQLITE) continue;
-        char *v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT * FROM main.\"%w\"", name, name);
-        for (size_t k = 1; k < n; k++) {
-            char *w = sqlite3_mprintf("%z UNION ALL SELECT * FROM i%d.\"%w\"", v, (int)k, name);
-            v = w;
+        char *v;
+        const table *t = i < p->nt ? &p->t[i] : NULL;
+        if (t && t->win && sl_schema_find(&t->out, SL_PART_COLUMN) >= 0) {
+            /* partitioned state: a group's open row may be in the previous
+             * owner's database too (stale, or identical when it handed over);
+             * the row shown is the final one, else the one of the instance
+             * holding the partition's furthest position */
+            char *cols = sqlite3_mprintf("%s", "");
+            for (int c = 0; c < t->out.n; c++) cols = sqlite3_mprintf("%z%s\"%w\"", cols, c ? ", " : "", t->out.f[c].name);
+            char *u = NULL;
+            for (size_t k = 0; k < n; k++) {
+                char db[16];
+                snprintf(db, sizeof db, k ? "i%d" : "main", (int)k);
+                u = sqlite3_mprintf("%z%sSELECT x.*, coalesce((SELECT max(position) FROM %s._sluice_positions q WHERE q.partition = x.\"%w\"), -1) AS _pos"
+                                    " FROM %s.\"%w\" x", u, k ? " UNION ALL " : "", db, SL_PART_COLUMN, db, name);
+            }
+            v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY _group"
+                                " ORDER BY is_final DESC, _pos DESC) AS _rn FROM (%s)) WHERE _rn = 1", name, cols, u);
+            sqlite3_free(cols);
+            sqlite3_free(u);
+        } else {
+            v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT * FROM main.\"%w\"", name, name);
+            for (size_t k = 1; k < n; k++) {
+                char *w = sqlite3_mprintf("%z UNION ALL SELECT * FROM i%d.\"%w\"", v, (int)k, name);
+                v = w;
+            }
         }
         int e = sqlite3_exec(db, v, NULL, NULL, NULL);
         sqlite3_free(v);

@@ -18,6 +18,13 @@
  * Snapshots are deltas: the keys kept since the previous snapshot. Restore
  * replays the last full snapshot and its deltas.
  *
+ * Partitioned state (env->part_column): the partition column is one more key
+ * column, so each partition has its own keys, and every FIFO entry carries the
+ * partition's tag (a parallel ring, allocated only then) so that one
+ * partition's keys can be snapshotted, restored or dropped on their own when
+ * the partition moves to another instance. Such snapshots set TAGGED in the
+ * entry count.
+ *
  * State size, reported by stats() into the event log: `keys` held now and
  * `peak_keys` since start, `state_bytes` (hash table + FIFO ring + the
  * per-batch keep flags, i.e. what this operator has allocated), and
@@ -37,6 +44,8 @@
 
 typedef struct { uint64_t h; int64_t t; } fifo_ent;
 
+#define TAGGED ((int64_t)1 << 62) /* entry count flag: each entry is followed by its tag */
+
 typedef struct {
     int nkeys;
     int key[16];
@@ -49,6 +58,11 @@ typedef struct {
     size_t snap_mark;       /* fifo position (monotonic) at the last snapshot */
     int64_t duplicates, kept, evicted;
     size_t peak_keys; /* most keys held at once (the table never shrinks below it) */
+    int part_col;     /* partitioned state: the partition column, else -1 */
+    uint64_t *tags;   /* partitioned state: tag of each FIFO entry (same slots) */
+    char tag_of_name[256]; /* cache: the last partition name seen and its tag */
+    uint32_t tag_of_len;
+    uint64_t tag_of;
     uint8_t *keep;
     uint32_t keep_cap;
 } dedupe_op;
@@ -64,13 +78,13 @@ static const sl_opt dedupe_opts[] = {
 
 static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
-    (void)env;
     if (sl_spec_check(arg, dedupe_opts, "dedupe", err)) return SL_EINVAL;
     dedupe_op *o = calloc(1, sizeof *o);
+    o->part_col = -1;
     const sl_node *kn = sl_node_get(arg, "key");
     int nk = kn->kind == SL_NODE_SEQ ? kn->n : 1;
-    if (nk > 16) {
-        sl_node_error(err, kn, "at most 16 key columns");
+    if (nk > 15) {
+        sl_node_error(err, kn, "at most 15 key columns");
         goto fail;
     }
     for (int i = 0; i < nk; i++) {
@@ -82,6 +96,8 @@ static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
         }
         o->key[o->nkeys++] = idx;
     }
+    if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
+        o->key[o->nkeys++] = o->part_col;
     if (sl_node_duration(sl_node_get(arg, "horizon"), "horizon", &o->horizon, err)) goto fail;
     const sl_node *tn = sl_node_get(arg, "time");
     const char *tname = tn ? tn->str : "event_ts";
@@ -105,6 +121,7 @@ static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     o->seen = sl_hmap_new(1024);
     o->cap = 1024;
     o->fifo = malloc(o->cap * sizeof *o->fifo);
+    if (o->part_col >= 0) o->tags = malloc(o->cap * sizeof *o->tags);
     *self = o;
     return 0;
 fail:
@@ -112,7 +129,7 @@ fail:
     return SL_EINVAL;
 }
 
-static void fifo_push(dedupe_op *o, uint64_t h, int64_t t) {
+static void fifo_push(dedupe_op *o, uint64_t h, int64_t t, uint64_t tag) {
     size_t count = o->tail - o->head;
     if (count == o->cap) {
         fifo_ent *n = malloc(o->cap * 2 * sizeof *n);
@@ -120,12 +137,20 @@ static void fifo_push(dedupe_op *o, uint64_t h, int64_t t) {
         for (size_t i = 0; i < count; i++) n[i] = o->fifo[(o->head + i) % o->cap];
         free(o->fifo);
         o->fifo = n;
+        if (o->tags) {
+            uint64_t *nt = malloc(o->cap * 2 * sizeof *nt);
+            if (!nt) abort();
+            for (size_t i = 0; i < count; i++) nt[i] = o->tags[(o->head + i) % o->cap];
+            free(o->tags);
+            o->tags = nt;
+        }
         o->cap *= 2;
         o->snap_mark = o->snap_mark > o->head ? o->snap_mark - o->head : 0;
         o->head = 0;
         o->tail = count;
     }
     o->fifo[o->tail % o->cap] = (fifo_ent){h, t};
+    if (o->tags) o->tags[o->tail % o->cap] = tag;
     o->tail++;
 }
 
@@ -163,6 +188,21 @@ static inline uint64_t row_key(const dedupe_op *o, const sl_batch *b, uint32_t i
     return h;
 }
 
+/* The partition tag of row i (partitioned state), cached across rows
+ * (a batch's rows mostly share a partition). */
+static uint64_t row_tag(dedupe_op *o, const sl_batch *b, uint32_t i) {
+    if (o->part_col < 0) return 0;
+    const sl_column *c = &b->col[o->part_col];
+    if (c->null[i]) return 0;
+    const sl_str *v = &c->v.s[i];
+    if (v->len != o->tag_of_len || v->len >= sizeof o->tag_of_name || memcmp(v->ptr, o->tag_of_name, v->len)) {
+        o->tag_of = sl_part_tag(v->ptr, v->len);
+        o->tag_of_len = v->len < sizeof o->tag_of_name ? v->len : 0;
+        memcpy(o->tag_of_name, v->ptr, o->tag_of_len);
+    }
+    return o->tag_of;
+}
+
 static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
     (void)err;
     dedupe_op *o = self;
@@ -188,7 +228,7 @@ static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
             if (d <= o->horizon) dup = 1;
             else *tk = t;
         }
-        if (!dup) fifo_push(o, h, t);
+        if (!dup) fifo_push(o, h, t, row_tag(o, b, i));
         o->keep[i] = !dup;
         dups += dup;
         if (o->flag_col >= 0) sl_col_set_bool(&b->col[o->flag_col], i, dup);
@@ -204,40 +244,101 @@ static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     return 0;
 }
 
+static void put_entries(dedupe_op *o, sl_buf *out, size_t from, const sl_part_set *only) {
+    size_t cnt = 0, at = out->n;
+    sl_buf_put_i64(out, 0); /* the count, patched below */
+    for (size_t i = from; i < o->tail; i++) {
+        uint64_t tag = o->tags ? o->tags[i % o->cap] : 0;
+        if (only && !sl_part_set_has(only, tag)) continue;
+        sl_buf_put(out, &o->fifo[i % o->cap], sizeof(fifo_ent));
+        if (o->tags) sl_buf_put(out, &tag, sizeof tag);
+        cnt++;
+    }
+    int64_t c = (int64_t)cnt | (o->tags ? TAGGED : 0);
+    memcpy(out->p + at, &c, sizeof c);
+}
+
 static int dedupe_snapshot(void *self, sl_buf *out, bool full) {
     dedupe_op *o = self;
     sl_buf_put_i64(out, o->duplicates);
     sl_buf_put_i64(out, o->kept);
-    size_t from = full ? o->head : (o->snap_mark > o->head ? o->snap_mark : o->head);
-    sl_buf_put_i64(out, (int64_t)(o->tail - from));
-    for (size_t i = from; i < o->tail; i++) {
-        fifo_ent *e = &o->fifo[i % o->cap];
-        sl_buf_put(out, e, sizeof *e);
-    }
+    put_entries(o, out, full ? o->head : (o->snap_mark > o->head ? o->snap_mark : o->head), NULL);
     o->snap_mark = o->tail;
     return 0;
 }
 
-static int dedupe_restore(void *self, const void *data, size_t n, bool full, sl_error *err) {
+static int dedupe_snapshot_parts(void *self, sl_buf *out, const sl_part_set *only) {
     dedupe_op *o = self;
+    sl_buf_put_i64(out, 0);
+    sl_buf_put_i64(out, 0);
+    put_entries(o, out, o->head, only);
+    return 0;
+}
+
+/* only == NULL: the operator's own chain (counters restored, a full
+ * snapshot replaces the state); else only those partitions' keys are added. */
+static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err) {
     sl_rd r = {data, n, 0};
-    int64_t cnt;
-    if (full) {
+    int64_t cnt, dups, kept;
+    if (full && !only) {
         sl_hmap_clear(o->seen);
         o->head = o->tail = o->snap_mark = 0;
     }
-    if (sl_rd_i64(&r, &o->duplicates) || sl_rd_i64(&r, &o->kept) || sl_rd_i64(&r, &cnt) || cnt < 0)
+    if (sl_rd_i64(&r, &dups) || sl_rd_i64(&r, &kept) || sl_rd_i64(&r, &cnt) || cnt < 0)
         return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+    bool tagged = cnt & TAGGED;
+    cnt &= ~TAGGED;
+    if (tagged != (o->tags != NULL))
+        return sl_error_set(err, SL_ECORRUPT, "dedupe: the state was saved with partitioned_state %s; it is now %s",
+                            tagged ? "on" : "off", o->tags ? "on" : "off");
+    if (!only) {
+        o->duplicates = dups;
+        o->kept = kept;
+    }
     for (int64_t i = 0; i < cnt; i++) {
         fifo_ent e;
-        if (sl_rd_bytes(&r, &e, sizeof e)) return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+        uint64_t tag = 0;
+        if (sl_rd_bytes(&r, &e, sizeof e) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)))
+            return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+        if (only && !sl_part_set_has(only, tag)) continue;
         int64_t *tk;
         if (!sl_hmap_put(o->seen, e.h, e.t, &tk)) *tk = e.t;
-        fifo_push(o, e.h, e.t);
+        fifo_push(o, e.h, e.t, tag);
     }
-    o->snap_mark = o->tail;
+    if (!only) o->snap_mark = o->tail;
     if (sl_hmap_count(o->seen) > o->peak_keys) o->peak_keys = sl_hmap_count(o->seen);
     return 0;
+}
+
+static int dedupe_restore(void *self, const void *data, size_t n, bool full, sl_error *err) {
+    return restore_entries(self, data, n, full, NULL, err);
+}
+
+static int dedupe_restore_parts(void *self, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err) {
+    return restore_entries(self, data, n, full, only, err);
+}
+
+/* Forgets the keys of `parts`: the FIFO is compacted in place. The next
+ * snapshot must be full (the engine writes one after a drop), since deltas
+ * cannot express a removal. */
+static void dedupe_drop_parts(void *self, const sl_part_set *parts) {
+    dedupe_op *o = self;
+    if (!o->tags) return;
+    size_t w = o->head;
+    for (size_t i = o->head; i < o->tail; i++) {
+        fifo_ent e = o->fifo[i % o->cap];
+        uint64_t tag = o->tags[i % o->cap];
+        if (sl_part_set_has(parts, tag)) {
+            int64_t *tk = sl_hmap_get(o->seen, e.h);
+            if (tk && *tk == e.t) sl_hmap_del(o->seen, e.h);
+            continue;
+        }
+        o->fifo[w % o->cap] = e;
+        o->tags[w % o->cap] = tag;
+        w++;
+    }
+    o->tail = w;
+    o->snap_mark = o->head;
 }
 
 /* At most about 260 characters whatever the counts (the engine leaves room
@@ -245,7 +346,7 @@ static int dedupe_restore(void *self, const void *data, size_t n, bool full, sl_
 static int dedupe_stats(void *self, char *out, size_t cap) {
     dedupe_op *o = self;
     size_t keys = sl_hmap_count(o->seen);
-    size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) + o->cap * sizeof(fifo_ent) + o->keep_cap;
+    size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) + o->cap * (sizeof(fifo_ent) + (o->tags ? sizeof(uint64_t) : 0)) + o->keep_cap;
     return snprintf(out, cap,
                     "{\"duplicates\":%lld,\"kept\":%lld,\"evicted\":%lld,\"keys\":%zu,\"peak_keys\":%zu,"
                     "\"fifo\":%zu,\"state_bytes\":%zu,\"bytes_per_key\":%.1f}",
@@ -257,6 +358,7 @@ static void dedupe_destroy(void *self) {
     dedupe_op *o = self;
     sl_hmap_free(o->seen);
     free(o->fifo);
+    free(o->tags);
     free(o->keep);
     free(o);
 }
@@ -271,4 +373,7 @@ const sl_op_def sl_op_dedupe = {
     .restore = dedupe_restore,
     .stats = dedupe_stats,
     .destroy = dedupe_destroy,
+    .restore_parts = dedupe_restore_parts,
+    .snapshot_parts = dedupe_snapshot_parts,
+    .drop_parts = dedupe_drop_parts,
 };

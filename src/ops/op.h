@@ -45,6 +45,17 @@ int sl_rd_i64(sl_rd *r, int64_t *v);
 int sl_rd_bytes(sl_rd *r, void *out, size_t n);
 int sl_rd_str(sl_rd *r, const char **s, uint32_t *len); /* view into the snapshot */
 
+/* Partitioned state (a Kafka source's `partitioned_state: true`): keyed
+ * operators keep their state per source partition, tagged with the hash of
+ * the partition's name (the `_part` column), so that a partition can move to
+ * another instance with exactly its state (engine/instances.c). */
+typedef struct sl_part_set {
+    const uint64_t *tags;
+    int n;
+} sl_part_set;
+uint64_t sl_part_tag(const char *name, size_t len);
+bool sl_part_set_has(const sl_part_set *s, uint64_t tag);
+
 /* Run-time services the engine gives operators. */
 typedef struct sl_op_ctx {
     void *engine;
@@ -65,6 +76,7 @@ typedef struct sl_op_ctx {
 typedef struct sl_op_env {
     const char *table;    /* the table being compiled */
     const char *base_dir; /* directory of the pipeline file, for relative paths */
+    const char *part_column; /* partitioned state: the partition column, else NULL */
 } sl_op_env;
 
 typedef struct sl_op_def {
@@ -82,6 +94,13 @@ typedef struct sl_op_def {
     /* Optional: one JSON object of counters for the event log and /metrics. */
     int (*stats)(void *self, char *out, size_t cap);
     void (*destroy)(void *self);
+    /* Optional, partitioned state: restore_parts ADDS the state of the
+     * partitions in `only` from a snapshot chain (keeping what is held);
+     * snapshot_parts writes only their state, as a full snapshot;
+     * drop_parts forgets their state. */
+    int (*restore_parts)(void *self, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err);
+    int (*snapshot_parts)(void *self, sl_buf *out, const sl_part_set *only);
+    void (*drop_parts)(void *self, const sl_part_set *parts);
 } sl_op_def;
 
 const sl_op_def *sl_op_find(const char *name);

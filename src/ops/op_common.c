@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "expr/expr.h"
 #include "ops/op.h"
 
@@ -15,6 +16,14 @@ void sl_buf_put(sl_buf *b, const void *data, size_t n) {
     }
     if (n) memcpy(b->p + b->n, data, n);
     b->n += n;
+}
+
+uint64_t sl_part_tag(const char *name, size_t len) { return sl_hash_bytes(name, len, 0x9a27); }
+
+bool sl_part_set_has(const sl_part_set *s, uint64_t tag) {
+    for (int i = 0; s && i < s->n; i++)
+        if (s->tags[i] == tag) return true;
+    return false;
 }
 
 void sl_buf_put_i64(sl_buf *b, int64_t v) { sl_buf_put(b, &v, sizeof v); }

@@ -110,6 +110,7 @@ struct sl_window {
     int time_col;
     int64_t size, slide;
     int nkeys;
+    int part_key; /* partitioned state: the key that is the partition column, else -1 */
     int key_col[MAX_KEYS];
     sl_type key_type[MAX_KEYS];
     int naggs;
@@ -324,8 +325,13 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
 }
 
 sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *err) {
+    return sl_window_create_part(spec, in, NULL, err);
+}
+
+sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column, sl_error *err) {
     if (sl_spec_check(spec, sl_window_opts, "window", err)) return NULL;
     sl_window *w = calloc(1, sizeof *w);
+    w->part_key = -1;
     const sl_node *tn = sl_node_get(spec, "time");
     const char *tname = tn ? tn->str : "event_ts";
     w->time_col = sl_schema_find(in, tname);
@@ -375,6 +381,17 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
             w->key_type[w->nkeys++] = in->f[c].type;
             sl_schema_add(&w->out, k->str, in->f[c].type);
         }
+    }
+    int pc = part_column ? sl_schema_find(in, part_column) : -1;
+    if (pc >= 0) {
+        if (w->nkeys == MAX_KEYS) {
+            sl_node_error(err, kn, "at most %d keys with partitioned state", MAX_KEYS - 1);
+            goto fail;
+        }
+        w->part_key = w->nkeys;
+        w->key_col[w->nkeys] = pc;
+        w->key_type[w->nkeys++] = in->f[pc].type;
+        sl_schema_add(&w->out, part_column, in->f[pc].type);
     }
     const sl_node *an = sl_node_get(spec, "aggregates");
     if (an->n == 0 || an->n > MAX_AGGS) {
@@ -434,7 +451,8 @@ static void group_release(sl_window *w, size_t gi) {
         free(g->aggs[a].by_vs);
     }
     free(g->aggs);
-    sl_hmap_del(w->index, g->gkey);
+    int64_t *slot = sl_hmap_get(w->index, g->gkey);
+    if (slot && *slot == (int64_t)gi) sl_hmap_del(w->index, g->gkey);
     memset(g, 0, sizeof *g);
     w->free_list[w->nfree++] = gi;
     w->alive--;
@@ -878,6 +896,7 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
     w->time_col = -1;
     w->size = w->slide = size;
     w->nkeys = src->nkeys;
+    w->part_key = src->part_key;
     memcpy(w->key_col, src->key_col, sizeof w->key_col);
     memcpy(w->key_type, src->key_type, sizeof w->key_type);
     w->naggs = src->naggs;
@@ -939,12 +958,23 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
     return out->n;
 }
 
+/* The partition tag of a group (partitioned state), 0 otherwise. */
+static uint64_t group_tag(const sl_window *w, const group *g) {
+    if (w->part_key < 0 || g->knull[w->part_key] || !g->ks[w->part_key]) return 0;
+    return sl_part_tag(g->ks[w->part_key], g->kslen[w->part_key]);
+}
+
 /* Snapshot: every live group with its aggregate states (open windows only, so small). */
-int sl_window_snapshot(sl_window *w, sl_buf *out) {
-    sl_buf_put_i64(out, (int64_t)w->alive);
+int sl_window_snapshot(sl_window *w, sl_buf *out) { return sl_window_snapshot_parts(w, out, NULL); }
+
+int sl_window_snapshot_parts(sl_window *w, sl_buf *out, const sl_part_set *only) {
+    size_t cnt = 0;
+    for (size_t gi = 0; gi < w->ng; gi++)
+        if (w->g[gi].alive && (!only || sl_part_set_has(only, group_tag(w, &w->g[gi])))) cnt++;
+    sl_buf_put_i64(out, (int64_t)cnt);
     for (size_t gi = 0; gi < w->ng; gi++) {
         group *g = &w->g[gi];
-        if (!g->alive) continue;
+        if (!g->alive || (only && !sl_part_set_has(only, group_tag(w, g)))) continue;
         sl_buf_put_i64(out, (int64_t)g->gkey);
         sl_buf_put_i64(out, g->wstart);
         sl_buf_put_i64(out, g->dirty);
@@ -993,9 +1023,19 @@ int sl_window_snapshot(sl_window *w, sl_buf *out) {
     return 0;
 }
 
-int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
+void sl_window_drop_parts(sl_window *w, const sl_part_set *parts) {
     for (size_t gi = 0; gi < w->ng; gi++)
-        if (w->g[gi].alive) group_release(w, gi);
+        if (w->g[gi].alive && sl_part_set_has(parts, group_tag(w, &w->g[gi]))) group_release(w, gi);
+}
+
+int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
+    return sl_window_restore_parts(w, data, n, NULL, err);
+}
+
+int sl_window_restore_parts(sl_window *w, const void *data, size_t n, const sl_part_set *only, sl_error *err) {
+    if (!only)
+        for (size_t gi = 0; gi < w->ng; gi++)
+            if (w->g[gi].alive) group_release(w, gi);
     sl_rd r = {data, n, 0};
     int64_t count;
     if (sl_rd_i64(&r, &count) || count < 0) goto corrupt;
@@ -1077,8 +1117,14 @@ int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
                 if (flags & 1) by_take(s, &k);
             }
         }
-        sl_hmap_put(w->index, g->gkey, (int64_t)gi, NULL);
         w->alive++;
+        if (only && (!sl_part_set_has(only, group_tag(w, g)) || sl_hmap_get(w->index, g->gkey))) {
+            group_release(w, gi); /* another partition's group (or one held already) */
+            continue;
+        }
+        /* taken over from another instance: write it to this instance's table */
+        if (only) g->dirty = true;
+        sl_hmap_put(w->index, g->gkey, (int64_t)gi, NULL);
     }
     return 0;
 corrupt:

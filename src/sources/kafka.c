@@ -355,9 +355,17 @@ static void on_revoke(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
                 break;
             }
     }
-    /* 2. the engine commits what it has */
-    if (s->revoke_fn)
-        s->revoke_fn(s->ud);
+    /* 2. the engine commits what it has (and hands over their state) */
+    if (s->revoke_fn) {
+        const char **names = calloc((size_t)l->cnt + 1, sizeof *names);
+        int nn = 0;
+        for (int i = 0; names && i < l->cnt; i++) {
+            int id = part_id(s, l->elems[i].topic, l->elems[i].partition, false);
+            if (id >= 0) names[nn++] = s->parts[id].name;
+        }
+        s->revoke_fn(s->ud, names, nn);
+        free(names);
+    }
     /* 3. hand the committed positions to the next owner, synchronously */
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
     for (int i = 0; i < l->cnt; i++) {

@@ -59,7 +59,7 @@ typedef struct sl_kafka_config {
 typedef int64_t (*sl_kafka_position_fn)(void *ud, const char *topic, int32_t partition);
 /* Called on revocation BEFORE the partitions are given up, so the engine can
  * commit (sl_kafka_each_dirty, its transaction, sl_kafka_committed). */
-typedef void (*sl_kafka_revoke_fn)(void *ud);
+typedef void (*sl_kafka_revoke_fn)(void *ud, const char *const *partitions, int n);
 
 /* Creates the consumer and subscribes; the first assignment happens inside a
  * later sl_kafka_poll. pos and revoke may be NULL. */

@@ -77,7 +77,7 @@ static int op_make_doc(op_t *o, const char *doc, sl_error *err) {
     if (!o->spec) fail_msg("spec did not load: %s", e.msg);
     o->def = sl_op_find("anomaly");
     assert_non_null(o->def);
-    sl_op_env env = {"t", "."};
+    sl_op_env env = {"t", ".", NULL};
     int rc =
         o->def->create(sl_node_get(sl_spec_root(o->spec), "arg"), &o->schema, &env, &o->self, err);
     if (rc) {
@@ -717,7 +717,7 @@ static void test_clash(void **state) {
     sl_error e = {0};
     sl_spec *sp = sl_spec_load_mem("test.yaml", doc, strlen(doc), NULL, &e);
     void *self = NULL;
-    sl_op_env env = {"t", "."};
+    sl_op_env env = {"t", ".", NULL};
     assert_int_equal(o.def->create(sl_node_get(sl_spec_root(sp), "arg"), &s, &env, &self, &e),
                      SL_EINVAL);
     assert_non_null(strstr(

@@ -102,7 +102,7 @@ static void dd_make(dd_t *d, const char *mode) {
     d->def = sl_op_find("dedupe");
     assert_non_null(d->def);
     assert_non_null(d->def->stats);
-    sl_op_env env = {"t", NULL};
+    sl_op_env env = {"t", NULL, NULL};
     if (d->def->create(sl_node_get(sl_spec_root(d->spec), "arg"), &d->schema, &env, &d->self, &e))
         fail_msg("create: %s", e.msg);
 }

@@ -74,7 +74,7 @@ static int op_make_doc(op_t *o, const char *doc, sl_error *err) {
     if (!o->spec) fail_msg("spec did not load: %s", e.msg);
     o->def = sl_op_find("health");
     assert_non_null(o->def);
-    sl_op_env env = {"t", "."};
+    sl_op_env env = {"t", ".", NULL};
     int rc =
         o->def->create(sl_node_get(sl_spec_root(o->spec), "arg"), &o->schema, &env, &o->self, err);
     if (rc) {

@@ -99,7 +99,7 @@ static int op_make(op_t *o, const char *name, const char *yaml_arg, sl_schema *s
     assert_non_null(arg);
     o->def = sl_op_find(name);
     assert_non_null(o->def);
-    sl_op_env env = {"t", base_dir};
+    sl_op_env env = {"t", base_dir, NULL};
     int rc = o->def->create(arg, schema, &env, &o->self, err);
     if (rc) {
         sl_spec_free(o->spec);

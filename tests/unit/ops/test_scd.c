@@ -72,7 +72,7 @@ static int op_make(op_t *o, const char *arg, sl_error *err) {
     if (!o->spec) fail_msg("spec did not load: %s", e.msg);
     o->def = sl_op_find("scd2");
     assert_non_null(o->def);
-    sl_op_env env = {"dim", "."};
+    sl_op_env env = {"dim", ".", NULL};
     int rc =
         o->def->create(sl_node_get(sl_spec_root(o->spec), "arg"), &o->schema, &env, &o->self, err);
     if (rc) {

@@ -135,7 +135,9 @@ static void commit(consumer *c) {
     sl_kafka_committed(c->s);
 }
 
-static void revoke_cb(void *ud) {
+static void revoke_cb(void *ud, const char *const *partitions, int n) {
+    (void)partitions;
+    (void)n;
     consumer *c = ud;
     c->revokes++;
     c->assigned = 0; /* eager protocol: everything goes */
