@@ -32,3 +32,17 @@ start_mock() {
   done
   [ -n "$BOOT" ] || { cat "$TMP/$name.err" >&2; fail "mock printed no bootstrap line"; }
 }
+# covered_positions DATA_DIR: for scale-out tests, the sum over partitions of
+# the furthest position any instance's checkpoint (DATA_DIR/instance-*) holds;
+# equal to the messages produced once every one is stored. 0 before any commit.
+covered_positions() {
+  local f k=0 att="" sel=""
+  for f in "$1"/instance-*/sluice.db; do
+    [ -f "$f" ] || continue
+    att+="ATTACH '$f' AS i$k; "
+    sel+="${sel:+ UNION ALL }SELECT partition, position FROM i$k._sluice_positions"
+    k=$((k + 1))
+  done
+  [ -n "$sel" ] || { echo 0; return; }
+  sqlite3 ":memory:" "$att SELECT coalesce(sum(m), 0) FROM (SELECT partition, max(position) AS m FROM ($sel) GROUP BY partition)" 2>/dev/null || echo 0
+}

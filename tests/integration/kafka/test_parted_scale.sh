@@ -72,12 +72,7 @@ for _ in $(seq 600); do [ "$(pos b)" -gt 0 ] && break; sleep 0.02; done
 b_at=$(pos b)
 [ "$b_at" -gt 0 ] || fail "b committed nothing before it was killed"
 ok "b took partitions (and their state) over from a, then was killed (its checkpoint at $b_at)"
-covered() {
-  sqlite3 "$TMP/out/instance-a/sluice.db" "ATTACH '$TMP/out/instance-b/sluice.db' AS b;
-    SELECT coalesce(sum(m), 0) FROM (SELECT partition, max(position) AS m FROM
-      (SELECT partition, position FROM main._sluice_positions UNION ALL SELECT partition, position FROM b._sluice_positions)
-      GROUP BY partition)" 2>/dev/null || echo 0
-}
+covered() { covered_positions "$TMP/out"; }
 for _ in $(seq 1200); do
   grep -q '"partition state restored".*instance-b/sluice.db' "$TMP/a.err" && [ "$(covered)" -ge "$second" ] && break
   sleep 0.1

@@ -37,12 +37,7 @@ ok "killed instance b after it committed $b_at messages' positions"
 # Done = every partition's furthest checkpoint (either instance) at its end:
 # a partition b had already finished gives a nothing to read, so a never
 # writes a position for it.
-covered() {
-  sqlite3 "$TMP/out/instance-a/sluice.db" "ATTACH '$TMP/out/instance-b/sluice.db' AS b;
-    SELECT coalesce(sum(m), 0) FROM (SELECT partition, max(position) AS m FROM
-      (SELECT partition, position FROM main._sluice_positions UNION ALL SELECT partition, position FROM b._sluice_positions)
-      GROUP BY partition)" 2>/dev/null || echo 0
-}
+covered() { covered_positions "$TMP/out"; }
 took_over() { grep -q '"partition resumes where another instance committed"' "$TMP/a.err"; }
 for _ in $(seq 1200); do
   took_over && [ "$(covered)" -ge $msgs ] && break
