@@ -53,7 +53,10 @@ compare() { # DATA_DIR WHAT
 head -n $first "$TMP/ev.tsv" | produce
 sed -n "$((first + 1)),${second}p" "$TMP/ev.tsv" >"$TMP/ev2.tsv"
 tail -n +$((second + 1)) "$TMP/ev.tsv" >"$TMP/ev3.tsv"
-RUN=("$SLUICE" run "$PIPE" --data "$TMP/out" --set brokers="$BOOT" --set group=scale --set batch_size=16 --set commit_interval=10ms --status 0)
+# STRATEGY: the group's assignor (test_parted_cooperative.sh: cooperative-sticky,
+# where a rebalance revokes only the partitions that move)
+RUN=("$SLUICE" run "$PIPE" --data "$TMP/out" --set brokers="$BOOT" --set group=scale --set batch_size=16 --set commit_interval=10ms --status 0
+     --set strategy="${STRATEGY:-range,roundrobin}")
 pos() { sqlite3 "$TMP/out/instance-$1/sluice.db" "SELECT coalesce(sum(position),0) FROM _sluice_positions" 2>/dev/null || echo 0; }
 SLUICE_LOG=info "${RUN[@]}" --instance a 2>"$TMP/a.err" &
 APID=$!
