@@ -69,6 +69,11 @@
  * changed since the previous snapshot (each key's whole state, so restore
  * simply upserts). If the baseline size changed between runs, the newest
  * values are kept; if the method changed, the old state is dropped.
+ *
+ * Partitioned state (env->part_column, op.h): the partition column is one
+ * more key column and every key remembers its partition's tag, written in
+ * the snapshots (magic ANOM2), so one partition's baselines can be
+ * snapshotted, added or dropped alone when the partition moves.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,7 +90,8 @@
 #define MAX_KEYS_COLS 16
 #define MAX_SEVERITY 16
 #define MAX_SIZE 100000
-#define SNAP_MAGIC INT64_C(0x314d4f4e41) /* "ANOM1" */
+#define SNAP_MAGIC INT64_C(0x314d4f4e41)        /* "ANOM1" */
+#define SNAP_MAGIC_TAGGED INT64_C(0x324d4f4e41) /* "ANOM2": each key followed by its partition tag */
 
 enum { M_WINDOW = 0, M_EWMA = 1 };
 enum { C_Z = 1, C_RZ = 2, C_SCORE = 4 };
@@ -99,6 +105,7 @@ typedef struct {
 
 typedef struct {
     uint64_t h;
+    uint64_t tag;    /* partitioned state: the key's partition tag */
     int64_t last_t;  /* time of the newest value added; INT64_MIN: none */
     uint32_t count;  /* values in the ring (window) */
     uint32_t head;   /* next ring position to write */
@@ -110,7 +117,8 @@ typedef struct {
 typedef struct {
     /* configuration */
     sl_expr *value;
-    int nkeys, key[MAX_KEYS_COLS];
+    int nkeys, key[MAX_KEYS_COLS + 1];
+    int part_col;  /* partitioned state: the partition column, else -1 */
     int time_col;  /* -1: arrival order */
     int final_col; /* -1: no gating */
     int method;
@@ -355,11 +363,11 @@ static int parse_severity(anomaly_op *o, const sl_node *sn, sl_error *err) {
 
 static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                           sl_error *err) {
-    (void)env;
     if (sl_spec_check(arg, anomaly_opts, "anomaly", err)) return SL_EINVAL;
     anomaly_op *o = calloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     o->c_z = o->c_rz = o->c_pt = -1;
+    o->part_col = -1;
 
     const sl_node *vn = sl_node_get(arg, "value");
     o->value = sl_op_compile_expr(vn, schema, err);
@@ -386,6 +394,8 @@ static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env
         }
         o->key[o->nkeys++] = idx;
     }
+    if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
+        o->key[o->nkeys++] = o->part_col;
 
     const sl_node *tn = sl_node_get(arg, "time");
     o->time_col = sl_schema_find(schema, tn ? tn->str : "window_start");
@@ -500,8 +510,9 @@ static void mark_dirty(anomaly_op *o, size_t s) {
     o->dirty[o->ndirty++] = (uint32_t)s;
 }
 
-/* Slot of key h, creating it when `create` (and max_keys allows); -1 if none. */
-static int64_t slot_of(anomaly_op *o, uint64_t h, bool create) {
+/* Slot of key h, creating it when `create` (and max_keys allows) with the
+ * partition tag of row i of b (b may be NULL: tag 0); -1 if none. */
+static int64_t slot_of(anomaly_op *o, uint64_t h, bool create, const sl_batch *b, uint32_t i) {
     int64_t *p = sl_hmap_get(o->index, h);
     if (p) return *p;
     if (!create) return -1;
@@ -525,6 +536,8 @@ static int64_t slot_of(anomaly_op *o, uint64_t h, bool create) {
     key_state *k = &o->ks[s];
     memset(k, 0, sizeof *k);
     k->h = h;
+    if (b && o->part_col >= 0 && !b->col[o->part_col].null[i])
+        k->tag = sl_part_tag(b->col[o->part_col].v.s[i].ptr, b->col[o->part_col].v.s[i].len);
     k->last_t = INT64_MIN;
     sl_ewma_init(&k->ew, o->alpha);
     k->ew_prev = k->ew;
@@ -613,7 +626,7 @@ static int anomaly_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *er
         if (!o->vcol.null[i])
             x = o->vcol.type == SL_T_INT ? (double)o->vcol.v.i[i] : o->vcol.v.d[i];
         bool has_x = isfinite(x);
-        int64_t s = slot_of(o, row_key(o, b, i), has_x);
+        int64_t s = slot_of(o, row_key(o, b, i), has_x, b, i);
         key_state *k = s >= 0 ? &o->ks[s] : NULL;
         /* add (1), replace the newest (2) or only score (0) */
         int mode = 1;
@@ -744,6 +757,7 @@ static int anomaly_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *er
 static void put_slot(anomaly_op *o, sl_buf *out, size_t s) {
     key_state *k = &o->ks[s];
     sl_buf_put(out, &k->h, sizeof k->h);
+    if (o->part_col >= 0) sl_buf_put(out, &k->tag, sizeof k->tag);
     sl_buf_put_i64(out, k->last_t);
     if (o->method == M_WINDOW) { /* every value held, the extra one included */
         uint32_t cap = o->size + 1, n = k->count;
@@ -762,7 +776,7 @@ static void put_slot(anomaly_op *o, sl_buf *out, size_t s) {
 
 static int anomaly_snapshot(void *self, sl_buf *out, bool full) {
     anomaly_op *o = self;
-    sl_buf_put_i64(out, SNAP_MAGIC);
+    sl_buf_put_i64(out, o->part_col >= 0 ? SNAP_MAGIC_TAGGED : SNAP_MAGIC);
     sl_buf_put_i64(out, o->method);
     sl_buf_put_i64(out, o->size);
     sl_buf_put_i64(out, o->rows);
@@ -785,19 +799,60 @@ static int anomaly_snapshot(void *self, sl_buf *out, bool full) {
     return 0;
 }
 
+static int anomaly_snapshot_parts(void *self, sl_buf *out, const sl_part_set *only) {
+    anomaly_op *o = self;
+    sl_buf_put_i64(out, SNAP_MAGIC_TAGGED);
+    sl_buf_put_i64(out, o->method);
+    sl_buf_put_i64(out, o->size);
+    for (int c = 0; c < 5; c++) sl_buf_put_i64(out, 0); /* counters stay with their instance */
+    int64_t cnt = 0;
+    for (size_t s = 0; s < o->nks; s++) cnt += sl_part_set_has(only, o->ks[s].tag);
+    sl_buf_put_i64(out, cnt);
+    for (size_t s = 0; s < o->nks; s++)
+        if (sl_part_set_has(only, o->ks[s].tag)) put_slot(o, out, s);
+    return 0;
+}
+
+/* Forgets the keys of `parts`, moving the last slots into the holes. The
+ * dirty list is dropped: the engine writes a full snapshot next. */
+static void anomaly_drop_parts(void *self, const sl_part_set *parts) {
+    anomaly_op *o = self;
+    if (o->part_col < 0) return;
+    size_t w = 0, per = o->size + 1;
+    for (size_t s = 0; s < o->nks; s++) {
+        if (sl_part_set_has(parts, o->ks[s].tag)) {
+            sl_hmap_del(o->index, o->ks[s].h);
+            continue;
+        }
+        if (w != s) {
+            o->ks[w] = o->ks[s];
+            if (o->method == M_WINDOW) memmove(o->vals + w * per, o->vals + s * per, per * sizeof(double));
+            int64_t *slot;
+            if (!sl_hmap_put(o->index, o->ks[w].h, (int64_t)w, &slot)) *slot = (int64_t)w;
+        }
+        o->ks[w].dirty = 0;
+        w++;
+    }
+    o->nks = w;
+    o->ndirty = 0;
+}
+
 /* One pass over a snapshot: with apply=false it only validates, so a corrupt
- * snapshot is refused before any state is touched. */
-static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, bool apply) {
+ * snapshot is refused before any state is touched. only != NULL: the keys of
+ * those partitions are added to what is held (counters untouched). */
+static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, bool apply, const sl_part_set *only) {
     sl_rd r = {data, len, 0};
     int64_t magic, method, size, cnt, ctr[5];
-    if (sl_rd_i64(&r, &magic) || magic != SNAP_MAGIC || sl_rd_i64(&r, &method) ||
+    if (sl_rd_i64(&r, &magic) || (magic != SNAP_MAGIC && magic != SNAP_MAGIC_TAGGED) ||
+        (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0) || sl_rd_i64(&r, &method) ||
         sl_rd_i64(&r, &size) || sl_rd_i64(&r, &ctr[0]) || sl_rd_i64(&r, &ctr[1]) ||
         sl_rd_i64(&r, &ctr[2]) || sl_rd_i64(&r, &ctr[3]) || sl_rd_i64(&r, &ctr[4]) ||
         sl_rd_i64(&r, &cnt) || cnt < 0 || size < 0 || size > MAX_SIZE ||
         (method != M_WINDOW && method != M_EWMA))
         return SL_ECORRUPT;
     bool same_method = method == o->method;
-    if (apply) {
+    bool tagged = magic == SNAP_MAGIC_TAGGED;
+    if (apply && !only) {
         if (full) {
             sl_hmap_clear(o->index);
             o->nks = 0;
@@ -814,9 +869,11 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
                 "");
     }
     for (int64_t c = 0; c < cnt; c++) {
-        uint64_t h;
+        uint64_t h, tag = 0;
         int64_t last_t;
-        if (sl_rd_bytes(&r, &h, sizeof h) || sl_rd_i64(&r, &last_t)) return SL_ECORRUPT;
+        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) || sl_rd_i64(&r, &last_t))
+            return SL_ECORRUPT;
+        bool keep = !only || sl_part_set_has(only, tag);
         if (method == M_WINDOW) {
             uint32_t n;
             if (sl_rd_bytes(&r, &n, sizeof n) || n > (uint64_t)size + 1 ||
@@ -824,10 +881,11 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
                 return SL_ECORRUPT;
             const unsigned char *vp = r.p + r.off;
             r.off += (size_t)n * sizeof(double);
-            if (!apply || !same_method) continue;
-            int64_t s = slot_of(o, h, true);
+            if (!apply || !same_method || !keep) continue;
+            int64_t s = slot_of(o, h, true, NULL, 0);
             if (s < 0) continue;
             key_state *k = &o->ks[s];
+            k->tag = tag;
             k->count = k->head = 0;
             k->last_t = last_t;
             uint32_t skip =
@@ -843,10 +901,11 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
             if (sl_rd_bytes(&r, e, sizeof e) || sl_ewma_decode(&a, e, SL_EWMA_ENCODED_SIZE) ||
                 sl_ewma_decode(&b, e + SL_EWMA_ENCODED_SIZE, SL_EWMA_ENCODED_SIZE))
                 return SL_ECORRUPT;
-            if (!apply || !same_method) continue;
-            int64_t s = slot_of(o, h, true);
+            if (!apply || !same_method || !keep) continue;
+            int64_t s = slot_of(o, h, true, NULL, 0);
             if (s < 0) continue;
             key_state *k = &o->ks[s];
+            k->tag = tag;
             k->ew = a;
             k->ew_prev = b;
             k->ew.alpha = k->ew_prev.alpha = o->alpha; /* the current spec's alpha wins */
@@ -856,12 +915,24 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
     return r.off == r.n ? 0 : SL_ECORRUPT;
 }
 
-static int anomaly_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
-    anomaly_op *o = self;
-    if (restore_pass(o, data, len, full, false))
+static int restore_parts(anomaly_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+    int64_t magic = 0;
+    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
+    if ((magic == SNAP_MAGIC || magic == SNAP_MAGIC_TAGGED) && (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
+        return sl_error_set(err, SL_ECORRUPT, "anomaly: the state was saved with partitioned_state %s; it is now %s",
+                            o->part_col >= 0 ? "off" : "on", o->part_col >= 0 ? "on" : "off");
+    if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "anomaly: corrupt snapshot");
-    restore_pass(o, data, len, full, true);
+    restore_pass(o, data, len, full, true, only);
     return 0;
+}
+
+static int anomaly_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
+    return restore_parts(self, data, len, full, NULL, err);
+}
+
+static int anomaly_restore_parts(void *self, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+    return restore_parts(self, data, len, full, only, err);
 }
 
 static int anomaly_stats(void *self, char *out, size_t cap) {
@@ -900,4 +971,7 @@ const sl_op_def sl_op_anomaly = {
     .restore = anomaly_restore,
     .stats = anomaly_stats,
     .destroy = anomaly_destroy,
+    .restore_parts = anomaly_restore_parts,
+    .snapshot_parts = anomaly_snapshot_parts,
+    .drop_parts = anomaly_drop_parts,
 };

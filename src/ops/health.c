@@ -54,6 +54,10 @@
  *
  * Snapshots: full = every key's ring; delta = the keys changed since the
  * previous snapshot (whole state per key, restore upserts).
+ *
+ * Partitioned state (env->part_column, op.h): as in anomaly.c, the partition
+ * column is one more key column and each key keeps its partition's tag
+ * (snapshot magic EHLT2), so a partition's keys move alone.
  */
 #include <math.h>
 #include <stdio.h>
@@ -68,7 +72,8 @@
 #define MAX_PENALTIES 32
 #define MAX_KEY_COLS 16
 #define MAX_TREND 1000
-#define SNAP_MAGIC INT64_C(0x31544c4845) /* "EHLT1" */
+#define SNAP_MAGIC INT64_C(0x31544c4845)        /* "EHLT1" */
+#define SNAP_MAGIC_TAGGED INT64_C(0x32544c4845) /* "EHLT2": each key followed by its partition tag */
 
 typedef struct {
     bool above; /* else below */
@@ -86,6 +91,7 @@ typedef struct {
 
 typedef struct {
     uint64_t h;
+    uint64_t tag;   /* partitioned state: the key's partition tag */
     int64_t last_t; /* time of the newest score added; INT64_MIN: none */
     uint32_t count, head;
     uint8_t dirty;
@@ -94,7 +100,8 @@ typedef struct {
 typedef struct {
     int ncomp;
     component comp[MAX_COMPONENTS];
-    int nkeys, key[MAX_KEY_COLS];
+    int nkeys, key[MAX_KEY_COLS + 1];
+    int part_col; /* partitioned state: the partition column, else -1 */
     int time_col, final_col;
     uint32_t window;
     double tolerance, healthy, degraded;
@@ -220,10 +227,10 @@ static int add_col(sl_schema *schema, const sl_node *at, const char *name, sl_ty
 
 static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
-    (void)env;
     if (sl_spec_check(arg, health_opts, "health", err)) return SL_EINVAL;
     health_op *o = calloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    o->part_col = -1;
 
     const sl_node *kn = sl_node_get(arg, "key");
     int nk = sl_node_list_len(kn);
@@ -240,6 +247,8 @@ static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
         }
         o->key[o->nkeys++] = idx;
     }
+    if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
+        o->key[o->nkeys++] = o->part_col;
     const sl_node *tn = sl_node_get(arg, "time");
     o->time_col = sl_schema_find(schema, tn ? tn->str : "window_start");
     if (tn && o->time_col < 0) {
@@ -377,7 +386,9 @@ static void mark_dirty(health_op *o, size_t s) {
     o->dirty[o->ndirty++] = (uint32_t)s;
 }
 
-static int64_t slot_of(health_op *o, uint64_t h) {
+/* Slot of key h, created with the partition tag of row i of b (b may be
+ * NULL: tag 0); -1 when max_keys refuses it. */
+static int64_t slot_of(health_op *o, uint64_t h, const sl_batch *b, uint32_t i) {
     int64_t *p = sl_hmap_get(o->index, h);
     if (p) return *p;
     if (o->nks >= o->max_keys) {
@@ -396,6 +407,8 @@ static int64_t slot_of(health_op *o, uint64_t h) {
     size_t s = o->nks++;
     memset(&o->ks[s], 0, sizeof o->ks[s]);
     o->ks[s].h = h;
+    if (b && o->part_col >= 0 && !b->col[o->part_col].null[i])
+        o->ks[s].tag = sl_part_tag(b->col[o->part_col].v.s[i].ptr, b->col[o->part_col].v.s[i].len);
     o->ks[s].last_t = INT64_MIN;
     sl_hmap_put(o->index, h, (int64_t)s, NULL);
     return (int64_t)s;
@@ -483,7 +496,7 @@ static int health_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
                                                 : "critical";
         sl_col_set_str(&b->col[o->c_status], i, st, (uint32_t)strlen(st));
 
-        int64_t s = slot_of(o, row_key(o, b, i));
+        int64_t s = slot_of(o, row_key(o, b, i), b, i);
         sl_col_set_null(&b->col[o->c_trend], i);
         o->scored++;
         if (s < 0) continue;
@@ -527,6 +540,7 @@ static int health_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
 static void put_slot(health_op *o, sl_buf *out, size_t s) {
     key_state *k = &o->ks[s];
     sl_buf_put(out, &k->h, sizeof k->h);
+    if (o->part_col >= 0) sl_buf_put(out, &k->tag, sizeof k->tag);
     sl_buf_put_i64(out, k->last_t);
     sl_buf_put(out, &k->count, sizeof k->count);
     uint32_t cap = o->window + 1;
@@ -538,7 +552,7 @@ static void put_slot(health_op *o, sl_buf *out, size_t s) {
 
 static int health_snapshot(void *self, sl_buf *out, bool full) {
     health_op *o = self;
-    sl_buf_put_i64(out, SNAP_MAGIC);
+    sl_buf_put_i64(out, o->part_col >= 0 ? SNAP_MAGIC_TAGGED : SNAP_MAGIC);
     sl_buf_put_i64(out, o->window);
     sl_buf_put_i64(out, o->rows);
     sl_buf_put_i64(out, o->scored);
@@ -559,16 +573,56 @@ static int health_snapshot(void *self, sl_buf *out, bool full) {
     return 0;
 }
 
+static int health_snapshot_parts(void *self, sl_buf *out, const sl_part_set *only) {
+    health_op *o = self;
+    sl_buf_put_i64(out, SNAP_MAGIC_TAGGED);
+    sl_buf_put_i64(out, o->window);
+    for (int c = 0; c < 4; c++) sl_buf_put_i64(out, 0); /* counters stay with their instance */
+    int64_t cnt = 0;
+    for (size_t s = 0; s < o->nks; s++) cnt += sl_part_set_has(only, o->ks[s].tag);
+    sl_buf_put_i64(out, cnt);
+    for (size_t s = 0; s < o->nks; s++)
+        if (sl_part_set_has(only, o->ks[s].tag)) put_slot(o, out, s);
+    return 0;
+}
+
+/* Forgets the keys of `parts`, moving later slots into the holes. The dirty
+ * list is dropped: the engine writes a full snapshot next. */
+static void health_drop_parts(void *self, const sl_part_set *parts) {
+    health_op *o = self;
+    if (o->part_col < 0) return;
+    size_t w = 0, per = o->window + 1;
+    for (size_t s = 0; s < o->nks; s++) {
+        if (sl_part_set_has(parts, o->ks[s].tag)) {
+            sl_hmap_del(o->index, o->ks[s].h);
+            continue;
+        }
+        if (w != s) {
+            o->ks[w] = o->ks[s];
+            memmove(o->scores + w * per, o->scores + s * per, per * sizeof(double));
+            int64_t *slot;
+            if (!sl_hmap_put(o->index, o->ks[w].h, (int64_t)w, &slot)) *slot = (int64_t)w;
+        }
+        o->ks[w].dirty = 0;
+        w++;
+    }
+    o->nks = w;
+    o->ndirty = 0;
+}
+
 /* One pass over a snapshot: with apply=false it only validates, so a corrupt
- * snapshot is refused before any state is touched. */
-static int restore_pass(health_op *o, const void *data, size_t len, bool full, bool apply) {
+ * snapshot is refused before any state is touched. only != NULL: the keys of
+ * those partitions are added to what is held (counters untouched). */
+static int restore_pass(health_op *o, const void *data, size_t len, bool full, bool apply, const sl_part_set *only) {
     sl_rd r = {data, len, 0};
     int64_t magic, window, cnt, ctr[4];
-    if (sl_rd_i64(&r, &magic) || magic != SNAP_MAGIC || sl_rd_i64(&r, &window) || window < 1 ||
+    if (sl_rd_i64(&r, &magic) || (magic != SNAP_MAGIC && magic != SNAP_MAGIC_TAGGED) ||
+        (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0) || sl_rd_i64(&r, &window) || window < 1 ||
         window > MAX_TREND || sl_rd_i64(&r, &ctr[0]) || sl_rd_i64(&r, &ctr[1]) ||
         sl_rd_i64(&r, &ctr[2]) || sl_rd_i64(&r, &ctr[3]) || sl_rd_i64(&r, &cnt) || cnt < 0)
         return SL_ECORRUPT;
-    if (apply) {
+    bool tagged = magic == SNAP_MAGIC_TAGGED;
+    if (apply && !only) {
         if (full) {
             sl_hmap_clear(o->index);
             o->nks = 0;
@@ -580,19 +634,20 @@ static int restore_pass(health_op *o, const void *data, size_t len, bool full, b
         o->keys_refused = ctr[3];
     }
     for (int64_t c = 0; c < cnt; c++) {
-        uint64_t h;
+        uint64_t h, tag = 0;
         int64_t last_t;
         uint32_t n;
-        if (sl_rd_bytes(&r, &h, sizeof h) || sl_rd_i64(&r, &last_t) ||
+        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) || sl_rd_i64(&r, &last_t) ||
             sl_rd_bytes(&r, &n, sizeof n) || n > (uint64_t)window + 1 ||
             (len - r.off) / sizeof(double) < n)
             return SL_ECORRUPT;
         const unsigned char *vp = r.p + r.off;
         r.off += (size_t)n * sizeof(double);
-        if (!apply) continue;
-        int64_t s = slot_of(o, h);
+        if (!apply || (only && !sl_part_set_has(only, tag))) continue;
+        int64_t s = slot_of(o, h, NULL, 0);
         if (s < 0) continue;
         key_state *k = &o->ks[s];
+        k->tag = tag;
         k->count = k->head = 0;
         k->last_t = last_t;
         uint32_t skip =
@@ -606,12 +661,24 @@ static int restore_pass(health_op *o, const void *data, size_t len, bool full, b
     return r.off == r.n ? 0 : SL_ECORRUPT;
 }
 
-static int health_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
-    health_op *o = self;
-    if (restore_pass(o, data, len, full, false))
+static int restore_parts(health_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+    int64_t magic = 0;
+    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
+    if ((magic == SNAP_MAGIC || magic == SNAP_MAGIC_TAGGED) && (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
+        return sl_error_set(err, SL_ECORRUPT, "health: the state was saved with partitioned_state %s; it is now %s",
+                            o->part_col >= 0 ? "off" : "on", o->part_col >= 0 ? "on" : "off");
+    if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "health: corrupt snapshot");
-    restore_pass(o, data, len, full, true);
+    restore_pass(o, data, len, full, true, only);
     return 0;
+}
+
+static int health_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
+    return restore_parts(self, data, len, full, NULL, err);
+}
+
+static int health_restore_parts(void *self, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+    return restore_parts(self, data, len, full, only, err);
 }
 
 static int health_stats(void *self, char *out, size_t cap) {
@@ -650,4 +717,7 @@ const sl_op_def sl_op_health = {
     .restore = health_restore,
     .stats = health_stats,
     .destroy = health_destroy,
+    .restore_parts = health_restore_parts,
+    .snapshot_parts = health_snapshot_parts,
+    .drop_parts = health_drop_parts,
 };

@@ -9,7 +9,8 @@
  *   - snapshot_parts writes one partition alone, and a delta chain restores
  *     filtered too;
  *   - drop_parts forgets one partition and nothing else;
- *   - a snapshot with tags is refused by an operator without partitions.
+ *   - a snapshot with tags is refused by an operator without partitions;
+ *   - the same for anomaly baselines and health trends (keyed_parts).
  */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/batch.h"
@@ -28,7 +31,7 @@
 #define T0 1767225600000000LL /* 2026-01-01T00:00:00Z */
 #define SEC 1000000LL
 
-extern const sl_op_def sl_op_dedupe;
+extern const sl_op_def sl_op_dedupe, sl_op_anomaly, sl_op_health;
 
 static sl_schema in_schema(void) {
     sl_schema in;
@@ -222,10 +225,153 @@ static void test_window_parts(void **state) {
     sl_spec_free(sp);
 }
 
+/* ---- anomaly and health: per-key baselines --------------------------------- */
+
+static sl_schema keyed_schema(void) {
+    sl_schema in;
+    sl_schema_init(&in);
+    sl_schema_add(&in, "ts", SL_T_TS);
+    sl_schema_add(&in, "k", SL_T_STRING);
+    sl_schema_add(&in, "_part", SL_T_STRING);
+    sl_schema_add(&in, "x", SL_T_DOUBLE);
+    return in;
+}
+
+typedef struct {
+    const sl_op_def *def;
+    sl_spec *sp;
+    const char *out; /* the column that shows the key's history */
+} keyed_case;
+
+static void *keyed_new(const keyed_case *kc, sl_schema *s, const char *part_column) {
+    sl_op_env env = {"t", ".", part_column};
+    void *self = NULL;
+    sl_error e = {0};
+    *s = keyed_schema();
+    if (kc->def->create(sl_node_get(sl_spec_root(kc->sp), "op"), s, &env, &self, &e)) fail_msg("%s", e.msg);
+    return self;
+}
+
+/* one row (key k) of partition p at T0 + t seconds with value x; returns the
+ * output column of that row as text ("NULL" when null) */
+static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *s, const char *p, int t, double x, char *buf, size_t cap) {
+    sl_batch *b = sl_batch_new(s, 4);
+    uint32_t r = sl_batch_append_null_row(b);
+    sl_col_set_int(&b->col[0], r, T0 + t * SEC);
+    sl_col_set_str(&b->col[1], r, "k", 1);
+    sl_col_set_str(&b->col[2], r, p, (uint32_t)strlen(p));
+    sl_col_set_double(&b->col[3], r, x);
+    sl_op_ctx ctx = {0};
+    ctx.watermark = INT64_MIN;
+    sl_error e = {0};
+    assert_int_equal(kc->def->process(self, b, &ctx, &e), 0);
+    const sl_column *c = &b->col[sl_schema_find(s, kc->out)];
+    if (c->null[0]) snprintf(buf, cap, "NULL");
+    else if (c->type == SL_T_STRING) snprintf(buf, cap, "%.*s", (int)c->v.s[0].len, c->v.s[0].ptr);
+    else snprintf(buf, cap, "%.6f", c->v.d[0]);
+    sl_batch_free(b);
+    return buf;
+}
+
+static size_t keyed_keys(const keyed_case *kc, void *self) {
+    char st[600];
+    kc->def->stats(self, st, sizeof st);
+    const char *k = strstr(st, "\"keys\":");
+    assert_non_null(k);
+    return (size_t)strtoull(k + 7, NULL, 10);
+}
+
+static void keyed_parts(const keyed_case *kc) {
+    sl_schema sa, sc, sd, sp2;
+    char b1[64], b2[64];
+    void *a = keyed_new(kc, &sa, "_part");
+    for (int t = 0; t < 6; t++) {
+        keyed_row(kc, a, &sa, "t/0", t, 10 + t, b1, sizeof b1);
+        keyed_row(kc, a, &sa, "t/1", t, 100 + 3 * t, b1, sizeof b1);
+    }
+    assert_int_equal(keyed_keys(kc, a), 2); /* key k in two partitions: two baselines */
+    sl_buf full = {0};
+    kc->def->snapshot(a, &full, true);
+    /* t/0 alone into a fresh operator: its history is there, t/1's is not */
+    void *c = keyed_new(kc, &sc, "_part");
+    uint64_t t0 = tag("t/0"), t1 = tag("t/1");
+    sl_part_set only0 = {&t0, 1}, only1 = {&t1, 1};
+    sl_error e = {0};
+    assert_int_equal(kc->def->restore_parts(c, full.p, full.n, true, &only0, &e), 0);
+    assert_int_equal(keyed_keys(kc, c), 1);
+    keyed_row(kc, a, &sa, "t/0", 10, 16, b1, sizeof b1);
+    keyed_row(kc, c, &sc, "t/0", 10, 16, b2, sizeof b2);
+    assert_string_not_equal(b1, "NULL");
+    assert_string_equal(b1, b2);
+    assert_string_equal(keyed_row(kc, c, &sc, "t/1", 10, 200, b2, sizeof b2), "NULL");
+    /* drop t/0 from a: its history is gone, t/1's stays */
+    kc->def->drop_parts(a, &only0);
+    assert_int_equal(keyed_keys(kc, a), 1);
+    /* snapshot_parts of t/1 into a third operator: the same history as a's */
+    sl_buf one = {0};
+    kc->def->snapshot_parts(a, &one, &only1);
+    void *d = keyed_new(kc, &sd, "_part");
+    assert_int_equal(kc->def->restore_parts(d, one.p, one.n, true, &only1, &e), 0);
+    keyed_row(kc, a, &sa, "t/1", 10, 150, b1, sizeof b1);
+    keyed_row(kc, d, &sd, "t/1", 10, 150, b2, sizeof b2);
+    assert_string_not_equal(b1, "NULL");
+    assert_string_equal(b1, b2);
+    assert_string_equal(keyed_row(kc, a, &sa, "t/0", 11, 16, b1, sizeof b1), "NULL");
+    /* the full snapshot after a drop holds only what is left */
+    sl_buf after = {0};
+    kc->def->snapshot(a, &after, true);
+    void *f = keyed_new(kc, &sp2, "_part");
+    assert_int_equal(kc->def->restore(f, after.p, after.n, true, &e), 0);
+    assert_int_equal(keyed_keys(kc, f), 2); /* t/1, and t/0 re-created by the last probe */
+    /* an operator without partitions refuses the tagged snapshot, and the reverse */
+    sl_schema sn;
+    void *plain = keyed_new(kc, &sn, NULL);
+    assert_int_not_equal(kc->def->restore(plain, full.p, full.n, true, &e), 0);
+    assert_non_null(strstr(e.msg, "partitioned_state"));
+    sl_buf pl = {0};
+    kc->def->snapshot(plain, &pl, true);
+    assert_int_not_equal(kc->def->restore(f, pl.p, pl.n, true, &e), 0);
+    sl_buf_free(&full);
+    sl_buf_free(&one);
+    sl_buf_free(&after);
+    sl_buf_free(&pl);
+    kc->def->destroy(a);
+    kc->def->destroy(c);
+    kc->def->destroy(d);
+    kc->def->destroy(f);
+    kc->def->destroy(plain);
+}
+
+static void test_anomaly_parts(void **state) {
+    (void)state;
+    keyed_case kc = {&sl_op_anomaly,
+                     spec_of("op: {value: x, key: [k], time: ts, baseline: {method: window, size: 4, min: 2}, rules: {zscore: 3}}\n"),
+                     "baseline_mean"};
+    keyed_parts(&kc);
+    sl_spec_free(kc.sp);
+    keyed_case ew = {&sl_op_anomaly,
+                     spec_of("op: {value: x, key: [k], time: ts, baseline: {method: ewma, alpha: 0.3, min: 2}, rules: {zscore: 3}}\n"),
+                     "baseline_mean"};
+    keyed_parts(&ew);
+    sl_spec_free(ew.sp);
+}
+
+static void test_health_parts(void **state) {
+    (void)state;
+    keyed_case kc = {&sl_op_health,
+                     spec_of("op: {key: [k], time: ts, components: [{name: v, value: x, penalties: [{above: 12, penalty: 7}, {above: 100, penalty: 30}]}],"
+                             " trend: {window: 3, tolerance: 0.5}}\n"),
+                     "health_trend"};
+    keyed_parts(&kc);
+    sl_spec_free(kc.sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dedupe_parts),
         cmocka_unit_test(test_window_parts),
+        cmocka_unit_test(test_anomaly_parts),
+        cmocka_unit_test(test_health_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
