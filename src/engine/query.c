@@ -106,11 +106,16 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
         if (i < p->nt && p->t[i].store != STORE_SQLITE) continue;
         char *v;
         const table *t = i < p->nt ? &p->t[i] : NULL;
-        if (t && t->win && sl_schema_find(&t->out, SL_PART_COLUMN) >= 0) {
-            /* partitioned state: a group's open row may be in the previous
-             * owner's database too (stale, or identical when it handed over);
-             * the row shown is the final one, else the one of the instance
-             * holding the partition's furthest position */
+        if (t && sl_schema_find(&t->out, "_group") >= 0 && sl_schema_find(&t->out, SL_PART_COLUMN) >= 0) {
+            /* partitioned state, tables upserted by _group (windows, scd2
+             * versions, rows read from windows): a row may be in a previous
+             * owner's database too, stale or (when it handed over) identical.
+             * A final window row or a closed version is never rewritten, so
+             * it wins; among open rows, the one of the instance holding the
+             * partition's furthest position (the owner, which re-emits the
+             * open groups it restores) */
+            const char *closed_first = sl_schema_find(&t->out, "is_final") >= 0 ? "is_final DESC, "
+                                     : sl_schema_find(&t->out, "is_active") >= 0 ? "is_active ASC, " : "";
             char *cols = sqlite3_mprintf("%s", "");
             for (int c = 0; c < t->out.n; c++) cols = sqlite3_mprintf("%z%s\"%w\"", cols, c ? ", " : "", t->out.f[c].name);
             char *u = NULL;
@@ -121,7 +126,7 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
                                     " FROM %s.\"%w\" x", u, k ? " UNION ALL " : "", db, SL_PART_COLUMN, db, name);
             }
             v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY _group"
-                                " ORDER BY is_final DESC, _pos DESC) AS _rn FROM (%s)) WHERE _rn = 1", name, cols, u);
+                                " ORDER BY %s_pos DESC) AS _rn FROM (%s)) WHERE _rn = 1", name, cols, closed_first, u);
             sqlite3_free(cols);
             sqlite3_free(u);
         } else {

@@ -328,7 +328,10 @@ static void assign_restore(void *ud, source *s, const char *part, const char *fr
         table *t = &R->p->t[i];
         for (int k = 0; k < t->nsteps && !rc; k++) {
             part_restore u = {&t->steps[k], t, &only, pos, false};
-            if (step_parted(t, &t->steps[k])) rc = restore_part_state(R, from, &u, part, t->steps[k].id);
+            if (!step_parted(t, &t->steps[k])) continue;
+            rc = restore_part_state(R, from, &u, part, t->steps[k].id);
+            /* the restored keys are in no delta: the next snapshot is full */
+            t->steps[k].since_full = t->steps[k].full_every;
         }
         if (!rc && win_parted(t)) {
             part_restore u = {NULL, t, &only, pos, false};
@@ -357,7 +360,8 @@ static int emit_windows(run *R, bool all_final) {
         if (!t->win) continue;
         if (!R->win_out || R->win_out->schema.n != sl_window_schema(t->win)->n) {
             sl_batch_free(R->win_out);
-            R->win_out = sl_batch_new(sl_window_schema(t->win), 4096);
+            /* no bigger than the children's work batches (batch_size), which load_work fills */
+            R->win_out = sl_batch_new(sl_window_schema(t->win), R->p->batch_size);
         } else {
             sl_batch_reset_schema(R->win_out, sl_window_schema(t->win));
         }

@@ -43,6 +43,10 @@
  * slot (reallocated only when a change needs a larger blob, never for an
  * unchanged row). Snapshots: full = every slot; delta = the slots changed since
  * the previous snapshot (restore upserts them).
+ *
+ * Partitioned state (env->part_column, op.h): the partition column is one
+ * more key column and each slot keeps its partition's tag (snapshot magic
+ * SCD2T), so a partition's current versions move alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,10 +57,12 @@
 
 #define MAX_KEY_COLS 16
 #define MAX_TRACK 64
-#define SNAP_MAGIC INT64_C(0x3244435300) /* "SCD2" */
+#define SNAP_MAGIC INT64_C(0x3244435300)        /* "SCD2" */
+#define SNAP_MAGIC_TAGGED INT64_C(0x3244435354) /* "SCD2T": each slot followed by its partition tag */
 
 typedef struct {
     uint64_t h;
+    uint64_t tag;    /* partitioned state: the key's partition tag */
     int64_t from;    /* effective_from of the current version, µs */
     int64_t version; /* 1, 2, ... */
     unsigned char *blob;
@@ -65,7 +71,8 @@ typedef struct {
 } scd_slot;
 
 typedef struct {
-    int nkeys, key[MAX_KEY_COLS];
+    int nkeys, key[MAX_KEY_COLS + 1];
+    int part_col; /* partitioned state: the partition column, else -1 */
     int ntrack, track[MAX_TRACK];
     int time_col;
     int c_from, c_to, c_active, c_version, c_group;
@@ -117,13 +124,15 @@ static int add_cols(const sl_node *list, const sl_schema *schema, int *out, int 
 
 static int scd_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                       sl_error *err) {
-    (void)env;
     if (sl_spec_check(arg, scd_opts, "scd2", err)) return SL_EINVAL;
     scd_op *o = calloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     if (add_cols(sl_node_get(arg, "key"), schema, o->key, &o->nkeys, MAX_KEY_COLS, "key", err) ||
         add_cols(sl_node_get(arg, "track"), schema, o->track, &o->ntrack, MAX_TRACK, "track", err))
         goto fail;
+    o->part_col = -1;
+    if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
+        o->key[o->nkeys++] = o->part_col;
     for (int i = 0; i < o->ntrack; i++)
         for (int k = 0; k < o->nkeys; k++)
             if (o->track[i] == o->key[k]) {
@@ -371,6 +380,8 @@ static int scd_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
         bool created;
         uint32_t s = slot_get(o, h, &created);
         scd_slot *sl = &o->slots[s];
+        if (created && o->part_col >= 0 && !b->col[o->part_col].null[i])
+            sl->tag = sl_part_tag(b->col[o->part_col].v.s[i].ptr, b->col[o->part_col].v.s[i].len);
         if (created) {
             sl->from = t;
             sl->version = 1;
@@ -455,36 +466,78 @@ static int scd_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
 
 /* ---------------------------------------------------------------- snapshot */
 
+static void put_slot(const scd_op *o, sl_buf *out, const scd_slot *s) {
+    sl_buf_put(out, &s->h, sizeof s->h);
+    if (o->part_col >= 0) sl_buf_put(out, &s->tag, sizeof s->tag);
+    sl_buf_put_i64(out, s->from);
+    sl_buf_put_i64(out, s->version);
+    sl_buf_put_str(out, (const char *)s->blob, s->len);
+}
+
 static int scd_snapshot(void *self, sl_buf *out, bool full) {
     scd_op *o = self;
-    sl_buf_put_i64(out, SNAP_MAGIC);
+    sl_buf_put_i64(out, o->part_col >= 0 ? SNAP_MAGIC_TAGGED : SNAP_MAGIC);
     int64_t c[8] = {o->rows, o->opened, o->closed, o->unchanged,
                     o->corrected, o->out_of_order, o->no_time, o->grown};
     for (int i = 0; i < 8; i++) sl_buf_put_i64(out, c[i]);
     size_t n = full ? o->nslots : o->ndirty;
     sl_buf_put_i64(out, (int64_t)n);
-    for (size_t k = 0; k < n; k++) {
-        scd_slot *s = &o->slots[full ? k : o->dirty[k]];
-        sl_buf_put(out, &s->h, sizeof s->h);
-        sl_buf_put_i64(out, s->from);
-        sl_buf_put_i64(out, s->version);
-        sl_buf_put_str(out, (const char *)s->blob, s->len);
-    }
+    for (size_t k = 0; k < n; k++) put_slot(o, out, &o->slots[full ? k : o->dirty[k]]);
     for (size_t k = 0; k < o->ndirty; k++) o->slots[o->dirty[k]].dirty = 0;
     o->ndirty = 0;
     return 0;
 }
 
+static int scd_snapshot_parts(void *self, sl_buf *out, const sl_part_set *only) {
+    scd_op *o = self;
+    sl_buf_put_i64(out, SNAP_MAGIC_TAGGED);
+    for (int i = 0; i < 8; i++) sl_buf_put_i64(out, 0); /* counters stay with their instance */
+    int64_t n = 0;
+    for (size_t k = 0; k < o->nslots; k++) n += sl_part_set_has(only, o->slots[k].tag);
+    sl_buf_put_i64(out, n);
+    for (size_t k = 0; k < o->nslots; k++)
+        if (sl_part_set_has(only, o->slots[k].tag)) put_slot(o, out, &o->slots[k]);
+    return 0;
+}
+
+/* Forgets the keys of `parts`, moving later slots into the holes. The dirty
+ * list is dropped: the engine writes a full snapshot next. */
+static void scd_drop_parts(void *self, const sl_part_set *parts) {
+    scd_op *o = self;
+    if (o->part_col < 0) return;
+    size_t w = 0;
+    for (size_t k = 0; k < o->nslots; k++) {
+        if (sl_part_set_has(parts, o->slots[k].tag)) {
+            sl_hmap_del(o->index, o->slots[k].h);
+            free(o->slots[k].blob);
+            continue;
+        }
+        if (w != k) {
+            o->slots[w] = o->slots[k];
+            int64_t *pv;
+            if (!sl_hmap_put(o->index, o->slots[w].h, (int64_t)w, &pv)) *pv = (int64_t)w;
+        }
+        o->slots[w].dirty = 0;
+        w++;
+    }
+    o->nslots = w;
+    o->ndirty = 0;
+}
+
 /* One pass over a snapshot; apply=false only validates, so a corrupt
- * snapshot is refused before any state is touched. */
-static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool apply) {
+ * snapshot is refused before any state is touched. only != NULL: the keys of
+ * those partitions are added to what is held (counters untouched). */
+static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool apply, const sl_part_set *only) {
     sl_rd r = {data, len, 0};
     int64_t magic, c[8], n;
-    if (sl_rd_i64(&r, &magic) || magic != SNAP_MAGIC) return SL_ECORRUPT;
+    if (sl_rd_i64(&r, &magic) || (magic != SNAP_MAGIC && magic != SNAP_MAGIC_TAGGED) ||
+        (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
+        return SL_ECORRUPT;
+    bool tagged = magic == SNAP_MAGIC_TAGGED;
     for (int i = 0; i < 8; i++)
         if (sl_rd_i64(&r, &c[i])) return SL_ECORRUPT;
     if (sl_rd_i64(&r, &n) || n < 0) return SL_ECORRUPT;
-    if (apply) {
+    if (apply && !only) {
         o->rows = c[0], o->opened = c[1], o->closed = c[2], o->unchanged = c[3];
         o->corrected = c[4], o->out_of_order = c[5], o->no_time = c[6], o->grown = c[7];
         if (full) {
@@ -495,16 +548,17 @@ static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool
         }
     }
     for (int64_t k = 0; k < n; k++) {
-        uint64_t h;
+        uint64_t h, tag = 0;
         int64_t from, ver;
         const char *blob;
         uint32_t blen;
-        if (sl_rd_bytes(&r, &h, sizeof h) || sl_rd_i64(&r, &from) || sl_rd_i64(&r, &ver) ||
-            sl_rd_str(&r, &blob, &blen) || ver < 1)
+        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) ||
+            sl_rd_i64(&r, &from) || sl_rd_i64(&r, &ver) || sl_rd_str(&r, &blob, &blen) || ver < 1)
             return SL_ECORRUPT;
-        if (!apply) continue;
+        if (!apply || (only && !sl_part_set_has(only, tag))) continue;
         bool created;
         uint32_t s = slot_get(o, h, &created);
+        o->slots[s].tag = tag;
         o->slots[s].from = from;
         o->slots[s].version = ver;
         slot_set_blob(&o->slots[s], (const unsigned char *)blob, blen);
@@ -512,12 +566,24 @@ static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool
     return r.off == r.n ? 0 : SL_ECORRUPT;
 }
 
-static int scd_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
-    scd_op *o = self;
-    if (restore_pass(o, data, len, full, false))
+static int restore_parts(scd_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+    int64_t magic = 0;
+    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
+    if ((magic == SNAP_MAGIC || magic == SNAP_MAGIC_TAGGED) && (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
+        return sl_error_set(err, SL_ECORRUPT, "scd2: the state was saved with partitioned_state %s; it is now %s",
+                            o->part_col >= 0 ? "off" : "on", o->part_col >= 0 ? "on" : "off");
+    if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "scd2: corrupt snapshot");
-    restore_pass(o, data, len, full, true);
+    restore_pass(o, data, len, full, true, only);
     return 0;
+}
+
+static int scd_restore(void *self, const void *data, size_t len, bool full, sl_error *err) {
+    return restore_parts(self, data, len, full, NULL, err);
+}
+
+static int scd_restore_parts(void *self, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+    return restore_parts(self, data, len, full, only, err);
 }
 
 static int scd_stats(void *self, char *out, size_t cap) {
@@ -557,4 +623,7 @@ const sl_op_def sl_op_scd2 = {
     .restore = scd_restore,
     .stats = scd_stats,
     .destroy = scd_destroy,
+    .restore_parts = scd_restore_parts,
+    .snapshot_parts = scd_snapshot_parts,
+    .drop_parts = scd_drop_parts,
 };

@@ -95,6 +95,15 @@ ok "scale-out with partitioned state: join, handoff, SIGKILL, restart; the union
 "$SLUICE" run "$PIPE" --data "$TMP/single" --set brokers="$BOOT" --set group=single --once 2>"$TMP/single.err" || { tail -5 "$TMP/single.err" >&2; fail "single run failed"; }
 compare "$TMP/single" "single process"
 ok "single process: $N events ($((total - N)) duplicates dropped), $(wc -l <"$TMP/want.csv") device-minutes equal the brute force"
+# scd2 versions and health/anomaly rows: the instances' union equals the single process
+for q in "SELECT dev, band, effective_from, effective_to, is_active, version FROM dev_versions" \
+         "SELECT window_start, dev, n, total, health_score, health_status, health_trend, baseline_mean, zscore, is_anomaly FROM dev_health"; do
+  Q "$TMP/single" "$q" | sort >"$TMP/one.csv"
+  Q "$TMP/out" "$q" | sort >"$TMP/two.csv"
+  [ "$(wc -l <"$TMP/one.csv")" -gt 10 ] || fail "too few rows for: $q"
+  diff "$TMP/one.csv" "$TMP/two.csv" >"$TMP/diff2" || { head -6 "$TMP/diff2" >&2; fail "instances differ from the single process: $q"; }
+done
+ok "scd2 versions ($(wc -l <"$TMP/one.csv") health rows) equal the single process across the moves"
 
 exec 3>&-
 wait "$MPID" || true

@@ -10,7 +10,7 @@
  *     filtered too;
  *   - drop_parts forgets one partition and nothing else;
  *   - a snapshot with tags is refused by an operator without partitions;
- *   - the same for anomaly baselines and health trends (keyed_parts).
+ *   - the same for anomaly baselines, health trends and scd2 versions (keyed_parts).
  */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
@@ -31,7 +31,7 @@
 #define T0 1767225600000000LL /* 2026-01-01T00:00:00Z */
 #define SEC 1000000LL
 
-extern const sl_op_def sl_op_dedupe, sl_op_anomaly, sl_op_health;
+extern const sl_op_def sl_op_dedupe, sl_op_anomaly, sl_op_health, sl_op_scd2;
 
 static sl_schema in_schema(void) {
     sl_schema in;
@@ -240,7 +240,8 @@ static sl_schema keyed_schema(void) {
 typedef struct {
     const sl_op_def *def;
     sl_spec *sp;
-    const char *out; /* the column that shows the key's history */
+    const char *out;   /* the column that shows the key's history */
+    const char *fresh; /* its value for a key without history */
 } keyed_case;
 
 static void *keyed_new(const keyed_case *kc, sl_schema *s, const char *part_column) {
@@ -268,6 +269,7 @@ static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *
     const sl_column *c = &b->col[sl_schema_find(s, kc->out)];
     if (c->null[0]) snprintf(buf, cap, "NULL");
     else if (c->type == SL_T_STRING) snprintf(buf, cap, "%.*s", (int)c->v.s[0].len, c->v.s[0].ptr);
+    else if (c->type == SL_T_INT) snprintf(buf, cap, "%lld", (long long)c->v.i[0]);
     else snprintf(buf, cap, "%.6f", c->v.d[0]);
     sl_batch_free(b);
     return buf;
@@ -301,9 +303,9 @@ static void keyed_parts(const keyed_case *kc) {
     assert_int_equal(keyed_keys(kc, c), 1);
     keyed_row(kc, a, &sa, "t/0", 10, 16, b1, sizeof b1);
     keyed_row(kc, c, &sc, "t/0", 10, 16, b2, sizeof b2);
-    assert_string_not_equal(b1, "NULL");
+    assert_string_not_equal(b1, kc->fresh);
     assert_string_equal(b1, b2);
-    assert_string_equal(keyed_row(kc, c, &sc, "t/1", 10, 200, b2, sizeof b2), "NULL");
+    assert_string_equal(keyed_row(kc, c, &sc, "t/1", 10, 200, b2, sizeof b2), kc->fresh);
     /* drop t/0 from a: its history is gone, t/1's stays */
     kc->def->drop_parts(a, &only0);
     assert_int_equal(keyed_keys(kc, a), 1);
@@ -314,9 +316,9 @@ static void keyed_parts(const keyed_case *kc) {
     assert_int_equal(kc->def->restore_parts(d, one.p, one.n, true, &only1, &e), 0);
     keyed_row(kc, a, &sa, "t/1", 10, 150, b1, sizeof b1);
     keyed_row(kc, d, &sd, "t/1", 10, 150, b2, sizeof b2);
-    assert_string_not_equal(b1, "NULL");
+    assert_string_not_equal(b1, kc->fresh);
     assert_string_equal(b1, b2);
-    assert_string_equal(keyed_row(kc, a, &sa, "t/0", 11, 16, b1, sizeof b1), "NULL");
+    assert_string_equal(keyed_row(kc, a, &sa, "t/0", 11, 16, b1, sizeof b1), kc->fresh);
     /* the full snapshot after a drop holds only what is left */
     sl_buf after = {0};
     kc->def->snapshot(a, &after, true);
@@ -346,12 +348,12 @@ static void test_anomaly_parts(void **state) {
     (void)state;
     keyed_case kc = {&sl_op_anomaly,
                      spec_of("op: {value: x, key: [k], time: ts, baseline: {method: window, size: 4, min: 2}, rules: {zscore: 3}}\n"),
-                     "baseline_mean"};
+                     "baseline_mean", "NULL"};
     keyed_parts(&kc);
     sl_spec_free(kc.sp);
     keyed_case ew = {&sl_op_anomaly,
                      spec_of("op: {value: x, key: [k], time: ts, baseline: {method: ewma, alpha: 0.3, min: 2}, rules: {zscore: 3}}\n"),
-                     "baseline_mean"};
+                     "baseline_mean", "NULL"};
     keyed_parts(&ew);
     sl_spec_free(ew.sp);
 }
@@ -361,7 +363,16 @@ static void test_health_parts(void **state) {
     keyed_case kc = {&sl_op_health,
                      spec_of("op: {key: [k], time: ts, components: [{name: v, value: x, penalties: [{above: 12, penalty: 7}, {above: 100, penalty: 30}]}],"
                              " trend: {window: 3, tolerance: 0.5}}\n"),
-                     "health_trend"};
+                     "health_trend", "NULL"};
+    keyed_parts(&kc);
+    sl_spec_free(kc.sp);
+}
+
+static void test_scd2_parts(void **state) {
+    (void)state;
+    /* a changed row's first output row is the version it closes (n for a key
+     * with n versions), or version 1 when the key has no history */
+    keyed_case kc = {&sl_op_scd2, spec_of("op: {key: [k], track: [x], time: ts}\n"), "version", "1"};
     keyed_parts(&kc);
     sl_spec_free(kc.sp);
 }
@@ -372,6 +383,7 @@ int main(void) {
         cmocka_unit_test(test_window_parts),
         cmocka_unit_test(test_anomaly_parts),
         cmocka_unit_test(test_health_parts),
+        cmocka_unit_test(test_scd2_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
