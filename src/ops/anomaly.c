@@ -76,6 +76,7 @@
  * snapshotted, added or dropped alone when the partition moves.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,8 @@ typedef struct {
     sl_ewma ew;      /* ewma */
     sl_ewma ew_prev; /* ewma before the newest value (for same-time replacement) */
 } key_state;
+/* sl_part_compact (op.h) moves slots that start with the hash and the tag */
+_Static_assert(offsetof(key_state, h) == 0 && offsetof(key_state, tag) == sizeof(uint64_t), "key_state layout");
 
 typedef struct {
     /* configuration */
@@ -818,22 +821,9 @@ static int anomaly_snapshot_parts(void *self, sl_buf *out, const sl_part_set *on
 static void anomaly_drop_parts(void *self, const sl_part_set *parts) {
     anomaly_op *o = self;
     if (o->part_col < 0) return;
-    size_t w = 0, per = o->size + 1;
-    for (size_t s = 0; s < o->nks; s++) {
-        if (sl_part_set_has(parts, o->ks[s].tag)) {
-            sl_hmap_del(o->index, o->ks[s].h);
-            continue;
-        }
-        if (w != s) {
-            o->ks[w] = o->ks[s];
-            if (o->method == M_WINDOW) memmove(o->vals + w * per, o->vals + s * per, per * sizeof(double));
-            int64_t *slot;
-            if (!sl_hmap_put(o->index, o->ks[w].h, (int64_t)w, &slot)) *slot = (int64_t)w;
-        }
-        o->ks[w].dirty = 0;
-        w++;
-    }
-    o->nks = w;
+    o->nks = sl_part_compact(o->ks, o->nks, sizeof *o->ks, o->method == M_WINDOW ? o->vals : NULL, o->size + 1,
+                             o->index, parts);
+    for (size_t s = 0; s < o->nks; s++) o->ks[s].dirty = 0;
     o->ndirty = 0;
 }
 
@@ -916,11 +906,7 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
 }
 
 static int restore_parts(anomaly_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
-    int64_t magic = 0;
-    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
-    if ((magic == SNAP_MAGIC || magic == SNAP_MAGIC_TAGGED) && (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
-        return sl_error_set(err, SL_ECORRUPT, "anomaly: the state was saved with partitioned_state %s; it is now %s",
-                            o->part_col >= 0 ? "off" : "on", o->part_col >= 0 ? "on" : "off");
+    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "anomaly", err)) return SL_ECORRUPT;
     if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "anomaly: corrupt snapshot");
     restore_pass(o, data, len, full, true, only);

@@ -60,6 +60,7 @@
  * (snapshot magic EHLT2), so a partition's keys move alone.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,8 @@ typedef struct {
     uint32_t count, head;
     uint8_t dirty;
 } key_state;
+/* sl_part_compact (op.h) moves slots that start with the hash and the tag */
+_Static_assert(offsetof(key_state, h) == 0 && offsetof(key_state, tag) == sizeof(uint64_t), "key_state layout");
 
 typedef struct {
     int ncomp;
@@ -591,22 +594,8 @@ static int health_snapshot_parts(void *self, sl_buf *out, const sl_part_set *onl
 static void health_drop_parts(void *self, const sl_part_set *parts) {
     health_op *o = self;
     if (o->part_col < 0) return;
-    size_t w = 0, per = o->window + 1;
-    for (size_t s = 0; s < o->nks; s++) {
-        if (sl_part_set_has(parts, o->ks[s].tag)) {
-            sl_hmap_del(o->index, o->ks[s].h);
-            continue;
-        }
-        if (w != s) {
-            o->ks[w] = o->ks[s];
-            memmove(o->scores + w * per, o->scores + s * per, per * sizeof(double));
-            int64_t *slot;
-            if (!sl_hmap_put(o->index, o->ks[w].h, (int64_t)w, &slot)) *slot = (int64_t)w;
-        }
-        o->ks[w].dirty = 0;
-        w++;
-    }
-    o->nks = w;
+    o->nks = sl_part_compact(o->ks, o->nks, sizeof *o->ks, o->scores, o->window + 1, o->index, parts);
+    for (size_t s = 0; s < o->nks; s++) o->ks[s].dirty = 0;
     o->ndirty = 0;
 }
 
@@ -662,11 +651,7 @@ static int restore_pass(health_op *o, const void *data, size_t len, bool full, b
 }
 
 static int restore_parts(health_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
-    int64_t magic = 0;
-    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
-    if ((magic == SNAP_MAGIC || magic == SNAP_MAGIC_TAGGED) && (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
-        return sl_error_set(err, SL_ECORRUPT, "health: the state was saved with partitioned_state %s; it is now %s",
-                            o->part_col >= 0 ? "off" : "on", o->part_col >= 0 ? "on" : "off");
+    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "health", err)) return SL_ECORRUPT;
     if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "health: corrupt snapshot");
     restore_pass(o, data, len, full, true, only);

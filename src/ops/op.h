@@ -55,6 +55,18 @@ typedef struct sl_part_set {
 } sl_part_set;
 uint64_t sl_part_tag(const char *name, size_t len);
 bool sl_part_set_has(const sl_part_set *s, uint64_t tag);
+/* For operators whose snapshots start with a magic number, `plain` without
+ * partition tags and `tagged` with them: an error when the snapshot's kind
+ * does not match the operator's (partitioned_state was switched). */
+int sl_part_check_magic(const void *data, size_t len, int64_t plain, int64_t tagged, bool parted, const char *op, sl_error *err);
+/* For operators that keep one fixed-size slot per key in an array, every
+ * slot starting with {uint64_t key hash; uint64_t tag}, indexed by the hash
+ * in `index` (slot number as value), with `per` doubles per slot in `vals`
+ * (NULL: none): removes the slots of `parts`, moving later ones down.
+ * Returns the new slot count. */
+struct sl_hmap;
+size_t sl_part_compact(void *slots, size_t n, size_t size, double *vals, size_t per, struct sl_hmap *index,
+                       const sl_part_set *parts);
 
 /* Run-time services the engine gives operators. */
 typedef struct sl_op_ctx {

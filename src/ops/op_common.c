@@ -26,6 +26,38 @@ bool sl_part_set_has(const sl_part_set *s, uint64_t tag) {
     return false;
 }
 
+int sl_part_check_magic(const void *data, size_t len, int64_t plain, int64_t tagged, bool parted, const char *op, sl_error *err) {
+    int64_t magic = 0;
+    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
+    if ((magic == plain || magic == tagged) && (magic == tagged) != parted)
+        return sl_error_set(err, SL_ECORRUPT, "%s: the state was saved with partitioned_state %s; it is now %s", op,
+                            parted ? "off" : "on", parted ? "on" : "off");
+    return 0;
+}
+
+size_t sl_part_compact(void *slots, size_t n, size_t size, double *vals, size_t per, sl_hmap *index,
+                       const sl_part_set *parts) {
+    unsigned char *base = slots;
+    size_t w = 0;
+    for (size_t s = 0; s < n; s++) {
+        uint64_t h, tag;
+        memcpy(&h, base + s * size, sizeof h);
+        memcpy(&tag, base + s * size + sizeof h, sizeof tag);
+        if (sl_part_set_has(parts, tag)) {
+            sl_hmap_del(index, h);
+            continue;
+        }
+        if (w != s) {
+            memcpy(base + w * size, base + s * size, size);
+            if (vals) memmove(vals + w * per, vals + s * per, per * sizeof(double));
+            int64_t *slot;
+            if (!sl_hmap_put(index, h, (int64_t)w, &slot)) *slot = (int64_t)w;
+        }
+        w++;
+    }
+    return w;
+}
+
 void sl_buf_put_i64(sl_buf *b, int64_t v) { sl_buf_put(b, &v, sizeof v); }
 
 void sl_buf_put_str(sl_buf *b, const char *s, uint32_t len) {

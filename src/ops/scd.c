@@ -567,11 +567,7 @@ static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool
 }
 
 static int restore_parts(scd_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
-    int64_t magic = 0;
-    if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
-    if ((magic == SNAP_MAGIC || magic == SNAP_MAGIC_TAGGED) && (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0))
-        return sl_error_set(err, SL_ECORRUPT, "scd2: the state was saved with partitioned_state %s; it is now %s",
-                            o->part_col >= 0 ? "off" : "on", o->part_col >= 0 ? "on" : "off");
+    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "scd2", err)) return SL_ECORRUPT;
     if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "scd2: corrupt snapshot");
     restore_pass(o, data, len, full, true, only);
