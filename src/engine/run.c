@@ -226,8 +226,9 @@ static int state_put(run *R, const char *id, bool full, sl_buf *buf) {
 }
 
 /* ---- partitioned state: handoff between instances ------------------------
- * With --instance and a Kafka source's partitioned_state, dedupe and window
- * state is split by partition (the _part column, op.h). A partition's state
+ * With --instance and a Kafka source's partitioned_state, the state of the
+ * keyed steps (dedupe, anomaly, health, scd2) and of windows is split by
+ * partition (the _part column, op.h). A partition's state
  * moves with it: on revocation the owner commits and writes the partition's
  * state as a handoff record, stamped with the partition's position, in the
  * same transaction, then forgets it; on assignment the new owner loads the
