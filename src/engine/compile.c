@@ -39,7 +39,7 @@ static const sl_opt source_opts[] = {
     {"group", SL_OPT_STRING, false, NULL, "sluice", "kafka: consumer group (processes in one group share the partitions)"},
     {"properties", SL_OPT_MAP, false, NULL, NULL, "kafka: any librdkafka setting, e.g. security.protocol: SSL (secrets are never logged)"},
     {"filter", SL_OPT_MAP, false, NULL, NULL, "kafka: {header: NAME, values: [...], keys: [...]} allow-lists checked before parsing"},
-    {"partitioned_state", SL_OPT_BOOL, false, NULL, "false", "kafka: keyed state (dedupe, windows) kept per partition, column _part, so it moves with a partition between --instance processes"},
+    {"partitioned_state", SL_OPT_BOOL, false, NULL, "false", "kafka: keyed state (dedupe, windows, anomaly, health, scd2) kept per partition, column _part, so it moves with a partition between --instance processes"},
     {"listen_udp", SL_OPT_STRING, false, NULL, NULL, "syslog: UDP address:port (RFC 5426)"},
     {"listen_tcp", SL_OPT_STRING, false, NULL, NULL, "syslog: TCP address:port (RFC 6587: octet counting or newline framing)"},
     {"max_queue_bytes", SL_OPT_INT, false, NULL, "8388608", "syslog: bound of the receive queue (full: TCP pushes back, UDP drops and counts)"},
