@@ -48,5 +48,10 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
 #include <sqlite3.h>
 /* Makes every table of the pipeline queryable on db (lake tables through views). */
 int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *data_dir_resolved, sqlite3 *db, sl_error *err);
+/* Scale-out: db is instance self_db's database under base_dir; attaches the
+ * other instances' databases and shadows every table with a temp view over
+ * all of them, as `sluice query --data base_dir` does (the dashboard of any
+ * instance shows the whole pipeline). */
+int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, const char *self_db, sqlite3 *db, sl_error *err);
 
 #endif

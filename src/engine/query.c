@@ -149,6 +149,30 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
     return 0;
 }
 
+int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, const char *self_db, sqlite3 *db, sl_error *err) {
+    char pattern[PATH_MAX + 32], self[PATH_MAX], other[PATH_MAX];
+    snprintf(pattern, sizeof pattern, "%s/instance-*/sluice.db", base_dir);
+    if (!realpath(self_db, self)) snprintf(self, sizeof self, "%s", self_db);
+    glob_t g = {0};
+    if (glob(pattern, 0, NULL, &g)) {
+        globfree(&g);
+        return 0; /* none yet */
+    }
+    char **paths = calloc(g.gl_pathc + 1, sizeof *paths);
+    size_t n = 0;
+    if (!paths) {
+        globfree(&g);
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    }
+    paths[n++] = self;
+    for (size_t i = 0; i < g.gl_pathc && n < 10; i++) /* SQLite attaches at most 10 */
+        if (!(realpath(g.gl_pathv[i], other) && !strcmp(other, self))) paths[n++] = g.gl_pathv[i];
+    int rc = n > 1 ? attach_instances(p, db, paths, n, err) : 0;
+    free(paths);
+    globfree(&g);
+    return rc;
+}
+
 int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err) {
     char dir[PATH_MAX], path[PATH_MAX + 64];
     if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;

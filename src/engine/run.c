@@ -36,6 +36,7 @@ typedef struct run {
     sl_pipeline *p;
     const sl_run_opts *opts;
     char dir[PATH_MAX];
+    char base[PATH_MAX]; /* the pipeline's data dir (--instance: dir is base/instance-NAME) */
     sl_store *store;
     sl_op_ctx ctx;
     const char *cur_table;
@@ -738,6 +739,7 @@ static int setup(run *R) {
     char base[PATH_MAX];
     if (sl_pipeline_data_dir(p, R->opts->data_dir, base, sizeof base, true, err)) return err->code;
     R->parted = p->part_column && R->opts->instance;
+    snprintf(R->base, sizeof R->base, "%s", base);
     if (R->opts->instance) {
         char inst[PATH_MAX];
         snprintf(inst, sizeof inst, "%.*s/instance-%s", (int)(sizeof inst - 80), base, R->opts->instance);
@@ -927,7 +929,17 @@ static int read_source(run *R, source *s, bool final) {
 static int server_connection_hook(void *ud, sqlite3 *db) {
     run *R = ud;
     sl_error e = {0};
-    return sl_pipeline_prepare_connection(R->p, R->dir, db, &e);
+    int rc = sl_pipeline_prepare_connection(R->p, R->dir, db, &e);
+    if (rc || !R->opts->instance) return rc;
+    /* scale-out: this instance's dashboard shows every instance's rows (the
+     * server forbids ATTACH to queries; the hook runs before its authorizer) */
+    char self[PATH_MAX + 16];
+    snprintf(self, sizeof self, "%s/sluice.db", R->dir);
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 10);
+    rc = sl_pipeline_attach_instances(R->p, R->base, self, db, &e);
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    if (rc) sl_log_warn("dashboard: cannot see the other instances", "\"error\":\"%s\"", e.msg);
+    return SQLITE_OK;
 }
 
 static int start_server(run *R) {

@@ -91,6 +91,22 @@ SLUICE_LOG=info "${RUN[@]}" --instance a --once 2>"$TMP/a2.err" || { tail -5 "$T
 [ "$(covered)" -eq "$total" ] || fail "after the restart the checkpoints cover $(covered) of $total messages"
 compare "$TMP/out" "two instances"
 ok "scale-out with partitioned state: join, handoff, SIGKILL, restart; the union of both instances equals the brute force (dedupe and count_distinct included)"
+# an instance's dashboard API sees every instance's rows, not only its own
+SLUICE_LOG=info "${RUN[@]}" --instance a --listen 127.0.0.1:0 >"$TMP/srv.log" 2>&1 &
+SPID=$!
+port=""
+for _ in $(seq 100); do
+  port=$(grep -o '"server listening","url":"http://127.0.0.1:[0-9]*' "$TMP/srv.log" | grep -o '[0-9]*$' || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "server did not start: $(tail -3 "$TMP/srv.log")"
+api() { curl -s --get --data-urlencode "sql=$1" "http://127.0.0.1:$port/api/query" | grep -o '\[\[[0-9]*\]\]' | tr -d '[]'; }
+got=$(api "SELECT count(*) FROM events")
+own=$(sqlite3 "$TMP/out/instance-a/sluice.db" "SELECT count(*) FROM events")
+kill -TERM $SPID; wait $SPID || true
+[ "$got" = "$N" ] || fail "instance a's /api/query counts $got events, want $N (a alone holds $own)"
+ok "instance a's /api/query sees all $N events ($own stored by a itself)"
 # one process: the partitioned pipeline's answer is the brute force's
 "$SLUICE" run "$PIPE" --data "$TMP/single" --set brokers="$BOOT" --set group=single --once 2>"$TMP/single.err" || { tail -5 "$TMP/single.err" >&2; fail "single run failed"; }
 compare "$TMP/single" "single process"
