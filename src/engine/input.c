@@ -111,9 +111,14 @@ static void parse_msgs(source *s, const char *buf, const sl_poll_msg *msgs, int 
     }
     if (s->part_col >= 0) { /* partitioned state: each row's partition name */
         sl_column *c = &b->col[s->part_col];
+        int32_t last = -1;
+        uint32_t nlen = 0;
         for (uint32_t r = 0; r < b->n; r++) {
-            const char *pn = s->part_names[b->part[r]];
-            sl_col_set_str(c, r, pn, (uint32_t)strlen(pn));
+            if (b->part[r] != last) { /* rows come in runs of one partition */
+                last = b->part[r];
+                nlen = (uint32_t)strlen(s->part_names[last]);
+            }
+            sl_col_set_str(c, r, s->part_names[last], nlen);
         }
     }
 }

@@ -177,9 +177,9 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
     char dir[PATH_MAX], path[PATH_MAX + 64];
     if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;
     snprintf(path, sizeof path, "%s/sluice.db", dir);
-    glob_t g = {0};
     bool instances = false;
     if (access(path, R_OK) != 0) {
+        glob_t g = {0};
         snprintf(path, sizeof path, "%s/instance-*/sluice.db", dir);
         if (glob(path, 0, NULL, &g) || g.gl_pathc == 0) {
             globfree(&g);
@@ -187,22 +187,15 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
         }
         instances = true;
         snprintf(path, sizeof path, "%s", g.gl_pathv[0]);
+        globfree(&g);
     }
     sl_store *s = sl_store_open(path, true, err);
-    if (!s) {
-        globfree(&g);
-        return err->code;
-    }
+    if (!s) return err->code;
     sqlite3 *db = sl_store_db(s);
     int rc = 0;
     /* lake views need the columns of the stored (possibly evolved) schemas */
-    if ((rc = sl_evolve_resolve((sl_pipeline *)p, s, false, err))) {
-        globfree(&g);
-        goto out;
-    }
-    if (instances) rc = attach_instances(p, db, g.gl_pathv, g.gl_pathc, err);
-    globfree(&g);
-    if (rc) goto out;
+    if ((rc = sl_evolve_resolve((sl_pipeline *)p, s, false, err))) goto out;
+    if (instances && (rc = sl_pipeline_attach_instances(p, dir, path, db, err))) goto out;
     if (!instances && (rc = sl_pipeline_prepare_connection(p, dir, db, err))) goto out;
     sqlite3_stmt *st;
     const char *tail = sql;

@@ -328,12 +328,6 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
     }
 }
 
-static bool is_blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
-    return true;
-}
-
 size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32_t part,
                            int64_t base_pos, int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad,
                            void *ud) {
@@ -356,21 +350,13 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         }
     }
 #endif
-    while (off < len && b->n < b->cap) {
-        const char *line = buf + off;
-        const char *nl = memchr(line, '\n', len - off);
-        if (!nl) break;
-        size_t next = (size_t)(nl - buf) + 1;
-        size_t ll = (size_t)(nl - line);
-        if (ll && line[ll - 1] == '\r') ll--;
-        const int64_t pos = base_pos + (int64_t)off;
-        const size_t line_off = off;
-        if (pos == 0 && ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            line += 3; /* BOM at the start of the partition */
-            ll -= 3;
-        }
-        off = next;
-        if (ll == 0 || (line[0] != '{' && is_blank(line, ll))) continue;
+    const char *line;
+    size_t ll;
+    int64_t pos;
+    while (b->n < b->cap && sl_next_line(buf, len, &off, base_pos, &line, &ll, &pos)) {
+        const size_t line_off = (size_t)(pos - base_pos); /* where a schema change resumes */
+        const char *nl = buf + off - 1;                   /* the line's '\n' */
+        if (ll == 0 || (line[0] != '{' && sl_line_is_blank(line, ll))) continue;
         if (ll > UINT32_MAX) {
             if (bad) bad(ud, line, ll, part, pos, "line longer than 4 GiB");
             continue;

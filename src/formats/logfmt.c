@@ -343,12 +343,6 @@ int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pa
     return 0;
 }
 
-static bool is_blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
-    return true;
-}
-
 size_t sl_logfmt_parse_lines(sl_logfmt_parser *p, const char *buf, size_t len, int32_t part, int64_t base_pos,
                              int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad, void *ud) {
     const int ncol = p->schema.n;
@@ -365,19 +359,11 @@ size_t sl_logfmt_parse_lines(sl_logfmt_parser *p, const char *buf, size_t len, i
     size_t off = 0;
     sl_error err;
     char reason[SL_ERROR_MAX + 64];
-    while (off < len && b->n < b->cap) {
-        const char *line = buf + off;
-        const char *nl = memchr(line, '\n', len - off);
-        if (!nl) break;
-        size_t ll = (size_t)(nl - line);
-        if (ll && line[ll - 1] == '\r') ll--;
-        const int64_t pos = base_pos + (int64_t)off;
-        if (pos == 0 && ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            line += 3;
-            ll -= 3;
-        }
-        off = (size_t)(nl - buf) + 1;
-        if (ll == 0 || is_blank(line, ll)) continue;
+    const char *line;
+    size_t ll;
+    int64_t pos;
+    while (b->n < b->cap && sl_next_line(buf, len, &off, base_pos, &line, &ll, &pos)) {
+        if (ll == 0 || sl_line_is_blank(line, ll)) continue;
         sl_logfmt_pair *pairs;
         int np;
         err.msg[0] = 0;

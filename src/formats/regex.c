@@ -162,18 +162,10 @@ size_t sl_regex_parse_lines(sl_regex_parser *p, const char *buf, size_t len, int
                             void *ud) {
     size_t off = 0;
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
-    while (off < len && b->n < b->cap) {
-        const char *line = buf + off;
-        const char *nl = memchr(line, '\n', len - off);
-        if (!nl) break;
-        size_t ll = (size_t)(nl - line);
-        if (ll && line[ll - 1] == '\r') ll--;
-        const int64_t pos = base_pos + (int64_t)off;
-        if (pos == 0 && ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            line += 3;
-            ll -= 3;
-        }
-        off = (size_t)(nl - buf) + 1;
+    const char *line;
+    size_t ll;
+    int64_t pos;
+    while (b->n < b->cap && sl_next_line(buf, len, &off, base_pos, &line, &ll, &pos)) {
         if (ll == 0 || is_blank(line, ll)) continue;
         int rc = pcre2_match(p->re, (PCRE2_SPTR)line, ll, 0, 0, p->md, p->mc);
         if (rc < 0) {

@@ -607,12 +607,6 @@ typedef struct sd_col {
     size_t len;
 } sd_col;
 
-static bool is_blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
-    return true;
-}
-
 /* Writes v as a quoted JSON string at out (room for 6 bytes per input byte
  * + 2 is ensured by the caller); returns the bytes written. Input is UTF-8
  * (SD-IDs and names are ASCII, values were validated), so only '"', '\\'
@@ -748,19 +742,11 @@ size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, i
     size_t off = 0;
     sl_error err;
     char reason[SL_ERROR_MAX + 64];
-    while (off < len && b->n < b->cap) {
-        const char *line = buf + off;
-        const char *nl = memchr(line, '\n', len - off);
-        if (!nl) break;
-        size_t ll = (size_t)(nl - line);
-        if (ll && line[ll - 1] == '\r') ll--;
-        const int64_t pos = base_pos + (int64_t)off;
-        if (pos == 0 && ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            line += 3;
-            ll -= 3;
-        }
-        off = (size_t)(nl - buf) + 1;
-        if (ll == 0 || (line[0] != '<' && is_blank(line, ll))) continue;
+    const char *line;
+    size_t ll;
+    int64_t pos;
+    while (b->n < b->cap && sl_next_line(buf, len, &off, base_pos, &line, &ll, &pos)) {
+        if (ll == 0 || (line[0] != '<' && sl_line_is_blank(line, ll))) continue;
         if (ll > UINT32_MAX) {
             if (bad) bad(ud, line, ll, part, pos, "syslog: line longer than 4 GiB");
             continue;

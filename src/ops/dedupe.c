@@ -171,21 +171,7 @@ static void evict(dedupe_op *o, int64_t threshold) {
 }
 
 static inline uint64_t row_key(const dedupe_op *o, const sl_batch *b, uint32_t i) {
-    uint64_t h = 0x51c3;
-    for (int k = 0; k < o->nkeys; k++) {
-        const sl_column *c = &b->col[o->key[k]];
-        if (c->null[i]) {
-            h = sl_hash_int(0x7fffffffffffffe1LL, h);
-            continue;
-        }
-        switch (c->type) {
-        case SL_T_STRING: h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h); break;
-        case SL_T_BOOL: h = sl_hash_int(c->v.b[i], h); break;
-        case SL_T_DOUBLE: h = sl_hash_bytes(&c->v.d[i], sizeof(double), h); break;
-        default: h = sl_hash_int(c->v.i[i], h); break;
-        }
-    }
-    return h;
+    return sl_key_hash(b, o->key, o->nkeys, i, 0x51c3);
 }
 
 /* The partition tag of row i (partitioned state), cached across rows

@@ -352,30 +352,8 @@ fail:
 
 /* ---------------------------------------------------------------- state */
 
-static uint64_t row_key(const health_op *o, const sl_batch *b, uint32_t i) {
-    uint64_t h = 0x4ea1;
-    for (int k = 0; k < o->nkeys; k++) {
-        const sl_column *c = &b->col[o->key[k]];
-        if (c->null[i]) {
-            h = sl_hash_int(0x7fffffffffffffe1LL, h);
-            continue;
-        }
-        switch (c->type) {
-        case SL_T_STRING:
-            h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h);
-            break;
-        case SL_T_BOOL:
-            h = sl_hash_int(c->v.b[i], h);
-            break;
-        case SL_T_DOUBLE:
-            h = sl_hash_bytes(&c->v.d[i], sizeof(double), h);
-            break;
-        default:
-            h = sl_hash_int(c->v.i[i], h);
-            break;
-        }
-    }
-    return h;
+static inline uint64_t row_key(const health_op *o, const sl_batch *b, uint32_t i) {
+    return sl_key_hash(b, o->key, o->nkeys, i, 0x4ea1);
 }
 
 static void mark_dirty(health_op *o, size_t s) {

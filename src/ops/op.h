@@ -25,6 +25,7 @@
 
 #include "core/batch.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "spec/spec.h"
 
 /* A growable byte buffer for snapshots. */
@@ -44,6 +45,28 @@ typedef struct sl_rd {
 int sl_rd_i64(sl_rd *r, int64_t *v);
 int sl_rd_bytes(sl_rd *r, void *out, size_t n);
 int sl_rd_str(sl_rd *r, const char **s, uint32_t *len); /* view into the snapshot */
+
+/* The 64-bit key of row i over the key columns cols[0..n) (XXH3 chained
+ * from seed; NULL hashes as its own value, strings by bytes, doubles by bit
+ * pattern). Keyed operators index their per-key state by it; each passes its
+ * own seed, and the values are stored in snapshots, so this must not change. */
+static inline uint64_t sl_key_hash(const sl_batch *b, const int *cols, int n, uint32_t i, uint64_t seed) {
+    uint64_t h = seed;
+    for (int k = 0; k < n; k++) {
+        const sl_column *c = &b->col[cols[k]];
+        if (c->null[i]) {
+            h = sl_hash_int(0x7fffffffffffffe1LL, h);
+            continue;
+        }
+        switch (c->type) {
+        case SL_T_STRING: h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h); break;
+        case SL_T_BOOL: h = sl_hash_int(c->v.b[i], h); break;
+        case SL_T_DOUBLE: h = sl_hash_bytes(&c->v.d[i], sizeof(double), h); break;
+        default: h = sl_hash_int(c->v.i[i], h); break;
+        }
+    }
+    return h;
+}
 
 /* Partitioned state (a Kafka source's `partitioned_state: true`): keyed
  * operators keep their state per source partition, tagged with the hash of
