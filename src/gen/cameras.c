@@ -29,11 +29,10 @@
  * count equals the exact answer's. Randomness is xoshiro256** (rng.h).
  *
  * Options are one table (k_opts) that drives getopt_long, validation and
- * the usage text.
+ * the usage text (gen/opts.c, shared with telco and retail).
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -48,6 +47,7 @@
 
 #include "core/timeutil.h"
 #include "gen/gen.h"
+#include "gen/opts.h"
 #include "gen/rng.h"
 
 /* ---- options ------------------------------------------------------------ */
@@ -68,96 +68,28 @@ typedef struct {
     int64_t start_ms;
 } cam_opts;
 
-typedef enum { OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_TIME } opt_type;
-
-typedef struct {
-    const char *name;
-    opt_type type;
-    size_t off;
-    double min, max; /* numeric bounds, inclusive */
-    const char *arg;
-    const char *help;
-} opt_def;
-
 #define OFF(f) offsetof(cam_opts, f)
-static const opt_def k_opts[] = {
-    {"events", OPT_I64, OFF(events), 0, 1e15, "N", "write N lines in total (deterministic mode)"},
-    {"rate", OPT_DBL, OFF(rate), 1e-3, 1e8, "R", "real-time mode: R lines per second"},
-    {"duration", OPT_DBL, OFF(duration), 0, 1e9, "S",
+static const sl_gen_opt k_opts[] = {
+    {"events", SL_GOPT_I64, OFF(events), 0, 1e15, "N", "write N lines in total (deterministic mode)"},
+    {"rate", SL_GOPT_DBL, OFF(rate), 1e-3, 1e8, "R", "real-time mode: R lines per second"},
+    {"duration", SL_GOPT_DBL, OFF(duration), 0, 1e9, "S",
      "real-time mode: run S seconds (0 = forever)"},
-    {"seed", OPT_U64, OFF(seed), 0, 0, "N", "random seed (default 1)"},
-    {"dup", OPT_DBL, OFF(dup), 0, 1, "P", "probability of a redelivered duplicate (0.05)"},
-    {"late", OPT_DBL, OFF(late), 0, 1, "P", "probability of a late timestamp (0.01)"},
-    {"malformed", OPT_DBL, OFF(malformed), 0, 1, "P", "probability of a malformed line (0.0)"},
-    {"out", OPT_STR, OFF(out), 0, 0, "DIR", "output folder (required; created if missing)"},
-    {"locations", OPT_I64, OFF(locations), 1, 1e7, "N", "locations in locations.csv (50)"},
-    {"cameras", OPT_I64, OFF(cameras), 1, 1e7, "N", "cameras (500)"},
-    {"file-events", OPT_I64, OFF(file_events), 1, 1e12, "N",
+    {"seed", SL_GOPT_U64, OFF(seed), 0, 0, "N", "random seed (default 1)"},
+    {"dup", SL_GOPT_DBL, OFF(dup), 0, 1, "P", "probability of a redelivered duplicate (0.05)"},
+    {"late", SL_GOPT_DBL, OFF(late), 0, 1, "P", "probability of a late timestamp (0.01)"},
+    {"malformed", SL_GOPT_DBL, OFF(malformed), 0, 1, "P", "probability of a malformed line (0.0)"},
+    {"out", SL_GOPT_STR, OFF(out), 0, 0, "DIR", "output folder (required; created if missing)"},
+    {"locations", SL_GOPT_I64, OFF(locations), 1, 1e7, "N", "locations in locations.csv (50)"},
+    {"cameras", SL_GOPT_I64, OFF(cameras), 1, 1e7, "N", "cameras (500)"},
+    {"file-events", SL_GOPT_I64, OFF(file_events), 1, 1e12, "N",
      "lines per file (10000; --rate mode: a file every 0.5 s)"},
-    {"event-rate", OPT_DBL, OFF(event_rate), 1e-3, 1e9, "R",
+    {"event-rate", SL_GOPT_DBL, OFF(event_rate), 1e-3, 1e9, "R",
      "--events mode: events per second of event time (10000)"},
-    {"start", OPT_TIME, OFF(start_ms), 0, 0, "ISO8601",
+    {"start", SL_GOPT_TIME, OFF(start_ms), 0, 0, "ISO8601",
      "--events mode: time of the first event (2026-01-01T00:00:00Z)"},
 };
 #undef OFF
-enum { N_OPTS = sizeof k_opts / sizeof k_opts[0], OPT_HELP = 'h', OPT_BASE = 256 };
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: sluice gen cameras --out DIR (--events N | --rate R [--duration S]) "
-               "[options]\n\n"
-               "Writes DIR/locations.csv and DIR/detections-NNNNNN.ndjson files.\n\n");
-    for (size_t i = 0; i < N_OPTS; i++) {
-        char lhs[40];
-        snprintf(lhs, sizeof lhs, "--%s %s", k_opts[i].name, k_opts[i].arg);
-        fprintf(f, "  %-22s %s\n", lhs, k_opts[i].help);
-    }
-    fprintf(f, "  %-22s %s\n", "--help", "print this and exit");
-}
-
-/* Parses one option value into o according to its table row; 0 or -1. */
-static int opt_set(cam_opts *o, const opt_def *d, const char *v) {
-    char *end = NULL;
-    void *dst = (char *)o + d->off;
-    errno = 0;
-    switch (d->type) {
-    case OPT_I64: {
-        long long x = strtoll(v, &end, 10);
-        if (errno || end == v || *end || x < d->min || x > d->max) return -1;
-        *(int64_t *)dst = x;
-        return 0;
-    }
-    case OPT_U64: {
-        if (*v == '-') return -1;
-        unsigned long long x = strtoull(v, &end, 10);
-        if (errno || end == v || *end) return -1;
-        *(uint64_t *)dst = x;
-        return 0;
-    }
-    case OPT_DBL: {
-        double x = strtod(v, &end);
-        if (errno || end == v || *end || !(x >= d->min && x <= d->max)) return -1;
-        *(double *)dst = x;
-        return 0;
-    }
-    case OPT_STR:
-        if (!*v) return -1;
-        *(const char **)dst = v;
-        return 0;
-    case OPT_TIME: {
-        int64_t us;
-        if (sl_time_parse_iso(v, strlen(v), &us)) return -1;
-        *(int64_t *)dst = sl_floor_div(us, SL_US_PER_MS);
-        return 0;
-    }
-    }
-    return -1;
-}
-
-static int opt_index(const char *name) {
-    for (size_t i = 0; i < N_OPTS; i++)
-        if (strcmp(k_opts[i].name, name) == 0) return (int)i;
-    return 0;
-}
+enum { N_OPTS = sizeof k_opts / sizeof k_opts[0] };
 
 /* Returns 0 to run, 1 when --help was printed, 2 on bad use (usage on stderr). */
 static int parse_args(int argc, char **argv, cam_opts *o) {
@@ -173,58 +105,14 @@ static int parse_args(int argc, char **argv, cam_opts *o) {
                     .file_events = 0, /* 0 = mode default */
                     .event_rate = 10000,
                     .start_ms = 1767225600000LL /* 2026-01-01T00:00:00Z */};
-    struct option lo[N_OPTS + 2];
-    for (size_t i = 0; i < N_OPTS; i++)
-        lo[i] = (struct option){k_opts[i].name, required_argument, NULL, OPT_BASE + (int)i};
-    lo[N_OPTS] = (struct option){"help", no_argument, NULL, OPT_HELP};
-    lo[N_OPTS + 1] = (struct option){0, 0, 0, 0};
-
-    unsigned seen = 0;
-    optind = 0; /* GNU: full re-initialisation, so the function can run twice */
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (c == OPT_HELP) {
-            usage(stdout);
-            return 1;
-        }
-        if (c < OPT_BASE || c >= OPT_BASE + (int)N_OPTS) {
-            if (optopt >= OPT_BASE && optopt < OPT_BASE + (int)N_OPTS)
-                fprintf(stderr, "gen cameras: option --%s needs a value\n",
-                        k_opts[optopt - OPT_BASE].name);
-            else
-                fprintf(stderr, "gen cameras: unknown option '%s'\n", argv[optind - 1]);
-            goto bad;
-        }
-        const opt_def *d = &k_opts[c - OPT_BASE];
-        if (opt_set(o, d, optarg)) {
-            fprintf(stderr, "gen cameras: bad value '%s' for --%s\n", optarg, d->name);
-            goto bad;
-        }
-        seen |= 1u << (c - OPT_BASE);
-    }
-    if (optind < argc) {
-        fprintf(stderr, "gen cameras: unexpected argument '%s'\n", argv[optind]);
-        goto bad;
-    }
-    int has_events = o->events >= 0, has_rate = o->rate > 0;
-    if (!o->out) {
-        fprintf(stderr, "gen cameras: --out DIR is required\n");
-        goto bad;
-    }
-    if (has_events == has_rate) {
-        fprintf(stderr, "gen cameras: give exactly one of --events N or --rate R\n");
-        goto bad;
-    }
-    if (has_events && (seen & (1u << opt_index("duration")))) {
-        fprintf(stderr, "gen cameras: --duration goes with --rate\n");
-        goto bad;
-    }
-    if (o->file_events == 0) o->file_events = has_events ? 10000 : INT64_MAX;
+    int rc = sl_gen_parse_opts(argc, argv, "cameras",
+                               "usage: sluice gen cameras --out DIR (--events N | --rate R [--duration S]) "
+                               "[options]\n\n"
+                               "Writes DIR/locations.csv and DIR/detections-NNNNNN.ndjson files.\n",
+                               k_opts, N_OPTS, o, &o->out, &o->events, &o->rate, &o->duration);
+    if (rc) return rc;
+    if (o->file_events == 0) o->file_events = o->events >= 0 ? 10000 : INT64_MAX;
     return 0;
-bad:
-    usage(stderr);
-    return 2;
 }
 
 /* ---- the model ---------------------------------------------------------- */

@@ -1,9 +1,8 @@
 /*
- * opts.h - the option table of the telco and retail generators (implemented
- * in telco.c; internal to src/gen).
+ * opts.h - the option tables of the generators (opts.c; internal to src/gen).
  *
- * As in cameras.c, one table row per option drives getopt_long, value
- * checking and the usage text: adding an option is adding a row.
+ * One table row per option drives getopt_long, value checking and the usage
+ * text: adding an option is adding a row.
  */
 #ifndef SL_GEN_OPTS_H
 #define SL_GEN_OPTS_H
