@@ -424,30 +424,30 @@ static bool word_eq(const char *s, size_t n, const char *w) {
     return strlen(w) == n && strncasecmp(s, w, n) == 0;
 }
 
+bool sl_decimal_syntax(const char *s, size_t n) {
+    size_t i = (n && (s[0] == '+' || s[0] == '-')) ? 1 : 0, digits = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+    }
+    if (!digits) return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t ed = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
+        if (!ed) return false;
+    }
+    return i == n;
+}
+
 static bool parse_double(const char *s, size_t n, double *out) {
-    size_t i = 0;
-    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    size_t i = (n && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
     const char *w = s + i;
     size_t wn = n - i;
-    if (word_eq(w, wn, "nan") || word_eq(w, wn, "inf") || word_eq(w, wn, "infinity")) {
-        /* strtod reads these below */
-    } else {
-        size_t digits = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
-        if (i < n && s[i] == '.') {
-            i++;
-            while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
-        }
-        if (!digits) return false;
-        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-            i++;
-            if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-            size_t ed = 0;
-            while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
-            if (!ed) return false;
-        }
-        if (i != n) return false;
-    }
+    bool word = word_eq(w, wn, "nan") || word_eq(w, wn, "inf") || word_eq(w, wn, "infinity"); /* strtod reads these */
+    if (!word && !sl_decimal_syntax(s, n)) return false;
     char tmp[128];
     if (n >= sizeof tmp) return false;
     memcpy(tmp, s, n);

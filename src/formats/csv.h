@@ -103,4 +103,8 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
                           int64_t base_pos, int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad,
                           void *ud);
 
+/* A decimal number, all of s: [+-]digits[.digits][(e|E)[+-]digits] (CSV
+ * double cells and schema inference agree on what a number is). */
+bool sl_decimal_syntax(const char *s, size_t n);
+
 #endif

@@ -98,31 +98,13 @@ static bool is_int(const char *s, size_t n) {
     return true;
 }
 
-static bool is_double(const char *s, size_t n) {
-    size_t i = (n && (s[0] == '+' || s[0] == '-')) ? 1 : 0, digits = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
-    }
-    if (!digits) return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        size_t ed = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
-        if (!ed) return false;
-    }
-    return i == n;
-}
-
 void sl_infer_observe_text(sl_infer *in, const char *name, size_t nlen, const char *s, size_t slen) {
     while (slen && (*s == ' ' || *s == '\t')) s++, slen--;
     while (slen && (s[slen - 1] == ' ' || s[slen - 1] == '\t')) slen--;
     sl_infer_kind k = slen == 0                                               ? SL_IK_NULL
                       : word_eq(s, slen, "true") || word_eq(s, slen, "false") ? SL_IK_BOOL
                       : is_int(s, slen)                                       ? SL_IK_INT
-                      : is_double(s, slen)                                    ? SL_IK_DOUBLE
+                      : sl_decimal_syntax(s, slen)                                    ? SL_IK_DOUBLE
                                                                               : SL_IK_STRING;
     sl_infer_observe(in, name, nlen, k, s, slen);
 }
