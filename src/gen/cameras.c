@@ -47,6 +47,7 @@
 
 #include "core/timeutil.h"
 #include "gen/gen.h"
+#include "gen/landing.h"
 #include "gen/opts.h"
 #include "gen/rng.h"
 
@@ -227,23 +228,6 @@ typedef struct {
 } cam_gen;
 
 /* ---- files -------------------------------------------------------------- */
-
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char saved = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            buf[i] = saved;
-        }
-    }
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
 
 /* Highest NNNNNN among DIR/detections-NNNNNN.ndjson, 0 if none, -1 on error. */
 static int highest_file_no(const char *dir) {
@@ -537,7 +521,7 @@ int sl_gen_cameras_main(int argc, char **argv) {
     int rc = parse_args(argc, argv, &g.o);
     if (rc) return rc == 1 ? 0 : 2;
     g.began_us = sl_monotonic_us();
-    if (mkdir_p(g.o.out)) {
+    if (sl_gen_mkdir_p(g.o.out)) {
         fprintf(stderr, "gen cameras: cannot create folder %s: %s\n", g.o.out, strerror(errno));
         return 1;
     }

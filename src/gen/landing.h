@@ -1,6 +1,6 @@
 /*
  * landing.h - landing-folder streams shared by the telco and retail generators
- * (implemented in telco.c; internal to src/gen).
+ * (landing.c; internal to src/gen).
  *
  * A stream is one sub-folder of the output (DIR/logs, DIR/metrics, ...) that
  * receives many small files PREFIX-NNNNNN.EXT. A file is written as
