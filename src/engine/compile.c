@@ -7,6 +7,7 @@
  * in dependency order; a `from` that names nothing, or a cycle, is refused
  * at the `from` that closes it.
  */
+#include <assert.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,8 @@ static const sl_opt source_opts[] = {
 };
 
 static const sl_opt table_opts[] = {
-    {"from", SL_OPT_STRING, true, NULL, NULL, "a source or another table"},
+    {"from", SL_OPT_LIST, true, NULL, NULL, "a source or another table, or a list of them (a union: the columns of the first, which every other input must have)"},
+    {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)", "a union: an input that sent no rows for this long stops holding the table's watermark back"},
     {"layer", SL_OPT_ENUM, false, "bronze|silver|gold", "silver", "medallion layer"},
     {"store", SL_OPT_ENUM, false, "lake|sqlite|none", "lake for bronze, else sqlite", "where rows are kept"},
     {"retention", SL_OPT_DURATION, false, NULL, NULL, "lake: delete hour folders older than this"},
@@ -436,9 +438,9 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         static const sl_opt rollup_opts[] = {{"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
         if (win || steps || sl_node_get(n, "columns")) return sl_node_error(err, roll, "table '%s': a rollup has no window, steps or columns of its own", t->name);
         if (sl_spec_check(roll, rollup_opts, "rollup", err)) return SL_EINVAL;
-        table *parent = t->from_table >= 0 ? &p->t[t->from_table] : NULL;
+        table *parent = t->ninputs == 1 && t->inputs[0].table >= 0 ? &p->t[t->inputs[0].table] : NULL;
         if (!parent || !parent->win)
-            return sl_node_error(err, roll, "table '%s': a rollup must read from a window table", t->name);
+            return sl_node_error(err, roll, "table '%s': a rollup must read from one window table", t->name);
         int64_t size;
         if (sl_node_duration(sl_node_get(roll, "size"), "size", &size, err)) return SL_EINVAL;
         sl_error e = {0};
@@ -502,52 +504,102 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     return 0;
 }
 
+/* The source or table named by n, as an input; -1 for both if none. */
+static void resolve_input(const sl_pipeline *p, const sl_node *n, table_input *in) {
+    in->source = in->table = -1;
+    for (int s = 0; s < p->nsrc; s++)
+        if (!strcmp(p->src[s].name, n->str)) in->source = s;
+    for (int k = 0; k < p->nt; k++)
+        if (!strcmp(p->t[k].name, n->str)) in->table = k;
+}
+
+static const char *input_name(const sl_pipeline *p, const table_input *in) {
+    return in->source >= 0 ? p->src[in->source].name : p->t[in->table].name;
+}
+
 /* Resolves `from` and orders the tables so that each comes after what it reads. */
 static int build_graph(sl_pipeline *p, sl_error *err) {
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         const sl_node *from = sl_node_get(t->node, "from");
-        t->from_source = t->from_table = -1;
-        for (int s = 0; s < p->nsrc; s++)
-            if (!strcmp(p->src[s].name, from->str)) t->from_source = s;
-        for (int k = 0; k < p->nt; k++)
-            if (!strcmp(p->t[k].name, from->str)) t->from_table = k;
-        if (t->from_source < 0 && t->from_table < 0)
-            return sl_node_error(err, from, "table '%s' reads from '%s', which is neither a source nor a table", t->name, from->str);
-        if (t->from_table == i) return sl_node_error(err, from, "table '%s' reads from itself (cycle)", t->name);
+        int n = sl_node_list_len(from);
+        if (n == 0) return sl_node_error(err, from, "table '%s': from names no input", t->name);
+        if (n > SL_MAX_INPUTS) return sl_node_error(err, from, "table '%s': at most %d inputs", t->name, SL_MAX_INPUTS);
+        t->ninputs = 0;
+        for (int j = 0; j < n; j++) {
+            const sl_node *f = sl_node_list_at(from, j);
+            if (f->kind != SL_NODE_SCALAR || !f->str) return sl_node_error(err, f, "table '%s': from: expected a name", t->name);
+            table_input *in = &t->inputs[t->ninputs];
+            resolve_input(p, f, in);
+            if (in->source < 0 && in->table < 0)
+                return sl_node_error(err, f, "table '%s' reads from '%s', which is neither a source nor a table", t->name, f->str);
+            if (in->table == i) return sl_node_error(err, f, "table '%s' reads from itself (cycle)", t->name);
+            for (int k = 0; k < t->ninputs; k++)
+                if (t->inputs[k].source == in->source && t->inputs[k].table == in->table)
+                    return sl_node_error(err, f, "table '%s' reads from '%s' twice", t->name, f->str);
+            t->ninputs++;
+        }
     }
     /* Kahn's algorithm; a table left over sits on a cycle. */
-    int indeg[SL_MAX_TABLES] = {0}, done[SL_MAX_TABLES] = {0}, n = 0;
-    for (int i = 0; i < p->nt; i++) indeg[i] = p->t[i].from_table >= 0;
+    int done[SL_MAX_TABLES] = {0}, n = 0;
     while (n < p->nt) {
         int progressed = 0;
         for (int i = 0; i < p->nt; i++) {
-            if (done[i] || indeg[i]) continue;
+            if (done[i]) continue;
+            bool ready = true;
+            for (int j = 0; j < p->t[i].ninputs; j++)
+                if (p->t[i].inputs[j].table >= 0 && !done[p->t[i].inputs[j].table]) ready = false;
+            if (!ready) continue;
             done[i] = 1;
             p->order[n++] = i;
             progressed = 1;
-            for (int k = 0; k < p->nt; k++)
-                if (p->t[k].from_table == i) indeg[k] = 0;
         }
         if (!progressed) {
             for (int i = 0; i < p->nt; i++)
                 if (!done[i]) {
                     const sl_node *from = sl_node_get(p->t[i].node, "from");
                     return sl_node_error(err, from, "cycle in the table graph: '%s' reads from '%s', which depends on '%s'",
-                                         p->t[i].name, from->str, p->t[i].name);
+                                         p->t[i].name, input_name(p, &p->t[i].inputs[0]), p->t[i].name);
                 }
         }
     }
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
-        if (t->from_table >= 0) {
-            table *parent = &p->t[t->from_table];
-            if (parent->win && sl_node_get(t->node, "window"))
-                return sl_node_error(err, sl_node_get(t->node, "window"),
-                                     "table '%s' reads window rows from '%s': use rollup: {size: ...} to make a coarser window", t->name, parent->name);
-            parent->children[parent->nchildren++] = i;
-        } else if (p->src[t->from_source].first_table < 0) {
-            p->src[t->from_source].first_table = i;
+        for (int j = 0; j < t->ninputs; j++) {
+            const table_input *in = &t->inputs[j];
+            if (in->table >= 0) {
+                table *parent = &p->t[in->table];
+                if (parent->win && sl_node_get(t->node, "window"))
+                    return sl_node_error(err, sl_node_get(t->node, "window"),
+                                         "table '%s' reads window rows from '%s': use rollup: {size: ...} to make a coarser window", t->name,
+                                         parent->name);
+                assert(parent->nchildren < SL_MAX_TABLES);
+                parent->child_input[parent->nchildren] = j;
+                parent->children[parent->nchildren++] = i;
+            } else if (p->src[in->source].first_table < 0) {
+                p->src[in->source].first_table = i;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A union's inputs: every column of the first input must be in each other
+ * input, by name and type; colmap[c] is where column c is in input j. */
+static int map_inputs(sl_pipeline *p, table *t, sl_error *err) {
+    const sl_node *from = sl_node_get(t->node, "from");
+    for (int j = 0; j < t->ninputs; j++) {
+        table_input *in = &t->inputs[j];
+        const sl_schema *s = in->source >= 0 ? &p->src[in->source].schema : &p->t[in->table].out;
+        in->identity = true;
+        for (int c = 0; c < t->in.n; c++) {
+            int k = sl_schema_find(s, t->in.f[c].name);
+            if (k < 0 || s->f[k].type != t->in.f[c].type)
+                return sl_node_error(err, sl_node_list_at(from, j),
+                                     "table '%s': input '%s' has no column '%s' of type %s (every input of a union has the first input's columns)",
+                                     t->name, input_name(p, in), t->in.f[c].name, sl_type_name(t->in.f[c].type));
+            in->colmap[c] = k;
+            if (k != c) in->identity = false;
         }
     }
     return 0;
@@ -733,6 +785,8 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
                       : (t->layer == LAYER_BRONZE ? STORE_LAKE : STORE_SQLITE);
         const sl_node *rt = sl_node_get(t->node, "retention");
         if (rt && sl_node_duration(rt, "retention", &t->retention_us, err)) goto fail;
+        const sl_node *it = sl_node_get(t->node, "idle_timeout");
+        if (it && sl_node_duration(it, "idle_timeout", &t->idle_timeout_us, err)) goto fail;
         if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup")) && t->store == STORE_LAKE) {
             sl_node_error(err, st ? st : t->node, "a window table is stored in sqlite (upserts), not the lake");
             goto fail;
@@ -741,7 +795,8 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
     if (build_graph(p, err)) goto fail;
     for (int k = 0; k < p->nt; k++) {
         table *t = &p->t[p->order[k]];
-        t->in = t->from_source >= 0 ? p->src[t->from_source].schema : p->t[t->from_table].out;
+        t->in = t->inputs[0].source >= 0 ? p->src[t->inputs[0].source].schema : p->t[t->inputs[0].table].out;
+        if (map_inputs(p, t, err)) goto fail;
         if (compile_table(p, t, err)) goto fail;
         if (sl_node_get(t->node, "publish") && compile_publish(t, sl_node_get(t->node, "publish"), err)) goto fail;
     }
@@ -801,10 +856,9 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
             JAPP("%s{\"name\":\"%s\",\"kind\":\"view\",\"layer\":\"view\"}", first ? "" : ",", p->views[v].name);
         JAPP("%s{\"name\":\"quarantine\",\"kind\":\"table\",\"layer\":\"quarantine\"}],\"edges\":[", first ? "" : ",");
         first = 1;
-        for (int t = 0; t < p->nt; t++, first = 0) {
-            const char *from = p->t[t].from_source >= 0 ? p->src[p->t[t].from_source].name : p->t[p->t[t].from_table].name;
-            JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", from, p->t[t].name);
-        }
+        for (int t = 0; t < p->nt; t++)
+            for (int in = 0; in < p->t[t].ninputs; in++, first = 0)
+                JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", input_name(p, &p->t[t].inputs[in]), p->t[t].name);
         /* a view depends on the tables its SQL names */
         for (int v = 0; v < p->nviews; v++)
             for (int t = 0; t < p->nt; t++)
@@ -835,6 +889,7 @@ static void pipeline_free_contents(sl_pipeline *p) {
             if (t->steps[s].self) t->steps[s].def->destroy(t->steps[s].self);
         sl_window_free(t->win);
         sl_batch_free(t->work);
+        sl_batch_free(t->mapped);
         free(t->view);
         if (t->sink) sl_kafka_sink_close(t->sink);
         sl_expr_free(t->pub_key);
@@ -905,7 +960,8 @@ void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out) {
     for (int s = 0; s < p->nsrc; s++) {
         fprintf(out, "source %s  [dir %s/%s]\n", p->src[s].name, p->src[s].path, p->src[s].pattern);
         for (int i = 0; i < p->nt; i++)
-            if (p->t[i].from_source == s) print_children(p, i, 1, out);
+            for (int j = 0; j < p->t[i].ninputs; j++)
+                if (p->t[i].inputs[j].source == s) print_children(p, i, 1, out);
     }
     fprintf(out, "quarantine  [sqlite]  <- rejected records of every table\n");
     for (int v = 0; v < p->nviews; v++) fprintf(out, "view %s  = %s\n", p->views[v].name, p->views[v].sql);

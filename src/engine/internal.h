@@ -23,6 +23,7 @@
 #define SL_MAX_SOURCES 16
 #define SL_MAX_STEPS 32
 #define SL_MAX_VIEWS 64
+#define SL_MAX_INPUTS 8
 
 typedef struct sl_siblings sl_siblings;
 
@@ -38,11 +39,29 @@ typedef struct step {
     int full_every, since_full;
 } step;
 
+/* One input of a table (`from: a` or `from: [a, b]`): a source or a table.
+ * A table reading several inputs (a union) takes the columns of the first;
+ * colmap says where each of them is in this input's rows. */
+typedef struct table_input {
+    int source, table; /* one of them >= 0 */
+    bool identity;     /* colmap[c] == c for every column */
+    int colmap[SL_MAX_COLUMNS];
+    int64_t last_rows_us; /* monotonic time rows last came in (idle inputs) */
+} table_input;
+
 typedef struct table {
     char name[SL_NAME_MAX];
     int layer, store;
     const sl_node *node;
-    int from_source, from_table; /* one of them >= 0 */
+    table_input inputs[SL_MAX_INPUTS];
+    int ninputs;
+    /* Watermarks (event time, µs; INT64_MIN: none yet). wm_in is the minimum
+     * over the inputs' wm_out, leaving out inputs idle for idle_timeout_us
+     * (0: never); wm_out is the watermark of the rows the table passes on:
+     * its last watermark step's, else wm_in. A window is finalised by its
+     * table's wm_in only, never by another input's event time. */
+    int64_t idle_timeout_us;
+    int64_t wm_in, wm_out;
     sl_schema in, out; /* out: the columns the table keeps (after `columns:`) */
     sl_schema full;    /* every column the steps made (out, unless `columns:`) */
     int proj[SL_MAX_COLUMNS], nproj; /* out's columns in full; nproj 0: out = full */
@@ -51,10 +70,12 @@ typedef struct table {
     sl_window *win;
     bool is_rollup; /* win is fed by merges from the parent window */
     int children[SL_MAX_TABLES];
+    int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
     int64_t retention_us;
     /* run time */
     sl_batch *work;
+    sl_batch *mapped; /* a window table with a union input: rows in t->in's column order */
     sl_batch *view; /* `columns:`: out's columns of work, shared, not copied */
     sl_table_writer *writer;
     sl_lake *lake;

@@ -11,6 +11,7 @@
  * resumes at the committed positions. Nothing is suppressed or replayed,
  * because nothing uncommitted ever became visible.
  */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@ typedef struct run {
     char base[PATH_MAX]; /* the pipeline's data dir (--instance: dir is base/instance-NAME) */
     sl_store *store;
     sl_op_ctx ctx;
+    int64_t mono_us; /* monotonic time at the start of this turn */
     const char *cur_table;
     const char *const *part_names;
     sl_error *err;
@@ -155,15 +157,19 @@ static int publish(run *R, table *t, sl_batch *b) {
     return 0;
 }
 
-/* Copies the first in->schema.n columns and the provenance of in into t->work. */
-static void load_work(table *t, const sl_batch *in) {
-    sl_batch *w = t->work;
+/* Copies the table's input columns (ncols of them, in the table's order:
+ * column c is column colmap[c] of `in`, or c itself when identity) and the
+ * provenance of in into w. */
+static void load_work(sl_batch *w, const sl_batch *in, const table_input *from, int ncols) {
     sl_batch_clear(w);
     uint32_t n = in->n;
-    for (int c = 0; c < in->schema.n; c++) {
-        memcpy(w->col[c].null, in->col[c].null, n);
-        size_t sz = in->col[c].type == SL_T_BOOL ? 1 : in->col[c].type == SL_T_STRING ? sizeof(sl_str) : 8;
-        memcpy(w->col[c].v.p, in->col[c].v.p, n * sz);
+    assert(n <= w->cap);
+    for (int c = 0; c < ncols; c++) {
+        const sl_column *src = &in->col[from->identity ? c : from->colmap[c]];
+        assert(src->type == w->col[c].type);
+        memcpy(w->col[c].null, src->null, n);
+        size_t sz = src->type == SL_T_BOOL ? 1 : src->type == SL_T_STRING ? sizeof(sl_str) : 8;
+        memcpy(w->col[c].v.p, src->v.p, n * sz);
     }
     memcpy(w->part, in->part, n * sizeof *in->part);
     memcpy(w->pos, in->pos, n * sizeof *in->pos);
@@ -172,19 +178,83 @@ static void load_work(table *t, const sl_batch *in) {
     w->n = n;
 }
 
-static int run_table(run *R, int ti, const sl_batch *in) {
+/* ---- watermarks per input ---------------------------------------------
+ * A table's watermark is the minimum over its inputs (a source has none of
+ * its own: its rows get event time from a watermark step), leaving out an
+ * input of a union that sent nothing for idle_timeout. It never moves back:
+ * an idle input that wakes up behind it sends late rows, which the window's
+ * late policy handles. The watermark of the rows a table passes on is its
+ * last watermark step's, else its input's. So a window is finalised by the
+ * event time of its own inputs only: a source that runs ahead never closes
+ * the windows of a slower one. */
+static int64_t table_wm_in(const run *R, const table *t) {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    bool any = false;
+    for (int j = 0; j < t->ninputs; j++) {
+        const table_input *in = &t->inputs[j];
+        int64_t w = in->source >= 0 ? INT64_MIN : R->p->t[in->table].wm_out;
+        if (w > hi) hi = w;
+        if (t->ninputs > 1 && t->idle_timeout_us > 0 && R->mono_us - in->last_rows_us >= t->idle_timeout_us) continue;
+        if (w < lo) lo = w;
+        any = true;
+    }
+    int64_t wm = any ? lo : hi; /* every input idle: none holds the others back */
+    return wm > t->wm_in ? wm : t->wm_in;
+}
+
+static int64_t table_wm_out(const table *t) {
+    if (t->win) return t->wm_in;
+    int64_t wm = t->wm_in;
+    for (int s = 0; s < t->nsteps; s++)
+        if (t->steps[s].def->watermark) wm = t->steps[s].def->watermark(t->steps[s].self);
+    return wm;
+}
+
+/* In graph order, so that each table sees its inputs' current watermarks. */
+static void refresh_watermarks(run *R) {
+    for (int k = 0; k < R->p->nt; k++) {
+        table *t = &R->p->t[R->p->order[k]];
+        t->wm_in = table_wm_in(R, t);
+        t->wm_out = table_wm_out(t);
+    }
+}
+
+/* The pipeline's watermark, for the event log and status: the slowest table's. */
+static int64_t pipeline_wm(const run *R) {
+    int64_t wm = INT64_MAX;
+    for (int i = 0; i < R->p->nt; i++)
+        if (R->p->t[i].wm_out != INT64_MIN && R->p->t[i].wm_out < wm) wm = R->p->t[i].wm_out;
+    return wm == INT64_MAX ? INT64_MIN : wm;
+}
+
+/* Runs batch `in`, which came from the table's input number `input`. */
+static int run_table(run *R, int ti, const sl_batch *in, int input) {
     table *t = &R->p->t[ti];
     if (t->is_rollup) return 0; /* fed by merges in emit_windows */
+    assert(input >= 0 && input < t->ninputs);
+    table_input *from = &t->inputs[input];
     t->rows_in += in->n;
-    if (t->win) return sl_window_process(t->win, in, &R->ctx);
-    load_work(t, in);
-    sl_batch *b = t->work;
+    if (in->n) from->last_rows_us = R->mono_us;
+    t->wm_in = table_wm_in(R, t);
+    R->ctx.watermark = t->wm_in;
     R->cur_table = t->name;
+    if (t->win) {
+        if (!from->identity) {
+            load_work(t->mapped, in, from, t->in.n);
+            in = t->mapped;
+        }
+        int rc = sl_window_process(t->win, in, &R->ctx);
+        t->wm_out = t->wm_in;
+        return rc;
+    }
+    load_work(t->work, in, from, t->in.n);
+    sl_batch *b = t->work;
     for (int s = 0; s < t->nsteps && b->n; s++) {
         int rc = t->steps[s].def->process(t->steps[s].self, b, &R->ctx, R->err);
         if (rc) return rc;
         R->cur_table = t->name;
     }
+    t->wm_out = table_wm_out(t);
     if (R->failed) return sl_error_set(R->err, R->failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R->store)));
     if (t->nproj) { /* a view of the kept columns: column structs point at work's data */
         sl_batch *v = t->view;
@@ -208,7 +278,7 @@ static int run_table(run *R, int ti, const sl_batch *in) {
         }
     }
     for (int c = 0; c < t->nchildren; c++) {
-        int rc = run_table(R, t->children[c], b);
+        int rc = run_table(R, t->children[c], b, t->child_input[c]);
         if (rc) return rc;
     }
     return 0;
@@ -357,6 +427,7 @@ static void assign_restore(void *ud, source *s, const char *part, const char *fr
 /* Window tables in graph order (a rollup after the window it merges from),
  * each emission written and handed to the table's row-level children. */
 static int emit_windows(run *R, bool all_final) {
+    refresh_watermarks(R);
     for (int k = 0; k < R->p->nt; k++) {
         table *t = &R->p->t[R->p->order[k]];
         if (!t->win) continue;
@@ -368,13 +439,13 @@ static int emit_windows(run *R, bool all_final) {
             sl_batch_reset_schema(R->win_out, sl_window_schema(t->win));
         }
         uint32_t n;
-        while ((n = sl_window_emit(t->win, R->win_out, R->ctx.watermark, all_final)) > 0) {
+        while ((n = sl_window_emit(t->win, R->win_out, t->wm_in, all_final)) > 0) {
             t->rows_out += n;
             if (t->store == STORE_SQLITE && sl_table_write(t->writer, R->win_out, NULL, R->err)) return R->err->code;
             if (t->sink && publish(R, t, R->win_out)) return R->err->code;
             for (int c = 0; c < t->nchildren; c++) {
                 if (R->p->t[t->children[c]].is_rollup) continue;
-                int rc = run_table(R, t->children[c], R->win_out);
+                int rc = run_table(R, t->children[c], R->win_out, t->child_input[c]);
                 if (rc) return rc;
             }
         }
@@ -451,7 +522,12 @@ static void build_metrics(run *R) {
         }
     int64_t now = sl_now_us();
     mput(R, &n, "# HELP sluice_watermark_lag_seconds Wall clock minus the event-time watermark.\n# TYPE sluice_watermark_lag_seconds gauge\n");
-    mput(R, &n, "sluice_watermark_lag_seconds{pipeline=\"%s\"} %.3f\n", pl, R->ctx.watermark == INT64_MIN ? 0.0 : (double)(now - R->ctx.watermark) / 1e6);
+    int64_t pwm = pipeline_wm(R);
+    mput(R, &n, "sluice_watermark_lag_seconds{pipeline=\"%s\"} %.3f\n", pl, pwm == INT64_MIN ? 0.0 : (double)(now - pwm) / 1e6);
+    mput(R, &n, "# HELP sluice_table_watermark_seconds Event-time watermark of the rows a table passes on (Unix seconds).\n# TYPE sluice_table_watermark_seconds gauge\n");
+    for (int i = 0; i < R->p->nt; i++)
+        if (R->p->t[i].wm_out != INT64_MIN)
+            mput(R, &n, "sluice_table_watermark_seconds{pipeline=\"%s\",table=\"%s\"} %.3f\n", pl, R->p->t[i].name, (double)R->p->t[i].wm_out / 1e6);
     mput(R, &n, "# HELP sluice_commit_duration_seconds Duration of the last commit.\n# TYPE sluice_commit_duration_seconds gauge\n");
     mput(R, &n, "sluice_commit_duration_seconds{pipeline=\"%s\"} %.6f\n", pl, R->last_commit_ms / 1000.0);
     mput(R, &n, "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit (checkpoint age = now - this).\n# TYPE sluice_last_commit_timestamp_seconds gauge\n");
@@ -578,7 +654,7 @@ static int commit(run *R, bool all_final) {
         int64_t now = sl_now_us();
         char ts[40], wm[40] = "";
         sl_store_format_ts(now, ts, sizeof ts);
-        if (R->ctx.watermark != INT64_MIN) sl_store_format_ts(R->ctx.watermark, wm, sizeof wm);
+        if (pipeline_wm(R) != INT64_MIN) sl_store_format_ts(pipeline_wm(R), wm, sizeof wm);
         double lag_avg = R->ctx.lag_n ? (double)R->ctx.lag_sum_us / (double)R->ctx.lag_n / 1000.0 : NAN;
         double lag_max = R->ctx.lag_n ? (double)R->ctx.lag_max_us / 1000.0 : NAN;
         double proc = R->c_ingest_n ? ((double)(now - R->ingest_base) - (double)R->c_ingest_sum / (double)R->c_ingest_n) / 1000.0 : NAN;
@@ -790,6 +866,8 @@ static int setup(run *R) {
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         t->work = sl_batch_new(&t->full, p->batch_size);
+        for (int j = 0; j < t->ninputs; j++)
+            if (t->win && !t->inputs[j].identity && !t->mapped) t->mapped = sl_batch_new(&t->in, p->batch_size);
         if (t->nproj) {
             t->view = calloc(1, sizeof *t->view);
             t->view->schema = t->out;
@@ -855,15 +933,14 @@ static int setup(run *R) {
         }
         if ((rc = sl_input_open(src, R->store, R->opts->once, p->batch_size, err))) return rc;
     }
-    /* let watermark steps publish their restored watermark */
-    R->ctx.now_us = sl_now_us();
+    /* the tables' watermarks from the restored watermark steps */
+    R->mono_us = sl_monotonic_us();
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
-        sl_batch_clear(t->work);
-        for (int s = 0; s < t->nsteps; s++)
-            if (!strcmp(t->steps[s].def->name, "watermark")) t->steps[s].def->process(t->steps[s].self, t->work, &R->ctx, err);
+        t->wm_in = t->wm_out = INT64_MIN;
+        for (int j = 0; j < t->ninputs; j++) t->inputs[j].last_rows_us = R->mono_us;
     }
-    R->ctx.lag_sum_us = R->ctx.lag_max_us = R->ctx.lag_n = 0;
+    refresh_watermarks(R);
     return 0;
 }
 
@@ -886,7 +963,8 @@ static void status_line(run *R, bool final) {
         filtered += sl_input_filtered(&R->p->src[s]);
         kafka |= R->p->src[s].type == SRC_KAFKA;
     }
-    double wm_lag = R->ctx.watermark != INT64_MIN ? (double)(sl_now_us() - R->ctx.watermark) / 1e6 : 0;
+    int64_t pwm = pipeline_wm(R);
+    double wm_lag = pwm != INT64_MIN ? (double)(sl_now_us() - pwm) / 1e6 : 0;
     char kinfo[128] = "";
     if (kafka) snprintf(kinfo, sizeof kinfo, " consumed=%lld filtered=%lld consumer_lag=%lld", (long long)(in + filtered), (long long)filtered, (long long)lag);
     fprintf(stderr,
@@ -1044,6 +1122,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     int idle_turns = 0;
     while (!(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
+        R.mono_us = sl_monotonic_us();
         int any = 0;
         for (int s = 0; s < p->nsrc; s++) {
             source *src = &p->src[s];
@@ -1060,10 +1139,11 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             any = 1;
             if (got > 0) {
                 R.dirty = true;
-                for (int i = 0; i < p->nt; i++) {
-                    if (p->t[i].from_source != s) continue;
-                    if ((rc = run_table(&R, i, src->batch))) goto out;
-                }
+                for (int i = 0; i < p->nt; i++)
+                    for (int j = 0; j < p->t[i].ninputs; j++) {
+                        if (p->t[i].inputs[j].source != s) continue;
+                        if ((rc = run_table(&R, i, src->batch, j))) goto out;
+                    }
                 R.c_quar += R.ctx.quarantined, R.c_late += R.ctx.late, R.c_dup += R.ctx.duplicates;
                 R.c_filt += R.ctx.filtered, R.c_drop += R.ctx.dropped;
                 R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped = 0;

@@ -96,8 +96,8 @@ typedef struct sl_op_ctx {
     void *engine;
     /* Sends row `r` of `b` to quarantine with `reason` (copied). */
     void (*quarantine)(void *engine, const sl_batch *b, uint32_t r, const char *reason);
-    int64_t max_event_time; /* max event time seen (µs), INT64_MIN if none */
-    int64_t watermark;      /* max_event_time - delay; INT64_MIN if none */
+    int64_t max_event_time; /* max event time seen by any watermark step (µs), INT64_MIN if none */
+    int64_t watermark;      /* the watermark of the rows at this step of this table (µs), INT64_MIN if none */
     int64_t now_us;         /* processing time at the start of this batch */
     bool end_of_input;      /* --once reached the end: all windows final */
     /* Counters the engine reports (per table, per commit). */
@@ -136,6 +136,11 @@ typedef struct sl_op_def {
     int (*restore_parts)(void *self, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err);
     int (*snapshot_parts)(void *self, sl_buf *out, const sl_part_set *only);
     void (*drop_parts)(void *self, const sl_part_set *parts);
+    /* Optional: a step that gives the rows after it an event time (watermark)
+     * returns its current watermark (µs, INT64_MIN: none yet), which becomes
+     * the watermark of the table's output. Depends only on the step's state,
+     * so a restored step reports the restored watermark. */
+    int64_t (*watermark)(void *self);
 } sl_op_def;
 
 const sl_op_def *sl_op_find(const char *name);

@@ -116,12 +116,15 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
         else ctx->dropped += dropped;
         sl_batch_keep(b, o->keep);
     }
-    if (o->max_t != INT64_MIN) {
-        if (o->max_t > ctx->max_event_time) ctx->max_event_time = o->max_t;
-        int64_t wm = o->max_t - o->delay;
-        if (wm > ctx->watermark) ctx->watermark = wm;
-    }
+    if (o->max_t != INT64_MIN && o->max_t > ctx->max_event_time) ctx->max_event_time = o->max_t;
+    /* the rows after this step have this step's event time and watermark */
+    ctx->watermark = o->max_t == INT64_MIN ? INT64_MIN : o->max_t - o->delay;
     return 0;
+}
+
+static int64_t wm_watermark(void *self) {
+    wm_op *o = self;
+    return o->max_t == INT64_MIN ? INT64_MIN : o->max_t - o->delay;
 }
 
 static int wm_snapshot(void *self, sl_buf *out, bool full) {
@@ -141,8 +144,6 @@ static int wm_restore(void *self, const void *data, size_t n, bool full, sl_erro
     return 0;
 }
 
-int64_t sl_op_watermark_restored(void *self) { return ((wm_op *)self)->max_t; }
-int64_t sl_op_watermark_delay(void *self) { return ((wm_op *)self)->delay; }
 
 static int wm_stats(void *self, char *out, size_t cap) {
     wm_op *o = self;
@@ -166,4 +167,5 @@ const sl_op_def sl_op_watermark = {
     .restore = wm_restore,
     .stats = wm_stats,
     .destroy = wm_destroy,
+    .watermark = wm_watermark,
 };
