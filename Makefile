@@ -4,6 +4,7 @@
 #   make check SAN=1   the same under AddressSanitizer + UBSan (build-san/)
 #   make demo     live cameras demo
 #   make bench    benchmarks, appended to bench/RESULTS.md
+#   make chaos-telco  telco at 400k/1.2M lines x commit intervals, with SIGKILLs
 #   make fuzz     libFuzzer targets, long runs (FUZZ_RUNS=1000000)
 JOBS ?= 2
 SAN ?= 0
@@ -15,7 +16,7 @@ BUILD ?= build
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos clean
+.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos chaos-telco clean
 all: build
 
 deps:
@@ -44,6 +45,9 @@ bench: build
 
 chaos: build
 	@CHAOS_KILLS=20 CHAOS_EVENTS=2000000 bash tests/integration/cameras/test_crash.sh $(BUILD)
+
+chaos-telco: build
+	@scripts/telco-watermark-matrix.sh $(BUILD)
 
 fuzz-build: deps
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
