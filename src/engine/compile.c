@@ -712,6 +712,14 @@ int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
     return 0;
 }
 
+int sl_pipeline_resolve_schemas(sl_pipeline *p, sl_store *store, bool persist, sl_error *err) {
+    bool reload;
+    int rc = sl_evolve_stored(p, store, &reload, err);
+    if (!rc && reload) rc = sl_pipeline_reload(p, err);
+    if (!rc && persist) sl_evolve_persist(p, store);
+    return rc;
+}
+
 const sl_schema *sl_evolve_resolved(const sl_pipeline *p, const char *source) {
     for (int i = 0; i < p->nresolved; i++)
         if (!strcmp(p->resolved[i].name, source)) return &p->resolved[i].schema;
@@ -905,7 +913,8 @@ static void pipeline_free_contents(sl_pipeline *p) {
     for (int i = 0; i < p->nsrc; i++) {
         source *s = &p->src[i];
         for (int c = 0; c < SL_MAX_COLUMNS; c++) free(s->paths[c]);
-        sl_input_close(s);
+        /* the engine closed the source's input before freeing the pipeline */
+        assert(!s->dir && !s->kafka && !s->net);
         free(s->brokers);
         free(s->group);
         free(s->filter_header);

@@ -103,10 +103,11 @@ static void set_resolved(sl_pipeline *p, const char *name, const sl_schema *sc) 
     p->resolved[i].schema = *sc;
 }
 
-int sl_evolve_resolve(sl_pipeline *p, sl_store *store, bool persist, sl_error *err) {
+int sl_evolve_stored(sl_pipeline *p, sl_store *store, bool *reload, sl_error *err) {
     char *j = malloc(SCHEMA_JSON_MAX);
+    if (!j) return sl_error_set(err, SL_ENOMEM, "out of memory");
     char key[SL_NAME_MAX + 16];
-    bool reload = false;
+    *reload = false;
     int rc = 0;
     for (int i = 0; i < p->nsrc; i++) {
         source *s = &p->src[i];
@@ -123,11 +124,18 @@ int sl_evolve_resolve(sl_pipeline *p, sl_store *store, bool persist, sl_error *e
             if (sl_schema_find(&stored, s->declared.f[k].name) < 0) sl_schema_add(&stored, s->declared.f[k].name, s->declared.f[k].type);
         if (!schema_eq(&stored, &s->schema)) {
             set_resolved(p, s->name, &stored);
-            reload = true;
+            *reload = true;
         }
     }
-    if (reload && (rc = sl_pipeline_reload(p, err))) goto out;
-    for (int i = 0; persist && i < p->nsrc; i++) {
+out:
+    free(j);
+    return rc;
+}
+
+void sl_evolve_persist(sl_pipeline *p, sl_store *store) {
+    char *j = malloc(SCHEMA_JSON_MAX);
+    char key[SL_NAME_MAX + 16];
+    for (int i = 0; j && i < p->nsrc; i++) {
         source *s = &p->src[i];
         if (!s->infer && s->evolve == EVOLVE_NONE && !s->widen) continue;
         snprintf(key, sizeof key, "schema:%s", s->name);
@@ -145,9 +153,7 @@ int sl_evolve_resolve(sl_pipeline *p, sl_store *store, bool persist, sl_error *e
             snprintf(s->pending_event, cap, "{\"source\":\"%s\",\"declared\":%s}", s->name, j);
         sl_log_info("schema", "\"source\":\"%s\",\"schema\":%s", s->name, j);
     }
-out:
     free(j);
-    return rc;
 }
 
 void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *rest, size_t len, bool part_start) {

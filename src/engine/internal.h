@@ -14,7 +14,7 @@
 #include "expr/expr.h"
 #include "sinks/kafka_sink.h"
 #include "sinks/lake.h"
-#include "sinks/store.h"
+#include "store/store.h"
 #include "sources/dir.h"
 #include "sources/kafka.h"
 #include "sources/syslog_net.h"
@@ -226,10 +226,15 @@ struct sl_pipeline {
  * records) and resolves the schema with the source's hints. */
 int sl_evolve_infer_files(source *s, sl_schema *out, sl_error *err);
 /* Looks up the schema stored for each inferring/evolving source; when one
- * differs from the compiled one, recompiles the pipeline with the stored
- * schemas (sl_pipeline_reload). persist: a source with no stored schema gets
- * its schema stored (and a 'schema' event) at the next commit. */
-int sl_evolve_resolve(sl_pipeline *p, sl_store *store, bool persist, sl_error *err);
+ * differs from the compiled one, records it in p->resolved and sets *reload:
+ * the caller recompiles the pipeline with it (sl_pipeline_reload). */
+int sl_evolve_stored(sl_pipeline *p, sl_store *store, bool *reload, sl_error *err);
+/* A source with no stored schema gets its schema stored (and a 'schema'
+ * event) at the next commit. */
+void sl_evolve_persist(sl_pipeline *p, sl_store *store);
+/* compile.c: both, with the reload in between (persist: also
+ * sl_evolve_persist). */
+int sl_pipeline_resolve_schemas(sl_pipeline *p, sl_store *store, bool persist, sl_error *err);
 /* After a read stopped at a schema change (s->change set by the format):
  * fills s->next_schema, inferring the new fields' types from rest[0..len)
  * (the records from the change on). */

@@ -194,7 +194,7 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
     sqlite3 *db = sl_store_db(s);
     int rc = 0;
     /* lake views need the columns of the stored (possibly evolved) schemas */
-    if ((rc = sl_evolve_resolve((sl_pipeline *)p, s, false, err))) goto out;
+    if ((rc = sl_pipeline_resolve_schemas((sl_pipeline *)p, s, false, err))) goto out;
     if (instances && (rc = sl_pipeline_attach_instances(p, dir, path, db, err))) goto out;
     if (!instances && (rc = sl_pipeline_prepare_connection(p, dir, db, err))) goto out;
     sqlite3_stmt *st;

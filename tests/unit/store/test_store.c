@@ -24,7 +24,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timeutil.h"
-#include "sinks/store.h"
+#include "store/store.h"
 
 #define SEC SL_US_PER_SEC
 /* 2026-03-01T10:00:00Z */

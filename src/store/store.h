@@ -8,8 +8,8 @@
  * durable together at COMMIT, and readers (queries, the dashboard) only
  * ever see committed intervals. A crash loses the open transaction whole.
  */
-#ifndef SL_SINKS_STORE_H
-#define SL_SINKS_STORE_H
+#ifndef SL_STORE_STORE_H
+#define SL_STORE_STORE_H
 
 #include <sqlite3.h>
 #include <stdbool.h>

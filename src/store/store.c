@@ -1,5 +1,5 @@
 /* store.c - SQLite store; see store.h. */
-#include "sinks/store.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,214 @@
+/*
+ * commit.c - the commit: one atomic step that makes durable everything read
+ * since the last one.
+ *
+ * The store keeps one write transaction open between commits. A commit runs
+ * four named phases inside it, then COMMIT:
+ *   1. outputs:   window rows emitted and upserted, lake frames flushed and
+ *                 their committed length recorded, published rows acknowledged
+ *                 by Kafka (an output that is not durable yet must not be
+ *                 covered by the positions written next);
+ *   2. positions: every source partition's position after the rows above;
+ *   3. state:     operator and window snapshots (full or delta), partition
+ *                 handoffs, stored schemas;
+ *   4. event log: one row describing this commit.
+ * After COMMIT the sources learn their positions are durable, the per-commit
+ * counters roll into the totals and the next transaction begins. A crash
+ * anywhere before COMMIT loses the open transaction whole, and recovery
+ * (recover.c) resumes from the previous commit: outputs, positions and state
+ * always belong to the same commit.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/runtime.h"
+#include "store/eventlog.h"
+
+int sl__engine_state_put(run *R, const char *id, bool full, sl_buf *buf) {
+    return sl_store_put_state(R->store, id, full, buf->p, buf->n, R->err);
+}
+
+/* Phase 1: outputs. */
+static int commit_outputs(run *R, bool all_final) {
+    sl_error *err = R->err;
+    int rc = sl__engine_emit_windows(R, all_final);
+    if (rc) return rc;
+    char kv[512], key[128];
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        if (!t->lake) continue;
+        if ((rc = sl_lake_flush(t->lake, err))) return rc;
+        sl_lake_pos lp;
+        sl_lake_position(t->lake, &lp);
+        snprintf(key, sizeof key, "lake:%s", t->name);
+        snprintf(kv, sizeof kv, "%lld\t%s", (long long)lp.length, lp.segment);
+        if (sl_store_put_kv(R->store, key, kv)) return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", t->name);
+        if (t->retention_us > 0) sl_lake_retention(t->lake, t->retention_us, sl_now_us());
+    }
+    /* published rows must be acknowledged before the commit covering them */
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        if (t->sink && (rc = sl_kafka_sink_flush(t->sink, 30000, err))) return rc;
+    }
+    return 0;
+}
+
+/* Phase 2: positions. */
+static void pos_cb(void *ud, const char *name, int64_t pos) {
+    run *R = ((void **)ud)[0];
+    source *s = ((void **)ud)[1];
+    if (R->failed) return;
+    if (sl_input_fence(s, name, pos, R->err)) R->failed = SL_EFAIL;
+    else if (sl_store_put_position(R->store, s->name, name, pos)) R->failed = SL_EIO;
+}
+
+static int commit_positions(run *R) {
+    for (int s = 0; s < R->p->nsrc; s++) {
+        source *src = &R->p->src[s];
+        void *ud[2] = {R, src};
+        sl_input_each_position(src, pos_cb, ud);
+        if (R->failed == SL_EFAIL) return SL_EFAIL; /* fenced: the message is in err */
+        if (R->failed)
+            return sl_error_set(R->err, SL_EIO, "saving the positions of source '%s' failed: %s", src->name,
+                                sqlite3_errmsg(sl_store_db(R->store)));
+    }
+    return 0;
+}
+
+/* Phase 3: state. */
+static int commit_state(run *R, sl_buf *buf) {
+    int rc;
+    char key[SL_NAME_MAX + 16];
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        for (int s = 0; s < t->nsteps; s++) {
+            step *st = &t->steps[s];
+            if (!st->def->snapshot) continue;
+            bool full = ++st->since_full >= st->full_every;
+            buf->n = 0;
+            st->def->snapshot(st->self, buf, full);
+            if (full) st->since_full = 0;
+            if ((rc = sl__engine_state_put(R, st->id, full, buf))) return rc;
+        }
+        if (t->win) {
+            buf->n = 0;
+            sl_window_snapshot(t->win, buf);
+            snprintf(key, sizeof key, "%s/window", t->name);
+            if ((rc = sl__engine_state_put(R, key, true, buf))) return rc;
+        }
+    }
+    if (R->nhandoff && (rc = sl__engine_write_handoffs(R, buf))) return rc;
+    /* schema changes: the stored schema and a 'schema' event, in this commit */
+    for (int i = 0; i < R->p->nsrc; i++) {
+        source *src = &R->p->src[i];
+        if (!src->pending_kv) continue;
+        snprintf(key, sizeof key, "schema:%s", src->name);
+        if (sl_store_put_kv(R->store, key, src->pending_kv))
+            return sl_error_set(R->err, SL_EIO, "saving the schema of '%s' failed", src->name);
+        if (src->pending_event) {
+            sl_event e = sl_event_empty(++R->commit_id, "schema");
+            e.details = src->pending_event;
+            if ((rc = sl_eventlog_append(R->store, &e, R->err))) return rc;
+        }
+    }
+    return 0;
+}
+
+/* Phase 4: the event log row of this commit. */
+static int commit_event_log(run *R, bool all_final, int64_t t0) {
+    int64_t now = sl_now_us();
+    sl_event e = sl_event_empty(R->commit_id + 1, all_final ? "final" : "commit");
+    e.records_in = R->c_in, e.parse_errors = R->c_parse, e.quarantined = R->c_quar, e.late = R->c_late;
+    e.duplicates = R->c_dup, e.filtered = R->c_filt, e.dropped = R->c_drop;
+    e.watermark_us = sl__engine_pipeline_wm(R);
+    if (R->ctx.lag_n) {
+        e.lag_avg_ms = R->ctx.lag_sum_us / (double)R->ctx.lag_n / 1000.0;
+        e.lag_max_ms = (double)R->ctx.lag_max_us / 1000.0;
+    }
+    if (R->c_ingest_n) e.proc_ms = ((double)(now - R->ingest_base) - (double)R->c_ingest_sum / (double)R->c_ingest_n) / 1000.0;
+    char details[8192];
+    int dn = snprintf(details, sizeof details, "{\"tables\":{");
+    for (int i = 0; i < R->p->nt; i++) {
+        table *t = &R->p->t[i];
+        t->rows_total_in += t->rows_in;
+        t->rows_total_out += t->rows_out;
+        if (dn < (int)sizeof details - 200)
+            dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s\"%s\":{\"in\":%lld,\"out\":%lld}", i ? "," : "", t->name,
+                           (long long)t->rows_in, (long long)t->rows_out);
+        t->rows_in = t->rows_out = 0;
+    }
+    dn += snprintf(details + dn, sizeof details - (size_t)dn, "},\"ops\":[");
+    int first = 1;
+    for (int i = 0; i < R->p->nt; i++)
+        for (int s = 0; s < R->p->t[i].nsteps; s++) {
+            step *st = &R->p->t[i].steps[s];
+            if (!st->def->stats || dn > (int)sizeof details - 600) continue;
+            dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s{\"op\":\"%s\",\"stats\":", first ? "" : ",", st->id);
+            dn += st->def->stats(st->self, details + dn, sizeof details - (size_t)dn);
+            dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
+            first = 0;
+        }
+    snprintf(details + dn, sizeof details - (size_t)dn, "],\"rss_kb\":%lld}", (long long)sl__engine_rss_kb());
+    e.details = details;
+    e.commit_ms = (double)(sl_monotonic_us() - t0) / 1000.0;
+    int rc = sl_eventlog_append(R->store, &e, R->err);
+    if (!rc) R->commit_id = e.commit_id;
+    return rc;
+}
+
+/* After COMMIT: sources learn what is durable; counters roll over. */
+static void committed(run *R, int64_t t0) {
+    for (int s = 0; s < R->p->nsrc; s++) {
+        source *src = &R->p->src[s];
+        sl_input_committed(src);
+        free(src->pending_kv);
+        free(src->pending_event);
+        src->pending_kv = src->pending_event = NULL;
+    }
+    R->t_in += R->c_in, R->t_quar += R->c_quar, R->t_late += R->c_late, R->t_dup += R->c_dup;
+    R->t_filt += R->c_filt, R->t_drop += R->c_drop, R->t_parse += R->c_parse;
+    R->c_in = R->c_quar = R->c_late = R->c_dup = R->c_filt = R->c_drop = R->c_parse = 0;
+    R->c_ingest_sum = R->c_ingest_n = 0;
+    R->ingest_base = sl_now_us();
+    R->ctx.lag_sum_us = R->ctx.lag_max_us = R->ctx.lag_n = 0;
+    R->last_commit_us = sl_monotonic_us();
+    R->last_commit_wall_us = sl_now_us();
+    R->last_commit_ms = (double)(R->last_commit_us - t0) / 1000.0;
+    sl__engine_account_freshness(R);
+    R->dirty = false;
+    sl__engine_build_metrics(R);
+    if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);
+    sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id, R->last_commit_ms);
+}
+
+int sl__engine_commit(run *R, bool all_final) {
+    int64_t t0 = sl_monotonic_us();
+    sl_error *err = R->err;
+    sl_buf buf = {0};
+    int rc = commit_outputs(R, all_final);
+    if (!rc) rc = commit_positions(R);
+    if (!rc) rc = commit_state(R, &buf);
+    sl_buf_free(&buf);
+    if (!rc) rc = commit_event_log(R, all_final, t0);
+    if (!rc) rc = sl_store_commit(R->store, err);
+    if (rc) return rc;
+    committed(R, t0);
+    /* Another process holding the database's write lock stalls the
+     * pipeline, it does not end it: input waits on disk or in Kafka (the
+     * source is not read meanwhile), /healthz keeps answering, and the
+     * checkpoint age on /metrics shows the stall. At start-up the same lock
+     * is an error instead (recover.c): most likely a second `sluice run` on
+     * the same data directory. */
+    for (int waited = 0; (rc = sl_store_begin(R->store, err)) == SL_EAGAIN && !(R->opts->stop && *R->opts->stop);) {
+        waited += 5;
+        sl_log_warn("database locked by another process: waiting", "\"pipeline\":\"%s\",\"waited_s\":%d", R->p->name, waited);
+        err->msg[0] = 0;
+        err->code = 0;
+    }
+    return rc;
+}

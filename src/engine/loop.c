@@ -1,0 +1,252 @@
+/*
+ * loop.c - the event loop of a running pipeline.
+ *
+ * One thread. Each turn reads one batch from each source that has input,
+ * pushes it through the table graph (graph.c), and every commit_interval
+ * commits (commit.c). When every source is idle the loop commits at once
+ * (freshness is the time to read and commit, not the interval) and waits.
+ */
+#include <signal.h>
+#include <unistd.h>
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/runtime.h"
+
+/* Reads one batch from source s; returns rows read (0: nothing ready), <0 on error. */
+static int read_source(run *R, source *s, bool final) {
+    sl_batch *b = s->batch;
+    sl__engine_bad_ud u = {R, s};
+    int64_t errs_before = R->c_parse;
+    int got = sl_input_read(s, final, R->ctx.now_us, sl__engine_bad_record, &u, R->err);
+    R->part_names = s->part_names; /* for the steps' quarantine of this batch */
+    if (got <= 0) return got;
+    int64_t n = (int64_t)b->n + (R->c_parse - errs_before);
+    R->c_in += n;
+    s->records_in += n;
+    R->c_ingest_sum += (int64_t)b->n * (R->ctx.now_us - R->ingest_base);
+    if (b->n) {
+        if (R->npending && R->pending[R->npending - 1].ingest == R->ctx.now_us) {
+            R->pending[R->npending - 1].n += b->n;
+        } else {
+            if (R->npending == R->cap_pending) {
+                R->cap_pending = R->cap_pending ? R->cap_pending * 2 : 256;
+                R->pending = realloc(R->pending, R->cap_pending * sizeof *R->pending);
+            }
+            R->pending[R->npending].ingest = R->ctx.now_us;
+            R->pending[R->npending++].n = b->n;
+        }
+    }
+    R->c_ingest_n += b->n;
+    return 1;
+}
+
+static int server_connection_hook(void *ud, sqlite3 *db) {
+    run *R = ud;
+    sl_error e = {0};
+    int rc = sl_pipeline_prepare_connection(R->p, R->dir, db, &e);
+    if (rc || !R->opts->instance) return rc;
+    /* scale-out: this instance's dashboard shows every instance's rows (the
+     * server forbids ATTACH to queries; the hook runs before its authorizer) */
+    char self[PATH_MAX + 16];
+    snprintf(self, sizeof self, "%s/sluice.db", R->dir);
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 10);
+    rc = sl_pipeline_attach_instances(R->p, R->base, self, db, &e);
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    if (rc) sl_log_warn("dashboard: cannot see the other instances", "\"error\":\"%s\"", e.msg);
+    return SQLITE_OK;
+}
+
+static int start_server(run *R) {
+    const char *listen = R->opts->listen ? R->opts->listen : R->p->listen;
+    if (!listen) return 0;
+    char db[PATH_MAX + 16];
+    snprintf(db, sizeof db, "%s/sluice.db", R->dir);
+    const char *token = R->p->token;
+    const char *envtok = getenv("SLUICE_TOKEN");
+    if (!token && envtok && *envtok) token = envtok;
+    sl_server_config cfg = {
+        .listen = listen,
+        .token = token,
+        .db_path = db,
+        .pipeline_name = R->p->name,
+        .dashboard_json = R->p->dashboard_json,
+        .lineage_json = R->p->lineage_json,
+        .on_connection = server_connection_hook,
+        .ud = R,
+    };
+    R->server = sl_server_start(&cfg, R->err);
+    if (!R->server) return R->err->code;
+    int port = sl_server_port(R->server);
+    char host[256];
+    snprintf(host, sizeof host, "%s", listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
+    sl_log_info("server listening", "\"url\":\"http://%s:%d/\",\"auth\":%s", host, port, token ? "true" : "false");
+    if (R->opts->status_every_s > 0) fprintf(stderr, "sluice %s: dashboard at http://%s:%d/ (pipeline page: /pipeline, metrics: /metrics)\n", R->p->name, host, port);
+    if (R->opts->on_listen) R->opts->on_listen(R->opts->ud, port);
+    return 0;
+}
+
+/* The last read of src stopped at a schema change: commit what came before
+ * it with the new schema, then rebuild everything exactly as a restart would
+ * (evolve.c explains why this keeps results exact). */
+static int evolve_schema(run *R, source *src) {
+    sl_pipeline *p = R->p;
+    int rc;
+    const char *pn = src->part_names ? src->part_names[src->change_part] : "";
+    if (src->evolve == EVOLVE_FAIL && src->change.nadded) {
+        if (R->dirty && (rc = sl__engine_commit(R, false))) return rc;
+        return sl_error_set(R->err, SL_EFAIL, "source '%s': new field '%s' in %s at byte %lld (evolve: fail)", src->name,
+                            src->change.added[0].name, pn, (long long)src->change_pos);
+    }
+    if (src->evolve == EVOLVE_NONE) src->change.nadded = 0; /* only widening was asked for */
+    char here[sizeof R->last_change];
+    snprintf(here, sizeof here, "%s/%s/%lld/%s", src->name, pn, (long long)src->change_pos,
+             src->change.nadded ? src->change.added[0].name : src->schema.f[src->change.widened[0]].name);
+    if (!strcmp(here, R->last_change)) /* the rebuilt parser stopped at the same record: never loop */
+        return sl_error_set(R->err, SL_EFAIL, "source '%s': the schema change at %s byte %lld did not take effect", src->name, pn,
+                            (long long)src->change_pos);
+    snprintf(R->last_change, sizeof R->last_change, "%s", here);
+    sl_evolve_prepare(p, src, pn);
+    /* tests: SLUICE_TEST_KILL_AT_SCHEMA=before:N|after:N kills the process
+     * (SIGKILL) around the N-th schema change it makes */
+    const char *kill_at = getenv("SLUICE_TEST_KILL_AT_SCHEMA");
+    static int nchanges;
+    bool kill_now = kill_at && atoi(strchr(kill_at, ':') ? strchr(kill_at, ':') + 1 : "1") == ++nchanges;
+    if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
+    if ((rc = sl__engine_commit(R, false))) return rc;
+    if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
+    R->closing = true;
+    for (int s = 0; s < p->nsrc; s++) sl_input_close(&p->src[s]);
+    sl_store_close(R->store);
+    R->store = NULL;
+    if ((rc = sl_pipeline_reload(p, R->err))) return rc;
+    R->closing = false;
+    R->ctx.watermark = R->ctx.max_event_time = INT64_MIN;
+    if ((rc = sl__engine_setup(R))) return rc;
+    for (int s = 0; s < p->nsrc; s++)
+        if ((rc = sl_input_scan(&p->src[s], R->err))) return rc;
+    return 0;
+}
+
+int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
+    run R = {0};
+    R.p = p;
+    R.opts = opts;
+    R.err = err;
+    R.ctx.engine = &R;
+    R.ctx.quarantine = sl__engine_quarantine;
+    R.ctx.max_event_time = INT64_MIN;
+    R.ctx.watermark = INT64_MIN;
+    int rc = sl__engine_setup(&R);
+    if (rc) goto out;
+    if ((rc = start_server(&R))) goto out;
+    sl__engine_build_metrics(&R);
+    if (R.server) {
+        sl_server_publish(R.server, R.commit_id, R.metrics);
+        sl_server_set_ready(R.server, true);
+    }
+    sl_log_info("pipeline started", "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld", p->name, R.dir,
+                (long long)R.commit_id, (long long)R.t_in);
+    R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
+    R.ingest_base = sl_now_us();
+    R.last_status_in = R.t_in;
+    for (int s = 0; s < p->nsrc; s++)
+        if ((rc = sl_input_scan(&p->src[s], err))) goto out;
+    int64_t last_scan = sl_monotonic_us();
+    int idle_turns = 0;
+    while (!(opts->stop && *opts->stop)) {
+        R.ctx.now_us = sl_now_us();
+        R.mono_us = sl_monotonic_us();
+        int any = 0;
+        for (int s = 0; s < p->nsrc; s++) {
+            source *src = &p->src[s];
+            int got = read_source(&R, src, opts->once);
+            if (got < 0) {
+                rc = got;
+                goto out;
+            }
+            if (R.failed) { /* a commit inside a rebalance has already said why */
+                rc = err->msg[0] ? R.failed : sl_error_set(err, R.failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R.store)));
+                goto out;
+            }
+            if (got == 0 && !src->change_pending) continue;
+            any = 1;
+            if (got > 0) {
+                R.dirty = true;
+                for (int i = 0; i < p->nt; i++)
+                    for (int j = 0; j < p->t[i].ninputs; j++) {
+                        if (p->t[i].inputs[j].source != s) continue;
+                        if ((rc = sl__engine_run_table(&R, i, src->batch, j))) goto out;
+                    }
+                R.c_quar += R.ctx.quarantined, R.c_late += R.ctx.late, R.c_dup += R.ctx.duplicates;
+                R.c_filt += R.ctx.filtered, R.c_drop += R.ctx.dropped;
+                R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped = 0;
+            }
+            if (src->change_pending) {
+                if ((rc = evolve_schema(&R, src))) goto out;
+                break; /* the sources were rebuilt */
+            }
+        }
+        int64_t now = sl_monotonic_us();
+        if (now - R.last_commit_us >= p->commit_interval_us) {
+            if (R.dirty) {
+                if ((rc = sl__engine_commit(&R, false))) goto out;
+            } else { /* nothing to commit: keep /metrics (lag, CPU) current */
+                R.last_commit_us = now;
+                sl__engine_build_metrics(&R);
+                if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
+            }
+        }
+        if (opts->status_every_s > 0 && now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6)) sl__engine_status_line(&R, false);
+        if (any) {
+            idle_turns = 0;
+            for (int s = 0; s < p->nsrc; s++) p->src[s].wait_ms = 0;
+            continue;
+        }
+        if (opts->once) {
+            bool done = true;
+            for (int s = 0; s < p->nsrc; s++) done &= sl_input_done(&p->src[s]);
+            if (done) break;
+        }
+        /* Caught up with the input: commit now rather than at the end of the
+         * interval, so freshness is the time to read and commit, not up to
+         * commit_interval (under load, commits stay one interval apart). */
+        if (R.dirty && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US && (rc = sl__engine_commit(&R, false))) goto out;
+        /* idle: look for new files, then sleep a little */
+        if (now - last_scan >= 50000 || idle_turns > 0) {
+            for (int s = 0; s < p->nsrc; s++)
+                if ((rc = sl_input_scan(&p->src[s], err))) goto out;
+            last_scan = now;
+        }
+        idle_turns++;
+        /* A Kafka source waits in its poll instead, so a message arriving
+         * is read at once rather than after the sleep. */
+        bool kafka_waits = false;
+        for (int s = 0; s < p->nsrc; s++)
+            if (p->src[s].type == SRC_KAFKA) {
+                p->src[s].wait_ms = idle_turns > 20 ? 50 : 5;
+                kafka_waits = true;
+            }
+        if (!kafka_waits) usleep(idle_turns > 20 ? 50000 : 5000);
+    }
+    rc = sl__engine_commit(&R, opts->once);
+    if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
+    if (!rc) sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld", p->name, (long long)R.t_in, (long long)R.commit_id);
+out:
+    if (rc && err->msg[0] == 0) sl_error_set(err, rc, "%s", sl_strerror(rc));
+    R.closing = true;
+    for (int s = 0; s < p->nsrc; s++) sl_input_close(&p->src[s]);
+    if (R.server) sl_server_stop(R.server);
+    sl_batch_free(R.win_out);
+    free(R.pending);
+    free(R.metrics);
+    if (R.store) sl_store_close(R.store);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * recover.c - start-up: the data directory, the store and its event log,
+ * stored schemas, each table's writer or lake (truncated back to its
+ * committed length), operator and window state restored from the last
+ * commit, and the sources opened at the committed positions. Nothing is
+ * replayed or suppressed: nothing uncommitted ever became visible.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/runtime.h"
+#include "store/eventlog.h"
+
+typedef struct { run *R; step *st; table *t; } restore_ud;
+
+static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
+    restore_ud *u = ud;
+    return u->st->def->restore(u->st->self, data, n, full, err);
+}
+
+static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
+    (void)full;
+    restore_ud *u = ud;
+    return sl_window_restore(u->t->win, data, n, err);
+}
+
+int sl__engine_setup(run *R) {
+    sl_pipeline *p = R->p;
+    sl_error *err = R->err;
+    char path[PATH_MAX + 64];
+    char base[PATH_MAX];
+    if (sl_pipeline_data_dir(p, R->opts->data_dir, base, sizeof base, true, err)) return err->code;
+    R->parted = p->part_column && R->opts->instance;
+    snprintf(R->base, sizeof R->base, "%s", base);
+    if (R->opts->instance) {
+        char inst[PATH_MAX];
+        snprintf(inst, sizeof inst, "%.*s/instance-%s", (int)(sizeof inst - 80), base, R->opts->instance);
+        if (sl_pipeline_data_dir(p, inst, R->dir, sizeof R->dir, true, err)) return err->code;
+    } else {
+        snprintf(R->dir, sizeof R->dir, "%s", base);
+    }
+    snprintf(path, sizeof path, "%s/sluice.db", R->dir);
+    R->store = sl_store_open(path, false, err);
+    if (!R->store) return err->code;
+    int rc = sl_eventlog_init(R->store, err);
+    if (rc) return rc;
+    if ((rc = sl_store_begin(R->store, err))) return rc;
+    /* schemas of inferring/evolving sources: the stored ones win (this may
+     * recompile the pipeline); new ones are stored with the next commit */
+    if ((rc = sl_pipeline_resolve_schemas(p, R->store, true, err))) return rc;
+    for (int s = 0; s < p->nsrc; s++)
+        if (p->src[s].pending_kv) R->dirty = true;
+    /* counters and commit id from the event log */
+    sl_event tot;
+    if ((rc = sl_eventlog_totals(R->store, &tot, err))) return rc;
+    R->commit_id = tot.commit_id;
+    R->t_in = tot.records_in, R->t_quar = tot.quarantined, R->t_late = tot.late, R->t_dup = tot.duplicates;
+    R->t_filt = tot.filtered, R->t_drop = tot.dropped, R->t_parse = tot.parse_errors;
+    for (int i = 0; i < p->nt; i++) {
+        table *t = &p->t[i];
+        t->work = sl_batch_new(&t->full, p->batch_size);
+        for (int j = 0; j < t->ninputs; j++)
+            if (t->win && !t->inputs[j].identity && !t->mapped) t->mapped = sl_batch_new(&t->in, p->batch_size);
+        if (t->nproj) {
+            t->view = calloc(1, sizeof *t->view);
+            t->view->schema = t->out;
+            t->view->cap = t->work->cap;
+        }
+        if (t->store == STORE_SQLITE) {
+            /* window tables, and tables reading window rows, upsert by _group */
+            bool upsert = t->win || sl_schema_find(&t->out, "_group") >= 0;
+            t->writer = sl_store_table(R->store, t->name, &t->out, upsert ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !upsert, err);
+            if (!t->writer) return err->code;
+        } else if (t->store == STORE_LAKE) {
+            snprintf(path, sizeof path, "%s/%s/%s", R->dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
+            t->lake = sl_lake_open(path, 64 << 20, 1, err);
+            if (!t->lake) return err->code;
+            if (sl_json_keys_init(&t->keys, &t->out)) return sl_error_set(err, SL_ENOMEM, "out of memory");
+            char key[128], kv[512];
+            sl_lake_pos lp = {"", 0};
+            snprintf(key, sizeof key, "lake:%s", t->name);
+            if (sl_store_get_kv(R->store, key, kv, sizeof kv) == 0) {
+                char *tab = strchr(kv, '\t');
+                lp.length = atoll(kv);
+                if (tab) snprintf(lp.segment, sizeof lp.segment, "%s", tab + 1);
+            }
+            if ((rc = sl_lake_recover(t->lake, &lp, err))) return rc;
+        }
+        if (t->pub_topic) {
+            t->sink = sl_kafka_sink_open(t->pub_brokers, t->pub_topic, (const char *const *)t->pub_props, t->npub_props, err);
+            if (!t->sink) return err->code;
+            if (!t->keys.n && sl_json_keys_init(&t->keys, &t->out)) return sl_error_set(err, SL_ENOMEM, "out of memory");
+            if (t->pub_key) {
+                sl_schema ks;
+                sl_schema_init(&ks);
+                sl_schema_add(&ks, "key", sl_expr_type(t->pub_key));
+                t->pub_keycol = sl_batch_new(&ks, t->work->cap > 4096 ? t->work->cap : 4096);
+            }
+        }
+        restore_ud u = {R, NULL, t};
+        for (int s = 0; s < t->nsteps; s++) {
+            u.st = &t->steps[s];
+            if (R->parted && sl__engine_step_parted(t, u.st)) continue; /* restored per partition on assignment */
+            if (u.st->def->restore && (rc = sl_store_load_state(R->store, u.st->id, restore_step_cb, &u, err))) return rc;
+        }
+        if (t->win && !(R->parted && sl__engine_win_parted(t))) {
+            char key[128];
+            snprintf(key, sizeof key, "%s/window", t->name);
+            if ((rc = sl_store_load_state(R->store, key, restore_window_cb, &u, err))) return rc;
+        }
+    }
+    for (int v = 0; v < p->nviews; v++) {
+        char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"; CREATE VIEW \"%w\" AS %s", p->views[v].name, p->views[v].name, p->views[v].sql);
+        rc = sl_store_exec(R->store, sql, err);
+        sqlite3_free(sql);
+        if (rc) return sl_error_set(err, SL_EINVAL, "view '%s': %s", p->views[v].name, err->msg);
+    }
+    for (int s = 0; s < p->nsrc; s++) {
+        source *src = &p->src[s];
+        src->on_revoke = sl__engine_revoke_commit;
+        src->on_assign = sl__engine_assign_restore;
+        src->revoke_ud = R;
+        if (R->opts->instance && src->type == SRC_KAFKA) {
+            snprintf(path, sizeof path, "%s/sluice.db", R->dir);
+            src->siblings = sl_siblings_new(base, path);
+        }
+        if ((rc = sl_input_open(src, R->store, R->opts->once, p->batch_size, err))) return rc;
+    }
+    /* the tables' watermarks from the restored watermark steps */
+    R->mono_us = sl_monotonic_us();
+    for (int i = 0; i < p->nt; i++) {
+        table *t = &p->t[i];
+        t->wm_in = t->wm_out = INT64_MIN;
+        for (int j = 0; j < t->ninputs; j++) t->inputs[j].last_rows_us = R->mono_us;
+    }
+    sl__engine_refresh_watermarks(R);
+    return 0;
+}

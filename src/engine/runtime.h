@@ -1,0 +1,105 @@
+/*
+ * runtime.h - a running pipeline, shared by the engine's phase files:
+ *
+ *   loop.c     the event loop: read a batch, run it through the graph, commit on time
+ *   graph.c    a batch through the tables: steps, windows, watermarks, outputs
+ *   commit.c   the commit in named phases (outputs, positions, state, event log)
+ *   recover.c  start-up: open the store, restore state, recover the lake
+ *   handoff.c  partitioned state moving between instances with Kafka partitions
+ *   metrics.c  Prometheus text and status lines
+ *
+ * Internal to src/engine: names are sl__engine_*.
+ */
+#ifndef SL_ENGINE_RUNTIME_H
+#define SL_ENGINE_RUNTIME_H
+
+#include "engine/internal.h"
+#include "server/server.h"
+
+/* Commits are at least this far apart even when the input is idle. */
+#define SL_MIN_COMMIT_GAP_US 20000
+
+typedef struct run {
+    sl_pipeline *p;
+    const sl_run_opts *opts;
+    char dir[PATH_MAX];
+    char base[PATH_MAX]; /* the pipeline's data dir (--instance: dir is base/instance-NAME) */
+    sl_store *store;
+    sl_op_ctx ctx;
+    int64_t mono_us; /* monotonic time at the start of this turn */
+    const char *cur_table;
+    const char *const *part_names;
+    sl_error *err;
+    int64_t commit_id;
+    int64_t last_commit_us, started_us;
+    /* per-commit counters */
+    int64_t c_in, c_quar, c_late, c_dup, c_filt, c_drop, c_parse;
+    int64_t c_ingest_sum, c_ingest_n; /* ingest times relative to ingest_base (µs), to stay in range */
+    int64_t ingest_base;
+    /* totals */
+    int64_t t_in, t_quar, t_late, t_dup, t_filt, t_drop, t_parse;
+    int64_t last_status_us, last_status_in;
+    sl_batch *win_out;
+    int failed;
+    /* freshness: per batch (ingest time, rows) since the last commit; at commit
+     * each row's latency (commit time - ingest time) goes into the histogram */
+    struct { int64_t ingest, n; } *pending;
+    size_t npending, cap_pending;
+    int64_t lat_bucket[16], lat_count;
+    double lat_sum_s;
+    double last_commit_ms;
+    int64_t last_commit_wall_us;
+    char *metrics;
+    size_t metrics_cap;
+    sl_server *server;
+    bool closing; /* sources closing after the final commit (or an error): no revoke commits */
+    bool dirty;   /* input consumed since the last commit: an idle pipeline does not commit */
+    bool parted;  /* --instance with partitioned state: keyed state moves with partitions */
+    /* partitions being revoked: their state is written for the next owner in
+     * the revoke commit, then dropped */
+    const char *const *handoff;
+    int nhandoff;
+    source *handoff_src;
+    char last_change[PATH_MAX + 64]; /* source/partition/position of the last schema change */
+} run;
+
+/* graph.c */
+/* The engine's quarantine callback for steps (sl_op_ctx.quarantine). */
+void sl__engine_quarantine(void *engine, const sl_batch *b, uint32_t r, const char *reason);
+typedef struct { run *R; source *s; } sl__engine_bad_ud;
+/* The formats' callback for records that do not parse (ud: sl__engine_bad_ud). */
+void sl__engine_bad_record(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason);
+/* Runs batch `in`, which came from input number `input` of table ti, and
+ * everything downstream of it. */
+int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input);
+/* Recomputes every table's watermark from its inputs, in graph order. */
+void sl__engine_refresh_watermarks(run *R);
+/* The slowest table's watermark (event log, status), INT64_MIN if none. */
+int64_t sl__engine_pipeline_wm(const run *R);
+/* Emits window rows (final where the table's watermark passed their end;
+ * all of them when all_final) to the store and to row-level children. */
+int sl__engine_emit_windows(run *R, bool all_final);
+
+/* commit.c */
+int sl__engine_commit(run *R, bool all_final);
+int sl__engine_state_put(run *R, const char *id, bool full, sl_buf *buf);
+
+/* recover.c */
+int sl__engine_setup(run *R);
+
+/* handoff.c */
+bool sl__engine_step_parted(const table *t, const step *st);
+bool sl__engine_win_parted(const table *t);
+int sl__engine_write_handoffs(run *R, sl_buf *buf);
+/* source callbacks: a partition was assigned / is being revoked */
+void sl__engine_assign_restore(void *ud, source *s, const char *part, const char *from_db);
+void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions, int n);
+
+/* metrics.c */
+void sl__engine_build_metrics(run *R);
+void sl__engine_status_line(run *R, bool final);
+int64_t sl__engine_rss_kb(void);
+/* After a commit: each pending row's freshness into the histogram. */
+void sl__engine_account_freshness(run *R);
+
+#endif
