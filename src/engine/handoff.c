@@ -47,7 +47,7 @@ int sl__engine_write_handoffs(run *R, sl_buf *buf) {
                 sl_buf_put_i64(buf, pos);
                 st->def->snapshot_parts(st->self, buf, &only);
                 handoff_key(key, sizeof key, part, st->id);
-                if (sl__engine_state_put(R, key, true, buf)) return R->err->code;
+                if (sl_store_put_state(R->store, key, true, buf->p, buf->n, R->err)) return R->err->code;
             }
             if (sl__engine_win_parted(t)) {
                 buf->n = 0;
@@ -55,7 +55,7 @@ int sl__engine_write_handoffs(run *R, sl_buf *buf) {
                 sl_window_snapshot_parts(t->win, buf, &only);
                 snprintf(wid, sizeof wid, "%s/window", t->name);
                 handoff_key(key, sizeof key, part, wid);
-                if (sl__engine_state_put(R, key, true, buf)) return R->err->code;
+                if (sl_store_put_state(R->store, key, true, buf->p, buf->n, R->err)) return R->err->code;
             }
         }
     }
@@ -140,27 +140,10 @@ void sl__engine_assign_restore(void *ud, source *s, const char *part, const char
     R->dirty = true; /* restored groups are written to this instance's tables */
 }
 
-/* A Kafka rebalance is taking partitions away: commit what was read from
- * them first, so the next owner starts exactly where this process stopped. */
-void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions, int n) {
-    run *R = ud;
-    if (R->closing || R->failed) return;
-    if (!R->dirty && !R->parted) return;
-    sl_log_info("partitions revoked: committing", "\"pipeline\":\"%s\"", R->p->name);
-    if (R->parted) {
-        R->handoff = partitions;
-        R->nhandoff = n;
-        R->handoff_src = s;
-    }
-    int rc = sl__engine_commit(R, false);
-    R->nhandoff = 0;
-    R->handoff = NULL;
-    if (rc) {
-        R->failed = rc;
-        return;
-    }
-    if (!R->parted) return;
-    /* the partitions' state now belongs to their next owner */
+/* After the revoke commit wrote their handoff: the partitions' state now
+ * belongs to their next owner. */
+void sl__engine_drop_parts(run *R, const char *const *partitions, int n) {
+    assert(R->parted);
     uint64_t *tags = calloc((size_t)n + 1, sizeof *tags);
     if (!tags) return;
     for (int i = 0; i < n; i++) tags[i] = sl_part_tag(partitions[i], strlen(partitions[i]));

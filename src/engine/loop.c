@@ -135,6 +135,26 @@ static int evolve_schema(run *R, source *src) {
     return 0;
 }
 
+/* A Kafka rebalance is taking partitions away: commit what was read from
+ * them first, so the next owner starts exactly where this process stopped;
+ * with partitioned state the commit also hands their state over. */
+void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions, int n) {
+    run *R = ud;
+    if (R->closing || R->failed) return;
+    if (!R->dirty && !R->parted) return;
+    sl_log_info("partitions revoked: committing", "\"pipeline\":\"%s\"", R->p->name);
+    if (R->parted) {
+        R->handoff = partitions;
+        R->nhandoff = n;
+        R->handoff_src = s;
+    }
+    int rc = sl__engine_commit(R, false);
+    R->nhandoff = 0;
+    R->handoff = NULL;
+    if (rc) R->failed = rc;
+    else if (R->parted) sl__engine_drop_parts(R, partitions, n);
+}
+
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     run R = {0};
     R.p = p;

@@ -91,8 +91,11 @@ int sl__engine_setup(run *R);
 bool sl__engine_step_parted(const table *t, const step *st);
 bool sl__engine_win_parted(const table *t);
 int sl__engine_write_handoffs(run *R, sl_buf *buf);
-/* source callbacks: a partition was assigned / is being revoked */
+/* source callback: a partition was assigned */
 void sl__engine_assign_restore(void *ud, source *s, const char *part, const char *from_db);
+void sl__engine_drop_parts(run *R, const char *const *partitions, int n);
+
+/* loop.c: source callback: partitions are being revoked */
 void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions, int n);
 
 /* metrics.c */
