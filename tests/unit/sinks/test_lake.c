@@ -30,6 +30,7 @@
 #include "core/timeutil.h"
 #include "sinks/lake.h"
 #include "sinks/lake_vtab.h"
+#include "../unit_skip.h"
 
 #define HOUR (3600LL * SL_US_PER_SEC)
 /* 2026-03-01T10:00:00Z */
@@ -572,10 +573,8 @@ static void test_200k_roundtrip(void **state) {
 /* The files are plain zstd: the CLI reads them. */
 static void test_zstd_cli(void **state) {
     (void)state;
-    if (system("command -v zstd >/dev/null 2>&1") != 0) {
-        printf("      zstd CLI not installed: skipped\n");
-        skip();
-    }
+    if (system("command -v zstd >/dev/null 2>&1") != 0)
+        SL_SKIP("test_zstd_cli: zstd CLI not installed (apt-get install zstd)");
     char *root = mktmp();
     sl_lake *l = open_recover(root, 0, NULL);
     for (int k = 0; k < 4; k++) { /* four frames */
@@ -657,7 +656,7 @@ static void test_write_failure(void **state) {
  * resuming it after recovery makes every write fail with ENOSPC. */
 static void test_disk_full(void **state) {
     (void)state;
-    if (access("/dev/full", W_OK) != 0) skip();
+    if (access("/dev/full", W_OK) != 0) SL_SKIP("test_disk_full: /dev/full is not writable here");
     char *root = mktmp();
     char dir[1024], seg[1200];
     snprintf(dir, sizeof dir, "%s/dt=2026-03-01/hr=10", root);
@@ -754,5 +753,5 @@ int main(void) {
         cmocka_unit_test(test_zstd_cli),           cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_disk_full),          cmocka_unit_test(test_throughput),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return sl_unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
