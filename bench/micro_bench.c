@@ -69,7 +69,9 @@ static size_t make_line(char *buf, size_t cap, int i) {
 static void bench_lake(int total) {
     char root[] = "/tmp/sl_micro_bench_XXXXXX";
     if (!mkdtemp(root)) die("mkdtemp", "failed");
-    enum { POOL = 1 << 18 }; /* 262144 distinct lines (~50 MB): repeats fall outside zstd's window */
+    enum {
+        POOL = 1 << 18
+    }; /* 262144 distinct lines (~50 MB): repeats fall outside zstd's window */
     char(*lines)[256] = malloc(POOL * sizeof *lines);
     size_t *lens = malloc(POOL * sizeof *lens), bytes = 0;
     if (!lines || !lens) die("malloc", "out of memory");
@@ -94,7 +96,8 @@ static void bench_lake(int total) {
         }
         if (sl_lake_flush(l, &err) != 0) die("lake flush", err.msg);
         double s = (double)(sl_monotonic_us() - t0) / 1e6;
-        printf("lake append, zstd level %d, flush every %d lines: %d lines (%.0f B avg), %.1f MB/s input, "
+        printf("lake append, zstd level %d, flush every %d lines: %d lines (%.0f B avg), %.1f MB/s "
+               "input, "
                "%.2f M lines/s, ratio %.1fx\n",
                level, per_flush, total, (double)bytes / total, bytes / s / 1e6, total / s / 1e6,
                (double)bytes / (double)sl_lake_bytes_written(l));
@@ -118,12 +121,12 @@ static void bench_lake(int total) {
     sqlite3_close(db);
     double s = (double)(sl_monotonic_us() - t0) / 1e6;
     if (sum != (int64_t)bytes - total) {
-        fprintf(stderr, "micro_bench: lake scan read %lld bytes of lines, wrote %lld\n", (long long)sum,
-                (long long)bytes - total);
+        fprintf(stderr, "micro_bench: lake scan read %lld bytes of lines, wrote %lld\n",
+                (long long)sum, (long long)bytes - total);
         exit(1);
     }
-    printf("lake scan (sluice_lake vtab), %d lines: %.1f MB/s, %.2f M lines/s\n", total, bytes / s / 1e6,
-           total / s / 1e6);
+    printf("lake scan (sluice_lake vtab), %d lines: %.1f MB/s, %.2f M lines/s\n", total,
+           bytes / s / 1e6, total / s / 1e6);
     free(lines);
     free(lens);
     nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -151,7 +154,9 @@ static void bench_expr(void) {
         if (h % 11) sl_col_set_int(&b->col[0], r, (int64_t)(h % 1000) - 300);
         if (h % 13) sl_col_set_int(&b->col[1], r, (int64_t)((h >> 8) % 50) - 10);
         sl_col_set_double(&b->col[2], r, (double)(h % 777) / 7.0);
-        if (h % 7) sl_col_set_str(&b->col[3], r, names[(h >> 4) % 6], (uint32_t)strlen(names[(h >> 4) % 6]));
+        if (h % 7)
+            sl_col_set_str(&b->col[3], r, names[(h >> 4) % 6],
+                           (uint32_t)strlen(names[(h >> 4) % 6]));
         sl_col_set_bool(&b->col[4], r, (h >> 3) & 1);
         sl_col_set_int(&b->col[5], r, 1767225600000000LL + (int64_t)(h % 100000) * 1000000);
     }
@@ -174,8 +179,8 @@ static void bench_expr(void) {
         if (dt < best) best = dt;
     }
     double rows = (double)batches * BIG;
-    printf("expr filter %s: %.0f rows in %.1f ms, %.2f ns/row (best of 3)\n", src, rows, (double)best / 1000.0,
-           (double)best * 1000.0 / rows);
+    printf("expr filter %s: %.0f rows in %.1f ms, %.2f ns/row (best of 3)\n", src, rows,
+           (double)best / 1000.0, (double)best * 1000.0 / rows);
     (void)kept;
     sl_batch_free(b);
     sl_expr_free(f);
