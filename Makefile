@@ -1,11 +1,13 @@
 # Thin driver over CMake/CTest. See README.md.
 #   make          build build/sluice (RelWithDebInfo)
-#   make check    unit + integration tests; ends with "N passed, N failed"
+#   make check    unit + integration tests; ends with "N passed, N failed, N skipped"
+#                 (CI=true make check: a skipped test fails the run)
 #   make check SAN=1   the same under AddressSanitizer + UBSan (build-san/)
 #   make demo     live cameras demo
 #   make bench    benchmarks, appended to bench/RESULTS.md
 #   make chaos-telco  telco at 400k/1.2M lines x commit intervals, with SIGKILLs
 #   make fuzz     libFuzzer targets, long runs (FUZZ_RUNS=1000000)
+#   make format-check   clang-format --dry-run --Werror over src/ tests/ fuzz/ bench/
 JOBS ?= 2
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -16,8 +18,7 @@ BUILD ?= build
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos chaos-telco clean
-all: build
+.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos format-check chaos-telco cleanall: build
 
 deps:
 	@scripts/deps.sh all
@@ -55,6 +56,9 @@ fuzz-build: deps
 
 fuzz: fuzz-build
 	@FUZZ_RUNS=$${FUZZ_RUNS:-1000000} scripts/fuzz.sh build-fuzz
+
+format-check:
+	@scripts/format-check.sh
 
 clean:
 	rm -rf build build-san build-fuzz

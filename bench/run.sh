@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: cameras pipeline throughput, CPU, peak RSS and instructions per record,
-# and the cost and memory of each window aggregate (bench_aggs).
+# the cost and memory of each window aggregate (bench_aggs), and lake append/scan
+# and filter-expression speed (micro_bench).
 # Prints a table and appends it to bench/RESULTS.md with the machine and commit.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -57,6 +58,27 @@ work=${BENCH_DIR:-/tmp/sluice-bench}
 mkdir -p "$work"
 aggs_bench
 [ "${BENCH_ONLY:-}" = aggs ] && exit 0
+
+# ---- lake append/scan and filter expression (bench/micro_bench.c) ----------------------------
+# (speed measurements that used to be printed by unit tests; BENCH_ONLY=micro stops after this part)
+if [ -x "$build/micro_bench" ]; then
+  echo "measuring lake append/scan and a filter expression (micro_bench) ..." >&2
+  micro=$("$build/micro_bench" --lines "${BENCH_LAKE_LINES:-1000000}")
+  echo "$micro"
+  {
+    echo
+    echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) micro, commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo
+    echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores. Command: \`make bench\` (\`micro_bench --lines ${BENCH_LAKE_LINES:-1000000}\`)."
+    echo
+    echo '```'
+    echo "$micro"
+    echo '```'
+  } >> "$repo/bench/RESULTS.md"
+else
+  echo "micro_bench not built: no lake/expr figures" >&2
+fi
+[ "${BENCH_ONLY:-}" = micro ] && exit 0
 
 # ---- telco, retail, umb over Kafka, landing dir and syslog listener ----------------------
 # (bench/flavors.sh; BENCH_ONLY=flavors stops after this part)

@@ -3,6 +3,7 @@
  * libFuzzer. `make check` uses it to replay every committed corpus (seeds and
  * crash regressions) through each target in the normal and sanitizer builds.
  * Usage: replay_<target> FILE-OR-DIR...
+ * Exits 1 if a file cannot be read, 77 (skipped) if there was nothing to replay.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -55,5 +56,10 @@ int main(int argc, char **argv) {
         if (d) closedir(d);
     }
     printf("replayed %d inputs\n", files);
-    return errors ? 1 : 0;
+    if (errors) return 1;
+    if (files == 0) { /* nothing was tested: say so (77 is the tests' SKIP_RETURN_CODE) */
+        printf("SKIP: no inputs to replay\n");
+        return 77;
+    }
+    return 0;
 }

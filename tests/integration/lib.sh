@@ -7,6 +7,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-test.XXXXXX")
 cleanup() { [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# A test that cannot run here (a tool it needs is missing) says why and exits 77,
+# which CTest reports as "Not Run ... Skipped" (SKIP_RETURN_CODE), never as passed.
+skip() { echo "SKIP: $*"; exit 77; }
+# need TOOL [PACKAGE]: skip unless TOOL is on PATH (PACKAGE: the Debian package to install)
+need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed (apt-get install ${2:-$1})"; }
 ok() { echo "ok: $*"; }
 # Under ASan/UBSan everything is slower: tests scale their sizes down.
 # (no grep -q: it closes the pipe early and pipefail turns nm's SIGPIPE into "not sanitized")

@@ -25,9 +25,9 @@
 source "$(dirname "$0")/../lib.sh"
 # lib.sh's `nm | grep -q` can die of SIGPIPE under pipefail and miss ASan: look again, reading all of nm's output
 if [ "$SANITIZED" = 0 ] && nm "$SLUICE" 2>/dev/null | grep __asan_init >/dev/null; then SANITIZED=1; fi
-command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 0; }
-command -v curl >/dev/null || { echo "skip: curl not installed"; exit 0; }
-python3 -c 'import sqlite3' 2>/dev/null || { echo "skip: python3 has no sqlite3 module"; exit 0; }
+need python3
+need curl
+python3 -c 'import sqlite3' 2>/dev/null || skip "python3 has no sqlite3 module"
 PIPE="$REPO/pipelines/cameras.yaml"
 rate=4000; duration=16
 [ "$SANITIZED" = 1 ] && rate=800

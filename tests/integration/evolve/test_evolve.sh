@@ -6,7 +6,7 @@
 # the generated input: --once, live (files dropped while running), and
 # SIGKILLs at random moments and right before/after a schema change.
 source "$(dirname "$0")/../lib.sh"
-command -v sqlite3 >/dev/null || fail "sqlite3 CLI needed"
+need sqlite3
 PIPE="$REPO/tests/integration/evolve/evolve.yaml"
 nfiles=12
 lines=${EVOLVE_LINES:-3000}

@@ -6,7 +6,7 @@
 # (records_in = messages produced); positions reach the checkpoint and Kafka.
 # Usage: bash tests/integration/kafka/test_cameras_kafka.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
+need kcat
 events=25000   # one partition of the mock holds ~5 MB
 start_mock m --topic cameras:1
 "$SLUICE" gen cameras --events "$events" --seed 7 --dup 0.05 --late 0.01 --malformed 0.002 --out "$TMP/in" 2>/dev/null

@@ -14,10 +14,7 @@
 # Usage: bash tests/integration/kafka/test_kcat.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
 
-if ! command -v kcat >/dev/null 2>&1; then
-  echo "SKIP: kcat is not installed (apt-get install kcat)"
-  exit 0
-fi
+need kcat
 MOCK="$BUILD/kafka_mock_main"
 TK="$BUILD/test_kafka"
 [ -x "$MOCK" ] || fail "$MOCK not built"

@@ -10,8 +10,8 @@
 # and so must a single --once run.
 # Usage: bash tests/integration/kafka/test_parted_scale.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
-command -v sqlite3 >/dev/null || fail "sqlite3 is needed"
+need kcat
+need sqlite3
 PIPE="$REPO/tests/integration/kafka/parted.yaml"
 N=20000
 [ "$SANITIZED" = 1 ] && N=8000

@@ -5,7 +5,7 @@
 # the second pipeline's table equals the first's.
 # Usage: bash tests/integration/kafka/test_publish.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
+need kcat
 start_mock m --topic raw:2 --topic clean:3
 D="$REPO/tests/integration/kafka"
 seq 1 5000 | awk '{ printf "{\"n\":%d,\"tenant\":\"t%d\",\"v\":%d.5}\n", $1, $1 % 7, $1 }' | kcat -P -b "$BOOT" -t raw

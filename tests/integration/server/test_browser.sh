@@ -6,11 +6,10 @@
 source "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-    echo "skip: chromium not installed (apt-get install chromium)"; exit 0
-fi
-command -v node >/dev/null || { echo "skip: node not installed"; exit 0; }
+[ -x "$CHROMIUM" ] || skip "chromium is not installed at $CHROMIUM (apt-get install chromium)"
+need node nodejs
 if [ ! -d "$HERE/node_modules/playwright-core" ]; then
+    need npm
     (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 TEST_SERVER=${TEST_SERVER:-$BUILD/test_server}

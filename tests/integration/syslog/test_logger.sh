@@ -7,7 +7,7 @@
 # udp:127.0.0.1 for datagrams).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lib_syslog.sh"
-command -v logger >/dev/null || { echo "skip: no logger"; exit 0; }
+need logger bsdutils
 [ -x "$BUILD/syslog_listen" ] || fail "build syslog_listen first"
 N=${N:-3000}
 [ "$SANITIZED" = 1 ] && N=500

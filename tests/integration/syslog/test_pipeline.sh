@@ -5,7 +5,7 @@
 # a line without PRI is kept as user.notice, as RFC 3164 relays do.
 # Usage: bash tests/integration/syslog/test_pipeline.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
-command -v logger >/dev/null || { echo "SKIP: logger is not installed"; exit 0; }
+need logger bsdutils
 SLUICE_LOG=info "$SLUICE" run "$REPO/tests/integration/syslog/pipeline.yaml" --data "$TMP/out" --status 0 2>"$TMP/run.err" &
 RPID=$!
 trap 'kill $RPID 2>/dev/null || true; cleanup' EXIT

@@ -9,8 +9,8 @@
 # here each id must still appear at least once, and none are invented).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lib_syslog.sh"
-command -v rsyslogd >/dev/null || { echo "skip: no rsyslogd"; exit 0; }
-command -v logger >/dev/null || { echo "skip: no logger"; exit 0; }
+need rsyslogd rsyslog
+need logger bsdutils
 [ -x "$BUILD/syslog_listen" ] || fail "build syslog_listen first"
 N=${N:-5000}
 [ "$SANITIZED" = 1 ] && N=1000

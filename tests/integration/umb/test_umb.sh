@@ -7,7 +7,7 @@
 # Usage: bash tests/integration/umb/test_umb.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lib_umb.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
+need kcat
 msgs=30000   # the mock keeps ~5 MB per partition
 start_mock m --topic maas_notifications:4
 "$SLUICE" gen umb --out "$TMP/gen" --messages $msgs --seed 3 2>/dev/null

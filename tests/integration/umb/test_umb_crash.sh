@@ -9,7 +9,7 @@
 # Usage: bash tests/integration/umb/test_umb_crash.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lib_umb.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
+need kcat
 msgs=30000 kills=${UMB_KILLS:-3}
 [ "$SANITIZED" = 1 ] && msgs=15000
 start_mock m --topic maas_notifications:4

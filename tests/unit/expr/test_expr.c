@@ -1114,33 +1114,6 @@ static void test_big_batch(void **state) {
     sl_expr_free(t);
 }
 
-/* Time `a * 2 + b > 10 AND name LIKE 'x%'` over 1M rows in 4096-row batches. */
-static void test_bench_filter_1m(void **state) {
-    (void)state;
-    sl_expr *f = compile_ok("a * 2 + b > 10 AND name LIKE 'x%'");
-    sl_batch *b = make_big(BIG, BIG, 3);
-    uint8_t keep[BIG];
-    const int batches = 1000000 / BIG + 1;
-    uint64_t kept = 0;
-    int64_t best = INT64_MAX;
-    for (int rep = 0; rep < 3; rep++) {
-        int64_t t0 = sl_monotonic_us();
-        for (int k = 0; k < batches; k++) {
-            assert_int_equal(sl_expr_eval_bool(f, b, keep), 0);
-            kept += keep[k % BIG];
-        }
-        int64_t dt = sl_monotonic_us() - t0;
-        if (dt < best) best = dt;
-    }
-    double rows = (double)batches * BIG;
-    printf("[ BENCH    ] a * 2 + b > 10 AND name LIKE 'x%%': %.0f rows in %.1f ms, %.2f ns/row "
-           "(best of 3)\n",
-           rows, (double)best / 1000.0, (double)best * 1000.0 / rows);
-    (void)kept;
-    sl_batch_free(b);
-    sl_expr_free(f);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_literals),
@@ -1169,7 +1142,6 @@ int main(void) {
         cmocka_unit_test(test_constant_folding),
         cmocka_unit_test(test_api_contract),
         cmocka_unit_test(test_big_batch),
-        cmocka_unit_test(test_bench_filter_1m),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -6,7 +6,7 @@
  * the virtual table on an in-memory SQLite database, comparing every line to
  * the generator. Faults: crash without flush (close + recover), crash after a
  * roll, corrupted and truncated segments, a write failure (RLIMIT_FSIZE), a
- * second writer. The throughput test prints MB/s and lines/s.
+ * second writer. (Append and scan speed: bench/micro_bench.c, `make bench`.)
  */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
@@ -30,6 +30,7 @@
 #include "core/timeutil.h"
 #include "sinks/lake.h"
 #include "sinks/lake_vtab.h"
+#include "../unit_skip.h"
 
 #define HOUR (3600LL * SL_US_PER_SEC)
 /* 2026-03-01T10:00:00Z */
@@ -572,10 +573,8 @@ static void test_200k_roundtrip(void **state) {
 /* The files are plain zstd: the CLI reads them. */
 static void test_zstd_cli(void **state) {
     (void)state;
-    if (system("command -v zstd >/dev/null 2>&1") != 0) {
-        printf("      zstd CLI not installed: skipped\n");
-        skip();
-    }
+    if (system("command -v zstd >/dev/null 2>&1") != 0)
+        SL_SKIP("test_zstd_cli: zstd CLI not installed (apt-get install zstd)");
     char *root = mktmp();
     sl_lake *l = open_recover(root, 0, NULL);
     for (int k = 0; k < 4; k++) { /* four frames */
@@ -657,7 +656,7 @@ static void test_write_failure(void **state) {
  * resuming it after recovery makes every write fail with ENOSPC. */
 static void test_disk_full(void **state) {
     (void)state;
-    if (access("/dev/full", W_OK) != 0) skip();
+    if (access("/dev/full", W_OK) != 0) SL_SKIP("test_disk_full: /dev/full is not writable here");
     char *root = mktmp();
     char dir[1024], seg[1200];
     snprintf(dir, sizeof dir, "%s/dt=2026-03-01/hr=10", root);
@@ -686,65 +685,6 @@ static void test_disk_full(void **state) {
     free(root);
 }
 
-/* Throughput of append + flush for ~200-byte lines (printed, not asserted). */
-static void test_throughput(void **state) {
-    (void)state;
-    char *root = mktmp();
-    const char *env = getenv("SL_LAKE_BENCH_LINES");
-    int total = env ? atoi(env) : 1000000;
-    enum {
-        POOL = 1 << 18
-    }; /* 262144 distinct lines (~50 MB): repeats fall outside zstd's window */
-    char(*lines)[256] = malloc(POOL * sizeof *lines);
-    size_t *lens = malloc(POOL * sizeof *lens), bytes = 0;
-    for (int i = 0; i < POOL; i++)
-        lens[i] = make_line(lines[i], sizeof lines[i], i);
-    static const int cfg[][2] = {{1, 100000}, {1, 10000}, {3, 100000}}; /* level, lines/flush */
-    for (int c = 0; c < 3; c++) {
-        int level = cfg[c][0], per_flush = cfg[c][1];
-        sl_error err;
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s/c%d", root, c);
-        sl_lake *l = sl_lake_open(dir, 0, level, &err);
-        assert_non_null(l);
-        assert_int_equal(sl_lake_recover(l, NULL, &err), 0);
-        bytes = 0;
-        int64_t t0 = sl_monotonic_us();
-        for (int i = 0; i < total; i++) {
-            int k = i & (POOL - 1);
-            bytes += lens[k] + 1;
-            if (sl_lake_append(l, lines[k], lens[k], T0, &err) != 0) fail_msg("%s", err.msg);
-            if ((i + 1) % per_flush == 0) flush_ok(l);
-        }
-        flush_ok(l);
-        double s = (double)(sl_monotonic_us() - t0) / 1e6;
-        printf("      zstd level %d: %d lines (%.0f B avg), flush every %d: %.1f MB/s input, "
-               "%.2f M lines/s, ratio %.1fx\n",
-               level, total, (double)bytes / total, per_flush, bytes / s / 1e6, total / s / 1e6,
-               (double)bytes / (double)sl_lake_bytes_written(l));
-        sl_lake_close(l);
-    }
-    /* The reader too. */
-    int64_t t0 = sl_monotonic_us();
-    sqlite3 *db = open_db();
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/c0", root);
-    create_vtab(db, dir, NULL);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sum(length(line)) FROM lk", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), (int64_t)bytes - total);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    double s = (double)(sl_monotonic_us() - t0) / 1e6;
-    printf("      vtab scan: %.1f MB/s, %.2f M lines/s\n", bytes / s / 1e6, total / s / 1e6);
-    free(lines);
-    free(lens);
-    rm_rf(root);
-    free(root);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),          cmocka_unit_test(test_recover_unflushed),
@@ -752,7 +692,7 @@ int main(void) {
         cmocka_unit_test(test_retention),          cmocka_unit_test(test_vtab_committed_position),
         cmocka_unit_test(test_vtab_corrupt),       cmocka_unit_test(test_200k_roundtrip),
         cmocka_unit_test(test_zstd_cli),           cmocka_unit_test(test_write_failure),
-        cmocka_unit_test(test_disk_full),          cmocka_unit_test(test_throughput),
+        cmocka_unit_test(test_disk_full),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return sl_unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
