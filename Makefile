@@ -18,7 +18,8 @@ BUILD ?= build
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos format-check chaos-telco cleanall: build
+.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos format-check chaos-telco clean
+all: build
 
 deps:
 	@scripts/deps.sh all
