@@ -151,71 +151,130 @@ typedef struct {
     double *buf, *scr; /* size doubles each */
 } anomaly_op;
 
-static const sl_opt anomaly_opts[] = {
-    {"value", SL_OPT_EXPR, true, NULL, NULL, "numeric expression to watch"},
-    {"key", SL_OPT_LIST, false, NULL, NULL, "column(s): one baseline per key (none: one baseline)"},
-    {"time", SL_OPT_STRING, false, NULL, "window_start",
-     "ordering column (timestamp); older rows are scored but not added"},
-    {"baseline", SL_OPT_MAP, false, NULL, "{method: window, size: 20, min: 5}",
-     "{method: window, size, min} | {method: ewma, alpha | halflife, min}"},
-    {"rules", SL_OPT_MAP, true, NULL, NULL,
-     "any of zscore: T, mad: T, percentile: {q, factor}, static: {above, below}"},
-    {"severity", SL_OPT_SEQ, false, NULL, NULL,
-     "[{level, zscore_at_least | robust_z_at_least | score_at_least}], first match"},
-    {"prefix", SL_OPT_STRING, false, NULL, "", "prefix for the added column names"},
-    {"only_final", SL_OPT_BOOL, false, NULL, "true",
-     "score only rows with is_final = true (when that column exists)"},
-    {"max_keys", SL_OPT_INT, false, NULL, "1000000", "bound on the number of keys with a baseline"},
-    {0},
-};
+/* The options, bound by sl_spec_bind: one struct per (nested) table. */
+typedef struct {
+    int method; /* M_WINDOW, M_EWMA: the order of `method`'s words */
+    int64_t size, min;
+    double alpha, halflife;
+    const sl_node *size_at, *min_at, *alpha_at, *halflife_at;
+} baseline_conf;
+
+typedef struct {
+    double zscore, mad;
+    const sl_node *zscore_at, *mad_at;
+    const sl_node *percentile, *stat;
+} rules_conf;
+
+typedef struct {
+    double q, factor;
+} pct_conf;
+
+typedef struct {
+    double above, below;
+    const sl_node *above_at, *below_at;
+} static_conf;
+
+typedef struct {
+    const char *level;
+    const sl_node *level_at;
+    double z, rz, score;
+    const sl_node *z_at, *rz_at, *score_at;
+} severity_conf;
+
+typedef struct {
+    const sl_node *value, *key;
+    const char *time;
+    const sl_node *time_at;
+    const sl_node *baseline, *rules, *severity;
+    const char *prefix;
+    const sl_node *prefix_at;
+    bool only_final;
+    int64_t max_keys;
+} anomaly_conf;
 
 static const sl_opt baseline_opts[] = {
-    {"method", SL_OPT_ENUM, false, "window|ewma", "window", "last N values, or an EWMA"},
-    {"size", SL_OPT_INT, false, NULL, "20", "window: number of values kept per key"},
-    {"min", SL_OPT_INT, false, NULL, "5", "values needed before any rule fires"},
-    {"alpha", SL_OPT_DOUBLE, false, NULL, "0.1", "ewma: weight of the newest value, (0, 1]"},
-    {"halflife", SL_OPT_DOUBLE, false, NULL, NULL, "ewma: half-life in values (instead of alpha)"},
-    {0},
-};
-
-static const sl_opt rules_opts[] = {
-    {"zscore", SL_OPT_DOUBLE, false, NULL, NULL, "|x - mean| / stddev above this fires"},
-    {"mad", SL_OPT_DOUBLE, false, NULL, NULL, "|0.6745 (x - median) / MAD| above this fires"},
-    {"percentile", SL_OPT_MAP, false, NULL, NULL,
-     "{q: 0.99, factor: 1.5}: x > quantile * factor fires"},
-    {"static", SL_OPT_MAP, false, NULL, NULL, "{above: A, below: B}: fixed thresholds"},
+    {"method", SL_OPT_ENUM, false, "window|ewma", "window", "last N values, or an EWMA",
+     SL_OPT_BIND(baseline_conf, method)},
+    {"size", SL_OPT_INT, false, NULL, "20", "window: number of values kept per key",
+     SL_OPT_BIND(baseline_conf, size), SL_OPT_RANGE(2, MAX_SIZE), SL_OPT_AT(baseline_conf, size_at)},
+    {"min", SL_OPT_INT, false, NULL, "5", "values needed before any rule fires (window: <= size)",
+     SL_OPT_BIND(baseline_conf, min), SL_OPT_MIN(1), SL_OPT_AT(baseline_conf, min_at)},
+    {"alpha", SL_OPT_DOUBLE, false, NULL, "0.1", "ewma: weight of the newest value, (0, 1]",
+     SL_OPT_BIND(baseline_conf, alpha), SL_OPT_AT(baseline_conf, alpha_at)},
+    {"halflife", SL_OPT_DOUBLE, false, NULL, NULL, "ewma: half-life in values (instead of alpha)",
+     SL_OPT_BIND(baseline_conf, halflife), SL_OPT_AT(baseline_conf, halflife_at)},
     {0},
 };
 
 static const sl_opt pct_opts[] = {
-    {"q", SL_OPT_DOUBLE, false, NULL, "0.99", "quantile in [0, 1]"},
-    {"factor", SL_OPT_DOUBLE, false, NULL, "1.0", "multiplier of the quantile"},
+    {"q", SL_OPT_DOUBLE, false, NULL, "0.99", "quantile", SL_OPT_BIND(pct_conf, q),
+     SL_OPT_RANGE(0, 1)},
+    {"factor", SL_OPT_DOUBLE, false, NULL, "1.0", "multiplier of the quantile",
+     SL_OPT_BIND(pct_conf, factor)},
     {0},
 };
 
 static const sl_opt static_opts[] = {
-    {"above", SL_OPT_DOUBLE, false, NULL, NULL, "x > above fires"},
-    {"below", SL_OPT_DOUBLE, false, NULL, NULL, "x < below fires"},
+    {"above", SL_OPT_DOUBLE, false, NULL, NULL, "x > above fires", SL_OPT_BIND(static_conf, above),
+     SL_OPT_AT(static_conf, above_at)},
+    {"below", SL_OPT_DOUBLE, false, NULL, NULL, "x < below fires", SL_OPT_BIND(static_conf, below),
+     SL_OPT_AT(static_conf, below_at)},
+    {0},
+};
+
+static const sl_opt rules_opts[] = {
+    {"zscore", SL_OPT_DOUBLE, false, NULL, NULL, "|x - mean| / stddev above this fires (> 0)",
+     SL_OPT_BIND(rules_conf, zscore), SL_OPT_AT(rules_conf, zscore_at)},
+    {"mad", SL_OPT_DOUBLE, false, NULL, NULL, "|0.6745 (x - median) / MAD| above this fires (> 0)",
+     SL_OPT_BIND(rules_conf, mad), SL_OPT_AT(rules_conf, mad_at)},
+    {"percentile", SL_OPT_MAP, false, NULL, NULL,
+     "{q: 0.99, factor: 1.5}: x > quantile * factor fires", SL_OPT_BIND(rules_conf, percentile),
+     SL_OPT_SUB(pct_opts)},
+    {"static", SL_OPT_MAP, false, NULL, NULL, "{above: A, below: B}: fixed thresholds",
+     SL_OPT_BIND(rules_conf, stat), SL_OPT_SUB(static_opts)},
     {0},
 };
 
 static const sl_opt severity_opts[] = {
-    {"level", SL_OPT_STRING, true, NULL, NULL, "severity text, e.g. critical"},
-    {"zscore_at_least", SL_OPT_DOUBLE, false, NULL, NULL, "|zscore| >= this"},
-    {"robust_z_at_least", SL_OPT_DOUBLE, false, NULL, NULL, "|robust_z| >= this"},
-    {"score_at_least", SL_OPT_DOUBLE, false, NULL, NULL, "max(|zscore|, |robust_z|) >= this"},
+    {"level", SL_OPT_STRING, true, NULL, NULL, "severity text, e.g. critical",
+     SL_OPT_BIND(severity_conf, level), SL_OPT_AT(severity_conf, level_at)},
+    {"zscore_at_least", SL_OPT_DOUBLE, false, NULL, NULL, "|zscore| >= this",
+     SL_OPT_BIND(severity_conf, z), SL_OPT_AT(severity_conf, z_at)},
+    {"robust_z_at_least", SL_OPT_DOUBLE, false, NULL, NULL, "|robust_z| >= this",
+     SL_OPT_BIND(severity_conf, rz), SL_OPT_AT(severity_conf, rz_at)},
+    {"score_at_least", SL_OPT_DOUBLE, false, NULL, NULL, "max(|zscore|, |robust_z|) >= this",
+     SL_OPT_BIND(severity_conf, score), SL_OPT_AT(severity_conf, score_at)},
+    {0},
+};
+
+static const sl_opt anomaly_opts[] = {
+    {"value", SL_OPT_EXPR, true, NULL, NULL, "numeric expression to watch",
+     SL_OPT_BIND(anomaly_conf, value)},
+    {"key", SL_OPT_LIST, false, NULL, NULL, "column(s): one baseline per key (none: one baseline)",
+     SL_OPT_BIND(anomaly_conf, key)},
+    {"time", SL_OPT_STRING, false, NULL, "window_start",
+     "ordering column (timestamp); older rows are scored but not added",
+     SL_OPT_BIND(anomaly_conf, time), SL_OPT_AT(anomaly_conf, time_at)},
+    {"baseline", SL_OPT_MAP, false, NULL, NULL,
+     "{method: window, size, min} | {method: ewma, alpha | halflife, min}",
+     SL_OPT_BIND(anomaly_conf, baseline), SL_OPT_SUB(baseline_opts)},
+    {"rules", SL_OPT_MAP, true, NULL, NULL,
+     "any of zscore: T, mad: T, percentile: {q, factor}, static: {above, below}",
+     SL_OPT_BIND(anomaly_conf, rules), SL_OPT_SUB(rules_opts)},
+    {"severity", SL_OPT_SEQ, false, NULL, NULL,
+     "[{level, zscore_at_least | robust_z_at_least | score_at_least}], first match",
+     SL_OPT_BIND(anomaly_conf, severity), SL_OPT_SUB(severity_opts)},
+    {"prefix", SL_OPT_STRING, false, NULL, "", "prefix for the added column names",
+     SL_OPT_BIND(anomaly_conf, prefix), SL_OPT_AT(anomaly_conf, prefix_at)},
+    {"only_final", SL_OPT_BOOL, false, NULL, "true",
+     "score only rows with is_final = true (when that column exists)",
+     SL_OPT_BIND(anomaly_conf, only_final)},
+    {"max_keys", SL_OPT_INT, false, NULL, "1000000", "bound on the number of keys with a baseline",
+     SL_OPT_BIND(anomaly_conf, max_keys), SL_OPT_MIN(1)},
     {0},
 };
 
 /* ---------------------------------------------------------------- create */
-
-static int get_double(const sl_node *map, const char *k, double *out, bool *present,
-                      sl_error *err) {
-    const sl_node *n = sl_node_get(map, k);
-    if (present) *present = n != NULL;
-    if (!n) return 0;
-    return sl_node_double(n, k, out, err);
-}
 
 static int add_col(anomaly_op *o, sl_schema *schema, const sl_node *at, const char *prefix,
                    const char *name, sl_type t, int *idx, sl_error *err) {
@@ -236,53 +295,31 @@ static int add_col(anomaly_op *o, sl_schema *schema, const sl_node *at, const ch
 
 static void anomaly_destroy(void *self);
 
+/* An absent baseline map binds the table's defaults. */
 static int parse_baseline(anomaly_op *o, const sl_node *bn, sl_error *err) {
-    o->method = M_WINDOW;
-    o->size = 20;
-    o->min = 5;
-    o->alpha = 0.1;
-    if (!bn) return 0;
-    if (sl_spec_check(bn, baseline_opts, "anomaly baseline", err)) return SL_EINVAL;
-    const sl_node *mn = sl_node_get(bn, "method");
-    if (mn && !strcmp(mn->str, "ewma")) o->method = M_EWMA;
-    const sl_node *sn = sl_node_get(bn, "size");
-    int64_t v;
-    if (sn) {
-        if (o->method == M_EWMA)
-            return sl_node_error(err, sn, "anomaly baseline: size is for method window");
-        if (sl_node_int(sn, "size", &v, err)) return SL_EINVAL;
-        if (v < 2 || v > MAX_SIZE)
-            return sl_node_error(err, sn, "anomaly baseline: size must be in 2..%d, got %lld",
-                                 MAX_SIZE, (long long)v);
-        o->size = (uint32_t)v;
-    }
-    const sl_node *minn = sl_node_get(bn, "min");
-    if (minn) {
-        if (sl_node_int(minn, "min", &v, err)) return SL_EINVAL;
-        if (v < 1 || (o->method == M_WINDOW && v > o->size))
-            return sl_node_error(err, minn, "anomaly baseline: min must be in 1..%u, got %lld",
-                                 o->method == M_WINDOW ? o->size : UINT32_MAX, (long long)v);
-        if (v > UINT32_MAX) return sl_node_error(err, minn, "anomaly baseline: min is too large");
-        o->min = (uint32_t)v;
-    } else if (o->min > o->size) {
-        o->min = o->size;
-    }
-    const sl_node *an = sl_node_get(bn, "alpha"), *hn = sl_node_get(bn, "halflife");
+    baseline_conf b;
+    if (sl_spec_bind(bn, baseline_opts, "anomaly baseline", &b, err)) return SL_EINVAL;
+    o->method = b.method;
+    if (b.size_at && o->method == M_EWMA)
+        return sl_node_error(err, b.size_at, "anomaly baseline: size is for method window");
+    o->size = (uint32_t)b.size;
+    if (b.min_at && o->method == M_WINDOW && b.min > b.size)
+        return sl_node_error(err, b.min_at, "anomaly baseline: min must be in 1..%u, got %lld",
+                             o->size, (long long)b.min);
+    if (b.min > UINT32_MAX) return sl_node_error(err, b.min_at, "anomaly baseline: min is too large");
+    o->min = (uint32_t)b.min;
+    if (!b.min_at && o->min > o->size) o->min = o->size;
+    const sl_node *an = b.alpha_at, *hn = b.halflife_at;
     if ((an || hn) && o->method != M_EWMA)
         return sl_node_error(err, an ? an : hn, "anomaly baseline: %s is for method ewma",
                              an ? "alpha" : "halflife");
     if (an && hn)
         return sl_node_error(err, hn, "anomaly baseline: give alpha or halflife, not both");
-    if (an) {
-        if (sl_node_double(an, "alpha", &o->alpha, err)) return SL_EINVAL;
-        if (!(o->alpha > 0 && o->alpha <= 1))
-            return sl_node_error(err, an, "anomaly baseline: alpha must be in (0, 1], got %s",
-                                 an->str);
-    }
+    o->alpha = b.alpha;
+    if (an && !(o->alpha > 0 && o->alpha <= 1))
+        return sl_node_error(err, an, "anomaly baseline: alpha must be in (0, 1], got %s", an->str);
     if (hn) {
-        double h;
-        if (sl_node_double(hn, "halflife", &h, err)) return SL_EINVAL;
-        o->alpha = sl_ewma_alpha_halflife(h);
+        o->alpha = sl_ewma_alpha_halflife(b.halflife);
         if (!(o->alpha > 0 && o->alpha <= 1))
             return sl_node_error(err, hn, "anomaly baseline: halflife must be > 0, got %s",
                                  hn->str);
@@ -291,45 +328,43 @@ static int parse_baseline(anomaly_op *o, const sl_node *bn, sl_error *err) {
 }
 
 static int parse_rules(anomaly_op *o, const sl_node *rn, sl_error *err) {
-    if (sl_spec_check(rn, rules_opts, "anomaly rules", err)) return SL_EINVAL;
+    rules_conf r;
+    if (sl_spec_bind(rn, rules_opts, "anomaly rules", &r, err)) return SL_EINVAL;
     if (rn->n == 0) return sl_node_error(err, rn, "anomaly rules: give at least one rule");
-    if (get_double(rn, "zscore", &o->z_thr, &o->r_z, err)) return SL_EINVAL;
+    o->r_z = r.zscore_at != NULL;
+    o->z_thr = r.zscore;
     if (o->r_z && !(o->z_thr > 0))
-        return sl_node_error(err, sl_node_get(rn, "zscore"), "anomaly rules: zscore must be > 0");
-    if (get_double(rn, "mad", &o->mad_thr, &o->r_mad, err)) return SL_EINVAL;
+        return sl_node_error(err, r.zscore_at, "anomaly rules: zscore must be > 0");
+    o->r_mad = r.mad_at != NULL;
+    o->mad_thr = r.mad;
     if (o->r_mad && !(o->mad_thr > 0))
-        return sl_node_error(err, sl_node_get(rn, "mad"), "anomaly rules: mad must be > 0");
+        return sl_node_error(err, r.mad_at, "anomaly rules: mad must be > 0");
     if (o->r_mad && o->method == M_EWMA)
         return sl_node_error(
-            err, sl_node_get(rn, "mad"),
+            err, r.mad_at,
             "anomaly rules: mad needs baseline method window (an EWMA keeps no values)");
-    const sl_node *pn = sl_node_get(rn, "percentile");
-    if (pn) {
+    if (r.percentile) {
         if (o->method == M_EWMA)
             return sl_node_error(
-                err, pn,
+                err, r.percentile,
                 "anomaly rules: percentile needs baseline method window (an EWMA keeps no values)");
-        if (sl_spec_check(pn, pct_opts, "anomaly rules percentile", err)) return SL_EINVAL;
-        o->r_pct = true;
-        o->pct_q = 0.99;
-        o->pct_factor = 1.0;
-        bool has;
-        if (get_double(pn, "q", &o->pct_q, &has, err) ||
-            get_double(pn, "factor", &o->pct_factor, NULL, err))
+        pct_conf p;
+        if (sl_spec_bind(r.percentile, pct_opts, "anomaly rules percentile", &p, err))
             return SL_EINVAL;
-        if (!(o->pct_q >= 0 && o->pct_q <= 1))
-            return sl_node_error(err, sl_node_get(pn, "q"),
-                                 "anomaly rules percentile: q must be in [0, 1], got %g", o->pct_q);
+        o->r_pct = true;
+        o->pct_q = p.q;
+        o->pct_factor = p.factor;
         snprintf(o->pct_name, sizeof o->pct_name, "p%g", o->pct_q * 100);
     }
-    const sl_node *sn = sl_node_get(rn, "static");
-    if (sn) {
-        if (sl_spec_check(sn, static_opts, "anomaly rules static", err)) return SL_EINVAL;
-        if (get_double(sn, "above", &o->st_above, &o->r_static_above, err) ||
-            get_double(sn, "below", &o->st_below, &o->r_static_below, err))
-            return SL_EINVAL;
+    if (r.stat) {
+        static_conf st;
+        if (sl_spec_bind(r.stat, static_opts, "anomaly rules static", &st, err)) return SL_EINVAL;
+        o->r_static_above = st.above_at != NULL;
+        o->r_static_below = st.below_at != NULL;
+        o->st_above = st.above;
+        o->st_below = st.below;
         if (!o->r_static_above && !o->r_static_below)
-            return sl_node_error(err, sn, "anomaly rules static: give above and/or below");
+            return sl_node_error(err, r.stat, "anomaly rules static: give above and/or below");
     }
     return 0;
 }
@@ -339,40 +374,39 @@ static int parse_severity(anomaly_op *o, const sl_node *sn, sl_error *err) {
     if (sn->n > MAX_SEVERITY)
         return sl_node_error(err, sn, "anomaly severity: at most %d levels", MAX_SEVERITY);
     for (int i = 0; i < sn->n; i++) {
-        const sl_node *e = sn->seq[i];
-        if (sl_spec_check(e, severity_opts, "anomaly severity", err)) return SL_EINVAL;
+        severity_conf c;
+        if (sl_spec_bind(sn->seq[i], severity_opts, "anomaly severity", &c, err)) return SL_EINVAL;
         severity_ent *s = &o->sev[o->nsev++];
-        const sl_node *ln = sl_node_get(e, "level");
-        if (strlen(ln->str) >= sizeof s->level)
-            return sl_node_error(err, ln, "anomaly severity: level is too long");
-        snprintf(s->level, sizeof s->level, "%s", ln->str);
+        if (strlen(c.level) >= sizeof s->level)
+            return sl_node_error(err, c.level_at, "anomaly severity: level is too long");
+        snprintf(s->level, sizeof s->level, "%s", c.level);
         s->level_len = (uint32_t)strlen(s->level);
-        bool has;
-        if (get_double(e, "zscore_at_least", &s->z, &has, err)) return SL_EINVAL;
-        if (has) s->conds |= C_Z;
-        if (get_double(e, "robust_z_at_least", &s->rz, &has, err)) return SL_EINVAL;
-        if (has) {
+        s->z = c.z;
+        s->rz = c.rz;
+        s->score = c.score;
+        if (c.z_at) s->conds |= C_Z;
+        if (c.rz_at) {
             if (o->method == M_EWMA)
-                return sl_node_error(err, sl_node_get(e, "robust_z_at_least"),
+                return sl_node_error(err, c.rz_at,
                                      "anomaly severity: robust_z needs baseline method window");
             s->conds |= C_RZ;
             o->need_rz = true;
         }
-        if (get_double(e, "score_at_least", &s->score, &has, err)) return SL_EINVAL;
-        if (has) s->conds |= C_SCORE;
+        if (c.score_at) s->conds |= C_SCORE;
     }
     return 0;
 }
 
 static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                           sl_error *err) {
-    if (sl_spec_check(arg, anomaly_opts, "anomaly", err)) return SL_EINVAL;
+    anomaly_conf c;
+    if (sl_spec_bind(arg, anomaly_opts, "anomaly", &c, err)) return SL_EINVAL;
     anomaly_op *o = calloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     o->c_z = o->c_rz = o->c_pt = -1;
     o->part_col = -1;
 
-    const sl_node *vn = sl_node_get(arg, "value");
+    const sl_node *vn = c.value;
     o->value = sl_op_compile_expr(vn, schema, err);
     if (!o->value) goto fail;
     sl_type vt = sl_expr_type(o->value);
@@ -382,7 +416,7 @@ static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env
         goto fail;
     }
 
-    const sl_node *kn = sl_node_get(arg, "key");
+    const sl_node *kn = c.key;
     int nk = sl_node_list_len(kn);
     if (nk > MAX_KEYS_COLS) {
         sl_node_error(err, kn, "anomaly: at most %d key columns", MAX_KEYS_COLS);
@@ -400,52 +434,37 @@ static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env
     if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
         o->key[o->nkeys++] = o->part_col;
 
-    const sl_node *tn = sl_node_get(arg, "time");
-    o->time_col = sl_schema_find(schema, tn ? tn->str : "window_start");
+    const sl_node *tn = c.time_at; /* NULL: the default, which may be absent */
+    o->time_col = sl_schema_find(schema, c.time);
     if (tn && o->time_col < 0) {
-        sl_node_error(err, tn, "anomaly: unknown time column '%s'", tn->str);
+        sl_node_error(err, tn, "anomaly: unknown time column '%s'", c.time);
         goto fail;
     }
     if (o->time_col >= 0 && schema->f[o->time_col].type != SL_T_TS &&
         schema->f[o->time_col].type != SL_T_INT) {
         if (tn) {
             sl_node_error(err, tn, "anomaly: time column '%s' must be a timestamp or int, is %s",
-                          tn->str, sl_type_name(schema->f[o->time_col].type));
+                          c.time, sl_type_name(schema->f[o->time_col].type));
             goto fail;
         }
         o->time_col = -1;
     }
 
-    bool only_final = true;
-    const sl_node *fn = sl_node_get(arg, "only_final");
-    if (fn && sl_node_bool(fn, "only_final", &only_final, err)) goto fail;
     o->final_col = -1;
-    if (only_final) {
+    if (c.only_final) {
         int fc = sl_schema_find(schema, "is_final");
         if (fc >= 0 && schema->f[fc].type == SL_T_BOOL) o->final_col = fc;
     }
 
-    o->max_keys = 1000000;
-    const sl_node *mk = sl_node_get(arg, "max_keys");
-    if (mk) {
-        int64_t v;
-        if (sl_node_int(mk, "max_keys", &v, err)) goto fail;
-        if (v < 1) {
-            sl_node_error(err, mk, "anomaly: max_keys must be >= 1");
-            goto fail;
-        }
-        o->max_keys = (size_t)v;
-    }
+    o->max_keys = (size_t)c.max_keys;
 
-    if (parse_baseline(o, sl_node_get(arg, "baseline"), err)) goto fail;
-    if (parse_rules(o, sl_node_get(arg, "rules"), err)) goto fail;
+    if (parse_baseline(o, c.baseline, err)) goto fail;
+    if (parse_rules(o, c.rules, err)) goto fail;
     o->need_rz = o->r_mad;
-    const sl_node *sevn = sl_node_get(arg, "severity");
-    if (parse_severity(o, sevn, err)) goto fail;
+    if (parse_severity(o, c.severity, err)) goto fail;
 
-    const sl_node *pn = sl_node_get(arg, "prefix");
-    const char *prefix = pn ? pn->str : "";
-    const sl_node *at = pn ? pn : arg;
+    const char *prefix = c.prefix;
+    const sl_node *at = c.prefix_at ? c.prefix_at : arg;
     if (add_col(o, schema, at, prefix, "baseline_mean", SL_T_DOUBLE, &o->c_mean, err) ||
         add_col(o, schema, at, prefix, "baseline_stddev", SL_T_DOUBLE, &o->c_sd, err) ||
         (o->r_z && add_col(o, schema, at, prefix, "zscore", SL_T_DOUBLE, &o->c_z, err)) ||

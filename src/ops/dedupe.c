@@ -67,28 +67,49 @@ typedef struct {
     uint32_t keep_cap;
 } dedupe_op;
 
+enum { MODE_DROP, MODE_FLAG }; /* the order of `mode`'s words */
+
+typedef struct {
+    const sl_node *key;
+    int64_t horizon;
+    const char *time;
+    const sl_node *time_at;
+    int mode;
+    const sl_node *mode_at;
+    const char *column;
+    const sl_node *column_at;
+} dedupe_conf;
+
 static const sl_opt dedupe_opts[] = {
-    {"key", SL_OPT_LIST, true, NULL, NULL, "column(s) that identify a record"},
-    {"horizon", SL_OPT_DURATION, true, NULL, NULL, "records with the same key within this event time are duplicates"},
-    {"time", SL_OPT_STRING, false, NULL, "event_ts", "event-time column (from a watermark step)"},
-    {"mode", SL_OPT_ENUM, false, "drop|flag", "drop", "drop duplicates, or keep them with a flag column"},
-    {"column", SL_OPT_STRING, false, NULL, "is_duplicate", "flag column added in flag mode"},
+    {"key", SL_OPT_LIST, true, NULL, NULL, "column(s) that identify a record",
+     SL_OPT_BIND(dedupe_conf, key)},
+    {"horizon", SL_OPT_DURATION, true, NULL, NULL,
+     "records with the same key within this event time are duplicates",
+     SL_OPT_BIND(dedupe_conf, horizon)},
+    {"time", SL_OPT_STRING, false, NULL, "event_ts", "event-time column (from a watermark step)",
+     SL_OPT_BIND(dedupe_conf, time), SL_OPT_AT(dedupe_conf, time_at)},
+    {"mode", SL_OPT_ENUM, false, "drop|flag", "drop",
+     "drop duplicates, or keep them with a flag column", SL_OPT_BIND(dedupe_conf, mode),
+     SL_OPT_AT(dedupe_conf, mode_at)},
+    {"column", SL_OPT_STRING, false, NULL, "is_duplicate", "flag column added in flag mode",
+     SL_OPT_BIND(dedupe_conf, column), SL_OPT_AT(dedupe_conf, column_at)},
     {0},
 };
 
 static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
-    if (sl_spec_check(arg, dedupe_opts, "dedupe", err)) return SL_EINVAL;
+    dedupe_conf c;
+    if (sl_spec_bind(arg, dedupe_opts, "dedupe", &c, err)) return SL_EINVAL;
     dedupe_op *o = calloc(1, sizeof *o);
     o->part_col = -1;
-    const sl_node *kn = sl_node_get(arg, "key");
-    int nk = kn->kind == SL_NODE_SEQ ? kn->n : 1;
+    const sl_node *kn = c.key;
+    int nk = sl_node_list_len(kn);
     if (nk > 15) {
         sl_node_error(err, kn, "at most 15 key columns");
         goto fail;
     }
     for (int i = 0; i < nk; i++) {
-        const sl_node *k = kn->kind == SL_NODE_SEQ ? kn->seq[i] : kn;
+        const sl_node *k = sl_node_list_at(kn, i);
         int idx = sl_schema_find(schema, k->str);
         if (idx < 0) {
             sl_node_error(err, k, "unknown column '%s'", k->str);
@@ -98,23 +119,19 @@ static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     }
     if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
         o->key[o->nkeys++] = o->part_col;
-    if (sl_node_duration(sl_node_get(arg, "horizon"), "horizon", &o->horizon, err)) goto fail;
-    const sl_node *tn = sl_node_get(arg, "time");
-    const char *tname = tn ? tn->str : "event_ts";
-    o->time_col = sl_schema_find(schema, tname);
+    o->horizon = c.horizon;
+    o->time_col = sl_schema_find(schema, c.time);
     if (o->time_col < 0 || schema->f[o->time_col].type != SL_T_TS) {
-        sl_node_error(err, tn ? tn : arg,
-                      "dedupe needs a timestamp column '%s' (add a watermark step before it)", tname);
+        sl_node_error(err, c.time_at ? c.time_at : arg,
+                      "dedupe needs a timestamp column '%s' (add a watermark step before it)", c.time);
         goto fail;
     }
-    const sl_node *mn = sl_node_get(arg, "mode");
     o->flag_col = -1;
-    if (mn && !strcmp(mn->str, "flag")) {
-        const sl_node *cn = sl_node_get(arg, "column");
-        const char *cname = cn ? cn->str : "is_duplicate";
-        o->flag_col = sl_schema_add(schema, cname, SL_T_BOOL);
+    if (c.mode == MODE_FLAG) {
+        o->flag_col = sl_schema_add(schema, c.column, SL_T_BOOL);
         if (o->flag_col < 0) {
-            sl_node_error(err, cn ? cn : mn, "column '%s' already exists", cname);
+            sl_node_error(err, c.column_at ? c.column_at : c.mode_at, "column '%s' already exists",
+                          c.column);
             goto fail;
         }
     }

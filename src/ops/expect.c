@@ -16,7 +16,7 @@
 #include "expr/expr.h"
 #include "ops/op.h"
 
-enum { ACT_WARN, ACT_DROP, ACT_QUARANTINE, ACT_FAIL };
+enum { ACT_WARN, ACT_DROP, ACT_QUARANTINE, ACT_FAIL }; /* the order of `action`'s words */
 
 typedef struct {
     char name[SL_NAME_MAX];
@@ -28,22 +28,30 @@ typedef struct {
     uint32_t keep_cap;
 } expect_op;
 
+typedef struct {
+    const char *name;
+    const sl_node *expr;
+    int action;
+} expect_conf;
+
 static const sl_opt expect_opts[] = {
     {"name", SL_OPT_STRING, true, NULL, NULL,
-     "name of the expectation (reported in counts and reasons)"},
-    {"expr", SL_OPT_EXPR, true, NULL, NULL, "boolean SQL expression every row should satisfy"},
+     "name of the expectation (reported in counts and reasons)", SL_OPT_BIND(expect_conf, name)},
+    {"expr", SL_OPT_EXPR, true, NULL, NULL, "boolean SQL expression every row should satisfy",
+     SL_OPT_BIND(expect_conf, expr)},
     {"action", SL_OPT_ENUM, false, "warn|drop|quarantine|fail", "warn",
-     "what to do with a failing row"},
+     "what to do with a failing row", SL_OPT_BIND(expect_conf, action)},
     {0},
 };
 
 static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
     (void)env;
-    if (sl_spec_check(arg, expect_opts, "expect", err)) return SL_EINVAL;
+    expect_conf c;
+    if (sl_spec_bind(arg, expect_opts, "expect", &c, err)) return SL_EINVAL;
     expect_op *o = calloc(1, sizeof *o);
-    snprintf(o->name, sizeof o->name, "%s", sl_node_get(arg, "name")->str);
-    const sl_node *en = sl_node_get(arg, "expr");
+    snprintf(o->name, sizeof o->name, "%s", c.name);
+    const sl_node *en = c.expr;
     o->e = sl_op_compile_expr(en, schema, err);
     if (!o->e) goto fail;
     if (sl_expr_type(o->e) != SL_T_BOOL) {
@@ -51,12 +59,7 @@ static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
                       sl_type_name(sl_expr_type(o->e)));
         goto fail;
     }
-    const sl_node *an = sl_node_get(arg, "action");
-    const char *a = an ? an->str : "warn";
-    o->action = !strcmp(a, "drop")         ? ACT_DROP
-                : !strcmp(a, "quarantine") ? ACT_QUARANTINE
-                : !strcmp(a, "fail")       ? ACT_FAIL
-                                           : ACT_WARN;
+    o->action = c.action;
     snprintf(o->reason, sizeof o->reason, "expectation '%s' failed: %s", o->name, en->str);
     *self = o;
     return 0;

@@ -121,63 +121,110 @@ typedef struct {
     int64_t rows, scored, passed, keys_refused;
 } health_op;
 
-static const sl_opt health_opts[] = {
-    {"key", SL_OPT_LIST, false, NULL, NULL, "column(s): trend is kept per key (none: one series)"},
-    {"time", SL_OPT_STRING, false, NULL, "window_start",
-     "ordering column (timestamp) for the trend"},
-    {"components", SL_OPT_SEQ, true, NULL, NULL,
-     "[{name, value: EXPR, penalties: [{above|below, penalty}]}]"},
-    {"trend", SL_OPT_MAP, false, NULL, "{window: 3, tolerance: 2}",
-     "compare with the mean of the previous `window` scores of the key"},
-    {"status", SL_OPT_MAP, false, NULL, "{healthy: 80, degraded: 50}",
-     "score thresholds of health_status"},
-    {"only_final", SL_OPT_BOOL, false, NULL, "true",
-     "score only rows with is_final = true (when that column exists)"},
-    {"max_keys", SL_OPT_INT, false, NULL, "1000000",
-     "bound on the number of keys with a trend history"},
+/* The options, bound by sl_spec_bind: one struct per (nested) table. */
+typedef struct {
+    double above, below, penalty;
+    const sl_node *above_at, *below_at;
+} pen_conf;
+
+typedef struct {
+    const char *name;
+    const sl_node *name_at;
+    const sl_node *value, *penalties;
+} comp_conf;
+
+typedef struct {
+    int64_t window;
+    double tolerance;
+} trend_conf;
+
+typedef struct {
+    double healthy, degraded;
+} status_conf;
+
+typedef struct {
+    const sl_node *key;
+    const char *time;
+    const sl_node *time_at;
+    const sl_node *components, *trend, *status;
+    bool only_final;
+    int64_t max_keys;
+} health_conf;
+
+static const sl_opt pen_opts[] = {
+    {"above", SL_OPT_DOUBLE, false, NULL, NULL, "matches when value > above",
+     SL_OPT_BIND(pen_conf, above), SL_OPT_AT(pen_conf, above_at)},
+    {"below", SL_OPT_DOUBLE, false, NULL, NULL, "matches when value < below",
+     SL_OPT_BIND(pen_conf, below), SL_OPT_AT(pen_conf, below_at)},
+    {"penalty", SL_OPT_DOUBLE, true, NULL, NULL, "points taken from 100",
+     SL_OPT_BIND(pen_conf, penalty)},
     {0},
 };
 
 static const sl_opt comp_opts[] = {
-    {"name", SL_OPT_STRING, true, NULL, NULL, "component name; adds column <name>_penalty"},
-    {"value", SL_OPT_EXPR, true, NULL, NULL, "numeric (or boolean) expression"},
+    {"name", SL_OPT_STRING, true, NULL, NULL, "component name; adds column <name>_penalty",
+     SL_OPT_BIND(comp_conf, name), SL_OPT_AT(comp_conf, name_at)},
+    {"value", SL_OPT_EXPR, true, NULL, NULL, "numeric (or boolean) expression",
+     SL_OPT_BIND(comp_conf, value)},
     {"penalties", SL_OPT_SEQ, true, NULL, NULL,
-     "[{above: A | below: B, penalty: P}], first match wins"},
-    {0},
-};
-
-static const sl_opt pen_opts[] = {
-    {"above", SL_OPT_DOUBLE, false, NULL, NULL, "matches when value > above"},
-    {"below", SL_OPT_DOUBLE, false, NULL, NULL, "matches when value < below"},
-    {"penalty", SL_OPT_DOUBLE, true, NULL, NULL, "points taken from 100"},
+     "[{above: A | below: B, penalty: P}], first match wins", SL_OPT_BIND(comp_conf, penalties),
+     SL_OPT_SUB(pen_opts)},
     {0},
 };
 
 static const sl_opt trend_opts[] = {
-    {"window", SL_OPT_INT, false, NULL, "3", "previous scores averaged"},
-    {"tolerance", SL_OPT_DOUBLE, false, NULL, "2", "difference counted as stable"},
+    {"window", SL_OPT_INT, false, NULL, "3", "previous scores averaged",
+     SL_OPT_BIND(trend_conf, window), SL_OPT_RANGE(1, MAX_TREND)},
+    {"tolerance", SL_OPT_DOUBLE, false, NULL, "2", "difference counted as stable",
+     SL_OPT_BIND(trend_conf, tolerance), SL_OPT_MIN(0)},
     {0},
 };
 
 static const sl_opt status_opts[] = {
-    {"healthy", SL_OPT_DOUBLE, false, NULL, "80", "score >= this: healthy"},
-    {"degraded", SL_OPT_DOUBLE, false, NULL, "50", "score >= this: degraded (below: critical)"},
+    {"healthy", SL_OPT_DOUBLE, false, NULL, "80", "score >= this: healthy",
+     SL_OPT_BIND(status_conf, healthy)},
+    {"degraded", SL_OPT_DOUBLE, false, NULL, "50", "score >= this: degraded (below: critical)",
+     SL_OPT_BIND(status_conf, degraded)},
+    {0},
+};
+
+static const sl_opt health_opts[] = {
+    {"key", SL_OPT_LIST, false, NULL, NULL, "column(s): trend is kept per key (none: one series)",
+     SL_OPT_BIND(health_conf, key)},
+    {"time", SL_OPT_STRING, false, NULL, "window_start",
+     "ordering column (timestamp) for the trend", SL_OPT_BIND(health_conf, time),
+     SL_OPT_AT(health_conf, time_at)},
+    {"components", SL_OPT_SEQ, true, NULL, NULL,
+     "[{name, value: EXPR, penalties: [{above|below, penalty}]}]",
+     SL_OPT_BIND(health_conf, components), SL_OPT_SUB(comp_opts)},
+    {"trend", SL_OPT_MAP, false, NULL, NULL,
+     "compare with the mean of the previous `window` scores of the key",
+     SL_OPT_BIND(health_conf, trend), SL_OPT_SUB(trend_opts)},
+    {"status", SL_OPT_MAP, false, NULL, NULL, "score thresholds of health_status",
+     SL_OPT_BIND(health_conf, status), SL_OPT_SUB(status_opts)},
+    {"only_final", SL_OPT_BOOL, false, NULL, "true",
+     "score only rows with is_final = true (when that column exists)",
+     SL_OPT_BIND(health_conf, only_final)},
+    {"max_keys", SL_OPT_INT, false, NULL, "1000000",
+     "bound on the number of keys with a trend history", SL_OPT_BIND(health_conf, max_keys),
+     SL_OPT_MIN(1)},
     {0},
 };
 
 static void health_destroy(void *self);
 
 static int parse_component(health_op *o, const sl_node *cn, sl_schema *schema, sl_error *err) {
-    if (sl_spec_check(cn, comp_opts, "health component", err)) return SL_EINVAL;
+    comp_conf cc;
+    if (sl_spec_bind(cn, comp_opts, "health component", &cc, err)) return SL_EINVAL;
     component *c = &o->comp[o->ncomp];
     memset(c, 0, sizeof *c);
-    const sl_node *nn = sl_node_get(cn, "name");
-    const char *name = nn->str;
+    const sl_node *nn = cc.name_at;
+    const char *name = cc.name;
     if (!*name || strlen(name) + strlen("_penalty") >= SL_NAME_MAX)
         return sl_node_error(err, nn, "health component: name must be 1..%d characters",
                              SL_NAME_MAX - 1 - (int)strlen("_penalty"));
     snprintf(c->name, sizeof c->name, "%s", name);
-    const sl_node *vn = sl_node_get(cn, "value");
+    const sl_node *vn = cc.value;
     c->e = sl_op_compile_expr(vn, schema, err);
     if (!c->e) return SL_EINVAL;
     o->ncomp++; /* owns c->e from here */
@@ -186,7 +233,7 @@ static int parse_component(health_op *o, const sl_node *cn, sl_schema *schema, s
         return sl_node_error(err, vn, "health component '%s': value must be numeric, got %s", name,
                              sl_type_name(t));
     c->col.type = t;
-    const sl_node *pn = sl_node_get(cn, "penalties");
+    const sl_node *pn = cc.penalties;
     if (pn->n == 0)
         return sl_node_error(err, pn, "health component '%s': penalties is empty", name);
     if (pn->n > MAX_PENALTIES)
@@ -194,15 +241,14 @@ static int parse_component(health_op *o, const sl_node *cn, sl_schema *schema, s
                              MAX_PENALTIES);
     for (int i = 0; i < pn->n; i++) {
         const sl_node *e = pn->seq[i];
-        if (sl_spec_check(e, pen_opts, "health penalty", err)) return SL_EINVAL;
-        const sl_node *an = sl_node_get(e, "above"), *bn = sl_node_get(e, "below");
-        if (!!an == !!bn)
+        pen_conf pc;
+        if (sl_spec_bind(e, pen_opts, "health penalty", &pc, err)) return SL_EINVAL;
+        if (!!pc.above_at == !!pc.below_at)
             return sl_node_error(err, e, "health penalty: give exactly one of above or below");
         penalty_ent *p = &c->p[c->np++];
-        p->above = an != NULL;
-        if (sl_node_double(an ? an : bn, an ? "above" : "below", &p->limit, err) ||
-            sl_node_double(sl_node_get(e, "penalty"), "penalty", &p->penalty, err))
-            return SL_EINVAL;
+        p->above = pc.above_at != NULL;
+        p->limit = p->above ? pc.above : pc.below;
+        p->penalty = pc.penalty;
     }
     char col[SL_NAME_MAX];
     snprintf(col, sizeof col, "%s_penalty", name);
@@ -230,12 +276,13 @@ static int add_col(sl_schema *schema, const sl_node *at, const char *name, sl_ty
 
 static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
-    if (sl_spec_check(arg, health_opts, "health", err)) return SL_EINVAL;
+    health_conf hc;
+    if (sl_spec_bind(arg, health_opts, "health", &hc, err)) return SL_EINVAL;
     health_op *o = calloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     o->part_col = -1;
 
-    const sl_node *kn = sl_node_get(arg, "key");
+    const sl_node *kn = hc.key;
     int nk = sl_node_list_len(kn);
     if (nk > MAX_KEY_COLS) {
         sl_node_error(err, kn, "health: at most %d key columns", MAX_KEY_COLS);
@@ -252,83 +299,46 @@ static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     }
     if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
         o->key[o->nkeys++] = o->part_col;
-    const sl_node *tn = sl_node_get(arg, "time");
-    o->time_col = sl_schema_find(schema, tn ? tn->str : "window_start");
+    const sl_node *tn = hc.time_at; /* NULL: the default, which may be absent */
+    o->time_col = sl_schema_find(schema, hc.time);
     if (tn && o->time_col < 0) {
-        sl_node_error(err, tn, "health: unknown time column '%s'", tn->str);
+        sl_node_error(err, tn, "health: unknown time column '%s'", hc.time);
         goto fail;
     }
     if (o->time_col >= 0 && schema->f[o->time_col].type != SL_T_TS &&
         schema->f[o->time_col].type != SL_T_INT) {
         if (tn) {
             sl_node_error(err, tn, "health: time column '%s' must be a timestamp or int, is %s",
-                          tn->str, sl_type_name(schema->f[o->time_col].type));
+                          hc.time, sl_type_name(schema->f[o->time_col].type));
             goto fail;
         }
         o->time_col = -1;
     }
-    bool only_final = true;
-    const sl_node *fn = sl_node_get(arg, "only_final");
-    if (fn && sl_node_bool(fn, "only_final", &only_final, err)) goto fail;
     o->final_col = -1;
-    if (only_final) {
+    if (hc.only_final) {
         int fc = sl_schema_find(schema, "is_final");
         if (fc >= 0 && schema->f[fc].type == SL_T_BOOL) o->final_col = fc;
     }
-    o->max_keys = 1000000;
-    const sl_node *mk = sl_node_get(arg, "max_keys");
-    if (mk) {
-        int64_t v;
-        if (sl_node_int(mk, "max_keys", &v, err)) goto fail;
-        if (v < 1) {
-            sl_node_error(err, mk, "health: max_keys must be >= 1");
-            goto fail;
-        }
-        o->max_keys = (size_t)v;
-    }
+    o->max_keys = (size_t)hc.max_keys;
 
-    o->window = 3;
-    o->tolerance = 2;
-    const sl_node *trn = sl_node_get(arg, "trend");
-    if (trn) {
-        if (sl_spec_check(trn, trend_opts, "health trend", err)) goto fail;
-        const sl_node *wn = sl_node_get(trn, "window"), *toln = sl_node_get(trn, "tolerance");
-        if (wn) {
-            int64_t v;
-            if (sl_node_int(wn, "window", &v, err)) goto fail;
-            if (v < 1 || v > MAX_TREND) {
-                sl_node_error(err, wn, "health trend: window must be in 1..%d, got %lld", MAX_TREND,
-                              (long long)v);
-                goto fail;
-            }
-            o->window = (uint32_t)v;
-        }
-        if (toln) {
-            if (sl_node_double(toln, "tolerance", &o->tolerance, err)) goto fail;
-            if (o->tolerance < 0) {
-                sl_node_error(err, toln, "health trend: tolerance must be >= 0");
-                goto fail;
-            }
-        }
-    }
-    o->healthy = 80;
-    o->degraded = 50;
-    const sl_node *stn = sl_node_get(arg, "status");
-    if (stn) {
-        if (sl_spec_check(stn, status_opts, "health status", err)) goto fail;
-        const sl_node *hn = sl_node_get(stn, "healthy"), *dn = sl_node_get(stn, "degraded");
-        if ((hn && sl_node_double(hn, "healthy", &o->healthy, err)) ||
-            (dn && sl_node_double(dn, "degraded", &o->degraded, err)))
-            goto fail;
-        if (o->degraded > o->healthy) {
-            sl_node_error(err, stn, "health status: degraded (%g) must not exceed healthy (%g)",
-                          o->degraded, o->healthy);
-            goto fail;
-        }
+    /* absent trend / status maps bind their tables' defaults */
+    trend_conf tc;
+    if (sl_spec_bind(hc.trend, trend_opts, "health trend", &tc, err)) goto fail;
+    o->window = (uint32_t)tc.window;
+    o->tolerance = tc.tolerance;
+    status_conf sc;
+    if (sl_spec_bind(hc.status, status_opts, "health status", &sc, err)) goto fail;
+    o->healthy = sc.healthy;
+    o->degraded = sc.degraded;
+    if (o->degraded > o->healthy) {
+        sl_node_error(err, hc.status ? hc.status : arg,
+                      "health status: degraded (%g) must not exceed healthy (%g)", o->degraded,
+                      o->healthy);
+        goto fail;
     }
 
     if (add_col(schema, arg, "health_score", SL_T_DOUBLE, &o->c_score, err)) goto fail;
-    const sl_node *cs = sl_node_get(arg, "components");
+    const sl_node *cs = hc.components;
     if (cs->n == 0) {
         sl_node_error(err, cs, "health: components is empty");
         goto fail;

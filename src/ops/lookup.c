@@ -61,13 +61,32 @@ typedef struct {
     uint32_t keep_cap;
 } lookup_op;
 
+enum { HOW_LEFT, HOW_INNER }; /* the order of `how`'s words */
+
+typedef struct {
+    const char *file;
+    const char *on;
+    const sl_node *on_at;
+    const char *key; /* NULL: same as on */
+    const sl_node *columns;
+    int how;
+    int64_t check_every;
+} lookup_conf;
+
 static const sl_opt lookup_opts[] = {
-    {"file", SL_OPT_STRING, true, NULL, NULL, "CSV file with a header row"},
-    {"on", SL_OPT_STRING, true, NULL, NULL, "stream column to match"},
-    {"key", SL_OPT_STRING, false, NULL, "same as on", "CSV column to match"},
-    {"columns", SL_OPT_ANY, true, NULL, NULL, "CSV columns to add: [a, b] (strings) or {a: int, b: string}"},
-    {"how", SL_OPT_ENUM, false, "left|inner", "left", "keep (left) or drop (inner) unmatched rows"},
-    {"check_every", SL_OPT_DURATION, false, NULL, "1s", "how often to check the file for changes"},
+    {"file", SL_OPT_STRING, true, NULL, NULL, "CSV file with a header row",
+     SL_OPT_BIND(lookup_conf, file)},
+    {"on", SL_OPT_STRING, true, NULL, NULL, "stream column to match", SL_OPT_BIND(lookup_conf, on),
+     SL_OPT_AT(lookup_conf, on_at)},
+    {"key", SL_OPT_STRING, false, NULL, NULL, "CSV column to match (default: the same as on)",
+     SL_OPT_BIND(lookup_conf, key)},
+    {"columns", SL_OPT_ANY, true, NULL, NULL,
+     "CSV columns to add: [a, b] (strings) or {a: int, b: string}",
+     SL_OPT_BIND(lookup_conf, columns)},
+    {"how", SL_OPT_ENUM, false, "left|inner", "left", "keep (left) or drop (inner) unmatched rows",
+     SL_OPT_BIND(lookup_conf, how)},
+    {"check_every", SL_OPT_DURATION, false, NULL, "1s", "how often to check the file for changes",
+     SL_OPT_BIND(lookup_conf, check_every)},
     {0},
 };
 
@@ -209,28 +228,28 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
 
 static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
-    if (sl_spec_check(arg, lookup_opts, "lookup", err)) return SL_EINVAL;
+    lookup_conf c;
+    if (sl_spec_bind(arg, lookup_opts, "lookup", &c, err)) return SL_EINVAL;
     lookup_op *o = calloc(1, sizeof *o);
-    const char *file = sl_node_get(arg, "file")->str;
+    const char *file = c.file;
     if (file[0] == '/' || !env->base_dir) snprintf(o->path, sizeof o->path, "%s", file);
     else snprintf(o->path, sizeof o->path, "%s/%s", env->base_dir, file);
     /* relative to the working directory first, like a shell user expects */
     struct stat st;
     if (file[0] != '/' && stat(file, &st) == 0) snprintf(o->path, sizeof o->path, "%s", file);
-    const sl_node *on = sl_node_get(arg, "on");
-    o->on_col = sl_schema_find(schema, on->str);
+    const sl_node *on = c.on_at;
+    o->on_col = sl_schema_find(schema, c.on);
     if (o->on_col < 0) {
-        sl_node_error(err, on, "unknown column '%s'", on->str);
+        sl_node_error(err, on, "unknown column '%s'", c.on);
         goto fail;
     }
     o->on_type = schema->f[o->on_col].type;
     if (o->on_type != SL_T_INT && o->on_type != SL_T_STRING) {
-        sl_node_error(err, on, "lookup key must be an int or string column, '%s' is %s", on->str, sl_type_name(o->on_type));
+        sl_node_error(err, on, "lookup key must be an int or string column, '%s' is %s", c.on, sl_type_name(o->on_type));
         goto fail;
     }
-    const sl_node *kn = sl_node_get(arg, "key");
-    snprintf(o->key_name, sizeof o->key_name, "%s", kn ? kn->str : on->str);
-    const sl_node *cn = sl_node_get(arg, "columns");
+    snprintf(o->key_name, sizeof o->key_name, "%s", c.key ? c.key : c.on);
+    const sl_node *cn = c.columns;
     int n = cn->kind == SL_NODE_SCALAR ? 1 : cn->n;
     if (n > 32 || n < 1) {
         sl_node_error(err, cn, "columns: 1 to 32 columns");
@@ -267,11 +286,8 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
         }
     }
     o->ncols = n;
-    const sl_node *hn = sl_node_get(arg, "how");
-    o->inner = hn && !strcmp(hn->str, "inner");
-    o->check_every = SL_US_PER_SEC;
-    const sl_node *ce = sl_node_get(arg, "check_every");
-    if (ce && sl_node_duration(ce, "check_every", &o->check_every, err)) goto fail;
+    o->inner = c.how == HOW_INNER;
+    o->check_every = c.check_every;
     /* The file is loaded when the pipeline runs (first batch), so validate,
      * lineage and query work without it. */
     o->loaded = false;

@@ -145,6 +145,12 @@ typedef struct sl_op_def {
 
 const sl_op_def *sl_op_find(const char *name);
 const sl_op_def *const *sl_op_all(void); /* NULL-terminated */
+/* The option tables of this module, for help and for tests that walk every
+ * table (tests/unit/ops/test_opt_docs.c): each step that has one (kind
+ * "step", named as the step) and the window (kind "window"). Writes at most
+ * cap entries into out and returns how many there are. The engine's tables
+ * (sources, sinks) can be listed the same way, as sl_opt_table rows. */
+int sl_op_opt_tables(sl_opt_table *out, int cap);
 
 /* Compiles an expression from a spec scalar, reporting errors at the right
  * file:line:col (the scalar's position plus the offset inside it). */

@@ -95,12 +95,20 @@ typedef struct {
 
 enum { K_OPEN = 0, K_CLOSE = 1, K_FIX = 2 };
 
+typedef struct {
+    const sl_node *key, *track;
+    const char *time;
+    const sl_node *time_at;
+} scd_conf;
+
 static const sl_opt scd_opts[] = {
-    {"key", SL_OPT_LIST, true, NULL, NULL, "column(s) identifying the entity"},
+    {"key", SL_OPT_LIST, true, NULL, NULL, "column(s) identifying the entity",
+     SL_OPT_BIND(scd_conf, key)},
     {"track", SL_OPT_LIST, true, NULL, NULL,
-     "attribute column(s) whose change opens a new version"},
+     "attribute column(s) whose change opens a new version", SL_OPT_BIND(scd_conf, track)},
     {"time", SL_OPT_STRING, false, NULL, "event_ts",
-     "timestamp column giving the time of a change (from a watermark or derive step)"},
+     "timestamp column giving the time of a change (from a watermark or derive step)",
+     SL_OPT_BIND(scd_conf, time), SL_OPT_AT(scd_conf, time_at)},
     {0},
 };
 
@@ -124,11 +132,12 @@ static int add_cols(const sl_node *list, const sl_schema *schema, int *out, int 
 
 static int scd_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                       sl_error *err) {
-    if (sl_spec_check(arg, scd_opts, "scd2", err)) return SL_EINVAL;
+    scd_conf c;
+    if (sl_spec_bind(arg, scd_opts, "scd2", &c, err)) return SL_EINVAL;
     scd_op *o = calloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
-    if (add_cols(sl_node_get(arg, "key"), schema, o->key, &o->nkeys, MAX_KEY_COLS, "key", err) ||
-        add_cols(sl_node_get(arg, "track"), schema, o->track, &o->ntrack, MAX_TRACK, "track", err))
+    if (add_cols(c.key, schema, o->key, &o->nkeys, MAX_KEY_COLS, "key", err) ||
+        add_cols(c.track, schema, o->track, &o->ntrack, MAX_TRACK, "track", err))
         goto fail;
     o->part_col = -1;
     if (env && env->part_column && (o->part_col = sl_schema_find(schema, env->part_column)) >= 0)
@@ -136,19 +145,16 @@ static int scd_create(const sl_node *arg, sl_schema *schema, const sl_op_env *en
     for (int i = 0; i < o->ntrack; i++)
         for (int k = 0; k < o->nkeys; k++)
             if (o->track[i] == o->key[k]) {
-                sl_node_error(err, sl_node_get(arg, "track"),
-                              "scd2: column '%s' is both a key and tracked",
+                sl_node_error(err, c.track, "scd2: column '%s' is both a key and tracked",
                               schema->f[o->key[k]].name);
                 goto fail;
             }
-    const sl_node *tn = sl_node_get(arg, "time");
-    const char *tname = tn ? tn->str : "event_ts";
-    o->time_col = sl_schema_find(schema, tname);
+    o->time_col = sl_schema_find(schema, c.time);
     if (o->time_col < 0 || schema->f[o->time_col].type != SL_T_TS) {
-        sl_node_error(err, tn ? tn : arg,
+        sl_node_error(err, c.time_at ? c.time_at : arg,
                       "scd2 needs a timestamp column '%s' (add a watermark step before it, or "
                       "name one with time:)",
-                      tname);
+                      c.time);
         goto fail;
     }
     static const struct {

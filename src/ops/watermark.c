@@ -30,21 +30,36 @@ typedef struct {
     uint32_t cap;
 } wm_op;
 
+enum { LATE_DROP, LATE_QUARANTINE }; /* the order of `late`'s words */
+
+typedef struct {
+    const sl_node *time;
+    int64_t delay;
+    int late;
+    const char *column;
+    const sl_node *column_at;
+} wm_conf;
+
 static const sl_opt wm_opts[] = {
-    {"time", SL_OPT_EXPR, true, NULL, NULL, "event time: a timestamp expression"},
-    {"delay", SL_OPT_DURATION, true, NULL, NULL, "allowed lateness: watermark = max event time - delay"},
-    {"late", SL_OPT_ENUM, false, "drop|quarantine", "quarantine", "what to do with late records"},
-    {"column", SL_OPT_STRING, false, NULL, "event_ts", "name of the event-time column added"},
+    {"time", SL_OPT_EXPR, true, NULL, NULL, "event time: a timestamp expression",
+     SL_OPT_BIND(wm_conf, time)},
+    {"delay", SL_OPT_DURATION, true, NULL, NULL,
+     "allowed lateness: watermark = max event time - delay", SL_OPT_BIND(wm_conf, delay)},
+    {"late", SL_OPT_ENUM, false, "drop|quarantine", "quarantine", "what to do with late records",
+     SL_OPT_BIND(wm_conf, late)},
+    {"column", SL_OPT_STRING, false, NULL, "event_ts", "name of the event-time column added",
+     SL_OPT_BIND(wm_conf, column), SL_OPT_AT(wm_conf, column_at)},
     {0},
 };
 
 static int wm_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                      sl_error *err) {
     (void)env;
-    if (sl_spec_check(arg, wm_opts, "watermark", err)) return SL_EINVAL;
+    wm_conf c;
+    if (sl_spec_bind(arg, wm_opts, "watermark", &c, err)) return SL_EINVAL;
     wm_op *o = calloc(1, sizeof *o);
     o->max_t = INT64_MIN;
-    const sl_node *tn = sl_node_get(arg, "time");
+    const sl_node *tn = c.time;
     o->e = sl_op_compile_expr(tn, schema, err);
     if (!o->e) goto fail;
     if (sl_expr_type(o->e) != SL_T_TS) {
@@ -52,13 +67,11 @@ static int wm_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env
                       sl_type_name(sl_expr_type(o->e)));
         goto fail;
     }
-    if (sl_node_duration(sl_node_get(arg, "delay"), "delay", &o->delay, err)) goto fail;
-    const sl_node *ln = sl_node_get(arg, "late");
-    o->quarantine = !ln || strcmp(ln->str, "drop") != 0;
-    const sl_node *cn = sl_node_get(arg, "column");
-    const char *cname = cn ? cn->str : "event_ts";
+    o->delay = c.delay;
+    o->quarantine = c.late == LATE_QUARANTINE;
+    const char *cname = c.column;
     if (sl_schema_find(schema, cname) >= 0) {
-        sl_node_error(err, cn ? cn : arg, "column '%s' already exists", cname);
+        sl_node_error(err, c.column_at ? c.column_at : arg, "column '%s' already exists", cname);
         goto fail;
     }
     o->col = sl_schema_add(schema, cname, SL_T_TS);

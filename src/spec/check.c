@@ -12,6 +12,7 @@
  */
 #include "spec/spec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,21 +143,23 @@ static int unknown_key(const sl_map_entry *e, const sl_node *map, const sl_opt *
                        e->key);
 }
 
-/* Is s one of the '|'-separated words of values? */
-static bool enum_has(const char *values, const char *s) {
+/* Index of s among the '|'-separated words of values, or -1. */
+static int enum_index(const char *values, const char *s) {
     size_t n = strlen(s);
-    for (const char *p = values; p && *p;) {
+    int i = 0;
+    for (const char *p = values; p && *p; i++) {
         const char *bar = strchr(p, '|');
         size_t w = bar ? (size_t)(bar - p) : strlen(p);
-        if (w == n && !memcmp(p, s, n)) return true;
+        if (w == n && !memcmp(p, s, n)) return i;
         p = bar ? bar + 1 : NULL;
     }
-    return false;
+    return -1;
 }
 
-static int check_enum(const sl_node *v, const sl_opt *o, const char *name, sl_error *err) {
+static int check_enum(const sl_node *v, const sl_opt *o, const char *name, int *index,
+                      sl_error *err) {
     const char *values = o->values ? o->values : "";
-    if (v->kind == SL_NODE_SCALAR && enum_has(values, v->str)) return 0;
+    if (v->kind == SL_NODE_SCALAR && (*index = enum_index(values, v->str)) >= 0) return 0;
     if (v->kind != SL_NODE_SCALAR)
         return sl_node_error(err, v, "%s must be one of %s, got %s", name, values,
                              sl_node_kind_name(v->kind));
@@ -183,32 +186,113 @@ static int check_enum(const sl_node *v, const sl_opt *o, const char *name, sl_er
                          dots);
 }
 
-/* Checks one value against its option row. `name` is what messages call it. */
-static int check_value(const sl_node *v, const sl_opt *o, const char *name, sl_error *err) {
-    union {
-        int64_t i;
-        double d;
-        bool b;
-        const char *s;
-    } u;
+/* ---- bounds ---- */
+
+static bool has_bounds(const sl_opt *o) {
+    return o->min < o->max &&
+           (o->type == SL_OPT_INT || o->type == SL_OPT_DOUBLE || o->type == SL_OPT_DURATION);
+}
+
+/* 90000000 µs -> "1m30s"; 250000 -> "250ms". */
+static void fmt_duration(double us_d, char *out, size_t cap) {
+    int64_t us = (int64_t)us_d;
+    static const struct {
+        const char *unit;
+        int64_t us;
+    } units[] = {{"d", 86400000000LL}, {"h", 3600000000LL}, {"m", 60000000LL},
+                 {"s", 1000000LL},     {"ms", 1000LL},      {"us", 1}};
+    size_t len = 0;
+    out[0] = 0;
+    if (us < 0) {
+        len += (size_t)snprintf(out, cap, "-");
+        us = -us;
+    }
+    if (us == 0) {
+        snprintf(out + len, cap - len, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && len < cap; i++) {
+        if (us < units[i].us) continue;
+        len += (size_t)snprintf(out + len, cap - len, "%lld%s", (long long)(us / units[i].us),
+                                units[i].unit);
+        us %= units[i].us;
+    }
+}
+
+static void fmt_bound(const sl_opt *o, double x, char *out, size_t cap) {
+    if (o->type == SL_OPT_DURATION) fmt_duration(x, out, cap);
+    else snprintf(out, cap, "%.15g", x);
+}
+
+/* "2..100000", "[0, 1]" (numbers), "1s..1h"; ">= 1", "<= 5". `in` tells
+ * whether it reads "must be in <range>" (both ends) or "must be <range>". */
+static void fmt_range(const sl_opt *o, char *out, size_t cap, bool *in) {
+    char lo[48], hi[48];
+    fmt_bound(o, o->min, lo, sizeof lo);
+    fmt_bound(o, o->max, hi, sizeof hi);
+    *in = false;
+    if (isinf(o->max)) snprintf(out, cap, ">= %s", lo);
+    else if (isinf(o->min)) snprintf(out, cap, "<= %s", hi);
+    else {
+        *in = true;
+        if (o->type == SL_OPT_DOUBLE) snprintf(out, cap, "[%s, %s]", lo, hi);
+        else snprintf(out, cap, "%s..%s", lo, hi);
+    }
+}
+
+static int check_bounds(const sl_node *v, const sl_opt *o, const char *name, double x,
+                        sl_error *err) {
+    if (!has_bounds(o) || (x >= o->min && x <= o->max)) return 0;
+    char range[112];
+    bool in;
+    fmt_range(o, range, sizeof range, &in);
+    size_t len = strlen(v->str);
+    return sl_node_error(err, v, "%s must be %s%s, got %.*s%s", name, in ? "in " : "", range,
+                         len > 80 ? 80 : (int)len, v->str, len > 80 ? "..." : "");
+}
+
+/* ---- values ---- */
+
+/* One value read by its row's rules. */
+typedef union {
+    int64_t i;
+    double d;
+    bool b;
+    const char *s;
+    int e;
+} value;
+
+static bool node_typed(sl_opt_type t) {
+    return t == SL_OPT_EXPR || t == SL_OPT_LIST || t == SL_OPT_MAP || t == SL_OPT_SEQ ||
+           t == SL_OPT_ANY;
+}
+
+/* Checks one value against its option row (type, enum, bounds) and reads
+ * it into u. `name` is what messages call it. */
+static int check_value(const sl_node *v, const sl_opt *o, const char *name, value *u,
+                       sl_error *err) {
+    int rc;
     switch (o->type) {
     case SL_OPT_STRING:
-        return sl_node_string(v, name, &u.s, err);
+        return sl_node_string(v, name, &u->s, err);
     case SL_OPT_EXPR:
         if (v->kind != SL_NODE_SCALAR)
             return sl_node_error(err, v, "%s must be an expression, got %s", name,
                                  sl_node_kind_name(v->kind));
         return 0;
     case SL_OPT_INT:
-        return sl_node_int(v, name, &u.i, err);
+        if ((rc = sl_node_int(v, name, &u->i, err))) return rc;
+        return check_bounds(v, o, name, (double)u->i, err);
     case SL_OPT_DOUBLE:
-        return sl_node_double(v, name, &u.d, err);
+        if ((rc = sl_node_double(v, name, &u->d, err))) return rc;
+        return check_bounds(v, o, name, u->d, err);
     case SL_OPT_BOOL:
-        return sl_node_bool(v, name, &u.b, err);
+        return sl_node_bool(v, name, &u->b, err);
     case SL_OPT_DURATION:
-        return sl_node_duration(v, name, &u.i, err);
+        if ((rc = sl_node_duration(v, name, &u->i, err))) return rc;
+        return check_bounds(v, o, name, (double)u->i, err);
     case SL_OPT_ENUM:
-        return check_enum(v, o, name, err);
+        return check_enum(v, o, name, &u->e, err);
     case SL_OPT_LIST:
         if (v->kind == SL_NODE_SCALAR) return 0;
         if (v->kind != SL_NODE_SEQ)
@@ -237,7 +321,59 @@ static int check_value(const sl_node *v, const sl_opt *o, const char *name, sl_e
     return 0;
 }
 
-int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_error *err) {
+/* Stores a bound row's value (v: its node, NULL when absent). */
+static void store(void *conf, const sl_opt *o, const sl_node *v, const value *u) {
+    char *p = (char *)conf + o->off;
+    switch (o->type) {
+    case SL_OPT_STRING:
+        *(const char **)p = u->s;
+        break;
+    case SL_OPT_INT:
+    case SL_OPT_DURATION:
+        *(int64_t *)p = u->i;
+        break;
+    case SL_OPT_DOUBLE:
+        *(double *)p = u->d;
+        break;
+    case SL_OPT_BOOL:
+        *(bool *)p = u->b;
+        break;
+    case SL_OPT_ENUM:
+        *(int *)p = u->e;
+        break;
+    case SL_OPT_EXPR:
+    case SL_OPT_LIST:
+    case SL_OPT_MAP:
+    case SL_OPT_SEQ:
+    case SL_OPT_ANY:
+        *(const sl_node **)p = v;
+        break;
+    }
+}
+
+/* A bound row's default: `def` read by the row's own rules, or zero. */
+static int read_default(const sl_opt *o, const char *what, value *u, sl_error *err) {
+    memset(u, 0, sizeof *u);
+    if (o->type == SL_OPT_ENUM) u->e = -1;
+    if (!o->def) return 0;
+    if (node_typed(o->type))
+        return sl_error_set(err, SL_EINVAL,
+                            "%s%soption '%s': a %s option has no default text (got '%s')",
+                            PFX(what), o->name, sl_opt_type_name(o->type), o->def);
+    sl_node d = {.kind = SL_NODE_SCALAR, .str = o->def};
+    sl_error e = {0};
+    if (check_value(&d, o, o->name, u, &e)) {
+        const char *msg = e.msg, *pos = "<input>:0:0: "; /* the text has no position */
+        if (!strncmp(msg, pos, strlen(pos))) msg += strlen(pos);
+        return sl_error_set(err, SL_EINVAL, "%s%soption '%s': bad default '%s': %s", PFX(what),
+                            o->name, o->def, msg);
+    }
+    return 0;
+}
+
+/* The one walk behind sl_spec_check (conf NULL) and sl_spec_bind. */
+static int walk(const sl_node *map, const sl_opt *opts, const char *what, void *conf,
+                sl_error *err) {
     if (!map) return sl_error_set(err, SL_EINVAL, "%s is missing", what ? what : "value");
     if (map->kind != SL_NODE_MAP) {
         if (map->kind == SL_NODE_SCALAR && sl_node_is_null(map))
@@ -251,8 +387,10 @@ int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_e
         if (!o) return unknown_key(e, map, opts, what, err);
         char name[256];
         snprintf(name, sizeof name, "%s%s%s", PFX(what), e->key);
-        int rc = check_value(e->val, o, name, err);
+        value u;
+        int rc = check_value(e->val, o, name, &u, err);
         if (rc) return rc;
+        if (conf && o->bind) store(conf, o, e->val, &u);
     }
     for (const sl_opt *o = opts; o && o->name; o++) {
         if (o->required && !sl_node_get(map, o->name))
@@ -261,25 +399,97 @@ int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_e
     return 0;
 }
 
+int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_error *err) {
+    return walk(map, opts, what, NULL, err);
+}
+
+int sl_spec_bind(const sl_node *map, const sl_opt *opts, const char *what, void *conf,
+                 sl_error *err) {
+    bool required = false;
+    for (const sl_opt *o = opts; o && o->name; o++)
+        required |= o->required;
+    if ((map || required) && walk(map, opts, what, conf, err)) return SL_EINVAL;
+    for (const sl_opt *o = opts; o && o->name; o++) {
+        const sl_node *v = sl_node_get(map, o->name);
+        if (o->bind_at) *(const sl_node **)((char *)conf + o->at) = v;
+        if (!o->bind || v) continue;
+        value u;
+        if (read_default(o, what, &u, err)) return SL_EINVAL;
+        store(conf, o, NULL, &u);
+    }
+    return 0;
+}
+
+int sl_opt_check_defaults(const sl_opt *opts, const char *what, sl_error *err) {
+    for (const sl_opt *o = opts; o && o->name; o++) {
+        value u;
+        if (o->bind && read_default(o, what, &u, err)) return SL_EINVAL;
+        if (o->sub) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s%s%s", what ? what : "", what ? " " : "", o->name);
+            if (sl_opt_check_defaults(o->sub, sub, err)) return SL_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* ---- help ---- */
+
+static void type_text(const sl_opt *o, char *out, size_t cap) {
+    const char *t = o->type == SL_OPT_ENUM && o->values ? o->values : sl_opt_type_name(o->type);
+    if (!has_bounds(o)) {
+        snprintf(out, cap, "%s", t);
+        return;
+    }
+    char range[112];
+    bool in;
+    fmt_range(o, range, sizeof range, &in);
+    snprintf(out, cap, "%s %s", t, range);
+}
+
+/* Name of a row under its parents: "baseline.size", "severity[].level". */
+static void row_name(const char *prefix, const sl_opt *o, char *out, size_t cap) {
+    snprintf(out, cap, "%s%s", prefix, o->name);
+}
+
+static void sub_prefix(const char *prefix, const sl_opt *o, char *out, size_t cap) {
+    snprintf(out, cap, "%s%s%s", prefix, o->name, o->type == SL_OPT_SEQ ? "[]." : ".");
+}
+
+static void measure(const sl_opt *opts, const char *prefix, int *wname, int *wtype, int depth) {
+    char name[256], type[160], sub[256];
+    for (const sl_opt *o = opts; o && o->name; o++) {
+        row_name(prefix, o, name, sizeof name);
+        type_text(o, type, sizeof type);
+        if ((int)strlen(name) > *wname) *wname = (int)strlen(name);
+        if ((int)strlen(type) > *wtype) *wtype = (int)strlen(type);
+        if (o->sub && depth < 8) {
+            sub_prefix(prefix, o, sub, sizeof sub);
+            measure(o->sub, sub, wname, wtype, depth + 1);
+        }
+    }
+}
+
+static void print_rows(FILE *out, const sl_opt *opts, const char *prefix, int wname, int wtype,
+                       int depth) {
+    char name[256], type[160], sub[256];
+    for (const sl_opt *o = opts; o && o->name; o++) {
+        row_name(prefix, o, name, sizeof name);
+        type_text(o, type, sizeof type);
+        fprintf(out, "  %-*s  %-*s  %s", wname, name, wtype, type, o->help ? o->help : "");
+        if (o->required) fprintf(out, " (required)");
+        else if (o->def) fprintf(out, " (default: %s)", o->def[0] ? o->def : "\"\"");
+        fputc('\n', out);
+        if (o->sub && depth < 8) {
+            sub_prefix(prefix, o, sub, sizeof sub);
+            print_rows(out, o->sub, sub, wname, wtype, depth + 1);
+        }
+    }
+}
+
 void sl_opt_print_help(FILE *out, const sl_opt *opts) {
     int wname = 4, wtype = 4;
-    char type[160];
-    for (const sl_opt *o = opts; o && o->name; o++) {
-        int l = (int)strlen(o->name);
-        if (l > wname) wname = l;
-        l = o->type == SL_OPT_ENUM && o->values ? (int)strlen(o->values)
-                                                : (int)strlen(sl_opt_type_name(o->type));
-        if (l > wtype) wtype = l;
-    }
+    measure(opts, "", &wname, &wtype, 0);
     if (wtype > 40) wtype = 40;
-    for (const sl_opt *o = opts; o && o->name; o++) {
-        snprintf(type, sizeof type, "%s",
-                 o->type == SL_OPT_ENUM && o->values ? o->values : sl_opt_type_name(o->type));
-        fprintf(out, "  %-*s  %-*s  %s", wname, o->name, wtype, type, o->help ? o->help : "");
-        if (o->required)
-            fprintf(out, " (required)");
-        else if (o->def)
-            fprintf(out, " (default: %s)", o->def);
-        fputc('\n', out);
-    }
+    print_rows(out, opts, "", wname, wtype, 0);
 }

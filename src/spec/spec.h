@@ -30,6 +30,7 @@
 #ifndef SL_SPEC_SPEC_H
 #define SL_SPEC_SPEC_H
 
+#include <math.h> /* INFINITY, for SL_OPT_MIN / SL_OPT_MAX */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,24 +128,85 @@ typedef struct sl_opt {
     sl_opt_type type;
     bool required;
     const char *values; /* SL_OPT_ENUM: "drop|quarantine|fail" */
-    const char *def;    /* default as text, for help; may be NULL */
+    const char *def;    /* default as text; may be NULL (see binding below) */
     const char *help;   /* one line */
-} sl_opt;               /* tables end with {0} */
+    /* ---- binding (sl_spec_bind). Appended: a row that stops at `help`
+     * is check-only, exactly as before. Write these with the macros below. */
+    size_t off;              /* bind: the value is stored at (char *)conf + off */
+    bool bind;               /* off is set (0 is a valid offset) */
+    double min, max;         /* inclusive bounds when min < max: INT, DOUBLE, DURATION (µs) */
+    size_t at;               /* bind_at: the value's node (NULL when absent) at conf + at */
+    bool bind_at;            /* at is set */
+    const struct sl_opt *sub; /* MAP: the map's own table; SEQ: each item's (help, docs) */
+} sl_opt;                   /* tables end with {0} */
+
+/* Row helpers, after the six positional fields:
+ *   {"size", SL_OPT_INT, false, NULL, "20", "values kept per key",
+ *    SL_OPT_BIND(baseline_conf, size), SL_OPT_RANGE(2, 100000), SL_OPT_AT(baseline_conf, size_at)},
+ * SL_OPT_MIN(1) is ">= 1", SL_OPT_MAX(x) is "<= x". */
+#define SL_OPT_BIND(T, field) .off = offsetof(T, field), .bind = true
+#define SL_OPT_AT(T, field) .at = offsetof(T, field), .bind_at = true
+#define SL_OPT_RANGE(lo, hi) .min = (lo), .max = (hi)
+#define SL_OPT_MIN(lo) .min = (lo), .max = INFINITY
+#define SL_OPT_MAX(hi) .min = -INFINITY, .max = (hi)
+#define SL_OPT_SUB(table) .sub = (table)
 
 /* Checks that `map` is a map, that every key is in `opts` (else, at the key:
  * "<what>: unknown key 'wndow' (did you mean 'window'?)", suggested by edit
  * distance, or the list of valid keys), that each value has its declared type
  * (at the value: "<what>: window must be a duration, got 'abc'", "<what>:
- * action must be one of warn|drop|quarantine|fail, got 'dorp'"), and that
- * every required key is present (at the map: "<what>: missing key 'path'").
+ * action must be one of warn|drop|quarantine|fail, got 'dorp'") and is within
+ * the row's bounds ("<what>: size must be in 2..100000, got 1", "... must be
+ * >= 1, got 0", "... must be in [0, 1], got 1.5"), and that every required
+ * key is present (at the map: "<what>: missing key 'path'").
  * Entries are checked in file order, then missing keys; the first problem is
  * reported. `what` names the map, e.g. "source 'detections'" (may be NULL).
  * Returns 0 or SL_EINVAL. */
 int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_error *err);
+
+/* sl_spec_check, then stores every bound row into the struct `conf`:
+ *   STRING                      const char *  (into the spec: lives as long as it)
+ *   INT, DURATION               int64_t       (DURATION in microseconds)
+ *   DOUBLE                      double
+ *   BOOL                        bool
+ *   ENUM                        int           (index of the word in `values`, "a|b|c": 0, 1, 2)
+ *   EXPR, LIST, MAP, SEQ, ANY   const sl_node * (NULL when absent)
+ * An absent key takes its `def`, parsed by the same rules (type, enum,
+ * bounds); with no `def` it is zero (NULL, 0, false; ENUM -1). The row's
+ * `def` is the only place a default is written. Node-typed rows have no
+ * `def` (a nested map's defaults are in its own table). A row with bind_at
+ * also gets the value's node, NULL when absent: whether the option was given,
+ * and where, for the caller's own messages.
+ * A NULL map (an optional nested map that is absent) binds every default,
+ * unless the table has a required key ("<what> is missing").
+ * Returns 0, or SL_EINVAL with the message in err (file:line:col as
+ * sl_spec_check; a default that does not parse is reported as a bug in the
+ * table, without a position). */
+int sl_spec_bind(const sl_node *map, const sl_opt *opts, const char *what, void *conf,
+                 sl_error *err);
+
+/* Checks that every bound row's default parses (type, enum, bounds) and that
+ * node-typed bound rows have none; recurses into sub-tables. For tests that
+ * walk every table. Returns 0 or SL_EINVAL naming the row. */
+int sl_opt_check_defaults(const sl_opt *opts, const char *what, sl_error *err);
+
 const sl_opt *sl_opt_find(const sl_opt *opts, const char *name);
 /* "string", "int", "duration", ... */
 const char *sl_opt_type_name(sl_opt_type t);
-/* Prints an option table as help text (name, type, default, help), for `sluice help <op>`. */
+/* Prints an option table as help text, for `sluice help <op>`: name, type
+ * (for an enum its words, "drop|flag"; bounds after the type, "int 2..100000",
+ * "number >= 0"), help, then "(required)" or "(default: ...)". The rows of a
+ * sub-table follow their MAP/SEQ row, named "baseline.size" or
+ * "severity[].level". */
 void sl_opt_print_help(FILE *out, const sl_opt *opts);
+
+/* A named option table, for whatever walks every table (help, the docs
+ * test): kind is "step", "window", "source", "sink"...; the docs section of
+ * `name` must mention every option (tests/unit/ops/test_opt_docs.c). */
+typedef struct sl_opt_table {
+    const char *kind;
+    const char *name;
+    const sl_opt *opts;
+} sl_opt_table;
 
 #endif

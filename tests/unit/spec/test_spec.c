@@ -712,6 +712,275 @@ static void test_help(void **state) {
     assert_string_equal(sl_opt_type_name(SL_OPT_EXPR), "expression");
 }
 
+/* ---- binding ---- */
+
+typedef struct {
+    const char *path;
+    int64_t batch;
+    double threshold;
+    bool recursive;
+    int64_t window;
+    int format;
+    const sl_node *where, *keys, *options, *steps, *extra;
+    const sl_node *path_at, *batch_at, *format_at;
+} bind_conf;
+
+static const sl_opt bind_opts[] = {
+    {"path", SL_OPT_STRING, false, NULL, "/in", "folder", SL_OPT_BIND(bind_conf, path),
+     SL_OPT_AT(bind_conf, path_at)},
+    {"batch_size", SL_OPT_INT, false, NULL, "1024", "rows per batch", SL_OPT_BIND(bind_conf, batch),
+     SL_OPT_RANGE(1, 65536), SL_OPT_AT(bind_conf, batch_at)},
+    {"threshold", SL_OPT_DOUBLE, false, NULL, "0.5", "fraction", SL_OPT_BIND(bind_conf, threshold),
+     SL_OPT_RANGE(0, 1)},
+    {"recursive", SL_OPT_BOOL, false, NULL, "true", "sub-folders", SL_OPT_BIND(bind_conf, recursive)},
+    {"window", SL_OPT_DURATION, false, NULL, "1m", "window", SL_OPT_BIND(bind_conf, window),
+     SL_OPT_RANGE(1e6, 3600e6)},
+    {"format", SL_OPT_ENUM, false, "json|csv|syslog", "csv", "encoding",
+     SL_OPT_BIND(bind_conf, format), SL_OPT_AT(bind_conf, format_at)},
+    {"where", SL_OPT_EXPR, false, NULL, NULL, "filter", SL_OPT_BIND(bind_conf, where)},
+    {"keys", SL_OPT_LIST, false, NULL, NULL, "keys", SL_OPT_BIND(bind_conf, keys)},
+    {"options", SL_OPT_MAP, false, NULL, NULL, "extra", SL_OPT_BIND(bind_conf, options)},
+    {"steps", SL_OPT_SEQ, false, NULL, NULL, "steps", SL_OPT_BIND(bind_conf, steps)},
+    {"extra", SL_OPT_ANY, false, NULL, NULL, "anything", SL_OPT_BIND(bind_conf, extra)},
+    {"checked", SL_OPT_INT, false, NULL, "7", "check-only row, bounded", SL_OPT_MIN(0)},
+    {0},
+};
+
+/* The spec of the last bind_yaml: what a conf points into lives until the next. */
+static sl_spec *bound_spec;
+
+static int bind_yaml(const char *yaml, bind_conf *c, sl_error *e) {
+    sl_spec_free(bound_spec);
+    bound_spec = load_ok(yaml, NULL);
+    memset(c, 0x5a, sizeof *c); /* every bound field must be written */
+    return sl_spec_bind(sl_spec_root(bound_spec), bind_opts, "source 'x'", c, e);
+}
+
+static void bind_fails(const char *yaml, const char *msg) {
+    bind_conf c;
+    sl_error e = {0};
+    assert_int_equal(bind_yaml(yaml, &c, &e), SL_EINVAL);
+    assert_string_equal(e.msg, msg);
+}
+
+static void test_bind_types(void **state) {
+    (void)state;
+    bind_conf c;
+    sl_error e = {0};
+    const char *y = "path: /data\n"
+                    "batch_size: 4096\n"
+                    "threshold: 0.25\n"
+                    "recursive: no\n"
+                    "window: 90s\n"
+                    "format: syslog\n"
+                    "where: a > 1\n"
+                    "keys: [a, b]\n"
+                    "options: {x: 1}\n"
+                    "steps: [1]\n"
+                    "extra: hello\n";
+    assert_int_equal(bind_yaml(y, &c, &e), 0);
+    assert_string_equal(c.path, "/data");
+    assert_int_equal(c.batch, 4096);
+    assert_true(c.threshold == 0.25);
+    assert_false(c.recursive);
+    assert_int_equal(c.window, 90 * 1000000LL);
+    assert_int_equal(c.format, 2);
+    assert_string_equal(c.where->str, "a > 1");
+    assert_int_equal(sl_node_list_len(c.keys), 2);
+    assert_int_equal(c.options->kind, SL_NODE_MAP);
+    assert_int_equal(c.steps->kind, SL_NODE_SEQ);
+    assert_string_equal(c.extra->str, "hello");
+    /* where each was given */
+    assert_at(c.path_at, 1, 7);
+    assert_at(c.batch_at, 2, 13);
+    assert_at(c.format_at, 6, 9);
+    /* a single scalar is a list of one */
+    assert_int_equal(bind_yaml("keys: a\n", &c, &e), 0);
+    assert_int_equal(sl_node_list_len(c.keys), 1);
+}
+
+static void test_bind_defaults(void **state) {
+    (void)state;
+    bind_conf c;
+    sl_error e = {0};
+    assert_int_equal(bind_yaml("{}", &c, &e), 0);
+    assert_string_equal(c.path, "/in");
+    assert_int_equal(c.batch, 1024);
+    assert_true(c.threshold == 0.5);
+    assert_true(c.recursive);
+    assert_int_equal(c.window, 60 * 1000000LL);
+    assert_int_equal(c.format, 1);
+    assert_null(c.where);
+    assert_null(c.keys);
+    assert_null(c.options);
+    assert_null(c.steps);
+    assert_null(c.extra);
+    assert_null(c.path_at);
+    assert_null(c.batch_at);
+    assert_null(c.format_at);
+    /* a NULL map (an absent nested map) binds the defaults too */
+    memset(&c, 0x5a, sizeof c);
+    assert_int_equal(sl_spec_bind(NULL, bind_opts, "x", &c, &e), 0);
+    assert_int_equal(c.batch, 1024);
+    assert_int_equal(c.format, 1);
+    assert_null(c.batch_at);
+    /* ... unless something is required */
+    static const sl_opt req[] = {{"a", SL_OPT_INT, true, NULL, NULL, "a"}, {0}};
+    assert_int_equal(sl_spec_bind(NULL, req, "anomaly rules", &c, &e), SL_EINVAL);
+    assert_string_equal(e.msg, "anomaly rules is missing");
+    /* no default: zero, and -1 for an enum */
+    typedef struct {
+        const char *s;
+        int64_t i;
+        double d;
+        bool b;
+        int en;
+    } zc;
+    static const sl_opt zopts[] = {
+        {"s", SL_OPT_STRING, false, NULL, NULL, "", SL_OPT_BIND(zc, s)},
+        {"i", SL_OPT_INT, false, NULL, NULL, "", SL_OPT_BIND(zc, i)},
+        {"d", SL_OPT_DOUBLE, false, NULL, NULL, "", SL_OPT_BIND(zc, d)},
+        {"b", SL_OPT_BOOL, false, NULL, NULL, "", SL_OPT_BIND(zc, b)},
+        {"en", SL_OPT_ENUM, false, "a|b", NULL, "", SL_OPT_BIND(zc, en)},
+        {0},
+    };
+    zc z;
+    memset(&z, 0x5a, sizeof z);
+    sl_spec *s = load_ok("{}", NULL);
+    assert_int_equal(sl_spec_bind(sl_spec_root(s), zopts, NULL, &z, &e), 0);
+    assert_null(z.s);
+    assert_int_equal(z.i, 0);
+    assert_true(z.d == 0);
+    assert_false(z.b);
+    assert_int_equal(z.en, -1);
+    sl_spec_free(s);
+}
+
+static void test_bind_bounds(void **state) {
+    (void)state;
+    bind_fails("batch_size: 0\n", "p.yaml:1:13: source 'x': batch_size must be in 1..65536, got 0");
+    bind_fails("batch_size: 65537\n",
+               "p.yaml:1:13: source 'x': batch_size must be in 1..65536, got 65537");
+    bind_fails("threshold: 1.5\n", "p.yaml:1:12: source 'x': threshold must be in [0, 1], got 1.5");
+    bind_fails("threshold: -0.1\n",
+               "p.yaml:1:12: source 'x': threshold must be in [0, 1], got -0.1");
+    bind_fails("window: 500ms\n", "p.yaml:1:9: source 'x': window must be in 1s..1h, got 500ms");
+    bind_fails("window: 1h1s\n", "p.yaml:1:9: source 'x': window must be in 1s..1h, got 1h1s");
+    /* bounds are inclusive */
+    bind_conf c;
+    sl_error e = {0};
+    assert_int_equal(bind_yaml("{batch_size: 1, threshold: 1, window: 1h}", &c, &e), 0);
+    assert_int_equal(c.batch, 1);
+    assert_true(c.threshold == 1);
+    /* one-sided; a check-only row is bounded by sl_spec_check as well */
+    bind_fails("checked: -1\n", "p.yaml:1:10: source 'x': checked must be >= 0, got -1");
+    sl_spec *s = load_ok("checked: -1\n", NULL);
+    assert_int_equal(sl_spec_check(sl_spec_root(s), bind_opts, "source 'x'", &e), SL_EINVAL);
+    assert_string_equal(e.msg, "p.yaml:1:10: source 'x': checked must be >= 0, got -1");
+    sl_spec_free(s);
+    static const sl_opt mx[] = {{"n", SL_OPT_DOUBLE, false, NULL, NULL, "", SL_OPT_MAX(2.5)}, {0}};
+    s = load_ok("n: 3\n", NULL);
+    assert_int_equal(sl_spec_check(sl_spec_root(s), mx, "t", &e), SL_EINVAL);
+    assert_string_equal(e.msg, "p.yaml:1:4: t: n must be <= 2.5, got 3");
+    sl_spec_free(s);
+    /* the type is checked before the bounds */
+    bind_fails("batch_size: lots\n",
+               "p.yaml:1:13: source 'x': batch_size must be an integer, got 'lots'");
+}
+
+static void test_bind_enum_and_keys(void **state) {
+    (void)state;
+    bind_conf c;
+    sl_error e = {0};
+    assert_int_equal(bind_yaml("format: json\n", &c, &e), 0);
+    assert_int_equal(c.format, 0);
+    bind_fails("format: jsno\n", "p.yaml:1:9: source 'x': format must be one of json|csv|syslog, "
+                                 "got 'jsno' (did you mean 'json'?)");
+    bind_fails("path: /a\nfromat: csv\n",
+               "p.yaml:2:1: source 'x': unknown key 'fromat' (did you mean 'format'?)");
+    bind_fails("- a\n", "p.yaml:1:1: source 'x' must be a map, got a sequence");
+    /* file order: the first problem wins, a bound included */
+    bind_fails("batch_size: 0\nfromat: csv\n",
+               "p.yaml:1:13: source 'x': batch_size must be in 1..65536, got 0");
+}
+
+static void test_bind_bad_defaults(void **state) {
+    (void)state;
+    typedef struct {
+        int64_t n;
+        const sl_node *m;
+        int en;
+    } dc;
+    sl_error e = {0};
+    dc d;
+    static const sl_opt bad_int[] = {
+        {"n", SL_OPT_INT, false, NULL, "many", "", SL_OPT_BIND(dc, n)}, {0}};
+    assert_int_equal(sl_spec_bind(NULL, bad_int, "op", &d, &e), SL_EINVAL);
+    assert_string_equal(e.msg, "op: option 'n': bad default 'many': n must be an integer, got "
+                               "'many'");
+    static const sl_opt out_of_range[] = {
+        {"n", SL_OPT_INT, false, NULL, "0", "", SL_OPT_BIND(dc, n), SL_OPT_MIN(1)}, {0}};
+    assert_int_equal(sl_opt_check_defaults(out_of_range, "op", &e), SL_EINVAL);
+    assert_string_equal(e.msg, "op: option 'n': bad default '0': n must be >= 1, got 0");
+    static const sl_opt bad_enum[] = {
+        {"en", SL_OPT_ENUM, false, "a|b", "c", "", SL_OPT_BIND(dc, en)}, {0}};
+    assert_int_equal(sl_opt_check_defaults(bad_enum, NULL, &e), SL_EINVAL);
+    assert_string_equal(e.msg, "option 'en': bad default 'c': en must be one of a|b, got 'c' (did "
+                               "you mean 'a'?)");
+    static const sl_opt node_def[] = {
+        {"m", SL_OPT_MAP, false, NULL, "{a: 1}", "", SL_OPT_BIND(dc, m)}, {0}};
+    assert_int_equal(sl_opt_check_defaults(node_def, "op", &e), SL_EINVAL);
+    assert_string_equal(e.msg, "op: option 'm': a map option has no default text (got '{a: 1}')");
+    /* into sub-tables, named by their path */
+    static const sl_opt outer[] = {
+        {"inner", SL_OPT_MAP, false, NULL, NULL, "", SL_OPT_SUB(bad_int)}, {0}};
+    assert_int_equal(sl_opt_check_defaults(outer, "op", &e), SL_EINVAL);
+    assert_string_equal(e.msg, "op inner: option 'n': bad default 'many': n must be an integer, "
+                               "got 'many'");
+    assert_int_equal(sl_opt_check_defaults(bind_opts, "x", &e), 0);
+    /* a default text on an unbound row is for help only */
+    static const sl_opt doc_only[] = {{"k", SL_OPT_STRING, false, NULL, "same as on", ""}, {0}};
+    assert_int_equal(sl_opt_check_defaults(doc_only, "x", &e), 0);
+}
+
+static void test_help_bounds_and_sub(void **state) {
+    (void)state;
+    typedef struct {
+        int64_t size;
+    } hc;
+    static const sl_opt inner[] = {
+        {"size", SL_OPT_INT, false, NULL, "20", "values kept", SL_OPT_BIND(hc, size),
+         SL_OPT_RANGE(2, 100000)},
+        {"alpha", SL_OPT_DOUBLE, false, NULL, "0.1", "weight", SL_OPT_RANGE(0, 1)},
+        {0},
+    };
+    static const sl_opt item[] = {{"level", SL_OPT_STRING, true, NULL, NULL, "text"}, {0}};
+    static const sl_opt opts[] = {
+        {"max_keys", SL_OPT_INT, false, NULL, "1000000", "bound", SL_OPT_MIN(1)},
+        {"every", SL_OPT_DURATION, false, NULL, "1s", "how often", SL_OPT_RANGE(1000, 90e6)},
+        {"baseline", SL_OPT_MAP, false, NULL, NULL, "the baseline", SL_OPT_SUB(inner)},
+        {"severity", SL_OPT_SEQ, false, NULL, NULL, "levels", SL_OPT_SUB(item)},
+        {"prefix", SL_OPT_STRING, false, NULL, "", "column prefix"},
+        {0},
+    };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    sl_opt_print_help(f, opts);
+    fclose(f);
+    assert_string_equal(buf,
+                        "  max_keys          int >= 1             bound (default: 1000000)\n"
+                        "  every             duration 1ms..1m30s  how often (default: 1s)\n"
+                        "  baseline          map                  the baseline\n"
+                        "  baseline.size     int 2..100000        values kept (default: 20)\n"
+                        "  baseline.alpha    number [0, 1]        weight (default: 0.1)\n"
+                        "  severity          sequence             levels\n"
+                        "  severity[].level  string               text (required)\n"
+                        "  prefix            string               column prefix (default: \"\")\n");
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nested_block),
@@ -732,6 +1001,14 @@ int main(void) {
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_bind_types),
+        cmocka_unit_test(test_bind_defaults),
+        cmocka_unit_test(test_bind_bounds),
+        cmocka_unit_test(test_bind_enum_and_keys),
+        cmocka_unit_test(test_bind_bad_defaults),
+        cmocka_unit_test(test_help_bounds_and_sub),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    sl_spec_free(bound_spec);
+    return rc;
 }
