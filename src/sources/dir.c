@@ -171,6 +171,7 @@ void sl_dir_free(sl_dir_source *d) {
 }
 
 bool sl_dir_watching(const sl_dir_source *d) { return d->ino >= 0; }
+int sl_dir_fd(const sl_dir_source *d) { return d->ino; }
 void sl_dir_set_max_files(sl_dir_source *d, int n) { d->max_files = n > 0 ? n : 0; }
 
 void sl_dir_restore(sl_dir_source *d, const char *name, int64_t pos) {

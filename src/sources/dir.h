@@ -130,5 +130,9 @@ int64_t sl_dir_cleaned(const sl_dir_source *d);
 ssize_t sl_dir_read_head(sl_dir_source *d, int32_t part, char *buf, size_t cap, sl_error *err);
 /* true while inotify watches the directory (false: every scan is a full one). */
 bool sl_dir_watching(const sl_dir_source *d);
+/* The inotify descriptor: readable when the directory changed (sl_dir_scan
+ * drains it), or -1 when nothing watches the directory (the watch can be
+ * lost at a scan: ask again after one). */
+int sl_dir_fd(const sl_dir_source *d);
 
 #endif

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -85,6 +87,7 @@ struct sl_kafka_source {
     rd_kafka_queue_t *q;
     rd_kafka_message_t *ahead[512];
     int nahead, iahead;
+    int evfd; /* written by librdkafka when the queue gets its first element */
 
     int64_t filtered;
     int last_err;
@@ -445,6 +448,7 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
         sl_error_set(err, SL_ENOMEM, "kafka: out of memory");
         return NULL;
     }
+    s->evfd = -1;
     s->pos_fn = pos;
     s->revoke_fn = revoke;
     s->ud = ud;
@@ -528,6 +532,11 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
     }
     rd_kafka_poll_set_consumer(s->rk);
     s->q = rd_kafka_queue_get_consumer(s->rk);
+    s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->evfd >= 0) {
+        static const uint64_t one = 1; /* an eventfd takes 8-byte writes */
+        rd_kafka_queue_io_event_enable(s->q, s->evfd, &one, sizeof one);
+    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(c->ntopics);
     for (int i = 0; i < c->ntopics; i++)
         rd_kafka_topic_partition_list_add(sub, c->topics[i], RD_KAFKA_PARTITION_UA);
@@ -558,10 +567,15 @@ void sl_kafka_close(sl_kafka_source *s) {
     s->n = 0;
     if (s->rk) {
         rd_kafka_consumer_close(s->rk); /* runs the revoke path */
-        if (s->q)
+        if (s->q) {
+            if (s->evfd >= 0)
+                rd_kafka_queue_io_event_enable(s->q, -1, NULL, 0);
             rd_kafka_queue_destroy(s->q);
+        }
         rd_kafka_destroy(s->rk);
     }
+    if (s->evfd >= 0)
+        close(s->evfd);
     for (int i = 0; i < s->ntopics; i++) {
         free(s->topics[i].name);
         free(s->topics[i].ids);
@@ -687,6 +701,11 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
     *msgs = s->msgs;
     if (max < 1)
         max = 1;
+    if (s->evfd >= 0) { /* drained first: what is enqueued after this signals again */
+        uint64_t v;
+        if (read(s->evfd, &v, sizeof v) < 0) { /* EAGAIN: nothing was signalled */
+        }
+    }
     if (s->mcap > max * 2 + 1024) { /* keep mcap within reach of max */
         sl_kafka_msg *nm = realloc(s->msgs, (size_t)max * sizeof *nm);
         if (nm) {
@@ -762,6 +781,8 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
 }
 
 /* ---- positions ------------------------------------------------------------- */
+
+int sl_kafka_fd(const sl_kafka_source *s) { return s->evfd; }
 
 const char *const *sl_kafka_partition_names(const sl_kafka_source *s) {
     static const char *const none[] = {NULL};

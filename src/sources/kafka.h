@@ -95,6 +95,12 @@ int64_t sl_kafka_filtered(const sl_kafka_source *s);
 /* Sum over assigned partitions of high watermark - position (as last seen by
  * fetches; no network round trip). */
 int64_t sl_kafka_lag(const sl_kafka_source *s);
+/* A descriptor that becomes readable when the consumer queue gets an element
+ * while it was empty (a message, a rebalance): librdkafka's
+ * rd_kafka_queue_io_event_enable. sl_kafka_poll drains it, so a poll that
+ * left messages in the queue must be followed by another poll, not a wait.
+ * -1 if it could not be made. */
+int sl_kafka_fd(const sl_kafka_source *s);
 /* once mode: partitions are assigned and every one reached its end offset. */
 bool sl_kafka_done(const sl_kafka_source *s);
 /* Leaves the group (the revoke callback runs first) and frees everything. */

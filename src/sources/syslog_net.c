@@ -51,6 +51,7 @@ struct sl_syslog_net {
     size_t max_queue, max_msg;
     int max_conns;
     int udp_fd, tcp_fd, wake_fd;
+    int data_fd; /* eventfd: signalled when the inbox gets its first message */
     int udp_port, tcp_port;
     pthread_t udp_thr, tcp_thr;
     bool udp_started, tcp_started;
@@ -104,6 +105,11 @@ static bool q_push(sl_syslog_net *s, const char *p, size_t len, int part) {
     for (char *c = d, *e = d + len; (c = memchr(c, '\r', (size_t)(e - c))); c++)
         *c = ' ';
     d[len] = '\n';
+    if (q->n == 0) { /* the engine may be waiting on data_fd */
+        uint64_t one = 1;
+        if (write(s->data_fd, &one, sizeof one) < 0) { /* cannot fail below the max count */
+        }
+    }
     q->m[q->n++] = (sl_syslog_net_msg){(uint32_t)q->len, (uint32_t)len, part, s->pseq[part]++};
     q->len += len + 1;
     s->st.received++;
@@ -537,6 +543,7 @@ sl_syslog_net *sl_syslog_net_open(const sl_syslog_net_config *c, sl_error *err) 
     if (s->max_msg > s->max_queue) s->max_msg = s->max_queue;
     s->max_conns = c->max_connections > 0 ? c->max_connections : 1024;
     s->udp_fd = s->tcp_fd = -1;
+    s->data_fd = -1;
     s->udp_port = s->tcp_port = -1;
     atomic_init(&s->stop, 0);
     pthread_mutex_init(&s->mu, NULL);
@@ -550,7 +557,8 @@ sl_syslog_net *sl_syslog_net_open(const sl_syslog_net_config *c, sl_error *err) 
     pthread_cond_init(&s->space_cv, NULL);
     s->pmap = sl_hmap_new(64);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->wake_fd < 0) {
+    s->data_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->wake_fd < 0 || s->data_fd < 0) {
         sl_error_set(err, SL_EIO, "eventfd: %s", strerror(errno));
         goto fail;
     }
@@ -584,6 +592,7 @@ fail:
     return NULL;
 }
 
+int sl_syslog_net_fd(const sl_syslog_net *s) { return s->data_fd; }
 int sl_syslog_net_udp_port(const sl_syslog_net *s) { return s->udp_port; }
 int sl_syslog_net_tcp_port(const sl_syslog_net *s) { return s->tcp_port; }
 
@@ -604,6 +613,7 @@ void sl_syslog_net_close(sl_syslog_net *s) {
     if (s->udp_fd >= 0) close(s->udp_fd);
     if (s->tcp_fd >= 0) close(s->tcp_fd);
     if (s->wake_fd >= 0) close(s->wake_fd);
+    if (s->data_fd >= 0) close(s->data_fd);
     qbuf_free(&s->inbox);
     qbuf_free(&s->out);
     for (int i = 0; i < s->np; i++)
@@ -652,6 +662,9 @@ int sl_syslog_net_poll(sl_syslog_net *s, int max, int timeout_ms, const char **b
                 if (pthread_cond_timedwait(&s->data_cv, &s->mu, &dl) == ETIMEDOUT) break;
         }
         if (s->inbox.n > 0) {
+            uint64_t v; /* drained under mu: the next first message signals again */
+            if (read(s->data_fd, &v, sizeof v) < 0) { /* EAGAIN: already drained */
+            }
             qbuf t = s->out;
             s->out = s->inbox;
             s->inbox = t;

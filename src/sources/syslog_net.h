@@ -97,6 +97,11 @@ typedef sl_poll_msg sl_syslog_net_msg;
  * is n lines. Never fails once open (err is kept for symmetry, may be NULL). */
 int sl_syslog_net_poll(sl_syslog_net *s, int max, int timeout_ms, const char **buf,
                        const sl_syslog_net_msg **msgs, sl_error *err);
+/* An eventfd that becomes readable when the queue gets a message while it
+ * was empty; sl_syslog_net_poll drains it when it takes the queue, so a poll
+ * that handed out fewer messages than it holds must be followed by another
+ * poll, not a wait. */
+int sl_syslog_net_fd(const sl_syslog_net *s);
 /* Partition names by part id, as of the last poll. */
 const char *const *sl_syslog_net_part_names(const sl_syslog_net *s);
 int sl_syslog_net_part_count(const sl_syslog_net *s);

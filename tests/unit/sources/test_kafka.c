@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include <librdkafka/rdkafka.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,37 @@ static void test_once_all(void **state) {
     for (int k = 0; k < 5; k++)
         assert_int_equal(consumer_poll(c, 500, 50), 0);
     assert_true(sl_kafka_done(c->s));
+    consumer_close(c);
+    free(seen);
+}
+
+/* The descriptor the event loop waits on: readable once messages are
+ * produced, and a loop that waits on it (polling again while a poll came
+ * back full, as the fd signals new input, not input left behind) reads
+ * every message. */
+static void test_fd(void **state) {
+    (void)state;
+    enum { N = 500 };
+    int *seen = calloc(N, sizeof *seen);
+    ckpt ck = {0};
+    consumer *c = consumer_open(boot, "g4", 4, "fd", false, false, &ck, seen);
+    int fd = sl_kafka_fd(c->s);
+    assert_true(fd >= 0);
+    int64_t t0 = sl_monotonic_us();
+    while (c->assigned < 4) { /* joining the group */
+        consumer_poll(c, 100, 100);
+        assert_true(sl_monotonic_us() - t0 < 60 * SL_US_PER_SEC);
+    }
+    produce(boot, "g4", 4, 0, N);
+    while (c->got < N) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        assert_int_equal(poll(&pf, 1, 10000), 1);
+        while (consumer_poll(c, 64, 0) == 64)
+            ;
+        assert_true(sl_monotonic_us() - t0 < 60 * SL_US_PER_SEC);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
     consumer_close(c);
     free(seen);
 }
@@ -658,6 +690,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_mock_bootstraps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_once_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_rebalance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_cooperative, setup, teardown),
