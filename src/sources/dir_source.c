@@ -1,0 +1,282 @@
+/*
+ * dir_source.c - the `dir` and `file` source kinds (source.h) over a landing
+ * directory (dir.h). A `file` source is a dir source on the file's directory
+ * whose pattern is the file's name. Positions are byte offsets per file.
+ */
+#include <dirent.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "formats/json.h"
+#include "formats/json_write.h"
+#include "sources/dir.h"
+#include "sources/source.h"
+
+#define SAMPLE_READ_MAX (8u << 20) /* bytes read per file when sampling */
+
+typedef struct {
+    const char *path;
+    const char *pattern;
+    int64_t max_files;
+    int cleanup; /* sl_dir_cleanup: the words of `cleanup` in its order */
+    const sl_node *cleanup_at;
+    const char *archive;
+    const sl_node *archive_at;
+} dir_conf;
+
+#define B(field) SL_OPT_BIND(dir_conf, field)
+static const sl_opt dir_opts[] = {
+    {"path", SL_OPT_STRING, true, NULL, NULL, "the landing directory", B(path)},
+    {"pattern", SL_OPT_STRING, false, NULL, "*", "file name glob (dot-files are ignored)",
+     B(pattern)},
+    {"max_files_per_trigger", SL_OPT_INT, false, NULL, "0",
+     "files started per read cycle, each slice committed (0: no limit)", B(max_files),
+     SL_OPT_RANGE(0, 1000000000)},
+    {"cleanup", SL_OPT_ENUM, false, "none|delete|move", "none",
+     "what happens to a file once it is read and committed", B(cleanup),
+     SL_OPT_AT(dir_conf, cleanup_at)},
+    {"archive", SL_OPT_STRING, false, NULL, NULL, "where cleanup: move puts finished files",
+     B(archive), SL_OPT_AT(dir_conf, archive_at)},
+    {0},
+};
+
+/* A file: the rows of dir but the pattern (the file's name is the pattern). */
+static const sl_opt file_opts[] = {
+    {"path", SL_OPT_STRING, true, NULL, NULL, "the file", B(path)},
+    {"max_files_per_trigger", SL_OPT_INT, false, NULL, "0",
+     "files started per read cycle, each slice committed (0: no limit)", B(max_files),
+     SL_OPT_RANGE(0, 1000000000)},
+    {"cleanup", SL_OPT_ENUM, false, "none|delete|move", "none",
+     "what happens to the file once it is read and committed", B(cleanup),
+     SL_OPT_AT(dir_conf, cleanup_at)},
+    {"archive", SL_OPT_STRING, false, NULL, NULL, "where cleanup: move puts the finished file",
+     B(archive), SL_OPT_AT(dir_conf, archive_at)},
+    {0},
+};
+#undef B
+
+typedef struct {
+    dir_conf c;
+    char path[PATH_MAX], pattern[256];
+    char name[64]; /* the source's name, for logs */
+    sl_source_env env;
+    sl_dir_source *dir;
+    bool exhausted;
+} dir_src;
+
+static int create(const sl_opt *opts, bool file, const sl_node *n, const sl_source_env *env,
+                  void **self, sl_error *err) {
+    char what[128];
+    snprintf(what, sizeof what, "source '%s'", env->name);
+    dir_conf c;
+    if (sl_spec_bind(n, opts, what, &c, err)) return SL_EINVAL;
+    if ((c.cleanup == SL_DIR_CLEANUP_MOVE) != !!c.archive)
+        return sl_node_error(err, c.archive_at ? c.archive_at : c.cleanup_at,
+                             "%s: cleanup: move and archive go together", what);
+    dir_src *d = calloc(1, sizeof *d);
+    if (!d) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    d->c = c;
+    if (file) {
+        char a[PATH_MAX], b[PATH_MAX];
+        snprintf(a, sizeof a, "%s", c.path);
+        snprintf(b, sizeof b, "%s", c.path);
+        snprintf(d->path, sizeof d->path, "%s", dirname(a));
+        snprintf(d->pattern, sizeof d->pattern, "%s", basename(b));
+    } else {
+        snprintf(d->path, sizeof d->path, "%s", c.path);
+        snprintf(d->pattern, sizeof d->pattern, "%s", c.pattern);
+    }
+    snprintf(d->name, sizeof d->name, "%s", env->name);
+    *self = d;
+    return 0;
+}
+
+static int dir_create(const sl_node *n, const sl_source_env *env, void **self, sl_source_info *info,
+                      sl_error *err) {
+    (void)info;
+    return create(dir_opts, false, n, env, self, err);
+}
+
+static int file_create(const sl_node *n, const sl_source_env *env, void **self,
+                       sl_source_info *info, sl_error *err) {
+    (void)info;
+    return create(file_opts, true, n, env, self, err);
+}
+
+static void restore_cb(void *ud, const char *part, int64_t pos) { sl_dir_restore(ud, part, pos); }
+
+static int dir_open_(void *self, const sl_source_env *env, sl_error *err) {
+    dir_src *d = self;
+    d->env = *env;
+    d->exhausted = false;
+    d->dir = sl_dir_open(d->path, d->pattern, err);
+    if (!d->dir) return err->code;
+    int rc = sl_store_positions(env->store, env->name, restore_cb, d->dir, err);
+    if (rc) return rc;
+    sl_dir_set_max_files(d->dir, (int)d->c.max_files);
+    if (d->c.cleanup != SL_DIR_CLEANUP_NONE)
+        rc = sl_dir_set_cleanup(d->dir, (sl_dir_cleanup)d->c.cleanup, d->c.archive, err);
+    return rc;
+}
+
+static void dir_close_(void *self) {
+    dir_src *d = self;
+    sl_dir_free(d->dir);
+    d->dir = NULL;
+}
+
+static void dir_destroy(void *self) {
+    dir_close_(self);
+    free(self);
+}
+
+static int dir_scan_(void *self, sl_error *err) {
+    dir_src *d = self;
+    return d->dir ? sl_dir_scan(d->dir, err) : 0;
+}
+
+static int dir_read(void *self, bool final, sl_error *err) {
+    dir_src *d = self;
+    const char *buf;
+    size_t len;
+    int32_t part;
+    int64_t base;
+    int got = sl_dir_next(d->dir, final, &buf, &len, &part, &base, err);
+    if (got <= 0) {
+        if (got == 0 && final) d->exhausted = true;
+        return got;
+    }
+    size_t used = d->env.parse(d->env.ud, buf, len, part, base);
+    sl_dir_consume(d->dir, used);
+    return used ? 1 : 0;
+}
+
+static const char *const *dir_part_names(void *self) {
+    dir_src *d = self;
+    return d->dir ? sl_dir_names(d->dir) : NULL;
+}
+
+static void dir_each_position(void *self, sl_source_pos_fn fn, void *ud) {
+    dir_src *d = self;
+    if (d->dir) sl_dir_each_dirty(d->dir, fn, ud);
+}
+
+static void dir_committed(void *self) {
+    dir_src *d = self;
+    if (!d->dir) return;
+    sl_dir_clear_dirty(d->dir);
+    sl_error e = {0};
+    /* cleanup failing (a file held open elsewhere, a full archive disk) is
+     * not a reason to stop reading: it is retried after the next commit */
+    if (sl_dir_committed(d->dir, &e) < 0) {
+        char esc[1024];
+        sl_json_escape(esc, sizeof esc, e.msg, (int)strlen(e.msg));
+        sl_log_warn("cleanup after commit failed", "\"source\":\"%s\",\"error\":\"%s\"", d->name,
+                    esc);
+    }
+}
+
+static bool dir_done(void *self) { return ((dir_src *)self)->exhausted; }
+
+static int dir_fd(void *self) {
+    dir_src *d = self;
+    return d->dir ? sl_dir_fd(d->dir) : -1;
+}
+
+static void dir_stats(void *self, sl_source_stats *out) {
+    dir_src *d = self;
+    out->files_waiting = d->dir ? sl_dir_pending_files(d->dir) : 0;
+    out->bytes_waiting = d->dir ? sl_dir_pending_bytes(d->dir) : 0;
+}
+
+static long dir_read_head(void *self, int32_t part, char *buf, size_t cap) {
+    dir_src *d = self;
+    sl_error e = {0};
+    return d->dir ? (long)sl_dir_read_head(d->dir, part, buf, cap, &e) : -1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files present now, in name order, each as its complete lines. */
+static int dir_sample(void *self, bool (*each)(void *ud, const char *buf, size_t len), void *ud,
+                      sl_error *err) {
+    dir_src *d = self;
+    DIR *dh = opendir(d->path);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while (dh && (e = readdir(dh))) {
+        if (e->d_name[0] == '.' || fnmatch(d->pattern, e->d_name, 0) != 0) continue;
+        if (n == cap) names = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
+        names[n++] = strdup(e->d_name);
+    }
+    if (dh) closedir(dh);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    char *buf = malloc(SAMPLE_READ_MAX + 2 + SL_JSON_PADDING);
+    if (!buf) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof path, "%s/%s", d->path, names[i]);
+        struct stat st;
+        FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+        if (!f) continue;
+        size_t len = fread(buf, 1, SAMPLE_READ_MAX, f);
+        bool whole = feof(f);
+        fclose(f);
+        if (!whole) { /* only complete records */
+            char *nl = memrchr(buf, '\n', len);
+            len = nl ? (size_t)(nl - buf) + 1 : 0;
+        } else if (len && buf[len - 1] != '\n') {
+            buf[len++] = '\n';
+        }
+        memset(buf + len, 0, SL_JSON_PADDING);
+        if (!each(ud, buf, len)) break;
+    }
+    free(buf);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return 0;
+}
+
+static void dir_describe(void *self, char *out, size_t cap) {
+    dir_src *d = self;
+    snprintf(out, cap, "dir %s/%s", d->path, d->pattern);
+}
+
+#define DIR_CALLBACKS                                                                              \
+    .destroy = dir_destroy, .open = dir_open_, .close = dir_close_, .scan = dir_scan_,             \
+    .read = dir_read, .part_names = dir_part_names, .each_position = dir_each_position,            \
+    .committed = dir_committed, .done = dir_done, .fd = dir_fd, .stats = dir_stats,                \
+    .read_head = dir_read_head, .sample = dir_sample, .describe = dir_describe
+
+const sl_source_def sl_source_dir = {
+    .name = "dir",
+    .opts = dir_opts,
+    .help = "a landing directory: files matching a pattern, read in name order",
+    .format = "json",
+    .create = dir_create,
+    DIR_CALLBACKS,
+};
+
+const sl_source_def sl_source_file = {
+    .name = "file",
+    .opts = file_opts,
+    .help = "one file, read as it grows",
+    .format = "json",
+    .create = file_create,
+    DIR_CALLBACKS,
+};

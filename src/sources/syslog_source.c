@@ -1,0 +1,150 @@
+/*
+ * syslog_source.c - the `syslog` source kind (source.h) over UDP/TCP
+ * listeners (syslog_net.h). Every peer is a partition; there are no
+ * positions, since the network cannot replay (at-most-once across a crash).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "sources/source.h"
+#include "sources/syslog_net.h"
+
+typedef struct {
+    const char *listen_udp, *listen_tcp;
+    int64_t max_queue_bytes;
+} syslog_conf;
+
+#define B(field) SL_OPT_BIND(syslog_conf, field)
+static const sl_opt syslog_opts[] = {
+    {"listen_udp", SL_OPT_STRING, false, NULL, NULL, "UDP address:port (RFC 5426)", B(listen_udp)},
+    {"listen_tcp", SL_OPT_STRING, false, NULL, NULL,
+     "TCP address:port (RFC 6587: octet counting or newline framing)", B(listen_tcp)},
+    {"max_queue_bytes", SL_OPT_INT, false, NULL, "8388608",
+     "bound of the receive queue (full: TCP pushes back, UDP drops and counts)", B(max_queue_bytes),
+     SL_OPT_MIN(65536)},
+    {0},
+};
+#undef B
+
+typedef struct {
+    char *udp, *tcp;
+    int64_t max_queue_bytes;
+    char name[64]; /* the source's name, for logs */
+    sl_source_env env;
+    sl_syslog_net *net;
+    int64_t idle_since; /* --once: the input ends after 1 s without messages */
+    bool exhausted;
+} syslog_src;
+
+static int syslog_create(const sl_node *n, const sl_source_env *env, void **self,
+                         sl_source_info *info, sl_error *err) {
+    (void)info;
+    char what[128];
+    snprintf(what, sizeof what, "source '%s'", env->name);
+    syslog_conf c;
+    if (sl_spec_bind(n, syslog_opts, what, &c, err)) return SL_EINVAL;
+    if (!c.listen_udp && !c.listen_tcp)
+        return sl_node_error(err, n, "%s: syslog needs listen_udp and/or listen_tcp", what);
+    syslog_src *s = calloc(1, sizeof *s);
+    if (!s) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    s->udp = c.listen_udp ? strdup(c.listen_udp) : NULL;
+    s->tcp = c.listen_tcp ? strdup(c.listen_tcp) : NULL;
+    s->max_queue_bytes = c.max_queue_bytes;
+    snprintf(s->name, sizeof s->name, "%s", env->name);
+    *self = s;
+    return 0;
+}
+
+static void syslog_close_(void *self) {
+    syslog_src *s = self;
+    sl_syslog_net_close(s->net);
+    s->net = NULL;
+}
+
+static void syslog_destroy(void *self) {
+    syslog_src *s = self;
+    syslog_close_(s);
+    free(s->udp);
+    free(s->tcp);
+    free(s);
+}
+
+static int syslog_open_(void *self, const sl_source_env *env, sl_error *err) {
+    syslog_src *s = self;
+    s->env = *env;
+    s->exhausted = false;
+    s->idle_since = 0;
+    sl_syslog_net_config c = {
+        .udp = s->udp, .tcp = s->tcp, .max_queue_bytes = (size_t)s->max_queue_bytes};
+    s->net = sl_syslog_net_open(&c, err);
+    if (!s->net) return err->code;
+    sl_log_info("syslog listening", "\"source\":\"%s\",\"udp_port\":%d,\"tcp_port\":%d", s->name,
+                s->udp ? sl_syslog_net_udp_port(s->net) : 0,
+                s->tcp ? sl_syslog_net_tcp_port(s->net) : 0);
+    return 0;
+}
+
+static int syslog_read(void *self, bool final, sl_error *err) {
+    syslog_src *s = self;
+    const char *buf;
+    const sl_syslog_net_msg *msgs;
+    int n = sl_syslog_net_poll(s->net, (int)s->env.batch_size, 0, &buf, &msgs, err);
+    if (n < 0) return n;
+    if (n == 0) {
+        /* --once over a listener: the input ends after a second of silence */
+        int64_t now = sl_monotonic_us();
+        if (!s->idle_since) s->idle_since = now;
+        if (final && now - s->idle_since > 1000000) s->exhausted = true;
+        return 0;
+    }
+    s->idle_since = 0;
+    s->env.parse_msgs(s->env.ud, buf, msgs, n);
+    return 1;
+}
+
+static const char *const *syslog_part_names(void *self) {
+    syslog_src *s = self;
+    return s->net ? sl_syslog_net_part_names(s->net) : NULL;
+}
+
+static bool syslog_done(void *self) { return ((syslog_src *)self)->exhausted; }
+
+static int syslog_fd(void *self) {
+    syslog_src *s = self;
+    return s->net ? sl_syslog_net_fd(s->net) : -1;
+}
+
+static void syslog_stats(void *self, sl_source_stats *out) {
+    syslog_src *s = self;
+    out->dropped = 0;
+    if (!s->net) return;
+    sl_syslog_net_stats st;
+    sl_syslog_net_stats_get(s->net, &st);
+    out->dropped = st.dropped;
+}
+
+static void syslog_describe(void *self, char *out, size_t cap) {
+    syslog_src *s = self;
+    snprintf(out, cap, "syslog%s%s%s%s", s->udp ? " udp " : "", s->udp ? s->udp : "",
+             s->tcp ? " tcp " : "", s->tcp ? s->tcp : "");
+}
+
+const sl_source_def sl_source_syslog = {
+    .name = "syslog",
+    .opts = syslog_opts,
+    .help = "syslog over the network: UDP (RFC 5426) and TCP (RFC 6587) listeners",
+    .format = "syslog",
+    .create = syslog_create,
+    .destroy = syslog_destroy,
+    .open = syslog_open_,
+    .close = syslog_close_,
+    .read = syslog_read,
+    .part_names = syslog_part_names,
+    .done = syslog_done,
+    .fd = syslog_fd,
+    .stats = syslog_stats,
+    .describe = syslog_describe,
+};
