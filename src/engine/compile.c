@@ -32,36 +32,6 @@ static const sl_opt top_opts[] = {
     {0},
 };
 
-static const sl_opt source_opts[] = {
-    {"type", SL_OPT_ENUM, true, "dir|file|kafka|syslog", NULL, "dir: a landing directory; file: one file; kafka: topics of a Kafka cluster; syslog: UDP/TCP listeners"},
-    {"path", SL_OPT_STRING, false, NULL, NULL, "directory (dir) or file (file)"},
-    {"brokers", SL_OPT_STRING, false, NULL, NULL, "kafka: bootstrap servers host:port,..."},
-    {"topics", SL_OPT_LIST, false, NULL, NULL, "kafka: topic name(s)"},
-    {"group", SL_OPT_STRING, false, NULL, "sluice", "kafka: consumer group (processes in one group share the partitions)"},
-    {"properties", SL_OPT_MAP, false, NULL, NULL, "kafka: any librdkafka setting, e.g. security.protocol: SSL (secrets are never logged)"},
-    {"filter", SL_OPT_MAP, false, NULL, NULL, "kafka: {header: NAME, values: [...], keys: [...]} allow-lists checked before parsing"},
-    {"partitioned_state", SL_OPT_BOOL, false, NULL, "false", "kafka: keyed state (dedupe, windows, anomaly, health, scd2) kept per partition, column _part, so it moves with a partition between --instance processes"},
-    {"listen_udp", SL_OPT_STRING, false, NULL, NULL, "syslog: UDP address:port (RFC 5426)"},
-    {"listen_tcp", SL_OPT_STRING, false, NULL, NULL, "syslog: TCP address:port (RFC 6587: octet counting or newline framing)"},
-    {"max_queue_bytes", SL_OPT_INT, false, NULL, "8388608", "syslog: bound of the receive queue (full: TCP pushes back, UDP drops and counts)"},
-    {"max_files_per_trigger", SL_OPT_INT, false, NULL, "0", "dir: files started per read cycle, each slice committed (0: no limit)"},
-    {"cleanup", SL_OPT_ENUM, false, "none|delete|move", "none", "dir: what happens to a file once it is read and committed"},
-    {"archive", SL_OPT_STRING, false, NULL, NULL, "dir: where cleanup: move puts finished files"},
-    {"pattern_regex", SL_OPT_STRING, false, NULL, NULL, "format regex: PCRE2 pattern whose named groups are the fields"},
-    {"delimiter", SL_OPT_STRING, false, NULL, ",", "format csv: field delimiter (one character)"},
-    {"header", SL_OPT_BOOL, false, NULL, "true", "format csv: every file starts with a header row (kafka/syslog: false)"},
-    {"columns", SL_OPT_LIST, false, NULL, NULL, "format csv without header: the column names in file order"},
-    {"pattern", SL_OPT_STRING, false, NULL, "*", "file name glob (dir)"},
-    {"format", SL_OPT_ENUM, false, "json|syslog|logfmt|regex|csv", "json", "record format: NDJSON, syslog (RFC 5424 / 3164), logfmt, regex (named groups) or CSV (RFC 4180)"},
-    {"schema", SL_OPT_ANY, false, NULL, NULL, "field: type (int, double, string, bool, timestamp), or `infer` (json, csv: types from a sample of the files); syslog default: pri, facility, severity, timestamp, hostname, app_name, procid, msgid, structured_data, msg"},
-    {"schema_hints", SL_OPT_MAP, false, NULL, NULL, "schema: infer: field: type that overrides the inferred type (or declares a field the sample lacks)"},
-    {"infer_sample", SL_OPT_INT, false, NULL, "1000", "schema: infer: records sampled from the files present at the first run"},
-    {"evolve", SL_OPT_ENUM, false, "add_columns|fail|none", "add_columns with schema: infer, else none", "a field the schema lacks (json: root key; csv: header column): becomes a new column, stops the pipeline, or is ignored"},
-    {"on_type_conflict", SL_OPT_ENUM, false, "quarantine|widen", "quarantine", "a value that does not fit its column: quarantined, or (widen) an int column becomes double"},
-    {"paths", SL_OPT_MAP, false, NULL, NULL, "field: dotted JSON path, when not a top-level key"},
-    {0},
-};
-
 static const sl_opt table_opts[] = {
     {"from", SL_OPT_LIST, true, NULL, NULL, "a source or another table, or a list of them (a union: the columns of the first, which every other input must have)"},
     {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)", "a union: an input that sent no rows for this long stops holding the table's watermark back"},
@@ -166,14 +136,6 @@ static int name_error(sl_error *err, const sl_node *map, int i, const char *what
                        "%s name '%s' must be an identifier (letters, digits, _)", what, map->map[i].key);
 }
 
-static const sl_opt kafka_filter_opts[] = {
-    {"header", SL_OPT_STRING, false, NULL, NULL, "header whose value must be in `values`"},
-    {"values", SL_OPT_LIST, false, NULL, NULL, "allowed values of the header (a list, or one string of comma-separated values)"},
-    {"missing", SL_OPT_ENUM, false, "drop|pass", "drop", "a message without the header: filtered out, or passed on (to be filtered on its payload)"},
-    {"keys", SL_OPT_LIST, false, NULL, NULL, "allowed message keys"},
-    {0},
-};
-
 static void free_list(char **v, int n) {
     for (int i = 0; v && i < n; i++) free(v[i]);
     free(v);
@@ -224,93 +186,46 @@ static int kafka_props(const sl_node *n, char ***out, int *count, sl_error *err)
     return 0;
 }
 
-static const char *const kafka_only[] = {"brokers", "topics", "group", "properties", "filter", "partitioned_state"};
-static const char *const syslog_only[] = {"listen_udp", "listen_tcp", "max_queue_bytes"};
-static const char *const dir_only[] = {"path", "pattern", "max_files_per_trigger", "cleanup", "archive"};
-
-/* Refuses keys that belong to another source type. */
-static int refuse_keys(const source *s, const sl_node *n, const char *const *keys, size_t nkeys, const char *owner, sl_error *err) {
-    for (size_t i = 0; i < nkeys; i++)
-        if (sl_node_get(n, keys[i]))
-            return sl_node_error(err, sl_node_get(n, keys[i]), "source '%s': '%s' is for %s sources", s->name, keys[i], owner);
-    return 0;
-}
-#define REFUSE(keys, owner) refuse_keys(s, n, keys, sizeof keys / sizeof *keys, owner, err)
-
-static int compile_kafka(source *s, const sl_node *n, sl_error *err) {
-    const char *need[] = {"brokers", "topics"};
-    for (int i = 0; i < 2; i++)
-        if (!sl_node_get(n, need[i])) return sl_node_error(err, n, "source '%s': kafka needs '%s'", s->name, need[i]);
-    if (REFUSE(syslog_only, "syslog") || REFUSE(dir_only, "dir and file")) return SL_EINVAL;
-    s->type = SRC_KAFKA;
-    s->brokers = strdup(sl_node_get(n, "brokers")->str);
-    const sl_node *g = sl_node_get(n, "group");
-    s->group = strdup(g ? g->str : "sluice");
-    if (node_list(sl_node_get(n, "topics"), &s->topics, &s->ntopics, err)) return err->code;
-    if (kafka_props(sl_node_get(n, "properties"), &s->props, &s->nprops, err)) return SL_EINVAL;
-    const sl_node *ps = sl_node_get(n, "partitioned_state");
-    if (ps && sl_node_bool(ps, "partitioned_state", &s->part_state, err)) return SL_EINVAL;
-    const sl_node *f = sl_node_get(n, "filter");
-    if (f) {
-        char what[128];
-        snprintf(what, sizeof what, "source '%s' filter", s->name);
-        if (sl_spec_check(f, kafka_filter_opts, what, err)) return SL_EINVAL;
-        const sl_node *h = sl_node_get(f, "header"), *v = sl_node_get(f, "values"), *k = sl_node_get(f, "keys");
-        if (!!h != !!v) return sl_node_error(err, f, "filter: 'header' and 'values' go together");
-        if (h) {
-            s->filter_header = strdup(h->str);
-            const sl_node *miss = sl_node_get(f, "missing");
-            s->filter_missing_pass = miss && !strcmp(miss->str, "pass");
-            if (node_list(v, &s->filter_values, &s->nfilter_values, err)) return err->code;
-        }
-        if (k && node_list(k, &s->filter_keys, &s->nfilter_keys, err)) return err->code;
-    }
-    return 0;
+/* The entries of map n whose keys are rows of opts, as a map of its own at
+ * n's position (a source's options go to the engine or to its kind).
+ * free(out->map) after. */
+static void map_subset(const sl_node *n, const sl_opt *opts, sl_node *out) {
+    *out = *n;
+    out->map = calloc((size_t)n->n + 1, sizeof *out->map);
+    out->n = 0;
+    for (int i = 0; i < n->n; i++)
+        if (sl_opt_find(opts, n->map[i].key)) out->map[out->n++] = n->map[i];
 }
 
-
-static int compile_syslog(source *s, const sl_node *n, sl_error *err) {
-    if (REFUSE(kafka_only, "kafka") || REFUSE(dir_only, "dir and file")) return SL_EINVAL;
-    const sl_node *u = sl_node_get(n, "listen_udp"), *t = sl_node_get(n, "listen_tcp");
-    if (!u && !t) return sl_node_error(err, n, "source '%s': syslog needs listen_udp and/or listen_tcp", s->name);
-    s->type = SRC_SYSLOG;
-    s->listen_udp = u ? strdup(u->str) : NULL;
-    s->listen_tcp = t ? strdup(t->str) : NULL;
-    const sl_node *q = sl_node_get(n, "max_queue_bytes");
-    if (q && (sl_node_int(q, "max_queue_bytes", &s->max_queue_bytes, err) || s->max_queue_bytes < 65536))
-        return err->code ? err->code : sl_node_error(err, q, "max_queue_bytes must be at least 65536");
-    return 0;
+/* "dir or file": the source kinds that read files (read_head), or that can
+ * be sampled for schema inference (sample). */
+static const char *kinds_with(bool sample, char *out, size_t cap) {
+    const sl_source_def *has[16];
+    int n = 0;
+    for (const sl_source_def *const *d = sl_source_all(); *d && n < 16; d++)
+        if (sample ? (*d)->sample != NULL : (*d)->read_head != NULL) has[n++] = *d;
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", !i ? "" : i == n - 1 ? " or " : ", ", has[i]->name);
+    return out;
 }
 
-static int compile_dir_opts(source *s, const sl_node *n, sl_error *err) {
-    if (REFUSE(kafka_only, "kafka") || REFUSE(syslog_only, "syslog")) return SL_EINVAL;
-    const sl_node *m = sl_node_get(n, "max_files_per_trigger"), *c = sl_node_get(n, "cleanup"), *a = sl_node_get(n, "archive");
-    int64_t v = 0;
-    if (m && (sl_node_int(m, "max_files_per_trigger", &v, err) || v < 0 || v > 1000000000))
-        return err->code ? err->code : sl_node_error(err, m, "max_files_per_trigger must be 0 or more");
-    s->max_files = (int)v;
-    s->cleanup = c ? sl_dir_cleanup_parse(c->str) : SL_DIR_CLEANUP_NONE;
-    if ((s->cleanup == SL_DIR_CLEANUP_MOVE) != !!a)
-        return sl_node_error(err, a ? a : c, "source '%s': cleanup: move and archive go together", s->name);
-    s->archive = a ? strdup(a->str) : NULL;
-    return 0;
-}
-
-static int compile_format_opts(source *s, const sl_node *n, sl_error *err) {
-    const sl_node *pat = sl_node_get(n, "pattern_regex"), *d = sl_node_get(n, "delimiter"), *h = sl_node_get(n, "header"),
-                  *cols = sl_node_get(n, "columns");
+/* pattern_regex, delimiter, header, columns. */
+static int compile_format_opts(source *s, const sl_node *n, const sl_source_common *c, sl_error *err) {
+    const sl_node *pat = c->pattern_regex_at, *d = c->delimiter_at, *h = c->header_at, *cols = c->columns;
     bool regex = !strcmp(s->format, "regex"), csv = !strcmp(s->format, "csv");
+    bool files = s->def->read_head != NULL; /* a partition starts with its header; a message does not */
+    char kinds[128];
     if (regex != !!pat) return sl_node_error(err, pat ? pat : n, "source '%s': format regex and pattern_regex go together", s->name);
     if (!csv && (d || h || cols))
         return sl_node_error(err, d ? d : h ? h : cols, "source '%s': delimiter, header and columns are for format csv", s->name);
-    s->regex = pat ? strdup(pat->str) : NULL;
-    s->delim = ',';
-    if (d && strlen(d->str) != 1) return sl_node_error(err, d, "delimiter must be one character");
-    if (d) s->delim = d->str[0];
-    s->header = s->type == SRC_DIR; /* a file starts with its header; a message does not */
-    if (h && sl_node_bool(h, "header", &s->header, err)) return SL_EINVAL;
-    if (csv && s->header && s->type != SRC_DIR)
-        return sl_node_error(err, h ? h : n, "source '%s': header: true needs a dir or file source", s->name);
+    s->regex = pat ? strdup(c->pattern_regex) : NULL;
+    if (strlen(c->delimiter) != 1) return sl_node_error(err, d, "delimiter must be one character");
+    s->delim = c->delimiter[0];
+    s->header = h ? c->header : files;
+    if (csv && s->header && !files)
+        return sl_node_error(err, h ? h : n, "source '%s': header: true needs a %s source", s->name, kinds_with(false, kinds, sizeof kinds));
     if (cols && node_list(cols, &s->columns, &s->ncolumns, err)) return SL_EINVAL;
     return 0;
 }
@@ -330,78 +245,77 @@ static int parse_schema_map(const sl_node *sc, sl_schema *out, sl_error *err) {
 }
 
 /* schema: infer, schema_hints, infer_sample, evolve, on_type_conflict. */
-static int compile_evolve_opts(source *s, const sl_node *n, sl_error *err) {
-    const sl_node *sc = sl_node_get(n, "schema"), *h = sl_node_get(n, "schema_hints"), *smp = sl_node_get(n, "infer_sample"),
-                  *ev = sl_node_get(n, "evolve"), *tc = sl_node_get(n, "on_type_conflict");
+static int compile_evolve_opts(source *s, const sl_source_common *c, sl_error *err) {
+    const sl_node *sc = c->schema, *h = c->schema_hints, *smp = c->infer_sample_at, *ev = c->evolve_at, *tc = c->on_type_conflict_at;
+    char kinds[128];
     s->infer = sc && sc->kind == SL_NODE_SCALAR && sc->str && !strcmp(sc->str, "infer");
     bool jc = !strcmp(s->format, "json") || !strcmp(s->format, "csv");
+    bool files = s->def->read_head != NULL; /* evolution resumes at a record's byte position */
     if (s->infer && !jc) return sl_node_error(err, sc, "source '%s': schema: infer is for formats json and csv", s->name);
-    if (s->infer && s->type != SRC_DIR)
-        return sl_node_error(err, sc, "source '%s': schema: infer needs a dir or file source (it samples the files present)", s->name);
+    if (s->infer && !s->def->sample)
+        return sl_node_error(err, sc, "source '%s': schema: infer needs a %s source (it samples the files present)", s->name,
+                             kinds_with(true, kinds, sizeof kinds));
     if ((h || smp) && !s->infer) return sl_node_error(err, h ? h : smp, "source '%s': schema_hints and infer_sample go with schema: infer", s->name);
     sl_schema_init(&s->declared);
     if (h && parse_schema_map(h, &s->declared, err)) return err->code;
-    s->infer_sample = 1000;
-    if (smp && (sl_node_int(smp, "infer_sample", &s->infer_sample, err) || s->infer_sample < 1))
-        return err->code ? err->code : sl_node_error(err, smp, "infer_sample must be at least 1");
-    s->evolve = s->infer ? EVOLVE_ADD : EVOLVE_NONE;
-    if (ev) s->evolve = !strcmp(ev->str, "add_columns") ? EVOLVE_ADD : !strcmp(ev->str, "fail") ? EVOLVE_FAIL : EVOLVE_NONE;
-    s->widen = tc && !strcmp(tc->str, "widen");
+    s->infer_sample = c->infer_sample;
+    static const int evolve_of[] = {[SL_EVOLVE_ADD_COLUMNS] = EVOLVE_ADD, [SL_EVOLVE_FAIL] = EVOLVE_FAIL, [SL_EVOLVE_NONE] = EVOLVE_NONE};
+    s->evolve = c->evolve >= 0 ? evolve_of[c->evolve] : s->infer ? EVOLVE_ADD : EVOLVE_NONE;
+    s->widen = c->on_type_conflict == SL_CONFLICT_WIDEN;
     const sl_node *at = tc && s->widen ? tc : ev;
-    if ((s->evolve != EVOLVE_NONE || s->widen) && (!jc || s->type != SRC_DIR))
-        return sl_node_error(err, at ? at : sc, "source '%s': evolve and on_type_conflict: widen need format json or csv and a dir or file source", s->name);
+    if ((s->evolve != EVOLVE_NONE || s->widen) && (!jc || !files))
+        return sl_node_error(err, at ? at : sc, "source '%s': evolve and on_type_conflict: widen need format json or csv and a %s source", s->name,
+                             kinds_with(false, kinds, sizeof kinds));
     if (s->evolve != EVOLVE_NONE && !strcmp(s->format, "csv") && !s->header)
         return sl_node_error(err, at ? at : sc, "source '%s': schema evolution of csv needs header: true (new columns are found in headers)", s->name);
     return 0;
 }
 
+/* A source: the options every source takes are the engine's (the common
+ * table, sources/registry.c), the others go to its kind's create. */
 static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error *err) {
     char what[128];
     snprintf(what, sizeof what, "source '%s'", s->name);
-    if (sl_spec_check(n, source_opts, what, err)) return SL_EINVAL;
+    if (sl_spec_check(n, sl_source_any_opts(), what, err)) return SL_EINVAL;
     s->node = n;
-    s->type = SRC_DIR;
-    const char *type = sl_node_get(n, "type")->str;
-    const sl_node *pathn = sl_node_get(n, "path");
-    const sl_node *pat = sl_node_get(n, "pattern");
-    if (!strcmp(type, "kafka")) {
-        if (compile_kafka(s, n, err)) return err->code;
-    } else if (!strcmp(type, "syslog")) {
-        if (compile_syslog(s, n, err)) return err->code;
-    } else {
-        if (!pathn) return sl_node_error(err, n, "source '%s': missing key 'path'", s->name);
-        if (compile_dir_opts(s, n, err)) return err->code;
+    s->part_col = -1;
+    s->def = sl_source_find(sl_node_get(n, "type")->str);
+    const sl_opt *common = sl_source_common_opts();
+    for (int i = 0; i < n->n; i++) { /* a key of another kind */
+        const char *k = n->map[i].key;
+        if (sl_opt_find(common, k) || sl_opt_find(s->def->opts, k)) continue;
+        char owners[128];
+        sl_source_owners(k, owners, sizeof owners);
+        return sl_node_error(err, n->map[i].val, "source '%s': '%s' is for %s sources", s->name, k, owners);
     }
-    const char *path = pathn ? pathn->str : "";
-    if (!strcmp(type, "file")) {
-        char a[PATH_MAX], b[PATH_MAX];
-        snprintf(a, sizeof a, "%s", path);
-        snprintf(b, sizeof b, "%s", path);
-        snprintf(s->path, sizeof s->path, "%s", dirname(a));
-        snprintf(s->pattern, sizeof s->pattern, "%s", basename(b));
-    } else if (s->type == SRC_DIR) {
-        snprintf(s->path, sizeof s->path, "%s", path);
-        snprintf(s->pattern, sizeof s->pattern, "%s", pat ? pat->str : "*");
-    }
-    const sl_node *fmt = sl_node_get(n, "format");
-    snprintf(s->format, sizeof s->format, "%s", fmt ? fmt->str : s->type == SRC_SYSLOG ? "syslog" : "json");
-    if (compile_format_opts(s, n, err)) return err->code;
-    const sl_node *sc = sl_node_get(n, "schema");
+    sl_node mine, rest;
+    map_subset(n, common, &rest);
+    map_subset(n, s->def->opts, &mine);
+    sl_source_common c;
+    sl_source_env env = {.name = s->name, .base_dir = p->base_dir};
+    sl_source_info info = {0};
+    int rc = sl_spec_bind(&rest, common, what, &c, err);
+    if (!rc) rc = s->def->create(&mine, &env, &s->self, &info, err);
+    free(rest.map);
+    free(mine.map);
+    if (rc) return rc;
+    snprintf(s->format, sizeof s->format, "%s", c.format_at ? sl_source_format_name(c.format) : s->def->format);
+    if (compile_format_opts(s, n, &c, err)) return err->code;
+    const sl_node *sc = c.schema;
     sl_schema_init(&s->schema);
-    if (compile_evolve_opts(s, n, err)) return err->code;
+    if (compile_evolve_opts(s, &c, err)) return err->code;
     if (sc && !s->infer && sc->kind != SL_NODE_MAP)
         return sl_node_error(err, sc, "schema: expected a map of field: type, or infer");
     if (!sc && strcmp(s->format, "syslog") == 0) sl_line_format_syslog_schema(&s->schema);
     else if (!sc && strcmp(s->format, "regex") == 0) {
         sl_error e = {0};
-        if (sl_regex_schema(s->regex, &s->schema, &e)) return sl_node_error(err, sl_node_get(n, "pattern_regex"), "%s", e.msg);
+        if (sl_regex_schema(s->regex, &s->schema, &e)) return sl_node_error(err, c.pattern_regex_at, "%s", e.msg);
     }
     else if (!sc) return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)", s->name, s->format);
     if (sc && !s->infer && parse_schema_map(sc, &s->schema, err)) return err->code;
-    s->part_col = -1;
-    if (s->part_state) {
+    if (info.part_column) {
         if (sl_schema_find(&s->schema, SL_PART_COLUMN) >= 0)
-            return sl_node_error(err, sl_node_get(n, "partitioned_state"), "source '%s': partitioned_state adds the column %s, which the schema has already", s->name, SL_PART_COLUMN);
+            return sl_node_error(err, info.part_column, "source '%s': partitioned_state adds the column %s, which the schema has already", s->name, SL_PART_COLUMN);
         s->part_col = sl_schema_add(&s->schema, SL_PART_COLUMN, SL_T_STRING);
         p->part_column = SL_PART_COLUMN;
     }
@@ -413,15 +327,15 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
         sl_error e = {0};
         if (sl_evolve_infer_files(s, &s->schema, &e)) return sl_node_error(err, sc, "source '%s': schema: infer: %s", s->name, e.msg);
     }
-    const sl_node *pn = sl_node_get(n, "paths");
+    const sl_node *pn = c.paths;
     if (pn) {
         for (int i = 0; i < pn->n; i++) {
-            int c = sl_schema_find(&s->schema, pn->map[i].key);
-            if (c < 0)
+            int col = sl_schema_find(&s->schema, pn->map[i].key);
+            if (col < 0)
                 return sl_error_at(err, SL_EINVAL, pn->file, pn->map[i].line, pn->map[i].col,
                                    "paths: '%s' is not a field of the schema", pn->map[i].key);
             if (pn->map[i].val->kind != SL_NODE_SCALAR) return sl_node_error(err, pn->map[i].val, "expected a path");
-            s->paths[c] = strdup(pn->map[i].val->str);
+            s->paths[col] = strdup(pn->map[i].val->str);
         }
     }
     return 0;
@@ -914,18 +828,9 @@ static void pipeline_free_contents(sl_pipeline *p) {
         source *s = &p->src[i];
         for (int c = 0; c < SL_MAX_COLUMNS; c++) free(s->paths[c]);
         /* the engine closed the source's input before freeing the pipeline */
-        assert(!s->dir && !s->kafka && !s->net);
-        free(s->brokers);
-        free(s->group);
-        free(s->filter_header);
-        free_list(s->topics, s->ntopics);
-        free_list(s->props, s->nprops);
-        free_list(s->filter_values, s->nfilter_values);
-        free_list(s->filter_keys, s->nfilter_keys);
+        assert(!s->opened);
+        if (s->self) s->def->destroy(s->self);
         free_list(s->columns, s->ncolumns);
-        free(s->listen_udp);
-        free(s->listen_tcp);
-        free(s->archive);
         free(s->regex);
         free(s->pending_kv);
         free(s->pending_event);
@@ -967,7 +872,10 @@ static void print_children(const sl_pipeline *p, int ti, int depth, FILE *out) {
 void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out) {
     fprintf(out, "pipeline %s (%s)\n", p->name, p->file);
     for (int s = 0; s < p->nsrc; s++) {
-        fprintf(out, "source %s  [dir %s/%s]\n", p->src[s].name, p->src[s].path, p->src[s].pattern);
+        char where[PATH_MAX + 64] = "";
+        const source *src = &p->src[s];
+        if (src->def->describe) src->def->describe(src->self, where, sizeof where);
+        fprintf(out, "source %s  [%s]\n", src->name, where[0] ? where : src->def->name);
         for (int i = 0; i < p->nt; i++)
             for (int j = 0; j < p->t[i].ninputs; j++)
                 if (p->t[i].inputs[j].source == s) print_children(p, i, 1, out);

@@ -24,64 +24,37 @@
  * Because the change is found from the input alone, a crash anywhere around
  * it replays to the same decision: the exactness of restarts carries over.
  */
-#include <dirent.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/log.h"
 #include "engine/internal.h"
 #include "formats/infer.h"
 #include "formats/json.h"
 
-#define SAMPLE_READ_MAX (8u << 20) /* bytes read per file when sampling */
 #define SCHEMA_JSON_MAX 16384
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+typedef struct {
+    source *s;
+    sl_infer *in;
+} sampling;
+
+static bool sample_file(void *ud, const char *buf, size_t len) {
+    sampling *u = ud;
+    source *s = u->s;
+    int64_t left = s->infer_sample - sl_infer_records(u->in);
+    if (!strcmp(s->format, "csv")) sl_infer_csv(u->in, buf, len, s->delim, s->header, (const char *const *)s->columns, s->ncolumns, left);
+    else sl_infer_json(u->in, buf, len, left);
+    return sl_infer_records(u->in) < s->infer_sample;
+}
 
 int sl_evolve_infer_files(source *s, sl_schema *out, sl_error *err) {
-    sl_infer *in = sl_infer_new();
-    DIR *d = opendir(s->path);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || fnmatch(s->pattern, e->d_name, 0) != 0) continue;
-        if (n == cap) names = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-        names[n++] = strdup(e->d_name);
-    }
-    if (d) closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str);
-    char *buf = malloc(SAMPLE_READ_MAX + 2 + SL_JSON_PADDING);
-    bool csv = !strcmp(s->format, "csv");
-    for (size_t i = 0; i < n && sl_infer_records(in) < s->infer_sample; i++) {
-        char path[PATH_MAX * 2];
-        snprintf(path, sizeof path, "%s/%s", s->path, names[i]);
-        struct stat st;
-        FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
-        if (!f) continue;
-        size_t len = fread(buf, 1, SAMPLE_READ_MAX, f);
-        bool whole = feof(f);
-        fclose(f);
-        if (!whole) { /* only complete records */
-            char *nl = memrchr(buf, '\n', len);
-            len = nl ? (size_t)(nl - buf) + 1 : 0;
-        } else if (len && buf[len - 1] != '\n') {
-            buf[len++] = '\n';
-        }
-        memset(buf + len, 0, SL_JSON_PADDING);
-        int64_t left = s->infer_sample - sl_infer_records(in);
-        if (csv) sl_infer_csv(in, buf, len, s->delim, s->header, (const char *const *)s->columns, s->ncolumns, left);
-        else sl_infer_json(in, buf, len, left);
-    }
-    free(buf);
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    s->inferred_from = sl_infer_records(in);
-    int rc = sl_infer_schema(in, &s->declared, out, err);
-    sl_infer_free(in);
+    sampling u = {s, sl_infer_new()};
+    int rc = s->def->sample(s->self, sample_file, &u, err);
+    s->inferred_from = sl_infer_records(u.in);
+    if (!rc) rc = sl_infer_schema(u.in, &s->declared, out, err);
+    sl_infer_free(u.in);
     return rc;
 }
 

@@ -15,9 +15,7 @@
 #include "sinks/kafka_sink.h"
 #include "sinks/lake.h"
 #include "store/store.h"
-#include "sources/dir.h"
-#include "sources/kafka.h"
-#include "sources/syslog_net.h"
+#include "sources/source.h"
 
 #define SL_MAX_TABLES 64
 #define SL_MAX_SOURCES 16
@@ -29,7 +27,6 @@ typedef struct sl_siblings sl_siblings;
 
 enum { LAYER_BRONZE, LAYER_SILVER, LAYER_GOLD };
 enum { STORE_LAKE, STORE_SQLITE, STORE_NONE };
-enum { SRC_DIR, SRC_KAFKA, SRC_SYSLOG };
 enum { EVOLVE_NONE, EVOLVE_ADD, EVOLVE_FAIL };
 
 typedef struct step {
@@ -95,28 +92,15 @@ typedef struct table {
 typedef struct source source;
 struct source {
     char name[SL_NAME_MAX];
-    int type;
+    const sl_source_def *def; /* the kind (sources/source.h) */
+    void *self;               /* what def->create made */
     const sl_node *node;
-    char path[PATH_MAX];
-    char pattern[256];
     sl_schema schema;
     char *paths[SL_MAX_COLUMNS];
     int first_table; /* gets malformed records in its name */
-    /* kafka */
-    char *brokers, *group, *filter_header;
-    char **topics, **props, **filter_values, **filter_keys;
-    int ntopics, nprops, nfilter_values, nfilter_keys;
-    bool filter_missing_pass;
-    bool part_state; /* partitioned_state: rows carry SL_PART_COLUMN */
-    int part_col;    /* its index in schema, else -1 */
-    /* syslog listener */
-    char *listen_udp, *listen_tcp;
-    int64_t max_queue_bytes;
-    /* dir */
-    int max_files;
-    int cleanup; /* sl_dir_cleanup */
-    char *archive;
+    int part_col;    /* partitioned state: SL_PART_COLUMN's index in schema, else -1 */
     /* format options */
+    char format[16];
     char *regex;
     char delim;
     bool header;
@@ -137,25 +121,23 @@ struct source {
     int64_t change_pos;      /* where: partition position of the record */
     int32_t change_part;
     /* run time */
-    sl_dir_source *dir;
-    sl_kafka_source *kafka;
-    sl_syslog_net *net;
-    int64_t net_idle_since; /* --once: a listener is done after 1 s without messages */
+    bool opened; /* def->open was called: def->close is due */
     sl_store *store;    /* positions are looked up here on assignment */
     sl_siblings *siblings; /* --instance: the other instances' checkpoints */
-    struct owned_part { char name[256]; int64_t pos; } *owned; /* kafka partitions: position we own from */
+    struct owned_part { char name[256]; int64_t pos; } *owned; /* assigned partitions: position we own from */
     int nowned;
     /* engine commit (and state handoff) before partitions are given up */
     void (*on_revoke)(void *ud, struct source *s, const char *const *partitions, int n);
     /* a partition was assigned; from_db: the sibling checkpoint it resumes from, NULL: this one */
     void (*on_assign)(void *ud, struct source *s, const char *partition, const char *from_db);
     void *revoke_ud;
-    char format[16];
     sl_line_format *fmt;
     sl_batch *batch;
     const char *const *part_names;
-    bool exhausted; /* --once: nothing more will come */
-    int wait_ms;    /* kafka: how long the next poll may wait for a first message (idle) */
+    /* the read in progress (the parse callbacks' context) */
+    int64_t read_now_us;
+    sl_bad_record_fn read_bad;
+    void *read_ud;
     int64_t records_in, parse_errors;
 };
 
@@ -166,14 +148,15 @@ sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);
 int64_t sl_siblings_max_position(sl_siblings *x, const char *source, const char *partition, char *who, size_t who_cap);
 void sl_siblings_free(sl_siblings *x);
 
-/* input.c: one face over every source type (dir, kafka). */
+/* input.c: the engine's side of every source: its format and batch, the
+ * positions it resumes from, the calls into its kind (source.h). */
 int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl_error *err);
 void sl_input_close(source *s);
-/* Looks for new input (dir: new files and growth; kafka: nothing). */
+/* Looks for new input (new files and growth). */
 int sl_input_scan(source *s, sl_error *err);
 /* Reads one batch into s->batch (s->part_names names its partitions).
  * Returns 1 if input was consumed (rows or rejected records), 0 if nothing
- * was ready, <0 on error. final: dir sources take a last unterminated line. */
+ * was ready, <0 on error. final: --once, the end of what is there is the end. */
 int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, void *ud, sl_error *err);
 /* Positions changed since the last commit, for the commit transaction. */
 void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, int64_t pos), void *ud);
@@ -181,15 +164,17 @@ void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, in
 void sl_input_committed(source *s);
 /* --once: the source reached the end of its input. */
 bool sl_input_done(source *s);
+/* A descriptor readable when input may be ready, -1: none (sources/source.h's fd). */
+int sl_input_fd(const source *s);
+/* The next reads may wait up to ms for input, when the source can wait
+ * (returns whether it can; the loop sleeps when none can). */
+bool sl_input_wait(source *s, int ms);
 /* The name of a partition, looked up now (name arrays grow while reading). */
 const char *sl_input_part_name(const source *s, int32_t part);
-int64_t sl_input_pending_files(const source *s);
-int64_t sl_input_pending_bytes(const source *s);
-int64_t sl_input_lag(const source *s);     /* kafka consumer lag (messages) */
-int64_t sl_input_filtered(const source *s); /* kafka: rejected by the header/key filter */
-int64_t sl_input_dropped(const source *s);  /* syslog UDP: dropped on a full queue */
+/* The source's gauges and counters; -1: not reported by its kind. */
+void sl_input_stats(const source *s, sl_source_stats *out);
 /* --instance: 0, or SL_EFAIL when another instance went past the position
- * this one owns the partition from (it lost the partition: never commit). */
+ * this one owns an assigned partition from (it lost the partition: never commit). */
 int sl_input_fence(source *s, const char *partition, int64_t new_pos, sl_error *err);
 
 struct sl_pipeline {
@@ -222,8 +207,8 @@ struct sl_pipeline {
 #define SL_PART_COLUMN "_part"
 
 /* evolve.c: schema inference and evolution. */
-/* Samples the files a dir source has now (name order, up to infer_sample
- * records) and resolves the schema with the source's hints. */
+/* Samples the files a source has now (its kind's sample: name order, up to
+ * infer_sample records) and resolves the schema with the source's hints. */
 int sl_evolve_infer_files(source *s, sl_schema *out, sl_error *err);
 /* Looks up the schema stored for each inferring/evolving source; when one
  * differs from the compiled one, records it in p->resolved and sets *reload:

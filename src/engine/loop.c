@@ -227,7 +227,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         if (opts->status_every_s > 0 && now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6)) sl__engine_status_line(&R, false);
         if (any) {
             idle_turns = 0;
-            for (int s = 0; s < p->nsrc; s++) p->src[s].wait_ms = 0;
+            for (int s = 0; s < p->nsrc; s++) sl_input_wait(&p->src[s], 0);
             continue;
         }
         if (opts->once) {
@@ -246,15 +246,12 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             last_scan = now;
         }
         idle_turns++;
-        /* A Kafka source waits in its poll instead, so a message arriving
-         * is read at once rather than after the sleep. */
-        bool kafka_waits = false;
-        for (int s = 0; s < p->nsrc; s++)
-            if (p->src[s].type == SRC_KAFKA) {
-                p->src[s].wait_ms = idle_turns > 20 ? 50 : 5;
-                kafka_waits = true;
-            }
-        if (!kafka_waits) usleep(idle_turns > 20 ? 50000 : 5000);
+        /* A source that can wait for input (Kafka) waits in its read
+         * instead, so a message arriving is read at once rather than after
+         * the sleep. */
+        bool waits = false;
+        for (int s = 0; s < p->nsrc; s++) waits |= sl_input_wait(&p->src[s], idle_turns > 20 ? 50 : 5);
+        if (!waits) usleep(idle_turns > 20 ? 50000 : 5000);
     }
     rc = sl__engine_commit(&R, opts->once);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);

@@ -98,31 +98,37 @@ void sl__engine_build_metrics(run *R) {
     mput(R, &n, "sluice_commit_duration_seconds{pipeline=\"%s\"} %.6f\n", pl, R->last_commit_ms / 1000.0);
     mput(R, &n, "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit (checkpoint age = now - this).\n# TYPE sluice_last_commit_timestamp_seconds gauge\n");
     mput(R, &n, "sluice_last_commit_timestamp_seconds{pipeline=\"%s\"} %.3f\n", pl, (double)R->last_commit_wall_us / 1e6);
+    sl_source_stats sst[SL_MAX_SOURCES];
     int64_t files = 0, bytes = 0;
+    bool lag = false, filtered = false;
     for (int s = 0; s < R->p->nsrc; s++) {
-        files += sl_input_pending_files(&R->p->src[s]);
-        bytes += sl_input_pending_bytes(&R->p->src[s]);
+        sl_input_stats(&R->p->src[s], &sst[s]);
+        files += sst[s].files_waiting > 0 ? sst[s].files_waiting : 0;
+        bytes += sst[s].bytes_waiting > 0 ? sst[s].bytes_waiting : 0;
+        lag |= sst[s].consumer_lag >= 0;
+        filtered |= sst[s].filtered >= 0;
     }
     mput(R, &n, "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE sluice_source_files_waiting gauge\n");
     mput(R, &n, "sluice_source_files_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)files);
     mput(R, &n, "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE sluice_source_bytes_waiting gauge\n");
     mput(R, &n, "sluice_source_bytes_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)bytes);
-    bool kafka = false;
-    for (int s = 0; s < R->p->nsrc; s++) kafka |= R->p->src[s].type == SRC_KAFKA;
-    if (kafka) {
+    /* the Kafka gauges only for the sources that report them */
+    if (lag) {
         mput(R, &n, "# HELP sluice_kafka_consumer_lag Messages between the consumer's position and the partitions' high watermarks.\n# TYPE sluice_kafka_consumer_lag gauge\n");
         for (int s = 0; s < R->p->nsrc; s++)
-            if (R->p->src[s].type == SRC_KAFKA)
-                mput(R, &n, "sluice_kafka_consumer_lag{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sl_input_lag(&R->p->src[s]));
+            if (sst[s].consumer_lag >= 0)
+                mput(R, &n, "sluice_kafka_consumer_lag{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sst[s].consumer_lag);
+    }
+    if (filtered) {
         mput(R, &n, "# HELP sluice_kafka_filtered_total Messages rejected by the header/key filter before parsing.\n# TYPE sluice_kafka_filtered_total counter\n");
         for (int s = 0; s < R->p->nsrc; s++)
-            if (R->p->src[s].type == SRC_KAFKA)
-                mput(R, &n, "sluice_kafka_filtered_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sl_input_filtered(&R->p->src[s]));
+            if (sst[s].filtered >= 0)
+                mput(R, &n, "sluice_kafka_filtered_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sst[s].filtered);
     }
     mput(R, &n, "# HELP sluice_source_dropped_total Messages a syslog UDP listener dropped on a full queue.\n# TYPE sluice_source_dropped_total counter\n");
     for (int s = 0; s < R->p->nsrc; s++)
-        if (R->p->src[s].type == SRC_SYSLOG)
-            mput(R, &n, "sluice_source_dropped_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sl_input_dropped(&R->p->src[s]));
+        if (sst[s].dropped >= 0)
+            mput(R, &n, "sluice_source_dropped_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sst[s].dropped);
     mput(R, &n, "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in every table).\n# TYPE sluice_freshness_seconds histogram\n");
     int64_t cum = 0;
     for (size_t k = 0; k < NLAT; k++) {
@@ -152,12 +158,14 @@ void sl__engine_status_line(run *R, bool final) {
         if (t->layer == LAYER_GOLD) gold += t->rows_total_out + t->rows_out;
     }
     int64_t pending = 0, lag = 0, filtered = 0;
-    bool kafka = false;
+    bool kafka = false; /* a source reports consumer lag */
     for (int s = 0; s < R->p->nsrc; s++) {
-        pending += sl_input_pending_files(&R->p->src[s]);
-        lag += sl_input_lag(&R->p->src[s]);
-        filtered += sl_input_filtered(&R->p->src[s]);
-        kafka |= R->p->src[s].type == SRC_KAFKA;
+        sl_source_stats st;
+        sl_input_stats(&R->p->src[s], &st);
+        pending += st.files_waiting > 0 ? st.files_waiting : 0;
+        lag += st.consumer_lag > 0 ? st.consumer_lag : 0;
+        filtered += st.filtered > 0 ? st.filtered : 0;
+        kafka |= st.consumer_lag >= 0;
     }
     int64_t pwm = sl__engine_pipeline_wm(R);
     double wm_lag = pwm != INT64_MIN ? (double)(sl_now_us() - pwm) / 1e6 : 0;
