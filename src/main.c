@@ -7,7 +7,7 @@
  *   sluice lineage PIPELINE [--set k=v]...
  *   sluice gen FLAVOR [options]
  *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C] [--no-header] [--infer]
- *   sluice help [OPERATOR]
+ *   sluice help [OPERATOR|SOURCE]
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file,
  * 3 a `fail` expectation stopped the pipeline, 4 corrupt state detected.
@@ -32,6 +32,7 @@
 #include "ops/op.h"
 #include "ops/window.h"
 #include "sources/kafka_mock.h"
+#include "sources/source.h"
 #include "spec/spec.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -54,7 +55,7 @@ static void usage(FILE *out) {
             "  sluice gen umb [options]            (sluice gen umb --help)\n"
             "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] [--infer] ...\n"
             "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
-            "  sluice help [OPERATOR]\n\n"
+            "  sluice help [OPERATOR|SOURCE]\n\n"
             "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
             "SLUICE_LOG=debug|info|warn|error sets the level.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file, 3 a `fail`\n"
@@ -362,6 +363,8 @@ static int cmd_parse(int argc, char **argv) {
 static int cmd_help(int argc, char **argv) {
     if (argc < 2) {
         usage(stdout);
+        printf("\nSources (a source's `type:`; `sluice help sources`: the options of every source):\n");
+        for (const sl_source_def *const *d = sl_source_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
         printf("\nOperators (steps of a table):\n");
         for (const sl_op_def *const *d = sl_op_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
         printf("  %-10s %s\n", "window", "event-time window aggregation (a table's `window:` key)");
@@ -372,6 +375,18 @@ static int cmd_help(int argc, char **argv) {
         sl_opt_print_help(stdout, sl_window_opts);
         return 0;
     }
+    if (!strcmp(argv[1], "sources")) {
+        printf("sources: the options every source takes, whatever its type\n");
+        sl_opt_print_help(stdout, sl_source_common_opts());
+        return 0;
+    }
+    const sl_source_def *src = sl_source_find(argv[1]);
+    if (src) {
+        printf("%s (source): %s\n", src->name, src->help);
+        sl_opt_print_help(stdout, src->opts);
+        printf("and the options every source takes (sluice help sources); default format: %s\n", src->format);
+        return 0;
+    }
     const sl_op_def *d = sl_op_find(argv[1]);
     if (!d) {
         const char *t = cmd_help_text(argv[1]);
@@ -379,7 +394,7 @@ static int cmd_help(int argc, char **argv) {
             fputs(t, stdout);
             return 0;
         }
-        fprintf(stderr, "sluice help: unknown operator or command '%s'\n", argv[1]);
+        fprintf(stderr, "sluice help: unknown operator, source or command '%s'\n", argv[1]);
         return 2;
     }
     printf("%s: %s\n", d->name, d->help);
