@@ -1,6 +1,7 @@
 /* test_opt_docs.c - docs/pipeline-spec.md and the option tables cannot
  * drift apart: for every table the operators module lists
- * (sl_op_opt_tables: each step's, the window's), the docs section of that
+ * (sl_op_opt_tables: each step's, the window's) and the sources module
+ * lists (sl_source_opt_tables: the common one, each kind's), the docs section of that
  * component must name every option, nested sub-tables included, in code
  * (a YAML example or `backticks`); and every bound default must parse by its
  * row's rules. The file is found from this source's path, or from argv[1].
@@ -18,6 +19,7 @@
 #include <cmocka.h> /* after the headers it needs */
 
 #include "ops/op.h"
+#include "sources/source.h"
 
 static char docs_path[4096];
 static char *docs;    /* the whole file */
@@ -27,6 +29,7 @@ static size_t docs_len;
 /* The docs heading of a component, when it is not the component's name. */
 static const char *heading_of(const sl_opt_table *t) {
     if (!strcmp(t->kind, "window")) return "Windows";
+    if (!strcmp(t->kind, "source") && !strcmp(t->name, "sources")) return "Sources";
     return t->name;
 }
 
@@ -118,7 +121,7 @@ static void missing(const sl_opt *opts, const char *prefix, size_t from, size_t 
 }
 
 static sl_opt_table tables[64];
-static int ntables;
+static int ntables, nop_tables;
 
 static int setup(void **state) {
     (void)state;
@@ -139,8 +142,10 @@ static int setup(void **state) {
     docs[len] = 0;
     docs_len = (size_t)len;
     extract_code();
-    ntables = sl_op_opt_tables(tables, 64);
-    /* Sources and sinks: add their modules' sl_opt_table lists here. */
+    ntables = nop_tables = sl_op_opt_tables(tables, 64);
+    if (ntables > 64) return -1;
+    ntables += sl_source_opt_tables(tables + ntables, 64 - ntables);
+    /* Sinks: add the module's sl_opt_table list here. */
     return ntables > 64 ? -1 : 0;
 }
 
@@ -157,11 +162,18 @@ static void test_every_table_listed(void **state) {
     int steps = 0;
     for (const sl_op_def *const *d = sl_op_all(); *d; d++)
         if ((*d)->opts) steps++;
-    assert_int_equal(ntables, steps + 1);
+    assert_int_equal(nop_tables, steps + 1);
+    /* the options every source takes, and every kind's */
+    int kinds = 0;
+    for (const sl_source_def *const *d = sl_source_all(); *d; d++)
+        kinds++;
+    assert_int_equal(ntables, nop_tables + 1 + kinds);
     for (int i = 0; i < ntables; i++) {
         assert_non_null(tables[i].opts);
         if (!strcmp(tables[i].kind, "step"))
             assert_ptr_equal(sl_op_find(tables[i].name)->opts, tables[i].opts);
+        if (!strcmp(tables[i].kind, "source") && strcmp(tables[i].name, "sources"))
+            assert_ptr_equal(sl_source_find(tables[i].name)->opts, tables[i].opts);
     }
 }
 
