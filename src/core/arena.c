@@ -1,9 +1,11 @@
 /* arena.c - chunked bump allocator; see arena.h. */
 #include "core/arena.h"
 
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
 
 typedef struct chunk {
     struct chunk *next;
@@ -18,11 +20,8 @@ struct sl_arena {
 };
 
 static chunk *chunk_new(size_t size) {
-    chunk *c = malloc(sizeof(chunk) + size);
-    if (!c) {
-        fprintf(stderr, "sluice: out of memory allocating %zu bytes\n", size);
-        abort();
-    }
+    if (size > SIZE_MAX - sizeof(chunk)) sl_oom("arena chunk", size);
+    chunk *c = sl_xmalloc(sizeof(chunk) + size);
     c->next = NULL;
     c->size = size;
     c->used = 0;
@@ -30,8 +29,7 @@ static chunk *chunk_new(size_t size) {
 }
 
 sl_arena *sl_arena_new(size_t chunk_size) {
-    sl_arena *a = calloc(1, sizeof *a);
-    if (!a) abort();
+    sl_arena *a = sl_xcalloc(1, sizeof *a);
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
     return a;
 }

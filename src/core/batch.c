@@ -6,14 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-static void *xcalloc(size_t n, size_t sz) {
-    void *p = calloc(n ? n : 1, sz);
-    if (!p) {
-        fprintf(stderr, "sluice: out of memory\n");
-        abort();
-    }
-    return p;
-}
+#include "core/mem.h"
 
 const char *sl_type_name(sl_type t) {
     switch (t) {
@@ -67,9 +60,9 @@ static size_t value_size(sl_type t) {
 
 static void column_alloc(sl_column *c, sl_type t, uint32_t cap) {
     c->type = t;
-    c->null = xcalloc(cap, 1);
+    c->null = sl_xcalloc(cap, 1);
     memset(c->null, 1, cap);
-    c->v.p = xcalloc(cap, value_size(t));
+    c->v.p = sl_xcalloc(cap, value_size(t));
 }
 
 static void column_free(sl_column *c) {
@@ -80,12 +73,12 @@ static void column_free(sl_column *c) {
 }
 
 sl_batch *sl_batch_new(const sl_schema *schema, uint32_t cap) {
-    sl_batch *b = xcalloc(1, sizeof *b);
+    sl_batch *b = sl_xcalloc(1, sizeof *b);
     b->cap = cap;
-    b->part = xcalloc(cap, sizeof *b->part);
-    b->pos = xcalloc(cap, sizeof *b->pos);
-    b->ingest = xcalloc(cap, sizeof *b->ingest);
-    b->raw = xcalloc(cap, sizeof *b->raw);
+    b->part = sl_xcalloc(cap, sizeof *b->part);
+    b->pos = sl_xcalloc(cap, sizeof *b->pos);
+    b->ingest = sl_xcalloc(cap, sizeof *b->ingest);
+    b->raw = sl_xcalloc(cap, sizeof *b->raw);
     b->arena = sl_arena_new(256 * 1024);
     sl_schema_init(&b->schema);
     if (schema) sl_batch_reset_schema(b, schema);

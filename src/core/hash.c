@@ -7,6 +7,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/mem.h"
+
 uint64_t sl_hash_bytes(const void *p, size_t n, uint64_t seed) { return XXH3_64bits_withSeed(p, n, seed); }
 uint64_t sl_hash_int(int64_t v, uint64_t seed) { return XXH3_64bits_withSeed(&v, sizeof v, seed); }
 
@@ -20,11 +22,10 @@ struct sl_hmap {
 static inline uint64_t fix(uint64_t k) { return k ? k : 0x9e3779b97f4a7c15ULL; }
 
 sl_hmap *sl_hmap_new(size_t initial) {
-    sl_hmap *m = calloc(1, sizeof *m);
+    sl_hmap *m = sl_xcalloc(1, sizeof *m);
     size_t cap = 16;
     while (cap < initial * 2) cap <<= 1;
-    m->s = calloc(cap, sizeof(slot_t));
-    if (!m || !m->s) abort();
+    m->s = sl_xcalloc(cap, sizeof(slot_t));
     m->cap = cap;
     return m;
 }
@@ -42,8 +43,7 @@ static void grow(sl_hmap *m) {
     slot_t *old = m->s;
     size_t oc = m->cap;
     m->cap = oc * 2;
-    m->s = calloc(m->cap, sizeof(slot_t));
-    if (!m->s) abort();
+    m->s = sl_xcalloc(m->cap, sizeof(slot_t));
     size_t mask = m->cap - 1;
     for (size_t i = 0; i < oc; i++) {
         if (!old[i].k) continue;
