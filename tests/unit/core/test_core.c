@@ -120,6 +120,31 @@ static void test_error(void **state) {
     assert_string_equal(e.msg, "p.yaml:3:7: unknown key 'foo'");
 }
 
+/* Wrapping an earlier message with itself as an argument (the usual way to
+ * add context on the way up) must not read the buffer being written. */
+static void test_error_wraps_own_message(void **state) {
+    (void)state;
+    sl_error e;
+    sl_error_set(&e, SL_EPARSE, "syntax error near '%s'", "}");
+    assert_int_equal(sl_error_set(&e, SL_EINVAL, "view '%s': %s", "daily", e.msg), SL_EINVAL);
+    assert_string_equal(e.msg, "view 'daily': syntax error near '}'");
+    assert_int_equal(e.code, SL_EINVAL);
+    /* the message as the first argument, too */
+    sl_error_set(&e, SL_EINVAL, "%s (in table %s)", e.msg, "gold");
+    assert_string_equal(e.msg, "view 'daily': syntax error near '}' (in table gold)");
+    sl_error_at(&e, SL_EINVAL, "p.yaml", 4, 2, "%s", e.msg);
+    assert_string_equal(e.msg, "p.yaml:4:2: view 'daily': syntax error near '}' (in table gold)");
+    /* a message at the limit is truncated, still terminated */
+    char longmsg[SL_ERROR_MAX + 100];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = 0;
+    sl_error_set(&e, SL_EINVAL, "%s", longmsg);
+    sl_error_set(&e, SL_EINVAL, "ctx: %s", e.msg);
+    assert_int_equal(strlen(e.msg), SL_ERROR_MAX - 1);
+    assert_memory_equal(e.msg, "ctx: xxx", 8);
+    assert_int_equal(sl_error_set(NULL, SL_EIO, "no sink %s", "x"), SL_EIO);
+}
+
 static void test_mem(void **state) {
     (void)state;
     char *s = sl_xstrdup("sluice");
@@ -168,7 +193,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena), cmocka_unit_test(test_batch_keep_and_copy),
         cmocka_unit_test(test_hmap),  cmocka_unit_test(test_time),
-        cmocka_unit_test(test_error), cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_error), cmocka_unit_test(test_error_wraps_own_message),
+        cmocka_unit_test(test_mem),
         cmocka_unit_test(test_mem_oom_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
