@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "formats/logfmt.h"
 
@@ -39,8 +40,7 @@ struct sl_syslog_parser {
 };
 
 sl_syslog_parser *sl_syslog_parser_new(void) {
-    sl_syslog_parser *p = calloc(1, sizeof *p);
-    return p;
+    return sl_xcalloc(1, sizeof(sl_syslog_parser));
 }
 
 void sl_syslog_parser_free(sl_syslog_parser *p) {
