@@ -1,6 +1,7 @@
 /* arena.c - chunked bump allocator; see arena.h. */
 #include "core/arena.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ void *sl_arena_alloc(sl_arena *a, size_t n) {
     void *p = c->data + c->used;
     c->used += n;
     a->total_used += n;
+    assert(c->used <= c->size);
+    assert(((uintptr_t)p & 7) == 0); /* 8-byte aligned, as arena.h promises */
     return p;
 }
 

@@ -1,6 +1,7 @@
 /* batch.c - column batches; see batch.h. */
 #include "core/batch.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,7 @@ void sl_batch_clear(sl_batch *b) {
 }
 
 int sl_batch_add_column(sl_batch *b, const char *name, sl_type type) {
+    assert(b->schema.n <= SL_MAX_COLUMNS);
     int idx = sl_schema_add(&b->schema, name, type);
     if (idx < 0) return -1;
     column_alloc(&b->col[idx], type, b->cap);
@@ -118,6 +120,7 @@ void sl_batch_reset_schema(sl_batch *b, const sl_schema *schema) {
 }
 
 uint32_t sl_batch_append_null_row(sl_batch *b) {
+    assert(b->n < b->cap); /* batch.h: n must be < cap */
     uint32_t i = b->n++;
     for (int c = 0; c < b->schema.n; c++) b->col[c].null[i] = 1;
     b->part[i] = 0;
@@ -161,6 +164,9 @@ uint32_t sl_batch_keep(sl_batch *b, const uint8_t *keep) {
 
 void sl_batch_copy(sl_batch *dst, const sl_batch *src) {
     uint32_t n = src->n;
+    /* batch.h: same schema, dst empty and big enough */
+    assert(dst->n == 0 && dst->cap >= n && dst->schema.n >= src->schema.n);
+    for (int c = 0; c < src->schema.n; c++) assert(dst->col[c].type == src->col[c].type);
     for (int c = 0; c < src->schema.n; c++) {
         memcpy(dst->col[c].null, src->col[c].null, n);
         memcpy(dst->col[c].v.p, src->col[c].v.p, n * value_size(src->col[c].type));

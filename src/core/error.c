@@ -1,6 +1,8 @@
 /* error.c - see error.h. */
 #include "core/error.h"
 
+#include "core/check.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
  * and vsnprintf into err->msg while reading err->msg is undefined (in
  * practice it overwrites the argument before it is read). */
 int sl_error_setv(sl_error *err, int code, const char *fmt, va_list ap) {
+    SL_DASSERT(code <= 0); /* error.h: 0 or a negative SL_E* code */
     if (err) {
         char tmp[SL_ERROR_MAX];
         vsnprintf(tmp, sizeof tmp, fmt, ap);
@@ -28,6 +31,7 @@ int sl_error_set(sl_error *err, int code, const char *fmt, ...) {
 
 int sl_error_at(sl_error *err, int code, const char *file, int line, int col,
                 const char *fmt, ...) {
+    SL_DASSERT(code <= 0);
     if (!err) return code;
     char tmp[SL_ERROR_MAX];
     int n = snprintf(tmp, sizeof tmp, "%s:%d:%d: ", file ? file : "<input>", line, col);

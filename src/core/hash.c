@@ -2,6 +2,7 @@
  * (no tombstones, so a long-running dedupe never degrades). */
 #include "core/hash.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ sl_hmap *sl_hmap_new(size_t initial) {
     while (cap < initial * 2) cap <<= 1;
     m->s = sl_xcalloc(cap, sizeof(slot_t));
     m->cap = cap;
+    assert((cap & (cap - 1)) == 0); /* a power of two: probes use cap - 1 as a mask */
     return m;
 }
 
@@ -43,6 +45,7 @@ static void grow(sl_hmap *m) {
     slot_t *old = m->s;
     size_t oc = m->cap;
     m->cap = oc * 2;
+    assert(m->cap > oc && (m->cap & (m->cap - 1)) == 0);
     m->s = sl_xcalloc(m->cap, sizeof(slot_t));
     size_t mask = m->cap - 1;
     for (size_t i = 0; i < oc; i++) {
@@ -78,6 +81,7 @@ int sl_hmap_put(sl_hmap *m, uint64_t key, int64_t val, int64_t **slot) {
     m->s[j].k = key;
     m->s[j].v = val;
     m->n++;
+    assert(m->n < m->cap); /* an empty slot is left, so every probe ends */
     if (slot) *slot = &m->s[j].v;
     return 1;
 }
@@ -103,6 +107,7 @@ int sl_hmap_del(sl_hmap *m, uint64_t key) {
         i = k;
     }
 done:
+    assert(m->n > 0);
     m->n--;
     return 1;
 }

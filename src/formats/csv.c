@@ -21,6 +21,7 @@
  */
 #include "formats/csv.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ static inline int tok_push(csv_tok *t, const char *p, size_t len, size_t soff, u
         if (!f || !o || !q || len > UINT32_MAX) return -1;
         t->fcap = ncap;
     }
+    assert(t->nf < t->fcap);
     if (len > UINT32_MAX) return -1;
     t->f[t->nf].ptr = p;
     t->f[t->nf].len = (uint32_t)len;
@@ -94,6 +96,7 @@ static int store_add(csv_tok *t, const char *p, size_t n) {
         t->store = s;
         t->scap = ncap;
     }
+    assert(t->scap - t->sn >= n);
     memcpy(t->store + t->sn, p, n);
     t->sn += n;
     return 0;
@@ -596,5 +599,6 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
         b->raw[r].ptr = rec;
         b->raw[r].len = rlen > UINT32_MAX ? UINT32_MAX : (uint32_t)rlen;
     }
+    assert(consumed <= len && b->n <= b->cap);
     return consumed;
 }

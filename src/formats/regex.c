@@ -9,6 +9,7 @@
 #include "formats/regex.h"
 
 #include <pcre2.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,5 +214,7 @@ size_t sl_regex_parse_lines(sl_regex_parser *p, const char *buf, size_t len, int
         b->raw[r].ptr = line;
         b->raw[r].len = (uint32_t)ll;
     }
+    /* the contract in json.h: whole lines only, and never past a full batch */
+    assert(off <= len && (off == 0 || buf[off - 1] == '\n') && b->n <= b->cap);
     return off;
 }

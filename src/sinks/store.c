@@ -1,6 +1,7 @@
 /* store.c - SQLite store; see store.h. */
 #include "sinks/store.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,9 @@ int sl_store_format_ts(int64_t us, char *out, size_t cap) {
 int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *part_names, sl_error *err) {
     sqlite3_stmt *st = w->ins;
     char tsbuf[SL_MAX_COLUMNS][40];
+    /* store.h: b has the writer's schema (extra columns at the end ignored) */
+    assert(b->schema.n >= w->schema.n);
+    for (int c = 0; c < w->schema.n; c++) assert(b->col[c].type == w->schema.f[c].type);
     for (uint32_t r = 0; r < b->n; r++) {
         for (int c = 0; c < w->schema.n; c++) {
             const sl_column *col = &b->col[c];
@@ -305,6 +309,7 @@ int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *par
             int len = sl_store_format_ts(b->ingest[r], its, sizeof its);
             int p = w->schema.n + 1;
             sqlite3_bind_text(st, p, its, len, SQLITE_TRANSIENT);
+            assert(b->part[r] >= 0);
             if (part_names) sqlite3_bind_text(st, p + 1, part_names[b->part[r]], -1, SQLITE_STATIC);
             else sqlite3_bind_null(st, p + 1);
             sqlite3_bind_int64(st, p + 2, b->pos[r]);

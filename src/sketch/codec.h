@@ -16,6 +16,7 @@
 #ifndef SL_SKETCH_CODEC_H
 #define SL_SKETCH_CODEC_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static inline void sk_w_reserve(sk_wbuf *w, size_t more) {
 
 static inline void sk_w_bytes(sk_wbuf *w, const void *src, size_t n) {
     sk_w_reserve(w, n);
+    assert(w->cap - w->n >= n);
     memcpy(w->p + w->n, src, n);
     w->n += n;
 }
@@ -74,6 +76,7 @@ typedef struct {
 } sk_rbuf;
 
 static inline int sk_r_bytes(sk_rbuf *r, void *dst, size_t n) {
+    assert(r->off <= r->n); /* else the bounds check below wraps */
     if (r->n - r->off < n) return -1;
     memcpy(dst, r->p + r->off, n);
     r->off += n;

@@ -27,11 +27,13 @@
  */
 #include "sketch/ddsketch.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/mem.h"
 #include "sketch/codec.h"
 
@@ -64,6 +66,7 @@ struct sl_ddsketch {
 /* ---- stores ---------------------------------------------------------- */
 
 static inline uint64_t st_get(const dd_store *st, uint32_t i) {
+    SL_DASSERT(i < st->cap);
     switch (st->width) {
     case 2:
         return ((const uint16_t *)st->c)[i];
@@ -75,6 +78,8 @@ static inline uint64_t st_get(const dd_store *st, uint32_t i) {
 }
 
 static inline void st_set(dd_store *st, uint32_t i, uint64_t v) {
+    SL_DASSERT(i < st->cap);
+    SL_DASSERT(st->width == 8 || v <= (st->width == 2 ? 0xffffu : 0xffffffffu)); /* widened first */
     switch (st->width) {
     case 2:
         ((uint16_t *)st->c)[i] = (uint16_t)v;
@@ -92,8 +97,24 @@ static inline uint8_t width_for(uint64_t v) { return v <= 0xffffu ? 2 : v <= 0xf
 
 static inline uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
 
+#if SL_DEBUG_CHECKS_ON
+/* The store invariants of the header comment. A walk over the kept span,
+ * so only in debug builds (SL_DASSERT). */
+static bool st_ok(const dd_store *st, uint32_t maxb) {
+    if (st->width != 2 && st->width != 4 && st->width != 8) return false;
+    if (st->cap > maxb) return false;
+    if (st->total == 0) return true;
+    if (st->lo > st->hi || st->lo < st->off || (int64_t)st->hi >= (int64_t)st->off + st->cap) return false;
+    if (!st_get(st, (uint32_t)(st->lo - st->off)) || !st_get(st, (uint32_t)(st->hi - st->off))) return false;
+    uint64_t sum = 0;
+    for (int64_t k = st->lo; k <= st->hi; k++) sum = sat_add(sum, st_get(st, (uint32_t)(k - st->off)));
+    return sum == st->total;
+}
+#endif
+
 /* Reallocates the counts as width w (> st->width). */
 static void st_widen(dd_store *st, uint8_t w) {
+    assert(w > st->width);
     void *nc = sl_xcalloc(st->cap ? st->cap : 1, w);
     dd_store tmp = *st;
     tmp.c = nc;
@@ -163,11 +184,14 @@ static void st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
     }
     free(st->c);
     *st = n;
+    assert(st->cap <= maxb); /* the bounded-memory promise */
+    SL_DASSERT(st_ok(st, maxb));
 }
 
 static inline void st_add(dd_store *st, int32_t key, uint64_t n, uint32_t maxb) {
     if (key < st->off || (int64_t)key >= (int64_t)st->off + st->cap) st_relocate(st, &key, maxb);
     uint32_t i = (uint32_t)(key - st->off);
+    assert(i < st->cap); /* relocated above if it was outside */
     uint64_t v = sat_add(st_get(st, i), n);
     if (v > 0xffffu && width_for(v) > st->width) st_widen(st, width_for(v));
     st_set(st, i, v);
@@ -298,6 +322,7 @@ static inline double clampv(const sl_ddsketch *s, double x) {
 
 /* Rank of q per the header's definition; 0 if q is invalid (caller checks). */
 static uint64_t rank_of(const sl_ddsketch *s, double q) {
+    assert(s->count > 0); /* callers answer NAN for an empty sketch first */
     double last = (double)(s->count - 1);
     double r = floor(q * last);
     return r >= last ? s->count - 1 : (uint64_t)r;

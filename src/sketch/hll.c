@@ -17,10 +17,12 @@
  */
 #include "sketch/hll.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/mem.h"
 #include "sketch/codec.h"
 
@@ -48,6 +50,7 @@ static inline void regs_add(uint8_t *regs, int p, uint64_t h) {
     uint32_t idx = (uint32_t)(h >> (64 - p));
     uint64_t w = h << p;
     uint8_t rho = w ? (uint8_t)(__builtin_clzll(w) + 1) : (uint8_t)(64 - p + 1);
+    SL_DASSERT(rho <= 64 - p + 1); /* the range the decoder accepts */
     if (rho > regs[idx]) regs[idx] = rho;
 }
 
@@ -75,6 +78,7 @@ static int set_contains(const sl_hll *s, uint64_t h) {
 
 static void set_grow(sl_hll *s) {
     uint32_t ncap = s->set_cap ? s->set_cap * 2 : 16;
+    assert((ncap & (ncap - 1)) == 0); /* slot_of masks with cap - 1 */
     uint64_t *ns = sl_xcalloc(ncap, sizeof *ns);
     for (uint32_t i = 0; i < s->set_cap; i++)
         if (s->set[i]) set_insert(ns, ncap, s->set[i]);
@@ -144,6 +148,7 @@ int sl_hll_add_hash(sl_hll *s, uint64_t h) {
         set_insert(s->set, s->set_cap, h);
     }
     s->set_n++;
+    assert(s->set_n <= s->exact_max); /* exact mode never holds more */
     return 0;
 }
 
