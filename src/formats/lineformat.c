@@ -76,8 +76,7 @@ static void csvl_free(csvl *c) {
 }
 
 static csvl *csvl_new(const sl_schema *schema, const sl_line_format_opts *o, sl_error *err) {
-    csvl *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    csvl *c = sl_xcalloc(1, sizeof *c);
     c->header = o ? o->header : true;
     c->delim = o && o->delim ? o->delim : ',';
     c->loaded = -1;
