@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "engine/pipeline.h"
 #include "formats/infer.h"
@@ -283,7 +284,7 @@ static int cmd_parse(int argc, char **argv) {
         sl_vars_free(c.vars);
         return 2;
     }
-    char *spec = strdup(c.schema ? c.schema : ""), *save = NULL;
+    char *spec = sl_xstrdup(c.schema ? c.schema : ""), *save = NULL;
     for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         int t = colon ? sl_type_parse(colon + 1) : -1;
@@ -303,13 +304,13 @@ static int cmd_parse(int argc, char **argv) {
         return 1;
     }
     size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + SL_JSON_PADDING + 1);
+    char *buf = sl_xmalloc(cap + SL_JSON_PADDING + 1);
     size_t r;
     while ((r = fread(buf + len, 1, cap - len, in)) > 0) {
         len += r;
         if (len == cap) {
             cap *= 2;
-            buf = realloc(buf, cap + SL_JSON_PADDING + 1);
+            buf = sl_xrealloc(buf, cap + SL_JSON_PADDING + 1);
         }
     }
     if (in != stdin) fclose(in);
@@ -340,7 +341,7 @@ static int cmd_parse(int argc, char **argv) {
     }
     sl_batch *b = sl_batch_new(&s, 1024);
     size_t off = 0;
-    char *line = malloc(1 << 20);
+    char *line = sl_xmalloc(1 << 20);
     while (off < len) {
         sl_batch_clear(b);
         size_t used = sl_line_format_parse(lf, buf + off, len - off, 0, (int64_t)off, sl_now_us(), b, bad_print, NULL);
