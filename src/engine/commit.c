@@ -38,22 +38,10 @@ static int commit_outputs(run *R, bool all_final) {
     sl_error *err = R->err;
     int rc = sl__engine_emit_windows(R, all_final);
     if (rc) return rc;
-    char kv[512], key[128];
     for (int i = 0; i < R->p->nt; i++) {
         table *t = &R->p->t[i];
-        if (!t->lake) continue;
-        if ((rc = sl_lake_flush(t->lake, err))) return rc;
-        sl_lake_pos lp;
-        sl_lake_position(t->lake, &lp);
-        snprintf(key, sizeof key, "lake:%s", t->name);
-        snprintf(kv, sizeof kv, "%lld\t%s", (long long)lp.length, lp.segment);
-        if (sl_store_put_kv(R->store, key, kv)) return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", t->name);
-        if (t->retention_us > 0) sl_lake_retention(t->lake, t->retention_us, sl_now_us());
-    }
-    /* published rows must be acknowledged before the commit covering them */
-    for (int i = 0; i < R->p->nt; i++) {
-        table *t = &R->p->t[i];
-        if (t->sink && (rc = sl_kafka_sink_flush(t->sink, 30000, err))) return rc;
+        for (int k = 0; k < t->nsinks; k++)
+            if (t->sinks[k].def->prepare && (rc = t->sinks[k].def->prepare(t->sinks[k].self, R->store, err))) return rc;
     }
     return 0;
 }

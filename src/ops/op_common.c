@@ -94,13 +94,5 @@ struct sl_expr *sl_op_compile_expr(const sl_node *n, const sl_schema *schema, sl
         else sl_error_set(err, SL_EINVAL, "missing expression");
         return NULL;
     }
-    int off = 0;
-    sl_error e = {0};
-    sl_expr *x = sl_expr_compile(n->str, schema, &e, &off);
-    if (!x) {
-        /* A plain scalar starts at its column; a quoted one one character later. */
-        int col = n->col + off + (n->quoted ? 1 : 0);
-        sl_error_at(err, SL_EINVAL, n->file, n->line, col, "%s", e.msg);
-    }
-    return x;
+    return sl_expr_compile_at(n->str, schema, n->file, n->line, n->col, n->quoted, err);
 }

@@ -104,6 +104,11 @@ int sl_node_bool(const sl_node *n, const char *what, bool *out,
                  sl_error *err); /* true/false/yes/no/on/off */
 int sl_node_duration(const sl_node *n, const char *what, int64_t *us,
                      sl_error *err); /* sl_duration_parse */
+/* A map of scalars as a NULL-terminated list of "key=value" strings (for
+ * pass-through settings such as librdkafka properties); *out is NULL and
+ * *count 0 for a NULL map. Free with sl_kv_list_free. */
+int sl_node_kv_list(const sl_node *map, const char *what, char ***out, int *count, sl_error *err);
+void sl_kv_list_free(char **list, int count);
 /* Formats "file:line:col: ..." at n's position into err; returns SL_EINVAL.
  * With n NULL the message has no position. */
 int sl_node_error(sl_error *err, const sl_node *n, const char *fmt, ...)
