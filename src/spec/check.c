@@ -9,6 +9,11 @@
  * a strcmp ladder. A misspelt key is answered with the nearest valid name by
  * edit distance (optimal string alignment: a swap of two neighbours counts
  * as one edit, the commonest typo), else with the list of valid keys.
+ *
+ * Binding (sl_spec_bind, as nginx's offsetof'd commands): the same walk that
+ * checks a map also stores each bound row's value into the caller's config
+ * struct, and the defaults of the absent ones, read from the row's `def`
+ * text by the same rules, so a default is written once, in the table.
  */
 #include "spec/spec.h"
 

@@ -7,7 +7,9 @@
  * that whoever walks the tree (the engine) can refuse a bad value with the
  * exact place to fix. What an operator accepts is declared once, as data (an
  * sl_opt table, like Fluent Bit's config_map); sl_spec_check validates a map
- * against it, and sl_opt_print_help prints the same table as help text.
+ * against it, sl_spec_bind also stores the values (or the table's defaults)
+ * into the caller's config struct, and sl_opt_print_help prints the same
+ * table as help text.
  *
  * Positions are 1-based, as editors show them; a column counts characters.
  * A map entry keeps the key's position (for "unknown key"), its value keeps
