@@ -3,7 +3,9 @@
  *
  * Every step of a table (expect, derive, filter, watermark, dedupe, lookup)
  * is one `sl_op_def`: a name, an option table (the single truth for
- * validation, `file:line:col` errors and `sluice help`), and callbacks. The
+ * validation, `file:line:col` errors, defaults and bounds, and `sluice
+ * help`; `create` reads its options with sl_spec_bind into a config struct,
+ * never by name), and callbacks. The
  * registry (registry.c) lists them, the way Fluent Bit lists its plugins.
  *
  * Schemas only grow along a table's steps: `create` receives the schema so
