@@ -31,6 +31,7 @@
 #include "gen/gen.h"
 #include "gen/umb.h"
 #include "ops/op.h"
+#include "sinks/sink.h"
 #include "ops/window.h"
 #include "sources/kafka_mock.h"
 #include "spec/spec.h"
@@ -366,6 +367,8 @@ static int cmd_help(int argc, char **argv) {
         printf("\nOperators (steps of a table):\n");
         for (const sl_op_def *const *d = sl_op_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
         printf("  %-10s %s\n", "window", "event-time window aggregation (a table's `window:` key)");
+        printf("\nSinks (a table's outputs: store:, publish:, sinks:):\n");
+        for (const sl_sink_def *const *d = sl_sink_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
         return 0;
     }
     if (!strcmp(argv[1], "window")) {
@@ -374,13 +377,20 @@ static int cmd_help(int argc, char **argv) {
         return 0;
     }
     const sl_op_def *d = sl_op_find(argv[1]);
+    const sl_sink_def *sink = sl_sink_find(argv[1]);
+    if (sink) {
+        printf("sink %s: %s\n", sink->name, sink->help);
+        if (sink->opts) sl_opt_print_help(stdout, sink->opts);
+        else printf("  (no options)\n");
+    }
     if (!d) {
+        if (sink) return 0;
         const char *t = cmd_help_text(argv[1]);
         if (t) {
             fputs(t, stdout);
             return 0;
         }
-        fprintf(stderr, "sluice help: unknown operator or command '%s'\n", argv[1]);
+        fprintf(stderr, "sluice help: unknown component or command '%s'\n", argv[1]);
         return 2;
     }
     printf("%s: %s\n", d->name, d->help);
