@@ -135,9 +135,9 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
     for (int i = 0; i < R->p->nt; i++)
         for (int s = 0; s < R->p->t[i].nsteps; s++) {
             step *st = &R->p->t[i].steps[s];
-            if (!st->def->stats || dn > (int)sizeof details - 600) continue;
+            if (!st->def->stats || dn > (int)sizeof details - 1200) continue;
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s{\"op\":\"%s\",\"stats\":", first ? "" : ",", st->id);
-            dn += st->def->stats(st->self, details + dn, sizeof details - (size_t)dn);
+            dn += sl_op_stats_json(st->def, st->self, details + dn, sizeof details - (size_t)dn);
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
             first = 0;
         }

@@ -918,15 +918,18 @@ static int anomaly_restore_parts(void *self, const void *data, size_t len, bool 
     return restore_parts(self, data, len, full, only, err);
 }
 
-static int anomaly_stats(void *self, char *out, size_t cap) {
+static int anomaly_stats(void *self, sl_op_stat *out, int cap) {
     anomaly_op *o = self;
     size_t bytes = sl_hmap_bytes(o->index) + o->ks_cap * sizeof(key_state) +
                    (o->method == M_WINDOW ? o->ks_cap * (o->size + 1) * sizeof(double) : 0);
-    return snprintf(out, cap,
-                    "{\"rows\":%lld,\"scored\":%lld,\"anomalies\":%lld,\"passed_through\":%lld,"
-                    "\"keys\":%zu,\"keys_refused\":%lld,\"state_bytes\":%zu}",
-                    (long long)o->rows, (long long)o->scored, (long long)o->anomalies,
-                    (long long)o->passed, o->nks, (long long)o->keys_refused, bytes);
+    sl_op_stat s[] = {
+        {"rows", (double)o->rows}, {"scored", (double)o->scored}, {"anomalies", (double)o->anomalies},
+        {"passed_through", (double)o->passed}, {"keys", (double)o->nks, true}, {"keys_refused", (double)o->keys_refused},
+        {"state_bytes", (double)bytes, true},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void anomaly_destroy(void *self) {

@@ -346,15 +346,18 @@ static void dedupe_drop_parts(void *self, const sl_part_set *parts) {
 
 /* At most about 260 characters whatever the counts (the engine leaves room
  * for 600 per operator in the event-log row). */
-static int dedupe_stats(void *self, char *out, size_t cap) {
+static int dedupe_stats(void *self, sl_op_stat *out, int cap) {
     dedupe_op *o = self;
     size_t keys = sl_hmap_count(o->seen);
     size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) + o->cap * (sizeof(fifo_ent) + (o->tags ? sizeof(uint64_t) : 0)) + o->keep_cap;
-    return snprintf(out, cap,
-                    "{\"duplicates\":%lld,\"kept\":%lld,\"evicted\":%lld,\"keys\":%zu,\"peak_keys\":%zu,"
-                    "\"fifo\":%zu,\"state_bytes\":%zu,\"bytes_per_key\":%.1f}",
-                    (long long)o->duplicates, (long long)o->kept, (long long)o->evicted, keys, o->peak_keys,
-                    o->tail - o->head, bytes, keys ? (double)bytes / (double)keys : 0.0);
+    sl_op_stat s[] = {
+        {"duplicates", (double)o->duplicates}, {"kept", (double)o->kept}, {"evicted", (double)o->evicted},
+        {"keys", (double)keys, true}, {"peak_keys", (double)o->peak_keys, true}, {"fifo", (double)(o->tail - o->head), true},
+        {"state_bytes", (double)bytes, true}, {"bytes_per_key", keys ? (double)bytes / (double)keys : 0.0, true},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void dedupe_destroy(void *self) {

@@ -654,15 +654,17 @@ static int health_restore_parts(void *self, const void *data, size_t len, bool f
     return restore_parts(self, data, len, full, only, err);
 }
 
-static int health_stats(void *self, char *out, size_t cap) {
+static int health_stats(void *self, sl_op_stat *out, int cap) {
     health_op *o = self;
     size_t bytes = sl_hmap_bytes(o->index) +
                    o->ks_cap * (sizeof(key_state) + (o->window + 1) * sizeof(double));
-    return snprintf(out, cap,
-                    "{\"rows\":%lld,\"scored\":%lld,\"passed_through\":%lld,\"keys\":%zu,"
-                    "\"keys_refused\":%lld,\"state_bytes\":%zu}",
-                    (long long)o->rows, (long long)o->scored, (long long)o->passed, o->nks,
-                    (long long)o->keys_refused, bytes);
+    sl_op_stat s[] = {
+        {"rows", (double)o->rows}, {"scored", (double)o->scored}, {"passed_through", (double)o->passed},
+        {"keys", (double)o->nks, true}, {"keys_refused", (double)o->keys_refused}, {"state_bytes", (double)bytes, true},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void health_destroy(void *self) {

@@ -372,10 +372,15 @@ static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     return 0;
 }
 
-static int lookup_stats(void *self, char *out, size_t cap) {
+static int lookup_stats(void *self, sl_op_stat *out, int cap) {
     lookup_op *o = self;
-    return snprintf(out, cap, "{\"lookup_rows\":%lld,\"matched\":%lld,\"unmatched\":%lld,\"reloads\":%lld}",
-                    (long long)o->cur.nrows, (long long)o->matched, (long long)o->unmatched, (long long)o->reloads);
+    sl_op_stat s[] = {
+        {"lookup_rows", (double)o->cur.nrows, true}, {"matched", (double)o->matched}, {"unmatched", (double)o->unmatched},
+        {"reloads", (double)o->reloads},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void lookup_destroy(void *self) {

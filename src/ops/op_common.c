@@ -1,4 +1,5 @@
 /* op_common.c - snapshot buffers and expression compilation with spec positions. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,4 +96,15 @@ struct sl_expr *sl_op_compile_expr(const sl_node *n, const sl_schema *schema, sl
         return NULL;
     }
     return sl_expr_compile_at(n->str, schema, n->file, n->line, n->col, n->quoted, err);
+}
+
+int sl_op_stats_json(const sl_op_def *def, void *self, char *out, size_t cap) {
+    sl_op_stat v[SL_OP_MAX_STATS];
+    int k = def->stats ? def->stats(self, v, SL_OP_MAX_STATS) : 0;
+    assert(k >= 0 && k <= SL_OP_MAX_STATS);
+    size_t n = 0;
+    n += (size_t)snprintf(out, cap, "{");
+    for (int j = 0; j < k && n < cap; j++) n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%.17g", j ? "," : "", v[j].key, v[j].value);
+    if (n < cap) n += (size_t)snprintf(out + n, cap - n, "}");
+    return (int)(n < cap ? n : cap - 1);
 }

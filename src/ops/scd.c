@@ -574,14 +574,16 @@ static int scd_restore_parts(void *self, const void *data, size_t len, bool full
     return restore_parts(self, data, len, full, only, err);
 }
 
-static int scd_stats(void *self, char *out, size_t cap) {
+static int scd_stats(void *self, sl_op_stat *out, int cap) {
     scd_op *o = self;
-    return snprintf(out, cap,
-                    "{\"keys\":%zu,\"rows\":%lld,\"versions_opened\":%lld,\"versions_closed\":%lld,"
-                    "\"unchanged\":%lld,\"corrected\":%lld,\"out_of_order\":%lld,\"no_time\":%lld}",
-                    o->nslots, (long long)o->rows, (long long)o->opened, (long long)o->closed,
-                    (long long)o->unchanged, (long long)o->corrected, (long long)o->out_of_order,
-                    (long long)o->no_time);
+    sl_op_stat s[] = {
+        {"keys", (double)o->nslots, true}, {"rows", (double)o->rows}, {"versions_opened", (double)o->opened},
+        {"versions_closed", (double)o->closed}, {"unchanged", (double)o->unchanged}, {"corrected", (double)o->corrected},
+        {"out_of_order", (double)o->out_of_order}, {"no_time", (double)o->no_time},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void scd_destroy(void *self) {

@@ -158,9 +158,11 @@ static int wm_restore(void *self, const void *data, size_t n, bool full, sl_erro
 }
 
 
-static int wm_stats(void *self, char *out, size_t cap) {
+static int wm_stats(void *self, sl_op_stat *out, int cap) {
     wm_op *o = self;
-    return snprintf(out, cap, "{\"late\":%lld}", (long long)o->late);
+    if (cap < 1) return 0;
+    out[0] = (sl_op_stat){"late", (double)o->late};
+    return 1;
 }
 
 static void wm_destroy(void *self) {

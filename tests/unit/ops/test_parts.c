@@ -277,7 +277,7 @@ static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *
 
 static size_t keyed_keys(const keyed_case *kc, void *self) {
     char st[600];
-    kc->def->stats(self, st, sizeof st);
+    sl_op_stats_json(kc->def, self, st, sizeof st);
     const char *k = strstr(st, "\"keys\":");
     assert_non_null(k);
     return (size_t)strtoull(k + 7, NULL, 10);
