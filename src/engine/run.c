@@ -287,7 +287,7 @@ typedef struct {
 static int part_restore_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
     part_restore *u = ud;
     return u->st ? u->st->def->restore_parts(u->st->self, data, n, full, u->only, err)
-                 : sl_window_restore_parts(u->t->win, data, n, u->only, err);
+                 : sl_window_restore_parts(u->t->win, data, n, full, u->only, err);
 }
 
 static int handoff_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
