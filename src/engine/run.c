@@ -176,7 +176,10 @@ static int run_table(run *R, int ti, const sl_batch *in) {
     table *t = &R->p->t[ti];
     if (t->is_rollup) return 0; /* fed by merges in emit_windows */
     t->rows_in += in->n;
-    if (t->win) return sl_window_process(t->win, in, &R->ctx);
+    if (t->win) {
+        R->cur_table = t->name; /* late records are quarantined under the window table */
+        return sl_window_process(t->win, in, &R->ctx);
+    }
     load_work(t, in);
     sl_batch *b = t->work;
     R->cur_table = t->name;
@@ -221,6 +224,9 @@ static void pos_cb(void *ud, const char *name, int64_t pos) {
     if (sl_input_fence(s, name, pos, R->err)) R->failed = SL_EFAIL;
     else if (sl_store_put_position(R->store, s->name, name, pos)) R->failed = SL_EIO;
 }
+
+/* A window's state chain: a full snapshot every this many commits, deltas between. */
+#define WINDOW_FULL_EVERY 60
 
 static int state_put(run *R, const char *id, bool full, sl_buf *buf) {
     return sl_store_put_state(R->store, id, full, buf->p, buf->n, R->err);
@@ -339,6 +345,8 @@ static void assign_restore(void *ud, source *s, const char *part, const char *fr
             part_restore u = {NULL, t, &only, pos, false};
             snprintf(wid, sizeof wid, "%s/window", t->name);
             rc = restore_part_state(R, from, &u, part, wid);
+            /* the chain stored so far was never restored here: start it again */
+            t->win_since_full = WINDOW_FULL_EVERY;
         }
     }
     if (from != R->store) {
@@ -539,11 +547,13 @@ static int commit(run *R, bool all_final) {
             if (full) st->since_full = 0;
             if ((rc = state_put(R, st->id, full, &buf))) goto out;
         }
-        if (t->win) {
+        if (t->win) { /* deltas, a full snapshot every WINDOW_FULL_EVERY commits, as steps */
+            bool full = ++t->win_since_full >= WINDOW_FULL_EVERY;
             buf.n = 0;
-            sl_window_snapshot(t->win, &buf);
+            sl_window_snapshot(t->win, &buf, full);
+            if (full) t->win_since_full = 0;
             snprintf(key, sizeof key, "%s/window", t->name);
-            if ((rc = state_put(R, key, true, &buf))) goto out;
+            if ((rc = state_put(R, key, full, &buf))) goto out;
         }
     }
     if (R->nhandoff && (rc = write_handoffs(R, &buf))) goto out;
@@ -690,9 +700,14 @@ static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_e
 }
 
 static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
-    (void)full;
     restore_ud *u = ud;
-    return sl_window_restore(u->t->win, data, n, err);
+    int rc = sl_window_restore(u->t->win, data, n, full, err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        sl_error_set(err, rc, "table '%s': %s", u->t->name, msg);
+    }
+    return rc;
 }
 
 /* A Kafka rebalance is taking partitions away: commit what was read from
