@@ -83,11 +83,13 @@ static int commit_state(run *R, sl_buf *buf) {
             if (full) st->since_full = 0;
             if ((rc = sl__engine_state_put(R, st->id, full, buf))) return rc;
         }
-        if (t->win) {
+        if (t->win) { /* deltas, a full snapshot every SL_WINDOW_FULL_EVERY commits, as steps */
+            bool full = ++t->win_since_full >= SL_WINDOW_FULL_EVERY;
             buf->n = 0;
-            sl_window_snapshot(t->win, buf);
+            sl_window_snapshot(t->win, buf, full);
+            if (full) t->win_since_full = 0;
             snprintf(key, sizeof key, "%s/window", t->name);
-            if ((rc = sl__engine_state_put(R, key, true, buf))) return rc;
+            if ((rc = sl__engine_state_put(R, key, full, buf))) return rc;
         }
     }
     if (R->nhandoff && (rc = sl__engine_write_handoffs(R, buf))) return rc;

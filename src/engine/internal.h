@@ -68,6 +68,7 @@ typedef struct table {
     step steps[SL_MAX_STEPS];
     int nsteps;
     sl_window *win;
+    int win_since_full; /* commits since win's last full snapshot */
     bool is_rollup; /* win is fed by merges from the parent window */
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */

@@ -23,9 +23,10 @@ static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_e
 }
 
 static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
-    (void)full;
     restore_ud *u = ud;
-    return sl_window_restore(u->t->win, data, n, err);
+    int rc = sl_window_restore(u->t->win, data, n, full, err);
+    if (rc) sl_error_set(err, rc, "table '%s': %s", u->t->name, err->msg); /* sl_error_set may wrap err->msg */
+    return rc;
 }
 
 int sl__engine_setup(run *R) {

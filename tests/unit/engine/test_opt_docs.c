@@ -243,9 +243,9 @@ static void test_checker(void **state) {
 int main(int argc, char **argv) {
     if (argc > 1) snprintf(docs_path, sizeof docs_path, "%s", argv[1]);
     else {
-        /* this file is <repo>/tests/unit/ops/test_opt_docs.c */
+        /* this file is <repo>/tests/unit/engine/test_opt_docs.c */
         snprintf(docs_path, sizeof docs_path, "%s", __FILE__);
-        char *p = strstr(docs_path, "tests/unit/ops/");
+        char *p = strstr(docs_path, "tests/unit/");
         if (p) snprintf(p, sizeof docs_path - (size_t)(p - docs_path), "docs/pipeline-spec.md");
         else snprintf(docs_path, sizeof docs_path, "docs/pipeline-spec.md");
     }
