@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/hash.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
@@ -170,6 +171,7 @@ struct sl_window {
     int late;            /* LATE_* */
     int64_t lateness;    /* late: update: allowed_lateness */
     int64_t final_wm;    /* highest watermark emitted at, INT64_MIN: none */
+    int64_t late_merges; /* rollup: source groups not merged (their window was final) */
     wbucket **bk;        /* by window start, ascending */
     size_t nbk, bkcap;
     wbucket *last_bk;    /* the last one looked up (rows come roughly in time order) */
@@ -1063,6 +1065,14 @@ static uint64_t key_of_group(const sl_window *w, const group *src, int64_t ws) {
  * (DDSketch keeps its relative error, HLL its bound), Welford merges exactly. */
 static void merge_into(sl_window *dst, const group *src) {
     int64_t ws = sl_floor_div(src->wstart, dst->slide) * dst->slide;
+    if (dst->final_wm != INT64_MIN && ws + dst->size <= dst->final_wm) {
+        /* the rollup's window was finalised (the end of a --once run): its
+         * final row is never rewritten by part of a window */
+        if (dst->late_merges++ == 0)
+            sl_log_warn("rollup window already final: a later window's rows are not merged", "\"window_start_us\":%lld",
+                        (long long)ws);
+        return;
+    }
     uint64_t gk = key_of_group(dst, src, ws);
     int64_t *slot = sl_hmap_get(dst->index, gk);
     size_t gi;
@@ -1195,6 +1205,9 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
         }
         int64_t end = b->wstart + w->size;
         bool due = all_final || (wm != INT64_MIN && end <= wm);
+        /* the end of --once input is the end of time for what it finalises: a
+         * later run's record for this window is late, never a reopening */
+        if (all_final && end > w->final_wm) w->final_wm = end;
         /* groups released once emitted final: always but with late: update before end + allowed_lateness */
         bool expire = due && (w->late != LATE_UPDATE || all_final || end + w->lateness <= wm);
         if (!b->ndirty && (!due || (b->done && !expire))) {
