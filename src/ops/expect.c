@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "expr/expr.h"
 #include "ops/op.h"
 
@@ -50,7 +51,7 @@ static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     (void)env;
     expect_conf c;
     if (sl_spec_bind(arg, expect_opts, "expect", &c, err)) return SL_EINVAL;
-    expect_op *o = calloc(1, sizeof *o);
+    expect_op *o = sl_xcalloc(1, sizeof *o);
     snprintf(o->name, sizeof o->name, "%s", c.name);
     char esc[2 * SL_NAME_MAX], *q = esc; /* a Prometheus label value escapes \ and " */
     for (const char *p = o->name; *p; p++) {
@@ -83,7 +84,7 @@ static int expect_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     if (b->n == 0) return 0;
     if (o->keep_cap < b->cap) {
         free(o->keep);
-        o->keep = malloc(b->cap);
+        o->keep = sl_xmalloc(b->cap);
         o->keep_cap = b->cap;
     }
     sl_expr_eval_bool(o->e, b, o->keep);

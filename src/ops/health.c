@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "expr/expr.h"
 #include "ops/op.h"
@@ -278,7 +279,7 @@ static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
                          sl_error *err) {
     health_conf hc;
     if (sl_spec_bind(arg, health_opts, "health", &hc, err)) return SL_EINVAL;
-    health_op *o = calloc(1, sizeof *o);
+    health_op *o = sl_xcalloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     o->part_col = -1;
 
@@ -371,7 +372,7 @@ static void mark_dirty(health_op *o, size_t s) {
     o->ks[s].dirty = 1;
     if (o->ndirty == o->dirty_cap) {
         o->dirty_cap = o->dirty_cap ? o->dirty_cap * 2 : 64;
-        o->dirty = realloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
+        o->dirty = sl_xrealloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
         if (!o->dirty) abort();
     }
     o->dirty[o->ndirty++] = (uint32_t)s;
@@ -388,8 +389,8 @@ static int64_t slot_of(health_op *o, uint64_t h, const sl_batch *b, uint32_t i) 
     }
     if (o->nks == o->ks_cap) {
         size_t cap = o->ks_cap ? o->ks_cap * 2 : 64;
-        key_state *ks = realloc(o->ks, cap * sizeof *ks);
-        double *sc = realloc(o->scores, cap * (o->window + 1) * sizeof(double));
+        key_state *ks = sl_xrealloc(o->ks, cap * sizeof *ks);
+        double *sc = sl_xrealloc(o->scores, cap * (o->window + 1) * sizeof(double));
         if (!ks || !sc) abort();
         o->ks = ks;
         o->scores = sc;
@@ -431,8 +432,8 @@ static int health_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
             sl_column *col = &o->comp[c].col;
             free(col->null);
             free(col->v.p);
-            col->null = malloc(b->cap);
-            col->v.p = malloc((size_t)b->cap * 8);
+            col->null = sl_xmalloc(b->cap);
+            col->v.p = sl_xmalloc((size_t)b->cap * 8);
             if (!col->null || !col->v.p) abort();
         }
         o->scratch_cap = b->cap;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "expr/expr.h"
 #include "ops/op.h"
@@ -11,7 +12,7 @@ void sl_buf_put(sl_buf *b, const void *data, size_t n) {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + n) cap *= 2;
-        b->p = realloc(b->p, cap);
+        b->p = sl_xrealloc(b->p, cap);
         if (!b->p) abort();
         b->cap = cap;
     }

@@ -39,6 +39,7 @@
  * final<<1, version, key values, aggregate states). Format 1 (no tag) is
  * the count and the groups with a dirty word instead of flags and version.
  */
+#include "core/mem.h"
 #include "ops/window.h"
 
 #include <assert.h>
@@ -387,7 +388,7 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
 
 sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column, sl_error *err) {
     if (sl_spec_check(spec, sl_window_opts, "window", err)) return NULL;
-    sl_window *w = calloc(1, sizeof *w);
+    sl_window *w = sl_xcalloc(1, sizeof *w);
     w->part_key = -1;
     const sl_node *tn = sl_node_get(spec, "time");
     const char *tname = tn ? tn->str : "event_ts";
@@ -500,7 +501,7 @@ size_t sl_window_groups(const sl_window *w) { return w->alive; }
 
 static void group_init(sl_window *w, group *g) {
     memset(g, 0, sizeof *g);
-    g->aggs = calloc((size_t)w->naggs, sizeof(agg_state));
+    g->aggs = sl_xcalloc((size_t)w->naggs, sizeof(agg_state));
     for (int a = 0; a < w->naggs; a++) {
         g->aggs[a].dmin = INFINITY;
         g->aggs[a].dmax = -INFINITY;
@@ -522,7 +523,7 @@ static void group_init(sl_window *w, group *g) {
 /* Doubles a vector's capacity (at least 16 elements); out of memory aborts, as the core's maps do. */
 static void *grow(void *p, size_t *cap, size_t elem) {
     size_t c = *cap ? *cap * 2 : 16;
-    void *q = realloc(p, c * elem);
+    void *q = sl_xrealloc(p, c * elem);
     if (!q) abort();
     *cap = c;
     return q;
@@ -549,7 +550,7 @@ static wbucket *bucket_get(sl_window *w, int64_t ws) {
     if (w->last_bk && w->last_bk->wstart == ws) return w->last_bk;
     size_t i = bucket_lower(w, ws);
     if (i < w->nbk && w->bk[i]->wstart == ws) return w->last_bk = w->bk[i];
-    wbucket *b = calloc(1, sizeof *b);
+    wbucket *b = sl_xcalloc(1, sizeof *b);
     if (!b) abort();
     b->wstart = ws;
     if (w->nbk == w->bkcap) w->bk = grow(w->bk, &w->bkcap, sizeof *w->bk);
@@ -663,8 +664,8 @@ static size_t group_alloc(sl_window *w) {
     if (w->nfree) return w->free_list[--w->nfree];
     if (w->ng == w->gcap) {
         w->gcap = w->gcap ? w->gcap * 2 : 64;
-        w->g = realloc(w->g, w->gcap * sizeof *w->g);
-        w->free_list = realloc(w->free_list, w->gcap * sizeof *w->free_list);
+        w->g = sl_xrealloc(w->g, w->gcap * sizeof *w->g);
+        w->free_list = sl_xrealloc(w->free_list, w->gcap * sizeof *w->free_list);
         if (!w->g || !w->free_list) abort();
     }
     return w->ng++;
@@ -702,7 +703,7 @@ static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
         g->knull[k] = c->null[i];
         if (c->null[i]) continue;
         if (c->type == SL_T_STRING) {
-            g->ks[k] = malloc(c->v.s[i].len + 1);
+            g->ks[k] = sl_xmalloc(c->v.s[i].len + 1);
             memcpy(g->ks[k], c->v.s[i].ptr, c->v.s[i].len);
             g->ks[k][c->v.s[i].len] = 0;
             g->kslen[k] = c->v.s[i].len;
@@ -772,7 +773,7 @@ static void by_take(agg_state *s, const by_cand *k) {
     if (k->vs && !k->vnull) {
         if (k->vslen + 1 > s->by_vscap) {
             uint32_t cap = k->vslen + 1 < 32 ? 32 : k->vslen + 1;
-            char *p = realloc(s->by_vs, cap);
+            char *p = sl_xrealloc(s->by_vs, cap);
             if (!p) return; /* keeps the old buffer; the value reads as "" */
             s->by_vs = p;
             s->by_vscap = cap;
@@ -928,14 +929,14 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
             free(ad->tmp.null);
             free(ad->tmp.v.p);
             ad->tmp.type = ad->arg_type;
-            ad->tmp.null = malloc(b->cap);
-            ad->tmp.v.p = malloc((size_t)b->cap * 16);
+            ad->tmp.null = sl_xmalloc(b->cap);
+            ad->tmp.v.p = sl_xmalloc((size_t)b->cap * 16);
             if (ad->ord) {
                 free(ad->tmp2.null);
                 free(ad->tmp2.v.p);
                 ad->tmp2.type = ad->ord_type;
-                ad->tmp2.null = malloc(b->cap);
-                ad->tmp2.v.p = malloc((size_t)b->cap * 16);
+                ad->tmp2.null = sl_xmalloc(b->cap);
+                ad->tmp2.v.p = sl_xmalloc((size_t)b->cap * 16);
             }
             ad->tmp_cap = b->cap;
         }
@@ -1089,7 +1090,7 @@ static void merge_into(sl_window *dst, const group *src) {
             g->ki[k] = src->ki[k];
             g->kd[k] = src->kd[k];
             if (src->ks[k]) {
-                g->ks[k] = malloc(src->kslen[k] + 1);
+                g->ks[k] = sl_xmalloc(src->kslen[k] + 1);
                 memcpy(g->ks[k], src->ks[k], src->kslen[k] + 1);
                 g->kslen[k] = src->kslen[k];
             }
@@ -1137,7 +1138,7 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
         return sl_error_set(err, SL_EINVAL, "a rollup cannot read a window with late: update (a final group "
                                             "re-emitted after a late record would be merged twice); use late: "
                                             "drop or quarantine"), NULL;
-    sl_window *w = calloc(1, sizeof *w);
+    sl_window *w = sl_xcalloc(1, sizeof *w);
     w->time_col = -1;
     w->size = w->slide = size;
     w->nkeys = src->nkeys;
@@ -1366,7 +1367,7 @@ static int read_group(sl_window *w, sl_rd *r, int ver, group *g, bool *dirty, sl
             sl_rd_str(r, &s, &len))
             goto corrupt;
         if (w->key_type[k] == SL_T_STRING && !g->knull[k]) {
-            g->ks[k] = malloc(len + 1);
+            g->ks[k] = sl_xmalloc(len + 1);
             memcpy(g->ks[k], s, len);
             g->ks[k][len] = 0;
             g->kslen[k] = len;
