@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: cameras pipeline throughput, CPU, peak RSS and instructions per record,
-# the cost and memory of each window aggregate (bench_aggs), and lake append/scan
-# and filter-expression speed (micro_bench).
+# the cost and memory of each window aggregate (bench_aggs), lake append/scan and
+# filter-expression speed (micro_bench), and one commit's window work (window_commit_bench).
 # Prints a table and appends it to bench/RESULTS.md with the machine and commit.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -56,12 +56,12 @@ aggs_bench() {
 }
 work=${BENCH_DIR:-/tmp/sluice-bench}
 mkdir -p "$work"
-aggs_bench
+if [ "${BENCH_ONLY:-}" != window ]; then aggs_bench; fi
 [ "${BENCH_ONLY:-}" = aggs ] && exit 0
 
 # ---- lake append/scan and filter expression (bench/micro_bench.c) ----------------------------
 # (speed measurements that used to be printed by unit tests; BENCH_ONLY=micro stops after this part)
-if [ -x "$build/micro_bench" ]; then
+if [ "${BENCH_ONLY:-}" != window ] && [ -x "$build/micro_bench" ]; then
   echo "measuring lake append/scan and a filter expression (micro_bench) ..." >&2
   micro=$("$build/micro_bench" --lines "${BENCH_LAKE_LINES:-1000000}")
   echo "$micro"
@@ -78,6 +78,33 @@ if [ -x "$build/micro_bench" ]; then
 else
   echo "micro_bench not built: no lake/expr figures" >&2
 fi
+# ---- one commit's window work (bench/window_commit_bench) ---------------------------------
+# emission + snapshot with 100,000 open groups of which 100 changed (BENCH_ONLY=window stops
+# after this part)
+window_bench() {
+  local tool="$build/window_commit_bench"
+  if [ ! -x "$tool" ]; then echo "window_commit_bench not built: no commit table" >&2; return 0; fi
+  echo "measuring one commit's window work (100,000 open groups, 100 changed, best of 3) ..." >&2
+  local table cpu_model machine commit
+  table=$("$tool" --header)
+  echo "$table"
+  cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+  machine="$cpu_model, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  {
+    echo
+    echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $commit: window work per commit"
+    echo
+    echo "Machine: $machine. Command: \`make bench\` (\`window_commit_bench --header\`: emission until it"
+    echo "returns 0 and a snapshot, per commit, median of 200 commits, best of 3; a full snapshot every 60"
+    echo "commits, amortised in its own column)."
+    echo
+    echo "$table"
+  } >> "$repo/bench/RESULTS.md"
+  echo "appended the window commit table to bench/RESULTS.md" >&2
+}
+[ "${BENCH_ONLY:-}" = micro ] || window_bench
+[ "${BENCH_ONLY:-}" = window ] && exit 0
 [ "${BENCH_ONLY:-}" = micro ] && exit 0
 
 # ---- telco, retail, umb over Kafka, landing dir and syslog listener ----------------------

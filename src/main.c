@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "engine/pipeline.h"
 #include "formats/infer.h"
@@ -30,6 +31,7 @@
 #include "gen/gen.h"
 #include "gen/umb.h"
 #include "ops/op.h"
+#include "sinks/sink.h"
 #include "ops/window.h"
 #include "sources/kafka_mock.h"
 #include "sources/source.h"
@@ -284,7 +286,7 @@ static int cmd_parse(int argc, char **argv) {
         sl_vars_free(c.vars);
         return 2;
     }
-    char *spec = strdup(c.schema ? c.schema : ""), *save = NULL;
+    char *spec = sl_xstrdup(c.schema ? c.schema : ""), *save = NULL;
     for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         int t = colon ? sl_type_parse(colon + 1) : -1;
@@ -304,13 +306,13 @@ static int cmd_parse(int argc, char **argv) {
         return 1;
     }
     size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + SL_JSON_PADDING + 1);
+    char *buf = sl_xmalloc(cap + SL_JSON_PADDING + 1);
     size_t r;
     while ((r = fread(buf + len, 1, cap - len, in)) > 0) {
         len += r;
         if (len == cap) {
             cap *= 2;
-            buf = realloc(buf, cap + SL_JSON_PADDING + 1);
+            buf = sl_xrealloc(buf, cap + SL_JSON_PADDING + 1);
         }
     }
     if (in != stdin) fclose(in);
@@ -341,7 +343,7 @@ static int cmd_parse(int argc, char **argv) {
     }
     sl_batch *b = sl_batch_new(&s, 1024);
     size_t off = 0;
-    char *line = malloc(1 << 20);
+    char *line = sl_xmalloc(1 << 20);
     while (off < len) {
         sl_batch_clear(b);
         size_t used = sl_line_format_parse(lf, buf + off, len - off, 0, (int64_t)off, sl_now_us(), b, bad_print, NULL);
@@ -368,6 +370,8 @@ static int cmd_help(int argc, char **argv) {
         printf("\nOperators (steps of a table):\n");
         for (const sl_op_def *const *d = sl_op_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
         printf("  %-10s %s\n", "window", "event-time window aggregation (a table's `window:` key)");
+        printf("\nSinks (a table's outputs: store:, publish:, sinks:):\n");
+        for (const sl_sink_def *const *d = sl_sink_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
         return 0;
     }
     if (!strcmp(argv[1], "window")) {
@@ -382,19 +386,26 @@ static int cmd_help(int argc, char **argv) {
     }
     const sl_source_def *src = sl_source_find(argv[1]);
     if (src) {
-        printf("%s (source): %s\n", src->name, src->help);
+        printf("source %s: %s\n", src->name, src->help);
         sl_opt_print_help(stdout, src->opts);
         printf("and the options every source takes (sluice help sources); default format: %s\n", src->format);
         return 0;
     }
     const sl_op_def *d = sl_op_find(argv[1]);
+    const sl_sink_def *sink = sl_sink_find(argv[1]);
+    if (sink) {
+        printf("sink %s: %s\n", sink->name, sink->help);
+        if (sink->opts) sl_opt_print_help(stdout, sink->opts);
+        else printf("  (no options)\n");
+    }
     if (!d) {
+        if (sink) return 0;
         const char *t = cmd_help_text(argv[1]);
         if (t) {
             fputs(t, stdout);
             return 0;
         }
-        fprintf(stderr, "sluice help: unknown operator, source or command '%s'\n", argv[1]);
+        fprintf(stderr, "sluice help: unknown component or command '%s'\n", argv[1]);
         return 2;
     }
     printf("%s: %s\n", d->name, d->help);

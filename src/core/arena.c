@@ -1,9 +1,12 @@
 /* arena.c - chunked bump allocator; see arena.h. */
 #include "core/arena.h"
 
-#include <stdio.h>
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
 
 typedef struct chunk {
     struct chunk *next;
@@ -18,11 +21,8 @@ struct sl_arena {
 };
 
 static chunk *chunk_new(size_t size) {
-    chunk *c = malloc(sizeof(chunk) + size);
-    if (!c) {
-        fprintf(stderr, "sluice: out of memory allocating %zu bytes\n", size);
-        abort();
-    }
+    if (size > SIZE_MAX - sizeof(chunk)) sl_oom("arena chunk", size);
+    chunk *c = sl_xmalloc(sizeof(chunk) + size);
     c->next = NULL;
     c->size = size;
     c->used = 0;
@@ -30,8 +30,7 @@ static chunk *chunk_new(size_t size) {
 }
 
 sl_arena *sl_arena_new(size_t chunk_size) {
-    sl_arena *a = calloc(1, sizeof *a);
-    if (!a) abort();
+    sl_arena *a = sl_xcalloc(1, sizeof *a);
     a->chunk_size = chunk_size ? chunk_size : 64 * 1024;
     return a;
 }
@@ -57,6 +56,8 @@ void *sl_arena_alloc(sl_arena *a, size_t n) {
     void *p = c->data + c->used;
     c->used += n;
     a->total_used += n;
+    assert(c->used <= c->size);
+    assert(((uintptr_t)p & 7) == 0); /* 8-byte aligned, as arena.h promises */
     return p;
 }
 

@@ -1,19 +1,13 @@
 /* batch.c - column batches; see batch.h. */
 #include "core/batch.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static void *xcalloc(size_t n, size_t sz) {
-    void *p = calloc(n ? n : 1, sz);
-    if (!p) {
-        fprintf(stderr, "sluice: out of memory\n");
-        abort();
-    }
-    return p;
-}
+#include "core/mem.h"
 
 const char *sl_type_name(sl_type t) {
     switch (t) {
@@ -67,9 +61,9 @@ static size_t value_size(sl_type t) {
 
 static void column_alloc(sl_column *c, sl_type t, uint32_t cap) {
     c->type = t;
-    c->null = xcalloc(cap, 1);
+    c->null = sl_xcalloc(cap, 1);
     memset(c->null, 1, cap);
-    c->v.p = xcalloc(cap, value_size(t));
+    c->v.p = sl_xcalloc(cap, value_size(t));
 }
 
 static void column_free(sl_column *c) {
@@ -80,12 +74,12 @@ static void column_free(sl_column *c) {
 }
 
 sl_batch *sl_batch_new(const sl_schema *schema, uint32_t cap) {
-    sl_batch *b = xcalloc(1, sizeof *b);
+    sl_batch *b = sl_xcalloc(1, sizeof *b);
     b->cap = cap;
-    b->part = xcalloc(cap, sizeof *b->part);
-    b->pos = xcalloc(cap, sizeof *b->pos);
-    b->ingest = xcalloc(cap, sizeof *b->ingest);
-    b->raw = xcalloc(cap, sizeof *b->raw);
+    b->part = sl_xcalloc(cap, sizeof *b->part);
+    b->pos = sl_xcalloc(cap, sizeof *b->pos);
+    b->ingest = sl_xcalloc(cap, sizeof *b->ingest);
+    b->raw = sl_xcalloc(cap, sizeof *b->raw);
     b->arena = sl_arena_new(256 * 1024);
     sl_schema_init(&b->schema);
     if (schema) sl_batch_reset_schema(b, schema);
@@ -110,6 +104,7 @@ void sl_batch_clear(sl_batch *b) {
 }
 
 int sl_batch_add_column(sl_batch *b, const char *name, sl_type type) {
+    assert(b->schema.n <= SL_MAX_COLUMNS);
     int idx = sl_schema_add(&b->schema, name, type);
     if (idx < 0) return -1;
     column_alloc(&b->col[idx], type, b->cap);
@@ -125,6 +120,7 @@ void sl_batch_reset_schema(sl_batch *b, const sl_schema *schema) {
 }
 
 uint32_t sl_batch_append_null_row(sl_batch *b) {
+    assert(b->n < b->cap); /* batch.h: n must be < cap */
     uint32_t i = b->n++;
     for (int c = 0; c < b->schema.n; c++) b->col[c].null[i] = 1;
     b->part[i] = 0;
@@ -168,6 +164,9 @@ uint32_t sl_batch_keep(sl_batch *b, const uint8_t *keep) {
 
 void sl_batch_copy(sl_batch *dst, const sl_batch *src) {
     uint32_t n = src->n;
+    /* batch.h: same schema, dst empty and big enough */
+    assert(dst->n == 0 && dst->cap >= n && dst->schema.n >= src->schema.n);
+    for (int c = 0; c < src->schema.n; c++) assert(dst->col[c].type == src->col[c].type);
     for (int c = 0; c < src->schema.n; c++) {
         memcpy(dst->col[c].null, src->col[c].null, n);
         memcpy(dst->col[c].v.p, src->col[c].v.p, n * value_size(src->col[c].type));

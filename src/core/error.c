@@ -1,12 +1,22 @@
 /* error.c - see error.h. */
 #include "core/error.h"
 
-#include <stdio.h>
+#include "core/check.h"
 
+#include <stdio.h>
+#include <string.h>
+
+/* The message is formatted into a local buffer and copied: callers wrap an
+ * earlier message with `sl_error_set(err, c, "view '%s': %s", name, err->msg)`,
+ * and vsnprintf into err->msg while reading err->msg is undefined (in
+ * practice it overwrites the argument before it is read). */
 int sl_error_setv(sl_error *err, int code, const char *fmt, va_list ap) {
+    SL_DASSERT(code <= 0); /* error.h: 0 or a negative SL_E* code */
     if (err) {
+        char tmp[SL_ERROR_MAX];
+        vsnprintf(tmp, sizeof tmp, fmt, ap);
+        memcpy(err->msg, tmp, strlen(tmp) + 1);
         err->code = code;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     }
     return code;
 }
@@ -21,17 +31,19 @@ int sl_error_set(sl_error *err, int code, const char *fmt, ...) {
 
 int sl_error_at(sl_error *err, int code, const char *file, int line, int col,
                 const char *fmt, ...) {
+    SL_DASSERT(code <= 0);
     if (!err) return code;
-    int n = snprintf(err->msg, sizeof err->msg, "%s:%d:%d: ", file ? file : "<input>", line, col);
-    if (n < 0 || n >= (int)sizeof err->msg) n = 0;
+    char tmp[SL_ERROR_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s:%d:%d: ", file ? file : "<input>", line, col);
+    if (n < 0 || n >= (int)sizeof tmp) n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    vsnprintf(tmp + n, sizeof tmp - (size_t)n, fmt, ap);
     va_end(ap);
+    memcpy(err->msg, tmp, strlen(tmp) + 1);
     err->code = code;
     return code;
 }
-
 const char *sl_strerror(int code) {
     switch (code) {
     case SL_OK: return "ok";

@@ -2,10 +2,13 @@
  * (no tombstones, so a long-running dedupe never degrades). */
 #include "core/hash.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+#include "core/mem.h"
 
 uint64_t sl_hash_bytes(const void *p, size_t n, uint64_t seed) { return XXH3_64bits_withSeed(p, n, seed); }
 uint64_t sl_hash_int(int64_t v, uint64_t seed) { return XXH3_64bits_withSeed(&v, sizeof v, seed); }
@@ -20,12 +23,12 @@ struct sl_hmap {
 static inline uint64_t fix(uint64_t k) { return k ? k : 0x9e3779b97f4a7c15ULL; }
 
 sl_hmap *sl_hmap_new(size_t initial) {
-    sl_hmap *m = calloc(1, sizeof *m);
+    sl_hmap *m = sl_xcalloc(1, sizeof *m);
     size_t cap = 16;
     while (cap < initial * 2) cap <<= 1;
-    m->s = calloc(cap, sizeof(slot_t));
-    if (!m || !m->s) abort();
+    m->s = sl_xcalloc(cap, sizeof(slot_t));
     m->cap = cap;
+    assert((cap & (cap - 1)) == 0); /* a power of two: probes use cap - 1 as a mask */
     return m;
 }
 
@@ -42,8 +45,8 @@ static void grow(sl_hmap *m) {
     slot_t *old = m->s;
     size_t oc = m->cap;
     m->cap = oc * 2;
-    m->s = calloc(m->cap, sizeof(slot_t));
-    if (!m->s) abort();
+    assert(m->cap > oc && (m->cap & (m->cap - 1)) == 0);
+    m->s = sl_xcalloc(m->cap, sizeof(slot_t));
     size_t mask = m->cap - 1;
     for (size_t i = 0; i < oc; i++) {
         if (!old[i].k) continue;
@@ -78,6 +81,7 @@ int sl_hmap_put(sl_hmap *m, uint64_t key, int64_t val, int64_t **slot) {
     m->s[j].k = key;
     m->s[j].v = val;
     m->n++;
+    assert(m->n < m->cap); /* an empty slot is left, so every probe ends */
     if (slot) *slot = &m->s[j].v;
     return 1;
 }
@@ -103,6 +107,7 @@ int sl_hmap_del(sl_hmap *m, uint64_t key) {
         i = k;
     }
 done:
+    assert(m->n > 0);
     m->n--;
     return 1;
 }

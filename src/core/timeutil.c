@@ -2,6 +2,7 @@
  * public-domain derivation (days_from_civil / civil_from_days). */
 #include "core/timeutil.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ int64_t sl_monotonic_us(void) {
 }
 
 int64_t sl_days_from_civil(int64_t y, unsigned m, unsigned d) {
+    assert(m >= 1 && m <= 12 && d >= 1 && d <= 31); /* callers validate dates first */
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
     const unsigned yoe = (unsigned)(y - era * 400);
@@ -51,6 +53,7 @@ static void split(int64_t us, int64_t *y, unsigned *mo, unsigned *d, int *h, int
     *frac = rem_us < 0 ? rem_us + SL_US_PER_SEC : rem_us;
     int64_t days = sl_floor_div(secs, 86400);
     int64_t rem = secs - days * 86400;
+    assert(rem >= 0 && rem < 86400 && *frac >= 0 && *frac < SL_US_PER_SEC); /* floor division */
     sl_civil_from_days(days, y, mo, d);
     *h = (int)(rem / 3600);
     *mi = (int)(rem / 60 % 60);
@@ -99,6 +102,7 @@ static int format_iso(int64_t us, char *out, size_t cap, int frac_digits) {
     }
     *p++ = 'Z';
     *p = 0;
+    assert((size_t)(p - out) < cap);
     return (int)(p - out);
 }
 

@@ -38,22 +38,10 @@ static int commit_outputs(run *R, bool all_final) {
     sl_error *err = R->err;
     int rc = sl__engine_emit_windows(R, all_final);
     if (rc) return rc;
-    char kv[512], key[128];
     for (int i = 0; i < R->p->nt; i++) {
         table *t = &R->p->t[i];
-        if (!t->lake) continue;
-        if ((rc = sl_lake_flush(t->lake, err))) return rc;
-        sl_lake_pos lp;
-        sl_lake_position(t->lake, &lp);
-        snprintf(key, sizeof key, "lake:%s", t->name);
-        snprintf(kv, sizeof kv, "%lld\t%s", (long long)lp.length, lp.segment);
-        if (sl_store_put_kv(R->store, key, kv)) return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", t->name);
-        if (t->retention_us > 0) sl_lake_retention(t->lake, t->retention_us, sl_now_us());
-    }
-    /* published rows must be acknowledged before the commit covering them */
-    for (int i = 0; i < R->p->nt; i++) {
-        table *t = &R->p->t[i];
-        if (t->sink && (rc = sl_kafka_sink_flush(t->sink, 30000, err))) return rc;
+        for (int k = 0; k < t->nsinks; k++)
+            if (t->sinks[k].def->prepare && (rc = t->sinks[k].def->prepare(t->sinks[k].self, R->store, err))) return rc;
     }
     return 0;
 }
@@ -95,11 +83,13 @@ static int commit_state(run *R, sl_buf *buf) {
             if (full) st->since_full = 0;
             if ((rc = sl__engine_state_put(R, st->id, full, buf))) return rc;
         }
-        if (t->win) {
+        if (t->win) { /* deltas, a full snapshot every SL_WINDOW_FULL_EVERY commits, as steps */
+            bool full = ++t->win_since_full >= SL_WINDOW_FULL_EVERY;
             buf->n = 0;
-            sl_window_snapshot(t->win, buf);
+            sl_window_snapshot(t->win, buf, full);
+            if (full) t->win_since_full = 0;
             snprintf(key, sizeof key, "%s/window", t->name);
-            if ((rc = sl__engine_state_put(R, key, true, buf))) return rc;
+            if ((rc = sl__engine_state_put(R, key, full, buf))) return rc;
         }
     }
     if (R->nhandoff && (rc = sl__engine_write_handoffs(R, buf))) return rc;
@@ -147,9 +137,9 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
     for (int i = 0; i < R->p->nt; i++)
         for (int s = 0; s < R->p->t[i].nsteps; s++) {
             step *st = &R->p->t[i].steps[s];
-            if (!st->def->stats || dn > (int)sizeof details - 600) continue;
+            if (!st->def->stats || dn > (int)sizeof details - 1200) continue;
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s{\"op\":\"%s\",\"stats\":", first ? "" : ",", st->id);
-            dn += st->def->stats(st->self, details + dn, sizeof details - (size_t)dn);
+            dn += sl_op_stats_json(st->def, st->self, details + dn, sizeof details - (size_t)dn);
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
             first = 0;
         }

@@ -42,7 +42,8 @@ static const sl_opt table_opts[] = {
     {"steps", SL_OPT_SEQ, false, NULL, NULL, "operators applied in order: - op: {...}"},
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
     {"columns", SL_OPT_LIST, false, NULL, NULL, "keep only these columns (in this order) after the steps"},
-    {"publish", SL_OPT_MAP, false, NULL, NULL, "also send every row to Kafka as JSON: {brokers, topic, key: EXPR, properties: {...}}"},
+    {"publish", SL_OPT_MAP, false, NULL, NULL, "also send every row to Kafka as JSON: {brokers, topic, key: EXPR, properties: {...}} (the kafka sink)"},
+    {"sinks", SL_OPT_SEQ, false, NULL, NULL, "more outputs, each - kind: {options} (sluice help <sink>)"},
     {"rollup", SL_OPT_MAP, false, NULL, NULL, "{size: 1h}: a coarser window made by merging the final groups of the window table it reads"},
     {0},
 };
@@ -165,23 +166,6 @@ static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
         const sl_node *e = n->seq[i];
         if (e->kind != SL_NODE_SCALAR) return sl_node_error(err, e, "expected a string");
         (*out)[(*count)++] = strdup(e->str ? e->str : "");
-    }
-    return 0;
-}
-
-/* `properties:` (any librdkafka setting) -> "key=value" strings, as the
- * Kafka source and sink take them. n may be NULL (none). */
-static int kafka_props(const sl_node *n, char ***out, int *count, sl_error *err) {
-    *count = 0;
-    if (!n) return 0;
-    *out = calloc((size_t)n->n + 1, sizeof **out);
-    for (int i = 0; i < n->n; i++) {
-        const sl_node *v = n->map[i].val;
-        if (v->kind != SL_NODE_SCALAR) return sl_node_error(err, v, "kafka property '%s': expected a value", n->map[i].key);
-        size_t l = strlen(n->map[i].key) + strlen(v->str ? v->str : "") + 2;
-        (*out)[i] = malloc(l);
-        snprintf((*out)[i], l, "%s=%s", n->map[i].key, v->str ? v->str : "");
-        (*count)++;
     }
     return 0;
 }
@@ -555,30 +539,55 @@ static const sl_node *extend_root(sl_pipeline *p, const sl_node *root, const sl_
     return p->merged;
 }
 
-static const sl_opt publish_opts[] = {
-    {"brokers", SL_OPT_STRING, true, NULL, NULL, "bootstrap servers host:port,..."},
-    {"topic", SL_OPT_STRING, true, NULL, NULL, "topic the rows go to"},
-    {"key", SL_OPT_EXPR, false, NULL, NULL, "message key: an expression over the table's columns (none: no key)"},
-    {"properties", SL_OPT_MAP, false, NULL, NULL, "any librdkafka producer setting (TLS, SASL, linger.ms ...)"},
-    {0},
-};
+static const char *layer_name(int l);
 
-/* publish: the table's rows (window tables: every emitted version of a
- * row) as JSON values on a topic, through an idempotent producer flushed at
- * every commit before the commit is made durable. */
-static int compile_publish(table *t, const sl_node *n, sl_error *err) {
-    char what[128];
-    snprintf(what, sizeof what, "table '%s' publish", t->name);
-    if (sl_spec_check(n, publish_opts, what, err)) return SL_EINVAL;
-    t->pub_brokers = strdup(sl_node_get(n, "brokers")->str);
-    t->pub_topic = strdup(sl_node_get(n, "topic")->str);
-    const sl_node *k = sl_node_get(n, "key");
-    if (k) {
-        if (!(t->pub_key = sl_op_compile_expr(k, &t->out, err))) return SL_EINVAL;
-        if (sl_expr_type(t->pub_key) != SL_T_STRING && sl_expr_type(t->pub_key) != SL_T_INT)
-            return sl_node_error(err, k, "publish key must be a string or an integer");
+/* The table's outputs: its store (store: sqlite -> the `table` sink, lake ->
+ * `lake`, none -> nothing), publish: (the `kafka` sink), then every entry of
+ * sinks: (- kind: {options}). */
+static int add_sink(table *t, const sl_sink_def *def, const sl_node *arg, const sl_node *where, const sl_sink_env *env, sl_error *err) {
+    if (t->nsinks == SL_MAX_SINKS) return sl_node_error(err, where, "table '%s': at most %d outputs", t->name, SL_MAX_SINKS);
+    struct table_sink *k = &t->sinks[t->nsinks];
+    k->def = def;
+    if (def->create(arg, env, &k->self, err)) return err->code ? err->code : SL_EINVAL;
+    t->nsinks++;
+    return 0;
+}
+
+void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env) {
+    *env = (sl_sink_env){
+        .table = t->name,
+        .layer = layer_name(t->layer),
+        .schema = &t->out,
+        .upsert = t->win || sl_schema_find(&t->out, "_group") >= 0,
+        .retention_us = t->retention_us,
+        .batch_cap = p->batch_size,
+    };
+}
+
+static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
+    sl_sink_env env;
+    sl_pipeline_sink_env(p, t, &env);
+    const char *primary = t->store == STORE_LAKE ? "lake" : t->store == STORE_SQLITE ? "table" : NULL;
+    if (primary && add_sink(t, sl_sink_find(primary), NULL, t->node, &env, err)) return SL_EINVAL;
+    const sl_node *pub = sl_node_get(t->node, "publish");
+    if (pub && add_sink(t, sl_sink_find("kafka"), pub, pub, &env, err)) return SL_EINVAL;
+    const sl_node *more = sl_node_get(t->node, "sinks");
+    for (int i = 0; more && i < more->n; i++) {
+        const sl_node *sn = more->seq[i];
+        if (sn->kind != SL_NODE_MAP || sn->n != 1)
+            return sl_node_error(err, sn, "a sink is a map with one kind, e.g. - kafka: {brokers: ..., topic: ...}");
+        const sl_sink_def *def = sl_sink_find(sn->map[0].key);
+        if (!def) {
+            char known[256] = "";
+            for (const sl_sink_def *const *d = sl_sink_all(); *d; d++) {
+                strcat(known, known[0] ? ", " : "");
+                strcat(known, (*d)->name);
+            }
+            return sl_error_at(err, SL_EINVAL, sn->file, sn->map[0].line, sn->map[0].col, "unknown sink '%s' (known: %s)", sn->map[0].key, known);
+        }
+        const sl_node *arg = sl_node_is_null(sn->map[0].val) ? NULL : sn->map[0].val;
+        if (add_sink(t, def, arg, sn, &env, err)) return SL_EINVAL;
     }
-    if (kafka_props(sl_node_get(n, "properties"), &t->pub_props, &t->npub_props, err)) return SL_EINVAL;
     return 0;
 }
 
@@ -720,7 +729,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         t->in = t->inputs[0].source >= 0 ? p->src[t->inputs[0].source].schema : p->t[t->inputs[0].table].out;
         if (map_inputs(p, t, err)) goto fail;
         if (compile_table(p, t, err)) goto fail;
-        if (sl_node_get(t->node, "publish") && compile_publish(t, sl_node_get(t->node, "publish"), err)) goto fail;
+        if (compile_sinks(p, t, err)) goto fail;
     }
     const sl_node *views = sl_node_get(root, "views");
     for (int i = 0; views && i < views->n; i++) {
@@ -813,16 +822,7 @@ static void pipeline_free_contents(sl_pipeline *p) {
         sl_batch_free(t->work);
         sl_batch_free(t->mapped);
         free(t->view);
-        if (t->sink) sl_kafka_sink_close(t->sink);
-        sl_expr_free(t->pub_key);
-        sl_batch_free(t->pub_keycol);
-        free(t->pub_brokers);
-        free(t->pub_topic);
-        free_list(t->pub_props, t->npub_props);
-        sl_table_writer_free(t->writer);
-        if (t->lake) sl_lake_close(t->lake);
-        sl_json_keys_fini(&t->keys);
-        free(t->line);
+        for (int k = 0; k < t->nsinks; k++) t->sinks[k].def->destroy(t->sinks[k].self);
     }
     for (int i = 0; i < p->nsrc; i++) {
         source *s = &p->src[i];

@@ -37,60 +37,11 @@ void sl__engine_bad_record(void *ud, const char *line, size_t len, int32_t part,
     R->c_quar++;
 }
 
-static int write_lake(run *R, table *t, const sl_batch *b) {
-    /* The audit prefix changes only with the partition or ingest time, which
-     * are constant over long runs of rows: build it once per run. */
-    char extra[PATH_MAX + 160], its[40], esc[PATH_MAX];
-    int prefix = 0;
-    int64_t last_ingest = INT64_MIN;
-    int32_t last_part = -1;
-    for (uint32_t r = 0; r < b->n; r++) {
-        if (b->ingest[r] != last_ingest || b->part[r] != last_part) {
-            last_ingest = b->ingest[r];
-            last_part = b->part[r];
-            sl_store_format_ts(last_ingest, its, sizeof its);
-            const char *src = R->part_names ? R->part_names[last_part] : "";
-            sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
-            prefix = snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":", its, esc);
-        }
-        size_t extra_len = (size_t)prefix + (size_t)sl_fmt_i64(extra + prefix, b->pos[r]);
-        for (;;) {
-            size_t need = sl_json_write_row_keys(b, r, &t->keys, extra, extra_len, t->line, t->line_cap);
-            if (need < t->line_cap) {
-                if (sl_lake_append(t->lake, t->line, need, b->ingest[r], R->err)) return R->err->code;
-                break;
-            }
-            t->line_cap = need + 1024;
-            t->line = realloc(t->line, t->line_cap);
-        }
-    }
-    return 0;
-}
-
-/* publish: each row as a JSON value (key from the key expression). */
-static int publish(run *R, table *t, sl_batch *b) {
-    sl_column *key = NULL;
-    if (t->pub_key) {
-        key = &t->pub_keycol->col[0];
-        if (sl_expr_eval(t->pub_key, b, key)) return sl_error_set(R->err, SL_EINVAL, "publish key of %s failed", t->name);
-    }
-    char kbuf[24];
-    for (uint32_t r = 0; r < b->n; r++) {
-        const char *kp = NULL;
-        size_t kl = 0;
-        if (key && !key->null[r]) {
-            if (key->type == SL_T_STRING) kp = key->v.s[r].ptr, kl = key->v.s[r].len;
-            else kp = kbuf, kl = (size_t)sl_fmt_i64(kbuf, key->v.i[r]);
-        }
-        for (;;) {
-            size_t need = sl_json_write_row_keys(b, r, &t->keys, NULL, 0, t->line, t->line_cap);
-            if (need < t->line_cap) {
-                if (sl_kafka_sink_send(t->sink, kp, kl, t->line, need, R->err)) return R->err->code;
-                break;
-            }
-            t->line_cap = need + 1024;
-            t->line = realloc(t->line, t->line_cap);
-        }
+/* Every output of the table, in order. */
+static int write_sinks(run *R, table *t, const sl_batch *b, const char *const *part_names) {
+    for (int k = 0; k < t->nsinks; k++) {
+        int rc = t->sinks[k].def->write(t->sinks[k].self, b, part_names, R->err);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -203,17 +154,8 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
     }
     t->rows_out += b->n;
     if (b->n) {
-        if (t->store == STORE_LAKE) {
-            int rc = write_lake(R, t, b);
-            if (rc) return rc;
-        } else if (t->store == STORE_SQLITE) {
-            int rc = sl_table_write(t->writer, b, R->part_names, R->err);
-            if (rc) return rc;
-        }
-        if (t->sink) {
-            int rc = publish(R, t, b);
-            if (rc) return rc;
-        }
+        int rc = write_sinks(R, t, b, R->part_names);
+        if (rc) return rc;
     }
     for (int c = 0; c < t->nchildren; c++) {
         int rc = sl__engine_run_table(R, t->children[c], b, t->child_input[c]);
@@ -239,8 +181,8 @@ int sl__engine_emit_windows(run *R, bool all_final) {
         uint32_t n;
         while ((n = sl_window_emit(t->win, R->win_out, t->wm_in, all_final)) > 0) {
             t->rows_out += n;
-            if (t->store == STORE_SQLITE && sl_table_write(t->writer, R->win_out, NULL, R->err)) return R->err->code;
-            if (t->sink && publish(R, t, R->win_out)) return R->err->code;
+            int rc = write_sinks(R, t, R->win_out, NULL);
+            if (rc) return rc;
             for (int c = 0; c < t->nchildren; c++) {
                 if (R->p->t[t->children[c]].is_rollup) continue;
                 int rc = sl__engine_run_table(R, t->children[c], R->win_out, t->child_input[c]);

@@ -73,7 +73,7 @@ typedef struct {
 static int part_restore_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
     part_restore *u = ud;
     return u->st ? u->st->def->restore_parts(u->st->self, data, n, full, u->only, err)
-                 : sl_window_restore_parts(u->t->win, data, n, u->only, err);
+                 : sl_window_restore_parts(u->t->win, data, n, full, u->only, err);
 }
 
 static int handoff_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
@@ -125,6 +125,8 @@ void sl__engine_assign_restore(void *ud, source *s, const char *part, const char
             part_restore u = {NULL, t, &only, pos, false};
             snprintf(wid, sizeof wid, "%s/window", t->name);
             rc = restore_part_state(R, from, &u, part, wid);
+            /* the chain stored so far was never restored here: start it again */
+            t->win_since_full = SL_WINDOW_FULL_EVERY;
         }
     }
     if (from != R->store) {

@@ -12,8 +12,7 @@
 #include "ops/op.h"
 #include "ops/window.h"
 #include "expr/expr.h"
-#include "sinks/kafka_sink.h"
-#include "sinks/lake.h"
+#include "sinks/sink.h"
 #include "store/store.h"
 #include "sources/source.h"
 
@@ -22,6 +21,7 @@
 #define SL_MAX_STEPS 32
 #define SL_MAX_VIEWS 64
 #define SL_MAX_INPUTS 8
+#define SL_MAX_SINKS 8
 
 typedef struct sl_siblings sl_siblings;
 
@@ -65,6 +65,7 @@ typedef struct table {
     step steps[SL_MAX_STEPS];
     int nsteps;
     sl_window *win;
+    int win_since_full; /* commits since win's last full snapshot */
     bool is_rollup; /* win is fed by merges from the parent window */
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
@@ -74,18 +75,13 @@ typedef struct table {
     sl_batch *work;
     sl_batch *mapped; /* a window table with a union input: rows in t->in's column order */
     sl_batch *view; /* `columns:`: out's columns of work, shared, not copied */
-    sl_table_writer *writer;
-    sl_lake *lake;
-    char *line;
-    size_t line_cap;
-    sl_json_keys keys; /* lake tables and publish: escaped column names */
-    /* publish: rows also go to a Kafka topic, as JSON */
-    char *pub_brokers, *pub_topic;
-    char **pub_props;
-    int npub_props;
-    sl_expr *pub_key;      /* NULL: no key */
-    sl_batch *pub_keycol;  /* one string column, the key of each row */
-    sl_kafka_sink *sink;
+    /* outputs (sinks/sink.h): the store's table or the lake (store:), then
+     * publish: and sinks: in file order */
+    struct table_sink {
+        const sl_sink_def *def;
+        void *self;
+    } sinks[SL_MAX_SINKS];
+    int nsinks;
     int64_t rows_in, rows_out, rows_total_in, rows_total_out;
 } table;
 
@@ -140,6 +136,9 @@ struct source {
     void *read_ud;
     int64_t records_in, parse_errors;
 };
+
+/* compile.c: what a table's sinks are told about it (run-time fields unset). */
+void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env);
 
 /* instances.c: other instances' checkpoints (scale-out on consumer groups). */
 sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);

@@ -73,19 +73,35 @@ void sl__engine_build_metrics(run *R) {
     mput(R, &n, "# HELP sluice_table_rows_out_total Rows a table wrote (window tables: row upserts).\n# TYPE sluice_table_rows_out_total counter\n");
     for (int i = 0; i < R->p->nt; i++)
         mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl, R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
-    mput(R, &n, "# HELP sluice_expectation_rows_total Rows checked by an expectation, by result.\n# TYPE sluice_expectation_rows_total counter\n");
-    char st[512];
-    for (int i = 0; i < R->p->nt; i++)
-        for (int s = 0; s < R->p->t[i].nsteps; s++) {
-            step *sp = &R->p->t[i].steps[s];
-            if (strcmp(sp->def->name, "expect") || !sp->def->stats) continue;
-            sp->def->stats(sp->self, st, sizeof st);
-            char name[SL_NAME_MAX] = "";
-            long long passed = 0, failedn = 0;
-            sscanf(st, "{\"expectation\":\"%63[^\"]\",\"passed\":%lld,\"failed\":%lld", name, &passed, &failedn);
-            mput(R, &n, "sluice_expectation_rows_total{pipeline=\"%s\",table=\"%s\",expectation=\"%s\",result=\"passed\"} %lld\n", pl, R->p->t[i].name, name, passed);
-            mput(R, &n, "sluice_expectation_rows_total{pipeline=\"%s\",table=\"%s\",expectation=\"%s\",result=\"failed\"} %lld\n", pl, R->p->t[i].name, name, failedn);
-        }
+    /* the steps' own series (typed stats with a metric), one HELP/TYPE per metric */
+    sl_op_stat st[SL_OP_MAX_STATS];
+    const char *done[32];
+    int ndone = 0;
+    for (int pass = 0; pass < 32; pass++) {
+        const char *metric = NULL, *help = "";
+        bool gauge = false;
+        for (int i = 0; i < R->p->nt; i++)
+            for (int s = 0; s < R->p->t[i].nsteps; s++) {
+                step *sp = &R->p->t[i].steps[s];
+                if (!sp->def->stats) continue;
+                int k = sp->def->stats(sp->self, st, SL_OP_MAX_STATS);
+                for (int j = 0; j < k; j++) {
+                    if (!st[j].metric) continue;
+                    bool seen = false;
+                    for (int d = 0; d < ndone; d++) seen |= !strcmp(done[d], st[j].metric);
+                    if (seen) continue;
+                    if (!metric) {
+                        metric = st[j].metric, help = st[j].metric_help ? st[j].metric_help : "", gauge = st[j].gauge;
+                        mput(R, &n, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", metric, help, metric, gauge ? "gauge" : "counter");
+                    }
+                    if (strcmp(metric, st[j].metric)) continue;
+                    mput(R, &n, "sluice_%s{pipeline=\"%s\",table=\"%s\"%s%s} %.17g\n", metric, pl, R->p->t[i].name, st[j].labels ? "," : "",
+                         st[j].labels ? st[j].labels : "", st[j].value);
+                }
+            }
+        if (!metric) break;
+        done[ndone++] = metric;
+    }
     int64_t now = sl_now_us();
     mput(R, &n, "# HELP sluice_watermark_lag_seconds Wall clock minus the event-time watermark.\n# TYPE sluice_watermark_lag_seconds gauge\n");
     int64_t pwm = sl__engine_pipeline_wm(R);

@@ -23,9 +23,10 @@ static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_e
 }
 
 static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
-    (void)full;
     restore_ud *u = ud;
-    return sl_window_restore(u->t->win, data, n, err);
+    int rc = sl_window_restore(u->t->win, data, n, full, err);
+    if (rc) sl_error_set(err, rc, "table '%s': %s", u->t->name, err->msg); /* sl_error_set may wrap err->msg */
+    return rc;
 }
 
 int sl__engine_setup(run *R) {
@@ -70,37 +71,12 @@ int sl__engine_setup(run *R) {
             t->view->schema = t->out;
             t->view->cap = t->work->cap;
         }
-        if (t->store == STORE_SQLITE) {
-            /* window tables, and tables reading window rows, upsert by _group */
-            bool upsert = t->win || sl_schema_find(&t->out, "_group") >= 0;
-            t->writer = sl_store_table(R->store, t->name, &t->out, upsert ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !upsert, err);
-            if (!t->writer) return err->code;
-        } else if (t->store == STORE_LAKE) {
-            snprintf(path, sizeof path, "%s/%s/%s", R->dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
-            t->lake = sl_lake_open(path, 64 << 20, 1, err);
-            if (!t->lake) return err->code;
-            if (sl_json_keys_init(&t->keys, &t->out)) return sl_error_set(err, SL_ENOMEM, "out of memory");
-            char key[128], kv[512];
-            sl_lake_pos lp = {"", 0};
-            snprintf(key, sizeof key, "lake:%s", t->name);
-            if (sl_store_get_kv(R->store, key, kv, sizeof kv) == 0) {
-                char *tab = strchr(kv, '\t');
-                lp.length = atoll(kv);
-                if (tab) snprintf(lp.segment, sizeof lp.segment, "%s", tab + 1);
-            }
-            if ((rc = sl_lake_recover(t->lake, &lp, err))) return rc;
-        }
-        if (t->pub_topic) {
-            t->sink = sl_kafka_sink_open(t->pub_brokers, t->pub_topic, (const char *const *)t->pub_props, t->npub_props, err);
-            if (!t->sink) return err->code;
-            if (!t->keys.n && sl_json_keys_init(&t->keys, &t->out)) return sl_error_set(err, SL_ENOMEM, "out of memory");
-            if (t->pub_key) {
-                sl_schema ks;
-                sl_schema_init(&ks);
-                sl_schema_add(&ks, "key", sl_expr_type(t->pub_key));
-                t->pub_keycol = sl_batch_new(&ks, t->work->cap > 4096 ? t->work->cap : 4096);
-            }
-        }
+        sl_sink_env env;
+        sl_pipeline_sink_env(p, t, &env);
+        env.data_dir = R->dir;
+        env.store = R->store;
+        for (int k = 0; k < t->nsinks; k++)
+            if ((rc = t->sinks[k].def->open(t->sinks[k].self, &env, err))) return rc;
         restore_ud u = {R, NULL, t};
         for (int s = 0; s < t->nsteps; s++) {
             u.st = &t->steps[s];

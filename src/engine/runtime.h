@@ -16,6 +16,9 @@
 #include "engine/internal.h"
 #include "server/server.h"
 
+/* A window's state chain: a full snapshot every this many commits, deltas between. */
+#define SL_WINDOW_FULL_EVERY 60
+
 /* Commits are at least this far apart even when the input is idle. */
 #define SL_MIN_COMMIT_GAP_US 20000
 

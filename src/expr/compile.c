@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
 #include "expr/expr_internal.h"
@@ -58,9 +59,7 @@ node *node_new(comp *c, int kind, sl_type type, int off) {
     n->iarg = -1;
     if (e->n_nodes == e->cap_nodes) {
         int cap = e->cap_nodes ? e->cap_nodes * 2 : 32;
-        node **nn = realloc(e->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) abort();
-        e->nodes = nn;
+        e->nodes = sl_xreallocarray(e->nodes, (size_t)cap, sizeof *e->nodes);
         e->cap_nodes = cap;
     }
     e->nodes[e->n_nodes++] = n;
@@ -905,8 +904,7 @@ sl_expr *sl_expr_compile(const char *src, const sl_schema *schema, sl_error *err
     c.len = strlen(src);
     c.schema = schema;
     c.err = err;
-    c.fold_batch = calloc(1, sizeof *c.fold_batch);
-    if (!c.fold_batch) abort();
+    c.fold_batch = sl_xcalloc(1, sizeof *c.fold_batch);
     c.fold_batch->n = c.fold_batch->cap = 1;
     c.fold_batch->arena = e->arena;
 

@@ -95,3 +95,12 @@ void sl_expr_free(sl_expr *e) {
     sl_arena_free(e->arena);
     free(e);
 }
+
+sl_expr *sl_expr_compile_at(const char *text, const sl_schema *schema, const char *file, int line, int col, bool quoted,
+                            sl_error *err) {
+    int off = 0;
+    sl_error e = {0};
+    sl_expr *x = sl_expr_compile(text, schema, &e, &off);
+    if (!x) sl_error_at(err, SL_EINVAL, file, line, col + off + (quoted ? 1 : 0), "%s", e.msg);
+    return x;
+}

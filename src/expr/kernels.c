@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "expr/expr_internal.h"
 
@@ -46,15 +47,6 @@ size_t type_size(sl_type t) {
     default:
         return sizeof(int64_t);
     }
-}
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "sluice: out of memory\n");
-        abort();
-    }
-    return p;
 }
 
 void lit_fill(node *n) {
@@ -87,8 +79,8 @@ void scratch_ensure(node *n, uint32_t rows) {
     if (n->s_null && n->s_cap >= rows) return;
     free(n->s_null);
     free(n->s_val);
-    n->s_null = xmalloc(rows);
-    n->s_val = xmalloc(rows * type_size(n->type));
+    n->s_null = sl_xmalloc(rows);
+    n->s_val = sl_xmalloc(rows * type_size(n->type));
     n->s_cap = rows;
     n->res.type = n->type;
     n->res.null = n->s_null;

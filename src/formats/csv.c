@@ -21,6 +21,7 @@
  */
 #include "formats/csv.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 
 #define NO_OFF ((size_t)-1)
@@ -42,6 +44,7 @@ typedef struct csv_tok {
     size_t sn, scap;
 } csv_tok;
 
+/* SCAN_NOMEM: a field longer than 4 GiB (a failed allocation aborts, see core/mem.h) */
 enum { SCAN_END = 0, SCAN_REC = 1, SCAN_MORE = 2, SCAN_ERR = -1, SCAN_NOMEM = -2 };
 
 typedef struct scan_out {
@@ -67,15 +70,12 @@ static void tok_fini(csv_tok *t) {
 static inline int tok_push(csv_tok *t, const char *p, size_t len, size_t soff, uint8_t quoted) {
     if (t->nf == t->fcap) {
         int ncap = t->fcap ? t->fcap * 2 : 16;
-        sl_str *f = realloc(t->f, (size_t)ncap * sizeof *f);
-        if (f) t->f = f;
-        size_t *o = realloc(t->soff, (size_t)ncap * sizeof *o);
-        if (o) t->soff = o;
-        uint8_t *q = realloc(t->quoted, (size_t)ncap);
-        if (q) t->quoted = q;
-        if (!f || !o || !q || len > UINT32_MAX) return -1;
+        t->f = sl_xreallocarray(t->f, (size_t)ncap, sizeof *t->f);
+        t->soff = sl_xreallocarray(t->soff, (size_t)ncap, sizeof *t->soff);
+        t->quoted = sl_xrealloc(t->quoted, (size_t)ncap);
         t->fcap = ncap;
     }
+    assert(t->nf < t->fcap);
     if (len > UINT32_MAX) return -1;
     t->f[t->nf].ptr = p;
     t->f[t->nf].len = (uint32_t)len;
@@ -85,18 +85,16 @@ static inline int tok_push(csv_tok *t, const char *p, size_t len, size_t soff, u
     return 0;
 }
 
-static int store_add(csv_tok *t, const char *p, size_t n) {
+static void store_add(csv_tok *t, const char *p, size_t n) {
     if (t->scap - t->sn < n) {
         size_t ncap = t->scap ? t->scap : 256;
         while (ncap - t->sn < n) ncap *= 2;
-        char *s = realloc(t->store, ncap);
-        if (!s) return -1;
-        t->store = s;
+        t->store = sl_xrealloc(t->store, ncap);
         t->scap = ncap;
     }
+    assert(t->scap - t->sn >= n);
     memcpy(t->store + t->sn, p, n);
     t->sn += n;
-    return 0;
 }
 
 static int count_nl(const char *buf, size_t a, size_t b) {
@@ -173,7 +171,7 @@ static int scan(csv_tok *t, const char *buf, size_t len, size_t i, bool final, s
                     return scan_error(buf, len, final, o, "unterminated quoted field", q0, true);
                 }
                 if (i + 1 < len && buf[i + 1] == '"') { /* "" is one quote */
-                    if (store_add(t, buf + seg, i + 1 - seg)) return SCAN_NOMEM;
+                    store_add(t, buf + seg, i + 1 - seg);
                     copied = true;
                     i += 2;
                     seg = i;
@@ -184,7 +182,7 @@ static int scan(csv_tok *t, const char *buf, size_t len, size_t i, bool final, s
             }
             int rc;
             if (copied) {
-                if (store_add(t, buf + seg, i - seg)) return SCAN_NOMEM;
+                store_add(t, buf + seg, i - seg);
                 rc = tok_push(t, NULL, t->sn - sbeg, sbeg, 1);
             } else {
                 rc = tok_push(t, buf + q0 + 1, i - q0 - 1, NO_OFF, 1);
@@ -596,5 +594,6 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
         b->raw[r].ptr = rec;
         b->raw[r].len = rlen > UINT32_MAX ? UINT32_MAX : (uint32_t)rlen;
     }
+    assert(consumed <= len && b->n <= b->cap);
     return consumed;
 }

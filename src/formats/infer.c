@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "core/hash.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "formats/csv.h"
 #include "formats/json_simd.h"
@@ -37,11 +38,9 @@ struct sl_infer {
 };
 
 sl_infer *sl_infer_new(void) {
-    sl_infer *in = calloc(1, sizeof *in);
-    if (!in) abort();
-    in->f = calloc(INFER_MAX_FIELDS, sizeof *in->f);
+    sl_infer *in = sl_xcalloc(1, sizeof *in);
+    in->f = sl_xcalloc(INFER_MAX_FIELDS, sizeof *in->f);
     in->by_name = sl_hmap_new(64);
-    if (!in->f) abort();
     return in;
 }
 
@@ -149,9 +148,8 @@ size_t sl_infer_csv(sl_infer *in, const char *buf, size_t len, char delim, bool 
                     const char *const *names, int nnames, int64_t max_records) {
     sl_csv *c = sl_csv_new(buf, len, delim);
     if (!c) return 0;
-    char (*hn)[SL_NAME_MAX] = calloc(SL_MAX_COLUMNS, sizeof *hn);
+    char (*hn)[SL_NAME_MAX] = sl_xcalloc(SL_MAX_COLUMNS, sizeof *hn);
     bool skip[SL_MAX_COLUMNS] = {false};
-    if (!hn) abort();
     int nh = 0;
     if (!header) {
         for (; nh < SL_MAX_COLUMNS && (names ? nh < nnames : true); nh++) {

@@ -18,6 +18,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,5 +422,7 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         b->raw[r].ptr = line;
         b->raw[r].len = (uint32_t)ll;
     }
+    /* the contract in json.h: whole lines only, and never past a full batch */
+    assert(off <= len && (off == 0 || buf[off - 1] == '\n') && b->n <= b->cap);
     return off;
 }

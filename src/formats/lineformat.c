@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "core/hash.h"
+#include "core/mem.h"
 #include "formats/csv.h"
 #include "formats/json.h"
 #include "formats/logfmt.h"
@@ -75,8 +76,7 @@ static void csvl_free(csvl *c) {
 }
 
 static csvl *csvl_new(const sl_schema *schema, const sl_line_format_opts *o, sl_error *err) {
-    csvl *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    csvl *c = sl_xcalloc(1, sizeof *c);
     c->header = o ? o->header : true;
     c->delim = o && o->delim ? o->delim : ',';
     c->loaded = -1;
@@ -116,13 +116,9 @@ static int hdr_store(csvl *c, const char *t, size_t n) {
     if (id) return (int)*id;
     if (c->nh == c->caph) {
         c->caph = c->caph ? c->caph * 2 : 8;
-        c->h = realloc(c->h, (size_t)c->caph * sizeof *c->h);
-        if (!c->h) abort();
+        c->h = sl_xreallocarray(c->h, (size_t)c->caph, sizeof *c->h);
     }
-    c->h[c->nh].text = malloc(n + 1);
-    if (!c->h[c->nh].text) abort();
-    memcpy(c->h[c->nh].text, t, n);
-    c->h[c->nh].text[n] = 0;
+    c->h[c->nh].text = sl_xstrndup(t, n);
     c->h[c->nh].len = n;
     sl_hmap_put(c->by_text, h, c->nh, NULL);
     return c->nh++;
@@ -258,9 +254,7 @@ static size_t csvl_parse(csvl *c, const char *buf, size_t len, int32_t part, int
             char *h = NULL;
             long got = 0, r = 0;
             for (;;) {
-                char *nh = realloc(h, cap + 1);
-                if (!nh) abort();
-                h = nh;
+                h = sl_xrealloc(h, cap + 1);
                 got = c->read_head(c->read_head_ud, part, h, cap);
                 if (got <= 0) break;
                 r = sl_csv_parser_read_header(c->p, h, (size_t)got, NULL);
@@ -298,8 +292,7 @@ static size_t csvl_parse(csvl *c, const char *buf, size_t len, int32_t part, int
 sl_line_format *sl_line_format_new_opts(const char *name, const sl_schema *schema,
                                         const char *const *paths, const sl_line_format_opts *opts,
                                         sl_error *err) {
-    sl_line_format *f = calloc(1, sizeof *f);
-    if (!f) abort();
+    sl_line_format *f = sl_xcalloc(1, sizeof *f);
     if (!strcmp(name, "json")) {
         f->kind = F_JSON;
         f->json = sl_json_parser_new(schema, paths, err);

@@ -13,6 +13,7 @@
 #include "formats/logfmt.h"
 
 #include <stdarg.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,9 @@ int sl_logfmt_cast(sl_column *c, uint32_t r, const char *s, size_t len) {
 
 /* ---- parser ----------------------------------------------------------------- */
 
-#define NSLOTS 256 /* > 2 * SL_MAX_COLUMNS */
+#define NSLOTS 256 /* >= 2 * SL_MAX_COLUMNS: at most half full, so every probe ends */
+_Static_assert(NSLOTS >= 2 * SL_MAX_COLUMNS && (NSLOTS & (NSLOTS - 1)) == 0,
+               "the key table must stay at most half full and be a power of two");
 
 struct sl_logfmt_parser {
     sl_schema schema;
@@ -320,6 +323,8 @@ int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pa
             }
             if (i >= len) return perr(err, len, "unterminated quoted value (opened at column %zu)", open + 1);
             if (esc) {
+                /* unescaping never lengthens, and scratch holds the whole line */
+                assert(p->scratch_used + (i - vs) <= p->scratch_cap);
                 char *o0 = p->scratch + p->scratch_used;
                 char *o = unescape(s, vs, i, o0);
                 q->value.ptr = o0;
@@ -421,5 +426,7 @@ size_t sl_logfmt_parse_lines(sl_logfmt_parser *p, const char *buf, size_t len, i
         b->raw[r].ptr = line;
         b->raw[r].len = (uint32_t)ll;
     }
+    /* the contract in json.h: whole lines only, and never past a full batch */
+    assert(off <= len && (off == 0 || buf[off - 1] == '\n') && b->n <= b->cap);
     return off;
 }

@@ -9,10 +9,12 @@
 #include "formats/regex.h"
 
 #include <pcre2.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "formats/logfmt.h"
 
 #define MATCH_LIMIT 1000000u
@@ -68,13 +70,11 @@ sl_regex_parser *sl_regex_parser_new(const sl_schema *schema, const char *patter
     }
     pcre2_code *re = compile(pattern, err);
     if (!re) return NULL;
-    sl_regex_parser *p = calloc(1, sizeof *p);
-    if (!p) abort();
+    sl_regex_parser *p = sl_xcalloc(1, sizeof *p);
     p->schema = *schema;
     p->re = re;
     pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &p->ncap);
-    p->gcol = malloc(((size_t)p->ncap + 1) * sizeof *p->gcol);
-    if (!p->gcol) abort();
+    p->gcol = sl_xcalloc((size_t)p->ncap + 1, sizeof *p->gcol);
     for (uint32_t g = 0; g <= p->ncap; g++)
         p->gcol[g] = -1;
     each_name(re, map_name, p);
@@ -214,5 +214,7 @@ size_t sl_regex_parse_lines(sl_regex_parser *p, const char *buf, size_t len, int
         b->raw[r].ptr = line;
         b->raw[r].len = (uint32_t)ll;
     }
+    /* the contract in json.h: whole lines only, and never past a full batch */
+    assert(off <= len && (off == 0 || buf[off - 1] == '\n') && b->n <= b->cap);
     return off;
 }

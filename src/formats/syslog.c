@@ -20,10 +20,12 @@
 #include "formats/syslog.h"
 
 #include <stdarg.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "formats/logfmt.h"
 
@@ -39,8 +41,7 @@ struct sl_syslog_parser {
 };
 
 sl_syslog_parser *sl_syslog_parser_new(void) {
-    sl_syslog_parser *p = calloc(1, sizeof *p);
-    return p;
+    return sl_xcalloc(1, sizeof(sl_syslog_parser));
 }
 
 void sl_syslog_parser_free(sl_syslog_parser *p) {
@@ -315,6 +316,7 @@ static int parse_value(sl_syslog_parser *p, const char *s, size_t len, size_t *p
         out->ptr = s + st;
         out->len = (uint32_t)(j - st);
     } else {
+        assert(p->scratch_used + (j - st) <= p->scratch_cap); /* scratch holds the whole message */
         char *o = p->scratch + p->scratch_used, *o0 = o;
         for (size_t k = st; k < j; k++) {
             if (s[k] == '\\' && k + 1 < j && (s[k + 1] == '"' || s[k + 1] == '\\' || s[k + 1] == ']')) k++;
@@ -819,5 +821,7 @@ size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, i
         b->raw[r].ptr = line;
         b->raw[r].len = (uint32_t)ll;
     }
+    /* the contract in json.h: whole lines only, and never past a full batch */
+    assert(off <= len && (off == 0 || buf[off - 1] == '\n') && b->n <= b->cap);
     return off;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "gen/landing.h"
 
@@ -62,8 +63,8 @@ int sl_landing_open(sl_landing *s, const char *out, const char *sub, const char 
                 s->dir, prefix);
         return -1;
     }
-    s->fbuf = malloc(1 << 18);
-    return s->fbuf ? 0 : -1;
+    s->fbuf = sl_xmalloc(1 << 18);
+    return 0;
 }
 
 static int landing_new_file(sl_landing *s) {
@@ -107,8 +108,7 @@ void sl_landing_hold_late(sl_landing *s, const char *line, size_t len) {
     if (s->late_n + len > s->late_cap) {
         size_t cap = s->late_cap ? s->late_cap * 2 : 65536;
         while (cap < s->late_n + len) cap *= 2;
-        s->late = realloc(s->late, cap);
-        if (!s->late) abort();
+        s->late = sl_xrealloc(s->late, cap);
         s->late_cap = cap;
     }
     memcpy(s->late + s->late_n, line, len);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "gen/opts.h"
 
@@ -63,8 +64,7 @@ int sl_gen_parse_opts(int argc, char **argv, const char *flavor, const char *usa
                       const sl_gen_opt *tab, size_t n, void *opts, const char **out,
                       const int64_t *events, const double *rate, const double *duration) {
     enum { OPT_HELP = 'h', OPT_BASE = 256 };
-    struct option *lo = calloc(n + 2, sizeof *lo);
-    if (!lo) return 2;
+    struct option *lo = sl_xcalloc(n + 2, sizeof *lo);
     for (size_t i = 0; i < n; i++)
         lo[i] = (struct option){tab[i].name, required_argument, NULL, OPT_BASE + (int)i};
     lo[n] = (struct option){"help", no_argument, NULL, OPT_HELP};

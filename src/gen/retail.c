@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "gen/gen.h"
 #include "gen/landing.h"
@@ -291,8 +292,7 @@ static int setup(retail_gen *g) {
     sl_rng_init(&g->rng, g->o.seed);
     g->nstores = g->o.entities / 5;
     g->nent = g->nstores * 5;
-    g->ent = calloc((size_t)g->nent, sizeof *g->ent);
-    if (!g->ent) return -1;
+    g->ent = sl_xcalloc((size_t)g->nent, sizeof *g->ent);
     for (int64_t s = 0; s < g->nstores; s++) {
         int region = (int)sl_rng_below(&g->rng, N_REGIONS), format = (int)sl_rng_below(&g->rng, 3);
         for (int k = 0; k < 5; k++) {
@@ -320,8 +320,7 @@ static int setup(retail_gen *g) {
         sl_landing_open(&g->ents, g->o.out, "entities", "entities", "ndjson", "retail"))
         return -1;
     size_t cap = 128 + (size_t)g->nent * 96, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
+    char *buf = sl_xmalloc(cap);
     n += (size_t)snprintf(buf, cap, "entity_id,entity_type,store_id,format\n");
     for (int64_t k = 0; k < g->nent; k++) {
         const entity *e = &g->ent[k];

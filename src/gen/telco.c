@@ -48,6 +48,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "gen/gen.h"
 #include "gen/landing.h"
@@ -172,8 +173,7 @@ static int put_entity(telco_gen *g, const entity *e, int64_t t) {
 
 static int write_entities_csv(telco_gen *g) {
     size_t cap = 128 + (size_t)g->o.entities * 96, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return -1;
+    char *buf = sl_xmalloc(cap);
     n += (size_t)snprintf(buf, cap, "entity_id,entity_type,location,vendor\n");
     for (int64_t k = 0; k < g->o.entities; k++) {
         const entity *e = &g->ent[k];
@@ -364,8 +364,7 @@ static int rotate_all(telco_gen *g) {
 static int setup(telco_gen *g) {
     sl_rng_init(&g->rng, g->o.seed);
     int64_t E = g->o.entities;
-    g->ent = calloc((size_t)E, sizeof *g->ent);
-    if (!g->ent) return -1;
+    g->ent = sl_xcalloc((size_t)E, sizeof *g->ent);
     for (int64_t k = 0; k < E; k++) {
         entity *e = &g->ent[k];
         e->type = (int)(k % 3);

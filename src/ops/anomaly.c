@@ -81,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "expr/expr.h"
@@ -401,7 +402,7 @@ static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env
                           sl_error *err) {
     anomaly_conf c;
     if (sl_spec_bind(arg, anomaly_opts, "anomaly", &c, err)) return SL_EINVAL;
-    anomaly_op *o = calloc(1, sizeof *o);
+    anomaly_op *o = sl_xcalloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     o->c_z = o->c_rz = o->c_pt = -1;
     o->part_col = -1;
@@ -478,8 +479,8 @@ static int anomaly_create(const sl_node *arg, sl_schema *schema, const sl_op_env
 
     o->index = sl_hmap_new(64);
     if (o->method == M_WINDOW) {
-        o->buf = malloc((o->size + 1) * sizeof(double));
-        o->scr = malloc((o->size + 1) * sizeof(double));
+        o->buf = sl_xmalloc((o->size + 1) * sizeof(double));
+        o->scr = sl_xmalloc((o->size + 1) * sizeof(double));
         if (!o->buf || !o->scr) {
             sl_error_set(err, SL_ENOMEM, "out of memory");
             goto fail;
@@ -504,7 +505,7 @@ static void mark_dirty(anomaly_op *o, size_t s) {
     o->ks[s].dirty = 1;
     if (o->ndirty == o->dirty_cap) {
         o->dirty_cap = o->dirty_cap ? o->dirty_cap * 2 : 64;
-        o->dirty = realloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
+        o->dirty = sl_xrealloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
         if (!o->dirty) abort();
     }
     o->dirty[o->ndirty++] = (uint32_t)s;
@@ -522,11 +523,11 @@ static int64_t slot_of(anomaly_op *o, uint64_t h, bool create, const sl_batch *b
     }
     if (o->nks == o->ks_cap) {
         size_t cap = o->ks_cap ? o->ks_cap * 2 : 64;
-        key_state *ks = realloc(o->ks, cap * sizeof *ks);
+        key_state *ks = sl_xrealloc(o->ks, cap * sizeof *ks);
         if (!ks) abort();
         o->ks = ks;
         if (o->method == M_WINDOW) {
-            double *v = realloc(o->vals, cap * (o->size + 1) * sizeof(double));
+            double *v = sl_xrealloc(o->vals, cap * (o->size + 1) * sizeof(double));
             if (!v) abort();
             o->vals = v;
         }
@@ -606,8 +607,8 @@ static int anomaly_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *er
     if (o->vcap < b->cap) {
         free(o->vcol.null);
         free(o->vcol.v.p);
-        o->vcol.null = malloc(b->cap);
-        o->vcol.v.p = malloc((size_t)b->cap * 8);
+        o->vcol.null = sl_xmalloc(b->cap);
+        o->vcol.v.p = sl_xmalloc((size_t)b->cap * 8);
         if (!o->vcol.null || !o->vcol.v.p) abort();
         o->vcap = b->cap;
     }
@@ -918,15 +919,18 @@ static int anomaly_restore_parts(void *self, const void *data, size_t len, bool 
     return restore_parts(self, data, len, full, only, err);
 }
 
-static int anomaly_stats(void *self, char *out, size_t cap) {
+static int anomaly_stats(void *self, sl_op_stat *out, int cap) {
     anomaly_op *o = self;
     size_t bytes = sl_hmap_bytes(o->index) + o->ks_cap * sizeof(key_state) +
                    (o->method == M_WINDOW ? o->ks_cap * (o->size + 1) * sizeof(double) : 0);
-    return snprintf(out, cap,
-                    "{\"rows\":%lld,\"scored\":%lld,\"anomalies\":%lld,\"passed_through\":%lld,"
-                    "\"keys\":%zu,\"keys_refused\":%lld,\"state_bytes\":%zu}",
-                    (long long)o->rows, (long long)o->scored, (long long)o->anomalies,
-                    (long long)o->passed, o->nks, (long long)o->keys_refused, bytes);
+    sl_op_stat s[] = {
+        {"rows", (double)o->rows}, {"scored", (double)o->scored}, {"anomalies", (double)o->anomalies},
+        {"passed_through", (double)o->passed}, {"keys", (double)o->nks, true}, {"keys_refused", (double)o->keys_refused},
+        {"state_bytes", (double)bytes, true},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void anomaly_destroy(void *self) {

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "ops/op.h"
 
@@ -100,7 +101,7 @@ static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
                          sl_error *err) {
     dedupe_conf c;
     if (sl_spec_bind(arg, dedupe_opts, "dedupe", &c, err)) return SL_EINVAL;
-    dedupe_op *o = calloc(1, sizeof *o);
+    dedupe_op *o = sl_xcalloc(1, sizeof *o);
     o->part_col = -1;
     const sl_node *kn = c.key;
     int nk = sl_node_list_len(kn);
@@ -137,8 +138,8 @@ static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     }
     o->seen = sl_hmap_new(1024);
     o->cap = 1024;
-    o->fifo = malloc(o->cap * sizeof *o->fifo);
-    if (o->part_col >= 0) o->tags = malloc(o->cap * sizeof *o->tags);
+    o->fifo = sl_xmalloc(o->cap * sizeof *o->fifo);
+    if (o->part_col >= 0) o->tags = sl_xmalloc(o->cap * sizeof *o->tags);
     *self = o;
     return 0;
 fail:
@@ -149,13 +150,13 @@ fail:
 static void fifo_push(dedupe_op *o, uint64_t h, int64_t t, uint64_t tag) {
     size_t count = o->tail - o->head;
     if (count == o->cap) {
-        fifo_ent *n = malloc(o->cap * 2 * sizeof *n);
+        fifo_ent *n = sl_xmalloc(o->cap * 2 * sizeof *n);
         if (!n) abort();
         for (size_t i = 0; i < count; i++) n[i] = o->fifo[(o->head + i) % o->cap];
         free(o->fifo);
         o->fifo = n;
         if (o->tags) {
-            uint64_t *nt = malloc(o->cap * 2 * sizeof *nt);
+            uint64_t *nt = sl_xmalloc(o->cap * 2 * sizeof *nt);
             if (!nt) abort();
             for (size_t i = 0; i < count; i++) nt[i] = o->tags[(o->head + i) % o->cap];
             free(o->tags);
@@ -215,7 +216,7 @@ static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     }
     if (o->keep_cap < b->cap) {
         free(o->keep);
-        o->keep = malloc(b->cap);
+        o->keep = sl_xmalloc(b->cap);
         o->keep_cap = b->cap;
     }
     const sl_column *tc = &b->col[o->time_col];
@@ -346,15 +347,18 @@ static void dedupe_drop_parts(void *self, const sl_part_set *parts) {
 
 /* At most about 260 characters whatever the counts (the engine leaves room
  * for 600 per operator in the event-log row). */
-static int dedupe_stats(void *self, char *out, size_t cap) {
+static int dedupe_stats(void *self, sl_op_stat *out, int cap) {
     dedupe_op *o = self;
     size_t keys = sl_hmap_count(o->seen);
     size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) + o->cap * (sizeof(fifo_ent) + (o->tags ? sizeof(uint64_t) : 0)) + o->keep_cap;
-    return snprintf(out, cap,
-                    "{\"duplicates\":%lld,\"kept\":%lld,\"evicted\":%lld,\"keys\":%zu,\"peak_keys\":%zu,"
-                    "\"fifo\":%zu,\"state_bytes\":%zu,\"bytes_per_key\":%.1f}",
-                    (long long)o->duplicates, (long long)o->kept, (long long)o->evicted, keys, o->peak_keys,
-                    o->tail - o->head, bytes, keys ? (double)bytes / (double)keys : 0.0);
+    sl_op_stat s[] = {
+        {"duplicates", (double)o->duplicates}, {"kept", (double)o->kept}, {"evicted", (double)o->evicted},
+        {"keys", (double)keys, true}, {"peak_keys", (double)o->peak_keys, true}, {"fifo", (double)(o->tail - o->head), true},
+        {"state_bytes", (double)bytes, true}, {"bytes_per_key", keys ? (double)bytes / (double)keys : 0.0, true},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void dedupe_destroy(void *self) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "expr/expr.h"
 #include "ops/op.h"
 
@@ -26,7 +27,7 @@ static int derive_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     (void)env;
     if (!arg || arg->kind != SL_NODE_MAP || arg->n == 0)
         return sl_node_error(err, arg, "derive needs a map of column: expression");
-    derive_op *o = calloc(1, sizeof *o);
+    derive_op *o = sl_xcalloc(1, sizeof *o);
     for (int i = 0; i < arg->n; i++) {
         const sl_map_entry *me = &arg->map[i];
         sl_expr *e = sl_op_compile_expr(me->val, schema, err);
@@ -91,7 +92,7 @@ typedef struct {
 static int filter_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
     (void)env;
-    filter_op *o = calloc(1, sizeof *o);
+    filter_op *o = sl_xcalloc(1, sizeof *o);
     o->e = sl_op_compile_expr(arg, schema, err);
     if (!o->e) {
         free(o);
@@ -114,7 +115,7 @@ static int filter_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     if (!b->n) return 0;
     if (o->cap < b->cap) {
         free(o->keep);
-        o->keep = malloc(b->cap);
+        o->keep = sl_xmalloc(b->cap);
         o->cap = b->cap;
     }
     sl_expr_eval_bool(o->e, b, o->keep);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "expr/expr.h"
 #include "ops/op.h"
 
@@ -24,6 +25,7 @@ typedef struct {
     sl_expr *e;
     int action;
     int64_t passed, failed;
+    char labels_passed[2 * SL_NAME_MAX + 40], labels_failed[2 * SL_NAME_MAX + 40]; /* for /metrics */
     uint8_t *keep;
     uint32_t keep_cap;
 } expect_op;
@@ -49,8 +51,16 @@ static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     (void)env;
     expect_conf c;
     if (sl_spec_bind(arg, expect_opts, "expect", &c, err)) return SL_EINVAL;
-    expect_op *o = calloc(1, sizeof *o);
+    expect_op *o = sl_xcalloc(1, sizeof *o);
     snprintf(o->name, sizeof o->name, "%s", c.name);
+    char esc[2 * SL_NAME_MAX], *q = esc; /* a Prometheus label value escapes \ and " */
+    for (const char *p = o->name; *p; p++) {
+        if (*p == '\\' || *p == '"') *q++ = '\\';
+        *q++ = *p == '\n' ? ' ' : *p;
+    }
+    *q = 0;
+    snprintf(o->labels_passed, sizeof o->labels_passed, "expectation=\"%s\",result=\"passed\"", esc);
+    snprintf(o->labels_failed, sizeof o->labels_failed, "expectation=\"%s\",result=\"failed\"", esc);
     const sl_node *en = c.expr;
     o->e = sl_op_compile_expr(en, schema, err);
     if (!o->e) goto fail;
@@ -74,7 +84,7 @@ static int expect_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     if (b->n == 0) return 0;
     if (o->keep_cap < b->cap) {
         free(o->keep);
-        o->keep = malloc(b->cap);
+        o->keep = sl_xmalloc(b->cap);
         o->keep_cap = b->cap;
     }
     sl_expr_eval_bool(o->e, b, o->keep);
@@ -127,10 +137,13 @@ static int expect_restore(void *self, const void *data, size_t n, bool full, sl_
     return 0;
 }
 
-static int expect_stats(void *self, char *out, size_t cap) {
+static int expect_stats(void *self, sl_op_stat *out, int cap) {
     expect_op *o = self;
-    return snprintf(out, cap, "{\"expectation\":\"%s\",\"passed\":%lld,\"failed\":%lld}", o->name,
-                    (long long)o->passed, (long long)o->failed);
+    static const char help[] = "Rows checked by an expectation, by result.";
+    if (cap < 2) return 0;
+    out[0] = (sl_op_stat){"passed", (double)o->passed, false, "expectation_rows_total", help, o->labels_passed};
+    out[1] = (sl_op_stat){"failed", (double)o->failed, false, "expectation_rows_total", help, o->labels_failed};
+    return 2;
 }
 
 static void expect_destroy(void *self) {

@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "expr/expr.h"
 #include "ops/op.h"
@@ -278,7 +279,7 @@ static int health_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
                          sl_error *err) {
     health_conf hc;
     if (sl_spec_bind(arg, health_opts, "health", &hc, err)) return SL_EINVAL;
-    health_op *o = calloc(1, sizeof *o);
+    health_op *o = sl_xcalloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     o->part_col = -1;
 
@@ -371,7 +372,7 @@ static void mark_dirty(health_op *o, size_t s) {
     o->ks[s].dirty = 1;
     if (o->ndirty == o->dirty_cap) {
         o->dirty_cap = o->dirty_cap ? o->dirty_cap * 2 : 64;
-        o->dirty = realloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
+        o->dirty = sl_xrealloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
         if (!o->dirty) abort();
     }
     o->dirty[o->ndirty++] = (uint32_t)s;
@@ -388,8 +389,8 @@ static int64_t slot_of(health_op *o, uint64_t h, const sl_batch *b, uint32_t i) 
     }
     if (o->nks == o->ks_cap) {
         size_t cap = o->ks_cap ? o->ks_cap * 2 : 64;
-        key_state *ks = realloc(o->ks, cap * sizeof *ks);
-        double *sc = realloc(o->scores, cap * (o->window + 1) * sizeof(double));
+        key_state *ks = sl_xrealloc(o->ks, cap * sizeof *ks);
+        double *sc = sl_xrealloc(o->scores, cap * (o->window + 1) * sizeof(double));
         if (!ks || !sc) abort();
         o->ks = ks;
         o->scores = sc;
@@ -431,8 +432,8 @@ static int health_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
             sl_column *col = &o->comp[c].col;
             free(col->null);
             free(col->v.p);
-            col->null = malloc(b->cap);
-            col->v.p = malloc((size_t)b->cap * 8);
+            col->null = sl_xmalloc(b->cap);
+            col->v.p = sl_xmalloc((size_t)b->cap * 8);
             if (!col->null || !col->v.p) abort();
         }
         o->scratch_cap = b->cap;
@@ -654,15 +655,17 @@ static int health_restore_parts(void *self, const void *data, size_t len, bool f
     return restore_parts(self, data, len, full, only, err);
 }
 
-static int health_stats(void *self, char *out, size_t cap) {
+static int health_stats(void *self, sl_op_stat *out, int cap) {
     health_op *o = self;
     size_t bytes = sl_hmap_bytes(o->index) +
                    o->ks_cap * (sizeof(key_state) + (o->window + 1) * sizeof(double));
-    return snprintf(out, cap,
-                    "{\"rows\":%lld,\"scored\":%lld,\"passed_through\":%lld,\"keys\":%zu,"
-                    "\"keys_refused\":%lld,\"state_bytes\":%zu}",
-                    (long long)o->rows, (long long)o->scored, (long long)o->passed, o->nks,
-                    (long long)o->keys_refused, bytes);
+    sl_op_stat s[] = {
+        {"rows", (double)o->rows}, {"scored", (double)o->scored}, {"passed_through", (double)o->passed},
+        {"keys", (double)o->nks, true}, {"keys_refused", (double)o->keys_refused}, {"state_bytes", (double)bytes, true},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void health_destroy(void *self) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -141,7 +142,7 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
     struct stat st;
     fstat(fileno(fp), &st);
     size_t len = (size_t)st.st_size;
-    char *buf = malloc(len + 1);
+    char *buf = sl_xmalloc(len + 1);
     if (len && fread(buf, 1, len, fp) != len) {
         fclose(fp);
         free(buf);
@@ -151,7 +152,7 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
     o->mtime = st.st_mtim;
     o->size = st.st_size;
     memset(t, 0, sizeof *t);
-    t->text = malloc(len + 1);
+    t->text = sl_xmalloc(len + 1);
     size_t tused = 0;
     sl_csv *c = sl_csv_new(buf, len, ',');
     sl_str *f;
@@ -181,7 +182,7 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
         return sl_error_set(err, SL_EINVAL, "lookup: %s has no column '%s'", o->path, missing);
     }
     int64_t cap = 1024;
-    t->vals = malloc((size_t)cap * (size_t)o->ncols * sizeof(lk_val));
+    t->vals = sl_xmalloc((size_t)cap * (size_t)o->ncols * sizeof(lk_val));
     t->map = sl_hmap_new(1024);
     int64_t bad = 0;
     while ((rc = sl_csv_next(c, &f, &nf, &e)) != 0) {
@@ -201,7 +202,7 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
         uint64_t h = o->on_type == SL_T_STRING ? key_hash_str(f[keyi].ptr, f[keyi].len) : key_hash_int(kv.i);
         if (t->nrows == cap) {
             cap *= 2;
-            t->vals = realloc(t->vals, (size_t)cap * (size_t)o->ncols * sizeof(lk_val));
+            t->vals = sl_xrealloc(t->vals, (size_t)cap * (size_t)o->ncols * sizeof(lk_val));
         }
         lk_val *row = &t->vals[t->nrows * o->ncols];
         int ok = 1;
@@ -230,7 +231,7 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
                          sl_error *err) {
     lookup_conf c;
     if (sl_spec_bind(arg, lookup_opts, "lookup", &c, err)) return SL_EINVAL;
-    lookup_op *o = calloc(1, sizeof *o);
+    lookup_op *o = sl_xcalloc(1, sizeof *o);
     const char *file = c.file;
     if (file[0] == '/' || !env->base_dir) snprintf(o->path, sizeof o->path, "%s", file);
     else snprintf(o->path, sizeof o->path, "%s/%s", env->base_dir, file);
@@ -330,7 +331,7 @@ static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     if (!b->n) return 0;
     if (o->keep_cap < b->cap) {
         free(o->keep);
-        o->keep = malloc(b->cap);
+        o->keep = sl_xmalloc(b->cap);
         o->keep_cap = b->cap;
     }
     const sl_column *on = &b->col[o->on_col];
@@ -372,10 +373,15 @@ static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
     return 0;
 }
 
-static int lookup_stats(void *self, char *out, size_t cap) {
+static int lookup_stats(void *self, sl_op_stat *out, int cap) {
     lookup_op *o = self;
-    return snprintf(out, cap, "{\"lookup_rows\":%lld,\"matched\":%lld,\"unmatched\":%lld,\"reloads\":%lld}",
-                    (long long)o->cur.nrows, (long long)o->matched, (long long)o->unmatched, (long long)o->reloads);
+    sl_op_stat s[] = {
+        {"lookup_rows", (double)o->cur.nrows, true}, {"matched", (double)o->matched}, {"unmatched", (double)o->unmatched},
+        {"reloads", (double)o->reloads},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void lookup_destroy(void *self) {

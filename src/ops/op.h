@@ -3,7 +3,9 @@
  *
  * Every step of a table (expect, derive, filter, watermark, dedupe, lookup)
  * is one `sl_op_def`: a name, an option table (the single truth for
- * validation, `file:line:col` errors and `sluice help`), and callbacks. The
+ * validation, `file:line:col` errors, defaults and bounds, and `sluice
+ * help`; `create` reads its options with sl_spec_bind into a config struct,
+ * never by name), and callbacks. The
  * registry (registry.c) lists them, the way Fluent Bit lists its plugins.
  *
  * Schemas only grow along a table's steps: `create` receives the schema so
@@ -107,6 +109,25 @@ typedef struct sl_op_ctx {
     int64_t lag_max_us, lag_n;
 } sl_op_ctx;
 
+/* One value a step reports. `key` names it in the event log's details
+ * ({"op": id, "stats": {key: value}}); with `metric` set it is also a
+ * Prometheus series sluice_<metric>{pipeline, table, <labels>} (labels:
+ * pre-formatted `name="value",...`, owned by the step). */
+typedef struct sl_op_stat {
+    const char *key;
+    double value;
+    bool gauge; /* else a counter since the step was created or restored */
+    const char *metric;
+    const char *metric_help;
+    const char *labels;
+} sl_op_stat;
+#define SL_OP_MAX_STATS 16
+
+/* The step's stats as one JSON object {"key": value, ...} (the event log's
+ * form); "{}" for a step without stats. Returns the length written. */
+struct sl_op_def;
+int sl_op_stats_json(const struct sl_op_def *def, void *self, char *out, size_t cap);
+
 /* Compile-time environment. */
 typedef struct sl_op_env {
     const char *table;    /* the table being compiled */
@@ -126,8 +147,9 @@ typedef struct sl_op_def {
     /* Optional. */
     int (*snapshot)(void *self, sl_buf *out, bool full);
     int (*restore)(void *self, const void *data, size_t n, bool full, sl_error *err);
-    /* Optional: one JSON object of counters for the event log and /metrics. */
-    int (*stats)(void *self, char *out, size_t cap);
+    /* Optional: the step's typed counters and gauges, for the event log and
+     * /metrics (no JSON parsed back). Fills out[0..cap), returns how many. */
+    int (*stats)(void *self, sl_op_stat *out, int cap);
     void (*destroy)(void *self);
     /* Optional, partitioned state: restore_parts ADDS the state of the
      * partitions in `only` from a snapshot chain (keeping what is held);

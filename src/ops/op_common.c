@@ -1,7 +1,9 @@
 /* op_common.c - snapshot buffers and expression compilation with spec positions. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "expr/expr.h"
 #include "ops/op.h"
@@ -10,7 +12,7 @@ void sl_buf_put(sl_buf *b, const void *data, size_t n) {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + n) cap *= 2;
-        b->p = realloc(b->p, cap);
+        b->p = sl_xrealloc(b->p, cap);
         if (!b->p) abort();
         b->cap = cap;
     }
@@ -94,13 +96,16 @@ struct sl_expr *sl_op_compile_expr(const sl_node *n, const sl_schema *schema, sl
         else sl_error_set(err, SL_EINVAL, "missing expression");
         return NULL;
     }
-    int off = 0;
-    sl_error e = {0};
-    sl_expr *x = sl_expr_compile(n->str, schema, &e, &off);
-    if (!x) {
-        /* A plain scalar starts at its column; a quoted one one character later. */
-        int col = n->col + off + (n->quoted ? 1 : 0);
-        sl_error_at(err, SL_EINVAL, n->file, n->line, col, "%s", e.msg);
-    }
-    return x;
+    return sl_expr_compile_at(n->str, schema, n->file, n->line, n->col, n->quoted, err);
+}
+
+int sl_op_stats_json(const sl_op_def *def, void *self, char *out, size_t cap) {
+    sl_op_stat v[SL_OP_MAX_STATS];
+    int k = def->stats ? def->stats(self, v, SL_OP_MAX_STATS) : 0;
+    assert(k >= 0 && k <= SL_OP_MAX_STATS);
+    size_t n = 0;
+    n += (size_t)snprintf(out, cap, "{");
+    for (int j = 0; j < k && n < cap; j++) n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%.17g", j ? "," : "", v[j].key, v[j].value);
+    if (n < cap) n += (size_t)snprintf(out + n, cap - n, "}");
+    return (int)(n < cap ? n : cap - 1);
 }

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/hash.h"
 #include "ops/op.h"
 
@@ -134,7 +135,7 @@ static int scd_create(const sl_node *arg, sl_schema *schema, const sl_op_env *en
                       sl_error *err) {
     scd_conf c;
     if (sl_spec_bind(arg, scd_opts, "scd2", &c, err)) return SL_EINVAL;
-    scd_op *o = calloc(1, sizeof *o);
+    scd_op *o = sl_xcalloc(1, sizeof *o);
     if (!o) return sl_error_set(err, SL_ENOMEM, "out of memory");
     if (add_cols(c.key, schema, o->key, &o->nkeys, MAX_KEY_COLS, "key", err) ||
         add_cols(c.track, schema, o->track, &o->ntrack, MAX_TRACK, "track", err))
@@ -255,7 +256,7 @@ static void mark_dirty(scd_op *o, uint32_t s) {
     o->slots[s].dirty = 1;
     if (o->ndirty == o->dirty_cap) {
         o->dirty_cap = o->dirty_cap ? o->dirty_cap * 2 : 256;
-        o->dirty = realloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
+        o->dirty = sl_xrealloc(o->dirty, o->dirty_cap * sizeof *o->dirty);
         if (!o->dirty) abort();
     }
     o->dirty[o->ndirty++] = s;
@@ -264,7 +265,7 @@ static void mark_dirty(scd_op *o, uint32_t s) {
 static void slot_set_blob(scd_slot *s, const unsigned char *p, uint32_t len) {
     if (len > s->cap) {
         s->cap = len < 32 ? 32 : len;
-        s->blob = realloc(s->blob, s->cap);
+        s->blob = sl_xrealloc(s->blob, s->cap);
         if (!s->blob) abort();
     }
     if (len) memcpy(s->blob, p, len);
@@ -280,7 +281,7 @@ static uint32_t slot_get(scd_op *o, uint64_t h, bool *created) {
     }
     if (o->nslots == o->slots_cap) {
         o->slots_cap = o->slots_cap ? o->slots_cap * 2 : 256;
-        o->slots = realloc(o->slots, o->slots_cap * sizeof *o->slots);
+        o->slots = sl_xrealloc(o->slots, o->slots_cap * sizeof *o->slots);
         if (!o->slots) abort();
     }
     memset(&o->slots[o->nslots], 0, sizeof o->slots[0]);
@@ -290,7 +291,7 @@ static uint32_t slot_get(scd_op *o, uint64_t h, bool *created) {
 }
 
 static void *grow_array(void *p, size_t old_n, size_t new_n, size_t sz, int fill) {
-    unsigned char *q = realloc(p, new_n * sz);
+    unsigned char *q = sl_xrealloc(p, new_n * sz);
     if (!q) abort();
     memset(q + old_n * sz, fill, (new_n - old_n) * sz);
     return q;
@@ -319,11 +320,11 @@ static void plan_reserve(scd_op *o, uint32_t n) {
     if (n <= o->plan_cap) return;
     uint32_t cap = o->plan_cap ? o->plan_cap : 1024;
     while (cap < n) cap *= 2;
-    o->plan = realloc(o->plan, cap * sizeof *o->plan);
-    o->plan_from = realloc(o->plan_from, cap * sizeof *o->plan_from);
-    o->plan_to = realloc(o->plan_to, cap * sizeof *o->plan_to);
-    o->plan_ver = realloc(o->plan_ver, cap * sizeof *o->plan_ver);
-    o->plan_old = realloc(o->plan_old, cap * sizeof *o->plan_old);
+    o->plan = sl_xrealloc(o->plan, cap * sizeof *o->plan);
+    o->plan_from = sl_xrealloc(o->plan_from, cap * sizeof *o->plan_from);
+    o->plan_to = sl_xrealloc(o->plan_to, cap * sizeof *o->plan_to);
+    o->plan_ver = sl_xrealloc(o->plan_ver, cap * sizeof *o->plan_ver);
+    o->plan_old = sl_xrealloc(o->plan_old, cap * sizeof *o->plan_old);
     if (!o->plan || !o->plan_from || !o->plan_to || !o->plan_ver || !o->plan_old) abort();
     o->plan_cap = cap;
 }
@@ -574,14 +575,16 @@ static int scd_restore_parts(void *self, const void *data, size_t len, bool full
     return restore_parts(self, data, len, full, only, err);
 }
 
-static int scd_stats(void *self, char *out, size_t cap) {
+static int scd_stats(void *self, sl_op_stat *out, int cap) {
     scd_op *o = self;
-    return snprintf(out, cap,
-                    "{\"keys\":%zu,\"rows\":%lld,\"versions_opened\":%lld,\"versions_closed\":%lld,"
-                    "\"unchanged\":%lld,\"corrected\":%lld,\"out_of_order\":%lld,\"no_time\":%lld}",
-                    o->nslots, (long long)o->rows, (long long)o->opened, (long long)o->closed,
-                    (long long)o->unchanged, (long long)o->corrected, (long long)o->out_of_order,
-                    (long long)o->no_time);
+    sl_op_stat s[] = {
+        {"keys", (double)o->nslots, true}, {"rows", (double)o->rows}, {"versions_opened", (double)o->opened},
+        {"versions_closed", (double)o->closed}, {"unchanged", (double)o->unchanged}, {"corrected", (double)o->corrected},
+        {"out_of_order", (double)o->out_of_order}, {"no_time", (double)o->no_time},
+    };
+    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
 }
 
 static void scd_destroy(void *self) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
 #include "ops/op.h"
@@ -57,7 +58,7 @@ static int wm_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env
     (void)env;
     wm_conf c;
     if (sl_spec_bind(arg, wm_opts, "watermark", &c, err)) return SL_EINVAL;
-    wm_op *o = calloc(1, sizeof *o);
+    wm_op *o = sl_xcalloc(1, sizeof *o);
     o->max_t = INT64_MIN;
     const sl_node *tn = c.time;
     o->e = sl_op_compile_expr(tn, schema, err);
@@ -88,7 +89,7 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
     wm_op *o = self;
     if (o->cap < b->cap) {
         free(o->keep);
-        o->keep = malloc(b->cap);
+        o->keep = sl_xmalloc(b->cap);
         o->cap = b->cap;
     }
     sl_column *c = &b->col[o->col];
@@ -158,9 +159,11 @@ static int wm_restore(void *self, const void *data, size_t n, bool full, sl_erro
 }
 
 
-static int wm_stats(void *self, char *out, size_t cap) {
+static int wm_stats(void *self, sl_op_stat *out, int cap) {
     wm_op *o = self;
-    return snprintf(out, cap, "{\"late\":%lld}", (long long)o->late);
+    if (cap < 1) return 0;
+    out[0] = (sl_op_stat){"late", (double)o->late};
+    return 1;
 }
 
 static void wm_destroy(void *self) {

@@ -17,17 +17,38 @@
  * give the same value. Rows with a NULL or NaN o are ignored; a NULL v can
  * win (the result is then NULL).
  *
- * Emission order: groups are emitted in window-start order (ties: slot
- * order), so a table reading the window rows (anomaly, health) sees each
- * key's windows in time order even when several become final at once.
+ * Emission order: groups are emitted in window-start order (ties: the
+ * group key, _group), so a table reading the window rows (anomaly, health)
+ * sees each key's windows in time order even when several become final at
+ * once, and the order does not depend on slot reuse or restores.
+ *
+ * Incremental maintenance. Groups are indexed by window start: a sorted
+ * array of buckets, one per window start, each listing its groups and its
+ * dirty groups (every group knows its bucket and its positions in both
+ * lists, so linking and unlinking are O(1)). sl_window_emit walks the
+ * buckets in start order and looks at a bucket's dirty list while the window
+ * is open and at all its groups once it is due; an emission of k rows costs
+ * O(k log k + buckets). The window also keeps the groups changed since the
+ * last snapshot (dirtied, emitted or restored for a new partition) and the
+ * keys of groups released since then that the snapshot chain holds
+ * ("snapped"): that is a delta snapshot, O(changed) to write.
+ *
+ * Snapshot format 2: i64 tag SNAP_TAG, i64 version 2, i64 kind (1 full, 0
+ * delta), i64 final watermark, i64 count + the released group keys (0 in a
+ * full snapshot), i64 count + the groups (key, window start, flags dirty|
+ * final<<1, version, key values, aggregate states). Format 1 (no tag) is
+ * the count and the groups with a dirty word instead of flags and version.
  */
+#include "core/mem.h"
 #include "ops/window.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/hash.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
@@ -94,6 +115,16 @@ typedef struct {
     uint32_t by_vslen, by_vscap;
 } agg_state;
 
+/* The groups of one window start (see the top of the file). */
+typedef struct wbucket {
+    int64_t wstart;
+    size_t *gi, n, cap;          /* its live groups */
+    size_t *dirty, ndirty, dcap; /* those of them that are dirty */
+    bool done;                   /* late: update: every group emitted final (kept for late rows) */
+} wbucket;
+
+#define NOPOS ((size_t)-1)
+
 typedef struct {
     uint64_t gkey;
     int64_t wstart;
@@ -103,8 +134,18 @@ typedef struct {
     char *ks[MAX_KEYS];
     uint32_t kslen[MAX_KEYS];
     bool dirty, alive;
+    bool final;      /* emitted as final (late: update keeps such groups a while) */
+    bool snapped;    /* written by a snapshot since it was made: a release must be recorded */
+    int64_t version; /* final emissions so far (_version) */
+    wbucket *bk;     /* NULL until linked */
+    size_t bpos, dpos, cpos; /* in bk->gi, bk->dirty (dirty only), w->changed (NOPOS: not in it) */
     agg_state *aggs;
 } group;
+
+enum { LATE_DROP, LATE_QUARANTINE, LATE_UPDATE };
+
+/* Snapshot format tag: negative, so never the group count of format 1. */
+#define SNAP_TAG (-0x57696E646F77LL)
 
 struct sl_window {
     int time_col;
@@ -128,8 +169,21 @@ struct sl_window {
     bool is_rollup;
     double alpha;         /* DDSketch relative error of the quantile aggregates */
     uint32_t dd_buckets;  /* DDSketch bucket limit per store for that alpha */
-    struct emit_ent { int64_t wstart; size_t gi; } *order; /* emission scratch */
-    size_t order_cap;
+    int late;            /* LATE_* */
+    int64_t lateness;    /* late: update: allowed_lateness */
+    int64_t final_wm;    /* highest watermark emitted at, INT64_MIN: none */
+    int64_t late_merges; /* rollup: source groups not merged (their window was final) */
+    wbucket **bk;        /* by window start, ascending */
+    size_t nbk, bkcap;
+    wbucket *last_bk;    /* the last one looked up (rows come roughly in time order) */
+    size_t *changed;     /* groups changed since the last snapshot */
+    size_t nchanged, chcap;
+    uint64_t *released;  /* keys of snapped groups released since the last snapshot */
+    size_t nreleased, relcap;
+    /* emission scratch: the candidates of bucket order_bk by group key, emitted up to order_pos */
+    struct emit_ent { uint64_t gkey; size_t gi; } *order;
+    size_t order_n, order_pos, order_cap;
+    wbucket *order_bk;
 };
 
 const sl_opt sl_window_opts[] = {
@@ -141,6 +195,10 @@ const sl_opt sl_window_opts[] = {
      "name: func(expr) with func " AGG_HELP},
     {"accuracy", SL_OPT_DOUBLE, false, NULL, "0.01",
      "relative error of the quantile aggregates (DDSketch alpha), 0.0005..0.1"},
+    {"late", SL_OPT_ENUM, false, "drop|quarantine|update", "quarantine",
+     "records for a window already final: dropped, quarantined, or added and the final row re-emitted (_version)"},
+    {"allowed_lateness", SL_OPT_DURATION, false, NULL, "size",
+     "late: update: how long past its end (in watermark time) a final window's groups are kept"},
     {0},
 };
 
@@ -330,7 +388,7 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
 
 sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column, sl_error *err) {
     if (sl_spec_check(spec, sl_window_opts, "window", err)) return NULL;
-    sl_window *w = calloc(1, sizeof *w);
+    sl_window *w = sl_xcalloc(1, sizeof *w);
     w->part_key = -1;
     const sl_node *tn = sl_node_get(spec, "time");
     const char *tname = tn ? tn->str : "event_ts";
@@ -354,6 +412,24 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
         if (!(w->alpha >= SL_WINDOW_MIN_ACCURACY && w->alpha <= SL_WINDOW_MAX_ACCURACY)) {
             sl_node_error(err, acc, "window accuracy must be in %g..%g (relative error of quantiles), got %s",
                           SL_WINDOW_MIN_ACCURACY, SL_WINDOW_MAX_ACCURACY, acc->str);
+            goto fail;
+        }
+    }
+    w->final_wm = INT64_MIN;
+    w->late = LATE_QUARANTINE;
+    const sl_node *ln = sl_node_get(spec, "late");
+    if (ln && !strcmp(ln->str, "drop")) w->late = LATE_DROP;
+    if (ln && !strcmp(ln->str, "update")) w->late = LATE_UPDATE;
+    w->lateness = w->size;
+    const sl_node *aln = sl_node_get(spec, "allowed_lateness");
+    if (aln) {
+        if (w->late != LATE_UPDATE) {
+            sl_node_error(err, aln, "allowed_lateness needs late: update (final groups are kept only then)");
+            goto fail;
+        }
+        if (sl_node_duration(aln, "allowed_lateness", &w->lateness, err)) goto fail;
+        if (w->lateness < 0) {
+            sl_node_error(err, aln, "allowed_lateness must not be negative");
             goto fail;
         }
     }
@@ -407,9 +483,10 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
         if (parse_agg(w, &an->map[i], v, in, err)) goto fail;
     }
     if (sl_schema_add(&w->out, "is_final", SL_T_BOOL) < 0 ||
+        (w->late == LATE_UPDATE && sl_schema_add(&w->out, "_version", SL_T_INT) < 0) ||
         sl_schema_add(&w->out, "_group", SL_T_INT) < 0) {
         sl_node_error(err, spec,
-                      "output columns is_final/_group clash with a key or aggregate name");
+                      "output columns is_final/_version/_group clash with a key or aggregate name");
         goto fail;
     }
     w->index = sl_hmap_new(256);
@@ -424,7 +501,7 @@ size_t sl_window_groups(const sl_window *w) { return w->alive; }
 
 static void group_init(sl_window *w, group *g) {
     memset(g, 0, sizeof *g);
-    g->aggs = calloc((size_t)w->naggs, sizeof(agg_state));
+    g->aggs = sl_xcalloc((size_t)w->naggs, sizeof(agg_state));
     for (int a = 0; a < w->naggs; a++) {
         g->aggs[a].dmin = INFINITY;
         g->aggs[a].dmax = -INFINITY;
@@ -438,10 +515,135 @@ static void group_init(sl_window *w, group *g) {
         g->aggs[a].t_last = INT64_MIN;
     }
     g->alive = true;
+    g->bpos = g->dpos = g->cpos = NOPOS;
+}
+
+/* ---- the index by window start, the dirty and changed lists ---------------- */
+
+/* Doubles a vector's capacity (at least 16 elements); out of memory aborts, as the core's maps do. */
+static void *grow(void *p, size_t *cap, size_t elem) {
+    size_t c = *cap ? *cap * 2 : 16;
+    void *q = sl_xrealloc(p, c * elem);
+    if (!q) abort();
+    *cap = c;
+    return q;
+}
+#define PUSH(vec, n, cap, x)                                             \
+    do {                                                                 \
+        if ((n) == (cap)) (vec) = grow((vec), &(cap), sizeof *(vec));    \
+        (vec)[(n)++] = (x);                                              \
+    } while (0)
+
+/* Index of the first bucket with wstart >= ws. */
+static size_t bucket_lower(const sl_window *w, int64_t ws) {
+    size_t lo = 0, hi = w->nbk;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->bk[mid]->wstart < ws) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* The bucket of window start ws, made when there is none. */
+static wbucket *bucket_get(sl_window *w, int64_t ws) {
+    if (w->last_bk && w->last_bk->wstart == ws) return w->last_bk;
+    size_t i = bucket_lower(w, ws);
+    if (i < w->nbk && w->bk[i]->wstart == ws) return w->last_bk = w->bk[i];
+    wbucket *b = sl_xcalloc(1, sizeof *b);
+    if (!b) abort();
+    b->wstart = ws;
+    if (w->nbk == w->bkcap) w->bk = grow(w->bk, &w->bkcap, sizeof *w->bk);
+    memmove(&w->bk[i + 1], &w->bk[i], (w->nbk - i) * sizeof *w->bk);
+    w->bk[i] = b;
+    w->nbk++;
+    return w->last_bk = b;
+}
+
+/* Frees bucket i, which must be empty. */
+static void bucket_remove(sl_window *w, size_t i) {
+    wbucket *b = w->bk[i];
+    assert(b->n == 0 && b->ndirty == 0);
+    if (w->last_bk == b) w->last_bk = NULL;
+    if (w->order_bk == b) w->order_bk = NULL, w->order_n = w->order_pos = 0;
+    free(b->gi);
+    free(b->dirty);
+    free(b);
+    memmove(&w->bk[i], &w->bk[i + 1], (w->nbk - i - 1) * sizeof *w->bk);
+    w->nbk--;
+}
+
+/* Puts group gi (wstart set) into the bucket of its window start. */
+static void group_link(sl_window *w, size_t gi) {
+    group *g = &w->g[gi];
+    assert(!g->bk && !g->dirty);
+    wbucket *b = bucket_get(w, g->wstart);
+    g->bk = b;
+    g->bpos = b->n;
+    PUSH(b->gi, b->n, b->cap, gi);
+}
+
+static void mark_dirty(sl_window *w, size_t gi) {
+    group *g = &w->g[gi];
+    if (g->dirty) return;
+    assert(g->bk);
+    g->dirty = true;
+    g->dpos = g->bk->ndirty;
+    PUSH(g->bk->dirty, g->bk->ndirty, g->bk->dcap, gi);
+}
+
+static void clear_dirty(sl_window *w, size_t gi) {
+    group *g = &w->g[gi];
+    if (!g->dirty) return;
+    wbucket *b = g->bk;
+    assert(b && g->dpos < b->ndirty && b->dirty[g->dpos] == gi);
+    size_t last = b->dirty[--b->ndirty];
+    b->dirty[g->dpos] = last;
+    w->g[last].dpos = g->dpos;
+    g->dirty = false;
+    g->dpos = NOPOS;
+}
+
+static void mark_changed(sl_window *w, size_t gi) {
+    group *g = &w->g[gi];
+    if (g->cpos != NOPOS) return;
+    g->cpos = w->nchanged;
+    PUSH(w->changed, w->nchanged, w->chcap, gi);
+}
+
+/* Rows were added (or merged) into group gi. */
+static void touch(sl_window *w, size_t gi) {
+    mark_dirty(w, gi);
+    mark_changed(w, gi);
+}
+
+/* Forgets the changes since the last snapshot: the snapshot (or restore) covered them. */
+static void tracking_reset(sl_window *w) {
+    for (size_t j = 0; j < w->nchanged; j++) {
+        group *g = &w->g[w->changed[j]];
+        g->cpos = NOPOS;
+        g->snapped = true;
+    }
+    w->nchanged = 0;
+    w->nreleased = 0;
 }
 
 static void group_release(sl_window *w, size_t gi) {
     group *g = &w->g[gi];
+    if (g->bk) {
+        clear_dirty(w, gi);
+        wbucket *b = g->bk;
+        assert(g->bpos < b->n && b->gi[g->bpos] == gi);
+        size_t last = b->gi[--b->n];
+        b->gi[g->bpos] = last;
+        w->g[last].bpos = g->bpos;
+    }
+    if (g->cpos != NOPOS) {
+        size_t last = w->changed[--w->nchanged];
+        w->changed[g->cpos] = last;
+        w->g[last].cpos = g->cpos;
+    }
+    if (g->snapped) PUSH(w->released, w->nreleased, w->relcap, g->gkey);
     for (int k = 0; k < w->nkeys; k++)
         free(g->ks[k]);
     for (int a = 0; a < w->naggs; a++) {
@@ -462,8 +664,9 @@ static size_t group_alloc(sl_window *w) {
     if (w->nfree) return w->free_list[--w->nfree];
     if (w->ng == w->gcap) {
         w->gcap = w->gcap ? w->gcap * 2 : 64;
-        w->g = realloc(w->g, w->gcap * sizeof *w->g);
-        w->free_list = realloc(w->free_list, w->gcap * sizeof *w->free_list);
+        w->g = sl_xrealloc(w->g, w->gcap * sizeof *w->g);
+        w->free_list = sl_xrealloc(w->free_list, w->gcap * sizeof *w->free_list);
+        if (!w->g || !w->free_list) abort();
     }
     return w->ng++;
 }
@@ -500,7 +703,7 @@ static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
         g->knull[k] = c->null[i];
         if (c->null[i]) continue;
         if (c->type == SL_T_STRING) {
-            g->ks[k] = malloc(c->v.s[i].len + 1);
+            g->ks[k] = sl_xmalloc(c->v.s[i].len + 1);
             memcpy(g->ks[k], c->v.s[i].ptr, c->v.s[i].len);
             g->ks[k][c->v.s[i].len] = 0;
             g->kslen[k] = c->v.s[i].len;
@@ -513,6 +716,7 @@ static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
     }
     sl_hmap_put(w->index, gk, (int64_t)gi, NULL);
     w->alive++;
+    group_link(w, gi);
     return gi;
 }
 
@@ -569,7 +773,7 @@ static void by_take(agg_state *s, const by_cand *k) {
     if (k->vs && !k->vnull) {
         if (k->vslen + 1 > s->by_vscap) {
             uint32_t cap = k->vslen + 1 < 32 ? 32 : k->vslen + 1;
-            char *p = realloc(s->by_vs, cap);
+            char *p = sl_xrealloc(s->by_vs, cap);
             if (!p) return; /* keeps the old buffer; the value reads as "" */
             s->by_vs = p;
             s->by_vscap = cap;
@@ -689,8 +893,34 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     }
 }
 
+/* Row i's earliest window [ws, ws + size) (hopping: the first of its size/slide
+ * windows to end, at last + slide) ended at or before the final watermark: the
+ * row is late (see window.h). Counts it; returns true when it is not added. */
+static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t last, sl_op_ctx *ctx) {
+    int64_t ws = last + w->slide - w->size, we = last + w->slide;
+    assert(we <= w->final_wm);
+    bool gone = w->late != LATE_UPDATE || we + w->lateness <= w->final_wm;
+    if (ctx) ctx->late++;
+    if (!gone) return false; /* late: update, the final group is still held */
+    if (w->late == LATE_DROP) {
+        if (ctx) ctx->dropped++;
+        return true;
+    }
+    if (!ctx) return true;
+    char wsb[40], wmb[40], reason[200];
+    sl_time_format_iso_ms(ws, wsb, sizeof wsb);
+    sl_time_format_iso_ms(w->final_wm, wmb, sizeof wmb);
+    if (w->late == LATE_UPDATE)
+        snprintf(reason, sizeof reason, "late: window %s already final at watermark %s and past allowed_lateness %llds",
+                 wsb, wmb, (long long)(w->lateness / 1000000));
+    else
+        snprintf(reason, sizeof reason, "late: window %s already final at watermark %s", wsb, wmb);
+    ctx->quarantined++;
+    if (ctx->quarantine) ctx->quarantine(ctx->engine, b, i, reason);
+    return true;
+}
+
 int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
-    (void)ctx;
     if (!b->n) return 0;
     for (int a = 0; a < w->naggs; a++) {
         agg_def *ad = &w->aggs[a];
@@ -699,14 +929,14 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
             free(ad->tmp.null);
             free(ad->tmp.v.p);
             ad->tmp.type = ad->arg_type;
-            ad->tmp.null = malloc(b->cap);
-            ad->tmp.v.p = malloc((size_t)b->cap * 16);
+            ad->tmp.null = sl_xmalloc(b->cap);
+            ad->tmp.v.p = sl_xmalloc((size_t)b->cap * 16);
             if (ad->ord) {
                 free(ad->tmp2.null);
                 free(ad->tmp2.v.p);
                 ad->tmp2.type = ad->ord_type;
-                ad->tmp2.null = malloc(b->cap);
-                ad->tmp2.v.p = malloc((size_t)b->cap * 16);
+                ad->tmp2.null = sl_xmalloc(b->cap);
+                ad->tmp2.v.p = sl_xmalloc((size_t)b->cap * 16);
             }
             ad->tmp_cap = b->cap;
         }
@@ -719,10 +949,12 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
         int64_t t = tc->v.i[i];
         /* every window [s, s+size) with s = k*slide and s <= t < s+size */
         int64_t last = sl_floor_div(t, w->slide) * w->slide;
+        if (w->final_wm != INT64_MIN && last + w->slide <= w->final_wm && late_refused(w, b, i, last, ctx))
+            continue;
         for (int64_t ws = last; ws > t - w->size; ws -= w->slide) {
             size_t gi = find_or_add(w, b, i, ws);
+            touch(w, gi);
             group *g = &w->g[gi];
-            g->dirty = true;
             for (int a = 0; a < w->naggs; a++)
                 agg_add(&w->aggs[a], &g->aggs[a], i, t);
         }
@@ -812,6 +1044,7 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
         }
     }
     sl_col_set_bool(&out->col[c++], r, final);
+    if (w->late == LATE_UPDATE) sl_col_set_int(&out->col[c++], r, final ? g->version : 0);
     sl_col_set_int(&out->col[c], r, (int64_t)g->gkey);
 }
 
@@ -833,6 +1066,14 @@ static uint64_t key_of_group(const sl_window *w, const group *src, int64_t ws) {
  * (DDSketch keeps its relative error, HLL its bound), Welford merges exactly. */
 static void merge_into(sl_window *dst, const group *src) {
     int64_t ws = sl_floor_div(src->wstart, dst->slide) * dst->slide;
+    if (dst->final_wm != INT64_MIN && ws + dst->size <= dst->final_wm) {
+        /* the rollup's window was finalised (the end of a --once run): its
+         * final row is never rewritten by part of a window */
+        if (dst->late_merges++ == 0)
+            sl_log_warn("rollup window already final: a later window's rows are not merged", "\"window_start_us\":%lld",
+                        (long long)ws);
+        return;
+    }
     uint64_t gk = key_of_group(dst, src, ws);
     int64_t *slot = sl_hmap_get(dst->index, gk);
     size_t gi;
@@ -849,16 +1090,17 @@ static void merge_into(sl_window *dst, const group *src) {
             g->ki[k] = src->ki[k];
             g->kd[k] = src->kd[k];
             if (src->ks[k]) {
-                g->ks[k] = malloc(src->kslen[k] + 1);
+                g->ks[k] = sl_xmalloc(src->kslen[k] + 1);
                 memcpy(g->ks[k], src->ks[k], src->kslen[k] + 1);
                 g->kslen[k] = src->kslen[k];
             }
         }
         sl_hmap_put(dst->index, gk, (int64_t)gi, NULL);
         dst->alive++;
+        group_link(dst, gi);
     }
+    touch(dst, gi);
     group *g = &dst->g[gi];
-    g->dirty = true;
     for (int a = 0; a < dst->naggs; a++) {
         agg_state *d = &g->aggs[a];
         const agg_state *s2 = &src->aggs[a];
@@ -892,7 +1134,11 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
         return sl_error_set(err, SL_EINVAL, "a rollup needs a tumbling source window and a size that is a multiple of %lld s",
                             (long long)(src->size / 1000000)), NULL;
     if (src->nrollup == 4) return sl_error_set(err, SL_EINVAL, "at most 4 rollups per window"), NULL;
-    sl_window *w = calloc(1, sizeof *w);
+    if (src->late == LATE_UPDATE)
+        return sl_error_set(err, SL_EINVAL, "a rollup cannot read a window with late: update (a final group "
+                                            "re-emitted after a late record would be merged twice); use late: "
+                                            "drop or quarantine"), NULL;
+    sl_window *w = sl_xcalloc(1, sizeof *w);
     w->time_col = -1;
     w->size = w->slide = size;
     w->nkeys = src->nkeys;
@@ -914,45 +1160,91 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
     w->out = src->out;
     w->index = sl_hmap_new(256);
     w->is_rollup = true;
+    w->late = LATE_QUARANTINE; /* fed by merges only: never late */
+    w->final_wm = INT64_MIN;
     src->rollup[src->nrollup++] = w;
     return w;
 }
 
 static int emit_cmp(const void *x, const void *y) {
     const struct emit_ent *a = x, *b = y;
-    if (a->wstart != b->wstart) return a->wstart < b->wstart ? -1 : 1;
-    return a->gi < b->gi ? -1 : a->gi > b->gi;
+    return a->gkey < b->gkey ? -1 : a->gkey > b->gkey;
+}
+
+/* Whether group g is to be emitted: dirty, or due and not yet emitted final. */
+static bool emit_candidate(const group *g, bool due) { return g->dirty || (due && !g->final); }
+
+/* Fills the emission scratch with bucket b's candidates, by group key: while
+ * the window is open its dirty groups; once due, every group not yet final
+ * (and the dirty ones), or only the dirty ones when b is done. */
+static void collect(sl_window *w, wbucket *b, bool due) {
+    bool all = due && !b->done;
+    const size_t *src = all ? b->gi : b->dirty;
+    size_t n = all ? b->n : b->ndirty;
+    w->order_bk = b;
+    w->order_n = w->order_pos = 0;
+    for (size_t j = 0; j < n; j++) {
+        const group *g = &w->g[src[j]];
+        if (!emit_candidate(g, due)) continue;
+        if (w->order_n == w->order_cap) w->order = grow(w->order, &w->order_cap, sizeof *w->order);
+        w->order[w->order_n].gkey = g->gkey;
+        w->order[w->order_n++].gi = src[j];
+    }
+    if (w->order_n > 1) qsort(w->order, w->order_n, sizeof *w->order, emit_cmp);
 }
 
 uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final) {
     sl_batch_clear(out);
-    /* the groups to emit, in window-start order (see the top of the file) */
-    size_t k = 0;
-    for (size_t gi = 0; gi < w->ng; gi++) {
-        group *g = &w->g[gi];
-        if (!g->alive) continue;
-        bool final = all_final || (watermark != INT64_MIN && g->wstart + w->size <= watermark);
-        if (!g->dirty && !final) continue;
-        if (k == w->order_cap) {
-            size_t cap = w->order_cap ? w->order_cap * 2 : 256;
-            struct emit_ent *o = realloc(w->order, cap * sizeof *o);
-            if (!o) break; /* emit what fits; the rest comes on the next call */
-            w->order = o;
-            w->order_cap = cap;
+    if (watermark > w->final_wm) w->final_wm = watermark;
+    int64_t wm = w->final_wm; /* never back: a window final once stays final */
+    size_t bi = 0;
+    while (bi < w->nbk && out->n < out->cap) {
+        wbucket *b = w->bk[bi];
+        if (!b->n) {
+            bucket_remove(w, bi);
+            continue;
         }
-        w->order[k].wstart = g->wstart;
-        w->order[k++].gi = gi;
-    }
-    if (k > 1) qsort(w->order, k, sizeof *w->order, emit_cmp);
-    for (size_t j = 0; j < k && out->n < out->cap; j++) {
-        size_t gi = w->order[j].gi;
-        group *g = &w->g[gi];
-        bool final = all_final || (watermark != INT64_MIN && g->wstart + w->size <= watermark);
-        emit_group(w, g, out, final);
-        g->dirty = false;
-        if (final) {
-            for (int r = 0; r < w->nrollup; r++) merge_into(w->rollup[r], g);
-            group_release(w, gi);
+        int64_t end = b->wstart + w->size;
+        bool due = all_final || (wm != INT64_MIN && end <= wm);
+        /* the end of --once input is the end of time for what it finalises: a
+         * later run's record for this window is late, never a reopening */
+        if (all_final && end > w->final_wm) w->final_wm = end;
+        /* groups released once emitted final: always but with late: update before end + allowed_lateness */
+        bool expire = due && (w->late != LATE_UPDATE || all_final || end + w->lateness <= wm);
+        if (!b->ndirty && (!due || (b->done && !expire))) {
+            bi++;
+            continue;
+        }
+        if (w->order_bk != b || w->order_pos == w->order_n) {
+            collect(w, b, due);
+            if (!w->order_n) { /* b emitted through */
+                w->order_bk = NULL;
+                if (!due) {
+                    bi++;
+                } else if (expire) {
+                    while (b->n) group_release(w, b->gi[b->n - 1]);
+                    bucket_remove(w, bi);
+                } else {
+                    b->done = true;
+                    bi++;
+                }
+                continue;
+            }
+        }
+        while (w->order_pos < w->order_n && out->n < out->cap) {
+            size_t gi = w->order[w->order_pos++].gi;
+            group *g = &w->g[gi];
+            /* the scratch may be older than a change between calls: check again */
+            if (!g->alive || g->bk != b || !emit_candidate(g, due)) continue;
+            if (due) g->version++;
+            emit_group(w, g, out, due);
+            clear_dirty(w, gi);
+            if (due && !g->final) {
+                g->final = true;
+                for (int r = 0; r < w->nrollup; r++) merge_into(w->rollup[r], g);
+            }
+            if (expire) group_release(w, gi);
+            else mark_changed(w, gi); /* its flags are in the snapshot */
         }
     }
     return out->n;
@@ -964,10 +1256,84 @@ static uint64_t group_tag(const sl_window *w, const group *g) {
     return sl_part_tag(g->ks[w->part_key], g->kslen[w->part_key]);
 }
 
-/* Snapshot: every live group with its aggregate states (open windows only, so small). */
-int sl_window_snapshot(sl_window *w, sl_buf *out) { return sl_window_snapshot_parts(w, out, NULL); }
+/* ---- snapshots (format: see the top of the file) ---------------------------- */
+
+static void put_group(const sl_window *w, sl_buf *out, const group *g) {
+    sl_buf_put_i64(out, (int64_t)g->gkey);
+    sl_buf_put_i64(out, g->wstart);
+    sl_buf_put_i64(out, (g->dirty ? 1 : 0) | (g->final ? 2 : 0));
+    sl_buf_put_i64(out, g->version);
+    for (int k = 0; k < w->nkeys; k++) {
+        sl_buf_put(out, &g->knull[k], 1);
+        sl_buf_put_i64(out, g->ki[k]);
+        sl_buf_put(out, &g->kd[k], 8);
+        sl_buf_put_str(out, g->ks[k] ? g->ks[k] : "", g->ks[k] ? g->kslen[k] : 0);
+    }
+    for (int a = 0; a < w->naggs; a++) {
+        agg_state *s = &g->aggs[a];
+        sl_buf_put(out, s, offsetof(agg_state, distinct));
+        if (s->distinct) {
+            sl_buf_put_i64(out, (int64_t)sl_hmap_count(s->distinct));
+            size_t it = 0;
+            uint64_t k;
+            while (sl_hmap_next(s->distinct, &it, &k, NULL))
+                sl_buf_put_i64(out, (int64_t)k);
+        }
+        uint8_t wf[40];
+        sl_welford_encode(&s->wf, wf);
+        sl_buf_put(out, wf, sizeof wf);
+        sl_buf_put_i64(out, s->t_first);
+        sl_buf_put_i64(out, s->t_last);
+        sl_buf_put_i64(out, s->fi);
+        sl_buf_put_i64(out, s->li);
+        sl_buf_put(out, &s->fd, 8);
+        sl_buf_put(out, &s->ld, 8);
+        void *blob = NULL;
+        size_t blen = 0;
+        if (s->dd) sl_ddsketch_serialize(s->dd, &blob, &blen);
+        else if (s->hll) sl_hll_serialize(s->hll, &blob, &blen);
+        sl_buf_put_str(out, blob ? blob : "", (uint32_t)blen);
+        free(blob);
+        if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
+            sl_buf_put_i64(out, (s->has_by ? 1 : 0) | (s->by_vnull ? 2 : 0));
+            sl_buf_put_i64(out, s->by_t);
+            sl_buf_put_i64(out, s->by_oi);
+            sl_buf_put(out, &s->by_od, 8);
+            sl_buf_put_i64(out, s->by_vi);
+            sl_buf_put(out, &s->by_vd, 8);
+            sl_buf_put_str(out, s->by_vs ? s->by_vs : "", s->by_vslen);
+        }
+    }
+}
+
+static void put_header(const sl_window *w, sl_buf *out, bool full) {
+    sl_buf_put_i64(out, SNAP_TAG);
+    sl_buf_put_i64(out, SL_WINDOW_SNAPSHOT_FORMAT);
+    sl_buf_put_i64(out, full ? 1 : 0);
+    sl_buf_put_i64(out, w->final_wm);
+}
+
+int (sl_window_snapshot)(sl_window *w, sl_buf *out, bool full) {
+    if (full) {
+        sl_window_snapshot_parts(w, out, NULL);
+        for (size_t gi = 0; gi < w->ng; gi++) w->g[gi].snapped = w->g[gi].alive;
+    } else {
+        put_header(w, out, false);
+        sl_buf_put_i64(out, (int64_t)w->nreleased);
+        for (size_t j = 0; j < w->nreleased; j++) sl_buf_put_i64(out, (int64_t)w->released[j]);
+        sl_buf_put_i64(out, (int64_t)w->nchanged);
+        for (size_t j = 0; j < w->nchanged; j++) {
+            assert(w->g[w->changed[j]].alive);
+            put_group(w, out, &w->g[w->changed[j]]);
+        }
+    }
+    tracking_reset(w);
+    return 0;
+}
 
 int sl_window_snapshot_parts(sl_window *w, sl_buf *out, const sl_part_set *only) {
+    put_header(w, out, true);
+    sl_buf_put_i64(out, 0); /* nothing released: a full snapshot */
     size_t cnt = 0;
     for (size_t gi = 0; gi < w->ng; gi++)
         if (w->g[gi].alive && (!only || sl_part_set_has(only, group_tag(w, &w->g[gi])))) cnt++;
@@ -975,50 +1341,7 @@ int sl_window_snapshot_parts(sl_window *w, sl_buf *out, const sl_part_set *only)
     for (size_t gi = 0; gi < w->ng; gi++) {
         group *g = &w->g[gi];
         if (!g->alive || (only && !sl_part_set_has(only, group_tag(w, g)))) continue;
-        sl_buf_put_i64(out, (int64_t)g->gkey);
-        sl_buf_put_i64(out, g->wstart);
-        sl_buf_put_i64(out, g->dirty);
-        for (int k = 0; k < w->nkeys; k++) {
-            sl_buf_put(out, &g->knull[k], 1);
-            sl_buf_put_i64(out, g->ki[k]);
-            sl_buf_put(out, &g->kd[k], 8);
-            sl_buf_put_str(out, g->ks[k] ? g->ks[k] : "", g->ks[k] ? g->kslen[k] : 0);
-        }
-        for (int a = 0; a < w->naggs; a++) {
-            agg_state *s = &g->aggs[a];
-            sl_buf_put(out, s, offsetof(agg_state, distinct));
-            if (s->distinct) {
-                sl_buf_put_i64(out, (int64_t)sl_hmap_count(s->distinct));
-                size_t it = 0;
-                uint64_t k;
-                while (sl_hmap_next(s->distinct, &it, &k, NULL))
-                    sl_buf_put_i64(out, (int64_t)k);
-            }
-            uint8_t wf[40];
-            sl_welford_encode(&s->wf, wf);
-            sl_buf_put(out, wf, sizeof wf);
-            sl_buf_put_i64(out, s->t_first);
-            sl_buf_put_i64(out, s->t_last);
-            sl_buf_put_i64(out, s->fi);
-            sl_buf_put_i64(out, s->li);
-            sl_buf_put(out, &s->fd, 8);
-            sl_buf_put(out, &s->ld, 8);
-            void *blob = NULL;
-            size_t blen = 0;
-            if (s->dd) sl_ddsketch_serialize(s->dd, &blob, &blen);
-            else if (s->hll) sl_hll_serialize(s->hll, &blob, &blen);
-            sl_buf_put_str(out, blob ? blob : "", (uint32_t)blen);
-            free(blob);
-            if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
-                sl_buf_put_i64(out, (s->has_by ? 1 : 0) | (s->by_vnull ? 2 : 0));
-                sl_buf_put_i64(out, s->by_t);
-                sl_buf_put_i64(out, s->by_oi);
-                sl_buf_put(out, &s->by_od, 8);
-                sl_buf_put_i64(out, s->by_vi);
-                sl_buf_put(out, &s->by_vd, 8);
-                sl_buf_put_str(out, s->by_vs ? s->by_vs : "", s->by_vslen);
-            }
-        }
+        put_group(w, out, g);
     }
     return 0;
 }
@@ -1028,104 +1351,164 @@ void sl_window_drop_parts(sl_window *w, const sl_part_set *parts) {
         if (w->g[gi].alive && sl_part_set_has(parts, group_tag(w, &w->g[gi]))) group_release(w, gi);
 }
 
-int sl_window_restore(sl_window *w, const void *data, size_t n, sl_error *err) {
-    return sl_window_restore_parts(w, data, n, NULL, err);
+/* Reads one group of format `ver` into g (group_init'ed, not linked); dirty is
+ * returned in *dirty, not set. SL_ECORRUPT with err set on failure. */
+static int read_group(sl_window *w, sl_rd *r, int ver, group *g, bool *dirty, sl_error *err) {
+    int64_t gk, flags;
+    if (sl_rd_i64(r, &gk) || sl_rd_i64(r, &g->wstart) || sl_rd_i64(r, &flags)) goto corrupt;
+    if (ver >= 2 && ((flags & ~3) || sl_rd_i64(r, &g->version) || g->version < 0)) goto corrupt;
+    g->gkey = (uint64_t)gk;
+    *dirty = (flags & 1) != 0;
+    g->final = ver >= 2 && (flags & 2);
+    for (int k = 0; k < w->nkeys; k++) {
+        const char *s;
+        uint32_t len;
+        if (sl_rd_bytes(r, &g->knull[k], 1) || sl_rd_i64(r, &g->ki[k]) || sl_rd_bytes(r, &g->kd[k], 8) ||
+            sl_rd_str(r, &s, &len))
+            goto corrupt;
+        if (w->key_type[k] == SL_T_STRING && !g->knull[k]) {
+            g->ks[k] = sl_xmalloc(len + 1);
+            memcpy(g->ks[k], s, len);
+            g->ks[k][len] = 0;
+            g->kslen[k] = len;
+        }
+    }
+    for (int a = 0; a < w->naggs; a++) {
+        agg_state *s = &g->aggs[a];
+        sl_hmap *d = s->distinct;
+        if (sl_rd_bytes(r, s, offsetof(agg_state, distinct))) goto corrupt;
+        s->distinct = d;
+        if (d) {
+            int64_t nd, k;
+            if (sl_rd_i64(r, &nd) || nd < 0) goto corrupt;
+            for (int64_t j = 0; j < nd; j++) {
+                if (sl_rd_i64(r, &k)) goto corrupt;
+                sl_hmap_put(d, (uint64_t)k, 0, NULL);
+            }
+        }
+        uint8_t wf[40];
+        const char *blob;
+        uint32_t blen;
+        if (sl_rd_bytes(r, wf, sizeof wf) || sl_welford_decode(&s->wf, wf, sizeof wf) || sl_rd_i64(r, &s->t_first) ||
+            sl_rd_i64(r, &s->t_last) || sl_rd_i64(r, &s->fi) || sl_rd_i64(r, &s->li) || sl_rd_bytes(r, &s->fd, 8) ||
+            sl_rd_bytes(r, &s->ld, 8) || sl_rd_str(r, &blob, &blen))
+            goto corrupt;
+        if (s->dd || s->hll) {
+            sl_error e2 = {0};
+            if (s->dd) {
+                sl_ddsketch *dd = sl_ddsketch_deserialize(blob, blen, &e2);
+                if (!dd) goto corrupt;
+                sl_ddsketch_free(s->dd);
+                s->dd = dd;
+            } else {
+                sl_hll *h = sl_hll_deserialize(blob, blen, &e2);
+                if (!h) goto corrupt;
+                sl_hll_free(s->hll);
+                s->hll = h;
+            }
+        }
+        if (s->dd && (sl_ddsketch_alpha(s->dd) != w->alpha))
+            return sl_error_set(err, SL_ECORRUPT,
+                                "window: the snapshot's quantile sketches have accuracy %g, the pipeline says %g "
+                                "(changing accuracy needs a fresh data directory)",
+                                sl_ddsketch_alpha(s->dd), w->alpha);
+        if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
+            int64_t bflags;
+            by_cand k = {0};
+            const char *vs;
+            uint32_t vslen;
+            if (sl_rd_i64(r, &bflags) || sl_rd_i64(r, &k.t) || sl_rd_i64(r, &k.oi) || sl_rd_bytes(r, &k.od, 8) ||
+                sl_rd_i64(r, &k.vi) || sl_rd_bytes(r, &k.vd, 8) || sl_rd_str(r, &vs, &vslen) || (bflags & ~3))
+                goto corrupt;
+            k.vnull = (bflags & 2) != 0;
+            k.vs = vslen ? vs : NULL;
+            k.vslen = vslen;
+            if (w->aggs[a].out_type == SL_T_STRING && !k.vnull && !k.vs) k.vs = "";
+            if (bflags & 1) by_take(s, &k);
+        }
+    }
+    return 0;
+corrupt:
+    return sl_error_set(err, SL_ECORRUPT, "window: corrupt snapshot");
 }
 
-int sl_window_restore_parts(sl_window *w, const void *data, size_t n, const sl_part_set *only, sl_error *err) {
-    if (!only)
+int (sl_window_restore)(sl_window *w, const void *data, size_t n, bool full, sl_error *err) {
+    return sl_window_restore_parts(w, data, n, full, NULL, err);
+}
+
+int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full, const sl_part_set *only,
+                            sl_error *err) {
+    sl_rd r = {data, n, 0};
+    int64_t first, count, nrel = 0, fwm = INT64_MIN;
+    int ver = 1;
+    bool is_full = true;
+    if (sl_rd_i64(&r, &first)) goto corrupt;
+    if (first == SNAP_TAG) {
+        int64_t v, kind;
+        if (sl_rd_i64(&r, &v)) goto corrupt;
+        if (v != SL_WINDOW_SNAPSHOT_FORMAT)
+            return sl_error_set(err, SL_ECORRUPT,
+                                "window: snapshot format %lld, this sluice reads formats 1 and %d (run the sluice that "
+                                "wrote it, or start from a fresh data directory)",
+                                (long long)v, SL_WINDOW_SNAPSHOT_FORMAT);
+        if (sl_rd_i64(&r, &kind) || (kind & ~1) || sl_rd_i64(&r, &fwm)) goto corrupt;
+        is_full = kind == 1;
+        ver = 2;
+    } else {
+        r.off = 0; /* format 1 (written before deltas): a full snapshot of that layout */
+    }
+    if (is_full != full)
+        return sl_error_set(err, SL_ECORRUPT, "window: a %s snapshot stored as %s", is_full ? "full" : "delta",
+                            full ? "full" : "delta");
+    if (is_full && !only) {
         for (size_t gi = 0; gi < w->ng; gi++)
             if (w->g[gi].alive) group_release(w, gi);
-    sl_rd r = {data, n, 0};
-    int64_t count;
+        w->final_wm = INT64_MIN;
+    }
+    if (fwm > w->final_wm) w->final_wm = fwm;
+    if (ver >= 2 && (sl_rd_i64(&r, &nrel) || nrel < 0 || (is_full && nrel))) goto corrupt;
+    for (int64_t i = 0; i < nrel; i++) {
+        int64_t gk;
+        if (sl_rd_i64(&r, &gk)) goto corrupt;
+        int64_t *slot = sl_hmap_get(w->index, (uint64_t)gk);
+        if (slot && (!only || sl_part_set_has(only, group_tag(w, &w->g[*slot])))) group_release(w, (size_t)*slot);
+    }
     if (sl_rd_i64(&r, &count) || count < 0) goto corrupt;
     for (int64_t i = 0; i < count; i++) {
         size_t gi = group_alloc(w);
         group *g = &w->g[gi];
         group_init(w, g);
-        int64_t gk, dirty;
-        if (sl_rd_i64(&r, &gk) || sl_rd_i64(&r, &g->wstart) || sl_rd_i64(&r, &dirty)) goto corrupt;
-        g->gkey = (uint64_t)gk;
-        g->dirty = dirty != 0;
-        for (int k = 0; k < w->nkeys; k++) {
-            const char *s;
-            uint32_t len;
-            if (sl_rd_bytes(&r, &g->knull[k], 1) || sl_rd_i64(&r, &g->ki[k]) ||
-                sl_rd_bytes(&r, &g->kd[k], 8) || sl_rd_str(&r, &s, &len))
-                goto corrupt;
-            if (w->key_type[k] == SL_T_STRING && !g->knull[k]) {
-                g->ks[k] = malloc(len + 1);
-                memcpy(g->ks[k], s, len);
-                g->ks[k][len] = 0;
-                g->kslen[k] = len;
-            }
-        }
-        for (int a = 0; a < w->naggs; a++) {
-            agg_state *s = &g->aggs[a];
-            sl_hmap *d = s->distinct;
-            if (sl_rd_bytes(&r, s, offsetof(agg_state, distinct))) goto corrupt;
-            s->distinct = d;
-            if (d) {
-                int64_t nd, k;
-                if (sl_rd_i64(&r, &nd) || nd < 0) goto corrupt;
-                for (int64_t j = 0; j < nd; j++) {
-                    if (sl_rd_i64(&r, &k)) goto corrupt;
-                    sl_hmap_put(d, (uint64_t)k, 0, NULL);
-                }
-            }
-            uint8_t wf[40];
-            const char *blob;
-            uint32_t blen;
-            if (sl_rd_bytes(&r, wf, sizeof wf) || sl_welford_decode(&s->wf, wf, sizeof wf) ||
-                sl_rd_i64(&r, &s->t_first) || sl_rd_i64(&r, &s->t_last) || sl_rd_i64(&r, &s->fi) ||
-                sl_rd_i64(&r, &s->li) || sl_rd_bytes(&r, &s->fd, 8) || sl_rd_bytes(&r, &s->ld, 8) ||
-                sl_rd_str(&r, &blob, &blen))
-                goto corrupt;
-            if (s->dd || s->hll) {
-                sl_error e2 = {0};
-                if (s->dd) {
-                    sl_ddsketch *dd = sl_ddsketch_deserialize(blob, blen, &e2);
-                    if (!dd) goto corrupt;
-                    sl_ddsketch_free(s->dd);
-                    s->dd = dd;
-                } else {
-                    sl_hll *h = sl_hll_deserialize(blob, blen, &e2);
-                    if (!h) goto corrupt;
-                    sl_hll_free(s->hll);
-                    s->hll = h;
-                }
-            }
-            if (s->dd && (sl_ddsketch_alpha(s->dd) != w->alpha)) {
-                return sl_error_set(err, SL_ECORRUPT,
-                                    "window: the snapshot's quantile sketches have accuracy %g, the pipeline says %g "
-                                    "(changing accuracy needs a fresh data directory)",
-                                    sl_ddsketch_alpha(s->dd), w->alpha);
-            }
-            if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
-                int64_t flags;
-                by_cand k = {0};
-                const char *vs;
-                uint32_t vslen;
-                if (sl_rd_i64(&r, &flags) || sl_rd_i64(&r, &k.t) || sl_rd_i64(&r, &k.oi) ||
-                    sl_rd_bytes(&r, &k.od, 8) || sl_rd_i64(&r, &k.vi) || sl_rd_bytes(&r, &k.vd, 8) ||
-                    sl_rd_str(&r, &vs, &vslen) || (flags & ~3))
-                    goto corrupt;
-                k.vnull = (flags & 2) != 0;
-                k.vs = vslen ? vs : NULL;
-                k.vslen = vslen;
-                if (w->aggs[a].out_type == SL_T_STRING && !k.vnull && !k.vs) k.vs = "";
-                if (flags & 1) by_take(s, &k);
-            }
-        }
         w->alive++;
-        if (only && (!sl_part_set_has(only, group_tag(w, g)) || sl_hmap_get(w->index, g->gkey))) {
-            group_release(w, gi); /* another partition's group (or one held already) */
+        bool dirty = false;
+        int rc = read_group(w, &r, ver, g, &dirty, err);
+        if (rc) {
+            group_release(w, gi);
+            return rc;
+        }
+        int64_t *slot = sl_hmap_get(w->index, g->gkey);
+        if (only && !sl_part_set_has(only, group_tag(w, g))) {
+            group_release(w, gi); /* another partition's group */
             continue;
         }
-        /* taken over from another instance: write it to this instance's table */
-        if (only) g->dirty = true;
+        if (slot) {
+            if (only && is_full) { /* restore_parts keeps what it holds */
+                group_release(w, gi);
+                continue;
+            }
+            group_release(w, (size_t)*slot); /* a delta's group replaces the one held */
+        }
         sl_hmap_put(w->index, g->gkey, (int64_t)gi, NULL);
+        group_link(w, gi);
+        if (!g->final) g->bk->done = false;
+        if (only) { /* taken over from another instance: written to this instance's table, and in no delta yet */
+            touch(w, gi);
+        } else {
+            if (dirty) mark_dirty(w, gi);
+            g->snapped = true; /* in the chain being restored */
+        }
     }
+    if (r.off != r.n) goto corrupt;
+    if (!only) tracking_reset(w);
     return 0;
 corrupt:
     return sl_error_set(err, SL_ECORRUPT, "window: corrupt snapshot");
@@ -1143,6 +1526,14 @@ void sl_window_free(sl_window *w) {
         free(w->aggs[a].tmp2.null);
         free(w->aggs[a].tmp2.v.p);
     }
+    for (size_t i = 0; i < w->nbk; i++) {
+        free(w->bk[i]->gi);
+        free(w->bk[i]->dirty);
+        free(w->bk[i]);
+    }
+    free(w->bk);
+    free(w->changed);
+    free(w->released);
     free(w->order);
     if (w->index) sl_hmap_free(w->index);
     free(w->g);
@@ -1151,7 +1542,10 @@ void sl_window_free(sl_window *w) {
 }
 
 size_t sl_window_state_bytes(const sl_window *w) {
-    size_t n = sizeof *w + w->gcap * (sizeof(group) + sizeof(size_t)) + w->order_cap * sizeof *w->order;
+    size_t n = sizeof *w + w->gcap * (sizeof(group) + sizeof(size_t)) + w->order_cap * sizeof *w->order +
+               w->bkcap * sizeof *w->bk + w->chcap * sizeof *w->changed + w->relcap * sizeof *w->released;
+    for (size_t i = 0; i < w->nbk; i++)
+        n += sizeof *w->bk[i] + (w->bk[i]->cap + w->bk[i]->dcap) * sizeof(size_t);
     if (w->index) n += sl_hmap_bytes(w->index);
     for (size_t gi = 0; gi < w->ng; gi++) {
         const group *g = &w->g[gi];

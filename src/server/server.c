@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "server/assets.h"
 #include "server/internal.h"
@@ -491,7 +492,7 @@ int sl_server_port(const sl_server *s) { return s ? s->port : 0; }
 
 void sl_server_publish(sl_server *s, int64_t commit_id, const char *metrics_text) {
     if (!s) return;
-    char *copy = metrics_text ? strdup(metrics_text) : NULL;
+    char *copy = metrics_text ? sl_xstrdup(metrics_text) : NULL;
     pthread_mutex_lock(&s->mu);
     s->commit_id = commit_id;
     s->publish_seq++;

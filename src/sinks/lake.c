@@ -504,6 +504,7 @@ static int check_usable(sl_lake *l, sl_error *err) {
 /* ------------------------------------------------------------------ writing */
 
 static int write_all(sl_lake *l, const char *p, size_t n, sl_error *err) {
+    assert(l->fd >= 0 && l->cur_rel[0]);
     while (n > 0) {
         ssize_t w = write(l->fd, p, n);
         if (w < 0) {
@@ -589,7 +590,10 @@ static int switch_segment(sl_lake *l, int64_t hour, sl_error *err) {
     }
     char abs[PATH_MAX];
     if (l->cur_rel[0] && l->cur_hour == hour && l->cur_size < l->max_bytes) {
-        /* The committed segment left by recovery: keep appending frames. */
+        /* The committed segment left by recovery: keep appending frames. It
+         * is the newest segment (recovery deleted later ones): the lake never
+         * writes to a segment once it has created a newer one. */
+        assert(l->cur_seq == l->next_seq - 1);
         path_join(abs, sizeof abs, l->root, l->cur_rel);
         l->fd = open(abs, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (l->fd < 0) return lake_io_fail(l, err, "reopen", l->cur_rel, errno);
@@ -664,6 +668,10 @@ int sl_lake_flush(sl_lake *l, sl_error *err) {
     }
     if ((rc = sync_dirs(l, err))) return rc;
     if (l->fd >= 0) {
+        /* the position only moves over durable bytes: frame ended, file and
+         * directory entries synced */
+        assert(!l->frame_open && l->in_len == 0 && l->cur_synced == l->cur_size);
+        assert(l->pending_fd < 0 && !l->dirsync_pending);
         snprintf(l->pos.segment, sizeof l->pos.segment, "%s", l->cur_rel);
         l->pos.length = l->cur_size;
         if (l->cur_size >= l->max_bytes) { /* roll: the next row opens a new segment */

@@ -4,8 +4,8 @@
  *
  * The idea: a checkpoint of sketch state must be portable (fixed
  * little-endian layout, no struct dumps) and must not trust its input.
- * The writer is a growable malloc'd buffer whose only failure is ENOMEM
- * (remembered in a flag, checked once at the end, so encoders stay linear).
+ * The writer is a growable malloc'd buffer; it cannot fail (out of memory
+ * aborts, see core/mem.h), so encoders stay linear.
  * The reader never reads past its end: every get_* returns 0 on success and
  * -1 when the input is short or a varint is longer than 10 bytes, and the
  * decoders turn that into SL_ECORRUPT.
@@ -16,35 +16,31 @@
 #ifndef SL_SKETCH_CODEC_H
 #define SL_SKETCH_CODEC_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
+
 typedef struct {
     uint8_t *p;
     size_t n, cap;
-    int oom;
 } sk_wbuf;
 
 static inline void sk_w_reserve(sk_wbuf *w, size_t more) {
-    if (w->oom) return;
     if (w->n + more <= w->cap) return;
     size_t cap = w->cap ? w->cap : 64;
     while (cap < w->n + more)
         cap *= 2;
-    uint8_t *np = realloc(w->p, cap);
-    if (!np) {
-        w->oom = 1;
-        return;
-    }
-    w->p = np;
+    w->p = sl_xrealloc(w->p, cap);
     w->cap = cap;
 }
 
 static inline void sk_w_bytes(sk_wbuf *w, const void *src, size_t n) {
     sk_w_reserve(w, n);
-    if (w->oom) return;
+    assert(w->cap - w->n >= n);
     memcpy(w->p + w->n, src, n);
     w->n += n;
 }
@@ -80,6 +76,7 @@ typedef struct {
 } sk_rbuf;
 
 static inline int sk_r_bytes(sk_rbuf *r, void *dst, size_t n) {
+    assert(r->off <= r->n); /* else the bounds check below wraps */
     if (r->n - r->off < n) return -1;
     memcpy(dst, r->p + r->off, n);
     r->off += n;

@@ -27,11 +27,15 @@
  */
 #include "sketch/ddsketch.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
+#include "core/mem.h"
 #include "sketch/codec.h"
 
 #define DD_MAGIC "SLDD"
@@ -63,6 +67,7 @@ struct sl_ddsketch {
 /* ---- stores ---------------------------------------------------------- */
 
 static inline uint64_t st_get(const dd_store *st, uint32_t i) {
+    SL_DASSERT(i < st->cap);
     switch (st->width) {
     case 2:
         return ((const uint16_t *)st->c)[i];
@@ -74,6 +79,8 @@ static inline uint64_t st_get(const dd_store *st, uint32_t i) {
 }
 
 static inline void st_set(dd_store *st, uint32_t i, uint64_t v) {
+    SL_DASSERT(i < st->cap);
+    SL_DASSERT(st->width == 8 || v <= (st->width == 2 ? 0xffffu : 0xffffffffu)); /* widened first */
     switch (st->width) {
     case 2:
         ((uint16_t *)st->c)[i] = (uint16_t)v;
@@ -91,10 +98,25 @@ static inline uint8_t width_for(uint64_t v) { return v <= 0xffffu ? 2 : v <= 0xf
 
 static inline uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
 
+#if SL_DEBUG_CHECKS_ON
+/* The store invariants of the header comment. A walk over the kept span,
+ * so only in debug builds (SL_DASSERT). */
+static bool st_ok(const dd_store *st, uint32_t maxb) {
+    if (st->width != 2 && st->width != 4 && st->width != 8) return false;
+    if (st->cap > maxb) return false;
+    if (st->total == 0) return true;
+    if (st->lo > st->hi || st->lo < st->off || (int64_t)st->hi >= (int64_t)st->off + st->cap) return false;
+    if (!st_get(st, (uint32_t)(st->lo - st->off)) || !st_get(st, (uint32_t)(st->hi - st->off))) return false;
+    uint64_t sum = 0;
+    for (int64_t k = st->lo; k <= st->hi; k++) sum = sat_add(sum, st_get(st, (uint32_t)(k - st->off)));
+    return sum == st->total;
+}
+#endif
+
 /* Reallocates the counts as width w (> st->width). */
-static int st_widen(dd_store *st, uint8_t w) {
-    void *nc = calloc(st->cap ? st->cap : 1, w);
-    if (!nc) return SL_ENOMEM;
+static void st_widen(dd_store *st, uint8_t w) {
+    assert(w > st->width);
+    void *nc = sl_xcalloc(st->cap ? st->cap : 1, w);
     dd_store tmp = *st;
     tmp.c = nc;
     tmp.width = w;
@@ -103,12 +125,11 @@ static int st_widen(dd_store *st, uint8_t w) {
     free(st->c);
     st->c = nc;
     st->width = w;
-    return 0;
 }
 
 /* Makes room for key; on return *key is the key to count into (folded up to
  * the lowest kept bucket when the span limit is hit). */
-static int st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
+static void st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
     int64_t k = *key, nlo, nhi;
     if (st->total == 0) {
         nlo = nhi = k;
@@ -119,7 +140,7 @@ static int st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
     if (nhi - nlo + 1 > (int64_t)maxb) nlo = nhi - maxb + 1;
     if (k < nlo) *key = (int32_t)nlo;
     /* The kept span may already fit the array (a low value folded away). */
-    if (st->cap && nlo >= st->off && nhi < (int64_t)st->off + st->cap) return 0;
+    if (st->cap && nlo >= st->off && nhi < (int64_t)st->off + st->cap) return;
 
     int64_t span = nhi - nlo + 1;
     int64_t slack = span / 8 > 8 ? span / 8 : 8;
@@ -142,12 +163,11 @@ static int st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
     }
     uint8_t w = width_for(fold);
     if (w < st->width) w = st->width;
-    dd_store n = {.c = calloc((size_t)ncap, w),
+    dd_store n = {.c = sl_xcalloc((size_t)ncap, w),
                   .off = (int32_t)noff,
                   .cap = (uint32_t)ncap,
                   .width = w,
                   .total = st->total};
-    if (!n.c) return SL_ENOMEM;
     if (st->total) {
         int64_t from = st->lo > nlo ? st->lo : nlo;
         if (w == st->width) {
@@ -165,20 +185,16 @@ static int st_relocate(dd_store *st, int32_t *key, uint32_t maxb) {
     }
     free(st->c);
     *st = n;
-    return 0;
+    assert(st->cap <= maxb); /* the bounded-memory promise */
+    SL_DASSERT(st_ok(st, maxb));
 }
 
-static inline int st_add(dd_store *st, int32_t key, uint64_t n, uint32_t maxb) {
-    if (key < st->off || (int64_t)key >= (int64_t)st->off + st->cap) {
-        int rc = st_relocate(st, &key, maxb);
-        if (rc) return rc;
-    }
+static inline void st_add(dd_store *st, int32_t key, uint64_t n, uint32_t maxb) {
+    if (key < st->off || (int64_t)key >= (int64_t)st->off + st->cap) st_relocate(st, &key, maxb);
     uint32_t i = (uint32_t)(key - st->off);
+    assert(i < st->cap); /* relocated above if it was outside */
     uint64_t v = sat_add(st_get(st, i), n);
-    if (v > 0xffffu && width_for(v) > st->width) {
-        int rc = st_widen(st, width_for(v));
-        if (rc) return rc;
-    }
+    if (v > 0xffffu && width_for(v) > st->width) st_widen(st, width_for(v));
     st_set(st, i, v);
     if (st->total == 0) {
         st->lo = st->hi = key;
@@ -187,7 +203,6 @@ static inline int st_add(dd_store *st, int32_t key, uint64_t n, uint32_t maxb) {
         if (key > st->hi) st->hi = key;
     }
     st->total = sat_add(st->total, n);
-    return 0;
 }
 
 static void st_clear(dd_store *st) {
@@ -219,8 +234,7 @@ static void reset_scalars(sl_ddsketch *s) {
 }
 
 sl_ddsketch *sl_ddsketch_new_ex(double alpha, uint32_t max_buckets) {
-    sl_ddsketch *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    sl_ddsketch *s = sl_xcalloc(1, sizeof *s);
     if (init_params(s, alpha, max_buckets)) {
         free(s);
         return NULL;
@@ -261,17 +275,12 @@ void sl_ddsketch_add_n(sl_ddsketch *s, double v, uint64_t n) {
         s->dropped = sat_add(s->dropped, n);
         return;
     }
-    int rc = 0;
     if (v > 0)
-        rc = st_add(&s->pos, key_of(s, v), n, s->maxb);
+        st_add(&s->pos, key_of(s, v), n, s->maxb);
     else if (v < 0)
-        rc = st_add(&s->neg, -key_of(s, -v), n, s->maxb);
+        st_add(&s->neg, -key_of(s, -v), n, s->maxb);
     else
         s->zero = sat_add(s->zero, n);
-    if (rc) { /* out of memory while growing: the value is lost, say so */
-        s->dropped = sat_add(s->dropped, n);
-        return;
-    }
     s->count = sat_add(s->count, n);
     s->sum += n == 1 ? v : v * (double)n;
     if (v < s->min) s->min = v;
@@ -280,18 +289,14 @@ void sl_ddsketch_add_n(sl_ddsketch *s, double v, uint64_t n) {
 
 void sl_ddsketch_add(sl_ddsketch *s, double v) { sl_ddsketch_add_n(s, v, 1); }
 
-static int st_merge(dd_store *dst, const dd_store *src, uint32_t maxb) {
-    if (src->total == 0) return 0;
+static void st_merge(dd_store *dst, const dd_store *src, uint32_t maxb) {
+    if (src->total == 0) return;
     int32_t lo = src->lo, hi = src->hi, off = src->off;
     /* Highest first: the array grows at most once upwards, once downwards. */
     for (int64_t k = hi; k >= lo; k--) {
         uint64_t c = st_get(src, (uint32_t)(k - off));
-        if (c) {
-            int rc = st_add(dst, (int32_t)k, c, maxb);
-            if (rc) return rc;
-        }
+        if (c) st_add(dst, (int32_t)k, c, maxb);
     }
-    return 0;
 }
 
 int sl_ddsketch_merge(sl_ddsketch *dst, const sl_ddsketch *src) {
@@ -299,9 +304,8 @@ int sl_ddsketch_merge(sl_ddsketch *dst, const sl_ddsketch *src) {
     /* Snapshot src's scalars: dst == src (self-merge) must double counts. */
     uint64_t count = src->count, zero = src->zero, dropped = src->dropped;
     double sum = src->sum, mn = src->min, mx = src->max;
-    int rc = st_merge(&dst->neg, &src->neg, dst->maxb);
-    if (!rc) rc = st_merge(&dst->pos, &src->pos, dst->maxb);
-    if (rc) return rc; /* dst's bucket counts may be partially merged */
+    st_merge(&dst->neg, &src->neg, dst->maxb);
+    st_merge(&dst->pos, &src->pos, dst->maxb);
     dst->zero = sat_add(dst->zero, zero);
     dst->count = sat_add(dst->count, count);
     dst->dropped = sat_add(dst->dropped, dropped);
@@ -319,6 +323,7 @@ static inline double clampv(const sl_ddsketch *s, double x) {
 
 /* Rank of q per the header's definition; 0 if q is invalid (caller checks). */
 static uint64_t rank_of(const sl_ddsketch *s, double q) {
+    assert(s->count > 0); /* callers answer NAN for an empty sketch first */
     double last = (double)(s->count - 1);
     double r = floor(q * last);
     return r >= last ? s->count - 1 : (uint64_t)r;
@@ -474,16 +479,12 @@ int sl_ddsketch_serialize(const sl_ddsketch *s, void **out, size_t *len) {
     sk_w_f64(&w, s->sum);
     st_write(&w, &s->neg);
     st_write(&w, &s->pos);
-    if (w.oom) {
-        free(w.p);
-        return SL_ENOMEM;
-    }
     *out = w.p;
     *len = w.n;
     return 0;
 }
 
-/* 0, -1 corrupt, SL_ENOMEM */
+/* 0, or -1 if corrupt */
 static int st_read(sk_rbuf *r, dd_store *st, const sl_ddsketch *s) {
     uint64_t nb, zz;
     if (sk_r_varint(r, &nb)) return -1;
@@ -492,8 +493,7 @@ static int st_read(sk_rbuf *r, dd_store *st, const sl_ddsketch *s) {
     if (sk_r_varint(r, &zz)) return -1;
     int64_t lo = sk_unzigzag(zz);
     if (lo < -(int64_t)s->key_lim || lo + (int64_t)nb - 1 > s->key_lim) return -1;
-    uint64_t *tmp = malloc(nb * sizeof *tmp);
-    if (!tmp) return SL_ENOMEM;
+    uint64_t *tmp = sl_xcalloc(nb, sizeof *tmp);
     uint64_t total = 0, top = 0;
     for (uint64_t i = 0; i < nb; i++) {
         if (sk_r_varint(r, &tmp[i]) || total + tmp[i] < total) {
@@ -508,11 +508,7 @@ static int st_read(sk_rbuf *r, dd_store *st, const sl_ddsketch *s) {
         return -1;
     }
     st->width = width_for(top);
-    st->c = calloc(nb, st->width);
-    if (!st->c) {
-        free(tmp);
-        return SL_ENOMEM;
-    }
+    st->c = sl_xcalloc(nb, st->width);
     st->off = (int32_t)lo;
     st->cap = (uint32_t)nb;
     st->lo = (int32_t)lo;
@@ -567,10 +563,7 @@ sl_ddsketch *sl_ddsketch_deserialize(const void *p, size_t n, sl_error *err) {
     }
     if (rc) {
         sl_ddsketch_free(s);
-        if (rc == SL_ENOMEM)
-            sl_error_set(err, SL_ENOMEM, "ddsketch: out of memory");
-        else
-            sl_error_set(err, SL_ECORRUPT, "ddsketch: %s", why);
+        sl_error_set(err, SL_ECORRUPT, "ddsketch: %s", why);
         return NULL;
     }
     s->count = count;

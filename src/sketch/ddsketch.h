@@ -62,7 +62,7 @@
 typedef struct sl_ddsketch sl_ddsketch;
 
 /* alpha in [SL_DDSKETCH_MIN_ALPHA, SL_DDSKETCH_MAX_ALPHA]; NULL if out of
- * range or out of memory. */
+ * range. Out of memory aborts here and in every function below (core/mem.h). */
 sl_ddsketch *sl_ddsketch_new(double alpha);
 /* Same, with a bucket limit per store (>= 16; mainly for tests). */
 sl_ddsketch *sl_ddsketch_new_ex(double alpha, uint32_t max_buckets);
@@ -74,7 +74,7 @@ void sl_ddsketch_add(sl_ddsketch *s, double v);
 /* Adds v with multiplicity n (n = 0 does nothing). */
 void sl_ddsketch_add_n(sl_ddsketch *s, double v, uint64_t n);
 
-/* dst += src. SL_EINVAL (dst unchanged) if the alphas differ; SL_ENOMEM.
+/* dst += src. 0, or SL_EINVAL (dst unchanged) if the alphas differ.
  * dst keeps its own bucket limit. */
 int sl_ddsketch_merge(sl_ddsketch *dst, const sl_ddsketch *src);
 
@@ -96,11 +96,11 @@ double sl_ddsketch_alpha(const sl_ddsketch *s);
 size_t sl_ddsketch_bytes(const sl_ddsketch *s);
 
 /* Encodes the sketch into a malloc'd buffer (*out, *len); the caller frees
- * it with free(). Portable: little-endian, varint counts. 0 or SL_ENOMEM. */
+ * it with free(). Portable: little-endian, varint counts. Returns 0. */
 int sl_ddsketch_serialize(const sl_ddsketch *s, void **out, size_t *len);
 /* Decodes what sl_ddsketch_serialize wrote. Any malformed, truncated or
- * inconsistent input gives NULL and SL_ECORRUPT in err (SL_ENOMEM if out of
- * memory); it never reads outside [p, p+n). */
+ * inconsistent input gives NULL and SL_ECORRUPT in err; it never reads
+ * outside [p, p+n). */
 sl_ddsketch *sl_ddsketch_deserialize(const void *p, size_t n, sl_error *err);
 
 #endif

@@ -17,10 +17,13 @@
  */
 #include "sketch/hll.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
+#include "core/mem.h"
 #include "sketch/codec.h"
 
 #define HLL_MAGIC "SLHL"
@@ -47,6 +50,7 @@ static inline void regs_add(uint8_t *regs, int p, uint64_t h) {
     uint32_t idx = (uint32_t)(h >> (64 - p));
     uint64_t w = h << p;
     uint8_t rho = w ? (uint8_t)(__builtin_clzll(w) + 1) : (uint8_t)(64 - p + 1);
+    SL_DASSERT(rho <= 64 - p + 1); /* the range the decoder accepts */
     if (rho > regs[idx]) regs[idx] = rho;
 }
 
@@ -72,21 +76,19 @@ static int set_contains(const sl_hll *s, uint64_t h) {
     return 0;
 }
 
-static int set_grow(sl_hll *s) {
+static void set_grow(sl_hll *s) {
     uint32_t ncap = s->set_cap ? s->set_cap * 2 : 16;
-    uint64_t *ns = calloc(ncap, sizeof *ns);
-    if (!ns) return SL_ENOMEM;
+    assert((ncap & (ncap - 1)) == 0); /* slot_of masks with cap - 1 */
+    uint64_t *ns = sl_xcalloc(ncap, sizeof *ns);
     for (uint32_t i = 0; i < s->set_cap; i++)
         if (s->set[i]) set_insert(ns, ncap, s->set[i]);
     free(s->set);
     s->set = ns;
     s->set_cap = ncap;
-    return 0;
 }
 
-static int to_registers(sl_hll *s) {
-    uint8_t *regs = calloc(s->m, 1);
-    if (!regs) return SL_ENOMEM;
+static void to_registers(sl_hll *s) {
+    uint8_t *regs = sl_xcalloc(s->m, 1);
     for (uint32_t i = 0; i < s->set_cap; i++)
         if (s->set[i]) regs_add(regs, s->p, s->set[i]);
     if (s->has_zero) regs_add(regs, s->p, 0);
@@ -95,20 +97,15 @@ static int to_registers(sl_hll *s) {
     s->set_cap = s->set_n = 0;
     s->has_zero = 0;
     s->regs = regs;
-    return 0;
 }
 
 sl_hll *sl_hll_new_ex(int p, uint32_t exact_max) {
     if (p < SL_HLL_MIN_P || p > SL_HLL_MAX_P || exact_max > SL_HLL_EXACT_LIMIT) return NULL;
-    sl_hll *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    sl_hll *s = sl_xcalloc(1, sizeof *s);
     s->p = (uint8_t)p;
     s->m = 1u << p;
     s->exact_max = exact_max;
-    if (exact_max == 0 && to_registers(s)) {
-        free(s);
-        return NULL;
-    }
+    if (exact_max == 0) to_registers(s);
     return s;
 }
 
@@ -140,21 +137,18 @@ int sl_hll_add_hash(sl_hll *s, uint64_t h) {
     }
     if (set_contains(s, h)) return 0;
     if (s->set_n >= s->exact_max) {
-        int rc = to_registers(s);
-        if (rc) return rc;
+        to_registers(s);
         regs_add(s->regs, s->p, h);
         return 0;
     }
     if (h == 0) {
         s->has_zero = 1;
     } else {
-        if ((uint64_t)(s->set_n + 1) * 2 > s->set_cap) {
-            int rc = set_grow(s);
-            if (rc) return rc;
-        }
+        if ((uint64_t)(s->set_n + 1) * 2 > s->set_cap) set_grow(s);
         set_insert(s->set, s->set_cap, h);
     }
     s->set_n++;
+    assert(s->set_n <= s->exact_max); /* exact mode never holds more */
     return 0;
 }
 
@@ -162,24 +156,14 @@ int sl_hll_merge(sl_hll *dst, const sl_hll *src) {
     if (dst->p != src->p) return SL_EINVAL;
     if (dst == src) return 0; /* idempotent */
     if (src->regs) {
-        if (!dst->regs) {
-            int rc = to_registers(dst);
-            if (rc) return rc;
-        }
+        if (!dst->regs) to_registers(dst);
         for (uint32_t i = 0; i < dst->m; i++)
             if (src->regs[i] > dst->regs[i]) dst->regs[i] = src->regs[i];
         return 0;
     }
-    if (src->has_zero) {
-        int rc = sl_hll_add_hash(dst, 0);
-        if (rc) return rc;
-    }
-    for (uint32_t i = 0; i < src->set_cap; i++) {
-        if (src->set[i]) {
-            int rc = sl_hll_add_hash(dst, src->set[i]);
-            if (rc) return rc;
-        }
-    }
+    if (src->has_zero) sl_hll_add_hash(dst, 0);
+    for (uint32_t i = 0; i < src->set_cap; i++)
+        if (src->set[i]) sl_hll_add_hash(dst, src->set[i]);
     return 0;
 }
 
@@ -258,11 +242,7 @@ int sl_hll_serialize(const sl_hll *s, void **out, size_t *len) {
     if (s->regs) {
         sk_w_bytes(&w, s->regs, s->m);
     } else {
-        uint64_t *v = malloc(((size_t)s->set_n + 1) * sizeof *v);
-        if (!v) {
-            free(w.p);
-            return SL_ENOMEM;
-        }
+        uint64_t *v = sl_xcalloc((size_t)s->set_n + 1, sizeof *v);
         uint32_t k = 0;
         if (s->has_zero) v[k++] = 0;
         for (uint32_t i = 0; i < s->set_cap; i++)
@@ -275,10 +255,6 @@ int sl_hll_serialize(const sl_hll *s, void **out, size_t *len) {
             prev = v[i];
         }
         free(v);
-    }
-    if (w.oom) {
-        free(w.p);
-        return SL_ENOMEM;
     }
     *out = w.p;
     *len = w.n;
@@ -305,17 +281,9 @@ sl_hll *sl_hll_deserialize(const void *p, size_t n, sl_error *err) {
     if (exact_max > SL_HLL_EXACT_LIMIT) return corrupt(NULL, err, "bad exact threshold");
     if (mode != HLL_MODE_EXACT && mode != HLL_MODE_REGS) return corrupt(NULL, err, "bad mode");
     if (mode == HLL_MODE_EXACT && exact_max == 0) return corrupt(NULL, err, "exact mode disabled");
-    sl_hll *s = sl_hll_new_ex(prec, (uint32_t)exact_max);
-    if (!s) {
-        sl_error_set(err, SL_ENOMEM, "hll: out of memory");
-        return NULL;
-    }
+    sl_hll *s = sl_hll_new_ex(prec, (uint32_t)exact_max); /* arguments checked above: not NULL */
     if (mode == HLL_MODE_REGS) {
-        if (!s->regs && to_registers(s)) {
-            sl_hll_free(s);
-            sl_error_set(err, SL_ENOMEM, "hll: out of memory");
-            return NULL;
-        }
+        if (!s->regs) to_registers(s);
         if (sk_r_bytes(&r, s->regs, s->m)) return corrupt(s, err, "truncated registers");
         for (uint32_t i = 0; i < s->m; i++)
             if (s->regs[i] > 64 - s->p + 1) return corrupt(s, err, "register out of range");
@@ -327,11 +295,7 @@ sl_hll *sl_hll_deserialize(const void *p, size_t n, sl_error *err) {
             if (sk_r_varint(&r, &d)) return corrupt(s, err, "truncated set");
             if (i > 0 && (d == 0 || prev + d < prev)) return corrupt(s, err, "set not ascending");
             prev += d;
-            if (sl_hll_add_hash(s, prev)) {
-                sl_hll_free(s);
-                sl_error_set(err, SL_ENOMEM, "hll: out of memory");
-                return NULL;
-            }
+            sl_hll_add_hash(s, prev);
         }
     }
     if (r.off != r.n) return corrupt(s, err, "trailing bytes");

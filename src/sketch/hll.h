@@ -41,7 +41,8 @@
 
 typedef struct sl_hll sl_hll;
 
-/* p in [SL_HLL_MIN_P, SL_HLL_MAX_P]; NULL if out of range or out of memory. */
+/* p in [SL_HLL_MIN_P, SL_HLL_MAX_P]; NULL if out of range. Out of memory
+ * aborts here and in every function below (core/mem.h). */
 sl_hll *sl_hll_new(int p);
 /* Same with an exact-mode threshold in [0, SL_HLL_EXACT_LIMIT]
  * (0: registers from the start). */
@@ -50,11 +51,10 @@ void sl_hll_free(sl_hll *h);
 /* Empties the sketch (back to exact mode), keeping what memory it can. */
 void sl_hll_clear(sl_hll *h);
 
-/* Adds one 64-bit hash. Returns 0, or SL_ENOMEM if a growth failed (the
- * hash is then not counted). */
+/* Adds one 64-bit hash. Returns 0. */
 int sl_hll_add_hash(sl_hll *h, uint64_t hash);
 
-/* dst |= src. SL_EINVAL (dst unchanged) if the precisions differ; SL_ENOMEM. */
+/* dst |= src. 0, or SL_EINVAL (dst unchanged) if the precisions differ. */
 int sl_hll_merge(sl_hll *dst, const sl_hll *src);
 
 /* Estimated number of distinct hashes added (exact in exact mode). */
@@ -69,10 +69,10 @@ size_t sl_hll_bytes(const sl_hll *h);
 
 /* Encodes into a malloc'd buffer (*out, *len), freed by the caller with
  * free(). Exact mode: sorted, delta-varint hashes; register mode: the m
- * register bytes. 0 or SL_ENOMEM. */
+ * register bytes. Returns 0. */
 int sl_hll_serialize(const sl_hll *h, void **out, size_t *len);
-/* NULL and SL_ECORRUPT in err on malformed input (SL_ENOMEM if out of
- * memory); never reads outside [p, p+n). */
+/* NULL and SL_ECORRUPT in err on malformed input; never reads outside
+ * [p, p+n). */
 sl_hll *sl_hll_deserialize(const void *p, size_t n, sl_error *err);
 
 #endif

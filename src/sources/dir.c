@@ -33,6 +33,7 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 
 #define BUF_SIZE (4u << 20)
@@ -57,8 +58,7 @@ typedef struct {
 static void ivec_push(ivec *a, int x) {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 64;
-        a->v = realloc(a->v, (size_t)a->cap * sizeof *a->v);
-        if (!a->v) abort();
+        a->v = sl_xreallocarray(a->v, (size_t)a->cap, sizeof *a->v);
     }
     a->v[a->n++] = x;
 }
@@ -131,16 +131,14 @@ sl_dir_source *sl_dir_open(const char *path, const char *pattern, sl_error *err)
                      errno ? strerror(errno) : "not a directory");
         return NULL;
     }
-    sl_dir_source *d = calloc(1, sizeof *d);
-    if (!d) abort();
+    sl_dir_source *d = sl_xcalloc(1, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", path);
     snprintf(d->pattern, sizeof d->pattern, "%s", pattern && *pattern ? pattern : "*");
     d->by_name = sl_hmap_new(1024);
     d->restored = sl_hmap_new(64);
     d->cur = -1;
     d->fd = -1;
-    d->buf = malloc(BUF_SIZE + SL_DIR_PADDING + 1);
-    if (!d->buf) abort();
+    d->buf = sl_xmalloc(BUF_SIZE + SL_DIR_PADDING + 1);
     d->need_full = true;
     /* the watch exists before the first full scan, so nothing falls between */
     d->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -236,9 +234,8 @@ static void add_fresh(sl_dir_source *d, fresh_t *fresh, int nfresh) {
         }
         if (d->n == d->cap) {
             d->cap = d->cap ? d->cap * 2 : 256;
-            d->f = realloc(d->f, (size_t)d->cap * sizeof *d->f);
-            d->names = realloc(d->names, (size_t)(d->cap + 1) * sizeof *d->names);
-            if (!d->f || !d->names) abort();
+            d->f = sl_xreallocarray(d->f, (size_t)d->cap, sizeof *d->f);
+            d->names = sl_xreallocarray(d->names, (size_t)d->cap + 1, sizeof *d->names);
         }
         dfile *f = &d->f[d->n];
         memset(f, 0, sizeof *f);
@@ -262,11 +259,9 @@ static void add_fresh(sl_dir_source *d, fresh_t *fresh, int nfresh) {
 static void fresh_push(fresh_t **fresh, int *n, int *cap, const char *name, bool closed) {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
-        *fresh = realloc(*fresh, (size_t)*cap * sizeof **fresh);
-        if (!*fresh) abort();
+        *fresh = sl_xreallocarray(*fresh, (size_t)*cap, sizeof **fresh);
     }
-    (*fresh)[*n].name = strdup(name);
-    if (!(*fresh)[*n].name) abort();
+    (*fresh)[*n].name = sl_xstrdup(name);
     (*fresh)[(*n)++].closed = closed;
 }
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 
 /* A batch stops growing past this many bytes (offsets are 32-bit). */
@@ -192,13 +193,10 @@ static int topic_index(sl_kafka_source *s, const char *tname, bool cache) {
         if (!strcmp(s->topics[t].name, tname))
             break;
     if (t == s->ntopics) { /* a topic we did not subscribe to by name (regex) */
-        ktopic *nt = realloc(s->topics, (size_t)(s->ntopics + 1) * sizeof *nt);
-        if (!nt)
-            return -1;
-        s->topics = nt;
+        s->topics = sl_xreallocarray(s->topics, (size_t)s->ntopics + 1, sizeof *s->topics);
+        ktopic *nt = s->topics;
         memset(&nt[t], 0, sizeof nt[t]);
-        if (!(nt[t].name = strdup(tname)))
-            return -1;
+        nt[t].name = sl_xstrdup(tname);
         s->ntopics++;
     }
     if (cache) {
@@ -208,7 +206,7 @@ static int topic_index(sl_kafka_source *s, const char *tname, bool cache) {
     return t;
 }
 
-/* Part id of (topic, partition), created on first sight; -1 on ENOMEM. */
+/* Part id of (topic, partition), created on first sight; -1 if partition < 0. */
 static int part_id(sl_kafka_source *s, const char *tname, int32_t partition, bool cache) {
     int t = topic_index(s, tname, cache);
     if (t < 0 || partition < 0)
@@ -218,9 +216,7 @@ static int part_id(sl_kafka_source *s, const char *tname, int32_t partition, boo
         return tp->ids[partition];
     if (partition >= tp->nids) {
         int nn = partition + 1 > 2 * tp->nids ? partition + 1 : 2 * tp->nids;
-        int32_t *ids = realloc(tp->ids, (size_t)nn * sizeof *ids);
-        if (!ids)
-            return -1;
+        int32_t *ids = sl_xreallocarray(tp->ids, (size_t)nn, sizeof *ids);
         for (int i = tp->nids; i < nn; i++)
             ids[i] = -1;
         tp->ids = ids;
@@ -228,22 +224,15 @@ static int part_id(sl_kafka_source *s, const char *tname, int32_t partition, boo
     }
     if (s->nparts == s->capparts) {
         int nc = s->capparts ? 2 * s->capparts : 16;
-        kpart *np = realloc(s->parts, (size_t)nc * sizeof *np);
-        if (!np)
-            return -1;
-        s->parts = np;
-        const char **nn = realloc(s->names, (size_t)(nc + 1) * sizeof *nn);
-        if (!nn)
-            return -1;
-        s->names = nn;
+        s->parts = sl_xreallocarray(s->parts, (size_t)nc, sizeof *s->parts);
+        s->names = sl_xreallocarray(s->names, (size_t)nc + 1, sizeof *s->names);
         s->capparts = nc;
     }
     char name[512];
     snprintf(name, sizeof name, "%s/%d", tname, (int)partition);
     kpart *p = &s->parts[s->nparts];
     memset(p, 0, sizeof *p);
-    if (!(p->name = strdup(name)))
-        return -1;
+    p->name = sl_xstrdup(name);
     p->topic = t;
     p->partition = partition;
     p->next = p->delivered = p->reported = p->committed = p->end = -1;
@@ -360,9 +349,9 @@ static void on_revoke(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
     }
     /* 2. the engine commits what it has (and hands over their state) */
     if (s->revoke_fn) {
-        const char **names = calloc((size_t)l->cnt + 1, sizeof *names);
+        const char **names = sl_xcalloc((size_t)l->cnt + 1, sizeof *names);
         int nn = 0;
-        for (int i = 0; names && i < l->cnt; i++) {
+        for (int i = 0; i < l->cnt; i++) {
             int id = part_id(s, l->elems[i].topic, l->elems[i].partition, false);
             if (id >= 0) names[nn++] = s->parts[id].name;
         }
@@ -624,16 +613,12 @@ static bool filter_pass(const sl_kafka_source *s, rd_kafka_message_t *m) {
     return true;
 }
 
-static int grow_buf(sl_kafka_source *s, size_t need) {
+static void grow_buf(sl_kafka_source *s, size_t need) {
     size_t nc = s->bcap;
     while (nc < need)
         nc *= 2;
-    char *nb = realloc(s->buf, nc + SL_KAFKA_PADDING);
-    if (!nb)
-        return SL_ENOMEM;
-    s->buf = nb;
+    s->buf = sl_xrealloc(s->buf, nc + SL_KAFKA_PADDING);
     s->bcap = nc;
-    return 0;
 }
 
 /* 1: taken (message or filtered), 0: dropped, 2: did not fit (hold it). */
@@ -658,14 +643,11 @@ static int take(sl_kafka_source *s, rd_kafka_message_t *m, int max) {
     size_t need = s->blen + len + 1;
     if (s->n > 0 && need > BATCH_BYTES_MAX)
         return 2;
-    if (need > s->bcap && grow_buf(s, need) < 0)
-        return 2;
+    if (need > s->bcap)
+        grow_buf(s, need);
     if (s->n >= s->mcap) {
         int nc = s->mcap * 2 < max ? s->mcap * 2 : max;
-        sl_kafka_msg *nm = realloc(s->msgs, (size_t)nc * sizeof *nm);
-        if (!nm)
-            return 2;
-        s->msgs = nm;
+        s->msgs = sl_xreallocarray(s->msgs, (size_t)nc, sizeof *s->msgs);
         s->mcap = nc;
     }
     char *dst = s->buf + s->blen;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/hash.h"
+#include "core/mem.h"
 
 #define PAD SL_SYSLOG_NET_PADDING
 #define UDP_VLEN 32
@@ -86,16 +87,12 @@ static bool q_push(sl_syslog_net *s, const char *p, size_t len, int part) {
         size_t nc = q->cap ? q->cap : 64 * 1024;
         while (nc < q->len + len + 1)
             nc *= 2;
-        char *nb = realloc(q->bytes, nc + PAD);
-        if (!nb) return false;
-        q->bytes = nb;
+        q->bytes = sl_xrealloc(q->bytes, nc + PAD);
         q->cap = nc;
     }
     if (q->n == q->mcap) {
         int nm = q->mcap ? q->mcap * 2 : 1024;
-        sl_syslog_net_msg *m = realloc(q->m, (size_t)nm * sizeof *m);
-        if (!m) return false;
-        q->m = m;
+        q->m = sl_xreallocarray(q->m, (size_t)nm, sizeof *q->m);
         q->mcap = nm;
     }
     char *d = q->bytes + q->len;
@@ -125,16 +122,11 @@ static int part_id(sl_syslog_net *s, const char *name) {
     if (v) return (int)*v;
     if (s->np == s->pcap) {
         int nc = s->pcap ? s->pcap * 2 : 64;
-        char **nn = realloc(s->pnames, (size_t)nc * sizeof *nn);
-        if (!nn) abort();
-        s->pnames = nn;
-        int64_t *ns = realloc(s->pseq, (size_t)nc * sizeof *ns);
-        if (!ns) abort();
-        s->pseq = ns;
+        s->pnames = sl_xreallocarray(s->pnames, (size_t)nc, sizeof *s->pnames);
+        s->pseq = sl_xreallocarray(s->pseq, (size_t)nc, sizeof *s->pseq);
         s->pcap = nc;
     }
-    s->pnames[s->np] = strdup(name);
-    if (!s->pnames[s->np]) abort();
+    s->pnames[s->np] = sl_xstrdup(name);
     s->pseq[s->np] = 0;
     sl_hmap_put(s->pmap, h, s->np, NULL);
     return s->np++;
@@ -178,13 +170,12 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 static void *udp_main(void *arg) {
     sl_syslog_net *s = arg;
     size_t bsz = s->max_msg;
-    char *bufs = malloc(UDP_VLEN * bsz);
+    char *bufs = sl_xcalloc(UDP_VLEN, bsz);
     struct mmsghdr mm[UDP_VLEN];
     struct iovec iov[UDP_VLEN];
     struct sockaddr_storage addr[UDP_VLEN];
     struct sockaddr_storage last = {0};
     int last_part = -1;
-    if (!bufs) return NULL;
     struct pollfd pf[2] = {{s->udp_fd, POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
     while (!atomic_load(&s->stop)) {
         if (poll(pf, 2, -1) < 0) {
@@ -403,8 +394,7 @@ static void tcp_accept(sl_syslog_net *s, int ep, conn ***all, int *nall, int *ca
         }
         if (*nall == *capall) {
             *capall = *capall ? *capall * 2 : 64;
-            *all = realloc(*all, (size_t)*capall * sizeof **all);
-            if (!*all) abort();
+            *all = sl_xreallocarray(*all, (size_t)*capall, sizeof **all);
         }
         (*all)[(*nall)++] = c;
     }
@@ -634,9 +624,7 @@ static void sync_names(sl_syslog_net *s) { /* caller holds mu */
     if (s->ncnames == s->np) return;
     if (s->ccap < s->np + 1) {
         int nc = s->pcap + 1;
-        const char **n = realloc(s->cnames, (size_t)nc * sizeof *n);
-        if (!n) abort();
-        s->cnames = n;
+        s->cnames = sl_xreallocarray(s->cnames, (size_t)nc, sizeof *s->cnames);
         s->ccap = nc;
     }
     for (int i = s->ncnames; i < s->np; i++)

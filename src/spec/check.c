@@ -9,6 +9,11 @@
  * a strcmp ladder. A misspelt key is answered with the nearest valid name by
  * edit distance (optimal string alignment: a swap of two neighbours counts
  * as one edit, the commonest typo), else with the list of valid keys.
+ *
+ * Binding (sl_spec_bind, as nginx's offsetof'd commands): the same walk that
+ * checks a map also stores each bound row's value into the caller's config
+ * struct, and the defaults of the absent ones, read from the row's `def`
+ * text by the same rules, so a default is written once, in the table.
  */
 #include "spec/spec.h"
 
@@ -351,6 +356,35 @@ static void store(void *conf, const sl_opt *o, const sl_node *v, const value *u)
     }
 }
 
+/* Bytes a bound row stores (see sl_spec_bind). */
+static size_t storage_size(sl_opt_type t) {
+    switch (t) {
+    case SL_OPT_STRING:
+        return sizeof(const char *);
+    case SL_OPT_INT:
+    case SL_OPT_DURATION:
+        return sizeof(int64_t);
+    case SL_OPT_DOUBLE:
+        return sizeof(double);
+    case SL_OPT_BOOL:
+        return sizeof(bool);
+    case SL_OPT_ENUM:
+        return sizeof(int);
+    default:
+        return sizeof(const sl_node *);
+    }
+}
+
+/* A bound field of the wrong size is a bug in the table, found before a
+ * store writes past it. */
+static int check_size(const sl_opt *o, const char *what, sl_error *err) {
+    if (!o->bind || !o->size || o->size == storage_size(o->type)) return 0;
+    return sl_error_set(err, SL_EINVAL,
+                        "%s%soption '%s': bound to a field of %zu bytes, %s options store %zu",
+                        PFX(what), o->name, o->size, sl_opt_type_name(o->type),
+                        storage_size(o->type));
+}
+
 /* A bound row's default: `def` read by the row's own rules, or zero. */
 static int read_default(const sl_opt *o, const char *what, value *u, sl_error *err) {
     memset(u, 0, sizeof *u);
@@ -406,8 +440,10 @@ int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_e
 int sl_spec_bind(const sl_node *map, const sl_opt *opts, const char *what, void *conf,
                  sl_error *err) {
     bool required = false;
-    for (const sl_opt *o = opts; o && o->name; o++)
+    for (const sl_opt *o = opts; o && o->name; o++) {
         required |= o->required;
+        if (check_size(o, what, err)) return SL_EINVAL;
+    }
     if ((map || required) && walk(map, opts, what, conf, err)) return SL_EINVAL;
     for (const sl_opt *o = opts; o && o->name; o++) {
         const sl_node *v = sl_node_get(map, o->name);
@@ -423,7 +459,8 @@ int sl_spec_bind(const sl_node *map, const sl_opt *opts, const char *what, void 
 int sl_opt_check_defaults(const sl_opt *opts, const char *what, sl_error *err) {
     for (const sl_opt *o = opts; o && o->name; o++) {
         value u;
-        if (o->bind && read_default(o, what, &u, err)) return SL_EINVAL;
+        if (check_size(o, what, err) || (o->bind && read_default(o, what, &u, err)))
+            return SL_EINVAL;
         if (o->sub) {
             char sub[256];
             snprintf(sub, sizeof sub, "%s%s%s", what ? what : "", what ? " " : "", o->name);

@@ -10,6 +10,8 @@
  * string and a number would mean different things.
  */
 #include "spec/spec.h"
+#include "core/mem.h"
+#include <stdio.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -195,4 +197,26 @@ int sl_node_duration(const sl_node *n, const char *what, int64_t *us, sl_error *
     if (sl_duration_parse(n->str, &v)) return wrong(n, what, type, err);
     *us = v;
     return 0;
+}
+
+int sl_node_kv_list(const sl_node *n, const char *what, char ***out, int *count, sl_error *err) {
+    *out = NULL;
+    *count = 0;
+    if (!n) return 0;
+    if (n->kind != SL_NODE_MAP) return sl_node_error(err, n, "%s: expected a map of settings", what);
+    *out = sl_xcalloc((size_t)n->n + 1, sizeof **out);
+    for (int i = 0; i < n->n; i++) {
+        const sl_node *v = n->map[i].val;
+        if (v->kind != SL_NODE_SCALAR) return sl_node_error(err, v, "%s '%s': expected a value", what, n->map[i].key);
+        size_t l = strlen(n->map[i].key) + strlen(v->str ? v->str : "") + 2;
+        (*out)[i] = sl_xmalloc(l);
+        snprintf((*out)[i], l, "%s=%s", n->map[i].key, v->str ? v->str : "");
+        (*count)++;
+    }
+    return 0;
+}
+
+void sl_kv_list_free(char **list, int count) {
+    for (int i = 0; list && i < count; i++) free(list[i]);
+    free(list);
 }

@@ -7,7 +7,9 @@
  * that whoever walks the tree (the engine) can refuse a bad value with the
  * exact place to fix. What an operator accepts is declared once, as data (an
  * sl_opt table, like Fluent Bit's config_map); sl_spec_check validates a map
- * against it, and sl_opt_print_help prints the same table as help text.
+ * against it, sl_spec_bind also stores the values (or the table's defaults)
+ * into the caller's config struct, and sl_opt_print_help prints the same
+ * table as help text.
  *
  * Positions are 1-based, as editors show them; a column counts characters.
  * A map entry keeps the key's position (for "unknown key"), its value keeps
@@ -104,6 +106,11 @@ int sl_node_bool(const sl_node *n, const char *what, bool *out,
                  sl_error *err); /* true/false/yes/no/on/off */
 int sl_node_duration(const sl_node *n, const char *what, int64_t *us,
                      sl_error *err); /* sl_duration_parse */
+/* A map of scalars as a NULL-terminated list of "key=value" strings (for
+ * pass-through settings such as librdkafka properties); *out is NULL and
+ * *count 0 for a NULL map. Free with sl_kv_list_free. */
+int sl_node_kv_list(const sl_node *map, const char *what, char ***out, int *count, sl_error *err);
+void sl_kv_list_free(char **list, int count);
 /* Formats "file:line:col: ..." at n's position into err; returns SL_EINVAL.
  * With n NULL the message has no position. */
 int sl_node_error(sl_error *err, const sl_node *n, const char *fmt, ...)
@@ -138,13 +145,14 @@ typedef struct sl_opt {
     size_t at;               /* bind_at: the value's node (NULL when absent) at conf + at */
     bool bind_at;            /* at is set */
     const struct sl_opt *sub; /* MAP: the map's own table; SEQ: each item's (help, docs) */
+    size_t size;             /* sizeof the bound field (SL_OPT_BIND): checked against the type */
 } sl_opt;                   /* tables end with {0} */
 
 /* Row helpers, after the six positional fields:
  *   {"size", SL_OPT_INT, false, NULL, "20", "values kept per key",
  *    SL_OPT_BIND(baseline_conf, size), SL_OPT_RANGE(2, 100000), SL_OPT_AT(baseline_conf, size_at)},
  * SL_OPT_MIN(1) is ">= 1", SL_OPT_MAX(x) is "<= x". */
-#define SL_OPT_BIND(T, field) .off = offsetof(T, field), .bind = true
+#define SL_OPT_BIND(T, field) .off = offsetof(T, field), .size = sizeof(((T *)0)->field), .bind = true
 #define SL_OPT_AT(T, field) .at = offsetof(T, field), .bind_at = true
 #define SL_OPT_RANGE(lo, hi) .min = (lo), .max = (hi)
 #define SL_OPT_MIN(lo) .min = (lo), .max = INFINITY
@@ -180,14 +188,16 @@ int sl_spec_check(const sl_node *map, const sl_opt *opts, const char *what, sl_e
  * A NULL map (an optional nested map that is absent) binds every default,
  * unless the table has a required key ("<what> is missing").
  * Returns 0, or SL_EINVAL with the message in err (file:line:col as
- * sl_spec_check; a default that does not parse is reported as a bug in the
- * table, without a position). */
+ * sl_spec_check; a default that does not parse, or a field whose size is not
+ * the type's, is reported as a bug in the table, without a position, before
+ * anything is stored). */
 int sl_spec_bind(const sl_node *map, const sl_opt *opts, const char *what, void *conf,
                  sl_error *err);
 
-/* Checks that every bound row's default parses (type, enum, bounds) and that
- * node-typed bound rows have none; recurses into sub-tables. For tests that
- * walk every table. Returns 0 or SL_EINVAL naming the row. */
+/* Checks that every bound row's default parses (type, enum, bounds), that
+ * node-typed bound rows have none and that each bound field has the type's
+ * size; recurses into sub-tables. For tests that walk every table. Returns 0
+ * or SL_EINVAL naming the row. */
 int sl_opt_check_defaults(const sl_opt *opts, const char *what, sl_error *err);
 
 const sl_opt *sl_opt_find(const sl_opt *opts, const char *name);

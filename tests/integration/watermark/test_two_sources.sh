@@ -81,4 +81,20 @@ kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 "$SLUICE" run "$REPO/tests/integration/watermark/two.yaml" --data "$TMP/d3" --set input="$TMP/in" --once --status 0
 check "$TMP/d3/sluice.db" "kill and restart"
+# 4. two --once runs over growing input: the end of the first finalises
+# every window it saw, so the second run's rows for those windows are late
+# (quarantined at the window) and no final row is rewritten: every row is
+# either counted in a final window or quarantined with its reason
+mkdir -p "$TMP/grow/slow" "$TMP/grow/fast"
+for s in slow fast; do cp "$TMP/in/$s"/part-00[012].ndjson "$TMP/grow/$s/"; done
+"$SLUICE" run "$REPO/tests/integration/watermark/two.yaml" --data "$TMP/d4" --set input="$TMP/grow" --once --status 0
+first=$(got "$TMP/d4/sluice.db" slow_1m)
+for s in slow fast; do cp "$TMP/in/$s"/part-00[345].ndjson "$TMP/grow/$s/"; done
+"$SLUICE" run "$REPO/tests/integration/watermark/two.yaml" --data "$TMP/d4" --set input="$TMP/grow" --once --status 0
+after=$(got "$TMP/d4/sluice.db" slow_1m | head -n "$(echo "$first" | wc -l)")
+[ "$first" = "$after" ] || fail "two --once runs: a final row of slow_1m was rewritten by the second run"
+read -r counted late < <(sqlite3 -separator ' ' "$TMP/d4/sluice.db" "SELECT (SELECT sum(n) FROM slow_1m),
+  (SELECT count(*) FROM quarantine WHERE table_name = 'slow_1m' AND reason LIKE 'late: window%already final%')")
+[ $((counted + late)) = "$n" ] || fail "two --once runs: slow_1m counts $counted and quarantined $late late rows, the input has $n"
+[ "$late" -gt 0 ] || fail "two --once runs: no row was late at the window (the test needs some)"
 ok "two sources 30 minutes apart: every window of each input and of their union holds exactly its rows ($n per source)"

@@ -1,15 +1,20 @@
 /* test_core.c - unit tests for src/core: arena, batch, hash map, time, errors. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/arena.h"
 #include "core/batch.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 
 static void test_arena(void **state) {
@@ -115,11 +120,82 @@ static void test_error(void **state) {
     assert_string_equal(e.msg, "p.yaml:3:7: unknown key 'foo'");
 }
 
+/* Wrapping an earlier message with itself as an argument (the usual way to
+ * add context on the way up) must not read the buffer being written. */
+static void test_error_wraps_own_message(void **state) {
+    (void)state;
+    sl_error e;
+    sl_error_set(&e, SL_EPARSE, "syntax error near '%s'", "}");
+    assert_int_equal(sl_error_set(&e, SL_EINVAL, "view '%s': %s", "daily", e.msg), SL_EINVAL);
+    assert_string_equal(e.msg, "view 'daily': syntax error near '}'");
+    assert_int_equal(e.code, SL_EINVAL);
+    /* the message as the first argument, too */
+    sl_error_set(&e, SL_EINVAL, "%s (in table %s)", e.msg, "gold");
+    assert_string_equal(e.msg, "view 'daily': syntax error near '}' (in table gold)");
+    sl_error_at(&e, SL_EINVAL, "p.yaml", 4, 2, "%s", e.msg);
+    assert_string_equal(e.msg, "p.yaml:4:2: view 'daily': syntax error near '}' (in table gold)");
+    /* a message at the limit is truncated, still terminated */
+    char longmsg[SL_ERROR_MAX + 100];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = 0;
+    sl_error_set(&e, SL_EINVAL, "%s", longmsg);
+    sl_error_set(&e, SL_EINVAL, "ctx: %s", e.msg);
+    assert_int_equal(strlen(e.msg), SL_ERROR_MAX - 1);
+    assert_memory_equal(e.msg, "ctx: xxx", 8);
+    assert_int_equal(sl_error_set(NULL, SL_EIO, "no sink %s", "x"), SL_EIO);
+}
+
+static void test_mem(void **state) {
+    (void)state;
+    char *s = sl_xstrdup("sluice");
+    assert_string_equal(s, "sluice");
+    free(s);
+    s = sl_xstrndup("abcdef", 3);
+    assert_string_equal(s, "abc");
+    free(s);
+    int *v = sl_xcalloc(0, sizeof *v); /* 0 bytes still gives a pointer */
+    assert_non_null(v);
+    v = sl_xreallocarray(v, 1000, sizeof *v);
+    v[999] = 7;
+    v = sl_xrealloc(v, 2000 * sizeof *v);
+    assert_int_equal(v[999], 7);
+    free(v);
+}
+
+/* An allocation that cannot succeed aborts with a message naming the size. */
+static void test_mem_oom_aborts(void **state) {
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        void *p = sl_xcalloc(SIZE_MAX / 2, 4); /* n * size overflows */
+        (void)p;
+        _exit(0);
+    }
+    close(fds[1]);
+    char out[256] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof out - 1 && (r = read(fds[0], out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
+    close(fds[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGABRT);
+    assert_non_null(strstr(out, "sluice: out of memory (calloc"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena), cmocka_unit_test(test_batch_keep_and_copy),
         cmocka_unit_test(test_hmap),  cmocka_unit_test(test_time),
-        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_error), cmocka_unit_test(test_error_wraps_own_message),
+        cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_mem_oom_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

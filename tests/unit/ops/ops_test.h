@@ -126,7 +126,7 @@ static inline void op_free(op_t *o) {
 static inline double stat_num(op_t *o, const char *key) {
     char buf[1024], pat[128];
     assert_non_null(o->def->stats);
-    o->def->stats(o->self, buf, sizeof buf);
+    sl_op_stats_json(o->def, o->self, buf, sizeof buf);
     snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = strstr(buf, pat);
     if (!p) return NAN;

@@ -595,18 +595,18 @@ static void snapshot_case(const char *spec, int max_batch) {
     /* a full snapshot of the restored operator equals one of the restored state + nothing:
      * restoring it again into a fresh operator gives the same stats */
     char s1[512], s2[512];
-    c.def->stats(c.self, s1, sizeof s1);
+    sl_op_stats_json(c.def, c.self, s1, sizeof s1);
     sl_buf again = {0};
     c.def->snapshot(c.self, &again, true);
     op_t d;
     op_ok(&d, spec);
     assert_int_equal(d.def->restore(d.self, again.p, again.n, true, &err), 0);
-    d.def->stats(d.self, s2, sizeof s2);
+    sl_op_stats_json(d.def, d.self, s2, sizeof s2);
     assert_string_equal(s1, s2);
     /* truncated snapshots are refused */
     assert_int_equal(d.def->restore(d.self, again.p, again.n - 3, true, &err), SL_ECORRUPT);
     assert_int_equal(d.def->restore(d.self, again.p, 5, true, &err), SL_ECORRUPT);
-    d.def->stats(d.self, s2, sizeof s2); /* a refused snapshot leaves the state alone */
+    sl_op_stats_json(d.def, d.self, s2, sizeof s2); /* a refused snapshot leaves the state alone */
     assert_string_equal(s1, s2);
     op_free(&d);
     op_free(&c);
@@ -644,7 +644,7 @@ static void test_stats_and_prefix(void **state) {
         flagged += out[i].anom == 1;
     assert_true(flagged > 0);
     char buf[512];
-    o.def->stats(o.self, buf, sizeof buf);
+    sl_op_stats_json(o.def, o.self, buf, sizeof buf);
     assert_non_null(strstr(buf, "\"keys\":2,"));
     assert_null(strstr(buf, "\"keys_refused\":0,"));
     op_free(&o);

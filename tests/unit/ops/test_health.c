@@ -487,11 +487,11 @@ static void test_snapshot_restore(void **state) {
     compare(GOT2, GOT, c3, NROWS);
     /* corrupt snapshots are refused and leave the state alone */
     char st[512], st2[512];
-    c.def->stats(c.self, st, sizeof st);
+    sl_op_stats_json(c.def, c.self, st, sizeof st);
     assert_non_null(strstr(st, "\"keys\":3"));
     assert_int_equal(c.def->restore(c.self, full.p, full.n - 1, true, &err), SL_ECORRUPT);
     assert_int_equal(c.def->restore(c.self, d1.p, 7, false, &err), SL_ECORRUPT);
-    c.def->stats(c.self, st2, sizeof st2);
+    sl_op_stats_json(c.def, c.self, st2, sizeof st2);
     assert_string_equal(st, st2);
     op_free(&c);
     sl_buf_free(&full);

@@ -186,7 +186,7 @@ static void test_window_parts(void **state) {
     assert_int_equal(emitted_count(a, "t/1", &nrows), 3);
     assert_int_equal(nrows, 2);
     sl_buf full = {0};
-    sl_window_snapshot(a, &full);
+    sl_window_snapshot(a, &full, true);
     /* add t/1's group to a window holding a t/2 group */
     sl_window *c = sl_window_create_part(sl_node_get(sl_spec_root(sp), "w"), &s, "_part", &e);
     const int64_t nine[] = {9};
@@ -196,12 +196,12 @@ static void test_window_parts(void **state) {
     assert_int_equal(emitted_count(c, "t/2", &nrows), 1);
     uint64_t t1 = tag("t/1");
     sl_part_set only1 = {&t1, 1};
-    assert_int_equal(sl_window_restore_parts(c, full.p, full.n, &only1, &e), 0);
+    assert_int_equal(sl_window_restore_parts(c, full.p, full.n, true, &only1, &e), 0);
     assert_int_equal(sl_window_groups(c), 2);
     assert_int_equal(emitted_count(c, "t/1", &nrows), 3); /* restored groups are dirty */
     assert_int_equal(nrows, 1);                           /* t/2's was emitted already */
     /* restoring the same partition again adds nothing */
-    assert_int_equal(sl_window_restore_parts(c, full.p, full.n, &only1, &e), 0);
+    assert_int_equal(sl_window_restore_parts(c, full.p, full.n, true, &only1, &e), 0);
     assert_int_equal(sl_window_groups(c), 2);
     /* snapshot_parts + drop_parts */
     sl_buf one = {0};
@@ -209,11 +209,11 @@ static void test_window_parts(void **state) {
     sl_window_drop_parts(c, &only1);
     assert_int_equal(sl_window_groups(c), 1);
     sl_window *d = sl_window_create_part(sl_node_get(sl_spec_root(sp), "w"), &s, "_part", &e);
-    assert_int_equal(sl_window_restore_parts(d, one.p, one.n, &only1, &e), 0);
+    assert_int_equal(sl_window_restore_parts(d, one.p, one.n, true, &only1, &e), 0);
     assert_int_equal(sl_window_groups(d), 1);
     assert_int_equal(emitted_count(d, "t/1", &nrows), 3);
     /* an unfiltered restore replaces everything */
-    assert_int_equal(sl_window_restore(c, full.p, full.n, &e), 0);
+    assert_int_equal(sl_window_restore(c, full.p, full.n, true, &e), 0);
     assert_int_equal(sl_window_groups(c), 2);
     sl_buf_free(&full);
     sl_buf_free(&one);
@@ -277,7 +277,7 @@ static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *
 
 static size_t keyed_keys(const keyed_case *kc, void *self) {
     char st[600];
-    kc->def->stats(self, st, sizeof st);
+    sl_op_stats_json(kc->def, self, st, sizeof st);
     const char *k = strstr(st, "\"keys\":");
     assert_non_null(k);
     return (size_t)strtoull(k + 7, NULL, 10);

@@ -279,7 +279,7 @@ static void test_by_hand(void **state) {
     check_table(&d, keys, 3);
     assert_string_equal(d.r[3].loc, "Faro"); /* e01 v2 corrected */
     char st[512];
-    o.def->stats(o.self, st, sizeof st);
+    sl_op_stats_json(o.def, o.self, st, sizeof st);
     assert_non_null(strstr(st, "\"out_of_order\":1"));
     assert_non_null(strstr(st, "\"corrected\":1"));
     assert_non_null(strstr(st, "\"no_time\":1"));

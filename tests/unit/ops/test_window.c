@@ -423,18 +423,18 @@ static wtab *win_stream(const win_rec *r, int n, int restart_at, uint64_t seed, 
         if (batch % 3 == 2) win_emit(w, out, got, maxt - 10 * SEC, false);
         if (batch == restart_at) {
             sl_buf buf = {0};
-            assert_int_equal(sl_window_snapshot(w, &buf), 0);
+            assert_int_equal(sl_window_snapshot(w, &buf, true), 0);
             size_t groups = sl_window_groups(w);
             sl_window_free(w);
             sl_spec_free(spec);
             w = win_make(yaml, &in, &spec);
             sl_error err = {0};
-            if (sl_window_restore(w, buf.p, buf.n, &err)) fail_msg("restore: %s", err.msg);
+            if (sl_window_restore(w, buf.p, buf.n, true, &err)) fail_msg("restore: %s", err.msg);
             assert_int_equal(sl_window_groups(w), groups);
             /* a truncated snapshot is refused */
             sl_spec *spec2;
             sl_window *w2 = win_make(yaml, &in, &spec2);
-            assert_int_equal(sl_window_restore(w2, buf.p, buf.n - 3, &err), SL_ECORRUPT);
+            assert_int_equal(sl_window_restore(w2, buf.p, buf.n - 3, true, &err), SL_ECORRUPT);
             sl_window_free(w2);
             sl_spec_free(spec2);
             sl_buf_free(&buf);

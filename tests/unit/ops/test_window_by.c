@@ -272,12 +272,12 @@ static void test_by_snapshot(void **state) {
     sl_window *w = make(&in, &spec);
     feed(w, &in, perm, 0, N / 3, 500);
     sl_buf buf = {0};
-    assert_int_equal(sl_window_snapshot(w, &buf), 0);
+    assert_int_equal(sl_window_snapshot(w, &buf, true), 0);
     sl_window_free(w);
     sl_spec_free(spec);
     w = make(&in, &spec2);
     sl_error e = {0};
-    assert_int_equal(sl_window_restore(w, buf.p, buf.n, &e), 0);
+    assert_int_equal(sl_window_restore(w, buf.p, buf.n, true, &e), 0);
     sl_window *roll = sl_window_create_rollup(w, H1, &e);
     feed(w, &in, perm, N / 3, N, 333);
     drain_and_check(w, roll);
@@ -286,7 +286,7 @@ static void test_by_snapshot(void **state) {
     sl_spec_free(spec);
     for (size_t cut = buf.n - 40; cut < buf.n; cut += 3) {
         e.code = 0;
-        assert_int_equal(sl_window_restore(w3, buf.p, cut, &e), SL_ECORRUPT);
+        assert_int_equal(sl_window_restore(w3, buf.p, cut, true, &e), SL_ECORRUPT);
     }
     sl_window_free(w3);
     sl_buf_free(&buf);

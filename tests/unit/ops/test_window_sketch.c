@@ -144,12 +144,12 @@ static void test_sketch_aggregates(void **state) {
     w = make(&in, &spec);
     feed(w, &in, v, id, t, 0, N / 2);
     sl_buf buf = {0};
-    assert_int_equal(sl_window_snapshot(w, &buf), 0);
+    assert_int_equal(sl_window_snapshot(w, &buf, true), 0);
     sl_window_free(w);
     sl_spec *spec2;
     w = make(&in, &spec2);
     sl_error e = {0};
-    assert_int_equal(sl_window_restore(w, buf.p, buf.n, &e), 0);
+    assert_int_equal(sl_window_restore(w, buf.p, buf.n, true, &e), 0);
     feed(w, &in, v, id, t, N / 2, N);
     check(w, v, id, t);
     sl_window_free(w);

@@ -938,6 +938,19 @@ static void test_bind_bad_defaults(void **state) {
     assert_string_equal(e.msg, "op inner: option 'n': bad default 'many': n must be an integer, "
                                "got 'many'");
     assert_int_equal(sl_opt_check_defaults(bind_opts, "x", &e), 0);
+    /* a field that cannot hold the type is refused before anything is stored */
+    typedef struct {
+        int small;
+        int64_t canary;
+    } sc;
+    static const sl_opt wrong_size[] = {
+        {"n", SL_OPT_INT, false, NULL, "5", "", SL_OPT_BIND(sc, small)}, {0}};
+    sc w = {0, 42};
+    assert_int_equal(sl_spec_bind(NULL, wrong_size, "op", &w, &e), SL_EINVAL);
+    assert_string_equal(e.msg, "op: option 'n': bound to a field of 4 bytes, int options store 8");
+    assert_int_equal(w.small, 0);
+    assert_int_equal(w.canary, 42);
+    assert_int_equal(sl_opt_check_defaults(wrong_size, "op", &e), SL_EINVAL);
     /* a default text on an unbound row is for help only */
     static const sl_opt doc_only[] = {{"k", SL_OPT_STRING, false, NULL, "same as on", ""}, {0}};
     assert_int_equal(sl_opt_check_defaults(doc_only, "x", &e), 0);

@@ -272,6 +272,118 @@ static void test_upsert_by_group(void **state) {
     sl_store_close(s);
 }
 
+/* A table as wide as a schema gets (SL_MAX_COLUMNS) with names as long as
+ * they get: the upsert statement names every column three times, well past
+ * the 16 KiB the SQL used to be built in. */
+static void wide_name(char *out, const char *prefix, int i) {
+    int n = snprintf(out, SL_NAME_MAX, "%s%03d_", prefix, i);
+    while (n < SL_NAME_MAX - 1) out[n++] = 'x';
+    out[n] = 0;
+}
+
+static void test_wide_table(void **state) {
+    (void)state;
+    sl_store *s = open_rw();
+    sl_error err = {0};
+    char tname[SL_NAME_MAX], col[SL_NAME_MAX];
+    wide_name(tname, "gold_", 0);
+    sl_schema sc;
+    sl_schema_init(&sc);
+    assert_int_equal(sl_schema_add(&sc, "_group", SL_T_INT), 0);
+    for (int i = 1; i < SL_MAX_COLUMNS; i++) {
+        wide_name(col, "metric_", i);
+        assert_int_equal(strlen(col), SL_NAME_MAX - 1);
+        assert_int_equal(sl_schema_add(&sc, col, i % 2 ? SL_T_INT : SL_T_STRING), i);
+    }
+    /* first with a few columns, then all of them: 100+ ALTER TABLEs */
+    sl_schema narrow = sc;
+    narrow.n = 10;
+    sl_table_writer *w = sl_store_table(s, tname, &narrow, SL_WRITE_UPSERT, false, &err);
+    if (!w) fail_msg("narrow table: %s", err.msg);
+    sl_table_writer_free(w);
+    w = sl_store_table(s, tname, &sc, SL_WRITE_UPSERT, false, &err);
+    if (!w) fail_msg("wide table: %s", err.msg);
+    sl_batch *b = sl_batch_new(&sc, 4);
+    for (int round = 0; round < 2; round++) {
+        sl_batch_clear(b);
+        uint32_t r = sl_batch_append_null_row(b);
+        sl_col_set_int(&b->col[0], r, 42);
+        for (int c = 1; c < sc.n; c++) {
+            if (c % 2) sl_col_set_int(&b->col[c], r, c * 10 + round);
+            else sl_col_set_str(&b->col[c], r, "v", 1);
+        }
+        if (sl_table_write(w, b, NULL, &err)) fail_msg("write: %s", err.msg);
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", tname);
+    assert_int_equal(qi(sql), 1); /* upserted */
+    wide_name(col, "metric_", SL_MAX_COLUMNS - 1);
+    snprintf(sql, sizeof sql, "SELECT \"%s\" FROM \"%s\"", col, tname);
+    assert_int_equal(qi(sql), (SL_MAX_COLUMNS - 1) * 10 + 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s')", tname);
+    assert_int_equal(qi(sql), SL_MAX_COLUMNS);
+    sl_table_writer_free(w);
+    /* the same width as an append table with the audit columns */
+    w = sl_store_table(s, "wide_silver", &sc, SL_WRITE_APPEND, true, &err);
+    if (!w) fail_msg("wide append table: %s", err.msg);
+    const char *parts[] = {"f1"};
+    assert_int_equal(sl_table_write(w, b, parts, &err), 0);
+    assert_int_equal(qi("SELECT count(*) FROM pragma_table_info('wide_silver')"), SL_MAX_COLUMNS + 3);
+    assert_string_equal(q1("SELECT _source FROM wide_silver"), "f1");
+    sl_table_writer_free(w);
+    sl_batch_free(b);
+    sl_store_close(s);
+}
+
+/* Every error from the store says what failed and in which database file. */
+static void test_error_messages(void **state) {
+    (void)state;
+    sl_store *s = open_rw();
+    sl_error err = {0};
+    assert_int_equal(sl_store_exec(s, "SELECT * FROM no_such_table", &err), SL_EIO);
+    assert_non_null(strstr(err.msg, "no such table: no_such_table"));
+    assert_non_null(strstr(err.msg, dbpath));
+
+    /* a write the table refuses */
+    assert_int_equal(sl_store_exec(s, "CREATE TABLE strict_t(a INTEGER NOT NULL)", &err), 0);
+    sl_schema sc;
+    sl_schema_init(&sc);
+    sl_schema_add(&sc, "a", SL_T_INT);
+    sl_table_writer *w = sl_store_table(s, "strict_t", &sc, SL_WRITE_APPEND, false, &err);
+    assert_non_null(w);
+    sl_batch *b = sl_batch_new(&sc, 2);
+    sl_batch_append_null_row(b);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(sl_table_write(w, b, NULL, &err), SL_EIO);
+    assert_non_null(strstr(err.msg, "writing to table \"strict_t\""));
+    assert_non_null(strstr(err.msg, "NOT NULL"));
+    assert_non_null(strstr(err.msg, dbpath));
+    sl_table_writer_free(w);
+
+    /* an upsert table needs its _group column */
+    memset(&err, 0, sizeof err);
+    assert_null(sl_store_table(s, "no_group", &sc, SL_WRITE_UPSERT, false, &err));
+    assert_int_not_equal(err.code, 0);
+    assert_non_null(strstr(err.msg, "table \"no_group\""));
+    assert_non_null(strstr(err.msg, dbpath));
+    sl_store_close(s);
+
+    /* a read-only store cannot create a table */
+    s = sl_store_open(dbpath, true, &err);
+    assert_non_null(s);
+    memset(&err, 0, sizeof err);
+    assert_null(sl_store_table(s, "new_t", &sc, SL_WRITE_APPEND, false, &err));
+    assert_int_equal(err.code, SL_EIO);
+    assert_non_null(strstr(err.msg, "creating table \"new_t\""));
+    assert_non_null(strstr(err.msg, dbpath));
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(sl_store_put_state(s, "op", true, "x", 1, &err), 0);
+    assert_non_null(strstr(err.msg, "saving the state of op"));
+    assert_non_null(strstr(err.msg, dbpath));
+    sl_store_close(s);
+    sl_batch_free(b);
+}
+
 /* ------------------------------------------------------------------ quarantine, positions */
 
 static void test_quarantine(void **state) {
@@ -493,6 +605,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_table_append_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_evolution, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_by_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wide_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_full_delta, setup, teardown),

@@ -1,0 +1,127 @@
+/*
+ * lake_sink.c - the `lake` sink: rows as NDJSON lines with audit fields
+ * (_ingest_ts, _source, _offset) in zstd segments under
+ * DATA/<layer>/<table>/dt=.../hr=.../ (lake.h).
+ *
+ * prepare ends the open zstd frame (sl_lake_flush) and records the
+ * segment's committed length in the store under "lake:<table>", in the
+ * commit transaction; open gives that length back to sl_lake_recover, which
+ * truncates whatever a crash left after it. Retention runs at prepare too.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "formats/json_write.h"
+#include "sinks/lake.h"
+#include "sinks/sink.h"
+
+#define SEGMENT_BYTES (64 << 20)
+
+typedef struct {
+    char table[SL_NAME_MAX];
+    int64_t retention_us;
+    sl_lake *lake;
+    sl_json_keys keys;
+    char *line;
+    size_t line_cap;
+    int64_t rows;
+} lake_sink;
+
+static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err) {
+    (void)arg, (void)err;
+    lake_sink *s = sl_xcalloc(1, sizeof *s);
+    snprintf(s->table, sizeof s->table, "%s", env->table);
+    s->retention_us = env->retention_us;
+    *self = s;
+    return 0;
+}
+
+static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
+    lake_sink *s = self;
+    char path[PATH_MAX + SL_NAME_MAX + 16];
+    snprintf(path, sizeof path, "%s/%s/%s", env->data_dir, env->layer, env->table);
+    s->lake = sl_lake_open(path, SEGMENT_BYTES, 1, err);
+    if (!s->lake) return err->code;
+    if (sl_json_keys_init(&s->keys, env->schema)) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    char key[SL_NAME_MAX + 8], kv[512];
+    sl_lake_pos lp = {"", 0};
+    snprintf(key, sizeof key, "lake:%s", env->table);
+    if (sl_store_get_kv(env->store, key, kv, sizeof kv) == 0) {
+        char *tab = strchr(kv, '\t');
+        lp.length = atoll(kv);
+        if (tab) snprintf(lp.segment, sizeof lp.segment, "%s", tab + 1);
+    }
+    return sl_lake_recover(s->lake, &lp, err);
+}
+
+static int ls_write(void *self, const sl_batch *b, const char *const *part_names, sl_error *err) {
+    lake_sink *s = self;
+    /* The audit prefix changes only with the partition or ingest time, which
+     * are constant over long runs of rows: build it once per run. */
+    char extra[PATH_MAX + 160], its[40], esc[PATH_MAX];
+    int prefix = 0;
+    int64_t last_ingest = INT64_MIN;
+    int32_t last_part = -1;
+    for (uint32_t r = 0; r < b->n; r++) {
+        if (b->ingest[r] != last_ingest || b->part[r] != last_part) {
+            last_ingest = b->ingest[r];
+            last_part = b->part[r];
+            sl_store_format_ts(last_ingest, its, sizeof its);
+            const char *src = part_names ? part_names[last_part] : "";
+            sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
+            prefix = snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":", its, esc);
+        }
+        size_t extra_len = (size_t)prefix + (size_t)sl_fmt_i64(extra + prefix, b->pos[r]);
+        for (;;) {
+            size_t need = sl_json_write_row_keys(b, r, &s->keys, extra, extra_len, s->line, s->line_cap);
+            if (need < s->line_cap) {
+                if (sl_lake_append(s->lake, s->line, need, b->ingest[r], err)) return err->code;
+                break;
+            }
+            s->line_cap = need + 1024;
+            s->line = sl_xrealloc(s->line, s->line_cap);
+        }
+    }
+    s->rows += b->n;
+    return 0;
+}
+
+static int ls_prepare(void *self, sl_store *store, sl_error *err) {
+    lake_sink *s = self;
+    int rc = sl_lake_flush(s->lake, err);
+    if (rc) return rc;
+    sl_lake_pos lp;
+    sl_lake_position(s->lake, &lp);
+    char key[SL_NAME_MAX + 8], kv[512];
+    snprintf(key, sizeof key, "lake:%s", s->table);
+    snprintf(kv, sizeof kv, "%lld\t%s", (long long)lp.length, lp.segment);
+    if (sl_store_put_kv(store, key, kv)) return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", s->table);
+    if (s->retention_us > 0) sl_lake_retention(s->lake, s->retention_us, sl_now_us());
+    return 0;
+}
+
+static int64_t ls_rows(const void *self) { return ((const lake_sink *)self)->rows; }
+
+static void ls_destroy(void *self) {
+    lake_sink *s = self;
+    if (s->lake) sl_lake_close(s->lake);
+    sl_json_keys_fini(&s->keys);
+    free(s->line);
+    free(s);
+}
+
+const sl_sink_def sl_sink_lake = {
+    .name = "lake",
+    .help = "rows as NDJSON with audit fields (_ingest_ts, _source, _offset) in zstd segments under DATA/<layer>/<table>/dt=/hr=/",
+    .create = ls_create,
+    .open = ls_open,
+    .write = ls_write,
+    .prepare = ls_prepare,
+    .rows_written = ls_rows,
+    .destroy = ls_destroy,
+};

@@ -1,0 +1,69 @@
+/*
+ * sink.h - the sink interface: where a table's rows go.
+ *
+ * Every output of a table (its store table, its lake, a Kafka topic, and the
+ * sinks to come: PostgreSQL, alert channels) is one `sl_sink_def`: a name,
+ * an option table that binds (spec.h: the single truth for validation,
+ * file:line:col errors, `sluice help <sink>` and the docs), and callbacks,
+ * listed in registry.c the way operators are in ops/registry.c. The engine
+ * knows no sink by name.
+ *
+ * The exactly-once contract. The engine keeps one store transaction open
+ * between commits. `write` may make rows visible only through that
+ * transaction (the store table) or somewhere that is cut back on recovery
+ * (the lake truncates to its committed length), or deliver them at least
+ * once with a key that makes them idempotent downstream (Kafka).
+ * `prepare` runs in the commit's first phase, before the source positions
+ * are written: it makes everything written so far durable or acknowledged,
+ * and records in the store what recovery needs (the lake's committed
+ * length). `open` runs at start-up and goes back to that committed state.
+ */
+#ifndef SL_SINKS_SINK_H
+#define SL_SINKS_SINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/batch.h"
+#include "core/error.h"
+#include "spec/spec.h"
+#include "store/store.h"
+
+typedef struct sl_sink_env {
+    const char *table;       /* the table whose rows the sink writes */
+    const char *layer;       /* "bronze", "silver", "gold" */
+    const sl_schema *schema; /* the rows' columns */
+    bool upsert;             /* rows replace earlier rows with the same _group (window rows) */
+    int64_t retention_us;    /* the table's retention, 0: keep everything */
+    uint32_t batch_cap;      /* the largest batch write will see */
+    /* run time (open) */
+    const char *data_dir; /* the pipeline's data directory */
+    sl_store *store;      /* the open store, inside its write transaction */
+} sl_sink_env;
+
+typedef struct sl_sink_def {
+    const char *name;
+    const sl_opt *opts; /* may be NULL: no options */
+    const char *help;
+    /* Compile time: binds the options (arg NULL: none given) and checks them
+     * against env->schema. */
+    int (*create)(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err);
+    /* Start-up: open the output and return to its committed state. */
+    int (*open)(void *self, const sl_sink_env *env, sl_error *err);
+    /* Rows b[0..n); part_names names b->part (NULL for rows made by windows). */
+    int (*write)(void *self, const sl_batch *b, const char *const *part_names, sl_error *err);
+    /* Commit, phase 1 (see the top of this file). Optional. */
+    int (*prepare)(void *self, sl_store *store, sl_error *err);
+    /* Optional: rows written since open, for metrics. */
+    int64_t (*rows_written)(const void *self);
+    /* Releases everything (also when open was never called). */
+    void (*destroy)(void *self);
+} sl_sink_def;
+
+const sl_sink_def *sl_sink_find(const char *name);
+const sl_sink_def *const *sl_sink_all(void); /* NULL-terminated */
+
+/* Named option tables of every sink (for `sluice help` and the docs test). */
+const sl_opt_table *sl_sink_opt_tables(void); /* ends with {0} */
+
+#endif
