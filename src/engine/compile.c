@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
 #include "formats/regex.h"
@@ -175,7 +176,7 @@ static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
  * free(out->map) after. */
 static void map_subset(const sl_node *n, const sl_opt *opts, sl_node *out) {
     *out = *n;
-    out->map = calloc((size_t)n->n + 1, sizeof *out->map);
+    out->map = sl_xcalloc((size_t)n->n + 1, sizeof *out->map);
     out->n = 0;
     for (int i = 0; i < n->n; i++)
         if (sl_opt_find(opts, n->map[i].key)) out->map[out->n++] = n->map[i];

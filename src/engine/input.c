@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "engine/internal.h"
 
 /* ---- positions of assigned partitions (consumer groups) ----------------- */
@@ -28,7 +29,7 @@ static struct owned_part *find_owned(source *s, const char *name) {
 static struct owned_part *owned(source *s, const char *name) {
     struct owned_part *o = find_owned(s, name);
     if (o) return o;
-    s->owned = realloc(s->owned, (size_t)(s->nowned + 1) * sizeof *s->owned);
+    s->owned = sl_xreallocarray(s->owned, (size_t)s->nowned + 1, sizeof *s->owned);
     o = &s->owned[s->nowned++];
     snprintf(o->name, sizeof o->name, "%s", name);
     o->pos = -1;

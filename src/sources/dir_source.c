@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "formats/json.h"
 #include "formats/json_write.h"
 #include "sources/dir.h"
@@ -79,8 +80,7 @@ static int create(const sl_opt *opts, bool file, const sl_node *n, const sl_sour
     if ((c.cleanup == SL_DIR_CLEANUP_MOVE) != !!c.archive)
         return sl_node_error(err, c.archive_at ? c.archive_at : c.cleanup_at,
                              "%s: cleanup: move and archive go together", what);
-    dir_src *d = calloc(1, sizeof *d);
-    if (!d) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    dir_src *d = sl_xcalloc(1, sizeof *d);
     d->c = c;
     if (file) {
         char a[PATH_MAX], b[PATH_MAX];
@@ -215,8 +215,8 @@ static int dir_sample(void *self, bool (*each)(void *ud, const char *buf, size_t
     struct dirent *e;
     while (dh && (e = readdir(dh))) {
         if (e->d_name[0] == '.' || fnmatch(d->pattern, e->d_name, 0) != 0) continue;
-        if (n == cap) names = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-        names[n++] = strdup(e->d_name);
+        if (n == cap) names = sl_xreallocarray(names, cap = cap ? cap * 2 : 64, sizeof *names);
+        names[n++] = sl_xstrdup(e->d_name);
     }
     if (dh) closedir(dh);
     if (n) qsort(names, n, sizeof *names, cmp_str);

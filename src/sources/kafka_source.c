@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "sources/kafka.h"
 #include "sources/source.h"
 
@@ -93,7 +94,7 @@ static void list_of(const sl_node *n, strs *out) {
     if (!n) return;
     if (n->kind == SL_NODE_SCALAR) {
         const char *str = n->str ? n->str : "";
-        out->v = calloc(strlen(str) + 2, sizeof *out->v);
+        out->v = sl_xcalloc(strlen(str) + 2, sizeof *out->v);
         for (const char *q = str;;) {
             size_t l = strcspn(q, ",");
             const char *a = q, *b = q + l;
@@ -101,28 +102,28 @@ static void list_of(const sl_node *n, strs *out) {
                 a++;
             while (b > a && b[-1] == ' ')
                 b--;
-            if (b > a) out->v[out->n++] = strndup(a, (size_t)(b - a));
+            if (b > a) out->v[out->n++] = sl_xstrndup(a, (size_t)(b - a));
             if (!q[l]) break;
             q += l + 1;
         }
         return;
     }
-    out->v = calloc((size_t)n->n + 1, sizeof *out->v);
+    out->v = sl_xcalloc((size_t)n->n + 1, sizeof *out->v);
     for (int i = 0; i < n->n; i++)
-        out->v[out->n++] = strdup(n->seq[i]->str ? n->seq[i]->str : "");
+        out->v[out->n++] = sl_xstrdup(n->seq[i]->str ? n->seq[i]->str : "");
 }
 
 /* `properties:` -> "key=value" strings, as sl_kafka_open takes them. */
 static int props_of(const sl_node *n, strs *out, sl_error *err) {
     out->n = 0;
     if (!n) return 0;
-    out->v = calloc((size_t)n->n + 1, sizeof *out->v);
+    out->v = sl_xcalloc((size_t)n->n + 1, sizeof *out->v);
     for (int i = 0; i < n->n; i++) {
         const sl_node *v = n->map[i].val;
         if (v->kind != SL_NODE_SCALAR)
             return sl_node_error(err, v, "kafka property '%s': expected a value", n->map[i].key);
         size_t l = strlen(n->map[i].key) + strlen(v->str ? v->str : "") + 2;
-        out->v[i] = malloc(l);
+        out->v[i] = sl_xmalloc(l);
         snprintf(out->v[i], l, "%s=%s", n->map[i].key, v->str ? v->str : "");
         out->n++;
     }
@@ -145,17 +146,16 @@ static int kafka_create(const sl_node *n, const sl_source_env *env, void **self,
         if (!!f.header != !!f.values)
             return sl_node_error(err, c.filter, "filter: 'header' and 'values' go together");
     }
-    kafka_src *k = calloc(1, sizeof *k);
-    if (!k) return sl_error_set(err, SL_ENOMEM, "out of memory");
-    k->brokers = strdup(c.brokers);
-    k->group = strdup(c.group);
+    kafka_src *k = sl_xcalloc(1, sizeof *k);
+    k->brokers = sl_xstrdup(c.brokers);
+    k->group = sl_xstrdup(c.group);
     list_of(c.topics, &k->topics);
     if (props_of(c.properties, &k->props, err)) {
         kafka_destroy(k);
         return SL_EINVAL;
     }
     if (f.header) {
-        k->filter_header = strdup(f.header);
+        k->filter_header = sl_xstrdup(f.header);
         k->filter_missing_pass = f.missing == 1;
         list_of(f.values, &k->filter_values);
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "sources/source.h"
 #include "sources/syslog_net.h"
@@ -48,10 +49,9 @@ static int syslog_create(const sl_node *n, const sl_source_env *env, void **self
     if (sl_spec_bind(n, syslog_opts, what, &c, err)) return SL_EINVAL;
     if (!c.listen_udp && !c.listen_tcp)
         return sl_node_error(err, n, "%s: syslog needs listen_udp and/or listen_tcp", what);
-    syslog_src *s = calloc(1, sizeof *s);
-    if (!s) return sl_error_set(err, SL_ENOMEM, "out of memory");
-    s->udp = c.listen_udp ? strdup(c.listen_udp) : NULL;
-    s->tcp = c.listen_tcp ? strdup(c.listen_tcp) : NULL;
+    syslog_src *s = sl_xcalloc(1, sizeof *s);
+    s->udp = c.listen_udp ? sl_xstrdup(c.listen_udp) : NULL;
+    s->tcp = c.listen_tcp ? sl_xstrdup(c.listen_tcp) : NULL;
     s->max_queue_bytes = c.max_queue_bytes;
     snprintf(s->name, sizeof s->name, "%s", env->name);
     *self = s;
