@@ -120,7 +120,9 @@ typedef struct sl_source_def {
     bool (*done)(void *self);
     /* A file descriptor that becomes readable when input may be ready (it
      * can change after a scan), or -1: the loop polls on a timer. Reading
-     * the source (read, scan) drains it. */
+     * the source (read, scan) drains it, and it signals new input, not
+     * input left behind: after a read that consumed input, read again
+     * before waiting on it. */
     int (*fd)(void *self);
     /* Optional: the next reads may block up to ms for a first record (0: do
      * not wait); a source without it never blocks. */
@@ -137,7 +139,8 @@ typedef struct sl_source_def {
      * them) until `each` returns false. */
     int (*sample)(void *self, bool (*each)(void *ud, const char *buf, size_t len), void *ud,
                   sl_error *err);
-    /* Optional: one line for `sluice lineage` ("dir data/landing/ *.ndjson"). */
+    /* Optional: one line for `sluice lineage` (a dir source: its directory
+     * and pattern). */
     void (*describe)(void *self, char *out, size_t cap);
 } sl_source_def;
 
