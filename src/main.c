@@ -227,8 +227,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sigaction(SIGTERM, &sa, NULL);
         /* a file-size limit must fail a write (EFBIG, reported), not kill us */
         signal(SIGXFSZ, SIG_IGN);
-        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop, .listen = c.listen,
-                         .instance = c.instance};
+        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop, .signals = true,
+                         .listen = c.listen, .instance = c.instance};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
             sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", sl_pipeline_name(p), err.msg);

@@ -6,6 +6,7 @@
  * commits (commit.c). When every source is idle the loop commits at once
  * (freshness is the time to read and commit, not the interval) and waits.
  */
+#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 #include <assert.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/evloop.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/runtime.h"
@@ -135,6 +137,77 @@ static int evolve_schema(run *R, source *src) {
     return 0;
 }
 
+/* ---- waiting ---------------------------------------------------------------
+ * When a turn read nothing, the loop sleeps in epoll_wait on every source's
+ * descriptor (inotify, the Kafka queue's wake-up fd, the listeners' eventfd),
+ * a timerfd ticking at the commit interval (commits, /metrics, status) and
+ * the signalfd. A source without a descriptor is polled: the wait is then at
+ * most POLL_MS. No wait is longer than MAX_WAIT_MS, so a stop flag set by
+ * another thread (tests, an embedding program) is seen within it. */
+#define POLL_MS 50
+#define ONCE_POLL_MS 5 /* --once: how often "done" is asked while sources find nothing */
+#define MAX_WAIT_MS 200
+enum { TAG_SIGNAL = 1u << 30, TAG_TICK };
+
+typedef struct waiting {
+    sl_evloop *ev;
+    int sig, tick;
+    int fd[SL_MAX_SOURCES]; /* registered per source, -1: none */
+} waiting;
+
+static int open_waiting(run *R, waiting *W) {
+    sl_error *err = R->err;
+    if (!(W->ev = sl_evloop_new(err))) return err->code;
+    for (int s = 0; s < SL_MAX_SOURCES; s++) W->fd[s] = -1;
+    int64_t tick = R->p->commit_interval_us < 10000 ? 10000 : R->p->commit_interval_us;
+    if ((W->tick = sl_timerfd_open(tick, err)) < 0) return err->code;
+    if (sl_evloop_add(W->ev, W->tick, TAG_TICK, err)) return err->code;
+    if (W->sig >= 0 && sl_evloop_add(W->ev, W->sig, TAG_SIGNAL, err)) return err->code;
+    /* sources wait in epoll, never in their own reads */
+    for (int s = 0; s < R->p->nsrc; s++) sl_input_wait(&R->p->src[s], 0);
+    return 0;
+}
+
+static void close_waiting(waiting *W) {
+    if (W->tick >= 0) close(W->tick);
+    sl_signalfd_close(W->sig);
+    sl_evloop_free(W->ev);
+}
+
+static int wait_for_input(run *R, waiting *W) {
+    sl_pipeline *p = R->p;
+    bool poll = R->opts->once; /* --once: a source is done after reads that find nothing */
+    for (int s = 0; s < p->nsrc; s++) {
+        int fd = sl_input_fd(&p->src[s]); /* may change after a scan (a lost inotify watch) */
+        if (fd != W->fd[s]) {
+            if (W->fd[s] >= 0) sl_evloop_del(W->ev, W->fd[s]);
+            W->fd[s] = -1;
+            if (fd >= 0 && sl_evloop_add(W->ev, fd, (uint64_t)s, R->err) == 0) W->fd[s] = fd;
+        }
+        if (W->fd[s] < 0) poll = true;
+    }
+    uint64_t tags[16];
+    int n = sl_evloop_wait(W->ev, R->opts->once ? ONCE_POLL_MS : poll ? POLL_MS : MAX_WAIT_MS, tags, 16);
+    if (n < 0) return sl_error_set(R->err, SL_EIO, "epoll_wait: %s", strerror(errno));
+    for (int i = 0; i < n; i++) {
+        if (tags[i] == TAG_TICK) sl_timerfd_drain(W->tick);
+        else if (tags[i] == TAG_SIGNAL) {
+            int sig = sl_signalfd_read(W->sig);
+            if (sig) {
+                sl_log_info("signal: stopping", "\"signal\":%d", sig);
+                if (R->opts->stop) *R->opts->stop = 1;
+                R->stop = true;
+            }
+        }
+    }
+    /* new files and growth: inotify events are read by the scan itself */
+    for (int s = 0; s < p->nsrc; s++) {
+        int rc = sl_input_scan(&p->src[s], R->err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* A Kafka rebalance is taking partitions away: commit what was read from
  * them first, so the next owner starts exactly where this process stopped;
  * with partitioned state the commit also hands their state over. */
@@ -164,8 +237,12 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.ctx.quarantine = sl__engine_quarantine;
     R.ctx.max_event_time = INT64_MIN;
     R.ctx.watermark = INT64_MIN;
-    int rc = sl__engine_setup(&R);
-    if (rc) goto out;
+    waiting W = {.sig = -1, .tick = -1};
+    int rc = 0;
+    /* before any thread starts (Kafka, listeners, the server): they inherit
+     * the blocked signals, so SIGINT/SIGTERM only ever reach the signalfd */
+    if (opts->signals && (W.sig = sl_signalfd_open(err)) < 0) return err->code;
+    if ((rc = sl__engine_setup(&R))) goto out;
     if ((rc = start_server(&R))) goto out;
     sl__engine_build_metrics(&R);
     if (R.server) {
@@ -179,9 +256,8 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.last_status_in = R.t_in;
     for (int s = 0; s < p->nsrc; s++)
         if ((rc = sl_input_scan(&p->src[s], err))) goto out;
-    int64_t last_scan = sl_monotonic_us();
-    int idle_turns = 0;
-    while (!(opts->stop && *opts->stop)) {
+    if ((rc = open_waiting(&R, &W))) goto out;
+    while (!R.stop && !(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
         R.mono_us = sl_monotonic_us();
         int any = 0;
@@ -225,11 +301,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             }
         }
         if (opts->status_every_s > 0 && now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6)) sl__engine_status_line(&R, false);
-        if (any) {
-            idle_turns = 0;
-            for (int s = 0; s < p->nsrc; s++) sl_input_wait(&p->src[s], 0);
-            continue;
-        }
+        if (any) continue;
         if (opts->once) {
             bool done = true;
             for (int s = 0; s < p->nsrc; s++) done &= sl_input_done(&p->src[s]);
@@ -239,19 +311,8 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
          * interval, so freshness is the time to read and commit, not up to
          * commit_interval (under load, commits stay one interval apart). */
         if (R.dirty && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US && (rc = sl__engine_commit(&R, false))) goto out;
-        /* idle: look for new files, then sleep a little */
-        if (now - last_scan >= 50000 || idle_turns > 0) {
-            for (int s = 0; s < p->nsrc; s++)
-                if ((rc = sl_input_scan(&p->src[s], err))) goto out;
-            last_scan = now;
-        }
-        idle_turns++;
-        /* A source that can wait for input (Kafka) waits in its read
-         * instead, so a message arriving is read at once rather than after
-         * the sleep. */
-        bool waits = false;
-        for (int s = 0; s < p->nsrc; s++) waits |= sl_input_wait(&p->src[s], idle_turns > 20 ? 50 : 5);
-        if (!waits) usleep(idle_turns > 20 ? 50000 : 5000);
+        /* idle: wait for a source's descriptor, the tick or a signal */
+        if ((rc = wait_for_input(&R, &W))) goto out;
     }
     rc = sl__engine_commit(&R, opts->once);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
@@ -265,5 +326,6 @@ out:
     free(R.pending);
     free(R.metrics);
     if (R.store) sl_store_close(R.store);
+    close_waiting(&W);
     return rc;
 }

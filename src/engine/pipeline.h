@@ -24,6 +24,7 @@ typedef struct sl_run_opts {
     bool once;                /* process what is there, finalise, exit */
     double status_every_s;    /* 0: no status lines */
     volatile sig_atomic_t *stop;
+    bool signals; /* SIGINT/SIGTERM stop the run (read through a signalfd; *stop is set too) */
     const char *listen;       /* overrides the pipeline's server.listen; starts the server */
     void (*on_listen)(void *ud, int port); /* told the server's port once it listens */
     void *ud;

@@ -55,6 +55,7 @@ typedef struct run {
     char *metrics;
     size_t metrics_cap;
     sl_server *server;
+    bool stop;    /* a signal asked the loop to stop */
     bool closing; /* sources closing after the final commit (or an error): no revoke commits */
     bool dirty;   /* input consumed since the last commit: an idle pipeline does not commit */
     bool parted;  /* --instance with partitioned state: keyed state moves with partitions */
