@@ -186,8 +186,13 @@ static int wait_for_input(run *R, waiting *W) {
         }
         if (W->fd[s] < 0) poll = true;
     }
+    int timeout = R->opts->once ? ONCE_POLL_MS : poll ? POLL_MS : MAX_WAIT_MS;
+    if (R->dirty) { /* caught up, but the last commit was too recent: commit when the gap has passed */
+        int64_t due_ms = (R->last_commit_us + SL_MIN_COMMIT_GAP_US - sl_monotonic_us()) / 1000 + 1;
+        if (due_ms < timeout) timeout = due_ms < 0 ? 0 : (int)due_ms;
+    }
     uint64_t tags[16];
-    int n = sl_evloop_wait(W->ev, R->opts->once ? ONCE_POLL_MS : poll ? POLL_MS : MAX_WAIT_MS, tags, 16);
+    int n = sl_evloop_wait(W->ev, timeout, tags, 16);
     if (n < 0) return sl_error_set(R->err, SL_EIO, "epoll_wait: %s", strerror(errno));
     for (int i = 0; i < n; i++) {
         if (tags[i] == TAG_TICK) sl_timerfd_drain(W->tick);
