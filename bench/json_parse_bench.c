@@ -66,32 +66,34 @@ int main(int argc, char **argv) {
     long rows = 0;
     int64_t check = 0;
     for (int mode = 0; mode < 2; mode++) {
-    /* mode 0: line by line; mode 1: stream mode (the default) */
-    sl_json_parser_set_stream(p, mode == 1);
-    best = best_cpu = 1e30;
-    for (int rep = 0; rep < 9; rep++) {
-        int64_t t0 = sl_monotonic_us();
-        double c0 = cpu_s();
-        size_t off = 0;
-        rows = 0;
-        check = 0;
-        while (off < len) {
-            sl_batch_clear(b);
-            off += sl_json_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, NULL, NULL);
-            rows += b->n;
-            check += b->col[0].v.i[b->n - 1];
+        /* mode 0: line by line; mode 1: stream mode (the default) */
+        sl_json_parser_set_stream(p, mode == 1);
+        best = best_cpu = 1e30;
+        for (int rep = 0; rep < 9; rep++) {
+            int64_t t0 = sl_monotonic_us();
+            double c0 = cpu_s();
+            size_t off = 0;
+            rows = 0;
+            check = 0;
+            while (off < len) {
+                sl_batch_clear(b);
+                off +=
+                    sl_json_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, NULL, NULL);
+                rows += b->n;
+                check += b->col[0].v.i[b->n - 1];
+            }
+            double sec = (double)(sl_monotonic_us() - t0) / 1e6, csec = cpu_s() - c0;
+            if (sec < best) best = sec;
+            if (csec < best_cpu) best_cpu = csec;
         }
-        double sec = (double)(sl_monotonic_us() - t0) / 1e6, csec = cpu_s() - c0;
-        if (sec < best) best = sec;
-        if (csec < best_cpu) best_cpu = csec;
-    }
-    printf("json parse (%s): %ld lines, %.1f MB, avg %.0f B/line\n", mode ? "stream" : "line by line",
-           rows, (double)len / 1e6, (double)len / (double)n);
-    printf("json parse: best of 9: wall %.3f s, %.1f ns/line, %.0f MB/s, %.2f M lines/s (check %lld)\n",
-           best, best * 1e9 / (double)rows, (double)len / 1e6 / best, (double)rows / 1e6 / best,
-           (long long)check);
-    printf("json parse: best of 9: cpu  %.3f s, %.1f ns/line, %.0f MB/s\n", best_cpu,
-           best_cpu * 1e9 / (double)rows, (double)len / 1e6 / best_cpu);
+        printf("json parse (%s): %ld lines, %.1f MB, avg %.0f B/line\n",
+               mode ? "stream" : "line by line", rows, (double)len / 1e6, (double)len / (double)n);
+        printf("json parse: best of 9: wall %.3f s, %.1f ns/line, %.0f MB/s, %.2f M lines/s (check "
+               "%lld)\n",
+               best, best * 1e9 / (double)rows, (double)len / 1e6 / best, (double)rows / 1e6 / best,
+               (long long)check);
+        printf("json parse: best of 9: cpu  %.3f s, %.1f ns/line, %.0f MB/s\n", best_cpu,
+               best_cpu * 1e9 / (double)rows, (double)len / 1e6 / best_cpu);
     }
 
     /* dirty input: every 50th line loses its closing brace (2% malformed) */
@@ -109,15 +111,16 @@ int main(int argc, char **argv) {
                 bad_seen = 0;
                 while (off < len) {
                     sl_batch_clear(b);
-                    off += sl_json_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, count_bad,
-                                               &bad_seen);
+                    off += sl_json_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b,
+                                               count_bad, &bad_seen);
                     rows += b->n;
                 }
                 double c = cpu_s() - c0;
                 if (c < bc) bc = c;
             }
             printf("json parse, 2%% malformed (%s): %ld rows + %ld bad, cpu %.3f s, %.1f ns/line\n",
-                   mode ? "stream" : "line by line", rows, bad_seen, bc, bc * 1e9 / (double)(rows + bad_seen));
+                   mode ? "stream" : "line by line", rows, bad_seen, bc,
+                   bc * 1e9 / (double)(rows + bad_seen));
         }
         sl_json_parser_set_stream(p, true);
         line = 0;
@@ -131,30 +134,34 @@ int main(int argc, char **argv) {
     char out[512];
     size_t wbytes = 0;
     double c0 = cpu_s();
-    for (long i = 0; i < n; i++) wbytes += sl_json_write_row(b, (uint32_t)(i % b->n), NULL, out, sizeof out);
+    for (long i = 0; i < n; i++)
+        wbytes += sl_json_write_row(b, (uint32_t)(i % b->n), NULL, out, sizeof out);
     double wsec = cpu_s() - c0;
-    printf("json write: %ld rows, cpu %.3f s, %.1f ns/row, %.0f MB/s\n", n, wsec, wsec * 1e9 / (double)n,
-           (double)wbytes / 1e6 / wsec);
+    printf("json write: %ld rows, cpu %.3f s, %.1f ns/row, %.0f MB/s\n", n, wsec,
+           wsec * 1e9 / (double)n, (double)wbytes / 1e6 / wsec);
 
     /* CSV: the same records */
-    size_t clen = (size_t)sprintf(buf, "detection_oid,video_camera_oid,geographical_location_oid,item_name,timestamp_detected\n");
+    size_t clen = (size_t)sprintf(
+        buf,
+        "detection_oid,video_camera_oid,geographical_location_oid,item_name,timestamp_detected\n");
     for (long i = 0; i < n; i++)
-        clen += (size_t)sprintf(buf + clen, "%lld,%ld,%ld,%s,%lld\n", 8123456789LL + i, 1000 + i % 500,
-                                i % 40, items[i % 5], 1767225600123LL + i * 7);
+        clen += (size_t)sprintf(buf + clen, "%lld,%ld,%ld,%s,%lld\n", 8123456789LL + i,
+                                1000 + i % 500, i % 40, items[i % 5], 1767225600123LL + i * 7);
     sl_csv_parser *cp = sl_csv_parser_new(&s, ',', NULL);
     c0 = cpu_s();
     size_t off = 0;
     rows = 0;
     while (off < clen) {
         sl_batch_clear(b);
-        size_t used = sl_csv_parse_lines(cp, buf + off, clen - off, 0, (int64_t)off, 0, b, NULL, NULL);
+        size_t used =
+            sl_csv_parse_lines(cp, buf + off, clen - off, 0, (int64_t)off, 0, b, NULL, NULL);
         if (!used) break;
         off += used;
         rows += b->n;
     }
     double csec = cpu_s() - c0;
-    printf("csv parse:  %ld rows, %.1f MB, cpu %.3f s, %.1f ns/row, %.0f MB/s\n", rows, (double)clen / 1e6,
-           csec, csec * 1e9 / (double)rows, (double)clen / 1e6 / csec);
+    printf("csv parse:  %ld rows, %.1f MB, cpu %.3f s, %.1f ns/row, %.0f MB/s\n", rows,
+           (double)clen / 1e6, csec, csec * 1e9 / (double)rows, (double)clen / 1e6 / csec);
 
     sl_csv_parser_free(cp);
     sl_batch_free(b);

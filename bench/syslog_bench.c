@@ -39,8 +39,8 @@ typedef struct run {
 
 static void report(const char *what, long n, size_t bytes, run best) {
     printf("%-12s %8.2f M lines/s  %7.1f MB/s  (%.1f ns/line; cpu %.3f s, wall %.3f s)\n", what,
-           (double)n / best.wall / 1e6, (double)bytes / best.wall / 1e6, best.wall * 1e9 / (double)n, best.cpu,
-           best.wall);
+           (double)n / best.wall / 1e6, (double)bytes / best.wall / 1e6,
+           best.wall * 1e9 / (double)n, best.cpu, best.wall);
 }
 
 int main(int argc, char **argv) {
@@ -48,12 +48,13 @@ int main(int argc, char **argv) {
     size_t cap = (size_t)n * 200, len = 0;
     char *buf = malloc(cap);
     for (long i = 0; i < n; i++)
-        len += (size_t)sprintf(buf + len,
-                               "<%d>1 2026-01-01T00:%02ld:%02ld.%06ldZ router-%03ld.dc1 snmpd %ld %s "
-                               "[origin ip=\"10.0.%ld.%ld\" port=\"514\"][meta seq=\"%ld\"] link state changed on "
-                               "ge-0/0/%ld\n",
-                               160 + (int)(i % 8), (i / 60) % 60, i % 60, (i * 7919) % 1000000, i % 500,
-                               1000 + i % 9000, msgids[i % 5], i % 256, (i * 13) % 256, i, i % 48);
+        len += (size_t)sprintf(
+            buf + len,
+            "<%d>1 2026-01-01T00:%02ld:%02ld.%06ldZ router-%03ld.dc1 snmpd %ld %s "
+            "[origin ip=\"10.0.%ld.%ld\" port=\"514\"][meta seq=\"%ld\"] link state changed on "
+            "ge-0/0/%ld\n",
+            160 + (int)(i % 8), (i / 60) % 60, i % 60, (i * 7919) % 1000000, i % 500,
+            1000 + i % 9000, msgids[i % 5], i % 256, (i * 13) % 256, i, i % 48);
     printf("%ld lines, %.1f bytes/line\n", n, (double)len / (double)n);
 
     sl_syslog_parser *p = sl_syslog_parser_new();
@@ -100,7 +101,8 @@ int main(int argc, char **argv) {
             long rows = 0;
             while (off < len) {
                 sl_batch_clear(b);
-                off += sl_syslog_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, NULL, NULL);
+                off += sl_syslog_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, NULL,
+                                             NULL);
                 rows += b->n;
             }
             double w = (double)(sl_monotonic_us() - t0) / 1e6, c = cpu_s() - c0;
@@ -118,11 +120,12 @@ int main(int argc, char **argv) {
     /* logfmt over lines of similar size */
     len = 0;
     for (long i = 0; i < n; i++)
-        len += (size_t)sprintf(buf + len,
-                               "ts=2026-01-01T00:%02ld:%02ld.%06ldZ level=info host=router-%03ld.dc1 status=%ld "
-                               "dur=%ld.%03ld msg=\"link state changed on ge-0/0/%ld\" cached\n",
-                               (i / 60) % 60, i % 60, (i * 7919) % 1000000, i % 500, 200 + i % 300, i % 10,
-                               i % 1000, i % 48);
+        len += (size_t)sprintf(
+            buf + len,
+            "ts=2026-01-01T00:%02ld:%02ld.%06ldZ level=info host=router-%03ld.dc1 status=%ld "
+            "dur=%ld.%03ld msg=\"link state changed on ge-0/0/%ld\" cached\n",
+            (i / 60) % 60, i % 60, (i * 7919) % 1000000, i % 500, 200 + i % 300, i % 10, i % 1000,
+            i % 48);
     sl_schema s;
     sl_schema_init(&s);
     sl_schema_add(&s, "ts", SL_T_TS);
@@ -142,7 +145,8 @@ int main(int argc, char **argv) {
         long rows = 0;
         while (off < len) {
             sl_batch_clear(b);
-            off += sl_logfmt_parse_lines(lp, buf + off, len - off, 0, (int64_t)off, 0, b, NULL, NULL);
+            off +=
+                sl_logfmt_parse_lines(lp, buf + off, len - off, 0, (int64_t)off, 0, b, NULL, NULL);
             rows += b->n;
         }
         double w = (double)(sl_monotonic_us() - t0) / 1e6, c = cpu_s() - c0;

@@ -92,8 +92,9 @@ static result run(int groups, int changed, int commits) {
     sl_schema_add(&in, "ts", SL_T_TS);
     sl_schema_add(&in, "k", SL_T_STRING);
     sl_schema_add(&in, "v", SL_T_DOUBLE);
-    const char *doc = "w: {time: ts, size: 1d, keys: [k], aggregates: {n: \"count(*)\", s: \"sum(v)\", "
-                      "mx: \"max(v)\", p99: \"p99(v)\"}}\n";
+    const char *doc =
+        "w: {time: ts, size: 1d, keys: [k], aggregates: {n: \"count(*)\", s: \"sum(v)\", "
+        "mx: \"max(v)\", p99: \"p99(v)\"}}\n";
     sl_error e = {0};
     sl_spec *spec = sl_spec_load_mem("bench.yaml", doc, strlen(doc), NULL, &e);
     if (!spec) die("spec", e.msg);
@@ -114,7 +115,8 @@ static result run(int groups, int changed, int commits) {
     sl_batch *out = sl_batch_new(sl_window_schema(w), BATCH);
     int64_t wm = T0 + 3600000000LL; /* the window ends a day later: nothing final */
     sl_buf buf = {0};
-    while (sl_window_emit(w, out, wm, false) > 0) {}
+    while (sl_window_emit(w, out, wm, false) > 0) {
+    }
 #ifdef SL_WINDOW_SNAPSHOT_FORMAT
     sl_window_snapshot(w, &buf, true); /* the chain starts */
 #endif
@@ -125,8 +127,10 @@ static result run(int groups, int changed, int commits) {
         for (int i = 0; i < changed; i++)
             add_row(cb[c], (int)(rnext() % (uint64_t)groups), (double)(rnext() % 10000) / 10.0);
     }
-    double *emit_t = malloc((size_t)commits * sizeof(double)), *snap_t = malloc((size_t)commits * sizeof(double));
-    double *tot_t = malloc((size_t)commits * sizeof(double)), *bytes = malloc((size_t)commits * sizeof(double));
+    double *emit_t = malloc((size_t)commits * sizeof(double)),
+           *snap_t = malloc((size_t)commits * sizeof(double));
+    double *tot_t = malloc((size_t)commits * sizeof(double)),
+           *bytes = malloc((size_t)commits * sizeof(double));
     int nd = 0;
     long rows = 0;
     result r = {0};
@@ -134,7 +138,8 @@ static result run(int groups, int changed, int commits) {
         if (sl_window_process(w, cb[c], &ctx)) die("process", "failed");
         double t0 = now();
         uint32_t n;
-        while ((n = sl_window_emit(w, out, wm, false)) > 0) rows += n;
+        while ((n = sl_window_emit(w, out, wm, false)) > 0)
+            rows += n;
         double t1 = now();
         snapshot(w, &buf, c);
         double t2 = now();
@@ -163,7 +168,8 @@ static result run(int groups, int changed, int commits) {
     r.full_us = r.snap_us;
     r.full_bytes = r.bytes;
 #endif
-    for (int c = 0; c < commits; c++) sl_batch_free(cb[c]);
+    for (int c = 0; c < commits; c++)
+        sl_batch_free(cb[c]);
     free(cb), free(emit_t), free(snap_t), free(tot_t), free(bytes);
     sl_buf_free(&buf);
     sl_batch_free(out);
@@ -176,19 +182,26 @@ static result run(int groups, int changed, int commits) {
 int main(int argc, char **argv) {
     int groups = 100000, changed = 100, commits = 200, reps = 3, header = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--header")) header = 1;
-        else if (i + 1 < argc && !strcmp(argv[i], "--groups")) groups = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--changed")) changed = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--commits")) commits = atoi(argv[++i]);
-        else if (i + 1 < argc && !strcmp(argv[i], "--reps")) reps = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--header"))
+            header = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--groups"))
+            groups = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--changed"))
+            changed = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--commits"))
+            commits = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--reps"))
+            reps = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: window_commit_bench [--groups N] [--changed K] [--commits C] [--reps R] [--header]\n");
+            fprintf(stderr, "usage: window_commit_bench [--groups N] [--changed K] [--commits C] "
+                            "[--reps R] [--header]\n");
             return 2;
         }
     }
     if (groups < 1 || changed < 1 || changed > groups || commits < FULL_EVERY || reps < 1) return 2;
     keynames = malloc((size_t)groups * sizeof *keynames);
-    for (int k = 0; k < groups; k++) snprintf(keynames[k], sizeof keynames[k], "key-%d", k);
+    for (int k = 0; k < groups; k++)
+        snprintf(keynames[k], sizeof keynames[k], "key-%d", k);
     result best = {0};
     for (int i = 0; i < reps; i++) {
         result r = run(groups, changed, commits);
@@ -201,13 +214,15 @@ int main(int argc, char **argv) {
 #endif
     double amortised = best.commit_us + (best.full_us - best.snap_us) / FULL_EVERY;
     if (header) {
-        printf("| window.c | open groups | changed/commit | rows emitted/commit | emit us | snapshot us | commit us "
-               "(median) | commit us amortised | snapshot bytes/commit | full snapshot us | full snapshot bytes |\n");
+        printf("| window.c | open groups | changed/commit | rows emitted/commit | emit us | "
+               "snapshot us | commit us "
+               "(median) | commit us amortised | snapshot bytes/commit | full snapshot us | full "
+               "snapshot bytes |\n");
         printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     }
-    printf("| %s | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f |\n", build, groups, changed,
-           best.rows, best.emit_us, best.snap_us, best.commit_us, amortised, best.bytes, best.full_us,
-           best.full_bytes);
+    printf("| %s | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f |\n", build,
+           groups, changed, best.rows, best.emit_us, best.snap_us, best.commit_us, amortised,
+           best.bytes, best.full_us, best.full_bytes);
     free(keynames);
     return 0;
 }

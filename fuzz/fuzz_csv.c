@@ -16,7 +16,8 @@
 
 static sl_schema schema;
 
-static void bad_count(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+static void bad_count(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                      const char *reason) {
     (void)line, (void)len, (void)part, (void)pos;
     if (!reason || !reason[0]) abort();
     (*(int *)ud)++;
@@ -24,7 +25,8 @@ static void bad_count(void *ud, const char *line, size_t len, int32_t part, int6
 
 /* Parses data as a stream fed in pieces of at most `step` new bytes;
  * returns rows + bad records seen and the bytes consumed. */
-static int stream(const char *data, size_t size, char delim, size_t step, size_t *consumed, int64_t *sum) {
+static int stream(const char *data, size_t size, char delim, size_t step, size_t *consumed,
+                  int64_t *sum) {
     sl_csv_parser *p = sl_csv_parser_new(&schema, delim, NULL);
     sl_batch *b = sl_batch_new(&schema, 3);
     sl_csv_parser_set_max_record(p, 256);
@@ -43,7 +45,9 @@ static int stream(const char *data, size_t size, char delim, size_t step, size_t
         if (used > have || (used && buf[used - 1] != '\n')) abort();
         seen += bad + (int)b->n;
         for (uint32_t r = 0; r < b->n; r++) {
-            if (b->pos[r] < (int64_t)off || b->raw[r].ptr < buf || b->raw[r].ptr + b->raw[r].len > buf + used) abort();
+            if (b->pos[r] < (int64_t)off || b->raw[r].ptr < buf ||
+                b->raw[r].ptr + b->raw[r].len > buf + used)
+                abort();
             *sum += b->pos[r] + (b->col[0].null[r] ? 7 : b->col[0].v.i[r] & 0xffff);
         }
         memmove(buf, buf + used, have - used);

@@ -60,7 +60,8 @@ static void init(void) {
     rebatch = sl_batch_new(&s, 4);
 }
 
-static void bad_ok(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+static void bad_ok(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                   const char *reason) {
     (void)line, (void)part;
     if (!reason || !reason[0]) abort();
     badlog *l = ud;
@@ -70,13 +71,16 @@ static void bad_ok(void *ud, const char *line, size_t len, int32_t part, int64_t
         l->text = realloc(l->text, l->cap);
         if (!l->text) abort();
     }
-    l->len += (size_t)snprintf(l->text + l->len, l->cap - l->len, "%lld %zu %s\n", (long long)pos, len, reason);
+    l->len += (size_t)snprintf(l->text + l->len, l->cap - l->len, "%lld %zu %s\n", (long long)pos,
+                               len, reason);
 }
 
 static void same_rows(const sl_batch *a, const sl_batch *z) {
     if (a->n != z->n) abort();
     for (uint32_t r = 0; r < a->n; r++) {
-        if (a->pos[r] != z->pos[r] || a->raw[r].ptr != z->raw[r].ptr || a->raw[r].len != z->raw[r].len) abort();
+        if (a->pos[r] != z->pos[r] || a->raw[r].ptr != z->raw[r].ptr ||
+            a->raw[r].len != z->raw[r].len)
+            abort();
         for (int c = 0; c < a->schema.n; c++) {
             const sl_column *x = &a->col[c], *y = &z->col[c];
             if (x->null[r] != y->null[r]) abort();
@@ -86,7 +90,9 @@ static void same_rows(const sl_batch *a, const sl_batch *z) {
                 if (memcmp(&x->v.d[r], &y->v.d[r], sizeof(double))) abort();
                 break;
             case SL_T_STRING:
-                if (x->v.s[r].len != y->v.s[r].len || (x->v.s[r].len && memcmp(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len))) abort();
+                if (x->v.s[r].len != y->v.s[r].len ||
+                    (x->v.s[r].len && memcmp(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len)))
+                    abort();
                 break;
             case SL_T_BOOL:
                 if (x->v.b[r] != y->v.b[r]) abort();
@@ -106,8 +112,8 @@ static void roundtrip(uint32_t r) {
     sl_batch_clear(rebatch);
     size_t used = sl_json_parse_lines(reparser[0], out, n + 1, 0, 0, 0, rebatch, NULL, NULL);
     if (used != n + 1) abort();
-    bool ts_ok = batch->col[4].null[r] ||
-                 (batch->col[4].v.i[r] >= -62135596800000000LL && batch->col[4].v.i[r] <= 253402300799999999LL);
+    bool ts_ok = batch->col[4].null[r] || (batch->col[4].v.i[r] >= -62135596800000000LL &&
+                                           batch->col[4].v.i[r] <= 253402300799999999LL);
     if (!ts_ok) return;
     if (rebatch->n != 1) abort();
     for (int c = 0; c < batch->schema.n; c++) {
@@ -119,7 +125,9 @@ static void roundtrip(uint32_t r) {
             if (!(a->v.d[r] == z->v.d[0])) abort();
             break;
         case SL_T_STRING:
-            if (a->v.s[r].len != z->v.s[0].len || (a->v.s[r].len && memcmp(a->v.s[r].ptr, z->v.s[0].ptr, a->v.s[r].len))) abort();
+            if (a->v.s[r].len != z->v.s[0].len ||
+                (a->v.s[r].len && memcmp(a->v.s[r].ptr, z->v.s[0].ptr, a->v.s[r].len)))
+                abort();
             break;
         case SL_T_BOOL:
             if (a->v.b[r] != z->v.b[0]) abort();
@@ -149,16 +157,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         sl_batch_clear(batch);
         sl_batch_clear(batch2);
         batch->cap = batch2->cap = cap; /* smaller than allocated: exercises batch-full stops */
-        size_t used = sl_json_parse_lines(p, buf + off, size - off, 0, base + (int64_t)off, 0, batch, bad_ok, &bad_stream);
-        size_t used2 = sl_json_parse_lines(lp, buf + off, size - off, 0, base + (int64_t)off, 0, batch2, bad_ok, &bad_line);
+        size_t used = sl_json_parse_lines(p, buf + off, size - off, 0, base + (int64_t)off, 0,
+                                          batch, bad_ok, &bad_stream);
+        size_t used2 = sl_json_parse_lines(lp, buf + off, size - off, 0, base + (int64_t)off, 0,
+                                           batch2, bad_ok, &bad_line);
         batch->cap = batch2->cap = 64;
         if (used != used2) abort();
         same_rows(batch, batch2);
-        if (bad_stream.len != bad_line.len || (bad_line.len && memcmp(bad_stream.text, bad_line.text, bad_line.len))) abort();
+        if (bad_stream.len != bad_line.len ||
+            (bad_line.len && memcmp(bad_stream.text, bad_line.text, bad_line.len)))
+            abort();
         if (used > size - off) abort();
         if (used && buf[off + used - 1] != '\n') abort();
         for (uint32_t r = 0; r < batch->n; r++) {
-            if (batch->raw[r].ptr < buf + off || batch->raw[r].ptr + batch->raw[r].len > buf + off + used) abort();
+            if (batch->raw[r].ptr < buf + off ||
+                batch->raw[r].ptr + batch->raw[r].len > buf + off + used)
+                abort();
             roundtrip(r);
         }
         if (used == 0) break;

@@ -38,7 +38,8 @@ static void init(void) {
 }
 
 static void touch(sl_str v) {
-    for (uint32_t k = 0; k < v.len; k++) sink += (unsigned char)v.ptr[k];
+    for (uint32_t k = 0; k < v.len; k++)
+        sink += (unsigned char)v.ptr[k];
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -60,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *o = malloc(cap);
         for (int k = 0; k < n; k++) {
             const sl_logfmt_pair *q = &pairs[k];
-            if (q->key.ptr < buf || q->key.ptr + q->key.len > buf + size || q->key.len == 0) abort();
+            if (q->key.ptr < buf || q->key.ptr + q->key.len > buf + size || q->key.len == 0)
+                abort();
             for (uint32_t i = 0; i < q->key.len; i++) {
                 unsigned char c = (unsigned char)q->key.ptr[i];
                 if (c <= ' ' || c == '=' || c == '"') abort();
@@ -91,14 +93,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (p2[k].has_value != pairs[k].has_value || p2[k].key.len != pairs[k].key.len ||
                 memcmp(p2[k].key.ptr, pairs[k].key.ptr, p2[k].key.len) != 0)
                 abort();
-            if (pairs[k].has_value && (p2[k].value.len != pairs[k].value.len ||
-                                       memcmp(p2[k].value.ptr, pairs[k].value.ptr, p2[k].value.len) != 0))
+            if (pairs[k].has_value &&
+                (p2[k].value.len != pairs[k].value.len ||
+                 memcmp(p2[k].value.ptr, pairs[k].value.ptr, p2[k].value.len) != 0))
                 abort();
         }
         free(o);
     } else {
         unsigned long col;
-        if (rc != SL_EPARSE || sscanf(err.msg, "column %lu: ", &col) != 1 || col < 1 || col > size + 1) abort();
+        if (rc != SL_EPARSE || sscanf(err.msg, "column %lu: ", &col) != 1 || col < 1 ||
+            col > size + 1)
+            abort();
     }
 
     uint32_t cap = (uint32_t)(1 + ((opt >> 1) & 7));
@@ -107,14 +112,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (off < size) {
         sl_batch_clear(batch);
         batch->cap = cap;
-        size_t used = sl_logfmt_parse_lines(P, buf + off, size - off, 0, (int64_t)off, 0, batch, NULL, NULL);
+        size_t used =
+            sl_logfmt_parse_lines(P, buf + off, size - off, 0, (int64_t)off, 0, batch, NULL, NULL);
         batch->cap = 64;
         if (used > size - off) abort();
         if (used && buf[off + used - 1] != '\n') abort();
         for (uint32_t r = 0; r < batch->n; r++) {
-            if (batch->raw[r].ptr < buf + off || batch->raw[r].ptr + batch->raw[r].len > buf + off + used) abort();
+            if (batch->raw[r].ptr < buf + off ||
+                batch->raw[r].ptr + batch->raw[r].len > buf + off + used)
+                abort();
             for (int c = 0; c < batch->schema.n; c++)
-                if (!batch->col[c].null[r] && batch->col[c].type == SL_T_STRING) touch(batch->col[c].v.s[r]);
+                if (!batch->col[c].null[r] && batch->col[c].type == SL_T_STRING)
+                    touch(batch->col[c].v.s[r]);
         }
         if (used == 0) break;
         off += used;

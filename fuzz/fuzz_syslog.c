@@ -51,7 +51,8 @@ static void init(void) {
 }
 
 static void touch(sl_str v) {
-    for (uint32_t k = 0; k < v.len; k++) sink += (unsigned char)v.ptr[k];
+    for (uint32_t k = 0; k < v.len; k++)
+        sink += (unsigned char)v.ptr[k];
 }
 
 static void inside(const char *line, size_t len, sl_str v) {
@@ -63,7 +64,8 @@ static void inside(const char *line, size_t len, sl_str v) {
 }
 
 static void check_msg(const char *line, size_t len, const sl_syslog_msg *m, int v5424) {
-    if (m->pri < 0 || m->pri > 191 || m->facility != m->pri / 8 || m->severity != m->pri % 8) abort();
+    if (m->pri < 0 || m->pri > 191 || m->facility != m->pri / 8 || m->severity != m->pri % 8)
+        abort();
     inside(line, len, m->hostname);
     inside(line, len, m->app_name);
     inside(line, len, m->procid);
@@ -74,7 +76,8 @@ static void check_msg(const char *line, size_t len, const sl_syslog_msg *m, int 
     for (int e = 0; e < m->nsd; e++) {
         const sl_syslog_element *el = &m->sd[e];
         inside(line, len, el->id);
-        if (el->id.len < 1 || el->id.len > 32 || el->first_param != next || el->nparams < 0) abort();
+        if (el->id.len < 1 || el->id.len > 32 || el->first_param != next || el->nparams < 0)
+            abort();
         next += el->nparams;
         for (int k = 0; k < el->nparams; k++) {
             const sl_syslog_param *q = &m->params[el->first_param + k];
@@ -87,7 +90,9 @@ static void check_msg(const char *line, size_t len, const sl_syslog_msg *m, int 
     if (next != m->nparams) abort();
     if (v5424) {
         if (m->version < 1 || m->version > 999) abort();
-        if (m->hostname.len > 255 || m->app_name.len > 48 || m->procid.len > 128 || m->msgid.len > 32) abort();
+        if (m->hostname.len > 255 || m->app_name.len > 48 || m->procid.len > 128 ||
+            m->msgid.len > 32)
+            abort();
         if (m->tz_offset_min < -1439 || m->tz_offset_min > 1439) abort();
     } else if (m->version != 0) {
         abort();
@@ -106,7 +111,9 @@ static size_t put(char *o, const char *s, size_t n) {
 }
 
 static void same(sl_str a, sl_str b) {
-    if ((a.ptr == NULL) != (b.ptr == NULL) || a.len != b.len || (a.len && memcmp(a.ptr, b.ptr, a.len))) abort();
+    if ((a.ptr == NULL) != (b.ptr == NULL) || a.len != b.len ||
+        (a.len && memcmp(a.ptr, b.ptr, a.len)))
+        abort();
 }
 
 /* Writes m back as RFC 5424 (TIMESTAMP "-") and parses it again. */
@@ -152,7 +159,9 @@ static void roundtrip(const sl_syslog_msg *m, size_t len) {
         fprintf(stderr, "roundtrip failed: %s\n[%.*s]\n", err.msg, (int)n, o);
         abort();
     }
-    if (r.pri != m->pri || r.version != m->version || r.has_ts || r.nsd != m->nsd || r.nparams != m->nparams) abort();
+    if (r.pri != m->pri || r.version != m->version || r.has_ts || r.nsd != m->nsd ||
+        r.nparams != m->nparams)
+        abort();
     for (int k = 0; k < 4; k++) {
         const sl_str *g[4] = {&r.hostname, &r.app_name, &r.procid, &r.msgid};
         same(*g[k], *f[k]);
@@ -180,13 +189,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *buf = malloc(size ? size : 1);
     if (!buf) return 0;
     memcpy(buf, data, size);
-    const int64_t now = (int64_t)(opt & 0x7f) * 86400LL * 1000000 * 200; /* 0 .. ~70 years after 1970 */
+    const int64_t now =
+        (int64_t)(opt & 0x7f) * 86400LL * 1000000 * 200; /* 0 .. ~70 years after 1970 */
 
     /* whole input as one message */
     sl_syslog_msg m;
     sl_error err;
     size_t tl = size;
-    while (tl && (buf[tl - 1] == '\n' || buf[tl - 1] == '\r')) tl--;
+    while (tl && (buf[tl - 1] == '\n' || buf[tl - 1] == '\r'))
+        tl--;
     int rc = sl_syslog_parse_5424(P, buf, size, &m, &err);
     if (rc == 0) {
         check_msg(buf, size, &m, 1);
@@ -210,14 +221,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (off < size) {
         sl_batch_clear(batch);
         batch->cap = cap;
-        size_t used = sl_syslog_parse_lines(P, buf + off, size - off, 0, (int64_t)off, now, batch, NULL, NULL);
+        size_t used = sl_syslog_parse_lines(P, buf + off, size - off, 0, (int64_t)off, now, batch,
+                                            NULL, NULL);
         batch->cap = 64;
         if (used > size - off) abort();
         if (used && buf[off + used - 1] != '\n') abort();
         for (uint32_t r = 0; r < batch->n; r++) {
-            if (batch->raw[r].ptr < buf + off || batch->raw[r].ptr + batch->raw[r].len > buf + off + used) abort();
+            if (batch->raw[r].ptr < buf + off ||
+                batch->raw[r].ptr + batch->raw[r].len > buf + off + used)
+                abort();
             for (int c = 0; c < batch->schema.n; c++)
-                if (!batch->col[c].null[r] && batch->col[c].type == SL_T_STRING) touch(batch->col[c].v.s[r]);
+                if (!batch->col[c].null[r] && batch->col[c].type == SL_T_STRING)
+                    touch(batch->col[c].v.s[r]);
         }
         if (used == 0) break;
         off += used;

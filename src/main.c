@@ -6,8 +6,8 @@
  *   sluice validate PIPELINE [--set k=v]...
  *   sluice lineage PIPELINE [--set k=v]...
  *   sluice gen FLAVOR [options]
- *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C] [--no-header] [--infer]
- *   sluice help [OPERATOR|SOURCE]
+ *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C]
+ * [--no-header] [--infer] sluice help [OPERATOR|SOURCE]
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file,
  * 3 a `fail` expectation stopped the pipeline, 4 corrupt state detected.
@@ -46,23 +46,27 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "sluice %s - real-time streaming pipelines in one binary\n\n"
-            "usage:\n"
-            "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] [--listen ADDR]\n"
-            "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] \"SQL\"\n"
-            "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
-            "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
-            "  sluice gen cameras|telco|retail [options]   (sluice gen FLAVOR --help)\n"
-            "  sluice gen umb [options]            (sluice gen umb --help)\n"
-            "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] [--infer] ...\n"
-            "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
-            "  sluice help [OPERATOR|SOURCE]\n\n"
-            "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
-            "SLUICE_LOG=debug|info|warn|error sets the level.\n"
-            "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file, 3 a `fail`\n"
-            "expectation stopped the pipeline, 4 corrupt state.\n",
-            SLUICE_VERSION);
+    fprintf(
+        out,
+        "sluice %s - real-time streaming pipelines in one binary\n\n"
+        "usage:\n"
+        "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] "
+        "[--listen ADDR]\n"
+        "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] "
+        "\"SQL\"\n"
+        "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice gen cameras|telco|retail [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen umb [options]            (sluice gen umb --help)\n"
+        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
+        "[--infer] ...\n"
+        "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
+        "  sluice help [OPERATOR|SOURCE]\n\n"
+        "Run `sluice COMMAND --help` for a command's options. Logs are JSON lines on stderr;\n"
+        "SLUICE_LOG=debug|info|warn|error sets the level.\n"
+        "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file, 3 a `fail`\n"
+        "expectation stopped the pipeline, 4 corrupt state.\n",
+        SLUICE_VERSION);
 }
 
 typedef struct {
@@ -78,52 +82,77 @@ typedef struct {
 
 static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "run"))
-        return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] [--listen ADDR]\n"
+        return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status "
+               "SECONDS] [--listen ADDR]\n"
                "           [--instance NAME]\n"
-               "  Runs the pipeline, following its sources until interrupted (Ctrl-C commits and exits).\n"
-               "  --data DIR      where tables, lake segments and checkpoints live (default data/<pipeline>)\n"
-               "  --set N=V       set a ${N} variable of the pipeline file (overrides the environment)\n"
+               "  Runs the pipeline, following its sources until interrupted (Ctrl-C commits and "
+               "exits).\n"
+               "  --data DIR      where tables, lake segments and checkpoints live (default "
+               "data/<pipeline>)\n"
+               "  --set N=V       set a ${N} variable of the pipeline file (overrides the "
+               "environment)\n"
                "  --once          process what is available, treat end of input as end of time\n"
                "                  (all windows final), commit and exit\n"
                "  --status S      print a status line every S seconds (default 5; 0 = off)\n"
-               "  --listen ADDR   serve the dashboard, query API and /metrics on ADDR (e.g. 127.0.0.1:8080,\n"
+               "  --listen ADDR   serve the dashboard, query API and /metrics on ADDR (e.g. "
+               "127.0.0.1:8080,\n"
                "                  port 0 = any free port); overrides the pipeline's server.listen\n"
-               "  --instance NAME scale-out: one of several processes sharing the Kafka partitions of the\n"
-               "                  pipeline's consumer group; its checkpoint is DATA/instance-NAME, and\n"
-               "                  `sluice query --data DATA` reads every instance's tables together\n";
+               "  --instance NAME scale-out: one of several processes sharing the Kafka partitions "
+               "of the\n"
+               "                  pipeline's consumer group; its checkpoint is DATA/instance-NAME, "
+               "and\n"
+               "                  `sluice query --data DATA` reads every instance's tables "
+               "together\n";
     if (!strcmp(cmd, "query"))
-        return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] \"SQL\"\n"
+        return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] "
+               "\"SQL\"\n"
                "  Read-only SQL over every table of the pipeline, lake tables included.\n";
     if (!strcmp(cmd, "validate"))
         return "usage: sluice validate PIPELINE [--set N=V]...\n"
-               "  Checks the pipeline file; errors are printed as file:line:col: message (exit 2).\n";
+               "  Checks the pipeline file; errors are printed as file:line:col: message (exit "
+               "2).\n";
     if (!strcmp(cmd, "lineage"))
-        return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, tables and views.\n";
+        return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, "
+               "tables and views.\n";
     if (!strcmp(cmd, "parse"))
         return "usage: sluice parse FORMAT [FILE] [--schema NAME:TYPE,...] [options]\n"
-               "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of syslog: each\n"
-               "          line is read as 5424 when it starts <PRI>VERSION, else as 3164) | logfmt | regex | csv\n"
-               "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object per line),\n"
+               "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of "
+               "syslog: each\n"
+               "          line is read as 5424 when it starts <PRI>VERSION, else as 3164) | logfmt "
+               "| regex | csv\n"
+               "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object "
+               "per line),\n"
                "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n"
-               "  --schema N:T,...  columns and types (json, logfmt, and csv need it, or --infer; syslog and\n"
-               "                    regex have defaults: the syslog fields, the pattern's named groups)\n"
-               "  --infer           json, csv: print the schema inferred from the input (the rules of\n"
-               "                    `schema: infer`) as YAML to paste into a pipeline file, and stop\n"
+               "  --schema N:T,...  columns and types (json, logfmt, and csv need it, or --infer; "
+               "syslog and\n"
+               "                    regex have defaults: the syslog fields, the pattern's named "
+               "groups)\n"
+               "  --infer           json, csv: print the schema inferred from the input (the rules "
+               "of\n"
+               "                    `schema: infer`) as YAML to paste into a pipeline file, and "
+               "stop\n"
                "  --pattern RE      regex: PCRE2 pattern whose named groups are the fields\n"
                "  --delimiter C     csv: field delimiter (default ,)\n"
-               "  --header, --no-header   csv: the input starts with a header row (default) or not\n"
+               "  --header, --no-header   csv: the input starts with a header row (default) or "
+               "not\n"
                "                    (then the columns are the schema's, in order)\n";
     return NULL;
 }
 
 static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
     static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},   {"set", required_argument, 0, 's'},
-        {"once", no_argument, 0, 'o'},         {"format", required_argument, 0, 'f'},
-        {"status", required_argument, 0, 'S'}, {"schema", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},         {"listen", required_argument, 0, 'l'},
-        {"pattern", required_argument, 0, 'P'}, {"delimiter", required_argument, 0, 'D'},
-        {"header", no_argument, 0, 'H'},        {"no-header", no_argument, 0, 'N'},
+        {"data", required_argument, 0, 'd'},
+        {"set", required_argument, 0, 's'},
+        {"once", no_argument, 0, 'o'},
+        {"format", required_argument, 0, 'f'},
+        {"status", required_argument, 0, 'S'},
+        {"schema", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
+        {"listen", required_argument, 0, 'l'},
+        {"pattern", required_argument, 0, 'P'},
+        {"delimiter", required_argument, 0, 'D'},
+        {"header", no_argument, 0, 'H'},
+        {"no-header", no_argument, 0, 'N'},
         {"infer", no_argument, 0, 'I'},
         {"instance", required_argument, 0, 'i'},
         {0, 0, 0, 0},
@@ -135,33 +164,63 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
     int o;
     while ((o = getopt_long(argc, argv, "d:s:of:S:c:hl:i:", longopts, NULL)) != -1) {
         switch (o) {
-        case 'd': c->data = optarg; break;
+        case 'd':
+            c->data = optarg;
+            break;
         case 's':
             if (sl_vars_set(c->vars, optarg)) {
                 fprintf(stderr, "sluice %s: --set takes NAME=VALUE, got '%s'\n", cmd, optarg);
                 return 2;
             }
             break;
-        case 'o': c->once = true; break;
-        case 'f': c->format = optarg; break;
-        case 'S': c->status = atof(optarg); break;
-        case 'c': c->schema = optarg; break;
-        case 'l': c->listen = optarg; break;
-        case 'P': c->pattern = optarg; break;
-        case 'D': c->delimiter = optarg; break;
-        case 'H': c->header = 1; break;
-        case 'N': c->header = 0; break;
-        case 'I': c->infer = true; break;
+        case 'o':
+            c->once = true;
+            break;
+        case 'f':
+            c->format = optarg;
+            break;
+        case 'S':
+            c->status = atof(optarg);
+            break;
+        case 'c':
+            c->schema = optarg;
+            break;
+        case 'l':
+            c->listen = optarg;
+            break;
+        case 'P':
+            c->pattern = optarg;
+            break;
+        case 'D':
+            c->delimiter = optarg;
+            break;
+        case 'H':
+            c->header = 1;
+            break;
+        case 'N':
+            c->header = 0;
+            break;
+        case 'I':
+            c->infer = true;
+            break;
         case 'i':
             c->instance = optarg;
             for (const char *q = optarg; *q; q++)
-                if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '-') || !*optarg) {
-                    fprintf(stderr, "sluice %s: --instance takes a name of letters, digits, '-' and '_'\n", cmd);
+                if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                      (*q >= '0' && *q <= '9') || *q == '_' || *q == '-') ||
+                    !*optarg) {
+                    fprintf(stderr,
+                            "sluice %s: --instance takes a name of letters, digits, '-' and '_'\n",
+                            cmd);
                     return 2;
                 }
             break;
-        case 'h': fputs(cmd_help_text(cmd), stdout); return 1;
-        default: fputs(cmd_help_text(cmd), stderr); return 2;
+        case 'h':
+            fputs(cmd_help_text(cmd), stdout);
+            return 1;
+        default:
+            fputs(cmd_help_text(cmd), stderr);
+            return 2;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -190,14 +249,17 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
     }
     int need = !strcmp(cmd, "query") ? 2 : 1;
     if (c.npos != need) {
-        fprintf(stderr, "sluice %s: expected %s\n%s", cmd, need == 2 ? "PIPELINE and SQL" : "PIPELINE", cmd_help_text(cmd));
+        fprintf(stderr, "sluice %s: expected %s\n%s", cmd,
+                need == 2 ? "PIPELINE and SQL" : "PIPELINE", cmd_help_text(cmd));
         sl_vars_free(c.vars);
         return 2;
     }
     int fmt = SL_FMT_TABLE;
     if (c.format) {
-        if (!strcmp(c.format, "csv")) fmt = SL_FMT_CSV;
-        else if (!strcmp(c.format, "json")) fmt = SL_FMT_JSON;
+        if (!strcmp(c.format, "csv"))
+            fmt = SL_FMT_CSV;
+        else if (!strcmp(c.format, "json"))
+            fmt = SL_FMT_JSON;
         else if (strcmp(c.format, "table")) {
             fprintf(stderr, "sluice %s: --format must be table, csv or json\n", cmd);
             sl_vars_free(c.vars);
@@ -227,11 +289,17 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sigaction(SIGTERM, &sa, NULL);
         /* a file-size limit must fail a write (EFBIG, reported), not kill us */
         signal(SIGXFSZ, SIG_IGN);
-        sl_run_opts o = {.data_dir = c.data, .once = c.once, .status_every_s = c.status, .stop = &g_stop, .signals = true,
-                         .listen = c.listen, .instance = c.instance};
+        sl_run_opts o = {.data_dir = c.data,
+                         .once = c.once,
+                         .status_every_s = c.status,
+                         .stop = &g_stop,
+                         .signals = true,
+                         .listen = c.listen,
+                         .instance = c.instance};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
-            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", sl_pipeline_name(p), err.msg);
+            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"",
+                         sl_pipeline_name(p), err.msg);
             fprintf(stderr, "sluice run: %s\n", err.msg);
             code = sl_exit_code(rc2);
             if (code == 0) code = 1;
@@ -242,7 +310,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
     return code;
 }
 
-static void bad_print(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+static void bad_print(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                      const char *reason) {
     (void)ud;
     (void)part;
     printf("# quarantine at offset %lld: %s: %.*s\n", (long long)pos, reason, (int)len, line);
@@ -259,17 +328,27 @@ static int cmd_parse(int argc, char **argv) {
     if (!strcmp(format, "rfc3164")) format = "syslog"; /* see the help text */
     static const char *const formats[] = {"json", "syslog", "logfmt", "regex", "csv"};
     bool known = false;
-    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) known |= !strcmp(format, formats[i]);
-    bool csv = !strcmp(format, "csv"), json = !strcmp(format, "json"), regex = !strcmp(format, "regex");
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        known |= !strcmp(format, formats[i]);
+    bool csv = !strcmp(format, "csv"), json = !strcmp(format, "json"),
+         regex = !strcmp(format, "regex");
     const char *why = NULL;
-    if (c.npos < 1 || c.npos > 2) why = "expected FORMAT [FILE]";
-    else if (!known) why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv)";
-    else if (c.infer && !json && !csv) why = "--infer is for json and csv";
-    else if (c.infer && c.schema) why = "--infer or --schema, not both";
-    else if (!c.schema && !c.infer && (json || csv || !strcmp(format, "logfmt"))) why = "json, logfmt and csv need --schema (json and csv: or --infer)";
-    else if (regex != !!c.pattern) why = "--pattern goes with format regex (and regex needs it)";
-    else if (!csv && (c.delimiter || c.header >= 0)) why = "--delimiter and --header are for csv";
-    else if (c.delimiter && strlen(c.delimiter) != 1) why = "--delimiter takes one character";
+    if (c.npos < 1 || c.npos > 2)
+        why = "expected FORMAT [FILE]";
+    else if (!known)
+        why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv)";
+    else if (c.infer && !json && !csv)
+        why = "--infer is for json and csv";
+    else if (c.infer && c.schema)
+        why = "--infer or --schema, not both";
+    else if (!c.schema && !c.infer && (json || csv || !strcmp(format, "logfmt")))
+        why = "json, logfmt and csv need --schema (json and csv: or --infer)";
+    else if (regex != !!c.pattern)
+        why = "--pattern goes with format regex (and regex needs it)";
+    else if (!csv && (c.delimiter || c.header >= 0))
+        why = "--delimiter and --header are for csv";
+    else if (c.delimiter && strlen(c.delimiter) != 1)
+        why = "--delimiter takes one character";
     if (why) {
         fprintf(stderr, "sluice parse: %s\n%s", why, cmd_help_text("parse"));
         sl_vars_free(c.vars);
@@ -292,7 +371,10 @@ static int cmd_parse(int argc, char **argv) {
         int t = colon ? sl_type_parse(colon + 1) : -1;
         if (colon) *colon = 0;
         if (t < 0 || sl_schema_add(&s, tok, (sl_type)t) < 0) {
-            fprintf(stderr, "sluice parse: bad --schema entry '%s' (want name:type with type int|double|string|bool|timestamp)\n", tok);
+            fprintf(stderr,
+                    "sluice parse: bad --schema entry '%s' (want name:type with type "
+                    "int|double|string|bool|timestamp)\n",
+                    tok);
             free(spec);
             sl_vars_free(c.vars);
             return 2;
@@ -320,12 +402,16 @@ static int cmd_parse(int argc, char **argv) {
     memset(buf + len, 0, SL_JSON_PADDING);
     if (c.infer) {
         sl_infer *inf = sl_infer_new();
-        if (csv) sl_infer_csv(inf, buf, len, delim, header, NULL, 0, INT64_MAX);
-        else sl_infer_json(inf, buf, len, INT64_MAX);
+        if (csv)
+            sl_infer_csv(inf, buf, len, delim, header, NULL, 0, INT64_MAX);
+        else
+            sl_infer_json(inf, buf, len, INT64_MAX);
         int rc2 = sl_infer_schema(inf, NULL, &s, &err);
-        printf("# inferred from %lld records of %s; paste into a source (or use schema: infer)\nschema:\n",
+        printf("# inferred from %lld records of %s; paste into a source (or use schema: "
+               "infer)\nschema:\n",
                (long long)sl_infer_records(inf), c.npos == 2 ? c.positional[1] : "stdin");
-        for (int i = 0; i < s.n; i++) printf("  %s: %s\n", s.f[i].name, sl_type_name(s.f[i].type));
+        for (int i = 0; i < s.n; i++)
+            printf("  %s: %s\n", s.f[i].name, sl_type_name(s.f[i].type));
         if (!s.n) printf("  {}\n");
         sl_infer_free(inf);
         if (rc2) fprintf(stderr, "sluice parse: %s\n", err.msg);
@@ -346,7 +432,8 @@ static int cmd_parse(int argc, char **argv) {
     char *line = sl_xmalloc(1 << 20);
     while (off < len) {
         sl_batch_clear(b);
-        size_t used = sl_line_format_parse(lf, buf + off, len - off, 0, (int64_t)off, sl_now_us(), b, bad_print, NULL);
+        size_t used = sl_line_format_parse(lf, buf + off, len - off, 0, (int64_t)off, sl_now_us(),
+                                           b, bad_print, NULL);
         for (uint32_t i = 0; i < b->n; i++) {
             size_t n = sl_json_write_row(b, i, NULL, line, 1 << 20);
             if (n < (1 << 20)) printf("%.*s\n", (int)n, line);
@@ -365,13 +452,17 @@ static int cmd_parse(int argc, char **argv) {
 static int cmd_help(int argc, char **argv) {
     if (argc < 2) {
         usage(stdout);
-        printf("\nSources (a source's `type:`; `sluice help sources`: the options of every source):\n");
-        for (const sl_source_def *const *d = sl_source_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
+        printf("\nSources (a source's `type:`; `sluice help sources`: the options of every "
+               "source):\n");
+        for (const sl_source_def *const *d = sl_source_all(); *d; d++)
+            printf("  %-10s %s\n", (*d)->name, (*d)->help);
         printf("\nOperators (steps of a table):\n");
-        for (const sl_op_def *const *d = sl_op_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
+        for (const sl_op_def *const *d = sl_op_all(); *d; d++)
+            printf("  %-10s %s\n", (*d)->name, (*d)->help);
         printf("  %-10s %s\n", "window", "event-time window aggregation (a table's `window:` key)");
         printf("\nSinks (a table's outputs: store:, publish:, sinks:):\n");
-        for (const sl_sink_def *const *d = sl_sink_all(); *d; d++) printf("  %-10s %s\n", (*d)->name, (*d)->help);
+        for (const sl_sink_def *const *d = sl_sink_all(); *d; d++)
+            printf("  %-10s %s\n", (*d)->name, (*d)->help);
         return 0;
     }
     if (!strcmp(argv[1], "window")) {
@@ -388,15 +479,18 @@ static int cmd_help(int argc, char **argv) {
     if (src) {
         printf("source %s: %s\n", src->name, src->help);
         sl_opt_print_help(stdout, src->opts);
-        printf("and the options every source takes (sluice help sources); default format: %s\n", src->format);
+        printf("and the options every source takes (sluice help sources); default format: %s\n",
+               src->format);
         return 0;
     }
     const sl_op_def *d = sl_op_find(argv[1]);
     const sl_sink_def *sink = sl_sink_find(argv[1]);
     if (sink) {
         printf("sink %s: %s\n", sink->name, sink->help);
-        if (sink->opts) sl_opt_print_help(stdout, sink->opts);
-        else printf("  (no options)\n");
+        if (sink->opts)
+            sl_opt_print_help(stdout, sink->opts);
+        else
+            printf("  (no options)\n");
     }
     if (!d) {
         if (sink) return 0;
@@ -429,20 +523,24 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "help")) return cmd_help(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") || !strcmp(cmd, "lineage"))
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") ||
+        !strcmp(cmd, "lineage"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
-            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail\nRun `sluice gen FLAVOR --help` for options.\n");
+            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail\nRun "
+                   "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
         if (!strcmp(argv[2], "cameras")) return sl_gen_cameras_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "umb")) return sl_gen_umb_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
-        fprintf(stderr, "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail)\n", argv[2]);
+        fprintf(stderr,
+                "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail)\n",
+                argv[2]);
         return 2;
     }
     fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);

@@ -11,22 +11,31 @@
 
 const char *sl_type_name(sl_type t) {
     switch (t) {
-    case SL_T_NULL: return "null";
-    case SL_T_BOOL: return "bool";
-    case SL_T_INT: return "int";
-    case SL_T_DOUBLE: return "double";
-    case SL_T_STRING: return "string";
-    case SL_T_TS: return "timestamp";
+    case SL_T_NULL:
+        return "null";
+    case SL_T_BOOL:
+        return "bool";
+    case SL_T_INT:
+        return "int";
+    case SL_T_DOUBLE:
+        return "double";
+    case SL_T_STRING:
+        return "string";
+    case SL_T_TS:
+        return "timestamp";
     }
     return "?";
 }
 
 int sl_type_parse(const char *name) {
-    static const struct { const char *n; sl_type t; } names[] = {
-        {"bool", SL_T_BOOL},     {"boolean", SL_T_BOOL},  {"int", SL_T_INT},
-        {"integer", SL_T_INT},   {"bigint", SL_T_INT},    {"long", SL_T_INT},
-        {"double", SL_T_DOUBLE}, {"float", SL_T_DOUBLE},  {"real", SL_T_DOUBLE},
-        {"string", SL_T_STRING}, {"text", SL_T_STRING},   {"varchar", SL_T_STRING},
+    static const struct {
+        const char *n;
+        sl_type t;
+    } names[] = {
+        {"bool", SL_T_BOOL},     {"boolean", SL_T_BOOL}, {"int", SL_T_INT},
+        {"integer", SL_T_INT},   {"bigint", SL_T_INT},   {"long", SL_T_INT},
+        {"double", SL_T_DOUBLE}, {"float", SL_T_DOUBLE}, {"real", SL_T_DOUBLE},
+        {"string", SL_T_STRING}, {"text", SL_T_STRING},  {"varchar", SL_T_STRING},
         {"timestamp", SL_T_TS},  {"ts", SL_T_TS},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -52,10 +61,14 @@ int sl_schema_add(sl_schema *s, const char *name, sl_type type) {
 
 static size_t value_size(sl_type t) {
     switch (t) {
-    case SL_T_BOOL: return 1;
-    case SL_T_STRING: return sizeof(sl_str);
-    case SL_T_DOUBLE: return sizeof(double);
-    default: return sizeof(int64_t);
+    case SL_T_BOOL:
+        return 1;
+    case SL_T_STRING:
+        return sizeof(sl_str);
+    case SL_T_DOUBLE:
+        return sizeof(double);
+    default:
+        return sizeof(int64_t);
     }
 }
 
@@ -88,7 +101,8 @@ sl_batch *sl_batch_new(const sl_schema *schema, uint32_t cap) {
 
 void sl_batch_free(sl_batch *b) {
     if (!b) return;
-    for (int i = 0; i < b->schema.n; i++) column_free(&b->col[i]);
+    for (int i = 0; i < b->schema.n; i++)
+        column_free(&b->col[i]);
     free(b->part);
     free(b->pos);
     free(b->ingest);
@@ -98,7 +112,8 @@ void sl_batch_free(sl_batch *b) {
 }
 
 void sl_batch_clear(sl_batch *b) {
-    for (int i = 0; i < b->schema.n; i++) memset(b->col[i].null, 1, b->n);
+    for (int i = 0; i < b->schema.n; i++)
+        memset(b->col[i].null, 1, b->n);
     b->n = 0;
     sl_arena_reset(b->arena);
 }
@@ -112,9 +127,11 @@ int sl_batch_add_column(sl_batch *b, const char *name, sl_type type) {
 }
 
 void sl_batch_reset_schema(sl_batch *b, const sl_schema *schema) {
-    for (int i = 0; i < b->schema.n; i++) column_free(&b->col[i]);
+    for (int i = 0; i < b->schema.n; i++)
+        column_free(&b->col[i]);
     b->schema = *schema;
-    for (int i = 0; i < schema->n; i++) column_alloc(&b->col[i], schema->f[i].type, b->cap);
+    for (int i = 0; i < schema->n; i++)
+        column_alloc(&b->col[i], schema->f[i].type, b->cap);
     b->n = 0;
     sl_arena_reset(b->arena);
 }
@@ -122,7 +139,8 @@ void sl_batch_reset_schema(sl_batch *b, const sl_schema *schema) {
 uint32_t sl_batch_append_null_row(sl_batch *b) {
     assert(b->n < b->cap); /* batch.h: n must be < cap */
     uint32_t i = b->n++;
-    for (int c = 0; c < b->schema.n; c++) b->col[c].null[i] = 1;
+    for (int c = 0; c < b->schema.n; c++)
+        b->col[c].null[i] = 1;
     b->part[i] = 0;
     b->pos[i] = 0;
     b->ingest[i] = 0;
@@ -131,26 +149,35 @@ uint32_t sl_batch_append_null_row(sl_batch *b) {
     return i;
 }
 
-#define KEEP_ARRAY(arr, T)                                   \
-    do {                                                     \
-        T *a_ = (T *)(arr);                                  \
-        uint32_t o_ = 0;                                     \
-        for (uint32_t i_ = 0; i_ < b->n; i_++)               \
-            if (keep[i_]) a_[o_++] = a_[i_];                 \
+#define KEEP_ARRAY(arr, T)                                                                         \
+    do {                                                                                           \
+        T *a_ = (T *)(arr);                                                                        \
+        uint32_t o_ = 0;                                                                           \
+        for (uint32_t i_ = 0; i_ < b->n; i_++)                                                     \
+            if (keep[i_]) a_[o_++] = a_[i_];                                                       \
     } while (0)
 
 uint32_t sl_batch_keep(sl_batch *b, const uint8_t *keep) {
     uint32_t out = 0;
-    for (uint32_t i = 0; i < b->n; i++) out += keep[i] != 0;
+    for (uint32_t i = 0; i < b->n; i++)
+        out += keep[i] != 0;
     if (out == b->n) return out;
     for (int c = 0; c < b->schema.n; c++) {
         sl_column *col = &b->col[c];
         KEEP_ARRAY(col->null, uint8_t);
         switch (col->type) {
-        case SL_T_BOOL: KEEP_ARRAY(col->v.b, uint8_t); break;
-        case SL_T_DOUBLE: KEEP_ARRAY(col->v.d, double); break;
-        case SL_T_STRING: KEEP_ARRAY(col->v.s, sl_str); break;
-        default: KEEP_ARRAY(col->v.i, int64_t); break;
+        case SL_T_BOOL:
+            KEEP_ARRAY(col->v.b, uint8_t);
+            break;
+        case SL_T_DOUBLE:
+            KEEP_ARRAY(col->v.d, double);
+            break;
+        case SL_T_STRING:
+            KEEP_ARRAY(col->v.s, sl_str);
+            break;
+        default:
+            KEEP_ARRAY(col->v.i, int64_t);
+            break;
         }
         memset(col->null + out, 1, b->n - out);
     }
@@ -166,7 +193,8 @@ void sl_batch_copy(sl_batch *dst, const sl_batch *src) {
     uint32_t n = src->n;
     /* batch.h: same schema, dst empty and big enough */
     assert(dst->n == 0 && dst->cap >= n && dst->schema.n >= src->schema.n);
-    for (int c = 0; c < src->schema.n; c++) assert(dst->col[c].type == src->col[c].type);
+    for (int c = 0; c < src->schema.n; c++)
+        assert(dst->col[c].type == src->col[c].type);
     for (int c = 0; c < src->schema.n; c++) {
         memcpy(dst->col[c].null, src->col[c].null, n);
         memcpy(dst->col[c].v.p, src->col[c].v.p, n * value_size(src->col[c].type));

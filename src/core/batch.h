@@ -100,9 +100,18 @@ void sl_batch_copy(sl_batch *dst, const sl_batch *src);
 
 /* Setters used by parsers and operators. */
 static inline void sl_col_set_null(sl_column *c, uint32_t i) { c->null[i] = 1; }
-static inline void sl_col_set_int(sl_column *c, uint32_t i, int64_t v) { c->null[i] = 0; c->v.i[i] = v; }
-static inline void sl_col_set_double(sl_column *c, uint32_t i, double v) { c->null[i] = 0; c->v.d[i] = v; }
-static inline void sl_col_set_bool(sl_column *c, uint32_t i, bool v) { c->null[i] = 0; c->v.b[i] = v; }
+static inline void sl_col_set_int(sl_column *c, uint32_t i, int64_t v) {
+    c->null[i] = 0;
+    c->v.i[i] = v;
+}
+static inline void sl_col_set_double(sl_column *c, uint32_t i, double v) {
+    c->null[i] = 0;
+    c->v.d[i] = v;
+}
+static inline void sl_col_set_bool(sl_column *c, uint32_t i, bool v) {
+    c->null[i] = 0;
+    c->v.b[i] = v;
+}
 static inline void sl_col_set_str(sl_column *c, uint32_t i, const char *p, uint32_t len) {
     c->null[i] = 0;
     c->v.s[i].ptr = p;

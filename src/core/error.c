@@ -29,8 +29,8 @@ int sl_error_set(sl_error *err, int code, const char *fmt, ...) {
     return code;
 }
 
-int sl_error_at(sl_error *err, int code, const char *file, int line, int col,
-                const char *fmt, ...) {
+int sl_error_at(sl_error *err, int code, const char *file, int line, int col, const char *fmt,
+                ...) {
     SL_DASSERT(code <= 0);
     if (!err) return code;
     char tmp[SL_ERROR_MAX];
@@ -46,17 +46,29 @@ int sl_error_at(sl_error *err, int code, const char *file, int line, int col,
 }
 const char *sl_strerror(int code) {
     switch (code) {
-    case SL_OK: return "ok";
-    case SL_EINVAL: return "invalid argument";
-    case SL_ENOMEM: return "out of memory";
-    case SL_EIO: return "i/o error";
-    case SL_EPARSE: return "parse error";
-    case SL_ETYPE: return "type error";
-    case SL_ENOTFOUND: return "not found";
-    case SL_ECORRUPT: return "corrupt data";
-    case SL_EFULL: return "full";
-    case SL_EAGAIN: return "try again";
-    case SL_EFAIL: return "expectation failed";
-    default: return "unknown error";
+    case SL_OK:
+        return "ok";
+    case SL_EINVAL:
+        return "invalid argument";
+    case SL_ENOMEM:
+        return "out of memory";
+    case SL_EIO:
+        return "i/o error";
+    case SL_EPARSE:
+        return "parse error";
+    case SL_ETYPE:
+        return "type error";
+    case SL_ENOTFOUND:
+        return "not found";
+    case SL_ECORRUPT:
+        return "corrupt data";
+    case SL_EFULL:
+        return "full";
+    case SL_EAGAIN:
+        return "try again";
+    case SL_EFAIL:
+        return "expectation failed";
+    default:
+        return "unknown error";
     }
 }

@@ -12,11 +12,11 @@
 
 enum {
     SL_OK = 0,
-    SL_EINVAL = -1,   /* bad argument, bad spec, bad expression */
+    SL_EINVAL = -1, /* bad argument, bad spec, bad expression */
     SL_ENOMEM = -2,
-    SL_EIO = -3,      /* file system or database failure */
-    SL_EPARSE = -4,   /* malformed input record */
-    SL_ETYPE = -5,    /* type error in an expression or record */
+    SL_EIO = -3,    /* file system or database failure */
+    SL_EPARSE = -4, /* malformed input record */
+    SL_ETYPE = -5,  /* type error in an expression or record */
     SL_ENOTFOUND = -6,
     SL_ECORRUPT = -7, /* checkpoint or segment fails its integrity check */
     SL_EFULL = -8,    /* disk full or a bound was reached */
@@ -36,8 +36,8 @@ int sl_error_set(sl_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int sl_error_setv(sl_error *err, int code, const char *fmt, va_list ap);
 /* Same, with a "file:line:col: " prefix (line and col are 1-based). */
-int sl_error_at(sl_error *err, int code, const char *file, int line, int col,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int sl_error_at(sl_error *err, int code, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 const char *sl_strerror(int code);
 
 #endif

@@ -49,7 +49,8 @@ int sl_evloop_wait(sl_evloop *l, int timeout_ms, uint64_t *tags, int cap) {
     if (cap > 32) cap = 32;
     int n = epoll_wait(l->ep, ev, cap, timeout_ms);
     if (n < 0) return errno == EINTR ? 0 : -1;
-    for (int i = 0; i < n; i++) tags[i] = ev[i].data.u64;
+    for (int i = 0; i < n; i++)
+        tags[i] = ev[i].data.u64;
     return n;
 }
 
@@ -82,7 +83,8 @@ int sl_signalfd_open(sl_error *err) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    if (pthread_sigmask(SIG_BLOCK, &set, &saved_mask)) return sl_error_set(err, SL_EIO, "blocking SIGINT/SIGTERM failed");
+    if (pthread_sigmask(SIG_BLOCK, &set, &saved_mask))
+        return sl_error_set(err, SL_EIO, "blocking SIGINT/SIGTERM failed");
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) {
         int e = errno;

@@ -10,10 +10,15 @@
 
 #include "core/mem.h"
 
-uint64_t sl_hash_bytes(const void *p, size_t n, uint64_t seed) { return XXH3_64bits_withSeed(p, n, seed); }
+uint64_t sl_hash_bytes(const void *p, size_t n, uint64_t seed) {
+    return XXH3_64bits_withSeed(p, n, seed);
+}
 uint64_t sl_hash_int(int64_t v, uint64_t seed) { return XXH3_64bits_withSeed(&v, sizeof v, seed); }
 
-typedef struct { uint64_t k; int64_t v; } slot_t;
+typedef struct {
+    uint64_t k;
+    int64_t v;
+} slot_t;
 
 struct sl_hmap {
     slot_t *s;
@@ -25,7 +30,8 @@ static inline uint64_t fix(uint64_t k) { return k ? k : 0x9e3779b97f4a7c15ULL; }
 sl_hmap *sl_hmap_new(size_t initial) {
     sl_hmap *m = sl_xcalloc(1, sizeof *m);
     size_t cap = 16;
-    while (cap < initial * 2) cap <<= 1;
+    while (cap < initial * 2)
+        cap <<= 1;
     m->s = sl_xcalloc(cap, sizeof(slot_t));
     m->cap = cap;
     assert((cap & (cap - 1)) == 0); /* a power of two: probes use cap - 1 as a mask */
@@ -51,7 +57,8 @@ static void grow(sl_hmap *m) {
     for (size_t i = 0; i < oc; i++) {
         if (!old[i].k) continue;
         size_t j = old[i].k & mask;
-        while (m->s[j].k) j = (j + 1) & mask;
+        while (m->s[j].k)
+            j = (j + 1) & mask;
         m->s[j] = old[i];
     }
     free(old);
@@ -89,7 +96,8 @@ int sl_hmap_put(sl_hmap *m, uint64_t key, int64_t val, int64_t **slot) {
 int sl_hmap_del(sl_hmap *m, uint64_t key) {
     key = fix(key);
     size_t mask = m->cap - 1, j = key & mask;
-    while (m->s[j].k && m->s[j].k != key) j = (j + 1) & mask;
+    while (m->s[j].k && m->s[j].k != key)
+        j = (j + 1) & mask;
     if (!m->s[j].k) return 0;
     /* backward-shift deletion */
     size_t i = j;

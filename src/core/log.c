@@ -14,11 +14,16 @@ static sl_log_level g_level = SL_LOG_INFO;
 void sl_log_init(void) {
     const char *v = getenv("SLUICE_LOG");
     if (!v) return;
-    if (!strcasecmp(v, "debug")) g_level = SL_LOG_DEBUG;
-    else if (!strcasecmp(v, "info")) g_level = SL_LOG_INFO;
-    else if (!strcasecmp(v, "warn")) g_level = SL_LOG_WARN;
-    else if (!strcasecmp(v, "error")) g_level = SL_LOG_ERROR;
-    else if (!strcasecmp(v, "off")) g_level = SL_LOG_OFF;
+    if (!strcasecmp(v, "debug"))
+        g_level = SL_LOG_DEBUG;
+    else if (!strcasecmp(v, "info"))
+        g_level = SL_LOG_INFO;
+    else if (!strcasecmp(v, "warn"))
+        g_level = SL_LOG_WARN;
+    else if (!strcasecmp(v, "error"))
+        g_level = SL_LOG_ERROR;
+    else if (!strcasecmp(v, "off"))
+        g_level = SL_LOG_OFF;
 }
 
 void sl_log_set_level(sl_log_level lvl) { g_level = lvl; }

@@ -37,9 +37,7 @@ void *sl_xreallocarray(void *p, size_t n, size_t size) {
     return sl_xrealloc(p, n * size);
 }
 
-char *sl_xstrdup(const char *s) {
-    return sl_xstrndup(s, strlen(s));
-}
+char *sl_xstrdup(const char *s) { return sl_xstrndup(s, strlen(s)); }
 
 char *sl_xstrndup(const char *s, size_t n) {
     if (n == SIZE_MAX) sl_oom("strdup", n);

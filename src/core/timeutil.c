@@ -74,9 +74,11 @@ static int format_iso(int64_t us, char *out, size_t cap, int frac_digits) {
     int h, mi, s;
     split(us, &y, &mo, &d, &h, &mi, &s, &frac);
     if (y < 0 || y > 9999 || cap < 32) {
-        if (frac_digits == 0) return snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, h, mi, s);
-        return snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%0*lldZ", (long long)y, mo, d, h, mi, s, frac_digits,
-                        (long long)(frac_digits == 3 ? frac / 1000 : frac));
+        if (frac_digits == 0)
+            return snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, h,
+                            mi, s);
+        return snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%0*lldZ", (long long)y, mo, d, h,
+                        mi, s, frac_digits, (long long)(frac_digits == 3 ? frac / 1000 : frac));
     }
     char *p = out;
     p = put2(p, (unsigned)(y / 100));
@@ -120,7 +122,8 @@ int sl_fmt_i64(char *out, int64_t v) {
     } while (u);
     int o = 0;
     if (v < 0) out[o++] = '-';
-    while (n) out[o++] = tmp[--n];
+    while (n)
+        out[o++] = tmp[--n];
     out[o] = 0;
     return o;
 }
@@ -198,14 +201,22 @@ int sl_duration_parse(const char *s, int64_t *us) {
             v = v * 10 + (*p++ - '0');
         }
         int64_t unit;
-        if (!strncmp(p, "ms", 2)) unit = SL_US_PER_MS, p += 2;
-        else if (!strncmp(p, "us", 2)) unit = 1, p += 2;
-        else if (*p == 's') unit = SL_US_PER_SEC, p++;
-        else if (*p == 'm') unit = 60 * SL_US_PER_SEC, p++;
-        else if (*p == 'h') unit = 3600 * SL_US_PER_SEC, p++;
-        else if (*p == 'd') unit = 86400 * SL_US_PER_SEC, p++;
-        else if (*p == 0 && p != s) unit = SL_US_PER_SEC;
-        else return SL_EPARSE;
+        if (!strncmp(p, "ms", 2))
+            unit = SL_US_PER_MS, p += 2;
+        else if (!strncmp(p, "us", 2))
+            unit = 1, p += 2;
+        else if (*p == 's')
+            unit = SL_US_PER_SEC, p++;
+        else if (*p == 'm')
+            unit = 60 * SL_US_PER_SEC, p++;
+        else if (*p == 'h')
+            unit = 3600 * SL_US_PER_SEC, p++;
+        else if (*p == 'd')
+            unit = 86400 * SL_US_PER_SEC, p++;
+        else if (*p == 0 && p != s)
+            unit = SL_US_PER_SEC;
+        else
+            return SL_EPARSE;
         /* v <= 1e12 and unit <= 8.64e10 can still overflow int64: check */
         if (v > INT64_MAX / unit || total > INT64_MAX - v * unit) return SL_EPARSE;
         total += v * unit;

@@ -41,7 +41,9 @@ static int commit_outputs(run *R, bool all_final) {
     for (int i = 0; i < R->p->nt; i++) {
         table *t = &R->p->t[i];
         for (int k = 0; k < t->nsinks; k++)
-            if (t->sinks[k].def->prepare && (rc = t->sinks[k].def->prepare(t->sinks[k].self, R->store, err))) return rc;
+            if (t->sinks[k].def->prepare &&
+                (rc = t->sinks[k].def->prepare(t->sinks[k].self, R->store, err)))
+                return rc;
     }
     return 0;
 }
@@ -51,8 +53,10 @@ static void pos_cb(void *ud, const char *name, int64_t pos) {
     run *R = ((void **)ud)[0];
     source *s = ((void **)ud)[1];
     if (R->failed) return;
-    if (sl_input_fence(s, name, pos, R->err)) R->failed = SL_EFAIL;
-    else if (sl_store_put_position(R->store, s->name, name, pos)) R->failed = SL_EIO;
+    if (sl_input_fence(s, name, pos, R->err))
+        R->failed = SL_EFAIL;
+    else if (sl_store_put_position(R->store, s->name, name, pos))
+        R->failed = SL_EIO;
 }
 
 static int commit_positions(run *R) {
@@ -62,8 +66,8 @@ static int commit_positions(run *R) {
         sl_input_each_position(src, pos_cb, ud);
         if (R->failed == SL_EFAIL) return SL_EFAIL; /* fenced: the message is in err */
         if (R->failed)
-            return sl_error_set(R->err, SL_EIO, "saving the positions of source '%s' failed: %s", src->name,
-                                sqlite3_errmsg(sl_store_db(R->store)));
+            return sl_error_set(R->err, SL_EIO, "saving the positions of source '%s' failed: %s",
+                                src->name, sqlite3_errmsg(sl_store_db(R->store)));
     }
     return 0;
 }
@@ -113,14 +117,18 @@ static int commit_state(run *R, sl_buf *buf) {
 static int commit_event_log(run *R, bool all_final, int64_t t0) {
     int64_t now = sl_now_us();
     sl_event e = sl_event_empty(R->commit_id + 1, all_final ? "final" : "commit");
-    e.records_in = R->c_in, e.parse_errors = R->c_parse, e.quarantined = R->c_quar, e.late = R->c_late;
+    e.records_in = R->c_in, e.parse_errors = R->c_parse, e.quarantined = R->c_quar,
+    e.late = R->c_late;
     e.duplicates = R->c_dup, e.filtered = R->c_filt, e.dropped = R->c_drop;
     e.watermark_us = sl__engine_pipeline_wm(R);
     if (R->ctx.lag_n) {
         e.lag_avg_ms = R->ctx.lag_sum_us / (double)R->ctx.lag_n / 1000.0;
         e.lag_max_ms = (double)R->ctx.lag_max_us / 1000.0;
     }
-    if (R->c_ingest_n) e.proc_ms = ((double)(now - R->ingest_base) - (double)R->c_ingest_sum / (double)R->c_ingest_n) / 1000.0;
+    if (R->c_ingest_n)
+        e.proc_ms =
+            ((double)(now - R->ingest_base) - (double)R->c_ingest_sum / (double)R->c_ingest_n) /
+            1000.0;
     char details[8192];
     int dn = snprintf(details, sizeof details, "{\"tables\":{");
     for (int i = 0; i < R->p->nt; i++) {
@@ -128,7 +136,8 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
         t->rows_total_in += t->rows_in;
         t->rows_total_out += t->rows_out;
         if (dn < (int)sizeof details - 200)
-            dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s\"%s\":{\"in\":%lld,\"out\":%lld}", i ? "," : "", t->name,
+            dn += snprintf(details + dn, sizeof details - (size_t)dn,
+                           "%s\"%s\":{\"in\":%lld,\"out\":%lld}", i ? "," : "", t->name,
                            (long long)t->rows_in, (long long)t->rows_out);
         t->rows_in = t->rows_out = 0;
     }
@@ -138,12 +147,14 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
         for (int s = 0; s < R->p->t[i].nsteps; s++) {
             step *st = &R->p->t[i].steps[s];
             if (!st->def->stats || dn > (int)sizeof details - 1200) continue;
-            dn += snprintf(details + dn, sizeof details - (size_t)dn, "%s{\"op\":\"%s\",\"stats\":", first ? "" : ",", st->id);
+            dn += snprintf(details + dn, sizeof details - (size_t)dn,
+                           "%s{\"op\":\"%s\",\"stats\":", first ? "" : ",", st->id);
             dn += sl_op_stats_json(st->def, st->self, details + dn, sizeof details - (size_t)dn);
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
             first = 0;
         }
-    snprintf(details + dn, sizeof details - (size_t)dn, "],\"rss_kb\":%lld}", (long long)sl__engine_rss_kb());
+    snprintf(details + dn, sizeof details - (size_t)dn, "],\"rss_kb\":%lld}",
+             (long long)sl__engine_rss_kb());
     e.details = details;
     e.commit_ms = (double)(sl_monotonic_us() - t0) / 1000.0;
     int rc = sl_eventlog_append(R->store, &e, R->err);
@@ -173,7 +184,8 @@ static void committed(run *R, int64_t t0) {
     R->dirty = false;
     sl__engine_build_metrics(R);
     if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);
-    sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id, R->last_commit_ms);
+    sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id,
+                 R->last_commit_ms);
 }
 
 int sl__engine_commit(run *R, bool all_final) {
@@ -194,9 +206,11 @@ int sl__engine_commit(run *R, bool all_final) {
      * checkpoint age on /metrics shows the stall. At start-up the same lock
      * is an error instead (recover.c): most likely a second `sluice run` on
      * the same data directory. */
-    for (int waited = 0; (rc = sl_store_begin(R->store, err)) == SL_EAGAIN && !(R->opts->stop && *R->opts->stop);) {
+    for (int waited = 0;
+         (rc = sl_store_begin(R->store, err)) == SL_EAGAIN && !(R->opts->stop && *R->opts->stop);) {
         waited += 5;
-        sl_log_warn("database locked by another process: waiting", "\"pipeline\":\"%s\",\"waited_s\":%d", R->p->name, waited);
+        sl_log_warn("database locked by another process: waiting",
+                    "\"pipeline\":\"%s\",\"waited_s\":%d", R->p->name, waited);
         err->msg[0] = 0;
         err->code = 0;
     }

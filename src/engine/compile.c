@@ -21,37 +21,52 @@
 
 static const sl_opt top_opts[] = {
     {"pipeline", SL_OPT_STRING, true, NULL, NULL, "pipeline name (names the data directory)"},
-    {"extends", SL_OPT_STRING, false, NULL, NULL, "another pipeline file (relative to this one): its top-level sections apply unless this file sets them"},
+    {"extends", SL_OPT_STRING, false, NULL, NULL,
+     "another pipeline file (relative to this one): its top-level sections apply unless this file "
+     "sets them"},
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
-    {"commit_interval", SL_OPT_DURATION, false, NULL, "1s", "how often outputs and positions are committed"},
+    {"commit_interval", SL_OPT_DURATION, false, NULL, "1s",
+     "how often outputs and positions are committed"},
     {"batch_size", SL_OPT_INT, false, NULL, "4096", "rows per batch"},
     {"sources", SL_OPT_MAP, true, NULL, NULL, "name: source"},
     {"tables", SL_OPT_MAP, true, NULL, NULL, "name: table"},
     {"views", SL_OPT_MAP, false, NULL, NULL, "name: SQL SELECT over tables"},
     {"server", SL_OPT_MAP, false, NULL, NULL, "HTTP server: {listen: 127.0.0.1:8080, token: ...}"},
-    {"dashboard", SL_OPT_MAP, false, NULL, NULL, "dashboard: {title, panels: [...]} served at / by the server"},
+    {"dashboard", SL_OPT_MAP, false, NULL, NULL,
+     "dashboard: {title, panels: [...]} served at / by the server"},
     {0},
 };
 
 static const sl_opt table_opts[] = {
-    {"from", SL_OPT_LIST, true, NULL, NULL, "a source or another table, or a list of them (a union: the columns of the first, which every other input must have)"},
-    {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)", "a union: an input that sent no rows for this long stops holding the table's watermark back"},
+    {"from", SL_OPT_LIST, true, NULL, NULL,
+     "a source or another table, or a list of them (a union: the columns of the first, which every "
+     "other input must have)"},
+    {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)",
+     "a union: an input that sent no rows for this long stops holding the table's watermark back"},
     {"layer", SL_OPT_ENUM, false, "bronze|silver|gold", "silver", "medallion layer"},
-    {"store", SL_OPT_ENUM, false, "lake|sqlite|none", "lake for bronze, else sqlite", "where rows are kept"},
+    {"store", SL_OPT_ENUM, false, "lake|sqlite|none", "lake for bronze, else sqlite",
+     "where rows are kept"},
     {"retention", SL_OPT_DURATION, false, NULL, NULL, "lake: delete hour folders older than this"},
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
     {"steps", SL_OPT_SEQ, false, NULL, NULL, "operators applied in order: - op: {...}"},
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
-    {"columns", SL_OPT_LIST, false, NULL, NULL, "keep only these columns (in this order) after the steps"},
-    {"publish", SL_OPT_MAP, false, NULL, NULL, "also send every row to Kafka as JSON: {brokers, topic, key: EXPR, properties: {...}} (the kafka sink)"},
-    {"sinks", SL_OPT_SEQ, false, NULL, NULL, "more outputs, each - kind: {options} (sluice help <sink>)"},
-    {"rollup", SL_OPT_MAP, false, NULL, NULL, "{size: 1h}: a coarser window made by merging the final groups of the window table it reads"},
+    {"columns", SL_OPT_LIST, false, NULL, NULL,
+     "keep only these columns (in this order) after the steps"},
+    {"publish", SL_OPT_MAP, false, NULL, NULL,
+     "also send every row to Kafka as JSON: {brokers, topic, key: EXPR, properties: {...}} (the "
+     "kafka sink)"},
+    {"sinks", SL_OPT_SEQ, false, NULL, NULL,
+     "more outputs, each - kind: {options} (sluice help <sink>)"},
+    {"rollup", SL_OPT_MAP, false, NULL, NULL,
+     "{size: 1h}: a coarser window made by merging the final groups of the window table it reads"},
     {0},
 };
 
 static const sl_opt server_opts[] = {
-    {"listen", SL_OPT_STRING, false, NULL, "127.0.0.1:8080", "address:port to listen on (port 0: any free port)"},
-    {"token", SL_OPT_STRING, false, NULL, NULL, "bearer token required by every endpoint but /healthz (empty: none)"},
+    {"listen", SL_OPT_STRING, false, NULL, "127.0.0.1:8080",
+     "address:port to listen on (port 0: any free port)"},
+    {"token", SL_OPT_STRING, false, NULL, NULL,
+     "bearer token required by every endpoint but /healthz (empty: none)"},
     {0},
 };
 
@@ -65,7 +80,8 @@ static const sl_opt panel_opts[] = {
     {"title", SL_OPT_STRING, true, NULL, NULL, "panel title"},
     {"type", SL_OPT_ENUM, true, "timeseries|bar|table|stat", NULL, "how the query result is drawn"},
     {"sql", SL_OPT_STRING, true, NULL, NULL, "read-only SQL over the pipeline's tables"},
-    {"refresh_ms", SL_OPT_INT, false, NULL, "5000", "how often the panel re-runs its query (it also refreshes on commits)"},
+    {"refresh_ms", SL_OPT_INT, false, NULL, "5000",
+     "how often the panel re-runs its query (it also refreshes on commits)"},
     {"x", SL_OPT_STRING, false, NULL, NULL, "x column (timeseries, bar)"},
     {"y", SL_OPT_LIST, false, NULL, NULL, "value column(s)"},
     {"series", SL_OPT_STRING, false, NULL, NULL, "one line per value of this column (timeseries)"},
@@ -109,7 +125,8 @@ static void node_json(const sl_node *n, char **buf, size_t *len, size_t *cap) {
     } else {
         const char *s = n->str ? n->str : "";
         char *end;
-        if (!n->quoted && *s && (strtod(s, &end), *end == 0) && strspn(s, "0123456789.-+eE") == strlen(s)) {
+        if (!n->quoted && *s && (strtod(s, &end), *end == 0) &&
+            strspn(s, "0123456789.-+eE") == strlen(s)) {
             PUT(s, strlen(s));
         } else {
             size_t sl = strlen(s);
@@ -128,18 +145,21 @@ static bool valid_ident(const char *s) {
     if (!s || !*s || strlen(s) >= SL_NAME_MAX) return false;
     if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return false;
     for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
             return false;
     return true;
 }
 
 static int name_error(sl_error *err, const sl_node *map, int i, const char *what) {
     return sl_error_at(err, SL_EINVAL, map->file, map->map[i].line, map->map[i].col,
-                       "%s name '%s' must be an identifier (letters, digits, _)", what, map->map[i].key);
+                       "%s name '%s' must be an identifier (letters, digits, _)", what,
+                       map->map[i].key);
 }
 
 static void free_list(char **v, int n) {
-    for (int i = 0; v && i < n; i++) free(v[i]);
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -153,8 +173,10 @@ static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
         for (const char *q = str;;) {
             size_t l = strcspn(q, ",");
             const char *a = q, *b = q + l;
-            while (a < b && *a == ' ') a++;
-            while (b > a && b[-1] == ' ') b--;
+            while (a < b && *a == ' ')
+                a++;
+            while (b > a && b[-1] == ' ')
+                b--;
             if (b > a) (*out)[(*count)++] = strndup(a, (size_t)(b - a));
             if (!q[l]) break;
             q += l + 1;
@@ -192,25 +214,40 @@ static const char *kinds_with(bool sample, char *out, size_t cap) {
     size_t len = 0;
     out[0] = 0;
     for (int i = 0; i < n && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", !i ? "" : i == n - 1 ? " or " : ", ", has[i]->name);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s",
+                                !i           ? ""
+                                : i == n - 1 ? " or "
+                                             : ", ",
+                                has[i]->name);
     return out;
 }
 
 /* pattern_regex, delimiter, header, columns. */
-static int compile_format_opts(source *s, const sl_node *n, const sl_source_common *c, sl_error *err) {
-    const sl_node *pat = c->pattern_regex_at, *d = c->delimiter_at, *h = c->header_at, *cols = c->columns;
+static int compile_format_opts(source *s, const sl_node *n, const sl_source_common *c,
+                               sl_error *err) {
+    const sl_node *pat = c->pattern_regex_at, *d = c->delimiter_at, *h = c->header_at,
+                  *cols = c->columns;
     bool regex = !strcmp(s->format, "regex"), csv = !strcmp(s->format, "csv");
-    bool files = s->def->read_head != NULL; /* a partition starts with its header; a message does not */
+    bool files =
+        s->def->read_head != NULL; /* a partition starts with its header; a message does not */
     char kinds[128];
-    if (regex != !!pat) return sl_node_error(err, pat ? pat : n, "source '%s': format regex and pattern_regex go together", s->name);
+    if (regex != !!pat)
+        return sl_node_error(err, pat ? pat : n,
+                             "source '%s': format regex and pattern_regex go together", s->name);
     if (!csv && (d || h || cols))
-        return sl_node_error(err, d ? d : h ? h : cols, "source '%s': delimiter, header and columns are for format csv", s->name);
+        return sl_node_error(err,
+                             d   ? d
+                             : h ? h
+                                 : cols,
+                             "source '%s': delimiter, header and columns are for format csv",
+                             s->name);
     s->regex = pat ? strdup(c->pattern_regex) : NULL;
     if (strlen(c->delimiter) != 1) return sl_node_error(err, d, "delimiter must be one character");
     s->delim = c->delimiter[0];
     s->header = h ? c->header : files;
     if (csv && s->header && !files)
-        return sl_node_error(err, h ? h : n, "source '%s': header: true needs a %s source", s->name, kinds_with(false, kinds, sizeof kinds));
+        return sl_node_error(err, h ? h : n, "source '%s': header: true needs a %s source", s->name,
+                             kinds_with(false, kinds, sizeof kinds));
     if (cols && node_list(cols, &s->columns, &s->ncolumns, err)) return SL_EINVAL;
     return 0;
 }
@@ -221,38 +258,55 @@ static int parse_schema_map(const sl_node *sc, sl_schema *out, sl_error *err) {
         if (!valid_ident(me->key)) return name_error(err, sc, i, "field");
         int t = me->val->kind == SL_NODE_SCALAR ? sl_type_parse(me->val->str) : -1;
         if (t < 0)
-            return sl_node_error(err, me->val, "unknown type '%s' for field '%s' (int, double, string, bool, timestamp)",
-                                 me->val->str ? me->val->str : "", me->key);
+            return sl_node_error(
+                err, me->val,
+                "unknown type '%s' for field '%s' (int, double, string, bool, timestamp)",
+                me->val->str ? me->val->str : "", me->key);
         if (sl_schema_add(out, me->key, (sl_type)t) < 0)
-            return sl_error_at(err, SL_EINVAL, sc->file, me->line, me->col, "too many fields, or '%s' twice", me->key);
+            return sl_error_at(err, SL_EINVAL, sc->file, me->line, me->col,
+                               "too many fields, or '%s' twice", me->key);
     }
     return 0;
 }
 
 /* schema: infer, schema_hints, infer_sample, evolve, on_type_conflict. */
 static int compile_evolve_opts(source *s, const sl_source_common *c, sl_error *err) {
-    const sl_node *sc = c->schema, *h = c->schema_hints, *smp = c->infer_sample_at, *ev = c->evolve_at, *tc = c->on_type_conflict_at;
+    const sl_node *sc = c->schema, *h = c->schema_hints, *smp = c->infer_sample_at,
+                  *ev = c->evolve_at, *tc = c->on_type_conflict_at;
     char kinds[128];
     s->infer = sc && sc->kind == SL_NODE_SCALAR && sc->str && !strcmp(sc->str, "infer");
     bool jc = !strcmp(s->format, "json") || !strcmp(s->format, "csv");
     bool files = s->def->read_head != NULL; /* evolution resumes at a record's byte position */
-    if (s->infer && !jc) return sl_node_error(err, sc, "source '%s': schema: infer is for formats json and csv", s->name);
+    if (s->infer && !jc)
+        return sl_node_error(err, sc, "source '%s': schema: infer is for formats json and csv",
+                             s->name);
     if (s->infer && !s->def->sample)
-        return sl_node_error(err, sc, "source '%s': schema: infer needs a %s source (it samples the files present)", s->name,
-                             kinds_with(true, kinds, sizeof kinds));
-    if ((h || smp) && !s->infer) return sl_node_error(err, h ? h : smp, "source '%s': schema_hints and infer_sample go with schema: infer", s->name);
+        return sl_node_error(
+            err, sc, "source '%s': schema: infer needs a %s source (it samples the files present)",
+            s->name, kinds_with(true, kinds, sizeof kinds));
+    if ((h || smp) && !s->infer)
+        return sl_node_error(err, h ? h : smp,
+                             "source '%s': schema_hints and infer_sample go with schema: infer",
+                             s->name);
     sl_schema_init(&s->declared);
     if (h && parse_schema_map(h, &s->declared, err)) return err->code;
     s->infer_sample = c->infer_sample;
-    static const int evolve_of[] = {[SL_EVOLVE_ADD_COLUMNS] = EVOLVE_ADD, [SL_EVOLVE_FAIL] = EVOLVE_FAIL, [SL_EVOLVE_NONE] = EVOLVE_NONE};
+    static const int evolve_of[] = {[SL_EVOLVE_ADD_COLUMNS] = EVOLVE_ADD,
+                                    [SL_EVOLVE_FAIL] = EVOLVE_FAIL,
+                                    [SL_EVOLVE_NONE] = EVOLVE_NONE};
     s->evolve = c->evolve >= 0 ? evolve_of[c->evolve] : s->infer ? EVOLVE_ADD : EVOLVE_NONE;
     s->widen = c->on_type_conflict == SL_CONFLICT_WIDEN;
     const sl_node *at = tc && s->widen ? tc : ev;
     if ((s->evolve != EVOLVE_NONE || s->widen) && (!jc || !files))
-        return sl_node_error(err, at ? at : sc, "source '%s': evolve and on_type_conflict: widen need format json or csv and a %s source", s->name,
-                             kinds_with(false, kinds, sizeof kinds));
+        return sl_node_error(err, at ? at : sc,
+                             "source '%s': evolve and on_type_conflict: widen need format json or "
+                             "csv and a %s source",
+                             s->name, kinds_with(false, kinds, sizeof kinds));
     if (s->evolve != EVOLVE_NONE && !strcmp(s->format, "csv") && !s->header)
-        return sl_node_error(err, at ? at : sc, "source '%s': schema evolution of csv needs header: true (new columns are found in headers)", s->name);
+        return sl_node_error(err, at ? at : sc,
+                             "source '%s': schema evolution of csv needs header: true (new columns "
+                             "are found in headers)",
+                             s->name);
     return 0;
 }
 
@@ -271,7 +325,8 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
         if (sl_opt_find(common, k) || sl_opt_find(s->def->opts, k)) continue;
         char owners[128];
         sl_source_owners(k, owners, sizeof owners);
-        return sl_node_error(err, n->map[i].val, "source '%s': '%s' is for %s sources", s->name, k, owners);
+        return sl_node_error(err, n->map[i].val, "source '%s': '%s' is for %s sources", s->name, k,
+                             owners);
     }
     sl_node mine, rest;
     map_subset(n, common, &rest);
@@ -284,23 +339,30 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
     free(rest.map);
     free(mine.map);
     if (rc) return rc;
-    snprintf(s->format, sizeof s->format, "%s", c.format_at ? sl_source_format_name(c.format) : s->def->format);
+    snprintf(s->format, sizeof s->format, "%s",
+             c.format_at ? sl_source_format_name(c.format) : s->def->format);
     if (compile_format_opts(s, n, &c, err)) return err->code;
     const sl_node *sc = c.schema;
     sl_schema_init(&s->schema);
     if (compile_evolve_opts(s, &c, err)) return err->code;
     if (sc && !s->infer && sc->kind != SL_NODE_MAP)
         return sl_node_error(err, sc, "schema: expected a map of field: type, or infer");
-    if (!sc && strcmp(s->format, "syslog") == 0) sl_line_format_syslog_schema(&s->schema);
+    if (!sc && strcmp(s->format, "syslog") == 0)
+        sl_line_format_syslog_schema(&s->schema);
     else if (!sc && strcmp(s->format, "regex") == 0) {
         sl_error e = {0};
-        if (sl_regex_schema(s->regex, &s->schema, &e)) return sl_node_error(err, c.pattern_regex_at, "%s", e.msg);
-    }
-    else if (!sc) return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)", s->name, s->format);
+        if (sl_regex_schema(s->regex, &s->schema, &e))
+            return sl_node_error(err, c.pattern_regex_at, "%s", e.msg);
+    } else if (!sc)
+        return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)",
+                             s->name, s->format);
     if (sc && !s->infer && parse_schema_map(sc, &s->schema, err)) return err->code;
     if (info.part_column) {
         if (sl_schema_find(&s->schema, SL_PART_COLUMN) >= 0)
-            return sl_node_error(err, info.part_column, "source '%s': partitioned_state adds the column %s, which the schema has already", s->name, SL_PART_COLUMN);
+            return sl_node_error(
+                err, info.part_column,
+                "source '%s': partitioned_state adds the column %s, which the schema has already",
+                s->name, SL_PART_COLUMN);
         s->part_col = sl_schema_add(&s->schema, SL_PART_COLUMN, SL_T_STRING);
         p->part_column = SL_PART_COLUMN;
     }
@@ -310,7 +372,8 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
         s->schema = *res;
     } else if (s->infer) {
         sl_error e = {0};
-        if (sl_evolve_infer_files(s, &s->schema, &e)) return sl_node_error(err, sc, "source '%s': schema: infer: %s", s->name, e.msg);
+        if (sl_evolve_infer_files(s, &s->schema, &e))
+            return sl_node_error(err, sc, "source '%s': schema: infer: %s", s->name, e.msg);
     }
     const sl_node *pn = c.paths;
     if (pn) {
@@ -319,7 +382,8 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
             if (col < 0)
                 return sl_error_at(err, SL_EINVAL, pn->file, pn->map[i].line, pn->map[i].col,
                                    "paths: '%s' is not a field of the schema", pn->map[i].key);
-            if (pn->map[i].val->kind != SL_NODE_SCALAR) return sl_node_error(err, pn->map[i].val, "expected a path");
+            if (pn->map[i].val->kind != SL_NODE_SCALAR)
+                return sl_node_error(err, pn->map[i].val, "expected a path");
             s->paths[col] = strdup(pn->map[i].val->str);
         }
     }
@@ -334,12 +398,18 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     const sl_node *steps = sl_node_get(n, "steps");
     const sl_node *roll = sl_node_get(n, "rollup");
     if (roll) {
-        static const sl_opt rollup_opts[] = {{"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
-        if (win || steps || sl_node_get(n, "columns")) return sl_node_error(err, roll, "table '%s': a rollup has no window, steps or columns of its own", t->name);
+        static const sl_opt rollup_opts[] = {
+            {"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
+        if (win || steps || sl_node_get(n, "columns"))
+            return sl_node_error(err, roll,
+                                 "table '%s': a rollup has no window, steps or columns of its own",
+                                 t->name);
         if (sl_spec_check(roll, rollup_opts, "rollup", err)) return SL_EINVAL;
-        table *parent = t->ninputs == 1 && t->inputs[0].table >= 0 ? &p->t[t->inputs[0].table] : NULL;
+        table *parent =
+            t->ninputs == 1 && t->inputs[0].table >= 0 ? &p->t[t->inputs[0].table] : NULL;
         if (!parent || !parent->win)
-            return sl_node_error(err, roll, "table '%s': a rollup must read from one window table", t->name);
+            return sl_node_error(err, roll, "table '%s': a rollup must read from one window table",
+                                 t->name);
         int64_t size;
         if (sl_node_duration(sl_node_get(roll, "size"), "size", &size, err)) return SL_EINVAL;
         sl_error e = {0};
@@ -350,9 +420,13 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         return 0;
     }
     if (win && steps)
-        return sl_node_error(err, win, "table '%s': a window table has no steps (put them in the table it reads)", t->name);
+        return sl_node_error(
+            err, win, "table '%s': a window table has no steps (put them in the table it reads)",
+            t->name);
     if (win && sl_node_get(n, "columns"))
-        return sl_node_error(err, sl_node_get(n, "columns"), "table '%s': a window table's columns are its keys and aggregates", t->name);
+        return sl_node_error(err, sl_node_get(n, "columns"),
+                             "table '%s': a window table's columns are its keys and aggregates",
+                             t->name);
     if (win) {
         t->win = sl_window_create_part(win, &t->in, p->part_column, err);
         if (!t->win) return SL_EINVAL;
@@ -362,7 +436,8 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     for (int i = 0; steps && i < steps->n; i++) {
         const sl_node *sn = steps->seq[i];
         if (sn->kind != SL_NODE_MAP || sn->n != 1)
-            return sl_node_error(err, sn, "a step is a map with one operator, e.g. - filter: \"x > 0\"");
+            return sl_node_error(err, sn,
+                                 "a step is a map with one operator, e.g. - filter: \"x > 0\"");
         const char *opname = sn->map[0].key;
         const sl_op_def *def = sl_op_find(opname);
         if (!def) {
@@ -378,9 +453,11 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         step *st = &t->steps[t->nsteps];
         st->def = def;
         if (def->create(sn->map[0].val, &t->out, &env, &st->self, err)) return SL_EINVAL;
-        const sl_node *nm = sn->map[0].val->kind == SL_NODE_MAP ? sl_node_get(sn->map[0].val, "name") : NULL;
+        const sl_node *nm =
+            sn->map[0].val->kind == SL_NODE_MAP ? sl_node_get(sn->map[0].val, "name") : NULL;
         char id[sizeof st->id];
-        snprintf(id, sizeof id, "%s/%d/%s%s%s", t->name, i, def->name, nm ? ":" : "", nm && nm->str ? nm->str : "");
+        snprintf(id, sizeof id, "%s/%d/%s%s%s", t->name, i, def->name, nm ? ":" : "",
+                 nm && nm->str ? nm->str : "");
         memcpy(st->id, id, sizeof id);
         st->full_every = 60;
         t->nsteps++;
@@ -394,9 +471,12 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         for (int i = 0; i < sl_node_list_len(cols); i++) {
             const sl_node *c = sl_node_list_at(cols, i);
             int k = c->kind == SL_NODE_SCALAR ? sl_schema_find(&t->full, c->str) : -1;
-            if (k < 0) return sl_node_error(err, c, "table '%s': columns: '%s' is not a column here", t->name, c->str ? c->str : "");
+            if (k < 0)
+                return sl_node_error(err, c, "table '%s': columns: '%s' is not a column here",
+                                     t->name, c->str ? c->str : "");
             if (sl_schema_add(&t->out, t->full.f[k].name, t->full.f[k].type) < 0)
-                return sl_node_error(err, c, "table '%s': columns: '%s' listed twice", t->name, c->str);
+                return sl_node_error(err, c, "table '%s': columns: '%s' listed twice", t->name,
+                                     c->str);
             t->proj[t->nproj++] = k;
         }
     }
@@ -423,19 +503,26 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
         const sl_node *from = sl_node_get(t->node, "from");
         int n = sl_node_list_len(from);
         if (n == 0) return sl_node_error(err, from, "table '%s': from names no input", t->name);
-        if (n > SL_MAX_INPUTS) return sl_node_error(err, from, "table '%s': at most %d inputs", t->name, SL_MAX_INPUTS);
+        if (n > SL_MAX_INPUTS)
+            return sl_node_error(err, from, "table '%s': at most %d inputs", t->name,
+                                 SL_MAX_INPUTS);
         t->ninputs = 0;
         for (int j = 0; j < n; j++) {
             const sl_node *f = sl_node_list_at(from, j);
-            if (f->kind != SL_NODE_SCALAR || !f->str) return sl_node_error(err, f, "table '%s': from: expected a name", t->name);
+            if (f->kind != SL_NODE_SCALAR || !f->str)
+                return sl_node_error(err, f, "table '%s': from: expected a name", t->name);
             table_input *in = &t->inputs[t->ninputs];
             resolve_input(p, f, in);
             if (in->source < 0 && in->table < 0)
-                return sl_node_error(err, f, "table '%s' reads from '%s', which is neither a source nor a table", t->name, f->str);
-            if (in->table == i) return sl_node_error(err, f, "table '%s' reads from itself (cycle)", t->name);
+                return sl_node_error(
+                    err, f, "table '%s' reads from '%s', which is neither a source nor a table",
+                    t->name, f->str);
+            if (in->table == i)
+                return sl_node_error(err, f, "table '%s' reads from itself (cycle)", t->name);
             for (int k = 0; k < t->ninputs; k++)
                 if (t->inputs[k].source == in->source && t->inputs[k].table == in->table)
-                    return sl_node_error(err, f, "table '%s' reads from '%s' twice", t->name, f->str);
+                    return sl_node_error(err, f, "table '%s' reads from '%s' twice", t->name,
+                                         f->str);
             t->ninputs++;
         }
     }
@@ -457,8 +544,10 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
             for (int i = 0; i < p->nt; i++)
                 if (!done[i]) {
                     const sl_node *from = sl_node_get(p->t[i].node, "from");
-                    return sl_node_error(err, from, "cycle in the table graph: '%s' reads from '%s', which depends on '%s'",
-                                         p->t[i].name, input_name(p, &p->t[i].inputs[0]), p->t[i].name);
+                    return sl_node_error(
+                        err, from,
+                        "cycle in the table graph: '%s' reads from '%s', which depends on '%s'",
+                        p->t[i].name, input_name(p, &p->t[i].inputs[0]), p->t[i].name);
                 }
         }
     }
@@ -470,8 +559,9 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
                 table *parent = &p->t[in->table];
                 if (parent->win && sl_node_get(t->node, "window"))
                     return sl_node_error(err, sl_node_get(t->node, "window"),
-                                         "table '%s' reads window rows from '%s': use rollup: {size: ...} to make a coarser window", t->name,
-                                         parent->name);
+                                         "table '%s' reads window rows from '%s': use rollup: "
+                                         "{size: ...} to make a coarser window",
+                                         t->name, parent->name);
                 assert(parent->nchildren < SL_MAX_TABLES);
                 parent->child_input[parent->nchildren] = j;
                 parent->children[parent->nchildren++] = i;
@@ -495,8 +585,10 @@ static int map_inputs(sl_pipeline *p, table *t, sl_error *err) {
             int k = sl_schema_find(s, t->in.f[c].name);
             if (k < 0 || s->f[k].type != t->in.f[c].type)
                 return sl_node_error(err, sl_node_list_at(from, j),
-                                     "table '%s': input '%s' has no column '%s' of type %s (every input of a union has the first input's columns)",
-                                     t->name, input_name(p, in), t->in.f[c].name, sl_type_name(t->in.f[c].type));
+                                     "table '%s': input '%s' has no column '%s' of type %s (every "
+                                     "input of a union has the first input's columns)",
+                                     t->name, input_name(p, in), t->in.f[c].name,
+                                     sl_type_name(t->in.f[c].type));
             in->colmap[c] = k;
             if (k != c) in->identity = false;
         }
@@ -508,15 +600,18 @@ static int map_inputs(sl_pipeline *p, table *t, sl_error *err) {
  * unless this file sets them (sources, tables, dashboard... are replaced,
  * never merged key by key, so what runs is easy to read off the two files).
  * One level only; positions in messages still name the file a node is in. */
-static const sl_node *extend_root(sl_pipeline *p, const sl_node *root, const sl_vars *vars, sl_error *err) {
+static const sl_node *extend_root(sl_pipeline *p, const sl_node *root, const sl_vars *vars,
+                                  sl_error *err) {
     const sl_node *ext = sl_node_get(root, "extends");
     if (ext->kind != SL_NODE_SCALAR || !ext->str || !*ext->str) {
         sl_node_error(err, ext, "extends must be a file name");
         return NULL;
     }
     char bpath[PATH_MAX * 2];
-    if (ext->str[0] == '/') snprintf(bpath, sizeof bpath, "%s", ext->str);
-    else snprintf(bpath, sizeof bpath, "%s/%s", p->base_dir, ext->str);
+    if (ext->str[0] == '/')
+        snprintf(bpath, sizeof bpath, "%s", ext->str);
+    else
+        snprintf(bpath, sizeof bpath, "%s/%s", p->base_dir, ext->str);
     p->base_spec = sl_spec_load(bpath, vars, err);
     if (!p->base_spec) return NULL;
     const sl_node *base = sl_spec_root(p->base_spec);
@@ -525,7 +620,8 @@ static const sl_node *extend_root(sl_pipeline *p, const sl_node *root, const sl_
         return NULL;
     }
     if (sl_node_get(base, "extends")) {
-        sl_node_error(err, sl_node_get(base, "extends"), "extends: a base file cannot extend another (one level only)");
+        sl_node_error(err, sl_node_get(base, "extends"),
+                      "extends: a base file cannot extend another (one level only)");
         return NULL;
     }
     p->merged = calloc(1, sizeof *p->merged);
@@ -545,8 +641,10 @@ static const char *layer_name(int l);
 /* The table's outputs: its store (store: sqlite -> the `table` sink, lake ->
  * `lake`, none -> nothing), publish: (the `kafka` sink), then every entry of
  * sinks: (- kind: {options}). */
-static int add_sink(table *t, const sl_sink_def *def, const sl_node *arg, const sl_node *where, const sl_sink_env *env, sl_error *err) {
-    if (t->nsinks == SL_MAX_SINKS) return sl_node_error(err, where, "table '%s': at most %d outputs", t->name, SL_MAX_SINKS);
+static int add_sink(table *t, const sl_sink_def *def, const sl_node *arg, const sl_node *where,
+                    const sl_sink_env *env, sl_error *err) {
+    if (t->nsinks == SL_MAX_SINKS)
+        return sl_node_error(err, where, "table '%s': at most %d outputs", t->name, SL_MAX_SINKS);
     struct table_sink *k = &t->sinks[t->nsinks];
     k->def = def;
     if (def->create(arg, env, &k->self, err)) return err->code ? err->code : SL_EINVAL;
@@ -568,7 +666,9 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
 static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
     sl_sink_env env;
     sl_pipeline_sink_env(p, t, &env);
-    const char *primary = t->store == STORE_LAKE ? "lake" : t->store == STORE_SQLITE ? "table" : NULL;
+    const char *primary = t->store == STORE_LAKE     ? "lake"
+                          : t->store == STORE_SQLITE ? "table"
+                                                     : NULL;
     if (primary && add_sink(t, sl_sink_find(primary), NULL, t->node, &env, err)) return SL_EINVAL;
     const sl_node *pub = sl_node_get(t->node, "publish");
     if (pub && add_sink(t, sl_sink_find("kafka"), pub, pub, &env, err)) return SL_EINVAL;
@@ -576,7 +676,8 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
     for (int i = 0; more && i < more->n; i++) {
         const sl_node *sn = more->seq[i];
         if (sn->kind != SL_NODE_MAP || sn->n != 1)
-            return sl_node_error(err, sn, "a sink is a map with one kind, e.g. - kafka: {brokers: ..., topic: ...}");
+            return sl_node_error(
+                err, sn, "a sink is a map with one kind, e.g. - kafka: {brokers: ..., topic: ...}");
         const sl_sink_def *def = sl_sink_find(sn->map[0].key);
         if (!def) {
             char known[256] = "";
@@ -584,7 +685,8 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
                 strcat(known, known[0] ? ", " : "");
                 strcat(known, (*d)->name);
             }
-            return sl_error_at(err, SL_EINVAL, sn->file, sn->map[0].line, sn->map[0].col, "unknown sink '%s' (known: %s)", sn->map[0].key, known);
+            return sl_error_at(err, SL_EINVAL, sn->file, sn->map[0].line, sn->map[0].col,
+                               "unknown sink '%s' (known: %s)", sn->map[0].key, known);
         }
         const sl_node *arg = sl_node_is_null(sn->map[0].val) ? NULL : sn->map[0].val;
         if (add_sink(t, def, arg, sn, &env, err)) return SL_EINVAL;
@@ -695,13 +797,17 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         }
         const char *tn = tabs->map[i].key;
         if (!valid_ident(tn) || !strcmp(tn, "quarantine") || !strncmp(tn, "_sluice", 7)) {
-            if (valid_ident(tn)) sl_error_at(err, SL_EINVAL, tabs->file, tabs->map[i].line, tabs->map[i].col, "table name '%s' is reserved", tn);
-            else name_error(err, tabs, i, "table");
+            if (valid_ident(tn))
+                sl_error_at(err, SL_EINVAL, tabs->file, tabs->map[i].line, tabs->map[i].col,
+                            "table name '%s' is reserved", tn);
+            else
+                name_error(err, tabs, i, "table");
             goto fail;
         }
         for (int s = 0; s < p->nsrc; s++)
             if (!strcmp(p->src[s].name, tn)) {
-                sl_error_at(err, SL_EINVAL, tabs->file, tabs->map[i].line, tabs->map[i].col, "'%s' is both a source and a table", tn);
+                sl_error_at(err, SL_EINVAL, tabs->file, tabs->map[i].line, tabs->map[i].col,
+                            "'%s' is both a source and a table", tn);
                 goto fail;
             }
         table *t = &p->t[p->nt++];
@@ -711,23 +817,31 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         snprintf(what, sizeof what, "table '%s'", tn);
         if (sl_spec_check(t->node, table_opts, what, err)) goto fail;
         const sl_node *ly = sl_node_get(t->node, "layer");
-        t->layer = !ly ? LAYER_SILVER : !strcmp(ly->str, "bronze") ? LAYER_BRONZE : !strcmp(ly->str, "gold") ? LAYER_GOLD : LAYER_SILVER;
+        t->layer = !ly                          ? LAYER_SILVER
+                   : !strcmp(ly->str, "bronze") ? LAYER_BRONZE
+                   : !strcmp(ly->str, "gold")   ? LAYER_GOLD
+                                                : LAYER_SILVER;
         const sl_node *st = sl_node_get(t->node, "store");
-        t->store = st ? (!strcmp(st->str, "lake") ? STORE_LAKE : !strcmp(st->str, "none") ? STORE_NONE : STORE_SQLITE)
+        t->store = st ? (!strcmp(st->str, "lake")   ? STORE_LAKE
+                         : !strcmp(st->str, "none") ? STORE_NONE
+                                                    : STORE_SQLITE)
                       : (t->layer == LAYER_BRONZE ? STORE_LAKE : STORE_SQLITE);
         const sl_node *rt = sl_node_get(t->node, "retention");
         if (rt && sl_node_duration(rt, "retention", &t->retention_us, err)) goto fail;
         const sl_node *it = sl_node_get(t->node, "idle_timeout");
         if (it && sl_node_duration(it, "idle_timeout", &t->idle_timeout_us, err)) goto fail;
-        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup")) && t->store == STORE_LAKE) {
-            sl_node_error(err, st ? st : t->node, "a window table is stored in sqlite (upserts), not the lake");
+        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup")) &&
+            t->store == STORE_LAKE) {
+            sl_node_error(err, st ? st : t->node,
+                          "a window table is stored in sqlite (upserts), not the lake");
             goto fail;
         }
     }
     if (build_graph(p, err)) goto fail;
     for (int k = 0; k < p->nt; k++) {
         table *t = &p->t[p->order[k]];
-        t->in = t->inputs[0].source >= 0 ? p->src[t->inputs[0].source].schema : p->t[t->inputs[0].table].out;
+        t->in = t->inputs[0].source >= 0 ? p->src[t->inputs[0].source].schema
+                                         : p->t[t->inputs[0].table].out;
         if (map_inputs(p, t, err)) goto fail;
         if (compile_table(p, t, err)) goto fail;
         if (compile_sinks(p, t, err)) goto fail;
@@ -779,18 +893,27 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         len += (size_t)w_;                                                                         \
     } while (0)
         for (int s = 0; s < p->nsrc; s++, first = 0)
-            JAPP("%s{\"name\":\"%s\",\"kind\":\"source\",\"layer\":\"source\"}", first ? "" : ",", p->src[s].name);
+            JAPP("%s{\"name\":\"%s\",\"kind\":\"source\",\"layer\":\"source\"}", first ? "" : ",",
+                 p->src[s].name);
         for (int t = 0; t < p->nt; t++, first = 0)
-            JAPP("%s{\"name\":\"%s\",\"kind\":\"table\",\"layer\":\"%s\",\"store\":\"%s\"}", first ? "" : ",", p->t[t].name,
-                 p->t[t].layer == LAYER_BRONZE ? "bronze" : p->t[t].layer == LAYER_GOLD ? "gold" : "silver",
-                 p->t[t].store == STORE_LAKE ? "lake" : p->t[t].store == STORE_NONE ? "none" : "sqlite");
+            JAPP("%s{\"name\":\"%s\",\"kind\":\"table\",\"layer\":\"%s\",\"store\":\"%s\"}",
+                 first ? "" : ",", p->t[t].name,
+                 p->t[t].layer == LAYER_BRONZE ? "bronze"
+                 : p->t[t].layer == LAYER_GOLD ? "gold"
+                                               : "silver",
+                 p->t[t].store == STORE_LAKE   ? "lake"
+                 : p->t[t].store == STORE_NONE ? "none"
+                                               : "sqlite");
         for (int v = 0; v < p->nviews; v++, first = 0)
-            JAPP("%s{\"name\":\"%s\",\"kind\":\"view\",\"layer\":\"view\"}", first ? "" : ",", p->views[v].name);
-        JAPP("%s{\"name\":\"quarantine\",\"kind\":\"table\",\"layer\":\"quarantine\"}],\"edges\":[", first ? "" : ",");
+            JAPP("%s{\"name\":\"%s\",\"kind\":\"view\",\"layer\":\"view\"}", first ? "" : ",",
+                 p->views[v].name);
+        JAPP("%s{\"name\":\"quarantine\",\"kind\":\"table\",\"layer\":\"quarantine\"}],\"edges\":[",
+             first ? "" : ",");
         first = 1;
         for (int t = 0; t < p->nt; t++)
             for (int in = 0; in < p->t[t].ninputs; in++, first = 0)
-                JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", input_name(p, &p->t[t].inputs[in]), p->t[t].name);
+                JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", input_name(p, &p->t[t].inputs[in]),
+                     p->t[t].name);
         /* a view depends on the tables its SQL names */
         for (int v = 0; v < p->nviews; v++)
             for (int t = 0; t < p->nt; t++)
@@ -823,11 +946,13 @@ static void pipeline_free_contents(sl_pipeline *p) {
         sl_batch_free(t->work);
         sl_batch_free(t->mapped);
         free(t->view);
-        for (int k = 0; k < t->nsinks; k++) t->sinks[k].def->destroy(t->sinks[k].self);
+        for (int k = 0; k < t->nsinks; k++)
+            t->sinks[k].def->destroy(t->sinks[k].self);
     }
     for (int i = 0; i < p->nsrc; i++) {
         source *s = &p->src[i];
-        for (int c = 0; c < SL_MAX_COLUMNS; c++) free(s->paths[c]);
+        for (int c = 0; c < SL_MAX_COLUMNS; c++)
+            free(s->paths[c]);
         /* the engine closed the source's input before freeing the pipeline */
         assert(!s->opened);
         if (s->self) s->def->destroy(s->self);
@@ -848,26 +973,38 @@ const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
 
 int sl_exit_code(int code) {
     switch (code) {
-    case SL_OK: return SL_EXIT_OK;
-    case SL_EINVAL: return SL_EXIT_USAGE;
-    case SL_EFAIL: return SL_EXIT_DATA;
-    case SL_ECORRUPT: return SL_EXIT_CORRUPT;
-    default: return SL_EXIT_RUNTIME;
+    case SL_OK:
+        return SL_EXIT_OK;
+    case SL_EINVAL:
+        return SL_EXIT_USAGE;
+    case SL_EFAIL:
+        return SL_EXIT_DATA;
+    case SL_ECORRUPT:
+        return SL_EXIT_CORRUPT;
+    default:
+        return SL_EXIT_RUNTIME;
     }
 }
 
-static const char *layer_name(int l) { return l == LAYER_BRONZE ? "bronze" : l == LAYER_GOLD ? "gold" : "silver"; }
-static const char *store_name(int s) { return s == STORE_LAKE ? "lake" : s == STORE_NONE ? "none" : "sqlite"; }
+static const char *layer_name(int l) {
+    return l == LAYER_BRONZE ? "bronze" : l == LAYER_GOLD ? "gold" : "silver";
+}
+static const char *store_name(int s) {
+    return s == STORE_LAKE ? "lake" : s == STORE_NONE ? "none" : "sqlite";
+}
 
 static void print_children(const sl_pipeline *p, int ti, int depth, FILE *out) {
     const table *t = &p->t[ti];
-    fprintf(out, "%*s-> %s  [%s, %s%s]", depth * 4, "", t->name, layer_name(t->layer), store_name(t->store), t->win ? ", window" : "");
+    fprintf(out, "%*s-> %s  [%s, %s%s]", depth * 4, "", t->name, layer_name(t->layer),
+            store_name(t->store), t->win ? ", window" : "");
     if (t->nsteps) {
         fprintf(out, "  steps:");
-        for (int s = 0; s < t->nsteps; s++) fprintf(out, " %s", t->steps[s].def->name);
+        for (int s = 0; s < t->nsteps; s++)
+            fprintf(out, " %s", t->steps[s].def->name);
     }
     fprintf(out, "\n");
-    for (int c = 0; c < t->nchildren; c++) print_children(p, t->children[c], depth + 1, out);
+    for (int c = 0; c < t->nchildren; c++)
+        print_children(p, t->children[c], depth + 1, out);
 }
 
 void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out) {
@@ -882,5 +1019,6 @@ void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out) {
                 if (p->t[i].inputs[j].source == s) print_children(p, i, 1, out);
     }
     fprintf(out, "quarantine  [sqlite]  <- rejected records of every table\n");
-    for (int v = 0; v < p->nviews; v++) fprintf(out, "view %s  = %s\n", p->views[v].name, p->views[v].sql);
+    for (int v = 0; v < p->nviews; v++)
+        fprintf(out, "view %s  = %s\n", p->views[v].name, p->views[v].sql);
 }

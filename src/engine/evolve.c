@@ -44,8 +44,11 @@ static bool sample_file(void *ud, const char *buf, size_t len) {
     sampling *u = ud;
     source *s = u->s;
     int64_t left = s->infer_sample - sl_infer_records(u->in);
-    if (!strcmp(s->format, "csv")) sl_infer_csv(u->in, buf, len, s->delim, s->header, (const char *const *)s->columns, s->ncolumns, left);
-    else sl_infer_json(u->in, buf, len, left);
+    if (!strcmp(s->format, "csv"))
+        sl_infer_csv(u->in, buf, len, s->delim, s->header, (const char *const *)s->columns,
+                     s->ncolumns, left);
+    else
+        sl_infer_json(u->in, buf, len, left);
     return sl_infer_records(u->in) < s->infer_sample;
 }
 
@@ -67,7 +70,8 @@ static bool schema_eq(const sl_schema *a, const sl_schema *b) {
 
 static void set_resolved(sl_pipeline *p, const char *name, const sl_schema *sc) {
     int i = 0;
-    while (i < p->nresolved && strcmp(p->resolved[i].name, name)) i++;
+    while (i < p->nresolved && strcmp(p->resolved[i].name, name))
+        i++;
     if (i == p->nresolved) {
         if (p->nresolved == SL_MAX_SOURCES) return;
         p->nresolved++;
@@ -94,7 +98,8 @@ int sl_evolve_stored(sl_pipeline *p, sl_store *store, bool *reload, sl_error *er
         }
         /* fields declared (schema or hints) since the schema was stored are added */
         for (int k = 0; k < s->declared.n; k++)
-            if (sl_schema_find(&stored, s->declared.f[k].name) < 0) sl_schema_add(&stored, s->declared.f[k].name, s->declared.f[k].type);
+            if (sl_schema_find(&stored, s->declared.f[k].name) < 0)
+                sl_schema_add(&stored, s->declared.f[k].name, s->declared.f[k].type);
         if (!schema_eq(&stored, &s->schema)) {
             set_resolved(p, s->name, &stored);
             *reload = true;
@@ -113,7 +118,8 @@ void sl_evolve_persist(sl_pipeline *p, sl_store *store) {
         if (!s->infer && s->evolve == EVOLVE_NONE && !s->widen) continue;
         snprintf(key, sizeof key, "schema:%s", s->name);
         char probe[8];
-        if (sl_store_get_kv(store, key, probe, sizeof probe) == 0) continue; /* stored (maybe truncated probe) */
+        if (sl_store_get_kv(store, key, probe, sizeof probe) == 0)
+            continue; /* stored (maybe truncated probe) */
         sl_schema_to_json(&s->schema, j, SCHEMA_JSON_MAX);
         free(s->pending_kv);
         free(s->pending_event);
@@ -121,7 +127,9 @@ void sl_evolve_persist(sl_pipeline *p, sl_store *store) {
         size_t cap = strlen(j) + 256 + SL_NAME_MAX;
         s->pending_event = malloc(cap);
         if (s->infer)
-            snprintf(s->pending_event, cap, "{\"source\":\"%s\",\"inferred\":%s,\"sample_records\":%lld}", s->name, j, (long long)s->inferred_from);
+            snprintf(s->pending_event, cap,
+                     "{\"source\":\"%s\",\"inferred\":%s,\"sample_records\":%lld}", s->name, j,
+                     (long long)s->inferred_from);
         else
             snprintf(s->pending_event, cap, "{\"source\":\"%s\",\"declared\":%s}", s->name, j);
         sl_log_info("schema", "\"source\":\"%s\",\"schema\":%s", s->name, j);
@@ -129,15 +137,19 @@ void sl_evolve_persist(sl_pipeline *p, sl_store *store) {
     free(j);
 }
 
-void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *rest, size_t len, bool part_start) {
+void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *rest, size_t len,
+                           bool part_start) {
     s->change = *ch;
     s->next_schema = s->schema;
-    for (int i = 0; i < ch->nwidened; i++) s->next_schema.f[ch->widened[i]].type = ch->widened_to[i];
+    for (int i = 0; i < ch->nwidened; i++)
+        s->next_schema.f[ch->widened[i]].type = ch->widened_to[i];
     if (ch->nadded) {
         sl_infer *in = sl_infer_new();
         if (!strcmp(s->format, "csv")) {
             const char *nl = memrchr(rest, '\n', len);
-            if (part_start && nl) sl_infer_csv(in, rest, (size_t)(nl - rest) + 1, s->delim, true, NULL, 0, s->infer_sample);
+            if (part_start && nl)
+                sl_infer_csv(in, rest, (size_t)(nl - rest) + 1, s->delim, true, NULL, 0,
+                             s->infer_sample);
         } else {
             sl_infer_json(in, rest, len, s->infer_sample);
         }
@@ -162,20 +174,24 @@ void sl_evolve_prepare(sl_pipeline *p, source *s, const char *part_name) {
     if (s->change.nadded) {
         n += snprintf(ev + n, cap - (size_t)n, ",\"added\":{");
         for (int i = 0; i < s->change.nadded; i++)
-            n += snprintf(ev + n, cap - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "", s->change.added[i].name, sl_type_name(s->change.added[i].type));
+            n += snprintf(ev + n, cap - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "",
+                          s->change.added[i].name, sl_type_name(s->change.added[i].type));
         n += snprintf(ev + n, cap - (size_t)n, "}");
     }
     if (s->change.nwidened) {
         n += snprintf(ev + n, cap - (size_t)n, ",\"widened\":{");
         for (int i = 0; i < s->change.nwidened; i++)
-            n += snprintf(ev + n, cap - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "", s->schema.f[s->change.widened[i]].name,
+            n += snprintf(ev + n, cap - (size_t)n, "%s\"%s\":\"%s\"", i ? "," : "",
+                          s->schema.f[s->change.widened[i]].name,
                           sl_type_name(s->change.widened_to[i]));
         n += snprintf(ev + n, cap - (size_t)n, "}");
     }
     char esc[PATH_MAX * 2];
     const char *pn = part_name ? part_name : "";
     sl_json_escape(esc, sizeof esc, pn, (int)strlen(pn));
-    snprintf(ev + n, cap - (size_t)n, ",\"at\":{\"partition\":\"%s\",\"position\":%lld},\"schema\":%s}", esc, (long long)s->change_pos, j);
+    snprintf(ev + n, cap - (size_t)n,
+             ",\"at\":{\"partition\":\"%s\",\"position\":%lld},\"schema\":%s}", esc,
+             (long long)s->change_pos, j);
     free(s->pending_kv);
     free(s->pending_event);
     s->pending_kv = j;

@@ -22,17 +22,19 @@
 void sl__engine_quarantine(void *engine, const sl_batch *b, uint32_t r, const char *reason) {
     run *R = engine;
     const char *src = R->part_names ? R->part_names[b->part[r]] : "";
-    if (sl_store_quarantine(R->store, R->cur_table, reason, b->raw[r].ptr, b->raw[r].len, src, b->pos[r], b->ingest[r]))
+    if (sl_store_quarantine(R->store, R->cur_table, reason, b->raw[r].ptr, b->raw[r].len, src,
+                            b->pos[r], b->ingest[r]))
         R->failed = SL_EIO;
 }
 
-
-void sl__engine_bad_record(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+void sl__engine_bad_record(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                           const char *reason) {
     sl__engine_bad_ud *u = ud;
     run *R = u->R;
     const char *tname = u->s->first_table >= 0 ? R->p->t[u->s->first_table].name : u->s->name;
     const char *src = sl_input_part_name(u->s, part);
-    if (sl_store_quarantine(R->store, tname, reason, line, len, src, pos, R->ctx.now_us)) R->failed = SL_EIO;
+    if (sl_store_quarantine(R->store, tname, reason, line, len, src, pos, R->ctx.now_us))
+        R->failed = SL_EIO;
     R->c_parse++;
     R->c_quar++;
 }
@@ -83,7 +85,9 @@ static int64_t table_wm_in(const run *R, const table *t) {
         const table_input *in = &t->inputs[j];
         int64_t w = in->source >= 0 ? INT64_MIN : R->p->t[in->table].wm_out;
         if (w > hi) hi = w;
-        if (t->ninputs > 1 && t->idle_timeout_us > 0 && R->mono_us - in->last_rows_us >= t->idle_timeout_us) continue;
+        if (t->ninputs > 1 && t->idle_timeout_us > 0 &&
+            R->mono_us - in->last_rows_us >= t->idle_timeout_us)
+            continue;
         if (w < lo) lo = w;
         any = true;
     }
@@ -144,12 +148,16 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
         R->cur_table = t->name;
     }
     t->wm_out = table_wm_out(t);
-    if (R->failed) return sl_error_set(R->err, R->failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R->store)));
+    if (R->failed)
+        return sl_error_set(R->err, R->failed, "writing quarantine failed: %s",
+                            sqlite3_errmsg(sl_store_db(R->store)));
     if (t->nproj) { /* a view of the kept columns: column structs point at work's data */
         sl_batch *v = t->view;
         v->n = b->n;
-        for (int c = 0; c < t->nproj; c++) v->col[c] = b->col[t->proj[c]];
-        v->part = b->part, v->pos = b->pos, v->ingest = b->ingest, v->raw = b->raw, v->arena = b->arena;
+        for (int c = 0; c < t->nproj; c++)
+            v->col[c] = b->col[t->proj[c]];
+        v->part = b->part, v->pos = b->pos, v->ingest = b->ingest, v->raw = b->raw,
+        v->arena = b->arena;
         b = v;
     }
     t->rows_out += b->n;

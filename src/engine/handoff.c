@@ -26,9 +26,13 @@ bool sl__engine_step_parted(const table *t, const step *st) {
     return st->def->restore_parts && sl_schema_find(&t->in, SL_PART_COLUMN) >= 0;
 }
 
-bool sl__engine_win_parted(const table *t) { return t->win && sl_schema_find(sl_window_schema(t->win), SL_PART_COLUMN) >= 0; }
+bool sl__engine_win_parted(const table *t) {
+    return t->win && sl_schema_find(sl_window_schema(t->win), SL_PART_COLUMN) >= 0;
+}
 
-static void handoff_key(char *out, size_t cap, const char *part, const char *id) { snprintf(out, cap, "handoff/%s/%s", part, id); }
+static void handoff_key(char *out, size_t cap, const char *part, const char *id) {
+    snprintf(out, cap, "handoff/%s/%s", part, id);
+}
 
 int sl__engine_write_handoffs(run *R, sl_buf *buf) {
     char key[512], wid[SL_NAME_MAX + 16];
@@ -47,7 +51,8 @@ int sl__engine_write_handoffs(run *R, sl_buf *buf) {
                 sl_buf_put_i64(buf, pos);
                 st->def->snapshot_parts(st->self, buf, &only);
                 handoff_key(key, sizeof key, part, st->id);
-                if (sl_store_put_state(R->store, key, true, buf->p, buf->n, R->err)) return R->err->code;
+                if (sl_store_put_state(R->store, key, true, buf->p, buf->n, R->err))
+                    return R->err->code;
             }
             if (sl__engine_win_parted(t)) {
                 buf->n = 0;
@@ -55,7 +60,8 @@ int sl__engine_write_handoffs(run *R, sl_buf *buf) {
                 sl_window_snapshot_parts(t->win, buf, &only);
                 snprintf(wid, sizeof wid, "%s/window", t->name);
                 handoff_key(key, sizeof key, part, wid);
-                if (sl_store_put_state(R->store, key, true, buf->p, buf->n, R->err)) return R->err->code;
+                if (sl_store_put_state(R->store, key, true, buf->p, buf->n, R->err))
+                    return R->err->code;
             }
         }
     }
@@ -66,7 +72,7 @@ typedef struct {
     step *st;
     table *t;
     const sl_part_set *only;
-    int64_t pos;  /* handoff: the position it must be stamped with */
+    int64_t pos; /* handoff: the position it must be stamped with */
     bool found;
 } part_restore;
 
@@ -87,7 +93,8 @@ static int handoff_cb(void *ud, bool full, const void *data, size_t n, sl_error 
     return part_restore_cb(ud, true, (const char *)data + sizeof stamp, n - sizeof stamp, err);
 }
 
-static int restore_part_state(run *R, sl_store *from, part_restore *u, const char *part, const char *id) {
+static int restore_part_state(run *R, sl_store *from, part_restore *u, const char *part,
+                              const char *id) {
     char key[512];
     handoff_key(key, sizeof key, part, id);
     int rc = sl_store_load_state(from, key, handoff_cb, u, R->err);
@@ -137,7 +144,8 @@ void sl__engine_assign_restore(void *ud, source *s, const char *part, const char
         R->failed = rc;
         return;
     }
-    sl_log_info("partition state restored", "\"partition\":\"%s\",\"from\":\"%s\",\"position\":%lld", part,
+    sl_log_info("partition state restored",
+                "\"partition\":\"%s\",\"from\":\"%s\",\"position\":%lld", part,
                 from_db ? from_db : "this instance", (long long)pos);
     R->dirty = true; /* restored groups are written to this instance's tables */
 }
@@ -148,14 +156,16 @@ void sl__engine_drop_parts(run *R, const char *const *partitions, int n) {
     assert(R->parted);
     uint64_t *tags = calloc((size_t)n + 1, sizeof *tags);
     if (!tags) return;
-    for (int i = 0; i < n; i++) tags[i] = sl_part_tag(partitions[i], strlen(partitions[i]));
+    for (int i = 0; i < n; i++)
+        tags[i] = sl_part_tag(partitions[i], strlen(partitions[i]));
     sl_part_set set = {tags, n};
     for (int i = 0; i < R->p->nt; i++) {
         table *t = &R->p->t[i];
         for (int k = 0; k < t->nsteps; k++)
             if (sl__engine_step_parted(t, &t->steps[k])) {
                 t->steps[k].def->drop_parts(t->steps[k].self, &set);
-                t->steps[k].since_full = t->steps[k].full_every; /* a delta cannot express the drop */
+                t->steps[k].since_full =
+                    t->steps[k].full_every; /* a delta cannot express the drop */
             }
         if (sl__engine_win_parted(t)) sl_window_drop_parts(t->win, &set);
     }

@@ -46,8 +46,9 @@ static int64_t input_assigned(void *ud, const char *name) {
     int64_t sib = sl_siblings_max_position(s->siblings, s->name, name, who, sizeof who);
     bool from_sibling = sib > pos;
     if (from_sibling) {
-        sl_log_info("partition resumes where another instance committed", "\"partition\":\"%s\",\"own\":%lld,\"from\":%lld", name,
-                    (long long)pos, (long long)sib);
+        sl_log_info("partition resumes where another instance committed",
+                    "\"partition\":\"%s\",\"own\":%lld,\"from\":%lld", name, (long long)pos,
+                    (long long)sib);
         pos = sib;
     }
     if (s->siblings) owned(s, name)->pos = pos;
@@ -62,8 +63,10 @@ int sl_input_fence(source *s, const char *partition, int64_t new_pos, sl_error *
     char who[PATH_MAX + 32] = "";
     int64_t sib = sl_siblings_max_position(s->siblings, s->name, partition, who, sizeof who);
     if (sib > o->pos && sib > -1)
-        return sl_error_set(err, SL_EFAIL, "partition %s was taken over: %s is at %lld, past this instance's %lld; not committing",
-                            partition, who, (long long)sib, (long long)o->pos);
+        return sl_error_set(
+            err, SL_EFAIL,
+            "partition %s was taken over: %s is at %lld, past this instance's %lld; not committing",
+            partition, who, (long long)sib, (long long)o->pos);
     o->pos = new_pos;
     return 0;
 }
@@ -78,7 +81,8 @@ static void input_revoking(void *ud, const char *const *partitions, int n) {
 /* Lines of one partition from byte position pos. */
 static size_t input_parse(void *ud, const char *buf, size_t len, int32_t part, int64_t pos) {
     source *s = ud;
-    size_t used = sl_line_format_parse(s->fmt, buf, len, part, pos, s->read_now_us, s->batch, s->read_bad, s->read_ud);
+    size_t used = sl_line_format_parse(s->fmt, buf, len, part, pos, s->read_now_us, s->batch,
+                                       s->read_bad, s->read_ud);
     const sl_schema_change *ch = sl_line_format_change(s->fmt);
     if (ch) {
         s->change_part = part;
@@ -97,11 +101,13 @@ typedef struct {
 /* Message index of a byte offset in the poll buffer; offsets arrive in order. */
 static int kmap_find(kmap *m, int64_t byte) {
     if (m->k >= m->n || byte < (int64_t)m->msgs[m->k].off) m->k = 0;
-    while (m->k + 1 < m->n && byte >= (int64_t)m->msgs[m->k + 1].off) m->k++;
+    while (m->k + 1 < m->n && byte >= (int64_t)m->msgs[m->k + 1].off)
+        m->k++;
     return m->k;
 }
 
-static void msg_bad(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+static void msg_bad(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                    const char *reason) {
     (void)part;
     kmap *m = ud;
     int i = kmap_find(m, pos);
@@ -146,7 +152,9 @@ static long input_read_head(void *ud, int32_t part, char *buf, size_t cap) {
 
 /* ---- the calls --------------------------------------------------------- */
 
-static void refresh_names(source *s) { s->part_names = s->opened ? s->def->part_names(s->self) : NULL; }
+static void refresh_names(source *s) {
+    s->part_names = s->opened ? s->def->part_names(s->self) : NULL;
+}
 
 int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl_error *err) {
     s->store = store;
@@ -159,7 +167,8 @@ int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl
         .read_head = s->def->read_head ? input_read_head : NULL,
         .read_head_ud = s,
     };
-    s->fmt = sl_line_format_new_opts(s->format, &s->schema, (const char *const *)s->paths, &fo, err);
+    s->fmt =
+        sl_line_format_new_opts(s->format, &s->schema, (const char *const *)s->paths, &fo, err);
     if (!s->fmt) return err->code;
     s->change_pending = false;
     sl_line_format_set_evolve(s->fmt, s->evolve != EVOLVE_NONE, s->widen);
@@ -206,7 +215,8 @@ int sl_input_scan(source *s, sl_error *err) {
     return rc;
 }
 
-int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, void *ud, sl_error *err) {
+int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, void *ud,
+                  sl_error *err) {
     sl_batch_clear(s->batch);
     s->read_now_us = now_us;
     s->read_bad = bad;
@@ -217,7 +227,8 @@ int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, v
     return got;
 }
 
-void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, int64_t pos), void *ud) {
+void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, int64_t pos),
+                            void *ud) {
     if (s->opened && s->def->each_position) s->def->each_position(s->self, fn, ud);
 }
 

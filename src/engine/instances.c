@@ -57,7 +57,8 @@ static void refresh(sl_siblings *x) {
         const char *p = g.gl_pathv[i];
         if (realpath(p, other) && !strcmp(other, self)) continue;
         bool known = false;
-        for (int k = 0; k < x->n && !known; k++) known = !strcmp(x->s[k].path, p);
+        for (int k = 0; k < x->n && !known; k++)
+            known = !strcmp(x->s[k].path, p);
         if (known) continue;
         sqlite3 *db;
         if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -66,7 +67,9 @@ static void refresh(sl_siblings *x) {
         }
         sqlite3_busy_timeout(db, 2000);
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT position FROM _sluice_positions WHERE source=? AND partition=?", -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(
+                db, "SELECT position FROM _sluice_positions WHERE source=? AND partition=?", -1,
+                &st, NULL) != SQLITE_OK) {
             sqlite3_close(db); /* not initialised yet: looked at again next time */
             continue;
         }
@@ -78,7 +81,8 @@ static void refresh(sl_siblings *x) {
     globfree(&g);
 }
 
-int64_t sl_siblings_max_position(sl_siblings *x, const char *source, const char *partition, char *who, size_t who_cap) {
+int64_t sl_siblings_max_position(sl_siblings *x, const char *source, const char *partition,
+                                 char *who, size_t who_cap) {
     if (!x) return -1;
     refresh(x);
     int64_t best = -1;

@@ -59,14 +59,14 @@ typedef struct table {
      * table's wm_in only, never by another input's event time. */
     int64_t idle_timeout_us;
     int64_t wm_in, wm_out;
-    sl_schema in, out; /* out: the columns the table keeps (after `columns:`) */
-    sl_schema full;    /* every column the steps made (out, unless `columns:`) */
+    sl_schema in, out;               /* out: the columns the table keeps (after `columns:`) */
+    sl_schema full;                  /* every column the steps made (out, unless `columns:`) */
     int proj[SL_MAX_COLUMNS], nproj; /* out's columns in full; nproj 0: out = full */
     step steps[SL_MAX_STEPS];
     int nsteps;
     sl_window *win;
     int win_since_full; /* commits since win's last full snapshot */
-    bool is_rollup; /* win is fed by merges from the parent window */
+    bool is_rollup;     /* win is fed by merges from the parent window */
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
@@ -74,7 +74,7 @@ typedef struct table {
     /* run time */
     sl_batch *work;
     sl_batch *mapped; /* a window table with a union input: rows in t->in's column order */
-    sl_batch *view; /* `columns:`: out's columns of work, shared, not copied */
+    sl_batch *view;   /* `columns:`: out's columns of work, shared, not copied */
     /* outputs (sinks/sink.h): the store's table or the lake (store:), then
      * publish: and sinks: in file order */
     struct table_sink {
@@ -103,24 +103,27 @@ struct source {
     char **columns;
     int ncolumns;
     /* schema inference and evolution (evolve.c) */
-    bool infer;              /* schema: infer */
-    int evolve;              /* EVOLVE_* */
-    bool widen;              /* on_type_conflict: widen */
-    int64_t infer_sample;    /* records sampled (infer_sample) */
-    int64_t inferred_from;   /* records the load-time inference saw */
-    sl_schema declared;      /* schema: map, or schema_hints */
-    char *pending_kv;        /* schema JSON to store at the next commit */
-    char *pending_event;     /* details of a 'schema' event for the next commit */
-    bool change_pending;     /* the last read stopped at a schema change */
-    sl_schema next_schema;   /* ... and this is the schema to go on with */
+    bool infer;            /* schema: infer */
+    int evolve;            /* EVOLVE_* */
+    bool widen;            /* on_type_conflict: widen */
+    int64_t infer_sample;  /* records sampled (infer_sample) */
+    int64_t inferred_from; /* records the load-time inference saw */
+    sl_schema declared;    /* schema: map, or schema_hints */
+    char *pending_kv;      /* schema JSON to store at the next commit */
+    char *pending_event;   /* details of a 'schema' event for the next commit */
+    bool change_pending;   /* the last read stopped at a schema change */
+    sl_schema next_schema; /* ... and this is the schema to go on with */
     sl_schema_change change;
-    int64_t change_pos;      /* where: partition position of the record */
+    int64_t change_pos; /* where: partition position of the record */
     int32_t change_part;
     /* run time */
-    bool opened; /* def->open was called: def->close is due */
-    sl_store *store;    /* positions are looked up here on assignment */
+    bool opened;           /* def->open was called: def->close is due */
+    sl_store *store;       /* positions are looked up here on assignment */
     sl_siblings *siblings; /* --instance: the other instances' checkpoints */
-    struct owned_part { char name[256]; int64_t pos; } *owned; /* assigned partitions: position we own from */
+    struct owned_part {
+        char name[256];
+        int64_t pos;
+    } * owned; /* assigned partitions: position we own from */
     int nowned;
     /* engine commit (and state handoff) before partitions are given up */
     void (*on_revoke)(void *ud, struct source *s, const char *const *partitions, int n);
@@ -144,7 +147,8 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
 sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);
 /* Highest position any other instance committed for the partition, -1 if
  * none; who (may be NULL) gets that instance's database path. */
-int64_t sl_siblings_max_position(sl_siblings *x, const char *source, const char *partition, char *who, size_t who_cap);
+int64_t sl_siblings_max_position(sl_siblings *x, const char *source, const char *partition,
+                                 char *who, size_t who_cap);
 void sl_siblings_free(sl_siblings *x);
 
 /* input.c: the engine's side of every source: its format and batch, the
@@ -156,9 +160,11 @@ int sl_input_scan(source *s, sl_error *err);
 /* Reads one batch into s->batch (s->part_names names its partitions).
  * Returns 1 if input was consumed (rows or rejected records), 0 if nothing
  * was ready, <0 on error. final: --once, the end of what is there is the end. */
-int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, void *ud, sl_error *err);
+int sl_input_read(source *s, bool final, int64_t now_us, sl_bad_record_fn bad, void *ud,
+                  sl_error *err);
 /* Positions changed since the last commit, for the commit transaction. */
-void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, int64_t pos), void *ud);
+void sl_input_each_position(source *s, void (*fn)(void *ud, const char *part, int64_t pos),
+                            void *ud);
 /* After the commit is durable. */
 void sl_input_committed(source *s);
 /* --once: the source reached the end of its input. */
@@ -190,13 +196,19 @@ struct sl_pipeline {
     table t[SL_MAX_TABLES];
     int nt;
     int order[SL_MAX_TABLES]; /* topological */
-    struct { char name[SL_NAME_MAX]; const char *sql; } views[SL_MAX_VIEWS];
+    struct {
+        char name[SL_NAME_MAX];
+        const char *sql;
+    } views[SL_MAX_VIEWS];
     int nviews;
     const char *listen, *token; /* server: section (NULL: no server) */
     char *dashboard_json, *lineage_json;
     /* schemas resolved at run time (stored in the database, or evolved):
      * compiling a source takes its schema from here when present */
-    struct { char name[SL_NAME_MAX]; sl_schema schema; } resolved[SL_MAX_SOURCES];
+    struct {
+        char name[SL_NAME_MAX];
+        sl_schema schema;
+    } resolved[SL_MAX_SOURCES];
     int nresolved;
     /* partitioned state (a kafka source's partitioned_state: true): the
      * partition column keyed operators split their state by, else NULL */
@@ -222,7 +234,8 @@ int sl_pipeline_resolve_schemas(sl_pipeline *p, sl_store *store, bool persist, s
 /* After a read stopped at a schema change (s->change set by the format):
  * fills s->next_schema, inferring the new fields' types from rest[0..len)
  * (the records from the change on). */
-void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *rest, size_t len, bool part_start);
+void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *rest, size_t len,
+                           bool part_start);
 /* Prepares the commit of s's change (pending_kv, pending_event) and records
  * s->next_schema as the resolved schema of s. */
 void sl_evolve_prepare(sl_pipeline *p, source *s, const char *part_name);

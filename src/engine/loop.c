@@ -89,8 +89,13 @@ static int start_server(run *R) {
     char *colon = strrchr(host, ':');
     if (colon) *colon = 0;
     if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
-    sl_log_info("server listening", "\"url\":\"http://%s:%d/\",\"auth\":%s", host, port, token ? "true" : "false");
-    if (R->opts->status_every_s > 0) fprintf(stderr, "sluice %s: dashboard at http://%s:%d/ (pipeline page: /pipeline, metrics: /metrics)\n", R->p->name, host, port);
+    sl_log_info("server listening", "\"url\":\"http://%s:%d/\",\"auth\":%s", host, port,
+                token ? "true" : "false");
+    if (R->opts->status_every_s > 0)
+        fprintf(
+            stderr,
+            "sluice %s: dashboard at http://%s:%d/ (pipeline page: /pipeline, metrics: /metrics)\n",
+            R->p->name, host, port);
     if (R->opts->on_listen) R->opts->on_listen(R->opts->ud, port);
     return 0;
 }
@@ -104,28 +109,34 @@ static int evolve_schema(run *R, source *src) {
     const char *pn = src->part_names ? src->part_names[src->change_part] : "";
     if (src->evolve == EVOLVE_FAIL && src->change.nadded) {
         if (R->dirty && (rc = sl__engine_commit(R, false))) return rc;
-        return sl_error_set(R->err, SL_EFAIL, "source '%s': new field '%s' in %s at byte %lld (evolve: fail)", src->name,
-                            src->change.added[0].name, pn, (long long)src->change_pos);
+        return sl_error_set(R->err, SL_EFAIL,
+                            "source '%s': new field '%s' in %s at byte %lld (evolve: fail)",
+                            src->name, src->change.added[0].name, pn, (long long)src->change_pos);
     }
     if (src->evolve == EVOLVE_NONE) src->change.nadded = 0; /* only widening was asked for */
     char here[sizeof R->last_change];
     snprintf(here, sizeof here, "%s/%s/%lld/%s", src->name, pn, (long long)src->change_pos,
-             src->change.nadded ? src->change.added[0].name : src->schema.f[src->change.widened[0]].name);
-    if (!strcmp(here, R->last_change)) /* the rebuilt parser stopped at the same record: never loop */
-        return sl_error_set(R->err, SL_EFAIL, "source '%s': the schema change at %s byte %lld did not take effect", src->name, pn,
-                            (long long)src->change_pos);
+             src->change.nadded ? src->change.added[0].name
+                                : src->schema.f[src->change.widened[0]].name);
+    if (!strcmp(here,
+                R->last_change)) /* the rebuilt parser stopped at the same record: never loop */
+        return sl_error_set(R->err, SL_EFAIL,
+                            "source '%s': the schema change at %s byte %lld did not take effect",
+                            src->name, pn, (long long)src->change_pos);
     snprintf(R->last_change, sizeof R->last_change, "%s", here);
     sl_evolve_prepare(p, src, pn);
     /* tests: SLUICE_TEST_KILL_AT_SCHEMA=before:N|after:N kills the process
      * (SIGKILL) around the N-th schema change it makes */
     const char *kill_at = getenv("SLUICE_TEST_KILL_AT_SCHEMA");
     static int nchanges;
-    bool kill_now = kill_at && atoi(strchr(kill_at, ':') ? strchr(kill_at, ':') + 1 : "1") == ++nchanges;
+    bool kill_now =
+        kill_at && atoi(strchr(kill_at, ':') ? strchr(kill_at, ':') + 1 : "1") == ++nchanges;
     if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
     if ((rc = sl__engine_commit(R, false))) return rc;
     if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
     R->closing = true;
-    for (int s = 0; s < p->nsrc; s++) sl_input_close(&p->src[s]);
+    for (int s = 0; s < p->nsrc; s++)
+        sl_input_close(&p->src[s]);
     sl_store_close(R->store);
     R->store = NULL;
     if ((rc = sl_pipeline_reload(p, R->err))) return rc;
@@ -158,13 +169,15 @@ typedef struct waiting {
 static int open_waiting(run *R, waiting *W) {
     sl_error *err = R->err;
     if (!(W->ev = sl_evloop_new(err))) return err->code;
-    for (int s = 0; s < SL_MAX_SOURCES; s++) W->fd[s] = -1;
+    for (int s = 0; s < SL_MAX_SOURCES; s++)
+        W->fd[s] = -1;
     int64_t tick = R->p->commit_interval_us < 10000 ? 10000 : R->p->commit_interval_us;
     if ((W->tick = sl_timerfd_open(tick, err)) < 0) return err->code;
     if (sl_evloop_add(W->ev, W->tick, TAG_TICK, err)) return err->code;
     if (W->sig >= 0 && sl_evloop_add(W->ev, W->sig, TAG_SIGNAL, err)) return err->code;
     /* sources wait in epoll, never in their own reads */
-    for (int s = 0; s < R->p->nsrc; s++) sl_input_wait(&R->p->src[s], 0);
+    for (int s = 0; s < R->p->nsrc; s++)
+        sl_input_wait(&R->p->src[s], 0);
     return 0;
 }
 
@@ -187,7 +200,8 @@ static int wait_for_input(run *R, waiting *W) {
         if (W->fd[s] < 0) poll = true;
     }
     int timeout = R->opts->once ? ONCE_POLL_MS : poll ? POLL_MS : MAX_WAIT_MS;
-    if (R->dirty) { /* caught up, but the last commit was too recent: commit when the gap has passed */
+    if (R->dirty) { /* caught up, but the last commit was too recent: commit when the gap has passed
+                     */
         int64_t due_ms = (R->last_commit_us + SL_MIN_COMMIT_GAP_US - sl_monotonic_us()) / 1000 + 1;
         if (due_ms < timeout) timeout = due_ms < 0 ? 0 : (int)due_ms;
     }
@@ -195,7 +209,8 @@ static int wait_for_input(run *R, waiting *W) {
     int n = sl_evloop_wait(W->ev, timeout, tags, 16);
     if (n < 0) return sl_error_set(R->err, SL_EIO, "epoll_wait: %s", strerror(errno));
     for (int i = 0; i < n; i++) {
-        if (tags[i] == TAG_TICK) sl_timerfd_drain(W->tick);
+        if (tags[i] == TAG_TICK)
+            sl_timerfd_drain(W->tick);
         else if (tags[i] == TAG_SIGNAL) {
             int sig = sl_signalfd_read(W->sig);
             if (sig) {
@@ -229,8 +244,10 @@ void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions
     int rc = sl__engine_commit(R, false);
     R->nhandoff = 0;
     R->handoff = NULL;
-    if (rc) R->failed = rc;
-    else if (R->parted) sl__engine_drop_parts(R, partitions, n);
+    if (rc)
+        R->failed = rc;
+    else if (R->parted)
+        sl__engine_drop_parts(R, partitions, n);
 }
 
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
@@ -254,8 +271,9 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         sl_server_publish(R.server, R.commit_id, R.metrics);
         sl_server_set_ready(R.server, true);
     }
-    sl_log_info("pipeline started", "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld", p->name, R.dir,
-                (long long)R.commit_id, (long long)R.t_in);
+    sl_log_info("pipeline started",
+                "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld",
+                p->name, R.dir, (long long)R.commit_id, (long long)R.t_in);
     R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
     R.ingest_base = sl_now_us();
     R.last_status_in = R.t_in;
@@ -274,7 +292,9 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 goto out;
             }
             if (R.failed) { /* a commit inside a rebalance has already said why */
-                rc = err->msg[0] ? R.failed : sl_error_set(err, R.failed, "writing quarantine failed: %s", sqlite3_errmsg(sl_store_db(R.store)));
+                rc = err->msg[0] ? R.failed
+                                 : sl_error_set(err, R.failed, "writing quarantine failed: %s",
+                                                sqlite3_errmsg(sl_store_db(R.store)));
                 goto out;
             }
             if (got == 0 && !src->change_pending) continue;
@@ -288,7 +308,8 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                     }
                 R.c_quar += R.ctx.quarantined, R.c_late += R.ctx.late, R.c_dup += R.ctx.duplicates;
                 R.c_filt += R.ctx.filtered, R.c_drop += R.ctx.dropped;
-                R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped = 0;
+                R.ctx.quarantined = R.ctx.late = R.ctx.duplicates = R.ctx.filtered = R.ctx.dropped =
+                    0;
             }
             if (src->change_pending) {
                 if ((rc = evolve_schema(&R, src))) goto out;
@@ -305,27 +326,35 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }
         }
-        if (opts->status_every_s > 0 && now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6)) sl__engine_status_line(&R, false);
+        if (opts->status_every_s > 0 &&
+            now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6))
+            sl__engine_status_line(&R, false);
         if (any) continue;
         if (opts->once) {
             bool done = true;
-            for (int s = 0; s < p->nsrc; s++) done &= sl_input_done(&p->src[s]);
+            for (int s = 0; s < p->nsrc; s++)
+                done &= sl_input_done(&p->src[s]);
             if (done) break;
         }
         /* Caught up with the input: commit now rather than at the end of the
          * interval, so freshness is the time to read and commit, not up to
          * commit_interval (under load, commits stay one interval apart). */
-        if (R.dirty && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US && (rc = sl__engine_commit(&R, false))) goto out;
+        if (R.dirty && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US &&
+            (rc = sl__engine_commit(&R, false)))
+            goto out;
         /* idle: wait for a source's descriptor, the tick or a signal */
         if ((rc = wait_for_input(&R, &W))) goto out;
     }
     rc = sl__engine_commit(&R, opts->once);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
-    if (!rc) sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld", p->name, (long long)R.t_in, (long long)R.commit_id);
+    if (!rc)
+        sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld",
+                    p->name, (long long)R.t_in, (long long)R.commit_id);
 out:
     if (rc && err->msg[0] == 0) sl_error_set(err, rc, "%s", sl_strerror(rc));
     R.closing = true;
-    for (int s = 0; s < p->nsrc; s++) sl_input_close(&p->src[s]);
+    for (int s = 0; s < p->nsrc; s++)
+        sl_input_close(&p->src[s]);
     if (R.server) sl_server_stop(R.server);
     sl_batch_free(R.win_out);
     free(R.pending);

@@ -14,7 +14,8 @@
 #include "core/timeutil.h"
 #include "engine/runtime.h"
 
-static const double lat_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+static const double lat_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                    1,     2.5,  5,     10,   30,  60};
 #define NLAT (sizeof lat_bounds / sizeof lat_bounds[0])
 _Static_assert(NLAT < 16, "run.lat_bucket holds NLAT + 1 buckets");
 
@@ -55,9 +56,11 @@ void sl__engine_build_metrics(run *R) {
         R->metrics = malloc(R->metrics_cap);
     }
     const char *pl = R->p->name;
-#define COUNTER(name, help, val)                                                              \
-    mput(R, &n, "# HELP sluice_" name " " help "\n# TYPE sluice_" name " counter\nsluice_" name \
-                "{pipeline=\"%s\"} %lld\n", pl, (long long)(val))
+#define COUNTER(name, help, val)                                                                   \
+    mput(R, &n,                                                                                    \
+         "# HELP sluice_" name " " help "\n# TYPE sluice_" name " counter\nsluice_" name           \
+         "{pipeline=\"%s\"} %lld\n",                                                               \
+         pl, (long long)(val))
     COUNTER("records_in_total", "Records read from sources.", R->t_in);
     COUNTER("parse_errors_total", "Records that could not be parsed (quarantined).", R->t_parse);
     COUNTER("quarantined_total", "Records sent to the quarantine table.", R->t_quar);
@@ -67,12 +70,18 @@ void sl__engine_build_metrics(run *R) {
     COUNTER("dropped_total", "Rows dropped by expectations or late policy.", R->t_drop);
     COUNTER("commits_total", "Commits made.", R->commit_id);
 #undef COUNTER
-    mput(R, &n, "# HELP sluice_table_rows_in_total Rows entering a table.\n# TYPE sluice_table_rows_in_total counter\n");
+    mput(R, &n,
+         "# HELP sluice_table_rows_in_total Rows entering a table.\n# TYPE "
+         "sluice_table_rows_in_total counter\n");
     for (int i = 0; i < R->p->nt; i++)
-        mput(R, &n, "sluice_table_rows_in_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl, R->p->t[i].name, (long long)R->p->t[i].rows_total_in);
-    mput(R, &n, "# HELP sluice_table_rows_out_total Rows a table wrote (window tables: row upserts).\n# TYPE sluice_table_rows_out_total counter\n");
+        mput(R, &n, "sluice_table_rows_in_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
+             R->p->t[i].name, (long long)R->p->t[i].rows_total_in);
+    mput(R, &n,
+         "# HELP sluice_table_rows_out_total Rows a table wrote (window tables: row upserts).\n# "
+         "TYPE sluice_table_rows_out_total counter\n");
     for (int i = 0; i < R->p->nt; i++)
-        mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl, R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
+        mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
+             R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
     /* the steps' own series (typed stats with a metric), one HELP/TYPE per metric */
     sl_op_stat st[SL_OP_MAX_STATS];
     const char *done[32];
@@ -88,32 +97,48 @@ void sl__engine_build_metrics(run *R) {
                 for (int j = 0; j < k; j++) {
                     if (!st[j].metric) continue;
                     bool seen = false;
-                    for (int d = 0; d < ndone; d++) seen |= !strcmp(done[d], st[j].metric);
+                    for (int d = 0; d < ndone; d++)
+                        seen |= !strcmp(done[d], st[j].metric);
                     if (seen) continue;
                     if (!metric) {
-                        metric = st[j].metric, help = st[j].metric_help ? st[j].metric_help : "", gauge = st[j].gauge;
-                        mput(R, &n, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", metric, help, metric, gauge ? "gauge" : "counter");
+                        metric = st[j].metric, help = st[j].metric_help ? st[j].metric_help : "",
+                        gauge = st[j].gauge;
+                        mput(R, &n, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", metric, help,
+                             metric, gauge ? "gauge" : "counter");
                     }
                     if (strcmp(metric, st[j].metric)) continue;
-                    mput(R, &n, "sluice_%s{pipeline=\"%s\",table=\"%s\"%s%s} %.17g\n", metric, pl, R->p->t[i].name, st[j].labels ? "," : "",
-                         st[j].labels ? st[j].labels : "", st[j].value);
+                    mput(R, &n, "sluice_%s{pipeline=\"%s\",table=\"%s\"%s%s} %.17g\n", metric, pl,
+                         R->p->t[i].name, st[j].labels ? "," : "", st[j].labels ? st[j].labels : "",
+                         st[j].value);
                 }
             }
         if (!metric) break;
         done[ndone++] = metric;
     }
     int64_t now = sl_now_us();
-    mput(R, &n, "# HELP sluice_watermark_lag_seconds Wall clock minus the event-time watermark.\n# TYPE sluice_watermark_lag_seconds gauge\n");
+    mput(R, &n,
+         "# HELP sluice_watermark_lag_seconds Wall clock minus the event-time watermark.\n# TYPE "
+         "sluice_watermark_lag_seconds gauge\n");
     int64_t pwm = sl__engine_pipeline_wm(R);
-    mput(R, &n, "sluice_watermark_lag_seconds{pipeline=\"%s\"} %.3f\n", pl, pwm == INT64_MIN ? 0.0 : (double)(now - pwm) / 1e6);
-    mput(R, &n, "# HELP sluice_table_watermark_seconds Event-time watermark of the rows a table passes on (Unix seconds).\n# TYPE sluice_table_watermark_seconds gauge\n");
+    mput(R, &n, "sluice_watermark_lag_seconds{pipeline=\"%s\"} %.3f\n", pl,
+         pwm == INT64_MIN ? 0.0 : (double)(now - pwm) / 1e6);
+    mput(R, &n,
+         "# HELP sluice_table_watermark_seconds Event-time watermark of the rows a table passes on "
+         "(Unix seconds).\n# TYPE sluice_table_watermark_seconds gauge\n");
     for (int i = 0; i < R->p->nt; i++)
         if (R->p->t[i].wm_out != INT64_MIN)
-            mput(R, &n, "sluice_table_watermark_seconds{pipeline=\"%s\",table=\"%s\"} %.3f\n", pl, R->p->t[i].name, (double)R->p->t[i].wm_out / 1e6);
-    mput(R, &n, "# HELP sluice_commit_duration_seconds Duration of the last commit.\n# TYPE sluice_commit_duration_seconds gauge\n");
-    mput(R, &n, "sluice_commit_duration_seconds{pipeline=\"%s\"} %.6f\n", pl, R->last_commit_ms / 1000.0);
-    mput(R, &n, "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit (checkpoint age = now - this).\n# TYPE sluice_last_commit_timestamp_seconds gauge\n");
-    mput(R, &n, "sluice_last_commit_timestamp_seconds{pipeline=\"%s\"} %.3f\n", pl, (double)R->last_commit_wall_us / 1e6);
+            mput(R, &n, "sluice_table_watermark_seconds{pipeline=\"%s\",table=\"%s\"} %.3f\n", pl,
+                 R->p->t[i].name, (double)R->p->t[i].wm_out / 1e6);
+    mput(R, &n,
+         "# HELP sluice_commit_duration_seconds Duration of the last commit.\n# TYPE "
+         "sluice_commit_duration_seconds gauge\n");
+    mput(R, &n, "sluice_commit_duration_seconds{pipeline=\"%s\"} %.6f\n", pl,
+         R->last_commit_ms / 1000.0);
+    mput(R, &n,
+         "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit "
+         "(checkpoint age = now - this).\n# TYPE sluice_last_commit_timestamp_seconds gauge\n");
+    mput(R, &n, "sluice_last_commit_timestamp_seconds{pipeline=\"%s\"} %.3f\n", pl,
+         (double)R->last_commit_wall_us / 1e6);
     sl_source_stats sst[SL_MAX_SOURCES];
     int64_t files = 0, bytes = 0;
     bool lag = false, filtered = false;
@@ -124,42 +149,68 @@ void sl__engine_build_metrics(run *R) {
         lag |= sst[s].consumer_lag >= 0;
         filtered |= sst[s].filtered >= 0;
     }
-    mput(R, &n, "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE sluice_source_files_waiting gauge\n");
+    mput(R, &n,
+         "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE "
+         "sluice_source_files_waiting gauge\n");
     mput(R, &n, "sluice_source_files_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)files);
-    mput(R, &n, "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE sluice_source_bytes_waiting gauge\n");
+    mput(R, &n,
+         "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE "
+         "sluice_source_bytes_waiting gauge\n");
     mput(R, &n, "sluice_source_bytes_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)bytes);
     /* the Kafka gauges only for the sources that report them */
     if (lag) {
-        mput(R, &n, "# HELP sluice_kafka_consumer_lag Messages between the consumer's position and the partitions' high watermarks.\n# TYPE sluice_kafka_consumer_lag gauge\n");
+        mput(R, &n,
+             "# HELP sluice_kafka_consumer_lag Messages between the consumer's position and the "
+             "partitions' high watermarks.\n# TYPE sluice_kafka_consumer_lag gauge\n");
         for (int s = 0; s < R->p->nsrc; s++)
             if (sst[s].consumer_lag >= 0)
-                mput(R, &n, "sluice_kafka_consumer_lag{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sst[s].consumer_lag);
+                mput(R, &n, "sluice_kafka_consumer_lag{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
+                     R->p->src[s].name, (long long)sst[s].consumer_lag);
     }
     if (filtered) {
-        mput(R, &n, "# HELP sluice_kafka_filtered_total Messages rejected by the header/key filter before parsing.\n# TYPE sluice_kafka_filtered_total counter\n");
+        mput(R, &n,
+             "# HELP sluice_kafka_filtered_total Messages rejected by the header/key filter before "
+             "parsing.\n# TYPE sluice_kafka_filtered_total counter\n");
         for (int s = 0; s < R->p->nsrc; s++)
             if (sst[s].filtered >= 0)
-                mput(R, &n, "sluice_kafka_filtered_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sst[s].filtered);
+                mput(R, &n, "sluice_kafka_filtered_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
+                     R->p->src[s].name, (long long)sst[s].filtered);
     }
-    mput(R, &n, "# HELP sluice_source_dropped_total Messages a syslog UDP listener dropped on a full queue.\n# TYPE sluice_source_dropped_total counter\n");
+    mput(R, &n,
+         "# HELP sluice_source_dropped_total Messages a syslog UDP listener dropped on a full "
+         "queue.\n# TYPE sluice_source_dropped_total counter\n");
     for (int s = 0; s < R->p->nsrc; s++)
         if (sst[s].dropped >= 0)
-            mput(R, &n, "sluice_source_dropped_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl, R->p->src[s].name, (long long)sst[s].dropped);
-    mput(R, &n, "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in every table).\n# TYPE sluice_freshness_seconds histogram\n");
+            mput(R, &n, "sluice_source_dropped_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
+                 R->p->src[s].name, (long long)sst[s].dropped);
+    mput(R, &n,
+         "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in "
+         "every table).\n# TYPE sluice_freshness_seconds histogram\n");
     int64_t cum = 0;
     for (size_t k = 0; k < NLAT; k++) {
         cum += R->lat_bucket[k];
-        mput(R, &n, "sluice_freshness_seconds_bucket{pipeline=\"%s\",le=\"%g\"} %lld\n", pl, lat_bounds[k], (long long)cum);
+        mput(R, &n, "sluice_freshness_seconds_bucket{pipeline=\"%s\",le=\"%g\"} %lld\n", pl,
+             lat_bounds[k], (long long)cum);
     }
-    mput(R, &n, "sluice_freshness_seconds_bucket{pipeline=\"%s\",le=\"+Inf\"} %lld\n", pl, (long long)R->lat_count);
-    mput(R, &n, "sluice_freshness_seconds_sum{pipeline=\"%s\"} %.6f\nsluice_freshness_seconds_count{pipeline=\"%s\"} %lld\n", pl, R->lat_sum_s, pl, (long long)R->lat_count);
+    mput(R, &n, "sluice_freshness_seconds_bucket{pipeline=\"%s\",le=\"+Inf\"} %lld\n", pl,
+         (long long)R->lat_count);
+    mput(R, &n,
+         "sluice_freshness_seconds_sum{pipeline=\"%s\"} "
+         "%.6f\nsluice_freshness_seconds_count{pipeline=\"%s\"} %lld\n",
+         pl, R->lat_sum_s, pl, (long long)R->lat_count);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    mput(R, &n, "# HELP sluice_process_cpu_seconds_total CPU time used by the process.\n# TYPE sluice_process_cpu_seconds_total counter\n");
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    mput(R, &n,
+         "# HELP sluice_process_cpu_seconds_total CPU time used by the process.\n# TYPE "
+         "sluice_process_cpu_seconds_total counter\n");
     mput(R, &n, "sluice_process_cpu_seconds_total{pipeline=\"%s\"} %.3f\n", pl, cpu);
-    mput(R, &n, "# HELP sluice_process_max_resident_memory_bytes Peak resident memory.\n# TYPE sluice_process_max_resident_memory_bytes gauge\n");
-    mput(R, &n, "sluice_process_max_resident_memory_bytes{pipeline=\"%s\"} %lld\n", pl, (long long)ru.ru_maxrss * 1024);
+    mput(R, &n,
+         "# HELP sluice_process_max_resident_memory_bytes Peak resident memory.\n# TYPE "
+         "sluice_process_max_resident_memory_bytes gauge\n");
+    mput(R, &n, "sluice_process_max_resident_memory_bytes{pipeline=\"%s\"} %lld\n", pl,
+         (long long)ru.ru_maxrss * 1024);
 }
 
 void sl__engine_status_line(run *R, bool final) {
@@ -186,12 +237,16 @@ void sl__engine_status_line(run *R, bool final) {
     int64_t pwm = sl__engine_pipeline_wm(R);
     double wm_lag = pwm != INT64_MIN ? (double)(sl_now_us() - pwm) / 1e6 : 0;
     char kinfo[128] = "";
-    if (kafka) snprintf(kinfo, sizeof kinfo, " consumed=%lld filtered=%lld consumer_lag=%lld", (long long)(in + filtered), (long long)filtered, (long long)lag);
+    if (kafka)
+        snprintf(kinfo, sizeof kinfo, " consumed=%lld filtered=%lld consumer_lag=%lld",
+                 (long long)(in + filtered), (long long)filtered, (long long)lag);
     fprintf(stderr,
-            "sluice %s: %s in=%lld silver=%lld gold_rows=%lld duplicates=%lld quarantined=%lld late=%lld files_waiting=%lld%s "
+            "sluice %s: %s in=%lld silver=%lld gold_rows=%lld duplicates=%lld quarantined=%lld "
+            "late=%lld files_waiting=%lld%s "
             "watermark_lag=%.1fs rate=%.0f/s\n",
-            R->p->name, final ? "done" : "status", (long long)in, (long long)silver, (long long)gold, (long long)(R->t_dup + R->c_dup),
-            (long long)(R->t_quar + R->c_quar), (long long)(R->t_late + R->c_late), (long long)pending, kinfo, wm_lag, rate);
+            R->p->name, final ? "done" : "status", (long long)in, (long long)silver,
+            (long long)gold, (long long)(R->t_dup + R->c_dup), (long long)(R->t_quar + R->c_quar),
+            (long long)(R->t_late + R->c_late), (long long)pending, kinfo, wm_lag, rate);
     R->last_status_us = now;
     R->last_status_in = in;
 }
@@ -200,7 +255,8 @@ void sl__engine_account_freshness(run *R) {
     for (size_t i = 0; i < R->npending; i++) {
         double lat = (double)(R->last_commit_wall_us - R->pending[i].ingest) / 1e6;
         size_t k = 0;
-        while (k < NLAT && lat > lat_bounds[k]) k++;
+        while (k < NLAT && lat > lat_bounds[k])
+            k++;
         R->lat_bucket[k] += R->pending[i].n;
         R->lat_count += R->pending[i].n;
         R->lat_sum_s += lat * (double)R->pending[i].n;

@@ -19,40 +19,50 @@
 typedef struct sl_pipeline sl_pipeline;
 
 typedef struct sl_run_opts {
-    const char *data_dir;     /* NULL: ./data/<pipeline name> */
-    const char *instance;     /* scale-out: this process's name; its checkpoint is DATA/instance-NAME */
-    bool once;                /* process what is there, finalise, exit */
-    double status_every_s;    /* 0: no status lines */
+    const char *data_dir; /* NULL: ./data/<pipeline name> */
+    const char *instance; /* scale-out: this process's name; its checkpoint is DATA/instance-NAME */
+    bool once;            /* process what is there, finalise, exit */
+    double status_every_s; /* 0: no status lines */
     volatile sig_atomic_t *stop;
     bool signals; /* SIGINT/SIGTERM stop the run (read through a signalfd; *stop is set too) */
-    const char *listen;       /* overrides the pipeline's server.listen; starts the server */
+    const char *listen; /* overrides the pipeline's server.listen; starts the server */
     void (*on_listen)(void *ud, int port); /* told the server's port once it listens */
     void *ud;
 } sl_run_opts;
 
 /* Exit codes (documented in README): */
-enum { SL_EXIT_OK = 0, SL_EXIT_RUNTIME = 1, SL_EXIT_USAGE = 2, SL_EXIT_DATA = 3, SL_EXIT_CORRUPT = 4 };
+enum {
+    SL_EXIT_OK = 0,
+    SL_EXIT_RUNTIME = 1,
+    SL_EXIT_USAGE = 2,
+    SL_EXIT_DATA = 3,
+    SL_EXIT_CORRUPT = 4
+};
 int sl_exit_code(int err_code);
 
 sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err);
 void sl_pipeline_free(sl_pipeline *p);
 const char *sl_pipeline_name(const sl_pipeline *p);
 /* Resolves the data directory (creating it when create is true). */
-int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, size_t cap, bool create, sl_error *err);
+int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, size_t cap,
+                         bool create, sl_error *err);
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err);
 void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out);
 
 enum { SL_FMT_TABLE, SL_FMT_CSV, SL_FMT_JSON };
 /* Read-only SQL over every table (lake tables through views). */
-int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err);
+int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format,
+                      FILE *out, sl_error *err);
 
 #include <sqlite3.h>
 /* Makes every table of the pipeline queryable on db (lake tables through views). */
-int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *data_dir_resolved, sqlite3 *db, sl_error *err);
+int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *data_dir_resolved, sqlite3 *db,
+                                   sl_error *err);
 /* Scale-out: db is instance self_db's database under base_dir; attaches the
  * other instances' databases and shadows every table with a temp view over
  * all of them, as `sluice query --data base_dir` does (the dashboard of any
  * instance shows the whole pipeline). */
-int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, const char *self_db, sqlite3 *db, sl_error *err);
+int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, const char *self_db,
+                                 sqlite3 *db, sl_error *err);
 
 #endif

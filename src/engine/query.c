@@ -32,12 +32,18 @@ static void print_csv_field(FILE *out, const char *s) {
 static void print_json_string(FILE *out, const char *s) {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", out);
-        else if (*p == '\r') fputs("\\r", out);
-        else if (*p == '\t') fputs("\\t", out);
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\r')
+            fputs("\\r", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
     }
     fputc('"', out);
 }
@@ -45,7 +51,8 @@ static void print_json_string(FILE *out, const char *s) {
 /* Registers the lake virtual table on db and creates a temp view per lake
  * table, bounded by the committed position. Used by `sluice query` and by the
  * HTTP server for each of its read-only connections. */
-int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite3 *db, sl_error *err) {
+int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite3 *db,
+                                   sl_error *err) {
     int rc = 0;
     sl_lake_vtab_register(db);
     char *abs = realpath(dir, NULL);
@@ -53,9 +60,15 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
         const table *t = &p->t[i];
         if (t->store != STORE_LAKE) continue;
         char root[PATH_MAX + 128];
-        snprintf(root, sizeof root, "%s/%s/%s", abs ? abs : dir, t->layer == LAYER_BRONZE ? "bronze" : t->layer == LAYER_GOLD ? "gold" : "silver", t->name);
+        snprintf(root, sizeof root, "%s/%s/%s", abs ? abs : dir,
+                 t->layer == LAYER_BRONZE ? "bronze"
+                 : t->layer == LAYER_GOLD ? "gold"
+                                          : "silver",
+                 t->name);
         /* the committed position is looked up at every scan (see lake_vtab.c) */
-        char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, 'kv:lake:%q')", t->name, root, t->name);
+        char *q = sqlite3_mprintf(
+            "CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, 'kv:lake:%q')", t->name,
+            root, t->name);
         char *msg = NULL;
         if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
             rc = sl_error_set(err, SL_EIO, "lake table %s: %s", t->name, msg ? msg : "error");
@@ -69,10 +82,14 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
         int n = snprintf(v, cap, "CREATE TEMP VIEW \"%s\" AS SELECT ", t->name);
         for (int c = 0; c < t->out.n; c++) {
             const char *cn = t->out.f[c].name;
-            n += snprintf(v + n, cap - (size_t)n, "json_extract(line, '$.\"%s\"') AS \"%s\", ", cn, cn);
+            n += snprintf(v + n, cap - (size_t)n, "json_extract(line, '$.\"%s\"') AS \"%s\", ", cn,
+                          cn);
         }
-        snprintf(v + n, cap - (size_t)n, "json_extract(line, '$._ingest_ts') AS _ingest_ts, json_extract(line, '$._source') AS _source, "
-                                         "json_extract(line, '$._offset') AS _offset FROM temp.\"_lake_%s\"", t->name);
+        snprintf(v + n, cap - (size_t)n,
+                 "json_extract(line, '$._ingest_ts') AS _ingest_ts, json_extract(line, "
+                 "'$._source') AS _source, "
+                 "json_extract(line, '$._offset') AS _offset FROM temp.\"_lake_%s\"",
+                 t->name);
         if (sqlite3_exec(db, v, NULL, NULL, &msg) != SQLITE_OK) {
             rc = sl_error_set(err, SL_EIO, "lake view %s: %s", t->name, msg ? msg : "error");
             sqlite3_free(msg);
@@ -93,12 +110,14 @@ done:
  * tables union exactly (each record was stored by one instance); window
  * tables hold one partial row per instance and group, to be summed. The
  * pipeline's views are re-created as temp views so they read the unions. */
-static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, size_t n, sl_error *err) {
+static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, size_t n,
+                            sl_error *err) {
     for (size_t k = 1; k < n; k++) {
         char *q = sqlite3_mprintf("ATTACH %Q AS i%d", paths[k], (int)k);
         int e = sqlite3_exec(db, q, NULL, NULL, NULL);
         sqlite3_free(q);
-        if (e != SQLITE_OK) return sl_error_set(err, SL_EIO, "attach %s: %s", paths[k], sqlite3_errmsg(db));
+        if (e != SQLITE_OK)
+            return sl_error_set(err, SL_EIO, "attach %s: %s", paths[k], sqlite3_errmsg(db));
     }
     const char *extra[] = {"quarantine", "_sluice_events", "_sluice_positions"};
     for (int i = 0; i < p->nt + 3; i++) {
@@ -106,7 +125,8 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
         if (i < p->nt && p->t[i].store != STORE_SQLITE) continue;
         char *v;
         const table *t = i < p->nt ? &p->t[i] : NULL;
-        if (t && sl_schema_find(&t->out, "_group") >= 0 && sl_schema_find(&t->out, SL_PART_COLUMN) >= 0) {
+        if (t && sl_schema_find(&t->out, "_group") >= 0 &&
+            sl_schema_find(&t->out, SL_PART_COLUMN) >= 0) {
             /* partitioned state, tables upserted by _group (windows, scd2
              * versions, rows read from windows): a row may be in a previous
              * owner's database too, stale or (when it handed over) identical.
@@ -115,18 +135,26 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
              * partition's furthest position (the owner, which re-emits the
              * open groups it restores) */
             const char *closed_first = sl_schema_find(&t->out, "is_final") >= 0 ? "is_final DESC, "
-                                     : sl_schema_find(&t->out, "is_active") >= 0 ? "is_active ASC, " : "";
+                                       : sl_schema_find(&t->out, "is_active") >= 0
+                                           ? "is_active ASC, "
+                                           : "";
             char *cols = sqlite3_mprintf("%s", "");
-            for (int c = 0; c < t->out.n; c++) cols = sqlite3_mprintf("%z%s\"%w\"", cols, c ? ", " : "", t->out.f[c].name);
+            for (int c = 0; c < t->out.n; c++)
+                cols = sqlite3_mprintf("%z%s\"%w\"", cols, c ? ", " : "", t->out.f[c].name);
             char *u = NULL;
             for (size_t k = 0; k < n; k++) {
                 char db[16];
                 snprintf(db, sizeof db, k ? "i%d" : "main", (int)k);
-                u = sqlite3_mprintf("%z%sSELECT x.*, coalesce((SELECT max(position) FROM %s._sluice_positions q WHERE q.partition = x.\"%w\"), -1) AS _pos"
-                                    " FROM %s.\"%w\" x", u, k ? " UNION ALL " : "", db, SL_PART_COLUMN, db, name);
+                u = sqlite3_mprintf(
+                    "%z%sSELECT x.*, coalesce((SELECT max(position) FROM %s._sluice_positions q "
+                    "WHERE q.partition = x.\"%w\"), -1) AS _pos"
+                    " FROM %s.\"%w\" x",
+                    u, k ? " UNION ALL " : "", db, SL_PART_COLUMN, db, name);
             }
-            v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY _group"
-                                " ORDER BY %s_pos DESC) AS _rn FROM (%s)) WHERE _rn = 1", name, cols, closed_first, u);
+            v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT %s FROM (SELECT *, row_number() "
+                                "OVER (PARTITION BY _group"
+                                " ORDER BY %s_pos DESC) AS _rn FROM (%s)) WHERE _rn = 1",
+                                name, cols, closed_first, u);
             sqlite3_free(cols);
             sqlite3_free(u);
         } else {
@@ -138,18 +166,23 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
         }
         int e = sqlite3_exec(db, v, NULL, NULL, NULL);
         sqlite3_free(v);
-        if (e != SQLITE_OK) return sl_error_set(err, SL_EIO, "instances: table %s: %s", name, sqlite3_errmsg(db));
+        if (e != SQLITE_OK)
+            return sl_error_set(err, SL_EIO, "instances: table %s: %s", name, sqlite3_errmsg(db));
     }
     for (int i = 0; i < p->nviews; i++) {
-        char *v = sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS %s", p->views[i].name, p->views[i].sql);
+        char *v =
+            sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS %s", p->views[i].name, p->views[i].sql);
         int e = sqlite3_exec(db, v, NULL, NULL, NULL);
         sqlite3_free(v);
-        if (e != SQLITE_OK) return sl_error_set(err, SL_EIO, "instances: view %s: %s", p->views[i].name, sqlite3_errmsg(db));
+        if (e != SQLITE_OK)
+            return sl_error_set(err, SL_EIO, "instances: view %s: %s", p->views[i].name,
+                                sqlite3_errmsg(db));
     }
     return 0;
 }
 
-int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, const char *self_db, sqlite3 *db, sl_error *err) {
+int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, const char *self_db,
+                                 sqlite3 *db, sl_error *err) {
     char pattern[PATH_MAX + 32], self[PATH_MAX], other[PATH_MAX];
     snprintf(pattern, sizeof pattern, "%s/instance-*/sluice.db", base_dir);
     if (!realpath(self_db, self)) snprintf(self, sizeof self, "%s", self_db);
@@ -173,7 +206,8 @@ int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, con
     return rc;
 }
 
-int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format, FILE *out, sl_error *err) {
+int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format,
+                      FILE *out, sl_error *err) {
     char dir[PATH_MAX], path[PATH_MAX + 64];
     if (sl_pipeline_data_dir(p, data_dir, dir, sizeof dir, false, err)) return err->code;
     snprintf(path, sizeof path, "%s/sluice.db", dir);
@@ -183,7 +217,9 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
         snprintf(path, sizeof path, "%s/instance-*/sluice.db", dir);
         if (glob(path, 0, NULL, &g) || g.gl_pathc == 0) {
             globfree(&g);
-            return sl_error_set(err, SL_ENOTFOUND, "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
+            return sl_error_set(
+                err, SL_ENOTFOUND,
+                "no data for pipeline '%s' in %s (run it first, or pass --data DIR)", p->name, dir);
         }
         instances = true;
         snprintf(path, sizeof path, "%s", g.gl_pathv[0]);
@@ -222,7 +258,8 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
             }
             fputc('\n', out);
         }
-        for (int c = 0; c < nc; c++) w[c] = (int)strlen(sqlite3_column_name(st, c));
+        for (int c = 0; c < nc; c++)
+            w[c] = (int)strlen(sqlite3_column_name(st, c));
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             if (format == SL_FMT_CSV) {
@@ -238,17 +275,25 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
                     print_json_string(out, sqlite3_column_name(st, c));
                     fputc(':', out);
                     switch (sqlite3_column_type(st, c)) {
-                    case SQLITE_NULL: fputs("null", out); break;
-                    case SQLITE_INTEGER: fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c)); break;
-                    case SQLITE_FLOAT: fprintf(out, "%.17g", sqlite3_column_double(st, c)); break;
-                    default: print_json_string(out, (const char *)sqlite3_column_text(st, c));
+                    case SQLITE_NULL:
+                        fputs("null", out);
+                        break;
+                    case SQLITE_INTEGER:
+                        fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
+                        break;
+                    case SQLITE_FLOAT:
+                        fprintf(out, "%.17g", sqlite3_column_double(st, c));
+                        break;
+                    default:
+                        print_json_string(out, (const char *)sqlite3_column_text(st, c));
                     }
                 }
                 fputs("}\n", out);
             } else {
                 if (ncell + (size_t)nc > capc) {
                     capc = capc ? capc * 2 : 1024;
-                    while (capc < ncell + (size_t)nc) capc *= 2;
+                    while (capc < ncell + (size_t)nc)
+                        capc *= 2;
                     cells = realloc(cells, capc * sizeof *cells);
                 }
                 for (int c = 0; c < nc; c++) {
@@ -261,25 +306,31 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
         }
         if (step != SQLITE_DONE) rc = sl_error_set(err, SL_EIO, "query: %s", sqlite3_errmsg(db));
         if (format == SL_FMT_TABLE && nc) {
-            for (int c = 0; c < nc; c++) fprintf(out, "%s%-*s", c ? " | " : "", w[c], sqlite3_column_name(st, c));
+            for (int c = 0; c < nc; c++)
+                fprintf(out, "%s%-*s", c ? " | " : "", w[c], sqlite3_column_name(st, c));
             fputc('\n', out);
             for (int c = 0; c < nc; c++) {
                 fprintf(out, "%s", c ? "-+-" : "");
-                for (int k = 0; k < w[c]; k++) fputc('-', out);
+                for (int k = 0; k < w[c]; k++)
+                    fputc('-', out);
             }
             fputc('\n', out);
             for (size_t i = 0; i < ncell; i += (size_t)nc) {
-                for (int c = 0; c < nc; c++) fprintf(out, "%s%-*.*s", c ? " | " : "", w[c], w[c], cells[i + (size_t)c] ? cells[i + (size_t)c] : "NULL");
+                for (int c = 0; c < nc; c++)
+                    fprintf(out, "%s%-*.*s", c ? " | " : "", w[c], w[c],
+                            cells[i + (size_t)c] ? cells[i + (size_t)c] : "NULL");
                 fputc('\n', out);
             }
             fprintf(out, "(%zu row%s)\n", ncell / (size_t)nc, ncell / (size_t)nc == 1 ? "" : "s");
         }
-        for (size_t i = 0; i < ncell; i++) free(cells[i]);
+        for (size_t i = 0; i < ncell; i++)
+            free(cells[i]);
         free(cells);
         free(w);
         sqlite3_finalize(st);
         if (rc) goto out;
-        while (tail && (*tail == ' ' || *tail == '\n' || *tail == ';' || *tail == '\t')) tail++;
+        while (tail && (*tail == ' ' || *tail == '\n' || *tail == ';' || *tail == '\t'))
+            tail++;
     }
 out:
     sl_store_close(s);

@@ -15,7 +15,11 @@
 #include "engine/runtime.h"
 #include "store/eventlog.h"
 
-typedef struct { run *R; step *st; table *t; } restore_ud;
+typedef struct {
+    run *R;
+    step *st;
+    table *t;
+} restore_ud;
 
 static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
     restore_ud *u = ud;
@@ -25,7 +29,9 @@ static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_e
 static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
     restore_ud *u = ud;
     int rc = sl_window_restore(u->t->win, data, n, full, err);
-    if (rc) sl_error_set(err, rc, "table '%s': %s", u->t->name, err->msg); /* sl_error_set may wrap err->msg */
+    if (rc)
+        sl_error_set(err, rc, "table '%s': %s", u->t->name,
+                     err->msg); /* sl_error_set may wrap err->msg */
     return rc;
 }
 
@@ -39,7 +45,8 @@ int sl__engine_setup(run *R) {
     snprintf(R->base, sizeof R->base, "%s", base);
     if (R->opts->instance) {
         char inst[PATH_MAX];
-        snprintf(inst, sizeof inst, "%.*s/instance-%s", (int)(sizeof inst - 80), base, R->opts->instance);
+        snprintf(inst, sizeof inst, "%.*s/instance-%s", (int)(sizeof inst - 80), base,
+                 R->opts->instance);
         if (sl_pipeline_data_dir(p, inst, R->dir, sizeof R->dir, true, err)) return err->code;
     } else {
         snprintf(R->dir, sizeof R->dir, "%s", base);
@@ -59,13 +66,15 @@ int sl__engine_setup(run *R) {
     sl_event tot;
     if ((rc = sl_eventlog_totals(R->store, &tot, err))) return rc;
     R->commit_id = tot.commit_id;
-    R->t_in = tot.records_in, R->t_quar = tot.quarantined, R->t_late = tot.late, R->t_dup = tot.duplicates;
+    R->t_in = tot.records_in, R->t_quar = tot.quarantined, R->t_late = tot.late,
+    R->t_dup = tot.duplicates;
     R->t_filt = tot.filtered, R->t_drop = tot.dropped, R->t_parse = tot.parse_errors;
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         t->work = sl_batch_new(&t->full, p->batch_size);
         for (int j = 0; j < t->ninputs; j++)
-            if (t->win && !t->inputs[j].identity && !t->mapped) t->mapped = sl_batch_new(&t->in, p->batch_size);
+            if (t->win && !t->inputs[j].identity && !t->mapped)
+                t->mapped = sl_batch_new(&t->in, p->batch_size);
         if (t->nproj) {
             t->view = calloc(1, sizeof *t->view);
             t->view->schema = t->out;
@@ -80,8 +89,11 @@ int sl__engine_setup(run *R) {
         restore_ud u = {R, NULL, t};
         for (int s = 0; s < t->nsteps; s++) {
             u.st = &t->steps[s];
-            if (R->parted && sl__engine_step_parted(t, u.st)) continue; /* restored per partition on assignment */
-            if (u.st->def->restore && (rc = sl_store_load_state(R->store, u.st->id, restore_step_cb, &u, err))) return rc;
+            if (R->parted && sl__engine_step_parted(t, u.st))
+                continue; /* restored per partition on assignment */
+            if (u.st->def->restore &&
+                (rc = sl_store_load_state(R->store, u.st->id, restore_step_cb, &u, err)))
+                return rc;
         }
         if (t->win && !(R->parted && sl__engine_win_parted(t))) {
             char key[128];
@@ -90,7 +102,8 @@ int sl__engine_setup(run *R) {
         }
     }
     for (int v = 0; v < p->nviews; v++) {
-        char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"; CREATE VIEW \"%w\" AS %s", p->views[v].name, p->views[v].name, p->views[v].sql);
+        char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"; CREATE VIEW \"%w\" AS %s",
+                                    p->views[v].name, p->views[v].name, p->views[v].sql);
         rc = sl_store_exec(R->store, sql, err);
         sqlite3_free(sql);
         if (rc) return sl_error_set(err, SL_EINVAL, "view '%s': %s", p->views[v].name, err->msg);
@@ -111,7 +124,8 @@ int sl__engine_setup(run *R) {
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         t->wm_in = t->wm_out = INT64_MIN;
-        for (int j = 0; j < t->ninputs; j++) t->inputs[j].last_rows_us = R->mono_us;
+        for (int j = 0; j < t->ninputs; j++)
+            t->inputs[j].last_rows_us = R->mono_us;
     }
     sl__engine_refresh_watermarks(R);
     return 0;

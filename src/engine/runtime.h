@@ -37,7 +37,8 @@ typedef struct run {
     int64_t last_commit_us, started_us;
     /* per-commit counters */
     int64_t c_in, c_quar, c_late, c_dup, c_filt, c_drop, c_parse;
-    int64_t c_ingest_sum, c_ingest_n; /* ingest times relative to ingest_base (µs), to stay in range */
+    int64_t c_ingest_sum,
+        c_ingest_n; /* ingest times relative to ingest_base (µs), to stay in range */
     int64_t ingest_base;
     /* totals */
     int64_t t_in, t_quar, t_late, t_dup, t_filt, t_drop, t_parse;
@@ -46,7 +47,9 @@ typedef struct run {
     int failed;
     /* freshness: per batch (ingest time, rows) since the last commit; at commit
      * each row's latency (commit time - ingest time) goes into the histogram */
-    struct { int64_t ingest, n; } *pending;
+    struct {
+        int64_t ingest, n;
+    } * pending;
     size_t npending, cap_pending;
     int64_t lat_bucket[16], lat_count;
     double lat_sum_s;
@@ -70,9 +73,13 @@ typedef struct run {
 /* graph.c */
 /* The engine's quarantine callback for steps (sl_op_ctx.quarantine). */
 void sl__engine_quarantine(void *engine, const sl_batch *b, uint32_t r, const char *reason);
-typedef struct { run *R; source *s; } sl__engine_bad_ud;
+typedef struct {
+    run *R;
+    source *s;
+} sl__engine_bad_ud;
 /* The formats' callback for records that do not parse (ud: sl__engine_bad_ud). */
-void sl__engine_bad_record(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason);
+void sl__engine_bad_record(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                           const char *reason);
 /* Runs batch `in`, which came from input number `input` of table ti, and
  * everything downstream of it. */
 int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input);

@@ -96,8 +96,8 @@ void sl_expr_free(sl_expr *e) {
     free(e);
 }
 
-sl_expr *sl_expr_compile_at(const char *text, const sl_schema *schema, const char *file, int line, int col, bool quoted,
-                            sl_error *err) {
+sl_expr *sl_expr_compile_at(const char *text, const sl_schema *schema, const char *file, int line,
+                            int col, bool quoted, sl_error *err) {
     int off = 0;
     sl_error e = {0};
     sl_expr *x = sl_expr_compile(text, schema, &e, &off);

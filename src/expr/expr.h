@@ -40,8 +40,8 @@ sl_expr *sl_expr_compile(const char *src, const sl_schema *schema, sl_error *err
 /* sl_expr_compile for text that sits in a file at file:line:col (quoted: the
  * text starts one character later, after its quote): an error is reported
  * at the exact column inside it. */
-sl_expr *sl_expr_compile_at(const char *text, const sl_schema *schema, const char *file, int line, int col, bool quoted,
-                            sl_error *err);
+sl_expr *sl_expr_compile_at(const char *text, const sl_schema *schema, const char *file, int line,
+                            int col, bool quoted, sl_error *err);
 
 /* Result type (SL_T_NULL only for an expression that is the literal NULL). */
 sl_type sl_expr_type(const sl_expr *e);

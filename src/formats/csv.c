@@ -88,7 +88,8 @@ static inline int tok_push(csv_tok *t, const char *p, size_t len, size_t soff, u
 static void store_add(csv_tok *t, const char *p, size_t n) {
     if (t->scap - t->sn < n) {
         size_t ncap = t->scap ? t->scap : 256;
-        while (ncap - t->sn < n) ncap *= 2;
+        while (ncap - t->sn < n)
+            ncap *= 2;
         t->store = sl_xrealloc(t->store, ncap);
         t->scap = ncap;
     }
@@ -220,7 +221,8 @@ static int scan(csv_tok *t, const char *buf, size_t len, size_t i, bool final, s
                               false);
         } else {
             size_t j = i;
-            while (j < len && buf[j] != delim && buf[j] != '\n' && buf[j] != '"') j++;
+            while (j < len && buf[j] != delim && buf[j] != '\n' && buf[j] != '"')
+                j++;
             if (j < len && buf[j] == '"')
                 return scan_error(buf, len, final, o, "quote inside an unquoted field", j, false);
             if (j < len && buf[j] == delim) {
@@ -350,8 +352,10 @@ void sl_csv_parser_set_max_record(sl_csv_parser *p, size_t bytes) { p->max_recor
 bool sl_csv_parser_has_header(const sl_csv_parser *p) { return p->has_header; }
 
 static sl_str trim(sl_str s) {
-    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) s.ptr++, s.len--;
-    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t')) s.len--;
+    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
+        s.ptr++, s.len--;
+    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
     return s;
 }
 
@@ -366,7 +370,8 @@ int sl_csv_parser_set_header(sl_csv_parser *p, const sl_str *names, int n, sl_er
             for (int c = 0; c < p->schema.n; c++) {
                 const char *cn = p->schema.f[c].name;
                 if (used[c] || strlen(cn) != h.len) continue;
-                if (pass == 0 ? memcmp(cn, h.ptr, h.len) == 0 : strncasecmp(cn, h.ptr, h.len) == 0) {
+                if (pass == 0 ? memcmp(cn, h.ptr, h.len) == 0
+                              : strncasecmp(cn, h.ptr, h.len) == 0) {
                     m[k] = c;
                     used[c] = true;
                     break;
@@ -424,17 +429,20 @@ static bool word_eq(const char *s, size_t n, const char *w) {
 
 bool sl_decimal_syntax(const char *s, size_t n) {
     size_t i = (n && (s[0] == '+' || s[0] == '-')) ? 1 : 0, digits = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
     if (i < n && s[i] == '.') {
         i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
     }
     if (!digits) return false;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-')) i++;
         size_t ed = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, ed++;
         if (!ed) return false;
     }
     return i == n;
@@ -444,7 +452,8 @@ static bool parse_double(const char *s, size_t n, double *out) {
     size_t i = (n && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
     const char *w = s + i;
     size_t wn = n - i;
-    bool word = word_eq(w, wn, "nan") || word_eq(w, wn, "inf") || word_eq(w, wn, "infinity"); /* strtod reads these */
+    bool word = word_eq(w, wn, "nan") || word_eq(w, wn, "inf") ||
+                word_eq(w, wn, "infinity"); /* strtod reads these */
     if (!word && !sl_decimal_syntax(s, n)) return false;
     char tmp[128];
     if (n >= sizeof tmp) return false;
@@ -482,7 +491,8 @@ static int cast(sl_csv_parser *p, int c, int k, sl_batch *b, uint32_t r) {
     case SL_T_INT: {
         int64_t x;
         double d;
-        if ((ok = parse_i64(v.ptr, v.len, &x))) sl_col_set_int(col, r, x);
+        if ((ok = parse_i64(v.ptr, v.len, &x)))
+            sl_col_set_int(col, r, x);
         else if (p->widen && parse_double(v.ptr, v.len, &d)) {
             p->change.widened[p->change.nwidened] = c;
             p->change.widened_to[p->change.nwidened++] = SL_T_DOUBLE;
@@ -512,7 +522,8 @@ static int cast(sl_csv_parser *p, int c, int k, sl_batch *b, uint32_t r) {
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
     if (ok) return 0;
     snprintf(p->reason, sizeof p->reason, "field '%s': expected %s, got '%.*s%s'",
@@ -543,8 +554,9 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
                 size_t be = end > o.start && buf[end - 1] == '\r' ? end - 1 : end;
                 snprintf(p->reason, sizeof p->reason,
                          "unterminated quoted field (record longer than %zu bytes)", p->max_record);
-                if (bad) bad(ud, buf + o.start, be - o.start, part, base_pos + (int64_t)o.start,
-                             p->reason);
+                if (bad)
+                    bad(ud, buf + o.start, be - o.start, part, base_pos + (int64_t)o.start,
+                        p->reason);
                 consumed = off = end + 1;
                 continue;
             }
@@ -579,7 +591,8 @@ size_t sl_csv_parse_lines(sl_csv_parser *p, const char *buf, size_t len, int32_t
         for (; k < p->nhdr; k++)
             if (p->hmap[k] >= 0 && cast(p, p->hmap[k], k, b, r) != 0) break;
         if (k < p->nhdr) {
-            for (int c = 0; c < p->schema.n; c++) b->col[c].null[r] = 1;
+            for (int c = 0; c < p->schema.n; c++)
+                b->col[c].null[r] = 1;
             b->n--;
             if (p->stop) { /* widen the column, then resume at this record */
                 consumed = o.start;

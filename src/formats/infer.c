@@ -76,8 +76,8 @@ static ifield *field(sl_infer *in, const char *name, size_t nlen) {
     return f;
 }
 
-void sl_infer_observe(sl_infer *in, const char *name, size_t nlen, sl_infer_kind kind, const char *s,
-                      size_t slen) {
+void sl_infer_observe(sl_infer *in, const char *name, size_t nlen, sl_infer_kind kind,
+                      const char *s, size_t slen) {
     ifield *f = field(in, name, nlen);
     if (!f) return;
     f->n[kind]++;
@@ -97,13 +97,16 @@ static bool is_int(const char *s, size_t n) {
     return true;
 }
 
-void sl_infer_observe_text(sl_infer *in, const char *name, size_t nlen, const char *s, size_t slen) {
-    while (slen && (*s == ' ' || *s == '\t')) s++, slen--;
-    while (slen && (s[slen - 1] == ' ' || s[slen - 1] == '\t')) slen--;
+void sl_infer_observe_text(sl_infer *in, const char *name, size_t nlen, const char *s,
+                           size_t slen) {
+    while (slen && (*s == ' ' || *s == '\t'))
+        s++, slen--;
+    while (slen && (s[slen - 1] == ' ' || s[slen - 1] == '\t'))
+        slen--;
     sl_infer_kind k = slen == 0                                               ? SL_IK_NULL
                       : word_eq(s, slen, "true") || word_eq(s, slen, "false") ? SL_IK_BOOL
                       : is_int(s, slen)                                       ? SL_IK_INT
-                      : sl_decimal_syntax(s, slen)                                    ? SL_IK_DOUBLE
+                      : sl_decimal_syntax(s, slen)                            ? SL_IK_DOUBLE
                                                                               : SL_IK_STRING;
     sl_infer_observe(in, name, nlen, k, s, slen);
 }
@@ -111,13 +114,25 @@ void sl_infer_observe_text(sl_infer *in, const char *name, size_t nlen, const ch
 static void json_key(void *ud, const char *key, size_t klen, int kind, const char *s, size_t slen) {
     sl_infer_kind k;
     switch (kind) {
-    case SL_JV_BOOL: k = SL_IK_BOOL; break;
-    case SL_JV_INT: k = SL_IK_INT; break;
-    case SL_JV_DOUBLE: k = SL_IK_DOUBLE; break;
-    case SL_JV_STRING: k = SL_IK_STRING; break;
+    case SL_JV_BOOL:
+        k = SL_IK_BOOL;
+        break;
+    case SL_JV_INT:
+        k = SL_IK_INT;
+        break;
+    case SL_JV_DOUBLE:
+        k = SL_IK_DOUBLE;
+        break;
+    case SL_JV_STRING:
+        k = SL_IK_STRING;
+        break;
     case SL_JV_OBJECT:
-    case SL_JV_ARRAY: k = SL_IK_NESTED; break;
-    default: k = SL_IK_NULL; break;
+    case SL_JV_ARRAY:
+        k = SL_IK_NESTED;
+        break;
+    default:
+        k = SL_IK_NULL;
+        break;
     }
     sl_infer_observe(ud, key, klen, k, s, slen);
 }
@@ -135,11 +150,13 @@ size_t sl_infer_json(sl_infer *in, const char *buf, size_t len, int64_t max_reco
         if (ll && line[ll - 1] == '\r') ll--;
         if (ll >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) line += 3, ll -= 3;
         size_t i = 0;
-        while (i < ll && (line[i] == ' ' || line[i] == '\t')) i++;
+        while (i < ll && (line[i] == ' ' || line[i] == '\t'))
+            i++;
         if (i == ll) continue;
         in->records++;
         max_records--;
-        sl_jsimd_each_root(in->simd, line, ll, (size_t)(buf + len - line) + 64, json_key, in, msg, sizeof msg);
+        sl_jsimd_each_root(in->simd, line, ll, (size_t)(buf + len - line) + 64, json_key, in, msg,
+                           sizeof msg);
     }
     return off;
 }
@@ -148,13 +165,15 @@ size_t sl_infer_csv(sl_infer *in, const char *buf, size_t len, char delim, bool 
                     const char *const *names, int nnames, int64_t max_records) {
     sl_csv *c = sl_csv_new(buf, len, delim);
     if (!c) return 0;
-    char (*hn)[SL_NAME_MAX] = sl_xcalloc(SL_MAX_COLUMNS, sizeof *hn);
+    char(*hn)[SL_NAME_MAX] = sl_xcalloc(SL_MAX_COLUMNS, sizeof *hn);
     bool skip[SL_MAX_COLUMNS] = {false};
     int nh = 0;
     if (!header) {
         for (; nh < SL_MAX_COLUMNS && (names ? nh < nnames : true); nh++) {
-            if (names) snprintf(hn[nh], SL_NAME_MAX, "%s", names[nh]);
-            else snprintf(hn[nh], SL_NAME_MAX, "col%d", nh + 1);
+            if (names)
+                snprintf(hn[nh], SL_NAME_MAX, "%s", names[nh]);
+            else
+                snprintf(hn[nh], SL_NAME_MAX, "col%d", nh + 1);
         }
     }
     sl_str *f;
@@ -171,8 +190,10 @@ size_t sl_infer_csv(sl_infer *in, const char *buf, size_t len, char delim, bool 
         if (!have_header) {
             for (nh = 0; nh < n && nh < SL_MAX_COLUMNS; nh++) {
                 sl_str h = f[nh];
-                while (h.len && (h.ptr[0] == ' ' || h.ptr[0] == '\t')) h.ptr++, h.len--;
-                while (h.len && (h.ptr[h.len - 1] == ' ' || h.ptr[h.len - 1] == '\t')) h.len--;
+                while (h.len && (h.ptr[0] == ' ' || h.ptr[0] == '\t'))
+                    h.ptr++, h.len--;
+                while (h.len && (h.ptr[h.len - 1] == ' ' || h.ptr[h.len - 1] == '\t'))
+                    h.len--;
                 skip[nh] = h.len >= SL_NAME_MAX;
                 if (!skip[nh]) {
                     memcpy(hn[nh], h.ptr, h.len);
@@ -197,7 +218,8 @@ int64_t sl_infer_records(const sl_infer *in) { return in->records; }
 
 static sl_type resolve(const ifield *f) {
     int64_t total = 0;
-    for (int k = SL_IK_BOOL; k <= SL_IK_NESTED; k++) total += f->n[k];
+    for (int k = SL_IK_BOOL; k <= SL_IK_NESTED; k++)
+        total += f->n[k];
     if (total == 0) return SL_T_STRING;
     if (f->n[SL_IK_BOOL] == total) return SL_T_BOOL;
     if (f->n[SL_IK_INT] == total) return SL_T_INT;
@@ -219,12 +241,14 @@ int sl_infer_schema(const sl_infer *in, const sl_schema *hints, sl_schema *out, 
         int h = hints ? sl_schema_find(hints, f->name) : -1;
         sl_type t = h >= 0 ? hints->f[h].type : resolve(f);
         if (sl_schema_add(out, f->name, t) < 0)
-            return sl_error_set(err, SL_EINVAL, "schema inference: more than %d fields", SL_MAX_COLUMNS);
+            return sl_error_set(err, SL_EINVAL, "schema inference: more than %d fields",
+                                SL_MAX_COLUMNS);
     }
     for (int h = 0; hints && h < hints->n; h++) {
         if (sl_schema_find(out, hints->f[h].name) >= 0) continue;
         if (sl_schema_add(out, hints->f[h].name, hints->f[h].type) < 0)
-            return sl_error_set(err, SL_EINVAL, "schema inference: more than %d fields", SL_MAX_COLUMNS);
+            return sl_error_set(err, SL_EINVAL, "schema inference: more than %d fields",
+                                SL_MAX_COLUMNS);
     }
     return 0;
 }
@@ -234,7 +258,8 @@ int sl_schema_to_json(const sl_schema *s, char *out, size_t cap) {
     int w = snprintf(out, cap, "{");
     n += (size_t)(w > 0 ? w : 0);
     for (int i = 0; i < s->n && n < cap; i++) {
-        w = snprintf(out + n, cap - n, "%s\"%s\":\"%s\"", i ? "," : "", s->f[i].name, sl_type_name(s->f[i].type));
+        w = snprintf(out + n, cap - n, "%s\"%s\":\"%s\"", i ? "," : "", s->f[i].name,
+                     sl_type_name(s->f[i].type));
         n += (size_t)(w > 0 ? w : 0);
     }
     if (n < cap) {
@@ -246,7 +271,8 @@ int sl_schema_to_json(const sl_schema *s, char *out, size_t cap) {
 
 /* Reads "..." (no escapes: names are identifiers, types are words). */
 static const char *quoted(const char *p, char *out, size_t cap) {
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (*p != '"') return NULL;
     const char *e = strchr(p + 1, '"');
     if (!e || (size_t)(e - p - 1) >= cap) return NULL;
@@ -258,19 +284,24 @@ static const char *quoted(const char *p, char *out, size_t cap) {
 int sl_schema_from_json(const char *json, sl_schema *out, sl_error *err) {
     sl_schema_init(out);
     const char *p = json;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (*p++ != '{') goto bad;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (*p == '}') return 0;
     for (;;) {
         char name[SL_NAME_MAX], type[32];
         if (!(p = quoted(p, name, sizeof name))) goto bad;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (*p++ != ':') goto bad;
         if (!(p = quoted(p, type, sizeof type))) goto bad;
         int t = sl_type_parse(type);
-        if (t < 0 || !ident(name, strlen(name)) || sl_schema_add(out, name, (sl_type)t) < 0) goto bad;
-        while (*p == ' ') p++;
+        if (t < 0 || !ident(name, strlen(name)) || sl_schema_add(out, name, (sl_type)t) < 0)
+            goto bad;
+        while (*p == ' ')
+            p++;
         if (*p == '}') return 0;
         if (*p++ != ',') goto bad;
     }

@@ -40,7 +40,7 @@ typedef struct sl_schema_change {
     int nadded;
     sl_field added[SL_MAX_COLUMNS]; /* type: a first guess from that record's value */
     int nwidened;
-    int widened[SL_MAX_COLUMNS];     /* column index in the parser's schema */
+    int widened[SL_MAX_COLUMNS]; /* column index in the parser's schema */
     sl_type widened_to[SL_MAX_COLUMNS];
 } sl_schema_change;
 

@@ -43,14 +43,14 @@ struct sl_json_parser {
     sl_schema schema;
     sl_jnode *nodes;
     int nnodes;
-    char *names;       /* storage for node names */
+    char *names; /* storage for node names */
     int leaf_of_col[SL_MAX_COLUMNS];
     int nleaves;
-    sl_jval *vals;     /* one per leaf, refilled per line */
+    sl_jval *vals; /* one per leaf, refilled per line */
     sl_jsimd *simd;
     bool lenient;
-    bool stream;       /* use stream mode (json_simd.h); off by default */
-    size_t window;     /* stage 1 window of the next stream */
+    bool stream;   /* use stream mode (json_simd.h); off by default */
+    size_t window; /* stage 1 window of the next stream */
     char reason[SL_ERROR_MAX];
     /* schema evolution (json.h) */
     bool discover, widen, stop;
@@ -93,7 +93,8 @@ static int node_child(sl_json_parser *p, int parent, const char *name, size_t n)
 }
 
 static void update_want_raw(sl_json_parser *p) {
-    for (int i = 0; i < p->nnodes; i++) p->nodes[i].want_raw = 0;
+    for (int i = 0; i < p->nnodes; i++)
+        p->nodes[i].want_raw = 0;
     if (!p->lenient) return;
     for (int c = 0; c < p->schema.n; c++) {
         if (p->schema.f[c].type != SL_T_STRING) continue;
@@ -143,7 +144,8 @@ sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *p
         do {
             size_t j = i;
             if (dotted)
-                while (j < plen && s[j] != '.') j++;
+                while (j < plen && s[j] != '.')
+                    j++;
             else
                 j = plen;
             if (j == i && dotted) {
@@ -198,7 +200,8 @@ static void on_unknown(void *ud, const char *k, size_t kl, int kind, const char 
         memcpy(name, k, kl);
         name[kl] = 0;
     }
-    if (!ident(k, kl) || sl_schema_find(&p->schema, name) >= 0 || p->schema.n + p->change.nadded >= SL_MAX_COLUMNS) {
+    if (!ident(k, kl) || sl_schema_find(&p->schema, name) >= 0 ||
+        p->schema.n + p->change.nadded >= SL_MAX_COLUMNS) {
         sl_hmap_put(p->ignored, h, 1, NULL);
         return;
     }
@@ -210,8 +213,9 @@ static void on_unknown(void *ud, const char *k, size_t kl, int kind, const char 
     f->type = kind == SL_JV_BOOL     ? SL_T_BOOL
               : kind == SL_JV_INT    ? SL_T_INT
               : kind == SL_JV_DOUBLE ? SL_T_DOUBLE
-              : kind == SL_JV_STRING && slen >= 10 && sl_time_parse_iso(s, slen, &us) == 0 ? SL_T_TS
-                                                                                     : SL_T_STRING;
+              : kind == SL_JV_STRING && slen >= 10 && sl_time_parse_iso(s, slen, &us) == 0
+                  ? SL_T_TS
+                  : SL_T_STRING;
     p->stop = true;
 }
 
@@ -229,15 +233,22 @@ const sl_schema_change *sl_json_parser_change(const sl_json_parser *p) {
 
 static const char *kind_name(int kind) {
     switch (kind) {
-    case SL_JV_BOOL: return "bool";
+    case SL_JV_BOOL:
+        return "bool";
     case SL_JV_INT:
     case SL_JV_UINT:
-    case SL_JV_BIGINT: return "int";
-    case SL_JV_DOUBLE: return "double";
-    case SL_JV_STRING: return "string";
-    case SL_JV_OBJECT: return "object";
-    case SL_JV_ARRAY: return "array";
-    default: return "null";
+    case SL_JV_BIGINT:
+        return "int";
+    case SL_JV_DOUBLE:
+        return "double";
+    case SL_JV_STRING:
+        return "string";
+    case SL_JV_OBJECT:
+        return "object";
+    case SL_JV_ARRAY:
+        return "array";
+    default:
+        return "null";
     }
 }
 
@@ -257,7 +268,8 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
             sl_col_set_int(col, r, v->v.i);
             return 0;
         }
-        if (p->widen && (v->kind == SL_JV_DOUBLE || v->kind == SL_JV_UINT || v->kind == SL_JV_BIGINT)) {
+        if (p->widen &&
+            (v->kind == SL_JV_DOUBLE || v->kind == SL_JV_UINT || v->kind == SL_JV_BIGINT)) {
             p->change.widened[p->change.nwidened] = c;
             p->change.widened_to[p->change.nwidened++] = SL_T_DOUBLE;
             p->stop = true;
@@ -271,9 +283,15 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
         return type_error(p, c, v);
     case SL_T_DOUBLE:
         switch (v->kind) {
-        case SL_JV_DOUBLE: sl_col_set_double(col, r, v->v.d); return 0;
-        case SL_JV_INT: sl_col_set_double(col, r, (double)v->v.i); return 0;
-        case SL_JV_UINT: sl_col_set_double(col, r, (double)v->v.u); return 0;
+        case SL_JV_DOUBLE:
+            sl_col_set_double(col, r, v->v.d);
+            return 0;
+        case SL_JV_INT:
+            sl_col_set_double(col, r, (double)v->v.i);
+            return 0;
+        case SL_JV_UINT:
+            sl_col_set_double(col, r, (double)v->v.u);
+            return 0;
         case SL_JV_BIGINT: {
             char tmp[512];
             size_t n = v->rawlen < sizeof tmp - 1 ? v->rawlen : sizeof tmp - 1;
@@ -282,7 +300,8 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
             sl_col_set_double(col, r, strtod(tmp, NULL));
             return 0;
         }
-        default: return type_error(p, c, v);
+        default:
+            return type_error(p, c, v);
         }
     case SL_T_BOOL:
         if (v->kind != SL_JV_BOOL) return type_error(p, c, v);
@@ -310,9 +329,8 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
         }
         if (v->kind == SL_JV_INT) {
             if (v->v.i > INT64_MAX / SL_US_PER_MS || v->v.i < INT64_MIN / SL_US_PER_MS) {
-                snprintf(p->reason, sizeof p->reason,
-                         "field '%s': timestamp %lld ms out of range", p->schema.f[c].name,
-                         (long long)v->v.i);
+                snprintf(p->reason, sizeof p->reason, "field '%s': timestamp %lld ms out of range",
+                         p->schema.f[c].name, (long long)v->v.i);
                 return -1;
             }
             sl_col_set_int(col, r, v->v.i * SL_US_PER_MS);
@@ -334,8 +352,8 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
                            void *ud) {
     const int ncol = p->schema.n;
     size_t off = 0;
-    bool streaming = false;        /* a stream is open from some line on */
-    int cooldown = 0;              /* lines to parse alone before trying a stream again */
+    bool streaming = false;          /* a stream is open from some line on */
+    int cooldown = 0;                /* lines to parse alone before trying a stream again */
     const char *complete_end = NULL; /* just after the last '\n' in buf */
     const char *stream_from = NULL;  /* first line of the current stream */
     p->change.nadded = p->change.nwidened = 0;
@@ -362,7 +380,8 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
             if (bad) bad(ud, line, ll, part, pos, "line longer than 4 GiB");
             continue;
         }
-        for (int i = 0; i < p->nleaves; i++) p->vals[i].kind = SL_JV_ABSENT;
+        for (int i = 0; i < p->nleaves; i++)
+            p->vals[i].kind = SL_JV_ABSENT;
         size_t avail = (size_t)(buf + len - line) + SL_JSON_PADDING;
         int from_stream = 1;
         if (p->stream) {
@@ -382,11 +401,13 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
                     p->window = covered < STREAM_WINDOW_MIN   ? STREAM_WINDOW_MIN
                                 : covered > STREAM_WINDOW_MAX ? STREAM_WINDOW_MAX
                                                               : covered;
-                } else if (p->window < STREAM_WINDOW_MAX && nl - stream_from > (ptrdiff_t)p->window) {
+                } else if (p->window < STREAM_WINDOW_MAX &&
+                           nl - stream_from > (ptrdiff_t)p->window) {
                     p->window *= 2; /* this stream outlived its window */
                 }
                 if (from_stream != 0)
-                    for (int i = 0; i < p->nleaves; i++) p->vals[i].kind = SL_JV_ABSENT;
+                    for (int i = 0; i < p->nleaves; i++)
+                        p->vals[i].kind = SL_JV_ABSENT;
             } else {
                 cooldown--;
             }
@@ -407,7 +428,8 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         for (; c < ncol; c++)
             if (convert(p, c, &p->vals[p->leaf_of_col[c]], b, r) != 0) break;
         if (c < ncol) {
-            for (int k = 0; k < ncol; k++) b->col[k].null[r] = 1;
+            for (int k = 0; k < ncol; k++)
+                b->col[k].null[r] = 1;
             b->n--;
             if (p->stop) { /* a column to widen: resume here after the change */
                 off = line_off;

@@ -39,11 +39,10 @@ using namespace simdjson;
 
 static_assert(SIMDJSON_PADDING <= 64, "SL_JSON_PADDING (json.h) must cover SIMDJSON_PADDING");
 
-
 struct sl_jsimd {
     std::vector<char> scratch; /* unescaped strings of the current line */
-    ondemand::parser parser;  /* line by line */
-    ondemand::parser sparser; /* stream mode: a stream owns its parser */
+    ondemand::parser parser;   /* line by line */
+    ondemand::parser sparser;  /* stream mode: a stream owns its parser */
     ondemand::document_stream stream;
     ondemand::document_stream::iterator it;
     const char *sbase, *send;
@@ -59,32 +58,48 @@ extern "C" sl_jsimd *sl_jsimd_new(void) {
     return s;
 }
 
-extern "C" void sl_jsimd_free(sl_jsimd *s) {
-    delete s;
-}
+extern "C" void sl_jsimd_free(sl_jsimd *s) { delete s; }
 
 /* simdjson has messages but no names for its codes; names are what a user
  * greps for in a quarantine table. */
 static const char *err_name(error_code e) {
     switch (e) {
-    case CAPACITY: return "CAPACITY";
-    case MEMALLOC: return "MEMALLOC";
-    case TAPE_ERROR: return "TAPE_ERROR";
-    case DEPTH_ERROR: return "DEPTH_ERROR";
-    case STRING_ERROR: return "STRING_ERROR";
-    case T_ATOM_ERROR: return "T_ATOM_ERROR";
-    case F_ATOM_ERROR: return "F_ATOM_ERROR";
-    case N_ATOM_ERROR: return "N_ATOM_ERROR";
-    case NUMBER_ERROR: return "NUMBER_ERROR";
-    case UTF8_ERROR: return "UTF8_ERROR";
-    case EMPTY: return "EMPTY";
-    case UNESCAPED_CHARS: return "UNESCAPED_CHARS";
-    case UNCLOSED_STRING: return "UNCLOSED_STRING";
-    case INCORRECT_TYPE: return "INCORRECT_TYPE";
-    case NUMBER_OUT_OF_RANGE: return "NUMBER_OUT_OF_RANGE";
-    case INCOMPLETE_ARRAY_OR_OBJECT: return "INCOMPLETE_ARRAY_OR_OBJECT";
-    case TRAILING_CONTENT: return "TRAILING_CONTENT";
-    default: return "ERROR";
+    case CAPACITY:
+        return "CAPACITY";
+    case MEMALLOC:
+        return "MEMALLOC";
+    case TAPE_ERROR:
+        return "TAPE_ERROR";
+    case DEPTH_ERROR:
+        return "DEPTH_ERROR";
+    case STRING_ERROR:
+        return "STRING_ERROR";
+    case T_ATOM_ERROR:
+        return "T_ATOM_ERROR";
+    case F_ATOM_ERROR:
+        return "F_ATOM_ERROR";
+    case N_ATOM_ERROR:
+        return "N_ATOM_ERROR";
+    case NUMBER_ERROR:
+        return "NUMBER_ERROR";
+    case UTF8_ERROR:
+        return "UTF8_ERROR";
+    case EMPTY:
+        return "EMPTY";
+    case UNESCAPED_CHARS:
+        return "UNESCAPED_CHARS";
+    case UNCLOSED_STRING:
+        return "UNCLOSED_STRING";
+    case INCORRECT_TYPE:
+        return "INCORRECT_TYPE";
+    case NUMBER_OUT_OF_RANGE:
+        return "NUMBER_OUT_OF_RANGE";
+    case INCOMPLETE_ARRAY_OR_OBJECT:
+        return "INCOMPLETE_ARRAY_OR_OBJECT";
+    case TRAILING_CONTENT:
+        return "TRAILING_CONTENT";
+    default:
+        return "ERROR";
     }
 }
 
@@ -318,8 +333,10 @@ static int value_kind(ondemand::value &v, std::string_view &str) {
     if (v.type().get(t)) return SL_JV_ABSENT;
     std::string_view tok = trim_right(v.raw_json_token());
     switch (t) {
-    case ondemand::json_type::null: return SL_JV_NULL;
-    case ondemand::json_type::boolean: return SL_JV_BOOL;
+    case ondemand::json_type::null:
+        return SL_JV_NULL;
+    case ondemand::json_type::boolean:
+        return SL_JV_BOOL;
     case ondemand::json_type::number:
         for (char c : tok)
             if (c == '.' || c == 'e' || c == 'E') return SL_JV_DOUBLE;
@@ -327,8 +344,10 @@ static int value_kind(ondemand::value &v, std::string_view &str) {
     case ondemand::json_type::string:
         if (tok.size() >= 2) str = tok.substr(1, tok.size() - 2);
         return SL_JV_STRING;
-    case ondemand::json_type::object: return SL_JV_OBJECT;
-    case ondemand::json_type::array: return SL_JV_ARRAY;
+    case ondemand::json_type::object:
+        return SL_JV_OBJECT;
+    case ondemand::json_type::array:
+        return SL_JV_ARRAY;
     }
     return SL_JV_ABSENT;
 }
@@ -346,8 +365,12 @@ static error_code walk_object(walker &w, ondemand::object &obj, const sl_jnode *
          * the ':' that stage 2 has already checked), not by scanning the key. */
         const char *kp = f.key().raw();
         const char *q = f.value().raw_json_token().data();
-        do q--; while (q > kp && *q != ':');
-        do q--; while (q > kp && *q != '"');
+        do
+            q--;
+        while (q > kp && *q != ':');
+        do
+            q--;
+        while (q > kp && *q != '"');
         if (q < kp || *q != '"') return TAPE_ERROR;
         const sl_jnode *n;
         std::string_view key(kp, (size_t)(q - kp));
@@ -430,8 +453,10 @@ extern "C" int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t 
     const char *loc = nullptr;
     e = doc.current_location().get(loc);
     if (e == SUCCESS) {
-        snprintf(msg, msgcap, "malformed JSON: TRAILING_CONTENT at byte %ld: unexpected content after the object",
-                 (long)(loc - line));
+        snprintf(
+            msg, msgcap,
+            "malformed JSON: TRAILING_CONTENT at byte %ld: unexpected content after the object",
+            (long)(loc - line));
         return SL_EPARSE;
     }
     return 0;
@@ -507,7 +532,8 @@ static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\
 extern "C" int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, const char *nl,
                                     const sl_jnode *nodes, sl_jval *vals) {
     const char *first = line, *end = line + len;
-    while (first < end && is_ws(*first)) first++;
+    while (first < end && is_ws(*first))
+        first++;
     /* Documents that began before this line were (or could not be) used. */
     const char *ds;
     for (;;) {
@@ -524,7 +550,8 @@ extern "C" int sl_jsimd_stream_line(sl_jsimd *s, const char *line, size_t len, c
      * stream cut short at a window boundary can be walked by On-Demand as if
      * it had ended (found by fuzz_json). */
     const char *last = end - 1;
-    while (last > first && is_ws(*last)) last--;
+    while (last > first && is_ws(*last))
+        last--;
     if (*last != '}') return 1;
     ondemand::document_reference doc;
     if ((*s->it).get(doc)) return 2;

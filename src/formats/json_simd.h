@@ -80,8 +80,8 @@ void sl_jsimd_free(sl_jsimd *s);
  * every leaf found; the caller sets the other slots to SL_JV_ABSENT first.
  * Escaped strings stay valid until the next call. Returns 0, or SL_EPARSE with
  * a reason ("malformed JSON: ...", "expected a JSON object") in msg. */
-int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail,
-                   const sl_jnode *nodes, sl_jval *vals, char *msg, size_t msgcap);
+int sl_jsimd_parse(sl_jsimd *s, const char *line, size_t len, size_t avail, const sl_jnode *nodes,
+                   sl_jval *vals, char *msg, size_t msgcap);
 
 /* ---- schema discovery ---------------------------------------------------
  * kinds reported for a root key: SL_JV_BOOL, SL_JV_INT (an integer literal),

@@ -69,7 +69,8 @@ static void put_string(wcur *w, const char *str, size_t len) {
             memcpy(&v, s + i, 8);
             const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
             uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
-            uint64_t special = (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+            uint64_t special =
+                (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
             if (special) break;
             i += 8;
         }
@@ -88,13 +89,27 @@ static void put_string(wcur *w, const char *str, size_t len) {
         }
         put(w, str + run, i - run);
         switch (c) {
-        case '"': put(w, "\\\"", 2); break;
-        case '\\': put(w, "\\\\", 2); break;
-        case '\n': put(w, "\\n", 2); break;
-        case '\r': put(w, "\\r", 2); break;
-        case '\t': put(w, "\\t", 2); break;
-        case '\b': put(w, "\\b", 2); break;
-        case '\f': put(w, "\\f", 2); break;
+        case '"':
+            put(w, "\\\"", 2);
+            break;
+        case '\\':
+            put(w, "\\\\", 2);
+            break;
+        case '\n':
+            put(w, "\\n", 2);
+            break;
+        case '\r':
+            put(w, "\\r", 2);
+            break;
+        case '\t':
+            put(w, "\\t", 2);
+            break;
+        case '\b':
+            put(w, "\\b", 2);
+            break;
+        case '\f':
+            put(w, "\\f", 2);
+            break;
         default:
             if (c < 0x20) {
                 char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
@@ -184,7 +199,8 @@ static size_t write_row(const sl_batch *b, uint32_t r, const sl_json_keys *keys,
     for (int c = 0; c < b->schema.n; c++) {
         const sl_column *col = &b->col[c];
         if (keys) {
-            put(&w, keys->buf + keys->off[c] + (c == 0), keys->off[c + 1] - keys->off[c] - (c == 0));
+            put(&w, keys->buf + keys->off[c] + (c == 0),
+                keys->off[c + 1] - keys->off[c] - (c == 0));
         } else {
             if (c) putc1(&w, ',');
             put_string(&w, b->schema.f[c].name, strlen(b->schema.f[c].name));
@@ -201,7 +217,9 @@ static size_t write_row(const sl_batch *b, uint32_t r, const sl_json_keys *keys,
             else
                 put(&w, "false", 5);
             break;
-        case SL_T_INT: put_int(&w, col->v.i[r]); break;
+        case SL_T_INT:
+            put_int(&w, col->v.i[r]);
+            break;
         case SL_T_DOUBLE: {
             double d = col->v.d[r];
             if (!isfinite(d)) {
@@ -212,9 +230,15 @@ static size_t write_row(const sl_batch *b, uint32_t r, const sl_json_keys *keys,
             put(&w, tmp, (size_t)k);
             break;
         }
-        case SL_T_STRING: put_string(&w, col->v.s[r].ptr, col->v.s[r].len); break;
-        case SL_T_TS: put_ts(&w, col->v.i[r]); break;
-        default: put(&w, "null", 4); break;
+        case SL_T_STRING:
+            put_string(&w, col->v.s[r].ptr, col->v.s[r].len);
+            break;
+        case SL_T_TS:
+            put_ts(&w, col->v.i[r]);
+            break;
+        default:
+            put(&w, "null", 4);
+            break;
         }
     }
     if (extra) put(&w, extra, extra_len);
@@ -229,7 +253,8 @@ size_t sl_json_write_row(const sl_batch *b, uint32_t r, const char *extra, char 
 
 int sl_json_keys_init(sl_json_keys *k, const sl_schema *s) {
     size_t cap = 16;
-    for (int c = 0; c < s->n; c++) cap += strlen(s->f[c].name) * 6 + 4;
+    for (int c = 0; c < s->n; c++)
+        cap += strlen(s->f[c].name) * 6 + 4;
     k->buf = malloc(cap);
     if (!k->buf) return -1;
     k->n = s->n;
@@ -249,7 +274,7 @@ void sl_json_keys_fini(sl_json_keys *k) {
     k->buf = NULL;
 }
 
-size_t sl_json_write_row_keys(const sl_batch *b, uint32_t r, const sl_json_keys *keys, const char *extra,
-                              size_t extra_len, char *out, size_t cap) {
+size_t sl_json_write_row_keys(const sl_batch *b, uint32_t r, const sl_json_keys *keys,
+                              const char *extra, size_t extra_len, char *out, size_t cap) {
     return write_row(b, r, keys, extra, extra_len, out, cap);
 }

@@ -45,7 +45,7 @@ int sl_json_keys_init(sl_json_keys *k, const sl_schema *s);
 void sl_json_keys_fini(sl_json_keys *k);
 /* As sl_json_write_row, with the keys of b's schema (made by sl_json_keys_init
  * for that schema) and the length of extra given. */
-size_t sl_json_write_row_keys(const sl_batch *b, uint32_t r, const sl_json_keys *keys, const char *extra,
-                              size_t extra_len, char *out, size_t cap);
+size_t sl_json_write_row_keys(const sl_batch *b, uint32_t r, const sl_json_keys *keys,
+                              const char *extra, size_t extra_len, char *out, size_t cap);
 
 #endif

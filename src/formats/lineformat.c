@@ -159,14 +159,18 @@ static bool csvl_discover(csvl *c, const char *t, size_t n) {
     if (r && sl_csv_next(r, &f, &nf, NULL) == 1) {
         for (int k = 0; k < nf; k++) {
             sl_str h = f[k];
-            while (h.len && (h.ptr[0] == ' ' || h.ptr[0] == '\t')) h.ptr++, h.len--;
-            while (h.len && (h.ptr[h.len - 1] == ' ' || h.ptr[h.len - 1] == '\t')) h.len--;
+            while (h.len && (h.ptr[0] == ' ' || h.ptr[0] == '\t'))
+                h.ptr++, h.len--;
+            while (h.len && (h.ptr[h.len - 1] == ' ' || h.ptr[h.len - 1] == '\t'))
+                h.len--;
             if (!ident(h.ptr, h.len)) continue;
             bool known = false;
             for (int s = 0; s < c->schema.n && !known; s++)
-                known = strlen(c->schema.f[s].name) == h.len && strncasecmp(c->schema.f[s].name, h.ptr, h.len) == 0;
+                known = strlen(c->schema.f[s].name) == h.len &&
+                        strncasecmp(c->schema.f[s].name, h.ptr, h.len) == 0;
             for (int a = 0; a < c->change.nadded && !known; a++)
-                known = strlen(c->change.added[a].name) == h.len && strncasecmp(c->change.added[a].name, h.ptr, h.len) == 0;
+                known = strlen(c->change.added[a].name) == h.len &&
+                        strncasecmp(c->change.added[a].name, h.ptr, h.len) == 0;
             if (known || c->schema.n + c->change.nadded >= SL_MAX_COLUMNS) continue;
             sl_field *nf2 = &c->change.added[c->change.nadded++];
             memcpy(nf2->name, h.ptr, h.len);

@@ -56,15 +56,18 @@ static int parse_double(const char *s, size_t n, double *out) {
         /* fall through to strtod */
     } else {
         size_t dig = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++, dig++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, dig++;
         if (i < n && s[i] == '.')
-            for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) dig++;
+            for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                dig++;
         if (!dig) return -1;
         if (i < n && (s[i] == 'e' || s[i] == 'E')) {
             i++;
             if (i < n && (s[i] == '+' || s[i] == '-')) i++;
             size_t e = i;
-            while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                i++;
             if (i == e) return -1;
         }
         if (i != n) return -1;
@@ -78,7 +81,8 @@ static int parse_double(const char *s, size_t n, double *out) {
 }
 
 static int parse_bool(const char *s, size_t n, bool *out) {
-    static const char *const t[] = {"true", "t", "yes", "y", "1"}, *const f[] = {"false", "f", "no", "n", "0"};
+    static const char *const t[] = {"true", "t", "yes", "y", "1"}, *const f[] = {"false", "f", "no",
+                                                                                 "n", "0"};
     for (int k = 0; k < 5; k++) {
         if (ieq(s, n, t[k])) return *out = true, 0;
         if (ieq(s, n, f[k])) return *out = false, 0;
@@ -146,7 +150,8 @@ struct sl_logfmt_parser {
 
 static uint32_t key_hash(const char *s, size_t n) {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h ^ (h >> 15);
 }
 
@@ -173,7 +178,8 @@ sl_logfmt_parser *sl_logfmt_parser_new(const sl_schema *schema, sl_error *err) {
         size_t n = strlen(name);
         if (find_col(p, name, n) >= 0) continue; /* duplicate name: the first column wins */
         uint32_t h = key_hash(name, n) & (NSLOTS - 1);
-        while (p->slot[h]) h = (h + 1) & (NSLOTS - 1);
+        while (p->slot[h])
+            h = (h + 1) & (NSLOTS - 1);
         p->slot[h] = (int16_t)(c + 1);
     }
     return p;
@@ -186,7 +192,8 @@ void sl_logfmt_parser_free(sl_logfmt_parser *p) {
     free(p);
 }
 
-__attribute__((format(printf, 3, 4))) static int perr(sl_error *err, size_t col0, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int perr(sl_error *err, size_t col0, const char *fmt,
+                                                      ...) {
     if (!err) return SL_EPARSE;
     char buf[SL_ERROR_MAX];
     va_list ap;
@@ -242,8 +249,15 @@ static char *unescape(const char *s, size_t st, size_t end, char *o) {
             continue;
         }
         char e = s[k + 1];
-        char simple = e == '"' ? '"' : e == '\\' ? '\\' : e == '/' ? '/' : e == 'n' ? '\n' : e == 't' ? '\t'
-                    : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : 0;
+        char simple = e == '"'    ? '"'
+                      : e == '\\' ? '\\'
+                      : e == '/'  ? '/'
+                      : e == 'n'  ? '\n'
+                      : e == 't'  ? '\t'
+                      : e == 'r'  ? '\r'
+                      : e == 'b'  ? '\b'
+                      : e == 'f'  ? '\f'
+                                  : 0;
         if (simple) {
             *o++ = simple;
             k++;
@@ -259,7 +273,8 @@ static char *unescape(const char *s, size_t st, size_t end, char *o) {
             if (u >= 0xD800 && u <= 0xDBFF && k + 7 < end && s[k + 6] == '\\' && s[k + 7] == 'u') {
                 int lo = hex4(s, end, k + 8);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                    o = put_utf8(o, 0x10000 + (((uint32_t)u - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
+                    o = put_utf8(o, 0x10000 + (((uint32_t)u - 0xD800) << 10) +
+                                        ((uint32_t)lo - 0xDC00));
                     k += 11;
                     continue;
                 }
@@ -270,8 +285,8 @@ static char *unescape(const char *s, size_t st, size_t end, char *o) {
     return o;
 }
 
-int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pair **pairs, int *npairs,
-                    sl_error *err) {
+int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pair **pairs,
+                    int *npairs, sl_error *err) {
     *pairs = NULL;
     *npairs = 0;
     if (len > UINT32_MAX) return sl_error_set(err, SL_EPARSE, "line longer than 4 GiB");
@@ -286,14 +301,16 @@ int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pa
     size_t i = 0;
     int np = 0;
     for (;;) {
-        while (i < len && (s[i] == ' ' || s[i] == '\t')) i++;
+        while (i < len && (s[i] == ' ' || s[i] == '\t'))
+            i++;
         if (i >= len) break;
         unsigned char c0 = (unsigned char)s[i];
         if (c0 == '=') return perr(err, i, "expected a key before '='");
         if (c0 == '"') return perr(err, i, "unexpected '\"' (keys are not quoted)");
         if (c0 < ' ') return perr(err, i, "unexpected byte 0x%02x", c0);
         size_t ks = i;
-        while (i < len && (unsigned char)s[i] > ' ' && s[i] != '=' && s[i] != '"') i++;
+        while (i < len && (unsigned char)s[i] > ' ' && s[i] != '=' && s[i] != '"')
+            i++;
         if (i < len && s[i] == '"') return perr(err, i, "unexpected '\"' in key");
         if (np == p->pairs_cap) {
             int nc = p->pairs_cap ? p->pairs_cap * 2 : 32;
@@ -321,7 +338,8 @@ int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pa
                 }
                 i++;
             }
-            if (i >= len) return perr(err, len, "unterminated quoted value (opened at column %zu)", open + 1);
+            if (i >= len)
+                return perr(err, len, "unterminated quoted value (opened at column %zu)", open + 1);
             if (esc) {
                 /* unescaping never lengthens, and scratch holds the whole line */
                 assert(p->scratch_used + (i - vs) <= p->scratch_cap);
@@ -335,10 +353,12 @@ int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pa
                 q->value.len = (uint32_t)(i - vs);
             }
             i++;
-            if (i < len && s[i] != ' ' && s[i] != '\t') return perr(err, i, "expected a space after the closing quote");
+            if (i < len && s[i] != ' ' && s[i] != '\t')
+                return perr(err, i, "expected a space after the closing quote");
         } else {
             size_t vs = i;
-            while (i < len && (unsigned char)s[i] > ' ') i++;
+            while (i < len && (unsigned char)s[i] > ' ')
+                i++;
             q->value.ptr = s + vs;
             q->value.len = (uint32_t)(i - vs);
         }
@@ -348,13 +368,15 @@ int sl_logfmt_parse(sl_logfmt_parser *p, const char *s, size_t len, sl_logfmt_pa
     return 0;
 }
 
-size_t sl_logfmt_parse_lines(sl_logfmt_parser *p, const char *buf, size_t len, int32_t part, int64_t base_pos,
-                             int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad, void *ud) {
+size_t sl_logfmt_parse_lines(sl_logfmt_parser *p, const char *buf, size_t len, int32_t part,
+                             int64_t base_pos, int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad,
+                             void *ud) {
     const int ncol = p->schema.n;
 #ifndef NDEBUG
     {
         int bad_schema = b->schema.n < ncol;
-        for (int c = 0; !bad_schema && c < ncol; c++) bad_schema = b->col[c].type != p->schema.f[c].type;
+        for (int c = 0; !bad_schema && c < ncol; c++)
+            bad_schema = b->col[c].type != p->schema.f[c].type;
         if (bad_schema) {
             fprintf(stderr, "sl_logfmt_parse_lines: batch schema does not match the parser's\n");
             abort();
@@ -409,13 +431,14 @@ size_t sl_logfmt_parse_lines(sl_logfmt_parser *p, const char *buf, size_t len, i
             }
         }
         if (failed >= 0) {
-            for (int k = 0; k < b->schema.n; k++) b->col[k].null[r] = 1;
+            for (int k = 0; k < b->schema.n; k++)
+                b->col[k].null[r] = 1;
             b->n--;
             if (bad) {
                 sl_str t = fp->has_value ? fp->value : (sl_str){"true", 4};
-                snprintf(reason, sizeof reason, "field '%s': expected %s, got '%.*s'%s", p->schema.f[failed].name,
-                         sl_type_name(p->schema.f[failed].type), t.len > 64 ? 64 : (int)t.len, t.ptr,
-                         t.len > 64 ? "..." : "");
+                snprintf(reason, sizeof reason, "field '%s': expected %s, got '%.*s'%s",
+                         p->schema.f[failed].name, sl_type_name(p->schema.f[failed].type),
+                         t.len > 64 ? 64 : (int)t.len, t.ptr, t.len > 64 ? "..." : "");
                 bad(ud, line, ll, part, pos, reason);
             }
             continue;

@@ -28,8 +28,8 @@ typedef void (*sl_bad_record_fn)(void *ud, const char *line, size_t len, int32_t
  * read). Sets *line and *ll to it without "\n" or "\r\n", *pos to base_pos plus
  * its offset, and skips a UTF-8 BOM at the start of the partition (pos 0);
  * advances *off past the newline. False when no complete line is left. */
-static inline bool sl_next_line(const char *buf, size_t len, size_t *off, int64_t base_pos, const char **line, size_t *ll,
-                                int64_t *pos) {
+static inline bool sl_next_line(const char *buf, size_t len, size_t *off, int64_t base_pos,
+                                const char **line, size_t *ll, int64_t *pos) {
     if (*off >= len) return false;
     const char *l = buf + *off;
     const char *nl = memchr(l, '\n', len - *off);

@@ -40,9 +40,7 @@ struct sl_syslog_parser {
     size_t json_cap;
 };
 
-sl_syslog_parser *sl_syslog_parser_new(void) {
-    return sl_xcalloc(1, sizeof(sl_syslog_parser));
-}
+sl_syslog_parser *sl_syslog_parser_new(void) { return sl_xcalloc(1, sizeof(sl_syslog_parser)); }
 
 void sl_syslog_parser_free(sl_syslog_parser *p) {
     if (!p) return;
@@ -78,7 +76,8 @@ static int parse_pri(const char *s, size_t len, size_t *i, int *pri, sl_error *e
     if (len == 0 || s[0] != '<') return perr(err, 0, "expected '<'");
     size_t j = 1;
     int v = 0;
-    while (j < len && j < 4 && is_digit(s[j])) v = v * 10 + (s[j++] - '0');
+    while (j < len && j < 4 && is_digit(s[j]))
+        v = v * 10 + (s[j++] - '0');
     if (j == 1) return perr(err, 1, "expected PRI digits after '<'");
     if (j < len && is_digit(s[j])) return perr(err, 1, "PRI longer than 3 digits");
     if (j > 2 && s[1] == '0') return perr(err, 1, "PRI with a leading zero");
@@ -101,7 +100,8 @@ static int days_in_month(int y, int m) {
 /* Reads exactly n digits at s[*i]; returns the count read before a non-digit. */
 static int read_digits(const char *s, size_t len, size_t i, int n, int *v) {
     int k = 0, x = 0;
-    while (k < n && i + (size_t)k < len && is_digit(s[i + (size_t)k])) x = x * 10 + (s[i + (size_t)k++] - '0');
+    while (k < n && i + (size_t)k < len && is_digit(s[i + (size_t)k]))
+        x = x * 10 + (s[i + (size_t)k++] - '0');
     *v = x;
     return k;
 }
@@ -112,16 +112,16 @@ static int ts_expected(sl_error *err, const char *s, size_t len, size_t at, cons
     return perr(err, at, "bad TIMESTAMP: expected %s", what);
 }
 
-#define TS_DIGITS(n, var, what)                                        \
-    do {                                                               \
-        int k_ = read_digits(s, len, i, n, &var);                      \
-        if (k_ != n) return ts_expected(err, s, len, i + (size_t)k_, what); \
-        i += (size_t)n;                                                \
+#define TS_DIGITS(n, var, what)                                                                    \
+    do {                                                                                           \
+        int k_ = read_digits(s, len, i, n, &var);                                                  \
+        if (k_ != n) return ts_expected(err, s, len, i + (size_t)k_, what);                        \
+        i += (size_t)n;                                                                            \
     } while (0)
-#define TS_CHAR(ch, what)                                                   \
-    do {                                                                    \
-        if (i >= len || s[i] != (ch)) return ts_expected(err, s, len, i, what); \
-        i++;                                                                \
+#define TS_CHAR(ch, what)                                                                          \
+    do {                                                                                           \
+        if (i >= len || s[i] != (ch)) return ts_expected(err, s, len, i, what);                    \
+        i++;                                                                                       \
     } while (0)
 
 /* RFC 3339 as restricted by RFC 5424 6.2.3 (no NILVALUE here). */
@@ -159,7 +159,8 @@ static int parse_rfc3339(const char *s, size_t len, size_t *pi, sl_syslog_msg *m
             nd++;
         }
         if (nd == 0) return ts_expected(err, s, len, i, "digit after '.'");
-        for (; nd < 6; nd++) frac *= 10;
+        for (; nd < 6; nd++)
+            frac *= 10;
     }
     if (i < len && s[i] == 'Z') {
         i++;
@@ -194,12 +195,13 @@ static int parse_rfc3339(const char *s, size_t len, size_t *pi, sl_syslog_msg *m
 /* A PRINTUSASCII field of 1..max bytes (or "-") followed by SP. The scan
  * loop tests one condition per byte (SP is not PRINTUSASCII); the byte that
  * stopped it tells which rule, if any, was broken. */
-static int parse_field(const char *s, size_t len, size_t *pi, size_t max, const char *name, sl_str *out,
-                       sl_error *err) {
+static int parse_field(const char *s, size_t len, size_t *pi, size_t max, const char *name,
+                       sl_str *out, sl_error *err) {
     size_t st = *pi, j = st;
     if (st >= len) return perr(err, st, "expected %s, got end of message", name);
     size_t lim = len - st > max ? st + max : len;
-    while (j < lim && is_print((unsigned char)s[j])) j++;
+    while (j < lim && is_print((unsigned char)s[j]))
+        j++;
     if (j < len && s[j] != ' ') {
         unsigned char c = (unsigned char)s[j];
         if (!is_print(c)) return perr(err, j, "invalid byte 0x%02x in %s", c, name);
@@ -223,7 +225,8 @@ static int parse_field(const char *s, size_t len, size_t *pi, size_t max, const 
 static int grow(void **arr, int *cap, size_t elem, int need) {
     if (need <= *cap) return 0;
     int nc = *cap ? *cap * 2 : 16;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+        nc *= 2;
     void *n = realloc(*arr, (size_t)nc * elem);
     if (!n) return SL_ENOMEM;
     *arr = n;
@@ -246,10 +249,12 @@ static inline bool in_class(unsigned char c, uint64_t lo, uint64_t hi) {
 
 /* SD-NAME: 1..32 PRINTUSASCII except '=', SP, ']', '"'. Stops before the
  * first of those four; the caller checks which one it is. */
-static int parse_sdname(const char *s, size_t len, size_t *pi, const char *what, sl_str *out, sl_error *err) {
+static int parse_sdname(const char *s, size_t len, size_t *pi, const char *what, sl_str *out,
+                        sl_error *err) {
     size_t st = *pi, j = st;
     size_t lim = len - st > 32 ? st + 32 : len;
-    while (j < lim && in_class((unsigned char)s[j], SDNAME_LO, SDNAME_HI)) j++;
+    while (j < lim && in_class((unsigned char)s[j], SDNAME_LO, SDNAME_HI))
+        j++;
     if (j < len) {
         unsigned char c = (unsigned char)s[j];
         if (c != '=' && c != ' ' && c != ']' && c != '"') {
@@ -277,7 +282,8 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
         return 3;
     }
     if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
         if (c == 0xF0 && s[1] < 0x90) return 0;
         if (c == 0xF4 && s[1] > 0x8F) return 0;
         return 4;
@@ -287,11 +293,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
 
 /* PARAM-VALUE after its opening quote at s[*pi - 1]; *pi ends after the
  * closing quote. */
-static int parse_value(sl_syslog_parser *p, const char *s, size_t len, size_t *pi, sl_str *out, sl_error *err) {
+static int parse_value(sl_syslog_parser *p, const char *s, size_t len, size_t *pi, sl_str *out,
+                       sl_error *err) {
     size_t st = *pi, j = st;
     bool esc = false;
     for (;;) {
-        while (j < len && !in_class((unsigned char)s[j], VSTOP_LO, VSTOP_HI) && (unsigned char)s[j] < 0x80) j++;
+        while (j < len && !in_class((unsigned char)s[j], VSTOP_LO, VSTOP_HI) &&
+               (unsigned char)s[j] < 0x80)
+            j++;
         if (j >= len) return perr(err, j, "unterminated PARAM-VALUE (opened at column %zu)", st);
         unsigned char c = (unsigned char)s[j];
         if (c == '"') break;
@@ -319,7 +328,9 @@ static int parse_value(sl_syslog_parser *p, const char *s, size_t len, size_t *p
         assert(p->scratch_used + (j - st) <= p->scratch_cap); /* scratch holds the whole message */
         char *o = p->scratch + p->scratch_used, *o0 = o;
         for (size_t k = st; k < j; k++) {
-            if (s[k] == '\\' && k + 1 < j && (s[k + 1] == '"' || s[k + 1] == '\\' || s[k + 1] == ']')) k++;
+            if (s[k] == '\\' && k + 1 < j &&
+                (s[k + 1] == '"' || s[k + 1] == '\\' || s[k + 1] == ']'))
+                k++;
             *o++ = s[k];
         }
         out->ptr = o0;
@@ -330,7 +341,8 @@ static int parse_value(sl_syslog_parser *p, const char *s, size_t len, size_t *p
     return 0;
 }
 
-static int parse_sd(sl_syslog_parser *p, const char *s, size_t len, size_t *pi, sl_syslog_msg *m, sl_error *err) {
+static int parse_sd(sl_syslog_parser *p, const char *s, size_t len, size_t *pi, sl_syslog_msg *m,
+                    sl_error *err) {
     size_t i = *pi;
     int nsd = 0, np = 0, rc;
     if (i >= len) return perr(err, i, "expected STRUCTURED-DATA, got end of message");
@@ -345,12 +357,14 @@ static int parse_sd(sl_syslog_parser *p, const char *s, size_t len, size_t *pi, 
         if (grow((void **)&p->sd, &p->sd_cap, sizeof *p->sd, nsd + 1)) return SL_ENOMEM;
         sl_syslog_element *e = &p->sd[nsd];
         if ((rc = parse_sdname(s, len, &i, "SD-ID", &e->id, err))) return rc;
-        if (s[i] == '=' || s[i] == '"') return perr(err, i, "invalid character '%c' in SD-ID", s[i]);
+        if (s[i] == '=' || s[i] == '"')
+            return perr(err, i, "invalid character '%c' in SD-ID", s[i]);
         e->first_param = np;
         e->nparams = 0;
         while (i < len && s[i] == ' ') {
             i++;
-            if (grow((void **)&p->params, &p->params_cap, sizeof *p->params, np + 1)) return SL_ENOMEM;
+            if (grow((void **)&p->params, &p->params_cap, sizeof *p->params, np + 1))
+                return SL_ENOMEM;
             e = &p->sd[nsd];
             sl_syslog_param *q = &p->params[np];
             if ((rc = parse_sdname(s, len, &i, "PARAM-NAME", &q->name, err))) return rc;
@@ -376,12 +390,14 @@ static int parse_sd(sl_syslog_parser *p, const char *s, size_t len, size_t *pi, 
 /* ---- RFC 5424 ---------------------------------------------------------- */
 
 static size_t trim_eol(const char *s, size_t len) {
-    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
     return len;
 }
 
 static void set_msg(sl_syslog_msg *m, const char *s, size_t len) {
-    if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) {
+    if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
+        (unsigned char)s[2] == 0xBF) {
         m->msg_utf8_bom = true;
         s += 3;
         len -= 3;
@@ -390,7 +406,8 @@ static void set_msg(sl_syslog_msg *m, const char *s, size_t len) {
     m->msg.len = (uint32_t)len;
 }
 
-int sl_syslog_parse_5424(sl_syslog_parser *p, const char *s, size_t len, sl_syslog_msg *m, sl_error *err) {
+int sl_syslog_parse_5424(sl_syslog_parser *p, const char *s, size_t len, sl_syslog_msg *m,
+                         sl_error *err) {
     memset(m, 0, sizeof *m);
     len = trim_eol(s, len);
     if (len > UINT32_MAX) return sl_error_set(err, SL_EPARSE, "message longer than 4 GiB");
@@ -407,9 +424,11 @@ int sl_syslog_parse_5424(sl_syslog_parser *p, const char *s, size_t len, sl_sysl
     if ((rc = parse_pri(s, len, &i, &m->pri, err))) return rc;
     m->facility = m->pri >> 3;
     m->severity = m->pri & 7;
-    if (i >= len || s[i] < '1' || s[i] > '9') return perr(err, i, "expected VERSION (a nonzero digit)");
+    if (i >= len || s[i] < '1' || s[i] > '9')
+        return perr(err, i, "expected VERSION (a nonzero digit)");
     int v = 0;
-    for (int k = 0; k < 3 && i < len && is_digit(s[i]); k++) v = v * 10 + (s[i++] - '0');
+    for (int k = 0; k < 3 && i < len && is_digit(s[i]); k++)
+        v = v * 10 + (s[i++] - '0');
     m->version = v;
     if (i >= len || s[i] != ' ') return perr(err, i, "expected SP after VERSION");
     i++;
@@ -425,12 +444,15 @@ int sl_syslog_parse_5424(sl_syslog_parser *p, const char *s, size_t len, sl_sysl
         (rc = parse_field(s, len, &i, 128, "PROCID", &m->procid, err)) ||
         (rc = parse_field(s, len, &i, 32, "MSGID", &m->msgid, err)))
         return rc;
-    if ((rc = parse_sd(p, s, len, &i, m, err))) return rc == SL_ENOMEM ? sl_error_set(err, rc, "out of memory") : rc;
+    if ((rc = parse_sd(p, s, len, &i, m, err)))
+        return rc == SL_ENOMEM ? sl_error_set(err, rc, "out of memory") : rc;
     m->sd = m->nsd ? p->sd : NULL;
     m->params = m->nparams ? p->params : NULL;
     if (i < len) {
         if (s[i] != ' ')
-            return perr(err, i, m->nsd ? "expected SP or '[' after SD-ELEMENT" : "expected SP after STRUCTURED-DATA");
+            return perr(err, i,
+                        m->nsd ? "expected SP or '[' after SD-ELEMENT"
+                               : "expected SP after STRUCTURED-DATA");
         set_msg(m, s + i + 1, len - i - 1);
     }
     return 0;
@@ -438,9 +460,10 @@ int sl_syslog_parse_5424(sl_syslog_parser *p, const char *s, size_t len, sl_sysl
 
 /* ---- RFC 3164 --------------------------------------------------------- */
 
-static const char months[12][3] = {{'j', 'a', 'n'}, {'f', 'e', 'b'}, {'m', 'a', 'r'}, {'a', 'p', 'r'},
-                                   {'m', 'a', 'y'}, {'j', 'u', 'n'}, {'j', 'u', 'l'}, {'a', 'u', 'g'},
-                                   {'s', 'e', 'p'}, {'o', 'c', 't'}, {'n', 'o', 'v'}, {'d', 'e', 'c'}};
+static const char months[12][3] = {{'j', 'a', 'n'}, {'f', 'e', 'b'}, {'m', 'a', 'r'},
+                                   {'a', 'p', 'r'}, {'m', 'a', 'y'}, {'j', 'u', 'n'},
+                                   {'j', 'u', 'l'}, {'a', 'u', 'g'}, {'s', 'e', 'p'},
+                                   {'o', 'c', 't'}, {'n', 'o', 'v'}, {'d', 'e', 'c'}};
 
 static inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
@@ -451,7 +474,9 @@ static int parse_bsd_ts(const char *s, size_t len, size_t *pi, int64_t now_us, s
     if (len - i < 14) return -1;
     int mo = -1;
     for (int k = 0; k < 12; k++)
-        if (lower(s[i]) == months[k][0] && lower(s[i + 1]) == months[k][1] && lower(s[i + 2]) == months[k][2]) mo = k + 1;
+        if (lower(s[i]) == months[k][0] && lower(s[i + 1]) == months[k][1] &&
+            lower(s[i + 2]) == months[k][2])
+            mo = k + 1;
     if (mo < 0 || s[i + 3] != ' ') return -1;
     i += 4;
     int d;
@@ -481,7 +506,8 @@ static int parse_bsd_ts(const char *s, size_t len, size_t *pi, int64_t now_us, s
         int nd = 0;
         for (i++; i < len && is_digit(s[i]); i++)
             if (nd < 6) frac = frac * 10 + (s[i] - '0'), nd++;
-        for (; nd < 6; nd++) frac *= 10;
+        for (; nd < 6; nd++)
+            frac *= 10;
     }
     if (i < len && s[i] != ' ') return -1;
     if (sec == 60) sec = 59, frac = 999999;
@@ -490,8 +516,10 @@ static int parse_bsd_ts(const char *s, size_t len, size_t *pi, int64_t now_us, s
     sl_civil_from_days(sl_floor_div(now_us, 86400 * SL_US_PER_SEC), &y, &cm, &cd);
     for (int tries = 0; tries < 2; tries++, y--) {
         if (d > days_in_month((int)y, mo)) continue;
-        int64_t us = (sl_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) *
-                         SL_US_PER_SEC + frac;
+        int64_t us =
+            (sl_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) *
+                SL_US_PER_SEC +
+            frac;
         if (tries == 0 && us > now_us + 86400 * SL_US_PER_SEC) continue;
         m->ts_us = us;
         m->has_ts = true;
@@ -505,13 +533,15 @@ static int parse_bsd_ts(const char *s, size_t len, size_t *pi, int64_t now_us, s
  * optional ':'. Sets app_name/procid and moves *pi past the ": " or "] ". */
 static bool parse_tag(const char *s, size_t len, size_t *pi, sl_syslog_msg *m) {
     size_t i = *pi, st = i;
-    while (i < len && is_print((unsigned char)s[i]) && s[i] != '[' && s[i] != ':') i++;
+    while (i < len && is_print((unsigned char)s[i]) && s[i] != '[' && s[i] != ':')
+        i++;
     if (i == st || i - st > 48 || i >= len) return false;
     size_t tag_end = i;
     sl_str pid = {NULL, 0};
     if (s[i] == '[') {
         size_t ps = ++i;
-        while (i < len && is_print((unsigned char)s[i]) && s[i] != ']') i++;
+        while (i < len && is_print((unsigned char)s[i]) && s[i] != ']')
+            i++;
         if (i >= len || s[i] != ']' || i == ps || i - ps > 128) return false;
         pid.ptr = s + ps;
         pid.len = (uint32_t)(i - ps);
@@ -531,8 +561,8 @@ static bool parse_tag(const char *s, size_t len, size_t *pi, sl_syslog_msg *m) {
     return true;
 }
 
-int sl_syslog_parse_3164(sl_syslog_parser *p, const char *s, size_t len, int64_t now_us, sl_syslog_msg *m,
-                         sl_error *err) {
+int sl_syslog_parse_3164(sl_syslog_parser *p, const char *s, size_t len, int64_t now_us,
+                         sl_syslog_msg *m, sl_error *err) {
     (void)p, (void)err;
     memset(m, 0, sizeof *m);
     len = trim_eol(s, len);
@@ -558,15 +588,18 @@ int sl_syslog_parse_3164(sl_syslog_parser *p, const char *s, size_t len, int64_t
         ts = parse_bsd_ts(s, len, &i, now_us, m) == 0;
     }
     if (ts) {
-        while (i < len && s[i] == ' ') i++;
+        while (i < len && s[i] == ' ')
+            i++;
         size_t w = i;
         if (!parse_tag(s, len, &i, m)) {
-            while (i < len && s[i] != ' ') i++;
+            while (i < len && s[i] != ' ')
+                i++;
             if (i > w) {
                 m->hostname.ptr = s + w;
                 m->hostname.len = (uint32_t)(i - w);
             }
-            while (i < len && s[i] == ' ') i++;
+            while (i < len && s[i] == ' ')
+                i++;
             parse_tag(s, len, &i, m);
         }
     } else {
@@ -574,7 +607,8 @@ int sl_syslog_parse_3164(sl_syslog_parser *p, const char *s, size_t len, int64_t
     }
     m->msg.ptr = s + i;
     m->msg.len = (uint32_t)(len - i);
-    if (m->msg.len >= 3 && memcmp(m->msg.ptr, "\xEF\xBB\xBF", 3) == 0) set_msg(m, m->msg.ptr, m->msg.len);
+    if (m->msg.len >= 3 && memcmp(m->msg.ptr, "\xEF\xBB\xBF", 3) == 0)
+        set_msg(m, m->msg.ptr, m->msg.len);
     return 0;
 }
 
@@ -582,17 +616,19 @@ int sl_syslog_parse_3164(sl_syslog_parser *p, const char *s, size_t len, int64_t
 static bool looks_5424(const char *s, size_t len) {
     size_t i = 1;
     if (len < 5 || s[0] != '<') return false;
-    while (i < len && i < 4 && is_digit(s[i])) i++;
+    while (i < len && i < 4 && is_digit(s[i]))
+        i++;
     if (i == 1 || i >= len || s[i] != '>') return false;
     i++;
     if (i >= len || s[i] < '1' || s[i] > '9') return false;
     size_t v = i;
-    while (i < len && i - v < 3 && is_digit(s[i])) i++;
+    while (i < len && i - v < 3 && is_digit(s[i]))
+        i++;
     return i < len && s[i] == ' ';
 }
 
-int sl_syslog_parse(sl_syslog_parser *p, const char *line, size_t len, int64_t now_us, sl_syslog_msg *out,
-                    sl_error *err) {
+int sl_syslog_parse(sl_syslog_parser *p, const char *line, size_t len, int64_t now_us,
+                    sl_syslog_msg *out, sl_error *err) {
     if (looks_5424(line, len)) return sl_syslog_parse_5424(p, line, len, out, err);
     return sl_syslog_parse_3164(p, line, len, now_us, out, err);
 }
@@ -600,8 +636,9 @@ int sl_syslog_parse(sl_syslog_parser *p, const char *line, size_t len, int64_t n
 /* ---- batch adapter --------------------------------------------------------- */
 
 enum { F_PRI, F_FAC, F_SEV, F_TS, F_HOST, F_APP, F_PROCID, F_MSGID, F_MSG, F_SD, F_N };
-static const char *const field_names[F_N] = {"pri",      "facility", "severity", "timestamp", "hostname",
-                                             "app_name", "procid",   "msgid",    "msg",       "structured_data"};
+static const char *const field_names[F_N] = {"pri",      "facility",       "severity", "timestamp",
+                                             "hostname", "app_name",       "procid",   "msgid",
+                                             "msg",      "structured_data"};
 
 typedef struct sd_col {
     int col;
@@ -625,11 +662,21 @@ static size_t json_str(char *out, const sl_str *v) {
         }
         out[o++] = '\\';
         switch (c) {
-        case '"': out[o++] = '"'; break;
-        case '\\': out[o++] = '\\'; break;
-        case '\n': out[o++] = 'n'; break;
-        case '\t': out[o++] = 't'; break;
-        case '\r': out[o++] = 'r'; break;
+        case '"':
+            out[o++] = '"';
+            break;
+        case '\\':
+            out[o++] = '\\';
+            break;
+        case '\n':
+            out[o++] = 'n';
+            break;
+        case '\t':
+            out[o++] = 't';
+            break;
+        case '\r':
+            out[o++] = 'r';
+            break;
         default:
             out[o++] = 'u';
             out[o++] = '0';
@@ -645,8 +692,10 @@ static size_t json_str(char *out, const sl_str *v) {
 /* The SD section as {"id":{"name":"value",...},...}, copied into arena. */
 static int sd_json(sl_syslog_parser *p, const sl_syslog_msg *m, sl_arena *arena, sl_str *out) {
     size_t need = 2;
-    for (int e = 0; e < m->nsd; e++) need += (size_t)m->sd[e].id.len * 6 + 24;
-    for (int k = 0; k < m->nparams; k++) need += ((size_t)m->params[k].name.len + m->params[k].value.len) * 6 + 24;
+    for (int e = 0; e < m->nsd; e++)
+        need += (size_t)m->sd[e].id.len * 6 + 24;
+    for (int k = 0; k < m->nparams; k++)
+        need += ((size_t)m->params[k].name.len + m->params[k].value.len) * 6 + 24;
     if (need > p->json_cap) {
         char *n = realloc(p->json, need);
         if (!n) return SL_ENOMEM;
@@ -685,17 +734,20 @@ typedef struct fail_text {
 /* Stores a string field into column c of row r. Strings outside `keep`
  * (the line) are copied into the arena. Other types are cast; on failure
  * the text goes to *ft. */
-static int put_str(sl_batch *b, int c, uint32_t r, sl_str v, const char *keep, size_t keep_len, fail_text *ft) {
+static int put_str(sl_batch *b, int c, uint32_t r, sl_str v, const char *keep, size_t keep_len,
+                   fail_text *ft) {
     sl_column *col = &b->col[c];
     if (!v.ptr) return 0; /* stays NULL */
     if (col->type == SL_T_STRING) {
         const char *ptr = v.ptr;
-        if (!keep || !(v.ptr >= keep && v.ptr + v.len <= keep + keep_len)) ptr = sl_arena_strdup(b->arena, v.ptr, v.len);
+        if (!keep || !(v.ptr >= keep && v.ptr + v.len <= keep + keep_len))
+            ptr = sl_arena_strdup(b->arena, v.ptr, v.len);
         sl_col_set_str(col, r, ptr, v.len);
         return 0;
     }
     if (sl_logfmt_cast(col, r, v.ptr, v.len) == 0) return 0;
-    snprintf(ft->text, sizeof ft->text, "%.*s%s", v.len > 64 ? 64 : (int)v.len, v.ptr, v.len > 64 ? "..." : "");
+    snprintf(ft->text, sizeof ft->text, "%.*s%s", v.len > 64 ? 64 : (int)v.len, v.ptr,
+             v.len > 64 ? "..." : "");
     return SL_ETYPE;
 }
 
@@ -728,10 +780,12 @@ static int put_ts(sl_batch *b, int c, uint32_t r, const sl_syslog_msg *m, fail_t
     return put_str(b, c, r, s, NULL, 0, ft);
 }
 
-size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, int32_t part, int64_t base_pos,
-                             int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad, void *ud) {
+size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, int32_t part,
+                             int64_t base_pos, int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad,
+                             void *ud) {
     int fcol[F_N];
-    for (int f = 0; f < F_N; f++) fcol[f] = sl_schema_find(&b->schema, field_names[f]);
+    for (int f = 0; f < F_N; f++)
+        fcol[f] = sl_schema_find(&b->schema, field_names[f]);
     sd_col sdc[SL_MAX_COLUMNS];
     int nsdc = 0;
     for (int c = 0; c < b->schema.n; c++)
@@ -766,7 +820,7 @@ size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, i
         uint32_t r = sl_batch_append_null_row(b);
         int failed = -1; /* column whose cast failed */
         fail_text ft = {{0}};
-#define PUT(f, expr) \
+#define PUT(f, expr)                                                                               \
     if (failed < 0 && fcol[f] >= 0 && (expr) != 0) failed = fcol[f]
         PUT(F_PRI, put_int(b, fcol[F_PRI], r, m.pri, &ft));
         PUT(F_FAC, put_int(b, fcol[F_FAC], r, m.facility, &ft));
@@ -781,7 +835,8 @@ size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, i
         if (failed < 0 && fcol[F_SD] >= 0 && m.nsd > 0) {
             sl_str js;
             if (sd_json(p, &m, b->arena, &js) != 0) {
-                for (int k = 0; k < b->schema.n; k++) b->col[k].null[r] = 1;
+                for (int k = 0; k < b->schema.n; k++)
+                    b->col[k].null[r] = 1;
                 b->n--;
                 if (bad) bad(ud, line, ll, part, pos, "syslog: out of memory");
                 continue;
@@ -792,7 +847,8 @@ size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, i
             const sl_syslog_param *hit = NULL;
             for (int e = 0; e < m.nsd; e++) {
                 const sl_syslog_element *el = &m.sd[e];
-                if (el->id.len + 1 >= sdc[k].len || memcmp(el->id.ptr, sdc[k].name, el->id.len) != 0 ||
+                if (el->id.len + 1 >= sdc[k].len ||
+                    memcmp(el->id.ptr, sdc[k].name, el->id.len) != 0 ||
                     sdc[k].name[el->id.len] != '.')
                     continue;
                 const char *pn = sdc[k].name + el->id.len + 1;
@@ -802,15 +858,17 @@ size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, i
                     if (pp->name.len == pl && memcmp(pp->name.ptr, pn, pl) == 0) hit = pp;
                 }
             }
-            if (hit && put_str(b, sdc[k].col, r, hit->value, line, ll, &ft) != 0) failed = sdc[k].col;
+            if (hit && put_str(b, sdc[k].col, r, hit->value, line, ll, &ft) != 0)
+                failed = sdc[k].col;
         }
         if (failed >= 0) {
-            for (int k = 0; k < b->schema.n; k++) b->col[k].null[r] = 1;
+            for (int k = 0; k < b->schema.n; k++)
+                b->col[k].null[r] = 1;
             b->n--;
             if (bad) {
                 const sl_field *fd = &b->schema.f[failed];
-                snprintf(reason, sizeof reason, "syslog: field '%s': expected %s, got '%s'", fd->name,
-                         sl_type_name(fd->type), ft.text);
+                snprintf(reason, sizeof reason, "syslog: field '%s': expected %s, got '%s'",
+                         fd->name, sl_type_name(fd->type), ft.text);
                 bad(ud, line, ll, part, pos, reason);
             }
             continue;

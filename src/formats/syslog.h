@@ -81,11 +81,11 @@ typedef struct sl_syslog_element {
 } sl_syslog_element;
 
 typedef struct sl_syslog_msg {
-    int pri, facility, severity; /* facility = pri / 8, severity = pri % 8 */
-    int version;                 /* 1 for 5424; 0 for 3164 */
-    int64_t ts_us;               /* UTC microseconds since the epoch */
-    bool has_ts;                 /* NILVALUE (or no 3164 timestamp) -> false */
-    int tz_offset_min;           /* offset as written, minutes */
+    int pri, facility, severity;              /* facility = pri / 8, severity = pri % 8 */
+    int version;                              /* 1 for 5424; 0 for 3164 */
+    int64_t ts_us;                            /* UTC microseconds since the epoch */
+    bool has_ts;                              /* NILVALUE (or no 3164 timestamp) -> false */
+    int tz_offset_min;                        /* offset as written, minutes */
     sl_str hostname, app_name, procid, msgid; /* NILVALUE -> len 0 and ptr NULL */
     sl_syslog_element *sd;                    /* structured data; NILVALUE -> nsd 0 */
     int nsd;
@@ -140,7 +140,7 @@ int sl_syslog_parse(sl_syslog_parser *p, const char *line, size_t len, int64_t n
  * Strings are views into buf, except unescaped SD values and structured_data,
  * which are copied into b->arena. */
 size_t sl_syslog_parse_lines(sl_syslog_parser *p, const char *buf, size_t len, int32_t part,
-                             int64_t base_pos, int64_t ingest_us, sl_batch *b,
-                             sl_bad_record_fn bad, void *ud);
+                             int64_t base_pos, int64_t ingest_us, sl_batch *b, sl_bad_record_fn bad,
+                             void *ud);
 
 #endif

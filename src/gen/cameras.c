@@ -71,7 +71,8 @@ typedef struct {
 
 #define OFF(f) offsetof(cam_opts, f)
 static const sl_gen_opt k_opts[] = {
-    {"events", SL_GOPT_I64, OFF(events), 0, 1e15, "N", "write N lines in total (deterministic mode)"},
+    {"events", SL_GOPT_I64, OFF(events), 0, 1e15, "N",
+     "write N lines in total (deterministic mode)"},
     {"rate", SL_GOPT_DBL, OFF(rate), 1e-3, 1e8, "R", "real-time mode: R lines per second"},
     {"duration", SL_GOPT_DBL, OFF(duration), 0, 1e9, "S",
      "real-time mode: run S seconds (0 = forever)"},
@@ -106,11 +107,12 @@ static int parse_args(int argc, char **argv, cam_opts *o) {
                     .file_events = 0, /* 0 = mode default */
                     .event_rate = 10000,
                     .start_ms = 1767225600000LL /* 2026-01-01T00:00:00Z */};
-    int rc = sl_gen_parse_opts(argc, argv, "cameras",
-                               "usage: sluice gen cameras --out DIR (--events N | --rate R [--duration S]) "
-                               "[options]\n\n"
-                               "Writes DIR/locations.csv and DIR/detections-NNNNNN.ndjson files.\n",
-                               k_opts, N_OPTS, o, &o->out, &o->events, &o->rate, &o->duration);
+    int rc = sl_gen_parse_opts(
+        argc, argv, "cameras",
+        "usage: sluice gen cameras --out DIR (--events N | --rate R [--duration S]) "
+        "[options]\n\n"
+        "Writes DIR/locations.csv and DIR/detections-NNNNNN.ndjson files.\n",
+        k_opts, N_OPTS, o, &o->out, &o->events, &o->rate, &o->duration);
     if (rc) return rc;
     if (o->file_events == 0) o->file_events = o->events >= 0 ? 10000 : INT64_MAX;
     return 0;

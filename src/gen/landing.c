@@ -71,8 +71,8 @@ static int landing_new_file(sl_landing *s) {
     s->file_no++;
     snprintf(s->final_path, sizeof s->final_path, "%s/%s-%06d.%s", s->dir, s->prefix, s->file_no,
              s->ext);
-    snprintf(s->tmp_path, sizeof s->tmp_path, "%s/.%s-%06d.%s.tmp", s->dir, s->prefix,
-             s->file_no, s->ext);
+    snprintf(s->tmp_path, sizeof s->tmp_path, "%s/.%s-%06d.%s.tmp", s->dir, s->prefix, s->file_no,
+             s->ext);
     s->f = fopen(s->tmp_path, "w");
     if (!s->f) {
         fprintf(stderr, "gen %s: cannot create %s: %s\n", s->who, s->tmp_path, strerror(errno));
@@ -107,7 +107,8 @@ int sl_landing_write(sl_landing *s, const char *line, size_t len) {
 void sl_landing_hold_late(sl_landing *s, const char *line, size_t len) {
     if (s->late_n + len > s->late_cap) {
         size_t cap = s->late_cap ? s->late_cap * 2 : 65536;
-        while (cap < s->late_n + len) cap *= 2;
+        while (cap < s->late_n + len)
+            cap *= 2;
         s->late = sl_xrealloc(s->late, cap);
         s->late_cap = cap;
     }
@@ -162,7 +163,6 @@ fail:
     fprintf(stderr, "gen %s: cannot write %s: %s\n", who, dst, strerror(errno));
     return -1;
 }
-
 
 /* ---- driving a generator (see landing.h) ---- */
 

@@ -25,7 +25,7 @@ typedef struct sl_landing {
     int file_no;
     int64_t file_lines, lines, files;
     char tmp_path[4096], final_path[4096];
-    char *late;           /* held-back late lines */
+    char *late; /* held-back late lines */
     size_t late_n, late_cap;
     int64_t late_lines, late_files;
 } sl_landing;

@@ -67,7 +67,8 @@ typedef struct {
 static const sl_gen_opt k_opts[] = {
     {"events", SL_GOPT_I64, OFF(events), 0, 1e15, "N", "write N POS+metric lines (deterministic)"},
     {"rate", SL_GOPT_DBL, OFF(rate), 1e-3, 1e8, "R", "real-time mode: R lines per second"},
-    {"duration", SL_GOPT_DBL, OFF(duration), 0, 1e9, "S", "real-time mode: run S seconds (0 = forever)"},
+    {"duration", SL_GOPT_DBL, OFF(duration), 0, 1e9, "S",
+     "real-time mode: run S seconds (0 = forever)"},
     {"seed", SL_GOPT_U64, OFF(seed), 0, 0, "N", "random seed (default 1)"},
     {"out", SL_GOPT_STR, OFF(out), 0, 0, "DIR", "output folder (required; created if missing)"},
     {"entities", SL_GOPT_I64, OFF(entities), 5, 1e6, "N",
@@ -80,9 +81,11 @@ static const sl_gen_opt k_opts[] = {
      "--events mode: lines per second of event time (100)"},
     {"start", SL_GOPT_TIME, OFF(start_ms), 0, 0, "ISO8601",
      "--events mode: time of the first line (2026-01-01T00:00:00Z)"},
-    {"malformed", SL_GOPT_DBL, OFF(malformed), 0, 1, "P", "probability of a malformed line (0.002)"},
+    {"malformed", SL_GOPT_DBL, OFF(malformed), 0, 1, "P",
+     "probability of a malformed line (0.002)"},
     {"late", SL_GOPT_DBL, OFF(late), 0, 1, "P", "probability of a late line (0.004)"},
-    {"flap", SL_GOPT_DBL, OFF(flap), 0, 1, "P", "per first metric: a register goes offline (0.004)"},
+    {"flap", SL_GOPT_DBL, OFF(flap), 0, 1, "P",
+     "per first metric: a register goes offline (0.004)"},
     {"changes", SL_GOPT_DBL, OFF(changes), 0, 1, "P", "per first metric: attribute change (0.004)"},
     {"bad-values", SL_GOPT_DBL, OFF(bad_values), 0, 1, "P", "negative metric value (0.002)"},
     {"pos-share", SL_GOPT_DBL, OFF(pos_share), 0, 0.95, "P", "share of POS event lines (0.5)"},
@@ -93,9 +96,8 @@ enum { N_OPTS = sizeof k_opts / sizeof k_opts[0] };
 static const char *const k_regions[] = {"north", "south", "east", "west", "central", "islands"};
 enum { N_REGIONS = sizeof k_regions / sizeof k_regions[0] };
 static const char *const k_formats[] = {"hypermarket", "supermarket", "express"};
-static const char *const k_metrics[2][3] = {
-    {"stock_level_pct", "stockouts", "footfall"},
-    {"queue_length", "scan_rate", "payment_latency_ms"}};
+static const char *const k_metrics[2][3] = {{"stock_level_pct", "stockouts", "footfall"},
+                                            {"queue_length", "scan_rate", "payment_latency_ms"}};
 
 typedef struct {
     char id[24], store[16];
@@ -190,8 +192,10 @@ static int emit_metric(retail_gen *g) {
             if (emit_pos(g, e, "register_offline", t, 0)) return -1;
         }
         if (sl_rng_chance(&g->rng, g->o.changes)) {
-            if (e->is_register) e->software++;
-            else e->region = (e->region + 1 + (int)sl_rng_below(&g->rng, N_REGIONS - 1)) % N_REGIONS;
+            if (e->is_register)
+                e->software++;
+            else
+                e->region = (e->region + 1 + (int)sl_rng_below(&g->rng, N_REGIONS - 1)) % N_REGIONS;
             g->n_changes++;
             if (put_entity(g, e, t)) return -1;
         }
@@ -199,11 +203,11 @@ static int emit_metric(retail_gen *g) {
     bool down = e->down_until > t;
     double u = sl_rng_unit(&g->rng), v, b = e->base[m];
     if (!e->is_register) {
-        v = m == 0 ? fmin(100, fmax(0, b + 10 * (u - 0.5)))
+        v = m == 0   ? fmin(100, fmax(0, b + 10 * (u - 0.5)))
             : m == 1 ? floor(b * 2 * u)
                      : floor(b * (0.5 + u));
     } else {
-        v = m == 0 ? (down ? 8 + floor(8 * u) : floor(b * 2 * u))
+        v = m == 0   ? (down ? 8 + floor(8 * u) : floor(b * 2 * u))
             : m == 1 ? (down ? 0 : b * (0.7 + 0.6 * u))
                      : (down ? 2000 + 4000 * u : b * (0.6 + 0.8 * u));
     }
@@ -298,8 +302,10 @@ static int setup(retail_gen *g) {
         for (int k = 0; k < 5; k++) {
             entity *e = &g->ent[s * 5 + k];
             snprintf(e->store, sizeof e->store, "store-%03d", (int)(s + 1));
-            if (k == 0) snprintf(e->id, sizeof e->id, "%s", e->store);
-            else snprintf(e->id, sizeof e->id, "%s-r%d", e->store, k);
+            if (k == 0)
+                snprintf(e->id, sizeof e->id, "%s", e->store);
+            else
+                snprintf(e->id, sizeof e->id, "%s-r%d", e->store, k);
             e->is_register = k > 0;
             e->region = region;
             e->format = format;
@@ -324,9 +330,9 @@ static int setup(retail_gen *g) {
     n += (size_t)snprintf(buf, cap, "entity_id,entity_type,store_id,format\n");
     for (int64_t k = 0; k < g->nent; k++) {
         const entity *e = &g->ent[k];
-        n += (size_t)snprintf(buf + n, cap - n, "%s,%s,%s,%s\n", e->id,
-                              e->is_register ? "register" : "store", e->store,
-                              k_formats[e->format]);
+        n +=
+            (size_t)snprintf(buf + n, cap - n, "%s,%s,%s,%s\n", e->id,
+                             e->is_register ? "register" : "store", e->store, k_formats[e->format]);
     }
     int rc = sl_landing_write_file(g->o.out, "entities.csv", buf, n, "retail");
     free(buf);
@@ -355,13 +361,13 @@ int sl_gen_retail_main(int argc, char **argv) {
                         .changes = 0.004,
                         .bad_values = 0.002,
                         .pos_share = 0.5};
-    int rc = sl_gen_parse_opts(argc, argv, "retail",
-                               "usage: sluice gen retail --out DIR (--events N | --rate R "
-                               "[--duration S]) [options]\n\n"
-                               "Writes DIR/pos/*.ndjson, DIR/metrics/*.ndjson, "
-                               "DIR/entities/*.ndjson and DIR/entities.csv.\n",
-                               k_opts, N_OPTS, &g.o, &g.o.out, &g.o.events, &g.o.rate,
-                               &g.o.duration);
+    int rc =
+        sl_gen_parse_opts(argc, argv, "retail",
+                          "usage: sluice gen retail --out DIR (--events N | --rate R "
+                          "[--duration S]) [options]\n\n"
+                          "Writes DIR/pos/*.ndjson, DIR/metrics/*.ndjson, "
+                          "DIR/entities/*.ndjson and DIR/entities.csv.\n",
+                          k_opts, N_OPTS, &g.o, &g.o.out, &g.o.events, &g.o.rate, &g.o.duration);
     if (rc) return rc == 1 ? 0 : 2;
     g.began_us = sl_monotonic_us();
     int rate_mode = g.o.events < 0;
@@ -375,9 +381,15 @@ int sl_gen_retail_main(int argc, char **argv) {
     }
     if (setup(&g)) goto done;
     /* rate mode: event time follows the wall clock (line_no / rate) */
-    sl_gen_drive d = {.g = &g, .emit = emit_cb, .rotate = rotate_cb, .line_no = &g.line_no,
-                      .events = rate_mode ? -1 : g.o.events, .file_events = g.o.file_events,
-                      .rate = g.o.rate, .duration = g.o.duration, .files_per_minute = g.o.files_per_minute};
+    sl_gen_drive d = {.g = &g,
+                      .emit = emit_cb,
+                      .rotate = rotate_cb,
+                      .line_no = &g.line_no,
+                      .events = rate_mode ? -1 : g.o.events,
+                      .file_events = g.o.file_events,
+                      .rate = g.o.rate,
+                      .duration = g.o.duration,
+                      .files_per_minute = g.o.files_per_minute};
     if (sl_gen_drive_run(&d)) goto done;
     rc = 0;
     fprintf(stderr,

@@ -72,10 +72,12 @@ typedef struct {
 static const sl_gen_opt k_opts[] = {
     {"events", SL_GOPT_I64, OFF(events), 0, 1e15, "N", "write N log+metric lines (deterministic)"},
     {"rate", SL_GOPT_DBL, OFF(rate), 1e-3, 1e8, "R", "real-time mode: R lines per second"},
-    {"duration", SL_GOPT_DBL, OFF(duration), 0, 1e9, "S", "real-time mode: run S seconds (0 = forever)"},
+    {"duration", SL_GOPT_DBL, OFF(duration), 0, 1e9, "S",
+     "real-time mode: run S seconds (0 = forever)"},
     {"seed", SL_GOPT_U64, OFF(seed), 0, 0, "N", "random seed (default 1)"},
     {"out", SL_GOPT_STR, OFF(out), 0, 0, "DIR", "output folder (required; created if missing)"},
-    {"entities", SL_GOPT_I64, OFF(entities), 3, 1e6, "N", "devices: towers, routers, switches (120)"},
+    {"entities", SL_GOPT_I64, OFF(entities), 3, 1e6, "N",
+     "devices: towers, routers, switches (120)"},
     {"file-events", SL_GOPT_I64, OFF(file_events), 1, 1e12, "N",
      "--events mode: publish files every N lines (500)"},
     {"files-per-minute", SL_GOPT_DBL, OFF(files_per_minute), 1, 60000, "F",
@@ -84,7 +86,8 @@ static const sl_gen_opt k_opts[] = {
      "--events mode: lines per second of event time (100)"},
     {"start", SL_GOPT_TIME, OFF(start_ms), 0, 0, "ISO8601",
      "--events mode: time of the first line (2026-01-01T00:00:00Z)"},
-    {"malformed", SL_GOPT_DBL, OFF(malformed), 0, 1, "P", "probability of a malformed line (0.002)"},
+    {"malformed", SL_GOPT_DBL, OFF(malformed), 0, 1, "P",
+     "probability of a malformed line (0.002)"},
     {"late", SL_GOPT_DBL, OFF(late), 0, 1, "P", "probability of a late line (0.004)"},
     {"flap", SL_GOPT_DBL, OFF(flap), 0, 1, "P", "per cpu sample: the device goes down (0.003)"},
     {"changes", SL_GOPT_DBL, OFF(changes), 0, 1, "P", "per cpu sample: firmware upgrade (0.004)"},
@@ -100,9 +103,9 @@ static const char *const k_types[] = {"cell_tower", "router", "switch"};
 static const char *const k_prefix[] = {"cell", "rtr", "sw"};
 static const char *const k_vendors[3][3] = {
     {"Ericsson", "Nokia", "Huawei"}, {"Cisco", "Juniper", "Nokia"}, {"Arista", "Cisco", "Juniper"}};
-static const char *const k_sites[] = {
-    "Lisbon-DC1", "Lisbon-DC2", "Porto-Core", "Madrid-Edge", "Paris-POP", "Berlin-POP",
-    "Milan-Edge", "Dublin-DC", "Warsaw-POP", "Vienna-Core", "Oslo-Edge", "Athens-POP"};
+static const char *const k_sites[] = {"Lisbon-DC1", "Lisbon-DC2",  "Porto-Core", "Madrid-Edge",
+                                      "Paris-POP",  "Berlin-POP",  "Milan-Edge", "Dublin-DC",
+                                      "Warsaw-POP", "Vienna-Core", "Oslo-Edge",  "Athens-POP"};
 enum { N_SITES = sizeof k_sites / sizeof k_sites[0] };
 
 enum { M_CPU, M_MEM, M_LAT, M_LOSS, M_THRU, N_METRICS };
@@ -134,7 +137,8 @@ static const msg_kind k_down[] = {
     {"BGP_DOWN", "routing", 2, "bgpd", "BGP neighbor 10.0.%d.1 session down"},
     {"NODE_UNREACH", "system", 1, "monitor", "Node unreachable, %d probes lost"},
 };
-static const msg_kind k_up = {"LINK_UP", "link", 5, "ifmgr", "Interface ge-0/0/%d changed state to up"};
+static const msg_kind k_up = {"LINK_UP", "link", 5, "ifmgr",
+                              "Interface ge-0/0/%d changed state to up"};
 static const msg_kind k_fw = {"FW_UPGRADE", "config", 5, "swmgr", "Firmware upgraded, reboot %d"};
 
 typedef struct {
@@ -163,11 +167,11 @@ static void fw_name(char *buf, size_t cap, const entity *e) {
 static int put_entity(telco_gen *g, const entity *e, int64_t t) {
     char line[512], fw[32];
     fw_name(fw, sizeof fw, e);
-    int n = snprintf(line, sizeof line,
-                     "{\"entity_id\":\"%s\",\"entity_type\":\"%s\",\"location\":\"%s\","
-                     "\"vendor\":\"%s\",\"firmware\":\"%s\",\"changed_at\":%" PRId64 "}\n",
-                     e->id, k_types[e->type], k_sites[e->site], k_vendors[e->type][e->vendor], fw,
-                     t);
+    int n =
+        snprintf(line, sizeof line,
+                 "{\"entity_id\":\"%s\",\"entity_type\":\"%s\",\"location\":\"%s\","
+                 "\"vendor\":\"%s\",\"firmware\":\"%s\",\"changed_at\":%" PRId64 "}\n",
+                 e->id, k_types[e->type], k_sites[e->site], k_vendors[e->type][e->vendor], fw, t);
     return sl_landing_write(&g->ents, line, (size_t)n);
 }
 
@@ -237,11 +241,16 @@ static double metric_value(telco_gen *g, entity *e, int m, int64_t t) {
     double b = e->base[m], u = sl_rng_unit(&g->rng);
     bool down = e->down_until > t;
     switch (m) {
-    case M_CPU: return down ? 92 + 8 * u : fmin(99, fmax(1, b + 20 * (u - 0.5)));
-    case M_MEM: return fmin(99, fmax(5, b + 6 * (u - 0.5)));
-    case M_LAT: return down ? 400 + 1600 * u : b * (0.7 + 0.6 * u);
-    case M_LOSS: return down ? 20 + 40 * u : (u < 0.9 ? 0.3 * u : 0.5 + 2.5 * u);
-    default: return down ? 5 * u : b * (0.6 + 0.8 * u);
+    case M_CPU:
+        return down ? 92 + 8 * u : fmin(99, fmax(1, b + 20 * (u - 0.5)));
+    case M_MEM:
+        return fmin(99, fmax(5, b + 6 * (u - 0.5)));
+    case M_LAT:
+        return down ? 400 + 1600 * u : b * (0.7 + 0.6 * u);
+    case M_LOSS:
+        return down ? 20 + 40 * u : (u < 0.9 ? 0.3 * u : 0.5 + 2.5 * u);
+    default:
+        return down ? 5 * u : b * (0.6 + 0.8 * u);
     }
 }
 
@@ -269,7 +278,8 @@ static int emit_metric(telco_gen *g) {
     }
     double v = metric_value(g, e, m, t);
     if (sl_rng_chance(&g->rng, g->o.bad_values)) {
-        v = sl_rng_below(&g->rng, 2) ? -1 - 10 * sl_rng_unit(&g->rng) : 150 + 100 * sl_rng_unit(&g->rng);
+        v = sl_rng_below(&g->rng, 2) ? -1 - 10 * sl_rng_unit(&g->rng)
+                                     : 150 + 100 * sl_rng_unit(&g->rng);
         if (m == M_LAT || m == M_THRU) v = -1 - 10 * sl_rng_unit(&g->rng);
         g->n_bad++;
     }
@@ -303,8 +313,8 @@ static int emit_malformed(telco_gen *g) {
                      e->id);
         return sl_landing_write(&g->logs, line, (size_t)n);
     case 2:
-        n = snprintf(line, sizeof line,
-                     "<187>1 %s %s ifmgr 1 X [device@32473 entity_id=\"%s\n", ts, e->id, e->id);
+        n = snprintf(line, sizeof line, "<187>1 %s %s ifmgr 1 X [device@32473 entity_id=\"%s\n", ts,
+                     e->id, e->id);
         return sl_landing_write(&g->logs, line, (size_t)n);
     case 3:
         n = snprintf(line, sizeof line, "kernel: garbage without a header %d\n",
@@ -345,7 +355,8 @@ static int emit_next(telco_gen *g) {
         } else {
             unsigned w = (unsigned)sl_rng_below(&g->rng, 100);
             int i = 0;
-            while (w >= k_normal_w[i]) w -= k_normal_w[i++];
+            while (w >= k_normal_w[i])
+                w -= k_normal_w[i++];
             k = &k_normal[i];
         }
         int late = late_draw(g, &t);
@@ -390,10 +401,9 @@ static int setup(telco_gen *g) {
 
 static void status(const telco_gen *g, const char *what) {
     fprintf(stderr,
-            "gen telco%s: lines=%" PRId64 " logs=%" PRId64 " metrics=%" PRId64
-            " files=%" PRId64 " malformed=%" PRId64 " late=%" PRId64 " (within=%" PRId64
-            " beyond=%" PRId64 ") flaps=%" PRId64 " changes=%" PRId64 " bad_values=%" PRId64
-            " seconds=%.2f\n",
+            "gen telco%s: lines=%" PRId64 " logs=%" PRId64 " metrics=%" PRId64 " files=%" PRId64
+            " malformed=%" PRId64 " late=%" PRId64 " (within=%" PRId64 " beyond=%" PRId64
+            ") flaps=%" PRId64 " changes=%" PRId64 " bad_values=%" PRId64 " seconds=%.2f\n",
             what, g->line_no, g->logs.lines, g->metrics.lines,
             g->logs.files + g->metrics.files + g->ents.files, g->n_malformed,
             g->n_late_in + g->n_late_out, g->n_late_in, g->n_late_out, g->n_flaps, g->n_changes,
@@ -419,13 +429,13 @@ int sl_gen_telco_main(int argc, char **argv) {
                        .changes = 0.004,
                        .bad_values = 0.002,
                        .log_share = 0.2};
-    int rc = sl_gen_parse_opts(argc, argv, "telco",
-                               "usage: sluice gen telco --out DIR (--events N | --rate R "
-                               "[--duration S]) [options]\n\n"
-                               "Writes DIR/logs/*.log (RFC 5424), DIR/metrics/*.ndjson, "
-                               "DIR/entities/*.ndjson and DIR/entities.csv.\n",
-                               k_opts, N_OPTS, &g.o, &g.o.out, &g.o.events, &g.o.rate,
-                               &g.o.duration);
+    int rc =
+        sl_gen_parse_opts(argc, argv, "telco",
+                          "usage: sluice gen telco --out DIR (--events N | --rate R "
+                          "[--duration S]) [options]\n\n"
+                          "Writes DIR/logs/*.log (RFC 5424), DIR/metrics/*.ndjson, "
+                          "DIR/entities/*.ndjson and DIR/entities.csv.\n",
+                          k_opts, N_OPTS, &g.o, &g.o.out, &g.o.events, &g.o.rate, &g.o.duration);
     if (rc) return rc == 1 ? 0 : 2;
     g.began_us = sl_monotonic_us();
     int rate_mode = g.o.events < 0;
@@ -443,9 +453,15 @@ int sl_gen_telco_main(int argc, char **argv) {
     }
     if (setup(&g)) goto done;
     /* rate mode: event time follows the wall clock (line_no / rate) */
-    sl_gen_drive d = {.g = &g, .emit = emit_cb, .rotate = rotate_cb, .line_no = &g.line_no,
-                      .events = rate_mode ? -1 : g.o.events, .file_events = g.o.file_events,
-                      .rate = g.o.rate, .duration = g.o.duration, .files_per_minute = g.o.files_per_minute};
+    sl_gen_drive d = {.g = &g,
+                      .emit = emit_cb,
+                      .rotate = rotate_cb,
+                      .line_no = &g.line_no,
+                      .events = rate_mode ? -1 : g.o.events,
+                      .file_events = g.o.file_events,
+                      .rate = g.o.rate,
+                      .duration = g.o.duration,
+                      .files_per_minute = g.o.files_per_minute};
     if (sl_gen_drive_run(&d)) goto done;
     rc = 0;
     status(&g, "");

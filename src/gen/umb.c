@@ -43,7 +43,8 @@
 
 #define MAX_TENANTS 64
 static const char *const envs[] = {"prod", "staging", "dev"};
-static const char *const checks[] = {"cpu", "memory", "disk", "ping", "http", "load", "swap", "ntp"};
+static const char *const checks[] = {"cpu",  "memory", "disk", "ping",
+                                     "http", "load",   "swap", "ntp"};
 static const char *const states[] = {"OK", "WARNING", "CRITICAL"};
 
 typedef struct {
@@ -67,26 +68,28 @@ typedef struct {
 } opts;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sluice gen umb (--out DIR | --brokers HOST:PORT [--topic T]) [options]\n\n"
-               "maas_notification-like JSON messages (three tenant payload shapes) with Kafka headers\n"
-               "`tenant` and `environment`.\n\n"
-               "  --messages N        messages in total (default 100000; with --rate: 0 = no limit)\n"
-               "  --rate R            real-time mode (--brokers only): R messages per second\n"
-               "  --duration S        real-time mode: stop after S seconds (0 = until killed)\n"
-               "  --out DIR           files per header set + DIR/manifest.tsv, for kcat -P -H\n"
-               "  --brokers B         produce to Kafka directly (idempotent producer)\n"
-               "  --topic T           topic (default maas_notifications)\n"
-               "  --tenants N         tenants t001..tNNN (default 8)\n"
-               "  --nodes N           nodes per tenant (default 50)\n"
-               "  --noheader P        fraction of messages without headers (0.05)\n"
-               "  --malformed P       fraction of malformed JSON (0.002)\n"
-               "  --unextractable P   fraction of messages without a node (0.003)\n"
-               "  --seed N            random seed (default 1)\n"
-               "  --help              print this and exit\n");
+    fprintf(
+        f, "usage: sluice gen umb (--out DIR | --brokers HOST:PORT [--topic T]) [options]\n\n"
+           "maas_notification-like JSON messages (three tenant payload shapes) with Kafka headers\n"
+           "`tenant` and `environment`.\n\n"
+           "  --messages N        messages in total (default 100000; with --rate: 0 = no limit)\n"
+           "  --rate R            real-time mode (--brokers only): R messages per second\n"
+           "  --duration S        real-time mode: stop after S seconds (0 = until killed)\n"
+           "  --out DIR           files per header set + DIR/manifest.tsv, for kcat -P -H\n"
+           "  --brokers B         produce to Kafka directly (idempotent producer)\n"
+           "  --topic T           topic (default maas_notifications)\n"
+           "  --tenants N         tenants t001..tNNN (default 8)\n"
+           "  --nodes N           nodes per tenant (default 50)\n"
+           "  --noheader P        fraction of messages without headers (0.05)\n"
+           "  --malformed P       fraction of malformed JSON (0.002)\n"
+           "  --unextractable P   fraction of messages without a node (0.003)\n"
+           "  --seed N            random seed (default 1)\n"
+           "  --help              print this and exit\n");
 }
 
 /* One message into buf; returns its length; tenant and env name its headers. */
-static int make_msg(rng *r, const opts *o, int64_t i, int64_t ts_ms, char *buf, size_t cap, int *tenant, int *env) {
+static int make_msg(rng *r, const opts *o, int64_t i, int64_t ts_ms, char *buf, size_t cap,
+                    int *tenant, int *env) {
     int t = (int)(next(r) % (uint64_t)o->tenants);
     int e = (int)(next(r) % 3);
     int node = (int)(next(r) % (uint64_t)o->nodes);
@@ -98,7 +101,8 @@ static int make_msg(rng *r, const opts *o, int64_t i, int64_t ts_ms, char *buf, 
     *env = e;
     double d = unif(r);
     if (d < o->malformed) /* cut mid-object */
-        return snprintf(buf, cap, "{\"tenantId\":\"t%03d\",\"details\":{\"target\":{\"label\":\"n", t + 1);
+        return snprintf(buf, cap, "{\"tenantId\":\"t%03d\",\"details\":{\"target\":{\"label\":\"n",
+                        t + 1);
     char nodebuf[48];
     bool no_node = d < o->malformed + o->unextractable;
     snprintf(nodebuf, sizeof nodebuf, "t%03d-node-%03d", t + 1, node);
@@ -107,26 +111,35 @@ static int make_msg(rng *r, const opts *o, int64_t i, int64_t ts_ms, char *buf, 
     case 0:
         if (no_node)
             return snprintf(buf, cap,
-                            "{\"id\":\"m%lld\",\"tenantId\":\"t%03d\",\"timestamp\":%lld,\"details\":{\"target\":{\"environment\":\"%s\"},"
+                            "{\"id\":\"m%lld\",\"tenantId\":\"t%03d\",\"timestamp\":%lld,"
+                            "\"details\":{\"target\":{\"environment\":\"%s\"},"
                             "\"check\":{\"label\":\"%s\"},\"state\":\"%s\"}}",
                             (long long)i, t + 1, (long long)ts_ms, envs[e], check, st);
-        return snprintf(buf, cap,
-                        "{\"id\":\"m%lld\",\"tenantId\":\"t%03d\",\"timestamp\":%lld,\"details\":{\"target\":{\"label\":\"%s\","
-                        "\"environment\":\"%s\"},\"check\":{\"id\":\"ch%d\",\"label\":\"%s\"},\"state\":\"%s\",\"alarm\":{\"id\":\"al%d\","
-                        "\"label\":\"%s %s\",\"severity\":\"%s\"}},\"metadata\":{\"region\":\"r%d\",\"agent\":\"2.%d\"}}",
-                        (long long)i, t + 1, (long long)ts_ms, nodebuf, envs[e], alarm, check, st, alarm, check,
-                        st[0] == 'O' ? "ok" : "high", st, node % 4, node % 9);
+        return snprintf(
+            buf, cap,
+            "{\"id\":\"m%lld\",\"tenantId\":\"t%03d\",\"timestamp\":%lld,\"details\":{\"target\":{"
+            "\"label\":\"%s\","
+            "\"environment\":\"%s\"},\"check\":{\"id\":\"ch%d\",\"label\":\"%s\"},\"state\":\"%s\","
+            "\"alarm\":{\"id\":\"al%d\","
+            "\"label\":\"%s "
+            "%s\",\"severity\":\"%s\"}},\"metadata\":{\"region\":\"r%d\",\"agent\":\"2.%d\"}}",
+            (long long)i, t + 1, (long long)ts_ms, nodebuf, envs[e], alarm, check, st, alarm, check,
+            st[0] == 'O' ? "ok" : "high", st, node % 4, node % 9);
     case 1:
         sl_time_format_iso_ms(ts_ms * 1000, iso, sizeof iso);
         return snprintf(buf, cap,
-                        "{\"event\":{\"uuid\":\"u%lld\",\"occurred_at\":\"%s\"},\"entity\":{\"tenant\":{\"id\":\"t%03d\"},\"env\":\"%s\""
-                        "%s%s%s},\"check\":{\"name\":\"%s\"},\"alert\":{\"status\":\"%s\",\"id\":\"al%d\",\"name\":\"%s alarm\"}}",
-                        (long long)i, iso, t + 1, envs[e], no_node ? "" : ",\"node\":{\"name\":\"", no_node ? "" : nodebuf,
-                        no_node ? "" : "\"}", check, st, alarm, check);
+                        "{\"event\":{\"uuid\":\"u%lld\",\"occurred_at\":\"%s\"},\"entity\":{"
+                        "\"tenant\":{\"id\":\"t%03d\"},\"env\":\"%s\""
+                        "%s%s%s},\"check\":{\"name\":\"%s\"},\"alert\":{\"status\":\"%s\",\"id\":"
+                        "\"al%d\",\"name\":\"%s alarm\"}}",
+                        (long long)i, iso, t + 1, envs[e], no_node ? "" : ",\"node\":{\"name\":\"",
+                        no_node ? "" : nodebuf, no_node ? "" : "\"}", check, st, alarm, check);
     default:
-        return snprintf(buf, cap, "{\"tenant\":\"t%03d\",\"environment\":\"%s\"%s%s%s,\"check\":\"%s\",\"status\":\"%s\",\"ts\":%lld}", t + 1,
-                        envs[e], no_node ? "" : ",\"node\":\"", no_node ? "" : nodebuf, no_node ? "" : "\"", check, st,
-                        (long long)(ts_ms / 1000));
+        return snprintf(buf, cap,
+                        "{\"tenant\":\"t%03d\",\"environment\":\"%s\"%s%s%s,\"check\":\"%s\","
+                        "\"status\":\"%s\",\"ts\":%lld}",
+                        t + 1, envs[e], no_node ? "" : ",\"node\":\"", no_node ? "" : nodebuf,
+                        no_node ? "" : "\"", check, st, (long long)(ts_ms / 1000));
     }
 }
 
@@ -150,8 +163,10 @@ static int to_files(const opts *o) {
         int n = make_msg(&r, o, i, ts0 + i * 10, buf, sizeof buf, &t, &e);
         FILE **f = unif(&r) < o->noheader ? &nohdr : &files[t][e];
         if (!*f) {
-            if (f == &nohdr) snprintf(path, sizeof path, "%s/noheader.ndjson", o->out);
-            else snprintf(path, sizeof path, "%s/h-t%03d-%s.ndjson", o->out, t + 1, envs[e]);
+            if (f == &nohdr)
+                snprintf(path, sizeof path, "%s/noheader.ndjson", o->out);
+            else
+                snprintf(path, sizeof path, "%s/h-t%03d-%s.ndjson", o->out, t + 1, envs[e]);
             if (!(*f = fopen(path, "w"))) {
                 fprintf(stderr, "sluice gen umb: %s: %s\n", path, strerror(errno));
                 return 1;
@@ -226,11 +241,15 @@ static int to_kafka(const opts *o) {
         for (;;) {
             rd_kafka_resp_err_t err;
             if (hdr)
-                err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(buf, (size_t)n),
-                                        RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_HEADER("tenant", tn, -1),
-                                        RD_KAFKA_V_HEADER("environment", envs[e], -1), RD_KAFKA_V_END);
+                err = rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_VALUE(buf, (size_t)n), RD_KAFKA_V_KEY(key, (size_t)kl),
+                    RD_KAFKA_V_HEADER("tenant", tn, -1),
+                    RD_KAFKA_V_HEADER("environment", envs[e], -1), RD_KAFKA_V_END);
             else
-                err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(buf, (size_t)n),
+                err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o->topic),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_VALUE(buf, (size_t)n),
                                         RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rk, 10);
@@ -247,29 +266,45 @@ static int to_kafka(const opts *o) {
         rd_kafka_poll(rk, 0);
         int64_t now = sl_monotonic_us();
         if (now - last_report > 5000000) {
-            fprintf(stderr, "sluice gen umb: sent=%lld rate=%.0f/s\n", (long long)sent, (double)sent * 1e6 / (double)(now - start));
+            fprintf(stderr, "sluice gen umb: sent=%lld rate=%.0f/s\n", (long long)sent,
+                    (double)sent * 1e6 / (double)(now - start));
             last_report = now;
         }
     }
     rd_kafka_flush(rk, 30000);
     int64_t unsent = rd_kafka_outq_len(rk);
     rd_kafka_destroy(rk);
-    fprintf(stderr, "sluice gen umb: %lld messages produced to %s (%lld failed, %lld unsent)\n", (long long)sent, o->topic,
-            (long long)failed, (long long)unsent);
+    fprintf(stderr, "sluice gen umb: %lld messages produced to %s (%lld failed, %lld unsent)\n",
+            (long long)sent, o->topic, (long long)failed, (long long)unsent);
     /* the count on stdout: what a test reconciles against */
     printf("%lld\n", (long long)(sent - failed - unsent));
     return failed || unsent ? 1 : 0;
 }
 
 int sl_gen_umb_main(int argc, char **argv) {
-    opts o = {.messages = 100000, .seed = 1, .tenants = 8, .nodes = 50, .malformed = 0.002, .noheader = 0.05,
-              .unextractable = 0.003, .topic = "maas_notifications"};
+    opts o = {.messages = 100000,
+              .seed = 1,
+              .tenants = 8,
+              .nodes = 50,
+              .malformed = 0.002,
+              .noheader = 0.05,
+              .unextractable = 0.003,
+              .topic = "maas_notifications"};
     static const struct option lo[] = {
-        {"messages", required_argument, 0, 'm'}, {"rate", required_argument, 0, 'r'},     {"duration", required_argument, 0, 'd'},
-        {"out", required_argument, 0, 'o'},      {"brokers", required_argument, 0, 'b'},  {"topic", required_argument, 0, 't'},
-        {"tenants", required_argument, 0, 'T'},  {"nodes", required_argument, 0, 'n'},    {"noheader", required_argument, 0, 'H'},
-        {"malformed", required_argument, 0, 'M'}, {"unextractable", required_argument, 0, 'U'}, {"seed", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"messages", required_argument, 0, 'm'},
+        {"rate", required_argument, 0, 'r'},
+        {"duration", required_argument, 0, 'd'},
+        {"out", required_argument, 0, 'o'},
+        {"brokers", required_argument, 0, 'b'},
+        {"topic", required_argument, 0, 't'},
+        {"tenants", required_argument, 0, 'T'},
+        {"nodes", required_argument, 0, 'n'},
+        {"noheader", required_argument, 0, 'H'},
+        {"malformed", required_argument, 0, 'M'},
+        {"unextractable", required_argument, 0, 'U'},
+        {"seed", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     optind = 1;
     int c;
@@ -277,20 +312,48 @@ int sl_gen_umb_main(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'm': o.messages = strtoll(optarg, &end, 10), messages_set = true; break;
-        case 'r': o.rate = strtod(optarg, &end); break;
-        case 'd': o.duration = strtod(optarg, &end); break;
-        case 'o': o.out = optarg; break;
-        case 'b': o.brokers = optarg; break;
-        case 't': o.topic = optarg; break;
-        case 'T': o.tenants = (int)strtol(optarg, &end, 10); break;
-        case 'n': o.nodes = (int)strtol(optarg, &end, 10); break;
-        case 'H': o.noheader = strtod(optarg, &end); break;
-        case 'M': o.malformed = strtod(optarg, &end); break;
-        case 'U': o.unextractable = strtod(optarg, &end); break;
-        case 's': o.seed = strtoull(optarg, &end, 10); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'm':
+            o.messages = strtoll(optarg, &end, 10), messages_set = true;
+            break;
+        case 'r':
+            o.rate = strtod(optarg, &end);
+            break;
+        case 'd':
+            o.duration = strtod(optarg, &end);
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'b':
+            o.brokers = optarg;
+            break;
+        case 't':
+            o.topic = optarg;
+            break;
+        case 'T':
+            o.tenants = (int)strtol(optarg, &end, 10);
+            break;
+        case 'n':
+            o.nodes = (int)strtol(optarg, &end, 10);
+            break;
+        case 'H':
+            o.noheader = strtod(optarg, &end);
+            break;
+        case 'M':
+            o.malformed = strtod(optarg, &end);
+            break;
+        case 'U':
+            o.unextractable = strtod(optarg, &end);
+            break;
+        case 's':
+            o.seed = strtoull(optarg, &end, 10);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
         if (end && *end) {
             fprintf(stderr, "sluice gen umb: bad number '%s'\n", optarg);
@@ -298,9 +361,12 @@ int sl_gen_umb_main(int argc, char **argv) {
             return 2;
         }
     }
-    if (optind < argc || (!o.out == !o.brokers) || o.tenants < 1 || o.tenants > MAX_TENANTS || o.nodes < 1 || o.rate < 0 ||
-        (o.rate > 0 && o.out) || o.messages < 0) {
-        fprintf(stderr, "sluice gen umb: give one of --out or --brokers (and --rate only with --brokers); --tenants 1..%d\n", MAX_TENANTS);
+    if (optind < argc || (!o.out == !o.brokers) || o.tenants < 1 || o.tenants > MAX_TENANTS ||
+        o.nodes < 1 || o.rate < 0 || (o.rate > 0 && o.out) || o.messages < 0) {
+        fprintf(stderr,
+                "sluice gen umb: give one of --out or --brokers (and --rate only with --brokers); "
+                "--tenants 1..%d\n",
+                MAX_TENANTS);
         usage(stderr);
         return 2;
     }

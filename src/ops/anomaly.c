@@ -92,8 +92,9 @@
 #define MAX_KEYS_COLS 16
 #define MAX_SEVERITY 16
 #define MAX_SIZE 100000
-#define SNAP_MAGIC INT64_C(0x314d4f4e41)        /* "ANOM1" */
-#define SNAP_MAGIC_TAGGED INT64_C(0x324d4f4e41) /* "ANOM2": each key followed by its partition tag */
+#define SNAP_MAGIC INT64_C(0x314d4f4e41) /* "ANOM1" */
+#define SNAP_MAGIC_TAGGED                                                                          \
+    INT64_C(0x324d4f4e41) /* "ANOM2": each key followed by its partition tag */
 
 enum { M_WINDOW = 0, M_EWMA = 1 };
 enum { C_Z = 1, C_RZ = 2, C_SCORE = 4 };
@@ -116,7 +117,8 @@ typedef struct {
     sl_ewma ew_prev; /* ewma before the newest value (for same-time replacement) */
 } key_state;
 /* sl_part_compact (op.h) moves slots that start with the hash and the tag */
-_Static_assert(offsetof(key_state, h) == 0 && offsetof(key_state, tag) == sizeof(uint64_t), "key_state layout");
+_Static_assert(offsetof(key_state, h) == 0 && offsetof(key_state, tag) == sizeof(uint64_t),
+               "key_state layout");
 
 typedef struct {
     /* configuration */
@@ -197,7 +199,8 @@ static const sl_opt baseline_opts[] = {
     {"method", SL_OPT_ENUM, false, "window|ewma", "window", "last N values, or an EWMA",
      SL_OPT_BIND(baseline_conf, method)},
     {"size", SL_OPT_INT, false, NULL, "20", "window: number of values kept per key",
-     SL_OPT_BIND(baseline_conf, size), SL_OPT_RANGE(2, MAX_SIZE), SL_OPT_AT(baseline_conf, size_at)},
+     SL_OPT_BIND(baseline_conf, size), SL_OPT_RANGE(2, MAX_SIZE),
+     SL_OPT_AT(baseline_conf, size_at)},
     {"min", SL_OPT_INT, false, NULL, "5", "values needed before any rule fires (window: <= size)",
      SL_OPT_BIND(baseline_conf, min), SL_OPT_MIN(1), SL_OPT_AT(baseline_conf, min_at)},
     {"alpha", SL_OPT_DOUBLE, false, NULL, "0.1", "ewma: weight of the newest value, (0, 1]",
@@ -307,7 +310,8 @@ static int parse_baseline(anomaly_op *o, const sl_node *bn, sl_error *err) {
     if (b.min_at && o->method == M_WINDOW && b.min > b.size)
         return sl_node_error(err, b.min_at, "anomaly baseline: min must be in 1..%u, got %lld",
                              o->size, (long long)b.min);
-    if (b.min > UINT32_MAX) return sl_node_error(err, b.min_at, "anomaly baseline: min is too large");
+    if (b.min > UINT32_MAX)
+        return sl_node_error(err, b.min_at, "anomaly baseline: min is too large");
     o->min = (uint32_t)b.min;
     if (!b.min_at && o->min > o->size) o->min = o->size;
     const sl_node *an = b.alpha_at, *hn = b.halflife_at;
@@ -805,9 +809,11 @@ static int anomaly_snapshot_parts(void *self, sl_buf *out, const sl_part_set *on
     sl_buf_put_i64(out, SNAP_MAGIC_TAGGED);
     sl_buf_put_i64(out, o->method);
     sl_buf_put_i64(out, o->size);
-    for (int c = 0; c < 5; c++) sl_buf_put_i64(out, 0); /* counters stay with their instance */
+    for (int c = 0; c < 5; c++)
+        sl_buf_put_i64(out, 0); /* counters stay with their instance */
     int64_t cnt = 0;
-    for (size_t s = 0; s < o->nks; s++) cnt += sl_part_set_has(only, o->ks[s].tag);
+    for (size_t s = 0; s < o->nks; s++)
+        cnt += sl_part_set_has(only, o->ks[s].tag);
     sl_buf_put_i64(out, cnt);
     for (size_t s = 0; s < o->nks; s++)
         if (sl_part_set_has(only, o->ks[s].tag)) put_slot(o, out, s);
@@ -819,16 +825,18 @@ static int anomaly_snapshot_parts(void *self, sl_buf *out, const sl_part_set *on
 static void anomaly_drop_parts(void *self, const sl_part_set *parts) {
     anomaly_op *o = self;
     if (o->part_col < 0) return;
-    o->nks = sl_part_compact(o->ks, o->nks, sizeof *o->ks, o->method == M_WINDOW ? o->vals : NULL, o->size + 1,
-                             o->index, parts);
-    for (size_t s = 0; s < o->nks; s++) o->ks[s].dirty = 0;
+    o->nks = sl_part_compact(o->ks, o->nks, sizeof *o->ks, o->method == M_WINDOW ? o->vals : NULL,
+                             o->size + 1, o->index, parts);
+    for (size_t s = 0; s < o->nks; s++)
+        o->ks[s].dirty = 0;
     o->ndirty = 0;
 }
 
 /* One pass over a snapshot: with apply=false it only validates, so a corrupt
  * snapshot is refused before any state is touched. only != NULL: the keys of
  * those partitions are added to what is held (counters untouched). */
-static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, bool apply, const sl_part_set *only) {
+static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, bool apply,
+                        const sl_part_set *only) {
     sl_rd r = {data, len, 0};
     int64_t magic, method, size, cnt, ctr[5];
     if (sl_rd_i64(&r, &magic) || (magic != SNAP_MAGIC && magic != SNAP_MAGIC_TAGGED) ||
@@ -859,7 +867,8 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
     for (int64_t c = 0; c < cnt; c++) {
         uint64_t h, tag = 0;
         int64_t last_t;
-        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) || sl_rd_i64(&r, &last_t))
+        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) ||
+            sl_rd_i64(&r, &last_t))
             return SL_ECORRUPT;
         bool keep = !only || sl_part_set_has(only, tag);
         if (method == M_WINDOW) {
@@ -903,8 +912,11 @@ static int restore_pass(anomaly_op *o, const void *data, size_t len, bool full, 
     return r.off == r.n ? 0 : SL_ECORRUPT;
 }
 
-static int restore_parts(anomaly_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
-    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "anomaly", err)) return SL_ECORRUPT;
+static int restore_parts(anomaly_op *o, const void *data, size_t len, bool full,
+                         const sl_part_set *only, sl_error *err) {
+    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "anomaly",
+                            err))
+        return SL_ECORRUPT;
     if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "anomaly: corrupt snapshot");
     restore_pass(o, data, len, full, true, only);
@@ -915,7 +927,8 @@ static int anomaly_restore(void *self, const void *data, size_t len, bool full, 
     return restore_parts(self, data, len, full, NULL, err);
 }
 
-static int anomaly_restore_parts(void *self, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+static int anomaly_restore_parts(void *self, const void *data, size_t len, bool full,
+                                 const sl_part_set *only, sl_error *err) {
     return restore_parts(self, data, len, full, only, err);
 }
 
@@ -924,8 +937,12 @@ static int anomaly_stats(void *self, sl_op_stat *out, int cap) {
     size_t bytes = sl_hmap_bytes(o->index) + o->ks_cap * sizeof(key_state) +
                    (o->method == M_WINDOW ? o->ks_cap * (o->size + 1) * sizeof(double) : 0);
     sl_op_stat s[] = {
-        {"rows", (double)o->rows}, {"scored", (double)o->scored}, {"anomalies", (double)o->anomalies},
-        {"passed_through", (double)o->passed}, {"keys", (double)o->nks, true}, {"keys_refused", (double)o->keys_refused},
+        {"rows", (double)o->rows},
+        {"scored", (double)o->scored},
+        {"anomalies", (double)o->anomalies},
+        {"passed_through", (double)o->passed},
+        {"keys", (double)o->nks, true},
+        {"keys_refused", (double)o->keys_refused},
         {"state_bytes", (double)bytes, true},
     };
     int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;

@@ -43,7 +43,10 @@
 #include "core/hash.h"
 #include "ops/op.h"
 
-typedef struct { uint64_t h; int64_t t; } fifo_ent;
+typedef struct {
+    uint64_t h;
+    int64_t t;
+} fifo_ent;
 
 #define TAGGED ((int64_t)1 << 62) /* entry count flag: each entry is followed by its tag */
 
@@ -58,9 +61,9 @@ typedef struct {
     size_t head, tail, cap; /* ring buffer; count = tail - head */
     size_t snap_mark;       /* fifo position (monotonic) at the last snapshot */
     int64_t duplicates, kept, evicted;
-    size_t peak_keys; /* most keys held at once (the table never shrinks below it) */
-    int part_col;     /* partitioned state: the partition column, else -1 */
-    uint64_t *tags;   /* partitioned state: tag of each FIFO entry (same slots) */
+    size_t peak_keys;      /* most keys held at once (the table never shrinks below it) */
+    int part_col;          /* partitioned state: the partition column, else -1 */
+    uint64_t *tags;        /* partitioned state: tag of each FIFO entry (same slots) */
     char tag_of_name[256]; /* cache: the last partition name seen and its tag */
     uint32_t tag_of_len;
     uint64_t tag_of;
@@ -124,7 +127,8 @@ static int dedupe_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     o->time_col = sl_schema_find(schema, c.time);
     if (o->time_col < 0 || schema->f[o->time_col].type != SL_T_TS) {
         sl_node_error(err, c.time_at ? c.time_at : arg,
-                      "dedupe needs a timestamp column '%s' (add a watermark step before it)", c.time);
+                      "dedupe needs a timestamp column '%s' (add a watermark step before it)",
+                      c.time);
         goto fail;
     }
     o->flag_col = -1;
@@ -152,13 +156,15 @@ static void fifo_push(dedupe_op *o, uint64_t h, int64_t t, uint64_t tag) {
     if (count == o->cap) {
         fifo_ent *n = sl_xmalloc(o->cap * 2 * sizeof *n);
         if (!n) abort();
-        for (size_t i = 0; i < count; i++) n[i] = o->fifo[(o->head + i) % o->cap];
+        for (size_t i = 0; i < count; i++)
+            n[i] = o->fifo[(o->head + i) % o->cap];
         free(o->fifo);
         o->fifo = n;
         if (o->tags) {
             uint64_t *nt = sl_xmalloc(o->cap * 2 * sizeof *nt);
             if (!nt) abort();
-            for (size_t i = 0; i < count; i++) nt[i] = o->tags[(o->head + i) % o->cap];
+            for (size_t i = 0; i < count; i++)
+                nt[i] = o->tags[(o->head + i) % o->cap];
             free(o->tags);
             o->tags = nt;
         }
@@ -199,7 +205,8 @@ static uint64_t row_tag(dedupe_op *o, const sl_batch *b, uint32_t i) {
     const sl_column *c = &b->col[o->part_col];
     if (c->null[i]) return 0;
     const sl_str *v = &c->v.s[i];
-    if (v->len != o->tag_of_len || v->len >= sizeof o->tag_of_name || memcmp(v->ptr, o->tag_of_name, v->len)) {
+    if (v->len != o->tag_of_len || v->len >= sizeof o->tag_of_name ||
+        memcmp(v->ptr, o->tag_of_name, v->len)) {
         o->tag_of = sl_part_tag(v->ptr, v->len);
         o->tag_of_len = v->len < sizeof o->tag_of_name ? v->len : 0;
         memcpy(o->tag_of_name, v->ptr, o->tag_of_len);
@@ -229,8 +236,10 @@ static int dedupe_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
         if (!sl_hmap_put(o->seen, h, t, &tk)) {
             int64_t d = t - *tk;
             if (d < 0) d = -d;
-            if (d <= o->horizon) dup = 1;
-            else *tk = t;
+            if (d <= o->horizon)
+                dup = 1;
+            else
+                *tk = t;
         }
         if (!dup) fifo_push(o, h, t, row_tag(o, b, i));
         o->keep[i] = !dup;
@@ -281,7 +290,8 @@ static int dedupe_snapshot_parts(void *self, sl_buf *out, const sl_part_set *onl
 
 /* only == NULL: the operator's own chain (counters restored, a full
  * snapshot replaces the state); else only those partitions' keys are added. */
-static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err) {
+static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full,
+                           const sl_part_set *only, sl_error *err) {
     sl_rd r = {data, n, 0};
     int64_t cnt, dups, kept;
     if (full && !only) {
@@ -293,7 +303,8 @@ static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full, 
     bool tagged = cnt & TAGGED;
     cnt &= ~TAGGED;
     if (tagged != (o->tags != NULL))
-        return sl_error_set(err, SL_ECORRUPT, "dedupe: the state was saved with partitioned_state %s; it is now %s",
+        return sl_error_set(err, SL_ECORRUPT,
+                            "dedupe: the state was saved with partitioned_state %s; it is now %s",
                             tagged ? "on" : "off", o->tags ? "on" : "off");
     if (!only) {
         o->duplicates = dups;
@@ -318,7 +329,8 @@ static int dedupe_restore(void *self, const void *data, size_t n, bool full, sl_
     return restore_entries(self, data, n, full, NULL, err);
 }
 
-static int dedupe_restore_parts(void *self, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err) {
+static int dedupe_restore_parts(void *self, const void *data, size_t n, bool full,
+                                const sl_part_set *only, sl_error *err) {
     return restore_entries(self, data, n, full, only, err);
 }
 
@@ -350,11 +362,17 @@ static void dedupe_drop_parts(void *self, const sl_part_set *parts) {
 static int dedupe_stats(void *self, sl_op_stat *out, int cap) {
     dedupe_op *o = self;
     size_t keys = sl_hmap_count(o->seen);
-    size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) + o->cap * (sizeof(fifo_ent) + (o->tags ? sizeof(uint64_t) : 0)) + o->keep_cap;
+    size_t bytes = sizeof *o + sl_hmap_bytes(o->seen) +
+                   o->cap * (sizeof(fifo_ent) + (o->tags ? sizeof(uint64_t) : 0)) + o->keep_cap;
     sl_op_stat s[] = {
-        {"duplicates", (double)o->duplicates}, {"kept", (double)o->kept}, {"evicted", (double)o->evicted},
-        {"keys", (double)keys, true}, {"peak_keys", (double)o->peak_keys, true}, {"fifo", (double)(o->tail - o->head), true},
-        {"state_bytes", (double)bytes, true}, {"bytes_per_key", keys ? (double)bytes / (double)keys : 0.0, true},
+        {"duplicates", (double)o->duplicates},
+        {"kept", (double)o->kept},
+        {"evicted", (double)o->evicted},
+        {"keys", (double)keys, true},
+        {"peak_keys", (double)o->peak_keys, true},
+        {"fifo", (double)(o->tail - o->head), true},
+        {"state_bytes", (double)bytes, true},
+        {"bytes_per_key", keys ? (double)bytes / (double)keys : 0.0, true},
     };
     int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
     memcpy(out, s, (size_t)n * sizeof *s);

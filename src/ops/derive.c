@@ -2,7 +2,8 @@
  * derive.c - `derive` (new columns from expressions) and `filter` (keep rows
  * where a predicate is true).
  *
- *   - derive: {event_ts: "from_unixtime_ms(timestamp_detected)", day: "date_trunc('day', event_ts)"}
+ *   - derive: {event_ts: "from_unixtime_ms(timestamp_detected)", day: "date_trunc('day',
+ * event_ts)"}
  *   - filter: "NOT is_duplicate"
  *
  * Each derived column is compiled against the schema including the columns
@@ -54,7 +55,8 @@ static int derive_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     *self = o;
     return 0;
 fail:
-    for (int i = 0; i < o->n; i++) sl_expr_free(o->e[i]);
+    for (int i = 0; i < o->n; i++)
+        sl_expr_free(o->e[i]);
     free(o);
     return SL_EINVAL;
 }
@@ -71,7 +73,8 @@ static int derive_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
 
 static void derive_destroy(void *self) {
     derive_op *o = self;
-    for (int i = 0; i < o->n; i++) sl_expr_free(o->e[i]);
+    for (int i = 0; i < o->n; i++)
+        sl_expr_free(o->e[i]);
     free(o);
 }
 

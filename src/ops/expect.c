@@ -25,7 +25,8 @@ typedef struct {
     sl_expr *e;
     int action;
     int64_t passed, failed;
-    char labels_passed[2 * SL_NAME_MAX + 40], labels_failed[2 * SL_NAME_MAX + 40]; /* for /metrics */
+    char labels_passed[2 * SL_NAME_MAX + 40],
+        labels_failed[2 * SL_NAME_MAX + 40]; /* for /metrics */
     uint8_t *keep;
     uint32_t keep_cap;
 } expect_op;
@@ -59,8 +60,10 @@ static int expect_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
         *q++ = *p == '\n' ? ' ' : *p;
     }
     *q = 0;
-    snprintf(o->labels_passed, sizeof o->labels_passed, "expectation=\"%s\",result=\"passed\"", esc);
-    snprintf(o->labels_failed, sizeof o->labels_failed, "expectation=\"%s\",result=\"failed\"", esc);
+    snprintf(o->labels_passed, sizeof o->labels_passed, "expectation=\"%s\",result=\"passed\"",
+             esc);
+    snprintf(o->labels_failed, sizeof o->labels_failed, "expectation=\"%s\",result=\"failed\"",
+             esc);
     const sl_node *en = c.expr;
     o->e = sl_op_compile_expr(en, schema, err);
     if (!o->e) goto fail;
@@ -141,8 +144,10 @@ static int expect_stats(void *self, sl_op_stat *out, int cap) {
     expect_op *o = self;
     static const char help[] = "Rows checked by an expectation, by result.";
     if (cap < 2) return 0;
-    out[0] = (sl_op_stat){"passed", (double)o->passed, false, "expectation_rows_total", help, o->labels_passed};
-    out[1] = (sl_op_stat){"failed", (double)o->failed, false, "expectation_rows_total", help, o->labels_failed};
+    out[0] = (sl_op_stat){"passed", (double)o->passed, false, "expectation_rows_total",
+                          help,     o->labels_passed};
+    out[1] = (sl_op_stat){"failed", (double)o->failed, false, "expectation_rows_total",
+                          help,     o->labels_failed};
     return 2;
 }
 

@@ -74,8 +74,9 @@
 #define MAX_PENALTIES 32
 #define MAX_KEY_COLS 16
 #define MAX_TREND 1000
-#define SNAP_MAGIC INT64_C(0x31544c4845)        /* "EHLT1" */
-#define SNAP_MAGIC_TAGGED INT64_C(0x32544c4845) /* "EHLT2": each key followed by its partition tag */
+#define SNAP_MAGIC INT64_C(0x31544c4845) /* "EHLT1" */
+#define SNAP_MAGIC_TAGGED                                                                          \
+    INT64_C(0x32544c4845) /* "EHLT2": each key followed by its partition tag */
 
 typedef struct {
     bool above; /* else below */
@@ -99,7 +100,8 @@ typedef struct {
     uint8_t dirty;
 } key_state;
 /* sl_part_compact (op.h) moves slots that start with the hash and the tag */
-_Static_assert(offsetof(key_state, h) == 0 && offsetof(key_state, tag) == sizeof(uint64_t), "key_state layout");
+_Static_assert(offsetof(key_state, h) == 0 && offsetof(key_state, tag) == sizeof(uint64_t),
+               "key_state layout");
 
 typedef struct {
     int ncomp;
@@ -569,9 +571,11 @@ static int health_snapshot_parts(void *self, sl_buf *out, const sl_part_set *onl
     health_op *o = self;
     sl_buf_put_i64(out, SNAP_MAGIC_TAGGED);
     sl_buf_put_i64(out, o->window);
-    for (int c = 0; c < 4; c++) sl_buf_put_i64(out, 0); /* counters stay with their instance */
+    for (int c = 0; c < 4; c++)
+        sl_buf_put_i64(out, 0); /* counters stay with their instance */
     int64_t cnt = 0;
-    for (size_t s = 0; s < o->nks; s++) cnt += sl_part_set_has(only, o->ks[s].tag);
+    for (size_t s = 0; s < o->nks; s++)
+        cnt += sl_part_set_has(only, o->ks[s].tag);
     sl_buf_put_i64(out, cnt);
     for (size_t s = 0; s < o->nks; s++)
         if (sl_part_set_has(only, o->ks[s].tag)) put_slot(o, out, s);
@@ -583,20 +587,23 @@ static int health_snapshot_parts(void *self, sl_buf *out, const sl_part_set *onl
 static void health_drop_parts(void *self, const sl_part_set *parts) {
     health_op *o = self;
     if (o->part_col < 0) return;
-    o->nks = sl_part_compact(o->ks, o->nks, sizeof *o->ks, o->scores, o->window + 1, o->index, parts);
-    for (size_t s = 0; s < o->nks; s++) o->ks[s].dirty = 0;
+    o->nks =
+        sl_part_compact(o->ks, o->nks, sizeof *o->ks, o->scores, o->window + 1, o->index, parts);
+    for (size_t s = 0; s < o->nks; s++)
+        o->ks[s].dirty = 0;
     o->ndirty = 0;
 }
 
 /* One pass over a snapshot: with apply=false it only validates, so a corrupt
  * snapshot is refused before any state is touched. only != NULL: the keys of
  * those partitions are added to what is held (counters untouched). */
-static int restore_pass(health_op *o, const void *data, size_t len, bool full, bool apply, const sl_part_set *only) {
+static int restore_pass(health_op *o, const void *data, size_t len, bool full, bool apply,
+                        const sl_part_set *only) {
     sl_rd r = {data, len, 0};
     int64_t magic, window, cnt, ctr[4];
     if (sl_rd_i64(&r, &magic) || (magic != SNAP_MAGIC && magic != SNAP_MAGIC_TAGGED) ||
-        (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0) || sl_rd_i64(&r, &window) || window < 1 ||
-        window > MAX_TREND || sl_rd_i64(&r, &ctr[0]) || sl_rd_i64(&r, &ctr[1]) ||
+        (magic == SNAP_MAGIC_TAGGED) != (o->part_col >= 0) || sl_rd_i64(&r, &window) ||
+        window < 1 || window > MAX_TREND || sl_rd_i64(&r, &ctr[0]) || sl_rd_i64(&r, &ctr[1]) ||
         sl_rd_i64(&r, &ctr[2]) || sl_rd_i64(&r, &ctr[3]) || sl_rd_i64(&r, &cnt) || cnt < 0)
         return SL_ECORRUPT;
     bool tagged = magic == SNAP_MAGIC_TAGGED;
@@ -615,8 +622,8 @@ static int restore_pass(health_op *o, const void *data, size_t len, bool full, b
         uint64_t h, tag = 0;
         int64_t last_t;
         uint32_t n;
-        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) || sl_rd_i64(&r, &last_t) ||
-            sl_rd_bytes(&r, &n, sizeof n) || n > (uint64_t)window + 1 ||
+        if (sl_rd_bytes(&r, &h, sizeof h) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)) ||
+            sl_rd_i64(&r, &last_t) || sl_rd_bytes(&r, &n, sizeof n) || n > (uint64_t)window + 1 ||
             (len - r.off) / sizeof(double) < n)
             return SL_ECORRUPT;
         const unsigned char *vp = r.p + r.off;
@@ -639,8 +646,11 @@ static int restore_pass(health_op *o, const void *data, size_t len, bool full, b
     return r.off == r.n ? 0 : SL_ECORRUPT;
 }
 
-static int restore_parts(health_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
-    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "health", err)) return SL_ECORRUPT;
+static int restore_parts(health_op *o, const void *data, size_t len, bool full,
+                         const sl_part_set *only, sl_error *err) {
+    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "health",
+                            err))
+        return SL_ECORRUPT;
     if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "health: corrupt snapshot");
     restore_pass(o, data, len, full, true, only);
@@ -651,7 +661,8 @@ static int health_restore(void *self, const void *data, size_t len, bool full, s
     return restore_parts(self, data, len, full, NULL, err);
 }
 
-static int health_restore_parts(void *self, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+static int health_restore_parts(void *self, const void *data, size_t len, bool full,
+                                const sl_part_set *only, sl_error *err) {
     return restore_parts(self, data, len, full, only, err);
 }
 
@@ -660,8 +671,12 @@ static int health_stats(void *self, sl_op_stat *out, int cap) {
     size_t bytes = sl_hmap_bytes(o->index) +
                    o->ks_cap * (sizeof(key_state) + (o->window + 1) * sizeof(double));
     sl_op_stat s[] = {
-        {"rows", (double)o->rows}, {"scored", (double)o->scored}, {"passed_through", (double)o->passed},
-        {"keys", (double)o->nks, true}, {"keys_refused", (double)o->keys_refused}, {"state_bytes", (double)bytes, true},
+        {"rows", (double)o->rows},
+        {"scored", (double)o->scored},
+        {"passed_through", (double)o->passed},
+        {"keys", (double)o->nks, true},
+        {"keys_refused", (double)o->keys_refused},
+        {"state_bytes", (double)bytes, true},
     };
     int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
     memcpy(out, s, (size_t)n * sizeof *s);

@@ -43,13 +43,13 @@ typedef struct {
 
 typedef struct {
     char path[PATH_MAX];
-    int on_col;            /* stream column */
+    int on_col; /* stream column */
     sl_type on_type;
     char key_name[SL_NAME_MAX];
     int ncols;
     char col_name[32][SL_NAME_MAX];
     sl_type col_type[32];
-    int out_col[32];       /* batch columns */
+    int out_col[32]; /* batch columns */
     bool inner;
     int64_t check_every;
     int64_t last_check;
@@ -138,7 +138,8 @@ static int parse_cell(const sl_str *f, sl_type t, lk_val *v, char **text, size_t
 
 static int load(lookup_op *o, lk_table *t, sl_error *err) {
     FILE *fp = fopen(o->path, "rb");
-    if (!fp) return sl_error_set(err, SL_EIO, "lookup: cannot open %s: %s", o->path, strerror(errno));
+    if (!fp)
+        return sl_error_set(err, SL_EIO, "lookup: cannot open %s: %s", o->path, strerror(errno));
     struct stat st;
     fstat(fileno(fp), &st);
     size_t len = (size_t)st.st_size;
@@ -164,13 +165,16 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
         sl_csv_free(c);
         free(buf);
         table_free(t);
-        return sl_error_set(err, SL_EPARSE, "lookup: %s: no header row%s%s", o->path, rc < 0 ? ": " : "", rc < 0 ? e.msg : "");
+        return sl_error_set(err, SL_EPARSE, "lookup: %s: no header row%s%s", o->path,
+                            rc < 0 ? ": " : "", rc < 0 ? e.msg : "");
     }
-    for (int j = 0; j < o->ncols; j++) coli[j] = -1;
+    for (int j = 0; j < o->ncols; j++)
+        coli[j] = -1;
     for (int k = 0; k < nf; k++) {
         if (f[k].len == strlen(o->key_name) && !memcmp(f[k].ptr, o->key_name, f[k].len)) keyi = k;
         for (int j = 0; j < o->ncols; j++)
-            if (f[k].len == strlen(o->col_name[j]) && !memcmp(f[k].ptr, o->col_name[j], f[k].len)) coli[j] = k;
+            if (f[k].len == strlen(o->col_name[j]) && !memcmp(f[k].ptr, o->col_name[j], f[k].len))
+                coli[j] = k;
     }
     const char *missing = keyi < 0 ? o->key_name : NULL;
     for (int j = 0; j < o->ncols && !missing; j++)
@@ -195,11 +199,14 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
             bad++;
             continue;
         }
-        if (parse_cell(&f[keyi], o->on_type == SL_T_STRING ? SL_T_INT : o->on_type, &kv, &t->text, &tused) && o->on_type != SL_T_STRING) {
+        if (parse_cell(&f[keyi], o->on_type == SL_T_STRING ? SL_T_INT : o->on_type, &kv, &t->text,
+                       &tused) &&
+            o->on_type != SL_T_STRING) {
             bad++;
             continue;
         }
-        uint64_t h = o->on_type == SL_T_STRING ? key_hash_str(f[keyi].ptr, f[keyi].len) : key_hash_int(kv.i);
+        uint64_t h =
+            o->on_type == SL_T_STRING ? key_hash_str(f[keyi].ptr, f[keyi].len) : key_hash_int(kv.i);
         if (t->nrows == cap) {
             cap *= 2;
             t->vals = sl_xrealloc(t->vals, (size_t)cap * (size_t)o->ncols * sizeof(lk_val));
@@ -207,23 +214,29 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
         lk_val *row = &t->vals[t->nrows * o->ncols];
         int ok = 1;
         for (int j = 0; j < o->ncols; j++) {
-            if (coli[j] >= nf || parse_cell(&f[coli[j]], o->col_type[j], &row[j], &t->text, &tused)) ok = 0;
+            if (coli[j] >= nf || parse_cell(&f[coli[j]], o->col_type[j], &row[j], &t->text, &tused))
+                ok = 0;
         }
         if (!ok) {
             bad++;
             continue;
         }
         int64_t *slot;
-        if (sl_hmap_put(t->map, h, t->nrows, &slot)) t->nrows++;
-        else *slot = t->nrows, t->nrows++; /* last row with a key wins */
+        if (sl_hmap_put(t->map, h, t->nrows, &slot))
+            t->nrows++;
+        else
+            *slot = t->nrows, t->nrows++; /* last row with a key wins */
     }
     sl_csv_free(c);
     free(buf);
     for (int64_t r = 0; r < t->nrows; r++)
         for (int j = 0; j < o->ncols; j++)
             if (o->col_type[j] == SL_T_STRING && !t->vals[r * o->ncols + j].null)
-                t->vals[r * o->ncols + j].s.ptr = t->text + (uintptr_t)t->vals[r * o->ncols + j].s.ptr;
-    if (bad) sl_log_warn("lookup file has bad rows", "\"file\":\"%s\",\"bad_rows\":%lld", o->path, (long long)bad);
+                t->vals[r * o->ncols + j].s.ptr =
+                    t->text + (uintptr_t)t->vals[r * o->ncols + j].s.ptr;
+    if (bad)
+        sl_log_warn("lookup file has bad rows", "\"file\":\"%s\",\"bad_rows\":%lld", o->path,
+                    (long long)bad);
     return 0;
 }
 
@@ -233,8 +246,10 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     if (sl_spec_bind(arg, lookup_opts, "lookup", &c, err)) return SL_EINVAL;
     lookup_op *o = sl_xcalloc(1, sizeof *o);
     const char *file = c.file;
-    if (file[0] == '/' || !env->base_dir) snprintf(o->path, sizeof o->path, "%s", file);
-    else snprintf(o->path, sizeof o->path, "%s/%s", env->base_dir, file);
+    if (file[0] == '/' || !env->base_dir)
+        snprintf(o->path, sizeof o->path, "%s", file);
+    else
+        snprintf(o->path, sizeof o->path, "%s/%s", env->base_dir, file);
     /* relative to the working directory first, like a shell user expects */
     struct stat st;
     if (file[0] != '/' && stat(file, &st) == 0) snprintf(o->path, sizeof o->path, "%s", file);
@@ -246,7 +261,8 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     }
     o->on_type = schema->f[o->on_col].type;
     if (o->on_type != SL_T_INT && o->on_type != SL_T_STRING) {
-        sl_node_error(err, on, "lookup key must be an int or string column, '%s' is %s", c.on, sl_type_name(o->on_type));
+        sl_node_error(err, on, "lookup key must be an int or string column, '%s' is %s", c.on,
+                      sl_type_name(o->on_type));
         goto fail;
     }
     snprintf(o->key_name, sizeof o->key_name, "%s", c.key ? c.key : c.on);
@@ -260,7 +276,8 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
         const char *name;
         sl_type t = SL_T_STRING;
         const sl_node *pos = cn;
-        if (cn->kind == SL_NODE_SCALAR) name = cn->str;
+        if (cn->kind == SL_NODE_SCALAR)
+            name = cn->str;
         else if (cn->kind == SL_NODE_SEQ) {
             pos = cn->seq[j];
             if (pos->kind != SL_NODE_SCALAR) {
@@ -273,7 +290,8 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
             pos = cn->map[j].val;
             int tt = pos->kind == SL_NODE_SCALAR ? sl_type_parse(pos->str) : -1;
             if (tt < 0) {
-                sl_node_error(err, pos, "unknown type '%s' (use int, double, string, bool)", pos->str ? pos->str : "");
+                sl_node_error(err, pos, "unknown type '%s' (use int, double, string, bool)",
+                              pos->str ? pos->str : "");
                 goto fail;
             }
             t = (sl_type)tt;
@@ -305,7 +323,8 @@ static void maybe_reload(lookup_op *o) {
     o->last_check = now;
     struct stat st;
     if (stat(o->path, &st)) return;
-    if (st.st_size == o->size && st.st_mtim.tv_sec == o->mtime.tv_sec && st.st_mtim.tv_nsec == o->mtime.tv_nsec)
+    if (st.st_size == o->size && st.st_mtim.tv_sec == o->mtime.tv_sec &&
+        st.st_mtim.tv_nsec == o->mtime.tv_nsec)
         return;
     lk_table t;
     sl_error e = {0};
@@ -346,7 +365,8 @@ static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
         o->keep[i] = ri != NULL || !o->inner;
         if (!ri) {
             miss++;
-            for (int j = 0; j < o->ncols; j++) sl_col_set_null(&b->col[o->out_col[j]], i);
+            for (int j = 0; j < o->ncols; j++)
+                sl_col_set_null(&b->col[o->out_col[j]], i);
             continue;
         }
         const lk_val *row = &o->cur.vals[*ri * o->ncols];
@@ -357,10 +377,18 @@ static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
                 continue;
             }
             switch (o->col_type[j]) {
-            case SL_T_STRING: sl_col_set_str(c, i, row[j].s.ptr, row[j].s.len); break;
-            case SL_T_DOUBLE: sl_col_set_double(c, i, row[j].d); break;
-            case SL_T_BOOL: sl_col_set_bool(c, i, row[j].i != 0); break;
-            default: sl_col_set_int(c, i, row[j].i); break;
+            case SL_T_STRING:
+                sl_col_set_str(c, i, row[j].s.ptr, row[j].s.len);
+                break;
+            case SL_T_DOUBLE:
+                sl_col_set_double(c, i, row[j].d);
+                break;
+            case SL_T_BOOL:
+                sl_col_set_bool(c, i, row[j].i != 0);
+                break;
+            default:
+                sl_col_set_int(c, i, row[j].i);
+                break;
             }
         }
     }
@@ -376,7 +404,9 @@ static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err
 static int lookup_stats(void *self, sl_op_stat *out, int cap) {
     lookup_op *o = self;
     sl_op_stat s[] = {
-        {"lookup_rows", (double)o->cur.nrows, true}, {"matched", (double)o->matched}, {"unmatched", (double)o->unmatched},
+        {"lookup_rows", (double)o->cur.nrows, true},
+        {"matched", (double)o->matched},
+        {"unmatched", (double)o->unmatched},
         {"reloads", (double)o->reloads},
     };
     int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
@@ -395,7 +425,8 @@ static void lookup_destroy(void *self) {
 const sl_op_def sl_op_lookup = {
     .name = "lookup",
     .opts = lookup_opts,
-    .help = "join each row with a CSV lookup table by key (left or inner); reloads when the file changes",
+    .help = "join each row with a CSV lookup table by key (left or inner); reloads when the file "
+            "changes",
     .create = lookup_create,
     .process = lookup_process,
     .stats = lookup_stats,

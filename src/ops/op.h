@@ -52,7 +52,8 @@ int sl_rd_str(sl_rd *r, const char **s, uint32_t *len); /* view into the snapsho
  * from seed; NULL hashes as its own value, strings by bytes, doubles by bit
  * pattern). Keyed operators index their per-key state by it; each passes its
  * own seed, and the values are stored in snapshots, so this must not change. */
-static inline uint64_t sl_key_hash(const sl_batch *b, const int *cols, int n, uint32_t i, uint64_t seed) {
+static inline uint64_t sl_key_hash(const sl_batch *b, const int *cols, int n, uint32_t i,
+                                   uint64_t seed) {
     uint64_t h = seed;
     for (int k = 0; k < n; k++) {
         const sl_column *c = &b->col[cols[k]];
@@ -61,10 +62,18 @@ static inline uint64_t sl_key_hash(const sl_batch *b, const int *cols, int n, ui
             continue;
         }
         switch (c->type) {
-        case SL_T_STRING: h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h); break;
-        case SL_T_BOOL: h = sl_hash_int(c->v.b[i], h); break;
-        case SL_T_DOUBLE: h = sl_hash_bytes(&c->v.d[i], sizeof(double), h); break;
-        default: h = sl_hash_int(c->v.i[i], h); break;
+        case SL_T_STRING:
+            h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, h);
+            break;
+        case SL_T_BOOL:
+            h = sl_hash_int(c->v.b[i], h);
+            break;
+        case SL_T_DOUBLE:
+            h = sl_hash_bytes(&c->v.d[i], sizeof(double), h);
+            break;
+        default:
+            h = sl_hash_int(c->v.i[i], h);
+            break;
         }
     }
     return h;
@@ -83,15 +92,16 @@ bool sl_part_set_has(const sl_part_set *s, uint64_t tag);
 /* For operators whose snapshots start with a magic number, `plain` without
  * partition tags and `tagged` with them: an error when the snapshot's kind
  * does not match the operator's (partitioned_state was switched). */
-int sl_part_check_magic(const void *data, size_t len, int64_t plain, int64_t tagged, bool parted, const char *op, sl_error *err);
+int sl_part_check_magic(const void *data, size_t len, int64_t plain, int64_t tagged, bool parted,
+                        const char *op, sl_error *err);
 /* For operators that keep one fixed-size slot per key in an array, every
  * slot starting with {uint64_t key hash; uint64_t tag}, indexed by the hash
  * in `index` (slot number as value), with `per` doubles per slot in `vals`
  * (NULL: none): removes the slots of `parts`, moving later ones down.
  * Returns the new slot count. */
 struct sl_hmap;
-size_t sl_part_compact(void *slots, size_t n, size_t size, double *vals, size_t per, struct sl_hmap *index,
-                       const sl_part_set *parts);
+size_t sl_part_compact(void *slots, size_t n, size_t size, double *vals, size_t per,
+                       struct sl_hmap *index, const sl_part_set *parts);
 
 /* Run-time services the engine gives operators. */
 typedef struct sl_op_ctx {
@@ -99,9 +109,10 @@ typedef struct sl_op_ctx {
     /* Sends row `r` of `b` to quarantine with `reason` (copied). */
     void (*quarantine)(void *engine, const sl_batch *b, uint32_t r, const char *reason);
     int64_t max_event_time; /* max event time seen by any watermark step (µs), INT64_MIN if none */
-    int64_t watermark;      /* the watermark of the rows at this step of this table (µs), INT64_MIN if none */
-    int64_t now_us;         /* processing time at the start of this batch */
-    bool end_of_input;      /* --once reached the end: all windows final */
+    int64_t watermark; /* the watermark of the rows at this step of this table (µs), INT64_MIN if
+                          none */
+    int64_t now_us;    /* processing time at the start of this batch */
+    bool end_of_input; /* --once reached the end: all windows final */
     /* Counters the engine reports (per table, per commit). */
     int64_t quarantined, dropped, duplicates, late, filtered;
     /* event lag accounting (ingest - event time) for records passing the watermark */
@@ -130,8 +141,8 @@ int sl_op_stats_json(const struct sl_op_def *def, void *self, char *out, size_t 
 
 /* Compile-time environment. */
 typedef struct sl_op_env {
-    const char *table;    /* the table being compiled */
-    const char *base_dir; /* directory of the pipeline file, for relative paths */
+    const char *table;       /* the table being compiled */
+    const char *base_dir;    /* directory of the pipeline file, for relative paths */
     const char *part_column; /* partitioned state: the partition column, else NULL */
 } sl_op_env;
 
@@ -155,7 +166,8 @@ typedef struct sl_op_def {
      * partitions in `only` from a snapshot chain (keeping what is held);
      * snapshot_parts writes only their state, as a full snapshot;
      * drop_parts forgets their state. */
-    int (*restore_parts)(void *self, const void *data, size_t n, bool full, const sl_part_set *only, sl_error *err);
+    int (*restore_parts)(void *self, const void *data, size_t n, bool full, const sl_part_set *only,
+                         sl_error *err);
     int (*snapshot_parts)(void *self, sl_buf *out, const sl_part_set *only);
     void (*drop_parts)(void *self, const sl_part_set *parts);
     /* Optional: a step that gives the rows after it an event time (watermark)

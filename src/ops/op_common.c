@@ -11,7 +11,8 @@
 void sl_buf_put(sl_buf *b, const void *data, size_t n) {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n) cap *= 2;
+        while (cap < b->n + n)
+            cap *= 2;
         b->p = sl_xrealloc(b->p, cap);
         if (!b->p) abort();
         b->cap = cap;
@@ -28,11 +29,13 @@ bool sl_part_set_has(const sl_part_set *s, uint64_t tag) {
     return false;
 }
 
-int sl_part_check_magic(const void *data, size_t len, int64_t plain, int64_t tagged, bool parted, const char *op, sl_error *err) {
+int sl_part_check_magic(const void *data, size_t len, int64_t plain, int64_t tagged, bool parted,
+                        const char *op, sl_error *err) {
     int64_t magic = 0;
     if (len >= sizeof magic) memcpy(&magic, data, sizeof magic);
     if ((magic == plain || magic == tagged) && (magic == tagged) != parted)
-        return sl_error_set(err, SL_ECORRUPT, "%s: the state was saved with partitioned_state %s; it is now %s", op,
+        return sl_error_set(err, SL_ECORRUPT,
+                            "%s: the state was saved with partitioned_state %s; it is now %s", op,
                             parted ? "off" : "on", parted ? "on" : "off");
     return 0;
 }
@@ -92,8 +95,10 @@ int sl_rd_str(sl_rd *r, const char **s, uint32_t *len) {
 
 struct sl_expr *sl_op_compile_expr(const sl_node *n, const sl_schema *schema, sl_error *err) {
     if (!n || n->kind != SL_NODE_SCALAR) {
-        if (n) sl_node_error(err, n, "expected an expression");
-        else sl_error_set(err, SL_EINVAL, "missing expression");
+        if (n)
+            sl_node_error(err, n, "expected an expression");
+        else
+            sl_error_set(err, SL_EINVAL, "missing expression");
         return NULL;
     }
     return sl_expr_compile_at(n->str, schema, n->file, n->line, n->col, n->quoted, err);
@@ -105,7 +110,9 @@ int sl_op_stats_json(const sl_op_def *def, void *self, char *out, size_t cap) {
     assert(k >= 0 && k <= SL_OP_MAX_STATS);
     size_t n = 0;
     n += (size_t)snprintf(out, cap, "{");
-    for (int j = 0; j < k && n < cap; j++) n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%.17g", j ? "," : "", v[j].key, v[j].value);
+    for (int j = 0; j < k && n < cap; j++)
+        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%.17g", j ? "," : "", v[j].key,
+                              v[j].value);
     if (n < cap) n += (size_t)snprintf(out + n, cap - n, "}");
     return (int)(n < cap ? n : cap - 1);
 }

@@ -58,8 +58,9 @@
 
 #define MAX_KEY_COLS 16
 #define MAX_TRACK 64
-#define SNAP_MAGIC INT64_C(0x3244435300)        /* "SCD2" */
-#define SNAP_MAGIC_TAGGED INT64_C(0x3244435354) /* "SCD2T": each slot followed by its partition tag */
+#define SNAP_MAGIC INT64_C(0x3244435300) /* "SCD2" */
+#define SNAP_MAGIC_TAGGED                                                                          \
+    INT64_C(0x3244435354) /* "SCD2T": each slot followed by its partition tag */
 
 typedef struct {
     uint64_t h;
@@ -86,9 +87,9 @@ typedef struct {
     /* counters */
     int64_t rows, opened, closed, unchanged, corrected, out_of_order, no_time, grown;
     /* scratch */
-    sl_batch *in;      /* copy of the input batch */
-    sl_buf enc;        /* encoding of the row being looked at */
-    uint32_t *plan;    /* per output row: source row << 2 | kind */
+    sl_batch *in;   /* copy of the input batch */
+    sl_buf enc;     /* encoding of the row being looked at */
+    uint32_t *plan; /* per output row: source row << 2 | kind */
     int64_t *plan_from, *plan_to, *plan_ver;
     unsigned char **plan_old; /* close rows: old blob copy (arena) */
     uint32_t plan_cap;
@@ -105,8 +106,8 @@ typedef struct {
 static const sl_opt scd_opts[] = {
     {"key", SL_OPT_LIST, true, NULL, NULL, "column(s) identifying the entity",
      SL_OPT_BIND(scd_conf, key)},
-    {"track", SL_OPT_LIST, true, NULL, NULL,
-     "attribute column(s) whose change opens a new version", SL_OPT_BIND(scd_conf, track)},
+    {"track", SL_OPT_LIST, true, NULL, NULL, "attribute column(s) whose change opens a new version",
+     SL_OPT_BIND(scd_conf, track)},
     {"time", SL_OPT_STRING, false, NULL, "event_ts",
      "timestamp column giving the time of a change (from a watermark or derive step)",
      SL_OPT_BIND(scd_conf, time), SL_OPT_AT(scd_conf, time_at)},
@@ -204,10 +205,18 @@ static void encode_row(scd_op *o, const sl_batch *b, uint32_t i) {
         sl_buf_put(&o->enc, &tag, 1);
         if (!tag) continue;
         switch (c->type) {
-        case SL_T_STRING: sl_buf_put_str(&o->enc, c->v.s[i].ptr, c->v.s[i].len); break;
-        case SL_T_BOOL: sl_buf_put(&o->enc, &c->v.b[i], 1); break;
-        case SL_T_DOUBLE: sl_buf_put(&o->enc, &c->v.d[i], sizeof(double)); break;
-        default: sl_buf_put(&o->enc, &c->v.i[i], sizeof(int64_t)); break;
+        case SL_T_STRING:
+            sl_buf_put_str(&o->enc, c->v.s[i].ptr, c->v.s[i].len);
+            break;
+        case SL_T_BOOL:
+            sl_buf_put(&o->enc, &c->v.b[i], 1);
+            break;
+        case SL_T_DOUBLE:
+            sl_buf_put(&o->enc, &c->v.d[i], sizeof(double));
+            break;
+        default:
+            sl_buf_put(&o->enc, &c->v.i[i], sizeof(int64_t));
+            break;
         }
     }
 }
@@ -232,7 +241,10 @@ static void decode_into(const scd_op *o, sl_batch *b, uint32_t r, const unsigned
             off += len;
             break;
         }
-        case SL_T_BOOL: sl_col_set_bool(c, r, blob[off] != 0); off += 1; break;
+        case SL_T_BOOL:
+            sl_col_set_bool(c, r, blob[off] != 0);
+            off += 1;
+            break;
         case SL_T_DOUBLE: {
             double d;
             memcpy(&d, blob + off, sizeof d);
@@ -319,7 +331,8 @@ static void batch_grow(sl_batch *b, uint32_t cap) {
 static void plan_reserve(scd_op *o, uint32_t n) {
     if (n <= o->plan_cap) return;
     uint32_t cap = o->plan_cap ? o->plan_cap : 1024;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     o->plan = sl_xrealloc(o->plan, cap * sizeof *o->plan);
     o->plan_from = sl_xrealloc(o->plan_from, cap * sizeof *o->plan_from);
     o->plan_to = sl_xrealloc(o->plan_to, cap * sizeof *o->plan_to);
@@ -336,10 +349,18 @@ static void copy_row(sl_batch *dst, uint32_t r, const sl_batch *src, uint32_t j)
         const sl_column *s = &src->col[c];
         d->null[r] = s->null[j];
         switch (s->type) {
-        case SL_T_BOOL: d->v.b[r] = s->v.b[j]; break;
-        case SL_T_STRING: d->v.s[r] = s->v.s[j]; break;
-        case SL_T_DOUBLE: d->v.d[r] = s->v.d[j]; break;
-        default: d->v.i[r] = s->v.i[j]; break;
+        case SL_T_BOOL:
+            d->v.b[r] = s->v.b[j];
+            break;
+        case SL_T_STRING:
+            d->v.s[r] = s->v.s[j];
+            break;
+        case SL_T_DOUBLE:
+            d->v.d[r] = s->v.d[j];
+            break;
+        default:
+            d->v.i[r] = s->v.i[j];
+            break;
         }
     }
     dst->part[r] = src->part[j];
@@ -452,7 +473,8 @@ static int scd_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
         }
     }
     for (uint32_t r = np; r < b->n; r++)
-        for (int c = 0; c < b->schema.n; c++) b->col[c].null[r] = 1;
+        for (int c = 0; c < b->schema.n; c++)
+            b->col[c].null[r] = 1;
     b->n = np;
     return 0;
 }
@@ -470,13 +492,16 @@ static void put_slot(const scd_op *o, sl_buf *out, const scd_slot *s) {
 static int scd_snapshot(void *self, sl_buf *out, bool full) {
     scd_op *o = self;
     sl_buf_put_i64(out, o->part_col >= 0 ? SNAP_MAGIC_TAGGED : SNAP_MAGIC);
-    int64_t c[8] = {o->rows, o->opened, o->closed, o->unchanged,
+    int64_t c[8] = {o->rows,      o->opened,       o->closed,  o->unchanged,
                     o->corrected, o->out_of_order, o->no_time, o->grown};
-    for (int i = 0; i < 8; i++) sl_buf_put_i64(out, c[i]);
+    for (int i = 0; i < 8; i++)
+        sl_buf_put_i64(out, c[i]);
     size_t n = full ? o->nslots : o->ndirty;
     sl_buf_put_i64(out, (int64_t)n);
-    for (size_t k = 0; k < n; k++) put_slot(o, out, &o->slots[full ? k : o->dirty[k]]);
-    for (size_t k = 0; k < o->ndirty; k++) o->slots[o->dirty[k]].dirty = 0;
+    for (size_t k = 0; k < n; k++)
+        put_slot(o, out, &o->slots[full ? k : o->dirty[k]]);
+    for (size_t k = 0; k < o->ndirty; k++)
+        o->slots[o->dirty[k]].dirty = 0;
     o->ndirty = 0;
     return 0;
 }
@@ -484,9 +509,11 @@ static int scd_snapshot(void *self, sl_buf *out, bool full) {
 static int scd_snapshot_parts(void *self, sl_buf *out, const sl_part_set *only) {
     scd_op *o = self;
     sl_buf_put_i64(out, SNAP_MAGIC_TAGGED);
-    for (int i = 0; i < 8; i++) sl_buf_put_i64(out, 0); /* counters stay with their instance */
+    for (int i = 0; i < 8; i++)
+        sl_buf_put_i64(out, 0); /* counters stay with their instance */
     int64_t n = 0;
-    for (size_t k = 0; k < o->nslots; k++) n += sl_part_set_has(only, o->slots[k].tag);
+    for (size_t k = 0; k < o->nslots; k++)
+        n += sl_part_set_has(only, o->slots[k].tag);
     sl_buf_put_i64(out, n);
     for (size_t k = 0; k < o->nslots; k++)
         if (sl_part_set_has(only, o->slots[k].tag)) put_slot(o, out, &o->slots[k]);
@@ -520,7 +547,8 @@ static void scd_drop_parts(void *self, const sl_part_set *parts) {
 /* One pass over a snapshot; apply=false only validates, so a corrupt
  * snapshot is refused before any state is touched. only != NULL: the keys of
  * those partitions are added to what is held (counters untouched). */
-static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool apply, const sl_part_set *only) {
+static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool apply,
+                        const sl_part_set *only) {
     sl_rd r = {data, len, 0};
     int64_t magic, c[8], n;
     if (sl_rd_i64(&r, &magic) || (magic != SNAP_MAGIC && magic != SNAP_MAGIC_TAGGED) ||
@@ -534,7 +562,8 @@ static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool
         o->rows = c[0], o->opened = c[1], o->closed = c[2], o->unchanged = c[3];
         o->corrected = c[4], o->out_of_order = c[5], o->no_time = c[6], o->grown = c[7];
         if (full) {
-            for (size_t k = 0; k < o->nslots; k++) free(o->slots[k].blob);
+            for (size_t k = 0; k < o->nslots; k++)
+                free(o->slots[k].blob);
             o->nslots = 0;
             o->ndirty = 0;
             sl_hmap_clear(o->index);
@@ -559,8 +588,11 @@ static int restore_pass(scd_op *o, const void *data, size_t len, bool full, bool
     return r.off == r.n ? 0 : SL_ECORRUPT;
 }
 
-static int restore_parts(scd_op *o, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
-    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "scd2", err)) return SL_ECORRUPT;
+static int restore_parts(scd_op *o, const void *data, size_t len, bool full,
+                         const sl_part_set *only, sl_error *err) {
+    if (sl_part_check_magic(data, len, SNAP_MAGIC, SNAP_MAGIC_TAGGED, o->part_col >= 0, "scd2",
+                            err))
+        return SL_ECORRUPT;
     if (restore_pass(o, data, len, full, false, only))
         return sl_error_set(err, SL_ECORRUPT, "scd2: corrupt snapshot");
     restore_pass(o, data, len, full, true, only);
@@ -571,15 +603,17 @@ static int scd_restore(void *self, const void *data, size_t len, bool full, sl_e
     return restore_parts(self, data, len, full, NULL, err);
 }
 
-static int scd_restore_parts(void *self, const void *data, size_t len, bool full, const sl_part_set *only, sl_error *err) {
+static int scd_restore_parts(void *self, const void *data, size_t len, bool full,
+                             const sl_part_set *only, sl_error *err) {
     return restore_parts(self, data, len, full, only, err);
 }
 
 static int scd_stats(void *self, sl_op_stat *out, int cap) {
     scd_op *o = self;
     sl_op_stat s[] = {
-        {"keys", (double)o->nslots, true}, {"rows", (double)o->rows}, {"versions_opened", (double)o->opened},
-        {"versions_closed", (double)o->closed}, {"unchanged", (double)o->unchanged}, {"corrected", (double)o->corrected},
+        {"keys", (double)o->nslots, true},         {"rows", (double)o->rows},
+        {"versions_opened", (double)o->opened},    {"versions_closed", (double)o->closed},
+        {"unchanged", (double)o->unchanged},       {"corrected", (double)o->corrected},
         {"out_of_order", (double)o->out_of_order}, {"no_time", (double)o->no_time},
     };
     int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
@@ -589,7 +623,8 @@ static int scd_stats(void *self, sl_op_stat *out, int cap) {
 
 static void scd_destroy(void *self) {
     scd_op *o = self;
-    for (size_t k = 0; k < o->nslots; k++) free(o->slots[k].blob);
+    for (size_t k = 0; k < o->nslots; k++)
+        free(o->slots[k].blob);
     free(o->slots);
     free(o->dirty);
     sl_hmap_free(o->index);

@@ -64,7 +64,9 @@ static int wm_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env
     o->e = sl_op_compile_expr(tn, schema, err);
     if (!o->e) goto fail;
     if (sl_expr_type(o->e) != SL_T_TS) {
-        sl_node_error(err, tn, "watermark time must be a timestamp, got %s (use from_unixtime_ms(...) or to_timestamp(...))",
+        sl_node_error(err, tn,
+                      "watermark time must be a timestamp, got %s (use from_unixtime_ms(...) or "
+                      "to_timestamp(...))",
                       sl_type_name(sl_expr_type(o->e)));
         goto fail;
     }
@@ -111,7 +113,8 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
                 char ts[40], wm[40];
                 sl_time_format_iso_ms(t, ts, sizeof ts);
                 sl_time_format_iso_ms(o->max_t - o->delay, wm, sizeof wm);
-                snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s", ts, wm);
+                snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s",
+                         ts, wm);
                 ctx->quarantine(ctx->engine, b, i, reason);
             }
             continue;
@@ -126,8 +129,10 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
     if (dropped) {
         o->late += dropped;
         ctx->late += dropped;
-        if (o->quarantine) ctx->quarantined += dropped;
-        else ctx->dropped += dropped;
+        if (o->quarantine)
+            ctx->quarantined += dropped;
+        else
+            ctx->dropped += dropped;
         sl_batch_keep(b, o->keep);
     }
     if (o->max_t != INT64_MIN && o->max_t > ctx->max_event_time) ctx->max_event_time = o->max_t;
@@ -158,7 +163,6 @@ static int wm_restore(void *self, const void *data, size_t n, bool full, sl_erro
     return 0;
 }
 
-
 static int wm_stats(void *self, sl_op_stat *out, int cap) {
     wm_op *o = self;
     if (cap < 1) return 0;
@@ -176,7 +180,8 @@ static void wm_destroy(void *self) {
 const sl_op_def sl_op_watermark = {
     .name = "watermark",
     .opts = wm_opts,
-    .help = "event time and watermark (max event time - delay); late records dropped or quarantined",
+    .help =
+        "event time and watermark (max event time - delay); late records dropped or quarantined",
     .create = wm_create,
     .process = wm_process,
     .snapshot = wm_snapshot,

@@ -61,18 +61,36 @@
 #define SL_WINDOW_MAX_ACCURACY 0.1
 
 enum {
-    AGG_COUNT, AGG_COUNT_DISTINCT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX,
-    AGG_STDDEV, AGG_VARIANCE, AGG_QUANTILE, AGG_APPROX_DISTINCT, AGG_FIRST, AGG_LAST,
-    AGG_MIN_BY, AGG_MAX_BY, AGG_KINDS
+    AGG_COUNT,
+    AGG_COUNT_DISTINCT,
+    AGG_SUM,
+    AGG_AVG,
+    AGG_MIN,
+    AGG_MAX,
+    AGG_STDDEV,
+    AGG_VARIANCE,
+    AGG_QUANTILE,
+    AGG_APPROX_DISTINCT,
+    AGG_FIRST,
+    AGG_LAST,
+    AGG_MIN_BY,
+    AGG_MAX_BY,
+    AGG_KINDS
 };
-static const char *agg_names[] = {"count", "count_distinct", "sum", "avg", "min", "max",
-                                  "stddev", "variance", "quantile", "approx_count_distinct",
-                                  "first", "last", "min_by", "max_by"};
+static const char *agg_names[] = {
+    "count",    "count_distinct",        "sum",   "avg",  "min",    "max",   "stddev", "variance",
+    "quantile", "approx_count_distinct", "first", "last", "min_by", "max_by"};
 /* Shorthands for quantile(x, q). */
-static const struct { const char *name; double q; } quantile_alias[] = {
-    {"median", 0.5}, {"p50", 0.5}, {"p75", 0.75}, {"p90", 0.9}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999},
+static const struct {
+    const char *name;
+    double q;
+} quantile_alias[] = {
+    {"median", 0.5}, {"p50", 0.5},  {"p75", 0.75},   {"p90", 0.9},
+    {"p95", 0.95},   {"p99", 0.99}, {"p999", 0.999},
 };
-#define AGG_HELP "count, count_distinct, sum, avg, min, max, stddev, variance, quantile(x, q), median, p50, p90, p95, p99, approx_count_distinct, first, last, min_by(x, order), max_by(x, order)"
+#define AGG_HELP                                                                                   \
+    "count, count_distinct, sum, avg, min, max, stddev, variance, quantile(x, q), median, p50, "   \
+    "p90, p95, p99, approx_count_distinct, first, last, min_by(x, order), max_by(x, order)"
 
 #define MAX_KEYS 8
 #define MAX_AGGS 32
@@ -98,20 +116,20 @@ typedef struct {
     int64_t imin, imax;
     sl_hmap *distinct;
     /* sketch aggregates: fields after `distinct` are snapshotted one by one */
-    sl_ddsketch *dd;   /* quantile: relative error SL_WINDOW_QUANTILE_ALPHA, mergeable */
-    sl_hll *hll;       /* approx_count_distinct: HyperLogLog, exact below 1024 values */
-    sl_welford wf;     /* stddev, variance */
+    sl_ddsketch *dd;         /* quantile: relative error SL_WINDOW_QUANTILE_ALPHA, mergeable */
+    sl_hll *hll;             /* approx_count_distinct: HyperLogLog, exact below 1024 values */
+    sl_welford wf;           /* stddev, variance */
     int64_t t_first, t_last; /* first/last: event time of the value kept */
     int64_t fi, li;
     double fd, ld;
     /* min_by/max_by: the best row so far under the tie rule (see the top) */
     bool has_by, by_vnull;
-    int64_t by_t;          /* its event time */
-    int64_t by_oi;         /* its order value (int, timestamp, bool) */
-    double by_od;          /* its order value (double) */
-    int64_t by_vi;         /* its value (int, timestamp, bool) */
-    double by_vd;          /* its value (double) */
-    char *by_vs;           /* its value (string), malloc'd, grown only when needed */
+    int64_t by_t;  /* its event time */
+    int64_t by_oi; /* its order value (int, timestamp, bool) */
+    double by_od;  /* its order value (double) */
+    int64_t by_vi; /* its value (int, timestamp, bool) */
+    double by_vd;  /* its value (double) */
+    char *by_vs;   /* its value (string), malloc'd, grown only when needed */
     uint32_t by_vslen, by_vscap;
 } agg_state;
 
@@ -167,21 +185,24 @@ struct sl_window {
     struct sl_window *rollup[4];
     int nrollup;
     bool is_rollup;
-    double alpha;         /* DDSketch relative error of the quantile aggregates */
-    uint32_t dd_buckets;  /* DDSketch bucket limit per store for that alpha */
+    double alpha;        /* DDSketch relative error of the quantile aggregates */
+    uint32_t dd_buckets; /* DDSketch bucket limit per store for that alpha */
     int late;            /* LATE_* */
     int64_t lateness;    /* late: update: allowed_lateness */
     int64_t final_wm;    /* highest watermark emitted at, INT64_MIN: none */
     int64_t late_merges; /* rollup: source groups not merged (their window was final) */
     wbucket **bk;        /* by window start, ascending */
     size_t nbk, bkcap;
-    wbucket *last_bk;    /* the last one looked up (rows come roughly in time order) */
-    size_t *changed;     /* groups changed since the last snapshot */
+    wbucket *last_bk; /* the last one looked up (rows come roughly in time order) */
+    size_t *changed;  /* groups changed since the last snapshot */
     size_t nchanged, chcap;
-    uint64_t *released;  /* keys of snapped groups released since the last snapshot */
+    uint64_t *released; /* keys of snapped groups released since the last snapshot */
     size_t nreleased, relcap;
     /* emission scratch: the candidates of bucket order_bk by group key, emitted up to order_pos */
-    struct emit_ent { uint64_t gkey; size_t gi; } *order;
+    struct emit_ent {
+        uint64_t gkey;
+        size_t gi;
+    } * order;
     size_t order_n, order_pos, order_cap;
     wbucket *order_bk;
 };
@@ -191,12 +212,12 @@ const sl_opt sl_window_opts[] = {
     {"size", SL_OPT_DURATION, true, NULL, NULL, "window length"},
     {"slide", SL_OPT_DURATION, false, NULL, "size", "hop between window starts (hopping windows)"},
     {"keys", SL_OPT_LIST, false, NULL, NULL, "group-by columns"},
-    {"aggregates", SL_OPT_MAP, true, NULL, NULL,
-     "name: func(expr) with func " AGG_HELP},
+    {"aggregates", SL_OPT_MAP, true, NULL, NULL, "name: func(expr) with func " AGG_HELP},
     {"accuracy", SL_OPT_DOUBLE, false, NULL, "0.01",
      "relative error of the quantile aggregates (DDSketch alpha), 0.0005..0.1"},
     {"late", SL_OPT_ENUM, false, "drop|quarantine|update", "quarantine",
-     "records for a window already final: dropped, quarantined, or added and the final row re-emitted (_version)"},
+     "records for a window already final: dropped, quarantined, or added and the final row "
+     "re-emitted (_version)"},
     {"allowed_lateness", SL_OPT_DURATION, false, NULL, "size",
      "late: update: how long past its end (in watermark time) a final window's groups are kept"},
     {0},
@@ -240,17 +261,25 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         int depth = 0, inq = 0;
         char *comma = NULL;
         for (char *c = p; *c; c++) {
-            if (*c == '\'') inq = !inq;
-            else if (!inq && *c == '(') depth++;
-            else if (!inq && *c == ')') depth--;
-            else if (!inq && !depth && *c == ',') comma = c;
+            if (*c == '\'')
+                inq = !inq;
+            else if (!inq && *c == '(')
+                depth++;
+            else if (!inq && *c == ')')
+                depth--;
+            else if (!inq && !depth && *c == ',')
+                comma = c;
         }
         char *end = NULL;
         if (comma) a->q = strtod(comma + 1, &end);
         if (!comma || end == comma + 1 || a->q < 0 || a->q > 1)
-            return sl_node_error(err, val, "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
-        while (end && *end == ' ') end++;
-        if (end && *end) return sl_node_error(err, val, "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
+            return sl_node_error(err, val,
+                                 "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
+        while (end && *end == ' ')
+            end++;
+        if (end && *end)
+            return sl_node_error(err, val,
+                                 "quantile needs (expr, q) with q between 0 and 1, got '%s'", s);
         *comma = 0;
     }
     char *ord_src = NULL;
@@ -259,13 +288,18 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         int depth = 0, inq = 0;
         char *comma = NULL;
         for (char *c = p; *c; c++) {
-            if (*c == '\'') inq = !inq;
-            else if (!inq && *c == '(') depth++;
-            else if (!inq && *c == ')') depth--;
-            else if (!inq && !depth && *c == ',') comma = c;
+            if (*c == '\'')
+                inq = !inq;
+            else if (!inq && *c == '(')
+                depth++;
+            else if (!inq && *c == ')')
+                depth--;
+            else if (!inq && !depth && *c == ',')
+                comma = c;
         }
         if (!comma)
-            return sl_node_error(err, val, "%s needs (value, order), got '%s'", agg_names[a->kind], s);
+            return sl_node_error(err, val, "%s needs (value, order), got '%s'", agg_names[a->kind],
+                                 s);
         *comma = 0;
         ord_src = comma + 1;
     }
@@ -307,7 +341,8 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         case AGG_QUANTILE:
             if (a->arg_type != SL_T_INT && a->arg_type != SL_T_DOUBLE) {
                 bad = 1;
-                sl_node_error(err, val, "%s needs a number, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+                sl_node_error(err, val, "%s needs a number, got %s", agg_names[a->kind],
+                              sl_type_name(a->arg_type));
                 break;
             }
             a->out_type = SL_T_DOUBLE;
@@ -316,7 +351,8 @@ static int parse_agg(sl_window *w, const sl_map_entry *me, const sl_node *val, c
         case AGG_LAST:
             if (a->arg_type == SL_T_STRING || a->arg_type == SL_T_NULL) {
                 bad = 1;
-                sl_node_error(err, val, "%s needs a number, timestamp or bool, got %s", agg_names[a->kind], sl_type_name(a->arg_type));
+                sl_node_error(err, val, "%s needs a number, timestamp or bool, got %s",
+                              agg_names[a->kind], sl_type_name(a->arg_type));
                 break;
             }
             a->out_type = a->arg_type;
@@ -386,7 +422,8 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
     return sl_window_create_part(spec, in, NULL, err);
 }
 
-sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column, sl_error *err) {
+sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column,
+                                 sl_error *err) {
     if (sl_spec_check(spec, sl_window_opts, "window", err)) return NULL;
     sl_window *w = sl_xcalloc(1, sizeof *w);
     w->part_key = -1;
@@ -410,7 +447,8 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
     if (acc) {
         if (sl_node_double(acc, "accuracy", &w->alpha, err)) goto fail;
         if (!(w->alpha >= SL_WINDOW_MIN_ACCURACY && w->alpha <= SL_WINDOW_MAX_ACCURACY)) {
-            sl_node_error(err, acc, "window accuracy must be in %g..%g (relative error of quantiles), got %s",
+            sl_node_error(err, acc,
+                          "window accuracy must be in %g..%g (relative error of quantiles), got %s",
                           SL_WINDOW_MIN_ACCURACY, SL_WINDOW_MAX_ACCURACY, acc->str);
             goto fail;
         }
@@ -424,7 +462,8 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
     const sl_node *aln = sl_node_get(spec, "allowed_lateness");
     if (aln) {
         if (w->late != LATE_UPDATE) {
-            sl_node_error(err, aln, "allowed_lateness needs late: update (final groups are kept only then)");
+            sl_node_error(err, aln,
+                          "allowed_lateness needs late: update (final groups are kept only then)");
             goto fail;
         }
         if (sl_node_duration(aln, "allowed_lateness", &w->lateness, err)) goto fail;
@@ -434,9 +473,10 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
         }
     }
     /* keep the span of SL_DDSKETCH_MAX_BUCKETS buckets at 1% (a factor of 6e17) at any accuracy */
-    w->dd_buckets = w->alpha >= SL_WINDOW_QUANTILE_ALPHA
-                        ? SL_DDSKETCH_MAX_BUCKETS
-                        : (uint32_t)ceil(SL_DDSKETCH_MAX_BUCKETS * SL_WINDOW_QUANTILE_ALPHA / w->alpha);
+    w->dd_buckets =
+        w->alpha >= SL_WINDOW_QUANTILE_ALPHA
+            ? SL_DDSKETCH_MAX_BUCKETS
+            : (uint32_t)ceil(SL_DDSKETCH_MAX_BUCKETS * SL_WINDOW_QUANTILE_ALPHA / w->alpha);
     sl_schema_init(&w->out);
     sl_schema_add(&w->out, "window_start", SL_T_TS);
     const sl_node *kn = sl_node_get(spec, "keys");
@@ -508,7 +548,8 @@ static void group_init(sl_window *w, group *g) {
         g->aggs[a].imin = INT64_MAX;
         g->aggs[a].imax = INT64_MIN;
         if (w->aggs[a].kind == AGG_COUNT_DISTINCT) g->aggs[a].distinct = sl_hmap_new(16);
-        if (w->aggs[a].kind == AGG_QUANTILE) g->aggs[a].dd = sl_ddsketch_new_ex(w->alpha, w->dd_buckets);
+        if (w->aggs[a].kind == AGG_QUANTILE)
+            g->aggs[a].dd = sl_ddsketch_new_ex(w->alpha, w->dd_buckets);
         if (w->aggs[a].kind == AGG_APPROX_DISTINCT) g->aggs[a].hll = sl_hll_new(SL_HLL_DEFAULT_P);
         sl_welford_init(&g->aggs[a].wf);
         g->aggs[a].t_first = INT64_MAX;
@@ -520,7 +561,8 @@ static void group_init(sl_window *w, group *g) {
 
 /* ---- the index by window start, the dirty and changed lists ---------------- */
 
-/* Doubles a vector's capacity (at least 16 elements); out of memory aborts, as the core's maps do. */
+/* Doubles a vector's capacity (at least 16 elements); out of memory aborts, as the core's maps do.
+ */
 static void *grow(void *p, size_t *cap, size_t elem) {
     size_t c = *cap ? *cap * 2 : 16;
     void *q = sl_xrealloc(p, c * elem);
@@ -528,10 +570,10 @@ static void *grow(void *p, size_t *cap, size_t elem) {
     *cap = c;
     return q;
 }
-#define PUSH(vec, n, cap, x)                                             \
-    do {                                                                 \
-        if ((n) == (cap)) (vec) = grow((vec), &(cap), sizeof *(vec));    \
-        (vec)[(n)++] = (x);                                              \
+#define PUSH(vec, n, cap, x)                                                                       \
+    do {                                                                                           \
+        if ((n) == (cap)) (vec) = grow((vec), &(cap), sizeof *(vec));                              \
+        (vec)[(n)++] = (x);                                                                        \
     } while (0)
 
 /* Index of the first bucket with wstart >= ws. */
@@ -539,8 +581,10 @@ static size_t bucket_lower(const sl_window *w, int64_t ws) {
     size_t lo = 0, hi = w->nbk;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (w->bk[mid]->wstart < ws) lo = mid + 1;
-        else hi = mid;
+        if (w->bk[mid]->wstart < ws)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -742,8 +786,10 @@ static uint64_t dkey(double d) {
  * better order value, then earlier event time, then smaller value. */
 static int by_better(const agg_def *a, const by_cand *k, const agg_state *s) {
     int c;
-    if (a->ord_type == SL_T_DOUBLE) c = k->od < s->by_od ? -1 : k->od > s->by_od;
-    else c = k->oi < s->by_oi ? -1 : k->oi > s->by_oi;
+    if (a->ord_type == SL_T_DOUBLE)
+        c = k->od < s->by_od ? -1 : k->od > s->by_od;
+    else
+        c = k->oi < s->by_oi ? -1 : k->oi > s->by_oi;
     if (a->kind == AGG_MAX_BY) c = -c;
     if (c) return c < 0;
     if (k->t != s->by_t) return k->t < s->by_t;
@@ -809,10 +855,14 @@ static void by_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     }
     k.vnull = c->null[i];
     if (!k.vnull) {
-        if (c->type == SL_T_STRING) k.vs = c->v.s[i].ptr, k.vslen = c->v.s[i].len;
-        else if (c->type == SL_T_DOUBLE) k.vd = c->v.d[i];
-        else if (c->type == SL_T_BOOL) k.vi = c->v.b[i];
-        else k.vi = c->v.i[i];
+        if (c->type == SL_T_STRING)
+            k.vs = c->v.s[i].ptr, k.vslen = c->v.s[i].len;
+        else if (c->type == SL_T_DOUBLE)
+            k.vd = c->v.d[i];
+        else if (c->type == SL_T_BOOL)
+            k.vi = c->v.b[i];
+        else
+            k.vi = c->v.i[i];
     }
     s->n++;
     if (!s->has_by || by_better(a, &k, s)) by_take(s, &k);
@@ -848,10 +898,14 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
         break;
     case AGG_APPROX_DISTINCT: {
         uint64_t h;
-        if (c->type == SL_T_STRING) h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
-        else if (c->type == SL_T_DOUBLE) h = hash_double(c->v.d[i]);
-        else if (c->type == SL_T_BOOL) h = sl_hash_int(c->v.b[i], 7);
-        else h = sl_hash_int(c->v.i[i], 7);
+        if (c->type == SL_T_STRING)
+            h = sl_hash_bytes(c->v.s[i].ptr, c->v.s[i].len, 7);
+        else if (c->type == SL_T_DOUBLE)
+            h = hash_double(c->v.d[i]);
+        else if (c->type == SL_T_BOOL)
+            h = sl_hash_int(c->v.b[i], 7);
+        else
+            h = sl_hash_int(c->v.i[i], 7);
         sl_hll_add_hash(s->hll, h);
         break;
     }
@@ -896,7 +950,8 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
 /* Row i's earliest window [ws, ws + size) (hopping: the first of its size/slide
  * windows to end, at last + slide) ended at or before the final watermark: the
  * row is late (see window.h). Counts it; returns true when it is not added. */
-static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t last, sl_op_ctx *ctx) {
+static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t last,
+                         sl_op_ctx *ctx) {
     int64_t ws = last + w->slide - w->size, we = last + w->slide;
     assert(we <= w->final_wm);
     bool gone = w->late != LATE_UPDATE || we + w->lateness <= w->final_wm;
@@ -911,7 +966,8 @@ static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t la
     sl_time_format_iso_ms(ws, wsb, sizeof wsb);
     sl_time_format_iso_ms(w->final_wm, wmb, sizeof wmb);
     if (w->late == LATE_UPDATE)
-        snprintf(reason, sizeof reason, "late: window %s already final at watermark %s and past allowed_lateness %llds",
+        snprintf(reason, sizeof reason,
+                 "late: window %s already final at watermark %s and past allowed_lateness %llds",
                  wsb, wmb, (long long)(w->lateness / 1000000));
     else
         snprintf(reason, sizeof reason, "late: window %s already final at watermark %s", wsb, wmb);
@@ -949,7 +1005,8 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
         int64_t t = tc->v.i[i];
         /* every window [s, s+size) with s = k*slide and s <= t < s+size */
         int64_t last = sl_floor_div(t, w->slide) * w->slide;
-        if (w->final_wm != INT64_MIN && last + w->slide <= w->final_wm && late_refused(w, b, i, last, ctx))
+        if (w->final_wm != INT64_MIN && last + w->slide <= w->final_wm &&
+            late_refused(w, b, i, last, ctx))
             continue;
         for (int64_t ws = last; ws > t - w->size; ws -= w->slide) {
             size_t gi = find_or_add(w, b, i, ws);
@@ -1010,7 +1067,8 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
             break;
         case AGG_STDDEV:
         case AGG_VARIANCE: {
-            double v = ad->kind == AGG_STDDEV ? sl_welford_stddev(&s->wf) : sl_welford_variance(&s->wf);
+            double v =
+                ad->kind == AGG_STDDEV ? sl_welford_stddev(&s->wf) : sl_welford_variance(&s->wf);
             if (!isnan(v)) sl_col_set_double(col, r, v);
             break;
         }
@@ -1026,20 +1084,27 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
         case AGG_LAST: {
             bool first = ad->kind == AGG_FIRST;
             if (!s->n) break;
-            if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, first ? s->fd : s->ld);
-            else if (ad->out_type == SL_T_BOOL) sl_col_set_bool(col, r, (first ? s->fi : s->li) != 0);
-            else sl_col_set_int(col, r, first ? s->fi : s->li);
+            if (ad->out_type == SL_T_DOUBLE)
+                sl_col_set_double(col, r, first ? s->fd : s->ld);
+            else if (ad->out_type == SL_T_BOOL)
+                sl_col_set_bool(col, r, (first ? s->fi : s->li) != 0);
+            else
+                sl_col_set_int(col, r, first ? s->fi : s->li);
             break;
         }
         case AGG_MIN_BY:
         case AGG_MAX_BY:
             if (!s->has_by || s->by_vnull) break;
             if (ad->out_type == SL_T_STRING)
-                sl_col_set_str(col, r, sl_arena_strdup(out->arena, s->by_vs ? s->by_vs : "", s->by_vslen),
+                sl_col_set_str(col, r,
+                               sl_arena_strdup(out->arena, s->by_vs ? s->by_vs : "", s->by_vslen),
                                s->by_vslen);
-            else if (ad->out_type == SL_T_DOUBLE) sl_col_set_double(col, r, s->by_vd);
-            else if (ad->out_type == SL_T_BOOL) sl_col_set_bool(col, r, s->by_vi != 0);
-            else sl_col_set_int(col, r, s->by_vi);
+            else if (ad->out_type == SL_T_DOUBLE)
+                sl_col_set_double(col, r, s->by_vd);
+            else if (ad->out_type == SL_T_BOOL)
+                sl_col_set_bool(col, r, s->by_vi != 0);
+            else
+                sl_col_set_int(col, r, s->by_vi);
             break;
         }
     }
@@ -1053,10 +1118,14 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
 static uint64_t key_of_group(const sl_window *w, const group *src, int64_t ws) {
     uint64_t h = sl_hash_int(ws, 0x3a11);
     for (int k = 0; k < w->nkeys; k++) {
-        if (src->knull[k]) h = sl_hash_int(0x5eed5eed, h ^ 0x9e3779b97f4a7c15ULL);
-        else if (w->key_type[k] == SL_T_STRING) h = sl_hash_bytes(src->ks[k], src->kslen[k], h + 1);
-        else if (w->key_type[k] == SL_T_DOUBLE) h = sl_hash_bytes(&src->kd[k], 8, h + 2);
-        else h = sl_hash_int(src->ki[k], h + 4);
+        if (src->knull[k])
+            h = sl_hash_int(0x5eed5eed, h ^ 0x9e3779b97f4a7c15ULL);
+        else if (w->key_type[k] == SL_T_STRING)
+            h = sl_hash_bytes(src->ks[k], src->kslen[k], h + 1);
+        else if (w->key_type[k] == SL_T_DOUBLE)
+            h = sl_hash_bytes(&src->kd[k], 8, h + 2);
+        else
+            h = sl_hash_int(src->ki[k], h + 4);
     }
     return h;
 }
@@ -1070,8 +1139,8 @@ static void merge_into(sl_window *dst, const group *src) {
         /* the rollup's window was finalised (the end of a --once run): its
          * final row is never rewritten by part of a window */
         if (dst->late_merges++ == 0)
-            sl_log_warn("rollup window already final: a later window's rows are not merged", "\"window_start_us\":%lld",
-                        (long long)ws);
+            sl_log_warn("rollup window already final: a later window's rows are not merged",
+                        "\"window_start_us\":%lld", (long long)ws);
         return;
     }
     uint64_t gk = key_of_group(dst, src, ws);
@@ -1114,13 +1183,15 @@ static void merge_into(sl_window *dst, const group *src) {
         if (d->distinct && s2->distinct) {
             size_t it = 0;
             uint64_t k;
-            while (sl_hmap_next(s2->distinct, &it, &k, NULL)) sl_hmap_put(d->distinct, k, 0, NULL);
+            while (sl_hmap_next(s2->distinct, &it, &k, NULL))
+                sl_hmap_put(d->distinct, k, 0, NULL);
         }
         if (d->dd && s2->dd) sl_ddsketch_merge(d->dd, s2->dd);
         if (d->hll && s2->hll) sl_hll_merge(d->hll, s2->hll);
         sl_welford_merge(&d->wf, &s2->wf);
         if (s2->t_first < d->t_first) d->t_first = s2->t_first, d->fi = s2->fi, d->fd = s2->fd;
-        if (s2->t_last >= d->t_last && s2->t_last != INT64_MIN) d->t_last = s2->t_last, d->li = s2->li, d->ld = s2->ld;
+        if (s2->t_last >= d->t_last && s2->t_last != INT64_MIN)
+            d->t_last = s2->t_last, d->li = s2->li, d->ld = s2->ld;
         if (s2->has_by) {
             by_cand k;
             by_of_state(s2, &k);
@@ -1131,13 +1202,19 @@ static void merge_into(sl_window *dst, const group *src) {
 
 sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) {
     if (size <= src->size || size % src->size != 0 || src->slide != src->size)
-        return sl_error_set(err, SL_EINVAL, "a rollup needs a tumbling source window and a size that is a multiple of %lld s",
-                            (long long)(src->size / 1000000)), NULL;
-    if (src->nrollup == 4) return sl_error_set(err, SL_EINVAL, "at most 4 rollups per window"), NULL;
+        return sl_error_set(err, SL_EINVAL,
+                            "a rollup needs a tumbling source window and a size that is a multiple "
+                            "of %lld s",
+                            (long long)(src->size / 1000000)),
+               NULL;
+    if (src->nrollup == 4)
+        return sl_error_set(err, SL_EINVAL, "at most 4 rollups per window"), NULL;
     if (src->late == LATE_UPDATE)
-        return sl_error_set(err, SL_EINVAL, "a rollup cannot read a window with late: update (a final group "
-                                            "re-emitted after a late record would be merged twice); use late: "
-                                            "drop or quarantine"), NULL;
+        return sl_error_set(err, SL_EINVAL,
+                            "a rollup cannot read a window with late: update (a final group "
+                            "re-emitted after a late record would be merged twice); use late: "
+                            "drop or quarantine"),
+               NULL;
     sl_window *w = sl_xcalloc(1, sizeof *w);
     w->time_col = -1;
     w->size = w->slide = size;
@@ -1209,7 +1286,8 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
         /* the end of --once input is the end of time for what it finalises: a
          * later run's record for this window is late, never a reopening */
         if (all_final && end > w->final_wm) w->final_wm = end;
-        /* groups released once emitted final: always but with late: update before end + allowed_lateness */
+        /* groups released once emitted final: always but with late: update before end +
+         * allowed_lateness */
         bool expire = due && (w->late != LATE_UPDATE || all_final || end + w->lateness <= wm);
         if (!b->ndirty && (!due || (b->done && !expire))) {
             bi++;
@@ -1222,7 +1300,8 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
                 if (!due) {
                     bi++;
                 } else if (expire) {
-                    while (b->n) group_release(w, b->gi[b->n - 1]);
+                    while (b->n)
+                        group_release(w, b->gi[b->n - 1]);
                     bucket_remove(w, bi);
                 } else {
                     b->done = true;
@@ -1241,10 +1320,13 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
             clear_dirty(w, gi);
             if (due && !g->final) {
                 g->final = true;
-                for (int r = 0; r < w->nrollup; r++) merge_into(w->rollup[r], g);
+                for (int r = 0; r < w->nrollup; r++)
+                    merge_into(w->rollup[r], g);
             }
-            if (expire) group_release(w, gi);
-            else mark_changed(w, gi); /* its flags are in the snapshot */
+            if (expire)
+                group_release(w, gi);
+            else
+                mark_changed(w, gi); /* its flags are in the snapshot */
         }
     }
     return out->n;
@@ -1290,8 +1372,10 @@ static void put_group(const sl_window *w, sl_buf *out, const group *g) {
         sl_buf_put(out, &s->ld, 8);
         void *blob = NULL;
         size_t blen = 0;
-        if (s->dd) sl_ddsketch_serialize(s->dd, &blob, &blen);
-        else if (s->hll) sl_hll_serialize(s->hll, &blob, &blen);
+        if (s->dd)
+            sl_ddsketch_serialize(s->dd, &blob, &blen);
+        else if (s->hll)
+            sl_hll_serialize(s->hll, &blob, &blen);
         sl_buf_put_str(out, blob ? blob : "", (uint32_t)blen);
         free(blob);
         if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
@@ -1313,14 +1397,16 @@ static void put_header(const sl_window *w, sl_buf *out, bool full) {
     sl_buf_put_i64(out, w->final_wm);
 }
 
-int (sl_window_snapshot)(sl_window *w, sl_buf *out, bool full) {
+int(sl_window_snapshot)(sl_window *w, sl_buf *out, bool full) {
     if (full) {
         sl_window_snapshot_parts(w, out, NULL);
-        for (size_t gi = 0; gi < w->ng; gi++) w->g[gi].snapped = w->g[gi].alive;
+        for (size_t gi = 0; gi < w->ng; gi++)
+            w->g[gi].snapped = w->g[gi].alive;
     } else {
         put_header(w, out, false);
         sl_buf_put_i64(out, (int64_t)w->nreleased);
-        for (size_t j = 0; j < w->nreleased; j++) sl_buf_put_i64(out, (int64_t)w->released[j]);
+        for (size_t j = 0; j < w->nreleased; j++)
+            sl_buf_put_i64(out, (int64_t)w->released[j]);
         sl_buf_put_i64(out, (int64_t)w->nchanged);
         for (size_t j = 0; j < w->nchanged; j++) {
             assert(w->g[w->changed[j]].alive);
@@ -1363,8 +1449,8 @@ static int read_group(sl_window *w, sl_rd *r, int ver, group *g, bool *dirty, sl
     for (int k = 0; k < w->nkeys; k++) {
         const char *s;
         uint32_t len;
-        if (sl_rd_bytes(r, &g->knull[k], 1) || sl_rd_i64(r, &g->ki[k]) || sl_rd_bytes(r, &g->kd[k], 8) ||
-            sl_rd_str(r, &s, &len))
+        if (sl_rd_bytes(r, &g->knull[k], 1) || sl_rd_i64(r, &g->ki[k]) ||
+            sl_rd_bytes(r, &g->kd[k], 8) || sl_rd_str(r, &s, &len))
             goto corrupt;
         if (w->key_type[k] == SL_T_STRING && !g->knull[k]) {
             g->ks[k] = sl_xmalloc(len + 1);
@@ -1389,9 +1475,10 @@ static int read_group(sl_window *w, sl_rd *r, int ver, group *g, bool *dirty, sl
         uint8_t wf[40];
         const char *blob;
         uint32_t blen;
-        if (sl_rd_bytes(r, wf, sizeof wf) || sl_welford_decode(&s->wf, wf, sizeof wf) || sl_rd_i64(r, &s->t_first) ||
-            sl_rd_i64(r, &s->t_last) || sl_rd_i64(r, &s->fi) || sl_rd_i64(r, &s->li) || sl_rd_bytes(r, &s->fd, 8) ||
-            sl_rd_bytes(r, &s->ld, 8) || sl_rd_str(r, &blob, &blen))
+        if (sl_rd_bytes(r, wf, sizeof wf) || sl_welford_decode(&s->wf, wf, sizeof wf) ||
+            sl_rd_i64(r, &s->t_first) || sl_rd_i64(r, &s->t_last) || sl_rd_i64(r, &s->fi) ||
+            sl_rd_i64(r, &s->li) || sl_rd_bytes(r, &s->fd, 8) || sl_rd_bytes(r, &s->ld, 8) ||
+            sl_rd_str(r, &blob, &blen))
             goto corrupt;
         if (s->dd || s->hll) {
             sl_error e2 = {0};
@@ -1408,17 +1495,19 @@ static int read_group(sl_window *w, sl_rd *r, int ver, group *g, bool *dirty, sl
             }
         }
         if (s->dd && (sl_ddsketch_alpha(s->dd) != w->alpha))
-            return sl_error_set(err, SL_ECORRUPT,
-                                "window: the snapshot's quantile sketches have accuracy %g, the pipeline says %g "
-                                "(changing accuracy needs a fresh data directory)",
-                                sl_ddsketch_alpha(s->dd), w->alpha);
+            return sl_error_set(
+                err, SL_ECORRUPT,
+                "window: the snapshot's quantile sketches have accuracy %g, the pipeline says %g "
+                "(changing accuracy needs a fresh data directory)",
+                sl_ddsketch_alpha(s->dd), w->alpha);
         if (w->aggs[a].kind == AGG_MIN_BY || w->aggs[a].kind == AGG_MAX_BY) {
             int64_t bflags;
             by_cand k = {0};
             const char *vs;
             uint32_t vslen;
-            if (sl_rd_i64(r, &bflags) || sl_rd_i64(r, &k.t) || sl_rd_i64(r, &k.oi) || sl_rd_bytes(r, &k.od, 8) ||
-                sl_rd_i64(r, &k.vi) || sl_rd_bytes(r, &k.vd, 8) || sl_rd_str(r, &vs, &vslen) || (bflags & ~3))
+            if (sl_rd_i64(r, &bflags) || sl_rd_i64(r, &k.t) || sl_rd_i64(r, &k.oi) ||
+                sl_rd_bytes(r, &k.od, 8) || sl_rd_i64(r, &k.vi) || sl_rd_bytes(r, &k.vd, 8) ||
+                sl_rd_str(r, &vs, &vslen) || (bflags & ~3))
                 goto corrupt;
             k.vnull = (bflags & 2) != 0;
             k.vs = vslen ? vs : NULL;
@@ -1432,12 +1521,12 @@ corrupt:
     return sl_error_set(err, SL_ECORRUPT, "window: corrupt snapshot");
 }
 
-int (sl_window_restore)(sl_window *w, const void *data, size_t n, bool full, sl_error *err) {
+int(sl_window_restore)(sl_window *w, const void *data, size_t n, bool full, sl_error *err) {
     return sl_window_restore_parts(w, data, n, full, NULL, err);
 }
 
-int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full, const sl_part_set *only,
-                            sl_error *err) {
+int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full,
+                            const sl_part_set *only, sl_error *err) {
     sl_rd r = {data, n, 0};
     int64_t first, count, nrel = 0, fwm = INT64_MIN;
     int ver = 1;
@@ -1448,7 +1537,8 @@ int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full,
         if (sl_rd_i64(&r, &v)) goto corrupt;
         if (v != SL_WINDOW_SNAPSHOT_FORMAT)
             return sl_error_set(err, SL_ECORRUPT,
-                                "window: snapshot format %lld, this sluice reads formats 1 and %d (run the sluice that "
+                                "window: snapshot format %lld, this sluice reads formats 1 and %d "
+                                "(run the sluice that "
                                 "wrote it, or start from a fresh data directory)",
                                 (long long)v, SL_WINDOW_SNAPSHOT_FORMAT);
         if (sl_rd_i64(&r, &kind) || (kind & ~1) || sl_rd_i64(&r, &fwm)) goto corrupt;
@@ -1458,8 +1548,8 @@ int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full,
         r.off = 0; /* format 1 (written before deltas): a full snapshot of that layout */
     }
     if (is_full != full)
-        return sl_error_set(err, SL_ECORRUPT, "window: a %s snapshot stored as %s", is_full ? "full" : "delta",
-                            full ? "full" : "delta");
+        return sl_error_set(err, SL_ECORRUPT, "window: a %s snapshot stored as %s",
+                            is_full ? "full" : "delta", full ? "full" : "delta");
     if (is_full && !only) {
         for (size_t gi = 0; gi < w->ng; gi++)
             if (w->g[gi].alive) group_release(w, gi);
@@ -1471,7 +1561,8 @@ int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full,
         int64_t gk;
         if (sl_rd_i64(&r, &gk)) goto corrupt;
         int64_t *slot = sl_hmap_get(w->index, (uint64_t)gk);
-        if (slot && (!only || sl_part_set_has(only, group_tag(w, &w->g[*slot])))) group_release(w, (size_t)*slot);
+        if (slot && (!only || sl_part_set_has(only, group_tag(w, &w->g[*slot]))))
+            group_release(w, (size_t)*slot);
     }
     if (sl_rd_i64(&r, &count) || count < 0) goto corrupt;
     for (int64_t i = 0; i < count; i++) {
@@ -1500,7 +1591,8 @@ int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full,
         sl_hmap_put(w->index, g->gkey, (int64_t)gi, NULL);
         group_link(w, gi);
         if (!g->final) g->bk->done = false;
-        if (only) { /* taken over from another instance: written to this instance's table, and in no delta yet */
+        if (only) { /* taken over from another instance: written to this instance's table, and in no
+                       delta yet */
             touch(w, gi);
         } else {
             if (dirty) mark_dirty(w, gi);
@@ -1542,8 +1634,9 @@ void sl_window_free(sl_window *w) {
 }
 
 size_t sl_window_state_bytes(const sl_window *w) {
-    size_t n = sizeof *w + w->gcap * (sizeof(group) + sizeof(size_t)) + w->order_cap * sizeof *w->order +
-               w->bkcap * sizeof *w->bk + w->chcap * sizeof *w->changed + w->relcap * sizeof *w->released;
+    size_t n = sizeof *w + w->gcap * (sizeof(group) + sizeof(size_t)) +
+               w->order_cap * sizeof *w->order + w->bkcap * sizeof *w->bk +
+               w->chcap * sizeof *w->changed + w->relcap * sizeof *w->released;
     for (size_t i = 0; i < w->nbk; i++)
         n += sizeof *w->bk[i] + (w->bk[i]->cap + w->bk[i]->dcap) * sizeof(size_t);
     if (w->index) n += sl_hmap_bytes(w->index);

@@ -73,7 +73,8 @@ extern const sl_opt sl_window_opts[];
 sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *err);
 /* Partitioned state (op.h): part_column (when `in` has it) becomes the last
  * key, so every group belongs to one partition and the output has the column. */
-sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column, sl_error *err);
+sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column,
+                                 sl_error *err);
 const sl_schema *sl_window_schema(const sl_window *w);
 int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx);
 /* Emits dirty groups into out (schema = sl_window_schema; out is cleared first), at most out->cap
@@ -103,8 +104,8 @@ int sl_window_restore(sl_window *w, const void *data, size_t n, bool full, sl_er
  * held; a delta's groups replace held ones of those partitions. drop_parts
  * forgets groups unemitted (the next delta records them as released). */
 int sl_window_snapshot_parts(sl_window *w, sl_buf *out, const sl_part_set *only);
-int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full, const sl_part_set *only,
-                            sl_error *err);
+int sl_window_restore_parts(sl_window *w, const void *data, size_t n, bool full,
+                            const sl_part_set *only, sl_error *err);
 void sl_window_drop_parts(sl_window *w, const sl_part_set *parts);
 /* Heap bytes of the window's state: the operator, its group table and index,
  * and every live group's keys and aggregate states (sketches included). For

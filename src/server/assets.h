@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 typedef struct sl_web_asset {
-    const char *path;          /* file name, e.g. "index.html", "uplot.iife.min.js" */
-    const char *content_type;  /* e.g. "text/html; charset=utf-8" */
+    const char *path;         /* file name, e.g. "index.html", "uplot.iife.min.js" */
+    const char *content_type; /* e.g. "text/html; charset=utf-8" */
     const unsigned char *data;
     size_t len;
 } sl_web_asset;

@@ -28,7 +28,8 @@ void srv_buf_put(srv_buf *b, const char *s, size_t n) {
     if (b->oom) return;
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
             b->oom = true;
@@ -81,12 +82,23 @@ void srv_buf_json_str(srv_buf *b, const char *s, size_t n) {
         run = 0;
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         switch (c) {
-        case '"': srv_buf_put(b, "\\\"", 2); break;
-        case '\\': srv_buf_put(b, "\\\\", 2); break;
-        case '\n': srv_buf_put(b, "\\n", 2); break;
-        case '\r': srv_buf_put(b, "\\r", 2); break;
-        case '\t': srv_buf_put(b, "\\t", 2); break;
-        default: srv_buf_put(b, esc, 6);
+        case '"':
+            srv_buf_put(b, "\\\"", 2);
+            break;
+        case '\\':
+            srv_buf_put(b, "\\\\", 2);
+            break;
+        case '\n':
+            srv_buf_put(b, "\\n", 2);
+            break;
+        case '\r':
+            srv_buf_put(b, "\\r", 2);
+            break;
+        case '\t':
+            srv_buf_put(b, "\\t", 2);
+            break;
+        default:
+            srv_buf_put(b, esc, 6);
         }
     }
     srv_buf_put(b, s + n - run, run);
@@ -100,7 +112,9 @@ void srv_buf_free(srv_buf *b) {
 
 void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col) {
     switch (sqlite3_column_type(st, col)) {
-    case SQLITE_INTEGER: srv_buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, col)); break;
+    case SQLITE_INTEGER:
+        srv_buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, col));
+        break;
     case SQLITE_FLOAT: {
         double d = sqlite3_column_double(st, col);
         if (!isfinite(d)) {
@@ -114,18 +128,21 @@ void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col) {
         break;
     }
     case SQLITE_TEXT:
-        srv_buf_json_str(b, (const char *)sqlite3_column_text(st, col), (size_t)sqlite3_column_bytes(st, col));
+        srv_buf_json_str(b, (const char *)sqlite3_column_text(st, col),
+                         (size_t)sqlite3_column_bytes(st, col));
         break;
     case SQLITE_BLOB: {
         /* blobs as hex text: rare in a pipeline's tables, lossless, JSON-safe */
         const unsigned char *p = sqlite3_column_blob(st, col);
         int n = sqlite3_column_bytes(st, col);
         srv_buf_puts(b, "\"x'");
-        for (int i = 0; i < n; i++) srv_buf_printf(b, "%02x", p[i]);
+        for (int i = 0; i < n; i++)
+            srv_buf_printf(b, "%02x", p[i]);
         srv_buf_puts(b, "'\"");
         break;
     }
-    default: srv_buf_puts(b, "null");
+    default:
+        srv_buf_puts(b, "null");
     }
 }
 
@@ -133,58 +150,91 @@ void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col) {
 
 static const char *action_name(int a) {
     switch (a) {
-    case SQLITE_CREATE_INDEX: return "CREATE INDEX";
-    case SQLITE_CREATE_TABLE: return "CREATE TABLE";
-    case SQLITE_CREATE_TEMP_INDEX: return "CREATE TEMP INDEX";
-    case SQLITE_CREATE_TEMP_TABLE: return "CREATE TEMP TABLE";
-    case SQLITE_CREATE_TEMP_TRIGGER: return "CREATE TEMP TRIGGER";
-    case SQLITE_CREATE_TEMP_VIEW: return "CREATE TEMP VIEW";
-    case SQLITE_CREATE_TRIGGER: return "CREATE TRIGGER";
-    case SQLITE_CREATE_VIEW: return "CREATE VIEW";
-    case SQLITE_DELETE: return "DELETE";
-    case SQLITE_DROP_INDEX: return "DROP INDEX";
-    case SQLITE_DROP_TABLE: return "DROP TABLE";
-    case SQLITE_DROP_TEMP_INDEX: return "DROP TEMP INDEX";
-    case SQLITE_DROP_TEMP_TABLE: return "DROP TEMP TABLE";
-    case SQLITE_DROP_TEMP_TRIGGER: return "DROP TEMP TRIGGER";
-    case SQLITE_DROP_TEMP_VIEW: return "DROP TEMP VIEW";
-    case SQLITE_DROP_TRIGGER: return "DROP TRIGGER";
-    case SQLITE_DROP_VIEW: return "DROP VIEW";
-    case SQLITE_INSERT: return "INSERT";
-    case SQLITE_PRAGMA: return "PRAGMA";
-    case SQLITE_TRANSACTION: return "TRANSACTION";
-    case SQLITE_UPDATE: return "UPDATE";
-    case SQLITE_ATTACH: return "ATTACH";
-    case SQLITE_DETACH: return "DETACH";
-    case SQLITE_ALTER_TABLE: return "ALTER TABLE";
-    case SQLITE_REINDEX: return "REINDEX";
-    case SQLITE_ANALYZE: return "ANALYZE";
-    case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
-    case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
-    case SQLITE_SAVEPOINT: return "SAVEPOINT";
-    case SQLITE_COPY: return "COPY";
-    default: return "this statement";
+    case SQLITE_CREATE_INDEX:
+        return "CREATE INDEX";
+    case SQLITE_CREATE_TABLE:
+        return "CREATE TABLE";
+    case SQLITE_CREATE_TEMP_INDEX:
+        return "CREATE TEMP INDEX";
+    case SQLITE_CREATE_TEMP_TABLE:
+        return "CREATE TEMP TABLE";
+    case SQLITE_CREATE_TEMP_TRIGGER:
+        return "CREATE TEMP TRIGGER";
+    case SQLITE_CREATE_TEMP_VIEW:
+        return "CREATE TEMP VIEW";
+    case SQLITE_CREATE_TRIGGER:
+        return "CREATE TRIGGER";
+    case SQLITE_CREATE_VIEW:
+        return "CREATE VIEW";
+    case SQLITE_DELETE:
+        return "DELETE";
+    case SQLITE_DROP_INDEX:
+        return "DROP INDEX";
+    case SQLITE_DROP_TABLE:
+        return "DROP TABLE";
+    case SQLITE_DROP_TEMP_INDEX:
+        return "DROP TEMP INDEX";
+    case SQLITE_DROP_TEMP_TABLE:
+        return "DROP TEMP TABLE";
+    case SQLITE_DROP_TEMP_TRIGGER:
+        return "DROP TEMP TRIGGER";
+    case SQLITE_DROP_TEMP_VIEW:
+        return "DROP TEMP VIEW";
+    case SQLITE_DROP_TRIGGER:
+        return "DROP TRIGGER";
+    case SQLITE_DROP_VIEW:
+        return "DROP VIEW";
+    case SQLITE_INSERT:
+        return "INSERT";
+    case SQLITE_PRAGMA:
+        return "PRAGMA";
+    case SQLITE_TRANSACTION:
+        return "TRANSACTION";
+    case SQLITE_UPDATE:
+        return "UPDATE";
+    case SQLITE_ATTACH:
+        return "ATTACH";
+    case SQLITE_DETACH:
+        return "DETACH";
+    case SQLITE_ALTER_TABLE:
+        return "ALTER TABLE";
+    case SQLITE_REINDEX:
+        return "REINDEX";
+    case SQLITE_ANALYZE:
+        return "ANALYZE";
+    case SQLITE_CREATE_VTABLE:
+        return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_VTABLE:
+        return "DROP VIRTUAL TABLE";
+    case SQLITE_SAVEPOINT:
+        return "SAVEPOINT";
+    case SQLITE_COPY:
+        return "COPY";
+    default:
+        return "this statement";
     }
 }
 
 /* Functions with effects outside the statement, or that reach the file system. */
 static bool function_denied(const char *f) {
-    static const char *const deny[] = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
-                                       "sqlite_offset", NULL};
+    static const char *const deny[] = {"load_extension", "readfile",      "writefile", "edit",
+                                       "fts3_tokenizer", "sqlite_offset", NULL};
     if (!f) return true;
     for (int i = 0; deny[i]; i++)
         if (!sqlite3_stricmp(f, deny[i])) return true;
     return false;
 }
 
-static int authorizer(void *ud, int action, const char *a1, const char *a2, const char *db, const char *trig) {
+static int authorizer(void *ud, int action, const char *a1, const char *a2, const char *db,
+                      const char *trig) {
     (void)db, (void)trig;
     srv_conn *c = ud;
     if (!c->restricted) return SQLITE_OK;
     switch (action) {
     case SQLITE_SELECT:
     case SQLITE_READ:
-    case SQLITE_RECURSIVE: return SQLITE_OK;
+    case SQLITE_RECURSIVE:
+        return SQLITE_OK;
     case SQLITE_FUNCTION:
         if (!function_denied(a2)) return SQLITE_OK;
         if (!c->denied[0]) snprintf(c->denied, sizeof c->denied, "function %s", a2 ? a2 : "?");
@@ -193,13 +243,16 @@ static int authorizer(void *ud, int action, const char *a1, const char *a2, cons
         /* DROP TABLE first deletes from sqlite_schema: name the statement,
          * not that internal step, so a later action may replace it */
         if (!c->denied[0] || c->denied_internal) {
-            c->denied_internal = (action == SQLITE_DELETE || action == SQLITE_INSERT || action == SQLITE_UPDATE) && a1 &&
-                                 !sqlite3_strnicmp(a1, "sqlite_", 7);
+            c->denied_internal =
+                (action == SQLITE_DELETE || action == SQLITE_INSERT || action == SQLITE_UPDATE) &&
+                a1 && !sqlite3_strnicmp(a1, "sqlite_", 7);
             if (action == SQLITE_PRAGMA && a1)
                 snprintf(c->denied, sizeof c->denied, "PRAGMA %.60s", a1);
             else if (c->denied_internal) /* SQLite stops at this first refusal */
-                snprintf(c->denied, sizeof c->denied, "%s", action == SQLITE_DELETE ? "DROP"
-                                                            : action == SQLITE_INSERT ? "CREATE" : "ALTER");
+                snprintf(c->denied, sizeof c->denied, "%s",
+                         action == SQLITE_DELETE   ? "DROP"
+                         : action == SQLITE_INSERT ? "CREATE"
+                                                   : "ALTER");
             else
                 snprintf(c->denied, sizeof c->denied, "%s", action_name(action));
         }
@@ -229,7 +282,8 @@ srv_conn *srv_conn_open(sl_server *s, char *msg, size_t cap) {
     }
     int rc = sqlite3_open_v2(s->db_path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(msg, cap, "cannot open database: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        snprintf(msg, cap, "cannot open database: %s",
+                 c->db ? sqlite3_errmsg(c->db) : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(c->db, 2000);
@@ -287,7 +341,8 @@ void srv_conn_put(sl_server *s, srv_conn *c) {
 
 void srv_pool_close(sl_server *s) {
     pthread_mutex_lock(&s->pool_mu);
-    for (int i = 0; i < s->npool; i++) srv_conn_close(s->pool[i]);
+    for (int i = 0; i < s->npool; i++)
+        srv_conn_close(s->pool[i]);
     s->npool = 0;
     pthread_mutex_unlock(&s->pool_mu);
 }
@@ -331,7 +386,8 @@ int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out) {
             status = json_error(out, 400, msg);
         } else {
             atomic_fetch_add(&s->query_errors, 1);
-            status = json_error(out, 400, rc == SQLITE_OK ? "empty statement" : sqlite3_errmsg(c->db));
+            status =
+                json_error(out, 400, rc == SQLITE_OK ? "empty statement" : sqlite3_errmsg(c->db));
         }
         goto done;
     }
@@ -393,10 +449,11 @@ done:
 bool srv_table_exists(srv_conn *c, const char *name) {
     sqlite3_stmt *st;
     bool found = false;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?1"
-                           " UNION ALL SELECT 1 FROM sqlite_temp_schema WHERE type='table' AND name=?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            c->db,
+            "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?1"
+            " UNION ALL SELECT 1 FROM sqlite_temp_schema WHERE type='table' AND name=?1",
+            -1, &st, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     found = sqlite3_step(st) == SQLITE_ROW;
@@ -424,7 +481,8 @@ int srv_tables(sl_server *s, srv_buf *out) {
     int rc = sqlite3_prepare_v2(
         c->db,
         "SELECT name, type, 0 AS tmp FROM sqlite_schema WHERE type IN ('table','view')"
-        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND (name NOT LIKE '\\_sluice\\_%' ESCAPE '\\' OR name = '_sluice_events')"
+        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND (name NOT LIKE '\\_sluice\\_%' ESCAPE "
+        "'\\' OR name = '_sluice_events')"
         " UNION ALL SELECT name, type, 1 FROM sqlite_temp_schema WHERE type IN ('table','view')"
         " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sluice\\_%' ESCAPE '\\'"
         " ORDER BY 1",

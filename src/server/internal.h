@@ -18,9 +18,20 @@
 /* Routes, also the `path` label of sluice_http_requests_total (a fixed set:
  * labels never come from user input). */
 enum {
-    SRV_R_INDEX, SRV_R_PIPELINE, SRV_R_STATIC, SRV_R_TABLES, SRV_R_QUERY, SRV_R_STREAM,
-    SRV_R_DASHBOARD, SRV_R_LINEAGE, SRV_R_STATUS, SRV_R_METRICS, SRV_R_HEALTHZ, SRV_R_READYZ,
-    SRV_R_OTHER, SRV_R_COUNT
+    SRV_R_INDEX,
+    SRV_R_PIPELINE,
+    SRV_R_STATIC,
+    SRV_R_TABLES,
+    SRV_R_QUERY,
+    SRV_R_STREAM,
+    SRV_R_DASHBOARD,
+    SRV_R_LINEAGE,
+    SRV_R_STATUS,
+    SRV_R_METRICS,
+    SRV_R_HEALTHZ,
+    SRV_R_READYZ,
+    SRV_R_OTHER,
+    SRV_R_COUNT
 };
 
 /* Growable buffer; on allocation failure it sets oom and ignores appends. */
@@ -43,7 +54,7 @@ typedef struct srv_conn {
     bool restricted;
     int64_t deadline_us; /* monotonic; 0 = none */
     bool timed_out;
-    char denied[96];     /* first action the authorizer refused */
+    char denied[96];      /* first action the authorizer refused */
     bool denied_internal; /* ...and it was a write to sqlite_schema */
 } srv_conn;
 
@@ -96,6 +107,7 @@ bool srv_table_exists(srv_conn *c, const char *name);
 
 /* SSE (sse.c): builds the response for /api/tables/NAME/stream or returns
  * NULL and sets *status (404 unknown table, 500). */
-struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status, srv_buf *errbody);
+struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status,
+                                      srv_buf *errbody);
 
 #endif

@@ -33,8 +33,10 @@
 #define COOKIE_NAME "sluice_token"
 
 static const char *const route_label[SRV_R_COUNT] = {
-    "/", "/pipeline", "/static", "/api/tables", "/api/query", "/api/tables/stream", "/api/dashboard",
-    "/api/lineage", "/api/status", "/metrics", "/healthz", "/readyz", "other"};
+    "/",           "/pipeline",          "/static",        "/api/tables",
+    "/api/query",  "/api/tables/stream", "/api/dashboard", "/api/lineage",
+    "/api/status", "/metrics",           "/healthz",       "/readyz",
+    "other"};
 
 const sl_web_asset *sl_web_asset_find(const char *path) {
     for (size_t i = 0; i < sl_web_assets_count; i++)
@@ -44,7 +46,8 @@ const sl_web_asset *sl_web_asset_find(const char *path) {
 
 /* ---- responses ---- */
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, int status, struct MHD_Response *r) {
+static enum MHD_Result send_response(struct MHD_Connection *conn, int status,
+                                     struct MHD_Response *r) {
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
@@ -53,14 +56,16 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, int status, st
 }
 
 /* Sends b's bytes (ownership moves to libmicrohttpd). */
-static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, const char *ctype, srv_buf *b) {
+static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, const char *ctype,
+                                srv_buf *b) {
     if (b->oom) {
         srv_buf_free(b);
         status = 500;
         srv_buf_puts(b, "{\"error\":\"out of memory\"}");
         if (b->oom) return MHD_NO;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(b->n, b->p ? b->p : (char *)"", b->p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        b->n, b->p ? b->p : (char *)"", b->p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         srv_buf_free(b);
         return MHD_NO;
@@ -71,7 +76,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, int status, const c
     return send_response(conn, status, r);
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, int status, const char *ctype, const char *text) {
+static enum MHD_Result send_text(struct MHD_Connection *conn, int status, const char *ctype,
+                                 const char *text) {
     srv_buf b = {0};
     srv_buf_puts(&b, text);
     return send_buf(conn, status, ctype, &b);
@@ -88,14 +94,16 @@ static enum MHD_Result send_json_error(struct MHD_Connection *conn, int status, 
 static enum MHD_Result send_asset(struct MHD_Connection *conn, const char *name) {
     const sl_web_asset *a = sl_web_asset_find(name);
     if (!a) return send_json_error(conn, 404, "no such file");
-    struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", a->content_type);
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     if (!strncmp(a->content_type, "text/html", 9)) {
-        MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
-                                " frame-ancestors 'none'");
+        MHD_add_response_header(
+            r, "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+            " frame-ancestors 'none'");
         MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     }
     return send_response(conn, 200, r);
@@ -107,7 +115,8 @@ static enum MHD_Result send_asset(struct MHD_Connection *conn, const char *name)
  * nothing about how much of a guess was right. */
 static bool token_equal(const sl_server *s, const char *given, size_t glen) {
     unsigned char diff = (unsigned char)(glen != s->token_len);
-    for (size_t i = 0; i < s->token_len; i++) diff |= (unsigned char)(s->token[i] ^ (i < glen ? given[i] : 0));
+    for (size_t i = 0; i < s->token_len; i++)
+        diff |= (unsigned char)(s->token[i] ^ (i < glen ? given[i] : 0));
     return diff == 0;
 }
 
@@ -133,10 +142,12 @@ static bool cookie_ok(const sl_server *s, const char *hex) {
 
 static bool authorized(const sl_server *s, struct MHD_Connection *conn) {
     if (!s->token) return true;
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h && !strncasecmp(h, "Bearer ", 7)) {
         const char *t = h + 7;
-        while (*t == ' ') t++;
+        while (*t == ' ')
+            t++;
         if (token_equal(s, t, strlen(t))) return true;
     }
     const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
@@ -157,10 +168,12 @@ static const char login_page[] =
 
 /* A page opened with a valid ?token=: remember it in a cookie and reload
  * without it, so the token does not stay in the address bar or history. */
-static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *conn, const char *url) {
+static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *conn,
+                                           const char *url) {
     srv_buf cookie = {0};
     srv_buf_puts(&cookie, COOKIE_NAME "=");
-    for (size_t i = 0; i < s->token_len; i++) srv_buf_printf(&cookie, "%02x", (unsigned char)s->token[i]);
+    for (size_t i = 0; i < s->token_len; i++)
+        srv_buf_printf(&cookie, "%02x", (unsigned char)s->token[i]);
     srv_buf_puts(&cookie, "; Path=/; HttpOnly; SameSite=Strict");
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r || cookie.oom) {
@@ -186,30 +199,34 @@ static enum MHD_Result send_metrics(sl_server *s, struct MHD_Connection *conn) {
         if (b.n && b.p[b.n - 1] != '\n') srv_buf_puts(&b, "\n");
     }
     pthread_mutex_unlock(&s->mu);
-    srv_buf_puts(&b, "# HELP sluice_http_requests_total HTTP requests served by the embedded server, by route.\n"
-                     "# TYPE sluice_http_requests_total counter\n");
+    srv_buf_puts(
+        &b,
+        "# HELP sluice_http_requests_total HTTP requests served by the embedded server, by route.\n"
+        "# TYPE sluice_http_requests_total counter\n");
     for (int i = 0; i < SRV_R_COUNT; i++)
         srv_buf_printf(&b, "sluice_http_requests_total{path=\"%s\"} %llu\n", route_label[i],
                        (unsigned long long)atomic_load(&s->requests[i]));
-    srv_buf_printf(&b,
-                   "# HELP sluice_http_sse_streams Open Server-Sent Events streams.\n"
-                   "# TYPE sluice_http_sse_streams gauge\n"
-                   "sluice_http_sse_streams %d\n"
-                   "# HELP sluice_http_query_timeouts_total /api/query statements stopped at their time limit.\n"
-                   "# TYPE sluice_http_query_timeouts_total counter\n"
-                   "sluice_http_query_timeouts_total %llu\n"
-                   "# HELP sluice_http_query_denied_total /api/query statements refused by the authorizer.\n"
-                   "# TYPE sluice_http_query_denied_total counter\n"
-                   "sluice_http_query_denied_total %llu\n"
-                   "# HELP sluice_http_query_errors_total /api/query statements that failed (bad SQL, I/O).\n"
-                   "# TYPE sluice_http_query_errors_total counter\n"
-                   "sluice_http_query_errors_total %llu\n"
-                   "# HELP sluice_http_ready 1 once the pipeline has recovered and serves fresh data.\n"
-                   "# TYPE sluice_http_ready gauge\n"
-                   "sluice_http_ready %d\n",
-                   atomic_load(&s->sse_streams), (unsigned long long)atomic_load(&s->query_timeouts),
-                   (unsigned long long)atomic_load(&s->query_denied), (unsigned long long)atomic_load(&s->query_errors),
-                   ready ? 1 : 0);
+    srv_buf_printf(
+        &b,
+        "# HELP sluice_http_sse_streams Open Server-Sent Events streams.\n"
+        "# TYPE sluice_http_sse_streams gauge\n"
+        "sluice_http_sse_streams %d\n"
+        "# HELP sluice_http_query_timeouts_total /api/query statements stopped at their time "
+        "limit.\n"
+        "# TYPE sluice_http_query_timeouts_total counter\n"
+        "sluice_http_query_timeouts_total %llu\n"
+        "# HELP sluice_http_query_denied_total /api/query statements refused by the authorizer.\n"
+        "# TYPE sluice_http_query_denied_total counter\n"
+        "sluice_http_query_denied_total %llu\n"
+        "# HELP sluice_http_query_errors_total /api/query statements that failed (bad SQL, I/O).\n"
+        "# TYPE sluice_http_query_errors_total counter\n"
+        "sluice_http_query_errors_total %llu\n"
+        "# HELP sluice_http_ready 1 once the pipeline has recovered and serves fresh data.\n"
+        "# TYPE sluice_http_ready gauge\n"
+        "sluice_http_ready %d\n",
+        atomic_load(&s->sse_streams), (unsigned long long)atomic_load(&s->query_timeouts),
+        (unsigned long long)atomic_load(&s->query_denied),
+        (unsigned long long)atomic_load(&s->query_errors), ready ? 1 : 0);
     return send_buf(conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -222,9 +239,11 @@ static enum MHD_Result send_status(sl_server *s, struct MHD_Connection *conn) {
     srv_buf_puts(&b, "{\"pipeline\":");
     const char *p = s->pipeline_name ? s->pipeline_name : "";
     srv_buf_json_str(&b, p, strlen(p));
-    srv_buf_printf(&b, ",\"commit_id\":%lld,\"ready\":%s,\"uptime_s\":%.1f,\"query_timeout_ms\":%d,\"query_row_limit\":%d}",
-                   (long long)commit, ready ? "true" : "false", (double)(sl_monotonic_us() - s->started_us) / 1e6,
-                   s->timeout_ms, s->row_limit);
+    srv_buf_printf(&b,
+                   ",\"commit_id\":%lld,\"ready\":%s,\"uptime_s\":%.1f,\"query_timeout_ms\":%d,"
+                   "\"query_row_limit\":%d}",
+                   (long long)commit, ready ? "true" : "false",
+                   (double)(sl_monotonic_us() - s->started_us) / 1e6, s->timeout_ms, s->row_limit);
     return send_buf(conn, 200, "application/json", &b);
 }
 
@@ -245,10 +264,17 @@ static int route_of(const char *url) {
     static const struct {
         const char *path;
         int route;
-    } exact[] = {{"/", SRV_R_INDEX},           {"/index.html", SRV_R_INDEX},      {"/pipeline", SRV_R_PIPELINE},
-                 {"/api/tables", SRV_R_TABLES}, {"/api/query", SRV_R_QUERY},       {"/api/dashboard", SRV_R_DASHBOARD},
-                 {"/api/lineage", SRV_R_LINEAGE}, {"/api/status", SRV_R_STATUS},   {"/metrics", SRV_R_METRICS},
-                 {"/healthz", SRV_R_HEALTHZ},   {"/readyz", SRV_R_READYZ}};
+    } exact[] = {{"/", SRV_R_INDEX},
+                 {"/index.html", SRV_R_INDEX},
+                 {"/pipeline", SRV_R_PIPELINE},
+                 {"/api/tables", SRV_R_TABLES},
+                 {"/api/query", SRV_R_QUERY},
+                 {"/api/dashboard", SRV_R_DASHBOARD},
+                 {"/api/lineage", SRV_R_LINEAGE},
+                 {"/api/status", SRV_R_STATUS},
+                 {"/metrics", SRV_R_METRICS},
+                 {"/healthz", SRV_R_HEALTHZ},
+                 {"/readyz", SRV_R_READYZ}};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (!strcmp(url, exact[i].path)) return exact[i].route;
     if (!strncmp(url, "/static/", 8)) return SRV_R_STATIC;
@@ -257,24 +283,27 @@ static int route_of(const char *url) {
     return SRV_R_OTHER;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls) {
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls) {
     (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
     sl_server *s = cls;
     int route = route_of(url);
     atomic_fetch_add(&s->requests[route], 1);
-    if (strcmp(method, "GET") && strcmp(method, "HEAD")) return send_json_error(conn, 405, "only GET is served");
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_json_error(conn, 405, "only GET is served");
     if (route == SRV_R_HEALTHZ) return send_text(conn, 200, "text/plain; charset=utf-8", "ok\n");
     if (!strcmp(url, "/favicon.ico")) { /* browsers ask on every page; no icon, no error */
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         return send_response(conn, 204, r);
     }
     bool page = route == SRV_R_INDEX || route == SRV_R_PIPELINE;
     if (!authorized(s, conn)) {
         if (page) return send_text(conn, 401, "text/html; charset=utf-8", login_page);
-        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof "{\"error\":\"unauthorized\"}" - 1,
-                                                                 (void *)"{\"error\":\"unauthorized\"}",
-                                                                 MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            sizeof "{\"error\":\"unauthorized\"}" - 1, (void *)"{\"error\":\"unauthorized\"}",
+            MHD_RESPMEM_PERSISTENT);
         if (!r) return MHD_NO;
         MHD_add_response_header(r, "Content-Type", "application/json");
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"sluice\"");
@@ -283,17 +312,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (page && s->token && MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"))
         return send_login_redirect(s, conn, route == SRV_R_PIPELINE ? "/pipeline" : "/");
     switch (route) {
-    case SRV_R_INDEX: return send_asset(conn, "index.html");
-    case SRV_R_PIPELINE: return send_asset(conn, "pipeline.html");
-    case SRV_R_STATIC: return send_asset(conn, url + 8);
+    case SRV_R_INDEX:
+        return send_asset(conn, "index.html");
+    case SRV_R_PIPELINE:
+        return send_asset(conn, "pipeline.html");
+    case SRV_R_STATIC:
+        return send_asset(conn, url + 8);
     case SRV_R_READYZ: {
         pthread_mutex_lock(&s->mu);
         bool ready = s->ready;
         pthread_mutex_unlock(&s->mu);
-        return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n");
+        return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
+                         ready ? "ready\n" : "not ready\n");
     }
-    case SRV_R_METRICS: return send_metrics(s, conn);
-    case SRV_R_STATUS: return send_status(s, conn);
+    case SRV_R_METRICS:
+        return send_metrics(s, conn);
+    case SRV_R_STATUS:
+        return send_status(s, conn);
     case SRV_R_DASHBOARD:
     case SRV_R_LINEAGE: {
         const char *j = route == SRV_R_DASHBOARD ? s->dashboard_json : s->lineage_json;
@@ -332,7 +367,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (!r) return send_buf(conn, st, "application/json", &err);
         return send_response(conn, st, r);
     }
-    default: return send_json_error(conn, 404, "not found");
+    default:
+        return send_json_error(conn, 404, "not found");
     }
 }
 
@@ -341,7 +377,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     char msg[512], esc[1100];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
     int e = sl_json_escape(esc, (int)sizeof esc, msg, (int)n);
     if (e < 0) e = 0;
     esc[e < (int)sizeof esc ? e : (int)sizeof esc - 1] = 0;
@@ -387,11 +424,14 @@ static int listen_on(const char *listen_addr, int *is_v6, sl_error *err) {
     }
     memcpy(host, h, hl);
     host[hl] = 0;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
+                    *ai = NULL;
     int g = getaddrinfo(hl ? host : NULL, port, &hints, &ai);
     if (g) {
-        sl_error_set(err, SL_EINVAL, "server listen address '%s': %s", listen_addr, gai_strerror(g));
+        sl_error_set(err, SL_EINVAL, "server listen address '%s': %s", listen_addr,
+                     gai_strerror(g));
         return -1;
     }
     int fd = -1, saved = 0;
@@ -430,7 +470,8 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* SSE waits must not jump with the wall clock */
+    pthread_condattr_setclock(&ca,
+                              CLOCK_MONOTONIC); /* SSE waits must not jump with the wall clock */
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     s->started_us = sl_monotonic_us();
@@ -447,8 +488,9 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     s->pipeline_name = dup_or_null(cfg->pipeline_name);
     s->dashboard_json = dup_or_null(cfg->dashboard_json);
     s->lineage_json = dup_or_null(cfg->lineage_json);
-    if ((cfg->token && *cfg->token && !s->token) || !s->db_path || (cfg->pipeline_name && !s->pipeline_name) ||
-        (cfg->dashboard_json && !s->dashboard_json) || (cfg->lineage_json && !s->lineage_json)) {
+    if ((cfg->token && *cfg->token && !s->token) || !s->db_path ||
+        (cfg->pipeline_name && !s->pipeline_name) || (cfg->dashboard_json && !s->dashboard_json) ||
+        (cfg->lineage_json && !s->lineage_json)) {
         sl_error_set(err, SL_ENOMEM, "server: out of memory");
         server_free(s);
         return NULL;
@@ -469,22 +511,23 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
         s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                              MHD_OPTION_LISTEN_SOCKET, fd,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-                              MHD_OPTION_END);
+    s->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
-        sl_error_set(err, SL_EIO, "cannot start the HTTP server on %s", cfg->listen ? cfg->listen : "127.0.0.1:8080");
+        sl_error_set(err, SL_EIO, "cannot start the HTTP server on %s",
+                     cfg->listen ? cfg->listen : "127.0.0.1:8080");
         server_free(s);
         return NULL;
     }
-    sl_log_info("http server listening", "\"port\":%d,\"auth\":%s", s->port, s->token ? "true" : "false");
+    sl_log_info("http server listening", "\"port\":%d,\"auth\":%s", s->port,
+                s->token ? "true" : "false");
     return s;
 }
 

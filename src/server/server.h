@@ -39,15 +39,19 @@
 typedef struct sl_server sl_server;
 
 typedef struct sl_server_config {
-    const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
-    const char *token;          /* NULL or "" = no auth */
-    const char *db_path;        /* the pipeline's sluice.db; the server opens its own read-only connections */
+    const char *listen; /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
+    const char *token;  /* NULL or "" = no auth */
+    const char
+        *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
     const char *pipeline_name;
-    const char *dashboard_json; /* {"title":..., "panels":[{"title","type":"timeseries|bar|table|stat",
-                                   "sql","refresh_ms","x","y":[...]}]} ; may be NULL */
-    const char *lineage_json;   /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]} ; may be NULL */
-    int query_timeout_ms;       /* 0 = default 2000 */
-    int query_row_limit;        /* 0 = default 10000 */
+    const char
+        *dashboard_json; /* {"title":..., "panels":[{"title","type":"timeseries|bar|table|stat",
+                            "sql","refresh_ms","x","y":[...]}]} ; may be NULL */
+    const char *
+        lineage_json; /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]}
+                         ; may be NULL */
+    int query_timeout_ms; /* 0 = default 2000 */
+    int query_row_limit;  /* 0 = default 10000 */
     /* Optional hook run on each new read-only connection, before the
      * authorizer is installed (the engine registers the lake vtab and creates
      * temp views for lake tables with it). Returns SQLITE_OK or an error. */

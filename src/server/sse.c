@@ -46,9 +46,9 @@
 typedef struct sse {
     sl_server *s;
     srv_conn *c;
-    char *qname;       /* quoted identifier */
-    bool upsert;       /* has a _group column */
-    int final_col;     /* index of is_final among the table's columns, or -1 */
+    char *qname;   /* quoted identifier */
+    bool upsert;   /* has a _group column */
+    int final_col; /* index of is_final among the table's columns, or -1 */
     int64_t last_rowid;
     int64_t watch_from;
     sl_hmap *seen, *next; /* rowid -> row hash, for upsert tables */
@@ -72,7 +72,8 @@ static uint64_t row_hash(sqlite3_stmt *st, int from, int ncol) {
             double v = sqlite3_column_double(st, i);
             h = sl_hash_bytes(&v, sizeof v, h);
         } else if (t != SQLITE_NULL) {
-            const void *p = t == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, i) : sqlite3_column_blob(st, i);
+            const void *p = t == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, i)
+                                             : sqlite3_column_blob(st, i);
             h = sl_hash_bytes(p, (size_t)sqlite3_column_bytes(st, i), h);
         }
     }
@@ -132,7 +133,8 @@ static void event_error(sse *e, const char *msg) {
 static int send_newest(sse *e, int64_t after, int limit, int64_t commit) {
     sqlite3_stmt *st;
     if (prepare(e, &st,
-                "SELECT * FROM (SELECT rowid AS _sl_rowid, * FROM %s WHERE rowid > ?1 ORDER BY rowid DESC LIMIT ?2)"
+                "SELECT * FROM (SELECT rowid AS _sl_rowid, * FROM %s WHERE rowid > ?1 ORDER BY "
+                "rowid DESC LIMIT ?2)"
                 " ORDER BY _sl_rowid") != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, after);
@@ -159,7 +161,9 @@ static int scan_watched(sse *e, int64_t commit, bool send) {
     if (from > e->last_rowid + 1) from = e->last_rowid + 1;
     if (from < 1) from = 1;
     sqlite3_stmt *st;
-    if (prepare(e, &st, "SELECT rowid AS _sl_rowid, * FROM %s WHERE rowid >= ?1 ORDER BY rowid LIMIT ?2") != SQLITE_OK)
+    if (prepare(e, &st,
+                "SELECT rowid AS _sl_rowid, * FROM %s WHERE rowid >= ?1 ORDER BY rowid LIMIT ?2") !=
+        SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int(st, 2, SSE_WATCH_LIMIT);
@@ -176,7 +180,8 @@ static int scan_watched(sse *e, int64_t commit, bool send) {
         if (send && changed && n < SSE_MAX_ROWS) event_row(e, st, n++);
         sl_hmap_put(e->next, (uint64_t)rowid, (int64_t)h, NULL);
         if (rowid > max_rowid) max_rowid = rowid;
-        if (e->final_col >= 0 && !sqlite3_column_int(st, 1 + e->final_col) && rowid < oldest_open) oldest_open = rowid;
+        if (e->final_col >= 0 && !sqlite3_column_int(st, 1 + e->final_col) && rowid < oldest_open)
+            oldest_open = rowid;
     }
     event_end(e, start, n, commit, n == SSE_MAX_ROWS);
     sqlite3_finalize(st);
@@ -193,10 +198,12 @@ static int scan_watched(sse *e, int64_t commit, bool send) {
 }
 
 static void poll_changes(sse *e, int64_t commit) {
-    int rc = e->upsert ? scan_watched(e, commit, true) : send_newest(e, e->last_rowid, SSE_MAX_ROWS, commit);
+    int rc = e->upsert ? scan_watched(e, commit, true)
+                       : send_newest(e, e->last_rowid, SSE_MAX_ROWS, commit);
     if (rc < 0) {
         char msg[300];
-        snprintf(msg, sizeof msg, "%s", e->c->timed_out ? "stream query timed out" : sqlite3_errmsg(e->c->db));
+        snprintf(msg, sizeof msg, "%s",
+                 e->c->timed_out ? "stream query timed out" : sqlite3_errmsg(e->c->db));
         event_error(e, msg);
     }
 }
@@ -254,7 +261,8 @@ static void sse_free(void *cls) {
     free(e);
 }
 
-struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status, srv_buf *errbody) {
+struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status,
+                                      srv_buf *errbody) {
     char msg[256];
     sse *e = calloc(1, sizeof *e);
     if (!e) goto oom;
@@ -273,13 +281,15 @@ struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *stat
     }
     srv_buf q = {0};
     srv_buf_puts(&q, "\"");
-    for (const char *p = table; *p; p++) srv_buf_put(&q, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+    for (const char *p = table; *p; p++)
+        srv_buf_put(&q, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
     srv_buf_puts(&q, "\"");
     e->qname = q.p;
     if (q.oom) goto oom;
     /* columns: is it an upsert (window) table, where is is_final */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(e->c->db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(e->c->db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) ==
+        SQLITE_OK) {
         sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
         for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++) {
             const char *cn = (const char *)sqlite3_column_text(st, 0);
@@ -305,7 +315,8 @@ struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *stat
         if (!e->seen || !e->next) goto oom;
         /* prime: watch from the oldest open window (or the last rows) without sending */
         e->watch_from = e->last_rowid + 1;
-        if (e->final_col >= 0 && prepare(e, &st, "SELECT min(rowid) FROM %s WHERE NOT is_final") == SQLITE_OK) {
+        if (e->final_col >= 0 &&
+            prepare(e, &st, "SELECT min(rowid) FROM %s WHERE NOT is_final") == SQLITE_OK) {
             if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
                 e->watch_from = sqlite3_column_int64(st, 0);
             sqlite3_finalize(st);
@@ -319,7 +330,8 @@ struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *stat
         }
     }
     e->next_beat_us = sl_monotonic_us() + SSE_HEARTBEAT_US;
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, e, sse_free);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, e, sse_free);
     if (!r) goto oom;
     MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, "Cache-Control", "no-cache");

@@ -24,11 +24,18 @@ typedef struct {
 } kafka_conf;
 
 static const sl_opt kafka_opts[] = {
-    {"brokers", SL_OPT_STRING, true, NULL, NULL, "bootstrap servers host:port,...", SL_OPT_BIND(kafka_conf, brokers)},
-    {"topic", SL_OPT_STRING, true, NULL, NULL, "topic the rows go to", SL_OPT_BIND(kafka_conf, topic)},
-    {"key", SL_OPT_EXPR, false, NULL, NULL, "message key: an expression over the table's columns (none: no key)", SL_OPT_BIND(kafka_conf, key)},
-    {"properties", SL_OPT_MAP, false, NULL, NULL, "any librdkafka producer setting (TLS, SASL, linger.ms ...)", SL_OPT_BIND(kafka_conf, properties)},
-    {"flush_timeout", SL_OPT_DURATION, false, NULL, "30s", "how long a commit waits for Kafka to acknowledge the rows it covers",
+    {"brokers", SL_OPT_STRING, true, NULL, NULL, "bootstrap servers host:port,...",
+     SL_OPT_BIND(kafka_conf, brokers)},
+    {"topic", SL_OPT_STRING, true, NULL, NULL, "topic the rows go to",
+     SL_OPT_BIND(kafka_conf, topic)},
+    {"key", SL_OPT_EXPR, false, NULL, NULL,
+     "message key: an expression over the table's columns (none: no key)",
+     SL_OPT_BIND(kafka_conf, key)},
+    {"properties", SL_OPT_MAP, false, NULL, NULL,
+     "any librdkafka producer setting (TLS, SASL, linger.ms ...)",
+     SL_OPT_BIND(kafka_conf, properties)},
+    {"flush_timeout", SL_OPT_DURATION, false, NULL, "30s",
+     "how long a commit waits for Kafka to acknowledge the rows it covers",
      SL_OPT_BIND(kafka_conf, flush_timeout_us), SL_OPT_RANGE(1000, 3600e6)},
     {0},
 };
@@ -64,7 +71,9 @@ static int kp_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
     if (sl_spec_bind(arg, kafka_opts, what, &k->c, err)) goto fail;
     if (k->c.key) {
         const sl_node *n = k->c.key;
-        if (!(k->key = sl_expr_compile_at(n->str, env->schema, n->file, n->line, n->col, n->quoted, err))) goto fail;
+        if (!(k->key = sl_expr_compile_at(n->str, env->schema, n->file, n->line, n->col, n->quoted,
+                                          err)))
+            goto fail;
         if (sl_expr_type(k->key) != SL_T_STRING && sl_expr_type(k->key) != SL_T_INT) {
             sl_node_error(err, n, "publish key must be a string or an integer");
             goto fail;
@@ -89,7 +98,8 @@ fail:
 static int kp_open(void *self, const sl_sink_env *env, sl_error *err) {
     (void)env;
     kafka_publish *k = self;
-    k->sink = sl_kafka_sink_open(k->c.brokers, k->c.topic, (const char *const *)k->props, k->nprops, err);
+    k->sink =
+        sl_kafka_sink_open(k->c.brokers, k->c.topic, (const char *const *)k->props, k->nprops, err);
     return k->sink ? 0 : err->code;
 }
 
@@ -99,15 +109,18 @@ static int kp_write(void *self, const sl_batch *b, const char *const *part_names
     sl_column *key = NULL;
     if (k->key) {
         key = &k->keycol->col[0];
-        if (sl_expr_eval(k->key, (sl_batch *)b, key)) return sl_error_set(err, SL_EINVAL, "publish key of topic '%s' failed", k->c.topic);
+        if (sl_expr_eval(k->key, (sl_batch *)b, key))
+            return sl_error_set(err, SL_EINVAL, "publish key of topic '%s' failed", k->c.topic);
     }
     char kbuf[24];
     for (uint32_t r = 0; r < b->n; r++) {
         const char *kp = NULL;
         size_t kl = 0;
         if (key && !key->null[r]) {
-            if (key->type == SL_T_STRING) kp = key->v.s[r].ptr, kl = key->v.s[r].len;
-            else kp = kbuf, kl = (size_t)sl_fmt_i64(kbuf, key->v.i[r]);
+            if (key->type == SL_T_STRING)
+                kp = key->v.s[r].ptr, kl = key->v.s[r].len;
+            else
+                kp = kbuf, kl = (size_t)sl_fmt_i64(kbuf, key->v.i[r]);
         }
         for (;;) {
             size_t need = sl_json_write_row_keys(b, r, &k->keys, NULL, 0, k->line, k->line_cap);
@@ -134,7 +147,8 @@ static int64_t kp_rows(const void *self) { return ((const kafka_publish *)self)-
 const sl_sink_def sl_sink_kafka = {
     .name = "kafka",
     .opts = kafka_opts,
-    .help = "every row as JSON to a Kafka topic (idempotent producer; a commit waits for the acknowledgements)",
+    .help = "every row as JSON to a Kafka topic (idempotent producer; a commit waits for the "
+            "acknowledgements)",
     .create = kp_create,
     .open = kp_open,
     .write = kp_write,

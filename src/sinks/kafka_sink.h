@@ -19,8 +19,8 @@
 typedef struct sl_kafka_sink sl_kafka_sink;
 
 /* props are "key=value" librdkafka settings (TLS, SASL, linger.ms, ...). */
-sl_kafka_sink *sl_kafka_sink_open(const char *brokers, const char *topic,
-                                  const char *const *props, int nprops, sl_error *err);
+sl_kafka_sink *sl_kafka_sink_open(const char *brokers, const char *topic, const char *const *props,
+                                  int nprops, sl_error *err);
 /* Enqueues one record (key may be NULL). Blocks while the local queue is
  * full. Returns 0 or <0 if the producer failed fatally. */
 int sl_kafka_sink_send(sl_kafka_sink *k, const char *key, size_t klen, const char *value,

@@ -47,7 +47,8 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
     snprintf(path, sizeof path, "%s/%s/%s", env->data_dir, env->layer, env->table);
     s->lake = sl_lake_open(path, SEGMENT_BYTES, 1, err);
     if (!s->lake) return err->code;
-    if (sl_json_keys_init(&s->keys, env->schema)) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    if (sl_json_keys_init(&s->keys, env->schema))
+        return sl_error_set(err, SL_ENOMEM, "out of memory");
     char key[SL_NAME_MAX + 8], kv[512];
     sl_lake_pos lp = {"", 0};
     snprintf(key, sizeof key, "lake:%s", env->table);
@@ -74,11 +75,13 @@ static int ls_write(void *self, const sl_batch *b, const char *const *part_names
             sl_store_format_ts(last_ingest, its, sizeof its);
             const char *src = part_names ? part_names[last_part] : "";
             sl_json_escape(esc, sizeof esc, src, (int)strlen(src));
-            prefix = snprintf(extra, sizeof extra, ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":", its, esc);
+            prefix = snprintf(extra, sizeof extra,
+                              ",\"_ingest_ts\":\"%s\",\"_source\":\"%s\",\"_offset\":", its, esc);
         }
         size_t extra_len = (size_t)prefix + (size_t)sl_fmt_i64(extra + prefix, b->pos[r]);
         for (;;) {
-            size_t need = sl_json_write_row_keys(b, r, &s->keys, extra, extra_len, s->line, s->line_cap);
+            size_t need =
+                sl_json_write_row_keys(b, r, &s->keys, extra, extra_len, s->line, s->line_cap);
             if (need < s->line_cap) {
                 if (sl_lake_append(s->lake, s->line, need, b->ingest[r], err)) return err->code;
                 break;
@@ -100,7 +103,8 @@ static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     char key[SL_NAME_MAX + 8], kv[512];
     snprintf(key, sizeof key, "lake:%s", s->table);
     snprintf(kv, sizeof kv, "%lld\t%s", (long long)lp.length, lp.segment);
-    if (sl_store_put_kv(store, key, kv)) return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", s->table);
+    if (sl_store_put_kv(store, key, kv))
+        return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", s->table);
     if (s->retention_us > 0) sl_lake_retention(s->lake, s->retention_us, sl_now_us());
     return 0;
 }
@@ -117,7 +121,8 @@ static void ls_destroy(void *self) {
 
 const sl_sink_def sl_sink_lake = {
     .name = "lake",
-    .help = "rows as NDJSON with audit fields (_ingest_ts, _source, _offset) in zstd segments under DATA/<layer>/<table>/dt=/hr=/",
+    .help = "rows as NDJSON with audit fields (_ingest_ts, _source, _offset) in zstd segments "
+            "under DATA/<layer>/<table>/dt=/hr=/",
     .create = ls_create,
     .open = ls_open,
     .write = ls_write,

@@ -112,7 +112,8 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       char **errmsg) {
     (void)aux;
     if (argc != 4 && argc != 5 && argc != 6) {
-        *errmsg = sqlite3_mprintf("sluice_lake: usage: sluice_lake('ROOT' [, 'segment', length | , 'kv:KEY'])");
+        *errmsg = sqlite3_mprintf(
+            "sluice_lake: usage: sluice_lake('ROOT' [, 'segment', length | , 'kv:KEY'])");
         return SQLITE_ERROR;
     }
     lake_vtab *t = sqlite3_malloc(sizeof *t);
@@ -379,7 +380,8 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
         t->pos_len = 0;
         t->pos_seq = 0;
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(t->db, "SELECT value FROM _sluice_kv WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(t->db, "SELECT value FROM _sluice_kv WHERE key = ?", -1, &st,
+                               NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, t->kv_key, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW) {
                 const char *v = (const char *)sqlite3_column_text(st, 0);
@@ -387,7 +389,8 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
                 if (tab) {
                     t->pos_len = strtoll(v, NULL, 10);
                     snprintf(t->pos_seg, sizeof t->pos_seg, "%s", tab + 1);
-                    if (t->pos_seg[0] && sl_lake_segment_parse(t->pos_seg, &t->pos_seq, NULL) != 0) {
+                    if (t->pos_seg[0] &&
+                        sl_lake_segment_parse(t->pos_seg, &t->pos_seq, NULL) != 0) {
                         sqlite3_finalize(st);
                         return vt_error(c, "sluice_lake: bad committed segment '%s'", t->pos_seg);
                     }

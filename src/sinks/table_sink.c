@@ -23,7 +23,8 @@ static int ts_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
 
 static int ts_open(void *self, const sl_sink_env *env, sl_error *err) {
     table_sink *s = self;
-    s->w = sl_store_table(env->store, env->table, env->schema, env->upsert ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !env->upsert, err);
+    s->w = sl_store_table(env->store, env->table, env->schema,
+                          env->upsert ? SL_WRITE_UPSERT : SL_WRITE_APPEND, !env->upsert, err);
     return s->w ? 0 : err->code;
 }
 
@@ -44,7 +45,8 @@ static void ts_destroy(void *self) {
 
 const sl_sink_def sl_sink_table = {
     .name = "table",
-    .help = "rows into the store table of the same name (window rows: upserts by _group), committed with the positions",
+    .help = "rows into the store table of the same name (window rows: upserts by _group), "
+            "committed with the positions",
     .create = ts_create,
     .open = ts_open,
     .write = ts_write,

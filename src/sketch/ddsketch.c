@@ -105,10 +105,13 @@ static bool st_ok(const dd_store *st, uint32_t maxb) {
     if (st->width != 2 && st->width != 4 && st->width != 8) return false;
     if (st->cap > maxb) return false;
     if (st->total == 0) return true;
-    if (st->lo > st->hi || st->lo < st->off || (int64_t)st->hi >= (int64_t)st->off + st->cap) return false;
-    if (!st_get(st, (uint32_t)(st->lo - st->off)) || !st_get(st, (uint32_t)(st->hi - st->off))) return false;
+    if (st->lo > st->hi || st->lo < st->off || (int64_t)st->hi >= (int64_t)st->off + st->cap)
+        return false;
+    if (!st_get(st, (uint32_t)(st->lo - st->off)) || !st_get(st, (uint32_t)(st->hi - st->off)))
+        return false;
     uint64_t sum = 0;
-    for (int64_t k = st->lo; k <= st->hi; k++) sum = sat_add(sum, st_get(st, (uint32_t)(k - st->off)));
+    for (int64_t k = st->lo; k <= st->hi; k++)
+        sum = sat_add(sum, st_get(st, (uint32_t)(k - st->off)));
     return sum == st->total;
 }
 #endif

@@ -37,8 +37,8 @@
 #define BATCH_BYTES_MAX (256u << 20)
 
 typedef struct {
-    char *name;        /* "topic/partition" */
-    int topic;         /* index into s->topics */
+    char *name; /* "topic/partition" */
+    int topic;  /* index into s->topics */
     int32_t partition;
     bool assigned, paused;
     int64_t next, delivered, reported, committed; /* -1: unknown */
@@ -68,8 +68,8 @@ struct sl_kafka_source {
     const char **names;
     int nparts, capparts;
 
-    char *fhdr;          /* filter header name or NULL */
-    char **fvals;        /* allow-listed values */
+    char *fhdr;   /* filter header name or NULL */
+    char **fvals; /* allow-listed values */
     size_t *fval_lens;
     int nfvals;
     char **fkeys;
@@ -100,15 +100,13 @@ struct sl_kafka_source {
 static bool is_secret(const char *key) {
     static const char *const words[] = {"password", "secret", "jaas", ".pem", "token", "ssl.key"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        if (strstr(key, words[i]) && !strstr(key, "location"))
-            return true;
+        if (strstr(key, words[i]) && !strstr(key, "location")) return true;
     return false;
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, sl_error *err) {
     char errstr[512];
-    if (rd_kafka_conf_set(conf, key, val, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
-        return 0;
+    if (rd_kafka_conf_set(conf, key, val, errstr, sizeof errstr) == RD_KAFKA_CONF_OK) return 0;
     if (is_secret(key)) /* librdkafka may quote the value */
         return sl_error_set(err, SL_EINVAL, "kafka: invalid value for property '%s'", key);
     return sl_error_set(err, SL_EINVAL, "kafka: property '%s': %s", key, errstr);
@@ -132,8 +130,7 @@ static int conf_props(rd_kafka_conf_t *conf, const char *const *props, int n, sl
                                 "Sluice's checkpoint",
                                 key);
         int rc = conf_set(conf, key, eq + 1, err);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return 0;
 }
@@ -149,19 +146,25 @@ static void log_props(const char *what, const char *const *props, int n) {
         snprintf(key, sizeof key, "%.*s", kl, props[i]);
         const char *val = eq ? eq + 1 : "";
         char esc[256];
-        sl_json_escape(esc, sizeof esc, is_secret(key) ? "***" : val, is_secret(key) ? 3 : (int)strlen(val));
-        len += snprintf(line + len, sizeof line - (size_t)len, "%s\"%s\":\"%s\"", i ? "," : "", key, esc);
+        sl_json_escape(esc, sizeof esc, is_secret(key) ? "***" : val,
+                       is_secret(key) ? 3 : (int)strlen(val));
+        len += snprintf(line + len, sizeof line - (size_t)len, "%s\"%s\":\"%s\"", i ? "," : "", key,
+                        esc);
     }
     sl_log_debug(what, "\"properties\":{%s}", line);
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
-    sl_log_level lvl = level <= 3 ? SL_LOG_ERROR : level == 4 ? SL_LOG_WARN : level <= 6 ? SL_LOG_INFO : SL_LOG_DEBUG;
-    if (!strcmp(fac, "COMMITFAIL")) /* Kafka's offsets are for lag tools; the checkpoint holds the truth */
+    sl_log_level lvl = level <= 3   ? SL_LOG_ERROR
+                       : level == 4 ? SL_LOG_WARN
+                       : level <= 6 ? SL_LOG_INFO
+                                    : SL_LOG_DEBUG;
+    if (!strcmp(
+            fac,
+            "COMMITFAIL")) /* Kafka's offsets are for lag tools; the checkpoint holds the truth */
         lvl = SL_LOG_INFO;
-    if (!sl_log_enabled(lvl))
-        return;
+    if (!sl_log_enabled(lvl)) return;
     char esc[1024];
     sl_json_escape(esc, sizeof esc, buf, (int)strlen(buf));
     sl_log(lvl, "kafka", "\"facility\":\"%s\",\"detail\":\"%s\"", fac, esc);
@@ -190,8 +193,7 @@ static int topic_index(sl_kafka_source *s, const char *tname, bool cache) {
         return s->last_topic;
     int t;
     for (t = 0; t < s->ntopics; t++)
-        if (!strcmp(s->topics[t].name, tname))
-            break;
+        if (!strcmp(s->topics[t].name, tname)) break;
     if (t == s->ntopics) { /* a topic we did not subscribe to by name (regex) */
         s->topics = sl_xreallocarray(s->topics, (size_t)s->ntopics + 1, sizeof *s->topics);
         ktopic *nt = s->topics;
@@ -209,11 +211,9 @@ static int topic_index(sl_kafka_source *s, const char *tname, bool cache) {
 /* Part id of (topic, partition), created on first sight; -1 if partition < 0. */
 static int part_id(sl_kafka_source *s, const char *tname, int32_t partition, bool cache) {
     int t = topic_index(s, tname, cache);
-    if (t < 0 || partition < 0)
-        return -1;
+    if (t < 0 || partition < 0) return -1;
     ktopic *tp = &s->topics[t];
-    if (partition < tp->nids && tp->ids[partition] >= 0)
-        return tp->ids[partition];
+    if (partition < tp->nids && tp->ids[partition] >= 0) return tp->ids[partition];
     if (partition >= tp->nids) {
         int nn = partition + 1 > 2 * tp->nids ? partition + 1 : 2 * tp->nids;
         int32_t *ids = sl_xreallocarray(tp->ids, (size_t)nn, sizeof *ids);
@@ -257,11 +257,11 @@ static bool part_done(const kpart *p) {
 /* once mode: the end offset is fixed at the first assignment. */
 static void fetch_end(sl_kafka_source *s, kpart *p) {
     int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(s->rk, s->topics[p->topic].name, p->partition, &lo,
-                                                             &hi, 5000);
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(s->rk, s->topics[p->topic].name,
+                                                             p->partition, &lo, &hi, 5000);
     if (e) {
-        sl_log_warn("kafka: end offset not known yet", "\"partition\":\"%s\",\"code\":\"%s\"", p->name,
-                    rd_kafka_err2name(e));
+        sl_log_warn("kafka: end offset not known yet", "\"partition\":\"%s\",\"code\":\"%s\"",
+                    p->name, rd_kafka_err2name(e));
         return;
     }
     p->end = hi;
@@ -279,16 +279,16 @@ static void on_assign(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
         }
         kpart *p = &s->parts[id];
         int64_t pos = s->pos_fn ? s->pos_fn(s->ud, tp->topic, tp->partition) : -1;
-        tp->offset = pos >= 0 ? pos : RD_KAFKA_OFFSET_INVALID; /* INVALID: Kafka's committed, then reset */
+        tp->offset =
+            pos >= 0 ? pos : RD_KAFKA_OFFSET_INVALID; /* INVALID: Kafka's committed, then reset */
         p->next = p->delivered = pos >= 0 ? pos : -1;
         p->reported = p->delivered; /* the checkpoint already holds it */
         p->pend_filtered = 0;
         p->assigned = true;
         p->paused = false;
-        if (s->once && p->end < 0)
-            fetch_end(s, p);
-        sl_log_info("kafka partition assigned", "\"partition\":\"%s\",\"from\":%lld,\"end\":%lld", p->name,
-                    (long long)pos, (long long)p->end);
+        if (s->once && p->end < 0) fetch_end(s, p);
+        sl_log_info("kafka partition assigned", "\"partition\":\"%s\",\"from\":%lld,\"end\":%lld",
+                    p->name, (long long)pos, (long long)p->end);
     }
     rd_kafka_error_t *e = NULL;
     rd_kafka_resp_err_t re = 0;
@@ -299,14 +299,12 @@ static void on_assign(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
     if (e || re) {
         sl_log_error("kafka assign failed", "\"detail\":\"%s\"",
                      e ? rd_kafka_error_string(e) : rd_kafka_err2str(re));
-        if (e)
-            rd_kafka_error_destroy(e);
+        if (e) rd_kafka_error_destroy(e);
     }
     s->assign_seen = true;
     for (int i = 0; i < l->cnt; i++) { /* nothing to read in once mode: hold it */
         int id = part_id(s, l->elems[i].topic, l->elems[i].partition, false);
-        if (id >= 0 && s->once && part_done(&s->parts[id]))
-            pause_part(s, &s->parts[id]);
+        if (id >= 0 && s->once && part_done(&s->parts[id])) pause_part(s, &s->parts[id]);
     }
 }
 
@@ -314,15 +312,13 @@ static void on_revoke(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
     /* 1. forget what was taken but not handed over (the next owner reads it) */
     for (int i = 0; i < l->cnt; i++) {
         int id = part_id(s, l->elems[i].topic, l->elems[i].partition, false);
-        if (id < 0)
-            continue;
+        if (id < 0) continue;
         kpart *p = &s->parts[id];
         p->next = p->delivered;
         p->pend_filtered = 0;
         int k = 0;
         for (int j = 0; j < s->n; j++)
-            if (s->msgs[j].part != id)
-                s->msgs[k++] = s->msgs[j];
+            if (s->msgs[j].part != id) s->msgs[k++] = s->msgs[j];
         s->n = k;
     }
     /* fetched ahead for a revoked partition: the next owner (or this one,
@@ -362,11 +358,11 @@ static void on_revoke(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
     for (int i = 0; i < l->cnt; i++) {
         int id = part_id(s, l->elems[i].topic, l->elems[i].partition, false);
-        if (id < 0)
-            continue;
+        if (id < 0) continue;
         kpart *p = &s->parts[id];
         if (p->committed >= 0)
-            rd_kafka_topic_partition_list_add(c, l->elems[i].topic, l->elems[i].partition)->offset = p->committed;
+            rd_kafka_topic_partition_list_add(c, l->elems[i].topic, l->elems[i].partition)->offset =
+                p->committed;
         p->assigned = false;
         p->paused = false;
         sl_log_info("kafka partition revoked", "\"partition\":\"%s\",\"committed\":%lld", p->name,
@@ -376,13 +372,13 @@ static void on_revoke(sl_kafka_source *s, rd_kafka_topic_partition_list_t *l) {
     if (c->cnt > 0 && !rd_kafka_assignment_lost(s->rk)) {
         rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, c, 0);
         if (e)
-            sl_log_warn("kafka: offset commit on revoke failed", "\"code\":\"%s\"", rd_kafka_err2name(e));
+            sl_log_warn("kafka: offset commit on revoke failed", "\"code\":\"%s\"",
+                        rd_kafka_err2name(e));
     }
     rd_kafka_topic_partition_list_destroy(c);
     if (s->cooperative) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(s->rk, l);
-        if (e)
-            rd_kafka_error_destroy(e);
+        if (e) rd_kafka_error_destroy(e);
     } else {
         rd_kafka_assign(s->rk, NULL);
     }
@@ -416,12 +412,10 @@ static char *dupn(const char *p, size_t n) {
 static int copy_list(const char *const *in, int n, char ***out, size_t **lens) {
     *out = calloc((size_t)(n ? n : 1), sizeof **out);
     *lens = calloc((size_t)(n ? n : 1), sizeof **lens);
-    if (!*out || !*lens)
-        return SL_ENOMEM;
+    if (!*out || !*lens) return SL_ENOMEM;
     for (int i = 0; i < n; i++) {
         (*lens)[i] = strlen(in[i]);
-        if (!((*out)[i] = dupn(in[i], (*lens)[i])))
-            return SL_ENOMEM;
+        if (!((*out)[i] = dupn(in[i], (*lens)[i]))) return SL_ENOMEM;
     }
     return 0;
 }
@@ -476,12 +470,9 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rc = conf_set(conf, "bootstrap.servers", c->brokers, err);
-    if (!rc)
-        rc = conf_set(conf, "group.id", c->group && *c->group ? c->group : "sluice", err);
-    if (!rc)
-        rc = conf_set(conf, "client.id", "sluice", err);
-    if (!rc)
-        rc = conf_set(conf, "auto.offset.reset", "earliest", err);
+    if (!rc) rc = conf_set(conf, "group.id", c->group && *c->group ? c->group : "sluice", err);
+    if (!rc) rc = conf_set(conf, "client.id", "sluice", err);
+    if (!rc) rc = conf_set(conf, "auto.offset.reset", "earliest", err);
     /* Prefetch: once a partition's fetch queue holds queued.min.messages
      * (default 100000; the group consumer forwards every partition's queue to
      * one, so it is the total) librdkafka skips the partition for a fixed 1 s
@@ -491,17 +482,12 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
      * the default, 530-540k with this, for about 90 MB more peak RSS
      * (queued.max.messages.kbytes still bounds the bytes). Users can set it
      * lower in `properties:`. */
-    if (!rc)
-        rc = conf_set(conf, "queued.min.messages", "1000000", err);
-    if (!rc)
-        rc = conf_props(conf, c->props, c->nprops, err);
+    if (!rc) rc = conf_set(conf, "queued.min.messages", "1000000", err);
+    if (!rc) rc = conf_props(conf, c->props, c->nprops, err);
     /* after the user's props: these carry the design */
-    if (!rc)
-        rc = conf_set(conf, "enable.auto.commit", "false", err);
-    if (!rc)
-        rc = conf_set(conf, "enable.auto.offset.store", "false", err);
-    if (!rc)
-        rc = conf_set(conf, "enable.partition.eof", "true", err);
+    if (!rc) rc = conf_set(conf, "enable.auto.commit", "false", err);
+    if (!rc) rc = conf_set(conf, "enable.auto.offset.store", "false", err);
+    if (!rc) rc = conf_set(conf, "enable.partition.eof", "true", err);
     if (rc < 0) {
         rd_kafka_conf_destroy(conf);
         sl_kafka_close(s);
@@ -539,32 +525,27 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
     log_props("kafka source properties", c->props, c->nprops);
     char esc[512];
     sl_json_escape(esc, sizeof esc, c->brokers, (int)strlen(c->brokers));
-    sl_log_info("kafka source open", "\"brokers\":\"%s\",\"topics\":%d,\"once\":%s", esc, c->ntopics,
-                c->once ? "true" : "false");
+    sl_log_info("kafka source open", "\"brokers\":\"%s\",\"topics\":%d,\"once\":%s", esc,
+                c->ntopics, c->once ? "true" : "false");
     return s;
 }
 
 void sl_kafka_close(sl_kafka_source *s) {
-    if (!s)
-        return;
-    if (s->held)
-        rd_kafka_message_destroy(s->held);
+    if (!s) return;
+    if (s->held) rd_kafka_message_destroy(s->held);
     s->held = NULL;
     for (; s->iahead < s->nahead; s->iahead++)
-        if (s->ahead[s->iahead])
-            rd_kafka_message_destroy(s->ahead[s->iahead]);
+        if (s->ahead[s->iahead]) rd_kafka_message_destroy(s->ahead[s->iahead]);
     s->n = 0;
     if (s->rk) {
         rd_kafka_consumer_close(s->rk); /* runs the revoke path */
         if (s->q) {
-            if (s->evfd >= 0)
-                rd_kafka_queue_io_event_enable(s->q, -1, NULL, 0);
+            if (s->evfd >= 0) rd_kafka_queue_io_event_enable(s->q, -1, NULL, 0);
             rd_kafka_queue_destroy(s->q);
         }
         rd_kafka_destroy(s->rk);
     }
-    if (s->evfd >= 0)
-        close(s->evfd);
+    if (s->evfd >= 0) close(s->evfd);
     for (int i = 0; i < s->ntopics; i++) {
         free(s->topics[i].name);
         free(s->topics[i].ids);
@@ -591,11 +572,9 @@ void sl_kafka_close(sl_kafka_source *s) {
 /* ---- polling ----------------------------------------------------------------- */
 
 static bool in_list(char *const *vals, const size_t *lens, int n, const void *p, size_t len) {
-    if (!p)
-        return false;
+    if (!p) return false;
     for (int i = 0; i < n; i++)
-        if (lens[i] == len && !memcmp(vals[i], p, len))
-            return true;
+        if (lens[i] == len && !memcmp(vals[i], p, len)) return true;
     return false;
 }
 
@@ -624,14 +603,12 @@ static void grow_buf(sl_kafka_source *s, size_t need) {
 /* 1: taken (message or filtered), 0: dropped, 2: did not fit (hold it). */
 static int take(sl_kafka_source *s, rd_kafka_message_t *m, int max) {
     int id = part_id(s, rd_kafka_topic_name(m->rkt), m->partition, true);
-    if (id < 0)
-        return 0;
+    if (id < 0) return 0;
     kpart *p = &s->parts[id];
     if (!p->assigned || (p->next >= 0 && m->offset < p->next))
         return 0; /* stale fetch of a revoked partition, or a duplicate */
     if (s->once && p->end >= 0 && m->offset >= p->end) {
-        if (!p->paused)
-            pause_part(s, p);
+        if (!p->paused) pause_part(s, p);
         return 0; /* beyond the end of this run: the next run reads it */
     }
     if (!filter_pass(s, m)) {
@@ -641,10 +618,8 @@ static int take(sl_kafka_source *s, rd_kafka_message_t *m, int max) {
     }
     size_t len = m->payload ? m->len : 0;
     size_t need = s->blen + len + 1;
-    if (s->n > 0 && need > BATCH_BYTES_MAX)
-        return 2;
-    if (need > s->bcap)
-        grow_buf(s, need);
+    if (s->n > 0 && need > BATCH_BYTES_MAX) return 2;
+    if (need > s->bcap) grow_buf(s, need);
     if (s->n >= s->mcap) {
         int nc = s->mcap * 2 < max ? s->mcap * 2 : max;
         s->msgs = sl_xreallocarray(s->msgs, (size_t)nc, sizeof *s->msgs);
@@ -668,8 +643,7 @@ static int take(sl_kafka_source *s, rd_kafka_message_t *m, int max) {
 
 static void on_eof(sl_kafka_source *s, rd_kafka_message_t *m) {
     int id = part_id(s, rd_kafka_topic_name(m->rkt), m->partition, true);
-    if (id < 0)
-        return;
+    if (id < 0) return;
     kpart *p = &s->parts[id];
     if (p->assigned && m->offset >= 0 && p->next < 0)
         p->next = m->offset; /* learns the start position when the reset policy chose it */
@@ -681,8 +655,7 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
     s->blen = 0;
     *buf = s->buf;
     *msgs = s->msgs;
-    if (max < 1)
-        max = 1;
+    if (max < 1) max = 1;
     if (s->evfd >= 0) { /* drained first: what is enqueued after this signals again */
         uint64_t v;
         if (read(s->evfd, &v, sizeof v) < 0) { /* EAGAIN: nothing was signalled */
@@ -714,11 +687,11 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
                 ; /* NULL: dropped on revocation */
             if (!m) {
                 /* serves callbacks (rebalance) too; may return 0 messages on an event */
-                ssize_t got = rd_kafka_consume_batch_queue(s->q, wait, s->ahead, (size_t)(sizeof s->ahead / sizeof *s->ahead));
+                ssize_t got = rd_kafka_consume_batch_queue(
+                    s->q, wait, s->ahead, (size_t)(sizeof s->ahead / sizeof *s->ahead));
                 s->iahead = 0;
                 s->nahead = got > 0 ? (int)got : 0;
-                if (s->nahead > 0)
-                    continue;
+                if (s->nahead > 0) continue;
                 if (wait > 0 && sl_monotonic_us() < deadline)
                     continue; /* woke up for an event (rebalance): keep waiting */
                 break;
@@ -731,8 +704,9 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
                 const char *why = rd_kafka_message_errstr(m);
                 char esc[512];
                 sl_json_escape(esc, sizeof esc, why, (int)strlen(why));
-                sl_log_error("kafka consume error", "\"code\":\"%s\",\"topic\":\"%s\",\"detail\":\"%s\"",
-                             rd_kafka_err2name(m->err), m->rkt ? rd_kafka_topic_name(m->rkt) : "", esc);
+                sl_log_error(
+                    "kafka consume error", "\"code\":\"%s\",\"topic\":\"%s\",\"detail\":\"%s\"",
+                    rd_kafka_err2name(m->err), m->rkt ? rd_kafka_topic_name(m->rkt) : "", esc);
                 s->last_err = (int)m->err;
             }
         } else if (take(s, m, max) == 2) {
@@ -744,16 +718,13 @@ int sl_kafka_poll(sl_kafka_source *s, int max, int timeout_ms, const char **buf,
     /* hand over: positions now cover everything in the batch */
     for (int i = 0; i < s->nparts; i++) {
         kpart *p = &s->parts[i];
-        if (!p->assigned)
-            continue;
+        if (!p->assigned) continue;
         p->delivered = p->next;
         s->filtered += p->pend_filtered;
         p->pend_filtered = 0;
         if (s->once) {
-            if (p->end < 0)
-                fetch_end(s, p);
-            if (!p->paused && part_done(p))
-                pause_part(s, p);
+            if (p->end < 0) fetch_end(s, p);
+            if (!p->paused && part_done(p)) pause_part(s, p);
         }
     }
     s->buf[s->blen] = 0;
@@ -771,9 +742,7 @@ const char *const *sl_kafka_partition_names(const sl_kafka_source *s) {
     return s->names ? s->names : none;
 }
 
-int sl_kafka_partition_count(const sl_kafka_source *s) {
-    return s->nparts;
-}
+int sl_kafka_partition_count(const sl_kafka_source *s) { return s->nparts; }
 
 void sl_kafka_each_dirty(sl_kafka_source *s, sl_kafka_each_fn fn, void *ud) {
     for (int i = 0; i < s->nparts; i++) {
@@ -789,26 +758,21 @@ void sl_kafka_committed(sl_kafka_source *s) {
     rd_kafka_topic_partition_list_t *l = NULL;
     for (int i = 0; i < s->nparts; i++) {
         kpart *p = &s->parts[i];
-        if (p->reported < 0 || p->reported == p->committed)
-            continue;
+        if (p->reported < 0 || p->reported == p->committed) continue;
         p->committed = p->reported;
-        if (!p->assigned)
-            continue;
-        if (!l)
-            l = rd_kafka_topic_partition_list_new(8);
-        rd_kafka_topic_partition_list_add(l, s->topics[p->topic].name, p->partition)->offset = p->committed;
+        if (!p->assigned) continue;
+        if (!l) l = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(l, s->topics[p->topic].name, p->partition)->offset =
+            p->committed;
     }
     if (l) {
         rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, l, 1);
-        if (e)
-            sl_log_warn("kafka: offset commit failed", "\"code\":\"%s\"", rd_kafka_err2name(e));
+        if (e) sl_log_warn("kafka: offset commit failed", "\"code\":\"%s\"", rd_kafka_err2name(e));
         rd_kafka_topic_partition_list_destroy(l);
     }
 }
 
-int64_t sl_kafka_filtered(const sl_kafka_source *s) {
-    return s->filtered;
-}
+int64_t sl_kafka_filtered(const sl_kafka_source *s) { return s->filtered; }
 
 int64_t sl_kafka_lag(const sl_kafka_source *s) {
     int64_t lag = 0;
@@ -816,20 +780,19 @@ int64_t sl_kafka_lag(const sl_kafka_source *s) {
         const kpart *p = &s->parts[i];
         int64_t lo, hi;
         if (!p->assigned ||
-            rd_kafka_get_watermark_offsets(s->rk, s->topics[p->topic].name, p->partition, &lo, &hi) || hi < 0)
+            rd_kafka_get_watermark_offsets(s->rk, s->topics[p->topic].name, p->partition, &lo,
+                                           &hi) ||
+            hi < 0)
             continue;
         int64_t at = p->delivered >= 0 ? p->delivered : lo;
-        if (at >= 0 && hi > at)
-            lag += hi - at;
+        if (at >= 0 && hi > at) lag += hi - at;
     }
     return lag;
 }
 
 bool sl_kafka_done(const sl_kafka_source *s) {
-    if (!s->once || !s->assign_seen)
-        return false;
+    if (!s->once || !s->assign_seen) return false;
     for (int i = 0; i < s->nparts; i++)
-        if (s->parts[i].assigned && !part_done(&s->parts[i]))
-            return false;
+        if (s->parts[i].assigned && !part_done(&s->parts[i])) return false;
     return true;
 }

@@ -44,11 +44,11 @@ typedef struct sl_kafka_config {
     int ntopics;
     const char *const *props; /* "key=value" passed to rd_kafka_conf_set (TLS, SASL, ...) */
     int nprops;
-    const char *filter_header;            /* header name, or NULL */
-    const char *const *filter_values;     /* allow-list of that header's values */
+    const char *filter_header;        /* header name, or NULL */
+    const char *const *filter_values; /* allow-list of that header's values */
     int nfilter;
-    bool filter_missing_pass;             /* a message without the header passes (else: filtered) */
-    const char *const *filter_keys;       /* allow-list of message keys, or NULL */
+    bool filter_missing_pass;       /* a message without the header passes (else: filtered) */
+    const char *const *filter_keys; /* allow-list of message keys, or NULL */
     int nfilter_keys;
     bool once; /* stop at the end offsets seen when the partition was first assigned */
 } sl_kafka_config;

@@ -34,8 +34,8 @@ static void mock_log_cb(const rd_kafka_t *rk, int level, const char *fac, const 
         return;
     char esc[512];
     sl_json_escape(esc, sizeof esc, buf, (int)strlen(buf));
-    sl_log(level <= 3 ? SL_LOG_ERROR : SL_LOG_WARN, "kafka mock", "\"facility\":\"%s\",\"detail\":\"%s\"",
-           fac, esc);
+    sl_log(level <= 3 ? SL_LOG_ERROR : SL_LOG_WARN, "kafka mock",
+           "\"facility\":\"%s\",\"detail\":\"%s\"", fac, esc);
 }
 
 int sl_kafka_mock_topic(sl_kafka_mock *m, const char *spec, sl_error *err) {
@@ -43,7 +43,8 @@ int sl_kafka_mock_topic(sl_kafka_mock *m, const char *spec, sl_error *err) {
     const char *colon = strrchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     if (n == 0 || n >= sizeof name)
-        return sl_error_set(err, SL_EINVAL, "kafka mock: bad topic '%s' (want name:partitions)", spec);
+        return sl_error_set(err, SL_EINVAL, "kafka mock: bad topic '%s' (want name:partitions)",
+                            spec);
     memcpy(name, spec, n);
     name[n] = 0;
     long parts = 1;
@@ -55,7 +56,8 @@ int sl_kafka_mock_topic(sl_kafka_mock *m, const char *spec, sl_error *err) {
     }
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(m->mc, name, (int)parts, 1);
     if (e)
-        return sl_error_set(err, SL_EIO, "kafka mock: create topic '%s': %s", name, rd_kafka_err2str(e));
+        return sl_error_set(err, SL_EIO, "kafka mock: create topic '%s': %s", name,
+                            rd_kafka_err2str(e));
     return 0;
 }
 
@@ -104,8 +106,7 @@ const char *sl_kafka_mock_bootstraps(const sl_kafka_mock *m) {
 }
 
 void sl_kafka_mock_stop(sl_kafka_mock *m) {
-    if (!m)
-        return;
+    if (!m) return;
     rd_kafka_mock_cluster_destroy(m->mc);
     rd_kafka_destroy(m->rk);
     free(m);
@@ -129,8 +130,7 @@ int sl_kafka_mock_main(int argc, char **argv) {
     int brokers = 1;
     const char **topics = calloc((size_t)argc, sizeof *topics);
     int ntopics = 0;
-    if (!topics)
-        return 1;
+    if (!topics) return 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--topic") && i + 1 < argc)
             topics[ntopics++] = argv[++i];

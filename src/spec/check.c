@@ -225,8 +225,10 @@ static void fmt_duration(double us_d, char *out, size_t cap) {
 }
 
 static void fmt_bound(const sl_opt *o, double x, char *out, size_t cap) {
-    if (o->type == SL_OPT_DURATION) fmt_duration(x, out, cap);
-    else snprintf(out, cap, "%.15g", x);
+    if (o->type == SL_OPT_DURATION)
+        fmt_duration(x, out, cap);
+    else
+        snprintf(out, cap, "%.15g", x);
 }
 
 /* "2..100000", "[0, 1]" (numbers), "1s..1h"; ">= 1", "<= 5". `in` tells
@@ -236,12 +238,16 @@ static void fmt_range(const sl_opt *o, char *out, size_t cap, bool *in) {
     fmt_bound(o, o->min, lo, sizeof lo);
     fmt_bound(o, o->max, hi, sizeof hi);
     *in = false;
-    if (isinf(o->max)) snprintf(out, cap, ">= %s", lo);
-    else if (isinf(o->min)) snprintf(out, cap, "<= %s", hi);
+    if (isinf(o->max))
+        snprintf(out, cap, ">= %s", lo);
+    else if (isinf(o->min))
+        snprintf(out, cap, "<= %s", hi);
     else {
         *in = true;
-        if (o->type == SL_OPT_DOUBLE) snprintf(out, cap, "[%s, %s]", lo, hi);
-        else snprintf(out, cap, "%s..%s", lo, hi);
+        if (o->type == SL_OPT_DOUBLE)
+            snprintf(out, cap, "[%s, %s]", lo, hi);
+        else
+            snprintf(out, cap, "%s..%s", lo, hi);
     }
 }
 
@@ -379,10 +385,9 @@ static size_t storage_size(sl_opt_type t) {
  * store writes past it. */
 static int check_size(const sl_opt *o, const char *what, sl_error *err) {
     if (!o->bind || !o->size || o->size == storage_size(o->type)) return 0;
-    return sl_error_set(err, SL_EINVAL,
-                        "%s%soption '%s': bound to a field of %zu bytes, %s options store %zu",
-                        PFX(what), o->name, o->size, sl_opt_type_name(o->type),
-                        storage_size(o->type));
+    return sl_error_set(
+        err, SL_EINVAL, "%s%soption '%s': bound to a field of %zu bytes, %s options store %zu",
+        PFX(what), o->name, o->size, sl_opt_type_name(o->type), storage_size(o->type));
 }
 
 /* A bound row's default: `def` read by the row's own rules, or zero. */
@@ -514,8 +519,10 @@ static void print_rows(FILE *out, const sl_opt *opts, const char *prefix, int wn
         row_name(prefix, o, name, sizeof name);
         type_text(o, type, sizeof type);
         fprintf(out, "  %-*s  %-*s  %s", wname, name, wtype, type, o->help ? o->help : "");
-        if (o->required) fprintf(out, " (required)");
-        else if (o->def) fprintf(out, " (default: %s)", o->def[0] ? o->def : "\"\"");
+        if (o->required)
+            fprintf(out, " (required)");
+        else if (o->def)
+            fprintf(out, " (default: %s)", o->def[0] ? o->def : "\"\"");
         fputc('\n', out);
         if (o->sub && depth < 8) {
             sub_prefix(prefix, o, sub, sizeof sub);

@@ -203,11 +203,13 @@ int sl_node_kv_list(const sl_node *n, const char *what, char ***out, int *count,
     *out = NULL;
     *count = 0;
     if (!n) return 0;
-    if (n->kind != SL_NODE_MAP) return sl_node_error(err, n, "%s: expected a map of settings", what);
+    if (n->kind != SL_NODE_MAP)
+        return sl_node_error(err, n, "%s: expected a map of settings", what);
     *out = sl_xcalloc((size_t)n->n + 1, sizeof **out);
     for (int i = 0; i < n->n; i++) {
         const sl_node *v = n->map[i].val;
-        if (v->kind != SL_NODE_SCALAR) return sl_node_error(err, v, "%s '%s': expected a value", what, n->map[i].key);
+        if (v->kind != SL_NODE_SCALAR)
+            return sl_node_error(err, v, "%s '%s': expected a value", what, n->map[i].key);
         size_t l = strlen(n->map[i].key) + strlen(v->str ? v->str : "") + 2;
         (*out)[i] = sl_xmalloc(l);
         snprintf((*out)[i], l, "%s=%s", n->map[i].key, v->str ? v->str : "");
@@ -217,6 +219,7 @@ int sl_node_kv_list(const sl_node *n, const char *what, char ***out, int *count,
 }
 
 void sl_kv_list_free(char **list, int count) {
-    for (int i = 0; list && i < count; i++) free(list[i]);
+    for (int i = 0; list && i < count; i++)
+        free(list[i]);
     free(list);
 }

@@ -139,20 +139,21 @@ typedef struct sl_opt {
     const char *help;   /* one line */
     /* ---- binding (sl_spec_bind). Appended: a row that stops at `help`
      * is check-only, exactly as before. Write these with the macros below. */
-    size_t off;              /* bind: the value is stored at (char *)conf + off */
-    bool bind;               /* off is set (0 is a valid offset) */
-    double min, max;         /* inclusive bounds when min < max: INT, DOUBLE, DURATION (µs) */
-    size_t at;               /* bind_at: the value's node (NULL when absent) at conf + at */
-    bool bind_at;            /* at is set */
+    size_t off;               /* bind: the value is stored at (char *)conf + off */
+    bool bind;                /* off is set (0 is a valid offset) */
+    double min, max;          /* inclusive bounds when min < max: INT, DOUBLE, DURATION (µs) */
+    size_t at;                /* bind_at: the value's node (NULL when absent) at conf + at */
+    bool bind_at;             /* at is set */
     const struct sl_opt *sub; /* MAP: the map's own table; SEQ: each item's (help, docs) */
-    size_t size;             /* sizeof the bound field (SL_OPT_BIND): checked against the type */
-} sl_opt;                   /* tables end with {0} */
+    size_t size;              /* sizeof the bound field (SL_OPT_BIND): checked against the type */
+} sl_opt;                     /* tables end with {0} */
 
 /* Row helpers, after the six positional fields:
  *   {"size", SL_OPT_INT, false, NULL, "20", "values kept per key",
  *    SL_OPT_BIND(baseline_conf, size), SL_OPT_RANGE(2, 100000), SL_OPT_AT(baseline_conf, size_at)},
  * SL_OPT_MIN(1) is ">= 1", SL_OPT_MAX(x) is "<= x". */
-#define SL_OPT_BIND(T, field) .off = offsetof(T, field), .size = sizeof(((T *)0)->field), .bind = true
+#define SL_OPT_BIND(T, field)                                                                      \
+    .off = offsetof(T, field), .size = sizeof(((T *)0)->field), .bind = true
 #define SL_OPT_AT(T, field) .at = offsetof(T, field), .bind_at = true
 #define SL_OPT_RANGE(lo, hi) .min = (lo), .max = (hi)
 #define SL_OPT_MIN(lo) .min = (lo), .max = INFINITY

@@ -16,10 +16,10 @@ typedef struct sl_event {
     int64_t commit_id;
     const char *kind; /* "commit", "final" (end of --once), "schema" */
     int64_t records_in, parse_errors, quarantined, late, duplicates, filtered, dropped;
-    int64_t watermark_us;                    /* INT64_MIN: none */
+    int64_t watermark_us;                   /* INT64_MIN: none */
     double lag_avg_ms, lag_max_ms, proc_ms; /* NAN: none */
-    double commit_ms;                        /* NAN: none */
-    const char *details;                     /* JSON, may be NULL */
+    double commit_ms;                       /* NAN: none */
+    const char *details;                    /* JSON, may be NULL */
 } sl_event;
 
 /* An event with every counter 0 and every measurement absent. */

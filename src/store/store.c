@@ -36,8 +36,11 @@ static const char *db_file(sqlite3 *db) {
  * (database <file>)", and returns the SL_E* code for it. */
 static int db_err(sl_store *s, sl_error *err, const char *what) {
     int code = sqlite3_errcode(s->db);
-    int rc = (code == SQLITE_FULL) ? SL_EFULL : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? SL_ECORRUPT : SL_EIO;
-    return sl_error_set(err, rc, "%s: %s (database %s)", what, sqlite3_errmsg(s->db), db_file(s->db));
+    int rc = (code == SQLITE_FULL)                               ? SL_EFULL
+             : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? SL_ECORRUPT
+                                                                 : SL_EIO;
+    return sl_error_set(err, rc, "%s: %s (database %s)", what, sqlite3_errmsg(s->db),
+                        db_file(s->db));
 }
 
 /* For the calls that have no sl_error to fill: the message goes to the log. */
@@ -58,18 +61,20 @@ static int exec_what(sl_store *s, const char *sql, const char *what, sl_error *e
         /* busy: another process holds the write lock past the busy timeout */
         int rc = code == SQLITE_FULL ? SL_EFULL : code == SQLITE_BUSY ? SL_EAGAIN : SL_EIO;
         if (code == SQLITE_BUSY)
-            sl_error_set(err, rc, "%s%sdatabase %s is locked by another process (waited 5 s)", what ? what : "",
-                         what ? ": " : "", db_file(s->db));
+            sl_error_set(err, rc, "%s%sdatabase %s is locked by another process (waited 5 s)",
+                         what ? what : "", what ? ": " : "", db_file(s->db));
         else
-            sl_error_set(err, rc, "%s: %s (database %s)", what ? what : "sqlite", msg ? msg : sqlite3_errmsg(s->db),
-                         db_file(s->db));
+            sl_error_set(err, rc, "%s: %s (database %s)", what ? what : "sqlite",
+                         msg ? msg : sqlite3_errmsg(s->db), db_file(s->db));
         sqlite3_free(msg);
         return rc;
     }
     return 0;
 }
 
-int sl_store_exec(sl_store *s, const char *sql, sl_error *err) { return exec_what(s, sql, NULL, err); }
+int sl_store_exec(sl_store *s, const char *sql, sl_error *err) {
+    return exec_what(s, sql, NULL, err);
+}
 
 /* A growing buffer for SQL text built from a schema (any number of columns
  * and name lengths). */
@@ -94,7 +99,8 @@ static void sb_printf(sqlbuf *b, const char *fmt, ...) {
             return;
         }
         size_t cap = b->cap * 2;
-        while (cap - b->n <= (size_t)k) cap *= 2;
+        while (cap - b->n <= (size_t)k)
+            cap *= 2;
         b->p = sl_xrealloc(b->p, cap);
         b->cap = cap;
     }
@@ -121,10 +127,12 @@ static int prep(sl_store *s, const char *sql, sqlite3_stmt **st, sl_error *err) 
 sl_store *sl_store_open(const char *path, bool readonly, sl_error *err) {
     sl_store *s = sl_xcalloc(1, sizeof *s);
     /* one connection per thread: no SQLite mutexes needed */
-    int flags = (readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+                SQLITE_OPEN_NOMUTEX;
     int orc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (orc != SQLITE_OK) {
-        sl_error_set(err, SL_EIO, "cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(orc));
+        sl_error_set(err, SL_EIO, "cannot open database %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(orc));
         sqlite3_close(s->db);
         free(s);
         return NULL;
@@ -132,22 +140,30 @@ sl_store *sl_store_open(const char *path, bool readonly, sl_error *err) {
     sqlite3_busy_timeout(s->db, 5000);
     if (readonly) return s;
     static const char *setup =
-        "PRAGMA page_size=16384;"          /* new databases: fewer, larger page writes */
+        "PRAGMA page_size=16384;" /* new databases: fewer, larger page writes */
         "PRAGMA journal_mode=WAL;"
-        "PRAGMA cache_size=-65536;"        /* 64 MiB: an interval's pages stay in memory */
+        "PRAGMA cache_size=-65536;" /* 64 MiB: an interval's pages stay in memory */
         "PRAGMA synchronous=NORMAL;"
         "PRAGMA wal_autocheckpoint=4000;"
-        "CREATE TABLE IF NOT EXISTS quarantine(table_name TEXT, reason TEXT, raw TEXT, _source TEXT, _offset INTEGER, _ingest_ts TEXT);"
-        "CREATE TABLE IF NOT EXISTS _sluice_positions(source TEXT, partition TEXT, position INTEGER, PRIMARY KEY(source, partition)) WITHOUT ROWID;"
-        "CREATE TABLE IF NOT EXISTS _sluice_state(op TEXT, seq INTEGER PRIMARY KEY AUTOINCREMENT, full INTEGER, data BLOB);"
+        "CREATE TABLE IF NOT EXISTS quarantine(table_name TEXT, reason TEXT, raw TEXT, _source "
+        "TEXT, _offset INTEGER, _ingest_ts TEXT);"
+        "CREATE TABLE IF NOT EXISTS _sluice_positions(source TEXT, partition TEXT, position "
+        "INTEGER, PRIMARY KEY(source, partition)) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS _sluice_state(op TEXT, seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "full INTEGER, data BLOB);"
         "CREATE TABLE IF NOT EXISTS _sluice_kv(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;";
     char *msg = NULL;
     if (sqlite3_exec(s->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
         int ec = sqlite3_errcode(s->db);
         bool corrupt = ec == SQLITE_CORRUPT || ec == SQLITE_NOTADB;
-        sl_error_set(err, corrupt ? SL_ECORRUPT : ec == SQLITE_FULL ? SL_EFULL : SL_EIO,
-                     "cannot initialise database %s: %s%s", path, msg ? msg : sqlite3_errmsg(s->db),
-                     corrupt ? " (the checkpoint database is damaged: see docs/operations.md, 'Recovery')" : "");
+        sl_error_set(
+            err,
+            corrupt             ? SL_ECORRUPT
+            : ec == SQLITE_FULL ? SL_EFULL
+                                : SL_EIO,
+            "cannot initialise database %s: %s%s", path, msg ? msg : sqlite3_errmsg(s->db),
+            corrupt ? " (the checkpoint database is damaged: see docs/operations.md, 'Recovery')"
+                    : "");
         sqlite3_free(msg);
         sl_store_close(s);
         return NULL;
@@ -192,9 +208,12 @@ int sl_store_commit(sl_store *s, sl_error *err) {
 static const char *sql_type(sl_type t) {
     switch (t) {
     case SL_T_INT:
-    case SL_T_BOOL: return "INTEGER";
-    case SL_T_DOUBLE: return "REAL";
-    default: return "TEXT";
+    case SL_T_BOOL:
+        return "INTEGER";
+    case SL_T_DOUBLE:
+        return "REAL";
+    default:
+        return "TEXT";
     }
 }
 
@@ -214,15 +233,18 @@ sl_table_writer *sl_store_table(sl_store *s, const char *name, const sl_schema *
     sb_init(&sql);
     sb_printf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\"(", name);
     for (int i = 0; i < schema->n; i++)
-        sb_printf(&sql, "%s\"%s\" %s%s", i ? "," : "", schema->f[i].name, sql_type(schema->f[i].type),
+        sb_printf(&sql, "%s\"%s\" %s%s", i ? "," : "", schema->f[i].name,
+                  sql_type(schema->f[i].type),
                   mode == SL_WRITE_UPSERT && !strcmp(schema->f[i].name, "_group") ? " UNIQUE" : "");
-    if (audit) sb_printf(&sql, "%s_ingest_ts TEXT,_source TEXT,_offset INTEGER", schema->n ? "," : "");
+    if (audit)
+        sb_printf(&sql, "%s_ingest_ts TEXT,_source TEXT,_offset INTEGER", schema->n ? "," : "");
     sb_printf(&sql, ")");
     snprintf(what, sizeof what, "creating table \"%s\"", name);
     if (exec_what(s, sql.p, what, err)) goto fail;
     /* schema evolution: add columns the table does not have yet */
     snprintf(what, sizeof what, "reading the columns of table \"%s\"", name);
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &st,
+                           NULL) != SQLITE_OK)
         goto dberr;
     for (int i = 0; i < schema->n; i++) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -234,32 +256,38 @@ sl_table_writer *sl_store_table(sl_store *s, const char *name, const sl_schema *
             sb_reset(&sql);
             sb_printf(&sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", name, schema->f[i].name,
                       sql_type(schema->f[i].type));
-            snprintf(what, sizeof what, "adding column \"%s\" to table \"%s\"", schema->f[i].name, name);
+            snprintf(what, sizeof what, "adding column \"%s\" to table \"%s\"", schema->f[i].name,
+                     name);
             if (exec_what(s, sql.p, what, err)) goto fail;
-            sl_log_info("table column added", "\"table\":\"%s\",\"column\":\"%s\"", name, schema->f[i].name);
+            sl_log_info("table column added", "\"table\":\"%s\",\"column\":\"%s\"", name,
+                        schema->f[i].name);
         }
     }
     sqlite3_finalize(st);
     st = NULL;
     sb_reset(&sql);
     sb_printf(&sql, "INSERT INTO \"%s\"(", name);
-    for (int i = 0; i < schema->n; i++) sb_printf(&sql, "%s\"%s\"", i ? "," : "", schema->f[i].name);
+    for (int i = 0; i < schema->n; i++)
+        sb_printf(&sql, "%s\"%s\"", i ? "," : "", schema->f[i].name);
     if (audit) sb_printf(&sql, "%s_ingest_ts,_source,_offset", schema->n ? "," : "");
     sb_printf(&sql, ") VALUES(");
     int nparams = schema->n + (audit ? 3 : 0);
-    for (int i = 0; i < nparams; i++) sb_printf(&sql, "%s?", i ? "," : "");
+    for (int i = 0; i < nparams; i++)
+        sb_printf(&sql, "%s?", i ? "," : "");
     sb_printf(&sql, ")");
     if (mode == SL_WRITE_UPSERT) {
         sb_printf(&sql, " ON CONFLICT(_group) DO UPDATE SET ");
         int first = 1;
         for (int i = 0; i < schema->n; i++) {
             if (!strcmp(schema->f[i].name, "_group")) continue;
-            sb_printf(&sql, "%s\"%s\"=excluded.\"%s\"", first ? "" : ",", schema->f[i].name, schema->f[i].name);
+            sb_printf(&sql, "%s\"%s\"=excluded.\"%s\"", first ? "" : ",", schema->f[i].name,
+                      schema->f[i].name);
             first = 0;
         }
     }
     snprintf(what, sizeof what, "preparing the insert into table \"%s\"", name);
-    if (sqlite3_prepare_v3(s->db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL) != SQLITE_OK) goto dberr;
+    if (sqlite3_prepare_v3(s->db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL) != SQLITE_OK)
+        goto dberr;
     free(sql.p);
     return w;
 dberr:
@@ -277,12 +305,14 @@ int sl_store_format_ts(int64_t us, char *out, size_t cap) {
     return sl_time_format_iso_us(us, out, cap);
 }
 
-int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *part_names, sl_error *err) {
+int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *part_names,
+                   sl_error *err) {
     sqlite3_stmt *st = w->ins;
     char tsbuf[SL_MAX_COLUMNS][40];
     /* store.h: b has the writer's schema (extra columns at the end ignored) */
     assert(b->schema.n >= w->schema.n);
-    for (int c = 0; c < w->schema.n; c++) assert(b->col[c].type == w->schema.f[c].type);
+    for (int c = 0; c < w->schema.n; c++)
+        assert(b->col[c].type == w->schema.f[c].type);
     for (uint32_t r = 0; r < b->n; r++) {
         for (int c = 0; c < w->schema.n; c++) {
             const sl_column *col = &b->col[c];
@@ -292,16 +322,25 @@ int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *par
                 continue;
             }
             switch (col->type) {
-            case SL_T_INT: sqlite3_bind_int64(st, p, col->v.i[r]); break;
-            case SL_T_BOOL: sqlite3_bind_int(st, p, col->v.b[r] != 0); break;
-            case SL_T_DOUBLE: sqlite3_bind_double(st, p, col->v.d[r]); break;
-            case SL_T_STRING: sqlite3_bind_text(st, p, col->v.s[r].ptr, (int)col->v.s[r].len, SQLITE_STATIC); break;
+            case SL_T_INT:
+                sqlite3_bind_int64(st, p, col->v.i[r]);
+                break;
+            case SL_T_BOOL:
+                sqlite3_bind_int(st, p, col->v.b[r] != 0);
+                break;
+            case SL_T_DOUBLE:
+                sqlite3_bind_double(st, p, col->v.d[r]);
+                break;
+            case SL_T_STRING:
+                sqlite3_bind_text(st, p, col->v.s[r].ptr, (int)col->v.s[r].len, SQLITE_STATIC);
+                break;
             case SL_T_TS: {
                 int len = sl_store_format_ts(col->v.i[r], tsbuf[c], sizeof tsbuf[c]);
                 sqlite3_bind_text(st, p, tsbuf[c], len, SQLITE_STATIC);
                 break;
             }
-            default: sqlite3_bind_null(st, p);
+            default:
+                sqlite3_bind_null(st, p);
             }
         }
         if (w->audit) {
@@ -310,8 +349,10 @@ int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *par
             int p = w->schema.n + 1;
             sqlite3_bind_text(st, p, its, len, SQLITE_TRANSIENT);
             assert(b->part[r] >= 0);
-            if (part_names) sqlite3_bind_text(st, p + 1, part_names[b->part[r]], -1, SQLITE_STATIC);
-            else sqlite3_bind_null(st, p + 1);
+            if (part_names)
+                sqlite3_bind_text(st, p + 1, part_names[b->part[r]], -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(st, p + 1);
             sqlite3_bind_int64(st, p + 2, b->pos[r]);
         }
         if (sqlite3_step(st) != SQLITE_DONE) {
@@ -361,13 +402,18 @@ int sl_store_put_position(sl_store *s, const char *source, const char *partition
     return rc;
 }
 
-int sl_store_positions(sl_store *s, const char *source, sl_position_fn fn, void *ud, sl_error *err) {
+int sl_store_positions(sl_store *s, const char *source, sl_position_fn fn, void *ud,
+                       sl_error *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT partition, position FROM _sluice_positions WHERE source=? ORDER BY partition", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT partition, position FROM _sluice_positions WHERE source=? ORDER BY partition",
+            -1, &st, NULL) != SQLITE_OK)
         return db_err(s, err, "reading source positions");
     sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
     int rc = step == SQLITE_DONE ? 0 : db_err(s, err, "reading source positions");
     sqlite3_finalize(st);
     return rc;
@@ -375,7 +421,9 @@ int sl_store_positions(sl_store *s, const char *source, sl_position_fn fn, void 
 
 int sl_store_get_position(sl_store *s, const char *source, const char *partition, int64_t *pos) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT position FROM _sluice_positions WHERE source=? AND partition=?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT position FROM _sluice_positions WHERE source=? AND partition=?",
+                           -1, &st, NULL) != SQLITE_OK)
         return db_log(s, "reading a source position");
     sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, partition, -1, SQLITE_STATIC);
@@ -390,12 +438,14 @@ int sl_store_get_position(sl_store *s, const char *source, const char *partition
     return rc;
 }
 
-int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n, sl_error *err) {
+int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n,
+                       sl_error *err) {
     char what[256];
     snprintf(what, sizeof what, "saving the state of %s", op);
     if (full) {
         sqlite3_stmt *del;
-        if (sqlite3_prepare_v2(s->db, "DELETE FROM _sluice_state WHERE op=?", -1, &del, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db, "DELETE FROM _sluice_state WHERE op=?", -1, &del, NULL) !=
+            SQLITE_OK)
             return db_err(s, err, what);
         sqlite3_bind_text(del, 1, op, -1, SQLITE_STATIC);
         int rc = sqlite3_step(del) == SQLITE_DONE ? 0 : db_err(s, err, what);
@@ -415,12 +465,14 @@ int sl_store_load_state(sl_store *s, const char *op, sl_state_fn fn, void *ud, s
     sqlite3_stmt *st;
     char what[256];
     snprintf(what, sizeof what, "loading the state of %s", op);
-    if (sqlite3_prepare_v2(s->db, "SELECT full, data FROM _sluice_state WHERE op=? ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT full, data FROM _sluice_state WHERE op=? ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
         return db_err(s, err, what);
     sqlite3_bind_text(st, 1, op, -1, SQLITE_STATIC);
     int rc = 0, step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(ud, sqlite3_column_int(st, 0) != 0, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), err);
+        rc = fn(ud, sqlite3_column_int(st, 0) != 0, sqlite3_column_blob(st, 1),
+                (size_t)sqlite3_column_bytes(st, 1), err);
     if (!rc && step != SQLITE_DONE) rc = db_err(s, err, what); /* not a partial restore */
     sqlite3_finalize(st);
     return rc;
@@ -429,7 +481,9 @@ int sl_store_load_state(sl_store *s, const char *op, sl_state_fn fn, void *ud, s
 int64_t sl_store_state_bytes(sl_store *s, const char *op) {
     sqlite3_stmt *st;
     int64_t n = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(length(data)),0) FROM _sluice_state WHERE op=?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(sum(length(data)),0) FROM _sluice_state WHERE op=?", -1,
+                           &st, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(st, 1, op, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
@@ -448,7 +502,8 @@ int sl_store_put_kv(sl_store *s, const char *key, const char *val) {
 
 int sl_store_get_kv(sl_store *s, const char *key, char *out, size_t cap) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM _sluice_kv WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM _sluice_kv WHERE key=?", -1, &st, NULL) !=
+        SQLITE_OK)
         return db_log(s, "reading a setting");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = SL_ENOTFOUND, step = sqlite3_step(st);

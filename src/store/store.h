@@ -36,7 +36,8 @@ sl_table_writer *sl_store_table(sl_store *s, const char *name, const sl_schema *
                                 bool audit, sl_error *err);
 /* Writes all rows of b (schema as given to sl_store_table, extra columns ignored).
  * part_names[b->part[i]] names the row's source partition for _source. */
-int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *part_names, sl_error *err);
+int sl_table_write(sl_table_writer *w, const sl_batch *b, const char *const *part_names,
+                   sl_error *err);
 int64_t sl_table_rows_written(const sl_table_writer *w);
 void sl_table_writer_free(sl_table_writer *w);
 
@@ -52,7 +53,8 @@ int sl_store_positions(sl_store *s, const char *source, sl_position_fn fn, void 
 int sl_store_get_position(sl_store *s, const char *source, const char *partition, int64_t *pos);
 
 /* Operator state: a full snapshot replaces every earlier row for the op. */
-int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n, sl_error *err);
+int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n,
+                       sl_error *err);
 typedef int (*sl_state_fn)(void *ud, bool full, const void *data, size_t n, sl_error *err);
 int sl_store_load_state(sl_store *s, const char *op, sl_state_fn fn, void *ud, sl_error *err);
 /* Bytes of state stored for op since its last full snapshot. */

@@ -49,7 +49,8 @@ static double unif(void) { return ((double)(next() >> 11) + 0.5) * 0x1.0p-53; }
 static double normal(void) { return sqrt(-2 * log(unif())) * cos(2 * M_PI * unif()); }
 
 static void usage(void) {
-    fprintf(stderr, "usage: analytics_gen --out DIR [--events N] [--seed S] [--hours H] [--keys K]\n");
+    fprintf(stderr,
+            "usage: analytics_gen --out DIR [--events N] [--seed S] [--hours H] [--keys K]\n");
     exit(2);
 }
 
@@ -58,12 +59,18 @@ int main(int argc, char **argv) {
     long long events = 300000, seed = 1, hours = 6, nkeys = 40;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) usage();
-        if (!strcmp(argv[i], "--out")) out = argv[++i];
-        else if (!strcmp(argv[i], "--events")) events = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--seed")) seed = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--hours")) hours = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--keys")) nkeys = atoll(argv[++i]);
-        else usage();
+        if (!strcmp(argv[i], "--out"))
+            out = argv[++i];
+        else if (!strcmp(argv[i], "--events"))
+            events = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--seed"))
+            seed = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--hours"))
+            hours = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--keys"))
+            nkeys = atoll(argv[++i]);
+        else
+            usage();
     }
     if (!out || events < 1 || hours < 1 || nkeys < 1 || nkeys > 99) usage();
     mkdir(out, 0755);
@@ -107,31 +114,44 @@ int main(int argc, char **argv) {
                 }
             }
             int64_t ts = base - (int64_t)(unif() * 20000);
-            if (ts < T0_MS + w * WIN_MS && r > 0) ts = T0_MS + w * WIN_MS; /* keep bursts in their window */
+            if (ts < T0_MS + w * WIN_MS && r > 0)
+                ts = T0_MS + w * WIN_MS; /* keep bursts in their window */
             double v;
             switch (k % 4) {
-            case 0: v = exp(3 + 0.05 * (double)k + 1.5 * normal()); break;
-            case 1: v = 10.0 / pow(unif(), 1.0 / 1.3); break;
-            case 2: v = (unif() < 0.05 ? -1 : 1) * exp(1 + normal()); break;
-            default: v = unif() < 0.1 ? 0.0 : exp(5 + 0.8 * normal()); break;
+            case 0:
+                v = exp(3 + 0.05 * (double)k + 1.5 * normal());
+                break;
+            case 1:
+                v = 10.0 / pow(unif(), 1.0 / 1.3);
+                break;
+            case 2:
+                v = (unif() < 0.05 ? -1 : 1) * exp(1 + normal());
+                break;
+            default:
+                v = unif() < 0.1 ? 0.0 : exp(5 + 0.8 * normal());
+                break;
             }
             if (reps > 1) v *= 50;
             int score = (int)(next() % 20);
             long long user = 1 + (long long)(next() % 30000);
             if (unif() < 0.005) {
                 nulls++;
-                fprintf(f, "{\"ts\":%" PRId64 ",\"key\":\"k%02lld\",\"value\":null,\"score\":%d,\"user\":%lld}\n",
+                fprintf(f,
+                        "{\"ts\":%" PRId64
+                        ",\"key\":\"k%02lld\",\"value\":null,\"score\":%d,\"user\":%lld}\n",
                         ts, k, score, user);
             } else {
-                fprintf(f, "{\"ts\":%" PRId64 ",\"key\":\"k%02lld\",\"value\":%.17g,\"score\":%d,\"user\":%lld}\n",
+                fprintf(f,
+                        "{\"ts\":%" PRId64
+                        ",\"key\":\"k%02lld\",\"value\":%.17g,\"score\":%d,\"user\":%lld}\n",
                         ts, k, v, score, user);
             }
             written++;
         }
     }
     if (f) fclose(f);
-    printf("analytics_gen: %lld lines in %lld files, %d planted bursts, %lld null values\n", written, file_no,
-           nburst, nulls);
+    printf("analytics_gen: %lld lines in %lld files, %d planted bursts, %lld null values\n",
+           written, file_no, nburst, nulls);
     free(cdf);
     free(burst);
     return 0;

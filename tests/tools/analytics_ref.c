@@ -113,8 +113,10 @@ static void parse_line(const char *line, const char *file) {
     if (!(p = field(line, "\"key\":\"k"))) die("%s: no key in '%s'", file, line);
     r.key = (int)strtol(p, &end, 10);
     if (!(p = field(line, "\"value\":"))) die("%s: no value in '%s'", file, line);
-    if (!strncmp(p, "null", 4)) r.has_v = 0;
-    else r.has_v = 1, r.v = strtod(p, &end);
+    if (!strncmp(p, "null", 4))
+        r.has_v = 0;
+    else
+        r.has_v = 1, r.v = strtod(p, &end);
     if (!(p = field(line, "\"score\":"))) die("%s: no score", file);
     r.score = strtoll(p, &end, 10);
     if (!(p = field(line, "\"user\":"))) die("%s: no user", file);
@@ -135,7 +137,9 @@ static void parse_line(const char *line, const char *file) {
     recs[nrec++] = r;
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void read_dir(const char *dir) {
     DIR *d = opendir(dir);
@@ -193,7 +197,9 @@ static int cmp_i(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+static int64_t floor_div(int64_t a, int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 static void iso(int64_t ms, char *out) {
     time_t s = (time_t)floor_div(ms, 1000);
@@ -220,7 +226,8 @@ static int by_better(const rec *a, const rec *b, double oa, double ob, int sign)
     return a->user < b->user;
 }
 
-static void compute(const member *m, size_t cnt, const double *qs, int nq, group *g, double *vals, int64_t *users) {
+static void compute(const member *m, size_t cnt, const double *qs, int nq, group *g, double *vals,
+                    int64_t *users) {
     g->ws = m[0].ws;
     g->key = m[0].key;
     g->n = (int64_t)cnt;
@@ -302,23 +309,31 @@ static void exec(const char *sql) {
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die("sqlite: %s in %s", err, sql);
 }
 static void bind_d(sqlite3_stmt *s, int i, int has, double v) {
-    if (has && !isnan(v)) sqlite3_bind_double(s, i, v);
-    else sqlite3_bind_null(s, i);
+    if (has && !isnan(v))
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
 }
 static void bind_i(sqlite3_stmt *s, int i, int has, int64_t v) {
-    if (has) sqlite3_bind_int64(s, i, v);
-    else sqlite3_bind_null(s, i);
+    if (has)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
 }
 static void bind_t(sqlite3_stmt *s, int i, const char *v) {
-    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, i);
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
 }
 
 static void write_stats(const char *table, const group *g, size_t n) {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "CREATE TABLE %s(window_start TEXT, key TEXT, n INT, nv INT, p01 REAL, p50 REAL, p90 REAL, p99 REAL, "
-             "p999 REAL, sd REAL, var REAL, users_exact INT, vmin REAL, vmax REAL, top_user INT, low_user INT, "
+             "CREATE TABLE %s(window_start TEXT, key TEXT, n INT, nv INT, p01 REAL, p50 REAL, p90 "
+             "REAL, p99 REAL, "
+             "p999 REAL, sd REAL, var REAL, users_exact INT, vmin REAL, vmax REAL, top_user INT, "
+             "low_user INT, "
              "peak_user INT)",
              table);
     exec(sql);
@@ -350,7 +365,8 @@ static void write_stats(const char *table, const group *g, size_t n) {
 }
 
 static void write_hop(const group *g, size_t n) {
-    exec("CREATE TABLE stats_hop(window_start TEXT, key TEXT, n INT, p50 REAL, p95 REAL, top_user INT)");
+    exec("CREATE TABLE stats_hop(window_start TEXT, key TEXT, n INT, p50 REAL, p95 REAL, top_user "
+         "INT)");
     sqlite3_stmt *s;
     sqlite3_prepare_v2(db, "INSERT INTO stats_hop VALUES(?,?,?,?,?,?)", -1, &s, NULL);
     for (size_t i = 0; i < n; i++) {
@@ -375,11 +391,14 @@ static double median_of(double *v, size_t n) { /* v sorted */
 
 /* Anomaly and health over the 5-minute groups (sorted by key, then window). */
 static int64_t write_health(const group *g, size_t n) {
-    exec("CREATE TABLE key_health(window_start TEXT, key TEXT, n INT, baseline_mean REAL, baseline_stddev REAL, "
-         "zscore REAL, robust_z REAL, is_anomaly INT, severity TEXT, volume_penalty REAL, anomaly_penalty REAL, "
+    exec("CREATE TABLE key_health(window_start TEXT, key TEXT, n INT, baseline_mean REAL, "
+         "baseline_stddev REAL, "
+         "zscore REAL, robust_z REAL, is_anomaly INT, severity TEXT, volume_penalty REAL, "
+         "anomaly_penalty REAL, "
          "peak_penalty REAL, health_score REAL, health_trend TEXT, health_status TEXT)");
     sqlite3_stmt *s;
-    sqlite3_prepare_v2(db, "INSERT INTO key_health VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &s, NULL);
+    sqlite3_prepare_v2(db, "INSERT INTO key_health VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &s,
+                       NULL);
     int64_t anomalies = 0;
     static double hist[RING];
     static double scores[100000];
@@ -483,13 +502,14 @@ int main(int argc, char **argv) {
     exec("CREATE TABLE counts(name TEXT, n INT)");
     char sql[256];
     snprintf(sql, sizeof sql,
-             "INSERT INTO counts VALUES('lines', %" PRId64 "), ('late', %" PRId64 "), ('anomalies', %" PRId64 ")",
+             "INSERT INTO counts VALUES('lines', %" PRId64 "), ('late', %" PRId64
+             "), ('anomalies', %" PRId64 ")",
              nlines, nlate, anomalies);
     exec(sql);
     exec("COMMIT");
     sqlite3_close(db);
-    printf("analytics_ref: %" PRId64 " lines, %" PRId64 " late, %zu 5m groups, %zu 1h groups, %zu hopping groups, %" PRId64
-           " anomalies\n",
+    printf("analytics_ref: %" PRId64 " lines, %" PRId64
+           " late, %zu 5m groups, %zu 1h groups, %zu hopping groups, %" PRId64 " anomalies\n",
            nlines, nlate, n5, n1, nh, anomalies);
     free(g5);
     free(g1);

@@ -111,9 +111,11 @@ static sl_batch **make_input(const sl_schema *in, long rows, int keys, int *nb) 
 }
 
 /* Runs aggregate a over the input; returns seconds, *bytes = state bytes, *groups. */
-static double run(size_t a, const sl_schema *in, sl_batch **b, int nb, size_t *bytes, size_t *groups) {
+static double run(size_t a, const sl_schema *in, sl_batch **b, int nb, size_t *bytes,
+                  size_t *groups) {
     char doc[512];
-    snprintf(doc, sizeof doc, "w: {time: ts, size: 1d, keys: [k], accuracy: %s, aggregates: {x: \"%s\"}}\n",
+    snprintf(doc, sizeof doc,
+             "w: {time: ts, size: 1d, keys: [k], accuracy: %s, aggregates: {x: \"%s\"}}\n",
              strstr(AGGS[a].name, "0.1%") ? "0.001" : "0.01", AGGS[a].expr);
     sl_error e = {0};
     sl_spec *spec = sl_spec_load_mem("bench.yaml", doc, strlen(doc), NULL, &e);
@@ -143,10 +145,14 @@ int main(int argc, char **argv) {
     int keys = 1000, reps = 3;
     const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--rows")) rows = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--keys")) keys = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
+        if (!strcmp(argv[i], "--rows"))
+            rows = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--keys"))
+            keys = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--only"))
+            only = argv[i + 1];
         else {
             fprintf(stderr, "usage: bench_aggs [--rows N] [--keys K] [--reps R] [--only NAME]\n");
             return 2;
@@ -166,7 +172,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_aggs: no aggregate '%s'\n", only);
         return 2;
     }
-    printf("| aggregate | ns/record | ns/record over count(*) | bytes/window-key | bytes/window-key over count(*) |\n");
+    printf("| aggregate | ns/record | ns/record over count(*) | bytes/window-key | "
+           "bytes/window-key over count(*) |\n");
     printf("|---|---|---|---|---|\n");
     double base_ns = 0;
     size_t base_bytes = 0;
@@ -189,7 +196,8 @@ int main(int argc, char **argv) {
     size_t b1, g1, b0, g0;
     run(0, &in, b, nb, &b0, &g0);
     run(8, &in, b, nb, &b1, &g1);
-    printf("\nDDSketch at 1%%, one key with all %ld values: %zu bytes of state (target <= 2048).\n", rows, b1 - b0);
+    printf("\nDDSketch at 1%%, one key with all %ld values: %zu bytes of state (target <= 2048).\n",
+           rows, b1 - b0);
     for (int i = 0; i < nb; i++)
         sl_batch_free(b[i]);
     free(b);

@@ -131,7 +131,8 @@ static void on_metric(const char *s, size_t len) {
         return;
     }
     const char *ty[5];
-    for (int i = 0; i < 5; i++) ty[i] = (const char *)sqlite3_column_text(probe, 1 + i);
+    for (int i = 0; i < 5; i++)
+        ty[i] = (const char *)sqlite3_column_text(probe, 1 + i);
     for (int i = 0; i < 3; i++)
         if (ty[i] && strcmp(ty[i], "text") && strcmp(ty[i], "null")) {
             n_met_type++;
@@ -186,8 +187,10 @@ static void dim_write(const char *id, const char *attrs, int64_t from, int64_t t
     for (int i = 0; i < REF_DIM_ATTRS; i++)
         sqlite3_bind_text(dim_up, 2 + i, a[i], -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(dim_up, 2 + REF_DIM_ATTRS, from);
-    if (to == INT64_MIN) sqlite3_bind_null(dim_up, 3 + REF_DIM_ATTRS);
-    else sqlite3_bind_int64(dim_up, 3 + REF_DIM_ATTRS, to);
+    if (to == INT64_MIN)
+        sqlite3_bind_null(dim_up, 3 + REF_DIM_ATTRS);
+    else
+        sqlite3_bind_int64(dim_up, 3 + REF_DIM_ATTRS, to);
     sqlite3_bind_int(dim_up, 4 + REF_DIM_ATTRS, version);
     sqlite3_bind_int(dim_up, 5 + REF_DIM_ATTRS, active);
     if (sqlite3_step(dim_up) != SQLITE_DONE) die("dim upsert");
@@ -208,7 +211,8 @@ static void on_entity(const char *s, size_t len) {
                                 (const char *)sqlite3_column_text(ent_probe, 2 + i));
     int64_t t = sqlite3_column_int64(ent_probe, 2 + REF_DIM_ATTRS);
     size_t k = 0;
-    while (k < ncur && strcmp(cur[k].id, id)) k++;
+    while (k < ncur && strcmp(cur[k].id, id))
+        k++;
     if (k == ncur) {
         cur = realloc(cur, (ncur + 1) * sizeof *cur);
         snprintf(cur[k].id, sizeof cur[k].id, "%s", id);
@@ -235,12 +239,12 @@ static void on_entity(const char *s, size_t len) {
 
 /* JSON functions raise an error on invalid JSON: evaluate them only when valid. */
 #define J(x) "CASE WHEN ok THEN " x " END"
-#define JSRC \
+#define JSRC                                                                                       \
     "(SELECT ?1 AS j, CASE WHEN json_valid(?1) THEN json_type(?1) = 'object' ELSE 0 END AS ok)"
-#define WS(col, size) \
+#define WS(col, size)                                                                              \
     "strftime('%Y-%m-%dT%H:%M:%SZ', (" col " / " size ") * " size " / 1000, 'unixepoch')"
-#define TSTXT(col)                                                                          \
-    "(strftime('%Y-%m-%dT%H:%M:%S', " col " / 1000, 'unixepoch') || CASE WHEN " col " % 1000 " \
+#define TSTXT(col)                                                                                 \
+    "(strftime('%Y-%m-%dT%H:%M:%S', " col " / 1000, 'unixepoch') || CASE WHEN " col " % 1000 "     \
     "THEN printf('.%03dZ', " col " % 1000) ELSE 'Z' END)"
 
 /* Prepares *st as a one-row probe of the JSON text ?1: ok (1 for an object),
@@ -264,7 +268,8 @@ static void prepare_probe(sqlite3_stmt **st, const char *const *types, size_t nt
 static void prepare_dimension(void) {
     const char *ex[REF_DIM_ATTRS + 2];
     ex[0] = "entity_id";
-    for (int i = 0; i < REF_DIM_ATTRS; i++) ex[1 + i] = dim_attrs[i];
+    for (int i = 0; i < REF_DIM_ATTRS; i++)
+        ex[1 + i] = dim_attrs[i];
     ex[1 + REF_DIM_ATTRS] = "changed_at";
     prepare_probe(&ent_probe, NULL, 0, ex, REF_DIM_ATTRS + 2);
     char sql[1024];
@@ -282,23 +287,27 @@ static void prepare_dimension(void) {
 
 static void perf(const char *table, const char *size) {
     char sql[8192], ws[256];
-    snprintf(ws, sizeof ws, "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', (ts / %s) * %s / 1000, 'unixepoch')",
-             size, size);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE %s AS WITH r AS (SELECT %s AS window_start, entity_id, "
-             "entity_type, " REF_GROUP_COL ", metric_name, value, row_number() OVER (PARTITION BY ts / %s, "
-             "entity_id, entity_type, " REF_GROUP_COL ", metric_name ORDER BY value) - 1 AS rk, count(*) "
-             "OVER (PARTITION BY ts / %s, entity_id, entity_type, " REF_GROUP_COL ", metric_name) AS n "
-             "FROM silver_metrics) "
-             "SELECT window_start, entity_id, entity_type, " REF_GROUP_COL ", metric_name, count(*) AS "
-             "samples, avg(value) AS avg_value, min(value) AS min_value, max(value) AS max_value, "
-             "max(CASE WHEN rk = CAST(0.50 * (n - 1) AS INT) THEN value END) AS p50_value, "
-             "max(CASE WHEN rk = CAST(0.95 * (n - 1) AS INT) THEN value END) AS p95_value, "
-             "max(CASE WHEN rk = CAST(0.99 * (n - 1) AS INT) THEN value END) AS p99_value, "
-             "CASE WHEN count(*) > 1 THEN sqrt((sum(value * value) - sum(value) * sum(value) / "
-             "count(*)) / (count(*) - 1)) END AS stddev_value "
-             "FROM r GROUP BY 1, 2, 3, 4, 5",
-             table, ws, size, size);
+    snprintf(ws, sizeof ws,
+             "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', (ts / %s) * %s / 1000, 'unixepoch')", size,
+             size);
+    snprintf(
+        sql, sizeof sql,
+        "CREATE TABLE %s AS WITH r AS (SELECT %s AS window_start, entity_id, "
+        "entity_type, " REF_GROUP_COL
+        ", metric_name, value, row_number() OVER (PARTITION BY ts / %s, "
+        "entity_id, entity_type, " REF_GROUP_COL
+        ", metric_name ORDER BY value) - 1 AS rk, count(*) "
+        "OVER (PARTITION BY ts / %s, entity_id, entity_type, " REF_GROUP_COL ", metric_name) AS n "
+        "FROM silver_metrics) "
+        "SELECT window_start, entity_id, entity_type, " REF_GROUP_COL ", metric_name, count(*) AS "
+        "samples, avg(value) AS avg_value, min(value) AS min_value, max(value) AS max_value, "
+        "max(CASE WHEN rk = CAST(0.50 * (n - 1) AS INT) THEN value END) AS p50_value, "
+        "max(CASE WHEN rk = CAST(0.95 * (n - 1) AS INT) THEN value END) AS p95_value, "
+        "max(CASE WHEN rk = CAST(0.99 * (n - 1) AS INT) THEN value END) AS p99_value, "
+        "CASE WHEN count(*) > 1 THEN sqrt((sum(value * value) - sum(value) * sum(value) / "
+        "count(*)) / (count(*) - 1)) END AS stddev_value "
+        "FROM r GROUP BY 1, 2, 3, 4, 5",
+        table, ws, size, size);
     exec(sql);
 }
 
@@ -345,7 +354,8 @@ static void load_entities_csv(const char *in) {
 static void prepare_metrics(void) {
     sqlite3_prepare_v2(db,
                        "INSERT INTO silver_metrics SELECT ?1, ?2, ?3, ?4, e.entity_type, "
-                       "e." REF_GROUP_COL " FROM (SELECT 1) LEFT JOIN entities e ON e.entity_id = ?1",
+                       "e." REF_GROUP_COL
+                       " FROM (SELECT 1) LEFT JOIN entities e ON e.entity_id = ?1",
                        -1, &ins_met, NULL);
     static const char *const types[] = {"entity_id", "metric_name", "unit", "value", "ts"};
     static const char *const extracts[] = {"entity_id", "metric_name", "value", "ts"};

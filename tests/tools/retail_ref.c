@@ -42,9 +42,7 @@
 static const char *const dim_attrs[] = {"entity_type", "store_id", "region", "format", "software"};
 #include "ref_common.h"
 
-static int metric_capped(const char *metric) {
-    return !strcmp(metric, "stock_level_pct");
-}
+static int metric_capped(const char *metric) { return !strcmp(metric, "stock_level_pct"); }
 
 static sqlite3_stmt *pprobe;
 static int64_t n_pos_type;
@@ -80,7 +78,8 @@ static void on_pos(const char *s, size_t len) {
     if (late(t, &max_log, &n_log_late)) return;
     n_log_ok++;
     sqlite3_reset(ins_log);
-    for (int i = 1; i <= 6; i++) sqlite3_bind_value(ins_log, i, sqlite3_column_value(pprobe, 7 + i));
+    for (int i = 1; i <= 6; i++)
+        sqlite3_bind_value(ins_log, i, sqlite3_column_value(pprobe, 7 + i));
     sqlite3_bind_int64(ins_log, 7, t);
     if (sqlite3_step(ins_log) != SQLITE_DONE) die("insert pos");
 }
@@ -104,40 +103,47 @@ int main(int argc, char **argv) {
     sqlite3_prepare_v2(db, "INSERT INTO silver_pos VALUES(?,?,?,?,?,?,?)", -1, &ins_log, NULL);
     prepare_metrics();
     static const char *const pos_fields[] = {"event_id", "store_id", "register_id", "event_type",
-                                             "amount", "items", "ts"};
+                                             "amount",   "items",    "ts"};
     prepare_probe(&pprobe, pos_fields, 7, pos_fields, 7);
     prepare_dimension();
     each_stream(in, "pos", ".ndjson", on_pos);
     each_stream(in, "metrics", ".ndjson", on_metric);
     each_stream(in, "entities", ".ndjson", on_entity);
 
-    exec("CREATE TABLE gold_events AS SELECT " WS("ts", "300000") " AS window_start, store_id, "
-         "register_id, count(*) AS events, sum(event_type = 'sale') AS sales, "
-         "total(CASE WHEN event_type = 'sale' THEN amount ELSE 0 END) AS sales_amount, "
-         "total(CASE WHEN event_type = 'refund' THEN amount ELSE 0 END) AS refund_amount, "
-         "sum(event_type = 'void') AS voids, sum(items) AS items, "
-         "sum(event_type IN ('register_error', 'register_offline')) AS critical_events "
-         "FROM silver_pos GROUP BY 1, 2, 3");
+    exec("CREATE TABLE gold_events AS SELECT " WS(
+        "ts",
+        "300000") " AS window_start, store_id, "
+                  "register_id, count(*) AS events, sum(event_type = 'sale') AS sales, "
+                  "total(CASE WHEN event_type = 'sale' THEN amount ELSE 0 END) AS sales_amount, "
+                  "total(CASE WHEN event_type = 'refund' THEN amount ELSE 0 END) AS refund_amount, "
+                  "sum(event_type = 'void') AS voids, sum(items) AS items, "
+                  "sum(event_type IN ('register_error', 'register_offline')) AS critical_events "
+                  "FROM silver_pos GROUP BY 1, 2, 3");
     perf("gold_performance_5min", "300000");
     perf("gold_performance_1h", "3600000");
-    exec("CREATE TABLE gold_entity_health AS WITH m AS (SELECT " WS("ts", "300000")
-         " AS window_start, entity_id, entity_type, store_id, count(*) AS samples,"
-         " avg(CASE WHEN metric_name = 'queue_length' THEN value END) AS avg_queue_length,"
-         " avg(CASE WHEN metric_name = 'payment_latency_ms' THEN value END) AS avg_payment_latency_ms,"
-         " max(CASE WHEN metric_name = 'stockouts' THEN value END) AS max_stockouts"
-         " FROM silver_metrics GROUP BY 1, 2, 3, 4), p AS (SELECT *,"
-         " CASE WHEN avg_queue_length IS NULL THEN NULL WHEN avg_queue_length > 8 THEN 40"
-         "      WHEN avg_queue_length > 5 THEN 20 WHEN avg_queue_length > 3 THEN 5 ELSE 0 END AS queue_penalty,"
-         " CASE WHEN avg_payment_latency_ms IS NULL THEN NULL WHEN avg_payment_latency_ms > 3000 THEN 30"
-         "      WHEN avg_payment_latency_ms > 1500 THEN 15 WHEN avg_payment_latency_ms > 800 THEN 5 ELSE 0 END"
-         "   AS latency_penalty,"
-         " CASE WHEN max_stockouts IS NULL THEN NULL WHEN max_stockouts > 10 THEN 30"
-         "      WHEN max_stockouts > 5 THEN 10 ELSE 0 END AS stockouts_penalty FROM m),"
-         " s AS (SELECT *, 100 - coalesce(queue_penalty, 0) - coalesce(latency_penalty, 0)"
-         "   - coalesce(stockouts_penalty, 0) AS raw_score FROM p)"
-         " SELECT *, max(0, min(100, raw_score)) AS health_score,"
-         " CASE WHEN raw_score >= 80 THEN 'healthy' WHEN raw_score >= 50 THEN 'degraded'"
-         "      ELSE 'critical' END AS health_status FROM s");
+    exec("CREATE TABLE gold_entity_health AS WITH m AS (SELECT " WS(
+        "ts",
+        "300000") " AS window_start, entity_id, entity_type, store_id, count(*) AS samples,"
+                  " avg(CASE WHEN metric_name = 'queue_length' THEN value END) AS avg_queue_length,"
+                  " avg(CASE WHEN metric_name = 'payment_latency_ms' THEN value END) AS "
+                  "avg_payment_latency_ms,"
+                  " max(CASE WHEN metric_name = 'stockouts' THEN value END) AS max_stockouts"
+                  " FROM silver_metrics GROUP BY 1, 2, 3, 4), p AS (SELECT *,"
+                  " CASE WHEN avg_queue_length IS NULL THEN NULL WHEN avg_queue_length > 8 THEN 40"
+                  "      WHEN avg_queue_length > 5 THEN 20 WHEN avg_queue_length > 3 THEN 5 ELSE 0 "
+                  "END AS queue_penalty,"
+                  " CASE WHEN avg_payment_latency_ms IS NULL THEN NULL WHEN avg_payment_latency_ms "
+                  "> 3000 THEN 30"
+                  "      WHEN avg_payment_latency_ms > 1500 THEN 15 WHEN avg_payment_latency_ms > "
+                  "800 THEN 5 ELSE 0 END"
+                  "   AS latency_penalty,"
+                  " CASE WHEN max_stockouts IS NULL THEN NULL WHEN max_stockouts > 10 THEN 30"
+                  "      WHEN max_stockouts > 5 THEN 10 ELSE 0 END AS stockouts_penalty FROM m),"
+                  " s AS (SELECT *, 100 - coalesce(queue_penalty, 0) - coalesce(latency_penalty, 0)"
+                  "   - coalesce(stockouts_penalty, 0) AS raw_score FROM p)"
+                  " SELECT *, max(0, min(100, raw_score)) AS health_score,"
+                  " CASE WHEN raw_score >= 80 THEN 'healthy' WHEN raw_score >= 50 THEN 'degraded'"
+                  "      ELSE 'critical' END AS health_status FROM s");
     exec("CREATE TABLE mv_entity_health AS WITH r AS (SELECT window_start, register_id AS"
          " entity_id, sum(critical_events) AS n FROM gold_events GROUP BY 1, 2),"
          " st AS (SELECT window_start, store_id AS entity_id, sum(critical_events) AS n"
@@ -153,8 +159,10 @@ int main(int argc, char **argv) {
          " CASE WHEN critical_events > 4 THEN 30 WHEN critical_events > 0 THEN 10 ELSE 0 END)"
          " AS health_score FROM j");
     exec("CREATE VIEW dim_entities_text AS SELECT entity_id, entity_type, store_id, region,"
-         " format, software, " TSTXT("from_ms") " AS effective_from, CASE WHEN to_ms IS NULL THEN"
-         " NULL ELSE " TSTXT("to_ms") " END AS effective_to, version, is_active FROM dim_entities");
+         " format, software, " TSTXT(
+             "from_ms") " AS effective_from, CASE WHEN to_ms IS NULL THEN"
+                        " NULL ELSE " TSTXT(
+                            "to_ms") " END AS effective_to, version, is_active FROM dim_entities");
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO counts VALUES ('pos_ok', %" PRId64 "), ('pos_malformed', %" PRId64
@@ -162,15 +170,15 @@ int main(int argc, char **argv) {
              "), ('metric_ok', %" PRId64 "), ('metric_malformed', %" PRId64
              "), ('metric_type', %" PRId64 "), ('metric_expect', %" PRId64
              "), ('metric_late', %" PRId64 ")",
-             n_log_ok, n_log_parse, n_pos_type, n_log_expect, n_log_late, n_met_ok,
-             n_met_malformed, n_met_type, n_met_expect, n_met_late);
+             n_log_ok, n_log_parse, n_pos_type, n_log_expect, n_log_late, n_met_ok, n_met_malformed,
+             n_met_type, n_met_expect, n_met_late);
     exec(sql);
     exec("COMMIT");
     printf("pos: ok=%" PRId64 " malformed=%" PRId64 " type=%" PRId64 " expect=%" PRId64
            " late=%" PRId64 "; metrics: ok=%" PRId64 " malformed=%" PRId64 " type=%" PRId64
            " expect=%" PRId64 " late=%" PRId64 "; entities=%zu\n",
-           n_log_ok, n_log_parse, n_pos_type, n_log_expect, n_log_late, n_met_ok,
-           n_met_malformed, n_met_type, n_met_expect, n_met_late, ncur);
+           n_log_ok, n_log_parse, n_pos_type, n_log_expect, n_log_late, n_met_ok, n_met_malformed,
+           n_met_type, n_met_expect, n_met_late, ncur);
     sqlite3_finalize(pprobe);
     ref_close();
     return 0;

@@ -135,26 +135,34 @@ int main(int argc, char **argv) {
     each_stream(in, "metrics", ".ndjson", on_metric);
     each_stream(in, "entities", ".ndjson", on_entity);
 
-    exec("CREATE TABLE gold_events AS SELECT " WS("ts", "300000") " AS window_start, entity_id, "
-         "event_category, count(*) AS events, sum(severity <= 2) AS critical_events, "
-         "sum(severity <= 3) AS error_events FROM silver_logs GROUP BY 1, 2, 3");
+    exec("CREATE TABLE gold_events AS SELECT " WS(
+        "ts",
+        "300000") " AS window_start, entity_id, "
+                  "event_category, count(*) AS events, sum(severity <= 2) AS critical_events, "
+                  "sum(severity <= 3) AS error_events FROM silver_logs GROUP BY 1, 2, 3");
     perf("gold_performance_5min", "300000");
     perf("gold_performance_1h", "3600000");
-    exec("CREATE TABLE gold_entity_health AS WITH m AS (SELECT " WS("ts", "300000")
-         " AS window_start, entity_id, entity_type, location, count(*) AS samples,"
-         " avg(CASE WHEN metric_name = 'cpu_util' THEN value END) AS avg_cpu,"
-         " avg(CASE WHEN metric_name = 'packet_loss' THEN value END) AS avg_packet_loss"
-         " FROM silver_metrics GROUP BY 1, 2, 3, 4), p AS (SELECT *,"
-         " CASE WHEN avg_cpu IS NULL THEN NULL WHEN avg_cpu > 90 THEN 40 WHEN avg_cpu > 75 THEN 20"
-         "      WHEN avg_cpu > 60 THEN 5 ELSE 0 END AS cpu_penalty,"
-         " CASE WHEN avg_packet_loss IS NULL THEN NULL WHEN avg_packet_loss > 5 THEN 30"
-         "      WHEN avg_packet_loss > 1 THEN 15 WHEN avg_packet_loss > 0.5 THEN 5 ELSE 0 END"
-         "   AS packet_loss_penalty FROM m)"
-         " SELECT *, max(0, min(100, 100 - coalesce(cpu_penalty, 0) - coalesce(packet_loss_penalty, 0)))"
-         "   AS health_score,"
-         " CASE WHEN 100 - coalesce(cpu_penalty, 0) - coalesce(packet_loss_penalty, 0) >= 80 THEN 'healthy'"
-         "      WHEN 100 - coalesce(cpu_penalty, 0) - coalesce(packet_loss_penalty, 0) >= 50 THEN 'degraded'"
-         "      ELSE 'critical' END AS health_status FROM p");
+    exec("CREATE TABLE gold_entity_health AS WITH m AS (SELECT " WS(
+        "ts",
+        "300000") " AS window_start, entity_id, entity_type, location, count(*) AS samples,"
+                  " avg(CASE WHEN metric_name = 'cpu_util' THEN value END) AS avg_cpu,"
+                  " avg(CASE WHEN metric_name = 'packet_loss' THEN value END) AS avg_packet_loss"
+                  " FROM silver_metrics GROUP BY 1, 2, 3, 4), p AS (SELECT *,"
+                  " CASE WHEN avg_cpu IS NULL THEN NULL WHEN avg_cpu > 90 THEN 40 WHEN avg_cpu > "
+                  "75 THEN 20"
+                  "      WHEN avg_cpu > 60 THEN 5 ELSE 0 END AS cpu_penalty,"
+                  " CASE WHEN avg_packet_loss IS NULL THEN NULL WHEN avg_packet_loss > 5 THEN 30"
+                  "      WHEN avg_packet_loss > 1 THEN 15 WHEN avg_packet_loss > 0.5 THEN 5 ELSE 0 "
+                  "END"
+                  "   AS packet_loss_penalty FROM m)"
+                  " SELECT *, max(0, min(100, 100 - coalesce(cpu_penalty, 0) - "
+                  "coalesce(packet_loss_penalty, 0)))"
+                  "   AS health_score,"
+                  " CASE WHEN 100 - coalesce(cpu_penalty, 0) - coalesce(packet_loss_penalty, 0) >= "
+                  "80 THEN 'healthy'"
+                  "      WHEN 100 - coalesce(cpu_penalty, 0) - coalesce(packet_loss_penalty, 0) >= "
+                  "50 THEN 'degraded'"
+                  "      ELSE 'critical' END AS health_status FROM p");
     exec("CREATE TABLE mv_entity_health AS WITH c AS (SELECT window_start, entity_id,"
          " sum(critical_events) AS critical_events FROM gold_events GROUP BY 1, 2),"
          " j AS (SELECT h.window_start, h.entity_id, h.entity_type, h.location,"
@@ -166,16 +174,18 @@ int main(int argc, char **argv) {
          " CASE WHEN critical_events > 4 THEN 30 WHEN critical_events > 0 THEN 10 ELSE 0 END)"
          " AS health_score FROM j");
     exec("CREATE VIEW dim_entities_text AS SELECT entity_id, entity_type, location, vendor,"
-         " firmware, " TSTXT("from_ms") " AS effective_from, CASE WHEN to_ms IS NULL THEN NULL"
-         " ELSE " TSTXT("to_ms") " END AS effective_to, version, is_active FROM dim_entities");
+         " firmware, " TSTXT(
+             "from_ms") " AS effective_from, CASE WHEN to_ms IS NULL THEN NULL"
+                        " ELSE " TSTXT(
+                            "to_ms") " END AS effective_to, version, is_active FROM dim_entities");
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO counts VALUES ('log_ok', %" PRId64 "), ('log_parse', %" PRId64
              "), ('log_expect', %" PRId64 "), ('log_late', %" PRId64 "), ('metric_ok', %" PRId64
              "), ('metric_malformed', %" PRId64 "), ('metric_type', %" PRId64
              "), ('metric_expect', %" PRId64 "), ('metric_late', %" PRId64 ")",
-             n_log_ok, n_log_parse, n_log_expect, n_log_late, n_met_ok, n_met_malformed,
-             n_met_type, n_met_expect, n_met_late);
+             n_log_ok, n_log_parse, n_log_expect, n_log_late, n_met_ok, n_met_malformed, n_met_type,
+             n_met_expect, n_met_late);
     exec(sql);
     exec("COMMIT");
     printf("logs: ok=%" PRId64 " parse=%" PRId64 " expect=%" PRId64 " late=%" PRId64

@@ -63,10 +63,12 @@ static void test_batch_keep_and_copy(void **state) {
 static void test_hmap(void **state) {
     (void)state;
     sl_hmap *m = sl_hmap_new(4);
-    for (int64_t i = 0; i < 10000; i++) assert_int_equal(sl_hmap_put(m, sl_hash_int(i, 0), i, NULL), 1);
+    for (int64_t i = 0; i < 10000; i++)
+        assert_int_equal(sl_hmap_put(m, sl_hash_int(i, 0), i, NULL), 1);
     assert_int_equal(sl_hmap_put(m, sl_hash_int(5, 0), 99, NULL), 0);
     assert_int_equal(*sl_hmap_get(m, sl_hash_int(5, 0)), 5);
-    for (int64_t i = 0; i < 10000; i += 2) assert_int_equal(sl_hmap_del(m, sl_hash_int(i, 0)), 1);
+    for (int64_t i = 0; i < 10000; i += 2)
+        assert_int_equal(sl_hmap_del(m, sl_hash_int(i, 0)), 1);
     assert_int_equal(sl_hmap_count(m), 5000);
     for (int64_t i = 0; i < 10000; i++) {
         int64_t *v = sl_hmap_get(m, sl_hash_int(i, 0));
@@ -80,7 +82,8 @@ static void test_hmap(void **state) {
     size_t it = 0, seen = 0;
     uint64_t k;
     int64_t v;
-    while (sl_hmap_next(m, &it, &k, &v)) seen++;
+    while (sl_hmap_next(m, &it, &k, &v))
+        seen++;
     assert_int_equal(seen, 5000);
     assert_int_equal(sl_hmap_put(m, 0, 7, NULL), 1);
     assert_int_equal(*sl_hmap_get(m, 0), 7);
@@ -116,7 +119,8 @@ static void test_time(void **state) {
 static void test_error(void **state) {
     (void)state;
     sl_error e;
-    assert_int_equal(sl_error_at(&e, SL_EINVAL, "p.yaml", 3, 7, "unknown key '%s'", "foo"), SL_EINVAL);
+    assert_int_equal(sl_error_at(&e, SL_EINVAL, "p.yaml", 3, 7, "unknown key '%s'", "foo"),
+                     SL_EINVAL);
     assert_string_equal(e.msg, "p.yaml:3:7: unknown key 'foo'");
 }
 
@@ -180,7 +184,8 @@ static void test_mem_oom_aborts(void **state) {
     char out[256] = {0};
     size_t got = 0;
     ssize_t r;
-    while (got < sizeof out - 1 && (r = read(fds[0], out + got, sizeof out - 1 - got)) > 0) got += (size_t)r;
+    while (got < sizeof out - 1 && (r = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)r;
     close(fds[0]);
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -194,8 +199,7 @@ int main(void) {
         cmocka_unit_test(test_arena), cmocka_unit_test(test_batch_keep_and_copy),
         cmocka_unit_test(test_hmap),  cmocka_unit_test(test_time),
         cmocka_unit_test(test_error), cmocka_unit_test(test_error_wraps_own_message),
-        cmocka_unit_test(test_mem),
-        cmocka_unit_test(test_mem_oom_aborts),
+        cmocka_unit_test(test_mem),   cmocka_unit_test(test_mem_oom_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

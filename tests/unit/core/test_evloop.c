@@ -48,7 +48,8 @@ static void test_timer_fires(void **state) {
     uint64_t tags[4];
     assert_int_equal(sl_evloop_wait(l, 5000, tags, 4), 1);
     assert_int_equal(tags[0], 7);
-    assert_true(sl_monotonic_us() - t0 >= 15000); /* not before its time (no upper bound: a loaded machine) */
+    assert_true(sl_monotonic_us() - t0 >=
+                15000); /* not before its time (no upper bound: a loaded machine) */
     assert_true(sl_timerfd_drain(t) >= 1);
     assert_int_equal(sl_timerfd_drain(t), 0);
     close(t);

@@ -66,14 +66,24 @@ static void expect_error(const char *name, const char *text, const char *where, 
 
 static void test_errors(void **state) {
     (void)state;
-    expect_error("a.yaml", "pipeline: p\n" SRC "tables:\n  t:\n    from: s\n    steps:\n      - frobnicate: {}\n", "12:9:",
-                 "unknown operator 'frobnicate'");
-    expect_error("b.yaml", "pipeline: p\n" SRC "tables:\n  t:\n    from: s\n    window: {size: 1m, aggregates: {n: \"count(*)\"}}\n",
-                 "11:13:", "timestamp column 'event_ts'");
-    expect_error("c.yaml", "pipeline: p\n" SRC "tables:\n  t:\n    from: s\n    layer: platinum\n", "11:12:", "bronze|silver|gold");
-    expect_error("d.yaml", "pipeline: p\n" SRC "tables:\n  quarantine:\n    from: s\n", "9:3:", "reserved");
-    expect_error("e.yaml", "pipeline: p\n" SRC "tables:\n  t:\n    from: s\n    steps:\n      - watermark: {time: \"v\", delay: 1m}\n",
-                 "12:27:", "must be a timestamp");
+    expect_error("a.yaml",
+                 "pipeline: p\n" SRC
+                 "tables:\n  t:\n    from: s\n    steps:\n      - frobnicate: {}\n",
+                 "12:9:", "unknown operator 'frobnicate'");
+    expect_error(
+        "b.yaml",
+        "pipeline: p\n" SRC
+        "tables:\n  t:\n    from: s\n    window: {size: 1m, aggregates: {n: \"count(*)\"}}\n",
+        "11:13:", "timestamp column 'event_ts'");
+    expect_error("c.yaml", "pipeline: p\n" SRC "tables:\n  t:\n    from: s\n    layer: platinum\n",
+                 "11:12:", "bronze|silver|gold");
+    expect_error("d.yaml", "pipeline: p\n" SRC "tables:\n  quarantine:\n    from: s\n",
+                 "9:3:", "reserved");
+    expect_error(
+        "e.yaml",
+        "pipeline: p\n" SRC
+        "tables:\n  t:\n    from: s\n    steps:\n      - watermark: {time: \"v\", delay: 1m}\n",
+        "12:27:", "must be a timestamp");
 }
 
 static void test_graph_and_run(void **state) {
@@ -83,8 +93,7 @@ static void test_graph_and_run(void **state) {
     mkdir(in, 0755);
     char pipeline[2048];
     snprintf(pipeline, sizeof pipeline,
-             "pipeline: p\n" SRC
-             "tables:\n"
+             "pipeline: p\n" SRC "tables:\n"
              "  gold:\n"
              "    layer: gold\n"
              "    from: silver\n"
@@ -116,7 +125,8 @@ static void test_graph_and_run(void **state) {
     /* data: 3 good rows in minute 0, 1 in minute 1, one failing the expectation, one malformed */
     snprintf(set, sizeof set, "%s/a.ndjson", in);
     f = fopen(set, "w");
-    fputs("{\"id\":1,\"v\":1.0,\"t\":1000}\n{\"id\":2,\"v\":2.0,\"t\":2000}\n{\"id\":3,\"v\":6.0,\"t\":3000}\n"
+    fputs("{\"id\":1,\"v\":1.0,\"t\":1000}\n{\"id\":2,\"v\":2.0,\"t\":2000}\n{\"id\":3,\"v\":6.0,"
+          "\"t\":3000}\n"
           "{\"id\":4,\"v\":-1,\"t\":4000}\nnot json\n{\"id\":5,\"v\":4.0,\"t\":61000}\n",
           f);
     fclose(f);
@@ -127,7 +137,10 @@ static void test_graph_and_run(void **state) {
     snprintf(set, sizeof set, "%s/sluice.db", data);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(set, &db), SQLITE_OK);
-    struct { const char *sql; long long want; } checks[] = {
+    struct {
+        const char *sql;
+        long long want;
+    } checks[] = {
         {"SELECT count(*) FROM silver", 4},
         {"SELECT count(*) FROM quarantine", 2},
         {"SELECT count(*) FROM big", 1},
@@ -143,7 +156,8 @@ static void test_graph_and_run(void **state) {
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         long long got = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
-        if (got != checks[i].want) fail_msg("%s: got %lld, want %lld", checks[i].sql, got, checks[i].want);
+        if (got != checks[i].want)
+            fail_msg("%s: got %lld, want %lld", checks[i].sql, got, checks[i].want);
     }
     sqlite3_close(db);
     sl_pipeline_free(p);
@@ -160,21 +174,22 @@ static void test_rollup(void **state) {
     mkdir(in, 0755);
     char pipeline[4096];
     snprintf(pipeline, sizeof pipeline,
-             "pipeline: r\n" SRC
-             "tables:\n"
+             "pipeline: r\n" SRC "tables:\n"
              "  silver:\n"
              "    from: s\n"
              "    steps:\n"
              "      - watermark: {time: \"from_unixtime_ms(t)\", delay: 1m}\n"
              "  m1:\n"
              "    from: silver\n"
-             "    window: {size: 1m, keys: [id], aggregates: {n: \"count(*)\", s: \"sum(v)\", mx: \"max(v)\", p: \"p90(v)\", d: \"count_distinct(t)\", sd: \"stddev(v)\"}}\n"
+             "    window: {size: 1m, keys: [id], aggregates: {n: \"count(*)\", s: \"sum(v)\", mx: "
+             "\"max(v)\", p: \"p90(v)\", d: \"count_distinct(t)\", sd: \"stddev(v)\"}}\n"
              "  m10:\n"
              "    from: m1\n"
              "    rollup: {size: 10m}\n"
              "  direct10:\n"
              "    from: silver\n"
-             "    window: {size: 10m, keys: [id], aggregates: {n: \"count(*)\", s: \"sum(v)\", mx: \"max(v)\", p: \"p90(v)\", d: \"count_distinct(t)\", sd: \"stddev(v)\"}}\n"
+             "    window: {size: 10m, keys: [id], aggregates: {n: \"count(*)\", s: \"sum(v)\", mx: "
+             "\"max(v)\", p: \"p90(v)\", d: \"count_distinct(t)\", sd: \"stddev(v)\"}}\n"
              "  flagged:\n"
              "    from: m1\n"
              "    steps:\n"
@@ -193,7 +208,8 @@ static void test_rollup(void **state) {
     for (int i = 0; i < 20000; i++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         double v = (double)((x >> 33) % 100000) / 7.0 + 1;
-        fprintf(f, "{\"id\":%d,\"v\":%.3f,\"t\":%d}\n", (int)((x >> 20) % 3), v, i * 90); /* 30 minutes */
+        fprintf(f, "{\"id\":%d,\"v\":%.3f,\"t\":%d}\n", (int)((x >> 20) % 3), v,
+                i * 90); /* 30 minutes */
     }
     fclose(f);
     char data[400];
@@ -203,22 +219,33 @@ static void test_rollup(void **state) {
     snprintf(set, sizeof set, "%s/sluice.db", data);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(set, &db), SQLITE_OK);
-    struct { const char *sql; long long want; } checks[] = {
+    struct {
+        const char *sql;
+        long long want;
+    } checks[] = {
         {"SELECT count(*) FROM m10", 9},
         {"SELECT count(*) FROM m10 a JOIN direct10 b USING(window_start, id) "
-         "WHERE a.n = b.n AND abs(a.s - b.s) < 1e-6 AND a.mx = b.mx AND a.d = b.d AND abs(a.sd - b.sd) < 1e-9 * b.sd", 9},
+         "WHERE a.n = b.n AND abs(a.s - b.s) < 1e-6 AND a.mx = b.mx AND a.d = b.d AND abs(a.sd - "
+         "b.sd) < 1e-9 * b.sd",
+         9},
         /* both quantiles are within 1% of the exact p90, so within ~2% of each other */
-        {"SELECT count(*) FROM m10 a JOIN direct10 b USING(window_start, id) WHERE abs(a.p - b.p) <= 0.0201 * b.p", 9},
+        {"SELECT count(*) FROM m10 a JOIN direct10 b USING(window_start, id) WHERE abs(a.p - b.p) "
+         "<= 0.0201 * b.p",
+         9},
         {"SELECT count(*) FROM flagged", 90},
-        {"SELECT count(*) FROM flagged f JOIN m1 USING(_group) WHERE f.n = m1.n AND f.big = (m1.n > 40) AND f.is_final = 1", 90},
+        {"SELECT count(*) FROM flagged f JOIN m1 USING(_group) WHERE f.n = m1.n AND f.big = (m1.n "
+         "> 40) AND f.is_final = 1",
+         90},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, checks[i].sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s: %s", checks[i].sql, sqlite3_errmsg(db));
+        if (sqlite3_prepare_v2(db, checks[i].sql, -1, &st, NULL) != SQLITE_OK)
+            fail_msg("%s: %s", checks[i].sql, sqlite3_errmsg(db));
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         long long got = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
-        if (got != checks[i].want) fail_msg("%s: got %lld, want %lld", checks[i].sql, got, checks[i].want);
+        if (got != checks[i].want)
+            fail_msg("%s: got %lld, want %lld", checks[i].sql, got, checks[i].want);
     }
     sqlite3_close(db);
     sl_pipeline_free(p);

@@ -24,8 +24,8 @@
 #include "sources/source.h"
 
 static char docs_path[4096];
-static char *docs;    /* the whole file */
-static char *code;    /* same length: code characters kept, prose blanked */
+static char *docs; /* the whole file */
+static char *code; /* same length: code characters kept, prose blanked */
 static size_t docs_len;
 
 /* The docs heading of a component, when it is not the component's name. */
@@ -55,7 +55,8 @@ static void extract_code(void) {
         if (line_start && !strncmp(docs + i, "```", 3)) {
             fence = !fence;
             tick = false;
-            while (i < docs_len && docs[i] != '\n') code[i++] = ' ';
+            while (i < docs_len && docs[i] != '\n')
+                code[i++] = ' ';
             continue;
         }
         char c = docs[i];
@@ -79,15 +80,18 @@ static bool find_section(const char *title, size_t *from, size_t *to) {
         if (i && docs[i - 1] != '\n') continue;
         if (docs[i] != '#') continue;
         int level = 0;
-        while (docs[i + level] == '#') level++;
+        while (docs[i + level] == '#')
+            level++;
         const char *t = docs + i + level;
-        while (*t == ' ') t++;
+        while (*t == ' ')
+            t++;
         if (strncmp(t, title, tl) || is_word(t[tl])) continue;
         *from = i;
         for (size_t j = i + 1; j < docs_len; j++) {
             if (docs[j - 1] != '\n' || docs[j] != '#') continue;
             int l = 0;
-            while (docs[j + l] == '#') l++;
+            while (docs[j + l] == '#')
+                l++;
             if (l <= level && docs[j + l] == ' ') {
                 *to = j;
                 return true;
@@ -121,7 +125,8 @@ static void missing(const sl_opt *opts, const char *prefix, size_t from, size_t 
         }
         if (o->sub && depth < 8) {
             char sub[256];
-            snprintf(sub, sizeof sub, "%s%s%s", prefix, o->name, o->type == SL_OPT_SEQ ? "[]." : ".");
+            snprintf(sub, sizeof sub, "%s%s%s", prefix, o->name,
+                     o->type == SL_OPT_SEQ ? "[]." : ".");
             missing(o->sub, sub, from, to, out, cap, depth + 1);
         }
     }
@@ -152,7 +157,8 @@ static int setup(void **state) {
     ntables = sl_op_opt_tables(tables, 64);
     nops = ntables;
     if (ntables < 64) ntables += sl_source_opt_tables(tables + ntables, 64 - ntables);
-    for (const sl_opt_table *t = sl_sink_opt_tables(); t->name && ntables < 64; t++) tables[ntables++] = *t;
+    for (const sl_opt_table *t = sl_sink_opt_tables(); t->name && ntables < 64; t++)
+        tables[ntables++] = *t;
     return ntables > 64 ? -1 : 0;
 }
 
@@ -256,13 +262,16 @@ static void test_checker(void **state) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1) snprintf(docs_path, sizeof docs_path, "%s", argv[1]);
+    if (argc > 1)
+        snprintf(docs_path, sizeof docs_path, "%s", argv[1]);
     else {
         /* this file is <repo>/tests/unit/engine/test_opt_docs.c */
         snprintf(docs_path, sizeof docs_path, "%s", __FILE__);
         char *p = strstr(docs_path, "tests/unit/");
-        if (p) snprintf(p, sizeof docs_path - (size_t)(p - docs_path), "docs/pipeline-spec.md");
-        else snprintf(docs_path, sizeof docs_path, "docs/pipeline-spec.md");
+        if (p)
+            snprintf(p, sizeof docs_path - (size_t)(p - docs_path), "docs/pipeline-spec.md");
+        else
+            snprintf(docs_path, sizeof docs_path, "docs/pipeline-spec.md");
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checker),

@@ -35,7 +35,8 @@ static void read_all(const char *in, size_t len, char delim, char *out, size_t c
             continue;
         }
         for (int k = 0; k < nf; k++)
-            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", k ? "|" : "", (int)f[k].len, f[k].ptr);
+            n +=
+                (size_t)snprintf(out + n, cap - n, "%s%.*s", k ? "|" : "", (int)f[k].len, f[k].ptr);
         n += (size_t)snprintf(out + n, cap - n, "\n");
     }
     sl_csv_free(c);
@@ -58,7 +59,7 @@ static void test_rfc4180_basics(void **state) {
     check("a,,c,\n,\n", "a||c|\n|\n");
     check("\"\",\"\"\"\"\n", "|\"\n");
     check("\xEF\xBB\xBFh1,h2\nv1,v2\n", "h1|h2\nv1|v2\n"); /* BOM skipped */
-    check("a\n\n\r\nb\n\n", "a\nb\n");                  /* empty lines skipped */
+    check("a\n\n\r\nb\n\n", "a\nb\n");                     /* empty lines skipped */
     check("a\r", "a\n");
     check("a b , c\rd\n", "a b | c\rd\n"); /* spaces kept; a lone CR is data */
     check("", "");
@@ -76,7 +77,8 @@ static void test_rfc4180_basics(void **state) {
 
 static void test_offsets_and_lines(void **state) {
     (void)state;
-    const char *in = "\xEF\xBB\xBF" "h\n\"multi\nline\",x\n\nlast\n";
+    const char *in = "\xEF\xBB\xBF"
+                     "h\n\"multi\nline\",x\n\nlast\n";
     sl_csv *c = sl_csv_new(in, strlen(in), ',');
     sl_str *f;
     int n;
@@ -102,11 +104,13 @@ static void test_offsets_and_lines(void **state) {
 static void test_malformed(void **state) {
     (void)state;
     check("a,b\"c,d\nok,1\n", "!line 1, column 4: quote inside an unquoted field\nok|1\n");
-    check("h\n\"ab\"x,1\nok\n", "h\n!line 2, column 5: unexpected character after a closing quote\nok\n");
+    check("h\n\"ab\"x,1\nok\n",
+          "h\n!line 2, column 5: unexpected character after a closing quote\nok\n");
     check("h\n\"a\nb\"c\nok\n",
           "h\n!line 3, column 3: unexpected character after a closing quote\nok\n");
     /* unterminated: resume at the line after the record's first line */
-    check("h\n\"open,1\nnext,2\nlast,3", "h\n!line 2, column 1: unterminated quoted field\nnext|2\nlast|3\n");
+    check("h\n\"open,1\nnext,2\nlast,3",
+          "h\n!line 2, column 1: unterminated quoted field\nnext|2\nlast|3\n");
     check("x,\"", "!line 1, column 3: unterminated quoted field\n");
     /* the bad record's offset/line are reported */
     const char *in = "a\nb\"\nc\n";
@@ -168,14 +172,14 @@ static void test_parse_lines_casts(void **state) {
     sl_schema s = camera_schema();
     sl_csv_parser *p = sl_csv_parser_new(&s, ',', NULL);
     sl_batch *b = sl_batch_new(&s, 32);
-    const char *in =
-        "\xEF\xBB\xBF" "TS, id ,extra,name,score,OK\r\n"                 /* reordered, case, spaces */
-        "2026-01-01T00:00:01Z,1,zz,person,2.5,true\r\n"
-        "1767225600123, -7 ,,\"a \"\"q\"\", b\",-1e3,F\r\n"
-        ",,,,,\r\n"                                                       /* all NULL */
-        "\"\",\"\",\"\",\"\",\"\",\"\"\r\n"                               /* quoted empty */
-        "2026-01-01,9223372036854775807,x,\"multi\r\nline\",nan,yes\r\n"
-        "\r\n";
+    const char *in = "\xEF\xBB\xBF"
+                     "TS, id ,extra,name,score,OK\r\n" /* reordered, case, spaces */
+                     "2026-01-01T00:00:01Z,1,zz,person,2.5,true\r\n"
+                     "1767225600123, -7 ,,\"a \"\"q\"\", b\",-1e3,F\r\n"
+                     ",,,,,\r\n"                         /* all NULL */
+                     "\"\",\"\",\"\",\"\",\"\",\"\"\r\n" /* quoted empty */
+                     "2026-01-01,9223372036854775807,x,\"multi\r\nline\",nan,yes\r\n"
+                     "\r\n";
     bad_log bl = {0};
     size_t len = strlen(in);
     assert_false(sl_csv_parser_has_header(p));
@@ -206,7 +210,8 @@ static void test_parse_lines_casts(void **state) {
     assert_false(c[3].v.b[1]);
     assert_int_equal(c[4].v.i[1], 1767225600123LL * 1000);
 
-    for (int k = 0; k < 6; k++) assert_true(c[k].null[2]);
+    for (int k = 0; k < 6; k++)
+        assert_true(c[k].null[2]);
     for (int k = 0; k < 6; k++)
         if (k != 1) assert_true(c[k].null[3]);
     assert_str(&c[1], 3, ""); /* quoted "" is an empty string */
@@ -226,17 +231,17 @@ static void test_parse_lines_bad_records(void **state) {
     sl_batch *b = sl_batch_new(&s, 32);
     static const char *lines[] = {
         "id,name,score,ok,ts",
-        "abc,x,1,true,2026-01-01",           /* bad int */
-        "1,x,1.5.2,true,2026-01-01",         /* bad double */
-        "1,x,1,maybe,2026-01-01",            /* bad bool */
-        "1,x,1,true,soon",                   /* bad ts */
-        "99999999999999999999,x,1,t,0",      /* int overflow */
-        "1,x,1,t",                           /* too few fields */
-        "1,x,1,t,0,extra",                   /* too many */
-        "1,x\"y,1,t,0",                      /* quote in unquoted field */
-        "1,\"x\"y,1,t,0",                    /* after closing quote */
-        "2,good,0x10,t,0",                   /* hex is not a double */
-        "3,good,1e5,n,-5",                   /* fine */
+        "abc,x,1,true,2026-01-01",      /* bad int */
+        "1,x,1.5.2,true,2026-01-01",    /* bad double */
+        "1,x,1,maybe,2026-01-01",       /* bad bool */
+        "1,x,1,true,soon",              /* bad ts */
+        "99999999999999999999,x,1,t,0", /* int overflow */
+        "1,x,1,t",                      /* too few fields */
+        "1,x,1,t,0,extra",              /* too many */
+        "1,x\"y,1,t,0",                 /* quote in unquoted field */
+        "1,\"x\"y,1,t,0",               /* after closing quote */
+        "2,good,0x10,t,0",              /* hex is not a double */
+        "3,good,1e5,n,-5",              /* fine */
     };
     enum { N = sizeof lines / sizeof lines[0] };
     char in[1024];
@@ -265,7 +270,8 @@ static void test_parse_lines_bad_records(void **state) {
     assert_string_equal(bl.reason[5], "expected 5 fields, got 4");
     assert_string_equal(bl.reason[6], "expected 5 fields, got 6");
     assert_string_equal(bl.reason[7], "quote inside an unquoted field at byte 3 of the record");
-    assert_string_equal(bl.reason[8], "unexpected character after a closing quote at byte 5 of the record");
+    assert_string_equal(bl.reason[8],
+                        "unexpected character after a closing quote at byte 5 of the record");
     assert_string_equal(bl.reason[9], "field 'score': expected double, got '0x10'");
     sl_batch_free(b);
     sl_csv_parser_free(p);
@@ -341,7 +347,11 @@ static void test_header_api_and_max_record(void **state) {
     sl_csv_parser *p = sl_csv_parser_new(&s, ';', NULL);
     sl_error err = {0};
     assert_int_equal(sl_csv_parser_read_header(p, "b;a", 3, &err), 0); /* incomplete */
-    assert_int_equal(sl_csv_parser_read_header(p, "\xEF\xBB\xBF" "b;a\nrest", 11, &err), 7);
+    assert_int_equal(sl_csv_parser_read_header(p,
+                                               "\xEF\xBB\xBF"
+                                               "b;a\nrest",
+                                               11, &err),
+                     7);
     assert_true(sl_csv_parser_has_header(p));
     sl_batch *b = sl_batch_new(&s, 8);
     bad_log bl = {0};

@@ -27,8 +27,10 @@ static char *padded(const char *s, size_t *len) {
 static void test_json_lattice(void **st) {
     (void)st;
     size_t n;
-    char *buf = padded("{\"i\":1,\"d\":1,\"b\":true,\"s\":\"x\",\"t\":\"2024-01-02T03:04:05Z\",\"o\":{\"a\":1},\"z\":null,\"m\":1}\n"
-                       "{\"i\":2,\"d\":2.5,\"b\":false,\"s\":\"y\",\"t\":\"2024-01-02T03:04:06.5Z\",\"o\":[1],\"z\":null,\"m\":\"one\",\"late\":7}\n"
+    char *buf = padded("{\"i\":1,\"d\":1,\"b\":true,\"s\":\"x\",\"t\":\"2024-01-02T03:04:05Z\","
+                       "\"o\":{\"a\":1},\"z\":null,\"m\":1}\n"
+                       "{\"i\":2,\"d\":2.5,\"b\":false,\"s\":\"y\",\"t\":\"2024-01-02T03:04:06."
+                       "5Z\",\"o\":[1],\"z\":null,\"m\":\"one\",\"late\":7}\n"
                        "not json\n\n"
                        "{\"i\":-3,\"d\":1e3,\"weird-key\":1,\"n\":null}\n",
                        &n);
@@ -53,7 +55,8 @@ static void test_json_lattice(void **st) {
     assert_int_equal(sl_infer_schema(in, &hints, &s, &err), 0);
     const char *order[] = {"i", "d", "b", "s", "t", "o", "z", "m", "late", "n", "declared"};
     assert_int_equal(s.n, 11); /* weird-key left out */
-    for (int k = 0; k < s.n; k++) assert_string_equal(s.f[k].name, order[k]);
+    for (int k = 0; k < s.n; k++)
+        assert_string_equal(s.f[k].name, order[k]);
     assert_int_equal(s.f[0].type, SL_T_DOUBLE); /* the hint wins */
     assert_int_equal(s.f[10].type, SL_T_TS);
     /* a sample limit */
@@ -88,7 +91,9 @@ static void test_schema_json_round_trip(void **st) {
 
 static void test_csv_infer(void **st) {
     (void)st;
-    const char *f1 = "id,price,flag,when,name, spaced \n1,2,true,2024-01-01T00:00:00Z,a,\n2,2.5,FALSE,2024-01-01T00:00:01Z,\"b,c\",x\n";
+    const char *f1 =
+        "id,price,flag,when,name, spaced "
+        "\n1,2,true,2024-01-01T00:00:00Z,a,\n2,2.5,FALSE,2024-01-01T00:00:01Z,\"b,c\",x\n";
     sl_infer *in = sl_infer_new();
     sl_infer_csv(in, f1, strlen(f1), ',', true, NULL, 0, 1000);
     const char *f2 = "id,extra\n3,9\n";
@@ -128,7 +133,9 @@ static void test_json_discovery_stops_before_new_field(void **st) {
         sl_json_parser_set_stream(p, stream);
         sl_json_parser_set_discover(p, true);
         size_t n;
-        char *buf = padded("{\"a\":1}\n{\"a\":2,\"bad-key\":1,\"nul\":null}\n{\"a\":3,\"b\":\"2024-05-01T00:00:00Z\",\"c\":1.5}\n{\"a\":4}\n", &n);
+        char *buf = padded("{\"a\":1}\n{\"a\":2,\"bad-key\":1,\"nul\":null}\n{\"a\":3,\"b\":\"2024-"
+                           "05-01T00:00:00Z\",\"c\":1.5}\n{\"a\":4}\n",
+                           &n);
         sl_batch *b = sl_batch_new(&s, 16);
         size_t used = sl_json_parse_lines(p, buf, n, 0, 0, 0, b, NULL, NULL);
         assert_int_equal(b->n, 2);
@@ -147,7 +154,8 @@ static void test_json_discovery_stops_before_new_field(void **st) {
         sl_json_parser *q = sl_json_parser_new(&s, NULL, &err);
         sl_json_parser_set_discover(q, true);
         sl_batch *b2 = sl_batch_new(&s, 16);
-        size_t used2 = sl_json_parse_lines(q, buf + used, n - used, 0, (int64_t)used, 0, b2, NULL, NULL);
+        size_t used2 =
+            sl_json_parse_lines(q, buf + used, n - used, 0, (int64_t)used, 0, b2, NULL, NULL);
         assert_int_equal(used + used2, n);
         assert_null(sl_json_parser_change(q));
         assert_int_equal(b2->n, 2);

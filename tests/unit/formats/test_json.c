@@ -54,7 +54,8 @@ static sl_schema schema_of(const char *spec) {
     sl_schema_init(&s);
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s", spec);
-    for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         *colon = 0;
         int t = sl_type_parse(colon + 1);
@@ -75,13 +76,19 @@ static void assert_batches_equal(const sl_batch *a, const sl_batch *z) {
             assert_int_equal(x->null[r], y->null[r]);
             if (x->null[r]) continue;
             switch (x->type) {
-            case SL_T_DOUBLE: assert_memory_equal(&x->v.d[r], &y->v.d[r], sizeof(double)); break;
+            case SL_T_DOUBLE:
+                assert_memory_equal(&x->v.d[r], &y->v.d[r], sizeof(double));
+                break;
             case SL_T_STRING:
                 assert_int_equal(x->v.s[r].len, y->v.s[r].len);
                 assert_memory_equal(x->v.s[r].ptr, y->v.s[r].ptr, x->v.s[r].len);
                 break;
-            case SL_T_BOOL: assert_int_equal(x->v.b[r], y->v.b[r]); break;
-            default: assert_int_equal(x->v.i[r], y->v.i[r]); break;
+            case SL_T_BOOL:
+                assert_int_equal(x->v.b[r], y->v.b[r]);
+                break;
+            default:
+                assert_int_equal(x->v.i[r], y->v.i[r]);
+                break;
             }
         }
     }
@@ -110,7 +117,8 @@ static void run_parse(run *r, const char *spec, const char *const *paths, const 
     sl_json_parser_set_stream(r->p, true);
     sl_batch *b2 = sl_batch_new(&s, 64);
     bad_log *bad2 = calloc(1, sizeof *bad2);
-    assert_int_equal(sl_json_parse_lines(r->p, r->buf, r->len, 3, 1000, 42, b2, on_bad, bad2), r->used);
+    assert_int_equal(sl_json_parse_lines(r->p, r->buf, r->len, 3, 1000, 42, b2, on_bad, bad2),
+                     r->used);
     sl_json_parser_set_stream(r->p, false);
     assert_batches_equal(r->b, b2);
     assert_int_equal(bad2->n, r->bad.n);
@@ -142,8 +150,7 @@ static bool in_buf(const run *r, const char *p) { return p >= r->buf && p < r->b
 static void test_types_ok(void **state) {
     (void)state;
     run r;
-    run_parse(&r, "i:int,d:double,s:string,b:bool,t:timestamp",
-              NULL,
+    run_parse(&r, "i:int,d:double,s:string,b:bool,t:timestamp", NULL,
               "{\"i\":-42,\"d\":2.5,\"s\":\"hi\",\"b\":true,\"t\":\"2026-01-01T00:05:00.123Z\"}\n"
               "{\"i\":9223372036854775807,\"d\":7,\"s\":\"\",\"b\":false,\"t\":1767225600123}\n"
               "{\"i\":-9223372036854775808,\"d\":-1e300,\"t\":\"2026-01-01\"}\n"
@@ -188,14 +195,18 @@ static void test_type_errors(void **state) {
     static const struct {
         const char *spec, *line, *reason;
     } cases[] = {
-        {"detection_oid:int", "{\"detection_oid\":\"42\"}", "field 'detection_oid': expected int, got string"},
+        {"detection_oid:int", "{\"detection_oid\":\"42\"}",
+         "field 'detection_oid': expected int, got string"},
         {"a:int", "{\"a\":1.5}", "field 'a': expected int, got double"},
         {"a:int", "{\"a\":1e3}", "field 'a': expected int, got double"},
         {"a:int", "{\"a\":true}", "field 'a': expected int, got bool"},
         {"a:int", "{\"a\":[1]}", "field 'a': expected int, got array"},
-        {"a:int", "{\"a\":9223372036854775808}", "field 'a': integer 9223372036854775808 out of range"},
-        {"a:int", "{\"a\":-9223372036854775809}", "field 'a': integer -9223372036854775809 out of range"},
-        {"a:int", "{\"a\":123456789012345678901234567890}", "field 'a': integer 123456789012345678901234567890 out of range"},
+        {"a:int", "{\"a\":9223372036854775808}",
+         "field 'a': integer 9223372036854775808 out of range"},
+        {"a:int", "{\"a\":-9223372036854775809}",
+         "field 'a': integer -9223372036854775809 out of range"},
+        {"a:int", "{\"a\":123456789012345678901234567890}",
+         "field 'a': integer 123456789012345678901234567890 out of range"},
         {"a:double", "{\"a\":\"1.5\"}", "field 'a': expected double, got string"},
         {"a:bool", "{\"a\":1}", "field 'a': expected bool, got int"},
         {"a:bool", "{\"a\":\"true\"}", "field 'a': expected bool, got string"},
@@ -205,7 +216,8 @@ static void test_type_errors(void **state) {
         {"a:timestamp", "{\"a\":\"yesterday\"}", "field 'a': invalid timestamp 'yesterday'"},
         {"a:timestamp", "{\"a\":1.5}", "field 'a': expected timestamp, got double"},
         {"a:timestamp", "{\"a\":true}", "field 'a': expected timestamp, got bool"},
-        {"a:timestamp", "{\"a\":9223372036854776}", "field 'a': timestamp 9223372036854776 ms out of range"},
+        {"a:timestamp", "{\"a\":9223372036854776}",
+         "field 'a': timestamp 9223372036854776 ms out of range"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char in[256];
@@ -276,12 +288,13 @@ static void test_nested_paths(void **state) {
     (void)state;
     const char *paths[] = {"a.b.c", "arr.1", "arr.2.k", "deep.0.0", NULL, "a.b.c", "x.y"};
     run r;
-    run_parse(&r, "abc:int,second:string,k:bool,d:double,top:int,again:int,missing:int", paths,
-              "{\"top\":1,\"a\":{\"z\":0,\"b\":{\"c\":7,\"d\":[1,2]}},\"arr\":[0,\"one\",{\"k\":true}],"
-              "\"deep\":[[2.5,3]]}\n"
-              "{\"a\":5,\"arr\":{\"1\":\"key-not-index\"},\"x\":{\"y\":null}}\n"
-              "{\"a\":{\"b\":[]},\"arr\":[]}\n",
-              false);
+    run_parse(
+        &r, "abc:int,second:string,k:bool,d:double,top:int,again:int,missing:int", paths,
+        "{\"top\":1,\"a\":{\"z\":0,\"b\":{\"c\":7,\"d\":[1,2]}},\"arr\":[0,\"one\",{\"k\":true}],"
+        "\"deep\":[[2.5,3]]}\n"
+        "{\"a\":5,\"arr\":{\"1\":\"key-not-index\"},\"x\":{\"y\":null}}\n"
+        "{\"a\":{\"b\":[]},\"arr\":[]}\n",
+        false);
     assert_int_equal(r.bad.n, 0);
     assert_int_equal(r.b->n, 3);
     sl_column *c = r.b->col;
@@ -296,7 +309,8 @@ static void test_nested_paths(void **state) {
     assert_true(c[0].null[1]);
     assert_str(&c[1], 1, "key-not-index");
     assert_true(c[6].null[1]);
-    for (int k = 0; k < 7; k++) assert_true(c[k].null[2]);
+    for (int k = 0; k < 7; k++)
+        assert_true(c[k].null[2]);
     run_free(&r);
 }
 
@@ -380,7 +394,8 @@ static void test_bad_strings(void **state) {
               false);
     assert_int_equal(r.b->n, 0);
     assert_int_equal(r.bad.n, 5);
-    for (int k = 0; k < 5; k++) assert_non_null(strstr(r.bad.reason[k], "malformed JSON: "));
+    for (int k = 0; k < 5; k++)
+        assert_non_null(strstr(r.bad.reason[k], "malformed JSON: "));
     assert_non_null(strstr(r.bad.reason[0], "STRING_ERROR"));
     assert_non_null(strstr(r.bad.reason[3], "UTF8_ERROR"));
     assert_non_null(strstr(r.bad.reason[4], "UNCLOSED_STRING"));
@@ -392,8 +407,9 @@ static void test_bad_strings(void **state) {
 static void test_malformed_lines(void **state) {
     (void)state;
     static const char *lines[] = {
-        "{\"a\":1}", "[1,2]", "5", "\"str\"", "null", "{\"a\":1} x", "{\"a\":1}}", "{\"a\":1,}",
-        "{\"a\":1 \"b\":2}", "{\"a\":tru}", "{\"a\":1", "{\"a\":01}", "{a:1}", "{\"a\":2}",
+        "{\"a\":1}",   "[1,2]",      "5",          "\"str\"",           "null",
+        "{\"a\":1} x", "{\"a\":1}}", "{\"a\":1,}", "{\"a\":1 \"b\":2}", "{\"a\":tru}",
+        "{\"a\":1",    "{\"a\":01}", "{a:1}",      "{\"a\":2}",
     };
     enum { N = sizeof lines / sizeof lines[0] };
     char in[512];
@@ -414,8 +430,10 @@ static void test_malformed_lines(void **state) {
         assert_int_equal(r.bad.pos[k], 1000 + off[k + 1]);
         assert_string_equal(r.bad.line[k], lines[k + 1]);
     }
-    for (int k = 0; k < 4; k++) assert_string_equal(r.bad.reason[k], "expected a JSON object");
-    for (int k = 4; k < N - 2; k++) assert_non_null(strstr(r.bad.reason[k], "malformed JSON: "));
+    for (int k = 0; k < 4; k++)
+        assert_string_equal(r.bad.reason[k], "expected a JSON object");
+    for (int k = 4; k < N - 2; k++)
+        assert_non_null(strstr(r.bad.reason[k], "malformed JSON: "));
     assert_non_null(strstr(r.bad.reason[5], "TRAILING_CONTENT"));
     assert_non_null(strstr(r.bad.reason[6], "TAPE_ERROR"));
     assert_non_null(strstr(r.bad.reason[8], "T_ATOM_ERROR"));
@@ -449,7 +467,8 @@ static void test_stream_edge_cases(void **state) {
               false);
     int64_t want[] = {1, 8, 9, 10, 11, 12, 13};
     assert_int_equal(r.b->n, 7);
-    for (int k = 0; k < 7; k++) assert_int_equal(r.b->col[0].v.i[k], want[k]);
+    for (int k = 0; k < 7; k++)
+        assert_int_equal(r.b->col[0].v.i[k], want[k]);
     assert_int_equal(r.bad.n, 9);
     run_free(&r);
     /* an incomplete document after the last object of the stream (found by
@@ -479,8 +498,9 @@ static void test_stream_matches_lines_on_big_mixed_input(void **state) {
      * than a window, and a mix of good and bad lines. Both modes must agree
      * on every row and every bad record. */
     static const char *bad_lines[] = {
-        "{\"a\":1,}", "[1]", "{\"a\":1} x", "{\"a\":\"s\"}", "{\"s\":\"\xff\"}", "{\"a\":1}}",
-        "{\"a\":", "\"str\"", "{\"a\":1} \"open", "{\"s\":\"\\q\"}", "{\"a\":tru}",
+        "{\"a\":1,}",  "[1]",     "{\"a\":1} x", "{\"a\":\"s\"}",    "{\"s\":\"\xff\"}",
+        "{\"a\":1}}",  "{\"a\":", "\"str\"",     "{\"a\":1} \"open", "{\"s\":\"\\q\"}",
+        "{\"a\":tru}",
     };
     size_t cap = 900000, len = 0;
     char *buf = malloc(cap + SL_JSON_PADDING);
@@ -490,18 +510,23 @@ static void test_stream_matches_lines_on_big_mixed_input(void **state) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         int kind = (int)(x % 100);
         if (kind < 3) {
-            len += (size_t)sprintf(buf + len, "%s\n", bad_lines[(x >> 8) % (sizeof bad_lines / sizeof bad_lines[0])]);
+            len += (size_t)sprintf(buf + len, "%s\n",
+                                   bad_lines[(x >> 8) % (sizeof bad_lines / sizeof bad_lines[0])]);
         } else if (kind == 3 && line_no % 7 == 0) {
-            len += (size_t)sprintf(buf + len, "{\"a\":%d,\"s\":\"", line_no); /* a line longer than a window */
+            len += (size_t)sprintf(buf + len, "{\"a\":%d,\"s\":\"",
+                                   line_no); /* a line longer than a window */
             memset(buf + len, 'z', 70000);
             len += 70000;
             len += (size_t)sprintf(buf + len, "\"}\n");
         } else if (kind == 4) {
             len += (size_t)sprintf(buf + len, "\n  \r\n");
         } else if (kind < 10) {
-            len += (size_t)sprintf(buf + len, "{\"s\":\"e\\u00e9\\n%d\",\"a\":%d}\r\n", line_no, line_no);
+            len += (size_t)sprintf(buf + len, "{\"s\":\"e\\u00e9\\n%d\",\"a\":%d}\r\n", line_no,
+                                   line_no);
         } else {
-            len += (size_t)sprintf(buf + len, "{\"a\":%d,\"junk\":[1,{\"k\":null}],\"s\":\"v%d\"}\n", line_no, line_no);
+            len +=
+                (size_t)sprintf(buf + len, "{\"a\":%d,\"junk\":[1,{\"k\":null}],\"s\":\"v%d\"}\n",
+                                line_no, line_no);
         }
         line_no++;
     }
@@ -519,8 +544,10 @@ static void test_stream_matches_lines_on_big_mixed_input(void **state) {
         sl_batch_clear(bs);
         sl_batch_clear(bl);
         gs->n = gl->n = 0;
-        size_t us = sl_json_parse_lines(ps, buf + off, len - off, 0, (int64_t)off, 0, bs, on_bad, gs);
-        size_t ul = sl_json_parse_lines(pl, buf + off, len - off, 0, (int64_t)off, 0, bl, on_bad, gl);
+        size_t us =
+            sl_json_parse_lines(ps, buf + off, len - off, 0, (int64_t)off, 0, bs, on_bad, gs);
+        size_t ul =
+            sl_json_parse_lines(pl, buf + off, len - off, 0, (int64_t)off, 0, bl, on_bad, gl);
         assert_int_equal(us, ul);
         assert_batches_equal(bs, bl);
         assert_int_equal(gs->n, gl->n);
@@ -631,14 +658,16 @@ static void test_batch_full_and_resume(void **state) {
     sl_json_parser *p = sl_json_parser_new(&s, NULL, NULL);
     sl_batch *b = sl_batch_new(&s, 2);
     size_t len;
-    char *buf = padded("{\"a\":0}\n{\"a\":\"x\"}\n{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n", &len);
+    char *buf =
+        padded("{\"a\":0}\n{\"a\":\"x\"}\n{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n", &len);
     bad_log bl = {0};
     size_t off = 0;
     int64_t next = 0;
     int rounds = 0;
     while (off < len) {
         sl_batch_clear(b);
-        size_t used = sl_json_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, on_bad, &bl);
+        size_t used =
+            sl_json_parse_lines(p, buf + off, len - off, 0, (int64_t)off, 0, b, on_bad, &bl);
         assert_true(used > 0);
         assert_int_equal(buf[off + used - 1], '\n');
         assert_true(b->n <= 2);
@@ -678,16 +707,18 @@ static void test_batch_with_extra_columns(void **state) {
 static void test_many_lines_reuse(void **state) {
     (void)state;
     /* 20k lines through a 256-row batch: steady state, row values and positions */
-    sl_schema s = schema_of("detection_oid:int,video_camera_oid:int,item_name:string,timestamp_detected:timestamp");
+    sl_schema s = schema_of(
+        "detection_oid:int,video_camera_oid:int,item_name:string,timestamp_detected:timestamp");
     sl_json_parser *p = sl_json_parser_new(&s, NULL, NULL);
     sl_batch *b = sl_batch_new(&s, 256);
     size_t cap = 20000 * 160 + SL_JSON_PADDING, len = 0;
     char *buf = malloc(cap);
     for (int i = 0; i < 20000; i++)
-        len += (size_t)sprintf(buf + len,
-                               "{\"detection_oid\":%d,\"video_camera_oid\":%d,\"geographical_location_oid\":17,"
-                               "\"item_name\":\"%s\",\"timestamp_detected\":%lld}\n",
-                               i, i % 100, i % 3 ? "person" : "car\\u00e9", 1767225600000LL + i);
+        len += (size_t)sprintf(
+            buf + len,
+            "{\"detection_oid\":%d,\"video_camera_oid\":%d,\"geographical_location_oid\":17,"
+            "\"item_name\":\"%s\",\"timestamp_detected\":%lld}\n",
+            i, i % 100, i % 3 ? "person" : "car\\u00e9", 1767225600000LL + i);
     size_t off = 0;
     int n = 0;
     while (off < len) {
@@ -731,7 +762,8 @@ static void test_write_row(void **state) {
         memset(small, '#', sizeof small);
         size_t m = sl_json_write_row(b, r, ",\"_source\":\"f.ndjson\"", small, cap);
         assert_int_equal(m, n);
-        for (size_t k = cap; k < sizeof small; k++) assert_int_equal(small[k], '#');
+        for (size_t k = cap; k < sizeof small; k++)
+            assert_int_equal(small[k], '#');
         if (cap > 0) {
             size_t wrote = cap - 1 < n ? cap - 1 : n;
             assert_memory_equal(small, want, wrote);
@@ -747,9 +779,19 @@ static void test_write_timestamps_match_core(void **state) {
     sl_schema s = schema_of("t:timestamp");
     sl_batch *b = sl_batch_new(&s, 1);
     uint32_t r = sl_batch_append_null_row(b);
-    int64_t vals[] = {0, -1, 1, 999999, -1000000, 1767225600123456LL, 951782400000000LL /* 2000-02-29 */,
-                      -62135596800000000LL, -62135596800000001LL, 253402300799999999LL,
-                      253402300800000000LL, INT64_MAX, -86400000000LL * 365 * 1970};
+    int64_t vals[] = {0,
+                      -1,
+                      1,
+                      999999,
+                      -1000000,
+                      1767225600123456LL,
+                      951782400000000LL /* 2000-02-29 */,
+                      -62135596800000000LL,
+                      -62135596800000001LL,
+                      253402300799999999LL,
+                      253402300800000000LL,
+                      INT64_MAX,
+                      -86400000000LL * 365 * 1970};
     /* (INT64_MIN itself is left out: sl_time_format_iso_us overflows on it) */
     uint64_t x = 88172645463325252ULL;
     for (int k = 0; k < 20000; k++) {
@@ -774,7 +816,12 @@ static void test_write_invalid_utf8(void **state) {
     (void)state;
     char out[64];
     /* stray continuation, truncated sequence, overlong, surrogate; valid é kept */
-    size_t n = sl_json_write_string("\x80" "a\xc3" "b\xc0\xaf" "\xed\xa0\x80" "\xc3\xa9", 11, out, sizeof out);
+    size_t n = sl_json_write_string("\x80"
+                                    "a\xc3"
+                                    "b\xc0\xaf"
+                                    "\xed\xa0\x80"
+                                    "\xc3\xa9",
+                                    11, out, sizeof out);
     out[n] = 0;
     assert_string_equal(out, "\"\\ufffda\\ufffdb\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\xc3\xa9\"");
 }
@@ -785,8 +832,16 @@ static void test_round_trip(void **state) {
     sl_batch *src = sl_batch_new(&s, 16);
     const double ds[] = {0.1, -1e300, 5e-324, 123456789.123456789, 1.0, NAN, -2.5e-7, 3.0e20};
     const int64_t is[] = {0, -1, INT64_MAX, INT64_MIN, 42, 7, 1000000000000LL, -99};
-    const int64_t ts[] = {0, -1, 1767225600123456LL, -62135596800000000LL, 253402300799999999LL, 1, 86400000000LL, 1767225600000000LL};
-    const char *ss[] = {"", "plain", "quote\" back\\ slash", "ctl \x01\x1f\t\r\n", "déjà ✓ 😀", "\\u0041", "{\"json\":1}", "x"};
+    const int64_t ts[] = {0,
+                          -1,
+                          1767225600123456LL,
+                          -62135596800000000LL,
+                          253402300799999999LL,
+                          1,
+                          86400000000LL,
+                          1767225600000000LL};
+    const char *ss[] = {"",         "plain",   "quote\" back\\ slash", "ctl \x01\x1f\t\r\n",
+                        "déjà ✓ 😀", "\\u0041", "{\"json\":1}",         "x"};
     for (int k = 0; k < 8; k++) {
         uint32_t r = sl_batch_append_null_row(src);
         if (k != 5) sl_col_set_int(&src->col[0], r, is[k]);
@@ -814,13 +869,19 @@ static void test_round_trip(void **state) {
             assert_int_equal(a_null, z->null[r]);
             if (a_null) continue;
             switch (s.f[c].type) {
-            case SL_T_DOUBLE: assert_true(a->v.d[r] == z->v.d[r]); break;
+            case SL_T_DOUBLE:
+                assert_true(a->v.d[r] == z->v.d[r]);
+                break;
             case SL_T_STRING:
                 assert_int_equal(a->v.s[r].len, z->v.s[r].len);
                 assert_memory_equal(a->v.s[r].ptr, z->v.s[r].ptr, a->v.s[r].len);
                 break;
-            case SL_T_BOOL: assert_int_equal(a->v.b[r], z->v.b[r]); break;
-            default: assert_int_equal(a->v.i[r], z->v.i[r]); break;
+            case SL_T_BOOL:
+                assert_int_equal(a->v.b[r], z->v.b[r]);
+                break;
+            default:
+                assert_int_equal(a->v.i[r], z->v.i[r]);
+                break;
             }
         }
     }

@@ -31,9 +31,11 @@ static const char *split(const char *line) {
         size_t o = 0;
         out[0] = 0;
         for (int k = 0; k < n; k++) {
-            o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", k ? "|" : "", (int)pairs[k].key.len, pairs[k].key.ptr);
+            o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", k ? "|" : "",
+                                  (int)pairs[k].key.len, pairs[k].key.ptr);
             if (pairs[k].has_value)
-                o += (size_t)snprintf(out + o, sizeof out - o, "=%.*s", (int)pairs[k].value.len, pairs[k].value.ptr);
+                o += (size_t)snprintf(out + o, sizeof out - o, "=%.*s", (int)pairs[k].value.len,
+                                      pairs[k].value.ptr);
         }
     }
     sl_logfmt_parser_free(p);
@@ -43,22 +45,29 @@ static const char *split(const char *line) {
 static void test_split(void **state) {
     (void)state;
     assert_string_equal(split("a=1 b=two c"), "a=1|b=two|c");
-    assert_string_equal(split("level=info msg=\"hello world\" dur=1.5ms"), "level=info|msg=hello world|dur=1.5ms");
+    assert_string_equal(split("level=info msg=\"hello world\" dur=1.5ms"),
+                        "level=info|msg=hello world|dur=1.5ms");
     assert_string_equal(split("  a=1\t\tb=2   "), "a=1|b=2");
     assert_string_equal(split(""), "");
     assert_string_equal(split("   "), "");
     assert_string_equal(split("a= b=\"\" c"), "a=|b=|c");
-    assert_string_equal(split("q=a=b x=\"y\"z"), "!column 12: expected a space after the closing quote");
-    assert_string_equal(split("q=a=b u=x\"y"), "q=a=b|u=x\"y"); /* bare values take any non-space byte */
-    assert_string_equal(split("k=\"esc \\\" \\\\ \\n \\t \\r \\/ \\q\""), "k=esc \" \\ \n \t \r / \\q");
-    assert_string_equal(split("k=\"\\u00e9\\u20ac\\ud83d\\ude00\""), "k=\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+    assert_string_equal(split("q=a=b x=\"y\"z"),
+                        "!column 12: expected a space after the closing quote");
+    assert_string_equal(split("q=a=b u=x\"y"),
+                        "q=a=b|u=x\"y"); /* bare values take any non-space byte */
+    assert_string_equal(split("k=\"esc \\\" \\\\ \\n \\t \\r \\/ \\q\""),
+                        "k=esc \" \\ \n \t \r / \\q");
+    assert_string_equal(split("k=\"\\u00e9\\u20ac\\ud83d\\ude00\""),
+                        "k=\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
     assert_string_equal(split("k=\"\\ud83d x\\u12\""), "k=\\ud83d x\\u12"); /* malformed \u kept */
     assert_string_equal(split("k=\"a\" k=\"b\""), "k=a|k=b");
     assert_string_equal(split("caf\xC3\xA9=na\xC3\xAFve"), "caf\xC3\xA9=na\xC3\xAFve");
     assert_string_equal(split("t=2024-01-02T03:04:05Z"), "t=2024-01-02T03:04:05Z");
     /* errors */
-    assert_string_equal(split("a=\"open"), "!column 8: unterminated quoted value (opened at column 3)");
-    assert_string_equal(split("a=\"esc\\\""), "!column 9: unterminated quoted value (opened at column 3)");
+    assert_string_equal(split("a=\"open"),
+                        "!column 8: unterminated quoted value (opened at column 3)");
+    assert_string_equal(split("a=\"esc\\\""),
+                        "!column 9: unterminated quoted value (opened at column 3)");
     assert_string_equal(split("a=1 =2"), "!column 5: expected a key before '='");
     assert_string_equal(split("\"k\"=1"), "!column 1: unexpected '\"' (keys are not quoted)");
     assert_string_equal(split("ke\"y=1"), "!column 3: unexpected '\"' in key");
@@ -77,7 +86,8 @@ static void test_cast(void **state) {
     sl_schema_add(&s, "s", SL_T_STRING);
     sl_batch *bt = sl_batch_new(&s, 4);
     sl_batch_append_null_row(bt);
-    sl_column *ci = &bt->col[0], *cd = &bt->col[1], *cb = &bt->col[2], *ct = &bt->col[3], *cs = &bt->col[4];
+    sl_column *ci = &bt->col[0], *cd = &bt->col[1], *cb = &bt->col[2], *ct = &bt->col[3],
+              *cs = &bt->col[4];
 #define CAST(c, txt) sl_logfmt_cast(c, 0, txt, strlen(txt))
     assert_int_equal(CAST(ci, "42"), 0);
     assert_int_equal(ci->v.i[0], 42);
@@ -129,11 +139,12 @@ typedef struct badlog {
     int count;
 } badlog;
 
-static void on_bad(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+static void on_bad(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                   const char *reason) {
     badlog *l = ud;
     l->count++;
-    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%d@%lld [%.*s] %s\n", part, (long long)pos,
-                             (int)len, line, reason);
+    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%d@%lld [%.*s] %s\n", part,
+                             (long long)pos, (int)len, line, reason);
 }
 
 static void test_batch(void **state) {
@@ -151,7 +162,8 @@ static void test_batch(void **state) {
     sl_logfmt_parser *p = sl_logfmt_parser_new(&s, &err);
     assert_non_null(p);
     sl_batch *b = sl_batch_new(&s, 16);
-    const char *in = "\xEF\xBB\xBFts=2024-01-02T03:04:05.5Z level=info msg=\"GET /x \\\"q\\\"\" status=200 dur=0.25 "
+    const char *in = "\xEF\xBB\xBFts=2024-01-02T03:04:05.5Z level=info msg=\"GET /x \\\"q\\\"\" "
+                     "status=200 dur=0.25 "
                      "cached unknown=zzz flag\r\n"
                      "\n"
                      " \t \n"
@@ -170,8 +182,9 @@ static void test_batch(void **state) {
     assert_memory_equal(b->col[0].v.s[0].ptr, "info", 4);
     assert_int_equal(b->col[1].v.s[0].len, strlen("GET /x \"q\""));
     assert_memory_equal(b->col[1].v.s[0].ptr, "GET /x \"q\"", b->col[1].v.s[0].len);
-    assert_false(b->col[1].v.s[0].ptr >= in && b->col[1].v.s[0].ptr < in + strlen(in)); /* unescaped copy */
-    assert_true(b->col[0].v.s[0].ptr >= in && b->col[0].v.s[0].ptr < in + strlen(in));   /* view */
+    assert_false(b->col[1].v.s[0].ptr >= in &&
+                 b->col[1].v.s[0].ptr < in + strlen(in)); /* unescaped copy */
+    assert_true(b->col[0].v.s[0].ptr >= in && b->col[0].v.s[0].ptr < in + strlen(in)); /* view */
     assert_int_equal(b->col[2].v.i[0], 200);
     assert_true(b->col[3].v.d[0] == 0.25);
     assert_int_equal(b->col[4].v.b[0], 1);
@@ -192,10 +205,12 @@ static void test_batch(void **state) {
     assert_int_equal(b->col[5].v.i[2], 1704164645000000LL);
     /* bad records */
     char want[1024];
-    size_t p1 = (size_t)(strstr(in, "level=warn") - in), p2 = (size_t)(strstr(in, "level=error") - in);
+    size_t p1 = (size_t)(strstr(in, "level=warn") - in),
+           p2 = (size_t)(strstr(in, "level=error") - in);
     snprintf(want, sizeof want,
              "2@%zu [level=warn status=abc] field 'status': expected int, got 'abc'\n"
-             "2@%zu [level=error msg=\"unterminated] logfmt: column 30: unterminated quoted value (opened at column 17)\n",
+             "2@%zu [level=error msg=\"unterminated] logfmt: column 30: unterminated quoted value "
+             "(opened at column 17)\n",
              p1, p2);
     assert_string_equal(bl.text, want);
 
@@ -237,11 +252,13 @@ static void test_many_columns(void **state) {
     sl_batch *b = sl_batch_new(&s, 2);
     char line[4096];
     size_t n = 0;
-    for (int c = SL_MAX_COLUMNS - 1; c >= 0; c--) n += (size_t)snprintf(line + n, sizeof line - n, "k%d=%d ", c, c * 3);
+    for (int c = SL_MAX_COLUMNS - 1; c >= 0; c--)
+        n += (size_t)snprintf(line + n, sizeof line - n, "k%d=%d ", c, c * 3);
     n += (size_t)snprintf(line + n, sizeof line - n, "k128=5 k=1 kk=2\n");
     assert_int_equal(sl_logfmt_parse_lines(p, line, n, 0, 0, 0, b, NULL, NULL), n);
     assert_int_equal(b->n, 1);
-    for (int c = 0; c < SL_MAX_COLUMNS; c++) assert_int_equal(b->col[c].v.i[0], c * 3);
+    for (int c = 0; c < SL_MAX_COLUMNS; c++)
+        assert_int_equal(b->col[c].v.i[0], c * 3);
     sl_batch_free(b);
     sl_logfmt_parser_free(p);
 }

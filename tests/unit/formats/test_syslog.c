@@ -20,7 +20,7 @@
 #include "formats/syslog.h"
 #include "../unit_skip.h"
 
-#define US(s) ((int64_t)(s) * SL_US_PER_SEC)
+#define US(s) ((int64_t)(s)*SL_US_PER_SEC)
 
 static sl_syslog_parser *P;
 
@@ -72,8 +72,8 @@ static const char *sd_text(const sl_syslog_msg *m) {
         n += (size_t)snprintf(out + n, sizeof out - n, "[%.*s", (int)el->id.len, el->id.ptr);
         for (int k = 0; k < el->nparams; k++) {
             const sl_syslog_param *q = &m->params[el->first_param + k];
-            n += (size_t)snprintf(out + n, sizeof out - n, " %.*s=%.*s", (int)q->name.len, q->name.ptr,
-                                  (int)q->value.len, q->value.ptr);
+            n += (size_t)snprintf(out + n, sizeof out - n, " %.*s=%.*s", (int)q->name.len,
+                                  q->name.ptr, (int)q->value.len, q->value.ptr);
         }
         n += (size_t)snprintf(out + n, sizeof out - n, "]");
     }
@@ -108,7 +108,8 @@ static void test_rfc5424_example1(void **state) {
 static void test_rfc5424_example2(void **state) {
     (void)state;
     sl_syslog_msg m;
-    ok5424("<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.",
+    ok5424("<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make "
+           "the do-nuts.",
            &m);
     assert_int_equal(m.pri, 165);
     assert_int_equal(m.facility, 20);
@@ -180,8 +181,9 @@ static void test_sd_escapes(void **state) {
     ok5424("<13>1 - h a p m [id q=\"x\\\"y\" b=\"back\\\\slash\" c=\"br\\]acket\" d=\"lone\\q\" "
            "e=\"end\\\\\" f=\"\\\\\\\"\" g=\"a]b\" h=\"\" u=\"caf\xC3\xA9 \xF0\x9F\x98\x80\"] msg",
            &m);
-    assert_string_equal(sd_text(&m), "[id q=x\"y b=back\\slash c=br]acket d=lone\\q e=end\\ f=\\\" g=a]b h= "
-                                     "u=caf\xC3\xA9 \xF0\x9F\x98\x80]");
+    assert_string_equal(sd_text(&m),
+                        "[id q=x\"y b=back\\slash c=br]acket d=lone\\q e=end\\ f=\\\" g=a]b h= "
+                        "u=caf\xC3\xA9 \xF0\x9F\x98\x80]");
     str_eq(m.msg, "msg");
     /* escaped values live in scratch, the others point into the line */
     const char *line = "<13>1 - h a p m [id a=\"plain\" b=\"es\\\"c\"]";
@@ -190,13 +192,15 @@ static void test_sd_escapes(void **state) {
     assert_false(m.params[1].value.ptr > line && m.params[1].value.ptr < line + strlen(line));
     str_eq(m.params[1].value, "es\"c");
     /* a lone backslash before the closing quote escapes it: unterminated */
-    err5424("<13>1 - h a p m [id a=\"x\\\"]", "column 28: unterminated PARAM-VALUE (opened at column 23)");
+    err5424("<13>1 - h a p m [id a=\"x\\\"]",
+            "column 28: unterminated PARAM-VALUE (opened at column 23)");
     /* many params: scratch and arrays grow */
     char big[8192];
     size_t n = (size_t)snprintf(big, sizeof big, "<13>1 - h a p m ");
     for (int e = 0; e < 20; e++) {
         n += (size_t)snprintf(big + n, sizeof big - n, "[e%d", e);
-        for (int k = 0; k < 10; k++) n += (size_t)snprintf(big + n, sizeof big - n, " k%d=\"v\\]%d\"", k, e * 10 + k);
+        for (int k = 0; k < 10; k++)
+            n += (size_t)snprintf(big + n, sizeof big - n, " k%d=\"v\\]%d\"", k, e * 10 + k);
         n += (size_t)snprintf(big + n, sizeof big - n, "]");
     }
     ok5424(big, &m);
@@ -275,9 +279,9 @@ static void test_timestamps(void **state) {
         {"2003-10-11T16:44:15-05:30", US(1065910455), -330},
         {"2003-10-11T22:14:15.5-07:00", US(1065910455) + US(7 * 3600) + 500000, -420},
         {"2003-10-12T00:00:00+23:59", US(1065916800) - US(23 * 3600 + 59 * 60), 1439},
-        {"2004-02-29T00:00:00Z", US(1078012800), 0},           /* leap year */
-        {"2000-02-29T00:00:00Z", US(951782400), 0},            /* divisible by 400 */
-        {"2016-12-31T23:59:60Z", US(1483228799) + 999999, 0},  /* leap second */
+        {"2004-02-29T00:00:00Z", US(1078012800), 0},          /* leap year */
+        {"2000-02-29T00:00:00Z", US(951782400), 0},           /* divisible by 400 */
+        {"2016-12-31T23:59:60Z", US(1483228799) + 999999, 0}, /* leap second */
         {"2016-12-31T23:59:60.5Z", US(1483228799) + 999999, 0},
         {"1969-12-31T23:59:59.999999Z", -1, 0},
         {"1970-01-01T00:00:00Z", 0, 0},
@@ -287,7 +291,9 @@ static void test_timestamps(void **state) {
         snprintf(line, sizeof line, "<14>1 %s h - - - -", cases[k].ts);
         ok5424(line, &m);
         assert_true(m.has_ts);
-        if (m.ts_us != cases[k].us) fail_msg("%s: got %lld want %lld", cases[k].ts, (long long)m.ts_us, (long long)cases[k].us);
+        if (m.ts_us != cases[k].us)
+            fail_msg("%s: got %lld want %lld", cases[k].ts, (long long)m.ts_us,
+                     (long long)cases[k].us);
         assert_int_equal(m.tz_offset_min, cases[k].off);
     }
 }
@@ -314,7 +320,8 @@ static void test_malformed(void **state) {
     err5424("<34>1x - - - - - -", "column 6: expected SP after VERSION");
     err5424("<34>1234 - - - - - -", "column 8: expected SP after VERSION");
     /* TIMESTAMP */
-    err5424("<34>1 2003-10-11T22:14:15.1234567Z h - - - -", "column 33: bad TIMESTAMP: more than 6 fraction digits");
+    err5424("<34>1 2003-10-11T22:14:15.1234567Z h - - - -",
+            "column 33: bad TIMESTAMP: more than 6 fraction digits");
     err5424("<34>1 2003-13-11T22:14:15Z h - - - -", "column 12: bad TIMESTAMP: month 13");
     err5424("<34>1 2003-00-11T22:14:15Z h - - - -", "column 12: bad TIMESTAMP: month 0");
     err5424("<34>1 2003-02-29T22:14:15Z h - - - -", "column 15: bad TIMESTAMP: day 29 of 2003-02");
@@ -324,16 +331,25 @@ static void test_malformed(void **state) {
     err5424("<34>1 2003-10-11T24:14:15Z h - - - -", "column 18: bad TIMESTAMP: hour 24");
     err5424("<34>1 2003-10-11T22:60:15Z h - - - -", "column 21: bad TIMESTAMP: minute 60");
     err5424("<34>1 2003-10-11T22:14:61Z h - - - -", "column 24: bad TIMESTAMP: second 61");
-    err5424("<34>1 2003-10-11t22:14:15Z h - - - -", "column 17: bad TIMESTAMP: expected 'T' after date");
-    err5424("<34>1 2003-10-11 22:14:15Z h - - - -", "column 17: bad TIMESTAMP: expected 'T' after date");
-    err5424("<34>1 2003-10-11T22:14:15z h - - - -", "column 26: bad TIMESTAMP: expected 'Z' or +hh:mm / -hh:mm offset");
-    err5424("<34>1 2003-10-11T22:14:15 h - - - -", "column 26: bad TIMESTAMP: expected 'Z' or +hh:mm / -hh:mm offset");
-    err5424("<34>1 2003-10-11T22:14:15.Z h - - - -", "column 27: bad TIMESTAMP: expected digit after '.'");
-    err5424("<34>1 2003-10-11T22:14:15+24:00 h - - - -", "column 27: bad TIMESTAMP: offset hour 24");
-    err5424("<34>1 2003-10-11T22:14:15+02:60 h - - - -", "column 30: bad TIMESTAMP: offset minute 60");
-    err5424("<34>1 2003-10-11T22:14:15+0200 h - - - -", "column 29: bad TIMESTAMP: expected ':' in offset");
+    err5424("<34>1 2003-10-11t22:14:15Z h - - - -",
+            "column 17: bad TIMESTAMP: expected 'T' after date");
+    err5424("<34>1 2003-10-11 22:14:15Z h - - - -",
+            "column 17: bad TIMESTAMP: expected 'T' after date");
+    err5424("<34>1 2003-10-11T22:14:15z h - - - -",
+            "column 26: bad TIMESTAMP: expected 'Z' or +hh:mm / -hh:mm offset");
+    err5424("<34>1 2003-10-11T22:14:15 h - - - -",
+            "column 26: bad TIMESTAMP: expected 'Z' or +hh:mm / -hh:mm offset");
+    err5424("<34>1 2003-10-11T22:14:15.Z h - - - -",
+            "column 27: bad TIMESTAMP: expected digit after '.'");
+    err5424("<34>1 2003-10-11T22:14:15+24:00 h - - - -",
+            "column 27: bad TIMESTAMP: offset hour 24");
+    err5424("<34>1 2003-10-11T22:14:15+02:60 h - - - -",
+            "column 30: bad TIMESTAMP: offset minute 60");
+    err5424("<34>1 2003-10-11T22:14:15+0200 h - - - -",
+            "column 29: bad TIMESTAMP: expected ':' in offset");
     err5424("<34>1 03-10-11T22:14:15Z h - - - -", "column 9: bad TIMESTAMP: expected 4-digit year");
-    err5424("<34>1 2003-10-11T2", "column 19: bad TIMESTAMP: expected 2-digit hour, got end of message");
+    err5424("<34>1 2003-10-11T2",
+            "column 19: bad TIMESTAMP: expected 2-digit hour, got end of message");
     err5424("<34>1 2003-10-11T22:14:15Zh - - - -", "column 27: expected SP after TIMESTAMP");
     err5424("<34>1 -h - - - -", "column 8: expected SP after TIMESTAMP");
     /* header fields */
@@ -369,7 +385,8 @@ static void test_malformed(void **state) {
     err5424("<34>1 - h a p m x", "column 17: expected '[' or '-' for STRUCTURED-DATA");
     err5424("<34>1 - h a p m -x", "column 18: expected SP after STRUCTURED-DATA");
     err5424("<34>1 - h a p m [a]x", "column 20: expected SP or '[' after SD-ELEMENT");
-    err5424("<34>1 - h a p m [id a=\"b", "column 25: unterminated PARAM-VALUE (opened at column 23)");
+    err5424("<34>1 - h a p m [id a=\"b",
+            "column 25: unterminated PARAM-VALUE (opened at column 23)");
     err5424("<34>1 - h a p m [id a=\"b\"", "column 26: unterminated SD-ELEMENT (expected ']')");
     err5424("<34>1 - h a p m [id", "column 20: unterminated SD-ELEMENT (expected ']')");
     err5424("<34>1 - h a p m [id a=\"b\" ", "column 27: unterminated SD-ELEMENT (expected ']')");
@@ -401,7 +418,8 @@ static void test_malformed(void **state) {
 static void test_logger_captured(void **state) {
     (void)state;
     sl_syslog_msg m;
-    ok5424("<132>1 2026-11-23T09:18:02.938104+00:00 vm myapp - - [timeQuality tzKnown=\"1\" isSynced=\"0\"]"
+    ok5424("<132>1 2026-11-23T09:18:02.938104+00:00 vm myapp - - [timeQuality tzKnown=\"1\" "
+           "isSynced=\"0\"]"
            "[test@32473 a=\"b c\"] hello",
            &m);
     assert_int_equal(m.pri, 132);
@@ -432,9 +450,10 @@ static void test_logger_live(void **state) {
     (void)state;
     if (system("command -v logger >/dev/null 2>&1") != 0)
         SL_SKIP("test_logger_live: logger not installed (apt-get install bsdutils)");
-    FILE *f = popen("logger --rfc5424 --stderr --no-act -n 127.0.0.1 -P 5514 -t myapp -p local0.warning "
-                    "--sd-id test@32473 --sd-param 'a=\"b c\"' --sd-param 'q=\"x\\\"y\"' 'hello live' 2>&1",
-                    "r");
+    FILE *f = popen(
+        "logger --rfc5424 --stderr --no-act -n 127.0.0.1 -P 5514 -t myapp -p local0.warning "
+        "--sd-id test@32473 --sd-param 'a=\"b c\"' --sd-param 'q=\"x\\\"y\"' 'hello live' 2>&1",
+        "r");
     if (!f) fail_msg("popen logger failed");
     char line[1024];
     char *got = fgets(line, sizeof line, f);
@@ -493,13 +512,15 @@ static void test_rfc3164_examples(void **state) {
     str_eq(m.app_name, NULL);
     str_eq(m.msg, "Use the BFG!");
 
-    ok3164("<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.  %%  "
-           "Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # Transport: "
+    ok3164("<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.  "
+           "%%  "
+           "Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # "
+           "Transport: "
            "Conveyer1=OK, Conveyer2=OK # %%",
            now, &m);
     assert_int_equal(m.pri, 165);
     assert_int_equal(m.ts_us, US(1061703240)); /* 2003-08-24 05:34:00Z */
-    str_eq(m.hostname, "CST"); /* as the RFC notes, a relay cannot know better */
+    str_eq(m.hostname, "CST");                 /* as the RFC notes, a relay cannot know better */
     str_eq(m.app_name, NULL);
     assert_true(m.msg.len > 0 && memcmp(m.msg.ptr, "1987 mymachine myproc[10]: %%", 29) == 0);
 }
@@ -561,9 +582,11 @@ static void test_rfc3164_variants(void **state) {
     assert_int_equal(m.ts_us, US(1065910455) + US(2 * 86400 + 1) - US(365 * 86400));
     ok3164("<13>Feb 29 12:00:00 h x", US(1709208000) + US(86400), &m); /* now 2024-03-01 */
     assert_int_equal(m.ts_us, US(1709208000));
-    ok3164("<13>Feb 29 12:00:00 h x", US(1709208000) + US(366 * 86400), &m); /* now 2025-03-01 -> 2024 */
+    ok3164("<13>Feb 29 12:00:00 h x", US(1709208000) + US(366 * 86400),
+           &m); /* now 2025-03-01 -> 2024 */
     assert_int_equal(m.ts_us, US(1709208000));
-    ok3164("<13>Feb 29 12:00:00 h x", US(1709208000) + US(2 * 365 * 86400), &m); /* 2026: no Feb 29 near */
+    ok3164("<13>Feb 29 12:00:00 h x", US(1709208000) + US(2 * 365 * 86400),
+           &m); /* 2026: no Feb 29 near */
     assert_false(m.has_ts);
 }
 
@@ -596,11 +619,12 @@ typedef struct badlog {
     int count;
 } badlog;
 
-static void on_bad(void *ud, const char *line, size_t len, int32_t part, int64_t pos, const char *reason) {
+static void on_bad(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
+                   const char *reason) {
     badlog *l = ud;
     l->count++;
-    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%d@%lld [%.*s] %s\n", part, (long long)pos,
-                             (int)len, line, reason);
+    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%d@%lld [%.*s] %s\n", part,
+                             (long long)pos, (int)len, line, reason);
 }
 
 static void test_batch(void **state) {
@@ -624,7 +648,8 @@ static void test_batch(void **state) {
     sl_batch *b = sl_batch_new(&s, 16);
     const char *in =
         "\xEF\xBB\xBF<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
-        "[exampleSDID@32473 iut=\"3\" eventSource=\"Appli\\\"cation\" eventID=\"1011\"] \xEF\xBB\xBFhello\r\n"
+        "[exampleSDID@32473 iut=\"3\" eventSource=\"Appli\\\"cation\" eventID=\"1011\"] "
+        "\xEF\xBB\xBFhello\r\n"
         "\n"
         "   \r\n"
         "<999>1 - - - - - -\n"
@@ -635,7 +660,8 @@ static void test_batch(void **state) {
         "<34>1 - - - - - -\n"
         "<34>1 - partial";
     badlog bl = {{0}, 0, 0};
-    size_t used = sl_syslog_parse_lines(P, in, strlen(in), 3, 0, US(1065910455) + 5, b, on_bad, &bl);
+    size_t used =
+        sl_syslog_parse_lines(P, in, strlen(in), 3, 0, US(1065910455) + 5, b, on_bad, &bl);
     assert_int_equal(used, strlen(in) - strlen("<34>1 - partial"));
     assert_int_equal(b->n, 4);
     /* row 0: example 3 with an escaped SD value */
@@ -648,8 +674,8 @@ static void test_batch(void **state) {
     assert_int_equal(b->col[c_pid].null[0], 1);
     str_eq(b->col[c_mid].v.s[0], "ID47");
     str_eq(b->col[c_msg].v.s[0], "hello");
-    str_eq(b->col[c_sd].v.s[0],
-           "{\"exampleSDID@32473\":{\"iut\":\"3\",\"eventSource\":\"Appli\\\"cation\",\"eventID\":\"1011\"}}");
+    str_eq(b->col[c_sd].v.s[0], "{\"exampleSDID@32473\":{\"iut\":\"3\",\"eventSource\":"
+                                "\"Appli\\\"cation\",\"eventID\":\"1011\"}}");
     assert_int_equal(b->col[c_eid].v.i[0], 1011);
     str_eq(b->col[c_src].v.s[0], "Appli\"cation");
     assert_int_equal(b->col[c_cls].null[0], 1);
@@ -664,8 +690,9 @@ static void test_batch(void **state) {
     assert_false(b->col[c_src].v.s[0].ptr > in && b->col[c_src].v.s[0].ptr < in + strlen(in));
     /* row 1: example 4 */
     str_eq(b->col[c_cls].v.s[1], "high");
-    str_eq(b->col[c_sd].v.s[1], "{\"exampleSDID@32473\":{\"iut\":\"3\",\"eventSource\":\"Application\","
-                                "\"eventID\":\"1011\"},\"examplePriority@32473\":{\"class\":\"high\"}}");
+    str_eq(b->col[c_sd].v.s[1],
+           "{\"exampleSDID@32473\":{\"iut\":\"3\",\"eventSource\":\"Application\","
+           "\"eventID\":\"1011\"},\"examplePriority@32473\":{\"class\":\"high\"}}");
     assert_int_equal(b->col[c_msg].null[1], 1);
     /* row 2: RFC 3164, year from ingest time */
     assert_int_equal(b->col[c_pri].v.i[2], 34);
@@ -685,11 +712,12 @@ static void test_batch(void **state) {
     char want[1024];
     size_t p1 = (size_t)(strstr(in, "<999>") - in);
     size_t p2 = (size_t)(strstr(in, "<165>1 - h a") - in);
-    snprintf(want, sizeof want,
-             "3@%zu [<999>1 - - - - - -] syslog: column 2: PRI 999 out of range (0..191)\n"
-             "3@%zu [<165>1 - h a - - [exampleSDID@32473 eventID=\"abc\"] cast fails] syslog: field "
-             "'sd.exampleSDID@32473.eventID': expected int, got 'abc'\n",
-             p1, p2);
+    snprintf(
+        want, sizeof want,
+        "3@%zu [<999>1 - - - - - -] syslog: column 2: PRI 999 out of range (0..191)\n"
+        "3@%zu [<165>1 - h a - - [exampleSDID@32473 eventID=\"abc\"] cast fails] syslog: field "
+        "'sd.exampleSDID@32473.eventID': expected int, got 'abc'\n",
+        p1, p2);
     assert_string_equal(bl.text, want);
 
     /* resume after a full batch: cap 1 takes one row per call */
@@ -700,7 +728,8 @@ static void test_batch(void **state) {
     assert_int_equal(u1, strlen("<13>1 - a - - - - one\n"));
     assert_int_equal(b->n, 1);
     sl_batch_clear(b);
-    size_t u2 = sl_syslog_parse_lines(P, two + u1, strlen(two) - u1, 0, 100 + (int64_t)u1, 0, b, NULL, NULL);
+    size_t u2 = sl_syslog_parse_lines(P, two + u1, strlen(two) - u1, 0, 100 + (int64_t)u1, 0, b,
+                                      NULL, NULL);
     assert_int_equal(u1 + u2, strlen(two));
     str_eq(b->col[c_msg].v.s[0], "two");
     assert_int_equal(b->pos[0], 100 + (int64_t)u1);
@@ -721,7 +750,8 @@ static void test_batch_casts(void **state) {
     int c_ok = sl_schema_add(&s, "sd.origin.ok", SL_T_BOOL);
     int c_at = sl_schema_add(&s, "sd.origin.at", SL_T_TS);
     sl_batch *b = sl_batch_new(&s, 8);
-    const char *in = "<14>1 2003-10-11T22:14:15.5Z h a 4321 - [origin port=\"514\" ok=\"yes\" at=\"2003-10-11T22:14:15Z\"]\n"
+    const char *in = "<14>1 2003-10-11T22:14:15.5Z h a 4321 - [origin port=\"514\" ok=\"yes\" "
+                     "at=\"2003-10-11T22:14:15Z\"]\n"
                      "<14>1 - h a pid42 - -\n";
     badlog bl = {{0}, 0, 0};
     size_t used = sl_syslog_parse_lines(P, in, strlen(in), 0, 0, 0, b, on_bad, &bl);
@@ -749,7 +779,8 @@ static void test_batch_sd_json(void **state) {
     const char *in = "<14>1 - h - - - [c\\d v=\"t\tx\x01\\\\ \\\" caf\xC3\xA9\" e=\"\"][z]\n";
     assert_int_equal(sl_syslog_parse_lines(P, in, strlen(in), 0, 0, 0, b, NULL, NULL), strlen(in));
     assert_int_equal(b->n, 1);
-    str_eq(b->col[0].v.s[0], "{\"c\\\\d\":{\"v\":\"t\\tx\\u0001\\\\ \\\" caf\xC3\xA9\",\"e\":\"\"},\"z\":{}}");
+    str_eq(b->col[0].v.s[0],
+           "{\"c\\\\d\":{\"v\":\"t\\tx\\u0001\\\\ \\\" caf\xC3\xA9\",\"e\":\"\"},\"z\":{}}");
     sl_batch_free(b);
 }
 

@@ -30,7 +30,8 @@ static int run(gen_main fn, const char *args) {
     char buf[1024], *argv[64];
     int argc = 0;
     snprintf(buf, sizeof buf, "%s", args);
-    for (char *t = strtok(buf, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
+    for (char *t = strtok(buf, " "); t && argc < 63; t = strtok(NULL, " "))
+        argv[argc++] = t;
     argv[argc] = NULL;
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
@@ -113,11 +114,14 @@ static dump read_stream(const char *dir, const char *sub, const char *needle) {
 static void test_telco(void **state) {
     (void)state;
     char *a = tmpdir(), *b = tmpdir(), *c = tmpdir(), args[512];
-    snprintf(args, sizeof args, "telco --events 20000 --seed 5 --changes 0.05 --late 0.02 --out %s", a);
+    snprintf(args, sizeof args, "telco --events 20000 --seed 5 --changes 0.05 --late 0.02 --out %s",
+             a);
     assert_int_equal(run(sl_gen_telco_main, args), 0);
-    snprintf(args, sizeof args, "telco --events 20000 --seed 5 --changes 0.05 --late 0.02 --out %s", b);
+    snprintf(args, sizeof args, "telco --events 20000 --seed 5 --changes 0.05 --late 0.02 --out %s",
+             b);
     assert_int_equal(run(sl_gen_telco_main, args), 0);
-    snprintf(args, sizeof args, "telco --events 20000 --seed 6 --changes 0.05 --late 0.02 --out %s", c);
+    snprintf(args, sizeof args, "telco --events 20000 --seed 6 --changes 0.05 --late 0.02 --out %s",
+             c);
     assert_int_equal(run(sl_gen_telco_main, args), 0);
     dump la = read_stream(a, "logs", "<999>"), lb = read_stream(b, "logs", NULL);
     dump ma = read_stream(a, "metrics", "\"n/a\""), mb = read_stream(b, "metrics", NULL);
@@ -175,7 +179,7 @@ static void test_retail(void **state) {
     assert_memory_equal(pa.data, pb.data, pa.n);
     assert_int_equal(pa.lines + ma.lines, 20000);
     assert_true(pa.hits > pa.lines / 2);
-    assert_true(ea.hits >= 40); /* 40 stores (+ region changes) */
+    assert_true(ea.hits >= 40);  /* 40 stores (+ region changes) */
     assert_true(ea.lines > 200); /* 200 entities + changes */
     free(pa.data), free(pb.data), free(ma.data), free(ea.data);
     rm_rf(a), rm_rf(b);

@@ -88,8 +88,8 @@ typedef struct {
 } op_t;
 
 /* Creates operator `name` from the YAML text of its step argument. Returns create's rc. */
-static inline int op_make(op_t *o, const char *name, const char *yaml_arg, sl_schema *schema, const char *base_dir,
-                   sl_error *err) {
+static inline int op_make(op_t *o, const char *name, const char *yaml_arg, sl_schema *schema,
+                          const char *base_dir, sl_error *err) {
     char doc[8192];
     snprintf(doc, sizeof doc, "arg: %s\n", yaml_arg);
     memset(o, 0, sizeof *o);
@@ -110,7 +110,8 @@ static inline int op_make(op_t *o, const char *name, const char *yaml_arg, sl_sc
     return rc;
 }
 
-static inline void op_ok(op_t *o, const char *name, const char *yaml_arg, sl_schema *schema, const char *base_dir) {
+static inline void op_ok(op_t *o, const char *name, const char *yaml_arg, sl_schema *schema,
+                         const char *base_dir) {
     sl_error err = {0};
     int rc = op_make(o, name, yaml_arg, schema, base_dir, &err);
     if (rc) fail_msg("create %s failed: %s", name, err.msg);

@@ -35,7 +35,7 @@ static const struct {
     {1, 95, 0},                            /* 16s before 111: kept, t_kept = 95 */
     {1, 100, 1},                           /* 5s after 95 */
     {2, 0, 0},   {2, 10, 1},               /* exactly the horizon: duplicate */
-    {2, -10, 1}, {2, 21, 0}, {3, 100, 0}, {1, 200, 0},
+    {2, -10, 1}, {2, 21, 0},  {3, 100, 0}, {1, 200, 0},
 };
 
 static void test_dedupe_rule_drop(void **state) {
@@ -46,13 +46,15 @@ static void test_dedupe_rule_drop(void **state) {
     assert_int_equal(s.n, 2); /* drop mode adds no column */
     sl_batch *b = sl_batch_new(&s, 32);
     int n = (int)(sizeof dd_seq / sizeof *dd_seq), ndup = 0;
-    for (int i = 0; i < n; i++) dd_row(b, i, dd_seq[i].k, dd_seq[i].t), ndup += dd_seq[i].dup;
+    for (int i = 0; i < n; i++)
+        dd_row(b, i, dd_seq[i].k, dd_seq[i].t), ndup += dd_seq[i].dup;
     sl_op_ctx ctx;
     ctx_init(&ctx);
     sl_error err = {0};
     assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
     assert_int_equal(b->n, n - ndup);
-    for (int i = 0; i < n; i++) assert_int_equal(has_pos(b, i), !dd_seq[i].dup);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(has_pos(b, i), !dd_seq[i].dup);
     assert_int_equal(ctx.duplicates, ndup);
     assert_int_equal(stat_num(&o, "duplicates"), ndup);
     assert_int_equal(stat_num(&o, "kept"), n - ndup);
@@ -79,7 +81,8 @@ static void test_dedupe_rule_flag_one_per_batch(void **state) {
         assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
         assert_int_equal(b->n, 1);
         assert_false(b->col[fc].null[0]);
-        if (b->col[fc].v.b[0] != dd_seq[i].dup) fail_msg("record %d: flag %d, want %d", i, b->col[fc].v.b[0], dd_seq[i].dup);
+        if (b->col[fc].v.b[0] != dd_seq[i].dup)
+            fail_msg("record %d: flag %d, want %d", i, b->col[fc].v.b[0], dd_seq[i].dup);
     }
     sl_batch_free(b);
     op_free(&o);
@@ -103,8 +106,8 @@ static void test_dedupe_string_multi_null_keys(void **state) {
         int64_t b;
         int dup;
     } rows[] = {
-        {"x", 0, 1, 0}, {"x", 0, 2, 0}, {"y", 0, 1, 0}, {"x", 0, 1, 1}, {NULL, 0, 1, 0}, {NULL, 0, 1, 1},
-        {"", 0, 1, 0},  {"x", 1, 0, 0}, {"x", 1, 0, 1}, {"xy", 0, 1, 0},
+        {"x", 0, 1, 0},  {"x", 0, 2, 0}, {"y", 0, 1, 0}, {"x", 0, 1, 1}, {NULL, 0, 1, 0},
+        {NULL, 0, 1, 1}, {"", 0, 1, 0},  {"x", 1, 0, 0}, {"x", 1, 0, 1}, {"xy", 0, 1, 0},
     };
     int n = (int)(sizeof rows / sizeof *rows);
     for (int i = 0; i < n; i++) {
@@ -118,14 +121,17 @@ static void test_dedupe_string_multi_null_keys(void **state) {
     sl_error err = {0};
     assert_int_equal(o.def->process(o.self, bt, &ctx, &err), 0);
     for (int i = 0; i < n; i++)
-        if (bt->col[fc].v.b[i] != rows[i].dup) fail_msg("row %d: flag %d, want %d", i, bt->col[fc].v.b[i], rows[i].dup);
+        if (bt->col[fc].v.b[i] != rows[i].dup)
+            fail_msg("row %d: flag %d, want %d", i, bt->col[fc].v.b[i], rows[i].dup);
     sl_batch_free(bt);
     op_free(&o);
 
     sl_error e2 = {0};
-    assert_int_not_equal(op_make(&o, "dedupe", "{key: nosuch, horizon: 1m, time: ts}", &s, NULL, &e2), 0);
+    assert_int_not_equal(
+        op_make(&o, "dedupe", "{key: nosuch, horizon: 1m, time: ts}", &s, NULL, &e2), 0);
     memset(&e2, 0, sizeof e2);
-    assert_int_not_equal(op_make(&o, "dedupe", "{key: a, horizon: 1m}", &s, NULL, &e2), 0); /* no event_ts */
+    assert_int_not_equal(op_make(&o, "dedupe", "{key: a, horizon: 1m}", &s, NULL, &e2),
+                         0); /* no event_ts */
     assert_non_null(strstr(e2.msg, "event_ts"));
 }
 
@@ -220,8 +226,10 @@ static void dd_pipe_open(dd_pipe *p, bool flag) {
     sl_schema_add(&p->s, "id", SL_T_INT);
     sl_schema_add(&p->s, "k", SL_T_INT);
     sl_schema_add(&p->s, "ts_ms", SL_T_INT);
-    op_ok(&p->wm, "watermark", "{time: \"from_unixtime_ms(ts_ms)\", delay: 2s, late: drop}", &p->s, NULL);
-    op_ok(&p->dd, "dedupe", flag ? "{key: k, horizon: 2s, mode: flag}" : "{key: k, horizon: 2s}", &p->s, NULL);
+    op_ok(&p->wm, "watermark", "{time: \"from_unixtime_ms(ts_ms)\", delay: 2s, late: drop}", &p->s,
+          NULL);
+    op_ok(&p->dd, "dedupe", flag ? "{key: k, horizon: 2s, mode: flag}" : "{key: k, horizon: 2s}",
+          &p->s, NULL);
     p->flag = flag;
     p->flag_col = sl_schema_find(&p->s, "is_duplicate");
     assert_true(flag ? p->flag_col >= 0 : p->flag_col < 0);
@@ -235,8 +243,8 @@ static void dd_pipe_close_ops(dd_pipe *p) {
 }
 
 /* Runs records [from, to) in random batch sizes; writes decisions into d. */
-static void dd_pipe_run(dd_pipe *p, const dd_rec *r, int from, int to, uint8_t *d, int commit_every_batches,
-                        int full_every) {
+static void dd_pipe_run(dd_pipe *p, const dd_rec *r, int from, int to, uint8_t *d,
+                        int commit_every_batches, int full_every) {
     sl_error err = {0};
     int batches = 0;
     for (int i = from; i < to;) {
@@ -250,12 +258,16 @@ static void dd_pipe_run(dd_pipe *p, const dd_rec *r, int from, int to, uint8_t *
             sl_col_set_int(&p->b->col[2], row, r[j].t_ms);
         }
         assert_int_equal(p->wm.def->process(p->wm.self, p->b, &p->ctx, &err), 0);
-        for (int j = i; j < i + n; j++) d[j] = D_LATE;
-        for (uint32_t k = 0; k < p->b->n; k++) d[p->b->pos[k]] = D_DUP;
+        for (int j = i; j < i + n; j++)
+            d[j] = D_LATE;
+        for (uint32_t k = 0; k < p->b->n; k++)
+            d[p->b->pos[k]] = D_DUP;
         if (p->b->n) assert_int_equal(p->dd.def->process(p->dd.self, p->b, &p->ctx, &err), 0);
         for (uint32_t k = 0; k < p->b->n; k++) {
-            if (p->flag) d[p->b->pos[k]] = p->b->col[p->flag_col].v.b[k] ? D_DUP : D_KEPT;
-            else d[p->b->pos[k]] = D_KEPT;
+            if (p->flag)
+                d[p->b->pos[k]] = p->b->col[p->flag_col].v.b[k] ? D_DUP : D_KEPT;
+            else
+                d[p->b->pos[k]] = D_KEPT;
         }
         i += n;
         if (commit_every_batches && ++batches % commit_every_batches == 0) {
@@ -265,7 +277,8 @@ static void dd_pipe_run(dd_pipe *p, const dd_rec *r, int from, int to, uint8_t *
             op_t *ops[2] = {&p->wm, &p->dd};
             for (int o = 0; o < 2; o++) {
                 if (full) {
-                    for (int q = 0; q < p->nsnap[o]; q++) sl_buf_free(&p->snaps[o][q]);
+                    for (int q = 0; q < p->nsnap[o]; q++)
+                        sl_buf_free(&p->snaps[o][q]);
                     p->nsnap[o] = 0;
                 }
                 assert_true(p->nsnap[o] < 4096);
@@ -287,7 +300,8 @@ static void dd_pipe_restart(dd_pipe *p) {
     op_t *ops[2] = {&p->wm, &p->dd};
     for (int o = 0; o < 2; o++)
         for (int q = 0; q < p->nsnap[o]; q++)
-            if (ops[o]->def->restore(ops[o]->self, p->snaps[o][q].p, p->snaps[o][q].n, p->full[o][q], &err))
+            if (ops[o]->def->restore(ops[o]->self, p->snaps[o][q].p, p->snaps[o][q].n,
+                                     p->full[o][q], &err))
                 fail_msg("restore failed: %s", err.msg);
     sl_batch_clear(p->b);
     assert_int_equal(p->wm.def->process(p->wm.self, p->b, &p->ctx, &err), 0);
@@ -296,7 +310,8 @@ static void dd_pipe_restart(dd_pipe *p) {
 static void dd_pipe_free(dd_pipe *p) {
     dd_pipe_close_ops(p);
     for (int o = 0; o < 2; o++)
-        for (int q = 0; q < p->nsnap[o]; q++) sl_buf_free(&p->snaps[o][q]);
+        for (int q = 0; q < p->nsnap[o]; q++)
+            sl_buf_free(&p->snaps[o][q]);
     sl_batch_free(p->b);
     free(p);
 }
@@ -310,8 +325,9 @@ static void dd_compare(const uint8_t *got, const uint8_t *want, const char *what
             bad++;
         }
     if (bad)
-        fail_msg("%s: %d of %d decisions differ from brute force; first at record %d: got %s, want %s", what, bad, DD_N,
-                 first, nm[got[first]], nm[want[first]]);
+        fail_msg(
+            "%s: %d of %d decisions differ from brute force; first at record %d: got %s, want %s",
+            what, bad, DD_N, first, nm[got[first]], nm[want[first]]);
 }
 
 static void test_dedupe_bruteforce_no_restore(void **state) {
@@ -320,7 +336,8 @@ static void test_dedupe_bruteforce_no_restore(void **state) {
     dd_rec *r = dd_gen();
     uint8_t *want = dd_brute(r);
     int nd = 0, nl = 0;
-    for (int i = 0; i < DD_N; i++) nd += want[i] == D_DUP, nl += want[i] == D_LATE;
+    for (int i = 0; i < DD_N; i++)
+        nd += want[i] == D_DUP, nl += want[i] == D_LATE;
     /* the data exercises all three outcomes */
     assert_true(nd > DD_N / 20);
     assert_true(nl > DD_N / 100);
@@ -380,7 +397,8 @@ static void dedupe_restore_case(bool flag, uint64_t seed) {
     int64_t resume = p->committed_pos;
     assert_true(resume > 0 && resume <= crash);
     bool had_full = false;
-    for (int q = 0; q < p->nsnap[1]; q++) had_full |= p->full[1][q];
+    for (int q = 0; q < p->nsnap[1]; q++)
+        had_full |= p->full[1][q];
     assert_true(had_full);
     assert_true(p->nsnap[1] > 1); /* the full and some deltas after it */
     dd_pipe_restart(p);
@@ -388,7 +406,8 @@ static void dedupe_restore_case(bool flag, uint64_t seed) {
     dd_pipe_run(p, r, (int)resume, DD_N, got, 3, 7);
     dd_compare(got, want, flag ? "flag mode, restore mid-stream" : "drop mode, restore mid-stream");
     int nd = 0;
-    for (int i = 0; i < DD_N; i++) nd += want[i] == D_DUP;
+    for (int i = 0; i < DD_N; i++)
+        nd += want[i] == D_DUP;
     assert_int_equal((int64_t)stat_num(&p->dd, "duplicates"), nd);
     dd_pipe_free(p);
     free(got), free(want), free(r);
@@ -416,7 +435,8 @@ static void test_dedupe_restore_deltas_only(void **state) {
     dd_pipe *p = calloc(1, sizeof *p);
     dd_pipe_open(p, true);
     dd_pipe_run(p, r, 0, 30000, got, 2, 1000000);
-    for (int q = 0; q < p->nsnap[1]; q++) assert_false(p->full[1][q]);
+    for (int q = 0; q < p->nsnap[1]; q++)
+        assert_false(p->full[1][q]);
     dd_pipe_restart(p);
     dd_pipe_run(p, r, (int)p->committed_pos, DD_N, got, 2, 1000000);
     dd_compare(got, want, "restore from deltas only");
@@ -433,9 +453,11 @@ static void test_dedupe_stats_bytes_per_key(void **state) {
     sl_op_ctx ctx;
     ctx_init(&ctx);
     sl_error err = {0};
-    for (int i = 0; i < 1000; i++) dd_row(b, i, i, i);
+    for (int i = 0; i < 1000; i++)
+        dd_row(b, i, i, i);
     assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
-    double keys = stat_num(&o, "keys"), bpk = stat_num(&o, "bytes_per_key"), sb = stat_num(&o, "state_bytes");
+    double keys = stat_num(&o, "keys"), bpk = stat_num(&o, "bytes_per_key"),
+           sb = stat_num(&o, "state_bytes");
     assert_int_equal((int)keys, 1000);
     assert_false(isnan(bpk));
     assert_true(bpk >= 16 && bpk <= 200);

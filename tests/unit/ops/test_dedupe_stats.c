@@ -154,8 +154,10 @@ static void test_fields(void **state) {
     (void)state;
     dd_t d;
     dd_make(&d, "flag");
-    const char *fields[] = {"duplicates", "kept", "evicted", "keys", "peak_keys", "fifo", "state_bytes", "bytes_per_key"};
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) assert_true(num(&d, fields[i]) >= 0);
+    const char *fields[] = {"duplicates", "kept", "evicted",     "keys",
+                            "peak_keys",  "fifo", "state_bytes", "bytes_per_key"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        assert_true(num(&d, fields[i]) >= 0);
     assert_true(num(&d, "keys") == 0);
     assert_true(num(&d, "bytes_per_key") == 0); /* no keys: 0, not a division by zero */
     assert_true(num(&d, "state_bytes") > 0);
@@ -163,7 +165,8 @@ static void test_fields(void **state) {
     sl_batch *b = sl_batch_new(&d.schema, 64);
     sl_op_ctx ctx;
     ctx_init(&ctx);
-    for (int i = 0; i < 40; i++) row(b, i % 25, T0 + i * SEC / 10); /* 25 keys, 15 redelivered */
+    for (int i = 0; i < 40; i++)
+        row(b, i % 25, T0 + i * SEC / 10); /* 25 keys, 15 redelivered */
     process(&d, b, &ctx);
     assert_true(num(&d, "keys") == 25);
     assert_true(num(&d, "peak_keys") == 25);
@@ -186,7 +189,8 @@ static void test_keys_match_brute_force(void **state) {
     sl_op_ctx ctx;
     ctx_init(&ctx);
     int64_t *t_kept = malloc(KEYSPACE * sizeof *t_kept);
-    for (int k = 0; k < KEYSPACE; k++) t_kept[k] = INT64_MIN;
+    for (int k = 0; k < KEYSPACE; k++)
+        t_kept[k] = INT64_MIN;
     int64_t kept = 0, dups = 0;
     size_t peak = 0;
     int i = 0;
@@ -207,16 +211,19 @@ static void test_keys_match_brute_force(void **state) {
             }
         }
         int64_t max_t = T0 + (int64_t)(i - 1) * SEC / RATE;
-        /* expected keys before eviction (for the peak): every key ever kept that was not evicted before this batch */
+        /* expected keys before eviction (for the peak): every key ever kept that was not evicted
+         * before this batch */
         size_t before = 0;
         for (int k = 0; k < KEYSPACE; k++)
-            before += t_kept[k] != INT64_MIN && (ctx.watermark == INT64_MIN || t_kept[k] >= ctx.watermark - HORIZON_S * SEC);
+            before += t_kept[k] != INT64_MIN &&
+                      (ctx.watermark == INT64_MIN || t_kept[k] >= ctx.watermark - HORIZON_S * SEC);
         if (before > peak) peak = before;
         ctx.watermark = max_t - 2 * SEC;
         process(&d, b, &ctx);
         /* in time order eviction is exact: held = kept at or after watermark - horizon */
         size_t want = 0;
-        for (int k = 0; k < KEYSPACE; k++) want += t_kept[k] != INT64_MIN && t_kept[k] >= ctx.watermark - HORIZON_S * SEC;
+        for (int k = 0; k < KEYSPACE; k++)
+            want += t_kept[k] != INT64_MIN && t_kept[k] >= ctx.watermark - HORIZON_S * SEC;
         assert_int_equal((size_t)num(&d, "keys"), want);
     }
     assert_int_equal((int64_t)num(&d, "kept"), kept);
@@ -251,7 +258,8 @@ static void test_bytes_per_key(void **state) {
     ctx_init(&ctx);
     for (int i = 0; i < N;) {
         sl_batch_clear(b);
-        for (int j = 0; j < 4096 && i < N; j++, i++) row(b, i, T0 + i); /* all distinct, all within the horizon */
+        for (int j = 0; j < 4096 && i < N; j++, i++)
+            row(b, i, T0 + i); /* all distinct, all within the horizon */
         process(&d, b, &ctx);
     }
     double keys = num(&d, "keys"), sb = num(&d, "state_bytes"), bpk = num(&d, "bytes_per_key");
@@ -284,7 +292,8 @@ static void test_burst_then_evict(void **state) {
     ctx_init(&ctx);
     for (int i = 0; i < 50000;) {
         sl_batch_clear(b);
-        for (int j = 0; j < 4096 && i < 50000; j++, i++) row(b, i, T0 + i * 100);
+        for (int j = 0; j < 4096 && i < 50000; j++, i++)
+            row(b, i, T0 + i * 100);
         process(&d, b, &ctx);
     }
     double sb = num(&d, "state_bytes");
@@ -311,14 +320,16 @@ static void test_restore(void **state) {
     sl_batch *b = sl_batch_new(&d.schema, 4096);
     sl_op_ctx ctx;
     ctx_init(&ctx);
-    for (int i = 0; i < 4096; i++) row(b, (int64_t)(rnd() % 3000), T0 + i * 1000);
+    for (int i = 0; i < 4096; i++)
+        row(b, (int64_t)(rnd() % 3000), T0 + i * 1000);
     process(&d, b, &ctx);
     sl_buf buf = {0};
     assert_int_equal(d.def->snapshot(d.self, &buf, true), 0);
     sl_error e = {0};
     assert_int_equal(r.def->restore(r.self, buf.p, buf.n, true, &e), 0);
     const char *same[] = {"keys", "kept", "duplicates", "fifo"};
-    for (size_t i = 0; i < 4; i++) assert_true(num(&d, same[i]) == num(&r, same[i]));
+    for (size_t i = 0; i < 4; i++)
+        assert_true(num(&d, same[i]) == num(&r, same[i]));
     assert_true(num(&r, "peak_keys") == num(&r, "keys"));
     assert_true(num(&r, "bytes_per_key") > 0);
     sl_buf_free(&buf);
@@ -354,12 +365,9 @@ static void test_length_bound(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_keys_match_brute_force),
-        cmocka_unit_test(test_bytes_per_key),
-        cmocka_unit_test(test_burst_then_evict),
-        cmocka_unit_test(test_restore),
-        cmocka_unit_test(test_length_bound),
+        cmocka_unit_test(test_fields),        cmocka_unit_test(test_keys_match_brute_force),
+        cmocka_unit_test(test_bytes_per_key), cmocka_unit_test(test_burst_then_evict),
+        cmocka_unit_test(test_restore),       cmocka_unit_test(test_length_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,9 @@ static void test_derive(void **state) {
     sl_schema_add(&s, "name", SL_T_STRING);
     op_t o;
     /* each column sees the ones derived before it */
-    op_ok(&o, "derive", "{w: \"v * 2\", x: \"w + 1\", up: \"upper(name)\", ts: \"from_unixtime_ms(v)\"}", &s, NULL);
+    op_ok(&o, "derive",
+          "{w: \"v * 2\", x: \"w + 1\", up: \"upper(name)\", ts: \"from_unixtime_ms(v)\"}", &s,
+          NULL);
     assert_int_equal(s.n, 6);
     int w = sl_schema_find(&s, "w"), x = sl_schema_find(&s, "x"), up = sl_schema_find(&s, "up"),
         ts = sl_schema_find(&s, "ts");

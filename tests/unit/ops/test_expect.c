@@ -20,7 +20,8 @@ static sl_batch *expect_batch(const sl_schema *s) {
     return b;
 }
 
-static void run_expect(const char *action, sl_op_ctx *ctx, op_t *o, sl_batch **bp, int *rc, sl_error *err) {
+static void run_expect(const char *action, sl_op_ctx *ctx, op_t *o, sl_batch **bp, int *rc,
+                       sl_error *err) {
     sl_schema s;
     sl_schema_init(&s);
     sl_schema_add(&s, "id", SL_T_INT);
@@ -183,10 +184,12 @@ static void test_expect_bad_specs(void **state) {
     assert_int_not_equal(op_make(&o, "expect", "{name: x, expr: \"v + 1\"}", &s, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "boolean"));
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(op_make(&o, "expect", "{name: x, expr: \"v > 0\", action: dorp}", &s, NULL, &err), 0);
+    assert_int_not_equal(
+        op_make(&o, "expect", "{name: x, expr: \"v > 0\", action: dorp}", &s, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "test.yaml:1:"));
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(op_make(&o, "expect", "{name: x, expr: \"nosuch > 0\"}", &s, NULL, &err), 0);
+    assert_int_not_equal(op_make(&o, "expect", "{name: x, expr: \"nosuch > 0\"}", &s, NULL, &err),
+                         0);
     assert_non_null(strstr(err.msg, "nosuch"));
     memset(&err, 0, sizeof err);
     assert_int_not_equal(op_make(&o, "expect", "{expr: \"v > 0\"}", &s, NULL, &err), 0);

@@ -39,12 +39,14 @@ static void test_lookup_left_int(void **state) {
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/loc.csv", lk_dir);
-    write_file(path, "loc_id,name,score,extra\n1,alpha,1.5,x\n2,beta,2.5,y\n4,\"quoted, name\",,z\n");
+    write_file(path,
+               "loc_id,name,score,extra\n1,alpha,1.5,x\n2,beta,2.5,y\n4,\"quoted, name\",,z\n");
     sl_schema s;
     lk_schema_int(&s);
     op_t o;
     char arg[1024];
-    snprintf(arg, sizeof arg, "{file: %s, on: loc, key: loc_id, columns: {name: string, score: double}}", path);
+    snprintf(arg, sizeof arg,
+             "{file: %s, on: loc, key: loc_id, columns: {name: string, score: double}}", path);
     op_ok(&o, "lookup", arg, &s, NULL);
     int nc = sl_schema_find(&s, "name"), sc = sl_schema_find(&s, "score");
     assert_int_equal(nc, 2);
@@ -214,15 +216,14 @@ static void test_lookup_bad_rows_skipped(void **state) {
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/bad.csv", lk_dir);
-    write_file(path,
-               "loc,name,n\n"
-               "1,one,1\n"
-               "x,notanint,2\n"   /* key is not an int */
-               "2,two\n"          /* missing column */
-               "3,three,abc\n"    /* n is not an int */
-               ",nokey,4\n"       /* empty key */
-               "4,\"unterminated\n" /* bad quoting */
-               "5,five,5\n");
+    write_file(path, "loc,name,n\n"
+                     "1,one,1\n"
+                     "x,notanint,2\n"     /* key is not an int */
+                     "2,two\n"            /* missing column */
+                     "3,three,abc\n"      /* n is not an int */
+                     ",nokey,4\n"         /* empty key */
+                     "4,\"unterminated\n" /* bad quoting */
+                     "5,five,5\n");
     sl_schema s;
     lk_schema_int(&s);
     op_t o;
@@ -230,7 +231,8 @@ static void test_lookup_bad_rows_skipped(void **state) {
     snprintf(arg, sizeof arg, "{file: %s, on: loc, columns: {name: string, n: int}}", path);
     op_ok(&o, "lookup", arg, &s, NULL);
     sl_batch *b = sl_batch_new(&s, 8);
-    for (int i = 1; i <= 5; i++) sl_col_set_int(&b->col[1], add_row(b, i), i);
+    for (int i = 1; i <= 5; i++)
+        sl_col_set_int(&b->col[1], add_row(b, i), i);
     sl_op_ctx ctx;
     ctx_init(&ctx);
     sl_error err = {0};
@@ -242,7 +244,8 @@ static void test_lookup_bad_rows_skipped(void **state) {
     assert_int_equal(b->col[3].v.i[0], 1);
     for (uint32_t r = 1; r <= 3; r++)
         if (str_at(b, 2, r, tmp))
-            fail_msg("stream loc %u matched a bad lookup row (name '%s'): the row ',nokey,4' has an empty int key "
+            fail_msg("stream loc %u matched a bad lookup row (name '%s'): the row ',nokey,4' has "
+                     "an empty int key "
                      "and was stored under the previous row's key",
                      r + 1, tmp);
     assert_string_equal(str_at(b, 2, 4, tmp), "five");
@@ -260,15 +263,20 @@ static void test_lookup_bad_specs(void **state) {
     sl_schema_add(&s, "name", SL_T_STRING);
     op_t o;
     sl_error err = {0};
-    assert_int_not_equal(op_make(&o, "lookup", "{file: x.csv, on: d, columns: a}", &s, NULL, &err), 0);
+    assert_int_not_equal(op_make(&o, "lookup", "{file: x.csv, on: d, columns: a}", &s, NULL, &err),
+                         0);
     assert_non_null(strstr(err.msg, "int or string"));
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(op_make(&o, "lookup", "{file: x.csv, on: nosuch, columns: a}", &s, NULL, &err), 0);
+    assert_int_not_equal(
+        op_make(&o, "lookup", "{file: x.csv, on: nosuch, columns: a}", &s, NULL, &err), 0);
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(op_make(&o, "lookup", "{file: x.csv, on: name, columns: name}", &s, NULL, &err), 0);
+    assert_int_not_equal(
+        op_make(&o, "lookup", "{file: x.csv, on: name, columns: name}", &s, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "already exists"));
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(op_make(&o, "lookup", "{file: x.csv, on: name, columns: {a: nosuchtype}}", &s, NULL, &err), 0);
+    assert_int_not_equal(
+        op_make(&o, "lookup", "{file: x.csv, on: name, columns: {a: nosuchtype}}", &s, NULL, &err),
+        0);
 }
 
 int main(void) {

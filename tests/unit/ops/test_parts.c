@@ -65,12 +65,14 @@ static void *dedupe_new(sl_spec *sp, sl_schema *s, const char *part_column) {
     sl_op_env env = {"t", ".", part_column};
     void *self = NULL;
     sl_error e = {0};
-    if (sl_op_dedupe.create(sl_node_get(sl_spec_root(sp), "d"), s, &env, &self, &e)) fail_msg("%s", e.msg);
+    if (sl_op_dedupe.create(sl_node_get(sl_spec_root(sp), "d"), s, &env, &self, &e))
+        fail_msg("%s", e.msg);
     return self;
 }
 
 /* kept rows of a batch of (id, part) through dedupe */
-static uint32_t run_dedupe(void *self, const sl_schema *s, const int64_t *ids, const char *const *parts, int n) {
+static uint32_t run_dedupe(void *self, const sl_schema *s, const int64_t *ids,
+                           const char *const *parts, int n) {
     sl_batch *b = rows(s, ids, parts, n);
     sl_op_ctx ctx = {0};
     ctx.watermark = INT64_MIN;
@@ -106,9 +108,9 @@ static void test_dedupe_parts(void **state) {
     const char *const p0[] = {"t/0", "t/0", "t/2"};
     const char *const p1[] = {"t/1", "t/1", "t/1"};
     const int64_t again[] = {1, 2, 9};
-    assert_int_equal(run_dedupe(b, &s, again, p0, 2), 0);      /* t/0's ids: duplicates now */
+    assert_int_equal(run_dedupe(b, &s, again, p0, 2), 0);         /* t/0's ids: duplicates now */
     assert_int_equal(run_dedupe(b, &s, again + 2, p0 + 2, 1), 0); /* t/2's id 9 still held */
-    assert_int_equal(run_dedupe(b, &s, again, p1, 2), 2);      /* t/1 was not restored */
+    assert_int_equal(run_dedupe(b, &s, again, p1, 2), 2);         /* t/1 was not restored */
     /* drop t/0 from a: t/0's ids are new again, t/1's are still duplicates */
     sl_op_dedupe.drop_parts(a, &only0);
     assert_int_equal(run_dedupe(a, &s, ids, parts, 2), 2);
@@ -161,7 +163,9 @@ static int64_t emitted_count(sl_window *w, const char *p, uint32_t *nrows) {
     while ((k = sl_window_emit(w, out, INT64_MIN, false)) > 0) {
         *nrows += k;
         for (uint32_t r = 0; r < out->n; r++)
-            if (out->col[pc].v.s[r].len == strlen(p) && !memcmp(out->col[pc].v.s[r].ptr, p, strlen(p))) got = out->col[nc].v.i[r];
+            if (out->col[pc].v.s[r].len == strlen(p) &&
+                !memcmp(out->col[pc].v.s[r].ptr, p, strlen(p)))
+                got = out->col[nc].v.i[r];
     }
     sl_batch_free(out);
     return got;
@@ -169,7 +173,8 @@ static int64_t emitted_count(sl_window *w, const char *p, uint32_t *nrows) {
 
 static void test_window_parts(void **state) {
     (void)state;
-    sl_spec *sp = spec_of("w: {time: ts, size: 1h, aggregates: {n: \"count(*)\", ids: \"count_distinct(id)\"}}\n");
+    sl_spec *sp = spec_of(
+        "w: {time: ts, size: 1h, aggregates: {n: \"count(*)\", ids: \"count_distinct(id)\"}}\n");
     sl_schema s = in_schema();
     sl_error e = {0};
     sl_window *a = sl_window_create_part(sl_node_get(sl_spec_root(sp), "w"), &s, "_part", &e);
@@ -249,13 +254,15 @@ static void *keyed_new(const keyed_case *kc, sl_schema *s, const char *part_colu
     void *self = NULL;
     sl_error e = {0};
     *s = keyed_schema();
-    if (kc->def->create(sl_node_get(sl_spec_root(kc->sp), "op"), s, &env, &self, &e)) fail_msg("%s", e.msg);
+    if (kc->def->create(sl_node_get(sl_spec_root(kc->sp), "op"), s, &env, &self, &e))
+        fail_msg("%s", e.msg);
     return self;
 }
 
 /* one row (key k) of partition p at T0 + t seconds with value x; returns the
  * output column of that row as text ("NULL" when null) */
-static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *s, const char *p, int t, double x, char *buf, size_t cap) {
+static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *s, const char *p,
+                             int t, double x, char *buf, size_t cap) {
     sl_batch *b = sl_batch_new(s, 4);
     uint32_t r = sl_batch_append_null_row(b);
     sl_col_set_int(&b->col[0], r, T0 + t * SEC);
@@ -267,10 +274,14 @@ static const char *keyed_row(const keyed_case *kc, void *self, const sl_schema *
     sl_error e = {0};
     assert_int_equal(kc->def->process(self, b, &ctx, &e), 0);
     const sl_column *c = &b->col[sl_schema_find(s, kc->out)];
-    if (c->null[0]) snprintf(buf, cap, "NULL");
-    else if (c->type == SL_T_STRING) snprintf(buf, cap, "%.*s", (int)c->v.s[0].len, c->v.s[0].ptr);
-    else if (c->type == SL_T_INT) snprintf(buf, cap, "%lld", (long long)c->v.i[0]);
-    else snprintf(buf, cap, "%.6f", c->v.d[0]);
+    if (c->null[0])
+        snprintf(buf, cap, "NULL");
+    else if (c->type == SL_T_STRING)
+        snprintf(buf, cap, "%.*s", (int)c->v.s[0].len, c->v.s[0].ptr);
+    else if (c->type == SL_T_INT)
+        snprintf(buf, cap, "%lld", (long long)c->v.i[0]);
+    else
+        snprintf(buf, cap, "%.6f", c->v.d[0]);
     sl_batch_free(b);
     return buf;
 }
@@ -347,12 +358,14 @@ static void keyed_parts(const keyed_case *kc) {
 static void test_anomaly_parts(void **state) {
     (void)state;
     keyed_case kc = {&sl_op_anomaly,
-                     spec_of("op: {value: x, key: [k], time: ts, baseline: {method: window, size: 4, min: 2}, rules: {zscore: 3}}\n"),
+                     spec_of("op: {value: x, key: [k], time: ts, baseline: {method: window, size: "
+                             "4, min: 2}, rules: {zscore: 3}}\n"),
                      "baseline_mean", "NULL"};
     keyed_parts(&kc);
     sl_spec_free(kc.sp);
     keyed_case ew = {&sl_op_anomaly,
-                     spec_of("op: {value: x, key: [k], time: ts, baseline: {method: ewma, alpha: 0.3, min: 2}, rules: {zscore: 3}}\n"),
+                     spec_of("op: {value: x, key: [k], time: ts, baseline: {method: ewma, alpha: "
+                             "0.3, min: 2}, rules: {zscore: 3}}\n"),
                      "baseline_mean", "NULL"};
     keyed_parts(&ew);
     sl_spec_free(ew.sp);
@@ -361,7 +374,8 @@ static void test_anomaly_parts(void **state) {
 static void test_health_parts(void **state) {
     (void)state;
     keyed_case kc = {&sl_op_health,
-                     spec_of("op: {key: [k], time: ts, components: [{name: v, value: x, penalties: [{above: 12, penalty: 7}, {above: 100, penalty: 30}]}],"
+                     spec_of("op: {key: [k], time: ts, components: [{name: v, value: x, penalties: "
+                             "[{above: 12, penalty: 7}, {above: 100, penalty: 30}]}],"
                              " trend: {window: 3, tolerance: 0.5}}\n"),
                      "health_trend", "NULL"};
     keyed_parts(&kc);
@@ -372,17 +386,16 @@ static void test_scd2_parts(void **state) {
     (void)state;
     /* a changed row's first output row is the version it closes (n for a key
      * with n versions), or version 1 when the key has no history */
-    keyed_case kc = {&sl_op_scd2, spec_of("op: {key: [k], track: [x], time: ts}\n"), "version", "1"};
+    keyed_case kc = {&sl_op_scd2, spec_of("op: {key: [k], track: [x], time: ts}\n"), "version",
+                     "1"};
     keyed_parts(&kc);
     sl_spec_free(kc.sp);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dedupe_parts),
-        cmocka_unit_test(test_window_parts),
-        cmocka_unit_test(test_anomaly_parts),
-        cmocka_unit_test(test_health_parts),
+        cmocka_unit_test(test_dedupe_parts),  cmocka_unit_test(test_window_parts),
+        cmocka_unit_test(test_anomaly_parts), cmocka_unit_test(test_health_parts),
         cmocka_unit_test(test_scd2_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

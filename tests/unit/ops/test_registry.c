@@ -9,7 +9,8 @@
 
 static void test_registry(void **state) {
     (void)state;
-    const char *names[] = {"expect", "derive", "filter", "watermark", "dedupe", "lookup", "anomaly", "health", "scd2"};
+    const char *names[] = {"expect", "derive",  "filter", "watermark", "dedupe",
+                           "lookup", "anomaly", "health", "scd2"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const sl_op_def *d = sl_op_find(names[i]);
         assert_non_null(d);

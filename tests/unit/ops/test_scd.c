@@ -155,7 +155,8 @@ static void apply(dim_table *d, const sl_batch *b) {
         int64_t g = b->col[c_grp].v.i[i];
         assert_true(g >= 0);
         size_t k = 0;
-        while (k < d->n && d->r[k].group != g) k++;
+        while (k < d->n && d->r[k].group != g)
+            k++;
         if (k == d->n) {
             if (d->n == d->cap) {
                 d->cap = d->cap ? d->cap * 2 : 64;
@@ -171,9 +172,11 @@ static void apply(dim_table *d, const sl_batch *b) {
         r->active = b->col[c_act].v.b[i];
         r->version = b->col[c_ver].v.i[i];
         const char *en[64];
-        for (int e = 0; e < 64; e++) en[e] = ENT[e];
+        for (int e = 0; e < 64; e++)
+            en[e] = ENT[e];
         r->ent = find_idx(en, 64, &b->col[C_ENT].v.s[i]);
-        snprintf(r->fw, sizeof r->fw, "%.*s", (int)b->col[C_FW].v.s[i].len, b->col[C_FW].v.s[i].ptr);
+        snprintf(r->fw, sizeof r->fw, "%.*s", (int)b->col[C_FW].v.s[i].len,
+                 b->col[C_FW].v.s[i].ptr);
         snprintf(r->loc, sizeof r->loc, "%.*s", (int)b->col[C_LOC].v.s[i].len,
                  b->col[C_LOC].v.s[i].ptr);
         r->rack = b->col[C_RACK].null[i] ? -1 : (int)b->col[C_RACK].v.i[i];
@@ -238,7 +241,8 @@ static void check_table(dim_table *d, bf_key *keys, int nkeys) {
 }
 
 static void setup_names(void) {
-    for (int i = 0; i < 64; i++) snprintf(ENT[i], sizeof ENT[i], "e%02d", i);
+    for (int i = 0; i < 64; i++)
+        snprintf(ENT[i], sizeof ENT[i], "e%02d", i);
 }
 
 /* ---- tests ---- */
@@ -265,17 +269,18 @@ static void test_by_hand(void **state) {
     assert_int_equal(b->n, 6); /* 1 + 1 + 2 + 2 */
     apply(&d, b);
     /* older change: ignored; same-time change: corrected */
-    obs more[] = {{0, 2, 0, 1, T0 + 15 * SEC},
-                  {1, 0, 2, 3, T0 + 30 * SEC},
-                  {2, 0, 0, 0, INT64_MIN}};
+    obs more[] = {
+        {0, 2, 0, 1, T0 + 15 * SEC}, {1, 0, 2, 3, T0 + 30 * SEC}, {2, 0, 0, 0, INT64_MIN}};
     fill(b, more, 3);
     assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
     assert_int_equal(b->n, 1);
     apply(&d, b);
     assert_int_equal(d.n, 4);
     bf_key *keys = calloc(3, sizeof *keys);
-    for (int i = 0; i < 6; i++) bf_apply(keys, &rows[i]);
-    for (int i = 0; i < 3; i++) bf_apply(keys, &more[i]);
+    for (int i = 0; i < 6; i++)
+        bf_apply(keys, &rows[i]);
+    for (int i = 0; i < 3; i++)
+        bf_apply(keys, &more[i]);
     check_table(&d, keys, 3);
     assert_string_equal(d.r[3].loc, "Faro"); /* e01 v2 corrected */
     char st[512];
@@ -311,7 +316,8 @@ static void run_stream(bool restart, uint32_t cap) {
     enum { N = 20000 };
     obs *all = malloc(N * sizeof *all);
     int64_t clock = T0;
-    for (int i = 0; i < N; i++) all[i] = random_obs(&clock);
+    for (int i = 0; i < N; i++)
+        all[i] = random_obs(&clock);
     op_t o;
     op_ok(&o);
     sl_batch *b = sl_batch_new(&o.schema, cap);
@@ -346,17 +352,21 @@ static void run_stream(bool restart, uint32_t cap) {
             op_t o2;
             op_ok(&o2);
             for (int s = last_full; s < nsnap; s++)
-                assert_int_equal(o2.def->restore(o2.self, snaps[s].p, snaps[s].n, full[s], &err), 0);
+                assert_int_equal(o2.def->restore(o2.self, snaps[s].p, snaps[s].n, full[s], &err),
+                                 0);
             op_free(&o);
             o = o2;
-            for (int s = 0; s < nsnap; s++) sl_buf_free(&snaps[s]);
+            for (int s = 0; s < nsnap; s++)
+                sl_buf_free(&snaps[s]);
             nsnap = 11; /* no more restarts */
         }
     }
     bf_key *keys = calloc(40, sizeof *keys);
-    for (int k = 0; k < N; k++) bf_apply(keys, &all[k]);
+    for (int k = 0; k < N; k++)
+        bf_apply(keys, &all[k]);
     check_table(&d, keys, 40);
-    for (int s = 0; s < 64; s++) sl_buf_free(&snaps[s]);
+    for (int s = 0; s < 64; s++)
+        sl_buf_free(&snaps[s]);
     free(keys);
     free(d.r);
     free(all);
@@ -398,8 +408,10 @@ static void test_grow(void **state) {
     assert_true(b->cap >= 32);
     apply(&d, b);
     bf_key *keys = calloc(16, sizeof *keys);
-    for (int i = 0; i < 16; i++) bf_apply(keys, &first[i]);
-    for (int i = 0; i < 16; i++) bf_apply(keys, &change[i]);
+    for (int i = 0; i < 16; i++)
+        bf_apply(keys, &first[i]);
+    for (int i = 0; i < 16; i++)
+        bf_apply(keys, &change[i]);
     check_table(&d, keys, 16);
     /* the grown batch is still a valid batch */
     sl_batch_clear(b);
@@ -439,8 +451,8 @@ static void test_bad_specs(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_by_hand),       cmocka_unit_test(test_random_stream),
-        cmocka_unit_test(test_restart),       cmocka_unit_test(test_grow),
+        cmocka_unit_test(test_by_hand),          cmocka_unit_test(test_random_stream),
+        cmocka_unit_test(test_restart),          cmocka_unit_test(test_grow),
         cmocka_unit_test(test_corrupt_snapshot), cmocka_unit_test(test_bad_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,8 +13,8 @@ static void wm_make(op_t *o, sl_schema *s, const char *late) {
     sl_schema_add(s, "id", SL_T_INT);
     sl_schema_add(s, "ts_ms", SL_T_INT);
     char arg[256];
-    snprintf(arg, sizeof arg, "{time: \"from_unixtime_ms(ts_ms)\", delay: 10s%s%s}", late ? ", late: " : "",
-             late ? late : "");
+    snprintf(arg, sizeof arg, "{time: \"from_unixtime_ms(ts_ms)\", delay: 10s%s%s}",
+             late ? ", late: " : "", late ? late : "");
     op_ok(o, "watermark", arg, s, NULL);
 }
 
@@ -37,7 +37,8 @@ static void test_watermark_per_record(void **state) {
     /* in input order: 100 (max 100, wm 90), 95 ok, 200 (wm 190), 185 late, 91 late,
      * 190 ok (exactly at the watermark), 150 late */
     int64_t ts[] = {100, 95, 200, 185, 91, 190, 150};
-    for (int i = 0; i < 7; i++) wm_row(b, i, ts[i]);
+    for (int i = 0; i < 7; i++)
+        wm_row(b, i, ts[i]);
     sl_op_ctx ctx;
     ctx_init(&ctx);
     sl_error err = {0};
@@ -122,7 +123,8 @@ static void test_watermark_drop_and_null_time(void **state) {
     assert_int_not_equal(op_make(&o, "watermark", "{time: ts_ms, delay: 10s}", &s, NULL, &e2), 0);
     assert_non_null(strstr(e2.msg, "timestamp"));
     memset(&e2, 0, sizeof e2);
-    assert_int_not_equal(op_make(&o, "watermark", "{time: \"from_unixtime_ms(ts_ms)\"}", &s, NULL, &e2), 0);
+    assert_int_not_equal(
+        op_make(&o, "watermark", "{time: \"from_unixtime_ms(ts_ms)\"}", &s, NULL, &e2), 0);
     assert_non_null(strstr(e2.msg, "delay"));
 }
 

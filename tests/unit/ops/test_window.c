@@ -29,15 +29,16 @@ static sl_window *win_make(const char *yaml, const sl_schema *in, sl_spec **spec
     return w;
 }
 
-#define WIN_AGGS                                                                                            \
-    "{n: \"count(*)\", nv: \"count(v)\", s: \"sum(v)\", a: \"avg(v)\", mn: \"min(d)\", mx: \"max(d)\", "     \
+#define WIN_AGGS                                                                                   \
+    "{n: \"count(*)\", nv: \"count(v)\", s: \"sum(v)\", a: \"avg(v)\", mn: \"min(d)\", mx: "       \
+    "\"max(d)\", "                                                                                 \
     "cd: \"count_distinct(v)\", sd: \"sum(d)\", mt: \"max(ts)\"}"
 
 static const char *WKEYS[] = {"a", "b", "ccc", NULL};
 typedef struct {
     int64_t t;
-    int k;      /* index in WKEYS (3 = NULL) */
-    int vnull;  /* v is NULL */
+    int k;     /* index in WKEYS (3 = NULL) */
+    int vnull; /* v is NULL */
     int64_t v;
     int dnull;
     double d;
@@ -61,7 +62,8 @@ static void win_fill(sl_batch *b, const win_rec *r, int from, int to) {
     for (int i = from; i < to; i++) {
         uint32_t row = add_row(b, i);
         sl_col_set_int(&b->col[0], row, r[i].t);
-        if (WKEYS[r[i].k]) sl_col_set_str(&b->col[1], row, WKEYS[r[i].k], (uint32_t)strlen(WKEYS[r[i].k]));
+        if (WKEYS[r[i].k])
+            sl_col_set_str(&b->col[1], row, WKEYS[r[i].k], (uint32_t)strlen(WKEYS[r[i].k]));
         if (!r[i].vnull) sl_col_set_int(&b->col[2], row, r[i].v);
         if (!r[i].dnull) sl_col_set_double(&b->col[3], row, r[i].d);
     }
@@ -70,9 +72,9 @@ static void win_fill(sl_batch *b, const win_rec *r, int from, int to) {
 /* Expected and observed values per (window index, key). */
 #define W_MAXWIN 512
 typedef struct {
-    int seen;     /* emitted at least once */
-    int final;    /* last emission was final */
-    int finals;   /* how many final emissions */
+    int seen;   /* emitted at least once */
+    int final;  /* last emission was final */
+    int finals; /* how many final emissions */
     int64_t n, nv, s, cd, mt;
     double a, mn, mx, sd;
     int a_null, mn_null, s_null;
@@ -132,11 +134,12 @@ typedef struct {
 
 static wcols win_cols(const sl_window *w) {
     const sl_schema *o = sl_window_schema(w);
-    wcols c = {sl_schema_find(o, "window_start"), sl_schema_find(o, "k"), sl_schema_find(o, "n"),
-               sl_schema_find(o, "nv"), sl_schema_find(o, "s"), sl_schema_find(o, "a"),
-               sl_schema_find(o, "mn"), sl_schema_find(o, "mx"), sl_schema_find(o, "cd"),
-               sl_schema_find(o, "sd"), sl_schema_find(o, "mt"), sl_schema_find(o, "is_final"),
-               sl_schema_find(o, "_group")};
+    wcols c = {
+        sl_schema_find(o, "window_start"), sl_schema_find(o, "k"),  sl_schema_find(o, "n"),
+        sl_schema_find(o, "nv"),           sl_schema_find(o, "s"),  sl_schema_find(o, "a"),
+        sl_schema_find(o, "mn"),           sl_schema_find(o, "mx"), sl_schema_find(o, "cd"),
+        sl_schema_find(o, "sd"),           sl_schema_find(o, "mt"), sl_schema_find(o, "is_final"),
+        sl_schema_find(o, "_group")};
     assert_true(c.ws == 0 && c.k == 1 && c.fin >= 0 && c.grp == o->n - 1 && c.fin == o->n - 2);
     return c;
 }
@@ -194,13 +197,15 @@ static void wtab_compare(const wtab *got, const wtab *want, bool expect_final) {
     for (int wi = 0; wi < W_MAXWIN; wi++)
         for (int k = 0; k < 4; k++) {
             const wres *g = &got->g[wi][k], *e = &want->g[wi][k];
-            if (g->seen != e->seen) fail_msg("window %d key %d: seen %d want %d", wi, k, g->seen, e->seen);
+            if (g->seen != e->seen)
+                fail_msg("window %d key %d: seen %d want %d", wi, k, g->seen, e->seen);
             if (!e->seen) continue;
             if (expect_final && (!g->final || g->finals != 1))
                 fail_msg("window %d key %d: final %d (finals %d)", wi, k, g->final, g->finals);
             if (g->n != e->n || g->nv != e->nv || g->cd != e->cd || g->mt != e->mt)
-                fail_msg("window %d key %d: n %lld/%lld nv %lld/%lld cd %lld/%lld", wi, k, (long long)g->n,
-                         (long long)e->n, (long long)g->nv, (long long)e->nv, (long long)g->cd, (long long)e->cd);
+                fail_msg("window %d key %d: n %lld/%lld nv %lld/%lld cd %lld/%lld", wi, k,
+                         (long long)g->n, (long long)e->n, (long long)g->nv, (long long)e->nv,
+                         (long long)g->cd, (long long)e->cd);
             assert_int_equal(g->s_null, e->s_null);
             if (!e->s_null) assert_int_equal(g->s, e->s);
             assert_int_equal(g->a_null, e->a_null);
@@ -257,7 +262,8 @@ static void test_window_hopping(void **state) {
     sl_schema in;
     win_in_schema(&in);
     sl_spec *spec;
-    sl_window *w = win_make("{time: ts, size: 1h, slide: 30m, keys: [k], aggregates: " WIN_AGGS "}", &in, &spec);
+    sl_window *w = win_make("{time: ts, size: 1h, slide: 30m, keys: [k], aggregates: " WIN_AGGS "}",
+                            &in, &spec);
     wtab *want = calloc(1, sizeof *want), *got = calloc(1, sizeof *got);
     want->base = got->base = T0 - 1800 * SEC;
     want->size = got->size = 3600 * SEC;
@@ -274,7 +280,8 @@ static void test_window_hopping(void **state) {
     /* each row is counted in exactly two windows */
     int64_t total = 0;
     for (int wi = 0; wi < W_MAXWIN; wi++)
-        for (int k = 0; k < 4; k++) total += got->g[wi][k].n;
+        for (int k = 0; k < 4; k++)
+            total += got->g[wi][k].n;
     assert_int_equal(total, 2 * n);
     sl_batch_free(b);
     sl_batch_free(out);
@@ -288,7 +295,8 @@ static void test_window_null_keys_and_no_keys(void **state) {
     sl_schema in;
     win_in_schema(&in);
     sl_spec *spec;
-    sl_window *w = win_make("{time: ts, size: 1m, keys: k, aggregates: {n: \"count(*)\"}}", &in, &spec);
+    sl_window *w =
+        win_make("{time: ts, size: 1m, keys: k, aggregates: {n: \"count(*)\"}}", &in, &spec);
     sl_batch *b = sl_batch_new(&in, 16);
     /* "" and NULL are different groups; two NULLs are one group */
     const char *ks[] = {NULL, "", NULL, "a", ""};
@@ -303,12 +311,16 @@ static void test_window_null_keys_and_no_keys(void **state) {
     assert_int_equal(sl_window_groups(w), 3);
     sl_batch *out = sl_batch_new(sl_window_schema(w), 16);
     assert_int_equal(sl_window_emit(w, out, INT64_MIN, false), 3);
-    int kc = sl_schema_find(sl_window_schema(w), "k"), nc = sl_schema_find(sl_window_schema(w), "n");
+    int kc = sl_schema_find(sl_window_schema(w), "k"),
+        nc = sl_schema_find(sl_window_schema(w), "n");
     int found = 0;
     for (uint32_t r = 0; r < 3; r++) {
-        if (out->col[kc].null[r]) assert_int_equal(out->col[nc].v.i[r], 2), found |= 1;
-        else if (out->col[kc].v.s[r].len == 0) assert_int_equal(out->col[nc].v.i[r], 2), found |= 2;
-        else assert_int_equal(out->col[nc].v.i[r], 1), found |= 4;
+        if (out->col[kc].null[r])
+            assert_int_equal(out->col[nc].v.i[r], 2), found |= 1;
+        else if (out->col[kc].v.s[r].len == 0)
+            assert_int_equal(out->col[nc].v.i[r], 2), found |= 2;
+        else
+            assert_int_equal(out->col[nc].v.i[r], 1), found |= 4;
     }
     assert_int_equal(found, 7);
     sl_batch_free(out);
@@ -341,7 +353,8 @@ static void test_window_emit_final_and_dirty(void **state) {
     sl_schema in;
     win_in_schema(&in);
     sl_spec *spec;
-    sl_window *w = win_make("{time: ts, size: 1m, keys: k, aggregates: {n: \"count(*)\"}}", &in, &spec);
+    sl_window *w =
+        win_make("{time: ts, size: 1m, keys: k, aggregates: {n: \"count(*)\"}}", &in, &spec);
     const sl_schema *os = sl_window_schema(w);
     int nc = sl_schema_find(os, "n"), fc = sl_schema_find(os, "is_final"), wc = 0;
     sl_batch *b = sl_batch_new(&in, 16);
@@ -360,7 +373,8 @@ static void test_window_emit_final_and_dirty(void **state) {
     assert_int_equal(sl_window_groups(w), 3);
     /* first emission: every group, none final */
     assert_int_equal(sl_window_emit(w, out, INT64_MIN, false), 3);
-    for (uint32_t r = 0; r < 3; r++) assert_false(out->col[fc].v.b[r]);
+    for (uint32_t r = 0; r < 3; r++)
+        assert_false(out->col[fc].v.b[r]);
     /* nothing changed: nothing to emit */
     assert_int_equal(sl_window_emit(w, out, INT64_MIN, false), 0);
     assert_int_equal(sl_window_emit(w, out, T0 + 59 * SEC, false), 0);
@@ -374,7 +388,8 @@ static void test_window_emit_final_and_dirty(void **state) {
     assert_int_equal(out->col[wc].v.i[0], T0);
     assert_int_equal(out->col[nc].v.i[0], 2);
     assert_false(out->col[fc].v.b[0]);
-    /* watermark reaches the end of window 0: its two groups final (even if not dirty) and dropped */
+    /* watermark reaches the end of window 0: its two groups final (even if not dirty) and dropped
+     */
     assert_int_equal(sl_window_emit(w, out, T0 + 60 * SEC, false), 2);
     for (uint32_t i = 0; i < 2; i++) {
         assert_int_equal(out->col[wc].v.i[i], T0);
@@ -481,7 +496,8 @@ static void test_window_bad_specs(void **state) {
         "{time: v, size: 1m, aggregates: {n: \"count(*)\"}}",
         "{time: ts, size: 1m, keys: nosuch, aggregates: {n: \"count(*)\"}}",
         "{time: ts, size: 1m, aggregates: {is_final: \"count(*)\"}}",
-        "{time: ts, size: 1m, aggregates: {n: \"count(*) + 1\"}}", /* trailing text after the call */
+        "{time: ts, size: 1m, aggregates: {n: \"count(*) + 1\"}}", /* trailing text after the call
+                                                                    */
         "{time: ts, size: 1m, aggregates: {n: \"sum(v) * 2\"}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -53,7 +53,7 @@ typedef struct {
     double od;   /* double order (NaN sometimes) */
     int id_null; /* id is NULL */
     int64_t id;
-    int name;    /* index into names */
+    int name; /* index into names */
     double dv;
 } row;
 
@@ -89,11 +89,10 @@ static sl_schema in_schema(void) {
     return in;
 }
 
-static const char *DOC =
-    "w: {time: ts, size: 5m, keys: [k], aggregates: {"
-    "mi: \"min_by(id, o)\", ma: \"max_by(id, o)\", ms: \"max_by(name, od)\", "
-    "mn: \"min_by(name, o)\", md: \"min_by(dv, od)\", xd: \"max_by(dv, o)\", "
-    "mt: \"max_by(ts, o * 2)\", n: \"count(*)\"}}\n";
+static const char *DOC = "w: {time: ts, size: 5m, keys: [k], aggregates: {"
+                         "mi: \"min_by(id, o)\", ma: \"max_by(id, o)\", ms: \"max_by(name, od)\", "
+                         "mn: \"min_by(name, o)\", md: \"min_by(dv, od)\", xd: \"max_by(dv, o)\", "
+                         "mt: \"max_by(ts, o * 2)\", n: \"count(*)\"}}\n";
 
 static sl_window *make(const sl_schema *in, sl_spec **spec) {
     sl_error e = {0};
@@ -104,7 +103,8 @@ static sl_window *make(const sl_schema *in, sl_spec **spec) {
     return w;
 }
 
-static void feed(sl_window *w, const sl_schema *in, const int *perm, int from, int to, uint32_t bs) {
+static void feed(sl_window *w, const sl_schema *in, const int *perm, int from, int to,
+                 uint32_t bs) {
     sl_batch *b = sl_batch_new(in, bs);
     sl_op_ctx ctx = {0};
     for (int j = from; j < to;) {
@@ -130,7 +130,9 @@ static void feed(sl_window *w, const sl_schema *in, const int *perm, int from, i
 enum { V_ID, V_NAME, V_DV, V_TS };
 enum { O_INT, O_DBL, O_INT2 };
 
-static double ordv(const row *r, int ot) { return ot == O_DBL ? r->od : (double)r->o * (ot == O_INT2 ? 2 : 1); }
+static double ordv(const row *r, int ot) {
+    return ot == O_DBL ? r->od : (double)r->o * (ot == O_INT2 ? 2 : 1);
+}
 static int ordnull(const row *r, int ot) { return ot == O_DBL ? isnan(r->od) : r->o_null; }
 
 /* value comparison for the last tie-break: -1, 0, 1; NULL first */
@@ -140,7 +142,9 @@ static int vcmp(const row *a, const row *b, int vt) {
         if (a->id_null || b->id_null) return b->id_null - a->id_null;
         return a->id < b->id ? -1 : a->id > b->id;
     case V_NAME:
-        return strcmp(names[a->name], names[b->name]) < 0 ? -1 : strcmp(names[a->name], names[b->name]) > 0;
+        return strcmp(names[a->name], names[b->name]) < 0
+                   ? -1
+                   : strcmp(names[a->name], names[b->name]) > 0;
     case V_DV: {
         /* total order: -0 before +0 */
         if (a->dv != b->dv) return a->dv < b->dv ? -1 : 1;
@@ -164,9 +168,12 @@ static int winner(int k, int64_t ws, int64_t size, int max, int ot, int vt) {
         const row *b = &R[best];
         double x = ordv(r, ot), y = ordv(b, ot);
         int better;
-        if (x != y) better = max ? x > y : x < y;
-        else if (r->t != b->t) better = r->t < b->t;
-        else better = vcmp(r, b, vt) < 0;
+        if (x != y)
+            better = max ? x > y : x < y;
+        else if (r->t != b->t)
+            better = r->t < b->t;
+        else
+            better = vcmp(r, b, vt) < 0;
         if (better) best = i;
     }
     return best;
@@ -191,16 +198,18 @@ static void check_rows(const sl_batch *out, const sl_schema *os, int64_t size, i
             int wi = winner(k, ws, size, aggs[a].max, aggs[a].ot, aggs[a].vt);
             const sl_column *col = &out->col[c];
             if (wi < 0 || (aggs[a].vt == V_ID && R[wi].id_null)) {
-                if (!col->null[r]) fail_msg("%s at %lld/%s: expected NULL", aggs[a].col, (long long)ws, kk);
+                if (!col->null[r])
+                    fail_msg("%s at %lld/%s: expected NULL", aggs[a].col, (long long)ws, kk);
                 continue;
             }
-            if (col->null[r]) fail_msg("%s at %lld/%s: unexpected NULL", aggs[a].col, (long long)ws, kk);
+            if (col->null[r])
+                fail_msg("%s at %lld/%s: unexpected NULL", aggs[a].col, (long long)ws, kk);
             const row *w = &R[wi];
             switch (aggs[a].vt) {
             case V_ID:
                 if (col->v.i[r] != w->id)
-                    fail_msg("%s at %lld/%s: got %lld, expected %lld", aggs[a].col, (long long)ws, kk,
-                             (long long)col->v.i[r], (long long)w->id);
+                    fail_msg("%s at %lld/%s: got %lld, expected %lld", aggs[a].col, (long long)ws,
+                             kk, (long long)col->v.i[r], (long long)w->id);
                 break;
             case V_NAME:
                 assert_int_equal(col->v.s[r].len, strlen(names[w->name]));
@@ -301,13 +310,15 @@ static void test_by_rules(void **state) {
     (void)state;
     sl_schema in = in_schema();
     memset(R, 0, sizeof R);
-    /* key x, window 0: o ties at 3 (max) between rows 1 and 2 at the same time; row 2 has the smaller id */
+    /* key x, window 0: o ties at 3 (max) between rows 1 and 2 at the same time; row 2 has the
+     * smaller id */
     row rows[] = {
         {.t = T0 + 5, .k = 0, .o = 1, .od = 1, .id = 50, .name = 0, .dv = 1},
         {.t = T0 + 9, .k = 0, .o = 3, .od = 2, .id = 40, .name = 1, .dv = 2},
         {.t = T0 + 9, .k = 0, .o = 3, .od = 2, .id = 30, .name = 2, .dv = 3},
         {.t = T0 + 8, .k = 0, .o_null = 1, .od = NAN, .id = 99, .name = 4, .dv = 9}, /* ignored */
-        {.t = T0 + 1, .k = 1, .o = 7, .od = NAN, .id_null = 1, .name = 3, .dv = -1}, /* y: NULL id wins */
+        {.t = T0 + 1, .k = 1, .o = 7, .od = NAN, .id_null = 1, .name = 3, .dv = -1}, /* y: NULL id
+                                                                                        wins */
     };
     int nr = (int)(sizeof rows / sizeof rows[0]);
     for (int i = 0; i < nr; i++)
@@ -320,13 +331,14 @@ static void test_by_rules(void **state) {
     const sl_schema *os = sl_window_schema(w);
     assert_int_equal(sl_window_emit(w, out, INT64_MIN, true), 2);
     int cx = out->col[1].v.s[0].ptr[0] == 'x' ? 0 : 1, cy = 1 - cx;
-    assert_int_equal(out->col[sl_schema_find(os, "ma")].v.i[cx], 30); /* tie on o and t: smaller id */
+    assert_int_equal(out->col[sl_schema_find(os, "ma")].v.i[cx],
+                     30); /* tie on o and t: smaller id */
     assert_int_equal(out->col[sl_schema_find(os, "mi")].v.i[cx], 50);
     const sl_column *ms = &out->col[sl_schema_find(os, "ms")];
     assert_int_equal(ms->v.s[cx].len, 1); /* od tie at 2, t tie: "b" < "beta" */
     assert_memory_equal(ms->v.s[cx].ptr, "b", 1);
     assert_true(out->col[sl_schema_find(os, "ma")].null[cy]); /* NULL value wins on its own */
-    assert_true(ms->null[cy]);                                 /* only NaN orders: no row, NULL */
+    assert_true(ms->null[cy]);                                /* only NaN orders: no row, NULL */
     assert_int_equal(out->col[sl_schema_find(os, "n")].v.i[cx], 4);
     sl_batch_free(out);
     sl_window_free(w);
@@ -336,8 +348,8 @@ static void test_by_rules(void **state) {
 static void test_by_errors(void **state) {
     (void)state;
     sl_schema in = in_schema();
-    const char *bad[] = {"min_by(id)", "max_by(id, name)", "min_by(id, )", "max_by(, o)", "min_by(nosuch, o)",
-                         "max_by(id, nosuch)"};
+    const char *bad[] = {"min_by(id)",  "max_by(id, name)",  "min_by(id, )",
+                         "max_by(, o)", "min_by(nosuch, o)", "max_by(id, nosuch)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char doc[256];
         snprintf(doc, sizeof doc, "w: {time: ts, size: 1m, aggregates: {x: \"%s\"}}\n", bad[i]);
@@ -351,7 +363,9 @@ static void test_by_errors(void **state) {
     const char *bad_acc[] = {"0", "0.5", "x", "-0.01", "0.0001"};
     for (size_t i = 0; i < sizeof bad_acc / sizeof bad_acc[0]; i++) {
         char doc[256];
-        snprintf(doc, sizeof doc, "w: {time: ts, size: 1m, accuracy: %s, aggregates: {x: \"p99(od)\"}}\n", bad_acc[i]);
+        snprintf(doc, sizeof doc,
+                 "w: {time: ts, size: 1m, accuracy: %s, aggregates: {x: \"p99(od)\"}}\n",
+                 bad_acc[i]);
         sl_error e = {0};
         sl_spec *s = sl_spec_load_mem("w.yaml", doc, strlen(doc), NULL, &e);
         sl_window *w = sl_window_create(sl_node_get(sl_spec_root(s), "w"), &in, &e);
@@ -384,10 +398,11 @@ static void test_accuracy_option(void **state) {
     qsort(s, (size_t)n, sizeof *s, cmp_d);
     for (size_t k = 0; k < sizeof accs / sizeof accs[0]; k++) {
         char doc[256];
-        snprintf(doc, sizeof doc,
-                 "w: {time: ts, size: 1h, accuracy: %g, aggregates: {a: \"p50(v)\", b: \"median(v)\", "
-                 "c: \"p99(v)\", d: \"p999(v)\"}}\n",
-                 accs[k]);
+        snprintf(
+            doc, sizeof doc,
+            "w: {time: ts, size: 1h, accuracy: %g, aggregates: {a: \"p50(v)\", b: \"median(v)\", "
+            "c: \"p99(v)\", d: \"p999(v)\"}}\n",
+            accs[k]);
         sl_error e = {0};
         sl_spec *sp = sl_spec_load_mem("w.yaml", doc, strlen(doc), NULL, &e);
         sl_window *w = sl_window_create(sl_node_get(sl_spec_root(sp), "w"), &in, &e);
@@ -422,10 +437,8 @@ static void test_accuracy_option(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_by_brute_force),
-        cmocka_unit_test(test_by_snapshot),
-        cmocka_unit_test(test_by_rules),
-        cmocka_unit_test(test_by_errors),
+        cmocka_unit_test(test_by_brute_force),  cmocka_unit_test(test_by_snapshot),
+        cmocka_unit_test(test_by_rules),        cmocka_unit_test(test_by_errors),
         cmocka_unit_test(test_accuracy_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,7 +51,8 @@ static sl_window *make(const sl_schema *in, sl_spec **spec) {
     return w;
 }
 
-static void feed(sl_window *w, const sl_schema *in, const double *v, const int64_t *id, const int64_t *t, int from, int to) {
+static void feed(sl_window *w, const sl_schema *in, const double *v, const int64_t *id,
+                 const int64_t *t, int from, int to) {
     sl_batch *b = sl_batch_new(in, 1024);
     sl_op_ctx ctx = {0};
     for (int i = from; i < to;) {
@@ -86,19 +87,26 @@ static void check(sl_window *w, const double *v, const int64_t *id, const int64_
             if (t[i] < first_t) first_t = t[i], first_id = id[i];
             if (t[i] >= last_t) last_t = t[i], last_id = id[i];
         }
-        for (int i = 0; i < n; i++) mean += xs[i] / n;
-        for (int i = 0; i < n; i++) m2 += (xs[i] - mean) * (xs[i] - mean);
+        for (int i = 0; i < n; i++)
+            mean += xs[i] / n;
+        for (int i = 0; i < n; i++)
+            m2 += (xs[i] - mean) * (xs[i] - mean);
         qsort(xs, (size_t)n, sizeof *xs, cmp_d);
-        struct { const char *col; double q; } qs[] = {{"p50", 0.5}, {"p99", 0.99}, {"q999", 0.999}};
+        struct {
+            const char *col;
+            double q;
+        } qs[] = {{"p50", 0.5}, {"p99", 0.99}, {"q999", 0.999}};
         for (int k2 = 0; k2 < 3; k2++) {
             double exact = xs[(int)floor(qs[k2].q * (n - 1))];
             double est = out->col[sl_schema_find(os, qs[k2].col)].v.d[r];
             if (fabs(est - exact) > 0.01 * fabs(exact) * (1 + 1e-12))
-                fail_msg("%s: estimate %.9g, exact %.9g (more than 1%% off)", qs[k2].col, est, exact);
+                fail_msg("%s: estimate %.9g, exact %.9g (more than 1%% off)", qs[k2].col, est,
+                         exact);
         }
         double var = m2 / (n - 1);
         assert_true(fabs(out->col[sl_schema_find(os, "var")].v.d[r] - var) <= 1e-9 * var);
-        assert_true(fabs(out->col[sl_schema_find(os, "sd")].v.d[r] - sqrt(var)) <= 1e-9 * sqrt(var));
+        assert_true(fabs(out->col[sl_schema_find(os, "sd")].v.d[r] - sqrt(var)) <=
+                    1e-9 * sqrt(var));
         /* ids: distinct per parity = n (all ids distinct) */
         double hc = (double)out->col[sl_schema_find(os, "hc")].v.i[r];
         double se = 1.04 / sqrt(16384.0);
@@ -165,7 +173,8 @@ static void test_bad_quantile(void **state) {
     sl_schema_init(&in);
     sl_schema_add(&in, "ts", SL_T_TS);
     sl_schema_add(&in, "v", SL_T_DOUBLE);
-    const char *bad[] = {"quantile(v)", "quantile(v, 2)", "quantile(v, x)", "p99(ts)", "stddev(ts)"};
+    const char *bad[] = {"quantile(v)", "quantile(v, 2)", "quantile(v, x)", "p99(ts)",
+                         "stddev(ts)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char doc[256];
         snprintf(doc, sizeof doc, "w: {time: ts, size: 1m, aggregates: {x: \"%s\"}}\n", bad[i]);

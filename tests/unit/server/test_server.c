@@ -53,7 +53,8 @@ static int connect_port(int port) {
 
 static void send_req(int fd, const char *path, const char *extra) {
     char req[8192];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n%s\r\n", path, extra ? extra : "");
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n%s\r\n", path,
+                     extra ? extra : "");
     assert_true(write(fd, req, (size_t)n) == n);
 }
 
@@ -105,7 +106,8 @@ static char *url_escape(const char *s) {
     char *o = malloc(strlen(s) * 3 + 1), *p = o;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.~", c))
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-_.~", c))
             *p++ = (char)c;
         else
             p += sprintf(p, "%%%02X", c);
@@ -144,16 +146,24 @@ static void exec_sql(const char *sql) {
 
 static const char *demo_schema =
     "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE IF NOT EXISTS detection_events(detection_oid INTEGER, geographical_location_oid INTEGER,"
+    "CREATE TABLE IF NOT EXISTS detection_events(detection_oid INTEGER, geographical_location_oid "
+    "INTEGER,"
     " geographical_location TEXT, item_name TEXT, event_ts TEXT, _ingest_ts TEXT);"
-    "CREATE TABLE IF NOT EXISTS detections_by_location_1m(window_start TEXT, geographical_location_oid INTEGER,"
-    " geographical_location TEXT, detections INTEGER, distinct_cameras INTEGER, is_final INTEGER, _group INTEGER UNIQUE);"
-    "CREATE TABLE IF NOT EXISTS quarantine(table_name TEXT, reason TEXT, raw TEXT, _source TEXT, _offset INTEGER, _ingest_ts TEXT);"
-    "CREATE TABLE IF NOT EXISTS _sluice_events(commit_id INTEGER PRIMARY KEY, ts TEXT, kind TEXT, records_in INTEGER,"
-    " parse_errors INTEGER, quarantined INTEGER, late INTEGER, duplicates INTEGER, filtered INTEGER, dropped INTEGER,"
-    " watermark TEXT, event_lag_avg_ms REAL, event_lag_max_ms REAL, processing_latency_ms REAL, commit_ms REAL, details TEXT);"
+    "CREATE TABLE IF NOT EXISTS detections_by_location_1m(window_start TEXT, "
+    "geographical_location_oid INTEGER,"
+    " geographical_location TEXT, detections INTEGER, distinct_cameras INTEGER, is_final INTEGER, "
+    "_group INTEGER UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS quarantine(table_name TEXT, reason TEXT, raw TEXT, _source TEXT, "
+    "_offset INTEGER, _ingest_ts TEXT);"
+    "CREATE TABLE IF NOT EXISTS _sluice_events(commit_id INTEGER PRIMARY KEY, ts TEXT, kind TEXT, "
+    "records_in INTEGER,"
+    " parse_errors INTEGER, quarantined INTEGER, late INTEGER, duplicates INTEGER, filtered "
+    "INTEGER, dropped INTEGER,"
+    " watermark TEXT, event_lag_avg_ms REAL, event_lag_max_ms REAL, processing_latency_ms REAL, "
+    "commit_ms REAL, details TEXT);"
     "CREATE TABLE IF NOT EXISTS _sluice_state(k TEXT PRIMARY KEY, v BLOB);"
-    "CREATE VIEW IF NOT EXISTS top_locations AS SELECT geographical_location, sum(detections) AS detections"
+    "CREATE VIEW IF NOT EXISTS top_locations AS SELECT geographical_location, sum(detections) AS "
+    "detections"
     " FROM detections_by_location_1m GROUP BY 1 ORDER BY 2 DESC;";
 
 static void make_db(const char *path) {
@@ -162,13 +172,17 @@ static void make_db(const char *path) {
     exec_sql(demo_schema);
     exec_sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 150)"
              " INSERT INTO detection_events SELECT i, i % 5, 'loc-' || (i % 5), 'item-' || i,"
-             " strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i, 'unixepoch'), '2024-01-01T00:00:00Z' FROM n;"
+             " strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i, 'unixepoch'), '2024-01-01T00:00:00Z' "
+             "FROM n;"
              "WITH RECURSIVE w(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM w WHERE i < 9),"
              " l(j) AS (SELECT 0 UNION ALL SELECT j+1 FROM l WHERE j < 4)"
-             " INSERT INTO detections_by_location_1m SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + 60*i, 'unixepoch'),"
+             " INSERT INTO detections_by_location_1m SELECT strftime('%Y-%m-%dT%H:%M:%SZ', "
+             "1700000000 + 60*i, 'unixepoch'),"
              " j, 'loc-' || j, 10 + i * j, 1 + j, i < 8, i * 100 + j FROM w, l;"
-             "INSERT INTO quarantine VALUES('raw_detection_events', 'expectation ''has_location'' failed', '{\"x\":1}', 'f.ndjson', 7, '2024-01-01T00:00:00Z');"
-             "INSERT INTO _sluice_events(commit_id, ts, kind, records_in, quarantined, duplicates, commit_ms)"
+             "INSERT INTO quarantine VALUES('raw_detection_events', 'expectation ''has_location'' "
+             "failed', '{\"x\":1}', 'f.ndjson', 7, '2024-01-01T00:00:00Z');"
+             "INSERT INTO _sluice_events(commit_id, ts, kind, records_in, quarantined, duplicates, "
+             "commit_ms)"
              " VALUES(1, '2024-01-01T00:00:00Z', 'commit', 150, 1, 3, 2.5);");
 }
 
@@ -178,8 +192,10 @@ static const char *sample_metrics =
     "sluice_table_rows_out_total{pipeline=\"demo\",table=\"detection_events\"} 150\n"
     "# HELP sluice_expectation_rows_total Rows checked by an expectation.\n"
     "# TYPE sluice_expectation_rows_total counter\n"
-    "sluice_expectation_rows_total{pipeline=\"demo\",table=\"raw_detection_events\",expectation=\"has_location\",result=\"passed\"} 150\n"
-    "sluice_expectation_rows_total{pipeline=\"demo\",table=\"raw_detection_events\",expectation=\"has_location\",result=\"failed\"} 1\n"
+    "sluice_expectation_rows_total{pipeline=\"demo\",table=\"raw_detection_events\",expectation="
+    "\"has_location\",result=\"passed\"} 150\n"
+    "sluice_expectation_rows_total{pipeline=\"demo\",table=\"raw_detection_events\",expectation="
+    "\"has_location\",result=\"failed\"} 1\n"
     "# HELP sluice_last_commit_timestamp_seconds Wall-clock time of the last commit.\n"
     "# TYPE sluice_last_commit_timestamp_seconds gauge\n"
     "sluice_last_commit_timestamp_seconds{pipeline=\"demo\"} 1700000000.000\n"
@@ -192,35 +208,50 @@ static const char *sample_metrics =
 
 static const char *demo_dashboard =
     "{\"title\":\"cameras\",\"panels\":["
-    "{\"title\":\"Detections per minute\",\"type\":\"timeseries\",\"sql\":\"SELECT window_start, geographical_location,"
-    " detections FROM detections_by_location_1m ORDER BY window_start\",\"refresh_ms\":2000,\"x\":\"window_start\","
+    "{\"title\":\"Detections per minute\",\"type\":\"timeseries\",\"sql\":\"SELECT window_start, "
+    "geographical_location,"
+    " detections FROM detections_by_location_1m ORDER BY "
+    "window_start\",\"refresh_ms\":2000,\"x\":\"window_start\","
     "\"y\":[\"detections\"],\"series\":\"geographical_location\"},"
-    "{\"title\":\"Top locations\",\"type\":\"bar\",\"sql\":\"SELECT geographical_location, detections FROM top_locations\","
+    "{\"title\":\"Top locations\",\"type\":\"bar\",\"sql\":\"SELECT geographical_location, "
+    "detections FROM top_locations\","
     "\"refresh_ms\":2000,\"x\":\"geographical_location\",\"y\":[\"detections\"]},"
-    "{\"title\":\"Duplicate rate\",\"type\":\"stat\",\"sql\":\"SELECT round(100.0 * sum(duplicates) / sum(records_in), 2)"
+    "{\"title\":\"Duplicate rate\",\"type\":\"stat\",\"sql\":\"SELECT round(100.0 * "
+    "sum(duplicates) / sum(records_in), 2)"
     " AS duplicate_pct FROM _sluice_events\",\"refresh_ms\":2000,\"unit\":\"%\"},"
-    "{\"title\":\"Latest detections\",\"type\":\"table\",\"sql\":\"SELECT detection_oid, geographical_location, item_name,"
+    "{\"title\":\"Latest detections\",\"type\":\"table\",\"sql\":\"SELECT detection_oid, "
+    "geographical_location, item_name,"
     " event_ts FROM detection_events ORDER BY rowid DESC LIMIT 20\",\"refresh_ms\":30000}]}";
 
 static const char *demo_lineage =
-    "{\"nodes\":[{\"name\":\"detections\",\"kind\":\"source\"},{\"name\":\"raw_detection_events\",\"kind\":\"table\","
+    "{\"nodes\":[{\"name\":\"detections\",\"kind\":\"source\"},{\"name\":\"raw_detection_events\","
+    "\"kind\":\"table\","
     "\"layer\":\"bronze\"},{\"name\":\"detection_events\",\"kind\":\"table\",\"layer\":\"silver\"},"
-    "{\"name\":\"detections_by_location_1m\",\"kind\":\"table\",\"layer\":\"gold\"},{\"name\":\"top_locations\","
+    "{\"name\":\"detections_by_location_1m\",\"kind\":\"table\",\"layer\":\"gold\"},{\"name\":"
+    "\"top_locations\","
     "\"kind\":\"view\",\"layer\":\"gold\"}],\"edges\":[[\"detections\",\"raw_detection_events\"],"
-    "[\"raw_detection_events\",\"detection_events\"],[\"detection_events\",\"detections_by_location_1m\"],"
+    "[\"raw_detection_events\",\"detection_events\"],[\"detection_events\",\"detections_by_"
+    "location_1m\"],"
     "[\"detections_by_location_1m\",\"top_locations\"]]}";
 
 static int hook_calls;
 static int hook(void *ud, sqlite3 *db) {
     (void)ud;
     __atomic_fetch_add(&hook_calls, 1, __ATOMIC_SEQ_CST);
-    return sqlite3_exec(db, "CREATE TEMP VIEW lake_demo AS SELECT 1 AS a, 'x' AS b", NULL, NULL, NULL);
+    return sqlite3_exec(db, "CREATE TEMP VIEW lake_demo AS SELECT 1 AS a, 'x' AS b", NULL, NULL,
+                        NULL);
 }
 
 static sl_server *start(const char *token, int timeout_ms, int row_limit) {
-    sl_server_config cfg = {.listen = "127.0.0.1:0", .token = token, .db_path = db_path, .pipeline_name = "demo",
-                            .dashboard_json = demo_dashboard, .lineage_json = demo_lineage,
-                            .query_timeout_ms = timeout_ms, .query_row_limit = row_limit, .on_connection = hook};
+    sl_server_config cfg = {.listen = "127.0.0.1:0",
+                            .token = token,
+                            .db_path = db_path,
+                            .pipeline_name = "demo",
+                            .dashboard_json = demo_dashboard,
+                            .lineage_json = demo_lineage,
+                            .query_timeout_ms = timeout_ms,
+                            .query_row_limit = row_limit,
+                            .on_connection = hook};
     sl_error err = {0};
     sl_server *s = sl_server_start(&cfg, &err);
     if (!s) fprintf(stderr, "start: %s\n", err.msg);
@@ -269,8 +300,15 @@ static void test_health_and_ready(void **state) {
 
 static void test_auth(void **state) {
     int port = sl_server_port(*state);
-    const char *paths[] = {"/", "/pipeline", "/api/tables", "/api/query?sql=SELECT%201", "/metrics",
-                           "/api/dashboard", "/api/lineage", "/api/status", "/static/common.js",
+    const char *paths[] = {"/",
+                           "/pipeline",
+                           "/api/tables",
+                           "/api/query?sql=SELECT%201",
+                           "/metrics",
+                           "/api/dashboard",
+                           "/api/lineage",
+                           "/api/status",
+                           "/static/common.js",
                            "/api/tables/detection_events/stream"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         resp r = get(port, paths[i], NULL);
@@ -279,7 +317,8 @@ static void test_auth(void **state) {
         r = get(port, paths[i], "Authorization: Bearer wrong\r\n");
         assert_int_equal(r.status, 401);
         resp_free(&r);
-        r = get(port, paths[i], "Authorization: Bearer " TOKEN "x\r\n"); /* a longer token is not a match */
+        r = get(port, paths[i],
+                "Authorization: Bearer " TOKEN "x\r\n"); /* a longer token is not a match */
         assert_int_equal(r.status, 401);
         resp_free(&r);
     }
@@ -316,13 +355,18 @@ static void test_tables(void **state) {
     resp r = get(sl_server_port(*state), "/api/tables", AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.head, "application/json"));
-    assert_non_null(strstr(r.body, "{\"name\":\"detection_events\",\"type\":\"table\",\"kind\":\"table\",\"columns\":[{\"name\":\"detection_oid\",\"type\":\"INTEGER\"}"));
+    assert_non_null(strstr(r.body,
+                           "{\"name\":\"detection_events\",\"type\":\"table\",\"kind\":\"table\","
+                           "\"columns\":[{\"name\":\"detection_oid\",\"type\":\"INTEGER\"}"));
     assert_non_null(strstr(r.body, "\"rows\":150}"));
     assert_non_null(strstr(r.body, "\"name\":\"detections_by_location_1m\""));
     assert_non_null(strstr(r.body, "\"rows\":50}"));
-    assert_non_null(strstr(r.body, "\"name\":\"quarantine\",\"type\":\"table\",\"kind\":\"quarantine\""));
-    assert_non_null(strstr(r.body, "\"name\":\"_sluice_events\",\"type\":\"table\",\"kind\":\"event_log\""));
-    assert_non_null(strstr(r.body, "\"name\":\"top_locations\",\"type\":\"view\",\"kind\":\"view\""));
+    assert_non_null(
+        strstr(r.body, "\"name\":\"quarantine\",\"type\":\"table\",\"kind\":\"quarantine\""));
+    assert_non_null(
+        strstr(r.body, "\"name\":\"_sluice_events\",\"type\":\"table\",\"kind\":\"event_log\""));
+    assert_non_null(
+        strstr(r.body, "\"name\":\"top_locations\",\"type\":\"view\",\"kind\":\"view\""));
     assert_non_null(strstr(r.body, "\"name\":\"lake_demo\",\"type\":\"view\",\"kind\":\"lake\""));
     assert_null(strstr(r.body, "_sluice_state"));
     assert_null(strstr(r.body, "sqlite_"));
@@ -332,9 +376,14 @@ static void test_tables(void **state) {
 
 static void test_query(void **state) {
     int port = sl_server_port(*state);
-    resp r = query(port, "SELECT detection_oid, item_name, 1.5 AS f, NULL AS n FROM detection_events WHERE detection_oid <= 2 ORDER BY 1", AUTH);
+    resp r = query(port,
+                   "SELECT detection_oid, item_name, 1.5 AS f, NULL AS n FROM detection_events "
+                   "WHERE detection_oid <= 2 ORDER BY 1",
+                   AUTH);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "{\"columns\":[\"detection_oid\",\"item_name\",\"f\",\"n\"],\"rows\":[[1,\"item-1\",1.5,null],[2,\"item-2\",1.5,null]],\"truncated\":false,\"ms\":"));
+    assert_non_null(strstr(
+        r.body, "{\"columns\":[\"detection_oid\",\"item_name\",\"f\",\"n\"],\"rows\":[[1,\"item-"
+                "1\",1.5,null],[2,\"item-2\",1.5,null]],\"truncated\":false,\"ms\":"));
     resp_free(&r);
     /* the engine's temp views (hook) are queryable */
     r = query(port, "SELECT a, b FROM lake_demo", AUTH);
@@ -347,7 +396,10 @@ static void test_query(void **state) {
     assert_non_null(strstr(r.body, "[[\"a\\\"b\\\\c\\n\\u0001\"]]"));
     resp_free(&r);
     /* recursive CTEs, window functions are reads */
-    r = query(port, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 5) SELECT sum(x), count(*) OVER () FROM c", AUTH);
+    r = query(port,
+              "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 5) SELECT "
+              "sum(x), count(*) OVER () FROM c",
+              AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "[[15,1]]"));
     resp_free(&r);
@@ -355,12 +407,14 @@ static void test_query(void **state) {
 
 static void test_row_limit(void **state) {
     int port = sl_server_port(*state);
-    resp r = get(port, "/api/query?sql=SELECT%20detection_oid%20FROM%20detection_events&limit=3", AUTH);
+    resp r =
+        get(port, "/api/query?sql=SELECT%20detection_oid%20FROM%20detection_events&limit=3", AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"rows\":[[1],[2],[3]],\"truncated\":true"));
     resp_free(&r);
     /* the server's limit (100 here) caps any asked limit */
-    r = get(port, "/api/query?sql=SELECT%20detection_oid%20FROM%20detection_events&limit=100000", AUTH);
+    r = get(port, "/api/query?sql=SELECT%20detection_oid%20FROM%20detection_events&limit=100000",
+            AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "[100]],\"truncated\":true"));
     assert_null(strstr(r.body, "[101]"));
@@ -434,7 +488,10 @@ static void test_bad_sql(void **state) {
 static void test_timeout(void **state) {
     int port = sl_server_port(*state);
     int64_t t0 = sl_monotonic_us();
-    resp r = query(port, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c", AUTH);
+    resp r = query(port,
+                   "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < "
+                   "1000000000) SELECT count(*) FROM c",
+                   AUTH);
     int64_t ms = (sl_monotonic_us() - t0) / 1000;
     assert_int_equal(r.status, 400);
     assert_string_equal(r.body, "{\"error\":\"query timed out after 300 ms\"}");
@@ -488,11 +545,13 @@ static void test_sse_append(void **state) {
     assert_null(strstr(none, "event:"));
     free(none);
     /* new rows, then publish: exactly those rows arrive */
-    exec_sql("INSERT INTO detection_events(detection_oid, item_name) VALUES(1001, 'new-a'), (1002, 'new-b')");
+    exec_sql("INSERT INTO detection_events(detection_oid, item_name) VALUES(1001, 'new-a'), (1002, "
+             "'new-b')");
     sl_server_publish(s, 3, NULL);
     char *ev = read_until(fd, "}\n\n", 5000, NULL);
     assert_non_null(strstr(ev, "event: rows\nid: 3\ndata: {\"columns\":[\"detection_oid\","));
-    assert_non_null(strstr(ev, "\"rows\":[[1001,null,null,\"new-a\",null,null],[1002,null,null,\"new-b\",null,null]],\"commit\":3"));
+    assert_non_null(strstr(ev, "\"rows\":[[1001,null,null,\"new-a\",null,null],[1002,null,null,"
+                               "\"new-b\",null,null]],\"commit\":3"));
     assert_null(strstr(ev, "[150,"));
     free(ev);
     close(fd);
@@ -503,25 +562,29 @@ static void test_sse_upsert(void **state) {
     int port = sl_server_port(s);
     char *init;
     int fd = open_stream(port, "detections_by_location_1m", &init);
-    assert_non_null(strstr(init, "\"columns\":[\"window_start\",\"geographical_location_oid\",\"geographical_location\",\"detections\",\"distinct_cameras\",\"is_final\",\"_group\"]"));
+    assert_non_null(
+        strstr(init, "\"columns\":[\"window_start\",\"geographical_location_oid\",\"geographical_"
+                     "location\",\"detections\",\"distinct_cameras\",\"is_final\",\"_group\"]"));
     free(init);
     /* update an open window in place (same rowid), close another, add a new window */
     exec_sql("UPDATE detections_by_location_1m SET detections = 999 WHERE _group = 900;"
              "UPDATE detections_by_location_1m SET is_final = 1 WHERE _group = 801;"
-             "INSERT INTO detections_by_location_1m VALUES('2023-11-14T22:23:20Z', 0, 'loc-0', 5, 1, 0, 1000);");
+             "INSERT INTO detections_by_location_1m VALUES('2023-11-14T22:23:20Z', 0, 'loc-0', 5, "
+             "1, 0, 1000);");
     sl_server_publish(s, 4, NULL);
     char *ev = read_until(fd, "}\n\n", 5000, NULL);
-    assert_non_null(strstr(ev, "\"loc-0\",999,1,0,900]"));   /* updated open window */
-    assert_non_null(strstr(ev, "\"loc-1\",18,2,1,801]"));    /* became final */
-    assert_non_null(strstr(ev, "\"loc-0\",5,1,0,1000]"));    /* new window */
-    assert_null(strstr(ev, ",902]"));                        /* unchanged rows are not re-sent */
+    assert_non_null(strstr(ev, "\"loc-0\",999,1,0,900]")); /* updated open window */
+    assert_non_null(strstr(ev, "\"loc-1\",18,2,1,801]"));  /* became final */
+    assert_non_null(strstr(ev, "\"loc-0\",5,1,0,1000]"));  /* new window */
+    assert_null(strstr(ev, ",902]"));                      /* unchanged rows are not re-sent */
     assert_null(strstr(ev, ",0]"));
     free(ev);
     /* a further commit updating one open row sends just that row */
     exec_sql("UPDATE detections_by_location_1m SET detections = 6 WHERE _group = 1000");
     sl_server_publish(s, 5, NULL);
     ev = read_until(fd, "}\n\n", 5000, NULL);
-    assert_non_null(strstr(ev, "\"rows\":[[\"2023-11-14T22:23:20Z\",0,\"loc-0\",6,1,0,1000]],\"commit\":5"));
+    assert_non_null(
+        strstr(ev, "\"rows\":[[\"2023-11-14T22:23:20Z\",0,\"loc-0\",6,1,0,1000]],\"commit\":5"));
     free(ev);
     close(fd);
 }
@@ -529,7 +592,8 @@ static void test_sse_upsert(void **state) {
 static void test_sse_unknown(void **state) {
     int port = sl_server_port(*state);
     const char *bad[] = {"/api/tables/nope/stream", "/api/tables/top_locations/stream",
-                         "/api/tables/detection_events%22%20--/stream", "/api/tables/sqlite_master%20x/stream"};
+                         "/api/tables/detection_events%22%20--/stream",
+                         "/api/tables/sqlite_master%20x/stream"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         resp r = get(port, bad[i], AUTH);
         assert_int_equal(r.status, 404);
@@ -624,8 +688,12 @@ static void test_no_token_and_stop_with_stream(void **state) {
 static int serve(const char *path, const char *token) {
     if (access(path, F_OK) != 0) make_db(path);
     snprintf(db_path, sizeof db_path, "%s", path);
-    sl_server_config cfg = {.listen = "127.0.0.1:0", .token = token, .db_path = db_path, .pipeline_name = "demo",
-                            .dashboard_json = demo_dashboard, .lineage_json = demo_lineage};
+    sl_server_config cfg = {.listen = "127.0.0.1:0",
+                            .token = token,
+                            .db_path = db_path,
+                            .pipeline_name = "demo",
+                            .dashboard_json = demo_dashboard,
+                            .lineage_json = demo_lineage};
     sl_error err = {0};
     sl_server *s = sl_server_start(&cfg, &err);
     if (!s) {
@@ -647,7 +715,8 @@ static int serve(const char *path, const char *token) {
         if (pr > 0) {
             if (!fgets(line, sizeof line, stdin)) break;
             char *msg = NULL;
-            if (sqlite3_exec(db, line, NULL, NULL, &msg) != SQLITE_OK) fprintf(stderr, "serve: %s\n", msg);
+            if (sqlite3_exec(db, line, NULL, NULL, &msg) != SQLITE_OK)
+                fprintf(stderr, "serve: %s\n", msg);
             sqlite3_free(msg);
         }
         sl_server_publish(s, ++commit, sample_metrics);

@@ -93,8 +93,8 @@ static void test_dd_laws(void **state) {
     assert_int_equal(sl_ddsketch_count(ee), 0);
     assert_true(isnan(sl_ddsketch_quantile(ee, 0.5)));
     /* (A+B)+C = A+(B+C) = C+(B+A), also when B and C went through the codec */
-    sl_ddsketch *ab_c = sl_ddsketch_new(0.01), *bc = sl_ddsketch_new(0.01), *a_bc = sl_ddsketch_new(0.01),
-                *c_ba = sl_ddsketch_new(0.01);
+    sl_ddsketch *ab_c = sl_ddsketch_new(0.01), *bc = sl_ddsketch_new(0.01),
+                *a_bc = sl_ddsketch_new(0.01), *c_ba = sl_ddsketch_new(0.01);
     sl_ddsketch_merge(ab_c, p[0]);
     sl_ddsketch_merge(ab_c, p[1]);
     sl_ddsketch_merge(ab_c, p[2]);
@@ -219,7 +219,8 @@ static void test_welford_laws(void **state) {
         sl_welford_add(&all, NAN);
     }
     sl_welford ab_c, bc, a_bc, c_ba, e;
-    sl_welford_init(&ab_c), sl_welford_init(&bc), sl_welford_init(&a_bc), sl_welford_init(&c_ba), sl_welford_init(&e);
+    sl_welford_init(&ab_c), sl_welford_init(&bc), sl_welford_init(&a_bc), sl_welford_init(&c_ba),
+        sl_welford_init(&e);
     sl_welford_merge(&ab_c, &p[0]);
     sl_welford_merge(&ab_c, &p[1]);
     sl_welford_merge(&ab_c, &p[2]);

@@ -124,12 +124,15 @@ static int drain(sl_dir_source *d, bool final, sbuf *out, posmap *pm, int max_li
         if (rc == 0) return lines;
         assert_true(len > 0);
         assert_int_equal(buf[len - 1], '\n');
-        for (int i = 0; i < SL_DIR_PADDING; i++) (void)*(volatile const char *)(buf + len + i);
+        for (int i = 0; i < SL_DIR_PADDING; i++)
+            (void)*(volatile const char *)(buf + len + i);
         assert_true(part >= 0 && part < sl_dir_count(d));
         const char *name = sl_dir_names(d)[part];
         if (pm) {
             int64_t *p = pm_get(pm, name);
-            if (base != *p) fail_msg("%s: view at %lld, consumed up to %lld", name, (long long)base, (long long)*p);
+            if (base != *p)
+                fail_msg("%s: view at %lld, consumed up to %lld", name, (long long)base,
+                         (long long)*p);
         }
         /* consume whole lines */
         size_t used = 0;
@@ -188,9 +191,9 @@ static void test_name_order_and_ignored(void **state) {
     put("b.jsonl", "b1\nb2\n", "w");
     put("a.jsonl", "a1\n", "w");
     put("c.jsonl", "c1\nc2\nc3\n", "w");
-    put(".hidden.jsonl", "h1\n", "w");   /* dot-file: a writer's temp name */
-    put("notes.txt", "t1\n", "w");       /* does not match the pattern */
-    put("a.jsonl.tmp", "x1\n", "w");     /* does not match either */
+    put(".hidden.jsonl", "h1\n", "w"); /* dot-file: a writer's temp name */
+    put("notes.txt", "t1\n", "w");     /* does not match the pattern */
+    put("a.jsonl.tmp", "x1\n", "w");   /* does not match either */
     sl_dir_source *d = open_scan("*.jsonl");
     assert_int_equal(sl_dir_count(d), 3);
     assert_string_equal(sl_dir_names(d)[0], "a.jsonl");
@@ -201,7 +204,8 @@ static void test_name_order_and_ignored(void **state) {
     sbuf out = {0};
     posmap pm = {0};
     assert_int_equal(drain(d, false, &out, &pm, 1, 0), 6);
-    assert_string_equal(out.s, "a.jsonl|a1\nb.jsonl|b1\nb.jsonl|b2\nc.jsonl|c1\nc.jsonl|c2\nc.jsonl|c3\n");
+    assert_string_equal(out.s,
+                        "a.jsonl|a1\nb.jsonl|b1\nb.jsonl|b2\nc.jsonl|c1\nc.jsonl|c2\nc.jsonl|c3\n");
     sl_error err = {0};
     assert_int_equal(sl_dir_scan(d, &err), 0);
     assert_int_equal(sl_dir_pending_files(d), 0);
@@ -378,8 +382,8 @@ static void test_restore_positions(void **state) {
     put("c.jsonl", "c1\n", "w");
     sl_error err = {0};
     sl_dir_source *d = sl_dir_open(dir, "*.jsonl", &err);
-    sl_dir_restore(d, "a.jsonl", 9); /* fully read */
-    sl_dir_restore(d, "b.jsonl", 3); /* one line read */
+    sl_dir_restore(d, "a.jsonl", 9);      /* fully read */
+    sl_dir_restore(d, "b.jsonl", 3);      /* one line read */
     sl_dir_restore(d, "gone.jsonl", 100); /* a file that no longer exists: harmless */
     assert_int_equal(sl_dir_scan(d, &err), 0);
     assert_int_equal(sl_dir_pending_bytes(d), 3 + 3);
@@ -424,12 +428,13 @@ static void test_restart_random(void **state) {
         put(name, content.s, "w");
         free(content.s);
     }
-    sbuf got = {0};   /* committed output */
+    sbuf got = {0}; /* committed output */
     saved commit = {0};
     for (int round = 0; round < 1000; round++) {
         sl_error err = {0};
         sl_dir_source *d = sl_dir_open(dir, "*.jsonl", &err);
-        for (int i = 0; i < commit.n; i++) sl_dir_restore(d, commit.name[i], commit.pos[i]);
+        for (int i = 0; i < commit.n; i++)
+            sl_dir_restore(d, commit.name[i], commit.pos[i]);
         assert_int_equal(sl_dir_scan(d, &err), 0);
         sbuf pending = {0}; /* read since the last commit */
         bool done = false;
@@ -484,7 +489,8 @@ static void test_line_longer_than_buffer(void **state) {
         sl_dir_consume(d, len);
     }
     if (!saw_ok)
-        fail_msg("a fresh file with a line longer than the buffer stalls the source (final=false): %zu bytes "
+        fail_msg("a fresh file with a line longer than the buffer stalls the source (final=false): "
+                 "%zu bytes "
                  "handed over, the line after it never comes",
                  total);
     sl_dir_free(d);

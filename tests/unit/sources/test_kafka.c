@@ -41,8 +41,7 @@
 /* ---- helpers ----------------------------------------------------------- */
 
 static const char *tenant_of(int i) {
-    if (i % 50 == 49)
-        return NULL;
+    if (i % 50 == 49) return NULL;
     return (const char *[]){"a", "b", "c"}[i % 3];
 }
 
@@ -66,15 +65,16 @@ static void produce(const char *boot, const char *topic, int P, int from, int to
         do {
             if (t)
                 e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % P),
-                                      RD_KAFKA_V_VALUE(v, (size_t)vl), RD_KAFKA_V_KEY(k, (size_t)kl),
-                                      RD_KAFKA_V_HEADER("tenant", t, -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_END);
+                                      RD_KAFKA_V_VALUE(v, (size_t)vl),
+                                      RD_KAFKA_V_KEY(k, (size_t)kl),
+                                      RD_KAFKA_V_HEADER("tenant", t, -1),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             else
                 e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % P),
-                                      RD_KAFKA_V_VALUE(v, (size_t)vl), RD_KAFKA_V_KEY(k, (size_t)kl),
+                                      RD_KAFKA_V_VALUE(v, (size_t)vl),
+                                      RD_KAFKA_V_KEY(k, (size_t)kl),
                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(rk, 10);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(rk, 10);
         } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         assert_int_equal(e, 0);
     }
@@ -106,18 +106,17 @@ static int64_t ck_get(const ckpt *c, const char *topic, int32_t partition) {
     char name[64];
     snprintf(name, sizeof name, "%s/%d", topic, (int)partition);
     for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->name[i], name))
-            return c->pos[i];
+        if (!strcmp(c->name[i], name)) return c->pos[i];
     return -1;
 }
 
 /* One consumer and its "engine". */
 typedef struct {
     sl_kafka_source *s;
-    ckpt *ck;       /* shared checkpoint; NULL: no position callback answers */
-    int assigned;   /* partitions assigned, net of revocations */
+    ckpt *ck;     /* shared checkpoint; NULL: no position callback answers */
+    int assigned; /* partitions assigned, net of revocations */
     int assign_calls, revokes;
-    int *seen;      /* seen[i]: times message i was delivered (shared) */
+    int *seen; /* seen[i]: times message i was delivered (shared) */
     int got;
     int P;
     const char *topic;
@@ -131,8 +130,7 @@ static int64_t pos_cb(void *ud, const char *topic, int32_t partition) {
 }
 
 static void commit(consumer *c) {
-    if (c->ck)
-        sl_kafka_each_dirty(c->s, ck_save, c->ck);
+    if (c->ck) sl_kafka_each_dirty(c->s, ck_save, c->ck);
     sl_kafka_committed(c->s);
 }
 
@@ -149,8 +147,8 @@ static const char *FILTER_VALUES[] = {"a", "b"};
 
 static bool cooperative; /* next consumer_open uses cooperative-sticky */
 
-static consumer *consumer_open(const char *boot, const char *topic, int P, const char *group, bool once,
-                               bool filter, ckpt *ck, int *seen) {
+static consumer *consumer_open(const char *boot, const char *topic, int P, const char *group,
+                               bool once, bool filter, ckpt *ck, int *seen) {
     consumer *c = calloc(1, sizeof *c);
     assert_non_null(c);
     c->ck = ck;
@@ -161,8 +159,13 @@ static consumer *consumer_open(const char *boot, const char *topic, int P, const
     const char *props[] = {"heartbeat.interval.ms=100", "session.timeout.ms=6000",
                            "fetch.wait.max.ms=50", "topic.metadata.refresh.interval.ms=1000",
                            "partition.assignment.strategy=cooperative-sticky"};
-    sl_kafka_config cfg = {.brokers = boot, .group = group, .topics = topics, .ntopics = 1,
-                           .props = props, .nprops = cooperative ? 5 : 4, .once = once};
+    sl_kafka_config cfg = {.brokers = boot,
+                           .group = group,
+                           .topics = topics,
+                           .ntopics = 1,
+                           .props = props,
+                           .nprops = cooperative ? 5 : 4,
+                           .once = once};
     if (filter) {
         cfg.filter_header = "tenant";
         cfg.filter_values = FILTER_VALUES;
@@ -170,8 +173,7 @@ static consumer *consumer_open(const char *boot, const char *topic, int P, const
     }
     sl_error err = {0};
     c->s = sl_kafka_open(&cfg, pos_cb, revoke_cb, c, &err);
-    if (!c->s)
-        fail_msg("open: %s", err.msg);
+    if (!c->s) fail_msg("open: %s", err.msg);
     return c;
 }
 
@@ -181,8 +183,7 @@ static int consumer_poll(consumer *c, int max, int timeout_ms) {
     const sl_kafka_msg *m;
     sl_error err = {0};
     int n = sl_kafka_poll(c->s, max, timeout_ms, &buf, &m, &err);
-    if (n < 0)
-        fail_msg("poll: %s", err.msg);
+    if (n < 0) fail_msg("poll: %s", err.msg);
     const char *const *names = sl_kafka_partition_names(c->s);
     for (int j = 0; j < n; j++) {
         const char *line = buf + m[j].off;
@@ -196,7 +197,8 @@ static int consumer_poll(consumer *c, int max, int timeout_ms) {
         assert_string_equal(names[m[j].part], want);
         assert_int_equal(m[j].pos, i / c->P);
         if (i % 10 == 5 && memmem(line, m[j].len, "two", 3))
-            assert_int_equal(m[j].len, strlen("{\"i\":,\n\"x\":\"two\r\nlines\"}") + (size_t)snprintf(want, sizeof want, "%d", i));
+            assert_int_equal(m[j].len, strlen("{\"i\":,\n\"x\":\"two\r\nlines\"}") +
+                                           (size_t)snprintf(want, sizeof want, "%d", i));
         c->seen[i]++;
         c->got++;
     }
@@ -221,8 +223,7 @@ static int setup(void **state) {
     const char *topics[] = {"t3:3", "g4:4", "out:1"};
     sl_error err = {0};
     mock = sl_kafka_mock_start(1, topics, 3, &err);
-    if (!mock)
-        fail_msg("mock: %s", err.msg);
+    if (!mock) fail_msg("mock: %s", err.msg);
     boot = sl_kafka_mock_bootstraps(mock);
     return 0;
 }
@@ -489,8 +490,7 @@ static void test_sink_roundtrip(void **state) {
     sl_error err = {0};
     const char *props[] = {"linger.ms=2"};
     sl_kafka_sink *k = sl_kafka_sink_open(boot, "out", props, 1, &err);
-    if (!k)
-        fail_msg("sink: %s", err.msg);
+    if (!k) fail_msg("sink: %s", err.msg);
     for (int i = 0; i < N; i++) {
         char v[64], key[16];
         int vl = snprintf(v, sizeof v, "{\"i\":%d,\"x\":\"ok\"}", i);
@@ -518,8 +518,13 @@ static void test_sink_roundtrip(void **state) {
     /* the key filter: keys k3 and k7 only */
     const char *topics[] = {"out"};
     const char *keys[] = {"k3", "k7"};
-    sl_kafka_config cfg = {.brokers = boot, .group = "bykey", .topics = topics, .ntopics = 1,
-                           .filter_keys = keys, .nfilter_keys = 2, .once = true};
+    sl_kafka_config cfg = {.brokers = boot,
+                           .group = "bykey",
+                           .topics = topics,
+                           .ntopics = 1,
+                           .filter_keys = keys,
+                           .nfilter_keys = 2,
+                           .once = true};
     sl_kafka_source *s = sl_kafka_open(&cfg, NULL, NULL, NULL, &err);
     assert_non_null(s);
     int got = 0;
@@ -549,7 +554,8 @@ static void test_config_errors(void **state) {
     sl_error err = {0};
     const char *topics[] = {"t3"};
     const char *p1[] = {"enable.auto.commit=true"};
-    sl_kafka_config cfg = {.brokers = boot, .group = "x", .topics = topics, .ntopics = 1, .props = p1, .nprops = 1};
+    sl_kafka_config cfg = {
+        .brokers = boot, .group = "x", .topics = topics, .ntopics = 1, .props = p1, .nprops = 1};
     assert_null(sl_kafka_open(&cfg, NULL, NULL, NULL, &err));
     assert_int_equal(err.code, SL_EINVAL);
     assert_non_null(strstr(err.msg, "enable.auto.commit"));
@@ -582,8 +588,14 @@ static int run_external(const char *bootstrap) {
     long want_total = getenv("SL_KAFKA_EXPECT_TOTAL") ? atol(getenv("SL_KAFKA_EXPECT_TOTAL")) : -1;
     const char *topics[] = {topic};
     const char *vals[] = {"a"};
-    sl_kafka_config cfg = {.brokers = bootstrap, .group = "external", .topics = topics, .ntopics = 1,
-                           .filter_header = "tenant", .filter_values = vals, .nfilter = 1, .once = true};
+    sl_kafka_config cfg = {.brokers = bootstrap,
+                           .group = "external",
+                           .topics = topics,
+                           .ntopics = 1,
+                           .filter_header = "tenant",
+                           .filter_values = vals,
+                           .nfilter = 1,
+                           .once = true};
     sl_error err = {0};
     sl_kafka_source *s = sl_kafka_open(&cfg, NULL, NULL, NULL, &err);
     if (!s) {
@@ -606,7 +618,8 @@ static int run_external(const char *bootstrap) {
     bool done = sl_kafka_done(s);
     sl_kafka_close(s);
     printf("accepted=%ld filtered=%ld done=%d\n", got, filtered, done);
-    if (!done || (want_a >= 0 && got != want_a) || (want_total >= 0 && got + filtered != want_total))
+    if (!done || (want_a >= 0 && got != want_a) ||
+        (want_total >= 0 && got + filtered != want_total))
         return 1;
     return 0;
 }
@@ -615,8 +628,7 @@ static int run_bench(long n) {
     const char *topics[] = {"bench:32"};
     sl_error err = {0};
     sl_kafka_mock *m = sl_kafka_mock_start(1, topics, 1, &err);
-    if (!m)
-        return 1;
+    if (!m) return 1;
     const char *bs = sl_kafka_mock_bootstraps(m);
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -629,14 +641,17 @@ static int run_bench(long n) {
     long bytes = 0;
     for (long i = 0; i < n; i++) {
         char v[160];
-        int vl = snprintf(v, sizeof v,
-                          "{\"tenant\":\"t%ld\",\"environment\":\"prod\",\"node\":\"n%ld\",\"check\":\"cpu\","
-                          "\"time\":1700000000%03ld,\"status\":\"OK\",\"alarm\":false}",
-                          i % 20, i % 1000, i % 1000);
+        int vl = snprintf(
+            v, sizeof v,
+            "{\"tenant\":\"t%ld\",\"environment\":\"prod\",\"node\":\"n%ld\",\"check\":\"cpu\","
+            "\"time\":1700000000%03ld,\"status\":\"OK\",\"alarm\":false}",
+            i % 20, i % 1000, i % 1000);
         bytes += vl;
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_PARTITION((int32_t)(i % 32)),
-                                 RD_KAFKA_V_VALUE(v, (size_t)vl), RD_KAFKA_V_HEADER("tenant", "t", 1),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   rk, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_PARTITION((int32_t)(i % 32)),
+                   RD_KAFKA_V_VALUE(v, (size_t)vl), RD_KAFKA_V_HEADER("tenant", "t", 1),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
     }
     rd_kafka_flush(rk, 120000);
@@ -648,7 +663,8 @@ static int run_bench(long n) {
         const char *vals[] = {"t"};
         char group[32];
         snprintf(group, sizeof group, "bench%d", with_filter);
-        sl_kafka_config cfg = {.brokers = bs, .group = group, .topics = tt, .ntopics = 1, .once = true};
+        sl_kafka_config cfg = {
+            .brokers = bs, .group = group, .topics = tt, .ntopics = 1, .once = true};
         if (with_filter) {
             cfg.filter_header = "tenant";
             cfg.filter_values = vals;
@@ -661,10 +677,8 @@ static int run_bench(long n) {
             const char *buf;
             const sl_kafka_msg *msgs;
             int k = sl_kafka_poll(s, 4096, 100, &buf, &msgs, &err);
-            if (k < 0)
-                return 1;
-            if (k > 0 && !start)
-                start = sl_monotonic_us();
+            if (k < 0) return 1;
+            if (k > 0 && !start) start = sl_monotonic_us();
             got += k;
         }
         double secs = (double)(sl_monotonic_us() - start) / 1e6;
@@ -680,12 +694,9 @@ static int run_bench(long n) {
 
 int main(void) {
     sl_log_init();
-    if (getenv("SL_KAFKA_EXTERNAL"))
-        return run_external(getenv("SL_KAFKA_EXTERNAL"));
-    if (getenv("SL_KAFKA_BENCH"))
-        return run_bench(atol(getenv("SL_KAFKA_BENCH")));
-    if (!getenv("SLUICE_LOG"))
-        sl_log_set_level(SL_LOG_ERROR);
+    if (getenv("SL_KAFKA_EXTERNAL")) return run_external(getenv("SL_KAFKA_EXTERNAL"));
+    if (getenv("SL_KAFKA_BENCH")) return run_bench(atol(getenv("SL_KAFKA_BENCH")));
+    if (!getenv("SLUICE_LOG")) sl_log_set_level(SL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mock_bootstraps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),

@@ -732,7 +732,8 @@ static const sl_opt bind_opts[] = {
      SL_OPT_RANGE(1, 65536), SL_OPT_AT(bind_conf, batch_at)},
     {"threshold", SL_OPT_DOUBLE, false, NULL, "0.5", "fraction", SL_OPT_BIND(bind_conf, threshold),
      SL_OPT_RANGE(0, 1)},
-    {"recursive", SL_OPT_BOOL, false, NULL, "true", "sub-folders", SL_OPT_BIND(bind_conf, recursive)},
+    {"recursive", SL_OPT_BOOL, false, NULL, "true", "sub-folders",
+     SL_OPT_BIND(bind_conf, recursive)},
     {"window", SL_OPT_DURATION, false, NULL, "1m", "window", SL_OPT_BIND(bind_conf, window),
      SL_OPT_RANGE(1e6, 3600e6)},
     {"format", SL_OPT_ENUM, false, "json|csv|syslog", "csv", "encoding",
@@ -913,8 +914,8 @@ static void test_bind_bad_defaults(void **state) {
     } dc;
     sl_error e = {0};
     dc d;
-    static const sl_opt bad_int[] = {
-        {"n", SL_OPT_INT, false, NULL, "many", "", SL_OPT_BIND(dc, n)}, {0}};
+    static const sl_opt bad_int[] = {{"n", SL_OPT_INT, false, NULL, "many", "", SL_OPT_BIND(dc, n)},
+                                     {0}};
     assert_int_equal(sl_spec_bind(NULL, bad_int, "op", &d, &e), SL_EINVAL);
     assert_string_equal(e.msg, "op: option 'n': bad default 'many': n must be an integer, got "
                                "'many'");

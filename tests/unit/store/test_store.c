@@ -66,7 +66,8 @@ static char *q1(const char *sql) {
     sqlite3 *db;
     assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     out[0] = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const unsigned char *t = sqlite3_column_text(st, 0);
@@ -103,7 +104,8 @@ static void test_format_ts(void **state) {
     for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
         char out[64];
         int n = sl_store_format_ts(c[i].us, out, sizeof out);
-        if (strcmp(out, c[i].want)) fail_msg("format_ts(%lld) = '%s', want '%s'", (long long)c[i].us, out, c[i].want);
+        if (strcmp(out, c[i].want))
+            fail_msg("format_ts(%lld) = '%s', want '%s'", (long long)c[i].us, out, c[i].want);
         assert_int_equal(n, (int)strlen(c[i].want));
         /* the text parses back to the same instant */
         int64_t back;
@@ -131,8 +133,9 @@ static void test_table_append_audit(void **state) {
     sl_error err = {0};
     sl_table_writer *w = sl_store_table(s, "silver", &sc, SL_WRITE_APPEND, true, &err);
     if (!w) fail_msg("table: %s", err.msg);
-    assert_string_equal(q1("SELECT group_concat(name || ':' || type, ',') FROM pragma_table_info('silver')"),
-                        "a:INTEGER,b:TEXT,c:REAL,d:INTEGER,t:TEXT,_ingest_ts:TEXT,_source:TEXT,_offset:INTEGER");
+    assert_string_equal(
+        q1("SELECT group_concat(name || ':' || type, ',') FROM pragma_table_info('silver')"),
+        "a:INTEGER,b:TEXT,c:REAL,d:INTEGER,t:TEXT,_ingest_ts:TEXT,_source:TEXT,_offset:INTEGER");
     sl_batch *b = sl_batch_new(&sc, 8);
     for (int i = 0; i < 3; i++) {
         uint32_t r = sl_batch_append_null_row(b);
@@ -150,14 +153,18 @@ static void test_table_append_audit(void **state) {
     assert_int_equal(sl_table_write(w, b, parts, &err), 0);
     assert_int_equal(sl_table_rows_written(w), 3);
     assert_int_equal(qi("SELECT count(*) FROM silver"), 3);
-    assert_string_equal(q1("SELECT a||'|'||b||'|'||c||'|'||d||'|'||t||'|'||_ingest_ts||'|'||_source||'|'||_offset"
-                           " FROM silver WHERE rowid=1"),
-                        "42|it's \"q\"|0.0|1|2026-03-01T10:00:00.123456Z|2026-03-01T10:00:00Z|f1.jsonl|0");
-    assert_string_equal(q1("SELECT coalesce(a,'N')||coalesce(b,'N')||coalesce(c,'N')||coalesce(d,'N')||coalesce(t,'N')"
-                           " FROM silver WHERE rowid=2"),
-                        "NNNNN");
-    assert_string_equal(q1("SELECT _ingest_ts||'|'||_source||'|'||_offset FROM silver WHERE rowid=3"),
-                        "2026-03-01T10:00:00.002Z|f2.jsonl|200");
+    assert_string_equal(
+        q1("SELECT a||'|'||b||'|'||c||'|'||d||'|'||t||'|'||_ingest_ts||'|'||_source||'|'||_offset"
+           " FROM silver WHERE rowid=1"),
+        "42|it's \"q\"|0.0|1|2026-03-01T10:00:00.123456Z|2026-03-01T10:00:00Z|f1.jsonl|0");
+    assert_string_equal(
+        q1("SELECT "
+           "coalesce(a,'N')||coalesce(b,'N')||coalesce(c,'N')||coalesce(d,'N')||coalesce(t,'N')"
+           " FROM silver WHERE rowid=2"),
+        "NNNNN");
+    assert_string_equal(
+        q1("SELECT _ingest_ts||'|'||_source||'|'||_offset FROM silver WHERE rowid=3"),
+        "2026-03-01T10:00:00.002Z|f2.jsonl|200");
     /* without part names: _source is NULL */
     assert_int_equal(sl_table_write(w, b, NULL, &err), 0);
     assert_string_equal(q1("SELECT _source FROM silver WHERE rowid=4"), "NULL");
@@ -191,8 +198,9 @@ static void test_schema_evolution(void **state) {
     sl_log_set_level(SL_LOG_WARN);
     sl_table_writer *w2 = sl_store_table(s, "t", &s2, SL_WRITE_APPEND, false, &err);
     if (!w2) fail_msg("schema evolution failed: %s", err.msg);
-    assert_string_equal(q1("SELECT group_concat(name || ':' || type, ',') FROM pragma_table_info('t')"),
-                        "a:INTEGER,e:TEXT,f:REAL");
+    assert_string_equal(
+        q1("SELECT group_concat(name || ':' || type, ',') FROM pragma_table_info('t')"),
+        "a:INTEGER,e:TEXT,f:REAL");
     sl_batch *b2 = sl_batch_new(&s2, 4);
     uint32_t r = sl_batch_append_null_row(b2);
     sl_col_set_int(&b2->col[0], r, 2);
@@ -201,9 +209,10 @@ static void test_schema_evolution(void **state) {
     assert_int_equal(sl_table_write(w2, b2, NULL, &err), 0);
     /* the old writer still works after the ALTER (its statement is re-prepared) */
     assert_int_equal(sl_table_write(w1, b1, NULL, &err), 0);
-    assert_string_equal(q1("SELECT group_concat(a || ':' || coalesce(e, '-') || ':' || coalesce(f, '-'), ',')"
-                           " FROM (SELECT * FROM t ORDER BY rowid)"),
-                        "1:-:-,2:new:0.5,1:-:-");
+    assert_string_equal(
+        q1("SELECT group_concat(a || ':' || coalesce(e, '-') || ':' || coalesce(f, '-'), ',')"
+           " FROM (SELECT * FROM t ORDER BY rowid)"),
+        "1:-:-,2:new:0.5,1:-:-");
     sl_table_writer_free(w1);
     sl_table_writer_free(w2);
     sl_store_close(s);
@@ -264,9 +273,12 @@ static void test_upsert_by_group(void **state) {
     /* and writing the same row twice (a replay after a crash) changes nothing */
     assert_int_equal(sl_table_write(w, b, NULL, &err), 0);
     assert_int_equal(qi("SELECT count(*) FROM gold"), 3);
-    assert_string_equal(q1("SELECT group_concat(_group||':'||n||':'||is_final||':'||coalesce(k,'NULL')||':'||window_start, ',')"
+    assert_string_equal(q1("SELECT "
+                           "group_concat(_group||':'||n||':'||is_final||':'||coalesce(k,'NULL')||':"
+                           "'||window_start, ',')"
                            " FROM (SELECT * FROM gold ORDER BY _group)"),
-                        "-3:2:0:cam:2026-03-01T10:01:00Z,7:10:1:cam:2026-03-01T10:00:00Z,9:30:0:NULL:2026-03-01T10:02:00Z");
+                        "-3:2:0:cam:2026-03-01T10:01:00Z,7:10:1:cam:2026-03-01T10:00:00Z,9:30:0:"
+                        "NULL:2026-03-01T10:02:00Z");
     sl_batch_free(b);
     sl_table_writer_free(w);
     sl_store_close(s);
@@ -277,7 +289,8 @@ static void test_upsert_by_group(void **state) {
  * the 16 KiB the SQL used to be built in. */
 static void wide_name(char *out, const char *prefix, int i) {
     int n = snprintf(out, SL_NAME_MAX, "%s%03d_", prefix, i);
-    while (n < SL_NAME_MAX - 1) out[n++] = 'x';
+    while (n < SL_NAME_MAX - 1)
+        out[n++] = 'x';
     out[n] = 0;
 }
 
@@ -309,8 +322,10 @@ static void test_wide_table(void **state) {
         uint32_t r = sl_batch_append_null_row(b);
         sl_col_set_int(&b->col[0], r, 42);
         for (int c = 1; c < sc.n; c++) {
-            if (c % 2) sl_col_set_int(&b->col[c], r, c * 10 + round);
-            else sl_col_set_str(&b->col[c], r, "v", 1);
+            if (c % 2)
+                sl_col_set_int(&b->col[c], r, c * 10 + round);
+            else
+                sl_col_set_str(&b->col[c], r, "v", 1);
         }
         if (sl_table_write(w, b, NULL, &err)) fail_msg("write: %s", err.msg);
     }
@@ -328,7 +343,8 @@ static void test_wide_table(void **state) {
     if (!w) fail_msg("wide append table: %s", err.msg);
     const char *parts[] = {"f1"};
     assert_int_equal(sl_table_write(w, b, parts, &err), 0);
-    assert_int_equal(qi("SELECT count(*) FROM pragma_table_info('wide_silver')"), SL_MAX_COLUMNS + 3);
+    assert_int_equal(qi("SELECT count(*) FROM pragma_table_info('wide_silver')"),
+                     SL_MAX_COLUMNS + 3);
     assert_string_equal(q1("SELECT _source FROM wide_silver"), "f1");
     sl_table_writer_free(w);
     sl_batch_free(b);
@@ -390,12 +406,15 @@ static void test_quarantine(void **state) {
     (void)state;
     sl_store *s = open_rw();
     const char raw[] = "{\"bad\": tru\0e}";
-    assert_int_equal(sl_store_quarantine(s, "silver", "parse error: line 1", raw, 11, "f1.jsonl", 1234, T0 + 5000), 0);
+    assert_int_equal(sl_store_quarantine(s, "silver", "parse error: line 1", raw, 11, "f1.jsonl",
+                                         1234, T0 + 5000),
+                     0);
     assert_int_equal(sl_store_quarantine(s, "gold", "late", NULL, 0, NULL, 0, T0), 0);
     assert_int_equal(qi("SELECT count(*) FROM quarantine"), 2);
-    assert_string_equal(q1("SELECT table_name||'|'||reason||'|'||raw||'|'||_source||'|'||_offset||'|'||_ingest_ts"
-                           " FROM quarantine WHERE rowid=1"),
-                        "silver|parse error: line 1|{\"bad\": tru|f1.jsonl|1234|2026-03-01T10:00:00.005Z");
+    assert_string_equal(
+        q1("SELECT table_name||'|'||reason||'|'||raw||'|'||_source||'|'||_offset||'|'||_ingest_ts"
+           " FROM quarantine WHERE rowid=1"),
+        "silver|parse error: line 1|{\"bad\": tru|f1.jsonl|1234|2026-03-01T10:00:00.005Z");
     assert_string_equal(q1("SELECT raw||'|'||_source FROM quarantine WHERE rowid=2"), "|");
     sl_store_close(s);
 }
@@ -591,7 +610,9 @@ static void test_open_errors(void **state) {
     assert_non_null(strstr(err.msg, "/nonexistent/dir/p.db"));
     /* a file that is not a database */
     FILE *f = fopen(dbpath, "wb");
-    fputs("this is not a sqlite database, just some text that is long enough to have a header......", f);
+    fputs(
+        "this is not a sqlite database, just some text that is long enough to have a header......",
+        f);
     fclose(f);
     memset(&err, 0, sizeof err);
     assert_null(sl_store_open(dbpath, false, &err));
