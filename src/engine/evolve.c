@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/log.h"
 #include "engine/internal.h"
 #include "formats/infer.h"
@@ -81,7 +82,7 @@ static void set_resolved(sl_pipeline *p, const char *name, const sl_schema *sc) 
 }
 
 int sl_evolve_stored(sl_pipeline *p, sl_store *store, bool *reload, sl_error *err) {
-    char *j = malloc(SCHEMA_JSON_MAX);
+    char *j = sl_xmalloc(SCHEMA_JSON_MAX);
     if (!j) return sl_error_set(err, SL_ENOMEM, "out of memory");
     char key[SL_NAME_MAX + 16];
     *reload = false;
@@ -111,7 +112,7 @@ out:
 }
 
 void sl_evolve_persist(sl_pipeline *p, sl_store *store) {
-    char *j = malloc(SCHEMA_JSON_MAX);
+    char *j = sl_xmalloc(SCHEMA_JSON_MAX);
     char key[SL_NAME_MAX + 16];
     for (int i = 0; j && i < p->nsrc; i++) {
         source *s = &p->src[i];
@@ -123,9 +124,9 @@ void sl_evolve_persist(sl_pipeline *p, sl_store *store) {
         sl_schema_to_json(&s->schema, j, SCHEMA_JSON_MAX);
         free(s->pending_kv);
         free(s->pending_event);
-        s->pending_kv = strdup(j);
+        s->pending_kv = sl_xstrdup(j);
         size_t cap = strlen(j) + 256 + SL_NAME_MAX;
-        s->pending_event = malloc(cap);
+        s->pending_event = sl_xmalloc(cap);
         if (s->infer)
             snprintf(s->pending_event, cap,
                      "{\"source\":\"%s\",\"inferred\":%s,\"sample_records\":%lld}", s->name, j,
@@ -166,10 +167,10 @@ void sl_evolve_take_change(source *s, const sl_schema_change *ch, const char *re
 }
 
 void sl_evolve_prepare(sl_pipeline *p, source *s, const char *part_name) {
-    char *j = malloc(SCHEMA_JSON_MAX);
+    char *j = sl_xmalloc(SCHEMA_JSON_MAX);
     sl_schema_to_json(&s->next_schema, j, SCHEMA_JSON_MAX);
     size_t cap = strlen(j) * 2 + 1024 + PATH_MAX;
-    char *ev = malloc(cap);
+    char *ev = sl_xmalloc(cap);
     int n = snprintf(ev, cap, "{\"source\":\"%s\"", s->name);
     if (s->change.nadded) {
         n += snprintf(ev + n, cap - (size_t)n, ",\"added\":{");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/runtime.h"
@@ -154,7 +155,7 @@ void sl__engine_assign_restore(void *ud, source *s, const char *part, const char
  * belongs to their next owner. */
 void sl__engine_drop_parts(run *R, const char *const *partitions, int n) {
     assert(R->parted);
-    uint64_t *tags = calloc((size_t)n + 1, sizeof *tags);
+    uint64_t *tags = sl_xcalloc((size_t)n + 1, sizeof *tags);
     if (!tags) return;
     for (int i = 0; i < n; i++)
         tags[i] = sl_part_tag(partitions[i], strlen(partitions[i]));

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "engine/internal.h"
 
 #define MAX_SIBLINGS 64
@@ -41,7 +42,7 @@ struct sl_siblings {
 };
 
 sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db) {
-    sl_siblings *x = calloc(1, sizeof *x);
+    sl_siblings *x = sl_xcalloc(1, sizeof *x);
     if (!x) return NULL;
     snprintf(x->pattern, sizeof x->pattern, "%s/instance-*/sluice.db", base_dir);
     snprintf(x->self, sizeof x->self, "%s", self_db);
@@ -73,7 +74,7 @@ static void refresh(sl_siblings *x) {
             sqlite3_close(db); /* not initialised yet: looked at again next time */
             continue;
         }
-        x->s[x->n].path = strdup(p);
+        x->s[x->n].path = sl_xstrdup(p);
         x->s[x->n].db = db;
         x->s[x->n].get = st;
         x->n++;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -37,7 +38,7 @@ static int read_source(run *R, source *s, bool final) {
         } else {
             if (R->npending == R->cap_pending) {
                 R->cap_pending = R->cap_pending ? R->cap_pending * 2 : 256;
-                R->pending = realloc(R->pending, R->cap_pending * sizeof *R->pending);
+                R->pending = sl_xrealloc(R->pending, R->cap_pending * sizeof *R->pending);
             }
             R->pending[R->npending].ingest = R->ctx.now_us;
             R->pending[R->npending++].n = b->n;

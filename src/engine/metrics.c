@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/runtime.h"
@@ -43,7 +44,7 @@ static void mput(run *R, size_t *n, const char *fmt, ...) {
             return;
         }
         R->metrics_cap = R->metrics_cap * 2 + (size_t)(w > 0 ? w : 0) + 4096;
-        R->metrics = realloc(R->metrics, R->metrics_cap);
+        R->metrics = sl_xrealloc(R->metrics, R->metrics_cap);
     }
 }
 
@@ -53,7 +54,7 @@ void sl__engine_build_metrics(run *R) {
     size_t n = 0;
     if (!R->metrics) {
         R->metrics_cap = 16384;
-        R->metrics = malloc(R->metrics_cap);
+        R->metrics = sl_xmalloc(R->metrics_cap);
     }
     const char *pl = R->p->name;
 #define COUNTER(name, help, val)                                                                   \

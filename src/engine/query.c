@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "engine/internal.h"
 #include "sinks/lake_vtab.h"
 
@@ -78,7 +79,7 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
         }
         sqlite3_free(q);
         size_t cap = 65536;
-        char *v = malloc(cap);
+        char *v = sl_xmalloc(cap);
         int n = snprintf(v, cap, "CREATE TEMP VIEW \"%s\" AS SELECT ", t->name);
         for (int c = 0; c < t->out.n; c++) {
             const char *cn = t->out.f[c].name;
@@ -191,7 +192,7 @@ int sl_pipeline_attach_instances(const sl_pipeline *p, const char *base_dir, con
         globfree(&g);
         return 0; /* none yet */
     }
-    char **paths = calloc(g.gl_pathc + 1, sizeof *paths);
+    char **paths = sl_xcalloc(g.gl_pathc + 1, sizeof *paths);
     size_t n = 0;
     if (!paths) {
         globfree(&g);
@@ -250,7 +251,7 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
         /* table format: buffer rows to size the columns */
         char **cells = NULL;
         size_t ncell = 0, capc = 0;
-        int *w = calloc((size_t)nc + 1, sizeof *w);
+        int *w = sl_xcalloc((size_t)nc + 1, sizeof *w);
         if (format == SL_FMT_CSV) {
             for (int c = 0; c < nc; c++) {
                 if (c) fputc(',', out);
@@ -294,11 +295,11 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
                     capc = capc ? capc * 2 : 1024;
                     while (capc < ncell + (size_t)nc)
                         capc *= 2;
-                    cells = realloc(cells, capc * sizeof *cells);
+                    cells = sl_xrealloc(cells, capc * sizeof *cells);
                 }
                 for (int c = 0; c < nc; c++) {
                     const char *tx = (const char *)sqlite3_column_text(st, c);
-                    cells[ncell++] = tx ? strdup(tx) : NULL;
+                    cells[ncell++] = tx ? sl_xstrdup(tx) : NULL;
                     int l = tx ? (int)strlen(tx) : 4;
                     if (l > w[c]) w[c] = l > 60 ? 60 : l;
                 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/runtime.h"
@@ -76,7 +77,7 @@ int sl__engine_setup(run *R) {
             if (t->win && !t->inputs[j].identity && !t->mapped)
                 t->mapped = sl_batch_new(&t->in, p->batch_size);
         if (t->nproj) {
-            t->view = calloc(1, sizeof *t->view);
+            t->view = sl_xcalloc(1, sizeof *t->view);
             t->view->schema = t->out;
             t->view->cap = t->work->cap;
         }

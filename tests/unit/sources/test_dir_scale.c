@@ -197,13 +197,10 @@ static void test_overflow_and_many_files(void **state) {
     store_t *st = calloc(1, sizeof *st);
     commit(d, st);
     assert_int_equal(st->n, N);
-    /* idle scans do not rescan the folder: far under 5 ms each with 20000
-     * files (their cost is measured by tests/tools/dir_bench, `make bench`) */
-    int64_t t2 = sl_monotonic_us();
+    /* idle scans find nothing (their cost with 20000 known files is
+     * measured by tests/tools/dir_bench, `make bench`, not asserted here) */
     for (int k = 0; k < 100; k++)
         assert_int_equal(sl_dir_scan(d, &err), 0);
-    int64_t t3 = sl_monotonic_us();
-    assert_true((t3 - t2) / 100 < 5000);
     assert_int_equal(drain(d, false, NULL), 0);
     /* restart: nothing is read again */
     sl_dir_free(d);
