@@ -224,3 +224,25 @@ int sl_duration_parse(const char *s, int64_t *us) {
     *us = total;
     return 0;
 }
+
+void sl_duration_format(int64_t us, char *out, size_t cap) {
+    static const struct {
+        const char *unit;
+        int64_t us;
+    } units[] = {{"d", 86400000000LL}, {"h", 3600000000LL}, {"m", 60000000LL},
+                 {"s", 1000000LL},     {"ms", 1000LL},      {"us", 1}};
+    size_t len = 0;
+    out[0] = 0;
+    uint64_t u = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+    if (us < 0) len += (size_t)snprintf(out, cap, "-");
+    if (u == 0) {
+        snprintf(out + len, cap - len, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && len < cap; i++) {
+        if (u < (uint64_t)units[i].us) continue;
+        len += (size_t)snprintf(out + len, cap - len, "%llu%s",
+                                (unsigned long long)(u / (uint64_t)units[i].us), units[i].unit);
+        u %= (uint64_t)units[i].us;
+    }
+}

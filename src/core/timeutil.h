@@ -25,6 +25,8 @@ int sl_time_format_iso_us(int64_t us, char *out, size_t cap);
 int sl_time_parse_iso(const char *s, size_t len, int64_t *us);
 /* Durations: "250ms", "2s", "2m", "1h", "1d", "1h30m", bare number = seconds. */
 int sl_duration_parse(const char *s, int64_t *us);
+/* 90000000 µs -> "1m30s"; 250000 -> "250ms"; 0 -> "0s" (sl_duration_parse reads it back). */
+void sl_duration_format(int64_t us, char *out, size_t cap);
 /* Writes v in decimal (no snprintf); out needs 21 bytes. Returns length. */
 int sl_fmt_i64(char *out, int64_t v);
 /* Days since epoch for a civil date, and back (proleptic Gregorian). */

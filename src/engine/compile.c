@@ -18,6 +18,8 @@
 #include "core/timeutil.h"
 #include "engine/internal.h"
 #include "formats/regex.h"
+#include "store/eventlog.h"
+#include "store/store.h"
 
 static const sl_opt top_opts[] = {
     {"pipeline", SL_OPT_STRING, true, NULL, NULL, "pipeline name (names the data directory)"},
@@ -222,6 +224,20 @@ static const char *kinds_with(bool sample, char *out, size_t cap) {
     return out;
 }
 
+/* file:line:col of byte `off` of scalar n's text, when it can be told: a
+ * one-line scalar, plain, or quoted without quotes or backslashes inside
+ * (which YAML may have unescaped); else n's start. A ${variable} in the
+ * scalar shifts what follows it. */
+static int sql_error_at(sl_error *err, const sl_node *n, int off, const char *fmt, const char *a,
+                        const char *b) {
+    const char *s = n->str ? n->str : "";
+    int col = n->col;
+    if (off >= 0 && (size_t)off <= strlen(s) && !strchr(s, '\n') &&
+        (!n->quoted || !strpbrk(s, "'\"\\")))
+        col += off + (n->quoted ? 1 : 0);
+    return sl_error_at(err, SL_EINVAL, n->file, n->line, col, fmt, a, b);
+}
+
 /* pattern_regex, delimiter, header, columns. */
 static int compile_format_opts(source *s, const sl_node *n, const sl_source_common *c,
                                sl_error *err) {
@@ -357,6 +373,15 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
         return sl_node_error(err, n, "source '%s': missing key 'schema' (needed for format %s)",
                              s->name, s->format);
     if (sc && !s->infer && parse_schema_map(sc, &s->schema, err)) return err->code;
+    if (sc && !s->infer && s->regex) { /* the pattern compiles, and names a column */
+        sl_error e = {0};
+        sl_regex_parser *rp = sl_regex_parser_new(&s->schema, s->regex, &e);
+        const char *at = strstr(e.msg, " at offset ");
+        if (!rp)
+            return sql_error_at(err, c.pattern_regex_at, at ? atoi(at + 11) : -1, "%s%s", e.msg,
+                                "");
+        sl_regex_parser_free(rp);
+    }
     if (info.part_column) {
         if (sl_schema_find(&s->schema, SL_PART_COLUMN) >= 0)
             return sl_node_error(
@@ -752,6 +777,131 @@ const sl_schema *sl_evolve_resolved(const sl_pipeline *p, const char *source) {
     return NULL;
 }
 
+static int sqlite_offset(sqlite3 *db) {
+#if SQLITE_VERSION_NUMBER >= 3038000
+    return sqlite3_error_offset(db);
+#else
+    (void)db;
+    return -1;
+#endif
+}
+
+/* Prepares one statement of n's text on db: 0, or SL_EINVAL at n (at the
+ * column SQLite names when it names one). *st is left prepared on success.
+ * With `growing`, an unknown column returns 1 (not an error, nothing
+ * prepared): schema evolution may add it. */
+static int prepare_at(sqlite3 *db, const sl_node *n, const char *what, bool growing,
+                      sqlite3_stmt **st, sl_error *err) {
+    const char *tail = NULL;
+    *st = NULL;
+    if (sqlite3_prepare_v2(db, n->str ? n->str : "", -1, st, &tail) != SQLITE_OK) {
+        if (growing && !strncmp(sqlite3_errmsg(db), "no such column", 14))
+            return 1; /* maybe a column schema evolution adds later */
+        return sql_error_at(err, n, sqlite_offset(db), "%s: %s", what, sqlite3_errmsg(db));
+    }
+    if (!*st) return sql_error_at(err, n, -1, "%s%s: no SQL statement", what, "");
+    while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
+        tail++;
+    if (tail && *tail) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return sql_error_at(err, n, (int)(tail - n->str), "%s: %s", what,
+                            "one SQL statement only (text after the first)");
+    }
+    return 0;
+}
+
+static void sql_table(sqlite3 *db, const char *name, const sl_schema *sc, bool audit) {
+    size_t cap = 256 + (size_t)sc->n * (SL_NAME_MAX + 16), len = 0;
+    char *q = sl_xmalloc(cap);
+    len += (size_t)snprintf(q, cap, "CREATE TABLE \"%s\"(", name);
+    for (int i = 0; i < sc->n; i++)
+        len += (size_t)snprintf(q + len, cap - len, "%s\"%s\"", i ? "," : "", sc->f[i].name);
+    if (audit)
+        len +=
+            (size_t)snprintf(q + len, cap - len, "%s_ingest_ts,_source,_offset", sc->n ? "," : "");
+    snprintf(q + len, cap - len, ")");
+    sqlite3_exec(db, q, NULL, NULL, NULL);
+    free(q);
+}
+
+/* Views and dashboard panels are prepared when the file is loaded, against an
+ * in-memory database shaped like sluice.db: the quarantine and event log as
+ * the store makes them, an empty table per sqlite table with the columns it
+ * declares (lake tables too: queries see them as views), views created in
+ * file order (a view may read the ones before it). Panels must not write. */
+static int check_sql(sl_pipeline *p, const sl_node *views, const sl_node *dash, sl_error *err) {
+    sl_error e = {0};
+    sl_store *st = sl_store_open(":memory:", false, &e);
+    if (!st || sl_eventlog_init(st, &e)) {
+        sl_store_close(st);
+        return sl_error_set(err, SL_EIO, "checking views: %s", e.msg);
+    }
+    sqlite3 *db = sl_store_db(st);
+    int rc = 0;
+    bool growing = false; /* a source's schema may gain columns after the load */
+    for (int i = 0; i < p->nsrc; i++)
+        growing |= p->src[i].infer || p->src[i].evolve != EVOLVE_NONE;
+    for (int i = 0; i < p->nt; i++) { /* lake tables: the views `sluice query` gives them */
+        const table *t = &p->t[i];
+        if (t->store != STORE_NONE)
+            sql_table(db, t->name, &t->out,
+                      t->store == STORE_LAKE ||
+                          !(t->win || sl_schema_find(&t->out, "_group") >= 0));
+    }
+    for (int i = 0; views && i < views->n && !rc; i++) {
+        const sl_node *v = views->map[i].val;
+        char what[SL_NAME_MAX + 16];
+        snprintf(what, sizeof what, "view '%s'", views->map[i].key);
+        sqlite3_stmt *q = NULL;
+        if ((rc = prepare_at(db, v, what, growing, &q, err)) > 0) rc = 0;
+        if (rc) break;
+        sqlite3_finalize(q);
+        char *sql = sqlite3_mprintf("CREATE VIEW \"%w\" AS %s", views->map[i].key, v->str);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            rc = sql_error_at(err, v, -1, "%s: %s", what, sqlite3_errmsg(db));
+        sqlite3_free(sql);
+    }
+    const sl_node *panels = dash ? sl_node_get(dash, "panels") : NULL;
+    for (int i = 0; panels && i < panels->n && !rc; i++) {
+        const sl_node *n = sl_node_get(panels->seq[i], "sql");
+        const sl_node *ti = sl_node_get(panels->seq[i], "title");
+        char what[256];
+        snprintf(what, sizeof what, "panel '%s'", ti && ti->str ? ti->str : "");
+        sqlite3_stmt *q = NULL;
+        if ((rc = prepare_at(db, n, what, growing, &q, err)) > 0) {
+            rc = 0;
+            continue;
+        }
+        if (rc) break;
+        if (!sqlite3_stmt_readonly(q))
+            rc = sql_error_at(err, n, -1, "%s: %s", what,
+                              "a panel's SQL must only read (SELECT), it writes");
+        sqlite3_finalize(q);
+    }
+    sl_store_close(st);
+    return rc;
+}
+
+/* server.listen: host:port, [v6]:port or :port, port 0..65535 ("" = none). */
+static int check_listen(const sl_node *n, sl_error *err) {
+    const char *a = n->str ? n->str : "";
+    if (!*a) return 0;
+    const char *colon = strrchr(a, ':');
+    if (!colon) return sl_node_error(err, n, "server listen address '%s': expected host:port", a);
+    const char *d = colon + 1;
+    long port = 0;
+    if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 5 ||
+        (port = strtol(d, NULL, 10)) > 65535)
+        return sl_node_error(err, n,
+                             "server listen address '%s': the port must be a number 0..65535 "
+                             "(0: any free port)",
+                             a);
+    if (a[0] == '[' && (colon == a || colon[-1] != ']'))
+        return sl_node_error(err, n, "server listen address '%s': expected [v6-address]:port", a);
+    return 0;
+}
+
 static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) {
     if (sl_spec_check(root, top_opts, "pipeline file", err)) goto fail;
     const sl_node *nm = sl_node_get(root, "pipeline");
@@ -864,6 +1014,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
     if (srv) {
         if (sl_spec_check(srv, server_opts, "server", err)) goto fail;
         const sl_node *l = sl_node_get(srv, "listen");
+        if (l && check_listen(l, err)) goto fail;
         const sl_node *tk = sl_node_get(srv, "token");
         p->listen = l ? (l->str && *l->str ? l->str : NULL) : "127.0.0.1:8080"; /* "" = no server */
         p->token = tk && tk->str && *tk->str ? tk->str : NULL;
@@ -877,6 +1028,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         size_t len = 0, cap = 0;
         node_json(dash, &p->dashboard_json, &len, &cap);
     }
+    if ((views || dash) && check_sql(p, views, dash, err)) goto fail;
     {
         size_t cap = 4096, len = 0;
         char *j = malloc(cap);

@@ -10,6 +10,22 @@
  * boundaries fell: a restart after a crash makes exactly the same decisions.
  * A record is late when its event time is below the watermark computed from
  * the records before it; late records are dropped or quarantined.
+ *
+ * Two kinds of records never touch the watermark:
+ *   - no event time: the time expression gave NULL (a NULL input, or an
+ *     epoch number whose time does not fit: from_unixtime_ms(1e19)) or a
+ *     time before year 1 (from_unixtime_ms(-1e15)). They follow `late`.
+ *   - future: an event time more than `max_future` (default 1d) after the
+ *     processing time ctx->now_us. One such record (a clock set to 2100)
+ *     would otherwise move the watermark a century ahead and make every
+ *     later record late. They are always quarantined, counted as
+ *     quarantined, not late.
+ * The future bound is the one decision that depends on processing time,
+ * not only on the records before: a replay of input that was never
+ * committed (a crash before the commit) may decide a record near the bound
+ * differently, since time has passed. A committed decision never changes:
+ * a record quarantined as future is in the commit and stays quarantined,
+ * and the watermark in the checkpoint never saw it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +40,11 @@ typedef struct {
     sl_expr *e;
     int col;
     int64_t delay;
+    int64_t max_future;
     bool quarantine;
     int64_t max_t; /* INT64_MIN: none yet */
     int64_t late;
+    int64_t future; /* quarantined as future (not in the snapshot: a counter since start) */
     uint8_t *keep;
     uint32_t cap;
 } wm_op;
@@ -36,6 +54,7 @@ enum { LATE_DROP, LATE_QUARANTINE }; /* the order of `late`'s words */
 typedef struct {
     const sl_node *time;
     int64_t delay;
+    int64_t max_future;
     int late;
     const char *column;
     const sl_node *column_at;
@@ -46,6 +65,11 @@ static const sl_opt wm_opts[] = {
      SL_OPT_BIND(wm_conf, time)},
     {"delay", SL_OPT_DURATION, true, NULL, NULL,
      "allowed lateness: watermark = max event time - delay", SL_OPT_BIND(wm_conf, delay)},
+    {"max_future", SL_OPT_DURATION, false, NULL, "1d",
+     "records with an event time more than this after the processing time are quarantined "
+     "(future:) and never move the watermark",
+     SL_OPT_BIND(wm_conf, max_future),
+     SL_OPT_RANGE(SL_US_PER_SEC, 36500.0 * 86400 * SL_US_PER_SEC)},
     {"late", SL_OPT_ENUM, false, "drop|quarantine", "quarantine", "what to do with late records",
      SL_OPT_BIND(wm_conf, late)},
     {"column", SL_OPT_STRING, false, NULL, "event_ts", "name of the event-time column added",
@@ -71,6 +95,7 @@ static int wm_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env
         goto fail;
     }
     o->delay = c.delay;
+    o->max_future = c.max_future;
     o->quarantine = c.late == LATE_QUARANTINE;
     const char *cname = c.column;
     if (sl_schema_find(schema, cname) >= 0) {
@@ -96,13 +121,39 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
     }
     sl_column *c = &b->col[o->col];
     sl_expr_eval(o->e, b, c);
-    uint32_t dropped = 0;
-    char reason[160];
+    uint32_t dropped = 0, future = 0;
+    char reason[256];
+    /* 0001-01-01T00:00:00Z: earlier times are epoch numbers gone wrong */
+    const int64_t min_t = -62135596800LL * SL_US_PER_SEC;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (c->null[i]) {
+        if (c->null[i] || c->v.i[i] < min_t) {
             o->keep[i] = 0;
             dropped++;
-            if (o->quarantine) ctx->quarantine(ctx->engine, b, i, "late: no event time");
+            if (o->quarantine) {
+                if (c->null[i])
+                    snprintf(reason, sizeof reason,
+                             "no event time: the time expression gave NULL (a NULL input, or an "
+                             "epoch number out of range)");
+                else
+                    snprintf(reason, sizeof reason,
+                             "no event time: the time expression gave %lld us since 1970, before "
+                             "the year 1 (an epoch number out of range)",
+                             (long long)c->v.i[i]);
+                ctx->quarantine(ctx->engine, b, i, reason);
+            }
+            continue;
+        }
+        if (ctx->now_us > 0 && c->v.i[i] > ctx->now_us && c->v.i[i] - ctx->now_us > o->max_future) {
+            char ts[48], now[48], bound[32];
+            o->keep[i] = 0;
+            future++;
+            sl_time_format_iso_ms(c->v.i[i], ts, sizeof ts);
+            sl_time_format_iso_ms(ctx->now_us, now, sizeof now);
+            sl_duration_format(o->max_future, bound, sizeof bound);
+            snprintf(reason, sizeof reason,
+                     "future: event time %s is more than %s after the processing time %s", ts,
+                     bound, now);
+            ctx->quarantine(ctx->engine, b, i, reason);
             continue;
         }
         int64_t t = c->v.i[i];
@@ -126,6 +177,11 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
         ctx->lag_n++;
         if (lag > ctx->lag_max_us) ctx->lag_max_us = lag;
     }
+    if (future) {
+        o->future += future;
+        ctx->quarantined += future;
+    }
+    if (dropped || future) sl_batch_keep(b, o->keep);
     if (dropped) {
         o->late += dropped;
         ctx->late += dropped;
@@ -133,7 +189,6 @@ static int wm_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
             ctx->quarantined += dropped;
         else
             ctx->dropped += dropped;
-        sl_batch_keep(b, o->keep);
     }
     if (o->max_t != INT64_MIN && o->max_t > ctx->max_event_time) ctx->max_event_time = o->max_t;
     /* the rows after this step have this step's event time and watermark */
@@ -165,9 +220,10 @@ static int wm_restore(void *self, const void *data, size_t n, bool full, sl_erro
 
 static int wm_stats(void *self, sl_op_stat *out, int cap) {
     wm_op *o = self;
-    if (cap < 1) return 0;
+    if (cap < 2) return 0;
     out[0] = (sl_op_stat){"late", (double)o->late};
-    return 1;
+    out[1] = (sl_op_stat){"future", (double)o->future};
+    return 2;
 }
 
 static void wm_destroy(void *self) {

@@ -17,6 +17,8 @@
  */
 #include "spec/spec.h"
 
+#include "core/timeutil.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,35 +200,9 @@ static bool has_bounds(const sl_opt *o) {
            (o->type == SL_OPT_INT || o->type == SL_OPT_DOUBLE || o->type == SL_OPT_DURATION);
 }
 
-/* 90000000 µs -> "1m30s"; 250000 -> "250ms". */
-static void fmt_duration(double us_d, char *out, size_t cap) {
-    int64_t us = (int64_t)us_d;
-    static const struct {
-        const char *unit;
-        int64_t us;
-    } units[] = {{"d", 86400000000LL}, {"h", 3600000000LL}, {"m", 60000000LL},
-                 {"s", 1000000LL},     {"ms", 1000LL},      {"us", 1}};
-    size_t len = 0;
-    out[0] = 0;
-    if (us < 0) {
-        len += (size_t)snprintf(out, cap, "-");
-        us = -us;
-    }
-    if (us == 0) {
-        snprintf(out + len, cap - len, "0s");
-        return;
-    }
-    for (size_t i = 0; i < sizeof units / sizeof units[0] && len < cap; i++) {
-        if (us < units[i].us) continue;
-        len += (size_t)snprintf(out + len, cap - len, "%lld%s", (long long)(us / units[i].us),
-                                units[i].unit);
-        us %= units[i].us;
-    }
-}
-
 static void fmt_bound(const sl_opt *o, double x, char *out, size_t cap) {
     if (o->type == SL_OPT_DURATION)
-        fmt_duration(x, out, cap);
+        sl_duration_format((int64_t)x, out, cap);
     else
         snprintf(out, cap, "%.15g", x);
 }

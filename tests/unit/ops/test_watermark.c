@@ -1,7 +1,7 @@
 /*
  * test_watermark.c - the watermark operator (src/ops/watermark.c): per-
  * record event time and watermark, late and NULL-time rows, and restore from
- * a snapshot.
+ * a snapshot; far-future and out-of-range event times.
  *
  * Helpers shared with the other operator tests are in ops_test.h.
  */
@@ -112,7 +112,8 @@ static void test_watermark_drop_and_null_time(void **state) {
     assert_int_equal(b->n, 0);
     assert_int_equal(Q.n, 1);
     assert_int_equal(Q.pos[0], 7);
-    assert_non_null(strstr(Q.reason[0], "event time"));
+    assert_string_equal(Q.reason[0], "no event time: the time expression gave NULL (a NULL "
+                                     "input, or an epoch number out of range)");
     assert_int_equal(ctx.watermark, INT64_MIN); /* no event time seen: no watermark */
     sl_batch_free(b);
     op_free(&o);
@@ -170,12 +171,87 @@ static void test_watermark_restore(void **state) {
     op_free(&o2);
 }
 
+/* A record dated 2100 is quarantined as future and never moves the watermark;
+ * epoch numbers out of range get a reason that says so. */
+static void test_watermark_future_and_out_of_range(void **state) {
+    (void)state;
+    op_t o;
+    sl_schema s;
+    wm_make(&o, &s, "drop"); /* future records are quarantined whatever `late` says */
+    sl_batch *b = sl_batch_new(&s, 16);
+    wm_row(b, 0, 100);
+    uint32_t r = add_row(b, 1); /* 2100-01-01T00:00:00Z */
+    sl_col_set_int(&b->col[0], r, 1);
+    sl_col_set_int(&b->col[1], r, INT64_C(4102444800000));
+    b->ingest[r] = T0;
+    wm_row(b, 2, 101);             /* not late: the 2100 record did not move the watermark */
+    wm_row(b, 3, 86400 + 200);     /* within 1d of the processing time T0 + 300 */
+    wm_row(b, 4, 86400 + 300 + 1); /* 1d + 1s after: future */
+    r = add_row(b, 5);             /* from_unixtime_ms(INT64_MAX): overflow, NULL */
+    sl_col_set_int(&b->col[0], r, 5);
+    sl_col_set_int(&b->col[1], r, INT64_MAX);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    ctx.now_us = T0 + 300 * SEC;
+    sl_error err = {0};
+    assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
+    assert_int_equal(b->n, 3);
+    assert_true(has_pos(b, 0) && has_pos(b, 2) && has_pos(b, 3));
+    assert_int_equal(Q.n, 2);
+    assert_int_equal(Q.pos[0], 1);
+    assert_string_equal(Q.reason[0], "future: event time 2100-01-01T00:00:00.000Z is more than 1d "
+                                     "after the processing time 2026-03-01T10:05:00.000Z");
+    assert_int_equal(Q.pos[1], 4);
+    assert_non_null(strstr(Q.reason[1], "future: "));
+    assert_int_equal(ctx.quarantined, 2);
+    assert_int_equal(ctx.late, 1); /* the NULL one, dropped by late: drop */
+    assert_int_equal(ctx.dropped, 1);
+    assert_int_equal(ctx.max_event_time, T0 + (86400 + 200) * SEC);
+    assert_int_equal(stat_num(&o, "future"), 2);
+    sl_batch_free(b);
+    op_free(&o);
+
+    /* max_future is an option; negative epochs before the year 1 have their reason */
+    sl_schema_init(&s);
+    sl_schema_add(&s, "id", SL_T_INT);
+    sl_schema_add(&s, "ts_ms", SL_T_INT);
+    op_ok(&o, "watermark", "{time: \"from_unixtime_ms(ts_ms)\", delay: 10s, max_future: 1h}", &s,
+          NULL);
+    b = sl_batch_new(&s, 16);
+    wm_row(b, 0, 3600 + 301); /* 1h + 1s after now */
+    r = add_row(b, 1);
+    sl_col_set_int(&b->col[0], r, 1);
+    sl_col_set_int(&b->col[1], r, INT64_C(-1000000000000000)); /* year -29719 */
+    wm_row(b, 2, 3600 + 300);
+    ctx_init(&ctx);
+    ctx.now_us = T0 + 300 * SEC;
+    assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
+    assert_int_equal(b->n, 1);
+    assert_true(has_pos(b, 2));
+    assert_int_equal(Q.n, 2);
+    assert_non_null(strstr(Q.reason[0], "is more than 1h after the processing time"));
+    assert_non_null(strstr(Q.reason[1], "no event time: the time expression gave "
+                                        "-1000000000000000000 us since 1970, before the year 1"));
+    assert_int_equal(ctx.quarantined, 2);
+    assert_int_equal(ctx.late, 1);
+    sl_batch_free(b);
+    op_free(&o);
+
+    sl_error e2 = {0};
+    assert_int_not_equal(op_make(&o, "watermark",
+                                 "{time: \"from_unixtime_ms(ts_ms)\", delay: 1s, max_future: 0s}",
+                                 &s, NULL, &e2),
+                         0);
+    assert_non_null(strstr(e2.msg, "max_future"));
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watermark_per_record),
         cmocka_unit_test(test_watermark_drop_and_null_time),
         cmocka_unit_test(test_watermark_restore),
+        cmocka_unit_test(test_watermark_future_and_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
