@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "server/server.h"
 
@@ -66,6 +67,8 @@ typedef struct srv_conn {
 typedef struct srv_cx {
     struct srv_cx *prev, *next;
     int fd;
+    struct sockaddr_storage peer; /* to tell a reused descriptor apart */
+    socklen_t peer_len;
     int64_t since_us;
     bool in_request, reaped;
 } srv_cx;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -336,6 +337,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             return;
         }
         x->fd = ci->connect_fd;
+        x->peer_len = sizeof x->peer;
+        if (getpeername(x->fd, (struct sockaddr *)&x->peer, &x->peer_len) != 0) x->peer_len = 0;
         x->since_us = sl_monotonic_us();
         pthread_mutex_lock(&s->cx_mu);
         x->next = s->cx_head;
@@ -401,14 +404,22 @@ static void *reaper_main(void *arg) {
         if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&s->cx_cv, &s->cx_mu, &ts);
         if (s->reaper_stop) break;
-        /* crowded: keep room for health checks by giving headers 1 s */
-        bool crowded = s->ncx * 4 >= s->max_conns * 3;
-        int64_t limit_us =
-            (int64_t)(crowded && s->header_timeout_ms > 1000 ? 1000 : s->header_timeout_ms) * 1000;
+        /* crowded: keep room for health checks by giving headers 1 s, and
+         * 200 ms when the limit is near */
+        int64_t limit_us = (int64_t)s->header_timeout_ms * 1000;
+        if (s->ncx * 4 >= s->max_conns * 3 && limit_us > SL_US_PER_SEC) limit_us = SL_US_PER_SEC;
+        if (s->ncx * 8 >= s->max_conns * 7 && limit_us > 200000) limit_us = 200000;
         int64_t now = sl_monotonic_us();
         for (srv_cx *x = s->cx_head; x; x = x->next) {
             if (x->in_request || x->reaped || now - x->since_us < limit_us) continue;
             x->reaped = true;
+            /* still the same socket? (a descriptor closed and reused by a
+             * new connection has another peer) */
+            struct sockaddr_storage peer;
+            socklen_t len = sizeof peer;
+            if (!x->peer_len || getpeername(x->fd, (struct sockaddr *)&peer, &len) != 0 ||
+                len != x->peer_len || memcmp(&peer, &x->peer, len))
+                continue;
             shutdown(x->fd, SHUT_RDWR);
             atomic_fetch_add(&s->slow_closed, 1);
         }
@@ -434,6 +445,7 @@ static enum MHD_Result send_busy(struct MHD_Connection *conn, const char *msg) {
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "Retry-After", "10");
+    MHD_add_response_header(r, "Connection", "close"); /* no idle keep-alive left behind */
     return send_response(conn, 503, r);
 }
 
@@ -685,7 +697,11 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     s->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 2000;
     s->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
     s->max_bytes = cfg->query_max_bytes > 0 ? (size_t)cfg->query_max_bytes : (size_t)32 << 20;
-    s->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 256;
+    s->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 512;
+    struct rlimit nofile; /* a connection is a descriptor, SSE streams hold SQLite's too */
+    if (cfg->max_connections <= 0 && getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+        nofile.rlim_cur != RLIM_INFINITY && (rlim_t)s->max_conns > nofile.rlim_cur / 2)
+        s->max_conns = nofile.rlim_cur / 2 > 64 ? (int)(nofile.rlim_cur / 2) : 64;
     s->max_conns_per_ip = cfg->max_connections_per_ip > 0 ? cfg->max_connections_per_ip : 32;
     s->max_sse = cfg->max_sse_streams > 0 ? cfg->max_sse_streams : 64;
     s->header_timeout_ms = cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : 10000;
