@@ -252,6 +252,6 @@ const char *sl_input_part_name(const source *s, int32_t part) {
 }
 
 void sl_input_stats(const source *s, sl_source_stats *out) {
-    *out = (sl_source_stats){-1, -1, -1, -1, -1};
+    *out = (sl_source_stats){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
     if (s->def->stats) s->def->stats(s->self, out);
 }

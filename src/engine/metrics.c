@@ -4,6 +4,7 @@
  * committed state), the freshness histogram, and the status lines.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <sys/resource.h>
 #include <assert.h>
 #include <stdio.h>
@@ -184,6 +185,37 @@ void sl__engine_build_metrics(run *R) {
         if (sst[s].dropped >= 0)
             mput(R, &n, "sluice_source_dropped_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
                  R->p->src[s].name, (long long)sst[s].dropped);
+    /* network listeners' counters, for the sources that report them */
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } net[] = {
+        {"sluice_source_framing_errors_total", "Bad frames (syslog TCP octet counts).",
+         offsetof(sl_source_stats, framing_errors)},
+        {"sluice_source_truncated_total", "Messages cut to the maximum message size.",
+         offsetof(sl_source_stats, truncated)},
+        {"sluice_source_refused_connections_total",
+         "Connections refused by the per-address or total connection cap.",
+         offsetof(sl_source_stats, refused)},
+        {"sluice_source_idle_closed_total", "Connections closed after the idle timeout.",
+         offsetof(sl_source_stats, idle_closed)},
+        {"sluice_source_accept_errors_total",
+         "Connections not accepted for lack of file descriptors (each pauses accepting 1 s).",
+         offsetof(sl_source_stats, accept_errors)},
+    };
+    for (size_t k = 0; k < sizeof net / sizeof net[0]; k++) {
+        bool any = false;
+        for (int s = 0; s < R->p->nsrc; s++) {
+            int64_t v = *(const int64_t *)((const char *)&sst[s] + net[k].off);
+            if (v < 0) continue;
+            if (!any)
+                mput(R, &n, "# HELP %s %s\n# TYPE %s counter\n", net[k].name, net[k].help,
+                     net[k].name);
+            any = true;
+            mput(R, &n, "%s{pipeline=\"%s\",source=\"%s\"} %lld\n", net[k].name, pl,
+                 R->p->src[s].name, (long long)v);
+        }
+    }
     mput(R, &n,
          "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in "
          "every table).\n# TYPE sluice_freshness_seconds histogram\n");

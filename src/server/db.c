@@ -133,11 +133,19 @@ void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col) {
         break;
     case SQLITE_BLOB: {
         /* blobs as hex text: rare in a pipeline's tables, lossless, JSON-safe */
+        static const char hex[] = "0123456789abcdef";
         const unsigned char *p = sqlite3_column_blob(st, col);
         int n = sqlite3_column_bytes(st, col);
         srv_buf_puts(b, "\"x'");
-        for (int i = 0; i < n; i++)
-            srv_buf_printf(b, "%02x", p[i]);
+        char chunk[512];
+        for (int i = 0; i < n;) {
+            int k = 0;
+            for (; i < n && k < (int)sizeof chunk; i++, k += 2) {
+                chunk[k] = hex[p[i] >> 4];
+                chunk[k + 1] = hex[p[i] & 15];
+            }
+            srv_buf_put(b, chunk, (size_t)k);
+        }
         srv_buf_puts(b, "'\"");
         break;
     }
@@ -235,11 +243,24 @@ static int authorizer(void *ud, int action, const char *a1, const char *a2, cons
     case SQLITE_READ:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
+    case SQLITE_UPDATE:
+        /* the first use of a table-valued function (json_each, json_tree)
+         * on a connection registers it: SQLite reports that as an update of
+         * sqlite_master's columns, though nothing is written. A user's
+         * UPDATE of sqlite_master never gets here (SQLite refuses it first),
+         * the connection is read-only and writing statements are refused
+         * after prepare, so letting these through opens nothing. */
+        if (a1 && a2 && (!strcmp(a1, "sqlite_master") || !strcmp(a1, "sqlite_temp_master")) &&
+            (!strcmp(a2, "type") || !strcmp(a2, "name") || !strcmp(a2, "tbl_name") ||
+             !strcmp(a2, "rootpage") || !strcmp(a2, "sql")))
+            return SQLITE_OK;
+        goto deny;
     case SQLITE_FUNCTION:
         if (!function_denied(a2)) return SQLITE_OK;
         if (!c->denied[0]) snprintf(c->denied, sizeof c->denied, "function %s", a2 ? a2 : "?");
         return SQLITE_DENY;
     default:
+    deny:
         /* DROP TABLE first deletes from sqlite_schema: name the statement,
          * not that internal step, so a later action may replace it */
         if (!c->denied[0] || c->denied_internal) {
@@ -409,19 +430,48 @@ int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out) {
     }
     srv_buf_puts(out, "],\"rows\":[");
     long nrows = 0;
-    bool truncated = false;
+    bool truncated = false, too_big = false;
+    /* the deadline and the byte budget cover turning rows into JSON too: a
+     * few large values can take longer and more memory than the query */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (nrows == limit) {
             truncated = true;
             break;
         }
         srv_buf_puts(out, nrows ? ",[" : "[");
-        for (int i = 0; i < ncol; i++) {
+        for (int i = 0; i < ncol && !too_big; i++) {
             if (i) srv_buf_puts(out, ",");
-            srv_json_value(out, st, i);
+            /* a value's JSON is at most 6x its bytes (\u00XX), blobs 2x */
+            size_t need = (size_t)sqlite3_column_bytes(st, i);
+            need *= sqlite3_column_type(st, i) == SQLITE_BLOB ? 2 : 1;
+            if (out->n + need + 32 > s->max_bytes)
+                too_big = true;
+            else
+                srv_json_value(out, st, i);
+            if (out->n > s->max_bytes) too_big = true;
+        }
+        if (too_big || out->oom) break;
+        if (c->deadline_us && sl_monotonic_us() > c->deadline_us) {
+            c->timed_out = true;
+            break;
         }
         srv_buf_puts(out, "]");
         nrows++;
+    }
+    if (too_big || (rc == SQLITE_ROW && c->timed_out)) {
+        out->n = 0;
+        out->oom = false;
+        if (too_big) {
+            atomic_fetch_add(&s->query_too_big, 1);
+            snprintf(msg, sizeof msg,
+                     "query result larger than %zu bytes: select fewer rows or columns",
+                     s->max_bytes);
+        } else {
+            atomic_fetch_add(&s->query_timeouts, 1);
+            snprintf(msg, sizeof msg, "query timed out after %d ms", s->timeout_ms);
+        }
+        status = json_error(out, 400, msg);
+        goto done;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         out->n = 0;

@@ -11,6 +11,17 @@
  * The only state shared with the engine's thread is behind s->mu: the last
  * commit id, the last metrics text and a publish counter that SSE streams
  * wait on. Everything else is read-only after start or atomic counters.
+ *
+ * Hostile clients. A thread per connection makes connections the scarce
+ * resource, so they are bounded three ways and /healthz, /readyz and
+ * /metrics keep room: a client address may hold max_connections_per_ip,
+ * SSE streams are capped (503 + Retry-After beyond), and a reaper thread
+ * closes connections that have not sent a request's headers in time
+ * (slowloris: libmicrohttpd's own timeout counts any byte as activity, so a
+ * client trickling one header byte a second would never time out). The
+ * reaper knows the connections from libmicrohttpd's connection
+ * notifications and ends them with shutdown(2): libmicrohttpd's thread sees
+ * the end of the stream and closes the socket itself.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -199,6 +212,9 @@ static enum MHD_Result send_metrics(sl_server *s, struct MHD_Connection *conn) {
         if (b.n && b.p[b.n - 1] != '\n') srv_buf_puts(&b, "\n");
     }
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->cx_mu);
+    int ncx = s->ncx;
+    pthread_mutex_unlock(&s->cx_mu);
     srv_buf_puts(
         &b,
         "# HELP sluice_http_requests_total HTTP requests served by the embedded server, by route.\n"
@@ -221,12 +237,34 @@ static enum MHD_Result send_metrics(sl_server *s, struct MHD_Connection *conn) {
         "# HELP sluice_http_query_errors_total /api/query statements that failed (bad SQL, I/O).\n"
         "# TYPE sluice_http_query_errors_total counter\n"
         "sluice_http_query_errors_total %llu\n"
+        "# HELP sluice_http_query_too_large_total /api/query answers refused for exceeding the "
+        "byte budget.\n"
+        "# TYPE sluice_http_query_too_large_total counter\n"
+        "sluice_http_query_too_large_total %llu\n"
+        "# HELP sluice_http_sse_refused_total SSE streams refused at the stream cap (503).\n"
+        "# TYPE sluice_http_sse_refused_total counter\n"
+        "sluice_http_sse_refused_total %llu\n"
+        "# HELP sluice_http_connections Open HTTP connections.\n"
+        "# TYPE sluice_http_connections gauge\n"
+        "sluice_http_connections %d\n"
+        "# HELP sluice_http_slow_closed_total Connections closed for not sending a request's "
+        "headers in time.\n"
+        "# TYPE sluice_http_slow_closed_total counter\n"
+        "sluice_http_slow_closed_total %llu\n"
+        "# HELP sluice_http_log_suppressed_total Server warnings not logged (at most one a "
+        "second).\n"
+        "# TYPE sluice_http_log_suppressed_total counter\n"
+        "sluice_http_log_suppressed_total %llu\n"
         "# HELP sluice_http_ready 1 once the pipeline has recovered and serves fresh data.\n"
         "# TYPE sluice_http_ready gauge\n"
         "sluice_http_ready %d\n",
         atomic_load(&s->sse_streams), (unsigned long long)atomic_load(&s->query_timeouts),
         (unsigned long long)atomic_load(&s->query_denied),
-        (unsigned long long)atomic_load(&s->query_errors), ready ? 1 : 0);
+        (unsigned long long)atomic_load(&s->query_errors),
+        (unsigned long long)atomic_load(&s->query_too_big),
+        (unsigned long long)atomic_load(&s->sse_refused), ncx,
+        (unsigned long long)atomic_load(&s->slow_closed),
+        (unsigned long long)atomic_load(&s->log_dropped), ready ? 1 : 0);
     return send_buf(conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -241,9 +279,10 @@ static enum MHD_Result send_status(sl_server *s, struct MHD_Connection *conn) {
     srv_buf_json_str(&b, p, strlen(p));
     srv_buf_printf(&b,
                    ",\"commit_id\":%lld,\"ready\":%s,\"uptime_s\":%.1f,\"query_timeout_ms\":%d,"
-                   "\"query_row_limit\":%d}",
+                   "\"query_row_limit\":%d,\"query_max_bytes\":%zu}",
                    (long long)commit, ready ? "true" : "false",
-                   (double)(sl_monotonic_us() - s->started_us) / 1e6, s->timeout_ms, s->row_limit);
+                   (double)(sl_monotonic_us() - s->started_us) / 1e6, s->timeout_ms, s->row_limit,
+                   s->max_bytes);
     return send_buf(conn, 200, "application/json", &b);
 }
 
@@ -283,11 +322,139 @@ static int route_of(const char *url) {
     return SRV_R_OTHER;
 }
 
+/* ---- connections: tracking, reaper, SSE cap ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    sl_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        srv_cx *x = calloc(1, sizeof *x);
+        if (!x || !ci) {
+            free(x);
+            *socket_context = NULL;
+            return;
+        }
+        x->fd = ci->connect_fd;
+        x->peer_len = sizeof x->peer;
+        if (getpeername(x->fd, (struct sockaddr *)&x->peer, &x->peer_len) != 0) x->peer_len = 0;
+        x->since_us = sl_monotonic_us();
+        pthread_mutex_lock(&s->cx_mu);
+        x->next = s->cx_head;
+        if (s->cx_head) s->cx_head->prev = x;
+        s->cx_head = x;
+        s->ncx++;
+        pthread_mutex_unlock(&s->cx_mu);
+        *socket_context = x;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* called before libmicrohttpd closes the socket: once x is off the
+         * list, the reaper can no longer shut down a reused descriptor */
+        srv_cx *x = *socket_context;
+        if (!x) return;
+        pthread_mutex_lock(&s->cx_mu);
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            s->cx_head = x->next;
+        if (x->next) x->next->prev = x->prev;
+        s->ncx--;
+        pthread_mutex_unlock(&s->cx_mu);
+        free(x);
+        *socket_context = NULL;
+    }
+}
+
+static srv_cx *conn_cx(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A request's headers are in: the connection is no longer waiting for them. */
+static void request_began(sl_server *s, struct MHD_Connection *conn) {
+    srv_cx *x = conn_cx(conn);
+    if (!x) return;
+    pthread_mutex_lock(&s->cx_mu);
+    x->in_request = true;
+    pthread_mutex_unlock(&s->cx_mu);
+}
+
+/* Answer sent (or the request failed): a kept-alive connection waits for the
+ * next request's headers from now on. */
+static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)req_cls, (void)toe;
+    sl_server *s = cls;
+    srv_cx *x = conn_cx(conn);
+    if (!x) return;
+    pthread_mutex_lock(&s->cx_mu);
+    x->in_request = false;
+    x->since_us = sl_monotonic_us();
+    pthread_mutex_unlock(&s->cx_mu);
+}
+
+static void *reaper_main(void *arg) {
+    sl_server *s = arg;
+    pthread_mutex_lock(&s->cx_mu);
+    while (!s->reaper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250 * 1000000L; /* four sweeps a second */
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->cx_cv, &s->cx_mu, &ts);
+        if (s->reaper_stop) break;
+        /* crowded: keep room for health checks by giving headers 1 s, and
+         * 200 ms when the limit is near */
+        int64_t limit_us = (int64_t)s->header_timeout_ms * 1000;
+        if (s->ncx * 4 >= s->max_conns * 3 && limit_us > SL_US_PER_SEC) limit_us = SL_US_PER_SEC;
+        if (s->ncx * 8 >= s->max_conns * 7 && limit_us > 200000) limit_us = 200000;
+        int64_t now = sl_monotonic_us();
+        for (srv_cx *x = s->cx_head; x; x = x->next) {
+            if (x->in_request || x->reaped || now - x->since_us < limit_us) continue;
+            x->reaped = true;
+            /* still the same socket? (a descriptor closed and reused by a
+             * new connection has another peer) */
+            struct sockaddr_storage peer;
+            socklen_t len = sizeof peer;
+            if (!x->peer_len || getpeername(x->fd, (struct sockaddr *)&peer, &len) != 0 ||
+                len != x->peer_len || memcmp(&peer, &x->peer, len))
+                continue;
+            shutdown(x->fd, SHUT_RDWR);
+            atomic_fetch_add(&s->slow_closed, 1);
+        }
+    }
+    pthread_mutex_unlock(&s->cx_mu);
+    return NULL;
+}
+
+static enum MHD_Result send_busy(struct MHD_Connection *conn, const char *msg) {
+    srv_buf b = {0};
+    srv_buf_puts(&b, "{\"error\":");
+    srv_buf_json_str(&b, msg, strlen(msg));
+    srv_buf_puts(&b, "}");
+    if (b.oom) {
+        srv_buf_free(&b);
+        return MHD_NO;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(b.n, b.p, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        srv_buf_free(&b);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Retry-After", "10");
+    MHD_add_response_header(r, "Connection", "close"); /* no idle keep-alive left behind */
+    return send_response(conn, 503, r);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls) {
     (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
     sl_server *s = cls;
+    request_began(s, conn);
     int route = route_of(url);
     atomic_fetch_add(&s->requests[route], 1);
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
@@ -361,6 +528,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     case SRV_R_STREAM: {
         char name[300];
         stream_table(url, name, sizeof name);
+        /* the slot is taken here and given back by the stream's end (sse.c) */
+        if (atomic_fetch_add(&s->sse_streams, 1) >= s->max_sse) {
+            atomic_fetch_sub(&s->sse_streams, 1);
+            atomic_fetch_add(&s->sse_refused, 1);
+            return send_busy(conn, "too many live streams: retry later");
+        }
         int st = 500;
         srv_buf err = {0};
         struct MHD_Response *r = srv_sse_response(s, name, &st, &err);
@@ -372,8 +545,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
 }
 
+/* libmicrohttpd's warnings (a malformed request, a refused connection) are
+ * written at most once a second, with the number left out since the last
+ * one: a client sending garbage must not fill the log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
+    sl_server *s = cls;
+    uint64_t suppressed = 0;
+    if (s) {
+        int64_t now = sl_monotonic_us();
+        pthread_mutex_lock(&s->cx_mu);
+        bool quiet = s->log_last_us && now - s->log_last_us < SL_US_PER_SEC;
+        if (quiet) {
+            s->log_suppressed++;
+        } else {
+            suppressed = s->log_suppressed;
+            s->log_suppressed = 0;
+            s->log_last_us = now;
+        }
+        pthread_mutex_unlock(&s->cx_mu);
+        if (quiet) {
+            atomic_fetch_add(&s->log_dropped, 1);
+            return;
+        }
+    }
     char msg[512], esc[1100];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
@@ -382,7 +576,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     int e = sl_json_escape(esc, (int)sizeof esc, msg, (int)n);
     if (e < 0) e = 0;
     esc[e < (int)sizeof esc ? e : (int)sizeof esc - 1] = 0;
-    sl_log_warn("http server", "\"detail\":\"%s\"", esc);
+    sl_log_warn("http server", "\"detail\":\"%s\",\"suppressed\":%llu", esc,
+                (unsigned long long)suppressed);
 }
 
 /* ---- lifecycle ---- */
@@ -392,6 +587,8 @@ static char *dup_or_null(const char *p) { return p ? strdup(p) : NULL; }
 static void server_free(sl_server *s) {
     if (!s) return;
     srv_pool_close(s);
+    pthread_cond_destroy(&s->cx_cv);
+    pthread_mutex_destroy(&s->cx_mu);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -473,7 +670,9 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     pthread_condattr_setclock(&ca,
                               CLOCK_MONOTONIC); /* SSE waits must not jump with the wall clock */
     pthread_cond_init(&s->cv, &ca);
+    pthread_cond_init(&s->cx_cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->cx_mu, NULL);
     s->started_us = sl_monotonic_us();
     if (cfg->token && *cfg->token) {
         s->token = strdup(cfg->token);
@@ -497,6 +696,15 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     }
     s->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 2000;
     s->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
+    s->max_bytes = cfg->query_max_bytes > 0 ? (size_t)cfg->query_max_bytes : (size_t)32 << 20;
+    s->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 512;
+    struct rlimit nofile; /* a connection is a descriptor, SSE streams hold SQLite's too */
+    if (cfg->max_connections <= 0 && getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+        nofile.rlim_cur != RLIM_INFINITY && (rlim_t)s->max_conns > nofile.rlim_cur / 2)
+        s->max_conns = nofile.rlim_cur / 2 > 64 ? (int)(nofile.rlim_cur / 2) : 64;
+    s->max_conns_per_ip = cfg->max_connections_per_ip > 0 ? cfg->max_connections_per_ip : 32;
+    s->max_sse = cfg->max_sse_streams > 0 ? cfg->max_sse_streams : 64;
+    s->header_timeout_ms = cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : 10000;
     s->on_connection = cfg->on_connection;
     s->ud = cfg->ud;
 
@@ -514,11 +722,15 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
-    s->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
+    /* CONNECTION_TIMEOUT: no byte either way for 60 s (a client that stopped
+     * reading its answer); SSE streams send a heartbeat every 15 s */
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->max_conns_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(256 * 1024), MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
         sl_error_set(err, SL_EIO, "cannot start the HTTP server on %s",
@@ -526,6 +738,13 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
         server_free(s);
         return NULL;
     }
+    if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+        MHD_stop_daemon(s->mhd);
+        sl_error_set(err, SL_EIO, "cannot start the HTTP server's reaper thread");
+        server_free(s);
+        return NULL;
+    }
+    s->reaper_started = true;
     sl_log_info("http server listening", "\"port\":%d,\"auth\":%s", s->port,
                 s->token ? "true" : "false");
     return s;
@@ -560,6 +779,13 @@ void sl_server_stop(sl_server *s) {
     s->stopping = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    if (s->reaper_started) {
+        pthread_mutex_lock(&s->cx_mu);
+        s->reaper_stop = true;
+        pthread_cond_broadcast(&s->cx_cv);
+        pthread_mutex_unlock(&s->cx_mu);
+        pthread_join(s->reaper, NULL);
+    }
     MHD_stop_daemon(s->mhd); /* joins the connection threads; closes the listening socket */
     server_free(s);
 }

@@ -52,6 +52,15 @@ typedef struct sl_server_config {
                          ; may be NULL */
     int query_timeout_ms; /* 0 = default 2000 */
     int query_row_limit;  /* 0 = default 10000 */
+    long query_max_bytes; /* /api/query answer bound; 0 = default 32 MiB */
+    /* Connection bounds; 0 = defaults. A client address holds at most
+     * max_connections_per_ip connections (32) and the SSE streams at most
+     * max_sse_streams (64, more get 503 + Retry-After), so neither can fill
+     * max_connections (512, at most half the descriptor limit) and /healthz, /readyz, /metrics
+     * always get in. A connection that has not sent a request's headers header_timeout_ms (10 s)
+     * after connecting or after its last answer is closed; after 1 s when three quarters of
+     * max_connections are open, 200 ms at seven eighths. */
+    int max_connections, max_connections_per_ip, max_sse_streams, header_timeout_ms;
     /* Optional hook run on each new read-only connection, before the
      * authorizer is installed (the engine registers the lake vtab and creates
      * temp views for lake tables with it). Returns SQLITE_OK or an error. */

@@ -264,10 +264,12 @@ static void sse_free(void *cls) {
 struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status,
                                       srv_buf *errbody) {
     char msg[256];
-    sse *e = calloc(1, sizeof *e);
-    if (!e) goto oom;
+    sse *e = calloc(1, sizeof *e); /* the caller took a slot in s->sse_streams: sse_free frees it */
+    if (!e) {
+        atomic_fetch_sub(&s->sse_streams, 1);
+        goto oom;
+    }
     e->s = s;
-    atomic_fetch_add(&s->sse_streams, 1);
     e->final_col = -1;
     e->c = srv_conn_open(s, msg, sizeof msg);
     if (!e->c) {

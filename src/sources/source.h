@@ -85,6 +85,12 @@ typedef struct sl_source_stats {
     int64_t consumer_lag;  /* messages between the positions and the partitions' ends */
     int64_t filtered;      /* messages rejected before parsing (counter) */
     int64_t dropped;       /* messages lost on a full queue (counter) */
+    /* network listeners (counters) */
+    int64_t framing_errors; /* bad frames (syslog TCP octet counts) */
+    int64_t truncated;      /* messages cut to the maximum size */
+    int64_t refused;        /* connections refused (caps per address and in all) */
+    int64_t idle_closed;    /* connections closed after the idle timeout */
+    int64_t accept_errors;  /* accept failures for lack of descriptors */
 } sl_source_stats;
 
 typedef void (*sl_source_pos_fn)(void *ud, const char *partition, int64_t pos);

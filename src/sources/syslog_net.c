@@ -36,7 +36,9 @@
 #include <unistd.h>
 
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 
 #define PAD SL_SYSLOG_NET_PADDING
 #define UDP_VLEN 32
@@ -50,7 +52,8 @@ typedef struct qbuf {
 
 struct sl_syslog_net {
     size_t max_queue, max_msg;
-    int max_conns;
+    int max_conns, max_per_addr;
+    int64_t idle_us;
     int udp_fd, tcp_fd, wake_fd;
     int data_fd; /* eventfd: signalled when the inbox gets its first message */
     int udp_port, tcp_port;
@@ -226,6 +229,8 @@ enum { FR_UNKNOWN, FR_OCTET, FR_LF };
 
 typedef struct conn {
     int fd, part, mode;
+    struct sockaddr_storage addr;
+    int64_t last_us; /* last byte read (monotonic) */
     char *buf;
     size_t len, cap;
     uint64_t skip;     /* octet mode: bytes of an overlong frame still to discard */
@@ -353,14 +358,41 @@ static void conn_close(sl_syslog_net *s, int ep, conn *c) {
 
 static char listen_tag, wake_tag;
 
-static void tcp_accept(sl_syslog_net *s, int ep, conn ***all, int *nall, int *capall) {
+/* Out of descriptors: the listening socket stays readable, so it leaves the
+ * epoll set until the back-off ends (tcp_main puts it back). Returns true
+ * when accepting must pause. */
+static bool accept_failed(sl_syslog_net *s, int e, int64_t *last_log_us) {
+    if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) return false;
+    pthread_mutex_lock(&s->mu);
+    int64_t n = ++s->st.accept_errors;
+    int64_t open = s->st.open_connections;
+    pthread_mutex_unlock(&s->mu);
+    int64_t now = sl_monotonic_us();
+    if (!*last_log_us || now - *last_log_us >= 60 * SL_US_PER_SEC) {
+        *last_log_us = now;
+        sl_log_warn("syslog tcp: cannot accept connections, pausing 1 s",
+                    "\"error\":\"%s\",\"open_connections\":%lld,\"accept_errors\":%lld",
+                    strerror(e), (long long)open, (long long)n);
+    }
+    return true;
+}
+
+/* Accepts what is pending. Returns false when accepting must pause (EMFILE). */
+static bool tcp_accept(sl_syslog_net *s, int ep, conn ***all, int *nall, int *capall,
+                       int64_t *last_log_us) {
     for (;;) {
         struct sockaddr_storage a;
         socklen_t al = sizeof a;
         int fd = accept4(s->tcp_fd, (struct sockaddr *)&a, &al, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            return !accept_failed(s, errno, last_log_us);
+        }
+        int same = 0;
+        for (int k = 0; k < *nall && same < s->max_per_addr; k++)
+            same += same_addr(&(*all)[k]->addr, &a);
         pthread_mutex_lock(&s->mu);
-        bool full = s->st.open_connections >= s->max_conns;
+        bool full = s->st.open_connections >= s->max_conns || same >= s->max_per_addr;
         if (full) s->st.refused++;
         pthread_mutex_unlock(&s->mu);
         if (full) {
@@ -373,6 +405,8 @@ static void tcp_accept(sl_syslog_net *s, int ep, conn ***all, int *nall, int *ca
             continue;
         }
         c->fd = fd;
+        c->addr = a;
+        c->last_us = sl_monotonic_us();
         c->cap = s->max_msg + 64 > 65536 ? s->max_msg + 64 : 65536;
         c->buf = malloc(c->cap);
         if (!c->buf) {
@@ -400,6 +434,38 @@ static void tcp_accept(sl_syslog_net *s, int ep, conn ***all, int *nall, int *ca
     }
 }
 
+static void conn_forget(conn **all, int *nall, conn *c) {
+    for (int k = 0; k < *nall; k++)
+        if (all[k] == c) {
+            all[k] = all[--*nall];
+            return;
+        }
+}
+
+/* Closes connections silent for idle_us. A connection with unread bytes is
+ * not idle (the receiver may have been waiting for queue room). */
+static void close_idle(sl_syslog_net *s, int ep, conn **all, int *nall) {
+    int64_t now = sl_monotonic_us();
+    for (int k = 0; k < *nall;) {
+        conn *c = all[k];
+        if (now - c->last_us < s->idle_us) {
+            k++;
+            continue;
+        }
+        char b;
+        if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+            c->last_us = now;
+            k++;
+            continue;
+        }
+        all[k] = all[--*nall];
+        conn_close(s, ep, c);
+        pthread_mutex_lock(&s->mu);
+        s->st.idle_closed++;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 static void *tcp_main(void *arg) {
     sl_syslog_net *s = arg;
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -411,17 +477,28 @@ static void *tcp_main(void *arg) {
     conn **all = NULL; /* to free what is open at shutdown */
     int nall = 0, capall = 0;
     struct epoll_event evs[64];
+    int64_t paused_until = 0, last_log_us = 0, next_sweep = 0;
     while (!atomic_load(&s->stop)) {
-        int n = epoll_wait(ep, evs, 64, -1);
+        /* wake at least once a second for the idle sweep and the back-off */
+        int n = epoll_wait(ep, evs, 64, nall || paused_until ? 1000 : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             break;
+        }
+        int64_t now = sl_monotonic_us();
+        if (paused_until && now >= paused_until) {
+            ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &listen_tag};
+            epoll_ctl(ep, EPOLL_CTL_ADD, s->tcp_fd, &ev);
+            paused_until = 0;
         }
         for (int i = 0; i < n && !atomic_load(&s->stop); i++) {
             void *tag = evs[i].data.ptr;
             if (tag == &wake_tag) break;
             if (tag == &listen_tag) {
-                tcp_accept(s, ep, &all, &nall, &capall);
+                if (!paused_until && !tcp_accept(s, ep, &all, &nall, &capall, &last_log_us)) {
+                    epoll_ctl(ep, EPOLL_CTL_DEL, s->tcp_fd, NULL);
+                    paused_until = now + SL_US_PER_SEC;
+                }
                 continue;
             }
             conn *c = tag;
@@ -429,9 +506,10 @@ static void *tcp_main(void *arg) {
             ssize_t r = 0;
             if (c->len < c->cap) {
                 r = read(c->fd, c->buf + c->len, c->cap - c->len);
-                if (r > 0)
+                if (r > 0) {
                     c->len += (size_t)r;
-                else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+                    c->last_us = now;
+                } else if (r == 0 || (errno != EAGAIN && errno != EINTR))
                     eof = true;
             }
             if (!conn_frame(s, c, eof)) break;
@@ -442,13 +520,13 @@ static void *tcp_main(void *arg) {
                 c->len = 0;
             }
             if (eof) {
-                for (int k = 0; k < nall; k++)
-                    if (all[k] == c) {
-                        all[k] = all[--nall];
-                        break;
-                    }
+                conn_forget(all, &nall, c);
                 conn_close(s, ep, c);
             }
+        }
+        if (now >= next_sweep) {
+            close_idle(s, ep, all, &nall);
+            next_sweep = now + SL_US_PER_SEC / 4;
         }
     }
     for (int k = 0; k < nall; k++)
@@ -532,6 +610,8 @@ sl_syslog_net *sl_syslog_net_open(const sl_syslog_net_config *c, sl_error *err) 
     s->max_msg = c->max_msg_bytes ? c->max_msg_bytes : 64u << 10;
     if (s->max_msg > s->max_queue) s->max_msg = s->max_queue;
     s->max_conns = c->max_connections > 0 ? c->max_connections : 1024;
+    s->max_per_addr = c->max_conns_per_addr > 0 ? c->max_conns_per_addr : 64;
+    s->idle_us = (c->idle_timeout_ms > 0 ? c->idle_timeout_ms : 300000) * 1000;
     s->udp_fd = s->tcp_fd = -1;
     s->data_fd = -1;
     s->udp_port = s->tcp_port = -1;

@@ -19,6 +19,16 @@
  *   UDP  the datagram is dropped and counted (sl_syslog_net_stats.dropped);
  *        there is no way to push back on a UDP sender.
  *
+ * Hostile peers (TCP). A connection that sends nothing for idle_timeout_ms is
+ * closed (counted in idle_closed; a sender with data queued is never idle),
+ * one address holds at most max_conns_per_addr connections and all at most
+ * max_connections (more are accepted and closed at once, counted in
+ * refused), so idle peers cannot lock out the others. When accept fails for
+ * lack of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) the listener stops
+ * accepting for a second (the pending connection stays in the backlog),
+ * logs once a minute and counts accept_errors, instead of spinning on a
+ * listening socket that stays readable.
+ *
  * Framing (TCP, RFC 6587), detected per connection from its first byte:
  *   a digit      octet counting: "LEN SP MSG" repeated;
  *   anything else  non-transparent framing: messages end at LF (a CR before
@@ -72,9 +82,11 @@ typedef struct sl_syslog_net_config {
      * At least one of the two must be given. */
     const char *udp;
     const char *tcp;
-    size_t max_queue_bytes; /* inbox bound; 0 = 8 MiB */
-    size_t max_msg_bytes;   /* longer messages are cut; 0 = 64 KiB */
-    int max_connections;    /* open TCP connections; more are refused; 0 = 1024 */
+    size_t max_queue_bytes;  /* inbox bound; 0 = 8 MiB */
+    size_t max_msg_bytes;    /* longer messages are cut; 0 = 64 KiB */
+    int max_connections;     /* open TCP connections; more are refused; 0 = 1024 */
+    int max_conns_per_addr;  /* open TCP connections from one address; 0 = 64 */
+    int64_t idle_timeout_ms; /* a TCP connection silent this long is closed; 0 = 5 min */
 } sl_syslog_net_config;
 
 /* Binds the sockets and starts the receiver threads. Returns NULL with err
@@ -112,7 +124,9 @@ typedef struct sl_syslog_net_stats {
     int64_t bytes;       /* message bytes queued */
     int64_t connections; /* TCP connections accepted, in all */
     int64_t open_connections;
-    int64_t refused;        /* TCP connections refused (max_connections) */
+    int64_t refused;        /* TCP connections refused (max_connections, per address) */
+    int64_t idle_closed;    /* TCP connections closed after idle_timeout_ms of silence */
+    int64_t accept_errors;  /* accept failures (EMFILE: out of descriptors), each backed off */
     int64_t truncated;      /* messages cut to max_msg_bytes */
     int64_t framing_errors; /* bad octet counts */
     int64_t queue_bytes;    /* bytes waiting in the inbox now */

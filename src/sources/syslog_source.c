@@ -15,7 +15,7 @@
 
 typedef struct {
     const char *listen_udp, *listen_tcp;
-    int64_t max_queue_bytes;
+    int64_t max_queue_bytes, max_connections, max_connections_per_address, idle_timeout;
 } syslog_conf;
 
 #define B(field) SL_OPT_BIND(syslog_conf, field)
@@ -26,13 +26,21 @@ static const sl_opt syslog_opts[] = {
     {"max_queue_bytes", SL_OPT_INT, false, NULL, "8388608",
      "bound of the receive queue (full: TCP pushes back, UDP drops and counts)", B(max_queue_bytes),
      SL_OPT_MIN(65536)},
+    {"max_connections", SL_OPT_INT, false, NULL, "1024",
+     "open TCP connections in all; more are refused (counted)", B(max_connections),
+     SL_OPT_RANGE(1, 1000000)},
+    {"max_connections_per_address", SL_OPT_INT, false, NULL, "64",
+     "open TCP connections from one address; more are refused (counted)",
+     B(max_connections_per_address), SL_OPT_RANGE(1, 1000000)},
+    {"idle_timeout", SL_OPT_DURATION, false, NULL, "5m",
+     "a TCP connection silent this long is closed (counted)", B(idle_timeout), SL_OPT_MIN(1000000)},
     {0},
 };
 #undef B
 
 typedef struct {
     char *udp, *tcp;
-    int64_t max_queue_bytes;
+    int64_t max_queue_bytes, max_conns, max_per_addr, idle_us;
     char name[64]; /* the source's name, for logs */
     sl_source_env env;
     sl_syslog_net *net;
@@ -53,6 +61,9 @@ static int syslog_create(const sl_node *n, const sl_source_env *env, void **self
     s->udp = c.listen_udp ? sl_xstrdup(c.listen_udp) : NULL;
     s->tcp = c.listen_tcp ? sl_xstrdup(c.listen_tcp) : NULL;
     s->max_queue_bytes = c.max_queue_bytes;
+    s->max_conns = c.max_connections;
+    s->max_per_addr = c.max_connections_per_address;
+    s->idle_us = c.idle_timeout;
     snprintf(s->name, sizeof s->name, "%s", env->name);
     *self = s;
     return 0;
@@ -77,8 +88,12 @@ static int syslog_open_(void *self, const sl_source_env *env, sl_error *err) {
     s->env = *env;
     s->exhausted = false;
     s->idle_since = 0;
-    sl_syslog_net_config c = {
-        .udp = s->udp, .tcp = s->tcp, .max_queue_bytes = (size_t)s->max_queue_bytes};
+    sl_syslog_net_config c = {.udp = s->udp,
+                              .tcp = s->tcp,
+                              .max_queue_bytes = (size_t)s->max_queue_bytes,
+                              .max_connections = (int)s->max_conns,
+                              .max_conns_per_addr = (int)s->max_per_addr,
+                              .idle_timeout_ms = s->idle_us / 1000};
     s->net = sl_syslog_net_open(&c, err);
     if (!s->net) return err->code;
     sl_log_info("syslog listening", "\"source\":\"%s\",\"udp_port\":%d,\"tcp_port\":%d", s->name,
@@ -119,11 +134,17 @@ static int syslog_fd(void *self) {
 
 static void syslog_stats(void *self, sl_source_stats *out) {
     syslog_src *s = self;
-    out->dropped = 0;
+    out->dropped = out->framing_errors = out->truncated = out->refused = out->idle_closed =
+        out->accept_errors = 0;
     if (!s->net) return;
     sl_syslog_net_stats st;
     sl_syslog_net_stats_get(s->net, &st);
     out->dropped = st.dropped;
+    out->framing_errors = st.framing_errors;
+    out->truncated = st.truncated;
+    out->refused = st.refused;
+    out->idle_closed = st.idle_closed;
+    out->accept_errors = st.accept_errors;
 }
 
 static void syslog_describe(void *self, char *out, size_t cap) {

@@ -34,6 +34,8 @@ int main(int argc, char **argv) {
     long long limit = -1;
     int quiet = 0;
     size_t maxq = 0, maxmsg = 0;
+    int max_conns = 0, per_addr = 0;
+    long long idle_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -47,11 +49,18 @@ int main(int argc, char **argv) {
             maxq = (size_t)atoll(v), i++;
         else if (!strcmp(a, "--max-msg") && v)
             maxmsg = (size_t)atoll(v), i++;
+        else if (!strcmp(a, "--max-conns") && v)
+            max_conns = atoi(v), i++;
+        else if (!strcmp(a, "--per-addr") && v)
+            per_addr = atoi(v), i++;
+        else if (!strcmp(a, "--idle-ms") && v)
+            idle_ms = atoll(v), i++;
         else if (!strcmp(a, "-q"))
             quiet = 1;
         else {
             fprintf(stderr, "usage: syslog_listen [--udp ADDR|off] [--tcp ADDR|off] [-n N] [-q] "
-                            "[--max-queue B] [--max-msg B]\n");
+                            "[--max-queue B] [--max-msg B] [--max-conns N] [--per-addr N] "
+                            "[--idle-ms MS]\n");
             return 2;
         }
     }
@@ -59,8 +68,13 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_sig;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sl_syslog_net_config c = {
-        .udp = udp, .tcp = tcp, .max_queue_bytes = maxq, .max_msg_bytes = maxmsg};
+    sl_syslog_net_config c = {.udp = udp,
+                              .tcp = tcp,
+                              .max_queue_bytes = maxq,
+                              .max_msg_bytes = maxmsg,
+                              .max_connections = max_conns,
+                              .max_conns_per_addr = per_addr,
+                              .idle_timeout_ms = idle_ms};
     sl_error err = {0};
     sl_syslog_net *s = sl_syslog_net_open(&c, &err);
     if (!s) {
@@ -100,10 +114,12 @@ int main(int argc, char **argv) {
     fprintf(
         stderr,
         "{\"messages\":%lld,\"received\":%lld,\"dropped\":%lld,\"bytes\":%lld,\"connections\":%lld,"
-        "\"truncated\":%lld,\"framing_errors\":%lld,\"backpressure\":%lld,\"seconds\":%.3f,\"msgs_"
+        "\"truncated\":%lld,\"framing_errors\":%lld,\"refused\":%lld,\"idle_closed\":%lld,"
+        "\"accept_errors\":%lld,\"backpressure\":%lld,\"seconds\":%.3f,\"msgs_"
         "per_s\":%.0f}\n",
         n, (long long)st.received, (long long)st.dropped, (long long)st.bytes,
         (long long)st.connections, (long long)st.truncated, (long long)st.framing_errors,
+        (long long)st.refused, (long long)st.idle_closed, (long long)st.accept_errors,
         (long long)st.backpressure, secs, secs > 0 ? (double)n / secs : 0.0);
     free(esc);
     sl_syslog_net_close(s);

@@ -6,7 +6,7 @@
 # Usage: bash tests/integration/syslog/test_pipeline.sh BUILD_DIR
 source "$(dirname "$0")/../lib.sh"
 need logger bsdutils
-SLUICE_LOG=info "$SLUICE" run "$REPO/tests/integration/syslog/pipeline.yaml" --data "$TMP/out" --status 0 2>"$TMP/run.err" &
+SLUICE_LOG=info "$SLUICE" run "$REPO/tests/integration/syslog/pipeline.yaml" --data "$TMP/out" --status 0 --listen 127.0.0.1:0 2>"$TMP/run.err" &
 RPID=$!
 trap 'kill $RPID 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 100); do grep -q '"syslog listening"' "$TMP/run.err" && break; sleep 0.05; done
@@ -24,6 +24,15 @@ for _ in $(seq 100); do
   [ "$got" -ge "$want" ] && break
   sleep 0.1
 done
+# the listener's counters on /metrics
+HTTP=$(sed -n 's/.*"http server listening".*"port":\([0-9]*\).*/\1/p' "$TMP/run.err")
+if [ -n "$HTTP" ] && command -v curl >/dev/null; then
+  curl -sf "http://127.0.0.1:$HTTP/metrics" -o "$TMP/metrics.txt" || fail "/metrics"
+  for m in framing_errors_total truncated_total refused_connections_total idle_closed_total accept_errors_total; do
+    grep -q "^sluice_source_${m}{pipeline=\"syslog_test\",source=\"logs\"} 0\$" "$TMP/metrics.txt" ||
+      fail "sluice_source_$m missing: $(grep sluice_source_ "$TMP/metrics.txt")"
+  done
+fi
 kill -TERM $RPID; wait $RPID || fail "sluice run exited with an error"
 db="$TMP/out/sluice.db"
 for p in tcp oct; do

@@ -683,6 +683,116 @@ static void test_no_token_and_stop_with_stream(void **state) {
     close(fd);
 }
 
+/* Table-valued functions: the authorizer sees their first use on a
+ * connection as an update of sqlite_master's columns. */
+static void test_table_valued(void **state) {
+    int port = sl_server_port(*state);
+    resp r = query(port, "SELECT value FROM json_each('[1,2,3]')", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[1],[2],[3]]"));
+    resp_free(&r);
+    r = query(port, "SELECT count(*) FROM detection_events, json_tree('{\"a\":[1,2]}')", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[600]]"));
+    resp_free(&r);
+    /* writes stay refused on the same connections */
+    r = query(port, "DELETE FROM detection_events", AUTH);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = query(port, "UPDATE sqlite_master SET sql = 'x'", AUTH);
+    assert_true(r.status == 400 || r.status == 403);
+    resp_free(&r);
+}
+
+static sl_server *start_cfg(sl_server_config cfg) {
+    cfg.listen = "127.0.0.1:0";
+    cfg.token = TOKEN;
+    cfg.db_path = db_path;
+    sl_error err = {0};
+    sl_server *s = sl_server_start(&cfg, &err);
+    if (!s) fprintf(stderr, "start: %s\n", err.msg);
+    assert_non_null(s);
+    return s;
+}
+
+/* The byte budget covers turning rows into JSON: large blobs are cut off
+ * with an error, quickly, and the server keeps serving. */
+static void test_result_budget(void **state) {
+    (void)state;
+    sl_server *s = start_cfg((sl_server_config){.query_max_bytes = 1 << 20});
+    int port = sl_server_port(s);
+    int64_t t0 = sl_monotonic_us();
+    resp r = query(port,
+                   "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100) "
+                   "SELECT x, zeroblob(100000) FROM c",
+                   AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "larger than 1048576 bytes"));
+    assert_true(sl_monotonic_us() - t0 < 2 * SL_US_PER_SEC);
+    resp_free(&r);
+    r = query(port, "SELECT x'00ff', 'ok'", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[\"x'00ff'\",\"ok\"]]"));
+    resp_free(&r);
+    r = get(port, "/metrics", AUTH);
+    assert_non_null(strstr(r.body, "sluice_http_query_too_large_total 1\n"));
+    resp_free(&r);
+    sl_server_stop(s);
+}
+
+/* Streams beyond the cap get 503 with Retry-After; health checks still pass. */
+static void test_sse_cap(void **state) {
+    (void)state;
+    sl_server *s = start_cfg((sl_server_config){.max_sse_streams = 2});
+    int port = sl_server_port(s);
+    char *init;
+    int a = open_stream(port, "detection_events", &init);
+    free(init);
+    int b = open_stream(port, "detection_events", &init);
+    free(init);
+    resp r = get(port, "/api/tables/detection_events/stream", AUTH);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.head, "Retry-After: 10"));
+    resp_free(&r);
+    r = get(port, "/healthz", NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/metrics", AUTH);
+    assert_non_null(strstr(r.body, "sluice_http_sse_refused_total 1\n"));
+    resp_free(&r);
+    close(a);
+    close(b);
+    sl_server_stop(s);
+}
+
+/* A client trickling header lines is closed at the header deadline, though
+ * it sends a byte well within libmicrohttpd's idle timeout. */
+static void test_slow_headers(void **state) {
+    (void)state;
+    sl_server *s = start_cfg((sl_server_config){.header_timeout_ms = 500});
+    int port = sl_server_port(s);
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    assert_true(write(fd, "GET /healthz HTTP/1.1\r\n", 23) == 23);
+    int64_t t0 = sl_monotonic_us();
+    bool closed = false;
+    for (int i = 0; i < 50 && !closed; i++) { /* 5 s at most */
+        usleep(100 * 1000);
+        if (send(fd, "X-a: b\r\n", 8, MSG_NOSIGNAL) != 8) closed = true;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char c;
+        if (poll(&p, 1, 0) > 0 && read(fd, &c, 1) <= 0) closed = true;
+    }
+    int64_t ms = (sl_monotonic_us() - t0) / 1000;
+    assert_true(closed);
+    assert_true(ms >= 400 && ms < 3000);
+    close(fd);
+    resp r = get(port, "/metrics", AUTH);
+    assert_non_null(strstr(r.body, "sluice_http_slow_closed_total 1\n"));
+    resp_free(&r);
+    sl_server_stop(s);
+}
+
 /* ---- serve mode for the integration scripts ---- */
 
 static int serve(const char *path, const char *token) {
@@ -745,6 +855,10 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_static_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_token_and_stop_with_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_valued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_headers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
