@@ -310,6 +310,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
     return code;
 }
 
+#define PARSE_MAX_LINE ((size_t)1 << 20) /* a source's default max_line_bytes */
+
 static void bad_print(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
                       const char *reason) {
     (void)ud;
@@ -428,17 +430,45 @@ static int cmd_parse(int argc, char **argv) {
         return 2;
     }
     sl_batch *b = sl_batch_new(&s, 1024);
-    size_t off = 0;
-    char *line = sl_xmalloc(1 << 20);
+    size_t off = 0, cap_line = 1 << 20, seg = 0, lim = PARSE_MAX_LINE;
+    char *line = sl_xmalloc(cap_line);
+    const char *nl = NULL;
     while (off < len) {
+        /* a line over max_line_bytes is one bad record, as in a source: parse
+         * up to the next one (seg), then report it */
+        if (off >= seg)
+            for (seg = off;
+                 (nl = memchr(buf + seg, '\n', len - seg)) && (size_t)(nl - buf) - seg <= lim;)
+                seg = (size_t)(nl - buf) + 1;
+        if (seg == off && nl) {
+            char why[128];
+            snprintf(why, sizeof why, "line of %zu bytes exceeds max_line_bytes (%zu)",
+                     (size_t)(nl - buf) - off, lim);
+            bad_print(NULL, buf + off, 200, 0, (int64_t)off, why);
+            off = (size_t)(nl - buf) + 1;
+            continue;
+        }
         sl_batch_clear(b);
-        size_t used = sl_line_format_parse(lf, buf + off, len - off, 0, (int64_t)off, sl_now_us(),
+        size_t used = sl_line_format_parse(lf, buf + off, seg - off, 0, (int64_t)off, sl_now_us(),
                                            b, bad_print, NULL);
         for (uint32_t i = 0; i < b->n; i++) {
-            size_t n = sl_json_write_row(b, i, NULL, line, 1 << 20);
-            if (n < (1 << 20)) printf("%.*s\n", (int)n, line);
+            size_t n = sl_json_write_row(b, i, NULL, line, cap_line);
+            if (n >= cap_line) { /* a long row: print it all */
+                line = sl_xrealloc(line, cap_line = n + 1);
+                n = sl_json_write_row(b, i, NULL, line, cap_line);
+            }
+            printf("%.*s\n", (int)n, line);
         }
-        if (!used) break;
+        if (!used) { /* the format cannot take the rest: the input ends inside a record */
+            size_t rl = seg - off;
+            while (rl && (buf[off + rl - 1] == '\n' || buf[off + rl - 1] == '\r'))
+                rl--;
+            bad_print(NULL, buf + off, rl, 0, (int64_t)off,
+                      csv ? "unterminated quoted field at the end of the file"
+                          : "incomplete record at the end of the file");
+            off = seg;
+            continue;
+        }
         off += used;
     }
     free(line);

@@ -260,6 +260,7 @@ static int compile_format_opts(source *s, const sl_node *n, const sl_source_comm
     s->regex = pat ? strdup(c->pattern_regex) : NULL;
     if (strlen(c->delimiter) != 1) return sl_node_error(err, d, "delimiter must be one character");
     s->delim = c->delimiter[0];
+    s->max_line_bytes = c->max_line_bytes;
     s->header = h ? c->header : files;
     if (csv && s->header && !files)
         return sl_node_error(err, h ? h : n, "source '%s': header: true needs a %s source", s->name,

@@ -92,6 +92,27 @@ static size_t input_parse(void *ud, const char *buf, size_t len, int32_t part, i
     return used;
 }
 
+/* Lines that end their partition for good: bytes the format leaves there
+ * will never be completed, so they are one bad record. */
+static size_t input_parse_end(void *ud, const char *buf, size_t len, int32_t part, int64_t pos) {
+    source *s = ud;
+    size_t used = input_parse(ud, buf, len, part, pos);
+    if (used || !len || s->change_pending || sl_line_format_change(s->fmt)) return used;
+    size_t rl = len;
+    while (rl && (buf[rl - 1] == '\n' || buf[rl - 1] == '\r'))
+        rl--;
+    s->read_bad(s->read_ud, buf, rl, part, pos,
+                !strcmp(s->format, "csv") ? "unterminated quoted field at the end of the file"
+                                          : "incomplete record at the end of the file");
+    return len;
+}
+
+static void input_bad(void *ud, const char *raw, size_t len, int32_t part, int64_t pos,
+                      const char *reason) {
+    source *s = ud;
+    s->read_bad(s->read_ud, raw, len, part, pos, reason);
+}
+
 typedef struct {
     source *s;
     const sl_poll_msg *msgs;
@@ -119,9 +140,28 @@ static void msg_bad(void *ud, const char *line, size_t len, int32_t part, int64_
 static void input_parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
     source *s = ud;
     kmap m = {s, msgs, n, 0};
-    size_t len = (size_t)msgs[n - 1].off + msgs[n - 1].len + 1;
     sl_batch *b = s->batch;
-    sl_line_format_parse(s->fmt, buf, len, 0, 0, s->read_now_us, b, msg_bad, &m);
+    /* runs of messages up to max_line_bytes are parsed; a longer one is one
+     * bad record */
+    uint32_t max = s->max_line_bytes > 0 && s->max_line_bytes < UINT32_MAX
+                       ? (uint32_t)s->max_line_bytes
+                       : UINT32_MAX;
+    for (int i = 0, from = 0; i <= n; i++) {
+        if (i < n && msgs[i].len <= max) continue;
+        if (i > from) {
+            size_t a = msgs[from].off, e = (size_t)msgs[i - 1].off + msgs[i - 1].len + 1;
+            sl_line_format_parse(s->fmt, buf + a, e - a, 0, (int64_t)a, s->read_now_us, b, msg_bad,
+                                 &m);
+        }
+        if (i < n) {
+            char why[128];
+            snprintf(why, sizeof why, "line of %u bytes exceeds max_line_bytes (%u)", msgs[i].len,
+                     max);
+            s->read_bad(s->read_ud, buf + msgs[i].off, msgs[i].len < 4096 ? msgs[i].len : 4096,
+                        msgs[i].part, msgs[i].pos, why);
+        }
+        from = i + 1;
+    }
     m.k = 0;
     for (uint32_t r = 0; r < b->n; r++) {
         int i = kmap_find(&m, b->pos[r]);
@@ -182,7 +222,10 @@ int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl
         .batch_size = batch_size,
         .store = store,
         .ud = s,
+        .max_line_bytes = s->max_line_bytes,
         .parse = input_parse,
+        .parse_end = input_parse_end,
+        .bad = input_bad,
         .parse_msgs = input_parse_msgs,
         .assigned = input_assigned,
         .revoking = input_revoking,

@@ -99,6 +99,7 @@ struct source {
     char format[16];
     char *regex;
     char delim;
+    int64_t max_line_bytes;
     bool header;
     char **columns;
     int ncolumns;

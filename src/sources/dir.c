@@ -38,6 +38,7 @@
 
 #define BUF_SIZE (4u << 20)
 #define IDLE_US (2 * SL_US_PER_SEC)
+#define LONG_PREFIX 4096 /* bytes of an overlong line kept as its raw text */
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF)
 
 typedef struct {
@@ -69,15 +70,28 @@ struct sl_dir_source {
     dfile *f;
     const char **names;
     int n, cap;
-    sl_hmap *by_name;  /* name hash -> index */
-    int cur;           /* file being read, -1 none */
-    int scan_from;     /* files before this index are fully read */
-    int fd;            /* open fd of cur */
-    char *buf;         /* BUF_SIZE + padding */
-    size_t blen;       /* bytes in buf */
-    size_t bconsumed;  /* bytes of buf consumed */
-    int64_t boff;      /* file offset of buf[0] */
-    bool fake_nl;      /* a '\n' was appended at EOF */
+    sl_hmap *by_name; /* name hash -> index */
+    int cur;          /* file being read, -1 none */
+    int scan_from;    /* files before this index are fully read */
+    int fd;           /* open fd of cur */
+    char *buf;        /* bcap + padding */
+    size_t bcap;      /* at least max_line + 1, so a line that fits is whole */
+    size_t blen;      /* bytes in buf */
+    size_t bconsumed; /* bytes of buf consumed */
+    int64_t boff;     /* file offset of buf[0] */
+    bool fake_nl;     /* a '\n' was appended at EOF */
+    size_t vend;      /* buf index where the last view ended */
+    bool held;        /* the last next() waits for the end of a last line */
+    /* lines */
+    int64_t line_timeout_us;
+    size_t max_line;
+    /* an overlong line: skipped to its '\n' (lskip), then given once (lready) */
+    bool lskip, lready;
+    int64_t lskipped; /* its bytes before buf[0] (lskip) */
+    size_t lend;      /* buf index after its '\n' (lready) */
+    int64_t lbytes;   /* its length without the '\n' (lready) */
+    char *lprefix;    /* LONG_PREFIX + padding: its first bytes (lskip) */
+    size_t lprefix_len;
     sl_hmap *restored; /* name hash -> pos, for files not seen yet */
     /* inotify */
     int ino; /* -1: full scans only */
@@ -138,7 +152,11 @@ sl_dir_source *sl_dir_open(const char *path, const char *pattern, sl_error *err)
     d->restored = sl_hmap_new(64);
     d->cur = -1;
     d->fd = -1;
-    d->buf = sl_xmalloc(BUF_SIZE + SL_DIR_PADDING + 1);
+    d->bcap = BUF_SIZE;
+    d->buf = sl_xmalloc(d->bcap + SL_DIR_PADDING + 1);
+    d->lprefix = sl_xmalloc(LONG_PREFIX + SL_DIR_PADDING);
+    d->line_timeout_us = SL_DIR_LINE_TIMEOUT_US;
+    d->max_line = SL_DIR_MAX_LINE;
     d->need_full = true;
     /* the watch exists before the first full scan, so nothing falls between */
     d->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -165,6 +183,7 @@ void sl_dir_free(sl_dir_source *d) {
     free(d->rep.v);
     free(d->cq.v);
     free(d->buf);
+    free(d->lprefix);
     free(d);
 }
 
@@ -372,27 +391,89 @@ static void close_cur(sl_dir_source *d) {
     if (d->fd >= 0) close(d->fd);
     d->fd = -1;
     d->cur = -1;
-    d->blen = d->bconsumed = 0;
-    d->fake_nl = false;
+    d->blen = d->bconsumed = d->vend = 0;
+    d->fake_nl = d->lskip = d->lready = false;
+}
+
+/* The current file has not grown for line_timeout: a last line without '\n'
+ * is complete. -1: it grew past `end` (read on). */
+static int idle_at(sl_dir_source *d, int64_t end) {
+    struct stat st;
+    if (fstat(d->fd, &st) != 0) return 1;
+    if (st.st_size > end) return -1;
+    return sl_now_us() - mtime_of(&st) >= d->line_timeout_us;
+}
+
+/* Gives the overlong line whose '\n' is at buf index nl (see sl_dir_next). */
+static int give_long(sl_dir_source *d, size_t nl, const char **buf, size_t *len, int32_t *part,
+                     int64_t *base_pos) {
+    d->lready = true;
+    d->lend = nl + 1;
+    *part = d->cur;
+    if (d->lskip) {
+        d->lbytes = d->lskipped + (int64_t)nl;
+        *buf = d->lprefix;
+        *len = d->lprefix_len;
+        *base_pos = d->boff - d->lskipped;
+    } else {
+        d->lbytes = (int64_t)(nl - d->bconsumed);
+        *buf = d->buf + d->bconsumed;
+        *len = d->lbytes < LONG_PREFIX ? (size_t)d->lbytes : LONG_PREFIX;
+        *base_pos = d->boff + (int64_t)d->bconsumed;
+    }
+    return 2;
 }
 
 int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int32_t *part,
                 int64_t *base_pos, sl_error *err) {
+    d->held = false;
     for (;;) {
         if (d->cur >= 0 && d->fake_nl && d->bconsumed == d->blen) close_cur(d);
         if (d->cur >= 0) {
             dfile *f = &d->f[d->cur];
-            /* complete lines left in the buffer? */
             size_t avail = d->blen - d->bconsumed;
-            if (avail) {
-                const char *start = d->buf + d->bconsumed;
+            const char *start = d->buf + d->bconsumed;
+            if (d->lskip) { /* the rest of an overlong line: only its end is looked for */
+                const char *nl = avail ? memchr(start, '\n', avail) : NULL;
+                if (nl) return give_long(d, (size_t)(nl - d->buf), buf, len, part, base_pos);
+                d->lskipped += (int64_t)d->blen;
+                d->boff += (int64_t)d->blen;
+                d->blen = d->bconsumed = 0;
+                avail = 0;
+            } else if (avail) { /* complete lines left in the buffer? */
                 const char *nl = memrchr(start, '\n', avail);
                 if (nl) {
+                    size_t n = (size_t)(nl - start) + 1, s = 0;
+                    /* none may exceed max_line: a '\n' in every max_line + 1 bytes */
+                    bool too_long = false;
+                    while (n - s > d->max_line + 1) {
+                        const char *p = memrchr(start + s, '\n', d->max_line + 1);
+                        if (!p) {
+                            too_long = true;
+                            break;
+                        }
+                        s = (size_t)(p - start) + 1;
+                    }
+                    if (too_long && s == 0) {
+                        const char *e = memchr(start + d->max_line + 1, '\n', n - d->max_line - 1);
+                        return give_long(d, (size_t)(e - d->buf), buf, len, part, base_pos);
+                    }
                     *buf = start;
-                    *len = (size_t)(nl - start) + 1;
+                    *len = too_long ? s : n;
                     *part = d->cur;
                     *base_pos = d->boff + (int64_t)d->bconsumed;
+                    d->vend = d->bconsumed + *len;
                     return 1;
+                }
+                if (avail > d->max_line) { /* an overlong line: keep its start, skip the rest */
+                    d->lskip = true;
+                    d->lprefix_len = avail < LONG_PREFIX ? avail : LONG_PREFIX;
+                    memcpy(d->lprefix, start, d->lprefix_len);
+                    memset(d->lprefix + d->lprefix_len, 0, SL_DIR_PADDING);
+                    d->lskipped = (int64_t)avail;
+                    d->boff += (int64_t)d->blen;
+                    d->blen = d->bconsumed = 0;
+                    avail = 0;
                 }
             }
             /* refill: keep the partial line, read more */
@@ -402,32 +483,29 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
                 d->blen = avail;
                 d->bconsumed = 0;
             }
-            if (d->blen == BUF_SIZE) {
-                /* a line longer than the buffer: hand it over cut, the parser reports it */
-                d->buf[BUF_SIZE - 1] = '\n';
-                continue;
-            }
-            ssize_t r = 0;
-            if (d->blen < BUF_SIZE) {
-                r = pread(d->fd, d->buf + d->blen, BUF_SIZE - d->blen, d->boff + (int64_t)d->blen);
-                if (r < 0)
-                    return sl_error_set(err, SL_EIO, "read %s/%s: %s", d->path, f->name,
-                                        strerror(errno));
-                d->blen += (size_t)r;
-                memset(d->buf + d->blen, 0, SL_DIR_PADDING);
-            }
+            ssize_t r =
+                pread(d->fd, d->buf + d->blen, d->bcap - d->blen, d->boff + (int64_t)d->blen);
+            if (r < 0)
+                return sl_error_set(err, SL_EIO, "read %s/%s: %s", d->path, f->name,
+                                    strerror(errno));
+            d->blen += (size_t)r;
+            memset(d->buf + d->blen, 0, SL_DIR_PADDING);
             if (r > 0) continue;
             /* end of file */
             int64_t end = d->boff + (int64_t)d->blen;
             if (end > f->size) set_size(d, f, end);
-            if (d->blen > 0) {
-                bool idle = sl_now_us() - f->mtime_us > IDLE_US;
-                if ((final || idle) && !d->fake_nl) {
+            if (d->blen > 0 || d->lskip) {
+                /* a last line without '\n': complete once the file is idle
+                 * for line_timeout, with --once (final) as when following */
+                int idle = d->fake_nl ? 0 : idle_at(d, end);
+                if (idle < 0) continue;
+                if (idle) {
                     d->buf[d->blen++] = '\n';
                     memset(d->buf + d->blen, 0, SL_DIR_PADDING);
                     d->fake_nl = true;
                     continue;
                 }
+                d->held = true;
                 return 0; /* wait for the rest of the line */
             }
             if (end > f->pos) set_pos(d, f, end);
@@ -451,14 +529,19 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
         d->fd = fd;
         d->cur = i;
         d->boff = d->f[i].pos;
-        d->blen = d->bconsumed = 0;
-        d->fake_nl = false;
+        d->blen = d->bconsumed = d->vend = 0;
+        d->fake_nl = d->lskip = d->lready = false;
     }
 }
 
 void sl_dir_consume(sl_dir_source *d, size_t n) {
     if (d->cur < 0 || !n) return;
-    d->bconsumed += n;
+    if (d->lready) { /* the overlong line, all of it */
+        d->bconsumed = d->lend;
+        d->lready = d->lskip = false;
+    } else {
+        d->bconsumed += n;
+    }
     dfile *f = &d->f[d->cur];
     int64_t pos = d->boff + (int64_t)d->bconsumed;
     /* the synthetic '\n' at EOF is not in the file */
@@ -467,6 +550,25 @@ void sl_dir_consume(sl_dir_source *d, size_t n) {
     if (!f->dirty) {
         f->dirty = true;
         ivec_push(&d->dirty, d->cur);
+    }
+}
+
+int64_t sl_dir_long_line_bytes(const sl_dir_source *d) { return d->lready ? d->lbytes : 0; }
+
+bool sl_dir_held(const sl_dir_source *d) { return d->held; }
+
+bool sl_dir_view_ends_file(sl_dir_source *d) {
+    if (d->cur < 0 || d->lready || d->vend != d->blen) return false;
+    if (d->fake_nl) return true;
+    return idle_at(d, d->boff + (int64_t)d->blen) == 1;
+}
+
+void sl_dir_set_lines(sl_dir_source *d, int64_t line_timeout_us, size_t max_line) {
+    d->line_timeout_us = line_timeout_us < 0 ? 0 : line_timeout_us;
+    d->max_line = max_line ? max_line : SL_DIR_MAX_LINE;
+    if (d->max_line + 1 > d->bcap) {
+        d->bcap = d->max_line + 1;
+        d->buf = sl_xrealloc(d->buf, d->bcap + SL_DIR_PADDING + 1);
     }
 }
 

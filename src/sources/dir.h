@@ -6,8 +6,15 @@
  * name order, one at a time, so the record order is a pure function of the
  * directory's contents: a restart from saved positions reproduces it exactly.
  * Writers should create files under a dot-name (ignored) and rename them into
- * place, or append whole lines. A last line without '\n' is accepted only at
- * the end of input (--once) or once the file has been idle for 2 s.
+ * place, or append whole lines. Only a line ending in '\n' is a record,
+ * except a last line without one once its file has not grown for the line
+ * timeout (sl_dir_set_lines, default 1 s): the same rule with --once (final)
+ * as when following, so a writer caught mid-line is never cut.
+ *
+ * Long lines. A line of more than max_line bytes (default 1 MiB) is given
+ * once, as its first bytes and its length (sl_dir_next returns 2): the
+ * reader skips to its '\n' without buffering it. Every line that fits is
+ * given whole (the buffer is at least max_line + 1 bytes).
  *
  * Finding files. sl_dir_open puts an inotify watch on the directory
  * (IN_CLOSE_WRITE, IN_MOVED_TO, IN_MODIFY) before the first scan, and the
@@ -76,14 +83,29 @@ int sl_dir_scan(sl_dir_source *d, sl_error *err);
 /* Gives a view of unread complete lines of the current file. Returns 1 with
  * *buf and *len (at least SL_DIR_PADDING readable bytes after it), *part, and
  * *base_pos = file offset of *buf; 0 when nothing is ready; <0 on I/O error.
- * final: treat the end of each file as the end of its last line (and ignore
- * the max-files limit, so --once drains everything).
+ * Returns 2 for a line longer than max_line: *buf and *len are its first
+ * bytes (at most 4096, no '\n'), *base_pos its offset, its length is
+ * sl_dir_long_line_bytes; sl_dir_consume (any n > 0) consumes all of it.
+ * final: ignore the max-files limit, so --once drains everything.
  * The view stays valid until the next call. */
 #define SL_DIR_PADDING 64
+#define SL_DIR_LINE_TIMEOUT_US 1000000
+#define SL_DIR_MAX_LINE (1u << 20)
 int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int32_t *part,
                 int64_t *base_pos, sl_error *err);
 /* Marks n bytes of the last view as consumed (n <= len). */
 void sl_dir_consume(sl_dir_source *d, size_t n);
+/* The length (without '\n') of the overlong line sl_dir_next gave (0: none). */
+int64_t sl_dir_long_line_bytes(const sl_dir_source *d);
+/* The last sl_dir_next found nothing because a last line without '\n' waits
+ * for its file to be idle (--once is not at the end of its input). */
+bool sl_dir_held(const sl_dir_source *d);
+/* The last view (return 1) reaches the end of its file and the file has not
+ * grown for the line timeout: bytes a parser leaves there (a CSV record
+ * with an unclosed quote) will never be completed. */
+bool sl_dir_view_ends_file(sl_dir_source *d);
+/* Line timeout (>= 0) and max_line (bytes, 0 = default); before reading. */
+void sl_dir_set_lines(sl_dir_source *d, int64_t line_timeout_us, size_t max_line);
 /* Partition names indexed by part id (valid until the next scan; ids are
  * stable for the life of the source). */
 const char *const *sl_dir_names(const sl_dir_source *d);

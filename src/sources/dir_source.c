@@ -29,6 +29,7 @@ typedef struct {
     const sl_node *cleanup_at;
     const char *archive;
     const sl_node *archive_at;
+    int64_t line_timeout; /* µs */
 } dir_conf;
 
 #define B(field) SL_OPT_BIND(dir_conf, field)
@@ -44,6 +45,9 @@ static const sl_opt dir_opts[] = {
      SL_OPT_AT(dir_conf, cleanup_at)},
     {"archive", SL_OPT_STRING, false, NULL, NULL, "where cleanup: move puts finished files",
      B(archive), SL_OPT_AT(dir_conf, archive_at)},
+    {"line_timeout", SL_OPT_DURATION, false, NULL, "1s",
+     "a last line without a line end is a record once its file has not grown for this long",
+     B(line_timeout), SL_OPT_RANGE(0, 86400e6)},
     {0},
 };
 
@@ -58,6 +62,9 @@ static const sl_opt file_opts[] = {
      SL_OPT_AT(dir_conf, cleanup_at)},
     {"archive", SL_OPT_STRING, false, NULL, NULL, "where cleanup: move puts the finished file",
      B(archive), SL_OPT_AT(dir_conf, archive_at)},
+    {"line_timeout", SL_OPT_DURATION, false, NULL, "1s",
+     "a last line without a line end is a record once its file has not grown for this long",
+     B(line_timeout), SL_OPT_RANGE(0, 86400e6)},
     {0},
 };
 #undef B
@@ -120,6 +127,7 @@ static int dir_open_(void *self, const sl_source_env *env, sl_error *err) {
     int rc = sl_store_positions(env->store, env->name, restore_cb, d->dir, err);
     if (rc) return rc;
     sl_dir_set_max_files(d->dir, (int)d->c.max_files);
+    sl_dir_set_lines(d->dir, d->c.line_timeout, (size_t)env->max_line_bytes);
     if (d->c.cleanup != SL_DIR_CLEANUP_NONE)
         rc = sl_dir_set_cleanup(d->dir, (sl_dir_cleanup)d->c.cleanup, d->c.archive, err);
     return rc;
@@ -149,10 +157,22 @@ static int dir_read(void *self, bool final, sl_error *err) {
     int64_t base;
     int got = sl_dir_next(d->dir, final, &buf, &len, &part, &base, err);
     if (got <= 0) {
-        if (got == 0 && final) d->exhausted = true;
+        /* a last line waiting for its file to be idle is input still to come */
+        if (got == 0 && final && !sl_dir_held(d->dir)) d->exhausted = true;
         return got;
     }
+    if (got == 2) { /* a line over max_line_bytes: one record, not parsed */
+        char why[128];
+        snprintf(why, sizeof why, "line of %lld bytes exceeds max_line_bytes (%lld)",
+                 (long long)sl_dir_long_line_bytes(d->dir), (long long)d->env.max_line_bytes);
+        d->env.bad(d->env.ud, buf, len, part, base, why);
+        sl_dir_consume(d->dir, len ? len : 1);
+        return 1;
+    }
     size_t used = d->env.parse(d->env.ud, buf, len, part, base);
+    /* what the format left at the end of an idle file is never completed */
+    if (!used && sl_dir_view_ends_file(d->dir))
+        used = d->env.parse_end(d->env.ud, buf, len, part, base);
     sl_dir_consume(d->dir, used);
     return used ? 1 : 0;
 }

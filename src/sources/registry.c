@@ -53,6 +53,10 @@ static const sl_opt common_rows[] = {
      C(on_type_conflict), AT(on_type_conflict_at)},
     {"paths", SL_OPT_MAP, false, NULL, NULL, "field: dotted JSON path, when not a top-level key",
      C(paths)},
+    {"max_line_bytes", SL_OPT_INT, false, NULL, "1048576",
+     "longest line (record) parsed; a longer one is quarantined as one record with its first "
+     "bytes",
+     C(max_line_bytes), SL_OPT_RANGE(64, 268435456)},
     {"pattern_regex", SL_OPT_STRING, false, NULL, NULL,
      "format regex: PCRE2 pattern whose named groups are the fields", C(pattern_regex),
      AT(pattern_regex_at)},

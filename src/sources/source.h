@@ -47,17 +47,27 @@
 /* What the engine gives a source. create gets name and base_dir only;
  * open gets all of it. */
 typedef struct sl_source_env {
-    const char *name;     /* the source's name: its positions are stored under it */
-    const char *base_dir; /* directory of the pipeline file */
-    bool once;            /* --once: read what is there, then be done */
-    uint32_t batch_size;  /* most records the engine takes per read */
-    sl_store *store;      /* the checkpoint: this source's committed positions */
-    void *ud;             /* first argument of the callbacks below */
+    const char *name;       /* the source's name: its positions are stored under it */
+    const char *base_dir;   /* directory of the pipeline file */
+    bool once;              /* --once: read what is there, then be done */
+    uint32_t batch_size;    /* most records the engine takes per read */
+    int64_t max_line_bytes; /* longest line parsed (option max_line_bytes) */
+    sl_store *store;        /* the checkpoint: this source's committed positions */
+    void *ud;               /* first argument of the callbacks below */
     /* Lines of partition `part` starting at byte position `pos` (complete
      * lines, SL_JSON_PADDING readable bytes after them): parsed into the
      * batch; returns the bytes used (fewer when a schema change stopped the
      * parse before a record: the rest is read again later). */
     size_t (*parse)(void *ud, const char *buf, size_t len, int32_t part, int64_t pos);
+    /* As parse, for lines that end their partition for good (the file is
+     * idle): what the format cannot take (a CSV record with an unclosed
+     * quote) is quarantined as one record; returns the bytes used (len
+     * unless a schema change stopped the parse). */
+    size_t (*parse_end)(void *ud, const char *buf, size_t len, int32_t part, int64_t pos);
+    /* A record that is not parsed (a line over max_line_bytes): quarantined
+     * with its raw text (may be a prefix) and reason, counted as read. */
+    void (*bad)(void *ud, const char *raw, size_t len, int32_t part, int64_t pos,
+                const char *reason);
     /* n messages of one poll (poll.h), each row gets its message's part and pos. */
     void (*parse_msgs)(void *ud, const char *buf, const sl_poll_msg *msgs, int n);
     /* Consumer groups: a partition was assigned to this process; returns the
@@ -175,6 +185,7 @@ typedef struct sl_source_common {
     bool header;
     const sl_node *header_at;
     const sl_node *columns;
+    int64_t max_line_bytes;
 } sl_source_common;
 enum { SL_EVOLVE_ADD_COLUMNS, SL_EVOLVE_FAIL, SL_EVOLVE_NONE }; /* the words of `evolve` */
 enum { SL_CONFLICT_QUARANTINE, SL_CONFLICT_WIDEN };             /* of `on_type_conflict` */

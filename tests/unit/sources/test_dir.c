@@ -274,8 +274,15 @@ static void test_partial_line_held_back(void **state) {
     assert_int_equal(sl_dir_scan(d, &err), 0);
     assert_int_equal(drain(d, false, &out, &pm, 0, 0), 1);
     assert_string_equal(out.s, "a.jsonl|l1\na.jsonl|l2\na.jsonl|partial\n");
-    /* end of input: the last line is complete, then the next file */
+    /* end of input (final) while a was just written: its last line may still
+     * be growing, so it is held, and the input is not over */
+    assert_int_equal(drain(d, true, &out, &pm, 0, 0), 0);
+    assert_true(sl_dir_held(d));
+    /* a has not grown for the line timeout: the last line is complete, then
+     * the next file */
+    age("a.jsonl", 60);
     assert_int_equal(drain(d, true, &out, &pm, 0, 0), 2);
+    assert_false(sl_dir_held(d));
     assert_string_equal(out.s, "a.jsonl|l1\na.jsonl|l2\na.jsonl|partial\na.jsonl|l4\nb.jsonl|b1\n");
     /* the position of a is its size, not one past it */
     int64_t pos_a = -1;
@@ -462,19 +469,20 @@ static void test_restart_random(void **state) {
     free(want.s);
 }
 
-/* A line longer than the read buffer (4 MiB) is handed over cut, so the
- * parser can quarantine it; it must not stall a live source. */
-static void test_line_longer_than_buffer(void **state) {
-    (void)state;
-    size_t big = (5u << 20);
-    char *s = malloc(big + 16);
-    memset(s, 'x', big);
-    memcpy(s + big, "\nok\n", 5);
+/* A line longer than max_line is given once, as its first bytes and its
+ * length, whether its end is in the buffer or far beyond it; the lines
+ * around it are whole, and positions land on line starts. */
+static void check_long_lines(size_t max_line, size_t big) {
+    char *s = malloc(big + 64);
+    memcpy(s, "a\n", 2);
+    memset(s + 2, 'x', big);
+    memcpy(s + 2 + big, "\nok\n", 5);
     put("a.jsonl", s, "w");
     free(s);
     sl_dir_source *d = open_scan("*.jsonl");
-    size_t total = 0;
-    bool saw_ok = false;
+    sl_dir_set_lines(d, 0, max_line);
+    sbuf out = {0};
+    int longs = 0;
     for (int i = 0; i < 100; i++) {
         const char *buf;
         size_t len;
@@ -484,15 +492,65 @@ static void test_line_longer_than_buffer(void **state) {
         int rc = sl_dir_next(d, false, &buf, &len, &part, &base, &err);
         assert_true(rc >= 0);
         if (rc == 0) break;
-        if (len >= 3 && !memcmp(buf + len - 3, "ok\n", 3)) saw_ok = true;
-        total += len;
+        if (rc == 2) {
+            longs++;
+            assert_int_equal(base, 2);
+            assert_int_equal(sl_dir_long_line_bytes(d), (int64_t)big);
+            assert_true(len > 0 && len <= 4096 && buf[0] == 'x' && buf[len - 1] == 'x');
+        } else {
+            sb_add(&out, buf, len);
+        }
         sl_dir_consume(d, len);
     }
-    if (!saw_ok)
-        fail_msg("a fresh file with a line longer than the buffer stalls the source (final=false): "
-                 "%zu bytes "
-                 "handed over, the line after it never comes",
-                 total);
+    assert_int_equal(longs, 1);
+    assert_string_equal(out.s, "a\nok\n");
+    int64_t pos_a = -1;
+    sl_dir_each_dirty(d, pos_of_a, &pos_a);
+    assert_int_equal(pos_a, (int64_t)big + 6);
+    free(out.s);
+    sl_dir_free(d);
+}
+
+static void test_line_longer_than_max(void **state) {
+    (void)state;
+    check_long_lines(1u << 20, 10u << 20); /* far beyond the 4 MiB buffer */
+    check_long_lines(1u << 20, 2u << 20);  /* its end in the buffer */
+    check_long_lines(1u << 20, (1u << 20) + 1);
+    check_long_lines(100, 5000);
+}
+
+/* A line of exactly max_line bytes is a line; one at the end of an idle file
+ * without '\n' that is too long is one long line too. */
+static void test_line_at_max_and_long_tail(void **state) {
+    (void)state;
+    put("a.jsonl", "12345\n123456\n", "w");
+    sl_dir_source *d = open_scan("*.jsonl");
+    sl_dir_set_lines(d, 0, 5);
+    const char *buf;
+    size_t len;
+    int32_t part;
+    int64_t base;
+    sl_error err = {0};
+    assert_int_equal(sl_dir_next(d, false, &buf, &len, &part, &base, &err), 1);
+    assert_int_equal(len, 6);
+    sl_dir_consume(d, len);
+    assert_int_equal(sl_dir_next(d, false, &buf, &len, &part, &base, &err), 2);
+    assert_int_equal(sl_dir_long_line_bytes(d), 6);
+    sl_dir_consume(d, len);
+    assert_int_equal(sl_dir_next(d, false, &buf, &len, &part, &base, &err), 0);
+    sl_dir_free(d);
+    put("b.jsonl", "1234567890", "w");
+    d = open_scan("b.jsonl");
+    sl_dir_set_lines(d, 60000000, 5);
+    /* not idle yet: held, whatever its length */
+    assert_int_equal(sl_dir_next(d, true, &buf, &len, &part, &base, &err), 0);
+    assert_true(sl_dir_held(d));
+    age("b.jsonl", 120);
+    assert_int_equal(sl_dir_next(d, true, &buf, &len, &part, &base, &err), 2);
+    assert_int_equal(sl_dir_long_line_bytes(d), 10);
+    sl_dir_consume(d, len);
+    assert_int_equal(sl_dir_next(d, true, &buf, &len, &part, &base, &err), 0);
+    assert_false(sl_dir_held(d));
     sl_dir_free(d);
 }
 
@@ -508,7 +566,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_each_dirty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_random, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_line_longer_than_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_longer_than_max, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_at_max_and_long_tail, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,7 +191,7 @@ static void test_create_errors(void **state) {
                  "p.yaml:2:24: source 's': max_files_per_trigger must be in 0..1000000000, got -1");
     create_fails("file", "path: /in/a.log\npattern: '*'\n",
                  "p.yaml:2:1: source 's': unknown key 'pattern' (valid keys: path, "
-                 "max_files_per_trigger, cleanup, archive)");
+                 "max_files_per_trigger, cleanup, archive, line_timeout)");
     create_fails("syslog", "max_queue_bytes: 65536\n",
                  "p.yaml:1:1: source 's': syslog needs listen_udp and/or listen_tcp");
     create_fails("syslog", "listen_udp: ':0'\nmax_queue_bytes: 100\n",
