@@ -12,7 +12,9 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file,
  * 3 a `fail` expectation stopped the pipeline, 4 corrupt state detected.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +141,28 @@ static const char *cmd_help_text(const char *cmd) {
     return NULL;
 }
 
+/* --status: a number of seconds >= 0 (0 = off), nothing else. */
+static bool parse_seconds(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 86400.0 * 365) return false;
+    *out = v;
+    return true;
+}
+
+/* --listen: HOST:PORT, [V6]:PORT or :PORT with a port of 0..65535. */
+static bool valid_listen(const char *s) {
+    const char *colon = strrchr(s, ':');
+    if (!colon || !colon[1] || strlen(colon + 1) > 5) return false;
+    long port = 0;
+    for (const char *q = colon + 1; *q; q++) {
+        if (*q < '0' || *q > '9') return false;
+        port = port * 10 + (*q - '0');
+    }
+    return port <= 65535;
+}
+
 static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
@@ -180,12 +204,22 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
             c->format = optarg;
             break;
         case 'S':
-            c->status = atof(optarg);
+            if (!parse_seconds(optarg, &c->status)) {
+                fprintf(stderr, "sluice %s: --status takes a number of seconds >= 0, got '%s'\n%s",
+                        cmd, optarg, cmd_help_text(cmd));
+                return 2;
+            }
             break;
         case 'c':
             c->schema = optarg;
             break;
         case 'l':
+            if (!valid_listen(optarg)) {
+                fprintf(stderr,
+                        "sluice %s: --listen takes HOST:PORT with a port of 0-65535, got '%s'\n%s",
+                        cmd, optarg, cmd_help_text(cmd));
+                return 2;
+            }
             c->listen = optarg;
             break;
         case 'P':

@@ -92,3 +92,15 @@ sources: {a: 1
 tables: [
 EOF
 ok "cli: usage, --help, exit codes and file:line:col errors"
+
+# bad option values: usage and exit 2, before anything runs
+for v in abc 5x -1 "" nan inf; do
+  expect_exit 2 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --status "$v"
+  grep -q "usage: sluice run" "$TMP/err.txt" || fail "--status '$v': no usage"
+done
+for v in 127.0.0.1:99999 127.0.0.1:65536 127.0.0.1 127.0.0.1:80x 127.0.0.1:; do
+  expect_exit 2 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --listen "$v"
+  grep -q "usage: sluice run" "$TMP/err.txt" || fail "--listen '$v': no usage"
+done
+ok "cli: --status and --listen values are checked"
+
