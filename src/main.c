@@ -323,6 +323,9 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sigaction(SIGTERM, &sa, NULL);
         /* a file-size limit must fail a write (EFBIG, reported), not kill us */
         signal(SIGXFSZ, SIG_IGN);
+        /* SIGHUP is read (and logged) from the loop's signalfd; ignored
+         * outside it, so one left pending at exit does not kill us either */
+        signal(SIGHUP, SIG_IGN);
         sl_run_opts o = {.data_dir = c.data,
                          .once = c.once,
                          .status_every_s = c.status,
