@@ -335,8 +335,12 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
                          .instance = c.instance};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
-            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"",
-                         sl_pipeline_name(p), err.msg);
+            /* the message may quote a record (a `fail` expectation): escaped */
+            char ename[2 * SL_ERROR_MAX], emsg[6 * SL_ERROR_MAX];
+            sl_json_escape(ename, sizeof ename, sl_pipeline_name(p),
+                           (int)strlen(sl_pipeline_name(p)));
+            sl_json_escape(emsg, sizeof emsg, err.msg, (int)strlen(err.msg));
+            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", ename, emsg);
             fprintf(stderr, "sluice run: %s\n", err.msg);
             code = sl_exit_code(rc2);
             if (code == 0) code = 1;

@@ -59,7 +59,11 @@ static int server_connection_hook(void *ud, sqlite3 *db) {
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 10);
     rc = sl_pipeline_attach_instances(R->p, R->base, self, db, &e);
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-    if (rc) sl_log_warn("dashboard: cannot see the other instances", "\"error\":\"%s\"", e.msg);
+    if (rc) {
+        char m[6 * SL_ERROR_MAX];
+        sl_json_escape(m, sizeof m, e.msg, (int)strlen(e.msg));
+        sl_log_warn("dashboard: cannot see the other instances", "\"error\":\"%s\"", m);
+    }
     return SQLITE_OK;
 }
 

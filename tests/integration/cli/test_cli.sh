@@ -142,3 +142,11 @@ jq -e . "$TMP/hup.err" >/dev/null || fail "log lines are not JSON"
 rm -f "$TMP/in/b.ndjson"
 ok "cli: SIGHUP is logged and ignored"
 
+# a `fail` expectation quotes the record in its log line: still one JSON object
+mkdir -p "$TMP/in2"
+printf '{"id":1,"name":"a"}\n{"id":2,"name":null,"note":"say \\"hi\\"\\\\ \\t end"}\n' >"$TMP/in2/a.ndjson"
+expect_exit 3 "$SLUICE" run "$TMP/small.yaml" --set input="$TMP/in2" --data "$TMP/failx" --once --status 0
+grep '"pipeline failed"' "$TMP/err.txt" >"$TMP/failline.json" || fail "no 'pipeline failed' log line: $(cat "$TMP/err.txt")"
+jq -e '.error | contains("say \\\"hi\\\"")' "$TMP/failline.json" >/dev/null || fail "the 'pipeline failed' line is not valid JSON with the record: $(cat "$TMP/failline.json")"
+ok "cli: the fail expectation's log line is valid JSON with the record"
+
