@@ -150,3 +150,18 @@ grep '"pipeline failed"' "$TMP/err.txt" >"$TMP/failline.json" || fail "no 'pipel
 jq -e '.error | contains("say \\\"hi\\\"")' "$TMP/failline.json" >/dev/null || fail "the 'pipeline failed' line is not valid JSON with the record: $(cat "$TMP/failline.json")"
 ok "cli: the fail expectation's log line is valid JSON with the record"
 
+# sluice query on a read-only data directory (as nobody when we are root:
+# root writes anywhere)
+"$SLUICE" run "$TMP/small.yaml" --set input="$TMP/in" --data "$TMP/ro" --once --status 0 2>/dev/null
+chmod -R a+rX,a-w "$TMP/ro"
+chmod a+rx "$TMP"
+asuser=()
+if [ "$(id -u)" = 0 ]; then
+  command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed to query as another user"
+  asuser=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+expect_exit 0 "${asuser[@]}" "$SLUICE" query "$TMP/small.yaml" --set input="$TMP/in" --data "$TMP/ro" --format csv "SELECT count(*) AS n FROM t"
+[ "$(tail -1 "$TMP/out.txt")" = 2 ] || fail "query on a read-only data dir: $(cat "$TMP/out.txt" "$TMP/err.txt")"
+chmod -R u+w "$TMP/ro"
+ok "cli: query reads a read-only data directory"
+
