@@ -165,3 +165,19 @@ expect_exit 0 "${asuser[@]}" "$SLUICE" query "$TMP/small.yaml" --set input="$TMP
 chmod -R u+w "$TMP/ro"
 ok "cli: query reads a read-only data directory"
 
+# kafka-mock keeps running with stdin closed or /dev/null; SIGTERM stops it
+expect_exit 0 "$SLUICE" kafka-mock --help
+grep -q "usage: kafka-mock" "$TMP/out.txt" || fail "kafka-mock --help prints no usage"
+expect_exit 2 "$SLUICE" kafka-mock --bogus
+for how in null closed; do
+  if [ $how = null ]; then "$SLUICE" kafka-mock --topic t:1 </dev/null >"$TMP/mock.out" 2>&1 &
+  else "$SLUICE" kafka-mock --topic t:1 <&- >"$TMP/mock.out" 2>&1 & fi
+  mp=$!
+  sleep 1.5
+  kill -0 $mp 2>/dev/null || fail "kafka-mock with stdin $how exited: $(cat "$TMP/mock.out")"
+  grep -q '^bootstrap=' "$TMP/mock.out" || fail "kafka-mock printed no bootstrap line"
+  kill -TERM $mp
+  wait $mp || fail "kafka-mock exited $? on SIGTERM"
+done
+ok "cli: kafka-mock runs in the background (stdin /dev/null or closed), stops on SIGTERM"
+
