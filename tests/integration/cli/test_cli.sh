@@ -181,3 +181,26 @@ for how in null closed; do
 done
 ok "cli: kafka-mock runs in the background (stdin /dev/null or closed), stops on SIGTERM"
 
+# gen umb against a broker that is not there: a clear error, not "all sent"
+set +e
+timeout 60 "$SLUICE" gen umb --brokers 127.0.0.1:1 --messages 2000 --ack-timeout 2 >"$TMP/umb.out" 2>"$TMP/umb.err"
+rc=$?
+set -e
+[ $rc = 1 ] || fail "gen umb against no broker exited $rc, want 1: $(tail -3 "$TMP/umb.err")"
+grep -q "is the broker up" "$TMP/umb.err" || fail "gen umb: no clear error: $(tail -3 "$TMP/umb.err")"
+[ "$(cat "$TMP/umb.out")" = 0 ] || fail "gen umb reported $(cat "$TMP/umb.out") messages delivered, want 0"
+# ... it honours SIGTERM (real-time mode, no end, no ack timeout)
+"$SLUICE" gen umb --brokers 127.0.0.1:1 --rate 1000 --ack-timeout 0 >/dev/null 2>"$TMP/umb2.err" &
+gp=$!
+sleep 1.5
+kill -TERM $gp
+for _ in $(seq 50); do kill -0 $gp 2>/dev/null || break; sleep 0.1; done
+kill -0 $gp 2>/dev/null && { kill -9 $gp; fail "gen umb ignored SIGTERM"; }
+if wait $gp; then fail "gen umb exited 0 with nothing delivered"; fi
+# ... and --duration
+set +e
+timeout 30 "$SLUICE" gen umb --brokers 127.0.0.1:1 --rate 1000 --duration 1 --ack-timeout 0 >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || fail "gen umb --duration 1 against no broker exited $rc, want 1 within 30 s"
+ok "cli: gen umb fails clearly on a dead broker and honours SIGTERM and --duration"
