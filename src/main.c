@@ -12,7 +12,9 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or pipeline file,
  * 3 a `fail` expectation stopped the pipeline, 4 corrupt state detected.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +141,28 @@ static const char *cmd_help_text(const char *cmd) {
     return NULL;
 }
 
+/* --status: a number of seconds >= 0 (0 = off), nothing else. */
+static bool parse_seconds(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 86400.0 * 365) return false;
+    *out = v;
+    return true;
+}
+
+/* --listen: HOST:PORT, [V6]:PORT or :PORT with a port of 0..65535. */
+static bool valid_listen(const char *s) {
+    const char *colon = strrchr(s, ':');
+    if (!colon || !colon[1] || strlen(colon + 1) > 5) return false;
+    long port = 0;
+    for (const char *q = colon + 1; *q; q++) {
+        if (*q < '0' || *q > '9') return false;
+        port = port * 10 + (*q - '0');
+    }
+    return port <= 65535;
+}
+
 static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
@@ -180,12 +204,22 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
             c->format = optarg;
             break;
         case 'S':
-            c->status = atof(optarg);
+            if (!parse_seconds(optarg, &c->status)) {
+                fprintf(stderr, "sluice %s: --status takes a number of seconds >= 0, got '%s'\n%s",
+                        cmd, optarg, cmd_help_text(cmd));
+                return 2;
+            }
             break;
         case 'c':
             c->schema = optarg;
             break;
         case 'l':
+            if (!valid_listen(optarg)) {
+                fprintf(stderr,
+                        "sluice %s: --listen takes HOST:PORT with a port of 0-65535, got '%s'\n%s",
+                        cmd, optarg, cmd_help_text(cmd));
+                return 2;
+            }
             c->listen = optarg;
             break;
         case 'P':
@@ -289,6 +323,9 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sigaction(SIGTERM, &sa, NULL);
         /* a file-size limit must fail a write (EFBIG, reported), not kill us */
         signal(SIGXFSZ, SIG_IGN);
+        /* SIGHUP is read (and logged) from the loop's signalfd; ignored
+         * outside it, so one left pending at exit does not kill us either */
+        signal(SIGHUP, SIG_IGN);
         sl_run_opts o = {.data_dir = c.data,
                          .once = c.once,
                          .status_every_s = c.status,
@@ -298,8 +335,12 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
                          .instance = c.instance};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
-            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"",
-                         sl_pipeline_name(p), err.msg);
+            /* the message may quote a record (a `fail` expectation): escaped */
+            char ename[2 * SL_ERROR_MAX], emsg[6 * SL_ERROR_MAX];
+            sl_json_escape(ename, sizeof ename, sl_pipeline_name(p),
+                           (int)strlen(sl_pipeline_name(p)));
+            sl_json_escape(emsg, sizeof emsg, err.msg, (int)strlen(err.msg));
+            sl_log_error("pipeline failed", "\"pipeline\":\"%s\",\"error\":\"%s\"", ename, emsg);
             fprintf(stderr, "sluice run: %s\n", err.msg);
             code = sl_exit_code(rc2);
             if (code == 0) code = 1;

@@ -83,8 +83,9 @@ int sl_signalfd_open(sl_error *err) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &set, &saved_mask))
-        return sl_error_set(err, SL_EIO, "blocking SIGINT/SIGTERM failed");
+        return sl_error_set(err, SL_EIO, "blocking SIGINT/SIGTERM/SIGHUP failed");
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) {
         int e = errno;

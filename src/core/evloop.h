@@ -6,7 +6,7 @@
  * becomes readable or the next deadline comes, never in a fixed sleep. The
  * descriptors are the sources' own (an inotify watch, the Kafka consumer
  * queue's wake-up fd, an eventfd the syslog listener threads signal), a
- * timerfd for commits and ticks, and a signalfd for SIGINT/SIGTERM.
+ * timerfd for commits and ticks, and a signalfd for SIGINT/SIGTERM/SIGHUP.
  *
  * Registration is level-triggered: whoever owns a descriptor drains it
  * (reads its events) when it is reported, or it is reported again at once.
@@ -35,10 +35,12 @@ int sl_timerfd_open(int64_t interval_us, sl_error *err);
 /* Reads the expirations since the last call (0 if none). */
 uint64_t sl_timerfd_drain(int fd);
 
-/* Blocks SIGINT and SIGTERM in this thread (and the threads it starts
- * afterwards) and returns a signalfd that becomes readable when one
+/* Blocks SIGINT, SIGTERM and SIGHUP in this thread (and the threads it
+ * starts afterwards) and returns a signalfd that becomes readable when one
  * arrives; -1 with err on failure. sl_signalfd_read returns the signal
- * number (0: none pending). sl_signalfd_close restores the old mask. */
+ * number (0: none pending). sl_signalfd_close restores the old mask (a
+ * signal still pending then gets its disposition: the caller may want
+ * SIGHUP ignored). */
 int sl_signalfd_open(sl_error *err);
 int sl_signalfd_read(int fd);
 void sl_signalfd_close(int fd);

@@ -196,7 +196,8 @@ static void refresh_names(source *s) {
     s->part_names = s->opened ? s->def->part_names(s->self) : NULL;
 }
 
-int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl_error *err) {
+int sl_input_open(source *s, sl_store *store, const char *pipeline, const char *instance, bool once,
+                  uint32_t batch_size, sl_error *err) {
     s->store = store;
     sl_line_format_opts fo = {
         .pattern = s->regex,
@@ -218,6 +219,8 @@ int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl
     s->batch = sl_batch_new(&s->schema, batch_size);
     sl_source_env env = {
         .name = s->name,
+        .pipeline = pipeline,
+        .instance = instance,
         .once = once,
         .batch_size = batch_size,
         .store = store,

@@ -154,7 +154,8 @@ void sl_siblings_free(sl_siblings *x);
 
 /* input.c: the engine's side of every source: its format and batch, the
  * positions it resumes from, the calls into its kind (source.h). */
-int sl_input_open(source *s, sl_store *store, bool once, uint32_t batch_size, sl_error *err);
+int sl_input_open(source *s, sl_store *store, const char *pipeline, const char *instance, bool once,
+                  uint32_t batch_size, sl_error *err);
 void sl_input_close(source *s);
 /* Looks for new input (new files and growth). */
 int sl_input_scan(source *s, sl_error *err);

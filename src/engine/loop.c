@@ -60,7 +60,11 @@ static int server_connection_hook(void *ud, sqlite3 *db) {
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 10);
     rc = sl_pipeline_attach_instances(R->p, R->base, self, db, &e);
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-    if (rc) sl_log_warn("dashboard: cannot see the other instances", "\"error\":\"%s\"", e.msg);
+    if (rc) {
+        char m[6 * SL_ERROR_MAX];
+        sl_json_escape(m, sizeof m, e.msg, (int)strlen(e.msg));
+        sl_log_warn("dashboard: cannot see the other instances", "\"error\":\"%s\"", m);
+    }
     return SQLITE_OK;
 }
 
@@ -153,8 +157,8 @@ static int evolve_schema(run *R, source *src) {
  * When a turn read nothing, the loop sleeps in epoll_wait on every source's
  * descriptor (inotify, the Kafka queue's wake-up fd, the listeners' eventfd),
  * a timerfd ticking at the commit interval (commits, /metrics, status) and
- * the signalfd. A source without a descriptor is polled: the wait is then at
- * most POLL_MS. No wait is longer than MAX_WAIT_MS, so a stop flag set by
+ * the signalfd (SIGINT, SIGTERM: stop; SIGHUP: logged). A source without a descriptor is polled:
+ * the wait is then at most POLL_MS. No wait is longer than MAX_WAIT_MS, so a stop flag set by
  * another thread (tests, an embedding program) is seen within it. */
 #define POLL_MS 50
 #define ONCE_POLL_MS 5 /* --once: how often "done" is asked while sources find nothing */
@@ -213,8 +217,12 @@ static int wait_for_input(run *R, waiting *W) {
         if (tags[i] == TAG_TICK)
             sl_timerfd_drain(W->tick);
         else if (tags[i] == TAG_SIGNAL) {
-            int sig = sl_signalfd_read(W->sig);
-            if (sig) {
+            for (int sig; (sig = sl_signalfd_read(W->sig));) {
+                if (sig == SIGHUP) { /* a closed terminal, or a habit: never a reason to stop */
+                    sl_log_warn("SIGHUP: ignored (reload is not supported yet)", "\"signal\":%d",
+                                sig);
+                    continue;
+                }
                 sl_log_info("signal: stopping", "\"signal\":%d", sig);
                 if (R->opts->stop) *R->opts->stop = 1;
                 R->stop = true;

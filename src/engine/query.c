@@ -114,7 +114,9 @@ done:
 static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, size_t n,
                             sl_error *err) {
     for (size_t k = 1; k < n; k++) {
-        char *q = sqlite3_mprintf("ATTACH %Q AS i%d", paths[k], (int)k);
+        char uri[PATH_MAX + 128];
+        char *q = sqlite3_mprintf("ATTACH %Q AS i%d", sl_store_ro_name(paths[k], uri, sizeof uri),
+                                  (int)k);
         int e = sqlite3_exec(db, q, NULL, NULL, NULL);
         sqlite3_free(q);
         if (e != SQLITE_OK)

@@ -118,7 +118,9 @@ int sl__engine_setup(run *R) {
             snprintf(path, sizeof path, "%s/sluice.db", R->dir);
             src->siblings = sl_siblings_new(base, path);
         }
-        if ((rc = sl_input_open(src, R->store, R->opts->once, p->batch_size, err))) return rc;
+        if ((rc = sl_input_open(src, R->store, p->name, R->opts->instance, R->opts->once,
+                                p->batch_size, err)))
+            return rc;
     }
     /* the tables' watermarks from the restored watermark steps */
     R->mono_us = sl_monotonic_us();

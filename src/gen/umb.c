@@ -60,7 +60,7 @@ static double unif(rng *r) { return (double)(next(r) >> 11) / 9007199254740992.0
 
 typedef struct {
     int64_t messages;
-    double rate, duration;
+    double rate, duration, ack_timeout;
     uint64_t seed;
     int tenants, nodes;
     double malformed, noheader, unextractable;
@@ -78,6 +78,8 @@ static void usage(FILE *f) {
            "  --out DIR           files per header set + DIR/manifest.tsv, for kcat -P -H\n"
            "  --brokers B         produce to Kafka directly (idempotent producer)\n"
            "  --topic T           topic (default maas_notifications)\n"
+           "  --ack-timeout S     fail when messages wait S seconds without a delivery report\n"
+           "                      (broker down or unreachable; default 10)\n"
            "  --tenants N         tenants t001..tNNN (default 8)\n"
            "  --nodes N           nodes per tenant (default 50)\n"
            "  --noheader P        fraction of messages without headers (0.05)\n"
@@ -143,10 +145,10 @@ static int make_msg(rng *r, const opts *o, int64_t i, int64_t ts_ms, char *buf, 
     }
 }
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop; /* signals received */
 static void on_signal(int sig) {
     (void)sig;
-    g_stop = 1;
+    g_stop++;
 }
 
 static int to_files(const opts *o) {
@@ -195,14 +197,32 @@ static int to_files(const opts *o) {
     return bad;
 }
 
+typedef struct {
+    int64_t failed, acked;
+    int64_t last_report_us; /* last delivery report, ok or not */
+} delivery;
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud) {
     (void)rk;
-    if (m->err) ++*(int64_t *)ud;
+    delivery *d = ud;
+    if (m->err)
+        d->failed++;
+    else
+        d->acked++;
+    d->last_report_us = sl_monotonic_us();
+}
+
+/* Messages are waiting and no delivery report came for the ack timeout
+ * (measured from the first message, or from the last report). */
+static bool stalled(rd_kafka_t *rk, const opts *o, const delivery *d, int64_t since_us) {
+    if (o->ack_timeout <= 0 || rd_kafka_outq_len(rk) == 0) return false;
+    int64_t from = d->last_report_us > since_us ? d->last_report_us : since_us;
+    return sl_monotonic_us() - from > (int64_t)(o->ack_timeout * 1e6);
 }
 
 static int to_kafka(const opts *o) {
     char errstr[512];
-    int64_t failed = 0;
+    delivery d = {0};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
@@ -212,7 +232,7 @@ static int to_kafka(const opts *o) {
         return 2;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, &failed);
+    rd_kafka_conf_set_opaque(conf, &d);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
         fprintf(stderr, "sluice gen umb: %s\n", errstr);
@@ -224,11 +244,14 @@ static int to_kafka(const opts *o) {
     char buf[2048], tn[8];
     int64_t start = sl_monotonic_us(), sent = 0, last_report = start;
     int64_t ts0 = 1767225600000LL;
+    bool stall = false, over = false;
+#define OVER(now) (over = over || (o->duration > 0 && (now)-start > (int64_t)(o->duration * 1e6)))
     for (int64_t i = 0; !g_stop && (o->messages <= 0 || i < o->messages); i++) {
+        if ((stall = stalled(rk, o, &d, start))) break;
         if (o->rate > 0) {
             int64_t due = start + (int64_t)((double)i * 1e6 / o->rate);
             int64_t now = sl_monotonic_us();
-            if (o->duration > 0 && now - start > (int64_t)(o->duration * 1e6)) break;
+            if (OVER(now)) break;
             if (due > now) usleep((useconds_t)(due - now));
         }
         int t, e;
@@ -251,8 +274,11 @@ static int to_kafka(const opts *o) {
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                         RD_KAFKA_V_VALUE(buf, (size_t)n),
                                         RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_END);
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) { /* the broker is slow, or away */
                 rd_kafka_poll(rk, 10);
+                if (g_stop || (o->rate > 0 && OVER(sl_monotonic_us())) ||
+                    (stall = stalled(rk, o, &d, start)))
+                    break;
                 continue;
             }
             if (err) {
@@ -260,25 +286,45 @@ static int to_kafka(const opts *o) {
                 rd_kafka_destroy(rk);
                 return 1;
             }
+            sent++;
             break;
         }
-        sent++;
+        if (g_stop || stall || (o->rate > 0 && OVER(sl_monotonic_us()))) break;
         rd_kafka_poll(rk, 0);
         int64_t now = sl_monotonic_us();
         if (now - last_report > 5000000) {
-            fprintf(stderr, "sluice gen umb: sent=%lld rate=%.0f/s\n", (long long)sent,
+            fprintf(stderr, "sluice gen umb: sent=%lld acknowledged=%lld rate=%.0f/s\n",
+                    (long long)sent, (long long)d.acked,
                     (double)sent * 1e6 / (double)(now - start));
             last_report = now;
         }
     }
-    rd_kafka_flush(rk, 30000);
-    int64_t unsent = rd_kafka_outq_len(rk);
+#undef OVER
+    /* wait for the delivery reports; give up on a stall, a second signal, or
+     * 5 s after a signal or the --duration stopped us */
+    int stops = g_stop;
+    int64_t flush_end = stops || over ? sl_monotonic_us() + 5000000 : INT64_MAX;
+    while (!stall && rd_kafka_outq_len(rk) > 0 && g_stop <= stops &&
+           sl_monotonic_us() < flush_end) {
+        rd_kafka_flush(rk, 100);
+        stall = stalled(rk, o, &d, start);
+    }
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk, 0); /* the purged messages' reports: failed */
+    int64_t unsent = sent - d.acked - d.failed;
     rd_kafka_destroy(rk);
-    fprintf(stderr, "sluice gen umb: %lld messages produced to %s (%lld failed, %lld unsent)\n",
-            (long long)sent, o->topic, (long long)failed, (long long)unsent);
+    if (stall)
+        fprintf(stderr,
+                "sluice gen umb: no delivery report from %s for %g s with %lld messages waiting "
+                "(%lld acknowledged): is the broker up? (--ack-timeout)\n",
+                o->brokers, o->ack_timeout, (long long)(sent - d.acked), (long long)d.acked);
+    fprintf(stderr,
+            "sluice gen umb: %lld messages produced to %s (%lld acknowledged, %lld failed, %lld "
+            "unsent)\n",
+            (long long)sent, o->topic, (long long)d.acked, (long long)d.failed, (long long)unsent);
     /* the count on stdout: what a test reconciles against */
-    printf("%lld\n", (long long)(sent - failed - unsent));
-    return failed || unsent ? 1 : 0;
+    printf("%lld\n", (long long)d.acked);
+    return stall || d.failed || unsent ? 1 : 0;
 }
 
 int sl_gen_umb_main(int argc, char **argv) {
@@ -289,7 +335,8 @@ int sl_gen_umb_main(int argc, char **argv) {
               .malformed = 0.002,
               .noheader = 0.05,
               .unextractable = 0.003,
-              .topic = "maas_notifications"};
+              .topic = "maas_notifications",
+              .ack_timeout = 10};
     static const struct option lo[] = {
         {"messages", required_argument, 0, 'm'},
         {"rate", required_argument, 0, 'r'},
@@ -303,6 +350,7 @@ int sl_gen_umb_main(int argc, char **argv) {
         {"malformed", required_argument, 0, 'M'},
         {"unextractable", required_argument, 0, 'U'},
         {"seed", required_argument, 0, 's'},
+        {"ack-timeout", required_argument, 0, 'A'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -348,6 +396,9 @@ int sl_gen_umb_main(int argc, char **argv) {
         case 's':
             o.seed = strtoull(optarg, &end, 10);
             break;
+        case 'A':
+            o.ack_timeout = strtod(optarg, &end);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -362,7 +413,8 @@ int sl_gen_umb_main(int argc, char **argv) {
         }
     }
     if (optind < argc || (!o.out == !o.brokers) || o.tenants < 1 || o.tenants > MAX_TENANTS ||
-        o.nodes < 1 || o.rate < 0 || (o.rate > 0 && o.out) || o.messages < 0) {
+        o.nodes < 1 || o.rate < 0 || (o.rate > 0 && o.out) || o.messages < 0 ||
+        !(o.ack_timeout >= 0)) {
         fprintf(stderr,
                 "sluice gen umb: give one of --out or --brokers (and --rate only with --brokers); "
                 "--tenants 1..%d\n",

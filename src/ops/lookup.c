@@ -329,7 +329,9 @@ static void maybe_reload(lookup_op *o) {
     lk_table t;
     sl_error e = {0};
     if (load(o, &t, &e)) {
-        sl_log_warn("lookup reload failed; keeping the previous table", "\"error\":\"%s\"", e.msg);
+        char m[6 * SL_ERROR_MAX];
+        sl_json_escape(m, sizeof m, e.msg, (int)strlen(e.msg));
+        sl_log_warn("lookup reload failed; keeping the previous table", "\"error\":\"%s\"", m);
         return;
     }
     table_free(&o->old);

@@ -607,8 +607,10 @@ static void server_free(sl_server *s) {
 static int listen_on(const char *listen_addr, int *is_v6, sl_error *err) {
     char host[256], port[16];
     const char *colon = strrchr(listen_addr, ':');
-    if (!colon || !colon[1] || strlen(colon + 1) >= sizeof port) {
-        sl_error_set(err, SL_EINVAL, "server listen address '%s': expected host:port", listen_addr);
+    if (!colon || !colon[1] || strlen(colon + 1) > 5 ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || atol(colon + 1) > 65535) {
+        sl_error_set(err, SL_EINVAL,
+                     "server listen address '%s': expected host:port (port 0-65535)", listen_addr);
         return -1;
     }
     snprintf(port, sizeof port, "%s", colon + 1);

@@ -483,6 +483,8 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
      * (queued.max.messages.kbytes still bounds the bytes). Users can set it
      * lower in `properties:`. */
     if (!rc) rc = conf_set(conf, "queued.min.messages", "1000000", err);
+    if (!rc && c->instance_id && *c->instance_id)
+        rc = conf_set(conf, "group.instance.id", c->instance_id, err);
     if (!rc) rc = conf_props(conf, c->props, c->nprops, err);
     /* after the user's props: these carry the design */
     if (!rc) rc = conf_set(conf, "enable.auto.commit", "false", err);
@@ -523,10 +525,22 @@ sl_kafka_source *sl_kafka_open(const sl_kafka_config *c, sl_kafka_position_fn po
         return NULL;
     }
     log_props("kafka source properties", c->props, c->nprops);
-    char esc[512];
+    char esc[512], iid[512];
     sl_json_escape(esc, sizeof esc, c->brokers, (int)strlen(c->brokers));
-    sl_log_info("kafka source open", "\"brokers\":\"%s\",\"topics\":%d,\"once\":%s", esc,
-                c->ntopics, c->once ? "true" : "false");
+    char *ciid = NULL;
+    size_t ciid_len = 0;
+    rd_kafka_conf_res_t cr =
+        rd_kafka_conf_get(rd_kafka_conf(s->rk), "group.instance.id", NULL, &ciid_len);
+    if (cr == RD_KAFKA_CONF_OK && ciid_len > 1 && (ciid = malloc(ciid_len)) &&
+        rd_kafka_conf_get(rd_kafka_conf(s->rk), "group.instance.id", ciid, &ciid_len) ==
+            RD_KAFKA_CONF_OK)
+        sl_json_escape(iid, sizeof iid, ciid, (int)strlen(ciid));
+    else
+        iid[0] = 0;
+    free(ciid);
+    sl_log_info("kafka source open",
+                "\"brokers\":\"%s\",\"topics\":%d,\"once\":%s,\"group_instance_id\":\"%s\"", esc,
+                c->ntopics, c->once ? "true" : "false", iid);
     return s;
 }
 

@@ -51,6 +51,10 @@ typedef struct sl_kafka_config {
     const char *const *filter_keys; /* allow-list of message keys, or NULL */
     int nfilter_keys;
     bool once; /* stop at the end offsets seen when the partition was first assigned */
+    /* group.instance.id (static membership: a restarted member gets its
+     * partitions back at once instead of after the session timeout), or NULL;
+     * a group.instance.id in props wins */
+    const char *instance_id;
 } sl_kafka_config;
 
 /* Called on assignment for each partition: return the next offset to read

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -121,9 +122,16 @@ static void on_signal(int sig) {
     mock_stop_flag = 1;
 }
 
-static int mock_usage(void) {
-    fprintf(stderr, "usage: kafka-mock [--brokers N] --topic NAME:PARTITIONS [--topic ...]\n");
-    return 2;
+static const char mock_help[] =
+    "usage: kafka-mock [--brokers N] --topic NAME:PARTITIONS [--topic ...]\n"
+    "  Runs librdkafka's mock cluster and prints bootstrap=HOST:PORT on stdout.\n"
+    "  Stops on SIGINT or SIGTERM, or when stdin is a pipe or fifo and its writer\n"
+    "  closes it; stdin closed, /dev/null or a terminal do not stop it (so\n"
+    "  `sluice kafka-mock ... &` keeps running).\n";
+
+static int mock_usage(FILE *out, int code) {
+    fputs(mock_help, out);
+    return code;
 }
 
 int sl_kafka_mock_main(int argc, char **argv) {
@@ -132,15 +140,19 @@ int sl_kafka_mock_main(int argc, char **argv) {
     int ntopics = 0;
     if (!topics) return 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--topic") && i + 1 < argc)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            free(topics);
+            return mock_usage(stdout, 0);
+        } else if (!strcmp(argv[i], "--topic") && i + 1 < argc)
             topics[ntopics++] = argv[++i];
         else if (!strncmp(argv[i], "--topic=", 8))
             topics[ntopics++] = argv[i] + 8;
         else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
             brokers = atoi(argv[++i]);
         else {
+            fprintf(stderr, "kafka-mock: unknown or incomplete argument '%s'\n", argv[i]);
             free(topics);
-            return mock_usage();
+            return mock_usage(stderr, 2);
         }
     }
     mock_stop_flag = 0;
@@ -161,18 +173,20 @@ int sl_kafka_mock_main(int argc, char **argv) {
     }
     printf("bootstrap=%s\n", sl_kafka_mock_bootstraps(m));
     fflush(stdout);
-    /* wait for a signal or for stdin to close (the parent went away) */
-    bool stdin_open = true;
+    /* Wait for a signal. A pipe or fifo on stdin is a parent's handle on us
+     * (tests/integration/lib.sh start_mock): its EOF stops us too. Any other
+     * stdin (closed, /dev/null, a terminal, a file) is not watched: a
+     * background job's stdin is /dev/null, and its EOF means nothing. */
+    struct stat st;
+    bool stdin_open = fstat(0, &st) == 0 && S_ISFIFO(st.st_mode);
     while (!mock_stop_flag) {
         struct pollfd pfd = {.fd = 0, .events = POLLIN};
         int r = poll(&pfd, stdin_open ? 1 : 0, 500);
         if (r > 0) {
             char b[256];
             ssize_t n = read(0, b, sizeof b);
-            if (n == 0)
-                mock_stop_flag = 1; /* EOF: whoever started us is done */
-            else if (n < 0 && errno != EINTR && errno != EAGAIN)
-                stdin_open = false; /* e.g. EIO for a background job on a tty */
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+                mock_stop_flag = 1; /* the writer closed it: whoever started us is done */
         } else if (r < 0 && errno != EINTR) {
             stdin_open = false;
         }

@@ -41,6 +41,7 @@ typedef struct {
     const sl_node *filter;
     bool partitioned_state;
     const sl_node *partitioned_state_at;
+    bool static_membership;
 } kafka_conf;
 
 #define B(field) SL_OPT_BIND(kafka_conf, field)
@@ -60,6 +61,11 @@ static const sl_opt kafka_opts[] = {
      "keyed state (dedupe, windows, anomaly, health, scd2) kept per partition, column _part, so "
      "it moves with a partition between --instance processes",
      B(partitioned_state), SL_OPT_AT(kafka_conf, partitioned_state_at)},
+    {"static_membership", SL_OPT_BOOL, false, NULL, "true",
+     "join as a static member, group.instance.id PIPELINE.SOURCE[.INSTANCE]: a restarted "
+     "process gets its partitions back at once (after a crash too); a stopped one keeps them "
+     "until the session timeout (docs/operations.md)",
+     B(static_membership)},
     {0},
 };
 #undef B
@@ -73,6 +79,7 @@ typedef struct {
     char *brokers, *group, *filter_header;
     strs topics, props, filter_values, filter_keys;
     bool filter_missing_pass;
+    bool static_membership;
     sl_source_env env;
     sl_kafka_source *kafka;
     int wait_ms; /* how long the next poll may wait for a first message */
@@ -161,6 +168,7 @@ static int kafka_create(const sl_node *n, const sl_source_env *env, void **self,
     }
     if (f.keys) list_of(f.keys, &k->filter_keys);
     if (c.partitioned_state) info->part_column = c.partitioned_state_at;
+    k->static_membership = c.static_membership;
     *self = k;
     return 0;
 }
@@ -196,8 +204,23 @@ static void on_revoke(void *ud, const char *const *partitions, int n) {
     if (k->env.revoking) k->env.revoking(k->env.ud, partitions, n);
 }
 
+/* group.instance.id: PIPELINE.SOURCE, with --instance PIPELINE.SOURCE.INSTANCE;
+ * unique in the group for one pipeline, stable across restarts. Kafka takes
+ * [A-Za-z0-9._-], at most 249 characters: anything else becomes '_'. */
+static void instance_id(const sl_source_env *env, char *out, size_t cap) {
+    snprintf(out, cap < 250 ? cap : 250, "%s.%s%s%s", env->pipeline ? env->pipeline : "sluice",
+             env->name ? env->name : "kafka", env->instance ? "." : "",
+             env->instance ? env->instance : "");
+    for (char *q = out; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              *q == '.' || *q == '_' || *q == '-'))
+            *q = '_';
+}
+
 static int kafka_open_(void *self, const sl_source_env *env, sl_error *err) {
     kafka_src *k = self;
+    char iid[256];
+    instance_id(env, iid, sizeof iid);
     k->env = *env;
     k->exhausted = false;
     k->wait_ms = 0;
@@ -215,6 +238,7 @@ static int kafka_open_(void *self, const sl_source_env *env, sl_error *err) {
         .filter_keys = (const char *const *)k->filter_keys.v,
         .nfilter_keys = k->filter_keys.n,
         .once = env->once,
+        .instance_id = k->static_membership ? iid : NULL,
     };
     k->kafka = sl_kafka_open(&c, on_assign, on_revoke, k, err);
     return k->kafka ? 0 : err->code;

@@ -48,6 +48,8 @@
  * open gets all of it. */
 typedef struct sl_source_env {
     const char *name;       /* the source's name: its positions are stored under it */
+    const char *pipeline;   /* the pipeline's name */
+    const char *instance;   /* run --instance NAME (scale-out), NULL without */
     const char *base_dir;   /* directory of the pipeline file */
     bool once;              /* --once: read what is there, then be done */
     uint32_t batch_size;    /* most records the engine takes per read */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -124,12 +125,44 @@ static int prep(sl_store *s, const char *sql, sqlite3_stmt **st, sl_error *err) 
     return 0;
 }
 
+const char *sl_store_ro_name(const char *path, char *out, size_t cap) {
+    char dir[4096], wal[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (access(dir, W_OK) == 0 || access(wal, F_OK) == 0) return path;
+    /* file:PATH?immutable=1, PATH percent-encoded where a URI needs it */
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t)snprintf(out, cap, "file:");
+    for (const unsigned char *q = (const unsigned char *)path; *q && n + 4 < cap; q++) {
+        if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+            strchr("/._-~", *q)) {
+            out[n++] = (char)*q;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*q >> 4];
+            out[n++] = hex[*q & 15];
+        }
+    }
+    out[n < cap ? n : cap - 1] = 0;
+    if (n + sizeof "?immutable=1" > cap) return path;
+    memcpy(out + n, "?immutable=1", sizeof "?immutable=1");
+    return out;
+}
+
 sl_store *sl_store_open(const char *path, bool readonly, sl_error *err) {
     sl_store *s = sl_xcalloc(1, sizeof *s);
     /* one connection per thread: no SQLite mutexes needed */
-    int flags = (readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+    int flags = (readonly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+                          : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
                 SQLITE_OPEN_NOMUTEX;
-    int orc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    char uri[4400];
+    const char *name = readonly ? sl_store_ro_name(path, uri, sizeof uri) : path;
+    int orc = sqlite3_open_v2(name, &s->db, flags, NULL);
     if (orc != SQLITE_OK) {
         sl_error_set(err, SL_EIO, "cannot open database %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(orc));

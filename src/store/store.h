@@ -21,6 +21,11 @@ typedef struct sl_store sl_store;
 typedef struct sl_table_writer sl_table_writer;
 
 sl_store *sl_store_open(const char *path, bool readonly, sl_error *err);
+/* The name to open path read-only under: path itself, or, when its directory
+ * is not writable and there is no -wal file (no writer is running, and SQLite
+ * could not create the -shm file a WAL database needs), the URI
+ * file:PATH?immutable=1 in out. For ATTACH on a read-only connection too. */
+const char *sl_store_ro_name(const char *path, char *out, size_t cap);
 void sl_store_close(sl_store *s); /* rolls back an open transaction */
 sqlite3 *sl_store_db(sl_store *s);
 int sl_store_exec(sl_store *s, const char *sql, sl_error *err);

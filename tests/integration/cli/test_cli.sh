@@ -197,3 +197,115 @@ dashboard:
 EOF
 expect_exit 0 "$SLUICE" validate "$TMP/good_sql.yaml"
 ok "cli: usage, --help, exit codes and file:line:col errors"
+
+# bad option values: usage and exit 2, before anything runs
+for v in abc 5x -1 "" nan inf; do
+  expect_exit 2 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --status "$v"
+  grep -q "usage: sluice run" "$TMP/err.txt" || fail "--status '$v': no usage"
+done
+for v in 127.0.0.1:99999 127.0.0.1:65536 127.0.0.1 127.0.0.1:80x 127.0.0.1:; do
+  expect_exit 2 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --listen "$v"
+  grep -q "usage: sluice run" "$TMP/err.txt" || fail "--listen '$v': no usage"
+done
+ok "cli: --status and --listen values are checked"
+
+# a small dir pipeline for the run-time checks below
+need jq
+need sqlite3
+mkdir -p "$TMP/in"
+cat >"$TMP/small.yaml" <<'EOF'
+pipeline: small
+commit_interval: 100ms
+sources:
+  s:
+    type: dir
+    path: ${input}
+    format: json
+    schema: {id: int, name: string}
+tables:
+  t:
+    from: s
+    steps:
+      - expect: {name: named, expr: "name IS NOT NULL", action: fail}
+EOF
+printf '{"id":1,"name":"a"}\n{"id":2,"name":"b"}\n' >"$TMP/in/a.ndjson"
+
+# SIGHUP: logged, the pipeline goes on; SIGTERM still stops it cleanly
+"$SLUICE" run "$TMP/small.yaml" --set input="$TMP/in" --data "$TMP/hup" --status 0 2>"$TMP/hup.err" &
+pid=$!
+for _ in $(seq 100); do [ "$(sqlite3 "$TMP/hup/sluice.db" 'SELECT count(*) FROM t' 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+kill -HUP $pid
+sleep 0.5
+kill -0 $pid 2>/dev/null || fail "SIGHUP killed sluice run: $(cat "$TMP/hup.err")"
+printf '{"id":3,"name":"c"}\n' >"$TMP/in/b.ndjson"
+for _ in $(seq 100); do [ "$(sqlite3 "$TMP/hup/sluice.db" 'SELECT count(*) FROM t' 2>/dev/null)" = 3 ] && break; sleep 0.05; done
+kill -TERM $pid
+wait $pid || fail "sluice run exited $? after SIGHUP and SIGTERM: $(cat "$TMP/hup.err")"
+grep -q '"msg":"SIGHUP: ignored (reload is not supported yet)"' "$TMP/hup.err" || fail "no SIGHUP log line: $(cat "$TMP/hup.err")"
+jq -e . "$TMP/hup.err" >/dev/null || fail "log lines are not JSON"
+[ "$(sqlite3 "$TMP/hup/sluice.db" 'SELECT count(*) FROM t')" = 3 ] || fail "the pipeline stopped reading after SIGHUP"
+rm -f "$TMP/in/b.ndjson"
+ok "cli: SIGHUP is logged and ignored"
+
+# a `fail` expectation quotes the record in its log line: still one JSON object
+mkdir -p "$TMP/in2"
+printf '{"id":1,"name":"a"}\n{"id":2,"name":null,"note":"say \\"hi\\"\\\\ \\t end"}\n' >"$TMP/in2/a.ndjson"
+expect_exit 3 "$SLUICE" run "$TMP/small.yaml" --set input="$TMP/in2" --data "$TMP/failx" --once --status 0
+grep '"pipeline failed"' "$TMP/err.txt" >"$TMP/failline.json" || fail "no 'pipeline failed' log line: $(cat "$TMP/err.txt")"
+jq -e '.error | contains("say \\\"hi\\\"")' "$TMP/failline.json" >/dev/null || fail "the 'pipeline failed' line is not valid JSON with the record: $(cat "$TMP/failline.json")"
+ok "cli: the fail expectation's log line is valid JSON with the record"
+
+# sluice query on a read-only data directory (as nobody when we are root:
+# root writes anywhere)
+"$SLUICE" run "$TMP/small.yaml" --set input="$TMP/in" --data "$TMP/ro" --once --status 0 2>/dev/null
+chmod -R a+rX,a-w "$TMP/ro"
+chmod a+rx "$TMP"
+asuser=()
+if [ "$(id -u)" = 0 ]; then
+  command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed to query as another user"
+  asuser=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+expect_exit 0 "${asuser[@]}" "$SLUICE" query "$TMP/small.yaml" --set input="$TMP/in" --data "$TMP/ro" --format csv "SELECT count(*) AS n FROM t"
+[ "$(tail -1 "$TMP/out.txt")" = 2 ] || fail "query on a read-only data dir: $(cat "$TMP/out.txt" "$TMP/err.txt")"
+chmod -R u+w "$TMP/ro"
+ok "cli: query reads a read-only data directory"
+
+# kafka-mock keeps running with stdin closed or /dev/null; SIGTERM stops it
+expect_exit 0 "$SLUICE" kafka-mock --help
+grep -q "usage: kafka-mock" "$TMP/out.txt" || fail "kafka-mock --help prints no usage"
+expect_exit 2 "$SLUICE" kafka-mock --bogus
+for how in null closed; do
+  if [ $how = null ]; then "$SLUICE" kafka-mock --topic t:1 </dev/null >"$TMP/mock.out" 2>&1 &
+  else "$SLUICE" kafka-mock --topic t:1 <&- >"$TMP/mock.out" 2>&1 & fi
+  mp=$!
+  sleep 1.5
+  kill -0 $mp 2>/dev/null || fail "kafka-mock with stdin $how exited: $(cat "$TMP/mock.out")"
+  grep -q '^bootstrap=' "$TMP/mock.out" || fail "kafka-mock printed no bootstrap line"
+  kill -TERM $mp
+  wait $mp || fail "kafka-mock exited $? on SIGTERM"
+done
+ok "cli: kafka-mock runs in the background (stdin /dev/null or closed), stops on SIGTERM"
+
+# gen umb against a broker that is not there: a clear error, not "all sent"
+set +e
+timeout 60 "$SLUICE" gen umb --brokers 127.0.0.1:1 --messages 2000 --ack-timeout 2 >"$TMP/umb.out" 2>"$TMP/umb.err"
+rc=$?
+set -e
+[ $rc = 1 ] || fail "gen umb against no broker exited $rc, want 1: $(tail -3 "$TMP/umb.err")"
+grep -q "is the broker up" "$TMP/umb.err" || fail "gen umb: no clear error: $(tail -3 "$TMP/umb.err")"
+[ "$(cat "$TMP/umb.out")" = 0 ] || fail "gen umb reported $(cat "$TMP/umb.out") messages delivered, want 0"
+# ... it honours SIGTERM (real-time mode, no end, no ack timeout)
+"$SLUICE" gen umb --brokers 127.0.0.1:1 --rate 1000 --ack-timeout 0 >/dev/null 2>"$TMP/umb2.err" &
+gp=$!
+sleep 1.5
+kill -TERM $gp
+for _ in $(seq 50); do kill -0 $gp 2>/dev/null || break; sleep 0.1; done
+kill -0 $gp 2>/dev/null && { kill -9 $gp; fail "gen umb ignored SIGTERM"; }
+if wait $gp; then fail "gen umb exited 0 with nothing delivered"; fi
+# ... and --duration
+set +e
+timeout 30 "$SLUICE" gen umb --brokers 127.0.0.1:1 --rate 1000 --duration 1 --ack-timeout 0 >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || fail "gen umb --duration 1 against no broker exited $rc, want 1 within 30 s"
+ok "cli: gen umb fails clearly on a dead broker and honours SIGTERM and --duration"
