@@ -192,6 +192,22 @@ static void close_waiting(waiting *W) {
     sl_evloop_free(W->ev);
 }
 
+/* Signals waiting on the signalfd (it never blocks). Called when the
+ * signalfd is reported, and every turn while the input keeps the loop
+ * busy, so a stop is seen under load too. */
+static void read_signals(run *R, waiting *W) {
+    if (W->sig < 0) return;
+    for (int sig; (sig = sl_signalfd_read(W->sig));) {
+        if (sig == SIGHUP) { /* a closed terminal, or a habit: never a reason to stop */
+            sl_log_warn("SIGHUP: ignored (reload is not supported yet)", "\"signal\":%d", sig);
+            continue;
+        }
+        sl_log_info("signal: stopping", "\"signal\":%d", sig);
+        if (R->opts->stop) *R->opts->stop = 1;
+        R->stop = true;
+    }
+}
+
 static int wait_for_input(run *R, waiting *W) {
     sl_pipeline *p = R->p;
     bool poll = R->opts->once; /* --once: a source is done after reads that find nothing */
@@ -216,18 +232,8 @@ static int wait_for_input(run *R, waiting *W) {
     for (int i = 0; i < n; i++) {
         if (tags[i] == TAG_TICK)
             sl_timerfd_drain(W->tick);
-        else if (tags[i] == TAG_SIGNAL) {
-            for (int sig; (sig = sl_signalfd_read(W->sig));) {
-                if (sig == SIGHUP) { /* a closed terminal, or a habit: never a reason to stop */
-                    sl_log_warn("SIGHUP: ignored (reload is not supported yet)", "\"signal\":%d",
-                                sig);
-                    continue;
-                }
-                sl_log_info("signal: stopping", "\"signal\":%d", sig);
-                if (R->opts->stop) *R->opts->stop = 1;
-                R->stop = true;
-            }
-        }
+        else if (tags[i] == TAG_SIGNAL)
+            read_signals(R, W);
     }
     /* new files and growth: inotify events are read by the scan itself */
     for (int s = 0; s < p->nsrc; s++) {
@@ -338,7 +344,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         if (opts->status_every_s > 0 &&
             now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6))
             sl__engine_status_line(&R, false);
-        if (any) continue;
+        if (any) {
+            read_signals(&R, &W);
+            continue;
+        }
         if (opts->once) {
             bool done = true;
             for (int s = 0; s < p->nsrc; s++)
