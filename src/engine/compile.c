@@ -99,7 +99,7 @@ static void node_json(const sl_node *n, char **buf, size_t *len, size_t *cap) {
         size_t l_ = (l);                                                                           \
         if (*len + l_ + 16 > *cap) {                                                               \
             *cap = (*cap + l_) * 2 + 256;                                                          \
-            *buf = realloc(*buf, *cap);                                                            \
+            *buf = sl_xrealloc(*buf, *cap);                                                        \
         }                                                                                          \
         memcpy(*buf + *len, (str), l_);                                                            \
         *len += l_;                                                                                \
@@ -132,7 +132,7 @@ static void node_json(const sl_node *n, char **buf, size_t *len, size_t *cap) {
             PUT(s, strlen(s));
         } else {
             size_t sl = strlen(s);
-            char *big = malloc(sl * 6 + 8);
+            char *big = sl_xmalloc(sl * 6 + 8);
             int e = sl_json_escape(big, (int)(sl * 6 + 8), s, (int)sl);
             PUT("\"", 1);
             PUT(big, (size_t)e);
@@ -171,7 +171,7 @@ static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
     *count = 0;
     if (n->kind == SL_NODE_SCALAR) {
         const char *str = n->str ? n->str : "";
-        *out = calloc(strlen(str) + 2, sizeof **out);
+        *out = sl_xcalloc(strlen(str) + 2, sizeof **out);
         for (const char *q = str;;) {
             size_t l = strcspn(q, ",");
             const char *a = q, *b = q + l;
@@ -186,11 +186,11 @@ static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
         return 0;
     }
     if (n->kind != SL_NODE_SEQ) return sl_node_error(err, n, "expected a list");
-    *out = calloc((size_t)n->n + 1, sizeof **out);
+    *out = sl_xcalloc((size_t)n->n + 1, sizeof **out);
     for (int i = 0; i < n->n; i++) {
         const sl_node *e = n->seq[i];
         if (e->kind != SL_NODE_SCALAR) return sl_node_error(err, e, "expected a string");
-        (*out)[(*count)++] = strdup(e->str ? e->str : "");
+        (*out)[(*count)++] = sl_xstrdup(e->str ? e->str : "");
     }
     return 0;
 }
@@ -257,7 +257,7 @@ static int compile_format_opts(source *s, const sl_node *n, const sl_source_comm
                                  : cols,
                              "source '%s': delimiter, header and columns are for format csv",
                              s->name);
-    s->regex = pat ? strdup(c->pattern_regex) : NULL;
+    s->regex = pat ? sl_xstrdup(c->pattern_regex) : NULL;
     if (strlen(c->delimiter) != 1) return sl_node_error(err, d, "delimiter must be one character");
     s->delim = c->delimiter[0];
     s->max_line_bytes = c->max_line_bytes;
@@ -410,7 +410,7 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
                                    "paths: '%s' is not a field of the schema", pn->map[i].key);
             if (pn->map[i].val->kind != SL_NODE_SCALAR)
                 return sl_node_error(err, pn->map[i].val, "expected a path");
-            s->paths[col] = strdup(pn->map[i].val->str);
+            s->paths[col] = sl_xstrdup(pn->map[i].val->str);
         }
     }
     return 0;
@@ -650,9 +650,9 @@ static const sl_node *extend_root(sl_pipeline *p, const sl_node *root, const sl_
                       "extends: a base file cannot extend another (one level only)");
         return NULL;
     }
-    p->merged = calloc(1, sizeof *p->merged);
+    p->merged = sl_xcalloc(1, sizeof *p->merged);
     *p->merged = *root;
-    p->merged->map = calloc((size_t)(root->n + base->n), sizeof *p->merged->map);
+    p->merged->map = sl_xcalloc((size_t)(root->n + base->n), sizeof *p->merged->map);
     int n = 0;
     for (int i = 0; i < root->n; i++)
         if (strcmp(root->map[i].key, "extends")) p->merged->map[n++] = root->map[i];
@@ -723,7 +723,7 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
 static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err);
 
 sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err) {
-    sl_pipeline *p = calloc(1, sizeof *p);
+    sl_pipeline *p = sl_xcalloc(1, sizeof *p);
     snprintf(p->file, sizeof p->file, "%s", path);
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -744,7 +744,7 @@ fail:
 static void pipeline_free_contents(sl_pipeline *p);
 
 int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
-    sl_pipeline *q = calloc(1, sizeof *q);
+    sl_pipeline *q = sl_xcalloc(1, sizeof *q);
     if (!q) return sl_error_set(err, SL_ENOMEM, "out of memory");
     memcpy(q->file, p->file, sizeof q->file);
     memcpy(q->base_dir, p->base_dir, sizeof q->base_dir);
@@ -1032,7 +1032,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
     if ((views || dash) && check_sql(p, views, dash, err)) goto fail;
     {
         size_t cap = 4096, len = 0;
-        char *j = malloc(cap);
+        char *j = sl_xmalloc(cap);
         len += (size_t)snprintf(j, cap, "{\"pipeline\":\"%s\",\"nodes\":[", p->name);
         int first = 1;
 #define JAPP(...)                                                                                  \
@@ -1040,7 +1040,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         int w_ = snprintf(j + len, cap - len, __VA_ARGS__);                                        \
         if ((size_t)w_ >= cap - len) {                                                             \
             cap = cap * 2 + (size_t)w_;                                                            \
-            j = realloc(j, cap);                                                                   \
+            j = sl_xrealloc(j, cap);                                                               \
             w_ = snprintf(j + len, cap - len, __VA_ARGS__);                                        \
         }                                                                                          \
         len += (size_t)w_;                                                                         \
