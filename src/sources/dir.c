@@ -546,6 +546,12 @@ static void apply_restore(sl_dir_source *d, int i) {
         if (best < 0 || w->pos > d->rr[best].pos) best = k;
     }
     int64_t pos = -1;
+    if (best < 0 && n != -2) { /* rows of its inode, none with its head */
+        sl_log_warn(
+            "dir source: file replaced or truncated while stopped, reading it from the start",
+            "\"path\":\"%s\",\"name\":\"%s\"", d->path, f->name);
+        d->truncated++;
+    }
     if (best >= 0) {
         pos = d->rr[best].pos;
         f->fplen = d->rr[best].fplen;
@@ -762,17 +768,16 @@ static int identify(sl_dir_source *d, int i, int fd, const struct stat *st) {
         f = &d->f[i];
     }
     if (n == 0) return i;
-    set_fp(d, i, head, n);
-    if (f->pos == 0) {
-        int64_t p = copy_pos(d, i, head, n);
-        if (p > 0) {
-            set_pos(d, f, p);
-            f->ahead = p > f->size;
-            mark_dirty(d, i);
-            sl_log_info("dir source: a copy of a file already read, resuming at its position",
-                        "\"path\":\"%s\",\"name\":\"%s\",\"position\":%lld", d->path, f->name,
-                        (long long)p);
-        }
+    int64_t p = f->pos == 0 ? copy_pos(d, i, head, n) : 0;
+    set_fp(d, i, head, n); /* after the lookup: it registers this file */
+    f = &d->f[i];
+    if (p > 0) {
+        set_pos(d, f, p);
+        f->ahead = p > f->size;
+        mark_dirty(d, i);
+        sl_log_info("dir source: a copy of a file already read, resuming at its position",
+                    "\"path\":\"%s\",\"name\":\"%s\",\"position\":%lld", d->path, f->name,
+                    (long long)p);
     }
     return i;
 }
