@@ -913,6 +913,13 @@ void sl_dir_each_dirty(sl_dir_source *d, sl_dir_pos_fn fn, void *ud) {
     for (int k = 0; k < d->dirty.n; k++) {
         dfile *f = &d->f[d->dirty.v[k]];
         if (!f->key) continue; /* nothing read (cannot happen: reading fingerprints) */
+        if (f->fplen < FP_MAX && f->pos > f->fplen && !f->nameless) {
+            /* read past a short fingerprint in one go: lengthen it, so that a
+             * copy made now (copytruncate) is recognised */
+            char head[FP_MAX];
+            int n = head_at(d, f->name, head);
+            if (n > f->fplen && fp_of(head, f->fplen) == f->fp) set_fp(d, d->dirty.v[k], head, n);
+        }
         fn(ud, f->key, f->pos);
         f->reported = f->pos;
         ivec_push(&d->rep, d->dirty.v[k]);
