@@ -133,6 +133,7 @@ struct sl_dir_source {
     /* accounting */
     int64_t npend, pend_bytes, truncated;
     ivec dirty, rep, cq;
+    ivec trunc; /* the last truncated files (index, or -(row + 1)): copytruncate's originals */
     /* max files per trigger */
     int max_files, started;
     /* cleanup */
@@ -252,12 +253,36 @@ static int64_t rec_pos(const sl_dir_source *d, int64_t rec) {
     return rec >= 0 ? d->f[rec].pos : d->rr[-rec - 1].pos;
 }
 
+#define TRUNC_KEEP 64
+
+/* Remembers a truncated file (or a restored row of a file truncated while
+ * stopped): a copy of it may come (copytruncate), even of a short one. */
+static void note_truncated(sl_dir_source *d, int64_t rec) {
+    if (d->trunc.n == TRUNC_KEEP) {
+        memmove(d->trunc.v, d->trunc.v + 1, (TRUNC_KEEP - 1) * sizeof *d->trunc.v);
+        d->trunc.n--;
+    }
+    ivec_push(&d->trunc, (int)rec);
+}
+
 /* Where a new file i, whose head is `head`, resumes if it is a copy of a file
- * already read: one with the same full fingerprint (any name), or the file
- * that had its name before and is gone, or a restored row of its name not
- * matched to a file, whose (shorter) fingerprinted head it starts with. */
+ * already read: one with the same full fingerprint (any name); a truncated
+ * file (another inode) whose fingerprinted head it starts with, the longest
+ * such head; the file that had its name before and is gone, or a restored
+ * row of its name not matched to a file, whose head it starts with. */
 static int64_t copy_pos(sl_dir_source *d, int i, const char *head, int n) {
     int64_t best = 0;
+    int bestlen = 0;
+    for (int k = 0; k < d->trunc.n; k++) {
+        int64_t rec = d->trunc.v[k];
+        uint64_t ino = rec >= 0 ? d->f[rec].ino : d->rr[-rec - 1].ino;
+        int len = rec >= 0 ? d->f[rec].fplen : d->rr[-rec - 1].fplen;
+        uint64_t fp = rec >= 0 ? d->f[rec].fp : d->rr[-rec - 1].fp;
+        if (ino == d->f[i].ino || !len || len > n || len < bestlen || fp_of(head, len) != fp)
+            continue;
+        if (len > bestlen || rec_pos(d, rec) > best) best = rec_pos(d, rec);
+        bestlen = len;
+    }
     if (n == FP_MAX) {
         int64_t *e = sl_hmap_get(d->fpfull, fp_of(head, n));
         if (e && *e != i && rec_pos(d, *e) > best) best = rec_pos(d, *e);
@@ -368,6 +393,7 @@ static int reincarnate(sl_dir_source *d, int i, const struct stat *st, const cha
     forget(d, i);
     set_size(d, &d->f[i], d->f[i].pos);
     d->truncated++;
+    if (d->f[i].fplen) note_truncated(d, i);
     int j = add_file(d, sl_xstrdup(d->f[i].name), st, false);
     d->f[j].prev = i;
     return j;
@@ -482,6 +508,7 @@ void sl_dir_free(sl_dir_source *d) {
     free(d->dirty.v);
     free(d->rep.v);
     free(d->cq.v);
+    free(d->trunc.v);
     free(d->buf);
     free(d);
 }
@@ -541,7 +568,10 @@ static void apply_restore(sl_dir_source *d, int i) {
         rrow *w = &d->rr[k];
         if (w->ino != f->ino) continue;
         if (n == -2) n = head_at(d, f->name, head);
-        if (w->fplen > n || fp_of(head, w->fplen) != w->fp) continue; /* inode reused */
+        if (w->fplen > n || fp_of(head, w->fplen) != w->fp) { /* truncated, or inode reused */
+            note_truncated(d, -(int64_t)k - 1);
+            continue;
+        }
         w->used = true;
         if (best < 0 || w->pos > d->rr[best].pos) best = k;
     }

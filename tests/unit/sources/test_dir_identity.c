@@ -232,6 +232,28 @@ static void test_rename_rotation(void **state) {
     sl_dir_free(d);
 }
 
+/* Rotation to a name outside the pattern: the rotated file is still read to
+ * its end (followed by inode). */
+static void test_rotation_out_of_pattern(void **state) {
+    (void)state;
+    put_lines("app.log", "a", 0, 10, "w");
+    sl_error err = {0};
+    sl_dir_source *d = sl_dir_open(dir, "*.log", &err);
+    assert_non_null(d);
+    scan(d);
+    assert_int_equal(drain(d, false, NULL), 10);
+    put_lines("app.log", "a", 10, 5, "a");
+    mv("app.log", "app.log.1");
+    put_lines("app.log.1", "a", 15, 2, "a");
+    put_lines("app.log", "b", 0, 3, "w");
+    scan(d);
+    out[0] = 0;
+    assert_int_equal(drain(d, false, out), 10);
+    assert_once("a", 10, 7);
+    assert_once("b", 0, 3);
+    sl_dir_free(d);
+}
+
 /* Truncation: a size below the position starts the file again from 0 and is
  * counted; also when it happens while stopped. */
 static void test_truncation(void **state) {
@@ -309,6 +331,32 @@ static void test_copytruncate(void **state) {
     assert_int_equal(drain(d, true, out), 7);
     assert_once("b", 16, 4);
     assert_once("c", 0, 3);
+    sl_dir_free(d);
+}
+
+/* copytruncate of a file read while it was shorter than a fingerprint: the
+ * copy is still recognised (it starts with the truncated file's head). */
+static void test_copytruncate_short(void **state) {
+    (void)state;
+    put_lines("app.log", "a", 0, 2, "w"); /* 82 bytes */
+    sl_dir_source *d = open_restore(NULL);
+    assert_int_equal(drain(d, false, NULL), 2);
+    store_t st = {0};
+    commit(d, &st);
+    sl_dir_free(d);
+    put_lines("app.log", "a", 2, 20, "a"); /* while stopped */
+    char a[1024], b[1024], cmd[2200];
+    path_of(a, sizeof a, "app.log");
+    path_of(b, sizeof b, "app.log.1");
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", a, b);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(truncate(a, 0), 0);
+    put_lines("app.log", "b", 0, 1, "a");
+    d = open_restore(&st);
+    out[0] = 0;
+    assert_int_equal(drain(d, true, out), 21);
+    assert_once("a", 2, 20);
+    assert_once("b", 0, 1);
     sl_dir_free(d);
 }
 
@@ -396,8 +444,10 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rename_into_place_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_out_of_pattern, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_only_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_only_row_fully_read, setup, teardown),
