@@ -568,15 +568,15 @@ static void apply_restore(sl_dir_source *d, int i) {
         rrow *w = &d->rr[k];
         if (w->ino != f->ino) continue;
         if (n == -2) n = head_at(d, f->name, head);
-        if (w->fplen > n || fp_of(head, w->fplen) != w->fp) { /* truncated, or inode reused */
-            note_truncated(d, -(int64_t)k - 1);
+        if (w->fplen > n || fp_of(head, w->fplen) != w->fp) {    /* truncated, or inode reused */
+            if (!d->scanned) note_truncated(d, -(int64_t)k - 1); /* while stopped */
             continue;
         }
         w->used = true;
         if (best < 0 || w->pos > d->rr[best].pos) best = k;
     }
     int64_t pos = -1;
-    if (best < 0 && n != -2) { /* rows of its inode, none with its head */
+    if (best < 0 && n != -2 && !d->scanned) { /* rows of its inode, none with its head */
         sl_log_warn(
             "dir source: file replaced or truncated while stopped, reading it from the start",
             "\"path\":\"%s\",\"name\":\"%s\"", d->path, f->name);

@@ -71,7 +71,8 @@
  *
  * Memory: ~150 bytes per file seen in the life of the source (name, row name,
  * position, index, inode, fingerprint); a truncated or replaced file is a new
- * one. Part ids are never reused or compacted, so formats may key state
+ * one; plus ~100 bytes per restored row with an identity and per rename.
+ * Part ids are never reused or compacted, so formats may key state
  * (CSV headers) by part id.
  *
  * Not thread-safe: one source belongs to the engine's data-path thread.
