@@ -181,11 +181,14 @@ static void mark_dirty(sl_dir_source *d, int i) {
     ivec_push(&d->dirty, i);
 }
 
+static bool wanted(const sl_dir_source *d, const char *name);
+
 static void enqueue_cleanup(sl_dir_source *d, int i) {
     dfile *f = &d->f[i];
     if (d->cleanup == SL_DIR_CLEANUP_NONE || f->queued || f->gone || f->nameless ||
         f->committed < 0 || f->committed < f->size)
         return;
+    if (!wanted(d, f->name)) return; /* rotated out of the pattern: not ours to clean */
     f->queued = true;
     ivec_push(&d->cq, i);
 }
@@ -615,6 +618,21 @@ static void apply_restore(sl_dir_source *d, int i) {
 
 /* ---- scanning ---------------------------------------------------------- */
 
+/* true if a restored row is the file `name` with this inode (its head still
+ * has the row's fingerprint): a file rotated out of the pattern while
+ * stopped, to be read to its end. */
+static bool restored_here(sl_dir_source *d, const char *name, uint64_t ino) {
+    int64_t *r = sl_hmap_get(d->rr_ino, ino_key(ino));
+    if (!r) return false;
+    char head[FP_MAX];
+    int n = head_at(d, name, head);
+    for (int k = (int)*r; k >= 0; k = d->rr[k].next_ino) {
+        const rrow *w = &d->rr[k];
+        if (w->ino == ino && w->fplen <= n && fp_of(head, w->fplen) == w->fp) return true;
+    }
+    return false;
+}
+
 static int cmp_fresh(const void *a, const void *b) {
     return strcmp(((const fresh_t *)a)->name, ((const fresh_t *)b)->name);
 }
@@ -651,7 +669,7 @@ static void add_fresh(sl_dir_source *d) {
             restat_st(d, j, &st);
             continue;
         }
-        if (fresh[i].known_only) {
+        if (fresh[i].known_only && !restored_here(d, fresh[i].name, (uint64_t)st.st_ino)) {
             free(fresh[i].name);
             continue;
         }
@@ -685,7 +703,8 @@ static int full_scan(sl_dir_source *d, sl_error *err) {
         }
         if (wanted(d, de->d_name))
             fresh_push(d, de->d_name, false, false);
-        else if (sl_hmap_get(d->by_ino, ino_key((uint64_t)de->d_ino)))
+        else if (sl_hmap_get(d->by_ino, ino_key((uint64_t)de->d_ino)) ||
+                 (!d->scanned && sl_hmap_get(d->rr_ino, ino_key((uint64_t)de->d_ino))))
             fresh_push(d, de->d_name, false, true); /* a known file renamed out of the pattern */
     }
     closedir(dir);

@@ -30,8 +30,10 @@
  * fingerprint grows with the file up to that length). Then:
  *  - a rename keeps the file (rotation app.log -> app.log.1): it is read on
  *    to its end under its new name, even one outside the pattern (renames
- *    are seen by inode; a full scan sees only names in the pattern), and the
- *    new app.log is a new file read from 0;
+ *    are seen by inode; the first scan after a restart also takes a name
+ *    outside the pattern whose inode and head match a restored row; later
+ *    full scans look only at known inodes there), and the new app.log is a
+ *    new file read from 0. Files outside the pattern are never cleaned up;
  *  - a name replaced by another file (a dot-file renamed into place over
  *    it) is a new file, read from 0; the replaced file is read to its end
  *    only if it was being read (its descriptor is open), else its unread

@@ -251,6 +251,24 @@ static void test_rotation_out_of_pattern(void **state) {
     assert_int_equal(drain(d, false, out), 10);
     assert_once("a", 10, 7);
     assert_once("b", 0, 3);
+    store_t st = {0};
+    commit(d, &st);
+    sl_dir_free(d);
+    /* rotated out of the pattern while stopped: read to its end after a restart */
+    put_lines("app.log", "b", 3, 4, "a");
+    mv("app.log.1", "app.log.2");
+    mv("app.log", "app.log.1");
+    put_lines("app.log.1", "b", 7, 2, "a");
+    put_lines("app.log", "c", 0, 5, "w");
+    d = sl_dir_open(dir, "*.log", &err);
+    assert_non_null(d);
+    for (int i = 0; i < st.n; i++)
+        sl_dir_restore(d, st.name[i], st.pos[i]);
+    scan(d);
+    out[0] = 0;
+    assert_int_equal(drain(d, true, out), 11);
+    assert_once("b", 3, 6);
+    assert_once("c", 0, 5);
     sl_dir_free(d);
 }
 
