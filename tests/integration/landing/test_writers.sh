@@ -6,6 +6,8 @@
 # Each is followed by a live `sluice run` killed with SIGKILL and restarted
 # while the writers write, then across `--once` runs (one of them killed) with
 # the writers between runs; at the end every id written is in its table once.
+# Last, a checkpoint rewritten the way the version before identities wrote it
+# (rows named by file name only) must resume its file, then be retired (-1).
 source "$(dirname "$0")/../lib.sh"
 need sqlite3
 IN=$TMP/in
@@ -147,3 +149,17 @@ bad=$(sqlite3 "$DB" "SELECT count(*) FROM t_rename WHERE _source NOT LIKE 'app.l
 [ "$bad" = 0 ] || fail "$bad rows whose _source is not a file name"
 trunc=$(grep -c 'truncated or replaced' "$TMP/run.log" || true)
 ok "--once: 3 rounds (a SIGKILL in each), every id once; $n rotated file names in _source, $trunc truncations logged"
+
+# ---- a checkpoint written before files had identities (rows named by file name only)
+sqlite3 "$DB" "INSERT INTO _sluice_positions SELECT source, 'app.ndjson', max(position) FROM _sluice_positions
+  WHERE source = 'append' AND partition LIKE 'app.ndjson#%';
+  DELETE FROM _sluice_positions WHERE source = 'append' AND partition LIKE 'app.ndjson#%';"
+writers 2
+(run --once 2>>"$TMP/run.log") || fail "name-only checkpoint: $(tail -3 "$TMP/run.log")"
+check "resuming a name-only checkpoint"
+legacy=$(sqlite3 "$DB" "SELECT position FROM _sluice_positions WHERE source = 'append' AND partition = 'app.ndjson'")
+[ "$legacy" = -1 ] || fail "the name-only row should be retired (-1), is $legacy"
+writers 1
+(run --once 2>>"$TMP/run.log") || fail "after a name-only checkpoint: $(tail -3 "$TMP/run.log")"
+check "after a name-only checkpoint"
+ok "a name-only checkpoint resumes its file, then is retired"
