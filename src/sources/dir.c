@@ -300,7 +300,7 @@ static int64_t copy_pos(sl_dir_source *d, int i, const char *head, int n) {
     int64_t *r = sl_hmap_get(d->rr_name, name_key(f->name));
     for (int k = r ? (int)*r : -1; k >= 0; k = d->rr[k].next_name) {
         const rrow *w = &d->rr[k];
-        if (!w->used && !strcmp(w->name, f->name) && w->fplen <= n &&
+        if (!w->used && w->ino != f->ino && !strcmp(w->name, f->name) && w->fplen <= n &&
             fp_of(head, w->fplen) == w->fp && w->pos > best)
             best = w->pos;
     }
@@ -309,6 +309,16 @@ static int64_t copy_pos(sl_dir_source *d, int i, const char *head, int n) {
 
 static int64_t mtime_of(const struct stat *st) {
     return (int64_t)st->st_mtim.tv_sec * SL_US_PER_SEC + st->st_mtim.tv_nsec / 1000;
+}
+
+/* File i has no name in the directory any more (renamed away, replaced):
+ * it cannot be opened again, so what is left of it is not waiting. The
+ * file being read is read to its end through its descriptor. */
+static void unname(sl_dir_source *d, int i) {
+    dfile *f = &d->f[i];
+    hdel_if(d->by_name, name_key(f->name), i);
+    f->nameless = true;
+    if (d->cur != i && f->size > f->pos) set_size(d, f, f->pos);
 }
 
 /* Appends a new file; it takes the name (and the inode) from whoever had it. */
@@ -332,7 +342,7 @@ static int add_file(sl_dir_source *d, char *name, const struct stat *st, bool cl
     d->names[i + 1] = NULL;
     uint64_t h = name_key(name);
     int64_t *had = sl_hmap_get(d->by_name, h);
-    if (had) d->f[*had].nameless = true;
+    if (had) unname(d, (int)*had);
     hset(d->by_name, h, i);
     int64_t *last = sl_hmap_get(d->last_name, h);
     f->prev = last ? (int)*last : -1;
@@ -340,16 +350,6 @@ static int add_file(sl_dir_source *d, char *name, const struct stat *st, bool cl
     hset(d->by_ino, ino_key(f->ino), i);
     d->n++;
     return i;
-}
-
-/* File i has no name in the directory any more (renamed away, replaced):
- * it cannot be opened again, so what is left of it is not waiting. The
- * file being read is read to its end through its descriptor. */
-static void unname(sl_dir_source *d, int i) {
-    dfile *f = &d->f[i];
-    hdel_if(d->by_name, name_key(f->name), i);
-    f->nameless = true;
-    if (d->cur != i && f->size > f->pos) set_size(d, f, f->pos);
 }
 
 /* File i is deleted (or cleaned up). */
@@ -398,7 +398,7 @@ static int reincarnate(sl_dir_source *d, int i, const struct stat *st, const cha
     d->truncated++;
     if (d->f[i].fplen) note_truncated(d, i);
     int j = add_file(d, sl_xstrdup(d->f[i].name), st, false);
-    d->f[j].prev = i;
+    d->f[j].prev = -1; /* not a re-delivery of i: new lines under the same inode */
     return j;
 }
 

@@ -307,6 +307,30 @@ static void test_truncation(void **state) {
     sl_dir_free(d);
 }
 
+/* Truncated and rewritten with the same first line (a header): still read
+ * from 0, live and while stopped. */
+static void test_truncation_same_head(void **state) {
+    (void)state;
+    put("app.log", "ts,v\n1,a\n2,b\n", "w");
+    sl_dir_source *d = open_restore(NULL);
+    assert_int_equal(drain(d, false, NULL), 3);
+    store_t st = {0};
+    commit(d, &st);
+    put("app.log", "ts,v\n3,c\n", "w");
+    scan(d);
+    out[0] = 0;
+    assert_int_equal(drain(d, false, out), 2);
+    assert_string_equal(out, "ts,v\n3,c\n");
+    commit(d, &st);
+    sl_dir_free(d);
+    put("app.log", "ts,v\n", "w");
+    d = open_restore(&st);
+    out[0] = 0;
+    assert_int_equal(drain(d, true, out), 1);
+    assert_string_equal(out, "ts,v\n");
+    sl_dir_free(d);
+}
+
 /* copytruncate: app.log copied to app.log.1 (a new inode with the same head),
  * then truncated. The copy resumes where app.log was read to, so the lines
  * written before the copy are read once; the new app.log from 0. */
@@ -464,6 +488,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_rename_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_out_of_pattern, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_same_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup, teardown),
