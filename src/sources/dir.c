@@ -4,8 +4,16 @@
  * Data structures, chosen so that every per-scan and per-commit cost is
  * proportional to what changed, never to the number of files seen:
  *   f[]        every file ever seen, in discovery order (name order within
- *              one scan); its index is its part id, never reused;
- *   by_name    name hash -> index (the hash is the identity, see hash.h);
+ *              one scan); its index is its part id, never reused. A file is
+ *              one content under one inode: a truncated or replaced file is
+ *              a new entry, a renamed one keeps its entry;
+ *   by_name    name hash -> index of the file under that name now;
+ *   by_ino     inode -> index of the file known with that inode;
+ *   last_name  name hash -> the last index ever under that name (a new file
+ *              under the name remembers it as `prev`: a re-delivered copy);
+ *   fpfull     full fingerprint -> the file (or restored row) last seen
+ *              with it, so a copy resumes where its original was read to;
+ *   rr[]       restored rows with an identity, chained by inode and name;
  *   scan_from  files before it are fully read, so picking the next file is
  *              amortised O(1);
  *   dirty[]    indexes whose position changed since the last clear (the
@@ -39,17 +47,36 @@
 #define BUF_SIZE (4u << 20)
 #define IDLE_US (2 * SL_US_PER_SEC)
 #define LONG_PREFIX 4096 /* bytes of an overlong line kept as its raw text */
-#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF)
+#define WATCH_MASK                                                                                 \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY | IN_DELETE_SELF |       \
+     IN_MOVE_SELF)
+#define FP_MAX SL_DIR_FINGERPRINT /* bytes of a file's head in its fingerprint */
 
 typedef struct {
-    char *name;
+    char *name; /* the name now (the last one, once gone) */
+    char *key;  /* position row: name#ino:fplen:fp; NULL until fingerprinted */
+    uint64_t ino;
+    uint64_t fp;  /* hash of the first fplen bytes */
+    int fplen;    /* 0: not fingerprinted yet (nothing read) */
+    int prev;     /* the file under this name before, -1 */
     int64_t pos;  /* consumed offset */
     int64_t size; /* as of the last stat */
     int64_t mtime_us;
     int64_t reported;  /* pos given to the last each_dirty */
     int64_t committed; /* durable position, -1 if none */
     bool dirty, closed, gone, queued;
+    bool nameless; /* renamed away or replaced: no name in the directory */
+    bool ahead;    /* a copy whose position is past its size (still being copied) */
 } dfile;
+
+typedef struct { /* a restored position row with an identity */
+    char *key, *name;
+    uint64_t ino, fp;
+    int fplen;
+    int64_t pos;
+    int next_ino, next_name; /* chains, -1 ends */
+    bool used;               /* matched a file by inode */
+} rrow;
 
 typedef struct {
     int *v;
@@ -64,24 +91,33 @@ static void ivec_push(ivec *a, int x) {
     a->v[a->n++] = x;
 }
 
+typedef struct {
+    char *name;
+    bool closed;
+    bool known_only; /* a rename to a name outside the pattern: only to follow a known file */
+} fresh_t;
+
 struct sl_dir_source {
     char path[PATH_MAX];
     char pattern[256];
     dfile *f;
     const char **names;
     int n, cap;
-    sl_hmap *by_name; /* name hash -> index */
-    int cur;          /* file being read, -1 none */
-    int scan_from;    /* files before this index are fully read */
-    int fd;           /* open fd of cur */
-    char *buf;        /* bcap + padding */
-    size_t bcap;      /* at least max_line + 1, so a line that fits is whole */
-    size_t blen;      /* bytes in buf */
-    size_t bconsumed; /* bytes of buf consumed */
-    int64_t boff;     /* file offset of buf[0] */
-    bool fake_nl;     /* a '\n' was appended at EOF */
-    size_t vend;      /* buf index where the last view ended */
-    bool held;        /* the last next() waits for the end of a last line */
+    sl_hmap *by_name;   /* name hash -> index */
+    sl_hmap *by_ino;    /* inode -> index */
+    sl_hmap *last_name; /* name hash -> last index under the name */
+    sl_hmap *fpfull;    /* full fingerprint -> index, or -(row + 1) */
+    int cur;            /* file being read, -1 none */
+    int scan_from;      /* files before this index are fully read */
+    int fd;             /* open fd of cur */
+    char *buf;          /* bcap + padding */
+    size_t bcap;        /* at least max_line + 1, so a line that fits is whole */
+    size_t blen;        /* bytes in buf */
+    size_t bconsumed;   /* bytes of buf consumed */
+    int64_t boff;       /* file offset of buf[0] */
+    bool fake_nl;       /* a '\n' was appended at EOF */
+    size_t vend;        /* buf index where the last view ended */
+    bool held;          /* the last next() waits for the end of a last line */
     /* lines */
     int64_t line_timeout_us;
     size_t max_line;
@@ -92,13 +128,26 @@ struct sl_dir_source {
     int64_t lbytes;   /* its length without the '\n' (lready) */
     char *lprefix;    /* LONG_PREFIX + padding: its first bytes (lskip) */
     size_t lprefix_len;
-    sl_hmap *restored; /* name hash -> pos, for files not seen yet */
+    /* restored positions */
+    rrow *rr;
+    int nrr, caprr;
+    sl_hmap *rr_ino, *rr_name; /* -> first row of the chain */
+    sl_hmap *legacy;           /* name hash -> pos: rows written before identities */
+    char **retire;             /* legacy rows to overwrite with -1 at the next commit */
+    int nretire;
+    bool scanned; /* the first scan is done */
+    /* names replaced by a rename, kept for views handed out earlier */
+    char **old;
+    int nold, capold;
     /* inotify */
     int ino; /* -1: full scans only */
     bool need_full;
+    fresh_t *fr; /* names found by the current scan */
+    int nfr, capfr;
     /* accounting */
-    int64_t npend, pend_bytes;
+    int64_t npend, pend_bytes, truncated;
     ivec dirty, rep, cq;
+    ivec trunc; /* the last truncated files (index, or -(row + 1)): copytruncate's originals */
     /* max files per trigger */
     int max_files, started;
     /* cleanup */
@@ -106,6 +155,21 @@ struct sl_dir_source {
     char archive[PATH_MAX];
     int64_t cleaned;
 };
+
+static uint64_t name_key(const char *s) { return sl_hash_bytes(s, strlen(s), 0); }
+static uint64_t ino_key(uint64_t ino) { return sl_hash_int((int64_t)ino, 0); }
+static uint64_t fp_of(const char *head, int n) { return sl_hash_bytes(head, (size_t)n, 0); }
+
+/* Sets a map's payload, inserting or replacing. */
+static void hset(sl_hmap *m, uint64_t k, int64_t v) {
+    int64_t *slot;
+    if (!sl_hmap_put(m, k, v, &slot)) *slot = v;
+}
+/* Removes k if it maps to v. */
+static void hdel_if(sl_hmap *m, uint64_t k, int64_t v) {
+    int64_t *p = sl_hmap_get(m, k);
+    if (p && *p == v) sl_hmap_del(m, k);
+}
 
 /* ---- accounting -------------------------------------------------------- */
 
@@ -125,14 +189,273 @@ static void set_size(sl_dir_source *d, dfile *f, int64_t size) {
     f->size = size;
     dir_acct(d, f);
 }
+static void mark_dirty(sl_dir_source *d, int i) {
+    if (d->f[i].dirty) return;
+    d->f[i].dirty = true;
+    ivec_push(&d->dirty, i);
+}
+
+static bool wanted(const sl_dir_source *d, const char *name);
 
 static void enqueue_cleanup(sl_dir_source *d, int i) {
     dfile *f = &d->f[i];
-    if (d->cleanup == SL_DIR_CLEANUP_NONE || f->queued || f->gone || f->committed < 0 ||
-        f->committed < f->size)
+    if (d->cleanup == SL_DIR_CLEANUP_NONE || f->queued || f->gone || f->nameless ||
+        f->committed < 0 || f->committed < f->size)
         return;
+    if (!wanted(d, f->name)) return; /* rotated out of the pattern: not ours to clean */
     f->queued = true;
     ivec_push(&d->cq, i);
+}
+
+/* ---- identity ---------------------------------------------------------- */
+
+/* The position row's name: the file's name, '#', inode, ':', fingerprinted
+ * bytes, ':', their hash in hex. */
+static void make_key(dfile *f) {
+    free(f->key);
+    size_t n = strlen(f->name) + 64;
+    f->key = sl_xmalloc(n);
+    snprintf(f->key, n, "%s#%llu:%d:%016llx", f->name, (unsigned long long)f->ino, f->fplen,
+             (unsigned long long)f->fp);
+}
+
+/* Parses a row name made by make_key; false for a name-only row (written
+ * before files had identities). */
+static bool parse_key(const char *key, size_t *namelen, uint64_t *ino, int *fplen, uint64_t *fp) {
+    const char *h = strrchr(key, '#');
+    if (!h || h == key) return false;
+    const char *p = h + 1;
+    char *e;
+    if (*p < '0' || *p > '9') return false;
+    unsigned long long i = strtoull(p, &e, 10);
+    if (*e != ':') return false;
+    p = e + 1;
+    if (*p < '0' || *p > '9') return false;
+    long l = strtol(p, &e, 10);
+    if (*e != ':' || l < 1 || l > FP_MAX) return false;
+    p = e + 1;
+    if (strlen(p) != 16 || strspn(p, "0123456789abcdef") != 16) return false;
+    *fp = strtoull(p, NULL, 16);
+    *namelen = (size_t)(h - key);
+    *ino = i;
+    *fplen = (int)l;
+    return true;
+}
+
+/* Reads the head of a file (up to FP_MAX bytes); -1 if it cannot be read. */
+static int head_of(int fd, char *head) {
+    ssize_t r = pread(fd, head, FP_MAX, 0);
+    return r < 0 ? -1 : (int)r;
+}
+static int head_at(const sl_dir_source *d, const char *name, char *head) {
+    char full[PATH_MAX];
+    snprintf(full, sizeof full, "%s/%s", d->path, name);
+    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int n = head_of(fd, head);
+    close(fd);
+    return n;
+}
+
+/* Fingerprints file i with the n bytes of its head. */
+static void set_fp(sl_dir_source *d, int i, const char *head, int n) {
+    dfile *f = &d->f[i];
+    f->fplen = n;
+    f->fp = fp_of(head, n);
+    make_key(f);
+    if (n == FP_MAX) hset(d->fpfull, f->fp, i);
+}
+
+static int64_t rec_pos(const sl_dir_source *d, int64_t rec) {
+    return rec >= 0 ? d->f[rec].pos : d->rr[-rec - 1].pos;
+}
+
+#define TRUNC_KEEP 64
+
+/* Remembers a truncated file (or a restored row of a file truncated while
+ * stopped): a copy of it may come (copytruncate), even of a short one. */
+static void note_truncated(sl_dir_source *d, int64_t rec) {
+    if (d->trunc.n == TRUNC_KEEP) {
+        memmove(d->trunc.v, d->trunc.v + 1, (TRUNC_KEEP - 1) * sizeof *d->trunc.v);
+        d->trunc.n--;
+    }
+    ivec_push(&d->trunc, (int)rec);
+}
+
+/* Where a new file i, whose head is `head`, resumes if it is a copy of a file
+ * already read: one with the same full fingerprint (any name); a truncated
+ * file (another inode) whose fingerprinted head it starts with, the longest
+ * such head; the file that had its name before and is gone, or a restored
+ * row of its name not matched to a file, whose head it starts with. */
+static int64_t copy_pos(sl_dir_source *d, int i, const char *head, int n) {
+    int64_t best = 0;
+    int bestlen = 0;
+    for (int k = 0; k < d->trunc.n; k++) {
+        int64_t rec = d->trunc.v[k];
+        uint64_t ino = rec >= 0 ? d->f[rec].ino : d->rr[-rec - 1].ino;
+        int len = rec >= 0 ? d->f[rec].fplen : d->rr[-rec - 1].fplen;
+        uint64_t fp = rec >= 0 ? d->f[rec].fp : d->rr[-rec - 1].fp;
+        if (ino == d->f[i].ino || !len || len > n || len < bestlen || fp_of(head, len) != fp)
+            continue;
+        if (len > bestlen || rec_pos(d, rec) > best) best = rec_pos(d, rec);
+        bestlen = len;
+    }
+    if (n == FP_MAX) {
+        int64_t *e = sl_hmap_get(d->fpfull, fp_of(head, n));
+        if (e && *e != i && rec_pos(d, *e) > best) best = rec_pos(d, *e);
+    }
+    const dfile *f = &d->f[i];
+    if (f->prev >= 0) {
+        const dfile *k = &d->f[f->prev];
+        if ((k->gone || k->nameless) && k->fplen && k->fplen <= n &&
+            fp_of(head, k->fplen) == k->fp && k->pos > best)
+            best = k->pos;
+    }
+    int64_t *r = sl_hmap_get(d->rr_name, name_key(f->name));
+    for (int k = r ? (int)*r : -1; k >= 0; k = d->rr[k].next_name) {
+        const rrow *w = &d->rr[k];
+        if (!w->used && w->ino != f->ino && !strcmp(w->name, f->name) && w->fplen <= n &&
+            fp_of(head, w->fplen) == w->fp && w->pos > best)
+            best = w->pos;
+    }
+    return best;
+}
+
+static int64_t mtime_of(const struct stat *st) {
+    return (int64_t)st->st_mtim.tv_sec * SL_US_PER_SEC + st->st_mtim.tv_nsec / 1000;
+}
+
+/* File i has no name in the directory any more (renamed away, replaced):
+ * it cannot be opened again, so what is left of it is not waiting. The
+ * file being read is read to its end through its descriptor. */
+static void unname(sl_dir_source *d, int i) {
+    dfile *f = &d->f[i];
+    hdel_if(d->by_name, name_key(f->name), i);
+    f->nameless = true;
+    if (d->cur != i && f->size > f->pos) set_size(d, f, f->pos);
+}
+
+/* Appends a new file; it takes the name (and the inode) from whoever had it. */
+static int add_file(sl_dir_source *d, char *name, const struct stat *st, bool closed) {
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        d->f = sl_xreallocarray(d->f, (size_t)d->cap, sizeof *d->f);
+        d->names = sl_xreallocarray(d->names, (size_t)d->cap + 1, sizeof *d->names);
+    }
+    int i = d->n;
+    dfile *f = &d->f[i];
+    memset(f, 0, sizeof *f);
+    f->name = name;
+    f->ino = (uint64_t)st->st_ino;
+    f->committed = -1;
+    f->closed = closed;
+    f->size = st->st_size;
+    f->mtime_us = mtime_of(st);
+    dir_acct(d, f);
+    d->names[i] = f->name;
+    d->names[i + 1] = NULL;
+    uint64_t h = name_key(name);
+    int64_t *had = sl_hmap_get(d->by_name, h);
+    if (had) unname(d, (int)*had);
+    hset(d->by_name, h, i);
+    int64_t *last = sl_hmap_get(d->last_name, h);
+    f->prev = last ? (int)*last : -1;
+    hset(d->last_name, h, i);
+    hset(d->by_ino, ino_key(f->ino), i);
+    d->n++;
+    return i;
+}
+
+/* File i is deleted (or cleaned up). */
+static void forget(sl_dir_source *d, int i) {
+    unname(d, i);
+    hdel_if(d->by_ino, ino_key(d->f[i].ino), i);
+    d->f[i].gone = true;
+}
+
+/* File i now has this name (a rename). Takes the name. */
+static void rename_to(sl_dir_source *d, int i, char *name) {
+    dfile *f = &d->f[i];
+    if (!f->nameless) hdel_if(d->by_name, name_key(f->name), i);
+    if (d->nold == d->capold) {
+        d->capold = d->capold ? d->capold * 2 : 16;
+        d->old = sl_xreallocarray(d->old, (size_t)d->capold, sizeof *d->old);
+    }
+    d->old[d->nold++] = f->name; /* rows read earlier may still point at it */
+    f->name = name;
+    d->names[i] = name;
+    uint64_t h = name_key(name);
+    int64_t *had = sl_hmap_get(d->by_name, h);
+    if (had && *had != i) unname(d, (int)*had);
+    hset(d->by_name, h, i);
+    hset(d->last_name, h, i);
+    f->nameless = f->gone = false;
+    sl_log_info("dir source: file renamed", "\"path\":\"%s\",\"name\":\"%s\"", d->path, name);
+}
+
+/* The content under file i's inode is not the one read (truncated, or the
+ * inode reused): file i is done, and a new file, read from 0, takes its name
+ * and inode. Returns the new index. */
+static int reincarnate(sl_dir_source *d, int i, const struct stat *st, const char *why) {
+    if (d->cur == i) {
+        if (d->fd >= 0) close(d->fd);
+        d->fd = -1;
+        d->cur = -1;
+        d->blen = d->bconsumed = 0;
+        d->fake_nl = false;
+    }
+    sl_log_warn("dir source: file truncated or replaced, reading it again from the start",
+                "\"path\":\"%s\",\"name\":\"%s\",\"why\":\"%s\",\"position\":%lld,\"size\":%lld",
+                d->path, d->f[i].name, why, (long long)d->f[i].pos, (long long)st->st_size);
+    forget(d, i);
+    set_size(d, &d->f[i], d->f[i].pos);
+    d->truncated++;
+    if (d->f[i].fplen) note_truncated(d, i);
+    int j = add_file(d, sl_xstrdup(d->f[i].name), st, false);
+    d->f[j].prev = -1; /* not a re-delivery of i: new lines under the same inode */
+    return j;
+}
+
+/* A stat of known file i: growth, truncation. Returns its index (a new one
+ * if it was truncated). */
+static int restat_st(sl_dir_source *d, int i, const struct stat *st) {
+    dfile *f = &d->f[i];
+    if (f->ahead && st->st_size >= f->pos) f->ahead = false;
+    if (st->st_size < f->pos && !f->ahead) {
+        i = reincarnate(d, i, st, "size below the position");
+        f = &d->f[i];
+    }
+    if (st->st_size != f->size) set_size(d, f, st->st_size);
+    f->mtime_us = mtime_of(st);
+    if (f->pos < f->size && i < d->scan_from) d->scan_from = i;
+    enqueue_cleanup(d, i);
+    return i;
+}
+
+static void fresh_push(sl_dir_source *d, const char *name, bool closed, bool known_only) {
+    if (d->nfr == d->capfr) {
+        d->capfr = d->capfr ? d->capfr * 2 : 64;
+        d->fr = sl_xreallocarray(d->fr, (size_t)d->capfr, sizeof *d->fr);
+    }
+    d->fr[d->nfr].name = sl_xstrdup(name);
+    d->fr[d->nfr].closed = closed;
+    d->fr[d->nfr++].known_only = known_only;
+}
+
+/* Re-stats known file i under its name: growth, truncation, or the name now
+ * holds another file (then that one is looked at as a new name). */
+static void restat(sl_dir_source *d, int i) {
+    dfile *f = &d->f[i];
+    char full[PATH_MAX];
+    snprintf(full, sizeof full, "%s/%s", d->path, f->name);
+    struct stat st;
+    if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) return;
+    if ((uint64_t)st.st_ino != f->ino) {
+        unname(d, i);
+        fresh_push(d, f->name, false, false);
+        return;
+    }
+    restat_st(d, i, &st);
 }
 
 /* ---- open / free ------------------------------------------------------- */
@@ -149,7 +472,12 @@ sl_dir_source *sl_dir_open(const char *path, const char *pattern, sl_error *err)
     snprintf(d->path, sizeof d->path, "%s", path);
     snprintf(d->pattern, sizeof d->pattern, "%s", pattern && *pattern ? pattern : "*");
     d->by_name = sl_hmap_new(1024);
-    d->restored = sl_hmap_new(64);
+    d->by_ino = sl_hmap_new(1024);
+    d->last_name = sl_hmap_new(1024);
+    d->fpfull = sl_hmap_new(256);
+    d->rr_ino = sl_hmap_new(64);
+    d->rr_name = sl_hmap_new(64);
+    d->legacy = sl_hmap_new(64);
     d->cur = -1;
     d->fd = -1;
     d->bcap = BUF_SIZE;
@@ -173,15 +501,35 @@ void sl_dir_free(sl_dir_source *d) {
     if (!d) return;
     if (d->fd >= 0) close(d->fd);
     if (d->ino >= 0) close(d->ino);
-    for (int i = 0; i < d->n; i++)
+    for (int i = 0; i < d->n; i++) {
         free(d->f[i].name);
+        free(d->f[i].key);
+    }
+    for (int i = 0; i < d->nrr; i++) {
+        free(d->rr[i].key);
+        free(d->rr[i].name);
+    }
+    for (int i = 0; i < d->nretire; i++)
+        free(d->retire[i]);
+    for (int i = 0; i < d->nold; i++)
+        free(d->old[i]);
+    free(d->rr);
+    free(d->retire);
+    free(d->old);
+    free(d->fr);
     free(d->f);
     free(d->names);
     sl_hmap_free(d->by_name);
-    sl_hmap_free(d->restored);
+    sl_hmap_free(d->by_ino);
+    sl_hmap_free(d->last_name);
+    sl_hmap_free(d->fpfull);
+    sl_hmap_free(d->rr_ino);
+    sl_hmap_free(d->rr_name);
+    sl_hmap_free(d->legacy);
     free(d->dirty.v);
     free(d->rep.v);
     free(d->cq.v);
+    free(d->trunc.v);
     free(d->buf);
     free(d->lprefix);
     free(d);
@@ -190,58 +538,136 @@ void sl_dir_free(sl_dir_source *d) {
 bool sl_dir_watching(const sl_dir_source *d) { return d->ino >= 0; }
 int sl_dir_fd(const sl_dir_source *d) { return d->ino; }
 void sl_dir_set_max_files(sl_dir_source *d, int n) { d->max_files = n > 0 ? n : 0; }
+int64_t sl_dir_truncated(const sl_dir_source *d) { return d->truncated; }
 
 void sl_dir_restore(sl_dir_source *d, const char *name, int64_t pos) {
-    int64_t *slot;
-    uint64_t h = sl_hash_bytes(name, strlen(name), 0);
-    if (!sl_hmap_put(d->restored, h, pos, &slot)) *slot = pos;
-    int64_t *idx = sl_hmap_get(d->by_name, h);
-    if (idx) {
-        dfile *f = &d->f[*idx];
-        set_pos(d, f, pos);
-        f->committed = pos;
-        if (f->pos < f->size && *idx < d->scan_from) d->scan_from = (int)*idx;
-        enqueue_cleanup(d, (int)*idx);
+    size_t nl;
+    uint64_t ino, fp;
+    int fplen;
+    if (!parse_key(name, &nl, &ino, &fplen, &fp)) {
+        if (pos < 0) return; /* retired */
+        hset(d->legacy, name_key(name), pos);
+        if (d->scanned) return;
+        d->retire = sl_xreallocarray(d->retire, (size_t)d->nretire + 1, sizeof *d->retire);
+        d->retire[d->nretire++] = sl_xstrdup(name);
+        return;
     }
+    if (d->nrr == d->caprr) {
+        d->caprr = d->caprr ? d->caprr * 2 : 64;
+        d->rr = sl_xreallocarray(d->rr, (size_t)d->caprr, sizeof *d->rr);
+    }
+    int r = d->nrr++;
+    rrow *w = &d->rr[r];
+    memset(w, 0, sizeof *w);
+    w->key = sl_xstrdup(name);
+    w->name = sl_xstrndup(name, nl);
+    w->ino = ino;
+    w->fp = fp;
+    w->fplen = fplen;
+    w->pos = pos;
+    int64_t *slot;
+    w->next_ino = -1;
+    if (!sl_hmap_put(d->rr_ino, ino_key(ino), r, &slot)) w->next_ino = (int)*slot, *slot = r;
+    w->next_name = -1;
+    if (!sl_hmap_put(d->rr_name, name_key(w->name), r, &slot)) w->next_name = (int)*slot, *slot = r;
+    if (fplen == FP_MAX) {
+        int64_t *e = sl_hmap_get(d->fpfull, fp);
+        if (!e || rec_pos(d, *e) < pos) hset(d->fpfull, fp, -(int64_t)r - 1);
+    }
+}
+
+/* A new file: its restored position, if a row names it. A row with its inode
+ * whose fingerprint its head still has (the furthest of them), else, at the
+ * first scan, a name-only row of its name (then it is fingerprinted now, so
+ * the next commit writes its row with an identity). A restored position past
+ * the end means the file was truncated meanwhile: it is read from 0. */
+static void apply_restore(sl_dir_source *d, int i) {
+    dfile *f = &d->f[i];
+    char head[FP_MAX];
+    int n = -2, best = -1;
+    int64_t *r = sl_hmap_get(d->rr_ino, ino_key(f->ino));
+    for (int k = r ? (int)*r : -1; k >= 0; k = d->rr[k].next_ino) {
+        rrow *w = &d->rr[k];
+        if (w->ino != f->ino) continue;
+        if (n == -2) n = head_at(d, f->name, head);
+        if (w->fplen > n || fp_of(head, w->fplen) != w->fp) {    /* truncated, or inode reused */
+            if (!d->scanned) note_truncated(d, -(int64_t)k - 1); /* while stopped */
+            continue;
+        }
+        w->used = true;
+        if (best < 0 || w->pos > d->rr[best].pos) best = k;
+    }
+    int64_t pos = -1;
+    if (best < 0 && n != -2 && !d->scanned) { /* rows of its inode, none with its head */
+        sl_log_warn(
+            "dir source: file replaced or truncated while stopped, reading it from the start",
+            "\"path\":\"%s\",\"name\":\"%s\"", d->path, f->name);
+        d->truncated++;
+    }
+    if (best >= 0) {
+        pos = d->rr[best].pos;
+        f->fplen = d->rr[best].fplen;
+        f->fp = d->rr[best].fp;
+        f->key = sl_xstrdup(d->rr[best].key);
+        if (f->fplen == FP_MAX) hset(d->fpfull, f->fp, i);
+    } else if (!d->scanned) {
+        int64_t *lp = sl_hmap_get(d->legacy, name_key(f->name));
+        if (!lp) return;
+        pos = *lp;
+        if (n == -2) n = head_at(d, f->name, head);
+        if (n <= 0) return;
+        set_fp(d, i, head, n);
+        mark_dirty(d, i); /* the row with the identity replaces the name-only one */
+    } else {
+        return;
+    }
+    if (pos > f->size) {
+        sl_log_warn("dir source: file shorter than its position, reading it again from the start",
+                    "\"path\":\"%s\",\"name\":\"%s\",\"position\":%lld,\"size\":%lld", d->path,
+                    f->name, (long long)pos, (long long)f->size);
+        d->truncated++;
+        f->fplen = 0;
+        free(f->key);
+        f->key = NULL;
+        return;
+    }
+    set_pos(d, f, pos);
+    f->committed = pos;
 }
 
 /* ---- scanning ---------------------------------------------------------- */
 
-static int64_t mtime_of(const struct stat *st) {
-    return (int64_t)st->st_mtim.tv_sec * SL_US_PER_SEC + st->st_mtim.tv_nsec / 1000;
+/* true if a restored row is the file `name` with this inode (its head still
+ * has the row's fingerprint): a file rotated out of the pattern while
+ * stopped, to be read to its end. */
+static bool restored_here(sl_dir_source *d, const char *name, uint64_t ino) {
+    int64_t *r = sl_hmap_get(d->rr_ino, ino_key(ino));
+    if (!r) return false;
+    char head[FP_MAX];
+    int n = head_at(d, name, head);
+    for (int k = (int)*r; k >= 0; k = d->rr[k].next_ino) {
+        const rrow *w = &d->rr[k];
+        if (w->ino == ino && w->fplen <= n && fp_of(head, w->fplen) == w->fp) return true;
+    }
+    return false;
 }
-
-/* Re-stats a known file: growth, a reappearance after cleanup. */
-static void restat(sl_dir_source *d, int i) {
-    dfile *f = &d->f[i];
-    char full[PATH_MAX];
-    snprintf(full, sizeof full, "%s/%s", d->path, f->name);
-    struct stat st;
-    if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) return;
-    f->gone = false;
-    if (st.st_size != f->size) set_size(d, f, st.st_size);
-    f->mtime_us = mtime_of(&st);
-    if (f->pos < f->size && i < d->scan_from) d->scan_from = i;
-    enqueue_cleanup(d, i); /* a re-delivered copy of a cleaned file */
-}
-
-typedef struct {
-    char *name;
-    bool closed;
-} fresh_t;
 
 static int cmp_fresh(const void *a, const void *b) {
     return strcmp(((const fresh_t *)a)->name, ((const fresh_t *)b)->name);
 }
 
-/* Appends the files of one scan, sorted among themselves. Takes the names. */
-static void add_fresh(sl_dir_source *d, fresh_t *fresh, int nfresh) {
+/* Takes the names found by one scan, sorted among themselves: renames of
+ * known files (by inode) and new files, appended. */
+static void add_fresh(sl_dir_source *d) {
+    fresh_t *fresh = d->fr;
+    int nfresh = d->nfr;
     if (nfresh > 1) qsort(fresh, (size_t)nfresh, sizeof *fresh, cmp_fresh);
     char full[PATH_MAX];
     for (int i = 0; i < nfresh; i++) {
         while (i + 1 < nfresh &&
                !strcmp(fresh[i].name, fresh[i + 1].name)) { /* several events, one file */
             fresh[i + 1].closed |= fresh[i].closed;
+            fresh[i + 1].known_only &= fresh[i].known_only;
             free(fresh[i].name);
             i++;
         }
@@ -251,37 +677,26 @@ static void add_fresh(sl_dir_source *d, fresh_t *fresh, int nfresh) {
             free(fresh[i].name);
             continue;
         }
-        if (d->n == d->cap) {
-            d->cap = d->cap ? d->cap * 2 : 256;
-            d->f = sl_xreallocarray(d->f, (size_t)d->cap, sizeof *d->f);
-            d->names = sl_xreallocarray(d->names, (size_t)d->cap + 1, sizeof *d->names);
+        int64_t *k = sl_hmap_get(d->by_ino, ino_key((uint64_t)st.st_ino));
+        if (k) {
+            int j = (int)*k;
+            if (strcmp(d->f[j].name, fresh[i].name) || d->f[j].nameless)
+                rename_to(d, j, fresh[i].name);
+            else
+                free(fresh[i].name);
+            d->f[j].closed |= fresh[i].closed;
+            restat_st(d, j, &st);
+            continue;
         }
-        dfile *f = &d->f[d->n];
-        memset(f, 0, sizeof *f);
-        f->name = fresh[i].name;
-        f->committed = -1;
-        f->closed = fresh[i].closed;
-        uint64_t h = sl_hash_bytes(f->name, strlen(f->name), 0);
-        int64_t *rp = sl_hmap_get(d->restored, h);
-        if (rp) f->pos = f->committed = *rp;
-        f->size = st.st_size;
-        f->mtime_us = mtime_of(&st);
-        dir_acct(d, f);
-        d->names[d->n] = f->name;
-        d->names[d->n + 1] = NULL;
-        sl_hmap_put(d->by_name, h, d->n, NULL);
-        d->n++;
-        enqueue_cleanup(d, d->n - 1);
+        if (fresh[i].known_only && !restored_here(d, fresh[i].name, (uint64_t)st.st_ino)) {
+            free(fresh[i].name);
+            continue;
+        }
+        int j = add_file(d, fresh[i].name, &st, fresh[i].closed);
+        apply_restore(d, j);
+        enqueue_cleanup(d, j);
     }
-}
-
-static void fresh_push(fresh_t **fresh, int *n, int *cap, const char *name, bool closed) {
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        *fresh = sl_xreallocarray(*fresh, (size_t)*cap, sizeof **fresh);
-    }
-    (*fresh)[*n].name = sl_xstrdup(name);
-    (*fresh)[(*n)++].closed = closed;
+    d->nfr = 0;
 }
 
 static bool wanted(const sl_dir_source *d, const char *name) {
@@ -292,26 +707,27 @@ static int full_scan(sl_dir_source *d, sl_error *err) {
     DIR *dir = opendir(d->path);
     if (!dir)
         return sl_error_set(err, SL_EIO, "cannot read directory %s: %s", d->path, strerror(errno));
-    fresh_t *fresh = NULL;
-    int nfresh = 0, capfresh = 0;
     struct dirent *de;
     while ((de = readdir(dir))) {
-        if (!wanted(d, de->d_name)) continue;
         if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
             continue; /* folders, fifos, sockets */
-        uint64_t h = sl_hash_bytes(de->d_name, strlen(de->d_name), 0);
-        int64_t *idx = sl_hmap_get(d->by_name, h);
+        int64_t *idx = sl_hmap_get(d->by_name, name_key(de->d_name));
         if (idx) {
             dfile *f = &d->f[*idx];
-            if (f->pos >= f->size || f->gone)
-                restat(d, (int)*idx); /* only files that might have grown */
-            continue;
+            if (f->ino == (uint64_t)de->d_ino) {
+                if (f->pos >= f->size) restat(d, (int)*idx); /* only files that might have grown */
+                continue;
+            }
+            unname(d, (int)*idx); /* another file has its name now */
         }
-        fresh_push(&fresh, &nfresh, &capfresh, de->d_name, false);
+        if (wanted(d, de->d_name))
+            fresh_push(d, de->d_name, false, false);
+        else if (sl_hmap_get(d->by_ino, ino_key((uint64_t)de->d_ino)) ||
+                 (!d->scanned && sl_hmap_get(d->rr_ino, ino_key((uint64_t)de->d_ino))))
+            fresh_push(d, de->d_name, false, true); /* a known file renamed out of the pattern */
     }
     closedir(dir);
-    add_fresh(d, fresh, nfresh);
-    free(fresh);
+    add_fresh(d);
     return 0;
 }
 
@@ -319,8 +735,6 @@ static int full_scan(sl_dir_source *d, sl_error *err) {
  * if it is gone. */
 static void read_events(sl_dir_source *d) {
     char evbuf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
-    fresh_t *fresh = NULL;
-    int nfresh = 0, capfresh = 0;
     int last = -1;
     for (;;) {
         ssize_t r = read(d->ino, evbuf, sizeof evbuf);
@@ -343,35 +757,51 @@ static void read_events(sl_dir_source *d) {
                 d->need_full = true;
                 goto out;
             }
-            if (!ev->len || (ev->mask & IN_ISDIR) || !wanted(d, ev->name)) continue;
+            if (!ev->len || (ev->mask & IN_ISDIR)) continue;
+            int64_t *idx = sl_hmap_get(d->by_name, name_key(ev->name));
+            if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+                if (idx) {
+                    int i = (int)*idx;
+                    if (ev->mask & IN_DELETE)
+                        forget(d, i);
+                    else
+                        unname(d, i); /* it shows up under its new name (IN_MOVED_TO) */
+                    if (last == i) last = -1;
+                }
+                continue;
+            }
             bool closed = (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0;
-            uint64_t h = sl_hash_bytes(ev->name, strlen(ev->name), 0);
-            int64_t *idx = sl_hmap_get(d->by_name, h);
             if (idx) {
                 dfile *f = &d->f[*idx];
                 f->closed = closed;
                 if ((int)*idx == last && !closed)
                     continue; /* a run of writes: one stat is enough */
-                restat(d, (int)*idx);
                 last = (int)*idx;
-            } else {
-                fresh_push(&fresh, &nfresh, &capfresh, ev->name, closed);
+                restat(d, (int)*idx);
+            } else if (wanted(d, ev->name)) {
+                fresh_push(d, ev->name, closed, false);
+            } else if ((ev->mask & IN_MOVED_TO) && d->n) {
+                fresh_push(d, ev->name, closed, true); /* maybe a known file renamed */
             }
         }
     }
 out:
-    add_fresh(d, fresh, nfresh);
-    free(fresh);
+    add_fresh(d);
 }
 
 int sl_dir_scan(sl_dir_source *d, sl_error *err) {
     d->started = 0;
+    int rc = 0;
     if (d->ino >= 0) read_events(d);
     if (d->ino < 0 || d->need_full) {
         d->need_full = false;
-        return full_scan(d, err);
+        rc = full_scan(d, err);
     }
-    return 0;
+    if (!d->scanned && rc == 0) {
+        d->scanned = true;
+        sl_hmap_clear(d->legacy); /* name-only rows apply to the files there at start */
+    }
+    return rc;
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -385,6 +815,39 @@ static int pick(sl_dir_source *d) {
         if (i == d->scan_from) d->scan_from++;
     }
     return -1;
+}
+
+/* At every open: the file must still start with the head it was
+ * fingerprinted with (else it is a new content under the same inode, read
+ * from 0); the first open fingerprints it and recognises a copy of a file
+ * already read; a fingerprint shorter than FP_MAX grows with the file.
+ * Returns the index to read. */
+static int identify(sl_dir_source *d, int i, int fd, const struct stat *st) {
+    char head[FP_MAX];
+    int n = head_of(fd, head);
+    if (n < 0) n = 0;
+    dfile *f = &d->f[i];
+    if (f->fplen) {
+        if (n >= f->fplen && fp_of(head, f->fplen) == f->fp) {
+            if (n > f->fplen) set_fp(d, i, head, n);
+            return i;
+        }
+        i = reincarnate(d, i, st, "its first bytes changed");
+        f = &d->f[i];
+    }
+    if (n == 0) return i;
+    int64_t p = f->pos == 0 ? copy_pos(d, i, head, n) : 0;
+    set_fp(d, i, head, n); /* after the lookup: it registers this file */
+    f = &d->f[i];
+    if (p > 0) {
+        set_pos(d, f, p);
+        f->ahead = p > f->size;
+        mark_dirty(d, i);
+        sl_log_info("dir source: a copy of a file already read, resuming at its position",
+                    "\"path\":\"%s\",\"name\":\"%s\",\"position\":%lld", d->path, f->name,
+                    (long long)p);
+    }
+    return i;
 }
 
 static void close_cur(sl_dir_source *d) {
@@ -525,6 +988,17 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
             }
             return sl_error_set(err, SL_EIO, "open %s: %s", full, strerror(errno));
         }
+        struct stat st;
+        if (fstat(fd, &st) != 0 || (uint64_t)st.st_ino != d->f[i].ino) {
+            close(fd); /* the name holds another file now: the next scan sees it */
+            unname(d, i);
+            continue;
+        }
+        i = identify(d, i, fd, &st);
+        if (d->f[i].pos >= d->f[i].size) { /* a copy of what was read */
+            close(fd);
+            continue;
+        }
         d->started++;
         d->fd = fd;
         d->cur = i;
@@ -580,9 +1054,24 @@ int sl_dir_count(const sl_dir_source *d) { return d->n; }
 
 void sl_dir_each_dirty(sl_dir_source *d, sl_dir_pos_fn fn, void *ud) {
     d->rep.n = 0;
+    if (d->scanned) { /* name-only rows: their files now have rows with identities */
+        for (int k = 0; k < d->nretire; k++) {
+            fn(ud, d->retire[k], -1);
+            free(d->retire[k]);
+        }
+        d->nretire = 0;
+    }
     for (int k = 0; k < d->dirty.n; k++) {
         dfile *f = &d->f[d->dirty.v[k]];
-        fn(ud, f->name, f->pos);
+        if (!f->key) continue; /* nothing read (cannot happen: reading fingerprints) */
+        if (f->fplen < FP_MAX && f->pos > f->fplen && !f->nameless) {
+            /* read past a short fingerprint in one go: lengthen it, so that a
+             * copy made now (copytruncate) is recognised */
+            char head[FP_MAX];
+            int n = head_at(d, f->name, head);
+            if (n > f->fplen && fp_of(head, f->fplen) == f->fp) set_fp(d, d->dirty.v[k], head, n);
+        }
+        fn(ud, f->key, f->pos);
         f->reported = f->pos;
         ivec_push(&d->rep, d->dirty.v[k]);
     }
@@ -691,8 +1180,10 @@ static int clean_one(sl_dir_source *d, int i, int64_t now) {
     char full[PATH_MAX];
     snprintf(full, sizeof full, "%s/%s", d->path, f->name);
     struct stat st;
+    if (f->nameless) return 1;
     if (stat(full, &st) != 0) return errno == ENOENT ? 1 : -1;
-    if (st.st_size != f->size) { /* grew since the last scan: read it first */
+    if ((uint64_t)st.st_ino != f->ino) return 1; /* another file has its name now */
+    if (st.st_size != f->size) {                 /* grew since the last scan: read it first */
         set_size(d, f, st.st_size);
         f->mtime_us = mtime_of(&st);
         if (f->pos < f->size && i < d->scan_from) d->scan_from = i;
@@ -736,8 +1227,8 @@ int sl_dir_committed(sl_dir_source *d, sl_error *err) {
         }
         f->queued = false;
         if (r == 1) {
-            f->gone = true;
             if (d->cur == i) close_cur(d);
+            forget(d, i);
             cleaned++;
         } else if (r < 0 && rc == 0) {
             rc = sl_error_set(err, SL_EIO, "cleanup of %s/%s (%s): %s", d->path, f->name,

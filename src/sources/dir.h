@@ -1,45 +1,71 @@
 /*
  * dir.h - the `dir` source: a landing directory (Auto Loader's job).
  *
- * Every file whose name matches the pattern is a partition; its position is
- * the byte offset up to which its lines have been read. Files are read in
- * name order, one at a time, so the record order is a pure function of the
- * directory's contents: a restart from saved positions reproduces it exactly.
- * Writers should create files under a dot-name (ignored) and rename them into
- * place, or append whole lines. Only a line ending in '\n' is a record,
- * except a last line without one once its file has not grown for the line
- * timeout (sl_dir_set_lines, default 1 s): the same rule with --once (final)
- * as when following, so a writer caught mid-line is never cut.
+ * Every file whose name matches the pattern is read; its position is the
+ * byte offset up to which its lines have been read. Files are read in
+ * discovery order (name order among the files found by one scan), one at a
+ * time. Writers should create files under a dot-name (ignored) and rename
+ * them into place, or append whole lines. Only a line ending in '
+' is a
+ * record, except a last line without one once its file has not grown for
+ * the line timeout (sl_dir_set_lines, default 1 s): the same rule with
+ * --once (final) as when following, so a writer caught mid-line is never cut.
  *
  * Long lines. A line of more than max_line bytes (default 1 MiB) is given
  * once, as its first bytes and its length (sl_dir_next returns 2): the
- * reader skips to its '\n' without buffering it. Every line that fits is
+ * reader skips to its '
+' without buffering it. Every line that fits is
  * given whole (the buffer is at least max_line + 1 bytes).
  *
  * Finding files. sl_dir_open puts an inotify watch on the directory
- * (IN_CLOSE_WRITE, IN_MOVED_TO, IN_MODIFY) before the first scan, and the
- * first sl_dir_scan reads the whole directory. Later scans only read the
- * pending inotify events: a scan with nothing new costs one read() that
- * returns EAGAIN, whatever the number of files, and a new file is seen at
- * the next scan. The full rescan comes back when the kernel's event queue
- * overflowed (IN_Q_OVERFLOW), when the watch is lost (directory moved or
- * deleted), or for good when inotify is unavailable (no instances left, a
- * file system without it): then every scan reads the directory and stats
- * the files that were fully read, as before. Files found in one scan are
- * sorted among themselves and appended; nothing is ever re-sorted.
+ * (IN_CLOSE_WRITE, IN_MOVED_TO, IN_MOVED_FROM, IN_DELETE, IN_MODIFY) before
+ * the first scan, and the first sl_dir_scan reads the whole directory. Later
+ * scans only read the pending inotify events: a scan with nothing new costs
+ * one read() that returns EAGAIN, whatever the number of files, and a new
+ * file is seen at the next scan. The full rescan comes back when the kernel's
+ * event queue overflowed (IN_Q_OVERFLOW), when the watch is lost (directory
+ * moved or deleted), or for good when inotify is unavailable (no instances
+ * left, a file system without it): then every scan reads the directory and
+ * stats the files that were fully read, as before. Files found in one scan
+ * are sorted among themselves and appended; nothing is ever re-sorted.
  * Network file systems do not report remote writes to inotify: there, new
  * files are seen only at open and after an overflow; use a local landing
  * directory.
  *
- * Names are identities. Positions are keyed by file name, and the engine
- * keeps a name's position row forever. So a name must not be reused for
- * different content: a file that reappears under a name already read (for
- * example after cleanup deleted or moved it) is the same partition, and only
- * its bytes beyond the saved position are read -- a re-delivered copy
- * (size <= position) is skipped, and cleaned up again if cleanup is on. This
- * is deterministic across restarts, which reading it again from 0 could not
- * be (the position row cannot tell two incarnations apart). Writers should
- * use unique names (timestamp, sequence, uuid).
+ * Files are identities, not names (what Vector's and Fluent Bit's tail do).
+ * A file is its inode plus a fingerprint: the hash of its first
+ * SL_DIR_FINGERPRINT bytes (of all of it while it is shorter; the
+ * fingerprint grows with the file up to that length). Then:
+ *  - a rename keeps the file (rotation app.log -> app.log.1): it is read on
+ *    to its end under its new name, even one outside the pattern (renames
+ *    are seen by inode; the first scan after a restart also takes a name
+ *    outside the pattern whose inode and head match a restored row; later
+ *    full scans look only at known inodes there), and the new app.log is a
+ *    new file read from 0. Files outside the pattern are never cleaned up;
+ *  - a name replaced by another file (a dot-file renamed into place over
+ *    it) is a new file, read from 0; the replaced file is read to its end
+ *    only if it was being read (its descriptor is open), else its unread
+ *    bytes are gone with it;
+ *  - a size below the position, or a head that no longer matches the
+ *    fingerprint (checked at every open), is a truncation or a reused
+ *    inode: a new file, read from 0, counted (sl_dir_truncated) and logged;
+ *  - a copy of a file already read resumes at that file's position: same
+ *    full fingerprint under any name (copytruncate's app.log.1), or, under
+ *    the same name, the head of the gone file that had the name before (a
+ *    re-delivered file after cleanup: only bytes beyond its position are
+ *    read). Two files whose first SL_DIR_FINGERPRINT bytes are equal are
+ *    taken as copies of each other: lines must not start identically for
+ *    that long (a long CSV header, say).
+ * The position row's name (sl_dir_each_dirty) is "NAME#INODE:LEN:HASH": the
+ * file's name when it was fingerprinted, its inode, the fingerprinted bytes
+ * and their hash (16 hex digits). Restoring: a row applies to the file of
+ * its inode whose head still has its fingerprint (the furthest such row
+ * wins; device numbers are not kept, they change across reboots). Rows
+ * without '#...' (written before identities) apply by name to the files
+ * present at the first scan, which are fingerprinted then; each is
+ * overwritten with position -1 at the first commit after that scan (and
+ * -1 rows are ignored), so a name-only row resumes its file once and never
+ * applies to a later file of that name.
  *
  * Cleanup after commit (Spark's cleanSource): with sl_dir_set_cleanup, a file
  * whose bytes are all read AND whose position covering them is committed is
@@ -53,8 +79,10 @@
  * first commit. Moving uses rename(2) (same file system; a file of the same
  * name in the archive is replaced), or copy + unlink across file systems.
  *
- * Memory: ~100 bytes per file seen in the life of the source (name, position,
- * index); part ids are never reused or compacted, so formats may key state
+ * Memory: ~150 bytes per file seen in the life of the source (name, row name,
+ * position, index, inode, fingerprint); a truncated or replaced file is a new
+ * one; plus ~100 bytes per restored row with an identity and per rename.
+ * Part ids are never reused or compacted, so formats may key state
  * (CSV headers) by part id.
  *
  * Not thread-safe: one source belongs to the engine's data-path thread.
@@ -73,8 +101,9 @@ typedef struct sl_dir_source sl_dir_source;
 
 sl_dir_source *sl_dir_open(const char *path, const char *pattern, sl_error *err);
 void sl_dir_free(sl_dir_source *d);
-/* Sets a partition's position from the checkpoint (before the first scan).
- * A restored position is a committed one (it came from a commit). */
+/* Sets a position from the checkpoint (before the first scan): name is a
+ * row name given by sl_dir_each_dirty (or a bare file name, from before
+ * identities; pos -1: ignored). A restored position is a committed one. */
 void sl_dir_restore(sl_dir_source *d, const char *name, int64_t pos);
 /* Looks for new files and for growth of known ones (inotify events, or the
  * whole directory at the first scan and after an overflow). Returns 0 or
@@ -91,6 +120,7 @@ int sl_dir_scan(sl_dir_source *d, sl_error *err);
 #define SL_DIR_PADDING 64
 #define SL_DIR_LINE_TIMEOUT_US 1000000
 #define SL_DIR_MAX_LINE (1u << 20)
+#define SL_DIR_FINGERPRINT 256
 int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int32_t *part,
                 int64_t *base_pos, sl_error *err);
 /* Marks n bytes of the last view as consumed (n <= len). */
@@ -106,13 +136,15 @@ bool sl_dir_held(const sl_dir_source *d);
 bool sl_dir_view_ends_file(sl_dir_source *d);
 /* Line timeout (>= 0) and max_line (bytes, 0 = default); before reading. */
 void sl_dir_set_lines(sl_dir_source *d, int64_t line_timeout_us, size_t max_line);
-/* Partition names indexed by part id (valid until the next scan; ids are
+/* Files' names indexed by part id: the name now (a renamed file's new one),
+ * for the _source column and quarantine (valid until the next scan; ids are
  * stable for the life of the source). */
 const char *const *sl_dir_names(const sl_dir_source *d);
 int sl_dir_count(const sl_dir_source *d);
-/* Iterates partitions whose position changed since the last
- * sl_dir_clear_dirty, and remembers the positions given, for
- * sl_dir_committed. */
+/* Iterates files whose position changed since the last sl_dir_clear_dirty,
+ * naming each by its row name (see "Files are identities"), and remembers
+ * the positions given, for sl_dir_committed. After the first scan it also
+ * gives the restored name-only rows once, with position -1. */
 typedef void (*sl_dir_pos_fn)(void *ud, const char *name, int64_t pos);
 void sl_dir_each_dirty(sl_dir_source *d, sl_dir_pos_fn fn, void *ud);
 void sl_dir_clear_dirty(sl_dir_source *d);
@@ -145,6 +177,8 @@ int sl_dir_set_cleanup(sl_dir_source *d, sl_dir_cleanup mode, const char *archiv
  * open; the others are still cleaned. Without cleanup it only records the
  * committed positions. */
 int sl_dir_committed(sl_dir_source *d, sl_error *err);
+/* Truncations (and reused inodes) seen so far: files read again from 0. */
+int64_t sl_dir_truncated(const sl_dir_source *d);
 /* Files deleted or moved so far. */
 int64_t sl_dir_cleaned(const sl_dir_source *d);
 /* Reads up to cap bytes from the start of partition `part` (e.g. a CSV

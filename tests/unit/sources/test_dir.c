@@ -253,8 +253,14 @@ static void test_subdirectory_ignored(void **state) {
     sl_dir_free(d);
 }
 
+/* A position row names its file "NAME#INODE:LEN:HASH". */
+static bool row_of(const char *row, const char *file) {
+    size_t n = strlen(file);
+    return !strncmp(row, file, n) && row[n] == '#';
+}
+
 static void pos_of_a(void *ud, const char *name, int64_t pos) {
-    if (!strcmp(name, "a.jsonl")) *(int64_t *)ud = pos;
+    if (row_of(name, "a.jsonl")) *(int64_t *)ud = pos;
 }
 
 static void test_partial_line_held_back(void **state) {
@@ -366,7 +372,7 @@ static void test_each_dirty(void **state) {
     assert_int_equal(drain(d, false, &out, NULL, 1, 1), 1); /* one line of a */
     sl_dir_each_dirty(d, save_cb, &sv);
     assert_int_equal(sv.calls, 1);
-    assert_string_equal(sv.name[0], "a.jsonl");
+    assert_true(row_of(sv.name[0], "a.jsonl"));
     assert_int_equal(sv.pos[0], 3);
     sl_dir_clear_dirty(d);
     sv.calls = 0;
@@ -376,7 +382,7 @@ static void test_each_dirty(void **state) {
     sl_dir_each_dirty(d, save_cb, &sv);
     assert_int_equal(sv.calls, 2);
     assert_int_equal(sv.pos[0], 6);
-    assert_string_equal(sv.name[1], "b.jsonl");
+    assert_true(row_of(sv.name[1], "b.jsonl"));
     assert_int_equal(sv.pos[1], 3);
     free(out.s);
     sl_dir_free(d);
