@@ -84,10 +84,13 @@ static void parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, in
     k->calls++;
 }
 
+/* Records "name=pos;" per position row; a dir source's row is named
+ * NAME#IDENTITY (inode and fingerprint, dir.h): the identity is left out. */
 static void pos_cb(void *ud, const char *name, int64_t pos) {
     sink *k = ud;
     size_t l = strlen(k->positions);
-    snprintf(k->positions + l, sizeof k->positions - l, "%s=%lld;", name, (long long)pos);
+    int n = (int)strcspn(name, "#");
+    snprintf(k->positions + l, sizeof k->positions - l, "%.*s=%lld;", n, name, (long long)pos);
 }
 
 static sl_spec *spec;
