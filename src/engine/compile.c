@@ -165,36 +165,6 @@ static void free_list(char **v, int n) {
     free(v);
 }
 
-/* A sequence of scalars, or one scalar of comma-separated items (so a
- * whole list can come from one ${VAR}) -> a string array. */
-static int node_list(const sl_node *n, char ***out, int *count, sl_error *err) {
-    *count = 0;
-    if (n->kind == SL_NODE_SCALAR) {
-        const char *str = n->str ? n->str : "";
-        *out = sl_xcalloc(strlen(str) + 2, sizeof **out);
-        for (const char *q = str;;) {
-            size_t l = strcspn(q, ",");
-            const char *a = q, *b = q + l;
-            while (a < b && *a == ' ')
-                a++;
-            while (b > a && b[-1] == ' ')
-                b--;
-            if (b > a) (*out)[(*count)++] = strndup(a, (size_t)(b - a));
-            if (!q[l]) break;
-            q += l + 1;
-        }
-        return 0;
-    }
-    if (n->kind != SL_NODE_SEQ) return sl_node_error(err, n, "expected a list");
-    *out = sl_xcalloc((size_t)n->n + 1, sizeof **out);
-    for (int i = 0; i < n->n; i++) {
-        const sl_node *e = n->seq[i];
-        if (e->kind != SL_NODE_SCALAR) return sl_node_error(err, e, "expected a string");
-        (*out)[(*count)++] = sl_xstrdup(e->str ? e->str : "");
-    }
-    return 0;
-}
-
 /* The entries of map n whose keys are rows of opts, as a map of its own at
  * n's position (a source's options go to the engine or to its kind).
  * free(out->map) after. */
@@ -265,7 +235,7 @@ static int compile_format_opts(source *s, const sl_node *n, const sl_source_comm
     if (csv && s->header && !files)
         return sl_node_error(err, h ? h : n, "source '%s': header: true needs a %s source", s->name,
                              kinds_with(false, kinds, sizeof kinds));
-    if (cols && node_list(cols, &s->columns, &s->ncolumns, err)) return SL_EINVAL;
+    if (cols && sl_node_str_list(cols, "columns", &s->columns, &s->ncolumns, err)) return SL_EINVAL;
     return 0;
 }
 

@@ -945,9 +945,7 @@ static int anomaly_stats(void *self, sl_op_stat *out, int cap) {
         {"keys_refused", (double)o->keys_refused},
         {"state_bytes", (double)bytes, true},
     };
-    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
-    memcpy(out, s, (size_t)n * sizeof *s);
-    return n;
+    return sl_op_stats_copy(out, cap, s, (int)(sizeof s / sizeof s[0]));
 }
 
 static void anomaly_destroy(void *self) {

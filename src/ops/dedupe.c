@@ -374,9 +374,7 @@ static int dedupe_stats(void *self, sl_op_stat *out, int cap) {
         {"state_bytes", (double)bytes, true},
         {"bytes_per_key", keys ? (double)bytes / (double)keys : 0.0, true},
     };
-    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
-    memcpy(out, s, (size_t)n * sizeof *s);
-    return n;
+    return sl_op_stats_copy(out, cap, s, (int)(sizeof s / sizeof s[0]));
 }
 
 static void dedupe_destroy(void *self) {

@@ -678,9 +678,7 @@ static int health_stats(void *self, sl_op_stat *out, int cap) {
         {"keys_refused", (double)o->keys_refused},
         {"state_bytes", (double)bytes, true},
     };
-    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
-    memcpy(out, s, (size_t)n * sizeof *s);
-    return n;
+    return sl_op_stats_copy(out, cap, s, (int)(sizeof s / sizeof s[0]));
 }
 
 static void health_destroy(void *self) {

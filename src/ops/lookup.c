@@ -411,9 +411,7 @@ static int lookup_stats(void *self, sl_op_stat *out, int cap) {
         {"unmatched", (double)o->unmatched},
         {"reloads", (double)o->reloads},
     };
-    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
-    memcpy(out, s, (size_t)n * sizeof *s);
-    return n;
+    return sl_op_stats_copy(out, cap, s, (int)(sizeof s / sizeof s[0]));
 }
 
 static void lookup_destroy(void *self) {

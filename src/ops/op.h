@@ -138,6 +138,8 @@ typedef struct sl_op_stat {
  * form); "{}" for a step without stats. Returns the length written. */
 struct sl_op_def;
 int sl_op_stats_json(const struct sl_op_def *def, void *self, char *out, size_t cap);
+/* For a step's stats callback: copies s[0..n) into out[0..cap); returns how many. */
+int sl_op_stats_copy(sl_op_stat *out, int cap, const sl_op_stat *s, int n);
 
 /* Compile-time environment. */
 typedef struct sl_op_env {

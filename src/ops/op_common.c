@@ -116,3 +116,9 @@ int sl_op_stats_json(const sl_op_def *def, void *self, char *out, size_t cap) {
     if (n < cap) n += (size_t)snprintf(out + n, cap - n, "}");
     return (int)(n < cap ? n : cap - 1);
 }
+
+int sl_op_stats_copy(sl_op_stat *out, int cap, const sl_op_stat *s, int n) {
+    if (n > cap) n = cap;
+    memcpy(out, s, (size_t)n * sizeof *s);
+    return n;
+}

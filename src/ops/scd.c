@@ -616,9 +616,7 @@ static int scd_stats(void *self, sl_op_stat *out, int cap) {
         {"unchanged", (double)o->unchanged},       {"corrected", (double)o->corrected},
         {"out_of_order", (double)o->out_of_order}, {"no_time", (double)o->no_time},
     };
-    int n = (int)(sizeof s / sizeof s[0]) < cap ? (int)(sizeof s / sizeof s[0]) : cap;
-    memcpy(out, s, (size_t)n * sizeof *s);
-    return n;
+    return sl_op_stats_copy(out, cap, s, (int)(sizeof s / sizeof s[0]));
 }
 
 static void scd_destroy(void *self) {

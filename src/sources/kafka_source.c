@@ -87,54 +87,20 @@ typedef struct {
 } kafka_src;
 
 static void strs_free(strs *s) {
-    for (int i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
+    sl_kv_list_free(s->v, s->n);
     s->v = NULL;
     s->n = 0;
 }
 
-/* A sequence of scalars, or one scalar of comma-separated items (so a
- * whole list can come from one ${VAR}). Checked as a LIST by the table. */
+/* Checked as a LIST by the table, so this cannot fail. */
 static void list_of(const sl_node *n, strs *out) {
-    out->n = 0;
-    if (!n) return;
-    if (n->kind == SL_NODE_SCALAR) {
-        const char *str = n->str ? n->str : "";
-        out->v = sl_xcalloc(strlen(str) + 2, sizeof *out->v);
-        for (const char *q = str;;) {
-            size_t l = strcspn(q, ",");
-            const char *a = q, *b = q + l;
-            while (a < b && *a == ' ')
-                a++;
-            while (b > a && b[-1] == ' ')
-                b--;
-            if (b > a) out->v[out->n++] = sl_xstrndup(a, (size_t)(b - a));
-            if (!q[l]) break;
-            q += l + 1;
-        }
-        return;
-    }
-    out->v = sl_xcalloc((size_t)n->n + 1, sizeof *out->v);
-    for (int i = 0; i < n->n; i++)
-        out->v[out->n++] = sl_xstrdup(n->seq[i]->str ? n->seq[i]->str : "");
+    sl_error e = {0};
+    sl_node_str_list(n, "list", &out->v, &out->n, &e);
 }
 
 /* `properties:` -> "key=value" strings, as sl_kafka_open takes them. */
 static int props_of(const sl_node *n, strs *out, sl_error *err) {
-    out->n = 0;
-    if (!n) return 0;
-    out->v = sl_xcalloc((size_t)n->n + 1, sizeof *out->v);
-    for (int i = 0; i < n->n; i++) {
-        const sl_node *v = n->map[i].val;
-        if (v->kind != SL_NODE_SCALAR)
-            return sl_node_error(err, v, "kafka property '%s': expected a value", n->map[i].key);
-        size_t l = strlen(n->map[i].key) + strlen(v->str ? v->str : "") + 2;
-        out->v[i] = sl_xmalloc(l);
-        snprintf(out->v[i], l, "%s=%s", n->map[i].key, v->str ? v->str : "");
-        out->n++;
-    }
-    return 0;
+    return sl_node_kv_list(n, "kafka property", &out->v, &out->n, err);
 }
 
 static void kafka_destroy(void *self);

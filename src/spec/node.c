@@ -223,3 +223,33 @@ void sl_kv_list_free(char **list, int count) {
         free(list[i]);
     free(list);
 }
+
+int sl_node_str_list(const sl_node *n, const char *what, char ***out, int *count, sl_error *err) {
+    *out = NULL;
+    *count = 0;
+    if (!n) return 0;
+    if (n->kind == SL_NODE_SCALAR) {
+        const char *str = n->str ? n->str : "";
+        *out = sl_xcalloc(strlen(str) + 2, sizeof **out);
+        for (const char *q = str;;) {
+            size_t l = strcspn(q, ",");
+            const char *a = q, *b = q + l;
+            while (a < b && *a == ' ')
+                a++;
+            while (b > a && b[-1] == ' ')
+                b--;
+            if (b > a) (*out)[(*count)++] = sl_xstrndup(a, (size_t)(b - a));
+            if (!q[l]) break;
+            q += l + 1;
+        }
+        return 0;
+    }
+    if (n->kind != SL_NODE_SEQ) return sl_node_error(err, n, "%s: expected a list", what);
+    *out = sl_xcalloc((size_t)n->n + 1, sizeof **out);
+    for (int i = 0; i < n->n; i++) {
+        const sl_node *e = n->seq[i];
+        if (e->kind != SL_NODE_SCALAR) return sl_node_error(err, e, "%s: expected a string", what);
+        (*out)[(*count)++] = sl_xstrdup(e->str ? e->str : "");
+    }
+    return 0;
+}

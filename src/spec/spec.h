@@ -111,6 +111,11 @@ int sl_node_duration(const sl_node *n, const char *what, int64_t *us,
  * *count 0 for a NULL map. Free with sl_kv_list_free. */
 int sl_node_kv_list(const sl_node *map, const char *what, char ***out, int *count, sl_error *err);
 void sl_kv_list_free(char **list, int count);
+/* An SL_OPT_LIST value (a sequence of scalars, or one scalar of
+ * comma-separated items, so a whole list can come from one ${VAR}) as a
+ * NULL-terminated string list; items are trimmed of spaces and empty ones
+ * dropped. NULL n: an empty list. Free with sl_kv_list_free. */
+int sl_node_str_list(const sl_node *n, const char *what, char ***out, int *count, sl_error *err);
 /* Formats "file:line:col: ..." at n's position into err; returns SL_EINVAL.
  * With n NULL the message has no position. */
 int sl_node_error(sl_error *err, const sl_node *n, const char *fmt, ...)
