@@ -8,8 +8,12 @@
  * The CSV is loaded into a hash map from key hash to a row of owned values.
  * `how: left` (default) keeps unmatched rows with NULL columns; `inner`
  * drops them. The file is reloaded when its mtime or size changes (checked
- * at most once per `check_every`); a reload that fails keeps the old table
- * and logs a warning, so a half-written lookup file never empties a join.
+ * at most once per `check_every`). A reload that fails, or that yields no
+ * valid row (an empty or header-only file, an unreadable one), keeps the old
+ * table and logs a warning (`reloads_refused`), so a half-written lookup file
+ * never empties a join. Bad rows (a wrong field count, a key or column value
+ * that does not parse as its type, an empty key, bad quoting) are skipped and
+ * counted (`bad_rows`), with one warning per load naming the first bad line.
  * Values are copied into one buffer per load; the previous load is freed at
  * the next reload, after every batch that referenced it has been written.
  */
@@ -43,7 +47,8 @@ typedef struct {
 
 typedef struct {
     char path[PATH_MAX];
-    int on_col; /* stream column */
+    char path_js[6 * PATH_MAX]; /* path escaped for JSON log lines */
+    int on_col;                 /* stream column */
     sl_type on_type;
     char key_name[SL_NAME_MAX];
     int ncols;
@@ -58,6 +63,7 @@ typedef struct {
     lk_table cur, old;
     bool loaded;
     int64_t matched, unmatched, reloads;
+    int64_t bad_rows, reloads_refused;
     uint8_t *keep;
     uint32_t keep_cap;
 } lookup_op;
@@ -136,7 +142,11 @@ static int parse_cell(const sl_str *f, sl_type t, lk_val *v, char **text, size_t
     }
 }
 
-static int load(lookup_op *o, lk_table *t, sl_error *err) {
+/* Loads the file into t. Rows that are skipped are counted in *bad, and
+ * *first_bad is the line where the first of them began (0: none). */
+static int load(lookup_op *o, lk_table *t, int64_t *bad_out, int *first_bad, sl_error *err) {
+    *bad_out = 0;
+    *first_bad = 0;
     FILE *fp = fopen(o->path, "rb");
     if (!fp)
         return sl_error_set(err, SL_EIO, "lookup: cannot open %s: %s", o->path, strerror(errno));
@@ -168,6 +178,7 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
         return sl_error_set(err, SL_EPARSE, "lookup: %s: no header row%s%s", o->path,
                             rc < 0 ? ": " : "", rc < 0 ? e.msg : "");
     }
+    int nhdr = nf;
     for (int j = 0; j < o->ncols; j++)
         coli[j] = -1;
     for (int k = 0; k < nf; k++) {
@@ -189,22 +200,19 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
     t->vals = sl_xmalloc((size_t)cap * (size_t)o->ncols * sizeof(lk_val));
     t->map = sl_hmap_new(1024);
     int64_t bad = 0;
+#define LK_BAD()                                                                                   \
+    {                                                                                              \
+        if (!bad++) *first_bad = sl_csv_record_line(c);                                            \
+        continue;                                                                                  \
+    }
     while ((rc = sl_csv_next(c, &f, &nf, &e)) != 0) {
-        if (rc < 0 || nf <= keyi) {
-            bad++;
-            continue;
-        }
+        if (rc < 0 || nf != nhdr) LK_BAD();
         lk_val kv = {0};
-        if (f[keyi].len == 0) { /* an empty key is NULL: it can match nothing */
-            bad++;
-            continue;
-        }
+        if (f[keyi].len == 0) LK_BAD(); /* an empty key is NULL: it can match nothing */
         if (parse_cell(&f[keyi], o->on_type == SL_T_STRING ? SL_T_INT : o->on_type, &kv, &t->text,
                        &tused) &&
-            o->on_type != SL_T_STRING) {
-            bad++;
-            continue;
-        }
+            o->on_type != SL_T_STRING)
+            LK_BAD();
         uint64_t h =
             o->on_type == SL_T_STRING ? key_hash_str(f[keyi].ptr, f[keyi].len) : key_hash_int(kv.i);
         if (t->nrows == cap) {
@@ -217,16 +225,14 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
             if (coli[j] >= nf || parse_cell(&f[coli[j]], o->col_type[j], &row[j], &t->text, &tused))
                 ok = 0;
         }
-        if (!ok) {
-            bad++;
-            continue;
-        }
+        if (!ok) LK_BAD();
         int64_t *slot;
         if (sl_hmap_put(t->map, h, t->nrows, &slot))
             t->nrows++;
         else
             *slot = t->nrows, t->nrows++; /* last row with a key wins */
     }
+#undef LK_BAD
     sl_csv_free(c);
     free(buf);
     for (int64_t r = 0; r < t->nrows; r++)
@@ -234,9 +240,8 @@ static int load(lookup_op *o, lk_table *t, sl_error *err) {
             if (o->col_type[j] == SL_T_STRING && !t->vals[r * o->ncols + j].null)
                 t->vals[r * o->ncols + j].s.ptr =
                     t->text + (uintptr_t)t->vals[r * o->ncols + j].s.ptr;
-    if (bad)
-        sl_log_warn("lookup file has bad rows", "\"file\":\"%s\",\"bad_rows\":%lld", o->path,
-                    (long long)bad);
+    *bad_out = bad;
+    o->bad_rows += bad;
     return 0;
 }
 
@@ -253,6 +258,7 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     /* relative to the working directory first, like a shell user expects */
     struct stat st;
     if (file[0] != '/' && stat(file, &st) == 0) snprintf(o->path, sizeof o->path, "%s", file);
+    sl_json_escape(o->path_js, sizeof o->path_js, o->path, (int)strlen(o->path));
     const sl_node *on = c.on_at;
     o->on_col = sl_schema_find(schema, c.on);
     if (o->on_col < 0) {
@@ -317,6 +323,11 @@ fail:
     return SL_EINVAL;
 }
 
+static void log_bad_rows(const lookup_op *o, const char *msg, int64_t bad, int first_bad) {
+    sl_log_warn(msg, "\"file\":\"%s\",\"bad_rows\":%lld,\"first_bad_line\":%d", o->path_js,
+                (long long)bad, first_bad);
+}
+
 static void maybe_reload(lookup_op *o) {
     int64_t now = sl_monotonic_us();
     if (now - o->last_check < o->check_every) return;
@@ -328,23 +339,39 @@ static void maybe_reload(lookup_op *o) {
         return;
     lk_table t;
     sl_error e = {0};
-    if (load(o, &t, &e)) {
+    int64_t bad;
+    int first_bad;
+    if (load(o, &t, &bad, &first_bad, &e)) {
         char m[6 * SL_ERROR_MAX];
         sl_json_escape(m, sizeof m, e.msg, (int)strlen(e.msg));
-        sl_log_warn("lookup reload failed; keeping the previous table", "\"error\":\"%s\"", m);
+        o->reloads_refused++;
+        sl_log_warn("lookup reload failed; keeping the previous table",
+                    "\"file\":\"%s\",\"error\":\"%s\"", o->path_js, m);
+        return;
+    }
+    if (t.nrows == 0) { /* header only, or every row bad: never empty a join */
+        table_free(&t);
+        o->reloads_refused++;
+        sl_log_warn("lookup reload has no valid rows; keeping the previous table",
+                    "\"file\":\"%s\",\"bad_rows\":%lld,\"first_bad_line\":%d,\"rows_kept\":%lld",
+                    o->path_js, (long long)bad, first_bad, (long long)o->cur.nrows);
         return;
     }
     table_free(&o->old);
     o->old = o->cur;
     o->cur = t;
     o->reloads++;
-    sl_log_info("lookup reloaded", "\"file\":\"%s\",\"rows\":%lld", o->path, (long long)t.nrows);
+    if (bad) log_bad_rows(o, "lookup reload skipped bad rows", bad, first_bad);
+    sl_log_info("lookup reloaded", "\"file\":\"%s\",\"rows\":%lld", o->path_js, (long long)t.nrows);
 }
 
 static int lookup_process(void *self, sl_batch *b, sl_op_ctx *ctx, sl_error *err) {
     lookup_op *o = self;
     if (!o->loaded) {
-        if (load(o, &o->cur, err)) return err->code;
+        int64_t bad;
+        int first_bad;
+        if (load(o, &o->cur, &bad, &first_bad, err)) return err->code;
+        if (bad) log_bad_rows(o, "lookup file has bad rows", bad, first_bad);
         o->loaded = true;
         o->last_check = sl_monotonic_us();
     }
@@ -410,6 +437,8 @@ static int lookup_stats(void *self, sl_op_stat *out, int cap) {
         {"matched", (double)o->matched},
         {"unmatched", (double)o->unmatched},
         {"reloads", (double)o->reloads},
+        {"reloads_refused", (double)o->reloads_refused},
+        {"bad_rows", (double)o->bad_rows},
     };
     return sl_op_stats_copy(out, cap, s, (int)(sizeof s / sizeof s[0]));
 }

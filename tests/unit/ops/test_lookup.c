@@ -7,6 +7,8 @@
  */
 #include "ops_test.h"
 
+#include <fcntl.h>
+
 static char *lk_dir;
 
 static int lk_setup(void **state) {
@@ -255,6 +257,135 @@ static void test_lookup_bad_rows_skipped(void **state) {
     op_free(&o);
 }
 
+/* Runs one batch through o with stderr (the JSON log) captured into log. */
+static void process_logged(op_t *o, sl_batch *b, char *log, size_t cap) {
+    char lp[512];
+    snprintf(lp, sizeof lp, "%s/stderr.log", lk_dir);
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    sl_error err = {0};
+    int rc = o->def->process(o->self, b, &ctx, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(rc, 0);
+    FILE *fp = fopen(lp, "rb");
+    assert_non_null(fp);
+    size_t n = fread(log, 1, cap - 1, fp);
+    log[n] = 0;
+    fclose(fp);
+}
+
+static int count_str(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A reload to a file with no valid rows (header only, empty, every row bad)
+ * keeps the previous table and counts a refused reload. */
+static void test_lookup_reload_no_rows_keeps_table(void **state) {
+    (void)state;
+    char path[512], tmpp[512];
+    snprintf(path, sizeof path, "%s/keep.csv", lk_dir);
+    snprintf(tmpp, sizeof tmpp, "%s/.keep.tmp", lk_dir);
+    write_file(path, "loc,name\n1,one\n2,two\n");
+    sl_schema s;
+    lk_schema_int(&s);
+    op_t o;
+    char arg[1024];
+    snprintf(arg, sizeof arg, "{file: %s, on: loc, columns: name, check_every: 1ms}", path);
+    op_ok(&o, "lookup", arg, &s, NULL);
+    sl_batch *b = sl_batch_new(&s, 4);
+    sl_col_set_int(&b->col[1], add_row(b, 0), 1);
+    sl_col_set_int(&b->col[1], add_row(b, 1), 2);
+    char log[4096], tmp[64];
+    process_logged(&o, b, log, sizeof log);
+    assert_string_equal(str_at(b, 2, 0, tmp), "one");
+    const char *bodies[] = {"loc,name\n", "loc,name\r\n", "", "loc,name\nx,bad\n,nokey\n"};
+    for (int i = 0; i < 4; i++) {
+        write_file(tmpp, bodies[i]);
+        assert_int_equal(rename(tmpp, path), 0);
+        usleep(20000);
+        process_logged(&o, b, log, sizeof log);
+        assert_string_equal(str_at(b, 2, 0, tmp), "one");
+        assert_string_equal(str_at(b, 2, 1, tmp), "two");
+        assert_int_equal(stat_num(&o, "lookup_rows"), 2);
+        assert_int_equal(stat_num(&o, "reloads_refused"), i + 1);
+        assert_int_equal(count_str(log, "\"level\":\"warn\""), 1);
+        assert_non_null(strstr(log, "keeping the previous table"));
+    }
+    assert_non_null(strstr(log, "\"bad_rows\":2,\"first_bad_line\":2"));
+    assert_int_equal(stat_num(&o, "reloads"), 0);
+    assert_int_equal(stat_num(&o, "bad_rows"), 2);
+    /* a good file afterwards is loaded as usual */
+    write_file(tmpp, "loc,name\n1,uno\n");
+    assert_int_equal(rename(tmpp, path), 0);
+    usleep(20000);
+    process_logged(&o, b, log, sizeof log);
+    assert_string_equal(str_at(b, 2, 0, tmp), "uno");
+    assert_null(str_at(b, 2, 1, tmp));
+    assert_int_equal(stat_num(&o, "reloads"), 1);
+    sl_batch_free(b);
+    op_free(&o);
+}
+
+/* A reload to a partly corrupt file keeps its good rows and counts the bad
+ * ones, with one warning naming the first bad line. */
+static void test_lookup_reload_partly_corrupt(void **state) {
+    (void)state;
+    char path[512], tmpp[512];
+    snprintf(path, sizeof path, "%s/part \"q\".csv", lk_dir);
+    snprintf(tmpp, sizeof tmpp, "%s/.part.tmp", lk_dir);
+    write_file(path, "loc,name,n\n1,one,1\n2,two,2\n");
+    sl_schema s;
+    lk_schema_int(&s);
+    op_t o;
+    char arg[1024];
+    snprintf(arg, sizeof arg,
+             "{file: '%s', on: loc, columns: {name: string, n: int}, check_every: 1ms}", path);
+    op_ok(&o, "lookup", arg, &s, NULL);
+    sl_batch *b = sl_batch_new(&s, 8);
+    for (int i = 1; i <= 5; i++)
+        sl_col_set_int(&b->col[1], add_row(b, i), i);
+    char log[4096], tmp[64];
+    process_logged(&o, b, log, sizeof log);
+    assert_string_equal(str_at(b, 2, 1, tmp), "two");
+    assert_int_equal(stat_num(&o, "bad_rows"), 0);
+    write_file(tmpp, "loc,name,n\n"
+                     "1,uno,1\n"
+                     "2,dos\n"          /* line 3: too few fields */
+                     "3,tres,3,extra\n" /* line 4: too many fields */
+                     "x,cuatro,4\n"     /* line 5: key is not an int */
+                     "4,cuatro,four\n"  /* line 6: n is not an int */
+                     "5,cinco,5\n");
+    assert_int_equal(rename(tmpp, path), 0);
+    usleep(20000);
+    process_logged(&o, b, log, sizeof log);
+    assert_string_equal(str_at(b, 2, 0, tmp), "uno");
+    assert_null(str_at(b, 2, 1, tmp)); /* the new file's good rows replace the old table */
+    assert_null(str_at(b, 2, 2, tmp));
+    assert_null(str_at(b, 2, 3, tmp));
+    assert_string_equal(str_at(b, 2, 4, tmp), "cinco");
+    assert_int_equal(b->col[3].v.i[4], 5);
+    assert_int_equal(stat_num(&o, "lookup_rows"), 2);
+    assert_int_equal(stat_num(&o, "bad_rows"), 4);
+    assert_int_equal(stat_num(&o, "reloads"), 1);
+    assert_int_equal(stat_num(&o, "reloads_refused"), 0);
+    assert_int_equal(count_str(log, "\"level\":\"warn\""), 1);
+    assert_non_null(strstr(log, "\"bad_rows\":4,\"first_bad_line\":3"));
+    assert_non_null(strstr(log, "part \\\"q\\\".csv")); /* the path is escaped */
+    sl_batch_free(b);
+    op_free(&o);
+}
+
 static void test_lookup_bad_specs(void **state) {
     (void)state;
     sl_schema s;
@@ -287,6 +418,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_lookup_missing_file, lk_setup, lk_teardown),
         cmocka_unit_test_setup_teardown(test_lookup_reload, lk_setup, lk_teardown),
         cmocka_unit_test_setup_teardown(test_lookup_bad_rows_skipped, lk_setup, lk_teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_reload_no_rows_keeps_table, lk_setup,
+                                        lk_teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_reload_partly_corrupt, lk_setup, lk_teardown),
         cmocka_unit_test(test_lookup_bad_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
