@@ -51,3 +51,48 @@ covered_positions() {
   [ -n "$sel" ] || { echo 0; return; }
   sqlite3 ":memory:" "$att SELECT coalesce(sum(m), 0) FROM (SELECT partition, max(position) AS m FROM ($sel) GROUP BY partition)" 2>/dev/null || echo 0
 }
+
+# reconcile PIPELINE DATA "FIRST_TABLES" [REMOVED_SQL] [--set K=V ...]: the event
+# log's count reconciliation (docs/operations.md, "Counts reconcile"):
+#   sum(records_in) = rows stored in the first tables of the sources
+#                     + quarantine rows of those tables (parse errors and their steps)
+#                     + rows their steps removed (filter, lookup miss, drop actions)
+# FIRST_TABLES: the tables fed by a source directly (`from: SOURCE`), space-separated.
+# REMOVED_SQL: an aggregate over _sluice_events giving the rows those tables' steps
+# removed without quarantining them (e.g. "sum(filtered)"; default 0): the event
+# log's counters are pipeline-wide, so only the test knows which apply to them.
+# Flagged duplicates stay in their table and `late` records are also counted as
+# quarantined or dropped, so neither is added. Also checks that each first table
+# stores what the event log says it wrote (details.tables.T.out), except for a
+# table given as NAME~: an scd2 table, whose writes also close versions in place;
+# its stored rows are the versions opened, and the records that changed nothing
+# (its scd2 step's `unchanged`, cumulative in the last commit's details) are added
+# as removed. Fails with the numbers when a side differs.
+reconcile() {
+  local pipe=$1 data=$2 tables=$3 removed=${4:-0}; shift 3; [ $# -gt 0 ] && shift
+  local db=$data/sluice.db in parse removed_n t scd stored quar out unch sum=0 qsum=0 detail=""
+  read -r in parse removed_n <<<"$(sqlite3 -separator ' ' "$db" \
+    "SELECT coalesce(sum(records_in), 0), coalesce(sum(parse_errors), 0), coalesce($removed, 0) FROM _sluice_events")"
+  for t in $tables; do
+    scd=0; [ "${t%\~}" != "$t" ] && { scd=1; t=${t%\~}; }
+    stored=$("$SLUICE" query "$pipe" --data "$data" "$@" --format csv "SELECT count(*) AS n FROM $t" | tail -1)
+    read -r quar out <<<"$(sqlite3 -separator ' ' "$db" \
+      "SELECT (SELECT count(*) FROM quarantine WHERE table_name = '$t'),
+              (SELECT coalesce(sum(json_extract(details, '\$.tables.$t.out')), 0) FROM _sluice_events)")"
+    if [ "$scd" = 1 ]; then
+      unch=$(sqlite3 "$db" "SELECT coalesce(sum(json_extract(o.value, '\$.stats.unchanged')), 0)
+        FROM (SELECT details FROM _sluice_events WHERE kind IN ('commit', 'final') ORDER BY commit_id DESC LIMIT 1),
+             json_each(details, '\$.ops') AS o WHERE json_extract(o.value, '\$.op') LIKE '$t/%/scd2'")
+      sum=$((sum + unch)); detail+="${detail:+ + }$t unchanged $unch"
+    else
+      [ "$stored" -eq "$out" ] || fail "reconcile: table $t stores $stored rows, the event log says it wrote $out"
+    fi
+    sum=$((sum + stored + quar)); qsum=$((qsum + quar))
+    detail+="${detail:+ + }$t $stored + quarantined $quar"
+  done
+  sum=$((sum + removed_n))
+  [ "$in" -eq "$sum" ] ||
+    fail "reconcile: records_in $in != $detail + removed $removed_n ($removed) = $sum (parse errors $parse)"
+  [ "$qsum" -ge "$parse" ] || fail "reconcile: $parse parse errors but only $qsum quarantine rows in the first tables"
+  ok "reconcile: records_in $in = $detail + removed $removed_n"
+}

@@ -20,3 +20,6 @@ qrows=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM quarantine")
 lines=$(sqlite3 "$TMP/expected.db" "SELECT n FROM counts WHERE name='lines'")
 [ "$in" -eq "$lines" ] || fail "records_in $in != input lines $lines"
 ok "cameras: $in records = $silver silver + $dup duplicates + $quar quarantined; all tables equal the reference"
+# per first table: the bronze table keeps flagged duplicates, so they are not added
+reconcile "$REPO/pipelines/cameras.yaml" "$TMP/out" raw_detection_events 0 \
+  --set input="$TMP/in" --set locations="$TMP/in/locations.csv"

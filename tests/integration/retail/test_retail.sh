@@ -39,3 +39,4 @@ done < <(sqlite3 -separator ' ' "$db" "
 moves=$(sqlite3 "$db" "SELECT count(*) FROM dim_entities WHERE NOT is_active AND entity_type = 'store'")
 [ "$moves" -gt 0 ] || fail "no store changed region in the dimension"
 ok "retail: $(cat "$TMP/ref.txt"); $moves store region changes; gold, health and dimension equal the reference"
+reconcile "$REPO/pipelines/retail.yaml" "$TMP/out" "pos_raw metrics_raw dim_entities~" 0 --set input="$TMP/in"

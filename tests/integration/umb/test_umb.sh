@@ -42,6 +42,8 @@ ok "umb: $msgs consumed = $stored stored + $((filt + hdr_filtered)) filtered ($h
 q=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM quarantine WHERE reason LIKE 'expectation ''tuple_extracted''%' OR reason LIKE 'malformed%'")
 [ "$q" -eq "$quar" ] || fail "quarantine reasons: $q of $quar name the tuple or malformed JSON"
 ok "every quarantined message carries its reason"
+# the payload filter is in umb_summaries, the first table (header-filtered messages never count in records_in)
+reconcile "$UMB" "$TMP/out" umb_summaries "sum(filtered)" --set brokers="$BOOT" "${UMB_SETS[@]}"
 exec 3>&-
 wait "$MPID" || true
 echo "PASS test_umb"
