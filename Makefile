@@ -47,6 +47,7 @@ bench: build
 
 chaos: build
 	@CHAOS_KILLS=20 CHAOS_EVENTS=2000000 bash tests/integration/cameras/test_crash.sh $(BUILD)
+	@bash tests/integration/landing/chaos_writers.sh $(BUILD)
 
 chaos-telco: build
 	@scripts/telco-watermark-matrix.sh $(BUILD)
