@@ -28,26 +28,8 @@
 #include "core/error.h"
 #include "sources/dir.h"
 
-static char *dir;
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f) {
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static int setup(void **state) {
-    (void)state;
-    dir = strdup("/tmp/sl_dir_test_XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    return 0;
-}
+#define TMPDIR_PREFIX "/tmp/sl_dir_test_XXXXXX"
+#include "../tmpdir_test.h"
 
 static void put(const char *name, const char *text, const char *mode) {
     char p[1024];
@@ -563,17 +545,20 @@ static void test_line_at_max_and_long_tail(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_missing),
-        cmocka_unit_test_setup_teardown(test_name_order_and_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_pattern, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_subdirectory_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_line_held_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_line_of_idle_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_growth_read_from_position, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_each_dirty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restore_positions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restart_random, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_line_longer_than_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_line_at_max_and_long_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_order_and_ignored, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_default_pattern, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_subdirectory_ignored, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_line_held_back, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_line_of_idle_file, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_growth_read_from_position, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_each_dirty, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_positions, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_random, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_line_longer_than_max, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_line_at_max_and_long_tail, tmpdir_setup,
+                                        tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,26 +27,8 @@
 #include "core/error.h"
 #include "sources/dir.h"
 
-static char *dir;
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f) {
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static int setup(void **state) {
-    (void)state;
-    dir = strdup("/tmp/sl_dir_ident_XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    return 0;
-}
+#define TMPDIR_PREFIX "/tmp/sl_dir_ident_XXXXXX"
+#include "../tmpdir_test.h"
 
 static void path_of(char *p, size_t n, const char *name) { snprintf(p, n, "%s/%s", dir, name); }
 
@@ -484,16 +466,19 @@ static void test_name_only_row_fully_read(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rename_into_place_replaces, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation_out_of_pattern, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncation_same_head, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copytruncate_short, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_name_only_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_name_only_row_fully_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_into_place_replaces, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_rotation, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_out_of_pattern, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_truncation, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_same_head, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_short, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_and_recreated, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_name_only_rows, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_name_only_row_fully_read, tmpdir_setup,
+                                        tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

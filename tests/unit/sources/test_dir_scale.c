@@ -28,26 +28,8 @@
 #include "core/timeutil.h"
 #include "sources/dir.h"
 
-static char *dir;
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f) {
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static int setup(void **state) {
-    (void)state;
-    dir = strdup("/tmp/sl_dirscale_XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    return 0;
-}
+#define TMPDIR_PREFIX "/tmp/sl_dirscale_XXXXXX"
+#include "../tmpdir_test.h"
 
 static void put(const char *name, const char *text, const char *mode) {
     char p[1024];
@@ -361,13 +343,15 @@ static void test_read_head_and_parse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_inotify_new_and_growth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overflow_and_many_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cleanup_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cleanup_move_and_writer_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cleanup_after_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_head_and_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inotify_new_and_growth, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_overflow_and_many_files, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_max_files, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_delete, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_move_and_writer_open, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_after_restart, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_read_head_and_parse, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
