@@ -179,8 +179,6 @@ int main(int argc, char **argv) {
         if (stop_after <= 0 && next >= (put_every ? put : next) && count(s, "pending") == 0) break;
         usleep((useconds_t)commit_ms * 1000);
     }
-    int64_t s0 = sl_monotonic_us();
-    sl_deliverer_stats(d, NULL, 0);
     sl_channel_stats st[32];
     int nst = sl_deliverer_stats(d, st, 32);
     char per[4096] = "";
@@ -191,7 +189,7 @@ int main(int argc, char **argv) {
                  i ? "," : "", st[i].name, (long long)st[i].sent, (long long)st[i].failed,
                  (long long)st[i].retries, (long long)st[i].pending);
     }
-    s0 = sl_monotonic_us();
+    int64_t s0 = sl_monotonic_us();
     sl_deliverer_stop(d);
     int64_t stop_us = sl_monotonic_us() - s0;
     printf("{\"sent\":%lld,\"failed\":%lld,\"pending\":%lld,\"commits\":%lld,"
