@@ -32,7 +32,7 @@ static const char *const row_state[] = {"pending", "sent", "failed"};
 
 typedef struct job {
     int64_t id;
-    char *idem, *kind, *payload;
+    char *idem, *kind, *payload, *alert_id;
     int ch;
     int st;       /* J_* */
     int result;   /* R_*: what the row should say */
@@ -64,6 +64,7 @@ struct sl_deliverer {
     int64_t max_id;
     ch_state *cs;
     atomic_bool stop, kicked;
+    bool warned_unknown;
     uint64_t rng;
     int inflight;
 };
@@ -79,6 +80,7 @@ static void free_job(job *j) {
     free(j->idem);
     free(j->kind);
     free(j->payload);
+    free(j->alert_id);
     free(j->last_error);
     sl__xfer_free(j->x);
 }
@@ -111,11 +113,12 @@ static bool open_db(sl_deliverer *d) {
         sqlite3_busy_timeout(d->db, 200);
     }
     /* the table may not exist yet: prepared again on the next scan */
-    if (sqlite3_prepare_v2(d->db,
-                           "SELECT id, idem_key, channel, kind, payload, attempts, created_at "
-                           "FROM _sluice_outbox WHERE state = 'pending' AND id > ? ORDER BY id "
-                           "LIMIT ?",
-                           -1, &d->rows, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(
+            d->db,
+            "SELECT id, idem_key, channel, kind, payload, attempts, created_at, alert_id "
+            "FROM _sluice_outbox WHERE state = 'pending' AND id > ? ORDER BY id "
+            "LIMIT ?",
+            -1, &d->rows, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(d->db,
                            "SELECT channel, count(*) FROM _sluice_outbox WHERE state = 'pending' "
                            "GROUP BY channel",
@@ -127,10 +130,12 @@ static bool open_db(sl_deliverer *d) {
     return true;
 }
 
+/* Reads new pending rows and the pending counts. The SQLite reads run
+ * without the mutex (apply must never wait for them): only this thread
+ * appends jobs, so slots past njobs are filled first and published after. */
 static void scan(sl_deliverer *d, int64_t now) {
     if (!open_db(d)) return;
-    int room = MAX_TRACKED - d->njobs;
-    pthread_mutex_lock(&d->mu);
+    int room = MAX_TRACKED - d->njobs, added = 0;
     if (room > 0) {
         sqlite3_bind_int64(d->rows, 1, d->max_id);
         sqlite3_bind_int(d->rows, 2, room);
@@ -140,20 +145,21 @@ static void scan(sl_deliverer *d, int64_t now) {
             const char *chn = (const char *)sqlite3_column_text(d->rows, 2);
             int ci = sl_channels_find(d->ch, chn);
             if (ci < 0 || !d->ch->ch[ci].enabled) {
-                /* left pending: it goes out once the channel is configured again */
+                /* left pending: it goes out once a run has the channel again */
                 if (ci >= 0 && !d->cs[ci].warned_off) {
                     d->cs[ci].warned_off = true;
                     sl_log_warn("notifications for a channel that is off stay pending",
                                 "\"channel\":\"%s\"", d->ch->ch[ci].name);
-                } else if (ci < 0) {
+                } else if (ci < 0 && !d->warned_unknown) {
+                    d->warned_unknown = true;
                     char e[200];
                     sl_json_escape(e, sizeof e, chn ? chn : "", chn ? (int)strlen(chn) : 0);
-                    sl_log_warn("notification for an unknown channel stays pending",
+                    sl_log_warn("notifications for a channel not configured stay pending",
                                 "\"channel\":\"%s\"", e);
                 }
                 continue;
             }
-            job *j = &d->jobs[d->njobs++];
+            job *j = &d->jobs[d->njobs + added++];
             memset(j, 0, sizeof *j);
             j->id = id;
             j->idem = sl_xstrdup((const char *)sqlite3_column_text(d->rows, 1));
@@ -163,18 +169,24 @@ static void scan(sl_deliverer *d, int64_t now) {
             j->attempts = sqlite3_column_int(d->rows, 5);
             const char *cr = (const char *)sqlite3_column_text(d->rows, 6);
             if (!cr || sl_time_parse_iso(cr, strlen(cr), &j->created_us)) j->created_us = now;
+            const char *aid = (const char *)sqlite3_column_text(d->rows, 7);
+            j->alert_id = sl_xstrdup(aid ? aid : "");
             j->next_us = now;
             j->st = J_WAIT;
         }
         sqlite3_reset(d->rows);
     }
-    for (int i = 0; i < d->ch->n; i++)
-        d->cs[i].pending_rows = 0;
+    int64_t counts[d->ch->n + 1];
+    memset(counts, 0, sizeof counts);
     while (sqlite3_step(d->counts) == SQLITE_ROW) {
         int ci = sl_channels_find(d->ch, (const char *)sqlite3_column_text(d->counts, 0));
-        if (ci >= 0) d->cs[ci].pending_rows = sqlite3_column_int64(d->counts, 1);
+        if (ci >= 0) counts[ci] = sqlite3_column_int64(d->counts, 1);
     }
     sqlite3_reset(d->counts);
+    pthread_mutex_lock(&d->mu);
+    d->njobs += added;
+    for (int i = 0; i < d->ch->n; i++)
+        d->cs[i].pending_rows = counts[i];
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -203,13 +215,31 @@ static void finish(job *j, int result, int status, const char *reason, int64_t n
     j->dirty = true;
 }
 
+/* How many transfers a channel may have at once: a failing one gets a
+ * single probe, so a service that is down is not flooded. */
+static int ch_cap(const ch_state *cs) { return cs->fails ? 1 : MAX_INFLIGHT_CH; }
+
+/* Whether an earlier notification of the same alert on the same channel is
+ * not done yet: they go out in order, so a resolve never overtakes its
+ * trigger (PagerDuty would keep the incident open). */
+static bool earlier_open(const sl_deliverer *d, int i) {
+    const job *j = &d->jobs[i];
+    if (!j->alert_id[0]) return false;
+    for (int k = i - 1; k >= 0; k--) {
+        const job *e = &d->jobs[k];
+        if (e->ch == j->ch && e->st != J_DONE && !strcmp(e->alert_id, j->alert_id)) return true;
+    }
+    return false;
+}
+
 static void dispatch(sl_deliverer *d, int64_t now) {
     for (int i = 0; i < d->njobs && d->inflight < MAX_INFLIGHT; i++) {
         job *j = &d->jobs[i];
         if (j->st != J_WAIT || j->next_us > now) continue;
         ch_state *cs = &d->cs[j->ch];
         if (cs->blocked_until > now) continue;
-        if (cs->inflight >= (cs->fails ? 1 : MAX_INFLIGHT_CH)) continue;
+        if (cs->inflight >= ch_cap(cs)) continue;
+        if (earlier_open(d, i)) continue;
         const sl__notify_channel *c = &d->ch->ch[j->ch];
         sl__notify_msg msg;
         sl_error err = {0};
@@ -303,14 +333,19 @@ static void harvest(sl_deliverer *d) {
     }
 }
 
+/* When the loop must look again: the next scan, or the first job that
+ * could be dispatched then. Jobs held back by a concurrency limit are not
+ * counted: the end of a transfer wakes the poll anyway (and counting them
+ * would spin the loop while transfers run). */
 static int64_t next_wake(sl_deliverer *d, int64_t now, int64_t next_scan) {
     int64_t t = next_scan;
-    for (int i = 0; i < d->njobs; i++) {
+    for (int i = 0; i < d->njobs && d->inflight < MAX_INFLIGHT; i++) {
         const job *j = &d->jobs[i];
         if (j->st != J_WAIT) continue;
+        if (d->cs[j->ch].inflight >= ch_cap(&d->cs[j->ch])) continue;
         int64_t w = j->next_us;
         if (d->cs[j->ch].blocked_until > w) w = d->cs[j->ch].blocked_until;
-        if (w < t) t = w;
+        if (w < t && !earlier_open(d, i)) t = w;
     }
     return t < now ? now : t;
 }

@@ -7,7 +7,7 @@
  *
  * Usage: outbox_driver --pipeline FILE --store DB [--put N] [--channel A,B]
  *          [--kind firing|resolved|alternate] [--prefix P] [--put-every-ms M]
- *          [--commit-ms M] [--timeout S] [--stop-after S] [--no-apply]
+ *          [--commit-ms M] [--timeout S] [--stop-after S] [--no-apply] [--same-alert]
  * Channels come from the file's `alerts: channels:`. --put N puts N rows per
  * channel (all in the first commit, or one row per channel every M ms with
  * --put-every-ms). The run ends when no row is pending (or at --timeout,
@@ -16,6 +16,8 @@
  * put + COMMIT, which must not wait for any receiver), how long the stop
  * took, and the deliverer's counters per channel. --no-apply never applies
  * results (a crash before the commit that records them, with SIGKILL).
+ * --same-alert: every row is about one alert (one alert_id and dedup_key),
+ * as the trigger, resolve, trigger... of a flapping key.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +43,8 @@ static int64_t count(sl_store *s, const char *state) {
     return n;
 }
 
+static bool same_alert;
+
 static void put_row(sl_store *s, const char *prefix, const char *chan, int i, const char *kind,
                     const char *pipeline) {
     char idem[256], payload[1024], ts[40], aid[64];
@@ -49,7 +53,8 @@ static void put_row(sl_store *s, const char *prefix, const char *chan, int i, co
     const char *k = kind;
     if (!strcmp(kind, "alternate")) k = i % 2 ? "resolved" : "firing";
     snprintf(idem, sizeof idem, "%s-%s-%d-%s", prefix, chan, i, k);
-    snprintf(aid, sizeof aid, "%s-a%d", prefix, i);
+    int a = same_alert ? 0 : i;
+    snprintf(aid, sizeof aid, "%s-a%d", prefix, a);
     bool res = !strcmp(k, "resolved");
     snprintf(payload, sizeof payload,
              "{\"pipeline\":\"%s\",\"rule\":\"lag\",\"alert_id\":\"%s\",\"key\":\"job-%d\","
@@ -58,7 +63,7 @@ static void put_row(sl_store *s, const char *prefix, const char *chan, int i, co
              "\"dedup_key\":\"lag/job-%d\",\"table\":\"lag_1m\",\"labels\":{\"job_id\":\"job-%d\","
              "\"lag_s\":%d}}",
              pipeline, aid, i, res ? "resolved" : "firing", i, 120 + i, ts, res ? "\"" : "",
-             res ? ts : "null", res ? "\"" : "", i, i, 120 + i);
+             res ? ts : "null", res ? "\"" : "", a, i, 120 + i);
     sl_notification n = {idem, aid, chan, k, payload, now};
     sl_error err = {0};
     if (sl_outbox_put(s, &n, &err)) {
@@ -76,6 +81,10 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-apply")) {
             apply = false;
+            continue;
+        }
+        if (!strcmp(a, "--same-alert")) {
+            same_alert = true;
             continue;
         }
         if (!v) {

@@ -241,6 +241,20 @@ assert db.execute("SELECT state, attempts FROM _sluice_outbox WHERE idem_key LIK
 assert db.execute("SELECT state, attempts FROM _sluice_outbox WHERE idem_key LIKE 'e429%'").fetchone() == ("sent", 2)
 PY
 ok "3 x HTTP 500 then sent on the 4th attempt; 429 Retry-After: 2 waited >= 2 s"
+# one flapping alert (trigger, resolve, trigger, ...) after a 500: in order, never a resolve first
+: >"$TMP/req.log"
+ctl '{"mode":"500","count":1}'
+"$DRIVER" --pipeline "$TMP/p.yaml" --store "$TMP/o.db" --put 8 --channel pd,hook --kind alternate --same-alert \
+  --prefix ord --timeout 30 >"$TMP/ord.json" 2>"$TMP/ord.err" || fail "driver: $(cat "$TMP/ord.err")"
+python3 - "$TMP/req.log" <<'PY' || fail "order of one alert's notifications: $(cat "$TMP/ord.json")"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if '"path"' in l]
+pd = [json.loads(r["body"])["event_action"] for r in reqs if r["path"] == "/pd" and r["status"] == 200]
+assert pd == ["trigger", "resolve"] * 4, pd
+hook = [r["headers"]["idempotency-key"] for r in reqs if r["path"] == "/hook" and r["status"] == 200]
+assert hook == ["ord-hook-%d-%s" % (i, "resolved" if i % 2 else "firing") for i in range(8)], hook
+PY
+ok "one alert's 8 notifications per channel delivered in order after a 500"
 
 # ---- 5. a dead endpoint fails after give_up_after; a 400 at once ----------
 cat >"$TMP/dead.yaml" <<YAML
