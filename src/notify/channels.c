@@ -76,7 +76,7 @@ static const sl_opt email_opts[] = {
      SL_OPT_BIND(ch_conf, username)},
     {"password", SL_OPT_STRING, false, NULL, NULL, "SMTP AUTH password (never logged)",
      SL_OPT_BIND(ch_conf, password)},
-    {"from", SL_OPT_STRING, false, NULL, "sluice@localhost", "envelope and header sender",
+    {"from", SL_OPT_STRING, false, NULL, "sluice@localhost", "sender: an address, or Name <address>",
      SL_OPT_BIND(ch_conf, from)},
     {"to", SL_OPT_LIST, false, NULL, NULL, "recipients (a list, or one comma-separated value)",
      SL_OPT_BIND(ch_conf, to)},

@@ -85,17 +85,20 @@ static void free_job(job *j) {
     sl__xfer_free(j->x);
 }
 
-static void log_event(sl_log_level lvl, const char *msg, const sl__notify_channel *c, const job *j,
-                      const char *reason) {
+static void log_event(const sl_deliverer *d, sl_log_level lvl, const char *msg,
+                      const sl__notify_channel *c, const job *j, const char *reason) {
     if (!sl_log_enabled(lvl)) return;
-    char er[600], idem[200];
+    char er[600], idem[200], name[200], host[260], pipe[200];
     sl_json_escape(er, sizeof er, reason, (int)strlen(reason));
     sl_json_escape(idem, sizeof idem, j->idem, (int)strlen(j->idem));
+    sl_json_escape(name, sizeof name, c->name, (int)strlen(c->name));
+    sl_json_escape(host, sizeof host, c->host, (int)strlen(c->host));
+    sl_json_escape(pipe, sizeof pipe, d->pipeline, (int)strlen(d->pipeline));
     /* the channel's name and host only: URLs and keys may hold secrets */
     sl_log(lvl, msg,
-           "\"channel\":\"%s\",\"type\":\"%s\",\"host\":\"%s\",\"idem_key\":\"%s\","
-           "\"attempts\":%d,\"reason\":\"%s\"",
-           c->name, sl__notify_type_name(c->type), c->host, idem, j->attempts, er);
+           "\"pipeline\":\"%s\",\"channel\":\"%s\",\"type\":\"%s\",\"host\":\"%s\","
+           "\"idem_key\":\"%s\",\"attempts\":%d,\"reason\":\"%s\"",
+           pipe, name, sl__notify_type_name(c->type), host, idem, j->attempts, er);
 }
 
 /* ---- reading the outbox ---- */
@@ -148,8 +151,11 @@ static void scan(sl_deliverer *d, int64_t now) {
                 /* left pending: it goes out once a run has the channel again */
                 if (ci >= 0 && !d->cs[ci].warned_off) {
                     d->cs[ci].warned_off = true;
+                    char e[200];
+                    const char *nm = d->ch->ch[ci].name;
+                    sl_json_escape(e, sizeof e, nm, (int)strlen(nm));
                     sl_log_warn("notifications for a channel that is off stay pending",
-                                "\"channel\":\"%s\"", d->ch->ch[ci].name);
+                                "\"channel\":\"%s\"", e);
                 } else if (ci < 0 && !d->warned_unknown) {
                     d->warned_unknown = true;
                     char e[200];
@@ -248,7 +254,7 @@ static void dispatch(sl_deliverer *d, int64_t now) {
             finish(j, R_FAILED, 0, err.msg, now);
             cs->failed++;
             pthread_mutex_unlock(&d->mu);
-            log_event(SL_LOG_WARN, "notification failed", c, j, err.msg);
+            log_event(d, SL_LOG_WARN, "notification failed", c, j, err.msg);
             continue;
         }
         j->x = sl__xfer_new(c, j->idem, j->kind, &msg, false);
@@ -293,7 +299,11 @@ static void harvest(sl_deliverer *d) {
         if (r == SL__X_OK) {
             finish(j, R_SENT, status, reason, now);
             cs->sent++;
-            if (cs->fails) sl_log_info("channel delivers again", "\"channel\":\"%s\"", c->name);
+            if (cs->fails) {
+                char e[200];
+                sl_json_escape(e, sizeof e, c->name, (int)strlen(c->name));
+                sl_log_info("channel delivers again", "\"channel\":\"%s\"", e);
+            }
             cs->fails = 0;
             cs->blocked_until = 0;
         } else if (r == SL__X_FAIL || now >= j->created_us + c->give_up_us) {
@@ -305,7 +315,7 @@ static void harvest(sl_deliverer *d) {
             finish(j, R_FAILED, status, why, now);
             cs->failed++;
             pthread_mutex_unlock(&d->mu);
-            log_event(SL_LOG_WARN, "notification failed", c, j, why);
+            log_event(d, SL_LOG_WARN, "notification failed", c, j, why);
             continue;
         } else {
             cs->retries++;
@@ -324,12 +334,12 @@ static void harvest(sl_deliverer *d) {
             /* the whole channel waits: hammering a service that said no helps nobody */
             if (j->next_us > cs->blocked_until) cs->blocked_until = j->next_us;
             pthread_mutex_unlock(&d->mu);
-            log_event(cs->fails == 1 ? SL_LOG_WARN : SL_LOG_DEBUG, "notification will be retried",
-                      c, j, reason);
+            log_event(d, cs->fails == 1 ? SL_LOG_WARN : SL_LOG_DEBUG,
+                      "notification will be retried", c, j, reason);
             continue;
         }
         pthread_mutex_unlock(&d->mu);
-        log_event(SL_LOG_DEBUG, "notification sent", c, j, reason);
+        log_event(d, SL_LOG_DEBUG, "notification sent", c, j, reason);
     }
 }
 

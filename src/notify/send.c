@@ -76,6 +76,15 @@ static size_t on_read(char *buf, size_t sz, size_t n, void *ud) {
     return k;
 }
 
+/* The envelope address of "Name <a@b>" (a@b), or the value itself. */
+static void envelope_addr(const char *v, char *out, size_t cap) {
+    const char *lt = strrchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt)
+        snprintf(out, cap, "<%.*s>", (int)(gt - lt - 1), lt + 1);
+    else
+        snprintf(out, cap, "<%s>", v);
+}
+
 sl__xfer *sl__xfer_new(const sl__notify_channel *ch, const char *idem, const char *kind,
                        const sl__notify_msg *msg, bool second) {
     sl__notify_curl_init();
@@ -96,11 +105,11 @@ sl__xfer *sl__xfer_new(const sl__notify_channel *ch, const char *idem, const cha
         curl_easy_setopt(e, CURLOPT_URL, ch->server);
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
         char from[512];
-        snprintf(from, sizeof from, "<%s>", ch->from);
+        envelope_addr(ch->from, from, sizeof from);
         curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
         for (int i = 0; i < ch->nto; i++) {
             char to[512];
-            snprintf(to, sizeof to, "<%s>", ch->to[i]);
+            envelope_addr(ch->to[i], to, sizeof to);
             x->rcpt = curl_slist_append(x->rcpt, to);
         }
         curl_easy_setopt(e, CURLOPT_MAIL_RCPT, x->rcpt);

@@ -67,7 +67,7 @@ alerts:
       server: smtp://127.0.0.1:$S
       username: bot
       password: hunter2
-      from: alerts@example.com
+      from: 'Sluice Alerts <alerts@example.com>'
       to: [ops@example.com, oncall@example.com]
     off: {type: slack, url: '\${SLACK_WEBHOOK_URL:}'}
 YAML
@@ -111,6 +111,7 @@ mails = glob.glob(sys.argv[2] + "/*.eml")
 assert len(mails) == 1, mails
 msg = email.message_from_bytes(open(mails[0], "rb").read())
 assert msg["X-Sink-User"] == "bot" and msg["X-Sink-To"] == "ops@example.com,oncall@example.com"
+assert msg["X-Sink-From"] == "alerts@example.com" and msg["From"] == "Sluice Alerts <alerts@example.com>", msg["From"]
 assert msg["Subject"].startswith("[TEST] ") and msg["Message-ID"].endswith("@sluice>")
 assert msg.get_content_type() == "multipart/alternative"
 parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in msg.walk() if not p.is_multipart()}
@@ -279,7 +280,7 @@ for st, att, err, status in db.execute("SELECT state, attempts, last_error, last
 for st, att, err, status in db.execute("SELECT state, attempts, last_error, last_status FROM _sluice_outbox WHERE idem_key LIKE 'dead-bad-%'"):
     assert st == "failed" and att == 1 and status == 400 and err.startswith("HTTP 400"), (st, att, err, status)
 PY
-grep -q '"msg":"notification failed","channel":"dead"' "$TMP/dead.err" || fail "no log line for the failed notifications"
+grep -q '"msg":"notification failed","pipeline":"demo","channel":"dead","type":"webhook","host":"127.0.0.1:'"$DEAD"'"' "$TMP/dead.err" || fail "no log line for the failed notifications"
 grep -q 'SECRETTOKEN' "$TMP/dead.err" && fail "a secret appears in the deliverer's logs"
 ok "dead endpoint: failed after give_up_after 3s with the reason; HTTP 400 failed at once; logs hold no secret"
 
