@@ -311,7 +311,8 @@ static void harvest(sl_deliverer *d) {
             if (r == SL__X_FAIL)
                 snprintf(why, sizeof why, "%s", reason);
             else
-                snprintf(why, sizeof why, "gave up after %d attempts: %s", j->attempts, reason);
+                snprintf(why, sizeof why, "gave up after %d attempt%s: %s", j->attempts,
+                         j->attempts == 1 ? "" : "s", reason);
             finish(j, R_FAILED, status, why, now);
             cs->failed++;
             pthread_mutex_unlock(&d->mu);

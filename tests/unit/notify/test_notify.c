@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/timeutil.h"
 #include "notify/internal.h"
@@ -450,6 +451,87 @@ static void test_channels_test_no_secret(void **state) {
     sl_spec_free(sp);
 }
 
+/* The delivery thread against a port nobody listens on: rows fail after
+ * give_up_after with the reason, rows of an off channel stay pending, the
+ * counters add up, and stop returns at once. */
+static void test_deliverer_gives_up(void **state) {
+    (void)state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/d.db", dir);
+    sl_error err = {0};
+    sl_spec *sp;
+    sl_channels *c = load("alerts:\n  channels:\n"
+                          "    dead: {type: webhook, url: 'http://127.0.0.1:9/x', timeout: 1s, "
+                          "give_up_after: 1s, max_backoff: 200ms}\n"
+                          "    off: {type: slack, url: ''}\n",
+                          &sp, &err);
+    assert_non_null(c);
+    sl_store *s = sl_store_open(path, false, &err);
+    assert_non_null(s);
+    assert_int_equal(sl_outbox_init(s, &err), 0);
+    assert_int_equal(sl_store_begin(s, &err), 0);
+    const char *keys[] = {"d1", "d2", "o1"};
+    for (int i = 0; i < 3; i++) {
+        sl_notification n = {keys[i], "a", i < 2 ? "dead" : "off", "firing", firing, sl_now_us()};
+        assert_int_equal(sl_outbox_put(s, &n, &err), 0);
+    }
+    assert_int_equal(sl_store_commit(s, &err), 0);
+    sl_deliverer *d = sl_deliverer_start(path, c, "p", &err);
+    assert_non_null(d);
+    sl_deliverer_kick(d);
+    int64_t t0 = sl_monotonic_us();
+    int failed = 0;
+    while (sl_monotonic_us() - t0 < 10 * SL_US_PER_SEC && failed < 2) {
+        assert_int_equal(sl_store_begin(s, &err), 0);
+        assert_int_equal(sl_deliverer_apply(d, s, &err), 0);
+        assert_int_equal(sl_store_commit(s, &err), 0);
+        sqlite3_stmt *st;
+        sqlite3_prepare_v2(sl_store_db(s),
+                           "SELECT count(*) FROM _sluice_outbox WHERE state = 'failed'", -1, &st,
+                           NULL);
+        sqlite3_step(st);
+        failed = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        usleep(50000);
+    }
+    assert_int_equal(failed, 2);
+    /* given up about 1 s after creation, not at the first error; the first
+     * row was the channel's probe (several attempts), the second waited
+     * behind it and had one */
+    assert_true(sl_monotonic_us() - t0 >= 900000);
+    sl_channel_stats cs[4];
+    assert_int_equal(sl_deliverer_stats(d, cs, 4), 2);
+    assert_string_equal(cs[0].name, "dead");
+    assert_int_equal(cs[0].failed, 2);
+    assert_int_equal(cs[0].sent, 0);
+    assert_true(cs[0].retries >= 1);
+    int64_t s0 = sl_monotonic_us();
+    sl_deliverer_stop(d);
+    assert_true(sl_monotonic_us() - s0 < SL_US_PER_SEC);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(sl_store_db(s),
+                           "SELECT idem_key, state, attempts >= 2 - id + 1, last_error "
+                           "FROM _sluice_outbox ORDER BY id",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        const char *state_ = (const char *)sqlite3_column_text(st, 1);
+        if (i < 2) {
+            assert_string_equal(state_, "failed");
+            assert_int_equal(sqlite3_column_int(st, 2), 1);
+            assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "gave up after"));
+        } else {
+            assert_string_equal(state_, "pending"); /* its channel is off */
+        }
+    }
+    sqlite3_finalize(st);
+    sl_store_close(s);
+    sl_channels_free(c);
+    sl_spec_free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bind),
@@ -464,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_outbox),
         cmocka_unit_test(test_channels_test_no_secret),
+        cmocka_unit_test(test_deliverer_gives_up),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
