@@ -11,9 +11,10 @@ build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev
 # (procps), /usr/bin/time, bc, valgrind, chromium, promtool (prometheus),
 # logger (bsdutils), kcat, rsyslogd (rsyslog), python3 (with its sqlite3
 # module), nm (binutils), clang + libFuzzer runtime (fuzz build), clang-format
-# (make format-check); node and npm below.
+# (make format-check), aiosmtpd and openssl (alert channel tests); node and
+# npm below.
 test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
-  python3 binutils clang-format python3-aiosmtpd"
+  python3 binutils clang-format python3-aiosmtpd openssl"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;

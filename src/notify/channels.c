@@ -12,7 +12,7 @@
 
 typedef struct ch_conf {
     int type;
-    const char *url, *server, *username, *password, *from, *routing_key, *secret;
+    const char *url, *server, *username, *password, *from, *routing_key, *secret, *ca_file;
     const sl_node *to;
     bool starttls;
     int card;
@@ -20,35 +20,22 @@ typedef struct ch_conf {
 } ch_conf;
 
 /* Rows every type takes. */
+// clang-format off
 #define COMMON_ROWS                                                                                \
-    {"type",                                                                                       \
-     SL_OPT_ENUM,                                                                                  \
-     true,                                                                                         \
-     TYPES,                                                                                        \
-     NULL,                                                                                         \
-     "the service this channel talks to",                                                          \
+    {"type", SL_OPT_ENUM, true, TYPES, NULL, "the service this channel talks to",                  \
      SL_OPT_BIND(ch_conf, type)},                                                                  \
-        {"timeout",                                                                                \
-         SL_OPT_DURATION,                                                                          \
-         false,                                                                                    \
-         NULL,                                                                                     \
-         "10s",                                                                                    \
-         "limit of one attempt (connect + answer)",                                                \
-         SL_OPT_BIND(ch_conf, timeout_us),                                                         \
-         SL_OPT_RANGE(100000, 600e6)},                                                             \
-        {"give_up_after",                                                                          \
-         SL_OPT_DURATION,                                                                          \
-         false,                                                                                    \
-         NULL,                                                                                     \
-         "1h",                                                                                     \
-         "a notification still failing this long after it was created is marked failed",           \
-         SL_OPT_BIND(ch_conf, give_up_us),                                                         \
-         SL_OPT_MIN(1e6)},                                                                         \
-    {                                                                                              \
-        "max_backoff", SL_OPT_DURATION, false, NULL, "5m",                                         \
-            "longest wait between two attempts (the backoff doubles from 500ms up to it)",         \
-            SL_OPT_BIND(ch_conf, max_backoff_us), SL_OPT_RANGE(100000, 86400e6)                    \
-    }
+    {"timeout", SL_OPT_DURATION, false, NULL, "10s", "limit of one attempt (connect + answer)",     \
+     SL_OPT_BIND(ch_conf, timeout_us), SL_OPT_RANGE(100000, 600e6)},                               \
+    {"give_up_after", SL_OPT_DURATION, false, NULL, "1h",                                          \
+     "a notification still failing this long after it was created is marked failed",              \
+     SL_OPT_BIND(ch_conf, give_up_us), SL_OPT_MIN(1e6)},                                           \
+    {"max_backoff", SL_OPT_DURATION, false, NULL, "5m",                                            \
+     "longest wait between two attempts (the backoff doubles from 500ms up to it)",               \
+     SL_OPT_BIND(ch_conf, max_backoff_us), SL_OPT_RANGE(100000, 86400e6)},                         \
+    {"ca_file", SL_OPT_STRING, false, NULL, NULL,                                                  \
+     "PEM file of the CAs to trust instead of the system's (a private CA)",                       \
+     SL_OPT_BIND(ch_conf, ca_file)}
+// clang-format on
 
 static const sl_opt slack_opts[] = {
     COMMON_ROWS,
@@ -76,8 +63,8 @@ static const sl_opt email_opts[] = {
      SL_OPT_BIND(ch_conf, username)},
     {"password", SL_OPT_STRING, false, NULL, NULL, "SMTP AUTH password (never logged)",
      SL_OPT_BIND(ch_conf, password)},
-    {"from", SL_OPT_STRING, false, NULL, "sluice@localhost", "sender: an address, or Name <address>",
-     SL_OPT_BIND(ch_conf, from)},
+    {"from", SL_OPT_STRING, false, NULL, "sluice@localhost",
+     "sender: an address, or Name <address>", SL_OPT_BIND(ch_conf, from)},
     {"to", SL_OPT_LIST, false, NULL, NULL, "recipients (a list, or one comma-separated value)",
      SL_OPT_BIND(ch_conf, to)},
     {0}};
@@ -162,6 +149,7 @@ static int bind_one(sl__notify_channel *c, const sl_map_entry *e, sl_error *err)
     c->from = dup_or_empty(cf.from);
     c->routing_key = dup_or_empty(cf.routing_key);
     c->secret = dup_or_empty(cf.secret);
+    c->ca_file = dup_or_empty(cf.ca_file);
     c->starttls = cf.starttls;
     c->card = cf.card;
     c->timeout_us = cf.timeout_us;
@@ -197,6 +185,7 @@ static void free_channel(sl__notify_channel *c) {
     free(c->from);
     free(c->routing_key);
     free(c->secret);
+    free(c->ca_file);
     sl_kv_list_free(c->to, c->nto);
 }
 

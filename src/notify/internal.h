@@ -18,7 +18,7 @@ enum { SL__CARD_ADAPTIVE, SL__CARD_MESSAGECARD };
 typedef struct sl__notify_channel {
     char *name;
     int type;
-    char *url, *server, *username, *password, *from, *routing_key, *secret;
+    char *url, *server, *username, *password, *from, *routing_key, *secret, *ca_file;
     char **to; /* NULL-terminated */
     int nto;
     bool starttls;

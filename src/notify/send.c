@@ -101,6 +101,7 @@ sl__xfer *sl__xfer_new(const sl__notify_channel *ch, const char *idem, const cha
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(ch->timeout_us / 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ch->timeout_us / 1000));
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    if (ch->ca_file[0]) curl_easy_setopt(e, CURLOPT_CAINFO, ch->ca_file);
     if (ch->type == SL__CH_EMAIL) {
         curl_easy_setopt(e, CURLOPT_URL, ch->server);
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -181,8 +182,12 @@ sl__xresult sl__xfer_result(sl__xfer *x, int cc, int *status, char *reason, size
             snprintf(reason, cap, "SMTP %ld accepted", code);
             return SL__X_OK;
         }
-        snprintf(reason, cap, "SMTP %ld: %s", code,
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror((CURLcode)cc));
+        const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror((CURLcode)cc);
+        /* a code below 400 is the last good answer, not the server's no */
+        if (code >= 400)
+            snprintf(reason, cap, "SMTP %ld: %s", code, why);
+        else
+            snprintf(reason, cap, "%s", why);
         /* 5xx is the server's permanent no (RFC 5321); 4xx and no answer are transient */
         if ((code >= 500 && code < 600) || hopeless_curl(cc)) return SL__X_FAIL;
         return SL__X_RETRY;

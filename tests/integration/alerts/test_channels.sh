@@ -2,7 +2,8 @@
 # Alert channels and delivery against real receivers on loopback:
 # http_receiver.py speaks as Slack, Teams, PagerDuty and a webhook (and is
 # told to be down, answer 500, 429 with Retry-After, 400, or slowly), and
-# smtp_sink.py is a real SMTP server (aiosmtpd) with AUTH.
+# smtp_sink.py is a real SMTP server (aiosmtpd) with AUTH, and STARTTLS
+# with a certificate made here by openssl.
 #  1. `sluice alert test`: one notification per enabled channel, the shape
 #     each service documents, its exit codes, and no secret on any output.
 #  2. the deliverer (driven by outbox_driver as the engine drives it): every
@@ -18,6 +19,7 @@
 source "$(dirname "$0")/../lib.sh"
 need python3
 need sqlite3
+need openssl
 HERE=$(cd "$(dirname "$0")" && pwd)
 DRIVER="$BUILD/outbox_driver"
 [ -x "$DRIVER" ] || fail "$DRIVER is not built"
@@ -138,12 +140,37 @@ m0=$(ls "$TMP/mail" | wc -l)
 set +e; "$SLUICE" alert test mail "$TMP/tls.yaml" >"$TMP/tls.out" 2>&1; rc=$?; set -e
 [ "$rc" = 1 ] && grep -q 'FAILED' "$TMP/tls.out" || fail "starttls without server support must fail: $rc $(cat "$TMP/tls.out")"
 [ "$(ls "$TMP/mail" | wc -l)" = "$m0" ] || fail "a mail went out without STARTTLS"
-for f in "$TMP"/t.out "$TMP"/t.err "$TMP"/t1.out "$TMP"/d.out "$TMP"/d.err "$TMP"/tls.out; do
+# STARTTLS for real: a sink that requires it, with a certificate of a private CA
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 || fail "openssl req"
+mkdir -p "$TMP/mailtls"
+"$PYSMTP" "$HERE/smtp_sink.py" "$TMP/mailtls" "$TMP/tlsport" bot hunter2 "$TMP/cert.pem" "$TMP/key.pem" 2>"$TMP/smtptls.err" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$TMP/tlsport" ] && break; sleep 0.1; done
+[ -s "$TMP/tlsport" ] || fail "the STARTTLS sink did not start: $(cat "$TMP/smtptls.err")"
+T=$(cat "$TMP/tlsport")
+cat >"$TMP/tls2.yaml" <<YAML
+pipeline: demo
+alerts:
+  channels:
+    mail: {type: email, server: 'smtp://127.0.0.1:$T', starttls: true, ca_file: '$TMP/cert.pem', username: bot, password: hunter2, to: ops@example.com}
+    untrusted: {type: email, server: 'smtp://127.0.0.1:$T', starttls: true, username: bot, password: hunter2, to: ops@example.com}
+    clear: {type: email, server: 'smtp://127.0.0.1:$T', username: bot, password: hunter2, to: ops@example.com}
+YAML
+"$SLUICE" alert test mail "$TMP/tls2.yaml" >"$TMP/tls2.out" 2>&1 || fail "STARTTLS with ca_file: $(cat "$TMP/tls2.out")"
+grep -q '^X-Sink-TLS: yes' "$TMP"/mailtls/1.eml && grep -q '^X-Sink-User: bot' "$TMP"/mailtls/1.eml ||
+  fail "the mail did not go through STARTTLS and AUTH: $(head -5 "$TMP"/mailtls/1.eml)"
+for ch in untrusted clear; do
+  set +e; "$SLUICE" alert test $ch "$TMP/tls2.yaml" >>"$TMP/tls2.out" 2>&1; rc=$?; set -e
+  [ "$rc" = 1 ] || fail "$ch: exit 1 expected, got $rc: $(cat "$TMP/tls2.out")"
+done
+[ "$(ls "$TMP/mailtls" | wc -l)" = 1 ] || fail "a mail went out with an untrusted certificate or in clear"
+for f in "$TMP"/t.out "$TMP"/t.err "$TMP"/t1.out "$TMP"/d.out "$TMP"/d.err "$TMP"/tls.out "$TMP"/tls2.out; do
   for secret in SECRETTOKEN RKEYSECRET123 hunter2 s3cr3t-hmac; do
     grep -q "$secret" "$f" && fail "secret $secret appears in $(basename "$f"): $(grep "$secret" "$f")"
   done
 done
-ok "alert test: 6 channels answered in their documented shapes, off channel skipped, exit codes 0/1/2, no secret in output or logs"
+ok "alert test: 6 channels answered in their documented shapes, off channel skipped, STARTTLS + AUTH with a private CA (refused untrusted or in clear), exit codes 0/1/2, no secret in output or logs"
 
 # ---- 2. the deliverer: every row once, payloads per service ---------------
 : >"$TMP/req.log"
