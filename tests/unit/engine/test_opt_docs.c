@@ -2,12 +2,11 @@
  * drift apart: for every table the operators module lists
  * (sl_op_opt_tables: each step's, the window's), the sources module lists
  * (sl_source_opt_tables: the common one, each kind's), the sinks module
- * lists (sl_sink_opt_tables) and the notify module lists
- * (sl_notify_opt_tables: each alert channel type's, under "### channel
- * NAME"), the docs section of that component must name every option,
- * nested sub-tables included, in code (a YAML example or `backticks`); and
- * every bound default must parse by its row's rules. The file is found from
- * this source's path, or from argv[1].
+ * lists (sl_sink_opt_tables) and the notify module lists (sl_notify_opt_tables:
+ * each alert channel type's, under "### channel NAME"), the docs section of that component must
+ * name every option, nested sub-tables included, in code (a YAML example or `backticks`); and every
+ * bound default must parse by its row's rules. The file is found from this source's path, or from
+ * argv[1].
  *
  * Adding a table (a source's, a sink's) is adding a row to `tables` below
  * from its module's accessor; adding an option is adding it to the docs. */
