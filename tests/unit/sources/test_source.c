@@ -72,7 +72,7 @@ static size_t parse_cb(void *ud, const char *buf, size_t len, int32_t part, int6
     return len;
 }
 
-static void parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
+static int parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
     sink *k = ud;
     for (int i = 0; i < n; i++) {
         assert_int_equal(buf[msgs[i].off + msgs[i].len], '\n');
@@ -82,6 +82,7 @@ static void parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, in
         k->msgs++;
     }
     k->calls++;
+    return 0;
 }
 
 /* Records "name=pos;" per position row; a dir source's row is named
