@@ -220,6 +220,35 @@ static int split_lines(const char *b, size_t len, sl_http_records *out) {
     return 0;
 }
 
+/* Whether [p, le) holds exactly one JSON value (and whitespace). */
+static bool line_complete(const char *p, const char *le) {
+    p = ws(p, le);
+    const char *v = p < le ? scan_value(p, le) : NULL;
+    return v && ws(v, le) == le;
+}
+
+/* NDJSON when the first non-empty line is a value by itself, or when two
+ * lines are objects by themselves: a pretty-printed value starts with a
+ * line holding only its opening bracket, and its inner lines end in ',' or
+ * ':' (its last element alone may stand by itself, never two of them). */
+static bool looks_ndjson(const char *p, const char *e) {
+    int objects = 0;
+    bool first = true;
+    while (p < e) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        const char *le = nl ? nl : e;
+        const char *q = ws(p, le);
+        if (q < le) {
+            bool whole = line_complete(q, le);
+            if (first && whole) return true;
+            first = false;
+            if (whole && *q == '{' && ++objects >= 2) return true;
+        }
+        p = nl ? nl + 1 : e;
+    }
+    return false;
+}
+
 int sl_http_split(const char *body, size_t len, bool json, sl_http_records *out, char *why,
                   size_t cap) {
     const char *p = body, *e = body + len;
@@ -262,9 +291,11 @@ int sl_http_split(const char *body, size_t len, bool json, sl_http_records *out,
         }
         return 0;
     }
-    /* NDJSON, one value, or values separated by whitespace; when a value
-     * does not end, the body is taken line by line instead, so each bad line
-     * is one quarantined record */
+    /* NDJSON: taken line by line, so a bad line is one quarantined record
+     * and can never swallow the lines after it (an unclosed '{' would) */
+    if (looks_ndjson(p, e)) return split_lines(p, (size_t)(e - p), out);
+    /* one value (pretty-printed) or values separated by whitespace; when a
+     * value does not end, line by line after all */
     while (p < e) {
         const char *v = scan_value(p, e);
         if (!v) {
