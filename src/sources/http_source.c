@@ -530,7 +530,8 @@ static int part_of(http_src *s, const char *name) {
 
 static void restore_pos(void *ud, const char *partition, int64_t pos) {
     http_src *s = ud;
-    s->parts[part_of(s, partition)].pos = pos;
+    int i = part_of(s, partition); /* may move s->parts */
+    s->parts[i].pos = pos;
 }
 
 static const char keys_table[] =
