@@ -32,3 +32,13 @@ post() {
   curl -s -m 30 -o "$TMP/answer" -D "$TMP/answer.h" -w '%{http_code}' "${hdr[@]}" "$@" \
     -H 'Content-Type: application/x-ndjson' --data-binary @"$data" "$url" || true
 }
+
+# wait_gone PID: until the process has exited (at most 20 s); for processes
+# that are not children of this shell, which `wait` cannot wait for
+wait_gone() {
+  for _ in $(seq 400); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  return 1
+}

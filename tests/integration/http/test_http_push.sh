@@ -37,7 +37,7 @@ start() {
   wait_listening "$port" "$pid" || fail "sluice did not listen: $(tail -3 "$TMP/run.log")"
 }
 sender=""
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "$sender" ] && kill $sender 2>/dev/null; cleanup' EXIT
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null || true; [ -n "$sender" ] && kill $sender 2>/dev/null || true; cleanup' EXIT
 start
 
 # 1. the first third, one at a time: each answered 200 with its counts
@@ -106,8 +106,7 @@ for k in 1 2; do
     sleep 0.05
   done
   kill -9 "$pid"
-  wait "$pid" 2>/dev/null || true
-  sleep 0.3
+  wait_gone "$pid" || fail "sluice survived SIGKILL"
   start
 done
 wait "$sender" || fail "the client did not get every batch answered"
@@ -119,8 +118,8 @@ for i in 1 $((third + 1)) $((third + 5)) $((nb - 1)); do
   [ "$code" = 200 ] && grep -qi '^Idempotent-Replayed: true' "$TMP/answer.h" \
     || fail "batch $i resent after the restarts: HTTP $code, not replayed"
 done
-kill -INT "$pid"
-wait "$pid" 2>/dev/null || true
+kill -TERM "$pid"
+wait_gone "$pid" || fail "sluice did not stop on SIGTERM"
 pid=""
 replayed=$(wc -l < "$TMP/replayed" 2>/dev/null || echo 0)
 # the end of the input: a run with --once emits the last windows
