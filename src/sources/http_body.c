@@ -152,8 +152,12 @@ void sl_http_records_add(sl_http_records *r, const char *p, size_t n) {
         r->msg = sl_xrealloc(r->msg, (size_t)r->ncap * sizeof *r->msg);
     }
     char *d = r->buf + r->len;
-    for (size_t i = 0; i < n; i++)
-        d[i] = p[i] == '\n' || p[i] == '\r' ? ' ' : p[i];
+    memcpy(d, p, n);
+    /* a pretty-printed value's line breaks (lines have none) */
+    for (char *q = memchr(d, '\n', n); q; q = memchr(q + 1, '\n', (size_t)(d + n - q - 1)))
+        *q = ' ';
+    for (char *q = memchr(d, '\r', n); q; q = memchr(q + 1, '\r', (size_t)(d + n - q - 1)))
+        *q = ' ';
     d[n] = '\n';
     r->msg[r->n] = (sl_poll_msg){(uint32_t)r->len, (uint32_t)n, 0, r->n};
     r->n++;
