@@ -5,6 +5,7 @@
 # freshness p50/p99 from a single-event POST to visible in /api/query under background
 # load. Not a test: prints one result line (target >= 300,000 events/s on one core).
 #   bench/http.sh BUILD [EVENTS] [CONNECTIONS] [PROBES]
+# PIPELINE=bench/http_passthrough.yaml measures the HTTP path alone (one plain table).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 bin="$build/sluice"
@@ -12,6 +13,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 events=${2:-1000000}
 conns=${3:-8}
 probes=${4:-50}
+pipe=${PIPELINE:-$repo/pipelines/cameras-http.yaml}
 tmp=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; true' EXIT
@@ -21,7 +23,7 @@ cat "$tmp/in"/*.ndjson | split -l 1000 -d -a 5 - "$tmp/b/b"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ip=$(port)
 qp=$(port)
-SLUICE_LOG=warn "$bin" run "$repo/pipelines/cameras-http.yaml" --data "$tmp/out" \
+SLUICE_LOG=warn "$bin" run "$pipe" --data "$tmp/out" \
   --set ingest_listen="127.0.0.1:$ip" --set locations="$tmp/in/locations.csv" \
   --listen "127.0.0.1:$qp" --status 0 2>"$tmp/run.log" &
 pid=$!
@@ -38,4 +40,4 @@ cpu=$(echo "scale=2; ($t1 - $t0) / $(getconf CLK_TCK)" | bc)
 kill -TERM "$pid"
 wait "$pid" || true
 pid=""
-echo "http_push $line sluice_cpu_s=$cpu peak_rss_mb=$rss"
+echo "http_push pipeline=$(basename "$pipe" .yaml) $line sluice_cpu_s=$cpu peak_rss_mb=$rss"
