@@ -302,6 +302,11 @@ const char *sl_input_part_name(const source *s, int32_t part) {
     return names && part >= 0 ? names[part] : "";
 }
 
+void sl_input_each_partition(const source *s, void (*fn)(void *ud, const char *part, int64_t pos),
+                             void *ud) {
+    if (s->opened && s->def->each_partition) s->def->each_partition(s->self, fn, ud);
+}
+
 void sl_input_stats(const source *s, sl_source_stats *out) {
     *out = (sl_source_stats){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
     if (s->def->stats) s->def->stats(s->self, out);

@@ -859,6 +859,12 @@ static void http_stats(void *self, sl_source_stats *out) {
     out->idle_closed = (int64_t)hs.slow_closed;
 }
 
+static void http_each_partition(void *self, sl_source_pos_fn fn, void *ud) {
+    http_src *s = self;
+    for (int i = 0; i < s->nparts; i++)
+        fn(ud, s->parts[i].name, s->parts[i].pos);
+}
+
 static void http_describe(void *self, char *out, size_t cap) {
     http_src *s = self;
     snprintf(out, cap, "http POST %s%s on %s", s->path, s->otlp ? " and /v1/logs" : "", s->listen);
@@ -881,5 +887,6 @@ const sl_source_def sl_source_http = {
     .done = http_done,
     .fd = http_fd,
     .stats = http_stats,
+    .each_partition = http_each_partition,
     .describe = http_describe,
 };

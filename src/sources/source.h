@@ -150,6 +150,10 @@ typedef struct sl_source_def {
     void (*wait)(void *self, int ms);
     /* Optional: fills what the kind reports (see sl_source_stats). */
     void (*stats)(void *self, sl_source_stats *out);
+    /* Optional: every partition's position, for /metrics
+     * (sluice_source_partition_position), by kinds whose partitions are
+     * network peers (http: one per client address); at most 1000 are shown. */
+    void (*each_partition)(void *self, sl_source_pos_fn fn, void *ud);
     /* Optional: partitions are byte streams read from their start (files):
      * a csv file may start with a header row, and schema evolution (which
      * resumes at a record's byte position) works. Reads up to cap bytes

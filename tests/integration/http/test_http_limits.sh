@@ -14,9 +14,10 @@ need python3
 need sqlite3
 port=$(free_port)
 kvport=$(free_port)
+mport=$(free_port)
 url="http://127.0.0.1:$port/ingest"
 "$SLUICE" run "$(dirname "$0")/limits.yaml" --data "$TMP/out" --set ingest_listen="127.0.0.1:$port" \
-  --set kv_listen="127.0.0.1:$kvport" --status 0 2>"$TMP/run.log" &
+  --set kv_listen="127.0.0.1:$kvport" --listen "127.0.0.1:$mport" --status 0 2>"$TMP/run.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; cleanup' EXIT
 wait_listening "$port" "$pid" || fail "sluice did not listen: $(tail -3 "$TMP/run.log")"
@@ -61,6 +62,18 @@ read -r t1 t2 < "$TMP/slow.txt"
 ok "slow clients did not disturb a normal one; header tricklers closed after ${t1}s and ${t2}s"
 n=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM events WHERE name = 'fast'")
 [ "$n" = 1 ] || fail "the normal client's record stored $n times"
+# every client address is a partition: its position (records received) in /metrics
+curl -s "http://127.0.0.1:$mport/metrics" > "$TMP/metrics.txt"
+grep -q '^sluice_source_partition_position{pipeline="http_limits",source="ev",partition="http:127.0.0.1"} 7$' "$TMP/metrics.txt" \
+  || fail "no partition position 7 in /metrics: $(grep partition "$TMP/metrics.txt")"
+grep -q '^sluice_source_refused_connections_total{pipeline="http_limits",source="ev"} 1$' "$TMP/metrics.txt" \
+  || fail "the 429 is not counted in /metrics"
+if command -v promtool >/dev/null; then
+  promtool check metrics < "$TMP/metrics.txt" || fail "promtool check metrics"
+fi
+pos=$(sqlite3 "$TMP/out/sluice.db" "SELECT position FROM _sluice_positions WHERE source='ev'")
+[ "$pos" = 7 ] || fail "the committed position of http:127.0.0.1 is $pos, want 7"
+ok "the client address is a partition: position 7 in /metrics and the checkpoint"
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 [ "$rc" = 0 ] || fail "sluice did not stop cleanly (exit $rc): $(tail -3 "$TMP/run.log")"
