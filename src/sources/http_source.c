@@ -154,6 +154,7 @@ typedef struct {
     req *parsed;        /* parsed, waiting for the next each_position */
     req *committing;    /* in the commit being written */
     int64_t pending_requests, pending_bytes;
+    int active; /* requests begun and not yet completed (answer sent or failed) */
     ikey *keys[NBUCKETS];
     int64_t nkeys;
     bool stopping;
@@ -463,6 +464,9 @@ static enum MHD_Result handle(void *ud, struct MHD_Connection *conn, const char 
         u = sl_xcalloc(1, sizeof *u);
         u->otlp = otlp;
         *req_cls = u;
+        pthread_mutex_lock(&s->mu);
+        s->active++;
+        pthread_mutex_unlock(&s->mu);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -502,11 +506,11 @@ static void completed(void *ud, struct MHD_Connection *conn, void **req_cls,
     http_src *s = ud;
     upload *u = *req_cls;
     if (!u) return;
-    if (u->counted) {
-        pthread_mutex_lock(&s->mu);
-        s->pending_bytes -= (int64_t)u->counted;
-        pthread_mutex_unlock(&s->mu);
-    }
+    pthread_mutex_lock(&s->mu);
+    s->pending_bytes -= (int64_t)u->counted;
+    s->active--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
     free(u->body);
     free(u);
     *req_cls = NULL;
@@ -576,6 +580,7 @@ static int http_open_(void *self, const sl_source_env *env, sl_error *err) {
     s->idle_since = 0;
     s->stopping = false;
     s->pending_bytes = s->pending_requests = 0;
+    s->active = 0;
     int rc = sl_store_positions(env->store, env->name, restore_pos, s, err);
     if (rc) return rc;
     if ((rc = load_keys(s, err))) return rc;
@@ -621,6 +626,13 @@ static void http_close_(void *self) {
         fail_list(s, &s->parsed);
         fail_list(s, &s->committing);
         pthread_cond_broadcast(&s->cv);
+        /* let the waiting clients get their 503 before the connections are
+         * closed (at most a second: a client stalled mid-body holds one) */
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += 1;
+        while (s->active > 0)
+            if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
         pthread_mutex_unlock(&s->mu);
         sl_httpd_stop(s->httpd); /* joins the connection threads */
         s->httpd = NULL;
