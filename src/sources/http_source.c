@@ -215,6 +215,11 @@ static int http_create(const sl_node *n, const sl_source_env *env, void **self,
     snprintf(what, sizeof what, "source '%s'", env->name);
     http_conf c;
     if (sl_spec_bind(n, http_opts, what, &c, err)) return SL_EINVAL;
+    const char *colon = strrchr(c.listen, ':');
+    if (!colon || !colon[1] || strlen(colon + 1) > 5 ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || atol(colon + 1) > 65535)
+        return sl_node_error(err, sl_node_get(n, "listen"),
+                             "%s: listen must be host:port (the port a number 0..65535)", what);
     if (!c.path || c.path[0] != '/')
         return sl_node_error(err, sl_node_get(n, "path"), "%s: path must start with '/'", what);
     http_src *s = sl_xcalloc(1, sizeof *s);

@@ -10,7 +10,8 @@
  *    hands over only the records not stored yet, with positions that go on
  *    where the committed ones stopped;
  *  - 401 without the token, 413 over max_body_bytes, 429 when the pending
- *    queue is full. */
+ *    queue is full;
+ *  - bad options refused at create with file:line:col. */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,11 +291,35 @@ static void test_refusals(void **state) {
     sl_store_close(store);
 }
 
+static void create_fails(const char *yaml, const char *want) {
+    sl_error err = {0};
+    sl_spec_free(spec);
+    spec = sl_spec_load_mem("p.yaml", yaml, strlen(yaml), NULL, &err);
+    if (!spec) fail_msg("%s", err.msg);
+    const sl_source_def *d = sl_source_find("http");
+    sl_source_env env = {.name = "h"};
+    void *self = NULL;
+    sl_source_info info = {0};
+    if (!d->create(sl_spec_root(spec), &env, &self, &info, &err)) fail_msg("%s: accepted", yaml);
+    if (!strstr(err.msg, want)) fail_msg("%s: got '%s', want '%s'", yaml, err.msg, want);
+}
+
+static void test_create_errors(void **state) {
+    (void)state;
+    create_fails("path: /x\n", "listen");
+    create_fails("listen: localhost\n", "p.yaml:1:9: source 'h': listen must be host:port");
+    create_fails("listen: ':99999'\n", "listen must be host:port");
+    create_fails("listen: ':0'\npath: ingest\n",
+                 "p.yaml:2:7: source 'h': path must start with '/'");
+    create_fails("listen: ':0'\nmax_body_bytes: 10\n", "max_body_bytes");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ack_after_commit, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_straddling_request, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test(test_create_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sl_spec_free(spec);
