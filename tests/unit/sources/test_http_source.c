@@ -11,6 +11,8 @@
  *    where the committed ones stopped;
  *  - 401 without the token, 413 over max_body_bytes, 429 when the pending
  *    queue is full;
+ *  - a commit later than answer_timeout: 503, then 409 while the key's
+ *    request is in flight, then the first answer;
  *  - bad options refused at create with file:line:col. */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
@@ -291,6 +293,32 @@ static void test_refusals(void **state) {
     sl_store_close(store);
 }
 
+/* A commit later than answer_timeout: 503, and the records still count once:
+ * the retry with the key is answered from the commit that stored them. */
+static void test_answer_timeout(void **state) {
+    (void)state;
+    open_store();
+    void *self = make("answer_timeout: 100ms\n");
+    sink k = {0};
+    open_(self, &k);
+    call c;
+    post(&c, "Idempotency-Key: slow\r\n", "{\"x\":1}\n");
+    read_one(self);
+    body_of(&c);
+    assert_int_equal(c.status, 503);
+    assert_non_null(strstr(c.answer, "Retry-After: 5"));
+    post(&c, "Idempotency-Key: slow\r\n", "{\"x\":1}\n"); /* still in its commit */
+    body_of(&c);
+    assert_int_equal(c.status, 409);
+    commit(self);
+    post(&c, "Idempotency-Key: slow\r\n", "{\"x\":1}\n");
+    assert_string_equal(body_of(&c), "{\"accepted\":1,\"quarantined\":0}");
+    assert_int_equal(c.status, 200);
+    assert_int_equal(k.msgs, 1);
+    D->destroy(self);
+    sl_store_close(store);
+}
+
 static void create_fails(const char *yaml, const char *want) {
     sl_error err = {0};
     sl_spec_free(spec);
@@ -319,6 +347,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_ack_after_commit, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_straddling_request, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_answer_timeout, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_create_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
