@@ -256,6 +256,13 @@ static bool looks_ndjson(const char *p, const char *e) {
 int sl_http_split(const char *body, size_t len, bool json, sl_http_records *out, char *why,
                   size_t cap) {
     const char *p = body, *e = body + len;
+    /* records never hold more bytes than the body, plus one '\n' each: one
+     * allocation instead of a doubling series */
+    size_t need = out->len + len + 2 + SL_HTTP_PADDING;
+    if (need > out->cap) {
+        out->buf = sl_xrealloc(out->buf, need);
+        out->cap = need;
+    }
     if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark */
     if (!json) return split_lines(p, (size_t)(e - p), out);
     p = ws(p, e);

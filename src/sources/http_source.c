@@ -263,6 +263,7 @@ typedef struct {
     char *body;
     size_t len, cap;
     size_t counted; /* bytes of this request in pending_bytes */
+    size_t expect;  /* Content-Length, 0 when not given */
     bool too_big, over_budget, otlp;
 } upload;
 
@@ -346,14 +347,21 @@ static enum MHD_Result finish(http_src *s, struct MHD_Connection *conn, upload *
     char why[200] = "";
     char *body = NULL;
     size_t blen = 0;
-    int rc = sl_http_decode(coding, u->body ? u->body : "", u->len, (size_t)s->c.max_body_bytes,
+    int rc = 0;
+    if (coding == SL_HTTP_IDENTITY && u->body) { /* no copy: the upload has room for padding */
+        memset(u->body + u->len, 0, SL_HTTP_PADDING + 1);
+        body = u->body;
+        blen = u->len;
+    } else {
+        rc = sl_http_decode(coding, u->body ? u->body : "", u->len, (size_t)s->c.max_body_bytes,
                             &body, &blen, why, sizeof why);
-    if (rc) return respond_error(conn, rc, why);
+        if (rc) return respond_error(conn, rc, why);
+    }
     req *r = sl_xcalloc(1, sizeof *r);
     r->otlp = u->otlp;
     rc = u->otlp ? sl_http_otlp_logs(body, blen, &r->rec, why, sizeof why)
                  : sl_http_split(body, blen, s->json, &r->rec, why, sizeof why);
-    free(body);
+    if (body != u->body) free(body);
     if (!rc && r->rec.n == 0) {
         rc = 400;
         snprintf(why, sizeof why, "the body holds no records");
@@ -468,6 +476,7 @@ static enum MHD_Result handle(void *ud, struct MHD_Connection *conn, const char 
         if (full) return respond_error(conn, 429, "too many pending requests: retry later");
         u = sl_xcalloc(1, sizeof *u);
         u->otlp = otlp;
+        u->expect = want > 0 ? (size_t)want : 0;
         *req_cls = u;
         pthread_mutex_lock(&s->mu);
         s->active++;
@@ -491,9 +500,12 @@ static enum MHD_Result handle(void *ud, struct MHD_Connection *conn, const char 
             return MHD_YES;
         }
         u->counted += n;
-        if (u->len + n > u->cap) {
-            size_t c = u->cap ? u->cap : 65536;
-            while (c < u->len + n)
+        /* room for the padding the splitter reads past the body; sized from
+         * Content-Length when it came, so the body is allocated once */
+        size_t need = u->len + n + SL_HTTP_PADDING + 1;
+        if (need > u->cap) {
+            size_t c = u->cap ? u->cap : u->expect ? u->expect + SL_HTTP_PADDING + 1 : 65536;
+            while (c < need)
                 c *= 2;
             u->body = sl_xrealloc(u->body, c);
             u->cap = c;
