@@ -793,7 +793,7 @@ static void http_each_position(void *self, sl_source_pos_fn fn, void *ud) {
         r->state = RQ_COMMITTING;
     }
     if (partial && st) put_key(s, st, head, false);
-    if (head)
+    if (partial) /* what committed() will know is stored of it */
         head->c_records = head->cursor, head->c_accepted = head->accepted,
         head->c_quarantined = head->quarantined;
     /* the committing list gets the parsed ones (committed() answers them) */
@@ -838,7 +838,7 @@ static void http_each_position(void *self, sl_source_pos_fn fn, void *ud) {
 static void http_committed(void *self) {
     http_src *s = self;
     pthread_mutex_lock(&s->mu);
-    if (s->qhead && s->qhead->key) {
+    if (s->qhead && s->qhead->key && s->qhead->c_records > s->qhead->key->records) {
         ikey *e = s->qhead->key;
         e->records = s->qhead->c_records;
         e->accepted = s->qhead->c_accepted;
