@@ -303,9 +303,9 @@ sl_httpd *sl_httpd_start(const sl_httpd_config *c, sl_error *err) {
     h->completed = c->completed;
     h->ud = c->ud;
     h->max_conns = c->max_connections > 0 ? c->max_connections : 512;
-    struct rlimit nofile; /* a connection is a descriptor */
-    if (c->max_connections <= 0 && getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
-        nofile.rlim_cur != RLIM_INFINITY && (rlim_t)h->max_conns > nofile.rlim_cur / 2)
+    struct rlimit nofile; /* a connection is a descriptor: keep half for the rest */
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)h->max_conns > nofile.rlim_cur / 2)
         h->max_conns = nofile.rlim_cur / 2 > 64 ? (int)(nofile.rlim_cur / 2) : 64;
     h->max_per_ip = c->max_connections_per_ip > 0 ? c->max_connections_per_ip : 32;
     h->header_timeout_ms = c->header_timeout_ms > 0 ? c->header_timeout_ms : 10000;

@@ -47,7 +47,8 @@ typedef struct sl_httpd_config {
     /* "host:port", "[v6]:port" or ":port"; port 0 picks a free one */
     const char *listen;
     const char *what; /* who listens, for errors and logs ("server", "source 'x'") */
-    /* 0 = defaults: 512 (at most half the descriptor limit), 32, 10000 ms */
+    /* 0 = defaults: 512, 32, 10000 ms; max_connections is lowered to half the
+     * descriptor limit (at least 64) when it is above */
     int max_connections, max_connections_per_ip, header_timeout_ms;
     size_t connection_memory; /* libmicrohttpd's per-connection buffer; 0 = 256 KiB */
     sl_httpd_handler handler;
