@@ -17,25 +17,17 @@
  * also capped here (503 + Retry-After beyond), so /healthz, /readyz and
  * /metrics keep room.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "server/assets.h"
 #include "httpd/httpd.h"
+#include "server/assets.h"
 #include "server/internal.h"
 
 #define COOKIE_NAME "sluice_token"
