@@ -117,6 +117,7 @@ typedef struct {
     source *s;
     const sl_poll_msg *msgs;
     int n, k; /* cursor: message holding the last mapped byte offset */
+    int bad;  /* records quarantined */
 } kmap;
 
 /* Message index of a byte offset in the poll buffer; offsets arrive in order. */
@@ -132,14 +133,15 @@ static void msg_bad(void *ud, const char *line, size_t len, int32_t part, int64_
     (void)part;
     kmap *m = ud;
     int i = kmap_find(m, pos);
+    m->bad++;
     m->s->read_bad(m->s->read_ud, line, len, m->msgs[i].part, m->msgs[i].pos, reason);
 }
 
 /* Parses the messages of one poll and gives each row its message's
  * partition and position. */
-static void input_parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
+static int input_parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
     source *s = ud;
-    kmap m = {s, msgs, n, 0};
+    kmap m = {s, msgs, n, 0, 0};
     sl_batch *b = s->batch;
     /* runs of messages up to max_line_bytes are parsed; a longer one is one
      * bad record */
@@ -159,6 +161,7 @@ static void input_parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs,
                      max);
             s->read_bad(s->read_ud, buf + msgs[i].off, msgs[i].len < 4096 ? msgs[i].len : 4096,
                         msgs[i].part, msgs[i].pos, why);
+            m.bad++;
         }
         from = i + 1;
     }
@@ -168,6 +171,7 @@ static void input_parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs,
         b->part[r] = msgs[i].part;
         b->pos[r] = msgs[i].pos;
     }
+    return m.bad;
 }
 
 /* Partitioned state: each row's partition name in the _part column. */
@@ -219,6 +223,7 @@ int sl_input_open(source *s, sl_store *store, const char *pipeline, const char *
     s->batch = sl_batch_new(&s->schema, batch_size);
     sl_source_env env = {
         .name = s->name,
+        .format = s->format,
         .pipeline = pipeline,
         .instance = instance,
         .once = once,
@@ -295,6 +300,11 @@ bool sl_input_wait(source *s, int ms) {
 const char *sl_input_part_name(const source *s, int32_t part) {
     const char *const *names = s->opened ? s->def->part_names(s->self) : NULL;
     return names && part >= 0 ? names[part] : "";
+}
+
+void sl_input_each_partition(const source *s, void (*fn)(void *ud, const char *part, int64_t pos),
+                             void *ud) {
+    if (s->opened && s->def->each_partition) s->def->each_partition(s->self, fn, ud);
 }
 
 void sl_input_stats(const source *s, sl_source_stats *out) {

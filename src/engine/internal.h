@@ -180,6 +180,9 @@ bool sl_input_wait(source *s, int ms);
 const char *sl_input_part_name(const source *s, int32_t part);
 /* The source's gauges and counters; -1: not reported by its kind. */
 void sl_input_stats(const source *s, sl_source_stats *out);
+/* Every partition's position, for /metrics, when the kind reports them. */
+void sl_input_each_partition(const source *s, void (*fn)(void *ud, const char *part, int64_t pos),
+                             void *ud);
 /* --instance: 0, or SL_EFAIL when another instance went past the position
  * this one owns an assigned partition from (it lost the partition: never commit). */
 int sl_input_fence(source *s, const char *partition, int64_t new_pos, sl_error *err);

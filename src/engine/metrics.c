@@ -49,6 +49,38 @@ static void mput(run *R, size_t *n, const char *fmt, ...) {
     }
 }
 
+/* One sluice_source_partition_position line (at most 1000 per source); the
+ * partition's name is a label value, so '"', '\\' and newlines are escaped. */
+typedef struct {
+    run *R;
+    size_t *n;
+    const char *pl, *source;
+    int count;
+    bool *help;
+} part_metric;
+
+static void put_partition(void *ud, const char *part, int64_t pos) {
+    part_metric *m = ud;
+    if (m->count++ >= 1000) return;
+    if (!*m->help) {
+        mput(m->R, m->n,
+             "# HELP sluice_source_partition_position Position of a source partition (http: "
+             "records received from the client address).\n# TYPE "
+             "sluice_source_partition_position gauge\n");
+        *m->help = true;
+    }
+    char esc[256];
+    size_t k = 0;
+    for (const char *c = part; *c && k < sizeof esc - 3; c++) {
+        if (*c == '"' || *c == '\\') esc[k++] = '\\';
+        esc[k++] = *c == '\n' ? ' ' : *c;
+    }
+    esc[k] = 0;
+    mput(m->R, m->n,
+         "sluice_source_partition_position{pipeline=\"%s\",source=\"%s\",partition=\"%s\"} %lld\n",
+         m->pl, m->source, esc, (long long)pos);
+}
+
 /* Prometheus text exposition of the pipeline's counters, rebuilt at every
  * commit (so it always describes committed state) and served by /metrics. */
 void sl__engine_build_metrics(run *R) {
@@ -215,6 +247,12 @@ void sl__engine_build_metrics(run *R) {
             mput(R, &n, "%s{pipeline=\"%s\",source=\"%s\"} %lld\n", net[k].name, pl,
                  R->p->src[s].name, (long long)v);
         }
+    }
+    /* partitions named by network peers (http client addresses) */
+    bool parts_help = false;
+    for (int s = 0; s < R->p->nsrc; s++) {
+        part_metric pm = {R, &n, pl, R->p->src[s].name, 0, &parts_help};
+        sl_input_each_partition(&R->p->src[s], put_partition, &pm);
     }
     mput(R, &n,
          "# HELP sluice_freshness_seconds Time from a record being read to its commit (visible in "

@@ -61,27 +61,15 @@ typedef struct srv_conn {
 
 #define SRV_POOL_MAX 4
 
-/* One open HTTP connection, for the reaper (server.c): `since` is when it
- * began waiting for a request's headers (accepted, or its last response
- * done); in_request once the headers are in. */
-typedef struct srv_cx {
-    struct srv_cx *prev, *next;
-    int fd;
-    struct sockaddr_storage peer; /* to tell a reused descriptor apart */
-    socklen_t peer_len;
-    int64_t since_us;
-    bool in_request, reaped;
-} srv_cx;
-
 struct sl_server {
-    struct MHD_Daemon *mhd;
+    struct sl_httpd *httpd; /* the hardened listener (httpd/httpd.h) */
     int port;
     char *token;
     size_t token_len;
     char *db_path, *pipeline_name, *dashboard_json, *lineage_json;
     int timeout_ms, row_limit;
     size_t max_bytes; /* /api/query answer budget */
-    int max_conns, max_conns_per_ip, max_sse, header_timeout_ms;
+    int max_sse;
     int (*on_connection)(void *ud, sqlite3 *db);
     void *ud;
     int64_t started_us;
@@ -97,19 +85,10 @@ struct sl_server {
     srv_conn *pool[SRV_POOL_MAX];
     int npool;
 
-    pthread_mutex_t cx_mu; /* guards the connection list and the log limiter */
-    pthread_cond_t cx_cv;  /* wakes the reaper to stop */
-    srv_cx *cx_head;
-    int ncx;
-    bool reaper_started, reaper_stop;
-    pthread_t reaper;
-    int64_t log_last_us; /* warn lines: at most one a second */
-    uint64_t log_suppressed;
-
     atomic_ullong requests[SRV_R_COUNT];
     atomic_int sse_streams;
     atomic_ullong query_timeouts, query_denied, query_errors, query_too_big;
-    atomic_ullong sse_refused, slow_closed, log_dropped;
+    atomic_ullong sse_refused;
 };
 
 /* Connections (db.c). srv_conn_get returns NULL with msg filled on failure. */

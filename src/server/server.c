@@ -2,44 +2,31 @@
  * server.c - the HTTP server: libmicrohttpd daemon, routing, auth, pages,
  * /metrics, health; see server.h for the endpoints.
  *
- * libmicrohttpd runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION),
- * which lets an SSE stream simply block on a condition variable until the
- * next commit, and lets a slow query hold up only its own client. We open the
- * listening socket ourselves so "port busy" is reported with the real errno,
- * and port 0 tells us the port the kernel chose.
+ * The listener itself (socket, one thread per connection, connection caps,
+ * the slow-header reaper, log limiting, token comparison) is httpd/httpd.h,
+ * shared with the http push source so both refuse hostile clients alike.
+ * One thread per connection lets an SSE stream simply block on a condition
+ * variable until the next commit, and lets a slow query hold up only its own
+ * client.
  *
  * The only state shared with the engine's thread is behind s->mu: the last
  * commit id, the last metrics text and a publish counter that SSE streams
  * wait on. Everything else is read-only after start or atomic counters.
  *
- * Hostile clients. A thread per connection makes connections the scarce
- * resource, so they are bounded three ways and /healthz, /readyz and
- * /metrics keep room: a client address may hold max_connections_per_ip,
- * SSE streams are capped (503 + Retry-After beyond), and a reaper thread
- * closes connections that have not sent a request's headers in time
- * (slowloris: libmicrohttpd's own timeout counts any byte as activity, so a
- * client trickling one header byte a second would never time out). The
- * reaper knows the connections from libmicrohttpd's connection
- * notifications and ends them with shutdown(2): libmicrohttpd's thread sees
- * the end of the stream and closes the socket itself.
+ * Hostile clients: the caps and the reaper are httpd.h's; SSE streams are
+ * also capped here (503 + Retry-After beyond), so /healthz, /readyz and
+ * /metrics keep room.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "httpd/httpd.h"
 #include "server/assets.h"
 #include "server/internal.h"
 
@@ -124,13 +111,8 @@ static enum MHD_Result send_asset(struct MHD_Connection *conn, const char *name)
 
 /* ---- auth ---- */
 
-/* Constant time in the length of the expected token: the time taken tells
- * nothing about how much of a guess was right. */
 static bool token_equal(const sl_server *s, const char *given, size_t glen) {
-    unsigned char diff = (unsigned char)(glen != s->token_len);
-    for (size_t i = 0; i < s->token_len; i++)
-        diff |= (unsigned char)(s->token[i] ^ (i < glen ? given[i] : 0));
-    return diff == 0;
+    return sl_httpd_token_equal(s->token, s->token_len, given, glen);
 }
 
 static int hexval(char c) {
@@ -155,14 +137,7 @@ static bool cookie_ok(const sl_server *s, const char *hex) {
 
 static bool authorized(const sl_server *s, struct MHD_Connection *conn) {
     if (!s->token) return true;
-    const char *h =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h && !strncasecmp(h, "Bearer ", 7)) {
-        const char *t = h + 7;
-        while (*t == ' ')
-            t++;
-        if (token_equal(s, t, strlen(t))) return true;
-    }
+    if (sl_httpd_bearer_ok(conn, s->token, s->token_len)) return true;
     const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
     if (q && token_equal(s, q, strlen(q))) return true;
     const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_NAME);
@@ -212,9 +187,8 @@ static enum MHD_Result send_metrics(sl_server *s, struct MHD_Connection *conn) {
         if (b.n && b.p[b.n - 1] != '\n') srv_buf_puts(&b, "\n");
     }
     pthread_mutex_unlock(&s->mu);
-    pthread_mutex_lock(&s->cx_mu);
-    int ncx = s->ncx;
-    pthread_mutex_unlock(&s->cx_mu);
+    sl_httpd_stats hs;
+    sl_httpd_stats_get(s->httpd, &hs);
     srv_buf_puts(
         &b,
         "# HELP sluice_http_requests_total HTTP requests served by the embedded server, by route.\n"
@@ -262,9 +236,8 @@ static enum MHD_Result send_metrics(sl_server *s, struct MHD_Connection *conn) {
         (unsigned long long)atomic_load(&s->query_denied),
         (unsigned long long)atomic_load(&s->query_errors),
         (unsigned long long)atomic_load(&s->query_too_big),
-        (unsigned long long)atomic_load(&s->sse_refused), ncx,
-        (unsigned long long)atomic_load(&s->slow_closed),
-        (unsigned long long)atomic_load(&s->log_dropped), ready ? 1 : 0);
+        (unsigned long long)atomic_load(&s->sse_refused), hs.connections,
+        (unsigned long long)hs.slow_closed, (unsigned long long)hs.log_suppressed, ready ? 1 : 0);
     return send_buf(conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -322,111 +295,7 @@ static int route_of(const char *url) {
     return SRV_R_OTHER;
 }
 
-/* ---- connections: tracking, reaper, SSE cap ---- */
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code) {
-    sl_server *s = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        srv_cx *x = calloc(1, sizeof *x);
-        if (!x || !ci) {
-            free(x);
-            *socket_context = NULL;
-            return;
-        }
-        x->fd = ci->connect_fd;
-        x->peer_len = sizeof x->peer;
-        if (getpeername(x->fd, (struct sockaddr *)&x->peer, &x->peer_len) != 0) x->peer_len = 0;
-        x->since_us = sl_monotonic_us();
-        pthread_mutex_lock(&s->cx_mu);
-        x->next = s->cx_head;
-        if (s->cx_head) s->cx_head->prev = x;
-        s->cx_head = x;
-        s->ncx++;
-        pthread_mutex_unlock(&s->cx_mu);
-        *socket_context = x;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        /* called before libmicrohttpd closes the socket: once x is off the
-         * list, the reaper can no longer shut down a reused descriptor */
-        srv_cx *x = *socket_context;
-        if (!x) return;
-        pthread_mutex_lock(&s->cx_mu);
-        if (x->prev)
-            x->prev->next = x->next;
-        else
-            s->cx_head = x->next;
-        if (x->next) x->next->prev = x->prev;
-        s->ncx--;
-        pthread_mutex_unlock(&s->cx_mu);
-        free(x);
-        *socket_context = NULL;
-    }
-}
-
-static srv_cx *conn_cx(struct MHD_Connection *conn) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
-/* A request's headers are in: the connection is no longer waiting for them. */
-static void request_began(sl_server *s, struct MHD_Connection *conn) {
-    srv_cx *x = conn_cx(conn);
-    if (!x) return;
-    pthread_mutex_lock(&s->cx_mu);
-    x->in_request = true;
-    pthread_mutex_unlock(&s->cx_mu);
-}
-
-/* Answer sent (or the request failed): a kept-alive connection waits for the
- * next request's headers from now on. */
-static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe) {
-    (void)req_cls, (void)toe;
-    sl_server *s = cls;
-    srv_cx *x = conn_cx(conn);
-    if (!x) return;
-    pthread_mutex_lock(&s->cx_mu);
-    x->in_request = false;
-    x->since_us = sl_monotonic_us();
-    pthread_mutex_unlock(&s->cx_mu);
-}
-
-static void *reaper_main(void *arg) {
-    sl_server *s = arg;
-    pthread_mutex_lock(&s->cx_mu);
-    while (!s->reaper_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 250 * 1000000L; /* four sweeps a second */
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&s->cx_cv, &s->cx_mu, &ts);
-        if (s->reaper_stop) break;
-        /* crowded: keep room for health checks by giving headers 1 s, and
-         * 200 ms when the limit is near */
-        int64_t limit_us = (int64_t)s->header_timeout_ms * 1000;
-        if (s->ncx * 4 >= s->max_conns * 3 && limit_us > SL_US_PER_SEC) limit_us = SL_US_PER_SEC;
-        if (s->ncx * 8 >= s->max_conns * 7 && limit_us > 200000) limit_us = 200000;
-        int64_t now = sl_monotonic_us();
-        for (srv_cx *x = s->cx_head; x; x = x->next) {
-            if (x->in_request || x->reaped || now - x->since_us < limit_us) continue;
-            x->reaped = true;
-            /* still the same socket? (a descriptor closed and reused by a
-             * new connection has another peer) */
-            struct sockaddr_storage peer;
-            socklen_t len = sizeof peer;
-            if (!x->peer_len || getpeername(x->fd, (struct sockaddr *)&peer, &len) != 0 ||
-                len != x->peer_len || memcmp(&peer, &x->peer, len))
-                continue;
-            shutdown(x->fd, SHUT_RDWR);
-            atomic_fetch_add(&s->slow_closed, 1);
-        }
-    }
-    pthread_mutex_unlock(&s->cx_mu);
-    return NULL;
-}
+/* ---- SSE cap ---- */
 
 static enum MHD_Result send_busy(struct MHD_Connection *conn, const char *msg) {
     srv_buf b = {0};
@@ -450,11 +319,10 @@ static enum MHD_Result send_busy(struct MHD_Connection *conn, const char *msg) {
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls) {
-    (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
+                              const char *method, const char *upload_data, size_t *upload_data_size,
+                              void **req_cls) {
+    (void)upload_data, (void)upload_data_size, (void)req_cls;
     sl_server *s = cls;
-    request_began(s, conn);
     int route = route_of(url);
     atomic_fetch_add(&s->requests[route], 1);
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
@@ -545,41 +413,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
 }
 
-/* libmicrohttpd's warnings (a malformed request, a refused connection) are
- * written at most once a second, with the number left out since the last
- * one: a client sending garbage must not fill the log. */
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    sl_server *s = cls;
-    uint64_t suppressed = 0;
-    if (s) {
-        int64_t now = sl_monotonic_us();
-        pthread_mutex_lock(&s->cx_mu);
-        bool quiet = s->log_last_us && now - s->log_last_us < SL_US_PER_SEC;
-        if (quiet) {
-            s->log_suppressed++;
-        } else {
-            suppressed = s->log_suppressed;
-            s->log_suppressed = 0;
-            s->log_last_us = now;
-        }
-        pthread_mutex_unlock(&s->cx_mu);
-        if (quiet) {
-            atomic_fetch_add(&s->log_dropped, 1);
-            return;
-        }
-    }
-    char msg[512], esc[1100];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    int e = sl_json_escape(esc, (int)sizeof esc, msg, (int)n);
-    if (e < 0) e = 0;
-    esc[e < (int)sizeof esc ? e : (int)sizeof esc - 1] = 0;
-    sl_log_warn("http server", "\"detail\":\"%s\",\"suppressed\":%llu", esc,
-                (unsigned long long)suppressed);
-}
-
 /* ---- lifecycle ---- */
 
 static char *dup_or_null(const char *p) { return p ? strdup(p) : NULL; }
@@ -587,8 +420,6 @@ static char *dup_or_null(const char *p) { return p ? strdup(p) : NULL; }
 static void server_free(sl_server *s) {
     if (!s) return;
     srv_pool_close(s);
-    pthread_cond_destroy(&s->cx_cv);
-    pthread_mutex_destroy(&s->cx_mu);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -600,59 +431,6 @@ static void server_free(sl_server *s) {
     free(s->lineage_json);
     free(s->metrics);
     free(s);
-}
-
-/* Parses "host:port", "[v6]:port" or ":port" and returns a bound, listening
- * socket, or -1 with err filled. */
-static int listen_on(const char *listen_addr, int *is_v6, sl_error *err) {
-    char host[256], port[16];
-    const char *colon = strrchr(listen_addr, ':');
-    if (!colon || !colon[1] || strlen(colon + 1) > 5 ||
-        strspn(colon + 1, "0123456789") != strlen(colon + 1) || atol(colon + 1) > 65535) {
-        sl_error_set(err, SL_EINVAL,
-                     "server listen address '%s': expected host:port (port 0-65535)", listen_addr);
-        return -1;
-    }
-    snprintf(port, sizeof port, "%s", colon + 1);
-    size_t hl = (size_t)(colon - listen_addr);
-    const char *h = listen_addr;
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2;
-    if (hl >= sizeof host) {
-        sl_error_set(err, SL_EINVAL, "server listen address '%s': host too long", listen_addr);
-        return -1;
-    }
-    memcpy(host, h, hl);
-    host[hl] = 0;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
-                    *ai = NULL;
-    int g = getaddrinfo(hl ? host : NULL, port, &hints, &ai);
-    if (g) {
-        sl_error_set(err, SL_EINVAL, "server listen address '%s': %s", listen_addr,
-                     gai_strerror(g));
-        return -1;
-    }
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 64) == 0) {
-            *is_v6 = a->ai_family == AF_INET6;
-            break;
-        }
-        saved = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) sl_error_set(err, SL_EIO, "cannot listen on %s: %s", listen_addr, strerror(saved));
-    return fd;
 }
 
 sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
@@ -672,9 +450,7 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     pthread_condattr_setclock(&ca,
                               CLOCK_MONOTONIC); /* SSE waits must not jump with the wall clock */
     pthread_cond_init(&s->cv, &ca);
-    pthread_cond_init(&s->cx_cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&s->cx_mu, NULL);
     s->started_us = sl_monotonic_us();
     if (cfg->token && *cfg->token) {
         s->token = strdup(cfg->token);
@@ -699,54 +475,23 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     s->timeout_ms = cfg->query_timeout_ms > 0 ? cfg->query_timeout_ms : 2000;
     s->row_limit = cfg->query_row_limit > 0 ? cfg->query_row_limit : 10000;
     s->max_bytes = cfg->query_max_bytes > 0 ? (size_t)cfg->query_max_bytes : (size_t)32 << 20;
-    s->max_conns = cfg->max_connections > 0 ? cfg->max_connections : 512;
-    struct rlimit nofile; /* a connection is a descriptor, SSE streams hold SQLite's too */
-    if (cfg->max_connections <= 0 && getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
-        nofile.rlim_cur != RLIM_INFINITY && (rlim_t)s->max_conns > nofile.rlim_cur / 2)
-        s->max_conns = nofile.rlim_cur / 2 > 64 ? (int)(nofile.rlim_cur / 2) : 64;
-    s->max_conns_per_ip = cfg->max_connections_per_ip > 0 ? cfg->max_connections_per_ip : 32;
     s->max_sse = cfg->max_sse_streams > 0 ? cfg->max_sse_streams : 64;
-    s->header_timeout_ms = cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : 10000;
     s->on_connection = cfg->on_connection;
     s->ud = cfg->ud;
 
-    int v6 = 0;
-    int fd = listen_on(cfg->listen && *cfg->listen ? cfg->listen : "127.0.0.1:8080", &v6, err);
-    if (fd < 0) {
+    sl_httpd_config hc = {.listen = cfg->listen && *cfg->listen ? cfg->listen : "127.0.0.1:8080",
+                          .what = "server",
+                          .max_connections = cfg->max_connections,
+                          .max_connections_per_ip = cfg->max_connections_per_ip,
+                          .header_timeout_ms = cfg->header_timeout_ms,
+                          .handler = handle,
+                          .ud = s};
+    s->httpd = sl_httpd_start(&hc, err);
+    if (!s->httpd) {
         server_free(s);
         return NULL;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
-    if (v6) flags |= MHD_USE_IPv6;
-    /* CONNECTION_TIMEOUT: no byte either way for 60 s (a client that stopped
-     * reading its answer); SSE streams send a heartbeat every 15 s */
-    s->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->max_conns,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->max_conns_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(256 * 1024), MHD_OPTION_END);
-    if (!s->mhd) {
-        close(fd);
-        sl_error_set(err, SL_EIO, "cannot start the HTTP server on %s",
-                     cfg->listen ? cfg->listen : "127.0.0.1:8080");
-        server_free(s);
-        return NULL;
-    }
-    if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
-        MHD_stop_daemon(s->mhd);
-        sl_error_set(err, SL_EIO, "cannot start the HTTP server's reaper thread");
-        server_free(s);
-        return NULL;
-    }
-    s->reaper_started = true;
+    s->port = sl_httpd_port(s->httpd);
     sl_log_info("http server listening", "\"port\":%d,\"auth\":%s", s->port,
                 s->token ? "true" : "false");
     return s;
@@ -781,13 +526,6 @@ void sl_server_stop(sl_server *s) {
     s->stopping = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->reaper_started) {
-        pthread_mutex_lock(&s->cx_mu);
-        s->reaper_stop = true;
-        pthread_cond_broadcast(&s->cx_cv);
-        pthread_mutex_unlock(&s->cx_mu);
-        pthread_join(s->reaper, NULL);
-    }
-    MHD_stop_daemon(s->mhd); /* joins the connection threads; closes the listening socket */
+    sl_httpd_stop(s->httpd); /* joins the connection threads; closes the listening socket */
     server_free(s);
 }

@@ -51,6 +51,7 @@ typedef struct sl_source_env {
     const char *pipeline;   /* the pipeline's name */
     const char *instance;   /* run --instance NAME (scale-out), NULL without */
     const char *base_dir;   /* directory of the pipeline file */
+    const char *format;     /* open: the record format's name (json, syslog, csv...) */
     bool once;              /* --once: read what is there, then be done */
     uint32_t batch_size;    /* most records the engine takes per read */
     int64_t max_line_bytes; /* longest line parsed (option max_line_bytes) */
@@ -70,8 +71,10 @@ typedef struct sl_source_env {
      * with its raw text (may be a prefix) and reason, counted as read. */
     void (*bad)(void *ud, const char *raw, size_t len, int32_t part, int64_t pos,
                 const char *reason);
-    /* n messages of one poll (poll.h), each row gets its message's part and pos. */
-    void (*parse_msgs)(void *ud, const char *buf, const sl_poll_msg *msgs, int n);
+    /* n messages of one poll (poll.h), each row gets its message's part and
+     * pos. Returns how many of them were quarantined (not valid in the
+     * format, over max_line_bytes): the http source answers with it. */
+    int (*parse_msgs)(void *ud, const char *buf, const sl_poll_msg *msgs, int n);
     /* Consumer groups: a partition was assigned to this process; returns the
      * position it resumes from, -1 when the engine has none (then the
      * source's own fallback). */
@@ -147,6 +150,10 @@ typedef struct sl_source_def {
     void (*wait)(void *self, int ms);
     /* Optional: fills what the kind reports (see sl_source_stats). */
     void (*stats)(void *self, sl_source_stats *out);
+    /* Optional: every partition's position, for /metrics
+     * (sluice_source_partition_position), by kinds whose partitions are
+     * network peers (http: one per client address); at most 1000 are shown. */
+    void (*each_partition)(void *self, sl_source_pos_fn fn, void *ud);
     /* Optional: partitions are byte streams read from their start (files):
      * a csv file may start with a header row, and schema evolution (which
      * resumes at a record's byte position) works. Reads up to cap bytes

@@ -72,7 +72,7 @@ static size_t parse_cb(void *ud, const char *buf, size_t len, int32_t part, int6
     return len;
 }
 
-static void parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
+static int parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
     sink *k = ud;
     for (int i = 0; i < n; i++) {
         assert_int_equal(buf[msgs[i].off + msgs[i].len], '\n');
@@ -82,6 +82,7 @@ static void parse_msgs_cb(void *ud, const char *buf, const sl_poll_msg *msgs, in
         k->msgs++;
     }
     k->calls++;
+    return 0;
 }
 
 /* Records "name=pos;" per position row; a dir source's row is named
@@ -151,12 +152,12 @@ static void test_registry(void **state) {
         for (const sl_opt *o = (*d)->opts; o->name; o++)
             assert_null(sl_opt_find(sl_source_common_opts(), o->name));
     }
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
     assert_null(sl_source_find("dri"));
     assert_null(sl_source_find(NULL));
     /* type's words are the registry's */
     const sl_opt *type = sl_opt_find(sl_source_common_opts(), "type");
-    assert_string_equal(type->values, "dir|file|kafka|syslog");
+    assert_string_equal(type->values, "dir|file|kafka|syslog|http");
     assert_true(type->required);
     sl_error e = {0};
     if (sl_opt_check_defaults(sl_source_common_opts(), "sources", &e)) fail_msg("%s", e.msg);
@@ -172,7 +173,7 @@ static void test_registry(void **state) {
         assert_true(!o->required || !strcmp(o->name, "type"));
     char owners[64];
     sl_source_owners("path", owners, sizeof owners);
-    assert_string_equal(owners, "dir and file");
+    assert_string_equal(owners, "dir, file and http");
     sl_source_owners("brokers", owners, sizeof owners);
     assert_string_equal(owners, "kafka");
     sl_source_owners("pattern", owners, sizeof owners);
