@@ -31,6 +31,11 @@
  * of its own (beyond the pipeline's one hour of allowed lateness). Per metric
  * sample, with p = --bad-values a utilisation out of [0, 100].
  * Randomness is xoshiro256** (rng.h): the bytes are a function of the arguments.
+ *
+ * --serve HOST:PORT: after writing, the runs (every whole record, late ones
+ * at their moved start) are served as a job-run listing API (jobs_api.h)
+ * until SIGINT/SIGTERM, for the http_poll source; JOBS_API_TOKEN in the
+ * environment makes it require that bearer token.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +52,7 @@
 #include "gen/gen.h"
 #include "gen/landing.h"
 #include "gen/opts.h"
+#include "gen/jobs_api.h"
 #include "gen/rng.h"
 
 /* ---- options ------------------------------------------------------------ */
@@ -60,6 +66,7 @@ typedef struct {
     double files_per_minute, jump_after;
     int64_t start_ms;
     double malformed, duplicates, late, bad_values;
+    const char *serve;
 } dataops_opts;
 
 #define OFF(f) offsetof(dataops_opts, f)
@@ -85,6 +92,8 @@ static const sl_gen_opt k_opts[] = {
     {"late", SL_GOPT_DBL, OFF(late), 0, 1, "P", "share of runs landing 3-6 hours late (0.005)"},
     {"bad-values", SL_GOPT_DBL, OFF(bad_values), 0, 1, "P",
      "share of metric samples out of range (0.002)"},
+    {"serve", SL_GOPT_STR, OFF(serve), 0, 0, "HOST:PORT",
+     "count mode: then serve the runs as a jobs API until SIGINT/SIGTERM (see below)"},
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])
 
@@ -128,6 +137,7 @@ typedef struct {
     int64_t sample_t, sample_end;
     const job *sample_job;
     held_dup dup[DUP_SLOTS];
+    sl_jobs_api *api; /* --serve: every run line written, for the jobs API */
     int64_t n_runs, n_failed, n_malformed, n_dups, n_late, n_bad, n_samples;
     int64_t began_us;
 } dataops_gen;
@@ -161,6 +171,7 @@ static job *next_job(dataops_gen *g, int64_t *start) {
 
 static int write_line(dataops_gen *g, sl_landing *s, const char *line, int n) {
     g->line_no++;
+    if (g->api && s == &g->runs) sl_jobs_api_add(g->api, line, (size_t)n);
     return sl_landing_write(s, line, (size_t)n);
 }
 
@@ -278,6 +289,7 @@ static int emit_run(dataops_gen *g) {
         g->n_late++;
         g->line_no++;
         sl_landing_hold_late(&g->runs, line, (size_t)n);
+        if (g->api) sl_jobs_api_add(g->api, line, (size_t)n);
     } else {
         if (sl_rng_chance(&g->rng, g->o.duplicates)) {
             for (int i = 0; i < DUP_SLOTS; i++)
@@ -407,6 +419,11 @@ int sl_gen_dataops_main(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : 2;
     g.began_us = sl_monotonic_us();
     int rate_mode = g.o.events < 0;
+    if (g.o.serve && rate_mode) {
+        fprintf(stderr, "gen dataops: --serve goes with --events (count mode)\n");
+        return 2;
+    }
+    if (g.o.serve) g.api = sl_jobs_api_new();
     /* rate mode: the schedule starts now and runs as fast as lines are written */
     g.t0_ms = rate_mode ? sl_floor_div(sl_now_us(), SL_US_PER_MS) : g.o.start_ms;
     rc = 1;
@@ -429,6 +446,8 @@ int sl_gen_dataops_main(int argc, char **argv) {
     status(&g);
 done:
     if (sl_landing_close(&g.runs, rc) || sl_landing_close(&g.metrics, rc)) rc = 1;
+    if (rc == 0 && g.api) rc = sl_jobs_api_serve(g.api, g.o.serve, getenv("JOBS_API_TOKEN"));
+    sl_jobs_api_free(g.api);
     free(g.jobs);
     return rc;
 }
