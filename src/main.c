@@ -61,7 +61,7 @@ static void usage(FILE *out) {
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
-        "  sluice gen cameras|telco|retail [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
         "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
         "[--infer] ...\n"
@@ -663,7 +663,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
-            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail\nRun "
+            printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail, "
+                   "dataops\nRun "
                    "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
@@ -671,9 +672,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "umb")) return sl_gen_umb_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
-        fprintf(stderr,
-                "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail)\n",
-                argv[2]);
+        if (!strcmp(argv[2], "dataops")) return sl_gen_dataops_main(argc - 2, argv + 2);
+        fprintf(
+            stderr,
+            "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops)\n",
+            argv[2]);
         return 2;
     }
     fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);

@@ -29,4 +29,10 @@ int sl_gen_cameras_main(int argc, char **argv);
 int sl_gen_telco_main(int argc, char **argv);
 int sl_gen_retail_main(int argc, char **argv);
 
+/*
+ * `sluice gen dataops ...`: job runs, cluster metrics and jobs.csv of a data
+ * platform (seed 002, dataops flavor). Same exit statuses as above.
+ */
+int sl_gen_dataops_main(int argc, char **argv);
+
 #endif

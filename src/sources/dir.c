@@ -727,12 +727,11 @@ static int full_scan(sl_dir_source *d, sl_error *err) {
             fresh_push(d, de->d_name, false, true); /* a known file renamed out of the pattern */
     }
     closedir(dir);
-    add_fresh(d);
     return 0;
 }
 
-/* Reads pending inotify events. Sets need_full on overflow; drops the watch
- * if it is gone. */
+/* Reads pending inotify events into the fresh list. Sets need_full on
+ * overflow; drops the watch if it is gone. */
 static void read_events(sl_dir_source *d) {
     char evbuf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
     int last = -1;
@@ -785,8 +784,7 @@ static void read_events(sl_dir_source *d) {
             }
         }
     }
-out:
-    add_fresh(d);
+out:;
 }
 
 int sl_dir_scan(sl_dir_source *d, sl_error *err) {
@@ -797,6 +795,12 @@ int sl_dir_scan(sl_dir_source *d, sl_error *err) {
         d->need_full = false;
         rc = full_scan(d, err);
     }
+    /* One sorted batch for the events and the directory listing together: at
+     * start the watch has queued files that arrived since the source was
+     * created, and files already there (unread when the last run stopped)
+     * come from the listing; appended in two batches, older names would be
+     * read after newer ones and their records found late. */
+    add_fresh(d);
     if (!d->scanned && rc == 0) {
         d->scanned = true;
         sl_hmap_clear(d->legacy); /* name-only rows apply to the files there at start */
