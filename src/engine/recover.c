@@ -85,6 +85,7 @@ int sl__engine_setup(run *R) {
         sl_pipeline_sink_env(p, t, &env);
         env.data_dir = R->dir;
         env.store = R->store;
+        env.instance = R->opts->instance;
         for (int k = 0; k < t->nsinks; k++)
             if ((rc = t->sinks[k].def->open(t->sinks[k].self, &env, err))) return rc;
         restore_ud u = {R, NULL, t};

@@ -92,6 +92,7 @@ struct sl_server {
     uint64_t publish_seq;
     char *metrics;
     bool ready, stopping;
+    char not_ready[512]; /* why /readyz answers 503 ("" : starting) */
 
     pthread_mutex_t pool_mu;
     srv_conn *pool[SRV_POOL_MAX];

@@ -79,6 +79,8 @@ int sl_server_port(const sl_server *s);
  * Thread-safe; copies the text, wakes SSE streams, returns at once. */
 void sl_server_publish(sl_server *s, int64_t commit_id, const char *metrics_text);
 void sl_server_set_ready(sl_server *s, bool ready);
+/* Not ready, and /readyz says why (e.g. the store is unreachable). */
+void sl_server_set_not_ready(sl_server *s, const char *reason);
 /* Ends SSE streams, stops the threads, closes connections, frees s. NULL is fine. */
 void sl_server_stop(sl_server *s);
 

@@ -6,13 +6,10 @@
 
 #include "sinks/sink.h"
 
-extern const sl_sink_def sl_sink_table, sl_sink_lake, sl_sink_kafka;
+extern const sl_sink_def sl_sink_table, sl_sink_lake, sl_sink_kafka, sl_sink_postgresql;
 
 static const sl_sink_def *const all[] = {
-    &sl_sink_table,
-    &sl_sink_lake,
-    &sl_sink_kafka,
-    NULL,
+    &sl_sink_table, &sl_sink_lake, &sl_sink_kafka, &sl_sink_postgresql, NULL,
 };
 
 const sl_sink_def *sl_sink_find(const char *name) {
