@@ -25,4 +25,15 @@ void sl_pg_mask_url(const char *url, char *out, size_t cap);
  * SQLite; format is SL_FMT_TABLE, SL_FMT_CSV or SL_FMT_JSON (pipeline.h). */
 int sl_pg_query(const char *url, const char *sql, int format, FILE *out, sl_error *err);
 
+/* Creates (or replaces) the pipeline's views in the store at url, in one
+ * transaction, after translating SQLite-only SQL (sl_pg_translate_view);
+ * SL_EAGAIN when the server cannot be reached, SL_EINVAL when it refuses a
+ * view (the message names it). */
+int sl_pg_create_views(const char *url, int n, const char *const *names, const char *const *sqls,
+                       sl_error *err);
+/* A view's SQLite SQL for PostgreSQL: max(a, b)/min(a, b) -> greatest/least,
+ * ifnull -> coalesce; a SQLite-only function (strftime, group_concat, ...) is
+ * refused by name. Literals and quoted names are left alone. */
+int sl_pg_translate_view(const char *name, const char *sql, char *out, size_t cap, sl_error *err);
+
 #endif

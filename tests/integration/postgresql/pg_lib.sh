@@ -82,7 +82,7 @@ pg_to_sqlite() {
         timestamp*) sel+="${sel:+, }CASE WHEN extract(microseconds FROM \"$n\")::bigint % 1000000 = 0 THEN to_char(\"$n\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') WHEN extract(microseconds FROM \"$n\")::bigint % 1000 = 0 THEN to_char(\"$n\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') ELSE to_char(\"$n\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END AS \"$n\""; decl+="${decl:+, }\"$n\" TEXT" ;;
         boolean) sel+="${sel:+, }\"$n\"::int AS \"$n\""; decl+="${decl:+, }\"$n\" INTEGER" ;;
         bigint|integer) sel+="${sel:+, }\"$n\""; decl+="${decl:+, }\"$n\" INTEGER" ;;
-        double*) sel+="${sel:+, }\"$n\""; decl+="${decl:+, }\"$n\" REAL" ;;
+        double*|numeric|real) sel+="${sel:+, }\"$n\""; decl+="${decl:+, }\"$n\" REAL" ;;
         *) sel+="${sel:+, }\"$n\""; decl+="${decl:+, }\"$n\" TEXT" ;;
       esac
     done
@@ -93,7 +93,8 @@ import json, sqlite3, sys
 db, t, decl, path = sys.argv[1:5]
 names = [d.rsplit(' ', 1)[0].strip('"') for d in decl.split(', ')]
 con = sqlite3.connect(db)
-con.execute(f'DROP TABLE IF EXISTS "{t}"')
+kind = con.execute('SELECT type FROM sqlite_master WHERE name = ?', (t,)).fetchone()
+if kind: con.execute(f'DROP {kind[0].upper()} "{t}"')
 con.execute(f'CREATE TABLE "{t}" ({decl})')
 rows = []
 with open(path) as f:
