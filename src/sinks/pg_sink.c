@@ -89,16 +89,18 @@ void sl_pg_mask_url(const char *url, char *out, size_t cap) {
     snprintf(out, cap, "%s", url);
     char *scheme = strstr(out, "://");
     if (scheme) {
-        char *auth = scheme + 3;
-        char *at = strchr(auth, '@'), *slash = strchr(auth, '/');
-        char *colon = strchr(auth, ':');
-        if (at && (!slash || at < slash) && colon && colon < at) {
-            memmove(colon + 4, at,
-                    strlen(at) + 1 <= cap - (size_t)(colon + 4 - out)
-                        ? strlen(at) + 1
-                        : cap - (size_t)(colon + 4 - out) - 1);
+        /* user:password@ ends at the authority's last '@' (a password with
+         * an unencoded '@' is masked whole) */
+        char *auth = scheme + 3, *end = auth + strcspn(auth, "/?");
+        char *at = NULL, *colon = NULL;
+        for (char *q = auth; q < end; q++)
+            if (*q == '@') at = q;
+        for (char *q = auth; at && q < at && !colon; q++)
+            if (*q == ':') colon = q;
+        size_t grow = at && colon && at - colon < 4 ? (size_t)(4 - (at - colon)) : 0;
+        if (at && colon && strlen(out) + grow < cap) {
+            memmove(colon + 4, at, strlen(at) + 1);
             memcpy(colon, ":***", 4);
-            out[cap - 1] = 0;
         }
     }
     for (char *pw = strstr(out, "password="); pw; pw = strstr(pw + 1, "password=")) {
