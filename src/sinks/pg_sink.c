@@ -342,8 +342,12 @@ static int ensure_table(pg_sink *s, sl_error *err) {
                                 "choose another database",
                                 s->table);
     }
-    snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS \"%.40s__commit\" ON %s (_commit)",
-             s->table, s->qtable);
+    /* BRIN: _commit grows with the insertion order, so a block range index
+     * finds the rows of the last commits (recovery's DELETE) for almost no
+     * upkeep; a btree costs COPY about 40% */
+    snprintf(sql, sizeof sql,
+             "CREATE INDEX IF NOT EXISTS \"%.40s__commit\" ON %s USING brin (_commit)", s->table,
+             s->qtable);
     if ((rc = exec0(s, sql, err))) return rc;
     if (sl_schema_find(&s->schema, "window_start") >= 0) {
         snprintf(sql, sizeof sql,
