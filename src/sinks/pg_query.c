@@ -121,13 +121,25 @@ static void print_result(PGresult *r, int format, FILE *out) {
 
 static void quiet(void *ud, const char *msg) { (void)ud, (void)msg; }
 
+/* The URL's own options= (a search_path, say) followed by ours: a keyword
+ * given after the URL would replace the URL's. */
+static void merged_options(const char *url, const char *ours, char *out, size_t cap) {
+    const char *uopts = "";
+    PQconninfoOption *ci = PQconninfoParse(url, NULL);
+    for (PQconninfoOption *o = ci; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "options") && o->val) uopts = o->val;
+    snprintf(out, cap, "%s%s%s", uopts, *uopts ? " " : "", ours);
+    PQconninfoFree(ci);
+}
+
 int sl_pg_query(const char *url, const char *sql, int format, FILE *out, sl_error *err) {
     char masked[2048];
     sl_pg_mask_url(url, masked, sizeof masked);
     const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
-    const char *vals[] = {url, "10",
-                          "-c statement_timeout=30000 -c default_transaction_read_only=on",
-                          "sluice query", NULL};
+    char opts[1024];
+    merged_options(url, "-c statement_timeout=30000 -c default_transaction_read_only=on", opts,
+                   sizeof opts);
+    const char *vals[] = {url, "10", opts, "sluice query", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
         char m[SL_ERROR_MAX / 2];
@@ -265,7 +277,9 @@ int sl_pg_create_views(const char *url, int n, const char *const *names, const c
     char masked[2048];
     sl_pg_mask_url(url, masked, sizeof masked);
     const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
-    const char *vals[] = {url, "10", "-c statement_timeout=30000", "sluice views", NULL};
+    char opts[1024];
+    merged_options(url, "-c statement_timeout=30000", opts, sizeof opts);
+    const char *vals[] = {url, "10", opts, "sluice views", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
         char m[SL_ERROR_MAX / 2];

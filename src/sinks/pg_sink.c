@@ -63,6 +63,7 @@ typedef struct {
     pg_conf conf;
     char url[2048];
     char masked[2048];
+    char options[1024]; /* the URL's own options= plus the statement timeout */
     char table[SL_NAME_MAX];
     char pipeline[SL_NAME_MAX];
     char qtable[2 * SL_NAME_MAX + 8]; /* the table's name quoted for SQL */
@@ -400,15 +401,13 @@ static void quiet(void *ud, const char *msg) { (void)ud, (void)msg; }
 static int ensure_conn(pg_sink *s, sl_error *err) {
     if (s->conn && s->ready) return 0;
     if (!s->conn) {
-        char ct[32], opts[64];
+        char ct[32];
         snprintf(ct, sizeof ct, "%lld", (long long)(s->conf.connect_timeout_us / 1000000));
-        snprintf(opts, sizeof opts, "-c statement_timeout=%lld",
-                 (long long)(s->conf.statement_timeout_us / 1000));
         /* keepalives: a cut connection is noticed within ~20 s even while idle */
         const char *keys[] = {
             "dbname",          "connect_timeout",     "options",          "application_name",
             "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
-        const char *vals[] = {s->url, ct, opts, "sluice", "10", "5", "2", NULL};
+        const char *vals[] = {s->url, ct, s->options, "sluice", "10", "5", "2", NULL};
         s->conn = PQconnectdbParams(keys, vals, 1);
         if (PQstatus(s->conn) != CONNECTION_OK) {
             char msg[512];
@@ -483,6 +482,13 @@ static int pg_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
         return sl_error_set(err, SL_EINVAL, "table '%s': bad postgresql store URL %s: %s",
                             env->table, s->masked, m);
     }
+    /* connection keywords after the URL override the URL's: the URL's own
+     * options (a search_path, say) are kept by putting ours after them */
+    const char *uopts = "";
+    for (PQconninfoOption *o = ci; o->keyword; o++)
+        if (!strcmp(o->keyword, "options") && o->val) uopts = o->val;
+    snprintf(s->options, sizeof s->options, "%s%s-c statement_timeout=%lld", uopts,
+             *uopts ? " " : "", (long long)(s->conf.statement_timeout_us / 1000));
     PQconninfoFree(ci);
     snprintf(s->table, sizeof s->table, "%s", env->table);
     snprintf(s->qtable, sizeof s->qtable, "\"%s\"", env->table);

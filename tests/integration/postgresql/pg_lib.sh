@@ -73,7 +73,7 @@ pg_to_sqlite() {
   for t in "$@"; do
     local cols sel decl
     cols=$(pgq "SELECT string_agg(column_name || ':' || replace(data_type, ' ', '_'), ' ' ORDER BY ordinal_position)
-                FROM information_schema.columns WHERE table_name = '$t' AND table_schema = 'public'")
+                FROM information_schema.columns WHERE table_name = '$t' AND table_schema = '${PG_SCHEMA:-public}'")
     [ -n "$cols" ] || fail "pg_to_sqlite: no table $t in PostgreSQL"
     sel=""; decl=""
     for c in $cols; do
@@ -86,7 +86,7 @@ pg_to_sqlite() {
         *) sel+="${sel:+, }\"$n\""; decl+="${decl:+, }\"$n\" TEXT" ;;
       esac
     done
-    pgq "SELECT row_to_json(x) FROM (SELECT $sel FROM \"$t\") x" >"$TMP/pg_$t.json" ||
+    pgq "SELECT row_to_json(x) FROM (SELECT $sel FROM \"${PG_SCHEMA:-public}\".\"$t\") x" >"$TMP/pg_$t.json" ||
       fail "pg_to_sqlite: export of $t failed"
     python3 - "$db" "$t" "$decl" "$TMP/pg_$t.json" <<'PY'
 import json, sqlite3, sys
