@@ -80,6 +80,7 @@ static int start_server(run *R) {
         .listen = listen,
         .token = token,
         .db_path = db,
+        .pg_url = sl_pipeline_store_url(R->p),
         .pipeline_name = R->p->name,
         .dashboard_json = R->p->dashboard_json,
         .lineage_json = R->p->lineage_json,

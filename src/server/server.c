@@ -597,6 +597,7 @@ static void server_free(sl_server *s) {
     if (s->token) explicit_bzero(s->token, s->token_len);
     free(s->token);
     free(s->db_path);
+    free(s->pg_url);
     free(s->pipeline_name);
     free(s->dashboard_json);
     free(s->lineage_json);
@@ -688,6 +689,7 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
         }
     }
     s->db_path = strdup(cfg->db_path);
+    if (cfg->pg_url) s->pg_url = strdup(cfg->pg_url);
     s->pipeline_name = dup_or_null(cfg->pipeline_name);
     s->dashboard_json = dup_or_null(cfg->dashboard_json);
     s->lineage_json = dup_or_null(cfg->lineage_json);

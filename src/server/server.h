@@ -50,6 +50,7 @@ typedef struct sl_server_config {
     const char *
         lineage_json; /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]}
                          ; may be NULL */
+    const char *pg_url;   /* a PostgreSQL store: /api/query runs there (NULL: db_path) */
     int query_timeout_ms; /* 0 = default 2000 */
     int query_row_limit;  /* 0 = default 10000 */
     long query_max_bytes; /* /api/query answer bound; 0 = default 32 MiB */

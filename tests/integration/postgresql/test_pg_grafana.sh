@@ -29,6 +29,16 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || fail "server did not start: $(tail -2 "$TMP/live.log")"
 curl -s "http://127.0.0.1:$port/metrics" >"$TMP/metrics.txt"
+# the dashboard's /api/query reads PostgreSQL too: read-only, one statement
+api() { curl -s -o "$TMP/api.json" -w '%{http_code}' --get --data-urlencode "sql=$1" "http://127.0.0.1:$port/api/query"; }
+[ "$(api "SELECT count(*) AS n FROM detection_events")" = 200 ] || fail "/api/query: $(cat "$TMP/api.json")"
+grep -q "\[\[$(pgq "SELECT count(*) FROM detection_events")\]\]" "$TMP/api.json" || fail "/api/query count: $(cat "$TMP/api.json")"
+[ "$(api "SELECT window_start, detections FROM detections_by_location_1m ORDER BY 1 LIMIT 3")" = 200 ] &&
+  grep -q '"rows":\[\["20' "$TMP/api.json" || fail "/api/query rows: $(cat "$TMP/api.json")"
+code=$(api "DELETE FROM detection_events")
+[ "$code" = 403 ] || [ "$code" = 400 ] || fail "/api/query DELETE gave $code: $(cat "$TMP/api.json")"
+[ "$(pgq "SELECT count(*) > 0 FROM detection_events")" = t ] || fail "/api/query deleted rows"
+[ "$(api "SELECT 1; SELECT 2")" = 400 ] || fail "/api/query ran two statements: $(cat "$TMP/api.json")"
 kill -INT $live; wait $live || fail "live run did not stop cleanly"
 python3 - "$REPO/grafana" "$TMP" <<'PY' >"$TMP/panels.txt" || fail "dashboard JSON"
 import json, os, re, sys
@@ -67,4 +77,4 @@ while read -r kind what title; do
   fi
 done <"$TMP/panels.txt"
 [ "$nsql" -ge 10 ] || fail "only $nsql SQL panels found"
-ok "grafana: $nsql PostgreSQL panels return rows, $nmetric Prometheus metric references exist in /metrics"
+ok "grafana: $nsql PostgreSQL panels return rows, $nmetric Prometheus metric references exist in /metrics; /api/query reads PostgreSQL read-only"
