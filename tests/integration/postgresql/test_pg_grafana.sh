@@ -20,7 +20,7 @@ events=30000
 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out_c" --set input="$TMP/cams" \
   --set locations="$TMP/cams/locations.csv" --store "$PGURL" --listen 127.0.0.1:0 --status 1 2>"$TMP/live.log" &
 live=$!
-trap 'kill $live 2>/dev/null; pg_stop_now; cleanup' EXIT
+trap 'kill $live 2>/dev/null || true; pg_stop_now; cleanup' EXIT
 port=""
 for _ in $(seq 100); do
   port=$(grep -o 'dashboard at http://127.0.0.1:[0-9]*' "$TMP/live.log" | grep -o '[0-9]*$' || true)

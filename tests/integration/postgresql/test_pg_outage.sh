@@ -30,7 +30,7 @@ SLUICE_LOG=info "$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out" -
   --set locations="$TMP/in/locations.csv" --set commit_interval=200ms --listen 127.0.0.1:0 --status 1 \
   --store "$PGURL" 2>"$TMP/run.log" &
 run=$!
-trap 'kill -9 $run 2>/dev/null; pg_stop_now; cleanup' EXIT
+trap 'kill -9 $run 2>/dev/null || true; pg_stop_now; cleanup' EXIT
 port=""
 wait_for 10 grep -q 'dashboard at http://127.0.0.1:[0-9]*' "$TMP/run.log" || fail "server did not start: $(tail -3 "$TMP/run.log")"
 port=$(grep -o 'dashboard at http://127.0.0.1:[0-9]*' "$TMP/run.log" | grep -o '[0-9]*$' | head -1)
