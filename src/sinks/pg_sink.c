@@ -212,8 +212,9 @@ static int exec_res(pg_sink *s, const char *sql, ExecStatusType want, PGresult *
             PQclear(r);
         return 0;
     }
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    char msg[400];
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    char state[8] = "", msg[400];
+    if (st) snprintf(state, sizeof state, "%s", st); /* r is cleared below */
     snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
     if (!msg[0]) snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
     one_line(msg);
@@ -223,7 +224,12 @@ static int exec_res(pg_sink *s, const char *sql, ExecStatusType want, PGresult *
         set_down(s, msg);
         return sl_error_set(err, SL_EAGAIN, "postgresql (table '%s'): %s", s->table, msg);
     }
-    return sl_error_set(err, SL_EIO, "postgresql (table '%s'): %s", s->table, msg);
+    /* privileges (42501), a name or type the server refuses (42...), a
+     * role or database (28..., 3D...): the configuration, exit code 2 */
+    bool config = !strncmp(state, "42", 2) || !strncmp(state, "28", 2) ||
+                  !strncmp(state, "3D", 2) || !strncmp(state, "3F", 2);
+    return sl_error_set(err, config ? SL_EINVAL : SL_EIO, "postgresql (table '%s'): %s", s->table,
+                        msg);
 }
 
 static int exec0(pg_sink *s, const char *sql, sl_error *err) {
