@@ -466,9 +466,23 @@ static int ensure_conn(pg_sink *s, sl_error *err) {
 
 /* ---- the sink ----------------------------------------------------------------- */
 
+static void pg_destroy(void *self);
+static int pg_create_in(pg_sink *s, const sl_node *arg, const sl_sink_env *env, sl_error *err);
+
+/* The engine destroys only sinks that were created: a failed create frees
+ * its own. */
 static int pg_create(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err) {
     pg_sink *s = sl_xcalloc(1, sizeof *s);
+    int rc = pg_create_in(s, arg, env, err);
+    if (rc) {
+        pg_destroy(s);
+        s = NULL;
+    }
     *self = s;
+    return rc;
+}
+
+static int pg_create_in(pg_sink *s, const sl_node *arg, const sl_sink_env *env, sl_error *err) {
     if (sl_spec_bind(arg, pg_opts, "sink postgresql", &s->conf, err)) return SL_EINVAL;
     const char *url = s->conf.url ? s->conf.url : env->store_url;
     if (!url || !*url)
