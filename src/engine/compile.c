@@ -665,6 +665,8 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
     };
     const sl_node *d = t->node ? sl_node_get(t->node, "description") : NULL;
     if (d && d->kind == SL_NODE_SCALAR) env->description = d->str;
+    const sl_node *w = t->node ? sl_node_get(t->node, "window") : NULL;
+    if (w && w->kind == SL_NODE_MAP) env->keys = sl_node_get(w, "keys");
 }
 
 static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {

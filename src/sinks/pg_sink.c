@@ -68,6 +68,7 @@ typedef struct {
     char pipeline[SL_NAME_MAX];
     char qtable[2 * SL_NAME_MAX + 8]; /* the table's name quoted for SQL */
     char *description;
+    char keys[512]; /* a window's keys, quoted, comma-separated: indexed with window_start */
     sl_schema schema;
     bool upsert, audit;
     PGconn *conn;
@@ -362,6 +363,12 @@ static int ensure_table(pg_sink *s, sl_error *err) {
                  s->qtable);
         if ((rc = exec0(s, sql, err))) return rc;
     }
+    if (s->keys[0]) {
+        snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS \"%.40s_keys\" ON %s (%s%s)",
+                 s->table, s->qtable, s->keys,
+                 sl_schema_find(&s->schema, "window_start") >= 0 ? ", window_start" : "");
+        if ((rc = exec0(s, sql, err))) return rc;
+    }
     if (s->description) {
         char d[4096];
         sqlq(d, sizeof d, s->description);
@@ -514,6 +521,16 @@ static int pg_create_in(pg_sink *s, const sl_node *arg, const sl_sink_env *env, 
     snprintf(s->qtable, sizeof s->qtable, "\"%s\"", env->table);
     snprintf(s->pipeline, sizeof s->pipeline, "%s", env->pipeline ? env->pipeline : "");
     if (env->description) s->description = sl_xstrdup(env->description);
+    const sl_node *k = env->keys;
+    for (int i = 0, n = 0; k && i < (k->kind == SL_NODE_SEQ ? k->n : 1); i++) {
+        const sl_node *e = k->kind == SL_NODE_SEQ ? k->seq[i] : k;
+        if (e->kind != SL_NODE_SCALAR || sl_schema_find(env->schema, e->str) < 0) continue;
+        n += snprintf(s->keys + n, sizeof s->keys - (size_t)n, "%s\"%s\"", n ? ", " : "", e->str);
+        if (n >= (int)sizeof s->keys) {
+            s->keys[0] = 0; /* too many to index: none */
+            break;
+        }
+    }
     s->schema = *env->schema;
     s->upsert = env->upsert;
     s->audit = !env->upsert;

@@ -39,6 +39,7 @@ typedef struct sl_sink_env {
     const char *pipeline;    /* the pipeline's name */
     const char *description; /* the table's description: (NULL: none) */
     const char *store_url;   /* the pipeline's store: URL (NULL: sqlite) */
+    const sl_node *keys;     /* a window's keys: (a name or a list), NULL: none */
     /* run time (open) */
     const char *data_dir; /* the pipeline's data directory */
     sl_store *store;      /* the open store, inside its write transaction */

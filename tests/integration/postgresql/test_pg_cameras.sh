@@ -56,6 +56,8 @@ bash "$REPO/tests/integration/cameras/compare.sh" "$SLUICE" "$REPO/pipelines/cam
   fail "window_start is not timestamptz"
 pgq "SELECT indexname FROM pg_indexes WHERE tablename = 'detections_by_location_1m'" | grep -q window_start ||
   fail "window_start is not indexed"
+pgq "SELECT indexdef FROM pg_indexes WHERE tablename = 'detections_by_location_1m'" |
+  grep -q '(geographical_location_oid, geographical_location, window_start)' || fail "the window keys are not indexed"
 # sluice query --store reads PostgreSQL
 n=$("$SLUICE" query "$REPO/pipelines/cameras.yaml" --store "$PGURL" --format csv "SELECT count(*) AS n FROM detection_events" | tail -1)
 [ "$n" = "$(pgq "SELECT count(*) FROM detection_events")" ] || fail "query --store: $n rows"
