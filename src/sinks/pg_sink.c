@@ -196,7 +196,7 @@ static void set_down(pg_sink *s, const char *why) {
     if (!s->down) {
         char esc[1024];
         sl_json_escape(esc, sizeof esc, why, (int)strlen(why));
-        sl_log_warn("postgresql unreachable: commits wait for it",
+        sl_log_warn("postgresql unavailable: commits wait for it",
                     "\"table\":\"%s\",\"store\":\"%s\",\"error\":\"%s\"", s->table, s->masked, esc);
     }
     s->down = true;
