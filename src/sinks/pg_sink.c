@@ -299,6 +299,26 @@ static int ensure_table(pg_sink *s, sl_error *err) {
                     "KEY (pipeline, instance, table_name))",
                     err)))
         return rc;
+    /* one writer per table: another pipeline's recovery would delete this
+     * one's rows (commit numbers are per pipeline) */
+    char plit[256];
+    sqlq(plit, sizeof plit, s->pipeline);
+    snprintf(sql, sizeof sql,
+             "SELECT pipeline FROM _sluice_commits WHERE table_name = %s AND pipeline <> %s "
+             "LIMIT 1",
+             lit, plit);
+    PGresult *other;
+    if ((rc = exec_res(s, sql, PGRES_TUPLES_OK, &other, err))) return rc;
+    if (PQntuples(other)) {
+        char who[SL_NAME_MAX];
+        snprintf(who, sizeof who, "%s", PQgetvalue(other, 0, 0));
+        PQclear(other);
+        return sl_error_set(err, SL_EINVAL,
+                            "postgresql: table \"%s\" is written by pipeline '%s': give each "
+                            "pipeline its own database or schema (?options=-csearch_path%%3DNAME)",
+                            s->table, who);
+    }
+    PQclear(other);
     snprintf(sql, sizeof sql,
              "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
              "current_schema() AND table_name = %s",

@@ -46,3 +46,11 @@ PGPW=$PGPASSWORD_TEST "$SLUICE" run "$TMP/cameras_pg.yaml" --data "$TMP/out2" --
   --set locations="$TMP/in/locations.csv" --once --status 0 2>"$TMP/file.out" || fail "store: in the file: $(tail -2 "$TMP/file.out")"
 [ "$(pgq "SELECT count(*) FROM detection_events")" -gt 0 ] || fail "store: in the file wrote no rows"
 ok "store: in the pipeline file with \${PGPW}"
+# another pipeline writing the same table is refused (its recovery would delete these rows)
+sed 's/^pipeline: cameras$/pipeline: cameras_copy/' "$TMP/cameras_pg.yaml" >"$TMP/copy.yaml"
+rc=0
+PGPW=$PGPASSWORD_TEST "$SLUICE" run "$TMP/copy.yaml" --data "$TMP/out3" --set input="$TMP/in" \
+  --set locations="$TMP/in/locations.csv" --once --status 0 >"$TMP/copy.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "is written by pipeline 'cameras'" "$TMP/copy.out" ||
+  fail "a second pipeline on the same tables: rc $rc $(tail -1 "$TMP/copy.out")"
+ok "a second pipeline on the same tables refused"
