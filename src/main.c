@@ -173,16 +173,27 @@ static bool valid_listen(const char *s) {
 }
 
 static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
+    /* one option per line */
+    /* clang-format off */
     static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},    {"set", required_argument, 0, 's'},
-        {"once", no_argument, 0, 'o'},          {"format", required_argument, 0, 'f'},
-        {"status", required_argument, 0, 'S'},  {"schema", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},          {"listen", required_argument, 0, 'l'},
-        {"pattern", required_argument, 0, 'P'}, {"delimiter", required_argument, 0, 'D'},
-        {"header", no_argument, 0, 'H'},        {"no-header", no_argument, 0, 'N'},
-        {"infer", no_argument, 0, 'I'},         {"instance", required_argument, 0, 'i'},
-        {"store", required_argument, 0, 'T'},   {0, 0, 0, 0},
+        {"data", required_argument, 0, 'd'},
+        {"set", required_argument, 0, 's'},
+        {"once", no_argument, 0, 'o'},
+        {"format", required_argument, 0, 'f'},
+        {"status", required_argument, 0, 'S'},
+        {"schema", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
+        {"listen", required_argument, 0, 'l'},
+        {"pattern", required_argument, 0, 'P'},
+        {"delimiter", required_argument, 0, 'D'},
+        {"header", no_argument, 0, 'H'},
+        {"no-header", no_argument, 0, 'N'},
+        {"infer", no_argument, 0, 'I'},
+        {"instance", required_argument, 0, 'i'},
+        {"store", required_argument, 0, 'T'},
+        {0, 0, 0, 0},
     };
+    /* clang-format on */
     c->status = 5;
     c->header = -1;
     c->vars = sl_vars_new();

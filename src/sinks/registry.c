@@ -8,9 +8,15 @@
 
 extern const sl_sink_def sl_sink_table, sl_sink_lake, sl_sink_kafka, sl_sink_postgresql;
 
+/* clang-format off */
 static const sl_sink_def *const all[] = {
-    &sl_sink_table, &sl_sink_lake, &sl_sink_kafka, &sl_sink_postgresql, NULL,
+    &sl_sink_table,
+    &sl_sink_lake,
+    &sl_sink_kafka,
+    &sl_sink_postgresql,
+    NULL,
 };
+/* clang-format on */
 
 const sl_sink_def *sl_sink_find(const char *name) {
     for (const sl_sink_def *const *d = all; *d; d++)
