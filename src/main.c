@@ -35,6 +35,7 @@
 #include "gen/umb.h"
 #include "notify/notify.h"
 #include "ops/op.h"
+#include "sinks/pg_sink.h"
 #include "sinks/sink.h"
 #include "ops/window.h"
 #include "sources/kafka_mock.h"
@@ -55,9 +56,9 @@ static void usage(FILE *out) {
         "sluice %s - real-time streaming pipelines in one binary\n\n"
         "usage:\n"
         "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] "
-        "[--listen ADDR]\n"
+        "[--listen ADDR] [--store URL]\n"
         "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] "
-        "\"SQL\"\n"
+        "[--store URL] \"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
@@ -75,7 +76,7 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    const char *pipeline, *data, *format, *schema, *listen, *pattern, *delimiter, *instance;
+    const char *pipeline, *data, *format, *schema, *listen, *pattern, *delimiter, *instance, *store;
     int header; /* parse csv: -1 default (true), 0, 1 */
     bool infer;
     const char *positional[4];
@@ -89,7 +90,7 @@ static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "run"))
         return "usage: sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status "
                "SECONDS] [--listen ADDR]\n"
-               "           [--instance NAME]\n"
+               "           [--instance NAME] [--store sqlite|postgresql://...]\n"
                "  Runs the pipeline, following its sources until interrupted (Ctrl-C commits and "
                "exits).\n"
                "  --data DIR      where tables, lake segments and checkpoints live (default "
@@ -107,11 +108,19 @@ static const char *cmd_help_text(const char *cmd) {
                "                  pipeline's consumer group; its checkpoint is DATA/instance-NAME, "
                "and\n"
                "                  `sluice query --data DATA` reads every instance's tables "
-               "together\n";
+               "together\n"
+               "  --store URL     sqlite, or postgresql://USER@HOST:PORT/DB: where the pipeline's "
+               "sqlite\n"
+               "                  tables are kept (overrides its store:; the password from "
+               "${VAR} or ~/.pgpass)\n";
     if (!strcmp(cmd, "query"))
         return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] "
-               "\"SQL\"\n"
-               "  Read-only SQL over every table of the pipeline, lake tables included.\n";
+               "[--store URL] \"SQL\"\n"
+               "  Read-only SQL over every table of the pipeline, lake tables included.\n"
+               "  With a PostgreSQL store (--store URL or the pipeline's store:), the SQL runs "
+               "there, in a\n"
+               "  read-only transaction with a 30 s statement timeout (lake tables are not "
+               "visible there).\n";
     if (!strcmp(cmd, "validate"))
         return "usage: sluice validate PIPELINE [--set N=V]...\n"
                "  Checks the pipeline file; errors are printed as file:line:col: message (exit "
@@ -173,6 +182,8 @@ static bool valid_listen(const char *s) {
 }
 
 static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
+    /* one option per line */
+    /* clang-format off */
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
         {"set", required_argument, 0, 's'},
@@ -188,8 +199,10 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         {"no-header", no_argument, 0, 'N'},
         {"infer", no_argument, 0, 'I'},
         {"instance", required_argument, 0, 'i'},
+        {"store", required_argument, 0, 'T'},
         {0, 0, 0, 0},
     };
+    /* clang-format on */
     c->status = 5;
     c->header = -1;
     c->vars = sl_vars_new();
@@ -246,6 +259,9 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         case 'I':
             c->infer = true;
             break;
+        case 'T':
+            c->store = optarg;
+            break;
         case 'i':
             c->instance = optarg;
             for (const char *q = optarg; *q; q++)
@@ -276,9 +292,9 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
     return 0;
 }
 
-static sl_pipeline *load_or_report(const char *path, sl_vars *vars) {
+static sl_pipeline *load_or_report(const char *path, sl_vars *vars, const char *store) {
     sl_error err = {0};
-    sl_pipeline *p = sl_pipeline_load(path, vars, &err);
+    sl_pipeline *p = sl_pipeline_load_store(path, vars, store, &err);
     if (!p) fprintf(stderr, "%s\n", err.msg);
     return p;
 }
@@ -309,7 +325,7 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
             return 2;
         }
     }
-    sl_pipeline *p = load_or_report(c.positional[0], c.vars);
+    sl_pipeline *p = load_or_report(c.positional[0], c.vars, c.store);
     if (!p) {
         sl_vars_free(c.vars);
         return 2;
@@ -321,7 +337,9 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
     } else if (!strcmp(cmd, "lineage")) {
         sl_pipeline_print_lineage(p, stdout);
     } else if (!strcmp(cmd, "query")) {
-        if (sl_pipeline_query(p, c.data, c.positional[1], fmt, stdout, &err)) {
+        const char *pg = sl_pipeline_store_url(p);
+        if (pg ? sl_pg_query(pg, c.positional[1], fmt, stdout, &err)
+               : sl_pipeline_query(p, c.data, c.positional[1], fmt, stdout, &err)) {
             fprintf(stderr, "sluice query: %s\n", err.msg);
             code = err.code == SL_EINVAL ? 2 : 1;
         }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -193,6 +194,11 @@ int sl__engine_commit(run *R, bool all_final) {
     sl_error *err = R->err;
     sl_buf buf = {0};
     int rc = commit_outputs(R, all_final);
+    /* an output that cannot be made durable now (SL_EAGAIN: a PostgreSQL
+     * store is unreachable): nothing after phase 1 has run, the store's
+     * transaction stays open, and sl__engine_commit_wait tries again */
+    R->outputs_stalled = rc == SL_EAGAIN;
+    if (rc == SL_EAGAIN) return rc;
     if (!rc) rc = commit_positions(R);
     if (!rc) rc = commit_state(R, &buf);
     sl_buf_free(&buf);
@@ -215,4 +221,46 @@ int sl__engine_commit(run *R, bool all_final) {
         err->code = 0;
     }
     return rc;
+}
+
+/* The commit, waiting out outputs that are unavailable for a while (a
+ * PostgreSQL store stopped, restarting or cut off). Phase 1 is the only
+ * place that may say "not now", and it says so before the positions are
+ * written: the open SQLite transaction then holds outputs only (rows of
+ * sqlite tables, lake lengths), and running phase 1 again on it is safe:
+ * windows emit only what changed since, each sink makes durable what it has
+ * not yet (the postgresql sink keeps its rows until its server has them).
+ * Meanwhile nothing is read (the input waits on disk or in Kafka), /readyz
+ * answers 503 with the reason, and the state changes are logged once each.
+ * Backoff from 250 ms doubling to 5 s; a stop (signal) while waiting ends
+ * the run without committing: the interval is replayed at the next start. */
+int sl__engine_commit_wait(run *R, bool all_final) {
+    int rc = sl__engine_commit(R, all_final);
+    if (rc != SL_EAGAIN || !R->outputs_stalled) return rc;
+    char esc[6 * SL_ERROR_MAX];
+    sl_json_escape(esc, sizeof esc, R->err->msg, (int)strlen(R->err->msg));
+    sl_log_warn("commit waiting for an output: input paused",
+                "\"pipeline\":\"%s\",\"error\":\"%s\"", R->p->name, esc);
+    if (R->server) sl_server_set_not_ready(R->server, R->err->msg);
+    int64_t backoff_ms = 250, since = sl_monotonic_us();
+    while (rc == SL_EAGAIN && R->outputs_stalled) {
+        for (int64_t slept = 0; slept < backoff_ms; slept += 50) {
+            if (R->poll_signals) R->poll_signals(R);
+            if (R->stop || (R->opts->stop && *R->opts->stop))
+                return sl_error_set(R->err, SL_EIO,
+                                    "stopped while a commit waited for an output (%s): the "
+                                    "interval is not committed and is read again at the next start",
+                                    R->err->msg);
+            nanosleep(&(struct timespec){0, 50000000}, NULL);
+        }
+        R->err->code = 0;
+        R->err->msg[0] = 0;
+        rc = sl__engine_commit(R, all_final);
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    }
+    if (rc) return rc;
+    sl_log_info("commit resumed", "\"pipeline\":\"%s\",\"waited_s\":%.1f", R->p->name,
+                (double)(sl_monotonic_us() - since) / 1e6);
+    if (R->server) sl_server_set_ready(R->server, true);
+    return 0;
 }

@@ -20,6 +20,7 @@
 #include "formats/regex.h"
 #include "store/eventlog.h"
 #include "store/store.h"
+#include "sinks/pg_sink.h"
 
 static const sl_opt top_opts[] = {
     {"pipeline", SL_OPT_STRING, true, NULL, NULL, "pipeline name (names the data directory)"},
@@ -30,6 +31,9 @@ static const sl_opt top_opts[] = {
     {"commit_interval", SL_OPT_DURATION, false, NULL, "1s",
      "how often outputs and positions are committed"},
     {"batch_size", SL_OPT_INT, false, NULL, "4096", "rows per batch"},
+    {"store", SL_OPT_STRING, false, NULL, "sqlite",
+     "sqlite, or a postgresql:// URL: where every table stored in sqlite is kept instead (the "
+     "postgresql sink; sluice run|query --store overrides it)"},
     {"sources", SL_OPT_MAP, true, NULL, NULL, "name: source"},
     {"tables", SL_OPT_MAP, true, NULL, NULL, "name: table"},
     {"views", SL_OPT_MAP, false, NULL, NULL, "name: SQL SELECT over tables"},
@@ -656,7 +660,13 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
         .upsert = t->win || sl_schema_find(&t->out, "_group") >= 0,
         .retention_us = t->retention_us,
         .batch_cap = p->batch_size,
+        .pipeline = p->name,
+        .store_url = p->store_url[0] ? p->store_url : NULL,
     };
+    const sl_node *d = t->node ? sl_node_get(t->node, "description") : NULL;
+    if (d && d->kind == SL_NODE_SCALAR) env->description = d->str;
+    const sl_node *w = t->node ? sl_node_get(t->node, "window") : NULL;
+    if (w && w->kind == SL_NODE_MAP) env->keys = sl_node_get(w, "keys");
 }
 
 static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
@@ -665,6 +675,7 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
     const char *primary = t->store == STORE_LAKE     ? "lake"
                           : t->store == STORE_SQLITE ? "table"
                                                      : NULL;
+    if (primary && t->store == STORE_SQLITE && p->store_url[0]) primary = "postgresql";
     if (primary && add_sink(t, sl_sink_find(primary), NULL, t->node, &env, err)) return SL_EINVAL;
     const sl_node *pub = sl_node_get(t->node, "publish");
     if (pub && add_sink(t, sl_sink_find("kafka"), pub, pub, &env, err)) return SL_EINVAL;
@@ -693,7 +704,17 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
 static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err);
 
 sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err) {
+    return sl_pipeline_load_store(path, vars, NULL, err);
+}
+
+const char *sl_pipeline_store_url(const sl_pipeline *p) {
+    return p->store_url[0] ? p->store_url : NULL;
+}
+
+sl_pipeline *sl_pipeline_load_store(const char *path, const sl_vars *vars, const char *store,
+                                    sl_error *err) {
     sl_pipeline *p = sl_xcalloc(1, sizeof *p);
+    if (store) snprintf(p->store_override, sizeof p->store_override, "%s", store);
     snprintf(p->file, sizeof p->file, "%s", path);
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -720,6 +741,7 @@ int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
     memcpy(q->base_dir, p->base_dir, sizeof q->base_dir);
     q->spec = p->spec, q->base_spec = p->base_spec, q->merged = p->merged;
     memcpy(q->resolved, p->resolved, sizeof q->resolved);
+    memcpy(q->store_override, p->store_override, sizeof q->store_override);
     q->nresolved = p->nresolved;
     const sl_node *root = q->merged ? q->merged : sl_spec_root(q->spec);
     if (pipeline_compile(q, root, err)) {
@@ -895,6 +917,21 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         }
         p->batch_size = (uint32_t)v;
     }
+    /* store: sqlite, or a PostgreSQL URL for every sqlite-stored table */
+    const sl_node *stn = sl_node_get(root, "store");
+    const char *su = p->store_override[0] ? p->store_override : stn ? stn->str : "sqlite";
+    if (strcmp(su, "sqlite") && !sl_pg_is_url(su)) {
+        char masked[256];
+        sl_pg_mask_url(su, masked, sizeof masked);
+        if (p->store_override[0] || !stn)
+            sl_error_set(err, SL_EINVAL, "--store must be sqlite or a postgresql:// URL, got '%s'",
+                         masked);
+        else
+            sl_node_error(err, stn, "store must be sqlite or a postgresql:// URL, got '%s'",
+                          masked);
+        goto fail;
+    }
+    snprintf(p->store_url, sizeof p->store_url, "%s", strcmp(su, "sqlite") ? su : "");
     const sl_node *srcs = sl_node_get(root, "sources");
     for (int i = 0; i < srcs->n; i++) {
         if (p->nsrc == SL_MAX_SOURCES) {

@@ -218,6 +218,10 @@ struct sl_pipeline {
     /* partitioned state (a kafka source's partitioned_state: true): the
      * partition column keyed operators split their state by, else NULL */
     const char *part_column;
+    /* where sqlite-stored tables go: "" (the data directory's SQLite) or a
+     * postgresql:// URL (top-level store:, or store_override from --store) */
+    char store_url[2048];
+    char store_override[2048];
 };
 
 #define SL_PART_COLUMN "_part"

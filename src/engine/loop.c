@@ -80,6 +80,7 @@ static int start_server(run *R) {
         .listen = listen,
         .token = token,
         .db_path = db,
+        .pg_url = sl_pipeline_store_url(R->p),
         .pipeline_name = R->p->name,
         .dashboard_json = R->p->dashboard_json,
         .lineage_json = R->p->lineage_json,
@@ -113,7 +114,7 @@ static int evolve_schema(run *R, source *src) {
     int rc;
     const char *pn = src->part_names ? src->part_names[src->change_part] : "";
     if (src->evolve == EVOLVE_FAIL && src->change.nadded) {
-        if (R->dirty && (rc = sl__engine_commit(R, false))) return rc;
+        if (R->dirty && (rc = sl__engine_commit_wait(R, false))) return rc;
         return sl_error_set(R->err, SL_EFAIL,
                             "source '%s': new field '%s' in %s at byte %lld (evolve: fail)",
                             src->name, src->change.added[0].name, pn, (long long)src->change_pos);
@@ -137,7 +138,7 @@ static int evolve_schema(run *R, source *src) {
     bool kill_now =
         kill_at && atoi(strchr(kill_at, ':') ? strchr(kill_at, ':') + 1 : "1") == ++nchanges;
     if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
-    if ((rc = sl__engine_commit(R, false))) return rc;
+    if ((rc = sl__engine_commit_wait(R, false))) return rc;
     if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
     R->closing = true;
     for (int s = 0; s < p->nsrc; s++)
@@ -208,6 +209,8 @@ static void read_signals(run *R, waiting *W) {
     }
 }
 
+static void poll_signals(run *R) { read_signals(R, R->waiting); }
+
 static int wait_for_input(run *R, waiting *W) {
     sl_pipeline *p = R->p;
     bool poll = R->opts->once; /* --once: a source is done after reads that find nothing */
@@ -256,7 +259,7 @@ void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions
         R->nhandoff = n;
         R->handoff_src = s;
     }
-    int rc = sl__engine_commit(R, false);
+    int rc = sl__engine_commit_wait(R, false);
     R->nhandoff = 0;
     R->handoff = NULL;
     if (rc)
@@ -275,6 +278,8 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.ctx.max_event_time = INT64_MIN;
     R.ctx.watermark = INT64_MIN;
     waiting W = {.sig = -1, .tick = -1};
+    R.waiting = &W;
+    R.poll_signals = poll_signals;
     int rc = 0;
     /* before any thread starts (Kafka, listeners, the server): they inherit
      * the blocked signals, so SIGINT/SIGTERM only ever reach the signalfd */
@@ -334,7 +339,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         int64_t now = sl_monotonic_us();
         if (now - R.last_commit_us >= p->commit_interval_us) {
             if (R.dirty) {
-                if ((rc = sl__engine_commit(&R, false))) goto out;
+                if ((rc = sl__engine_commit_wait(&R, false))) goto out;
             } else { /* nothing to commit: keep /metrics (lag, CPU) current */
                 R.last_commit_us = now;
                 sl__engine_build_metrics(&R);
@@ -358,12 +363,12 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
          * interval, so freshness is the time to read and commit, not up to
          * commit_interval (under load, commits stay one interval apart). */
         if (R.dirty && now - R.last_commit_us >= SL_MIN_COMMIT_GAP_US &&
-            (rc = sl__engine_commit(&R, false)))
+            (rc = sl__engine_commit_wait(&R, false)))
             goto out;
         /* idle: wait for a source's descriptor, the tick or a signal */
         if ((rc = wait_for_input(&R, &W))) goto out;
     }
-    rc = sl__engine_commit(&R, opts->once);
+    rc = sl__engine_commit_wait(&R, opts->once);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
     if (!rc)
         sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld",

@@ -41,6 +41,12 @@ enum {
 int sl_exit_code(int err_code);
 
 sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err);
+/* The same, with store (NULL: the file's store:) overriding the file's
+ * top-level store: (`sluice run|query --store sqlite|postgresql://...`). */
+sl_pipeline *sl_pipeline_load_store(const char *path, const sl_vars *vars, const char *store,
+                                    sl_error *err);
+/* The PostgreSQL URL sqlite-stored tables go to, or NULL (SQLite). */
+const char *sl_pipeline_store_url(const sl_pipeline *p);
 void sl_pipeline_free(sl_pipeline *p);
 const char *sl_pipeline_name(const sl_pipeline *p);
 /* Resolves the data directory (creating it when create is true). */

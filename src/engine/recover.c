@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/runtime.h"
+#include "sinks/pg_sink.h"
 #include "store/eventlog.h"
 
 typedef struct {
@@ -85,6 +86,7 @@ int sl__engine_setup(run *R) {
         sl_pipeline_sink_env(p, t, &env);
         env.data_dir = R->dir;
         env.store = R->store;
+        env.instance = R->opts->instance;
         for (int k = 0; k < t->nsinks; k++)
             if ((rc = t->sinks[k].def->open(t->sinks[k].self, &env, err))) return rc;
         restore_ud u = {R, NULL, t};
@@ -108,6 +110,21 @@ int sl__engine_setup(run *R) {
         rc = sl_store_exec(R->store, sql, err);
         sqlite3_free(sql);
         if (rc) return sl_error_set(err, SL_EINVAL, "view '%s': %s", p->views[v].name, err->msg);
+    }
+    if (p->nviews && sl_pipeline_store_url(p)) { /* the views over the tables people read */
+        const char *names[SL_MAX_VIEWS], *sqls[SL_MAX_VIEWS];
+        for (int v = 0; v < p->nviews; v++)
+            names[v] = p->views[v].name, sqls[v] = p->views[v].sql;
+        rc = sl_pg_create_views(sl_pipeline_store_url(p), p->nviews, names, sqls, err);
+        if (rc == SL_EAGAIN) { /* unreachable: the next start creates them */
+            char m[6 * SL_ERROR_MAX];
+            sl_json_escape(m, sizeof m, err->msg, (int)strlen(err->msg));
+            sl_log_warn("views not created in PostgreSQL (unreachable): the next start does it",
+                        "\"error\":\"%s\"", m);
+            err->code = 0, err->msg[0] = 0;
+        } else if (rc) {
+            return rc;
+        }
     }
     for (int s = 0; s < p->nsrc; s++) {
         source *src = &p->src[s];

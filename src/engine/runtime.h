@@ -62,6 +62,9 @@ typedef struct run {
     bool closing; /* sources closing after the final commit (or an error): no revoke commits */
     bool dirty;   /* input consumed since the last commit: an idle pipeline does not commit */
     bool parted;  /* --instance with partitioned state: keyed state moves with partitions */
+    bool outputs_stalled; /* the last commit stopped in phase 1 with SL_EAGAIN (commit.c) */
+    void (*poll_signals)(struct run *R); /* reads pending signals (loop.c), while a commit waits */
+    void *waiting;
     /* partitions being revoked: their state is written for the next owner in
      * the revoke commit, then dropped */
     const char *const *handoff;
@@ -93,6 +96,9 @@ int sl__engine_emit_windows(run *R, bool all_final);
 
 /* commit.c */
 int sl__engine_commit(run *R, bool all_final);
+/* The commit, retried with backoff while an output is unavailable (SL_EAGAIN
+ * from phase 1); the loop calls this one. */
+int sl__engine_commit_wait(run *R, bool all_final);
 int sl__engine_state_put(run *R, const char *id, bool full, sl_buf *buf);
 
 /* recover.c */

@@ -384,6 +384,7 @@ static bool only_space_or_semicolons(const char *p) {
 }
 
 int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out) {
+    if (s->pg_url) return srv_pg_query(s, sql, limit, out);
     if (!sql || !*sql) return json_error(out, 400, "missing parameter: sql");
     if (limit <= 0 || limit > s->row_limit) limit = s->row_limit;
     char msg[256];

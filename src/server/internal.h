@@ -67,6 +67,7 @@ struct sl_server {
     char *token;
     size_t token_len;
     char *db_path, *pipeline_name, *dashboard_json, *lineage_json;
+    char *pg_url; /* /api/query runs on this PostgreSQL store (pg.c); NULL: SQLite */
     int timeout_ms, row_limit;
     size_t max_bytes; /* /api/query answer budget */
     int max_sse;
@@ -80,6 +81,7 @@ struct sl_server {
     uint64_t publish_seq;
     char *metrics;
     bool ready, stopping;
+    char not_ready[512]; /* why /readyz answers 503 ("" : starting) */
 
     pthread_mutex_t pool_mu;
     srv_conn *pool[SRV_POOL_MAX];
@@ -104,6 +106,8 @@ void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);
 
 /* /api/query: fills out with the JSON body and returns the HTTP status. */
 int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out);
+/* pg.c: the same against s->pg_url. */
+int srv_pg_query(sl_server *s, const char *sql, long limit, srv_buf *out);
 /* /api/tables */
 int srv_tables(sl_server *s, srv_buf *out);
 /* Whether name is a real table (not a view) in main or temp. */

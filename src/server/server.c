@@ -354,11 +354,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     case SRV_R_STATIC:
         return send_asset(conn, url + 8);
     case SRV_R_READYZ: {
+        char why[sizeof s->not_ready + 16];
         pthread_mutex_lock(&s->mu);
         bool ready = s->ready;
+        snprintf(why, sizeof why, "not ready%s%s\n", s->not_ready[0] ? ": " : "", s->not_ready);
         pthread_mutex_unlock(&s->mu);
         return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
-                         ready ? "ready\n" : "not ready\n");
+                         ready ? "ready\n" : why);
     }
     case SRV_R_METRICS:
         return send_metrics(s, conn);
@@ -426,6 +428,7 @@ static void server_free(sl_server *s) {
     if (s->token) explicit_bzero(s->token, s->token_len);
     free(s->token);
     free(s->db_path);
+    free(s->pg_url);
     free(s->pipeline_name);
     free(s->dashboard_json);
     free(s->lineage_json);
@@ -462,6 +465,7 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
         }
     }
     s->db_path = strdup(cfg->db_path);
+    if (cfg->pg_url) s->pg_url = strdup(cfg->pg_url);
     s->pipeline_name = dup_or_null(cfg->pipeline_name);
     s->dashboard_json = dup_or_null(cfg->dashboard_json);
     s->lineage_json = dup_or_null(cfg->lineage_json);
@@ -517,6 +521,15 @@ void sl_server_set_ready(sl_server *s, bool ready) {
     if (!s) return;
     pthread_mutex_lock(&s->mu);
     s->ready = ready;
+    s->not_ready[0] = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sl_server_set_not_ready(sl_server *s, const char *reason) {
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->ready = false;
+    snprintf(s->not_ready, sizeof s->not_ready, "%s", reason);
     pthread_mutex_unlock(&s->mu);
 }
 

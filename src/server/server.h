@@ -50,6 +50,7 @@ typedef struct sl_server_config {
     const char *
         lineage_json; /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]}
                          ; may be NULL */
+    const char *pg_url;   /* a PostgreSQL store: /api/query runs there (NULL: db_path) */
     int query_timeout_ms; /* 0 = default 2000 */
     int query_row_limit;  /* 0 = default 10000 */
     long query_max_bytes; /* /api/query answer bound; 0 = default 32 MiB */
@@ -79,6 +80,8 @@ int sl_server_port(const sl_server *s);
  * Thread-safe; copies the text, wakes SSE streams, returns at once. */
 void sl_server_publish(sl_server *s, int64_t commit_id, const char *metrics_text);
 void sl_server_set_ready(sl_server *s, bool ready);
+/* Not ready, and /readyz says why (e.g. the store is unreachable). */
+void sl_server_set_not_ready(sl_server *s, const char *reason);
 /* Ends SSE streams, stops the threads, closes connections, frees s. NULL is fine. */
 void sl_server_stop(sl_server *s);
 

@@ -6,14 +6,17 @@
 
 #include "sinks/sink.h"
 
-extern const sl_sink_def sl_sink_table, sl_sink_lake, sl_sink_kafka;
+extern const sl_sink_def sl_sink_table, sl_sink_lake, sl_sink_kafka, sl_sink_postgresql;
 
+/* clang-format off */
 static const sl_sink_def *const all[] = {
     &sl_sink_table,
     &sl_sink_lake,
     &sl_sink_kafka,
+    &sl_sink_postgresql,
     NULL,
 };
+/* clang-format on */
 
 const sl_sink_def *sl_sink_find(const char *name) {
     for (const sl_sink_def *const *d = all; *d; d++)

@@ -36,9 +36,14 @@ typedef struct sl_sink_env {
     bool upsert;             /* rows replace earlier rows with the same _group (window rows) */
     int64_t retention_us;    /* the table's retention, 0: keep everything */
     uint32_t batch_cap;      /* the largest batch write will see */
+    const char *pipeline;    /* the pipeline's name */
+    const char *description; /* the table's description: (NULL: none) */
+    const char *store_url;   /* the pipeline's store: URL (NULL: sqlite) */
+    const sl_node *keys;     /* a window's keys: (a name or a list), NULL: none */
     /* run time (open) */
     const char *data_dir; /* the pipeline's data directory */
     sl_store *store;      /* the open store, inside its write transaction */
+    const char *instance; /* --instance NAME, or NULL */
 } sl_sink_env;
 
 typedef struct sl_sink_def {
