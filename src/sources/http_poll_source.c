@@ -735,8 +735,7 @@ static int poll_create(const sl_node *n, const sl_source_env *env, void **self,
     poll_conf c;
     if (sl_spec_bind(n, poll_opts, what, &c, err)) return SL_EINVAL;
     if (strncmp(c.url, "http://", 7) && strncmp(c.url, "https://", 8))
-        return sl_node_error(err, sl_node_get(n, "url"), "%s: url: want http:// or https://",
-                             what);
+        return sl_node_error(err, sl_node_get(n, "url"), "%s: url: want http:// or https://", what);
     if (c.cursor && !c.key)
         return sl_node_error(err, c.cursor_at,
                              "%s: cursor needs key (the records' unique id), to tell records "
@@ -887,7 +886,7 @@ static int poll_open_(void *self, const sl_source_env *env, sl_error *err) {
 }
 
 static int poll_read(void *self, bool final, sl_error *err) {
-    (void)final, (void)err;
+    (void) final, (void)err;
     poll_src *s = self;
     uint64_t v;
     if (read(s->efd, &v, sizeof v) < 0) { /* EAGAIN: nothing new */

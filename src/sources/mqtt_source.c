@@ -125,10 +125,10 @@ typedef struct {
     size_t len, cap;
     sl_poll_msg *msgs;
     int nmsgs, msgs_cap;
-    int64_t next_pos;  /* position of the next message received */
-    int64_t handed;    /* position after the last message handed to the engine */
-    int64_t reported;  /* `handed` as of the last each_position */
-    int64_t durable;   /* every message before it is in a durable commit */
+    int64_t next_pos; /* position of the next message received */
+    int64_t handed;   /* position after the last message handed to the engine */
+    int64_t reported; /* `handed` as of the last each_position */
+    int64_t durable;  /* every message before it is in a durable commit */
     int64_t idle_since;
     bool exhausted;
 } mqtt_src;
@@ -315,9 +315,8 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     }
     for (; i < n; i++)
         s->buf[s->len++] = (p[i] == '\n' || p[i] == '\r') ? ' ' : p[i];
-    s->msgs[s->nmsgs++] =
-        (sl_poll_msg){.off = (uint32_t)off, .len = (uint32_t)(s->len - off), .part = 0,
-                      .pos = s->next_pos++};
+    s->msgs[s->nmsgs++] = (sl_poll_msg){
+        .off = (uint32_t)off, .len = (uint32_t)(s->len - off), .part = 0, .pos = s->next_pos++};
     s->buf[s->len++] = '\n';
     memset(s->buf + s->len, 0, SL_JSON_PADDING);
 }
@@ -447,8 +446,7 @@ static int mqtt_read(void *self, bool final, sl_error *err) {
     if (!s->connected && try_connect(s)) return 0;
     flush_if_safe(s);
     /* one packet per call: stop at a batch, or when the socket is drained */
-    for (int i = 0; i < 4 * (int)s->env.batch_size + 16 && s->nmsgs < (int)s->env.batch_size;
-         i++) {
+    for (int i = 0; i < 4 * (int)s->env.batch_size + 16 && s->nmsgs < (int)s->env.batch_size; i++) {
         errno = 0;
         int before = s->nmsgs;
         int rc = mosquitto_loop_read(s->m, 1);

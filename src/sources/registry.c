@@ -11,8 +11,13 @@ extern const sl_source_def sl_source_dir, sl_source_file, sl_source_kafka, sl_so
 extern const sl_source_def sl_source_http_poll, sl_source_mqtt;
 
 static const sl_source_def *const registry[] = {
-    &sl_source_dir, &sl_source_file, &sl_source_kafka, &sl_source_syslog,
-    &sl_source_http_poll, &sl_source_mqtt, NULL,
+    &sl_source_dir,
+    &sl_source_file,
+    &sl_source_kafka,
+    &sl_source_syslog,
+    &sl_source_http_poll,
+    &sl_source_mqtt,
+    NULL,
 };
 
 const sl_source_def *sl_source_find(const char *name) {
