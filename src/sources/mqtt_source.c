@@ -83,10 +83,11 @@ static const sl_opt mqtt_opts[] = {
     {"tls_insecure", SL_OPT_BOOL, false, NULL, "false",
      "do not check the broker certificate's host name (testing only)", B(tls_insecure)},
     {"topic_column", SL_OPT_STRING, false, NULL, NULL,
-     "format json: the message's topic becomes this field of the record", B(topic_column)},
+     "the message's topic becomes this field of the record (payloads that are JSON objects)",
+     B(topic_column)},
     {"topic_columns", SL_OPT_STRING, false, NULL, NULL,
-     "format json: topic levels as fields by a pattern, e.g. cameras/{location}/{camera}; a "
-     "topic of another shape gets none",
+     "topic levels as fields by a pattern, e.g. cameras/{location}/{camera} (payloads that are "
+     "JSON objects); a topic of another shape gets none",
      B(topic_columns), SL_OPT_AT(mqtt_conf, topic_columns_at)},
     {"keepalive", SL_OPT_DURATION, false, NULL, "60s", "MQTT keepalive interval", B(keepalive),
      SL_OPT_RANGE(5000000, 65535000000.0)},
@@ -112,7 +113,7 @@ typedef struct {
     bool is_var[MAX_LEVELS];
     int nlevels;
     int keepalive_s;
-    bool json;
+    size_t fields_len;
 
     sl_source_env env;
     char part_name[300];
@@ -170,9 +171,6 @@ static int mqtt_create(const sl_node *n, const sl_source_env *env, void **self,
     s->tls_insecure = c.tls_insecure;
     s->topic_column = dup_or_null(c.topic_column);
     s->keepalive_s = (int)(c.keepalive / 1000000);
-    const sl_node *fmt = sl_node_get(n, "format");
-    const char *fs = NULL;
-    s->json = !fmt || (!sl_node_string(fmt, "format", &fs, &e) && !strcmp(fs, "json"));
     if (c.topic_columns) {
         for (const char *p = c.topic_columns;;) {
             size_t l = strcspn(p, "/");
@@ -188,10 +186,10 @@ static int mqtt_create(const sl_node *n, const sl_source_env *env, void **self,
             p += l + 1;
         }
     }
-    if ((s->topic_column || s->nlevels) && !s->json) {
-        mqtt_destroy(s);
-        return sl_node_error(err, n, "%s: topic_column and topic_columns need format json", what);
-    }
+    /* room for the topic fields of one message, beyond the topic itself */
+    s->fields_len = s->topic_column ? 2 * strlen(s->topic_column) + 8 : 0;
+    for (int i = 0; i < s->nlevels; i++)
+        if (s->is_var[i]) s->fields_len += 2 * strlen(s->levels[i]) + 8;
     *self = s;
     return 0;
 }
@@ -294,8 +292,7 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     const char *p = msg->payload ? (const char *)msg->payload : "";
     size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
     size_t tl = strlen(msg->topic);
-    reserve(s, n + 6 * tl + 64 + (s->topic_column ? strlen(s->topic_column) : 0) +
-                   (size_t)s->nlevels * 64 + 8);
+    reserve(s, n + 4 * tl + s->fields_len + 8); /* a topic is escaped at most twice */
     if (s->nmsgs == s->msgs_cap) {
         s->msgs_cap = s->msgs_cap ? 2 * s->msgs_cap : 1024;
         s->msgs = sl_xrealloc(s->msgs, (size_t)s->msgs_cap * sizeof *s->msgs);
