@@ -168,6 +168,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     item *head, *tail;
+    item *spent; /* taken by the last read: its rows point into it */
     int queued;
     bool stop, finished; /* finished: the thread ended (--once) */
     int64_t seq;         /* records handed over (positions without a cursor) */
@@ -795,6 +796,8 @@ static void poll_close_(void *self) {
     }
     s->head = s->tail = NULL;
     s->queued = 0;
+    if (s->spent) item_free(s->spent);
+    s->spent = NULL;
     if (s->efd >= 0) close(s->efd);
     s->efd = -1;
     free(s->rbuf);
@@ -888,6 +891,9 @@ static int poll_open_(void *self, const sl_source_env *env, sl_error *err) {
 static int poll_read(void *self, bool final, sl_error *err) {
     (void) final, (void)err;
     poll_src *s = self;
+    /* the rows of the last read pointed into its item until now */
+    if (s->spent) item_free(s->spent);
+    s->spent = NULL;
     uint64_t v;
     if (read(s->efd, &v, sizeof v) < 0) { /* EAGAIN: nothing new */
     }
@@ -928,7 +934,7 @@ static int poll_read(void *self, bool final, sl_error *err) {
     s->queued--;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
-    item_free(it);
+    s->spent = it;
     if (!got) return poll_read(self, final, err);
     return got;
 }

@@ -126,6 +126,7 @@ typedef struct {
     size_t len, cap;
     sl_poll_msg *msgs;
     int nmsgs, msgs_cap;
+    int nhanded;      /* the first messages, handed over by the last read */
     int64_t next_pos; /* position of the next message received */
     int64_t handed;   /* position after the last message handed to the engine */
     int64_t reported; /* `handed` as of the last each_position */
@@ -381,6 +382,7 @@ static int mqtt_open_(void *self, const sl_source_env *env, sl_error *err) {
     s->idle_since = 0;
     s->len = 0;
     s->nmsgs = 0;
+    s->nhanded = 0;
     s->next_pos = 0;
     s->backoff_us = 0;
     s->retry_at_us = 0;
@@ -414,12 +416,21 @@ static int mqtt_open_(void *self, const sl_source_env *env, sl_error *err) {
     return 0;
 }
 
-/* Hands up to batch_size buffered messages to the engine. */
+/* Hands up to batch_size buffered messages to the engine. The rows point
+ * into the buffer until the engine's next read: the messages handed are
+ * dropped from it then (drop_handed). */
 static void hand_over(mqtt_src *s) {
     int n = s->nmsgs < (int)s->env.batch_size ? s->nmsgs : (int)s->env.batch_size;
     s->env.parse_msgs(s->env.ud, s->buf, s->msgs, n);
     s->handed = s->msgs[n - 1].pos + 1;
-    if (n < s->nmsgs) { /* the rest stays for the next read */
+    s->nhanded = n;
+}
+
+static void drop_handed(mqtt_src *s) {
+    int n = s->nhanded;
+    s->nhanded = 0;
+    if (!n) return;
+    if (n < s->nmsgs) { /* the rest stays for this read */
         uint32_t base = s->msgs[n].off;
         memmove(s->buf, s->buf + base, s->len - base);
         s->len -= base;
@@ -436,6 +447,7 @@ static void hand_over(mqtt_src *s) {
 static int mqtt_read(void *self, bool final, sl_error *err) {
     (void)err;
     mqtt_src *s = self;
+    drop_handed(s);
     if (s->nmsgs) {
         hand_over(s);
         return 1;
