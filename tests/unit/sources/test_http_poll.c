@@ -5,7 +5,7 @@
  * start_time_from. Checks the cursor rule: after a restart from the stored
  * position, the records already taken at the cursor value are not taken
  * again, a record that appeared later with the same value is, and nothing
- * below is; and the option errors.
+ * below is; offset and Link pagination; and the option errors.
  */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
@@ -65,21 +65,29 @@ static void answer(int c) {
     } else {
         last_query[0] = 0;
     }
+    /* pages of 2: ?offset=N (offset pagination) or /linked?page=N (a Link header) */
+    char *o = q ? strstr(q, "offset=") : NULL, *pg = q ? strstr(q, "page=") : NULL;
+    int first = o ? atoi(o + 7) : pg ? atoi(pg + 5) : 0;
+    int last = o || strstr(req, "GET /linked") ? first + 2 : 1 << 30;
+    char link[128] = "";
+    if (strstr(req, "GET /linked") && last < nrecs)
+        snprintf(link, sizeof link, "Link: <http://127.0.0.1:%d/linked?page=%d>; rel=\"next\"\r\n",
+                 port, last);
     char body[4096];
     size_t bl = (size_t)snprintf(body, sizeof body, "{\"runs\": [\n");
     int k = 0;
-    for (int i = 0; i < nrecs; i++)
+    for (int i = first; i < nrecs && i < last; i++)
         if (recs[i].t >= from)
             bl += (size_t)snprintf(body + bl, sizeof body - bl,
                                    "%s  {\"id\": \"%s\", \"start\": %lld}", k++ ? ",\n" : "",
                                    recs[i].id, (long long)recs[i].t);
     pthread_mutex_unlock(&mu);
     bl += (size_t)snprintf(body + bl, sizeof body - bl, "\n]}");
-    char head[256];
+    char head[512];
     int hl = snprintf(head, sizeof head,
                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                      "%zu\r\nConnection: close\r\n\r\n",
-                      bl);
+                      "%zu\r\n%sConnection: close\r\n\r\n",
+                      bl, link);
     if (write(c, head, (size_t)hl) < 0 || write(c, body, bl) < 0) {
     }
     close(c);
@@ -257,6 +265,40 @@ static void test_cursor_rule(void **state) {
     unlink(wal);
 }
 
+/* Offset and Link pagination walk every page once, without a cursor. */
+static void test_pages(void **state) {
+    (void)state;
+    const sl_source_def *d = sl_source_find("http_poll");
+    const char *modes[] = {"/runs\npagination: offset\nlimit: 2\n", "/linked\npagination: link\n"};
+    pthread_mutex_lock(&mu);
+    const char *ids[] = {"p0", "p1", "p2", "p3", "p4"};
+    for (int i = 0; i < 5; i++)
+        recs[i] = (rec){i, ids[i]};
+    nrecs = 5;
+    pthread_mutex_unlock(&mu);
+    for (int m = 0; m < 2; m++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, "url: http://127.0.0.1:%d%srecords: runs\n", port, modes[m]);
+        sl_source_env cenv = {.name = "runs", .base_dir = "."};
+        sl_source_info info = {0};
+        sl_error err = {0};
+        void *self = NULL;
+        if (d->create(map_of(yaml), &cenv, &self, &info, &err)) fail_msg("%s", err.msg);
+        char path[] = "/tmp/sl_http_poll_test_XXXXXX";
+        int fd = mkstemp(path);
+        close(fd);
+        sl_store *st = sl_store_open(path, false, &err);
+        assert_non_null(st);
+        run_once(d, self, st);
+        assert_int_equal(ngot, 5);
+        for (int i = 0; i < 5; i++)
+            assert_string_equal(got[i], ids[i]);
+        d->destroy(self);
+        sl_store_close(st);
+        unlink(path);
+    }
+}
+
 static void create_fails(const char *kind, const char *yaml, const char *want) {
     const sl_source_def *d = sl_source_find(kind);
     sl_source_env env = {.name = "s"};
@@ -281,6 +323,7 @@ static void test_option_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cursor_rule),
+        cmocka_unit_test(test_pages),
         cmocka_unit_test(test_option_errors),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
