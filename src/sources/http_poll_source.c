@@ -603,7 +603,7 @@ static bool poll_once(poll_src *s) {
     bool ascending = !s->order_desc, ok = true, stopping = false;
     s->tprev_has = false;
     char token[1024] = "";
-    int64_t offset = 0, taken = 0;
+    int64_t offset = 0;
     char *url = s->url_buf;
     for (int64_t page = 0; page < s->max_pages; page++) {
         if (page > 0 && s->pagination == P_LINK) {
@@ -647,7 +647,6 @@ static bool poll_once(poll_src *s) {
             ok = false;
             break;
         }
-        taken += it->n;
         if (it->n) {
             if (!push(s, it)) {
                 stopping = true;
@@ -687,7 +686,6 @@ static bool poll_once(poll_src *s) {
     }
     free(from.ties);
     free(run.ties);
-    (void)taken;
     return !stopping;
 }
 

@@ -331,13 +331,6 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
         mosquitto_subscribe(m, NULL, s->topics[i], s->qos);
 }
 
-/* Writing is safe when no acknowledgement of a message outside a durable
- * commit is queued: every message received is durable. */
-static void flush_if_safe(mqtt_src *s) {
-    if (!s->connected || s->next_pos != s->durable) return;
-    if (mosquitto_want_write(s->m)) mosquitto_loop_write(s->m, 1 << 20);
-}
-
 static void lost(mqtt_src *s, int rc) {
     sl_log_warn("mqtt connection lost", "\"source\":\"%s\",\"broker\":\"%s:%d\",\"error\":\"%s\"",
                 s->env.name, s->host, s->port, mosquitto_strerror(rc));
@@ -347,15 +340,26 @@ static void lost(mqtt_src *s, int rc) {
     s->retry_at_us = sl_monotonic_us() + s->backoff_us;
 }
 
+/* Writing is safe when no acknowledgement of a message outside a durable
+ * commit is queued: every message received is durable. */
+static void flush_if_safe(mqtt_src *s) {
+    if (!s->connected || s->next_pos != s->durable) return;
+    if (!mosquitto_want_write(s->m)) return;
+    int rc = mosquitto_loop_write(s->m, 1 << 20);
+    if (rc != MOSQ_ERR_SUCCESS) lost(s, rc);
+}
+
 static int try_connect(mqtt_src *s) {
     if (sl_monotonic_us() < s->retry_at_us) return -1;
-    int rc = mosquitto_connect(s->m, s->host, s->port, s->keepalive_s);
+    /* a non-blocking TCP connect (the name lookup still blocks): CONNECT
+     * goes out on a later write, once the socket is connected */
+    int rc = mosquitto_connect_async(s->m, s->host, s->port, s->keepalive_s);
     if (rc == MOSQ_ERR_SUCCESS) {
         s->connected = true;
         /* A new connection's queue holds no acknowledgement: the broker
          * redelivers what was not acknowledged on the old one. */
         s->durable = s->next_pos;
-        mosquitto_loop_write(s->m, 16); /* CONNECT */
+        flush_if_safe(s); /* CONNECT, if the socket is connected already */
         return 0;
     }
     if (rc == MOSQ_ERR_ERRNO) rc = MOSQ_ERR_CONN_REFUSED;
