@@ -3,6 +3,7 @@
 # and 6, one table appended to bench/RESULTS.md by bench/run.sh:
 #   telco, retail   `sluice run --once` over N generated events (lines/s, CPU, RSS)
 #   umb             Kafka mock -> umb summaries -> store (bench/kafka.sh)
+#   cameras-mqtt    mosquitto, QoS 1 -> cameras tables (bench/mqtt.sh)
 #   landing dir     files/min through the dir source (tests/tools/dir_bench)
 #   syslog TCP      messages/s through the listener (tests/tools/syslog_net_bench)
 set -euo pipefail
@@ -43,6 +44,7 @@ row=$(bash "$repo/bench/kafka.sh" "$build" 2>/dev/null)
 # kafka.sh: | name | messages | stored | consume s | msgs/s | wall s | CPU s | RSS |
 IFS='|' read -r _ name msgs stored secs rate wall cpu rss _ <<<"$row"
 printf '|%s| Kafka topic |%s msgs |%s (consuming; wall with group join:%s) |%s |%s |%s | |\n' "$name" "$msgs" "$secs" "$wall" "$rate" "$cpu" "$rss"
+bash "$repo/bench/mqtt.sh" "$build" 2>/dev/null || true # cameras over MQTT (skipped without mosquitto)
 echo
 echo "Landing directory (\`dir_bench 100000\`, files of ~200 bytes in $work):"
 echo

@@ -5,16 +5,18 @@ set -euo pipefail
 what=${1:-all}
 build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev libxxhash-dev
   libsimdjson-dev libcmocka-dev libmicrohttpd-dev librdkafka-dev libpcre2-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libpq-dev"
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libpq-dev libmosquitto-dev"
 # Every tool a test, benchmark or check calls (a test whose tool is missing is
 # reported skipped, and CI=true fails on skips): sqlite3, zstd, curl, ps/free
 # (procps), /usr/bin/time, bc, valgrind, chromium, promtool (prometheus),
 # logger (bsdutils), kcat, rsyslogd (rsyslog), python3 (with its sqlite3
 # module), nm (binutils), clang + libFuzzer runtime (fuzz build), clang-format
 # (make format-check), aiosmtpd and openssl (alert channel tests), initdb/pg_ctl/psql
-# (postgresql, postgresql-client); node and npm below.
+# (postgresql, postgresql-client), mosquitto + mosquitto_pub (mosquitto-clients); node and
+# npm below.
 test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
-  python3 binutils clang-format python3-aiosmtpd openssl postgresql postgresql-client"
+  python3 binutils clang-format python3-aiosmtpd openssl postgresql postgresql-client mosquitto
+  mosquitto-clients"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;

@@ -8,10 +8,11 @@
 #include "sources/source.h"
 
 extern const sl_source_def sl_source_dir, sl_source_file, sl_source_kafka, sl_source_syslog,
-    sl_source_http;
+    sl_source_http, sl_source_http_poll, sl_source_mqtt;
 
 static const sl_source_def *const registry[] = {
-    &sl_source_dir, &sl_source_file, &sl_source_kafka, &sl_source_syslog, &sl_source_http, NULL,
+    &sl_source_dir,  &sl_source_file,      &sl_source_kafka, &sl_source_syslog,
+    &sl_source_http, &sl_source_http_poll, &sl_source_mqtt,  NULL,
 };
 
 const sl_source_def *sl_source_find(const char *name) {

@@ -1,7 +1,7 @@
 /*
  * source.h - the source interface.
  *
- * Every kind of source (dir, file, kafka, syslog) is one `sl_source_def`: a
+ * Every kind of source (dir, file, kafka, syslog, http_poll, mqtt) is one `sl_source_def`: a
  * name, an option table (the single truth for validation, `file:line:col`
  * errors, `sluice help <kind>` and the docs) and callbacks. The registry
  * (registry.c) lists them, as ops/registry.c lists the operators. The engine

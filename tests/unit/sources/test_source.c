@@ -152,12 +152,12 @@ static void test_registry(void **state) {
         for (const sl_opt *o = (*d)->opts; o->name; o++)
             assert_null(sl_opt_find(sl_source_common_opts(), o->name));
     }
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 7);
     assert_null(sl_source_find("dri"));
     assert_null(sl_source_find(NULL));
     /* type's words are the registry's */
     const sl_opt *type = sl_opt_find(sl_source_common_opts(), "type");
-    assert_string_equal(type->values, "dir|file|kafka|syslog|http");
+    assert_string_equal(type->values, "dir|file|kafka|syslog|http|http_poll|mqtt");
     assert_true(type->required);
     sl_error e = {0};
     if (sl_opt_check_defaults(sl_source_common_opts(), "sources", &e)) fail_msg("%s", e.msg);
