@@ -138,7 +138,7 @@ static const sl_node *map_of(const char *yaml) {
     return sl_spec_root(spec);
 }
 
-static void parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
+static int parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs, int n) {
     (void)ud;
     for (int i = 0; i < n && ngot < 64; i++) {
         const char *line = buf + msgs[i].off;
@@ -148,6 +148,7 @@ static void parse_msgs(void *ud, const char *buf, const sl_poll_msg *msgs, int n
         assert_non_null(id);
         snprintf(got[ngot++], sizeof got[0], "%.*s", (int)strcspn(id + 7, "\""), id + 7);
     }
+    return 0; /* none quarantined */
 }
 
 static void bad(void *ud, const char *raw, size_t len, int32_t part, int64_t pos,
