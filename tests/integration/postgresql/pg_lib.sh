@@ -53,6 +53,16 @@ pg_start() {
   PGPORT=$(pg_free_port)
   pg_ctl_start
   trap 'pg_as pg_ctl -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
+  # A test killed outright (a CTest timeout's SIGKILL) runs no trap: this
+  # watchdog stops the server once the test's shell is gone. The server's pid
+  # is read now: its data folder may be deleted by then.
+  local pgpid
+  pgpid=$(head -1 "$PGDIR/data/postmaster.pid")
+  (
+    exec </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&-
+    while kill -0 $$ 2>/dev/null; do sleep 1; done
+    kill -QUIT "$pgpid" 2>/dev/null || true
+  ) &
   pgq_db postgres "CREATE DATABASE sluice" >/dev/null
   PGURL="postgresql://postgres:$PGPASSWORD_TEST@127.0.0.1:$PGPORT/sluice"
   PGURL_NOPW="postgresql://postgres@127.0.0.1:$PGPORT/sluice"
