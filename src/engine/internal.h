@@ -9,6 +9,7 @@
 #include "formats/json.h"
 #include "formats/lineformat.h"
 #include "formats/json_write.h"
+#include "alert/alert.h"
 #include "ops/op.h"
 #include "ops/window.h"
 #include "expr/expr.h"
@@ -215,6 +216,7 @@ struct sl_pipeline {
     /* partitioned state (a kafka source's partitioned_state: true): the
      * partition column keyed operators split their state by, else NULL */
     const char *part_column;
+    sl_alerts *alerts; /* alerts: (NULL: none) */
 };
 
 #define SL_PART_COLUMN "_part"
