@@ -4,7 +4,8 @@
 set -euo pipefail
 what=${1:-all}
 build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev libxxhash-dev
-  libsimdjson-dev libcmocka-dev libmicrohttpd-dev librdkafka-dev libpcre2-dev"
+  libsimdjson-dev libcmocka-dev libmicrohttpd-dev librdkafka-dev libpcre2-dev
+  libcurl4-openssl-dev libssl-dev"
 # Every tool a test, benchmark or check calls (a test whose tool is missing is
 # reported skipped, and CI=true fails on skips): sqlite3, zstd, curl, ps/free
 # (procps), /usr/bin/time, bc, valgrind, chromium, promtool (prometheus),
@@ -12,7 +13,7 @@ build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev
 # module), nm (binutils), clang + libFuzzer runtime (fuzz build), clang-format
 # (make format-check); node and npm below.
 test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
-  python3 binutils clang-format"
+  python3 binutils clang-format python3-aiosmtpd"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;
