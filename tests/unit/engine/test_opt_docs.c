@@ -19,6 +19,7 @@
 
 #include <cmocka.h> /* after the headers it needs */
 
+#include "alert/alert.h"
 #include "ops/op.h"
 #include "sinks/sink.h"
 #include "sources/source.h"
@@ -158,6 +159,8 @@ static int setup(void **state) {
     nops = ntables;
     if (ntables < 64) ntables += sl_source_opt_tables(tables + ntables, 64 - ntables);
     for (const sl_opt_table *t = sl_sink_opt_tables(); t->name && ntables < 64; t++)
+        tables[ntables++] = *t;
+    for (const sl_opt_table *t = sl_alert_opt_tables(); t->name && ntables < 64; t++)
         tables[ntables++] = *t;
     return ntables > 64 ? -1 : 0;
 }
