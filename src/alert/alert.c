@@ -779,6 +779,10 @@ static int notify_key(sl_alert_rule *r, akey *k, const char *kind, int64_t t, sl
     return rc;
 }
 
+static int key_cmp(const void *a, const void *b) {
+    return strcmp((*(akey *const *)a)->key, (*(akey *const *)b)->key);
+}
+
 /* Sends the digests of every group window that ended at or before t (all when t is NO_TIME). */
 static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
     while (r->digest_min != NO_TIME && (t == NO_TIME || r->digest_min + r->group_us <= t)) {
@@ -831,11 +835,15 @@ static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
             sb_str(&js, ",\"table\":");
             sb_json(&js, r->table);
             sb_str(&js, ",\"labels\":{},\"items\":[");
-            int listed = 0;
-            for (size_t i = 0; i < r->nk && listed < r->max_items; i++) {
-                akey *k = &r->k[i];
-                if (k->digest != g) continue;
-                sb_str(&js, listed++ ? ",{\"key\":" : "{\"key\":");
+            /* items in key order: the same digest whatever order keys were loaded in */
+            akey **items = sl_xmalloc((size_t)count * sizeof *items);
+            int ni = 0;
+            for (size_t i = 0; i < r->nk; i++)
+                if (r->k[i].digest == g) items[ni++] = &r->k[i];
+            qsort(items, (size_t)ni, sizeof *items, key_cmp);
+            for (int i = 0; i < ni && i < r->max_items; i++) {
+                akey *k = items[i];
+                sb_str(&js, i ? ",{\"key\":" : "{\"key\":");
                 sb_json(&js, k->key);
                 sb_str(&js, ",\"message\":");
                 sb_json(&js, k->message ? k->message : "");
@@ -843,6 +851,7 @@ static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
                 sb_json(&js, k->severity);
                 sb_str(&js, "}");
             }
+            free(items);
             sb_fmt(&js, "],\"count\":%d}", count);
             rc = put_all(r, "", g, "digest", did, js.p, g + r->group_us, &sent, err);
             for (size_t i = 0; i < r->nk && !rc; i++) {

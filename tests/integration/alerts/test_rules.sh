@@ -23,6 +23,21 @@ for _ in $(seq 50); do [ -f "$TMP/port" ] && break; sleep 0.1; done
 HOOK="http://127.0.0.1:$(cat "$TMP/port")/hook"
 run() { timeout 120 "$SLUICE" run "$HERE/rules.yaml" --set input="$TMP/in" --set hook="$HOOK" "$@"; }
 
+# 0. validate refuses what run refuses, at file:line:col
+sed 's/when: "value > 80"/when: "valu > 80"/' "$HERE/rules.yaml" >"$TMP/bad1.yaml"
+sed 's/message: "{host} at {value}"/message: "{host} at {vlue}"/' "$HERE/rules.yaml" >"$TMP/bad2.yaml"
+sed 's/^    - name: very_high/    - name: very_high\n      channels: [slack]/' "$HERE/rules.yaml" >"$TMP/bad3.yaml"
+for c in "bad1.yaml:24:14: unknown column 'valu'" "bad2.yaml:28:28: rule 'high': message: unknown column 'vlue'" \
+         "bad3.yaml:30:18: rule 'very_high': unknown channel 'slack'"; do
+  f=${c%%:*}
+  for cmd in validate "run --once --data $TMP/bad"; do
+    if "$SLUICE" $cmd "$TMP/$f" --set input="$TMP/in" --set hook=http://127.0.0.1:9/ >"$TMP/v.out" 2>&1; then
+      fail "$cmd accepted $f"; fi
+    grep -qF "$c" "$TMP/v.out" || { cat "$TMP/v.out"; fail "$cmd $f: expected $c"; }
+  done
+done
+ok "validate and run refuse bad rules at file:line:col"
+
 # 1. clean run vs brute force
 run --data "$TMP/clean" --once >/dev/null 2>"$TMP/clean.err" || { cat "$TMP/clean.err"; fail "clean run"; }
 python3 "$HERE/replay.py" "$TMP/clean/sluice.db" || fail "alerts differ from the brute-force replay"
