@@ -5,6 +5,7 @@
  *   sluice query PIPELINE [--data DIR] [--set k=v]... [--format table|csv|json] "SQL"
  *   sluice validate PIPELINE [--set k=v]...
  *   sluice lineage PIPELINE [--set k=v]...
+ *   sluice alert test [CHANNEL] PIPELINE [--set k=v]...
  *   sluice gen FLAVOR [options]
  *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C]
  * [--no-header] [--infer] sluice help [OPERATOR|SOURCE]
@@ -32,6 +33,7 @@
 #include "formats/lineformat.h"
 #include "gen/gen.h"
 #include "gen/umb.h"
+#include "notify/notify.h"
 #include "ops/op.h"
 #include "sinks/sink.h"
 #include "ops/window.h"
@@ -58,6 +60,7 @@ static void usage(FILE *out) {
         "\"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
         "  sluice gen cameras|telco|retail [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
         "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
@@ -116,6 +119,12 @@ static const char *cmd_help_text(const char *cmd) {
     if (!strcmp(cmd, "lineage"))
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, "
                "tables and views.\n";
+    if (!strcmp(cmd, "alert"))
+        return "usage: sluice alert test [CHANNEL] PIPELINE [--set N=V]...\n"
+               "  Sends one test notification through each enabled channel of the pipeline's\n"
+               "  `alerts: channels:` (or CHANNEL only) and prints what each answered, one line\n"
+               "  per channel. Exit 0 when every one accepted it, 1 when any failed, 2 bad usage\n"
+               "  or pipeline file.\n";
     if (!strcmp(cmd, "parse"))
         return "usage: sluice parse FORMAT [FILE] [--schema NAME:TYPE,...] [options]\n"
                "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of "
@@ -348,6 +357,58 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
     }
     sl_pipeline_free(p);
     sl_vars_free(c.vars);
+    return code;
+}
+
+/* `sluice alert test`: only the file's name and `alerts: channels:` are read,
+ * so a connectivity check works while the rest of the file is being written. */
+static int cmd_alert(int argc, char **argv) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, "alert");
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    if (c.npos < 2 || c.npos > 3 || strcmp(c.positional[0], "test")) {
+        fprintf(stderr, "sluice alert: expected test [CHANNEL] PIPELINE\n%s",
+                cmd_help_text("alert"));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    const char *only = c.npos == 3 ? c.positional[1] : NULL;
+    const char *path = c.positional[c.npos - 1];
+    sl_error err = {0};
+    sl_spec *spec = sl_spec_load(path, c.vars, &err);
+    sl_vars_free(c.vars);
+    if (!spec) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    const sl_node *root = sl_spec_root(spec);
+    const sl_node *nm = sl_node_get(root, "pipeline");
+    const sl_node *alerts = sl_node_get(root, "alerts");
+    const sl_node *chm = alerts ? sl_node_get(alerts, "channels") : NULL;
+    sl_channels *ch = chm ? sl_channels_create(chm, &err) : NULL;
+    int code = 0;
+    if (!chm) {
+        fprintf(stderr, "%s: no alerts: channels: to test\n", path);
+        code = 2;
+    } else if (!ch) {
+        fprintf(stderr, "%s\n", err.msg);
+        code = 2;
+    } else if (only && sl_channels_find(ch, only) < 0) {
+        fprintf(stderr, "sluice alert test: no channel '%s' in %s\n", only, path);
+        code = 2;
+    } else {
+        int n = 0;
+        for (int i = 0; i < sl_channels_count(ch); i++)
+            if (!only || !strcmp(only, sl_channels_name(ch, i))) n += sl_channels_enabled(ch, i);
+        rc = sl_channels_test(ch, only, nm && nm->str ? nm->str : "", stdout);
+        if (n == 0) printf("no enabled channel to test\n");
+        code = rc || n == 0 ? 1 : 0;
+    }
+    sl_channels_free(ch);
+    sl_spec_free(spec);
     return code;
 }
 
@@ -598,6 +659,7 @@ int main(int argc, char **argv) {
         !strcmp(cmd, "lineage"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
+    if (!strcmp(cmd, "alert")) return cmd_alert(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {

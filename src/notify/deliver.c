@@ -460,10 +460,12 @@ int sl_deliverer_stats(sl_deliverer *d, sl_channel_stats *out, int cap) {
     pthread_mutex_lock(&d->mu);
     for (int i = 0; i < d->ch->n && i < cap; i++) {
         const ch_state *cs = &d->cs[i];
-        int64_t done_unapplied = 0;
+        /* pending_rows is the store's count at the last scan; every job
+         * done since (applied or not) was still pending then */
+        int64_t done = 0;
         for (int k = 0; k < d->njobs; k++)
-            if (d->jobs[k].ch == i && d->jobs[k].st == J_DONE && d->jobs[k].dirty) done_unapplied++;
-        int64_t p = cs->pending_rows - done_unapplied;
+            if (d->jobs[k].ch == i && d->jobs[k].st == J_DONE) done++;
+        int64_t p = cs->pending_rows - done;
         out[i] =
             (sl_channel_stats){d->ch->ch[i].name, cs->sent, cs->failed, cs->retries, p > 0 ? p : 0};
     }

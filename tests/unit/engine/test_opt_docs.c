@@ -1,11 +1,12 @@
 /* test_opt_docs.c - docs/pipeline-spec.md and the option tables cannot
  * drift apart: for every table the operators module lists
  * (sl_op_opt_tables: each step's, the window's), the sources module lists
- * (sl_source_opt_tables: the common one, each kind's) and the sinks module
- * lists (sl_sink_opt_tables), the docs section of that component must name
- * every option, nested sub-tables included, in code
- * (a YAML example or `backticks`); and every bound default must parse by its
- * row's rules. The file is found from this source's path, or from argv[1].
+ * (sl_source_opt_tables: the common one, each kind's), the sinks module
+ * lists (sl_sink_opt_tables) and the notify module lists (sl_notify_opt_tables:
+ * each alert channel type's, under "### channel NAME"), the docs section of that component must
+ * name every option, nested sub-tables included, in code (a YAML example or `backticks`); and every
+ * bound default must parse by its row's rules. The file is found from this source's path, or from
+ * argv[1].
  *
  * Adding a table (a source's, a sink's) is adding a row to `tables` below
  * from its module's accessor; adding an option is adding it to the docs. */
@@ -20,6 +21,7 @@
 #include <cmocka.h> /* after the headers it needs */
 
 #include "alert/alert.h"
+#include "notify/notify.h"
 #include "ops/op.h"
 #include "sinks/sink.h"
 #include "sources/source.h"
@@ -34,8 +36,8 @@ static const char *heading_of(const sl_opt_table *t) {
     static char h[128];
     if (!strcmp(t->kind, "window")) return "Windows";
     if (!strcmp(t->kind, "source") && !strcmp(t->name, "sources")) return "Sources";
-    if (!strcmp(t->kind, "sink")) {
-        snprintf(h, sizeof h, "sink %s", t->name);
+    if (!strcmp(t->kind, "sink") || !strcmp(t->kind, "channel")) {
+        snprintf(h, sizeof h, "%s %s", t->kind, t->name);
         return h;
     }
     return t->name;
@@ -162,6 +164,7 @@ static int setup(void **state) {
         tables[ntables++] = *t;
     for (const sl_opt_table *t = sl_alert_opt_tables(); t->name && ntables < 64; t++)
         tables[ntables++] = *t;
+    if (ntables < 64) ntables += sl_notify_opt_tables(tables + ntables, 64 - ntables);
     return ntables > 64 ? -1 : 0;
 }
 
