@@ -1,7 +1,7 @@
 /*
  * alert.c - rules, their per-key state machine and what they write.
  *
- * Per rule and key:   inactive --when--> pending --(held `for`)--> firing
+ * Per rule and key:   inactive --when--> pending --(held `for`, on `for_count` rows)--> firing
  *                     firing --(not when, resolve: true)--> resolved (= inactive)
  * A pending key whose condition stops holding goes back to inactive. Every
  * firing starts a new alert (alert_history row); a firing key re-notifies
@@ -43,7 +43,7 @@ typedef struct rule_conf {
     const char *name, *table, *message;
     const sl_node *when, *key, *severity, *time, *group, *channels, *message_at, *name_at,
         *table_at;
-    int64_t for_us, rate_limit_us, repeat_us;
+    int64_t for_us, rate_limit_us, repeat_us, for_count;
     bool resolve;
 } rule_conf;
 
@@ -74,6 +74,9 @@ static const sl_opt rule_opts[] = {
     {"for", SL_OPT_DURATION, false, NULL, "0s",
      "how long (rule clock) the condition must hold for a key before it fires",
      SL_OPT_BIND(rule_conf, for_us), SL_OPT_MIN(0)},
+    {"for_count", SL_OPT_INT, false, NULL, "1",
+     "consecutive rows of a key the condition must hold on before it fires (with `for`: both)",
+     SL_OPT_BIND(rule_conf, for_count), SL_OPT_RANGE(1, 1000000000)},
     {"time", SL_OPT_EXPR, false, NULL, NULL,
      "the rule's clock, a timestamp expression (default: window end, first timestamp column, "
      "commit time)",
@@ -118,6 +121,7 @@ typedef struct akey {
     int state;
     bool sent_firing; /* the current alert's firing went out (its resolve may follow) */
     int64_t since, last_sent, seq, nfired, digest;
+    int64_t streak; /* consecutive true rows while pending (for_count) */
 } akey;
 
 typedef struct seg { /* a message template piece: text, or column col */
@@ -137,7 +141,7 @@ struct sl_alert_rule {
     int keycol[MAX_KEYCOLS], nkey;
     seg segs[MAX_SEGS];
     int nsegs;
-    int64_t for_us, rate_us, repeat_us, group_us, max_items;
+    int64_t for_us, rate_us, repeat_us, group_us, max_items, for_count;
     bool resolve;
     int chan[32], nchan; /* channel indexes; nchan -1: all enabled */
     /* run time */
@@ -259,6 +263,7 @@ static const sl_schema *events_schema(void) {
         sl_schema_add(&s, "event_lag_max_ms", SL_T_DOUBLE);
         sl_schema_add(&s, "processing_latency_ms", SL_T_DOUBLE);
         sl_schema_add(&s, "commit_ms", SL_T_DOUBLE);
+        sl_schema_add(&s, "consumer_lag", SL_T_INT); /* details.consumer_lag; NULL: no Kafka */
     }
     return &s;
 }
@@ -422,6 +427,7 @@ static int compile_rule(sl_alerts *a, sl_alert_rule *r, const sl_node *rn, sl_al
     if (c.message && *c.message && compile_template(r, c.message, c.message_at, err))
         return SL_EINVAL;
     r->for_us = c.for_us, r->rate_us = c.rate_limit_us, r->repeat_us = c.repeat_us;
+    r->for_count = c.for_count;
     r->resolve = c.resolve;
     if (c.group) {
         group_conf g;
@@ -584,6 +590,7 @@ static int save_key(sl_alert_rule *r, const akey *k, sl_error *err) {
     sqlite3_bind_text(st, 11, k->message ? k->message : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 12, k->digest);
     sqlite3_bind_int(st, 13, k->sent_firing);
+    sqlite3_bind_int64(st, 14, k->streak);
     if (sqlite3_step(st) != SQLITE_DONE) return db_err(a, err, "saving alert state");
     return 0;
 }
@@ -596,7 +603,7 @@ int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
         "CREATE TABLE IF NOT EXISTS _sluice_alert_state(rule TEXT NOT NULL, key TEXT NOT NULL, "
         "labels TEXT, state INTEGER, since INTEGER, last_sent INTEGER, seq INTEGER, nfired "
         "INTEGER, alert_id TEXT, severity TEXT, message TEXT, digest INTEGER, sent_firing "
-        "INTEGER, PRIMARY KEY(rule, key));"
+        "INTEGER, streak INTEGER, PRIMARY KEY(rule, key));"
         "CREATE TABLE IF NOT EXISTS alert_history(alert_id TEXT PRIMARY KEY, alert_type TEXT, "
         "rule TEXT, alert_key TEXT, labels TEXT, severity TEXT, message TEXT, state TEXT, "
         "created_at TEXT, resolved_at TEXT, channels_sent TEXT, notified_by TEXT, "
@@ -615,7 +622,7 @@ int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
     sqlite3 *db = sl_store_db(s);
     if (sqlite3_prepare_v2(db,
                            "INSERT OR REPLACE INTO _sluice_alert_state VALUES(?,?,?,?,?,?,?,?,?,?,"
-                           "?,?,?)",
+                           "?,?,?,?)",
                            -1, &a->st_state, NULL) ||
         sqlite3_prepare_v2(db,
                            "INSERT OR REPLACE INTO alert_history(alert_id, alert_type, rule, "
@@ -633,11 +640,12 @@ int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
                            -1, &a->st_hist_resolve, NULL))
         return db_err(a, err, "preparing statements");
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT key, labels, state, since, last_sent, seq, nfired, alert_id, "
-                           "severity, message, digest, sent_firing FROM _sluice_alert_state "
-                           "WHERE rule = ?",
-                           -1, &q, NULL))
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT key, labels, state, since, last_sent, seq, nfired, alert_id, "
+            "severity, message, digest, sent_firing, streak FROM _sluice_alert_state "
+            "WHERE rule = ?",
+            -1, &q, NULL))
         return db_err(a, err, "loading alert state");
     for (int i = 0; i < a->nr; i++) {
         sl_alert_rule *r = &a->r[i];
@@ -656,6 +664,7 @@ int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
             k->message = sl_xstrdup((const char *)sqlite3_column_text(q, 9));
             k->digest = sqlite3_column_int64(q, 10);
             k->sent_firing = sqlite3_column_int(q, 11);
+            k->streak = sqlite3_column_int64(q, 12);
             if (k->digest != NO_TIME && (r->digest_min == NO_TIME || k->digest < r->digest_min))
                 r->digest_min = k->digest;
         }
@@ -985,7 +994,8 @@ static int step_row(sl_alert_rule *r, const sl_batch *b, uint32_t row, const cha
         switch (k->state) {
         case ST_INACTIVE:
             k->since = t;
-            if (r->for_us == 0) {
+            k->streak = 1;
+            if (r->for_us == 0 && r->for_count <= 1) {
                 rc = fire(r, k, b, row, t, err);
             } else {
                 k->state = ST_PENDING;
@@ -993,7 +1003,13 @@ static int step_row(sl_alert_rule *r, const sl_batch *b, uint32_t row, const cha
             changed = true;
             break;
         case ST_PENDING:
-            if (t - k->since >= r->for_us) {
+            /* the streak only matters up to for_count: it is saved (a restart
+             * continues it) only while it still counts */
+            if (k->streak < r->for_count) {
+                k->streak++;
+                changed = true;
+            }
+            if (t - k->since >= r->for_us && k->streak >= r->for_count) {
                 rc = fire(r, k, b, row, t, err);
                 changed = true;
             }
@@ -1011,6 +1027,7 @@ static int step_row(sl_alert_rule *r, const sl_batch *b, uint32_t row, const cha
         }
     } else if (k->state == ST_PENDING) {
         k->state = ST_INACTIVE;
+        k->streak = 0;
         changed = true;
     } else if (k->state == ST_FIRING && r->resolve) {
         rc = resolve(r, k, t, err);
@@ -1102,6 +1119,7 @@ int sl_alerts_on_event(sl_alerts *a, const sl_event *e, int64_t ts_us, sl_error 
         double ds[] = {e->lag_avg_ms, e->lag_max_ms, e->proc_ms, e->commit_ms};
         for (int c = 0; c < 4; c++)
             if (ds[c] == ds[c]) sl_col_set_double(&b->col[11 + c], 0, ds[c]); /* NAN: NULL */
+        if (e->consumer_lag >= 0) sl_col_set_int(&b->col[15], 0, e->consumer_lag);
         int rc = rule_rows(r, b, err);
         if (rc) return rc;
     }

@@ -17,16 +17,17 @@ def epoch(s):
     return t * 1_000_000 + (int(frac.ljust(6, "0")) if frac else 0)
 
 
-RULES = {  # name: (threshold, for, rate_limit, repeat, group window) in µs
-    "high": (80.0, 30_000_000, 300_000_000, 0, 0),
-    "very_high": (95.0, 0, 0, 120_000_000, 60_000_000),
+RULES = {  # name: (threshold, for, rate_limit, repeat, group window) in µs, for_count
+    "high": (80.0, 30_000_000, 300_000_000, 0, 0, 1),
+    "very_high": (95.0, 0, 0, 120_000_000, 60_000_000, 1),
+    "streak": (88.0, 12_000_000, 0, 0, 0, 4),
 }
 hist = {}      # (rule, key, n) -> [created, resolved, sent]
 outbox = []    # (kind, rule, key, n) or ("digest", rule, window start)
 
 
 def run(rule, rows):
-    thr, for_us, rate, repeat, group = RULES[rule]
+    thr, for_us, rate, repeat, group, for_count = RULES[rule]
     st = {}
     pend_digest = {}  # window start -> [keys]
 
@@ -71,12 +72,14 @@ def run(rule, rows):
             fire = False
             if s["st"] == 0:
                 s["since"] = t
-                if for_us == 0:
+                s["streak"] = 1
+                if for_us == 0 and for_count == 1:
                     fire = True
                 else:
                     s["st"] = 1
-            elif s["st"] == 1 and t - s["since"] >= for_us:
-                fire = True
+            elif s["st"] == 1:
+                s["streak"] += 1
+                fire = t - s["since"] >= for_us and s["streak"] >= for_count
             elif s["st"] == 2 and repeat and s["digest"] is None and (
                     s["last"] is None or t - s["last"] >= max(repeat, rate)):
                 notify(host, s, "repeat")
