@@ -157,7 +157,19 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
             first = 0;
         }
-    snprintf(details + dn, sizeof details - (size_t)dn, "],\"rss_kb\":%lld}",
+    /* consumer lag in the event log: what a Kafka lag alert rule reads */
+    for (int s = 0; s < R->p->nsrc; s++) {
+        sl_source_stats st;
+        sl_input_stats(&R->p->src[s], &st);
+        if (st.consumer_lag >= 0)
+            e.consumer_lag = (e.consumer_lag > 0 ? e.consumer_lag : 0) + st.consumer_lag;
+    }
+    if (e.consumer_lag >= 0 && dn < (int)sizeof details - 64)
+        dn += snprintf(details + dn, sizeof details - (size_t)dn, "],\"consumer_lag\":%lld",
+                       (long long)e.consumer_lag);
+    else
+        dn += snprintf(details + dn, sizeof details - (size_t)dn, "]");
+    snprintf(details + dn, sizeof details - (size_t)dn, ",\"rss_kb\":%lld}",
              (long long)sl__engine_rss_kb());
     e.details = details;
     e.commit_ms = (double)(sl_monotonic_us() - t0) / 1000.0;

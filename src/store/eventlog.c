@@ -10,7 +10,8 @@
 #include "store/eventlog.h"
 
 sl_event sl_event_empty(int64_t commit_id, const char *kind) {
-    sl_event e = {.commit_id = commit_id, .kind = kind, .watermark_us = INT64_MIN};
+    sl_event e = {
+        .commit_id = commit_id, .kind = kind, .watermark_us = INT64_MIN, .consumer_lag = -1};
     e.lag_avg_ms = e.lag_max_ms = e.proc_ms = e.commit_ms = NAN;
     return e;
 }

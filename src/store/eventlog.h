@@ -19,7 +19,10 @@ typedef struct sl_event {
     int64_t watermark_us;                   /* INT64_MIN: none */
     double lag_avg_ms, lag_max_ms, proc_ms; /* NAN: none */
     double commit_ms;                       /* NAN: none */
-    const char *details;                    /* JSON, may be NULL */
+    /* Kafka messages not yet consumed, summed over the sources that report
+     * it; -1: none does. Stored in details (consumer_lag), not a column. */
+    int64_t consumer_lag;
+    const char *details; /* JSON, may be NULL */
 } sl_event;
 
 /* An event with every counter 0 and every measurement absent. */
