@@ -186,6 +186,20 @@ static int alert_tick(run *R) {
     return rc;
 }
 
+/* Idle (no rows since the last commit): delivery results still have to
+ * reach the store, or an outbox row sent while the input is quiet would
+ * read 'pending' until the next input (and be resent after a restart).
+ * Nothing else is in the open transaction, so it commits on its own. */
+static int apply_delivery_idle(run *R) {
+    if (!R->deliverer) return 0;
+    sqlite3 *db = sl_store_db(R->store);
+    sqlite3_int64 before = sqlite3_total_changes64(db);
+    int rc = sl_deliverer_apply(R->deliverer, R->store, R->err);
+    if (rc || sqlite3_total_changes64(db) == before) return rc;
+    if (!(rc = sl_store_commit(R->store, R->err))) rc = sl_store_begin(R->store, R->err);
+    return rc;
+}
+
 /* --once: the last commit's notifications get up to SLUICE_DRAIN_S seconds
  * (default 10) to go out, and their results one more commit; what is still
  * pending then waits in the outbox for the next run. */
@@ -400,6 +414,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 if ((rc = sl__engine_commit(&R, false))) goto out;
             } else { /* nothing to commit: keep /metrics (lag, CPU) current */
                 R.last_commit_us = now;
+                if ((rc = apply_delivery_idle(&R))) goto out;
                 sl__engine_build_metrics(&R);
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }
