@@ -32,15 +32,15 @@ static bool has_object(srv_conn *c, const char *type, const char *name) {
 }
 
 /* "labels" holds the key columns as a JSON object written by the alert
- * module; anything else (a hand-edited row) goes out as a string. */
+ * module (column col, and col + 1 says whether SQLite finds it a valid JSON
+ * object); anything else (a hand-edited row) goes out as a string. */
 static void put_labels(srv_buf *b, sqlite3_stmt *st, int col) {
-    const char *l = (const char *)sqlite3_column_text(st, col);
-    if (l && l[0] == '{' && l[strlen(l) - 1] == '}')
-        srv_buf_puts(b, l);
-    else if (l)
-        srv_json_value(b, st, col);
-    else
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
         srv_buf_puts(b, "{}");
+    else if (sqlite3_column_int(st, col + 1))
+        srv_buf_puts(b, (const char *)sqlite3_column_text(st, col));
+    else
+        srv_json_value(b, st, col);
 }
 
 static void put_field(srv_buf *b, const char *name, sqlite3_stmt *st, int col) {
@@ -49,7 +49,7 @@ static void put_field(srv_buf *b, const char *name, sqlite3_stmt *st, int col) {
 }
 
 /* One alert_history row's deliveries; false when the query failed. */
-static bool put_deliveries(srv_conn *c, sqlite3_stmt *dv, const char *alert_id, srv_buf *b) {
+static bool put_deliveries(sqlite3_stmt *dv, const char *alert_id, srv_buf *b) {
     srv_buf_puts(b, ",\"deliveries\":[");
     if (dv) {
         sqlite3_reset(dv);
@@ -68,7 +68,6 @@ static bool put_deliveries(srv_conn *c, sqlite3_stmt *dv, const char *alert_id, 
         }
         if (rc != SQLITE_DONE) return false;
     }
-    (void)c;
     srv_buf_puts(b, "]");
     return true;
 }
@@ -98,14 +97,17 @@ int srv_alerts(sl_server *s, const char *state, const char *limit_arg, srv_buf *
     }
     /* firing: the state of the alert, not of a notification (a rate-limited
      * firing is still firing) */
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT alert_id, rule, alert_key, severity, message, created_at, "
-                           "labels FROM alert_history WHERE state = 'firing' "
-                           "ORDER BY created_at DESC, rowid DESC LIMIT ?1",
-                           -1, &fq, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(
+            c->db,
+            "SELECT alert_id, rule, alert_key, severity, message, created_at, "
+            "labels, CASE WHEN json_valid(labels) THEN json_type(labels) = 'object' END "
+            "FROM alert_history WHERE state = 'firing' "
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?1",
+            -1, &fq, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(c->db,
                            "SELECT alert_id, rule, alert_key, severity, message, state, "
-                           "created_at, resolved_at, channels_sent, notified_by, labels "
+                           "created_at, resolved_at, channels_sent, notified_by, labels, "
+                           "CASE WHEN json_valid(labels) THEN json_type(labels) = 'object' END "
                            "FROM alert_history WHERE ?1 IS NULL OR state = ?1 "
                            "ORDER BY created_at DESC, rowid DESC LIMIT ?2",
                            -1, &hq, NULL) != SQLITE_OK ||
@@ -162,7 +164,7 @@ int srv_alerts(sl_server *s, const char *state, const char *limit_arg, srv_buf *
         put_field(out, "notified_by", hq, 9);
         srv_buf_puts(out, ",\"labels\":");
         put_labels(out, hq, 10);
-        if (!put_deliveries(c, dv, (const char *)sqlite3_column_text(hq, 0), out)) goto failed;
+        if (!put_deliveries(dv, (const char *)sqlite3_column_text(hq, 0), out)) goto failed;
         srv_buf_puts(out, "}");
     }
     if (!truncated && rc != SQLITE_DONE) goto failed;

@@ -21,7 +21,7 @@ python3 "$HERE/receiver.py" "$TMP/port" "$TMP/got.jsonl" & RPID=$!
 trap 'kill $RPID 2>/dev/null; cleanup' EXIT
 for _ in $(seq 50); do [ -f "$TMP/port" ] && break; sleep 0.1; done
 HOOK="http://127.0.0.1:$(cat "$TMP/port")/hook"
-run() { timeout 120 "$SLUICE" run "$HERE/rules.yaml" --set input="$TMP/in" --set hook="$HOOK" "$@"; }
+run() { SLUICE_DRAIN_S=60 timeout 120 "$SLUICE" run "$HERE/rules.yaml" --set input="$TMP/in" --set hook="$HOOK" "$@"; }
 
 # 0. validate refuses what run refuses, at file:line:col
 sed 's/when: "value > 80"/when: "valu > 80"/' "$HERE/rules.yaml" >"$TMP/bad1.yaml"
