@@ -13,6 +13,7 @@ ROWS=12000
 [ "$SANITIZED" = 1 ] && ROWS=4000
 mkdir -p "$TMP/in"
 python3 "$HERE/gen.py" "$TMP/in" "$ROWS" 6
+ROWS=$(cat "$TMP"/in/*.ndjson | wc -l)
 
 python3 "$HERE/receiver.py" "$TMP/port" "$TMP/got.jsonl" & RPID=$!
 for _ in $(seq 50); do [ -f "$TMP/port" ] && break; sleep 0.1; done

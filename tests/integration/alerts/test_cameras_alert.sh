@@ -2,7 +2,8 @@
 # pipelines/cameras.yaml on generated input with 30% redelivered duplicates:
 # its duplicate-rate rule fires (a webhook receiver records the payload), the
 # minutes it covers are those whose duplicate share, recomputed from the
-# window rows, is above the threshold; with the threshold at 60% (no minute above) it stays quiet.
+# window rows, is above the threshold; with the threshold at the highest minute share
+# (at least 60%, no minute above it) it stays quiet.
 source "$(dirname "$0")/../lib.sh"
 need python3
 need sqlite3
@@ -38,10 +39,13 @@ print("minutes over 10%:", over)
 PY
 ok "30% duplicates: duplicate_rate fired once to the webhook"
 : >"$TMP/got.jsonl"
-run --data "$TMP/d60" --set dup_alert_pct=60
-over=$(sqlite3 "$TMP/d60/sluice.db" "SELECT count(*) FROM duplicates_1m WHERE is_final AND duplicates * 100.0 / records > 60")
+# the threshold: the highest minute share of this input (at least 60%; a small
+# input, under ASan, can have an edge minute above 60%), so no minute is above it
+top=$(sqlite3 "$TMP/d10/sluice.db" "SELECT max(60, CAST(ceil(max(duplicates * 100.0 / records)) AS INTEGER)) FROM duplicates_1m WHERE is_final")
+run --data "$TMP/d60" --set dup_alert_pct="$top"
+over=$(sqlite3 "$TMP/d60/sluice.db" "SELECT count(*) FROM duplicates_1m WHERE is_final AND duplicates * 100.0 / records > $top")
 n=$(sqlite3 "$TMP/d60/sluice.db" "SELECT count(*) FROM alert_history WHERE rule = 'duplicate_rate'")
-[ "$over" = 0 ] || fail "the input has minutes above 60% duplicates"
-[ "$n" = 0 ] || fail "duplicate_rate fired at a 60% threshold"
-if grep -q duplicate_rate "$TMP/got.jsonl"; then fail "duplicate_rate sent at a 60% threshold"; fi
-ok "threshold 60% (no minute above it): quiet"
+[ "$over" = 0 ] || fail "the input has minutes above $top% duplicates"
+[ "$n" = 0 ] || fail "duplicate_rate fired at a $top% threshold"
+if grep -q duplicate_rate "$TMP/got.jsonl"; then fail "duplicate_rate sent at a $top% threshold"; fi
+ok "threshold $top% (no minute above it): quiet"
