@@ -173,6 +173,7 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
              (long long)sl__engine_rss_kb());
     e.details = details;
     e.commit_ms = (double)(sl_monotonic_us() - t0) / 1000.0;
+    e.ts_us = now; /* the row's ts is the clock of the rules that see it */
     int rc = sl_eventlog_append(R->store, &e, R->err);
     if (!rc) R->commit_id = e.commit_id;
     /* rules over _sluice_events see this row in the commit it describes */

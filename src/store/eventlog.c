@@ -55,7 +55,7 @@ int sl_eventlog_append(sl_store *s, const sl_event *e, sl_error *err) {
         return sl_error_set(err, SL_EIO, "event log in %s: %s", sqlite3_db_filename(db, "main"),
                             sqlite3_errmsg(db));
     char ts[40], wm[40];
-    sl_store_format_ts(sl_now_us(), ts, sizeof ts);
+    sl_store_format_ts(e->ts_us ? e->ts_us : sl_now_us(), ts, sizeof ts);
     sqlite3_bind_int64(st, 1, e->commit_id);
     sqlite3_bind_text(st, 2, ts, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, e->kind, -1, SQLITE_STATIC);
