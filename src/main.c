@@ -132,8 +132,10 @@ static const char *cmd_help_text(const char *cmd) {
         return "usage: sluice alert test [CHANNEL] PIPELINE [--set N=V]...\n"
                "  Sends one test notification through each enabled channel of the pipeline's\n"
                "  `alerts: channels:` (or CHANNEL only) and prints what each answered, one line\n"
-               "  per channel. Exit 0 when every one accepted it, 1 when any failed, 2 bad usage\n"
-               "  or pipeline file.\n";
+               "  per channel (a channel whose url/server is empty is off and listed so).\n"
+               "  Exit 0 when every enabled one accepted it, 1 when any failed or none is\n"
+               "  enabled, 2 bad usage, unknown CHANNEL or pipeline file. Alert rules and\n"
+               "  channels: docs/alerting.md.\n";
     if (!strcmp(cmd, "parse"))
         return "usage: sluice parse FORMAT [FILE] [--schema NAME:TYPE,...] [options]\n"
                "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of "

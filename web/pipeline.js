@@ -6,7 +6,8 @@
  * polls, sluice_expectation_rows_total{result}); when the engine publishes no
  * table counters, throughput falls back to row-count deltas from /api/tables.
  * Freshness and commit health come from /metrics and the _sluice_events
- * table; quarantine samples from the quarantine table. */
+ * table; quarantine samples from the quarantine table; alerts (firing now,
+ * then the recent ones with their delivery per channel) from /api/alerts. */
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -136,6 +137,8 @@ async function tick() {
     } catch (e) { commitsBox.replaceChildren(SL.el("div", { class: "err", text: e.message })); }
   } else commitsBox.replaceChildren(SL.el("div", { class: "empty", text: "no event log yet" }));
 
+  await drawAlerts();
+
   const qBox = document.getElementById("quarantine");
   if (tables.some(t => t.name === "quarantine")) {
     try {
@@ -143,6 +146,39 @@ async function tick() {
       qBox.replaceChildren(r.rows.length ? SL.table(r.columns, r.rows).node : SL.el("div", { class: "empty", text: "nothing quarantined" }));
     } catch (e) { qBox.replaceChildren(SL.el("div", { class: "err", text: e.message })); }
   } else qBox.replaceChildren(SL.el("div", { class: "empty", text: "no quarantine table" }));
+}
+
+function sevPill(sev) {
+  return SL.el("span", { class: "pill " + (sev === "critical" ? "bad" : sev === "info" ? "" : "warn"), text: sev || "–" });
+}
+
+async function drawAlerts() {
+  const box = document.getElementById("alerts");
+  let a;
+  try { a = await SL.api("/api/alerts?limit=20"); } catch (e) {
+    box.replaceChildren(SL.el("div", { class: "err", text: e.message }));
+    return;
+  }
+  document.getElementById("alerts-meta").textContent = a.firing.length + " firing";
+  const kids = [];
+  if (a.firing.length) {
+    const t = SL.el("table", { class: "alerts-firing" });
+    t.append(SL.el("tr", null, ...["severity", "rule", "key", "message", "since"].map(h => SL.el("th", { text: h }))));
+    for (const f of a.firing)
+      t.append(SL.el("tr", { class: "alert firing", "data-rule": f.rule, "data-key": f.key },
+        SL.el("td", null, sevPill(f.severity)), SL.el("td", { text: f.rule }), SL.el("td", { text: f.key }),
+        SL.el("td", { text: f.message, title: f.message }), SL.el("td", { text: f.started_at })));
+    kids.push(SL.el("div", { class: "tbl" }, t));
+  } else kids.push(SL.el("div", { class: "empty", text: "no alert firing" }));
+  if (a.recent.length) {
+    const deliv = r => r.deliveries.length
+      ? r.deliveries.map(d => `${d.channel} ${d.kind}: ${d.state}${d.attempts > 1 ? " ×" + d.attempts : ""}`).join(", ")
+      : (r.channels_sent ? "" : "not sent");
+    kids.push(SL.el("h3", { class: "sub", text: "Recent" }));
+    kids.push(SL.table(["state", "severity", "rule", "key", "message", "created", "resolved", "delivery"],
+      a.recent.map(r => [r.state, r.severity, r.rule, r.key, r.message, r.created_at, r.resolved_at, deliv(r)])).node);
+  }
+  box.replaceChildren(...kids);
 }
 
 async function main() {

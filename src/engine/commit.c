@@ -39,6 +39,10 @@ static int commit_outputs(run *R, bool all_final) {
     sl_error *err = R->err;
     int rc = sl__engine_emit_windows(R, all_final);
     if (rc) return rc;
+    /* the end of --once input ends the digests still collecting */
+    if (all_final && (rc = sl_alerts_finish(R->p->alerts, err))) return rc;
+    /* delivery results since the last commit (the deliverer never writes) */
+    if (R->deliverer && (rc = sl_deliverer_apply(R->deliverer, R->store, err))) return rc;
     for (int i = 0; i < R->p->nt; i++) {
         table *t = &R->p->t[i];
         for (int k = 0; k < t->nsinks; k++)
@@ -154,12 +158,27 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
             first = 0;
         }
-    snprintf(details + dn, sizeof details - (size_t)dn, "],\"rss_kb\":%lld}",
+    /* consumer lag in the event log: what a Kafka lag alert rule reads */
+    for (int s = 0; s < R->p->nsrc; s++) {
+        sl_source_stats st;
+        sl_input_stats(&R->p->src[s], &st);
+        if (st.consumer_lag >= 0)
+            e.consumer_lag = (e.consumer_lag > 0 ? e.consumer_lag : 0) + st.consumer_lag;
+    }
+    if (e.consumer_lag >= 0 && dn < (int)sizeof details - 64)
+        dn += snprintf(details + dn, sizeof details - (size_t)dn, "],\"consumer_lag\":%lld",
+                       (long long)e.consumer_lag);
+    else
+        dn += snprintf(details + dn, sizeof details - (size_t)dn, "]");
+    snprintf(details + dn, sizeof details - (size_t)dn, ",\"rss_kb\":%lld}",
              (long long)sl__engine_rss_kb());
     e.details = details;
     e.commit_ms = (double)(sl_monotonic_us() - t0) / 1000.0;
+    e.ts_us = now; /* the row's ts is the clock of the rules that see it */
     int rc = sl_eventlog_append(R->store, &e, R->err);
     if (!rc) R->commit_id = e.commit_id;
+    /* rules over _sluice_events see this row in the commit it describes */
+    if (!rc) rc = sl_alerts_on_event(R->p->alerts, &e, now, R->err);
     return rc;
 }
 
@@ -172,6 +191,7 @@ static void committed(run *R, int64_t t0) {
         free(src->pending_event);
         src->pending_kv = src->pending_event = NULL;
     }
+    if (R->c_in) R->last_input_commit_wall_us = sl_now_us();
     R->t_in += R->c_in, R->t_quar += R->c_quar, R->t_late += R->c_late, R->t_dup += R->c_dup;
     R->t_filt += R->c_filt, R->t_drop += R->c_drop, R->t_parse += R->c_parse;
     R->c_in = R->c_quar = R->c_late = R->c_dup = R->c_filt = R->c_drop = R->c_parse = 0;
@@ -185,6 +205,7 @@ static void committed(run *R, int64_t t0) {
     R->dirty = false;
     sl__engine_build_metrics(R);
     if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);
+    if (R->deliverer) sl_deliverer_kick(R->deliverer); /* new outbox rows are visible */
     sl_log_debug("committed", "\"commit\":%lld,\"ms\":%.1f", (long long)R->commit_id,
                  R->last_commit_ms);
 }

@@ -40,6 +40,8 @@ static const sl_opt top_opts[] = {
     {"server", SL_OPT_MAP, false, NULL, NULL, "HTTP server: {listen: 127.0.0.1:8080, token: ...}"},
     {"dashboard", SL_OPT_MAP, false, NULL, NULL,
      "dashboard: {title, panels: [...]} served at / by the server"},
+    {"alerts", SL_OPT_MAP, false, NULL, NULL,
+     "alert rules and channels: {channels: {...}, rules: [...]} (docs/alerting.md)"},
     {0},
 };
 
@@ -701,6 +703,49 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
     return 0;
 }
 
+/* What an alert rule watching table `name` sees: its columns and its clock
+ * (a window's end; else the first timestamp column). */
+static int alert_lookup(void *ud, const char *name, sl_alert_target *out) {
+    sl_pipeline *p = ud;
+    for (int i = 0; i < p->nt; i++) {
+        table *t = &p->t[i];
+        if (strcmp(t->name, name)) continue;
+        *out = (sl_alert_target){.schema = &t->out};
+        if (sl_schema_find(&t->out, "window_start") >= 0 &&
+            sl_schema_find(&t->out, "is_final") >= 0) {
+            const sl_node *w = sl_node_get(t->node, "window");
+            const sl_node *sz = w ? sl_node_get(w, "size") : NULL;
+            if (!sz) sz = sl_node_get(sl_node_get(t->node, "rollup"), "size");
+            sl_error e = {0};
+            if (sz) sl_node_duration(sz, "size", &out->time_offset_us, &e);
+            out->time_col = "window_start";
+            out->final_only = true;
+        }
+        return 0;
+    }
+    return SL_ENOTFOUND;
+}
+
+/* alerts: rules over pipeline tables are attached to them as sinks. */
+static int compile_alerts(sl_pipeline *p, const sl_node *root, sl_error *err) {
+    const sl_node *an = sl_node_get(root, "alerts");
+    if (!an) return 0;
+    p->alerts = sl_alerts_compile(an, p->name, alert_lookup, p, err);
+    if (!p->alerts) return err->code ? err->code : SL_EINVAL;
+    for (int i = 0; i < sl_alerts_nrules(p->alerts); i++) {
+        sl_alert_rule *r = sl_alerts_rule(p->alerts, i);
+        for (int k = 0; k < p->nt; k++) {
+            table *t = &p->t[k];
+            if (strcmp(t->name, sl_alert_rule_table(r))) continue;
+            if (t->nsinks == SL_MAX_SINKS)
+                return sl_node_error(err, an, "table '%s': at most %d outputs and rules", t->name,
+                                     SL_MAX_SINKS);
+            t->sinks[t->nsinks++] = (struct table_sink){&sl_alert_rule_sink, r};
+        }
+    }
+    return 0;
+}
+
 static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err);
 
 sl_pipeline *sl_pipeline_load(const char *path, const sl_vars *vars, sl_error *err) {
@@ -1004,6 +1049,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         if (compile_table(p, t, err)) goto fail;
         if (compile_sinks(p, t, err)) goto fail;
     }
+    if (compile_alerts(p, root, err)) goto fail;
     const sl_node *views = sl_node_get(root, "views");
     for (int i = 0; views && i < views->n; i++) {
         if (p->nviews == SL_MAX_VIEWS) break;
@@ -1109,6 +1155,8 @@ static void pipeline_free_contents(sl_pipeline *p) {
         for (int k = 0; k < t->nsinks; k++)
             t->sinks[k].def->destroy(t->sinks[k].self);
     }
+    sl_alerts_free(p->alerts);
+    p->alerts = NULL;
     for (int i = 0; i < p->nsrc; i++) {
         source *s = &p->src[i];
         for (int c = 0; c < SL_MAX_COLUMNS; c++)

@@ -9,6 +9,7 @@
 #include "formats/json.h"
 #include "formats/lineformat.h"
 #include "formats/json_write.h"
+#include "alert/alert.h"
 #include "ops/op.h"
 #include "ops/window.h"
 #include "expr/expr.h"
@@ -222,6 +223,7 @@ struct sl_pipeline {
      * postgresql:// URL (top-level store:, or store_override from --store) */
     char store_url[2048];
     char store_override[2048];
+    sl_alerts *alerts; /* alerts: (NULL: none) */
 };
 
 #define SL_PART_COLUMN "_part"

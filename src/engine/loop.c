@@ -143,15 +143,89 @@ static int evolve_schema(run *R, source *src) {
     R->closing = true;
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
+    sl__engine_stop_delivery(R); /* it holds the channels the reload frees */
     sl_store_close(R->store);
     R->store = NULL;
     if ((rc = sl_pipeline_reload(p, R->err))) return rc;
     R->closing = false;
     R->ctx.watermark = R->ctx.max_event_time = INT64_MIN;
     if ((rc = sl__engine_setup(R))) return rc;
+    if ((rc = sl__engine_start_delivery(R))) return rc;
     for (int s = 0; s < p->nsrc; s++)
         if ((rc = sl_input_scan(&p->src[s], R->err))) return rc;
     return 0;
+}
+
+/* Alerts with channels: the outbox's delivery thread reads the store file
+ * with its own connection; the engine applies its results in each commit. */
+int sl__engine_start_delivery(run *R) {
+    const sl_channels *ch = sl_alerts_channels(R->p->alerts);
+    if (!ch || R->deliverer) return 0;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/sluice.db", R->dir);
+    R->deliverer = sl_deliverer_start(path, ch, R->p->name, R->err);
+    return R->deliverer ? 0 : (R->err->code ? R->err->code : SL_EIO);
+}
+
+void sl__engine_stop_delivery(run *R) {
+    if (R->deliverer) sl_deliverer_stop(R->deliverer);
+    R->deliverer = NULL;
+}
+
+/* Rules over _sluice_checkpoint: once a second, the age of the last commit
+ * that carried input (a stalled pipeline makes no rows to alert on). A
+ * transition is written into the open transaction and committed. */
+static int alert_tick(run *R) {
+    if (!sl_alerts_has_ticks(R->p->alerts)) return 0;
+    int64_t now = sl_now_us();
+    if (now - R->last_alert_tick_us < 1000000) return 0;
+    R->last_alert_tick_us = now;
+    bool wrote = false;
+    int rc = sl_alerts_tick(R->p->alerts, now, (double)(now - R->last_input_commit_wall_us) / 1e6,
+                            R->commit_id, &wrote, R->err);
+    if (wrote) R->dirty = true;
+    return rc;
+}
+
+/* Idle (no rows since the last commit): delivery results still have to
+ * reach the store, or an outbox row sent while the input is quiet would
+ * read 'pending' until the next input (and be resent after a restart).
+ * Nothing else is in the open transaction, so it commits on its own. */
+static int apply_delivery_idle(run *R) {
+    if (!R->deliverer) return 0;
+    sqlite3 *db = sl_store_db(R->store);
+    sqlite3_int64 before = sqlite3_total_changes64(db);
+    int rc = sl_deliverer_apply(R->deliverer, R->store, R->err);
+    if (rc || sqlite3_total_changes64(db) == before) return rc;
+    if (!(rc = sl_store_commit(R->store, R->err))) rc = sl_store_begin(R->store, R->err);
+    return rc;
+}
+
+/* --once: the last commit's notifications get up to SLUICE_DRAIN_S seconds
+ * (default 10) to go out, and their results one more commit; what is still
+ * pending then waits in the outbox for the next run. */
+static int drain_delivery(run *R) {
+    if (!R->deliverer) return 0;
+    const char *env = getenv("SLUICE_DRAIN_S");
+    int64_t until = sl_monotonic_us() + (int64_t)((env ? atof(env) : 10.0) * 1e6);
+    sqlite3 *db = sl_store_db(R->store);
+    int rc = 0;
+    for (;;) {
+        /* results into the open transaction, which then sees what is left */
+        if ((rc = sl_deliverer_apply(R->deliverer, R->store, R->err))) return rc;
+        sqlite3_stmt *q;
+        int64_t pending = 0;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM _sluice_outbox WHERE state = 'pending'",
+                               -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            pending = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        if (!pending || sl_monotonic_us() >= until || (R->opts->stop && *R->opts->stop)) break;
+        usleep(50000);
+    }
+    if (!rc) rc = sl_store_commit(R->store, R->err);
+    if (!rc) rc = sl_store_begin(R->store, R->err);
+    return rc;
 }
 
 /* ---- waiting ---------------------------------------------------------------
@@ -285,6 +359,8 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
      * the blocked signals, so SIGINT/SIGTERM only ever reach the signalfd */
     if (opts->signals && (W.sig = sl_signalfd_open(err)) < 0) return err->code;
     if ((rc = sl__engine_setup(&R))) goto out;
+    if ((rc = sl__engine_start_delivery(&R))) goto out;
+    R.last_input_commit_wall_us = R.last_alert_tick_us = sl_now_us();
     if ((rc = start_server(&R))) goto out;
     sl__engine_build_metrics(&R);
     if (R.server) {
@@ -336,12 +412,14 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 break; /* the sources were rebuilt */
             }
         }
+        if ((rc = alert_tick(&R))) goto out;
         int64_t now = sl_monotonic_us();
         if (now - R.last_commit_us >= p->commit_interval_us) {
             if (R.dirty) {
                 if ((rc = sl__engine_commit_wait(&R, false))) goto out;
             } else { /* nothing to commit: keep /metrics (lag, CPU) current */
                 R.last_commit_us = now;
+                if ((rc = apply_delivery_idle(&R))) goto out;
                 sl__engine_build_metrics(&R);
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }
@@ -369,6 +447,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         if ((rc = wait_for_input(&R, &W))) goto out;
     }
     rc = sl__engine_commit_wait(&R, opts->once);
+    if (!rc && opts->once) rc = drain_delivery(&R);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
     if (!rc)
         sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld",
@@ -379,6 +458,7 @@ out:
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
     if (R.server) sl_server_stop(R.server);
+    sl__engine_stop_delivery(&R);
     sl_batch_free(R.win_out);
     free(R.pending);
     free(R.metrics);

@@ -282,6 +282,43 @@ void sl__engine_build_metrics(run *R) {
          "sluice_process_max_resident_memory_bytes gauge\n");
     mput(R, &n, "sluice_process_max_resident_memory_bytes{pipeline=\"%s\"} %lld\n", pl,
          (long long)ru.ru_maxrss * 1024);
+    const sl_alerts *al = R->p->alerts;
+    if (sl_alerts_nrules(al)) {
+        mput(R, &n,
+             "# HELP sluice_alerts_firing Alert instances (rule and key) firing now.\n# TYPE "
+             "sluice_alerts_firing gauge\n");
+        for (int i = 0; i < sl_alerts_nrules(al); i++)
+            mput(R, &n, "sluice_alerts_firing{pipeline=\"%s\",rule=\"%s\"} %lld\n", pl,
+                 sl_alert_rule_name(sl_alerts_rule((sl_alerts *)al, i)),
+                 (long long)sl_alerts_firing(al, i));
+    }
+    if (R->deliverer) {
+        sl_channel_stats cs[32];
+        int nc = sl_deliverer_stats(R->deliverer, cs, 32);
+        mput(R, &n,
+             "# HELP sluice_notifications_total Alert notifications by channel and result.\n"
+             "# TYPE sluice_notifications_total counter\n");
+        for (int i = 0; i < nc; i++) {
+            mput(R, &n,
+                 "sluice_notifications_total{pipeline=\"%s\",channel=\"%s\",result=\"sent\"} "
+                 "%lld\n",
+                 pl, cs[i].name, (long long)cs[i].sent);
+            mput(R, &n,
+                 "sluice_notifications_total{pipeline=\"%s\",channel=\"%s\",result=\"failed\"} "
+                 "%lld\n",
+                 pl, cs[i].name, (long long)cs[i].failed);
+            mput(R, &n,
+                 "sluice_notifications_total{pipeline=\"%s\",channel=\"%s\",result=\"retry\"} "
+                 "%lld\n",
+                 pl, cs[i].name, (long long)cs[i].retries);
+        }
+        mput(R, &n,
+             "# HELP sluice_notifications_pending Alert notifications waiting in the outbox.\n"
+             "# TYPE sluice_notifications_pending gauge\n");
+        for (int i = 0; i < nc; i++)
+            mput(R, &n, "sluice_notifications_pending{pipeline=\"%s\",channel=\"%s\"} %lld\n", pl,
+                 cs[i].name, (long long)cs[i].pending);
+    }
 }
 
 void sl__engine_status_line(run *R, bool final) {

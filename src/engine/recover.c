@@ -104,6 +104,7 @@ int sl__engine_setup(run *R) {
             if ((rc = sl_store_load_state(R->store, key, restore_window_cb, &u, err))) return rc;
         }
     }
+    if ((rc = sl_alerts_open(p->alerts, R->store, err))) return rc;
     for (int v = 0; v < p->nviews; v++) {
         char *sql = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"; CREATE VIEW \"%w\" AS %s",
                                     p->views[v].name, p->views[v].name, p->views[v].sql);

@@ -71,6 +71,11 @@ typedef struct run {
     int nhandoff;
     source *handoff_src;
     char last_change[PATH_MAX + 64]; /* source/partition/position of the last schema change */
+    /* alerts: notifications are delivered off this thread; its results are
+     * written in each commit */
+    sl_deliverer *deliverer;
+    int64_t last_input_commit_wall_us; /* checkpoint age: the last commit that carried input */
+    int64_t last_alert_tick_us;
 } run;
 
 /* graph.c */
@@ -103,6 +108,10 @@ int sl__engine_state_put(run *R, const char *id, bool full, sl_buf *buf);
 
 /* recover.c */
 int sl__engine_setup(run *R);
+
+/* loop.c: the outbox's delivery thread (alerts with channels) */
+int sl__engine_start_delivery(run *R);
+void sl__engine_stop_delivery(run *R);
 
 /* handoff.c */
 bool sl__engine_step_parted(const table *t, const step *st);

@@ -31,6 +31,7 @@ enum {
     SRV_R_METRICS,
     SRV_R_HEALTHZ,
     SRV_R_READYZ,
+    SRV_R_ALERTS,
     SRV_R_OTHER,
     SRV_R_COUNT
 };
@@ -108,6 +109,8 @@ void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);
 int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out);
 /* pg.c: the same against s->pg_url. */
 int srv_pg_query(sl_server *s, const char *sql, long limit, srv_buf *out);
+/* /api/alerts?state=firing|resolved&limit=N (alerts.c): the body and the status. */
+int srv_alerts(sl_server *s, const char *state, const char *limit, srv_buf *out);
 /* /api/tables */
 int srv_tables(sl_server *s, srv_buf *out);
 /* Whether name is a real table (not a view) in main or temp. */

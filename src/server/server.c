@@ -32,11 +32,20 @@
 
 #define COOKIE_NAME "sluice_token"
 
-static const char *const route_label[SRV_R_COUNT] = {
-    "/",           "/pipeline",          "/static",        "/api/tables",
-    "/api/query",  "/api/tables/stream", "/api/dashboard", "/api/lineage",
-    "/api/status", "/metrics",           "/healthz",       "/readyz",
-    "other"};
+static const char *const route_label[SRV_R_COUNT] = {"/",
+                                                     "/pipeline",
+                                                     "/static",
+                                                     "/api/tables",
+                                                     "/api/query",
+                                                     "/api/tables/stream",
+                                                     "/api/dashboard",
+                                                     "/api/lineage",
+                                                     "/api/status",
+                                                     "/metrics",
+                                                     "/healthz",
+                                                     "/readyz",
+                                                     "/api/alerts",
+                                                     "other"};
 
 const sl_web_asset *sl_web_asset_find(const char *path) {
     for (size_t i = 0; i < sl_web_assets_count; i++)
@@ -284,6 +293,7 @@ static int route_of(const char *url) {
                  {"/api/dashboard", SRV_R_DASHBOARD},
                  {"/api/lineage", SRV_R_LINEAGE},
                  {"/api/status", SRV_R_STATUS},
+                 {"/api/alerts", SRV_R_ALERTS},
                  {"/metrics", SRV_R_METRICS},
                  {"/healthz", SRV_R_HEALTHZ},
                  {"/readyz", SRV_R_READYZ}};
@@ -393,6 +403,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         long limit = lim ? strtol(lim, NULL, 10) : 0;
         srv_buf b = {0};
         int st = srv_query(s, sql, limit, &b);
+        return send_buf(conn, st, "application/json", &b);
+    }
+    case SRV_R_ALERTS: {
+        srv_buf b = {0};
+        int st = srv_alerts(s, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state"),
+                            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit"), &b);
         return send_buf(conn, st, "application/json", &b);
     }
     case SRV_R_STREAM: {

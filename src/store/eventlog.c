@@ -10,7 +10,8 @@
 #include "store/eventlog.h"
 
 sl_event sl_event_empty(int64_t commit_id, const char *kind) {
-    sl_event e = {.commit_id = commit_id, .kind = kind, .watermark_us = INT64_MIN};
+    sl_event e = {
+        .commit_id = commit_id, .kind = kind, .watermark_us = INT64_MIN, .consumer_lag = -1};
     e.lag_avg_ms = e.lag_max_ms = e.proc_ms = e.commit_ms = NAN;
     return e;
 }
@@ -54,7 +55,7 @@ int sl_eventlog_append(sl_store *s, const sl_event *e, sl_error *err) {
         return sl_error_set(err, SL_EIO, "event log in %s: %s", sqlite3_db_filename(db, "main"),
                             sqlite3_errmsg(db));
     char ts[40], wm[40];
-    sl_store_format_ts(sl_now_us(), ts, sizeof ts);
+    sl_store_format_ts(e->ts_us ? e->ts_us : sl_now_us(), ts, sizeof ts);
     sqlite3_bind_int64(st, 1, e->commit_id);
     sqlite3_bind_text(st, 2, ts, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, e->kind, -1, SQLITE_STATIC);

@@ -18,6 +18,7 @@ Usage: http_receiver.py LOG PORTFILE   (PORTFILE gets "data_port ctl_port")
 """
 import json
 import sys
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,13 +94,25 @@ def serve_data(port):
 def go_down(seconds):
     global data_server
     srv, data_server = data_server, None
+    hold = None
     if srv:
         srv.shutdown()
         srv.server_close()
+        # keep the port: a bound socket that does not listen refuses
+        # connections, and no other program (a parallel test) can take the
+        # port and answer in our place meanwhile
+        try:
+            hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            hold.bind(("127.0.0.1", data_port))
+        except OSError:
+            hold = None
     log({"t": time.time(), "event": "down"})
 
     def up():
         time.sleep(seconds)
+        if hold:
+            hold.close()
         for _ in range(100):
             try:
                 serve_data(data_port)

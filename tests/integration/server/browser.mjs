@@ -2,7 +2,9 @@
 // `test_server --serve` (see test_browser.sh): every panel shows data, a row
 // inserted into the database appears without a reload (the table panel polls
 // only every 30 s, so this is the SSE path), the pipeline page draws the
-// lineage and quality tables. Screenshots go to $SHOTS.
+// lineage and quality tables, and its alerts panel lists an alert once
+// alert_history has a firing row (the panel polls /api/alerts). Screenshots
+// go to $SHOTS.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -73,6 +75,21 @@ try {
   check(true, "quarantine samples shown");
   await page.locator("#commits td").first().waitFor({ timeout: 10000 });
   check(await page.locator("#throughput tr").count() >= 2, "throughput table");
+  await page.locator("#alerts .empty", { hasText: "no alert firing" }).waitFor({ timeout: 10000 });
+  check(await page.locator("#alerts tr.alert").count() === 0, "alerts panel: nothing firing before any alert");
+  // alert_history as the alert module creates it (src/alert/alert.c), one firing and one resolved alert
+  srv.stdin.write("CREATE TABLE alert_history(alert_id TEXT PRIMARY KEY, alert_type TEXT, rule TEXT, alert_key TEXT, labels TEXT, " +
+    "severity TEXT, message TEXT, state TEXT, created_at TEXT, resolved_at TEXT, channels_sent TEXT, notified_by TEXT, table_name TEXT); " +
+    "INSERT INTO alert_history VALUES('dup_rate-1-1', 'dup_rate', 'dup_rate', 'loc-3', '{\"location_id\":\"loc-3\"}', 'critical', " +
+    "'loc-3 duplicates at 31%', 'firing', '2023-11-14T23:01:00Z', NULL, 'hook', 'dup_rate-1-1', 'detection_events'), " +
+    "('lag-1-1', 'lag', 'lag', '', '{}', 'warning', 'lag above 2 minutes', 'resolved', '2023-11-14T22:00:00Z', '2023-11-14T22:05:00Z', '', 'lag-1-1', '_sluice_events');\n");
+  const firing = page.locator("#alerts tr.alert.firing[data-rule=dup_rate]");
+  await firing.waitFor({ timeout: 10000 });
+  check((await firing.textContent()).includes("loc-3 duplicates at 31%") && (await firing.getAttribute("data-key")) === "loc-3",
+    "alerts panel lists the firing alert (rule, key, message)");
+  check(await page.locator("#alerts tr.alert").count() === 1, "only the firing alert is listed as firing");
+  check(await page.locator("#alerts .tbl td", { hasText: "lag above 2 minutes" }).count() === 1, "the resolved alert is in the recent list");
+  check((await page.locator("#alerts-meta").textContent()) === "1 firing", "alerts panel header counts 1 firing");
   await page.screenshot({ path: `${process.env.SHOTS}/pipeline.png`, fullPage: true });
 
   check(errors.length === 0, "no page errors" + (errors.length ? ": " + errors.join(" | ") : ""));

@@ -20,6 +20,7 @@
 
 #include <cmocka.h> /* after the headers it needs */
 
+#include "alert/alert.h"
 #include "notify/notify.h"
 #include "ops/op.h"
 #include "sinks/sink.h"
@@ -160,6 +161,8 @@ static int setup(void **state) {
     nops = ntables;
     if (ntables < 64) ntables += sl_source_opt_tables(tables + ntables, 64 - ntables);
     for (const sl_opt_table *t = sl_sink_opt_tables(); t->name && ntables < 64; t++)
+        tables[ntables++] = *t;
+    for (const sl_opt_table *t = sl_alert_opt_tables(); t->name && ntables < 64; t++)
         tables[ntables++] = *t;
     if (ntables < 64) ntables += sl_notify_opt_tables(tables + ntables, 64 - ntables);
     return ntables > 64 ? -1 : 0;
