@@ -61,6 +61,7 @@ static void usage(FILE *out) {
         "[--store URL] \"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
         "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
@@ -125,6 +126,12 @@ static const char *cmd_help_text(const char *cmd) {
         return "usage: sluice validate PIPELINE [--set N=V]...\n"
                "  Checks the pipeline file; errors are printed as file:line:col: message (exit "
                "2).\n";
+    if (!strcmp(cmd, "check"))
+        return "usage: sluice check PIPELINE [--data DIR] [--set N=V]...\n  Checks that every "
+               "source could read now (the folder is readable, the brokers answer, the address\n"
+               "  can be bound), that the store is writable, and that every alert channel "
+               "answers\n  (a test notification). One line per check; exit 0 all ok, 1 a check "
+               "failed,\n  2 bad usage or pipeline file.\n";
     if (!strcmp(cmd, "lineage"))
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, "
                "tables and views.\n";
@@ -338,6 +345,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         printf("%s: ok (pipeline %s)\n", c.positional[0], sl_pipeline_name(p));
     } else if (!strcmp(cmd, "lineage")) {
         sl_pipeline_print_lineage(p, stdout);
+    } else if (!strcmp(cmd, "check")) {
+        code = sl_pipeline_check(p, c.data, stdout);
     } else if (!strcmp(cmd, "query")) {
         const char *pg = sl_pipeline_store_url(p);
         if (pg ? sl_pg_query(pg, c.positional[1], fmt, stdout, &err)
@@ -676,7 +685,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "help")) return cmd_help(argc - 1, argv + 1);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") ||
-        !strcmp(cmd, "lineage"))
+        !strcmp(cmd, "lineage") || !strcmp(cmd, "check"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
     if (!strcmp(cmd, "alert")) return cmd_alert(argc - 1, argv + 1);

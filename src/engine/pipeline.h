@@ -54,6 +54,9 @@ int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, 
                          bool create, sl_error *err);
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err);
 void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out);
+/* `sluice check`: every source could read, the store is writable, every alert
+ * channel answers; one line per check on out. Returns 0 all ok, 1 not. */
+int sl_pipeline_check(sl_pipeline *p, const char *data_dir, FILE *out);
 
 enum { SL_FMT_TABLE, SL_FMT_CSV, SL_FMT_JSON };
 /* Read-only SQL over every table (lake tables through views). */

@@ -4,6 +4,7 @@
  * whose pattern is the file's name. Positions are byte offsets per file.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
@@ -277,11 +278,29 @@ static void dir_describe(void *self, char *out, size_t cap) {
     snprintf(out, cap, "dir %s/%s", d->path, d->pattern);
 }
 
+/* `sluice check`: the directory can be listed; how many files match now. */
+static int dir_check(void *self, char *detail, size_t cap) {
+    dir_src *d = self;
+    DIR *dh = opendir(d->path);
+    if (!dh) {
+        snprintf(detail, cap, "cannot read directory %s: %s", d->path, strerror(errno));
+        return 1;
+    }
+    int64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)))
+        if (e->d_name[0] != '.' && fnmatch(d->pattern, e->d_name, 0) == 0) n++;
+    closedir(dh);
+    snprintf(detail, cap, "%s readable, %lld file%s match %s", d->path, (long long)n,
+             n == 1 ? "" : "s", d->pattern);
+    return 0;
+}
+
 #define DIR_CALLBACKS                                                                              \
     .destroy = dir_destroy, .open = dir_open_, .close = dir_close_, .scan = dir_scan_,             \
     .read = dir_read, .part_names = dir_part_names, .each_position = dir_each_position,            \
     .committed = dir_committed, .done = dir_done, .fd = dir_fd, .stats = dir_stats,                \
-    .read_head = dir_read_head, .sample = dir_sample, .describe = dir_describe
+    .read_head = dir_read_head, .sample = dir_sample, .describe = dir_describe, .check = dir_check
 
 const sl_source_def sl_source_dir = {
     .name = "dir",

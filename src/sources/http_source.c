@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "httpd/httpd.h"
+#include "sources/check.h"
 #include "sources/http_body.h"
 #include "sources/source.h"
 
@@ -899,6 +901,11 @@ static void http_describe(void *self, char *out, size_t cap) {
     snprintf(out, cap, "http POST %s%s on %s", s->path, s->otlp ? " and /v1/logs" : "", s->listen);
 }
 
+/* `sluice check`: the listen address can be bound. */
+static int http_check(void *self, char *detail, size_t cap) {
+    return sl__sources_check_listen(((http_src *)self)->listen, SOCK_STREAM, detail, cap);
+}
+
 const sl_source_def sl_source_http = {
     .name = "http",
     .opts = http_opts,
@@ -918,4 +925,5 @@ const sl_source_def sl_source_http = {
     .stats = http_stats,
     .each_partition = http_each_partition,
     .describe = http_describe,
+    .check = http_check,
 };

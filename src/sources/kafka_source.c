@@ -4,6 +4,7 @@
  * where an assigned partition resumes is the engine's answer (its checkpoint,
  * or with --instance the furthest any instance's checkpoint got).
  */
+#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,62 @@ static void kafka_describe(void *self, char *out, size_t cap) {
         n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : " ", k->topics.v[i]);
 }
 
+/* `sluice check`: the brokers answer a metadata request and know every topic. */
+static int kafka_check(void *self, char *detail, size_t cap) {
+    kafka_src *k = self;
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", NULL, 0); /* the answer is the detail line */
+    for (int i = 0; i < k->props.n; i++) {
+        char kv[1024];
+        snprintf(kv, sizeof kv, "%s", k->props.v[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        *eq = 0;
+        if (rd_kafka_conf_set(conf, kv, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            snprintf(detail, cap, "property %s: %s", kv, errstr);
+            rd_kafka_conf_destroy(conf);
+            return 1;
+        }
+    }
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", k->brokers, errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(detail, cap, "brokers %s: %s", k->brokers, errstr);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        snprintf(detail, cap, "%s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 5000);
+    int bad = 0;
+    if (e) {
+        snprintf(detail, cap, "brokers %s do not answer: %s", k->brokers, rd_kafka_err2str(e));
+        bad = 1;
+    } else {
+        size_t n =
+            (size_t)snprintf(detail, cap, "brokers %s answer (%d)", k->brokers, md->broker_cnt);
+        for (int i = 0; i < k->topics.n && n < cap; i++) {
+            int parts = -1;
+            for (int t = 0; t < md->topic_cnt; t++)
+                if (!strcmp(md->topics[t].topic, k->topics.v[i]) && !md->topics[t].err)
+                    parts = md->topics[t].partition_cnt;
+            if (parts < 0) bad = 1;
+            n += (size_t)snprintf(detail + n, cap - n, "; topic %s: %s", k->topics.v[i],
+                                  parts < 0 ? "missing" : "");
+            if (parts >= 0 && n < cap)
+                n += (size_t)snprintf(detail + n, cap - n, "%d partitions", parts);
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(rk);
+    return bad;
+}
+
 const sl_source_def sl_source_kafka = {
     .name = "kafka",
     .opts = kafka_opts,
@@ -281,4 +338,5 @@ const sl_source_def sl_source_kafka = {
     .wait = kafka_wait,
     .stats = kafka_stats,
     .describe = kafka_describe,
+    .check = kafka_check,
 };

@@ -167,6 +167,11 @@ typedef struct sl_source_def {
     /* Optional: one line for `sluice lineage` (a dir source: its directory
      * and pattern). */
     void (*describe)(void *self, char *out, size_t cap);
+    /* Optional, for `sluice check`: could the source read from here now (the
+     * directory is readable, the brokers answer, the address can be bound)?
+     * Writes one line of detail; returns 0 yes, 1 no. It changes nothing
+     * and may run beside a live pipeline. Called after create, not open. */
+    int (*check)(void *self, char *detail, size_t cap);
 } sl_source_def;
 
 const sl_source_def *sl_source_find(const char *name);

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "sources/check.h"
 #include "sources/source.h"
 #include "sources/syslog_net.h"
 
@@ -153,12 +155,29 @@ static void syslog_describe(void *self, char *out, size_t cap) {
              s->tcp ? " tcp " : "", s->tcp ? s->tcp : "");
 }
 
+/* `sluice check`: the listen addresses can be bound. */
+static int syslog_check(void *self, char *detail, size_t cap) {
+    syslog_src *s = self;
+    int bad = 0;
+    size_t n = 0;
+    if (s->udp) {
+        bad |= sl__sources_check_listen(s->udp, SOCK_DGRAM, detail, cap);
+        n = strlen(detail);
+    }
+    if (s->tcp && n + 2 < cap) {
+        if (n) n += (size_t)snprintf(detail + n, cap - n, "; ");
+        bad |= sl__sources_check_listen(s->tcp, SOCK_STREAM, detail + n, cap - n);
+    }
+    return bad;
+}
+
 const sl_source_def sl_source_syslog = {
     .name = "syslog",
     .opts = syslog_opts,
     .help = "syslog over the network: UDP (RFC 5426) and TCP (RFC 6587) listeners",
     .format = "syslog",
     .create = syslog_create,
+    .check = syslog_check,
     .destroy = syslog_destroy,
     .open = syslog_open_,
     .close = syslog_close_,
