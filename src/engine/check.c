@@ -11,12 +11,15 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alert/alert.h"
 #include "engine/internal.h"
 #include "engine/pipeline.h"
+#include "notify/notify.h"
 
 static void line(FILE *out, bool ok, const char *what, const char *detail, int *nok, int *nbad) {
     fprintf(out, "%-4s  %s: %s\n", ok ? "ok" : "FAIL", what, detail);
@@ -91,6 +94,26 @@ int sl_pipeline_check(sl_pipeline *p, const char *data_dir, FILE *out) {
     else {
         bool ok = check_store(dir, detail, sizeof detail);
         line(out, ok, "store", detail, &nok, &nbad);
+    }
+    /* every enabled alert channel, one test notification each (`sluice alert test`) */
+    const sl_channels *ch = p->alerts ? sl_alerts_channels(p->alerts) : NULL;
+    for (int i = 0; ch && i < sl_channels_count(ch); i++) {
+        const char *name = sl_channels_name(ch, i);
+        snprintf(what, sizeof what, "alert channel %s", name);
+        if (!sl_channels_enabled(ch, i)) {
+            fprintf(out, "%-4s  %s: off (its url or server is empty)\n", "-", what);
+            continue;
+        }
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        int bad = mem ? sl_channels_test(ch, name, p->name, mem) : 1;
+        if (mem) fclose(mem);
+        /* one line: what the channel answered */
+        size_t n = text ? strcspn(text, "\n") : 0;
+        snprintf(detail, sizeof detail, "%.*s", (int)n, text ? text : "no answer");
+        free(text);
+        line(out, !bad, what, detail, &nok, &nbad);
     }
     fprintf(out, "%d ok, %d failed\n", nok, nbad);
     return nbad ? 1 : 0;

@@ -583,8 +583,8 @@ static int page_records(poll_src *s, const cursor_state *from, cursor_state *run
     return count;
 }
 
-/* One poll: every page from the cursor; false when stopping. */
-static bool poll_once(poll_src *s) {
+/* The request headers: `headers`, the bearer token, the body's type. */
+static struct curl_slist *request_headers(const poll_src *s) {
     struct curl_slist *hdrs = NULL;
     char hb[4096];
     for (int i = 0; i < s->nheaders; i++) {
@@ -597,6 +597,12 @@ static bool poll_once(poll_src *s) {
         hdrs = curl_slist_append(hdrs, hb);
     }
     if (s->method == 1 && s->body) hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    return hdrs;
+}
+
+/* One poll: every page from the cursor; false when stopping. */
+static bool poll_once(poll_src *s) {
+    struct curl_slist *hdrs = request_headers(s);
     cursor_state from = {0}, run = {0};
     state_copy(&from, &s->tpos);
     state_copy(&run, &s->tpos);
@@ -974,12 +980,49 @@ static void poll_describe(void *self, char *out, size_t cap) {
              s->cursor ? ", cursor " : "", s->cursor ? s->cursor : "");
 }
 
+static size_t discard_body(char *p, size_t size, size_t n, void *ud) {
+    (void)p, (void)ud;
+    return size * n;
+}
+
+/* `sluice check`: one request to the URL (first page, no cursor) answers 2xx. */
+static int http_poll_check(void *self, char *detail, size_t cap) {
+    poll_src *s = self;
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(detail, cap, "cannot start libcurl");
+        return 1;
+    }
+    struct curl_slist *hdrs = request_headers(s);
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (s->method == 1) curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body ? s->body : "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "sluice");
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    /* the partition name is the URL without its query: no token in a log line */
+    if (rc != CURLE_OK) {
+        snprintf(detail, cap, "%s: %s", s->part_name, curl_easy_strerror(rc));
+        return 1;
+    }
+    snprintf(detail, cap, "%s answers HTTP %ld", s->part_name, status);
+    return status >= 200 && status < 300 ? 0 : 1;
+}
+
 const sl_source_def sl_source_http_poll = {
     .name = "http_poll",
     .opts = poll_opts,
     .help = "a REST API polled every interval, with pagination and an incremental cursor",
     .format = "json",
     .create = poll_create,
+    .check = http_poll_check,
     .destroy = poll_destroy,
     .open = poll_open_,
     .close = poll_close_,

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -516,12 +517,56 @@ static void mqtt_describe(void *self, char *out, size_t cap) {
         n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : " ", s->topics[i]);
 }
 
+static void check_on_connect(struct mosquitto *m, void *ud, int rc) {
+    (void)m;
+    *(int *)ud = rc;
+}
+
+/* `sluice check`: the broker takes a connection with these credentials. A
+ * client of its own, with a clean session: the pipeline's session (and the
+ * messages queued for it) is not touched. */
+static int mqtt_check(void *self, char *detail, size_t cap) {
+    mqtt_src *s = self;
+    pthread_once(&lib_once, lib_init);
+    snprintf(s->part_name, sizeof s->part_name, "%s:%d", s->host, s->port);
+    char id[64];
+    snprintf(id, sizeof id, "sluice-check-%d", (int)getpid());
+    int connack = -1;
+    struct mosquitto *m = mosquitto_new(id, true, &connack);
+    if (!m) {
+        snprintf(detail, cap, "mosquitto_new failed");
+        return 1;
+    }
+    mosquitto_connect_callback_set(m, check_on_connect);
+    if (s->username) mosquitto_username_pw_set(m, s->username, s->password);
+    int rc = MOSQ_ERR_SUCCESS;
+    if (s->tls_ca || s->tls_cert) {
+        rc = mosquitto_tls_set(m, s->tls_ca, NULL, s->tls_cert, s->tls_key, NULL);
+        if (rc == MOSQ_ERR_SUCCESS && s->tls_insecure) mosquitto_tls_insecure_set(m, true);
+    }
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_connect(m, s->host, s->port, 10);
+    for (int i = 0; rc == MOSQ_ERR_SUCCESS && connack < 0 && i < 50; i++)
+        rc = mosquitto_loop(m, 100, 1);
+    if (rc != MOSQ_ERR_SUCCESS)
+        snprintf(detail, cap, "broker %s: %s", s->part_name,
+                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+    else if (connack != 0)
+        snprintf(detail, cap, "broker %s: %s", s->part_name,
+                 connack < 0 ? "no answer to CONNECT" : mosquitto_connack_string(connack));
+    else
+        snprintf(detail, cap, "broker %s accepts a connection", s->part_name);
+    if (connack == 0) mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    return rc == MOSQ_ERR_SUCCESS && connack == 0 ? 0 : 1;
+}
+
 const sl_source_def sl_source_mqtt = {
     .name = "mqtt",
     .opts = mqtt_opts,
     .help = "topics of an MQTT broker, in a persistent session (libmosquitto)",
     .format = "json",
     .create = mqtt_create,
+    .check = mqtt_check,
     .destroy = mqtt_destroy,
     .open = mqtt_open_,
     .close = mqtt_close_,

@@ -81,6 +81,64 @@ if [ "$(id -u)" != 0 ]; then
 fi
 ok "the store: writable when it exists, created where it can be"
 
+# the other network sources and the alert channels: a jobs API (http_poll), an
+# MQTT broker, a webhook receiver; each answers, then each is gone
+need mosquitto
+"$SLUICE" gen dataops --events 200 --out "$TMP/gen" --serve 127.0.0.1:0 >"$TMP/api.out" 2>/dev/null &
+api=$!
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$mport" >"$TMP/mosq.conf"
+mosquitto -c "$TMP/mosq.conf" >/dev/null 2>&1 &
+mosq=$!
+python3 "$REPO/tests/integration/alerts/http_receiver.py" "$TMP/req.log" "$TMP/ports" 2>/dev/null &
+recv=$!
+for _ in $(seq 50); do
+  [ -s "$TMP/ports" ] && grep -q "jobs API" "$TMP/api.out" && (exec 9<>/dev/tcp/127.0.0.1/"$mport") 2>/dev/null && break
+  sleep 0.1
+done
+api_url=$(sed -n 's/^jobs API: //p' "$TMP/api.out")
+read -r wport _ <"$TMP/ports"
+cat >"$TMP/net.yaml" <<YAML
+pipeline: netcheck
+sources:
+  runs:
+    type: http_poll
+    url: "\${api:$api_url}"
+    records: runs
+    schema: {run_id: string}
+  cams:
+    type: mqtt
+    broker: "127.0.0.1:\${mport:$mport}"
+    topics: ["cameras/#"]
+    schema: {a: int}
+tables:
+  t1: {from: runs}
+  t2: {from: cams}
+alerts:
+  channels:
+    hook: {type: webhook, url: "\${hook:http://127.0.0.1:$wport/hook}"}
+    quiet: {type: slack, url: ""}
+YAML
+out=$("$SLUICE" check "$TMP/net.yaml" --data "$TMP/netdata") || fail "network checks failed: $out"
+echo "$out"
+grep -q "^ok    source runs (http_poll): http://127.0.0.1:.*/api/2.1/jobs/runs/list answers HTTP 200" <<<"$out" || fail "http_poll line"
+grep -q "^ok    source cams (mqtt): broker 127.0.0.1:$mport accepts a connection" <<<"$out" || fail "mqtt line"
+grep -q "^ok    alert channel hook: " <<<"$out" || fail "webhook line"
+grep -q "^-     alert channel quiet: off" <<<"$out" || fail "an empty channel is listed as off"
+grep -q '"kind": *"test"\|test' "$TMP/req.log" || fail "the receiver got no test notification"
+kill "$api" "$mosq" "$recv"
+wait "$api" "$mosq" "$recv" 2>/dev/null || true
+set +e
+out=$("$SLUICE" check "$TMP/net.yaml" --data "$TMP/netdata")
+rc=$?
+set -e
+echo "$out"
+[ "$rc" = 1 ] || fail "exit $rc with the services gone"
+grep -q "^FAIL  source runs (http_poll): " <<<"$out" || fail "http_poll down not reported"
+grep -q "^FAIL  source cams (mqtt): broker 127.0.0.1:$mport" <<<"$out" || fail "mqtt down not reported"
+grep -q "^FAIL  alert channel hook: " <<<"$out" || fail "webhook down not reported"
+ok "http_poll, mqtt and an alert channel: ok while they answer, FAIL when they are gone"
+
 # usage
 set +e
 "$SLUICE" check >/dev/null 2>&1; rc1=$?
