@@ -138,7 +138,7 @@ def main():
             d["fail"] += 1
         d["max"] = minutes if d["max"] is None else max(d["max"], minutes)
         d["anom"] += anomaly
-    daily_rows, health_rows = [], []
+    daily_rows, health_rows, health_seq = [], [], []
     history = {}
     for (day, job_id, job_name) in sorted(daily, key=lambda k: (k[1], k[0])):
         d = daily[(day, job_id, job_name)]
@@ -163,8 +163,34 @@ def main():
         if len(prev) > 3:
             prev.pop(0)
         stability = None if cv is None else max(0.0, 1.0 - cv)
+        health_seq.append((job_id, day, score))
         health_rows.append((fmt_ts(day), job_id, fmt_ts(day + DAY), score, status, trend, rate,
                             stability, p_success, p_stab, p_anom))
+
+    # ---- alert rules (pipelines/dataops.yaml): job_failing fires on the 3rd failed
+    # run in a row of a job and resolves on its next run that did not fail;
+    # job_health_low fires on a final day under 50 and resolves on one at 50 or
+    # more. The clock: the run's start time, the day's start.
+    alerts = []
+
+    def replay(rule, rows, needed):
+        st = {}
+        for key, t, cond in rows:
+            k = st.setdefault(key, {"streak": 0, "open": None})
+            if cond:
+                if k["open"] is None:
+                    k["streak"] += 1
+                    if k["streak"] >= needed:
+                        k["open"] = [rule, key, t, None]
+                        alerts.append(k["open"])
+            else:
+                if k["open"] is not None:
+                    k["open"][3] = t
+                k["open"] = None
+                k["streak"] = 0
+
+    replay("job_failing", [(r[1], r[8], r[3] in ("FAILED", "TIMEDOUT")) for r in jm], 3)
+    replay("job_health_low", [(job, day, score < 50) for job, day, score in health_seq], 1)
 
     # ---- metrics
     mmax = None
@@ -223,11 +249,14 @@ def main():
     db.execute("CREATE TABLE cluster_utilization_1h(window_start, cluster_id, samples, avg_cpu,"
                " max_cpu, p95_cpu, avg_memory, max_disk, jobs)")
     db.executemany("INSERT INTO cluster_utilization_1h VALUES (?,?,?,?,?,?,?,?,?)", util_rows)
+    db.execute("CREATE TABLE alerts(rule, alert_key, created_at, resolved_at)")
+    db.executemany("INSERT INTO alerts VALUES (?,?,?,?)",
+                   [(r, k, fmt_ts(c), None if z is None else fmt_ts(z)) for r, k, c, z in alerts])
     db.execute("CREATE TABLE counts(name TEXT PRIMARY KEY, n INTEGER)")
     db.executemany("INSERT INTO counts VALUES (?,?)", sorted(counts.items()))
     db.commit()
-    print("runs %d, daily rows %d, anomalies %d, metric samples %d; %s" % (
-        len(jm), len(daily_rows), sum(r[6] for r in jm), good,
+    print("runs %d, daily rows %d, anomalies %d, metric samples %d, alerts %d; %s" % (
+        len(jm), len(daily_rows), sum(r[6] for r in jm), good, len(alerts),
         " ".join("%s=%d" % kv for kv in sorted(counts.items()))))
 
 

@@ -22,6 +22,7 @@ compare_dataops() {
     "job_monitoring|e.job_monitoring|x.job_monitoring|run_id|a.job_id = b.job_id AND a.status = b.status AND a.start_time = b.start_time AND $(r duration_minutes) AND coalesce(a.is_anomaly, 0) = b.is_anomaly AND a.severity IS b.severity" \
     "job_runs_daily|e.job_runs_daily|x.job_runs_daily|window_start,job_id|a.job_name = b.job_name AND a.runs = b.runs AND a.successes = b.successes AND a.failures = b.failures AND $(r success_rate) AND $(r avg_duration_minutes) AND (a.stddev_duration_minutes IS b.stddev_duration_minutes OR abs(a.stddev_duration_minutes - b.stddev_duration_minutes) <= 1e-6 * max(1, b.stddev_duration_minutes)) AND $(r max_duration_minutes) AND a.anomalies = b.anomalies AND a.is_final = 1" \
     "job_health_scores|e.job_health_scores|x.job_health_scores|window_start,job_id|a.calculation_time = b.calculation_time AND a.health_score = b.health_score AND a.health_status = b.health_status AND a.trend IS b.trend AND $(r success_rate) AND (a.performance_stability IS b.performance_stability OR abs(a.performance_stability - b.performance_stability) <= 1e-6) AND a.success_penalty = b.success_penalty AND a.stability_penalty IS b.stability_penalty AND a.anomaly_penalty = b.anomaly_penalty" \
+    "alert_history|(SELECT rule, alert_key, created_at, resolved_at FROM e.alert_history WHERE rule IN ('job_failing', 'job_health_low'))|x.alerts|rule,alert_key,created_at|a.resolved_at IS b.resolved_at" \
     "cluster_utilization_1h|e.cluster_utilization_1h|x.cluster_utilization_1h|window_start,cluster_id|a.samples = b.samples AND $(r avg_cpu) AND a.max_cpu = b.max_cpu AND abs(a.p95_cpu - b.p95_cpu) <= 0.01 * b.p95_cpu + 1e-9 AND $(r avg_memory) AND a.max_disk = b.max_disk AND a.jobs = b.jobs AND a.is_final = 1"
 }
 # check_counts DB: stored rows and quarantine reasons equal the reference's counts
@@ -43,6 +44,22 @@ check_counts() {
     UNION ALL SELECT 'metrics_late', count(*) FROM quarantine WHERE table_name = 'resource_metrics' AND reason LIKE 'late%'")
 }
 
+# alerts go to a webhook receiver that deduplicates on the Idempotency-Key
+python3 "$REPO/tests/integration/alerts/http_receiver.py" "$TMP/req.log" "$TMP/ports" 2>"$TMP/recv.err" &
+recv=$!
+trap 'kill $recv 2>/dev/null; cleanup' EXIT
+for _ in $(seq 50); do [ -s "$TMP/ports" ] && break; sleep 0.1; done
+read -r wport _ <"$TMP/ports"
+export ALERT_WEBHOOK_URL="http://127.0.0.1:$wport/hook"
+# sent_once DB: every notification was sent, and the receiver processed each key once
+sent_once() {
+  local pending keys got
+  pending=$(sqlite3 "$1" "SELECT count(*) FROM _sluice_outbox WHERE state <> 'sent'")
+  [ "$pending" = 0 ] || fail "$pending notifications not sent"
+  keys=$(sqlite3 "$1" "SELECT count(*) FROM _sluice_outbox")
+  got=$(python3 -c 'import json,sys; print(len({json.loads(l)["headers"].get("idempotency-key") for l in open(sys.argv[1]) if not json.loads(l)["dup"]}))' "$TMP/req.log")
+  [ "$keys" = "$got" ] || fail "$keys notifications in the outbox, the receiver processed $got keys"
+}
 "$SLUICE" run "$PIPE" --data "$TMP/out" --set input="$TMP/in" --once --status 0
 compare_dataops "$TMP/out/sluice.db" || fail "dataops tables differ from the brute-force answer"
 check_counts "$TMP/out/sluice.db"
@@ -51,7 +68,10 @@ read -r anomalies critical jumps < <(sqlite3 -separator ' ' "$TMP/out/sluice.db"
   (SELECT count(*) FROM job_monitoring WHERE is_anomaly AND zscore > 6)")
 [ "$anomalies" -gt 0 ] && [ "$critical" -gt 0 ] && [ "$jumps" -gt 0 ] ||
   fail "expected duration anomalies ($anomalies), critical health days ($critical) and jumps ($jumps)"
-ok "dataops: $(cat "$TMP/ref.txt")"
+alerts=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM alert_history")
+[ "$alerts" -gt 0 ] || fail "no alert fired"
+sent_once "$TMP/out/sluice.db"
+ok "dataops: $(cat "$TMP/ref.txt"); $alerts alerts in all"
 reconcile "$PIPE" "$TMP/out" "runs_raw resource_metrics" 0 --set input="$TMP/in"
 
 # SIGKILLs while the runs land: the files are published in their order while a
@@ -79,4 +99,14 @@ done
 "$SLUICE" run "$PIPE" --data "$TMP/live-out" --set input="$TMP/live" --once --status 0
 compare_dataops "$TMP/live-out/sluice.db" || fail "after $kills SIGKILLs the dataops tables differ from the brute-force answer"
 check_counts "$TMP/live-out/sluice.db"
-ok "dataops: $kills SIGKILLs while the files landed; every table equals the brute-force answer"
+# every rule's alerts and notifications are those of the run without SIGKILLs
+for q in "SELECT rule, alert_key, created_at, resolved_at, message, state FROM alert_history ORDER BY 1, 2, 3" \
+         "SELECT idem_key, kind, channel FROM _sluice_outbox ORDER BY 1"; do
+  sqlite3 "$TMP/out/sluice.db" "$q" >"$TMP/a.txt"
+  sqlite3 "$TMP/live-out/sluice.db" "$q" >"$TMP/b.txt"
+  cmp -s "$TMP/a.txt" "$TMP/b.txt" || { diff "$TMP/a.txt" "$TMP/b.txt" | head >&2; fail "after SIGKILLs: $q differs"; }
+done
+# the live run sent the same keys again (a new data folder): the receiver saw each
+# key, processed it once, and nothing else
+sent_once "$TMP/live-out/sluice.db"
+ok "dataops: $kills SIGKILLs while the files landed; every table, alert and notification equals the run without them"
