@@ -595,9 +595,7 @@ static int save_key(sl_alert_rule *r, const akey *k, sl_error *err) {
     return 0;
 }
 
-int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
-    if (!a) return 0;
-    a->store = s;
+int sl_alerts_create_tables(sl_store *s, sl_error *err) {
     int rc = sl_store_exec(
         s,
         "CREATE TABLE IF NOT EXISTS _sluice_alert_state(rule TEXT NOT NULL, key TEXT NOT NULL, "
@@ -618,6 +616,13 @@ int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
             "o.attempts, o.sent_at, o.last_status, o.last_error, o.idem_key FROM alert_history h "
             "JOIN _sluice_outbox o ON o.alert_id = h.alert_id OR o.alert_id = h.notified_by",
             err);
+    return rc;
+}
+
+int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
+    if (!a) return 0;
+    a->store = s;
+    int rc = sl_alerts_create_tables(s, err);
     if (rc) return rc;
     sqlite3 *db = sl_store_db(s);
     if (sqlite3_prepare_v2(db,

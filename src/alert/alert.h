@@ -72,6 +72,9 @@ int64_t sl_alerts_firing(const sl_alerts *a, int i);
  * rules are written under `alerts:`, not under a table's `sinks:`. */
 extern const sl_sink_def sl_alert_rule_sink;
 
+/* Creates _sluice_alert_state, alert_history, the alert_deliveries view and
+ * the outbox when missing (also on the database `validate` checks panels on). */
+int sl_alerts_create_tables(sl_store *s, sl_error *err);
 /* Start-up, inside the open transaction: creates _sluice_alert_state,
  * alert_history, the alert_deliveries view and the outbox, and loads every
  * rule's key states. */

@@ -864,14 +864,14 @@ static void sql_table(sqlite3 *db, const char *name, const sl_schema *sc, bool a
 }
 
 /* Views and dashboard panels are prepared when the file is loaded, against an
- * in-memory database shaped like sluice.db: the quarantine and event log as
- * the store makes them, an empty table per sqlite table with the columns it
- * declares (lake tables too: queries see them as views), views created in
- * file order (a view may read the ones before it). Panels must not write. */
+ * in-memory database shaped like sluice.db: the quarantine and event log (and
+ * alert_history, with alert rules) as the store makes them, an empty table per sqlite table with
+ * the columns it declares (lake tables too: queries see them as views), views created in file order
+ * (a view may read the ones before it). Panels must not write. */
 static int check_sql(sl_pipeline *p, const sl_node *views, const sl_node *dash, sl_error *err) {
     sl_error e = {0};
     sl_store *st = sl_store_open(":memory:", false, &e);
-    if (!st || sl_eventlog_init(st, &e)) {
+    if (!st || sl_eventlog_init(st, &e) || (p->alerts && sl_alerts_create_tables(st, &e))) {
         sl_store_close(st);
         return sl_error_set(err, SL_EIO, "checking views: %s", e.msg);
     }
