@@ -24,6 +24,7 @@
 
 #include "core/hash.h"
 #include "core/mem.h"
+#include "core/strbuf.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
 
@@ -168,47 +169,12 @@ struct sl_alerts {
 
 /* ---- small helpers ---- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2 + 64;
-        b->p = sl_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_fmt(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(sbuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-static void sb_json(sbuf *b, const char *s) { /* a JSON string literal; NULL: null */
-    if (!s) {
-        sb_str(b, "null");
-        return;
-    }
-    sb_put(b, "\"", 1);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            char e[2] = {'\\', (char)*c};
-            sb_put(b, e, 2);
-        } else if (*c < 0x20) {
-            sb_fmt(b, "\\u%04x", *c);
-        } else {
-            sb_put(b, (const char *)c, 1);
-        }
-    }
-    sb_put(b, "\"", 1);
+/* a JSON string literal; NULL: null */
+static void sb_json(sl_strbuf *b, const char *s) {
+    if (!s)
+        sl_strbuf_puts(b, "null");
+    else
+        sl_strbuf_json(b, s, 0);
 }
 
 static void fmt_ts(int64_t us, char *out, size_t cap) {
@@ -296,17 +262,17 @@ static sl_expr *compile_node(const sl_node *n, const sl_schema *s, const char *r
 
 /* "text {col} text"; "{{" and "}}" are literal braces. */
 static int compile_template(sl_alert_rule *r, const char *tpl, const sl_node *at, sl_error *err) {
-    sbuf lit = {0};
+    sl_strbuf lit = {0};
     const char *p = tpl;
     int rc = 0;
     while (*p && !rc) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-            sb_put(&lit, p, 1);
+            sl_strbuf_add(&lit, p, 1);
             p += 2;
             continue;
         }
         if (*p != '{') {
-            sb_put(&lit, p, 1);
+            sl_strbuf_add(&lit, p, 1);
             p++;
             continue;
         }
@@ -329,16 +295,16 @@ static int compile_template(sl_alert_rule *r, const char *tpl, const sl_node *at
                               col, r->table);
             break;
         }
-        if (lit.n) {
+        if (lit.len) {
             r->segs[r->nsegs++] = (seg){lit.p, -1};
-            lit = (sbuf){0};
+            lit = (sl_strbuf){0};
         }
         r->segs[r->nsegs++] = (seg){NULL, c};
         p = end + 1;
     }
-    if (!rc && lit.n && r->nsegs < MAX_SEGS) {
+    if (!rc && lit.len && r->nsegs < MAX_SEGS) {
         r->segs[r->nsegs++] = (seg){lit.p, -1};
-        lit = (sbuf){0};
+        lit = (sl_strbuf){0};
     }
     free(lit.p);
     return rc;
@@ -683,14 +649,14 @@ int sl_alerts_open(sl_alerts *a, sl_store *s, sl_error *err) {
 /* Deterministic: the same transition of the same key gives the same key. */
 static void idem_key(const sl_alert_rule *r, const char *key, int64_t seq, const char *kind,
                      const char *channel, char *out, size_t cap) {
-    sbuf b = {0};
-    sb_fmt(&b, "%s", r->a->pipeline);
-    sb_put(&b, "\x1f", 1);
-    sb_str(&b, r->name);
-    sb_put(&b, "\x1f", 1);
-    sb_str(&b, key);
-    sb_fmt(&b, "\x1f%" PRId64 "\x1f%s\x1f%s", seq, kind, channel);
-    uint64_t h1 = sl_hash_bytes(b.p, b.n, 0x1de3), h2 = sl_hash_bytes(b.p, b.n, 0x7e57);
+    sl_strbuf b = {0};
+    sl_strbuf_printf(&b, "%s", r->a->pipeline);
+    sl_strbuf_add(&b, "\x1f", 1);
+    sl_strbuf_puts(&b, r->name);
+    sl_strbuf_add(&b, "\x1f", 1);
+    sl_strbuf_puts(&b, key);
+    sl_strbuf_printf(&b, "\x1f%" PRId64 "\x1f%s\x1f%s", seq, kind, channel);
+    uint64_t h1 = sl_hash_bytes(b.p, b.len, 0x1de3), h2 = sl_hash_bytes(b.p, b.len, 0x7e57);
     snprintf(out, cap, "%s-%016" PRIx64 "%016" PRIx64, kind, h1, h2);
     free(b.p);
 }
@@ -704,48 +670,49 @@ static bool channel_used(const sl_alert_rule *r, int ci) {
 }
 
 static void payload(const sl_alert_rule *r, const akey *k, const char *state, const char *alert_id,
-                    int64_t started, int64_t resolved, sbuf *b) {
+                    int64_t started, int64_t resolved, sl_strbuf *b) {
     char ts1[40], ts2[40];
     fmt_ts(started, ts1, sizeof ts1);
     fmt_ts(resolved, ts2, sizeof ts2);
-    sb_str(b, "{\"pipeline\":");
+    sl_strbuf_puts(b, "{\"pipeline\":");
     sb_json(b, r->a->pipeline);
-    sb_str(b, ",\"rule\":");
+    sl_strbuf_puts(b, ",\"rule\":");
     sb_json(b, r->name);
-    sb_str(b, ",\"alert_id\":");
+    sl_strbuf_puts(b, ",\"alert_id\":");
     sb_json(b, alert_id);
-    sb_str(b, ",\"key\":");
+    sl_strbuf_puts(b, ",\"key\":");
     sb_json(b, k->key);
-    sb_str(b, ",\"severity\":");
+    sl_strbuf_puts(b, ",\"severity\":");
     sb_json(b, k->severity);
-    sb_str(b, ",\"state\":");
+    sl_strbuf_puts(b, ",\"state\":");
     sb_json(b, state);
     char title[256];
     snprintf(title, sizeof title, "[%s] %s%s%s%s",
              !strcmp(state, "resolved") ? "RESOLVED" : "FIRING", r->name, *k->key ? " (" : "",
              k->key, *k->key ? ")" : "");
-    sb_str(b, ",\"title\":");
+    sl_strbuf_puts(b, ",\"title\":");
     sb_json(b, title);
-    sb_str(b, ",\"message\":");
+    sl_strbuf_puts(b, ",\"message\":");
     sb_json(b, k->message ? k->message : "");
-    sb_str(b, ",\"started_at\":");
+    sl_strbuf_puts(b, ",\"started_at\":");
     sb_json(b, ts1);
-    sb_str(b, ",\"resolved_at\":");
+    sl_strbuf_puts(b, ",\"resolved_at\":");
     sb_json(b, resolved == NO_TIME ? NULL : ts2);
-    sb_str(b, ",\"dedup_key\":");
+    sl_strbuf_puts(b, ",\"dedup_key\":");
     char dk[160];
     snprintf(dk, sizeof dk, "%s/%s/%016" PRIx64, r->a->pipeline, r->name, hash_str(k->key, 0xdd));
     sb_json(b, dk);
-    sb_str(b, ",\"table\":");
+    sl_strbuf_puts(b, ",\"table\":");
     sb_json(b, r->table);
-    sb_str(b, ",\"labels\":");
-    sb_str(b, k->labels ? k->labels : "{}");
-    sb_str(b, "}");
+    sl_strbuf_puts(b, ",\"labels\":");
+    sl_strbuf_puts(b, k->labels ? k->labels : "{}");
+    sl_strbuf_puts(b, "}");
 }
 
 /* One outbox row per channel of the rule; the names sent to into sent. */
 static int put_all(sl_alert_rule *r, const char *key, int64_t seq, const char *kind,
-                   const char *alert_id, const char *json, int64_t t, sbuf *sent, sl_error *err) {
+                   const char *alert_id, const char *json, int64_t t, sl_strbuf *sent,
+                   sl_error *err) {
     if (!r->a->ch) return 0;
     for (int ci = 0; ci < sl_channels_count(r->a->ch); ci++) {
         if (!channel_used(r, ci)) continue;
@@ -761,8 +728,8 @@ static int put_all(sl_alert_rule *r, const char *key, int64_t seq, const char *k
         int rc = sl_outbox_put(r->a->store, &n, err);
         if (rc) return rc;
         if (sent) {
-            if (sent->n) sb_put(sent, ",", 1);
-            sb_str(sent, name);
+            if (sent->len) sl_strbuf_add(sent, ",", 1);
+            sl_strbuf_puts(sent, name);
         }
     }
     return 0;
@@ -781,7 +748,7 @@ static int hist_sent(sl_alerts *a, const char *alert_id, const char *sent, const
 
 /* A firing or repeat notification for k now. */
 static int notify_key(sl_alert_rule *r, akey *k, const char *kind, int64_t t, sl_error *err) {
-    sbuf js = {0}, sent = {0};
+    sl_strbuf js = {0}, sent = {0};
     k->seq++;
     payload(r, k, "firing", k->alert_id, k->since, NO_TIME, &js);
     int rc = put_all(r, k->key, k->seq, kind, k->alert_id, js.p, t, &sent, err);
@@ -819,16 +786,16 @@ static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
             char did[160], ts[40];
             fmt_ts(g, ts, sizeof ts);
             snprintf(did, sizeof did, "%s-digest-%s", r->name, ts);
-            sbuf js = {0}, sent = {0};
+            sl_strbuf js = {0}, sent = {0};
             char title[256];
             snprintf(title, sizeof title, "[FIRING] %s: %d alerts", r->name, count);
-            sb_str(&js, "{\"pipeline\":");
+            sl_strbuf_puts(&js, "{\"pipeline\":");
             sb_json(&js, r->a->pipeline);
-            sb_str(&js, ",\"rule\":");
+            sl_strbuf_puts(&js, ",\"rule\":");
             sb_json(&js, r->name);
-            sb_str(&js, ",\"alert_id\":");
+            sl_strbuf_puts(&js, ",\"alert_id\":");
             sb_json(&js, did);
-            sb_str(&js, ",\"key\":\"\",\"severity\":");
+            sl_strbuf_puts(&js, ",\"key\":\"\",\"severity\":");
             const char *sev = "info";
             for (size_t i = 0; i < r->nk; i++)
                 if (r->k[i].digest == g) {
@@ -838,17 +805,17 @@ static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
                         sev = s;
                 }
             sb_json(&js, sev);
-            sb_str(&js, ",\"state\":\"firing\",\"title\":");
+            sl_strbuf_puts(&js, ",\"state\":\"firing\",\"title\":");
             sb_json(&js, title);
-            sb_str(&js, ",\"message\":");
+            sl_strbuf_puts(&js, ",\"message\":");
             sb_json(&js, title);
-            sb_str(&js, ",\"started_at\":");
+            sl_strbuf_puts(&js, ",\"started_at\":");
             sb_json(&js, ts);
-            sb_str(&js, ",\"resolved_at\":null,\"dedup_key\":");
+            sl_strbuf_puts(&js, ",\"resolved_at\":null,\"dedup_key\":");
             sb_json(&js, did);
-            sb_str(&js, ",\"table\":");
+            sl_strbuf_puts(&js, ",\"table\":");
             sb_json(&js, r->table);
-            sb_str(&js, ",\"labels\":{},\"items\":[");
+            sl_strbuf_puts(&js, ",\"labels\":{},\"items\":[");
             /* items in key order: the same digest whatever order keys were loaded in */
             akey **items = sl_xmalloc((size_t)count * sizeof *items);
             int ni = 0;
@@ -857,16 +824,16 @@ static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
             qsort(items, (size_t)ni, sizeof *items, key_cmp);
             for (int i = 0; i < ni && i < r->max_items; i++) {
                 akey *k = items[i];
-                sb_str(&js, i ? ",{\"key\":" : "{\"key\":");
+                sl_strbuf_puts(&js, i ? ",{\"key\":" : "{\"key\":");
                 sb_json(&js, k->key);
-                sb_str(&js, ",\"message\":");
+                sl_strbuf_puts(&js, ",\"message\":");
                 sb_json(&js, k->message ? k->message : "");
-                sb_str(&js, ",\"severity\":");
+                sl_strbuf_puts(&js, ",\"severity\":");
                 sb_json(&js, k->severity);
-                sb_str(&js, "}");
+                sl_strbuf_puts(&js, "}");
             }
             free(items);
-            sb_fmt(&js, "],\"count\":%d}", count);
+            sl_strbuf_printf(&js, "],\"count\":%d}", count);
             rc = put_all(r, "", g, "digest", did, js.p, g + r->group_us, &sent, err);
             for (size_t i = 0; i < r->nk && !rc; i++) {
                 akey *k = &r->k[i];
@@ -890,18 +857,18 @@ static int flush_digests(sl_alert_rule *r, int64_t t, sl_error *err) {
 /* ---- the state machine ---- */
 
 static void render(sl_alert_rule *r, const sl_batch *b, uint32_t row, akey *k) {
-    sbuf m = {0};
+    sl_strbuf m = {0};
     char cell[1024];
     bool isnull;
     for (int i = 0; i < r->nsegs; i++) {
         if (r->segs[i].col < 0) {
-            sb_str(&m, r->segs[i].text);
+            sl_strbuf_puts(&m, r->segs[i].text);
         } else {
             cell_text(&b->col[r->segs[i].col], row, cell, sizeof cell, &isnull);
-            sb_str(&m, isnull ? "NULL" : cell);
+            sl_strbuf_puts(&m, isnull ? "NULL" : cell);
         }
     }
-    if (!r->nsegs) sb_fmt(&m, "%s%s%s", r->name, *k->key ? " " : "", k->key);
+    if (!r->nsegs) sl_strbuf_printf(&m, "%s%s%s", r->name, *k->key ? " " : "", k->key);
     free(k->message);
     k->message = m.p ? m.p : sl_xstrdup("");
     if (r->sev_expr) {
@@ -912,22 +879,22 @@ static void render(sl_alert_rule *r, const sl_batch *b, uint32_t row, akey *k) {
             snprintf(k->severity, sizeof k->severity, "%.*s", (int)s.len, s.ptr);
         }
     }
-    sbuf l = {0};
-    sb_str(&l, "{");
+    sl_strbuf l = {0};
+    sl_strbuf_puts(&l, "{");
     for (int i = 0; i < r->nkey; i++) {
         const sl_column *c = &b->col[r->keycol[i]];
-        if (i) sb_str(&l, ",");
+        if (i) sl_strbuf_puts(&l, ",");
         sb_json(&l, r->schema.f[r->keycol[i]].name);
-        sb_str(&l, ":");
+        sl_strbuf_puts(&l, ":");
         cell_text(c, row, cell, sizeof cell, &isnull);
         if (isnull)
-            sb_str(&l, "null");
+            sl_strbuf_puts(&l, "null");
         else if (c->type == SL_T_INT || c->type == SL_T_DOUBLE || c->type == SL_T_BOOL)
-            sb_str(&l, cell);
+            sl_strbuf_puts(&l, cell);
         else
             sb_json(&l, cell);
     }
-    sb_str(&l, "}");
+    sl_strbuf_puts(&l, "}");
     free(k->labels);
     k->labels = l.p;
 }
@@ -981,7 +948,7 @@ static int resolve(sl_alert_rule *r, akey *k, int64_t t, sl_error *err) {
     if (!k->sent_firing) return 0;
     k->sent_firing = false;
     k->seq++;
-    sbuf js = {0};
+    sl_strbuf js = {0};
     payload(r, k, "resolved", k->alert_id, k->since, t, &js);
     int rc = put_all(r, k->key, k->seq, "resolved", k->alert_id, js.p, t, NULL, err);
     free(js.p);

@@ -525,24 +525,24 @@ static int test_one(const sl__notify_channel *c, const char *pipeline, FILE *out
     char ts[40], idem[160];
     sl_store_format_ts(now, ts, sizeof ts);
     snprintf(idem, sizeof idem, "test-%s-%lld", c->name, (long long)now);
-    sl__nbuf p = {0};
-    sl__nbuf_puts(&p, "{\"pipeline\":");
-    sl__nbuf_json(&p, pipeline, 0);
-    sl__nbuf_puts(&p, ",\"rule\":\"sluice-test\",\"alert_id\":\"\",\"key\":\"\","
-                      "\"severity\":\"info\",\"state\":\"firing\","
-                      "\"title\":\"Sluice test notification\",\"message\":");
-    sl__nbuf msg = {0};
-    sl__nbuf_printf(&msg, "Channel '%s' of pipeline '%s' works (sent by sluice alert test).",
-                    c->name, pipeline);
-    sl__nbuf_json(&p, msg.p, 0);
-    sl__nbuf_free(&msg);
-    sl__nbuf_printf(&p, ",\"started_at\":\"%s\",\"resolved_at\":null,\"dedup_key\":", ts);
-    sl__nbuf_json(&p, idem, 0);
-    sl__nbuf_puts(&p, ",\"table\":\"\",\"labels\":{}}");
+    sl_strbuf p = {0};
+    sl_strbuf_puts(&p, "{\"pipeline\":");
+    sl_strbuf_json(&p, pipeline, 0);
+    sl_strbuf_puts(&p, ",\"rule\":\"sluice-test\",\"alert_id\":\"\",\"key\":\"\","
+                       "\"severity\":\"info\",\"state\":\"firing\","
+                       "\"title\":\"Sluice test notification\",\"message\":");
+    sl_strbuf msg = {0};
+    sl_strbuf_printf(&msg, "Channel '%s' of pipeline '%s' works (sent by sluice alert test).",
+                     c->name, pipeline);
+    sl_strbuf_json(&p, msg.p, 0);
+    sl_strbuf_free(&msg);
+    sl_strbuf_printf(&p, ",\"started_at\":\"%s\",\"resolved_at\":null,\"dedup_key\":", ts);
+    sl_strbuf_json(&p, idem, 0);
+    sl_strbuf_puts(&p, ",\"table\":\"\",\"labels\":{}}");
     sl__notify_msg m;
     sl_error err = {0};
     int rc = sl__notify_build(c, "test", idem, p.p, now, &m, &err);
-    sl__nbuf_free(&p);
+    sl_strbuf_free(&p);
     if (rc) {
         fprintf(out, "%s (%s): FAILED %s\n", c->name, sl__notify_type_name(c->type), err.msg);
         return rc;

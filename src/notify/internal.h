@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
 #include "notify/notify.h"
 
 enum { SL__CH_SLACK, SL__CH_TEAMS, SL__CH_EMAIL, SL__CH_PAGERDUTY, SL__CH_WEBHOOK, SL__CH_NTYPES };
@@ -35,18 +36,7 @@ struct sl_channels {
 
 const char *sl__notify_type_name(int type);
 
-/* ---- a growable string ---- */
-typedef struct sl__nbuf {
-    char *p;
-    size_t len, cap;
-} sl__nbuf;
-void sl__nbuf_add(sl__nbuf *b, const char *s, size_t n);
-void sl__nbuf_puts(sl__nbuf *b, const char *s);
-void sl__nbuf_printf(sl__nbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string with its quotes; at most max bytes of s (cut at a UTF-8
- * boundary, "..." appended) when max > 0. */
-void sl__nbuf_json(sl__nbuf *b, const char *s, size_t max);
-void sl__nbuf_free(sl__nbuf *b);
+/* ---- a growable string: core/strbuf.h ---- */
 
 /* ---- a small JSON reader for payloads (the engine writes them; the
  * reader still refuses malformed text rather than trusting it) ---- */
@@ -64,7 +54,7 @@ const sl__jv *sl__json_get(const sl__jv *obj, const char *key);
 /* The text of a string/number/bool member, "" when absent or null. */
 const char *sl__json_str(const sl__jv *obj, const char *key);
 /* Writes v back as JSON. */
-void sl__json_write(sl__nbuf *b, const sl__jv *v);
+void sl__json_write(sl_strbuf *b, const sl__jv *v);
 
 /* ---- request bodies, per channel type ---- */
 typedef struct sl__notify_msg {
@@ -82,7 +72,7 @@ void sl__notify_msg_free(sl__notify_msg *m);
 void sl__notify_signature(const char *key, const char *data, size_t len, char out[72]);
 /* The Message-ID of an email: "<" + idem_key, bytes outside RFC 5322 atext
  * %XX-encoded (so distinct keys stay distinct) + "@sluice>". */
-void sl__notify_message_id(const char *idem_key, sl__nbuf *out);
+void sl__notify_message_id(const char *idem_key, sl_strbuf *out);
 
 /* ---- retries ---- */
 /* Delay before retry number `attempt` (1 = after the first failure):

@@ -13,78 +13,6 @@
 #include "core/mem.h"
 #include "notify/internal.h"
 
-void sl__nbuf_add(sl__nbuf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = sl_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-void sl__nbuf_puts(sl__nbuf *b, const char *s) { sl__nbuf_add(b, s, strlen(s)); }
-
-void sl__nbuf_printf(sl__nbuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof tmp) {
-        sl__nbuf_add(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = sl_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sl__nbuf_add(b, big, (size_t)n);
-    free(big);
-}
-
-void sl__nbuf_json(sl__nbuf *b, const char *s, size_t max) {
-    size_t n = strlen(s);
-    bool cut = max > 0 && n > max;
-    if (cut) {
-        n = max > 3 ? max - 3 : 0;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--; /* not inside a UTF-8 sequence */
-    }
-    sl__nbuf_add(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sl__nbuf_add(b, esc, 2);
-        } else if (c == '\n') {
-            sl__nbuf_add(b, "\\n", 2);
-        } else if (c == '\r') {
-            sl__nbuf_add(b, "\\r", 2);
-        } else if (c == '\t') {
-            sl__nbuf_add(b, "\\t", 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            sl__nbuf_add(b, esc, 6);
-        } else {
-            sl__nbuf_add(b, (const char *)&s[i], 1);
-        }
-    }
-    if (cut) sl__nbuf_add(b, "...", 3);
-    sl__nbuf_add(b, "\"", 1);
-}
-
-void sl__nbuf_free(sl__nbuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 /* ---- reader ---- */
 typedef struct jp {
     const char *s, *end;
@@ -96,26 +24,26 @@ static void ws(jp *p) {
         p->s++;
 }
 
-static void put_utf8(sl__nbuf *b, unsigned cp) {
+static void put_utf8(sl_strbuf *b, unsigned cp) {
     char u[4];
     if (cp < 0x80) {
         u[0] = (char)cp;
-        sl__nbuf_add(b, u, 1);
+        sl_strbuf_add(b, u, 1);
     } else if (cp < 0x800) {
         u[0] = (char)(0xC0 | (cp >> 6));
         u[1] = (char)(0x80 | (cp & 0x3F));
-        sl__nbuf_add(b, u, 2);
+        sl_strbuf_add(b, u, 2);
     } else if (cp < 0x10000) {
         u[0] = (char)(0xE0 | (cp >> 12));
         u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[2] = (char)(0x80 | (cp & 0x3F));
-        sl__nbuf_add(b, u, 3);
+        sl_strbuf_add(b, u, 3);
     } else {
         u[0] = (char)(0xF0 | (cp >> 18));
         u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
         u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[3] = (char)(0x80 | (cp & 0x3F));
-        sl__nbuf_add(b, u, 4);
+        sl_strbuf_add(b, u, 4);
     }
 }
 
@@ -140,13 +68,13 @@ static int hex4(const char *s, unsigned *out) {
 static char *read_string(jp *p) {
     if (p->s >= p->end || *p->s != '"') return NULL;
     p->s++;
-    sl__nbuf b = {0};
-    sl__nbuf_add(&b, "", 0);
+    sl_strbuf b = {0};
+    sl_strbuf_add(&b, "", 0);
     while (p->s < p->end && *p->s != '"') {
         unsigned char c = (unsigned char)*p->s;
         if (c < 0x20) goto bad;
         if (c != '\\') {
-            sl__nbuf_add(&b, p->s++, 1);
+            sl_strbuf_add(&b, p->s++, 1);
             continue;
         }
         if (p->end - p->s < 2) goto bad;
@@ -155,7 +83,7 @@ static char *read_string(jp *p) {
         const char *simple = strchr("\"\\/bfnrt", e);
         if (e && simple) {
             static const char to[] = "\"\\/\b\f\n\r\t";
-            sl__nbuf_add(&b, &to[simple - "\"\\/bfnrt"], 1);
+            sl_strbuf_add(&b, &to[simple - "\"\\/bfnrt"], 1);
         } else if (e == 'u') {
             unsigned cp, lo;
             if (p->end - p->s < 4 || hex4(p->s, &cp)) goto bad;
@@ -178,7 +106,7 @@ static char *read_string(jp *p) {
     p->s++;
     return b.p;
 bad:
-    sl__nbuf_free(&b);
+    sl_strbuf_free(&b);
     return NULL;
 }
 
@@ -312,30 +240,30 @@ const char *sl__json_str(const sl__jv *obj, const char *key) {
     return v && v->s && (v->t == SL__J_STR || v->t == SL__J_NUM || v->t == SL__J_BOOL) ? v->s : "";
 }
 
-void sl__json_write(sl__nbuf *b, const sl__jv *v) {
+void sl__json_write(sl_strbuf *b, const sl__jv *v) {
     switch (v->t) {
     case SL__J_NULL:
-        sl__nbuf_puts(b, "null");
+        sl_strbuf_puts(b, "null");
         break;
     case SL__J_BOOL:
     case SL__J_NUM:
-        sl__nbuf_puts(b, v->s);
+        sl_strbuf_puts(b, v->s);
         break;
     case SL__J_STR:
-        sl__nbuf_json(b, v->s, 0);
+        sl_strbuf_json(b, v->s, 0);
         break;
     case SL__J_ARR:
     case SL__J_OBJ:
-        sl__nbuf_puts(b, v->t == SL__J_OBJ ? "{" : "[");
+        sl_strbuf_puts(b, v->t == SL__J_OBJ ? "{" : "[");
         for (int i = 0; i < v->n; i++) {
-            if (i) sl__nbuf_puts(b, ",");
+            if (i) sl_strbuf_puts(b, ",");
             if (v->t == SL__J_OBJ) {
-                sl__nbuf_json(b, v->keys[i], 0);
-                sl__nbuf_puts(b, ":");
+                sl_strbuf_json(b, v->keys[i], 0);
+                sl_strbuf_puts(b, ":");
             }
             sl__json_write(b, &v->kids[i]);
         }
-        sl__nbuf_puts(b, v->t == SL__J_OBJ ? "}" : "]");
+        sl_strbuf_puts(b, v->t == SL__J_OBJ ? "}" : "]");
         break;
     }
 }

@@ -66,11 +66,11 @@ static const char *title_or_rule(const alert_view *a) {
 }
 
 /* A label value as text (strings as is, others as their JSON). */
-static void label_text(const sl__jv *v, sl__nbuf *out) {
+static void label_text(const sl__jv *v, sl_strbuf *out) {
     if (v->t == SL__J_STR || v->t == SL__J_NUM || v->t == SL__J_BOOL)
-        sl__nbuf_puts(out, v->s);
+        sl_strbuf_puts(out, v->s);
     else if (v->t == SL__J_NULL)
-        sl__nbuf_puts(out, "null");
+        sl_strbuf_puts(out, "null");
     else
         sl__json_write(out, v);
 }
@@ -96,7 +96,7 @@ static int facts_of(const alert_view *a, fact *f, int cap) {
     ADD("Resolved", a->resolved);
 #undef ADD
     for (int i = 0; a->labels && i < a->labels->n && n < cap; i++) {
-        sl__nbuf v = {0};
+        sl_strbuf v = {0};
         label_text(&a->labels->kids[i], &v);
         f[n++] = (fact){a->labels->keys[i], v.p ? v.p : sl_xstrdup("")};
     }
@@ -109,150 +109,150 @@ static void free_facts(fact *f, int n) {
 }
 
 /* The digest's items as lines "key (severity): message", at most max_lines. */
-static void items_text(const alert_view *a, sl__nbuf *out, const char *bullet, int max_lines) {
+static void items_text(const alert_view *a, sl_strbuf *out, const char *bullet, int max_lines) {
     int n = a->items ? a->items->n : 0;
     for (int i = 0; i < n && i < max_lines; i++) {
         const sl__jv *it = &a->items->kids[i];
         const char *k = sl__json_str(it, "key"), *s = sl__json_str(it, "severity");
-        sl__nbuf_printf(out, "%s%s%s%s%s: %s\n", bullet, k, s[0] ? " (" : "", s, s[0] ? ")" : "",
-                        sl__json_str(it, "message"));
+        sl_strbuf_printf(out, "%s%s%s%s%s: %s\n", bullet, k, s[0] ? " (" : "", s, s[0] ? ")" : "",
+                         sl__json_str(it, "message"));
     }
-    if (n > max_lines) sl__nbuf_printf(out, "... and %d more\n", n - max_lines);
+    if (n > max_lines) sl_strbuf_printf(out, "... and %d more\n", n - max_lines);
 }
 
 /* ---- Slack: Block Kit blocks plus the `text` notifications fall back to ---- */
-static void build_slack(const alert_view *a, sl__nbuf *b) {
+static void build_slack(const alert_view *a, sl_strbuf *b) {
     char tag[48];
     tag_of(a, tag, sizeof tag);
     const char *icon = a->test             ? ":wave:"
                        : a->resolved_state ? ":white_check_mark:"
                                            : ":rotating_light:";
-    sl__nbuf head = {0}, fb = {0};
-    sl__nbuf_printf(&head, "%s %s %s", icon, tag, title_or_rule(a));
-    sl__nbuf_printf(&fb, "%s %s: %s", tag, title_or_rule(a), a->message);
-    sl__nbuf_puts(b, "{\"text\":");
-    sl__nbuf_json(b, fb.p, 3000);
+    sl_strbuf head = {0}, fb = {0};
+    sl_strbuf_printf(&head, "%s %s %s", icon, tag, title_or_rule(a));
+    sl_strbuf_printf(&fb, "%s %s: %s", tag, title_or_rule(a), a->message);
+    sl_strbuf_puts(b, "{\"text\":");
+    sl_strbuf_json(b, fb.p, 3000);
     /* header text: plain_text of at most 150 characters */
-    sl__nbuf_puts(b,
-                  ",\"blocks\":[{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":");
-    sl__nbuf_json(b, head.p, 150);
-    sl__nbuf_puts(b, ",\"emoji\":true}}");
+    sl_strbuf_puts(b,
+                   ",\"blocks\":[{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":");
+    sl_strbuf_json(b, head.p, 150);
+    sl_strbuf_puts(b, ",\"emoji\":true}}");
     if (a->message[0]) {
-        sl__nbuf_puts(b, ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
-        sl__nbuf_json(b, a->message, 3000);
-        sl__nbuf_puts(b, "}}");
+        sl_strbuf_puts(b, ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
+        sl_strbuf_json(b, a->message, 3000);
+        sl_strbuf_puts(b, "}}");
     }
     fact f[10]; /* a section holds at most 10 fields */
     int nf = facts_of(a, f, 10);
     if (nf) {
-        sl__nbuf_puts(b, ",{\"type\":\"section\",\"fields\":[");
+        sl_strbuf_puts(b, ",{\"type\":\"section\",\"fields\":[");
         for (int i = 0; i < nf; i++) {
-            sl__nbuf t = {0};
-            sl__nbuf_printf(&t, "*%s*\n%s", f[i].name, f[i].value);
-            sl__nbuf_puts(b,
-                          i ? ",{\"type\":\"mrkdwn\",\"text\":" : "{\"type\":\"mrkdwn\",\"text\":");
-            sl__nbuf_json(b, t.p, 2000);
-            sl__nbuf_puts(b, "}");
-            sl__nbuf_free(&t);
+            sl_strbuf t = {0};
+            sl_strbuf_printf(&t, "*%s*\n%s", f[i].name, f[i].value);
+            sl_strbuf_puts(b, i ? ",{\"type\":\"mrkdwn\",\"text\":"
+                                : "{\"type\":\"mrkdwn\",\"text\":");
+            sl_strbuf_json(b, t.p, 2000);
+            sl_strbuf_puts(b, "}");
+            sl_strbuf_free(&t);
         }
-        sl__nbuf_puts(b, "]}");
+        sl_strbuf_puts(b, "]}");
     }
     free_facts(f, nf);
     if (a->items && a->items->n) {
-        sl__nbuf t = {0};
+        sl_strbuf t = {0};
         items_text(a, &t, "- ", 20);
-        sl__nbuf_puts(b, ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
-        sl__nbuf_json(b, t.p, 3000);
-        sl__nbuf_puts(b, "}}");
-        sl__nbuf_free(&t);
+        sl_strbuf_puts(b, ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
+        sl_strbuf_json(b, t.p, 3000);
+        sl_strbuf_puts(b, "}}");
+        sl_strbuf_free(&t);
     }
-    sl__nbuf ctx = {0};
-    sl__nbuf_printf(&ctx, "Sluice pipeline %s%s%s", a->pipeline[0] ? a->pipeline : "?",
-                    a->alert_id[0] ? " | alert " : "", a->alert_id);
-    sl__nbuf_puts(b, ",{\"type\":\"context\",\"elements\":[{\"type\":\"mrkdwn\",\"text\":");
-    sl__nbuf_json(b, ctx.p, 2000);
-    sl__nbuf_puts(b, "}]}]}");
-    sl__nbuf_free(&ctx);
-    sl__nbuf_free(&head);
-    sl__nbuf_free(&fb);
+    sl_strbuf ctx = {0};
+    sl_strbuf_printf(&ctx, "Sluice pipeline %s%s%s", a->pipeline[0] ? a->pipeline : "?",
+                     a->alert_id[0] ? " | alert " : "", a->alert_id);
+    sl_strbuf_puts(b, ",{\"type\":\"context\",\"elements\":[{\"type\":\"mrkdwn\",\"text\":");
+    sl_strbuf_json(b, ctx.p, 2000);
+    sl_strbuf_puts(b, "}]}]}");
+    sl_strbuf_free(&ctx);
+    sl_strbuf_free(&head);
+    sl_strbuf_free(&fb);
 }
 
 /* ---- Teams: an Adaptive Card attachment, or a legacy MessageCard ---- */
-static void build_teams(const alert_view *a, int card, sl__nbuf *b) {
+static void build_teams(const alert_view *a, int card, sl_strbuf *b) {
     char tag[48];
     tag_of(a, tag, sizeof tag);
-    sl__nbuf head = {0};
-    sl__nbuf_printf(&head, "%s %s", tag, title_or_rule(a));
+    sl_strbuf head = {0};
+    sl_strbuf_printf(&head, "%s %s", tag, title_or_rule(a));
     fact f[24];
     int nf = facts_of(a, f, 24);
-    sl__nbuf items = {0};
+    sl_strbuf items = {0};
     if (a->items && a->items->n) items_text(a, &items, "- ", 50);
     if (card == SL__CARD_MESSAGECARD) {
-        sl__nbuf_puts(b,
-                      "{\"@type\":\"MessageCard\",\"@context\":\"https://schema.org/extensions\","
-                      "\"summary\":");
-        sl__nbuf_json(b, head.p, 200);
-        sl__nbuf_printf(b, ",\"themeColor\":\"%s\",\"title\":",
-                        a->resolved_state ? "2EB886"
-                        : a->test         ? "0076D7"
-                                          : "D70000");
-        sl__nbuf_json(b, head.p, 0);
-        sl__nbuf_puts(b, ",\"text\":");
-        sl__nbuf_json(b, a->message, 0);
-        sl__nbuf_puts(b, ",\"sections\":[{\"facts\":[");
+        sl_strbuf_puts(b,
+                       "{\"@type\":\"MessageCard\",\"@context\":\"https://schema.org/extensions\","
+                       "\"summary\":");
+        sl_strbuf_json(b, head.p, 200);
+        sl_strbuf_printf(b, ",\"themeColor\":\"%s\",\"title\":",
+                         a->resolved_state ? "2EB886"
+                         : a->test         ? "0076D7"
+                                           : "D70000");
+        sl_strbuf_json(b, head.p, 0);
+        sl_strbuf_puts(b, ",\"text\":");
+        sl_strbuf_json(b, a->message, 0);
+        sl_strbuf_puts(b, ",\"sections\":[{\"facts\":[");
         for (int i = 0; i < nf; i++) {
-            sl__nbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-            sl__nbuf_json(b, f[i].name, 0);
-            sl__nbuf_puts(b, ",\"value\":");
-            sl__nbuf_json(b, f[i].value, 0);
-            sl__nbuf_puts(b, "}");
+            sl_strbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+            sl_strbuf_json(b, f[i].name, 0);
+            sl_strbuf_puts(b, ",\"value\":");
+            sl_strbuf_json(b, f[i].value, 0);
+            sl_strbuf_puts(b, "}");
         }
-        sl__nbuf_puts(b, "]}");
+        sl_strbuf_puts(b, "]}");
         if (items.len) {
-            sl__nbuf_puts(b, ",{\"text\":");
-            sl__nbuf_json(b, items.p, 0);
-            sl__nbuf_puts(b, "}");
+            sl_strbuf_puts(b, ",{\"text\":");
+            sl_strbuf_json(b, items.p, 0);
+            sl_strbuf_puts(b, "}");
         }
-        sl__nbuf_puts(b, "]}");
+        sl_strbuf_puts(b, "]}");
     } else {
-        sl__nbuf_puts(b, "{\"type\":\"message\",\"attachments\":[{\"contentType\":"
-                         "\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,"
-                         "\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/"
-                         "adaptive-card.json\",\"type\":\"AdaptiveCard\",\"version\":\"1.4\","
-                         "\"body\":[{\"type\":\"TextBlock\",\"size\":\"Medium\",\"weight\":"
-                         "\"Bolder\",\"wrap\":true,");
-        sl__nbuf_printf(b, "\"color\":\"%s\",\"text\":",
-                        a->resolved_state ? "Good"
-                        : a->test         ? "Accent"
-                                          : "Attention");
-        sl__nbuf_json(b, head.p, 0);
-        sl__nbuf_puts(b, "}");
+        sl_strbuf_puts(b, "{\"type\":\"message\",\"attachments\":[{\"contentType\":"
+                          "\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,"
+                          "\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/"
+                          "adaptive-card.json\",\"type\":\"AdaptiveCard\",\"version\":\"1.4\","
+                          "\"body\":[{\"type\":\"TextBlock\",\"size\":\"Medium\",\"weight\":"
+                          "\"Bolder\",\"wrap\":true,");
+        sl_strbuf_printf(b, "\"color\":\"%s\",\"text\":",
+                         a->resolved_state ? "Good"
+                         : a->test         ? "Accent"
+                                           : "Attention");
+        sl_strbuf_json(b, head.p, 0);
+        sl_strbuf_puts(b, "}");
         if (a->message[0]) {
-            sl__nbuf_puts(b, ",{\"type\":\"TextBlock\",\"wrap\":true,\"text\":");
-            sl__nbuf_json(b, a->message, 0);
-            sl__nbuf_puts(b, "}");
+            sl_strbuf_puts(b, ",{\"type\":\"TextBlock\",\"wrap\":true,\"text\":");
+            sl_strbuf_json(b, a->message, 0);
+            sl_strbuf_puts(b, "}");
         }
         if (nf) {
-            sl__nbuf_puts(b, ",{\"type\":\"FactSet\",\"facts\":[");
+            sl_strbuf_puts(b, ",{\"type\":\"FactSet\",\"facts\":[");
             for (int i = 0; i < nf; i++) {
-                sl__nbuf_puts(b, i ? ",{\"title\":" : "{\"title\":");
-                sl__nbuf_json(b, f[i].name, 0);
-                sl__nbuf_puts(b, ",\"value\":");
-                sl__nbuf_json(b, f[i].value, 0);
-                sl__nbuf_puts(b, "}");
+                sl_strbuf_puts(b, i ? ",{\"title\":" : "{\"title\":");
+                sl_strbuf_json(b, f[i].name, 0);
+                sl_strbuf_puts(b, ",\"value\":");
+                sl_strbuf_json(b, f[i].value, 0);
+                sl_strbuf_puts(b, "}");
             }
-            sl__nbuf_puts(b, "]}");
+            sl_strbuf_puts(b, "]}");
         }
         if (items.len) {
-            sl__nbuf_puts(b, ",{\"type\":\"TextBlock\",\"wrap\":true,\"text\":");
-            sl__nbuf_json(b, items.p, 0);
-            sl__nbuf_puts(b, "}");
+            sl_strbuf_puts(b, ",{\"type\":\"TextBlock\",\"wrap\":true,\"text\":");
+            sl_strbuf_json(b, items.p, 0);
+            sl_strbuf_puts(b, "}");
         }
-        sl__nbuf_puts(b, "]}}]}");
+        sl_strbuf_puts(b, "]}}]}");
     }
     free_facts(f, nf);
-    sl__nbuf_free(&items);
-    sl__nbuf_free(&head);
+    sl_strbuf_free(&items);
+    sl_strbuf_free(&head);
 }
 
 /* ---- PagerDuty Events API v2 ---- */
@@ -267,64 +267,64 @@ static const char *pd_severity(const char *s) {
 }
 
 static void build_pagerduty(const sl__notify_channel *ch, const alert_view *a, const char *idem,
-                            bool resolve, sl__nbuf *b) {
+                            bool resolve, sl_strbuf *b) {
     /* dedup_key ties trigger and resolve of one alert together; the
      * idempotency key of this notification is a different thing */
     const char *dedup = a->dedup[0] ? a->dedup : a->alert_id[0] ? a->alert_id : idem;
-    sl__nbuf_puts(b, "{\"routing_key\":");
-    sl__nbuf_json(b, ch->routing_key, 0);
-    sl__nbuf_printf(b, ",\"event_action\":\"%s\",\"dedup_key\":", resolve ? "resolve" : "trigger");
-    sl__nbuf_json(b, dedup, 255);
+    sl_strbuf_puts(b, "{\"routing_key\":");
+    sl_strbuf_json(b, ch->routing_key, 0);
+    sl_strbuf_printf(b, ",\"event_action\":\"%s\",\"dedup_key\":", resolve ? "resolve" : "trigger");
+    sl_strbuf_json(b, dedup, 255);
     if (!resolve) {
         char tag[48];
         tag_of(a, tag, sizeof tag);
-        sl__nbuf sum = {0};
+        sl_strbuf sum = {0};
         if (a->message[0])
-            sl__nbuf_printf(&sum, "%s: %s", title_or_rule(a), a->message);
+            sl_strbuf_printf(&sum, "%s: %s", title_or_rule(a), a->message);
         else
-            sl__nbuf_puts(&sum, title_or_rule(a));
-        sl__nbuf_puts(b, ",\"payload\":{\"summary\":");
-        sl__nbuf_json(b, sum.p, 1024);
-        sl__nbuf_printf(b, ",\"severity\":\"%s\",\"source\":", pd_severity(a->severity));
-        sl__nbuf_json(b, a->pipeline[0] ? a->pipeline : "sluice", 0);
+            sl_strbuf_puts(&sum, title_or_rule(a));
+        sl_strbuf_puts(b, ",\"payload\":{\"summary\":");
+        sl_strbuf_json(b, sum.p, 1024);
+        sl_strbuf_printf(b, ",\"severity\":\"%s\",\"source\":", pd_severity(a->severity));
+        sl_strbuf_json(b, a->pipeline[0] ? a->pipeline : "sluice", 0);
         if (a->rule[0]) {
-            sl__nbuf_puts(b, ",\"component\":");
-            sl__nbuf_json(b, a->rule, 0);
+            sl_strbuf_puts(b, ",\"component\":");
+            sl_strbuf_json(b, a->rule, 0);
         }
         if (a->pipeline[0]) {
-            sl__nbuf_puts(b, ",\"group\":");
-            sl__nbuf_json(b, a->pipeline, 0);
+            sl_strbuf_puts(b, ",\"group\":");
+            sl_strbuf_json(b, a->pipeline, 0);
         }
         if (a->table[0]) {
-            sl__nbuf_puts(b, ",\"class\":");
-            sl__nbuf_json(b, a->table, 0);
+            sl_strbuf_puts(b, ",\"class\":");
+            sl_strbuf_json(b, a->table, 0);
         }
         if (a->started[0]) {
-            sl__nbuf_puts(b, ",\"timestamp\":");
-            sl__nbuf_json(b, a->started, 0);
+            sl_strbuf_puts(b, ",\"timestamp\":");
+            sl_strbuf_json(b, a->started, 0);
         }
-        sl__nbuf_puts(b, ",\"custom_details\":{\"kind\":");
-        sl__nbuf_json(b, a->kind, 0);
-        sl__nbuf_puts(b, ",\"key\":");
-        sl__nbuf_json(b, a->key, 0);
-        sl__nbuf_puts(b, ",\"message\":");
-        sl__nbuf_json(b, a->message, 0);
+        sl_strbuf_puts(b, ",\"custom_details\":{\"kind\":");
+        sl_strbuf_json(b, a->kind, 0);
+        sl_strbuf_puts(b, ",\"key\":");
+        sl_strbuf_json(b, a->key, 0);
+        sl_strbuf_puts(b, ",\"message\":");
+        sl_strbuf_json(b, a->message, 0);
         if (a->labels) {
-            sl__nbuf_puts(b, ",\"labels\":");
+            sl_strbuf_puts(b, ",\"labels\":");
             sl__json_write(b, a->labels);
         }
         if (a->items) {
-            sl__nbuf_puts(b, ",\"items\":");
+            sl_strbuf_puts(b, ",\"items\":");
             sl__json_write(b, a->items);
         }
-        sl__nbuf_puts(b, "}}");
-        sl__nbuf_free(&sum);
+        sl_strbuf_puts(b, "}}");
+        sl_strbuf_free(&sum);
     }
-    sl__nbuf_puts(b, ",\"client\":\"Sluice\"}");
+    sl_strbuf_puts(b, ",\"client\":\"Sluice\"}");
 }
 
 /* ---- email: multipart/alternative, plain text and HTML ---- */
-static void b64(sl__nbuf *b, const unsigned char *s, size_t n, bool wrap) {
+static void b64(sl_strbuf *b, const unsigned char *s, size_t n, bool wrap) {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t col = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -333,77 +333,77 @@ static void b64(sl__nbuf *b, const unsigned char *s, size_t n, bool wrap) {
         if (i + 2 < n) v |= s[i + 2];
         char q[4] = {al[(v >> 18) & 63], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
                      i + 2 < n ? al[v & 63] : '='};
-        sl__nbuf_add(b, q, 4);
+        sl_strbuf_add(b, q, 4);
         col += 4;
         if (wrap && col >= 76) {
-            sl__nbuf_add(b, "\r\n", 2);
+            sl_strbuf_add(b, "\r\n", 2);
             col = 0;
         }
     }
-    if (wrap && col) sl__nbuf_add(b, "\r\n", 2);
+    if (wrap && col) sl_strbuf_add(b, "\r\n", 2);
 }
 
 /* A header value: CR/LF dropped (no header injection), RFC 2047 encoded
  * when it is not plain ASCII. */
-static void header_value(sl__nbuf *b, const char *s) {
-    sl__nbuf clean = {0};
-    sl__nbuf_add(&clean, "", 0);
+static void header_value(sl_strbuf *b, const char *s) {
+    sl_strbuf clean = {0};
+    sl_strbuf_add(&clean, "", 0);
     bool ascii = true;
     for (const char *p = s; *p; p++) {
         if (*p == '\r' || *p == '\n') continue;
         if ((unsigned char)*p >= 0x80) ascii = false;
-        sl__nbuf_add(&clean, p, 1);
+        sl_strbuf_add(&clean, p, 1);
     }
     if (ascii) {
-        sl__nbuf_puts(b, clean.p);
+        sl_strbuf_puts(b, clean.p);
     } else {
-        sl__nbuf_puts(b, "=?UTF-8?B?");
+        sl_strbuf_puts(b, "=?UTF-8?B?");
         b64(b, (const unsigned char *)clean.p, clean.len, false);
-        sl__nbuf_puts(b, "?=");
+        sl_strbuf_puts(b, "?=");
     }
-    sl__nbuf_free(&clean);
+    sl_strbuf_free(&clean);
 }
 
-static void html_esc(sl__nbuf *b, const char *s) {
+static void html_esc(sl_strbuf *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '<':
-            sl__nbuf_puts(b, "&lt;");
+            sl_strbuf_puts(b, "&lt;");
             break;
         case '>':
-            sl__nbuf_puts(b, "&gt;");
+            sl_strbuf_puts(b, "&gt;");
             break;
         case '&':
-            sl__nbuf_puts(b, "&amp;");
+            sl_strbuf_puts(b, "&amp;");
             break;
         case '"':
-            sl__nbuf_puts(b, "&quot;");
+            sl_strbuf_puts(b, "&quot;");
             break;
         case '\n':
-            sl__nbuf_puts(b, "<br>");
+            sl_strbuf_puts(b, "<br>");
             break;
         default:
-            sl__nbuf_add(b, s, 1);
+            sl_strbuf_add(b, s, 1);
         }
     }
 }
 
-void sl__notify_message_id(const char *idem, sl__nbuf *out) {
+void sl__notify_message_id(const char *idem, sl_strbuf *out) {
     static const char atext[] = "!#$&'*+-/=?^_`{|}~.";
-    sl__nbuf_puts(out, "<");
+    sl_strbuf_puts(out, "<");
     for (const unsigned char *p = (const unsigned char *)idem; *p; p++) {
         bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                   (*p >= '0' && *p <= '9') || (*p != 0 && strchr(atext, *p));
         if (ok)
-            sl__nbuf_add(out, (const char *)p, 1);
+            sl_strbuf_add(out, (const char *)p, 1);
         else
-            sl__nbuf_printf(out, "%%%02X", *p);
+            sl_strbuf_printf(out, "%%%02X", *p);
     }
-    sl__nbuf_puts(out, "@sluice>");
+    sl_strbuf_puts(out, "@sluice>");
 }
 
 static void build_email(const sl__notify_channel *ch, const alert_view *a, const char *idem,
-                        int64_t now_us, sl__nbuf *b) {
+                        int64_t now_us, sl_strbuf *b) {
     char tag[48], date[64];
     tag_of(a, tag, sizeof tag);
     time_t t = (time_t)(now_us / 1000000);
@@ -413,79 +413,79 @@ static void build_email(const sl__notify_channel *ch, const alert_view *a, const
     fact f[40];
     int nf = facts_of(a, f, 40);
     /* plain text */
-    sl__nbuf txt = {0}, html = {0};
-    sl__nbuf_printf(&txt, "%s %s\n\n", tag, title_or_rule(a));
-    if (a->message[0]) sl__nbuf_printf(&txt, "%s\n\n", a->message);
+    sl_strbuf txt = {0}, html = {0};
+    sl_strbuf_printf(&txt, "%s %s\n\n", tag, title_or_rule(a));
+    if (a->message[0]) sl_strbuf_printf(&txt, "%s\n\n", a->message);
     for (int i = 0; i < nf; i++)
-        sl__nbuf_printf(&txt, "%s: %s\n", f[i].name, f[i].value);
+        sl_strbuf_printf(&txt, "%s: %s\n", f[i].name, f[i].value);
     if (a->items && a->items->n) {
-        sl__nbuf_puts(&txt, "\n");
+        sl_strbuf_puts(&txt, "\n");
         items_text(a, &txt, "- ", 200);
     }
     /* HTML */
-    sl__nbuf_puts(&html, "<!DOCTYPE html><html><body><h2>");
+    sl_strbuf_puts(&html, "<!DOCTYPE html><html><body><h2>");
     html_esc(&html, tag);
-    sl__nbuf_puts(&html, " ");
+    sl_strbuf_puts(&html, " ");
     html_esc(&html, title_or_rule(a));
-    sl__nbuf_puts(&html, "</h2>");
+    sl_strbuf_puts(&html, "</h2>");
     if (a->message[0]) {
-        sl__nbuf_puts(&html, "<p>");
+        sl_strbuf_puts(&html, "<p>");
         html_esc(&html, a->message);
-        sl__nbuf_puts(&html, "</p>");
+        sl_strbuf_puts(&html, "</p>");
     }
-    sl__nbuf_puts(&html, "<table>");
+    sl_strbuf_puts(&html, "<table>");
     for (int i = 0; i < nf; i++) {
-        sl__nbuf_puts(&html, "<tr><th align=\"left\">");
+        sl_strbuf_puts(&html, "<tr><th align=\"left\">");
         html_esc(&html, f[i].name);
-        sl__nbuf_puts(&html, "</th><td>");
+        sl_strbuf_puts(&html, "</th><td>");
         html_esc(&html, f[i].value);
-        sl__nbuf_puts(&html, "</td></tr>");
+        sl_strbuf_puts(&html, "</td></tr>");
     }
-    sl__nbuf_puts(&html, "</table>");
+    sl_strbuf_puts(&html, "</table>");
     if (a->items && a->items->n) {
-        sl__nbuf it = {0};
+        sl_strbuf it = {0};
         items_text(a, &it, "", 200);
-        sl__nbuf_puts(&html, "<pre>");
+        sl_strbuf_puts(&html, "<pre>");
         html_esc(&html, it.p);
-        sl__nbuf_puts(&html, "</pre>");
-        sl__nbuf_free(&it);
+        sl_strbuf_puts(&html, "</pre>");
+        sl_strbuf_free(&it);
     }
-    sl__nbuf_puts(&html, "</body></html>\n");
+    sl_strbuf_puts(&html, "</body></html>\n");
     free_facts(f, nf);
 
     /* the boundary cannot occur in base64 text (it holds '=' and '_') */
     const char *bd = "=_sluice_alt_boundary_=";
-    sl__nbuf_printf(b, "Date: %s\r\nFrom: ", date);
+    sl_strbuf_printf(b, "Date: %s\r\nFrom: ", date);
     header_value(b, ch->from);
-    sl__nbuf_puts(b, "\r\nTo: ");
+    sl_strbuf_puts(b, "\r\nTo: ");
     for (int i = 0; i < ch->nto; i++) {
-        if (i) sl__nbuf_puts(b, ", ");
+        if (i) sl_strbuf_puts(b, ", ");
         header_value(b, ch->to[i]);
     }
-    sl__nbuf_puts(b, "\r\nSubject: ");
-    sl__nbuf subj = {0};
-    sl__nbuf_printf(&subj, "%s %s", tag, title_or_rule(a));
+    sl_strbuf_puts(b, "\r\nSubject: ");
+    sl_strbuf subj = {0};
+    sl_strbuf_printf(&subj, "%s %s", tag, title_or_rule(a));
     header_value(b, subj.p);
-    sl__nbuf_free(&subj);
-    sl__nbuf_puts(b, "\r\nMessage-ID: ");
+    sl_strbuf_free(&subj);
+    sl_strbuf_puts(b, "\r\nMessage-ID: ");
     sl__notify_message_id(idem, b);
-    sl__nbuf_printf(b,
-                    "\r\nX-Sluice-Kind: %s\r\nMIME-Version: 1.0\r\n"
-                    "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
-                    a->kind, bd);
-    sl__nbuf_printf(b,
-                    "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                    "Content-Transfer-Encoding: base64\r\n\r\n",
-                    bd);
+    sl_strbuf_printf(b,
+                     "\r\nX-Sluice-Kind: %s\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
+                     a->kind, bd);
+    sl_strbuf_printf(b,
+                     "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n",
+                     bd);
     b64(b, (const unsigned char *)txt.p, txt.len, true);
-    sl__nbuf_printf(b,
-                    "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                    "Content-Transfer-Encoding: base64\r\n\r\n",
-                    bd);
+    sl_strbuf_printf(b,
+                     "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n",
+                     bd);
     b64(b, (const unsigned char *)html.p, html.len, true);
-    sl__nbuf_printf(b, "--%s--\r\n", bd);
-    sl__nbuf_free(&txt);
-    sl__nbuf_free(&html);
+    sl_strbuf_printf(b, "--%s--\r\n", bd);
+    sl_strbuf_free(&txt);
+    sl_strbuf_free(&html);
 }
 
 int sl__notify_build(const sl__notify_channel *ch, const char *kind, const char *idem,
@@ -505,7 +505,7 @@ int sl__notify_build(const sl__notify_channel *ch, const char *kind, const char 
     }
     alert_view a;
     view_of(root, kind, &a);
-    sl__nbuf b = {0};
+    sl_strbuf b = {0};
     switch (ch->type) {
     case SL__CH_SLACK:
         build_slack(&a, &b);
@@ -517,7 +517,7 @@ int sl__notify_build(const sl__notify_channel *ch, const char *kind, const char 
         build_pagerduty(ch, &a, idem, a.resolved_state, &b);
         if (a.test) {
             /* a test must not leave an incident open: trigger, then resolve */
-            sl__nbuf r = {0};
+            sl_strbuf r = {0};
             build_pagerduty(ch, &a, idem, true, &r);
             out->body2 = r.p;
         }
