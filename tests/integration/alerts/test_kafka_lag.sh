@@ -9,8 +9,8 @@ source "$(dirname "$0")/../lib.sh"
 need kcat
 need sqlite3
 need python3
-N=30000
-[ "$SANITIZED" = 1 ] && N=10000
+N=120000
+[ "$SANITIZED" = 1 ] && N=40000
 start_mock m --topic lagt:2
 trap 'exec 3>&- 2>/dev/null || true; kill $MPID 2>/dev/null || true; cleanup' EXIT
 awk -v n=$N 'BEGIN { for (i = 1; i <= n; i++) printf "k%d\t{\"id\":%d}\n", i % 8, i }' |
@@ -18,7 +18,7 @@ awk -v n=$N 'BEGIN { for (i = 1; i <= n; i++) printf "k%d\t{\"id\":%d}\n", i % 8
 cat >"$TMP/p.yaml" <<'YAML'
 pipeline: kafka_lag
 commit_interval: 50ms
-batch_size: 256
+batch_size: 128
 sources:
   ev:
     type: kafka
