@@ -231,6 +231,137 @@ static void ev_replace(node *n, sl_batch *b, uint32_t rows) {
     }
 }
 
+/* split_part(s, delim, n) as in PostgreSQL: the n-th field (1-based; n < 0
+ * counts from the end); '' when there is no such field; an empty delimiter
+ * makes s the only field; n = 0 gives NULL. A view into s. */
+static void ev_split_part(node *n, sl_batch *b, uint32_t rows) {
+    (void)b;
+    const sl_column *x = &n->k[0]->res, *d = &n->k[1]->res, *k = &n->k[2]->res;
+    for (uint32_t i = 0; i < rows; i++) {
+        int64_t want = k->null[i] ? 0 : k->v.i[i];
+        if (any_null(n, i) || want == 0) {
+            set_null_str(&n->res, i);
+            continue;
+        }
+        sl_str s = x->v.s[i], dl = d->v.s[i];
+        /* the fields' bounds, walked from the front or the back */
+        const char *end = s.ptr + s.len, *from = NULL, *to = NULL;
+        if (dl.len == 0) {
+            if (want == 1 || want == -1) from = s.ptr, to = end;
+        } else if (want > 0) {
+            const char *p = s.ptr;
+            for (int64_t f = 1; p; f++) {
+                const char *m = memmem(p, (size_t)(end - p), dl.ptr, dl.len);
+                if (f == want) {
+                    from = p, to = m ? m : end;
+                    break;
+                }
+                p = m ? m + dl.len : NULL;
+            }
+        } else {
+            const char *q = end; /* the current field ends at q */
+            for (int64_t f = -1; q; f--) {
+                const char *m = NULL; /* the last delimiter before q */
+                for (const char *p = s.ptr;
+                     (p = memmem(p, (size_t)(q - p), dl.ptr, dl.len)) && p + dl.len <= q; p++)
+                    m = p;
+                const char *start = m ? m + dl.len : s.ptr;
+                if (f == want) {
+                    from = start, to = q;
+                    break;
+                }
+                q = m;
+            }
+        }
+        n->res.null[i] = 0;
+        n->res.v.s[i] = from ? (sl_str){from, (uint32_t)(to - from)} : (sl_str){empty_str, 0};
+    }
+}
+
+/* The path of a URL or of an HTTP request target: what comes after the
+ * scheme and authority, before '?' or '#' ("/" when a URL has none). A view. */
+static sl_str url_path_of(sl_str u) {
+    const char *p = u.ptr, *end = u.ptr + u.len;
+    const char *sep = memmem(p, u.len, "://", 3);
+    if (sep && memchr(p, '/', (size_t)(sep - p)) == NULL) { /* scheme://authority */
+        p = sep + 3;
+        while (p < end && *p != '/' && *p != '?' && *p != '#')
+            p++;
+        if (p == end || *p != '/') return (sl_str){"/", 1};
+    }
+    const char *q = p;
+    while (q < end && *q != '?' && *q != '#')
+        q++;
+    return (sl_str){p, (uint32_t)(q - p)};
+}
+
+static void ev_url_path(node *n, sl_batch *b, uint32_t rows) {
+    (void)b;
+    const sl_column *x = &n->k[0]->res;
+    for (uint32_t i = 0; i < rows; i++) {
+        if (x->null[i]) {
+            set_null_str(&n->res, i);
+            continue;
+        }
+        n->res.null[i] = 0;
+        n->res.v.s[i] = url_path_of(x->v.s[i]);
+    }
+}
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* url_param(url, name): the first value of query parameter name, decoded
+ * (%XX and '+'); '' for a name without '='; NULL when it is absent. A view
+ * unless it needs decoding (then the batch arena). */
+static void ev_url_param(node *n, sl_batch *b, uint32_t rows) {
+    const sl_column *x = &n->k[0]->res, *k = &n->k[1]->res;
+    for (uint32_t i = 0; i < rows; i++) {
+        set_null_str(&n->res, i);
+        if (any_null(n, i)) continue;
+        sl_str u = x->v.s[i], name = k->v.s[i];
+        const char *end = u.ptr + u.len;
+        const char *q = memchr(u.ptr, '?', u.len);
+        const char *hash = memchr(u.ptr, '#', u.len);
+        if (!q || (hash && hash < q)) continue;
+        if (hash) end = hash;
+        for (const char *p = q + 1; p < end;) {
+            const char *amp = memchr(p, '&', (size_t)(end - p));
+            const char *stop = amp ? amp : end;
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            const char *kend = eq ? eq : stop;
+            if ((size_t)(kend - p) == name.len && memcmp(p, name.ptr, name.len) == 0) {
+                const char *v = eq ? eq + 1 : stop;
+                uint32_t vlen = (uint32_t)(stop - v);
+                n->res.null[i] = 0;
+                if (!memchr(v, '%', vlen) && !memchr(v, '+', vlen)) {
+                    n->res.v.s[i] = (sl_str){vlen ? v : empty_str, vlen};
+                    break;
+                }
+                char *out = sl_arena_alloc(b->arena, vlen), *o = out;
+                for (uint32_t j = 0; j < vlen; j++) {
+                    int h1, h2;
+                    if (v[j] == '+')
+                        *o++ = ' ';
+                    else if (v[j] == '%' && j + 2 < vlen && (h1 = hexval(v[j + 1])) >= 0 &&
+                             (h2 = hexval(v[j + 2])) >= 0) {
+                        *o++ = (char)(h1 * 16 + h2);
+                        j += 2;
+                    } else
+                        *o++ = v[j];
+                }
+                n->res.v.s[i] = (sl_str){out, (uint32_t)(o - out)};
+                break;
+            }
+            p = amp ? amp + 1 : end;
+        }
+    }
+}
+
 /* concat(...): NULL arguments are skipped (as in PostgreSQL), never NULL. */
 static void ev_concat_fn(node *n, sl_batch *b, uint32_t rows) {
     uint64_t total = 0;
@@ -641,6 +772,9 @@ static const fdef funcs[] = {
     {"rtrim", 1, 2, "ss", 's', ev_trim, 2, true, NULL, NULL},
     {"replace", 3, 3, "sss", 's', ev_replace, 0, true, NULL, NULL},
     {"concat", 1, -1, "a", 's', ev_concat_fn, 0, false, NULL, NULL},
+    {"split_part", 3, 3, "ssi", 's', ev_split_part, 0, true, NULL, NULL},
+    {"url_path", 1, 1, "s", 's', ev_url_path, 0, true, NULL, NULL},
+    {"url_param", 2, 2, "ss", 's', ev_url_param, 0, true, NULL, NULL},
     {"starts_with", 2, 2, "ss", 'b', ev_strpos, 0, true, NULL, NULL},
     {"ends_with", 2, 2, "ss", 'b', ev_strpos, 1, true, NULL, NULL},
     {"contains", 2, 2, "ss", 'b', ev_strpos, 2, true, NULL, NULL},

@@ -749,6 +749,36 @@ static void test_string_functions(void **state) {
     CONST("replace('abc', '', 'x')", SL_T_STRING, "'abc'");
     CONST("replace('abc', 'abcd', 'x')", SL_T_STRING, "'abc'");
     CONST("replace('abc', NULL, 'x')", SL_T_STRING, "NULL");
+    /* split_part as in PostgreSQL */
+    CHECK_T("split_part(s2, 'o', 2)", SL_T_STRING, "' W'|''|NULL|''");
+    CONST("split_part('a,b,,c', ',', 1)", SL_T_STRING, "'a'");
+    CONST("split_part('a,b,,c', ',', 3)", SL_T_STRING, "''");
+    CONST("split_part('a,b,,c', ',', 4)", SL_T_STRING, "'c'");
+    CONST("split_part('a,b,,c', ',', 5)", SL_T_STRING, "''");
+    CONST("split_part('a,b,,c', ',', -1)", SL_T_STRING, "'c'");
+    CONST("split_part('a,b,,c', ',', -4)", SL_T_STRING, "'a'");
+    CONST("split_part('a,b,,c', ',', -5)", SL_T_STRING, "''");
+    CONST("split_part('a::b::c', '::', 2)", SL_T_STRING, "'b'");
+    CONST("split_part('a::b::c', '::', -2)", SL_T_STRING, "'b'");
+    CONST("split_part('abc', '', 1)", SL_T_STRING, "'abc'");
+    CONST("split_part('abc', '', 2)", SL_T_STRING, "''");
+    CONST("split_part('abc', ',', 0)", SL_T_STRING, "NULL");
+    CONST("split_part('abc', NULL, 1)", SL_T_STRING, "NULL");
+    /* URLs and request targets */
+    CONST("url_path('https://example.com:8443/api/v1/items?id=7#top')", SL_T_STRING,
+          "'/api/v1/items'");
+    CONST("url_path('/index.html?x=1')", SL_T_STRING, "'/index.html'");
+    CONST("url_path('http://example.com')", SL_T_STRING, "'/'");
+    CONST("url_path('http://example.com?q=1')", SL_T_STRING, "'/'");
+    CONST("url_path('/a/b#frag')", SL_T_STRING, "'/a/b'");
+    CONST("url_param('/search?q=hello+world&lang=en', 'q')", SL_T_STRING, "'hello world'");
+    CONST("url_param('/search?q=a%2Fb%zz&lang=en', 'q')", SL_T_STRING, "'a/b%zz'");
+    CONST("url_param('/search?q=1&lang=en', 'lang')", SL_T_STRING, "'en'");
+    CONST("url_param('/search?flag&q=1', 'flag')", SL_T_STRING, "''");
+    CONST("url_param('/search?q=1', 'x')", SL_T_STRING, "NULL");
+    CONST("url_param('/search#q=1', 'q')", SL_T_STRING, "NULL");
+    CONST("url_param('/search?q=1#x=2', 'x')", SL_T_STRING, "NULL");
+    CONST("url_param('/s?qq=1&q=2', 'q')", SL_T_STRING, "'2'");
     CHECK_T("concat(name, '-', a, '-', flag)", SL_T_STRING,
             "'xray-1-true'|'alpha-10-false'|'--'|'x--7-true'");
     CONST("concat('a')", SL_T_STRING, "'a'");
