@@ -90,6 +90,7 @@ void sl_expr_free(sl_expr *e) {
     for (int i = 0; i < e->n_nodes; i++) {
         free(e->nodes[i]->s_null);
         free(e->nodes[i]->s_val);
+        if (e->nodes[i]->aux_free) e->nodes[i]->aux_free(e->nodes[i]->aux);
     }
     free(e->nodes);
     sl_arena_free(e->arena);

@@ -64,8 +64,9 @@ struct node {
     /* operator-specific */
     int op;       /* operator / function id, for folding rules */
     int64_t iarg; /* small parameter (has ELSE, date_trunc unit, ...) */
-    void *aux;    /* compiled LIKE pattern, ...; lives in the arena */
-    int mark;     /* visit mark for linearisation */
+    void *aux;    /* compiled LIKE pattern, ...; lives in the arena unless aux_free */
+    void (*aux_free)(void *aux); /* set: sl_expr_free releases aux with it (a regex) */
+    int mark;                    /* visit mark for linearisation */
 };
 
 struct sl_expr {

@@ -21,8 +21,11 @@
  * where the total size is known up front (lower, upper, concat); substr and
  * trim return views into their input and allocate nothing.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
+#include <pcre2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -759,6 +762,138 @@ static node *build_nullif(comp *c, node **a, int nk, int off) {
     return mk_case(c, &cond, &val, 1, a[0], off);
 }
 
+/* ---- regular expressions (PCRE2, compiled once when the expression is) ---- */
+
+typedef struct re_aux {
+    pcre2_code *code;
+    pcre2_match_data *md;
+    uint32_t groups; /* capture groups in the pattern */
+} re_aux;
+
+static void re_free(void *p) {
+    re_aux *r = p;
+    pcre2_match_data_free(r->md);
+    pcre2_code_free(r->code);
+    free(r);
+}
+
+/* 1: s matches (md holds the groups), 0: no match, <0: a matching error. */
+static int re_match(re_aux *r, sl_str s) {
+    int rc = pcre2_match(r->code, (PCRE2_SPTR)s.ptr, s.len, 0, 0, r->md, NULL);
+    return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
+}
+
+static void ev_regexp_like(node *n, sl_batch *b, uint32_t rows) {
+    (void)b;
+    re_aux *r = n->aux;
+    const sl_column *x = &n->k[0]->res;
+    for (uint32_t i = 0; i < rows; i++) {
+        int m = x->null[i] ? -1 : re_match(r, x->v.s[i]);
+        n->res.null[i] = m < 0;
+        n->res.v.b[i] = m > 0;
+    }
+}
+
+/* regexp_extract(s, pattern [, group]): the group's text (default 1, or the
+ * whole match for a pattern without groups); NULL without a match or when
+ * the group did not take part. A view into s. */
+static void ev_regexp_extract(node *n, sl_batch *b, uint32_t rows) {
+    (void)b;
+    re_aux *r = n->aux;
+    const sl_column *x = &n->k[0]->res, *g = n->nk > 2 ? &n->k[2]->res : NULL;
+    for (uint32_t i = 0; i < rows; i++) {
+        set_null_str(&n->res, i);
+        if (x->null[i] || (g && g->null[i])) continue;
+        int64_t grp = g ? g->v.i[i] : (r->groups ? 1 : 0);
+        if (grp < 0 || grp > (int64_t)r->groups || re_match(r, x->v.s[i]) <= 0) continue;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
+        if (ov[2 * grp] == PCRE2_UNSET) continue;
+        n->res.null[i] = 0;
+        n->res.v.s[i] =
+            (sl_str){x->v.s[i].ptr + ov[2 * grp], (uint32_t)(ov[2 * grp + 1] - ov[2 * grp])};
+    }
+}
+
+/* regexp_replace(s, pattern, replacement): every match replaced ($1 ... in
+ * the replacement name groups); the text from the batch arena. */
+static void ev_regexp_replace(node *n, sl_batch *b, uint32_t rows) {
+    re_aux *r = n->aux;
+    const sl_column *x = &n->k[0]->res, *t = &n->k[2]->res;
+    for (uint32_t i = 0; i < rows; i++) {
+        set_null_str(&n->res, i);
+        if (x->null[i] || t->null[i]) continue;
+        sl_str s = x->v.s[i], to = t->v.s[i];
+        PCRE2_SIZE cap = (PCRE2_SIZE)s.len * 2 + to.len + 64;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            char *out = sl_arena_alloc(b->arena, cap);
+            PCRE2_SIZE len = cap;
+            int rc =
+                pcre2_substitute(r->code, (PCRE2_SPTR)s.ptr, s.len, 0,
+                                 PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, r->md,
+                                 NULL, (PCRE2_SPTR)to.ptr, to.len, (PCRE2_UCHAR *)out, &len);
+            if (rc == PCRE2_ERROR_NOMEMORY && attempt == 0 && len < UINT32_MAX) {
+                cap = len + 1; /* the length it needs */
+                continue;
+            }
+            if (rc >= 0 && len <= UINT32_MAX) {
+                n->res.null[i] = 0;
+                n->res.v.s[i] = (sl_str){len ? out : empty_str, (uint32_t)len};
+            }
+            break; /* a bad replacement ($9 without a group 9): NULL */
+        }
+    }
+}
+
+/* The pattern must be a constant: it is compiled (and JIT-compiled) here,
+ * once, and a bad one is refused with its position when the file loads. */
+static node *build_regexp(comp *c, node **a, int nk, int off, node_eval ev, sl_type rt) {
+    if (is_null_lit(a[1])) return node_lit_null(c, rt, off);
+    if (!is_lit(a[1])) {
+        comp_error(c, a[1]->off, SL_EINVAL,
+                   "the pattern of a regexp function must be a constant string");
+        return NULL;
+    }
+    int code;
+    PCRE2_SIZE at;
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)a[1]->lit.s.ptr, a[1]->lit.s.len, PCRE2_UTF, &code, &at, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        comp_error(c, a[1]->off, SL_EINVAL, "bad regular expression at offset %zu: %s", (size_t)at,
+                   (const char *)msg);
+        return NULL;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* without JIT it is interpreted */
+    re_aux *r = calloc(1, sizeof *r);
+    if (!r) {
+        pcre2_code_free(re);
+        comp_error(c, off, SL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->code = re;
+    r->md = pcre2_match_data_create_from_pattern(re, NULL);
+    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &r->groups);
+    node *n = node_op(c, ev, rt, off, nk, a);
+    if (!n) {
+        re_free(r);
+        return NULL;
+    }
+    n->aux = r;
+    n->aux_free = re_free;
+    return node_finish(c, n, false);
+}
+
+static node *build_regexp_like(comp *c, node **a, int nk, int off) {
+    return build_regexp(c, a, nk, off, ev_regexp_like, SL_T_BOOL);
+}
+static node *build_regexp_extract(comp *c, node **a, int nk, int off) {
+    return build_regexp(c, a, nk, off, ev_regexp_extract, SL_T_STRING);
+}
+static node *build_regexp_replace(comp *c, node **a, int nk, int off) {
+    return build_regexp(c, a, nk, off, ev_regexp_replace, SL_T_STRING);
+}
+
 /* ---- the table ---- */
 
 static const fdef funcs[] = {
@@ -775,6 +910,9 @@ static const fdef funcs[] = {
     {"split_part", 3, 3, "ssi", 's', ev_split_part, 0, true, NULL, NULL},
     {"url_path", 1, 1, "s", 's', ev_url_path, 0, true, NULL, NULL},
     {"url_param", 2, 2, "ss", 's', ev_url_param, 0, true, NULL, NULL},
+    {"regexp_like", 2, 2, "ss", 'b', NULL, 0, true, NULL, build_regexp_like},
+    {"regexp_extract", 2, 3, "ssi", 's', NULL, 0, true, NULL, build_regexp_extract},
+    {"regexp_replace", 3, 3, "sss", 's', NULL, 0, true, NULL, build_regexp_replace},
     {"starts_with", 2, 2, "ss", 'b', ev_strpos, 0, true, NULL, NULL},
     {"ends_with", 2, 2, "ss", 'b', ev_strpos, 1, true, NULL, NULL},
     {"contains", 2, 2, "ss", 'b', ev_strpos, 2, true, NULL, NULL},

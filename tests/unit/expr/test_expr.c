@@ -779,6 +779,26 @@ static void test_string_functions(void **state) {
     CONST("url_param('/search#q=1', 'q')", SL_T_STRING, "NULL");
     CONST("url_param('/search?q=1#x=2', 'x')", SL_T_STRING, "NULL");
     CONST("url_param('/s?qq=1&q=2', 'q')", SL_T_STRING, "'2'");
+    /* regular expressions: PCRE2, the pattern compiled once */
+    CHECK_T("regexp_like(s2, '^H.*d$')", SL_T_BOOL, "true|false|NULL|false");
+    CHECK("regexp_like(s2, 'l{2}')", "true|false|NULL|true");
+    CHECK_T("regexp_extract(s2, '(\\w+) (\\w+)', 2)", SL_T_STRING, "'World'|NULL|NULL|NULL");
+    CHECK("regexp_extract(s2, 'o(.)')", "' '|NULL|NULL|NULL");
+    CHECK("regexp_extract(s2, 'l+')", "'ll'|NULL|NULL|'ll'");
+    CONST("regexp_extract('GET /a/b HTTP/1.1', '^(\\S+) (\\S+)', 0)", SL_T_STRING, "'GET /a/b'");
+    CONST("regexp_extract('abc', '(x)?b', 1)", SL_T_STRING, "NULL");
+    CONST("regexp_extract('abc', 'b', 5)", SL_T_STRING, "NULL");
+    CHECK_T("regexp_replace(s2, 'l+', '<$0>')", SL_T_STRING,
+            "'He<ll>o Wor<l>d'|'  pad  '|NULL|'h\xc3\xa9<ll>o'");
+    CONST("regexp_replace('2026-12-07', '(\\d+)-(\\d+)-(\\d+)', '$3/$2/$1')", SL_T_STRING,
+          "'07/12/2026'");
+    /* a result longer than the first guess: the length PCRE2 reports, then again */
+    CONST("regexp_replace('aaaaaaaaaaaaaaaaaaaa', 'a', 'bbbbbbbb')", SL_T_STRING,
+          "'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+          "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'");
+    CONST("regexp_like('device@32473', '@\\d+$')", SL_T_BOOL, "true");
+    CONST("regexp_like(NULL, 'a')", SL_T_BOOL, "NULL");
+    CONST("regexp_like('a', NULL)", SL_T_BOOL, "NULL");
     CHECK_T("concat(name, '-', a, '-', flag)", SL_T_STRING,
             "'xray-1-true'|'alpha-10-false'|'--'|'x--7-true'");
     CONST("concat('a')", SL_T_STRING, "'a'");
@@ -899,6 +919,8 @@ static void test_type_errors(void **state) {
     check_error("substr('a')", "substr() takes 2 to 3 arguments, got 1", 0);
     check_error("concat()", "concat() takes at least 1 argument, got 0", 0);
     check_error("  frobnicate(1)", "unknown function 'frobnicate'", 2);
+    check_error("regexp_like(s2, s2)", "the pattern of a regexp function must be a constant", 16);
+    check_error("regexp_like(s2, 'a(b')", "bad regular expression at offset 3", 16);
     check_error("NOT 5", "NOT needs a bool, got int", 4);
     check_error("a AND flag", "operator AND needs a bool, got int", 0);
     check_error("flag OR 'x'", "operator OR needs a bool, got string", 8);
