@@ -13,7 +13,9 @@ need curl
 pg_start
 events=120000
 [ "$SANITIZED" = 1 ] && events=30000
-"$SLUICE" gen cameras --events "$events" --seed 11 --dup 0.05 --late 0.01 --malformed 0.001 --out "$TMP/src" 2>/dev/null
+# twelve files whatever the size: the steps below move them in slices of the list
+"$SLUICE" gen cameras --events "$events" --file-events $((events / 12)) --seed 11 --dup 0.05 --late 0.01 \
+  --malformed 0.001 --out "$TMP/src" 2>/dev/null
 mkdir -p "$TMP/in"
 cp "$TMP/src/locations.csv" "$TMP/in/"
 files=("$TMP"/src/detections-*.ndjson)
