@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ static void usage(FILE *out) {
         "[--store URL] \"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
         "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
@@ -122,6 +124,17 @@ static const char *cmd_help_text(const char *cmd) {
                "there, in a\n"
                "  read-only transaction with a 30 s statement timeout (lake tables are not "
                "visible there).\n";
+    if (!strcmp(cmd, "vars"))
+        return "usage: sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
+               "  Lists the ${NAME} / ${NAME:default} variables the pipeline file (and the file "
+               "it extends)\n"
+               "  uses: the default, the value a run would use now and where it comes from "
+               "(--set,\n"
+               "  environment, default, or unset), and every file:line:col (key) using it. "
+               "Values of\n"
+               "  variables whose name says they are secret (TOKEN, PASSWORD, SECRET, KEY, "
+               "WEBHOOK, URL)\n"
+               "  are not shown. Exit 0, or 2 when a variable without a default is unset.\n";
     if (!strcmp(cmd, "validate"))
         return "usage: sluice validate PIPELINE [--set N=V]...\n"
                "  Checks the pipeline file; errors are printed as file:line:col: message (exit "
@@ -385,6 +398,184 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         }
     }
     sl_pipeline_free(p);
+    sl_vars_free(c.vars);
+    return code;
+}
+
+/* ---- sluice vars ---- */
+#define VARS_MAX 256
+#define VARS_USES 32
+typedef struct {
+    char name[256];
+    char *def; /* first default seen (NULL: none) */
+    char *value;
+    const char *from;
+    int nuses;
+    struct {
+        char file[256], key[64];
+        int line, col;
+    } use[VARS_USES];
+    int more; /* uses beyond VARS_USES */
+} var_row;
+typedef struct {
+    var_row *v;
+    int n;
+} var_list;
+
+static void on_var_use(void *ud, const char *file, int line, int col, const char *key,
+                       const char *name, const char *def, size_t deflen, const char *value,
+                       size_t valuelen, const char *from) {
+    var_list *L = ud;
+    var_row *r = NULL;
+    for (int i = 0; i < L->n; i++)
+        if (!strcmp(L->v[i].name, name)) r = &L->v[i];
+    if (!r) {
+        if (L->n == VARS_MAX) return;
+        r = &L->v[L->n++];
+        snprintf(r->name, sizeof r->name, "%s", name);
+        r->def = def ? strndup(def, deflen) : NULL;
+        r->value = strndup(value, valuelen);
+        r->from = from;
+    } else if (!r->def && def) {
+        r->def = strndup(def, deflen);
+    }
+    if (r->nuses == VARS_USES) {
+        r->more++;
+        return;
+    }
+    snprintf(r->use[r->nuses].file, sizeof r->use[0].file, "%s", file);
+    snprintf(r->use[r->nuses].key, sizeof r->use[0].key, "%s", key);
+    r->use[r->nuses].line = line;
+    r->use[r->nuses].col = col;
+    r->nuses++;
+}
+
+/* A name that says its value is a secret: the value is never printed. */
+static bool secret_name(const char *name) {
+    static const char *const words[] = {"TOKEN",   "PASSWORD", "PASSWD",     "SECRET", "KEY",
+                                        "WEBHOOK", "URL",      "CREDENTIAL", "AUTH"};
+    char up[256];
+    size_t i = 0;
+    for (; name[i] && i < sizeof up - 1; i++)
+        up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    up[i] = 0;
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+        if (strstr(up, words[w])) return true;
+    return false;
+}
+
+static void print_json_str(const char *s) {
+    char buf[4096];
+    sl_json_escape(buf, sizeof buf, s, (int)strlen(s));
+    printf("\"%s\"", buf);
+}
+
+static int cmd_vars(int argc, char **argv) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, "vars");
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    bool json = c.format && !strcmp(c.format, "json");
+    if (c.npos != 1 || (c.format && !json && strcmp(c.format, "table"))) {
+        fprintf(stderr, "sluice vars: expected PIPELINE (and --format table|json)\n%s",
+                cmd_help_text("vars"));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    var_list L = {calloc(VARS_MAX, sizeof(var_row)), 0};
+    sl_vars_on_use(c.vars, on_var_use, &L);
+    sl_error err = {0};
+    const char *path = c.positional[0];
+    sl_spec *spec = sl_spec_load(path, c.vars, &err), *base = NULL;
+    const sl_node *ext = spec ? sl_node_get(sl_spec_root(spec), "extends") : NULL;
+    if (ext && ext->str && *ext->str) { /* resolved as the pipeline loader does */
+        char bpath[PATH_MAX * 2], dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (ext->str[0] == '/')
+            snprintf(bpath, sizeof bpath, "%s", ext->str);
+        else
+            snprintf(bpath, sizeof bpath, "%s/%s", dir, ext->str);
+        base = sl_spec_load(bpath, c.vars, &err);
+        if (!base) sl_spec_free(spec), spec = NULL;
+    }
+    int code = 0;
+    if (!spec) {
+        fprintf(stderr, "%s\n", err.msg);
+        code = 2;
+    } else if (json) {
+        for (int i = 0; i < L.n; i++) {
+            var_row *r = &L.v[i];
+            bool hide = secret_name(r->name) && strcmp(r->from, "unset");
+            printf("{\"name\":");
+            print_json_str(r->name);
+            printf(",\"default\":");
+            if (r->def)
+                print_json_str(r->def);
+            else
+                printf("null");
+            printf(",\"value\":");
+            if (hide || !strcmp(r->from, "unset"))
+                printf("null");
+            else
+                print_json_str(r->value);
+            printf(",\"hidden\":%s,\"from\":\"%s\",\"used_at\":[", hide ? "true" : "false",
+                   r->from);
+            for (int u = 0; u < r->nuses; u++) {
+                char at[600];
+                snprintf(at, sizeof at, "%s:%d:%d", r->use[u].file, r->use[u].line, r->use[u].col);
+                printf("%s{\"at\":", u ? "," : "");
+                print_json_str(at);
+                printf(",\"key\":");
+                print_json_str(r->use[u].key);
+                printf("}");
+            }
+            printf("]}\n");
+        }
+    } else {
+        printf("%-22s %-24s %-28s %-11s %s\n", "VARIABLE", "DEFAULT", "VALUE", "FROM", "USED AT");
+        for (int i = 0; i < L.n; i++) {
+            var_row *r = &L.v[i];
+            char value[64];
+            if (!strcmp(r->from, "unset"))
+                snprintf(value, sizeof value, "(unset)");
+            else if (secret_name(r->name))
+                snprintf(value, sizeof value, "(hidden, %zu chars)", strlen(r->value));
+            else if (!*r->value)
+                snprintf(value, sizeof value, "\"\"");
+            else
+                snprintf(value, sizeof value, "%.27s", r->value);
+            printf("%-22s %-24.24s %-28s %-11s", r->name,
+                   r->def ? (*r->def ? r->def : "\"\"") : "-", value, r->from);
+            for (int u = 0; u < r->nuses; u++) {
+                /* the file once per row, then line:col */
+                bool same = u > 0 && !strcmp(r->use[u].file, r->use[u - 1].file);
+                printf("%s%s%s%d:%d%s%s%s", u ? ", " : " ", same ? "" : r->use[u].file,
+                       same ? "" : ":", r->use[u].line, r->use[u].col, *r->use[u].key ? " (" : "",
+                       r->use[u].key, *r->use[u].key ? ")" : "");
+            }
+            if (r->more) printf(" and %d more", r->more);
+            printf("\n");
+        }
+    }
+    for (int i = 0; i < L.n; i++) {
+        if (!strcmp(L.v[i].from, "unset")) {
+            if (!code)
+                fprintf(stderr, "sluice vars: '%s' is not set and has no default\n", L.v[i].name);
+            code = code ? code : 2;
+        }
+        free(L.v[i].def);
+        free(L.v[i].value);
+    }
+    free(L.v);
+    sl_spec_free(spec);
+    sl_spec_free(base);
     sl_vars_free(c.vars);
     return code;
 }
@@ -688,6 +879,7 @@ int main(int argc, char **argv) {
         !strcmp(cmd, "lineage") || !strcmp(cmd, "check"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
+    if (!strcmp(cmd, "vars")) return cmd_vars(argc - 1, argv + 1);
     if (!strcmp(cmd, "alert")) return cmd_alert(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {

@@ -106,6 +106,14 @@ static bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= 
 /* Shows a piece of the scalar in a message, cut at 60 bytes. */
 #define SHOW(s, n) (int)((n) > 60 ? 60 : (n)), (s), ((n) > 60 ? "..." : "")
 
+/* The key of the map value being loaded ("" in a list or at the top). */
+static const char *current_key(const loader *L) {
+    if (L->depth == 0) return "";
+    const frame *f = &L->stack[L->depth - 1];
+    if (f->node->kind != SL_NODE_MAP || (L->nitems - f->base) % 2 == 0) return "";
+    return L->items[L->nitems - 1]->str ? L->items[L->nitems - 1]->str : "";
+}
+
 /* Appends the expansion of s[0, n) to L->sb. `nest` counts defaults within
  * defaults. Errors point at the scalar `pos`. */
 static int expand(loader *L, const char *s, size_t n, const yaml_mark_t *pos, int nest) {
@@ -175,17 +183,26 @@ static int expand(loader *L, const char *s, size_t n, const yaml_mark_t *pos, in
             defn = j - def0;
         }
         /* s[j] == '}' */
-        const char *val = sl_vars_get(L->vars, name);
-        if (!val) val = getenv(name);
+        const char *val = sl_vars_get(L->vars, name), *from = "--set";
+        if (!val) val = getenv(name), from = "environment";
+        size_t start = L->sblen;
         if (val) {
             if ((rc = sb_put(L, val, strlen(val)))) return rc;
         } else if (has_def) {
             if (nest >= VAR_MAX_NEST)
                 return at(L, pos, "variable defaults are nested more than %d deep", VAR_MAX_NEST);
             if ((rc = expand(L, s + def0, defn, pos, nest + 1))) return rc;
+            from = "default";
+        } else if (sl_vars_use_hook(L->vars, &(void *){0})) {
+            from = "unset"; /* listing the variables: go on */
         } else {
             return at(L, pos, "variable '%s' is not set", name);
         }
+        void *ud;
+        sl_var_use_fn on_use = sl_vars_use_hook(L->vars, &ud);
+        if (on_use)
+            on_use(ud, L->file, (int)pos->line + 1, (int)pos->column + 1, current_key(L), name,
+                   has_def ? s + def0 : NULL, defn, L->sb + start, L->sblen - start, from);
         i = j + 1;
         lit = i;
     }

@@ -69,6 +69,20 @@ int sl_vars_set(sl_vars *v, const char *name_eq_value);
 /* The --set value of name, or NULL (the environment is not consulted). */
 const char *sl_vars_get(const sl_vars *v, const char *name);
 void sl_vars_free(sl_vars *v);
+/* `sluice vars`: a load with these vars tells fn about every ${...} it
+ * substitutes, in file order: where (the scalar's file:line:col and the map
+ * key it is the value of, "" in a list), the name, the default's text (def,
+ * deflen; def NULL: none), the value used and where it came from ("--set",
+ * "environment", "default", or "unset": with a hook, a variable that is not
+ * set and has no default is reported and reads as "" instead of failing the
+ * load, so that every variable can be listed). A default is only expanded,
+ * and its own references reported, when it is used. */
+typedef void (*sl_var_use_fn)(void *ud, const char *file, int line, int col, const char *key,
+                              const char *name, const char *def, size_t deflen, const char *value,
+                              size_t valuelen, const char *from);
+void sl_vars_on_use(sl_vars *v, sl_var_use_fn fn, void *ud);
+/* The hook set by sl_vars_on_use (fn NULL: none). */
+sl_var_use_fn sl_vars_use_hook(const sl_vars *v, void **ud);
 
 /* ---- loading ---- */
 typedef struct sl_spec sl_spec; /* owns every node and string */

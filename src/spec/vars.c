@@ -19,7 +19,20 @@ typedef struct var {
 struct sl_vars {
     var *v;
     int n, cap;
+    sl_var_use_fn on_use;
+    void *on_use_ud;
 };
+
+void sl_vars_on_use(sl_vars *v, sl_var_use_fn fn, void *ud) {
+    v->on_use = fn;
+    v->on_use_ud = ud;
+}
+
+sl_var_use_fn sl_vars_use_hook(const sl_vars *v, void **ud) {
+    if (!v) return NULL;
+    *ud = v->on_use_ud;
+    return v->on_use;
+}
 
 sl_vars *sl_vars_new(void) { return calloc(1, sizeof(sl_vars)); }
 
