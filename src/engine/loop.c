@@ -380,8 +380,12 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
     R.ingest_base = sl_now_us();
     R.last_status_in = R.t_in;
+    R.s0_in = R.t_in, R.s0_quar = R.t_quar, R.s0_late = R.t_late, R.s0_dup = R.t_dup;
+    /* --once over a backlog, watched on a terminal: a progress line */
+    R.progress = opts->once && opts->status_every_s > 0 && isatty(STDERR_FILENO);
     for (int s = 0; s < p->nsrc; s++)
         if ((rc = sl_input_scan(&p->src[s], err))) goto out;
+    if (R.progress) sl__engine_progress(&R, false); /* the totals before any read */
     if ((rc = open_waiting(&R, &W))) goto out;
     while (!R.stop && !(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
@@ -432,8 +436,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }
         }
-        if (opts->status_every_s > 0 &&
-            now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6))
+        if (R.progress)
+            sl__engine_progress(&R, false);
+        else if (opts->status_every_s > 0 &&
+                 now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6))
             sl__engine_status_line(&R, false);
         if (any) {
             read_signals(&R, &W);
@@ -456,6 +462,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     }
     rc = sl__engine_commit_wait(&R, opts->once);
     if (!rc && opts->once) rc = drain_delivery(&R);
+    if (!rc && R.progress) sl__engine_progress(&R, true);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
     if (!rc)
         sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld",

@@ -43,6 +43,12 @@ typedef struct run {
     /* totals */
     int64_t t_in, t_quar, t_late, t_dup, t_filt, t_drop, t_parse;
     int64_t last_status_us, last_status_in;
+    /* the totals when this process started: status lines say what this
+     * session did and what the pipeline did in all */
+    int64_t s0_in, s0_quar, s0_late, s0_dup;
+    /* --once on a terminal: a progress line (metrics.c) */
+    bool progress;
+    int64_t prog_files0, prog_bytes0, prog_last_us;
     sl_batch *win_out;
     int failed;
     /* freshness: per batch (ingest time, rows) since the last commit; at commit
@@ -127,6 +133,10 @@ void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions
 /* metrics.c */
 void sl__engine_build_metrics(run *R);
 void sl__engine_status_line(run *R, bool final);
+/* --once on a terminal: files and bytes done of the total, rate, ETA, on one
+ * line rewritten in place (at most every 250 ms; final: the last one and a
+ * newline). */
+void sl__engine_progress(run *R, bool final);
 int64_t sl__engine_rss_kb(void);
 /* After a commit: each pending row's freshness into the histogram. */
 void sl__engine_account_freshness(run *R);
