@@ -23,19 +23,19 @@
 #define SAMPLE_READ_MAX (8u << 20) /* bytes read per file when sampling */
 
 typedef struct {
-    const char *path;
+    char path[SL_PATH_MAX]; /* relative: to the pipeline file (spec.h sl_spec_path) */
     const char *pattern;
     int64_t max_files;
     int cleanup; /* sl_dir_cleanup: the words of `cleanup` in its order */
     const sl_node *cleanup_at;
-    const char *archive;
+    char archive[SL_PATH_MAX];
     const sl_node *archive_at;
     int64_t line_timeout; /* µs */
 } dir_conf;
 
 #define B(field) SL_OPT_BIND(dir_conf, field)
 static const sl_opt dir_opts[] = {
-    {"path", SL_OPT_STRING, true, NULL, NULL, "the landing directory", B(path)},
+    {"path", SL_OPT_PATH, true, NULL, NULL, "the landing directory", B(path)},
     {"pattern", SL_OPT_STRING, false, NULL, "*", "file name glob (dot-files are ignored)",
      B(pattern)},
     {"max_files_per_trigger", SL_OPT_INT, false, NULL, "0",
@@ -44,7 +44,7 @@ static const sl_opt dir_opts[] = {
     {"cleanup", SL_OPT_ENUM, false, "none|delete|move", "none",
      "what happens to a file once it is read and committed", B(cleanup),
      SL_OPT_AT(dir_conf, cleanup_at)},
-    {"archive", SL_OPT_STRING, false, NULL, NULL, "where cleanup: move puts finished files",
+    {"archive", SL_OPT_PATH, false, NULL, NULL, "where cleanup: move puts finished files",
      B(archive), SL_OPT_AT(dir_conf, archive_at)},
     {"line_timeout", SL_OPT_DURATION, false, NULL, "1s",
      "a last line without a line end is a record once its file has not grown for this long",
@@ -54,14 +54,14 @@ static const sl_opt dir_opts[] = {
 
 /* A file: the rows of dir but the pattern (the file's name is the pattern). */
 static const sl_opt file_opts[] = {
-    {"path", SL_OPT_STRING, true, NULL, NULL, "the file", B(path)},
+    {"path", SL_OPT_PATH, true, NULL, NULL, "the file", B(path)},
     {"max_files_per_trigger", SL_OPT_INT, false, NULL, "0",
      "files started per read cycle, each slice committed (0: no limit)", B(max_files),
      SL_OPT_RANGE(0, 1000000000)},
     {"cleanup", SL_OPT_ENUM, false, "none|delete|move", "none",
      "what happens to the file once it is read and committed", B(cleanup),
      SL_OPT_AT(dir_conf, cleanup_at)},
-    {"archive", SL_OPT_STRING, false, NULL, NULL, "where cleanup: move puts the finished file",
+    {"archive", SL_OPT_PATH, false, NULL, NULL, "where cleanup: move puts the finished file",
      B(archive), SL_OPT_AT(dir_conf, archive_at)},
     {"line_timeout", SL_OPT_DURATION, false, NULL, "1s",
      "a last line without a line end is a record once its file has not grown for this long",
@@ -85,7 +85,7 @@ static int create(const sl_opt *opts, bool file, const sl_node *n, const sl_sour
     snprintf(what, sizeof what, "source '%s'", env->name);
     dir_conf c;
     if (sl_spec_bind(n, opts, what, &c, err)) return SL_EINVAL;
-    if ((c.cleanup == SL_DIR_CLEANUP_MOVE) != !!c.archive)
+    if ((c.cleanup == SL_DIR_CLEANUP_MOVE) != !!c.archive[0])
         return sl_node_error(err, c.archive_at ? c.archive_at : c.cleanup_at,
                              "%s: cleanup: move and archive go together", what);
     dir_src *d = sl_xcalloc(1, sizeof *d);
@@ -130,7 +130,8 @@ static int dir_open_(void *self, const sl_source_env *env, sl_error *err) {
     sl_dir_set_max_files(d->dir, (int)d->c.max_files);
     sl_dir_set_lines(d->dir, d->c.line_timeout, (size_t)env->max_line_bytes);
     if (d->c.cleanup != SL_DIR_CLEANUP_NONE)
-        rc = sl_dir_set_cleanup(d->dir, (sl_dir_cleanup)d->c.cleanup, d->c.archive, err);
+        rc = sl_dir_set_cleanup(d->dir, (sl_dir_cleanup)d->c.cleanup,
+                                d->c.archive[0] ? d->c.archive : NULL, err);
     return rc;
 }
 

@@ -58,6 +58,7 @@ typedef struct loader {
     size_t nitems, capitems;
     char *sb; /* substitution output */
     size_t sblen, sbcap;
+    bool lead_cli; /* the scalar being expanded starts with a --set/environment value */
 } loader;
 
 static int at(loader *L, const yaml_mark_t *m, const char *fmt, ...)
@@ -198,6 +199,7 @@ static int expand(loader *L, const char *s, size_t n, const yaml_mark_t *pos, in
         } else {
             return at(L, pos, "variable '%s' is not set", name);
         }
+        if (start == 0 && val) L->lead_cli = true; /* from --set or the environment */
         void *ud;
         sl_var_use_fn on_use = sl_vars_use_hook(L->vars, &ud);
         if (on_use)
@@ -296,7 +298,9 @@ static int on_scalar(loader *L, const yaml_event_t *ev) {
         n->str = sl_arena_strdup(L->spec->arena, v, len);
     } else {
         L->sblen = 0;
+        L->lead_cli = false;
         if ((rc = expand(L, v, len, &ev->start_mark, 0))) return rc;
+        n->from_cli = L->lead_cli;
         if (memchr(L->sb, 0, L->sblen))
             return at(L, &ev->start_mark, "a NUL character in a value is not allowed");
         n->str = sl_arena_strdup(L->spec->arena, L->sb, L->sblen);
