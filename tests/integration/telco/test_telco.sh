@@ -52,20 +52,26 @@ reconcile "$REPO/pipelines/telco.yaml" "$TMP/out" "logs_raw metrics_raw dim_enti
 run100=("$SLUICE" run "$REPO/pipelines/telco.yaml" --data "$TMP/out100" --set input="$TMP/in" --set commit_interval=100ms --once --status 0)
 "${run100[@]}" 2>"$TMP/run100a.txt" &
 pid=$!
-for _ in $(seq 600); do
-  n=$(sqlite3 "$TMP/out100/sluice.db" "SELECT count(*) FROM _sluice_events WHERE kind = 'commit'" 2>/dev/null) || n=0
-  [ "${n:-0}" -ge 4 ] && break
+# killed once some pairs are joined and others are pending (the last commit's join stats)
+pending_sql="SELECT coalesce((SELECT json_extract(o.value, '\$.stats.pending') FROM
+  (SELECT details FROM _sluice_events WHERE kind = 'commit' ORDER BY commit_id DESC LIMIT 1),
+  json_each(details, '\$.ops') AS o WHERE json_extract(o.value, '\$.op') = 'gold_entity_health_full/join'), 0)
+  * (SELECT count(*) > 0 FROM gold_entity_health_full)"
+for _ in $(seq 1000); do
+  n=$(sqlite3 "$TMP/out100/sluice.db" "$pending_sql" 2>/dev/null) || n=0
+  [ "${n:-0}" -gt 0 ] && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.02
 done
 killed=no
 kill -9 "$pid" 2>/dev/null && killed=yes
 wait "$pid" 2>/dev/null || true
-read -r pending joined < <(sqlite3 -separator ' ' "$TMP/out100/sluice.db" "SELECT (SELECT count(*) FROM _sluice_events WHERE kind = 'commit'), (SELECT count(*) FROM gold_entity_health_full)" 2>/dev/null) || pending=0
+read -r commits joined < <(sqlite3 -separator ' ' "$TMP/out100/sluice.db" "SELECT (SELECT count(*) FROM _sluice_events WHERE kind = 'commit'), (SELECT count(*) FROM gold_entity_health_full)" 2>/dev/null) || commits=0
+pending=$(sqlite3 "$TMP/out100/sluice.db" "$pending_sql" 2>/dev/null) || pending=0
 "${run100[@]}" 2>"$TMP/run100b.txt" || fail "the run after SIGKILL failed: $(tail -3 "$TMP/run100b.txt")"
 bash "$REPO/tests/integration/telco/compare.sh" "$TMP/out100/sluice.db" "$TMP/expected.db" "$crit_spec" "$full_spec" ||
-  fail "commit_interval 100ms, SIGKILL (killed: $killed after $pending commits) and restart: the streaming entity health differs from the reference"
-ok "telco, commits every 100 ms, SIGKILL after $pending commits and $joined joined rows (killed: $killed) and restart: gold_entity_health_full equals the reference"
+  fail "commit_interval 100ms, SIGKILL (killed: $killed after $commits commits) and restart: the streaming entity health differs from the reference"
+ok "telco, commits every 100 ms, SIGKILL after $commits commits with $joined joined rows and $pending pending pairs (killed: $killed) and restart: gold_entity_health_full equals the reference"
 read -r silver p5 p1h e5 < <(sqlite3 -separator ' ' "$TMP/out100/sluice.db" "SELECT (SELECT count(*) FROM silver_metrics_validated),
   (SELECT sum(samples) FROM gold_performance_5min), (SELECT sum(samples) FROM gold_performance_1h), (SELECT sum(samples) FROM gold_entity_metrics_5min)")
 [ "$p5" = "$silver" ] && [ "$p1h" = "$silver" ] && [ "$e5" = "$silver" ] ||
