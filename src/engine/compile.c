@@ -46,9 +46,12 @@ static const sl_opt top_opts[] = {
 };
 
 static const sl_opt table_opts[] = {
-    {"from", SL_OPT_LIST, true, NULL, NULL,
+    {"from", SL_OPT_LIST, false, NULL, NULL,
      "a source or another table, or a list of them (a union: the columns of the first, which every "
-     "other input must have)"},
+     "other input must have); a table has from or join"},
+    {"join", SL_OPT_MAP, false, NULL, NULL,
+     "instead of from: the final rows of two windows of the same size joined on window_start and "
+     "keys: {left, right, on, how, right_columns}"},
     {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)",
      "a union: an input that sent no rows for this long stops holding the table's watermark back"},
     {"layer", SL_OPT_ENUM, false, "bronze|silver|gold", "silver", "medallion layer"},
@@ -498,11 +501,103 @@ static const char *input_name(const sl_pipeline *p, const table_input *in) {
     return in->source >= 0 ? p->src[in->source].name : p->t[in->table].name;
 }
 
+/* `join: {left, right, ...}` instead of from: inputs[0] is the left table, inputs[1] the right
+ * (both tables, not sources); the edges make the join table a child of both. */
+static int build_join_inputs(sl_pipeline *p, int i, const sl_node *jn, const sl_node *from,
+                             sl_error *err) {
+    table *t = &p->t[i];
+    if (!jn) return sl_node_error(err, t->node, "table '%s': missing key 'from'", t->name);
+    if (from)
+        return sl_node_error(err, from, "table '%s': a table has from or join, not both", t->name);
+    const sl_node *side[2];
+    if (sl_wjoin_inputs(jn, &side[0], &side[1], err)) return SL_EINVAL;
+    t->ninputs = 0;
+    for (int j = 0; j < 2; j++) {
+        table_input *in = &t->inputs[t->ninputs++];
+        resolve_input(p, side[j], in);
+        if (in->table < 0)
+            return sl_node_error(err, side[j], "table '%s': join: '%s' is not a table", t->name,
+                                 side[j]->str);
+        if (in->table == i)
+            return sl_node_error(err, side[j], "table '%s' reads from itself (cycle)", t->name);
+    }
+    if (t->inputs[0].table == t->inputs[1].table)
+        return sl_node_error(err, side[1], "table '%s': join: left and right are the same table",
+                             t->name);
+    return 0;
+}
+
+/* The window size (µs) of the nearest window ancestor of table ti: its own window or rollup,
+ * else its first input's (a join's is its left's). 0 with the message in err when there is
+ * none, or when the window's final rows may come again (late: update). */
+static int64_t window_size_of(const sl_pipeline *p, int ti, const sl_node *at, sl_error *err) {
+    for (int depth = 0; depth < SL_MAX_TABLES; depth++) {
+        const table *t = &p->t[ti];
+        const sl_node *w = sl_node_get(t->node, "window");
+        const sl_node *r = sl_node_get(t->node, "rollup");
+        const sl_node *sz = w ? sl_node_get(w, "size") : r ? sl_node_get(r, "size") : NULL;
+        if (sz) {
+            const sl_node *late = sl_node_get(w, "late");
+            if (late && late->str && !strcmp(late->str, "update"))
+                return sl_node_error(err, late,
+                                     "window '%s' has late: update (final rows may come again), "
+                                     "which a join cannot take",
+                                     t->name),
+                       0;
+            int64_t us = 0;
+            sl_error e = {0};
+            if (sl_node_duration(sz, "size", &us, &e) || us <= 0)
+                return sl_node_error(err, at, "join: the window size of '%s' is not a duration",
+                                     t->name),
+                       0;
+            return us;
+        }
+        if (t->ninputs < 1 || t->inputs[0].table < 0) break;
+        ti = t->inputs[0].table;
+    }
+    return sl_node_error(err, at, "join: '%s' does not read from a window table", p->t[ti].name), 0;
+}
+
+/* A join table: its two inputs' windows, the wjoin, and the rows it emits as the table's input. */
+static int compile_join(sl_pipeline *p, table *t, sl_error *err) {
+    const sl_node *jn = sl_node_get(t->node, "join");
+    const char *own[] = {"window", "rollup"};
+    for (int k = 0; k < 2; k++)
+        if (sl_node_get(t->node, own[k]))
+            return sl_node_error(err, sl_node_get(t->node, own[k]),
+                                 "table '%s': a join table has no %s (put it in a table reading "
+                                 "the join)",
+                                 t->name, own[k]);
+    const sl_node *side[2];
+    if (sl_wjoin_inputs(jn, &side[0], &side[1], err)) return SL_EINVAL;
+    int64_t size[2];
+    for (int j = 0; j < 2; j++)
+        if (!(size[j] = window_size_of(p, t->inputs[j].table, side[j], err))) return SL_EINVAL;
+    if (size[0] != size[1])
+        return sl_node_error(err, side[1],
+                             "table '%s': join: '%s' comes from a window of %lld s, '%s' from one "
+                             "of %lld s (both must be the same)",
+                             t->name, side[0]->str, (long long)(size[0] / SL_US_PER_SEC),
+                             side[1]->str, (long long)(size[1] / SL_US_PER_SEC));
+    t->wjoin = sl_wjoin_create(jn, &p->t[t->inputs[0].table].out, &p->t[t->inputs[1].table].out,
+                               size[0], err);
+    if (!t->wjoin) return SL_EINVAL;
+    t->in = *sl_wjoin_schema(t->wjoin);
+    t->join_out.source = t->join_out.table = -1;
+    t->join_out.identity = true;
+    return 0;
+}
+
 /* Resolves `from` and orders the tables so that each comes after what it reads. */
 static int build_graph(sl_pipeline *p, sl_error *err) {
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         const sl_node *from = sl_node_get(t->node, "from");
+        const sl_node *jn = sl_node_get(t->node, "join");
+        if (jn || !from) { /* a window-window join reads its two tables (wjoin.h) */
+            if (build_join_inputs(p, i, jn, from, err)) return SL_EINVAL;
+            continue;
+        }
         int n = sl_node_list_len(from);
         if (n == 0) return sl_node_error(err, from, "table '%s': from names no input", t->name);
         if (n > SL_MAX_INPUTS)
@@ -546,6 +641,7 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
             for (int i = 0; i < p->nt; i++)
                 if (!done[i]) {
                     const sl_node *from = sl_node_get(p->t[i].node, "from");
+                    if (!from) from = sl_node_get(p->t[i].node, "join");
                     return sl_node_error(
                         err, from,
                         "cycle in the table graph: '%s' reads from '%s', which depends on '%s'",
@@ -1033,10 +1129,11 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         if (rt && sl_node_duration(rt, "retention", &t->retention_us, err)) goto fail;
         const sl_node *it = sl_node_get(t->node, "idle_timeout");
         if (it && sl_node_duration(it, "idle_timeout", &t->idle_timeout_us, err)) goto fail;
-        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup")) &&
+        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup") ||
+             sl_node_get(t->node, "join")) &&
             t->store == STORE_LAKE) {
             sl_node_error(err, st ? st : t->node,
-                          "a window table is stored in sqlite (upserts), not the lake");
+                          "a window or join table is stored in sqlite (upserts), not the lake");
             goto fail;
         }
     }
@@ -1045,7 +1142,8 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         table *t = &p->t[p->order[k]];
         t->in = t->inputs[0].source >= 0 ? p->src[t->inputs[0].source].schema
                                          : p->t[t->inputs[0].table].out;
-        if (map_inputs(p, t, err)) goto fail;
+        if (sl_node_get(t->node, "join") ? compile_join(p, t, err) : map_inputs(p, t, err))
+            goto fail;
         if (compile_table(p, t, err)) goto fail;
         if (compile_sinks(p, t, err)) goto fail;
     }
@@ -1149,6 +1247,7 @@ static void pipeline_free_contents(sl_pipeline *p) {
         for (int s = 0; s < t->nsteps; s++)
             if (t->steps[s].self) t->steps[s].def->destroy(t->steps[s].self);
         sl_window_free(t->win);
+        sl_wjoin_free(t->wjoin);
         sl_batch_free(t->work);
         sl_batch_free(t->mapped);
         free(t->view);
@@ -1204,7 +1303,10 @@ static const char *store_name(int s) {
 static void print_children(const sl_pipeline *p, int ti, int depth, FILE *out) {
     const table *t = &p->t[ti];
     fprintf(out, "%*s-> %s  [%s, %s%s]", depth * 4, "", t->name, layer_name(t->layer),
-            store_name(t->store), t->win ? ", window" : "");
+            store_name(t->store),
+            t->win     ? ", window"
+            : t->wjoin ? ", join"
+                       : "");
     if (t->nsteps) {
         fprintf(out, "  steps:");
         for (int s = 0; s < t->nsteps; s++)

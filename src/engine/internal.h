@@ -12,6 +12,7 @@
 #include "alert/alert.h"
 #include "ops/op.h"
 #include "ops/window.h"
+#include "ops/wjoin.h"
 #include "expr/expr.h"
 #include "sinks/sink.h"
 #include "store/store.h"
@@ -68,6 +69,12 @@ typedef struct table {
     sl_window *win;
     int win_since_full; /* commits since win's last full snapshot */
     bool is_rollup;     /* win is fed by merges from the parent window */
+    /* `join:` (a window-window join): inputs[0] is the left, inputs[1] the right; their final
+     * rows are held in wjoin and come out at commit (graph.c), through the steps as rows of
+     * join_out (t->in = the join's schema) */
+    sl_wjoin *wjoin;
+    table_input join_out;
+    int join_since_full;
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
