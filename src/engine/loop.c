@@ -458,6 +458,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             sl__engine_status_line(&R, false);
         if (any) {
             read_signals(&R, &W);
+            /* tests: SLUICE_TEST_REFRESH_SLOW_MS=N makes each turn of a
+             * refresh that read something N ms longer (to kill it halfway) */
+            if (opts->refresh && getenv("SLUICE_TEST_REFRESH_SLOW_MS"))
+                usleep((useconds_t)atoi(getenv("SLUICE_TEST_REFRESH_SLOW_MS")) * 1000);
             continue;
         }
         if (opts->once) {

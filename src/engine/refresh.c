@@ -181,7 +181,14 @@ int sl__engine_maybe_swap(run *R) {
     /* resumes from the directory now at R->dir (the new state, or the old
      * one when the exchange failed), as a restart would */
     rc = sl__engine_reopen(R);
-    answer(R->dir, rc && swapped ? "ok (the live process failed to reopen it)\n" : msg);
+    if (rc && swapped) {
+        char m[PATH_MAX + 256];
+        snprintf(m, sizeof m, "%.*s; but process %ld stopped: it could not open the new state",
+                 (int)strcspn(msg, "\n"), msg, (long)getpid());
+        answer(R->dir, m);
+    } else {
+        answer(R->dir, msg);
+    }
     if (rc) return rc;
     sl__engine_build_metrics(R);
     if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);
@@ -322,6 +329,9 @@ int sl_pipeline_refresh(sl_pipeline *p, const sl_refresh_opts *o, sl_error *err)
         rc = sl_error_set(err, rc, "rebuilding in %s: %s (%s is unchanged)", nd, err->msg, dir);
         goto out;
     }
+    /* the run's sinks keep their lakes locked until the pipeline is rebuilt:
+     * the live process opens them after the switch */
+    if ((rc = sl_pipeline_reload(p, err))) goto out;
     if (o->stop && *o->stop) {
         rc = sl_error_set(err, SL_EIO, "interrupted: %s is unchanged", dir);
         goto out;
