@@ -5,6 +5,7 @@
  *   sluice query PIPELINE [--data DIR] [--set k=v]... [--format table|csv|json] "SQL"
  *   sluice validate PIPELINE [--set k=v]...
  *   sluice lineage PIPELINE [--set k=v]...
+ *   sluice refresh PIPELINE [--data DIR] [--set k=v]... [--status SECONDS]
  *   sluice alert test [CHANNEL] PIPELINE [--set k=v]...
  *   sluice gen FLAVOR [options]
  *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C]
@@ -64,6 +65,7 @@ static void usage(FILE *out) {
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
+        "  sluice refresh PIPELINE [--data DIR] [--set NAME=VALUE]... [--status SECONDS]\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
         "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
@@ -145,6 +147,32 @@ static const char *cmd_help_text(const char *cmd) {
                "  can be bound), that the store is writable, and that every alert channel "
                "answers\n  (a test notification). One line per check; exit 0 all ok, 1 a check "
                "failed,\n  2 bad usage or pipeline file.\n";
+    if (!strcmp(cmd, "refresh"))
+        return "usage: sluice refresh PIPELINE [--data DIR] [--set N=V]... [--status SECONDS] "
+               "[--store sqlite]\n"
+               "  Full refresh: rebuilds every table from the beginning of the landing files "
+               "into DIR.refresh\n"
+               "  beside the data directory DIR, then switches to it atomically; the replaced "
+               "state is kept\n"
+               "  as DIR.previous-TIME. While `sluice run` serves DIR, it keeps running and "
+               "switches at a\n"
+               "  commit boundary, then reads on from the new state's positions. With no "
+               "process on DIR the\n"
+               "  result is that of `sluice run --once` from scratch. A crash or Ctrl-C leaves "
+               "DIR as it was;\n"
+               "  the next refresh starts over. Refused (exit 2) for sources that cannot be read "
+               "again from\n"
+               "  the beginning (kafka, syslog, http, http_poll, mqtt, cleanup: delete|move), "
+               "sinks writing to\n"
+               "  other systems (kafka, postgresql) and PostgreSQL stores. docs/operations.md, "
+               "\"Full refresh\".\n"
+               "  --data DIR      the data directory (default data/<pipeline>)\n"
+               "  --set N=V       set a ${N} variable of the pipeline file\n"
+               "  --status S      progress: a status line every S seconds (default 5; 0 = off)\n"
+               "  Exit codes: 0 switched, 1 failed or interrupted (DIR unchanged), 2 bad usage, "
+               "pipeline\n"
+               "  file or a pipeline that cannot be refreshed, 3 a `fail` expectation stopped "
+               "the rebuild.\n";
     if (!strcmp(cmd, "lineage"))
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, "
                "tables and views.\n";
@@ -360,6 +388,20 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sl_pipeline_print_lineage(p, stdout);
     } else if (!strcmp(cmd, "check")) {
         code = sl_pipeline_check(p, c.data, stdout);
+    } else if (!strcmp(cmd, "refresh")) {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGXFSZ, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        sl_refresh_opts o = {.data_dir = c.data, .status_every_s = c.status, .stop = &g_stop};
+        int rc2 = sl_pipeline_refresh(p, &o, &err);
+        if (rc2) {
+            fprintf(stderr, "sluice refresh: %s\n", err.msg);
+            code = rc2 == SL_EINVAL ? 2 : sl_exit_code(rc2);
+            if (code == 0) code = 1;
+        }
     } else if (!strcmp(cmd, "query")) {
         const char *pg = sl_pipeline_store_url(p);
         if (pg ? sl_pg_query(pg, c.positional[1], fmt, stdout, &err)
@@ -876,7 +918,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "help")) return cmd_help(argc - 1, argv + 1);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") ||
-        !strcmp(cmd, "lineage") || !strcmp(cmd, "check"))
+        !strcmp(cmd, "refresh") || !strcmp(cmd, "lineage") || !strcmp(cmd, "check"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
     if (!strcmp(cmd, "vars")) return cmd_vars(argc - 1, argv + 1);

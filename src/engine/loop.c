@@ -71,7 +71,7 @@ static int server_connection_hook(void *ud, sqlite3 *db) {
 
 static int start_server(run *R) {
     const char *listen = R->opts->listen ? R->opts->listen : R->p->listen;
-    if (!listen) return 0;
+    if (!listen || R->opts->refresh) return 0; /* a refresh: the live process serves */
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/sluice.db", R->dir);
     const char *token = R->p->token;
@@ -141,6 +141,12 @@ static int evolve_schema(run *R, source *src) {
     if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
     if ((rc = sl__engine_commit_wait(R, false))) return rc;
     if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
+    return sl__engine_reopen(R);
+}
+
+int sl__engine_reopen(run *R) {
+    sl_pipeline *p = R->p;
+    int rc;
     R->closing = true;
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
@@ -161,7 +167,7 @@ static int evolve_schema(run *R, source *src) {
  * with its own connection; the engine applies its results in each commit. */
 int sl__engine_start_delivery(run *R) {
     const sl_channels *ch = sl_alerts_channels(R->p->alerts);
-    if (!ch || R->deliverer) return 0;
+    if (!ch || R->deliverer || R->opts->refresh) return 0;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/sluice.db", R->dir);
     R->deliverer = sl_deliverer_start(path, ch, R->p->name, R->err);
@@ -224,6 +230,26 @@ static int drain_delivery(run *R) {
         if (!pending || sl_monotonic_us() >= until || (R->opts->stop && *R->opts->stop)) break;
         usleep(50000);
     }
+    if (!rc) rc = sl_store_commit(R->store, R->err);
+    if (!rc) rc = sl_store_begin(R->store, R->err);
+    return rc;
+}
+
+/* A refresh's notifications are history the live state already sent:
+ * marked 'refreshed' (the delivery thread sends only 'pending' rows). */
+static int mark_refreshed(run *R) {
+    sqlite3 *db = sl_store_db(R->store);
+    sqlite3_stmt *q;
+    bool has = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                           "'_sluice_outbox'",
+                           -1, &q, NULL) == SQLITE_OK)
+        has = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    if (!has) return 0;
+    int rc = sl_store_exec(
+        R->store, "UPDATE _sluice_outbox SET state = 'refreshed' WHERE state = 'pending'", R->err);
     if (!rc) rc = sl_store_commit(R->store, R->err);
     if (!rc) rc = sl_store_begin(R->store, R->err);
     return rc;
@@ -363,7 +389,9 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     int rc = 0;
     /* before any thread starts (Kafka, listeners, the server): they inherit
      * the blocked signals, so SIGINT/SIGTERM only ever reach the signalfd */
+    R.lock_fd = -1;
     if (opts->signals && (W.sig = sl_signalfd_open(err)) < 0) return err->code;
+    if (!opts->refresh && (rc = sl__engine_lock_run(&R))) goto out;
     if ((rc = sl__engine_setup(&R))) goto out;
     if ((rc = sl__engine_start_delivery(&R))) goto out;
     R.last_input_commit_wall_us = R.last_alert_tick_us = sl_now_us();
@@ -436,6 +464,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }
         }
+        if (!opts->once && (rc = sl__engine_maybe_swap(&R))) goto out;
         if (R.progress)
             sl__engine_progress(&R, false);
         else if (opts->status_every_s > 0 &&
@@ -443,6 +472,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             sl__engine_status_line(&R, false);
         if (any) {
             read_signals(&R, &W);
+            /* tests: SLUICE_TEST_REFRESH_SLOW_MS=N makes each turn of a
+             * refresh that read something N ms longer (to kill it halfway) */
+            if (opts->refresh && getenv("SLUICE_TEST_REFRESH_SLOW_MS"))
+                usleep((useconds_t)atoi(getenv("SLUICE_TEST_REFRESH_SLOW_MS")) * 1000);
             continue;
         }
         if (opts->once) {
@@ -460,7 +493,8 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         /* idle: wait for a source's descriptor, the tick or a signal */
         if ((rc = wait_for_input(&R, &W))) goto out;
     }
-    rc = sl__engine_commit_wait(&R, opts->once);
+    rc = sl__engine_commit_wait(&R, opts->once && !opts->keep_open);
+    if (!rc && opts->refresh) rc = mark_refreshed(&R);
     if (!rc && opts->once) rc = drain_delivery(&R);
     if (!rc && R.progress) sl__engine_progress(&R, true);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
@@ -480,5 +514,6 @@ out:
     free(R.metrics);
     if (R.store) sl_store_close(R.store);
     close_waiting(&W);
+    sl__engine_unlock_run(&R);
     return rc;
 }

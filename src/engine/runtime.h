@@ -82,6 +82,10 @@ typedef struct run {
     sl_deliverer *deliverer;
     int64_t last_input_commit_wall_us; /* checkpoint age: the last commit that carried input */
     int64_t last_alert_tick_us;
+    /* refresh.c: the run lock beside the data directory, and the last look
+     * for a switch request of `sluice refresh` */
+    int lock_fd;
+    int64_t last_swap_check_us;
 } run;
 
 /* graph.c */
@@ -129,6 +133,20 @@ void sl__engine_drop_parts(run *R, const char *const *partitions, int n);
 
 /* loop.c: source callback: partitions are being revoked */
 void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions, int n);
+
+/* refresh.c */
+/* Takes the run lock (DIR.lock beside the data directory R->dir): one
+ * process runs a pipeline on a directory; `sluice refresh` finds it by it. */
+int sl__engine_lock_run(run *R);
+void sl__engine_unlock_run(run *R);
+/* Called between commits: when `sluice refresh` asked for a switch, commits,
+ * closes everything, exchanges the directories, and resumes from the new
+ * state. Returns 0 (also when the request was refused: the refresh is told
+ * why), or an error that stops the run. */
+int sl__engine_maybe_swap(run *R);
+/* Closes the sources, the delivery thread and the store; rebuilds the
+ * pipeline and opens it all again on R->dir (loop.c; as a restart would). */
+int sl__engine_reopen(run *R);
 
 /* metrics.c */
 void sl__engine_build_metrics(run *R);

@@ -50,6 +50,10 @@ typedef struct sl_sink_def {
     const char *name;
     const sl_opt *opts; /* may be NULL: no options */
     const char *help;
+    /* Writes to another system (a Kafka topic, a PostgreSQL table), not into
+     * the data directory: `sluice refresh` refuses such a table, as rebuilding
+     * it would send every row again. */
+    bool external;
     /* Compile time: binds the options (arg NULL: none given) and checks them
      * against env->schema. */
     int (*create)(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err);

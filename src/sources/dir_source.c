@@ -297,11 +297,22 @@ static int dir_check(void *self, char *detail, size_t cap) {
     return 0;
 }
 
+/* `sluice refresh`: the files are read again from their start, unless
+ * cleanup deletes or moves them once read. */
+static bool dir_replayable(void *self, char *why, size_t cap) {
+    dir_src *d = self;
+    if (d->c.cleanup == SL_DIR_CLEANUP_NONE) return true;
+    snprintf(why, cap, "cleanup: %s removes files once read from %s",
+             d->c.cleanup == SL_DIR_CLEANUP_MOVE ? "move" : "delete", d->path);
+    return false;
+}
+
 #define DIR_CALLBACKS                                                                              \
     .destroy = dir_destroy, .open = dir_open_, .close = dir_close_, .scan = dir_scan_,             \
     .read = dir_read, .part_names = dir_part_names, .each_position = dir_each_position,            \
     .committed = dir_committed, .done = dir_done, .fd = dir_fd, .stats = dir_stats,                \
-    .read_head = dir_read_head, .sample = dir_sample, .describe = dir_describe, .check = dir_check
+    .read_head = dir_read_head, .sample = dir_sample, .describe = dir_describe,                    \
+    .check = dir_check, .replayable = dir_replayable
 
 const sl_source_def sl_source_dir = {
     .name = "dir",
