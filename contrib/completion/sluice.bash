@@ -5,7 +5,7 @@ _sluice() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     cword=$COMP_CWORD
-    local cmds="run query validate lineage vars check alert gen parse kafka-mock help"
+    local cmds="run query refresh validate lineage vars check alert gen parse kafka-mock help"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
         return
@@ -27,6 +27,7 @@ _sluice() {
     case "$cmd" in
         run) opts="--data --set --once --status --listen --instance --store --help" ;;
         query) opts="--data --set --format --store --help" ;;
+        refresh) opts="--data --set --status --store --help" ;;
         validate|lineage) opts="--set --help" ;;
         vars) opts="--set --format --help" ;;
         check) opts="--data --set --help" ;;
