@@ -58,7 +58,7 @@ static void usage(FILE *out) {
         "sluice %s - real-time streaming pipelines in one binary\n\n"
         "usage:\n"
         "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] "
-        "[--listen ADDR] [--store URL]\n"
+        "[--listen ADDR] [--store URL] [--watch-config]\n"
         "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] "
         "[--store URL] \"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
@@ -86,7 +86,7 @@ typedef struct {
     bool infer;
     const char *positional[4];
     int npos;
-    bool once;
+    bool once, watch_config;
     double status;
     sl_vars *vars;
 } cli;
@@ -117,7 +117,13 @@ static const char *cmd_help_text(const char *cmd) {
                "  --store URL     sqlite, or postgresql://USER@HOST:PORT/DB: where the pipeline's "
                "sqlite\n"
                "                  tables are kept (overrides its store:; the password from "
-               "${VAR} or ~/.pgpass)\n";
+               "${VAR} or ~/.pgpass)\n"
+               "  --watch-config  reload the pipeline file when it changes (as SIGHUP does): "
+               "views, dashboard,\n"
+               "                  alerts, expectations, lookups and new tables apply at once; "
+               "a change that\n"
+               "                  would invalidate state (a window's keys, a dedupe key) is "
+               "refused and logged\n";
     if (!strcmp(cmd, "query"))
         return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] "
                "[--store URL] \"SQL\"\n"
@@ -250,6 +256,7 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         {"infer", no_argument, 0, 'I'},
         {"instance", required_argument, 0, 'i'},
         {"store", required_argument, 0, 'T'},
+        {"watch-config", no_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
     /* clang-format on */
@@ -271,6 +278,9 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
             break;
         case 'o':
             c->once = true;
+            break;
+        case 'W':
+            c->watch_config = true;
             break;
         case 'f':
             c->format = optarg;
@@ -425,7 +435,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
                          .stop = &g_stop,
                          .signals = true,
                          .listen = c.listen,
-                         .instance = c.instance};
+                         .instance = c.instance,
+                         .watch_config = c.watch_config};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
             /* the message may quote a record (a `fail` expectation): escaped */

@@ -25,7 +25,7 @@ _sluice() {
     esac
     local opts=""
     case "$cmd" in
-        run) opts="--data --set --once --status --listen --instance --store --help" ;;
+        run) opts="--data --set --once --status --listen --instance --store --watch-config --help" ;;
         query) opts="--data --set --format --store --help" ;;
         refresh) opts="--data --set --status --store --help" ;;
         validate|lineage) opts="--set --help" ;;

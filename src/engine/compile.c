@@ -860,6 +860,8 @@ sl_pipeline *sl_pipeline_load_store(const char *path, const sl_vars *vars, const
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
     snprintf(p->base_dir, sizeof p->base_dir, "%s", dirname(tmp));
+    p->vars =
+        vars; /* the caller keeps them for the pipeline's life: a reload reads the file again */
     p->spec = sl_spec_load(path, vars, err);
     if (!p->spec) goto fail;
     const sl_node *root = sl_spec_root(p->spec);
@@ -873,6 +875,13 @@ fail:
     return NULL;
 }
 
+char *sl_pipeline_node_json(const sl_node *n) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (n) node_json(n, &buf, &len, &cap);
+    return buf ? buf : sl_xstrdup("null");
+}
+
 static void pipeline_free_contents(sl_pipeline *p);
 
 int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
@@ -883,6 +892,7 @@ int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
     q->spec = p->spec, q->base_spec = p->base_spec, q->merged = p->merged;
     memcpy(q->resolved, p->resolved, sizeof q->resolved);
     memcpy(q->store_override, p->store_override, sizeof q->store_override);
+    q->vars = p->vars;
     q->nresolved = p->nresolved;
     const sl_node *root = q->merged ? q->merged : sl_spec_root(q->spec);
     if (pipeline_compile(q, root, err)) {

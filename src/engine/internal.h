@@ -149,6 +149,9 @@ struct source {
     int64_t records_in, parse_errors;
 };
 
+/* compile.c: a spec subtree as JSON text (numbers bare, the rest strings),
+ * malloc'd; "null" for NULL. Two option maps are equal when these are. */
+char *sl_pipeline_node_json(const sl_node *n);
 /* compile.c: what a table's sinks are told about it (run-time fields unset). */
 void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env);
 
@@ -230,7 +233,8 @@ struct sl_pipeline {
      * postgresql:// URL (top-level store:, or store_override from --store) */
     char store_url[2048];
     char store_override[2048];
-    sl_alerts *alerts; /* alerts: (NULL: none) */
+    sl_alerts *alerts;   /* alerts: (NULL: none) */
+    const sl_vars *vars; /* what it was loaded with (a reload loads the file again with them) */
 };
 
 #define SL_PART_COLUMN "_part"

@@ -265,7 +265,7 @@ static int mark_refreshed(run *R) {
 #define POLL_MS 50
 #define ONCE_POLL_MS 5 /* --once: how often "done" is asked while sources find nothing */
 #define MAX_WAIT_MS 200
-enum { TAG_SIGNAL = 1u << 30, TAG_TICK };
+enum { TAG_SIGNAL = 1u << 30, TAG_TICK, TAG_CONFIG };
 
 typedef struct waiting {
     sl_evloop *ev;
@@ -300,8 +300,9 @@ static void close_waiting(waiting *W) {
 static void read_signals(run *R, waiting *W) {
     if (W->sig < 0) return;
     for (int sig; (sig = sl_signalfd_read(W->sig));) {
-        if (sig == SIGHUP) { /* a closed terminal, or a habit: never a reason to stop */
-            sl_log_warn("SIGHUP: ignored (reload is not supported yet)", "\"signal\":%d", sig);
+        if (sig == SIGHUP) { /* `systemctl reload`: never a reason to stop (reload.c) */
+            sl_log_info("SIGHUP: reloading the pipeline file", "\"signal\":%d", sig);
+            R->reload_requested = true;
             continue;
         }
         sl_log_info("signal: stopping", "\"signal\":%d", sig);
@@ -341,6 +342,8 @@ static int wait_for_input(run *R, waiting *W) {
     for (int i = 0; i < n; i++) {
         if (tags[i] == TAG_TICK)
             sl_timerfd_drain(W->tick);
+        else if (tags[i] == TAG_CONFIG)
+            sl__engine_config_event(R);
         else if (tags[i] == TAG_SIGNAL)
             read_signals(R, W);
     }
@@ -384,6 +387,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.ctx.max_event_time = INT64_MIN;
     R.ctx.watermark = INT64_MIN;
     waiting W = {.sig = -1, .tick = -1};
+    R.config_fd = -1;
     R.waiting = &W;
     R.poll_signals = poll_signals;
     int rc = 0;
@@ -415,6 +419,11 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         if ((rc = sl_input_scan(&p->src[s], err))) goto out;
     if (R.progress) sl__engine_progress(&R, false); /* the totals before any read */
     if ((rc = open_waiting(&R, &W))) goto out;
+    if (opts->watch_config && !opts->once && (R.config_fd = sl__engine_watch_config(&R)) >= 0 &&
+        sl_evloop_add(W.ev, R.config_fd, TAG_CONFIG, err)) {
+        rc = err->code;
+        goto out;
+    }
     while (!R.stop && !(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
         R.mono_us = sl_monotonic_us();
@@ -465,6 +474,11 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             }
         }
         if (!opts->once && (rc = sl__engine_maybe_swap(&R))) goto out;
+        /* a changed file is applied once it has been quiet for 200 ms (an
+         * editor may write it in steps) */
+        if (R.config_changed_us && R.mono_us - R.config_changed_us >= 200000)
+            R.config_changed_us = 0, R.reload_requested = true;
+        if (R.reload_requested && !opts->once && (rc = sl__engine_reload(&R))) goto out;
         if (R.progress)
             sl__engine_progress(&R, false);
         else if (opts->status_every_s > 0 &&
@@ -514,6 +528,7 @@ out:
     free(R.metrics);
     if (R.store) sl_store_close(R.store);
     close_waiting(&W);
+    if (R.config_fd >= 0) close(R.config_fd);
     sl__engine_unlock_run(&R);
     return rc;
 }

@@ -35,6 +35,8 @@ typedef struct sl_run_opts {
     /* with once: the last commit leaves the windows open, as a live run that
      * stops does, so a live process can resume from the state */
     bool keep_open;
+    /* reload the pipeline file when it changes (as on SIGHUP; reload.c) */
+    bool watch_config;
 } sl_run_opts;
 
 /* Exit codes (documented in README): */

@@ -46,6 +46,11 @@ typedef struct run {
     /* the totals when this process started: status lines say what this
      * session did and what the pipeline did in all */
     int64_t s0_in, s0_quar, s0_late, s0_dup;
+    /* SIGHUP or a changed file with --watch-config: reload at the next turn
+     * (reload.c); config_fd: the inotify descriptor of --watch-config */
+    bool reload_requested;
+    int config_fd;
+    int64_t config_changed_us; /* debounce: an editor writes in several steps */
     /* --once on a terminal: a progress line (metrics.c) */
     bool progress;
     int64_t prog_files0, prog_bytes0, prog_last_us;
@@ -147,6 +152,19 @@ int sl__engine_maybe_swap(run *R);
 /* Closes the sources, the delivery thread and the store; rebuilds the
  * pipeline and opens it all again on R->dir (loop.c; as a restart would). */
 int sl__engine_reopen(run *R);
+
+/* reload.c: SIGHUP / --watch-config. Loads the pipeline file again; when
+ * every piece of state (windows, rollups, joins, stateful steps) keeps its id
+ * and its options, commits and goes on with the new pipeline from the same
+ * state (positions, windows, keys); otherwise logs what would invalidate
+ * state and keeps the old pipeline. Returns nonzero only on a failure of the
+ * running pipeline itself. */
+int sl__engine_reload(run *R);
+/* --watch-config: an inotify descriptor on the pipeline file's directory (and
+ * its base file's), -1 on failure (logged); sl__engine_config_event reads it
+ * and sets R->config_changed_us when one of the files changed. */
+int sl__engine_watch_config(run *R);
+void sl__engine_config_event(run *R);
 
 /* metrics.c */
 void sl__engine_build_metrics(run *R);

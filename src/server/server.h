@@ -87,6 +87,9 @@ void sl_server_set_not_ready(sl_server *s, const char *reason);
  * when returned, SSE streams end (clients reconnect); new requests open the
  * new file. Thread-safe. */
 void sl_server_reopen(sl_server *s);
+/* A reloaded pipeline file (SIGHUP): the dashboard and lineage JSON are
+ * replaced (copied; NULL: none) for the next requests. Thread-safe. */
+void sl_server_set_pages(sl_server *s, const char *dashboard_json, const char *lineage_json);
 /* Ends SSE streams, stops the threads, closes connections, frees s. NULL is fine. */
 void sl_server_stop(sl_server *s);
 
