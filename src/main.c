@@ -64,6 +64,7 @@ static void usage(FILE *out) {
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
+        "  sluice test PIPELINE [--tests FILE] [--case NAME] [--set NAME=VALUE]... [--verbose]\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice refresh PIPELINE [--data DIR] [--set NAME=VALUE]... [--status SECONDS]\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
@@ -86,7 +87,8 @@ typedef struct {
     bool infer;
     const char *positional[4];
     int npos;
-    bool once, watch_config;
+    bool once, watch_config, verbose;
+    const char *tests, *case_name;
     double status;
     sl_vars *vars;
 } cli;
@@ -132,6 +134,22 @@ static const char *cmd_help_text(const char *cmd) {
                "there, in a\n"
                "  read-only transaction with a 30 s statement timeout (lake tables are not "
                "visible there).\n";
+    if (!strcmp(cmd, "test"))
+        return "usage: sluice test PIPELINE [--tests FILE] [--case NAME] [--set N=V]... "
+               "[--verbose]\n"
+               "  Runs the test cases beside the pipeline (NAME.tests.yaml, or --tests FILE): "
+               "records per\n"
+               "  source, expected rows per table and expected quarantined records "
+               "(docs/testing.md).\n"
+               "  Each case runs --once without a store on disk (in memory, removed after); "
+               "every source\n"
+               "  reads the case's records with its own format; outputs to other systems, alerts "
+               "and the\n"
+               "  server are left out. One line per case. Exit 0 all passed, 1 a case failed, 2 a "
+               "bad tests\n"
+               "  file (file:line:col).\n"
+               "  --case NAME   run only that case     --verbose   logs, and quarantined records "
+               "of failed cases\n";
     if (!strcmp(cmd, "vars"))
         return "usage: sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
                "  Lists the ${NAME} / ${NAME:default} variables the pipeline file (and the file "
@@ -257,6 +275,9 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         {"instance", required_argument, 0, 'i'},
         {"store", required_argument, 0, 'T'},
         {"watch-config", no_argument, 0, 'W'},
+        {"tests", required_argument, 0, 'X'},
+        {"case", required_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
     /* clang-format on */
@@ -281,6 +302,15 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
             break;
         case 'W':
             c->watch_config = true;
+            break;
+        case 'X':
+            c->tests = optarg;
+            break;
+        case 'C':
+            c->case_name = optarg;
+            break;
+        case 'v':
+            c->verbose = true;
             break;
         case 'f':
             c->format = optarg;
@@ -451,6 +481,27 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         }
     }
     sl_pipeline_free(p);
+    sl_vars_free(c.vars);
+    return code;
+}
+
+static int cmd_test(int argc, char **argv) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, "test");
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    if (c.npos != 1) {
+        fprintf(stderr, "sluice test: expected PIPELINE\n%s", cmd_help_text("test"));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    if (!c.verbose && !getenv("SLUICE_LOG")) sl_log_set_level(SL_LOG_WARN);
+    sl_error err = {0};
+    int code =
+        sl_pipeline_test(c.positional[0], c.tests, c.vars, c.case_name, c.verbose, stdout, &err);
+    if (code == 2) fprintf(stderr, "sluice test: %s\n", err.msg);
     sl_vars_free(c.vars);
     return code;
 }
@@ -933,6 +984,7 @@ int main(int argc, char **argv) {
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
     if (!strcmp(cmd, "vars")) return cmd_vars(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "alert")) return cmd_alert(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {

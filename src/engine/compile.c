@@ -854,6 +854,11 @@ const char *sl_pipeline_store_url(const sl_pipeline *p) {
 
 sl_pipeline *sl_pipeline_load_store(const char *path, const sl_vars *vars, const char *store,
                                     sl_error *err) {
+    return sl_pipeline_load_rewritten(path, vars, store, NULL, NULL, err);
+}
+
+sl_pipeline *sl_pipeline_load_rewritten(const char *path, const sl_vars *vars, const char *store,
+                                        sl_pipeline_rewrite_fn rewrite, void *ud, sl_error *err) {
     sl_pipeline *p = sl_xcalloc(1, sizeof *p);
     if (store) snprintf(p->store_override, sizeof p->store_override, "%s", store);
     snprintf(p->file, sizeof p->file, "%s", path);
@@ -868,6 +873,7 @@ sl_pipeline *sl_pipeline_load_store(const char *path, const sl_vars *vars, const
     if (root->kind == SL_NODE_MAP && sl_node_get(root, "extends")) {
         if (!(root = extend_root(p, root, vars, err))) goto fail;
     }
+    if (rewrite && root->kind == SL_NODE_MAP && !(root = rewrite(ud, root, err))) goto fail;
     if (pipeline_compile(p, root, err)) goto fail;
     return p;
 fail:

@@ -149,6 +149,13 @@ struct source {
     int64_t records_in, parse_errors;
 };
 
+/* compile.c: sl_pipeline_load_store, with the top-level map (after
+ * extends:) replaced by what rewrite returns (NULL: an error, in err) before
+ * it is compiled. The returned tree is the caller's and must outlive the
+ * pipeline (`sluice test` points sources at its inputs, ptest.c). */
+typedef const sl_node *(*sl_pipeline_rewrite_fn)(void *ud, const sl_node *root, sl_error *err);
+sl_pipeline *sl_pipeline_load_rewritten(const char *path, const sl_vars *vars, const char *store,
+                                        sl_pipeline_rewrite_fn rewrite, void *ud, sl_error *err);
 /* compile.c: a spec subtree as JSON text (numbers bare, the rest strings),
  * malloc'd; "null" for NULL. Two option maps are equal when these are. */
 char *sl_pipeline_node_json(const sl_node *n);

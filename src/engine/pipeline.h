@@ -84,6 +84,14 @@ enum { SL_FMT_TABLE, SL_FMT_CSV, SL_FMT_JSON };
 int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format,
                       FILE *out, sl_error *err);
 
+/* `sluice test PIPELINE`: runs the test cases of TESTS (NULL: the file
+ * beside the pipeline, NAME.tests.yaml) without a store on disk (each case in
+ * a directory in memory, /dev/shm when there is one, removed after), one
+ * line per case on out. only: run the case of that name (NULL: all).
+ * Returns 0 all passed, 1 a case failed, 2 the tests file is bad (err). */
+int sl_pipeline_test(const char *pipeline_path, const char *tests_path, const sl_vars *vars,
+                     const char *only, bool verbose, FILE *out, sl_error *err);
+
 #include <sqlite3.h>
 /* Makes every table of the pipeline queryable on db (lake tables through views). */
 int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *data_dir_resolved, sqlite3 *db,

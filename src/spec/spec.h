@@ -70,6 +70,8 @@ int sl_vars_set(sl_vars *v, const char *name_eq_value);
 /* The --set value of name, or NULL (the environment is not consulted). */
 const char *sl_vars_get(const sl_vars *v, const char *name);
 void sl_vars_free(sl_vars *v);
+/* Sets every variable of src in dst (the use hook is not copied). */
+void sl_vars_copy(sl_vars *dst, const sl_vars *src);
 /* `sluice vars`: a load with these vars tells fn about every ${...} it
  * substitutes, in file order: where (the scalar's file:line:col and the map
  * key it is the value of, "" in a list), the name, the default's text (def,
