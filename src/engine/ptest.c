@@ -25,8 +25,9 @@
  * How a case runs: every source of the pipeline becomes a `dir` source over
  * the case's input for it (same format, schema and format options, so the
  * records are read as in production, whatever the source kind: Kafka,
- * syslog, HTTP...); outputs to other systems (publish:, sinks:), alerts and
- * the server are left out, and the store is the embedded one. The run is
+ * syslog, HTTP...); outputs to other systems (publish:, sinks:), alert
+ * channels, the server and the dashboard are left out (alert rules stay, so
+ * alert_history can be checked), and the store is the embedded one. The run is
  * `--once` (every window final), in a directory in memory (/dev/shm when
  * there is one), removed afterwards.
  *
@@ -120,7 +121,36 @@ static const sl_node *rewrite(void *ud, const sl_node *root, sl_error *err) {
     for (int i = 0; i < root->n; i++) {
         const char *k = root->map[i].key;
         const sl_node *v = root->map[i].val;
-        if (!strcmp(k, "server") || !strcmp(k, "alerts") || !strcmp(k, "store")) continue;
+        if (!strcmp(k, "server") || !strcmp(k, "dashboard") || !strcmp(k, "store")) continue;
+        if (!strcmp(k, "alerts") && v->kind == SL_NODE_MAP) { /* rules stay; no channels */
+            sl_node *a = map_copy(P, v, 0);
+            for (int j = 0; j < v->n; j++) {
+                const sl_node *rules = v->map[j].val;
+                if (!strcmp(v->map[j].key, "channels")) continue;
+                if (strcmp(v->map[j].key, "rules") || rules->kind != SL_NODE_SEQ) {
+                    map_add(a, v->map[j].key, v->map[j].val);
+                    continue;
+                }
+                sl_node *nr = pool_alloc(P, sizeof *nr);
+                *nr = *rules;
+                nr->seq = pool_alloc(P, (size_t)(rules->n + 1) * sizeof *nr->seq);
+                for (int q = 0; q < rules->n; q++) {
+                    const sl_node *rule = rules->seq[q];
+                    if (rule->kind != SL_NODE_MAP) {
+                        nr->seq[q] = (sl_node *)rule;
+                        continue;
+                    }
+                    sl_node *r2 = map_copy(P, rule, 0);
+                    for (int e = 0; e < rule->n; e++)
+                        if (strcmp(rule->map[e].key, "channels"))
+                            map_add(r2, rule->map[e].key, rule->map[e].val);
+                    nr->seq[q] = r2;
+                }
+                map_add(a, "rules", nr);
+            }
+            map_add(r, k, a);
+            continue;
+        }
         if (!strcmp(k, "sources") && v->kind == SL_NODE_MAP) {
             sl_node *srcs = map_copy(P, v, 0);
             for (int s = 0; s < v->n; s++) {
