@@ -50,5 +50,5 @@ got=$(cd "$TMP/elsewhere" && "$SLUICE" query ../proj/conf/p.yaml --data d3 --for
 # 4. a missing directory is reported with the resolved path
 rm -rf "$TMP/proj/conf/landing"
 out=$(cd "$TMP/cwd" && "$SLUICE" check ../proj/conf/p.yaml --data d4 2>&1) && fail "check with a missing landing dir"
-echo "$out" | grep -q "proj/conf/landing" || fail "check names the resolved path: $out"
+echo "$out" | has "proj/conf/landing" || fail "check names the resolved path: $out"
 ok "--set and environment paths are relative to the working directory"

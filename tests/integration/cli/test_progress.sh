@@ -33,9 +33,9 @@ script -qfec "$SLUICE run $TMP/p.yaml --data $TMP/d --once" /dev/null >"$TMP/tty
 tr '\r' '\n' <"$TMP/tty.txt" | grep "files, " >"$TMP/progress.txt" || fail "no progress line on a terminal"
 last=$(tail -1 "$TMP/progress.txt")
 echo "$last"
-echo "$last" | grep -q "40/40 files" || fail "progress does not end at 40/40 files: $last"
-echo "$last" | grep -q "(100%)" || fail "progress does not end at 100%: $last"
-echo "$last" | grep -q "took " || fail "final progress line says how long it took"
+echo "$last" | has "40/40 files" || fail "progress does not end at 40/40 files: $last"
+echo "$last" | has "(100%)" || fail "progress does not end at 100%: $last"
+echo "$last" | has "took " || fail "final progress line says how long it took"
 python3 - "$TMP/progress.txt" "$bytes" <<'PY' || fail "progress totals"
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -59,8 +59,8 @@ PY
 grep -q "files, " "$TMP/err.txt" && fail "a progress line without a terminal"
 line=$(grep "sluice progress: done" "$TMP/err.txt")
 echo "$line"
-echo "$line" | grep -q "| session [0-9.]*m\?s: in=700 " || fail "session count: $line"
-echo "$line" | grep -q "| total: in=20700 " || fail "total count: $line"
+echo "$line" | has "| session [0-9.]*m\?s: in=700 " || fail "session count: $line"
+echo "$line" | has "| total: in=20700 " || fail "total count: $line"
 echo "$line" | grep -Eq "watermark_lag=([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$|watermark_lag=[0-9.]+m?s$" ||
   fail "watermark lag in human units: $line"
 ok "progress on a terminal ends at 100%; status lines label session and totals"

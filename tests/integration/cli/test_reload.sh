@@ -92,7 +92,7 @@ done
 [ -n "$PORT" ] || fail "no port"
 # ids 1..200 with every 5th replaced by an earlier id: 160 distinct
 wait_rows "SELECT count(*) FROM silver" 160
-api /api/dashboard | grep -q '"title":"A"' || fail "dashboard A"
+api /api/dashboard | has '"title":"A"' || fail "dashboard A"
 
 # 1. compatible change by SIGHUP: an expectation after the dedupe, a view, a new table, a title
 write_pipeline v2
@@ -119,7 +119,7 @@ wait_rows "SELECT count(*) FROM quarantine WHERE reason LIKE '%non_negative%'" "
 wait_rows "SELECT sum(n) FROM per_k" "$want_win"
 wait_rows "SELECT sum(n) FROM v2" "$want_kept"
 [ "$(q "SELECT count(*) FROM by_v")" -gt 0 ] || fail "the new table has no rows"
-api /api/dashboard | grep -q '"title":"B"' || fail "dashboard after reload"
+api /api/dashboard | has '"title":"B"' || fail "dashboard after reload"
 kill -0 $PID || fail "process died"
 ok "SIGHUP: expectation, view, new table and dashboard applied; dedupe and window state kept"
 
@@ -128,19 +128,19 @@ n_applied=$(grep -c '"msg":"reload applied"' "$TMP/err")
 write_pipeline v3
 kill -HUP $PID
 wait_log '"msg":"reload refused' 1
-grep '"msg":"reload refused' "$TMP/err" | tail -1 | grep -q "step 2 (dedupe): 'key' changed" ||
+grep '"msg":"reload refused' "$TMP/err" | tail -1 | has "step 2 (dedupe): 'key' changed" ||
   fail "refusal does not name the dedupe key: $(grep 'reload refused' "$TMP/err" | tail -1)"
 # 3. new window keys: refused
 write_pipeline v4
 kill -HUP $PID
 wait_log '"msg":"reload refused' 2
-grep '"msg":"reload refused' "$TMP/err" | tail -1 | grep -q "table 'per_k': window 'keys' changed" ||
+grep '"msg":"reload refused' "$TMP/err" | tail -1 | has "table 'per_k': window 'keys' changed" ||
   fail "refusal does not name the window keys: $(grep 'reload refused' "$TMP/err" | tail -1)"
 # 4. a file that does not load: refused with file:line:col
 printf 'pipeline: reload\nsources: [\n' >"$TMP/p.yaml"
 kill -HUP $PID
 wait_log '"msg":"reload refused' 3
-grep '"msg":"reload refused' "$TMP/err" | tail -1 | grep -q 'p.yaml:[0-9]*:[0-9]*' ||
+grep '"msg":"reload refused' "$TMP/err" | tail -1 | has 'p.yaml:[0-9]*:[0-9]*' ||
   fail "no file:line:col for a broken file"
 [ "$(grep -c '"msg":"reload applied"' "$TMP/err")" -eq "$n_applied" ] || fail "a refused reload was applied"
 # the old pipeline (v2: dedupe by id) still runs: a duplicate id is dropped
@@ -164,8 +164,8 @@ ok "refused: another dedupe key, new window keys, a broken file; the running pip
 # 5. --watch-config: saving the file applies it, no signal
 write_pipeline v5
 wait_log '"msg":"reload applied"' $((n_applied + 1))
-for _ in $(seq 50); do api /api/dashboard | grep -q '"title":"C"' && break; sleep 0.1; done
-api /api/dashboard | grep -q '"title":"C"' || fail "--watch-config did not apply the new title"
+for _ in $(seq 50); do api /api/dashboard | has '"title":"C"' && break; sleep 0.1; done
+api /api/dashboard | has '"title":"C"' || fail "--watch-config did not apply the new title"
 kill -TERM $PID
 wait $PID || fail "exit status after SIGTERM"
 ok "--watch-config applies a saved file"
