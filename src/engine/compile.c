@@ -31,6 +31,9 @@ static const sl_opt top_opts[] = {
     {"commit_interval", SL_OPT_DURATION, false, NULL, "1s",
      "how often outputs and positions are committed"},
     {"batch_size", SL_OPT_INT, false, NULL, "4096", "rows per batch"},
+    {"disk", SL_OPT_MAP, false, NULL, NULL,
+     "disk watermark: {min_free: 1GiB | 5%} - below it, reading pauses (/readyz says why) "
+     "until free space is back above it by a tenth (at most 256 MiB)"},
     {"store", SL_OPT_STRING, false, NULL, "sqlite",
      "sqlite, or a postgresql:// URL: where every table stored in sqlite is kept instead (the "
      "postgresql sink; sluice run|query --store overrides it)"},
@@ -1073,6 +1076,46 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
             goto fail;
         }
         p->batch_size = (uint32_t)v;
+    }
+    /* disk: the free space below which reading pauses (default 100 MiB) */
+    p->disk_min_free = 100 << 20, p->disk_min_free_pct = 0;
+    const sl_node *dk = sl_node_get(root, "disk");
+    if (dk) {
+        static const sl_opt disk_opts[] = {
+            {"min_free", SL_OPT_STRING, true, NULL, NULL, "bytes (1GiB, 500MB) or a percentage"},
+            {0}};
+        if (sl_spec_check(dk, disk_opts, "disk", err)) goto fail;
+        const sl_node *mf = sl_node_get(dk, "min_free");
+        char *end;
+        double v = strtod(mf->str, &end);
+        double mult = -1;
+        static const struct {
+            const char *unit;
+            double mult;
+        } units[] = {{"", 1},
+                     {"B", 1},
+                     {"KB", 1e3},
+                     {"MB", 1e6},
+                     {"GB", 1e9},
+                     {"TB", 1e12},
+                     {"KiB", 1024},
+                     {"MiB", 1048576.0},
+                     {"GiB", 1073741824.0},
+                     {"TiB", 1099511627776.0},
+                     {"%", 0}};
+        for (size_t u = 0; end != mf->str && u < sizeof units / sizeof *units; u++)
+            if (!strcmp(end, units[u].unit)) mult = units[u].mult;
+        if (mult < 0 || v < 0 || (mult == 0 && v >= 100)) {
+            sl_node_error(err, mf,
+                          "min_free must be a size (1GiB, 500MB, 0 = off) or a percentage below "
+                          "100 (5%%), got '%s'",
+                          mf->str);
+            goto fail;
+        }
+        if (mult == 0)
+            p->disk_min_free = 0, p->disk_min_free_pct = v;
+        else
+            p->disk_min_free = (int64_t)(v * mult);
     }
     /* store: sqlite, or a PostgreSQL URL for every sqlite-stored table */
     const sl_node *stn = sl_node_get(root, "store");

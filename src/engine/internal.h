@@ -240,7 +240,11 @@ struct sl_pipeline {
      * postgresql:// URL (top-level store:, or store_override from --store) */
     char store_url[2048];
     char store_override[2048];
-    sl_alerts *alerts;   /* alerts: (NULL: none) */
+    sl_alerts *alerts; /* alerts: (NULL: none) */
+    /* disk: reading pauses while the data directory's file system has less
+     * free space than this (bytes, or a percentage of its size; 0: off) */
+    int64_t disk_min_free;
+    double disk_min_free_pct;
     const sl_vars *vars; /* what it was loaded with (a reload loads the file again with them) */
 };
 

@@ -7,6 +7,7 @@
  * (freshness is the time to read and commit, not the interval) and waits.
  */
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <signal.h>
 #include <unistd.h>
 #include <assert.h>
@@ -161,6 +162,46 @@ int sl__engine_reopen(run *R) {
     for (int s = 0; s < p->nsrc; s++)
         if ((rc = sl_input_scan(&p->src[s], R->err))) return rc;
     return 0;
+}
+
+/* The disk watermark: below the pipeline's min_free (`disk:`), reading
+ * pauses - nothing new is read, commits of what was read go on - so a full
+ * disk stops the input with a reason on /readyz and in the metrics instead
+ * of failing a commit halfway. Reading resumes once the free space is back
+ * above min_free by a tenth of it, at most 256 MiB (no flapping at the
+ * edge). Checked once a second (one statvfs). */
+static void disk_check(run *R, int64_t mono) {
+    const sl_pipeline *p = R->p;
+    if (!p->disk_min_free && p->disk_min_free_pct <= 0) {
+        R->disk_paused = false;
+        return;
+    }
+    if (R->disk_checked_us && mono - R->disk_checked_us < 1000000) return;
+    R->disk_checked_us = mono;
+    struct statvfs v;
+    if (statvfs(R->dir, &v)) return;
+    int64_t free_b = (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+    int64_t min =
+        p->disk_min_free_pct > 0
+            ? (int64_t)((double)v.f_blocks * (double)v.f_frsize * p->disk_min_free_pct / 100)
+            : p->disk_min_free;
+    R->disk_free = free_b;
+    if (!R->disk_paused && free_b < min) {
+        R->disk_paused = true;
+        char why[256];
+        snprintf(why, sizeof why, "disk: %lld MiB free, below min_free %lld MiB: reading paused",
+                 (long long)(free_b >> 20), (long long)(min >> 20));
+        sl_log_warn("disk watermark: reading paused",
+                    "\"pipeline\":\"%s\",\"free_bytes\":%lld,\"min_free_bytes\":%lld", p->name,
+                    (long long)free_b, (long long)min);
+        if (R->server) sl_server_set_not_ready(R->server, why);
+    } else if (R->disk_paused && free_b >= min + (min / 10 < (256 << 20) ? min / 10 : 256 << 20)) {
+        R->disk_paused = false;
+        sl_log_info("disk watermark: reading resumed",
+                    "\"pipeline\":\"%s\",\"free_bytes\":%lld,\"min_free_bytes\":%lld", p->name,
+                    (long long)free_b, (long long)min);
+        if (R->server) sl_server_set_ready(R->server, true);
+    }
 }
 
 /* Alerts with channels: the outbox's delivery thread reads the store file
@@ -428,8 +469,9 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         R.ctx.now_us = sl_now_us();
         R.mono_us = sl_monotonic_us();
         sl_sd_watchdog_tick(R.mono_us);
+        disk_check(&R, R.mono_us);
         int any = 0;
-        for (int s = 0; s < p->nsrc; s++) {
+        for (int s = 0; s < p->nsrc && !R.disk_paused; s++) {
             source *src = &p->src[s];
             int got = read_source(&R, src, opts->once);
             if (got < 0) {

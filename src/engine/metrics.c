@@ -105,6 +105,14 @@ void sl__engine_build_metrics(run *R) {
     COUNTER("commits_total", "Commits made.", R->commit_id);
 #undef COUNTER
     mput(R, &n,
+         "# HELP sluice_disk_free_bytes Free space of the data directory's file system "
+         "(checked once a second).\n# TYPE sluice_disk_free_bytes gauge\n"
+         "sluice_disk_free_bytes{pipeline=\"%s\"} %lld\n"
+         "# HELP sluice_input_paused 1 while reading is paused, by reason (disk: below the "
+         "disk watermark).\n# TYPE sluice_input_paused gauge\n"
+         "sluice_input_paused{pipeline=\"%s\",reason=\"disk\"} %d\n",
+         pl, (long long)R->disk_free, pl, R->disk_paused ? 1 : 0);
+    mput(R, &n,
          "# HELP sluice_table_rows_in_total Rows entering a table.\n# TYPE "
          "sluice_table_rows_in_total counter\n");
     for (int i = 0; i < R->p->nt; i++)

@@ -51,6 +51,10 @@ typedef struct run {
     bool reload_requested;
     int config_fd;
     int64_t config_changed_us; /* debounce: an editor writes in several steps */
+    /* disk watermark (loop.c): free bytes of the data directory's file
+     * system, checked once a second; paused: below the pipeline's min_free */
+    int64_t disk_free, disk_checked_us;
+    bool disk_paused;
     /* --once on a terminal: a progress line (metrics.c) */
     bool progress;
     int64_t prog_files0, prog_bytes0, prog_last_us;
