@@ -848,7 +848,12 @@ static size_t group_alloc(sl_window *w) {
     return w->ng++;
 }
 
-static uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+/* Per-row work (key_of, find_or_add, agg_add), called from the fixed and the calendar row loops:
+ * always inlined, so the fixed loop compiles as it did when it was the only caller (a second
+ * caller made gcc call them). */
+#define SL_HOT static inline __attribute__((always_inline))
+
+SL_HOT uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
     uint64_t h = sl_hash_int(ws, 0x3a11);
     for (int k = 0; k < w->nkeys; k++) {
         const sl_column *c = &b->col[w->key_col[k]];
@@ -866,7 +871,7 @@ static uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_
     return h;
 }
 
-static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+SL_HOT size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
     uint64_t gk = key_of(w, b, i, ws);
     int64_t *slot = sl_hmap_get(w->index, gk);
     if (slot) return (size_t)*slot;
@@ -1007,7 +1012,7 @@ static uint64_t hash_double(double d) {
     return sl_hash_bytes(&d, 8, 7);
 }
 
-static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
+SL_HOT void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     if (!a->arg) {
         s->n++;
         return;
