@@ -2,7 +2,7 @@
  * across DST in a northern (Europe/Berlin, America/New_York), a southern
  * (Australia/Sydney) and a half-hour zone (Asia/Kolkata); gaps and
  * overlaps; years far past the last listed transition (the footer rule);
- * bad names; and, as a brute force, every 11 hours from 1902 to 2150 of
+ * bad names; damaged files; and, as a brute force, every 11 hours from 1902 to 2150 of
  * several zones against glibc's own reader (localtime_r's tm_gmtoff), with
  * local -> UTC checked against its definition at each of those instants. */
 #ifndef _GNU_SOURCE
@@ -188,6 +188,54 @@ static void test_bad_names(void **state) {
     assert_null(sl_tz_load(NULL, &e));
 }
 
+/* Damaged files: every truncation and a flipped byte at every offset of Europe/Berlin's file,
+ * read from a private $TZDIR, load or fail with a message, never read out of bounds (the
+ * sanitizer build runs this too). */
+static void test_damaged_files(void **state) {
+    (void)state;
+    FILE *f = fopen("/usr/share/zoneinfo/Europe/Berlin", "rb");
+    assert_non_null(f);
+    static unsigned char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(len > 100 && len < sizeof buf);
+    char dir[] = "/tmp/sluice-tz-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("TZDIR", dir, 1);
+    char path[256], name[32];
+    int loaded = 0, refused = 0;
+    for (size_t n = 0; n < 2 * len; n++) {
+        bool trunc = n < len;
+        size_t at = trunc ? n : n - len;
+        snprintf(name, sizeof name, "z%zu", n);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *o = fopen(path, "wb");
+        assert_non_null(o);
+        unsigned char saved = buf[at];
+        if (!trunc) buf[at] ^= 0xa5;
+        assert_int_equal(fwrite(buf, 1, trunc ? n : len, o), trunc ? n : len);
+        buf[at] = saved;
+        fclose(o);
+        sl_error e = {0};
+        sl_tz *tz = sl_tz_load(name, &e);
+        if (tz) {
+            loaded++;
+            (void)sl_tz_offset_us(tz, iso("2024-03-31T01:00:00Z"));
+            (void)sl_tz_local_to_utc(tz, iso("2024-03-31T02:30:00Z"));
+            (void)sl_tz_offset_us(tz, iso("2200-07-01T00:00:00Z"));
+            sl_tz_free(tz);
+        } else {
+            refused++;
+            assert_true(strlen(e.msg) > 0);
+        }
+        unlink(path);
+    }
+    unsetenv("TZDIR");
+    rmdir(dir);
+    assert_true(refused > (int)len / 2);
+    assert_true(loaded > 0);
+}
+
 /* Every 11h17m from 1902 to 2150: the offset equals glibc's, and local -> UTC
  * of that instant's local time is the earliest instant with that local time
  * (it is this one unless an earlier one exists, one hour or so before, in a
@@ -248,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_kolkata_half_hour),
         cmocka_unit_test(test_footer_far_future),
         cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_brute_force_against_glibc),
     };
     if (have_zones(NULL)) {
