@@ -2,8 +2,8 @@
  * test_window_cal.c - calendar windows (1d, 1w, 1mo in a timezone; window.h):
  * a day of Europe/Berlin is final exactly when the watermark reaches the next
  * local midnight (23 hours after the start on 2024-03-31), a row is late by
- * that end; weeks start on Monday; a 1d window in UTC gives the same rows as
- * 24h; snapshots restore calendar groups and rollups; and the rollups it
+ * that end, and late: update keeps a final week for a week; weeks start on Monday; a 1d window in
+ * UTC gives the same rows as 24h; snapshots restore calendar groups and rollups; and the rollups it
  * creates and refuses (nesting in the zone's days).
  */
 #include "ops_test.h"
@@ -105,6 +105,37 @@ static void test_berlin_day_final_at_local_midnight(void **state) {
                                      "watermark 2024-03-31T22:00:00.000Z");
     assert_int_equal(emit(w, INT64_MIN, true, buf, sizeof buf), 1);
     assert_string_equal(buf, "2024-03-31T22:00:00Z:2:1 ");
+    sl_window_free(w);
+    sl_spec_free(spec);
+}
+
+/* late: update keeps a final week for its own length (the default allowed_lateness) past its
+ * end: a late row then updates it; a week later the group is gone and the row is quarantined. */
+static void test_late_update_own_length(void **state) {
+    (void)state;
+    sl_schema in;
+    in_schema(&in);
+    sl_spec *spec;
+    sl_window *w = make_ok("{time: ts, size: 1w, late: update, keys: [k], " AGG "}", &in, &spec);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    int64_t ts[] = {iso("2024-01-03T12:00:00Z")};
+    feed(w, &in, ts, 1, &ctx);
+    char buf[1024];
+    assert_int_equal(emit(w, iso("2024-01-08T00:00:00Z"), false, buf, sizeof buf), 1);
+    int64_t late1[] = {iso("2024-01-02T00:00:00Z")};
+    feed(w, &in, late1, 1, &ctx); /* watermark 01-08: kept until 01-15 */
+    assert_int_equal(ctx.late, 1);
+    assert_int_equal(ctx.quarantined, 0);
+    assert_int_equal(emit(w, iso("2024-01-14T23:59:59Z"), false, buf, sizeof buf), 1);
+    assert_string_equal(buf, "2024-01-01T00:00:00Z:2:1 ");
+    assert_int_equal(sl_window_groups(w), 1);
+    emit(w, iso("2024-01-15T00:00:00Z"), false, buf, sizeof buf);
+    assert_int_equal(sl_window_groups(w), 0);
+    feed(w, &in, late1, 1, &ctx);
+    assert_int_equal(ctx.late, 2);
+    assert_int_equal(ctx.quarantined, 1);
+    assert_non_null(strstr(Q.reason[0], "past allowed_lateness 604800s"));
     sl_window_free(w);
     sl_spec_free(spec);
 }
@@ -285,6 +316,7 @@ static void test_specs_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_berlin_day_final_at_local_midnight),
+        cmocka_unit_test(test_late_update_own_length),
         cmocka_unit_test(test_week_starts_monday_and_month),
         cmocka_unit_test(test_utc_day_is_24h),
         cmocka_unit_test(test_snapshot_restore_with_rollup),
