@@ -663,7 +663,7 @@ static int64_t cal_next_local(int unit, int64_t lb) {
 }
 
 /* Sets w->cal_lo, cal_hi to the calendar window holding instant t: from the earliest instant of
- * its first local day to that of the next window's (time_zone gaps move a boundary to the end
+ * its first local day to that of the next window's (time zone gaps move a boundary to the end
  * of the gap). Where clocks go back across a boundary an instant's local date can be the earlier
  * one again; it belongs to the window that had begun, so windows never overlap. */
 static void cal_locate(sl_window *w, int64_t t) {
