@@ -407,7 +407,9 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     const sl_node *roll = sl_node_get(n, "rollup");
     if (roll) {
         static const sl_opt rollup_opts[] = {
-            {"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
+            {"size", SL_OPT_STRING, true, NULL, NULL,
+             "rollup window length: a duration or a calendar unit 1d, 1w, 1mo"},
+            {0}};
         if (win || steps || sl_node_get(n, "columns"))
             return sl_node_error(err, roll,
                                  "table '%s': a rollup has no window, steps or columns of its own",
@@ -418,11 +420,10 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         if (!parent || !parent->win)
             return sl_node_error(err, roll, "table '%s': a rollup must read from one window table",
                                  t->name);
-        int64_t size;
-        if (sl_node_duration(sl_node_get(roll, "size"), "size", &size, err)) return SL_EINVAL;
+        const sl_node *size = sl_node_get(roll, "size");
         sl_error e = {0};
-        t->win = sl_window_create_rollup(parent->win, size, &e);
-        if (!t->win) return sl_node_error(err, roll, "%s", e.msg);
+        t->win = sl_window_create_rollup_size(parent->win, size->str, &e);
+        if (!t->win) return sl_node_error(err, size, "%s", e.msg);
         t->is_rollup = true;
         t->full = t->out = *sl_window_schema(t->win);
         return 0;
