@@ -148,10 +148,22 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
         table *t = &R->p->t[i];
         t->rows_total_in += t->rows_in;
         t->rows_total_out += t->rows_out;
-        if (dn < (int)sizeof details - 200)
+        /* retention's deletes of this commit (the sinks count since open) */
+        int64_t expired = 0;
+        for (int k = 0; k < t->nsinks; k++)
+            if (t->sinks[k].def->rows_expired)
+                expired += t->sinks[k].def->rows_expired(t->sinks[k].self);
+        t->rows_expired = expired - t->rows_total_expired;
+        t->rows_total_expired = expired;
+        if (dn < (int)sizeof details - 200) {
             dn += snprintf(details + dn, sizeof details - (size_t)dn,
-                           "%s\"%s\":{\"in\":%lld,\"out\":%lld}", i ? "," : "", t->name,
+                           "%s\"%s\":{\"in\":%lld,\"out\":%lld", i ? "," : "", t->name,
                            (long long)t->rows_in, (long long)t->rows_out);
+            if (t->rows_expired)
+                dn += snprintf(details + dn, sizeof details - (size_t)dn, ",\"expired\":%lld",
+                               (long long)t->rows_expired);
+            dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
+        }
         t->rows_in = t->rows_out = 0;
     }
     dn += snprintf(details + dn, sizeof details - (size_t)dn, "},\"ops\":[");

@@ -60,7 +60,12 @@ static const sl_opt table_opts[] = {
     {"layer", SL_OPT_ENUM, false, "bronze|silver|gold", "silver", "medallion layer"},
     {"store", SL_OPT_ENUM, false, "lake|sqlite|none", "lake for bronze, else sqlite",
      "where rows are kept"},
-    {"retention", SL_OPT_DURATION, false, NULL, NULL, "lake: delete hour folders older than this"},
+    {"retention", SL_OPT_DURATION, false, NULL, NULL,
+     "delete rows older than this: lake hour folders, sqlite rows by event or ingest time "
+     "(incrementally, counted in the event log)"},
+    {"retention_by", SL_OPT_ENUM, false, "event|ingest", "event",
+     "sqlite tables: the time retention goes by: event (window_start or event_ts) or ingest "
+     "(_ingest_ts)"},
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
     {"steps", SL_OPT_SEQ, false, NULL, NULL, "operators applied in order: - op: {...}"},
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
@@ -761,6 +766,7 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
         .schema = &t->out,
         .upsert = t->win || sl_schema_find(&t->out, "_group") >= 0,
         .retention_us = t->retention_us,
+        .retention_ingest = t->retention_ingest,
         .batch_cap = p->batch_size,
         .pipeline = p->name,
         .store_url = p->store_url[0] ? p->store_url : NULL,
@@ -1187,6 +1193,8 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
                       : (t->layer == LAYER_BRONZE ? STORE_LAKE : STORE_SQLITE);
         const sl_node *rt = sl_node_get(t->node, "retention");
         if (rt && sl_node_duration(rt, "retention", &t->retention_us, err)) goto fail;
+        const sl_node *rb = sl_node_get(t->node, "retention_by");
+        t->retention_ingest = rb && rb->str && !strcmp(rb->str, "ingest");
         const sl_node *it = sl_node_get(t->node, "idle_timeout");
         if (it && sl_node_duration(it, "idle_timeout", &t->idle_timeout_us, err)) goto fail;
         if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup") ||
@@ -1205,6 +1213,26 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         if (sl_node_get(t->node, "join") ? compile_join(p, t, err) : map_inputs(p, t, err))
             goto fail;
         if (compile_table(p, t, err)) goto fail;
+        if (t->retention_us > 0 && t->store == STORE_SQLITE) { /* table_sink.c deletes by it */
+            bool event = sl_schema_find(&t->out, "window_start") >= 0 ||
+                         sl_schema_find(&t->out, "event_ts") >= 0;
+            const sl_node *rt = sl_node_get(t->node, "retention");
+            if (!t->retention_ingest && !event) {
+                sl_node_error(err, rt,
+                              "table '%s': retention by event time needs a window_start or "
+                              "event_ts column (a watermark step adds event_ts); or "
+                              "retention_by: ingest",
+                              t->name);
+                goto fail;
+            }
+            if (t->retention_ingest && (t->win || sl_schema_find(&t->out, "_group") >= 0)) {
+                sl_node_error(err, rt,
+                              "table '%s': window rows have no ingest time: retention_by: "
+                              "event",
+                              t->name);
+                goto fail;
+            }
+        }
         if (compile_sinks(p, t, err)) goto fail;
     }
     if (compile_alerts(p, root, err)) goto fail;

@@ -79,6 +79,9 @@ typedef struct table {
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
     int64_t retention_us;
+    bool retention_ingest;      /* retention_by: ingest */
+    int64_t rows_expired;       /* deleted by retention, since the last commit */
+    int64_t rows_total_expired; /* ... since the process started */
     /* run time */
     sl_batch *work;
     sl_batch *mapped; /* a window table with a union input: rows in t->in's column order */

@@ -124,6 +124,13 @@ void sl__engine_build_metrics(run *R) {
     for (int i = 0; i < R->p->nt; i++)
         mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
              R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
+    mput(R, &n,
+         "# HELP sluice_table_rows_expired_total Rows deleted by the table's retention (sqlite "
+         "tables).\n# TYPE sluice_table_rows_expired_total counter\n");
+    for (int i = 0; i < R->p->nt; i++)
+        if (R->p->t[i].retention_us > 0 && R->p->t[i].store == STORE_SQLITE)
+            mput(R, &n, "sluice_table_rows_expired_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
+                 R->p->t[i].name, (long long)R->p->t[i].rows_total_expired);
     /* the steps' own series (typed stats with a metric), one HELP/TYPE per metric */
     sl_op_stat st[SL_OP_MAX_STATS];
     const char *done[32];
