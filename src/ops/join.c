@@ -114,11 +114,12 @@ static const sl_opt join_opts[] = {
      SL_OPT_BIND(join_conf, table), SL_OPT_AT(join_conf, table_at)},
     {"on", SL_OPT_LIST, true, NULL, NULL, "column(s) of these rows to match",
      SL_OPT_BIND(join_conf, on)},
-    {"key", SL_OPT_LIST, false, NULL, "the names in on",
-     "the other table's column(s) to match, in the order of on", SL_OPT_BIND(join_conf, key)},
-    {"columns", SL_OPT_ANY, false, NULL,
-     "every column of the other table but the key, _group and those these rows have",
-     "the other table's columns to add: [a, b], or {new_name: column}",
+    {"key", SL_OPT_LIST, false, NULL, NULL,
+     "the other table's column(s) to match, in the order of on (default: the names in on)",
+     SL_OPT_BIND(join_conf, key)},
+    {"columns", SL_OPT_ANY, false, NULL, NULL,
+     "the other table's columns to add: [a, b], or {new_name: column} (default: every column "
+     "but the key, _group and those these rows have)",
      SL_OPT_BIND(join_conf, columns)},
     {"how", SL_OPT_ENUM, false, "left|inner|quarantine", "left",
      "unmatched rows: keep with NULLs (left), drop and count (inner), or quarantine",
@@ -127,8 +128,8 @@ static const sl_opt join_opts[] = {
      "temporal join: a timestamp column of these rows; the other table is an scd2 table and the "
      "row gets the version with effective_from <= as_of < effective_to",
      SL_OPT_BIND(join_conf, as_of), SL_OPT_AT(join_conf, as_of_at)},
-    {"max_keys", SL_OPT_INT, false, NULL, "0 (no bound)",
-     "most keys held; rows of further keys are refused and counted (refused)",
+    {"max_keys", SL_OPT_INT, false, NULL, "0",
+     "most keys held (0: no bound); rows of further keys are refused and counted (refused)",
      SL_OPT_BIND(join_conf, max_keys), SL_OPT_MIN(0)},
     {0},
 };
