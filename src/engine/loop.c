@@ -475,6 +475,9 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         }
         if (bootstrap) { /* the side inputs' sources are at their current end */
             bootstrap = false;
+            /* a commit now emits the windows of joined window tables, so
+             * their rows too reach the joins before the other sources' rows */
+            if (R.dirty && (rc = sl__engine_commit_wait(&R, false))) goto out;
             continue;
         }
         if (opts->once) {
