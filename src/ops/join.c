@@ -258,7 +258,7 @@ static int join_create(const sl_node *arg, sl_schema *schema, const sl_op_env *e
     }
     snprintf(o->labels, sizeof o->labels, "join=\"%s\",on=\"%s\"", o->table,
              schema->f[o->on[0]].name);
-    o->map = sl_hmap_new(1024);
+    o->map = sl_hmap_new(64);
     *self = o;
     return 0;
 fail:
@@ -318,7 +318,7 @@ static void mark_dirty(join_op *o, size_t e) {
     if (o->ent[e].dirty) return;
     o->ent[e].dirty = 1;
     if (o->ndirty == o->cap_dirty) {
-        o->cap_dirty = o->cap_dirty ? o->cap_dirty * 2 : 1024;
+        o->cap_dirty = o->cap_dirty ? o->cap_dirty * 2 : 64;
         o->dirty = sl_xrealloc(o->dirty, o->cap_dirty * sizeof *o->dirty);
     }
     o->dirty[o->ndirty++] = (int32_t)e;
@@ -326,7 +326,7 @@ static void mark_dirty(join_op *o, size_t e) {
 
 static size_t new_entry(join_op *o, uint64_t h, int64_t from, int64_t to) {
     if (o->nent == o->cap_ent) {
-        o->cap_ent = o->cap_ent ? o->cap_ent * 2 : 1024;
+        o->cap_ent = o->cap_ent ? o->cap_ent * 2 : 64;
         o->ent = sl_xrealloc(o->ent, o->cap_ent * sizeof *o->ent);
         o->vals =
             sl_xrealloc(o->vals, o->cap_ent * (size_t)(o->ncols ? o->ncols : 1) * sizeof *o->vals);
