@@ -48,8 +48,8 @@
 #define MAX_KEYS 8
 #define MAX_COLS 64
 #define SEED 0x101a
-#define SNAP_MAGIC INT64_C(0x4e494f4a) /* "JOIN" */
-#define OPEN_END INT64_MAX             /* effective_to NULL */
+#define SNAP_MAGIC INT64_C(0x314e494f4a) /* "JOIN1" */
+#define OPEN_END INT64_MAX               /* effective_to NULL */
 
 typedef struct {
     union {
@@ -73,14 +73,15 @@ enum { HOW_LEFT, HOW_INNER, HOW_QUARANTINE }; /* the order of `how`'s words */
 
 typedef struct {
     char table[SL_NAME_MAX];
-    int non, on[MAX_KEYS];  /* probe columns */
-    int key[MAX_KEYS];      /* the other table's key columns */
-    int ncols;              /* columns added */
-    int src[MAX_COLS];      /* ... their column in the other table's rows */
-    int out[MAX_COLS];      /* ... their column in these rows */
-    sl_type type[MAX_COLS]; /* ... their type */
-    int as_of;              /* temporal: the time column of these rows, else -1 */
-    int c_from, c_to;       /* temporal: effective_from/to in the other table */
+    int non, on[MAX_KEYS];                /* probe columns */
+    int key[MAX_KEYS];                    /* the other table's key columns */
+    int ncols;                            /* columns added */
+    int src[MAX_COLS];                    /* ... their column in the other table's rows */
+    int out[MAX_COLS];                    /* ... their column in these rows */
+    sl_type type[MAX_COLS];               /* ... their type */
+    char src_name[MAX_COLS][SL_NAME_MAX]; /* ... their name in the other table (snapshots) */
+    int as_of;                            /* temporal: the time column of these rows, else -1 */
+    int c_from, c_to;                     /* temporal: effective_from/to in the other table */
     int how;
     int64_t max_keys; /* 0: unbounded */
     sl_hmap *map;     /* key hash -> first entry */
@@ -153,6 +154,7 @@ static int add_column(join_op *o, sl_schema *schema, const sl_schema *side, cons
     o->src[o->ncols] = k;
     o->out[o->ncols] = c;
     o->type[o->ncols] = side->f[k].type;
+    snprintf(o->src_name[o->ncols], SL_NAME_MAX, "%s", col);
     o->ncols++;
     return 0;
 }
@@ -541,12 +543,19 @@ static void put_entry(const join_op *o, sl_buf *out, size_t e) {
     }
 }
 
-/* Header: magic, the shape (temporal, columns) to refuse a snapshot of a
- * different join, the counters, the entry count. */
+/* Header: magic, temporal or not, the columns (name in the other table and
+ * type: a restart whose columns changed, e.g. the other table gained one by
+ * schema evolution, keeps the values of the columns it still has), the
+ * counters, the entry count. */
 static int join_snapshot(void *self, sl_buf *out, bool full) {
     join_op *o = self;
     sl_buf_put_i64(out, SNAP_MAGIC);
-    sl_buf_put_i64(out, (o->as_of >= 0 ? 1 : 0) | (int64_t)o->ncols << 1);
+    sl_buf_put_i64(out, o->as_of >= 0);
+    sl_buf_put_i64(out, o->ncols);
+    for (int c = 0; c < o->ncols; c++) {
+        sl_buf_put_str(out, o->src_name[c], (uint32_t)strlen(o->src_name[c]));
+        sl_buf_put_i64(out, o->type[c]);
+    }
     sl_buf_put_i64(out, o->matched);
     sl_buf_put_i64(out, o->unmatched);
     sl_buf_put_i64(out, o->refused);
@@ -569,41 +578,60 @@ static void clear_state(join_op *o) {
     o->pool_n = o->pool_live = 0;
 }
 
+static int corrupt(const join_op *o, sl_error *err) {
+    return sl_error_set(err, SL_ECORRUPT, "join %s: corrupt snapshot", o->table);
+}
+
 static int join_restore(void *self, const void *data, size_t n, bool full, sl_error *err) {
     join_op *o = self;
     sl_rd r = {data, n, 0};
-    int64_t magic, shape, cnt;
+    int64_t magic, temporal, ncols, cnt;
     if (full) clear_state(o);
-    if (sl_rd_i64(&r, &magic) || magic != SNAP_MAGIC || sl_rd_i64(&r, &shape) ||
-        sl_rd_i64(&r, &o->matched) || sl_rd_i64(&r, &o->unmatched) || sl_rd_i64(&r, &o->refused) ||
-        sl_rd_i64(&r, &cnt) || cnt < 0)
-        return sl_error_set(err, SL_ECORRUPT, "join %s: corrupt snapshot", o->table);
-    if (shape != ((o->as_of >= 0 ? 1 : 0) | (int64_t)o->ncols << 1))
+    if (sl_rd_i64(&r, &magic) || magic != SNAP_MAGIC || sl_rd_i64(&r, &temporal) ||
+        sl_rd_i64(&r, &ncols) || ncols < 0 || ncols > MAX_COLS)
+        return corrupt(o, err);
+    if (temporal != (o->as_of >= 0))
         return sl_error_set(err, SL_ECORRUPT,
-                            "join %s: the state was saved by a join with other columns or as_of; "
-                            "start from a new data directory",
-                            o->table);
+                            "join %s: the state was saved by a join %s as_of; start from a new "
+                            "data directory",
+                            o->table, temporal ? "with" : "without");
+    int to[MAX_COLS];       /* saved column -> column now, -1: gone */
+    sl_type type[MAX_COLS]; /* the saved column's type */
+    for (int c = 0; c < ncols; c++) {
+        const char *name;
+        uint32_t len;
+        int64_t t;
+        if (sl_rd_str(&r, &name, &len) || sl_rd_i64(&r, &t)) return corrupt(o, err);
+        type[c] = (sl_type)t;
+        to[c] = -1;
+        for (int k = 0; k < o->ncols; k++)
+            if (o->type[k] == type[c] && strlen(o->src_name[k]) == len &&
+                !memcmp(o->src_name[k], name, len))
+                to[c] = k;
+    }
+    if (sl_rd_i64(&r, &o->matched) || sl_rd_i64(&r, &o->unmatched) || sl_rd_i64(&r, &o->refused) ||
+        sl_rd_i64(&r, &cnt) || cnt < 0)
+        return corrupt(o, err);
     int64_t refused = o->refused;
     for (int64_t k = 0; k < cnt; k++) {
-        int64_t h, from, to;
-        if (sl_rd_i64(&r, &h) || sl_rd_i64(&r, &from) || sl_rd_i64(&r, &to))
-            return sl_error_set(err, SL_ECORRUPT, "join %s: corrupt snapshot", o->table);
-        int64_t e = upsert(o, (uint64_t)h, from, to);
-        for (int c = 0; c < o->ncols; c++) {
+        int64_t h, from, till;
+        if (sl_rd_i64(&r, &h) || sl_rd_i64(&r, &from) || sl_rd_i64(&r, &till))
+            return corrupt(o, err);
+        int64_t e = upsert(o, (uint64_t)h, from, till); /* every value NULL */
+        for (int c = 0; c < ncols; c++) {
             unsigned char nul;
-            jval tmp, *v = e >= 0 ? &o->vals[(size_t)e * (size_t)o->ncols + (size_t)c] : &tmp;
-            if (sl_rd_bytes(&r, &nul, 1))
-                return sl_error_set(err, SL_ECORRUPT, "join %s: corrupt snapshot", o->table);
+            jval tmp, *v = &tmp;
+            if (e >= 0 && to[c] >= 0) v = &o->vals[(size_t)e * (size_t)o->ncols + (size_t)to[c]];
+            if (sl_rd_bytes(&r, &nul, 1)) return corrupt(o, err);
             v->null = nul;
             if (nul) continue;
-            if (o->type[c] == SL_T_STRING) {
-                const char *s;
+            if (type[c] == SL_T_STRING) {
+                const char *str;
                 uint32_t len;
-                if (sl_rd_str(&r, &s, &len))
-                    return sl_error_set(err, SL_ECORRUPT, "join %s: corrupt snapshot", o->table);
-                if (e >= 0) set_string(o, v, s, len);
+                if (sl_rd_str(&r, &str, &len)) return corrupt(o, err);
+                if (v != &tmp) set_string(o, v, str, len);
             } else if (sl_rd_bytes(&r, &v->u, 8)) {
-                return sl_error_set(err, SL_ECORRUPT, "join %s: corrupt snapshot", o->table);
+                return corrupt(o, err);
             }
         }
     }

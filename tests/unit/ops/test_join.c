@@ -407,6 +407,43 @@ static void test_max_keys(void **state) {
     op_free(&o);
 }
 
+/* A restart whose columns changed (the other table gained a column by schema
+ * evolution, or the step lists other columns) keeps the values of the columns
+ * it still has, matched by their name in the other table; the others are NULL. */
+static void test_restore_columns_changed(void **state) {
+    (void)state;
+    sl_schema d = dim_schema(false), p = probe_schema(), p2 = probe_schema();
+    op_t a, b;
+    make_ok(&a, "{table: dim, on: k, key: id, columns: [name, score]}", &p, &d);
+    sl_batch *db = sl_batch_new(&d, 8);
+    dim_row(db, "a", "A", 7, 0, -1);
+    dim_row(db, "b", NULL, 8, 0, -1);
+    side(&a, db);
+    sl_buf snap = {0};
+    a.def->snapshot(a.self, &snap, true);
+    make_ok(&b, "{table: dim, on: k, key: id, columns: {s: score, n2: name, i: id}}", &p2, &d);
+    sl_error err = {0};
+    if (b.def->restore(b.self, snap.p, snap.n, true, &err)) fail_msg("%s", err.msg);
+    sl_batch *pb = sl_batch_new(&p2, 8);
+    probe_row(pb, 1, "a", 0);
+    probe_row(pb, 2, "b", 0);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    b.def->process(b.self, pb, &ctx, NULL);
+    assert_int_equal(pb->col[2].v.i[0], 7); /* s */
+    assert_int_equal(pb->col[2].v.i[1], 8);
+    assert_int_equal(pb->col[3].v.s[0].len, 1); /* n2 */
+    assert_memory_equal(pb->col[3].v.s[0].ptr, "A", 1);
+    assert_true(pb->col[3].null[1]);
+    assert_true(pb->col[4].null[0] && pb->col[4].null[1]); /* i: not in the snapshot */
+    assert_true(stat_num(&b, "matched") == 2);
+    sl_buf_free(&snap);
+    sl_batch_free(db);
+    sl_batch_free(pb);
+    op_free(&a);
+    op_free(&b);
+}
+
 static void test_errors(void **state) {
     (void)state;
     sl_schema d = dim_schema(false), dt = dim_schema(true);
@@ -454,6 +491,7 @@ int main(void) {
         cmocka_unit_test(test_temporal_boundaries),
         cmocka_unit_test(test_random_snapshot_roundtrip),
         cmocka_unit_test(test_max_keys),
+        cmocka_unit_test(test_restore_columns_changed),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
