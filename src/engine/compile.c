@@ -1264,8 +1264,11 @@ static void print_children(const sl_pipeline *p, int ti, int depth, FILE *out) {
             store_name(t->store), t->win ? ", window" : "");
     if (t->nsteps) {
         fprintf(out, "  steps:");
-        for (int s = 0; s < t->nsteps; s++)
+        for (int s = 0; s < t->nsteps; s++) {
             fprintf(out, " %s", t->steps[s].def->name);
+            if (t->step_side[s] >= 0) /* a side input: join(dim_items) */
+                fprintf(out, "(%s)", p->t[t->step_side[s]].name);
+        }
     }
     fprintf(out, "\n");
     for (int c = 0; c < t->nchildren; c++)
