@@ -466,6 +466,8 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         if (t->nsteps == SL_MAX_STEPS) return sl_node_error(err, sn, "too many steps");
         step *st = &t->steps[t->nsteps];
         st->def = def;
+        /* a side input: its table was compiled first (build_graph) */
+        env.side_schema = def->side_opt && t->step_side[i] >= 0 ? &p->t[t->step_side[i]].out : NULL;
         if (def->create(sn->map[0].val, &t->out, &env, &st->self, err)) return SL_EINVAL;
         const sl_node *nm =
             sn->map[0].val->kind == SL_NODE_MAP ? sl_node_get(sn->map[0].val, "name") : NULL;
@@ -597,6 +599,35 @@ static int compile_join(sl_pipeline *p, table *t, sl_error *err) {
     return 0;
 }
 
+/* Side inputs (op.h, sl_op_def.side_opt): for each step of table ti that
+ * reads another table, step_side[step] = that table (else -1). The step's
+ * own shape is checked later, when it is compiled. */
+static int resolve_sides(sl_pipeline *p, int ti, sl_error *err) {
+    table *t = &p->t[ti];
+    for (int s = 0; s < SL_MAX_STEPS; s++)
+        t->step_side[s] = -1;
+    const sl_node *steps = sl_node_get(t->node, "steps");
+    for (int i = 0; steps && i < steps->n && i < SL_MAX_STEPS; i++) {
+        const sl_node *sn = steps->seq[i];
+        if (sn->kind != SL_NODE_MAP || sn->n != 1) continue;
+        const sl_op_def *def = sl_op_find(sn->map[0].key);
+        if (!def || !def->side_opt) continue;
+        const sl_node *tn = sl_node_get(sn->map[0].val, def->side_opt);
+        if (!tn || tn->kind != SL_NODE_SCALAR || !tn->str) continue; /* create reports it */
+        table_input in;
+        resolve_input(p, tn, &in);
+        if (in.table < 0)
+            return sl_node_error(err, tn, "table '%s': %s: '%s' is not a table of this pipeline%s",
+                                 t->name, def->name, tn->str,
+                                 in.source >= 0 ? " (it is a source: read it into a table)" : "");
+        if (in.table == ti)
+            return sl_node_error(err, tn, "table '%s': %s: a table cannot read itself (cycle)",
+                                 t->name, def->name);
+        t->step_side[i] = in.table;
+    }
+    return 0;
+}
+
 /* Resolves `from` and orders the tables so that each comes after what it reads. */
 static int build_graph(sl_pipeline *p, sl_error *err) {
     for (int i = 0; i < p->nt; i++) {
@@ -631,8 +662,10 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
                                          f->str);
             t->ninputs++;
         }
+        if (resolve_sides(p, i, err)) return SL_EINVAL;
     }
-    /* Kahn's algorithm; a table left over sits on a cycle. */
+    /* Kahn's algorithm; a table left over sits on a cycle. Side inputs are
+     * edges too: the table a step reads is compiled (and run) first. */
     int done[SL_MAX_TABLES] = {0}, n = 0;
     while (n < p->nt) {
         int progressed = 0;
@@ -641,6 +674,8 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
             bool ready = true;
             for (int j = 0; j < p->t[i].ninputs; j++)
                 if (p->t[i].inputs[j].table >= 0 && !done[p->t[i].inputs[j].table]) ready = false;
+            for (int s = 0; s < SL_MAX_STEPS; s++)
+                if (p->t[i].step_side[s] >= 0 && !done[p->t[i].step_side[s]]) ready = false;
             if (!ready) continue;
             done[i] = 1;
             p->order[n++] = i;
@@ -649,6 +684,16 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
         if (!progressed) {
             for (int i = 0; i < p->nt; i++)
                 if (!done[i]) {
+                    for (int s = 0; s < SL_MAX_STEPS; s++) { /* a cycle through a side input */
+                        int o = p->t[i].step_side[s];
+                        if (o < 0 || done[o]) continue;
+                        const sl_node *sn = sl_node_get(p->t[i].node, "steps")->seq[s];
+                        const sl_op_def *def = sl_op_find(sn->map[0].key);
+                        return sl_node_error(
+                            err, sl_node_get(sn->map[0].val, def->side_opt),
+                            "cycle in the table graph: '%s' %ss '%s', which depends on '%s'",
+                            p->t[i].name, def->name, p->t[o].name, p->t[i].name);
+                    }
                     const sl_node *from = sl_node_get(p->t[i].node, "from");
                     if (!from) from = sl_node_get(p->t[i].node, "join");
                     return sl_node_error(
@@ -675,6 +720,13 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
             } else if (p->src[in->source].first_table < 0) {
                 p->src[in->source].first_table = i;
             }
+        }
+        for (int s = 0; s < SL_MAX_STEPS; s++) { /* side readers, delivered by graph.c */
+            if (t->step_side[s] < 0) continue;
+            table *o = &p->t[t->step_side[s]];
+            if (o->nside_out == SL_MAX_TABLES)
+                return sl_node_error(err, t->node, "table '%s' is read by too many steps", o->name);
+            o->side_out[o->nside_out++] = (struct side_reader){i, s};
         }
     }
     return 0;
@@ -1306,6 +1358,11 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
             for (int in = 0; in < p->t[t].ninputs; in++, first = 0)
                 JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", input_name(p, &p->t[t].inputs[in]),
                      p->t[t].name);
+        /* a step's side input (join): the other table feeds this one */
+        for (int t = 0; t < p->nt; t++)
+            for (int k = 0; k < p->t[t].nside_out; k++, first = 0)
+                JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", p->t[t].name,
+                     p->t[p->t[t].side_out[k].table].name);
         /* a view depends on the tables its SQL names */
         for (int v = 0; v < p->nviews; v++)
             for (int t = 0; t < p->nt; t++)
@@ -1397,8 +1454,11 @@ static void print_children(const sl_pipeline *p, int ti, int depth, FILE *out) {
                        : "");
     if (t->nsteps) {
         fprintf(out, "  steps:");
-        for (int s = 0; s < t->nsteps; s++)
+        for (int s = 0; s < t->nsteps; s++) {
             fprintf(out, " %s", t->steps[s].def->name);
+            if (t->step_side[s] >= 0) /* a side input: join(dim_items) */
+                fprintf(out, "(%s)", p->t[t->step_side[s]].name);
+        }
     }
     fprintf(out, "\n");
     for (int c = 0; c < t->nchildren; c++)

@@ -48,6 +48,16 @@ static int write_sinks(run *R, table *t, const sl_batch *b, const char *const *p
     return 0;
 }
 
+/* Side inputs (op.h): the rows table t output go to every step of another
+ * table that reads t (a join's table). They arrive before any row read
+ * later, so a table joined with t sees t's rows in the order they were made. */
+static void deliver_side(run *R, const table *t, const sl_batch *b) {
+    for (int k = 0; k < t->nside_out; k++) {
+        const step *st = &R->p->t[t->side_out[k].table].steps[t->side_out[k].step];
+        st->def->side(st->self, b, &R->ctx);
+    }
+}
+
 /* Copies the table's input columns (ncols of them, in the table's order:
  * column c is column colmap[c] of `in`, or c itself when identity) and the
  * provenance of in into w. */
@@ -172,6 +182,7 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
     if (b->n) {
         int rc = write_sinks(R, t, b, R->part_names);
         if (rc) return rc;
+        deliver_side(R, t, b);
     }
     for (int c = 0; c < t->nchildren; c++) {
         int rc = sl__engine_run_table(R, t->children[c], b, t->child_input[c]);
@@ -199,6 +210,7 @@ int sl__engine_emit_windows(run *R, bool all_final) {
             t->rows_out += n;
             int rc = write_sinks(R, t, R->win_out, NULL);
             if (rc) return rc;
+            deliver_side(R, t, R->win_out);
             for (int c = 0; c < t->nchildren; c++) {
                 if (R->p->t[t->children[c]].is_rollup) continue;
                 int rc = sl__engine_run_table(R, t->children[c], R->win_out, t->child_input[c]);

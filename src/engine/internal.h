@@ -78,6 +78,14 @@ typedef struct table {
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
+    /* Side inputs (op.h, sl_op_def.side_opt): step_side[s] is the table
+     * whose rows step s reads (-1: none); side_out lists the steps of other
+     * tables that read this table's output rows (graph.c delivers them). */
+    int step_side[SL_MAX_STEPS];
+    struct side_reader {
+        int table, step;
+    } side_out[SL_MAX_TABLES];
+    int nside_out;
     int64_t retention_us;
     bool retention_ingest;      /* retention_by: ingest */
     int64_t rows_expired;       /* deleted by retention, since the last commit */

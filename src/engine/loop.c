@@ -418,6 +418,42 @@ void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions
         sl__engine_drop_parts(R, partitions, n);
 }
 
+/* ---- bootstrap order --------------------------------------------------------
+ * Like Kafka Streams' global tables: the sources that feed a table some step
+ * reads as a side input (a join's table), following `from:` upward (and the
+ * side inputs of those tables), are read to their current end before any
+ * other source at start-up, and first in every read cycle. So master data
+ * that exists before the events is always seen by them, and --once over
+ * landing files gives the same result however the reads interleave. */
+static void mark_feeds(const sl_pipeline *p, int ti, bool *first, bool *seen) {
+    if (seen[ti]) return;
+    seen[ti] = true;
+    const table *t = &p->t[ti];
+    for (int j = 0; j < t->ninputs; j++) {
+        if (t->inputs[j].source >= 0)
+            first[t->inputs[j].source] = true;
+        else
+            mark_feeds(p, t->inputs[j].table, first, seen);
+    }
+    for (int s = 0; s < SL_MAX_STEPS; s++)
+        if (t->step_side[s] >= 0) mark_feeds(p, t->step_side[s], first, seen);
+}
+
+/* order[]: the sources feeding side inputs first (first[s] set), then the
+ * others, each group in file order. Returns how many come first. */
+static int read_order(const sl_pipeline *p, int *order, bool *first) {
+    bool seen[SL_MAX_TABLES] = {0};
+    memset(first, 0, SL_MAX_SOURCES * sizeof *first);
+    for (int i = 0; i < p->nt; i++)
+        if (p->t[i].nside_out) mark_feeds(p, i, first, seen);
+    int n = 0, nfirst = 0;
+    for (int s = 0; s < p->nsrc; s++)
+        if (first[s]) order[n++] = s, nfirst++;
+    for (int s = 0; s < p->nsrc; s++)
+        if (!first[s]) order[n++] = s;
+    return nfirst;
+}
+
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     run R = {0};
     R.p = p;
@@ -465,13 +501,19 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         rc = err->code;
         goto out;
     }
+    int order[SL_MAX_SOURCES];
+    bool first[SL_MAX_SOURCES];
+    /* start-up: only the sources feeding side inputs, until they have nothing more */
+    bool bootstrap = read_order(p, order, first) > 0;
     while (!R.stop && !(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
         R.mono_us = sl_monotonic_us();
         sl_sd_watchdog_tick(R.mono_us);
         disk_check(&R, R.mono_us);
         int any = 0;
-        for (int s = 0; s < p->nsrc && !R.disk_paused; s++) {
+        for (int oi = 0; oi < p->nsrc && !R.disk_paused; oi++) {
+            int s = order[oi];
+            if (bootstrap && !first[s]) continue;
             source *src = &p->src[s];
             int got = read_source(&R, src, opts->once);
             if (got < 0) {
@@ -520,7 +562,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
          * editor may write it in steps) */
         if (R.config_changed_us && R.mono_us - R.config_changed_us >= 200000)
             R.config_changed_us = 0, R.reload_requested = true;
-        if (R.reload_requested && !opts->once && (rc = sl__engine_reload(&R))) goto out;
+        if (R.reload_requested && !opts->once) {
+            if ((rc = sl__engine_reload(&R))) goto out;
+            read_order(p, order, first); /* the sources may have changed */
+        }
         if (R.progress)
             sl__engine_progress(&R, false);
         else if (opts->status_every_s > 0 &&
@@ -532,6 +577,13 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
              * refresh that read something N ms longer (to kill it halfway) */
             if (opts->refresh && getenv("SLUICE_TEST_REFRESH_SLOW_MS"))
                 usleep((useconds_t)atoi(getenv("SLUICE_TEST_REFRESH_SLOW_MS")) * 1000);
+            continue;
+        }
+        if (bootstrap) { /* the side inputs' sources are at their current end */
+            bootstrap = false;
+            /* a commit now emits the windows of joined window tables, so
+             * their rows too reach the joins before the other sources' rows */
+            if (R.dirty && (rc = sl__engine_commit_wait(&R, false))) goto out;
             continue;
         }
         if (opts->once) {
