@@ -63,9 +63,9 @@ static void usage(FILE *out) {
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
-        "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen cameras|telco|retail|dataops|access [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
-        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
+        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv|nginx [FILE] [--schema NAME:TYPE,...] "
         "[--infer] ...\n"
         "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
         "  sluice help [OPERATOR|SOURCE]\n\n"
@@ -698,7 +698,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
             printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail, "
-                   "dataops\nRun "
+                   "dataops, access\nRun "
                    "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
@@ -707,10 +707,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "dataops")) return sl_gen_dataops_main(argc - 2, argv + 2);
-        fprintf(
-            stderr,
-            "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops)\n",
-            argv[2]);
+        if (!strcmp(argv[2], "access")) return sl_gen_access_main(argc - 2, argv + 2);
+        fprintf(stderr,
+                "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops, "
+                "access)\n",
+                argv[2]);
         return 2;
     }
     fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);
