@@ -2,7 +2,7 @@
  * access.c - `sluice gen access`: web server access logs in the combined log
  * format with nginx's trailing $request_time, for pipelines/access-logs.yaml.
  *
- * Writes --out DIR/logs/access-NNNNNN.log, --file-lines lines per file. The
+ * Writes --out DIR/access-NNNNNN.log, --file-lines lines per file. The
  * model: requests arrive 0-199 ms apart (uniform) from --start on, each to
  * one of twelve routes (weights below); the request target carries a query
  * string on some routes (url_path() has to cut it). Status: 304 on 10 % of
@@ -115,7 +115,7 @@ int sl_gen_access_main(int argc, char **argv) {
                                &o.rate_unused, &o.rate_unused);
     if (rc) return rc == 1 ? 0 : 2;
     sl_landing s;
-    if (sl_landing_open(&s, o.out, "logs", "access", "log", "gen access")) return 1;
+    if (sl_landing_open(&s, o.out, ".", "access", "log", "gen access")) return 1;
     sl_rng r;
     sl_rng_init(&r, o.seed);
     int total_w = 0;
@@ -194,8 +194,7 @@ int sl_gen_access_main(int argc, char **argv) {
     }
     if (sl_landing_close(&s, 0)) return 1;
     fprintf(stderr,
-            "gen access: %" PRId64 " lines (%" PRId64 " malformed) in %" PRId64
-            " files under %s/logs\n",
+            "gen access: %" PRId64 " lines (%" PRId64 " malformed) in %" PRId64 " files under %s\n",
             o.lines, bad, s.files, o.out);
     return 0;
 fail:

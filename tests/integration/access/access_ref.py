@@ -3,7 +3,7 @@
 
     access_ref.py GEN_DIR SLUICE_DB
 
-Reads the generated access logs (logs/*.log in name order) with its own
+Reads the generated access logs (*.log in name order) with its own
 parser (a regular expression and strptime, sharing nothing with the engine),
 groups the requests by minute and path (the target without its query
 string), and compares every row of path_latency_1m in SLUICE_DB: the same
@@ -28,7 +28,7 @@ def main():
     groups = {}
     bad = 0
     total = 0
-    for path in sorted(glob.glob(os.path.join(gen, "logs", "*.log"))):
+    for path in sorted(glob.glob(os.path.join(gen, "*.log"))):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 line = line.rstrip("\n")

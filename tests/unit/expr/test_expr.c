@@ -934,6 +934,12 @@ static void test_time_formats(void **state) {
     check_error("to_timestamp(s2, name)", "the format of to_timestamp() must be a constant", 17);
     check_error("to_timestamp(s2, '%Y-%Q')", "unknown directive at offset 3", 17);
     check_error("to_timestamp(s2, '%Y%')", "a lone '%' at the end", 17);
+    /* what one-argument to_timestamp reads (docs/pipeline-spec.md says the same) */
+    CONST("to_timestamp('2026-02-31')", SL_T_TS, "2026-03-03T00:00:00.000Z");
+    CONST("to_timestamp('2026-12-07 06:25:60,5+05')", SL_T_TS, "2026-12-07T01:26:00.500Z");
+    CONST("to_timestamp('2026-12-07t06:25z')", SL_T_TS, "2026-12-07T06:25:00.000Z");
+    CONST("to_timestamp('2026-12-07T06:25:24 ')", SL_T_TS, "NULL");
+    CONST("to_timestamp('26-12-07')", SL_T_TS, "NULL");
     /* format_time: UTC */
     CHECK_T("format_time(ts, '%d/%b/%Y:%H:%M:%S %z')", SL_T_STRING,
             "'01/Jan/2026:00:05:00 +0000'|'15/Mar/2026:13:45:30 +0000'|NULL|"
