@@ -371,7 +371,10 @@ static void ev_json_typed(node *n, sl_batch *b, uint32_t rows) {
     const sl_column *x = &n->k[0]->res;
     for (uint32_t i = 0; i < rows; i++) {
         n->res.null[i] = 1;
-        n->res.v.i[i] = 0;
+        if (n->iarg == SL_T_BOOL) /* a bool column holds one byte per row */
+            n->res.v.b[i] = 0;
+        else
+            n->res.v.i[i] = 0;
         if (x->null[i]) continue;
         const char *vb, *ve;
         sl_str s = x->v.s[i];
