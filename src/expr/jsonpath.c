@@ -305,37 +305,6 @@ static bool walk(const jpath *path, const char *p, const char *e, const char **v
 
 /* ---- kernels ---- */
 
-static void ev_json_extract(node *n, sl_batch *b, uint32_t rows) {
-    const jpath *path = n->aux;
-    const sl_column *x = &n->k[0]->res;
-    for (uint32_t i = 0; i < rows; i++) {
-        n->res.null[i] = 1;
-        n->res.v.s[i] = (sl_str){"", 0};
-        if (x->null[i]) continue;
-        const char *vb, *ve;
-        sl_str s = x->v.s[i];
-        if (!walk(path, s.ptr, s.ptr + s.len, &vb, &ve)) continue;
-        size_t len = (size_t)(ve - vb);
-        if (*vb == '"') {
-            bool esc = false;
-            skip_str(vb, ve, &esc);
-            if (!esc) {
-                n->res.v.s[i] = (sl_str){vb + 1, (uint32_t)(len - 2)};
-            } else {
-                char *o = sl_arena_alloc(b->arena, len);
-                long ol = unescape(vb + 1, len - 2, o);
-                if (ol < 0) continue;
-                n->res.v.s[i] = (sl_str){o, (uint32_t)ol};
-            }
-        } else if (len == 4 && !memcmp(vb, "null", 4)) {
-            continue;
-        } else {
-            n->res.v.s[i] = (sl_str){vb, (uint32_t)len}; /* number, bool, object, array */
-        }
-        n->res.null[i] = 0;
-    }
-}
-
 /* A JSON number's text: '-'? digits ('.' digits)? ([eE] [+-]? digits)?. *integral: no '.' or
  * exponent. */
 static bool is_number(const char *p, size_t n, bool *integral) {
@@ -362,6 +331,41 @@ static bool is_number(const char *p, size_t n, bool *integral) {
         if (i == x) return false;
     }
     return i == n;
+}
+
+static void ev_json_extract(node *n, sl_batch *b, uint32_t rows) {
+    const jpath *path = n->aux;
+    const sl_column *x = &n->k[0]->res;
+    for (uint32_t i = 0; i < rows; i++) {
+        n->res.null[i] = 1;
+        n->res.v.s[i] = (sl_str){"", 0};
+        if (x->null[i]) continue;
+        const char *vb, *ve;
+        sl_str s = x->v.s[i];
+        if (!walk(path, s.ptr, s.ptr + s.len, &vb, &ve)) continue;
+        size_t len = (size_t)(ve - vb);
+        bool integral;
+        if (*vb == '"') {
+            bool esc = false;
+            skip_str(vb, ve, &esc);
+            if (!esc) {
+                n->res.v.s[i] = (sl_str){vb + 1, (uint32_t)(len - 2)};
+            } else {
+                char *o = sl_arena_alloc(b->arena, len);
+                long ol = unescape(vb + 1, len - 2, o);
+                if (ol < 0) continue;
+                n->res.v.s[i] = (sl_str){o, (uint32_t)ol};
+            }
+        } else if (*vb == '{' || *vb == '[') {
+            n->res.v.s[i] = (sl_str){vb, (uint32_t)len}; /* its JSON text */
+        } else if ((len == 4 && !memcmp(vb, "true", 4)) || (len == 5 && !memcmp(vb, "false", 5)) ||
+                   is_number(vb, len, &integral)) {
+            n->res.v.s[i] = (sl_str){vb, (uint32_t)len}; /* as written */
+        } else {
+            continue; /* null, or not a JSON value (`tru`) */
+        }
+        n->res.null[i] = 0;
+    }
 }
 
 /* iarg: SL_T_INT, SL_T_DOUBLE or SL_T_BOOL: the JSON value of that type, else NULL. */

@@ -1027,6 +1027,9 @@ static void test_json_extract(void **state) {
     CONST("json_extract('{\"a\":{\"b\":1}', '$.a.b')", SL_T_STRING, "'1'"); /* on the path */
     CONST("json_extract('{\"a\":[1,2', '$.b')", SL_T_STRING, "NULL");
     CONST("json_extract('{\"a\":5}', '$.a.b')", SL_T_STRING, "NULL");
+    CONST("json_extract('{\"a\":tru}', '$.a')", SL_T_STRING, "NULL");
+    CONST("json_extract('{\"a\":-1.5e3}', '$.a')", SL_T_STRING, "'-1.5e3'");
+    CONST("json_extract('{\"a\":false}', '$.a')", SL_T_STRING, "'false'");
     CONST("json_extract('not json', '$.a')", SL_T_STRING, "NULL");
     CONST("json_extract('{\"a\":\"\\ud800\"}', '$.a')", SL_T_STRING, "NULL");
     CONST("json_extract(NULL, '$.a')", SL_T_STRING, "NULL");
