@@ -197,23 +197,33 @@ static bool ml_starts(multiline *m, const char *l, size_t n) {
 }
 
 /* The bytes of buf[0, len) (complete lines) that end complete records, given
- * that the view's last record is complete too when `last_done`. */
+ * that the view's last record is complete too when `last_done`. Remembers
+ * where a line continues the one before (m->nl: the '\n' between them), so
+ * ml_parse matches no line again. */
 static size_t ml_complete(multiline *m, const char *buf, size_t len, bool last_done) {
     size_t rec = 0, done = 0;
+    m->nnl = 0;
     for (size_t off = 0; off < len;) {
         const char *nl = memchr(buf + off, '\n', len - off);
         size_t end = (size_t)(nl - buf) + 1;
-        if (off > rec && (ml_starts(m, buf + off, end - off - 1) || end - rec > m->max_bytes)) {
-            done = off;
-            rec = off;
+        if (off > rec) {
+            if (ml_starts(m, buf + off, end - off - 1) || end - rec > m->max_bytes) {
+                done = off;
+                rec = off;
+            } else { /* the line before continues into this one */
+                if (m->nnl == m->capnl)
+                    m->nl = sl_xreallocarray(m->nl, m->capnl = m->capnl ? m->capnl * 2 : 64,
+                                             sizeof *m->nl);
+                m->nl[m->nnl++] = off - 1;
+            }
         }
         off = end;
     }
     return last_done ? len : done;
 }
 
-/* Hands the complete records of buf[0, n) to the format, each as one line,
- * and returns the bytes it used. */
+/* Hands the complete records of buf[0, n) (as ml_complete found them) to the
+ * format, each as one line, and returns the bytes it used. */
 static size_t ml_parse(dir_src *d, const char *buf, size_t n, int32_t part, int64_t base,
                        bool ends_file) {
     multiline *m = d->ml;
@@ -223,24 +233,10 @@ static size_t ml_parse(dir_src *d, const char *buf, size_t n, int32_t part, int6
     }
     memcpy(m->buf, buf, n);
     memset(m->buf + n, 0, SL_DIR_PADDING);
-    m->nnl = 0;
-    size_t rec = 0;
-    for (size_t off = 0; off < n;) {
-        const char *nl = memchr(m->buf + off, '\n', n - off);
-        size_t end = (size_t)(nl - m->buf) + 1;
-        bool starts =
-            off == rec || ml_starts(m, m->buf + off, end - off - 1) || end - rec > m->max_bytes;
-        if (starts) {
-            rec = off;
-        } else { /* the line before continues into this one */
-            if (m->nnl == m->capnl)
-                m->nl =
-                    sl_xreallocarray(m->nl, m->capnl = m->capnl ? m->capnl * 2 : 64, sizeof *m->nl);
-            m->nl[m->nnl++] = off - 1;
-            m->buf[off - 1] = '\r';
-        }
-        off = end;
-    }
+    while (m->nnl && m->nl[m->nnl - 1] >= n) /* inside the pending record */
+        m->nnl--;
+    for (size_t k = 0; k < m->nnl; k++)
+        m->buf[m->nl[k]] = '\r';
     size_t used = d->env.parse(d->env.ud, m->buf, n, part, base);
     if (!used && ends_file) used = d->env.parse_end(d->env.ud, m->buf, n, part, base);
     for (size_t k = 0; k < m->nnl; k++) /* the rows see the real line ends */
@@ -343,7 +339,8 @@ static int ml_read(dir_src *d, const char *buf, size_t len, int32_t part, int64_
             int got = sl_dir_next(d->dir, false, &buf, &len, &p2, &b2, &e);
             if (got != 1 || p2 != part || b2 != base) return got < 0 ? got : 0;
             if (len > before) continue;
-            done = len; /* it cannot grow (a full buffer, an overlong line next) */
+            /* it cannot grow (a full buffer, an overlong line next): its last record ends */
+            done = ml_complete(m, buf, len, true);
         }
         if (!done) return 0;
         size_t used =
