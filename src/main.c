@@ -68,9 +68,9 @@ static void usage(FILE *out) {
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice refresh PIPELINE [--data DIR] [--set NAME=VALUE]... [--status SECONDS]\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
-        "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen cameras|telco|retail|dataops|access [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
-        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
+        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv|nginx [FILE] [--schema NAME:TYPE,...] "
         "[--infer] ...\n"
         "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
         "  sluice help [OPERATOR|SOURCE]\n\n"
@@ -214,13 +214,17 @@ static const char *cmd_help_text(const char *cmd) {
                "syslog: each\n"
                "          line is read as 5424 when it starts <PRI>VERSION, else as 3164) | logfmt "
                "| regex | csv\n"
+               "          | nginx (alias combined: the combined access log, with an optional "
+               "trailing\n"
+               "          request time)\n"
                "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object "
                "per line),\n"
                "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n"
                "  --schema N:T,...  columns and types (json, logfmt, and csv need it, or --infer; "
-               "syslog and\n"
-               "                    regex have defaults: the syslog fields, the pattern's named "
-               "groups)\n"
+               "syslog, nginx\n"
+               "                    and regex have defaults: the syslog fields, the nginx "
+               "fields, the\n"
+               "                    pattern's named groups)\n"
                "  --infer           json, csv: print the schema inferred from the input (the rules "
                "of\n"
                "                    `schema: infer`) as YAML to paste into a pipeline file, and "
@@ -754,7 +758,8 @@ static int cmd_parse(int argc, char **argv) {
     }
     const char *format = c.npos >= 1 ? c.positional[0] : "";
     if (!strcmp(format, "rfc3164")) format = "syslog"; /* see the help text */
-    static const char *const formats[] = {"json", "syslog", "logfmt", "regex", "csv"};
+    static const char *const formats[] = {"json", "syslog", "logfmt",  "regex",
+                                          "csv",  "nginx",  "combined"};
     bool known = false;
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
         known |= !strcmp(format, formats[i]);
@@ -764,7 +769,7 @@ static int cmd_parse(int argc, char **argv) {
     if (c.npos < 1 || c.npos > 2)
         why = "expected FORMAT [FILE]";
     else if (!known)
-        why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv)";
+        why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv, nginx, combined)";
     else if (c.infer && !json && !csv)
         why = "--infer is for json and csv";
     else if (c.infer && c.schema)
@@ -787,7 +792,7 @@ static int cmd_parse(int argc, char **argv) {
     sl_schema s;
     sl_schema_init(&s);
     sl_error err = {0};
-    if (!c.schema && !strcmp(format, "syslog")) sl_line_format_syslog_schema(&s);
+    if (!c.schema) sl_line_format_default_schema(format, &s);
     if (!c.schema && regex && sl_regex_schema(c.pattern, &s, &err)) {
         fprintf(stderr, "sluice parse: %s\n", err.msg);
         sl_vars_free(c.vars);
@@ -990,7 +995,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
             printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail, "
-                   "dataops\nRun "
+                   "dataops, access\nRun "
                    "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
@@ -999,10 +1004,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "dataops")) return sl_gen_dataops_main(argc - 2, argv + 2);
-        fprintf(
-            stderr,
-            "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops)\n",
-            argv[2]);
+        if (!strcmp(argv[2], "access")) return sl_gen_access_main(argc - 2, argv + 2);
+        fprintf(stderr,
+                "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops, "
+                "access)\n",
+                argv[2]);
         return 2;
     }
     fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);
