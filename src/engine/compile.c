@@ -351,9 +351,9 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
     if (compile_evolve_opts(s, &c, err)) return err->code;
     if (sc && !s->infer && sc->kind != SL_NODE_MAP)
         return sl_node_error(err, sc, "schema: expected a map of field: type, or infer");
-    if (!sc && strcmp(s->format, "syslog") == 0)
-        sl_line_format_syslog_schema(&s->schema);
-    else if (!sc && strcmp(s->format, "regex") == 0) {
+    if (!sc && sl_line_format_default_schema(s->format, &s->schema)) {
+        /* syslog, nginx/combined: the columns the format provides */
+    } else if (!sc && strcmp(s->format, "regex") == 0) {
         sl_error e = {0};
         if (sl_regex_schema(s->regex, &s->schema, &e))
             return sl_node_error(err, c.pattern_regex_at, "%s", e.msg);
