@@ -26,6 +26,7 @@ struct sl_sse {
     char *data; /* data lines of the event being read */
     size_t ndata, capdata;
     bool has_data;
+    bool after_cr; /* the last byte was \r */
     char event[64];
 };
 
@@ -89,10 +90,10 @@ static int sse_line(sl_sse *s, const char *l, size_t n) {
 int sl_sse_feed(sl_sse *s, const char *buf, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char c = buf[i];
+        bool after_cr = s->after_cr;
+        s->after_cr = c == '\r';
+        if (c == '\n' && after_cr) continue; /* \r\n is one line end, across feeds too */
         if (c == '\n' || c == '\r') {
-            /* \r\n is one line end: a \n right after \r ends an empty line
-             * only if the \r did not just end one */
-            if (c == '\n' && s->nline == 0 && i > 0 && buf[i - 1] == '\r') continue;
             int rc = sse_line(s, s->line, s->nline);
             s->nline = 0;
             if (rc) return rc;

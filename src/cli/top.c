@@ -155,17 +155,18 @@ static void render(const sl_top_opts *o, const scrape *a, const scrape *b, FILE 
     double last_commit = sl_prom_get(y, "sluice_last_commit_timestamp_seconds", NULL, NULL);
     double cpu = sl_prom_rate(x, y, dt, "sluice_process_cpu_seconds_total", NULL, NULL);
     snprintf(r6, sizeof r6, "%.0f%%", nz(cpu) * 100);
-    fprintf(out,
-            "          commit %.1f ms (%s ago)  watermark lag %s  files waiting %s (%s)  memory "
-            "%s  cpu %s\n",
-            nz(commit_s) * 1000,
-            fmt_lag(last_commit > 0 ? (double)b->wall_us / 1e6 - last_commit : NAN, r1, sizeof r1),
-            fmt_lag(sl_prom_get(y, "sluice_watermark_lag_seconds", NULL, NULL), r2, sizeof r2),
-            fmt_count(sl_prom_get(y, "sluice_source_files_waiting", NULL, NULL), r3, sizeof r3),
-            fmt_bytes(sl_prom_get(y, "sluice_source_bytes_waiting", NULL, NULL), r4, sizeof r4),
-            fmt_bytes(sl_prom_get(y, "sluice_process_max_resident_memory_bytes", NULL, NULL), r5,
-                      sizeof r5),
-            r6);
+    fprintf(
+        out,
+        "          commit %.1f ms (%s ago)  watermark lag %s  files waiting %s (%s)  peak memory "
+        "%s  cpu %s\n",
+        nz(commit_s) * 1000,
+        fmt_lag(last_commit > 0 ? (double)b->wall_us / 1e6 - last_commit : NAN, r1, sizeof r1),
+        fmt_lag(sl_prom_get(y, "sluice_watermark_lag_seconds", NULL, NULL), r2, sizeof r2),
+        fmt_count(sl_prom_get(y, "sluice_source_files_waiting", NULL, NULL), r3, sizeof r3),
+        fmt_bytes(sl_prom_get(y, "sluice_source_bytes_waiting", NULL, NULL), r4, sizeof r4),
+        fmt_bytes(sl_prom_get(y, "sluice_process_max_resident_memory_bytes", NULL, NULL), r5,
+                  sizeof r5),
+        r6);
 
     /* sources: every source any per-source series names */
     const char *src[TOP_MAX_ROWS];
