@@ -173,7 +173,8 @@ static void render(const sl_top_opts *o, const scrape *a, const scrape *b, FILE 
     int ns = 0;
     static const char *const src_series[] = {
         "sluice_source_records_total", "sluice_source_partition_position",
-        "sluice_kafka_consumer_lag", "sluice_source_dropped_total"};
+        "sluice_kafka_consumer_lag", "sluice_source_files_waiting_by_source",
+        "sluice_source_dropped_total"};
     for (size_t k = 0; k < sizeof src_series / sizeof *src_series; k++) {
         const char *got[TOP_MAX_ROWS];
         int n = sl_prom_labels(y, src_series[k], "source", got, TOP_MAX_ROWS);
@@ -184,20 +185,18 @@ static void render(const sl_top_opts *o, const scrape *a, const scrape *b, FILE 
             if (!seen) src[ns++] = got[i];
         }
     }
-    fprintf(out, "\n%-24s %12s %14s %14s %13s %11s\n", "SOURCE", "RECORDS/S", "RECORDS",
-            "POSITION/S", "CONSUMER LAG", "DROPPED/S");
-    for (int i = 0; i < ns; i++)
-        fprintf(
-            out, "%-24.24s %12s %14s %14s %13s %11s\n", src[i],
-            fmt_rate(sl_prom_rate(x, y, dt, "sluice_source_records_total", "source", src[i]), r1,
-                     sizeof r1),
-            fmt_count(sl_prom_get(y, "sluice_source_records_total", "source", src[i]), r2,
-                      sizeof r2),
-            fmt_rate(sl_prom_rate(x, y, dt, "sluice_source_partition_position", "source", src[i]),
-                     r3, sizeof r3),
-            fmt_count(sl_prom_get(y, "sluice_kafka_consumer_lag", "source", src[i]), r4, sizeof r4),
-            fmt_rate(sl_prom_rate(x, y, dt, "sluice_source_dropped_total", "source", src[i]), r5,
-                     sizeof r5));
+    fprintf(out, "\n%-24s %12s %14s %14s %13s %14s %11s\n", "SOURCE", "RECORDS/S", "RECORDS",
+            "POSITION/S", "CONSUMER LAG", "FILES WAITING", "DROPPED/S");
+    for (int i = 0; i < ns; i++) {
+        const char *sn = src[i];
+        fmt_rate(sl_prom_rate(x, y, dt, "sluice_source_records_total", "source", sn), r1, 32);
+        fmt_count(sl_prom_get(y, "sluice_source_records_total", "source", sn), r2, 32);
+        fmt_rate(sl_prom_rate(x, y, dt, "sluice_source_partition_position", "source", sn), r3, 32);
+        fmt_count(sl_prom_get(y, "sluice_kafka_consumer_lag", "source", sn), r4, 32);
+        fmt_count(sl_prom_get(y, "sluice_source_files_waiting_by_source", "source", sn), r5, 32);
+        fmt_rate(sl_prom_rate(x, y, dt, "sluice_source_dropped_total", "source", sn), r6, 32);
+        fprintf(out, "%-24.24s %12s %14s %14s %13s %14s %11s\n", sn, r1, r2, r3, r4, r5, r6);
+    }
 
     const char *tab[TOP_MAX_ROWS];
     int nt = sl_prom_labels(y, "sluice_table_rows_in_total", "table", tab, TOP_MAX_ROWS);

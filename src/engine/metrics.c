@@ -204,6 +204,16 @@ void sl__engine_build_metrics(run *R) {
          "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE "
          "sluice_source_files_waiting gauge\n");
     mput(R, &n, "sluice_source_files_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)files);
+    /* the same per source, under its own name: adding a source label to the
+     * total above would make sum() count every file twice */
+    mput(R, &n,
+         "# HELP sluice_source_files_waiting_by_source Landing files with unread bytes, per "
+         "source.\n# TYPE sluice_source_files_waiting_by_source gauge\n");
+    for (int s = 0; s < R->p->nsrc; s++)
+        if (sst[s].files_waiting >= 0)
+            mput(R, &n,
+                 "sluice_source_files_waiting_by_source{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
+                 R->p->src[s].name, (long long)sst[s].files_waiting);
     mput(R, &n,
          "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE "
          "sluice_source_bytes_waiting gauge\n");

@@ -72,7 +72,7 @@ python3 - "$TMP/once.txt" <<'PY' || { cat "$TMP/once.txt"; fail "--once frame"; 
 import re, sys
 t = open(sys.argv[1]).read()
 assert "sluice top - topview" in t
-assert re.search(r"^SOURCE +RECORDS/S", t, re.M) and re.search(r"^TABLE +ROWS IN/S", t, re.M)
+assert re.search(r"^SOURCE +RECORDS/S .* FILES WAITING", t, re.M) and re.search(r"^TABLE +ROWS IN/S", t, re.M)
 for name in ("s", "events", "fast"):
     assert re.search(rf"^{name} +[0-9.]+k?/s", t, re.M), name
 PY
