@@ -260,7 +260,6 @@ static int tap_store(const sl_tap_opts *o, rowfmt *f, sl_error *err) {
     if (sl_pipeline_data_dir(o->p, o->data_dir, dir, sizeof dir, false, err)) return err->code;
     snprintf(path, sizeof path, "%s/sluice.db", dir);
     if (access(path, R_OK) != 0) {
-        snprintf(path, sizeof path, "%s/instance-0", dir);
         return sl_error_set(err, SL_ENOTFOUND,
                             "no data for pipeline '%s' in %s (run it first, or pass --data DIR; "
                             "scale-out instances: tap one with --url)",

@@ -52,6 +52,7 @@
 #define SSE_WATCH_ROWS 1000
 #define SSE_WATCH_LIMIT 50000
 #define SSE_HEARTBEAT_US (15 * SL_US_PER_SEC)
+#define SSE_TAP_PAGES 10 /* tap mode: pages of SSE_MAX_ROWS per wake-up */
 
 typedef struct sse {
     sl_server *s;
@@ -65,7 +66,9 @@ typedef struct sse {
     uint64_t seq;
     int64_t next_beat_us;
     bool done;
-    bool tap;                      /* tap mode: every row after last_rowid */
+    bool tap;      /* tap mode: every row after last_rowid */
+    bool tap_more; /* tap mode: rows up to tap_hi (or newer) still to send */
+    int64_t tap_hi;
     sqlite3_stmt *tap_st, *max_st; /* tap mode: the page and max(rowid) */
     srv_buf out;
     size_t off;
@@ -218,12 +221,17 @@ static int64_t max_rowid(sse *e) {
     return v;
 }
 
-/* Tap mode: every row in (last_rowid, max] matching the filter, in pages. */
+/* Tap mode: the rows in (last_rowid, tap_hi] matching the filter, at most
+ * SSE_TAP_PAGES pages per call, so a long backlog (from=start on a big
+ * table) goes out a bounded buffer at a time; tap_more says to call again
+ * without waiting for a commit. tap_hi is max(rowid) when a range starts:
+ * every row up to it is committed. */
 static int send_tap(sse *e, int64_t commit) {
     srv_conn_deadline(e->c, e->s->timeout_ms * 5);
-    int64_t hi = max_rowid(e), from = e->last_rowid;
-    int total = 0, rc = SQLITE_DONE;
-    while (hi > from) {
+    if (!e->tap_more) e->tap_hi = max_rowid(e);
+    int64_t hi = e->tap_hi, from = e->last_rowid;
+    int total = 0, pages = 0, rc = SQLITE_DONE;
+    while (hi > from && pages < SSE_TAP_PAGES) {
         sqlite3_stmt *st = e->tap_st;
         sqlite3_bind_int64(st, 1, from);
         sqlite3_bind_int64(st, 2, hi);
@@ -236,12 +244,23 @@ static int send_tap(sse *e, int64_t commit) {
         sqlite3_reset(st);
         event_end(e, start, n, commit, false);
         total += n;
+        pages++;
         if (rc != SQLITE_DONE || e->out.oom) break;
         if (n < SSE_MAX_ROWS) from = hi; /* the rest of the range does not match */
     }
+    if (hi < 0 || rc != SQLITE_DONE) {
+        srv_conn_deadline(e->c, 0);
+        return -1;
+    }
+    if (from > e->last_rowid) e->last_rowid = from;
+    /* range done: rows a commit added meanwhile start the next one now (that
+     * commit's wake-up may already have been taken by this call) */
+    e->tap_more = hi > from;
+    if (!e->tap_more) {
+        int64_t m = max_rowid(e);
+        if (m > from) e->tap_hi = m, e->tap_more = true;
+    }
     srv_conn_deadline(e->c, 0);
-    if (hi < 0 || rc != SQLITE_DONE) return -1;
-    e->last_rowid = hi > e->last_rowid ? hi : e->last_rowid;
     return total;
 }
 
@@ -272,7 +291,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         e->out.n = e->off = 0;
         if (e->done || e->out.oom) return MHD_CONTENT_READER_END_OF_STREAM;
         pthread_mutex_lock(&s->mu);
-        while (!s->stopping && s->publish_seq == e->seq && sl_monotonic_us() < e->next_beat_us) {
+        while (!s->stopping && s->publish_seq == e->seq && !e->tap_more &&
+               sl_monotonic_us() < e->next_beat_us) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t wait_us = e->next_beat_us - sl_monotonic_us();
@@ -287,7 +307,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         int64_t commit = s->commit_id;
         pthread_mutex_unlock(&s->mu);
         if (stopping) return MHD_CONTENT_READER_END_OF_STREAM;
-        if (seq != e->seq) {
+        if (seq != e->seq || e->tap_more) {
             e->seq = seq;
             poll_changes(e, commit);
         }

@@ -39,14 +39,17 @@ complete_words() { # complete_words WORD... : COMPREPLY for the last word
            _sluice; printf "%s\n" "${COMPREPLY[@]}"' _ \
     "$ROOT/usr/share/bash-completion/completions/sluice" "$@"
 }
+# (grep -x >/dev/null, not grep -q: an early exit would SIGPIPE the printf
+# and pipefail would count that as a miss)
 got=$(complete_words sluice "")
-for c in $cmds; do echo "$got" | grep -qx "$c" || fail "completion misses command '$c'"; done
-complete_words sluice run --on | grep -qx -- "--once" || fail "completion of 'run --on'"
-complete_words sluice query p --format "" | grep -qx json || fail "completion of --format"
-(cd "$REPO" && complete_words sluice run pipelines/cam) | grep -qx pipelines/cameras.yaml ||
+for c in $cmds; do echo "$got" | grep -x "$c" >/dev/null || fail "completion misses command '$c'"; done
+complete_words sluice run --on | grep -x -- "--once" >/dev/null || fail "completion of 'run --on'"
+complete_words sluice query p --format "" | grep -x json >/dev/null || fail "completion of --format"
+(cd "$REPO" && complete_words sluice run pipelines/cam) | grep -x pipelines/cameras.yaml >/dev/null ||
   fail "completion of a pipeline file"
-PATH="$ROOT/usr/bin:$PATH" complete_words sluice help dedu | grep -qx dedupe ||
+PATH="$ROOT/usr/bin:$PATH" complete_words sluice help dedu | grep -x dedupe >/dev/null ||
   fail "completion of a component name"
+complete_words sluice tap p t --format "" | grep -x table >/dev/null || fail "completion of tap --format"
 ok "bash completion: commands, options, files, components"
 
 # the unit, as installed for PREFIX=/usr: verify an instance of it

@@ -666,6 +666,34 @@ static void test_sse_tap(void **state) {
     resp_free(&r);
 }
 
+/* Tap mode from the start of a table larger than one wake-up's pages
+ * (SSE_TAP_PAGES x 1000 rows): the rest follows without a commit, then a
+ * commit's rows. */
+static void test_sse_tap_backlog(void **state) {
+    sl_server *s = *state;
+    int port = sl_server_port(s);
+    exec_sql("WITH RECURSIVE n(i) AS (SELECT 10001 UNION ALL SELECT i+1 FROM n WHERE i < 22000)"
+             " INSERT INTO detection_events(detection_oid, item_name) SELECT i, 't' FROM n");
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    send_req(fd, "/api/tables/detection_events/stream?from=start", AUTH);
+    size_t n;
+    char *all = read_until(fd, "[22000,", 10000, &n);
+    const char *last = strstr(all, "[22000,");
+    assert_non_null(last);
+    char *rest = strstr(last, "}\n\n") ? strdup("") : read_until(fd, "}\n\n", 5000, NULL);
+    assert_int_equal(count_rows(all) + count_rows(rest), 150 + 12000);
+    free(all);
+    free(rest);
+    exec_sql("INSERT INTO detection_events(detection_oid, item_name) VALUES(22001, 'after')");
+    sl_server_publish(s, 11, NULL);
+    char *ev = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(ev, "\"rows\":[[22001,"));
+    assert_int_equal(count_rows(ev), 1);
+    free(ev);
+    close(fd);
+}
+
 static void test_sse_unknown(void **state) {
     int port = sl_server_port(*state);
     const char *bad[] = {"/api/tables/nope/stream", "/api/tables/top_locations/stream",
@@ -928,6 +956,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_sse_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_upsert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_tap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_tap_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_and_json, setup, teardown),
