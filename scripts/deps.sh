@@ -15,10 +15,11 @@ build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev
 # module), nm (binutils), clang + libFuzzer runtime (fuzz build), clang-format
 # (make format-check), aiosmtpd and openssl (alert channel tests), initdb/pg_ctl/psql
 # (postgresql, postgresql-client), mosquitto + mosquitto_pub (mosquitto-clients),
-# systemd-analyze (systemd: the unit is verified), man (man-db, groff-base); node and npm below.
+# systemd-analyze (systemd: the unit is verified), man (man-db, groff-base), tmux (sluice top
+# in a terminal); node and npm below.
 test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
   python3 binutils clang-format python3-aiosmtpd openssl postgresql postgresql-client mosquitto
-  mosquitto-clients systemd man-db groff-base"
+  mosquitto-clients systemd man-db groff-base tmux"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;

@@ -4,6 +4,8 @@
  *   sluice run PIPELINE [--data DIR] [--set k=v]... [--once] [--status SECONDS]
  *   sluice query PIPELINE [--data DIR] [--set k=v]... [--format table|csv|json] "SQL"
  *   sluice validate PIPELINE [--set k=v]...
+ *   sluice tap PIPELINE TABLE [--where EXPR] [--limit N] [--format json|table] [--url URL]
+ *   sluice top PIPELINE [--url URL] [--interval D] [--once]
  *   sluice lineage PIPELINE [--set k=v]...
  *   sluice refresh PIPELINE [--data DIR] [--set k=v]... [--status SECONDS]
  *   sluice alert test [CHANNEL] PIPELINE [--set k=v]...
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -62,6 +65,9 @@ static void usage(FILE *out) {
         "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] "
         "[--store URL] \"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice tap PIPELINE TABLE [--where EXPR] [--limit N] [--format json|table] "
+        "[--url URL] [--from-start]\n"
+        "  sluice top PIPELINE [--url URL] [--interval DURATION] [--once]\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
         "  sluice test PIPELINE [--tests FILE] [--case NAME] [--set NAME=VALUE]... [--verbose]\n"
@@ -161,6 +167,8 @@ static const char *cmd_help_text(const char *cmd) {
                "  variables whose name says they are secret (TOKEN, PASSWORD, SECRET, KEY, "
                "WEBHOOK, URL)\n"
                "  are not shown. Exit 0, or 2 when a variable without a default is unset.\n";
+    if (!strcmp(cmd, "tap")) return sl_tap_help;
+    if (!strcmp(cmd, "top")) return sl_top_help;
     if (!strcmp(cmd, "validate"))
         return "usage: sluice validate PIPELINE [--set N=V]...\n"
                "  Checks the pipeline file; errors are printed as file:line:col: message (exit "
@@ -990,6 +998,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
     if (!strcmp(cmd, "vars")) return cmd_vars(argc - 1, argv + 1);
     if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tap")) return sl_tap_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "top")) return sl_top_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "alert")) return cmd_alert(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {

@@ -5,7 +5,7 @@ _sluice() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     cword=$COMP_CWORD
-    local cmds="run query refresh test validate lineage vars check alert gen parse kafka-mock help"
+    local cmds="run query refresh test validate lineage vars check tap top alert gen parse kafka-mock help"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
         return
@@ -13,15 +13,19 @@ _sluice() {
     local cmd="${COMP_WORDS[1]}"
     case "$prev" in
         --data|--out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --token-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --url) COMPREPLY=($(compgen -W "http://127.0.0.1:" -- "$cur")); return ;;
         --format)
             if [[ $cmd == parse ]]; then
                 COMPREPLY=($(compgen -W "json syslog rfc3164 logfmt regex csv" -- "$cur"))
+            elif [[ $cmd == tap ]]; then
+                COMPREPLY=($(compgen -W "json table" -- "$cur"))
             else
                 COMPREPLY=($(compgen -W "table csv json" -- "$cur"))
             fi
             return ;;
         --store) COMPREPLY=($(compgen -W "sqlite postgresql://" -- "$cur")); return ;;
-        --set|--listen|--instance|--status|--events|--seed) return ;;
+        --set|--listen|--instance|--status|--events|--seed|--where|--limit|--interval) return ;;
     esac
     local opts=""
     case "$cmd" in
@@ -32,6 +36,8 @@ _sluice() {
         vars) opts="--set --format --help" ;;
         test) opts="--tests --case --set --verbose --help" ;;
         check) opts="--data --set --help" ;;
+        tap) opts="--where --limit --format --data --url --token-file --from-start --set --help" ;;
+        top) opts="--url --interval --once --token-file --set --help" ;;
         alert)
             if [[ $cword -eq 2 ]]; then COMPREPLY=($(compgen -W "test" -- "$cur")); return; fi
             opts="--set --help" ;;

@@ -131,6 +131,23 @@ void sl__engine_build_metrics(run *R) {
         if (R->p->t[i].retention_us > 0 && R->p->t[i].store == STORE_SQLITE)
             mput(R, &n, "sluice_table_rows_expired_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
                  R->p->t[i].name, (long long)R->p->t[i].rows_total_expired);
+    /* per source: the rows taken in by the first table that reads only this
+     * source (every parsed record of a source enters each table reading it,
+     * so that table's count is the source's); a source read only through
+     * unions has no series */
+    mput(R, &n,
+         "# HELP sluice_source_records_total Records parsed from a source (rows into the first "
+         "table reading only it).\n# TYPE sluice_source_records_total counter\n");
+    for (int s = 0; s < R->p->nsrc; s++) {
+        const table *first = NULL;
+        for (int i = 0; i < R->p->nt && !first; i++)
+            for (int k = 0; k < R->p->t[i].ninputs && !first; k++)
+                if (R->p->t[i].ninputs == 1 && R->p->t[i].inputs[k].source == s)
+                    first = &R->p->t[i];
+        if (first)
+            mput(R, &n, "sluice_source_records_total{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
+                 R->p->src[s].name, (long long)first->rows_total_in);
+    }
     /* the steps' own series (typed stats with a metric), one HELP/TYPE per metric */
     sl_op_stat st[SL_OP_MAX_STATS];
     const char *done[32];
@@ -202,6 +219,16 @@ void sl__engine_build_metrics(run *R) {
          "# HELP sluice_source_files_waiting Landing files with unread bytes.\n# TYPE "
          "sluice_source_files_waiting gauge\n");
     mput(R, &n, "sluice_source_files_waiting{pipeline=\"%s\"} %lld\n", pl, (long long)files);
+    /* the same per source, under its own name: adding a source label to the
+     * total above would make sum() count every file twice */
+    mput(R, &n,
+         "# HELP sluice_source_files_waiting_by_source Landing files with unread bytes, per "
+         "source.\n# TYPE sluice_source_files_waiting_by_source gauge\n");
+    for (int s = 0; s < R->p->nsrc; s++)
+        if (sst[s].files_waiting >= 0)
+            mput(R, &n,
+                 "sluice_source_files_waiting_by_source{pipeline=\"%s\",source=\"%s\"} %lld\n", pl,
+                 R->p->src[s].name, (long long)sst[s].files_waiting);
     mput(R, &n,
          "# HELP sluice_source_bytes_waiting Unread bytes in landing files.\n# TYPE "
          "sluice_source_bytes_waiting gauge\n");

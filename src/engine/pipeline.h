@@ -92,6 +92,13 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
 int sl_pipeline_test(const char *pipeline_path, const char *tests_path, const sl_vars *vars,
                      const char *only, bool verbose, FILE *out, sl_error *err);
 
+/* For `sluice tap` and `sluice top` (watch.c): server.listen and
+ * server.token (NULL: none), and how the table `name` is stored. */
+const char *sl_pipeline_listen(const sl_pipeline *p);
+const char *sl_pipeline_token(const sl_pipeline *p);
+enum { SL_TABLE_UNKNOWN = -1, SL_TABLE_LAKE, SL_TABLE_SQLITE, SL_TABLE_NONE };
+int sl_pipeline_table_store(const sl_pipeline *p, const char *name);
+
 #include <sqlite3.h>
 /* Makes every table of the pipeline queryable on db (lake tables through views). */
 int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *data_dir_resolved, sqlite3 *db,

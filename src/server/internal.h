@@ -121,8 +121,10 @@ int srv_tables(sl_server *s, srv_buf *out);
 bool srv_table_exists(srv_conn *c, const char *name);
 
 /* SSE (sse.c): builds the response for /api/tables/NAME/stream or returns
- * NULL and sets *status (404 unknown table, 500). */
-struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status,
-                                      srv_buf *errbody);
+ * NULL and sets *status (404 unknown table, 400 bad from/where, 403 where
+ * refused by the authorizer, 500). from/where (both NULL: the live view)
+ * select tap mode: every row after from ("start", "end" or a rowid). */
+struct MHD_Response *srv_sse_response(sl_server *s, const char *table, const char *from,
+                                      const char *where, int *status, srv_buf *errbody);
 
 #endif

@@ -423,7 +423,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         }
         int st = 500;
         srv_buf err = {0};
-        struct MHD_Response *r = srv_sse_response(s, name, &st, &err);
+        struct MHD_Response *r = srv_sse_response(
+            s, name, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "where"), &st, &err);
         if (!r) return send_buf(conn, st, "application/json", &err);
         return send_response(conn, st, r);
     }

@@ -21,6 +21,16 @@
  *    refresh or /api/query shows it. A `_group` table without is_final
  *    watches its last SSE_WATCH_ROWS rowids.
  *
+ * Tap mode (`?from=end|start|ROWID`, optional `&where=EXPR`; `sluice tap`):
+ * every new row, none skipped, oldest first, instead of a live view's newest
+ * ones. The stream starts after `from` and sends nothing at connection. At
+ * each commit it first reads the table's max(rowid) - every row up to it is
+ * committed - then pages through rowid > last AND rowid <= max AND (EXPR)
+ * SSE_MAX_ROWS at a time, and moves last to max, so rows EXPR rejects are
+ * never scanned again. EXPR is compiled once, by SQLite, under the same
+ * authorizer as /api/query (read only, no file functions, one statement).
+ * Upsert tables are followed by new rowids only in this mode.
+ *
  * Events: `event: rows` / `id: <commit>` / `data: {"columns":[...],"rows":[[...]],
  * "commit":N,"truncated":false}`; a comment line every 15 s keeps proxies and
  * the browser from closing an idle stream. NAME must be a real table, checked
@@ -42,6 +52,7 @@
 #define SSE_WATCH_ROWS 1000
 #define SSE_WATCH_LIMIT 50000
 #define SSE_HEARTBEAT_US (15 * SL_US_PER_SEC)
+#define SSE_TAP_PAGES 10 /* tap mode: pages of SSE_MAX_ROWS per wake-up */
 
 typedef struct sse {
     sl_server *s;
@@ -55,6 +66,10 @@ typedef struct sse {
     uint64_t seq;
     int64_t next_beat_us;
     bool done;
+    bool tap;      /* tap mode: every row after last_rowid */
+    bool tap_more; /* tap mode: rows up to tap_hi (or newer) still to send */
+    int64_t tap_hi;
+    sqlite3_stmt *tap_st, *max_st; /* tap mode: the page and max(rowid) */
     srv_buf out;
     size_t off;
 } sse;
@@ -197,9 +212,62 @@ static int scan_watched(sse *e, int64_t commit, bool send) {
     return rc == SQLITE_DONE ? n : -1;
 }
 
+/* max(rowid) of the table now, 0 when empty; -1 on error. */
+static int64_t max_rowid(sse *e) {
+    sqlite3_stmt *st = e->max_st;
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
+/* Tap mode: the rows in (last_rowid, tap_hi] matching the filter, at most
+ * SSE_TAP_PAGES pages per call, so a long backlog (from=start on a big
+ * table) goes out a bounded buffer at a time; tap_more says to call again
+ * without waiting for a commit. tap_hi is max(rowid) when a range starts:
+ * every row up to it is committed. */
+static int send_tap(sse *e, int64_t commit) {
+    srv_conn_deadline(e->c, e->s->timeout_ms * 5);
+    if (!e->tap_more) e->tap_hi = max_rowid(e);
+    int64_t hi = e->tap_hi, from = e->last_rowid;
+    int total = 0, pages = 0, rc = SQLITE_DONE;
+    while (hi > from && pages < SSE_TAP_PAGES) {
+        sqlite3_stmt *st = e->tap_st;
+        sqlite3_bind_int64(st, 1, from);
+        sqlite3_bind_int64(st, 2, hi);
+        size_t start = event_begin(e, st, commit);
+        int n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            from = sqlite3_column_int64(st, 0);
+            event_row(e, st, n++);
+        }
+        sqlite3_reset(st);
+        event_end(e, start, n, commit, false);
+        total += n;
+        pages++;
+        if (rc != SQLITE_DONE || e->out.oom) break;
+        if (n < SSE_MAX_ROWS) from = hi; /* the rest of the range does not match */
+    }
+    if (hi < 0 || rc != SQLITE_DONE) {
+        srv_conn_deadline(e->c, 0);
+        return -1;
+    }
+    if (from > e->last_rowid) e->last_rowid = from;
+    /* range done: rows a commit added meanwhile start the next one now (that
+     * commit's wake-up may already have been taken by this call) */
+    e->tap_more = hi > from;
+    if (!e->tap_more) {
+        int64_t m = max_rowid(e);
+        if (m > from) e->tap_hi = m, e->tap_more = true;
+    }
+    srv_conn_deadline(e->c, 0);
+    return total;
+}
+
 static void poll_changes(sse *e, int64_t commit) {
-    int rc = e->upsert ? scan_watched(e, commit, true)
-                       : send_newest(e, e->last_rowid, SSE_MAX_ROWS, commit);
+    int rc = e->tap      ? send_tap(e, commit)
+             : e->upsert ? scan_watched(e, commit, true)
+                         : send_newest(e, e->last_rowid, SSE_MAX_ROWS, commit);
     if (rc < 0) {
         char msg[300];
         snprintf(msg, sizeof msg, "%s",
@@ -223,7 +291,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         e->out.n = e->off = 0;
         if (e->done || e->out.oom) return MHD_CONTENT_READER_END_OF_STREAM;
         pthread_mutex_lock(&s->mu);
-        while (!s->stopping && s->publish_seq == e->seq && sl_monotonic_us() < e->next_beat_us) {
+        while (!s->stopping && s->publish_seq == e->seq && !e->tap_more &&
+               sl_monotonic_us() < e->next_beat_us) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t wait_us = e->next_beat_us - sl_monotonic_us();
@@ -240,7 +309,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (stopping) return MHD_CONTENT_READER_END_OF_STREAM;
         if (e->c->gen != atomic_load(&s->db_gen))
             return MHD_CONTENT_READER_END_OF_STREAM; /* the state was swapped (sluice refresh) */
-        if (seq != e->seq) {
+        if (seq != e->seq || e->tap_more) {
             e->seq = seq;
             poll_changes(e, commit);
         }
@@ -255,6 +324,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
 static void sse_free(void *cls) {
     sse *e = cls;
     atomic_fetch_sub(&e->s->sse_streams, 1);
+    sqlite3_finalize(e->tap_st);
+    sqlite3_finalize(e->max_st);
     srv_conn_close(e->c);
     sl_hmap_free(e->seen);
     sl_hmap_free(e->next);
@@ -263,8 +334,100 @@ static void sse_free(void *cls) {
     free(e);
 }
 
-struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *status,
-                                      srv_buf *errbody) {
+/* Live mode: the newest rows now; upsert tables also prime the watched range.
+ * 0, 507 out of memory, or 500 with msg. */
+static int live_prepare(sse *e, int64_t commit, char *msg, size_t cap) {
+    sqlite3_stmt *st;
+    if (send_newest(e, 0, SSE_INITIAL_ROWS, commit) < 0) {
+        snprintf(msg, cap, "%s", sqlite3_errmsg(e->c->db));
+        return 500;
+    }
+    if (!e->upsert) return 0;
+    e->seen = sl_hmap_new(256);
+    e->next = sl_hmap_new(256);
+    if (!e->seen || !e->next) return 507;
+    /* prime: watch from the oldest open window (or the last rows) without sending */
+    e->watch_from = e->last_rowid + 1;
+    if (e->final_col >= 0 &&
+        prepare(e, &st, "SELECT min(rowid) FROM %s WHERE NOT is_final") == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            e->watch_from = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    } else if (e->final_col < 0) {
+        e->watch_from = e->last_rowid - SSE_WATCH_ROWS + 1;
+    }
+    if (scan_watched(e, commit, false) < 0) {
+        snprintf(msg, cap, "%s", sqlite3_errmsg(e->c->db));
+        return 500;
+    }
+    return 0;
+}
+
+/* Tap mode: compiles the page query with the user's filter under the
+ * authorizer and sets where the stream starts. 0, or an HTTP status with msg. */
+static int tap_prepare(sse *e, const char *from, const char *where, char *msg, size_t cap) {
+    if (where && strlen(where) > 4096) {
+        snprintf(msg, cap, "where: longer than 4096 bytes");
+        return 400;
+    }
+    char *q = sqlite3_mprintf("SELECT max(rowid) FROM %s", e->qname);
+    int rc = q ? sqlite3_prepare_v2(e->c->db, q, -1, &e->max_st, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+    if (rc != SQLITE_OK) {
+        snprintf(msg, cap, "%s", sqlite3_errmsg(e->c->db));
+        return 500;
+    }
+    q = sqlite3_mprintf("SELECT rowid AS _sl_rowid, * FROM %s WHERE rowid > ?1 AND rowid <= ?2 "
+                        "AND (%s) ORDER BY rowid LIMIT %d",
+                        e->qname, where && *where ? where : "1", SSE_MAX_ROWS);
+    if (!q) {
+        snprintf(msg, cap, "out of memory");
+        return 500;
+    }
+    const char *tail = NULL;
+    e->c->restricted = true;
+    e->c->denied[0] = 0;
+    rc = sqlite3_prepare_v2(e->c->db, q, -1, &e->tap_st, &tail);
+    e->c->restricted = false;
+    bool extra = false;
+    for (const char *p = tail; rc == SQLITE_OK && p && *p; p++)
+        extra |= *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r';
+    sqlite3_free(q);
+    if (rc != SQLITE_OK || !e->tap_st) {
+        if (e->c->denied[0]) {
+            atomic_fetch_add(&e->s->query_denied, 1);
+            snprintf(msg, cap, "where: not allowed: %s", e->c->denied);
+            return 403;
+        }
+        snprintf(msg, cap, "where: %s", sqlite3_errmsg(e->c->db));
+        return 400;
+    }
+    if (extra || !sqlite3_stmt_readonly(e->tap_st)) {
+        snprintf(msg, cap, "where: one read-only expression is allowed");
+        return 400;
+    }
+    e->tap = true;
+    if (!strcmp(from, "start")) {
+        e->last_rowid = 0;
+    } else if (!strcmp(from, "end")) {
+        if ((e->last_rowid = max_rowid(e)) < 0) {
+            snprintf(msg, cap, "%s", sqlite3_errmsg(e->c->db));
+            return 500;
+        }
+    } else {
+        char *end;
+        long long v = strtoll(from, &end, 10);
+        if (end == from || *end || v < 0) {
+            snprintf(msg, cap, "from: expected start, end or a rowid >= 0");
+            return 400;
+        }
+        e->last_rowid = v;
+    }
+    return 0;
+}
+
+struct MHD_Response *srv_sse_response(sl_server *s, const char *table, const char *from,
+                                      const char *where, int *status, srv_buf *errbody) {
     char msg[256];
     sse *e = calloc(1, sizeof *e); /* the caller took a slot in s->sse_streams: sse_free frees it */
     if (!e) {
@@ -308,30 +471,17 @@ struct MHD_Response *srv_sse_response(sl_server *s, const char *table, int *stat
     int64_t commit = s->commit_id;
     pthread_mutex_unlock(&s->mu);
     srv_buf_puts(&e->out, "retry: 2000\n: connected\n\n");
-    if (send_newest(e, 0, SSE_INITIAL_ROWS, commit) < 0) {
-        *status = 500;
-        snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(e->c->db));
-        goto fail_msg;
-    }
-    if (e->upsert) {
-        e->seen = sl_hmap_new(256);
-        e->next = sl_hmap_new(256);
-        if (!e->seen || !e->next) goto oom;
-        /* prime: watch from the oldest open window (or the last rows) without sending */
-        e->watch_from = e->last_rowid + 1;
-        if (e->final_col >= 0 &&
-            prepare(e, &st, "SELECT min(rowid) FROM %s WHERE NOT is_final") == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-                e->watch_from = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        } else if (e->final_col < 0) {
-            e->watch_from = e->last_rowid - SSE_WATCH_ROWS + 1;
-        }
-        if (scan_watched(e, commit, false) < 0) {
+    if (from || where) {
+        if ((*status = tap_prepare(e, from ? from : "end", where, msg, sizeof msg))) goto fail_msg;
+        /* rows already stored after `from` go out now, not at the next commit */
+        if (send_tap(e, commit) < 0) {
             *status = 500;
             snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(e->c->db));
             goto fail_msg;
         }
+    } else if ((*status = live_prepare(e, commit, msg, sizeof msg))) {
+        if (*status == 507) goto oom;
+        goto fail_msg;
     }
     e->next_beat_us = sl_monotonic_us() + SSE_HEARTBEAT_US;
     struct MHD_Response *r =

@@ -39,6 +39,8 @@ complete_words() { # complete_words WORD... : COMPREPLY for the last word
            _sluice; printf "%s\n" "${COMPREPLY[@]}"' _ \
     "$ROOT/usr/share/bash-completion/completions/sluice" "$@"
 }
+# (grep -x >/dev/null, not grep -q: an early exit would SIGPIPE the printf
+# and pipefail would count that as a miss)
 got=$(complete_words sluice "")
 for c in $cmds; do echo "$got" | has -x "$c" || fail "completion misses command '$c'"; done
 complete_words sluice run --on | has -x -- "--once" || fail "completion of 'run --on'"
@@ -47,6 +49,7 @@ complete_words sluice query p --format "" | has -x json || fail "completion of -
   fail "completion of a pipeline file"
 PATH="$ROOT/usr/bin:$PATH" complete_words sluice help dedu | has -x dedupe ||
   fail "completion of a component name"
+complete_words sluice tap p t --format "" | grep -x table >/dev/null || fail "completion of tap --format"
 ok "bash completion: commands, options, files, components"
 
 # the unit, as installed for PREFIX=/usr: verify an instance of it

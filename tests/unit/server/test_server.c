@@ -589,6 +589,111 @@ static void test_sse_upsert(void **state) {
     close(fd);
 }
 
+/* Rows in the rows events of buf: each row starts "[[" (the first) or "],[". */
+static int count_rows(const char *buf) {
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, "\"rows\":[[")); p++)
+        n++;
+    for (const char *p = buf; (p = strstr(p, "],[")); p++)
+        n++;
+    return n;
+}
+
+/* Tap mode (?from=&where=): every row after `from`, paged, none skipped; the
+ * filter compiled under the authorizer. */
+static void test_sse_tap(void **state) {
+    sl_server *s = *state;
+    int port = sl_server_port(s);
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    /* from rowid 140, even oids: the stored rows 142..150 go out at once */
+    send_req(fd,
+             "/api/tables/detection_events/stream?from=140&where=detection_oid%20%25%202%20%3D%200",
+             AUTH);
+    char *init = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(init, " 200 OK\r\n"));
+    assert_non_null(strstr(init, "\"rows\":[[142,"));
+    assert_non_null(strstr(init, "[150,"));
+    assert_null(strstr(init, "[141,"));
+    assert_null(strstr(init, "[143,"));
+    assert_int_equal(count_rows(init), 5);
+    free(init);
+    /* 2600 new rows in one commit: all 1300 even ones arrive, in two pages */
+    exec_sql("WITH RECURSIVE n(i) AS (SELECT 2001 UNION ALL SELECT i+1 FROM n WHERE i < 4600)"
+             " INSERT INTO detection_events(detection_oid, item_name) SELECT i, 'tap' FROM n");
+    sl_server_publish(s, 9, NULL);
+    char *ev = read_until(fd, "[4600,", 5000, NULL);
+    const char *last = strstr(ev, "[4600,");
+    assert_non_null(last);
+    char *rest = strstr(last, "}\n\n") ? strdup("") : read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(ev, "\"rows\":[[2002,"));
+    assert_null(strstr(ev, "[2001,"));
+    assert_int_equal(count_rows(ev) + count_rows(rest), 1300);
+    assert_true(strstr(last, "\"commit\":9,\"truncated\":false}") ||
+                strstr(rest, "\"commit\":9,\"truncated\":false}"));
+    free(ev);
+    free(rest);
+    close(fd);
+    /* from=end sends nothing stored; bad values are refused */
+    fd = connect_port(port);
+    send_req(fd, "/api/tables/detection_events/stream?from=end", AUTH);
+    char *none = read_until(fd, "event:", 600, NULL);
+    assert_non_null(strstr(none, " 200 OK\r\n"));
+    assert_null(strstr(none, "event:"));
+    free(none);
+    close(fd);
+    static const struct {
+        const char *path;
+        int status;
+        const char *msg;
+    } bad[] = {
+        {"/api/tables/detection_events/stream?from=x", 400, "from: expected"},
+        {"/api/tables/detection_events/stream?where=nope%20%3D%201", 400, "no such column"},
+        {"/api/tables/detection_events/stream?where=1%29%3B%20DROP%20TABLE%20quarantine%3B%20--",
+         400, "where"},
+        {"/api/tables/detection_events/stream?where=load_extension%28%27x%27%29", 403,
+         "not allowed: function load_extension"},
+        {"/api/tables/nope/stream?from=start", 404, "no such table"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        resp r = get(port, bad[i].path, AUTH);
+        assert_int_equal(r.status, bad[i].status);
+        assert_non_null(strstr(r.body, bad[i].msg));
+        resp_free(&r);
+    }
+    resp r = query(port, "SELECT count(*) FROM quarantine", AUTH);
+    assert_int_equal(r.status, 200); /* the injection attempt dropped nothing */
+    resp_free(&r);
+}
+
+/* Tap mode from the start of a table larger than one wake-up's pages
+ * (SSE_TAP_PAGES x 1000 rows): the rest follows without a commit, then a
+ * commit's rows. */
+static void test_sse_tap_backlog(void **state) {
+    sl_server *s = *state;
+    int port = sl_server_port(s);
+    exec_sql("WITH RECURSIVE n(i) AS (SELECT 10001 UNION ALL SELECT i+1 FROM n WHERE i < 22000)"
+             " INSERT INTO detection_events(detection_oid, item_name) SELECT i, 't' FROM n");
+    int fd = connect_port(port);
+    assert_true(fd >= 0);
+    send_req(fd, "/api/tables/detection_events/stream?from=start", AUTH);
+    size_t n;
+    char *all = read_until(fd, "[22000,", 10000, &n);
+    const char *last = strstr(all, "[22000,");
+    assert_non_null(last);
+    char *rest = strstr(last, "}\n\n") ? strdup("") : read_until(fd, "}\n\n", 5000, NULL);
+    assert_int_equal(count_rows(all) + count_rows(rest), 150 + 12000);
+    free(all);
+    free(rest);
+    exec_sql("INSERT INTO detection_events(detection_oid, item_name) VALUES(22001, 'after')");
+    sl_server_publish(s, 11, NULL);
+    char *ev = read_until(fd, "}\n\n", 5000, NULL);
+    assert_non_null(strstr(ev, "\"rows\":[[22001,"));
+    assert_int_equal(count_rows(ev), 1);
+    free(ev);
+    close(fd);
+}
+
 static void test_sse_unknown(void **state) {
     int port = sl_server_port(*state);
     const char *bad[] = {"/api/tables/nope/stream", "/api/tables/top_locations/stream",
@@ -850,6 +955,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_upsert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_tap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_tap_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_and_json, setup, teardown),
