@@ -200,23 +200,26 @@ static void render(const sl_top_opts *o, const scrape *a, const scrape *b, FILE 
 
     const char *tab[TOP_MAX_ROWS];
     int nt = sl_prom_labels(y, "sluice_table_rows_in_total", "table", tab, TOP_MAX_ROWS);
-    fprintf(out, "\n%-24s %12s %12s %14s %14s %14s\n", "TABLE", "ROWS IN/S", "ROWS OUT/S",
-            "ROWS IN", "ROWS OUT", "WATERMARK LAG");
+    fprintf(out, "\n%-24s %12s %12s %12s %12s %14s %14s %14s\n", "TABLE", "ROWS IN/S", "ROWS OUT/S",
+            "QUARANT./S", "LATE/S", "ROWS IN", "ROWS OUT", "WATERMARK LAG");
     for (int i = 0; i < nt; i++) {
         double wm = sl_prom_get(y, "sluice_table_watermark_seconds", "table", tab[i]);
+        char q[32], l[32];
+        fmt_rate(sl_prom_rate(x, y, dt, "sluice_table_quarantined_total", "table", tab[i]), q,
+                 sizeof q);
+        fmt_rate(sl_prom_rate(x, y, dt, "sluice_table_late_total", "table", tab[i]), l, sizeof l);
         fprintf(
-            out, "%-24.24s %12s %12s %14s %14s %14s\n", tab[i],
+            out, "%-24.24s %12s %12s %12s %12s %14s %14s %14s\n", tab[i],
             fmt_rate(sl_prom_rate(x, y, dt, "sluice_table_rows_in_total", "table", tab[i]), r1,
                      sizeof r1),
             fmt_rate(sl_prom_rate(x, y, dt, "sluice_table_rows_out_total", "table", tab[i]), r2,
                      sizeof r2),
+            q, l,
             fmt_count(sl_prom_get(y, "sluice_table_rows_in_total", "table", tab[i]), r3, sizeof r3),
             fmt_count(sl_prom_get(y, "sluice_table_rows_out_total", "table", tab[i]), r4,
                       sizeof r4),
             fmt_lag(isnan(wm) ? NAN : (double)b->wall_us / 1e6 - wm, r5, sizeof r5));
     }
-    fprintf(out, "\nquarantine and late counts are the pipeline's (per table: sluice query "
-                 "\"SELECT table_name, count(*) FROM quarantine GROUP BY 1\")\n");
 }
 
 /* ---- the terminal ---- */

@@ -149,6 +149,9 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
     t->wm_in = table_wm_in(R, t);
     R->ctx.watermark = t->wm_in;
     R->cur_table = t->name;
+    /* what this table's steps quarantine or find late (the counters are the
+     * batch's, over every table) */
+    int64_t quar0 = R->ctx.quarantined, late0 = R->ctx.late;
     if (t->win) {
         if (!from->identity) {
             load_work(t->mapped, in, from, t->in.n);
@@ -156,6 +159,8 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
         }
         int rc = sl_window_process(t->win, in, &R->ctx);
         t->wm_out = t->wm_in;
+        t->quarantined_total += R->ctx.quarantined - quar0;
+        t->late_total += R->ctx.late - late0;
         return rc;
     }
     load_work(t->work, in, from, t->in.n);
@@ -166,6 +171,8 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
         R->cur_table = t->name;
     }
     t->wm_out = table_wm_out(t);
+    t->quarantined_total += R->ctx.quarantined - quar0;
+    t->late_total += R->ctx.late - late0;
     if (R->failed)
         return sl_error_set(R->err, R->failed, "writing quarantine failed: %s",
                             sqlite3_errmsg(sl_store_db(R->store)));

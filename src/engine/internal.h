@@ -102,6 +102,7 @@ typedef struct table {
     } sinks[SL_MAX_SINKS];
     int nsinks;
     int64_t rows_in, rows_out, rows_total_in, rows_total_out;
+    int64_t quarantined_total, late_total; /* by this table's steps and window (top, /metrics) */
 } table;
 
 typedef struct source source;

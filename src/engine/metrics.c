@@ -125,6 +125,19 @@ void sl__engine_build_metrics(run *R) {
         mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
              R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
     mput(R, &n,
+         "# HELP sluice_table_quarantined_total Records a table's steps or window sent to "
+         "quarantine (since the process started).\n# TYPE sluice_table_quarantined_total "
+         "counter\n");
+    for (int i = 0; i < R->p->nt; i++)
+        mput(R, &n, "sluice_table_quarantined_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
+             R->p->t[i].name, (long long)R->p->t[i].quarantined_total);
+    mput(R, &n,
+         "# HELP sluice_table_late_total Records a table's watermark step or window found late "
+         "(since the process started).\n# TYPE sluice_table_late_total counter\n");
+    for (int i = 0; i < R->p->nt; i++)
+        mput(R, &n, "sluice_table_late_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
+             R->p->t[i].name, (long long)R->p->t[i].late_total);
+    mput(R, &n,
          "# HELP sluice_table_rows_expired_total Rows deleted by the table's retention (sqlite "
          "tables).\n# TYPE sluice_table_rows_expired_total counter\n");
     for (int i = 0; i < R->p->nt; i++)

@@ -23,6 +23,7 @@ tables:
     from: s
     steps:
       - watermark: {time: "from_unixtime_ms(ts)", delay: 1s}
+      - expect: {name: not_fifth, expr: "id % 5 <> 0", action: quarantine}
   fast: {layer: silver, from: events, steps: [{filter: "id % 2 = 0"}]}
 server:
   listen: 127.0.0.1:0
@@ -75,6 +76,11 @@ assert "sluice top - topview" in t
 assert re.search(r"^SOURCE +RECORDS/S .* FILES WAITING", t, re.M) and re.search(r"^TABLE +ROWS IN/S", t, re.M)
 for name in ("s", "events", "fast"):
     assert re.search(rf"^{name} +[0-9.]+k?/s", t, re.M), name
+# per table: events quarantines a fifth of its rows, fast none
+m = re.search(r"^events +\S+ +\S+ +([0-9.]+)(k?)/s +([0-9.]+)k?/s", t, re.M)
+assert m and float(m.group(1)) > 0, "events' quarantine rate"
+m = re.search(r"^fast +\S+ +\S+ +([0-9.]+)(k?)/s", t, re.M)
+assert m and float(m.group(1)) == 0, "fast's quarantine rate"
 PY
 set +e
 timeout 20 "$SLUICE" top "$TMP/p.yaml" --url "$URL" --once --interval 200ms 2>"$TMP/noauth.err" >/dev/null
