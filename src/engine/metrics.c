@@ -137,6 +137,31 @@ void sl__engine_build_metrics(run *R) {
     for (int i = 0; i < R->p->nt; i++)
         mput(R, &n, "sluice_table_late_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
              R->p->t[i].name, (long long)R->p->t[i].late_total);
+    /* window-window joins (wjoin.h): pairs held and their bytes, like a step's state */
+    bool any_wjoin = false;
+    for (int i = 0; i < R->p->nt; i++)
+        any_wjoin |= R->p->t[i].wjoin != NULL;
+    if (any_wjoin)
+        mput(R, &n,
+             "# HELP sluice_wjoin_pending Window pairs a join table holds until both sides are "
+             "final.\n# TYPE sluice_wjoin_pending gauge\n"
+             "# HELP sluice_wjoin_state_bytes Heap bytes of a join table's pending pairs.\n"
+             "# TYPE sluice_wjoin_state_bytes gauge\n"
+             "# HELP sluice_wjoin_pairs_total Pairs a join table emitted, matched or with one "
+             "side.\n# TYPE sluice_wjoin_pairs_total counter\n");
+    for (int i = 0; i < R->p->nt; i++) {
+        const table *t = &R->p->t[i];
+        if (!t->wjoin) continue;
+        sl_wjoin_stats js;
+        sl_wjoin_get_stats(t->wjoin, &js);
+        mput(R, &n,
+             "sluice_wjoin_pending{pipeline=\"%s\",table=\"%s\"} %lld\n"
+             "sluice_wjoin_state_bytes{pipeline=\"%s\",table=\"%s\"} %lld\n"
+             "sluice_wjoin_pairs_total{pipeline=\"%s\",table=\"%s\",result=\"matched\"} %lld\n"
+             "sluice_wjoin_pairs_total{pipeline=\"%s\",table=\"%s\",result=\"unmatched\"} %lld\n",
+             pl, t->name, (long long)js.pending, pl, t->name, (long long)js.bytes, pl, t->name,
+             (long long)js.matched, pl, t->name, (long long)js.unmatched);
+    }
     mput(R, &n,
          "# HELP sluice_table_rows_expired_total Rows deleted by the table's retention (sqlite "
          "tables).\n# TYPE sluice_table_rows_expired_total counter\n");
