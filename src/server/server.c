@@ -305,6 +305,24 @@ static int route_of(const char *url) {
     return SRV_R_OTHER;
 }
 
+/* ---- /api/query parameters ---- */
+
+/* p_NAME=VALUE arguments into srv_params; ps->n counts past the maximum so
+ * the caller can refuse rather than silently drop one. The strings are
+ * libmicrohttpd's, valid for the request. */
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    srv_params *ps = cls;
+    if (!key || strncmp(key, "p_", 2) || !key[2]) return MHD_YES;
+    if (ps->n < SRV_PARAMS_MAX) {
+        ps->name[ps->n] = key + 2;
+        ps->value[ps->n] = value ? value : "";
+    }
+    ps->n++;
+    return MHD_YES;
+}
+
 /* ---- SSE cap ---- */
 
 static enum MHD_Result send_busy(struct MHD_Connection *conn, const char *msg) {
@@ -401,8 +419,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         const char *sql = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sql");
         const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
         long limit = lim ? strtol(lim, NULL, 10) : 0;
+        srv_params ps = {.json =
+                             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "params")};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
+        if (ps.n > SRV_PARAMS_MAX)
+            return send_json_error(conn, 400, "too many p_NAME parameters (at most 32)");
         srv_buf b = {0};
-        int st = srv_query(s, sql, limit, &b);
+        int st = srv_query(s, sql, limit, &ps, &b);
         return send_buf(conn, st, "application/json", &b);
     }
     case SRV_R_ALERTS: {
