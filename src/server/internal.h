@@ -32,6 +32,7 @@ enum {
     SRV_R_HEALTHZ,
     SRV_R_READYZ,
     SRV_R_ALERTS,
+    SRV_R_SQL,
     SRV_R_OTHER,
     SRV_R_COUNT
 };

@@ -12,9 +12,11 @@
  * Endpoints:
  *   GET /                         dashboard page (panels from dashboard_json)
  *   GET /pipeline                 pipeline page (lineage, throughput, quality)
+ *   GET /sql                      read-only SQL page (editor, results, quick chart)
  *   GET /static/<file>            bundled assets (uPlot, page scripts, css)
  *   GET /api/tables               tables and views: columns, row counts
- *   GET /api/query?sql=&limit=    read-only SQL -> {"columns","rows","truncated","ms"}
+ *   GET /api/query?sql=&limit=    read-only SQL -> {"columns","rows","truncated","ms"};
+ *                                 named parameters p_NAME=text or params={"NAME":json}
  *   GET /api/tables/NAME/stream   SSE: last 100 rows, then new/updated rows per commit
  *   GET /api/dashboard            dashboard_json;  /api/lineage: lineage_json
  *   GET /api/status               pipeline name, last commit id, readiness

@@ -6,8 +6,10 @@
  * The client is a few lines of raw-socket HTTP/1.0 (the server speaks to
  * any client; this keeps the test's dependencies those of the module).
  *
- * `test_server --serve DB [TOKEN]` instead serves a small demo pipeline
- * database for the browser and promtool scripts: it prints "PORT n", then
+ * `test_server --serve DB [TOKEN [DASHBOARD.json [PORT]]]` instead serves a
+ * small demo pipeline database for the browser and promtool scripts (the
+ * demo dashboard unless a file gives another; any free port unless PORT
+ * is given, so a script can stop and restart it): it prints "PORT n", then
  * runs each line of stdin as SQL on a write connection and publishes a
  * commit, and publishes every second anyway, until stdin closes.
  */
@@ -795,22 +797,48 @@ static void test_slow_headers(void **state) {
 
 /* ---- serve mode for the integration scripts ---- */
 
-static int serve(const char *path, const char *token) {
+/* The demo's metrics plus an expectation with long names, which must still
+ * fit the pipeline page's expectations card. */
+static char serve_metrics[4096];
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+static int serve(const char *path, const char *token, const char *dash_file, const char *port) {
     if (access(path, F_OK) != 0) make_db(path);
     snprintf(db_path, sizeof db_path, "%s", path);
-    sl_server_config cfg = {.listen = "127.0.0.1:0",
+    snprintf(serve_metrics, sizeof serve_metrics, "%s%s", sample_metrics,
+             "sluice_expectation_rows_total{pipeline=\"demo\",table=\"silver_metrics_validated_"
+             "per_entity\",expectation=\"value_within_physical_bounds_for_metric\",result="
+             "\"passed\"} 123456\n");
+    char *dash = dash_file && *dash_file ? read_file(dash_file) : NULL;
+    if (dash_file && *dash_file && !dash) {
+        fprintf(stderr, "serve: cannot read %s\n", dash_file);
+        return 1;
+    }
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%s", port && *port ? port : "0");
+    sl_server_config cfg = {.listen = listen,
                             .token = token,
                             .db_path = db_path,
                             .pipeline_name = "demo",
-                            .dashboard_json = demo_dashboard,
+                            .dashboard_json = dash ? dash : demo_dashboard,
                             .lineage_json = demo_lineage};
     sl_error err = {0};
     sl_server *s = sl_server_start(&cfg, &err);
+    free(dash); /* the server copied it */
     if (!s) {
         fprintf(stderr, "serve: %s\n", err.msg);
         return 1;
     }
-    sl_server_publish(s, 1, sample_metrics);
+    sl_server_publish(s, 1, serve_metrics);
     sl_server_set_ready(s, true);
     printf("PORT %d\n", sl_server_port(s));
     fflush(stdout);
@@ -829,7 +857,7 @@ static int serve(const char *path, const char *token) {
                 fprintf(stderr, "serve: %s\n", msg);
             sqlite3_free(msg);
         }
-        sl_server_publish(s, ++commit, sample_metrics);
+        sl_server_publish(s, ++commit, serve_metrics);
     }
     sqlite3_close(db);
     sl_server_stop(s);
@@ -838,7 +866,9 @@ static int serve(const char *path, const char *token) {
 
 int main(int argc, char **argv) {
     sl_log_set_level(SL_LOG_WARN);
-    if (argc >= 3 && !strcmp(argv[1], "--serve")) return serve(argv[2], argc >= 4 ? argv[3] : NULL);
+    if (argc >= 3 && !strcmp(argv[1], "--serve"))
+        return serve(argv[2], argc >= 4 ? argv[3] : NULL, argc >= 5 ? argv[4] : NULL,
+                     argc >= 6 ? argv[5] : NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_and_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
