@@ -32,6 +32,13 @@ SL.api = async function (path) {
     err.network = true;
     throw err;
   }
+  /* a proxy or a stopping server answering 502/503/504 is as good as down */
+  if (r.status === 502 || r.status === 503 || r.status === 504) {
+    SL.setStale(true);
+    const err = new Error("server unavailable (HTTP " + r.status + ")");
+    err.network = true;
+    throw err;
+  }
   if (SL.staleSince) SL.setStale(false);
   if (r.status === 401) { location.reload(); throw new Error("unauthorized"); }
   const ct = r.headers.get("content-type") || "";

@@ -112,7 +112,8 @@ function renderTimeseries(p, body, res, state) {
   const opts = {
     width: Math.max(body.clientWidth, 300), height: 250,
     scales: { x: { time: true, range: xRange } },
-    axes: [{ stroke: "#8b98a5", grid: { stroke: "#222c36" } }, { stroke: "#8b98a5", grid: { stroke: "#222c36" }, size: axisSize }],
+    /* space: room between x ticks for a label with its date line */
+    axes: [{ stroke: "#8b98a5", grid: { stroke: "#222c36" }, space: 90 }, { stroke: "#8b98a5", grid: { stroke: "#222c36" }, size: axisSize }],
     series: [{}].concat(series.map((s, i) => ({ label: s, stroke: palette[i % palette.length], width: 1.6, spanGaps: true, points: { show: xs.length < 3 ? true : undefined } }))),
   };
   body.replaceChildren();
@@ -199,7 +200,7 @@ function renderHistogram(p, body, res, state) {
       width = (max - min) / bins; lo = min;
       counts = new Array(bins).fill(0);
       for (const v of vals) counts[Math.min(bins - 1, Math.floor((v - min) / width))]++;
-      labels = counts.map((_, i) => SL.fmt(Number((min + i * width).toPrecision(4))));
+      labels = counts.map((_, i) => String(Number((min + i * width).toPrecision(4))));
     }
   }
   if (!counts.length) { body.replaceChildren(SL.el("div", { class: "empty", text: "no data in this range" })); return; }
@@ -219,7 +220,12 @@ function renderHistogram(p, body, res, state) {
     counts.forEach((n, i) => { const bh = ph * n / max; ctx.fillRect(left + i * bw + 1, top + ph - bh, Math.max(bw - 2, 1), bh); });
     ctx.fillStyle = "#8b98a5"; ctx.textAlign = "center"; ctx.textBaseline = "top";
     const every = Math.ceil(counts.length / Math.max(1, Math.floor(pw / 70)));
-    labels.forEach((l, i) => { if (i % every === 0) ctx.fillText(l, left + i * bw + (lo === null ? bw / 2 : 0), top + ph + 5); });
+    labels.forEach((l, i) => {
+      if (i % every) return;
+      /* a bucket's lower bound sits at its left edge; the first one is kept clear of the y labels */
+      ctx.textAlign = lo !== null && i === 0 ? "left" : "center";
+      ctx.fillText(l, left + i * bw + (lo === null ? bw / 2 : 0), top + ph + 5);
+    });
   });
   body.replaceChildren(canvas);
   paint();

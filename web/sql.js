@@ -41,7 +41,7 @@ function chart(res) {
   const opts = {
     width: Math.max(box.clientWidth, 300), height: 260,
     scales: { x: { time: isTime, range: (u, min, max) => xs[xs.length - 1] - xs[0] < 1e-9 ? [xs[0] - (isTime ? 300 : 1), xs[0] + (isTime ? 300 : 1)] : [min, max] } },
-    axes: [{ stroke: "#8b98a5", grid: { stroke: "#222c36" }, values: labels ? (u, splits) => splits.map(v => labels[Math.round(v)] ?? "") : undefined },
+    axes: [{ stroke: "#8b98a5", grid: { stroke: "#222c36" }, space: 90, values: labels ? (u, splits) => splits.map(v => labels[Math.round(v)] ?? "") : undefined },
            { stroke: "#8b98a5", grid: { stroke: "#222c36" }, size: axisSize }],
     series: [{ label: res.columns[0] }].concat(ys.map((yi, i) => ({
       label: res.columns[yi], stroke: palette[i % palette.length], width: 1.6, spanGaps: true,

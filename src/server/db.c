@@ -392,16 +392,18 @@ static bool param_name_ok(const char *n) {
     return true;
 }
 
-/* The statement's index of :name, @name or $name (0: not used). */
-static int param_index(sqlite3_stmt *st, const char *name) {
+/* The statement's indexes of :name, @name and $name (SQLite keeps them apart;
+ * a value goes to each the SQL uses). Returns how many. */
+static int param_indexes(sqlite3_stmt *st, const char *name, int idx[3]) {
     char k[80];
     static const char prefix[] = ":@$";
+    int n = 0;
     for (int i = 0; i < 3; i++) {
         snprintf(k, sizeof k, "%c%s", prefix[i], name);
-        int idx = sqlite3_bind_parameter_index(st, k);
-        if (idx) return idx;
+        int x = sqlite3_bind_parameter_index(st, k);
+        if (x) idx[n++] = x;
     }
-    return 0;
+    return n;
 }
 
 /* Binds ps into st (values only ever reach SQLite as bound values, never as
@@ -415,11 +417,12 @@ static int bind_params(srv_conn *c, sqlite3_stmt *st, const srv_params *ps, char
             snprintf(msg, cap, "bad parameter name p_%.64s: letters, digits and _", ps->name[i]);
             return 400;
         }
-        int idx = param_index(st, ps->name[i]);
-        if (idx && sqlite3_bind_text(st, idx, ps->value[i], -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-            snprintf(msg, cap, "binding p_%s: %s", ps->name[i], sqlite3_errmsg(c->db));
-            return 500;
-        }
+        int idx[3], n = param_indexes(st, ps->name[i], idx);
+        for (int k = 0; k < n; k++)
+            if (sqlite3_bind_text(st, idx[k], ps->value[i], -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+                snprintf(msg, cap, "binding p_%s: %s", ps->name[i], sqlite3_errmsg(c->db));
+                return 500;
+            }
     }
     if (!ps->json || !*ps->json) return 0;
     bool was = c->restricted;
@@ -457,19 +460,21 @@ static int bind_params(srv_conn *c, sqlite3_stmt *st, const srv_params *ps, char
             status = 400;
             goto out;
         }
-        int idx = param_index(st, name);
-        if (!idx) continue;
-        if (!strcmp(type, "integer"))
-            rc = sqlite3_bind_int64(st, idx, sqlite3_column_int64(j, 2));
-        else if (!strcmp(type, "real"))
-            rc = sqlite3_bind_double(st, idx, sqlite3_column_double(j, 2));
-        else if (!strcmp(type, "true") || !strcmp(type, "false"))
-            rc = sqlite3_bind_int(st, idx, type[0] == 't');
-        else if (!strcmp(type, "null"))
-            rc = sqlite3_bind_null(st, idx);
-        else /* text; an array or object is bound as its JSON text */
-            rc = sqlite3_bind_text(st, idx, (const char *)sqlite3_column_text(j, 2),
-                                   sqlite3_column_bytes(j, 2), SQLITE_TRANSIENT);
+        int idx[3], n = param_indexes(st, name, idx);
+        rc = SQLITE_OK;
+        for (int k = 0; k < n && rc == SQLITE_OK; k++) {
+            if (!strcmp(type, "integer"))
+                rc = sqlite3_bind_int64(st, idx[k], sqlite3_column_int64(j, 2));
+            else if (!strcmp(type, "real"))
+                rc = sqlite3_bind_double(st, idx[k], sqlite3_column_double(j, 2));
+            else if (!strcmp(type, "true") || !strcmp(type, "false"))
+                rc = sqlite3_bind_int(st, idx[k], type[0] == 't');
+            else if (!strcmp(type, "null"))
+                rc = sqlite3_bind_null(st, idx[k]);
+            else /* text; an array or object is bound as its JSON text */
+                rc = sqlite3_bind_text(st, idx[k], (const char *)sqlite3_column_text(j, 2),
+                                       sqlite3_column_bytes(j, 2), SQLITE_TRANSIENT);
+        }
         if (rc != SQLITE_OK) {
             snprintf(msg, cap, "binding %s: %s", name, sqlite3_errmsg(c->db));
             status = 500;

@@ -110,8 +110,9 @@ void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);
 /* Named parameters of /api/query: `p_NAME=VALUE` arguments (bound as text)
  * and `params={"NAME": value, ...}` (bound by JSON type: integer, real, text,
  * true/false as 1/0, null as NULL). Values are bound with sqlite3_bind_*, to
- * `:NAME`, `@NAME` or `$NAME`; a name the statement does not use is ignored
- * (a dashboard sends its time range to every panel), an unbound one is NULL. */
+ * each of :NAME, @NAME and $NAME the statement uses; a name it does not use
+ * is ignored (a client may send one set to every query), an unbound one is
+ * NULL. */
 typedef struct srv_params {
     const char *json; /* the params= argument or NULL */
     int n;

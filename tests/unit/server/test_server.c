@@ -348,6 +348,11 @@ static void test_auth(void **state) {
     r = get(port, "/api/tables", hdr);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    /* the other arguments of a page (a dashboard's range, variables) survive the redirect */
+    r = get(port, "/sql?q=SELECT%201%2B1&token=" TOKEN "&x=a%20b", NULL);
+    assert_int_equal(r.status, 303);
+    assert_non_null(strstr(r.head, "Location: /sql?q=SELECT%201%2B1&x=a%20b\r\n"));
+    resp_free(&r);
     r = get(port, "/api/tables", "Cookie: sluice_token=00ff\r\n");
     assert_int_equal(r.status, 401);
     resp_free(&r);
@@ -404,6 +409,43 @@ static void test_query(void **state) {
               AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "[[15,1]]"));
+    resp_free(&r);
+}
+
+/* named parameters are bound by type (params=JSON) or as text (p_NAME=), to
+ * :NAME, @NAME or $NAME; unused ones are ignored, unset ones are NULL, and
+ * a quote in a value stays data */
+static void test_query_params(void **state) {
+    int port = sl_server_port(*state);
+    resp r = get(port,
+                 "/api/"
+                 "query?sql=SELECT%20typeof%28%3An%29%2C%20typeof%28%40s%29%2C%20typeof%28%24f%29%"
+                 "2C%20typeof%28%3Az%29%2C%20%3At%2C%20%3As%2C%20typeof%28%3Ap%29%2C%20%3Ap%2C%20%"
+                 "3Aunset&params=%7B%22n%22%3A2%2C%22s%22%3A%22it%27s%22%2C%22f%22%3A1.5%2C%22z%22%"
+                 "3Anull%2C%22t%22%3Atrue%2C%22unused%22%3A1%7D&p_p=007",
+                 AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(
+        r.body, "[[\"integer\",\"text\",\"real\",\"null\",1,\"it's\",\"text\",\"007\",null]]"));
+    resp_free(&r);
+    r = get(port,
+            "/api/"
+            "query?sql=SELECT%20count%28%2A%29%20FROM%20detection_events%20WHERE%20item_name%20%3D%"
+            "20%3Av&p_v=x%27%20OR%20%271%27%3D%271",
+            AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[0]]"));
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%20%3Aa&params=%5B1%5D", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "expected a JSON object"));
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%20%3Aa&params=%7B%22a%22", AUTH);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%201&p_a%3Bb=1", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "bad parameter name"));
     resp_free(&r);
 }
 
@@ -629,6 +671,14 @@ static void test_static_and_json(void **state) {
     resp_free(&r);
     r = get(port, "/pipeline", AUTH);
     assert_non_null(strstr(r.body, "/static/pipeline.js"));
+    resp_free(&r);
+    r = get(port, "/sql", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "/static/sql.js"));
+    resp_free(&r);
+    r = get(port, "/sql", NULL); /* a page: the login form, not JSON */
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "name=token"));
     resp_free(&r);
     r = get(port, "/static/uplot.iife.min.js", AUTH);
     assert_int_equal(r.status, 200);
@@ -874,6 +924,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_row_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_sql, setup, teardown),
