@@ -41,7 +41,7 @@ function keepInUrl() {
  * form the store writes timestamps ("YYYY-MM-DDTHH:MM:SSZ", so a text
  * comparison with window_start is a time comparison), and the variables. */
 function params() {
-  let from = "0000-01-01T00:00:00Z", to = "9999-12-31T23:59:59Z";
+  let from = "0001-01-01T00:00:00Z", to = "9999-12-31T23:59:59Z";
   if (view.range === "abs") { from = view.from; to = view.to; } else if (RANGES[view.range]) {
     const now = Date.now();
     from = SL.isoSeconds(now - RANGES[view.range] * 1000);
@@ -295,7 +295,9 @@ const renderers = { timeseries: renderTimeseries, bar: renderBar, table: renderT
 function mountPanel(p, tables) {
   const meta = SL.el("span", { class: "meta" });
   const body = SL.el("div", { class: "body" });
-  const card = SL.el("section", { class: "card panel" + (p.type === "table" || p.wide ? " wide" : ""), "data-type": p.type || "table" },
+  /* the pipeline file's booleans arrive as JSON strings ("true"/"false") */
+  const wide = p.type === "table" || p.wide === true || ["true", "yes", "on"].includes(String(p.wide).toLowerCase());
+  const card = SL.el("section", { class: "card panel" + (wide ? " wide" : ""), "data-type": p.type || "table" },
     SL.el("h2", null, SL.el("span", { text: p.title || p.sql }), meta), body);
   card.dataset.title = p.title || "";
   document.getElementById("panels").append(card);

@@ -383,7 +383,7 @@ static bool only_space_or_semicolons(const char *p) {
     return true;
 }
 
-static bool param_name_ok(const char *n) {
+bool srv_param_name_ok(const char *n) {
     if (!n || !*n || strlen(n) > 64) return false;
     for (const char *p = n; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
@@ -413,7 +413,7 @@ static int param_indexes(sqlite3_stmt *st, const char *name, int idx[3]) {
 static int bind_params(srv_conn *c, sqlite3_stmt *st, const srv_params *ps, char *msg, size_t cap) {
     if (!ps) return 0;
     for (int i = 0; i < ps->n; i++) {
-        if (!param_name_ok(ps->name[i])) {
+        if (!srv_param_name_ok(ps->name[i])) {
             snprintf(msg, cap, "bad parameter name p_%.64s: letters, digits and _", ps->name[i]);
             return 400;
         }
@@ -454,7 +454,7 @@ static int bind_params(srv_conn *c, sqlite3_stmt *st, const srv_params *ps, char
     while ((rc = sqlite3_step(j)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(j, 0);
         const char *type = (const char *)sqlite3_column_text(j, 1);
-        if (!param_name_ok(name)) {
+        if (!srv_param_name_ok(name)) {
             snprintf(msg, cap, "params: bad name \"%.64s\": letters, digits and _",
                      name ? name : "");
             status = 400;
@@ -492,11 +492,7 @@ out:
 }
 
 int srv_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out) {
-    if (s->pg_url) {
-        if (params && (params->n || (params->json && *params->json)))
-            return json_error(out, 400, "query parameters are bound on a SQLite store only");
-        return srv_pg_query(s, sql, limit, out);
-    }
+    if (s->pg_url) return srv_pg_query(s, sql, limit, params, out);
     if (!sql || !*sql) return json_error(out, 400, "missing parameter: sql");
     if (limit <= 0 || limit > s->row_limit) limit = s->row_limit;
     char msg[256];

@@ -122,8 +122,10 @@ typedef struct srv_params {
 /* /api/query: fills out with the JSON body and returns the HTTP status.
  * params may be NULL. */
 int srv_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out);
-/* pg.c: the same against s->pg_url (no parameters). */
-int srv_pg_query(sl_server *s, const char *sql, long limit, srv_buf *out);
+/* pg.c: the same against s->pg_url; parameters are :NAME only there (see pg.c). */
+int srv_pg_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out);
+/* A parameter name: a letter or _, then letters, digits, _; at most 64. */
+bool srv_param_name_ok(const char *n);
 /* /api/alerts?state=firing|resolved&limit=N (alerts.c): the body and the status. */
 int srv_alerts(sl_server *s, const char *state, const char *limit, srv_buf *out);
 /* /api/tables */

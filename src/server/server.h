@@ -46,9 +46,9 @@ typedef struct sl_server_config {
     const char
         *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
     const char *pipeline_name;
-    const char
-        *dashboard_json; /* {"title":..., "panels":[{"title","type":"timeseries|bar|table|stat",
-                            "sql","refresh_ms","x","y":[...]}]} ; may be NULL */
+    const char *dashboard_json; /* {"title":..., "variables":[{"name","sql","default"}],
+                                   "panels":[{"title","type":"timeseries|bar|table|stat|histogram|
+                                   heatmap","sql","refresh_ms","x","y":[...],...}]} ; may be NULL */
     const char *
         lineage_json; /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]}
                          ; may be NULL */
