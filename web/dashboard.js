@@ -230,6 +230,7 @@ function renderHistogram(p, body, res, state) {
   body.replaceChildren(canvas);
   paint();
   state.canvasCells = counts.filter(n => n > 0).length;
+  state.counts = counts;
   keepRedraw(state, body, paint);
 }
 
@@ -311,6 +312,7 @@ function mountPanel(p, tables) {
       render(p, body, res, state);
       card.dataset.rows = res.rows.length;
       if (state.canvasCells !== undefined) card.dataset.cells = state.canvasCells;
+      if (state.counts) card.dataset.counts = JSON.stringify(state.counts);
       delete card.dataset.error;
       meta.textContent = res.rows.length + " rows · " + res.ms.toFixed(1) + " ms";
     } catch (e) {
@@ -374,12 +376,12 @@ function mountControls() {
       if (!from.value || !to.value) { const now = Date.now(); from.value = toLocalInput(now - 3600e3); to.value = toLocalInput(now); }
       view.from = SL.isoSeconds(new Date(from.value).getTime()); view.to = SL.isoSeconds(new Date(to.value).getTime());
     }
-    keepInUrl(); refreshAll();
+    keepInUrl(); refillVariables().then(refreshAll);
   });
   const absChange = () => {
     if (!from.value || !to.value) return;
     view.from = SL.isoSeconds(new Date(from.value).getTime()); view.to = SL.isoSeconds(new Date(to.value).getTime());
-    keepInUrl(); refreshAll();
+    keepInUrl(); refillVariables().then(refreshAll);
   };
   from.addEventListener("change", absChange); to.addEventListener("change", absChange);
   refresh.addEventListener("change", () => { view.refresh = refresh.value; keepInUrl(); schedule(); });
@@ -387,29 +389,43 @@ function mountControls() {
 }
 
 /* Template variables: a select per variable, filled from its query's first
- * column; "all" binds NULL, so SQL says (:name IS NULL OR col = :name). */
+ * column; "all" binds NULL, so SQL says (:name IS NULL OR col = :name). A
+ * variable whose SQL uses the time range is filled again when it changes. */
+const varDefs = [];
+const ALL = "\u0000all";
+
+async function fillVariable(d, want) {
+  let values = [];
+  try {
+    const res = await SL.query(d.v.sql, 1000, params());
+    values = res.rows.map(r => r[0]).filter(x => x !== null);
+    d.s.classList.remove("bad"); d.s.title = "";
+  } catch (e) { d.s.title = String(e.message || e); d.s.classList.add("bad"); if (e.network && d.values.length) return; }
+  d.values = values;
+  d.s.replaceChildren(SL.el("option", { value: ALL, text: "all" }), ...values.map(x => SL.el("option", { value: String(x), text: SL.fmt(x) })));
+  const hit = values.find(x => String(x) === want);
+  view.vars[d.v.name] = hit === undefined ? null : hit;
+  d.s.value = hit === undefined ? ALL : String(hit);
+}
+
+async function refillVariables() {
+  for (const d of varDefs)
+    if (/[:@$](from|to)(?![A-Za-z0-9_])/.test(d.v.sql)) await fillVariable(d, d.s.value === ALL ? "all" : d.s.value);
+}
+
 async function mountVariables(vars) {
   const box = document.getElementById("variables");
   for (const v of vars) {
-    if (!v || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.name || "")) continue;
-    const s = SL.el("select", { id: "var-" + v.name, "data-var": v.name, "aria-label": v.name });
-    s.append(SL.el("option", { value: "\u0000all", text: "all" }));
-    let values = [];
-    try {
-      const res = await SL.query(v.sql, 1000, params());
-      values = res.rows.map(r => r[0]).filter(x => x !== null);
-    } catch (e) { s.title = String(e.message || e); s.classList.add("bad"); }
-    for (const x of values) s.append(SL.el("option", { value: String(x), text: SL.fmt(x) }));
+    if (!v || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.name || "") || !v.sql) continue;
+    const d = { v, s: SL.el("select", { id: "var-" + v.name, "data-var": v.name, "aria-label": v.name }), values: [] };
+    varDefs.push(d);
     const fromUrl = url.get("var-" + v.name);
-    const want = fromUrl !== null ? fromUrl : v.default !== undefined ? String(v.default) : "all";
-    const hit = values.find(x => String(x) === want);
-    view.vars[v.name] = hit === undefined ? null : hit;
-    s.value = hit === undefined ? "\u0000all" : String(hit);
-    s.addEventListener("change", () => {
-      view.vars[v.name] = s.value === "\u0000all" ? null : values.find(x => String(x) === s.value);
+    await fillVariable(d, fromUrl !== null ? fromUrl : v.default !== undefined ? String(v.default) : "all");
+    d.s.addEventListener("change", () => {
+      view.vars[v.name] = d.s.value === ALL ? null : d.values.find(x => String(x) === d.s.value);
       keepInUrl(); refreshAll();
     });
-    box.append(SL.el("label", { class: "var" }, SL.el("span", { text: v.label || v.name }), s));
+    box.append(SL.el("label", { class: "var" }, SL.el("span", { text: v.label || v.name }), d.s));
   }
 }
 

@@ -166,6 +166,7 @@ try {
   const inRange = Number(brute("SELECT count(DISTINCT window_start) FROM detections_by_location_1m WHERE window_start >= '2023-11-14T22:15:20Z' AND window_start < '2023-11-14T22:18:20Z'"));
   check(await rowsOf("Big values in range") === inRange, `absolute range from the URL: ${inRange} rows (${await rowsOf("Big values in range")})`);
   check(await page.locator("#range").inputValue() === "abs" && await page.locator("#range-from").isVisible(), "range picker shows the absolute range");
+  check(await page.locator("#var-minute option").count() === 1 + inRange, `a variable over the range lists its ${inRange} minutes`);
 
   // y labels of six-digit values fit inside the chart's box; one point is not years wide
   const axes = await page.evaluate(() => charts.filter(c => c.plot && document.body.contains(c.plot.root)).map(c => {
@@ -194,14 +195,21 @@ try {
   const heat = painted.find(c => c.title === "Detections heatmap");
   const wantCells = Number(brute("SELECT count(*) FROM detections_by_location_1m WHERE window_start >= '2023-11-14T22:15:20Z' AND window_start < '2023-11-14T22:18:20Z'"));
   check(heat && heat.cells === wantCells, `heatmap has ${wantCells} cells in the range (${heat && heat.cells})`);
-  const buckets = Number(brute("SELECT count(DISTINCT (detection_oid % 97) * 1.5 >= 0) FROM detection_events"));
-  check(buckets === 1 && painted.find(c => c.title === "Latency histogram").cells > 1, "histogram buckets the values");
+  // 12 equal buckets from min to max, the last one closed: recomputed by sqlite3
+  const V = "(detection_oid % 97) * 1.5";
+  const wantBins = brute(`WITH v(x) AS (SELECT ${V} FROM detection_events), m(lo, w) AS (SELECT min(x), (max(x) - min(x)) / 12.0 FROM v)
+    SELECT group_concat(n) FROM (SELECT b, count(*) AS n FROM (SELECT min(CAST((x - lo) / w AS INTEGER), 11) AS b FROM v, m) GROUP BY b ORDER BY b)`);
+  const gotBins = JSON.parse(await panelOf("Latency histogram").getAttribute("data-counts")).filter(n => n > 0).join(",");
+  check(gotBins === wantBins, `histogram bucket counts ${gotBins} (sqlite3: ${wantBins})`);
+  const sqlBins = brute("SELECT group_concat(n) FROM (SELECT (detection_oid % 100) / 20 * 20 AS b, count(*) AS n FROM detection_events GROUP BY 1 ORDER BY 1)");
+  check(JSON.parse(await panelOf("Bucketed by SQL").getAttribute("data-counts")).join(",") === sqlBins, `SQL-bucketed histogram draws ${sqlBins}`);
   await page.screenshot({ path: `${process.env.SHOTS}/dashboard-features.png`, fullPage: true });
 
   // the picker: "last 5m" has none of the 2023 rows, "all time" has every one; kept in the URL
   await page.selectOption("#range", "5m");
   await page.locator('.panel[data-title="Big values in range"] .empty').waitFor({ timeout: 10000 });
   check(await rowsOf("Big values in range") === 0 && new URL(page.url()).searchParams.get("range") === "5m", "last 5m: no rows, range=5m in the URL");
+  check(await page.locator("#var-minute option").count() === 1, "the range's variable is filled again (only \"all\" in the last 5m)");
   await page.selectOption("#range", "all");
   const all = Number(brute("SELECT count(DISTINCT window_start) FROM detections_by_location_1m"));
   await page.waitForFunction(n => Number(document.querySelector('.panel[data-title="Big values in range"]').dataset.rows) === n, all, { timeout: 10000 });
