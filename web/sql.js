@@ -40,7 +40,14 @@ function chart(res) {
   const bars = kind === "bar" && uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 60] }) : null;
   const opts = {
     width: Math.max(box.clientWidth, 300), height: 260,
-    scales: { x: { time: isTime, range: (u, min, max) => xs[xs.length - 1] - xs[0] < 1e-9 ? [xs[0] - (isTime ? 300 : 1), xs[0] + (isTime ? 300 : 1)] : [min, max] } },
+    /* a lone x is padded (uPlot would span a time axis over 1000 days); bars
+     * get half a step either side so the first and last are whole */
+    scales: { x: { time: isTime, range: (u, min, max) => {
+      const lo = xs[0], hi = xs[xs.length - 1];
+      if (hi - lo < 1e-9) return [lo - (isTime ? 300 : 1), hi + (isTime ? 300 : 1)];
+      const half = bars ? (hi - lo) / (xs.length - 1) / 2 : 0;
+      return [lo - half, hi + half];
+    } } },
     axes: [{ stroke: "#8b98a5", grid: { stroke: "#222c36" }, space: 90, values: labels ? (u, splits) => splits.map(v => labels[Math.round(v)] ?? "") : undefined },
            { stroke: "#8b98a5", grid: { stroke: "#222c36" }, size: axisSize }],
     series: [{ label: res.columns[0] }].concat(ys.map((yi, i) => ({
@@ -67,8 +74,15 @@ async function run() {
     chart(res);
     window.lastResult = res;
   } catch (e) {
+    /* the last answer is not this statement's: take it away */
     err.textContent = String(e.message || e);
     meta.textContent = "failed";
+    document.getElementById("result").replaceChildren();
+    delete document.getElementById("result-card").dataset.rows;
+    if (plot) { plot.destroy(); plot = null; }
+    document.getElementById("chart").replaceChildren();
+    document.getElementById("chart-meta").textContent = "";
+    window.lastResult = null;
   }
 }
 

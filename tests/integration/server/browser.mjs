@@ -138,7 +138,7 @@ try {
   await page.fill("#sql", "SELECT nope FROM nowhere");
   await page.keyboard.press("Control+Enter");
   await page.locator("#sql-error", { hasText: "no such table: nowhere" }).waitFor({ timeout: 10000 });
-  check(true, "bad query: error shown inline");
+  check(await page.locator("#result td").count() === 0 && await page.locator("#chart canvas").count() === 0, "bad query: error shown inline, the previous result taken away");
   await page.fill("#sql", "DELETE FROM detection_events");
   await page.press("#sql", "Control+Enter");
   await page.locator("#sql-error", { hasText: "not allowed" }).waitFor({ timeout: 10000 });
