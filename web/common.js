@@ -7,8 +7,39 @@
 
 const SL = {};
 
+/* Server reachability: a fetch that fails at the network level (the server
+ * stopped, the link dropped) marks the page stale; panels keep their last
+ * data and a banner says since when; the next answer clears it. */
+SL.staleSince = null;
+SL.setStale = function (down) {
+  if (down && SL.staleSince === null) SL.staleSince = new Date();
+  if (!down) SL.staleSince = null;
+  let b = document.getElementById("stale-banner");
+  if (!down) { if (b) b.remove(); return; }
+  if (!b) {
+    b = SL.el("div", { id: "stale-banner", class: "stale-banner", role: "status" });
+    document.querySelector("header").after(b);
+  }
+  const t = SL.staleSince, p = n => String(n).padStart(2, "0");
+  b.textContent = `server unreachable: data stale since ${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
+};
+
 SL.api = async function (path) {
-  const r = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  let r;
+  try { r = await fetch(path, { credentials: "same-origin", cache: "no-store" }); } catch (e) {
+    SL.setStale(true);
+    const err = new Error("server unreachable");
+    err.network = true;
+    throw err;
+  }
+  /* a proxy or a stopping server answering 502/503/504 is as good as down */
+  if (r.status === 502 || r.status === 503 || r.status === 504) {
+    SL.setStale(true);
+    const err = new Error("server unavailable (HTTP " + r.status + ")");
+    err.network = true;
+    throw err;
+  }
+  if (SL.staleSince) SL.setStale(false);
   if (r.status === 401) { location.reload(); throw new Error("unauthorized"); }
   const ct = r.headers.get("content-type") || "";
   const body = ct.includes("json") ? await r.json() : await r.text();
@@ -16,9 +47,18 @@ SL.api = async function (path) {
   return body;
 };
 
-SL.query = function (sql, limit) {
-  return SL.api("/api/query?sql=" + encodeURIComponent(sql) + (limit ? "&limit=" + limit : ""));
+/* params: {name: value}; only the names the SQL uses (:name, @name, $name)
+ * are sent, and the server binds them (never pasted into the SQL). */
+SL.query = function (sql, limit, params) {
+  const used = {};
+  for (const [k, v] of Object.entries(params || {}))
+    if (new RegExp("[:@$]" + k + "(?![A-Za-z0-9_])").test(sql)) used[k] = v;
+  return SL.api("/api/query?sql=" + encodeURIComponent(sql) + (limit ? "&limit=" + limit : "") +
+    (Object.keys(used).length ? "&params=" + encodeURIComponent(JSON.stringify(used)) : ""));
 };
+
+/* "YYYY-MM-DDTHH:MM:SSZ", the form the store writes whole-second timestamps in */
+SL.isoSeconds = function (ms) { return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z"); };
 
 SL.el = function (tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -75,7 +115,7 @@ SL.status = function () {
         for (const fns of Object.values(SL.commitFns)) for (const f of fns) f(null);
       SL.lastStatus = s;
     } catch (e) {
-      text.textContent = "server unreachable";
+      text.textContent = e.network ? "server unreachable" : String(e.message || e);
       dot.className = "dot bad";
     }
   };

@@ -97,15 +97,17 @@ async function tick() {
   const exBox = document.getElementById("expectations");
   if (!ex.size) exBox.replaceChildren(SL.el("div", { class: "empty", text: "no expectations reported" }));
   else {
-    const t = SL.el("table");
+    /* long table and expectation names wrap, so the card's width always
+     * holds the numbers and the pass rate (the last column) */
+    const t = SL.el("table", { class: "fit" });
     t.append(SL.el("tr", null, ...["table", "expectation", "passed", "failed", "pass rate"].map(h => SL.el("th", { text: h }))));
     for (const e of ex.values()) {
       const total = e.passed + e.failed, rate = total ? 100 * e.passed / total : 100;
-      t.append(SL.el("tr", null, SL.el("td", { text: e.table }), SL.el("td", { text: e.name }), SL.el("td", { class: "num", text: SL.fmt(e.passed) }),
+      t.append(SL.el("tr", null, SL.el("td", { class: "wrap", text: e.table }), SL.el("td", { class: "wrap", text: e.name }), SL.el("td", { class: "num", text: SL.fmt(e.passed) }),
         SL.el("td", { class: "num", text: SL.fmt(e.failed) }),
         SL.el("td", null, SL.el("span", { class: "pill " + (rate >= 99 ? "ok" : "bad"), text: rate.toFixed(2) + "%" }))));
     }
-    exBox.replaceChildren(t);
+    exBox.replaceChildren(SL.el("div", { class: "tbl" }, t));
   }
 
   /* tables */

@@ -92,12 +92,16 @@ static const sl_opt server_opts[] = {
 static const sl_opt dashboard_opts[] = {
     {"title", SL_OPT_STRING, false, NULL, NULL, "page title"},
     {"panels", SL_OPT_SEQ, true, NULL, NULL, "list of panels"},
+    {"variables", SL_OPT_SEQ, false, NULL, NULL,
+     "template variables [{name, sql, default, label}]: a select in the page header, bound to "
+     ":name in panel SQL (all: NULL)"},
     {0},
 };
 
 static const sl_opt panel_opts[] = {
     {"title", SL_OPT_STRING, true, NULL, NULL, "panel title"},
-    {"type", SL_OPT_ENUM, true, "timeseries|bar|table|stat", NULL, "how the query result is drawn"},
+    {"type", SL_OPT_ENUM, true, "timeseries|bar|table|stat|histogram|heatmap", NULL,
+     "how the query result is drawn"},
     {"sql", SL_OPT_STRING, true, NULL, NULL, "read-only SQL over the pipeline's tables"},
     {"refresh_ms", SL_OPT_INT, false, NULL, "5000",
      "how often the panel re-runs its query (it also refreshes on commits)"},
@@ -105,6 +109,9 @@ static const sl_opt panel_opts[] = {
     {"y", SL_OPT_LIST, false, NULL, NULL, "value column(s)"},
     {"series", SL_OPT_STRING, false, NULL, NULL, "one line per value of this column (timeseries)"},
     {"unit", SL_OPT_STRING, false, NULL, NULL, "unit shown with values"},
+    {"bins", SL_OPT_INT, false, NULL, "20", "histogram: buckets when the page buckets x (1..200)"},
+    {"bucket", SL_OPT_STRING, false, NULL, NULL, "heatmap: the bucket (y) column"},
+    {"wide", SL_OPT_BOOL, false, NULL, NULL, "the panel takes the full width of the page"},
     {0},
 };
 

@@ -396,8 +396,116 @@ static bool only_space_or_semicolons(const char *p) {
     return true;
 }
 
-int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out) {
-    if (s->pg_url) return srv_pg_query(s, sql, limit, out);
+bool srv_param_name_ok(const char *n) {
+    if (!n || !*n || strlen(n) > 64) return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              (p > n && *p >= '0' && *p <= '9')))
+            return false;
+    return true;
+}
+
+/* The statement's indexes of :name, @name and $name (SQLite keeps them apart;
+ * a value goes to each the SQL uses). Returns how many. */
+static int param_indexes(sqlite3_stmt *st, const char *name, int idx[3]) {
+    char k[80];
+    static const char prefix[] = ":@$";
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(k, sizeof k, "%c%s", prefix[i], name);
+        int x = sqlite3_bind_parameter_index(st, k);
+        if (x) idx[n++] = x;
+    }
+    return n;
+}
+
+/* Binds ps into st (values only ever reach SQLite as bound values, never as
+ * SQL text). The params= JSON object is taken apart by SQLite's own JSON
+ * functions on this connection, outside the user-SQL authorizer. Returns 0,
+ * or the HTTP status with msg filled. */
+static int bind_params(srv_conn *c, sqlite3_stmt *st, const srv_params *ps, char *msg, size_t cap) {
+    if (!ps) return 0;
+    for (int i = 0; i < ps->n; i++) {
+        if (!srv_param_name_ok(ps->name[i])) {
+            snprintf(msg, cap, "bad parameter name p_%.64s: letters, digits and _", ps->name[i]);
+            return 400;
+        }
+        int idx[3], n = param_indexes(st, ps->name[i], idx);
+        for (int k = 0; k < n; k++)
+            if (sqlite3_bind_text(st, idx[k], ps->value[i], -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+                snprintf(msg, cap, "binding p_%s: %s", ps->name[i], sqlite3_errmsg(c->db));
+                return 500;
+            }
+    }
+    if (!ps->json || !*ps->json) return 0;
+    bool was = c->restricted;
+    c->restricted = false;
+    sqlite3_stmt *j = NULL;
+    int status = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT json_type(?1)", -1, &j, NULL) != SQLITE_OK) {
+        snprintf(msg, cap, "params: %s", sqlite3_errmsg(c->db));
+        status = 500;
+        goto out;
+    }
+    sqlite3_bind_text(j, 1, ps->json, -1, SQLITE_STATIC);
+    if (sqlite3_step(j) != SQLITE_ROW || sqlite3_column_type(j, 0) != SQLITE_TEXT ||
+        strcmp((const char *)sqlite3_column_text(j, 0), "object")) {
+        snprintf(msg, cap, "params: expected a JSON object like {\"from\": \"...\"}");
+        status = 400;
+        goto out;
+    }
+    sqlite3_finalize(j);
+    j = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT key, type, value FROM json_each(?1)", -1, &j, NULL) !=
+        SQLITE_OK) {
+        snprintf(msg, cap, "params: %s", sqlite3_errmsg(c->db));
+        status = 500;
+        goto out;
+    }
+    sqlite3_bind_text(j, 1, ps->json, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(j)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(j, 0);
+        const char *type = (const char *)sqlite3_column_text(j, 1);
+        if (!srv_param_name_ok(name)) {
+            snprintf(msg, cap, "params: bad name \"%.64s\": letters, digits and _",
+                     name ? name : "");
+            status = 400;
+            goto out;
+        }
+        int idx[3], n = param_indexes(st, name, idx);
+        rc = SQLITE_OK;
+        for (int k = 0; k < n && rc == SQLITE_OK; k++) {
+            if (!strcmp(type, "integer"))
+                rc = sqlite3_bind_int64(st, idx[k], sqlite3_column_int64(j, 2));
+            else if (!strcmp(type, "real"))
+                rc = sqlite3_bind_double(st, idx[k], sqlite3_column_double(j, 2));
+            else if (!strcmp(type, "true") || !strcmp(type, "false"))
+                rc = sqlite3_bind_int(st, idx[k], type[0] == 't');
+            else if (!strcmp(type, "null"))
+                rc = sqlite3_bind_null(st, idx[k]);
+            else /* text; an array or object is bound as its JSON text */
+                rc = sqlite3_bind_text(st, idx[k], (const char *)sqlite3_column_text(j, 2),
+                                       sqlite3_column_bytes(j, 2), SQLITE_TRANSIENT);
+        }
+        if (rc != SQLITE_OK) {
+            snprintf(msg, cap, "binding %s: %s", name, sqlite3_errmsg(c->db));
+            status = 500;
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(msg, cap, "params: %s", sqlite3_errmsg(c->db));
+        status = 400;
+    }
+out:
+    sqlite3_finalize(j);
+    c->restricted = was;
+    return status;
+}
+
+int srv_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out) {
+    if (s->pg_url) return srv_pg_query(s, sql, limit, params, out);
     if (!sql || !*sql) return json_error(out, 400, "missing parameter: sql");
     if (limit <= 0 || limit > s->row_limit) limit = s->row_limit;
     char msg[256];
@@ -435,6 +543,11 @@ int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out) {
         status = json_error(out, 403, "not allowed: statement writes");
         goto done;
     }
+    if ((status = bind_params(c, st, params, msg, sizeof msg))) {
+        status = json_error(out, status, msg);
+        goto done;
+    }
+    status = 200;
     int ncol = sqlite3_column_count(st);
     srv_buf_puts(out, "{\"columns\":[");
     for (int i = 0; i < ncol; i++) {

@@ -32,6 +32,7 @@ enum {
     SRV_R_HEALTHZ,
     SRV_R_READYZ,
     SRV_R_ALERTS,
+    SRV_R_SQL,
     SRV_R_OTHER,
     SRV_R_COUNT
 };
@@ -62,6 +63,7 @@ typedef struct srv_conn {
 } srv_conn;
 
 #define SRV_POOL_MAX 4
+#define SRV_PARAMS_MAX 32 /* p_NAME= arguments of one /api/query */
 
 struct sl_server {
     struct sl_httpd *httpd; /* the hardened listener (httpd/httpd.h) */
@@ -109,10 +111,25 @@ void srv_conn_deadline(srv_conn *c, int timeout_ms);
 /* Appends one result value as JSON. */
 void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);
 
-/* /api/query: fills out with the JSON body and returns the HTTP status. */
-int srv_query(sl_server *s, const char *sql, long limit, srv_buf *out);
-/* pg.c: the same against s->pg_url. */
-int srv_pg_query(sl_server *s, const char *sql, long limit, srv_buf *out);
+/* Named parameters of /api/query: `p_NAME=VALUE` arguments (bound as text)
+ * and `params={"NAME": value, ...}` (bound by JSON type: integer, real, text,
+ * true/false as 1/0, null as NULL). Values are bound with sqlite3_bind_*, to
+ * each of :NAME, @NAME and $NAME the statement uses; a name it does not use
+ * is ignored (a client may send one set to every query), an unbound one is
+ * NULL. */
+typedef struct srv_params {
+    const char *json; /* the params= argument or NULL */
+    int n;
+    const char *name[SRV_PARAMS_MAX], *value[SRV_PARAMS_MAX];
+} srv_params;
+
+/* /api/query: fills out with the JSON body and returns the HTTP status.
+ * params may be NULL. */
+int srv_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out);
+/* pg.c: the same against s->pg_url; parameters are :NAME only there (see pg.c). */
+int srv_pg_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out);
+/* A parameter name: a letter or _, then letters, digits, _; at most 64. */
+bool srv_param_name_ok(const char *n);
 /* /api/alerts?state=firing|resolved&limit=N (alerts.c): the body and the status. */
 int srv_alerts(sl_server *s, const char *state, const char *limit, srv_buf *out);
 /* /api/tables */

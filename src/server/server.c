@@ -45,6 +45,7 @@ static const char *const route_label[SRV_R_COUNT] = {"/",
                                                      "/healthz",
                                                      "/readyz",
                                                      "/api/alerts",
+                                                     "/sql",
                                                      "other"};
 
 const sl_web_asset *sl_web_asset_find(const char *path) {
@@ -163,10 +164,44 @@ static const char login_page[] =
     "<input type=password name=token autofocus placeholder=token style='padding:.5em;width:18em'> "
     "<button type=submit style='padding:.5em 1em'>Open</button></form></body></html>";
 
+static void put_urlenc(srv_buf *b, const char *v) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == ':') {
+            char c = (char)*p;
+            srv_buf_put(b, &c, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            srv_buf_put(b, e, 3);
+        }
+    }
+}
+
+/* Every query argument but the token, re-encoded, after the path. */
+static enum MHD_Result keep_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value) {
+    (void)kind;
+    srv_buf *b = cls;
+    if (!key || !strcmp(key, "token")) return MHD_YES;
+    srv_buf_puts(b, b->p && memchr(b->p, '?', b->n) ? "&" : "?");
+    put_urlenc(b, key);
+    if (value) {
+        srv_buf_puts(b, "=");
+        put_urlenc(b, value);
+    }
+    return MHD_YES;
+}
+
 /* A page opened with a valid ?token=: remember it in a cookie and reload
- * without it, so the token does not stay in the address bar or history. */
+ * without it, so the token does not stay in the address bar or history; the
+ * other arguments (a dashboard's range and variables) stay. */
 static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *conn,
-                                           const char *url) {
+                                           const char *path) {
+    srv_buf loc = {0};
+    srv_buf_puts(&loc, path); /* srv_buf keeps its text NUL-terminated */
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, keep_arg, &loc);
+    const char *url = loc.oom ? path : loc.p;
     srv_buf cookie = {0};
     srv_buf_puts(&cookie, COOKIE_NAME "=");
     for (size_t i = 0; i < s->token_len; i++)
@@ -175,6 +210,7 @@ static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r || cookie.oom) {
         srv_buf_free(&cookie);
+        srv_buf_free(&loc);
         if (r) MHD_destroy_response(r);
         return MHD_NO;
     }
@@ -182,6 +218,7 @@ static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *
     MHD_add_response_header(r, "Location", url);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     srv_buf_free(&cookie);
+    srv_buf_free(&loc);
     return send_response(conn, 303, r);
 }
 
@@ -288,6 +325,7 @@ static int route_of(const char *url) {
     } exact[] = {{"/", SRV_R_INDEX},
                  {"/index.html", SRV_R_INDEX},
                  {"/pipeline", SRV_R_PIPELINE},
+                 {"/sql", SRV_R_SQL},
                  {"/api/tables", SRV_R_TABLES},
                  {"/api/query", SRV_R_QUERY},
                  {"/api/dashboard", SRV_R_DASHBOARD},
@@ -303,6 +341,24 @@ static int route_of(const char *url) {
     char name[300];
     if (stream_table(url, name, sizeof name)) return SRV_R_STREAM;
     return SRV_R_OTHER;
+}
+
+/* ---- /api/query parameters ---- */
+
+/* p_NAME=VALUE arguments into srv_params; ps->n counts past the maximum so
+ * the caller can refuse rather than silently drop one. The strings are
+ * libmicrohttpd's, valid for the request. */
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    srv_params *ps = cls;
+    if (!key || strncmp(key, "p_", 2) || !key[2]) return MHD_YES;
+    if (ps->n < SRV_PARAMS_MAX) {
+        ps->name[ps->n] = key + 2;
+        ps->value[ps->n] = value ? value : "";
+    }
+    ps->n++;
+    return MHD_YES;
 }
 
 /* ---- SSE cap ---- */
@@ -343,7 +399,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         return send_response(conn, 204, r);
     }
-    bool page = route == SRV_R_INDEX || route == SRV_R_PIPELINE;
+    bool page = route == SRV_R_INDEX || route == SRV_R_PIPELINE || route == SRV_R_SQL;
     if (!authorized(s, conn)) {
         if (page) return send_text(conn, 401, "text/html; charset=utf-8", login_page);
         struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -355,12 +411,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_response(conn, 401, r);
     }
     if (page && s->token && MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"))
-        return send_login_redirect(s, conn, route == SRV_R_PIPELINE ? "/pipeline" : "/");
+        return send_login_redirect(s, conn,
+                                   route == SRV_R_PIPELINE ? "/pipeline"
+                                   : route == SRV_R_SQL    ? "/sql"
+                                                           : "/");
     switch (route) {
     case SRV_R_INDEX:
         return send_asset(conn, "index.html");
     case SRV_R_PIPELINE:
         return send_asset(conn, "pipeline.html");
+    case SRV_R_SQL:
+        return send_asset(conn, "sql.html");
     case SRV_R_STATIC:
         return send_asset(conn, url + 8);
     case SRV_R_READYZ: {
@@ -402,8 +463,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         const char *sql = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sql");
         const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
         long limit = lim ? strtol(lim, NULL, 10) : 0;
+        srv_params ps = {.json =
+                             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "params")};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &ps);
+        if (ps.n > SRV_PARAMS_MAX)
+            return send_json_error(conn, 400, "too many p_NAME parameters (at most 32)");
         srv_buf b = {0};
-        int st = srv_query(s, sql, limit, &b);
+        int st = srv_query(s, sql, limit, &ps, &b);
         return send_buf(conn, st, "application/json", &b);
     }
     case SRV_R_ALERTS: {

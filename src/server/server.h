@@ -12,9 +12,11 @@
  * Endpoints:
  *   GET /                         dashboard page (panels from dashboard_json)
  *   GET /pipeline                 pipeline page (lineage, throughput, quality)
+ *   GET /sql                      read-only SQL page (editor, results, quick chart)
  *   GET /static/<file>            bundled assets (uPlot, page scripts, css)
  *   GET /api/tables               tables and views: columns, row counts
- *   GET /api/query?sql=&limit=    read-only SQL -> {"columns","rows","truncated","ms"}
+ *   GET /api/query?sql=&limit=    read-only SQL -> {"columns","rows","truncated","ms"};
+ *                                 named parameters p_NAME=text or params={"NAME":json}
  *   GET /api/tables/NAME/stream   SSE: last 100 rows, then new/updated rows per commit
  *   GET /api/dashboard            dashboard_json;  /api/lineage: lineage_json
  *   GET /api/status               pipeline name, last commit id, readiness
@@ -44,9 +46,9 @@ typedef struct sl_server_config {
     const char
         *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
     const char *pipeline_name;
-    const char
-        *dashboard_json; /* {"title":..., "panels":[{"title","type":"timeseries|bar|table|stat",
-                            "sql","refresh_ms","x","y":[...]}]} ; may be NULL */
+    const char *dashboard_json; /* {"title":..., "variables":[{"name","sql","default"}],
+                                   "panels":[{"title","type":"timeseries|bar|table|stat|histogram|
+                                   heatmap","sql","refresh_ms","x","y":[...],...}]} ; may be NULL */
     const char *
         lineage_json; /* {"nodes":[{"name","kind":"source|table|view","layer"}],"edges":[["a","b"]]}
                          ; may be NULL */

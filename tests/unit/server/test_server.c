@@ -6,8 +6,10 @@
  * The client is a few lines of raw-socket HTTP/1.0 (the server speaks to
  * any client; this keeps the test's dependencies those of the module).
  *
- * `test_server --serve DB [TOKEN]` instead serves a small demo pipeline
- * database for the browser and promtool scripts: it prints "PORT n", then
+ * `test_server --serve DB [TOKEN [DASHBOARD.json [PORT]]]` instead serves a
+ * small demo pipeline database for the browser and promtool scripts (the
+ * demo dashboard unless a file gives another; any free port unless PORT
+ * is given, so a script can stop and restart it): it prints "PORT n", then
  * runs each line of stdin as SQL on a write connection and publishes a
  * commit, and publishes every second anyway, until stdin closes.
  */
@@ -346,6 +348,11 @@ static void test_auth(void **state) {
     r = get(port, "/api/tables", hdr);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    /* the other arguments of a page (a dashboard's range, variables) survive the redirect */
+    r = get(port, "/sql?q=SELECT%201%2B1&token=" TOKEN "&x=a%20b", NULL);
+    assert_int_equal(r.status, 303);
+    assert_non_null(strstr(r.head, "Location: /sql?q=SELECT%201%2B1&x=a%20b\r\n"));
+    resp_free(&r);
     r = get(port, "/api/tables", "Cookie: sluice_token=00ff\r\n");
     assert_int_equal(r.status, 401);
     resp_free(&r);
@@ -402,6 +409,43 @@ static void test_query(void **state) {
               AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "[[15,1]]"));
+    resp_free(&r);
+}
+
+/* named parameters are bound by type (params=JSON) or as text (p_NAME=), to
+ * :NAME, @NAME or $NAME; unused ones are ignored, unset ones are NULL, and
+ * a quote in a value stays data */
+static void test_query_params(void **state) {
+    int port = sl_server_port(*state);
+    resp r = get(port,
+                 "/api/"
+                 "query?sql=SELECT%20typeof%28%3An%29%2C%20typeof%28%40s%29%2C%20typeof%28%24f%29%"
+                 "2C%20typeof%28%3Az%29%2C%20%3At%2C%20%3As%2C%20typeof%28%3Ap%29%2C%20%3Ap%2C%20%"
+                 "3Aunset&params=%7B%22n%22%3A2%2C%22s%22%3A%22it%27s%22%2C%22f%22%3A1.5%2C%22z%22%"
+                 "3Anull%2C%22t%22%3Atrue%2C%22unused%22%3A1%7D&p_p=007",
+                 AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(
+        r.body, "[[\"integer\",\"text\",\"real\",\"null\",1,\"it's\",\"text\",\"007\",null]]"));
+    resp_free(&r);
+    r = get(port,
+            "/api/"
+            "query?sql=SELECT%20count%28%2A%29%20FROM%20detection_events%20WHERE%20item_name%20%3D%"
+            "20%3Av&p_v=x%27%20OR%20%271%27%3D%271",
+            AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "[[0]]"));
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%20%3Aa&params=%5B1%5D", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "expected a JSON object"));
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%20%3Aa&params=%7B%22a%22", AUTH);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%201&p_a%3Bb=1", AUTH);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "bad parameter name"));
     resp_free(&r);
 }
 
@@ -733,6 +777,14 @@ static void test_static_and_json(void **state) {
     r = get(port, "/pipeline", AUTH);
     assert_non_null(strstr(r.body, "/static/pipeline.js"));
     resp_free(&r);
+    r = get(port, "/sql", AUTH);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "/static/sql.js"));
+    resp_free(&r);
+    r = get(port, "/sql", NULL); /* a page: the login form, not JSON */
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "name=token"));
+    resp_free(&r);
     r = get(port, "/static/uplot.iife.min.js", AUTH);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.head, "text/javascript"));
@@ -900,22 +952,48 @@ static void test_slow_headers(void **state) {
 
 /* ---- serve mode for the integration scripts ---- */
 
-static int serve(const char *path, const char *token) {
+/* The demo's metrics plus an expectation with long names, which must still
+ * fit the pipeline page's expectations card. */
+static char serve_metrics[4096];
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+static int serve(const char *path, const char *token, const char *dash_file, const char *port) {
     if (access(path, F_OK) != 0) make_db(path);
     snprintf(db_path, sizeof db_path, "%s", path);
-    sl_server_config cfg = {.listen = "127.0.0.1:0",
+    snprintf(serve_metrics, sizeof serve_metrics, "%s%s", sample_metrics,
+             "sluice_expectation_rows_total{pipeline=\"demo\",table=\"silver_metrics_validated_"
+             "per_entity\",expectation=\"value_within_physical_bounds_for_metric\",result="
+             "\"passed\"} 123456\n");
+    char *dash = dash_file && *dash_file ? read_file(dash_file) : NULL;
+    if (dash_file && *dash_file && !dash) {
+        fprintf(stderr, "serve: cannot read %s\n", dash_file);
+        return 1;
+    }
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%s", port && *port ? port : "0");
+    sl_server_config cfg = {.listen = listen,
                             .token = token,
                             .db_path = db_path,
                             .pipeline_name = "demo",
-                            .dashboard_json = demo_dashboard,
+                            .dashboard_json = dash ? dash : demo_dashboard,
                             .lineage_json = demo_lineage};
     sl_error err = {0};
     sl_server *s = sl_server_start(&cfg, &err);
+    free(dash); /* the server copied it */
     if (!s) {
         fprintf(stderr, "serve: %s\n", err.msg);
         return 1;
     }
-    sl_server_publish(s, 1, sample_metrics);
+    sl_server_publish(s, 1, serve_metrics);
     sl_server_set_ready(s, true);
     printf("PORT %d\n", sl_server_port(s));
     fflush(stdout);
@@ -934,7 +1012,7 @@ static int serve(const char *path, const char *token) {
                 fprintf(stderr, "serve: %s\n", msg);
             sqlite3_free(msg);
         }
-        sl_server_publish(s, ++commit, sample_metrics);
+        sl_server_publish(s, ++commit, serve_metrics);
     }
     sqlite3_close(db);
     sl_server_stop(s);
@@ -943,12 +1021,15 @@ static int serve(const char *path, const char *token) {
 
 int main(int argc, char **argv) {
     sl_log_set_level(SL_LOG_WARN);
-    if (argc >= 3 && !strcmp(argv[1], "--serve")) return serve(argv[2], argc >= 4 ? argv[3] : NULL);
+    if (argc >= 3 && !strcmp(argv[1], "--serve"))
+        return serve(argv[2], argc >= 4 ? argv[3] : NULL, argc >= 5 ? argv[4] : NULL,
+                     argc >= 6 ? argv[5] : NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_and_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_row_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_sql, setup, teardown),
