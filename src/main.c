@@ -63,7 +63,7 @@ static void usage(FILE *out) {
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
-        "  sluice gen cameras|telco|retail|dataops [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen cameras|telco|retail|dataops|cloud [options]   (sluice gen FLAVOR --help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
         "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
         "[--infer] ...\n"
@@ -693,7 +693,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
             printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail, "
-                   "dataops\nRun "
+                   "dataops, cloud\nRun "
                    "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
@@ -702,10 +702,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "dataops")) return sl_gen_dataops_main(argc - 2, argv + 2);
-        fprintf(
-            stderr,
-            "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops)\n",
-            argv[2]);
+        if (!strcmp(argv[2], "cloud")) return sl_gen_cloud_main(argc - 2, argv + 2);
+        fprintf(stderr,
+                "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops, "
+                "cloud)\n",
+                argv[2]);
         return 2;
     }
     fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);
