@@ -401,9 +401,8 @@ int sl_gen_cloud_main(int argc, char **argv) {
     sl_rng_init(&g.rng, g.o.seed);
     g.t_ms = g.o.start_ms;
     int64_t n = g.o.events > 0 ? g.o.events : 1;
-    g.step_ms = g.o.days * DAY_MS / n / 1 > 1 ? g.o.days * DAY_MS / n : 1;
-    /* the duplicates add lines: keep the last event inside the span */
-    g.step_ms = (int64_t)((double)g.step_ms / (1.0 + g.o.duplicates));
+    /* duplicate lines take no time: the last event lands near the end of the span */
+    g.step_ms = (int64_t)((double)(g.o.days * DAY_MS) / (double)n * (1.0 + g.o.duplicates) * 0.99);
     if (g.step_ms < 1) g.step_ms = 1;
     if (sl_gen_mkdir_p(g.o.out)) {
         fprintf(stderr, "gen cloud: cannot create folder %s: %s\n", g.o.out, strerror(errno));
