@@ -27,8 +27,8 @@
  * p = --invalid one of a cost increment below -0.01, a resource_id that does
  * not exist, schema_version 3, or a truncated JSON line; with p = --late its
  * time is moved 20-120 minutes back (beyond the pipeline's 10-minute
- * watermark); with p = --duplicates a valid event is sent again 1-5 lines
- * later (the same line: a redelivery). The output is a function of the
+ * watermark); with p = --duplicates a valid event is sent again
+ * on the next line (the same line: a redelivery). The output is a function of the
  * arguments (xoshiro256**, rng.h).
  */
 #include <errno.h>
@@ -366,7 +366,7 @@ static int emit_event(cloud_gen *g) {
                 if (!g->dup[i].n) {
                     memcpy(g->dup[i].line, line, (size_t)n);
                     g->dup[i].n = n;
-                    g->dup[i].countdown = 1 + (int)sl_rng_below(r, 5);
+                    g->dup[i].countdown = 1; /* the next line: within the watermark */
                     break;
                 }
     }
