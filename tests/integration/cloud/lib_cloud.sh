@@ -2,7 +2,7 @@
 # the answer of cloud_ref.py in $TMP/expected.db.
 #
 # CLOUD_MARTS: the marts the pipeline has (each compared row by row)
-CLOUD_MARTS=${CLOUD_MARTS:-"tickets_by_org_date"}
+CLOUD_MARTS=${CLOUD_MARTS:-"tickets_by_org_date usage_enriched org_daily_usage_by_service cost_anomaly_mart genai_tokens_by_org_date"}
 r() { printf '(a.%s IS b.%s OR abs(a.%s - b.%s) <= 1e-9 * max(1, abs(b.%s)))' "$1" "$1" "$1" "$1" "$1"; }
 cloud_spec() {
   case $1 in
@@ -42,5 +42,7 @@ check_counts() {
     UNION ALL SELECT 'cost_increment_valid', count(*) FROM quarantine WHERE reason LIKE 'expectation ''cost_increment_valid''%'
     UNION ALL SELECT 'has_event_id', count(*) FROM quarantine WHERE reason LIKE 'expectation ''has_event_id''%'
     UNION ALL SELECT 'tickets_late', count(*) FROM quarantine WHERE table_name = 'support_tickets'
-    ${CLOUD_COUNTS_EXTRA:-}")
+    UNION ALL SELECT 'usage_enriched', count(*) FROM usage_enriched
+    UNION ALL SELECT 'join_resources', count(*) FROM quarantine WHERE table_name = 'usage_enriched' AND reason LIKE 'join: no dim_resources row for resource_id=%'
+    UNION ALL SELECT 'cost_anomaly_mart', count(*) FROM cost_anomaly_mart")
 }

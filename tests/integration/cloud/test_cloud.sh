@@ -17,10 +17,13 @@ source "$REPO/tests/integration/cloud/lib_cloud.sh"
 "$SLUICE" run "$PIPE" --data "$TMP/out" --set input="$TMP/in" --once --status 0
 compare_cloud "$TMP/out/sluice.db" || fail "cloud marts differ from the brute-force answer"
 check_counts "$TMP/out/sluice.db"
-for k in malformed late known_schema_version cost_increment_valid duplicates; do
+for k in malformed late known_schema_version cost_increment_valid duplicates join_resources cost_anomaly_mart; do
   [ "$(sqlite3 "$TMP/expected.db" "SELECT n FROM counts WHERE name = '$k'")" -gt 0 ] ||
     fail "the generated input has no $k records"
 done
+# the temporal join saw plan changes: some org used two tiers within the span
+[ "$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM (SELECT org_id FROM usage_enriched GROUP BY org_id HAVING count(DISTINCT plan_tier) > 1)")" -gt 0 ] ||
+  fail "no org changed its plan while using resources"
 ok "cloud: $(cat "$TMP/ref.txt")"
 
 # SIGKILLs while the usage files land: the master data is there first (the batch
