@@ -2,7 +2,7 @@
 # the answer of cloud_ref.py in $TMP/expected.db.
 #
 # CLOUD_MARTS: the marts the pipeline has (each compared row by row)
-CLOUD_MARTS=${CLOUD_MARTS:-"tickets_by_org_date usage_enriched org_daily_usage_by_service cost_anomaly_mart genai_tokens_by_org_date"}
+CLOUD_MARTS=${CLOUD_MARTS:-"tickets_by_org_date usage_enriched org_daily_usage_by_service cost_anomaly_mart genai_tokens_by_org_date revenue_by_org_month"}
 r() { printf '(a.%s IS b.%s OR abs(a.%s - b.%s) <= 1e-9 * max(1, abs(b.%s)))' "$1" "$1" "$1" "$1" "$1"; }
 cloud_spec() {
   case $1 in

@@ -59,9 +59,12 @@ for org in org_123 "$busy"; do
   n=$(same "org_id, service, date, events, round(total_cost_usd, 6) AS cost, genai_tokens, plan_tier" "service" \
     "SELECT * FROM org_daily_usage_by_service WHERE org_id = '$org' AND date = '$d'")
   n_total=$((n_total + n))
+  n=$(same "org_id, year, month, events, round(revenue_usd, 6) AS revenue, active_days" "year, month" \
+    "SELECT * FROM revenue_by_org_month WHERE org_id = '$org' AND year = 2024 AND month = 1")
+  n_total=$((n_total + n))
   n=$(same "org_id, date, event_id, service, round(cost_usd_increment, 6) AS cost, severity" "event_id" \
     "SELECT * FROM cost_anomaly_mart WHERE org_id = '$org' AND date >= '2024-01-01'")
   n_total=$((n_total + n))
 done
 [ "$n_total" -gt 0 ] || fail "the seed's queries found no rows on either store"
-ok "cloud: the seed's queries answer the same $n_total rows on the embedded store and on PostgreSQL"
+ok "cloud: the seed's three queries answer the same $n_total rows on the embedded store and on PostgreSQL"
