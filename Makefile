@@ -7,6 +7,7 @@
 #   make bench    benchmarks, appended to bench/RESULTS.md
 #   make chaos-telco  telco at 400k/1.2M lines x commit intervals, with SIGKILLs
 #   make fuzz     libFuzzer targets, long runs (FUZZ_RUNS=1000000)
+#   make install  PREFIX=/usr/local DESTDIR=  binary, man page, completion, systemd unit
 #   make format-check   clang-format --dry-run --Werror over src/ tests/ fuzz/ bench/
 JOBS ?= 2
 SAN ?= 0
@@ -18,7 +19,7 @@ BUILD ?= build
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 
-.PHONY: all deps deps-build build check demo bench fuzz fuzz-build chaos format-check chaos-telco clean
+.PHONY: all deps deps-build build install check demo bench fuzz fuzz-build chaos format-check chaos-telco clean
 all: build
 
 deps:
@@ -30,6 +31,12 @@ deps-build:
 build: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+
+PREFIX ?= /usr/local
+install: deps-build
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 ifeq ($(SAN),1)
 check: deps build

@@ -12,11 +12,11 @@ build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev
 # logger (bsdutils), kcat, rsyslogd (rsyslog), python3 (with its sqlite3
 # module), nm (binutils), clang + libFuzzer runtime (fuzz build), clang-format
 # (make format-check), aiosmtpd and openssl (alert channel tests), initdb/pg_ctl/psql
-# (postgresql, postgresql-client), mosquitto + mosquitto_pub (mosquitto-clients); node and
-# npm below.
+# (postgresql, postgresql-client), mosquitto + mosquitto_pub (mosquitto-clients),
+# systemd-analyze (systemd: the unit is verified), man (man-db, groff-base); node and npm below.
 test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
   python3 binutils clang-format python3-aiosmtpd openssl postgresql postgresql-client mosquitto
-  mosquitto-clients"
+  mosquitto-clients systemd man-db groff-base"
 case "$what" in
   build) pkgs="$build_pkgs" ;;
   test|all) pkgs="$build_pkgs $test_pkgs" ;;

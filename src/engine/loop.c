@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "core/timeutil.h"
 #include "engine/runtime.h"
 
@@ -283,7 +284,12 @@ static void read_signals(run *R, waiting *W) {
     }
 }
 
-static void poll_signals(run *R) { read_signals(R, R->waiting); }
+/* Also from inside a commit that waits for an output (commit.c): the
+ * watchdog keeps being fed while the loop is alive and only waiting. */
+static void poll_signals(run *R) {
+    sl_sd_watchdog_tick(sl_monotonic_us());
+    read_signals(R, R->waiting);
+}
 
 static int wait_for_input(run *R, waiting *W) {
     sl_pipeline *p = R->p;
@@ -370,6 +376,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     sl_log_info("pipeline started",
                 "\"pipeline\":\"%s\",\"data\":\"%s\",\"commit_id\":%lld,\"records_in\":%lld",
                 p->name, R.dir, (long long)R.commit_id, (long long)R.t_in);
+    sl_sd_notify("READY=1\nSTATUS=running");
     R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
     R.ingest_base = sl_now_us();
     R.last_status_in = R.t_in;
@@ -379,6 +386,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     while (!R.stop && !(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
         R.mono_us = sl_monotonic_us();
+        sl_sd_watchdog_tick(R.mono_us);
         int any = 0;
         for (int s = 0; s < p->nsrc; s++) {
             source *src = &p->src[s];
@@ -454,6 +462,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                     p->name, (long long)R.t_in, (long long)R.commit_id);
 out:
     if (rc && err->msg[0] == 0) sl_error_set(err, rc, "%s", sl_strerror(rc));
+    sl_sd_notify("STOPPING=1");
     R.closing = true;
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
