@@ -11,6 +11,10 @@ events=${CLOUD_EVENTS:-30000}
 [ "$SANITIZED" = 1 ] && events=8000
 PIPE=$REPO/pipelines/cloud.yaml
 "$SLUICE" gen cloud --events "$events" --orgs 130 --seed 4 --out "$TMP/in" 2>"$TMP/gen.txt"
+# the generator is a function of its arguments
+"$SLUICE" gen cloud --events 3000 --orgs 20 --seed 4 --out "$TMP/g1" 2>/dev/null
+"$SLUICE" gen cloud --events 3000 --orgs 20 --seed 4 --out "$TMP/g2" 2>/dev/null
+diff -r "$TMP/g1" "$TMP/g2" >/dev/null || fail "gen cloud is not deterministic"
 python3 "$REPO/tests/integration/cloud/cloud_ref.py" "$TMP/in" "$TMP/expected.db" >"$TMP/ref.txt"
 source "$REPO/tests/integration/cloud/lib_cloud.sh"
 
