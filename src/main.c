@@ -5,6 +5,7 @@
  *   sluice query PIPELINE [--data DIR] [--set k=v]... [--format table|csv|json] "SQL"
  *   sluice validate PIPELINE [--set k=v]...
  *   sluice lineage PIPELINE [--set k=v]...
+ *   sluice refresh PIPELINE [--data DIR] [--set k=v]... [--status SECONDS]
  *   sluice alert test [CHANNEL] PIPELINE [--set k=v]...
  *   sluice gen FLAVOR [options]
  *   sluice parse FORMAT [FILE] [--schema name:type,...] [--pattern RE] [--delimiter C]
@@ -15,6 +16,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,16 +58,20 @@ static void usage(FILE *out) {
         "sluice %s - real-time streaming pipelines in one binary\n\n"
         "usage:\n"
         "  sluice run PIPELINE [--data DIR] [--set NAME=VALUE]... [--once] [--status SECONDS] "
-        "[--listen ADDR] [--store URL]\n"
+        "[--listen ADDR] [--store URL] [--watch-config]\n"
         "  sluice query PIPELINE [--data DIR] [--set NAME=VALUE]... [--format table|csv|json] "
         "[--store URL] \"SQL\"\n"
         "  sluice validate PIPELINE [--set NAME=VALUE]...\n"
         "  sluice lineage PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
+        "  sluice test PIPELINE [--tests FILE] [--case NAME] [--set NAME=VALUE]... [--verbose]\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
+        "  sluice refresh PIPELINE [--data DIR] [--set NAME=VALUE]... [--status SECONDS]\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
-        "  sluice gen cameras|telco|retail|dataops|cloud [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen cameras|telco|retail|dataops|access|cloud [options]   (sluice gen FLAVOR "
+        "--help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
-        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv [FILE] [--schema NAME:TYPE,...] "
+        "  sluice parse json|syslog|rfc3164|logfmt|regex|csv|nginx [FILE] [--schema NAME:TYPE,...] "
         "[--infer] ...\n"
         "  sluice kafka-mock --topic NAME:PARTITIONS ...   (a local Kafka mock broker for tests)\n"
         "  sluice help [OPERATOR|SOURCE]\n\n"
@@ -82,7 +88,8 @@ typedef struct {
     bool infer;
     const char *positional[4];
     int npos;
-    bool once;
+    bool once, watch_config, verbose;
+    const char *tests, *case_name;
     double status;
     sl_vars *vars;
 } cli;
@@ -113,7 +120,13 @@ static const char *cmd_help_text(const char *cmd) {
                "  --store URL     sqlite, or postgresql://USER@HOST:PORT/DB: where the pipeline's "
                "sqlite\n"
                "                  tables are kept (overrides its store:; the password from "
-               "${VAR} or ~/.pgpass)\n";
+               "${VAR} or ~/.pgpass)\n"
+               "  --watch-config  reload the pipeline file when it changes (as SIGHUP does): "
+               "views, dashboard,\n"
+               "                  alerts, expectations, lookups and new tables apply at once; "
+               "a change that\n"
+               "                  would invalidate state (a window's keys, a dedupe key) is "
+               "refused and logged\n";
     if (!strcmp(cmd, "query"))
         return "usage: sluice query PIPELINE [--data DIR] [--set N=V]... [--format table|csv|json] "
                "[--store URL] \"SQL\"\n"
@@ -122,6 +135,33 @@ static const char *cmd_help_text(const char *cmd) {
                "there, in a\n"
                "  read-only transaction with a 30 s statement timeout (lake tables are not "
                "visible there).\n";
+    if (!strcmp(cmd, "test"))
+        return "usage: sluice test PIPELINE [--tests FILE] [--case NAME] [--set N=V]... "
+               "[--verbose]\n"
+               "  Runs the test cases beside the pipeline (NAME.tests.yaml, or --tests FILE): "
+               "records per\n"
+               "  source, expected rows per table and expected quarantined records "
+               "(docs/testing.md).\n"
+               "  Each case runs --once without a store on disk (in memory, removed after); "
+               "every source\n"
+               "  reads the case's records with its own format; outputs to other systems, alerts "
+               "and the\n"
+               "  server are left out. One line per case. Exit 0 all passed, 1 a case failed, 2 a "
+               "bad tests\n"
+               "  file (file:line:col).\n"
+               "  --case NAME   run only that case     --verbose   logs, and quarantined records "
+               "of failed cases\n";
+    if (!strcmp(cmd, "vars"))
+        return "usage: sluice vars PIPELINE [--set NAME=VALUE]... [--format table|json]\n"
+               "  Lists the ${NAME} / ${NAME:default} variables the pipeline file (and the file "
+               "it extends)\n"
+               "  uses: the default, the value a run would use now and where it comes from "
+               "(--set,\n"
+               "  environment, default, or unset), and every file:line:col (key) using it. "
+               "Values of\n"
+               "  variables whose name says they are secret (TOKEN, PASSWORD, SECRET, KEY, "
+               "WEBHOOK, URL)\n"
+               "  are not shown. Exit 0, or 2 when a variable without a default is unset.\n";
     if (!strcmp(cmd, "validate"))
         return "usage: sluice validate PIPELINE [--set N=V]...\n"
                "  Checks the pipeline file; errors are printed as file:line:col: message (exit "
@@ -132,6 +172,32 @@ static const char *cmd_help_text(const char *cmd) {
                "  can be bound), that the store is writable, and that every alert channel "
                "answers\n  (a test notification). One line per check; exit 0 all ok, 1 a check "
                "failed,\n  2 bad usage or pipeline file.\n";
+    if (!strcmp(cmd, "refresh"))
+        return "usage: sluice refresh PIPELINE [--data DIR] [--set N=V]... [--status SECONDS] "
+               "[--store sqlite]\n"
+               "  Full refresh: rebuilds every table from the beginning of the landing files "
+               "into DIR.refresh\n"
+               "  beside the data directory DIR, then switches to it atomically; the replaced "
+               "state is kept\n"
+               "  as DIR.previous-TIME. While `sluice run` serves DIR, it keeps running and "
+               "switches at a\n"
+               "  commit boundary, then reads on from the new state's positions. With no "
+               "process on DIR the\n"
+               "  result is that of `sluice run --once` from scratch. A crash or Ctrl-C leaves "
+               "DIR as it was;\n"
+               "  the next refresh starts over. Refused (exit 2) for sources that cannot be read "
+               "again from\n"
+               "  the beginning (kafka, syslog, http, http_poll, mqtt, cleanup: delete|move), "
+               "sinks writing to\n"
+               "  other systems (kafka, postgresql) and PostgreSQL stores. docs/operations.md, "
+               "\"Full refresh\".\n"
+               "  --data DIR      the data directory (default data/<pipeline>)\n"
+               "  --set N=V       set a ${N} variable of the pipeline file\n"
+               "  --status S      progress: a status line every S seconds (default 5; 0 = off)\n"
+               "  Exit codes: 0 switched, 1 failed or interrupted (DIR unchanged), 2 bad usage, "
+               "pipeline\n"
+               "  file or a pipeline that cannot be refreshed, 3 a `fail` expectation stopped "
+               "the rebuild.\n";
     if (!strcmp(cmd, "lineage"))
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, "
                "tables and views.\n";
@@ -149,13 +215,17 @@ static const char *cmd_help_text(const char *cmd) {
                "syslog: each\n"
                "          line is read as 5424 when it starts <PRI>VERSION, else as 3164) | logfmt "
                "| regex | csv\n"
+               "          | nginx (alias combined: the combined access log, with an optional "
+               "trailing\n"
+               "          request time)\n"
                "  Prints each record of FILE (or stdin) as the engine parses it (one JSON object "
                "per line),\n"
                "  or `# quarantine: <reason>: <record>` for a record that would be quarantined.\n"
                "  --schema N:T,...  columns and types (json, logfmt, and csv need it, or --infer; "
-               "syslog and\n"
-               "                    regex have defaults: the syslog fields, the pattern's named "
-               "groups)\n"
+               "syslog, nginx\n"
+               "                    and regex have defaults: the syslog fields, the nginx "
+               "fields, the\n"
+               "                    pattern's named groups)\n"
                "  --infer           json, csv: print the schema inferred from the input (the rules "
                "of\n"
                "                    `schema: infer`) as YAML to paste into a pipeline file, and "
@@ -209,6 +279,10 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
         {"infer", no_argument, 0, 'I'},
         {"instance", required_argument, 0, 'i'},
         {"store", required_argument, 0, 'T'},
+        {"watch-config", no_argument, 0, 'W'},
+        {"tests", required_argument, 0, 'X'},
+        {"case", required_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
     /* clang-format on */
@@ -230,6 +304,18 @@ static int parse_cli(int argc, char **argv, cli *c, const char *cmd) {
             break;
         case 'o':
             c->once = true;
+            break;
+        case 'W':
+            c->watch_config = true;
+            break;
+        case 'X':
+            c->tests = optarg;
+            break;
+        case 'C':
+            c->case_name = optarg;
+            break;
+        case 'v':
+            c->verbose = true;
             break;
         case 'f':
             c->format = optarg;
@@ -347,6 +433,20 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         sl_pipeline_print_lineage(p, stdout);
     } else if (!strcmp(cmd, "check")) {
         code = sl_pipeline_check(p, c.data, stdout);
+    } else if (!strcmp(cmd, "refresh")) {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGXFSZ, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        sl_refresh_opts o = {.data_dir = c.data, .status_every_s = c.status, .stop = &g_stop};
+        int rc2 = sl_pipeline_refresh(p, &o, &err);
+        if (rc2) {
+            fprintf(stderr, "sluice refresh: %s\n", err.msg);
+            code = rc2 == SL_EINVAL ? 2 : sl_exit_code(rc2);
+            if (code == 0) code = 1;
+        }
     } else if (!strcmp(cmd, "query")) {
         const char *pg = sl_pipeline_store_url(p);
         if (pg ? sl_pg_query(pg, c.positional[1], fmt, stdout, &err)
@@ -370,7 +470,8 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
                          .stop = &g_stop,
                          .signals = true,
                          .listen = c.listen,
-                         .instance = c.instance};
+                         .instance = c.instance,
+                         .watch_config = c.watch_config};
         int rc2 = sl_pipeline_run(p, &o, &err);
         if (rc2) {
             /* the message may quote a record (a `fail` expectation): escaped */
@@ -385,6 +486,205 @@ static int cmd_pipeline(int argc, char **argv, const char *cmd) {
         }
     }
     sl_pipeline_free(p);
+    sl_vars_free(c.vars);
+    return code;
+}
+
+static int cmd_test(int argc, char **argv) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, "test");
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    if (c.npos != 1) {
+        fprintf(stderr, "sluice test: expected PIPELINE\n%s", cmd_help_text("test"));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    if (!c.verbose && !getenv("SLUICE_LOG")) sl_log_set_level(SL_LOG_WARN);
+    sl_error err = {0};
+    int code =
+        sl_pipeline_test(c.positional[0], c.tests, c.vars, c.case_name, c.verbose, stdout, &err);
+    if (code == 2) fprintf(stderr, "sluice test: %s\n", err.msg);
+    sl_vars_free(c.vars);
+    return code;
+}
+
+/* ---- sluice vars ---- */
+#define VARS_MAX 256
+#define VARS_USES 32
+typedef struct {
+    char name[256];
+    char *def; /* first default seen (NULL: none) */
+    char *value;
+    const char *from;
+    int nuses;
+    struct {
+        char file[256], key[64];
+        int line, col;
+    } use[VARS_USES];
+    int more; /* uses beyond VARS_USES */
+} var_row;
+typedef struct {
+    var_row *v;
+    int n;
+} var_list;
+
+static void on_var_use(void *ud, const char *file, int line, int col, const char *key,
+                       const char *name, const char *def, size_t deflen, const char *value,
+                       size_t valuelen, const char *from) {
+    var_list *L = ud;
+    var_row *r = NULL;
+    for (int i = 0; i < L->n; i++)
+        if (!strcmp(L->v[i].name, name)) r = &L->v[i];
+    if (!r) {
+        if (L->n == VARS_MAX) return;
+        r = &L->v[L->n++];
+        snprintf(r->name, sizeof r->name, "%s", name);
+        r->def = def ? strndup(def, deflen) : NULL;
+        r->value = strndup(value, valuelen);
+        r->from = from;
+    } else if (!r->def && def) {
+        r->def = strndup(def, deflen);
+    }
+    if (r->nuses == VARS_USES) {
+        r->more++;
+        return;
+    }
+    snprintf(r->use[r->nuses].file, sizeof r->use[0].file, "%s", file);
+    snprintf(r->use[r->nuses].key, sizeof r->use[0].key, "%s", key);
+    r->use[r->nuses].line = line;
+    r->use[r->nuses].col = col;
+    r->nuses++;
+}
+
+/* A name that says its value is a secret: the value is never printed. */
+static bool secret_name(const char *name) {
+    static const char *const words[] = {"TOKEN",   "PASSWORD", "PASSWD",     "SECRET", "KEY",
+                                        "WEBHOOK", "URL",      "CREDENTIAL", "AUTH"};
+    char up[256];
+    size_t i = 0;
+    for (; name[i] && i < sizeof up - 1; i++)
+        up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    up[i] = 0;
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+        if (strstr(up, words[w])) return true;
+    return false;
+}
+
+static void print_json_str(const char *s) {
+    char buf[4096];
+    sl_json_escape(buf, sizeof buf, s, (int)strlen(s));
+    printf("\"%s\"", buf);
+}
+
+static int cmd_vars(int argc, char **argv) {
+    cli c = {0};
+    int rc = parse_cli(argc, argv, &c, "vars");
+    if (rc) {
+        sl_vars_free(c.vars);
+        return rc == 1 ? 0 : 2;
+    }
+    bool json = c.format && !strcmp(c.format, "json");
+    if (c.npos != 1 || (c.format && !json && strcmp(c.format, "table"))) {
+        fprintf(stderr, "sluice vars: expected PIPELINE (and --format table|json)\n%s",
+                cmd_help_text("vars"));
+        sl_vars_free(c.vars);
+        return 2;
+    }
+    var_list L = {calloc(VARS_MAX, sizeof(var_row)), 0};
+    sl_vars_on_use(c.vars, on_var_use, &L);
+    sl_error err = {0};
+    const char *path = c.positional[0];
+    sl_spec *spec = sl_spec_load(path, c.vars, &err), *base = NULL;
+    const sl_node *ext = spec ? sl_node_get(sl_spec_root(spec), "extends") : NULL;
+    if (ext && ext->str && *ext->str) { /* resolved as the pipeline loader does */
+        char bpath[PATH_MAX * 2], dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (ext->str[0] == '/')
+            snprintf(bpath, sizeof bpath, "%s", ext->str);
+        else
+            snprintf(bpath, sizeof bpath, "%s/%s", dir, ext->str);
+        base = sl_spec_load(bpath, c.vars, &err);
+        if (!base) sl_spec_free(spec), spec = NULL;
+    }
+    int code = 0;
+    if (!spec) {
+        fprintf(stderr, "%s\n", err.msg);
+        code = 2;
+    } else if (json) {
+        for (int i = 0; i < L.n; i++) {
+            var_row *r = &L.v[i];
+            bool hide = secret_name(r->name) && strcmp(r->from, "unset");
+            printf("{\"name\":");
+            print_json_str(r->name);
+            printf(",\"default\":");
+            if (r->def)
+                print_json_str(r->def);
+            else
+                printf("null");
+            printf(",\"value\":");
+            if (hide || !strcmp(r->from, "unset"))
+                printf("null");
+            else
+                print_json_str(r->value);
+            printf(",\"hidden\":%s,\"from\":\"%s\",\"used_at\":[", hide ? "true" : "false",
+                   r->from);
+            for (int u = 0; u < r->nuses; u++) {
+                char at[600];
+                snprintf(at, sizeof at, "%s:%d:%d", r->use[u].file, r->use[u].line, r->use[u].col);
+                printf("%s{\"at\":", u ? "," : "");
+                print_json_str(at);
+                printf(",\"key\":");
+                print_json_str(r->use[u].key);
+                printf("}");
+            }
+            printf("]}\n");
+        }
+    } else {
+        printf("%-22s %-24s %-28s %-11s %s\n", "VARIABLE", "DEFAULT", "VALUE", "FROM", "USED AT");
+        for (int i = 0; i < L.n; i++) {
+            var_row *r = &L.v[i];
+            char value[64];
+            if (!strcmp(r->from, "unset"))
+                snprintf(value, sizeof value, "(unset)");
+            else if (secret_name(r->name))
+                snprintf(value, sizeof value, "(hidden, %zu chars)", strlen(r->value));
+            else if (!*r->value)
+                snprintf(value, sizeof value, "\"\"");
+            else
+                snprintf(value, sizeof value, "%.27s", r->value);
+            printf("%-22s %-24.24s %-28s %-11s", r->name,
+                   r->def ? (*r->def ? r->def : "\"\"") : "-", value, r->from);
+            for (int u = 0; u < r->nuses; u++) {
+                /* the file once per row, then line:col */
+                bool same = u > 0 && !strcmp(r->use[u].file, r->use[u - 1].file);
+                printf("%s%s%s%d:%d%s%s%s", u ? ", " : " ", same ? "" : r->use[u].file,
+                       same ? "" : ":", r->use[u].line, r->use[u].col, *r->use[u].key ? " (" : "",
+                       r->use[u].key, *r->use[u].key ? ")" : "");
+            }
+            if (r->more) printf(" and %d more", r->more);
+            printf("\n");
+        }
+    }
+    for (int i = 0; i < L.n; i++) {
+        if (!strcmp(L.v[i].from, "unset")) {
+            if (!code)
+                fprintf(stderr, "sluice vars: '%s' is not set and has no default\n", L.v[i].name);
+            code = code ? code : 2;
+        }
+        free(L.v[i].def);
+        free(L.v[i].value);
+    }
+    free(L.v);
+    sl_spec_free(spec);
+    sl_spec_free(base);
     sl_vars_free(c.vars);
     return code;
 }
@@ -459,7 +759,8 @@ static int cmd_parse(int argc, char **argv) {
     }
     const char *format = c.npos >= 1 ? c.positional[0] : "";
     if (!strcmp(format, "rfc3164")) format = "syslog"; /* see the help text */
-    static const char *const formats[] = {"json", "syslog", "logfmt", "regex", "csv"};
+    static const char *const formats[] = {"json", "syslog", "logfmt",  "regex",
+                                          "csv",  "nginx",  "combined"};
     bool known = false;
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
         known |= !strcmp(format, formats[i]);
@@ -469,7 +770,7 @@ static int cmd_parse(int argc, char **argv) {
     if (c.npos < 1 || c.npos > 2)
         why = "expected FORMAT [FILE]";
     else if (!known)
-        why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv)";
+        why = "unknown format (json, syslog, rfc3164, logfmt, regex, csv, nginx, combined)";
     else if (c.infer && !json && !csv)
         why = "--infer is for json and csv";
     else if (c.infer && c.schema)
@@ -492,7 +793,7 @@ static int cmd_parse(int argc, char **argv) {
     sl_schema s;
     sl_schema_init(&s);
     sl_error err = {0};
-    if (!c.schema && !strcmp(format, "syslog")) sl_line_format_syslog_schema(&s);
+    if (!c.schema) sl_line_format_default_schema(format, &s);
     if (!c.schema && regex && sl_regex_schema(c.pattern, &s, &err)) {
         fprintf(stderr, "sluice parse: %s\n", err.msg);
         sl_vars_free(c.vars);
@@ -685,15 +986,17 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "help")) return cmd_help(argc - 1, argv + 1);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "query") || !strcmp(cmd, "validate") ||
-        !strcmp(cmd, "lineage") || !strcmp(cmd, "check"))
+        !strcmp(cmd, "refresh") || !strcmp(cmd, "lineage") || !strcmp(cmd, "check"))
         return cmd_pipeline(argc - 1, argv + 1, cmd);
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
+    if (!strcmp(cmd, "vars")) return cmd_vars(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "alert")) return cmd_alert(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka-mock")) return sl_kafka_mock_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
             printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail, "
-                   "dataops, cloud\nRun "
+                   "dataops, access, cloud\nRun "
                    "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
@@ -702,10 +1005,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "telco")) return sl_gen_telco_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "dataops")) return sl_gen_dataops_main(argc - 2, argv + 2);
+        if (!strcmp(argv[2], "access")) return sl_gen_access_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "cloud")) return sl_gen_cloud_main(argc - 2, argv + 2);
         fprintf(stderr,
                 "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops, "
-                "cloud)\n",
+                "access, cloud)\n",
                 argv[2]);
         return 2;
     }

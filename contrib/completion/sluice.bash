@@ -5,7 +5,7 @@ _sluice() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     cword=$COMP_CWORD
-    local cmds="run query validate lineage check alert gen parse kafka-mock help"
+    local cmds="run query refresh test validate lineage vars check alert gen parse kafka-mock help"
     if [[ $cword -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
         return
@@ -25,9 +25,12 @@ _sluice() {
     esac
     local opts=""
     case "$cmd" in
-        run) opts="--data --set --once --status --listen --instance --store --help" ;;
+        run) opts="--data --set --once --status --listen --instance --store --watch-config --help" ;;
         query) opts="--data --set --format --store --help" ;;
+        refresh) opts="--data --set --status --store --help" ;;
         validate|lineage) opts="--set --help" ;;
+        vars) opts="--set --format --help" ;;
+        test) opts="--tests --case --set --verbose --help" ;;
         check) opts="--data --set --help" ;;
         alert)
             if [[ $cword -eq 2 ]]; then COMPREPLY=($(compgen -W "test" -- "$cur")); return; fi

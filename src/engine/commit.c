@@ -100,6 +100,14 @@ static int commit_state(run *R, sl_buf *buf) {
             snprintf(key, sizeof key, "%s/window", t->name);
             if ((rc = sl__engine_state_put(R, key, full, buf))) return rc;
         }
+        if (t->wjoin) { /* a join's pending pairs: deltas and full snapshots as windows */
+            bool full = ++t->join_since_full >= SL_WINDOW_FULL_EVERY;
+            buf->n = 0;
+            sl_wjoin_snapshot(t->wjoin, buf, full);
+            if (full) t->join_since_full = 0;
+            snprintf(key, sizeof key, "%s/join", t->name);
+            if ((rc = sl__engine_state_put(R, key, full, buf))) return rc;
+        }
     }
     if (R->nhandoff && (rc = sl__engine_write_handoffs(R, buf))) return rc;
     /* schema changes: the stored schema and a 'schema' event, in this commit */
@@ -140,10 +148,22 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
         table *t = &R->p->t[i];
         t->rows_total_in += t->rows_in;
         t->rows_total_out += t->rows_out;
-        if (dn < (int)sizeof details - 200)
+        /* retention's deletes of this commit (the sinks count since open) */
+        int64_t expired = 0;
+        for (int k = 0; k < t->nsinks; k++)
+            if (t->sinks[k].def->rows_expired)
+                expired += t->sinks[k].def->rows_expired(t->sinks[k].self);
+        t->rows_expired = expired - t->rows_total_expired;
+        t->rows_total_expired = expired;
+        if (dn < (int)sizeof details - 200) {
             dn += snprintf(details + dn, sizeof details - (size_t)dn,
-                           "%s\"%s\":{\"in\":%lld,\"out\":%lld}", i ? "," : "", t->name,
+                           "%s\"%s\":{\"in\":%lld,\"out\":%lld", i ? "," : "", t->name,
                            (long long)t->rows_in, (long long)t->rows_out);
+            if (t->rows_expired)
+                dn += snprintf(details + dn, sizeof details - (size_t)dn, ",\"expired\":%lld",
+                               (long long)t->rows_expired);
+            dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
+        }
         t->rows_in = t->rows_out = 0;
     }
     dn += snprintf(details + dn, sizeof details - (size_t)dn, "},\"ops\":[");
@@ -158,6 +178,18 @@ static int commit_event_log(run *R, bool all_final, int64_t t0) {
             dn += snprintf(details + dn, sizeof details - (size_t)dn, "}");
             first = 0;
         }
+    for (int i = 0; i < R->p->nt; i++) { /* window-window joins: {"op": "table/join", ...} */
+        const table *t = &R->p->t[i];
+        if (!t->wjoin || dn > (int)sizeof details - 400) continue;
+        sl_wjoin_stats js;
+        sl_wjoin_get_stats(t->wjoin, &js);
+        dn += snprintf(details + dn, sizeof details - (size_t)dn,
+                       "%s{\"op\":\"%s/join\",\"stats\":{\"pending\":%lld,\"bytes\":%lld,"
+                       "\"matched\":%lld,\"unmatched\":%lld,\"ignored_open\":%lld}}",
+                       first ? "" : ",", t->name, (long long)js.pending, (long long)js.bytes,
+                       (long long)js.matched, (long long)js.unmatched, (long long)js.ignored_open);
+        first = 0;
+    }
     /* consumer lag in the event log: what a Kafka lag alert rule reads */
     for (int s = 0; s < R->p->nsrc; s++) {
         sl_source_stats st;

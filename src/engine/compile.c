@@ -31,6 +31,9 @@ static const sl_opt top_opts[] = {
     {"commit_interval", SL_OPT_DURATION, false, NULL, "1s",
      "how often outputs and positions are committed"},
     {"batch_size", SL_OPT_INT, false, NULL, "4096", "rows per batch"},
+    {"disk", SL_OPT_MAP, false, NULL, NULL,
+     "disk watermark: {min_free: 1GiB | 5%} - below it, reading pauses (/readyz says why) "
+     "until free space is back above it by a tenth (at most 256 MiB)"},
     {"store", SL_OPT_STRING, false, NULL, "sqlite",
      "sqlite, or a postgresql:// URL: where every table stored in sqlite is kept instead (the "
      "postgresql sink; sluice run|query --store overrides it)"},
@@ -46,15 +49,23 @@ static const sl_opt top_opts[] = {
 };
 
 static const sl_opt table_opts[] = {
-    {"from", SL_OPT_LIST, true, NULL, NULL,
+    {"from", SL_OPT_LIST, false, NULL, NULL,
      "a source or another table, or a list of them (a union: the columns of the first, which every "
-     "other input must have)"},
+     "other input must have); a table has from or join"},
+    {"join", SL_OPT_MAP, false, NULL, NULL,
+     "instead of from: the final rows of two windows of the same size joined on window_start and "
+     "keys: {left, right, on, how, right_columns}"},
     {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)",
      "a union: an input that sent no rows for this long stops holding the table's watermark back"},
     {"layer", SL_OPT_ENUM, false, "bronze|silver|gold", "silver", "medallion layer"},
     {"store", SL_OPT_ENUM, false, "lake|sqlite|none", "lake for bronze, else sqlite",
      "where rows are kept"},
-    {"retention", SL_OPT_DURATION, false, NULL, NULL, "lake: delete hour folders older than this"},
+    {"retention", SL_OPT_DURATION, false, NULL, NULL,
+     "delete rows older than this: lake hour folders, sqlite rows by event or ingest time "
+     "(incrementally, counted in the event log)"},
+    {"retention_by", SL_OPT_ENUM, false, "event|ingest", "event",
+     "sqlite tables: the time retention goes by: event (window_start or event_ts) or ingest "
+     "(_ingest_ts)"},
     {"description", SL_OPT_STRING, false, NULL, NULL, "free text"},
     {"steps", SL_OPT_SEQ, false, NULL, NULL, "operators applied in order: - op: {...}"},
     {"window", SL_OPT_MAP, false, NULL, NULL, "window aggregation (gold)"},
@@ -340,9 +351,9 @@ static int compile_source(sl_pipeline *p, source *s, const sl_node *n, sl_error 
     if (compile_evolve_opts(s, &c, err)) return err->code;
     if (sc && !s->infer && sc->kind != SL_NODE_MAP)
         return sl_node_error(err, sc, "schema: expected a map of field: type, or infer");
-    if (!sc && strcmp(s->format, "syslog") == 0)
-        sl_line_format_syslog_schema(&s->schema);
-    else if (!sc && strcmp(s->format, "regex") == 0) {
+    if (!sc && sl_line_format_default_schema(s->format, &s->schema)) {
+        /* syslog, nginx/combined: the columns the format provides */
+    } else if (!sc && strcmp(s->format, "regex") == 0) {
         sl_error e = {0};
         if (sl_regex_schema(s->regex, &s->schema, &e))
             return sl_node_error(err, c.pattern_regex_at, "%s", e.msg);
@@ -401,7 +412,9 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
     const sl_node *roll = sl_node_get(n, "rollup");
     if (roll) {
         static const sl_opt rollup_opts[] = {
-            {"size", SL_OPT_DURATION, true, NULL, NULL, "rollup window length"}, {0}};
+            {"size", SL_OPT_STRING, true, NULL, NULL,
+             "rollup window length: a duration or a calendar unit 1d, 1w, 1mo"},
+            {0}};
         if (win || steps || sl_node_get(n, "columns"))
             return sl_node_error(err, roll,
                                  "table '%s': a rollup has no window, steps or columns of its own",
@@ -412,11 +425,10 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         if (!parent || !parent->win)
             return sl_node_error(err, roll, "table '%s': a rollup must read from one window table",
                                  t->name);
-        int64_t size;
-        if (sl_node_duration(sl_node_get(roll, "size"), "size", &size, err)) return SL_EINVAL;
+        const sl_node *size = sl_node_get(roll, "size");
         sl_error e = {0};
-        t->win = sl_window_create_rollup(parent->win, size, &e);
-        if (!t->win) return sl_node_error(err, roll, "%s", e.msg);
+        t->win = sl_window_create_rollup_size(parent->win, size->str, &e);
+        if (!t->win) return sl_node_error(err, size, "%s", e.msg);
         t->is_rollup = true;
         t->full = t->out = *sl_window_schema(t->win);
         return 0;
@@ -454,6 +466,8 @@ static int compile_table(sl_pipeline *p, table *t, sl_error *err) {
         if (t->nsteps == SL_MAX_STEPS) return sl_node_error(err, sn, "too many steps");
         step *st = &t->steps[t->nsteps];
         st->def = def;
+        /* a side input: its table was compiled first (build_graph) */
+        env.side_schema = def->side_opt && t->step_side[i] >= 0 ? &p->t[t->step_side[i]].out : NULL;
         if (def->create(sn->map[0].val, &t->out, &env, &st->self, err)) return SL_EINVAL;
         const sl_node *nm =
             sn->map[0].val->kind == SL_NODE_MAP ? sl_node_get(sn->map[0].val, "name") : NULL;
@@ -498,11 +512,132 @@ static const char *input_name(const sl_pipeline *p, const table_input *in) {
     return in->source >= 0 ? p->src[in->source].name : p->t[in->table].name;
 }
 
+/* `join: {left, right, ...}` instead of from: inputs[0] is the left table, inputs[1] the right
+ * (both tables, not sources); the edges make the join table a child of both. */
+static int build_join_inputs(sl_pipeline *p, int i, const sl_node *jn, const sl_node *from,
+                             sl_error *err) {
+    table *t = &p->t[i];
+    if (!jn) return sl_node_error(err, t->node, "table '%s': missing key 'from'", t->name);
+    if (from)
+        return sl_node_error(err, from, "table '%s': a table has from or join, not both", t->name);
+    const sl_node *side[2];
+    if (sl_wjoin_inputs(jn, &side[0], &side[1], err)) return SL_EINVAL;
+    t->ninputs = 0;
+    for (int j = 0; j < 2; j++) {
+        table_input *in = &t->inputs[t->ninputs++];
+        resolve_input(p, side[j], in);
+        if (in->table < 0)
+            return sl_node_error(err, side[j], "table '%s': join: '%s' is not a table", t->name,
+                                 side[j]->str);
+        if (in->table == i)
+            return sl_node_error(err, side[j], "table '%s' reads from itself (cycle)", t->name);
+    }
+    if (t->inputs[0].table == t->inputs[1].table)
+        return sl_node_error(err, side[1], "table '%s': join: left and right are the same table",
+                             t->name);
+    return 0;
+}
+
+/* The window size (µs) of the nearest window ancestor of table ti: its own window or rollup,
+ * else its first input's (a join's is its left's). 0 with the message in err when there is
+ * none, or when the window's final rows may come again (late: update). */
+static int64_t window_size_of(const sl_pipeline *p, int ti, const sl_node *at, sl_error *err) {
+    for (int depth = 0; depth < SL_MAX_TABLES; depth++) {
+        const table *t = &p->t[ti];
+        const sl_node *w = sl_node_get(t->node, "window");
+        const sl_node *r = sl_node_get(t->node, "rollup");
+        const sl_node *sz = w ? sl_node_get(w, "size") : r ? sl_node_get(r, "size") : NULL;
+        if (sz) {
+            const sl_node *late = sl_node_get(w, "late");
+            if (late && late->str && !strcmp(late->str, "update"))
+                return sl_node_error(err, late,
+                                     "window '%s' has late: update (final rows may come again), "
+                                     "which a join cannot take",
+                                     t->name),
+                       0;
+            int64_t us = 0;
+            sl_error e = {0};
+            if (sl_node_duration(sz, "size", &us, &e) || us <= 0)
+                return sl_node_error(err, at, "join: the window size of '%s' is not a duration",
+                                     t->name),
+                       0;
+            return us;
+        }
+        if (t->ninputs < 1 || t->inputs[0].table < 0) break;
+        ti = t->inputs[0].table;
+    }
+    return sl_node_error(err, at, "join: '%s' does not read from a window table", p->t[ti].name), 0;
+}
+
+/* A join table: its two inputs' windows, the wjoin, and the rows it emits as the table's input. */
+static int compile_join(sl_pipeline *p, table *t, sl_error *err) {
+    const sl_node *jn = sl_node_get(t->node, "join");
+    const char *own[] = {"window", "rollup"};
+    for (int k = 0; k < 2; k++)
+        if (sl_node_get(t->node, own[k]))
+            return sl_node_error(err, sl_node_get(t->node, own[k]),
+                                 "table '%s': a join table has no %s (put it in a table reading "
+                                 "the join)",
+                                 t->name, own[k]);
+    const sl_node *side[2];
+    if (sl_wjoin_inputs(jn, &side[0], &side[1], err)) return SL_EINVAL;
+    int64_t size[2];
+    for (int j = 0; j < 2; j++)
+        if (!(size[j] = window_size_of(p, t->inputs[j].table, side[j], err))) return SL_EINVAL;
+    if (size[0] != size[1])
+        return sl_node_error(err, side[1],
+                             "table '%s': join: '%s' comes from a window of %lld s, '%s' from one "
+                             "of %lld s (both must be the same)",
+                             t->name, side[0]->str, (long long)(size[0] / SL_US_PER_SEC),
+                             side[1]->str, (long long)(size[1] / SL_US_PER_SEC));
+    t->wjoin = sl_wjoin_create(jn, &p->t[t->inputs[0].table].out, &p->t[t->inputs[1].table].out,
+                               size[0], err);
+    if (!t->wjoin) return SL_EINVAL;
+    t->in = *sl_wjoin_schema(t->wjoin);
+    t->join_out.source = t->join_out.table = -1;
+    t->join_out.identity = true;
+    return 0;
+}
+
+/* Side inputs (op.h, sl_op_def.side_opt): for each step of table ti that
+ * reads another table, step_side[step] = that table (else -1). The step's
+ * own shape is checked later, when it is compiled. */
+static int resolve_sides(sl_pipeline *p, int ti, sl_error *err) {
+    table *t = &p->t[ti];
+    for (int s = 0; s < SL_MAX_STEPS; s++)
+        t->step_side[s] = -1;
+    const sl_node *steps = sl_node_get(t->node, "steps");
+    for (int i = 0; steps && i < steps->n && i < SL_MAX_STEPS; i++) {
+        const sl_node *sn = steps->seq[i];
+        if (sn->kind != SL_NODE_MAP || sn->n != 1) continue;
+        const sl_op_def *def = sl_op_find(sn->map[0].key);
+        if (!def || !def->side_opt) continue;
+        const sl_node *tn = sl_node_get(sn->map[0].val, def->side_opt);
+        if (!tn || tn->kind != SL_NODE_SCALAR || !tn->str) continue; /* create reports it */
+        table_input in;
+        resolve_input(p, tn, &in);
+        if (in.table < 0)
+            return sl_node_error(err, tn, "table '%s': %s: '%s' is not a table of this pipeline%s",
+                                 t->name, def->name, tn->str,
+                                 in.source >= 0 ? " (it is a source: read it into a table)" : "");
+        if (in.table == ti)
+            return sl_node_error(err, tn, "table '%s': %s: a table cannot read itself (cycle)",
+                                 t->name, def->name);
+        t->step_side[i] = in.table;
+    }
+    return 0;
+}
+
 /* Resolves `from` and orders the tables so that each comes after what it reads. */
 static int build_graph(sl_pipeline *p, sl_error *err) {
     for (int i = 0; i < p->nt; i++) {
         table *t = &p->t[i];
         const sl_node *from = sl_node_get(t->node, "from");
+        const sl_node *jn = sl_node_get(t->node, "join");
+        if (jn || !from) { /* a window-window join reads its two tables (wjoin.h) */
+            if (build_join_inputs(p, i, jn, from, err)) return SL_EINVAL;
+            continue;
+        }
         int n = sl_node_list_len(from);
         if (n == 0) return sl_node_error(err, from, "table '%s': from names no input", t->name);
         if (n > SL_MAX_INPUTS)
@@ -527,8 +662,10 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
                                          f->str);
             t->ninputs++;
         }
+        if (resolve_sides(p, i, err)) return SL_EINVAL;
     }
-    /* Kahn's algorithm; a table left over sits on a cycle. */
+    /* Kahn's algorithm; a table left over sits on a cycle. Side inputs are
+     * edges too: the table a step reads is compiled (and run) first. */
     int done[SL_MAX_TABLES] = {0}, n = 0;
     while (n < p->nt) {
         int progressed = 0;
@@ -537,6 +674,8 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
             bool ready = true;
             for (int j = 0; j < p->t[i].ninputs; j++)
                 if (p->t[i].inputs[j].table >= 0 && !done[p->t[i].inputs[j].table]) ready = false;
+            for (int s = 0; s < SL_MAX_STEPS; s++)
+                if (p->t[i].step_side[s] >= 0 && !done[p->t[i].step_side[s]]) ready = false;
             if (!ready) continue;
             done[i] = 1;
             p->order[n++] = i;
@@ -545,7 +684,18 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
         if (!progressed) {
             for (int i = 0; i < p->nt; i++)
                 if (!done[i]) {
+                    for (int s = 0; s < SL_MAX_STEPS; s++) { /* a cycle through a side input */
+                        int o = p->t[i].step_side[s];
+                        if (o < 0 || done[o]) continue;
+                        const sl_node *sn = sl_node_get(p->t[i].node, "steps")->seq[s];
+                        const sl_op_def *def = sl_op_find(sn->map[0].key);
+                        return sl_node_error(
+                            err, sl_node_get(sn->map[0].val, def->side_opt),
+                            "cycle in the table graph: '%s' %ss '%s', which depends on '%s'",
+                            p->t[i].name, def->name, p->t[o].name, p->t[i].name);
+                    }
                     const sl_node *from = sl_node_get(p->t[i].node, "from");
+                    if (!from) from = sl_node_get(p->t[i].node, "join");
                     return sl_node_error(
                         err, from,
                         "cycle in the table graph: '%s' reads from '%s', which depends on '%s'",
@@ -570,6 +720,13 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
             } else if (p->src[in->source].first_table < 0) {
                 p->src[in->source].first_table = i;
             }
+        }
+        for (int s = 0; s < SL_MAX_STEPS; s++) { /* side readers, delivered by graph.c */
+            if (t->step_side[s] < 0) continue;
+            table *o = &p->t[t->step_side[s]];
+            if (o->nside_out == SL_MAX_TABLES)
+                return sl_node_error(err, t->node, "table '%s' is read by too many steps", o->name);
+            o->side_out[o->nside_out++] = (struct side_reader){i, s};
         }
     }
     return 0;
@@ -661,6 +818,7 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
         .schema = &t->out,
         .upsert = t->win || sl_schema_find(&t->out, "_group") >= 0,
         .retention_us = t->retention_us,
+        .retention_ingest = t->retention_ingest,
         .batch_cap = p->batch_size,
         .pipeline = p->name,
         .store_url = p->store_url[0] ? p->store_url : NULL,
@@ -758,23 +916,38 @@ const char *sl_pipeline_store_url(const sl_pipeline *p) {
 
 sl_pipeline *sl_pipeline_load_store(const char *path, const sl_vars *vars, const char *store,
                                     sl_error *err) {
+    return sl_pipeline_load_rewritten(path, vars, store, NULL, NULL, err);
+}
+
+sl_pipeline *sl_pipeline_load_rewritten(const char *path, const sl_vars *vars, const char *store,
+                                        sl_pipeline_rewrite_fn rewrite, void *ud, sl_error *err) {
     sl_pipeline *p = sl_xcalloc(1, sizeof *p);
     if (store) snprintf(p->store_override, sizeof p->store_override, "%s", store);
     snprintf(p->file, sizeof p->file, "%s", path);
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
     snprintf(p->base_dir, sizeof p->base_dir, "%s", dirname(tmp));
+    p->vars =
+        vars; /* the caller keeps them for the pipeline's life: a reload reads the file again */
     p->spec = sl_spec_load(path, vars, err);
     if (!p->spec) goto fail;
     const sl_node *root = sl_spec_root(p->spec);
     if (root->kind == SL_NODE_MAP && sl_node_get(root, "extends")) {
         if (!(root = extend_root(p, root, vars, err))) goto fail;
     }
+    if (rewrite && root->kind == SL_NODE_MAP && !(root = rewrite(ud, root, err))) goto fail;
     if (pipeline_compile(p, root, err)) goto fail;
     return p;
 fail:
     sl_pipeline_free(p);
     return NULL;
+}
+
+char *sl_pipeline_node_json(const sl_node *n) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (n) node_json(n, &buf, &len, &cap);
+    return buf ? buf : sl_xstrdup("null");
 }
 
 static void pipeline_free_contents(sl_pipeline *p);
@@ -787,6 +960,7 @@ int sl_pipeline_reload(sl_pipeline *p, sl_error *err) {
     q->spec = p->spec, q->base_spec = p->base_spec, q->merged = p->merged;
     memcpy(q->resolved, p->resolved, sizeof q->resolved);
     memcpy(q->store_override, p->store_override, sizeof q->store_override);
+    q->vars = p->vars;
     q->nresolved = p->nresolved;
     const sl_node *root = q->merged ? q->merged : sl_spec_root(q->spec);
     if (pipeline_compile(q, root, err)) {
@@ -962,6 +1136,46 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         }
         p->batch_size = (uint32_t)v;
     }
+    /* disk: the free space below which reading pauses (default 100 MiB) */
+    p->disk_min_free = 100 << 20, p->disk_min_free_pct = 0;
+    const sl_node *dk = sl_node_get(root, "disk");
+    if (dk) {
+        static const sl_opt disk_opts[] = {
+            {"min_free", SL_OPT_STRING, true, NULL, NULL, "bytes (1GiB, 500MB) or a percentage"},
+            {0}};
+        if (sl_spec_check(dk, disk_opts, "disk", err)) goto fail;
+        const sl_node *mf = sl_node_get(dk, "min_free");
+        char *end;
+        double v = strtod(mf->str, &end);
+        double mult = -1;
+        static const struct {
+            const char *unit;
+            double mult;
+        } units[] = {{"", 1},
+                     {"B", 1},
+                     {"KB", 1e3},
+                     {"MB", 1e6},
+                     {"GB", 1e9},
+                     {"TB", 1e12},
+                     {"KiB", 1024},
+                     {"MiB", 1048576.0},
+                     {"GiB", 1073741824.0},
+                     {"TiB", 1099511627776.0},
+                     {"%", 0}};
+        for (size_t u = 0; end != mf->str && u < sizeof units / sizeof *units; u++)
+            if (!strcmp(end, units[u].unit)) mult = units[u].mult;
+        if (mult < 0 || v < 0 || (mult == 0 && v >= 100)) {
+            sl_node_error(err, mf,
+                          "min_free must be a size (1GiB, 500MB, 0 = off) or a percentage below "
+                          "100 (5%%), got '%s'",
+                          mf->str);
+            goto fail;
+        }
+        if (mult == 0)
+            p->disk_min_free = 0, p->disk_min_free_pct = v;
+        else
+            p->disk_min_free = (int64_t)(v * mult);
+    }
     /* store: sqlite, or a PostgreSQL URL for every sqlite-stored table */
     const sl_node *stn = sl_node_get(root, "store");
     const char *su = p->store_override[0] ? p->store_override : stn ? stn->str : "sqlite";
@@ -1031,12 +1245,15 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
                       : (t->layer == LAYER_BRONZE ? STORE_LAKE : STORE_SQLITE);
         const sl_node *rt = sl_node_get(t->node, "retention");
         if (rt && sl_node_duration(rt, "retention", &t->retention_us, err)) goto fail;
+        const sl_node *rb = sl_node_get(t->node, "retention_by");
+        t->retention_ingest = rb && rb->str && !strcmp(rb->str, "ingest");
         const sl_node *it = sl_node_get(t->node, "idle_timeout");
         if (it && sl_node_duration(it, "idle_timeout", &t->idle_timeout_us, err)) goto fail;
-        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup")) &&
+        if ((sl_node_get(t->node, "window") || sl_node_get(t->node, "rollup") ||
+             sl_node_get(t->node, "join")) &&
             t->store == STORE_LAKE) {
             sl_node_error(err, st ? st : t->node,
-                          "a window table is stored in sqlite (upserts), not the lake");
+                          "a window or join table is stored in sqlite (upserts), not the lake");
             goto fail;
         }
     }
@@ -1045,8 +1262,29 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         table *t = &p->t[p->order[k]];
         t->in = t->inputs[0].source >= 0 ? p->src[t->inputs[0].source].schema
                                          : p->t[t->inputs[0].table].out;
-        if (map_inputs(p, t, err)) goto fail;
+        if (sl_node_get(t->node, "join") ? compile_join(p, t, err) : map_inputs(p, t, err))
+            goto fail;
         if (compile_table(p, t, err)) goto fail;
+        if (t->retention_us > 0 && t->store == STORE_SQLITE) { /* table_sink.c deletes by it */
+            bool event = sl_schema_find(&t->out, "window_start") >= 0 ||
+                         sl_schema_find(&t->out, "event_ts") >= 0;
+            const sl_node *rt = sl_node_get(t->node, "retention");
+            if (!t->retention_ingest && !event) {
+                sl_node_error(err, rt,
+                              "table '%s': retention by event time needs a window_start or "
+                              "event_ts column (a watermark step adds event_ts); or "
+                              "retention_by: ingest",
+                              t->name);
+                goto fail;
+            }
+            if (t->retention_ingest && (t->win || sl_schema_find(&t->out, "_group") >= 0)) {
+                sl_node_error(err, rt,
+                              "table '%s': window rows have no ingest time: retention_by: "
+                              "event",
+                              t->name);
+                goto fail;
+            }
+        }
         if (compile_sinks(p, t, err)) goto fail;
     }
     if (compile_alerts(p, root, err)) goto fail;
@@ -1120,6 +1358,11 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
             for (int in = 0; in < p->t[t].ninputs; in++, first = 0)
                 JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", input_name(p, &p->t[t].inputs[in]),
                      p->t[t].name);
+        /* a step's side input (join): the other table feeds this one */
+        for (int t = 0; t < p->nt; t++)
+            for (int k = 0; k < p->t[t].nside_out; k++, first = 0)
+                JAPP("%s[\"%s\",\"%s\"]", first ? "" : ",", p->t[t].name,
+                     p->t[p->t[t].side_out[k].table].name);
         /* a view depends on the tables its SQL names */
         for (int v = 0; v < p->nviews; v++)
             for (int t = 0; t < p->nt; t++)
@@ -1149,6 +1392,7 @@ static void pipeline_free_contents(sl_pipeline *p) {
         for (int s = 0; s < t->nsteps; s++)
             if (t->steps[s].self) t->steps[s].def->destroy(t->steps[s].self);
         sl_window_free(t->win);
+        sl_wjoin_free(t->wjoin);
         sl_batch_free(t->work);
         sl_batch_free(t->mapped);
         free(t->view);
@@ -1204,11 +1448,17 @@ static const char *store_name(int s) {
 static void print_children(const sl_pipeline *p, int ti, int depth, FILE *out) {
     const table *t = &p->t[ti];
     fprintf(out, "%*s-> %s  [%s, %s%s]", depth * 4, "", t->name, layer_name(t->layer),
-            store_name(t->store), t->win ? ", window" : "");
+            store_name(t->store),
+            t->win     ? ", window"
+            : t->wjoin ? ", join"
+                       : "");
     if (t->nsteps) {
         fprintf(out, "  steps:");
-        for (int s = 0; s < t->nsteps; s++)
+        for (int s = 0; s < t->nsteps; s++) {
             fprintf(out, " %s", t->steps[s].def->name);
+            if (t->step_side[s] >= 0) /* a side input: join(dim_items) */
+                fprintf(out, "(%s)", p->t[t->step_side[s]].name);
+        }
     }
     fprintf(out, "\n");
     for (int c = 0; c < t->nchildren; c++)

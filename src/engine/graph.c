@@ -48,6 +48,16 @@ static int write_sinks(run *R, table *t, const sl_batch *b, const char *const *p
     return 0;
 }
 
+/* Side inputs (op.h): the rows table t output go to every step of another
+ * table that reads t (a join's table). They arrive before any row read
+ * later, so a table joined with t sees t's rows in the order they were made. */
+static void deliver_side(run *R, const table *t, const sl_batch *b) {
+    for (int k = 0; k < t->nside_out; k++) {
+        const step *st = &R->p->t[t->side_out[k].table].steps[t->side_out[k].step];
+        st->def->side(st->self, b, &R->ctx);
+    }
+}
+
 /* Copies the table's input columns (ncols of them, in the table's order:
  * column c is column colmap[c] of `in`, or c itself when identity) and the
  * provenance of in into w. */
@@ -123,9 +133,17 @@ int64_t sl__engine_pipeline_wm(const run *R) {
 /* Runs batch `in`, which came from the table's input number `input`. */
 int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
     table *t = &R->p->t[ti];
-    if (t->is_rollup) return 0; /* fed by merges in sl__engine_emit_windows */
-    assert(input >= 0 && input < t->ninputs);
-    table_input *from = &t->inputs[input];
+    if (t->is_rollup) return 0;   /* fed by merges in sl__engine_emit_windows */
+    if (t->wjoin && input >= 0) { /* a join holds final rows; they come out at commit */
+        sl_wjoin_process(t->wjoin, input, in);
+        if (in->n) t->inputs[input].last_rows_us = R->mono_us;
+        t->wm_in = table_wm_in(R, t);
+        t->wm_out = table_wm_out(t);
+        return 0;
+    }
+    /* input -1: a join's emitted rows (sl__engine_emit_windows), already in t->in's order */
+    assert(input >= (t->wjoin ? -1 : 0) && input < t->ninputs);
+    table_input *from = input < 0 ? &t->join_out : &t->inputs[input];
     t->rows_in += in->n;
     if (in->n) from->last_rows_us = R->mono_us;
     t->wm_in = table_wm_in(R, t);
@@ -164,6 +182,7 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
     if (b->n) {
         int rc = write_sinks(R, t, b, R->part_names);
         if (rc) return rc;
+        deliver_side(R, t, b);
     }
     for (int c = 0; c < t->nchildren; c++) {
         int rc = sl__engine_run_table(R, t->children[c], b, t->child_input[c]);
@@ -191,11 +210,32 @@ int sl__engine_emit_windows(run *R, bool all_final) {
             t->rows_out += n;
             int rc = write_sinks(R, t, R->win_out, NULL);
             if (rc) return rc;
+            deliver_side(R, t, R->win_out);
             for (int c = 0; c < t->nchildren; c++) {
                 if (R->p->t[t->children[c]].is_rollup) continue;
                 int rc = sl__engine_run_table(R, t->children[c], R->win_out, t->child_input[c]);
                 if (rc) return rc;
             }
+        }
+    }
+    /* Window-window joins (wjoin.h), after every window emitted this commit: a side's final
+     * rows up to its watermark have reached the join, so a pair whose missing side's watermark
+     * passed window end is complete. The rows go through the join table like input rows. */
+    for (int k = 0; k < R->p->nt; k++) {
+        int ti = R->p->order[k];
+        table *t = &R->p->t[ti];
+        if (!t->wjoin) continue;
+        if (!R->win_out || R->win_out->schema.n != sl_wjoin_schema(t->wjoin)->n) {
+            sl_batch_free(R->win_out);
+            R->win_out = sl_batch_new(sl_wjoin_schema(t->wjoin), R->p->batch_size);
+        } else {
+            sl_batch_reset_schema(R->win_out, sl_wjoin_schema(t->wjoin));
+        }
+        int64_t wm_left = R->p->t[t->inputs[0].table].wm_out;
+        int64_t wm_right = R->p->t[t->inputs[1].table].wm_out;
+        while (sl_wjoin_emit(t->wjoin, R->win_out, wm_left, wm_right, all_final) > 0) {
+            int rc = sl__engine_run_table(R, ti, R->win_out, -1);
+            if (rc) return rc;
         }
     }
     return 0;

@@ -12,6 +12,7 @@
 #include "alert/alert.h"
 #include "ops/op.h"
 #include "ops/window.h"
+#include "ops/wjoin.h"
 #include "expr/expr.h"
 #include "sinks/sink.h"
 #include "store/store.h"
@@ -68,10 +69,27 @@ typedef struct table {
     sl_window *win;
     int win_since_full; /* commits since win's last full snapshot */
     bool is_rollup;     /* win is fed by merges from the parent window */
+    /* `join:` (a window-window join): inputs[0] is the left, inputs[1] the right; their final
+     * rows are held in wjoin and come out at commit (graph.c), through the steps as rows of
+     * join_out (t->in = the join's schema) */
+    sl_wjoin *wjoin;
+    table_input join_out;
+    int join_since_full;
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
+    /* Side inputs (op.h, sl_op_def.side_opt): step_side[s] is the table
+     * whose rows step s reads (-1: none); side_out lists the steps of other
+     * tables that read this table's output rows (graph.c delivers them). */
+    int step_side[SL_MAX_STEPS];
+    struct side_reader {
+        int table, step;
+    } side_out[SL_MAX_TABLES];
+    int nside_out;
     int64_t retention_us;
+    bool retention_ingest;      /* retention_by: ingest */
+    int64_t rows_expired;       /* deleted by retention, since the last commit */
+    int64_t rows_total_expired; /* ... since the process started */
     /* run time */
     sl_batch *work;
     sl_batch *mapped; /* a window table with a union input: rows in t->in's column order */
@@ -142,6 +160,16 @@ struct source {
     int64_t records_in, parse_errors;
 };
 
+/* compile.c: sl_pipeline_load_store, with the top-level map (after
+ * extends:) replaced by what rewrite returns (NULL: an error, in err) before
+ * it is compiled. The returned tree is the caller's and must outlive the
+ * pipeline (`sluice test` points sources at its inputs, ptest.c). */
+typedef const sl_node *(*sl_pipeline_rewrite_fn)(void *ud, const sl_node *root, sl_error *err);
+sl_pipeline *sl_pipeline_load_rewritten(const char *path, const sl_vars *vars, const char *store,
+                                        sl_pipeline_rewrite_fn rewrite, void *ud, sl_error *err);
+/* compile.c: a spec subtree as JSON text (numbers bare, the rest strings),
+ * malloc'd; "null" for NULL. Two option maps are equal when these are. */
+char *sl_pipeline_node_json(const sl_node *n);
 /* compile.c: what a table's sinks are told about it (run-time fields unset). */
 void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env);
 
@@ -224,6 +252,11 @@ struct sl_pipeline {
     char store_url[2048];
     char store_override[2048];
     sl_alerts *alerts; /* alerts: (NULL: none) */
+    /* disk: reading pauses while the data directory's file system has less
+     * free space than this (bytes, or a percentage of its size; 0: off) */
+    int64_t disk_min_free;
+    double disk_min_free_pct;
+    const sl_vars *vars; /* what it was loaded with (a reload loads the file again with them) */
 };
 
 #define SL_PART_COLUMN "_part"

@@ -7,6 +7,7 @@
  * (freshness is the time to read and commit, not the interval) and waits.
  */
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <signal.h>
 #include <unistd.h>
 #include <assert.h>
@@ -71,7 +72,7 @@ static int server_connection_hook(void *ud, sqlite3 *db) {
 
 static int start_server(run *R) {
     const char *listen = R->opts->listen ? R->opts->listen : R->p->listen;
-    if (!listen) return 0;
+    if (!listen || R->opts->refresh) return 0; /* a refresh: the live process serves */
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/sluice.db", R->dir);
     const char *token = R->p->token;
@@ -141,6 +142,12 @@ static int evolve_schema(run *R, source *src) {
     if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
     if ((rc = sl__engine_commit_wait(R, false))) return rc;
     if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
+    return sl__engine_reopen(R);
+}
+
+int sl__engine_reopen(run *R) {
+    sl_pipeline *p = R->p;
+    int rc;
     R->closing = true;
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
@@ -157,11 +164,51 @@ static int evolve_schema(run *R, source *src) {
     return 0;
 }
 
+/* The disk watermark: below the pipeline's min_free (`disk:`), reading
+ * pauses - nothing new is read, commits of what was read go on - so a full
+ * disk stops the input with a reason on /readyz and in the metrics instead
+ * of failing a commit halfway. Reading resumes once the free space is back
+ * above min_free by a tenth of it, at most 256 MiB (no flapping at the
+ * edge). Checked once a second (one statvfs). */
+static void disk_check(run *R, int64_t mono) {
+    const sl_pipeline *p = R->p;
+    if (!p->disk_min_free && p->disk_min_free_pct <= 0) {
+        R->disk_paused = false;
+        return;
+    }
+    if (R->disk_checked_us && mono - R->disk_checked_us < 1000000) return;
+    R->disk_checked_us = mono;
+    struct statvfs v;
+    if (statvfs(R->dir, &v)) return;
+    int64_t free_b = (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+    int64_t min =
+        p->disk_min_free_pct > 0
+            ? (int64_t)((double)v.f_blocks * (double)v.f_frsize * p->disk_min_free_pct / 100)
+            : p->disk_min_free;
+    R->disk_free = free_b;
+    if (!R->disk_paused && free_b < min) {
+        R->disk_paused = true;
+        char why[256];
+        snprintf(why, sizeof why, "disk: %lld MiB free, below min_free %lld MiB: reading paused",
+                 (long long)(free_b >> 20), (long long)(min >> 20));
+        sl_log_warn("disk watermark: reading paused",
+                    "\"pipeline\":\"%s\",\"free_bytes\":%lld,\"min_free_bytes\":%lld", p->name,
+                    (long long)free_b, (long long)min);
+        if (R->server) sl_server_set_not_ready(R->server, why);
+    } else if (R->disk_paused && free_b >= min + (min / 10 < (256 << 20) ? min / 10 : 256 << 20)) {
+        R->disk_paused = false;
+        sl_log_info("disk watermark: reading resumed",
+                    "\"pipeline\":\"%s\",\"free_bytes\":%lld,\"min_free_bytes\":%lld", p->name,
+                    (long long)free_b, (long long)min);
+        if (R->server) sl_server_set_ready(R->server, true);
+    }
+}
+
 /* Alerts with channels: the outbox's delivery thread reads the store file
  * with its own connection; the engine applies its results in each commit. */
 int sl__engine_start_delivery(run *R) {
     const sl_channels *ch = sl_alerts_channels(R->p->alerts);
-    if (!ch || R->deliverer) return 0;
+    if (!ch || R->deliverer || R->opts->refresh) return 0;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/sluice.db", R->dir);
     R->deliverer = sl_deliverer_start(path, ch, R->p->name, R->err);
@@ -229,6 +276,26 @@ static int drain_delivery(run *R) {
     return rc;
 }
 
+/* A refresh's notifications are history the live state already sent:
+ * marked 'refreshed' (the delivery thread sends only 'pending' rows). */
+static int mark_refreshed(run *R) {
+    sqlite3 *db = sl_store_db(R->store);
+    sqlite3_stmt *q;
+    bool has = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                           "'_sluice_outbox'",
+                           -1, &q, NULL) == SQLITE_OK)
+        has = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    if (!has) return 0;
+    int rc = sl_store_exec(
+        R->store, "UPDATE _sluice_outbox SET state = 'refreshed' WHERE state = 'pending'", R->err);
+    if (!rc) rc = sl_store_commit(R->store, R->err);
+    if (!rc) rc = sl_store_begin(R->store, R->err);
+    return rc;
+}
+
 /* ---- waiting ---------------------------------------------------------------
  * When a turn read nothing, the loop sleeps in epoll_wait on every source's
  * descriptor (inotify, the Kafka queue's wake-up fd, the listeners' eventfd),
@@ -239,7 +306,7 @@ static int drain_delivery(run *R) {
 #define POLL_MS 50
 #define ONCE_POLL_MS 5 /* --once: how often "done" is asked while sources find nothing */
 #define MAX_WAIT_MS 200
-enum { TAG_SIGNAL = 1u << 30, TAG_TICK };
+enum { TAG_SIGNAL = 1u << 30, TAG_TICK, TAG_CONFIG };
 
 typedef struct waiting {
     sl_evloop *ev;
@@ -274,8 +341,9 @@ static void close_waiting(waiting *W) {
 static void read_signals(run *R, waiting *W) {
     if (W->sig < 0) return;
     for (int sig; (sig = sl_signalfd_read(W->sig));) {
-        if (sig == SIGHUP) { /* a closed terminal, or a habit: never a reason to stop */
-            sl_log_warn("SIGHUP: ignored (reload is not supported yet)", "\"signal\":%d", sig);
+        if (sig == SIGHUP) { /* `systemctl reload`: never a reason to stop (reload.c) */
+            sl_log_info("SIGHUP: reloading the pipeline file", "\"signal\":%d", sig);
+            R->reload_requested = true;
             continue;
         }
         sl_log_info("signal: stopping", "\"signal\":%d", sig);
@@ -315,6 +383,8 @@ static int wait_for_input(run *R, waiting *W) {
     for (int i = 0; i < n; i++) {
         if (tags[i] == TAG_TICK)
             sl_timerfd_drain(W->tick);
+        else if (tags[i] == TAG_CONFIG)
+            sl__engine_config_event(R);
         else if (tags[i] == TAG_SIGNAL)
             read_signals(R, W);
     }
@@ -348,6 +418,42 @@ void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions
         sl__engine_drop_parts(R, partitions, n);
 }
 
+/* ---- bootstrap order --------------------------------------------------------
+ * Like Kafka Streams' global tables: the sources that feed a table some step
+ * reads as a side input (a join's table), following `from:` upward (and the
+ * side inputs of those tables), are read to their current end before any
+ * other source at start-up, and first in every read cycle. So master data
+ * that exists before the events is always seen by them, and --once over
+ * landing files gives the same result however the reads interleave. */
+static void mark_feeds(const sl_pipeline *p, int ti, bool *first, bool *seen) {
+    if (seen[ti]) return;
+    seen[ti] = true;
+    const table *t = &p->t[ti];
+    for (int j = 0; j < t->ninputs; j++) {
+        if (t->inputs[j].source >= 0)
+            first[t->inputs[j].source] = true;
+        else
+            mark_feeds(p, t->inputs[j].table, first, seen);
+    }
+    for (int s = 0; s < SL_MAX_STEPS; s++)
+        if (t->step_side[s] >= 0) mark_feeds(p, t->step_side[s], first, seen);
+}
+
+/* order[]: the sources feeding side inputs first (first[s] set), then the
+ * others, each group in file order. Returns how many come first. */
+static int read_order(const sl_pipeline *p, int *order, bool *first) {
+    bool seen[SL_MAX_TABLES] = {0};
+    memset(first, 0, SL_MAX_SOURCES * sizeof *first);
+    for (int i = 0; i < p->nt; i++)
+        if (p->t[i].nside_out) mark_feeds(p, i, first, seen);
+    int n = 0, nfirst = 0;
+    for (int s = 0; s < p->nsrc; s++)
+        if (first[s]) order[n++] = s, nfirst++;
+    for (int s = 0; s < p->nsrc; s++)
+        if (!first[s]) order[n++] = s;
+    return nfirst;
+}
+
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     run R = {0};
     R.p = p;
@@ -358,12 +464,15 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.ctx.max_event_time = INT64_MIN;
     R.ctx.watermark = INT64_MIN;
     waiting W = {.sig = -1, .tick = -1};
+    R.config_fd = -1;
     R.waiting = &W;
     R.poll_signals = poll_signals;
     int rc = 0;
     /* before any thread starts (Kafka, listeners, the server): they inherit
      * the blocked signals, so SIGINT/SIGTERM only ever reach the signalfd */
+    R.lock_fd = -1;
     if (opts->signals && (W.sig = sl_signalfd_open(err)) < 0) return err->code;
+    if (!opts->refresh && (rc = sl__engine_lock_run(&R))) goto out;
     if ((rc = sl__engine_setup(&R))) goto out;
     if ((rc = sl__engine_start_delivery(&R))) goto out;
     R.last_input_commit_wall_us = R.last_alert_tick_us = sl_now_us();
@@ -380,15 +489,31 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.last_commit_us = R.last_status_us = R.started_us = sl_monotonic_us();
     R.ingest_base = sl_now_us();
     R.last_status_in = R.t_in;
+    R.s0_in = R.t_in, R.s0_quar = R.t_quar, R.s0_late = R.t_late, R.s0_dup = R.t_dup;
+    /* --once over a backlog, watched on a terminal: a progress line */
+    R.progress = opts->once && opts->status_every_s > 0 && isatty(STDERR_FILENO);
     for (int s = 0; s < p->nsrc; s++)
         if ((rc = sl_input_scan(&p->src[s], err))) goto out;
+    if (R.progress) sl__engine_progress(&R, false); /* the totals before any read */
     if ((rc = open_waiting(&R, &W))) goto out;
+    if (opts->watch_config && !opts->once && (R.config_fd = sl__engine_watch_config(&R)) >= 0 &&
+        sl_evloop_add(W.ev, R.config_fd, TAG_CONFIG, err)) {
+        rc = err->code;
+        goto out;
+    }
+    int order[SL_MAX_SOURCES];
+    bool first[SL_MAX_SOURCES];
+    /* start-up: only the sources feeding side inputs, until they have nothing more */
+    bool bootstrap = read_order(p, order, first) > 0;
     while (!R.stop && !(opts->stop && *opts->stop)) {
         R.ctx.now_us = sl_now_us();
         R.mono_us = sl_monotonic_us();
         sl_sd_watchdog_tick(R.mono_us);
+        disk_check(&R, R.mono_us);
         int any = 0;
-        for (int s = 0; s < p->nsrc; s++) {
+        for (int oi = 0; oi < p->nsrc && !R.disk_paused; oi++) {
+            int s = order[oi];
+            if (bootstrap && !first[s]) continue;
             source *src = &p->src[s];
             int got = read_source(&R, src, opts->once);
             if (got < 0) {
@@ -432,11 +557,33 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }
         }
-        if (opts->status_every_s > 0 &&
-            now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6))
+        if (!opts->once && (rc = sl__engine_maybe_swap(&R))) goto out;
+        /* a changed file is applied once it has been quiet for 200 ms (an
+         * editor may write it in steps) */
+        if (R.config_changed_us && R.mono_us - R.config_changed_us >= 200000)
+            R.config_changed_us = 0, R.reload_requested = true;
+        if (R.reload_requested && !opts->once) {
+            if ((rc = sl__engine_reload(&R))) goto out;
+            read_order(p, order, first); /* the sources may have changed */
+        }
+        if (R.progress)
+            sl__engine_progress(&R, false);
+        else if (opts->status_every_s > 0 &&
+                 now - R.last_status_us >= (int64_t)(opts->status_every_s * 1e6))
             sl__engine_status_line(&R, false);
         if (any) {
             read_signals(&R, &W);
+            /* tests: SLUICE_TEST_REFRESH_SLOW_MS=N makes each turn of a
+             * refresh that read something N ms longer (to kill it halfway) */
+            if (opts->refresh && getenv("SLUICE_TEST_REFRESH_SLOW_MS"))
+                usleep((useconds_t)atoi(getenv("SLUICE_TEST_REFRESH_SLOW_MS")) * 1000);
+            continue;
+        }
+        if (bootstrap) { /* the side inputs' sources are at their current end */
+            bootstrap = false;
+            /* a commit now emits the windows of joined window tables, so
+             * their rows too reach the joins before the other sources' rows */
+            if (R.dirty && (rc = sl__engine_commit_wait(&R, false))) goto out;
             continue;
         }
         if (opts->once) {
@@ -454,8 +601,10 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
         /* idle: wait for a source's descriptor, the tick or a signal */
         if ((rc = wait_for_input(&R, &W))) goto out;
     }
-    rc = sl__engine_commit_wait(&R, opts->once);
+    rc = sl__engine_commit_wait(&R, opts->once && !opts->keep_open);
+    if (!rc && opts->refresh) rc = mark_refreshed(&R);
     if (!rc && opts->once) rc = drain_delivery(&R);
+    if (!rc && R.progress) sl__engine_progress(&R, true);
     if (!rc && opts->status_every_s > 0) sl__engine_status_line(&R, true);
     if (!rc)
         sl_log_info("pipeline stopped", "\"pipeline\":\"%s\",\"records_in\":%lld,\"commits\":%lld",
@@ -473,5 +622,7 @@ out:
     free(R.metrics);
     if (R.store) sl_store_close(R.store);
     close_waiting(&W);
+    if (R.config_fd >= 0) close(R.config_fd);
+    sl__engine_unlock_run(&R);
     return rc;
 }

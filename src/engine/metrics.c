@@ -105,6 +105,14 @@ void sl__engine_build_metrics(run *R) {
     COUNTER("commits_total", "Commits made.", R->commit_id);
 #undef COUNTER
     mput(R, &n,
+         "# HELP sluice_disk_free_bytes Free space of the data directory's file system "
+         "(checked once a second).\n# TYPE sluice_disk_free_bytes gauge\n"
+         "sluice_disk_free_bytes{pipeline=\"%s\"} %lld\n"
+         "# HELP sluice_input_paused 1 while reading is paused, by reason (disk: below the "
+         "disk watermark).\n# TYPE sluice_input_paused gauge\n"
+         "sluice_input_paused{pipeline=\"%s\",reason=\"disk\"} %d\n",
+         pl, (long long)R->disk_free, pl, R->disk_paused ? 1 : 0);
+    mput(R, &n,
          "# HELP sluice_table_rows_in_total Rows entering a table.\n# TYPE "
          "sluice_table_rows_in_total counter\n");
     for (int i = 0; i < R->p->nt; i++)
@@ -116,6 +124,13 @@ void sl__engine_build_metrics(run *R) {
     for (int i = 0; i < R->p->nt; i++)
         mput(R, &n, "sluice_table_rows_out_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
              R->p->t[i].name, (long long)R->p->t[i].rows_total_out);
+    mput(R, &n,
+         "# HELP sluice_table_rows_expired_total Rows deleted by the table's retention (sqlite "
+         "tables).\n# TYPE sluice_table_rows_expired_total counter\n");
+    for (int i = 0; i < R->p->nt; i++)
+        if (R->p->t[i].retention_us > 0 && R->p->t[i].store == STORE_SQLITE)
+            mput(R, &n, "sluice_table_rows_expired_total{pipeline=\"%s\",table=\"%s\"} %lld\n", pl,
+                 R->p->t[i].name, (long long)R->p->t[i].rows_total_expired);
     /* the steps' own series (typed stats with a metric), one HELP/TYPE per metric */
     sl_op_stat st[SL_OP_MAX_STATS];
     const char *done[32];
@@ -321,11 +336,52 @@ void sl__engine_build_metrics(run *R) {
     }
 }
 
+/* A lag or duration for people: 850ms, 4.2s, 2m30s, 3h5m. */
+static void human_duration(double s, char *out, size_t cap) {
+    if (s < 0) s = 0;
+    if (s < 1)
+        snprintf(out, cap, "%.0fms", s * 1e3);
+    else if (s < 60)
+        snprintf(out, cap, "%.1fs", s);
+    else
+        sl_duration_format((int64_t)(s + 0.5) * SL_US_PER_SEC, out, cap);
+}
+
+/* 48123 -> "48.1k"; 3400000 -> "3.40M". */
+static void human_count(double v, char *out, size_t cap) {
+    if (v < 1e4)
+        snprintf(out, cap, "%.0f", v);
+    else if (v < 1e6)
+        snprintf(out, cap, "%.1fk", v / 1e3);
+    else if (v < 1e9)
+        snprintf(out, cap, "%.2fM", v / 1e6);
+    else
+        snprintf(out, cap, "%.2fG", v / 1e9);
+}
+
+static void human_bytes(double v, char *out, size_t cap) {
+    if (v < 1024)
+        snprintf(out, cap, "%.0f B", v);
+    else if (v < 1024.0 * 1024)
+        snprintf(out, cap, "%.1f KiB", v / 1024);
+    else if (v < 1024.0 * 1024 * 1024)
+        snprintf(out, cap, "%.1f MiB", v / 1024 / 1024);
+    else
+        snprintf(out, cap, "%.2f GiB", v / 1024 / 1024 / 1024);
+}
+
+/* Counters as key=value (machine-greppable, exact), with the session's and
+ * the pipeline's totals labelled (rows written per layer are counted per
+ * process, so they are session figures), and rates and lags in human units. */
 void sl__engine_status_line(run *R, bool final) {
     int64_t now = sl_monotonic_us();
     double dt = (double)(now - R->last_status_us) / 1e6;
     int64_t in = R->t_in + R->c_in;
     double rate = dt > 0 ? (double)(in - R->last_status_in) / dt : 0;
+    if (final) { /* the session's average, not the last interval's */
+        double up = (double)(now - R->started_us) / 1e6;
+        rate = up > 0 ? (double)(in - R->s0_in) / up : 0;
+    }
     int64_t silver = 0, gold = 0;
     for (int i = 0; i < R->p->nt; i++) {
         table *t = &R->p->t[i];
@@ -343,20 +399,59 @@ void sl__engine_status_line(run *R, bool final) {
         kafka |= st.consumer_lag >= 0;
     }
     int64_t pwm = sl__engine_pipeline_wm(R);
-    double wm_lag = pwm != INT64_MIN ? (double)(sl_now_us() - pwm) / 1e6 : 0;
+    char wm_lag[32] = "none", up[32], rate_s[32];
+    if (pwm != INT64_MIN) human_duration((double)(sl_now_us() - pwm) / 1e6, wm_lag, sizeof wm_lag);
+    human_duration((double)(now - R->started_us) / 1e6, up, sizeof up);
+    human_count(rate, rate_s, sizeof rate_s);
     char kinfo[128] = "";
     if (kafka)
         snprintf(kinfo, sizeof kinfo, " consumed=%lld filtered=%lld consumer_lag=%lld",
                  (long long)(in + filtered), (long long)filtered, (long long)lag);
+    int64_t quar = R->t_quar + R->c_quar, late = R->t_late + R->c_late, dup = R->t_dup + R->c_dup;
     fprintf(stderr,
-            "sluice %s: %s in=%lld silver=%lld gold_rows=%lld duplicates=%lld quarantined=%lld "
-            "late=%lld files_waiting=%lld%s "
-            "watermark_lag=%.1fs rate=%.0f/s\n",
-            R->p->name, final ? "done" : "status", (long long)in, (long long)silver,
-            (long long)gold, (long long)(R->t_dup + R->c_dup), (long long)(R->t_quar + R->c_quar),
-            (long long)(R->t_late + R->c_late), (long long)pending, kinfo, wm_lag, rate);
+            "sluice %s: %s | session %s: in=%lld (%s/s) silver=%lld gold_rows=%lld "
+            "quarantined=%lld late=%lld duplicates=%lld | total: in=%lld quarantined=%lld "
+            "late=%lld duplicates=%lld | files_waiting=%lld%s watermark_lag=%s\n",
+            R->p->name, final ? "done" : "status", up, (long long)(in - R->s0_in), rate_s,
+            (long long)silver, (long long)gold, (long long)(quar - R->s0_quar),
+            (long long)(late - R->s0_late), (long long)(dup - R->s0_dup), (long long)in,
+            (long long)quar, (long long)late, (long long)dup, (long long)pending, kinfo, wm_lag);
     R->last_status_us = now;
     R->last_status_in = in;
+}
+
+void sl__engine_progress(run *R, bool final) {
+    int64_t now = sl_monotonic_us();
+    if (!final && now - R->prog_last_us < 250000) return;
+    R->prog_last_us = now;
+    int64_t files = 0, bytes = 0;
+    for (int s = 0; s < R->p->nsrc; s++) {
+        sl_source_stats st;
+        sl_input_stats(&R->p->src[s], &st);
+        files += st.files_waiting > 0 ? st.files_waiting : 0;
+        bytes += st.bytes_waiting > 0 ? st.bytes_waiting : 0;
+    }
+    if (final) files = bytes = 0;
+    /* files that arrive while we read grow the total */
+    if (files > R->prog_files0) R->prog_files0 = files;
+    if (bytes > R->prog_bytes0) R->prog_bytes0 = bytes;
+    int64_t done_b = R->prog_bytes0 - bytes, done_f = R->prog_files0 - files;
+    double up = (double)(now - R->started_us) / 1e6;
+    double rate = up > 0 ? (double)done_b / up : 0;
+    char d[32], t[32], r[32], eta[32] = "-";
+    human_bytes((double)done_b, d, sizeof d);
+    human_bytes((double)R->prog_bytes0, t, sizeof t);
+    human_bytes(rate, r, sizeof r);
+    if (final)
+        human_duration(up, eta, sizeof eta);
+    else if (rate > 0)
+        human_duration((double)bytes / rate, eta, sizeof eta);
+    double pct = R->prog_bytes0 ? 100.0 * (double)done_b / (double)R->prog_bytes0 : 100.0;
+    /* \r and erase-line: the line is rewritten in place */
+    fprintf(stderr, "\r\033[K%s: %lld/%lld files, %s of %s (%.0f%%), %s/s, %s %s%s", R->p->name,
+            (long long)done_f, (long long)R->prog_files0, d, t, pct, r, final ? "took" : "ETA", eta,
+            final ? "\n" : "");
+    fflush(stderr);
 }
 
 void sl__engine_account_freshness(run *R) {

@@ -28,6 +28,15 @@ typedef struct sl_run_opts {
     const char *listen; /* overrides the pipeline's server.listen; starts the server */
     void (*on_listen)(void *ud, int port); /* told the server's port once it listens */
     void *ud;
+    /* `sluice refresh` builds a new state directory with this run (refresh.c):
+     * no server, no run lock, no notifications sent (the ones its commits
+     * write are marked 'refreshed': the live state sent them already) */
+    bool refresh;
+    /* with once: the last commit leaves the windows open, as a live run that
+     * stops does, so a live process can resume from the state */
+    bool keep_open;
+    /* reload the pipeline file when it changes (as on SIGHUP; reload.c) */
+    bool watch_config;
 } sl_run_opts;
 
 /* Exit codes (documented in README): */
@@ -53,6 +62,18 @@ const char *sl_pipeline_name(const sl_pipeline *p);
 int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, size_t cap,
                          bool create, sl_error *err);
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err);
+/* `sluice refresh`: rebuilds every table from the landing files into
+ * DIR.refresh beside the data directory DIR, then switches atomically: itself
+ * when no process runs the pipeline on DIR, else the live process does it at
+ * a commit boundary (refresh.c explains the protocol). A crash leaves DIR as
+ * it was; the next refresh starts over. */
+typedef struct sl_refresh_opts {
+    const char *data_dir; /* NULL: ./data/<pipeline name> */
+    double status_every_s;
+    volatile sig_atomic_t *stop;
+    double swap_timeout_s; /* how long the live process may take to switch (0: 300 s) */
+} sl_refresh_opts;
+int sl_pipeline_refresh(sl_pipeline *p, const sl_refresh_opts *opts, sl_error *err);
 void sl_pipeline_print_lineage(const sl_pipeline *p, FILE *out);
 /* `sluice check`: every source could read, the store is writable, every alert
  * channel answers; one line per check on out. Returns 0 all ok, 1 not. */
@@ -62,6 +83,14 @@ enum { SL_FMT_TABLE, SL_FMT_CSV, SL_FMT_JSON };
 /* Read-only SQL over every table (lake tables through views). */
 int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sql, int format,
                       FILE *out, sl_error *err);
+
+/* `sluice test PIPELINE`: runs the test cases of TESTS (NULL: the file
+ * beside the pipeline, NAME.tests.yaml) without a store on disk (each case in
+ * a directory in memory, /dev/shm when there is one, removed after), one
+ * line per case on out. only: run the case of that name (NULL: all).
+ * Returns 0 all passed, 1 a case failed, 2 the tests file is bad (err). */
+int sl_pipeline_test(const char *pipeline_path, const char *tests_path, const sl_vars *vars,
+                     const char *only, bool verbose, FILE *out, sl_error *err);
 
 #include <sqlite3.h>
 /* Makes every table of the pipeline queryable on db (lake tables through views). */

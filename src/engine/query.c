@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/tabfmt.h"
 #include "engine/internal.h"
 #include "sinks/lake_vtab.h"
 
@@ -250,19 +251,20 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
             goto out;
         }
         int nc = sqlite3_column_count(st);
-        /* table format: buffer rows to size the columns */
-        char **cells = NULL;
-        size_t ncell = 0, capc = 0;
-        int *w = sl_xcalloc((size_t)nc + 1, sizeof *w);
+        /* table format: buffered to size the columns (core/tabfmt.h) */
+        sl_tab *tab = NULL;
+        const char **row = sl_xcalloc((size_t)nc + 1, sizeof *row);
         if (format == SL_FMT_CSV) {
             for (int c = 0; c < nc; c++) {
                 if (c) fputc(',', out);
                 print_csv_field(out, sqlite3_column_name(st, c));
             }
             fputc('\n', out);
+        } else if (format == SL_FMT_TABLE) {
+            for (int c = 0; c < nc; c++)
+                row[c] = sqlite3_column_name(st, c);
+            tab = sl_tab_new(nc, row);
         }
-        for (int c = 0; c < nc; c++)
-            w[c] = (int)strlen(sqlite3_column_name(st, c));
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             if (format == SL_FMT_CSV) {
@@ -293,43 +295,15 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
                 }
                 fputs("}\n", out);
             } else {
-                if (ncell + (size_t)nc > capc) {
-                    capc = capc ? capc * 2 : 1024;
-                    while (capc < ncell + (size_t)nc)
-                        capc *= 2;
-                    cells = sl_xrealloc(cells, capc * sizeof *cells);
-                }
-                for (int c = 0; c < nc; c++) {
-                    const char *tx = (const char *)sqlite3_column_text(st, c);
-                    cells[ncell++] = tx ? sl_xstrdup(tx) : NULL;
-                    int l = tx ? (int)strlen(tx) : 4;
-                    if (l > w[c]) w[c] = l > 60 ? 60 : l;
-                }
+                for (int c = 0; c < nc; c++)
+                    row[c] = (const char *)sqlite3_column_text(st, c);
+                sl_tab_add(tab, row);
             }
         }
         if (step != SQLITE_DONE) rc = sl_error_set(err, SL_EIO, "query: %s", sqlite3_errmsg(db));
-        if (format == SL_FMT_TABLE && nc) {
-            for (int c = 0; c < nc; c++)
-                fprintf(out, "%s%-*s", c ? " | " : "", w[c], sqlite3_column_name(st, c));
-            fputc('\n', out);
-            for (int c = 0; c < nc; c++) {
-                fprintf(out, "%s", c ? "-+-" : "");
-                for (int k = 0; k < w[c]; k++)
-                    fputc('-', out);
-            }
-            fputc('\n', out);
-            for (size_t i = 0; i < ncell; i += (size_t)nc) {
-                for (int c = 0; c < nc; c++)
-                    fprintf(out, "%s%-*.*s", c ? " | " : "", w[c], w[c],
-                            cells[i + (size_t)c] ? cells[i + (size_t)c] : "NULL");
-                fputc('\n', out);
-            }
-            fprintf(out, "(%zu row%s)\n", ncell / (size_t)nc, ncell / (size_t)nc == 1 ? "" : "s");
-        }
-        for (size_t i = 0; i < ncell; i++)
-            free(cells[i]);
-        free(cells);
-        free(w);
+        if (tab && nc) sl_tab_print(tab, out);
+        sl_tab_free(tab);
+        free(row);
         sqlite3_finalize(st);
         if (rc) goto out;
         while (tail && (*tail == ' ' || *tail == '\n' || *tail == ';' || *tail == '\t'))

@@ -28,6 +28,13 @@ static int restore_step_cb(void *ud, bool full, const void *data, size_t n, sl_e
     return u->st->def->restore(u->st->self, data, n, full, err);
 }
 
+static int restore_join_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
+    restore_ud *u = ud;
+    int rc = sl_wjoin_restore(u->t->wjoin, data, n, full, err);
+    if (rc) sl_error_set(err, rc, "table '%s': %s", u->t->name, err->msg);
+    return rc;
+}
+
 static int restore_window_cb(void *ud, bool full, const void *data, size_t n, sl_error *err) {
     restore_ud *u = ud;
     int rc = sl_window_restore(u->t->win, data, n, full, err);
@@ -102,6 +109,11 @@ int sl__engine_setup(run *R) {
             char key[128];
             snprintf(key, sizeof key, "%s/window", t->name);
             if ((rc = sl_store_load_state(R->store, key, restore_window_cb, &u, err))) return rc;
+        }
+        if (t->wjoin) { /* a join's pending pairs (not partitioned: kept whole per instance) */
+            char key[128];
+            snprintf(key, sizeof key, "%s/join", t->name);
+            if ((rc = sl_store_load_state(R->store, key, restore_join_cb, &u, err))) return rc;
         }
     }
     if ((rc = sl_alerts_open(p->alerts, R->store, err))) return rc;

@@ -43,6 +43,21 @@ typedef struct run {
     /* totals */
     int64_t t_in, t_quar, t_late, t_dup, t_filt, t_drop, t_parse;
     int64_t last_status_us, last_status_in;
+    /* the totals when this process started: status lines say what this
+     * session did and what the pipeline did in all */
+    int64_t s0_in, s0_quar, s0_late, s0_dup;
+    /* SIGHUP or a changed file with --watch-config: reload at the next turn
+     * (reload.c); config_fd: the inotify descriptor of --watch-config */
+    bool reload_requested;
+    int config_fd;
+    int64_t config_changed_us; /* debounce: an editor writes in several steps */
+    /* disk watermark (loop.c): free bytes of the data directory's file
+     * system, checked once a second; paused: below the pipeline's min_free */
+    int64_t disk_free, disk_checked_us;
+    bool disk_paused;
+    /* --once on a terminal: a progress line (metrics.c) */
+    bool progress;
+    int64_t prog_files0, prog_bytes0, prog_last_us;
     sl_batch *win_out;
     int failed;
     /* freshness: per batch (ingest time, rows) since the last commit; at commit
@@ -76,6 +91,10 @@ typedef struct run {
     sl_deliverer *deliverer;
     int64_t last_input_commit_wall_us; /* checkpoint age: the last commit that carried input */
     int64_t last_alert_tick_us;
+    /* refresh.c: the run lock beside the data directory, and the last look
+     * for a switch request of `sluice refresh` */
+    int lock_fd;
+    int64_t last_swap_check_us;
 } run;
 
 /* graph.c */
@@ -124,9 +143,40 @@ void sl__engine_drop_parts(run *R, const char *const *partitions, int n);
 /* loop.c: source callback: partitions are being revoked */
 void sl__engine_revoke_commit(void *ud, source *s, const char *const *partitions, int n);
 
+/* refresh.c */
+/* Takes the run lock (DIR.lock beside the data directory R->dir): one
+ * process runs a pipeline on a directory; `sluice refresh` finds it by it. */
+int sl__engine_lock_run(run *R);
+void sl__engine_unlock_run(run *R);
+/* Called between commits: when `sluice refresh` asked for a switch, commits,
+ * closes everything, exchanges the directories, and resumes from the new
+ * state. Returns 0 (also when the request was refused: the refresh is told
+ * why), or an error that stops the run. */
+int sl__engine_maybe_swap(run *R);
+/* Closes the sources, the delivery thread and the store; rebuilds the
+ * pipeline and opens it all again on R->dir (loop.c; as a restart would). */
+int sl__engine_reopen(run *R);
+
+/* reload.c: SIGHUP / --watch-config. Loads the pipeline file again; when
+ * every piece of state (windows, rollups, joins, stateful steps) keeps its id
+ * and its options, commits and goes on with the new pipeline from the same
+ * state (positions, windows, keys); otherwise logs what would invalidate
+ * state and keeps the old pipeline. Returns nonzero only on a failure of the
+ * running pipeline itself. */
+int sl__engine_reload(run *R);
+/* --watch-config: an inotify descriptor on the pipeline file's directory (and
+ * its base file's), -1 on failure (logged); sl__engine_config_event reads it
+ * and sets R->config_changed_us when one of the files changed. */
+int sl__engine_watch_config(run *R);
+void sl__engine_config_event(run *R);
+
 /* metrics.c */
 void sl__engine_build_metrics(run *R);
 void sl__engine_status_line(run *R, bool final);
+/* --once on a terminal: files and bytes done of the total, rate, ETA, on one
+ * line rewritten in place (at most every 250 ms; final: the last one and a
+ * newline). */
+void sl__engine_progress(run *R, bool final);
 int64_t sl__engine_rss_kb(void);
 /* After a commit: each pending row's freshness into the histogram. */
 void sl__engine_account_freshness(run *R);

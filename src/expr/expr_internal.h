@@ -207,6 +207,17 @@ void *like_compile(sl_arena *a, const char *p, uint32_t len, int esc, bool *bad_
 void ev_like(node *n, sl_batch *b, uint32_t rows);
 bool like_match_str(const char *p, uint32_t plen, int esc, const char *s, uint32_t slen, bool *bad);
 
+/* timefmt.c: to_timestamp(s, format) (nk 1: NULL, the plain kernel) and
+ * format_time(t, format), the format compiled once. */
+node *build_to_timestamp(comp *c, node **a, int nk, int off);
+node *build_format_time(comp *c, node **a, int nk, int off);
+
+/* jsonpath.c: json_extract(s, path) and its typed forms (iarg: the sl_type). */
+node *build_json_extract(comp *c, node **a, int nk, int off);
+node *build_json_extract_int(comp *c, node **a, int nk, int off);
+node *build_json_extract_double(comp *c, node **a, int nk, int off);
+node *build_json_extract_bool(comp *c, node **a, int nk, int off);
+
 /* funcs.c */
 /* Builds a call to function `name` (nk checked args). Returns NULL on error (c->failed). */
 node *func_call(comp *c, const char *name, int name_off, node **args, int nk);

@@ -21,10 +21,11 @@
 #include "formats/csv.h"
 #include "formats/json.h"
 #include "formats/logfmt.h"
+#include "formats/nginx.h"
 #include "formats/regex.h"
 #include "formats/syslog.h"
 
-enum { F_JSON, F_SYSLOG, F_LOGFMT, F_REGEX, F_CSV };
+enum { F_JSON, F_SYSLOG, F_LOGFMT, F_REGEX, F_CSV, F_NGINX };
 
 #define HDR_NEXT (-2) /* part state: the next record is the header */
 #define HEAD_MAX (1 << 20)
@@ -57,10 +58,11 @@ struct sl_line_format {
     sl_syslog_parser *syslog;
     sl_logfmt_parser *logfmt;
     sl_regex_parser *regex;
+    sl_nginx_parser *nginx;
     csvl *csv;
 };
 
-const char *sl_line_format_names(void) { return "json|syslog|logfmt|regex|csv"; }
+const char *sl_line_format_names(void) { return "json|syslog|logfmt|regex|csv|nginx|combined"; }
 
 /* ---- csv ------------------------------------------------------------------ */
 
@@ -312,6 +314,10 @@ sl_line_format *sl_line_format_new_opts(const char *name, const sl_schema *schem
         f->kind = F_REGEX;
         f->regex = sl_regex_parser_new(schema, opts ? opts->pattern : NULL, err);
         if (!f->regex) goto fail;
+    } else if (!strcmp(name, "nginx") || !strcmp(name, "combined")) {
+        f->kind = F_NGINX;
+        f->nginx = sl_nginx_parser_new(schema, err);
+        if (!f->nginx) goto fail;
     } else if (!strcmp(name, "csv")) {
         f->kind = F_CSV;
         f->csv = csvl_new(schema, opts, err);
@@ -341,6 +347,8 @@ size_t sl_line_format_parse(sl_line_format *f, const char *buf, size_t len, int3
         return sl_logfmt_parse_lines(f->logfmt, buf, len, part, base_pos, ingest_us, b, bad, ud);
     case F_REGEX:
         return sl_regex_parse_lines(f->regex, buf, len, part, base_pos, ingest_us, b, bad, ud);
+    case F_NGINX:
+        return sl_nginx_parse_lines(f->nginx, buf, len, part, base_pos, ingest_us, b, bad, ud);
     case F_CSV:
         return csvl_parse(f->csv, buf, len, part, base_pos, ingest_us, b, bad, ud);
     default:
@@ -354,6 +362,7 @@ void sl_line_format_free(sl_line_format *f) {
     if (f->syslog) sl_syslog_parser_free(f->syslog);
     if (f->logfmt) sl_logfmt_parser_free(f->logfmt);
     sl_regex_parser_free(f->regex);
+    sl_nginx_parser_free(f->nginx);
     csvl_free(f->csv);
     free(f);
 }
@@ -392,4 +401,14 @@ void sl_line_format_syslog_schema(sl_schema *s) {
     sl_schema_init(s);
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
         sl_schema_add(s, cols[i].n, cols[i].t);
+}
+
+bool sl_line_format_default_schema(const char *name, sl_schema *s) {
+    if (!strcmp(name, "syslog"))
+        sl_line_format_syslog_schema(s);
+    else if (!strcmp(name, "nginx") || !strcmp(name, "combined"))
+        sl_nginx_schema(s);
+    else
+        return false;
+    return true;
 }

@@ -47,7 +47,8 @@ typedef struct sl_line_format_opts {
     void *read_head_ud;
 } sl_line_format_opts;
 
-/* name: json | syslog (RFC 5424, RFC 3164 best effort) | logfmt | regex | csv.
+/* name: json | syslog (RFC 5424, RFC 3164 best effort) | logfmt | regex | csv
+ * | nginx (combined access log, nginx.h; alias combined).
  * paths: json only (may be NULL). regex needs opts (pattern); csv without
  * opts reads a header at the start of every partition, ','-delimited. */
 sl_line_format *sl_line_format_new(const char *name, const sl_schema *schema,
@@ -71,9 +72,12 @@ const sl_schema_change *sl_line_format_change(const sl_line_format *f);
 /* json: string columns take any JSON value as its JSON text (numbers, bools,
  * objects, arrays), as sl_json_parser_set_lenient_strings. */
 void sl_line_format_set_lenient_strings(sl_line_format *f, bool on);
-/* "json|syslog|logfmt|regex|csv" */
+/* "json|syslog|logfmt|regex|csv|nginx|combined" */
 const char *sl_line_format_names(void);
 /* The columns a syslog line provides, for a default schema. */
 void sl_line_format_syslog_schema(sl_schema *s);
+/* The columns a format provides when a pipeline gives no schema (syslog,
+ * nginx/combined): fills s and returns true; false for formats without one. */
+bool sl_line_format_default_schema(const char *name, sl_schema *s);
 
 #endif

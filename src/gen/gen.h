@@ -41,4 +41,10 @@ int sl_gen_dataops_main(int argc, char **argv);
  */
 int sl_gen_cloud_main(int argc, char **argv);
 
+/*
+ * `sluice gen access ...`: combined-format web access logs with a request
+ * time (pipelines/access-logs.yaml). Same exit statuses as above.
+ */
+int sl_gen_access_main(int argc, char **argv);
+
 #endif

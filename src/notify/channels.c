@@ -12,7 +12,8 @@
 
 typedef struct ch_conf {
     int type;
-    const char *url, *server, *username, *password, *from, *routing_key, *secret, *ca_file;
+    const char *url, *server, *username, *password, *from, *routing_key, *secret;
+    char ca_file[SL_PATH_MAX]; /* "": the system's CAs */
     const sl_node *to;
     bool starttls;
     int card;
@@ -32,7 +33,7 @@ typedef struct ch_conf {
     {"max_backoff", SL_OPT_DURATION, false, NULL, "5m",                                            \
      "longest wait between two attempts (the backoff doubles from 500ms up to it)",               \
      SL_OPT_BIND(ch_conf, max_backoff_us), SL_OPT_RANGE(100000, 86400e6)},                         \
-    {"ca_file", SL_OPT_STRING, false, NULL, NULL,                                                  \
+    {"ca_file", SL_OPT_PATH, false, NULL, NULL,                                                    \
      "PEM file of the CAs to trust instead of the system's (a private CA)",                       \
      SL_OPT_BIND(ch_conf, ca_file)}
 // clang-format on

@@ -71,7 +71,7 @@ typedef struct {
 enum { HOW_LEFT, HOW_INNER }; /* the order of `how`'s words */
 
 typedef struct {
-    const char *file;
+    char file[SL_PATH_MAX]; /* relative: to the pipeline file */
     const char *on;
     const sl_node *on_at;
     const char *key; /* NULL: same as on */
@@ -81,7 +81,7 @@ typedef struct {
 } lookup_conf;
 
 static const sl_opt lookup_opts[] = {
-    {"file", SL_OPT_STRING, true, NULL, NULL, "CSV file with a header row",
+    {"file", SL_OPT_PATH, true, NULL, NULL, "CSV file with a header row",
      SL_OPT_BIND(lookup_conf, file)},
     {"on", SL_OPT_STRING, true, NULL, NULL, "stream column to match", SL_OPT_BIND(lookup_conf, on),
      SL_OPT_AT(lookup_conf, on_at)},
@@ -250,14 +250,8 @@ static int lookup_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
     lookup_conf c;
     if (sl_spec_bind(arg, lookup_opts, "lookup", &c, err)) return SL_EINVAL;
     lookup_op *o = sl_xcalloc(1, sizeof *o);
-    const char *file = c.file;
-    if (file[0] == '/' || !env->base_dir)
-        snprintf(o->path, sizeof o->path, "%s", file);
-    else
-        snprintf(o->path, sizeof o->path, "%s/%s", env->base_dir, file);
-    /* relative to the working directory first, like a shell user expects */
-    struct stat st;
-    if (file[0] != '/' && stat(file, &st) == 0) snprintf(o->path, sizeof o->path, "%s", file);
+    (void)env;                                       /* the path is resolved by the binder */
+    snprintf(o->path, sizeof o->path, "%s", c.file); /* (spec.h sl_spec_path) */
     sl_json_escape(o->path_js, sizeof o->path_js, o->path, (int)strlen(o->path));
     const sl_node *on = c.on_at;
     o->on_col = sl_schema_find(schema, c.on);

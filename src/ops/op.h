@@ -1,7 +1,7 @@
 /*
  * op.h - the operator interface.
  *
- * Every step of a table (expect, derive, filter, watermark, dedupe, lookup)
+ * Every step of a table (expect, derive, filter, watermark, dedupe, lookup, join)
  * is one `sl_op_def`: a name, an option table (the single truth for
  * validation, `file:line:col` errors, defaults and bounds, and `sluice
  * help`; `create` reads its options with sl_spec_bind into a config struct,
@@ -146,6 +146,9 @@ typedef struct sl_op_env {
     const char *table;       /* the table being compiled */
     const char *base_dir;    /* directory of the pipeline file, for relative paths */
     const char *part_column; /* partitioned state: the partition column, else NULL */
+    /* A step with a side input (sl_op_def.side_opt): the other table's output
+     * columns (its rows as `side` receives them), else NULL. */
+    const sl_schema *side_schema;
 } sl_op_env;
 
 typedef struct sl_op_def {
@@ -177,6 +180,18 @@ typedef struct sl_op_def {
      * the watermark of the table's output. Depends only on the step's state,
      * so a restored step reports the restored watermark. */
     int64_t (*watermark)(void *self);
+    /* Optional: a SIDE INPUT. A step that reads another table of the
+     * pipeline (join) names the option of its argument that holds the
+     * table's name. The engine compiles that table first (a graph edge
+     * other -> this table: an unknown table or a cycle is a load error at
+     * the option), passes its output columns in env->side_schema, and calls
+     * `side` with every batch of rows it outputs: a row-level table's rows as
+     * written, a window table's rows as emitted (upserts: a group may come
+     * again). The sources feeding the other table are read first
+     * (engine/loop.c). State built from side rows is snapshotted like any
+     * other state of the step. */
+    const char *side_opt;
+    void (*side)(void *self, const sl_batch *rows, sl_op_ctx *ctx);
 } sl_op_def;
 
 const sl_op_def *sl_op_find(const char *name);

@@ -5,11 +5,11 @@
 #include "ops/window.h"
 
 extern const sl_op_def sl_op_expect, sl_op_derive, sl_op_filter, sl_op_watermark, sl_op_dedupe,
-    sl_op_lookup, sl_op_anomaly, sl_op_health, sl_op_scd2;
+    sl_op_lookup, sl_op_anomaly, sl_op_health, sl_op_scd2, sl_op_join;
 
 static const sl_op_def *const registry[] = {
-    &sl_op_expect, &sl_op_derive,  &sl_op_filter, &sl_op_watermark, &sl_op_dedupe,
-    &sl_op_lookup, &sl_op_anomaly, &sl_op_health, &sl_op_scd2,      NULL,
+    &sl_op_expect,  &sl_op_derive, &sl_op_filter, &sl_op_watermark, &sl_op_dedupe, &sl_op_lookup,
+    &sl_op_anomaly, &sl_op_health, &sl_op_scd2,   &sl_op_join,      NULL,
 };
 
 const sl_op_def *sl_op_find(const char *name) {

@@ -51,6 +51,7 @@
 #include "core/log.h"
 #include "core/hash.h"
 #include "core/timeutil.h"
+#include "core/tz.h"
 #include "expr/expr.h"
 #include "sketch/ddsketch.h"
 #include "sketch/hll.h"
@@ -135,7 +136,7 @@ typedef struct {
 
 /* The groups of one window start (see the top of the file). */
 typedef struct wbucket {
-    int64_t wstart;
+    int64_t wstart, wend;        /* [wstart, wend): computed once, calendar windows vary */
     size_t *gi, n, cap;          /* its live groups */
     size_t *dirty, ndirty, dcap; /* those of them that are dirty */
     bool done;                   /* late: update: every group emitted final (kept for late rows) */
@@ -165,9 +166,19 @@ enum { LATE_DROP, LATE_QUARANTINE, LATE_UPDATE };
 /* Snapshot format tag: negative, so never the group count of format 1. */
 #define SNAP_TAG (-0x57696E646F77LL)
 
+/* Calendar units of `size` (see the top of the file). */
+enum { UNIT_NONE, UNIT_DAY, UNIT_WEEK, UNIT_MONTH };
+static const char *unit_names[] = {"", "1d", "1w", "1mo"};
+#define DAY_US (86400 * SL_US_PER_SEC)
+
 struct sl_window {
     int time_col;
-    int64_t size, slide;
+    int64_t size, slide; /* fixed windows; a calendar window's size is its unit's nominal length */
+    int unit;            /* UNIT_*: what `size` was written as */
+    bool cal;            /* rows take the calendar path (every calendar unit but 1d in UTC) */
+    bool own_lateness;   /* calendar, allowed_lateness unset: each window's own length */
+    sl_tz *tz;           /* `timezone` (UTC by default) */
+    int64_t cal_lo, cal_hi; /* calendar: the window [lo, hi) found last (rows come in runs) */
     int nkeys;
     int part_key; /* partitioned state: the key that is the partition column, else -1 */
     int key_col[MAX_KEYS];
@@ -209,7 +220,9 @@ struct sl_window {
 
 const sl_opt sl_window_opts[] = {
     {"time", SL_OPT_STRING, false, NULL, "event_ts", "event-time column"},
-    {"size", SL_OPT_DURATION, true, NULL, NULL, "window length"},
+    {"size", SL_OPT_STRING, true, NULL, NULL,
+     "window length: a duration (5m, 1h, 24h) or a calendar unit 1d, 1w (Monday) or 1mo in "
+     "`timezone`"},
     {"slide", SL_OPT_DURATION, false, NULL, "size", "hop between window starts (hopping windows)"},
     {"keys", SL_OPT_LIST, false, NULL, NULL, "group-by columns"},
     {"aggregates", SL_OPT_MAP, true, NULL, NULL, "name: func(expr) with func " AGG_HELP},
@@ -220,6 +233,9 @@ const sl_opt sl_window_opts[] = {
      "re-emitted (_version)"},
     {"allowed_lateness", SL_OPT_DURATION, false, NULL, "size",
      "late: update: how long past its end (in watermark time) a final window's groups are kept"},
+    {"timezone", SL_OPT_STRING, false, NULL, "UTC",
+     "tzdata zone (Europe/Berlin) of calendar windows and of rollups of this window into days, "
+     "weeks or months"},
     {0},
 };
 
@@ -422,6 +438,46 @@ sl_window *sl_window_create(const sl_node *spec, const sl_schema *in, sl_error *
     return sl_window_create_part(spec, in, NULL, err);
 }
 
+/* A size as written: "1d", "1w", "1mo" are calendar units (*unit, *us their nominal
+ * length: a day, a week, 31 days); anything else is a duration (UNIT_NONE). A multiple
+ * of a calendar unit ("2d", "3mo") is refused: its windows would need an anchor. Returns
+ * 0 or SL_EINVAL with msg set (without a location). */
+static int size_parse(const char *s, int *unit, int64_t *us, sl_error *err) {
+    size_t n = strspn(s, "0123456789");
+    const char *u = s + n;
+    int un = !strcmp(u, "d")    ? UNIT_DAY
+             : !strcmp(u, "w")  ? UNIT_WEEK
+             : !strcmp(u, "mo") ? UNIT_MONTH
+                                : 0;
+    if (n && un) {
+        if (n != 1 || s[0] != '1')
+            return sl_error_set(err, SL_EINVAL,
+                                "size '%s': calendar windows are 1d, 1w or 1mo (for a fixed length "
+                                "write hours, e.g. 48h)",
+                                s);
+        static const int64_t nominal[] = {0, DAY_US, 7 * DAY_US, 31 * DAY_US};
+        *unit = un;
+        *us = nominal[un];
+        return 0;
+    }
+    *unit = UNIT_NONE;
+    if (sl_duration_parse(s, us) || *us <= 0)
+        return sl_error_set(
+            err, SL_EINVAL,
+            "size '%s': expected a duration (5m, 1h) or a calendar unit 1d, 1w, 1mo", s);
+    return 0;
+}
+
+/* Sets w's calendar unit and time zone; a 1d window in a zone that is UTC at every instant is
+ * the fixed 86400 s window and keeps the fixed path. */
+static void set_unit(sl_window *w, int unit) {
+    w->unit = unit;
+    w->cal =
+        unit != UNIT_NONE && !(unit == UNIT_DAY && sl_tz_steps_align(w->tz, DAY_US, INT64_MIN) &&
+                               sl_tz_offset_us(w->tz, 0) == 0);
+    w->cal_lo = w->cal_hi = 0; /* empty: the first row looks its window up */
+}
+
 sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const char *part_column,
                                  sl_error *err) {
     if (sl_spec_check(spec, sl_window_opts, "window", err)) return NULL;
@@ -434,9 +490,29 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
         sl_node_error(err, tn ? tn : spec, "window needs a timestamp column '%s'", tname);
         goto fail;
     }
-    if (sl_node_duration(sl_node_get(spec, "size"), "size", &w->size, err)) goto fail;
+    const sl_node *zn = sl_node_get(spec, "timezone");
+    sl_error ze = {0};
+    w->tz = sl_tz_load(zn ? zn->str : "UTC", &ze);
+    if (!w->tz) {
+        sl_node_error(err, zn, "%s", ze.msg);
+        goto fail;
+    }
+    const sl_node *szn = sl_node_get(spec, "size");
+    int unit;
+    if (size_parse(szn->str, &unit, &w->size, &ze)) {
+        sl_node_error(err, szn, "%s", ze.msg);
+        goto fail;
+    }
+    set_unit(w, unit);
     w->slide = w->size;
     const sl_node *sn = sl_node_get(spec, "slide");
+    if (sn && unit != UNIT_NONE) {
+        sl_node_error(err, sn,
+                      "calendar windows (size %s) are tumbling: no slide (for hopping windows "
+                      "write the size in hours, e.g. 24h)",
+                      szn->str);
+        goto fail;
+    }
     if (sn && sl_node_duration(sn, "slide", &w->slide, err)) goto fail;
     if (w->size <= 0 || w->slide <= 0 || w->size % w->slide != 0) {
         sl_node_error(err, sn ? sn : spec, "window size must be a positive multiple of slide");
@@ -460,6 +536,7 @@ sl_window *sl_window_create_part(const sl_node *spec, const sl_schema *in, const
     if (ln && !strcmp(ln->str, "update")) w->late = LATE_UPDATE;
     w->lateness = w->size;
     const sl_node *aln = sl_node_get(spec, "allowed_lateness");
+    w->own_lateness = w->cal && !aln;
     if (aln) {
         if (w->late != LATE_UPDATE) {
             sl_node_error(err, aln,
@@ -559,6 +636,61 @@ static void group_init(sl_window *w, group *g) {
     g->bpos = g->dpos = g->cpos = NOPOS;
 }
 
+/* ---- calendar windows --------------------------------------------------------- */
+
+/* The local boundary (a local midnight, as µs) of the calendar unit at or before local time lt:
+ * the day, the ISO week's Monday, the month's 1st. */
+static int64_t cal_floor_local(int unit, int64_t lt) {
+    int64_t days = sl_floor_div(lt, DAY_US);
+    if (unit == UNIT_WEEK) days -= ((days + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
+    if (unit == UNIT_MONTH) {
+        int64_t y;
+        unsigned m, d;
+        sl_civil_from_days(days, &y, &m, &d);
+        days = sl_days_from_civil(y, m, 1);
+    }
+    return days * DAY_US;
+}
+
+/* The local boundary after boundary lb. */
+static int64_t cal_next_local(int unit, int64_t lb) {
+    if (unit == UNIT_DAY) return lb + DAY_US;
+    if (unit == UNIT_WEEK) return lb + 7 * DAY_US;
+    int64_t y;
+    unsigned m, d;
+    sl_civil_from_days(sl_floor_div(lb, DAY_US), &y, &m, &d);
+    return (m == 12 ? sl_days_from_civil(y + 1, 1, 1) : sl_days_from_civil(y, m + 1, 1)) * DAY_US;
+}
+
+/* Sets w->cal_lo, cal_hi to the calendar window holding instant t: from the earliest instant of
+ * its first local day to that of the next window's (time zone gaps move a boundary to the end
+ * of the gap). Where clocks go back across a boundary an instant's local date can be the earlier
+ * one again; it belongs to the window that had begun, so windows never overlap. */
+static void cal_locate(sl_window *w, int64_t t) {
+    int64_t lb = cal_floor_local(w->unit, t + sl_tz_offset_us(w->tz, t));
+    int64_t lo = sl_tz_local_to_utc(w->tz, lb);
+    while (t < lo) { /* defensive: not reachable with real zones (see tz.h) */
+        lb = cal_floor_local(w->unit, lb - 1);
+        lo = sl_tz_local_to_utc(w->tz, lb);
+    }
+    int64_t nb = cal_next_local(w->unit, lb), hi = sl_tz_local_to_utc(w->tz, nb);
+    while (t >= hi) {
+        lo = hi;
+        nb = cal_next_local(w->unit, nb);
+        hi = sl_tz_local_to_utc(w->tz, nb);
+    }
+    assert(lo <= t && t < hi);
+    w->cal_lo = lo;
+    w->cal_hi = hi;
+}
+
+/* The end of the window starting at ws. */
+static int64_t win_end(sl_window *w, int64_t ws) {
+    if (!w->cal) return ws + w->size;
+    if (ws < w->cal_lo || ws >= w->cal_hi) cal_locate(w, ws);
+    return w->cal_hi;
+}
+
 /* ---- the index by window start, the dirty and changed lists ---------------- */
 
 /* Doubles a vector's capacity (at least 16 elements); out of memory aborts, as the core's maps do.
@@ -597,6 +729,7 @@ static wbucket *bucket_get(sl_window *w, int64_t ws) {
     wbucket *b = sl_xcalloc(1, sizeof *b);
     if (!b) abort();
     b->wstart = ws;
+    b->wend = win_end(w, ws);
     if (w->nbk == w->bkcap) w->bk = grow(w->bk, &w->bkcap, sizeof *w->bk);
     memmove(&w->bk[i + 1], &w->bk[i], (w->nbk - i) * sizeof *w->bk);
     w->bk[i] = b;
@@ -715,7 +848,12 @@ static size_t group_alloc(sl_window *w) {
     return w->ng++;
 }
 
-static uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+/* Per-row work (key_of, find_or_add, agg_add), called from the fixed and the calendar row loops:
+ * always inlined, so the fixed loop compiles as it did when it was the only caller (a second
+ * caller made gcc call them). */
+#define SL_HOT static inline __attribute__((always_inline))
+
+SL_HOT uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
     uint64_t h = sl_hash_int(ws, 0x3a11);
     for (int k = 0; k < w->nkeys; k++) {
         const sl_column *c = &b->col[w->key_col[k]];
@@ -733,7 +871,7 @@ static uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_
     return h;
 }
 
-static size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+SL_HOT size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
     uint64_t gk = key_of(w, b, i, ws);
     int64_t *slot = sl_hmap_get(w->index, gk);
     if (slot) return (size_t)*slot;
@@ -874,7 +1012,7 @@ static uint64_t hash_double(double d) {
     return sl_hash_bytes(&d, 8, 7);
 }
 
-static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
+SL_HOT void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     if (!a->arg) {
         s->n++;
         return;
@@ -947,14 +1085,14 @@ static void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
     }
 }
 
-/* Row i's earliest window [ws, ws + size) (hopping: the first of its size/slide
- * windows to end, at last + slide) ended at or before the final watermark: the
- * row is late (see window.h). Counts it; returns true when it is not added. */
-static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t last,
+/* Row i's earliest window [ws, we) (hopping: the first of its size/slide
+ * windows to end) ended at or before the final watermark: the row is late
+ * (see window.h). Counts it; returns true when it is not added. */
+static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws, int64_t we,
                          sl_op_ctx *ctx) {
-    int64_t ws = last + w->slide - w->size, we = last + w->slide;
     assert(we <= w->final_wm);
-    bool gone = w->late != LATE_UPDATE || we + w->lateness <= w->final_wm;
+    int64_t lateness = w->own_lateness ? we - ws : w->lateness;
+    bool gone = w->late != LATE_UPDATE || we + lateness <= w->final_wm;
     if (ctx) ctx->late++;
     if (!gone) return false; /* late: update, the final group is still held */
     if (w->late == LATE_DROP) {
@@ -968,12 +1106,31 @@ static bool late_refused(sl_window *w, const sl_batch *b, uint32_t i, int64_t la
     if (w->late == LATE_UPDATE)
         snprintf(reason, sizeof reason,
                  "late: window %s already final at watermark %s and past allowed_lateness %llds",
-                 wsb, wmb, (long long)(w->lateness / 1000000));
+                 wsb, wmb, (long long)(lateness / 1000000));
     else
         snprintf(reason, sizeof reason, "late: window %s already final at watermark %s", wsb, wmb);
     ctx->quarantined++;
     if (ctx->quarantine) ctx->quarantine(ctx->engine, b, i, reason);
     return true;
+}
+
+/* The rows of b into calendar windows (tumbling): one window per row, the one cal_locate
+ * found last unless the row is outside it, so a run of rows of one day costs no zone lookup. */
+static int process_cal(sl_window *w, const sl_batch *b, const sl_column *tc, sl_op_ctx *ctx) {
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (tc->null[i]) continue;
+        int64_t t = tc->v.i[i];
+        if (t < w->cal_lo || t >= w->cal_hi) cal_locate(w, t);
+        int64_t ws = w->cal_lo, we = w->cal_hi;
+        if (w->final_wm != INT64_MIN && we <= w->final_wm && late_refused(w, b, i, ws, we, ctx))
+            continue;
+        size_t gi = find_or_add(w, b, i, ws);
+        touch(w, gi);
+        group *g = &w->g[gi];
+        for (int a = 0; a < w->naggs; a++)
+            agg_add(&w->aggs[a], &g->aggs[a], i, t);
+    }
+    return 0;
 }
 
 int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
@@ -1000,13 +1157,14 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx) {
         if (ad->ord) sl_expr_eval(ad->ord, (sl_batch *)b, &ad->tmp2);
     }
     const sl_column *tc = &b->col[w->time_col];
+    if (w->cal) return process_cal(w, b, tc, ctx);
     for (uint32_t i = 0; i < b->n; i++) {
         if (tc->null[i]) continue;
         int64_t t = tc->v.i[i];
         /* every window [s, s+size) with s = k*slide and s <= t < s+size */
         int64_t last = sl_floor_div(t, w->slide) * w->slide;
         if (w->final_wm != INT64_MIN && last + w->slide <= w->final_wm &&
-            late_refused(w, b, i, last, ctx))
+            late_refused(w, b, i, last + w->slide - w->size, last + w->slide, ctx))
             continue;
         for (int64_t ws = last; ws > t - w->size; ws -= w->slide) {
             size_t gi = find_or_add(w, b, i, ws);
@@ -1134,8 +1292,15 @@ static uint64_t key_of_group(const sl_window *w, const group *src, int64_t ws) {
  * counts and sums add, min/max compare, distinct sets unite, sketches merge
  * (DDSketch keeps its relative error, HLL its bound), Welford merges exactly. */
 static void merge_into(sl_window *dst, const group *src) {
-    int64_t ws = sl_floor_div(src->wstart, dst->slide) * dst->slide;
-    if (dst->final_wm != INT64_MIN && ws + dst->size <= dst->final_wm) {
+    int64_t ws, we;
+    if (dst->cal) {
+        if (src->wstart < dst->cal_lo || src->wstart >= dst->cal_hi) cal_locate(dst, src->wstart);
+        ws = dst->cal_lo, we = dst->cal_hi;
+    } else {
+        ws = sl_floor_div(src->wstart, dst->slide) * dst->slide;
+        we = ws + dst->size;
+    }
+    if (dst->final_wm != INT64_MIN && we <= dst->final_wm) {
         /* the rollup's window was finalised (the end of a --once run): its
          * final row is never rewritten by part of a window */
         if (dst->late_merges++ == 0)
@@ -1200,13 +1365,63 @@ static void merge_into(sl_window *dst, const group *src) {
     }
 }
 
+/* The rollup window of src with `size` (a calendar unit's nominal length) and `unit`; the
+ * nesting was checked by the caller. */
+static sl_window *rollup_new(sl_window *src, int64_t size, int unit, sl_error *err);
+
 sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) {
-    if (size <= src->size || size % src->size != 0 || src->slide != src->size)
+    if (src->cal || size <= src->size || size % src->size != 0 || src->slide != src->size)
         return sl_error_set(err, SL_EINVAL,
                             "a rollup needs a tumbling source window and a size that is a multiple "
                             "of %lld s",
                             (long long)(src->size / 1000000)),
                NULL;
+    return rollup_new(src, size, UNIT_NONE, err);
+}
+
+sl_window *sl_window_create_rollup_size(sl_window *src, const char *size, sl_error *err) {
+    int unit;
+    int64_t us;
+    if (size_parse(size, &unit, &us, err)) return NULL;
+    if (unit == UNIT_NONE) {
+        if (src->cal)
+            return sl_error_set(err, SL_EINVAL,
+                                "a rollup of a %s window is 1w (from 1d) or 1mo (from 1d)",
+                                unit_names[src->unit]),
+                   NULL;
+        return sl_window_create_rollup(src, us, err);
+    }
+    if (src->unit != UNIT_NONE) {
+        /* days nest in weeks and months; weeks straddle months */
+        if (src->unit != UNIT_DAY || unit == UNIT_DAY)
+            return sl_error_set(err, SL_EINVAL,
+                                "a rollup of a %s window cannot be %s: only 1d windows roll up, "
+                                "into 1w or 1mo",
+                                unit_names[src->unit], size),
+                   NULL;
+    } else {
+        /* fixed windows nest in the days of the zone when a day is a whole number of them and
+         * every local midnight (since 1970) falls on a multiple of their size */
+        char sz[48];
+        sl_duration_format(src->size, sz, sizeof sz);
+        if (src->slide != src->size || DAY_US % src->size != 0)
+            return sl_error_set(err, SL_EINVAL,
+                                "a %s rollup needs a tumbling source window whose size divides a "
+                                "day (this one is %s%s)",
+                                size, sz, src->slide != src->size ? ", hopping" : ""),
+                   NULL;
+        if (!sl_tz_steps_align(src->tz, src->size, 0))
+            return sl_error_set(err, SL_EINVAL,
+                                "%s windows do not nest in the days of %s (its UTC offsets or "
+                                "changes are not multiples of %s), so a %s rollup cannot merge "
+                                "them; use smaller windows",
+                                sz, sl_tz_name(src->tz), sz, size),
+                   NULL;
+    }
+    return rollup_new(src, us, unit, err);
+}
+
+static sl_window *rollup_new(sl_window *src, int64_t size, int unit, sl_error *err) {
     if (src->nrollup == 4)
         return sl_error_set(err, SL_EINVAL, "at most 4 rollups per window"), NULL;
     if (src->late == LATE_UPDATE)
@@ -1218,6 +1433,9 @@ sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err) 
     sl_window *w = sl_xcalloc(1, sizeof *w);
     w->time_col = -1;
     w->size = w->slide = size;
+    w->tz = sl_tz_load(sl_tz_name(src->tz), err); /* one more reference: never fails */
+    assert(w->tz);
+    set_unit(w, unit);
     w->nkeys = src->nkeys;
     w->part_key = src->part_key;
     memcpy(w->key_col, src->key_col, sizeof w->key_col);
@@ -1281,14 +1499,15 @@ uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all
             bucket_remove(w, bi);
             continue;
         }
-        int64_t end = b->wstart + w->size;
+        int64_t end = b->wend;
         bool due = all_final || (wm != INT64_MIN && end <= wm);
         /* the end of --once input is the end of time for what it finalises: a
          * later run's record for this window is late, never a reopening */
         if (all_final && end > w->final_wm) w->final_wm = end;
         /* groups released once emitted final: always but with late: update before end +
          * allowed_lateness */
-        bool expire = due && (w->late != LATE_UPDATE || all_final || end + w->lateness <= wm);
+        bool expire = due && (w->late != LATE_UPDATE || all_final ||
+                              end + (w->own_lateness ? end - b->wstart : w->lateness) <= wm);
         if (!b->ndirty && (!due || (b->done && !expire))) {
             bi++;
             continue;
@@ -1630,6 +1849,7 @@ void sl_window_free(sl_window *w) {
     if (w->index) sl_hmap_free(w->index);
     free(w->g);
     free(w->free_list);
+    sl_tz_free(w->tz);
     free(w);
 }
 

@@ -1,5 +1,5 @@
 /*
- * window.h - event-time window aggregation (tumbling and hopping).
+ * window.h - event-time window aggregation (tumbling, hopping and calendar).
  *
  *   window: {time: event_ts, size: 1m, slide: 1m, keys: [a, b], accuracy: 0.01,
  *            aggregates: {n: "count(*)", cams: "count_distinct(camera)", v: "avg(x)",
@@ -13,6 +13,20 @@
  * earliest event time, then smallest v; see window.c). All of them merge, so
  * rollups are exact or keep the same bound. docs/pipeline-spec.md is the
  * user's reference.
+ *
+ * Calendar windows. A size of 1d, 1w or 1mo is a calendar unit in the
+ * window's `timezone` (a tzdata name, default UTC; core/tz.h): a day starts
+ * at local midnight (23 or 25 hours long across DST), a week on Monday
+ * 00:00 local (ISO 8601), a month on the 1st at 00:00 local; window_start
+ * is the UTC instant of that boundary (a midnight skipped by a DST change
+ * starts the day at the change). Multiples (2d, 3mo) are refused, and so is
+ * `slide`: calendar windows are tumbling. Every rule below that speaks of a
+ * window's end means the next boundary: finalisation, the late check, and
+ * `allowed_lateness`, whose default is then each window's own length. A 1d
+ * window in UTC is exactly the fixed 86400 s window and runs as one; other
+ * calendar windows find a row's window from the zone, remembering the last
+ * window found so a run of rows of one day costs no zone lookup. Fixed
+ * windows never look at the zone (it only matters to their rollups).
  *
  * Rows are grouped by (window_start, keys). A group is "dirty" when rows were
  * added since it was last emitted; sl_window_emit hands dirty groups to the
@@ -88,8 +102,16 @@ size_t sl_window_groups(const sl_window *w);
  * groups by merging their states: an hourly p99 is the p99 of the hour's
  * merged sketch, never an average of 5-minute p99s. Same keys, aggregates and
  * output schema as src. src owns nothing: free both. A window with
- * late: update has none (a re-emitted final group cannot be merged twice). */
+ * late: update has none (a re-emitted final group cannot be merged twice).
+ * src must be a fixed-size window (or 1d in UTC). */
 sl_window *sl_window_create_rollup(sl_window *src, int64_t size, sl_error *err);
+/* The same with the size as written in a spec: a duration as above, or a
+ * calendar unit in src's timezone: 1w or 1mo from a 1d window, and 1d, 1w or
+ * 1mo from fixed tumbling windows that nest in the zone's days (their size
+ * divides a day and every UTC offset and offset change of the zone since
+ * 1970 is a multiple of it: 1h windows nest in Europe/Berlin's days, not in
+ * Asia/Kolkata's). Anything else is refused with the reason in err. */
+sl_window *sl_window_create_rollup_size(sl_window *src, const char *size, sl_error *err);
 /* Snapshot of the whole state (full) or of what changed since the previous
  * snapshot (a delta); either resets the change tracking. */
 int sl_window_snapshot(sl_window *w, sl_buf *out, bool full);

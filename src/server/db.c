@@ -301,6 +301,7 @@ srv_conn *srv_conn_open(sl_server *s, char *msg, size_t cap) {
         snprintf(msg, cap, "out of memory");
         return NULL;
     }
+    c->gen = atomic_load(&s->db_gen); /* before the open: a swap in between makes it stale */
     int rc = sqlite3_open_v2(s->db_path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(msg, cap, "cannot open database: %s",
@@ -352,12 +353,24 @@ void srv_conn_put(sl_server *s, srv_conn *c) {
     c->restricted = false;
     c->deadline_us = 0;
     pthread_mutex_lock(&s->pool_mu);
-    if (s->npool < SRV_POOL_MAX) {
+    if (s->npool < SRV_POOL_MAX && c->gen == atomic_load(&s->db_gen)) {
         s->pool[s->npool++] = c;
         c = NULL;
     }
     pthread_mutex_unlock(&s->pool_mu);
     srv_conn_close(c);
+}
+
+void sl_server_reopen(sl_server *s) {
+    if (!s) return;
+    atomic_fetch_add(&s->db_gen, 1);
+    srv_pool_close(s);
+    /* SSE streams see the new generation on their next wake-up and end (the
+     * browser's EventSource reconnects to the new file) */
+    pthread_mutex_lock(&s->mu);
+    s->publish_seq++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void srv_pool_close(sl_server *s) {

@@ -58,6 +58,7 @@ typedef struct srv_conn {
     bool timed_out;
     char denied[96];      /* first action the authorizer refused */
     bool denied_internal; /* ...and it was a write to sqlite_schema */
+    unsigned gen;         /* the server's db_gen when opened (sl_server_reopen) */
 } srv_conn;
 
 #define SRV_POOL_MAX 4
@@ -87,6 +88,9 @@ struct sl_server {
     pthread_mutex_t pool_mu;
     srv_conn *pool[SRV_POOL_MAX];
     int npool;
+    /* bumped by sl_server_reopen: connections of an older generation read a
+     * database file that was replaced, and are closed instead of reused */
+    atomic_uint db_gen;
 
     atomic_ullong requests[SRV_R_COUNT];
     atomic_int sse_streams;

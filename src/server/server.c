@@ -378,16 +378,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_status(s, conn);
     case SRV_R_DASHBOARD:
     case SRV_R_LINEAGE: {
-        const char *j = route == SRV_R_DASHBOARD ? s->dashboard_json : s->lineage_json;
         srv_buf b = {0};
-        if (j) {
-            srv_buf_puts(&b, j);
-        } else if (route == SRV_R_DASHBOARD) {
+        pthread_mutex_lock(&s->mu); /* a reload may replace them (sl_server_set_pages) */
+        const char *j = route == SRV_R_DASHBOARD ? s->dashboard_json : s->lineage_json;
+        if (j) srv_buf_puts(&b, j);
+        pthread_mutex_unlock(&s->mu);
+        if (!j && route == SRV_R_DASHBOARD) {
             const char *p = s->pipeline_name ? s->pipeline_name : "sluice";
             srv_buf_puts(&b, "{\"title\":");
             srv_buf_json_str(&b, p, strlen(p));
             srv_buf_puts(&b, ",\"panels\":[]}");
-        } else {
+        } else if (!j) {
             srv_buf_puts(&b, "{\"nodes\":[],\"edges\":[]}");
         }
         return send_buf(conn, 200, "application/json", &b);
@@ -531,6 +532,19 @@ void sl_server_publish(sl_server *s, int64_t commit_id, const char *metrics_text
     }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+void sl_server_set_pages(sl_server *s, const char *dashboard_json, const char *lineage_json) {
+    if (!s) return;
+    char *d = dashboard_json ? strdup(dashboard_json) : NULL;
+    char *l = lineage_json ? strdup(lineage_json) : NULL;
+    pthread_mutex_lock(&s->mu);
+    char *od = s->dashboard_json, *ol = s->lineage_json;
+    s->dashboard_json = d;
+    s->lineage_json = l;
+    pthread_mutex_unlock(&s->mu);
+    free(od);
+    free(ol);
 }
 
 void sl_server_set_ready(sl_server *s, bool ready) {

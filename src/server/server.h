@@ -82,6 +82,14 @@ void sl_server_publish(sl_server *s, int64_t commit_id, const char *metrics_text
 void sl_server_set_ready(sl_server *s, bool ready);
 /* Not ready, and /readyz says why (e.g. the store is unreachable). */
 void sl_server_set_not_ready(sl_server *s, const char *reason);
+/* The database at db_path was replaced (`sluice refresh` swapped the state
+ * directory): pooled connections are closed, connections in use are closed
+ * when returned, SSE streams end (clients reconnect); new requests open the
+ * new file. Thread-safe. */
+void sl_server_reopen(sl_server *s);
+/* A reloaded pipeline file (SIGHUP): the dashboard and lineage JSON are
+ * replaced (copied; NULL: none) for the next requests. Thread-safe. */
+void sl_server_set_pages(sl_server *s, const char *dashboard_json, const char *lineage_json);
 /* Ends SSE streams, stops the threads, closes connections, frees s. NULL is fine. */
 void sl_server_stop(sl_server *s);
 

@@ -238,6 +238,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         int64_t commit = s->commit_id;
         pthread_mutex_unlock(&s->mu);
         if (stopping) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (e->c->gen != atomic_load(&s->db_gen))
+            return MHD_CONTENT_READER_END_OF_STREAM; /* the state was swapped (sluice refresh) */
         if (seq != e->seq) {
             e->seq = seq;
             poll_changes(e, commit);

@@ -146,6 +146,7 @@ static int64_t kp_rows(const void *self) { return ((const kafka_publish *)self)-
 
 const sl_sink_def sl_sink_kafka = {
     .name = "kafka",
+    .external = true,
     .opts = kafka_opts,
     .help = "every row as JSON to a Kafka topic (idempotent producer; a commit waits for the "
             "acknowledgements)",

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/mem.h"
+#include "core/tabfmt.h"
 #include "engine/pipeline.h"
 #include "sinks/pg_sink.h"
 
@@ -92,31 +93,18 @@ static void print_result(PGresult *r, int format, FILE *out) {
         }
         return;
     }
-    int *w = sl_xcalloc((size_t)nc + 1, sizeof *w);
-    for (int c = 0; c < nc; c++) {
-        w[c] = (int)strlen(PQfname(r, c));
-        for (int i = 0; i < nr; i++) {
-            int l = PQgetisnull(r, i, c) ? 4 : PQgetlength(r, i, c);
-            if (l > w[c]) w[c] = l > 60 ? 60 : l;
-        }
-    }
+    const char **row = sl_xcalloc((size_t)nc + 1, sizeof *row);
     for (int c = 0; c < nc; c++)
-        fprintf(out, "%s%-*s", c ? " | " : "", w[c], PQfname(r, c));
-    fputc('\n', out);
-    for (int c = 0; c < nc; c++) {
-        fprintf(out, "%s", c ? "-+-" : "");
-        for (int k = 0; k < w[c]; k++)
-            fputc('-', out);
-    }
-    fputc('\n', out);
+        row[c] = PQfname(r, c);
+    sl_tab *tab = sl_tab_new(nc, row);
     for (int i = 0; i < nr; i++) {
         for (int c = 0; c < nc; c++)
-            fprintf(out, "%s%-*.*s", c ? " | " : "", w[c], w[c],
-                    PQgetisnull(r, i, c) ? "NULL" : PQgetvalue(r, i, c));
-        fputc('\n', out);
+            row[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
+        sl_tab_add(tab, row);
     }
-    fprintf(out, "(%d row%s)\n", nr, nr == 1 ? "" : "s");
-    free(w);
+    sl_tab_print(tab, out);
+    sl_tab_free(tab);
+    free(row);
 }
 
 static void quiet(void *ud, const char *msg) { (void)ud, (void)msg; }

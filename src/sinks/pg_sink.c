@@ -761,6 +761,7 @@ static void pg_destroy(void *self) {
 
 const sl_sink_def sl_sink_postgresql = {
     .name = "postgresql",
+    .external = true,
     .opts = pg_opts,
     .help = "rows into a PostgreSQL table of the same name: COPY (window rows: upserts by "
             "_group), exactly once with the checkpoint, waiting out the server's outages",

@@ -35,6 +35,7 @@ typedef struct sl_sink_env {
     const sl_schema *schema; /* the rows' columns */
     bool upsert;             /* rows replace earlier rows with the same _group (window rows) */
     int64_t retention_us;    /* the table's retention, 0: keep everything */
+    bool retention_ingest;   /* retention_by: ingest (else event time) */
     uint32_t batch_cap;      /* the largest batch write will see */
     const char *pipeline;    /* the pipeline's name */
     const char *description; /* the table's description: (NULL: none) */
@@ -50,6 +51,10 @@ typedef struct sl_sink_def {
     const char *name;
     const sl_opt *opts; /* may be NULL: no options */
     const char *help;
+    /* Writes to another system (a Kafka topic, a PostgreSQL table), not into
+     * the data directory: `sluice refresh` refuses such a table, as rebuilding
+     * it would send every row again. */
+    bool external;
     /* Compile time: binds the options (arg NULL: none given) and checks them
      * against env->schema. */
     int (*create)(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err);
@@ -61,6 +66,8 @@ typedef struct sl_sink_def {
     int (*prepare)(void *self, sl_store *store, sl_error *err);
     /* Optional: rows written since open, for metrics. */
     int64_t (*rows_written)(const void *self);
+    /* Optional: rows deleted by retention since open (event log, metrics). */
+    int64_t (*rows_expired)(const void *self);
     /* Releases everything (also when open was never called). */
     void (*destroy)(void *self);
 } sl_sink_def;

@@ -118,6 +118,7 @@ struct sl_dir_source {
     bool fake_nl;       /* a '\n' was appended at EOF */
     size_t vend;        /* buf index where the last view ended */
     bool held;          /* the last next() waits for the end of a last line */
+    bool more;          /* sl_dir_want_more: read on before giving the lines again */
     /* lines */
     int64_t line_timeout_us;
     size_t max_line;
@@ -909,7 +910,10 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
                 avail = 0;
             } else if (avail) { /* complete lines left in the buffer? */
                 const char *nl = memrchr(start, '\n', avail);
-                if (nl) {
+                if (nl && d->more && (d->bconsumed || d->blen < d->bcap)) {
+                    /* the caller needs what follows these lines: refill first */
+                } else if (nl) {
+                    d->more = false;
                     size_t n = (size_t)(nl - start) + 1, s = 0;
                     /* none may exceed max_line: a '\n' in every max_line + 1 bytes */
                     bool too_long = false;
@@ -932,7 +936,8 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
                     d->vend = d->bconsumed + *len;
                     return 1;
                 }
-                if (avail > d->max_line) { /* an overlong line: keep its start, skip the rest */
+                if (!nl &&
+                    avail > d->max_line) { /* an overlong line: keep its start, skip the rest */
                     d->lskip = true;
                     d->lprefix_len = avail < LONG_PREFIX ? avail : LONG_PREFIX;
                     memcpy(d->lprefix, start, d->lprefix_len);
@@ -957,7 +962,11 @@ int sl_dir_next(sl_dir_source *d, bool final, const char **buf, size_t *len, int
                                     strerror(errno));
             d->blen += (size_t)r;
             memset(d->buf + d->blen, 0, SL_DIR_PADDING);
-            if (r > 0) continue;
+            if (r > 0 || (d->more && d->blen && d->buf[d->blen - 1] == '\n')) {
+                d->more = false; /* read on, or at the end: the same lines again */
+                continue;
+            }
+            d->more = false;
             /* end of file */
             int64_t end = d->boff + (int64_t)d->blen;
             if (end > f->size) set_size(d, f, end);
@@ -1034,6 +1043,18 @@ void sl_dir_consume(sl_dir_source *d, size_t n) {
 int64_t sl_dir_long_line_bytes(const sl_dir_source *d) { return d->lready ? d->lbytes : 0; }
 
 bool sl_dir_held(const sl_dir_source *d) { return d->held; }
+
+void sl_dir_want_more(sl_dir_source *d) { d->more = true; }
+
+int sl_dir_view_idle(sl_dir_source *d, int64_t us) {
+    if (d->cur < 0 || d->lready || d->vend != d->blen) return -1;
+    if (d->fake_nl) return 1;
+    struct stat st;
+    int64_t end = d->boff + (int64_t)d->blen;
+    if (fstat(d->fd, &st) != 0) return 1;
+    if (st.st_size > end) return -1;
+    return sl_now_us() - mtime_of(&st) >= us;
+}
 
 bool sl_dir_view_ends_file(sl_dir_source *d) {
     if (d->cur < 0 || d->lready || d->vend != d->blen) return false;

@@ -134,6 +134,17 @@ bool sl_dir_held(const sl_dir_source *d);
  * grown for the line timeout: bytes a parser leaves there (a CSV record
  * with an unclosed quote) will never be completed. */
 bool sl_dir_view_ends_file(sl_dir_source *d);
+/* Multiline records (dir_source.c): the caller could use nothing at the end
+ * of the last view because a record goes on past it. The next sl_dir_next
+ * reads on first and gives the view with what followed; at the end of the
+ * file (or when the buffer is full) it gives the same lines again. */
+void sl_dir_want_more(sl_dir_source *d);
+/* The last view (return 1) reaches the current end of its file: 1 when the
+ * file has not been modified for us microseconds (or ends with a last line
+ * the line timeout completed), 0 when it was modified more recently, -1 when
+ * the file holds more bytes than the view (or the view is not the whole
+ * buffer). */
+int sl_dir_view_idle(sl_dir_source *d, int64_t us);
 /* Line timeout (>= 0) and max_line (bytes, 0 = default); before reading. */
 void sl_dir_set_lines(sl_dir_source *d, int64_t line_timeout_us, size_t max_line);
 /* Files' names indexed by part id: the name now (a renamed file's new one),

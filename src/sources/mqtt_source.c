@@ -47,7 +47,7 @@ typedef struct {
     const char *client_id;
     bool clean_session;
     const char *username, *password;
-    const char *tls_ca, *tls_cert, *tls_key;
+    char tls_ca[SL_PATH_MAX], tls_cert[SL_PATH_MAX], tls_key[SL_PATH_MAX]; /* "": none */
     bool tls_insecure;
     const char *topic_column, *topic_columns;
     const sl_node *topic_columns_at;
@@ -75,11 +75,11 @@ static const sl_opt mqtt_opts[] = {
      B(username)},
     {"password", SL_OPT_STRING, false, NULL, NULL, "password (e.g. ${MQTT_PASSWORD}); never logged",
      B(password)},
-    {"tls_ca", SL_OPT_STRING, false, NULL, NULL,
+    {"tls_ca", SL_OPT_PATH, false, NULL, NULL,
      "CA certificate file (PEM): connect with TLS, verifying the broker", B(tls_ca)},
-    {"tls_cert", SL_OPT_STRING, false, NULL, NULL, "client certificate file (PEM), with tls_key",
+    {"tls_cert", SL_OPT_PATH, false, NULL, NULL, "client certificate file (PEM), with tls_key",
      B(tls_cert)},
-    {"tls_key", SL_OPT_STRING, false, NULL, NULL, "client private key file (PEM), with tls_cert",
+    {"tls_key", SL_OPT_PATH, false, NULL, NULL, "client private key file (PEM), with tls_cert",
      B(tls_key)},
     {"tls_insecure", SL_OPT_BOOL, false, NULL, "false",
      "do not check the broker certificate's host name (testing only)", B(tls_insecure)},
@@ -150,7 +150,7 @@ static int mqtt_create(const sl_node *n, const sl_source_env *env, void **self,
     snprintf(what, sizeof what, "source '%s'", env->name);
     mqtt_conf c;
     if (sl_spec_bind(n, mqtt_opts, what, &c, err)) return SL_EINVAL;
-    if (!!c.tls_cert != !!c.tls_key)
+    if (!c.tls_cert[0] != !c.tls_key[0])
         return sl_node_error(err, n, "%s: tls_cert and tls_key go together", what);
     mqtt_src *s = sl_xcalloc(1, sizeof *s);
     const char *colon = strrchr(c.broker, ':');
@@ -167,9 +167,9 @@ static int mqtt_create(const sl_node *n, const sl_source_env *env, void **self,
     s->clean_session = c.clean_session;
     s->username = dup_or_null(c.username);
     s->password = dup_or_null(c.password);
-    s->tls_ca = dup_or_null(c.tls_ca);
-    s->tls_cert = dup_or_null(c.tls_cert);
-    s->tls_key = dup_or_null(c.tls_key);
+    s->tls_ca = dup_or_null(c.tls_ca[0] ? c.tls_ca : NULL);
+    s->tls_cert = dup_or_null(c.tls_cert[0] ? c.tls_cert : NULL);
+    s->tls_key = dup_or_null(c.tls_key[0] ? c.tls_key : NULL);
     s->tls_insecure = c.tls_insecure;
     s->topic_column = dup_or_null(c.topic_column);
     s->keepalive_s = (int)(c.keepalive / 1000000);

@@ -31,8 +31,9 @@ static const sl_opt common_rows[] = {
     {"type", SL_OPT_ENUM, true, NULL /* the kinds */, NULL, "the source kind (sluice help KIND)",
      C(type)},
     {"format", SL_OPT_ENUM, false, NULL /* the formats */, NULL,
-     "record format: NDJSON, syslog (RFC 5424 / 3164), logfmt, regex (named groups) or CSV (RFC "
-     "4180); default json, syslog for syslog sources",
+     "record format: NDJSON, syslog (RFC 5424 / 3164), logfmt, regex (named groups), CSV (RFC "
+     "4180) or nginx (alias combined: the combined access log); default json, syslog for syslog "
+     "sources",
      C(format), AT(format_at)},
     {"schema", SL_OPT_ANY, false, NULL, NULL,
      "field: type (int, double, string, bool, timestamp), or `infer` (json, csv: types from a "

@@ -172,6 +172,11 @@ typedef struct sl_source_def {
      * Writes one line of detail; returns 0 yes, 1 no. It changes nothing
      * and may run beside a live pipeline. Called after create, not open. */
     int (*check)(void *self, char *detail, size_t cap);
+    /* Optional, for `sluice refresh`: can everything the source ever gave be
+     * read again from the beginning (landing files kept in place)? Called
+     * after create. A kind without it cannot (a network stream, a queue):
+     * the refresh is refused naming the source. false: why says why. */
+    bool (*replayable)(void *self, char *why, size_t cap);
 } sl_source_def;
 
 const sl_source_def *sl_source_find(const char *name);

@@ -34,6 +34,8 @@ const char *sl_opt_type_name(sl_opt_type t) {
     switch (t) {
     case SL_OPT_STRING:
         return "string";
+    case SL_OPT_PATH:
+        return "path";
     case SL_OPT_INT:
         return "int";
     case SL_OPT_DOUBLE:
@@ -261,6 +263,7 @@ static int check_value(const sl_node *v, const sl_opt *o, const char *name, valu
     int rc;
     switch (o->type) {
     case SL_OPT_STRING:
+    case SL_OPT_PATH:
         return sl_node_string(v, name, &u->s, err);
     case SL_OPT_EXPR:
         if (v->kind != SL_NODE_SCALAR)
@@ -315,6 +318,12 @@ static void store(void *conf, const sl_opt *o, const sl_node *v, const value *u)
     case SL_OPT_STRING:
         *(const char **)p = u->s;
         break;
+    case SL_OPT_PATH:
+        if (u->s)
+            sl_spec_path(v, u->s, p, SL_PATH_MAX);
+        else
+            *p = 0; /* absent, no default: "" */
+        break;
     case SL_OPT_INT:
     case SL_OPT_DURATION:
         *(int64_t *)p = u->i;
@@ -338,11 +347,22 @@ static void store(void *conf, const sl_opt *o, const sl_node *v, const value *u)
     }
 }
 
+void sl_spec_path(const sl_node *n, const char *s, char *out, size_t cap) {
+    const char *file = n ? n->file : NULL, *slash = file ? strrchr(file, '/') : NULL;
+    if (!s[0] || s[0] == '/' || (n && n->from_cli) || !slash) {
+        snprintf(out, cap, "%s", s); /* the file is in the working directory: the same */
+        return;
+    }
+    snprintf(out, cap, "%.*s/%s", (int)(slash - file), file, s);
+}
+
 /* Bytes a bound row stores (see sl_spec_bind). */
 static size_t storage_size(sl_opt_type t) {
     switch (t) {
     case SL_OPT_STRING:
         return sizeof(const char *);
+    case SL_OPT_PATH:
+        return SL_PATH_MAX;
     case SL_OPT_INT:
     case SL_OPT_DURATION:
         return sizeof(int64_t);

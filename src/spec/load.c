@@ -58,6 +58,7 @@ typedef struct loader {
     size_t nitems, capitems;
     char *sb; /* substitution output */
     size_t sblen, sbcap;
+    bool lead_cli; /* the scalar being expanded starts with a --set/environment value */
 } loader;
 
 static int at(loader *L, const yaml_mark_t *m, const char *fmt, ...)
@@ -105,6 +106,14 @@ static bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= 
 
 /* Shows a piece of the scalar in a message, cut at 60 bytes. */
 #define SHOW(s, n) (int)((n) > 60 ? 60 : (n)), (s), ((n) > 60 ? "..." : "")
+
+/* The key of the map value being loaded ("" in a list or at the top). */
+static const char *current_key(const loader *L) {
+    if (L->depth == 0) return "";
+    const frame *f = &L->stack[L->depth - 1];
+    if (f->node->kind != SL_NODE_MAP || (L->nitems - f->base) % 2 == 0) return "";
+    return L->items[L->nitems - 1]->str ? L->items[L->nitems - 1]->str : "";
+}
 
 /* Appends the expansion of s[0, n) to L->sb. `nest` counts defaults within
  * defaults. Errors point at the scalar `pos`. */
@@ -175,17 +184,27 @@ static int expand(loader *L, const char *s, size_t n, const yaml_mark_t *pos, in
             defn = j - def0;
         }
         /* s[j] == '}' */
-        const char *val = sl_vars_get(L->vars, name);
-        if (!val) val = getenv(name);
+        const char *val = sl_vars_get(L->vars, name), *from = "--set";
+        if (!val) val = getenv(name), from = "environment";
+        size_t start = L->sblen;
         if (val) {
             if ((rc = sb_put(L, val, strlen(val)))) return rc;
         } else if (has_def) {
             if (nest >= VAR_MAX_NEST)
                 return at(L, pos, "variable defaults are nested more than %d deep", VAR_MAX_NEST);
             if ((rc = expand(L, s + def0, defn, pos, nest + 1))) return rc;
+            from = "default";
+        } else if (sl_vars_use_hook(L->vars, &(void *){0})) {
+            from = "unset"; /* listing the variables: go on */
         } else {
             return at(L, pos, "variable '%s' is not set", name);
         }
+        if (start == 0 && val) L->lead_cli = true; /* from --set or the environment */
+        void *ud;
+        sl_var_use_fn on_use = sl_vars_use_hook(L->vars, &ud);
+        if (on_use)
+            on_use(ud, L->file, (int)pos->line + 1, (int)pos->column + 1, current_key(L), name,
+                   has_def ? s + def0 : NULL, defn, L->sb + start, L->sblen - start, from);
         i = j + 1;
         lit = i;
     }
@@ -279,7 +298,9 @@ static int on_scalar(loader *L, const yaml_event_t *ev) {
         n->str = sl_arena_strdup(L->spec->arena, v, len);
     } else {
         L->sblen = 0;
+        L->lead_cli = false;
         if ((rc = expand(L, v, len, &ev->start_mark, 0))) return rc;
+        n->from_cli = L->lead_cli;
         if (memchr(L->sb, 0, L->sblen))
             return at(L, &ev->start_mark, "a NUL character in a value is not allowed");
         n->str = sl_arena_strdup(L->spec->arena, L->sb, L->sblen);

@@ -47,10 +47,11 @@ typedef struct sl_node sl_node;
 struct sl_node {
     sl_node_kind kind;
     const char *file;
-    int line, col;            /* 1-based, where the node starts */
-    const char *str;          /* scalar value after ${...} substitution; NULL otherwise */
-    bool quoted;              /* scalar was single- or double-quoted in the file (or !!str) */
-    int n;                    /* entries (map) or items (seq) */
+    int line, col;   /* 1-based, where the node starts */
+    const char *str; /* scalar value after ${...} substitution; NULL otherwise */
+    bool quoted;     /* scalar was single- or double-quoted in the file (or !!str) */
+    bool from_cli;   /* scalar starts with a --set or environment value (paths: sl_spec_path) */
+    int n;           /* entries (map) or items (seq) */
     struct sl_map_entry *map; /* map entries in file order */
     sl_node **seq;
 };
@@ -69,6 +70,32 @@ int sl_vars_set(sl_vars *v, const char *name_eq_value);
 /* The --set value of name, or NULL (the environment is not consulted). */
 const char *sl_vars_get(const sl_vars *v, const char *name);
 void sl_vars_free(sl_vars *v);
+/* Sets every variable of src in dst (the use hook is not copied). */
+void sl_vars_copy(sl_vars *dst, const sl_vars *src);
+/* `sluice vars`: a load with these vars tells fn about every ${...} it
+ * substitutes, in file order: where (the scalar's file:line:col and the map
+ * key it is the value of, "" in a list), the name, the default's text (def,
+ * deflen; def NULL: none), the value used and where it came from ("--set",
+ * "environment", "default", or "unset": with a hook, a variable that is not
+ * set and has no default is reported and reads as "" instead of failing the
+ * load, so that every variable can be listed). A default is only expanded,
+ * and its own references reported, when it is used. */
+typedef void (*sl_var_use_fn)(void *ud, const char *file, int line, int col, const char *key,
+                              const char *name, const char *def, size_t deflen, const char *value,
+                              size_t valuelen, const char *from);
+void sl_vars_on_use(sl_vars *v, sl_var_use_fn fn, void *ud);
+/* The hook set by sl_vars_on_use (fn NULL: none). */
+sl_var_use_fn sl_vars_use_hook(const sl_vars *v, void **ud);
+
+/* Where a path in a pipeline file points: a relative path written in the
+ * file is relative to that file's directory (n->file), so a pipeline runs
+ * the same from any working directory; one that starts with a --set or
+ * environment value (n->from_cli) was typed where the command runs and is
+ * relative to the working directory; an absolute path is itself. Writes
+ * the path (s: the scalar's value; n may be NULL: s as it is) into
+ * out[0..cap). */
+#define SL_PATH_MAX 4096
+void sl_spec_path(const sl_node *n, const char *s, char *out, size_t cap);
 
 /* ---- loading ---- */
 typedef struct sl_spec sl_spec; /* owns every node and string */
@@ -133,7 +160,10 @@ typedef enum {
     SL_OPT_LIST /* a scalar or a sequence of scalars */,
     SL_OPT_MAP,
     SL_OPT_SEQ,
-    SL_OPT_ANY
+    SL_OPT_ANY,
+    /* A file or directory: a string bound into a char[SL_PATH_MAX], resolved
+     * by sl_spec_path (relative to the pipeline file that holds it). */
+    SL_OPT_PATH
 } sl_opt_type;
 typedef struct sl_opt {
     const char *name;

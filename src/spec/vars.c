@@ -19,9 +19,35 @@ typedef struct var {
 struct sl_vars {
     var *v;
     int n, cap;
+    sl_var_use_fn on_use;
+    void *on_use_ud;
 };
 
+void sl_vars_on_use(sl_vars *v, sl_var_use_fn fn, void *ud) {
+    v->on_use = fn;
+    v->on_use_ud = ud;
+}
+
+sl_var_use_fn sl_vars_use_hook(const sl_vars *v, void **ud) {
+    if (!v) return NULL;
+    *ud = v->on_use_ud;
+    return v->on_use;
+}
+
 sl_vars *sl_vars_new(void) { return calloc(1, sizeof(sl_vars)); }
+
+void sl_vars_copy(sl_vars *dst, const sl_vars *src) {
+    for (int i = 0; src && i < src->n; i++) {
+        size_t nl = strlen(src->v[i].name), vl = strlen(src->v[i].value);
+        char *kv = malloc(nl + vl + 2);
+        if (!kv) return;
+        memcpy(kv, src->v[i].name, nl);
+        kv[nl] = '=';
+        memcpy(kv + nl + 1, src->v[i].value, vl + 1);
+        sl_vars_set(dst, kv);
+        free(kv);
+    }
+}
 
 void sl_vars_free(sl_vars *v) {
     if (!v) return;

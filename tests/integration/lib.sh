@@ -13,6 +13,10 @@ skip() { echo "SKIP: $*"; exit 77; }
 # need TOOL [PACKAGE]: skip unless TOOL is on PATH (PACKAGE: the Debian package to install)
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed (apt-get install ${2:-$1})"; }
 ok() { echo "ok: $*"; }
+# has [GREP OPTIONS] PATTERN: grep that reads all its input, for the end of a
+# pipeline (grep -q exits at the first match, the writer gets SIGPIPE and
+# pipefail turns the match into a failure)
+has() { grep "$@" >/dev/null; }
 # Under ASan/UBSan everything is slower: tests scale their sizes down.
 # (no grep -q: it closes the pipe early and pipefail turns nm's SIGPIPE into "not sanitized")
 if nm "$SLUICE" 2>/dev/null | grep __asan_init >/dev/null; then SANITIZED=1; else SANITIZED=0; fi

@@ -42,6 +42,12 @@
  *    health_score = 100 - penalties (NULL = 0) clamped to 0..100.
  *  mv_entity_health: + critical_events of gold_events summed over categories,
  *    critical_events_penalty (>4: 30, >0: 10), health_score as seed 000.
+ *  gold_critical_5min (5 min; entity_id): critical_events (severity <= 2).
+ *  gold_entity_health_full: every gold_entity_health row with the entity's
+ *    critical_events of the same window (0 when it has no log line there),
+ *    penalties NULL = 0, critical_events_penalty, health_score =
+ *    max(0, 100 - the three penalties) and health_status (>= 80 healthy,
+ *    >= 50 degraded, else critical) of that score.
  *  dim_entities: per entity_id, attribute records in input order: the first
  *    opens version 1; a record with the same (entity_type, location, vendor,
  *    firmware) does nothing; older than the current version's start: ignored;
@@ -173,6 +179,22 @@ int main(int argc, char **argv) {
          " END AS critical_events_penalty, max(0, 100 - cpu_penalty - packet_loss_penalty -"
          " CASE WHEN critical_events > 4 THEN 30 WHEN critical_events > 0 THEN 10 ELSE 0 END)"
          " AS health_score FROM j");
+    exec("CREATE TABLE gold_critical_5min AS SELECT " WS(
+        "ts", "300000") " AS window_start, entity_id, sum(severity <= 2) AS critical_events"
+                        " FROM silver_logs GROUP BY 1, 2");
+    exec(
+        "CREATE TABLE gold_entity_health_full AS WITH j AS (SELECT h.window_start, h.entity_id,"
+        " h.entity_type, h.location, h.samples, h.avg_cpu, h.avg_packet_loss,"
+        " coalesce(h.cpu_penalty, 0) AS cpu_penalty, coalesce(h.packet_loss_penalty, 0) AS"
+        " packet_loss_penalty, coalesce(c.critical_events, 0) AS critical_events"
+        " FROM gold_entity_health h LEFT JOIN gold_critical_5min c USING (window_start, "
+        "entity_id)),"
+        " s AS (SELECT *, CASE WHEN critical_events > 4 THEN 30 WHEN critical_events > 0 THEN 10"
+        " ELSE 0 END AS critical_events_penalty FROM j),"
+        " h AS (SELECT *, max(0, 100 - cpu_penalty - packet_loss_penalty - critical_events_penalty)"
+        " AS health_score FROM s)"
+        " SELECT *, CASE WHEN health_score >= 80 THEN 'healthy' WHEN health_score >= 50 THEN"
+        " 'degraded' ELSE 'critical' END AS health_status FROM h");
     exec("CREATE VIEW dim_entities_text AS SELECT entity_id, entity_type, location, vendor,"
          " firmware, " TSTXT(
              "from_ms") " AS effective_from, CASE WHEN to_ms IS NULL THEN NULL"

@@ -9,7 +9,7 @@ expect_exit() { # CODE CMD...
 expect_exit 2 "$SLUICE"
 expect_exit 2 "$SLUICE" frobnicate
 grep -q usage "$TMP/err.txt" || fail "unknown command prints no usage"
-for c in run query validate lineage parse; do
+for c in run query validate lineage parse vars; do
   expect_exit 0 "$SLUICE" $c --help
   grep -q "usage: sluice $c" "$TMP/out.txt" || fail "$c --help"
 done

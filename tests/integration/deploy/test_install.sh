@@ -19,7 +19,7 @@ for f in usr/bin/sluice usr/share/man/man1/sluice.1 usr/share/bash-completion/co
   usr/share/sluice/pipelines/cameras.yaml usr/share/doc/sluice/README.md; do
   [ -f "$ROOT/$f" ] || fail "not installed: $f"
 done
-"$ROOT/usr/bin/sluice" --version | grep -q '^sluice ' || fail "installed binary does not run"
+"$ROOT/usr/bin/sluice" --version | has '^sluice ' || fail "installed binary does not run"
 ok "installed under DESTDIR"
 
 # every command of the usage text, in the man page and in the completion
@@ -30,7 +30,7 @@ man_text=$(MANWIDTH=200 man -l "$ROOT/usr/share/man/man1/sluice.1" 2>"$TMP/man.e
 groff -man -ww -z "$ROOT/usr/share/man/man1/sluice.1" 2>"$TMP/groff.err"
 [ -s "$TMP/groff.err" ] && { cat "$TMP/groff.err" >&2; fail "groff warnings in the man page"; }
 for c in $cmds; do
-  echo "$man_text" | grep -q "sluice $c\b" || fail "man page does not describe 'sluice $c'"
+  echo "$man_text" | has "sluice $c\b" || fail "man page does not describe 'sluice $c'"
 done
 ok "man page renders without warnings and lists: $(echo $cmds)"
 
@@ -40,12 +40,12 @@ complete_words() { # complete_words WORD... : COMPREPLY for the last word
     "$ROOT/usr/share/bash-completion/completions/sluice" "$@"
 }
 got=$(complete_words sluice "")
-for c in $cmds; do echo "$got" | grep -qx "$c" || fail "completion misses command '$c'"; done
-complete_words sluice run --on | grep -qx -- "--once" || fail "completion of 'run --on'"
-complete_words sluice query p --format "" | grep -qx json || fail "completion of --format"
-(cd "$REPO" && complete_words sluice run pipelines/cam) | grep -qx pipelines/cameras.yaml ||
+for c in $cmds; do echo "$got" | has -x "$c" || fail "completion misses command '$c'"; done
+complete_words sluice run --on | has -x -- "--once" || fail "completion of 'run --on'"
+complete_words sluice query p --format "" | has -x json || fail "completion of --format"
+(cd "$REPO" && complete_words sluice run pipelines/cam) | has -x pipelines/cameras.yaml ||
   fail "completion of a pipeline file"
-PATH="$ROOT/usr/bin:$PATH" complete_words sluice help dedu | grep -qx dedupe ||
+PATH="$ROOT/usr/bin:$PATH" complete_words sluice help dedu | has -x dedupe ||
   fail "completion of a component name"
 ok "bash completion: commands, options, files, components"
 
@@ -67,7 +67,7 @@ done
 (cd "$TMP/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
   "$TMP/units/sluice@cameras.service") >"$TMP/verify.log" 2>&1 ||
   { cat "$TMP/verify.log" >&2; fail "systemd-analyze verify"; }
-if grep -v "^$" "$TMP/verify.log" | grep -vi "bpf\|cgroup\|Failed to .*kernel\|/proc/" | grep -q .; then
+if grep -v "^$" "$TMP/verify.log" | grep -vi "bpf\|cgroup\|Failed to .*kernel\|/proc/" | has .; then
   cat "$TMP/verify.log" >&2; fail "systemd-analyze verify printed warnings"
 fi
 ok "systemd unit verifies"
@@ -81,7 +81,7 @@ for lib in $(readelf -d "$SLUICE" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p'); do
   owner=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null) ||
     fail "no package owns $path"
   owner=${owner%%:*}
-  echo "$pkgs" | grep -qx "$owner" || fail "Dockerfile's runtime stage lacks $owner (for $lib)"
+  echo "$pkgs" | has -x "$owner" || fail "Dockerfile's runtime stage lacks $owner (for $lib)"
 done
-sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$REPO/Dockerfile" | grep -q 'HEALTHCHECK.*/healthz' || fail "Dockerfile has no /healthz health check"
+sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$REPO/Dockerfile" | has 'HEALTHCHECK.*/healthz' || fail "Dockerfile has no /healthz health check"
 ok "Dockerfile installs every linked library's package"

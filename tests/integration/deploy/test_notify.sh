@@ -70,7 +70,7 @@ try:
     while True: open(sys.argv[2],"a").write(s.recv(4096).decode().replace("\n","|")+"\n")
 except socket.timeout: pass' "$TMP/n2.sock" "$TMP/msgs2" &
 LPID=$!
-sleep 0.3
+for _ in $(seq 50); do [ -S "$TMP/n2.sock" ] && break; sleep 0.1; done
 NOTIFY_SOCKET="$TMP/n2.sock" WATCHDOG_USEC=200000 WATCHDOG_PID=1 timeout 20 "$SLUICE" run \
   "$TMP/p.yaml" --data "$TMP/d2" --once --status 0 2>/dev/null || fail "run --once"
 wait $LPID || true

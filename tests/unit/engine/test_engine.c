@@ -84,6 +84,28 @@ static void test_errors(void **state) {
         "pipeline: p\n" SRC
         "tables:\n  t:\n    from: s\n    steps:\n      - watermark: {time: \"v\", delay: 1m}\n",
         "12:27:", "must be a timestamp");
+    /* join: the other table is resolved (and compiled first) by the engine */
+    expect_error("j1.yaml",
+                 "pipeline: p\n" SRC
+                 "tables:\n  t:\n    from: s\n    steps:\n      - join: {table: nope, on: id}\n",
+                 "12:23:", "'nope' is not a table of this pipeline");
+    expect_error("j2.yaml",
+                 "pipeline: p\n" SRC
+                 "tables:\n  t:\n    from: s\n    steps:\n      - join: {table: s, on: id}\n",
+                 "12:23:", "it is a source");
+    expect_error("j3.yaml",
+                 "pipeline: p\n" SRC
+                 "tables:\n  a:\n    from: s\n    steps:\n      - join: {table: b, on: id}\n"
+                 "  b:\n    from: a\n",
+                 "12:23:", "cycle in the table graph: 'a' joins 'b'");
+    expect_error("j4.yaml",
+                 "pipeline: p\n" SRC "tables:\n  d:\n    from: s\n  t:\n    from: s\n    steps:\n"
+                 "      - join: {table: d, on: id, columns: [zz]}\n",
+                 "14:44:", "table 'd' has no column 'zz'");
+    expect_error("j5.yaml",
+                 "pipeline: p\n" SRC
+                 "tables:\n  t:\n    from: s\n    steps:\n      - join: {table: t, on: id}\n",
+                 "12:23:", "cannot read itself");
 }
 
 static void test_graph_and_run(void **state) {
@@ -252,11 +274,79 @@ static void test_rollup(void **state) {
     sl_vars_free(vars);
 }
 
+/* A join whose other table is a window table: the window's rows reach the
+ * join as they are emitted; its source is read (and the windows emitted by a
+ * commit) before the events' source, though the events' is declared first. */
+static void test_join_window(void **state) {
+    (void)state;
+    char in[300], ev[300];
+    snprintf(in, sizeof in, "%s/jin", dir);
+    snprintf(ev, sizeof ev, "%s/jev", dir);
+    mkdir(in, 0755);
+    mkdir(ev, 0755);
+    char pipeline[4096];
+    snprintf(
+        pipeline, sizeof pipeline,
+        "pipeline: j\n"
+        "sources:\n"
+        "  e: {type: dir, path: \"%s\", pattern: \"*.ndjson\", schema: {id: int, k: int}}\n"
+        "  s: {type: dir, path: \"%s\", pattern: \"*.ndjson\", schema: {id: int, v: double, t: "
+        "int}}\n"
+        "tables:\n"
+        "  probes:\n"
+        "    from: e\n"
+        "    steps:\n"
+        "      - join: {table: m1, on: id, columns: {n_seen: n}}\n"
+        "  silver:\n"
+        "    from: s\n"
+        "    steps:\n"
+        "      - watermark: {time: \"from_unixtime_ms(t)\", delay: 1m}\n"
+        "  m1:\n"
+        "    from: silver\n"
+        "    window: {size: 1m, keys: [id], aggregates: {n: \"count(*)\"}}\n",
+        ev, in);
+    const char *path = write_file("j.yaml", pipeline);
+    sl_error err = {0};
+    sl_pipeline *p = sl_pipeline_load(path, NULL, &err);
+    if (!p) fail_msg("%s", err.msg);
+    char f1[400], f2[400];
+    snprintf(f1, sizeof f1, "%s/a.ndjson", in);
+    snprintf(f2, sizeof f2, "%s/a.ndjson", ev);
+    FILE *f = fopen(f1, "w");
+    fputs("{\"id\":1,\"v\":1,\"t\":1000}\n{\"id\":1,\"v\":1,\"t\":2000}\n"
+          "{\"id\":2,\"v\":1,\"t\":3000}\n{\"id\":1,\"v\":1,\"t\":4000}\n",
+          f);
+    fclose(f);
+    f = fopen(f2, "w");
+    fputs("{\"id\":1,\"k\":1}\n{\"id\":2,\"k\":2}\n{\"id\":7,\"k\":3}\n", f);
+    fclose(f);
+    char data[400];
+    snprintf(data, sizeof data, "%s/jdata", dir);
+    sl_run_opts o = {.data_dir = data, .once = true};
+    if (sl_pipeline_run(p, &o, &err)) fail_msg("%s", err.msg);
+    snprintf(f1, sizeof f1, "%s/sluice.db", data);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f1, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT group_concat(id || '=' || coalesce(n_seen, 'NULL'), "
+                           "' ') FROM (SELECT * FROM probes ORDER BY k)",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "1=3 2=1 7=NULL");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    sl_pipeline_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_graph_and_run),
         cmocka_unit_test(test_rollup),
+        cmocka_unit_test(test_join_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

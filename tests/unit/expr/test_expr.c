@@ -858,6 +858,188 @@ static void test_math_functions(void **state) {
     CONST("greatest(3)", SL_T_INT, "3");
 }
 
+/* to_timestamp(s, format) and format_time(t, format): the format compiled once */
+static void test_time_formats(void **state) {
+    (void)state;
+    /* nginx / Apache */
+    CONST("to_timestamp('07/Dec/2026:06:25:24 +0100', '%d/%b/%Y:%H:%M:%S %z')", SL_T_TS,
+          "2026-12-07T05:25:24.000Z");
+    CONST("to_timestamp('07/Dec/2026:06:25:24 -0230', 'clf')", SL_T_TS, "2026-12-07T08:55:24.000Z");
+    /* RFC 2822, with and without the day name, offsets with a colon, Z and GMT */
+    CONST("to_timestamp('Mon, 07 Dec 2026 06:25:24 +0000', 'rfc2822')", SL_T_TS,
+          "2026-12-07T06:25:24.000Z");
+    CONST("to_timestamp('7 Dec 2026 06:25:24 GMT', 'rfc2822')", SL_T_TS,
+          "2026-12-07T06:25:24.000Z");
+    CONST("to_timestamp('2026-12-07 06:25:24.5+05:30', '%Y-%m-%d %H:%M:%S.%f%z')", SL_T_TS,
+          "2026-12-07T00:55:24.500Z");
+    CONST("to_timestamp('2026-12-07T06:25:24Z', '%FT%T%z')", SL_T_TS, "2026-12-07T06:25:24.000Z");
+    CONST("to_timestamp('2026-12-07T06:25:24.123456789+01:00', 'iso8601')", SL_T_TS,
+          "2026-12-07T05:25:24.123Z");
+    /* 12-hour clock, day of year, two-digit years, month names in full, %% */
+    CONST("to_timestamp('12/07/26 12:05:01 AM', '%m/%d/%y %I:%M:%S %p')", SL_T_TS,
+          "2026-12-07T00:05:01.000Z");
+    CONST("to_timestamp('12/07/69 1:05:01 pm', '%m/%d/%y %I:%M:%S %p')", SL_T_TS,
+          "1969-12-07T13:05:01.000Z");
+    CONST("to_timestamp('2024.366', '%Y.%j')", SL_T_TS, "2024-12-31T00:00:00.000Z");
+    CONST("to_timestamp('2025.366', '%Y.%j')", SL_T_TS, "NULL");
+    CONST("to_timestamp('Monday 7 December 2026 UTC', '%A %e %B %Y %Z')", SL_T_TS,
+          "2026-12-07T00:00:00.000Z");
+    CONST("to_timestamp('100% 2026', '100%% %Y')", SL_T_TS, "2026-01-01T00:00:00.000Z");
+    /* epochs */
+    CONST("to_timestamp('1765088724', 'epoch_s')", SL_T_TS, "2025-12-07T06:25:24.000Z");
+    CONST("to_timestamp('1765088724.25', 'epoch_s')", SL_T_TS, "2025-12-07T06:25:24.250Z");
+    CONST("to_timestamp('1765088724123', 'epoch_ms')", SL_T_TS, "2025-12-07T06:25:24.123Z");
+    CONST("to_timestamp('1765088724123456', 'epoch_us')", SL_T_TS, "2025-12-07T06:25:24.123Z");
+    CONST("to_timestamp('1765088724123456789', 'epoch_ns')", SL_T_TS, "2025-12-07T06:25:24.123Z");
+    CONST("to_timestamp('-1', 'epoch_s')", SL_T_TS, "1969-12-31T23:59:59.000Z");
+    CONST("to_timestamp('1765088724.5', '%s.%f')", SL_T_TS, "2025-12-07T06:25:24.500Z");
+    CONST("to_timestamp('12x', 'epoch_s')", SL_T_TS, "NULL");
+    /* no match, trailing text, impossible dates: NULL */
+    CONST("to_timestamp('31/Nov/2026:00:00:00 +0000', 'clf')", SL_T_TS, "NULL");
+    CONST("to_timestamp('29/Feb/2025:00:00:00 +0000', 'clf')", SL_T_TS, "NULL");
+    CONST("to_timestamp('29/Feb/2024:00:00:00 +0000', 'clf')", SL_T_TS, "2024-02-29T00:00:00.000Z");
+    CONST("to_timestamp('07/Dec/2026:06:25:24 +0000 x', 'clf')", SL_T_TS, "NULL");
+    CONST("to_timestamp('07/Dex/2026:06:25:24 +0000', 'clf')", SL_T_TS, "NULL");
+    CONST("to_timestamp('07/Dec/2026:24:00:00 +0000', 'clf')", SL_T_TS, "NULL");
+    CONST("to_timestamp(NULL, 'clf')", SL_T_TS, "NULL");
+    CONST("to_timestamp('x', NULL)", SL_T_TS, "NULL");
+    CHECK_T("to_timestamp(s2, '%H')", SL_T_TS, "NULL|NULL|NULL|NULL");
+    /* RFC 3164: no year; the latest year that is not after now + 1 day */
+    {
+        int64_t now = sl_now_us(), y;
+        unsigned m, d;
+        char src[160], want[64];
+        /* yesterday's date at noon: this year (or last, on Jan 1) */
+        int64_t yd = sl_floor_div(now, 86400 * SL_US_PER_SEC) - 1;
+        sl_civil_from_days(yd, &y, &m, &d);
+        static const char *mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        snprintf(src, sizeof src, "to_timestamp('%s %2u 12:00:00', 'rfc3164')", mn[m - 1], d);
+        snprintf(want, sizeof want, "%04lld-%02u-%02uT12:00:00.000Z", (long long)y, m, d);
+        char four[300];
+        snprintf(four, sizeof four, "%s|%s|%s|%s", want, want, want, want);
+        assert_string_equal(eval_rows(src, NULL, NULL), four);
+        /* three days ahead: last year's */
+        int64_t ad = sl_floor_div(now, 86400 * SL_US_PER_SEC) + 3;
+        sl_civil_from_days(ad, &y, &m, &d);
+        if (!(m == 2 && d == 29)) {
+            snprintf(src, sizeof src, "to_timestamp('%s %u 00:00:00', '%%b %%e %%T')", mn[m - 1],
+                     d);
+            snprintf(want, sizeof want, "%04lld-%02u-%02uT00:00:00.000Z", (long long)y - 1, m, d);
+            snprintf(four, sizeof four, "%s|%s|%s|%s", want, want, want, want);
+            assert_string_equal(eval_rows(src, NULL, NULL), four);
+        }
+    }
+    /* the format is a constant, checked when the expression is compiled */
+    check_error("to_timestamp(s2, name)", "the format of to_timestamp() must be a constant", 17);
+    check_error("to_timestamp(s2, '%Y-%Q')", "unknown directive at offset 3", 17);
+    check_error("to_timestamp(s2, '%Y%')", "a lone '%' at the end", 17);
+    /* what one-argument to_timestamp reads (docs/pipeline-spec.md says the same) */
+    CONST("to_timestamp('2026-02-31')", SL_T_TS, "2026-03-03T00:00:00.000Z");
+    CONST("to_timestamp('2026-12-07 06:25:60,5+05')", SL_T_TS, "2026-12-07T01:26:00.500Z");
+    CONST("to_timestamp('2026-12-07t06:25z')", SL_T_TS, "2026-12-07T06:25:00.000Z");
+    CONST("to_timestamp('2026-12-07T06:25:24 ')", SL_T_TS, "NULL");
+    CONST("to_timestamp('26-12-07')", SL_T_TS, "NULL");
+    /* format_time: UTC */
+    CHECK_T("format_time(ts, '%d/%b/%Y:%H:%M:%S %z')", SL_T_STRING,
+            "'01/Jan/2026:00:05:00 +0000'|'15/Mar/2026:13:45:30 +0000'|NULL|"
+            "'31/Dec/1969:23:59:59 +0000'");
+    CHECK("format_time(ts, 'rfc2822')",
+          "'Thu, 01 Jan 2026 00:05:00 +0000'|'Sun, 15 Mar 2026 13:45:30 +0000'|NULL|"
+          "'Wed, 31 Dec 1969 23:59:59 +0000'");
+    CHECK("format_time(ts, 'rfc3164')",
+          "'Jan  1 00:05:00'|'Mar 15 13:45:30'|NULL|'Dec 31 23:59:59'");
+    CHECK("format_time(ts, 'iso8601')",
+          "'2026-01-01T00:05:00.000000Z'|'2026-03-15T13:45:30.250000Z'|NULL|"
+          "'1969-12-31T23:59:59.000000Z'");
+    CHECK("format_time(ts, 'epoch_ms')", "'1767225900000'|'1773582330250'|NULL|'-1000'");
+    CHECK("format_time(ts, 'epoch_s')", "'1767225900'|'1773582330'|NULL|'-1'");
+    CHECK("format_time(ts, 'epoch_ns')",
+          "'1767225900000000000'|'1773582330250000000'|NULL|'-1000000000'");
+    CHECK("format_time(ts, '%A %B %e %j %y %I%p %s %Z %%')",
+          "'Thursday January  1 001 26 12AM 1767225900 UTC %'|"
+          "'Sunday March 15 074 26 01PM 1773582330 UTC %'|NULL|"
+          "'Wednesday December 31 365 69 11PM -1 UTC %'");
+    /* a round trip through every named format that keeps seconds */
+    CHECK("to_timestamp(format_time(ts, 'clf'), 'clf') = date_trunc('second', ts)",
+          "true|true|NULL|true");
+    CHECK("to_timestamp(format_time(ts, 'rfc2822'), 'rfc2822') = date_trunc('second', ts)",
+          "true|true|NULL|true");
+    CHECK("to_timestamp(format_time(ts, 'iso8601'), 'iso8601') = ts", "true|true|NULL|true");
+    CHECK("to_timestamp(format_time(ts, 'epoch_us'), 'epoch_us') = ts", "true|true|NULL|true");
+    CONST("format_time(from_unixtime(253402300800), 'clf')", SL_T_STRING, "NULL");
+    check_error("format_time(ts, s2)", "the format of format_time() must be a constant", 16);
+}
+
+/* json_extract: the path compiled once, a walk per row */
+static void test_json_extract(void **state) {
+    (void)state;
+    /* what the syslog format writes for [device@32473 entity_id="rtr-7" category="link"] */
+    const char *sd = "'{\"device@32473\":{\"entity_id\":\"rtr-7\",\"category\":\"link\"},"
+                     "\"meta\":{\"n\":\"3\"}}'";
+    char src[512];
+    snprintf(src, sizeof src, "json_extract(%s, '$.\"device@32473\".entity_id')", sd);
+    CONST(src, SL_T_STRING, "'rtr-7'");
+    snprintf(src, sizeof src, "json_extract(%s, '$[''device@32473''].category')", sd);
+    CONST(src, SL_T_STRING, "'link'");
+    snprintf(src, sizeof src, "json_extract(%s, '$[\"meta\"][\"n\"]')", sd);
+    CONST(src, SL_T_STRING, "'3'");
+    snprintf(src, sizeof src, "json_extract(%s, '$.device@32473.entity_id')", sd);
+    CONST(src, SL_T_STRING, "'rtr-7'"); /* a bare key runs to the next '.' or '[' */
+    snprintf(src, sizeof src, "json_extract(%s, '$.\"meta.n\"')", sd);
+    CONST(src, SL_T_STRING, "NULL"); /* quoted: one key with a dot */
+    snprintf(src, sizeof src, "json_extract(%s, '$.meta')", sd);
+    CONST(src, SL_T_STRING, "'{\"n\":\"3\"}'");
+    const char *j = "'{\"a\": {\"b\": [10, {\"c\": \"x\\\"y\\u00e9\"}, -2.5e1, true, null]},"
+                    " \"big\": 9223372036854775808, \"s\": \"7\", \"a b\": 1}'";
+    snprintf(src, sizeof src, "json_extract(%s, '$.a.b[0]')", j);
+    CONST(src, SL_T_STRING, "'10'");
+    snprintf(src, sizeof src, "json_extract(%s, '$.a.b[1].c')", j);
+    CONST(src, SL_T_STRING, "'x\"y\xc3\xa9'");
+    snprintf(src, sizeof src, "json_extract(%s, '$.a.b[4]')", j);
+    CONST(src, SL_T_STRING, "NULL");
+    snprintf(src, sizeof src, "json_extract(%s, '$.a.b[5]')", j);
+    CONST(src, SL_T_STRING, "NULL");
+    snprintf(src, sizeof src, "json_extract(%s, '$.a.b')", j);
+    CONST(src, SL_T_STRING, "'[10, {\"c\": \"x\\\"y\\u00e9\"}, -2.5e1, true, null]'");
+    snprintf(src, sizeof src, "json_extract(%s, '$.\"a b\"')", j);
+    CONST(src, SL_T_STRING, "'1'");
+    snprintf(src, sizeof src, "json_extract_int(%s, '$.a.b[0]')", j);
+    CONST(src, SL_T_INT, "10");
+    snprintf(src, sizeof src, "json_extract_int(%s, '$.a.b[2]')", j);
+    CONST(src, SL_T_INT, "NULL"); /* not an integer */
+    snprintf(src, sizeof src, "json_extract_int(%s, '$.big')", j);
+    CONST(src, SL_T_INT, "NULL"); /* beyond int64 */
+    snprintf(src, sizeof src, "json_extract_int(%s, '$.s')", j);
+    CONST(src, SL_T_INT, "NULL"); /* a string is not a number */
+    snprintf(src, sizeof src, "json_extract_double(%s, '$.a.b[2]')", j);
+    CONST(src, SL_T_DOUBLE, "-25");
+    snprintf(src, sizeof src, "json_extract_double(%s, '$.a.b[0]')", j);
+    CONST(src, SL_T_DOUBLE, "10");
+    snprintf(src, sizeof src, "json_extract_bool(%s, '$.a.b[3]')", j);
+    CONST(src, SL_T_BOOL, "true");
+    snprintf(src, sizeof src, "json_extract_bool(%s, '$.a.b[0]')", j);
+    CONST(src, SL_T_BOOL, "NULL");
+    CONST("json_extract_int('{\"n\":-9223372036854775808}', '$.n')", SL_T_INT,
+          "-9223372036854775808");
+    /* the root, malformed text, and a scalar where the path goes on */
+    CONST("json_extract('[1,2]', '$')", SL_T_STRING, "'[1,2]'");
+    CONST("json_extract('{\"a\":{\"b\":1}', '$.a.b')", SL_T_STRING, "'1'"); /* on the path */
+    CONST("json_extract('{\"a\":[1,2', '$.b')", SL_T_STRING, "NULL");
+    CONST("json_extract('{\"a\":5}', '$.a.b')", SL_T_STRING, "NULL");
+    CONST("json_extract('{\"a\":tru}', '$.a')", SL_T_STRING, "NULL");
+    CONST("json_extract('{\"a\":-1.5e3}', '$.a')", SL_T_STRING, "'-1.5e3'");
+    CONST("json_extract('{\"a\":false}', '$.a')", SL_T_STRING, "'false'");
+    CONST("json_extract('not json', '$.a')", SL_T_STRING, "NULL");
+    CONST("json_extract('{\"a\":\"\\ud800\"}', '$.a')", SL_T_STRING, "NULL");
+    CONST("json_extract(NULL, '$.a')", SL_T_STRING, "NULL");
+    CHECK_T("json_extract(s2, '$.a')", SL_T_STRING, "NULL|NULL|NULL|NULL");
+    check_error("json_extract(s2, name)", "the path of json_extract() must be a constant", 17);
+    check_error("json_extract(s2, 'a.b')", "bad JSON path at offset 0", 17);
+    check_error("json_extract(s2, '$.a[x]')", "bad JSON path at offset 3", 17);
+    check_error("json_extract(s2, '$.\"a')", "bad JSON path at offset 1: an unclosed", 17);
+}
+
 static void test_time_functions(void **state) {
     (void)state;
     CONST("from_unixtime_ms(1767225900123)", SL_T_TS, "2026-01-01T00:05:00.123Z");
@@ -1189,6 +1371,8 @@ int main(void) {
         cmocka_unit_test(test_string_functions),
         cmocka_unit_test(test_math_functions),
         cmocka_unit_test(test_time_functions),
+        cmocka_unit_test(test_time_formats),
+        cmocka_unit_test(test_json_extract),
         cmocka_unit_test(test_type_errors),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_constant_folding),

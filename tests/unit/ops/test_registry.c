@@ -10,7 +10,7 @@
 static void test_registry(void **state) {
     (void)state;
     const char *names[] = {"expect", "derive",  "filter", "watermark", "dedupe",
-                           "lookup", "anomaly", "health", "scd2"};
+                           "lookup", "anomaly", "health", "scd2",      "join"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const sl_op_def *d = sl_op_find(names[i]);
         assert_non_null(d);
@@ -28,6 +28,8 @@ static void test_registry(void **state) {
         /* snapshot and restore come together */
         assert_int_equal(all[n]->snapshot != NULL, all[n]->restore != NULL);
         assert_ptr_equal(sl_op_find(all[n]->name), all[n]);
+        /* a side input names its table's option and takes the rows */
+        assert_int_equal(all[n]->side_opt != NULL, all[n]->side != NULL);
     }
     assert_int_equal(n, (int)(sizeof names / sizeof *names));
 }

@@ -195,7 +195,14 @@ static void test_create_errors(void **state) {
                  "p.yaml:2:24: source 's': max_files_per_trigger must be in 0..1000000000, got -1");
     create_fails("file", "path: /in/a.log\npattern: '*'\n",
                  "p.yaml:2:1: source 's': unknown key 'pattern' (valid keys: path, "
-                 "max_files_per_trigger, cleanup, archive, line_timeout)");
+                 "max_files_per_trigger, cleanup, archive, line_timeout, multiline)");
+    create_fails("dir", "path: /in\nmultiline: {start: a, continue: b}\n",
+                 "p.yaml:2:20: source 's': multiline: give start or continue, not both");
+    create_fails("dir", "path: /in\nmultiline: {max_bytes: 100}\n",
+                 "p.yaml:2:12: source 's': multiline: give start or continue");
+    create_fails("file", "path: /in/a.log\nmultiline: {continue: '^(\\s'}\n",
+                 "p.yaml:2:23: source 's': multiline: bad regular expression at offset 4: missing "
+                 "closing parenthesis");
     create_fails("syslog", "max_queue_bytes: 65536\n",
                  "p.yaml:1:1: source 's': syslog needs listen_udp and/or listen_tcp");
     create_fails("syslog", "listen_udp: ':0'\nmax_queue_bytes: 100\n",
@@ -326,6 +333,140 @@ static void test_dir(void **state) {
     sl_store_close(store);
 }
 
+/* ---- multiline records ---- */
+
+typedef struct {
+    char rec[16][512]; /* each record as the format saw it */
+    int64_t pos[16];
+    int n;
+} recs;
+
+static size_t recs_cb(void *ud, const char *buf, size_t len, int32_t part, int64_t pos) {
+    (void)part;
+    recs *r = ud;
+    for (size_t off = 0; off < len;) {
+        const char *nl = memchr(buf + off, '\n', len - off);
+        assert_non_null(nl);
+        size_t end = (size_t)(nl - buf);
+        assert_true(r->n < 16);
+        snprintf(r->rec[r->n], sizeof r->rec[0], "%.*s", (int)(end - off), buf + off);
+        r->pos[r->n++] = pos + (int64_t)off;
+        off = end + 1;
+    }
+    return len;
+}
+
+#define X21 "xxxxxxxxxxxxxxxxxxxxx"
+
+static void test_multiline(void **state) {
+    (void)state;
+    char land[1024], yaml[1400];
+    snprintf(land, sizeof land, "%s/ml", dir);
+    assert_int_equal(mkdir(land, 0755), 0);
+    /* Java: a record starts with a date; the trace and "Caused by" continue it */
+    static const char java1[] = "2026-12-07 10:00:00 INFO started\n"
+                                "2026-12-07 10:00:01 ERROR request failed\n"
+                                "java.lang.IllegalStateException: boom\n"
+                                "\tat com.example.Handler.run(Handler.java:42)\n"
+                                "\tat java.base/java.lang.Thread.run(Thread.java:833)\n"
+                                "Caused by: java.io.IOException: disk full\n"
+                                "\t... 2 more\n"
+                                "2026-12-07 10:00:02 WARN slow\n";
+    put("ml/app.log", java1);
+    snprintf(yaml, sizeof yaml,
+             "path: %s\npattern: '*.log'\nmultiline: {start: '^\\d{4}-\\d\\d-\\d\\d ', "
+             "flush_after: 1h}\n",
+             land);
+    const sl_source_def *d = sl_source_find("dir");
+    sl_source_info info = {0};
+    void *self = create("dir", yaml, &info);
+    recs r = {0};
+    sl_store *store = open_store();
+    sl_source_env env = {
+        .name = "s", .batch_size = 100, .store = store, .ud = &r, .parse = recs_cb};
+    sl_error err = {0};
+    if (d->open(self, &env, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(d->scan(self, &err), 0);
+    assert_int_equal(d->read(self, false, &err), 1);
+    /* the last record waits: a continuation may still come */
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.rec[0], "2026-12-07 10:00:00 INFO started");
+    assert_string_equal(r.rec[1], "2026-12-07 10:00:01 ERROR request failed\r"
+                                  "java.lang.IllegalStateException: boom\r"
+                                  "\tat com.example.Handler.run(Handler.java:42)\r"
+                                  "\tat java.base/java.lang.Thread.run(Thread.java:833)\r"
+                                  "Caused by: java.io.IOException: disk full\r"
+                                  "\t... 2 more");
+    assert_int_equal(r.pos[0], 0);
+    assert_int_equal(r.pos[1], 33);
+    assert_int_equal(d->read(self, false, &err), 0);
+    assert_int_equal(d->read(self, true, &err), 0); /* --once waits for it too */
+    assert_false(d->done(self));
+    /* the position stops at the pending record's first byte */
+    sink k = {0};
+    d->each_position(self, pos_cb, &k);
+    int64_t pending = (int64_t)(strstr(java1, "2026-12-07 10:00:02") - java1);
+    char want[64];
+    snprintf(want, sizeof want, "app.log=%lld;", (long long)pending);
+    assert_string_equal(k.positions, want);
+    /* a restart from there: the pending record is read whole, then continued */
+    d->close(self);
+    assert_int_equal(sl_store_begin(store, &err), 0);
+    char row[64];
+    snprintf(row, sizeof row, "app.log");
+    assert_int_equal(sl_store_put_position(store, "s", row, pending), 0);
+    assert_int_equal(sl_store_commit(store, &err), 0);
+    put("ml/app.log", "  context line\n2026-12-07 10:00:03 INFO done\n");
+    r.n = 0;
+    if (d->open(self, &env, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(d->scan(self, &err), 0);
+    assert_int_equal(d->read(self, false, &err), 1);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.rec[0], "2026-12-07 10:00:02 WARN slow\r  context line");
+    assert_int_equal(r.pos[0], pending);
+    d->destroy(self);
+
+    /* Python, continue pattern; flush_after 0s: the last record of an idle file
+     * is complete at once; max_bytes cuts a long record */
+    put("ml/py.txt", "INFO serving\n"
+                     "ERROR request failed\n"
+                     "Traceback (most recent call last):\n"
+                     "  File \"app.py\", line 3, in <module>\n"
+                     "    main()\n"
+                     "ValueError: bad value\n"
+                     "INFO next\n"
+                     "INFO a\n"
+                     "  one\n"
+                     "  two\n"
+                     "  " X21 X21 X21 X21 X21 X21 X21 "\n"
+                     "  twelve\n");
+    snprintf(yaml, sizeof yaml,
+             "path: %s/py.txt\nmultiline: {continue: '^(\\s|Traceback|\\w+Error:)', "
+             "flush_after: 0s, max_bytes: 160}\n",
+             land);
+    d = sl_source_find("file");
+    self = create("file", yaml, &info);
+    recs r2 = {0};
+    env.ud = &r2;
+    if (d->open(self, &env, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(d->scan(self, &err), 0);
+    while (d->read(self, true, &err) == 1)
+        ;
+    assert_true(d->done(self));
+    assert_int_equal(r2.n, 5);
+    assert_string_equal(r2.rec[0], "INFO serving");
+    assert_string_equal(r2.rec[1], "ERROR request failed\rTraceback (most recent call last):\r"
+                                   "  File \"app.py\", line 3, in <module>\r    main()\r"
+                                   "ValueError: bad value");
+    assert_string_equal(r2.rec[2], "INFO next");
+    assert_string_equal(r2.rec[3], "INFO a\r  one\r  two"); /* 160 bytes at most */
+    assert_string_equal(r2.rec[4], "  " X21 X21 X21 X21 X21 X21 X21 "\r  twelve");
+    assert_int_equal(r2.pos[1], 13);
+    assert_int_equal(r2.pos[4] - r2.pos[3], 19);
+    d->destroy(self);
+    sl_store_close(store);
+}
+
 static bool sample_cb(void *ud, const char *buf, size_t len) {
     sink *k = ud;
     assert_true(k->len + len < sizeof k->text);
@@ -428,6 +569,7 @@ int main(void) {
         cmocka_unit_test(test_kafka_create),
         cmocka_unit_test_setup_teardown(test_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_and_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiline, setup, teardown),
         cmocka_unit_test(test_syslog),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
