@@ -636,6 +636,7 @@ static int build_graph(sl_pipeline *p, sl_error *err) {
         const sl_node *jn = sl_node_get(t->node, "join");
         if (jn || !from) { /* a window-window join reads its two tables (wjoin.h) */
             if (build_join_inputs(p, i, jn, from, err)) return SL_EINVAL;
+            if (resolve_sides(p, i, err)) return SL_EINVAL; /* its steps may join too */
             continue;
         }
         int n = sl_node_list_len(from);

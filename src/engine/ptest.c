@@ -31,7 +31,8 @@
  * `--once` (every window final), in a directory in memory (/dev/shm when
  * there is one), removed afterwards.
  *
- * Comparing: a number equals a number within 1e-9 relative; true/false
+ * Comparing: a number equals a number within 1e-9 relative (`~x`: within 1%
+ * of x, for quantiles, which sketches give within 1%); true/false
  * equal 1/0; null equals SQL NULL; text is compared exactly, and two texts
  * that both read as ISO 8601 times are compared as instants.
  */
@@ -283,9 +284,11 @@ static bool value_equal(sqlite3_stmt *st, int c, const sl_node *want) {
         if (!want->quoted && !strcmp(w, "true")) return a == 1;
         if (!want->quoted && !strcmp(w, "false")) return a == 0;
         char *end;
+        double tol = 1e-9; /* "~x": within 1%, for quantiles (sketches) */
+        if (*w == '~') w++, tol = 0.01;
         b = strtod(w, &end);
         if (!*w || *end) return false;
-        return a == b || fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+        return a == b || fabs(a - b) <= tol * fmax(tol == 0.01 ? 0.0 : 1.0, fmax(fabs(a), fabs(b)));
     }
     const char *a = (const char *)sqlite3_column_text(st, c);
     if (!strcmp(a, w)) return true;
