@@ -45,7 +45,8 @@ ok "all checks pass on a good setup"
 # a missing folder, a taken port, a missing topic: each fails, named
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" &
 holder=$!
-sleep 0.5
+# wait until it listens (python starts slowly on a loaded machine)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 set +e
 out=$("$SLUICE" check "$TMP/p.yaml" --data "$TMP/data" --set input="$TMP/nope" --set topic=absent)
 rc=$?
