@@ -74,7 +74,8 @@ static void usage(FILE *out) {
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice refresh PIPELINE [--data DIR] [--set NAME=VALUE]... [--status SECONDS]\n"
         "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
-        "  sluice gen cameras|telco|retail|dataops|access [options]   (sluice gen FLAVOR --help)\n"
+        "  sluice gen cameras|telco|retail|dataops|access|cloud [options]   (sluice gen FLAVOR "
+        "--help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
         "  sluice parse json|syslog|rfc3164|logfmt|regex|csv|nginx [FILE] [--schema NAME:TYPE,...] "
         "[--infer] ...\n"
@@ -1005,7 +1006,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gen")) {
         if (argc < 3 || !strcmp(argv[2], "--help")) {
             printf("usage: sluice gen FLAVOR [options]\nflavors: cameras, umb, telco, retail, "
-                   "dataops, access\nRun "
+                   "dataops, access, cloud\nRun "
                    "`sluice gen FLAVOR --help` for options.\n");
             return argc < 3 ? 2 : 0;
         }
@@ -1015,9 +1016,10 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[2], "retail")) return sl_gen_retail_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "dataops")) return sl_gen_dataops_main(argc - 2, argv + 2);
         if (!strcmp(argv[2], "access")) return sl_gen_access_main(argc - 2, argv + 2);
+        if (!strcmp(argv[2], "cloud")) return sl_gen_cloud_main(argc - 2, argv + 2);
         fprintf(stderr,
                 "sluice gen: unknown flavor '%s' (available: cameras, umb, telco, retail, dataops, "
-                "access)\n",
+                "access, cloud)\n",
                 argv[2]);
         return 2;
     }

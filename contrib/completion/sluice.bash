@@ -43,7 +43,7 @@ _sluice() {
             opts="--set --help" ;;
         gen)
             if [[ $cword -eq 2 ]]; then
-                COMPREPLY=($(compgen -W "cameras telco retail umb dataops --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "cameras telco retail umb dataops cloud --help" -- "$cur"))
                 return
             fi
             opts="--out --events --seed --help" ;;

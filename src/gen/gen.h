@@ -36,6 +36,12 @@ int sl_gen_retail_main(int argc, char **argv);
 int sl_gen_dataops_main(int argc, char **argv);
 
 /*
+ * `sluice gen cloud ...`: a cloud provider's master CSVs and usage events in
+ * schema versions 1 and 2 (seed 004, cloud flavor). Same exit statuses.
+ */
+int sl_gen_cloud_main(int argc, char **argv);
+
+/*
  * `sluice gen access ...`: combined-format web access logs with a request
  * time (pipelines/access-logs.yaml). Same exit statuses as above.
  */
