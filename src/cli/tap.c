@@ -30,6 +30,7 @@
 #include "cli/cli.h"
 #include "core/batch.h"
 #include "core/mem.h"
+#include "core/tabfmt.h"
 #include "store/store.h"
 
 #define TAP_PAGE 1000
@@ -49,25 +50,6 @@ typedef struct rowfmt {
     int *held_kinds;
     int nheld, capheld;
 } rowfmt;
-
-static void json_str(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else if (*p == '\r')
-            fputs("\\r", out);
-        else if (*p == '\t')
-            fputs("\\t", out);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
 
 /* Characters (UTF-8 code points) in s. */
 static int u8len(const char *s) {
@@ -177,12 +159,12 @@ static void fmt_row(rowfmt *f, const char *const *cells, const int *kinds) {
         fputc('{', f->out);
         for (int c = 0; c < f->ncols; c++) {
             if (c) fputc(',', f->out);
-            json_str(f->out, f->names[c]);
+            sl_fput_json_string(f->out, f->names[c]);
             fputc(':', f->out);
             if (!cells[c] || kinds[c] == SL_JV_NULL)
                 fputs("null", f->out);
             else if (kinds[c] == SL_JV_STR)
-                json_str(f->out, cells[c]);
+                sl_fput_json_string(f->out, cells[c]);
             else
                 fputs(cells[c], f->out);
         }

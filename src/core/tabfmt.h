@@ -1,6 +1,7 @@
 /*
- * tabfmt.h - query results as an aligned text table (`sluice query`'s
- * default format), the same for every store.
+ * tabfmt.h - query results as text, the same for every store and command
+ * (`sluice query`, `sluice tap`): an aligned table (the default format), and
+ * the CSV field and JSON string writers of the csv and json formats.
  *
  * Widths are counted in characters (UTF-8 code points), not bytes, so a
  * column of accented names stays aligned. A cell longer than the column
@@ -24,5 +25,11 @@ void sl_tab_add(sl_tab *t, const char *const *cells);
 /* Header, rule, rows and "(N rows)" (with the cut-cell note when any). */
 void sl_tab_print(const sl_tab *t, FILE *out);
 void sl_tab_free(sl_tab *t);
+
+/* s as one RFC 4180 field (quoted when it holds a comma, quote or line
+ * break); NULL writes nothing (an empty field). */
+void sl_fput_csv_field(FILE *out, const char *s);
+/* s as a JSON string, quotes included (control characters escaped). */
+void sl_fput_json_string(FILE *out, const char *s);
 
 #endif

@@ -17,39 +17,6 @@
 #include "engine/internal.h"
 #include "sinks/lake_vtab.h"
 
-static void print_csv_field(FILE *out, const char *s) {
-    if (!s) return;
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"') fputc('"', out);
-        fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
-static void print_json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else if (*p == '\r')
-            fputs("\\r", out);
-        else if (*p == '\t')
-            fputs("\\t", out);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 /* Registers the lake virtual table on db and creates a temp view per lake
  * table, bounded by the committed position. Used by `sluice query` and by the
  * HTTP server for each of its read-only connections. */
@@ -257,7 +224,7 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
         if (format == SL_FMT_CSV) {
             for (int c = 0; c < nc; c++) {
                 if (c) fputc(',', out);
-                print_csv_field(out, sqlite3_column_name(st, c));
+                sl_fput_csv_field(out, sqlite3_column_name(st, c));
             }
             fputc('\n', out);
         } else if (format == SL_FMT_TABLE) {
@@ -270,14 +237,14 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
             if (format == SL_FMT_CSV) {
                 for (int c = 0; c < nc; c++) {
                     if (c) fputc(',', out);
-                    print_csv_field(out, (const char *)sqlite3_column_text(st, c));
+                    sl_fput_csv_field(out, (const char *)sqlite3_column_text(st, c));
                 }
                 fputc('\n', out);
             } else if (format == SL_FMT_JSON) {
                 fputc('{', out);
                 for (int c = 0; c < nc; c++) {
                     if (c) fputc(',', out);
-                    print_json_string(out, sqlite3_column_name(st, c));
+                    sl_fput_json_string(out, sqlite3_column_name(st, c));
                     fputc(':', out);
                     switch (sqlite3_column_type(st, c)) {
                     case SQLITE_NULL:
@@ -290,7 +257,7 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
                         fprintf(out, "%.17g", sqlite3_column_double(st, c));
                         break;
                     default:
-                        print_json_string(out, (const char *)sqlite3_column_text(st, c));
+                        sl_fput_json_string(out, (const char *)sqlite3_column_text(st, c));
                     }
                 }
                 fputs("}\n", out);

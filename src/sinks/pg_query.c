@@ -20,50 +20,18 @@
 enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_OID = 26 };
 enum { OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700 };
 
-static void csv_field(FILE *out, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else if (*p == '\r')
-            fputs("\\r", out);
-        else if (*p == '\t')
-            fputs("\\t", out);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static void print_result(PGresult *r, int format, FILE *out) {
     int nc = PQnfields(r), nr = PQntuples(r);
     if (format == SL_FMT_CSV) {
         for (int c = 0; c < nc; c++) {
             if (c) fputc(',', out);
-            csv_field(out, PQfname(r, c));
+            sl_fput_csv_field(out, PQfname(r, c));
         }
         fputc('\n', out);
         for (int i = 0; i < nr; i++) {
             for (int c = 0; c < nc; c++) {
                 if (c) fputc(',', out);
-                if (!PQgetisnull(r, i, c)) csv_field(out, PQgetvalue(r, i, c));
+                if (!PQgetisnull(r, i, c)) sl_fput_csv_field(out, PQgetvalue(r, i, c));
             }
             fputc('\n', out);
         }
@@ -74,7 +42,7 @@ static void print_result(PGresult *r, int format, FILE *out) {
             fputc('{', out);
             for (int c = 0; c < nc; c++) {
                 if (c) fputc(',', out);
-                json_string(out, PQfname(r, c));
+                sl_fput_json_string(out, PQfname(r, c));
                 fputc(':', out);
                 Oid t = PQftype(r, c);
                 const char *v = PQgetvalue(r, i, c);
@@ -87,7 +55,7 @@ static void print_result(PGresult *r, int format, FILE *out) {
                          strspn(v, "0123456789.-+eE") == strlen(v))
                     fputs(v, out); /* NaN and Infinity are not JSON numbers: strings */
                 else
-                    json_string(out, v);
+                    sl_fput_json_string(out, v);
             }
             fputs("}\n", out);
         }

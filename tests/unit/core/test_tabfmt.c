@@ -72,11 +72,29 @@ static void test_exact_width_not_cut(void **state) {
     sl_tab_free(t);
 }
 
+static void test_csv_json_writers(void **state) {
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    sl_fput_csv_field(f, "plain");
+    fputc('|', f);
+    sl_fput_csv_field(f, "a,\"b\"\nc");
+    fputc('|', f);
+    sl_fput_csv_field(f, NULL);
+    fputc('|', f);
+    sl_fput_json_string(f, "q\"\\\n\t\x01é");
+    fclose(f);
+    assert_string_equal(buf, "plain|\"a,\"\"b\"\"\nc\"||\"q\\\"\\\\\\n\\t\\u0001é\"");
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aligned),
         cmocka_unit_test(test_cut_marked),
         cmocka_unit_test(test_exact_width_not_cut),
+        cmocka_unit_test(test_csv_json_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
