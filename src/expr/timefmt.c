@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
+#include "core/tz.h"
 #include "expr/expr_internal.h"
 
 enum tf_op {
@@ -54,6 +55,7 @@ enum tf_op {
 typedef struct tf_prog {
     int n;
     bool has_year; /* %Y %y or %s: no inference */
+    bool has_zone; /* %z %Z or %s: the input says its offset (a time zone argument is not used) */
     uint8_t op[TF_MAX_OPS];
     char lit[TF_MAX_OPS];
 } tf_prog;
@@ -66,6 +68,7 @@ typedef struct tf_aux {
     tf_prog prog[2];
     int64_t scale;  /* TF_EPOCH: units per second (1, 1e3, 1e6, 1e9) */
     size_t max_out; /* format_time: longest output of one row */
+    sl_tz *tz;      /* the third argument: local times are in this zone (NULL: UTC) */
 } tf_aux;
 
 static const char *const mon_full[12] = {"January",   "February", "March",    "April",
@@ -422,6 +425,14 @@ static bool parse_epoch(const char *s, size_t n, int64_t scale, int64_t *out) {
     return true;
 }
 
+/* An ISO 8601 time that ends with Z or an offset (after the date's own '-'s). */
+static bool iso_has_offset(const char *s, size_t n) {
+    if (n && (s[n - 1] == 'Z' || s[n - 1] == 'z')) return true;
+    for (size_t i = 10; i < n; i++)
+        if (s[i] == '+' || s[i] == '-') return true;
+    return false;
+}
+
 static void ev_to_ts_fmt(node *n, sl_batch *b, uint32_t rows) {
     (void)b;
     const tf_aux *a = n->aux;
@@ -432,13 +443,18 @@ static void ev_to_ts_fmt(node *n, sl_batch *b, uint32_t rows) {
         bool ok = false;
         if (!x->null[i]) {
             sl_str s = x->v.s[i];
-            if (a->kind == TF_EPOCH)
+            bool local = false; /* a wall-clock time without an offset: in a->tz */
+            if (a->kind == TF_EPOCH) {
                 ok = parse_epoch(s.ptr, s.len, a->scale, &us);
-            else if (a->kind == TF_ISO)
+            } else if (a->kind == TF_ISO) {
                 ok = sl_time_parse_iso(s.ptr, s.len, &us) == 0;
-            else
+                local = ok && !iso_has_offset(s.ptr, s.len);
+            } else {
                 for (int p = 0; p < a->nprog && !ok; p++)
-                    ok = tf_parse(&a->prog[p], s.ptr, s.len, now, &us);
+                    if ((ok = tf_parse(&a->prog[p], s.ptr, s.len, now, &us)))
+                        local = !a->prog[p].has_zone;
+            }
+            if (ok && local && a->tz) us = sl_tz_local_to_utc(a->tz, us);
         }
         n->res.null[i] = !ok;
         n->res.v.i[i] = ok ? us : 0;
@@ -459,7 +475,9 @@ static char *put_str(char *o, const char *s) {
     return o + l;
 }
 
-static size_t tf_write(const tf_prog *p, int64_t us, char *out) {
+/* us: the local time to write; off_us: its offset from UTC (for %z). zone:
+ * the zone's name for %Z. */
+static size_t tf_write(const tf_prog *p, int64_t us, int64_t off_us, const char *zone, char *out) {
     int64_t secs = sl_floor_div(us, SL_US_PER_SEC), frac = us - secs * SL_US_PER_SEC;
     int64_t days = sl_floor_div(secs, 86400), tod = secs - days * 86400, y;
     unsigned m, d;
@@ -530,11 +548,15 @@ static size_t tf_write(const tf_prog *p, int64_t us, char *out) {
             for (int64_t f = 100000; f; f /= 10)
                 *o++ = (char)('0' + frac / f % 10);
             break;
-        case OP_ZONE:
-            o = put_str(o, "+0000");
+        case OP_ZONE: {
+            int64_t m = (off_us < 0 ? -off_us : off_us) / (60 * SL_US_PER_SEC);
+            *o++ = off_us < 0 ? '-' : '+';
+            o = put2(o, m / 60 % 100, '0');
+            o = put2(o, m % 60, '0');
             break;
+        }
         case OP_ZONE_NAME:
-            o = put_str(o, "UTC");
+            o = put_str(o, zone);
             break;
         case OP_EPOCH:
             o += sl_fmt_i64(o, secs);
@@ -547,7 +569,9 @@ static size_t tf_write(const tf_prog *p, int64_t us, char *out) {
 static size_t tf_max_out(const tf_prog *p) {
     size_t n = 0;
     for (int k = 0; k < p->n; k++)
-        n += p->op[k] == OP_EPOCH ? 21 : 9; /* "September", "Wednesday" are the longest */
+        n += p->op[k] == OP_EPOCH       ? 21
+             : p->op[k] == OP_ZONE_NAME ? 64 /* a zone's name, e.g. America/Argentina/... */
+                                        : 9; /* "September", "Wednesday" are the longest */
     return n;
 }
 
@@ -574,7 +598,13 @@ static void ev_format_time(node *n, sl_batch *b, uint32_t rows) {
             }
             len = (size_t)sl_fmt_i64(o, v);
         } else {
-            len = tf_write(&a->prog[0], us, o);
+            int64_t off = a->tz ? sl_tz_offset_us(a->tz, us) : 0;
+            if (!ts_formattable(us + off)) {
+                n->res.null[i] = 1;
+                n->res.v.s[i] = (sl_str){"", 0};
+                continue;
+            }
+            len = tf_write(&a->prog[0], us + off, off, a->tz ? sl_tz_name(a->tz) : "UTC", o);
         }
         n->res.null[i] = 0;
         n->res.v.s[i] = (sl_str){o, (uint32_t)len};
@@ -630,29 +660,58 @@ static tf_aux *tf_aux_new(comp *c, node *f, const char *fn, bool writing) {
             return NULL;
         }
         a->nprog = j + 1;
+        for (int k = 0; k < a->prog[j].n; k++)
+            a->prog[j].has_zone |= a->prog[j].op[k] == OP_ZONE ||
+                                   a->prog[j].op[k] == OP_ZONE_NAME || a->prog[j].op[k] == OP_EPOCH;
         if (writing) break; /* a named format writes its first form */
     }
     a->max_out = tf_max_out(&a->prog[0]);
     return a;
 }
 
+static void tf_aux_free(void *p) { sl_tz_free(((tf_aux *)p)->tz); }
+
+/* The optional third argument: a constant time zone name, loaded once. */
+static int tf_zone(comp *c, node **a, int nk, const char *fn, tf_aux *x) {
+    if (nk < 3 || is_null_lit(a[2])) return 0;
+    if (!is_lit(a[2]))
+        return comp_error(c, a[2]->off, SL_EINVAL,
+                          "the time zone of %s() must be a constant string, e.g. 'Europe/Berlin'",
+                          fn);
+    char name[128];
+    sl_str s = a[2]->lit.s;
+    snprintf(name, sizeof name, "%.*s", (int)(s.len < 127 ? s.len : 127), s.ptr);
+    sl_error e = {0};
+    if (!(x->tz = sl_tz_load(name, &e)))
+        return comp_error(c, a[2]->off, SL_EINVAL, "%s(): %s", fn, e.msg);
+    return 0;
+}
+
 node *build_to_timestamp(comp *c, node **a, int nk, int off) {
     if (nk == 1) return NULL; /* to_timestamp(s): the table's ISO 8601 kernel */
     if (is_null_lit(a[1])) return node_lit_null(c, SL_T_TS, off);
     tf_aux *x = tf_aux_new(c, a[1], "to_timestamp", false);
-    if (!x) return NULL;
+    if (!x || tf_zone(c, a, nk, "to_timestamp", x)) return NULL;
     node *n = node_op(c, ev_to_ts_fmt, SL_T_TS, off, nk, a);
-    if (!n) return NULL;
+    if (!n) {
+        sl_tz_free(x->tz);
+        return NULL;
+    }
     n->aux = x;
+    n->aux_free = tf_aux_free;
     return node_finish(c, n, true);
 }
 
 node *build_format_time(comp *c, node **a, int nk, int off) {
     if (is_null_lit(a[1])) return node_lit_null(c, SL_T_STRING, off);
     tf_aux *x = tf_aux_new(c, a[1], "format_time", true);
-    if (!x) return NULL;
+    if (!x || tf_zone(c, a, nk, "format_time", x)) return NULL;
     node *n = node_op(c, ev_format_time, SL_T_STRING, off, nk, a);
-    if (!n) return NULL;
+    if (!n) {
+        sl_tz_free(x->tz);
+        return NULL;
+    }
     n->aux = x;
+    n->aux_free = tf_aux_free;
     return node_finish(c, n, true);
 }

@@ -969,6 +969,40 @@ static void test_time_formats(void **state) {
     CHECK("to_timestamp(format_time(ts, 'epoch_us'), 'epoch_us') = ts", "true|true|NULL|true");
     CONST("format_time(from_unixtime(253402300800), 'clf')", SL_T_STRING, "NULL");
     check_error("format_time(ts, s2)", "the format of format_time() must be a constant", 16);
+    /* time zones by name (tzdata): a wall-clock time without an offset is in the zone */
+    CONST("to_timestamp('2024-07-01 12:00', '%Y-%m-%d %H:%M', 'America/New_York')", SL_T_TS,
+          "2024-07-01T16:00:00.000Z");
+    CONST("to_timestamp('2024-01-15 12:00', '%Y-%m-%d %H:%M', 'America/New_York')", SL_T_TS,
+          "2024-01-15T17:00:00.000Z");
+    /* Berlin skips 02:00-03:00 on 2024-03-31: a time in the gap is the instant of the change */
+    CONST("to_timestamp('2024-03-31 02:30', '%Y-%m-%d %H:%M', 'Europe/Berlin')", SL_T_TS,
+          "2024-03-31T01:00:00.000Z");
+    /* 02:30 twice on 2024-10-27: the first one (still summer time) */
+    CONST("to_timestamp('2024-10-27 02:30', '%Y-%m-%d %H:%M', 'Europe/Berlin')", SL_T_TS,
+          "2024-10-27T00:30:00.000Z");
+    /* an offset in the input wins over the zone; epochs are instants */
+    CONST("to_timestamp('2024-07-01 12:00 +0000', '%Y-%m-%d %H:%M %z', 'America/New_York')",
+          SL_T_TS, "2024-07-01T12:00:00.000Z");
+    CONST("to_timestamp('1719835200', 'epoch_s', 'Asia/Kolkata')", SL_T_TS,
+          "2024-07-01T12:00:00.000Z");
+    CONST("to_timestamp('2024-07-01T12:00:00', 'iso8601', 'Asia/Kolkata')", SL_T_TS,
+          "2024-07-01T06:30:00.000Z");
+    CONST("to_timestamp('2024-07-01T12:00:00Z', 'iso8601', 'Asia/Kolkata')", SL_T_TS,
+          "2024-07-01T12:00:00.000Z");
+    CONST("format_time(to_timestamp('2024-01-15T12:00:00Z'), '%Y-%m-%d %H:%M %z %Z', "
+          "'Asia/Kolkata')",
+          SL_T_STRING, "'2024-01-15 17:30 +0530 Asia/Kolkata'");
+    CONST("format_time(to_timestamp('2024-07-01T12:00:00Z'), '%Y-%m-%d %H:%M %z', "
+          "'America/New_York')",
+          SL_T_STRING, "'2024-07-01 08:00 -0400'");
+    CONST("format_time(to_timestamp('2024-07-01T12:00:00Z'), 'rfc2822', 'UTC')", SL_T_STRING,
+          "'Mon, 01 Jul 2024 12:00:00 +0000'");
+    CHECK("to_timestamp(format_time(ts, '%Y-%m-%d %H:%M:%S.%f', 'Australia/Sydney'), "
+          "'%Y-%m-%d %H:%M:%S.%f', 'Australia/Sydney') = ts",
+          "true|true|NULL|true");
+    check_error("format_time(ts, 'clf', 'Mars/Olympus')", "unknown time zone 'Mars/Olympus'", 23);
+    check_error("format_time(ts, 'clf', s2)", "the time zone of format_time() must be a constant",
+                23);
 }
 
 /* json_extract: the path compiled once, a walk per row */
