@@ -138,6 +138,8 @@ struct sl_alert_rule {
     char sev_const[16];
     int time_col;
     int64_t time_offset_us;
+    int64_t (*time_end)(void *ud, int64_t start); /* sl_alert_target's */
+    void *time_end_ud;
     int final_col; /* is_final's index when only final rows count, else -1 */
     int keycol[MAX_KEYCOLS], nkey;
     seg segs[MAX_SEGS];
@@ -340,6 +342,7 @@ static int compile_rule(sl_alerts *a, sl_alert_rule *r, const sl_node *rn, sl_al
         r->schema = *t.schema;
         def_time = t.time_col;
         r->time_offset_us = t.time_offset_us;
+        r->time_end = t.time_end, r->time_end_ud = t.time_end_ud;
         if (t.final_only) r->final_col = sl_schema_find(&r->schema, "is_final");
     }
     if (!(r->when = compile_node(c.when, &r->schema, r->name, "when", err))) return SL_EINVAL;
@@ -348,6 +351,7 @@ static int compile_rule(sl_alerts *a, sl_alert_rule *r, const sl_node *rn, sl_al
                              sl_type_name(sl_expr_type(r->when)));
     if (c.time) {
         r->time_offset_us = 0;
+        r->time_end = NULL;
         if (!(r->time_expr = compile_node(c.time, &r->schema, r->name, "time", err)))
             return SL_EINVAL;
         if (sl_expr_type(r->time_expr) != SL_T_TS)
@@ -1038,7 +1042,8 @@ static int rule_rows(sl_alert_rule *r, sl_batch *b, sl_error *err) {
             if (f->null[row] || !f->v.b[row]) continue;
         }
         if (tc->null[row]) continue; /* no clock: the row says nothing */
-        int64_t t = tc->v.i[row] + r->time_offset_us;
+        int64_t t = r->time_end ? r->time_end(r->time_end_ud, tc->v.i[row])
+                                : tc->v.i[row] + r->time_offset_us;
         int rc = flush_digests(r, t, err);
         if (rc) return rc;
         size_t kn = 0;

@@ -48,7 +48,11 @@ typedef struct sl_alert_target {
     const sl_schema *schema; /* the rows' columns */
     const char *time_col;    /* the default clock column (NULL: the rule must give `time:`) */
     int64_t time_offset_us;  /* added to it (a window's end is window_start + size) */
-    bool final_only;         /* window rows: only is_final ones are seen */
+    /* or, when set, the clock is time_end(time_end_ud, value): a calendar
+     * window's end (a day of 23 or 25 hours, a month) is not start + a size */
+    int64_t (*time_end)(void *ud, int64_t start);
+    void *time_end_ud;
+    bool final_only; /* window rows: only is_final ones are seen */
 } sl_alert_target;
 /* 0 and *out filled, or SL_ENOTFOUND when the pipeline has no such table. */
 typedef int (*sl_alert_lookup)(void *ud, const char *table, sl_alert_target *out);

@@ -871,6 +871,8 @@ static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
 
 /* What an alert rule watching table `name` sees: its columns and its clock
  * (a window's end; else the first timestamp column). */
+static int64_t window_end_clock(void *ud, int64_t start) { return sl_window_end(ud, start); }
+
 static int alert_lookup(void *ud, const char *name, sl_alert_target *out) {
     sl_pipeline *p = ud;
     for (int i = 0; i < p->nt; i++) {
@@ -883,7 +885,12 @@ static int alert_lookup(void *ud, const char *name, sl_alert_target *out) {
             const sl_node *sz = w ? sl_node_get(w, "size") : NULL;
             if (!sz) sz = sl_node_get(sl_node_get(t->node, "rollup"), "size");
             sl_error e = {0};
-            if (sz) sl_node_duration(sz, "size", &out->time_offset_us, &e);
+            if (t->win) { /* the window says where a window ends (calendar windows too) */
+                out->time_end = window_end_clock;
+                out->time_end_ud = t->win;
+            } else if (sz) {
+                sl_node_duration(sz, "size", &out->time_offset_us, &e);
+            }
             out->time_col = "window_start";
             out->final_only = true;
         }

@@ -691,6 +691,8 @@ static int64_t win_end(sl_window *w, int64_t ws) {
     return w->cal_hi;
 }
 
+int64_t sl_window_end(sl_window *w, int64_t start) { return win_end(w, start); }
+
 /* ---- the index by window start, the dirty and changed lists ---------------- */
 
 /* Doubles a vector's capacity (at least 16 elements); out of memory aborts, as the core's maps do.

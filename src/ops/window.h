@@ -98,6 +98,9 @@ int sl_window_process(sl_window *w, const sl_batch *b, sl_op_ctx *ctx);
  * emitted; call until it returns 0. */
 uint32_t sl_window_emit(sl_window *w, sl_batch *out, int64_t watermark, bool all_final);
 size_t sl_window_groups(const sl_window *w);
+/* The end of the window that starts at start: start + size, or for a
+ * calendar window the next local boundary (alert rules' clock). */
+int64_t sl_window_end(sl_window *w, int64_t start);
 /* A coarser window (size a multiple of src's) computed from src's final
  * groups by merging their states: an hourly p99 is the p99 of the hour's
  * merged sketch, never an average of 5-minute p99s. Same keys, aggregates and

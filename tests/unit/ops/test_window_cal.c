@@ -162,6 +162,17 @@ static void test_week_starts_monday_and_month(void **state) {
     emit(mo, INT64_MIN, true, buf, sizeof buf);
     assert_string_equal(buf, "2024-01-01T00:00:00Z:3:1 2024-02-01T00:00:00Z:1:1 "
                              "2024-03-01T00:00:00Z:1:1 ");
+    /* sl_window_end (alert rules' clock): the next boundary, not start + a size */
+    assert_int_equal(sl_window_end(mo, iso("2024-02-01T00:00:00Z")), iso("2024-03-01T00:00:00Z"));
+    assert_int_equal(sl_window_end(mo, iso("2024-12-01T00:00:00Z")), iso("2025-01-01T00:00:00Z"));
+    assert_int_equal(sl_window_end(wk, iso("2024-02-26T00:00:00Z")), iso("2024-03-04T00:00:00Z"));
+    sl_spec *s3;
+    sl_window *bd =
+        make_ok("{time: ts, size: 1d, timezone: Europe/Berlin, keys: [k], " AGG "}", &in, &s3);
+    /* Berlin's spring day: from 2024-03-30T23:00Z, 23 hours */
+    assert_int_equal(sl_window_end(bd, iso("2024-03-30T23:00:00Z")), iso("2024-03-31T22:00:00Z"));
+    sl_window_free(bd);
+    sl_spec_free(s3);
     sl_window_free(wk);
     sl_window_free(mo);
     sl_spec_free(s1);
