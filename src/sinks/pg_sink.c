@@ -81,6 +81,10 @@ typedef struct {
     bool done;      /* seq is committed in PostgreSQL */
     bool attempted; /* COMMIT was sent for seq: its answer may have been lost */
     int64_t rows;
+    /* retention (the table's retention:): in the interval's transaction, at
+     * most once every 10 s, up to 10,000 rows older than it by time_col */
+    int64_t retention_us, last_expire_us, expired, expiring; /* expiring: not committed yet */
+    const char *time_col;
 } pg_sink;
 
 bool sl_pg_is_url(const char *s) {
@@ -554,6 +558,38 @@ static int pg_create_in(pg_sink *s, const sl_node *arg, const sl_sink_env *env, 
     s->schema = *env->schema;
     s->upsert = env->upsert;
     s->audit = !env->upsert;
+    s->retention_us = env->retention_us;
+    if (s->retention_us > 0) { /* the engine checked at load that the column is there */
+        if (env->retention_ingest && s->audit)
+            s->time_col = "_ingest_ts";
+        else if (sl_schema_find(env->schema, "window_start") >= 0)
+            s->time_col = "window_start";
+        else if (sl_schema_find(env->schema, "event_ts") >= 0)
+            s->time_col = "event_ts";
+    }
+    return 0;
+}
+
+/* Retention, inside the interval's transaction (so it commits with the
+ * rows, or not at all): a bounded delete of rows older than the retention,
+ * at most once every 10 s. An index on the time column (window tables have
+ * one with their keys) keeps it cheap on a large table. */
+static int expire(pg_sink *s, sl_error *err) {
+    if (!s->time_col) return 0;
+    int64_t mono = sl_monotonic_us();
+    if (s->last_expire_us && mono - s->last_expire_us < 10 * SL_US_PER_SEC) return 0;
+    char cutoff[48], sql[1024];
+    sl_time_format_iso_us(sl_now_us() - s->retention_us, cutoff, sizeof cutoff);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM %s WHERE ctid IN (SELECT ctid FROM %s WHERE \"%s\" < '%s'::timestamptz "
+             "LIMIT 10000)",
+             s->qtable, s->qtable, s->time_col, cutoff);
+    PGresult *r = NULL;
+    int rc = exec_res(s, sql, PGRES_COMMAND_OK, &r, err);
+    if (rc) return rc;
+    s->expiring = atoll(PQcmdTuples(r));
+    PQclear(r);
+    s->last_expire_us = mono;
     return 0;
 }
 
@@ -706,6 +742,7 @@ static int flush(pg_sink *s, sl_error *err) {
             rc = exec0(s, sql, err);
         }
     }
+    if (!rc) rc = expire(s, err);
     if (!rc) {
         sqlq(p, sizeof p, s->pipeline);
         sqlq(t, sizeof t, s->table);
@@ -723,6 +760,8 @@ static int flush(pg_sink *s, sl_error *err) {
     }
     s->attempted = true;
     if ((rc = exec0(s, "COMMIT", err))) return rc;
+    s->expired += s->expiring;
+    s->expiring = 0;
     buffer_committed(s);
     /* tests: SLUICE_TEST_KILL_AFTER_PG_COMMIT=N kills the process (SIGKILL)
      * after its N-th PostgreSQL commit, before the checkpoint's */
@@ -750,6 +789,8 @@ static int pg_prepare(void *self, sl_store *store, sl_error *err) {
 
 static int64_t pg_rows(const void *self) { return ((const pg_sink *)self)->rows; }
 
+static int64_t pg_expired(const void *self) { return ((const pg_sink *)self)->expired; }
+
 static void pg_destroy(void *self) {
     pg_sink *s = self;
     if (!s) return;
@@ -770,5 +811,6 @@ const sl_sink_def sl_sink_postgresql = {
     .write = pg_write,
     .prepare = pg_prepare,
     .rows_written = pg_rows,
+    .rows_expired = pg_expired,
     .destroy = pg_destroy,
 };
