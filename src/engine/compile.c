@@ -86,6 +86,8 @@ static const sl_opt server_opts[] = {
      "address:port to listen on (port 0: any free port)"},
     {"token", SL_OPT_STRING, false, NULL, NULL,
      "bearer token required by every endpoint but /healthz (empty: none)"},
+    {"tls", SL_OPT_MAP, false, NULL, NULL, "HTTPS: {cert, key, client_ca} PEM files",
+     SL_OPT_SUB(sl_httpd_tls_opts)},
     {0},
 };
 
@@ -1325,6 +1327,9 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         const sl_node *tk = sl_node_get(srv, "token");
         p->listen = l ? (l->str && *l->str ? l->str : NULL) : "127.0.0.1:8080"; /* "" = no server */
         p->token = tk && tk->str && *tk->str ? tk->str : NULL;
+        const sl_node *tls = sl_node_get(srv, "tls");
+        if (tls && sl_httpd_tls_bind(tls, "server", &p->tls, err)) goto fail;
+        p->has_tls = tls != NULL;
     }
     const sl_node *dash = sl_node_get(root, "dashboard");
     if (dash) {

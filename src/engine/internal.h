@@ -17,6 +17,7 @@
 #include "sinks/sink.h"
 #include "store/store.h"
 #include "sources/source.h"
+#include "httpd/httpd.h"
 
 #define SL_MAX_TABLES 64
 #define SL_MAX_SOURCES 16
@@ -237,6 +238,8 @@ struct sl_pipeline {
     } views[SL_MAX_VIEWS];
     int nviews;
     const char *listen, *token; /* server: section (NULL: no server) */
+    bool has_tls;               /* server.tls given: tls holds it */
+    sl_httpd_tls tls;
     char *dashboard_json, *lineage_json;
     /* schemas resolved at run time (stored in the database, or evolved):
      * compiling a source takes its schema from here when present */

@@ -37,12 +37,14 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "httpd/httpd.h"
 
 typedef struct sl_server sl_server;
 
 typedef struct sl_server_config {
-    const char *listen; /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
-    const char *token;  /* NULL or "" = no auth */
+    const char *listen;      /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
+    const char *token;       /* NULL or "" = no auth */
+    const sl_httpd_tls *tls; /* NULL = plain HTTP; else HTTPS (copied) */
     const char
         *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
     const char *pipeline_name;
