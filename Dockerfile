@@ -19,7 +19,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libc6 libgcc-s1 libstdc++6 libsqlite3-0 libyaml-0-2 libzstd1 libxxhash0 libsimdjson14 \
-      libmicrohttpd12 librdkafka1 libpcre2-8-0 libcurl4 libssl3 zlib1g libpq5 libmosquitto1 \
+      libmicrohttpd12 librdkafka1 libpcre2-8-0 libcurl4 libssl3 libgnutls30 zlib1g libpq5 libmosquitto1 \
       tzdata ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
