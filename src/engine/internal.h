@@ -15,6 +15,7 @@
 #include "ops/wjoin.h"
 #include "expr/expr.h"
 #include "sinks/sink.h"
+#include "server/server.h"
 #include "store/store.h"
 #include "sources/source.h"
 
@@ -236,7 +237,10 @@ struct sl_pipeline {
         const char *sql;
     } views[SL_MAX_VIEWS];
     int nviews;
-    const char *listen, *token; /* server: section (NULL: no server) */
+    const char *listen, *token;                   /* server: section (NULL: no server) */
+    sl_server_token tokens[SL_SERVER_TOKENS_MAX]; /* server.tokens (strings: the spec's) */
+    int ntokens;
+    char *token_file[SL_SERVER_TOKENS_MAX]; /* their file: paths, resolved */
     char *dashboard_json, *lineage_json;
     /* schemas resolved at run time (stored in the database, or evolved):
      * compiling a source takes its schema from here when present */

@@ -81,6 +81,8 @@ static int start_server(run *R) {
     sl_server_config cfg = {
         .listen = listen,
         .token = token,
+        .tokens = R->p->tokens,
+        .ntokens = R->p->ntokens,
         .db_path = db,
         .pg_url = sl_pipeline_store_url(R->p),
         .pipeline_name = R->p->name,
@@ -98,7 +100,7 @@ static int start_server(run *R) {
     if (colon) *colon = 0;
     if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
     sl_log_info("server listening", "\"url\":\"http://%s:%d/\",\"auth\":%s", host, port,
-                token ? "true" : "false");
+                token || R->p->ntokens ? "true" : "false");
     if (R->opts->status_every_s > 0)
         fprintf(
             stderr,

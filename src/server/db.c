@@ -235,12 +235,17 @@ static bool function_denied(const char *f) {
 
 static int authorizer(void *ud, int action, const char *a1, const char *a2, const char *db,
                       const char *trig) {
-    (void)db, (void)trig;
+    (void)db;
     srv_conn *c = ud;
     if (!c->restricted) return SQLITE_OK;
     switch (action) {
-    case SQLITE_SELECT:
     case SQLITE_READ:
+        /* a token limited to some tables: reading any other is refused
+         * while the statement is prepared (trig: the view reading it) */
+        if (srv_table_allowed(srv_request_token(), a1, trig)) return SQLITE_OK;
+        if (!c->denied[0]) snprintf(c->denied, sizeof c->denied, "reading table %.60s", a1);
+        return SQLITE_DENY;
+    case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
     case SQLITE_UPDATE:
