@@ -60,6 +60,10 @@ typedef struct srv_conn {
     char denied[96];      /* first action the authorizer refused */
     bool denied_internal; /* ...and it was a write to sqlite_schema */
     unsigned gen;         /* the server's db_gen when opened (sl_server_reopen) */
+    /* tables the authorizer let the request's token read only because a
+     * view it may read reads them (srv_check_reads accepts these) */
+    char via_view[8][64];
+    int nvia;
 } srv_conn;
 
 /* A token as the server keeps it: the secret (or its SHA-256) copied, so the
@@ -147,6 +151,12 @@ srv_conn *srv_conn_get(sl_server *s, char *msg, size_t cap);
 void srv_conn_put(sl_server *s, srv_conn *c);
 void srv_pool_close(sl_server *s);
 void srv_conn_deadline(srv_conn *c, int timeout_ms);
+
+/* The authorizer is not told of every table a statement reads (a table
+ * joined with USING or NATURAL whose columns are not otherwise named):
+ * for a token limited to some tables, this checks the b-trees the statement
+ * sql opens (from EXPLAIN) instead. 0, or 403 with msg filled. */
+int srv_check_reads(srv_conn *c, const char *sql, char *msg, size_t cap);
 
 /* Appends one result value as JSON. */
 void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);

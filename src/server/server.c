@@ -176,8 +176,8 @@ static unsigned route_scope(int route) {
         return 0;
     case SRV_R_METRICS:
         return SL_SCOPE_METRICS;
-    case SRV_R_OTHER:
-        return SL_SCOPE_ADMIN;
+    case SRV_R_OTHER: /* any valid token learns it is not there (404) */
+        return 0;
     default:
         return SL_SCOPE_READ;
     }
@@ -420,6 +420,17 @@ static enum MHD_Result serve(sl_server *s, int route, void *cls, struct MHD_Conn
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return send_json_error(conn, 405, "only GET is served");
     if (route == SRV_R_HEALTHZ) return send_text(conn, 200, "text/plain; charset=utf-8", "ok\n");
+    if (route == SRV_R_READYZ) { /* open, like /healthz: load balancers ask it */
+        char why[sizeof s->not_ready + 16];
+        pthread_mutex_lock(&s->mu);
+        bool ready = s->ready;
+        snprintf(why, sizeof why, "not ready%s%s\n", s->not_ready[0] ? ": " : "", s->not_ready);
+        pthread_mutex_unlock(&s->mu);
+        /* the reason (a store's error text) only for a valid token */
+        if (!ready && s->ntokens && !authorized(s, conn)) snprintf(why, sizeof why, "not ready\n");
+        return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
+                         ready ? "ready\n" : why);
+    }
     if (!strcmp(url, "/favicon.ico")) { /* browsers ask on every page; no icon, no error */
         struct MHD_Response *r =
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -456,15 +467,6 @@ static enum MHD_Result serve(sl_server *s, int route, void *cls, struct MHD_Conn
         return send_asset(conn, "sql.html");
     case SRV_R_STATIC:
         return send_asset(conn, url + 8);
-    case SRV_R_READYZ: {
-        char why[sizeof s->not_ready + 16];
-        pthread_mutex_lock(&s->mu);
-        bool ready = s->ready;
-        snprintf(why, sizeof why, "not ready%s%s\n", s->not_ready[0] ? ": " : "", s->not_ready);
-        pthread_mutex_unlock(&s->mu);
-        return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
-                         ready ? "ready\n" : why);
-    }
     case SRV_R_METRICS:
         return send_metrics(s, conn);
     case SRV_R_STATUS:
