@@ -135,6 +135,7 @@ static int commit_state(run *R, sl_buf *buf) {
 typedef struct audit_ctx {
     sqlite3_stmt *st;
     sqlite3 *db;
+    int64_t written;
 } audit_ctx;
 
 static int audit_row(void *ud, const sl_server_audit *a) {
@@ -151,10 +152,32 @@ static int audit_row(void *ud, const sl_server_audit *a) {
     sqlite3_bind_text(c->st, 7, a->detail, -1, SQLITE_STATIC);
     int rc = sqlite3_step(c->st) == SQLITE_DONE ? 0 : SL_EIO;
     sqlite3_clear_bindings(c->st);
+    if (!rc) c->written++;
     return rc;
 }
 
-static int commit_audit(run *R) {
+/* server.audit_retention: at most 1000 of the oldest expired rows per
+ * commit (rows arrive in time order, so rowid order is time order): never a
+ * long delete inside the commit. Returns the rows deleted or -1. */
+static int64_t audit_expire(run *R, sqlite3 *db) {
+    if (R->p->audit_retention_us <= 0) return 0;
+    char ts[40];
+    sl_store_format_ts(sl_now_us() - R->p->audit_retention_us, ts, sizeof ts);
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM _sluice_audit WHERE rowid IN (SELECT rowid FROM "
+                           "_sluice_audit WHERE ts < ? ORDER BY rowid LIMIT 1000)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, ts, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_DONE) n = sqlite3_changes(db);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int commit_audit(run *R, int64_t *written) {
+    if (written) *written = 0;
     if (!R->server) return 0;
     sqlite3 *db = sl_store_db(R->store);
     audit_ctx c = {.db = db};
@@ -172,6 +195,12 @@ static int commit_audit(run *R) {
     int rc = sl_server_audit_drain(R->server, audit_row, &c, &dropped);
     if (rc) sl_error_set(R->err, SL_EIO, "audit log: %s", sqlite3_errmsg(db));
     sqlite3_finalize(c.st);
+    int64_t expired = rc ? 0 : audit_expire(R, db);
+    if (expired < 0)
+        rc = sl_error_set(R->err, SL_EIO, "audit retention: %s", sqlite3_errmsg(db));
+    else if (expired)
+        sl_log_info("audit rows expired", "\"rows\":%lld", (long long)expired);
+    if (written) *written = c.written + (expired > 0 ? expired : 0);
     if (dropped)
         sl_log_warn("audit records dropped (more requests than a commit interval holds)",
                     "\"dropped\":%llu", (unsigned long long)dropped);
@@ -307,7 +336,7 @@ int sl__engine_commit(run *R, bool all_final) {
     if (!rc) rc = commit_positions(R);
     if (!rc) rc = commit_state(R, &buf);
     sl_buf_free(&buf);
-    if (!rc) rc = commit_audit(R);
+    if (!rc) rc = commit_audit(R, NULL);
     if (!rc) rc = commit_event_log(R, all_final, t0);
     if (!rc) rc = sl_store_commit(R->store, err);
     if (rc) return rc;
@@ -326,6 +355,14 @@ int sl__engine_commit(run *R, bool all_final) {
         err->msg[0] = 0;
         err->code = 0;
     }
+    return rc;
+}
+
+int sl__engine_audit_idle(run *R) {
+    int64_t changed = 0;
+    int rc = commit_audit(R, &changed);
+    if (rc || !changed) return rc;
+    if (!(rc = sl_store_commit(R->store, R->err))) rc = sl_store_begin(R->store, R->err);
     return rc;
 }
 

@@ -90,6 +90,8 @@ static const sl_opt server_opts[] = {
     {"tokens", SL_OPT_SEQ, false, NULL, NULL,
      "scoped tokens: - {id, token: ${VAR} | sha256: HEX | file: PATH, scopes: [read, metrics, "
      "admin], tables: [glob, ...]}"},
+    {"audit_retention", SL_OPT_DURATION, false, NULL, NULL,
+     "delete _sluice_audit rows older than this (incrementally, at commits; default: keep)"},
     {0},
 };
 
@@ -1397,6 +1399,9 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         p->token = tk && tk->str && *tk->str ? tk->str : NULL;
         const sl_node *tks = sl_node_get(srv, "tokens");
         if (tks && compile_tokens(p, tks, err)) goto fail;
+        const sl_node *ar = sl_node_get(srv, "audit_retention");
+        if (ar && sl_node_duration(ar, "server.audit_retention", &p->audit_retention_us, err))
+            goto fail;
     }
     const sl_node *dash = sl_node_get(root, "dashboard");
     if (dash) {

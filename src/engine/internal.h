@@ -241,6 +241,7 @@ struct sl_pipeline {
     sl_server_token tokens[SL_SERVER_TOKENS_MAX]; /* server.tokens (strings: the spec's) */
     int ntokens;
     char *token_file[SL_SERVER_TOKENS_MAX]; /* their file: paths, resolved */
+    int64_t audit_retention_us;             /* server.audit_retention; 0: keep */
     char *dashboard_json, *lineage_json;
     /* schemas resolved at run time (stored in the database, or evolved):
      * compiling a source takes its schema from here when present */

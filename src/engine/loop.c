@@ -555,6 +555,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             } else { /* nothing to commit: keep /metrics (lag, CPU) current */
                 R.last_commit_us = now;
                 if ((rc = apply_delivery_idle(&R))) goto out;
+                if ((rc = sl__engine_audit_idle(&R))) goto out;
                 sl__engine_build_metrics(&R);
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }

@@ -33,6 +33,7 @@ tables:
 server:
   listen: 127.0.0.1:0
   token: \${T_ADMIN}
+  audit_retention: 1h
   tokens:
     - {id: viewer, token: "\${T_VIEW}", scopes: [read], tables: [gold_*]}
     - {id: scraper, token: "\${T_MET}", scopes: [metrics]}
@@ -125,10 +126,9 @@ ok "sha256 and file tokens"
 [ "$(code "" /api/dashboard -b "$TMP/jar")" = 200 ] || fail "viewer cookie"
 ok "cookie keeps the token's scopes"
 
-# audit: a commit after the requests drains them into _sluice_audit
+# audit: the idle pipeline drains the requests into _sluice_audit at its next tick
 MARK="SELECT 'audit-mark' FROM gold_t LIMIT 1"
 [ "$(q "$VIEW" "$MARK")" = 200 ] || fail "mark query"
-printf '{"id": %d, "speed": 1, "name": "late"}\n' "$ROWS" >"$TMP/in/.b.tmp" && mv "$TMP/in/.b.tmp" "$TMP/in/b.ndjson"
 for _ in $(seq 100); do
   [ "$(sqlite3 "$TMP/d/sluice.db" "SELECT count(*) FROM _sluice_audit WHERE detail = \"$MARK\"" 2>/dev/null)" = 1 ] && break
   sleep 0.1
@@ -155,6 +155,31 @@ assert any(l["token"] == "scraper" and l["route"] == "/metrics" for l in a)
 assert any(l["token"] == "viewer" and l["status"] == 403 for l in a)
 PY
 kill "$RUN"; wait "$RUN" 2>/dev/null || true
+
+# audit_retention: a row older than 1h goes at the next drain, the others stay
+N=$(A "SELECT count(*) FROM _sluice_audit")
+A "INSERT INTO _sluice_audit VALUES('2000-01-01T00:00:00.000Z', 'old', '127.0.0.1', 'GET', '/metrics', 200, '')"
+SLUICE_LOG=info T_ADMIN=$ADMIN T_VIEW=$VIEW T_MET=$MET timeout 60 "$SLUICE" run "$TMP/p.yaml" --data "$TMP/d" \
+  >>"$TMP/run.out" 2>"$TMP/run2.err" &
+RUN=$!
+URL=
+for _ in $(seq 100); do
+  URL=$(sed -n 's|.*dashboard at \(http://[^/]*\)/.*|\1|p' "$TMP/run2.err" | head -1)
+  [ -n "$URL" ] && break
+  sleep 0.1
+done
+[ -n "$URL" ] || fail "second run did not start its server"
+[ "$(code "$MET" /metrics)" = 200 ] || fail "metrics after restart"
+for _ in $(seq 100); do
+  [ "$(A "SELECT count(*) FROM _sluice_audit WHERE token = 'old'")" = 0 ] && break
+  sleep 0.1
+done
+[ "$(A "SELECT count(*) FROM _sluice_audit WHERE token = 'old'")" = 0 ] || fail "old audit row not expired"
+[ "$(A "SELECT count(*) FROM _sluice_audit")" = $((N + 1)) ] || fail "audit retention deleted recent rows"
+kill "$RUN"; wait "$RUN" 2>/dev/null || true
+cat "$TMP/run2.err" >>"$TMP/run.err"
+ok "audit_retention expires old rows only"
+
 for t in "$ADMIN" "$VIEW" "$MET" "$HASHED" "$FILETOK"; do
   ! grep -rqaF -- "$t" "$TMP/run.err" "$TMP/run.out" || fail "a token value is in the log"
   ! grep -rqaF -- "$t" "$TMP/d" || fail "a token value is in the data directory"
