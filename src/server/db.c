@@ -755,6 +755,8 @@ int srv_tables(sl_server *s, srv_buf *out) {
                            : !strcmp(name, "quarantine")   ? "quarantine"
                            : !strcmp(type, "view")         ? (tmp ? "lake" : "view")
                                                            : "table";
+        /* a token limited to some tables sees only those in the catalog */
+        if (!srv_table_allowed(srv_request_token(), name, NULL)) continue;
         if (n++) srv_buf_puts(out, ",");
         srv_buf_puts(out, "{\"name\":");
         srv_buf_json_str(out, name, strlen(name));
