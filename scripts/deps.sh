@@ -5,7 +5,7 @@ set -euo pipefail
 what=${1:-all}
 build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev libxxhash-dev
   libsimdjson-dev libcmocka-dev libmicrohttpd-dev librdkafka-dev libpcre2-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libpq-dev libmosquitto-dev tzdata"
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libpq-dev libmosquitto-dev libgnutls28-dev tzdata"
 # tzdata: the time zones of calendar windows (read at run time from /usr/share/zoneinfo,
 # and by test_tz and the calendar window tests)
 # Every tool a test, benchmark or check calls (a test whose tool is missing is

@@ -92,6 +92,8 @@ static const sl_opt server_opts[] = {
      "admin], tables: [glob, ...]}"},
     {"audit_retention", SL_OPT_DURATION, false, NULL, NULL,
      "delete _sluice_audit rows older than this (incrementally, at commits; default: keep)"},
+    {"tls", SL_OPT_MAP, false, NULL, NULL, "HTTPS: {cert, key, client_ca} PEM files",
+     SL_OPT_SUB(sl_httpd_tls_opts)},
     {0},
 };
 
@@ -1402,6 +1404,9 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         const sl_node *ar = sl_node_get(srv, "audit_retention");
         if (ar && sl_node_duration(ar, "server.audit_retention", &p->audit_retention_us, err))
             goto fail;
+        const sl_node *tls = sl_node_get(srv, "tls");
+        if (tls && sl_httpd_tls_bind(tls, "server", &p->tls, err)) goto fail;
+        p->has_tls = tls != NULL;
     }
     const sl_node *dash = sl_node_get(root, "dashboard");
     if (dash) {

@@ -18,6 +18,7 @@
 #include "server/server.h"
 #include "store/store.h"
 #include "sources/source.h"
+#include "httpd/httpd.h"
 
 #define SL_MAX_TABLES 64
 #define SL_MAX_SOURCES 16
@@ -242,6 +243,8 @@ struct sl_pipeline {
     int ntokens;
     char *token_file[SL_SERVER_TOKENS_MAX]; /* their file: paths, resolved */
     int64_t audit_retention_us;             /* server.audit_retention; 0: keep */
+    bool has_tls;                           /* server.tls given: tls holds it */
+    sl_httpd_tls tls;
     char *dashboard_json, *lineage_json;
     /* schemas resolved at run time (stored in the database, or evolved):
      * compiling a source takes its schema from here when present */

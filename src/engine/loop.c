@@ -83,6 +83,7 @@ static int start_server(run *R) {
         .token = token,
         .tokens = R->p->tokens,
         .ntokens = R->p->ntokens,
+        .tls = R->p->has_tls ? &R->p->tls : NULL,
         .db_path = db,
         .pg_url = sl_pipeline_store_url(R->p),
         .pipeline_name = R->p->name,
@@ -99,13 +100,14 @@ static int start_server(run *R) {
     char *colon = strrchr(host, ':');
     if (colon) *colon = 0;
     if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
-    sl_log_info("server listening", "\"url\":\"http://%s:%d/\",\"auth\":%s", host, port,
+    const char *scheme = R->p->has_tls ? "https" : "http";
+    sl_log_info("server listening", "\"url\":\"%s://%s:%d/\",\"auth\":%s", scheme, host, port,
                 token || R->p->ntokens ? "true" : "false");
     if (R->opts->status_every_s > 0)
         fprintf(
             stderr,
-            "sluice %s: dashboard at http://%s:%d/ (pipeline page: /pipeline, metrics: /metrics)\n",
-            R->p->name, host, port);
+            "sluice %s: dashboard at %s://%s:%d/ (pipeline page: /pipeline, metrics: /metrics)\n",
+            R->p->name, scheme, host, port);
     if (R->opts->on_listen) R->opts->on_listen(R->opts->ud, port);
     return 0;
 }

@@ -10,9 +10,21 @@
  * wrapper marks it in a request, the completion callback starts the wait
  * again, and the reaper (four sweeps a second) shuts down those that waited
  * too long.
+ *
+ * TLS: libmicrohttpd hands every handshake to our GnuTLS retrieve function
+ * (MHD_OPTION_HTTPS_CERT_CALLBACK), which answers with the listener's
+ * current key pair. That function gets no pointer of ours, only the
+ * session: the session's socket (libmicrohttpd sets it as the transport)
+ * tells the local address, and a process-wide list of TLS listeners maps it
+ * to the listener. A replaced pair is kept until the listener stops, as a
+ * handshake in flight may still hold it; renewals are rare, so this costs
+ * little.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -23,6 +35,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +52,35 @@ typedef struct cx {
     socklen_t peer_len;
     int64_t since_us;
     bool in_request, reaped;
+    bool client_checked, client_ok; /* client_ca: the peer's certificate, verified once */
 } cx;
+
+#define TLS_MAX_CHAIN 16
+#define TLS_MAX_FILE (1 << 20)
+
+/* A certificate chain and its private key, as one handshake uses them. */
+typedef struct kpair {
+    struct kpair *next; /* on the retired list */
+    gnutls_pcert_st pcert[TLS_MAX_CHAIN];
+    unsigned npcert;
+    gnutls_privkey_t key;
+} kpair;
+
+/* What a file looked like when last read: a change of any means re-read. */
+typedef struct fsig {
+    int64_t mtime_ns, size;
+    uint64_t ino;
+} fsig;
+
+typedef struct tls_state {
+    char cert[SL_PATH_MAX], key[SL_PATH_MAX];
+    char *ca_pem; /* NULL: no client certificates asked for */
+    pthread_mutex_t mu;
+    kpair *cur, *retired;
+    fsig cert_sig, key_sig;         /* of the pair in cur */
+    fsig bad_cert_sig, bad_key_sig; /* a pair that failed to load: not tried again */
+    int64_t checked_us;
+} tls_state;
 
 struct sl_httpd {
     struct MHD_Daemon *mhd;
@@ -58,6 +99,11 @@ struct sl_httpd {
     int64_t log_last_us; /* warn lines: at most one a second */
     uint64_t log_suppressed_since;
     atomic_ullong slow_closed, log_suppressed;
+
+    tls_state *tls; /* NULL: plain HTTP */
+    struct sockaddr_storage bound;
+    socklen_t bound_len;
+    struct sl_httpd *tls_next; /* on the list of TLS listeners */
 };
 
 bool sl_httpd_token_equal(const char *token, size_t token_len, const char *given, size_t glen) {
@@ -75,6 +121,339 @@ bool sl_httpd_bearer_ok(struct MHD_Connection *conn, const char *token, size_t t
     while (*t == ' ')
         t++;
     return sl_httpd_token_equal(token, token_len, t, strlen(t));
+}
+
+/* ---- TLS: files, key pairs, the retrieve function ---- */
+
+const sl_opt sl_httpd_tls_opts[] = {
+    {"cert", SL_OPT_PATH, true, NULL, NULL,
+     "PEM certificate chain, the listener's own certificate first (re-read when it changes)",
+     SL_OPT_BIND(sl_httpd_tls, cert), SL_OPT_AT(sl_httpd_tls, cert_at)},
+    {"key", SL_OPT_PATH, true, NULL, NULL, "PEM private key of cert (not encrypted)",
+     SL_OPT_BIND(sl_httpd_tls, key), SL_OPT_AT(sl_httpd_tls, key_at)},
+    {"client_ca", SL_OPT_PATH, false, NULL, NULL,
+     "PEM CA certificate(s): clients must present a certificate signed by one (else 403)",
+     SL_OPT_BIND(sl_httpd_tls, client_ca), SL_OPT_AT(sl_httpd_tls, client_ca_at)},
+    {0},
+};
+
+/* The whole file, NUL-terminated (d->size excludes the NUL), at most 1 MiB. */
+static int read_all(const char *what, const char *path, gnutls_datum_t *d, char *msg, size_t cap) {
+    d->data = NULL;
+    d->size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(msg, cap, "%s '%s': cannot read: %s", what, path, strerror(errno));
+        return -1;
+    }
+    unsigned char *b = malloc(TLS_MAX_FILE + 1);
+    size_t n = b ? fread(b, 1, TLS_MAX_FILE + 1, f) : 0;
+    int bad = !b ? ENOMEM : ferror(f) ? EIO : 0;
+    fclose(f);
+    if (bad || n > TLS_MAX_FILE) {
+        snprintf(msg, cap, "%s '%s': %s", what, path,
+                 bad ? strerror(bad) : "larger than 1 MiB: not a PEM file");
+        free(b);
+        return -1;
+    }
+    b[n] = 0;
+    d->data = b;
+    d->size = (unsigned)n;
+    return 0;
+}
+
+static void free_secret(gnutls_datum_t *d) {
+    if (d->data) gnutls_memset(d->data, 0, d->size);
+    free(d->data);
+    d->data = NULL;
+}
+
+static void kpair_free(kpair *kp) {
+    if (!kp) return;
+    for (unsigned i = 0; i < kp->npcert; i++)
+        gnutls_pcert_deinit(&kp->pcert[i]);
+    if (kp->key) gnutls_privkey_deinit(kp->key);
+    free(kp);
+}
+
+/* Whether the private key is the one of the chain's first certificate: the
+ * public keys are compared. */
+static bool same_key(const kpair *kp) {
+    gnutls_pubkey_t pk;
+    gnutls_datum_t a = {0}, b = {0};
+    bool same = false;
+    if (gnutls_pubkey_init(&pk) < 0) return false;
+    if (gnutls_pubkey_import_privkey(pk, kp->key, 0, 0) == 0 &&
+        gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &a) == 0 &&
+        gnutls_pubkey_export2(kp->pcert[0].pubkey, GNUTLS_X509_FMT_DER, &b) == 0)
+        same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
+    gnutls_free(a.data);
+    gnutls_free(b.data);
+    gnutls_pubkey_deinit(pk);
+    return same;
+}
+
+/* Loads a key pair. 0, or 1 (the certificate is at fault) / 2 (the key)
+ * with the reason in msg. */
+static int load_pair(const char *cert, const char *key, kpair **out, char *msg, size_t cap) {
+    gnutls_datum_t cd = {0}, kd = {0};
+    int which = 0, r;
+    kpair *kp = calloc(1, sizeof *kp);
+    if (!kp) {
+        snprintf(msg, cap, "out of memory");
+        return 1;
+    }
+    if (read_all("cert", cert, &cd, msg, cap)) {
+        which = 1;
+        goto done;
+    }
+    kp->npcert = TLS_MAX_CHAIN;
+    r = gnutls_pcert_list_import_x509_raw(kp->pcert, &kp->npcert, &cd, GNUTLS_X509_FMT_PEM, 0);
+    if (r < 0 || kp->npcert == 0) {
+        kp->npcert = 0;
+        snprintf(msg, cap, "cert '%s': no PEM certificate chain read (%s)", cert,
+                 r < 0 ? gnutls_strerror(r) : "no certificate in it");
+        which = 1;
+        goto done;
+    }
+    if (read_all("key", key, &kd, msg, cap)) {
+        which = 2;
+        goto done;
+    }
+    if ((r = gnutls_privkey_init(&kp->key)) < 0 ||
+        (r = gnutls_privkey_import_x509_raw(kp->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+        snprintf(msg, cap, "key '%s': not an unencrypted PEM private key (%s)", key,
+                 gnutls_strerror(r));
+        which = 2;
+        goto done;
+    }
+    if (!same_key(kp)) {
+        snprintf(msg, cap, "key '%s' is not the private key of cert '%s'", key, cert);
+        which = 2;
+    }
+done:
+    free(cd.data);
+    free_secret(&kd);
+    if (which) {
+        kpair_free(kp);
+        return which;
+    }
+    *out = kp;
+    return 0;
+}
+
+/* The CA file's text, checked to hold at least one certificate. */
+static int load_ca(const char *path, char **pem, char *msg, size_t cap) {
+    gnutls_datum_t d;
+    if (read_all("client_ca", path, &d, msg, cap)) return -1;
+    gnutls_x509_crt_t *list = NULL;
+    unsigned n = 0;
+    int r = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+    for (unsigned i = 0; r >= 0 && i < n; i++)
+        gnutls_x509_crt_deinit(list[i]);
+    gnutls_free(list);
+    if (r < 0 || n == 0) {
+        snprintf(msg, cap, "client_ca '%s': no PEM certificate read (%s)", path,
+                 r < 0 ? gnutls_strerror(r) : "no certificate in it");
+        free(d.data);
+        return -1;
+    }
+    *pem = (char *)d.data;
+    return 0;
+}
+
+int sl_httpd_tls_bind(const sl_node *map, const char *what, sl_httpd_tls *out, sl_error *err) {
+    char w[160], msg[2 * SL_PATH_MAX + 128];
+    snprintf(w, sizeof w, "%s tls", what ? what : "listener");
+    memset(out, 0, sizeof *out);
+    if (sl_spec_bind(map, sl_httpd_tls_opts, w, out, err)) return SL_EINVAL;
+    kpair *kp = NULL;
+    int which = load_pair(out->cert, out->key, &kp, msg, sizeof msg);
+    if (which) return sl_node_error(err, which == 1 ? out->cert_at : out->key_at, "%s: %s", w, msg);
+    kpair_free(kp);
+    char *pem = NULL;
+    if (out->client_ca[0] && load_ca(out->client_ca, &pem, msg, sizeof msg))
+        return sl_node_error(err, out->client_ca_at, "%s: %s", w, msg);
+    free(pem);
+    return 0;
+}
+
+static bool file_sig(const char *path, fsig *s) {
+    struct stat st;
+    if (stat(path, &st) != 0) return false;
+    s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    s->size = (int64_t)st.st_size;
+    s->ino = (uint64_t)st.st_ino;
+    return true;
+}
+
+static bool sig_eq(const fsig *a, const fsig *b) {
+    return a->mtime_ns == b->mtime_ns && a->size == b->size && a->ino == b->ino;
+}
+
+static void log_tls(const sl_httpd *h, bool warn, const char *msg, const char *detail) {
+    char what[160], esc[2 * SL_PATH_MAX * 2 + 256];
+    int e = sl_json_escape(what, (int)sizeof what, h->what, (int)strlen(h->what));
+    what[e < 0 ? 0 : e < (int)sizeof what ? e : (int)sizeof what - 1] = 0;
+    e = sl_json_escape(esc, (int)sizeof esc, detail, (int)strlen(detail));
+    esc[e < 0 ? 0 : e < (int)sizeof esc ? e : (int)sizeof esc - 1] = 0;
+    if (warn)
+        sl_log_warn(msg, "\"listener\":\"%s\",\"detail\":\"%s\"", what, esc);
+    else
+        sl_log_info(msg, "\"listener\":\"%s\",\"detail\":\"%s\"", what, esc);
+}
+
+/* The pair a handshake uses now: the files are looked at once a second at
+ * most, and re-read when either changed since the pair was loaded (a pair
+ * that fails is not tried again until a file changes once more). */
+static kpair *tls_current(sl_httpd *h) {
+    tls_state *t = h->tls;
+    pthread_mutex_lock(&t->mu);
+    int64_t now = sl_monotonic_us();
+    if (now - t->checked_us >= SL_US_PER_SEC) {
+        t->checked_us = now;
+        fsig cs, ks;
+        if (file_sig(t->cert, &cs) && file_sig(t->key, &ks) &&
+            (!sig_eq(&cs, &t->cert_sig) || !sig_eq(&ks, &t->key_sig)) &&
+            (!sig_eq(&cs, &t->bad_cert_sig) || !sig_eq(&ks, &t->bad_key_sig))) {
+            kpair *kp = NULL;
+            char msg[2 * SL_PATH_MAX + 128];
+            if (load_pair(t->cert, t->key, &kp, msg, sizeof msg) == 0) {
+                t->cur->next = t->retired;
+                t->retired = t->cur;
+                t->cur = kp;
+                t->cert_sig = cs;
+                t->key_sig = ks;
+                log_tls(h, false, "tls certificate reloaded", t->cert);
+            } else {
+                t->bad_cert_sig = cs;
+                t->bad_key_sig = ks;
+                log_tls(h, true, "tls certificate not reloaded: keeping the last good one", msg);
+            }
+        }
+    }
+    kpair *kp = t->cur;
+    pthread_mutex_unlock(&t->mu);
+    return kp;
+}
+
+static pthread_mutex_t tls_mu = PTHREAD_MUTEX_INITIALIZER;
+static sl_httpd *tls_head; /* TLS listeners, for the retrieve function */
+
+static bool is_any(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return false;
+}
+
+static int ss_port(const struct sockaddr_storage *ss) {
+    return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                           : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* The listener that accepted the connection on fd: same port, and the same
+ * address unless it listens on all of them. */
+static sl_httpd *tls_listener_of(int fd) {
+    struct sockaddr_storage local;
+    socklen_t len = sizeof local;
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&local, &len) != 0) return NULL;
+    int port = ss_port(&local);
+    sl_httpd *found = NULL;
+    pthread_mutex_lock(&tls_mu);
+    for (sl_httpd *h = tls_head; h && !found; h = h->tls_next)
+        if (h->port == port &&
+            (is_any(&h->bound) || (len == h->bound_len && !memcmp(&local, &h->bound, len))))
+            found = h;
+    pthread_mutex_unlock(&tls_mu);
+    return found;
+}
+
+static int cert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                         const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                         gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                         gnutls_privkey_t *privkey) {
+    (void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+    sl_httpd *h = tls_listener_of(gnutls_transport_get_int(session));
+    kpair *kp = h ? tls_current(h) : NULL;
+    if (!kp) return -1; /* the handshake fails */
+    *pcert = kp->pcert;
+    *pcert_length = kp->npcert;
+    *privkey = kp->key;
+    return 0;
+}
+
+static void tls_unregister(sl_httpd *h) {
+    pthread_mutex_lock(&tls_mu);
+    for (sl_httpd **pp = &tls_head; *pp; pp = &(*pp)->tls_next)
+        if (*pp == h) {
+            *pp = h->tls_next;
+            break;
+        }
+    pthread_mutex_unlock(&tls_mu);
+}
+
+static void tls_free(tls_state *t) {
+    if (!t) return;
+    kpair_free(t->cur);
+    for (kpair *k = t->retired, *n; k; k = n) {
+        n = k->next;
+        kpair_free(k);
+    }
+    free(t->ca_pem);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+/* Loads the listener's files (sl_httpd_tls_bind checked them at load time;
+ * they may have changed since). */
+static int tls_setup(sl_httpd *h, const sl_httpd_tls *c, sl_error *err) {
+    tls_state *t = calloc(1, sizeof *t);
+    if (!t) return sl_error_set(err, SL_ENOMEM, "%s tls: out of memory", h->what);
+    pthread_mutex_init(&t->mu, NULL);
+    h->tls = t;
+    snprintf(t->cert, sizeof t->cert, "%s", c->cert);
+    snprintf(t->key, sizeof t->key, "%s", c->key);
+    char msg[2 * SL_PATH_MAX + 128];
+    file_sig(t->cert, &t->cert_sig);
+    file_sig(t->key, &t->key_sig);
+    if (load_pair(t->cert, t->key, &t->cur, msg, sizeof msg))
+        return sl_error_set(err, SL_EINVAL, "%s tls: %s", h->what, msg);
+    if (c->client_ca[0] && load_ca(c->client_ca, &t->ca_pem, msg, sizeof msg))
+        return sl_error_set(err, SL_EINVAL, "%s tls: %s", h->what, msg);
+    t->checked_us = sl_monotonic_us();
+    return 0;
+}
+
+/* client_ca: whether the peer sent a certificate that verifies against it
+ * (chain, signature, validity dates). */
+static bool client_ok(struct MHD_Connection *conn, cx *x) {
+    if (x && x->client_checked) return x->client_ok;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+    unsigned n = 0, status = 1;
+    bool ok = sess && gnutls_certificate_get_peers(sess, &n) && n > 0 &&
+              gnutls_certificate_verify_peers2(sess, &status) == 0 && status == 0;
+    if (x) {
+        x->client_checked = true;
+        x->client_ok = ok;
+    }
+    return ok;
+}
+
+static enum MHD_Result refuse_client(struct MHD_Connection *conn) {
+    static const char body[] =
+        "a client certificate signed by the listener's client_ca is needed\n";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result q = MHD_queue_response(conn, MHD_HTTP_FORBIDDEN, r);
+    MHD_destroy_response(r);
+    return q;
 }
 
 /* ---- connections: tracking and reaper ---- */
@@ -138,6 +517,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         x->in_request = true;
         pthread_mutex_unlock(&h->mu);
     }
+    /* before the handler sees anything: a refused client learns nothing */
+    if (h->tls && h->tls->ca_pem && !client_ok(conn, x)) return refuse_client(conn);
     return h->handler(h->ud, conn, url, method, upload_data, upload_data_size, req_cls);
 }
 
@@ -281,6 +662,8 @@ static int listen_on(const char *what, const char *listen_addr, int *is_v6, sl_e
 }
 
 static void httpd_free(sl_httpd *h) {
+    if (h->tls) tls_unregister(h);
+    tls_free(h->tls);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
@@ -317,14 +700,29 @@ sl_httpd *sl_httpd_start(const sl_httpd_config *c, sl_error *err) {
         httpd_free(h);
         return NULL;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    h->bound_len = sizeof h->bound;
+    if (getsockname(fd, (struct sockaddr *)&h->bound, &h->bound_len) == 0)
+        h->port = ss_port(&h->bound);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
+    /* TLS options come last: with an option slot set to MHD_OPTION_END the
+     * list stops there, so one call serves plain and TLS listeners */
+    enum MHD_OPTION o_cb = MHD_OPTION_END, o_trust = MHD_OPTION_END;
+    if (c->tls) {
+        if (tls_setup(h, c->tls, err)) {
+            close(fd);
+            httpd_free(h);
+            return NULL;
+        }
+        pthread_mutex_lock(&tls_mu);
+        h->tls_next = tls_head;
+        tls_head = h;
+        pthread_mutex_unlock(&tls_mu);
+        flags |= MHD_USE_TLS;
+        o_cb = MHD_OPTION_HTTPS_CERT_CALLBACK;
+        if (h->tls->ca_pem) o_trust = MHD_OPTION_HTTPS_MEM_TRUST;
+    }
     /* CONNECTION_TIMEOUT: no byte either way for 60 s */
     h->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
@@ -332,7 +730,8 @@ sl_httpd *sl_httpd_start(const sl_httpd_config *c, sl_error *err) {
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)h->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)60, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
         request_done, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        c->connection_memory ? c->connection_memory : (size_t)(256 * 1024), MHD_OPTION_END);
+        c->connection_memory ? c->connection_memory : (size_t)(256 * 1024), o_cb, cert_retrieve,
+        o_trust, h->tls ? h->tls->ca_pem : NULL, MHD_OPTION_END);
     if (!h->mhd) {
         close(fd);
         sl_error_set(err, SL_EIO, "cannot start the HTTP listener of %s on %s", h->what, addr);

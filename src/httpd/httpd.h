@@ -19,7 +19,13 @@
  *     reading its answer, or stopped sending its body);
  *   - libmicrohttpd's warnings are logged at most once a second, with the
  *     number suppressed, so a client sending garbage cannot fill the log;
- *   - bearer tokens are compared in constant time and never logged.
+ *   - bearer tokens are compared in constant time and never logged;
+ *   - with TLS, every handshake takes the key pair as it is on disk now:
+ *     the files are looked at (mtime, size) at most once a second and
+ *     re-read when they changed, so a renewed certificate is served without
+ *     a restart (a pair that does not load is logged and the last good one
+ *     kept); with a client CA, a request from a client without a
+ *     certificate signed by it is answered 403 and nothing else.
  * The reaper ends connections with shutdown(2): libmicrohttpd's thread sees
  * the end of the stream and closes the socket itself.
  */
@@ -32,6 +38,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "spec/spec.h"
 
 typedef struct sl_httpd sl_httpd;
 
@@ -43,6 +50,25 @@ typedef enum MHD_Result (*sl_httpd_handler)(void *ud, struct MHD_Connection *con
 typedef void (*sl_httpd_completed)(void *ud, struct MHD_Connection *conn, void **req_cls,
                                    enum MHD_RequestTerminationCode toe);
 
+/* `tls: {cert, key, client_ca}` of a listener: PEM files, paths resolved
+ * against the pipeline file (sl_spec_path). */
+typedef struct sl_httpd_tls {
+    char cert[SL_PATH_MAX];      /* the certificate chain, the server's first */
+    char key[SL_PATH_MAX];       /* its private key (unencrypted) */
+    char client_ca[SL_PATH_MAX]; /* "" = no client certificates asked for */
+    const sl_node *cert_at, *key_at, *client_ca_at;
+} sl_httpd_tls;
+
+/* The option table of a `tls:` map (for SL_OPT_SUB rows and the docs). */
+extern const sl_opt sl_httpd_tls_opts[];
+
+/* Binds a `tls:` map into out and loads what it names, so that a missing
+ * file, a certificate or key that does not parse, a key that is not the
+ * certificate's, or a CA file without a certificate is refused when the
+ * pipeline is loaded: SL_EINVAL with "file:line:col: <what> tls: ..." at the
+ * option. */
+int sl_httpd_tls_bind(const sl_node *map, const char *what, sl_httpd_tls *out, sl_error *err);
+
 typedef struct sl_httpd_config {
     /* "host:port", "[v6]:port" or ":port"; port 0 picks a free one */
     const char *listen;
@@ -51,13 +77,15 @@ typedef struct sl_httpd_config {
      * descriptor limit (at least 64) when it is above */
     int max_connections, max_connections_per_ip, header_timeout_ms;
     size_t connection_memory; /* libmicrohttpd's per-connection buffer; 0 = 256 KiB */
+    const sl_httpd_tls *tls;  /* NULL = plain HTTP; copied */
     sl_httpd_handler handler;
     sl_httpd_completed completed;
     void *ud;
 } sl_httpd_config;
 
 /* Binds, listens and starts serving. NULL with err: SL_EINVAL (bad
- * address), SL_EIO (cannot bind: the errno's text), SL_ENOMEM. */
+ * address, TLS files that do not load), SL_EIO (cannot bind: the errno's
+ * text), SL_ENOMEM. */
 sl_httpd *sl_httpd_start(const sl_httpd_config *c, sl_error *err);
 int sl_httpd_port(const sl_httpd *h);
 int sl_httpd_max_connections(const sl_httpd *h);

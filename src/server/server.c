@@ -669,6 +669,7 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
                           .max_connections = cfg->max_connections,
                           .max_connections_per_ip = cfg->max_connections_per_ip,
                           .header_timeout_ms = cfg->header_timeout_ms,
+                          .tls = cfg->tls,
                           .handler = handle,
                           .ud = s};
     s->httpd = sl_httpd_start(&hc, err);
@@ -677,8 +678,8 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
         return NULL;
     }
     s->port = sl_httpd_port(s->httpd);
-    sl_log_info("http server listening", "\"port\":%d,\"auth\":%s", s->port,
-                s->ntokens ? "true" : "false");
+    sl_log_info("http server listening", "\"port\":%d,\"auth\":%s,\"tls\":%s", s->port,
+                s->ntokens ? "true" : "false", cfg->tls ? "true" : "false");
     return s;
 }
 

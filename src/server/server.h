@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "httpd/httpd.h"
 
 typedef struct sl_server sl_server;
 
@@ -73,6 +74,7 @@ typedef struct sl_server_config {
     const char *token;  /* NULL or "" = no auth; else an admin token with the id "admin" */
     const sl_server_token *tokens; /* more tokens, each with its scopes (auth on if any) */
     int ntokens;
+    const sl_httpd_tls *tls; /* NULL = plain HTTP; else HTTPS (copied) */
     const char
         *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
     const char *pipeline_name;

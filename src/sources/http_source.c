@@ -57,6 +57,7 @@
 
 typedef struct {
     const char *listen, *path, *token;
+    const sl_node *tls;
     bool otlp;
     int64_t max_body_bytes, max_pending_requests, max_pending_bytes, max_connections,
         max_connections_per_address, header_timeout, idempotency_horizon, answer_timeout;
@@ -67,6 +68,8 @@ static const sl_opt http_opts[] = {
     {"listen", SL_OPT_STRING, true, NULL, NULL,
      "TCP address:port to listen on (\"127.0.0.1:8090\", \"[::1]:8090\", \":8090\")", B(listen)},
     {"path", SL_OPT_STRING, false, NULL, "/ingest", "URL path that takes POSTed records", B(path)},
+    {"tls", SL_OPT_MAP, false, NULL, NULL, "HTTPS: {cert, key, client_ca} PEM files", B(tls),
+     SL_OPT_SUB(sl_httpd_tls_opts)},
     {"token", SL_OPT_STRING, false, NULL, NULL,
      "bearer token clients must send (Authorization: Bearer ...); give it as ${VAR}, never "
      "literally: 401 without it",
@@ -149,6 +152,7 @@ typedef struct {
     sl_source_env env;
     sl_httpd *httpd;
     int efd;
+    sl_httpd_tls *tls; /* NULL: plain HTTP */
 
     pthread_mutex_t mu; /* guards everything below until the engine-only part */
     pthread_cond_t cv;  /* broadcast when requests are answered */
@@ -224,8 +228,17 @@ static int http_create(const sl_node *n, const sl_source_env *env, void **self,
                              "%s: listen must be host:port (the port a number 0..65535)", what);
     if (!c.path || c.path[0] != '/')
         return sl_node_error(err, sl_node_get(n, "path"), "%s: path must start with '/'", what);
+    sl_httpd_tls *tls = NULL;
+    if (c.tls) {
+        tls = sl_xcalloc(1, sizeof *tls);
+        if (sl_httpd_tls_bind(c.tls, what, tls, err)) {
+            free(tls);
+            return SL_EINVAL;
+        }
+    }
     http_src *s = sl_xcalloc(1, sizeof *s);
     s->c = c;
+    s->tls = tls;
     s->listen = sl_xstrdup(c.listen);
     s->path = sl_xstrdup(c.path);
     if (c.token && *c.token) {
@@ -256,6 +269,7 @@ static void http_destroy(void *self) {
     free(s->token);
     free(s->listen);
     free(s->path);
+    free(s->tls);
     free(s);
 }
 
@@ -613,13 +627,15 @@ static int http_open_(void *self, const sl_source_env *env, sl_error *err) {
                           .max_connections = (int)s->c.max_connections,
                           .max_connections_per_ip = (int)s->c.max_connections_per_address,
                           .header_timeout_ms = (int)(s->c.header_timeout / 1000),
+                          .tls = s->tls,
                           .handler = handle,
                           .completed = completed,
                           .ud = s};
     s->httpd = sl_httpd_start(&hc, err);
     if (!s->httpd) return err->code;
-    sl_log_info("http source listening", "\"source\":\"%s\",\"port\":%d,\"auth\":%s", s->name,
-                sl_httpd_port(s->httpd), s->token ? "true" : "false");
+    sl_log_info("http source listening", "\"source\":\"%s\",\"port\":%d,\"auth\":%s,\"tls\":%s",
+                s->name, sl_httpd_port(s->httpd), s->token ? "true" : "false",
+                s->tls ? "true" : "false");
     return 0;
 }
 

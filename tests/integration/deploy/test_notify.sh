@@ -38,7 +38,7 @@ LPID=$!
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || fail "listener socket"
 
-NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=400000 SLUICE_LOG=info "$SLUICE" run "$TMP/p.yaml" --data "$TMP/d" \
+NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=2000000 SLUICE_LOG=info "$SLUICE" run "$TMP/p.yaml" --data "$TMP/d" \
   --listen 127.0.0.1:0 --status 0 2>"$TMP/err" &
 SPID=$!
 for _ in $(seq 100); do grep -q READY=1 "$TMP/msgs" 2>/dev/null && break; sleep 0.1; done
@@ -47,15 +47,16 @@ port=$(sed -n 's/.*"url":"http:\/\/127.0.0.1:\([0-9]*\)\/".*/\1/p' "$TMP/err" | 
 [ -n "$port" ] || fail "no server url logged"
 # READY=1 was sent after the server listened: it answers now
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz after READY=1"
-sleep 1.5
+sleep 4.5
 n=$(grep -c "WATCHDOG=1" "$TMP/msgs" || true)
-[ "$n" -ge 4 ] || fail "expected >= 4 WATCHDOG=1 in 1.5 s at a 400 ms interval, got $n"
-# at most half an interval apart (with slack for a loaded machine)
+[ "$n" -ge 3 ] || fail "expected >= 3 WATCHDOG=1 in 4.5 s at a 2 s interval, got $n"
+# never as far apart as the interval itself (the manager would kill the service); the
+# pings come every half interval, the rest is slack for a loaded machine
 python3 - "$TMP/msgs" <<'PY' || fail "watchdog gaps too long"
 import sys
 ts = [float(l.split()[0]) for l in open(sys.argv[1]) if "WATCHDOG=1" in l]
 gaps = [b - a for a, b in zip(ts, ts[1:])]
-assert max(gaps) < 0.4, gaps
+assert max(gaps) < 2.0, gaps
 PY
 kill -TERM $SPID
 wait $SPID || fail "exit status $? after SIGTERM"

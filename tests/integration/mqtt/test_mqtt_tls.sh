@@ -109,7 +109,7 @@ refused() { # NAME PIPELINE PASSWORD PATTERN
 pipeline "$TMP/wrong-ca.yaml" "$C/other.crt" "$C/client.crt" "$C/client.key"
 refused wrong-ca "$TMP/wrong-ca.yaml" "$PASSWORD" "certificate\|tls\|ssl\|handshake"
 pipeline "$TMP/no-cert.yaml" "$C/ca.crt"
-refused no-client-cert "$TMP/no-cert.yaml" "$PASSWORD" "tls\|ssl\|connection\|refused\|lost\|certificate"
+refused no-client-cert "$TMP/no-cert.yaml" "$PASSWORD" "tls\|ssl\|connection\|refused\|lost\|certificate\|protocol"
 pipeline "$TMP/bad-pw.yaml" "$C/ca.crt" "$C/client.crt" "$C/client.key"
 refused wrong-password "$TMP/bad-pw.yaml" "not-the-password" "auth\|not authori\|refused\|password"
 has "$PASSWORD" "$TMP/run.err" && fail "the password is in the run's log"
