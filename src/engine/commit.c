@@ -11,7 +11,8 @@
  *   2. positions: every source partition's position after the rows above;
  *   3. state:     operator and window snapshots (full or delta), partition
  *                 handoffs, stored schemas;
- *   4. event log: one row describing this commit.
+ *   4. event log: one row describing this commit, and the server's audit
+ *                 records since the last one (_sluice_audit).
  * After COMMIT the sources learn their positions are durable, the per-commit
  * counters roll into the totals and the next transaction begins. A crash
  * anywhere before COMMIT loses the open transaction whole, and recovery
@@ -124,6 +125,86 @@ static int commit_state(run *R, sl_buf *buf) {
         }
     }
     return 0;
+}
+
+/* The server's audit records since the last commit, as _sluice_audit rows
+ * in this commit's transaction (the server never writes to the store). One
+ * prepared statement per commit; the records are few (one per request). A
+ * record that cannot be written stays queued and the commit fails as any
+ * store error does. */
+typedef struct audit_ctx {
+    sqlite3_stmt *st;
+    sqlite3 *db;
+    int64_t written;
+} audit_ctx;
+
+static int audit_row(void *ud, const sl_server_audit *a) {
+    audit_ctx *c = ud;
+    char ts[40];
+    sl_store_format_ts(a->ts_us, ts, sizeof ts);
+    sqlite3_reset(c->st);
+    sqlite3_bind_text(c->st, 1, ts, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(c->st, 2, a->token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->st, 3, a->addr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->st, 4, a->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->st, 5, a->route, -1, SQLITE_STATIC);
+    sqlite3_bind_int(c->st, 6, a->status);
+    sqlite3_bind_text(c->st, 7, a->detail, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(c->st) == SQLITE_DONE ? 0 : SL_EIO;
+    sqlite3_clear_bindings(c->st);
+    if (!rc) c->written++;
+    return rc;
+}
+
+/* server.audit_retention: at most 1000 of the oldest expired rows per
+ * commit (rows arrive in time order, so rowid order is time order): never a
+ * long delete inside the commit. Returns the rows deleted or -1. */
+static int64_t audit_expire(run *R, sqlite3 *db) {
+    if (R->p->audit_retention_us <= 0) return 0;
+    char ts[40];
+    sl_store_format_ts(sl_now_us() - R->p->audit_retention_us, ts, sizeof ts);
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM _sluice_audit WHERE rowid IN (SELECT rowid FROM "
+                           "_sluice_audit WHERE ts < ? ORDER BY rowid LIMIT 1000)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, ts, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_DONE) n = sqlite3_changes(db);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int commit_audit(run *R, int64_t *written) {
+    if (written) *written = 0;
+    if (!R->server) return 0;
+    sqlite3 *db = sl_store_db(R->store);
+    audit_ctx c = {.db = db};
+    if (sqlite3_exec(db,
+                     "CREATE TABLE IF NOT EXISTS _sluice_audit(ts TEXT, token TEXT, addr TEXT, "
+                     "method TEXT, route TEXT, status INTEGER, detail TEXT)",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO _sluice_audit(ts, token, addr, method, route, status, "
+                           "detail) VALUES(?,?,?,?,?,?,?)",
+                           -1, &c.st, NULL) != SQLITE_OK)
+        return sl_error_set(R->err, SL_EIO, "audit log in %s: %s", sqlite3_db_filename(db, "main"),
+                            sqlite3_errmsg(db));
+    uint64_t dropped = 0;
+    int rc = sl_server_audit_drain(R->server, audit_row, &c, &dropped);
+    if (rc) sl_error_set(R->err, SL_EIO, "audit log: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(c.st);
+    int64_t expired = rc ? 0 : audit_expire(R, db);
+    if (expired < 0)
+        rc = sl_error_set(R->err, SL_EIO, "audit retention: %s", sqlite3_errmsg(db));
+    else if (expired)
+        sl_log_info("audit rows expired", "\"rows\":%lld", (long long)expired);
+    if (written) *written = c.written + (expired > 0 ? expired : 0);
+    if (dropped)
+        sl_log_warn("audit records dropped (more requests than a commit interval holds)",
+                    "\"dropped\":%llu", (unsigned long long)dropped);
+    return rc;
 }
 
 /* Phase 4: the event log row of this commit. */
@@ -255,6 +336,7 @@ int sl__engine_commit(run *R, bool all_final) {
     if (!rc) rc = commit_positions(R);
     if (!rc) rc = commit_state(R, &buf);
     sl_buf_free(&buf);
+    if (!rc) rc = commit_audit(R, NULL);
     if (!rc) rc = commit_event_log(R, all_final, t0);
     if (!rc) rc = sl_store_commit(R->store, err);
     if (rc) return rc;
@@ -273,6 +355,14 @@ int sl__engine_commit(run *R, bool all_final) {
         err->msg[0] = 0;
         err->code = 0;
     }
+    return rc;
+}
+
+int sl__engine_audit_idle(run *R) {
+    int64_t changed = 0;
+    int rc = commit_audit(R, &changed);
+    if (rc || !changed) return rc;
+    if (!(rc = sl_store_commit(R->store, R->err))) rc = sl_store_begin(R->store, R->err);
     return rc;
 }
 

@@ -85,11 +85,83 @@ static const sl_opt server_opts[] = {
     {"listen", SL_OPT_STRING, false, NULL, "127.0.0.1:8080",
      "address:port to listen on (port 0: any free port)"},
     {"token", SL_OPT_STRING, false, NULL, NULL,
-     "bearer token required by every endpoint but /healthz (empty: none)"},
+     "bearer token required by every endpoint but /healthz (empty: none); an admin token, "
+     "audited as id admin"},
+    {"tokens", SL_OPT_SEQ, false, NULL, NULL,
+     "scoped tokens: - {id, token: ${VAR} | sha256: HEX | file: PATH, scopes: [read, metrics, "
+     "admin], tables: [glob, ...]}"},
+    {"audit_retention", SL_OPT_DURATION, false, NULL, NULL,
+     "delete _sluice_audit rows older than this (incrementally, at commits; default: keep)"},
     {"tls", SL_OPT_MAP, false, NULL, NULL, "HTTPS: {cert, key, client_ca} PEM files",
      SL_OPT_SUB(sl_httpd_tls_opts)},
     {0},
 };
+
+static const sl_opt server_token_opts[] = {
+    {"id", SL_OPT_STRING, true, NULL, NULL, "the token's name in the audit log"},
+    {"token", SL_OPT_STRING, false, NULL, NULL, "the secret itself (give it as ${VAR})"},
+    {"sha256", SL_OPT_STRING, false, NULL, NULL, "or the hex SHA-256 of the secret"},
+    {"file", SL_OPT_PATH, false, NULL, NULL,
+     "or a file holding the secret (trailing newlines dropped)"},
+    {"scopes", SL_OPT_LIST, true, NULL, NULL,
+     "read (pages, SQL, streams, alerts), metrics (/metrics), admin (everything)"},
+    {"tables", SL_OPT_LIST, false, NULL, NULL,
+     "globs of the tables its SQL may read (default all; quarantine and _sluice_audit only "
+     "when named)"},
+    {0},
+};
+
+/* server.tokens -> p->tokens (strings stay the spec's). */
+static int compile_tokens(sl_pipeline *p, const sl_node *seq, sl_error *err) {
+    if (seq->kind != SL_NODE_SEQ)
+        return sl_node_error(err, seq,
+                             "server.tokens is a list of {id, token|sha256|file, scopes}");
+    if (seq->n > SL_SERVER_TOKENS_MAX)
+        return sl_node_error(err, seq, "at most %d tokens", SL_SERVER_TOKENS_MAX);
+    for (int i = 0; i < seq->n; i++) {
+        const sl_node *m = seq->seq[i];
+        if (sl_spec_check(m, server_token_opts, "server token", err)) return err->code;
+        sl_server_token *t = &p->tokens[p->ntokens++];
+        *t = (sl_server_token){0};
+        t->id = sl_node_get(m, "id")->str;
+        const sl_node *tk = sl_node_get(m, "token"), *h = sl_node_get(m, "sha256"),
+                      *f = sl_node_get(m, "file");
+        if (!!tk + !!h + !!f != 1)
+            return sl_node_error(err, m, "token '%s': give exactly one of token, sha256, file",
+                                 t->id);
+        if (tk && (!tk->str || !*tk->str))
+            return sl_node_error(err, tk, "token '%s' is empty (an unset ${VAR}?)", t->id);
+        t->token = tk ? tk->str : NULL;
+        t->sha256 = h ? h->str : NULL;
+        if (f) { /* relative to the pipeline file */
+            char path[PATH_MAX];
+            sl_spec_path(f, f->str ? f->str : "", path, sizeof path);
+            t->file = p->token_file[i] = sl_xstrdup(path);
+        }
+        const sl_node *sc = sl_node_get(m, "scopes");
+        for (int k = 0; k < sl_node_list_len(sc); k++) {
+            const sl_node *v = sl_node_list_at(sc, k);
+            const char *s = v->str ? v->str : "";
+            if (!strcmp(s, "read"))
+                t->scopes |= SL_SCOPE_READ;
+            else if (!strcmp(s, "metrics"))
+                t->scopes |= SL_SCOPE_METRICS;
+            else if (!strcmp(s, "admin"))
+                t->scopes |= SL_SCOPE_ADMIN;
+            else
+                return sl_node_error(err, v, "scope must be read, metrics or admin, got '%s'", s);
+        }
+        const sl_node *tb = sl_node_get(m, "tables");
+        if (sl_node_list_len(tb) > SL_SERVER_TOKEN_TABLES_MAX)
+            return sl_node_error(err, tb, "at most %d table globs", SL_SERVER_TOKEN_TABLES_MAX);
+        for (int k = 0; k < sl_node_list_len(tb); k++)
+            t->tables[t->ntables++] = sl_node_list_at(tb, k)->str;
+        for (int k = 0; k < i; k++)
+            if (!strcmp(p->tokens[k].id, t->id))
+                return sl_node_error(err, m, "two tokens named '%s'", t->id);
+    }
+    return 0;
+}
 
 static const sl_opt dashboard_opts[] = {
     {"title", SL_OPT_STRING, false, NULL, NULL, "page title"},
@@ -1327,6 +1399,11 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         const sl_node *tk = sl_node_get(srv, "token");
         p->listen = l ? (l->str && *l->str ? l->str : NULL) : "127.0.0.1:8080"; /* "" = no server */
         p->token = tk && tk->str && *tk->str ? tk->str : NULL;
+        const sl_node *tks = sl_node_get(srv, "tokens");
+        if (tks && compile_tokens(p, tks, err)) goto fail;
+        const sl_node *ar = sl_node_get(srv, "audit_retention");
+        if (ar && sl_node_duration(ar, "server.audit_retention", &p->audit_retention_us, err))
+            goto fail;
         const sl_node *tls = sl_node_get(srv, "tls");
         if (tls && sl_httpd_tls_bind(tls, "server", &p->tls, err)) goto fail;
         p->has_tls = tls != NULL;
@@ -1439,6 +1516,8 @@ static void pipeline_free_contents(sl_pipeline *p) {
     free(p->merged);
     free(p->dashboard_json);
     free(p->lineage_json);
+    for (int i = 0; i < SL_SERVER_TOKENS_MAX; i++)
+        free(p->token_file[i]);
 }
 
 const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }

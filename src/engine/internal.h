@@ -15,6 +15,7 @@
 #include "ops/wjoin.h"
 #include "expr/expr.h"
 #include "sinks/sink.h"
+#include "server/server.h"
 #include "store/store.h"
 #include "sources/source.h"
 #include "httpd/httpd.h"
@@ -237,8 +238,12 @@ struct sl_pipeline {
         const char *sql;
     } views[SL_MAX_VIEWS];
     int nviews;
-    const char *listen, *token; /* server: section (NULL: no server) */
-    bool has_tls;               /* server.tls given: tls holds it */
+    const char *listen, *token;                   /* server: section (NULL: no server) */
+    sl_server_token tokens[SL_SERVER_TOKENS_MAX]; /* server.tokens (strings: the spec's) */
+    int ntokens;
+    char *token_file[SL_SERVER_TOKENS_MAX]; /* their file: paths, resolved */
+    int64_t audit_retention_us;             /* server.audit_retention; 0: keep */
+    bool has_tls;                           /* server.tls given: tls holds it */
     sl_httpd_tls tls;
     char *dashboard_json, *lineage_json;
     /* schemas resolved at run time (stored in the database, or evolved):

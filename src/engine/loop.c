@@ -81,6 +81,8 @@ static int start_server(run *R) {
     sl_server_config cfg = {
         .listen = listen,
         .token = token,
+        .tokens = R->p->tokens,
+        .ntokens = R->p->ntokens,
         .tls = R->p->has_tls ? &R->p->tls : NULL,
         .db_path = db,
         .pg_url = sl_pipeline_store_url(R->p),
@@ -100,7 +102,7 @@ static int start_server(run *R) {
     if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
     const char *scheme = R->p->has_tls ? "https" : "http";
     sl_log_info("server listening", "\"url\":\"%s://%s:%d/\",\"auth\":%s", scheme, host, port,
-                token ? "true" : "false");
+                token || R->p->ntokens ? "true" : "false");
     if (R->opts->status_every_s > 0)
         fprintf(
             stderr,
@@ -555,6 +557,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             } else { /* nothing to commit: keep /metrics (lag, CPU) current */
                 R.last_commit_us = now;
                 if ((rc = apply_delivery_idle(&R))) goto out;
+                if ((rc = sl__engine_audit_idle(&R))) goto out;
                 sl__engine_build_metrics(&R);
                 if (R.server) sl_server_publish(R.server, R.commit_id, R.metrics);
             }

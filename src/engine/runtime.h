@@ -123,6 +123,10 @@ int sl__engine_commit(run *R, bool all_final);
 /* The commit, retried with backoff while an output is unavailable (SL_EAGAIN
  * from phase 1); the loop calls this one. */
 int sl__engine_commit_wait(run *R, bool all_final);
+/* An idle pipeline (nothing to commit): the server's audit records (and
+ * audit retention) in a transaction of their own, so they do not wait for
+ * input. */
+int sl__engine_audit_idle(run *R);
 int sl__engine_state_put(run *R, const char *id, bool full, sl_buf *buf);
 
 /* recover.c */

@@ -235,12 +235,22 @@ static bool function_denied(const char *f) {
 
 static int authorizer(void *ud, int action, const char *a1, const char *a2, const char *db,
                       const char *trig) {
-    (void)db, (void)trig;
+    (void)db;
     srv_conn *c = ud;
     if (!c->restricted) return SQLITE_OK;
     switch (action) {
-    case SQLITE_SELECT:
     case SQLITE_READ:
+        /* a token limited to some tables: reading any other is refused
+         * while the statement is prepared (trig: the view reading it) */
+        if (srv_table_allowed(srv_request_token(), a1, NULL)) return SQLITE_OK;
+        if (srv_table_allowed(srv_request_token(), a1, trig)) {
+            if (c->nvia < 8 && strlen(a1) < sizeof c->via_view[0])
+                snprintf(c->via_view[c->nvia++], sizeof c->via_view[0], "%s", a1);
+            return SQLITE_OK;
+        }
+        if (!c->denied[0]) snprintf(c->denied, sizeof c->denied, "reading table %.60s", a1);
+        return SQLITE_DENY;
+    case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
     case SQLITE_UPDATE:
@@ -504,7 +514,66 @@ out:
     return status;
 }
 
+/* The table whose b-tree is root page `root` of schema `db` (0 main, 1 temp). */
+static bool root_table(sqlite3 *h, int db, int root, char *name, size_t cap) {
+    sqlite3_stmt *st = NULL;
+    bool ok = false;
+    if (sqlite3_prepare_v2(h,
+                           db == 1 ? "SELECT tbl_name FROM temp.sqlite_schema WHERE rootpage = ?"
+                                   : "SELECT tbl_name FROM main.sqlite_schema WHERE rootpage = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, root);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(name, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+            ok = true;
+        }
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+int srv_check_reads(srv_conn *c, const char *sql, char *msg, size_t cap) {
+    const srv_token *t = srv_request_token();
+    if (!t || (t->scopes & SL_SCOPE_ADMIN)) return 0;
+    char *q = sqlite3_mprintf("EXPLAIN %s", sql);
+    sqlite3_stmt *st = NULL;
+    bool was = c->restricted;
+    c->restricted = false; /* the statement itself has passed the authorizer */
+    int rc = q ? sqlite3_prepare_v2(c->db, q, -1, &st, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+    int status = 0;
+    if (rc != SQLITE_OK) {
+        snprintf(msg, cap, "not allowed: cannot check the tables read");
+        status = 403;
+    }
+    /* EXPLAIN's columns: addr, opcode, p1, p2, p3, p4, p5, comment */
+    while (!status && sqlite3_step(st) == SQLITE_ROW) {
+        const char *op = (const char *)sqlite3_column_text(st, 1);
+        if (!op || (strcmp(op, "OpenRead") && strcmp(op, "ReopenIdx"))) continue;
+        int root = sqlite3_column_int(st, 3), db = sqlite3_column_int(st, 4);
+        char name[128];
+        if (!root_table(c->db, db, root, name, sizeof name)) continue; /* sqlite_schema itself */
+        bool ok = srv_table_allowed(t, name, NULL);
+        for (int i = 0; !ok && i < c->nvia; i++)
+            ok = !strcmp(c->via_view[i], name);
+        if (!ok) {
+            snprintf(msg, cap, "not allowed: reading table %.60s", name);
+            status = 403;
+        }
+    }
+    sqlite3_finalize(st);
+    c->restricted = was;
+    return status;
+}
+
 int srv_query(sl_server *s, const char *sql, long limit, const srv_params *params, srv_buf *out) {
+    const srv_token *t = srv_request_token();
+    /* PostgreSQL has no statement authorizer to hook: a token limited to
+     * some tables is refused there rather than trusted */
+    if (s->pg_url && t && !(t->scopes & SL_SCOPE_ADMIN) && t->ntables)
+        return json_error(out, 403,
+                          "not allowed: a token limited to some tables cannot query a PostgreSQL "
+                          "store");
     if (s->pg_url) return srv_pg_query(s, sql, limit, params, out);
     if (!sql || !*sql) return json_error(out, 400, "missing parameter: sql");
     if (limit <= 0 || limit > s->row_limit) limit = s->row_limit;
@@ -514,6 +583,7 @@ int srv_query(sl_server *s, const char *sql, long limit, const srv_params *param
     int64_t t0 = sl_monotonic_us();
     srv_conn_deadline(c, s->timeout_ms);
     c->restricted = true;
+    c->nvia = 0;
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
     int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, &tail);
@@ -541,6 +611,11 @@ int srv_query(sl_server *s, const char *sql, long limit, const srv_params *param
     if (!sqlite3_stmt_readonly(st)) { /* belt and braces: the authorizer already refused writes */
         atomic_fetch_add(&s->query_denied, 1);
         status = json_error(out, 403, "not allowed: statement writes");
+        goto done;
+    }
+    if ((status = srv_check_reads(c, sql, msg, sizeof msg))) {
+        atomic_fetch_add(&s->query_denied, 1);
+        status = json_error(out, status, msg);
         goto done;
     }
     if ((status = bind_params(c, st, params, msg, sizeof msg))) {
@@ -680,6 +755,8 @@ int srv_tables(sl_server *s, srv_buf *out) {
                            : !strcmp(name, "quarantine")   ? "quarantine"
                            : !strcmp(type, "view")         ? (tmp ? "lake" : "view")
                                                            : "table";
+        /* a token limited to some tables sees only those in the catalog */
+        if (!srv_table_allowed(srv_request_token(), name, NULL)) continue;
         if (n++) srv_buf_puts(out, ",");
         srv_buf_puts(out, "{\"name\":");
         srv_buf_json_str(out, name, strlen(name));

@@ -60,7 +60,46 @@ typedef struct srv_conn {
     char denied[96];      /* first action the authorizer refused */
     bool denied_internal; /* ...and it was a write to sqlite_schema */
     unsigned gen;         /* the server's db_gen when opened (sl_server_reopen) */
+    /* tables the authorizer let the request's token read only because a
+     * view it may read reads them (srv_check_reads accepts these) */
+    char via_view[8][64];
+    int nvia;
 } srv_conn;
+
+/* A token as the server keeps it: the secret (or its SHA-256) copied, so the
+ * pipeline file's memory may go. */
+typedef struct srv_token {
+    char id[64];
+    unsigned char secret[1024];
+    size_t len;  /* of secret; 32 when hashed */
+    bool hashed; /* secret is the SHA-256 of the token */
+    unsigned scopes;
+    int ntables;
+    char *tables[SL_SERVER_TOKEN_TABLES_MAX];
+} srv_token;
+
+/* The token of the request this thread is serving (libmicrohttpd runs one
+ * thread per connection, and the SQLite authorizer runs on it while a
+ * statement is prepared); NULL without auth. */
+const srv_token *srv_request_token(void);
+/* Whether the token may read table (an inner-most view through which it
+ * is read may grant it instead; NULL if none). */
+bool srv_table_allowed(const srv_token *t, const char *table, const char *view);
+
+/* auth.c */
+int srv_tokens_load(sl_server *s, const sl_server_config *cfg, sl_error *err);
+void srv_tokens_free(sl_server *s);
+/* The configured token equal to given, or NULL (always compares with all). */
+const srv_token *srv_token_match(const sl_server *s, const char *given, size_t glen);
+void srv_audit_push(sl_server *s, const char *token, const char *addr, const char *method,
+                    const char *route, const char *detail, int status);
+void srv_audit_free(sl_server *s);
+
+typedef struct srv_audit_rec {
+    sl_server_audit a;
+    char *blk; /* the strings of a, one allocation */
+} srv_audit_rec;
+#define SRV_AUDIT_MAX 4096
 
 #define SRV_POOL_MAX 4
 #define SRV_PARAMS_MAX 32 /* p_NAME= arguments of one /api/query */
@@ -68,8 +107,8 @@ typedef struct srv_conn {
 struct sl_server {
     struct sl_httpd *httpd; /* the hardened listener (httpd/httpd.h) */
     int port;
-    char *token;
-    size_t token_len;
+    srv_token *tokens; /* [0] is server.token ("admin") when given */
+    int ntokens;
     char *db_path, *pipeline_name, *dashboard_json, *lineage_json;
     char *pg_url; /* /api/query runs on this PostgreSQL store (pg.c); NULL: SQLite */
     int timeout_ms, row_limit;
@@ -98,6 +137,11 @@ struct sl_server {
     atomic_int sse_streams;
     atomic_ullong query_timeouts, query_denied, query_errors, query_too_big;
     atomic_ullong sse_refused;
+
+    pthread_mutex_t audit_mu; /* guards the ring */
+    srv_audit_rec *audit;     /* SRV_AUDIT_MAX slots */
+    size_t audit_head, audit_n;
+    uint64_t audit_dropped, audit_dropped_total;
 };
 
 /* Connections (db.c). srv_conn_get returns NULL with msg filled on failure. */
@@ -107,6 +151,12 @@ srv_conn *srv_conn_get(sl_server *s, char *msg, size_t cap);
 void srv_conn_put(sl_server *s, srv_conn *c);
 void srv_pool_close(sl_server *s);
 void srv_conn_deadline(srv_conn *c, int timeout_ms);
+
+/* The authorizer is not told of every table a statement reads (a table
+ * joined with USING or NATURAL whose columns are not otherwise named):
+ * for a token limited to some tables, this checks the b-trees the statement
+ * sql opens (from EXPLAIN) instead. 0, or 403 with msg filled. */
+int srv_check_reads(srv_conn *c, const char *sql, char *msg, size_t cap);
 
 /* Appends one result value as JSON. */
 void srv_json_value(srv_buf *b, sqlite3_stmt *st, int col);

@@ -20,7 +20,9 @@
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netdb.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -54,12 +56,19 @@ const sl_web_asset *sl_web_asset_find(const char *path) {
     return NULL;
 }
 
+/* The request this thread serves: its token (libmicrohttpd runs one thread
+ * per connection, so the SQLite authorizer, called while this thread
+ * prepares a statement, finds it here) and the status it was answered with. */
+static _Thread_local const srv_token *req_token;
+static _Thread_local int req_status;
+
 /* ---- responses ---- */
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, int status,
                                      struct MHD_Response *r) {
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    req_status = status;
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -121,9 +130,7 @@ static enum MHD_Result send_asset(struct MHD_Connection *conn, const char *name)
 
 /* ---- auth ---- */
 
-static bool token_equal(const sl_server *s, const char *given, size_t glen) {
-    return sl_httpd_token_equal(s->token, s->token_len, given, glen);
-}
+const srv_token *srv_request_token(void) { return req_token; }
 
 static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -133,25 +140,47 @@ static int hexval(char c) {
 }
 
 /* The cookie holds the token hex-encoded (any byte is then cookie-safe). */
-static bool cookie_ok(const sl_server *s, const char *hex) {
+static const srv_token *cookie_token(const sl_server *s, const char *hex) {
     size_t n = strlen(hex);
-    if (n % 2 || n / 2 > 1024) return false;
+    if (n % 2 || n / 2 > 1024) return NULL;
     char tok[1024];
     for (size_t i = 0; i < n / 2; i++) {
         int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
+        if (hi < 0 || lo < 0) return NULL;
         tok[i] = (char)(hi << 4 | lo);
     }
-    return token_equal(s, tok, n / 2);
+    const srv_token *t = srv_token_match(s, tok, n / 2);
+    explicit_bzero(tok, sizeof tok);
+    return t;
 }
 
-static bool authorized(const sl_server *s, struct MHD_Connection *conn) {
-    if (!s->token) return true;
-    if (sl_httpd_bearer_ok(conn, s->token, s->token_len)) return true;
+/* The token the request presents (bearer, ?token=, cookie), or NULL. */
+static const srv_token *authorized(const sl_server *s, struct MHD_Connection *conn) {
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (h && !strncasecmp(h, "Bearer ", 7)) {
+        const srv_token *t = srv_token_match(s, h + 7, strlen(h + 7));
+        if (t) return t;
+    }
     const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-    if (q && token_equal(s, q, strlen(q))) return true;
+    const srv_token *t = q ? srv_token_match(s, q, strlen(q)) : NULL;
+    if (t) return t;
     const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_NAME);
-    return c && cookie_ok(s, c);
+    return c ? cookie_token(s, c) : NULL;
+}
+
+/* The scope a route needs (0: none). */
+static unsigned route_scope(int route) {
+    switch (route) {
+    case SRV_R_HEALTHZ:
+    case SRV_R_READYZ:
+        return 0;
+    case SRV_R_METRICS:
+        return SL_SCOPE_METRICS;
+    case SRV_R_OTHER: /* any valid token learns it is not there (404) */
+        return 0;
+    default:
+        return SL_SCOPE_READ;
+    }
 }
 
 static const char login_page[] =
@@ -196,7 +225,7 @@ static enum MHD_Result keep_arg(void *cls, enum MHD_ValueKind kind, const char *
 /* A page opened with a valid ?token=: remember it in a cookie and reload
  * without it, so the token does not stay in the address bar or history; the
  * other arguments (a dashboard's range and variables) stay. */
-static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *conn,
+static enum MHD_Result send_login_redirect(struct MHD_Connection *conn, const char *token,
                                            const char *path) {
     srv_buf loc = {0};
     srv_buf_puts(&loc, path); /* srv_buf keeps its text NUL-terminated */
@@ -204,8 +233,8 @@ static enum MHD_Result send_login_redirect(sl_server *s, struct MHD_Connection *
     const char *url = loc.oom ? path : loc.p;
     srv_buf cookie = {0};
     srv_buf_puts(&cookie, COOKIE_NAME "=");
-    for (size_t i = 0; i < s->token_len; i++)
-        srv_buf_printf(&cookie, "%02x", (unsigned char)s->token[i]);
+    for (const char *p = token; *p; p++)
+        srv_buf_printf(&cookie, "%02x", (unsigned char)*p);
     srv_buf_puts(&cookie, "; Path=/; HttpOnly; SameSite=Strict");
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r || cookie.oom) {
@@ -384,23 +413,32 @@ static enum MHD_Result send_busy(struct MHD_Connection *conn, const char *msg) {
     return send_response(conn, 503, r);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *upload_data, size_t *upload_data_size,
-                              void **req_cls) {
-    (void)upload_data, (void)upload_data_size, (void)req_cls;
-    sl_server *s = cls;
-    int route = route_of(url);
-    atomic_fetch_add(&s->requests[route], 1);
+static enum MHD_Result serve(sl_server *s, int route, void *cls, struct MHD_Connection *conn,
+                             const char *url, const char *method, const char *upload_data,
+                             size_t *upload_data_size, void **req_cls) {
+    (void)upload_data, (void)upload_data_size, (void)req_cls, (void)cls;
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return send_json_error(conn, 405, "only GET is served");
     if (route == SRV_R_HEALTHZ) return send_text(conn, 200, "text/plain; charset=utf-8", "ok\n");
+    if (route == SRV_R_READYZ) { /* open, like /healthz: load balancers ask it */
+        char why[sizeof s->not_ready + 16];
+        pthread_mutex_lock(&s->mu);
+        bool ready = s->ready;
+        snprintf(why, sizeof why, "not ready%s%s\n", s->not_ready[0] ? ": " : "", s->not_ready);
+        pthread_mutex_unlock(&s->mu);
+        /* the reason (a store's error text) only for a valid token */
+        if (!ready && s->ntokens && !authorized(s, conn)) snprintf(why, sizeof why, "not ready\n");
+        return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
+                         ready ? "ready\n" : why);
+    }
     if (!strcmp(url, "/favicon.ico")) { /* browsers ask on every page; no icon, no error */
         struct MHD_Response *r =
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         return send_response(conn, 204, r);
     }
     bool page = route == SRV_R_INDEX || route == SRV_R_PIPELINE || route == SRV_R_SQL;
-    if (!authorized(s, conn)) {
+    const srv_token *tok = s->ntokens ? authorized(s, conn) : NULL;
+    if (s->ntokens && !tok) {
         if (page) return send_text(conn, 401, "text/html; charset=utf-8", login_page);
         struct MHD_Response *r = MHD_create_response_from_buffer(
             sizeof "{\"error\":\"unauthorized\"}" - 1, (void *)"{\"error\":\"unauthorized\"}",
@@ -410,8 +448,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"sluice\"");
         return send_response(conn, 401, r);
     }
-    if (page && s->token && MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"))
-        return send_login_redirect(s, conn,
+    req_token = tok;
+    unsigned need = route_scope(route);
+    if (tok && need && !(tok->scopes & (need | SL_SCOPE_ADMIN)))
+        return send_json_error(conn, 403, "this token may not use this endpoint");
+    const char *qtok = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+    if (page && tok && qtok)
+        return send_login_redirect(conn, qtok,
                                    route == SRV_R_PIPELINE ? "/pipeline"
                                    : route == SRV_R_SQL    ? "/sql"
                                                            : "/");
@@ -424,15 +467,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_asset(conn, "sql.html");
     case SRV_R_STATIC:
         return send_asset(conn, url + 8);
-    case SRV_R_READYZ: {
-        char why[sizeof s->not_ready + 16];
-        pthread_mutex_lock(&s->mu);
-        bool ready = s->ready;
-        snprintf(why, sizeof why, "not ready%s%s\n", s->not_ready[0] ? ": " : "", s->not_ready);
-        pthread_mutex_unlock(&s->mu);
-        return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
-                         ready ? "ready\n" : why);
-    }
     case SRV_R_METRICS:
         return send_metrics(s, conn);
     case SRV_R_STATUS:
@@ -481,6 +515,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     case SRV_R_STREAM: {
         char name[300];
         stream_table(url, name, sizeof name);
+        /* the stream reads the table with the server's own statements: the
+         * token's tables are checked here */
+        if (!srv_table_allowed(tok, name, NULL))
+            return send_json_error(conn, 403, "not allowed: this token may not read the table");
         /* the slot is taken here and given back by the stream's end (sse.c) */
         if (atomic_fetch_add(&s->sse_streams, 1) >= s->max_sse) {
             atomic_fetch_sub(&s->sse_streams, 1);
@@ -500,6 +538,63 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
 }
 
+static void client_addr(struct MHD_Connection *conn, char *out, size_t cap) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr) return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    if (getnameinfo(ci->client_addr, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST)) out[0] = 0;
+}
+
+/* Every request that presented a valid token, but for static assets and
+ * health checks: who (token id, address), what (route, SQL or table) and
+ * how it ended, as a log line now and a _sluice_audit row at the engine's
+ * next commit. The token's value is never part of it. */
+static void audit(sl_server *s, struct MHD_Connection *conn, int route, const char *url,
+                  const char *method) {
+    const srv_token *t = req_token;
+    if (!t || route == SRV_R_STATIC || route == SRV_R_HEALTHZ || route == SRV_R_READYZ) return;
+    char addr[64];
+    client_addr(conn, addr, sizeof addr);
+    const char *detail = "";
+    char name[300];
+    if (route == SRV_R_QUERY) {
+        const char *sql = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sql");
+        detail = sql ? sql : "";
+    } else if (route == SRV_R_STREAM && stream_table(url, name, sizeof name)) {
+        detail = name;
+    }
+    size_t dl = strlen(detail);
+    char *esc = malloc(dl * 6 + 1);
+    char id[6 * sizeof t->id];
+    sl_json_escape(id, sizeof id, t->id, (int)strlen(t->id));
+    if (esc) sl_json_escape(esc, (int)(dl * 6 + 1), detail, (int)dl);
+    sl_log_info("audit",
+                "\"token\":\"%s\",\"addr\":\"%s\",\"method\":\"%s\",\"route\":\"%s\","
+                "\"status\":%d,\"sql\":\"%s\"",
+                id, addr, !strcmp(method, "HEAD") ? "HEAD" : "GET", route_label[route], req_status,
+                esc ? esc : "");
+    free(esc);
+    srv_audit_push(s, t->id, addr, !strcmp(method, "HEAD") ? "HEAD" : "GET", route_label[route],
+                   detail, req_status);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *upload_data, size_t *upload_data_size,
+                              void **req_cls) {
+    sl_server *s = cls;
+    int route = route_of(url);
+    atomic_fetch_add(&s->requests[route], 1);
+    req_token = NULL;
+    req_status = 0;
+    enum MHD_Result r =
+        serve(s, route, cls, conn, url, method, upload_data, upload_data_size, req_cls);
+    if (s->ntokens && req_status) audit(s, conn, route, url, method);
+    return r;
+}
+
 /* ---- lifecycle ---- */
 
 static char *dup_or_null(const char *p) { return p ? strdup(p) : NULL; }
@@ -510,8 +605,9 @@ static void server_free(sl_server *s) {
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
-    if (s->token) explicit_bzero(s->token, s->token_len);
-    free(s->token);
+    srv_tokens_free(s);
+    srv_audit_free(s);
+    pthread_mutex_destroy(&s->audit_mu);
     free(s->db_path);
     free(s->pg_url);
     free(s->pipeline_name);
@@ -540,23 +636,23 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     s->started_us = sl_monotonic_us();
-    if (cfg->token && *cfg->token) {
-        s->token = strdup(cfg->token);
-        s->token_len = strlen(cfg->token);
-        if (s->token_len > 1024) {
-            sl_error_set(err, SL_EINVAL, "server token longer than 1024 bytes");
-            server_free(s);
-            return NULL;
-        }
+    pthread_mutex_init(&s->audit_mu, NULL);
+    if (srv_tokens_load(s, cfg, err)) {
+        server_free(s);
+        return NULL;
+    }
+    if (s->ntokens && !(s->audit = calloc(SRV_AUDIT_MAX, sizeof *s->audit))) {
+        sl_error_set(err, SL_ENOMEM, "server: out of memory");
+        server_free(s);
+        return NULL;
     }
     s->db_path = strdup(cfg->db_path);
     if (cfg->pg_url) s->pg_url = strdup(cfg->pg_url);
     s->pipeline_name = dup_or_null(cfg->pipeline_name);
     s->dashboard_json = dup_or_null(cfg->dashboard_json);
     s->lineage_json = dup_or_null(cfg->lineage_json);
-    if ((cfg->token && *cfg->token && !s->token) || !s->db_path ||
-        (cfg->pipeline_name && !s->pipeline_name) || (cfg->dashboard_json && !s->dashboard_json) ||
-        (cfg->lineage_json && !s->lineage_json)) {
+    if (!s->db_path || (cfg->pipeline_name && !s->pipeline_name) ||
+        (cfg->dashboard_json && !s->dashboard_json) || (cfg->lineage_json && !s->lineage_json)) {
         sl_error_set(err, SL_ENOMEM, "server: out of memory");
         server_free(s);
         return NULL;
@@ -583,7 +679,7 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     }
     s->port = sl_httpd_port(s->httpd);
     sl_log_info("http server listening", "\"port\":%d,\"auth\":%s,\"tls\":%s", s->port,
-                s->token ? "true" : "false", cfg->tls ? "true" : "false");
+                s->ntokens ? "true" : "false", cfg->tls ? "true" : "false");
     return s;
 }
 

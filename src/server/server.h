@@ -23,7 +23,8 @@
  *   GET /metrics                  published engine metrics + server metrics
  *   GET /healthz                  200 always;  /readyz: 200 once ready, else 503
  *
- * Auth: with a token, every endpoint but /healthz needs `Authorization:
+ * Auth: with a token (server.token, or scoped tokens: see sl_server_token;
+ * a token without the route's scope gets 403), every endpoint but /healthz needs `Authorization:
  * Bearer <token>`, or `?token=<token>`, or the `sluice_token` cookie that the
  * server sets when a page is opened with ?token= (the browser is then
  * redirected to the same URL without the token). Tokens are compared in
@@ -41,9 +42,38 @@
 
 typedef struct sl_server sl_server;
 
+/* Token scopes. read: the pages, /api/query, /api/tables, table streams,
+ * /api/alerts, /api/dashboard, /api/lineage, /api/status; metrics: /metrics;
+ * admin: everything, every table. /healthz and /readyz need none. */
+enum { SL_SCOPE_READ = 1, SL_SCOPE_METRICS = 2, SL_SCOPE_ADMIN = 4 };
+#define SL_SERVER_TOKENS_MAX 32
+#define SL_SERVER_TOKEN_TABLES_MAX 32
+
+/* One scoped token. Exactly one of token, sha256, file gives the secret. */
+typedef struct sl_server_token {
+    const char *id;     /* named in the audit log, never the secret */
+    const char *token;  /* the secret itself (from ${VAR} in the pipeline file) */
+    const char *sha256; /* or the hex SHA-256 of the secret */
+    const char *file;   /* or a file holding the secret (trailing newlines dropped) */
+    unsigned scopes;    /* SL_SCOPE_* */
+    /* globs (fnmatch) of the tables its SQL may read; 0: every table. The
+     * quarantine and _sluice_audit tables only when named exactly. */
+    int ntables;
+    const char *tables[SL_SERVER_TOKEN_TABLES_MAX];
+} sl_server_token;
+
+/* One audited request, as sl_server_audit_drain hands it over. */
+typedef struct sl_server_audit {
+    int64_t ts_us;                                      /* wall clock */
+    const char *token, *addr, *method, *route, *detail; /* detail: the SQL or the table; "" */
+    int status;
+} sl_server_audit;
+
 typedef struct sl_server_config {
-    const char *listen;      /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
-    const char *token;       /* NULL or "" = no auth */
+    const char *listen; /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
+    const char *token;  /* NULL or "" = no auth; else an admin token with the id "admin" */
+    const sl_server_token *tokens; /* more tokens, each with its scopes (auth on if any) */
+    int ntokens;
     const sl_httpd_tls *tls; /* NULL = plain HTTP; else HTTPS (copied) */
     const char
         *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
@@ -94,6 +124,14 @@ void sl_server_reopen(sl_server *s);
 /* A reloaded pipeline file (SIGHUP): the dashboard and lineage JSON are
  * replaced (copied; NULL: none) for the next requests. Thread-safe. */
 void sl_server_set_pages(sl_server *s, const char *dashboard_json, const char *lineage_json);
+/* Audit records queued since the last drain (a bounded ring: beyond
+ * SRV_AUDIT_MAX records the oldest are dropped and counted), oldest first,
+ * given to fn on the caller's thread; a non-zero return of fn stops the
+ * drain and is returned (the records not yet given are kept). *dropped (may
+ * be NULL) gets the records dropped since the last drain. Thread-safe; the
+ * engine calls it inside its commit so the records land in its store. */
+int sl_server_audit_drain(sl_server *s, int (*fn)(void *ud, const sl_server_audit *a), void *ud,
+                          uint64_t *dropped);
 /* Ends SSE streams, stops the threads, closes connections, frees s. NULL is fine. */
 void sl_server_stop(sl_server *s);
 

@@ -387,6 +387,7 @@ static int tap_prepare(sse *e, const char *from, const char *where, char *msg, s
     const char *tail = NULL;
     e->c->restricted = true;
     e->c->denied[0] = 0;
+    e->c->nvia = 0;
     rc = sqlite3_prepare_v2(e->c->db, q, -1, &e->tap_st, &tail);
     e->c->restricted = false;
     bool extra = false;
@@ -405,6 +406,11 @@ static int tap_prepare(sse *e, const char *from, const char *where, char *msg, s
     if (extra || !sqlite3_stmt_readonly(e->tap_st)) {
         snprintf(msg, cap, "where: one read-only expression is allowed");
         return 400;
+    }
+    int denied = srv_check_reads(e->c, sqlite3_sql(e->tap_st), msg, cap);
+    if (denied) {
+        atomic_fetch_add(&e->s->query_denied, 1);
+        return denied;
     }
     e->tap = true;
     if (!strcmp(from, "start")) {

@@ -13,6 +13,7 @@
  * runs each line of stdin as SQL on a write connection and publishes a
  * commit, and publishes every second anyway, until stdin closes.
  */
+#include <openssl/evp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -295,8 +296,8 @@ static void test_health_and_ready(void **state) {
     r = get(port, "/readyz", AUTH);
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    r = get(port, "/readyz", NULL);
-    assert_int_equal(r.status, 401);
+    r = get(port, "/readyz", NULL); /* open, like /healthz (load balancers ask it) */
+    assert_int_equal(r.status, 200);
     resp_free(&r);
 }
 
@@ -807,6 +808,120 @@ static void test_static_and_json(void **state) {
     resp_free(&r);
 }
 
+/* Scoped tokens: a viewer limited to top_* (a view over detections_by_location_1m)
+ * and a metrics token; the audit records the engine would drain. */
+typedef struct audit_seen {
+    int n, fail_at;
+    char token[8][32], route[8][32], detail[8][128];
+    int status[8];
+} audit_seen;
+
+static int audit_cb(void *ud, const sl_server_audit *a) {
+    audit_seen *seen = ud;
+    if (seen->n == seen->fail_at) return SL_EIO;
+    int i = seen->n++;
+    if (i >= 8) return 0;
+    snprintf(seen->token[i], sizeof seen->token[i], "%s", a->token);
+    snprintf(seen->route[i], sizeof seen->route[i], "%s", a->route);
+    snprintf(seen->detail[i], sizeof seen->detail[i], "%s", a->detail);
+    seen->status[i] = a->status;
+    return 0;
+}
+
+static void test_scoped_tokens(void **state) {
+    (void)state;
+    /* the scraper's token is given as the SHA-256 of "met-secret" */
+    unsigned char h[32];
+    unsigned int hl = 0;
+    assert_int_equal(EVP_Digest("met-secret", 10, h, &hl, EVP_sha256(), NULL), 1);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    sl_server_token toks[2] = {
+        {.id = "viewer",
+         .token = "view-secret",
+         .scopes = SL_SCOPE_READ,
+         .ntables = 1,
+         .tables = {"top_*"}},
+        {.id = "scraper", .sha256 = hex, .scopes = SL_SCOPE_METRICS},
+    };
+    sl_server_config cfg = {.listen = "127.0.0.1:0",
+                            .db_path = db_path,
+                            .tokens = toks,
+                            .ntokens = 2,
+                            .on_connection = hook};
+    sl_error err = {0};
+    sl_server *s = sl_server_start(&cfg, &err);
+    assert_non_null(s);
+    int port = sl_server_port(s);
+    const char *V = "Authorization: Bearer view-secret\r\n",
+               *M = "Authorization: Bearer met-secret\r\n";
+    resp r = get(port, "/api/query?sql=SELECT%20count(*)%20FROM%20top_locations", V);
+    assert_int_equal(r.status, 200); /* the view grants the table it reads */
+    resp_free(&r);
+    r = get(port, "/api/query?sql=SELECT%20count(*)%20FROM%20detection_events", V);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "reading table detection_events"));
+    resp_free(&r);
+    r = get(port,
+            "/api/query?sql=SELECT%20count(*)%20FROM%20top_locations%20NATURAL%20JOIN%20quarantine",
+            V);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = get(port, "/metrics", V);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = get(port, "/metrics", M);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = get(port, "/api/tables", M);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = get(port, "/metrics", "Authorization: Bearer view-secreT\r\n");
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    char hb[128];
+    snprintf(hb, sizeof hb, "Authorization: Bearer %s\r\n", hex); /* the hash is not the token */
+    r = get(port, "/metrics", hb);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    /* a failing write keeps the record and those after it */
+    audit_seen seen = {.fail_at = 2};
+    uint64_t dropped = 1;
+    assert_int_equal(sl_server_audit_drain(s, audit_cb, &seen, &dropped), SL_EIO);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(seen.n, 2);
+    seen.fail_at = -1;
+    assert_int_equal(sl_server_audit_drain(s, audit_cb, &seen, NULL), 0);
+    assert_int_equal(seen.n, 6); /* the 401s are not audited */
+    assert_string_equal(seen.token[0], "viewer");
+    assert_string_equal(seen.route[0], "/api/query");
+    assert_string_equal(seen.detail[0], "SELECT count(*) FROM top_locations");
+    assert_int_equal(seen.status[0], 200);
+    assert_int_equal(seen.status[1], 403);
+    assert_string_equal(seen.token[4], "scraper");
+    assert_string_equal(seen.route[4], "/metrics");
+    assert_int_equal(seen.status[5], 403);
+    seen.n = 0;
+    assert_int_equal(sl_server_audit_drain(s, audit_cb, &seen, NULL), 0);
+    assert_int_equal(seen.n, 0);
+    sl_server_stop(s);
+
+    /* configuration errors */
+    sl_server_token bad[2] = {{.id = "a", .token = "x", .sha256 = hex, .scopes = SL_SCOPE_READ},
+                              {.id = "b", .sha256 = "zz", .scopes = SL_SCOPE_READ}};
+    cfg.tokens = bad, cfg.ntokens = 1;
+    assert_null(sl_server_start(&cfg, &err));
+    assert_non_null(strstr(err.msg, "exactly one of"));
+    cfg.tokens = bad + 1;
+    assert_null(sl_server_start(&cfg, &err));
+    assert_non_null(strstr(err.msg, "64 hex digits"));
+    sl_server_token dup[2] = {{.id = "a", .token = "x"}, {.id = "a", .token = "y"}};
+    cfg.tokens = dup, cfg.ntokens = 2;
+    assert_null(sl_server_start(&cfg, &err));
+    assert_non_null(strstr(err.msg, "two tokens named 'a'"));
+}
+
 static void test_port_busy(void **state) {
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", sl_server_port(*state));
@@ -1042,6 +1157,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scoped_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_token_and_stop_with_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_valued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_budget, setup, teardown),
