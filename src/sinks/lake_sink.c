@@ -7,6 +7,12 @@
  * segment's committed length in the store under "lake:<table>", in the
  * commit transaction; open gives that length back to sl_lake_recover, which
  * truncates whatever a crash left after it. Retention runs at prepare too.
+ *
+ * The cold tier (cold_after:, cold_path:): at prepare, at most COLD_FOLDERS
+ * hour folders older than cold_after move to cold_path/<layer>/<table>/
+ * (sl_lake_cold_move), only folders whose segments are all older than the
+ * position the previous prepare recorded: that one is committed (a commit
+ * that fails stops the engine), the one recorded now is not yet.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -21,10 +27,18 @@
 #include "sinks/sink.h"
 
 #define SEGMENT_BYTES (64 << 20)
+/* Hour folders moved to the cold tier per commit: level 19 costs about a
+ * second per 5 MB of compressed input, so keep each commit's share small. */
+#define COLD_FOLDERS 4
+#define COLD_LEVEL 19
 
 typedef struct {
     char table[SL_NAME_MAX];
     int64_t retention_us;
+    int64_t cold_after_us;       /* 0: no cold tier */
+    char cold_path[SL_PATH_MAX]; /* resolved cold_path:, "" for DATA/cold */
+    int64_t safe_seq;            /* segments below it are committed (see top) */
+    int64_t cold_moved;          /* hour folders moved since open */
     sl_lake *lake;
     sl_json_keys keys;
     char *line;
@@ -33,11 +47,19 @@ typedef struct {
 } lake_sink;
 
 static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err) {
-    (void)arg, (void)err;
+    (void)arg;
     lake_sink *s = sl_xcalloc(1, sizeof *s);
     snprintf(s->table, sizeof s->table, "%s", env->table);
     s->retention_us = env->retention_us;
     *self = s;
+    if (env->cold_after &&
+        sl_node_duration(env->cold_after, "cold_after", &s->cold_after_us, err) != 0)
+        return err->code;
+    if (env->cold_path && env->cold_path->str)
+        sl_spec_path(env->cold_path, env->cold_path->str, s->cold_path, sizeof s->cold_path);
+    if (env->cold_path && !env->cold_after)
+        return sl_node_error(err, env->cold_path, "table '%s': cold_path needs cold_after",
+                             env->table);
     return 0;
 }
 
@@ -57,7 +79,19 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
         lp.length = atoll(kv);
         if (tab) snprintf(lp.segment, sizeof lp.segment, "%s", tab + 1);
     }
-    return sl_lake_recover(s->lake, &lp, err);
+    int rc = sl_lake_recover(s->lake, &lp, err);
+    if (rc) return rc;
+    if (lp.segment[0] && sl_lake_segment_parse(lp.segment, &s->safe_seq, NULL) != 0)
+        s->safe_seq = 0;
+    if (s->cold_after_us > 0) {
+        char cold[SL_PATH_MAX + PATH_MAX];
+        if (s->cold_path[0])
+            snprintf(cold, sizeof cold, "%s/%s/%s", s->cold_path, env->layer, env->table);
+        else
+            snprintf(cold, sizeof cold, "%s/cold/%s/%s", env->data_dir, env->layer, env->table);
+        if ((rc = sl_lake_set_cold(s->lake, cold, err))) return rc;
+    }
+    return 0;
 }
 
 static int ls_write(void *self, const sl_batch *b, const char *const *part_names, sl_error *err) {
@@ -106,6 +140,19 @@ static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     if (sl_store_put_kv(store, key, kv))
         return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", s->table);
     if (s->retention_us > 0) sl_lake_retention(s->lake, s->retention_us, sl_now_us());
+    if (s->cold_after_us > 0 && s->safe_seq > 0) {
+        sl_error cerr = {0, {0}};
+        int moved = sl_lake_cold_move(s->lake, s->cold_after_us, sl_now_us(), s->safe_seq,
+                                      COLD_FOLDERS, COLD_LEVEL, &cerr);
+        /* a failed move leaves every row where it was readable: the next
+         * commit tries again; the writer itself is unaffected */
+        if (moved < 0)
+            sl_log_warn("lake cold tier", "\"table\":\"%s\",\"error\":\"%.400s\"", s->table,
+                        cerr.msg);
+        else
+            s->cold_moved += moved;
+    }
+    if (lp.segment[0]) sl_lake_segment_parse(lp.segment, &s->safe_seq, NULL);
     return 0;
 }
 
