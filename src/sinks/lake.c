@@ -995,7 +995,7 @@ static int recompress(sl_lake *l, const char *src, const char *dst, sl_error *er
             rc = sl_error_set(err, SL_EIO, "lake: read %s: %s", src, strerror(errno));
             break;
         }
-        int eof = r == 0;
+        if (r == 0) break; /* `last` says whether the final frame was complete */
         ZSTD_inBuffer zin = {rbuf, (size_t)r, 0};
         for (;;) { /* until the input is used and the decoder has nothing more to give */
             ZSTD_outBuffer dout = {l->inbuf, l->in_cap, 0};
@@ -1016,7 +1016,7 @@ static int recompress(sl_lake *l, const char *src, const char *dst, sl_error *er
             }
             if (rc || (zin.pos == zin.size && dout.pos < dout.size)) break;
         }
-        if (rc || eof) break;
+        if (rc) break;
     }
     if (rc == 0 && last != 0)
         rc = sl_error_set(err, SL_ECORRUPT, "lake: %s ends inside a zstd frame", src);
