@@ -910,7 +910,38 @@ int sl_lake_cold_root(const char *root, char *out, size_t cap) {
     size_t n = strlen(out);
     while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
         out[--n] = '\0';
-    return out[0] ? 0 : -1;
+    if (!out[0]) return -1;
+    if (out[0] != '/') { /* relative to ROOT (see relative_path) */
+        char j[PATH_MAX];
+        if (path_join(j, sizeof j, root, out)) return -1;
+        char *r = realpath(j, NULL);
+        snprintf(out, cap, "%s", r ? r : j);
+        free(r);
+    }
+    return 0;
+}
+
+/* The path of `to` seen from `from` (both absolute, resolved): the marker is
+ * relative when the two share more than "/", so a data directory moved or
+ * exchanged as a whole (sluice refresh) takes its default DATA/cold along. */
+static void relative_path(const char *from, const char *to, char *out, size_t cap) {
+    size_t common = 0;
+    for (size_t i = 0; from[i] && from[i] == to[i]; i++)
+        if (from[i] == '/' && i > 0) common = i;
+    size_t nf = strlen(from);
+    if (strncmp(from, to, nf) == 0 && to[nf] == '/') common = nf; /* to inside from */
+    if (common == 0) {
+        snprintf(out, cap, "%s", to);
+        return;
+    }
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = from + common; *p; p++)
+        if (*p == '/' && o + 4 < cap) {
+            memcpy(out + o, "../", 4);
+            o += 3;
+        }
+    snprintf(out + o, cap - o, "%s", to[common] == '/' ? to + common + 1 : to + common);
 }
 
 static int cold_tmp_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
@@ -944,8 +975,11 @@ int sl_lake_set_cold(sl_lake *l, const char *cold_root, sl_error *err) {
         char m[PATH_MAX], tmp[PATH_MAX + 8];
         path_join(m, sizeof m, l->root, COLD_MARKER);
         snprintf(tmp, sizeof tmp, "%s.new", m);
+        char *rabs = realpath(l->root, NULL), rel[PATH_MAX];
+        relative_path(rabs ? rabs : l->root, abs, rel, sizeof rel);
+        free(rabs);
         FILE *f = fopen(tmp, "we");
-        if (!f || fprintf(f, "%s\n", abs) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
+        if (!f || fprintf(f, "%s\n", rel) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
             fclose(f) != 0 || rename(tmp, m) != 0 || fsync_path(l->root) != 0) {
             rc = sl_error_set(err, io_code(errno), "lake: cannot write %s: %s", m, strerror(errno));
             goto done;

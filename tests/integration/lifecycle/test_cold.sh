@@ -113,6 +113,16 @@ left=$(want "$TMP"/src/f{3,4,5}.ndjson)
 [ "$(find "$C" -name 'part-*' | wc -l)" = 2 ] || fail "retention left $(find "$C" -name 'part-*' | wc -l) cold segments, want 2"
 ok "retention deletes old hour folders from the cold tier"
 
+# the default cold_path, DATA/cold: the data directory moved as a whole (as
+# `sluice refresh` exchanges it) keeps reading its own cold tier
+pipe "$TMP/p4.yaml" "cold_after: 1d"
+rm -rf "$TMP/dd" && cp -a "$TMP/d0" "$TMP/dd"
+for i in 1 2; do "$SLUICE" run "$TMP/p4.yaml" --data "$TMP/dd" --once --status 0 || fail "default cold run"; done
+[ "$(find "$TMP/dd/cold/bronze/raw" -name 'part-*' | wc -l)" = 4 ] || fail "default cold_path: $(find "$TMP/dd")"
+mv "$TMP/dd" "$TMP/dd2"
+[ "$(q "$TMP/p4.yaml" "$TMP/dd2")" = "$all" ] || fail "moved data directory: $(q "$TMP/p4.yaml" "$TMP/dd2"), want $all"
+ok "default cold_path DATA/cold, found again after the data directory moved"
+
 # SIGKILL at every step of the moves: never a row lost or doubled
 steps=12
 [ "$SANITIZED" = 1 ] && steps=5
