@@ -136,7 +136,8 @@ for n in $(seq 1 $steps); do
   [ $rc = 137 ] || fail "kill at step $n: exit $rc"
   got=$(q "$TMP/p2.yaml" "$D")
   [ "$got" = "$base" ] || fail "killed at step $n: query gives $got, want $base (the last commit)"
-  for i in 1 2 3; do "$SLUICE" run "$TMP/p2.yaml" --data "$D" --once --status 0 || fail "restart after kill $n"; done
+  # the first restart commits f5 and moves folders 1-3, the second folder 4
+  for i in 1 2; do "$SLUICE" run "$TMP/p2.yaml" --data "$D" --once --status 0 || fail "restart after kill $n"; done
   got=$(q "$TMP/p2.yaml" "$D")
   [ "$got" = "$all" ] || fail "after the kill at step $n and restarts: $got, want $all"
   [ "$(find "$TMP/cold" -name 'part-*.ndjson.zst' | wc -l)" = 4 ] || fail "kill $n: moves not finished after restarts"
