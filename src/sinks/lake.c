@@ -1075,14 +1075,18 @@ static int recompress(sl_lake *l, const char *src, const char *dst, sl_error *er
 typedef struct {
     sl_lake *l;
     int64_t cold_after_us, now_us, safe_seq;
-    int max_folders, folders;
+    int64_t budget; /* hot bytes this call may still move */
+    int segments;   /* moved so far */
     sl_error *err;
 } cold_ctx;
 
+/* Moves the segments of one old hour folder, as many as the budget allows
+ * (at least one per call): a folder may take several calls, which is safe
+ * as each segment is found in one tier or the other (see above). */
 static int cold_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
     cold_ctx *c = vctx;
     sl_lake *l = c->l;
-    if (c->folders >= c->max_folders) return 0;
+    if (c->segments && c->budget <= 0) return 0;
     if (c->now_us - (hour_us + US_PER_HOUR) <= c->cold_after_us) return 0;
     if (is_dir_of(rel_dir, l->cur_rel) || is_dir_of(rel_dir, l->pos.segment)) return 0;
     char **names;
@@ -1103,23 +1107,27 @@ static int cold_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_
                           strerror(errno));
         goto out;
     }
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    size_t moved = 0; /* names[0..moved) were looked at; the parts among them are cold */
+    for (; moved < n && rc == 0 && (c->segments == 0 || c->budget > 0); moved++) {
         int64_t seq;
-        if (parse_part(names[i], &seq) != 0) continue;
+        if (parse_part(names[moved], &seq) != 0) continue;
         char src[PATH_MAX], dst[PATH_MAX], tmp[PATH_MAX + 8];
-        path_join(src, sizeof src, hr_abs, names[i]);
-        path_join(dst, sizeof dst, cold_dir, names[i]);
+        path_join(src, sizeof src, hr_abs, names[moved]);
+        path_join(dst, sizeof dst, cold_dir, names[moved]);
         snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+        struct stat st;
+        if (stat(src, &st) == 0) c->budget -= st.st_size;
         if ((rc = recompress(l, src, tmp, c->err))) break;
         cold_test_step();
         if (rename(tmp, dst) != 0)
             rc = sl_error_set(c->err, io_code(errno), "lake: rename %s: %s", tmp, strerror(errno));
         cold_test_step();
+        if (rc == 0) c->segments++;
     }
     /* the cold names are durable before any hot file goes */
     if (rc == 0 && fsync_path(cold_dir) != 0)
         rc = sl_error_set(c->err, SL_EIO, "lake: fsync %s: %s", cold_dir, strerror(errno));
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < moved && rc == 0; i++) {
         int64_t seq;
         char src[PATH_MAX];
         if (parse_part(names[i], &seq) != 0 || path_join(src, sizeof src, hr_abs, names[i]))
@@ -1129,14 +1137,13 @@ static int cold_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_
         cold_test_step();
     }
     if (rc == 0) rc = settle_hour_dir(hr_abs, c->err);
-    if (rc == 0) c->folders++;
 out:
     free_names(names, n);
     return rc;
 }
 
 int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t safe_seq,
-                      int max_folders, int level, sl_error *err) {
+                      int64_t max_bytes, int level, sl_error *err) {
     if (!l->cold_root[0]) return sl_error_set(err, SL_EINVAL, "lake %s: no cold tier", l->root);
     if (!l->cold_cctx) {
         l->cold_cctx = ZSTD_createCCtx();
@@ -1149,11 +1156,11 @@ int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t
             ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_checksumFlag, 1)))
             return sl_error_set(err, SL_EINVAL, "lake: bad zstd level %d", level);
     }
-    cold_ctx c = {l, cold_after_us, now_us, safe_seq, max_folders, 0, err};
+    cold_ctx c = {l, cold_after_us, now_us, safe_seq, max_bytes, 0, err};
     int rc = walk_hours(l->root, 1, cold_hour, &c, err);
     if (rc) return rc;
-    if (c.folders)
-        sl_log_info("lake cold tier", "\"root\":\"%.400s\",\"folders_moved\":%d", l->root,
-                    c.folders);
-    return c.folders;
+    if (c.segments)
+        sl_log_info("lake cold tier", "\"root\":\"%.400s\",\"segments_moved\":%d", l->root,
+                    c.segments);
+    return c.segments;
 }

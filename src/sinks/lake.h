@@ -72,12 +72,13 @@ int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us);
  * the lake: records it in ROOT/.cold for readers, deletes temp files a crash
  * left there. Retention then also deletes COLD's old hour folders. */
 int sl_lake_set_cold(sl_lake *l, const char *cold_root, sl_error *err);
-/* Moves at most max_folders hour folders whose hour ended more than
- * cold_after_us before now_us and whose segments all have a sequence number
- * below safe_seq (committed) to the cold tier, recompressed at zstd `level`.
- * Returns the number of folders moved or a negative SL_E* code. */
+/* Moves segments of hour folders whose hour ended more than cold_after_us
+ * before now_us and whose segments all have a sequence number below
+ * safe_seq (committed) to the cold tier, recompressed at zstd `level`, oldest
+ * first, until max_bytes of hot segments have moved (at least one segment).
+ * Returns the number of segments moved or a negative SL_E* code. */
 int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t safe_seq,
-                      int max_folders, int level, sl_error *err);
+                      int64_t max_bytes, int level, sl_error *err);
 /* Reads ROOT/.cold into out: 0, or -1 (out "") when ROOT has no cold tier. */
 int sl_lake_cold_root(const char *root, char *out, size_t cap);
 /* Compressed bytes written by this handle, for metrics. */

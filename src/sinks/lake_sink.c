@@ -8,7 +8,7 @@
  * commit transaction; open gives that length back to sl_lake_recover, which
  * truncates whatever a crash left after it. Retention runs at prepare too.
  *
- * The cold tier (cold_after:, cold_path:): at prepare, at most COLD_FOLDERS
+ * The cold tier (cold_after:, cold_path:): at prepare, about COLD_BYTES of
  * hour folders older than cold_after move to cold_path/<layer>/<table>/
  * (sl_lake_cold_move), only folders whose segments are all older than the
  * position the previous prepare recorded: that one is committed (a commit
@@ -27,9 +27,10 @@
 #include "sinks/sink.h"
 
 #define SEGMENT_BYTES (64 << 20)
-/* Hour folders moved to the cold tier per commit: level 19 costs about a
- * second per 5 MB of compressed input, so keep each commit's share small. */
-#define COLD_FOLDERS 4
+/* Hot bytes moved to the cold tier per commit (at least one segment): zstd
+ * level 19 recompresses a few MB of NDJSON a second, and this runs in the
+ * commit, so each commit's share stays at a few seconds. */
+#define COLD_BYTES (4LL << 20)
 #define COLD_LEVEL 19
 
 typedef struct {
@@ -38,7 +39,7 @@ typedef struct {
     int64_t cold_after_us;       /* 0: no cold tier */
     char cold_path[SL_PATH_MAX]; /* resolved cold_path:, "" for DATA/cold */
     int64_t safe_seq;            /* segments below it are committed (see top) */
-    int64_t cold_moved;          /* hour folders moved since open */
+    int64_t cold_moved;          /* segments moved since open */
     sl_lake *lake;
     sl_json_keys keys;
     char *line;
@@ -143,7 +144,7 @@ static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     if (s->cold_after_us > 0 && s->safe_seq > 0) {
         sl_error cerr = {0, {0}};
         int moved = sl_lake_cold_move(s->lake, s->cold_after_us, sl_now_us(), s->safe_seq,
-                                      COLD_FOLDERS, COLD_LEVEL, &cerr);
+                                      COLD_BYTES, COLD_LEVEL, &cerr);
         /* a failed move leaves every row where it was readable: the next
          * commit tries again; the writer itself is unaffected */
         if (moved < 0)

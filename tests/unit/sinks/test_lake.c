@@ -468,9 +468,13 @@ static void test_cold_tier(void **state) {
     (void)state;
     char *root = mktmp(), *cold = mktmp();
     sl_error err = {0, {0}};
-    sl_lake *l = open_recover(root, 0, NULL);
-    for (int h = 0; h < 5; h++) { /* hours 10..14, segments 1..5 */
-        append_range(l, h * 100, h * 100 + 100, T0 + h * HOUR);
+    /* 1-byte segments: every flush closes one. Hour 10 has segments 1 and
+     * 2, hours 11..14 segments 3..6. */
+    sl_lake *l = open_recover(root, 1, NULL);
+    append_range(l, 0, 50, T0);
+    flush_ok(l);
+    for (int h = 0; h < 5; h++) {
+        append_range(l, h == 0 ? 50 : h * 100, h * 100 + 100, T0 + h * HOUR);
         flush_ok(l);
     }
     /* a temp file a crash left in the cold tier is dropped at set-up */
@@ -489,39 +493,43 @@ static void test_cold_tier(void **state) {
     assert_string_equal(got, real);
     free(real);
     int64_t now = T0 + 5 * HOUR + 30 * 60 * SL_US_PER_SEC; /* 15:30 */
-    /* only segments below safe_seq move: hr=10 (segment 1) */
-    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 2, 8, 19, &err), 1);
+    /* only folders whose segments are all below safe_seq move: none at 2 */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 2, INT64_C(1) << 30, 19, &err), 0);
+    /* a 1-byte budget moves one segment per call: hr=10 half moved, read once */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 3, 1, 19, &err), 1);
     assert_true(is_dir(cold, "dt=2026-03-01/hr=10"));
+    assert_true(is_dir(root, "dt=2026-03-01/hr=10"));
+    assert_int_equal(count_lake(root, NULL, 0), 500);
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 3, 1, 19, &err), 1);
     assert_false(is_dir(root, "dt=2026-03-01/hr=10"));
     assert_int_equal(count_lake(root, NULL, 0), 500);
-    /* older than 2h at 15:30: hours 11 and 12 are left, at most one per call */
-    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 6, 1, 19, &err), 1);
-    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 6, 1, 19, &err), 1);
-    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 6, 1, 19, &err), 0);
+    /* older than 2h at 15:30: hours 11 and 12 are left (hour 13 ended 1.5h ago) */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 7, INT64_C(1) << 30, 19, &err), 2);
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 7, 1, 19, &err), 0);
     assert_true(is_dir(root, "dt=2026-03-01/hr=13"));
     assert_true(is_dir(cold, "dt=2026-03-01/hr=12"));
     assert_int_equal(nsegments(root), 2);
-    assert_int_equal(nsegments(cold), 3);
+    assert_int_equal(nsegments(cold), 4);
     /* read in order, every line once, with a committed position too */
     assert_int_equal(count_lake(root, NULL, 0), 500);
     sl_lake_pos pos;
     sl_lake_position(l, &pos);
     assert_int_equal(count_lake(root, &pos, 0), 500);
     /* a crash between the cold rename and the hot delete: both copies; read once */
-    snprintf(p, sizeof p, "%s/dt=2026-03-01/hr=11/part-00000002.ndjson.zst", cold);
+    snprintf(p, sizeof p, "%s/dt=2026-03-01/hr=11/part-00000003.ndjson.zst", cold);
     snprintf(q, sizeof q, "%s/dt=2026-03-01/hr=11", root);
     mkdir(q, 0755);
-    snprintf(q, sizeof q, "%s/dt=2026-03-01/hr=11/part-00000002.ndjson.zst", root);
+    snprintf(q, sizeof q, "%s/dt=2026-03-01/hr=11/part-00000003.ndjson.zst", root);
     copy_file(p, q);
     assert_int_equal(count_lake(root, NULL, 0), 500);
     /* ... and the next move finishes it */
-    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 6, 8, 19, &err), 1);
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 7, INT64_C(1) << 30, 19, &err), 1);
     assert_int_not_equal(access(q, F_OK), 0);
     assert_int_equal(count_lake(root, NULL, 0), 500);
     sl_lake_close(l);
     /* reopened without set_cold, retention still covers the cold tier (.cold) */
-    l = open_recover(root, 0, &pos);
-    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now), 2); /* hours 10, 11 */
+    l = open_recover(root, 1, &pos);
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now), 3); /* hours 10, 11 */
     assert_false(is_dir(cold, "dt=2026-03-01/hr=10"));
     assert_false(is_dir(cold, "dt=2026-03-01/hr=11"));
     assert_int_equal(count_lake(root, NULL, 200), 300);
