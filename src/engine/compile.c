@@ -65,7 +65,7 @@ static const sl_opt table_opts[] = {
      "(incrementally, counted in the event log)"},
     {"cold_after", SL_OPT_DURATION, false, NULL, NULL,
      "lake tables: hour folders older than this move to the cold tier, recompressed at zstd "
-     "level 19 (a few per commit), still read by queries; retention deletes from both tiers"},
+     "level 19 (a few MiB per commit), still read by queries; retention deletes from both tiers"},
     {"cold_path", SL_OPT_PATH, false, NULL, "DATA/cold",
      "lake tables: the cold tier's directory (another disk or mount), relative to the pipeline "
      "file; folders go to cold_path/<layer>/<table>/dt=/hr=/"},
