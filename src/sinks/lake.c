@@ -1145,19 +1145,24 @@ out:
 int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t safe_seq,
                       int64_t max_bytes, int level, sl_error *err) {
     if (!l->cold_root[0]) return sl_error_set(err, SL_EINVAL, "lake %s: no cold tier", l->root);
-    if (!l->cold_cctx) {
-        l->cold_cctx = ZSTD_createCCtx();
-        l->cold_dctx = ZSTD_createDCtx();
-        if (!l->cold_cctx || !l->cold_dctx)
-            return sl_error_set(err, SL_ENOMEM, "lake: out of memory");
-        if (level < 1) level = 19;
-        if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
-        if (ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_compressionLevel, level)) ||
-            ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_checksumFlag, 1)))
-            return sl_error_set(err, SL_EINVAL, "lake: bad zstd level %d", level);
-    }
+    /* Contexts per call: a high level's tables are tens of MB, allocated at
+     * the first compression only, and not worth keeping between commits. */
+    l->cold_cctx = ZSTD_createCCtx();
+    l->cold_dctx = ZSTD_createDCtx();
+    int rc = 0;
+    if (level < 1) level = 19;
+    if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
+    if (!l->cold_cctx || !l->cold_dctx)
+        rc = sl_error_set(err, SL_ENOMEM, "lake: out of memory");
+    else if (ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_compressionLevel, level)) ||
+             ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_checksumFlag, 1)))
+        rc = sl_error_set(err, SL_EINVAL, "lake: bad zstd level %d", level);
     cold_ctx c = {l, cold_after_us, now_us, safe_seq, max_bytes, 0, err};
-    int rc = walk_hours(l->root, 1, cold_hour, &c, err);
+    if (rc == 0) rc = walk_hours(l->root, 1, cold_hour, &c, err);
+    ZSTD_freeCCtx(l->cold_cctx);
+    ZSTD_freeDCtx(l->cold_dctx);
+    l->cold_cctx = NULL;
+    l->cold_dctx = NULL;
     if (rc) return rc;
     if (c.segments)
         sl_log_info("lake cold tier", "\"root\":\"%.400s\",\"segments_moved\":%d", l->root,

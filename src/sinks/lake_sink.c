@@ -52,15 +52,20 @@ static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
     lake_sink *s = sl_xcalloc(1, sizeof *s);
     snprintf(s->table, sizeof s->table, "%s", env->table);
     s->retention_us = env->retention_us;
-    *self = s;
+    int rc = 0;
     if (env->cold_after &&
         sl_node_duration(env->cold_after, "cold_after", &s->cold_after_us, err) != 0)
-        return err->code;
-    if (env->cold_path && env->cold_path->str)
+        rc = err->code ? err->code : SL_EINVAL;
+    if (!rc && env->cold_path && env->cold_path->str)
         sl_spec_path(env->cold_path, env->cold_path->str, s->cold_path, sizeof s->cold_path);
-    if (env->cold_path && !env->cold_after)
-        return sl_node_error(err, env->cold_path, "table '%s': cold_path needs cold_after",
-                             env->table);
+    if (!rc && env->cold_path && !env->cold_after)
+        rc = sl_node_error(err, env->cold_path, "table '%s': cold_path needs cold_after",
+                           env->table);
+    if (rc) { /* the engine destroys only sinks that were created */
+        free(s);
+        return rc;
+    }
+    *self = s;
     return 0;
 }
 
