@@ -145,3 +145,12 @@ for n in $(seq 1 $steps); do
 done
 [ "$n" -gt 3 ] || fail "the kill hook was never reached"
 ok "a SIGKILL at any of $((n - 1)) move steps loses and doubles no row"
+
+# cold_path without cold_after is refused at load, with file:line:col
+pipe "$TMP/bad.yaml" "cold_path: cold"
+set +e
+"$SLUICE" validate "$TMP/bad.yaml" 2>"$TMP/err"; rc=$?
+set -e
+[ $rc = 2 ] || fail "validate exit $rc"
+has "bad.yaml:8:16: table 'raw': cold_path needs cold_after" "$TMP/err" || fail "message: $(cat "$TMP/err")"
+ok "cold_path without cold_after is refused at load"
