@@ -10,11 +10,15 @@
  *
  * The cold tier (cold_after:, cold_path:): at prepare, about COLD_BYTES of
  * hour folders older than cold_after move to cold_path/<layer>/<table>/
- * (sl_lake_cold_move), only folders whose segments are all older than the
- * position the previous prepare recorded: that one is committed (a commit
- * that fails stops the engine), the one recorded now is not yet.
+ * (sl_lake_cold_move), only folders whose segments are all older than a
+ * position known to be committed: the one recovered at open, or one a later
+ * prepare recorded once the event log shows a newer commit (phase 1 may run
+ * again in the same transaction while an output is unavailable, so "the
+ * previous prepare" alone proves nothing). A segment moved before its commit
+ * would be in the cold tier when recovery cuts the lake back.
  */
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,8 @@ typedef struct {
     int64_t cold_after_us;       /* 0: no cold tier */
     char cold_path[SL_PATH_MAX]; /* resolved cold_path:, "" for DATA/cold */
     int64_t safe_seq;            /* segments below it are committed (see top) */
+    int64_t pending_seq;         /* the position's sequence at the last prepare */
+    int64_t pending_commit;      /* the event log's last commit id then */
     int64_t cold_moved;          /* segments moved since open */
     sl_lake *lake;
     sl_json_keys keys;
@@ -134,6 +140,20 @@ static int ls_write(void *self, const sl_batch *b, const char *const *part_names
     return 0;
 }
 
+/* The newest commit in the event log as this transaction sees it, -1 if
+ * unknown (then nothing recorded since open counts as committed). */
+static int64_t last_commit_id(sl_store *store) {
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(sl_store_db(store),
+                           "SELECT coalesce(max(commit_id), 0) FROM _sluice_events", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return id;
+}
+
 static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     lake_sink *s = self;
     int rc = sl_lake_flush(s->lake, err);
@@ -146,6 +166,12 @@ static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     if (sl_store_put_kv(store, key, kv))
         return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", s->table);
     if (s->retention_us > 0) sl_lake_retention(s->lake, s->retention_us, sl_now_us());
+    int64_t cid = -1;
+    if (s->cold_after_us > 0) {
+        cid = last_commit_id(store);
+        if (s->pending_seq > s->safe_seq && cid > s->pending_commit && s->pending_commit >= 0)
+            s->safe_seq = s->pending_seq; /* that prepare's transaction committed */
+    }
     if (s->cold_after_us > 0 && s->safe_seq > 0) {
         sl_error cerr = {0, {0}};
         int moved = sl_lake_cold_move(s->lake, s->cold_after_us, sl_now_us(), s->safe_seq,
@@ -158,7 +184,8 @@ static int ls_prepare(void *self, sl_store *store, sl_error *err) {
         else
             s->cold_moved += moved;
     }
-    if (lp.segment[0]) sl_lake_segment_parse(lp.segment, &s->safe_seq, NULL);
+    if (lp.segment[0] && sl_lake_segment_parse(lp.segment, &s->pending_seq, NULL) == 0)
+        s->pending_commit = cid;
     return 0;
 }
 

@@ -123,6 +123,17 @@ mv "$TMP/dd" "$TMP/dd2"
 [ "$(q "$TMP/p4.yaml" "$TMP/dd2")" = "$all" ] || fail "moved data directory: $(q "$TMP/p4.yaml" "$TMP/dd2"), want $all"
 ok "default cold_path DATA/cold, found again after the data directory moved"
 
+# a live run: once a commit is in the event log, the position it recorded
+# counts as committed and the last old folder (segment 4) moves too, without
+# a restart
+rm -rf "$TMP/dl" "$TMP/cold" && cp -a "$TMP/d0" "$TMP/dl"
+set +e
+timeout -s INT 6 "$SLUICE" run "$TMP/p2.yaml" --data "$TMP/dl" --status 0 2>/dev/null
+set -e
+[ "$(find "$TMP/cold" -name 'part-*.ndjson.zst' | wc -l)" = 4 ] || fail "live run: $(find "$TMP/cold" "$TMP/dl/bronze")"
+[ "$(q "$TMP/p2.yaml" "$TMP/dl")" = "$all" ] || fail "live run: $(q "$TMP/p2.yaml" "$TMP/dl"), want $all"
+ok "a live run moves the folder of the position it committed after a later commit"
+
 # SIGKILL at every step of the moves: never a row lost or doubled
 steps=12
 [ "$SANITIZED" = 1 ] && steps=5
