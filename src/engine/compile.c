@@ -63,6 +63,12 @@ static const sl_opt table_opts[] = {
     {"retention", SL_OPT_DURATION, false, NULL, NULL,
      "delete rows older than this: lake hour folders, sqlite rows by event or ingest time "
      "(incrementally, counted in the event log)"},
+    {"cold_after", SL_OPT_DURATION, false, NULL, NULL,
+     "lake tables: hour folders older than this move to the cold tier, recompressed at zstd "
+     "level 19 (a few MiB per commit), still read by queries; retention deletes from both tiers"},
+    {"cold_path", SL_OPT_PATH, false, NULL, "DATA/cold",
+     "lake tables: the cold tier's directory (another disk or mount), relative to the pipeline "
+     "file; folders go to cold_path/<layer>/<table>/dt=/hr=/"},
     {"retention_by", SL_OPT_ENUM, false, "event|ingest", "event",
      "sqlite tables: the time retention goes by: event (window_start or event_ts) or ingest "
      "(_ingest_ts)"},
@@ -909,6 +915,10 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
     if (d && d->kind == SL_NODE_SCALAR) env->description = d->str;
     const sl_node *w = t->node ? sl_node_get(t->node, "window") : NULL;
     if (w && w->kind == SL_NODE_MAP) env->keys = sl_node_get(w, "keys");
+    if (t->node) {
+        env->cold_after = sl_node_get(t->node, "cold_after");
+        env->cold_path = sl_node_get(t->node, "cold_path");
+    }
 }
 
 static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {

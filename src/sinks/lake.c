@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,11 @@ struct sl_lake {
 
     sl_lake_pos pos; /* last published position */
     int64_t bytes_written;
+
+    /* Cold tier (see the cold tier section): "" when there is none. */
+    char cold_root[PATH_MAX];
+    ZSTD_CCtx *cold_cctx; /* created at the first move */
+    ZSTD_DCtx *cold_dctx;
 };
 
 /* ------------------------------------------------------------------ paths */
@@ -382,6 +388,7 @@ static int list_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_
         if (k < 0 || (size_t)k >= sizeof s->path) continue;
         s->seq = seq;
         s->hour_us = hour_us;
+        s->cold = 0;
         c->n++;
     }
     free_names(names, n);
@@ -456,6 +463,9 @@ sl_lake *sl_lake_open(const char *root, int64_t max_segment_bytes, int zstd_leve
         sl_error_set(err, SL_EINVAL, "lake: bad zstd parameters (level %d)", level);
         goto fail;
     }
+    /* A cold tier set up by an earlier run: retention keeps covering it even
+     * when cold_after: was removed since. */
+    sl_lake_cold_root(l->root, l->cold_root, sizeof l->cold_root);
     return l;
 fail:
     sl_lake_close(l);
@@ -468,6 +478,8 @@ void sl_lake_close(sl_lake *l) {
     if (l->pending_fd >= 0) close(l->pending_fd);
     if (l->lock_fd >= 0) close(l->lock_fd); /* releases the flock */
     ZSTD_freeCCtx(l->cctx);
+    ZSTD_freeCCtx(l->cold_cctx);
+    ZSTD_freeDCtx(l->cold_dctx);
     free(l->inbuf);
     free(l->outbuf);
     free(l);
@@ -855,7 +867,305 @@ int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us) {
     retention_ctx c = {l, max_age_us, now_us, 0, {0, {0}}};
     int rc = walk_hours(l->root, 1, retention_hour, &c, &c.err);
     if (rc) return rc;
+    /* the cold tier ages by the same hour folders */
+    if (l->cold_root[0] && (rc = walk_hours(l->cold_root, 1, retention_hour, &c, &c.err)))
+        return rc;
     if (c.files)
         sl_log_info("lake retention", "\"root\":\"%.400s\",\"files_deleted\":%d", l->root, c.files);
     return c.files;
+}
+
+/* -------------------------------------------------------------- cold tier */
+
+/* The cold tier. A hot hour folder ROOT/dt=/hr= older than cold_after moves
+ * to COLD/dt=/hr= (COLD = cold_path/<layer>/<table>), each segment
+ * recompressed at a high zstd level. ROOT/.cold names COLD, so readers
+ * (lake_vtab.c) find both tiers from ROOT alone.
+ *
+ * Crash safety: rows must be readable exactly once whatever the moment of a
+ * crash. Per folder: every segment is written to COLD/.../part-N.tmp,
+ * fdatasynced, renamed to its final name and the folder fsynced; only then
+ * are the hot files unlinked. So at any instant each segment exists hot, cold
+ * or both with identical rows; readers list hot first and take a cold segment
+ * only when no hot one has the same relative path (and fall back to the cold
+ * copy when the hot one vanishes between listing and opening). A cold *.tmp
+ * is never read and is deleted at start (sl_lake_set_cold); a folder found in
+ * both tiers is simply moved again (the rename replaces the cold copy).
+ *
+ * Only committed segments move: a folder moves when all its segments have a
+ * sequence number below safe_seq, the caller's last position known to be
+ * committed (the open segment and anything written since stay hot, so
+ * recovery never looks for a segment in the cold tier). */
+
+#define COLD_MARKER ".cold"
+
+int sl_lake_cold_root(const char *root, char *out, size_t cap) {
+    char m[PATH_MAX];
+    out[0] = '\0';
+    if (path_join(m, sizeof m, root, COLD_MARKER)) return -1;
+    FILE *f = fopen(m, "re");
+    if (!f) return -1;
+    if (!fgets(out, (int)cap, f)) out[0] = '\0';
+    fclose(f);
+    size_t n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
+    if (!out[0]) return -1;
+    if (out[0] != '/') { /* relative to ROOT (see relative_path) */
+        char j[PATH_MAX];
+        if (path_join(j, sizeof j, root, out)) return -1;
+        char *r = realpath(j, NULL);
+        snprintf(out, cap, "%s", r ? r : j);
+        free(r);
+    }
+    return 0;
+}
+
+/* The path of `to` seen from `from` (both absolute, resolved): the marker is
+ * relative when the two share more than "/", so a data directory moved or
+ * exchanged as a whole (sluice refresh) takes its default DATA/cold along. */
+static void relative_path(const char *from, const char *to, char *out, size_t cap) {
+    size_t common = 0;
+    for (size_t i = 0; from[i] && from[i] == to[i]; i++)
+        if (from[i] == '/' && i > 0) common = i;
+    size_t nf = strlen(from);
+    if (strncmp(from, to, nf) == 0 && to[nf] == '/') common = nf; /* to inside from */
+    if (common == 0) {
+        snprintf(out, cap, "%s", to);
+        return;
+    }
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = from + common; *p; p++)
+        if (*p == '/' && o + 4 < cap) {
+            memcpy(out + o, "../", 4);
+            o += 3;
+        }
+    snprintf(out + o, cap - o, "%s", to[common] == '/' ? to + common + 1 : to + common);
+}
+
+static int cold_tmp_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
+    (void)rel_dir, (void)hour_us;
+    sl_error *err = vctx;
+    char **names;
+    size_t n;
+    if (read_names(hr_abs, keep_file, &names, &n) != 0) return 0;
+    int del = 0;
+    for (size_t i = 0; i < n; i++) {
+        char abs[PATH_MAX];
+        if (!ends_with(names[i], ".tmp") || path_join(abs, sizeof abs, hr_abs, names[i])) continue;
+        if (unlink(abs) == 0) del++;
+    }
+    free_names(names, n);
+    return del ? settle_hour_dir(hr_abs, err) : 0;
+}
+
+int sl_lake_set_cold(sl_lake *l, const char *cold_root, sl_error *err) {
+    if (mkdirs(cold_root, 1) != 0)
+        return sl_error_set(err, io_code(errno), "lake: cannot create cold tier %s: %s", cold_root,
+                            strerror(errno));
+    char *abs = realpath(cold_root, NULL);
+    if (!abs) return sl_error_set(err, SL_EIO, "lake: %s: %s", cold_root, strerror(errno));
+    int rc = 0;
+    if (strlen(abs) >= sizeof l->cold_root) {
+        rc = sl_error_set(err, SL_EINVAL, "lake: cold tier path too long");
+        goto done;
+    }
+    if (strcmp(abs, l->cold_root) != 0) { /* (re)write the marker: tmp, fsync, rename */
+        char m[PATH_MAX], tmp[PATH_MAX + 8];
+        path_join(m, sizeof m, l->root, COLD_MARKER);
+        snprintf(tmp, sizeof tmp, "%s.new", m);
+        char *rabs = realpath(l->root, NULL), rel[PATH_MAX];
+        relative_path(rabs ? rabs : l->root, abs, rel, sizeof rel);
+        free(rabs);
+        FILE *f = fopen(tmp, "we");
+        if (!f || fprintf(f, "%s\n", rel) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
+            fclose(f) != 0 || rename(tmp, m) != 0 || fsync_path(l->root) != 0) {
+            rc = sl_error_set(err, io_code(errno), "lake: cannot write %s: %s", m, strerror(errno));
+            goto done;
+        }
+        snprintf(l->cold_root, sizeof l->cold_root, "%s", abs);
+    }
+    /* a crash in the middle of a move leaves temp files: never read, dropped */
+    rc = walk_hours(l->cold_root, 0, cold_tmp_hour, err, err);
+done:
+    free(abs);
+    return rc;
+}
+
+/* tests: SLUICE_TEST_KILL_IN_COLD_MOVE=N kills the process (SIGKILL) at the
+ * N-th step of moving (a temp file written, renamed, a hot file deleted). */
+static void cold_test_step(void) {
+    static int steps = -1;
+    if (steps < 0) {
+        const char *k = getenv("SLUICE_TEST_KILL_IN_COLD_MOVE");
+        steps = k ? atoi(k) : 0;
+        if (steps <= 0) steps = 0;
+    }
+    if (steps > 0 && --steps == 0) raise(SIGKILL);
+}
+
+/* Decompresses hot `src` and writes it to `dst` (a new file) as one frame at
+ * the cold level, with a checksum; fdatasyncs it. */
+static int recompress(sl_lake *l, const char *src, const char *dst, sl_error *err) {
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return sl_error_set(err, io_code(errno), "lake: open %s: %s", src, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        return sl_error_set(err, io_code(e), "lake: create %s: %s", dst, strerror(e));
+    }
+    ZSTD_DCtx_reset(l->cold_dctx, ZSTD_reset_session_only);
+    ZSTD_CCtx_reset(l->cold_cctx, ZSTD_reset_session_only);
+    /* inbuf/outbuf are the writer's; between flushes they hold nothing */
+    char rbuf[1 << 16];
+    int rc = 0;
+    size_t last = 0;
+    for (;;) {
+        ssize_t r = read(in, rbuf, sizeof rbuf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = sl_error_set(err, SL_EIO, "lake: read %s: %s", src, strerror(errno));
+            break;
+        }
+        if (r == 0) break; /* `last` says whether the final frame was complete */
+        ZSTD_inBuffer zin = {rbuf, (size_t)r, 0};
+        for (;;) { /* until the input is used and the decoder has nothing more to give */
+            ZSTD_outBuffer dout = {l->inbuf, l->in_cap, 0};
+            last = ZSTD_decompressStream(l->cold_dctx, &dout, &zin);
+            if (ZSTD_isError(last)) {
+                rc = sl_error_set(err, SL_ECORRUPT, "lake: %s: %s", src, ZSTD_getErrorName(last));
+                break;
+            }
+            ZSTD_inBuffer cin = {l->inbuf, dout.pos, 0};
+            while (cin.pos < cin.size && rc == 0) {
+                ZSTD_outBuffer cout = {l->outbuf, l->out_cap, 0};
+                size_t c = ZSTD_compressStream2(l->cold_cctx, &cout, &cin, ZSTD_e_continue);
+                if (ZSTD_isError(c))
+                    rc = sl_error_set(err, SL_EIO, "lake: zstd: %s", ZSTD_getErrorName(c));
+                else if (cout.pos && write(out, l->outbuf, cout.pos) != (ssize_t)cout.pos)
+                    rc = sl_error_set(err, io_code(errno), "lake: write %s: %s", dst,
+                                      strerror(errno));
+            }
+            if (rc || (zin.pos == zin.size && dout.pos < dout.size)) break;
+        }
+        if (rc) break;
+    }
+    if (rc == 0 && last != 0)
+        rc = sl_error_set(err, SL_ECORRUPT, "lake: %s ends inside a zstd frame", src);
+    for (size_t c = 1; rc == 0 && c != 0;) {
+        ZSTD_inBuffer cin = {NULL, 0, 0};
+        ZSTD_outBuffer cout = {l->outbuf, l->out_cap, 0};
+        c = ZSTD_compressStream2(l->cold_cctx, &cout, &cin, ZSTD_e_end);
+        if (ZSTD_isError(c))
+            rc = sl_error_set(err, SL_EIO, "lake: zstd: %s", ZSTD_getErrorName(c));
+        else if (cout.pos && write(out, l->outbuf, cout.pos) != (ssize_t)cout.pos)
+            rc = sl_error_set(err, io_code(errno), "lake: write %s: %s", dst, strerror(errno));
+    }
+    if (rc == 0 && fdatasync(out) != 0)
+        rc = sl_error_set(err, io_code(errno), "lake: fsync %s: %s", dst, strerror(errno));
+    close(in);
+    if (close(out) != 0 && rc == 0)
+        rc = sl_error_set(err, io_code(errno), "lake: close %s: %s", dst, strerror(errno));
+    if (rc) unlink(dst);
+    return rc;
+}
+
+typedef struct {
+    sl_lake *l;
+    int64_t cold_after_us, now_us, safe_seq;
+    int64_t budget; /* hot bytes this call may still move */
+    int segments;   /* moved so far */
+    sl_error *err;
+} cold_ctx;
+
+/* Moves the segments of one old hour folder, as many as the budget allows
+ * (at least one per call): a folder may take several calls, which is safe
+ * as each segment is found in one tier or the other (see above). */
+static int cold_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
+    cold_ctx *c = vctx;
+    sl_lake *l = c->l;
+    if (c->segments && c->budget <= 0) return 0;
+    if (c->now_us - (hour_us + US_PER_HOUR) <= c->cold_after_us) return 0;
+    if (is_dir_of(rel_dir, l->cur_rel) || is_dir_of(rel_dir, l->pos.segment)) return 0;
+    char **names;
+    size_t n;
+    if (read_names(hr_abs, keep_file, &names, &n) != 0) return 0;
+    int rc = 0, parts = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t seq;
+        if (parse_part(names[i], &seq) != 0) continue;
+        parts++;
+        if (seq >= c->safe_seq) goto out; /* not known to be committed yet */
+    }
+    if (!parts) goto out;
+    char cold_dir[PATH_MAX];
+    if (path_join(cold_dir, sizeof cold_dir, l->cold_root, rel_dir)) goto out;
+    if (mkdirs(cold_dir, 1) != 0) {
+        rc = sl_error_set(c->err, io_code(errno), "lake: cannot create %s: %s", cold_dir,
+                          strerror(errno));
+        goto out;
+    }
+    size_t moved = 0; /* names[0..moved) were looked at; the parts among them are cold */
+    for (; moved < n && rc == 0 && (c->segments == 0 || c->budget > 0); moved++) {
+        int64_t seq;
+        if (parse_part(names[moved], &seq) != 0) continue;
+        char src[PATH_MAX], dst[PATH_MAX], tmp[PATH_MAX + 8];
+        path_join(src, sizeof src, hr_abs, names[moved]);
+        path_join(dst, sizeof dst, cold_dir, names[moved]);
+        snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+        struct stat st;
+        if (stat(src, &st) == 0) c->budget -= st.st_size;
+        if ((rc = recompress(l, src, tmp, c->err))) break;
+        cold_test_step();
+        if (rename(tmp, dst) != 0)
+            rc = sl_error_set(c->err, io_code(errno), "lake: rename %s: %s", tmp, strerror(errno));
+        cold_test_step();
+        if (rc == 0) c->segments++;
+    }
+    /* the cold names are durable before any hot file goes */
+    if (rc == 0 && fsync_path(cold_dir) != 0)
+        rc = sl_error_set(c->err, SL_EIO, "lake: fsync %s: %s", cold_dir, strerror(errno));
+    for (size_t i = 0; i < moved && rc == 0; i++) {
+        int64_t seq;
+        char src[PATH_MAX];
+        if (parse_part(names[i], &seq) != 0 || path_join(src, sizeof src, hr_abs, names[i]))
+            continue;
+        if (unlink(src) != 0 && errno != ENOENT)
+            rc = sl_error_set(c->err, SL_EIO, "lake: cannot delete %s: %s", src, strerror(errno));
+        cold_test_step();
+    }
+    if (rc == 0) rc = settle_hour_dir(hr_abs, c->err);
+out:
+    free_names(names, n);
+    return rc;
+}
+
+int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t safe_seq,
+                      int64_t max_bytes, int level, sl_error *err) {
+    if (!l->cold_root[0]) return sl_error_set(err, SL_EINVAL, "lake %s: no cold tier", l->root);
+    /* Contexts per call: a high level's tables are tens of MB, allocated at
+     * the first compression only, and not worth keeping between commits. */
+    l->cold_cctx = ZSTD_createCCtx();
+    l->cold_dctx = ZSTD_createDCtx();
+    int rc = 0;
+    if (level < 1) level = 19;
+    if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
+    if (!l->cold_cctx || !l->cold_dctx)
+        rc = sl_error_set(err, SL_ENOMEM, "lake: out of memory");
+    else if (ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_compressionLevel, level)) ||
+             ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_checksumFlag, 1)))
+        rc = sl_error_set(err, SL_EINVAL, "lake: bad zstd level %d", level);
+    cold_ctx c = {l, cold_after_us, now_us, safe_seq, max_bytes, 0, err};
+    if (rc == 0) rc = walk_hours(l->root, 1, cold_hour, &c, err);
+    ZSTD_freeCCtx(l->cold_cctx);
+    ZSTD_freeDCtx(l->cold_dctx);
+    l->cold_cctx = NULL;
+    l->cold_dctx = NULL;
+    if (rc) return rc;
+    if (c.segments)
+        sl_log_info("lake cold tier", "\"root\":\"%.400s\",\"segments_moved\":%d", l->root,
+                    c.segments);
+    return c.segments;
 }

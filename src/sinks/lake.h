@@ -68,6 +68,19 @@ void sl_lake_position(const sl_lake *l, sl_lake_pos *pos);
  * (open or last committed) segment. Returns number of files deleted, or a
  * negative SL_E* code if ROOT cannot be read. */
 int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us);
+/* Cold tier (see lake.c). Sets COLD (created if missing) as the cold tier of
+ * the lake: records it in ROOT/.cold for readers, deletes temp files a crash
+ * left there. Retention then also deletes COLD's old hour folders. */
+int sl_lake_set_cold(sl_lake *l, const char *cold_root, sl_error *err);
+/* Moves segments of hour folders whose hour ended more than cold_after_us
+ * before now_us and whose segments all have a sequence number below
+ * safe_seq (committed) to the cold tier, recompressed at zstd `level`, oldest
+ * first, until max_bytes of hot segments have moved (at least one segment).
+ * Returns the number of segments moved or a negative SL_E* code. */
+int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t safe_seq,
+                      int64_t max_bytes, int level, sl_error *err);
+/* Reads ROOT/.cold into out: 0, or -1 (out "") when ROOT has no cold tier. */
+int sl_lake_cold_root(const char *root, char *out, size_t cap);
 /* Compressed bytes written by this handle, for metrics. */
 int64_t sl_lake_bytes_written(const sl_lake *l);
 
@@ -77,6 +90,7 @@ typedef struct sl_lake_segment {
     char path[256];  /* relative to ROOT */
     int64_t seq;     /* sequence number from part-NNNNNNNN */
     int64_t hour_us; /* start of the dt=/hr= hour, µs UTC */
+    int cold;        /* relative to the cold tier's root instead (lake_vtab.c) */
 } sl_lake_segment;
 
 /* Parses "dt=YYYY-MM-DD/hr=HH/part-N.ndjson.zst". 0 or SL_EINVAL. */

@@ -7,8 +7,18 @@
  * segment's committed length in the store under "lake:<table>", in the
  * commit transaction; open gives that length back to sl_lake_recover, which
  * truncates whatever a crash left after it. Retention runs at prepare too.
+ *
+ * The cold tier (cold_after:, cold_path:): at prepare, about COLD_BYTES of
+ * hour folders older than cold_after move to cold_path/<layer>/<table>/
+ * (sl_lake_cold_move), only folders whose segments are all older than a
+ * position known to be committed: the one recovered at open, or one a later
+ * prepare recorded once the event log shows a newer commit (phase 1 may run
+ * again in the same transaction while an output is unavailable, so "the
+ * previous prepare" alone proves nothing). A segment moved before its commit
+ * would be in the cold tier when recovery cuts the lake back.
  */
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +31,21 @@
 #include "sinks/sink.h"
 
 #define SEGMENT_BYTES (64 << 20)
+/* Hot bytes moved to the cold tier per commit (at least one segment): zstd
+ * level 19 recompresses a few MB of NDJSON a second, and this runs in the
+ * commit, so each commit's share stays at a few seconds. */
+#define COLD_BYTES (4LL << 20)
+#define COLD_LEVEL 19
 
 typedef struct {
     char table[SL_NAME_MAX];
     int64_t retention_us;
+    int64_t cold_after_us;       /* 0: no cold tier */
+    char cold_path[SL_PATH_MAX]; /* resolved cold_path:, "" for DATA/cold */
+    int64_t safe_seq;            /* segments below it are committed (see top) */
+    int64_t pending_seq;         /* the position's sequence at the last prepare */
+    int64_t pending_commit;      /* the event log's last commit id then */
+    int64_t cold_moved;          /* segments moved since open */
     sl_lake *lake;
     sl_json_keys keys;
     char *line;
@@ -33,10 +54,23 @@ typedef struct {
 } lake_sink;
 
 static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err) {
-    (void)arg, (void)err;
+    (void)arg;
     lake_sink *s = sl_xcalloc(1, sizeof *s);
     snprintf(s->table, sizeof s->table, "%s", env->table);
     s->retention_us = env->retention_us;
+    int rc = 0;
+    if (env->cold_after &&
+        sl_node_duration(env->cold_after, "cold_after", &s->cold_after_us, err) != 0)
+        rc = err->code ? err->code : SL_EINVAL;
+    if (!rc && env->cold_path && env->cold_path->str)
+        sl_spec_path(env->cold_path, env->cold_path->str, s->cold_path, sizeof s->cold_path);
+    if (!rc && env->cold_path && !env->cold_after)
+        rc = sl_node_error(err, env->cold_path, "table '%s': cold_path needs cold_after",
+                           env->table);
+    if (rc) { /* the engine destroys only sinks that were created */
+        free(s);
+        return rc;
+    }
     *self = s;
     return 0;
 }
@@ -57,7 +91,19 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
         lp.length = atoll(kv);
         if (tab) snprintf(lp.segment, sizeof lp.segment, "%s", tab + 1);
     }
-    return sl_lake_recover(s->lake, &lp, err);
+    int rc = sl_lake_recover(s->lake, &lp, err);
+    if (rc) return rc;
+    if (lp.segment[0] && sl_lake_segment_parse(lp.segment, &s->safe_seq, NULL) != 0)
+        s->safe_seq = 0;
+    if (s->cold_after_us > 0) {
+        char cold[SL_PATH_MAX + PATH_MAX];
+        if (s->cold_path[0])
+            snprintf(cold, sizeof cold, "%s/%s/%s", s->cold_path, env->layer, env->table);
+        else
+            snprintf(cold, sizeof cold, "%s/cold/%s/%s", env->data_dir, env->layer, env->table);
+        if ((rc = sl_lake_set_cold(s->lake, cold, err))) return rc;
+    }
+    return 0;
 }
 
 static int ls_write(void *self, const sl_batch *b, const char *const *part_names, sl_error *err) {
@@ -94,6 +140,20 @@ static int ls_write(void *self, const sl_batch *b, const char *const *part_names
     return 0;
 }
 
+/* The newest commit in the event log as this transaction sees it, -1 if
+ * unknown (then nothing recorded since open counts as committed). */
+static int64_t last_commit_id(sl_store *store) {
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(sl_store_db(store),
+                           "SELECT coalesce(max(commit_id), 0) FROM _sluice_events", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return id;
+}
+
 static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     lake_sink *s = self;
     int rc = sl_lake_flush(s->lake, err);
@@ -106,6 +166,26 @@ static int ls_prepare(void *self, sl_store *store, sl_error *err) {
     if (sl_store_put_kv(store, key, kv))
         return sl_error_set(err, SL_EIO, "saving the lake position of '%s' failed", s->table);
     if (s->retention_us > 0) sl_lake_retention(s->lake, s->retention_us, sl_now_us());
+    int64_t cid = -1;
+    if (s->cold_after_us > 0) {
+        cid = last_commit_id(store);
+        if (s->pending_seq > s->safe_seq && cid > s->pending_commit && s->pending_commit >= 0)
+            s->safe_seq = s->pending_seq; /* that prepare's transaction committed */
+    }
+    if (s->cold_after_us > 0 && s->safe_seq > 0) {
+        sl_error cerr = {0, {0}};
+        int moved = sl_lake_cold_move(s->lake, s->cold_after_us, sl_now_us(), s->safe_seq,
+                                      COLD_BYTES, COLD_LEVEL, &cerr);
+        /* a failed move leaves every row where it was readable: the next
+         * commit tries again; the writer itself is unaffected */
+        if (moved < 0)
+            sl_log_warn("lake cold tier", "\"table\":\"%s\",\"error\":\"%.400s\"", s->table,
+                        cerr.msg);
+        else
+            s->cold_moved += moved;
+    }
+    if (lp.segment[0] && sl_lake_segment_parse(lp.segment, &s->pending_seq, NULL) == 0)
+        s->pending_commit = cid;
     return 0;
 }
 

@@ -20,6 +20,13 @@
  * with "sluice_lake: segment <path>: ..." instead of returning partial rows
  * silently. A segment deleted between listing and reading (retention) is
  * skipped.
+ *
+ * Cold tier: ROOT/.cold names the cold root (lake.c). A scan lists hot
+ * segments first, then cold ones, and keeps a cold segment only when no hot
+ * one has the same relative path: the mover writes the cold copy before it
+ * deletes the hot one, so every segment is in one of the two lists, and it
+ * is read once. A hot segment gone when opened (moved meanwhile) is read
+ * from the cold root.
  */
 #include "sinks/lake_vtab.h"
 
@@ -50,6 +57,7 @@ typedef struct lake_vtab {
      * pool) always sees the latest commit and never an open one. */
     sqlite3 *db;
     char kv_key[128];
+    char cold_root[PATH_MAX]; /* "" when the lake has no cold tier (read per scan) */
 } lake_vtab;
 
 typedef struct lake_cursor {
@@ -224,10 +232,14 @@ static int vt_close(sqlite3_vtab_cursor *cur) {
 static int seg_open(lake_cursor *c, const sl_lake_segment *s, int *skipped) {
     lake_vtab *t = (lake_vtab *)c->base.pVtab;
     char abs[PATH_MAX + 256];
-    snprintf(abs, sizeof abs, "%s/%s", t->root, s->path);
+    snprintf(abs, sizeof abs, "%s/%s", s->cold ? t->cold_root : t->root, s->path);
     int committed_seg = t->has_pos && strcmp(s->path, t->pos_seg) == 0;
     *skipped = 0;
     c->fd = open(abs, O_RDONLY | O_CLOEXEC);
+    if (c->fd < 0 && errno == ENOENT && !s->cold && t->cold_root[0]) {
+        snprintf(abs, sizeof abs, "%s/%s", t->cold_root, s->path); /* moved since the listing */
+        c->fd = open(abs, O_RDONLY | O_CLOEXEC);
+    }
     if (c->fd < 0) {
         if (errno == ENOENT && !(committed_seg && t->pos_len > 0)) {
             *skipped = 1;
@@ -360,6 +372,35 @@ static int cursor_advance(lake_cursor *c) {
     }
 }
 
+static int cmp_path(const void *a, const void *b) {
+    return strcmp(((const sl_lake_segment *)a)->path, ((const sl_lake_segment *)b)->path);
+}
+
+static int cmp_seq(const void *a, const void *b) {
+    const sl_lake_segment *x = a, *y = b;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* Adds to the hot list (*all, sorted by sequence) the cold segments no hot
+ * one has the same path as, keeping the result sorted by sequence. */
+static int merge_cold(sl_lake_segment **all, size_t *n, sl_lake_segment *cold, size_t nc) {
+    if (!nc) return SQLITE_OK;
+    sl_lake_segment *v = realloc(*all, (*n + nc) * sizeof *v);
+    if (!v) return SQLITE_NOMEM;
+    *all = v;
+    qsort(v, *n, sizeof *v, cmp_path);
+    size_t k = *n;
+    for (size_t i = 0; i < nc; i++) {
+        if (*n && bsearch(&cold[i], v, *n, sizeof *v, cmp_path)) continue;
+        v[k] = cold[i];
+        v[k++].cold = 1;
+    }
+    *n = k;
+    qsort(v, k, sizeof *v, cmp_seq);
+    return SQLITE_OK;
+}
+
 static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
                      sqlite3_value **argv) {
     (void)idx;
@@ -403,6 +444,21 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
     size_t n;
     if (sl_lake_segments_list(t->root, &all, &n, &err) != 0)
         return vt_error(c, "sluice_lake: %s", err.msg);
+    sl_lake_cold_root(t->root, t->cold_root, sizeof t->cold_root);
+    if (t->cold_root[0]) { /* after the hot listing: see the top of the file */
+        sl_lake_segment *cold;
+        size_t nc;
+        if (sl_lake_segments_list(t->cold_root, &cold, &nc, &err) != 0) {
+            free(all);
+            return vt_error(c, "sluice_lake: %s", err.msg);
+        }
+        int rc = merge_cold(&all, &n, cold, nc);
+        free(cold);
+        if (rc != SQLITE_OK) {
+            free(all);
+            return rc;
+        }
+    }
     if (t->has_pos) {
         size_t k = 0;
         int found = 0;

@@ -30,17 +30,19 @@
 #include "store/store.h"
 
 typedef struct sl_sink_env {
-    const char *table;       /* the table whose rows the sink writes */
-    const char *layer;       /* "bronze", "silver", "gold" */
-    const sl_schema *schema; /* the rows' columns */
-    bool upsert;             /* rows replace earlier rows with the same _group (window rows) */
-    int64_t retention_us;    /* the table's retention, 0: keep everything */
-    bool retention_ingest;   /* retention_by: ingest (else event time) */
-    uint32_t batch_cap;      /* the largest batch write will see */
-    const char *pipeline;    /* the pipeline's name */
-    const char *description; /* the table's description: (NULL: none) */
-    const char *store_url;   /* the pipeline's store: URL (NULL: sqlite) */
-    const sl_node *keys;     /* a window's keys: (a name or a list), NULL: none */
+    const char *table;         /* the table whose rows the sink writes */
+    const char *layer;         /* "bronze", "silver", "gold" */
+    const sl_schema *schema;   /* the rows' columns */
+    bool upsert;               /* rows replace earlier rows with the same _group (window rows) */
+    int64_t retention_us;      /* the table's retention, 0: keep everything */
+    bool retention_ingest;     /* retention_by: ingest (else event time) */
+    uint32_t batch_cap;        /* the largest batch write will see */
+    const char *pipeline;      /* the pipeline's name */
+    const char *description;   /* the table's description: (NULL: none) */
+    const char *store_url;     /* the pipeline's store: URL (NULL: sqlite) */
+    const sl_node *keys;       /* a window's keys: (a name or a list), NULL: none */
+    const sl_node *cold_after; /* lake tables: cold_after: (NULL: no cold tier) */
+    const sl_node *cold_path;  /* lake tables: cold_path: (NULL: DATA/cold) */
     /* run time (open) */
     const char *data_dir; /* the pipeline's data directory */
     sl_store *store;      /* the open store, inside its write transaction */

@@ -6,7 +6,9 @@
  * the virtual table on an in-memory SQLite database, comparing every line to
  * the generator. Faults: crash without flush (close + recover), crash after a
  * roll, corrupted and truncated segments, a write failure (RLIMIT_FSIZE), a
- * second writer. (Append and scan speed: bench/micro_bench.c, `make bench`.)
+ * second writer. The cold tier: moves, reads across both tiers, a segment in
+ * both tiers read once, retention of cold folders. (Append and scan speed: bench/micro_bench.c,
+ * `make bench`.)
  */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
@@ -450,6 +452,94 @@ static void test_retention(void **state) {
     free(root);
 }
 
+static void copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+static void test_cold_tier(void **state) {
+    (void)state;
+    char *root = mktmp(), *cold = mktmp();
+    sl_error err = {0, {0}};
+    /* 1-byte segments: every flush closes one. Hour 10 has segments 1 and
+     * 2, hours 11..14 segments 3..6. */
+    sl_lake *l = open_recover(root, 1, NULL);
+    append_range(l, 0, 50, T0);
+    flush_ok(l);
+    for (int h = 0; h < 5; h++) {
+        append_range(l, h == 0 ? 50 : h * 100, h * 100 + 100, T0 + h * HOUR);
+        flush_ok(l);
+    }
+    /* a temp file a crash left in the cold tier is dropped at set-up */
+    char p[1024], q[1024];
+    snprintf(p, sizeof p, "%s/dt=2026-03-01", cold);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/dt=2026-03-01/hr=10", cold);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/dt=2026-03-01/hr=10/part-00000001.ndjson.zst.tmp", cold);
+    fclose(fopen(p, "w"));
+    if (sl_lake_set_cold(l, cold, &err) != 0) fail_msg("set_cold: %s", err.msg);
+    assert_int_not_equal(access(p, F_OK), 0);
+    char got[4096];
+    assert_int_equal(sl_lake_cold_root(root, got, sizeof got), 0);
+    char *real = realpath(cold, NULL);
+    assert_string_equal(got, real);
+    free(real);
+    int64_t now = T0 + 5 * HOUR + 30 * 60 * SL_US_PER_SEC; /* 15:30 */
+    /* only folders whose segments are all below safe_seq move: none at 2 */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 2, INT64_C(1) << 30, 19, &err), 0);
+    /* a 1-byte budget moves one segment per call: hr=10 half moved, read once */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 3, 1, 19, &err), 1);
+    assert_true(is_dir(cold, "dt=2026-03-01/hr=10"));
+    assert_true(is_dir(root, "dt=2026-03-01/hr=10"));
+    assert_int_equal(count_lake(root, NULL, 0), 500);
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 3, 1, 19, &err), 1);
+    assert_false(is_dir(root, "dt=2026-03-01/hr=10"));
+    assert_int_equal(count_lake(root, NULL, 0), 500);
+    /* older than 2h at 15:30: hours 11 and 12 are left (hour 13 ended 1.5h ago) */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 7, INT64_C(1) << 30, 19, &err), 2);
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 7, 1, 19, &err), 0);
+    assert_true(is_dir(root, "dt=2026-03-01/hr=13"));
+    assert_true(is_dir(cold, "dt=2026-03-01/hr=12"));
+    assert_int_equal(nsegments(root), 2);
+    assert_int_equal(nsegments(cold), 4);
+    /* read in order, every line once, with a committed position too */
+    assert_int_equal(count_lake(root, NULL, 0), 500);
+    sl_lake_pos pos;
+    sl_lake_position(l, &pos);
+    assert_int_equal(count_lake(root, &pos, 0), 500);
+    /* a crash between the cold rename and the hot delete: both copies; read once */
+    snprintf(p, sizeof p, "%s/dt=2026-03-01/hr=11/part-00000003.ndjson.zst", cold);
+    snprintf(q, sizeof q, "%s/dt=2026-03-01/hr=11", root);
+    mkdir(q, 0755);
+    snprintf(q, sizeof q, "%s/dt=2026-03-01/hr=11/part-00000003.ndjson.zst", root);
+    copy_file(p, q);
+    assert_int_equal(count_lake(root, NULL, 0), 500);
+    /* ... and the next move finishes it */
+    assert_int_equal(sl_lake_cold_move(l, 2 * HOUR, now, 7, INT64_C(1) << 30, 19, &err), 1);
+    assert_int_not_equal(access(q, F_OK), 0);
+    assert_int_equal(count_lake(root, NULL, 0), 500);
+    sl_lake_close(l);
+    /* reopened without set_cold, retention still covers the cold tier (.cold) */
+    l = open_recover(root, 1, &pos);
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now), 3); /* hours 10, 11 */
+    assert_false(is_dir(cold, "dt=2026-03-01/hr=10"));
+    assert_false(is_dir(cold, "dt=2026-03-01/hr=11"));
+    assert_int_equal(count_lake(root, NULL, 200), 300);
+    sl_lake_close(l);
+    rm_rf(root);
+    rm_rf(cold);
+    free(root);
+    free(cold);
+}
+
 static void test_vtab_committed_position(void **state) {
     (void)state;
     char *root = mktmp();
@@ -692,7 +782,7 @@ int main(void) {
         cmocka_unit_test(test_retention),          cmocka_unit_test(test_vtab_committed_position),
         cmocka_unit_test(test_vtab_corrupt),       cmocka_unit_test(test_200k_roundtrip),
         cmocka_unit_test(test_zstd_cli),           cmocka_unit_test(test_write_failure),
-        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_disk_full),          cmocka_unit_test(test_cold_tier),
     };
     return sl_unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
