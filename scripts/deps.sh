@@ -17,7 +17,7 @@ build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev
 # (postgresql, postgresql-client), mosquitto + mosquitto_pub (mosquitto-clients),
 # systemd-analyze (systemd: the unit is verified), man (man-db, groff-base), tmux (sluice top
 # in a terminal); node and npm below.
-test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
+test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog rsyslog-openssl
   python3 binutils clang-format python3-aiosmtpd openssl postgresql postgresql-client mosquitto
   mosquitto-clients systemd man-db groff-base tmux"
 case "$what" in

@@ -285,6 +285,11 @@ static SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca, s
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            sl_error_set(err, SL_EINVAL, "tls key '%s' does not match cert '%s'", key, cert);
+            ERR_clear_error();
+            goto fail;
+        }
         sl_error_set(err, SL_EINVAL,
                      "tls key '%s' is not a PEM private key (without passphrase): %s", key,
                      tls_reason(why, sizeof why));
