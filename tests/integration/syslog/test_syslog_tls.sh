@@ -95,7 +95,7 @@ ok "a bad key and a bad client_ca are refused at file:line:col; sluice check rep
 SLUICE_LOG=info "$SLUICE" run "$TMP/pipeline.yaml" --data "$TMP/out" --status 0 2>"$TMP/run.err" &
 RPID=$!
 HOLD=
-trap '[ -n "$HOLD" ] && kill $HOLD 2>/dev/null; kill $RPID 2>/dev/null || true; cleanup' EXIT
+trap '{ [ -n "$HOLD" ] && kill $HOLD; } 2>/dev/null || true; kill $RPID 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 100); do [ "$(grep -c '"syslog listening"' "$TMP/run.err")" -ge 2 ] && break; sleep 0.05; done
 port() { grep '"syslog listening"' "$TMP/run.err" | grep "\"source\":\"$1\"" | sed -n 's/.*"tcp_port":\([0-9]*\).*/\1/p'; }
 OPEN=$(port open)
@@ -220,7 +220,7 @@ CONF
   rsyslogd -N1 -f "$TMP/rs.conf" >"$TMP/rs.check" 2>&1 || fail "rsyslog config invalid: $(cat "$TMP/rs.check")"
   rsyslogd -f "$TMP/rs.conf" -i "$TMP/rs.pid" -n >"$TMP/rs.out" 2>&1 &
   RS_PID=$!
-  trap 'kill $RS_PID 2>/dev/null; kill $RPID 2>/dev/null || true; cleanup' EXIT
+  trap 'kill $RS_PID 2>/dev/null || true; kill $RPID 2>/dev/null || true; cleanup' EXIT
   RS_PORT=
   for _ in $(seq 100); do
     [ -s "$TMP/rs-work/port" ] && RS_PORT=$(cat "$TMP/rs-work/port") && break
