@@ -561,6 +561,7 @@ static bool tls_read(sl_syslog_net *s, int ep, conn *c, int64_t now, bool *eof) 
     if (r > 0) {
         c->len += (size_t)r;
         c->last_us = now;
+        want_out(ep, c, false); /* level-triggered EPOLLOUT left on would spin */
         return SSL_has_pending(c->ssl);
     }
     int e = SSL_get_error(c->ssl, r);

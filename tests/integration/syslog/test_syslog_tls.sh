@@ -10,7 +10,8 @@
 #     certificate, or with one from another CA, is refused by `mtls`;
 #   - plain TCP to the TLS port stores nothing and the connection is closed;
 #   - a renewed certificate (files rewritten) is served to new connections
-#     while a connection opened before keeps working;
+#     while a connection opened before keeps working; a renewal that does not
+#     load keeps the certificate in use; TLS 1.1 is refused;
 #   - a key that does not match the cert is refused by `sluice validate` at
 #     the option's file:line:col; `sluice check` reports the TLS listener;
 #   - rsyslog forwards through its openssl driver (when rsyslog-openssl is
@@ -197,6 +198,25 @@ frames r 1 10 | send "$OPEN" -CAfile "$C/ca.crt" || fail "s_client after the ren
 wait_rows open_rows r 10
 has '"syslog tls: certificate reloaded' "$TMP/run.err" || fail "reload not logged"
 ok "renewed certificate served to new connections; a connection opened before kept working"
+# a renewal that does not load (a key that does not match) keeps the certificate in use
+cp "$C/client.key" "$C/server.key"
+for _ in $(seq 50); do
+  grep -q '"syslog tls: changed certificate files do not load' "$TMP/run.err" && break
+  echo | timeout 10 openssl s_client -connect "127.0.0.1:$OPEN" -CAfile "$C/ca.crt" >/dev/null 2>&1 || true
+  sleep 0.2
+done
+has '"syslog tls: changed certificate files do not load' "$TMP/run.err" || fail "a broken renewal was not logged"
+frames k 1 10 | send "$OPEN" -CAfile "$C/ca.crt" || fail "a broken renewal stopped the listener"
+wait_rows open_rows k 10
+ok "a renewal that does not load is logged and the certificate in use stays"
+# TLS 1.1 is refused by the server (the client is allowed to offer it)
+if echo | timeout 10 openssl s_client -connect "127.0.0.1:$OPEN" -CAfile "$C/ca.crt" -tls1_1 \
+  -cipher 'DEFAULT:@SECLEVEL=0' >"$TMP/tls11.out" 2>&1; then
+  fail "a TLS 1.1 handshake succeeded"
+fi
+has -iE "alert protocol version|unsupported protocol|no protocols available" "$TMP/tls11.out" ||
+  fail "TLS 1.1: unexpected failure: $(tail -3 "$TMP/tls11.out")"
+ok "TLS 1.1 refused"
 
 # ---- rsyslog through its openssl network stream driver ----
 RSN=0
@@ -247,5 +267,6 @@ exactly_once open_rows a "$N"
 exactly_once mtls_rows m "$N"
 exactly_once open_rows h 20
 exactly_once open_rows r 10
+exactly_once open_rows k 10
 ok "every message stored exactly once after shutdown"
 echo "PASS test_syslog_tls"
