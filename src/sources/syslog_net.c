@@ -365,8 +365,10 @@ static void tls_maybe_reload(sl_syslog_net *s, int64_t now) {
     sl_error err = {0};
     SSL_CTX *ctx = tls_ctx_new(s->tls_cert, s->tls_key, s->tls_ca, &err);
     if (!ctx) {
+        char esc[2 * SL_ERROR_MAX];
+        sl_json_escape(esc, (int)sizeof esc, err.msg, (int)strlen(err.msg));
         sl_log_warn("syslog tls: changed certificate files do not load, keeping the previous ones",
-                    "\"error\":\"%s\"", err.msg);
+                    "\"error\":\"%s\"", esc);
         return;
     }
     SSL_CTX_free(s->tls_ctx); /* open connections hold their own reference */
