@@ -81,7 +81,7 @@ struct sl_syslog_net {
     /* TLS (tcp thread only once open): NULL paths = plain TCP */
     char *tls_cert, *tls_key, *tls_ca;
     SSL_CTX *tls_ctx;       /* for new connections; each SSL holds a reference */
-    int64_t tls_stamp[6];   /* mtime (ns) and size of cert, key, ca as loaded */
+    int64_t tls_stamp[9];   /* mtime (ns), size, inode of cert, key, ca as loaded */
     int64_t tls_checked_us; /* last look at the files */
     int64_t tls_log_us;     /* last handshake-failure log line */
 };
@@ -339,15 +339,17 @@ int sl_syslog_net_tls_check(const char *cert, const char *key, const char *clien
     return 0;
 }
 
-/* mtime and size of the three files: what "changed" means for a renewal. */
-static void tls_stamp(const sl_syslog_net *s, int64_t out[6]) {
+/* mtime, size and inode of the three files: what "changed" means for a
+ * renewal (a rename over the old file changes the inode). */
+static void tls_stamp(const sl_syslog_net *s, int64_t out[9]) {
     const char *f[3] = {s->tls_cert, s->tls_key, s->tls_ca};
     for (int i = 0; i < 3; i++) {
         struct stat st;
-        out[2 * i] = out[2 * i + 1] = -1;
+        out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = -1;
         if (f[i] && stat(f[i], &st) == 0) {
-            out[2 * i] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            out[2 * i + 1] = (int64_t)st.st_size;
+            out[3 * i] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            out[3 * i + 1] = (int64_t)st.st_size;
+            out[3 * i + 2] = (int64_t)st.st_ino;
         }
     }
 }
@@ -358,7 +360,7 @@ static void tls_stamp(const sl_syslog_net *s, int64_t out[6]) {
 static void tls_maybe_reload(sl_syslog_net *s, int64_t now) {
     if (!s->tls_ctx || now - s->tls_checked_us < SL_US_PER_SEC) return;
     s->tls_checked_us = now;
-    int64_t st[6];
+    int64_t st[9];
     tls_stamp(s, st);
     if (memcmp(st, s->tls_stamp, sizeof st) == 0) return;
     memcpy(s->tls_stamp, st, sizeof st);

@@ -64,7 +64,7 @@
  * client must present a certificate signed by that CA or the handshake
  * fails. Failed handshakes (plain TCP, wrong CA, no client certificate) are
  * closed and counted in tls_failed. The cert/key/CA files are looked at
- * again (mtime and size) at most once a second when a connection arrives;
+ * again (mtime, size, inode) at most once a second when a connection arrives;
  * when they changed, a new SSL_CTX serves new connections while open ones
  * keep theirs (a renewal that does not load is logged and the old one kept).
  *
