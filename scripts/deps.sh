@@ -11,13 +11,13 @@ build_pkgs="gcc g++ make cmake pkg-config libsqlite3-dev libyaml-dev libzstd-dev
 # Every tool a test, benchmark or check calls (a test whose tool is missing is
 # reported skipped, and CI=true fails on skips): sqlite3, zstd, curl, ps/free
 # (procps), /usr/bin/time, bc, valgrind, chromium, promtool (prometheus),
-# logger (bsdutils), kcat, rsyslogd (rsyslog), python3 (with its sqlite3
+# logger (bsdutils), kcat, rsyslogd (rsyslog; its openssl driver rsyslog-openssl), python3 (with its sqlite3
 # module), nm (binutils), clang + libFuzzer runtime (fuzz build), clang-format
 # (make format-check), aiosmtpd and openssl (alert channel tests), initdb/pg_ctl/psql
 # (postgresql, postgresql-client), mosquitto + mosquitto_pub (mosquitto-clients),
 # systemd-analyze (systemd: the unit is verified), man (man-db, groff-base), tmux (sluice top
 # in a terminal); node and npm below.
-test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog
+test_pkgs="sqlite3 zstd clang libclang-rt-14-dev curl procps time bc valgrind chromium prometheus bsdutils kcat rsyslog rsyslog-openssl
   python3 binutils clang-format python3-aiosmtpd openssl postgresql postgresql-client mosquitto
   mosquitto-clients systemd man-db groff-base tmux"
 case "$what" in

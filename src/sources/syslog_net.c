@@ -23,6 +23,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,6 +35,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +77,13 @@ struct sl_syslog_net {
     const char **cnames; /* engine-side copy of pnames' pointers */
     int ncnames, ccap;
     sl_syslog_net_stats st; /* under mu */
+
+    /* TLS (tcp thread only once open): NULL paths = plain TCP */
+    char *tls_cert, *tls_key, *tls_ca;
+    SSL_CTX *tls_ctx;       /* for new connections; each SSL holds a reference */
+    int64_t tls_stamp[9];   /* mtime (ns), size, inode of cert, key, ca as loaded */
+    int64_t tls_checked_us; /* last look at the files */
+    int64_t tls_log_us;     /* last handshake-failure log line */
 };
 
 /* ---- queue (caller holds mu) ------------------------------------------- */
@@ -223,6 +234,153 @@ static void *udp_main(void *arg) {
     return NULL;
 }
 
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* A key with a passphrase must not make OpenSSL prompt on the terminal. */
+static int no_passphrase(char *buf, int size, int rw, void *u) {
+    (void)buf, (void)size, (void)rw, (void)u;
+    return 0;
+}
+
+/* The reason of the last OpenSSL error (queue cleared). */
+static const char *tls_reason(char *out, size_t cap) {
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, out, cap);
+    else
+        snprintf(out, cap, "unknown error");
+    ERR_clear_error();
+    return out;
+}
+
+static int readable(const char *what, const char *path, sl_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return sl_error_set(err, SL_EINVAL, "tls %s '%s': %s", what, path, strerror(errno));
+    fclose(f);
+    return 0;
+}
+
+/* A server context for cert/key (and client certificates from ca). */
+static SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca, sl_error *err) {
+    char why[256];
+    if (readable("cert", cert, err) || readable("key", key, err) ||
+        (ca && readable("client_ca", ca, err)))
+        return NULL;
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        sl_error_set(err, SL_EIO, "tls: %s", tls_reason(why, sizeof why));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* no session resumption: nothing to gain for long-lived log connections,
+     * and a resumed session would skip the client-certificate check of a
+     * renewed CA */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        sl_error_set(err, SL_EINVAL, "tls cert '%s' is not a PEM certificate: %s", cert,
+                     tls_reason(why, sizeof why));
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            sl_error_set(err, SL_EINVAL, "tls key '%s' does not match cert '%s'", key, cert);
+            ERR_clear_error();
+            goto fail;
+        }
+        sl_error_set(err, SL_EINVAL,
+                     "tls key '%s' is not a PEM private key (without passphrase): %s", key,
+                     tls_reason(why, sizeof why));
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        sl_error_set(err, SL_EINVAL, "tls key '%s' does not match cert '%s'", key, cert);
+        ERR_clear_error();
+        goto fail;
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(SSL_CTX_get0_certificate(ctx))) < 0) {
+        sl_error_set(err, SL_EINVAL, "tls cert '%s' has expired", cert);
+        goto fail;
+    }
+    if (ca) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+        if (!names || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+            if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+            sl_error_set(err, SL_EINVAL, "tls client_ca '%s' holds no PEM certificate: %s", ca,
+                         tls_reason(why, sizeof why));
+            goto fail;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int sl_syslog_net_tls_check(const char *cert, const char *key, const char *client_ca, char *detail,
+                            size_t cap, sl_error *err) {
+    SSL_CTX *ctx = tls_ctx_new(cert, key, client_ca, err);
+    if (!ctx) return err ? err->code : SL_EINVAL;
+    if (detail && cap) {
+        X509 *x = SSL_CTX_get0_certificate(ctx);
+        char subj[256] = "?", until[32] = "?";
+        X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof subj);
+        struct tm tm;
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+            strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(detail, cap, "TLS 1.2+, certificate %s, expires %s%s", subj, until,
+                 client_ca ? ", client certificates required" : "");
+    }
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
+/* mtime, size and inode of the three files: what "changed" means for a
+ * renewal (a rename over the old file changes the inode). */
+static void tls_stamp(const sl_syslog_net *s, int64_t out[9]) {
+    const char *f[3] = {s->tls_cert, s->tls_key, s->tls_ca};
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = -1;
+        if (f[i] && stat(f[i], &st) == 0) {
+            out[3 * i] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            out[3 * i + 1] = (int64_t)st.st_size;
+            out[3 * i + 2] = (int64_t)st.st_ino;
+        }
+    }
+}
+
+/* Before accepting: at most once a second, take renewed files. A renewal
+ * that does not load (say the cert is written and the key not yet) keeps the
+ * old context; the next change of any file is tried again. */
+static void tls_maybe_reload(sl_syslog_net *s, int64_t now) {
+    if (!s->tls_ctx || now - s->tls_checked_us < SL_US_PER_SEC) return;
+    s->tls_checked_us = now;
+    int64_t st[9];
+    tls_stamp(s, st);
+    if (memcmp(st, s->tls_stamp, sizeof st) == 0) return;
+    memcpy(s->tls_stamp, st, sizeof st);
+    sl_error err = {0};
+    SSL_CTX *ctx = tls_ctx_new(s->tls_cert, s->tls_key, s->tls_ca, &err);
+    if (!ctx) {
+        char esc[2 * SL_ERROR_MAX];
+        sl_json_escape(esc, (int)sizeof esc, err.msg, (int)strlen(err.msg));
+        sl_log_warn("syslog tls: changed certificate files do not load, keeping the previous ones",
+                    "\"error\":\"%s\"", esc);
+        return;
+    }
+    SSL_CTX_free(s->tls_ctx); /* open connections hold their own reference */
+    s->tls_ctx = ctx;
+    pthread_mutex_lock(&s->mu);
+    int64_t n = ++s->st.tls_reloads;
+    pthread_mutex_unlock(&s->mu);
+    sl_log_info("syslog tls: certificate reloaded", "\"reloads\":%lld", (long long)n);
+}
+
 /* ---- TCP receiver ------------------------------------------------------- */
 
 enum { FR_UNKNOWN, FR_OCTET, FR_LF };
@@ -235,6 +393,9 @@ typedef struct conn {
     size_t len, cap;
     uint64_t skip;     /* octet mode: bytes of an overlong frame still to discard */
     bool discard_line; /* LF mode: discarding the rest of an overlong line */
+    SSL *ssl;          /* TLS: NULL on a plain listener */
+    bool handshaken;   /* TLS: SSL_accept finished */
+    bool want_out;     /* TLS: waiting for the socket to be writable (EPOLLOUT) */
 } conn;
 
 /* Queues a message, waiting for room (backpressure). Caller holds mu.
@@ -348,12 +509,72 @@ static bool conn_frame(sl_syslog_net *s, conn *c, bool eof) {
 
 static void conn_close(sl_syslog_net *s, int ep, conn *c) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    SSL_free(c->ssl); /* no close_notify: the peer only sends, and may be gone */
     close(c->fd);
     free(c->buf);
     free(c);
     pthread_mutex_lock(&s->mu);
     s->st.open_connections--;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Asks epoll for writability while OpenSSL needs to write (handshake). */
+static void want_out(int ep, conn *c, bool out) {
+    if (c->want_out == out) return;
+    c->want_out = out;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void tls_failed(sl_syslog_net *s, conn *c, int64_t now) {
+    char why[256], peer[96];
+    tls_reason(why, sizeof why);
+    pthread_mutex_lock(&s->mu);
+    int64_t n = ++s->st.tls_failed;
+    pthread_mutex_unlock(&s->mu);
+    if (s->tls_log_us && now - s->tls_log_us < 10 * SL_US_PER_SEC) return; /* no log flood */
+    s->tls_log_us = now;
+    peer_name(&c->addr, "tcp", true, peer, sizeof peer);
+    sl_log_warn("syslog tls: handshake failed, connection closed",
+                "\"peer\":\"%s\",\"error\":\"%s\",\"tls_failed\":%lld", peer, why, (long long)n);
+}
+
+/* One step of a TLS connection: the handshake until it is done, then one
+ * SSL_read into c->buf. Sets *eof when the connection must close. Returns
+ * true when decrypted bytes are still waiting inside the SSL object. */
+static bool tls_read(sl_syslog_net *s, int ep, conn *c, int64_t now, bool *eof) {
+    ERR_clear_error();
+    if (!c->handshaken) {
+        int r = SSL_accept(c->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                want_out(ep, c, e == SSL_ERROR_WANT_WRITE);
+            else {
+                tls_failed(s, c, now);
+                *eof = true;
+            }
+            return false;
+        }
+        c->handshaken = true;
+        c->last_us = now;
+        want_out(ep, c, false);
+    }
+    if (c->len == c->cap) return SSL_has_pending(c->ssl);
+    int r = SSL_read(c->ssl, c->buf + c->len, (int)(c->cap - c->len));
+    if (r > 0) {
+        c->len += (size_t)r;
+        c->last_us = now;
+        want_out(ep, c, false); /* level-triggered EPOLLOUT left on would spin */
+        return SSL_has_pending(c->ssl);
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        want_out(ep, c, e == SSL_ERROR_WANT_WRITE);
+    else
+        *eof = true; /* close_notify, reset, or a protocol error: the peer is done */
+    ERR_clear_error();
+    return false;
 }
 
 static char listen_tag, wake_tag;
@@ -409,6 +630,18 @@ static bool tcp_accept(sl_syslog_net *s, int ep, conn ***all, int *nall, int *ca
         c->last_us = sl_monotonic_us();
         c->cap = s->max_msg + 64 > 65536 ? s->max_msg + 64 : 65536;
         c->buf = malloc(c->cap);
+        if (s->tls_ctx && c->buf) {
+            c->ssl = SSL_new(s->tls_ctx);
+            if (c->ssl && SSL_set_fd(c->ssl, fd) != 1) {
+                SSL_free(c->ssl);
+                c->ssl = NULL;
+            }
+            if (!c->ssl) {
+                ERR_clear_error();
+                free(c->buf);
+                c->buf = NULL;
+            }
+        }
         if (!c->buf) {
             free(c);
             close(fd);
@@ -495,6 +728,7 @@ static void *tcp_main(void *arg) {
             void *tag = evs[i].data.ptr;
             if (tag == &wake_tag) break;
             if (tag == &listen_tag) {
+                tls_maybe_reload(s, now);
                 if (!paused_until && !tcp_accept(s, ep, &all, &nall, &capall, &last_log_us)) {
                     epoll_ctl(ep, EPOLL_CTL_DEL, s->tcp_fd, NULL);
                     paused_until = now + SL_US_PER_SEC;
@@ -502,10 +736,11 @@ static void *tcp_main(void *arg) {
                 continue;
             }
             conn *c = tag;
-            bool eof = false;
-            ssize_t r = 0;
-            if (c->len < c->cap) {
-                r = read(c->fd, c->buf + c->len, c->cap - c->len);
+            bool eof = false, more = false;
+            if (c->ssl)
+                more = tls_read(s, ep, c, now, &eof);
+            else if (c->len < c->cap) {
+                ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
                 if (r > 0) {
                     c->len += (size_t)r;
                     c->last_us = now;
@@ -513,6 +748,12 @@ static void *tcp_main(void *arg) {
                     eof = true;
             }
             if (!conn_frame(s, c, eof)) break;
+            /* TLS: a record bigger than the room left is still inside the SSL
+             * object; epoll will not report it, so drain it now */
+            while (more && !eof && c->len < c->cap) {
+                more = tls_read(s, ep, c, now, &eof);
+                if (!conn_frame(s, c, eof)) goto stop;
+            }
             if (!eof && c->len == c->cap) { /* cannot happen with cap > max_msg + header; be safe */
                 pthread_mutex_lock(&s->mu);
                 s->st.framing_errors++;
@@ -529,6 +770,7 @@ static void *tcp_main(void *arg) {
             next_sweep = now + SL_US_PER_SEC / 4;
         }
     }
+stop:
     for (int k = 0; k < nall; k++)
         conn_close(s, ep, all[k]);
     free(all);
@@ -637,6 +879,19 @@ sl_syslog_net *sl_syslog_net_open(const sl_syslog_net_config *c, sl_error *err) 
         if (fd < 0) goto fail;
         s->udp_fd = fd;
     }
+    if (c->tcp && (c->tls_cert || c->tls_key)) {
+        if (!c->tls_cert || !c->tls_key) {
+            sl_error_set(err, SL_EINVAL, "syslog tls: cert and key go together");
+            goto fail;
+        }
+        s->tls_cert = sl_xstrdup(c->tls_cert);
+        s->tls_key = sl_xstrdup(c->tls_key);
+        s->tls_ca = c->tls_client_ca ? sl_xstrdup(c->tls_client_ca) : NULL;
+        tls_stamp(s, s->tls_stamp); /* before loading: a change meanwhile is seen */
+        s->tls_ctx = tls_ctx_new(s->tls_cert, s->tls_key, s->tls_ca, err);
+        if (!s->tls_ctx) goto fail;
+        s->tls_checked_us = sl_monotonic_us();
+    }
     if (c->tcp) {
         int fd = bind_addr(c->tcp, SOCK_STREAM, &s->tcp_port, err);
         if (fd < 0) goto fail;
@@ -692,6 +947,10 @@ void sl_syslog_net_close(sl_syslog_net *s) {
     free(s->pseq);
     free(s->cnames);
     sl_hmap_free(s->pmap);
+    SSL_CTX_free(s->tls_ctx);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s->tls_ca);
     pthread_cond_destroy(&s->data_cv);
     pthread_cond_destroy(&s->space_cv);
     pthread_mutex_destroy(&s->mu);

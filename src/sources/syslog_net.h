@@ -56,6 +56,18 @@
  * ever seen. A message's `seq` is its number within its partition (0, 1,
  * ...), usable as a row position for provenance.
  *
+ * TLS (RFC 5425). With tls_cert/tls_key the TCP listener speaks TLS 1.2 or
+ * later only (UDP stays plain: RFC 5425 is TCP; DTLS is not built). The
+ * handshake is non-blocking in the same epoll loop (SSL_accept/SSL_read with
+ * WANT_READ/WANT_WRITE), so a slow or silent handshake holds one connection
+ * slot and nothing else; the idle timeout covers it. With tls_client_ca a
+ * client must present a certificate signed by that CA or the handshake
+ * fails. Failed handshakes (plain TCP, wrong CA, no client certificate) are
+ * closed and counted in tls_failed. The cert/key/CA files are looked at
+ * again (mtime, size, inode) at most once a second when a connection arrives;
+ * when they changed, a new SSL_CTX serves new connections while open ones
+ * keep theirs (a renewal that does not load is logged and the old one kept).
+ *
  * Delivery guarantee. Network input cannot be replayed: there is no position
  * to seek back to. A message is at-most-once across a crash: whatever sat in
  * the queue, or was read but not yet committed, is lost, unless the sender
@@ -87,7 +99,17 @@ typedef struct sl_syslog_net_config {
     int max_connections;     /* open TCP connections; more are refused; 0 = 1024 */
     int max_conns_per_addr;  /* open TCP connections from one address; 0 = 64 */
     int64_t idle_timeout_ms; /* a TCP connection silent this long is closed; 0 = 5 min */
+    /* TLS on the TCP listener (PEM files): cert and key both, or neither;
+     * client_ca optional (clients must present a certificate it signed). */
+    const char *tls_cert, *tls_key, *tls_client_ca;
 } sl_syslog_net_config;
+
+/* Loads cert/key (and client_ca) as the listener would, to refuse a bad one
+ * at load time. Returns 0, or SL_EINVAL with the reason in err. detail (may be
+ * NULL) gets "TLS 1.2+, certificate SUBJECT, expires DATE[, client
+ * certificates from CA]" for `sluice check`. */
+int sl_syslog_net_tls_check(const char *cert, const char *key, const char *client_ca, char *detail,
+                            size_t cap, sl_error *err);
 
 /* Binds the sockets and starts the receiver threads. Returns NULL with err
  * set (address syntax, bind failure, ...). */
@@ -131,6 +153,8 @@ typedef struct sl_syslog_net_stats {
     int64_t framing_errors; /* bad octet counts */
     int64_t queue_bytes;    /* bytes waiting in the inbox now */
     int64_t backpressure;   /* times the TCP receiver waited for room */
+    int64_t tls_failed;     /* TLS handshakes that failed (closed) */
+    int64_t tls_reloads;    /* new certificates taken after a file changed */
 } sl_syslog_net_stats;
 
 void sl_syslog_net_stats_get(sl_syslog_net *s, sl_syslog_net_stats *out);

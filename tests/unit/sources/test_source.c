@@ -207,6 +207,14 @@ static void test_create_errors(void **state) {
                  "p.yaml:1:1: source 's': syslog needs listen_udp and/or listen_tcp");
     create_fails("syslog", "listen_udp: ':0'\nmax_queue_bytes: 100\n",
                  "p.yaml:2:18: source 's': max_queue_bytes must be >= 65536, got 100");
+    create_fails("syslog", "listen_udp: ':0'\ntls: {cert: /no/such.crt, key: /no/such.key}\n",
+                 "p.yaml:2:6: source 's': tls needs listen_tcp (UDP stays plain)");
+    create_fails("syslog", "listen_tcp: ':0'\ntls: {cert: /no/such.crt}\n",
+                 "p.yaml:2:6: source 's': tls: missing key 'key'");
+    create_fails("syslog", "listen_tcp: ':0'\ntls: {cert: /no/such.crt, key: /no/such.key}\n",
+                 "p.yaml:2:13: source 's': tls cert '/no/such.crt': No such file or directory");
+    create_fails("syslog", "listen_tcp: ':0'\ntls: {cert: /dev/null, key: /no/such.key}\n",
+                 "p.yaml:2:29: source 's': tls key '/no/such.key': No such file or directory");
     create_fails("kafka", "topics: t\n", "p.yaml:1:1: source 's': missing key 'brokers'");
     create_fails("kafka", "brokers: b\ntopics: t\nfilter: {header: h}\n",
                  "p.yaml:3:9: filter: 'header' and 'values' go together");
