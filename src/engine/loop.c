@@ -146,19 +146,30 @@ static int evolve_schema(run *R, source *src) {
     if (kill_now && !strncmp(kill_at, "before", 6)) raise(SIGKILL);
     if ((rc = sl__engine_commit_wait(R, false))) return rc;
     if (kill_now && !strncmp(kill_at, "after", 5)) raise(SIGKILL);
-    return sl__engine_reopen(R);
+    return sl__engine_reopen(R, NULL);
 }
 
-int sl__engine_reopen(run *R) {
+int sl__engine_reopen(run *R, sl_pipeline *next) {
     sl_pipeline *p = R->p;
-    int rc;
+    int rc = 0;
     R->closing = true;
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
     sl__engine_stop_delivery(R); /* it holds the channels the reload frees */
     sl_store_close(R->store);
     R->store = NULL;
-    if ((rc = sl_pipeline_reload(p, R->err))) return rc;
+    if (next) { /* the same struct (R->p) gets the new contents; the old ones are freed */
+        sl_pipeline tmp;
+        memcpy(&tmp, p, sizeof tmp);
+        memcpy(p, next, sizeof *p);
+        memcpy(next, &tmp, sizeof *next);
+        sl_pipeline_free(next);
+    } else {
+        rc = sl_pipeline_reload(p, R->err);
+    }
+    sl_batch_free(R->win_out); /* its schema may be an old window's: made again on demand */
+    R->win_out = NULL;
+    if (rc) return rc;
     R->closing = false;
     R->ctx.watermark = R->ctx.max_event_time = INT64_MIN;
     if ((rc = sl__engine_setup(R))) return rc;

@@ -180,7 +180,7 @@ int sl__engine_maybe_swap(run *R) {
     R->npending = 0;
     /* resumes from the directory now at R->dir (the new state, or the old
      * one when the exchange failed), as a restart would */
-    rc = sl__engine_reopen(R);
+    rc = sl__engine_reopen(R, NULL);
     if (rc && swapped) {
         char m[PATH_MAX + 256];
         snprintf(m, sizeof m, "%.*s; but process %ld stopped: it could not open the new state",

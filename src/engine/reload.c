@@ -194,26 +194,7 @@ int sl__engine_reload(run *R) {
         return rc;
     }
     int tables_before = p->nt, sources_before = p->nsrc;
-    R->closing = true;
-    for (int s = 0; s < p->nsrc; s++)
-        sl_input_close(&p->src[s]);
-    sl__engine_stop_delivery(R);
-    sl_store_close(R->store);
-    R->store = NULL;
-    /* the same struct (R->p) gets the new contents; the old ones are freed */
-    sl_pipeline tmp;
-    memcpy(&tmp, p, sizeof tmp);
-    memcpy(p, next, sizeof *p);
-    memcpy(next, &tmp, sizeof *next);
-    sl_pipeline_free(next);
-    sl_batch_free(R->win_out); /* its schema was an old window's */
-    R->win_out = NULL;
-    R->closing = false;
-    R->ctx.watermark = R->ctx.max_event_time = INT64_MIN;
-    if ((rc = sl__engine_setup(R))) return rc;
-    if ((rc = sl__engine_start_delivery(R))) return rc;
-    for (int s = 0; s < p->nsrc; s++)
-        if ((rc = sl_input_scan(&p->src[s], R->err))) return rc;
+    if ((rc = sl__engine_reopen(R, next))) return rc;
     if (R->server) {
         sl_server_set_pages(R->server, p->dashboard_json, p->lineage_json);
         sl_server_reopen(R->server); /* new connections see the new views */

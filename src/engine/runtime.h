@@ -157,9 +157,12 @@ void sl__engine_unlock_run(run *R);
  * state. Returns 0 (also when the request was refused: the refresh is told
  * why), or an error that stops the run. */
 int sl__engine_maybe_swap(run *R);
-/* Closes the sources, the delivery thread and the store; rebuilds the
- * pipeline and opens it all again on R->dir (loop.c; as a restart would). */
-int sl__engine_reopen(run *R);
+/* Closes the sources, the delivery thread and the store; replaces the
+ * compiled pipeline (next: its new contents, taken and freed here - a
+ * reload; NULL: compiled again from its spec - a schema change, a refresh)
+ * and opens it all again on R->dir from the store (loop.c; as a restart
+ * would). */
+int sl__engine_reopen(run *R, sl_pipeline *next);
 
 /* reload.c: SIGHUP / --watch-config. Loads the pipeline file again; when
  * every piece of state (windows, rollups, joins, stateful steps) keeps its id
