@@ -15,6 +15,7 @@ bin="$build/sluice"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-/tmp/sluice-bench}
 mkdir -p "$work"
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 if [ ! -d "$repo/bench/node_modules/@duckdb/node-api" ]; then
   echo "installing @duckdb/node-api (npm ci --prefix bench) ..." >&2
@@ -161,7 +162,7 @@ duck_version=$(node -p "require('$repo/bench/node_modules/@duckdb/node-api/packa
   echo
   echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) cameras side by side with DuckDB, commit $commit${BENCH_LABEL:+ ($BENCH_LABEL)}"
   echo
-  echo "Machine: $machine, load average $(cut -d' ' -f1-3 /proc/loadavg). Command: \`make bench\`"
+  echo "Machine: $machine, load average $load_start at the start, $(cut -d' ' -f1 /proc/loadavg) at the end. Command: \`make bench\`"
   echo "(\`bash bench/cameras.sh build $events\`): $events generated events ($input_bytes bytes of NDJSON,"
   echo "\`sluice gen cameras --seed 1\`), best of 3 of each row. DuckDB $duck_version (@duckdb/node-api), one"
   echo "thread, SQL in bench/cameras_duckdb.mjs; its wall and CPU are measured inside node (database open"
