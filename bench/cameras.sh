@@ -55,9 +55,13 @@ s_bytes=$(du -sb "$out" | cut -f1)
 # bytes on disk by part: bronze = the lake segments of raw_detection_events; silver = the
 # detection_events table wherever it lives (its SQLite pages, or its own segment folder);
 # store = the rest (gold, quarantine, positions, state, the event log, the WAL)
-dir_bytes() { local b=0 d; for d in "$@"; do [ -e "$d" ] && b=$((b + $(du -sb "$d" | cut -f1))); done; echo $b; }
-bronze=$(dir_bytes $(find "$out" -type d -name raw_detection_events -prune))
-silver_seg=$(dir_bytes $(find "$out" -type d -name detection_events -prune))
+dir_bytes() { # NAME: bytes of every folder of that name under the data dir
+  local b=0 d
+  while IFS= read -r d; do b=$((b + $(du -sb "$d" | cut -f1))); done < <(find "$out" -type d -name "$1" -prune)
+  echo $b
+}
+bronze=$(dir_bytes raw_detection_events)
+silver_seg=$(dir_bytes detection_events)
 silver_pages=0
 if [ -f "$out/sluice.db" ]; then
   silver_pages=$(sqlite3 "$out/sluice.db" \

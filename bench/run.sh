@@ -6,7 +6,6 @@
 # Prints a table and appends it to bench/RESULTS.md with the machine and commit.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-bin="$build/sluice"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 # ---- window aggregates (tests/tools/bench_aggs) --------------------------------------------
