@@ -161,7 +161,9 @@ sl_json_parser *sl_json_parser_new(const sl_schema *schema, const char *const *p
         if (p->nodes[node].leaf < 0) p->nodes[node].leaf = p->nleaves++;
         p->leaf_of_col[c] = p->nodes[node].leaf;
     }
-    p->flat = true;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    p->flat = true; /* flat_parse reads words little-endian */
+#endif
     for (int i = 1; i < p->nnodes; i++)
         if (p->nodes[i].child >= 0 || p->nodes[i].leaf < 0) p->flat = false;
     return p;
@@ -413,6 +415,35 @@ static inline const char *string_end(const char *s, const char *end) {
 #endif
 }
 
+/* Eight ASCII digits at once (little-endian loads; the classic SWAR
+ * test and the three-multiply conversion). */
+static inline bool eight_digits(uint64_t v) {
+    return ((v & 0xF0F0F0F0F0F0F0F0ULL) |
+            (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL;
+}
+
+static inline uint64_t eight_value(uint64_t v) {
+    v -= 0x3030303030303030ULL;
+    v = v * 10 + (v >> 8); /* pairs */
+    v = (((v & 0x000000FF000000FFULL) * 0x000F424000000064ULL) +
+         (((v >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >>
+        32;
+    return v;
+}
+
+/* Key bytes equal to a node name, 8 at a time: the name may be read up to
+ * 7 bytes past its end (json.c stores names with 8 spare bytes), the key
+ * too (it lies in the line, followed by SL_JSON_PADDING bytes). */
+static inline bool key_is(const sl_jnode *n, const char *k, size_t kl) {
+    if (n->len != kl) return false;
+    size_t i = 0;
+    for (; i + 8 <= kl; i += 8)
+        if (ld8(n->name + i) != ld8(k + i)) return false;
+    if (i == kl) return true;
+    uint64_t mask = ~0ULL >> (64 - 8 * (kl - i));
+    return ((ld8(n->name + i) ^ ld8(k + i)) & mask) == 0;
+}
+
 static const double pow10_exact[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
@@ -428,6 +459,8 @@ static inline const char *read_number(const char *s, const char *end, sl_jval *v
     if (*p == '0') {
         p++;
     } else {
+        while (end - p >= 8 && nd <= 10 && eight_digits(ld8(p)))
+            m = m * 100000000 + eight_value(ld8(p)), p += 8, nd += 8;
         while (p < end && (unsigned char)(*p - '0') <= 9)
             m = m * 10 + (uint64_t)(*p++ - '0'), nd++;
         if (nd > 18) return NULL;
@@ -436,6 +469,8 @@ static inline const char *read_number(const char *s, const char *end, sl_jval *v
     if (p < end && *p == '.') {
         p++;
         int nf = 0;
+        while (end - p >= 8 && nd <= 7 && eight_digits(ld8(p)))
+            m = m * 100000000 + eight_value(ld8(p)), p += 8, nf += 8, nd += 8;
         while (p < end && (unsigned char)(*p - '0') <= 9)
             m = m * 10 + (uint64_t)(*p++ - '0'), nf++, nd++;
         if (nf == 0 || nd > 15 || (p < end && (*p == 'e' || *p == 'E'))) return NULL;
@@ -470,11 +505,11 @@ static bool flat_parse(sl_json_parser *p, const char *s, size_t n) {
         if (c >= end) return false;
         /* keys usually come in the schema's order: try the one after the last match */
         const sl_jnode *nd = NULL;
-        if (hint >= 0 && nodes[hint].len == kl && memcmp(nodes[hint].name, k, kl) == 0) {
+        if (hint >= 0 && key_is(&nodes[hint], k, kl)) {
             nd = &nodes[hint];
         } else {
             for (int32_t x = nodes[0].child; x >= 0; x = nodes[x].next)
-                if (nodes[x].len == kl && memcmp(nodes[x].name, k, kl) == 0) {
+                if (key_is(&nodes[x], k, kl)) {
                     nd = &nodes[x];
                     break;
                 }
