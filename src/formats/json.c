@@ -374,7 +374,7 @@ static int convert(sl_json_parser *p, int c, const sl_jval *v, sl_batch *b, uint
 static inline bool js_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 static inline const char *skip_ws(const char *s, const char *end) {
-    while (s < end && js_ws(*s))
+    while (s < end && (unsigned char)*s <= ' ' && js_ws(*s))
         s++;
     return s;
 }
@@ -644,8 +644,18 @@ size_t sl_json_parse_lines(sl_json_parser *p, const char *buf, size_t len, int32
         }
         uint32_t r = sl_batch_append_null_row(b);
         int c = 0;
-        for (; c < ncol; c++)
-            if (convert(p, c, &p->vals[p->leaf_of_col[c]], b, r) != 0) break;
+        for (; c < ncol; c++) {
+            const sl_jval *v = &p->vals[p->leaf_of_col[c]];
+            const sl_type t = p->schema.f[c].type;
+            /* the two common cases inline; convert() has every rule */
+            if (v->kind == SL_JV_INT && t == SL_T_INT) {
+                sl_col_set_int(&b->col[c], r, v->v.i);
+            } else if (v->kind == SL_JV_STRING && !v->escaped && t == SL_T_STRING) {
+                sl_col_set_str(&b->col[c], r, v->s, v->slen);
+            } else if (convert(p, c, v, b, r) != 0) {
+                break;
+            }
+        }
         if (c < ncol) {
             for (int k = 0; k < ncol; k++)
                 b->col[k].null[r] = 1;
