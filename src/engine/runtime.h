@@ -73,6 +73,10 @@ typedef struct run {
     char *metrics;
     size_t metrics_cap;
     sl_server *server;
+    /* the tokens of the server and of http sources with `auth: server`
+     * (swapped by a reload), and the audit ring every audited action waits
+     * in until the next commit (commit.c drains it into _sluice_audit) */
+    sl_access *access;
     bool stop;    /* a signal asked the loop to stop */
     bool closing; /* sources closing after the final commit (or an error): no revoke commits */
     bool dirty;   /* input consumed since the last commit: an idle pipeline does not commit */
@@ -117,6 +121,10 @@ int64_t sl__engine_pipeline_wm(const run *R);
 /* Emits window rows (final where the table's watermark passed their end;
  * all of them when all_final) to the store and to row-level children. */
 int sl__engine_emit_windows(run *R, bool all_final);
+
+/* loop.c: the token set of pipeline p (server.token or $SLUICE_TOKEN, and
+ * server.tokens; `file:` secrets read now). *out is NULL when it has none. */
+int sl__engine_tokens(const sl_pipeline *p, sl_token_set **out, sl_error *err);
 
 /* commit.c */
 int sl__engine_commit(run *R, bool all_final);
