@@ -595,6 +595,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             }
         }
         if (!opts->once && (rc = sl__engine_maybe_swap(&R))) goto out;
+        if (!opts->refresh) sl__engine_audit_spool_take(&R);
         /* a changed file is applied once it has been quiet for 200 ms (an
          * editor may write it in steps) */
         if (R.config_changed_us && R.mono_us - R.config_changed_us >= 200000)

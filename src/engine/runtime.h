@@ -99,6 +99,7 @@ typedef struct run {
      * for a switch request of `sluice refresh` */
     int lock_fd;
     int64_t last_swap_check_us;
+    int64_t last_spool_check_us;
 } run;
 
 /* graph.c */
@@ -165,6 +166,9 @@ void sl__engine_unlock_run(run *R);
  * state. Returns 0 (also when the request was refused: the refresh is told
  * why), or an error that stops the run. */
 int sl__engine_maybe_swap(run *R);
+/* datadir.c: the records of DIR.audit/ (sl_audit_spool) into the audit ring,
+ * looked for at most once a second. */
+void sl__engine_audit_spool_take(run *R);
 /* Closes the sources, the delivery thread and the store; replaces the
  * compiled pipeline (next: its new contents, taken and freed here - a
  * reload; NULL: compiled again from its spec - a schema change, a refresh)

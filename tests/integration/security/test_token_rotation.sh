@@ -11,6 +11,8 @@
 #     the new one 200, on the same process;
 #   - a reload whose token file is missing is refused (with the reason) and
 #     the tokens in force stay;
+#   - `sluice alert test` (another process) leaves an audit line and, through
+#     the spool beside the data directory, a _sluice_audit row;
 #   - _sluice_audit and the JSON "audit" lines hold the reloads (accepted and
 #     refused, with the file and reason), the refused ingest and, per token
 #     and address, the records each commit accepted and refused; the counts
@@ -28,6 +30,7 @@ N=300
 ADMIN=adm-$RANDOM-A1 ROT1=rot-one-$RANDOM-R1 ROT2=rot-two-$RANDOM-R2 ING=ing-$RANDOM-I3
 printf '%s\n' "$ROT1" >"$TMP/rot.txt"
 IPORT=$(free_port)
+DEAD=$(free_port) # nothing listens there: the alert test's webhook fails
 cat >"$TMP/p.yaml" <<YAML
 pipeline: rot
 commit_interval: 200ms
@@ -41,6 +44,9 @@ server:
   tokens:
     - {id: rot, file: rot.txt, scopes: [read]}
     - {id: ing, token: "\${T_ING}", scopes: [ingest]}
+alerts:
+  channels:
+    hook: {type: webhook, url: "http://127.0.0.1:$DEAD/hook"}
 YAML
 # two batches: ids 0..N-1, every 10th a string (quarantined by the parser)
 python3 - "$TMP" "$N" <<'PY'
@@ -116,7 +122,22 @@ grep '"msg":"reload refused' "$TMP/err" | grep -q "rot.txt" || fail "the refusal
 mv "$TMP/rot.moved" "$TMP/rot.txt"
 ok "a reload with a missing token file is refused, the tokens in force stay"
 
-# 4. audit: rows and log lines
+# 4. `sluice alert test` (another process): audited through the spool
+SLUICE_LOG=info T_ADMIN=$ADMIN T_ING=$ING timeout 60 "$SLUICE" alert test hook "$TMP/p.yaml" --data "$TMP/d" >"$TMP/alert.out" 2>"$TMP/alert.err" &&
+  fail "the alert test to a dead port succeeded"
+grep -q "hook (webhook" "$TMP/alert.out" || fail "alert test output: $(cat "$TMP/alert.out")"
+grep '"msg":"audit"' "$TMP/alert.err" | grep -q '"method":"ALERT-TEST","route":"channel hook"' ||
+  fail "no alert test audit log line: $(cat "$TMP/alert.err")"
+for _ in $(seq 50); do
+  [ "$(sqlite3 "$TMP/d/sluice.db" "SELECT count(*) FROM _sluice_audit WHERE method = 'ALERT-TEST'" 2>/dev/null)" = 1 ] && break
+  sleep 0.1
+done
+[ "$(sqlite3 -separator ' ' "$TMP/d/sluice.db" "SELECT route, status, addr, detail LIKE 'rule sluice-test: failed (at %' FROM _sluice_audit WHERE method = 'ALERT-TEST'")" = "channel hook 502 uid $(id -u) 1" ] ||
+  fail "alert test audit row: $(sqlite3 "$TMP/d/sluice.db" "SELECT * FROM _sluice_audit WHERE method = 'ALERT-TEST'")"
+[ -z "$(ls "$TMP/d.audit")" ] || fail "the spool was not emptied"
+ok "sluice alert test: audit line, and a _sluice_audit row written by the running process"
+
+# 5. audit: rows and log lines
 for _ in $(seq 100); do
   [ "$(sqlite3 "$TMP/d/sluice.db" "SELECT count(*) FROM _sluice_audit WHERE method = 'RELOAD'" 2>/dev/null)" = 2 ] && break
   sleep 0.1
