@@ -221,8 +221,7 @@ static const char *cmd_help_text(const char *cmd) {
                "  audited: an `audit` log line, and a _sluice_audit row (method ALERT-TEST)\n"
                "  written by the process running the pipeline on DIR (default data/PIPELINE),\n"
                "  or the next one started there, from the spool DIR.audit/ (when DIR exists).\n"
-               "  Alert rules and\n"
-               "  channels: docs/alerting.md.\n";
+               "  Alert rules and channels: docs/alerting.md.\n";
     if (!strcmp(cmd, "parse"))
         return "usage: sluice parse FORMAT [FILE] [--schema NAME:TYPE,...] [options]\n"
                "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of "

@@ -22,8 +22,12 @@
  * store again and restore every state from it (recover.c), exactly as a
  * restart would. The server keeps listening on the same port; it is given
  * the new dashboard and lineage, and its pooled connections are closed so
- * that new ones see the new views. Environment variables are read again, so
- * a reload also picks up a rotated secret.
+ * that new ones see the new views. The tokens (server.token, server.tokens,
+ * their `file:` secrets read again) are built anew and swapped in for the
+ * next requests of the server and of http sources with `auth: server`; a
+ * set that does not load refuses the reload. Every reload, applied or
+ * refused, is audited. (A ${VAR} is looked up again, but in the process's
+ * own environment, which does not change: secrets to rotate go in files.)
  */
 #include <errno.h>
 #include <libgen.h>
