@@ -25,7 +25,9 @@
  *     re-read when they changed, so a renewed certificate is served without
  *     a restart (a pair that does not load is logged and the last good one
  *     kept); with a client CA, a request from a client without a
- *     certificate signed by it is answered 403 and nothing else.
+ *     certificate signed by it is answered 403 and nothing else (the CA
+ *     file is watched like the pair: a renewed one verifies the next
+ *     connections).
  * The reaper ends connections with shutdown(2): libmicrohttpd's thread sees
  * the end of the stream and closes the socket itself.
  */
