@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -38,6 +39,7 @@
 #include "formats/lineformat.h"
 #include "gen/gen.h"
 #include "gen/umb.h"
+#include "httpd/httpd.h"
 #include "notify/notify.h"
 #include "ops/op.h"
 #include "sinks/pg_sink.h"
@@ -73,7 +75,7 @@ static void usage(FILE *out) {
         "  sluice test PIPELINE [--tests FILE] [--case NAME] [--set NAME=VALUE]... [--verbose]\n"
         "  sluice check PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice refresh PIPELINE [--data DIR] [--set NAME=VALUE]... [--status SECONDS]\n"
-        "  sluice alert test [CHANNEL] PIPELINE [--set NAME=VALUE]...\n"
+        "  sluice alert test [CHANNEL] PIPELINE [--data DIR] [--set NAME=VALUE]...\n"
         "  sluice gen cameras|telco|retail|dataops|access|cloud [options]   (sluice gen FLAVOR "
         "--help)\n"
         "  sluice gen umb [options]            (sluice gen umb --help)\n"
@@ -210,13 +212,16 @@ static const char *cmd_help_text(const char *cmd) {
         return "usage: sluice lineage PIPELINE [--set N=V]...\n  Prints the graph of sources, "
                "tables and views.\n";
     if (!strcmp(cmd, "alert"))
-        return "usage: sluice alert test [CHANNEL] PIPELINE [--set N=V]...\n"
+        return "usage: sluice alert test [CHANNEL] PIPELINE [--data DIR] [--set N=V]...\n"
                "  Sends one test notification through each enabled channel of the pipeline's\n"
                "  `alerts: channels:` (or CHANNEL only) and prints what each answered, one line\n"
                "  per channel (a channel whose url/server is empty is off and listed so).\n"
                "  Exit 0 when every enabled one accepted it, 1 when any failed or none is\n"
-               "  enabled, 2 bad usage, unknown CHANNEL or pipeline file. Alert rules and\n"
-               "  channels: docs/alerting.md.\n";
+               "  enabled, 2 bad usage, unknown CHANNEL or pipeline file. Each test is\n"
+               "  audited: an `audit` log line, and a _sluice_audit row (method ALERT-TEST)\n"
+               "  written by the process running the pipeline on DIR (default data/PIPELINE),\n"
+               "  or the next one started there, from the spool DIR.audit/ (when DIR exists).\n"
+               "  Alert rules and channels: docs/alerting.md.\n";
     if (!strcmp(cmd, "parse"))
         return "usage: sluice parse FORMAT [FILE] [--schema NAME:TYPE,...] [options]\n"
                "  FORMAT: json | syslog (RFC 5424, RFC 3164 best effort) | rfc3164 (an alias of "
@@ -737,12 +742,40 @@ static int cmd_alert(int argc, char **argv) {
         fprintf(stderr, "sluice alert test: no channel '%s' in %s\n", only, path);
         code = 2;
     } else {
-        int n = 0;
-        for (int i = 0; i < sl_channels_count(ch); i++)
-            if (!only || !strcmp(only, sl_channels_name(ch, i))) n += sl_channels_enabled(ch, i);
-        rc = sl_channels_test(ch, only, nm && nm->str ? nm->str : "", stdout);
+        int n = 0, failed = 0;
+        const char *pname = nm && nm->str ? nm->str : "";
+        /* every test is audited: a JSON log line now, and a _sluice_audit
+         * row through the spool of the pipeline's data directory */
+        char dir[PATH_MAX];
+        if (c.data && *c.data)
+            snprintf(dir, sizeof dir, "%s", c.data);
+        else
+            snprintf(dir, sizeof dir, "data/%s", pname);
+        for (int i = 0; i < sl_channels_count(ch); i++) {
+            const char *name = sl_channels_name(ch, i);
+            if (only && strcmp(only, name)) continue;
+            if (!sl_channels_enabled(ch, i)) { /* its "off" line */
+                sl_channels_test(ch, name, pname, stdout);
+                continue;
+            }
+            n++;
+            bool bad = sl_channels_test(ch, name, pname, stdout) != 0;
+            failed += bad;
+            char route[160], detail[96];
+            snprintf(route, sizeof route, "channel %s", name);
+            snprintf(detail, sizeof detail, "rule sluice-test: %s", bad ? "failed" : "sent");
+            sl_access_audit(NULL, "", "", "ALERT-TEST", route, detail, bad ? 502 : 200);
+            sl_error se = {0};
+            struct stat st;
+            if (stat(dir, &st) || !S_ISDIR(st.st_mode)) /* no pipeline data there: the log only */
+                sl_log_info("alert test: no data directory, audited in the log only",
+                            "\"dir\":\"%s\"", "see --data");
+            else if (sl_audit_spool(dir, "ALERT-TEST", route, detail, bad ? 502 : 200, &se))
+                sl_log_warn("alert test: not written to the audit log", "\"error\":\"%s\"",
+                            "cannot write the audit spool beside the data directory");
+        }
         if (n == 0) printf("no enabled channel to test\n");
-        code = rc || n == 0 ? 1 : 0;
+        code = failed || n == 0 ? 1 : 0;
     }
     sl_channels_free(ch);
     sl_spec_free(spec);

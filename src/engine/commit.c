@@ -127,8 +127,9 @@ static int commit_state(run *R, sl_buf *buf) {
     return 0;
 }
 
-/* The server's audit records since the last commit, as _sluice_audit rows
- * in this commit's transaction (the server never writes to the store). One
+/* The audit records since the last commit (the server's requests, ingest
+ * counts of http sources, reloads, refresh switches), as _sluice_audit rows
+ * in this commit's transaction (listeners never write to the store). One
  * prepared statement per commit; the records are few (one per request). A
  * record that cannot be written stays queued and the commit fails as any
  * store error does. */
@@ -138,7 +139,7 @@ typedef struct audit_ctx {
     int64_t written;
 } audit_ctx;
 
-static int audit_row(void *ud, const sl_server_audit *a) {
+static int audit_row(void *ud, const sl_audit *a) {
     audit_ctx *c = ud;
     char ts[40];
     sl_store_format_ts(a->ts_us, ts, sizeof ts);
@@ -178,7 +179,10 @@ static int64_t audit_expire(run *R, sqlite3 *db) {
 
 static int commit_audit(run *R, int64_t *written) {
     if (written) *written = 0;
-    if (!R->server) return 0;
+    /* the table is made once something was audited, or a server (whose
+     * audit retention runs here) listens: a pipeline without either keeps
+     * no _sluice_audit */
+    if (!R->server && !sl_access_audit_pending(R->access)) return 0;
     sqlite3 *db = sl_store_db(R->store);
     audit_ctx c = {.db = db};
     if (sqlite3_exec(db,
@@ -192,7 +196,7 @@ static int commit_audit(run *R, int64_t *written) {
         return sl_error_set(R->err, SL_EIO, "audit log in %s: %s", sqlite3_db_filename(db, "main"),
                             sqlite3_errmsg(db));
     uint64_t dropped = 0;
-    int rc = sl_server_audit_drain(R->server, audit_row, &c, &dropped);
+    int rc = sl_access_audit_drain(R->access, audit_row, &c, &dropped);
     if (rc) sl_error_set(R->err, SL_EIO, "audit log: %s", sqlite3_errmsg(db));
     sqlite3_finalize(c.st);
     int64_t expired = rc ? 0 : audit_expire(R, db);

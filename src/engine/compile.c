@@ -95,7 +95,7 @@ static const sl_opt server_opts[] = {
      "audited as id admin"},
     {"tokens", SL_OPT_SEQ, false, NULL, NULL,
      "scoped tokens: - {id, token: ${VAR} | sha256: HEX | file: PATH, scopes: [read, metrics, "
-     "admin], tables: [glob, ...]}"},
+     "ingest, admin], tables: [glob, ...]}; read again at a reload"},
     {"audit_retention", SL_OPT_DURATION, false, NULL, NULL,
      "delete _sluice_audit rows older than this (incrementally, at commits; default: keep)"},
     {"tls", SL_OPT_MAP, false, NULL, NULL, "HTTPS: {cert, key, client_ca} PEM files",
@@ -110,7 +110,8 @@ static const sl_opt server_token_opts[] = {
     {"file", SL_OPT_PATH, false, NULL, NULL,
      "or a file holding the secret (trailing newlines dropped)"},
     {"scopes", SL_OPT_LIST, true, NULL, NULL,
-     "read (pages, SQL, streams, alerts), metrics (/metrics), admin (everything)"},
+     "read (pages, SQL, streams, alerts), metrics (/metrics), ingest (POST to http sources with "
+     "auth: server), admin (everything)"},
     {"tables", SL_OPT_LIST, false, NULL, NULL,
      "globs of the tables its SQL may read (default all; quarantine and _sluice_audit only "
      "when named)"},
@@ -154,8 +155,11 @@ static int compile_tokens(sl_pipeline *p, const sl_node *seq, sl_error *err) {
                 t->scopes |= SL_SCOPE_METRICS;
             else if (!strcmp(s, "admin"))
                 t->scopes |= SL_SCOPE_ADMIN;
+            else if (!strcmp(s, "ingest"))
+                t->scopes |= SL_SCOPE_INGEST;
             else
-                return sl_node_error(err, v, "scope must be read, metrics or admin, got '%s'", s);
+                return sl_node_error(err, v,
+                                     "scope must be read, metrics, ingest or admin, got '%s'", s);
         }
         const sl_node *tb = sl_node_get(m, "tables");
         if (sl_node_list_len(tb) > SL_SERVER_TOKEN_TABLES_MAX)

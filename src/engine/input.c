@@ -229,6 +229,7 @@ int sl_input_open(source *s, sl_store *store, const char *pipeline, const char *
         .once = once,
         .batch_size = batch_size,
         .store = store,
+        .access = s->access,
         .ud = s,
         .max_line_bytes = s->max_line_bytes,
         .parse = input_parse,

@@ -111,6 +111,7 @@ typedef struct source source;
 struct source {
     char name[SL_NAME_MAX];
     const sl_source_def *def; /* the kind (sources/source.h) */
+    sl_access *access;        /* the engine's tokens and audit ring (http sources use them) */
     void *self;               /* what def->create made */
     const sl_node *node;
     sl_schema schema;

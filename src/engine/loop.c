@@ -70,19 +70,31 @@ static int server_connection_hook(void *ud, sqlite3 *db) {
     return SQLITE_OK;
 }
 
+int sl__engine_tokens(const sl_pipeline *p, sl_token_set **out, sl_error *err) {
+    *out = NULL;
+    const char *token = p->token;
+    const char *envtok = getenv("SLUICE_TOKEN");
+    if (!token && envtok && *envtok) token = envtok;
+    if (!token && !p->ntokens) return 0;
+    if (!(*out = sl_token_set_build(token, p->tokens, p->ntokens, err))) {
+        char m[SL_ERROR_MAX];
+        snprintf(m, sizeof m, "%s", err->msg);
+        return sl_error_set(err, err->code, "server %s", m);
+    }
+    return 0;
+}
+
 static int start_server(run *R) {
     const char *listen = R->opts->listen ? R->opts->listen : R->p->listen;
     if (!listen || R->opts->refresh) return 0; /* a refresh: the live process serves */
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/sluice.db", R->dir);
-    const char *token = R->p->token;
-    const char *envtok = getenv("SLUICE_TOKEN");
-    if (!token && envtok && *envtok) token = envtok;
+    sl_token_set *ts = sl_access_tokens(R->access);
+    bool auth = sl_token_set_count(ts) > 0;
+    sl_token_set_release(ts);
     sl_server_config cfg = {
         .listen = listen,
-        .token = token,
-        .tokens = R->p->tokens,
-        .ntokens = R->p->ntokens,
+        .access = R->access,
         .tls = R->p->has_tls ? &R->p->tls : NULL,
         .db_path = db,
         .pg_url = sl_pipeline_store_url(R->p),
@@ -102,7 +114,7 @@ static int start_server(run *R) {
     if (!host[0]) snprintf(host, sizeof host, "127.0.0.1");
     const char *scheme = R->p->has_tls ? "https" : "http";
     sl_log_info("server listening", "\"url\":\"%s://%s:%d/\",\"auth\":%s", scheme, host, port,
-                token || R->p->ntokens ? "true" : "false");
+                auth ? "true" : "false");
     if (R->opts->status_every_s > 0)
         fprintf(
             stderr,
@@ -488,6 +500,15 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
     R.lock_fd = -1;
     if (opts->signals && (W.sig = sl_signalfd_open(err)) < 0) return err->code;
     if (!opts->refresh && (rc = sl__engine_lock_run(&R))) goto out;
+    if (!(R.access = sl_access_new())) {
+        rc = sl_error_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!opts->refresh) {
+        sl_token_set *ts = NULL;
+        if ((rc = sl__engine_tokens(p, &ts, err))) goto out;
+        sl_access_swap(R.access, ts);
+    }
     if ((rc = sl__engine_setup(&R))) goto out;
     if ((rc = sl__engine_start_delivery(&R))) goto out;
     R.last_input_commit_wall_us = R.last_alert_tick_us = sl_now_us();
@@ -574,6 +595,7 @@ int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err) {
             }
         }
         if (!opts->once && (rc = sl__engine_maybe_swap(&R))) goto out;
+        if (!opts->refresh) sl__engine_audit_spool_take(&R);
         /* a changed file is applied once it has been quiet for 200 ms (an
          * editor may write it in steps) */
         if (R.config_changed_us && R.mono_us - R.config_changed_us >= 200000)
@@ -632,6 +654,7 @@ out:
     for (int s = 0; s < p->nsrc; s++)
         sl_input_close(&p->src[s]);
     if (R.server) sl_server_stop(R.server);
+    sl_access_free(R.access); /* after every listener that uses it stopped */
     sl__engine_stop_delivery(&R);
     sl_batch_free(R.win_out);
     free(R.pending);

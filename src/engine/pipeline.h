@@ -62,6 +62,14 @@ const char *sl_pipeline_name(const sl_pipeline *p);
 int sl_pipeline_data_dir(const sl_pipeline *p, const char *data_dir, char *out, size_t cap,
                          bool create, sl_error *err);
 int sl_pipeline_run(sl_pipeline *p, const sl_run_opts *opts, sl_error *err);
+/* An operator's action done outside the running process (`sluice alert
+ * test`) for the audit log of the pipeline whose data directory is dir: a
+ * file in DIR.audit/ beside it, which the process running the pipeline (or
+ * the next one to start) takes into _sluice_audit at its next commit, since
+ * only that process writes to the store. Newlines in the fields become
+ * spaces. */
+int sl_audit_spool(const char *dir, const char *method, const char *route, const char *detail,
+                   int status, sl_error *err);
 /* `sluice refresh`: rebuilds every table from the landing files into
  * DIR.refresh beside the data directory DIR, then switches atomically: itself
  * when no process runs the pipeline on DIR, else the live process does it at

@@ -144,6 +144,7 @@ int sl__engine_setup(run *R) {
         src->on_revoke = sl__engine_revoke_commit;
         src->on_assign = sl__engine_assign_restore;
         src->revoke_ud = R;
+        src->access = R->access;
         if (R->opts->instance) { /* for partitions assigned to this instance */
             snprintf(path, sizeof path, "%s/sluice.db", R->dir);
             src->siblings = sl_siblings_new(base, path);

@@ -130,6 +130,15 @@ static void answer(const char *dir, const char *text) {
     unlink(req);
 }
 
+/* A refresh's switch as an audit record: what the live process did with
+ * the request (its answer: "ok PREVIOUS" or "error: why"), on which data
+ * directory. */
+static void audit_switch(run *R, const char *msg, int status) {
+    char d[PATH_MAX + 256];
+    snprintf(d, sizeof d, "%.*s", (int)strcspn(msg, "\n"), msg);
+    sl_access_audit(R->access, "", "", "REFRESH", R->dir, d, status);
+}
+
 int sl__engine_maybe_swap(run *R) {
     if (R->lock_fd < 0) return 0;
     int64_t now = sl_monotonic_us();
@@ -148,6 +157,7 @@ int sl__engine_maybe_swap(run *R) {
     if (!got || !nd[0] || stat(marker, &st)) {
         snprintf(msg, sizeof msg, "error: %s is not a completed refresh\n", nd);
         answer(R->dir, msg);
+        audit_switch(R, msg, 400);
         return 0;
     }
     sl_log_info("refresh: switching to the new state", "\"pipeline\":\"%s\",\"from\":\"%s\"",
@@ -189,6 +199,8 @@ int sl__engine_maybe_swap(run *R) {
     } else {
         answer(R->dir, msg);
     }
+    /* audited: written by the next commit, into the state now in place */
+    audit_switch(R, msg, swapped && !rc ? 200 : 500);
     if (rc) return rc;
     sl__engine_build_metrics(R);
     if (R->server) sl_server_publish(R->server, R->commit_id, R->metrics);

@@ -22,8 +22,12 @@
  * store again and restore every state from it (recover.c), exactly as a
  * restart would. The server keeps listening on the same port; it is given
  * the new dashboard and lineage, and its pooled connections are closed so
- * that new ones see the new views. Environment variables are read again, so
- * a reload also picks up a rotated secret.
+ * that new ones see the new views. The tokens (server.token, server.tokens,
+ * their `file:` secrets read again) are built anew and swapped in for the
+ * next requests of the server and of http sources with `auth: server`; a
+ * set that does not load refuses the reload. Every reload, applied or
+ * refused, is audited. (A ${VAR} is looked up again, but in the process's
+ * own environment, which does not change: secrets to rotate go in files.)
  */
 #include <errno.h>
 #include <libgen.h>
@@ -152,11 +156,13 @@ static bool state_compatible(const sl_pipeline *cur, const sl_pipeline *next, ch
     return true;
 }
 
-static void log_refused(const sl_pipeline *p, const char *why) {
+static void log_refused(run *R, const sl_pipeline *p, const char *why) {
     char js[2 * SL_ERROR_MAX];
     sl_json_escape(js, sizeof js, why, (int)strlen(why));
     sl_log_error("reload refused: the running pipeline goes on unchanged",
                  "\"pipeline\":\"%s\",\"reason\":\"%s\"", p->name, js);
+    /* audited: the operator's action, the file and why (status 400) */
+    sl_access_audit(R->access, "", "", "RELOAD", p->file, why, 400);
 }
 
 int sl__engine_reload(run *R) {
@@ -177,12 +183,21 @@ int sl__engine_reload(run *R) {
     }
     char why[SL_ERROR_MAX + 256];
     if (!next) {
-        log_refused(p, e.msg);
+        log_refused(R, p, e.msg);
         sl_sd_notify("READY=1");
         return 0;
     }
     if (!state_compatible(p, next, why, sizeof why)) {
-        log_refused(p, why);
+        log_refused(R, p, why);
+        sl_pipeline_free(next);
+        sl_sd_notify("READY=1");
+        return 0;
+    }
+    /* the new file's tokens (a `file:` secret is read again now): a set that
+     * does not load refuses the reload, the old tokens stay */
+    sl_token_set *tokens = NULL;
+    if (sl__engine_tokens(next, &tokens, &e)) {
+        log_refused(R, p, e.msg);
         sl_pipeline_free(next);
         sl_sd_notify("READY=1");
         return 0;
@@ -190,10 +205,14 @@ int sl__engine_reload(run *R) {
     /* a commit boundary: everything read so far is stored with its state */
     int rc = sl__engine_commit_wait(R, false);
     if (rc) {
+        sl_token_set_release(tokens);
         sl_pipeline_free(next);
         return rc;
     }
     int tables_before = p->nt, sources_before = p->nsrc;
+    /* new requests (server and http sources) are checked against the new
+     * tokens from here; a request running keeps the set it started with */
+    sl_access_swap(R->access, tokens);
     if ((rc = sl__engine_reopen(R, next))) return rc;
     if (R->server) {
         sl_server_set_pages(R->server, p->dashboard_json, p->lineage_json);
@@ -206,6 +225,10 @@ int sl__engine_reload(run *R) {
                 "\"pipeline\":\"%s\",\"tables\":%d,\"tables_before\":%d,\"sources\":%d,"
                 "\"sources_before\":%d,\"commit_id\":%lld",
                 p->name, p->nt, tables_before, p->nsrc, sources_before, (long long)R->commit_id);
+    char detail[160];
+    snprintf(detail, sizeof detail, "applied: %d tables, %d sources, %d tokens", p->nt, p->nsrc,
+             sl_token_set_count(tokens));
+    sl_access_audit(R->access, "", "", "RELOAD", p->file, detail, 200);
     sl_sd_notify("READY=1");
     return 0;
 }

@@ -73,6 +73,10 @@ typedef struct run {
     char *metrics;
     size_t metrics_cap;
     sl_server *server;
+    /* the tokens of the server and of http sources with `auth: server`
+     * (swapped by a reload), and the audit ring every audited action waits
+     * in until the next commit (commit.c drains it into _sluice_audit) */
+    sl_access *access;
     bool stop;    /* a signal asked the loop to stop */
     bool closing; /* sources closing after the final commit (or an error): no revoke commits */
     bool dirty;   /* input consumed since the last commit: an idle pipeline does not commit */
@@ -95,6 +99,7 @@ typedef struct run {
      * for a switch request of `sluice refresh` */
     int lock_fd;
     int64_t last_swap_check_us;
+    int64_t last_spool_check_us;
 } run;
 
 /* graph.c */
@@ -117,6 +122,10 @@ int64_t sl__engine_pipeline_wm(const run *R);
 /* Emits window rows (final where the table's watermark passed their end;
  * all of them when all_final) to the store and to row-level children. */
 int sl__engine_emit_windows(run *R, bool all_final);
+
+/* loop.c: the token set of pipeline p (server.token or $SLUICE_TOKEN, and
+ * server.tokens; `file:` secrets read now). *out is NULL when it has none. */
+int sl__engine_tokens(const sl_pipeline *p, sl_token_set **out, sl_error *err);
 
 /* commit.c */
 int sl__engine_commit(run *R, bool all_final);
@@ -157,6 +166,9 @@ void sl__engine_unlock_run(run *R);
  * state. Returns 0 (also when the request was refused: the refresh is told
  * why), or an error that stops the run. */
 int sl__engine_maybe_swap(run *R);
+/* datadir.c: the records of DIR.audit/ (sl_audit_spool) into the audit ring,
+ * looked for at most once a second. */
+void sl__engine_audit_spool_take(run *R);
 /* Closes the sources, the delivery thread and the store; replaces the
  * compiled pipeline (next: its new contents, taken and freed here - a
  * reload; NULL: compiled again from its spec - a schema change, a refresh)

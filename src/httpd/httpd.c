@@ -80,6 +80,13 @@ typedef struct tls_state {
     fsig cert_sig, key_sig;         /* of the pair in cur */
     fsig bad_cert_sig, bad_key_sig; /* a pair that failed to load: not tried again */
     int64_t checked_us;
+    /* client_ca: the CAs client certificates are verified against, re-read
+     * like the key pair when the file changes (libmicrohttpd's own trust,
+     * set once at start, only makes the handshake ask for a certificate) */
+    char ca[SL_PATH_MAX];
+    gnutls_x509_trust_list_t trust;
+    fsig ca_sig, bad_ca_sig;
+    int64_t ca_checked_us;
 } tls_state;
 
 struct sl_httpd {
@@ -262,6 +269,25 @@ static int load_ca(const char *path, char **pem, char *msg, size_t cap) {
     return 0;
 }
 
+/* A trust list holding the certificates of a CA file's text. */
+static int trust_from_pem(const char *pem, gnutls_x509_trust_list_t *out, char *msg, size_t cap) {
+    gnutls_x509_trust_list_t tl;
+    int r = gnutls_x509_trust_list_init(&tl, 0);
+    if (r < 0) {
+        snprintf(msg, cap, "%s", gnutls_strerror(r));
+        return -1;
+    }
+    gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+    r = gnutls_x509_trust_list_add_trust_mem(tl, &d, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+    if (r <= 0) {
+        snprintf(msg, cap, "no CA certificate taken (%s)", r < 0 ? gnutls_strerror(r) : "none");
+        gnutls_x509_trust_list_deinit(tl, 1);
+        return -1;
+    }
+    *out = tl;
+    return 0;
+}
+
 int sl_httpd_tls_bind(const sl_node *map, const char *what, sl_httpd_tls *out, sl_error *err) {
     char w[160], msg[2 * SL_PATH_MAX + 128];
     snprintf(w, sizeof w, "%s tls", what ? what : "listener");
@@ -396,6 +422,7 @@ static void tls_unregister(sl_httpd *h) {
 
 static void tls_free(tls_state *t) {
     if (!t) return;
+    if (t->trust) gnutls_x509_trust_list_deinit(t->trust, 1);
     kpair_free(t->cur);
     for (kpair *k = t->retired, *n; k; k = n) {
         n = k->next;
@@ -422,20 +449,74 @@ static int tls_setup(sl_httpd *h, const sl_httpd_tls *c, sl_error *err) {
         return sl_error_set(err, SL_EINVAL, "%s tls: %s", h->what, msg);
     if (c->client_ca[0] && load_ca(c->client_ca, &t->ca_pem, msg, sizeof msg))
         return sl_error_set(err, SL_EINVAL, "%s tls: %s", h->what, msg);
-    t->checked_us = sl_monotonic_us();
+    if (c->client_ca[0]) {
+        snprintf(t->ca, sizeof t->ca, "%s", c->client_ca);
+        file_sig(t->ca, &t->ca_sig);
+        if (trust_from_pem(t->ca_pem, &t->trust, msg, sizeof msg))
+            return sl_error_set(err, SL_EINVAL, "%s tls: client_ca '%s': %s", h->what, t->ca, msg);
+    }
+    t->checked_us = t->ca_checked_us = sl_monotonic_us();
     return 0;
 }
 
-/* client_ca: whether the peer sent a certificate that verifies against it
- * (chain, signature, validity dates). */
-static bool client_ok(struct MHD_Connection *conn, cx *x) {
+/* The current client CAs, re-read when the file changed (looked at once a
+ * second at most; a file that does not load is logged, the last good CAs
+ * stay and it is not tried again until it changes once more). Under t->mu. */
+static void ca_refresh(sl_httpd *h) {
+    tls_state *t = h->tls;
+    int64_t now = sl_monotonic_us();
+    if (now - t->ca_checked_us < SL_US_PER_SEC) return;
+    t->ca_checked_us = now;
+    fsig cs;
+    if (!file_sig(t->ca, &cs) || sig_eq(&cs, &t->ca_sig) || sig_eq(&cs, &t->bad_ca_sig)) return;
+    char msg[2 * SL_PATH_MAX + 128];
+    char *pem = NULL;
+    gnutls_x509_trust_list_t tl = NULL;
+    if (load_ca(t->ca, &pem, msg, sizeof msg) == 0 &&
+        trust_from_pem(pem, &tl, msg, sizeof msg) == 0) {
+        gnutls_x509_trust_list_deinit(t->trust, 1);
+        t->trust = tl;
+        t->ca_sig = cs;
+        log_tls(h, false, "tls client_ca reloaded", t->ca);
+    } else {
+        t->bad_ca_sig = cs;
+        log_tls(h, true, "tls client_ca not reloaded: keeping the last good one", msg);
+    }
+    free(pem);
+}
+
+/* client_ca: whether the peer sent a certificate that verifies against the
+ * client CAs as the file holds them now (chain, signature, validity dates),
+ * checked once per connection. */
+static bool client_ok(sl_httpd *h, struct MHD_Connection *conn, cx *x) {
     if (x && x->client_checked) return x->client_ok;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
     unsigned n = 0, status = 1;
-    bool ok = sess && gnutls_certificate_get_peers(sess, &n) && n > 0 &&
-              gnutls_certificate_verify_peers2(sess, &status) == 0 && status == 0;
+    const gnutls_datum_t *der = sess ? gnutls_certificate_get_peers(sess, &n) : NULL;
+    gnutls_x509_crt_t chain[TLS_MAX_CHAIN];
+    unsigned nc = 0;
+    for (unsigned i = 0; der && i < n && i < TLS_MAX_CHAIN; i++) {
+        if (gnutls_x509_crt_init(&chain[nc]) < 0) break;
+        if (gnutls_x509_crt_import(chain[nc], &der[i], GNUTLS_X509_FMT_DER) < 0) {
+            gnutls_x509_crt_deinit(chain[nc]);
+            break;
+        }
+        nc++;
+    }
+    bool ok = false;
+    if (nc && nc == n) {
+        tls_state *t = h->tls;
+        pthread_mutex_lock(&t->mu);
+        ca_refresh(h);
+        ok = t->trust &&
+             gnutls_x509_trust_list_verify_crt(t->trust, chain, nc, 0, &status, NULL) == 0 &&
+             status == 0;
+        pthread_mutex_unlock(&t->mu);
+    }
+    for (unsigned i = 0; i < nc; i++)
+        gnutls_x509_crt_deinit(chain[i]);
     if (x) {
         x->client_checked = true;
         x->client_ok = ok;
@@ -518,7 +599,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         pthread_mutex_unlock(&h->mu);
     }
     /* before the handler sees anything: a refused client learns nothing */
-    if (h->tls && h->tls->ca_pem && !client_ok(conn, x)) return refuse_client(conn);
+    if (h->tls && h->tls->ca_pem && !client_ok(h, conn, x)) return refuse_client(conn);
     return h->handler(h->ud, conn, url, method, upload_data, upload_data_size, req_cls);
 }
 

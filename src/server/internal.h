@@ -66,17 +66,7 @@ typedef struct srv_conn {
     int nvia;
 } srv_conn;
 
-/* A token as the server keeps it: the secret (or its SHA-256) copied, so the
- * pipeline file's memory may go. */
-typedef struct srv_token {
-    char id[64];
-    unsigned char secret[1024];
-    size_t len;  /* of secret; 32 when hashed */
-    bool hashed; /* secret is the SHA-256 of the token */
-    unsigned scopes;
-    int ntables;
-    char *tables[SL_SERVER_TOKEN_TABLES_MAX];
-} srv_token;
+typedef sl_token srv_token;
 
 /* The token of the request this thread is serving (libmicrohttpd runs one
  * thread per connection, and the SQLite authorizer runs on it while a
@@ -86,29 +76,14 @@ const srv_token *srv_request_token(void);
  * is read may grant it instead; NULL if none). */
 bool srv_table_allowed(const srv_token *t, const char *table, const char *view);
 
-/* auth.c */
-int srv_tokens_load(sl_server *s, const sl_server_config *cfg, sl_error *err);
-void srv_tokens_free(sl_server *s);
-/* The configured token equal to given, or NULL (always compares with all). */
-const srv_token *srv_token_match(const sl_server *s, const char *given, size_t glen);
-void srv_audit_push(sl_server *s, const char *token, const char *addr, const char *method,
-                    const char *route, const char *detail, int status);
-void srv_audit_free(sl_server *s);
-
-typedef struct srv_audit_rec {
-    sl_server_audit a;
-    char *blk; /* the strings of a, one allocation */
-} srv_audit_rec;
-#define SRV_AUDIT_MAX 4096
-
 #define SRV_POOL_MAX 4
 #define SRV_PARAMS_MAX 32 /* p_NAME= arguments of one /api/query */
 
 struct sl_server {
     struct sl_httpd *httpd; /* the hardened listener (httpd/httpd.h) */
     int port;
-    srv_token *tokens; /* [0] is server.token ("admin") when given */
-    int ntokens;
+    sl_access *access; /* the tokens (swapped by a reload) and the audit ring */
+    bool own_access;   /* made from the config's tokens: freed with the server */
     char *db_path, *pipeline_name, *dashboard_json, *lineage_json;
     char *pg_url; /* /api/query runs on this PostgreSQL store (pg.c); NULL: SQLite */
     int timeout_ms, row_limit;
@@ -137,11 +112,6 @@ struct sl_server {
     atomic_int sse_streams;
     atomic_ullong query_timeouts, query_denied, query_errors, query_too_big;
     atomic_ullong sse_refused;
-
-    pthread_mutex_t audit_mu; /* guards the ring */
-    srv_audit_rec *audit;     /* SRV_AUDIT_MAX slots */
-    size_t audit_head, audit_n;
-    uint64_t audit_dropped, audit_dropped_total;
 };
 
 /* Connections (db.c). srv_conn_get returns NULL with msg filled on failure. */

@@ -60,6 +60,9 @@ const sl_web_asset *sl_web_asset_find(const char *path) {
  * per connection, so the SQLite authorizer, called while this thread
  * prepares a statement, finds it here) and the status it was answered with. */
 static _Thread_local const srv_token *req_token;
+/* The token set the request is checked against, referenced for its whole
+ * life: a reload swapping the set does not change it under the request. */
+static _Thread_local const sl_token_set *req_set;
 static _Thread_local int req_status;
 
 /* ---- responses ---- */
@@ -149,7 +152,8 @@ static const srv_token *cookie_token(const sl_server *s, const char *hex) {
         if (hi < 0 || lo < 0) return NULL;
         tok[i] = (char)(hi << 4 | lo);
     }
-    const srv_token *t = srv_token_match(s, tok, n / 2);
+    (void)s;
+    const srv_token *t = sl_token_set_match(req_set, tok, n / 2);
     explicit_bzero(tok, sizeof tok);
     return t;
 }
@@ -158,11 +162,11 @@ static const srv_token *cookie_token(const sl_server *s, const char *hex) {
 static const srv_token *authorized(const sl_server *s, struct MHD_Connection *conn) {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (h && !strncasecmp(h, "Bearer ", 7)) {
-        const srv_token *t = srv_token_match(s, h + 7, strlen(h + 7));
+        const srv_token *t = sl_token_set_match(req_set, h + 7, strlen(h + 7));
         if (t) return t;
     }
     const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-    const srv_token *t = q ? srv_token_match(s, q, strlen(q)) : NULL;
+    const srv_token *t = q ? sl_token_set_match(req_set, q, strlen(q)) : NULL;
     if (t) return t;
     const char *c = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_NAME);
     return c ? cookie_token(s, c) : NULL;
@@ -427,7 +431,8 @@ static enum MHD_Result serve(sl_server *s, int route, void *cls, struct MHD_Conn
         snprintf(why, sizeof why, "not ready%s%s\n", s->not_ready[0] ? ": " : "", s->not_ready);
         pthread_mutex_unlock(&s->mu);
         /* the reason (a store's error text) only for a valid token */
-        if (!ready && s->ntokens && !authorized(s, conn)) snprintf(why, sizeof why, "not ready\n");
+        if (!ready && sl_token_set_count(req_set) && !authorized(s, conn))
+            snprintf(why, sizeof why, "not ready\n");
         return send_text(conn, ready ? 200 : 503, "text/plain; charset=utf-8",
                          ready ? "ready\n" : why);
     }
@@ -437,8 +442,9 @@ static enum MHD_Result serve(sl_server *s, int route, void *cls, struct MHD_Conn
         return send_response(conn, 204, r);
     }
     bool page = route == SRV_R_INDEX || route == SRV_R_PIPELINE || route == SRV_R_SQL;
-    const srv_token *tok = s->ntokens ? authorized(s, conn) : NULL;
-    if (s->ntokens && !tok) {
+    bool auth = sl_token_set_count(req_set) > 0;
+    const srv_token *tok = auth ? authorized(s, conn) : NULL;
+    if (auth && !tok) {
         if (page) return send_text(conn, 401, "text/html; charset=utf-8", login_page);
         struct MHD_Response *r = MHD_create_response_from_buffer(
             sizeof "{\"error\":\"unauthorized\"}" - 1, (void *)"{\"error\":\"unauthorized\"}",
@@ -577,8 +583,8 @@ static void audit(sl_server *s, struct MHD_Connection *conn, int route, const ch
                 id, addr, !strcmp(method, "HEAD") ? "HEAD" : "GET", route_label[route], req_status,
                 esc ? esc : "");
     free(esc);
-    srv_audit_push(s, t->id, addr, !strcmp(method, "HEAD") ? "HEAD" : "GET", route_label[route],
-                   detail, req_status);
+    sl_access_audit_push(s->access, t->id, addr, !strcmp(method, "HEAD") ? "HEAD" : "GET",
+                         route_label[route], detail, req_status);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -589,9 +595,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     atomic_fetch_add(&s->requests[route], 1);
     req_token = NULL;
     req_status = 0;
+    sl_token_set *set = sl_access_tokens(s->access);
+    req_set = set;
     enum MHD_Result r =
         serve(s, route, cls, conn, url, method, upload_data, upload_data_size, req_cls);
-    if (s->ntokens && req_status) audit(s, conn, route, url, method);
+    if (req_token && req_status) audit(s, conn, route, url, method);
+    req_token = NULL;
+    req_set = NULL;
+    sl_token_set_release(set);
     return r;
 }
 
@@ -605,9 +616,7 @@ static void server_free(sl_server *s) {
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
-    srv_tokens_free(s);
-    srv_audit_free(s);
-    pthread_mutex_destroy(&s->audit_mu);
+    if (s->own_access) sl_access_free(s->access);
     free(s->db_path);
     free(s->pg_url);
     free(s->pipeline_name);
@@ -636,15 +645,26 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     s->started_us = sl_monotonic_us();
-    pthread_mutex_init(&s->audit_mu, NULL);
-    if (srv_tokens_load(s, cfg, err)) {
-        server_free(s);
-        return NULL;
-    }
-    if (s->ntokens && !(s->audit = calloc(SRV_AUDIT_MAX, sizeof *s->audit))) {
-        sl_error_set(err, SL_ENOMEM, "server: out of memory");
-        server_free(s);
-        return NULL;
+    if (cfg->access) {
+        s->access = cfg->access;
+    } else {
+        sl_token_set *ts = NULL;
+        if (!(s->access = sl_access_new())) {
+            sl_error_set(err, SL_ENOMEM, "server: out of memory");
+            server_free(s);
+            return NULL;
+        }
+        s->own_access = true;
+        if ((cfg->token && *cfg->token) || cfg->ntokens > 0) {
+            if (!(ts = sl_token_set_build(cfg->token, cfg->tokens, cfg->ntokens, err))) {
+                char m[SL_ERROR_MAX];
+                snprintf(m, sizeof m, "%s", err->msg);
+                sl_error_set(err, err->code, "server %s", m);
+                server_free(s);
+                return NULL;
+            }
+        }
+        sl_access_swap(s->access, ts);
     }
     s->db_path = strdup(cfg->db_path);
     if (cfg->pg_url) s->pg_url = strdup(cfg->pg_url);
@@ -678,8 +698,10 @@ sl_server *sl_server_start(const sl_server_config *cfg, sl_error *err) {
         return NULL;
     }
     s->port = sl_httpd_port(s->httpd);
+    sl_token_set *ts = sl_access_tokens(s->access);
     sl_log_info("http server listening", "\"port\":%d,\"auth\":%s,\"tls\":%s", s->port,
-                s->ntokens ? "true" : "false", cfg->tls ? "true" : "false");
+                sl_token_set_count(ts) ? "true" : "false", cfg->tls ? "true" : "false");
+    sl_token_set_release(ts);
     return s;
 }
 

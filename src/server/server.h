@@ -42,38 +42,25 @@
 
 typedef struct sl_server sl_server;
 
-/* Token scopes. read: the pages, /api/query, /api/tables, table streams,
- * /api/alerts, /api/dashboard, /api/lineage, /api/status; metrics: /metrics;
- * admin: everything, every table. /healthz and /readyz need none. */
-enum { SL_SCOPE_READ = 1, SL_SCOPE_METRICS = 2, SL_SCOPE_ADMIN = 4 };
-#define SL_SERVER_TOKENS_MAX 32
-#define SL_SERVER_TOKEN_TABLES_MAX 32
-
-/* One scoped token. Exactly one of token, sha256, file gives the secret. */
-typedef struct sl_server_token {
-    const char *id;     /* named in the audit log, never the secret */
-    const char *token;  /* the secret itself (from ${VAR} in the pipeline file) */
-    const char *sha256; /* or the hex SHA-256 of the secret */
-    const char *file;   /* or a file holding the secret (trailing newlines dropped) */
-    unsigned scopes;    /* SL_SCOPE_* */
-    /* globs (fnmatch) of the tables its SQL may read; 0: every table. The
-     * quarantine and _sluice_audit tables only when named exactly. */
-    int ntables;
-    const char *tables[SL_SERVER_TOKEN_TABLES_MAX];
-} sl_server_token;
-
-/* One audited request, as sl_server_audit_drain hands it over. */
-typedef struct sl_server_audit {
-    int64_t ts_us;                                      /* wall clock */
-    const char *token, *addr, *method, *route, *detail; /* detail: the SQL or the table; "" */
-    int status;
-} sl_server_audit;
+/* Scopes (SL_SCOPE_*), token confs and audit records are httpd.h's: the
+ * http ingest source accepts the same tokens. read: the pages, /api/query,
+ * /api/tables, table streams, /api/alerts, /api/dashboard, /api/lineage,
+ * /api/status; metrics: /metrics; admin: everything, every table. /healthz
+ * and /readyz need none. */
+#define SL_SERVER_TOKENS_MAX SL_TOKENS_MAX
+#define SL_SERVER_TOKEN_TABLES_MAX SL_TOKEN_TABLES_MAX
+typedef sl_token_conf sl_server_token;
+typedef sl_audit sl_server_audit;
 
 typedef struct sl_server_config {
     const char *listen; /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 = pick a free one */
     const char *token;  /* NULL or "" = no auth; else an admin token with the id "admin" */
     const sl_server_token *tokens; /* more tokens, each with its scopes (auth on if any) */
     int ntokens;
+    /* The tokens and the audit ring to use instead of token/tokens (the
+     * engine's, shared with the http sources and swapped by a reload: auth is
+     * on while its set has a token). NULL: the server builds its own. */
+    sl_access *access;
     const sl_httpd_tls *tls; /* NULL = plain HTTP; else HTTPS (copied) */
     const char
         *db_path; /* the pipeline's sluice.db; the server opens its own read-only connections */
@@ -124,8 +111,9 @@ void sl_server_reopen(sl_server *s);
 /* A reloaded pipeline file (SIGHUP): the dashboard and lineage JSON are
  * replaced (copied; NULL: none) for the next requests. Thread-safe. */
 void sl_server_set_pages(sl_server *s, const char *dashboard_json, const char *lineage_json);
-/* Audit records queued since the last drain (a bounded ring: beyond
- * SRV_AUDIT_MAX records the oldest are dropped and counted), oldest first,
+/* Audit records queued since the last drain (sl_access_audit_drain of the
+ * server's access: a bounded ring, beyond 4096 records the oldest are
+ * dropped and counted), oldest first,
  * given to fn on the caller's thread; a non-zero return of fn stops the
  * drain and is returned (the records not yet given are kept). *dropped (may
  * be NULL) gets the records dropped since the last drain. Thread-safe; the

@@ -57,6 +57,7 @@
 
 typedef struct {
     const char *listen, *path, *token;
+    int auth; /* 0 token, 1 server */
     const sl_node *tls;
     bool otlp;
     int64_t max_body_bytes, max_pending_requests, max_pending_bytes, max_connections,
@@ -74,6 +75,11 @@ static const sl_opt http_opts[] = {
      "bearer token clients must send (Authorization: Bearer ...); give it as ${VAR}, never "
      "literally: 401 without it",
      B(token)},
+    {"auth", SL_OPT_ENUM, false, "token|server", "token",
+     "token: the source's own `token:` (none without it); server: the server's tokens "
+     "(server.token, server.tokens) with the scope ingest or admin (a token without it: 403), "
+     "rotated by a reload, each request audited per token",
+     B(auth)},
     {"otlp", SL_OPT_BOOL, false, NULL, "false",
      "also take OpenTelemetry logs (OTLP/HTTP, JSON encoding) on POST /v1/logs", B(otlp)},
     {"max_body_bytes", SL_OPT_INT, false, NULL, "16777216",
@@ -128,6 +134,7 @@ typedef struct req {
     sl_http_records rec;
     size_t bytes; /* counted in pending_bytes until parsed */
     char addr[64];
+    char token[64]; /* auth: server: the id of the token it came with */
     bool otlp;
     ikey *key; /* NULL without Idempotency-Key */
     int cursor, skip;
@@ -147,6 +154,7 @@ typedef struct {
 typedef struct {
     char *listen, *path, *token, name[64], format[16];
     size_t token_len;
+    bool server_auth; /* auth: server: the pipeline's tokens (env.access) */
     bool otlp, json;
     http_conf c;
     sl_source_env env;
@@ -241,6 +249,18 @@ static int http_create(const sl_node *n, const sl_source_env *env, void **self,
     s->tls = tls;
     s->listen = sl_xstrdup(c.listen);
     s->path = sl_xstrdup(c.path);
+    if (c.auth == 1) {
+        if (c.token && *c.token) {
+            free(s->listen);
+            free(s->path);
+            free(s);
+            free(tls);
+            return sl_node_error(err, sl_node_get(n, "token"),
+                                 "%s: auth: server takes the server's tokens; give no token: here",
+                                 what);
+        }
+        s->server_auth = true;
+    }
     if (c.token && *c.token) {
         s->token = sl_xstrdup(c.token);
         s->token_len = strlen(c.token);
@@ -281,6 +301,7 @@ typedef struct {
     size_t counted; /* bytes of this request in pending_bytes */
     size_t expect;  /* Content-Length, 0 when not given */
     bool too_big, over_budget, otlp;
+    char token[64]; /* auth: server: the token's id */
 } upload;
 
 static void req_unref(http_src *s, req *r) { /* under s->mu */
@@ -392,6 +413,7 @@ static enum MHD_Result finish(http_src *s, struct MHD_Connection *conn, upload *
     }
     snprintf(r->first, sizeof r->first, "%.*s", (int)r->rec.msg[0].len, r->rec.buf);
     client_addr(conn, r->addr, sizeof r->addr);
+    snprintf(r->token, sizeof r->token, "%s", u->token);
     const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     if (k && (!*k || strlen(k) > 255)) {
         sl_http_records_free(&r->rec);
@@ -459,6 +481,54 @@ static enum MHD_Result finish(http_src *s, struct MHD_Connection *conn, upload *
     return respond(conn, status, ans, status == 503 ? "5" : NULL, false);
 }
 
+/* auth: server: the request's bearer token among the pipeline's current
+ * set (taken and let go here: a reload swapping the set changes what the
+ * next request is checked against). 0 with its id in id, 401 (no valid
+ * token) or 403 (a token without the ingest or admin scope: audited). */
+static int server_token(http_src *s, struct MHD_Connection *conn, char *id, size_t cap) {
+    sl_token_set *set = sl_access_tokens(s->env.access);
+    const sl_token *t = sl_token_set_bearer(set, conn);
+    int st = !t ? 401 : !(t->scopes & (SL_SCOPE_INGEST | SL_SCOPE_ADMIN)) ? 403 : 0;
+    if (t) snprintf(id, cap, "%s", t->id);
+    sl_token_set_release(set);
+    if (st == 403) {
+        char addr[64];
+        client_addr(conn, addr, sizeof addr);
+        sl_access_audit(s->env.access, id, addr + 5, "POST", s->name, "refused: no ingest scope",
+                        403);
+    }
+    return st;
+}
+
+/* auth: server: the records of this commit per token and client address,
+ * audited (a log line and a _sluice_audit row in this very commit, which
+ * drains the ring after the positions). Under s->mu. */
+typedef struct ingest_count {
+    const char *token, *addr;
+    int64_t accepted, refused;
+} ingest_count;
+
+static void audit_ingest(http_src *s, ingest_count *c, int n) {
+    for (int i = 0; i < n; i++) {
+        char d[96];
+        snprintf(d, sizeof d, "records accepted %lld, refused %lld", (long long)c[i].accepted,
+                 (long long)c[i].refused);
+        sl_access_audit(s->env.access, c[i].token, c[i].addr + 5, "INGEST", s->name, d, 200);
+    }
+}
+
+static int count_ingest(ingest_count *c, int n, int cap, const req *r, int64_t acc, int64_t ref) {
+    if (acc <= 0 && ref <= 0) return n;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(c[i].token, r->token) && !strcmp(c[i].addr, r->addr)) {
+            c[i].accepted += acc, c[i].refused += ref;
+            return n;
+        }
+    if (n == cap) return n; /* the caller flushes before this happens */
+    c[n] = (ingest_count){r->token, r->addr, acc, ref};
+    return n + 1;
+}
+
 static enum MHD_Result handle(void *ud, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *upload_data, size_t *upload_data_size,
                               void **req_cls) {
@@ -470,6 +540,12 @@ static enum MHD_Result handle(void *ud, struct MHD_Connection *conn, const char 
         if (strcmp(method, "POST")) return respond_error(conn, 405, "only POST is served");
         if (s->token && !sl_httpd_bearer_ok(conn, s->token, s->token_len))
             return respond_error(conn, 401, "unauthorized");
+        char tid[64] = "";
+        if (s->server_auth) {
+            int st = server_token(s, conn, tid, sizeof tid);
+            if (st == 401) return respond_error(conn, 401, "unauthorized");
+            if (st == 403) return respond_error(conn, 403, "this token may not ingest");
+        }
         const char *ct =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (otlp && ct && !strncmp(ct, "application/x-protobuf", 22))
@@ -492,6 +568,7 @@ static enum MHD_Result handle(void *ud, struct MHD_Connection *conn, const char 
         if (full) return respond_error(conn, 429, "too many pending requests: retry later");
         u = sl_xcalloc(1, sizeof *u);
         u->otlp = otlp;
+        snprintf(u->token, sizeof u->token, "%s", tid);
         u->expect = want > 0 ? (size_t)want : 0;
         *req_cls = u;
         pthread_mutex_lock(&s->mu);
@@ -634,7 +711,10 @@ static int http_open_(void *self, const sl_source_env *env, sl_error *err) {
     s->httpd = sl_httpd_start(&hc, err);
     if (!s->httpd) return err->code;
     sl_log_info("http source listening", "\"source\":\"%s\",\"port\":%d,\"auth\":%s,\"tls\":%s",
-                s->name, sl_httpd_port(s->httpd), s->token ? "true" : "false",
+                s->name, sl_httpd_port(s->httpd),
+                s->server_auth ? "\"server\""
+                : s->token     ? "true"
+                               : "false",
                 s->tls ? "true" : "false");
     return 0;
 }
@@ -806,10 +886,28 @@ static void http_each_position(void *self, sl_source_pos_fn fn, void *ud) {
                      s->name, sqlite3_errmsg(db));
         st = NULL;
     }
+    ingest_count cnt[32];
+    int ncnt = 0;
     for (req *r = s->parsed; r; r = r->next) {
         if (r->key && st) put_key(s, st, r, true);
         r->state = RQ_COMMITTING;
+        if (!s->server_auth) continue;
+        if (ncnt == 32) {
+            audit_ingest(s, cnt, ncnt);
+            ncnt = 0;
+        }
+        ncnt = count_ingest(cnt, ncnt, 32, r, r->accepted - r->c_accepted,
+                            r->quarantined - r->c_quarantined);
     }
+    if (partial && s->server_auth) {
+        if (ncnt == 32) {
+            audit_ingest(s, cnt, ncnt);
+            ncnt = 0;
+        }
+        ncnt = count_ingest(cnt, ncnt, 32, head, head->accepted - head->c_accepted,
+                            head->quarantined - head->c_quarantined);
+    }
+    audit_ingest(s, cnt, ncnt);
     if (partial && st) put_key(s, st, head, false);
     if (partial) /* what committed() will know is stored of it */
         head->c_records = head->cursor, head->c_accepted = head->accepted,

@@ -44,6 +44,8 @@
 #include "spec/spec.h"
 #include "store/store.h"
 
+typedef struct sl_access sl_access; /* httpd/httpd.h: tokens and the audit ring */
+
 /* What the engine gives a source. create gets name and base_dir only;
  * open gets all of it. */
 typedef struct sl_source_env {
@@ -56,7 +58,10 @@ typedef struct sl_source_env {
     uint32_t batch_size;    /* most records the engine takes per read */
     int64_t max_line_bytes; /* longest line parsed (option max_line_bytes) */
     sl_store *store;        /* the checkpoint: this source's committed positions */
-    void *ud;               /* first argument of the callbacks below */
+    /* the pipeline's tokens (the server's, swapped by a reload) and the
+     * audit ring drained into _sluice_audit at each commit; NULL in tests */
+    sl_access *access;
+    void *ud; /* first argument of the callbacks below */
     /* Lines of partition `part` starting at byte position `pos` (complete
      * lines, SL_JSON_PADDING readable bytes after them): parsed into the
      * batch; returns the bytes used (fewer when a schema change stopped the

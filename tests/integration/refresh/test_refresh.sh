@@ -151,6 +151,9 @@ sleep 0.3
 api=$(curl -sf --get --data-urlencode "sql=SELECT count(*) FROM silver_pos_events" "$U/api/query") || fail "/api/query after"
 want=$("$SLUICE" query "$P" --data "$D" "${V2[@]}" --format csv "SELECT count(*) FROM silver_pos_events" | tail -1)
 echo "$api" | grep -q "\"rows\":\[\[$want\]\]" || fail "/api/query answers $api, the new state has $want rows"
+# the switch is audited: a _sluice_audit row in the new state
+row=$(sqlite3 -separator ' ' "file:$D/sluice.db?mode=ro" "SELECT method, status, route = '$D', detail FROM _sluice_audit WHERE method = 'REFRESH'")
+case $row in "REFRESH 200 1 ok $D.previous-"*) ;; *) fail "refresh audit row: '$row'" ;; esac
 kill -TERM $LIVE
 wait $LIVE || fail "live run exited $?"
 trap cleanup EXIT
