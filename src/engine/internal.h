@@ -175,6 +175,8 @@ sl_pipeline *sl_pipeline_load_rewritten(const char *path, const sl_vars *vars, c
 char *sl_pipeline_node_json(const sl_node *n);
 /* compile.c: what a table's sinks are told about it (run-time fields unset). */
 void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env);
+/* A lake table whose segments are Parquet (format: parquet, the default). */
+bool sl_table_lake_parquet(const table *t);
 
 /* instances.c: other instances' checkpoints (scale-out on consumer groups). */
 sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);
