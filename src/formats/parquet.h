@@ -108,6 +108,10 @@ sl_pq_reader *sl_pq_open(const char *path, int64_t length, sl_error *err);
 /* The same over bytes in memory (the fuzz target); data must outlive r. */
 sl_pq_reader *sl_pq_open_mem(const uint8_t *data, size_t len, sl_error *err);
 void sl_pq_close_reader(sl_pq_reader *r);
+/* Row groups with more rows than max_rows are refused by sl_pq_read_column
+ * (SL_ECORRUPT) instead of allocated: a run-length encoded page can claim
+ * billions of rows in a few bytes. Default and upper bound: INT32_MAX. */
+void sl_pq_set_max_rows(sl_pq_reader *r, int64_t max_rows);
 /* The flat schema: names and sl_types (INT32 columns read as SL_T_INT,
  * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds). */
 const sl_schema *sl_pq_schema(const sl_pq_reader *r);
@@ -115,6 +119,16 @@ int sl_pq_num_row_groups(const sl_pq_reader *r);
 int64_t sl_pq_row_group_rows(const sl_pq_reader *r, int rg);
 /* 0 and *st filled, or -1 if the chunk has no statistics. */
 int sl_pq_chunk_stats(const sl_pq_reader *r, int rg, int col, sl_pq_stats *st);
+/* The encodings a chunk's metadata lists, as a mask of 1 << code (Parquet's
+ * Encoding enum: SL_PQ_ENC_*); 0 for a bad index. */
+enum {
+    SL_PQ_ENC_PLAIN = 0,
+    SL_PQ_ENC_PLAIN_DICTIONARY = 2,
+    SL_PQ_ENC_RLE = 3,
+    SL_PQ_ENC_DELTA_BINARY_PACKED = 5,
+    SL_PQ_ENC_RLE_DICTIONARY = 8
+};
+uint32_t sl_pq_chunk_encodings(const sl_pq_reader *r, int rg, int col);
 /* Decodes column `col` of row group `rg` into *out (type, null array, values;
  * strings point into the reader's buffers). The arrays stay valid until the
  * next sl_pq_read_column on the same reader with the same `slot` (0..
