@@ -390,20 +390,23 @@ typedef struct bitw {
     int nbits;
 } bitw;
 
-static void bw_put(bitw *w, uint64_t v, int width) {
-    if (width > 32) {
+/* Appends the low `width` bits of v; the caller reserved the bytes. */
+static inline void bw_put(bitw *w, uint64_t v, int width) {
+    if (width > 32) { /* the accumulator holds < 8 pending bits + 32 */
         bw_put(w, v & 0xffffffffu, 32);
-        bw_put(w, v >> 32, width - 32);
-        return;
+        v >>= 32;
+        width -= 32;
     }
-    if (width < 64) v &= ((uint64_t)1 << width) - 1;
+    v &= ((uint64_t)1 << width) - 1;
     w->acc |= v << w->nbits;
     w->nbits += width;
+    uint8_t *o = w->b->p + w->b->n;
     while (w->nbits >= 8) {
-        w->b->p[w->b->n++] = (uint8_t)w->acc;
+        *o++ = (uint8_t)w->acc;
         w->acc >>= 8;
         w->nbits -= 8;
     }
+    w->b->n = (size_t)(o - w->b->p);
 }
 static void bw_flush(bitw *w) {
     if (w->nbits > 0) w->b->p[w->b->n++] = (uint8_t)w->acc;
@@ -820,8 +823,10 @@ int64_t sl_pq_rows(const sl_pq_writer *w) { return w->rows; }
 static inline uint64_t hash_i64(uint64_t x) { return x * 0x9E3779B97F4A7C15ull; }
 
 /* Builds the chunk's dictionary: c->idx[k] for every value, c->ndict
- * entries. Returns false when there are more than `max` distinct values. */
-static bool build_dict(pq_wcol *c, uint32_t max) {
+ * entries. Returns false when there are more than `max` distinct values, or
+ * as soon as the dictionary cannot beat `best` bytes: at every power of two
+ * entries, the entries so far plus indices of that width are a lower bound. */
+static bool build_dict(pq_wcol *c, uint32_t max, size_t best) {
     size_t want = c->nvals < max ? c->nvals : max;
     size_t cap = 16;
     while (cap < want * 2)
@@ -840,6 +845,7 @@ static bool build_dict(pq_wcol *c, uint32_t max) {
     size_t mask = cap - 1;
     int shift = 64 - bit_width(mask);
     uint32_t nd = 0;
+    size_t dbytes = 0;
     for (size_t k = 0; k < c->nvals; k++) {
         size_t h;
         if (c->type == SL_T_STRING) {
@@ -851,6 +857,10 @@ static bool build_dict(pq_wcol *c, uint32_t max) {
             uint32_t e = c->ht[h];
             if (e == 0) {
                 if (nd == max) return false;
+                dbytes += c->type == SL_T_STRING ? 4 + (size_t)c->slen[k] : 8;
+                if (nd >= 64 && (nd & (nd - 1)) == 0 &&
+                    dbytes + c->nvals * (size_t)bit_width(nd - 1) / 8 >= best)
+                    return false;
                 c->ent[nd] = (uint32_t)k;
                 c->ht[h] = ++nd;
                 c->idx[k] = nd - 1;
@@ -1028,7 +1038,7 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
         if (w->page.n + 4 < best) enc = ENC_RLE, best = w->page.n + 4;
     }
     int dict_bw = 0;
-    if (c->type != SL_T_BOOL && c->nvals && build_dict(c, w->opt.dictionary_max)) {
+    if (c->type != SL_T_BOOL && c->nvals && build_dict(c, w->opt.dictionary_max, best)) {
         dict_bw = bit_width(c->ndict - 1);
         if (dict_bw == 0) dict_bw = 1;
         size_t dsize = 0;
