@@ -57,7 +57,7 @@ enum {
     ENC_RLE_DICTIONARY = 8,
     ENC_BYTE_STREAM_SPLIT = 9
 };
-enum { CODEC_UNCOMPRESSED = 0, CODEC_ZSTD = 6 };
+enum { CODEC_UNCOMPRESSED = 0, CODEC_SNAPPY = 1, CODEC_ZSTD = 6 };
 enum { PAGE_DATA = 0, PAGE_INDEX = 1, PAGE_DICTIONARY = 2, PAGE_DATA_V2 = 3 };
 enum { CT_UTF8 = 0, CT_TIMESTAMP_MILLIS = 9, CT_TIMESTAMP_MICROS = 10 };
 enum { REP_REQUIRED = 0, REP_OPTIONAL = 1, REP_REPEATED = 2 };
@@ -953,7 +953,7 @@ static int cmp_str(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
     return c ? c : (al > bl) - (al < bl);
 }
 
-static void chunk_stats(const pq_wcol *c, wstats *st) {
+static void chunk_stats(const pq_wcol *c, bool dict, wstats *st) {
     memset(st, 0, sizeof *st);
     if (c->nvals == 0) return;
     switch (c->type) {
@@ -984,8 +984,10 @@ static void chunk_stats(const pq_wcol *c, wstats *st) {
         break;
     }
     case SL_T_STRING: {
-        size_t a = 0, b = 0;
-        for (size_t k = 1; k < c->nvals; k++) {
+        /* with a dictionary, its entries are the distinct values: scan those */
+        size_t n = dict ? c->ndict : c->nvals, a = dict ? c->ent[0] : 0, b = a;
+        for (size_t i = 1; i < n; i++) {
+            size_t k = dict ? c->ent[i] : i;
             if (cmp_str(c->pool.p + c->soff[k], c->slen[k], c->pool.p + c->soff[a], c->slen[a]) < 0)
                 a = k;
             if (cmp_str(c->pool.p + c->soff[k], c->slen[k], c->pool.p + c->soff[b], c->slen[b]) > 0)
@@ -1093,7 +1095,7 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
     }
     *rg_bytes += usize;
     wstats st;
-    chunk_stats(c, &st);
+    chunk_stats(c, enc == ENC_RLE_DICTIONARY, &st);
     /* ColumnChunk */
     te_push(e);
     te_i64(e, 2, start);
@@ -2088,6 +2090,57 @@ static void parse_page(tdec *d, pq_page *pg) {
     }
 }
 
+/* Snappy's raw format (the codec most other writers default to): the
+ * uncompressed length as a varint, then literals and back-references. Every
+ * length and offset is checked against the input and the output written so
+ * far. Returns the bytes written, or -1. */
+static int64_t snappy_decode(const uint8_t *p, const uint8_t *e, uint8_t *out, size_t cap) {
+    tdec d = {p, e, 0, false};
+    uint64_t want = td_varint(&d);
+    if (d.bad || want != cap) return -1;
+    p = d.p;
+    size_t o = 0;
+    while (p < e) {
+        uint8_t tag = *p++;
+        size_t len, off;
+        if ((tag & 3) == 0) { /* literal */
+            len = (size_t)(tag >> 2) + 1;
+            if (len > 60) {
+                size_t nb = len - 60; /* 1..4 bytes of length - 1 */
+                if ((size_t)(e - p) < nb) return -1;
+                len = 0;
+                for (size_t k = 0; k < nb; k++)
+                    len |= (size_t)p[k] << (8 * k);
+                len += 1;
+                p += nb;
+            }
+            if (len > (size_t)(e - p) || len > cap - o) return -1;
+            memcpy(out + o, p, len);
+            p += len, o += len;
+            continue;
+        }
+        if ((tag & 3) == 1) {
+            if (p >= e) return -1;
+            len = (size_t)((tag >> 2) & 7) + 4;
+            off = (size_t)(tag >> 5) << 8 | *p++;
+        } else if ((tag & 3) == 2) {
+            if (e - p < 2) return -1;
+            len = (size_t)(tag >> 2) + 1;
+            off = (size_t)p[0] | (size_t)p[1] << 8;
+            p += 2;
+        } else {
+            if (e - p < 4) return -1;
+            len = (size_t)(tag >> 2) + 1;
+            off = get_le32(p);
+            p += 4;
+        }
+        if (off == 0 || off > o || len > cap - o) return -1;
+        for (size_t k = 0; k < len; k++, o++)
+            out[o] = out[o - off]; /* may overlap */
+    }
+    return o == cap ? (int64_t)o : -1;
+}
+
 /* The page's bytes, decompressed if need be. */
 static int page_bytes(sl_pq_reader *r, int codec, const uint8_t *src, size_t slen, size_t usize,
                       const uint8_t **out, size_t *olen, sl_error *err, const char *col) {
@@ -2095,8 +2148,17 @@ static int page_bytes(sl_pq_reader *r, int codec, const uint8_t *src, size_t sle
         *out = src, *olen = slen;
         return 0;
     }
+    if (codec == CODEC_SNAPPY) {
+        r->zbuf.n = 0;
+        pb_reserve(&r->zbuf, usize + 1);
+        if (snappy_decode(src, src + slen, r->zbuf.p, usize) < 0)
+            return corrupt(r, err, "column '%s': snappy page does not decompress to its size", col);
+        *out = r->zbuf.p, *olen = usize;
+        return 0;
+    }
     if (codec != CODEC_ZSTD)
-        return corrupt(r, err, "column '%s': compression codec %d is not supported (only zstd)",
+        return corrupt(r, err,
+                       "column '%s': compression codec %d is not supported (zstd, snappy or none)",
                        col, codec);
     unsigned long long fs = ZSTD_getFrameContentSize(src, slen);
     if (fs != ZSTD_CONTENTSIZE_UNKNOWN && fs != usize)

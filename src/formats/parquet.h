@@ -27,9 +27,11 @@
  * groups with their statistics, and decodes one column chunk at a time into
  * an sl_column. It reads any file this writer writes and the common subset
  * other writers use (PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE,
- * DELTA_BINARY_PACKED; uncompressed or zstd; data page v1 and v2; flat
- * schemas). Anything else fails with SL_ECORRUPT naming the file, never a
- * crash: the reader is fuzzed.
+ * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY,
+ * BYTE_STREAM_SPLIT; uncompressed, zstd or snappy; data page v1 and v2; flat
+ * schemas of BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE, BYTE_ARRAY and
+ * FIXED_LEN_BYTE_ARRAY columns). Anything else fails with SL_ECORRUPT naming
+ * the file, never a crash: the reader is fuzzed.
  *
  * Not thread-safe per object; distinct objects are independent.
  */
@@ -113,7 +115,8 @@ void sl_pq_close_reader(sl_pq_reader *r);
  * billions of rows in a few bytes. Default and upper bound: INT32_MAX. */
 void sl_pq_set_max_rows(sl_pq_reader *r, int64_t max_rows);
 /* The flat schema: names and sl_types (INT32 columns read as SL_T_INT,
- * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds). */
+ * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds,
+ * INT96 as SL_T_TS, BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY as SL_T_STRING). */
 const sl_schema *sl_pq_schema(const sl_pq_reader *r);
 int sl_pq_num_row_groups(const sl_pq_reader *r);
 int64_t sl_pq_row_group_rows(const sl_pq_reader *r, int rg);

@@ -7,7 +7,7 @@
 #     equal the dataset recomputed here in Python from the same seed, its
 #     column types must be the mapped ones, and its view of the metadata
 #     (encodings, zstd, null counts, min/max) must match the data.
-#  2. DuckDB writes files (zstd and uncompressed, Parquet v1 and v2 pages,
+#  2. DuckDB writes files (zstd, snappy and uncompressed, Parquet v1 and v2 pages,
 #     INTEGER/FLOAT/TIMESTAMP besides our types); pq_tool dump must print the
 #     rows DuckDB prints for the same file.
 # Needs node and the DuckDB package in bench/node_modules (npm ci --prefix bench).
@@ -107,7 +107,7 @@ sel="SELECT range::BIGINT AS i, (range % 1000)::INTEGER AS i32,
   FROM range($n)"
 for opts in "COMPRESSION zstd" "COMPRESSION zstd, ROW_GROUP_SIZE 10000" \
   "COMPRESSION zstd, PARQUET_VERSION v2" "COMPRESSION uncompressed, PARQUET_VERSION v2, ROW_GROUP_SIZE 15000" \
-  "COMPRESSION uncompressed"; do
+  "COMPRESSION uncompressed" "COMPRESSION snappy" "COMPRESSION snappy, PARQUET_VERSION v2"; do
   f="$TMP/duck.parquet"
   rm -f "$f"
   DK exec "COPY ($sel) TO '$f' (FORMAT parquet, $opts)" || fail "duckdb COPY ($opts)"
