@@ -27,9 +27,11 @@
  * groups with their statistics, and decodes one column chunk at a time into
  * an sl_column. It reads any file this writer writes and the common subset
  * other writers use (PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE,
- * DELTA_BINARY_PACKED; uncompressed or zstd; data page v1 and v2; flat
- * schemas). Anything else fails with SL_ECORRUPT naming the file, never a
- * crash: the reader is fuzzed.
+ * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY,
+ * BYTE_STREAM_SPLIT; uncompressed, zstd or snappy; data page v1 and v2; flat
+ * schemas of BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE, BYTE_ARRAY and
+ * FIXED_LEN_BYTE_ARRAY columns). Anything else fails with SL_ECORRUPT naming
+ * the file, never a crash: the reader is fuzzed.
  *
  * Not thread-safe per object; distinct objects are independent.
  */
@@ -108,13 +110,28 @@ sl_pq_reader *sl_pq_open(const char *path, int64_t length, sl_error *err);
 /* The same over bytes in memory (the fuzz target); data must outlive r. */
 sl_pq_reader *sl_pq_open_mem(const uint8_t *data, size_t len, sl_error *err);
 void sl_pq_close_reader(sl_pq_reader *r);
+/* Row groups with more rows than max_rows are refused by sl_pq_read_column
+ * (SL_ECORRUPT) instead of allocated: a run-length encoded page can claim
+ * billions of rows in a few bytes. Default and upper bound: INT32_MAX. */
+void sl_pq_set_max_rows(sl_pq_reader *r, int64_t max_rows);
 /* The flat schema: names and sl_types (INT32 columns read as SL_T_INT,
- * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds). */
+ * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds,
+ * INT96 as SL_T_TS, BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY as SL_T_STRING). */
 const sl_schema *sl_pq_schema(const sl_pq_reader *r);
 int sl_pq_num_row_groups(const sl_pq_reader *r);
 int64_t sl_pq_row_group_rows(const sl_pq_reader *r, int rg);
 /* 0 and *st filled, or -1 if the chunk has no statistics. */
 int sl_pq_chunk_stats(const sl_pq_reader *r, int rg, int col, sl_pq_stats *st);
+/* The encodings a chunk's metadata lists, as a mask of 1 << code (Parquet's
+ * Encoding enum: SL_PQ_ENC_*); 0 for a bad index. */
+enum {
+    SL_PQ_ENC_PLAIN = 0,
+    SL_PQ_ENC_PLAIN_DICTIONARY = 2,
+    SL_PQ_ENC_RLE = 3,
+    SL_PQ_ENC_DELTA_BINARY_PACKED = 5,
+    SL_PQ_ENC_RLE_DICTIONARY = 8
+};
+uint32_t sl_pq_chunk_encodings(const sl_pq_reader *r, int rg, int col);
 /* Decodes column `col` of row group `rg` into *out (type, null array, values;
  * strings point into the reader's buffers). The arrays stay valid until the
  * next sl_pq_read_column on the same reader with the same `slot` (0..
