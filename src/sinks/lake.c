@@ -663,7 +663,6 @@ static int switch_segment(sl_lake *l, int64_t hour, sl_error *err) {
     return 0;
 }
 
-
 /* The parquet form of switch_segment. The old segment's pending rows become
  * its last row group now (sl_pq_flush fsyncs), so nothing is deferred: an
  * hour boundary costs one fsync, as a size roll does. */
@@ -1279,7 +1278,7 @@ static int cold_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_
         struct stat st;
         if (stat(src, &st) == 0) c->budget -= st.st_size;
         if ((rc = ends_with(src, ".parquet") ? recompress_parquet(l, src, tmp, c->err)
-                                              : recompress(l, src, tmp, c->err)))
+                                             : recompress(l, src, tmp, c->err)))
             break;
         cold_test_step();
         if (rename(tmp, dst) != 0)

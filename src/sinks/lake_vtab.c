@@ -401,8 +401,8 @@ static int merge_cold(sl_lake_segment **all, size_t *n, sl_lake_segment *cold, s
     return SQLITE_OK;
 }
 
-int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key,
-                          const char *pos_seg, int64_t pos_len, sl_lake_scan *out, char **errmsg) {
+int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, const char *pos_seg,
+                          int64_t pos_len, sl_lake_scan *out, char **errmsg) {
     memset(out, 0, sizeof *out);
     *errmsg = NULL;
     int has_pos = kv_key || pos_seg;

@@ -42,8 +42,8 @@ typedef struct sl_lake_scan {
     int64_t pos_len;
     char cold_root[PATH_MAX]; /* "" without a cold tier */
 } sl_lake_scan;
-int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key,
-                          const char *pos_seg, int64_t pos_len, sl_lake_scan *out, char **errmsg);
+int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, const char *pos_seg,
+                          int64_t pos_len, sl_lake_scan *out, char **errmsg);
 
 /* Registers module "sluice_parquet" (parquet_vtab.c) on db:
  *

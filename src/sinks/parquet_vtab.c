@@ -62,8 +62,8 @@ typedef struct pq_cursor {
     const sl_lake_segment *seg;
     int fmap[SL_MAX_COLUMNS]; /* table column -> file column, -1: absent */
     int rg, nrg;
-    int64_t row, rows; /* row within the row group */
-    int64_t group_base; /* rows of the segment before the row group */
+    int64_t row, rows;           /* row within the row group */
+    int64_t group_base;          /* rows of the segment before the row group */
     int decoded[SL_MAX_COLUMNS]; /* row group + 1 whose column is in cols[] */
     sl_column cols[SL_MAX_COLUMNS];
     int64_t rowid;
@@ -372,7 +372,7 @@ static int seg_open(pq_cursor *c, const sl_lake_segment *s, int *skipped) {
     struct stat sb;
     if (stat(abs, &sb) != 0 && errno == ENOENT && !s->cold && cold[0]) {
         snprintf(abs, sizeof abs, "%s/%s", cold, s->path); /* moved since the listing */
-        limit = -1; /* the cold copy is rewritten whole */
+        limit = -1;                                        /* the cold copy is rewritten whole */
     }
     if (stat(abs, &sb) != 0 && errno == ENOENT && !committed) { /* retention meanwhile */
         *skipped = 1;
@@ -380,8 +380,7 @@ static int seg_open(pq_cursor *c, const sl_lake_segment *s, int *skipped) {
     }
     sl_error err = {0, {0}};
     c->r = sl_pq_open(abs, limit, &err);
-    if (!c->r)
-        return vt_error(c->base.pVtab, "sluice_parquet: segment %s: %s", s->path, err.msg);
+    if (!c->r) return vt_error(c->base.pVtab, "sluice_parquet: segment %s: %s", s->path, err.msg);
     const sl_schema *fs = sl_pq_schema(c->r);
     for (int i = 0; i < t->schema.n; i++)
         c->fmap[i] = sl_schema_find(fs, t->schema.f[i].name);
