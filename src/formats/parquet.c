@@ -762,6 +762,8 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
         if (w->col[i].pool.n + add > UINT32_MAX)
             return sl_error_set(err, SL_EFULL, "%s: column '%s': row group over 4 GiB", w->path,
                                 w->schema.f[i].name);
+        /* so the copies below need no checks (and the pool is never NULL) */
+        pb_reserve(&w->col[i].pool, add + 1);
     }
     wcol_reserve_rows(w, (size_t)w->pending + n);
     for (int i = 0; i < w->schema.n; i++) {
@@ -782,7 +784,8 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
                     const sl_str *v = &s->v.s[from + r];
                     c->soff[nv + r] = (uint32_t)c->pool.n;
                     c->slen[nv + r] = v->len;
-                    pb_put(&c->pool, v->ptr, v->len);
+                    if (v->len) memcpy(c->pool.p + c->pool.n, v->ptr, v->len);
+                    c->pool.n += v->len;
                 }
                 break;
             default: /* int64, timestamps and doubles are all 8 bytes */
@@ -802,7 +805,8 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
             case SL_T_STRING:
                 c->soff[nv] = (uint32_t)c->pool.n;
                 c->slen[nv] = s->v.s[k].len;
-                pb_put(&c->pool, s->v.s[k].ptr, s->v.s[k].len);
+                if (s->v.s[k].len) memcpy(c->pool.p + c->pool.n, s->v.s[k].ptr, s->v.s[k].len);
+                c->pool.n += s->v.s[k].len;
                 break;
             default:
                 memcpy(&c->iv[nv], (const int64_t *)s->v.p + k, 8);
