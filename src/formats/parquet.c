@@ -433,6 +433,28 @@ static inline uint64_t unpack1(const uint8_t *p, const uint8_t *end, uint64_t bi
     return width == 64 ? v : v & (((uint64_t)1 << width) - 1);
 }
 
+/* Zeroes `bytes` (plus slack) at the end of b for pack_at; the caller adds
+ * `bytes` to b->n once the values are in. */
+static uint8_t *pack_begin(pbuf *b, size_t bytes) {
+    pb_reserve(b, bytes + 16);
+    memset(b->p + b->n, 0, bytes + 16);
+    return b->p + b->n;
+}
+/* ORs the low `w` bits of v in at bit offset `bit` of a zeroed region that
+ * has slack past its end (one unaligned 8-byte load/store, and a 9th byte
+ * when the value straddles it). */
+static inline void pack_at(uint8_t *out, uint64_t v, uint64_t bit, int w) {
+    if (w == 0) return;
+    if (w < 64) v &= ((uint64_t)1 << w) - 1;
+    uint8_t *q = out + (bit >> 3);
+    int s = (int)(bit & 7);
+    uint64_t t;
+    memcpy(&t, q, 8); /* little-endian hosts only, as unpack1 */
+    t |= v << s;
+    memcpy(q, &t, 8);
+    if (s + w > 64) q[8] |= (uint8_t)(v >> (64 - s));
+}
+
 /* ---- RLE / bit-packed hybrid ---- */
 
 /* Length of the run of equal values starting at i (at most `cap`). */
@@ -475,11 +497,17 @@ static void hybrid_encode(pbuf *b, const uint8_t *u8, const uint32_t *u32, size_
             groups++;
         }
         pb_varint(b, (uint64_t)groups << 1 | 1);
-        pb_reserve(b, groups * (size_t)width + 8);
-        bitw w = {b, 0, 0};
-        for (size_t k = start; k < start + groups * 8; k++)
-            bw_put(&w, k < n ? HV(k) : 0, width);
-        bw_flush(&w);
+        size_t bytes = groups * (size_t)width;
+        uint8_t *o = pack_begin(b, bytes);
+        size_t end = start + groups * 8 < n ? start + groups * 8 : n; /* the rest stays 0 */
+        if (u8 && width == 1) {
+            for (size_t k = start; k < end; k++)
+                o[(k - start) >> 3] |= (uint8_t)((u8[k] & 1) << ((k - start) & 7));
+        } else {
+            for (size_t k = start; k < end; k++)
+                pack_at(o, HV(k), (uint64_t)(k - start) * (uint64_t)width, width);
+        }
+        b->n += bytes;
     }
 #undef HV
 #undef RUN
@@ -563,10 +591,12 @@ static size_t delta_encode(pbuf *out, const int64_t *v, size_t n) {
         for (int mb = 0; mb < PQ_DELTA_MINIBLOCKS; mb++)
             out->p[out->n++] = (uint8_t)widths[mb];
         for (int mb = 0; mb < PQ_DELTA_MINIBLOCKS && mb * per < m; mb++) {
-            bitw w = {out, 0, 0};
-            for (size_t k = mb * per; k < (mb + 1) * per; k++)
-                bw_put(&w, k < m ? d[k] - (uint64_t)mn : 0, widths[mb]);
-            bw_flush(&w);
+            int wd = widths[mb];
+            size_t bytes = per * (size_t)wd / 8, k0 = mb * per;
+            uint8_t *o = pack_begin(out, bytes);
+            for (size_t k = k0; k < k0 + per && k < m; k++) /* padding stays 0 */
+                pack_at(o, d[k] - (uint64_t)mn, (uint64_t)(k - k0) * (uint64_t)wd, wd);
+            out->n += bytes;
         }
     }
     return size;
@@ -762,6 +792,8 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
         if (w->col[i].pool.n + add > UINT32_MAX)
             return sl_error_set(err, SL_EFULL, "%s: column '%s': row group over 4 GiB", w->path,
                                 w->schema.f[i].name);
+        /* so the copies below need no checks (and the pool is never NULL) */
+        pb_reserve(&w->col[i].pool, add + 1);
     }
     wcol_reserve_rows(w, (size_t)w->pending + n);
     for (int i = 0; i < w->schema.n; i++) {
@@ -782,7 +814,8 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
                     const sl_str *v = &s->v.s[from + r];
                     c->soff[nv + r] = (uint32_t)c->pool.n;
                     c->slen[nv + r] = v->len;
-                    pb_put(&c->pool, v->ptr, v->len);
+                    if (v->len) memcpy(c->pool.p + c->pool.n, v->ptr, v->len);
+                    c->pool.n += v->len;
                 }
                 break;
             default: /* int64, timestamps and doubles are all 8 bytes */
@@ -802,7 +835,8 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
             case SL_T_STRING:
                 c->soff[nv] = (uint32_t)c->pool.n;
                 c->slen[nv] = s->v.s[k].len;
-                pb_put(&c->pool, s->v.s[k].ptr, s->v.s[k].len);
+                if (s->v.s[k].len) memcpy(c->pool.p + c->pool.n, s->v.s[k].ptr, s->v.s[k].len);
+                c->pool.n += s->v.s[k].len;
                 break;
             default:
                 memcpy(&c->iv[nv], (const int64_t *)s->v.p + k, 8);
@@ -821,6 +855,25 @@ int sl_pq_row_groups(const sl_pq_writer *w) { return w->nrg; }
 int64_t sl_pq_rows(const sl_pq_writer *w) { return w->rows; }
 
 static inline uint64_t hash_i64(uint64_t x) { return x * 0x9E3779B97F4A7C15ull; }
+/* Dictionary keys are compared byte for byte after the hash matches, so the
+ * hash only has to spread: short strings (the common case: codes, names)
+ * take two loads and a multiply instead of a call. */
+static inline uint64_t hash_str(const uint8_t *p, uint32_t n) {
+    uint64_t a = 0, b = 0;
+    if (n > 16) return sl_hash_bytes(p, n, 0);
+    if (n >= 8) {
+        memcpy(&a, p, 8), memcpy(&b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4), memcpy(&y, p + n - 4, 4);
+        a = x, b = y;
+    } else if (n > 0) {
+        a = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    uint64_t h = (a ^ 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull;
+    h ^= (b + n) * 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
+}
 
 /* Builds the chunk's dictionary: c->idx[k] for every value, c->ndict
  * entries. Returns false when there are more than `max` distinct values, or
@@ -849,7 +902,7 @@ static bool build_dict(pq_wcol *c, uint32_t max, size_t best) {
     for (size_t k = 0; k < c->nvals; k++) {
         size_t h;
         if (c->type == SL_T_STRING) {
-            h = (size_t)sl_hash_bytes(c->pool.p + c->soff[k], c->slen[k], 0) & mask;
+            h = (size_t)hash_str(c->pool.p + c->soff[k], c->slen[k]) & mask;
         } else {
             h = (size_t)(hash_i64((uint64_t)c->iv[k]) >> shift) & mask;
         }

@@ -19,8 +19,10 @@
  * TIMESTAMP(MICROS, UTC). Every column is OPTIONAL (definition levels,
  * RLE/bit-packed hybrid). Per column chunk the writer picks the smaller of
  * dictionary (RLE_DICTIONARY) and PLAIN or DELTA_BINARY_PACKED (integers and
- * timestamps) encoding; pages are zstd-compressed; every chunk carries
- * min/max/null_count statistics.
+ * timestamps) encoding (booleans: PLAIN or RLE), by estimated size before
+ * compression; pages are zstd-compressed; every chunk carries
+ * min/max/null_count statistics (strings: min/max only when both are at most
+ * 64 bytes; doubles: NaN left out).
  *
  * Reader. Opens a file (optionally only its first `length` bytes: the
  * committed part of a segment being written), gives the schema, the row
@@ -61,10 +63,12 @@ typedef struct sl_pq_options {
 sl_pq_writer *sl_pq_create(const char *path, const sl_schema *schema, const sl_pq_options *opts,
                            sl_error *err);
 /* Reopens a segment written by this writer to continue appending after a
- * restart: truncates PATH to `length` (a length sl_pq_length returned), reads
- * the footer there and keeps its row groups. The schema must equal the
- * file's (SL_EINVAL otherwise). SL_ECORRUPT if the file is shorter than
- * length or has no valid footer at length. */
+ * restart: reads the footer at `length` (a length sl_pq_length returned),
+ * keeps its row groups, and truncates PATH to `length`. The schema must equal
+ * the file's (SL_EINVAL otherwise). SL_ECORRUPT if the file is shorter than
+ * length or has no valid footer at length. Both checks come before the
+ * truncation: a refused reopen leaves the file as it was. No reader may have
+ * the file open across the truncation (its mapping would lose pages). */
 sl_pq_writer *sl_pq_reopen(const char *path, int64_t length, const sl_schema *schema,
                            const sl_pq_options *opts, sl_error *err);
 /* Appends rows [from, from + n) of cols[0..schema.n) (cols[i] has the type of

@@ -93,6 +93,12 @@ static void generate(dataset *x, uint32_t n, uint64_t seed) {
     }
 }
 
+static void dataset_free(dataset *x) {
+    for (int c = 0; c < NCOL; c++)
+        free(x->col[c].null), free(x->col[c].v.p);
+    free(x->pool);
+}
+
 static int write_parts(sl_pq_writer *w, dataset *x, uint32_t rows, int flushes, int from_part,
                        int to_part, int64_t *len_after, sl_error *err) {
     for (int k = from_part; k < to_part; k++) {
@@ -134,9 +140,13 @@ static int cmd_write(int argc, char **argv) {
            sl_pq_row_groups(w), (long long)sl_pq_rows(w));
     sl_pq_close(w);
     free(lens);
+    dataset_free(&x);
     return 0;
 fail:
     fprintf(stderr, "pq_tool: %s\n", err.msg);
+    sl_pq_close(w);
+    free(lens);
+    dataset_free(&x);
     return 1;
 }
 
