@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# make bench: cameras pipeline throughput, CPU, peak RSS and instructions per record,
+# make bench: cameras pipeline side by side with DuckDB (bench/cameras.sh: throughput, CPU, peak RSS,
+# bytes on disk, instructions per record; BENCH_ONLY=cameras runs only that part),
 # the cost and memory of each window aggregate (bench_aggs), lake append/scan and
 # filter-expression speed (micro_bench), and one commit's window work (window_commit_bench).
 # Prints a table and appends it to bench/RESULTS.md with the machine and commit.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-bin="$build/sluice"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 # ---- window aggregates (tests/tools/bench_aggs) --------------------------------------------
@@ -56,6 +56,10 @@ aggs_bench() {
 }
 work=${BENCH_DIR:-/tmp/sluice-bench}
 mkdir -p "$work"
+if [ "${BENCH_ONLY:-}" = cameras ]; then
+  bash "$repo/bench/cameras.sh" "$build" "${BENCH_EVENTS:-1000000}"
+  exit 0
+fi
 if [ "${BENCH_ONLY:-}" != window ]; then aggs_bench; fi
 [ "${BENCH_ONLY:-}" = aggs ] && exit 0
 
@@ -122,66 +126,21 @@ echo "$flavors_table"
 } >> "$repo/bench/RESULTS.md"
 [ "${BENCH_ONLY:-}" = flavors ] && exit 0
 
-events=${BENCH_EVENTS:-1000000}
-work=${BENCH_DIR:-/tmp/sluice-bench}
-mkdir -p "$work"
-in="$work/cameras-$events"
-if [ ! -f "$in/.complete" ]; then
-  echo "generating $events camera events into $in ..." >&2
-  rm -rf "$in"
-  "$bin" gen cameras --events "$events" --seed 1 --dup 0.05 --late 0.01 --malformed 0.001 --out "$in" 2>/dev/null
-  touch "$in/.complete"
-fi
-bytes=$(cat "$in"/*.ndjson | wc -c)
-run_once() { # -> wall user sys maxrss_kb
-  rm -rf "$work/out"
-  local t0 t1
-  t0=$(date +%s.%N)
-  /usr/bin/time -f "%U %S %M" -o "$work/time.txt" "$bin" run "$repo/pipelines/cameras.yaml" --data "$work/out" \
-    --set input="$in" --set locations="$in/locations.csv" --once --status 0 2>/dev/null
-  t1=$(date +%s.%N)
-  echo "$(echo "$t1 - $t0" | bc -l) $(cat "$work/time.txt")"
+# ---- cameras side by side with DuckDB (bench/cameras.sh, issue 20) -----------------------------
+# wall, events/s, CPU, RSS, bytes on disk, instr/record of `sluice run pipelines/cameras.yaml --once`
+# next to DuckDB doing the same job on one thread; cameras.sh appends its own entry.
+cameras_bench() {
+  echo "benchmarking cameras side by side with DuckDB ..." >&2
+  bash "$repo/bench/cameras.sh" "$build" "${BENCH_EVENTS:-1000000}"
 }
-best=""
-for i in 1 2 3; do
-  r=$(run_once)
-  w=${r%% *}
-  if [ -z "$best" ] || [ "$(echo "$w < ${best%% *}" | bc -l)" = 1 ]; then best=$r; fi
-done
-read -r wall user sys rss <<<"$best"
-eps=$(echo "$events / $wall" | bc -l)
-cpu=$(echo "$user + $sys" | bc -l)
-mbs=$(echo "$bytes / $wall / 1000000" | bc -l)
-fresh=$(sqlite3 "$work/out/sluice.db" "SELECT round(avg(processing_latency_ms),1) || ' / ' || round(max(processing_latency_ms),1) FROM _sluice_events WHERE records_in > 0")
-# instructions per record on a fixed 50k-event input (callgrind counts are repeatable)
-ir="n/a"
-if command -v valgrind >/dev/null; then
-  cg="$work/cameras-cg"
-  if [ ! -f "$cg/.complete" ]; then
-    rm -rf "$cg"; "$bin" gen cameras --events 50000 --seed 3 --out "$cg" 2>/dev/null; touch "$cg/.complete"
-  fi
-  rm -rf "$work/out-cg"
-  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$bin" run "$repo/pipelines/cameras.yaml" \
-    --data "$work/out-cg" --set input="$cg" --set locations="$cg/locations.csv" --once --status 0 2>"$work/cg.log" >/dev/null
-  total=$(grep -E '^summary:|^totals:' "$work/callgrind.out" | head -1 | awk '{print $2}')
-  [ -n "$total" ] && ir=$(echo "$total / 50000" | bc)
-fi
+cameras_bench
+
 echo "measuring freshness (event appended -> visible via /api/query and SSE) ..." >&2
 fresh_live=$(bash "$repo/bench/freshness.sh" "$build" 60 500 | tail -1)
-cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-machine="$cpu_model, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-table=$(printf '| flavor | events | wall s | events/s | MB/s | CPU s | peak RSS MB | commit latency avg/max ms | instr/record |\n|---|---|---|---|---|---|---|---|---|\n| cameras | %d | %.2f | %.0f | %.0f | %.2f | %.0f | %s | %s |\n' \
-  "$events" "$wall" "$eps" "$mbs" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$fresh" "$ir")
-echo "$table"
 echo "$fresh_live"
 {
   echo
-  echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $commit"
-  echo
-  echo "Machine: $machine. Command: \`make bench\` (best of 3 runs of \`sluice run pipelines/cameras.yaml --once\`)."
-  echo
-  echo "$table"
+  echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) cameras freshness, commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo
   echo "Freshness, live (generator at 500 events/s, 60 probe events, \`bench/freshness.sh\`): $fresh_live"
 } >> "$repo/bench/RESULTS.md"

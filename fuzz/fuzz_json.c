@@ -7,7 +7,9 @@
  *  - sl_json_parse_lines makes progress, consumes only whole lines, and every
  *    row's raw view and string views lie inside the buffer or the batch arena;
  *  - stream mode and line-by-line mode give identical rows and bad records
- *    (stream mode is only an accelerator);
+ *    (stream mode is only an accelerator); with a flat schema too, where line
+ *    mode reads most lines without simdjson (json.c's flat reader) and stream
+ *    mode always uses it;
  *  - every row written back with sl_json_write_row parses again into exactly
  *    the same values (the writer and the parser agree), the only exception
  *    being timestamps outside years 0001-9999, which ISO 8601 text cannot
@@ -24,14 +26,15 @@
 
 static sl_json_parser *parser[2], *lineparser[2];
 static sl_json_parser *reparser[2];
-static sl_batch *batch, *batch2, *rebatch;
+static sl_json_parser *flatparser[2]; /* flat schema: [0] stream mode, [1] line mode */
+static sl_batch *batch, *batch2, *rebatch, *flatbatch[2];
 
 /* bad records of the two modes, as "pos reason" lines */
 typedef struct badlog {
     char *text;
     size_t len, cap;
 } badlog;
-static badlog bad_stream, bad_line;
+static badlog bad_stream, bad_line, bad_flat[2];
 
 static void init(void) {
     sl_schema s;
@@ -58,6 +61,13 @@ static void init(void) {
     batch = sl_batch_new(&s, 64);
     batch2 = sl_batch_new(&s, 64);
     rebatch = sl_batch_new(&s, 4);
+    sl_schema f = s;
+    f.n = 5; /* i d s b t: every path a top-level key */
+    for (int k = 0; k < 2; k++) {
+        flatparser[k] = sl_json_parser_new(&f, NULL, NULL);
+        sl_json_parser_set_stream(flatparser[k], k == 0);
+        flatbatch[k] = sl_batch_new(&f, 64);
+    }
 }
 
 static void bad_ok(void *ud, const char *line, size_t len, int32_t part, int64_t pos,
@@ -179,6 +189,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         off += used;
     }
     if (off < size && memchr(buf + off, '\n', size - off)) abort(); /* a whole line was left */
+    /* the flat schema: line mode (flat reader) against stream mode (simdjson) */
+    for (size_t foff = 0; foff < size;) {
+        size_t fused[2];
+        for (int k = 0; k < 2; k++) {
+            sl_batch_clear(flatbatch[k]);
+            flatbatch[k]->cap = cap;
+            bad_flat[k].len = 0;
+            fused[k] =
+                sl_json_parse_lines(flatparser[k], buf + foff, size - foff, 0, base + (int64_t)foff,
+                                    0, flatbatch[k], bad_ok, &bad_flat[k]);
+            flatbatch[k]->cap = 64;
+        }
+        if (fused[0] != fused[1]) abort();
+        same_rows(flatbatch[0], flatbatch[1]);
+        if (bad_flat[0].len != bad_flat[1].len ||
+            (bad_flat[0].len && memcmp(bad_flat[0].text, bad_flat[1].text, bad_flat[0].len)))
+            abort();
+        if (fused[0] == 0) break;
+        foff += fused[0];
+    }
     free(buf);
     return 0;
 }

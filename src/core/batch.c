@@ -149,42 +149,94 @@ uint32_t sl_batch_append_null_row(sl_batch *b) {
     return i;
 }
 
-#define KEEP_ARRAY(arr, T)                                                                         \
-    do {                                                                                           \
-        T *a_ = (T *)(arr);                                                                        \
-        uint32_t o_ = 0;                                                                           \
-        for (uint32_t i_ = 0; i_ < b->n; i_++)                                                     \
-            if (keep[i_]) a_[o_++] = a_[i_];                                                       \
-    } while (0)
+/* Compaction moves runs of kept rows, not rows: filters usually drop a few
+ * scattered rows (duplicates, late events), so one pass over keep[] finds
+ * the runs once and each array then costs one memmove per run instead of a
+ * test and a copy per row. The rows before the first dropped one stay where
+ * they are. With more runs than KEEP_RUNS (dense, alternating drops) the
+ * arrays are compacted row by row, branch-free. */
+#define KEEP_RUNS 512
+
+typedef struct keep_run {
+    uint32_t from, len; /* source rows [from, from + len) */
+} keep_run;
+
+static void keep_array(void *arr, size_t sz, const uint8_t *keep, uint32_t first, uint32_t n,
+                       const keep_run *runs, int nruns) {
+    char *a = arr;
+    if (nruns >= 0) {
+        size_t o = first;
+        for (int k = 0; k < nruns; k++) {
+            memmove(a + o * sz, a + (size_t)runs[k].from * sz, (size_t)runs[k].len * sz);
+            o += runs[k].len;
+        }
+        return;
+    }
+    size_t o = first;
+    switch (sz) { /* the sizes of batch arrays, so each loop copies one word */
+    case 1:
+        for (uint32_t i = first; i < n; i++) {
+            a[o] = a[i];
+            o += keep[i] != 0;
+        }
+        break;
+    case 4:
+        for (uint32_t i = first; i < n; i++) {
+            memcpy(a + o * 4, a + (size_t)i * 4, 4);
+            o += keep[i] != 0;
+        }
+        break;
+    case 8:
+        for (uint32_t i = first; i < n; i++) {
+            memcpy(a + o * 8, a + (size_t)i * 8, 8);
+            o += keep[i] != 0;
+        }
+        break;
+    case 16:
+        for (uint32_t i = first; i < n; i++) {
+            memmove(a + o * 16, a + (size_t)i * 16, 16);
+            o += keep[i] != 0;
+        }
+        break;
+    default:
+        for (uint32_t i = first; i < n; i++)
+            if (keep[i]) memmove(a + o++ * sz, a + (size_t)i * sz, sz);
+        break;
+    }
+}
 
 uint32_t sl_batch_keep(sl_batch *b, const uint8_t *keep) {
-    uint32_t out = 0;
-    for (uint32_t i = 0; i < b->n; i++)
-        out += keep[i] != 0;
-    if (out == b->n) return out;
+    const uint32_t n = b->n;
+    uint32_t first = 0;
+    while (first < n && keep[first])
+        first++;
+    if (first == n) return n;
+    keep_run runs[KEEP_RUNS];
+    int nruns = 0;
+    uint32_t out = first;
+    for (uint32_t i = first; i < n;) {
+        while (i < n && !keep[i])
+            i++;
+        uint32_t from = i;
+        while (i < n && keep[i])
+            i++;
+        if (i == from) break;
+        if (nruns >= 0 && nruns < KEEP_RUNS)
+            runs[nruns++] = (keep_run){from, i - from};
+        else
+            nruns = -1;
+        out += i - from;
+    }
     for (int c = 0; c < b->schema.n; c++) {
         sl_column *col = &b->col[c];
-        KEEP_ARRAY(col->null, uint8_t);
-        switch (col->type) {
-        case SL_T_BOOL:
-            KEEP_ARRAY(col->v.b, uint8_t);
-            break;
-        case SL_T_DOUBLE:
-            KEEP_ARRAY(col->v.d, double);
-            break;
-        case SL_T_STRING:
-            KEEP_ARRAY(col->v.s, sl_str);
-            break;
-        default:
-            KEEP_ARRAY(col->v.i, int64_t);
-            break;
-        }
-        memset(col->null + out, 1, b->n - out);
+        keep_array(col->null, 1, keep, first, n, runs, nruns);
+        keep_array(col->v.p, value_size(col->type), keep, first, n, runs, nruns);
+        memset(col->null + out, 1, n - out);
     }
-    KEEP_ARRAY(b->part, int32_t);
-    KEEP_ARRAY(b->pos, int64_t);
-    KEEP_ARRAY(b->ingest, int64_t);
-    KEEP_ARRAY(b->raw, sl_str);
+    keep_array(b->part, sizeof *b->part, keep, first, n, runs, nruns);
+    keep_array(b->pos, sizeof *b->pos, keep, first, n, runs, nruns);
+    keep_array(b->ingest, sizeof *b->ingest, keep, first, n, runs, nruns);
+    keep_array(b->raw, sizeof *b->raw, keep, first, n, runs, nruns);
     b->n = out;
     return out;
 }

@@ -3,7 +3,12 @@
  *
  * The parser is compiled once from a schema: each column gets a path, the
  * paths become a small tree, and every line is walked once with simdjson
- * On-Demand (json_simd.cc), reading only the values on those paths. Lines are
+ * On-Demand (json_simd.cc), reading only the values on those paths. When
+ * every path is one top-level key (a flat schema, as most feeds have) and
+ * stream mode is off, a line that is one flat object of plain ASCII keys and
+ * scalar values is read by a strict one-pass reader in json.c instead, with
+ * the same results (any other line, and every error, still goes through
+ * simdjson, whose messages are the reference). Lines are
  * parsed in place in the caller's read buffer -- the buffer must have
  * SL_JSON_PADDING readable bytes after its end -- and string values without
  * escapes stay views into that buffer, so a row costs no copy and no malloc.

@@ -60,6 +60,71 @@ static void test_batch_keep_and_copy(void **state) {
     sl_batch_free(b);
 }
 
+/* sl_batch_keep moves runs of rows (few runs) or single rows (many runs):
+ * both against a row-by-row reference, for every column type, with drop
+ * patterns from none to all, including more runs than the run buffer. */
+static void test_batch_keep_patterns(void **state) {
+    (void)state;
+    sl_schema s;
+    sl_schema_init(&s);
+    sl_schema_add(&s, "i", SL_T_INT);
+    sl_schema_add(&s, "d", SL_T_DOUBLE);
+    sl_schema_add(&s, "b", SL_T_BOOL);
+    sl_schema_add(&s, "s", SL_T_STRING);
+    sl_schema_add(&s, "t", SL_T_TS);
+    enum { N = 3000 };
+    static const char xyz[] = "xyz";
+    static uint8_t keep[N];
+    static int64_t want[N];
+    sl_batch *b = sl_batch_new(&s, N);
+    unsigned seed = 7;
+    const int every[] = {0, 1, 2, 3, 20, 1000, N + 1}; /* drop when rand % every == 0 */
+    for (size_t e = 0; e < sizeof every / sizeof *every; e++) {
+        for (int rep = 0; rep < 3; rep++) {
+            sl_batch_clear(b);
+            uint32_t n = (uint32_t)(N - rep * 7);
+            uint32_t nw = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t r = sl_batch_append_null_row(b);
+                if (i % 5) sl_col_set_int(&b->col[0], r, i);
+                sl_col_set_double(&b->col[1], r, i * 0.5);
+                if (i % 3) sl_col_set_bool(&b->col[2], r, i & 1);
+                sl_col_set_str(&b->col[3], r, xyz + (i % 4), 3 - i % 4);
+                sl_col_set_int(&b->col[4], r, -(int64_t)i);
+                b->part[r] = (int32_t)(i % 11);
+                b->pos[r] = i * 10;
+                b->ingest[r] = i + 1;
+                b->raw[r].ptr = "raw";
+                b->raw[r].len = i % 3;
+                seed = seed * 1103515245u + 12345u;
+                keep[i] = every[e] == 0 ? 0 : (seed >> 16) % (unsigned)every[e] != 0;
+                if (keep[i]) want[nw++] = i;
+            }
+            assert_int_equal(sl_batch_keep(b, keep), nw);
+            assert_int_equal(b->n, nw);
+            for (uint32_t r = 0; r < nw; r++) {
+                int64_t i = want[r];
+                assert_int_equal(b->col[0].null[r], i % 5 == 0);
+                if (i % 5) assert_int_equal(b->col[0].v.i[r], i);
+                assert_true(b->col[1].v.d[r] == i * 0.5);
+                assert_int_equal(b->col[2].null[r], i % 3 == 0);
+                if (i % 3) assert_int_equal(b->col[2].v.b[r], i & 1);
+                assert_int_equal(b->col[3].v.s[r].len, 3 - i % 4);
+                assert_ptr_equal(b->col[3].v.s[r].ptr, xyz + (i % 4));
+                assert_int_equal(b->col[4].v.i[r], -i);
+                assert_int_equal(b->part[r], i % 11);
+                assert_int_equal(b->pos[r], i * 10);
+                assert_int_equal(b->ingest[r], i + 1);
+                assert_int_equal(b->raw[r].len, i % 3);
+            }
+            for (uint32_t r = nw; r < n; r++) /* rows past n are NULL again */
+                for (int c = 0; c < s.n; c++)
+                    assert_true(b->col[c].null[r]);
+        }
+    }
+    sl_batch_free(b);
+}
+
 static void test_hmap(void **state) {
     (void)state;
     sl_hmap *m = sl_hmap_new(4);
@@ -196,10 +261,15 @@ static void test_mem_oom_aborts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena), cmocka_unit_test(test_batch_keep_and_copy),
-        cmocka_unit_test(test_hmap),  cmocka_unit_test(test_time),
-        cmocka_unit_test(test_error), cmocka_unit_test(test_error_wraps_own_message),
-        cmocka_unit_test(test_mem),   cmocka_unit_test(test_mem_oom_aborts),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_batch_keep_and_copy),
+        cmocka_unit_test(test_batch_keep_patterns),
+        cmocka_unit_test(test_hmap),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_error_wraps_own_message),
+        cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_mem_oom_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

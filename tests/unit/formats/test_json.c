@@ -571,6 +571,57 @@ static void test_stream_matches_lines_on_big_mixed_input(void **state) {
     free(buf);
 }
 
+/* Flat lines under a flat schema are read without simdjson (json.c, the flat
+ * fast path) unless something is outside its shape; run_parse compares every
+ * line with stream mode, which always goes through simdjson. These lines sit
+ * on the edges of that shape: digit counts, fractions, signs, whitespace,
+ * literals, duplicates, unknown keys, escapes, control and non-ASCII bytes. */
+static void test_flat_fast_path_edges(void **state) {
+    (void)state;
+    run r;
+    run_parse(&r, "i:int,d:double,s:string,b:bool", NULL,
+              "{\"i\":123456789012345678,\"d\":0.123456789012345,\"s\":\"a\",\"b\":true}\n"
+              "{\"i\":-1234567890123456789,\"d\":1234567890.1234567,\"s\":\"\",\"b\":false}\n"
+              "{\"i\":9223372036854775807,\"d\":-0.0,\"b\":null}\n"
+              "{\"i\":-0,\"d\":1e3,\"s\":\"x\"}\n"
+              "{\"i\":12345678,\"d\":12345678.5,\"s\":\"\\u00e9\"}\n"
+              " \t{ \"i\" : 7 , \"d\" : 2 , \"x\" : [1] , \"s\" : \"q\" } \t\n"
+              "{\"i\":1,\"i\":2,\"zz\":\"u\",\"yy\":false,\"ww\":null,\"vv\":-3.5}\n"
+              "{}\n"
+              "{\"i\":1.0}\n"
+              "{\"i\":01}\n"
+              "{\"i\":1.}\n"
+              "{\"i\":-}\n"
+              "{\"b\":truex}\n"
+              "{\"b\":nul}\n"
+              "{\"s\":\"tab\there\"}\n"
+              "{\"s\":\"caf\xc3\xa9\"}\n"
+              "{\"s\":\"bad\xff\"}\n"
+              "{\"\\u0069\":5}\n"
+              "{\"i\":5}x\n"
+              "{\"i\":5,}\n"
+              "{\"i\":5\n"
+              "{\"i\" 5}\n"
+              "{\"i\":123456789012345678901}\n"
+              "{\"d\":123456789012345678901}\n",
+              false);
+    /* spot checks of what the fast path read (stream mode agrees on all) */
+    assert_int_equal(r.b->col[0].v.i[0], 123456789012345678LL);
+    assert_true(r.b->col[1].v.d[0] == 0.123456789012345);
+    assert_int_equal(r.b->col[0].v.i[1], -1234567890123456789LL);
+    assert_true(r.b->col[1].v.d[1] == 1234567890.1234567);
+    assert_true(r.b->col[1].v.d[2] == 0.0 && signbit(r.b->col[1].v.d[2]));
+    assert_true(r.b->col[2].null[2] && r.b->col[3].null[2]);
+    assert_int_equal(r.b->col[0].v.i[3], 0);
+    assert_true(r.b->col[1].v.d[3] == 1000.0);
+    assert_true(r.b->col[1].v.d[4] == 12345678.5);
+    assert_int_equal(r.b->col[0].v.i[5], 7);
+    assert_str(&r.b->col[2], 5, "q");
+    assert_int_equal(r.b->col[0].v.i[6], 2); /* the last duplicate wins */
+    assert_true(r.b->col[0].null[7] && r.b->col[1].null[7]);
+    run_free(&r);
+}
+
 static void test_blank_crlf_bom(void **state) {
     (void)state;
     run r;
@@ -906,6 +957,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_lines),
         cmocka_unit_test(test_stream_edge_cases),
         cmocka_unit_test(test_stream_matches_lines_on_big_mixed_input),
+        cmocka_unit_test(test_flat_fast_path_edges),
         cmocka_unit_test(test_blank_crlf_bom),
         cmocka_unit_test(test_partial_line_and_resume),
         cmocka_unit_test(test_batch_full_and_resume),
