@@ -663,6 +663,8 @@ struct sl_pq_writer {
     uint32_t pending;
     size_t rows_cap;
     int64_t length, rows;
+    int64_t valid_length; /* the end of the last footer: what sl_pq_length gives */
+    bool footer_due;      /* row groups written since that footer */
     int nrg;
     pbuf rgs; /* serialized RowGroup structs, back to back */
     pbuf out, page, z, rg;
@@ -743,7 +745,7 @@ sl_pq_writer *sl_pq_create(const char *path, const sl_schema *schema, const sl_p
         sl_pq_close(w);
         return NULL;
     }
-    w->length = 4;
+    w->length = w->valid_length = 4;
     return w;
 }
 
@@ -850,7 +852,7 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
 }
 
 uint32_t sl_pq_pending_rows(const sl_pq_writer *w) { return w->pending; }
-int64_t sl_pq_length(const sl_pq_writer *w) { return w->length; }
+int64_t sl_pq_length(const sl_pq_writer *w) { return w->valid_length; }
 int sl_pq_row_groups(const sl_pq_writer *w) { return w->nrg; }
 int64_t sl_pq_rows(const sl_pq_writer *w) { return w->rows; }
 
@@ -1242,7 +1244,11 @@ static void write_footer(sl_pq_writer *w, int64_t num_rows) {
     pb_put(&w->out, "PAR1", 4);
 }
 
-int sl_pq_flush(sl_pq_writer *w, sl_error *err) {
+/* Writes the pending rows as a row group: its column chunks go to the file
+ * after the last thing written, its metadata to w->rgs for the next footer.
+ * No footer, no fsync: until sl_pq_flush writes one, the new bytes are past
+ * the valid length and a reader or a recovery never sees them. */
+int sl_pq_write_row_group(sl_pq_writer *w, sl_error *err) {
     if (w->failed) return sl_error_set(err, SL_EIO, "%s: writer failed earlier", w->path);
     if (w->pending == 0) return 0;
     w->out.n = 0;
@@ -1261,27 +1267,42 @@ int sl_pq_flush(sl_pq_writer *w, sl_error *err) {
     te_i64(&e, 5, rg_start);
     te_i64(&e, 6, (int64_t)w->out.n);
     pb_u8(&w->rg, TT_STOP);
-    size_t rgs_n = w->rgs.n;
-    pb_put(&w->rgs, w->rg.p, w->rg.n);
-    w->nrg++;
-    write_footer(w, w->rows + w->pending);
     int rc = write_all(w, w->out.p, w->out.n, w->length, err);
-    if (rc == 0 && fsync(w->fd) != 0)
-        rc = sl_error_set(err, errno == ENOSPC ? SL_EFULL : SL_EIO, "%s: fsync: %s", w->path,
-                          strerror(errno));
     if (rc) {
-        w->rgs.n = rgs_n;
-        w->nrg--;
         w->failed = true;
         return rc;
     }
+    pb_put(&w->rgs, w->rg.p, w->rg.n);
+    w->nrg++;
     w->length += (int64_t)w->out.n;
     w->rows += w->pending;
     w->pending = 0;
+    w->footer_due = true;
     for (int i = 0; i < w->schema.n; i++) {
         w->col[i].nvals = 0;
         w->col[i].pool.n = 0;
     }
+    return 0;
+}
+
+int sl_pq_flush(sl_pq_writer *w, sl_error *err) {
+    if (w->failed) return sl_error_set(err, SL_EIO, "%s: writer failed earlier", w->path);
+    int rc = sl_pq_write_row_group(w, err);
+    if (rc) return rc;
+    if (!w->footer_due) return 0;
+    w->out.n = 0;
+    write_footer(w, w->rows);
+    rc = write_all(w, w->out.p, w->out.n, w->length, err);
+    if (rc == 0 && fsync(w->fd) != 0)
+        rc = sl_error_set(err, errno == ENOSPC ? SL_EFULL : SL_EIO, "%s: fsync: %s", w->path,
+                          strerror(errno));
+    if (rc) {
+        w->failed = true;
+        return rc;
+    }
+    w->length += (int64_t)w->out.n;
+    w->valid_length = w->length;
+    w->footer_due = false;
     return 0;
 }
 
@@ -2431,7 +2452,7 @@ sl_pq_writer *sl_pq_reopen(const char *path, int64_t length, const sl_schema *sc
     }
     sl_pq_writer *w = writer_new(path, schema, opts);
     w->fd = fd;
-    w->length = length;
+    w->length = w->valid_length = length;
     for (int g = 0; g < r->nrg; g++) {
         pb_put(&w->rgs, r->data + r->rg_raw_off[g], r->rg_raw_len[g]);
         w->rows += r->rg_rows[g];

@@ -84,6 +84,11 @@ uint32_t sl_pq_pending_rows(const sl_pq_writer *w);
  * other I/O errors -> SL_EIO; after an error the writer refuses further
  * appends and flushes. */
 int sl_pq_flush(sl_pq_writer *w, sl_error *err);
+/* Writes the pending rows as a row group now, without a footer or an fsync,
+ * to bound the writer's memory when one flush would cover many rows: the
+ * next sl_pq_flush writes the footer listing it (and fsyncs). Until then the
+ * bytes lie past sl_pq_length, which a reader and a recovery never look at. */
+int sl_pq_write_row_group(sl_pq_writer *w, sl_error *err);
 /* The file's length after the last successful flush (or reopen); 4 for a
  * file that was created and never flushed (just "PAR1": not yet valid). */
 int64_t sl_pq_length(const sl_pq_writer *w);

@@ -726,7 +726,9 @@ int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t fr
     if (!l->pq || hour != l->cur_hour) {
         if ((rc = switch_segment(l, hour, err))) return rc;
     }
-    if (sl_pq_append(l->pq, cols, from, n, err) != 0) {
+    if (sl_pq_append(l->pq, cols, from, n, err) != 0 ||
+        (sl_pq_pending_rows(l->pq) >= SL_LAKE_ROW_GROUP_ROWS &&
+         sl_pq_write_row_group(l->pq, err) != 0)) {
         l->failed = err->code ? err->code : SL_EIO;
         snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
         return l->failed;

@@ -43,12 +43,17 @@ typedef struct sl_lake_pos {
 sl_lake *sl_lake_open(const char *root, int64_t max_segment_bytes, int zstd_level, sl_error *err);
 /* Parquet segments instead (part-NNNNNNNN.parquet, formats/parquet.h): rows
  * of `schema` are given as columns (sl_lake_append_columns); each flush adds
- * one row group and a footer, so a segment cut at a committed length is a
+ * a row group (or several: SL_LAKE_ROW_GROUP_ROWS) and a footer, so a segment
+ * cut at a committed length is a
  * valid Parquet file and recovery works as for NDJSON. zstd_level 0: 3. A
  * segment is closed after SL_LAKE_MAX_ROW_GROUPS flushes (each footer lists
  * every row group) or max_segment_bytes. The cold tier rewrites a segment's
  * row groups merged, at the cold level. */
 #define SL_LAKE_MAX_ROW_GROUPS 64
+/* Rows buffered before they are written as a row group (within a commit:
+ * the footer comes with the commit), so a writer's memory does not grow with
+ * the rows of one commit. */
+#define SL_LAKE_ROW_GROUP_ROWS 32768
 sl_lake *sl_lake_open_parquet(const char *root, const sl_schema *schema, int64_t max_segment_bytes,
                               int zstd_level, sl_error *err);
 /* Does NOT flush: uncommitted data is abandoned (recovery removes it). */
