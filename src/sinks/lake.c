@@ -686,13 +686,20 @@ static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err) {
         /* the committed segment left by recovery (see switch_segment) */
         assert(l->cur_seq == l->next_seq - 1);
         path_join(abs, sizeof abs, l->root, l->cur_rel);
-        l->pq = sl_pq_reopen(abs, l->cur_size, &l->pq_schema, &o, err);
-        if (!l->pq) {
+        sl_error rerr = {0, {0}};
+        l->pq = sl_pq_reopen(abs, l->cur_size, &l->pq_schema, &o, &rerr);
+        if (l->pq) return 0;
+        if (rerr.code != SL_EINVAL) {
+            *err = rerr;
             l->failed = err->code ? err->code : SL_EIO;
             snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
             return l->failed;
         }
-        return 0;
+        /* The table's columns changed since (schema evolution): the committed
+         * segment stays a whole file of the old schema and the rows go to a
+         * new segment. Readers take columns by name, NULL where absent. */
+        sl_log_info("lake: new columns, new segment", "\"segment\":\"%.200s/%.200s\"", l->root,
+                    l->cur_rel);
     }
     char dir[64], rel[REL_MAX];
     hour_dir_name(hour, dir, sizeof dir);
