@@ -31,10 +31,18 @@ for p in $pkgs; do
 done
 # the dashboard's chart library comes from npm: any Node.js with npm will do
 command -v npm >/dev/null || missing+=(nodejs npm)
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "sluice: installing missing Debian packages: ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "sluice: installing missing Debian packages: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# DuckDB, the independent reader of the Parquet files we write
+# (tests/integration/parquet), comes from npm like the dashboard's uPlot:
+# pinned by bench/package-lock.json, installed into bench/node_modules.
+if [ "$what" != build ] && [ ! -d "$(dirname "$0")/../bench/node_modules/@duckdb/node-api" ]; then
+  echo "sluice: installing DuckDB for node into bench/node_modules" >&2
+  npm ci --prefix "$(dirname "$0")/../bench" --no-audit --no-fund --loglevel=error >&2
+fi

@@ -78,7 +78,34 @@ static int commit_positions(run *R) {
     return 0;
 }
 
-/* Phase 3: state. */
+/* Phase 3: state.
+ *
+ * A full snapshot replaces the key's earlier rows; a delta adds one. A full
+ * is written every `every` commits, and also as soon as the deltas written
+ * since the last full weigh more than that full (and SNAP_DELTA_FLOOR): a
+ * state that churns (a dedupe whose keys expire within minutes) would
+ * otherwise pile up deltas of keys long gone, for a `--once` run or a slow
+ * full_every - 15 MB for 1M camera events, against a live state of a few
+ * hundred kB. So the bytes kept per key stay below twice the live state plus
+ * the floor, while a large, slowly changing state still gets cheap deltas. */
+#define SNAP_DELTA_FLOOR (1 << 20)
+
+static bool want_full(int *since, int every, const sl_snap_sizes *z) {
+    if (++*since >= every) return true;
+    int64_t bound = z->full > SNAP_DELTA_FLOOR ? z->full : SNAP_DELTA_FLOOR;
+    return z->deltas > bound;
+}
+
+static void count_snap(sl_snap_sizes *z, bool full, int *since, size_t bytes) {
+    if (full) {
+        z->full = (int64_t)bytes;
+        z->deltas = 0;
+        *since = 0;
+    } else {
+        z->deltas += (int64_t)bytes;
+    }
+}
+
 static int commit_state(run *R, sl_buf *buf) {
     int rc;
     char key[SL_NAME_MAX + 16];
@@ -87,25 +114,25 @@ static int commit_state(run *R, sl_buf *buf) {
         for (int s = 0; s < t->nsteps; s++) {
             step *st = &t->steps[s];
             if (!st->def->snapshot) continue;
-            bool full = ++st->since_full >= st->full_every;
+            bool full = want_full(&st->since_full, st->full_every, &st->snap);
             buf->n = 0;
             st->def->snapshot(st->self, buf, full);
-            if (full) st->since_full = 0;
+            count_snap(&st->snap, full, &st->since_full, buf->n);
             if ((rc = sl__engine_state_put(R, st->id, full, buf))) return rc;
         }
         if (t->win) { /* deltas, a full snapshot every SL_WINDOW_FULL_EVERY commits, as steps */
-            bool full = ++t->win_since_full >= SL_WINDOW_FULL_EVERY;
+            bool full = want_full(&t->win_since_full, SL_WINDOW_FULL_EVERY, &t->win_snap);
             buf->n = 0;
             sl_window_snapshot(t->win, buf, full);
-            if (full) t->win_since_full = 0;
+            count_snap(&t->win_snap, full, &t->win_since_full, buf->n);
             snprintf(key, sizeof key, "%s/window", t->name);
             if ((rc = sl__engine_state_put(R, key, full, buf))) return rc;
         }
         if (t->wjoin) { /* a join's pending pairs: deltas and full snapshots as windows */
-            bool full = ++t->join_since_full >= SL_WINDOW_FULL_EVERY;
+            bool full = want_full(&t->join_since_full, SL_WINDOW_FULL_EVERY, &t->join_snap);
             buf->n = 0;
             sl_wjoin_snapshot(t->wjoin, buf, full);
-            if (full) t->join_since_full = 0;
+            count_snap(&t->join_snap, full, &t->join_since_full, buf->n);
             snprintf(key, sizeof key, "%s/join", t->name);
             if ((rc = sl__engine_state_put(R, key, full, buf))) return rc;
         }

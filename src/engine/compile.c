@@ -66,6 +66,9 @@ static const sl_opt table_opts[] = {
     {"cold_after", SL_OPT_DURATION, false, NULL, NULL,
      "lake tables: hour folders older than this move to the cold tier, recompressed at zstd "
      "level 19 (a few MiB per commit), still read by queries; retention deletes from both tiers"},
+    {"format", SL_OPT_ENUM, false, "parquet|ndjson", "parquet",
+     "lake tables: segment format: parquet (columnar, zstd pages, min/max per row group; "
+     "DuckDB, Spark and pandas read the files) or ndjson (zstd-compressed JSON lines)"},
     {"cold_path", SL_OPT_PATH, false, NULL, "DATA/cold",
      "lake tables: the cold tier's directory (another disk or mount), relative to the pipeline "
      "file; folders go to cold_path/<layer>/<table>/dt=/hr=/"},
@@ -922,7 +925,14 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
     if (t->node) {
         env->cold_after = sl_node_get(t->node, "cold_after");
         env->cold_path = sl_node_get(t->node, "cold_path");
+        env->format = sl_node_get(t->node, "format");
     }
+}
+
+bool sl_table_lake_parquet(const table *t) {
+    if (t->store != STORE_LAKE) return false;
+    const sl_node *f = t->node ? sl_node_get(t->node, "format") : NULL;
+    return !f || !f->str || strcmp(f->str, "ndjson") != 0;
 }
 
 static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {

@@ -33,11 +33,18 @@ enum { LAYER_BRONZE, LAYER_SILVER, LAYER_GOLD };
 enum { STORE_LAKE, STORE_SQLITE, STORE_NONE };
 enum { EVOLVE_NONE, EVOLVE_ADD, EVOLVE_FAIL };
 
+/* What the state phase weighs to choose a full snapshot over a delta (commit.c). */
+typedef struct sl_snap_sizes {
+    int64_t full;   /* bytes of the last full snapshot */
+    int64_t deltas; /* bytes of the deltas written since */
+} sl_snap_sizes;
+
 typedef struct step {
     const sl_op_def *def;
     void *self;
     char id[160]; /* table/index/name: the state key */
     int full_every, since_full;
+    sl_snap_sizes snap; /* bytes of the last full snapshot and of the deltas since */
 } step;
 
 /* One input of a table (`from: a` or `from: [a, b]`): a source or a table.
@@ -70,13 +77,15 @@ typedef struct table {
     int nsteps;
     sl_window *win;
     int win_since_full; /* commits since win's last full snapshot */
-    bool is_rollup;     /* win is fed by merges from the parent window */
+    sl_snap_sizes win_snap;
+    bool is_rollup; /* win is fed by merges from the parent window */
     /* `join:` (a window-window join): inputs[0] is the left, inputs[1] the right; their final
      * rows are held in wjoin and come out at commit (graph.c), through the steps as rows of
      * join_out (t->in = the join's schema) */
     sl_wjoin *wjoin;
     table_input join_out;
     int join_since_full;
+    sl_snap_sizes join_snap;
     int children[SL_MAX_TABLES];
     int child_input[SL_MAX_TABLES]; /* which of the child's inputs this table is */
     int nchildren;
@@ -176,6 +185,8 @@ sl_pipeline *sl_pipeline_load_rewritten(const char *path, const sl_vars *vars, c
 char *sl_pipeline_node_json(const sl_node *n);
 /* compile.c: what a table's sinks are told about it (run-time fields unset). */
 void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env);
+/* A lake table whose segments are Parquet (format: parquet, the default). */
+bool sl_table_lake_parquet(const table *t);
 
 /* instances.c: other instances' checkpoints (scale-out on consumer groups). */
 sl_siblings *sl_siblings_new(const char *base_dir, const char *self_db);

@@ -1,10 +1,11 @@
 /*
  * query.c - `sluice query`: read-only SQL over every table of a pipeline.
  *
- * SQLite tables are queried directly. Lake tables are exposed through the
- * sluice_lake virtual table (zstd NDJSON segments) wrapped in a temp view
- * that extracts the columns with json_extract; the view is bounded by the
- * committed lake position, so a query never sees rows of an open commit.
+ * SQLite tables are queried directly. Parquet lake tables are the
+ * sluice_parquet virtual table (typed columns, row groups pruned by their
+ * statistics); NDJSON lake tables the sluice_lake virtual table wrapped in a
+ * temp view that extracts the columns with json_extract. Both are bounded by
+ * the committed lake position, so a query never sees rows of an open commit.
  */
 #include <glob.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
                                    sl_error *err) {
     int rc = 0;
     sl_lake_vtab_register(db);
+    sl_parquet_vtab_register(db);
     char *abs = realpath(dir, NULL);
     for (int i = 0; i < p->nt; i++) {
         const table *t = &p->t[i];
@@ -34,6 +36,28 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
                  : t->layer == LAYER_GOLD ? "gold"
                                           : "silver",
                  t->name);
+        if (sl_table_lake_parquet(t)) {
+            /* typed columns straight from the segments (parquet_vtab.c) */
+            sqlite3_str *decl = sqlite3_str_new(db);
+            for (int c = 0; c < t->out.n; c++)
+                sqlite3_str_appendf(decl, "%s%s %s", c ? ", " : "", t->out.f[c].name,
+                                    sl_type_name(t->out.f[c].type));
+            sqlite3_str_appendall(decl, ", _ingest_ts timestamp, _source string, _offset int");
+            char *d = sqlite3_str_finish(decl);
+            char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, "
+                                      "'kv:lake:%q', %Q)",
+                                      t->name, root, t->name, d ? d : "");
+            sqlite3_free(d);
+            char *msg = NULL;
+            if (!q || sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
+                rc = sl_error_set(err, SL_EIO, "lake table %s: %s", t->name, msg ? msg : "error");
+                sqlite3_free(msg);
+                sqlite3_free(q);
+                goto done;
+            }
+            sqlite3_free(q);
+            continue;
+        }
         /* the committed position is looked up at every scan (see lake_vtab.c) */
         char *q = sqlite3_mprintf(
             "CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, 'kv:lake:%q')", t->name,

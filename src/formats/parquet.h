@@ -19,17 +19,21 @@
  * TIMESTAMP(MICROS, UTC). Every column is OPTIONAL (definition levels,
  * RLE/bit-packed hybrid). Per column chunk the writer picks the smaller of
  * dictionary (RLE_DICTIONARY) and PLAIN or DELTA_BINARY_PACKED (integers and
- * timestamps) encoding; pages are zstd-compressed; every chunk carries
- * min/max/null_count statistics.
+ * timestamps) encoding (booleans: PLAIN or RLE), by estimated size before
+ * compression; pages are zstd-compressed; every chunk carries
+ * min/max/null_count statistics (strings: min/max only when both are at most
+ * 64 bytes; doubles: NaN left out).
  *
  * Reader. Opens a file (optionally only its first `length` bytes: the
  * committed part of a segment being written), gives the schema, the row
  * groups with their statistics, and decodes one column chunk at a time into
  * an sl_column. It reads any file this writer writes and the common subset
  * other writers use (PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE,
- * DELTA_BINARY_PACKED; uncompressed or zstd; data page v1 and v2; flat
- * schemas). Anything else fails with SL_ECORRUPT naming the file, never a
- * crash: the reader is fuzzed.
+ * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY,
+ * BYTE_STREAM_SPLIT; uncompressed, zstd or snappy; data page v1 and v2; flat
+ * schemas of BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE, BYTE_ARRAY and
+ * FIXED_LEN_BYTE_ARRAY columns). Anything else fails with SL_ECORRUPT naming
+ * the file, never a crash: the reader is fuzzed.
  *
  * Not thread-safe per object; distinct objects are independent.
  */
@@ -59,10 +63,12 @@ typedef struct sl_pq_options {
 sl_pq_writer *sl_pq_create(const char *path, const sl_schema *schema, const sl_pq_options *opts,
                            sl_error *err);
 /* Reopens a segment written by this writer to continue appending after a
- * restart: truncates PATH to `length` (a length sl_pq_length returned), reads
- * the footer there and keeps its row groups. The schema must equal the
- * file's (SL_EINVAL otherwise). SL_ECORRUPT if the file is shorter than
- * length or has no valid footer at length. */
+ * restart: reads the footer at `length` (a length sl_pq_length returned),
+ * keeps its row groups, and truncates PATH to `length`. The schema must equal
+ * the file's (SL_EINVAL otherwise). SL_ECORRUPT if the file is shorter than
+ * length or has no valid footer at length. Both checks come before the
+ * truncation: a refused reopen leaves the file as it was. No reader may have
+ * the file open across the truncation (its mapping would lose pages). */
 sl_pq_writer *sl_pq_reopen(const char *path, int64_t length, const sl_schema *schema,
                            const sl_pq_options *opts, sl_error *err);
 /* Appends rows [from, from + n) of cols[0..schema.n) (cols[i] has the type of
@@ -78,6 +84,11 @@ uint32_t sl_pq_pending_rows(const sl_pq_writer *w);
  * other I/O errors -> SL_EIO; after an error the writer refuses further
  * appends and flushes. */
 int sl_pq_flush(sl_pq_writer *w, sl_error *err);
+/* Writes the pending rows as a row group now, without a footer or an fsync,
+ * to bound the writer's memory when one flush would cover many rows: the
+ * next sl_pq_flush writes the footer listing it (and fsyncs). Until then the
+ * bytes lie past sl_pq_length, which a reader and a recovery never look at. */
+int sl_pq_write_row_group(sl_pq_writer *w, sl_error *err);
 /* The file's length after the last successful flush (or reopen); 4 for a
  * file that was created and never flushed (just "PAR1": not yet valid). */
 int64_t sl_pq_length(const sl_pq_writer *w);
@@ -108,13 +119,28 @@ sl_pq_reader *sl_pq_open(const char *path, int64_t length, sl_error *err);
 /* The same over bytes in memory (the fuzz target); data must outlive r. */
 sl_pq_reader *sl_pq_open_mem(const uint8_t *data, size_t len, sl_error *err);
 void sl_pq_close_reader(sl_pq_reader *r);
+/* Row groups with more rows than max_rows are refused by sl_pq_read_column
+ * (SL_ECORRUPT) instead of allocated: a run-length encoded page can claim
+ * billions of rows in a few bytes. Default and upper bound: INT32_MAX. */
+void sl_pq_set_max_rows(sl_pq_reader *r, int64_t max_rows);
 /* The flat schema: names and sl_types (INT32 columns read as SL_T_INT,
- * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds). */
+ * FLOAT as SL_T_DOUBLE, TIMESTAMP MILLIS/NANOS converted to microseconds,
+ * INT96 as SL_T_TS, BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY as SL_T_STRING). */
 const sl_schema *sl_pq_schema(const sl_pq_reader *r);
 int sl_pq_num_row_groups(const sl_pq_reader *r);
 int64_t sl_pq_row_group_rows(const sl_pq_reader *r, int rg);
 /* 0 and *st filled, or -1 if the chunk has no statistics. */
 int sl_pq_chunk_stats(const sl_pq_reader *r, int rg, int col, sl_pq_stats *st);
+/* The encodings a chunk's metadata lists, as a mask of 1 << code (Parquet's
+ * Encoding enum: SL_PQ_ENC_*); 0 for a bad index. */
+enum {
+    SL_PQ_ENC_PLAIN = 0,
+    SL_PQ_ENC_PLAIN_DICTIONARY = 2,
+    SL_PQ_ENC_RLE = 3,
+    SL_PQ_ENC_DELTA_BINARY_PACKED = 5,
+    SL_PQ_ENC_RLE_DICTIONARY = 8
+};
+uint32_t sl_pq_chunk_encodings(const sl_pq_reader *r, int rg, int col);
 /* Decodes column `col` of row group `rg` into *out (type, null array, values;
  * strings point into the reader's buffers). The arrays stay valid until the
  * next sl_pq_read_column on the same reader with the same `slot` (0..

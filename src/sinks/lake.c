@@ -42,6 +42,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "formats/parquet.h"
 
 #define US_PER_HOUR (3600LL * SL_US_PER_SEC)
 #define REL_MAX 256
@@ -79,9 +80,17 @@ struct sl_lake {
     sl_lake_pos pos; /* last published position */
     int64_t bytes_written;
 
+    /* Parquet segments (sl_lake_open_parquet): the open segment's writer
+     * (NULL when closed; fd stays -1) and the rows' schema. */
+    int parquet;
+    sl_pq_writer *pq;
+    sl_schema pq_schema;
+    int pq_level;
+
     /* Cold tier (see the cold tier section): "" when there is none. */
     char cold_root[PATH_MAX];
     ZSTD_CCtx *cold_cctx; /* created at the first move */
+    int cold_level;
     ZSTD_DCtx *cold_dctx;
 };
 
@@ -193,9 +202,13 @@ static int parse_hr(const char *s, int *h) {
 
 /* "part-NNNNNNNN.ndjson.zst" -> sequence number. */
 static int parse_part(const char *s, int64_t *seq) {
-    static const char pre[] = "part-", suf[] = ".ndjson.zst";
+    static const char pre[] = "part-", suf[] = ".ndjson.zst", pq_suf[] = ".parquet";
     size_t n = strlen(s), np = sizeof pre - 1, ns = sizeof suf - 1;
-    if (n <= np + ns || memcmp(s, pre, np) != 0 || strcmp(s + n - ns, suf) != 0) return -1;
+    if (n > sizeof pq_suf && strcmp(s + n - (sizeof pq_suf - 1), pq_suf) == 0)
+        ns = sizeof pq_suf - 1;
+    if (n <= np + ns || memcmp(s, pre, np) != 0 ||
+        (strcmp(s + n - ns, suf) != 0 && strcmp(s + n - ns, pq_suf) != 0))
+        return -1;
     size_t nd = n - np - ns;
     if (nd > 18) return -1;
     int64_t v = 0;
@@ -472,8 +485,19 @@ fail:
     return NULL;
 }
 
+sl_lake *sl_lake_open_parquet(const char *root, const sl_schema *schema, int64_t max_segment_bytes,
+                              int zstd_level, sl_error *err) {
+    sl_lake *l = sl_lake_open(root, max_segment_bytes, 1, err);
+    if (!l) return NULL;
+    l->parquet = 1;
+    l->pq_schema = *schema;
+    l->pq_level = zstd_level == 0 ? 3 : zstd_level;
+    return l;
+}
+
 void sl_lake_close(sl_lake *l) {
     if (!l) return;
+    if (l->pq) sl_pq_close(l->pq);
     if (l->fd >= 0) close(l->fd);
     if (l->pending_fd >= 0) close(l->pending_fd);
     if (l->lock_fd >= 0) close(l->lock_fd); /* releases the flock */
@@ -586,8 +610,11 @@ static int sync_dirs(sl_lake *l, sl_error *err) {
 
 /* Makes `hour` the open segment: ends the current one (deferring its fsync),
  * then reopens the recovered segment if it fits, else creates the next one. */
+static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err);
+
 static int switch_segment(sl_lake *l, int64_t hour, sl_error *err) {
     int rc;
+    if (l->parquet) return switch_segment_parquet(l, hour, err);
     if (l->fd >= 0) {
         if (l->frame_open && (rc = end_frame(l, err))) return rc;
         if ((rc = sync_pending(l, err))) return rc;
@@ -636,9 +663,119 @@ static int switch_segment(sl_lake *l, int64_t hour, sl_error *err) {
     return 0;
 }
 
+/* The parquet form of switch_segment. The old segment's pending rows become
+ * its last row group now (sl_pq_flush fsyncs), so nothing is deferred: an
+ * hour boundary costs one fsync, as a size roll does. */
+static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err) {
+    int rc;
+    sl_pq_options o = {.zstd_level = l->pq_level};
+    if (l->pq) {
+        int64_t before = sl_pq_length(l->pq);
+        if (sl_pq_flush(l->pq, err) != 0) {
+            l->failed = err->code ? err->code : SL_EIO;
+            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
+            return l->failed;
+        }
+        l->bytes_written += sl_pq_length(l->pq) - before;
+        sl_pq_close(l->pq);
+        l->pq = NULL;
+        l->cur_rel[0] = '\0'; /* never written again */
+    }
+    char abs[PATH_MAX];
+    if (l->cur_rel[0] && l->cur_hour == hour && l->cur_size < l->max_bytes) {
+        /* the committed segment left by recovery (see switch_segment) */
+        assert(l->cur_seq == l->next_seq - 1);
+        path_join(abs, sizeof abs, l->root, l->cur_rel);
+        sl_error rerr = {0, {0}};
+        l->pq = sl_pq_reopen(abs, l->cur_size, &l->pq_schema, &o, &rerr);
+        if (l->pq) return 0;
+        if (rerr.code != SL_EINVAL) {
+            *err = rerr;
+            l->failed = err->code ? err->code : SL_EIO;
+            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
+            return l->failed;
+        }
+        /* The table's columns changed since (schema evolution): the committed
+         * segment stays a whole file of the old schema and the rows go to a
+         * new segment. Readers take columns by name, NULL where absent. */
+        sl_log_info("lake: new columns, new segment", "\"segment\":\"%.200s/%.200s\"", l->root,
+                    l->cur_rel);
+    }
+    char dir[64], rel[REL_MAX];
+    hour_dir_name(hour, dir, sizeof dir);
+    snprintf(rel, sizeof rel, "%s/part-%08lld.parquet", dir, (long long)l->next_seq);
+    path_join(abs, sizeof abs, l->root, dir);
+    if (mkdirs(abs, 0) != 0) return lake_io_fail(l, err, "mkdir", dir, errno);
+    path_join(abs, sizeof abs, l->root, rel);
+    if ((rc = sync_dirs(l, err))) return rc;
+    l->pq = sl_pq_create(abs, &l->pq_schema, &o, err);
+    if (!l->pq) {
+        l->failed = err->code ? err->code : SL_EIO;
+        snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
+        return l->failed;
+    }
+    l->dirsync_pending = 1;
+    snprintf(l->dirsync_rel, sizeof l->dirsync_rel, "%s", rel);
+    snprintf(l->cur_rel, sizeof l->cur_rel, "%s", rel);
+    l->cur_seq = l->next_seq++;
+    l->cur_hour = hour;
+    l->cur_size = l->cur_synced = sl_pq_length(l->pq);
+    return 0;
+}
+
+int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t from, uint32_t n,
+                           int64_t ingest_us, sl_error *err) {
+    int rc;
+    if ((rc = check_usable(l, err))) return rc;
+    if (!l->parquet)
+        return sl_error_set(err, SL_EINVAL, "lake %s: columns need a parquet lake", l->root);
+    int64_t hour = sl_floor_div(ingest_us, US_PER_HOUR);
+    if (!l->pq || hour != l->cur_hour) {
+        if ((rc = switch_segment(l, hour, err))) return rc;
+    }
+    if (sl_pq_append(l->pq, cols, from, n, err) != 0 ||
+        (sl_pq_pending_rows(l->pq) >= SL_LAKE_ROW_GROUP_ROWS &&
+         sl_pq_write_row_group(l->pq, err) != 0)) {
+        l->failed = err->code ? err->code : SL_EIO;
+        snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
+        return l->failed;
+    }
+    return 0;
+}
+
+static int flush_parquet(sl_lake *l, sl_error *err) {
+    int rc;
+    if (l->pq) {
+        int64_t before = sl_pq_length(l->pq);
+        if (sl_pq_flush(l->pq, err) != 0) {
+            l->failed = err->code ? err->code : SL_EIO;
+            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
+            return l->failed;
+        }
+        l->bytes_written += sl_pq_length(l->pq) - before;
+        l->cur_size = l->cur_synced = sl_pq_length(l->pq);
+    }
+    if ((rc = sync_dirs(l, err))) return rc;
+    if (l->pq && sl_pq_row_groups(l->pq) > 0) {
+        snprintf(l->pos.segment, sizeof l->pos.segment, "%s", l->cur_rel);
+        l->pos.length = l->cur_size;
+        /* every flush rewrites the footer, which lists every row group: a
+         * segment is closed after SL_LAKE_MAX_ROW_GROUPS of them so the
+         * footers stay small */
+        if (l->cur_size >= l->max_bytes || sl_pq_row_groups(l->pq) >= SL_LAKE_MAX_ROW_GROUPS) {
+            sl_pq_close(l->pq);
+            l->pq = NULL;
+            l->cur_rel[0] = '\0';
+        }
+    }
+    return 0;
+}
+
 int sl_lake_append(sl_lake *l, const char *line, size_t len, int64_t ingest_us, sl_error *err) {
     int rc;
     if ((rc = check_usable(l, err))) return rc;
+    if (l->parquet)
+        return sl_error_set(err, SL_EINVAL, "lake %s: a parquet lake takes columns", l->root);
     if (len && memchr(line, '\n', len))
         return sl_error_set(err, SL_EINVAL, "lake %s: line contains a newline", l->root);
     int64_t hour = sl_floor_div(ingest_us, US_PER_HOUR);
@@ -672,6 +809,7 @@ int sl_lake_append(sl_lake *l, const char *line, size_t len, int64_t ingest_us, 
 int sl_lake_flush(sl_lake *l, sl_error *err) {
     int rc;
     if ((rc = check_usable(l, err))) return rc;
+    if (l->parquet) return flush_parquet(l, err);
     if (l->frame_open && (rc = end_frame(l, err))) return rc;
     if ((rc = sync_pending(l, err))) return rc;
     if (l->fd >= 0 && l->cur_size != l->cur_synced) {
@@ -1072,6 +1210,37 @@ static int recompress(sl_lake *l, const char *src, const char *dst, sl_error *er
     return rc;
 }
 
+/* A parquet segment for the cold tier: its row groups read back and written
+ * again at the cold level, merged into row groups of up to COLD_PQ_ROWS rows
+ * (a hot segment holds one row group per commit: fewer, larger groups
+ * compress better and read faster). */
+#define COLD_PQ_ROWS (1u << 20)
+static int recompress_parquet(sl_lake *l, const char *src, const char *dst, sl_error *err) {
+    sl_pq_reader *r = sl_pq_open(src, -1, err);
+    if (!r) return err->code ? err->code : SL_ECORRUPT;
+    unlink(dst); /* a temp file a crash left (sl_pq_create refuses to overwrite) */
+    sl_pq_options o = {.zstd_level = l->cold_level};
+    const sl_schema *sc = sl_pq_schema(r);
+    sl_pq_writer *w = sl_pq_create(dst, sc, &o, err);
+    int rc = w ? 0 : (err->code ? err->code : SL_EIO);
+    sl_column cols[SL_MAX_COLUMNS];
+    const sl_column *ptrs[SL_MAX_COLUMNS];
+    for (int g = 0; rc == 0 && g < sl_pq_num_row_groups(r); g++) {
+        int64_t rows = sl_pq_row_group_rows(r, g);
+        for (int c = 0; rc == 0 && c < sc->n; c++) {
+            rc = sl_pq_read_column(r, g, c, c, &cols[c], err);
+            ptrs[c] = &cols[c];
+        }
+        if (rc == 0) rc = sl_pq_append(w, ptrs, 0, (uint32_t)rows, err);
+        if (rc == 0 && sl_pq_pending_rows(w) >= COLD_PQ_ROWS) rc = sl_pq_flush(w, err);
+    }
+    if (rc == 0) rc = sl_pq_flush(w, err); /* fsyncs */
+    sl_pq_close_reader(r);
+    if (w) sl_pq_close(w);
+    if (rc) unlink(dst);
+    return rc;
+}
+
 typedef struct {
     sl_lake *l;
     int64_t cold_after_us, now_us, safe_seq;
@@ -1117,7 +1286,9 @@ static int cold_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_
         snprintf(tmp, sizeof tmp, "%s.tmp", dst);
         struct stat st;
         if (stat(src, &st) == 0) c->budget -= st.st_size;
-        if ((rc = recompress(l, src, tmp, c->err))) break;
+        if ((rc = ends_with(src, ".parquet") ? recompress_parquet(l, src, tmp, c->err)
+                                             : recompress(l, src, tmp, c->err)))
+            break;
         cold_test_step();
         if (rename(tmp, dst) != 0)
             rc = sl_error_set(c->err, io_code(errno), "lake: rename %s: %s", tmp, strerror(errno));
@@ -1152,6 +1323,7 @@ int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t
     int rc = 0;
     if (level < 1) level = 19;
     if (level > ZSTD_maxCLevel()) level = ZSTD_maxCLevel();
+    l->cold_level = level;
     if (!l->cold_cctx || !l->cold_dctx)
         rc = sl_error_set(err, SL_ENOMEM, "lake: out of memory");
     else if (ZSTD_isError(ZSTD_CCtx_setParameter(l->cold_cctx, ZSTD_c_compressionLevel, level)) ||

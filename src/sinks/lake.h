@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/batch.h"
 #include "core/error.h"
 
 typedef struct sl_lake sl_lake;
@@ -40,6 +41,21 @@ typedef struct sl_lake_pos {
  * flush closes the segment so the next row opens a new one (<= 0: 128 MiB).
  * zstd_level: 0 means the default, 1; negative levels are zstd's fast levels. */
 sl_lake *sl_lake_open(const char *root, int64_t max_segment_bytes, int zstd_level, sl_error *err);
+/* Parquet segments instead (part-NNNNNNNN.parquet, formats/parquet.h): rows
+ * of `schema` are given as columns (sl_lake_append_columns); each flush adds
+ * a row group (or several: SL_LAKE_ROW_GROUP_ROWS) and a footer, so a segment
+ * cut at a committed length is a
+ * valid Parquet file and recovery works as for NDJSON. zstd_level 0: 3. A
+ * segment is closed after SL_LAKE_MAX_ROW_GROUPS flushes (each footer lists
+ * every row group) or max_segment_bytes. The cold tier rewrites a segment's
+ * row groups merged, at the cold level. */
+#define SL_LAKE_MAX_ROW_GROUPS 64
+/* Rows buffered before they are written as a row group (within a commit:
+ * the footer comes with the commit), so a writer's memory does not grow with
+ * the rows of one commit. */
+#define SL_LAKE_ROW_GROUP_ROWS 32768
+sl_lake *sl_lake_open_parquet(const char *root, const sl_schema *schema, int64_t max_segment_bytes,
+                              int zstd_level, sl_error *err);
 /* Does NOT flush: uncommitted data is abandoned (recovery removes it). */
 void sl_lake_close(sl_lake *l);
 /* Brings ROOT back to the committed state `pos` (from the checkpoint;
@@ -56,6 +72,11 @@ int sl_lake_recover(sl_lake *l, const sl_lake_pos *pos, sl_error *err);
  * a new segment in the right dt=/hr= folder. After any I/O error the lake
  * refuses further appends/flushes: restart and recover. */
 int sl_lake_append(sl_lake *l, const char *line, size_t len, int64_t ingest_us, sl_error *err);
+/* Parquet lakes: appends rows [from, from + n) of cols (the schema's columns
+ * in order), all ingested in the hour of ingest_us (the caller splits runs
+ * at hour boundaries). Buffered until sl_lake_flush. */
+int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t from, uint32_t n,
+                           int64_t ingest_us, sl_error *err);
 /* Ends the current frame, writes and fsyncs the file (and the directories
  * when a file was created), closes the segment if it is over max size. After
  * it returns 0, sl_lake_position gives the position to record in the commit.
@@ -93,7 +114,8 @@ typedef struct sl_lake_segment {
     int cold;        /* relative to the cold tier's root instead (lake_vtab.c) */
 } sl_lake_segment;
 
-/* Parses "dt=YYYY-MM-DD/hr=HH/part-N.ndjson.zst". 0 or SL_EINVAL. */
+/* Parses "dt=YYYY-MM-DD/hr=HH/part-N.ndjson.zst" (or part-N.parquet). 0 or
+ * SL_EINVAL. */
 int sl_lake_segment_parse(const char *rel, int64_t *seq, int64_t *hour_us);
 /* Lists every segment under root, sorted by sequence number. *out is
  * malloc'd (free() it); a missing root gives 0 segments. */

@@ -1,7 +1,8 @@
 /*
- * lake_sink.c - the `lake` sink: rows as NDJSON lines with audit fields
- * (_ingest_ts, _source, _offset) in zstd segments under
- * DATA/<layer>/<table>/dt=.../hr=.../ (lake.h).
+ * lake_sink.c - the `lake` sink: rows with audit fields (_ingest_ts,
+ * _source, _offset) in segments under DATA/<layer>/<table>/dt=.../hr=.../
+ * (lake.h): Parquet files (format: parquet, the default) or NDJSON lines in
+ * zstd frames (format: ndjson).
  *
  * prepare ends the open zstd frame (sl_lake_flush) and records the
  * segment's committed length in the store under "lake:<table>", in the
@@ -18,6 +19,7 @@
  * would be in the cold tier when recovery cuts the lake back.
  */
 #include <limits.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,11 @@ typedef struct {
     int64_t pending_commit;      /* the event log's last commit id then */
     int64_t cold_moved;          /* segments moved since open */
     sl_lake *lake;
+    bool parquet;
+    /* parquet: the table's columns then _ingest_ts, _source, _offset */
+    sl_schema pq_schema;
+    sl_str *sources; /* _source per row of a batch (batch_cap) */
+    uint32_t sources_cap;
     sl_json_keys keys;
     char *line;
     size_t line_cap;
@@ -58,7 +65,18 @@ static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
     lake_sink *s = sl_xcalloc(1, sizeof *s);
     snprintf(s->table, sizeof s->table, "%s", env->table);
     s->retention_us = env->retention_us;
+    s->parquet = !env->format || !env->format->str || strcmp(env->format->str, "ndjson") != 0;
     int rc = 0;
+    if (s->parquet) {
+        s->pq_schema = *env->schema;
+        if (sl_schema_add(&s->pq_schema, "_ingest_ts", SL_T_TS) < 0 ||
+            sl_schema_add(&s->pq_schema, "_source", SL_T_STRING) < 0 ||
+            sl_schema_add(&s->pq_schema, "_offset", SL_T_INT) < 0)
+            rc = sl_error_set(err, SL_EINVAL,
+                              "table '%s': too many columns, or a column named _ingest_ts, "
+                              "_source or _offset, for a parquet lake",
+                              env->table);
+    }
     if (env->cold_after &&
         sl_node_duration(env->cold_after, "cold_after", &s->cold_after_us, err) != 0)
         rc = err->code ? err->code : SL_EINVAL;
@@ -79,7 +97,8 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
     lake_sink *s = self;
     char path[PATH_MAX + SL_NAME_MAX + 16];
     snprintf(path, sizeof path, "%s/%s/%s", env->data_dir, env->layer, env->table);
-    s->lake = sl_lake_open(path, SEGMENT_BYTES, 1, err);
+    s->lake = s->parquet ? sl_lake_open_parquet(path, &s->pq_schema, SEGMENT_BYTES, 0, err)
+                         : sl_lake_open(path, SEGMENT_BYTES, 1, err);
     if (!s->lake) return err->code;
     if (sl_json_keys_init(&s->keys, env->schema))
         return sl_error_set(err, SL_ENOMEM, "out of memory");
@@ -106,8 +125,58 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
     return 0;
 }
 
+/* Parquet: the batch's columns go to the segment as they are (no per-row
+ * formatting); the audit columns are views of the batch's provenance arrays.
+ * Rows are handed over in runs of one ingest hour (the segment's folder). */
+static int ls_write_columns(lake_sink *s, const sl_batch *b, const char *const *part_names,
+                            sl_error *err) {
+    const sl_column *cols[SL_MAX_COLUMNS];
+    int nt = s->pq_schema.n - 3;
+    for (int c = 0; c < nt; c++) {
+        int bc = sl_schema_find(&b->schema, s->pq_schema.f[c].name);
+        if (bc < 0 || b->col[bc].type != s->pq_schema.f[c].type)
+            return sl_error_set(err, SL_EINVAL, "lake %s: the batch has no column %s of type %s",
+                                s->table, s->pq_schema.f[c].name,
+                                sl_type_name(s->pq_schema.f[c].type));
+        cols[c] = &b->col[bc];
+    }
+    if (s->sources_cap < b->n) {
+        s->sources_cap = b->cap > b->n ? b->cap : b->n;
+        s->sources = sl_xrealloc(s->sources, s->sources_cap * sizeof *s->sources);
+    }
+    int32_t last_part = INT32_MIN;
+    sl_str src = {"", 0};
+    for (uint32_t r = 0; r < b->n; r++) {
+        if (b->part[r] != last_part) {
+            last_part = b->part[r];
+            const char *nm = part_names && last_part >= 0 ? part_names[last_part] : "";
+            src = (sl_str){nm, (uint32_t)strlen(nm)};
+        }
+        s->sources[r] = src;
+    }
+    sl_column ingest = {.type = SL_T_TS, .null = NULL, .v.i = b->ingest};
+    sl_column source = {.type = SL_T_STRING, .null = NULL, .v.s = s->sources};
+    sl_column offset = {.type = SL_T_INT, .null = NULL, .v.i = b->pos};
+    cols[nt] = &ingest;
+    cols[nt + 1] = &source;
+    cols[nt + 2] = &offset;
+    uint32_t from = 0;
+    while (from < b->n) {
+        int64_t hour = sl_floor_div(b->ingest[from], 3600LL * SL_US_PER_SEC);
+        uint32_t to = from + 1;
+        while (to < b->n && sl_floor_div(b->ingest[to], 3600LL * SL_US_PER_SEC) == hour)
+            to++;
+        if (sl_lake_append_columns(s->lake, cols, from, to - from, b->ingest[from], err))
+            return err->code;
+        from = to;
+    }
+    s->rows += b->n;
+    return 0;
+}
+
 static int ls_write(void *self, const sl_batch *b, const char *const *part_names, sl_error *err) {
     lake_sink *s = self;
+    if (s->parquet) return ls_write_columns(s, b, part_names, err);
     /* The audit prefix changes only with the partition or ingest time, which
      * are constant over long runs of rows: build it once per run. */
     char extra[PATH_MAX + 160], its[40], esc[PATH_MAX];
@@ -195,14 +264,15 @@ static void ls_destroy(void *self) {
     lake_sink *s = self;
     if (s->lake) sl_lake_close(s->lake);
     sl_json_keys_fini(&s->keys);
+    free(s->sources);
     free(s->line);
     free(s);
 }
 
 const sl_sink_def sl_sink_lake = {
     .name = "lake",
-    .help = "rows as NDJSON with audit fields (_ingest_ts, _source, _offset) in zstd segments "
-            "under DATA/<layer>/<table>/dt=/hr=/",
+    .help = "rows with audit fields (_ingest_ts, _source, _offset) in Parquet (or zstd NDJSON) "
+            "segments under DATA/<layer>/<table>/dt=/hr=/",
     .create = ls_create,
     .open = ls_open,
     .write = ls_write,

@@ -401,6 +401,81 @@ static int merge_cold(sl_lake_segment **all, size_t *n, sl_lake_segment *cold, s
     return SQLITE_OK;
 }
 
+int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, const char *pos_seg,
+                          int64_t pos_len, sl_lake_scan *out, char **errmsg) {
+    memset(out, 0, sizeof *out);
+    *errmsg = NULL;
+    int has_pos = kv_key || pos_seg;
+    int64_t pos_seq = 0;
+    if (pos_seg) {
+        snprintf(out->pos_seg, sizeof out->pos_seg, "%s", pos_seg);
+        out->pos_len = pos_len;
+    }
+    if (kv_key) { /* committed position as of now (see the top of the file) */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT value FROM _sluice_kv WHERE key = ?", -1, &st, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(st, 1, kv_key, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                const char *v = (const char *)sqlite3_column_text(st, 0);
+                const char *tab = v ? strchr(v, '\t') : NULL;
+                if (tab) {
+                    out->pos_len = strtoll(v, NULL, 10);
+                    snprintf(out->pos_seg, sizeof out->pos_seg, "%s", tab + 1);
+                }
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    if (out->pos_seg[0] && sl_lake_segment_parse(out->pos_seg, &pos_seq, NULL) != 0) {
+        *errmsg = sqlite3_mprintf("bad committed segment '%s'", out->pos_seg);
+        return SQLITE_ERROR;
+    }
+    sl_error err = {0, {0}};
+    sl_lake_segment *all;
+    size_t n;
+    if (sl_lake_segments_list(root, &all, &n, &err) != 0) {
+        *errmsg = sqlite3_mprintf("%s", err.msg);
+        return SQLITE_ERROR;
+    }
+    sl_lake_cold_root(root, out->cold_root, sizeof out->cold_root);
+    if (out->cold_root[0]) { /* after the hot listing: see the top of the file */
+        sl_lake_segment *cold;
+        size_t nc;
+        if (sl_lake_segments_list(out->cold_root, &cold, &nc, &err) != 0) {
+            free(all);
+            *errmsg = sqlite3_mprintf("%s", err.msg);
+            return SQLITE_ERROR;
+        }
+        int rc = merge_cold(&all, &n, cold, nc);
+        free(cold);
+        if (rc != SQLITE_OK) {
+            free(all);
+            return rc;
+        }
+    }
+    if (has_pos) {
+        size_t k = 0;
+        int found = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!out->pos_seg[0]) break; /* nothing committed */
+            int is_pos = strcmp(all[i].path, out->pos_seg) == 0;
+            if (all[i].seq < pos_seq || is_pos) all[k++] = all[i];
+            found |= is_pos;
+        }
+        n = k;
+        if (out->pos_seg[0] && !found && out->pos_len > 0) {
+            free(all);
+            *errmsg =
+                sqlite3_mprintf("committed segment %s is missing under %s", out->pos_seg, root);
+            return SQLITE_ERROR;
+        }
+    }
+    out->segs = all;
+    out->n = n;
+    return SQLITE_OK;
+}
+
 static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
                      sqlite3_value **argv) {
     (void)idx;
@@ -415,66 +490,22 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
     c->nseg = c->next_seg = 0;
     c->rowid = 0;
     c->at_eof = 0;
-    sl_error err = {0, {0}};
-    if (t->kv_key[0]) { /* committed position as of now (see lake_vtab) */
-        t->pos_seg[0] = 0;
-        t->pos_len = 0;
-        t->pos_seq = 0;
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(t->db, "SELECT value FROM _sluice_kv WHERE key = ?", -1, &st,
-                               NULL) == SQLITE_OK) {
-            sqlite3_bind_text(st, 1, t->kv_key, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                const char *v = (const char *)sqlite3_column_text(st, 0);
-                const char *tab = v ? strchr(v, '\t') : NULL;
-                if (tab) {
-                    t->pos_len = strtoll(v, NULL, 10);
-                    snprintf(t->pos_seg, sizeof t->pos_seg, "%s", tab + 1);
-                    if (t->pos_seg[0] &&
-                        sl_lake_segment_parse(t->pos_seg, &t->pos_seq, NULL) != 0) {
-                        sqlite3_finalize(st);
-                        return vt_error(c, "sluice_lake: bad committed segment '%s'", t->pos_seg);
-                    }
-                }
-            }
-            sqlite3_finalize(st);
-        }
+    char *msg = NULL;
+    sl_lake_scan scan;
+    int rc = sl_lake_scan_segments(t->db, t->root, t->kv_key[0] ? t->kv_key : NULL,
+                                   t->has_pos && !t->kv_key[0] ? t->pos_seg : NULL, t->pos_len,
+                                   &scan, &msg);
+    if (rc != SQLITE_OK) {
+        if (!msg) return rc;
+        int e = vt_error(c, "sluice_lake: %s", msg);
+        sqlite3_free(msg);
+        return e;
     }
-    sl_lake_segment *all;
-    size_t n;
-    if (sl_lake_segments_list(t->root, &all, &n, &err) != 0)
-        return vt_error(c, "sluice_lake: %s", err.msg);
-    sl_lake_cold_root(t->root, t->cold_root, sizeof t->cold_root);
-    if (t->cold_root[0]) { /* after the hot listing: see the top of the file */
-        sl_lake_segment *cold;
-        size_t nc;
-        if (sl_lake_segments_list(t->cold_root, &cold, &nc, &err) != 0) {
-            free(all);
-            return vt_error(c, "sluice_lake: %s", err.msg);
-        }
-        int rc = merge_cold(&all, &n, cold, nc);
-        free(cold);
-        if (rc != SQLITE_OK) {
-            free(all);
-            return rc;
-        }
-    }
-    if (t->has_pos) {
-        size_t k = 0;
-        int found = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!t->pos_seg[0]) break; /* nothing committed */
-            int is_pos = strcmp(all[i].path, t->pos_seg) == 0;
-            if (all[i].seq < t->pos_seq || is_pos) all[k++] = all[i];
-            found |= is_pos;
-        }
-        n = k;
-        if (t->pos_seg[0] && !found && t->pos_len > 0) {
-            free(all);
-            return vt_error(c, "sluice_lake: committed segment %s is missing under %s", t->pos_seg,
-                            t->root);
-        }
-    }
+    snprintf(t->pos_seg, sizeof t->pos_seg, "%s", scan.pos_seg);
+    t->pos_len = scan.pos_len;
+    snprintf(t->cold_root, sizeof t->cold_root, "%s", scan.cold_root);
+    sl_lake_segment *all = scan.segs;
+    size_t n = scan.n;
     c->segs = all;
     c->nseg = n;
     return cursor_advance(c);

@@ -20,7 +20,40 @@
 
 #include <sqlite3.h>
 
+#include <limits.h>
+#include <stdint.h>
+
+#include "sinks/lake.h"
+
 /* Registers module "sluice_lake" on db. Returns an SQLITE_* code. */
 int sl_lake_vtab_register(sqlite3 *db);
+
+/* The segments a scan of ROOT reads, in sequence order, hot and cold (shared
+ * by the NDJSON and the Parquet tables). The committed position comes from
+ * _sluice_kv[kv_key] of db as of now (kv_key != NULL), or is pos_seg/pos_len
+ * (pos_seg != NULL; "" means nothing committed), or there is none (both NULL:
+ * every segment). Segments after the committed one are left out; the
+ * committed one must be read only up to pos_len. out->segs is malloc'd (free
+ * it). On error *errmsg (sqlite3_malloc'd, may be NULL on SQLITE_NOMEM). */
+typedef struct sl_lake_scan {
+    sl_lake_segment *segs;
+    size_t n;
+    char pos_seg[256];
+    int64_t pos_len;
+    char cold_root[PATH_MAX]; /* "" without a cold tier */
+} sl_lake_scan;
+int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, const char *pos_seg,
+                          int64_t pos_len, sl_lake_scan *out, char **errmsg);
+
+/* Registers module "sluice_parquet" (parquet_vtab.c) on db:
+ *
+ *   CREATE VIRTUAL TABLE temp.t USING sluice_parquet('/abs/ROOT', 'kv:KEY',
+ *                                                    'col type, col type, ...')
+ *
+ * typed columns (sluice type names) read from the lake's Parquet segments as
+ * of the committed position, with row groups skipped by their min/max
+ * statistics under =, <, <=, >, >= constraints. Timestamps are ISO 8601
+ * text as in store tables, booleans 0/1. */
+int sl_parquet_vtab_register(sqlite3 *db);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct sl_sink_env {
     const sl_node *keys;       /* a window's keys: (a name or a list), NULL: none */
     const sl_node *cold_after; /* lake tables: cold_after: (NULL: no cold tier) */
     const sl_node *cold_path;  /* lake tables: cold_path: (NULL: DATA/cold) */
+    const sl_node *format;     /* lake tables: format: parquet|ndjson (NULL: parquet) */
     /* run time (open) */
     const char *data_dir; /* the pipeline's data directory */
     sl_store *store;      /* the open store, inside its write transaction */

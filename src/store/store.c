@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -471,6 +472,13 @@ int sl_store_get_position(sl_store *s, const char *source, const char *partition
     return rc;
 }
 
+/* State blobs of STATE_ZSTD_MIN bytes or more are stored zstd-compressed
+ * (level 1), marked by bit STATE_ZSTD in the `full` column, so rows written
+ * before compression existed read as they are. Snapshots are arrays of keys
+ * and counters: a dedupe's 1M camera ids take 15 MB raw. */
+#define STATE_ZSTD 2
+#define STATE_ZSTD_MIN 4096
+
 int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data, size_t n,
                        sl_error *err) {
     char what[256];
@@ -485,12 +493,25 @@ int sl_store_put_state(sl_store *s, const char *op, bool full, const void *data,
         sqlite3_finalize(del);
         if (rc) return rc;
     }
+    int flags = full ? 1 : 0;
+    void *z = NULL;
+    if (n >= STATE_ZSTD_MIN) {
+        size_t cap = ZSTD_compressBound(n);
+        z = malloc(cap);
+        size_t zn = z ? ZSTD_compress(z, cap, data, n, 1) : 0;
+        if (z && !ZSTD_isError(zn) && zn < n) {
+            data = z;
+            n = zn;
+            flags |= STATE_ZSTD;
+        }
+    }
     sqlite3_stmt *st = s->state_ins;
     sqlite3_bind_text(st, 1, op, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, full);
+    sqlite3_bind_int(st, 2, flags);
     sqlite3_bind_blob64(st, 3, data, n, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, what);
     sqlite3_reset(st);
+    free(z);
     return rc;
 }
 
@@ -503,9 +524,32 @@ int sl_store_load_state(sl_store *s, const char *op, sl_state_fn fn, void *ud, s
         return db_err(s, err, what);
     sqlite3_bind_text(st, 1, op, -1, SQLITE_STATIC);
     int rc = 0, step = SQLITE_DONE;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-        rc = fn(ud, sqlite3_column_int(st, 0) != 0, sqlite3_column_blob(st, 1),
-                (size_t)sqlite3_column_bytes(st, 1), err);
+    void *buf = NULL;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        int flags = sqlite3_column_int(st, 0);
+        const void *data = sqlite3_column_blob(st, 1);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        if (flags & STATE_ZSTD) {
+            unsigned long long raw = n ? ZSTD_getFrameContentSize(data, n) : 0;
+            if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN ||
+                raw > ((unsigned long long)1 << 40)) {
+                rc = sl_error_set(err, SL_ECORRUPT, "%s: a compressed snapshot is damaged", what);
+                break;
+            }
+            free(buf);
+            buf = malloc(raw ? (size_t)raw : 1);
+            size_t got = buf ? ZSTD_decompress(buf, (size_t)raw, data, n) : 0;
+            if (!buf || ZSTD_isError(got) || got != raw) {
+                rc = sl_error_set(err, buf ? SL_ECORRUPT : SL_ENOMEM,
+                                  "%s: a compressed snapshot is damaged", what);
+                break;
+            }
+            data = buf;
+            n = (size_t)raw;
+        }
+        rc = fn(ud, (flags & 1) != 0, data, n, err);
+    }
+    free(buf);
     if (!rc && step != SQLITE_DONE) rc = db_err(s, err, what); /* not a partial restore */
     sqlite3_finalize(st);
     return rc;

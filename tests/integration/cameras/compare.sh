@@ -4,9 +4,9 @@
 #   compare.sh SLUICE_BIN PIPELINE_FILE DATA_DIR EXPECTED_DB
 #
 # EXPECTED_DB is what tests/tools/cameras_ref wrote for the same input. The
-# engine's outputs are DATA_DIR/sluice.db (detection_events,
-# detections_by_location_1m/_1h, quarantine) and the bronze table
-# raw_detection_events, which lives in lake files and is read only through
+# engine's outputs are DATA_DIR/sluice.db (detections_by_location_1m/_1h,
+# quarantine) and the lake tables raw_detection_events (bronze) and
+# detection_events (silver), Parquet segments read only through
 # `SLUICE_BIN query PIPELINE_FILE --data DATA_DIR --format csv "SELECT ..."`.
 #
 # Each table is compared as a multiset: both sides are grouped on all the
@@ -101,15 +101,11 @@ SQL
 }
 
 if [ ! -f "$engine_db" ]; then
-    echo "DIFF detection_events (no engine database $engine_db)"
     echo "DIFF detections_by_location_1m (no engine database)"
     echo "DIFF detections_by_location_1h (no engine database)"
     echo "DIFF quarantine (no engine database)"
     failed=1
 else
-    silver_cols="detection_oid, video_camera_oid, geographical_location_oid, item_name, timestamp_detected, geographical_location"
-    compare detection_events "$silver_cols" e.detection_events x.detection_events
-
     gold_cols="window_start, geographical_location_oid, geographical_location, detections, distinct_cameras, is_final"
     compare detections_by_location_1m "$gold_cols" e.detections_by_location_1m x.detections_by_location_1m
     compare detections_by_location_1h "$gold_cols" e.detections_by_location_1h x.detections_by_location_1h
@@ -124,31 +120,50 @@ else
         "(SELECT kind, CAST(raw AS TEXT) AS raw FROM x.quarantine)"
 fi
 
-# Bronze, through the query command, as CSV.
-bronze_cols="detection_oid, video_camera_oid, geographical_location_oid, item_name, timestamp_detected, is_duplicate"
-bronze_header="detection_oid,video_camera_oid,geographical_location_oid,item_name,timestamp_detected,is_duplicate"
-"$bin" query "$pipeline" --data "$data" --format csv \
-    "SELECT $bronze_cols FROM raw_detection_events" >"$work/bronze.csv" 2>"$work/bronze.err"
-qrc=$?
-if [ $qrc -ne 0 ]; then
-    echo "DIFF raw_detection_events (query exited with status $qrc: $(tail -1 "$work/bronze.err"))"
-    failed=1
-elif [ "$(head -1 "$work/bronze.csv" | tr -d '\r')" != "$bronze_header" ]; then
-    echo "DIFF raw_detection_events (unexpected CSV header: $(head -1 "$work/bronze.csv" | cut -c1-200))"
-    failed=1
-else
+# Lake tables (bronze, and silver unless --set silver_store=sqlite put it in
+# the store) through the query command, as CSV: that reads the Parquet
+# segments as every reader of the pipeline does.
+# lake_compare TABLE "COL TYPE, ..." EXPECTED_FROM
+lake_compare() {
+    local table=$1 decl=$2 xfrom=$3
+    local cols header nulls setup qrc
+    cols=$(printf '%s' "$decl" | sed -E 's/ (INTEGER|TEXT)//g')
+    header=$(printf '%s' "$cols" | tr -d ' ')
+    nulls=$(printf '%s' "$cols" | tr ',' '\n' | sed -E 's/^ *(.*)$/\1 = NULLIF(\1, '"''"')/' | paste -sd, -)
+    "$bin" query "$pipeline" --data "$data" --format csv \
+        "SELECT $cols FROM $table" >"$work/$table.csv" 2>"$work/$table.err"
+    qrc=$?
+    if [ $qrc -ne 0 ]; then
+        echo "DIFF $table (query exited with status $qrc: $(tail -1 "$work/$table.err"))"
+        failed=1
+        return
+    fi
+    if [ "$(head -1 "$work/$table.csv" | tr -d '\r')" != "$header" ]; then
+        echo "DIFF $table (unexpected CSV header: $(head -1 "$work/$table.csv" | cut -c1-200))"
+        failed=1
+        return
+    fi
     # Declared INTEGER columns turn the CSV's digit strings back into integers.
-    setup="DROP TABLE IF EXISTS temp.eb;
-CREATE TEMP TABLE eb(detection_oid INTEGER, video_camera_oid INTEGER, geographical_location_oid INTEGER,
-                     item_name TEXT, timestamp_detected INTEGER, is_duplicate INTEGER);
-.import --csv --skip 1 $(sqlq "$work/bronze.csv") eb
-UPDATE eb SET detection_oid = NULLIF(detection_oid, ''), video_camera_oid = NULLIF(video_camera_oid, ''),
-              geographical_location_oid = NULLIF(geographical_location_oid, ''),
-              item_name = NULLIF(item_name, ''), timestamp_detected = NULLIF(timestamp_detected, ''),
-              is_duplicate = NULLIF(is_duplicate, '');"
-    compare raw_detection_events "$bronze_cols" temp.eb \
-        "(SELECT detection_oid, video_camera_oid, geographical_location_oid, NULLIF(item_name, '') AS item_name,
-                 timestamp_detected, is_duplicate FROM x.raw_detection_events)" "$setup"
+    setup="DROP TABLE IF EXISTS temp.lk;
+CREATE TEMP TABLE lk($decl);
+.import --csv --skip 1 $(sqlq "$work/$table.csv") lk
+UPDATE lk SET $nulls;"
+    compare "$table" "$cols" temp.lk "$xfrom" "$setup"
+}
+
+# silver kept in the store (--set silver_store=sqlite, or copied from PostgreSQL)
+if [ -f "$engine_db" ] && [ "$(sqlite3 "$engine_db" "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'detection_events'")" = 1 ]; then
+    compare detection_events "detection_oid, video_camera_oid, geographical_location_oid, item_name, timestamp_detected, geographical_location" \
+        e.detection_events x.detection_events
+else
+lake_compare detection_events \
+    "detection_oid INTEGER, video_camera_oid INTEGER, geographical_location_oid INTEGER, item_name TEXT, timestamp_detected INTEGER, geographical_location TEXT" \
+    "(SELECT detection_oid, video_camera_oid, geographical_location_oid, NULLIF(item_name, '') AS item_name,
+             timestamp_detected, NULLIF(geographical_location, '') AS geographical_location FROM x.detection_events)"
 fi
+lake_compare raw_detection_events \
+    "detection_oid INTEGER, video_camera_oid INTEGER, geographical_location_oid INTEGER, item_name TEXT, timestamp_detected INTEGER, is_duplicate INTEGER" \
+    "(SELECT detection_oid, video_camera_oid, geographical_location_oid, NULLIF(item_name, '') AS item_name,
+             timestamp_detected, is_duplicate FROM x.raw_detection_events)"
 
 exit $failed

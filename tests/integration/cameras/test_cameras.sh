@@ -11,9 +11,10 @@ events=${CAMERAS_EVENTS:-250000}
 bash "$REPO/tests/integration/cameras/compare.sh" "$SLUICE" "$REPO/pipelines/cameras.yaml" "$TMP/out" "$TMP/expected.db" \
   || fail "tables differ from the brute-force answer"
 # counts reconcile in the event log: in = silver + duplicates + quarantined
-read -r in silver dup quar <<<"$(sqlite3 -separator ' ' "$TMP/out/sluice.db" \
+# (detection_events is a lake table: read through the query command)
+read -r in silver dup quar <<<"$("$SLUICE" query "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --format csv \
   "SELECT (SELECT sum(records_in) FROM _sluice_events), (SELECT count(*) FROM detection_events),
-          (SELECT sum(duplicates) FROM _sluice_events), (SELECT sum(quarantined) FROM _sluice_events)")"
+          (SELECT sum(duplicates) FROM _sluice_events), (SELECT sum(quarantined) FROM _sluice_events)" | tail -1 | tr ',' ' ')"
 [ "$in" -eq $((silver + dup + quar)) ] || fail "records_in $in != silver $silver + duplicates $dup + quarantined $quar"
 qrows=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM quarantine")
 [ "$qrows" -eq "$quar" ] || fail "quarantine table has $qrows rows, event log says $quar"

@@ -22,7 +22,7 @@ expect_fail() { # CODE PATTERN DATA-DIR
 
 # 1. a committed lake segment cut short is detected (exit 4), not silently read
 run "$TMP/a" 2>/dev/null
-seg=$(find "$TMP/a/bronze" -name '*.zst' | sort | tail -1)
+seg=$(find "$TMP/a/bronze" -name 'part-*' | sort | tail -1)
 truncate -s $(( $(stat -c %s "$seg") / 2 )) "$seg"
 expect_fail 4 "shorter\|corrupt\|committed" "$TMP/a"
 set +e; "$SLUICE" query "$REPO/pipelines/cameras.yaml" --data "$TMP/a" "SELECT count(*) FROM raw_detection_events" >/dev/null 2>"$TMP/q.txt"; qrc=$?; set -e
@@ -58,7 +58,7 @@ check_equal "$TMP/c"
 ok "locked database: short lock waited out, long lock reported, no damage"
 
 # 4. disk full (file-size limit): clear error, then a rerun with space is exact
-set +e; ( ulimit -f 1500; run "$TMP/d" ) 2>"$TMP/err.txt"; got=$?; set -e
+set +e; ( ulimit -f 200; run "$TMP/d" ) 2>"$TMP/err.txt"; got=$?; set -e
 [ "$got" -eq 1 ] || fail "disk full: want exit 1, got $got: $(tail -2 "$TMP/err.txt")"
 grep -qi "too large\|full\|disk" "$TMP/err.txt" || fail "disk full: unclear error: $(tail -2 "$TMP/err.txt")"
 run "$TMP/d" 2>/dev/null || fail "rerun after disk full failed"

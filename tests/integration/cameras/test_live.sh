@@ -31,7 +31,11 @@ n=$(curl -s "${auth[@]}" --get --data-urlencode "sql=SELECT count(*) FROM detect
 [ "${n:-0}" -gt 0 ] || fail "no silver rows through /api/query"
 b=$(curl -s "${auth[@]}" --get --data-urlencode "sql=SELECT count(*) FROM raw_detection_events" "$url/api/query" | grep -o '\[\[[0-9]*\]\]' | tr -d '[]')
 [ "${b:-0}" -ge "$n" ] || fail "lake table through /api/query: $b rows < silver $n"
-for bad in "DELETE FROM detection_events" "DROP TABLE quarantine" "ATTACH '/tmp/x.db' AS x" "PRAGMA writable_schema=1" "INSERT INTO quarantine VALUES(1,2,3,4,5,6)"; do
+# a lake table (Parquet segments behind a read-only virtual table) cannot be written at all
+code=$(curl -s -o "$TMP/del.json" -w '%{http_code}' "${auth[@]}" --get --data-urlencode "sql=DELETE FROM detection_events" "$url/api/query")
+case "$code" in 400|403) ;; *) fail "DELETE on the lake table gave HTTP $code" ;; esac
+has "may not be modified\|not allowed" "$TMP/del.json" || fail "DELETE on the lake table: $(cat "$TMP/del.json")"
+for bad in "DELETE FROM detections_by_location_1m" "DROP TABLE quarantine" "ATTACH '/tmp/x.db' AS x" "PRAGMA writable_schema=1" "INSERT INTO quarantine VALUES(1,2,3,4,5,6)"; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" --get --data-urlencode "sql=$bad" "$url/api/query")
   [ "$code" = 403 ] || fail "'$bad' gave HTTP $code, want 403"
 done
