@@ -652,6 +652,8 @@ typedef struct pq_wcol {
     uint32_t *ht;  /* open addressing: entry + 1, 0 empty */
     size_t ht_cap, ent_cap;
     uint32_t ndict;
+    /* compression: chunks still to write uncompressed (see write_chunk) */
+    int z_skip;
 } pq_wcol;
 
 struct sl_pq_writer {
@@ -668,6 +670,7 @@ struct sl_pq_writer {
     int nrg;
     pbuf rgs; /* serialized RowGroup structs, back to back */
     pbuf out, page, z, rg;
+    pbuf delta; /* a one-page chunk's delta encoding, made while estimating */
     ZSTD_CCtx *cctx;
     bool failed;
 };
@@ -960,15 +963,20 @@ static void plain_encode(pbuf *o, const pq_wcol *c, size_t a, size_t b) {
 
 /* Compresses w->page and appends its PageHeader and the compressed bytes to
  * w->out; adds both to the chunk's sizes (the sizes include headers). */
-static int emit_page(sl_pq_writer *w, int ptype, uint32_t nvals, int enc, int64_t *usize,
+static int emit_page(sl_pq_writer *w, int ptype, uint32_t nvals, int enc, bool zstd, int64_t *usize,
                      int64_t *csize, sl_error *err) {
     if (w->page.n > INT32_MAX) return sl_error_set(err, SL_EFULL, "%s: page over 2 GiB", w->path);
-    size_t bound = ZSTD_compressBound(w->page.n);
-    w->z.n = 0;
-    pb_reserve(&w->z, bound);
-    size_t zn = ZSTD_compressCCtx(w->cctx, w->z.p, bound, w->page.p, w->page.n, w->opt.zstd_level);
-    if (ZSTD_isError(zn))
-        return sl_error_set(err, SL_EIO, "%s: zstd: %s", w->path, ZSTD_getErrorName(zn));
+    size_t zn = w->page.n;
+    const pbuf *body = &w->page;
+    if (zstd) {
+        size_t bound = ZSTD_compressBound(w->page.n);
+        w->z.n = 0;
+        pb_reserve(&w->z, bound);
+        zn = ZSTD_compressCCtx(w->cctx, w->z.p, bound, w->page.p, w->page.n, w->opt.zstd_level);
+        if (ZSTD_isError(zn))
+            return sl_error_set(err, SL_EIO, "%s: zstd: %s", w->path, ZSTD_getErrorName(zn));
+        body = &w->z;
+    }
     size_t h0 = w->out.n;
     tenc e;
     te_init(&e, &w->out);
@@ -990,7 +998,7 @@ static int emit_page(sl_pq_writer *w, int ptype, uint32_t nvals, int enc, int64_
     }
     pb_u8(&w->out, TT_STOP);
     size_t hlen = w->out.n - h0;
-    pb_put(&w->out, w->z.p, zn);
+    pb_put(&w->out, body->p, zn);
     *usize += (int64_t)(hlen + w->page.n);
     *csize += (int64_t)(hlen + zn);
     return 0;
@@ -1070,6 +1078,9 @@ static void chunk_stats(const pq_wcol *c, bool dict, wstats *st) {
 
 /* Encodes column i's pending values as one column chunk into w->out and its
  * ColumnChunk struct into e. */
+#define Z_MIN_GAIN_PCT 10
+#define Z_SKIP 16
+
 static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_error *err) {
     pq_wcol *c = &w->col[i];
     uint32_t rows = w->pending;
@@ -1085,8 +1096,12 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
     }
     int enc = ENC_PLAIN;
     size_t best = plain;
+    /* a chunk of one page (rows <= page_rows, the lake's case) has its delta
+     * encoding made for real while estimating, and kept if chosen */
+    bool one_page = rows <= w->opt.page_rows;
+    w->delta.n = 0;
     if (c->type == SL_T_INT || c->type == SL_T_TS) {
-        size_t d = delta_encode(NULL, c->iv, c->nvals);
+        size_t d = delta_encode(one_page ? &w->delta : NULL, c->iv, c->nvals);
         if (d < best) enc = ENC_DELTA_BINARY_PACKED, best = d;
     }
     if (c->type == SL_T_BOOL && c->nvals) {
@@ -1108,13 +1123,22 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
         dsize += (c->nvals * (size_t)dict_bw + 7) / 8 + 8 * (rows / w->opt.page_rows + 1);
         if (dsize < best) enc = ENC_RLE_DICTIONARY, best = dsize;
     }
+    /* zstd, unless it did not pay on this column: dictionary indexes and
+     * delta-packed integers are often at their entropy already (camera ids,
+     * jittered timestamps: under 2% smaller), and compressing them is a third
+     * of the writer's time. A chunk that shrank by less than Z_MIN_GAIN makes
+     * the next Z_SKIP chunks of the column go uncompressed (the codec is per
+     * chunk), then zstd is tried again. */
+    bool zstd = c->z_skip == 0;
+    if (!zstd) c->z_skip--;
     int64_t usize = 0, csize = 0, dict_off = -1;
     if (enc == ENC_RLE_DICTIONARY) {
         dict_off = start;
         w->page.n = 0;
         for (uint32_t k = 0; k < c->ndict; k++)
             plain_encode(&w->page, c, c->ent[k], c->ent[k] + 1);
-        if (emit_page(w, PAGE_DICTIONARY, c->ndict, ENC_PLAIN, &usize, &csize, err)) return -1;
+        if (emit_page(w, PAGE_DICTIONARY, c->ndict, ENC_PLAIN, zstd, &usize, &csize, err))
+            return -1;
     }
     int64_t data_off = w->length + (int64_t)w->out.n;
     size_t v0 = 0;
@@ -1133,7 +1157,10 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
             hybrid_encode(&w->page, NULL, c->idx + v0, nv, dict_bw);
             break;
         case ENC_DELTA_BINARY_PACKED:
-            delta_encode(&w->page, c->iv + v0, nv);
+            if (one_page)
+                pb_put(&w->page, w->delta.p, w->delta.n);
+            else
+                delta_encode(&w->page, c->iv + v0, nv);
             break;
         case ENC_RLE: {
             size_t at = w->page.n;
@@ -1145,10 +1172,11 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
         default:
             plain_encode(&w->page, c, v0, v0 + nv);
         }
-        if (emit_page(w, PAGE_DATA, r1 - r0, enc, &usize, &csize, err)) return -1;
+        if (emit_page(w, PAGE_DATA, r1 - r0, enc, zstd, &usize, &csize, err)) return -1;
         v0 += nv;
     }
     *rg_bytes += usize;
+    if (zstd && csize * 100 > usize * (100 - Z_MIN_GAIN_PCT)) c->z_skip = Z_SKIP;
     wstats st;
     chunk_stats(c, enc == ENC_RLE_DICTIONARY, &st);
     /* ColumnChunk */
@@ -1166,7 +1194,7 @@ static int write_chunk(sl_pq_writer *w, int i, tenc *e, int64_t *rg_bytes, sl_er
     size_t nl = strlen(w->schema.f[i].name);
     pb_varint(e->b, nl);
     pb_put(e->b, w->schema.f[i].name, nl);
-    te_i32(e, 4, CODEC_ZSTD);
+    te_i32(e, 4, zstd ? CODEC_ZSTD : CODEC_UNCOMPRESSED);
     te_i64(e, 5, rows);
     te_i64(e, 6, usize);
     te_i64(e, 7, csize);
@@ -1316,6 +1344,7 @@ void sl_pq_close(sl_pq_writer *w) {
         pb_free(&c->pool);
     }
     pb_free(&w->rgs), pb_free(&w->out), pb_free(&w->page), pb_free(&w->z), pb_free(&w->rg);
+    pb_free(&w->delta);
     ZSTD_freeCCtx(w->cctx);
     free(w->path);
     free(w->created_by);
