@@ -103,6 +103,9 @@ typedef struct {
     uint64_t *hk;
     uint64_t *home;
     uint32_t scratch_cap;
+    uint64_t gen;         /* bumped by every change of the table or thr */
+    uint64_t counted_gen; /* stats(): the gen its counts below are of (0: none) */
+    size_t counted_keys, counted_before;
 } dedupe_op;
 
 enum { MODE_DROP, MODE_FLAG }; /* the order of `mode`'s words */
@@ -301,6 +304,7 @@ fail:
  * before watermark - horizon can no longer make a duplicate. Nothing is
  * scanned: such keys simply stop counting and their slots are reused. */
 static void advance(dedupe_op *o, const sl_op_ctx *ctx) {
+    o->gen++;
     o->prev_thr = o->thr;
     if (ctx->watermark == INT64_MIN || ctx->watermark < INT64_MIN + o->horizon) return;
     int64_t thr = ctx->watermark - o->horizon;
@@ -469,6 +473,7 @@ static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full,
                            const sl_part_set *only, sl_error *err) {
     sl_rd r = {data, n, 0};
     int64_t cnt, dups, kept;
+    o->gen++;
     if (full && !only) {
         for (size_t j = 0; j < o->cap; j++)
             o->tab[j].t = SLOT_EMPTY;
@@ -540,6 +545,7 @@ static int dedupe_restore_parts(void *self, const void *data, size_t n, bool ful
 static void dedupe_drop_parts(void *self, const sl_part_set *parts) {
     dedupe_op *o = self;
     if (!o->tags) return;
+    o->gen++;
     rebuild(o, 0, parts);
 }
 
@@ -549,7 +555,12 @@ static void dedupe_drop_parts(void *self, const sl_part_set *parts) {
  * commit); `fifo` is the same number, kept for readers of older logs. */
 static int dedupe_stats(void *self, sl_op_stat *out, int cap) {
     dedupe_op *o = self;
-    size_t keys = keys_live(o, o->thr), before = keys_live(o, o->prev_thr);
+    if (o->counted_gen != o->gen + 1) { /* /metrics calls this once per metric: count once */
+        o->counted_keys = keys_live(o, o->thr);
+        o->counted_before = o->prev_thr == o->thr ? o->counted_keys : keys_live(o, o->prev_thr);
+        o->counted_gen = o->gen + 1;
+    }
+    size_t keys = o->counted_keys, before = o->counted_before;
     if (before > o->peak_keys) o->peak_keys = before;
     size_t bytes = sizeof *o + o->cap * (sizeof(slot_t) + (o->tags ? sizeof(uint64_t) : 0)) +
                    dirty_words(o->cap) * sizeof(uint64_t) +
