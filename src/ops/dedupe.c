@@ -171,10 +171,13 @@ static void table_alloc(dedupe_op *o, size_t cap) {
     o->occ = 0;
 }
 
+/* Keys with t_kept >= thr. An empty slot holds SLOT_EMPTY = INT64_MIN, below
+ * any thr raised by one: one comparison per slot, and the loop vectorises. */
 static size_t live_count(const dedupe_op *o, int64_t thr) {
+    if (thr == SLOT_EMPTY) thr++;
     size_t n = 0;
     for (size_t i = 0; i < o->cap; i++)
-        n += o->tab[i].t != SLOT_EMPTY && o->tab[i].t >= thr;
+        n += o->tab[i].t >= thr;
     return n;
 }
 
