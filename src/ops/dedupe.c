@@ -58,7 +58,8 @@
 
 /* A slot of the key table: the key and the event time of its last kept
  * record. t == SLOT_EMPTY marks a free slot (a record's time is never stored
- * as INT64_MIN: it is clamped one above, which no horizon can tell apart). */
+ * as INT64_MIN: it is clamped one microsecond above, which can only matter to
+ * event times 292,000 years before 1970). */
 typedef struct {
     uint64_t k; /* the key column's value (raw keys) or the key's 64-bit XXH3 fingerprint */
     int64_t t;  /* t_kept */
