@@ -68,23 +68,24 @@ char *sl_arena_strdup(sl_arena *a, const char *s, size_t n) {
     return p;
 }
 
+/* Keeps one chunk: if the batch filled several, they are replaced by one
+ * chunk as big as all of them, so the next batch of the same size allocates
+ * nothing, and a steady pipeline reaches one malloc'd chunk per arena (the
+ * old rule kept only the biggest chunk, and a batch that needed two chunks
+ * got a fresh one, with fresh pages, every time). */
 void sl_arena_reset(sl_arena *a) {
-    /* Keep the biggest chunk, free the rest. */
-    chunk *keep = NULL;
-    for (chunk *c = a->head, *n; c; c = n) {
-        n = c->next;
-        if (!keep || c->size > keep->size) {
-            if (keep) free(keep);
-            keep = c;
-        } else {
+    size_t total = 0;
+    int nchunks = 0;
+    for (chunk *c = a->head; c; c = c->next)
+        total += c->size, nchunks++;
+    if (nchunks > 1) {
+        for (chunk *c = a->head, *n; c; c = n) {
+            n = c->next;
             free(c);
         }
+        a->head = chunk_new(total);
     }
-    if (keep) {
-        keep->used = 0;
-        keep->next = NULL;
-    }
-    a->head = keep;
+    if (a->head) a->head->used = 0;
     a->total_used = 0;
 }
 

@@ -3,8 +3,8 @@
  *
  * A batch's strings and scratch space come from one arena that is reset,
  * not freed, when the batch is reused: no malloc per record on the hot path.
- * Memory is kept in chunks; sl_arena_reset keeps the largest chunk so a
- * steady-state pipeline allocates nothing.
+ * Memory is kept in chunks; sl_arena_reset leaves one chunk as big as all
+ * the batch used, so a steady-state pipeline allocates nothing.
  */
 #ifndef SL_CORE_ARENA_H
 #define SL_CORE_ARENA_H

@@ -3,6 +3,7 @@
 #include "core/hash.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,4 +136,103 @@ int sl_hmap_next(const sl_hmap *m, size_t *it, uint64_t *key, int64_t *val) {
 void sl_hmap_clear(sl_hmap *m) {
     memset(m->s, 0, m->cap * sizeof(slot_t));
     m->n = 0;
+}
+
+struct sl_hset {
+    uint64_t *s;
+    size_t cap, n; /* cap is a power of two; n counts the table's values, not 0 */
+    int shift;     /* 64 - log2(cap) */
+    bool has_zero;
+};
+
+/* Fibonacci hashing: the top bits of v * 2^64/phi, well spread even for
+ * consecutive integers. */
+static inline size_t hset_home(const sl_hset *s, uint64_t v) {
+    return (size_t)((v * 0x9e3779b97f4a7c15ULL) >> s->shift);
+}
+
+static void hset_alloc(sl_hset *s, size_t cap) {
+    s->cap = cap;
+    s->shift = 64 - __builtin_ctzll(cap);
+    s->s = sl_xcalloc(cap, sizeof *s->s);
+}
+
+sl_hset *sl_hset_new(size_t initial) {
+    sl_hset *s = sl_xcalloc(1, sizeof *s);
+    size_t cap = 8;
+    while (cap * 3 < initial * 4)
+        cap <<= 1;
+    hset_alloc(s, cap);
+    return s;
+}
+
+void sl_hset_free(sl_hset *s) {
+    if (!s) return;
+    free(s->s);
+    free(s);
+}
+
+size_t sl_hset_count(const sl_hset *s) { return s->n + s->has_zero; }
+size_t sl_hset_bytes(const sl_hset *s) { return s->cap * sizeof *s->s + sizeof *s; }
+
+static void hset_grow(sl_hset *s) {
+    uint64_t *old = s->s;
+    size_t oc = s->cap;
+    hset_alloc(s, oc * 2);
+    size_t mask = s->cap - 1;
+    for (size_t i = 0; i < oc; i++) {
+        if (!old[i]) continue;
+        size_t j = hset_home(s, old[i]);
+        while (s->s[j])
+            j = (j + 1) & mask;
+        s->s[j] = old[i];
+    }
+    free(old);
+}
+
+int sl_hset_add(sl_hset *s, uint64_t v) {
+    if (!v) {
+        if (s->has_zero) return 0;
+        s->has_zero = true;
+        return 1;
+    }
+    size_t mask = s->cap - 1, j = hset_home(s, v);
+    while (s->s[j]) {
+        if (s->s[j] == v) return 0;
+        j = (j + 1) & mask;
+    }
+    if ((s->n + 1) * 4 > s->cap * 3) {
+        hset_grow(s);
+        mask = s->cap - 1;
+        j = hset_home(s, v);
+        while (s->s[j])
+            j = (j + 1) & mask;
+    }
+    s->s[j] = v;
+    s->n++;
+    return 1;
+}
+
+int sl_hset_next(const sl_hset *s, size_t *it, uint64_t *v) {
+    if (*it == 0) {
+        (*it)++;
+        if (s->has_zero) {
+            *v = 0;
+            return 1;
+        }
+    }
+    while (*it <= s->cap) {
+        uint64_t x = s->s[(*it)++ - 1];
+        if (x) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void sl_hset_clear(sl_hset *s) {
+    memset(s->s, 0, s->cap * sizeof *s->s);
+    s->n = 0;
+    s->has_zero = false;
 }

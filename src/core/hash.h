@@ -33,4 +33,20 @@ int sl_hmap_del(sl_hmap *m, uint64_t key);
 int sl_hmap_next(const sl_hmap *m, size_t *it, uint64_t *key, int64_t *val);
 void sl_hmap_clear(sl_hmap *m);
 
+/* Set of 64-bit values (count_distinct): 8-byte slots, linear probing at load
+ * <= 0.75, Fibonacci hashing of the value (so it may be a raw integer, not
+ * only a hash). Value 0 lives outside the table, so every uint64 is allowed.
+ * About 11 to 21 bytes per value; no deletion. */
+typedef struct sl_hset sl_hset;
+
+sl_hset *sl_hset_new(size_t initial);
+void sl_hset_free(sl_hset *s);
+/* 1 if v was added, 0 if it was there. */
+int sl_hset_add(sl_hset *s, uint64_t v);
+size_t sl_hset_count(const sl_hset *s);
+size_t sl_hset_bytes(const sl_hset *s);
+/* Iteration: for (size_t it = 0; sl_hset_next(s, &it, &v);) */
+int sl_hset_next(const sl_hset *s, size_t *it, uint64_t *v);
+void sl_hset_clear(sl_hset *s);
+
 #endif

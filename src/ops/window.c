@@ -115,7 +115,7 @@ typedef struct {
     int64_t isum;
     double dmin, dmax;
     int64_t imin, imax;
-    sl_hmap *distinct;
+    sl_hset *distinct; /* count_distinct: int/ts values themselves (exact), else 64-bit hashes */
     /* sketch aggregates: fields after `distinct` are snapshotted one by one */
     sl_ddsketch *dd;         /* quantile: relative error SL_WINDOW_QUANTILE_ALPHA, mergeable */
     sl_hll *hll;             /* approx_count_distinct: HyperLogLog, exact below 1024 values */
@@ -132,7 +132,15 @@ typedef struct {
     double by_vd;  /* its value (double) */
     char *by_vs;   /* its value (string), malloc'd, grown only when needed */
     uint32_t by_vslen, by_vscap;
+    /* count_distinct over int/ts restored from a snapshot of before values
+     * were stored: the set holds their hashes, and so it goes on */
+    bool dhashed;
 } agg_state;
+
+/* Snapshot: the distinct count's flag for a set of values, not hashes. */
+#define DISTINCT_VALUES ((int64_t)1 << 62)
+
+static inline bool distinct_by_value(sl_type t) { return t == SL_T_INT || t == SL_T_TS; }
 
 /* The groups of one window start (see the top of the file). */
 typedef struct wbucket {
@@ -624,7 +632,7 @@ static void group_init(sl_window *w, group *g) {
         g->aggs[a].dmax = -INFINITY;
         g->aggs[a].imin = INT64_MAX;
         g->aggs[a].imax = INT64_MIN;
-        if (w->aggs[a].kind == AGG_COUNT_DISTINCT) g->aggs[a].distinct = sl_hmap_new(16);
+        if (w->aggs[a].kind == AGG_COUNT_DISTINCT) g->aggs[a].distinct = sl_hset_new(0);
         if (w->aggs[a].kind == AGG_QUANTILE)
             g->aggs[a].dd = sl_ddsketch_new_ex(w->alpha, w->dd_buckets);
         if (w->aggs[a].kind == AGG_APPROX_DISTINCT) g->aggs[a].hll = sl_hll_new(SL_HLL_DEFAULT_P);
@@ -826,7 +834,7 @@ static void group_release(sl_window *w, size_t gi) {
     for (int k = 0; k < w->nkeys; k++)
         free(g->ks[k]);
     for (int a = 0; a < w->naggs; a++) {
-        if (g->aggs[a].distinct) sl_hmap_free(g->aggs[a].distinct);
+        if (g->aggs[a].distinct) sl_hset_free(g->aggs[a].distinct);
         if (g->aggs[a].dd) sl_ddsketch_free(g->aggs[a].dd);
         if (g->aggs[a].hll) sl_hll_free(g->aggs[a].hll);
         free(g->aggs[a].by_vs);
@@ -1066,9 +1074,11 @@ SL_HOT void agg_add(const agg_def *a, agg_state *s, uint32_t i, int64_t t) {
             h = hash_double(c->v.d[i]);
         else if (c->type == SL_T_BOOL)
             h = sl_hash_int(c->v.b[i], 7);
+        else if (distinct_by_value(c->type) && !s->dhashed)
+            h = (uint64_t)c->v.i[i];
         else
             h = sl_hash_int(c->v.i[i], 7);
-        sl_hmap_put(s->distinct, h, 0, NULL);
+        sl_hset_add(s->distinct, h);
         break;
     }
     default:
@@ -1205,7 +1215,7 @@ static void emit_group(const sl_window *w, const group *g, sl_batch *out, bool f
             sl_col_set_int(col, r, s->n);
             break;
         case AGG_COUNT_DISTINCT:
-            sl_col_set_int(col, r, (int64_t)sl_hmap_count(s->distinct));
+            sl_col_set_int(col, r, (int64_t)sl_hset_count(s->distinct));
             break;
         case AGG_AVG:
             if (s->n) sl_col_set_double(col, r, s->sum / (double)s->n);
@@ -1290,6 +1300,26 @@ static uint64_t key_of_group(const sl_window *w, const group *src, int64_t ws) {
     return h;
 }
 
+/* Unites s2's distinct set into d's. Both hold values, or both hashes, but
+ * for state restored from before values were stored: then the values are
+ * hashed (the result is what a hash set would have counted). */
+static void distinct_merge(agg_state *d, const agg_state *s2) {
+    if (!d->dhashed && s2->dhashed) {
+        sl_hset *h = sl_hset_new(sl_hset_count(d->distinct));
+        size_t it = 0;
+        uint64_t v;
+        while (sl_hset_next(d->distinct, &it, &v))
+            sl_hset_add(h, sl_hash_int((int64_t)v, 7));
+        sl_hset_free(d->distinct);
+        d->distinct = h;
+        d->dhashed = true;
+    }
+    size_t it = 0;
+    uint64_t v;
+    while (sl_hset_next(s2->distinct, &it, &v))
+        sl_hset_add(d->distinct, d->dhashed && !s2->dhashed ? sl_hash_int((int64_t)v, 7) : v);
+}
+
 /* Merges a final group of the finer window into the rollup window dst:
  * counts and sums add, min/max compare, distinct sets unite, sketches merge
  * (DDSketch keeps its relative error, HLL its bound), Welford merges exactly. */
@@ -1347,12 +1377,7 @@ static void merge_into(sl_window *dst, const group *src) {
         if (s2->dmax > d->dmax) d->dmax = s2->dmax;
         if (s2->imin < d->imin) d->imin = s2->imin;
         if (s2->imax > d->imax) d->imax = s2->imax;
-        if (d->distinct && s2->distinct) {
-            size_t it = 0;
-            uint64_t k;
-            while (sl_hmap_next(s2->distinct, &it, &k, NULL))
-                sl_hmap_put(d->distinct, k, 0, NULL);
-        }
+        if (d->distinct && s2->distinct) distinct_merge(d, s2);
         if (d->dd && s2->dd) sl_ddsketch_merge(d->dd, s2->dd);
         if (d->hll && s2->hll) sl_hll_merge(d->hll, s2->hll);
         sl_welford_merge(&d->wf, &s2->wf);
@@ -1576,10 +1601,12 @@ static void put_group(const sl_window *w, sl_buf *out, const group *g) {
         agg_state *s = &g->aggs[a];
         sl_buf_put(out, s, offsetof(agg_state, distinct));
         if (s->distinct) {
-            sl_buf_put_i64(out, (int64_t)sl_hmap_count(s->distinct));
+            bool values = distinct_by_value(w->aggs[a].arg_type) && !s->dhashed;
+            sl_buf_put_i64(out,
+                           (int64_t)sl_hset_count(s->distinct) | (values ? DISTINCT_VALUES : 0));
             size_t it = 0;
             uint64_t k;
-            while (sl_hmap_next(s->distinct, &it, &k, NULL))
+            while (sl_hset_next(s->distinct, &it, &k))
                 sl_buf_put_i64(out, (int64_t)k);
         }
         uint8_t wf[40];
@@ -1682,15 +1709,22 @@ static int read_group(sl_window *w, sl_rd *r, int ver, group *g, bool *dirty, sl
     }
     for (int a = 0; a < w->naggs; a++) {
         agg_state *s = &g->aggs[a];
-        sl_hmap *d = s->distinct;
+        sl_hset *d = s->distinct;
         if (sl_rd_bytes(r, s, offsetof(agg_state, distinct))) goto corrupt;
         s->distinct = d;
         if (d) {
             int64_t nd, k;
             if (sl_rd_i64(r, &nd) || nd < 0) goto corrupt;
+            bool values = nd & DISTINCT_VALUES;
+            nd &= ~DISTINCT_VALUES;
+            if (values && !distinct_by_value(w->aggs[a].arg_type)) goto corrupt;
+            /* a set saved before values were stored holds hashes: keep hashing */
+            sl_hset_clear(d);
+            s->dhashed = distinct_by_value(w->aggs[a].arg_type) && !values;
+            if ((uint64_t)nd > (r->n - r->off) / 8) goto corrupt;
             for (int64_t j = 0; j < nd; j++) {
                 if (sl_rd_i64(r, &k)) goto corrupt;
-                sl_hmap_put(d, (uint64_t)k, 0, NULL);
+                sl_hset_add(d, (uint64_t)k);
             }
         }
         uint8_t wf[40];
@@ -1870,7 +1904,7 @@ size_t sl_window_state_bytes(const sl_window *w) {
             if (g->ks[k]) n += g->kslen[k] + 1;
         for (int a = 0; a < w->naggs; a++) {
             const agg_state *s = &g->aggs[a];
-            if (s->distinct) n += sl_hmap_bytes(s->distinct);
+            if (s->distinct) n += sl_hset_bytes(s->distinct);
             if (s->dd) n += sl_ddsketch_bytes(s->dd);
             if (s->hll) n += sl_hll_bytes(s->hll);
             n += s->by_vscap;

@@ -20,9 +20,9 @@
 #         + lake tables * 32768 * 320 B
 #                                     a Parquet lake table's writer holds up to
 #                                     one row group (SL_LAKE_ROW_GROUP_ROWS)
-#         + 1.5 * dedupe state_bytes  keys held (peak_keys * bytes_per_key);
-#                                     1.5: while the table and ring double, old
-#                                     and new arrays live together for a moment
+#         + 1.85 * dedupe state_bytes keys held (peak_keys * bytes_per_key);
+#                                     1.85: while the table is rebuilt, old
+#                                     and new tables live together for a moment
 #         + 16 MiB                    margin (allocator slack, window groups)
 #
 # Nothing in it grows with the bytes waiting on disk: the burst's input is
@@ -92,7 +92,7 @@ bound() { # OUT RSS -> prints "bound state cache"
   local st db cache
   st=$(state_kb "$1"); db=$(( $(stat -c %s "$1/sluice.db") / 1024 ))
   cache=$(( db < 65536 ? db : 65536 ))
-  echo $(( base + 4096 + batch_kb + lake_kb + cache + st * 3 / 2 + 16384 )) "$st" "$cache"
+  echo $(( base + 4096 + batch_kb + lake_kb + cache + st * 37 / 20 + 16384 )) "$st" "$cache"
 }
 read -r b1 st1 c1 <<<"$(bound "$TMP/o1")"
 read -r b10 st10 c10 <<<"$(bound "$TMP/o10")"

@@ -1,4 +1,4 @@
-/* test_core.c - unit tests for src/core: arena, batch, hash map, time, errors. */
+/* test_core.c - unit tests for src/core: arena, batch, hash map and set, time, errors. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -259,6 +259,132 @@ static void test_mem_oom_aborts(void **state) {
     assert_non_null(strstr(out, "sluice: out of memory (calloc"));
 }
 
+/* The value set of count_distinct: against brute force over values that
+ * include 0 (kept outside the table), values that all hash to one home slot
+ * (multiples of the inverse of the Fibonacci constant), and enough values to
+ * grow it many times; iteration yields every value once. */
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_hset(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    uint64_t c = 0x9e3779b97f4a7c15ULL, inv = c, rng = 88172645463325252ULL;
+    for (int i = 0; i < 6; i++)
+        inv *= 2 - c * inv;
+    uint64_t *v = malloc(N * sizeof *v), *got = malloc(N * sizeof *v);
+    sl_hset *s = sl_hset_new(0);
+    size_t want = 0, bytes0 = sl_hset_bytes(s);
+    for (int i = 0; i < N; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        switch (i % 3) {
+        case 0:
+            v[i] = inv * (1 + rng % 3000); /* (v * c) < 3001: every one at home slot 0 */
+            break;
+        case 1:
+            v[i] = rng % 7 == 0 ? 0 : rng;
+            break;
+        default:
+            v[i] = (uint64_t)(i / 3);
+        }
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = v[j] == v[i];
+        want += !seen;
+        assert_int_equal(sl_hset_add(s, v[i]), !seen);
+        assert_int_equal(sl_hset_count(s), want);
+        if (i % 5000 == 0) assert_int_equal(sl_hset_add(s, v[i]), 0);
+    }
+    assert_true(sl_hset_bytes(s) > bytes0); /* it grew */
+    /* at most 21.4 bytes per value: load >= 0.375 after doubling */
+    assert_true(sl_hset_bytes(s) <= want * 8 / 0.375 + 64);
+    size_t it = 0, n = 0;
+    uint64_t x;
+    while (sl_hset_next(s, &it, &x))
+        got[n++] = x;
+    assert_int_equal(n, want);
+    qsort(got, n, sizeof *got, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        assert_true(got[i] != got[i - 1]);
+    for (int i = 0; i < N; i++)
+        assert_non_null(bsearch(&v[i], got, n, sizeof *got, cmp_u64));
+    sl_hset_clear(s);
+    assert_int_equal(sl_hset_count(s), 0);
+    assert_int_equal(sl_hset_add(s, 0), 1);
+    assert_int_equal(sl_hset_add(s, v[0]), 1);
+    assert_int_equal(sl_hset_count(s), 2);
+    sl_hset_free(s);
+    free(v), free(got);
+}
+
+/* After a batch that needed several chunks, a reset leaves one chunk that
+ * holds as much: the next batch of that size is one contiguous bump run. */
+static void test_arena_reuse(void **state) {
+    (void)state;
+    sl_arena *a = sl_arena_new(1024);
+    for (int round = 0; round < 3; round++) {
+        char *p[10];
+        for (int i = 0; i < 10; i++) {
+            p[i] = sl_arena_alloc(a, 1000);
+            memset(p[i], i, 1000);
+        }
+        if (round > 0)
+            for (int i = 1; i < 10; i++)
+                assert_ptr_equal(p[i], p[i - 1] + 1000); /* one chunk, no malloc */
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(p[i][999], i);
+        sl_arena_reset(a);
+        assert_int_equal(sl_arena_used(a), 0);
+    }
+    sl_arena_free(a);
+}
+
+/* sl_batch_reset_schema keeps a column's buffers when the value size is the
+ * same, and the batch then reads exactly as a fresh one: all NULL, zeros. */
+static void test_batch_reset_schema_reuse(void **state) {
+    (void)state;
+    sl_schema s1, s2;
+    sl_schema_init(&s1);
+    sl_schema_add(&s1, "a", SL_T_INT);
+    sl_schema_add(&s1, "b", SL_T_STRING);
+    sl_schema_add(&s1, "c", SL_T_BOOL);
+    sl_schema_init(&s2);
+    sl_schema_add(&s2, "x", SL_T_DOUBLE); /* 8 bytes, like int: kept */
+    sl_schema_add(&s2, "y", SL_T_INT);    /* not a string's size: new buffer */
+    sl_schema_add(&s2, "z", SL_T_BOOL);
+    sl_schema_add(&s2, "w", SL_T_TS); /* a new column */
+    sl_batch *b = sl_batch_new(&s1, 64);
+    for (int i = 0; i < 64; i++) {
+        uint32_t r = sl_batch_append_null_row(b);
+        sl_col_set_int(&b->col[0], r, i + 1);
+        sl_col_set_str(&b->col[1], r, "s", 1);
+        sl_col_set_bool(&b->col[2], r, true);
+    }
+    void *a_vals = b->col[0].v.p;
+    sl_batch_reset_schema(b, &s2);
+    assert_ptr_equal(b->col[0].v.p, a_vals);
+    assert_int_equal(b->schema.n, 4);
+    assert_int_equal(b->n, 0);
+    for (int c = 0; c < 4; c++) {
+        assert_int_equal(b->col[c].type, s2.f[c].type);
+        for (int i = 0; i < 64; i++)
+            assert_int_equal(b->col[c].null[i], 1);
+    }
+    for (int i = 0; i < 64; i++) {
+        assert_true(b->col[0].v.d[i] == 0.0);
+        assert_int_equal(b->col[1].v.i[i], 0);
+        assert_int_equal(b->col[2].v.b[i], 0);
+        assert_int_equal(b->col[3].v.i[i], 0);
+    }
+    sl_batch_reset_schema(b, &s1); /* and back, fewer columns */
+    assert_int_equal(b->schema.n, 3);
+    assert_int_equal(b->col[1].v.s[5].len, 0);
+    assert_int_equal(b->col[1].null[5], 1);
+    sl_batch_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena),
@@ -270,6 +396,9 @@ int main(void) {
         cmocka_unit_test(test_error_wraps_own_message),
         cmocka_unit_test(test_mem),
         cmocka_unit_test(test_mem_oom_aborts),
+        cmocka_unit_test(test_hset),
+        cmocka_unit_test(test_arena_reuse),
+        cmocka_unit_test(test_batch_reset_schema_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -472,6 +472,226 @@ static void test_dedupe_stats_bytes_per_key(void **state) {
     op_free(&o);
 }
 
+/* ---------------------------------------------------------------- the key table
+ *
+ * The table under load: keys that all share one home slot (one probe cluster,
+ * with expired slots reused inside it), growth through many rebuilds, string
+ * keys (fingerprints), NULL keys beside raw int keys, and restarts from full
+ * and delta snapshots, every decision checked against the rule by brute force.
+ */
+
+/* The inverse of dedupe.c's key mixer (murmur3's finaliser): mix(unmix(x)) == x,
+ * so unmix(1..n) are n keys whose home slot is 0 whatever the table's size. */
+static uint64_t inv_odd(uint64_t c) {
+    uint64_t x = c; /* Newton's iteration: correct bits double each step */
+    for (int i = 0; i < 6; i++)
+        x *= 2 - c * x;
+    return x;
+}
+static uint64_t unxorshift33(uint64_t x) { return x ^ (x >> 33); }
+static uint64_t unmix(uint64_t x) {
+    x = unxorshift33(x);
+    x *= inv_odd(0xc4ceb9fe1a85ec53ULL);
+    x = unxorshift33(x);
+    x *= inv_odd(0xff51afd7ed558ccdULL);
+    return unxorshift33(x);
+}
+
+enum { KT_RAW, KT_COLLIDE, KT_STRING };
+
+typedef struct {
+    int kind;
+    int nkeys;       /* key universe */
+    int n;           /* records */
+    int64_t step_us; /* event time between records (increasing: none is late) */
+    int64_t horizon_s;
+    int null_every;    /* KT_RAW: every Nth record has a NULL key (0: none) */
+    int restart_every; /* batches between restarts from the snapshots (0: never) */
+} kt_case;
+
+static void kt_make(op_t *o, sl_schema *s, const kt_case *c) {
+    sl_schema_init(s);
+    sl_schema_add(s, "k", c->kind == KT_STRING ? SL_T_STRING : SL_T_INT);
+    sl_schema_add(s, "event_ts", SL_T_TS);
+    char arg[128];
+    snprintf(arg, sizeof arg, "{key: k, horizon: %llds, mode: flag}", (long long)c->horizon_s);
+    op_ok(o, "dedupe", arg, s, NULL);
+}
+
+static void kt_run(const kt_case *c) {
+    int64_t *t_kept = malloc((size_t)(c->nkeys + 1) * sizeof *t_kept); /* [nkeys]: NULL */
+    for (int k = 0; k <= c->nkeys; k++)
+        t_kept[k] = INT64_MIN;
+    op_t o;
+    sl_schema s;
+    kt_make(&o, &s, c);
+    sl_batch *b = sl_batch_new(&s, 512);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    sl_error err = {0};
+    sl_buf snaps[64];
+    bool full[64];
+    int nsnap = 0, batches = 0, restarts = 0;
+    int64_t h = c->horizon_s * SEC, dups = 0;
+    for (int i = 0; i < c->n;) {
+        int n = (int)rnd_range(1, 512);
+        if (n > c->n - i) n = c->n - i;
+        sl_batch_clear(b);
+        int keyix[512];
+        for (int j = 0; j < n; j++) {
+            int k = (int)(rnd() % (uint64_t)c->nkeys);
+            if (c->null_every && (i + j) % c->null_every == 0) k = c->nkeys;
+            keyix[j] = k;
+            uint32_t r = add_row(b, i + j);
+            if (k < c->nkeys) {
+                if (c->kind == KT_STRING) {
+                    char ks[32];
+                    int len = snprintf(ks, sizeof ks, "key-%d", k);
+                    sl_col_set_str(&b->col[0], r, sl_arena_strdup(b->arena, ks, (size_t)len),
+                                   (uint32_t)len);
+                } else {
+                    sl_col_set_int(&b->col[0], r,
+                                   c->kind == KT_COLLIDE ? (int64_t)unmix((uint64_t)k + 1) : k);
+                }
+            }
+            sl_col_set_int(&b->col[1], r, T0 + (int64_t)(i + j) * c->step_us);
+        }
+        assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
+        for (int j = 0; j < n; j++) {
+            int64_t t = T0 + (int64_t)(i + j) * c->step_us, *tk = &t_kept[keyix[j]];
+            int want = *tk != INT64_MIN && t - *tk <= h;
+            if (!want) *tk = t;
+            dups += want;
+            if (b->col[2].v.b[j] != want)
+                fail_msg("record %d (key %d): dup %d, want %d", i + j, keyix[j], b->col[2].v.b[j],
+                         want);
+        }
+        i += n;
+        /* the next batch's times are all after this watermark, as a watermark step ensures */
+        ctx.watermark = T0 + (int64_t)(i - 1) * c->step_us - 2 * SEC;
+        sl_batch_clear(b);
+        assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
+        /* keys held: exactly the live ones */
+        size_t live = 0;
+        for (int k = 0; k <= c->nkeys; k++)
+            live += t_kept[k] != INT64_MIN && t_kept[k] >= ctx.watermark - h;
+        assert_int_equal((size_t)stat_num(&o, "keys"), live);
+        /* commit: a full snapshot, then deltas */
+        bool f = nsnap == 0 || nsnap == 63;
+        if (f) {
+            for (int q = 0; q < nsnap; q++)
+                sl_buf_free(&snaps[q]);
+            nsnap = 0;
+        }
+        memset(&snaps[nsnap], 0, sizeof snaps[nsnap]);
+        assert_int_equal(o.def->snapshot(o.self, &snaps[nsnap], f), 0);
+        full[nsnap++] = f;
+        if (c->restart_every && ++batches % c->restart_every == 0) {
+            /* a restart right after this commit: a fresh operator from the chain */
+            op_free(&o);
+            kt_make(&o, &s, c);
+            for (int q = 0; q < nsnap; q++)
+                if (o.def->restore(o.self, snaps[q].p, snaps[q].n, full[q], &err))
+                    fail_msg("restore: %s", err.msg);
+            sl_batch_clear(b);
+            assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0); /* the watermark */
+            assert_int_equal((size_t)stat_num(&o, "keys"), live);
+            restarts++;
+        }
+    }
+    assert_true(!c->restart_every || restarts > 2);
+    assert_true(dups > c->n / 20); /* the data has duplicates to find */
+    if (!c->restart_every) assert_int_equal((int64_t)stat_num(&o, "duplicates"), dups);
+    for (int q = 0; q < nsnap; q++)
+        sl_buf_free(&snaps[q]);
+    sl_batch_free(b);
+    op_free(&o);
+    free(t_kept);
+}
+
+static void test_table_colliding_keys(void **state) {
+    (void)state;
+    rng_s = 31;
+    /* 1500 keys in one probe cluster; ~1200 live at a time, the rest expiring
+     * and their slots reused in the middle of the cluster */
+    kt_case c = {KT_COLLIDE, 1500, 40000, 10 * 1000, 10, 0, 0};
+    kt_run(&c);
+    c.restart_every = 7;
+    kt_run(&c);
+}
+
+static void test_table_growth(void **state) {
+    (void)state;
+    rng_s = 32;
+    /* a 1 h horizon: nothing expires, the table is rebuilt bigger again and again */
+    kt_case c = {KT_RAW, 120000, 200000, 1000, 3600, 0, 0};
+    kt_run(&c);
+    c.restart_every = 50;
+    kt_run(&c);
+}
+
+static void test_table_expiry_nulls_restarts(void **state) {
+    (void)state;
+    rng_s = 33;
+    kt_case c = {KT_RAW, 20000, 150000, 500, 10, 97, 13};
+    kt_run(&c);
+}
+
+static void test_table_string_keys(void **state) {
+    (void)state;
+    rng_s = 34;
+    kt_case c = {KT_STRING, 20000, 100000, 500, 10, 0, 11};
+    kt_run(&c);
+}
+
+/* A snapshot written before keys were stored as values holds fingerprints
+ * (the key's XXH3 hash): the operator takes it as such and goes on hashing. */
+static void test_restore_fingerprint_snapshot(void **state) {
+    (void)state;
+    op_t o;
+    sl_schema s;
+    dd_make(&o, &s, "flag");
+    sl_batch *b = sl_batch_new(&s, 8);
+    uint32_t r = add_row(b, 0);
+    sl_col_set_int(&b->col[0], r, 42);
+    int key[1] = {0};
+    uint64_t fp = sl_key_hash(b, key, 1, r, 0x51c3);
+    sl_buf buf = {0};
+    sl_buf_put_i64(&buf, 0); /* duplicates */
+    sl_buf_put_i64(&buf, 1); /* kept */
+    sl_buf_put_i64(&buf, 1); /* one entry, no flags */
+    sl_buf_put(&buf, &fp, 8);
+    int64_t t = T0;
+    sl_buf_put(&buf, &t, 8);
+    sl_error err = {0};
+    assert_int_equal(o.def->restore(o.self, buf.p, buf.n, true, &err), 0);
+    sl_batch_clear(b);
+    dd_row(b, 0, 42, 5); /* 5 s after the restored key: a duplicate */
+    dd_row(b, 1, 43, 5);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
+    assert_true(b->col[2].v.b[0]);
+    assert_false(b->col[2].v.b[1]);
+    /* and its snapshots stay fingerprints: a fresh operator restores them */
+    sl_buf again = {0};
+    assert_int_equal(o.def->snapshot(o.self, &again, true), 0);
+    op_t o2;
+    sl_schema s2;
+    dd_make(&o2, &s2, "flag");
+    assert_int_equal(o2.def->restore(o2.self, again.p, again.n, true, &err), 0);
+    assert_int_equal((int)stat_num(&o2, "keys"), 2);
+    sl_batch_clear(b);
+    dd_row(b, 2, 43, 8);
+    assert_int_equal(o2.def->process(o2.self, b, &ctx, &err), 0);
+    assert_true(b->col[2].v.b[0]);
+    sl_buf_free(&buf);
+    sl_buf_free(&again);
+    sl_batch_free(b);
+    op_free(&o);
+    op_free(&o2);
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
@@ -484,6 +704,11 @@ int main(void) {
         cmocka_unit_test(test_dedupe_bruteforce_restore_drop),
         cmocka_unit_test(test_dedupe_restore_deltas_only),
         cmocka_unit_test(test_dedupe_stats_bytes_per_key),
+        cmocka_unit_test(test_table_colliding_keys),
+        cmocka_unit_test(test_table_growth),
+        cmocka_unit_test(test_table_expiry_nulls_restarts),
+        cmocka_unit_test(test_table_string_keys),
+        cmocka_unit_test(test_restore_fingerprint_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

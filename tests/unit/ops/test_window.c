@@ -513,6 +513,92 @@ static void test_window_bad_specs(void **state) {
     }
 }
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* count_distinct over an int column keeps the values themselves: exact for
+ * any values, here 0, the extremes, negatives, values that all share one
+ * home slot of the set (multiples of the inverse of its hashing constant),
+ * and enough of them to grow the set many times; a rollup of the window
+ * and a snapshot round trip count the same. */
+static void test_window_count_distinct_int_exact(void **state) {
+    (void)state;
+    rng_s = 4711;
+    enum { N = 60000 };
+    uint64_t c = 0x9e3779b97f4a7c15ULL, inv = c;
+    for (int i = 0; i < 6; i++)
+        inv *= 2 - c * inv;
+    int64_t *v = malloc(N * sizeof *v), *sorted = malloc(N * sizeof *v);
+    for (int i = 0; i < N; i++) {
+        switch (i % 4) {
+        case 0:
+            v[i] = (int64_t)(inv * (uint64_t)(1 + rnd() % 5000)); /* colliding */
+            break;
+        case 1:
+            v[i] = rnd_range(-20000, 20000);
+            break;
+        case 2:
+            v[i] = (int64_t)rnd();
+            break;
+        default:
+            v[i] = (int64_t[]){0, INT64_MIN, INT64_MAX, -1}[rnd() % 4];
+        }
+        sorted[i] = v[i];
+    }
+    qsort(sorted, N, sizeof *sorted, cmp_i64);
+    int64_t want = 0;
+    for (int i = 0; i < N; i++)
+        want += i == 0 || sorted[i] != sorted[i - 1];
+    sl_schema in;
+    sl_schema_init(&in);
+    sl_schema_add(&in, "ts", SL_T_TS);
+    sl_schema_add(&in, "v", SL_T_INT);
+    sl_spec *spec;
+    sl_window *w =
+        win_make("{time: ts, size: 1h, aggregates: {cd: \"count_distinct(v)\"}}", &in, &spec);
+    sl_error err = {0};
+    sl_window *roll = sl_window_create_rollup_size(w, "1d", &err);
+    assert_non_null(roll);
+    sl_batch *b = sl_batch_new(&in, 4096);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    for (int i = 0; i < N;) {
+        sl_batch_clear(b);
+        for (int j = 0; j < 4096 && i < N; j++, i++) {
+            uint32_t r = add_row(b, i);
+            sl_col_set_int(&b->col[0], r, T0 + i);
+            sl_col_set_int(&b->col[1], r, v[i]);
+        }
+        assert_int_equal(sl_window_process(w, b, &ctx), 0);
+    }
+    /* a snapshot round trip, into a fresh window */
+    sl_buf buf = {0};
+    assert_int_equal(sl_window_snapshot(w, &buf, true), 0);
+    sl_spec *spec2;
+    sl_window *w2 =
+        win_make("{time: ts, size: 1h, aggregates: {cd: \"count_distinct(v)\"}}", &in, &spec2);
+    if (sl_window_restore(w2, buf.p, buf.n, true, &err)) fail_msg("restore: %s", err.msg);
+    sl_window *ws[3] = {w, w2, roll};
+    for (int k = 0; k < 3; k++) {
+        sl_batch *out = sl_batch_new(sl_window_schema(ws[k]), 16);
+        int cd = sl_schema_find(sl_window_schema(ws[k]), "cd");
+        assert_true(cd >= 0);
+        assert_int_equal(sl_window_emit(ws[k], out, INT64_MAX, true), 1);
+        assert_int_equal(out->col[cd].v.i[0], want);
+        sl_batch_free(out);
+    }
+    sl_buf_free(&buf);
+    sl_batch_free(b);
+    sl_window_free(w2);
+    sl_window_free(roll);
+    sl_window_free(w);
+    sl_spec_free(spec);
+    sl_spec_free(spec2);
+    free(v), free(sorted);
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
@@ -522,6 +608,7 @@ int main(void) {
         cmocka_unit_test(test_window_emit_final_and_dirty),
         cmocka_unit_test(test_window_snapshot_roundtrip),
         cmocka_unit_test(test_window_bad_specs),
+        cmocka_unit_test(test_window_count_distinct_int_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
