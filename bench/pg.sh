@@ -23,7 +23,7 @@ best() { # best wall seconds of 2 runs of: sluice run ... "$@"
     pgq "DROP SCHEMA public CASCADE; CREATE SCHEMA public" >/dev/null
     local t0 t1
     t0=$(date +%s.%N)
-    "$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out" --set input="$TMP/in" \
+    "$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --set input="$TMP/in" \
       --set locations="$TMP/in/locations.csv" --once --status 0 "$@" 2>>"$TMP/run.log" || fail "run: $(tail -2 "$TMP/run.log")"
     t1=$(date +%s.%N)
     t=$(echo "$t1 - $t0" | bc)

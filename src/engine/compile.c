@@ -58,8 +58,9 @@ static const sl_opt table_opts[] = {
     {"idle_timeout", SL_OPT_DURATION, false, NULL, "0 (never)",
      "a union: an input that sent no rows for this long stops holding the table's watermark back"},
     {"layer", SL_OPT_ENUM, false, "bronze|silver|gold", "silver", "medallion layer"},
-    {"store", SL_OPT_ENUM, false, "lake|sqlite|none", "lake for bronze, else sqlite",
-     "where rows are kept"},
+    {"store", SL_OPT_ENUM, false, "lake|sqlite|none|auto", "lake for bronze, else sqlite",
+     "where rows are kept; auto: the lake with the embedded store, the store's table with a "
+     "PostgreSQL store (where Grafana and /api/query read it)"},
     {"retention", SL_OPT_DURATION, false, NULL, NULL,
      "delete rows older than this: lake hour folders, sqlite rows by event or ingest time "
      "(incrementally, counted in the event log)"},
@@ -1354,6 +1355,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         const sl_node *st = sl_node_get(t->node, "store");
         t->store = st ? (!strcmp(st->str, "lake")   ? STORE_LAKE
                          : !strcmp(st->str, "none") ? STORE_NONE
+                         : !strcmp(st->str, "auto") ? (p->store_url[0] ? STORE_SQLITE : STORE_LAKE)
                                                     : STORE_SQLITE)
                       : (t->layer == LAYER_BRONZE ? STORE_LAKE : STORE_SQLITE);
         const sl_node *rt = sl_node_get(t->node, "retention");

@@ -13,7 +13,7 @@ pg_start
 expect_refused() {
   local name=$1 pattern=$2 store=$3 rc=0
   rm -rf "$TMP/out"
-  timeout 60 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out" --set input="$TMP/in" \
+  timeout 60 "$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --set input="$TMP/in" \
     --set locations="$TMP/in/locations.csv" --once --status 0 --store "$store" >"$TMP/$name.out" 2>&1 || rc=$?
   [ "$rc" = 2 ] || fail "$name: exit code $rc, want 2: $(tail -2 "$TMP/$name.out")"
   grep -q "$pattern" "$TMP/$name.out" || fail "$name: no '$pattern' in: $(tail -2 "$TMP/$name.out")"
@@ -38,11 +38,11 @@ expect_refused other-type 'column "detection_oid" of type text' "$PGURL"
 sed "s|^commit_interval:|store: postgresql://postgres:\${PGPW}@127.0.0.1:$PGPORT/sluice\ncommit_interval:|" \
   "$REPO/pipelines/cameras.yaml" >"$TMP/cameras_pg.yaml"
 rc=0
-PGPW=wrong-pw "$SLUICE" run "$TMP/cameras_pg.yaml" --set silver_store=sqlite --data "$TMP/out2" --set input="$TMP/in" \
+PGPW=wrong-pw "$SLUICE" run "$TMP/cameras_pg.yaml" --data "$TMP/out2" --set input="$TMP/in" \
   --set locations="$TMP/in/locations.csv" --once --status 0 >"$TMP/file.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "password authentication failed" "$TMP/file.out" || fail "store: in the file, wrong \${PGPW}: rc $rc $(tail -1 "$TMP/file.out")"
 pgq "DROP TABLE detection_events"
-PGPW=$PGPASSWORD_TEST "$SLUICE" run "$TMP/cameras_pg.yaml" --set silver_store=sqlite --data "$TMP/out2" --set input="$TMP/in" \
+PGPW=$PGPASSWORD_TEST "$SLUICE" run "$TMP/cameras_pg.yaml" --data "$TMP/out2" --set input="$TMP/in" \
   --set locations="$TMP/in/locations.csv" --once --status 0 2>"$TMP/file.out" || fail "store: in the file: $(tail -2 "$TMP/file.out")"
 [ "$(pgq "SELECT count(*) FROM detection_events")" -gt 0 ] || fail "store: in the file wrote no rows"
 ok "store: in the pipeline file with \${PGPW}"

@@ -12,7 +12,7 @@ kills=3
 [ "$SANITIZED" = 1 ] && events=40000
 "$SLUICE" gen cameras --events "$events" --seed 7 --dup 0.05 --late 0.01 --malformed 0.001 --out "$TMP/in" 2>/dev/null
 run() {
-  exec "$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out" --set input="$TMP/in" \
+  exec "$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --set input="$TMP/in" \
     --set locations="$TMP/in/locations.csv" --set commit_interval=100ms --once --status 0 \
     --store "$PGURL" "$@"
 }

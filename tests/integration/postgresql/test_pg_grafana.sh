@@ -12,12 +12,12 @@ pg_start
 events=30000
 "$SLUICE" gen cameras --events "$events" --seed 5 --out "$TMP/cams" 2>/dev/null
 "$SLUICE" gen telco --events "$events" --seed 5 --out "$TMP/telco" 2>/dev/null
-"$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out_c" --set input="$TMP/cams" \
+"$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out_c" --set input="$TMP/cams" \
   --set locations="$TMP/cams/locations.csv" --once --status 0 --store "$PGURL" || fail "cameras run"
 "$SLUICE" run "$REPO/pipelines/telco.yaml" --data "$TMP/out_t" --set input="$TMP/telco" \
   --once --status 0 --store "$PGURL" || fail "telco run"
 # /metrics of a running pipeline, for the Prometheus panels
-"$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out_c" --set input="$TMP/cams" \
+"$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out_c" --set input="$TMP/cams" \
   --set locations="$TMP/cams/locations.csv" --store "$PGURL" --listen 127.0.0.1:0 --status 1 2>"$TMP/live.log" &
 live=$!
 trap 'kill $live 2>/dev/null || true; pg_stop_now; cleanup' EXIT

@@ -30,7 +30,7 @@ records_in_ge() { [ "$(sqlite3 "$TMP/out/sluice.db" 'SELECT coalesce(sum(records
 
 pg_stop_now # 1. down at start
 move "${files[@]:0:2}"
-SLUICE_LOG=info "$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out" --set input="$TMP/in" \
+SLUICE_LOG=info "$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --set input="$TMP/in" \
   --set locations="$TMP/in/locations.csv" --set commit_interval=200ms --listen 127.0.0.1:0 --status 1 \
   --store "$PGURL" 2>"$TMP/run.log" &
 run=$!
@@ -87,7 +87,7 @@ wait $run || rc=$?
 grep -q "stopped while a commit waited for an output" "$TMP/run.log" || fail "the stop while waiting is not explained"
 pg_restart
 # --once: every window final, then compare
-"$SLUICE" run "$REPO/pipelines/cameras.yaml" --set silver_store=sqlite --data "$TMP/out" --set input="$TMP/in" \
+"$SLUICE" run "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --set input="$TMP/in" \
   --set locations="$TMP/in/locations.csv" --once --status 0 --store "$PGURL" 2>>"$TMP/run.log" || fail "final run"
 ! grep -a "$PGPASSWORD_TEST" "$TMP/run.log" || fail "the password appears in the log"
 grep -a 'postgres:\*\*\*@' "$TMP/run.log" >/dev/null || fail "the store URL is not logged masked"

@@ -72,8 +72,9 @@ pending=$(sqlite3 "$TMP/out100/sluice.db" "$pending_sql" 2>/dev/null) || pending
 bash "$REPO/tests/integration/telco/compare.sh" "$TMP/out100/sluice.db" "$TMP/expected.db" "$crit_spec" "$full_spec" ||
   fail "commit_interval 100ms, SIGKILL (killed: $killed after $commits commits) and restart: the streaming entity health differs from the reference"
 ok "telco, commits every 100 ms, SIGKILL after $commits commits with $joined joined rows and $pending pending pairs (killed: $killed) and restart: gold_entity_health_full equals the reference"
-read -r silver p5 p1h e5 < <(sqlite3 -separator ' ' "$TMP/out100/sluice.db" "SELECT (SELECT count(*) FROM silver_metrics_validated),
-  (SELECT sum(samples) FROM gold_performance_5min), (SELECT sum(samples) FROM gold_performance_1h), (SELECT sum(samples) FROM gold_entity_metrics_5min)")
+# (silver is a Parquet lake table: read through the query command)
+read -r silver p5 p1h e5 < <("$SLUICE" query "$REPO/pipelines/telco.yaml" --data "$TMP/out100" --format csv "SELECT (SELECT count(*) FROM silver_metrics_validated),
+  (SELECT sum(samples) FROM gold_performance_5min), (SELECT sum(samples) FROM gold_performance_1h), (SELECT sum(samples) FROM gold_entity_metrics_5min)" | tail -1 | tr ',' ' ')
 [ "$p5" = "$silver" ] && [ "$p1h" = "$silver" ] && [ "$e5" = "$silver" ] ||
   fail "commit_interval 100ms: silver $silver rows, gold_performance_5min $p5, gold_performance_1h $p1h, gold_entity_metrics_5min $e5"
 ok "telco, commits every 100 ms: the 5-minute and hourly gold tables count all $silver silver rows"
