@@ -86,7 +86,7 @@ exact "$TMP/in1" "$TMP/o1"
 exact "$TMP/in10" "$TMP/o10"
 
 batch_kb=$(( batch_size * 256 * (tables + 2) / 1024 ))
-lake_tables=$(grep -cE '^ +layer: bronze|^ +store: .*lake' "$PIPE")
+lake_tables=$(grep -cE '^ +layer: bronze|^ +store: .*(lake|auto)' "$PIPE")
 lake_kb=$(( lake_tables * 32768 * 320 / 1024 ))
 bound() { # OUT RSS -> prints "bound state cache"
   local st db cache
