@@ -68,6 +68,7 @@ typedef struct {
 #define SLOT_EMPTY INT64_MIN
 #define TAGGED ((int64_t)1 << 62) /* entry count flag: each entry is followed by its tag */
 #define RAW ((int64_t)1 << 61)    /* entry count flag: keys are values; the NULL key follows */
+#define PACKED ((int64_t)1 << 60) /* entry count flag: entries sorted by key, varint deltas */
 #define MIN_CAP 64
 /* Load: the table is rebuilt when a batch could take it past 17/20 (0.85),
  * to 7/10 (0.70) of live keys: 16-byte slots give 18.8 to 22.9 bytes per key. */
@@ -107,6 +108,7 @@ typedef struct {
     uint64_t gen;         /* bumped by every change of the table or thr */
     uint64_t counted_gen; /* stats(): the gen its counts below are of (0: none) */
     size_t counted_keys, counted_before;
+    slot_t *pack; /* room to sort a snapshot's entries (PACKED), freed when large */
 } dedupe_op;
 
 enum { MODE_DROP, MODE_FLAG }; /* the order of `mode`'s words */
@@ -419,8 +421,73 @@ static void put_slot(const dedupe_op *o, sl_buf *out, size_t j) {
     if (o->tags) sl_buf_put(out, &o->tags[j], sizeof(uint64_t));
 }
 
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static size_t put_uvar(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static int rd_uvar(sl_rd *r, uint64_t *v) {
+    uint64_t x = 0;
+    for (int sh = 0; sh < 70; sh += 7) {
+        uint8_t b;
+        if (sl_rd_bytes(r, &b, 1)) return SL_ECORRUPT;
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return SL_ECORRUPT;
+}
+
+static int cmp_key(const void *a, const void *b) {
+    uint64_t x = ((const slot_t *)a)->k, y = ((const slot_t *)b)->k;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts e[0..n) by key: an LSD radix sort, 16 bits a pass, through
+ * tmp[0..n) for many entries (a million in ~20 ms), qsort for few. */
+static void sort_by_key(slot_t *e, slot_t *tmp, size_t n) {
+    size_t *count = n >= 4096 ? malloc(((size_t)1 << 16) * sizeof *count) : NULL;
+    if (!count) {
+        qsort(e, n, sizeof *e, cmp_key);
+        return;
+    }
+    for (int pass = 0; pass < 4; pass++) {
+        int sh = 16 * pass;
+        memset(count, 0, ((size_t)1 << 16) * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(e[i].k >> sh) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < ((size_t)1 << 16); d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(e[i].k >> sh) & 0xffff]++] = e[i];
+        slot_t *x = e;
+        e = tmp;
+        tmp = x;
+    }
+    free(count); /* four passes: the sorted entries are back in the first array */
+}
+
 /* Entries: all live keys (of `only`'s partitions, if given), or (delta) the
- * slots written since the last snapshot, found through the dirty bitmap. */
+ * slots written since the last snapshot, found through the dirty bitmap.
+ * Without partition tags they are PACKED: sorted by key and written as
+ * varint deltas of key and time from the entry before. Keys held for a
+ * dedupe horizon are mostly close together (ids handed out in order), so a
+ * key costs 2-3 bytes instead of 16, before the store's zstd: a million
+ * camera ids took 6.9 MB of the state table compressed, 1.2 MB packed. */
 static void put_entries(dedupe_op *o, sl_buf *out, bool all, const sl_part_set *only) {
     size_t cnt = 0, at = out->n;
     sl_buf_put_i64(out, 0); /* the count, patched below */
@@ -428,11 +495,23 @@ static void put_entries(dedupe_op *o, sl_buf *out, bool all, const sl_part_set *
         bool live = o->null_t != SLOT_EMPTY && o->null_t >= o->thr;
         sl_buf_put_i64(out, (all ? live : o->null_dirty) ? o->null_t : SLOT_EMPTY);
     }
+    bool packed = !o->tags;
+    size_t ne = 0;
+    if (packed) { /* gather, then sort and write */
+        size_t most = all ? o->cap : 0;
+        if (!all)
+            for (size_t w = 0; w < dirty_words(o->cap); w++)
+                most += (size_t)__builtin_popcountll(o->dirty[w]);
+        o->pack = sl_xreallocarray(o->pack, most ? 2 * most : 2, sizeof *o->pack);
+    }
     if (all) {
         for (size_t j = 0; j < o->cap; j++) {
             if (o->tab[j].t == SLOT_EMPTY || o->tab[j].t < o->thr) continue;
             if (only && !sl_part_set_has(only, o->tags[j])) continue;
-            put_slot(o, out, j);
+            if (packed)
+                o->pack[ne++] = o->tab[j];
+            else
+                put_slot(o, out, j);
             cnt++;
         }
     } else {
@@ -440,11 +519,31 @@ static void put_entries(dedupe_op *o, sl_buf *out, bool all, const sl_part_set *
             for (uint64_t bits = o->dirty[w]; bits; bits &= bits - 1) {
                 size_t j = w * 64 + (size_t)__builtin_ctzll(bits);
                 if (o->tab[j].t == SLOT_EMPTY || o->tab[j].t < o->thr) continue;
-                put_slot(o, out, j);
+                if (packed)
+                    o->pack[ne++] = o->tab[j];
+                else
+                    put_slot(o, out, j);
                 cnt++;
             }
     }
-    int64_t c = (int64_t)cnt | (o->tags ? TAGGED : 0) | (o->raw ? RAW : 0);
+    if (packed) {
+        sort_by_key(o->pack, o->pack + ne, ne);
+        uint64_t pk = 0;
+        int64_t pt = 0;
+        uint8_t v[20];
+        for (size_t i = 0; i < ne; i++) {
+            size_t n = put_uvar(v, o->pack[i].k - pk);
+            n += put_uvar(v + n, zz((int64_t)((uint64_t)o->pack[i].t - (uint64_t)pt)));
+            sl_buf_put(out, v, n);
+            pk = o->pack[i].k;
+            pt = o->pack[i].t;
+        }
+        if (ne > 4096) { /* the sort's room is not kept between snapshots */
+            free(o->pack);
+            o->pack = NULL;
+        }
+    }
+    int64_t c = (int64_t)cnt | (o->tags ? TAGGED : 0) | (o->raw ? RAW : 0) | (packed ? PACKED : 0);
     memcpy(out->p + at, &c, sizeof c);
 }
 
@@ -489,8 +588,9 @@ static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full,
     }
     if (sl_rd_i64(&r, &dups) || sl_rd_i64(&r, &kept) || sl_rd_i64(&r, &cnt) || cnt < 0)
         return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
-    bool tagged = cnt & TAGGED, raw = cnt & RAW;
-    cnt &= ~(TAGGED | RAW);
+    bool tagged = cnt & TAGGED, raw = cnt & RAW, packed = cnt & PACKED;
+    cnt &= ~(TAGGED | RAW | PACKED);
+    if (packed && tagged) return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
     if (tagged != (o->tags != NULL))
         return sl_error_set(err, SL_ECORRUPT,
                             "dedupe: the state was saved with partitioned_state %s; it is now %s",
@@ -514,17 +614,28 @@ static int restore_entries(dedupe_op *o, const void *data, size_t n, bool full,
             o->null_t = nt;
         }
     }
-    if ((uint64_t)cnt > (n - r.off) / esz)
+    /* an entry takes at least esz bytes, or 2 packed */
+    if ((uint64_t)cnt > (n - r.off) / (packed ? 2 : esz))
         return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
     if (!only) {
         o->duplicates = dups;
         o->kept = kept;
     }
     reserve(o, (size_t)cnt);
+    uint64_t pk = 0;
+    int64_t pt = 0;
     for (int64_t i = 0; i < cnt; i++) {
         slot_t e;
         uint64_t tag = 0;
-        if (sl_rd_bytes(&r, &e, sizeof e) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)))
+        if (packed) {
+            uint64_t dk, dt;
+            if (rd_uvar(&r, &dk) || rd_uvar(&r, &dt))
+                return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+            e.k = pk += dk;
+            e.t = pt = (int64_t)((uint64_t)pt + (uint64_t)unzz(dt));
+            if (e.t == SLOT_EMPTY)
+                return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
+        } else if (sl_rd_bytes(&r, &e, sizeof e) || (tagged && sl_rd_bytes(&r, &tag, sizeof tag)))
             return sl_error_set(err, SL_ECORRUPT, "dedupe: corrupt snapshot");
         if (only && !sl_part_set_has(only, tag)) continue;
         put_key(o, e.k, e.t, tag, only != NULL);
@@ -585,6 +696,7 @@ static int dedupe_stats(void *self, sl_op_stat *out, int cap) {
 static void dedupe_destroy(void *self) {
     dedupe_op *o = self;
     free(o->tab);
+    free(o->pack);
     free(o->dirty);
     free(o->tags);
     free(o->keep);
