@@ -3,6 +3,9 @@
 # renamed into place) until it is visible through /api/query and through the
 # SSE stream of the silver table, while the generator adds background load.
 # Prints p50/p99 in ms for both. Usage: bench/freshness.sh BUILD [PROBES] [RATE]
+# The silver table is a Parquet lake table by default (store: auto), which has no
+# SSE stream (sse_seen=0, na); SILVER_STORE=sqlite keeps it in the store to
+# measure the stream too.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 bin="$build/sluice"
@@ -14,7 +17,8 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp" 2>/dev/null; 
 mkdir -p "$tmp/in"
 "$bin" gen cameras --rate "$rate" --duration 0 --out "$tmp/in" --seed 9 2>/dev/null &
 SLUICE_LOG=warn "$bin" run "$repo/pipelines/cameras.yaml" --data "$tmp/out" --set input="$tmp/in" \
-  --set locations="$tmp/in/locations.csv" --listen 127.0.0.1:0 --status 1 2>"$tmp/run.log" &
+  --set locations="$tmp/in/locations.csv" --set silver_store="${SILVER_STORE:-auto}" \
+  --listen 127.0.0.1:0 --status 1 2>"$tmp/run.log" &
 port=""
 for _ in $(seq 1 100); do
   port=$(grep -o 'dashboard at http://127.0.0.1:[0-9]*' "$tmp/run.log" | grep -o '[0-9]*$' || true)
