@@ -663,6 +663,22 @@ static int switch_segment(sl_lake *l, int64_t hour, sl_error *err) {
     return 0;
 }
 
+/* A Parquet writer's error makes the lake unusable, as an I/O error does. */
+static int pq_fail(sl_lake *l, sl_error *err) {
+    l->failed = err->code ? err->code : SL_EIO;
+    snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
+    return l->failed;
+}
+
+/* Flushes the open Parquet segment (row group, footer, fsync), counting the
+ * bytes it wrote. */
+static int pq_flush_counted(sl_lake *l, sl_error *err) {
+    int64_t before = sl_pq_length(l->pq);
+    if (sl_pq_flush(l->pq, err) != 0) return pq_fail(l, err);
+    l->bytes_written += sl_pq_length(l->pq) - before;
+    return 0;
+}
+
 /* The parquet form of switch_segment. The old segment's pending rows become
  * its last row group now (sl_pq_flush fsyncs), so nothing is deferred: an
  * hour boundary costs one fsync, as a size roll does. */
@@ -670,13 +686,7 @@ static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err) {
     int rc;
     sl_pq_options o = {.zstd_level = l->pq_level};
     if (l->pq) {
-        int64_t before = sl_pq_length(l->pq);
-        if (sl_pq_flush(l->pq, err) != 0) {
-            l->failed = err->code ? err->code : SL_EIO;
-            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
-            return l->failed;
-        }
-        l->bytes_written += sl_pq_length(l->pq) - before;
+        if ((rc = pq_flush_counted(l, err))) return rc;
         sl_pq_close(l->pq);
         l->pq = NULL;
         l->cur_rel[0] = '\0'; /* never written again */
@@ -691,9 +701,7 @@ static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err) {
         if (l->pq) return 0;
         if (rerr.code != SL_EINVAL) {
             *err = rerr;
-            l->failed = err->code ? err->code : SL_EIO;
-            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
-            return l->failed;
+            return pq_fail(l, err);
         }
         /* The table's columns changed since (schema evolution): the committed
          * segment stays a whole file of the old schema and the rows go to a
@@ -710,9 +718,7 @@ static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err) {
     if ((rc = sync_dirs(l, err))) return rc;
     l->pq = sl_pq_create(abs, &l->pq_schema, &o, err);
     if (!l->pq) {
-        l->failed = err->code ? err->code : SL_EIO;
-        snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
-        return l->failed;
+        return pq_fail(l, err);
     }
     l->dirsync_pending = 1;
     snprintf(l->dirsync_rel, sizeof l->dirsync_rel, "%s", rel);
@@ -736,9 +742,7 @@ int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t fr
     if (sl_pq_append(l->pq, cols, from, n, err) != 0 ||
         (sl_pq_pending_rows(l->pq) >= SL_LAKE_ROW_GROUP_ROWS &&
          sl_pq_write_row_group(l->pq, err) != 0)) {
-        l->failed = err->code ? err->code : SL_EIO;
-        snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
-        return l->failed;
+        return pq_fail(l, err);
     }
     return 0;
 }
@@ -746,13 +750,7 @@ int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t fr
 static int flush_parquet(sl_lake *l, sl_error *err) {
     int rc;
     if (l->pq) {
-        int64_t before = sl_pq_length(l->pq);
-        if (sl_pq_flush(l->pq, err) != 0) {
-            l->failed = err->code ? err->code : SL_EIO;
-            snprintf(l->fail_msg, sizeof l->fail_msg, "%s", err->msg);
-            return l->failed;
-        }
-        l->bytes_written += sl_pq_length(l->pq) - before;
+        if ((rc = pq_flush_counted(l, err))) return rc;
         l->cur_size = l->cur_synced = sl_pq_length(l->pq);
     }
     if ((rc = sync_dirs(l, err))) return rc;
