@@ -30,6 +30,7 @@
 
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "formats/parquet.h"
 #include "sinks/lake.h"
 #include "sinks/lake_vtab.h"
 #include "../unit_skip.h"
@@ -775,6 +776,107 @@ static void test_disk_full(void **state) {
     free(root);
 }
 
+/* ---- Parquet segments ---- */
+
+/* Rows [from, to) of a two-column table (id int, name string) into a
+ * Parquet lake, ingested at `ingest`. */
+static void pq_append_range(sl_lake *l, int from, int to, int64_t ingest) {
+    int n = to - from;
+    int64_t *ids = malloc(sizeof *ids * (size_t)n);
+    sl_str *names = malloc(sizeof *names * (size_t)n);
+    static const char *words[] = {"north", "south", "east"};
+    for (int i = 0; i < n; i++) {
+        ids[i] = from + i;
+        names[i] = (sl_str){words[(from + i) % 3], (uint32_t)strlen(words[(from + i) % 3])};
+    }
+    sl_column a = {.type = SL_T_INT, .null = NULL, .v.i = ids};
+    sl_column b = {.type = SL_T_STRING, .null = NULL, .v.s = names};
+    const sl_column *cols[2] = {&a, &b};
+    sl_error err = {0, {0}};
+    assert_int_equal(sl_lake_append_columns(l, cols, 0, (uint32_t)n, ingest, &err), 0);
+    free(ids);
+    free(names);
+}
+
+/* Rows of every segment up to the committed position, and the sum of ids. */
+static int64_t pq_count(const char *root, const sl_lake_pos *pos, int64_t *sum) {
+    sl_lake_segment *segs;
+    size_t n;
+    sl_error err = {0, {0}};
+    assert_int_equal(sl_lake_segments_list(root, &segs, &n, &err), 0);
+    int64_t rows = 0, pseq = 0;
+    *sum = 0;
+    if (pos->segment[0]) assert_int_equal(sl_lake_segment_parse(pos->segment, &pseq, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (!pos->segment[0] || segs[i].seq > pseq) continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", root, segs[i].path);
+        bool committed = strcmp(segs[i].path, pos->segment) == 0;
+        sl_pq_reader *r = sl_pq_open(p, committed ? pos->length : -1, &err);
+        assert_non_null(r);
+        for (int g = 0; g < sl_pq_num_row_groups(r); g++) {
+            sl_column c;
+            assert_int_equal(sl_pq_read_column(r, g, 0, 0, &c, &err), 0);
+            for (int64_t k = 0; k < sl_pq_row_group_rows(r, g); k++)
+                *sum += c.v.i[k];
+            rows += sl_pq_row_group_rows(r, g);
+        }
+        sl_pq_close_reader(r);
+    }
+    free(segs);
+    return rows;
+}
+
+static void test_parquet_recover(void **state) {
+    (void)state;
+    char *root = mktmp();
+    sl_schema sc;
+    sl_schema_init(&sc);
+    sl_schema_add(&sc, "id", SL_T_INT);
+    sl_schema_add(&sc, "name", SL_T_STRING);
+    sl_error err = {0, {0}};
+    sl_lake *l = sl_lake_open_parquet(root, &sc, 0, 0, &err);
+    assert_non_null(l);
+    assert_int_equal(sl_lake_recover(l, NULL, &err), 0);
+    /* more than SL_LAKE_ROW_GROUP_ROWS in one commit: row groups are written
+     * before the flush, the footer at the flush */
+    pq_append_range(l, 0, SL_LAKE_ROW_GROUP_ROWS + 1000, T0);
+    flush_ok(l);
+    sl_lake_pos committed;
+    sl_lake_position(l, &committed);
+    int64_t sum;
+    assert_int_equal(pq_count(root, &committed, &sum), SL_LAKE_ROW_GROUP_ROWS + 1000);
+    /* a later commit that never happens: flushed, and rows only appended */
+    pq_append_range(l, 100000, 100500, T0);
+    flush_ok(l);
+    pq_append_range(l, 200000, 200000 + SL_LAKE_ROW_GROUP_ROWS + 5, T0); /* one row group written */
+    sl_lake_close(l);                                                    /* "crash" */
+    l = sl_lake_open_parquet(root, &sc, 0, 0, &err);
+    assert_non_null(l);
+    assert_int_equal(sl_lake_recover(l, &committed, &err), 0);
+    int64_t n = SL_LAKE_ROW_GROUP_ROWS + 1000;
+    assert_int_equal(pq_count(root, &committed, &sum), n);
+    assert_int_equal(sum, n * (n - 1) / 2);
+    /* resume in the same segment, then an hour later a new one */
+    pq_append_range(l, (int)n, (int)n + 10, T0 + SL_US_PER_SEC);
+    pq_append_range(l, (int)n + 10, (int)n + 20, T0 + 3600LL * SL_US_PER_SEC);
+    flush_ok(l);
+    sl_lake_pos pos;
+    sl_lake_position(l, &pos);
+    assert_int_equal(nsegments(root), 2);
+    n += 20;
+    assert_int_equal(pq_count(root, &pos, &sum), n);
+    assert_int_equal(sum, n * (n - 1) / 2);
+    sl_lake_close(l);
+    /* an NDJSON line into a Parquet lake is refused */
+    l = sl_lake_open_parquet(root, &sc, 0, 0, &err);
+    assert_int_equal(sl_lake_recover(l, &pos, &err), 0);
+    assert_int_not_equal(sl_lake_append(l, "{}", 2, T0, &err), 0);
+    sl_lake_close(l);
+    rm_rf(root);
+    free(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),          cmocka_unit_test(test_recover_unflushed),
@@ -783,6 +885,7 @@ int main(void) {
         cmocka_unit_test(test_vtab_corrupt),       cmocka_unit_test(test_200k_roundtrip),
         cmocka_unit_test(test_zstd_cli),           cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_disk_full),          cmocka_unit_test(test_cold_tier),
+        cmocka_unit_test(test_parquet_recover),
     };
     return sl_unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
