@@ -100,3 +100,44 @@ reconcile() {
   [ "$qsum" -ge "$parse" ] || fail "reconcile: $parse parse errors but only $qsum quarantine rows in the first tables"
   ok "reconcile: records_in $in = $detail + removed $removed_n"
 }
+
+# lake_db PIPELINE DATA OUT_DB [--set K=V ...]: OUT_DB becomes a copy of
+# DATA/sluice.db (the WAL included) holding, as plain tables, every lake table of
+# the pipeline (Parquet segments are not in sluice.db), so that a test keeps
+# reading them with sqlite3 (views over them work again too). The rows come
+# through `sluice query` as JSON and keep their types: integers (and booleans)
+# INTEGER, doubles REAL, strings and timestamps TEXT (ISO 8601, as the store
+# writes them), null NULL; the columns and their types come from the virtual
+# table's declaration, so an empty table is created too.
+lake_db() {
+  local pipe=$1 data=$2 out=$3 t; shift 3
+  rm -f "$out" "$out-wal" "$out-shm"
+  sqlite3 "$data/sluice.db" ".backup '$out'" || fail "lake_db: cannot copy $data/sluice.db"
+  for t in $("$SLUICE" query "$pipe" --data "$data" "$@" --format csv \
+    "SELECT name FROM sqlite_temp_master WHERE type = 'table' AND sql LIKE '%sluice_parquet%' ORDER BY name" | tail -n +2); do
+    {
+      "$SLUICE" query "$pipe" --data "$data" "$@" --format csv "SELECT name, type FROM pragma_table_info('$t')" | tail -n +2
+      echo "--"
+      "$SLUICE" query "$pipe" --data "$data" "$@" --format json "SELECT * FROM \"$t\""
+    } | python3 -c '
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+t = sys.argv[2]
+q = lambda n: "\"" + n.replace("\"", "\"\"") + "\""
+cols = []
+for line in sys.stdin:
+    if line.strip() == "--":
+        break
+    name, typ = line.rstrip("\n").rsplit(",", 1)
+    cols.append((name, typ))
+if not cols:
+    sys.exit("lake_db: %s has no columns" % t)
+db.execute("CREATE TABLE %s(%s)" % (q(t), ", ".join("%s %s" % (q(n), ty) for n, ty in cols)))
+ins = "INSERT INTO %s VALUES (%s)" % (q(t), ", ".join("?" * len(cols)))
+names = [n for n, _ in cols]
+rows = (json.loads(l) for l in sys.stdin if l.strip())
+db.executemany(ins, ([o[n] for n in names] for o in rows))
+db.commit()
+' "$out" "$t" || fail "lake_db: cannot materialize $t"
+  done
+}

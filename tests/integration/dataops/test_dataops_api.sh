@@ -27,7 +27,7 @@ export DATABRICKS_TOKEN=$JOBS_API_TOKEN
 # a wrong token: the poll is refused (401) and nothing is stored
 SLUICE_LOG=warn "$SLUICE" run "$PIPE" --data "$TMP/bad" --set input="$TMP/in" --set jobs_api="$base" \
   --set DATABRICKS_TOKEN=wrong --once --status 0 2>"$TMP/bad.log" || true
-n=$(sqlite3 "$TMP/bad/sluice.db" "SELECT count(*) FROM job_monitoring" 2>/dev/null || echo 0)
+n=$("$SLUICE" query "$PIPE" --data "$TMP/bad" --set input="$TMP/in" --format csv "SELECT count(*) AS n FROM job_monitoring" 2>/dev/null | tail -1) || n=0
 [ "$n" = 0 ] || fail "$n runs stored with a wrong token"
 grep -q "401" "$TMP/bad.log" || fail "no 401 in the log: $(head -3 "$TMP/bad.log")"
 ! grep -q "$JOBS_API_TOKEN\|wrong" "$TMP/bad.log" || fail "a token in the log"
@@ -44,7 +44,9 @@ for i in 1 2 3; do
   wait "$pid" 2>/dev/null || true
 done
 "$SLUICE" run "$PIPE" --data "$TMP/out" --set input="$TMP/in" --set jobs_api="$base" --once --status 0
-db=$TMP/out/sluice.db
+# (the silver tables are Parquet lake tables: sqlite3 reads a copy holding them)
+db=$TMP/out.db
+lake_db "$PIPE" "$TMP/out" "$db" --set input="$TMP/in" --set jobs_api="$base"
 compare_dataops "$db" || fail "after $kills SIGKILLs the tables read from the API differ from the brute-force answer"
 # the reference's counts, but for what a JSON listing cannot carry (truncated
 # lines) and what it lists in start order (no late run, duplicates taken once)

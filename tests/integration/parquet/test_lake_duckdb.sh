@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # DuckDB reads the lake's Parquet segments of every flavor directly: each
 # flavor runs with --once on generated input, then for every lake table
-# (bronze everywhere, the cameras silver table) DuckDB's read_parquet over
+# (bronze everywhere, the event-level silver tables) DuckDB's read_parquet over
 # the table's segment files gives the same rows, column for column, as
 # `sluice query` - which the flavor tests compare with brute-force answers.
 # DuckDB is the independent reader (npm, installed under bench/ by
@@ -21,9 +21,10 @@ n=4000
 "$SLUICE" gen retail --events "$n" --seed 3 --out "$TMP/retail" 2>/dev/null
 "$SLUICE" gen cloud --events "$n" --orgs 40 --seed 3 --out "$TMP/cloud" 2>/dev/null
 "$SLUICE" gen access --lines "$n" --file-lines $((n / 4)) --malformed 0.01 --seed 3 --out "$TMP/access" 2>/dev/null
+"$SLUICE" gen dataops --events "$n" --jobs 20 --seed 3 --out "$TMP/dataops" 2>/dev/null
 
 checked=0
-for flavor in cameras telco retail cloud access-logs; do
+for flavor in cameras telco retail cloud access-logs dataops; do
   in=$TMP/${flavor%-logs}
   pipe=$REPO/pipelines/$flavor.yaml
   extra=()
@@ -95,5 +96,5 @@ PY
     checked=$((checked + 1))
   done
 done
-[ "$checked" -ge 8 ] || fail "only $checked lake tables checked"
-ok "DuckDB reads the Parquet segments of $checked lake tables in 5 flavors, equal to sluice query"
+[ "$checked" -ge 18 ] || fail "only $checked lake tables checked"
+ok "DuckDB reads the Parquet segments of $checked lake tables in 6 flavors, equal to sluice query"
