@@ -91,6 +91,25 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
         }
         free(v);
     }
+    /* The pipeline's views live in the store's main schema, and SQLite binds
+     * a main view's table names to main only: a view over a lake table (a
+     * temp table here) would fail with "no such table". The same views as
+     * temp views shadow them on this connection and see the lake tables. */
+    bool lake = false;
+    for (int i = 0; i < p->nt; i++)
+        lake |= p->t[i].store == STORE_LAKE;
+    for (int i = 0; lake && i < p->nviews; i++) {
+        char *v = sqlite3_mprintf("CREATE TEMP VIEW IF NOT EXISTS \"%w\" AS %s", p->views[i].name,
+                                  p->views[i].sql);
+        char *msg = NULL;
+        if (!v || sqlite3_exec(db, v, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = sl_error_set(err, SL_EIO, "view %s: %s", p->views[i].name, msg ? msg : "error");
+            sqlite3_free(msg);
+            sqlite3_free(v);
+            goto done;
+        }
+        sqlite3_free(v);
+    }
 done:
     free(abs);
     return rc;

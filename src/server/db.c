@@ -735,8 +735,14 @@ int srv_tables(sl_server *s, srv_buf *out) {
         "SELECT name, type, 0 AS tmp FROM sqlite_schema WHERE type IN ('table','view')"
         " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND (name NOT LIKE '\\_sluice\\_%' ESCAPE "
         "'\\' OR name = '_sluice_events')"
-        " UNION ALL SELECT name, type, 1 FROM sqlite_temp_schema WHERE type IN ('table','view')"
-        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sluice\\_%' ESCAPE '\\'"
+        " AND name NOT IN (SELECT name FROM sqlite_temp_schema)" /* shadowed by a temp view */
+        /* temp objects: lake tables (a Parquet virtual table, or an NDJSON view over
+         * its _lake_ virtual table: tmp 1) and the pipeline's views re-made as
+         * temp views to see them (tmp 2) */
+        " UNION ALL SELECT name, type, CASE WHEN type = 'table' OR '_lake_' || name IN"
+        " (SELECT name FROM sqlite_temp_schema) THEN 1 ELSE 2 END FROM sqlite_temp_schema"
+        " WHERE type IN ('table','view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        " AND name NOT LIKE '\\_sluice\\_%' ESCAPE '\\' AND name NOT LIKE '\\_lake\\_%' ESCAPE '\\'"
         " ORDER BY 1",
         -1, &st, NULL);
     if (rc != SQLITE_OK) {
@@ -750,10 +756,12 @@ int srv_tables(sl_server *s, srv_buf *out) {
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         const char *type = (const char *)sqlite3_column_text(st, 1);
-        bool tmp = sqlite3_column_int(st, 2);
+        int where = sqlite3_column_int(st, 2);
+        bool tmp = where != 0;
         const char *kind = !strcmp(name, "_sluice_events") ? "event_log"
                            : !strcmp(name, "quarantine")   ? "quarantine"
-                           : !strcmp(type, "view")         ? (tmp ? "lake" : "view")
+                           : where == 1                    ? "lake"
+                           : !strcmp(type, "view")         ? "view"
                                                            : "table";
         /* a token limited to some tables sees only those in the catalog */
         if (!srv_table_allowed(srv_request_token(), name, NULL)) continue;

@@ -241,8 +241,13 @@ static int hook_calls;
 static int hook(void *ud, sqlite3 *db) {
     (void)ud;
     __atomic_fetch_add(&hook_calls, 1, __ATOMIC_SEQ_CST);
-    return sqlite3_exec(db, "CREATE TEMP VIEW lake_demo AS SELECT 1 AS a, 'x' AS b", NULL, NULL,
-                        NULL);
+    /* what sl_pipeline_prepare_connection makes: an NDJSON lake table (a view
+     * over its _lake_ table), and a pipeline view re-made as a temp view */
+    return sqlite3_exec(db,
+                        "CREATE TEMP TABLE _lake_lake_demo(line TEXT);"
+                        "CREATE TEMP VIEW lake_demo AS SELECT 1 AS a, 'x' AS b;"
+                        "CREATE TEMP VIEW demo_view AS SELECT 2 AS c",
+                        NULL, NULL, NULL);
 }
 
 static sl_server *start(const char *token, int timeout_ms, int row_limit) {
@@ -376,6 +381,8 @@ static void test_tables(void **state) {
     assert_non_null(
         strstr(r.body, "\"name\":\"top_locations\",\"type\":\"view\",\"kind\":\"view\""));
     assert_non_null(strstr(r.body, "\"name\":\"lake_demo\",\"type\":\"view\",\"kind\":\"lake\""));
+    assert_non_null(strstr(r.body, "\"name\":\"demo_view\",\"type\":\"view\",\"kind\":\"view\""));
+    assert_null(strstr(r.body, "_lake_lake_demo"));
     assert_null(strstr(r.body, "_sluice_state"));
     assert_null(strstr(r.body, "sqlite_"));
     assert_true(hook_calls > 0);
