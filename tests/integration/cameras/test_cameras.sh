@@ -16,6 +16,10 @@ read -r in silver dup quar <<<"$("$SLUICE" query "$REPO/pipelines/cameras.yaml" 
   "SELECT (SELECT sum(records_in) FROM _sluice_events), (SELECT count(*) FROM detection_events),
           (SELECT sum(duplicates) FROM _sluice_events), (SELECT sum(quarantined) FROM _sluice_events)" | tail -1 | tr ',' ' ')"
 [ "$in" -eq $((silver + dup + quar)) ] || fail "records_in $in != silver $silver + duplicates $dup + quarantined $quar"
+# a pipeline view over the lake table (re-made as a temp view on the query connection)
+enriched=$("$SLUICE" query "$REPO/pipelines/cameras.yaml" --data "$TMP/out" --format csv \
+  "SELECT count(*) FROM detection_events_enriched" | tail -1)
+[ "$enriched" = "$silver" ] || fail "the view detection_events_enriched has $enriched rows, silver $silver"
 qrows=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM quarantine")
 [ "$qrows" -eq "$quar" ] || fail "quarantine table has $qrows rows, event log says $quar"
 lines=$(sqlite3 "$TMP/expected.db" "SELECT n FROM counts WHERE name='lines'")
