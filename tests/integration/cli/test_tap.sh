@@ -90,7 +90,7 @@ PIDS+=($!); TB=$!
 for p in $A $W $Q $TB; do
   opened=0
   for _ in $(seq 150); do
-    c=$(pgrep -P "$p" | head -1)
+    c=$(pgrep -P "$p" | head -1 || true) # no child yet: pgrep fails, and set -e must not end the test
     [ -n "$c" ] && ls -l "/proc/$c/fd" 2>/dev/null | grep -q "sluice.db" && { opened=1; break; }
     sleep 0.1
   done
