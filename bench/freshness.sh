@@ -3,9 +3,8 @@
 # renamed into place) until it is visible through /api/query and through the
 # SSE stream of the silver table, while the generator adds background load.
 # Prints p50/p99 in ms for both. Usage: bench/freshness.sh BUILD [PROBES] [RATE]
-# The silver table is a Parquet lake table by default (store: auto), which has no
-# SSE stream (sse_seen=0, na); SILVER_STORE=sqlite keeps it in the store to
-# measure the stream too.
+# The silver table is a Parquet lake table by default (store: auto): its stream
+# follows the lake's row ids; SILVER_STORE=sqlite measures it in the store.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 bin="$build/sluice"
