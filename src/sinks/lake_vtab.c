@@ -98,7 +98,7 @@ static int vt_error(lake_cursor *c, const char *fmt, ...) {
 /* ------------------------------------------------------ create / connect */
 
 /* Copies an argument, removing SQL quotes ('x', "x", `x`, [x]). */
-static void dequote(const char *s, char *out, size_t cap) {
+void sl_lake_vtab_dequote(const char *s, char *out, size_t cap) {
     size_t n = strlen(s), o = 0;
     char q = n >= 2 ? s[0] : 0;
     char qe = q == '[' ? ']' : q;
@@ -127,7 +127,7 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     lake_vtab *t = sqlite3_malloc(sizeof *t);
     if (!t) return SQLITE_NOMEM;
     memset(t, 0, sizeof *t);
-    dequote(argv[3], t->root, sizeof t->root);
+    sl_lake_vtab_dequote(argv[3], t->root, sizeof t->root);
     if (!t->root[0]) {
         sqlite3_free(t);
         *errmsg = sqlite3_mprintf("sluice_lake: empty root path");
@@ -136,7 +136,7 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     t->db = db;
     if (argc == 5) {
         char key[160];
-        dequote(argv[4], key, sizeof key);
+        sl_lake_vtab_dequote(argv[4], key, sizeof key);
         if (strncmp(key, "kv:", 3) != 0 || !key[3]) {
             sqlite3_free(t);
             *errmsg = sqlite3_mprintf("sluice_lake: the 2nd argument must be 'kv:KEY'");
@@ -148,8 +148,8 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     if (argc == 6) {
         char num[64];
         t->has_pos = 1;
-        dequote(argv[4], t->pos_seg, sizeof t->pos_seg);
-        dequote(argv[5], num, sizeof num);
+        sl_lake_vtab_dequote(argv[4], t->pos_seg, sizeof t->pos_seg);
+        sl_lake_vtab_dequote(argv[5], num, sizeof num);
         char *end;
         errno = 0;
         long long v = strtoll(num, &end, 10);

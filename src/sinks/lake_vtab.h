@@ -45,6 +45,10 @@ typedef struct sl_lake_scan {
 int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, const char *pos_seg,
                           int64_t pos_len, sl_lake_scan *out, char **errmsg);
 
+/* Copies a virtual table argument without its SQL quotes ('x', "x", `x`,
+ * [x]; an unquoted one up to its first space). Shared by both modules. */
+void sl_lake_vtab_dequote(const char *s, char *out, size_t cap);
+
 /* Registers module "sluice_parquet" (parquet_vtab.c) on db:
  *
  *   CREATE VIRTUAL TABLE temp.t USING sluice_parquet('/abs/ROOT', 'kv:KEY',

@@ -85,23 +85,6 @@ static int vt_error(sqlite3_vtab *vt, const char *fmt, ...) {
     return m ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
-/* Copies an argument without its SQL quotes. */
-static void dequote(const char *s, char *out, size_t cap) {
-    size_t n = strlen(s), o = 0;
-    if (n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0]) {
-        for (size_t i = 1; i + 1 < n && o + 1 < cap; i++) {
-            out[o++] = s[i];
-            if (s[i] == s[0] && i + 2 < n && s[i + 1] == s[0]) i++;
-        }
-    } else {
-        while (o + 1 < cap && s[o]) {
-            out[o] = s[o];
-            o++;
-        }
-    }
-    out[o] = '\0';
-}
-
 /* "name type, name type" (sluice type names) -> schema. */
 static int parse_schema(const char *decl, sl_schema *out) {
     sl_schema_init(out);
@@ -146,9 +129,9 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
         sqlite3_free(t);
         return SQLITE_NOMEM;
     }
-    dequote(argv[3], t->root, sizeof t->root);
-    dequote(argv[4], key, sizeof key);
-    dequote(argv[5], decl, decl_cap);
+    sl_lake_vtab_dequote(argv[3], t->root, sizeof t->root);
+    sl_lake_vtab_dequote(argv[4], key, sizeof key);
+    sl_lake_vtab_dequote(argv[5], decl, decl_cap);
     if (!t->root[0] || strncmp(key, "kv:", 3) != 0 || !key[3] || parse_schema(decl, &t->schema)) {
         *errmsg = sqlite3_mprintf("sluice_parquet: bad arguments ('%s', '%s', '%s')", argv[3],
                                   argv[4], argv[5]);
