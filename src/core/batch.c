@@ -93,6 +93,7 @@ sl_batch *sl_batch_new(const sl_schema *schema, uint32_t cap) {
     b->pos = sl_xcalloc(cap, sizeof *b->pos);
     b->ingest = sl_xcalloc(cap, sizeof *b->ingest);
     b->raw = sl_xcalloc(cap, sizeof *b->raw);
+    b->ref = sl_xcalloc(cap, sizeof *b->ref);
     b->arena = sl_arena_new(256 * 1024);
     sl_schema_init(&b->schema);
     if (schema) sl_batch_reset_schema(b, schema);
@@ -107,6 +108,7 @@ void sl_batch_free(sl_batch *b) {
     free(b->pos);
     free(b->ingest);
     free(b->raw);
+    free(b->ref);
     sl_arena_free(b->arena);
     free(b);
 }
@@ -160,6 +162,7 @@ uint32_t sl_batch_append_null_row(sl_batch *b) {
     b->ingest[i] = 0;
     b->raw[i].ptr = NULL;
     b->raw[i].len = 0;
+    b->ref[i] = 0;
     return i;
 }
 
@@ -251,6 +254,7 @@ uint32_t sl_batch_keep(sl_batch *b, const uint8_t *keep) {
     keep_array(b->pos, sizeof *b->pos, keep, first, n, runs, nruns);
     keep_array(b->ingest, sizeof *b->ingest, keep, first, n, runs, nruns);
     keep_array(b->raw, sizeof *b->raw, keep, first, n, runs, nruns);
+    keep_array(b->ref, sizeof *b->ref, keep, first, n, runs, nruns);
     b->n = out;
     return out;
 }
@@ -269,5 +273,6 @@ void sl_batch_copy(sl_batch *dst, const sl_batch *src) {
     memcpy(dst->pos, src->pos, n * sizeof *src->pos);
     memcpy(dst->ingest, src->ingest, n * sizeof *src->ingest);
     memcpy(dst->raw, src->raw, n * sizeof *src->raw);
+    memcpy(dst->ref, src->ref, n * sizeof *src->ref);
     dst->n = n;
 }

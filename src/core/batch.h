@@ -79,6 +79,10 @@ typedef struct sl_batch {
     int64_t *pos;    /* position of the record in its partition (byte offset) */
     int64_t *ingest; /* ingest time, µs */
     sl_str *raw;     /* the record as received */
+    /* the row's id in the Parquet lake table it passed through, set by the
+     * engine after that table's lake wrote it, for tables that store a
+     * reference instead of the columns (sinks/lake_ref.h); 0 otherwise */
+    int64_t *ref;
     sl_arena *arena; /* strings made while processing this batch */
 } sl_batch;
 

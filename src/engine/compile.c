@@ -73,6 +73,10 @@ static const sl_opt table_opts[] = {
     {"cold_path", SL_OPT_PATH, false, NULL, "DATA/cold",
      "lake tables: the cold tier's directory (another disk or mount), relative to the pipeline "
      "file; folders go to cold_path/<layer>/<table>/dt=/hr=/"},
+    {"references", SL_OPT_BOOL, false, NULL, "true",
+     "parquet lake tables reading one parquet lake table through steps that only drop rows "
+     "and add columns (filter, expect, dedupe, watermark, lookup): store the input row's id "
+     "(_ref) instead of copies of its columns; false: copy them"},
     {"retention_by", SL_OPT_ENUM, false, "event|ingest", "event",
      "sqlite tables: the time retention goes by: event (window_start or event_ts) or ingest "
      "(_ingest_ts)"},
@@ -908,6 +912,7 @@ static int add_sink(table *t, const sl_sink_def *def, const sl_node *arg, const 
 }
 
 void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env) {
+    const table *ref = t->ref_input >= 0 ? &p->t[t->ref_input] : NULL;
     *env = (sl_sink_env){
         .table = t->name,
         .layer = layer_name(t->layer),
@@ -918,7 +923,14 @@ void sl_pipeline_sink_env(const sl_pipeline *p, const table *t, sl_sink_env *env
         .batch_cap = p->batch_size,
         .pipeline = p->name,
         .store_url = p->store_url[0] ? p->store_url : NULL,
+        .ref_table = ref ? ref->name : NULL,
+        .ref_layer = ref ? layer_name(ref->layer) : NULL,
+        .ref_schema = ref ? &ref->out : NULL,
+        .ref_retention_us = ref ? ref->retention_us : 0,
     };
+    for (int k = 0; k < p->nt; k++)
+        if (t->ref_parent && p->t[k].ref_input == t - p->t)
+            env->referrers[env->nreferrers++] = p->t[k].name;
     const sl_node *d = t->node ? sl_node_get(t->node, "description") : NULL;
     if (d && d->kind == SL_NODE_SCALAR) env->description = d->str;
     const sl_node *w = t->node ? sl_node_get(t->node, "window") : NULL;
@@ -934,6 +946,26 @@ bool sl_table_lake_parquet(const table *t) {
     if (t->store != STORE_LAKE) return false;
     const sl_node *f = t->node ? sl_node_get(t->node, "format") : NULL;
     return !f || !f->str || strcmp(f->str, "ndjson") != 0;
+}
+
+/* The lake table whose rows t references (lake_ref.h), or -1: t is a
+ * Parquet lake table with one input, a Parquet lake table that stores its
+ * columns itself, and every step keeps values (op.h). */
+static int ref_input_of(const sl_pipeline *p, const table *t) {
+    if (!sl_table_lake_parquet(t) || t->ninputs != 1 || t->inputs[0].table < 0 || t->win ||
+        t->wjoin || t->is_rollup)
+        return -1;
+    const sl_node *r = sl_node_get(t->node, "references");
+    if (r && r->str && !strcmp(r->str, "false")) return -1;
+    const table *in = &p->t[t->inputs[0].table];
+    if (!sl_table_lake_parquet(in) || in->ref_input >= 0) return -1;
+    int referrers = 0;
+    for (int k = 0; k < p->nt; k++)
+        referrers += p->t[k].ref_input == t->inputs[0].table;
+    if (referrers == SL_SINK_MAX_REFERRERS) return -1;
+    for (int s = 0; s < t->nsteps; s++)
+        if (!t->steps[s].def->keeps_values) return -1;
+    return t->inputs[0].table;
 }
 
 static int compile_sinks(sl_pipeline *p, table *t, sl_error *err) {
@@ -1344,6 +1376,7 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
         table *t = &p->t[p->nt++];
         snprintf(t->name, sizeof t->name, "%s", tn);
         t->node = tabs->map[i].val;
+        t->ref_input = -1;
         char what[128];
         snprintf(what, sizeof what, "table '%s'", tn);
         if (sl_spec_check(t->node, table_opts, what, err)) goto fail;
@@ -1400,6 +1433,8 @@ static int pipeline_compile(sl_pipeline *p, const sl_node *root, sl_error *err) 
                 goto fail;
             }
         }
+        t->ref_input = ref_input_of(p, t);
+        if (t->ref_input >= 0) p->t[t->ref_input].ref_parent = true;
         if (compile_sinks(p, t, err)) goto fail;
     }
     if (compile_alerts(p, root, err)) goto fail;

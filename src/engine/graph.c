@@ -76,6 +76,7 @@ static void load_work(sl_batch *w, const sl_batch *in, const table_input *from, 
     memcpy(w->pos, in->pos, n * sizeof *in->pos);
     memcpy(w->ingest, in->ingest, n * sizeof *in->ingest);
     memcpy(w->raw, in->raw, n * sizeof *in->raw);
+    memcpy(w->ref, in->ref, n * sizeof *in->ref);
     w->n = n;
 }
 
@@ -182,6 +183,7 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
         for (int c = 0; c < t->nproj; c++)
             v->col[c] = b->col[t->proj[c]];
         v->part = b->part, v->pos = b->pos, v->ingest = b->ingest, v->raw = b->raw,
+        v->ref = b->ref,
         v->arena = b->arena;
         b = v;
     }
@@ -189,6 +191,11 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
     if (b->n) {
         int rc = write_sinks(R, t, b, R->part_names);
         if (rc) return rc;
+        /* the lake (the primary sink) numbered the rows: children that store
+         * references take the ids with the rows (lake_ref.h) */
+        if (t->ref_parent && t->sinks[0].def->row_ids(t->sinks[0].self, b->ref, b->n))
+            return sl_error_set(R->err, SL_EINVAL, "table %s: its lake gave no row ids",
+                                t->name);
         deliver_side(R, t, b);
     }
     for (int c = 0; c < t->nchildren; c++) {

@@ -79,6 +79,12 @@ typedef struct table {
     int win_since_full; /* commits since win's last full snapshot */
     sl_snap_sizes win_snap;
     bool is_rollup; /* win is fed by merges from the parent window */
+    /* References (sinks/lake_ref.h): ref_input is the Parquet lake table
+     * whose rows this lake table references instead of copying their columns
+     * (-1: none); ref_parent is set on that table, which then fills each
+     * batch's `ref` with its lake's row ids before the children run. */
+    int ref_input;
+    bool ref_parent;
     /* `join:` (a window-window join): inputs[0] is the left, inputs[1] the right; their final
      * rows are held in wjoin and come out at commit (graph.c), through the steps as rows of
      * join_out (t->in = the join's schema) */

@@ -18,6 +18,15 @@
 #include "engine/internal.h"
 #include "sinks/lake_vtab.h"
 
+/* DIR/<layer>/<table>: the folder of a lake table's segments. */
+static void lake_root(char *out, size_t cap, const char *dir, const table *t) {
+    snprintf(out, cap, "%s/%s/%s", dir,
+             t->layer == LAYER_BRONZE ? "bronze"
+             : t->layer == LAYER_GOLD ? "gold"
+                                      : "silver",
+             t->name);
+}
+
 /* Registers the lake virtual table on db and creates a temp view per lake
  * table, bounded by the committed position. Used by `sluice query` and by the
  * HTTP server for each of its read-only connections. */
@@ -31,11 +40,7 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
         const table *t = &p->t[i];
         if (t->store != STORE_LAKE) continue;
         char root[PATH_MAX + 128];
-        snprintf(root, sizeof root, "%s/%s/%s", abs ? abs : dir,
-                 t->layer == LAYER_BRONZE ? "bronze"
-                 : t->layer == LAYER_GOLD ? "gold"
-                                          : "silver",
-                 t->name);
+        lake_root(root, sizeof root, abs ? abs : dir, t);
         if (sl_table_lake_parquet(t)) {
             /* typed columns straight from the segments (parquet_vtab.c) */
             sqlite3_str *decl = sqlite3_str_new(db);
@@ -44,9 +49,19 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
                                     sl_type_name(t->out.f[c].type));
             sqlite3_str_appendall(decl, ", _ingest_ts timestamp, _source string, _offset int");
             char *d = sqlite3_str_finish(decl);
-            char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, "
-                                      "'kv:lake:%q', %Q)",
-                                      t->name, root, t->name, d ? d : "");
+            char *q;
+            if (t->ref_input >= 0) { /* columns not stored are the input row's (lake_ref.h) */
+                const table *in = &p->t[t->ref_input];
+                char in_root[PATH_MAX + 128];
+                lake_root(in_root, sizeof in_root, abs ? abs : dir, in);
+                q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, "
+                                    "'kv:lake:%q', %Q, %Q, 'kv:lake:%q')",
+                                    t->name, root, t->name, d ? d : "", in_root, in->name);
+            } else {
+                q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, "
+                                    "'kv:lake:%q', %Q)",
+                                    t->name, root, t->name, d ? d : "");
+            }
             sqlite3_free(d);
             char *msg = NULL;
             if (!q || sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {

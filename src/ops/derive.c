@@ -136,6 +136,7 @@ static void filter_destroy(void *self) {
 
 const sl_op_def sl_op_filter = {
     .name = "filter",
+    .keeps_values = true,
     .help = "keep rows where the boolean SQL expression is true: filter: EXPR",
     .create = filter_create,
     .process = filter_process,

@@ -160,6 +160,7 @@ static void expect_destroy(void *self) {
 
 const sl_op_def sl_op_expect = {
     .name = "expect",
+    .keeps_values = true,
     .opts = expect_opts,
     .help = "data-quality expectation: warn, drop, quarantine or fail rows where expr is not true",
     .create = expect_create,

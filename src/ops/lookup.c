@@ -447,6 +447,7 @@ static void lookup_destroy(void *self) {
 
 const sl_op_def sl_op_lookup = {
     .name = "lookup",
+    .keeps_values = true,
     .opts = lookup_opts,
     .help = "join each row with a CSV lookup table by key (left or inner); reloads when the file "
             "changes",

@@ -192,6 +192,12 @@ typedef struct sl_op_def {
      * other state of the step. */
     const char *side_opt;
     void (*side)(void *self, const sl_batch *rows, sl_op_ctx *ctx);
+    /* The step never changes a value of a column it is given, and keeps rows
+     * in order, one output row per input row it keeps: it only drops rows
+     * (sl_batch_keep) and adds columns. A Parquet lake table whose steps all
+     * keep values stores references to its input lake table's rows instead
+     * of copies of their columns (sinks/lake_ref.h). */
+    bool keeps_values;
 } sl_op_def;
 
 const sl_op_def *sl_op_find(const char *name);

@@ -325,6 +325,7 @@ static void batch_grow(sl_batch *b, uint32_t cap) {
     b->pos = grow_array(b->pos, b->cap, cap, sizeof *b->pos, 0);
     b->ingest = grow_array(b->ingest, b->cap, cap, sizeof *b->ingest, 0);
     b->raw = grow_array(b->raw, b->cap, cap, sizeof *b->raw, 0);
+    b->ref = grow_array(b->ref, b->cap, cap, sizeof *b->ref, 0);
     b->cap = cap;
 }
 

@@ -730,7 +730,7 @@ static int switch_segment_parquet(sl_lake *l, int64_t hour, sl_error *err) {
 }
 
 int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t from, uint32_t n,
-                           int64_t ingest_us, sl_error *err) {
+                           int64_t ingest_us, int64_t *first_id, sl_error *err) {
     int rc;
     if ((rc = check_usable(l, err))) return rc;
     if (!l->parquet)
@@ -739,6 +739,10 @@ int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t fr
     if (!l->pq || hour != l->cur_hour) {
         if ((rc = switch_segment(l, hour, err))) return rc;
     }
+    /* a row's index counts every row group before it, flushed or not */
+    int64_t row = sl_pq_rows(l->pq) + sl_pq_pending_rows(l->pq);
+    assert(row + n <= UINT32_MAX); /* a segment closes after 64 row groups */
+    if (first_id) *first_id = SL_LAKE_ROW_ID(l->cur_seq, row);
     if (sl_pq_append(l->pq, cols, from, n, err) != 0 ||
         (sl_pq_pending_rows(l->pq) >= SL_LAKE_ROW_GROUP_ROWS &&
          sl_pq_write_row_group(l->pq, err) != 0)) {
@@ -967,6 +971,7 @@ int sl_lake_recover(sl_lake *l, const sl_lake_pos *pos, sl_error *err) {
 typedef struct {
     const sl_lake *l;
     int64_t max_age_us, now_us;
+    int64_t keep_seq; /* folders with a segment numbered >= keep_seq stay */
     int files;
     sl_error err;
 } retention_ctx;
@@ -985,6 +990,15 @@ static int retention_hour(void *vctx, const char *hr_abs, const char *rel_dir, i
     size_t n;
     if (read_names(hr_abs, keep_file, &names, &n) != 0) return 0;
     for (size_t i = 0; i < n; i++) {
+        char rel[PATH_MAX];
+        int64_t seq;
+        if (path_join(rel, sizeof rel, rel_dir, names[i]) == 0 &&
+            sl_lake_segment_parse(rel, &seq, NULL) == 0 && seq >= c->keep_seq) {
+            free_names(names, n); /* another table still reads its rows */
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
         char abs[PATH_MAX];
         if (path_join(abs, sizeof abs, hr_abs, names[i])) continue;
         if (unlink(abs) == 0)
@@ -999,8 +1013,8 @@ static int retention_hour(void *vctx, const char *hr_abs, const char *rel_dir, i
     return 0;
 }
 
-int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us) {
-    retention_ctx c = {l, max_age_us, now_us, 0, {0, {0}}};
+int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us, int64_t keep_seq) {
+    retention_ctx c = {l, max_age_us, now_us, keep_seq, 0, {0, {0}}};
     int rc = walk_hours(l->root, 1, retention_hour, &c, &c.err);
     if (rc) return rc;
     /* the cold tier ages by the same hour folders */
@@ -1338,4 +1352,174 @@ int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t
         sl_log_info("lake cold tier", "\"root\":\"%.400s\",\"segments_moved\":%d", l->root,
                     c.segments);
     return c.segments;
+}
+
+/* ------------------------------------------------------------- references */
+
+/* Rows of a rewritten segment buffered per row group (values are copied). */
+#define MATERIALIZE_ROWS (4u * SL_LAKE_ROW_GROUP_ROWS)
+
+/* 1: src has no _ref column (left alone); 0: rewritten to tmp; else an SL_E* code. */
+static int materialize_segment(sl_lake *l, const char *src, const char *tmp, const sl_schema *full,
+                               sl_lake_fill_fn fill, void *ud, sl_error *err) {
+    sl_pq_reader *r = sl_pq_open(src, -1, err);
+    if (!r) return err->code ? err->code : SL_ECORRUPT;
+    const sl_schema *fs = sl_pq_schema(r);
+    int refc = sl_schema_find(fs, "_ref");
+    if (refc < 0 || fs->f[refc].type != SL_T_INT) {
+        sl_pq_close_reader(r);
+        return 1;
+    }
+    unlink(tmp); /* a temp file a crash left (sl_pq_create refuses to overwrite) */
+    sl_pq_options o = {.zstd_level = l->pq_level};
+    sl_pq_writer *w = sl_pq_create(tmp, full, &o, err);
+    int rc = w ? 0 : (err->code ? err->code : SL_EIO);
+    sl_column ids, cols[SL_MAX_COLUMNS];
+    const sl_column *ptrs[SL_MAX_COLUMNS];
+    for (int g = 0; rc == 0 && g < sl_pq_num_row_groups(r); g++) {
+        int64_t rows = sl_pq_row_group_rows(r, g);
+        rc = sl_pq_read_column(r, g, refc, refc, &ids, err);
+        for (int64_t i = 0; rc == 0 && ids.null && i < rows; i++)
+            if (ids.null[i])
+                rc = sl_error_set(err, SL_ECORRUPT, "lake: %s: a row without _ref", src);
+        for (int c = 0; rc == 0 && c < full->n; c++) {
+            int fc = sl_schema_find(fs, full->f[c].name);
+            if (fc >= 0 && fs->f[fc].type == full->f[c].type)
+                rc = sl_pq_read_column(r, g, fc, fc, &cols[c], err);
+            else
+                rc = fill(ud, full->f[c].name, full->f[c].type, ids.v.i, (uint32_t)rows, c,
+                          &cols[c], err);
+            ptrs[c] = &cols[c];
+        }
+        if (rc == 0) rc = sl_pq_append(w, ptrs, 0, (uint32_t)rows, err);
+        if (rc == 0 && sl_pq_pending_rows(w) >= MATERIALIZE_ROWS)
+            rc = sl_pq_write_row_group(w, err);
+    }
+    if (rc == 0) rc = sl_pq_flush(w, err); /* the footer, then fsync */
+    sl_pq_close_reader(r);
+    if (w) sl_pq_close(w);
+    if (rc) unlink(tmp);
+    return rc;
+}
+
+typedef struct {
+    sl_lake *l;
+    const sl_schema *full;
+    int64_t after_us, now_us, safe_seq, budget;
+    sl_lake_fill_fn fill;
+    void *ud;
+    int done;
+    sl_error *err;
+} materialize_ctx;
+
+static int materialize_hour(void *vctx, const char *hr_abs, const char *rel_dir, int64_t hour_us) {
+    materialize_ctx *c = vctx;
+    if (c->done && c->budget <= 0) return 0;
+    if (c->now_us - (hour_us + US_PER_HOUR) <= c->after_us) return 0;
+    if (is_dir_of(rel_dir, c->l->cur_rel) || is_dir_of(rel_dir, c->l->pos.segment)) return 0;
+    char **names;
+    size_t n;
+    if (read_names(hr_abs, keep_file, &names, &n) != 0) return 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0 && (c->done == 0 || c->budget > 0); i++) {
+        int64_t seq;
+        if (parse_part(names[i], &seq) != 0 || !ends_with(names[i], ".parquet")) continue;
+        if (seq >= c->safe_seq) break; /* not known to be committed yet */
+        char src[PATH_MAX], tmp[PATH_MAX + 8];
+        if (path_join(src, sizeof src, hr_abs, names[i])) continue;
+        snprintf(tmp, sizeof tmp, "%.*s.tmp", (int)(strlen(src) - strlen(".parquet")), src);
+        struct stat st;
+        int64_t size = stat(src, &st) == 0 ? st.st_size : 0;
+        int r = materialize_segment(c->l, src, tmp, c->full, c->fill, c->ud, c->err);
+        if (r == 1) continue;
+        if (r) {
+            rc = r;
+            break;
+        }
+        if (rename(tmp, src) != 0) {
+            rc = sl_error_set(c->err, io_code(errno), "lake: rename %s: %s", tmp, strerror(errno));
+            unlink(tmp);
+            break;
+        }
+        c->budget -= size;
+        c->done++;
+    }
+    if (rc == 0 && c->done && fsync_path(hr_abs) != 0)
+        rc = sl_error_set(c->err, SL_EIO, "lake: fsync %s: %s", hr_abs, strerror(errno));
+    free_names(names, n);
+    return rc;
+}
+
+int sl_lake_materialize(sl_lake *l, const sl_schema *full, int64_t after_us, int64_t now_us,
+                        int64_t safe_seq, int64_t max_bytes, sl_lake_fill_fn fill, void *ud,
+                        sl_error *err) {
+    if (!l->parquet) return 0;
+    materialize_ctx c = {l, full, after_us, now_us, safe_seq, max_bytes, fill, ud, 0, err};
+    int rc = walk_hours(l->root, 0, materialize_hour, &c, err);
+    if (rc) return rc;
+    if (c.done)
+        sl_log_info("lake references materialized",
+                    "\"root\":\"%.400s\",\"segments\":%d", l->root, c.done);
+    return c.done;
+}
+
+/* The lowest referenced sequence in one segment file: 1 found (*out), 0 no
+ * _ref column or no rows, -1 unreadable. */
+static int segment_ref_floor(const char *path, int64_t *out) {
+    sl_error e = {0, {0}};
+    sl_pq_reader *r = sl_pq_open(path, -1, &e);
+    if (!r) return -1;
+    const sl_schema *fs = sl_pq_schema(r);
+    int refc = sl_schema_find(fs, "_ref");
+    int found = 0;
+    int64_t lo = INT64_MAX;
+    for (int g = 0; refc >= 0 && g < sl_pq_num_row_groups(r); g++) {
+        sl_pq_stats st;
+        if (sl_pq_row_group_rows(r, g) == 0) continue;
+        if (sl_pq_chunk_stats(r, g, refc, &st) != 0 || !st.has_min_max) {
+            found = -1;
+            break;
+        }
+        if (st.min.i < lo) lo = st.min.i;
+        found = 1;
+    }
+    sl_pq_close_reader(r);
+    if (found == 1) *out = (int64_t)((uint64_t)lo >> 32);
+    return found;
+}
+
+int64_t sl_lake_ref_floor(const char *root) {
+    sl_lake_segment *hot = NULL, *cold = NULL;
+    size_t nh = 0, nc = 0;
+    sl_error e = {0, {0}};
+    char cold_root[PATH_MAX];
+    if (sl_lake_segments_list(root, &hot, &nh, &e) != 0) return -1;
+    if (sl_lake_cold_root(root, cold_root, sizeof cold_root) == 0 &&
+        sl_lake_segments_list(cold_root, &cold, &nc, &e) != 0) {
+        free(hot);
+        return -1;
+    }
+    int64_t floor = INT64_MAX;
+    size_t i = 0, j = 0;
+    while (i < nh || j < nc) { /* both lists in sequence order: merge them */
+        bool take_hot = j >= nc || (i < nh && hot[i].seq <= cold[j].seq);
+        const char *base = take_hot ? root : cold_root;
+        const sl_lake_segment *s = take_hot ? &hot[i++] : &cold[j++];
+        if (!ends_with(s->path, ".parquet")) continue;
+        char path[PATH_MAX];
+        if (path_join(path, sizeof path, base, s->path)) continue;
+        int64_t f;
+        int r = segment_ref_floor(path, &f);
+        if (r < 0) { /* unknown: nothing may go */
+            floor = -1;
+            break;
+        }
+        if (r == 1) {
+            floor = f;
+            break;
+        }
+    }
+    free(hot);
+    free(cold);
+    return floor;
 }

@@ -74,9 +74,13 @@ int sl_lake_recover(sl_lake *l, const sl_lake_pos *pos, sl_error *err);
 int sl_lake_append(sl_lake *l, const char *line, size_t len, int64_t ingest_us, sl_error *err);
 /* Parquet lakes: appends rows [from, from + n) of cols (the schema's columns
  * in order), all ingested in the hour of ingest_us (the caller splits runs
- * at hour boundaries). Buffered until sl_lake_flush. */
+ * at hour boundaries). Buffered until sl_lake_flush. first_id (may be NULL)
+ * gets the row id of the first of them, the others following it: segment
+ * sequence << 32 | row within the segment, which a reader of the committed
+ * segments gives the row too (parquet_vtab.c, lake_ref.h). */
+#define SL_LAKE_ROW_ID(seq, row) ((int64_t)((uint64_t)(seq) << 32 | (uint64_t)(row)))
 int sl_lake_append_columns(sl_lake *l, const sl_column *const *cols, uint32_t from, uint32_t n,
-                           int64_t ingest_us, sl_error *err);
+                           int64_t ingest_us, int64_t *first_id, sl_error *err);
 /* Ends the current frame, writes and fsyncs the file (and the directories
  * when a file was created), closes the segment if it is over max size. After
  * it returns 0, sl_lake_position gives the position to record in the commit.
@@ -86,9 +90,11 @@ int sl_lake_flush(sl_lake *l, sl_error *err);
 void sl_lake_position(const sl_lake *l, sl_lake_pos *pos);
 /* Deletes whole hr= folders (and dt= folders left empty) whose hour ended
  * more than max_age_us before now_us; never the folder of the current
- * (open or last committed) segment. Returns number of files deleted, or a
+ * (open or last committed) segment, nor a folder holding a segment numbered
+ * keep_seq or higher (INT64_MAX: no such limit; a table referencing this
+ * one's rows holds them, lake_ref.h). Returns number of files deleted, or a
  * negative SL_E* code if ROOT cannot be read. */
-int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us);
+int sl_lake_retention(sl_lake *l, int64_t max_age_us, int64_t now_us, int64_t keep_seq);
 /* Cold tier (see lake.c). Sets COLD (created if missing) as the cold tier of
  * the lake: records it in ROOT/.cold for readers, deletes temp files a crash
  * left there. Retention then also deletes COLD's old hour folders. */
@@ -104,6 +110,34 @@ int sl_lake_cold_move(sl_lake *l, int64_t cold_after_us, int64_t now_us, int64_t
 int sl_lake_cold_root(const char *root, char *out, size_t cap);
 /* Compressed bytes written by this handle, for metrics. */
 int64_t sl_lake_bytes_written(const sl_lake *l);
+
+/* ---- References (lake_ref.h) ----
+ * A Parquet lake table whose rows reference another lake table's rows keeps
+ * a `_ref` column (the other table's row id) instead of the columns it takes
+ * from there. Before the other table's retention deletes those rows, the
+ * referencing segments are rewritten with every column ("materialized"). */
+
+/* Fills *out with column `column` (of `type`) of the referenced rows ids[0..n)
+ * (slot as in sl_pq_read_column: the values stay valid until the next call
+ * with the same slot). 0 or an SL_E* code with err set. */
+typedef int (*sl_lake_fill_fn)(void *ud, const char *column, sl_type type, const int64_t *ids,
+                               uint32_t n, int slot, sl_column *out, sl_error *err);
+/* Rewrites in place the committed (sequence below safe_seq) hot segments
+ * that hold a `_ref` column, of hour folders that ended more than after_us
+ * before now_us, oldest first, until max_bytes were rewritten (at least one
+ * segment): each row keeps its place (and row id) and gets the columns of
+ * `full`, those the file lacks from fill(). Written to a temp file, fsynced,
+ * renamed over the segment: a reader sees the old or the new file, with the
+ * same rows. Returns the number rewritten or a negative SL_E* code. */
+int sl_lake_materialize(sl_lake *l, const sl_schema *full, int64_t after_us, int64_t now_us,
+                        int64_t safe_seq, int64_t max_bytes, sl_lake_fill_fn fill, void *ud,
+                        sl_error *err);
+/* The lowest segment sequence number of the referenced table that segments
+ * of ROOT (hot and cold tiers) still reference: from the `_ref` statistics
+ * of ROOT's lowest-numbered segment that has a `_ref` column (references
+ * grow with the segments). INT64_MAX when no segment has one; -1 when a
+ * segment cannot be read (then nothing may be deleted). */
+int64_t sl_lake_ref_floor(const char *root);
 
 /* ---- Segment listing, shared with readers (lake_vtab.c, tools). ---- */
 

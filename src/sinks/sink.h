@@ -44,6 +44,20 @@ typedef struct sl_sink_env {
     const sl_node *cold_after; /* lake tables: cold_after: (NULL: no cold tier) */
     const sl_node *cold_path;  /* lake tables: cold_path: (NULL: DATA/cold) */
     const sl_node *format;     /* lake tables: format: parquet|ndjson (NULL: parquet) */
+    /* A Parquet lake table that stores references (lake_ref.h): the lake
+     * table it reads (name, layer) and that table's columns. Columns of
+     * `schema` found in ref_schema with the same type are the input row's
+     * (no step changes them) and are not stored; the rows' `ref` gives the
+     * input row. NULL: every column is stored. */
+    const char *ref_table;
+    const char *ref_layer;
+    const sl_schema *ref_schema;
+    int64_t ref_retention_us; /* that table's retention (0: none) */
+    /* The tables that reference this one's rows (known at open, not at
+     * create): its retention keeps what they still reference. */
+#define SL_SINK_MAX_REFERRERS 8
+    const char *referrers[SL_SINK_MAX_REFERRERS];
+    int nreferrers;
     /* run time (open) */
     const char *data_dir; /* the pipeline's data directory */
     sl_store *store;      /* the open store, inside its write transaction */
@@ -71,6 +85,11 @@ typedef struct sl_sink_def {
     int64_t (*rows_written)(const void *self);
     /* Optional: rows deleted by retention since open (event log, metrics). */
     int64_t (*rows_expired)(const void *self);
+    /* Optional: the row id each row of the last write got in this output
+     * (a Parquet lake: segment sequence << 32 | row in the segment), written
+     * to out[0..n); 0, or -1 if the output gives none. Tables reading this
+     * one store these ids instead of copies of its columns (lake_ref.h). */
+    int (*row_ids)(void *self, int64_t *out, uint32_t n);
     /* Releases everything (also when open was never called). */
     void (*destroy)(void *self);
 } sl_sink_def;

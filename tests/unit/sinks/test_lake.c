@@ -426,7 +426,7 @@ static void test_retention(void **state) {
     fclose(f);
     /* now = 15:30, keep 3h: hours ending at or before 12:30 go (10, 11). */
     int64_t now = T0 + 5 * HOUR + 30 * 60 * SL_US_PER_SEC;
-    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now), 2);
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now, INT64_MAX), 2);
     assert_false(is_dir(root, "dt=2026-03-01/hr=10"));
     assert_false(is_dir(root, "dt=2026-03-01/hr=11"));
     assert_true(is_dir(root, "dt=2026-03-01/hr=12"));
@@ -439,7 +439,7 @@ static void test_retention(void **state) {
     flush_ok(l);
     append_range(l, 600, 700, T0 + 15 * HOUR);
     flush_ok(l);
-    assert_int_equal(sl_lake_retention(l, HOUR, T0 + 100 * HOUR), 4);
+    assert_int_equal(sl_lake_retention(l, HOUR, T0 + 100 * HOUR, INT64_MAX), 4);
     assert_false(is_dir(root, "dt=2026-03-01"));
     assert_false(is_dir(root, "dt=2026-03-02/hr=00"));
     assert_true(is_dir(root, "dt=2026-03-02/hr=01"));
@@ -530,7 +530,7 @@ static void test_cold_tier(void **state) {
     sl_lake_close(l);
     /* reopened without set_cold, retention still covers the cold tier (.cold) */
     l = open_recover(root, 1, &pos);
-    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now), 3); /* hours 10, 11 */
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now, INT64_MAX), 3); /* hours 10, 11 */
     assert_false(is_dir(cold, "dt=2026-03-01/hr=10"));
     assert_false(is_dir(cold, "dt=2026-03-01/hr=11"));
     assert_int_equal(count_lake(root, NULL, 200), 300);
@@ -793,7 +793,7 @@ static void pq_append_range(sl_lake *l, int from, int to, int64_t ingest) {
     sl_column b = {.type = SL_T_STRING, .null = NULL, .v.s = names};
     const sl_column *cols[2] = {&a, &b};
     sl_error err = {0, {0}};
-    assert_int_equal(sl_lake_append_columns(l, cols, 0, (uint32_t)n, ingest, &err), 0);
+    assert_int_equal(sl_lake_append_columns(l, cols, 0, (uint32_t)n, ingest, NULL, &err), 0);
     free(ids);
     free(names);
 }
