@@ -21,6 +21,19 @@
  *     compared with the first 19 characters of min and max, and only over
  *     its own length: every row's text then lies between them there.
  * A row group that cannot be proven empty is read.
+ * Constraints on columns gathered from a reference lake (below) prune
+ * nothing: their statistics are B's, per B row group, and a T row group's
+ * rows are scattered over B's row groups.
+ *
+ * Ref segments. With a reference lake ('REFROOT', 'kv:REFKEY': table B), a
+ * segment holding an INT64 column `_ref` stores only the columns its table
+ * adds to B's rows; `_ref` is B's row id (same numbering as below) and every
+ * declared column absent from the segment is B's column of that name at that
+ * row (sl_lake_ref_gather, once per row group and column, on first use). A
+ * segment without `_ref` is ordinary: absent columns are NULL. `_ref` is not
+ * a column of the table. B's committed view is read after T's, at each
+ * xFilter, so every row T's view references is in it; one that is not fails
+ * the query naming T's segment and the row id.
  *
  * Row ids are (segment sequence << 32) | row within the segment: they grow in
  * commit order and stay the same when retention deletes older segments or
@@ -36,6 +49,7 @@
 
 #include "formats/parquet.h"
 #include "sinks/lake.h"
+#include "sinks/lake_ref.h"
 #include "sinks/lake_vtab.h"
 #include "store/store.h"
 
@@ -47,6 +61,8 @@ typedef struct pq_vtab {
     char root[PATH_MAX];
     char kv_key[128];
     sl_schema schema;
+    char ref_root[PATH_MAX]; /* "" : no reference lake */
+    char ref_key[128];
 } pq_vtab;
 
 typedef struct pq_cons {
@@ -73,6 +89,13 @@ typedef struct pq_cursor {
     pq_cons cons[64];
     sqlite3_value *vals[64];
     int64_t groups_read, groups_skipped;
+    /* ref segments (see the top of the file) */
+    sl_lake_ref *ref; /* B's rows, opened at the first xFilter */
+    int ref_fc;       /* file column of _ref, -1: an ordinary segment */
+    int ref_decoded;  /* row group + 1 whose _ref is in ref_col */
+    sl_column ref_col;
+    int gathered[SL_MAX_COLUMNS]; /* row group + 1 whose column is in gcols[] */
+    sl_column gcols[SL_MAX_COLUMNS];
 } pq_cursor;
 
 static int vt_error(sqlite3_vtab *vt, const char *fmt, ...) {
@@ -113,9 +136,9 @@ static int parse_schema(const char *decl, sl_schema *out) {
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
                       char **errmsg) {
     (void)aux;
-    if (argc != 6) {
+    if (argc != 6 && argc != 8) {
         *errmsg = sqlite3_mprintf("sluice_parquet: usage: sluice_parquet('ROOT', 'kv:KEY', "
-                                  "'column type, ...')");
+                                  "'column type, ...' [, 'REFROOT', 'kv:REFKEY'])");
         return SQLITE_ERROR;
     }
     pq_vtab *t = sqlite3_malloc(sizeof *t);
@@ -141,6 +164,17 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     }
     sqlite3_free(decl);
     snprintf(t->kv_key, sizeof t->kv_key, "%s", key + 3);
+    if (argc == 8) {
+        sl_lake_vtab_dequote(argv[6], t->ref_root, sizeof t->ref_root);
+        sl_lake_vtab_dequote(argv[7], key, sizeof key);
+        if (!t->ref_root[0] || strncmp(key, "kv:", 3) != 0 || !key[3]) {
+            *errmsg = sqlite3_mprintf("sluice_parquet: bad reference lake ('%s', '%s')", argv[6],
+                                      argv[7]);
+            sqlite3_free(t);
+            return SQLITE_ERROR;
+        }
+        snprintf(t->ref_key, sizeof t->ref_key, "%s", key + 3);
+    }
     sqlite3_str *ddl = sqlite3_str_new(db);
     sqlite3_str_appendall(ddl, "CREATE TABLE x(");
     for (int i = 0; i < t->schema.n; i++) {
@@ -207,6 +241,7 @@ static void seg_close(pq_cursor *c) {
     if (c->r) sl_pq_close_reader(c->r);
     c->r = NULL;
     c->seg = NULL;
+    c->ref_fc = -1;
 }
 
 static void free_vals(pq_cursor *c) {
@@ -220,6 +255,7 @@ static int vt_close(sqlite3_vtab_cursor *cur) {
     seg_close(c);
     free(c->scan.segs);
     free_vals(c);
+    sl_lake_ref_close(c->ref);
     sqlite3_free(c);
     return SQLITE_OK;
 }
@@ -367,6 +403,15 @@ static int seg_open(pq_cursor *c, const sl_lake_segment *s, int *skipped) {
     const sl_schema *fs = sl_pq_schema(c->r);
     for (int i = 0; i < t->schema.n; i++)
         c->fmap[i] = sl_schema_find(fs, t->schema.f[i].name);
+    c->ref_fc = sl_schema_find(fs, "_ref");
+    if (c->ref_fc >= 0 && (fs->f[c->ref_fc].type != SL_T_INT || !c->ref))
+        return vt_error(c->base.pVtab,
+                        c->ref ? "sluice_parquet: segment %s: _ref is not an integer column"
+                               : "sluice_parquet: segment %s references another lake table's "
+                                 "rows (_ref) but the table names no reference lake",
+                        s->path);
+    c->ref_decoded = 0;
+    memset(c->gathered, 0, sizeof c->gathered);
     c->seg = s;
     c->nrg = sl_pq_num_row_groups(c->r);
     c->rg = -1;
@@ -437,6 +482,20 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int 
         sqlite3_free(msg);
         return e;
     }
+    if (t->ref_root[0]) { /* after T's position: T's rows reference rows committed before */
+        if (!c->ref)
+            c->ref = sl_lake_ref_open(t->db, t->ref_root, t->ref_key, &msg);
+        else if (sl_lake_ref_refresh(c->ref, &msg) != SQLITE_OK) {
+            sl_lake_ref_close(c->ref);
+            c->ref = NULL;
+        }
+        if (!c->ref) {
+            if (!msg) return SQLITE_NOMEM;
+            int e = vt_error(cur->pVtab, "sluice_parquet: reference lake %s: %s", t->ref_root, msg);
+            sqlite3_free(msg);
+            return e;
+        }
+    }
     return cursor_advance(c);
 }
 
@@ -444,24 +503,10 @@ static int vt_next(sqlite3_vtab_cursor *cur) { return cursor_advance((pq_cursor 
 
 static int vt_eof(sqlite3_vtab_cursor *cur) { return ((pq_cursor *)cur)->at_eof; }
 
-static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
-    pq_cursor *c = (pq_cursor *)cur;
-    int fc = col >= 0 && col < SL_MAX_COLUMNS ? c->fmap[col] : -1;
-    if (fc < 0 || !c->r) {
-        sqlite3_result_null(ctx);
-        return SQLITE_OK;
-    }
-    sl_column *k = &c->cols[fc];
-    if (c->decoded[fc] != c->rg + 1) {
-        sl_error err = {0, {0}};
-        if (sl_pq_read_column(c->r, c->rg, fc, fc, k, &err) != 0)
-            return vt_error(cur->pVtab, "sluice_parquet: segment %s: %s", c->seg->path, err.msg);
-        c->decoded[fc] = c->rg + 1;
-    }
-    int64_t i = c->row;
+static void result_value(sqlite3_context *ctx, const sl_column *k, int64_t i) {
     if (k->null && k->null[i]) {
         sqlite3_result_null(ctx);
-        return SQLITE_OK;
+        return;
     }
     switch (k->type) {
     case SL_T_INT:
@@ -485,6 +530,55 @@ static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
     default:
         sqlite3_result_null(ctx);
     }
+}
+
+/* Column `col` of the current row group gathered from the reference lake by
+ * the row group's _ref values (decoded once per row group, shared by every
+ * gathered column). */
+static int gather_column(pq_cursor *c, int col) {
+    pq_vtab *t = (pq_vtab *)c->base.pVtab;
+    sl_error err = {0, {0}};
+    if (c->ref_decoded != c->rg + 1) {
+        if (sl_pq_read_column(c->r, c->rg, c->ref_fc, c->ref_fc, &c->ref_col, &err) != 0)
+            return vt_error(c->base.pVtab, "sluice_parquet: segment %s: %s", c->seg->path, err.msg);
+        if (c->ref_col.null)
+            for (int64_t i = 0; i < c->rows; i++)
+                if (c->ref_col.null[i])
+                    return vt_error(c->base.pVtab,
+                                    "sluice_parquet: segment %s: _ref is NULL at row %lld",
+                                    c->seg->path, (long long)(c->group_base + i));
+        c->ref_decoded = c->rg + 1;
+    }
+    if (sl_lake_ref_gather(c->ref, t->schema.f[col].name, t->schema.f[col].type, c->ref_col.v.i,
+                           (uint32_t)c->rows, col, &c->gcols[col], &err) != 0)
+        return vt_error(c->base.pVtab, "sluice_parquet: segment %s: %s", c->seg->path, err.msg);
+    c->gathered[col] = c->rg + 1;
+    return SQLITE_OK;
+}
+
+static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+    pq_cursor *c = (pq_cursor *)cur;
+    int fc = col >= 0 && col < SL_MAX_COLUMNS ? c->fmap[col] : -1;
+    if (!c->r || (fc < 0 && (c->ref_fc < 0 || col < 0 || col >= SL_MAX_COLUMNS))) {
+        sqlite3_result_null(ctx);
+        return SQLITE_OK;
+    }
+    if (fc < 0) { /* absent from a ref segment: B's value */
+        if (c->gathered[col] != c->rg + 1) {
+            int rc = gather_column(c, col);
+            if (rc != SQLITE_OK) return rc;
+        }
+        result_value(ctx, &c->gcols[col], c->row);
+        return SQLITE_OK;
+    }
+    sl_column *k = &c->cols[fc];
+    if (c->decoded[fc] != c->rg + 1) {
+        sl_error err = {0, {0}};
+        if (sl_pq_read_column(c->r, c->rg, fc, fc, k, &err) != 0)
+            return vt_error(cur->pVtab, "sluice_parquet: segment %s: %s", c->seg->path, err.msg);
+        c->decoded[fc] = c->rg + 1;
+    }
+    result_value(ctx, k, c->row);
     return SQLITE_OK;
 }
 
