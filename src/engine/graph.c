@@ -182,8 +182,7 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
         v->n = b->n;
         for (int c = 0; c < t->nproj; c++)
             v->col[c] = b->col[t->proj[c]];
-        v->part = b->part, v->pos = b->pos, v->ingest = b->ingest, v->raw = b->raw,
-        v->ref = b->ref,
+        v->part = b->part, v->pos = b->pos, v->ingest = b->ingest, v->raw = b->raw, v->ref = b->ref,
         v->arena = b->arena;
         b = v;
     }
@@ -194,8 +193,7 @@ int sl__engine_run_table(run *R, int ti, const sl_batch *in, int input) {
         /* the lake (the primary sink) numbered the rows: children that store
          * references take the ids with the rows (lake_ref.h) */
         if (t->ref_parent && t->sinks[0].def->row_ids(t->sinks[0].self, b->ref, b->n))
-            return sl_error_set(R->err, SL_EINVAL, "table %s: its lake gave no row ids",
-                                t->name);
+            return sl_error_set(R->err, SL_EINVAL, "table %s: its lake gave no row ids", t->name);
         deliver_side(R, t, b);
     }
     for (int c = 0; c < t->nchildren; c++) {

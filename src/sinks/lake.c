@@ -1458,8 +1458,8 @@ int sl_lake_materialize(sl_lake *l, const sl_schema *full, int64_t after_us, int
     int rc = walk_hours(l->root, 0, materialize_hour, &c, err);
     if (rc) return rc;
     if (c.done)
-        sl_log_info("lake references materialized",
-                    "\"root\":\"%.400s\",\"segments\":%d", l->root, c.done);
+        sl_log_info("lake references materialized", "\"root\":\"%.400s\",\"segments\":%d", l->root,
+                    c.done);
     return c.done;
 }
 

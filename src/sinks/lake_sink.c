@@ -337,8 +337,8 @@ static int64_t materialize_after(const lake_sink *s) {
     return after > MATERIALIZE_EARLY ? after - MATERIALIZE_EARLY : 0;
 }
 
-static int fill_from_ref(void *ud, const char *column, sl_type type, const int64_t *ids,
-                         uint32_t n, int slot, sl_column *out, sl_error *err) {
+static int fill_from_ref(void *ud, const char *column, sl_type type, const int64_t *ids, uint32_t n,
+                         int slot, sl_column *out, sl_error *err) {
     return sl_lake_ref_gather(ud, column, type, ids, n, slot, out, err);
 }
 
@@ -358,8 +358,7 @@ static int materialize_old(lake_sink *s, sl_store *store, sl_error *err) {
                                 s->safe_seq, COLD_BYTES, fill_from_ref, ref, &merr);
     sl_lake_ref_close(ref);
     if (n < 0) {
-        sl_log_warn("lake references", "\"table\":\"%s\",\"error\":\"%.400s\"", s->table,
-                    merr.msg);
+        sl_log_warn("lake references", "\"table\":\"%s\",\"error\":\"%.400s\"", s->table, merr.msg);
         return 0;
     }
     if (n == 0) return 0;

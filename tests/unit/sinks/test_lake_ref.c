@@ -96,7 +96,7 @@ static void b_append(sl_lake *l, int from, int to, int64_t ingest) {
     sl_column d = {.type = SL_T_TS, .null = NULL, .v.i = ats};
     const sl_column *cols[4] = {&a, &b, &c, &d};
     sl_error err = {0, {0}};
-    if (sl_lake_append_columns(l, cols, 0, (uint32_t)n, ingest, &err) != 0)
+    if (sl_lake_append_columns(l, cols, 0, (uint32_t)n, ingest, NULL, &err) != 0)
         fail_msg("append: %s", err.msg);
     free(ids);
     free(ats);
