@@ -964,7 +964,8 @@ static int ref_input_of(const sl_pipeline *p, const table *t) {
         referrers += p->t[k].ref_input == t->inputs[0].table;
     if (referrers == SL_SINK_MAX_REFERRERS) return -1;
     for (int s = 0; s < t->nsteps; s++)
-        if (!t->steps[s].def->keeps_values) return -1;
+        if (!t->steps[s].def->keeps_values || !t->steps[s].def->keeps_values(t->steps[s].self))
+            return -1;
     return t->inputs[0].table;
 }
 

@@ -965,6 +965,7 @@ static void anomaly_destroy(void *self) {
 
 const sl_op_def sl_op_anomaly = {
     .name = "anomaly",
+    .keeps_values = sl_op_keeps_values_always,
     .opts = anomaly_opts,
     .help = "flag values far from their key's baseline: zscore, mad, percentile and static rules",
     .create = anomaly_create,

@@ -707,7 +707,7 @@ static void dedupe_destroy(void *self) {
 
 const sl_op_def sl_op_dedupe = {
     .name = "dedupe",
-    .keeps_values = true,
+    .keeps_values = sl_op_keeps_values_always,
     .opts = dedupe_opts,
     .help = "drop or flag records whose key was seen within `horizon` of event time",
     .create = dedupe_create,

@@ -21,7 +21,11 @@ typedef struct {
     int n;
     int col[SL_MAX_COLUMNS];
     sl_expr *e[SL_MAX_COLUMNS];
+    bool overwrites; /* a column it computes was there before */
 } derive_op;
+
+/* New columns only: the columns it was given keep their values (op.h). */
+static bool derive_keeps_values(void *self) { return !((derive_op *)self)->overwrites; }
 
 static int derive_create(const sl_node *arg, sl_schema *schema, const sl_op_env *env, void **self,
                          sl_error *err) {
@@ -43,6 +47,7 @@ static int derive_create(const sl_node *arg, sl_schema *schema, const sl_op_env 
             sl_expr_free(e);
             goto fail;
         }
+        if (idx >= 0) o->overwrites = true;
         if (idx < 0) idx = sl_schema_add(schema, me->key, t);
         if (idx < 0) {
             sl_error_at(err, SL_EINVAL, arg->file, me->line, me->col, "too many columns");
@@ -80,6 +85,7 @@ static void derive_destroy(void *self) {
 
 const sl_op_def sl_op_derive = {
     .name = "derive",
+    .keeps_values = derive_keeps_values,
     .help = "add columns computed by SQL expressions: {name: expr, ...}",
     .create = derive_create,
     .process = derive_process,
@@ -136,7 +142,7 @@ static void filter_destroy(void *self) {
 
 const sl_op_def sl_op_filter = {
     .name = "filter",
-    .keeps_values = true,
+    .keeps_values = sl_op_keeps_values_always,
     .help = "keep rows where the boolean SQL expression is true: filter: EXPR",
     .create = filter_create,
     .process = filter_process,

@@ -160,7 +160,7 @@ static void expect_destroy(void *self) {
 
 const sl_op_def sl_op_expect = {
     .name = "expect",
-    .keeps_values = true,
+    .keeps_values = sl_op_keeps_values_always,
     .opts = expect_opts,
     .help = "data-quality expectation: warn, drop, quarantine or fail rows where expr is not true",
     .create = expect_create,

@@ -447,7 +447,7 @@ static void lookup_destroy(void *self) {
 
 const sl_op_def sl_op_lookup = {
     .name = "lookup",
-    .keeps_values = true,
+    .keeps_values = sl_op_keeps_values_always,
     .opts = lookup_opts,
     .help = "join each row with a CSV lookup table by key (left or inner); reloads when the file "
             "changes",

@@ -196,9 +196,11 @@ typedef struct sl_op_def {
      * in order, one output row per input row it keeps: it only drops rows
      * (sl_batch_keep) and adds columns. A Parquet lake table whose steps all
      * keep values stores references to its input lake table's rows instead
-     * of copies of their columns (sinks/lake_ref.h). */
-    bool keeps_values;
+     * of copies of their columns (sinks/lake_ref.h). NULL: it may change
+     * values. sl_op_keeps_values_always for a step that never does. */
+    bool (*keeps_values)(void *self);
 } sl_op_def;
+bool sl_op_keeps_values_always(void *self);
 
 const sl_op_def *sl_op_find(const char *name);
 const sl_op_def *const *sl_op_all(void); /* NULL-terminated */

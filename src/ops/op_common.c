@@ -21,6 +21,11 @@ void sl_buf_put(sl_buf *b, const void *data, size_t n) {
     b->n += n;
 }
 
+bool sl_op_keeps_values_always(void *self) {
+    (void)self;
+    return true;
+}
+
 uint64_t sl_part_tag(const char *name, size_t len) { return sl_hash_bytes(name, len, 0x9a27); }
 
 bool sl_part_set_has(const sl_part_set *s, uint64_t tag) {

@@ -235,7 +235,7 @@ static void wm_destroy(void *self) {
 
 const sl_op_def sl_op_watermark = {
     .name = "watermark",
-    .keeps_values = true,
+    .keeps_values = sl_op_keeps_values_always,
     .opts = wm_opts,
     .help =
         "event time and watermark (max event time - delay); late records dropped or quarantined",
