@@ -437,6 +437,12 @@ static void test_ref_segments(void **state) {
     exec_ok(db, sql);
     sqlite3_free(sql);
     expect_error(db, "SELECT count(*) FROM t", rel1, "_ref");
+    /* nor is _ref a column of a table with a reference lake */
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.t2 USING sluice_parquet(%Q, 'kv:lake:T', "
+                          "'id int, _ref int', %Q, 'kv:lake:B')",
+                          troot, broot);
+    expect_error(db, sql, "_ref", NULL);
+    sqlite3_free(sql);
 
     sqlite3_close(db);
     sl_lake_close(bl);
