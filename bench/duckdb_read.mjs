@@ -6,6 +6,8 @@
 //   node bench/duckdb_read.mjs meta FILE    per column chunk: row group, column, encodings,
 //                                           compression, null count, min, max (parquet_metadata)
 //   node bench/duckdb_read.mjs exec SQL     runs SQL (e.g. COPY ... TO 'x.parquet')
+//   node bench/duckdb_read.mjs sql SQL      runs a query, one JSON array a row (as rows)
+//   node bench/duckdb_read.mjs describe SQL "name<TAB>type" per column of a query
 //
 // Values print canonically so another program can compare them exactly:
 // integers as JSON integers (from bigint), timestamps as integer microseconds
@@ -26,7 +28,7 @@ function canon(v) {
 
 const [mode, arg] = process.argv.slice(2);
 if (!mode || !arg) {
-  console.error('usage: duckdb_read.mjs rows|types|meta FILE | exec SQL');
+  console.error('usage: duckdb_read.mjs rows|types|meta FILE | exec|sql|describe SQL');
   process.exit(2);
 }
 const db = await DuckDBInstance.create(':memory:');
@@ -52,6 +54,12 @@ if (mode === 'rows') {
   for (const row of r.getRows()) out.push(row.map((v) => (v === null ? 'NULL' : String(v))).join('\t'));
 } else if (mode === 'exec') {
   await query(arg);
+} else if (mode === 'sql') {
+  const r = await query(arg);
+  for (const row of r.getRows()) out.push('[' + row.map(canon).join(',') + ']');
+} else if (mode === 'describe') {
+  const r = await query('DESCRIBE ' + arg);
+  for (const row of r.getRows()) out.push(row[0] + '\t' + row[1]);
 } else {
   console.error('unknown mode ' + mode);
   process.exit(2);

@@ -8,11 +8,16 @@
  *          one lake through the sluice_lake virtual table (lake_vtab.c).
  *   expr   `a * 2 + b > 10 AND name LIKE 'x%'` (src/expr/) over 1M rows in
  *          4096-row batches: ns/row, best of 3.
+ *   ref    (only when named) a Parquet lake B of N rows, a table T keeping
+ *          95% of them with one added column, stored as ref segments (the
+ *          added column + _ref) and as full copies: bytes of each, and a
+ *          scan of T's columns through sluice_parquet (B's gathered by
+ *          lake_ref.c) against the scan of the full copy.
  *
  * Built by CMake (build/micro_bench); bench/run.sh runs it for `make bench`.
- * Usage: micro_bench [lake|expr]... [--lines N]   (default: both, 1,000,000
- * lake lines). The scan's sum of line lengths is checked against what was
- * written: a wrong answer exits 1 rather than print a speed.
+ * Usage: micro_bench [lake|expr|ref]... [--lines N]   (default: lake and
+ * expr, 1,000,000 lake lines / ref rows). The scan's sum of line lengths is checked against what
+ * was written: a wrong answer exits 1 rather than print a speed.
  */
 #include <ftw.h>
 #include <sqlite3.h>
@@ -27,6 +32,7 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "expr/expr.h"
+#include "formats/parquet.h"
 #include "sinks/lake.h"
 #include "sinks/lake_vtab.h"
 
@@ -132,6 +138,219 @@ static void bench_lake(int total) {
     nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ------------------------------------------------------------------- ref */
+
+#define REF_GROUP 32768
+
+static int64_t tree_bytes;
+static int du_cb(const char *p, const struct stat *st, int flag, struct FTW *f) {
+    (void)p;
+    (void)f;
+    if (flag == FTW_F) tree_bytes += st->st_size;
+    return 0;
+}
+
+static int64_t du(const char *root) {
+    tree_bytes = 0;
+    nftw(root, du_cb, 16, FTW_PHYS);
+    return tree_bytes;
+}
+
+/* One T segment per B segment (same hour folder and number), written with
+ * the Parquet writer: ref (loc + _ref) or full (B's columns + loc). */
+typedef struct ref_out {
+    sl_pq_writer *w;
+    sl_schema sc;
+} ref_out;
+
+static void ref_flush(ref_out *o) {
+    sl_error err = {0, {0}};
+    if (o->w && sl_pq_flush(o->w, &err) != 0) die("ref flush", err.msg);
+}
+
+static void bench_ref(int total) {
+    char root[] = "/tmp/sl_ref_bench_XXXXXX";
+    if (!mkdtemp(root)) die("mkdtemp", root);
+    char broot[PATH_MAX], rroot[PATH_MAX], froot[PATH_MAX];
+    snprintf(broot, sizeof broot, "%s/b", root);
+    snprintf(rroot, sizeof rroot, "%s/t_ref", root);
+    snprintf(froot, sizeof froot, "%s/t_full", root);
+    sl_schema bs;
+    sl_schema_init(&bs);
+    sl_schema_add(&bs, "id", SL_T_INT);
+    sl_schema_add(&bs, "name", SL_T_STRING);
+    sl_schema_add(&bs, "at", SL_T_TS);
+    sl_schema_add(&bs, "conf", SL_T_DOUBLE);
+    sl_error err = {0, {0}};
+    sl_lake *l = sl_lake_open_parquet(broot, &bs, 0, 0, &err);
+    if (!l || sl_lake_recover(l, NULL, &err) != 0) die("ref lake", err.msg);
+    int64_t *ids = malloc(sizeof *ids * REF_GROUP), *ats = malloc(sizeof *ats * REF_GROUP);
+    double *conf = malloc(sizeof *conf * REF_GROUP);
+    sl_str *names = malloc(sizeof *names * REF_GROUP);
+    char *nb = malloc((size_t)REF_GROUP * 32);
+    int per_hour = total / 4 + 1;
+    for (int from = 0, n; from < total; from += n) {
+        n = total - from < REF_GROUP ? total - from : REF_GROUP;
+        int hour_end = (from / per_hour + 1) * per_hour; /* one B segment per hour */
+        if (from + n > hour_end) n = hour_end - from;
+        for (int i = 0; i < n; i++) {
+            int id = from + i;
+            ids[i] = id;
+            ats[i] = T0 + (int64_t)id * 3600;
+            conf[i] = (id % 1000) / 1000.0;
+            int k = snprintf(nb + 32 * i, 32, "det-%08x-cam-%03d", id * 2654435761u, id % 500);
+            names[i] = (sl_str){nb + 32 * i, (uint32_t)k};
+        }
+        sl_column c0 = {.type = SL_T_INT, .v.i = ids}, c1 = {.type = SL_T_STRING, .v.s = names},
+                  c2 = {.type = SL_T_TS, .v.i = ats}, c3 = {.type = SL_T_DOUBLE, .v.d = conf};
+        const sl_column *cols[4] = {&c0, &c1, &c2, &c3};
+        int64_t hour = T0 + (int64_t)(from / per_hour) * 3600 * SL_US_PER_SEC;
+        if (sl_lake_append_columns(l, cols, 0, (uint32_t)n, hour, &err) != 0 ||
+            sl_lake_flush(l, &err) != 0)
+            die("ref lake append", err.msg);
+    }
+    sl_lake_pos bpos;
+    sl_lake_position(l, &bpos);
+    sl_lake_close(l);
+    /* T: B's rows but every 20th, plus loc; walk B's segments in order */
+    sl_lake_segment *segs;
+    size_t nseg;
+    if (sl_lake_segments_list(broot, &segs, &nseg, &err) != 0) die("ref list", err.msg);
+    int64_t *refs = malloc(sizeof *refs * REF_GROUP);
+    sl_str *locs = malloc(sizeof *locs * REF_GROUP);
+    static const char *loc_names[] = {"north gate", "south gate", "parking", "lobby"};
+    char tpos_seg[2][256] = {"", ""};
+    int64_t tpos_len[2] = {0, 0};
+    int64_t want_id = 0, want_len = 0, kept = 0;
+    for (size_t s = 0; s < nseg; s++) {
+        char p[PATH_MAX + 256];
+        snprintf(p, sizeof p, "%s/%s", broot, segs[s].path);
+        sl_pq_reader *r = sl_pq_open(p, -1, &err);
+        if (!r) die("ref read", err.msg);
+        ref_out o[2] = {{0}};
+        for (int v = 0; v < 2; v++) {
+            sl_schema_init(&o[v].sc);
+            if (v == 1)
+                for (int c = 0; c < bs.n; c++)
+                    sl_schema_add(&o[v].sc, bs.f[c].name, bs.f[c].type);
+            sl_schema_add(&o[v].sc, "loc", SL_T_STRING);
+            if (v == 0) sl_schema_add(&o[v].sc, "_ref", SL_T_INT);
+            char tp[PATH_MAX + 256], dir[PATH_MAX + 256];
+            snprintf(tp, sizeof tp, "%s/%s", v ? froot : rroot, segs[s].path);
+            snprintf(dir, sizeof dir, "%s", tp);
+            mkdir(v ? froot : rroot, 0755);
+            for (char *q = dir + strlen(v ? froot : rroot) + 1; (q = strchr(q, '/')); q++) {
+                *q = '\0';
+                mkdir(dir, 0755);
+                *q = '/';
+            }
+            o[v].w = sl_pq_create(tp, &o[v].sc, NULL, &err);
+            if (!o[v].w) die("ref create", err.msg);
+            snprintf(tpos_seg[v], sizeof tpos_seg[v], "%s", segs[s].path);
+        }
+        int64_t row = 0;
+        for (int g = 0; g < sl_pq_num_row_groups(r); g++) {
+            sl_column bc[4];
+            for (int c = 0; c < 4; c++)
+                if (sl_pq_read_column(r, g, c, c, &bc[c], &err) != 0) die("ref read", err.msg);
+            uint32_t n = 0;
+            sl_column k[4];
+            int64_t rows = sl_pq_row_group_rows(r, g);
+            int64_t *kid = malloc(sizeof *kid * REF_GROUP), *kat = malloc(sizeof *kat * REF_GROUP);
+            double *kconf = malloc(sizeof *kconf * REF_GROUP);
+            sl_str *kname = malloc(sizeof *kname * REF_GROUP);
+            for (int64_t i = 0; i < rows; i++, row++) {
+                int64_t id = bc[0].v.i[i];
+                if (id % 20 == 0) continue;
+                refs[n] = (segs[s].seq << 32) | row;
+                const char *ln = loc_names[id % 4];
+                locs[n] = (sl_str){ln, (uint32_t)strlen(ln)};
+                kid[n] = id;
+                kname[n] = bc[1].v.s[i];
+                kat[n] = bc[2].v.i[i];
+                kconf[n] = bc[3].v.d[i];
+                want_id += id;
+                want_len += bc[1].v.s[i].len;
+                n++;
+            }
+            kept += n;
+            k[0] = (sl_column){.type = SL_T_INT, .null = NULL, .v.i = kid};
+            k[1] = (sl_column){.type = SL_T_STRING, .null = NULL, .v.s = kname};
+            k[2] = (sl_column){.type = SL_T_TS, .null = NULL, .v.i = kat};
+            k[3] = (sl_column){.type = SL_T_DOUBLE, .null = NULL, .v.d = kconf};
+            sl_column lc = {.type = SL_T_STRING, .null = NULL, .v.s = locs};
+            sl_column rc = {.type = SL_T_INT, .null = NULL, .v.i = refs};
+            const sl_column *rcols[2] = {&lc, &rc};
+            const sl_column *fcols[5] = {&k[0], &k[1], &k[2], &k[3], &lc};
+            if (sl_pq_append(o[0].w, rcols, 0, n, &err) != 0 ||
+                sl_pq_append(o[1].w, fcols, 0, n, &err) != 0)
+                die("ref append", err.msg);
+            ref_flush(&o[0]);
+            ref_flush(&o[1]);
+            free(kid);
+            free(kat);
+            free(kconf);
+            free(kname);
+        }
+        for (int v = 0; v < 2; v++) {
+            tpos_len[v] = sl_pq_length(o[v].w);
+            sl_pq_close(o[v].w);
+        }
+        sl_pq_close_reader(r);
+    }
+    free(segs);
+    sqlite3 *db;
+    char *e = NULL;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK || sl_parquet_vtab_register(db) != SQLITE_OK)
+        die("sqlite", "cannot open or register sluice_parquet");
+    char *sql = sqlite3_mprintf(
+        "CREATE TABLE _sluice_kv(key TEXT PRIMARY KEY, value TEXT);"
+        "INSERT INTO _sluice_kv VALUES ('lake:b', '%lld' || char(9) || %Q),"
+        " ('lake:r', '%lld' || char(9) || %Q), ('lake:f', '%lld' || char(9) || %Q);"
+        "CREATE VIRTUAL TABLE temp.t_ref USING sluice_parquet(%Q, 'kv:lake:r', 'id int, name "
+        "string, at timestamp, conf double, loc string', %Q, 'kv:lake:b');"
+        "CREATE VIRTUAL TABLE temp.t_full USING sluice_parquet(%Q, 'kv:lake:f', 'id int, name "
+        "string, at timestamp, conf double, loc string');",
+        (long long)bpos.length, bpos.segment, (long long)tpos_len[0], tpos_seg[0],
+        (long long)tpos_len[1], tpos_seg[1], rroot, broot, froot);
+    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) die("ref vtab", e);
+    sqlite3_free(sql);
+    printf("ref: B %d rows %.1f MB; T keeps %lld rows: full copy %.2f MB, ref segments %.3f MB\n",
+           total, du(broot) / 1e6, (long long)kept, du(froot) / 1e6, du(rroot) / 1e6);
+    for (int v = 0; v < 2; v++) {
+        char q[256];
+        snprintf(q, sizeof q, "SELECT sum(id), sum(length(name)), count(at), count(loc) FROM %s",
+                 v ? "t_full" : "t_ref");
+        sqlite3_stmt *st;
+        int64_t best = INT64_MAX;
+        for (int rep = 0; rep < 3; rep++) {
+            int64_t t0 = sl_monotonic_us();
+            if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK ||
+                sqlite3_step(st) != SQLITE_ROW)
+                die("ref scan", sqlite3_errmsg(db));
+            int64_t dt = sl_monotonic_us() - t0;
+            if (sqlite3_column_int64(st, 0) != want_id || sqlite3_column_int64(st, 1) != want_len ||
+                sqlite3_column_int64(st, 2) != kept || sqlite3_column_int64(st, 3) != kept) {
+                fprintf(stderr, "micro_bench: %s: wrong sums\n", v ? "t_full" : "t_ref");
+                exit(1);
+            }
+            sqlite3_finalize(st);
+            if (dt < best) best = dt;
+        }
+        printf("ref: scan of T (%s): %.2f M rows/s (best of 3)\n",
+               v ? "full copy" : "ref segments, B's columns gathered", kept / (best / 1e6) / 1e6);
+    }
+    sqlite3_close(db);
+    free(ids);
+    free(ats);
+    free(conf);
+    free(names);
+    free(nb);
+    free(refs);
+    free(locs);
+    nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* ------------------------------------------------------------------ expr */
 
 #define BIG 4096
@@ -187,22 +406,25 @@ static void bench_expr(void) {
 }
 
 int main(int argc, char **argv) {
-    int lines = 1000000, lake = 0, expr = 0;
+    int lines = 1000000, lake = 0, expr = 0, ref = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "lake"))
             lake = 1;
         else if (!strcmp(argv[i], "expr"))
             expr = 1;
+        else if (!strcmp(argv[i], "ref"))
+            ref = 1;
         else if (!strcmp(argv[i], "--lines") && i + 1 < argc)
             lines = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: micro_bench [lake|expr]... [--lines N]\n");
+            fprintf(stderr, "usage: micro_bench [lake|expr|ref]... [--lines N]\n");
             return 2;
         }
     }
     if (lines <= 0) lines = 1;
-    if (!lake && !expr) lake = expr = 1;
+    if (!lake && !expr && !ref) lake = expr = 1;
     if (lake) bench_lake(lines);
     if (expr) bench_expr();
+    if (ref) bench_ref(lines);
     return 0;
 }

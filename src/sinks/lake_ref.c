@@ -265,11 +265,19 @@ int sl_lake_ref_gather(sl_lake_ref *r, const char *column, sl_type type, const i
         int64_t j = row - e->cum[rg];
         if (!k || (k->null && k->null[j])) {
             s->null[i] = 1;
-            if (type == SL_T_STRING) {
+            switch (type) {
+            case SL_T_STRING:
                 ((sl_str *)s->vals)[i].len = 0;
                 s->off[i] = 0;
-            } else {
-                ((int64_t *)s->vals)[i] = 0; /* 8 bytes cover every non-string type */
+                break;
+            case SL_T_BOOL:
+                ((uint8_t *)s->vals)[i] = 0;
+                break;
+            case SL_T_DOUBLE:
+                ((double *)s->vals)[i] = 0;
+                break;
+            default:
+                ((int64_t *)s->vals)[i] = 0;
             }
             continue;
         }

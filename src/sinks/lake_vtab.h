@@ -52,12 +52,23 @@ void sl_lake_vtab_dequote(const char *s, char *out, size_t cap);
 /* Registers module "sluice_parquet" (parquet_vtab.c) on db:
  *
  *   CREATE VIRTUAL TABLE temp.t USING sluice_parquet('/abs/ROOT', 'kv:KEY',
- *                                                    'col type, col type, ...')
+ *                                                    'col type, col type, ...'
+ *                                                    [, '/abs/REFROOT', 'kv:REFKEY'])
  *
  * typed columns (sluice type names) read from the lake's Parquet segments as
  * of the committed position, with row groups skipped by their min/max
  * statistics under =, <, <=, >, >= constraints. Timestamps are ISO 8601
- * text as in store tables, booleans 0/1. */
+ * text as in store tables, booleans 0/1.
+ *
+ * With a reference lake (REFROOT, its committed position under REFKEY: the
+ * table's input B), a segment with an INT64 column `_ref` is a ref segment:
+ * it stores only the table's own columns, and every declared column absent
+ * from it is B's column of that name at row id `_ref` ((B segment sequence
+ * << 32) | row in that segment, the row ids this table gives B's rows);
+ * lake_ref.h. A segment without `_ref` is ordinary (absent columns NULL).
+ * `_ref` is not a column of the table. Constraints on B's columns do not
+ * skip row groups. A ref segment without a reference lake, or a `_ref` B's
+ * committed view lacks, fails the query naming the segment. */
 int sl_parquet_vtab_register(sqlite3 *db);
 
 #endif

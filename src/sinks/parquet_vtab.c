@@ -174,6 +174,12 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
             return SQLITE_ERROR;
         }
         snprintf(t->ref_key, sizeof t->ref_key, "%s", key + 3);
+        if (sl_schema_find(&t->schema, "_ref") >= 0) { /* B's row id, never a column */
+            *errmsg = sqlite3_mprintf("sluice_parquet: _ref is not a column of a table with a "
+                                      "reference lake");
+            sqlite3_free(t);
+            return SQLITE_ERROR;
+        }
     }
     sqlite3_str *ddl = sqlite3_str_new(db);
     sqlite3_str_appendall(ddl, "CREATE TABLE x(");

@@ -8,6 +8,13 @@
 # scripts/deps.sh). Also checks what DuckDB says about the files: the
 # timestamp columns are TIMESTAMP WITH TIME ZONE, every column chunk has
 # statistics.
+#
+# A table stored as ref segments (its files have a `_ref` column: the row id
+# of its input lake table B; docs/pipeline-spec.md, Ref segments) is read by
+# DuckDB as a join of each of its files with B's files (hot and cold) on
+# _ref = (B's sequence << 32) | file_row_number, taking the table's own
+# columns from its file and the others from B, in `sluice query`'s column
+# order (duck_read and ref_sql below).
 source "$(dirname "$0")/../lib.sh"
 need node
 need python3
@@ -23,6 +30,85 @@ n=4000
 "$SLUICE" gen access --lines "$n" --file-lines $((n / 4)) --malformed 0.01 --seed 3 --out "$TMP/access" 2>/dev/null
 "$SLUICE" gen dataops --events "$n" --jobs 20 --seed 3 --out "$TMP/dataops" 2>/dev/null
 
+# DuckDB's rows of a lake table's files into $TMP/duck.jsonl, its column
+# names and types into $TMP/duck.types. Ordinary files: read_parquet of each
+# file. When a file has `_ref`: every file through ref_sql.py's query.
+duck_read() {
+  local what=$1 pipe=$2 data=$3 table=$4 files=$5 f ref=0
+  for f in $files; do
+    node "$DUCK" types "$f" >"$TMP/duck.ftypes" || fail "$what: DuckDB cannot read $f"
+    grep -q $'^_ref\t' "$TMP/duck.ftypes" && ref=1
+  done
+  if [ $ref = 0 ]; then
+    for f in $files; do node "$DUCK" rows "$f"; done >"$TMP/duck.jsonl" || fail "$what: DuckDB cannot read $files"
+    node "$DUCK" types "$(echo "$files" | head -1)" >"$TMP/duck.types" || fail "$what: DuckDB types"
+    return
+  fi
+  local input broot bfiles cold
+  input=$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["tables"][sys.argv[2]]["from"])' \
+    "$pipe" "$table") || fail "$what: no input table in $pipe"
+  broot=$(ls -d "$data"/*/"$input" 2>/dev/null | head -1)
+  [ -d "$broot" ] || fail "$what: _ref but its input $input is no lake table under $data"
+  bfiles=$(find "$broot/" -name 'part-*.parquet')
+  if [ -f "$broot/.cold" ]; then
+    cold=$(cat "$broot/.cold")
+    [ "${cold#/}" = "$cold" ] && cold="$broot/$cold" # relative to B's root
+    [ -d "$cold" ] && bfiles="$bfiles"$'\n'"$(find "$cold/" -name 'part-*.parquet')"
+  fi
+  echo "$bfiles" | sed '/^$/d' | sort >"$TMP/b.files"
+  ref_sql B "$TMP/b.files" >"$TMP/ref.sql" || fail "$what: ref_sql"
+  node "$DUCK" describe "$(cat "$TMP/ref.sql")" >"$TMP/b.types" || fail "$what: DuckDB cannot read $input's files"
+  : >"$TMP/duck.jsonl"
+  local first=1
+  for f in $files; do
+    node "$DUCK" types "$f" >"$TMP/duck.ftypes" || fail "$what: DuckDB types of $f"
+    ref_sql T "$TMP/b.files" "$TMP/b.types" "$f" "$TMP/duck.ftypes" "$TMP/sluice.json" >"$TMP/ref.sql" || fail "$what: ref_sql"
+    node "$DUCK" sql "$(cat "$TMP/ref.sql")" >>"$TMP/duck.jsonl" || fail "$what: DuckDB cannot join $f with $input"
+    if [ $first = 1 ]; then
+      node "$DUCK" describe "$(cat "$TMP/ref.sql")" >"$TMP/duck.types" || fail "$what: DuckDB types"
+      first=0
+    fi
+  done
+}
+
+# The DuckDB query of one file F of a ref table: F's own columns, the others
+# from B's files at row _ref (B's row id: sequence number of part-N.parquet
+# << 32 | row in the file), NULL when neither has them; in `sluice query`'s
+# order, then F's dt/hr partition columns.
+ref_sql() {
+  python3 - "$@" <<'PY'
+import json, sys
+def q(s): return "'" + s.replace("'", "''") + "'"
+def ident(s): return '"' + s.replace('"', '""') + '"'
+mode, bfiles = sys.argv[1:3]
+files = [l.strip() for l in open(bfiles) if l.strip()]
+bl = "[" + ", ".join(q(x) for x in files) + "]"
+breader = ("read_parquet(" + bl + ", filename=true, file_row_number=true, union_by_name=true,"
+           " hive_partitioning=false)")
+if mode == "B":  # B's columns, as DESCRIBE gives them
+    print("SELECT * FROM " + breader)
+    sys.exit(0)
+btypes, f, ftypes, sl = sys.argv[3:]
+bcols = {l.split("\t")[0] for l in open(btypes) if l.strip()} - {"filename", "file_row_number"}
+tcols = [l.split("\t")[0] for l in open(ftypes) if l.strip()]
+objs = [json.loads(l) for l in open(sl) if l.strip()]
+cols = list(objs[0].keys()) if objs else [c for c in tcols if c not in ("_ref", "dt", "hr")]
+has_ref = "_ref" in tcols
+sel = []
+for c in cols:
+    if c in tcols: sel.append("t." + ident(c))
+    elif has_ref and c in bcols: sel.append("b." + ident(c))
+    else: sel.append("NULL AS " + ident(c))
+for p in ("dt", "hr"):
+    if p in tcols: sel.append("t." + p)
+sql = "SELECT " + ", ".join(sel) + " FROM read_parquet(" + q(f) + ", file_row_number=true) t"
+if has_ref:
+    sql += (" JOIN (SELECT *, (CAST(regexp_extract(filename, 'part-([0-9]+)\\.parquet', 1) AS BIGINT)"
+            " << 32) | file_row_number AS _rowid FROM " + breader + ") b ON t._ref = b._rowid")
+print(sql + " ORDER BY t.file_row_number")
+PY
+}
+
 checked=0
 for flavor in cameras telco retail cloud access-logs dataops; do
   in=$TMP/${flavor%-logs}
@@ -36,12 +122,10 @@ for flavor in cameras telco retail cloud access-logs dataops; do
     table=$(basename "$root")
     files=$(find "$root" -name 'part-*.parquet' | sort)
     [ -n "$files" ] || fail "$flavor/$table: no Parquet segment under $root"
-    # DuckDB: every file, rows as canonical JSON (timestamps in microseconds)
-    for f in $files; do node "$DUCK" rows "$f"; done >"$TMP/duck.jsonl" || fail "$flavor/$table: DuckDB cannot read $files"
-    node "$DUCK" types "$(echo "$files" | head -1)" >"$TMP/duck.types" || fail "$flavor/$table: DuckDB types"
-    node "$DUCK" meta "$(echo "$files" | head -1)" >"$TMP/duck.meta" || fail "$flavor/$table: DuckDB metadata"
     "$SLUICE" query "$pipe" --data "$TMP/out-$flavor" --format json "SELECT * FROM $table" >"$TMP/sluice.json" ||
       fail "$flavor/$table: sluice query"
+    duck_read "$flavor/$table" "$pipe" "$TMP/out-$flavor" "$table" "$files"
+    node "$DUCK" meta "$(echo "$files" | head -1)" >"$TMP/duck.meta" || fail "$flavor/$table: DuckDB metadata"
     python3 - "$TMP/duck.jsonl" "$TMP/duck.types" "$TMP/duck.meta" "$TMP/sluice.json" "$flavor/$table" <<'PY' || fail "$flavor/$table: DuckDB and sluice query differ"
 import json, sys, datetime
 duck_rows, types_f, meta_f, sl_f, what = sys.argv[1:]

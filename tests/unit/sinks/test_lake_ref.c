@@ -64,6 +64,8 @@ static void name_of(int id, char *buf, size_t cap) {
 static int score_null(int id) { return id % 5 == 1; }
 static double score_of(int id) { return id * 0.25 - 7.0; }
 static int64_t at_of(int id) { return T0 + (int64_t)id * 1000003; }
+static int flag_null(int id) { return id % 9 == 4; }
+static int flag_of(int id) { return id % 3 == 0; }
 
 static void b_schema(sl_schema *sc) {
     sl_schema_init(sc);
@@ -71,6 +73,7 @@ static void b_schema(sl_schema *sc) {
     sl_schema_add(sc, "name", SL_T_STRING);
     sl_schema_add(sc, "score", SL_T_DOUBLE);
     sl_schema_add(sc, "at", SL_T_TS);
+    sl_schema_add(sc, "flag", SL_T_BOOL);
 }
 
 static void b_append(sl_lake *l, int from, int to, int64_t ingest) {
@@ -79,6 +82,7 @@ static void b_append(sl_lake *l, int from, int to, int64_t ingest) {
     sl_str *names = calloc((size_t)n, sizeof *names);
     double *scores = calloc((size_t)n, sizeof *scores);
     uint8_t *nn = calloc((size_t)n, 1), *sn = calloc((size_t)n, 1);
+    uint8_t *fv = calloc((size_t)n, 1), *fn = calloc((size_t)n, 1);
     char *bytes = calloc((size_t)n, 32);
     for (int i = 0; i < n; i++) {
         int id = from + i;
@@ -89,12 +93,15 @@ static void b_append(sl_lake *l, int from, int to, int64_t ingest) {
         nn[i] = (uint8_t)name_null(id);
         scores[i] = score_of(id);
         sn[i] = (uint8_t)score_null(id);
+        fv[i] = (uint8_t)flag_of(id);
+        fn[i] = (uint8_t)flag_null(id);
     }
     sl_column a = {.type = SL_T_INT, .null = NULL, .v.i = ids};
     sl_column b = {.type = SL_T_STRING, .null = nn, .v.s = names};
     sl_column c = {.type = SL_T_DOUBLE, .null = sn, .v.d = scores};
     sl_column d = {.type = SL_T_TS, .null = NULL, .v.i = ats};
-    const sl_column *cols[4] = {&a, &b, &c, &d};
+    sl_column e = {.type = SL_T_BOOL, .null = fn, .v.b = fv};
+    const sl_column *cols[5] = {&a, &b, &c, &d, &e};
     sl_error err = {0, {0}};
     if (sl_lake_append_columns(l, cols, 0, (uint32_t)n, ingest, NULL, &err) != 0)
         fail_msg("append: %s", err.msg);
@@ -104,6 +111,8 @@ static void b_append(sl_lake *l, int from, int to, int64_t ingest) {
     free(scores);
     free(nn);
     free(sn);
+    free(fv);
+    free(fn);
     free(bytes);
 }
 
@@ -437,6 +446,12 @@ static void test_ref_segments(void **state) {
     exec_ok(db, sql);
     sqlite3_free(sql);
     expect_error(db, "SELECT count(*) FROM t", rel1, "_ref");
+    /* nor is _ref a column of a table with a reference lake */
+    sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.t2 USING sluice_parquet(%Q, 'kv:lake:T', "
+                          "'id int, _ref int', %Q, 'kv:lake:B')",
+                          troot, broot);
+    expect_error(db, sql, "_ref", NULL);
+    sqlite3_free(sql);
 
     sqlite3_close(db);
     sl_lake_close(bl);
@@ -525,10 +540,11 @@ static void test_gather(void **state) {
         ids[i] = rowid_of[want[i]];
     }
     sl_error err = {0, {0}};
-    sl_column a, b, c;
+    sl_column a, b, c, f;
     assert_int_equal(sl_lake_ref_gather(r, "name", SL_T_STRING, ids, N, 1, &b, &err), 0);
     assert_int_equal(sl_lake_ref_gather(r, "id", SL_T_INT, ids, N, 0, &a, &err), 0);
     assert_int_equal(sl_lake_ref_gather(r, "nope", SL_T_DOUBLE, ids, N, 2, &c, &err), 0);
+    assert_int_equal(sl_lake_ref_gather(r, "flag", SL_T_BOOL, ids, N, 4, &f, &err), 0);
     for (int i = 0; i < N; i++) {
         assert_int_equal(a.null[i], 0);
         assert_int_equal(a.v.i[i], want[i]);
@@ -540,6 +556,8 @@ static void test_gather(void **state) {
             assert_memory_equal(b.v.s[i].ptr, buf, strlen(buf));
         }
         assert_int_equal(c.null[i], 1);
+        assert_int_equal(f.null[i] != 0, flag_null(want[i]));
+        if (!f.null[i]) assert_int_equal(f.v.b[i] != 0, flag_of(want[i]));
     }
     assert_int_not_equal(sl_lake_ref_gather(r, "name", SL_T_INT, ids, N, 3, &c, &err), 0);
     assert_non_null(strstr(err.msg, "name"));
