@@ -205,7 +205,7 @@ static void bench_ref(int total) {
                   c2 = {.type = SL_T_TS, .v.i = ats}, c3 = {.type = SL_T_DOUBLE, .v.d = conf};
         const sl_column *cols[4] = {&c0, &c1, &c2, &c3};
         int64_t hour = T0 + (int64_t)(from / per_hour) * 3600 * SL_US_PER_SEC;
-        if (sl_lake_append_columns(l, cols, 0, (uint32_t)n, hour, &err) != 0 ||
+        if (sl_lake_append_columns(l, cols, 0, (uint32_t)n, hour, NULL, &err) != 0 ||
             sl_lake_flush(l, &err) != 0)
             die("ref lake append", err.msg);
     }
