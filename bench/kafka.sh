@@ -6,6 +6,9 @@
 # pipelines/umb.yaml --once`. Prints one table row: messages/s over the
 # consuming time (first partition assigned -> stopped; the mock's group join
 # takes ~3 s and is reported apart), CPU seconds and peak RSS.
+# BENCH_KAFKA_FLOOR=1: then reads the same messages with build/kafka_floor
+# (librdkafka alone, with and without the header lookup of the filter) and
+# prints its CPU per message, the floor under sluice's figure.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 n=${2:-${BENCH_KAFKA_MESSAGES:-400000}}
@@ -36,3 +39,7 @@ stored=$(sqlite3 "$work/out/sluice.db" "SELECT count(*) FROM umb_summaries")
 secs=$(echo "$stop - $start" | bc -l)
 printf '| umb (Kafka mock, 32 partitions) | %d | %d | %.2f | %.0f | %.2f | %.2f | %.0f |\n' "$n" "$stored" "$secs" \
   "$(echo "$consumed / $secs" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$user + $sys" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+if [ "${BENCH_KAFKA_FLOOR:-0}" = 1 ]; then
+  "$build/kafka_floor" "$boot" maas_notifications 32 "$n" >&2
+  "$build/kafka_floor" "$boot" maas_notifications 32 "$n" tenant >&2
+fi
