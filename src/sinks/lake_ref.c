@@ -57,6 +57,8 @@ struct sl_lake_ref {
     ref_reader rd[REF_READERS];
     uint64_t tick;
     ref_slot slot[SL_MAX_COLUMNS];
+    char *stat_min, *stat_max; /* string bounds of sl_lake_ref_range_stats */
+    size_t stat_min_cap, stat_max_cap;
 };
 
 static void reader_drop(ref_reader *e) {
@@ -102,6 +104,8 @@ void sl_lake_ref_close(sl_lake_ref *r) {
         free(r->slot[i].bytes);
     }
     free(r->scan.segs);
+    free(r->stat_min);
+    free(r->stat_max);
     free(r);
 }
 
@@ -320,4 +324,83 @@ int sl_lake_ref_gather(sl_lake_ref *r, const char *column, sl_type type, const i
     out->null = s->null;
     out->v.p = s->vals;
     return 0;
+}
+
+/* Copies a string bound into r's buffer (a reader may be evicted later). */
+static int keep_bound(char **buf, size_t *cap, sl_str *v) {
+    if (v->len + 1 > *cap) {
+        size_t c = v->len + 64;
+        char *b = realloc(*buf, c);
+        if (!b) return -1;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf, v->ptr, v->len);
+    v->ptr = *buf;
+    return 0;
+}
+
+int sl_lake_ref_range_stats(sl_lake_ref *r, const char *column, sl_type type, int64_t lo,
+                            int64_t hi, sl_pq_stats *out) {
+    if (lo < 0 || hi < lo) return -1;
+    memset(out, 0, sizeof *out);
+    out->null_count = -1;
+    bool any = false;
+    for (int64_t seq = lo >> 32; seq <= hi >> 32; seq++) {
+        sl_error err = {0, {0}};
+        ref_reader *e = reader_get(r, seq, &err);
+        if (!e) {
+            if (err.code == SL_ENOTFOUND && seq != lo >> 32 && seq != hi >> 32)
+                continue; /* a sequence number no segment took (a skipped one) */
+            return -1;
+        }
+        const sl_schema *fs = sl_pq_schema(e->pq);
+        int fc = sl_schema_find(fs, column);
+        if (fc < 0 || !same_storage(fs->f[fc].type, type)) return -1;
+        int g0 = seq == lo >> 32 ? find_group(e, lo & 0xffffffffLL) : 0;
+        int g1 = seq == hi >> 32 ? find_group(e, hi & 0xffffffffLL) : e->nrg - 1;
+        if (g0 < 0 || g1 < 0) return -1;
+        for (int g = g0; g <= g1; g++) {
+            sl_pq_stats st;
+            if (sl_pq_chunk_stats(e->pq, g, fc, &st) != 0 || !st.has_min_max) return -1;
+            bool lower, higher;
+            switch (type) {
+            case SL_T_DOUBLE:
+                if (st.min.d != st.min.d || st.max.d != st.max.d) return -1; /* NaN */
+                lower = !any || st.min.d < out->min.d;
+                higher = !any || st.max.d > out->max.d;
+                break;
+            case SL_T_BOOL:
+                lower = !any || st.min.b < out->min.b;
+                higher = !any || st.max.b > out->max.b;
+                break;
+            case SL_T_STRING: {
+                size_t n = st.min.s.len < out->min.s.len ? st.min.s.len : out->min.s.len;
+                int c = any ? memcmp(st.min.s.ptr, out->min.s.ptr, n) : 0;
+                lower = !any || c < 0 || (c == 0 && st.min.s.len < out->min.s.len);
+                n = st.max.s.len < out->max.s.len ? st.max.s.len : out->max.s.len;
+                c = any ? memcmp(st.max.s.ptr, out->max.s.ptr, n) : 0;
+                higher = !any || c > 0 || (c == 0 && st.max.s.len > out->max.s.len);
+                break;
+            }
+            default:
+                lower = !any || st.min.i < out->min.i;
+                higher = !any || st.max.i > out->max.i;
+                break;
+            }
+            if (lower) {
+                out->min = st.min;
+                if (type == SL_T_STRING && keep_bound(&r->stat_min, &r->stat_min_cap, &out->min.s))
+                    return -1;
+            }
+            if (higher) {
+                out->max = st.max;
+                if (type == SL_T_STRING && keep_bound(&r->stat_max, &r->stat_max_cap, &out->max.s))
+                    return -1;
+            }
+            any = true;
+        }
+    }
+    out->has_min_max = any;
+    return any ? 0 : -1;
 }

@@ -28,6 +28,7 @@
 
 #include "core/batch.h"
 #include "core/error.h"
+#include "formats/parquet.h"
 
 typedef struct sl_lake_ref sl_lake_ref;
 
@@ -49,6 +50,14 @@ int sl_lake_ref_refresh(sl_lake_ref *r, char **errmsg);
  * segment of B's committed view is SL_ENOTFOUND naming the row id. */
 int sl_lake_ref_gather(sl_lake_ref *r, const char *column, sl_type type, const int64_t *rowids,
                        uint32_t n, int slot, sl_column *out, sl_error *err);
+/* The statistics of B's column over B's rows with ids lo..hi (a T row
+ * group's _ref range): min and max over every B row group overlapping it
+ * (so every referenced value lies between them), null_count unknown (-1).
+ * Strings point into r, valid until the next call. 0, or -1 when a row
+ * group in the range has no statistics for the column (or lacks it) or a
+ * segment cannot be opened: nothing can be concluded then. */
+int sl_lake_ref_range_stats(sl_lake_ref *r, const char *column, sl_type type, int64_t lo,
+                            int64_t hi, sl_pq_stats *out);
 void sl_lake_ref_close(sl_lake_ref *r);
 
 #endif

@@ -21,9 +21,12 @@
  *     compared with the first 19 characters of min and max, and only over
  *     its own length: every row's text then lies between them there.
  * A row group that cannot be proven empty is read.
- * Constraints on columns gathered from a reference lake (below) prune
- * nothing: their statistics are B's, per B row group, and a T row group's
- * rows are scattered over B's row groups.
+ * A column gathered from a reference lake (below) has no statistics in T's
+ * file: its bounds are B's, merged over every B row group that the T row
+ * group's _ref range (its own min/max statistics) overlaps, which contain
+ * every referenced value (sl_lake_ref_range_stats). References follow B's
+ * row order, so a T row group spans few B row groups and a point lookup on
+ * B's id column (cameras' detection_oid) still skips most of T.
  *
  * Ref segments. With a reference lake ('REFROOT', 'kv:REFKEY': table B), a
  * segment holding an INT64 column `_ref` stores only the columns its table
@@ -349,14 +352,24 @@ static int group_excluded(pq_cursor *c, int rg) {
         int fc = c->fmap[c->cons[i].col];
         sqlite3_value *v = c->vals[i];
         if (sqlite3_value_type(v) == SQLITE_NULL) return 1; /* x op NULL is never true */
-        if (fc < 0) continue;
         sl_pq_stats st;
-        if (sl_pq_chunk_stats(c->r, rg, fc, &st) != 0) continue;
-        if (st.null_count >= 0 && st.null_count == sl_pq_row_group_rows(c->r, rg))
-            return 1; /* every value NULL: no comparison is true */
-        if (!st.has_min_max) continue;
-        sl_type ty = sl_pq_schema(c->r)->f[fc].type;
-        if (ty != t->schema.f[c->cons[i].col].type) continue;
+        sl_type ty;
+        if (fc < 0) { /* a column gathered from B: B's statistics over the _ref range */
+            sl_pq_stats rs;
+            ty = t->schema.f[c->cons[i].col].type;
+            if (c->ref_fc < 0 || !c->ref || sl_pq_chunk_stats(c->r, rg, c->ref_fc, &rs) != 0 ||
+                !rs.has_min_max ||
+                sl_lake_ref_range_stats(c->ref, t->schema.f[c->cons[i].col].name, ty, rs.min.i,
+                                        rs.max.i, &st) != 0)
+                continue;
+        } else {
+            if (sl_pq_chunk_stats(c->r, rg, fc, &st) != 0) continue;
+            if (st.null_count >= 0 && st.null_count == sl_pq_row_group_rows(c->r, rg))
+                return 1; /* every value NULL: no comparison is true */
+            if (!st.has_min_max) continue;
+            ty = sl_pq_schema(c->r)->f[fc].type;
+            if (ty != t->schema.f[c->cons[i].col].type) continue;
+        }
         int cmin, cmax;
         if (!stats_cmp(ty, &st, v, &cmin, &cmax)) continue;
         int timestamp = ty == SL_T_TS; /* prefix comparison: only strict results count */
