@@ -843,6 +843,20 @@ static void wcol_reserve_vals(pq_wcol *c, size_t need) {
     c->vcap = cap;
 }
 
+/* Whether any of p[0..n) is nonzero (a NULL flag is any nonzero byte): eight
+ * bytes a step, and it stops at the first word with one. */
+static bool any_byte(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        if (x) return true;
+    }
+    for (; i < n; i++)
+        if (p[i]) return true;
+    return false;
+}
+
 int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, uint32_t n,
                  sl_error *err) {
     if (w->failed) return sl_error_set(err, SL_EIO, "%s: writer failed earlier", w->path);
@@ -874,7 +888,7 @@ int sl_pq_append(sl_pq_writer *w, const sl_column *const *cols, uint32_t from, u
         wcol_reserve_vals(c, c->nvals + n);
         size_t nv = c->nvals;
         /* a column with a NULL array but no NULL in [from, from + n) takes the dense copy */
-        if (!s->null || !memchr(s->null + from, 1, n)) {
+        if (!s->null || !any_byte(s->null + from, n)) {
             memset(def, 1, n);
             switch (c->type) {
             case SL_T_BOOL:
