@@ -453,32 +453,53 @@ static int cmp_key(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Sorts e[0..n) by key: an LSD radix sort, 16 bits a pass, through
- * tmp[0..n) for many entries (a million in ~20 ms), qsort for few. */
+/* Sorts e[0..n) by key: an LSD radix sort of (key - the least key) through
+ * tmp[0..n), with only as many passes as the keys' range has bits (held keys
+ * are mostly ids close together: two passes, not four) and digits sized to n
+ * (clearing 64 Ki counters per pass cost more than sorting a delta's few
+ * thousand keys); qsort for few. */
 static void sort_by_key(slot_t *e, slot_t *tmp, size_t n) {
-    size_t *count = n >= 4096 ? malloc(((size_t)1 << 16) * sizeof *count) : NULL;
+    if (n < 256) {
+        qsort(e, n, sizeof *e, cmp_key);
+        return;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = e[i].k < lo ? e[i].k : lo;
+        hi = e[i].k > hi ? e[i].k : hi;
+    }
+    uint64_t range = hi - lo;
+    int rbits = range ? 64 - __builtin_clzll(range) : 0;
+    int dbits = n >= ((size_t)1 << 18) ? 16 : n >= ((size_t)1 << 13) ? 11 : 8;
+    int passes = (rbits + dbits - 1) / dbits;
+    if (passes == 0) return;               /* one key */
+    dbits = (rbits + passes - 1) / passes; /* the same passes, the fewest counters */
+    size_t nd = (size_t)1 << dbits, mask = nd - 1;
+    size_t *count = malloc(nd * sizeof *count);
     if (!count) {
         qsort(e, n, sizeof *e, cmp_key);
         return;
     }
-    for (int pass = 0; pass < 4; pass++) {
-        int sh = 16 * pass;
-        memset(count, 0, ((size_t)1 << 16) * sizeof *count);
+    slot_t *first = e;
+    for (int pass = 0; pass < passes; pass++) {
+        int sh = dbits * pass;
+        memset(count, 0, nd * sizeof *count);
         for (size_t i = 0; i < n; i++)
-            count[(e[i].k >> sh) & 0xffff]++;
+            count[((e[i].k - lo) >> sh) & mask]++;
         size_t sum = 0;
-        for (size_t d = 0; d < ((size_t)1 << 16); d++) {
+        for (size_t d = 0; d < nd; d++) {
             size_t c = count[d];
             count[d] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++)
-            tmp[count[(e[i].k >> sh) & 0xffff]++] = e[i];
+            tmp[count[((e[i].k - lo) >> sh) & mask]++] = e[i];
         slot_t *x = e;
         e = tmp;
         tmp = x;
     }
-    free(count); /* four passes: the sorted entries are back in the first array */
+    if (e != first) memcpy(first, e, n * sizeof *e); /* an odd number of passes */
+    free(count);
 }
 
 /* Entries: all live keys (of `only`'s partitions, if given), or (delta) the

@@ -152,6 +152,11 @@ typedef struct wbucket {
 
 #define NOPOS ((size_t)-1)
 
+/* Group lookup cache entries (see sl_window.gcache): rows of a few dozen
+ * locations per window hit it; a miss costs the key hash it saves. */
+#define GCACHE_BITS 8
+#define GCACHE (1u << GCACHE_BITS)
+
 typedef struct {
     uint64_t gkey;
     int64_t wstart;
@@ -224,6 +229,11 @@ struct sl_window {
     } * order;
     size_t order_n, order_pos, order_cap;
     wbucket *order_bk;
+    /* group lookup cache, direct-mapped by a cheap hash of a row's window
+     * start and key values: index + 1 of a group that had them (0: none).
+     * A hit is checked against the group's own keys, so a released or
+     * reused group is simply a miss. */
+    size_t gcache[GCACHE];
 };
 
 const sl_opt sl_window_opts[] = {
@@ -881,10 +891,67 @@ SL_HOT uint64_t key_of(const sl_window *w, const sl_batch *b, uint32_t i, int64_
     return h;
 }
 
+/* The cache slot of row i's group: a multiplicative hash of the window start
+ * and the key values (a string's length and first and last bytes), cheap
+ * next to key_of's XXH3 calls; only a hint, so collisions are harmless. */
+SL_HOT size_t gcache_slot(const sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+    uint64_t h = (uint64_t)ws * 0x9E3779B97F4A7C15ull;
+    for (int k = 0; k < w->nkeys; k++) {
+        const sl_column *c = &b->col[w->key_col[k]];
+        uint64_t v;
+        if (c->null[i]) {
+            v = 0x5eed5eed;
+        } else if (c->type == SL_T_STRING) {
+            const sl_str *sv = &c->v.s[i];
+            v = sv->len;
+            if (sv->len)
+                v ^= (uint64_t)(uint8_t)sv->ptr[0] << 8 ^
+                     (uint64_t)(uint8_t)sv->ptr[sv->len - 1] << 16 ^
+                     (uint64_t)(uint8_t)sv->ptr[sv->len / 2] << 24;
+        } else if (c->type == SL_T_DOUBLE) {
+            memcpy(&v, &c->v.d[i], 8);
+        } else if (c->type == SL_T_BOOL) {
+            v = c->v.b[i];
+        } else {
+            v = (uint64_t)c->v.i[i];
+        }
+        h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
+    }
+    return (size_t)(h >> (64 - GCACHE_BITS));
+}
+
+/* Whether group g is row i's group in window ws: the same keys as key_of
+ * hashes them (doubles bit for bit). */
+SL_HOT bool group_has_row(const sl_window *w, const group *g, const sl_batch *b, uint32_t i,
+                          int64_t ws) {
+    if (!g->alive || g->wstart != ws) return false;
+    for (int k = 0; k < w->nkeys; k++) {
+        const sl_column *c = &b->col[w->key_col[k]];
+        if (g->knull[k] != (c->null[i] != 0)) return false;
+        if (c->null[i]) continue;
+        if (c->type == SL_T_STRING) {
+            const sl_str *sv = &c->v.s[i];
+            if (g->kslen[k] != sv->len || memcmp(g->ks[k], sv->ptr, sv->len)) return false;
+        } else if (c->type == SL_T_DOUBLE) {
+            if (memcmp(&g->kd[k], &c->v.d[i], 8)) return false;
+        } else if (c->type == SL_T_BOOL) {
+            if (g->ki[k] != c->v.b[i]) return false;
+        } else if (g->ki[k] != c->v.i[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 SL_HOT size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t ws) {
+    size_t cs = gcache_slot(w, b, i, ws), cg = w->gcache[cs];
+    if (cg && cg - 1 < w->ng && group_has_row(w, &w->g[cg - 1], b, i, ws)) return cg - 1;
     uint64_t gk = key_of(w, b, i, ws);
     int64_t *slot = sl_hmap_get(w->index, gk);
-    if (slot) return (size_t)*slot;
+    if (slot) {
+        w->gcache[cs] = (size_t)*slot + 1;
+        return (size_t)*slot;
+    }
     size_t gi = group_alloc(w);
     group *g = &w->g[gi];
     group_init(w, g);
@@ -909,6 +976,7 @@ SL_HOT size_t find_or_add(sl_window *w, const sl_batch *b, uint32_t i, int64_t w
     sl_hmap_put(w->index, gk, (int64_t)gi, NULL);
     w->alive++;
     group_link(w, gi);
+    w->gcache[cs] = gi + 1;
     return gi;
 }
 

@@ -692,6 +692,91 @@ static void test_restore_fingerprint_snapshot(void **state) {
     op_free(&o2);
 }
 
+/* A full snapshot's entries are sorted by key (PACKED: each key is a varint
+ * step up from the one before), whatever the radix sort's shape: few keys
+ * (qsort), a range needing an odd or even number of digit passes, keys over
+ * all 64 bits, and keys that only differ in their high bits. */
+static uint64_t snap_uvar(const uint8_t *p, size_t n, size_t *at) {
+    uint64_t x = 0;
+    for (int sh = 0; sh < 70 && *at < n; sh += 7) {
+        uint8_t b = p[(*at)++];
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) return x;
+    }
+    fail_msg("bad varint");
+    return 0;
+}
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+static void test_snapshot_sorted_keys(void **state) {
+    (void)state;
+    struct {
+        int n;
+        uint64_t mul, add;
+    } cases[] = {
+        {100, 7, 0},                                  /* qsort */
+        {3000, 1000, 5},                              /* 22 bits, 8-bit digits: 3 passes */
+        {9000, 1, 1u << 20},                          /* 14 bits, 11-bit digits: 2 passes */
+        {5000, 0x9E3779B97F4A7C15ull, 0},             /* all 64 bits */
+        {2000, (uint64_t)1 << 40, (uint64_t)1 << 62}, /* only high bits differ */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        rng_s = 77 + ci;
+        int n = cases[ci].n;
+        uint64_t *keys = malloc((size_t)n * sizeof *keys);
+        for (int i = 0; i < n; i++)
+            keys[i] = (uint64_t)i * cases[ci].mul + cases[ci].add;
+        for (int i = n - 1; i > 0; i--) { /* inserted in a random order */
+            int j = (int)(rnd() % (uint64_t)(i + 1));
+            uint64_t t = keys[i];
+            keys[i] = keys[j], keys[j] = t;
+        }
+        op_t o;
+        sl_schema s;
+        kt_case kc = {KT_RAW, 0, 0, 0, 3600, 0, 0};
+        kt_make(&o, &s, &kc);
+        sl_batch *b = sl_batch_new(&s, 512);
+        sl_op_ctx ctx;
+        ctx_init(&ctx);
+        sl_error err = {0};
+        for (int i = 0; i < n;) {
+            sl_batch_clear(b);
+            for (int j = 0; j < 512 && i < n; j++, i++) {
+                uint32_t r = add_row(b, i);
+                sl_col_set_int(&b->col[0], r, (int64_t)keys[i]);
+                sl_col_set_int(&b->col[1], r, T0 + i);
+            }
+            assert_int_equal(o.def->process(o.self, b, &ctx, &err), 0);
+        }
+        sl_buf sb = {0};
+        assert_int_equal(o.def->snapshot(o.self, &sb, true), 0);
+        /* duplicates, kept, the count with its flags, the NULL key's t_kept */
+        assert_true(sb.n >= 32);
+        int64_t cnt;
+        memcpy(&cnt, sb.p + 16, 8);
+        assert_true(cnt & ((int64_t)1 << 60)); /* PACKED */
+        assert_int_equal(cnt & (((int64_t)1 << 60) - 1), n);
+        qsort(keys, (size_t)n, sizeof *keys, cmp_u64); /* the order wanted */
+        size_t at = 32;
+        uint64_t k = 0;
+        for (int i = 0; i < n; i++) {
+            k += snap_uvar(sb.p, sb.n, &at);
+            (void)snap_uvar(sb.p, sb.n, &at);
+            uint64_t want = keys[i];
+            if (k != want)
+                fail_msg("case %zu: entry %d has key %llu, want %llu", ci, i, (unsigned long long)k,
+                         (unsigned long long)want);
+        }
+        assert_int_equal(at, sb.n);
+        sl_buf_free(&sb);
+        sl_batch_free(b);
+        op_free(&o);
+        free(keys);
+    }
+}
+
 int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
@@ -709,6 +794,7 @@ int main(void) {
         cmocka_unit_test(test_table_expiry_nulls_restarts),
         cmocka_unit_test(test_table_string_keys),
         cmocka_unit_test(test_restore_fingerprint_snapshot),
+        cmocka_unit_test(test_snapshot_sorted_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

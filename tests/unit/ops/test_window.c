@@ -254,6 +254,89 @@ static void test_window_tumbling_bruteforce(void **state) {
     free(want), free(got), free(r);
 }
 
+/* Many groups per window: (v, k) makes 404 keys (more than the group lookup
+ * cache has slots, so rows of different groups share slots), rows in random
+ * order, hopping windows, and groups released as windows close and their
+ * slots reused by later ones, with a watermark after every batch. Every
+ * group's final count must equal the brute-force count. */
+static void test_window_many_groups_counts(void **state) {
+    (void)state;
+    rng_s = 4242;
+    int n = 30000;
+    win_rec *r = win_gen(n, 20000, 2 * SEC); /* 50 records/s over 10 minutes */
+    sl_schema in;
+    win_in_schema(&in);
+    sl_spec *spec;
+    sl_window *w = win_make("{time: ts, size: 2m, slide: 1m, keys: [v, k], aggregates: {n: "
+                            "\"count(*)\"}}",
+                            &in, &spec);
+    enum { NW = 16, NV = 102 }; /* v: -50..50, or NULL (index 101) */
+    static int64_t want[NW][NV][4], got[NW][NV][4];
+    memset(want, 0, sizeof want), memset(got, 0, sizeof got);
+    for (int i = 0; i < n; i++) {
+        int vi = r[i].vnull ? NV - 1 : (int)(r[i].v + 50);
+        /* in the windows starting a minute before its minute and at it (index + 1) */
+        int64_t m = (r[i].t - T0) / (60 * SEC);
+        assert_true(m >= 0 && m + 1 < NW);
+        want[m][vi][r[i].k]++;
+        want[m + 1][vi][r[i].k]++;
+    }
+    const sl_schema *os = sl_window_schema(w);
+    int cws = sl_schema_find(os, "window_start"), cv = sl_schema_find(os, "v"),
+        ck = sl_schema_find(os, "k"), cn = sl_schema_find(os, "n"),
+        cf = sl_schema_find(os, "is_final");
+    assert_true(cws >= 0 && cv >= 0 && ck >= 0 && cn >= 0 && cf >= 0);
+    sl_batch *b = sl_batch_new(&in, 1024);
+    sl_batch *out = sl_batch_new(os, 64);
+    sl_op_ctx ctx;
+    ctx_init(&ctx);
+    int64_t finals = 0;
+    for (int i = 0; i <= n;) {
+        int m = (int)rnd_range(1, 1000);
+        if (i + m > n) m = n - i;
+        if (m) {
+            win_fill(b, r, i, i + m);
+            assert_int_equal(sl_window_process(w, b, &ctx), 0);
+        }
+        i += m;
+        /* rows come at most 2 s late (the jitter): final up to 3 s behind the last */
+        int64_t wm = i < n ? T0 + (int64_t)i * 20000 - 3 * SEC : INT64_MIN;
+        uint32_t k;
+        while ((k = sl_window_emit(w, out, wm, i == n)) > 0)
+            for (uint32_t j = 0; j < k; j++) {
+                if (!out->col[cf].v.b[j]) continue;
+                int64_t wi = (out->col[cws].v.i[j] - T0) / (60 * SEC) + 1;
+                int vi = out->col[cv].null[j] ? NV - 1 : (int)(out->col[cv].v.i[j] + 50);
+                int ki = 3;
+                for (int q = 0; q < 3 && !out->col[ck].null[j]; q++)
+                    if (out->col[ck].v.s[j].len == strlen(WKEYS[q]) &&
+                        !memcmp(out->col[ck].v.s[j].ptr, WKEYS[q], strlen(WKEYS[q])))
+                        ki = q;
+                assert_true(wi >= 0 && wi < NW && vi >= 0 && vi < NV);
+                assert_int_equal(got[wi][vi][ki], 0); /* final once */
+                got[wi][vi][ki] = out->col[cn].v.i[j];
+                finals++;
+            }
+        if (i == n) break;
+    }
+    int64_t groups = 0;
+    for (int a = 0; a < NW; a++)
+        for (int v = 0; v < NV; v++)
+            for (int k = 0; k < 4; k++) {
+                groups += want[a][v][k] > 0;
+                if (got[a][v][k] != want[a][v][k])
+                    fail_msg("window %d v %d k %d: count %lld, want %lld", a, v - 50, k,
+                             (long long)got[a][v][k], (long long)want[a][v][k]);
+            }
+    assert_int_equal(finals, groups);
+    assert_true(groups > 3000);
+    sl_batch_free(b);
+    sl_batch_free(out);
+    sl_window_free(w);
+    sl_spec_free(spec);
+    free(r);
+}
+
 static void test_window_hopping(void **state) {
     (void)state;
     rng_s = 31337;
@@ -603,6 +686,7 @@ int main(void) {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_tumbling_bruteforce),
+        cmocka_unit_test(test_window_many_groups_counts),
         cmocka_unit_test(test_window_hopping),
         cmocka_unit_test(test_window_null_keys_and_no_keys),
         cmocka_unit_test(test_window_emit_final_and_dirty),
