@@ -79,6 +79,19 @@ typedef struct {
     int64_t rows;
 } lake_sink;
 
+/* out = the table's columns, then the audit columns every row carries. */
+static int with_audit(sl_schema *out, const sl_sink_env *env, sl_error *err) {
+    *out = *env->schema;
+    if (sl_schema_add(out, "_ingest_ts", SL_T_TS) < 0 ||
+        sl_schema_add(out, "_source", SL_T_STRING) < 0 ||
+        sl_schema_add(out, "_offset", SL_T_INT) < 0)
+        return sl_error_set(err, SL_EINVAL,
+                            "table '%s': too many columns, or a column named _ingest_ts, "
+                            "_source or _offset, for a parquet lake",
+                            env->table);
+    return 0;
+}
+
 static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl_error *err) {
     (void)arg;
     lake_sink *s = sl_xcalloc(1, sizeof *s);
@@ -92,14 +105,7 @@ static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
         snprintf(s->ref_table, sizeof s->ref_table, "%s", env->ref_table);
         snprintf(s->ref_layer, sizeof s->ref_layer, "%s", env->ref_layer);
         s->ref_retention_us = env->ref_retention_us;
-        s->full_schema = *env->schema;
-        if (sl_schema_add(&s->full_schema, "_ingest_ts", SL_T_TS) < 0 ||
-            sl_schema_add(&s->full_schema, "_source", SL_T_STRING) < 0 ||
-            sl_schema_add(&s->full_schema, "_offset", SL_T_INT) < 0)
-            rc = sl_error_set(err, SL_EINVAL,
-                              "table '%s': too many columns, or a column named _ingest_ts, "
-                              "_source or _offset, for a parquet lake",
-                              env->table);
+        rc = with_audit(&s->full_schema, env, err);
         sl_schema_init(&s->pq_schema);
         for (int c = 0; c < env->schema->n; c++) {
             const sl_field *f = &env->schema->f[c];
@@ -110,14 +116,7 @@ static int ls_create(const sl_node *arg, const sl_sink_env *env, void **self, sl
         if (sl_schema_add(&s->pq_schema, "_ref", SL_T_INT) < 0)
             rc = sl_error_set(err, SL_EINVAL, "table '%s': a column named _ref", env->table);
     } else if (s->parquet) {
-        s->pq_schema = *env->schema;
-        if (sl_schema_add(&s->pq_schema, "_ingest_ts", SL_T_TS) < 0 ||
-            sl_schema_add(&s->pq_schema, "_source", SL_T_STRING) < 0 ||
-            sl_schema_add(&s->pq_schema, "_offset", SL_T_INT) < 0)
-            rc = sl_error_set(err, SL_EINVAL,
-                              "table '%s': too many columns, or a column named _ingest_ts, "
-                              "_source or _offset, for a parquet lake",
-                              env->table);
+        rc = with_audit(&s->pq_schema, env, err);
     }
     if (env->cold_after &&
         sl_node_duration(env->cold_after, "cold_after", &s->cold_after_us, err) != 0)
