@@ -3,7 +3,8 @@
 # flavor runs with --once on generated input (umb's from the Kafka mock),
 # then for every lake table (bronze everywhere, the event-level silver
 # tables) DuckDB's read_parquet over the table's segment files gives the same
-# rows, column for column, as `sluice query` - which the flavor tests compare with brute-force answers.
+# rows, column for column, as `sluice query` - which the flavor tests compare
+# with brute-force answers.
 # DuckDB is the independent reader (npm, installed under bench/ by
 # scripts/deps.sh). Also checks what DuckDB says about the files: the
 # timestamp columns are TIMESTAMP WITH TIME ZONE, every column chunk has
