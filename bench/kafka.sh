@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/kafka.sh BUILD_DIR [MESSAGES]: Kafka (librdkafka mock cluster) -> umb
-# summary -> SQLite store. Preloads MESSAGES maas_notification messages with
-# `sluice gen umb --brokers` into a 32-partition topic (the mock keeps ~5 MB
-# per partition, so the load is spread), then times `sluice run
+# summary -> Parquet lake (umb_summaries) and SQLite store (the 1m window).
+# Preloads MESSAGES maas_notification messages with `sluice gen umb
+# --brokers` into a 32-partition topic (the mock keeps ~5 MB per partition,
+# so the load is spread), then times `sluice run
 # pipelines/umb.yaml --once`. Prints one table row: messages/s over the
 # consuming time (first partition assigned -> stopped; the mock's group join
 # takes ~3 s and is reported apart), CPU seconds and peak RSS.
@@ -34,7 +35,7 @@ start=$(ms "kafka partition assigned")
 stop=$(ms "pipeline stopped")
 read -r user sys rss <"$work/time.txt"
 consumed=$(sqlite3 "$work/out/sluice.db" "SELECT sum(position) FROM _sluice_positions")
-stored=$(sqlite3 "$work/out/sluice.db" "SELECT count(*) FROM umb_summaries")
+stored=$("$bin" query "$repo/pipelines/umb.yaml" --data "$work/out" --format csv "SELECT count(*) AS n FROM umb_summaries" | tail -1)
 [ "$consumed" -eq "$n" ] || echo "kafka bench: WARNING consumed $consumed of $n" >&2
 secs=$(echo "$stop - $start" | bc -l)
 printf '| umb (Kafka mock, 32 partitions) | %d | %d | %.2f | %.0f | %.2f | %.2f | %.0f |\n' "$n" "$stored" "$secs" \

@@ -27,6 +27,81 @@ static void lake_root(char *out, size_t cap, const char *dir, const table *t) {
              t->name);
 }
 
+/* 'kv:lake:T' (the connection's main database) or 'kv@SCHEMA:lake:T' (an
+ * attached instance's database: its own committed position). */
+static char *kv_arg(const char *schema, const char *table) {
+    return schema ? sqlite3_mprintf("'kv@%q:lake:%q'", schema, table)
+                  : sqlite3_mprintf("'kv:lake:%q'", table);
+}
+
+/* The CREATE VIRTUAL TABLE temp.VNAME statement of lake table t whose
+ * segments are under data dir `dir` (absolute) and whose committed position
+ * is in SCHEMA._sluice_kv (schema NULL: main). A ref table's input lake is
+ * the same data dir's. sqlite3_malloc'd. */
+static char *lake_vtab_sql(const sl_pipeline *p, const table *t, const char *vname, const char *dir,
+                           const char *schema) {
+    char root[PATH_MAX + 128];
+    lake_root(root, sizeof root, dir, t);
+    char *kv = kv_arg(schema, t->name), *q = NULL;
+    if (!sl_table_lake_parquet(t)) {
+        /* the committed position is looked up at every scan (see lake_vtab.c) */
+        q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_lake(%Q, %s)", vname,
+                            root, kv);
+        sqlite3_free(kv);
+        return q;
+    }
+    /* typed columns straight from the segments (parquet_vtab.c) */
+    sqlite3_str *decl = sqlite3_str_new(NULL);
+    for (int c = 0; c < t->out.n; c++)
+        sqlite3_str_appendf(decl, "%s%s %s", c ? ", " : "", t->out.f[c].name,
+                            sl_type_name(t->out.f[c].type));
+    sqlite3_str_appendall(decl, ", _ingest_ts timestamp, _source string, _offset int");
+    char *d = sqlite3_str_finish(decl);
+    if (t->ref_input >= 0) { /* columns not stored are the input row's (lake_ref.h) */
+        const table *in = &p->t[t->ref_input];
+        char in_root[PATH_MAX + 128];
+        lake_root(in_root, sizeof in_root, dir, in);
+        char *in_kv = kv_arg(schema, in->name);
+        q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, %s, %Q, "
+                            "%Q, %s)",
+                            vname, root, kv, d ? d : "", in_root, in_kv);
+        sqlite3_free(in_kv);
+    } else {
+        q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, %s, %Q)",
+                            vname, root, kv, d ? d : "");
+    }
+    sqlite3_free(d);
+    sqlite3_free(kv);
+    return q;
+}
+
+/* The columns of an NDJSON lake table read from its sluice_lake table VNAME. */
+static char *ndjson_select(const table *t, const char *vname) {
+    sqlite3_str *v = sqlite3_str_new(NULL);
+    sqlite3_str_appendall(v, "SELECT ");
+    for (int c = 0; c < t->out.n; c++) {
+        const char *cn = t->out.f[c].name;
+        sqlite3_str_appendf(v, "json_extract(line, '$.\"%s\"') AS \"%w\", ", cn, cn);
+    }
+    sqlite3_str_appendf(v,
+                        "json_extract(line, '$._ingest_ts') AS _ingest_ts, json_extract(line, "
+                        "'$._source') AS _source, "
+                        "json_extract(line, '$._offset') AS _offset FROM temp.\"%w\"",
+                        vname);
+    return sqlite3_str_finish(v);
+}
+
+static int exec_owned(sqlite3 *db, char *sql, const char *what, const char *name, sl_error *err) {
+    char *msg = NULL;
+    int rc = 0;
+    if (!sql) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        rc = sl_error_set(err, SL_EIO, "%s %s: %s", what, name, msg ? msg : "error");
+    sqlite3_free(msg);
+    sqlite3_free(sql);
+    return rc;
+}
+
 /* Registers the lake virtual table on db and creates a temp view per lake
  * table, bounded by the committed position. Used by `sluice query` and by the
  * HTTP server for each of its read-only connections. */
@@ -39,72 +114,24 @@ int sl_pipeline_prepare_connection(const sl_pipeline *p, const char *dir, sqlite
     for (int i = 0; i < p->nt; i++) {
         const table *t = &p->t[i];
         if (t->store != STORE_LAKE) continue;
-        char root[PATH_MAX + 128];
-        lake_root(root, sizeof root, abs ? abs : dir, t);
         if (sl_table_lake_parquet(t)) {
-            /* typed columns straight from the segments (parquet_vtab.c) */
-            sqlite3_str *decl = sqlite3_str_new(db);
-            for (int c = 0; c < t->out.n; c++)
-                sqlite3_str_appendf(decl, "%s%s %s", c ? ", " : "", t->out.f[c].name,
-                                    sl_type_name(t->out.f[c].type));
-            sqlite3_str_appendall(decl, ", _ingest_ts timestamp, _source string, _offset int");
-            char *d = sqlite3_str_finish(decl);
-            char *q;
-            if (t->ref_input >= 0) { /* columns not stored are the input row's (lake_ref.h) */
-                const table *in = &p->t[t->ref_input];
-                char in_root[PATH_MAX + 128];
-                lake_root(in_root, sizeof in_root, abs ? abs : dir, in);
-                q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, "
-                                    "'kv:lake:%q', %Q, %Q, 'kv:lake:%q')",
-                                    t->name, root, t->name, d ? d : "", in_root, in->name);
-            } else {
-                q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING sluice_parquet(%Q, "
-                                    "'kv:lake:%q', %Q)",
-                                    t->name, root, t->name, d ? d : "");
-            }
-            sqlite3_free(d);
-            char *msg = NULL;
-            if (!q || sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
-                rc = sl_error_set(err, SL_EIO, "lake table %s: %s", t->name, msg ? msg : "error");
-                sqlite3_free(msg);
-                sqlite3_free(q);
-                goto done;
-            }
-            sqlite3_free(q);
+            rc = exec_owned(db, lake_vtab_sql(p, t, t->name, abs ? abs : dir, NULL), "lake table",
+                            t->name, err);
+            if (rc) goto done;
             continue;
         }
-        /* the committed position is looked up at every scan (see lake_vtab.c) */
-        char *q = sqlite3_mprintf(
-            "CREATE VIRTUAL TABLE temp.\"_lake_%w\" USING sluice_lake(%Q, 'kv:lake:%q')", t->name,
-            root, t->name);
-        char *msg = NULL;
-        if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
-            rc = sl_error_set(err, SL_EIO, "lake table %s: %s", t->name, msg ? msg : "error");
-            sqlite3_free(msg);
-            sqlite3_free(q);
+        char vname[256];
+        snprintf(vname, sizeof vname, "_lake_%s", t->name);
+        if ((rc = exec_owned(db, lake_vtab_sql(p, t, vname, abs ? abs : dir, NULL), "lake table",
+                             t->name, err)))
+            goto done;
+        char *sel = ndjson_select(t, vname);
+        if ((rc = exec_owned(db, sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS %s", t->name, sel),
+                             "lake view", t->name, err))) {
+            sqlite3_free(sel);
             goto done;
         }
-        sqlite3_free(q);
-        size_t cap = 65536;
-        char *v = sl_xmalloc(cap);
-        int n = snprintf(v, cap, "CREATE TEMP VIEW \"%s\" AS SELECT ", t->name);
-        for (int c = 0; c < t->out.n; c++) {
-            const char *cn = t->out.f[c].name;
-            n += snprintf(v + n, cap - (size_t)n, "json_extract(line, '$.\"%s\"') AS \"%s\", ", cn,
-                          cn);
-        }
-        snprintf(v + n, cap - (size_t)n,
-                 "json_extract(line, '$._ingest_ts') AS _ingest_ts, json_extract(line, "
-                 "'$._source') AS _source, "
-                 "json_extract(line, '$._offset') AS _offset FROM temp.\"_lake_%s\"",
-                 t->name);
-        if (sqlite3_exec(db, v, NULL, NULL, &msg) != SQLITE_OK) {
-            rc = sl_error_set(err, SL_EIO, "lake view %s: %s", t->name, msg ? msg : "error");
-            sqlite3_free(msg);
-            free(v);
-            goto done;
-        }
-        free(v);
+        sqlite3_free(sel);
     }
     /* The pipeline's views live in the store's main schema, and SQLite binds
      * a main view's table names to main only: a view over a lake table (a
@@ -137,8 +164,66 @@ done:
  * tables union exactly (each record was stored by one instance); window
  * tables hold one partial row per instance and group, to be summed. The
  * pipeline's views are re-created as temp views so they read the unions. */
+/* Scale-out lake tables: every instance writes its own lake under its data
+ * dir (DATA/instance-NAME/<layer>/<table>) with its committed position in its
+ * own database (attached as i1..). Each lake table becomes one virtual table
+ * per instance, temp._lake_iK_T, bounded by that instance's position, and a
+ * temp view T over all of them (each record was stored by one instance). A
+ * ref table's instance reads its input rows from the same instance's lake.
+ * Replaces the single-instance objects prepare_connection made. */
+static int instance_lakes(const sl_pipeline *p, sqlite3 *db, char **paths, size_t n,
+                          sl_error *err) {
+    int rc = 0;
+    char **dirs = sl_xcalloc(n, sizeof *dirs);
+    for (size_t k = 0; k < n && !rc; k++) {
+        char *slash = strrchr(paths[k], '/');
+        char d[PATH_MAX];
+        snprintf(d, sizeof d, "%.*s", slash ? (int)(slash - paths[k]) : 1, slash ? paths[k] : ".");
+        dirs[k] = realpath(d, NULL);
+        if (!dirs[k]) rc = sl_error_set(err, SL_EIO, "instances: %s: cannot resolve", d);
+    }
+    for (int i = 0; i < p->nt && !rc; i++) {
+        const table *t = &p->t[i];
+        if (t->store != STORE_LAKE) continue;
+        bool pq = sl_table_lake_parquet(t);
+        char *drop = pq ? sqlite3_mprintf("DROP TABLE IF EXISTS temp.\"%w\"", t->name)
+                        : sqlite3_mprintf("DROP VIEW IF EXISTS temp.\"%w\"; DROP TABLE IF EXISTS "
+                                          "temp.\"_lake_%w\"",
+                                          t->name, t->name);
+        if ((rc = exec_owned(db, drop, "instances: lake table", t->name, err))) break;
+        sqlite3_str *u = sqlite3_str_new(NULL);
+        sqlite3_str_appendf(u, "CREATE TEMP VIEW \"%w\" AS ", t->name);
+        for (size_t k = 0; k < n && !rc; k++) {
+            char vname[256], schema[16];
+            snprintf(vname, sizeof vname, "_lake_i%d_%s", (int)k, t->name);
+            snprintf(schema, sizeof schema, k ? "i%d" : "main", (int)k);
+            rc = exec_owned(db, lake_vtab_sql(p, t, vname, dirs[k], schema),
+                            "instances: lake table", t->name, err);
+            if (k) sqlite3_str_appendall(u, " UNION ALL ");
+            if (pq) {
+                sqlite3_str_appendf(u, "SELECT * FROM temp.\"%w\"", vname);
+            } else {
+                char *sel = ndjson_select(t, vname);
+                sqlite3_str_appendall(u, sel);
+                sqlite3_free(sel);
+            }
+        }
+        char *v = sqlite3_str_finish(u);
+        if (rc) {
+            sqlite3_free(v);
+            break;
+        }
+        rc = exec_owned(db, v, "instances: lake view", t->name, err);
+    }
+    for (size_t k = 0; k < n; k++)
+        free(dirs[k]);
+    free(dirs);
+    return rc;
+}
+
 static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, size_t n,
                             sl_error *err) {
+    int rc;
     for (size_t k = 1; k < n; k++) {
         char uri[PATH_MAX + 128];
         char *q = sqlite3_mprintf("ATTACH %Q AS i%d", sl_store_ro_name(paths[k], uri, sizeof uri),
@@ -198,7 +283,12 @@ static int attach_instances(const sl_pipeline *p, sqlite3 *db, char **paths, siz
         if (e != SQLITE_OK)
             return sl_error_set(err, SL_EIO, "instances: table %s: %s", name, sqlite3_errmsg(db));
     }
+    if ((rc = instance_lakes(p, db, paths, n, err))) return rc;
     for (int i = 0; i < p->nviews; i++) {
+        /* prepare_connection may have made it a temp view already */
+        char *d = sqlite3_mprintf("DROP VIEW IF EXISTS temp.\"%w\"", p->views[i].name);
+        sqlite3_exec(db, d, NULL, NULL, NULL);
+        sqlite3_free(d);
         char *v =
             sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS %s", p->views[i].name, p->views[i].sql);
         int e = sqlite3_exec(db, v, NULL, NULL, NULL);
@@ -260,8 +350,18 @@ int sl_pipeline_query(const sl_pipeline *p, const char *data_dir, const char *sq
     int rc = 0;
     /* lake views need the columns of the stored (possibly evolved) schemas */
     if ((rc = sl_pipeline_resolve_schemas((sl_pipeline *)p, s, false, err))) goto out;
-    if (instances && (rc = sl_pipeline_attach_instances(p, dir, path, db, err))) goto out;
-    if (!instances && (rc = sl_pipeline_prepare_connection(p, dir, db, err))) goto out;
+    if (instances) {
+        /* the first instance's lake tables, replaced by ones over every
+         * instance when there are several */
+        char self_dir[PATH_MAX + 64];
+        snprintf(self_dir, sizeof self_dir, "%s", path);
+        char *slash = strrchr(self_dir, '/');
+        if (slash) *slash = '\0';
+        if ((rc = sl_pipeline_prepare_connection(p, self_dir, db, err))) goto out;
+        if ((rc = sl_pipeline_attach_instances(p, dir, path, db, err))) goto out;
+    } else if ((rc = sl_pipeline_prepare_connection(p, dir, db, err))) {
+        goto out;
+    }
     sqlite3_stmt *st;
     const char *tail = sql;
     while (tail && *tail) {

@@ -737,9 +737,10 @@ int srv_tables(sl_server *s, srv_buf *out) {
         "'\\' OR name = '_sluice_events')"
         " AND name NOT IN (SELECT name FROM sqlite_temp_schema)" /* shadowed by a temp view */
         /* temp objects: lake tables (a Parquet virtual table, or an NDJSON view over
-         * its _lake_ virtual table: tmp 1) and the pipeline's views re-made as
-         * temp views to see them (tmp 2) */
+         * its _lake_ virtual table; scaled out, a view over _lake_iK_ ones: tmp 1)
+         * and the pipeline's views re-made as temp views to see them (tmp 2) */
         " UNION ALL SELECT name, type, CASE WHEN type = 'table' OR '_lake_' || name IN"
+        " (SELECT name FROM sqlite_temp_schema) OR '_lake_i0_' || name IN"
         " (SELECT name FROM sqlite_temp_schema) THEN 1 ELSE 2 END FROM sqlite_temp_schema"
         " WHERE type IN ('table','view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
         " AND name NOT LIKE '\\_sluice\\_%' ESCAPE '\\' AND name NOT LIKE '\\_lake\\_%' ESCAPE '\\'"

@@ -116,6 +116,26 @@ void sl_lake_vtab_dequote(const char *s, char *out, size_t cap) {
     out[o] = '\0';
 }
 
+int sl_lake_vtab_kv_arg(const char *arg, char *key, size_t cap) {
+    char a[256];
+    sl_lake_vtab_dequote(arg, a, sizeof a);
+    if (!strncmp(a, "kv:", 3)) {
+        if (!a[3]) return -1;
+        return snprintf(key, cap, "%s", a + 3) < (int)cap ? 0 : -1;
+    }
+    if (strncmp(a, "kv@", 3) != 0) return -1;
+    /* kv@SCHEMA:KEY: kept as "@SCHEMA:KEY" (see sl_lake_scan_segments) */
+    size_t n = 3;
+    while (a[n] && a[n] != ':') {
+        char ch = a[n++];
+        if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9')))
+            return -1;
+    }
+    if (n == 3 || a[n] != ':' || !a[n + 1]) return -1;
+    return snprintf(key, cap, "%s", a + 2) < (int)cap ? 0 : -1;
+}
+
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
                       char **errmsg) {
     (void)aux;
@@ -135,14 +155,12 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     }
     t->db = db;
     if (argc == 5) {
-        char key[160];
-        sl_lake_vtab_dequote(argv[4], key, sizeof key);
-        if (strncmp(key, "kv:", 3) != 0 || !key[3]) {
+        if (sl_lake_vtab_kv_arg(argv[4], t->kv_key, sizeof t->kv_key)) {
             sqlite3_free(t);
-            *errmsg = sqlite3_mprintf("sluice_lake: the 2nd argument must be 'kv:KEY'");
+            *errmsg = sqlite3_mprintf(
+                "sluice_lake: the 2nd argument must be 'kv:KEY' or 'kv@SCHEMA:KEY'");
             return SQLITE_ERROR;
         }
-        snprintf(t->kv_key, sizeof t->kv_key, "%s", key + 3);
         t->has_pos = 1;
     }
     if (argc == 6) {
@@ -412,9 +430,23 @@ int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, con
         out->pos_len = pos_len;
     }
     if (kv_key) { /* committed position as of now (see the top of the file) */
+        /* "@SCHEMA:KEY": the _sluice_kv of an attached database (a scale-out
+         * instance's own committed position); "KEY": the connection's main */
+        char *sql;
+        const char *colon = kv_key[0] == '@' ? strchr(kv_key, ':') : NULL;
+        if (colon) {
+            char schema[64];
+            snprintf(schema, sizeof schema, "%.*s", (int)(colon - kv_key - 1), kv_key + 1);
+            sql = sqlite3_mprintf("SELECT value FROM \"%w\"._sluice_kv WHERE key = ?", schema);
+            kv_key = colon + 1;
+        } else {
+            sql = sqlite3_mprintf("SELECT value FROM _sluice_kv WHERE key = ?");
+        }
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT value FROM _sluice_kv WHERE key = ?", -1, &st, NULL) ==
-            SQLITE_OK) {
+        if (!sql) return SQLITE_NOMEM;
+        int prc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        sqlite3_free(sql);
+        if (prc == SQLITE_OK) {
             sqlite3_bind_text(st, 1, kv_key, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW) {
                 const char *v = (const char *)sqlite3_column_text(st, 0);

@@ -30,7 +30,8 @@ int sl_lake_vtab_register(sqlite3 *db);
 
 /* The segments a scan of ROOT reads, in sequence order, hot and cold (shared
  * by the NDJSON and the Parquet tables). The committed position comes from
- * _sluice_kv[kv_key] of db as of now (kv_key != NULL), or is pos_seg/pos_len
+ * _sluice_kv[kv_key] of db as of now (kv_key != NULL; "@SCHEMA:KEY" reads
+ * SCHEMA._sluice_kv[KEY]), or is pos_seg/pos_len
  * (pos_seg != NULL; "" means nothing committed), or there is none (both NULL:
  * every segment). Segments after the committed one are left out; the
  * committed one must be read only up to pos_len. out->segs is malloc'd (free
@@ -44,6 +45,13 @@ typedef struct sl_lake_scan {
 } sl_lake_scan;
 int sl_lake_scan_segments(sqlite3 *db, const char *root, const char *kv_key, const char *pos_seg,
                           int64_t pos_len, sl_lake_scan *out, char **errmsg);
+
+/* Parses a committed-position argument: 'kv:KEY' (KEY of the connection's
+ * _sluice_kv) or 'kv@SCHEMA:KEY' (of SCHEMA._sluice_kv, an attached
+ * database: a scale-out instance's own position). Writes the kv_key that
+ * sl_lake_scan_segments takes ("KEY" or "@SCHEMA:KEY"). 0, or -1 when the
+ * argument is malformed or does not fit cap. */
+int sl_lake_vtab_kv_arg(const char *arg, char *key, size_t cap);
 
 /* Copies a virtual table argument without its SQL quotes ('x', "x", `x`,
  * [x]; an unquoted one up to its first space). Shared by both modules. */

@@ -141,14 +141,14 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     (void)aux;
     if (argc != 6 && argc != 8) {
         *errmsg = sqlite3_mprintf("sluice_parquet: usage: sluice_parquet('ROOT', 'kv:KEY', "
-                                  "'column type, ...' [, 'REFROOT', 'kv:REFKEY'])");
+                                  "'column type, ...' [, 'REFROOT', 'kv:REFKEY']) (kv@SCHEMA:KEY: "
+                                  "an attached database's position)");
         return SQLITE_ERROR;
     }
     pq_vtab *t = sqlite3_malloc(sizeof *t);
     if (!t) return SQLITE_NOMEM;
     memset(t, 0, sizeof *t);
     t->db = db;
-    char key[160];
     size_t decl_cap = strlen(argv[5]) + 1;
     char *decl = sqlite3_malloc((int)decl_cap);
     if (!decl) {
@@ -156,9 +156,9 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
         return SQLITE_NOMEM;
     }
     sl_lake_vtab_dequote(argv[3], t->root, sizeof t->root);
-    sl_lake_vtab_dequote(argv[4], key, sizeof key);
     sl_lake_vtab_dequote(argv[5], decl, decl_cap);
-    if (!t->root[0] || strncmp(key, "kv:", 3) != 0 || !key[3] || parse_schema(decl, &t->schema)) {
+    if (!t->root[0] || sl_lake_vtab_kv_arg(argv[4], t->kv_key, sizeof t->kv_key) ||
+        parse_schema(decl, &t->schema)) {
         *errmsg = sqlite3_mprintf("sluice_parquet: bad arguments ('%s', '%s', '%s')", argv[3],
                                   argv[4], argv[5]);
         sqlite3_free(decl);
@@ -166,17 +166,14 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
         return SQLITE_ERROR;
     }
     sqlite3_free(decl);
-    snprintf(t->kv_key, sizeof t->kv_key, "%s", key + 3);
     if (argc == 8) {
         sl_lake_vtab_dequote(argv[6], t->ref_root, sizeof t->ref_root);
-        sl_lake_vtab_dequote(argv[7], key, sizeof key);
-        if (!t->ref_root[0] || strncmp(key, "kv:", 3) != 0 || !key[3]) {
+        if (!t->ref_root[0] || sl_lake_vtab_kv_arg(argv[7], t->ref_key, sizeof t->ref_key)) {
             *errmsg = sqlite3_mprintf("sluice_parquet: bad reference lake ('%s', '%s')", argv[6],
                                       argv[7]);
             sqlite3_free(t);
             return SQLITE_ERROR;
         }
-        snprintf(t->ref_key, sizeof t->ref_key, "%s", key + 3);
         if (sl_schema_find(&t->schema, "_ref") >= 0) { /* B's row id, never a column */
             *errmsg = sqlite3_mprintf("sluice_parquet: _ref is not a column of a table with a "
                                       "reference lake");

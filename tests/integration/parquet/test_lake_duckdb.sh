@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # DuckDB reads the lake's Parquet segments of every flavor directly: each
-# flavor runs with --once on generated input, then for every lake table
-# (bronze everywhere, the event-level silver tables) DuckDB's read_parquet over
-# the table's segment files gives the same rows, column for column, as
-# `sluice query` - which the flavor tests compare with brute-force answers.
+# flavor runs with --once on generated input (umb's from the Kafka mock),
+# then for every lake table (bronze everywhere, the event-level silver
+# tables) DuckDB's read_parquet over the table's segment files gives the same
+# rows, column for column, as `sluice query` - which the flavor tests compare
+# with brute-force answers.
 # DuckDB is the independent reader (npm, installed under bench/ by
 # scripts/deps.sh). Also checks what DuckDB says about the files: the
 # timestamp columns are TIMESTAMP WITH TIME ZONE, every column chunk has
@@ -29,6 +30,9 @@ n=4000
 "$SLUICE" gen cloud --events "$n" --orgs 40 --seed 3 --out "$TMP/cloud" 2>/dev/null
 "$SLUICE" gen access --lines "$n" --file-lines $((n / 4)) --malformed 0.01 --seed 3 --out "$TMP/access" 2>/dev/null
 "$SLUICE" gen dataops --events "$n" --jobs 20 --seed 3 --out "$TMP/dataops" 2>/dev/null
+# umb reads Kafka: the mock cluster (it exits when fd 3 closes, at the end)
+start_mock m --topic maas_notifications:4
+"$SLUICE" gen umb --brokers "$BOOT" --messages "$n" --seed 3 >/dev/null 2>&1 || fail "umb: gen failed"
 
 # DuckDB's rows of a lake table's files into $TMP/duck.jsonl, its column
 # names and types into $TMP/duck.types. Ordinary files: read_parquet of each
@@ -110,12 +114,13 @@ PY
 }
 
 checked=0
-for flavor in cameras telco retail cloud access-logs dataops; do
+for flavor in cameras telco retail cloud access-logs dataops umb; do
   in=$TMP/${flavor%-logs}
   pipe=$REPO/pipelines/$flavor.yaml
-  extra=()
-  [ "$flavor" = cameras ] && extra=(--set locations="$in/locations.csv")
-  "$SLUICE" run "$pipe" --data "$TMP/out-$flavor" --set input="$in" "${extra[@]}" --once --status 0 ||
+  extra=(--set input="$in")
+  [ "$flavor" = cameras ] && extra+=(--set locations="$in/locations.csv")
+  [ "$flavor" = umb ] && extra=(--set brokers="$BOOT" --set session_timeout_ms=6000 --set heartbeat_ms=500)
+  timeout 120 "$SLUICE" run "$pipe" --data "$TMP/out-$flavor" "${extra[@]}" --once --status 0 ||
     fail "$flavor: run failed"
   for root in "$TMP/out-$flavor"/bronze/* "$TMP/out-$flavor"/silver/*; do
     [ -d "$root" ] || continue
@@ -180,5 +185,5 @@ PY
     checked=$((checked + 1))
   done
 done
-[ "$checked" -ge 18 ] || fail "only $checked lake tables checked"
-ok "DuckDB reads the Parquet segments of $checked lake tables in 6 flavors, equal to sluice query"
+[ "$checked" -ge 19 ] || fail "only $checked lake tables checked"
+ok "DuckDB reads the Parquet segments of $checked lake tables in 7 flavors, equal to sluice query"

@@ -25,16 +25,29 @@ umb_produce() { # GEN_DIR TOPIC
   done
 }
 
+# umb_got DATA_DIR OUT_DB: OUT_DB's table got holds the stored summaries as
+# `sluice query` reads them (umb_summaries is a lake table: its rows are in
+# Parquet segments, not in sluice.db; over instance-*/ checkpoints of a
+# scale-out run, the union of every instance's). JSON keeps NULLs and types.
+UMB_COLS="tenant_id, env, node_name, check_name, event_ts, state, alarm_id, alarm_label, severity"
+umb_got() {
+  rm -f "$2"
+  "$SLUICE" query "$UMB" --data "$1" --format json "SELECT $UMB_COLS FROM umb_summaries" | python3 -c '
+import json, sqlite3, sys
+cols = [c.strip() for c in sys.argv[2].split(",")]
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE got(%s)" % ", ".join(cols))
+db.executemany("INSERT INTO got VALUES (%s)" % ", ".join("?" * len(cols)),
+               ([o[c] for c in cols] for o in map(json.loads, filter(str.strip, sys.stdin))))
+db.commit()
+' "$2" "$UMB_COLS" || fail "umb_got: cannot read umb_summaries of $1"
+}
+
 # umb_compare DATA_DIR REF_DB: stored summaries equal the expected multiset
 # (DATA_DIR may hold instance-*/ checkpoints of a scale-out run: all count)
 umb_compare() {
-  local att="" from="" k=0 db
-  if [ -f "$1/sluice.db" ]; then set -- "$1" "$2" "$1/sluice.db"; else set -- "$1" "$2" "$1"/instance-*/sluice.db; fi
-  for db in "${@:3}"; do
-    att+="ATTACH '$db' AS got$k; "
-    from+="${from:+ UNION ALL }SELECT * FROM got$k.umb_summaries"
-    k=$((k + 1))
-  done
+  umb_got "$1" "$TMP/got.db"
+  local att="ATTACH '$TMP/got.db' AS got0; " from="SELECT * FROM got0.got"
   sqlite3 "$2" "$att
     CREATE TEMP VIEW g AS SELECT tenant_id, env, node_name, check_name, event_ts, state, alarm_id, alarm_label, severity, count(*) AS n
       FROM ($from) GROUP BY 1,2,3,4,5,6,7,8,9;

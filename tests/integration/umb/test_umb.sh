@@ -30,7 +30,7 @@ read -r e_cons e_stored e_filt e_quar <<<"$(sqlite3 -separator ' ' "$TMP/ref.db"
 # the engine's own accounting: kafka header filter (/metrics) + payload filter + quarantine
 read -r in filt quar <<<"$(sqlite3 -separator ' ' "$TMP/out/sluice.db" \
   "SELECT sum(records_in), sum(filtered), sum(quarantined) FROM _sluice_events")"
-stored=$(sqlite3 "$TMP/out/sluice.db" "SELECT count(*) FROM umb_summaries")
+stored=$("$SLUICE" query "$UMB" --data "$TMP/out" --format csv "SELECT count(*) AS n FROM umb_summaries" | tail -1)
 hdr_filtered=$(sqlite3 "$TMP/out/sluice.db" "SELECT sum(position) FROM _sluice_positions WHERE source='notifications'")
 hdr_filtered=$((hdr_filtered - in))   # positions cover every message; records_in only the parsed ones
 [ "$stored" -eq "$e_stored" ] || fail "stored $stored, expected $e_stored"

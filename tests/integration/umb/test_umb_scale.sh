@@ -52,6 +52,37 @@ stored=$(sqlite3 "$TMP/ref.db" "SELECT n FROM counts WHERE name='stored'")
 got=$("$SLUICE" query "$UMB" --data "$TMP/out" --format csv "SELECT count(*) AS n FROM umb_summaries" | tail -1)
 [ "$got" -eq "$stored" ] || fail "sluice query over the instances sees $got summaries, want $stored"
 ok "scale-out: b killed at $b_at, a took over; $stored summaries exactly once across instances (sluice query agrees)"
+# umb_summaries is a lake table: each instance wrote Parquet segments under
+# its own data dir, bounded by its own committed position
+own=0
+for i in a b; do
+  [ -n "$(find "$TMP/out/instance-$i/silver/umb_summaries" -name 'part-*.parquet' 2>/dev/null)" ] || fail "instance $i has no Parquet segments of umb_summaries"
+  n=$("$SLUICE" query "$UMB" --data "$TMP/out/instance-$i" --format csv "SELECT count(*) AS n FROM umb_summaries" | tail -1)
+  [ "$n" -gt 0 ] || fail "instance $i stored no summaries"
+  own=$((own + n))
+done
+[ "$own" -eq "$stored" ] || fail "the instances' own lakes hold $own summaries, want $stored"
+# an instance's dashboard API lists the lake table and reads every instance's rows
+SLUICE_LOG=info "${RUN[@]}" --instance a --listen 127.0.0.1:0 >"$TMP/srv.log" 2>&1 &
+APID=$!
+port=""
+for _ in $(seq 100); do
+  port=$(grep -o '"server listening","url":"http://127.0.0.1:[0-9]*' "$TMP/srv.log" | grep -o '[0-9]*$' || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "server did not start: $(tail -3 "$TMP/srv.log")"
+api=$(curl -s -m 10 --get --data-urlencode "sql=SELECT count(*) FROM umb_summaries" "http://127.0.0.1:$port/api/query" | grep -o '\[\[[0-9]*\]\]' | tr -d '[]')
+tables=$(curl -s -m 10 "http://127.0.0.1:$port/api/tables")
+kill -TERM $APID; wait $APID || true
+[ "$api" = "$stored" ] || fail "instance a's /api/query counts $api summaries, want $stored"
+python3 -c '
+import json, sys
+t = {x["name"]: x for x in json.loads(sys.argv[1])["tables"]}
+u = t.get("umb_summaries")
+assert u and u["kind"] == "lake" and u["rows"] == int(sys.argv[2]), u
+' "$tables" "$stored" || fail "/api/tables does not list umb_summaries as a lake table of $stored rows"
+ok "instances' own lakes hold $own summaries in all; instance a's /api/query and /api/tables see all of them"
 exec 3>&-
 wait "$MPID" || true
 echo "PASS test_umb_scale"

@@ -268,13 +268,18 @@ static int64_t write_t(const char *root, int seq, const char *const *names, int 
 
 #define T_DECL "'id int, name string, score double, at timestamp, tag string, n2 int'"
 
-static void create_t(sqlite3 *db, const char *troot, const char *broot) {
+/* kv: "kv:" (the connection's _sluice_kv) or "kv@SCHEMA:" (an attached one's) */
+static void create_t_kv(sqlite3 *db, const char *troot, const char *broot, const char *kv) {
     exec_ok(db, "DROP TABLE IF EXISTS temp.t");
-    char *sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.t USING sluice_parquet(%Q, 'kv:lake:T', "
-                                "%s, %Q, 'kv:lake:B')",
-                                troot, T_DECL, broot);
+    char *sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.t USING sluice_parquet(%Q, '%slake:T', "
+                                "%s, %Q, '%slake:B')",
+                                troot, kv, T_DECL, broot, kv);
     exec_ok(db, sql);
     sqlite3_free(sql);
+}
+
+static void create_t(sqlite3 *db, const char *troot, const char *broot) {
+    create_t_kv(db, troot, broot, "kv:");
 }
 
 static void expect_text(sqlite3_stmt *st, int col, int null, const char *want, int row) {
@@ -398,6 +403,28 @@ static void test_ref_segments(void **state) {
     int64_t len3 = write_t(troot, 3, c3, 2, rows + N1 + N2, N3, 1000, rowid_of, rel3, sizeof rel3);
     put_kv(db, "lake:T", len3, rel3);
 
+    create_t(db, troot, broot);
+    check_t(db, rows, N1 + N2 + N3);
+    /* scale-out: the positions in an attached instance's _sluice_kv
+     * ('kv@i3:...'), not main's, which then commits nothing */
+    exec_ok(db, "ATTACH ':memory:' AS i3");
+    exec_ok(db, "CREATE TABLE i3._sluice_kv(key TEXT PRIMARY KEY, value TEXT)");
+    exec_ok(db, "INSERT INTO i3._sluice_kv SELECT * FROM main._sluice_kv");
+    exec_ok(db, "UPDATE main._sluice_kv SET value = '0' || char(9) || ''");
+    create_t_kv(db, troot, broot, "kv@i3:");
+    check_t(db, rows, N1 + N2 + N3);
+    create_t(db, troot, broot);
+    check_t(db, rows, 0);
+    const char *bad[] = {"kv@:lake:T", "kv@i 3:lake:T", "kv@i3", "kv@i3:", "kv:", "kx:lake:T"};
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+        char *q = sqlite3_mprintf(
+            "CREATE VIRTUAL TABLE temp.bad USING sluice_parquet(%Q, %Q, 'id int')", troot, bad[b]);
+        expect_error(db, q, "bad arguments", NULL);
+        sqlite3_free(q);
+    }
+    exec_ok(db, "DELETE FROM main._sluice_kv");
+    exec_ok(db, "INSERT INTO main._sluice_kv SELECT * FROM i3._sluice_kv");
+    exec_ok(db, "DETACH i3");
     create_t(db, troot, broot);
     check_t(db, rows, N1 + N2 + N3);
     /* constraints: on T's column (prunes T's row groups), on a gathered one */
