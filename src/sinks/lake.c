@@ -1488,7 +1488,7 @@ static int segment_ref_floor(const char *path, int64_t *out) {
     return found;
 }
 
-int64_t sl_lake_ref_floor(const char *root) {
+int64_t sl_lake_ref_floor(const char *root, int64_t *from) {
     sl_lake_segment *hot = NULL, *cold = NULL;
     size_t nh = 0, nc = 0;
     sl_error e = {0, {0}};
@@ -1505,7 +1505,7 @@ int64_t sl_lake_ref_floor(const char *root) {
         bool take_hot = j >= nc || (i < nh && hot[i].seq <= cold[j].seq);
         const char *base = take_hot ? root : cold_root;
         const sl_lake_segment *s = take_hot ? &hot[i++] : &cold[j++];
-        if (!ends_with(s->path, ".parquet")) continue;
+        if (s->seq < *from || !ends_with(s->path, ".parquet")) continue;
         char path[PATH_MAX];
         if (path_join(path, sizeof path, base, s->path)) continue;
         int64_t f;
@@ -1516,6 +1516,7 @@ int64_t sl_lake_ref_floor(const char *root) {
         }
         if (r == 1) {
             floor = f;
+            *from = s->seq;
             break;
         }
     }

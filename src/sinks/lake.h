@@ -136,8 +136,11 @@ int sl_lake_materialize(sl_lake *l, const sl_schema *full, int64_t after_us, int
  * of ROOT (hot and cold tiers) still reference: from the `_ref` statistics
  * of ROOT's lowest-numbered segment that has a `_ref` column (references
  * grow with the segments). INT64_MAX when no segment has one; -1 when a
- * segment cannot be read (then nothing may be deleted). */
-int64_t sl_lake_ref_floor(const char *root);
+ * segment cannot be read (then nothing may be deleted). Segments numbered
+ * below *from are skipped (known to hold no _ref: rewritten, or older);
+ * *from is set to the number of the segment the floor came from (left as
+ * it was when none), so the next call starts there. */
+int64_t sl_lake_ref_floor(const char *root, int64_t *from);
 
 /* ---- Segment listing, shared with readers (lake_vtab.c, tools). ---- */
 

@@ -64,6 +64,7 @@ typedef struct {
     int64_t ref_retention_us;
     sl_schema full_schema;
     int64_t pin_seq;
+    int64_t floor_from; /* this table's first segment that may hold _ref */
     int64_t materialized;
     char root[PATH_MAX + SL_NAME_MAX + 16]; /* this table's folder */
     /* tables that reference this one (their pins hold its retention) */
@@ -159,7 +160,8 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
     if (s->refs) {
         snprintf(s->ref_root, sizeof s->ref_root, "%s/%s/%s", env->data_dir, s->ref_layer,
                  s->ref_table);
-        s->pin_seq = sl_lake_ref_floor(path);
+        s->floor_from = 0;
+        s->pin_seq = sl_lake_ref_floor(path, &s->floor_from);
         if (s->pin_seq < 0) s->pin_seq = 0; /* unknown: the other table keeps everything */
     }
     if (lp.segment[0] && sl_lake_segment_parse(lp.segment, &s->safe_seq, NULL) != 0)
@@ -362,7 +364,7 @@ static int materialize_old(lake_sink *s, sl_store *store, sl_error *err) {
     }
     if (n == 0) return 0;
     s->materialized += n;
-    int64_t f = sl_lake_ref_floor(s->root);
+    int64_t f = sl_lake_ref_floor(s->root, &s->floor_from);
     if (f >= 0) s->pin_seq = f;
     return put_pin(s, store, err);
 }
