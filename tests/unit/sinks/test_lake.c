@@ -411,6 +411,34 @@ static void test_hour_rollover(void **state) {
     free(root);
 }
 
+/* A referencing table's pin (keep_seq): folders holding a segment numbered
+ * keep_seq or higher stay, however old; the others go as retention says. */
+static void test_retention_keeps_referenced(void **state) {
+    (void)state;
+    char *root = mktmp();
+    sl_lake *l = open_recover(root, 0, NULL);
+    for (int h = 0; h < 5; h++) { /* hours 10..14: segments 1..5 */
+        append_range(l, h * 100, h * 100 + 100, T0 + h * HOUR);
+        flush_ok(l);
+    }
+    int64_t now = T0 + 10 * HOUR;
+    /* hours 10..13 are old; segment 2 (hour 11) and later are still referenced */
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now, 2), 1);
+    assert_false(is_dir(root, "dt=2026-03-01/hr=10"));
+    assert_true(is_dir(root, "dt=2026-03-01/hr=11"));
+    assert_int_equal(count_lake(root, NULL, 100), 400);
+    /* the pin moves on: hours 11 and 12 go, 13 (segment 4) stays */
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now, 4), 2);
+    assert_false(is_dir(root, "dt=2026-03-01/hr=12"));
+    assert_true(is_dir(root, "dt=2026-03-01/hr=13"));
+    /* 0: a referencing table that recorded nothing yet holds everything */
+    assert_int_equal(sl_lake_retention(l, 3 * HOUR, now, 0), 0);
+    assert_int_equal(count_lake(root, NULL, 300), 200);
+    sl_lake_close(l);
+    rm_rf(root);
+    free(root);
+}
+
 static void test_retention(void **state) {
     (void)state;
     char *root = mktmp();
@@ -879,12 +907,19 @@ static void test_parquet_recover(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),          cmocka_unit_test(test_recover_unflushed),
-        cmocka_unit_test(test_recover_after_roll), cmocka_unit_test(test_hour_rollover),
-        cmocka_unit_test(test_retention),          cmocka_unit_test(test_vtab_committed_position),
-        cmocka_unit_test(test_vtab_corrupt),       cmocka_unit_test(test_200k_roundtrip),
-        cmocka_unit_test(test_zstd_cli),           cmocka_unit_test(test_write_failure),
-        cmocka_unit_test(test_disk_full),          cmocka_unit_test(test_cold_tier),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_recover_unflushed),
+        cmocka_unit_test(test_recover_after_roll),
+        cmocka_unit_test(test_hour_rollover),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_retention_keeps_referenced),
+        cmocka_unit_test(test_vtab_committed_position),
+        cmocka_unit_test(test_vtab_corrupt),
+        cmocka_unit_test(test_200k_roundtrip),
+        cmocka_unit_test(test_zstd_cli),
+        cmocka_unit_test(test_write_failure),
+        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_cold_tier),
         cmocka_unit_test(test_parquet_recover),
     };
     return sl_unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
