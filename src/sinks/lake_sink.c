@@ -178,7 +178,7 @@ static int ls_open(void *self, const sl_sink_env *env, sl_error *err) {
 }
 
 /* Rows of b in runs of one ingest hour (the segment's folder), recording
- * each row's id for row_ids. */
+ * each row's id for row_ids when another table references this one. */
 static int append_hour_runs(lake_sink *s, const sl_batch *b, const sl_column *const *cols,
                             sl_error *err) {
     uint32_t from = 0;
@@ -190,7 +190,7 @@ static int append_hour_runs(lake_sink *s, const sl_batch *b, const sl_column *co
         int64_t id;
         if (sl_lake_append_columns(s->lake, cols, from, to - from, b->ingest[from], &id, err))
             return err->code;
-        for (uint32_t r = from; r < to; r++)
+        for (uint32_t r = from; s->nreferrers && r < to; r++)
             s->ids[r] = id + (r - from);
         from = to;
     }
@@ -201,7 +201,7 @@ static int append_hour_runs(lake_sink *s, const sl_batch *b, const sl_column *co
 
 static int ls_row_ids(void *self, int64_t *out, uint32_t n) {
     lake_sink *s = self;
-    if (!s->parquet || n != s->nids) return -1;
+    if (!s->parquet || !s->nreferrers || n != s->nids) return -1;
     memcpy(out, s->ids, n * sizeof *out);
     return 0;
 }
@@ -221,7 +221,7 @@ static int ls_write_columns(lake_sink *s, const sl_batch *b, const char *const *
                                 sl_type_name(s->pq_schema.f[c].type));
         cols[c] = &b->col[bc];
     }
-    if (s->ids_cap < b->n) {
+    if (s->nreferrers && s->ids_cap < b->n) {
         s->ids_cap = b->cap > b->n ? b->cap : b->n;
         s->ids = sl_xrealloc(s->ids, s->ids_cap * sizeof *s->ids);
     }
