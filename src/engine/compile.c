@@ -75,8 +75,9 @@ static const sl_opt table_opts[] = {
      "file; folders go to cold_path/<layer>/<table>/dt=/hr=/"},
     {"references", SL_OPT_BOOL, false, NULL, "true",
      "parquet lake tables reading one parquet lake table through steps that only drop rows "
-     "and add columns (filter, expect, dedupe, watermark, lookup): store the input row's id "
-     "(_ref) instead of copies of its columns; false: copy them"},
+     "and add columns (filter, expect, dedupe, watermark, lookup, anomaly, derive of new "
+     "columns): store the input row's id (_ref) instead of copies of its columns; false: copy "
+     "them"},
     {"retention_by", SL_OPT_ENUM, false, "event|ingest", "event",
      "sqlite tables: the time retention goes by: event (window_start or event_ts) or ingest "
      "(_ingest_ts)"},
